@@ -1,0 +1,217 @@
+import { randomUUID } from "node:crypto";
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+
+/**
+ * The local stand-in for Lambda's SQS event source mapping: it long-polls the queue and invokes
+ * a handler with the same event shape, batch size, concurrency cap and partial-batch-response
+ * rules as Lambda, so the controller handler runs unchanged on one machine.
+ *
+ * The shapes below are structural copies of what Lambda delivers (kept here so that `lib/`
+ * does not depend on Lambda's type package).
+ */
+export interface SqsEventRecord {
+  messageId: string;
+  receiptHandle: string;
+  body: string;
+  attributes: {
+    ApproximateReceiveCount: string;
+    SentTimestamp: string;
+    SenderId: string;
+    ApproximateFirstReceiveTimestamp: string;
+  };
+  messageAttributes: Record<string, never>;
+  md5OfBody: string;
+  eventSource: "aws:sqs";
+  eventSourceARN: string;
+  awsRegion: string;
+}
+
+export interface SqsEvent {
+  Records: SqsEventRecord[];
+}
+
+export interface SqsBatchResponse {
+  batchItemFailures: Array<{ itemIdentifier: string }>;
+}
+
+/** The part of Lambda's context object that mailstream's handlers read. */
+export interface InvocationContext {
+  awsRequestId: string;
+  functionName: string;
+  getRemainingTimeInMillis(): number;
+}
+
+export type SqsHandler = (
+  event: SqsEvent,
+  context: InvocationContext,
+) => Promise<SqsBatchResponse | undefined>;
+
+export interface LocalSqsEventSourceOptions {
+  sqs: SQSClient;
+  queueUrl: string;
+  /** Used only to fill `eventSourceARN`. */
+  queueArn?: string;
+  region?: string;
+  handler: SqsHandler;
+  /** Records per invocation, as the mapping's BatchSize. Range 1–10. Default 1. */
+  batchSize?: number;
+  /** Concurrent invocations at most, as the mapping's MaximumConcurrency. Range 1–1000. Default 2. */
+  maxConcurrency?: number;
+  /** What `getRemainingTimeInMillis` counts down from, as the function's timeout. Milliseconds. Default 900 000. */
+  functionTimeoutMs?: number;
+  /** Long-poll wait per receive. Seconds, 0–20. Default 1 (short, so that `stop` is quick). */
+  waitTimeSeconds?: number;
+  functionName?: string;
+  /** Called when a handler throws or returns an invalid response (the batch is then retried by SQS). */
+  onInvocationError?: (error: unknown, event: SqsEvent) => void;
+}
+
+export class LocalSqsEventSource {
+  private running = false;
+  private pollers: Promise<void>[] = [];
+  private active = 0;
+  private invocationCount = 0;
+  private readonly options: Required<Omit<LocalSqsEventSourceOptions, "queueArn" | "onInvocationError">> &
+    Pick<LocalSqsEventSourceOptions, "queueArn" | "onInvocationError">;
+
+  constructor(options: LocalSqsEventSourceOptions) {
+    this.options = {
+      batchSize: 1,
+      maxConcurrency: 2,
+      functionTimeoutMs: 900_000,
+      waitTimeSeconds: 1,
+      region: "us-east-1",
+      functionName: "controller",
+      ...options,
+    };
+    if (this.options.batchSize < 1 || this.options.batchSize > 10) {
+      throw new RangeError(`batchSize: expected 1–10, found ${this.options.batchSize}`);
+    }
+    if (this.options.maxConcurrency < 1) {
+      throw new RangeError(`maxConcurrency: expected ≥ 1, found ${this.options.maxConcurrency}`);
+    }
+  }
+
+  /** Invocations currently running. */
+  get inFlight(): number {
+    return this.active;
+  }
+
+  get invocations(): number {
+    return this.invocationCount;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    // One poller per concurrency slot: each runs one invocation at a time, which caps concurrency
+    // exactly as MaximumConcurrency does.
+    this.pollers = Array.from({ length: this.options.maxConcurrency }, () => this.poll());
+  }
+
+  /** Stops receiving; resolves when running invocations have ended. */
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.pollers);
+    this.pollers = [];
+  }
+
+  private async poll(): Promise<void> {
+    const o = this.options;
+    while (this.running) {
+      let messages: Message[];
+      try {
+        const out = await o.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: o.queueUrl,
+            MaxNumberOfMessages: o.batchSize,
+            WaitTimeSeconds: o.waitTimeSeconds,
+            MessageSystemAttributeNames: ["All"],
+          }),
+        );
+        messages = out.Messages ?? [];
+      } catch (error) {
+        if (!this.running) return;
+        o.onInvocationError?.(error, { Records: [] });
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      if (messages.length === 0) continue;
+      await this.invoke(messages);
+    }
+  }
+
+  private async invoke(messages: Message[]): Promise<void> {
+    const o = this.options;
+    const event: SqsEvent = { Records: messages.map((m) => this.toRecord(m)) };
+    const started = Date.now();
+    const context: InvocationContext = {
+      awsRequestId: randomUUID(),
+      functionName: o.functionName,
+      getRemainingTimeInMillis: () => Math.max(0, o.functionTimeoutMs - (Date.now() - started)),
+    };
+    this.active++;
+    this.invocationCount++;
+    let failed: Set<string>;
+    try {
+      const response = await o.handler(event, context);
+      failed = failedIds(response, event);
+    } catch (error) {
+      // A thrown error fails the whole batch: Lambda deletes nothing and SQS redelivers after
+      // the visibility timeout (and moves the message to the DLQ after maxReceiveCount).
+      o.onInvocationError?.(error, event);
+      failed = new Set(event.Records.map((r) => r.messageId));
+    } finally {
+      this.active--;
+    }
+    const done = messages.filter((m) => m.MessageId && !failed.has(m.MessageId));
+    if (done.length > 0) {
+      await o.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: o.queueUrl,
+          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+        }),
+      );
+    }
+  }
+
+  private toRecord(m: Message): SqsEventRecord {
+    const a = m.Attributes ?? {};
+    return {
+      messageId: m.MessageId ?? "",
+      receiptHandle: m.ReceiptHandle ?? "",
+      body: m.Body ?? "",
+      attributes: {
+        ApproximateReceiveCount: a.ApproximateReceiveCount ?? "1",
+        SentTimestamp: a.SentTimestamp ?? String(Date.now()),
+        SenderId: a.SenderId ?? "local",
+        ApproximateFirstReceiveTimestamp: a.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      },
+      messageAttributes: {},
+      md5OfBody: m.MD5OfBody ?? "",
+      eventSource: "aws:sqs",
+      eventSourceARN: this.options.queueArn ?? `arn:aws:sqs:${this.options.region}:000000000000:local`,
+      awsRegion: this.options.region,
+    };
+  }
+}
+
+/**
+ * Lambda's rules for a partial batch response: an empty or missing list means all succeeded; an
+ * identifier that is not in the batch (or is empty) fails the whole batch.
+ */
+function failedIds(response: SqsBatchResponse | undefined, event: SqsEvent): Set<string> {
+  const all = new Set(event.Records.map((r) => r.messageId));
+  if (!response || !Array.isArray(response.batchItemFailures)) return new Set();
+  const failed = new Set<string>();
+  for (const f of response.batchItemFailures) {
+    if (!f.itemIdentifier || !all.has(f.itemIdentifier)) return all;
+    failed.add(f.itemIdentifier);
+  }
+  return failed;
+}
