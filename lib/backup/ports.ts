@@ -1,0 +1,94 @@
+/**
+ * The narrow interfaces the backup of one unit depends on. Adapters bind them to the Graph
+ * access layer (`lib/graph`), the archive (`lib/archive`) and the state store (`lib/state`);
+ * unit tests bind them to in-memory fakes.
+ */
+import type { Readable } from "node:stream";
+
+/** Message metadata as delivered by a delta page (the properties kept beside the MIME). */
+export interface MessageMeta {
+  id: string;
+  changeKey?: string;
+  parentFolderId?: string;
+  [property: string]: unknown;
+}
+
+export interface DeltaPageView {
+  upserts: MessageMeta[];
+  /** Ids reported `@removed` from this folder (deleted, or moved out). */
+  removed: string[];
+  nextLink?: string;
+  deltaLink?: string;
+}
+
+export interface MailSource {
+  /**
+   * Pages of a folder's message delta, starting at `from` (a nextLink or deltaLink) or, without
+   * it, an initial round. Throws `SyncStateLostError` (lib/graph) on 410.
+   */
+  folderDelta(userId: string, folderId: string, from: string | undefined): AsyncIterable<DeltaPageView>;
+  /** The message's MIME, streamed; holds one of the mailbox's request slots until it ends. */
+  openMime(userId: string, messageId: string): Promise<Readable>;
+}
+
+export interface StoredBlob {
+  sha256: string;
+  size: number;
+  /** True when identical content was already in the archive (nothing was written). */
+  existed: boolean;
+}
+
+/** A catalog line for one folder of one mailbox in one job (see docs/archive-format.md). */
+export type CatalogEntry =
+  | { kind: "folder-reset"; folderId: string }
+  | { kind: "upsert"; messageId: string; folderId: string; sha256: string; size: number; meta: MessageMeta }
+  | { kind: "removed"; messageId: string; folderId: string };
+
+export interface CatalogPartKey {
+  jobId: string;
+  mailboxId: string;
+  folderId: string;
+  unit: number;
+  page: number;
+}
+
+export interface ArchiveSink {
+  storeMime(stream: Readable): Promise<StoredBlob>;
+  /** Writes (or rewrites, identically keyed) one catalog part. */
+  writeCatalogPart(key: CatalogPartKey, entries: CatalogEntry[]): Promise<void>;
+}
+
+/** Where a unit stands: the folder in progress and the link after the last fully stored page. */
+export interface UnitCheckpoint {
+  folderIndex: number;
+  /** nextLink of the next page to fetch, or undefined to start the folder. */
+  link?: string;
+  /** Number of the next catalog page (keeps part keys unique across restarts and resyncs). */
+  page: number;
+  /** Folders of this unit that could not be completed in this job (their sync state is kept). */
+  incompleteFolders?: string[];
+}
+
+export interface UnitProgress {
+  items: number;
+  bytes: number;
+  removed: number;
+  /** Blobs that were already archived (deduplicated). */
+  deduplicated: number;
+}
+
+export interface RecordedError {
+  /** What the error is about: `message <id>`, `folder <id>`, `mailbox <id>`. */
+  subject: string;
+  name: string;
+  message: string;
+}
+
+export interface UnitStatePort {
+  /** The committed delta link of a folder (the base of an incremental pass), if any. */
+  syncState(mailboxId: string, folderId: string): Promise<string | undefined>;
+  /** Records progress after a fully stored page; throws if this stream lost the unit. */
+  checkpoint(checkpoint: UnitCheckpoint, delta: UnitProgress): Promise<void>;
+  /** The folder's new delta link, promoted to its sync state when the job finalizes. */
+  stageSyncState(mailboxId: string, folderId: string, deltaLink: string): Promise<void>;
+}

@@ -1,0 +1,252 @@
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import type {
+  ArchiveSink,
+  CatalogEntry,
+  CatalogPartKey,
+  DeltaPageView,
+  MailSource,
+  UnitCheckpoint,
+  UnitProgress,
+  UnitStatePort,
+} from "../../../lib/backup/ports.js";
+import { backupUnit, type UnitWork } from "../../../lib/backup/unit-backup.js";
+import { SkipError } from "../../../lib/errors.js";
+
+/** A folder's delta as a list of pages; links are `<folder>#<page>`, the delta link `<folder>#done`. */
+class FakeSource implements MailSource {
+  readonly mime = new Map<string, string>();
+  readonly mimeFetches: string[] = [];
+  failOnce = new Set<string>();
+  alwaysFail = new Set<string>();
+  lostOnce = new Set<string>();
+  vanishedFolders = new Set<string>();
+  constructor(readonly pages: Map<string, DeltaPageView[]>) {}
+
+  async *folderDelta(
+    _user: string,
+    folderId: string,
+    from: string | undefined,
+  ): AsyncIterable<DeltaPageView> {
+    if (this.vanishedFolders.has(folderId)) throw new SkipError(`folder ${folderId} not found`);
+    if (from && this.lostOnce.has(folderId)) {
+      this.lostOnce.delete(folderId);
+      throw Object.assign(new Error("sync state lost"), { name: "SyncStateLostError", location: undefined });
+    }
+    const pages = this.pages.get(folderId) ?? [];
+    const startAt = from?.startsWith(`${folderId}#`) ? Number(from.split("#")[1]) : 0;
+    for (let i = Number.isNaN(startAt) ? pages.length : startAt; i < pages.length; i++) {
+      const p = pages[i]!;
+      yield {
+        ...p,
+        ...(i + 1 < pages.length ? { nextLink: `${folderId}#${i + 1}` } : { deltaLink: `${folderId}#done` }),
+      };
+    }
+  }
+
+  async openMime(_user: string, id: string): Promise<Readable> {
+    this.mimeFetches.push(id);
+    if (this.alwaysFail.has(id)) throw new Error(`server error for ${id}`);
+    if (this.failOnce.has(id)) {
+      this.failOnce.delete(id);
+      throw new Error(`connection dropped for ${id}`);
+    }
+    return Readable.from([Buffer.from(this.mime.get(id) ?? `MIME of ${id}`)]);
+  }
+}
+
+class FakeArchive implements ArchiveSink {
+  readonly blobs = new Map<string, Buffer>();
+  readonly parts = new Map<string, CatalogEntry[]>();
+  async storeMime(stream: Readable) {
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    const bytes = Buffer.concat(chunks);
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const existed = this.blobs.has(sha256);
+    this.blobs.set(sha256, bytes);
+    return { sha256, size: bytes.length, existed };
+  }
+  async writeCatalogPart(key: CatalogPartKey, entries: CatalogEntry[]) {
+    this.parts.set(`${key.folderId}/${key.page}`, entries);
+  }
+}
+
+class FakeState implements UnitStatePort {
+  readonly committed = new Map<string, string>();
+  readonly staged = new Map<string, string>();
+  readonly checkpoints: UnitCheckpoint[] = [];
+  readonly totals: UnitProgress = { items: 0, bytes: 0, removed: 0, deduplicated: 0 };
+  async syncState(_m: string, folderId: string) {
+    return this.committed.get(folderId);
+  }
+  async checkpoint(cp: UnitCheckpoint, d: UnitProgress) {
+    this.checkpoints.push(cp);
+    this.totals.items += d.items;
+    this.totals.bytes += d.bytes;
+    this.totals.removed += d.removed;
+  }
+  async stageSyncState(_m: string, folderId: string, link: string) {
+    this.staged.set(folderId, link);
+  }
+}
+
+const page = (ids: string[], removed: string[] = []): DeltaPageView => ({
+  upserts: ids.map((id) => ({ id, changeKey: `ck-${id}` })),
+  removed,
+});
+
+const unit: UnitWork = { jobId: "J1", index: 0, mailboxId: "M1", folderIds: ["A", "B"], concurrency: 2 };
+
+function setup() {
+  const source = new FakeSource(
+    new Map([
+      ["A", [page(["a1", "a2"]), page(["a3"], ["gone"])]],
+      ["B", [page(["b1"]), page([]), page(["b2", "b3"])]],
+    ]),
+  );
+  return { source, archive: new FakeArchive(), state: new FakeState() };
+}
+
+describe("backupUnit", () => {
+  it("stores every message, writes one catalog part per page, stages each folder's delta link", async () => {
+    const { source, archive, state } = setup();
+    const out = await backupUnit(
+      unit,
+      { folderIndex: 0, page: 0 },
+      { source, archive, state, shouldYield: () => false },
+    );
+    expect(out.status).toBe("done");
+    expect(out.progress.items).toBe(6);
+    expect(out.progress.removed).toBe(1);
+    expect([...archive.parts.keys()].sort()).toEqual(["A/0", "A/1", "B/2", "B/3", "B/4"]);
+    // An initial round starts with a folder-reset line so that replays drop older content.
+    expect(archive.parts.get("A/0")?.[0]).toEqual({ kind: "folder-reset", folderId: "A" });
+    expect(archive.parts.get("A/1")?.map((e) => e.kind)).toEqual(["upsert", "removed"]);
+    expect(state.staged).toEqual(
+      new Map([
+        ["A", "A#done"],
+        ["B", "B#done"],
+      ]),
+    );
+    expect(state.totals.items).toBe(6);
+  });
+
+  it("continues from the committed sync state without a folder-reset line", async () => {
+    const { source, archive, state } = setup();
+    state.committed.set("A", "A#1");
+    await backupUnit(
+      { ...unit, folderIds: ["A"] },
+      { folderIndex: 0, page: 0 },
+      { source, archive, state, shouldYield: () => false },
+    );
+    expect(source.mimeFetches).toEqual(["a3"]);
+    expect(archive.parts.get("A/0")?.map((e) => e.kind)).toEqual(["upsert", "removed"]);
+  });
+
+  it("pauses after a stored page when asked to yield, and resumes from that checkpoint without refetching", async () => {
+    const { source, archive, state } = setup();
+    let pages = 0;
+    const first = await backupUnit(
+      unit,
+      { folderIndex: 0, page: 0 },
+      {
+        source,
+        archive,
+        state,
+        shouldYield: () => ++pages >= 3,
+      },
+    );
+    expect(first.status).toBe("paused");
+    if (first.status !== "paused") return;
+    expect(first.checkpoint).toMatchObject({ folderIndex: 1, link: "B#2", page: 4 });
+    const fetchedBefore = source.mimeFetches.length;
+    const second = await backupUnit(unit, first.checkpoint, {
+      source,
+      archive,
+      state,
+      shouldYield: () => false,
+    });
+    expect(second.status).toBe("done");
+    expect(source.mimeFetches.slice(fetchedBefore).sort()).toEqual(["b2", "b3"]);
+    expect(source.mimeFetches).toHaveLength(6);
+    expect(state.totals.items).toBe(6);
+  });
+
+  it("resyncs only the folder whose sync state was lost (410)", async () => {
+    const { source, archive, state } = setup();
+    state.committed.set("A", "A#1");
+    state.committed.set("B", "B#2");
+    source.lostOnce.add("A");
+    const out = await backupUnit(
+      unit,
+      { folderIndex: 0, page: 0 },
+      { source, archive, state, shouldYield: () => false },
+    );
+    expect(out.status).toBe("done");
+    // A was enumerated from the start, marked as a full round; B went on incrementally.
+    expect(archive.parts.get("A/0")?.[0]).toEqual({ kind: "folder-reset", folderId: "A" });
+    expect(source.mimeFetches.filter((id) => id.startsWith("a")).sort()).toEqual(["a1", "a2", "a3"]);
+    expect(source.mimeFetches.filter((id) => id.startsWith("b")).sort()).toEqual(["b2", "b3"]);
+  });
+
+  it("retries a message whose download fails transiently", async () => {
+    const { source, archive, state } = setup();
+    source.failOnce.add("a2");
+    const out = await backupUnit(
+      unit,
+      { folderIndex: 0, page: 0 },
+      { source, archive, state, shouldYield: () => false },
+    );
+    expect(out.errors).toEqual([]);
+    expect(out.progress.items).toBe(6);
+    expect(source.mimeFetches.filter((id) => id === "a2")).toHaveLength(2);
+  });
+
+  it("records a message that keeps failing and keeps the folder's old sync state", async () => {
+    const { source, archive, state } = setup();
+    source.alwaysFail.add("b2");
+    const out = await backupUnit(
+      unit,
+      { folderIndex: 0, page: 0 },
+      { source, archive, state, shouldYield: () => false, messageAttempts: 2 },
+    );
+    expect(out.status).toBe("done");
+    if (out.status !== "done") return;
+    expect(out.errors).toHaveLength(1);
+    expect(out.errors[0]?.subject).toBe("message b2 in folder B");
+    expect(out.incompleteFolders).toEqual(["B"]);
+    expect(state.staged.has("A")).toBe(true);
+    expect(state.staged.has("B")).toBe(false);
+    expect(out.progress.items).toBe(5);
+  });
+
+  it("records a vanished folder and goes on with the next", async () => {
+    const { source, archive, state } = setup();
+    source.vanishedFolders.add("A");
+    const out = await backupUnit(
+      unit,
+      { folderIndex: 0, page: 0 },
+      { source, archive, state, shouldYield: () => false },
+    );
+    expect(out.status).toBe("done");
+    expect(out.errors.map((e) => e.subject)).toEqual(["folder A"]);
+    expect(state.staged.has("B")).toBe(true);
+  });
+
+  it("stops the unit when the mailbox itself is gone", async () => {
+    const { source, archive, state } = setup();
+    class MailboxNotFoundError extends SkipError {}
+    source.folderDelta = () => {
+      throw new MailboxNotFoundError("mailbox M1 not found");
+    };
+    const out = await backupUnit(
+      unit,
+      { folderIndex: 0, page: 0 },
+      { source, archive, state, shouldYield: () => false },
+    );
+    expect(out.status).toBe("mailbox-skipped");
+    expect(out.errors[0]).toMatchObject({ subject: "mailbox M1", name: "MailboxNotFoundError" });
+  });
+});
