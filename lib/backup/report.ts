@@ -1,0 +1,212 @@
+import type { RecordedError, UnitProgress } from "./ports.js";
+
+/** One unit as the state store ends it: its plan and what happened. */
+export interface UnitRecordView {
+  index: number;
+  mailboxId: string;
+  folderIds: string[];
+  cost: number;
+  estimatedSeconds: number;
+  concurrency: number;
+  status: string;
+  streamId?: number;
+  startedAt?: string;
+  endedAt?: string;
+  progress: UnitProgress;
+  requests?: number;
+  throttled?: number;
+  errors: RecordedError[];
+  incompleteFolders: string[];
+}
+
+export interface ReportInput {
+  jobId: string;
+  trigger: string;
+  createdAt: string;
+  endedAt: string;
+  streams: number;
+  predictedMakespanSeconds: number;
+  lowerBoundSeconds: number;
+  mailboxes: Array<{ mailboxId: string; address: string }>;
+  skippedMailboxes: Array<{ userId: string; address?: string; reason: string }>;
+  units: UnitRecordView[];
+}
+
+export interface JobReport {
+  jobId: string;
+  trigger: string;
+  /** complete: everything stored; partial: some items, folders or mailboxes recorded as errors; failed: units failed. */
+  status: "complete" | "partial" | "failed";
+  createdAt: string;
+  endedAt: string;
+  makespanSeconds: number;
+  totals: UnitProgress & {
+    mailboxes: number;
+    units: number;
+    errors: number;
+    requests: number;
+    throttled: number;
+  };
+  plan: {
+    streams: number;
+    predictedMakespanSeconds: number;
+    lowerBoundSeconds: number;
+    units: Array<
+      Pick<UnitRecordView, "index" | "mailboxId" | "folderIds" | "cost" | "estimatedSeconds" | "concurrency">
+    >;
+  };
+  units: Array<{
+    index: number;
+    mailboxId: string;
+    status: string;
+    streamId?: number;
+    startedAt?: string;
+    endedAt?: string;
+    seconds?: number;
+    items: number;
+    bytes: number;
+    requests?: number;
+    throttled?: number;
+    errors: number;
+  }>;
+  streams: Array<{
+    streamId: number;
+    units: number;
+    firstStart?: string;
+    lastEnd?: string;
+    busySeconds: number;
+    /** Seconds between the job's start and its end that the stream spent without a unit. */
+    idleSeconds: number;
+    items: number;
+    bytes: number;
+  }>;
+  mailboxes: Array<{
+    mailboxId: string;
+    address: string;
+    status: "complete" | "partial" | "skipped" | "failed";
+    items: number;
+    bytes: number;
+    errors: RecordedError[];
+  }>;
+  skippedMailboxes: ReportInput["skippedMailboxes"];
+}
+
+const seconds = (from?: string, to?: string) =>
+  from && to ? Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000) : 0;
+
+/** Builds the job report from the job's unit records: plan beside what happened. */
+export function buildJobReport(input: ReportInput): JobReport {
+  const makespanSeconds = seconds(input.createdAt, input.endedAt);
+  const units = [...input.units].sort((a, b) => a.index - b.index);
+  const totals = {
+    mailboxes: input.mailboxes.length,
+    units: units.length,
+    items: 0,
+    bytes: 0,
+    removed: 0,
+    deduplicated: 0,
+    errors: 0,
+    requests: 0,
+    throttled: 0,
+  };
+  for (const u of units) {
+    totals.items += u.progress.items;
+    totals.bytes += u.progress.bytes;
+    totals.removed += u.progress.removed;
+    totals.deduplicated += u.progress.deduplicated;
+    totals.errors += u.errors.length;
+    totals.requests += u.requests ?? 0;
+    totals.throttled += u.throttled ?? 0;
+  }
+
+  const streamIds = new Set<number>();
+  for (let s = 0; s < input.streams; s++) streamIds.add(s);
+  for (const u of units) if (u.streamId !== undefined) streamIds.add(u.streamId);
+  const streams = [...streamIds]
+    .sort((a, b) => a - b)
+    .map((streamId) => {
+      const mine = units.filter((u) => u.streamId === streamId && u.startedAt);
+      const busySeconds = mine.reduce((s, u) => s + seconds(u.startedAt, u.endedAt), 0);
+      const starts = mine.map((u) => u.startedAt!).sort();
+      const ends = mine
+        .map((u) => u.endedAt)
+        .filter((e): e is string => Boolean(e))
+        .sort();
+      return {
+        streamId,
+        units: mine.length,
+        ...(starts[0] ? { firstStart: starts[0] } : {}),
+        ...(ends.length ? { lastEnd: ends[ends.length - 1] } : {}),
+        busySeconds,
+        idleSeconds: Math.max(0, makespanSeconds - busySeconds),
+        items: mine.reduce((s, u) => s + u.progress.items, 0),
+        bytes: mine.reduce((s, u) => s + u.progress.bytes, 0),
+      };
+    });
+
+  const mailboxes = input.mailboxes.map(({ mailboxId, address }) => {
+    const mine = units.filter((u) => u.mailboxId === mailboxId);
+    const errors = mine.flatMap((u) => u.errors);
+    const status: JobReport["mailboxes"][number]["status"] = mine.some((u) => u.status === "failed")
+      ? "failed"
+      : mine.some((u) => u.status === "mailbox-skipped")
+        ? "skipped"
+        : errors.length > 0 || mine.some((u) => u.incompleteFolders.length > 0)
+          ? "partial"
+          : "complete";
+    return {
+      mailboxId,
+      address,
+      status,
+      items: mine.reduce((s, u) => s + u.progress.items, 0),
+      bytes: mine.reduce((s, u) => s + u.progress.bytes, 0),
+      errors,
+    };
+  });
+
+  const status: JobReport["status"] = units.some((u) => u.status !== "done" && u.status !== "mailbox-skipped")
+    ? "failed"
+    : mailboxes.some((m) => m.status !== "complete")
+      ? "partial"
+      : "complete";
+
+  return {
+    jobId: input.jobId,
+    trigger: input.trigger,
+    status,
+    createdAt: input.createdAt,
+    endedAt: input.endedAt,
+    makespanSeconds,
+    totals,
+    plan: {
+      streams: input.streams,
+      predictedMakespanSeconds: input.predictedMakespanSeconds,
+      lowerBoundSeconds: input.lowerBoundSeconds,
+      units: units.map(({ index, mailboxId, folderIds, cost, estimatedSeconds, concurrency }) => ({
+        index,
+        mailboxId,
+        folderIds,
+        cost,
+        estimatedSeconds,
+        concurrency,
+      })),
+    },
+    units: units.map((u) => ({
+      index: u.index,
+      mailboxId: u.mailboxId,
+      status: u.status,
+      ...(u.streamId !== undefined ? { streamId: u.streamId } : {}),
+      ...(u.startedAt ? { startedAt: u.startedAt } : {}),
+      ...(u.endedAt ? { endedAt: u.endedAt } : {}),
+      ...(u.startedAt && u.endedAt ? { seconds: seconds(u.startedAt, u.endedAt) } : {}),
+      items: u.progress.items,
+      bytes: u.progress.bytes,
+      ...(u.requests !== undefined ? { requests: u.requests } : {}),
+      ...(u.throttled !== undefined ? { throttled: u.throttled } : {}),
+      errors: u.errors.length,
+    })),
+    streams,
+    mailboxes,
+    skippedMailboxes: input.skippedMailboxes,
+  };
+}
