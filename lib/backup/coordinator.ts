@@ -1,0 +1,161 @@
+import PQueue from "p-queue";
+import { SkipError } from "../errors.js";
+import type { StreamQueue } from "../queue/stream-queue.js";
+
+/** What starts a job: a schedule tick (idempotent per tick) or an on-demand request. */
+export type JobTrigger =
+  | { kind: "schedule"; time: string; eventId?: string }
+  | { kind: "on-demand"; time: string; requestId?: string };
+
+export interface DiscoveredMailbox {
+  userId: string;
+  address: string;
+  displayName: string;
+  purpose: string;
+}
+
+export interface SkippedMailbox {
+  userId: string;
+  address?: string;
+  reason: string;
+}
+
+export interface FolderInfo {
+  id: string;
+  parentFolderId: string;
+  path: string;
+  displayName: string;
+  isHidden: boolean;
+  isSearchFolder: boolean;
+  totalItemCount: number;
+  unreadItemCount: number;
+  sizeBytes?: number;
+}
+
+export interface MailboxDirectory {
+  discover(): Promise<{ mailboxes: DiscoveredMailbox[]; skipped: SkippedMailbox[] }>;
+  listFolders(userId: string): Promise<FolderInfo[]>;
+}
+
+/** A planned unit, as the planner hands it out (largest first; index = order). */
+export interface PlannedUnit {
+  index: number;
+  mailboxId: string;
+  folderIds: string[];
+  cost: number;
+  estimatedSeconds: number;
+  concurrency: number;
+}
+
+export interface JobPlan {
+  units: PlannedUnit[];
+  streams: number;
+  predictedMakespanSeconds: number;
+  lowerBoundSeconds: number;
+}
+
+export interface MailboxForPlanning {
+  mailbox: DiscoveredMailbox;
+  folders: FolderInfo[];
+  /** Folders with a committed sync state: they cost an incremental pass. */
+  syncedFolderIds: Set<string>;
+}
+
+export interface CoordinatorStatePort {
+  jobIdFor(trigger: JobTrigger): string;
+  /** Conditional create: a tick delivered twice finds the job it created the first time. */
+  createJob(jobId: string, trigger: JobTrigger): Promise<{ created: boolean; status: string }>;
+  syncedFolderIds(mailboxId: string): Promise<Set<string>>;
+  /** Unit and stream records, the plan summary and the discovery outcome; idempotent. */
+  writePlan(
+    jobId: string,
+    plan: JobPlan,
+    discovery: { mailboxes: DiscoveredMailbox[]; skipped: SkippedMailbox[] },
+  ): Promise<void>;
+  setJobStatus(jobId: string, status: "running"): Promise<void>;
+}
+
+export interface CoordinatorDeps {
+  directory: MailboxDirectory;
+  state: CoordinatorStatePort;
+  plan(mailboxes: MailboxForPlanning[]): JobPlan;
+  queue: StreamQueue;
+  /** Records each mailbox's folder tree for this job (paths and renames in the archive). */
+  recordFolders(jobId: string, mailbox: DiscoveredMailbox, folders: FolderInfo[]): Promise<void>;
+  /** Writes the report of a job that has nothing to do (no units), as the last stream would. */
+  finalizeJob(jobId: string): Promise<void>;
+  /** Mailboxes whose folders are listed at once. Range 1–64. Default 8. */
+  listConcurrency?: number;
+  log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export type StartJobOutcome =
+  | { status: "duplicate"; jobId: string; jobStatus: string }
+  | { status: "started"; jobId: string; plan: JobPlan; mailboxes: number; skipped: SkippedMailbox[] }
+  | { status: "empty"; jobId: string; skipped: SkippedMailbox[] };
+
+/**
+ * Plans a job and sends its stream tasks: discover the mailboxes, list their folders, plan units
+ * and streams, write the records, then one task per stream. A duplicate trigger finds its job
+ * and does nothing; a job left in `planning` by a crash is planned again (every write is
+ * idempotent).
+ */
+export async function startJob(trigger: JobTrigger, deps: CoordinatorDeps): Promise<StartJobOutcome> {
+  const log = deps.log ?? (() => {});
+  const jobId = deps.state.jobIdFor(trigger);
+  const job = await deps.state.createJob(jobId, trigger);
+  if (!job.created && job.status !== "planning") {
+    log("job.duplicate", { jobId, status: job.status });
+    return { status: "duplicate", jobId, jobStatus: job.status };
+  }
+
+  const discovery = await deps.directory.discover();
+  log("job.discovered", { jobId, mailboxes: discovery.mailboxes.length, skipped: discovery.skipped.length });
+  const skipped = [...discovery.skipped];
+  const planning: MailboxForPlanning[] = [];
+  const listing = new PQueue({ concurrency: deps.listConcurrency ?? 8 });
+  for (const mailbox of discovery.mailboxes) {
+    listing.add(async () => {
+      try {
+        const [folders, syncedFolderIds] = await Promise.all([
+          deps.directory.listFolders(mailbox.userId),
+          deps.state.syncedFolderIds(mailbox.userId),
+        ]);
+        await deps.recordFolders(jobId, mailbox, folders);
+        planning.push({ mailbox, folders, syncedFolderIds });
+      } catch (error) {
+        // A mailbox that vanished or closed between discovery and listing is recorded; the
+        // job goes on with the others.
+        if (!(error instanceof SkipError)) throw error;
+        skipped.push({
+          userId: mailbox.userId,
+          address: mailbox.address,
+          reason: `${error.name}: ${error.message}`,
+        });
+      }
+    });
+  }
+  await listing.onIdle();
+  // Listing runs concurrently: restore discovery order so the same tenant plans the same way.
+  const order = new Map(discovery.mailboxes.map((m, i) => [m.userId, i]));
+  planning.sort((a, b) => order.get(a.mailbox.userId)! - order.get(b.mailbox.userId)!);
+
+  const plan = deps.plan(planning);
+  await deps.state.writePlan(jobId, plan, { mailboxes: planning.map((p) => p.mailbox), skipped });
+  if (plan.units.length === 0) {
+    await deps.finalizeJob(jobId);
+    return { status: "empty", jobId, skipped };
+  }
+  await deps.state.setJobStatus(jobId, "running");
+  await deps.queue.sendAll(
+    Array.from({ length: plan.streams }, (_, streamId) => ({ jobId, streamId, seq: 0 })),
+  );
+  log("job.started", {
+    jobId,
+    units: plan.units.length,
+    streams: plan.streams,
+    predictedMakespanSeconds: plan.predictedMakespanSeconds,
+    lowerBoundSeconds: plan.lowerBoundSeconds,
+  });
+  return { status: "started", jobId, plan, mailboxes: planning.length, skipped };
+}

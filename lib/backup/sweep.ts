@@ -1,0 +1,82 @@
+import type { StreamQueue } from "../queue/stream-queue.js";
+import type { StreamTask } from "../queue/stream-task.js";
+
+export interface OpenJobView {
+  jobId: string;
+  /** planning | running | finalizing */
+  status: string;
+  /** When the status last changed (ISO time). */
+  updatedAt: string;
+}
+
+export interface StreamView {
+  streamId: number;
+  seq: number;
+  status: "pending" | "running" | "finished";
+  /** Last sign of life (ISO time): task start, heartbeat or checkpoint. */
+  heartbeatAt: string;
+}
+
+export interface SweepStatePort {
+  openJobs(): Promise<OpenJobView[]>;
+  streams(jobId: string): Promise<StreamView[]>;
+  handOn(task: StreamTask): Promise<StreamTask>;
+  tryFinalizeJob(jobId: string): Promise<boolean>;
+}
+
+export interface SweepDeps {
+  state: SweepStatePort;
+  queue: StreamQueue;
+  finalizeJob(jobId: string): Promise<void>;
+  /** A stream with no sign of life for this long is re-sent. Milliseconds. Default 300 000 (5 min). */
+  staleAfterMs?: number;
+  now?: () => number;
+  log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export interface SweepOutcome {
+  jobs: number;
+  resent: StreamTask[];
+  finalized: string[];
+}
+
+/**
+ * The coordinator's safety net, run on every tick and on its own schedule: a stream whose
+ * heartbeat is stale (its invocation died without a word) gets a new task with the next `seq`,
+ * so it resumes its unit from the checkpoint and any late copy of the old task is dropped; a job
+ * whose streams have all finished but was never finalized (the finalizer died) is finalized.
+ */
+export async function sweep(deps: SweepDeps): Promise<SweepOutcome> {
+  const now = deps.now ?? Date.now;
+  const staleAfterMs = deps.staleAfterMs ?? 300_000;
+  const log = deps.log ?? (() => {});
+  const outcome: SweepOutcome = { jobs: 0, resent: [], finalized: [] };
+  for (const job of await deps.state.openJobs()) {
+    outcome.jobs++;
+    if (job.status === "finalizing") {
+      // Finalization is idempotent: run it again when the first finalizer went quiet.
+      if (now() - Date.parse(job.updatedAt) > staleAfterMs) {
+        await deps.finalizeJob(job.jobId);
+        outcome.finalized.push(job.jobId);
+      }
+      continue;
+    }
+    if (job.status !== "running") continue;
+    const streams = await deps.state.streams(job.jobId);
+    for (const s of streams) {
+      if (s.status === "finished") continue;
+      if (now() - Date.parse(s.heartbeatAt) <= staleAfterMs) continue;
+      const next = await deps.state.handOn({ jobId: job.jobId, streamId: s.streamId, seq: s.seq });
+      await deps.queue.send(next);
+      outcome.resent.push(next);
+      log("sweep.stream.resent", { ...next });
+    }
+    if (streams.length > 0 && streams.every((s) => s.status === "finished")) {
+      if (await deps.state.tryFinalizeJob(job.jobId)) {
+        await deps.finalizeJob(job.jobId);
+        outcome.finalized.push(job.jobId);
+      }
+    }
+  }
+  return outcome;
+}
