@@ -1,0 +1,107 @@
+import cliProgress from "cli-progress";
+
+/** A job's progress as read from the state store. */
+export interface JobProgressSnapshot {
+  jobId: string;
+  status: string;
+  unitsTotal: number;
+  unitsDone: number;
+  /** Planned work in cost units (≈ Graph requests); done = the finished units' cost plus the running ones' share. */
+  costTotal: number;
+  costDone: number;
+  items: number;
+  bytes: number;
+  errors: number;
+  throttled: number;
+  streams: Array<{
+    streamId: number;
+    status: string;
+    unit?: number;
+    mailbox?: string;
+    unitsDone: number;
+    items: number;
+    bytes: number;
+  }>;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+/**
+ * A live view of one job: an overall bar and one line per stream. On a terminal it redraws in
+ * place; elsewhere (CI, a log file) it prints a summary line at most every `plainIntervalMs`.
+ */
+export class JobProgressView {
+  private multibar: cliProgress.MultiBar | undefined;
+  private overall: cliProgress.SingleBar | undefined;
+  private readonly streamBars = new Map<number, cliProgress.SingleBar>();
+  private lastPlain = 0;
+
+  constructor(
+    private readonly out: NodeJS.WriteStream = process.stderr,
+    private readonly plainIntervalMs = 5_000,
+  ) {}
+
+  update(s: JobProgressSnapshot): void {
+    if (!this.out.isTTY) {
+      this.plain(s);
+      return;
+    }
+    if (!this.multibar) {
+      this.multibar = new cliProgress.MultiBar(
+        {
+          stream: this.out,
+          clearOnComplete: false,
+          hideCursor: true,
+          autopadding: true,
+          format: "{label} |{bar}| {percentage}% {detail}",
+          barsize: 30,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      this.overall = this.multibar.create(Math.max(1, s.costTotal), 0, { label: "job     ", detail: "" });
+    }
+    this.overall?.setTotal(Math.max(1, s.costTotal));
+    this.overall?.update(Math.min(s.costDone, s.costTotal), {
+      label: "job     ",
+      detail: `${s.unitsDone}/${s.unitsTotal} units · ${s.items} items · ${formatBytes(s.bytes)} · ${s.throttled} throttled · ${s.errors} errors`,
+    });
+    for (const st of s.streams) {
+      let bar = this.streamBars.get(st.streamId);
+      if (!bar) {
+        bar = this.multibar.create(1, 0, { label: "", detail: "" });
+        this.streamBars.set(st.streamId, bar);
+      }
+      const busy = st.status === "running" && st.unit !== undefined;
+      bar.update(busy ? 0.5 : st.status === "finished" ? 1 : 0, {
+        label: `stream ${String(st.streamId).padStart(2)}`,
+        detail: `${st.status.padEnd(8)} ${busy ? `unit ${st.unit} ${st.mailbox ?? ""}` : ""} · ${st.unitsDone} units · ${st.items} items`,
+      });
+    }
+  }
+
+  private plain(s: JobProgressSnapshot): void {
+    const now = Date.now();
+    if (now - this.lastPlain < this.plainIntervalMs && s.status === "running") return;
+    this.lastPlain = now;
+    const pct = s.costTotal > 0 ? Math.floor((100 * s.costDone) / s.costTotal) : 0;
+    const running = s.streams.filter((x) => x.status === "running").length;
+    this.out.write(
+      `[${s.jobId}] ${s.status} ${pct}% · units ${s.unitsDone}/${s.unitsTotal} · streams running ${running}/${s.streams.length} · ${s.items} items · ${formatBytes(s.bytes)} · throttled ${s.throttled} · errors ${s.errors}\n`,
+    );
+  }
+
+  stop(): void {
+    this.multibar?.stop();
+    this.multibar = undefined;
+  }
+}
