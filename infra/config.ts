@@ -1,0 +1,313 @@
+/**
+ * The deployment configuration: what an operator chooses when deploying mailstream with the CDK.
+ * It is validated at synth time so that `cdk synth` / `cdk deploy` stop with a message naming
+ * the field, the value found and what was expected, before anything reaches CloudFormation.
+ *
+ * It comes from CDK context (see {@link readDeploymentConfig}): either the `mailstream` object in
+ * cdk.json (an obvious example) or a JSON file named with `-c mailstream:configFile=<path>`.
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { z } from "zod";
+import { ConfigError } from "../lib/errors.js";
+import { schedulePeriodSeconds, scheduleProblem } from "./schedule.js";
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+const SECRET_ARN =
+  /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const STAGE = /^[a-z][a-z0-9-]{0,19}$/;
+const ARCHIVE_PREFIX = /^([A-Za-z0-9_.-]+\/)*$/;
+/** The tenant id of the example configuration in cdk.json: deploying it reaches no tenant. */
+export const EXAMPLE_TENANT_ID = "00000000-0000-0000-0000-000000000000";
+
+/** CloudWatch Logs accepts only these retention periods (days). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+const int = (min: number, max: number) =>
+  z
+    .number({ error: `expected an integer from ${min} to ${max}` })
+    .int({ error: `expected an integer from ${min} to ${max}` })
+    .min(min, { error: `expected an integer from ${min} to ${max}` })
+    .max(max, { error: `expected an integer from ${min} to ${max}` });
+
+const str = (pattern: RegExp, expected: string) =>
+  z.string({ error: `expected ${expected}` }).regex(pattern, { error: `expected ${expected}` });
+
+const mailboxRule = z
+  .string({ error: 'expected an address, "@domain" or "group:<name>"' })
+  .regex(/^(@[^\s@]+|group:.+|[^\s@]+@[^\s@]+)$/, {
+    error: 'expected an address, "@domain" or "group:<name>"',
+  });
+
+const functionSizing = (defaults: { memoryMb: number; timeoutSeconds: number }) =>
+  z
+    .strictObject({
+      memoryMb: int(128, 10_240).default(defaults.memoryMb),
+      timeoutSeconds: int(10, 900).default(defaults.timeoutSeconds),
+    })
+    .default(defaults);
+
+export const deploymentConfigSchema = z
+  .strictObject({
+    /**
+     * Deployment name: stack `Mailstream-<stage>`; several stages live side by side in one
+     * account and region. Lower case letters, digits and `-`, 1–20 characters, starting with a letter.
+     */
+    stage: str(STAGE, "1-20 lower-case letters, digits or '-', starting with a letter"),
+    /** Entra tenant id (GUID) or its primary domain (e.g. `contoso.onmicrosoft.com`). Required. */
+    tenantId: z
+      .string({ error: "expected a GUID or a domain name" })
+      .refine((v) => GUID.test(v) || DOMAIN.test(v), { error: "expected a GUID or a domain name" }),
+    /** Application (client) id of the Entra app registration (GUID). Required. */
+    clientId: str(GUID, "a GUID (the app registration's Application (client) ID)"),
+    /**
+     * ARN of the Secrets Manager secret holding `{"clientSecret":"…"}` or
+     * `{"certificatePem":"…","privateKeyPem":"…"}`. Required. Only the ARN reaches the functions.
+     */
+    secretArn: str(
+      SECRET_ARN,
+      "the complete Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>)",
+    ),
+    /** ARN of the customer-managed KMS key that encrypts the secret, when it is not the AWS-managed one. */
+    secretKmsKeyArn: str(KMS_KEY_ARN, "a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)").optional(),
+    /** Graph endpoint for national clouds. Default: unset (the functions use `https://graph.microsoft.com/v1.0`). */
+    graphBaseUrl: z.url({ protocol: /^https$/, error: "expected an https:// URL" }).optional(),
+    /** Login authority for national clouds. Default: unset (`https://login.microsoftonline.com/<tenantId>`). */
+    authority: z.url({ protocol: /^https$/, error: "expected an https:// URL" }).optional(),
+    /** When backups start: EventBridge `rate(…)` or `cron(…)`. Default `rate(4 hours)`. */
+    schedule: z
+      .string({ error: "expected a schedule expression" })
+      .superRefine((v, ctx) => {
+        const problem = scheduleProblem(v);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .default("rate(4 hours)"),
+    /**
+     * Hours without a successful job before the "no successful job" alarm fires. Default: two
+     * schedule periods for a `rate(…)` schedule; required for a `cron(…)` schedule. 1–168.
+     */
+    noSuccessAlarmHours: int(1, 168).optional(),
+    /** How often the sweep re-sends stale streams and finalizes jobs. Default `rate(5 minutes)`. */
+    sweepSchedule: z
+      .string({ error: "expected a schedule expression" })
+      .superRefine((v, ctx) => {
+        const problem = scheduleProblem(v);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .default("rate(5 minutes)"),
+    streams: z
+      .strictObject({
+        /**
+         * Most streams (controller invocations) at once: the SQS event source's maximum
+         * concurrency. 2–1000 (Lambda's bounds for that setting). Default 16.
+         */
+        max: int(2, 1000).default(16),
+        /** Concurrent Graph requests per mailbox, across streams. 1–4 (Outlook's limit). Default 4. */
+        perMailboxConcurrency: int(1, 4).default(4),
+      })
+      .default({ max: 16, perMailboxConcurrency: 4 }),
+    /** Delta page size (`Prefer: odata.maxpagesize`), items. 10–1000. Default 100. */
+    pageSize: int(10, 1000).default(100),
+    /** Mailboxes to back up (address, `@domain`, `group:<name>`). Default: all. */
+    include: z.array(mailboxRule).default([]),
+    /** Mailboxes to leave out, same forms as `include`. Default: none. */
+    exclude: z.array(mailboxRule).default([]),
+    /** Key prefix inside the archive bucket, ending in `/`. Default: none (bucket root). */
+    archivePrefix: str(ARCHIVE_PREFIX, 'a key prefix ending in "/" (e.g. "mail/"), or ""').default(""),
+    retention: z
+      .strictObject({
+        /** Days job records stay in the state table before their TTL removes them. 1–3650. Default 90. */
+        jobRecordDays: int(1, 3650).default(90),
+        /**
+         * Days a deleted or overwritten archive object version is kept before lifecycle removes it
+         * (current objects are never expired: a blob may be referenced by every later snapshot).
+         * 1–36500. Default 90.
+         */
+        noncurrentVersionDays: int(1, 36_500).default(90),
+        /** Days after which message blobs move to S3 Standard-IA. 30–36500. Default 30. */
+        infrequentAccessAfterDays: int(30, 36_500).default(30),
+        /**
+         * Days after which message blobs move to Glacier Instant Retrieval; 0 disables. Must be at
+         * least 30 days after the Standard-IA transition. 0 or 60–36500. Default 180.
+         */
+        glacierInstantRetrievalAfterDays: int(0, 36_500).default(180),
+        /** Days CloudWatch Logs keeps function logs; one of CloudWatch's allowed values. Default 90. */
+        logDays: z
+          .number()
+          .refine((v) => (LOG_RETENTION_DAYS as readonly number[]).includes(v), {
+            error: `expected one of ${LOG_RETENTION_DAYS.join(", ")}`,
+          })
+          .default(90),
+      })
+      .default({
+        jobRecordDays: 90,
+        noncurrentVersionDays: 90,
+        infrequentAccessAfterDays: 30,
+        glacierInstantRetrievalAfterDays: 180,
+        logDays: 90,
+      }),
+    /**
+     * S3 Object Lock default retention for every archived object (write-once-read-many).
+     * `governance` can be lifted by a privileged user, `compliance` by nobody. Default: off.
+     * Object Lock can only be chosen when the bucket is created.
+     */
+    objectLock: z
+      .strictObject({
+        mode: z.enum(["governance", "compliance"], { error: 'expected "governance" or "compliance"' }),
+        /** Retention of each object version, days. 1–36500. */
+        days: int(1, 36_500),
+      })
+      .optional(),
+    /** E-mail address subscribed to the alarm topic (the recipient must confirm). Default: none. */
+    alarmEmail: str(EMAIL, "an e-mail address").optional(),
+    /** Controller sizing. Default 1024 MB, 900 s (see docs/deploy.md, "Sizing"). */
+    controller: functionSizing({ memoryMb: 1024, timeoutSeconds: 900 }),
+    /** Coordinator sizing. Default 512 MB, 900 s. */
+    coordinator: functionSizing({ memoryMb: 512, timeoutSeconds: 900 }),
+    /** Sweep sizing. Default 256 MB, 120 s. */
+    sweep: functionSizing({ memoryMb: 256, timeoutSeconds: 120 }),
+    /** Seconds without a heartbeat after which the sweep re-sends a stream. 60–3600. Default 300. */
+    heartbeatStaleSeconds: int(60, 3600).default(300),
+    /** Milliseconds before the Lambda deadline at which a controller checkpoints and continues. 5000–300000. Default 60000. */
+    deadlineMarginMs: int(5000, 300_000).default(60_000),
+    /** Function log level. Default `info`. */
+    logLevel: z
+      .enum(["debug", "info", "warn", "error"], { error: 'expected "debug", "info", "warn" or "error"' })
+      .default("info"),
+  })
+  .superRefine((c, ctx) => {
+    if (c.noSuccessAlarmHours === undefined && schedulePeriodSeconds(c.schedule) === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["noSuccessAlarmHours"],
+        message: "expected an integer from 1 to 168 when the schedule is a cron(…) expression",
+      });
+    }
+    const glacier = c.retention.glacierInstantRetrievalAfterDays;
+    if (glacier !== 0 && glacier < c.retention.infrequentAccessAfterDays + 30) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["retention", "glacierInstantRetrievalAfterDays"],
+        message: `expected 0 or at least infrequentAccessAfterDays + 30 (${c.retention.infrequentAccessAfterDays + 30}), as S3 requires`,
+      });
+    }
+    if (c.deadlineMarginMs >= c.controller.timeoutSeconds * 1000) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["deadlineMarginMs"],
+        message: `expected less than controller.timeoutSeconds × 1000 (${c.controller.timeoutSeconds * 1000})`,
+      });
+    }
+  });
+
+/** The validated deployment configuration, defaults applied. */
+export type DeploymentConfig = z.output<typeof deploymentConfigSchema>;
+/** What an operator writes (defaults optional). */
+export type DeploymentConfigInput = z.input<typeof deploymentConfigSchema>;
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = raw;
+  for (const key of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  const json = JSON.stringify(value);
+  return json.length > 80 ? `${json.slice(0, 77)}...` : json;
+}
+
+/**
+ * Validates a raw deployment configuration. Throws one {@link ConfigError} listing every bad
+ * field as `<path>: <expectation>, found <value>`; its `field` is the first bad field.
+ */
+export function parseDeploymentConfig(raw: unknown): DeploymentConfig {
+  const result = deploymentConfigSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const path = issue.path.length > 0 ? issue.path.map(String).join(".") : "(root)";
+    const found =
+      issue.code === "unrecognized_keys"
+        ? `unknown field(s) ${issue.keys.join(", ")}`
+        : `found ${describe(valueAt(raw, issue.path))}`;
+    return { path, text: `${path}: ${issue.message.replace(/^Invalid input: /, "")}, ${found}` };
+  });
+  const first = problems[0]!;
+  const message = problems.length === 1 ? first.text : `\n  - ${problems.map((p) => p.text).join("\n  - ")}`;
+  throw new ConfigError(`deployment.${first.path}`, message);
+}
+
+/** Where {@link readDeploymentConfig} looks in CDK context. */
+export const CONTEXT_KEYS = {
+  /** An inline configuration object (cdk.json holds the example under this key). */
+  inline: "mailstream",
+  /** A path to a JSON file with the configuration; takes precedence over the inline object. */
+  file: "mailstream:configFile",
+} as const;
+
+/** Minimal view of a construct node's context lookup, so this module needs no CDK import. */
+export interface ContextSource {
+  tryGetContext(key: string): unknown;
+}
+
+/**
+ * Reads the deployment configuration from CDK context: the JSON file named by
+ * `-c mailstream:configFile=<path>` if given, else the `mailstream` object, and validates it.
+ */
+export function readDeploymentConfig(context: ContextSource, cwd = process.cwd()): DeploymentConfig {
+  const file = context.tryGetContext(CONTEXT_KEYS.file);
+  if (file !== undefined) {
+    if (typeof file !== "string" || file === "") {
+      throw new ConfigError(CONTEXT_KEYS.file, `expected a path to a JSON file, found ${describe(file)}`);
+    }
+    let text: string;
+    try {
+      text = readFileSync(resolve(cwd, file), "utf8");
+    } catch (e) {
+      throw new ConfigError(
+        CONTEXT_KEYS.file,
+        `expected a readable JSON file, found none at "${file}" (${String(e)})`,
+      );
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      throw new ConfigError(
+        CONTEXT_KEYS.file,
+        `expected JSON in "${file}", found text that does not parse (${String(e)})`,
+      );
+    }
+    return parseDeploymentConfig(raw);
+  }
+  let inline = context.tryGetContext(CONTEXT_KEYS.inline);
+  // `-c mailstream='{"…"}'` arrives as a string.
+  if (typeof inline === "string") {
+    try {
+      inline = JSON.parse(inline);
+    } catch {
+      throw new ConfigError(CONTEXT_KEYS.inline, `expected a JSON object, found ${describe(inline)}`);
+    }
+  }
+  if (inline === undefined) {
+    throw new ConfigError(
+      CONTEXT_KEYS.inline,
+      `expected a deployment configuration in context "${CONTEXT_KEYS.inline}" (cdk.json) or a file given with -c ${CONTEXT_KEYS.file}=<path>, found neither`,
+    );
+  }
+  return parseDeploymentConfig(inline);
+}
+
+/** Seconds without a successful job after which the "no successful job" alarm fires. */
+export function noSuccessWindowSeconds(config: DeploymentConfig): number {
+  if (config.noSuccessAlarmHours !== undefined) return config.noSuccessAlarmHours * 3600;
+  return 2 * schedulePeriodSeconds(config.schedule)!;
+}

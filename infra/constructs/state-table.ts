@@ -1,0 +1,34 @@
+import { RemovalPolicy } from "aws-cdk-lib";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import type * as kms from "aws-cdk-lib/aws-kms";
+import { Construct } from "constructs";
+
+/** TTL attribute of job records (epoch seconds), written by lib/state; sync state has none. */
+export const STATE_TTL_ATTRIBUTE = "expiresAt";
+
+export interface StateTableProps {
+  key: kms.IKey;
+}
+
+/**
+ * The single state table (jobs, streams, units, per-folder sync state). Losing it loses the
+ * sync states, which forces a full re-enumeration of every folder: hence point-in-time
+ * recovery, deletion protection and RETAIN.
+ */
+export class StateTable extends Construct {
+  readonly table: dynamodb.TableV2;
+
+  constructor(scope: Construct, id: string, props: StateTableProps) {
+    super(scope, id);
+    this.table = new dynamodb.TableV2(this, "Table", {
+      partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
+      sortKey: { name: "sk", type: dynamodb.AttributeType.STRING },
+      billing: dynamodb.Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: STATE_TTL_ATTRIBUTE,
+      encryption: dynamodb.TableEncryptionV2.customerManagedKey(props.key),
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+}
