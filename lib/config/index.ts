@@ -1,0 +1,18 @@
+export { isScheduleExpression } from "./checks.js";
+export { CONFIG_FILE_VARIABLE, ENV_VARIABLES, type EnvVariable } from "./env.js";
+export {
+  type ConfigProblem,
+  type ConfigSource,
+  ConfigValidationError,
+  loadConfig,
+  type MailstreamConfig,
+} from "./load.js";
+export { REDACTED, redactSecrets } from "./redact.js";
+export {
+  type ArchiveConfig,
+  type CredentialsConfig,
+  configSchema,
+  DEFAULT_GRAPH_BASE_URL,
+  type MailstreamConfigData,
+  type MailstreamConfigInput,
+} from "./schema.js";

@@ -1,0 +1,221 @@
+import { z } from "zod";
+import {
+  AUTHORITY_METADATA_FIELDS,
+  isAuthorityMetadata,
+  isDomain,
+  isGuid,
+  isHttpsUrl,
+  isHttpUrl,
+  isMailboxRule,
+  isScheduleExpression,
+} from "./checks.js";
+
+/**
+ * The one schema for everything mailstream reads at start-up. Every rule carries the
+ * "expected …" text that {@link loadConfig} puts in a ConfigError beside the field, its
+ * environment variable and the value found. Objects are strict: a misspelt field in a config
+ * file is an error, not silently ignored.
+ */
+
+function integer(min: number, max: number) {
+  const error = `expected an integer from ${min} to ${max}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
+
+function text(expected: string, check: (value: string) => boolean) {
+  const error = `expected ${expected}`;
+  return z.string({ error }).refine(check, { error });
+}
+
+const nonEmpty = (what: string) => text(what, (v) => v.trim().length > 0);
+
+const mailboxRules = z
+  .array(text("a mailbox rule (an address, @domain or group:<name>)", isMailboxRule), {
+    error: "expected a list of mailbox rules (addresses, @domain or group:<name>)",
+  })
+  .default([]);
+
+export const DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0";
+export const DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com";
+
+export const tenantSchema = z.strictObject({
+  /** Entra ID tenant: a GUID or a verified domain such as `contoso.onmicrosoft.com`. Required. */
+  tenantId: text("a tenant GUID or domain name", (v) => isGuid(v) || isDomain(v)),
+  /** Application (client) id of the Entra app registration: a GUID. Required. */
+  clientId: text("an application (client) id GUID", isGuid),
+  /** Microsoft Graph base URL, https only. Default `https://graph.microsoft.com/v1.0`. */
+  graphBaseUrl: text("an https:// URL", isHttpsUrl)
+    .transform((v) => v.replace(/\/+$/, ""))
+    .default(DEFAULT_GRAPH_BASE_URL),
+  /** Login authority, https only. Default `https://login.microsoftonline.com/<tenantId>`. */
+  authority: text("an https:// URL", isHttpsUrl).optional(),
+  /**
+   * OpenID metadata as a JSON string (MSAL `authorityMetadata`) so that MSAL skips discovery:
+   * needs `authorization_endpoint`, `token_endpoint`, `issuer`, `jwks_uri`. A config file may
+   * give an object; it is turned into the string. Default: none (MSAL discovers).
+   */
+  authorityMetadata: z
+    .preprocess(
+      (v) => (typeof v === "object" && v !== null ? JSON.stringify(v) : v),
+      text(`a JSON object naming ${AUTHORITY_METADATA_FIELDS.join(", ")}`, isAuthorityMetadata),
+    )
+    .optional(),
+  /** Hosts (`host[:port]`) MSAL may trust without discovery, e.g. `localhost:8443`. Default none. */
+  knownAuthorities: z.array(nonEmpty("a host name"), { error: "expected a list of host names" }).optional(),
+});
+
+const secretsManagerCredentials = z.strictObject({
+  source: z.literal("secretsManager"),
+  /** ARN of the Secrets Manager secret holding `{"clientSecret"}` or a certificate. */
+  secretArn: text("a Secrets Manager secret ARN", (v) => /^arn:aws[a-z-]*:secretsmanager:/.test(v)),
+});
+
+const envCredentials = z
+  .strictObject({
+    source: z.literal("env"),
+    /** Client secret (MAILSTREAM_CLIENT_SECRET). Secret: never printed. */
+    clientSecret: nonEmpty("a client secret").optional(),
+    /** Certificate, PEM (MAILSTREAM_CLIENT_CERT_PEM). */
+    certificatePem: text("a PEM certificate", (v) => v.includes("-----BEGIN CERTIFICATE-----")).optional(),
+    /** Private key of the certificate, PEM (MAILSTREAM_CLIENT_KEY_PEM). Secret: never printed. */
+    privateKeyPem: text("a PEM private key", (v) => /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v)).optional(),
+  })
+  .superRefine((value, ctx) => {
+    const hasCertificate = value.certificatePem !== undefined || value.privateKeyPem !== undefined;
+    if (value.clientSecret === undefined && !hasCertificate) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["clientSecret"],
+        message: "expected a client secret, or a certificate and its private key",
+      });
+    }
+    if (value.clientSecret !== undefined && hasCertificate) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["certificatePem"],
+        message: "expected either a client secret or a certificate, not both",
+      });
+    }
+    for (const half of ["certificatePem", "privateKeyPem"] as const) {
+      if (hasCertificate && value[half] === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: [half],
+          message: "expected both a certificate and its private key",
+        });
+      }
+    }
+  });
+
+/** How the app proves its identity to Entra ID. Env secrets are for local runs only. */
+export const credentialsSchema = z.discriminatedUnion("source", [secretsManagerCredentials, envCredentials], {
+  error: 'expected source "secretsManager" or "env"',
+});
+
+/** Where backups go. */
+export const archiveSchema = z.discriminatedUnion(
+  "kind",
+  [
+    z.strictObject({
+      kind: z.literal("s3"),
+      /** Bucket name (3..63 lowercase letters, digits, dots, hyphens). */
+      bucket: text("an S3 bucket name", (v) => /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v)),
+      /** Key prefix inside the bucket, without a leading `/`. Default: none. */
+      prefix: text("a key prefix without a leading /", (v) => !v.startsWith("/"))
+        .transform((v) => v.replace(/\/+$/, ""))
+        .optional(),
+      /** KMS key id or ARN for SSE-KMS. Default: the bucket's default encryption. */
+      kmsKeyId: nonEmpty("a KMS key id or ARN").optional(),
+    }),
+    z.strictObject({
+      kind: z.literal("local"),
+      /** Folder of the local archive (created when missing). */
+      path: nonEmpty("a folder path"),
+    }),
+  ],
+  { error: 'expected kind "s3" or "local"' },
+);
+
+const endpoint = text("an http:// or https:// URL", isHttpUrl).optional();
+
+export const awsSchema = z
+  .strictObject({
+    /** AWS region. Default `us-east-1` (Lambda sets AWS_REGION). */
+    region: text("an AWS region such as eu-west-1", (v) => /^[a-z]{2}(-[a-z]+)+-\d+$/.test(v)).default(
+      "us-east-1",
+    ),
+    /** Local emulator endpoints; unset on AWS. */
+    endpoints: z.strictObject({ s3: endpoint, sqs: endpoint, dynamodb: endpoint }).prefault({}),
+  })
+  .prefault({});
+
+export const configSchema = z
+  .strictObject({
+    tenant: tenantSchema,
+    credentials: credentialsSchema,
+    archive: archiveSchema,
+    /** DynamoDB state table name (3..255 of `[A-Za-z0-9_.-]`). Default `mailstream-state`. */
+    stateTable: text("a DynamoDB table name", (v) => /^[A-Za-z0-9_.-]{3,255}$/.test(v)).default(
+      "mailstream-state",
+    ),
+    /** SQS URL of the stream queue. Required by the coordinator; default none. */
+    streamQueueUrl: text("an SQS queue URL", isHttpUrl).optional(),
+    aws: awsSchema,
+    /** EventBridge schedule, `rate(…)` or `cron(…)`. Default `rate(1 day)`. */
+    schedule: text("an EventBridge rate(…) or cron(…) expression", isScheduleExpression).default(
+      "rate(1 day)",
+    ),
+    streams: z
+      .strictObject({
+        /** Most streams running at once (Lambda concurrency of the controller). 1..1000, default 16. */
+        max: integer(1, 1000).default(16),
+        /** Most concurrent Graph requests per mailbox across all streams. 1..4, default 4. */
+        perMailboxConcurrency: integer(1, 4).default(4),
+      })
+      .prefault({}),
+    /** Delta page size (`Prefer: odata.maxpagesize`), items. 10..1000, default 100. */
+    pageSize: integer(10, 1000).default(100),
+    retention: z
+      .strictObject({
+        /** Days job/stream/unit records live before DynamoDB TTL removes them. 1..3650, default 90. */
+        jobRecordDays: integer(1, 3650).default(90),
+      })
+      .prefault({}),
+    mailboxes: z
+      .strictObject({
+        /** Mailboxes to back up: addresses, `@domain`, `group:<name>`. Empty (default): all. */
+        include: mailboxRules,
+        /** Mailboxes to leave out; wins over include. Default none. */
+        exclude: mailboxRules,
+      })
+      .prefault({}),
+    controller: z
+      .strictObject({
+        /** Time kept free before the Lambda deadline to checkpoint and continue, ms. 5000..600000, default 60000. */
+        deadlineMarginMs: integer(5_000, 600_000).default(60_000),
+        /** A stream heartbeat older than this is stale (re-sent by the sweep), s. 60..86400, default 900. */
+        heartbeatStaleSeconds: integer(60, 86_400).default(900),
+      })
+      .prefault({}),
+    /** Log level. One of debug, info, warn, error; default info. */
+    logLevel: z
+      .enum(["debug", "info", "warn", "error"], { error: "expected one of debug, info, warn, error" })
+      .default("info"),
+  })
+  .transform((config) => ({
+    ...config,
+    tenant: {
+      ...config.tenant,
+      authority: (config.tenant.authority ?? `${DEFAULT_AUTHORITY_HOST}/${config.tenant.tenantId}`).replace(
+        /\/+$/,
+        "",
+      ),
+    },
+  }));
+
+/** What {@link configSchema} accepts (the shape of a config file). */
+export type MailstreamConfigInput = z.input<typeof configSchema>;
+/** The validated configuration, defaults applied (without the redaction helpers). */
+export type MailstreamConfigData = z.output<typeof configSchema>;
+export type CredentialsConfig = MailstreamConfigData["credentials"];
+export type ArchiveConfig = MailstreamConfigData["archive"];
