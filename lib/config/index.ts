@@ -1,4 +1,9 @@
 export { isScheduleExpression } from "./checks.js";
+export {
+  type ClientCredential,
+  parseClientCredentialSecret,
+  resolveClientCredential,
+} from "./client-credential.js";
 export { CONFIG_FILE_VARIABLE, ENV_VARIABLES, type EnvVariable } from "./env.js";
 export {
   type ConfigProblem,
