@@ -1,0 +1,146 @@
+/**
+ * Outlook's per-app, per-mailbox limits and the statistics that show whether clients respect
+ * them. One {@link MailboxLimiter} serves a whole simulator; every Graph request that names a
+ * mailbox passes {@link MailboxLimiter.admit} and, if admitted, holds a concurrency slot until
+ * its answer is fully sent.
+ */
+
+export interface LimitOptions {
+  /** Concurrent requests per app and mailbox. Bounds ≥ 1. Default 4 (Outlook's MailboxConcurrency). */
+  concurrentPerMailbox?: number;
+  /** Requests per app and mailbox per window. Bounds ≥ 1. Default 10 000. */
+  budgetPerWindow?: number;
+  /** Length of the budget window, milliseconds. Bounds ≥ 1. Default 600 000 (10 minutes). */
+  windowMs?: number;
+  /** `Retry-After` of a concurrency 429, seconds. Bounds ≥ 1. Default 1. */
+  concurrencyRetryAfterSeconds?: number;
+  /**
+   * How much earlier than an announced `Retry-After` a request may arrive and still not count as
+   * an early retry, milliseconds: timers fire with millisecond rounding. Default 50.
+   */
+  earlyRetryGraceMs?: number;
+}
+
+export interface MailboxStats {
+  /** Requests that named this mailbox (admitted or not). */
+  requests: number;
+  /** 429 answers given for this mailbox. */
+  throttled: number;
+  /** Requests that arrived before a `Retry-After` announced to the same app for this mailbox had passed. */
+  earlyRetries: number;
+  /** Highest number of requests in progress at once (per app). */
+  maxInFlight: number;
+  /** MIME bytes sent by `$value` answers. */
+  mimeBytesServed: number;
+}
+
+export type Admission =
+  | { ok: true; release: () => void }
+  | {
+      ok: false;
+      code: "ApplicationThrottled" | "TooManyRequests";
+      message: string;
+      retryAfterSeconds: number;
+    };
+
+interface AppMailboxState {
+  inFlight: number;
+  windowStartMs: number;
+  windowCount: number;
+  retryAfterUntilMs: number;
+}
+
+export class MailboxLimiter {
+  private readonly concurrent: number;
+  private readonly budget: number;
+  private readonly windowMs: number;
+  private readonly concurrencyRetryAfter: number;
+  private readonly graceMs: number;
+  private readonly states = new Map<string, AppMailboxState>();
+  private mailboxStats = new Map<string, MailboxStats>();
+
+  constructor(options: LimitOptions = {}) {
+    this.concurrent = Math.max(1, options.concurrentPerMailbox ?? 4);
+    this.budget = Math.max(1, options.budgetPerWindow ?? 10_000);
+    this.windowMs = Math.max(1, options.windowMs ?? 600_000);
+    this.concurrencyRetryAfter = Math.max(1, options.concurrencyRetryAfterSeconds ?? 1);
+    this.graceMs = options.earlyRetryGraceMs ?? 50;
+  }
+
+  /** Counts the request and decides whether it may run now. */
+  admit(clientId: string, mailboxId: string): Admission {
+    const now = Date.now();
+    const stats = this.statsOf(mailboxId);
+    const state = this.stateOf(clientId, mailboxId, now);
+    stats.requests++;
+    if (now + this.graceMs < state.retryAfterUntilMs) stats.earlyRetries++;
+    if (now - state.windowStartMs >= this.windowMs) {
+      state.windowStartMs = now;
+      state.windowCount = 0;
+    }
+    if (state.windowCount >= this.budget) {
+      const retryAfterSeconds = Math.max(1, Math.ceil((state.windowStartMs + this.windowMs - now) / 1000));
+      return { ok: false, code: "TooManyRequests", message: "Please retry again later.", retryAfterSeconds };
+    }
+    if (state.inFlight >= this.concurrent) {
+      return {
+        ok: false,
+        code: "ApplicationThrottled",
+        message: "Application is over its MailboxConcurrency limit.",
+        retryAfterSeconds: this.concurrencyRetryAfter,
+      };
+    }
+    state.windowCount++;
+    state.inFlight++;
+    stats.maxInFlight = Math.max(stats.maxInFlight, state.inFlight);
+    let released = false;
+    return {
+      ok: true,
+      release: () => {
+        if (released) return;
+        released = true;
+        state.inFlight--;
+      },
+    };
+  }
+
+  /** Remembers a `Retry-After` sent to this app for this mailbox (429, 503, …) to detect early retries. */
+  noteRetryAfter(clientId: string, mailboxId: string, seconds: number, status: number): void {
+    const now = Date.now();
+    const state = this.stateOf(clientId, mailboxId, now);
+    state.retryAfterUntilMs = Math.max(state.retryAfterUntilMs, now + seconds * 1000);
+    if (status === 429) this.statsOf(mailboxId).throttled++;
+  }
+
+  noteMimeBytes(mailboxId: string, bytes: number): void {
+    this.statsOf(mailboxId).mimeBytesServed += bytes;
+  }
+
+  stats(): Record<string, MailboxStats> {
+    return Object.fromEntries([...this.mailboxStats].map(([id, s]) => [id, { ...s }]));
+  }
+
+  /** Clears the statistics; limits in force (windows, in-flight slots, announced waits) stay. */
+  resetStats(): void {
+    this.mailboxStats = new Map();
+  }
+
+  private statsOf(mailboxId: string): MailboxStats {
+    let stats = this.mailboxStats.get(mailboxId);
+    if (!stats) {
+      stats = { requests: 0, throttled: 0, earlyRetries: 0, maxInFlight: 0, mimeBytesServed: 0 };
+      this.mailboxStats.set(mailboxId, stats);
+    }
+    return stats;
+  }
+
+  private stateOf(clientId: string, mailboxId: string, now: number): AppMailboxState {
+    const key = `${clientId}\u0000${mailboxId}`;
+    let state = this.states.get(key);
+    if (!state) {
+      state = { inFlight: 0, windowStartMs: now, windowCount: 0, retryAfterUntilMs: 0 };
+      this.states.set(key, state);
+    }
+    return state;
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * JSON shapes of users, folders and messages as Microsoft Graph v1.0 returns them, and the
+ * query options that shape them (`$select`, `$expand` of single-value extended properties).
+ */
+import type { SimFolder, SimMessage, SimUser, TenantStore } from "../model.js";
+
+/** Parses `$select=a,b` into a set; `undefined` when absent (= default properties). */
+export function parseSelect(query: URLSearchParams): Set<string> | undefined {
+  const raw = query.get("$select");
+  if (!raw) return undefined;
+  return new Set(
+    raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+}
+
+/** Keeps `id`, OData annotations and the selected properties. */
+export function applySelect(
+  entity: Record<string, unknown>,
+  select: Set<string> | undefined,
+): Record<string, unknown> {
+  if (!select) return entity;
+  const selectedLower = new Set([...select].map((s) => s.toLowerCase()));
+  return Object.fromEntries(
+    Object.entries(entity).filter(
+      ([key]) => key === "id" || key.startsWith("@odata.") || selectedLower.has(key.toLowerCase()),
+    ),
+  );
+}
+
+const DEFAULT_USER_PROPERTIES = [
+  "businessPhones",
+  "displayName",
+  "givenName",
+  "jobTitle",
+  "mail",
+  "mobilePhone",
+  "officeLocation",
+  "preferredLanguage",
+  "surname",
+  "userPrincipalName",
+  "id",
+];
+
+/** A deterministic fake SKU id per licence slot, so that `assignedLicenses` has the right length. */
+function skuId(index: number): string {
+  return `c7df2760-2c81-4ef7-b578-5b5392b${String(index).padStart(5, "0")}`;
+}
+
+export function userJson(user: SimUser, select: Set<string> | undefined): Record<string, unknown> {
+  const [givenName = null, ...rest] = user.displayName.split(" ");
+  const full: Record<string, unknown> = {
+    businessPhones: [],
+    displayName: user.displayName,
+    givenName,
+    jobTitle: null,
+    mail: user.mail,
+    mobilePhone: null,
+    officeLocation: null,
+    preferredLanguage: null,
+    surname: rest.length > 0 ? rest.join(" ") : null,
+    userPrincipalName: user.userPrincipalName,
+    id: user.id,
+    accountEnabled: user.accountEnabled,
+    userType: "Member",
+    assignedLicenses: Array.from({ length: user.licenseCount }, (_, i) => ({
+      disabledPlans: [],
+      skuId: skuId(i),
+    })),
+  };
+  if (!select) return Object.fromEntries(DEFAULT_USER_PROPERTIES.map((k) => [k, full[k]]));
+  return applySelect(full, select);
+}
+
+/** Extended properties the simulator can expand, by normalised id (`long 0xe08`). */
+type ExtendedValue = (id: string) => string | undefined;
+
+/** Normalises `Long 0x0E08` → `long 0xe08` for comparison; returns the Graph spelling too (`Long 0xe08`). */
+export function normaliseExtendedId(id: string): { key: string; graphId: string } | undefined {
+  const match = /^\s*(\w+)\s+0x([0-9a-f]+)\s*$/i.exec(id);
+  if (!match) return undefined;
+  const [, type = "", hex = ""] = match;
+  const tag = Number.parseInt(hex, 16).toString(16);
+  const typeName = type.charAt(0).toUpperCase() + type.slice(1).toLowerCase();
+  return { key: `${type.toLowerCase()} 0x${tag}`, graphId: `${typeName} 0x${tag}` };
+}
+
+/**
+ * Reads `$expand=singleValueExtendedProperties($filter=id eq 'Long 0x0E08' or id eq '…')` and
+ * returns the property ids asked for; `undefined` when not expanded.
+ */
+export function parseExtendedExpand(query: URLSearchParams): string[] | undefined {
+  const raw = query.get("$expand");
+  if (!raw || !/singleValueExtendedProperties/i.test(raw)) return undefined;
+  return [...raw.matchAll(/id\s+eq\s+'([^']+)'/gi)].map((m) => m[1] ?? "");
+}
+
+function expandedProperties(ids: string[], value: ExtendedValue): Array<{ id: string; value: string }> {
+  const out: Array<{ id: string; value: string }> = [];
+  for (const id of ids) {
+    const norm = normaliseExtendedId(id);
+    if (!norm) continue;
+    const v = value(norm.key);
+    if (v !== undefined) out.push({ id: norm.graphId, value: v });
+  }
+  return out;
+}
+
+export function folderJson(
+  store: TenantStore,
+  userId: string,
+  folder: SimFolder,
+  query: URLSearchParams,
+  includeHidden: boolean,
+): Record<string, unknown> {
+  const stats = store.folderStats(userId, folder.id);
+  const children = store.listChildFolders(userId, folder.id).filter((f) => includeHidden || !f.isHidden);
+  const entity: Record<string, unknown> = {
+    ...(folder.isSearchFolder ? { "@odata.type": "#microsoft.graph.mailSearchFolder" } : {}),
+    id: folder.id,
+    displayName: folder.displayName,
+    parentFolderId: folder.parentFolderId,
+    childFolderCount: children.length,
+    unreadItemCount: stats.unreadItemCount,
+    totalItemCount: stats.totalItemCount,
+    isHidden: folder.isHidden,
+    ...(folder.isSearchFolder
+      ? { isSupported: true, includeNestedFolders: true, sourceFolderIds: [], filterQuery: "" }
+      : {}),
+  };
+  const expand = parseExtendedExpand(query);
+  const selected = applySelect(entity, parseSelect(query));
+  if (expand) {
+    selected.singleValueExtendedProperties = expandedProperties(expand, (key) =>
+      key === "long 0xe08" ? String(stats.sizeBytes) : undefined,
+    );
+  }
+  return selected;
+}
+
+const MSGFLAG_READ = 0x1;
+const MSGFLAG_UNSENT = 0x8;
+const MSGFLAG_HASATTACH = 0x10;
+
+function recipient(a: { name: string; address: string }) {
+  return { emailAddress: { name: a.name, address: a.address } };
+}
+
+export function messageJson(message: SimMessage, query: URLSearchParams): Record<string, unknown> {
+  const entity: Record<string, unknown> = {
+    "@odata.etag": `W/"${message.changeKey}"`,
+    id: message.id,
+    createdDateTime: message.createdDateTime,
+    lastModifiedDateTime: message.lastModifiedDateTime,
+    changeKey: message.changeKey,
+    categories: [...message.categories],
+    receivedDateTime: message.receivedDateTime,
+    sentDateTime: message.sentDateTime,
+    hasAttachments: message.hasAttachments,
+    internetMessageId: message.internetMessageId,
+    subject: message.subject,
+    bodyPreview: message.bodyPreview,
+    importance: message.importance,
+    parentFolderId: message.parentFolderId,
+    conversationId: message.conversationId,
+    isDeliveryReceiptRequested: false,
+    isReadReceiptRequested: false,
+    isRead: message.isRead,
+    isDraft: message.isDraft,
+    inferenceClassification: "focused",
+    sender: recipient(message.from),
+    from: recipient(message.from),
+    toRecipients: message.toRecipients.map(recipient),
+    ccRecipients: message.ccRecipients.map(recipient),
+    bccRecipients: message.bccRecipients.map(recipient),
+    replyTo: [],
+    flag: { flagStatus: message.flag.flagStatus },
+  };
+  const selected = applySelect(entity, parseSelect(query));
+  const expand = parseExtendedExpand(query);
+  if (expand) {
+    selected.singleValueExtendedProperties = expandedProperties(expand, (key) => {
+      if (key === "long 0xe08" || key === "integer 0xe08") return String(message.size);
+      if (key === "integer 0xe07") {
+        const flags =
+          (message.isRead ? MSGFLAG_READ : 0) |
+          (message.isDraft ? MSGFLAG_UNSENT : 0) |
+          (message.hasAttachments ? MSGFLAG_HASATTACH : 0);
+        return String(flags);
+      }
+      if (key === "systemtime 0xe06") return message.receivedDateTime;
+      if (key === "systemtime 0x39") return message.sentDateTime;
+      return undefined;
+    });
+  }
+  return selected;
+}
+
+/** Message flags bits used when a restore creates a message (PidTagMessageFlags). */
+export const MessageFlags = {
+  read: MSGFLAG_READ,
+  unsent: MSGFLAG_UNSENT,
+  hasAttachment: MSGFLAG_HASATTACH,
+} as const;

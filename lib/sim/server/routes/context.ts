@@ -1,0 +1,42 @@
+/** What every route handler gets: the tenant, where links point to, and the request's mailbox. */
+import type { SimUser, TenantStore } from "../../model.js";
+import type { SimRequest, SimResponse } from "../graph-types.js";
+
+export interface RouteContext {
+  store: TenantStore;
+  /** `https://localhost:PORT/v1.0`: the prefix of every absolute link the server hands out. */
+  baseUrl: string;
+  /** Extra delay per streamed MIME byte, nanoseconds. */
+  perMimeByteNs: number;
+  /** Answers 410 to the next delta request with a token on this folder when a forced fault is queued. */
+  takeForcedGone(mailboxId: string, folderId: string): boolean;
+}
+
+/** A route's inputs: the request, the path parameters after `/users/{user}`, and the resolved user. */
+export interface RouteInput {
+  ctx: RouteContext;
+  req: SimRequest;
+  /** Decoded path segments captured by the route pattern (user segment excluded). */
+  params: string[];
+  /** The user the path names; mailbox routes only run for users with a mailbox. */
+  user: SimUser;
+}
+
+export type RouteHandler = (input: RouteInput) => SimResponse | Promise<SimResponse>;
+
+/** Page size from `$top`, within bounds; `undefined` when `$top` is absent. */
+export function parseTop(query: URLSearchParams): number | undefined {
+  const raw = query.get("$top");
+  if (raw === null) return undefined;
+  const top = Number(raw);
+  return Number.isInteger(top) ? top : Number.NaN;
+}
+
+/** A copy of `query` for a nextLink: the same options with a new position. */
+export function withPosition(query: URLSearchParams, name: string, value: string): string {
+  const next = new URLSearchParams();
+  for (const [k, v] of query) if (k !== name && k !== "$skip" && k !== "$skiptoken") next.append(k, v);
+  next.set(name, value);
+  // Graph spells the dollar signs literally in its links.
+  return next.toString().replace(/%24/g, "$");
+}
