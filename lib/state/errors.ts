@@ -1,0 +1,39 @@
+import { FatalError, RetryableError } from "../errors.js";
+
+/**
+ * The stream no longer holds the unit it tried to write (the sweep released it, or another
+ * stream claimed it). A FatalError and not a SkipError on purpose: the unit's work must stop in
+ * this invocation, and the unit backup treats SkipErrors as "skip this folder and go on".
+ */
+export class ClaimLostError extends FatalError {
+  readonly jobId: string;
+  readonly unitIndex: number;
+  constructor(jobId: string, unitIndex: number, expected: string, found: string) {
+    super(`job ${jobId} unit ${unitIndex}: expected ${expected}, found ${found}`);
+    this.jobId = jobId;
+    this.unitIndex = unitIndex;
+  }
+}
+
+/**
+ * A stream task whose `seq` is older than the stream's current one (SQS delivered it again, or
+ * the sweep re-sent the stream), or whose stream already finished. Drop the task.
+ */
+export class StaleTaskError extends FatalError {
+  readonly jobId: string;
+  readonly streamId: number;
+  constructor(jobId: string, streamId: number, seq: number, found: string) {
+    super(`job ${jobId} stream ${streamId}: expected the current task to have seq ${seq}, found ${found}`);
+    this.jobId = jobId;
+    this.streamId = streamId;
+  }
+}
+
+/** A record the operation needs does not exist (the job expired, or was never created). */
+export class StateRecordMissingError extends FatalError {}
+
+/** The records contradict each other or the caller's input is outside the contract. */
+export class StateInvariantError extends FatalError {}
+
+/** Concurrent writers kept winning a contended item (a job's META) for longer than the retry budget. */
+export class StateContentionError extends RetryableError {}

@@ -1,0 +1,301 @@
+import { StateInvariantError, StateRecordMissingError } from "./errors.js";
+import {
+  JOB_MAILBOX_PREFIX,
+  JOBS_PK,
+  jobMailboxSk,
+  jobPk,
+  MAX_STREAMS,
+  MAX_UNITS,
+  META,
+  SKIPPED_PREFIX,
+  skippedSk,
+  streamSk,
+  unitSk,
+} from "./keys.js";
+import { putMailbox } from "./mailboxes.js";
+import {
+  CLOSED_JOB_STATUSES,
+  type JobPlanInput,
+  type JobRecord,
+  type JobStatus,
+  type JobSummary,
+  type MailboxInfo,
+  type SkippedMailbox,
+} from "./records.js";
+import { type Item, inChunks, type StateTable, strip, zeroCounters } from "./table.js";
+
+export interface NewJob {
+  /** From {@link jobIdForTick}. */
+  jobId: string;
+  /** What started it, e.g. `schedule` or `on-demand`. */
+  trigger: string;
+  triggerDetails?: Record<string, string>;
+}
+
+/**
+ * Creates the job (status `planning`) and its `JOBS` listing entry in one transaction. A tick
+ * delivered twice finds the job of the first delivery: `{created: false}`.
+ */
+export async function createJob(t: StateTable, job: NewJob): Promise<{ created: boolean; job: JobRecord }> {
+  const createdAt = t.nowIso();
+  const expiresAt = t.expiresAt(createdAt);
+  const record: JobRecord = {
+    jobId: job.jobId,
+    trigger: job.trigger,
+    ...(job.triggerDetails ? { triggerDetails: job.triggerDetails } : {}),
+    status: "planning",
+    createdAt,
+    updatedAt: createdAt,
+    unitCount: 0,
+    streamCount: 0,
+    totalCost: 0,
+    predictedMakespanSeconds: 0,
+    lowerBoundSeconds: 0,
+    nextUnit: 0,
+    orphanedUnits: [],
+    streamsFinished: 0,
+    unitsDone: 0,
+    unitsFailed: 0,
+    unitsSkipped: 0,
+    ...zeroCounters(),
+  };
+  const { orphanedUnits: _none, ...stored } = record; // an empty set cannot be stored
+  const summary: JobSummary = {
+    jobId: job.jobId,
+    trigger: job.trigger,
+    status: "planning",
+    createdAt,
+    updatedAt: createdAt,
+  };
+  const outcome = await t.transact([
+    {
+      Put: {
+        TableName: t.name,
+        Item: { pk: jobPk(job.jobId), sk: META, ...stored, expiresAt },
+        ConditionExpression: "attribute_not_exists(pk)",
+      },
+    },
+    {
+      Put: {
+        TableName: t.name,
+        Item: { pk: JOBS_PK, sk: job.jobId, ...summary, expiresAt },
+        ConditionExpression: "attribute_not_exists(pk)",
+      },
+    },
+  ]);
+  if (outcome.ok) return { created: true, job: record };
+  return { created: false, job: await requireJob(t, job.jobId) };
+}
+
+export async function getJob(t: StateTable, jobId: string): Promise<JobRecord | undefined> {
+  const item = await t.get(jobPk(jobId), META);
+  return item ? toJobRecord(item) : undefined;
+}
+
+export async function requireJob(t: StateTable, jobId: string): Promise<JobRecord> {
+  const job = await getJob(t, jobId);
+  if (!job) throw new StateRecordMissingError(`job ${jobId}: expected its META record, found none`);
+  return job;
+}
+
+/**
+ * Writes the plan of a job in `planning`: unit records (`UNIT#<i>`, pending, index = position),
+ * stream records (`STREAM#<n>`, pending, seq 0), the job's mailboxes and skipped mailboxes, then
+ * the plan summary on META. Safe to repeat while the job is in `planning` (nothing claims units
+ * before the job runs), which is how a coordinator that crashed mid-plan starts over; returns
+ * false without writing when the job has left `planning`.
+ */
+export async function writePlan(t: StateTable, jobId: string, plan: JobPlanInput): Promise<boolean> {
+  validatePlan(jobId, plan);
+  const job = await requireJob(t, jobId);
+  if (job.status !== "planning") return false;
+  const pk = jobPk(jobId);
+  const expiresAt = t.expiresAt(job.createdAt);
+  const now = t.nowIso();
+  const items: Item[] = [];
+  plan.units.forEach((u, index) => {
+    items.push({
+      pk,
+      sk: unitSk(index),
+      expiresAt,
+      jobId,
+      index,
+      mailboxId: u.mailboxId,
+      folderIds: u.folderIds,
+      cost: u.cost,
+      estimatedSeconds: u.estimatedSeconds,
+      concurrency: u.concurrency,
+      status: "pending",
+      attempts: 0,
+      errors: [],
+      incompleteFolders: [],
+      ...zeroCounters(),
+    });
+  });
+  for (let streamId = 0; streamId < plan.streams; streamId++) {
+    items.push({
+      pk,
+      sk: streamSk(streamId),
+      expiresAt,
+      jobId,
+      streamId,
+      status: "pending",
+      seq: 0,
+      heartbeatAt: now,
+      unitsDone: 0,
+      orphanings: 0,
+      ...zeroCounters(),
+    });
+  }
+  for (const m of plan.mailboxes ?? []) items.push({ pk, sk: jobMailboxSk(m.mailboxId), expiresAt, ...m });
+  for (const s of plan.skipped ?? []) items.push({ pk, sk: skippedSk(s.userId), expiresAt, ...s });
+  await t.putAll(items);
+  // Mailbox META is updated, not put, so that its lastSuccessfulJob survives.
+  await inChunks(plan.mailboxes ?? [], 16, (m) => putMailbox(t, m));
+  const totalCost = plan.units.reduce((sum, u) => sum + u.cost, 0);
+  const outcome = await t.transact([
+    t.update(
+      pk,
+      META,
+      "SET unitCount = :units, streamCount = :streams, totalCost = :cost, predictedMakespanSeconds = :pm, " +
+        "lowerBoundSeconds = :lb, nextUnit = :zero, streamsFinished = :zero, updatedAt = :now",
+      {
+        ":units": plan.units.length,
+        ":streams": plan.streams,
+        ":cost": totalCost,
+        ":pm": plan.predictedMakespanSeconds,
+        ":lb": plan.lowerBoundSeconds,
+        ":zero": 0,
+        ":now": now,
+        ":planning": "planning",
+      },
+      "#status = :planning",
+      { "#status": "status" },
+    ),
+  ]);
+  return outcome.ok;
+}
+
+function validatePlan(jobId: string, plan: JobPlanInput): void {
+  const bad = (what: string, found: unknown) =>
+    new StateInvariantError(`plan of job ${jobId}: expected ${what}, found ${JSON.stringify(found)}`);
+  if (!Number.isInteger(plan.streams) || plan.streams < 1 || plan.streams > MAX_STREAMS) {
+    throw bad(`streams an integer 1–${MAX_STREAMS}`, plan.streams);
+  }
+  if (plan.units.length > MAX_UNITS) throw bad(`at most ${MAX_UNITS} units`, plan.units.length);
+  plan.units.forEach((u, i) => {
+    if (!u.mailboxId) throw bad(`unit ${i} to name a mailbox`, u.mailboxId);
+    if (!Array.isArray(u.folderIds)) throw bad(`unit ${i} folderIds to be a list`, u.folderIds);
+    if (!Number.isFinite(u.cost) || u.cost < 0) throw bad(`unit ${i} cost ≥ 0`, u.cost);
+    if (!Number.isInteger(u.concurrency) || u.concurrency < 1 || u.concurrency > 4) {
+      throw bad(`unit ${i} concurrency an integer 1–4`, u.concurrency);
+    }
+  });
+}
+
+/**
+ * Sets the job's status (META and its `JOBS` entry together). With `expected`, only from that
+ * status: returns false when the job is in another one.
+ */
+export async function setJobStatus(
+  t: StateTable,
+  jobId: string,
+  status: JobStatus,
+  options: { expected?: JobStatus | JobStatus[]; endedAt?: string } = {},
+): Promise<boolean> {
+  const now = t.nowIso();
+  const expected = options.expected === undefined ? [] : [options.expected].flat();
+  const values: Record<string, unknown> = { ":status": status, ":now": now };
+  expected.forEach((s, i) => {
+    values[`:from${i}`] = s;
+  });
+  const condition =
+    expected.length > 0
+      ? `attribute_exists(pk) AND #status IN (${expected.map((_, i) => `:from${i}`).join(", ")})`
+      : "attribute_exists(pk)";
+  let set = "SET #status = :status, updatedAt = :now";
+  if (options.endedAt) {
+    set += ", endedAt = :ended";
+    values[":ended"] = options.endedAt;
+  }
+  const outcome = await t.transact([
+    t.update(jobPk(jobId), META, set, values, condition, { "#status": "status" }),
+    t.update(
+      JOBS_PK,
+      jobId,
+      "SET #status = :status, updatedAt = :now",
+      { ":status": status, ":now": now },
+      undefined,
+      {
+        "#status": "status",
+      },
+    ),
+  ]);
+  if (outcome.ok) return true;
+  if (expected.length === 0)
+    throw new StateRecordMissingError(`job ${jobId}: expected its META record, found none`);
+  if (!(await getJob(t, jobId))) {
+    throw new StateRecordMissingError(`job ${jobId}: expected its META record, found none`);
+  }
+  return false;
+}
+
+/**
+ * Moves a running job to `finalizing` once every stream has finished and no unit waits to be
+ * reclaimed. True for exactly one caller; false for everyone else and for every later call.
+ */
+export async function tryFinalizeJob(t: StateTable, jobId: string): Promise<boolean> {
+  const now = t.nowIso();
+  const outcome = await t.transact([
+    t.update(
+      jobPk(jobId),
+      META,
+      "SET #status = :finalizing, updatedAt = :now",
+      { ":finalizing": "finalizing", ":running": "running", ":now": now },
+      "#status = :running AND streamsFinished = streamCount AND attribute_not_exists(orphanedUnits)",
+      { "#status": "status" },
+    ),
+    t.update(
+      JOBS_PK,
+      jobId,
+      "SET #status = :finalizing, updatedAt = :now",
+      { ":finalizing": "finalizing", ":now": now },
+      undefined,
+      {
+        "#status": "status",
+      },
+    ),
+  ]);
+  return outcome.ok;
+}
+
+/** Jobs, newest first. */
+export async function listJobs(t: StateTable, limit?: number): Promise<JobSummary[]> {
+  const items = await t.query(JOBS_PK, "", { newestFirst: true, ...(limit ? { limit } : {}) });
+  return items.map((i) => strip(i) as unknown as JobSummary);
+}
+
+/** Jobs not yet closed (planning, running, finalizing), oldest first. */
+export async function openJobs(t: StateTable): Promise<JobSummary[]> {
+  const items = await t.query(JOBS_PK, "");
+  return items
+    .map((i) => strip(i) as unknown as JobSummary)
+    .filter((j) => !CLOSED_JOB_STATUSES.includes(j.status));
+}
+
+export async function jobMailboxes(t: StateTable, jobId: string): Promise<MailboxInfo[]> {
+  return (await t.query(jobPk(jobId), JOB_MAILBOX_PREFIX)).map((i) => strip(i) as unknown as MailboxInfo);
+}
+
+export async function skippedMailboxes(t: StateTable, jobId: string): Promise<SkippedMailbox[]> {
+  return (await t.query(jobPk(jobId), SKIPPED_PREFIX)).map((i) => strip(i) as unknown as SkippedMailbox);
+}
+
+function toJobRecord(item: Item): JobRecord {
+  const rest = strip(item);
+  const orphaned = rest.orphanedUnits as Set<number> | undefined;
+  return {
+    ...(rest as unknown as JobRecord),
+    orphanedUnits: orphaned ? [...orphaned].sort((a, b) => a - b) : [],
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * Key layout of the single state table (string keys `pk`, `sk`). Indexes are zero-padded so
+ * that the sort key order is the numeric order (units: largest first).
+ */
+
+/** Units per job: the zero padding of `UNIT#` sort keys holds up to this many. */
+export const MAX_UNITS = 1_000_000;
+/** Streams per job: the zero padding of `STREAM#` sort keys holds up to this many. */
+export const MAX_STREAMS = 10_000;
+
+export const META = "META";
+/** Partition listing every job (sk = job id, so queries come back in time order). */
+export const JOBS_PK = "JOBS";
+
+export const UNIT_PREFIX = "UNIT#";
+export const STREAM_PREFIX = "STREAM#";
+/** Sync states a job staged for folders it completed, promoted at finalization. */
+export const STAGED_SYNC_PREFIX = "SYNC#";
+/** Mailboxes a job planned (for its report). */
+export const JOB_MAILBOX_PREFIX = "MAILBOX#";
+/** Mailboxes discovery skipped in a job, with the reason. */
+export const SKIPPED_PREFIX = "SKIPPED#";
+export const FOLDER_PREFIX = "FOLDER#";
+
+export const jobPk = (jobId: string) => `JOB#${jobId}`;
+export const unitSk = (index: number) => `${UNIT_PREFIX}${String(index).padStart(6, "0")}`;
+export const streamSk = (streamId: number) => `${STREAM_PREFIX}${String(streamId).padStart(4, "0")}`;
+export const stagedSyncSk = (mailboxId: string, folderId: string) =>
+  `${STAGED_SYNC_PREFIX}${mailboxId}#${folderId}`;
+export const jobMailboxSk = (mailboxId: string) => `${JOB_MAILBOX_PREFIX}${mailboxId}`;
+export const skippedSk = (userId: string) => `${SKIPPED_PREFIX}${userId}`;
+export const mailboxPk = (mailboxId: string) => `MBX#${mailboxId}`;
+export const folderSk = (folderId: string) => `${FOLDER_PREFIX}${folderId}`;

@@ -1,0 +1,168 @@
+/**
+ * The records of the state table as plain objects (keys `pk`/`sk` and TTL stripped). See
+ * DESIGN.md "State": one job META, N streams and the units under `JOB#<jobId>`; committed sync
+ * state and mailbox facts under `MBX#<mailboxId>`.
+ */
+
+/** Counters kept on units, streams and the job, each updated with atomic ADD. */
+export const COUNTER_NAMES = ["items", "bytes", "removed", "deduplicated", "requests", "throttled"] as const;
+export type CounterName = (typeof COUNTER_NAMES)[number];
+export type Counters = Record<CounterName, number>;
+
+export type JobStatus = "planning" | "running" | "finalizing" | "complete" | "partial" | "failed";
+/** Statuses after which a job never changes again. */
+export const CLOSED_JOB_STATUSES: readonly JobStatus[] = ["complete", "partial", "failed"];
+
+export interface JobRecord extends Counters {
+  jobId: string;
+  /** What started the job, e.g. `schedule` or `on-demand`. */
+  trigger: string;
+  /** Free-form trigger facts (event id, request id, tick time). */
+  triggerDetails?: Record<string, string>;
+  status: JobStatus;
+  createdAt: string;
+  /** When the status last changed (ISO time). */
+  updatedAt: string;
+  endedAt?: string;
+  /** Zero until the plan is written. */
+  unitCount: number;
+  streamCount: number;
+  totalCost: number;
+  predictedMakespanSeconds: number;
+  lowerBoundSeconds: number;
+  /** Index of the next pending unit to hand out (units below it were claimed). */
+  nextUnit: number;
+  /** Units released by the sweep from a dead stream, claimable again (ascending). */
+  orphanedUnits: number[];
+  streamsFinished: number;
+  unitsDone: number;
+  unitsFailed: number;
+  unitsSkipped: number;
+}
+
+export interface JobSummary {
+  jobId: string;
+  trigger: string;
+  status: JobStatus;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type StreamStatus = "pending" | "running" | "finished";
+
+export interface StreamRecord extends Counters {
+  jobId: string;
+  streamId: number;
+  status: StreamStatus;
+  /** The current task's sequence number; older tasks are stale. */
+  seq: number;
+  /** Last sign of life (ISO time): plan, task start, heartbeat, checkpoint. */
+  heartbeatAt: string;
+  /** The unit the stream holds, if any. */
+  currentUnit?: number;
+  unitsDone: number;
+  /** Times the sweep released this stream's unit as orphaned. */
+  orphanings: number;
+  finishedAt?: string;
+}
+
+export type UnitStatus = "pending" | "running" | "orphaned" | "done" | "mailbox-skipped" | "failed";
+/** The ways a unit can end, as {@link UnitStatus} values. */
+export type UnitEndStatus = "done" | "mailbox-skipped" | "failed";
+
+/** Where a unit stands: the folder in progress and the link after the last fully stored page. */
+export interface UnitCheckpoint {
+  folderIndex: number;
+  /** Id of the folder at `folderIndex` (for reading, the index is authoritative). */
+  folderId?: string;
+  /** nextLink (or deltaLink) of the last fully stored page; undefined: start the folder. */
+  link?: string;
+  /** Number of the next catalog page; grows with every stored page of the unit. */
+  page: number;
+  /** Folders of the unit that could not be completed in this job. */
+  incompleteFolders?: string[];
+}
+
+export interface RecordedError {
+  /** What the error is about: `message <id>`, `folder <id>`, `mailbox <id>`, `unit <i>`. */
+  subject: string;
+  name: string;
+  message: string;
+}
+
+/** A unit as the planner hands it to {@link StateStore.writePlan}. */
+export interface PlannedUnit {
+  mailboxId: string;
+  folderIds: string[];
+  /** Estimated cost (planner units, ≥ 0). */
+  cost: number;
+  /** Estimated duration in seconds (≥ 0). */
+  estimatedSeconds: number;
+  /** Concurrent MIME downloads for the unit. Range 1–4. */
+  concurrency: number;
+}
+
+export interface UnitRecord extends PlannedUnit, Counters {
+  jobId: string;
+  /** Position in the plan: 0 is the largest unit and is handed out first. */
+  index: number;
+  status: UnitStatus;
+  /** Stream holding (or last holding) the unit. */
+  claimedBy?: number;
+  /** `seq` of the task that claimed it; tasks of the same stream with a lower seq are zombies. */
+  claimSeq?: number;
+  /** Claims so far (a reclaim after orphaning counts again). */
+  attempts: number;
+  checkpoint?: UnitCheckpoint;
+  startedAt?: string;
+  endedAt?: string;
+  errors: RecordedError[];
+  incompleteFolders: string[];
+}
+
+export interface JobPlanInput {
+  /** Units in hand-out order (largest first): the position becomes the unit index. */
+  units: PlannedUnit[];
+  /** Streams to run. Range 1–{@link MAX_STREAMS}. */
+  streams: number;
+  predictedMakespanSeconds: number;
+  lowerBoundSeconds: number;
+  /** Mailboxes the job covers (recorded for the job report and as mailbox META). */
+  mailboxes?: MailboxInfo[];
+  /** Mailboxes discovery left out, with the reason. */
+  skipped?: SkippedMailbox[];
+}
+
+export interface MailboxInfo {
+  mailboxId: string;
+  address: string;
+  displayName: string;
+  /** `user`, `shared`, `room`, … (mailboxSettings.userPurpose). */
+  type: string;
+}
+
+export interface MailboxRecord extends MailboxInfo {
+  updatedAt: string;
+  /** Newest job that finished with this mailbox fully backed up. */
+  lastSuccessfulJob?: string;
+}
+
+export interface SkippedMailbox {
+  userId: string;
+  address?: string;
+  reason: string;
+}
+
+export interface StagedSyncState {
+  mailboxId: string;
+  folderId: string;
+  deltaLink: string;
+  /** Display path of the folder from the root, joined by "/". */
+  path?: string;
+}
+
+export interface CommittedSyncState extends StagedSyncState {
+  /** The job whose completed pass produced {@link deltaLink}. */
+  lastJob: string;
+  updatedAt: string;
+}

@@ -1,0 +1,208 @@
+import type { StreamTask } from "../queue/stream-task.js";
+import * as jobs from "./jobs.js";
+import * as mailboxes from "./mailboxes.js";
+import type {
+  CommittedSyncState,
+  Counters,
+  JobPlanInput,
+  JobRecord,
+  JobStatus,
+  JobSummary,
+  MailboxInfo,
+  MailboxRecord,
+  SkippedMailbox,
+  StagedSyncState,
+  StreamRecord,
+  UnitCheckpoint,
+  UnitRecord,
+} from "./records.js";
+import * as streams from "./streams.js";
+import * as syncStates from "./sync-states.js";
+import { StateTable, type StateTableOptions } from "./table.js";
+import * as units from "./units.js";
+
+export type StateStoreOptions = StateTableOptions;
+
+/**
+ * mailstream's job, stream, unit and sync state on one DynamoDB table (DESIGN.md "State").
+ * Every write is conditional or keyed so that repeating it is harmless; every method that acts
+ * for a stream takes its task `{jobId, streamId, seq}`, so a stale task cannot change anything.
+ *
+ * Lifecycle: {@link createJob} (planning) → {@link writePlan} → {@link setJobStatus} running →
+ * streams {@link beginTask}, {@link claimNextUnit}/{@link heldUnit}, {@link saveCheckpoint} per
+ * page, {@link completeUnit}, {@link advanceStreamSeq} to continue, {@link finishStream} → one
+ * {@link tryFinalizeJob} wins → {@link promoteSyncStates} → {@link setJobStatus} complete/partial/failed.
+ */
+export class StateStore {
+  readonly table: StateTable;
+
+  constructor(options: StateStoreOptions) {
+    this.table = new StateTable(options);
+  }
+
+  // --- jobs ---
+
+  /** Conditional create (status `planning`); a tick delivered twice returns the first job with `created: false`. */
+  createJob(job: jobs.NewJob): Promise<{ created: boolean; job: JobRecord }> {
+    return jobs.createJob(this.table, job);
+  }
+
+  getJob(jobId: string): Promise<JobRecord | undefined> {
+    return jobs.getJob(this.table, jobId);
+  }
+
+  /** Unit, stream and mailbox records plus the plan summary; repeatable while `planning`; false once the job left it. */
+  writePlan(jobId: string, plan: JobPlanInput): Promise<boolean> {
+    return jobs.writePlan(this.table, jobId, plan);
+  }
+
+  /** With `expected`, only from that status (false otherwise). */
+  setJobStatus(
+    jobId: string,
+    status: JobStatus,
+    options?: { expected?: JobStatus | JobStatus[]; endedAt?: string },
+  ): Promise<boolean> {
+    return jobs.setJobStatus(this.table, jobId, status, options);
+  }
+
+  /** running → finalizing once all streams finished: true for exactly one caller. */
+  tryFinalizeJob(jobId: string): Promise<boolean> {
+    return jobs.tryFinalizeJob(this.table, jobId);
+  }
+
+  /** Jobs newest first, at most `limit` (default all). */
+  listJobs(limit?: number): Promise<JobSummary[]> {
+    return jobs.listJobs(this.table, limit);
+  }
+
+  /** Jobs in planning, running or finalizing, oldest first. */
+  openJobs(): Promise<JobSummary[]> {
+    return jobs.openJobs(this.table);
+  }
+
+  jobMailboxes(jobId: string): Promise<MailboxInfo[]> {
+    return jobs.jobMailboxes(this.table, jobId);
+  }
+
+  skippedMailboxes(jobId: string): Promise<SkippedMailbox[]> {
+    return jobs.skippedMailboxes(this.table, jobId);
+  }
+
+  // --- streams ---
+
+  async listStreams(jobId: string): Promise<StreamRecord[]> {
+    const job = await jobs.getJob(this.table, jobId);
+    return streams.listStreams(this.table, jobId, job?.streamCount);
+  }
+
+  getStream(jobId: string, streamId: number): Promise<StreamRecord | undefined> {
+    return streams.getStream(this.table, jobId, streamId);
+  }
+
+  /** "stale": drop the task; "current": the stream is marked running. */
+  beginTask(task: StreamTask): Promise<"current" | "stale"> {
+    return streams.beginTask(this.table, task);
+  }
+
+  isStaleTask(task: StreamTask): Promise<boolean> {
+    return streams.isStaleTask(this.table, task);
+  }
+
+  heartbeat(task: StreamTask): Promise<void> {
+    return streams.heartbeat(this.table, task);
+  }
+
+  /** seq → seq + 1, conditional on `task.seq`; returns the continuation task. */
+  advanceStreamSeq(task: StreamTask): Promise<StreamTask> {
+    return streams.advanceStreamSeq(this.table, task);
+  }
+
+  finishStream(task: StreamTask): Promise<void> {
+    return streams.finishStream(this.table, task);
+  }
+
+  /** Unfinished streams without a sign of life for `olderThanMs` milliseconds. */
+  staleStreams(jobId: string, olderThanMs: number): Promise<StreamRecord[]> {
+    return streams.staleStreams(this.table, jobId, olderThanMs);
+  }
+
+  /** Releases a dead stream's unit as orphaned and moves the stream to the next seq; returns the task that revives it. */
+  markStreamOrphaned(task: StreamTask): Promise<{ next: StreamTask; orphanedUnit?: number }> {
+    return streams.markStreamOrphaned(this.table, task);
+  }
+
+  // --- units ---
+
+  async listUnits(jobId: string): Promise<UnitRecord[]> {
+    const job = await jobs.getJob(this.table, jobId);
+    return units.listUnits(this.table, jobId, job?.unitCount);
+  }
+
+  getUnit(jobId: string, index: number): Promise<UnitRecord | undefined> {
+    return units.getUnit(this.table, jobId, index);
+  }
+
+  /** Orphaned units first, then the next pending one (largest first); null when none is left. */
+  claimNextUnit(task: StreamTask): Promise<UnitRecord | null> {
+    return units.claimNextUnit(this.table, task);
+  }
+
+  /** The unit the stream already holds (to resume after a continuation), or null. */
+  heldUnit(task: StreamTask): Promise<UnitRecord | null> {
+    return units.heldUnit(this.table, task);
+  }
+
+  saveCheckpoint(
+    task: StreamTask,
+    index: number,
+    checkpoint: UnitCheckpoint,
+    counters?: Partial<Counters>,
+  ): Promise<void> {
+    return units.saveCheckpoint(this.table, task, index, checkpoint, counters);
+  }
+
+  completeUnit(task: StreamTask, index: number, end: units.UnitEnd): Promise<void> {
+    return units.completeUnit(this.table, task, index, end);
+  }
+
+  failUnit(task: StreamTask, index: number, error: { name: string; message: string }): Promise<void> {
+    return units.failUnit(this.table, task, index, error);
+  }
+
+  // --- sync state ---
+
+  stagePendingSyncState(jobId: string, state: StagedSyncState): Promise<void> {
+    return syncStates.stagePendingSyncState(this.table, jobId, state);
+  }
+
+  stagedSyncStates(jobId: string): Promise<StagedSyncState[]> {
+    return syncStates.stagedSyncStates(this.table, jobId);
+  }
+
+  committedSyncStates(mailboxId: string): Promise<Map<string, CommittedSyncState>> {
+    return syncStates.committedSyncStates(this.table, mailboxId);
+  }
+
+  committedSyncState(mailboxId: string, folderId: string): Promise<CommittedSyncState | undefined> {
+    return syncStates.committedSyncState(this.table, mailboxId, folderId);
+  }
+
+  promoteSyncStates(jobId: string): Promise<{ promoted: number; superseded: number }> {
+    return syncStates.promoteSyncStates(this.table, jobId);
+  }
+
+  // --- mailboxes ---
+
+  putMailbox(mailbox: MailboxInfo): Promise<void> {
+    return mailboxes.putMailbox(this.table, mailbox);
+  }
+
+  getMailbox(mailboxId: string): Promise<MailboxRecord | undefined> {
+    return mailboxes.getMailbox(this.table, mailboxId);
+  }
+
+  /** Never moves backwards: false when a newer job is already recorded. */
+  recordMailboxSuccess(mailboxId: string, jobId: string): Promise<boolean> {
+    return mailboxes.recordMailboxSuccess(this.table, mailboxId, jobId);
+  }
+}

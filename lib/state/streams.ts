@@ -1,0 +1,208 @@
+import type { StreamTask } from "../queue/stream-task.js";
+import { StaleTaskError, StateInvariantError, StateRecordMissingError } from "./errors.js";
+import { jobPk, META, STREAM_PREFIX, streamSk, unitSk } from "./keys.js";
+import type { StreamRecord } from "./records.js";
+import { type StateTable, strip } from "./table.js";
+
+const STATUS = { "#status": "status" };
+
+export async function getStream(
+  t: StateTable,
+  jobId: string,
+  streamId: number,
+): Promise<StreamRecord | undefined> {
+  const item = await t.get(jobPk(jobId), streamSk(streamId));
+  return item ? (strip(item) as unknown as StreamRecord) : undefined;
+}
+
+async function requireStream(t: StateTable, task: StreamTask): Promise<StreamRecord> {
+  const stream = await getStream(t, task.jobId, task.streamId);
+  if (!stream) {
+    throw new StateRecordMissingError(
+      `job ${task.jobId} stream ${task.streamId}: expected its record, found none`,
+    );
+  }
+  return stream;
+}
+
+/** The streams of a job, by stream id (records beyond the plan's stream count are leftovers of a re-plan). */
+export async function listStreams(
+  t: StateTable,
+  jobId: string,
+  streamCount?: number,
+): Promise<StreamRecord[]> {
+  const streams = (await t.query(jobPk(jobId), STREAM_PREFIX)).map(
+    (i) => strip(i) as unknown as StreamRecord,
+  );
+  return streamCount === undefined ? streams : streams.filter((s) => s.streamId < streamCount);
+}
+
+/**
+ * True when the task is older than the stream's current one, or its stream has finished (or its
+ * records are gone): acknowledge and drop it. A task newer than the stream breaks the rule that
+ * the seq is advanced before a task is sent, and throws.
+ */
+export async function isStaleTask(t: StateTable, task: StreamTask): Promise<boolean> {
+  const stream = await getStream(t, task.jobId, task.streamId);
+  if (!stream) return true;
+  return staleness(task, stream);
+}
+
+function staleness(task: StreamTask, stream: StreamRecord): boolean {
+  if (task.seq > stream.seq) {
+    throw new StateInvariantError(
+      `job ${task.jobId} stream ${task.streamId}: expected a task seq ≤ the stream's ${stream.seq}, found ${task.seq}`,
+    );
+  }
+  return task.seq < stream.seq || stream.status === "finished";
+}
+
+/**
+ * Starts a task: "stale" when it must be dropped (see {@link isStaleTask}), else marks the stream
+ * running with a fresh heartbeat and answers "current".
+ */
+export async function beginTask(t: StateTable, task: StreamTask): Promise<"current" | "stale"> {
+  if (await isStaleTask(t, task)) return "stale";
+  const outcome = await t.transact([
+    t.update(
+      jobPk(task.jobId),
+      streamSk(task.streamId),
+      "SET #status = :running, heartbeatAt = :now",
+      { ":running": "running", ":finished": "finished", ":seq": task.seq, ":now": t.nowIso() },
+      "seq = :seq AND #status <> :finished",
+      STATUS,
+    ),
+  ]);
+  return outcome.ok ? "current" : "stale";
+}
+
+/** Records a sign of life; throws {@link StaleTaskError} when the task is no longer current. */
+export async function heartbeat(t: StateTable, task: StreamTask): Promise<void> {
+  const outcome = await t.transact([
+    t.update(
+      jobPk(task.jobId),
+      streamSk(task.streamId),
+      "SET heartbeatAt = :now",
+      { ":seq": task.seq, ":now": t.nowIso(), ":finished": "finished" },
+      "seq = :seq AND #status <> :finished",
+      STATUS,
+    ),
+  ]);
+  if (!outcome.ok) throw await staleError(t, task);
+}
+
+/**
+ * Moves the stream from `task.seq` to the next seq and returns the continuation task (to send
+ * right after). Conditional: a stale task cannot hand on ({@link StaleTaskError}). Not
+ * repeatable by design; a lost answer leaves the stream to the sweep, which re-sends it.
+ */
+export async function advanceStreamSeq(t: StateTable, task: StreamTask): Promise<StreamTask> {
+  const next = task.seq + 1;
+  const outcome = await t.transact([
+    t.update(
+      jobPk(task.jobId),
+      streamSk(task.streamId),
+      "SET seq = :next, heartbeatAt = :now",
+      { ":seq": task.seq, ":next": next, ":now": t.nowIso(), ":finished": "finished" },
+      "seq = :seq AND #status <> :finished",
+      STATUS,
+    ),
+  ]);
+  if (!outcome.ok) throw await staleError(t, task);
+  return { jobId: task.jobId, streamId: task.streamId, seq: next };
+}
+
+/**
+ * Marks the stream finished (it found no unit left) and counts it on the job. Repeating it is a
+ * no-op; a stale task throws {@link StaleTaskError}.
+ */
+export async function finishStream(t: StateTable, task: StreamTask): Promise<void> {
+  const now = t.nowIso();
+  const outcome = await t.transact([
+    t.update(
+      jobPk(task.jobId),
+      streamSk(task.streamId),
+      "SET #status = :finished, finishedAt = :now, heartbeatAt = :now REMOVE currentUnit",
+      { ":seq": task.seq, ":now": now, ":finished": "finished" },
+      "seq = :seq AND #status <> :finished",
+      STATUS,
+    ),
+    t.update(jobPk(task.jobId), META, "ADD streamsFinished :one", { ":one": 1 }, "attribute_exists(pk)"),
+  ]);
+  if (outcome.ok) return;
+  const stream = await requireStream(t, task);
+  if (stream.status === "finished" && stream.seq === task.seq) return;
+  throw await staleError(t, task, stream);
+}
+
+/** Streams not finished whose last sign of life is older than `olderThanMs` milliseconds. */
+export async function staleStreams(
+  t: StateTable,
+  jobId: string,
+  olderThanMs: number,
+): Promise<StreamRecord[]> {
+  const cutoff = t.now().getTime() - olderThanMs;
+  return (await listStreams(t, jobId)).filter(
+    (s) => s.status !== "finished" && Date.parse(s.heartbeatAt) < cutoff,
+  );
+}
+
+/**
+ * The sweep's verdict on a dead stream: moves it to the next seq (so every copy of its old task
+ * is stale) and releases the unit it held as `orphaned`, claimable again with its checkpoint by
+ * any stream. Returns the task to send to revive the stream. `task` is the stream's current
+ * task as the sweep read it; if the stream moved on meanwhile, {@link StaleTaskError}.
+ */
+export async function markStreamOrphaned(
+  t: StateTable,
+  task: StreamTask,
+): Promise<{ next: StreamTask; orphanedUnit?: number }> {
+  const stream = await requireStream(t, task);
+  if (stream.seq !== task.seq || stream.status === "finished") throw await staleError(t, task, stream);
+  const pk = jobPk(task.jobId);
+  const now = t.nowIso();
+  const next = task.seq + 1;
+  const streamUpdate = t.update(
+    pk,
+    streamSk(task.streamId),
+    "SET seq = :next, heartbeatAt = :now REMOVE currentUnit ADD orphanings :one",
+    { ":seq": task.seq, ":next": next, ":now": now, ":one": 1, ":finished": "finished" },
+    "seq = :seq AND #status <> :finished",
+    STATUS,
+  );
+  const unit = stream.currentUnit;
+  const items =
+    unit === undefined
+      ? [streamUpdate]
+      : [
+          streamUpdate,
+          t.update(
+            pk,
+            unitSk(unit),
+            "SET #status = :orphaned, orphanedAt = :now",
+            { ":orphaned": "orphaned", ":running": "running", ":stream": task.streamId, ":now": now },
+            "#status = :running AND claimedBy = :stream",
+            STATUS,
+          ),
+          t.update(pk, META, "ADD orphanedUnits :unit", { ":unit": new Set([unit]) }),
+        ];
+  let outcome = await t.transact(items);
+  if (!outcome.ok && unit !== undefined && outcome.failed[0] === false) {
+    // The unit ended (or was never running) between the read and the write: revive the
+    // stream without releasing anything.
+    outcome = await t.transact([streamUpdate]);
+    if (outcome.ok) return { next: { ...task, seq: next } };
+  }
+  if (!outcome.ok) throw await staleError(t, task);
+  return { next: { ...task, seq: next }, ...(unit !== undefined ? { orphanedUnit: unit } : {}) };
+}
+
+export async function staleError(
+  t: StateTable,
+  task: StreamTask,
+  known?: StreamRecord,
+): Promise<StaleTaskError> {
+  const stream = known ?? (await getStream(t, task.jobId, task.streamId));
+  const found = stream ? `seq ${stream.seq}, status ${stream.status}` : "no stream record";
+  return new StaleTaskError(task.jobId, task.streamId, task.seq, found);
+}

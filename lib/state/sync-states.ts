@@ -1,0 +1,100 @@
+import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { requireJob } from "./jobs.js";
+import { FOLDER_PREFIX, folderSk, jobPk, mailboxPk, STAGED_SYNC_PREFIX, stagedSyncSk } from "./keys.js";
+import type { CommittedSyncState, StagedSyncState } from "./records.js";
+import { inChunks, isConditionFailed, type StateTable, strip } from "./table.js";
+
+/**
+ * Stages a folder's new delta link in the job (only once every item and the catalog of the
+ * folder are stored). It becomes the folder's sync state when the job finalizes
+ * ({@link promoteSyncStates}). Repeating it overwrites with the newer link of the same job.
+ */
+export async function stagePendingSyncState(
+  t: StateTable,
+  jobId: string,
+  state: StagedSyncState,
+): Promise<void> {
+  const job = await requireJob(t, jobId);
+  await t.ddb.send(
+    new PutCommand({
+      TableName: t.name,
+      Item: {
+        pk: jobPk(jobId),
+        sk: stagedSyncSk(state.mailboxId, state.folderId),
+        expiresAt: t.expiresAt(job.createdAt),
+        ...state,
+        stagedAt: t.nowIso(),
+      },
+    }),
+  );
+}
+
+export async function stagedSyncStates(t: StateTable, jobId: string): Promise<StagedSyncState[]> {
+  return (await t.query(jobPk(jobId), STAGED_SYNC_PREFIX)).map((i) => {
+    const { stagedAt: _at, ...state } = strip(i);
+    return state as unknown as StagedSyncState;
+  });
+}
+
+/** A mailbox's committed sync states (the bases of its next incremental pass), by folder id. */
+export async function committedSyncStates(
+  t: StateTable,
+  mailboxId: string,
+): Promise<Map<string, CommittedSyncState>> {
+  const items = await t.query(mailboxPk(mailboxId), FOLDER_PREFIX);
+  return new Map(items.map((i) => [i.folderId as string, strip(i) as unknown as CommittedSyncState]));
+}
+
+export async function committedSyncState(
+  t: StateTable,
+  mailboxId: string,
+  folderId: string,
+): Promise<CommittedSyncState | undefined> {
+  const item = await t.get(mailboxPk(mailboxId), folderSk(folderId));
+  return item ? (strip(item) as unknown as CommittedSyncState) : undefined;
+}
+
+/**
+ * Makes the job's staged sync states the committed ones. Each folder's write is conditional on
+ * its last job being this one or older, so a late finalization of an older job never overwrites
+ * a newer job's state. Safe to repeat.
+ *
+ * @returns folders promoted, and folders left alone because a newer job committed them.
+ */
+export async function promoteSyncStates(
+  t: StateTable,
+  jobId: string,
+): Promise<{ promoted: number; superseded: number }> {
+  const staged = await stagedSyncStates(t, jobId);
+  const now = t.nowIso();
+  const results = await inChunks(staged, 16, async (s) => {
+    try {
+      await t.ddb.send(
+        new UpdateCommand({
+          TableName: t.name,
+          Key: { pk: mailboxPk(s.mailboxId), sk: folderSk(s.folderId) },
+          UpdateExpression:
+            s.path === undefined
+              ? "SET mailboxId = :m, folderId = :f, deltaLink = :link, lastJob = :job, updatedAt = :now"
+              : "SET mailboxId = :m, folderId = :f, deltaLink = :link, lastJob = :job, updatedAt = :now, #path = :path",
+          ConditionExpression: "attribute_not_exists(lastJob) OR lastJob <= :job",
+          ...(s.path === undefined ? {} : { ExpressionAttributeNames: { "#path": "path" } }),
+          ExpressionAttributeValues: {
+            ":m": s.mailboxId,
+            ":f": s.folderId,
+            ":link": s.deltaLink,
+            ":job": jobId,
+            ":now": now,
+            ...(s.path === undefined ? {} : { ":path": s.path }),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  });
+  const promoted = results.filter(Boolean).length;
+  return { promoted, superseded: results.length - promoted };
+}

@@ -1,0 +1,359 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { StreamTask } from "../../../lib/queue/stream-task.js";
+import {
+  ClaimLostError,
+  jobIdForTick,
+  type PlannedUnit,
+  StaleTaskError,
+  StateStore,
+  type UnitRecord,
+} from "../../../lib/state/index.js";
+import { type AwsHarness, useAwsEmulators } from "../../support/aws.js";
+
+let aws: AwsHarness;
+beforeAll(async () => {
+  aws = await useAwsEmulators();
+});
+afterAll(() => aws?.stop());
+
+/** A fresh table per test, so tests share nothing. */
+async function newStore(now?: () => Date): Promise<StateStore> {
+  const tableName = await aws.createTable();
+  return new StateStore({ ddb: aws.clients.ddb, tableName, ...(now ? { now } : {}) });
+}
+
+function plannedUnits(count: number): PlannedUnit[] {
+  return Array.from({ length: count }, (_, i) => ({
+    mailboxId: `mbx-${i}`,
+    folderIds: [`f-${i}-a`, `f-${i}-b`],
+    cost: 1000 - i,
+    estimatedSeconds: 100 - i / 10,
+    concurrency: 2,
+  }));
+}
+
+let tick = 0;
+/** A job in `running` with `units` units and `streams` streams; each call a distinct tick. */
+async function runningJob(store: StateStore, units: number, streams: number): Promise<string> {
+  const jobId = jobIdForTick(new Date(Date.UTC(2026, 10, 29, 4, 0, tick++)), "schedule");
+  await store.createJob({ jobId, trigger: "schedule" });
+  expect(
+    await store.writePlan(jobId, {
+      units: plannedUnits(units),
+      streams,
+      predictedMakespanSeconds: 100,
+      lowerBoundSeconds: 90,
+    }),
+  ).toBe(true);
+  expect(await store.setJobStatus(jobId, "running", { expected: "planning" })).toBe(true);
+  return jobId;
+}
+
+const task = (jobId: string, streamId: number, seq = 0): StreamTask => ({ jobId, streamId, seq });
+
+describe("jobs", () => {
+  it("creates one job for a tick delivered twice, even concurrently", async () => {
+    const store = await newStore();
+    const time = new Date("2026-11-29T04:38:00Z");
+    const ids = [jobIdForTick(time, "schedule"), jobIdForTick(new Date(time), "schedule")];
+    expect(ids[0]).toBe(ids[1]);
+    const outcomes = await Promise.all(ids.map((jobId) => store.createJob({ jobId, trigger: "schedule" })));
+    expect(outcomes.filter((o) => o.created)).toHaveLength(1);
+    expect(outcomes.map((o) => o.job.jobId)).toEqual(ids);
+    expect(outcomes.every((o) => o.job.status === "planning")).toBe(true);
+    expect((await store.listJobs()).map((j) => j.jobId)).toEqual([ids[0]]);
+  });
+
+  it("writes the plan again while planning, never after the job runs", async () => {
+    const store = await newStore();
+    const jobId = jobIdForTick(new Date("2026-11-29T05:00:00Z"), "schedule");
+    await store.createJob({ jobId, trigger: "schedule" });
+    const plan = { streams: 3, predictedMakespanSeconds: 10, lowerBoundSeconds: 8 };
+    expect(await store.writePlan(jobId, { ...plan, units: plannedUnits(5) })).toBe(true);
+    // A coordinator that crashed mid-plan plans again, possibly smaller: leftovers are ignored.
+    expect(await store.writePlan(jobId, { ...plan, streams: 2, units: plannedUnits(4) })).toBe(true);
+    expect((await store.listUnits(jobId)).map((u) => u.index)).toEqual([0, 1, 2, 3]);
+    expect((await store.listStreams(jobId)).map((s) => s.streamId)).toEqual([0, 1]);
+    await store.setJobStatus(jobId, "running", { expected: "planning" });
+    expect(await store.writePlan(jobId, { ...plan, units: plannedUnits(1) })).toBe(false);
+    const job = await store.getJob(jobId);
+    expect(job).toMatchObject({ status: "running", unitCount: 4, streamCount: 2, nextUnit: 0 });
+  });
+
+  it("lists jobs newest first and open jobs until they close", async () => {
+    const store = await newStore();
+    const older = jobIdForTick(new Date("2026-11-28T04:00:00Z"), "schedule");
+    const newer = jobIdForTick(new Date("2026-11-29T04:00:00Z"), "schedule");
+    await store.createJob({ jobId: older, trigger: "schedule" });
+    await store.createJob({ jobId: newer, trigger: "on-demand" });
+    expect((await store.listJobs()).map((j) => j.jobId)).toEqual([newer, older]);
+    expect(await store.setJobStatus(older, "complete", { expected: "running" })).toBe(false);
+    await store.setJobStatus(older, "complete");
+    expect((await store.openJobs()).map((j) => j.jobId)).toEqual([newer]);
+    expect((await store.listJobs(1)).map((j) => j.status)).toEqual(["planning"]);
+  });
+});
+
+describe("claims", () => {
+  it("hands 50 units to 8 concurrent streams exactly once each, largest first", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 50, 8);
+    const claimedBy = new Map<number, number>();
+    const perStream: number[][] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, streamId) => {
+        const t = task(jobId, streamId);
+        expect(await store.beginTask(t)).toBe("current");
+        const mine: number[] = [];
+        perStream[streamId] = mine;
+        for (let unit = await store.claimNextUnit(t); unit; unit = await store.claimNextUnit(t)) {
+          expect(claimedBy.has(unit.index)).toBe(false);
+          claimedBy.set(unit.index, streamId);
+          mine.push(unit.index);
+          await store.completeUnit(t, unit.index, { status: "done" });
+        }
+      }),
+    );
+    expect([...claimedBy.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    // The cursor only moves forward: every stream got its units in index (= size) order.
+    for (const mine of perStream) expect(mine).toEqual([...mine].sort((a, b) => a - b));
+    const units = await store.listUnits(jobId);
+    expect(units.every((u) => u.status === "done" && u.attempts === 1)).toBe(true);
+    expect(units.map((u) => u.claimedBy)).toEqual(units.map((u) => claimedBy.get(u.index)));
+    expect(await store.getJob(jobId)).toMatchObject({ nextUnit: 50, unitsDone: 50 });
+  });
+
+  it("rejects a checkpoint from a stream that lost its unit", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 2, 2);
+    const first = task(jobId, 0);
+    const unit = (await store.claimNextUnit(first))!;
+    await store.saveCheckpoint(
+      first,
+      unit.index,
+      { folderIndex: 0, link: "https://g/next1", page: 1 },
+      { items: 3 },
+    );
+    const { next } = await store.markStreamOrphaned(first);
+    const other = task(jobId, 1);
+    expect((await store.claimNextUnit(other))?.index).toBe(unit.index);
+
+    const late = store.saveCheckpoint(
+      first,
+      unit.index,
+      { folderIndex: 0, link: "https://g/next2", page: 2 },
+      { items: 5 },
+    );
+    await expect(late).rejects.toBeInstanceOf(ClaimLostError);
+    await expect(late).rejects.toThrow(/found status running, claimed by stream 1/);
+    // The revived stream (next seq) does not hold it either: stream 1 does.
+    await expect(
+      store.saveCheckpoint(next, unit.index, { folderIndex: 0, page: 2 }, { items: 1 }),
+    ).rejects.toBeInstanceOf(ClaimLostError);
+    await expect(store.completeUnit(first, unit.index, { status: "done" })).rejects.toBeInstanceOf(
+      ClaimLostError,
+    );
+    const stored = await store.getUnit(jobId, unit.index);
+    expect(stored).toMatchObject({
+      items: 3,
+      claimedBy: 1,
+      checkpoint: { link: "https://g/next1", page: 1 },
+    });
+  });
+
+  it("reclaims an orphaned unit with its checkpoint before the next pending unit", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 3, 2);
+    const dead = task(jobId, 0);
+    await store.beginTask(dead);
+    const unit = (await store.claimNextUnit(dead))!;
+    expect(unit.index).toBe(0);
+    const checkpoint = { folderIndex: 1, folderId: "f-0-b", link: "https://g/skip=7", page: 7 };
+    await store.saveCheckpoint(dead, 0, checkpoint, { items: 70, bytes: 7000 });
+
+    const { next, orphanedUnit } = await store.markStreamOrphaned(dead);
+    expect(orphanedUnit).toBe(0);
+    expect(next).toEqual({ jobId, streamId: 0, seq: 1 });
+    expect((await store.getJob(jobId))?.orphanedUnits).toEqual([0]);
+    expect(await store.heldUnit(next)).toBeNull();
+
+    const rescuer = task(jobId, 1);
+    const reclaimed = (await store.claimNextUnit(rescuer))!;
+    expect(reclaimed).toMatchObject({
+      index: 0,
+      status: "running",
+      claimedBy: 1,
+      attempts: 2,
+      checkpoint,
+      items: 70,
+    });
+    expect(await store.heldUnit(rescuer)).toMatchObject({ index: 0 });
+    // The revived stream goes on with the next pending unit; the orphan is gone from the job.
+    expect((await store.claimNextUnit(next))?.index).toBe(1);
+    expect((await store.getJob(jobId))?.orphanedUnits).toEqual([]);
+    // Work resumes from the checkpoint: the next page counts once more.
+    await store.saveCheckpoint(rescuer, 0, { ...checkpoint, page: 8 }, { items: 10 });
+    expect((await store.getUnit(jobId, 0))?.items).toBe(80);
+  });
+
+  it("lets a continuation resume the unit its stream holds", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 2, 1);
+    const first = task(jobId, 0);
+    const unit = (await store.claimNextUnit(first))!;
+    const next = await store.advanceStreamSeq(first);
+    expect((await store.heldUnit(next))?.index).toBe(unit.index);
+    await store.saveCheckpoint(next, unit.index, { folderIndex: 0, page: 1 }, { items: 1 });
+    await store.completeUnit(next, unit.index, { status: "done" });
+    await store.completeUnit(next, unit.index, { status: "done" }); // a repeat is harmless
+    expect(await store.heldUnit(next)).toBeNull();
+    expect(await store.getJob(jobId)).toMatchObject({ unitsDone: 1 });
+  });
+
+  it("records a failed unit's error and attempts", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 1, 1);
+    const t = task(jobId, 0);
+    await store.claimNextUnit(t);
+    await store.failUnit(t, 0, new TypeError("expected a folder list, found null"));
+    expect(await store.getUnit(jobId, 0)).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      errors: [{ subject: "unit 0", name: "TypeError", message: "expected a folder list, found null" }],
+    });
+    expect(await store.getJob(jobId)).toMatchObject({ unitsFailed: 1, unitsDone: 0 });
+  });
+});
+
+describe("streams", () => {
+  it("detects a stale task once the stream moved to the next seq", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 1, 2);
+    const old = task(jobId, 0);
+    expect(await store.beginTask(old)).toBe("current");
+    const next = await store.advanceStreamSeq(old);
+    expect(next.seq).toBe(1);
+    expect(await store.isStaleTask(old)).toBe(true);
+    expect(await store.isStaleTask(next)).toBe(false);
+    expect(await store.beginTask(old)).toBe("stale");
+    await expect(store.heartbeat(old)).rejects.toBeInstanceOf(StaleTaskError);
+    await expect(store.advanceStreamSeq(old)).rejects.toThrow(
+      /expected the current task to have seq 0, found seq 1/,
+    );
+    await expect(store.claimNextUnit(old)).rejects.toBeInstanceOf(StaleTaskError);
+    await expect(store.finishStream(old)).rejects.toBeInstanceOf(StaleTaskError);
+    // Finished streams drop every task, current seq included.
+    await store.finishStream(next);
+    await store.finishStream(next);
+    expect(await store.isStaleTask(next)).toBe(true);
+    expect((await store.getJob(jobId))?.streamsFinished).toBe(1);
+  });
+
+  it("reports streams without a sign of life", async () => {
+    let now = new Date("2026-11-29T05:00:00Z");
+    const store = await newStore(() => now);
+    const jobId = await runningJob(store, 1, 3);
+    now = new Date("2026-11-29T05:10:00Z");
+    await store.heartbeat(task(jobId, 1));
+    await store.finishStream(task(jobId, 2));
+    now = new Date("2026-11-29T05:12:00Z");
+    expect((await store.staleStreams(jobId, 5 * 60_000)).map((s) => s.streamId)).toEqual([0]);
+  });
+
+  it("finalizes a job exactly once, only after every stream finished", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 2, 3);
+    await store.finishStream(task(jobId, 0));
+    await store.finishStream(task(jobId, 1));
+    expect(await store.tryFinalizeJob(jobId)).toBe(false);
+    await store.finishStream(task(jobId, 2));
+    const results = await Promise.all(Array.from({ length: 10 }, () => store.tryFinalizeJob(jobId)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await store.tryFinalizeJob(jobId)).toBe(false);
+    expect(await store.getJob(jobId)).toMatchObject({ status: "finalizing" });
+    expect((await store.openJobs()).map((j) => j.status)).toEqual(["finalizing"]);
+  });
+});
+
+describe("counters", () => {
+  it("add up on unit, stream and job under concurrent checkpoints", async () => {
+    const store = await newStore();
+    const streams = 6;
+    const pages = 15;
+    const jobId = await runningJob(store, streams, streams);
+    const held: Array<{ t: StreamTask; unit: UnitRecord }> = [];
+    for (let s = 0; s < streams; s++)
+      held.push({ t: task(jobId, s), unit: (await store.claimNextUnit(task(jobId, s)))! });
+    await Promise.all(
+      held.map(async ({ t, unit }) => {
+        for (let page = 1; page <= pages; page++) {
+          const cp = { folderIndex: 0, link: `https://g/${page}`, page };
+          await store.saveCheckpoint(t, unit.index, cp, { items: 2, bytes: 100, requests: 3, throttled: 1 });
+          // A repeated write (a retry after a lost answer) counts nothing twice.
+          if (page % 5 === 0) await store.saveCheckpoint(t, unit.index, cp, { items: 2, bytes: 100 });
+        }
+      }),
+    );
+    const job = await store.getJob(jobId);
+    expect(job).toMatchObject({
+      items: 2 * pages * streams,
+      bytes: 100 * pages * streams,
+      requests: 3 * pages * streams,
+      throttled: pages * streams,
+    });
+    for (const u of await store.listUnits(jobId)) {
+      expect(u).toMatchObject({ items: 2 * pages, bytes: 100 * pages, checkpoint: { page: pages } });
+    }
+    for (const s of await store.listStreams(jobId))
+      expect(s).toMatchObject({ items: 2 * pages, throttled: pages });
+  });
+});
+
+describe("sync state", () => {
+  const mailboxId = "mbx-sync";
+
+  it("promotes only the folders a job completed, and never backwards", async () => {
+    const store = await newStore();
+    const older = await runningJob(store, 1, 1);
+    const newer = await runningJob(store, 1, 1);
+    expect(older < newer).toBe(true);
+    // The newer job completed f1 and f2 (f3 failed: not staged); the older one staged f1 and f3.
+    await store.stagePendingSyncState(newer, {
+      mailboxId,
+      folderId: "f1",
+      deltaLink: "new-1",
+      path: "Inbox",
+    });
+    await store.stagePendingSyncState(newer, { mailboxId, folderId: "f2", deltaLink: "new-2" });
+    await store.stagePendingSyncState(older, { mailboxId, folderId: "f1", deltaLink: "old-1" });
+    await store.stagePendingSyncState(older, { mailboxId, folderId: "f3", deltaLink: "old-3" });
+    expect(await store.committedSyncStates(mailboxId)).toEqual(new Map());
+
+    expect(await store.promoteSyncStates(newer)).toEqual({ promoted: 2, superseded: 0 });
+    expect(await store.promoteSyncStates(newer)).toEqual({ promoted: 2, superseded: 0 });
+    // The older job finalizes late: f1 keeps the newer state, f3 (new to the map) is taken.
+    expect(await store.promoteSyncStates(older)).toEqual({ promoted: 1, superseded: 1 });
+
+    const committed = await store.committedSyncStates(mailboxId);
+    expect([...committed.keys()].sort()).toEqual(["f1", "f2", "f3"]);
+    expect(committed.get("f1")).toMatchObject({ deltaLink: "new-1", lastJob: newer, path: "Inbox" });
+    expect(committed.get("f2")).toMatchObject({ deltaLink: "new-2", lastJob: newer });
+    expect(committed.get("f3")).toMatchObject({ deltaLink: "old-3", lastJob: older });
+    expect(await store.committedSyncState(mailboxId, "f4")).toBeUndefined();
+  });
+
+  it("keeps mailbox facts and never moves the last successful job backwards", async () => {
+    const store = await newStore();
+    const older = await runningJob(store, 0 + 1, 1);
+    const newer = await runningJob(store, 1, 1);
+    await store.putMailbox({ mailboxId, address: "a@contoso.test", displayName: "A", type: "user" });
+    expect(await store.recordMailboxSuccess(mailboxId, newer)).toBe(true);
+    expect(await store.recordMailboxSuccess(mailboxId, older)).toBe(false);
+    await store.putMailbox({ mailboxId, address: "a@contoso.test", displayName: "A B", type: "shared" });
+    expect(await store.getMailbox(mailboxId)).toMatchObject({
+      displayName: "A B",
+      type: "shared",
+      lastSuccessfulJob: newer,
+    });
+  });
+});
