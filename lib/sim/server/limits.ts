@@ -15,8 +15,10 @@ export interface LimitOptions {
   /** `Retry-After` of a concurrency 429, seconds. Bounds ≥ 1. Default 1. */
   concurrencyRetryAfterSeconds?: number;
   /**
-   * How much earlier than an announced `Retry-After` a request may arrive and still not count as
-   * an early retry, milliseconds: timers fire with millisecond rounding. Default 50.
+   * Tolerance of the early-retry count, milliseconds. Default 50. A request does not count as an
+   * early retry when it arrives within this time after the `Retry-After` was announced (it was
+   * already on its way: the client could not have seen the answer yet), nor within this time
+   * before the announced wait ends (timers fire with millisecond rounding).
    */
   earlyRetryGraceMs?: number;
 }
@@ -48,6 +50,7 @@ interface AppMailboxState {
   windowStartMs: number;
   windowCount: number;
   retryAfterUntilMs: number;
+  retryAfterAnnouncedMs: number;
 }
 
 export class MailboxLimiter {
@@ -73,7 +76,9 @@ export class MailboxLimiter {
     const stats = this.statsOf(mailboxId);
     const state = this.stateOf(clientId, mailboxId, now);
     stats.requests++;
-    if (now + this.graceMs < state.retryAfterUntilMs) stats.earlyRetries++;
+    if (now + this.graceMs < state.retryAfterUntilMs && now > state.retryAfterAnnouncedMs + this.graceMs) {
+      stats.earlyRetries++;
+    }
     if (now - state.windowStartMs >= this.windowMs) {
       state.windowStartMs = now;
       state.windowCount = 0;
@@ -108,7 +113,10 @@ export class MailboxLimiter {
   noteRetryAfter(clientId: string, mailboxId: string, seconds: number, status: number): void {
     const now = Date.now();
     const state = this.stateOf(clientId, mailboxId, now);
-    state.retryAfterUntilMs = Math.max(state.retryAfterUntilMs, now + seconds * 1000);
+    if (now + seconds * 1000 > state.retryAfterUntilMs) {
+      state.retryAfterUntilMs = now + seconds * 1000;
+      state.retryAfterAnnouncedMs = now;
+    }
     if (status === 429) this.statsOf(mailboxId).throttled++;
   }
 
@@ -138,7 +146,13 @@ export class MailboxLimiter {
     const key = `${clientId}\u0000${mailboxId}`;
     let state = this.states.get(key);
     if (!state) {
-      state = { inFlight: 0, windowStartMs: now, windowCount: 0, retryAfterUntilMs: 0 };
+      state = {
+        inFlight: 0,
+        windowStartMs: now,
+        windowCount: 0,
+        retryAfterUntilMs: 0,
+        retryAfterAnnouncedMs: 0,
+      };
       this.states.set(key, state);
     }
     return state;

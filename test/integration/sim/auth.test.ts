@@ -107,7 +107,9 @@ describe("simulator token endpoint with the real MSAL client", () => {
       await new Promise((resolve) => setTimeout(resolve, 1100));
       const expired = await call();
       expect(expired.status).toBe(401);
-      expect((await expired.json()).error.message).toBe("Access token has expired or is not yet valid.");
+      expect(((await expired.json()) as { error: { message: string } }).error.message).toBe(
+        "Access token has expired or is not yet valid.",
+      );
     } finally {
       await shortLived.close();
     }

@@ -47,18 +47,15 @@ describe("simulator directory and folders through the real Graph client", () => 
   });
 
   it("pages /users to the end with the default page of 100 and with $top", async () => {
-    const byDefault = await allPages(graph, await graph.api("/users").get());
+    const byDefault = await allPages<{ id: string }>(graph, await graph.api("/users").get());
     expect(byDefault.pages).toBe(Math.ceil(tenant.userCount / 100));
-    expect(new Set(byDefault.items.map((u: { id: string }) => u.id)).size).toBe(tenant.userCount);
-    const selected = await allPages(
+    expect(new Set(byDefault.items.map((u) => u.id)).size).toBe(tenant.userCount);
+    const selected = await allPages<{ id: string }>(
       graph,
       await graph.api("/users").top(999).select("id,userPrincipalName,assignedLicenses").get(),
     );
     expect(selected.pages).toBe(1);
-    const shared = selected.items.find((u: { id: string }) => u.id === tenant.shared.id) as Record<
-      string,
-      unknown
-    >;
+    const shared = selected.items.find((u) => u.id === tenant.shared.id) as Record<string, unknown>;
     expect(shared).toEqual({
       id: tenant.shared.id,
       userPrincipalName: "support@contoso.test",
@@ -167,5 +164,5 @@ async function tokenOf(sim: RunningSimulator): Promise<string> {
     scope: "https://graph.microsoft.com/.default",
   });
   const response = await fetch(sim.tokenEndpoint, { method: "POST", body: form });
-  return (await response.json()).access_token;
+  return ((await response.json()) as { access_token: string }).access_token;
 }
