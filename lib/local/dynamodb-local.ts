@@ -21,6 +21,8 @@ export interface DynamoDbLocalOptions {
   dbPath?: string;
   /** Directory to write `dynamodb-local.log` into (its stdout and stderr). Default: not written. */
   logDir?: string;
+  /** The Java launcher to run: a command on PATH or a path. Default `java`. */
+  javaCommand?: string;
   /** Milliseconds to wait for the first answer to ListTables. Bounds 1000..300000; default 60000. */
   readyTimeoutMs?: number;
 }
@@ -124,10 +126,14 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 async function startOnce(port: number, options: DynamoDbLocalOptions): Promise<DynamoDbLocal> {
   const endpoint = `http://127.0.0.1:${port}`;
   if (options.dbPath) mkdirSync(options.dbPath, { recursive: true });
-  const child = spawn("sh", ["-c", WATCHDOG_SCRIPT, "sh", "java", ...javaArgs(port, options.dbPath)], {
-    detached: true,
-    stdio: ["pipe", "pipe", "pipe"],
-  });
+  const child = spawn(
+    "sh",
+    ["-c", WATCHDOG_SCRIPT, "sh", options.javaCommand ?? "java", ...javaArgs(port, options.dbPath)],
+    {
+      detached: true,
+      stdio: ["pipe", "pipe", "pipe"],
+    },
+  );
   let outputTail = "";
   if (options.logDir) mkdirSync(options.logDir, { recursive: true });
   const log = options.logDir
@@ -153,7 +159,7 @@ async function startOnce(port: number, options: DynamoDbLocalOptions): Promise<D
       resolve(error.code === "ENOENT" ? JAVA_MISSING : `could not start sh/java: ${error.message}`),
     );
     child.once("exit", (code, signal) => {
-      if (code === 127 || /java: (not found|No such file)/.test(outputTail)) resolve(JAVA_MISSING);
+      if (code === 127 || /(not found|No such file)/.test(outputTail)) resolve(JAVA_MISSING);
       else if (/UnsupportedClassVersionError/.test(outputTail))
         resolve(`${JAVA_MISSING} (found an older Java)`);
       else resolve(`DynamoDB Local exited (code ${code}, signal ${signal}) before answering: ${outputTail}`);
