@@ -1,0 +1,110 @@
+/**
+ * Access tokens for Microsoft Graph through MSAL client credentials (app-only).
+ *
+ * Everything MSAL would otherwise discover (authority metadata, trusted hosts) comes from
+ * configuration, so that the only call that leaves the process is the token POST: this works
+ * offline against the simulator and in national clouds alike.
+ */
+import { ConfidentialClientApplication, type Configuration } from "@azure/msal-node";
+import { ConfigError, FatalError, RetryableError } from "../errors.js";
+
+export const GRAPH_SCOPE = "https://graph.microsoft.com/.default";
+const DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com";
+
+export type ClientCredential =
+  | { clientSecret: string }
+  | {
+      clientCertificate: {
+        /** SHA-1 thumbprint, hex (older ADFS only; prefer `thumbprintSha256`). */
+        thumbprint?: string;
+        /** SHA-256 thumbprint of the certificate, hex. */
+        thumbprintSha256?: string;
+        /** PEM private key of the certificate. */
+        privateKey: string;
+        /** Public certificate chain (PEM) sent as `x5c`, for subject-name/issuer auth. Optional. */
+        x5c?: string;
+      };
+    };
+
+export interface TokenProviderOptions {
+  /** Entra ID tenant: GUID or verified domain. Required. */
+  tenantId: string;
+  /** Application (client) id. Required. */
+  clientId: string;
+  credential: ClientCredential;
+  /** Authority URL, https only. Default `https://login.microsoftonline.com/<tenantId>`. */
+  authority?: string;
+  /** Hosts (`host[:port]`) MSAL trusts without discovery. Default none (MSAL discovers). */
+  knownAuthorities?: string[];
+  /** OpenID metadata JSON string; with it MSAL skips the metadata call. Default none. */
+  authorityMetadata?: string;
+  /** Scope to request. Default `https://graph.microsoft.com/.default`. */
+  scope?: string;
+}
+
+export interface TokenProvider {
+  /** A valid access token; MSAL serves it from its cache until shortly before expiry. */
+  getToken(): Promise<string>;
+  /** Forget the cached token: the next {@link getToken} asks the token endpoint again (after a 401). */
+  invalidate(): void;
+}
+
+/** MSAL errors for which asking again later may succeed (network, throttling, server). */
+function isTransientMsalError(error: unknown): boolean {
+  const e = error as { errorCode?: string; status?: number; name?: string };
+  if (e?.status !== undefined && (e.status === 429 || e.status >= 500)) return true;
+  return /network|timeout|fetch|ECONNRESET|ECONNREFUSED|ETIMEDOUT/i.test(String(e?.errorCode ?? ""));
+}
+
+export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
+  const authority = (opts.authority ?? `${DEFAULT_AUTHORITY_HOST}/${opts.tenantId}`).replace(/\/+$/, "");
+  if (!authority.startsWith("https://")) {
+    throw new ConfigError("tenant.authority", `expected an https:// URL, found ${authority}`);
+  }
+  const config: Configuration = {
+    auth: {
+      clientId: opts.clientId,
+      authority,
+      ...(opts.knownAuthorities ? { knownAuthorities: opts.knownAuthorities } : {}),
+      ...(opts.authorityMetadata ? { authorityMetadata: opts.authorityMetadata } : {}),
+      ...("clientSecret" in opts.credential
+        ? { clientSecret: opts.credential.clientSecret }
+        : { clientCertificate: opts.credential.clientCertificate }),
+    },
+  };
+  const app = new ConfidentialClientApplication(config);
+  const scopes = [opts.scope ?? GRAPH_SCOPE];
+  // After a 401 the cached token is known bad: the next request must bypass the cache once.
+  let skipCache = false;
+
+  return {
+    async getToken() {
+      const bypass = skipCache;
+      skipCache = false;
+      let result: Awaited<ReturnType<typeof app.acquireTokenByClientCredential>>;
+      try {
+        result = await app.acquireTokenByClientCredential({ scopes, skipCache: bypass });
+      } catch (error) {
+        const code = (error as { errorCode?: string }).errorCode ?? (error as Error).name;
+        if (isTransientMsalError(error)) {
+          throw new RetryableError(`expected an access token from ${authority}, found error ${code}`, {
+            cause: error,
+          });
+        }
+        throw new FatalError(
+          `expected an access token from ${authority} for client ${opts.clientId}, found error ${code}`,
+          {
+            cause: error,
+          },
+        );
+      }
+      if (!result?.accessToken) {
+        throw new FatalError(`expected an access token from ${authority}, found an answer without one`);
+      }
+      return result.accessToken;
+    },
+    invalidate() {
+      skipCache = true;
+    },
+  };
+}

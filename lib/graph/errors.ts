@@ -1,0 +1,118 @@
+/**
+ * Graph's error answers sorted into mailstream's error classes, by status and Graph `code`
+ * (never by message text: messages are for people and change without notice).
+ */
+import { FatalError, type MailstreamError, RetryableError, SkipError } from "../errors.js";
+
+/** Where a Graph error came from, for messages and reports. */
+export interface GraphErrorContext {
+  method: string;
+  /** Request path (no host, no query). */
+  path: string;
+  status: number;
+  /** Graph's `error.code`, if the body had one. */
+  code: string | undefined;
+}
+
+function describe(c: GraphErrorContext): string {
+  return `${c.method} ${c.path} answered ${c.status} ${c.code ?? "(no code)"}`;
+}
+
+/** Base of the skip errors raised from Graph answers; carries the status and code. */
+export class GraphSkipError extends SkipError {
+  readonly status: number;
+  readonly code: string | undefined;
+  constructor(message: string, context: GraphErrorContext) {
+    super(message);
+    this.status = context.status;
+    this.code = context.code;
+  }
+}
+
+/** The user has no usable mailbox (inactive, soft-deleted, on-premises) or does not exist. */
+export class MailboxNotFoundError extends GraphSkipError {}
+/** The message, folder or other object is not (any more) in the store. */
+export class ItemNotFoundError extends GraphSkipError {}
+/** The folder of a delta query is gone. */
+export class FolderNotFoundError extends GraphSkipError {}
+/** The app may not read this mailbox (application access policy). */
+export class AccessDeniedError extends GraphSkipError {}
+
+/**
+ * 410 SyncStateNotFound: the folder's delta token is no longer valid. The caller restarts that
+ * folder from {@link location} (a fresh initial delta URL) or from scratch.
+ */
+export class SyncStateLostError extends SkipError {
+  readonly location: string | undefined;
+  constructor(message: string, location: string | undefined) {
+    super(message);
+    this.location = location;
+  }
+}
+
+/** Any other Graph failure: nothing sensible to retry, the unit fails visibly. */
+export class GraphRequestError extends FatalError {
+  readonly status: number;
+  readonly code: string | undefined;
+  constructor(message: string, context: GraphErrorContext) {
+    super(message);
+    this.status = context.status;
+    this.code = context.code;
+  }
+}
+
+/** A transient Graph failure that stayed after all attempts (or a single throttled answer). */
+export class GraphRetryableError extends RetryableError {
+  readonly status: number | undefined;
+  readonly code: string | undefined;
+  constructor(
+    message: string,
+    options: { status?: number; code?: string; retryAfterMs?: number; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause, retryAfterMs: options.retryAfterMs });
+    this.status = options.status;
+    this.code = options.code;
+  }
+}
+
+/** Statuses that are retried: throttling, unavailability and gateway trouble. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
+}
+
+/**
+ * The error for a final (not retried) Graph error answer. `location` is the `Location` header,
+ * which a 410 carries.
+ */
+export function mapGraphError(context: GraphErrorContext, location?: string): MailstreamError {
+  const { status, code } = context;
+  const what = describe(context);
+  if (status === 404 && code === "MailboxNotEnabledForRESTAPI") {
+    return new MailboxNotFoundError(`expected a mailbox enabled for REST; ${what}`, context);
+  }
+  if (status === 404 && code === "ErrorSyncFolderNotFound") {
+    return new FolderNotFoundError(`expected the folder to exist; ${what}`, context);
+  }
+  if (
+    status === 404 &&
+    (code === "ErrorItemNotFound" || code === "ResourceNotFound" || code === "Request_ResourceNotFound")
+  ) {
+    return new ItemNotFoundError(`expected the object to exist; ${what}`, context);
+  }
+  if (status === 403 && code === "ErrorAccessDenied") {
+    return new AccessDeniedError(`expected access to the mailbox; ${what}`, context);
+  }
+  if (status === 410 && code === "SyncStateNotFound") {
+    return new SyncStateLostError(`expected a valid delta sync state; ${what}`, location);
+  }
+  if (isRetryableStatus(status)) {
+    return new GraphRetryableError(`expected a success; ${what}`, { status, code: code ?? undefined });
+  }
+  return new GraphRequestError(`expected a success; ${what}`, context);
+}
+
+/** Graph's error `code` from an error body (`{"error":{"code":…}}`), if there is one. */
+export function errorCodeOf(body: unknown): string | undefined {
+  const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code;
+  return typeof code === "string" ? code : undefined;
+}

@@ -1,0 +1,48 @@
+/** The Microsoft Graph access layer: every request mailstream makes to Microsoft. */
+export {
+  type ClientCredential,
+  createTokenProvider,
+  GRAPH_SCOPE,
+  type TokenProvider,
+  type TokenProviderOptions,
+} from "./auth.js";
+export { type BatchAnswer, type BatchGetOptions, batchGet, MAX_BATCH_REQUESTS } from "./batch.js";
+export {
+  createGraphGateway,
+  type GraphGateway,
+  type GraphGatewayOptions,
+  type RequestSettings,
+  splitBaseUrl,
+} from "./client.js";
+export {
+  type DeltaPage,
+  type FolderDeltaOptions,
+  folderDeltaPages,
+  MESSAGE_META_FIELDS,
+  type MessageMeta,
+} from "./delta.js";
+export {
+  AccessDeniedError,
+  FolderNotFoundError,
+  GraphRequestError,
+  GraphRetryableError,
+  GraphSkipError,
+  ItemNotFoundError,
+  MailboxNotFoundError,
+  mapGraphError,
+  SyncStateLostError,
+} from "./errors.js";
+export { type FolderInfo, listFolders } from "./folders.js";
+export { type MailboxCounters, MailboxTraffic } from "./mailbox-traffic.js";
+export {
+  type DiscoveredMailbox,
+  type DiscoveryResult,
+  discoverMailboxes,
+  type MailboxSelection,
+  parseMailboxRule,
+  type SkippedUser,
+} from "./mailboxes.js";
+export { openMime } from "./mime.js";
+export type { RequestPolicyOptions } from "./request-policy.js";
+export { parseRetryAfter } from "./retry-after.js";
+export { type CreatedFolder, createFolder, createMessage, updateMessage } from "./write.js";

@@ -1,0 +1,162 @@
+/**
+ * Mailbox discovery: which users of the tenant have a mailbox mailstream may back up.
+ *
+ * The directory has no "has a mailbox" flag, so every selected user with a mail address is
+ * probed (`mailboxSettings`); the probe also tells the mailbox's purpose (user, shared, room…).
+ */
+import PQueue from "p-queue";
+import type { GraphGateway } from "./client.js";
+import { AccessDeniedError, GraphSkipError, MailboxNotFoundError } from "./errors.js";
+
+export interface MailboxSelection {
+  /** Rules: an address, `@domain`, or `group:<display name>`. Empty or absent: every mailbox. */
+  include?: string[];
+  /** Rules as for `include`; a mailbox matching any is left out. Default none. */
+  exclude?: string[];
+  /** Mailbox probes in flight at once (each to a different mailbox). Bounds 1–64. Default 8. */
+  probeConcurrency?: number;
+}
+
+export interface DiscoveredMailbox {
+  userId: string;
+  /** Primary SMTP address (lower case). */
+  address: string;
+  displayName: string;
+  /** `mailboxSettings.userPurpose`: user, shared, room, equipment, linked, others. */
+  purpose: string;
+  /** Group display names; only present when group rules were given. */
+  groups?: string[];
+}
+
+export interface SkippedUser {
+  userId: string;
+  upn: string;
+  /** Why: the Graph code of the probe's answer, or the rule that left the user out. */
+  reason: string;
+}
+
+export interface DiscoveryResult {
+  mailboxes: DiscoveredMailbox[];
+  skipped: SkippedUser[];
+}
+
+interface DirectoryUser {
+  id: string;
+  userPrincipalName: string;
+  displayName: string | null;
+  mail: string | null;
+}
+
+type Rule =
+  | { kind: "address"; value: string }
+  | { kind: "domain"; value: string }
+  | { kind: "group"; value: string };
+
+/** Parses one include/exclude rule; the config layer has validated its shape. */
+export function parseMailboxRule(rule: string): Rule {
+  const text = rule.trim();
+  if (/^group:/i.test(text))
+    return { kind: "group", value: text.slice("group:".length).trim().toLowerCase() };
+  if (text.startsWith("@")) return { kind: "domain", value: text.slice(1).toLowerCase() };
+  return { kind: "address", value: text.toLowerCase() };
+}
+
+function matches(rule: Rule, address: string, upn: string, groups: string[]): boolean {
+  switch (rule.kind) {
+    case "address":
+      return address === rule.value || upn === rule.value;
+    case "domain":
+      return address.endsWith(`@${rule.value}`) || upn.endsWith(`@${rule.value}`);
+    case "group":
+      return groups.includes(rule.value);
+  }
+}
+
+async function groupsOf(gateway: GraphGateway, userId: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const page of gateway.pages<{ displayName?: string | null }>(
+    `/users/${encodeURIComponent(userId)}/memberOf`,
+    {
+      query: { $select: "displayName" },
+    },
+  )) {
+    for (const group of page) if (group.displayName) names.push(group.displayName);
+  }
+  return names;
+}
+
+export async function discoverMailboxes(
+  gateway: GraphGateway,
+  selection: MailboxSelection = {},
+): Promise<DiscoveryResult> {
+  const include = (selection.include ?? []).map(parseMailboxRule);
+  const exclude = (selection.exclude ?? []).map(parseMailboxRule);
+  const needGroups = [...include, ...exclude].some((r) => r.kind === "group");
+  const concurrency = Math.min(64, Math.max(1, Math.floor(selection.probeConcurrency ?? 8)));
+
+  const users: DirectoryUser[] = [];
+  for await (const page of gateway.pages<DirectoryUser>("/users", {
+    query: { $select: "id,userPrincipalName,displayName,mail", $top: "999" },
+  })) {
+    users.push(...page);
+  }
+
+  const mailboxes: Array<DiscoveredMailbox | undefined> = new Array(users.length);
+  const skipped: SkippedUser[] = [];
+  const queue = new PQueue({ concurrency });
+  await Promise.all(
+    users.map((user, index) =>
+      queue.add(async () => {
+        const upn = user.userPrincipalName;
+        if (!user.mail) {
+          skipped.push({ userId: user.id, upn, reason: "no mail address (no Exchange mailbox)" });
+          return;
+        }
+        const address = user.mail.toLowerCase();
+        const groups = needGroups ? (await groupsOf(gateway, user.id)).map((g) => g.toLowerCase()) : [];
+        const upnLower = upn.toLowerCase();
+        if (include.length > 0 && !include.some((r) => matches(r, address, upnLower, groups))) {
+          skipped.push({ userId: user.id, upn, reason: "not matched by any include rule" });
+          return;
+        }
+        const excludedBy = exclude.find((r) => matches(r, address, upnLower, groups));
+        if (excludedBy) {
+          const text =
+            excludedBy.kind === "group"
+              ? `group:${excludedBy.value}`
+              : excludedBy.kind === "domain"
+                ? `@${excludedBy.value}`
+                : excludedBy.value;
+          skipped.push({ userId: user.id, upn, reason: `excluded by rule ${text}` });
+          return;
+        }
+        try {
+          const settings = await gateway.get<{ userPurpose?: string }>(
+            `/users/${encodeURIComponent(user.id)}/mailboxSettings`,
+          );
+          mailboxes[index] = {
+            userId: user.id,
+            address,
+            displayName: user.displayName ?? address,
+            purpose: settings.userPurpose ?? "user",
+            ...(needGroups ? { groups } : {}),
+          };
+        } catch (error) {
+          if (
+            error instanceof MailboxNotFoundError ||
+            error instanceof AccessDeniedError ||
+            error instanceof GraphSkipError
+          ) {
+            skipped.push({ userId: user.id, upn, reason: error.code ?? `HTTP ${error.status}` });
+            return;
+          }
+          throw error;
+        }
+      }),
+    ),
+  );
+  return {
+    mailboxes: mailboxes.filter((m): m is DiscoveredMailbox => m !== undefined),
+    skipped: skipped.sort((a, b) => a.upn.localeCompare(b.upn)),
+  };
+}
