@@ -153,7 +153,11 @@ export function mutateTenant(store: TenantStore, options: MutationOptions): Muta
   // Deletes, moves and property changes touch disjoint messages, so the summary counts are exact.
   const pool = rng.shuffle(views.flatMap((v) => v.messages.map((m) => ({ view: v, message: m }))));
   let next = 0;
-  const take = (n: number) => pool.slice(next, (next = Math.min(pool.length, next + n)));
+  const take = (n: number) => {
+    const start = next;
+    next = Math.min(pool.length, next + n);
+    return pool.slice(start, next);
+  };
   for (const { view, message } of take(wanted("deletes", 0.15))) {
     store.deleteMessage(view.userId, message.id);
     summary.deletes++;
