@@ -1,3 +1,4 @@
+export { awsEndpointsFromConfig, environmentForAwsEndpoints } from "./aws-endpoints.js";
 export { isScheduleExpression } from "./checks.js";
 export {
   type ClientCredential,
