@@ -1,0 +1,103 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { batchGet } from "../../../lib/graph/batch.js";
+import { folderDeltaPages } from "../../../lib/graph/delta.js";
+import { GraphRetryableError } from "../../../lib/graph/errors.js";
+import { openMime } from "../../../lib/graph/mime.js";
+import type { RunningSimulator } from "../../../lib/sim/server/index.js";
+import { buildTenant, gatewayFor, startSim } from "./fixture.js";
+
+let sim: RunningSimulator | undefined;
+afterEach(async () => {
+  await sim?.close();
+  sim = undefined;
+});
+
+describe("throttled mailbox", () => {
+  it("completes with zero early requests and counts every 429 the service sent", async () => {
+    const tenant = buildTenant({ inboxMessages: 40, bigMessageBytes: 64 * 1024 });
+    // Two concurrent requests and 30 per 2-second window: the client (4 slots) is throttled
+    // both for concurrency and for budget.
+    sim = await startSim(tenant.store, { concurrentPerMailbox: 2, budgetPerWindow: 30, windowMs: 2000 });
+    const gateway = gatewayFor(sim, { mailboxConcurrency: 4 });
+    const userId = tenant.alice.id;
+    const messages = tenant.store.listMessages(userId, tenant.inboxId);
+
+    const single = Promise.all(
+      messages.map(async (m) => {
+        const got = await gateway.get<{ id: string }>(`/users/${userId}/messages/${m.id}`, {
+          query: { $select: "id" },
+        });
+        return got.id;
+      }),
+    );
+    const batched = batchGet<{ id: string }>(
+      gateway,
+      userId,
+      messages.slice(0, 20).map((m) => `/users/${userId}/messages/${m.id}?$select=id`),
+    );
+    const delta = (async () => {
+      const ids: string[] = [];
+      for await (const page of folderDeltaPages(gateway, userId, tenant.inboxId, { pageSize: 10 })) {
+        ids.push(...page.upserts.map((m) => m.id));
+      }
+      return ids;
+    })();
+    const [singleIds, batchAnswers, deltaIds] = await Promise.all([single, batched, delta]);
+
+    expect(singleIds).toEqual(messages.map((m) => m.id));
+    expect(batchAnswers.map((a) => a.body?.id)).toEqual(messages.slice(0, 20).map((m) => m.id));
+    expect(new Set(deltaIds)).toEqual(new Set(messages.map((m) => m.id)));
+
+    const served = sim.stats().mailboxes[userId.toLowerCase()] ?? sim.stats().mailboxes[userId];
+    const ours = gateway.stats()[userId.toLowerCase()];
+    expect(served?.throttled).toBeGreaterThan(0);
+    expect(served?.earlyRetries).toBe(0);
+    expect(ours?.throttled).toBe(served?.throttled);
+    expect(ours?.requests).toBe(served?.requests);
+    expect(ours?.retries).toBeGreaterThanOrEqual(1);
+    expect(ours?.waitedMs).toBeGreaterThan(0);
+  });
+});
+
+describe("faults", () => {
+  it("retries 503 with Retry-After, dropped connections and an expired token, and succeeds", async () => {
+    const tenant = buildTenant({ inboxMessages: 3, bigMessageBytes: 64 * 1024 });
+    sim = await startSim(tenant.store);
+    const gateway = gatewayFor(sim, { policy: { backoffBaseMs: 10 } });
+    const userId = tenant.alice.id;
+    const path = `/users/${userId}/mailFolders/inbox`;
+
+    sim.faults.serverError({ status: 503, count: 2, retryAfterSeconds: 1, mailbox: userId });
+    const folder = await gateway.get<{ id: string }>(path);
+    expect(folder.id).toBe(tenant.inboxId);
+    expect(sim.stats().mailboxes[userId]?.earlyRetries ?? 0).toBe(0);
+
+    sim.faults.dropConnection({ count: 2, mailbox: userId });
+    expect((await gateway.get<{ id: string }>(path)).id).toBe(tenant.inboxId);
+
+    const tokenRequestsBefore = sim.stats().auth.tokenRequests;
+    sim.faults.expireTokens();
+    expect((await gateway.get<{ id: string }>(path)).id).toBe(tenant.inboxId);
+    expect(sim.stats().auth.tokenRequests).toBe(tokenRequestsBefore + 1);
+
+    const stream = await openMime(gateway, userId, tenant.bigMessageId);
+    let bytes = 0;
+    for await (const chunk of stream) bytes += (chunk as Buffer).length;
+    expect(bytes).toBe(64 * 1024);
+
+    const counters = gateway.stats()[userId.toLowerCase()];
+    expect(counters?.serverErrors).toBe(2);
+    expect(counters?.retries).toBe(5);
+  });
+
+  it("gives up after the bounded attempts with a RetryableError", async () => {
+    const tenant = buildTenant({ inboxMessages: 1, bigMessageBytes: 1024 });
+    sim = await startSim(tenant.store);
+    const gateway = gatewayFor(sim, { policy: { maxAttempts: 3, backoffBaseMs: 5 } });
+    sim.faults.serverError({ status: 504, count: 10, mailbox: tenant.alice.id });
+    const error = await gateway.get(`/users/${tenant.alice.id}/mailFolders/inbox`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GraphRetryableError);
+    expect((error as GraphRetryableError).status).toBe(504);
+    expect(gateway.stats()[tenant.alice.id.toLowerCase()]?.requests).toBe(3);
+  });
+});
