@@ -179,8 +179,10 @@ export async function writePlan(t: StateTable, jobId: string, plan: JobPlanInput
 function validatePlan(jobId: string, plan: JobPlanInput): void {
   const bad = (what: string, found: unknown) =>
     new StateInvariantError(`plan of job ${jobId}: expected ${what}, found ${JSON.stringify(found)}`);
-  if (!Number.isInteger(plan.streams) || plan.streams < 1 || plan.streams > MAX_STREAMS) {
-    throw bad(`streams an integer 1–${MAX_STREAMS}`, plan.streams);
+  // A job with nothing to do may plan no streams; any unit needs at least one stream.
+  const minStreams = plan.units.length > 0 ? 1 : 0;
+  if (!Number.isInteger(plan.streams) || plan.streams < minStreams || plan.streams > MAX_STREAMS) {
+    throw bad(`streams an integer ${minStreams}–${MAX_STREAMS}`, plan.streams);
   }
   if (plan.units.length > MAX_UNITS) throw bad(`at most ${MAX_UNITS} units`, plan.units.length);
   plan.units.forEach((u, i) => {

@@ -123,7 +123,7 @@ export interface UnitRecord extends PlannedUnit, Counters {
 export interface JobPlanInput {
   /** Units in hand-out order (largest first): the position becomes the unit index. */
   units: PlannedUnit[];
-  /** Streams to run. Range 1–{@link MAX_STREAMS}. */
+  /** Streams to run. Range 1–10 000 (0 allowed only without units). */
   streams: number;
   predictedMakespanSeconds: number;
   lowerBoundSeconds: number;

@@ -1,0 +1,218 @@
+/**
+ * Binds the state ports of the backup pipeline (coordinator, stream runner, unit backup, sweep,
+ * finalization; see lib/backup) to the {@link StateStore}. Translation only: every rule lives in
+ * the store.
+ */
+import type { CoordinatorStatePort, JobTrigger } from "../backup/coordinator.js";
+import type { FinalizeStatePort } from "../backup/finalize.js";
+import type { UnitStatePort } from "../backup/ports.js";
+import type { ReportInput, UnitRecordView } from "../backup/report.js";
+import type { ClaimedUnit, StreamStatePort } from "../backup/stream-runner.js";
+import type { SweepStatePort } from "../backup/sweep.js";
+import type { StreamTask } from "../queue/stream-task.js";
+import { StateRecordMissingError } from "./errors.js";
+import { jobIdForTick } from "./job-id.js";
+import type { JobStatus, UnitRecord } from "./records.js";
+import type { StateStore } from "./state-store.js";
+
+export interface BackupStatePorts {
+  coordinator: CoordinatorStatePort;
+  stream: StreamStatePort;
+  sweep: SweepStatePort;
+  finalize: FinalizeStatePort;
+}
+
+/**
+ * What distinguishes two jobs of the same second: the kind, and for on-demand runs the request.
+ * A schedule's event id is left out on purpose: one deployment has one schedule, and a
+ * redelivered tick must map to the same job whatever its envelope says.
+ */
+export function triggerKey(trigger: JobTrigger): string {
+  return trigger.kind === "schedule" ? "schedule" : `on-demand:${trigger.requestId ?? ""}`;
+}
+
+export function createBackupStatePorts(store: StateStore): BackupStatePorts {
+  const coordinator: CoordinatorStatePort = {
+    jobIdFor: (trigger) => jobIdForTick(new Date(trigger.time), triggerKey(trigger)),
+    async createJob(jobId, trigger) {
+      const details: Record<string, string> = { time: trigger.time };
+      if (trigger.kind === "schedule" && trigger.eventId) details.eventId = trigger.eventId;
+      if (trigger.kind === "on-demand" && trigger.requestId) details.requestId = trigger.requestId;
+      const { created, job } = await store.createJob({
+        jobId,
+        trigger: trigger.kind,
+        triggerDetails: details,
+      });
+      return { created, status: job.status };
+    },
+    async syncedFolderIds(mailboxId) {
+      return new Set((await store.committedSyncStates(mailboxId)).keys());
+    },
+    async writePlan(jobId, plan, discovery) {
+      const units = [...plan.units].sort((a, b) => a.index - b.index);
+      await store.writePlan(jobId, {
+        units: units.map((u) => ({
+          mailboxId: u.mailboxId,
+          folderIds: u.folderIds,
+          cost: u.cost,
+          estimatedSeconds: u.estimatedSeconds,
+          concurrency: u.concurrency,
+        })),
+        streams: plan.streams,
+        predictedMakespanSeconds: plan.predictedMakespanSeconds,
+        lowerBoundSeconds: plan.lowerBoundSeconds,
+        mailboxes: discovery.mailboxes.map((m) => ({
+          mailboxId: m.userId,
+          address: m.address,
+          displayName: m.displayName,
+          type: m.purpose,
+        })),
+        skipped: discovery.skipped,
+      });
+    },
+    async setJobStatus(jobId, status) {
+      // Repeating the move (a coordinator re-run) is fine; moving a job back from later states is not.
+      await store.setJobStatus(jobId, status, { expected: ["planning", "running"] });
+    },
+  };
+
+  const unitState = (task: StreamTask, index: number): UnitStatePort => ({
+    async syncState(mailboxId, folderId) {
+      return (await store.committedSyncState(mailboxId, folderId))?.deltaLink;
+    },
+    checkpoint: (checkpoint, delta) =>
+      store.saveCheckpoint(task, index, checkpoint, {
+        items: delta.items,
+        bytes: delta.bytes,
+        removed: delta.removed,
+        deduplicated: delta.deduplicated,
+      }),
+    stageSyncState: (mailboxId, folderId, deltaLink) =>
+      store.stagePendingSyncState(task.jobId, { mailboxId, folderId, deltaLink }),
+  });
+
+  const stream: StreamStatePort = {
+    beginTask: (task) => store.beginTask(task),
+    async resumeOrClaimUnit(task) {
+      const unit = (await store.heldUnit(task)) ?? (await store.claimNextUnit(task));
+      return unit ? claimed(unit) : null;
+    },
+    unitState,
+    completeUnit: (task, index, result) =>
+      store.completeUnit(task, index, {
+        status: result.status,
+        errors: result.errors,
+        incompleteFolders: result.incompleteFolders,
+        endedAt: result.endedAt,
+      }),
+    heartbeat: (task) => store.heartbeat(task),
+    handOn: (task) => store.advanceStreamSeq(task),
+    finishStream: (task) => store.finishStream(task),
+    tryFinalizeJob: (jobId) => store.tryFinalizeJob(jobId),
+  };
+
+  const sweep: SweepStatePort = {
+    async openJobs() {
+      return (await store.openJobs()).map((j) => ({
+        jobId: j.jobId,
+        status: j.status,
+        updatedAt: j.updatedAt,
+      }));
+    },
+    async streams(jobId) {
+      return (await store.listStreams(jobId)).map((s) => ({
+        streamId: s.streamId,
+        seq: s.seq,
+        status: s.status,
+        heartbeatAt: s.heartbeatAt,
+      }));
+    },
+    handOn: (task) => store.advanceStreamSeq(task),
+    tryFinalizeJob: (jobId) => store.tryFinalizeJob(jobId),
+  };
+
+  const finalize: FinalizeStatePort = {
+    async reportInput(jobId): Promise<Omit<ReportInput, "endedAt">> {
+      const job = await store.getJob(jobId);
+      if (!job)
+        throw new StateRecordMissingError(
+          `job ${jobId}: expected its META record for the report, found none`,
+        );
+      const [units, mailboxes, skipped] = await Promise.all([
+        store.listUnits(jobId),
+        store.jobMailboxes(jobId),
+        store.skippedMailboxes(jobId),
+      ]);
+      return {
+        jobId,
+        trigger: job.trigger,
+        createdAt: job.createdAt,
+        streams: job.streamCount,
+        predictedMakespanSeconds: job.predictedMakespanSeconds,
+        lowerBoundSeconds: job.lowerBoundSeconds,
+        mailboxes: mailboxes.map((m) => ({ mailboxId: m.mailboxId, address: m.address })),
+        skippedMailboxes: skipped,
+        units: units.map(unitView),
+      };
+    },
+    async promoteSyncStates(jobId) {
+      await store.promoteSyncStates(jobId);
+    },
+    async markJobFinished(jobId, status, endedAt) {
+      // A mailbox counts as backed up by this job when every one of its units completed every folder.
+      const byMailbox = new Map<string, boolean>();
+      for (const u of await store.listUnits(jobId)) {
+        const complete = u.status === "done" && u.incompleteFolders.length === 0;
+        byMailbox.set(u.mailboxId, (byMailbox.get(u.mailboxId) ?? true) && complete);
+      }
+      for (const [mailboxId, complete] of byMailbox) {
+        if (complete) await store.recordMailboxSuccess(mailboxId, jobId);
+      }
+      await store.setJobStatus(jobId, status as JobStatus, { endedAt });
+    },
+  };
+
+  return { coordinator, stream, sweep, finalize };
+}
+
+function claimed(unit: UnitRecord): ClaimedUnit {
+  return {
+    work: {
+      jobId: unit.jobId,
+      index: unit.index,
+      mailboxId: unit.mailboxId,
+      folderIds: unit.folderIds,
+      concurrency: unit.concurrency,
+    },
+    checkpoint: unit.checkpoint
+      ? {
+          folderIndex: unit.checkpoint.folderIndex,
+          page: unit.checkpoint.page,
+          ...(unit.checkpoint.link !== undefined ? { link: unit.checkpoint.link } : {}),
+          ...(unit.checkpoint.incompleteFolders
+            ? { incompleteFolders: unit.checkpoint.incompleteFolders }
+            : {}),
+        }
+      : { folderIndex: 0, page: 0 },
+  };
+}
+
+function unitView(u: UnitRecord): UnitRecordView {
+  return {
+    index: u.index,
+    mailboxId: u.mailboxId,
+    folderIds: u.folderIds,
+    cost: u.cost,
+    estimatedSeconds: u.estimatedSeconds,
+    concurrency: u.concurrency,
+    status: u.status,
+    ...(u.claimedBy !== undefined ? { streamId: u.claimedBy } : {}),
+    ...(u.startedAt ? { startedAt: u.startedAt } : {}),
+    ...(u.endedAt ? { endedAt: u.endedAt } : {}),
+    progress: { items: u.items, bytes: u.bytes, removed: u.removed, deduplicated: u.deduplicated },
+    requests: u.requests,
+    throttled: u.throttled,
+    errors: u.errors,
+    incompleteFolders: u.incompleteFolders,
+  };
+}

@@ -1,0 +1,190 @@
+import { Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { JobPlan, JobTrigger } from "../../../lib/backup/coordinator.js";
+import { finalizeJob } from "../../../lib/backup/finalize.js";
+import type { JobReport } from "../../../lib/backup/report.js";
+import { runStreamTask, type StreamRunnerDeps } from "../../../lib/backup/stream-runner.js";
+import { sweep } from "../../../lib/backup/sweep.js";
+import type { StreamTask } from "../../../lib/queue/stream-task.js";
+import { createBackupStatePorts } from "../../../lib/state/backup-ports.js";
+import { StateStore } from "../../../lib/state/index.js";
+import { type AwsHarness, useAwsEmulators } from "../../support/aws.js";
+
+let aws: AwsHarness;
+beforeAll(async () => {
+  aws = await useAwsEmulators();
+});
+afterAll(() => aws?.stop());
+
+const mailboxes = ["m0", "m1", "m2"].map((id) => ({
+  userId: id,
+  address: `${id}@contoso.test`,
+  displayName: id,
+  purpose: "user",
+}));
+
+/** Four units over three mailboxes (m0 split in two), two folders each. */
+function plan(streams: number): JobPlan {
+  const units = [
+    ["m0", ["a", "b"]],
+    ["m0", ["c", "d"]],
+    ["m1", ["a", "b"]],
+    ["m2", ["a", "b"]],
+  ] as const;
+  return {
+    units: units.map(([mailboxId, folderIds], index) => ({
+      index,
+      mailboxId,
+      folderIds: [...folderIds],
+      cost: 100 - index,
+      estimatedSeconds: 10 - index,
+      concurrency: 2,
+    })),
+    streams,
+    predictedMakespanSeconds: 20,
+    lowerBoundSeconds: 18,
+  };
+}
+
+/** Runner dependencies with a fake mailbox: every folder has `pages` pages of one message. */
+function runnerDeps(
+  ports: ReturnType<typeof createBackupStatePorts>,
+  pages: number,
+  remainingMs: () => number,
+  seenBases: string[],
+) {
+  const sent: StreamTask[] = [];
+  const finalized: string[] = [];
+  const deps: StreamRunnerDeps = {
+    state: ports.stream,
+    queue: {
+      send: async (t) => {
+        sent.push(t);
+      },
+      sendAll: async () => {},
+    },
+    unitDeps: () => ({
+      source: {
+        async *folderDelta(mailboxId, folderId, from) {
+          if (from?.startsWith("delta:")) seenBases.push(from);
+          const start = from && !from.startsWith("delta:") ? Number(from) : 0;
+          for (let p = start; p < pages; p++) {
+            yield {
+              upserts: [{ id: `${mailboxId}-${folderId}-${p}` }],
+              removed: [],
+              ...(p + 1 < pages
+                ? { nextLink: String(p + 1) }
+                : { deltaLink: `delta:${mailboxId}/${folderId}` }),
+            };
+          }
+        },
+        openMime: async (_u, id) => Readable.from([Buffer.from(id)]),
+      },
+      archive: {
+        storeMime: async (s) => {
+          let size = 0;
+          for await (const c of s) size += (c as Buffer).length;
+          return { sha256: "x", size, existed: false };
+        },
+        writeCatalogPart: async () => {},
+      },
+    }),
+    remainingMs,
+    deadlineMarginMs: 100,
+    heartbeatMs: 60_000,
+    finalizeJob: async (jobId) => {
+      finalized.push(jobId);
+    },
+  };
+  return { deps, sent, finalized };
+}
+
+describe("backup state ports on DynamoDB", () => {
+  it("run a job from trigger to report: continuation, one finalizer, promoted sync state", async () => {
+    const store = new StateStore({ ddb: aws.clients.ddb, tableName: await aws.createTable() });
+    const ports = createBackupStatePorts(store);
+    const trigger: JobTrigger = { kind: "schedule", time: "2026-11-29T04:00:00Z", eventId: "e1" };
+    const jobId = ports.coordinator.jobIdFor(trigger);
+    expect(ports.coordinator.jobIdFor({ ...trigger, eventId: "e2" })).toBe(jobId);
+    expect(await ports.coordinator.createJob(jobId, trigger)).toEqual({ created: true, status: "planning" });
+    expect(await ports.coordinator.createJob(jobId, trigger)).toEqual({ created: false, status: "planning" });
+    await ports.coordinator.writePlan(jobId, plan(2), {
+      mailboxes,
+      skipped: [{ userId: "m9", reason: "MailboxNotEnabledForRESTAPI" }],
+    });
+    await ports.coordinator.setJobStatus(jobId, "running");
+
+    const bases: string[] = [];
+    let budget = 5; // stream 0 reaches its deadline after a few pages and continues itself
+    const slow = runnerDeps(ports, 3, () => (budget-- > 0 ? 1e9 : 0), bases);
+    const fast = runnerDeps(ports, 3, () => 1e9, bases);
+    const [first, other] = await Promise.all([
+      runStreamTask({ jobId, streamId: 0, seq: 0 }, slow.deps),
+      runStreamTask({ jobId, streamId: 1, seq: 0 }, fast.deps),
+    ]);
+    expect(first.status).toBe("continued");
+    expect(slow.sent).toEqual([{ jobId, streamId: 0, seq: 1 }]);
+    expect(other.status).toBe("finished");
+    // A duplicate of the old task is dropped; the continuation resumes its unit and finishes.
+    expect((await runStreamTask({ jobId, streamId: 0, seq: 0 }, fast.deps)).status).toBe("stale");
+    const last = await runStreamTask(slow.sent[0]!, fast.deps);
+    expect(last).toMatchObject({ status: "finished", finalizedJob: true });
+    expect(fast.finalized).toEqual([jobId]);
+
+    let report: JobReport | undefined;
+    const archive = {
+      writeReport: async (r: JobReport) => {
+        report = r;
+      },
+      writeManifest: async () => {},
+    };
+    await finalizeJob(jobId, { state: ports.finalize, archive });
+    expect(report).toMatchObject({ jobId, status: "complete", totals: { items: 4 * 2 * 3, units: 4 } });
+    expect(report?.units.every((u) => u.status === "done")).toBe(true);
+    expect(await store.getJob(jobId)).toMatchObject({ status: "complete", items: 24, unitsDone: 4 });
+    expect(await ports.coordinator.syncedFolderIds("m0")).toEqual(new Set(["a", "b", "c", "d"]));
+    expect((await store.getMailbox("m1"))?.lastSuccessfulJob).toBe(jobId);
+    expect(bases).toEqual([]);
+    expect((await store.skippedMailboxes(jobId)).map((s) => s.userId)).toEqual(["m9"]);
+
+    // The next job starts every folder from the committed delta links.
+    const next = ports.coordinator.jobIdFor({
+      kind: "on-demand",
+      time: "2026-11-29T05:00:00Z",
+      requestId: "r1",
+    });
+    await ports.coordinator.createJob(next, { kind: "on-demand", time: "2026-11-29T05:00:00Z" });
+    await ports.coordinator.writePlan(next, plan(1), { mailboxes, skipped: [] });
+    await ports.coordinator.setJobStatus(next, "running");
+    const again = runnerDeps(ports, 1, () => 1e9, bases);
+    expect(await runStreamTask({ jobId: next, streamId: 0, seq: 0 }, again.deps)).toMatchObject({
+      status: "finished",
+      unitsDone: 4,
+    });
+    expect(bases.sort()).toEqual(
+      ["m0/a", "m0/b", "m0/c", "m0/d", "m1/a", "m1/b", "m2/a", "m2/b"].map((f) => `delta:${f}`),
+    );
+  });
+
+  it("let the sweep re-send a silent stream with the next seq", async () => {
+    const store = new StateStore({ ddb: aws.clients.ddb, tableName: await aws.createTable() });
+    const ports = createBackupStatePorts(store);
+    const trigger: JobTrigger = { kind: "schedule", time: "2026-11-29T06:00:00Z" };
+    const jobId = ports.coordinator.jobIdFor(trigger);
+    await ports.coordinator.createJob(jobId, trigger);
+    await ports.coordinator.writePlan(jobId, plan(2), { mailboxes, skipped: [] });
+    await ports.coordinator.setJobStatus(jobId, "running");
+    await store.finishStream({ jobId, streamId: 1, seq: 0 });
+    const sent: StreamTask[] = [];
+    const outcome = await sweep({
+      state: ports.sweep,
+      queue: { send: async (t) => void sent.push(t), sendAll: async () => {} },
+      finalizeJob: async () => {},
+      staleAfterMs: 60_000,
+      now: () => Date.now() + 3_600_000,
+    });
+    expect(outcome.resent).toEqual([{ jobId, streamId: 0, seq: 1 }]);
+    expect(sent).toEqual(outcome.resent);
+    expect(await store.isStaleTask({ jobId, streamId: 0, seq: 0 })).toBe(true);
+  });
+});
