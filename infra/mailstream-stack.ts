@@ -80,6 +80,28 @@ export class MailstreamStack extends Stack {
       }),
     );
 
+    // Function logs hold mailbox addresses and subjects of failed items: encrypt them too.
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "AllowCloudWatchLogsToUseTheKey",
+        principals: [new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`)],
+        actions: [
+          "kms:Encrypt",
+          "kms:Decrypt",
+          "kms:ReEncryptFrom",
+          "kms:ReEncryptTo",
+          "kms:GenerateDataKey",
+          "kms:DescribeKey",
+        ],
+        resources: ["*"],
+        conditions: {
+          ArnLike: {
+            "kms:EncryptionContext:aws:logs:arn": `arn:${this.partition}:logs:${this.region}:${this.account}:log-group:*`,
+          },
+        },
+      }),
+    );
+
     this.archive = new Archive(this, "Archive", {
       key: this.key,
       prefix,
@@ -111,6 +133,7 @@ export class MailstreamStack extends Stack {
       timeout: Duration.seconds(config.coordinator.timeoutSeconds),
       environment,
       logRetention,
+      logKey: this.key,
     });
     this.controller = new MailstreamFunction(this, "Controller", {
       entry: "functions/controller.ts",
@@ -119,6 +142,7 @@ export class MailstreamStack extends Stack {
       timeout: controllerTimeout,
       environment,
       logRetention,
+      logKey: this.key,
     });
     this.sweep = new MailstreamFunction(this, "Sweep", {
       entry: "functions/sweep.ts",
@@ -127,6 +151,7 @@ export class MailstreamStack extends Stack {
       timeout: Duration.seconds(config.sweep.timeoutSeconds),
       environment,
       logRetention,
+      logKey: this.key,
     });
 
     this.grantPermissions(config);
@@ -207,8 +232,11 @@ export class MailstreamStack extends Stack {
               sid: "DecryptEntraCredentials",
               actions: ["kms:Decrypt"],
               resources: [config.secretKmsKeyArn],
+              // Only through Secrets Manager, in the secret's own region.
               conditions: {
-                StringEquals: { "kms:ViaService": `secretsmanager.${this.region}.amazonaws.com` },
+                StringEquals: {
+                  "kms:ViaService": `secretsmanager.${config.secretArn.split(":")[3]}.amazonaws.com`,
+                },
               },
             }),
           ]

@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import type { Duration } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat, SourceMapMode } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
@@ -24,6 +25,8 @@ export interface MailstreamFunctionProps {
   timeout: Duration;
   environment: Record<string, string>;
   logRetention: logs.RetentionDays;
+  /** Key that encrypts the log group. */
+  logKey: kms.IKey;
 }
 
 /**
@@ -38,7 +41,10 @@ export class MailstreamFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: MailstreamFunctionProps) {
     super(scope, id);
-    this.logGroup = new logs.LogGroup(this, "Logs", { retention: props.logRetention });
+    this.logGroup = new logs.LogGroup(this, "Logs", {
+      retention: props.logRetention,
+      encryptionKey: props.logKey,
+    });
     this.role = new iam.Role(this, "Role", {
       assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
       description: `mailstream ${id}: only what this function uses`,

@@ -16,17 +16,20 @@ export interface StateTableProps {
  * recovery, deletion protection and RETAIN.
  */
 export class StateTable extends Construct {
-  readonly table: dynamodb.TableV2;
+  readonly table: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: StateTableProps) {
     super(scope, id);
-    this.table = new dynamodb.TableV2(this, "Table", {
+    // Table rather than TableV2: TableV2 cannot render a customer-managed key in a
+    // region-agnostic stack, and this template must synthesize without an AWS account.
+    this.table = new dynamodb.Table(this, "Table", {
       partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
       sortKey: { name: "sk", type: dynamodb.AttributeType.STRING },
-      billing: dynamodb.Billing.onDemand(),
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: STATE_TTL_ATTRIBUTE,
-      encryption: dynamodb.TableEncryptionV2.customerManagedKey(props.key),
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: props.key,
       deletionProtection: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });

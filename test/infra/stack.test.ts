@@ -1,0 +1,485 @@
+import type { CfnResource } from "aws-cdk-lib";
+import { Match } from "aws-cdk-lib/assertions";
+import type { IConstruct } from "constructs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { METRIC, METRICS_NAMESPACE } from "../../infra/metrics.js";
+import { FULL_CONFIG, MINIMAL_CONFIG, type Synthesized, synthesize } from "./fixtures.js";
+
+// Bundling makes synthesis the slow part: once per configuration, shared by every test.
+let full: Synthesized;
+let minimal: Synthesized;
+beforeAll(() => {
+  full = synthesize(FULL_CONFIG);
+  minimal = synthesize(MINIMAL_CONFIG);
+});
+
+function id(s: Synthesized, construct: IConstruct): string {
+  return s.stack.resolve(s.stack.getLogicalId(construct.node.defaultChild as CfnResource)) as string;
+}
+const arnOf = (logicalId: string) => ({ "Fn::GetAtt": [logicalId, "Arn"] });
+const ref = (logicalId: string) => ({ Ref: logicalId });
+
+interface Statement {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+}
+function statementsOfRole(s: Synthesized, role: IConstruct): Statement[] {
+  const roleId = id(s, role);
+  const policies = s.template.findResources("AWS::IAM::Policy");
+  return Object.values(policies)
+    .filter((p) =>
+      (p.Properties.Roles as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify(ref(roleId))),
+    )
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+}
+const actionsOf = (st: Statement) => (Array.isArray(st.Action) ? st.Action : [st.Action]);
+const allActions = (sts: Statement[]) => sts.flatMap(actionsOf);
+
+describe("archive bucket", () => {
+  it("encrypts with the customer-managed key (rotation on), S3 Bucket Key, versioning, public access blocked, access logs", () => {
+    const { template } = full;
+    const keyId = id(full, full.stack.key);
+    template.hasResourceProperties("AWS::KMS::Key", { EnableKeyRotation: true });
+    template.hasResource("AWS::S3::Bucket", {
+      Properties: Match.objectLike({
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [
+            {
+              BucketKeyEnabled: true,
+              ServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: arnOf(keyId) },
+            },
+          ],
+        },
+        VersioningConfiguration: { Status: "Enabled" },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        LoggingConfiguration: { DestinationBucketName: ref(id(full, full.stack.archive.accessLogBucket)) },
+      }),
+      DeletionPolicy: "Retain",
+      UpdateReplacePolicy: "Retain",
+    });
+  });
+
+  it("denies every request without TLS (bucket policy)", () => {
+    const bucketId = id(full, full.stack.archive.bucket);
+    full.template.hasResourceProperties("AWS::S3::BucketPolicy", {
+      Bucket: ref(bucketId),
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: "Deny",
+            Action: "s3:*",
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it("applies the configured Object Lock mode and retention, and none when not configured", () => {
+    const props = (s: Synthesized) =>
+      s.template.toJSON().Resources[id(s, s.stack.archive.bucket)].Properties as Record<string, unknown>;
+    expect(props(full).ObjectLockEnabled).toBe(true);
+    expect(props(full).ObjectLockConfiguration).toEqual({
+      ObjectLockEnabled: "Enabled",
+      Rule: { DefaultRetention: { Mode: "COMPLIANCE", Days: 2555 } },
+    });
+    expect(props(minimal).ObjectLockEnabled).toBeUndefined();
+    expect(props(minimal).ObjectLockConfiguration).toBeUndefined();
+  });
+
+  it("moves blobs under the archive prefix to IA and Glacier IR on the configured days and expires only old versions", () => {
+    const rules = (s: Synthesized) =>
+      (
+        s.template.toJSON().Resources[id(s, s.stack.archive.bucket)].Properties.LifecycleConfiguration as {
+          Rules: Record<string, unknown>[];
+        }
+      ).Rules;
+    const blobs = rules(full).find((r) => r.Id === "blobs-to-cheaper-storage");
+    expect(blobs).toMatchObject({
+      Prefix: "mail/blobs/",
+      Transitions: [
+        { StorageClass: "STANDARD_IA", TransitionInDays: 45 },
+        { StorageClass: "GLACIER_IR", TransitionInDays: 400 },
+      ],
+    });
+    expect(blobs?.ExpirationInDays).toBeUndefined();
+    expect(rules(full).find((r) => r.Id === "expire-noncurrent-versions")).toMatchObject({
+      NoncurrentVersionExpiration: { NoncurrentDays: 365 },
+    });
+    expect(rules(full).find((r) => r.Id === "expire-staging")).toMatchObject({ Prefix: "mail/staging/" });
+    // Nothing but staging debris expires while it is current.
+    expect(
+      rules(full)
+        .filter((r) => r.ExpirationInDays !== undefined)
+        .map((r) => r.Id),
+    ).toEqual(["expire-staging"]);
+    expect(rules(minimal).find((r) => r.Id === "blobs-to-cheaper-storage")).toMatchObject({
+      Prefix: "blobs/",
+      Transitions: [
+        { StorageClass: "STANDARD_IA", TransitionInDays: 30 },
+        { StorageClass: "GLACIER_IR", TransitionInDays: 180 },
+      ],
+    });
+  });
+
+  it("has a Glue table over the catalog prefix and an Athena workgroup with KMS-encrypted results", () => {
+    const { template } = full;
+    template.hasResourceProperties("AWS::Glue::Database", { DatabaseInput: { Name: "mailstream_prod_eu" } });
+    template.hasResourceProperties("AWS::Glue::Table", {
+      DatabaseName: "mailstream_prod_eu",
+      TableInput: Match.objectLike({
+        Name: "catalog",
+        StorageDescriptor: Match.objectLike({
+          Location: {
+            "Fn::Join": ["", ["s3://", ref(id(full, full.stack.archive.bucket)), "/mail/catalog/"]],
+          },
+          SerdeInfo: Match.objectLike({ SerializationLibrary: "org.openx.data.jsonserde.JsonSerDe" }),
+        }),
+      }),
+    });
+    template.hasResourceProperties("AWS::Athena::WorkGroup", {
+      Name: "mailstream-prod-eu",
+      WorkGroupConfiguration: Match.objectLike({
+        EnforceWorkGroupConfiguration: true,
+        ResultConfiguration: Match.objectLike({
+          EncryptionConfiguration: { EncryptionOption: "SSE_KMS", KmsKey: arnOf(id(full, full.stack.key)) },
+        }),
+      }),
+    });
+  });
+});
+
+describe("state table", () => {
+  it("is on demand, with point-in-time recovery, TTL on expiresAt, the deployment key and deletion protection", () => {
+    const keyId = id(full, full.stack.key);
+    full.template.hasResource("AWS::DynamoDB::Table", {
+      Properties: Match.objectLike({
+        BillingMode: "PAY_PER_REQUEST",
+        KeySchema: [
+          { AttributeName: "pk", KeyType: "HASH" },
+          { AttributeName: "sk", KeyType: "RANGE" },
+        ],
+        TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+        SSESpecification: { SSEEnabled: true, SSEType: "KMS", KMSMasterKeyId: arnOf(keyId) },
+        DeletionProtectionEnabled: true,
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      }),
+      DeletionPolicy: "Retain",
+    });
+  });
+});
+
+describe("stream queue", () => {
+  it("is encrypted, redrives to an encrypted dead-letter queue, and stays invisible longer than the controller runs", () => {
+    const keyId = id(full, full.stack.key);
+    const dlqId = id(full, full.stack.streamQueue.deadLetterQueue);
+    const queue = full.template.toJSON().Resources[id(full, full.stack.streamQueue.queue)].Properties;
+    expect(queue.KmsMasterKeyId).toEqual(arnOf(keyId));
+    expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: arnOf(dlqId), maxReceiveCount: 3 });
+    expect(queue.VisibilityTimeout).toBeGreaterThan(FULL_CONFIG.controller.timeoutSeconds);
+    const controller = full.template.toJSON().Resources[id(full, full.stack.controller.fn)].Properties;
+    expect(queue.VisibilityTimeout).toBeGreaterThan(controller.Timeout);
+    expect(full.template.toJSON().Resources[dlqId].Properties.KmsMasterKeyId).toEqual(arnOf(keyId));
+    // Default controller timeout (900 s) in the minimal deployment: still longer.
+    const minimalQueue =
+      minimal.template.toJSON().Resources[id(minimal, minimal.stack.streamQueue.queue)].Properties;
+    expect(minimalQueue.VisibilityTimeout).toBeGreaterThan(900);
+  });
+
+  it("feeds the controller one task at a time, with partial batch responses and the streams limit as concurrency", () => {
+    full.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      EventSourceArn: arnOf(id(full, full.stack.streamQueue.queue)),
+      FunctionName: ref(id(full, full.stack.controller.fn)),
+      BatchSize: 1,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      ScalingConfig: { MaximumConcurrency: 48 },
+    });
+    minimal.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      ScalingConfig: { MaximumConcurrency: 16 },
+    });
+  });
+});
+
+describe("functions", () => {
+  it("run Node 22 on arm64 with the configured memory and timeouts, their own encrypted log groups and retention", () => {
+    const expected = [
+      [full.stack.coordinator, 768, 300],
+      [full.stack.controller, 1536, 600],
+      [full.stack.sweep, 320, 90],
+    ] as const;
+    for (const [fn, memory, timeout] of expected) {
+      const props = full.template.toJSON().Resources[id(full, fn.fn)].Properties;
+      expect(props).toMatchObject({
+        Runtime: "nodejs22.x",
+        Architectures: ["arm64"],
+        Handler: "index.handler",
+        MemorySize: memory,
+        Timeout: timeout,
+        Role: arnOf(id(full, fn.role)),
+        LoggingConfig: { LogGroup: ref(id(full, fn.logGroup)) },
+      });
+      expect(props.Environment.Variables.NODE_OPTIONS).toBe("--enable-source-maps");
+      const logGroup = full.template.toJSON().Resources[id(full, fn.logGroup)].Properties;
+      expect(logGroup).toMatchObject({ RetentionInDays: 180, KmsKeyId: arnOf(id(full, full.stack.key)) });
+    }
+  });
+
+  it("receive the configuration through the fixed environment names, with the secret's ARN and never a secret", () => {
+    const env = full.template.toJSON().Resources[id(full, full.stack.controller.fn)].Properties.Environment
+      .Variables as Record<string, unknown>;
+    expect(env).toMatchObject({
+      MAILSTREAM_STAGE: "prod-eu",
+      MAILSTREAM_TENANT_ID: "contoso.onmicrosoft.com",
+      MAILSTREAM_CLIENT_ID: FULL_CONFIG.clientId,
+      MAILSTREAM_CREDENTIALS_SOURCE: "secretsManager",
+      MAILSTREAM_SECRET_ARN: FULL_CONFIG.secretArn,
+      MAILSTREAM_ARCHIVE: "s3",
+      MAILSTREAM_ARCHIVE_BUCKET: ref(id(full, full.stack.archive.bucket)),
+      MAILSTREAM_ARCHIVE_PREFIX: "mail/",
+      MAILSTREAM_ARCHIVE_KMS_KEY_ID: arnOf(id(full, full.stack.key)),
+      MAILSTREAM_STATE_TABLE: ref(id(full, full.stack.state.table)),
+      MAILSTREAM_STREAM_QUEUE_URL: ref(id(full, full.stack.streamQueue.queue)),
+      MAILSTREAM_SCHEDULE: "rate(6 hours)",
+      MAILSTREAM_STREAMS_MAX: "48",
+      MAILSTREAM_PER_MAILBOX_CONCURRENCY: "3",
+      MAILSTREAM_PAGE_SIZE: "250",
+      MAILSTREAM_JOB_RECORD_TTL_DAYS: "30",
+      MAILSTREAM_INCLUDE: "@contoso.com",
+      MAILSTREAM_EXCLUDE: "ceo@contoso.com,group:Legal",
+      MAILSTREAM_HEARTBEAT_STALE_SECONDS: "420",
+      MAILSTREAM_DEADLINE_MARGIN_MS: "45000",
+      MAILSTREAM_LOG_LEVEL: "debug",
+    });
+    for (const name of [
+      "MAILSTREAM_CLIENT_SECRET",
+      "MAILSTREAM_CLIENT_CERT_PEM",
+      "MAILSTREAM_CLIENT_KEY_PEM",
+    ]) {
+      expect(env[name]).toBeUndefined();
+    }
+    const minimalEnv = minimal.template.toJSON().Resources[id(minimal, minimal.stack.coordinator.fn)]
+      .Properties.Environment.Variables as Record<string, unknown>;
+    expect(minimalEnv.MAILSTREAM_ARCHIVE_PREFIX).toBeUndefined();
+    expect(minimalEnv.MAILSTREAM_INCLUDE).toBeUndefined();
+    expect(JSON.stringify(full.template.toJSON())).not.toMatch(
+      /clientSecret|privateKeyPem|BEGIN (RSA )?PRIVATE KEY/,
+    );
+  });
+
+  it("start the coordinator on the configured schedule and the sweep on its own", () => {
+    full.template.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(6 hours)",
+      State: "ENABLED",
+      Targets: [Match.objectLike({ Arn: arnOf(id(full, full.stack.coordinator.fn)) })],
+    });
+    full.template.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(10 minutes)",
+      Targets: [Match.objectLike({ Arn: arnOf(id(full, full.stack.sweep.fn)) })],
+    });
+    minimal.template.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "cron(0 2 * * ? *)",
+      Targets: [Match.objectLike({ Arn: arnOf(id(minimal, minimal.stack.coordinator.fn)) })],
+    });
+  });
+});
+
+describe("IAM", () => {
+  it("grants no action wildcard and no resource * to any function role", () => {
+    for (const fn of [full.stack.coordinator, full.stack.controller, full.stack.sweep]) {
+      const statements = statementsOfRole(full, fn.role);
+      expect(statements.length).toBeGreaterThan(0);
+      for (const st of statements) {
+        for (const action of actionsOf(st)) expect(action, `${fn.node.id}: ${action}`).not.toContain("*");
+        expect(JSON.stringify(st.Resource), `${fn.node.id}: ${st.Sid}`).not.toBe('"*"');
+        expect(st.Effect).toBe("Allow");
+      }
+      // The functions use no managed policies (AWSLambdaBasicExecutionRole would allow any log group).
+      const role = full.template.toJSON().Resources[id(full, fn.role)].Properties;
+      expect(role.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+
+  it("lets only the coordinator and the controller read the Entra secret, by its exact ARN", () => {
+    const secretReaders = [full.stack.coordinator, full.stack.controller];
+    for (const fn of secretReaders) {
+      const statements = statementsOfRole(full, fn.role);
+      const secret = statements.find((st) => actionsOf(st).includes("secretsmanager:GetSecretValue"));
+      expect(secret?.Resource).toBe(FULL_CONFIG.secretArn);
+      const decrypt = statements.find((st) => st.Resource === FULL_CONFIG.secretKmsKeyArn);
+      expect(decrypt).toMatchObject({
+        Action: "kms:Decrypt",
+        Condition: { StringEquals: { "kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com" } },
+      });
+    }
+    expect(allActions(statementsOfRole(full, full.stack.sweep.role))).not.toContain(
+      "secretsmanager:GetSecretValue",
+    );
+  });
+
+  it("scopes archive access to the archive prefix: the coordinator has none, the sweep cannot delete, the controller deletes only staging keys", () => {
+    const bucketArn = arnOf(id(full, full.stack.archive.bucket));
+    const objects = (sub: string) => ({ "Fn::Join": ["", [bucketArn, `/mail/${sub}*`]] });
+    expect(
+      allActions(statementsOfRole(full, full.stack.coordinator.role)).filter((a) => a.startsWith("s3:")),
+    ).toEqual([]);
+
+    const controller = statementsOfRole(full, full.stack.controller.role);
+    const readWrite = controller.find((st) => st.Sid === "ReadWriteArchive");
+    expect(readWrite?.Resource).toEqual(objects(""));
+    expect(actionsOf(readWrite!)).toEqual(
+      expect.arrayContaining(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]),
+    );
+    const deletes = controller.filter((st) => actionsOf(st).includes("s3:DeleteObject"));
+    expect(deletes.map((st) => st.Resource)).toEqual([objects("staging/")]);
+    const list = controller.find((st) => actionsOf(st).includes("s3:ListBucket"));
+    expect(list).toMatchObject({
+      Resource: bucketArn,
+      Condition: { StringLike: { "s3:prefix": ["mail/*"] } },
+    });
+
+    const sweep = statementsOfRole(full, full.stack.sweep.role);
+    expect(allActions(sweep)).not.toContain("s3:DeleteObject");
+    const puts = sweep.filter((st) => actionsOf(st).includes("s3:PutObject"));
+    expect(puts.flatMap((st) => st.Resource as unknown[])).toEqual([
+      objects("jobs/"),
+      objects("reports/"),
+      objects("snapshots/"),
+    ]);
+  });
+
+  it("scopes state, queue and key access to this deployment's table, queue and key", () => {
+    const tableArn = arnOf(id(full, full.stack.state.table));
+    const queueArn = arnOf(id(full, full.stack.streamQueue.queue));
+    const keyArn = arnOf(id(full, full.stack.key));
+    for (const fn of [full.stack.coordinator, full.stack.controller, full.stack.sweep]) {
+      const statements = statementsOfRole(full, fn.role);
+      for (const st of statements.filter((s) => actionsOf(s).some((a) => a.startsWith("dynamodb:")))) {
+        expect(st.Resource).toEqual(tableArn);
+      }
+      const send = statements.find((st) => actionsOf(st).includes("sqs:SendMessage"));
+      expect(send?.Resource).toEqual(queueArn);
+      const keyUse = statements.find((st) => st.Sid === "UseDeploymentKey");
+      expect(keyUse).toMatchObject({ Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: keyArn });
+    }
+    // Only the sweep scans (to find stale streams).
+    expect(allActions(statementsOfRole(full, full.stack.sweep.role))).toContain("dynamodb:Scan");
+    expect(allActions(statementsOfRole(full, full.stack.controller.role))).not.toContain("dynamodb:Scan");
+    // Only the controller consumes the queue (granted by its event source).
+    expect(allActions(statementsOfRole(full, full.stack.controller.role))).toContain("sqs:DeleteMessage");
+    expect(allActions(statementsOfRole(full, full.stack.coordinator.role))).not.toContain(
+      "sqs:ReceiveMessage",
+    );
+  });
+});
+
+describe("operations", () => {
+  it("sends every alarm to the encrypted topic, which has the configured e-mail subscription", () => {
+    const topicRef = ref(id(full, full.stack.operations.topic));
+    full.template.hasResourceProperties("AWS::SNS::Topic", {
+      KmsMasterKeyId: arnOf(id(full, full.stack.key)),
+    });
+    full.template.hasResourceProperties("AWS::SNS::Subscription", {
+      Protocol: "email",
+      Endpoint: "backup-ops@contoso.com",
+      TopicArn: topicRef,
+    });
+    minimal.template.resourceCountIs("AWS::SNS::Subscription", 0);
+    const ops = full.stack.operations;
+    for (const alarm of [
+      ops.jobFailedAlarm,
+      ops.deadLettersAlarm,
+      ops.noSuccessfulJobAlarm,
+      ops.functionErrorsAlarm,
+    ]) {
+      const props = full.template.toJSON().Resources[id(full, alarm)].Properties;
+      expect(props.AlarmActions, alarm.node.id).toEqual([topicRef]);
+    }
+  });
+
+  it("alarms when the dead-letter queue is not empty", () => {
+    const props =
+      full.template.toJSON().Resources[id(full, full.stack.operations.deadLettersAlarm)].Properties;
+    expect(props).toMatchObject({
+      Namespace: "AWS/SQS",
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Dimensions: [
+        {
+          Name: "QueueName",
+          Value: { "Fn::GetAtt": [id(full, full.stack.streamQueue.deadLetterQueue), "QueueName"] },
+        },
+      ],
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      Threshold: 1,
+    });
+  });
+
+  it("alarms on a failed job and when no job succeeded in two schedule periods", () => {
+    const alarm = (s: Synthesized, construct: IConstruct) =>
+      s.template.toJSON().Resources[id(s, construct)].Properties as Record<string, unknown>;
+    expect(alarm(full, full.stack.operations.jobFailedAlarm)).toMatchObject({
+      Namespace: METRICS_NAMESPACE,
+      MetricName: METRIC.jobsFailed,
+      Dimensions: [{ Name: "Stage", Value: "prod-eu" }],
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      Threshold: 1,
+    });
+    // rate(6 hours): one 12-hour period.
+    expect(alarm(full, full.stack.operations.noSuccessfulJobAlarm)).toMatchObject({
+      MetricName: METRIC.jobsSucceeded,
+      Dimensions: [{ Name: "Stage", Value: "prod-eu" }],
+      ComparisonOperator: "LessThanThreshold",
+      Threshold: 1,
+      Period: 12 * 3600,
+      EvaluationPeriods: 1,
+      TreatMissingData: "breaching",
+    });
+    // cron with a 30-hour window: periods are capped at one day, so two of them.
+    expect(alarm(minimal, minimal.stack.operations.noSuccessfulJobAlarm)).toMatchObject({
+      Period: 86_400,
+      EvaluationPeriods: 2,
+      TreatMissingData: "breaching",
+    });
+  });
+
+  it("has a dashboard of throughput, throttling, streams, errors, queue depth and dead letters", () => {
+    const dashboards = full.template.findResources("AWS::CloudWatch::Dashboard");
+    const [dashboard] = Object.values(dashboards);
+    expect(dashboard?.Properties.DashboardName).toBe("mailstream-prod-eu");
+    const body = JSON.stringify(dashboard?.Properties.DashboardBody);
+    for (const metric of Object.values(METRIC)) expect(body).toContain(metric);
+    expect(body).toContain(METRICS_NAMESPACE);
+    expect(body).toContain("ApproximateNumberOfMessagesVisible");
+    expect(body).toContain(id(full, full.stack.streamQueue.deadLetterQueue));
+    expect(body).toContain(id(full, full.stack.streamQueue.queue));
+  });
+});
+
+describe("side-by-side deployments", () => {
+  it("hard-code no physical names that two stages could share", () => {
+    const resources = Object.values(full.template.toJSON().Resources) as {
+      Properties?: Record<string, unknown>;
+    }[];
+    for (const r of resources) {
+      for (const name of ["BucketName", "TableName", "QueueName", "FunctionName", "TopicName", "RoleName"]) {
+        // A reference to a generated name is fine; a literal would clash between stages.
+        expect(typeof r.Properties?.[name]).not.toBe("string");
+      }
+    }
+    // The names that must be set carry the stage.
+    expect(full.stack.stackName).toBe("Mailstream-prod-eu");
+    expect(minimal.stack.stackName).toBe("Mailstream-dev");
+    minimal.template.hasResourceProperties("AWS::CloudWatch::Dashboard", { DashboardName: "mailstream-dev" });
+    minimal.template.hasResourceProperties("AWS::Athena::WorkGroup", { Name: "mailstream-dev" });
+    minimal.template.hasResourceProperties("AWS::Glue::Database", {
+      DatabaseInput: { Name: "mailstream_dev" },
+    });
+  });
+});
