@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { MailboxTraffic } from "../../../lib/graph/mailbox-traffic.js";
+
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe("MailboxTraffic slots", () => {
+  it("lets at most `concurrency` requests of a mailbox through, FIFO, and other mailboxes freely", async () => {
+    const traffic = new MailboxTraffic({ concurrency: 2 });
+    const order: string[] = [];
+    const a = await traffic.acquire("MBX-1");
+    const b = await traffic.acquire("mbx-1");
+    const c = traffic.acquire("mbx-1").then((release) => (order.push("c"), release));
+    const d = traffic.acquire("mbx-1").then((release) => (order.push("d"), release));
+    const other = await traffic.acquire("mbx-2");
+    await settle();
+    expect(order).toEqual([]);
+    expect(traffic.inUse("mbx-1")).toBe(2);
+    a();
+    a(); // releasing twice gives back one slot only
+    await settle();
+    expect(order).toEqual(["c"]);
+    b();
+    await settle();
+    expect(order).toEqual(["c", "d"]);
+    (await c)();
+    (await d)();
+    other();
+    expect(traffic.inUse("mbx-1")).toBe(0);
+    expect(traffic.inUse("mbx-2")).toBe(0);
+  });
+
+  it("holds a heavy request at the head until enough slots are free, without being overtaken", async () => {
+    const traffic = new MailboxTraffic({ concurrency: 4 });
+    const first = await traffic.acquire("m");
+    const order: string[] = [];
+    const batch = traffic.acquire("m", 4).then((release) => (order.push("batch"), release));
+    const small = traffic.acquire("m").then((release) => (order.push("small"), release));
+    await settle();
+    expect(order).toEqual([]);
+    first();
+    await settle();
+    expect(order).toEqual(["batch"]);
+    (await batch)();
+    await settle();
+    expect(order).toEqual(["batch", "small"]);
+    (await small)();
+  });
+});
+
+describe("MailboxTraffic gate", () => {
+  it("lets no request of the mailbox start before the announced time, even one already queued", async () => {
+    const traffic = new MailboxTraffic({ concurrency: 4 });
+    traffic.holdBack("m", 60);
+    const notBefore = traffic.notBefore("m");
+    traffic.holdBack("m", 10); // a shorter announcement never opens the gate earlier
+    expect(traffic.notBefore("m")).toBe(notBefore);
+    const started: number[] = [];
+    await Promise.all(
+      [1, 2, 3].map(async () => {
+        const release = await traffic.acquire("m");
+        started.push(Date.now());
+        release();
+      }),
+    );
+    const other = Date.now();
+    for (const t of started) expect(t).toBeGreaterThanOrEqual(notBefore);
+    expect(traffic.counters("m").waitedMs).toBeGreaterThan(0);
+    // Another mailbox is not held back by this one's gate.
+    const release = await traffic.acquire("n");
+    release();
+    expect(traffic.counters("n").waitedMs).toBe(0);
+    expect(other).toBeGreaterThanOrEqual(notBefore);
+  });
+
+  it("rejects a concurrency outside 1–64", () => {
+    expect(() => new MailboxTraffic({ concurrency: 0 })).toThrow(/from 1 to 64, found 0/);
+  });
+});
