@@ -5,7 +5,7 @@
  * `@microsoft/microsoft-graph-client` run unchanged against it (see GRAPH-FACTS.md).
  */
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -170,7 +170,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const serverCert = await issueLocalhostCertificate(ca);
   const certDir = options.certDir ?? mkdtempSync(join(tmpdir(), "mailstream-sim-"));
   const caCertPath = join(certDir, "simulator-ca.pem");
-  writeFileSync(caCertPath, ca.certPem);
+  // Another process may be reading this file (ensureSimulatorCa writes the same name): replace it atomically.
+  if (!existsSync(caCertPath) || readFileSync(caCertPath, "utf8") !== ca.certPem) {
+    const tmp = `${caCertPath}.${randomUUID()}.tmp`;
+    writeFileSync(tmp, ca.certPem);
+    renameSync(tmp, caCertPath);
+  }
 
   const server = createServer({ key: serverCert.keyPem, cert: serverCert.certPem });
   await new Promise<void>((resolve, reject) => {
