@@ -1,0 +1,149 @@
+/**
+ * Content-addressed MIME blobs: a message is stored once under the SHA-256 of its bytes
+ * (`blobs/sha256/<aa>/<bb>/<sha256>.eml`), as a plain `.eml` that ordinary tools open.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { PassThrough, type Readable, Transform } from "node:stream";
+import { BlobIntegrityError } from "./errors.js";
+import { blobKey, STAGING_PREFIX } from "./keys.js";
+import type { ObjectStore } from "./store.js";
+
+export interface StoredMime {
+  /** Lowercase hex SHA-256 of the bytes: the blob's address. */
+  sha256: string;
+  /** Size in bytes. */
+  size: number;
+  /** The blob's key in the archive. */
+  key: string;
+  /** True when the archive already held this content, so nothing new was written. */
+  existed: boolean;
+}
+
+export interface StoreMimeOptions {
+  /**
+   * Bytes kept in memory before the message is spilled to a staging upload, 1 B..64 MiB.
+   * Default 4 MiB: most messages are smaller and are written once, straight to their address.
+   */
+  memoryThresholdBytes?: number;
+}
+
+const DEFAULT_THRESHOLD = 4 * 1024 * 1024;
+
+/**
+ * Stores a MIME stream under its content address, hashing while it streams. A message up to the
+ * threshold is held in memory and written to its address when that is still empty. A larger
+ * one is streamed to a staging key (multipart on S3) and then moved to its address, or dropped
+ * when the address already exists: memory stays bounded whatever the size. A retried call with
+ * the same bytes writes the same key with the same content.
+ */
+export async function storeMime(
+  store: ObjectStore,
+  stream: Readable,
+  opts: StoreMimeOptions = {},
+): Promise<StoredMime> {
+  const threshold = Math.min(64 * 1024 * 1024, Math.max(1, opts.memoryThresholdBytes ?? DEFAULT_THRESHOLD));
+  const hash = createHash("sha256");
+  let size = 0;
+  let held: Buffer[] = [];
+  let spill: { key: string; pass: PassThrough; done: Promise<void> } | undefined;
+
+  try {
+    for await (const raw of stream) {
+      const chunk = typeof raw === "string" ? Buffer.from(raw) : Buffer.from(raw as Uint8Array);
+      hash.update(chunk);
+      size += chunk.length;
+      if (!spill) {
+        held.push(chunk);
+        if (size <= threshold) continue;
+        const key = `${STAGING_PREFIX}${randomUUID()}.eml`;
+        const pass = new PassThrough();
+        spill = { key, pass, done: store.put(key, pass, { contentType: "message/rfc822" }) };
+        // Surface an upload failure while we are still writing, instead of waiting forever on drain.
+        spill.done.catch(() => {});
+        const first = Buffer.concat(held);
+        held = [];
+        await write(spill, first);
+      } else {
+        await write(spill, chunk);
+      }
+    }
+  } catch (error) {
+    if (spill) {
+      spill.pass.destroy(error as Error);
+      await spill.done.catch(() => {});
+      await store.delete(spill.key).catch(() => {});
+    }
+    throw error;
+  }
+
+  const sha256 = hash.digest("hex");
+  const key = blobKey(sha256);
+  if (spill) {
+    spill.pass.end();
+    await spill.done;
+    const existing = await store.head(key);
+    if (existing && existing.size === size) {
+      await store.delete(spill.key);
+      return { sha256, size, key, existed: true };
+    }
+    await store.move(spill.key, key);
+    return { sha256, size, key, existed: false };
+  }
+  const existing = await store.head(key);
+  if (existing && existing.size === size) return { sha256, size, key, existed: true };
+  await store.put(key, Buffer.concat(held), { contentType: "message/rfc822" });
+  return { sha256, size, key, existed: false };
+}
+
+/** Writes one chunk, waiting for the upload to take it (or failing when the upload failed). */
+async function write(spill: { pass: PassThrough; done: Promise<void> }, chunk: Buffer): Promise<void> {
+  if (spill.pass.write(chunk)) return;
+  await Promise.race([
+    new Promise<void>((resolve) => spill.pass.once("drain", resolve)),
+    spill.done.then(() => {
+      throw new Error("expected the staging upload to consume the whole message, found it finished early");
+    }),
+  ]);
+}
+
+export interface ReadBlobOptions {
+  /**
+   * Recompute the SHA-256 while reading and fail the stream at its end with
+   * {@link BlobIntegrityError} when it differs from the address. Default false.
+   */
+  verify?: boolean;
+}
+
+/** The blob's bytes, exactly the `.eml` that was stored. Throws `ObjectNotFoundError` when missing. */
+export async function readBlob(
+  store: ObjectStore,
+  sha256: string,
+  opts: ReadBlobOptions = {},
+): Promise<Readable> {
+  const body = await store.get(blobKey(sha256));
+  if (!opts.verify) return body;
+  const hash = createHash("sha256");
+  const check = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+    flush(done) {
+      const found = hash.digest("hex");
+      done(
+        found === sha256
+          ? null
+          : new BlobIntegrityError(
+              `blob ${blobKey(sha256)}: expected content hashing to ${sha256}, found ${found}`,
+            ),
+      );
+    },
+  });
+  body.on("error", (e) => check.destroy(e));
+  return body.pipe(check);
+}
+
+/** True when the archive holds the blob. */
+export async function hasBlob(store: ObjectStore, sha256: string): Promise<boolean> {
+  return (await store.head(blobKey(sha256))) !== null;
+}

@@ -1,0 +1,135 @@
+import { randomUUID } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { InvalidKeyError, ObjectNotFoundError } from "./errors.js";
+import { assertValidKey } from "./keys.js";
+import type { ObjectInfo, ObjectStore, PutOptions } from "./store.js";
+
+/** Temporary files start with this; listings skip them, so a crashed write is never seen. */
+const TEMP_MARK = ".tmp-";
+
+const isNotFound = (e: unknown) => (e as NodeJS.ErrnoException)?.code === "ENOENT";
+
+/**
+ * The archive in a local folder, with the same keys as S3 (a key's segments are folders).
+ * Writes go to a temporary file beside the target and are renamed into place, so a reader sees
+ * either nothing or the whole object, never a torn one.
+ */
+export class LocalObjectStore implements ObjectStore {
+  readonly root: string;
+  readonly location: string;
+
+  /** @param rootDir folder of the archive; created on the first write when missing. */
+  constructor(rootDir: string) {
+    this.root = path.resolve(rootDir);
+    this.location = this.root;
+  }
+
+  /** The file of a key; refuses any key that would resolve outside the root. */
+  private fileOf(key: string): string {
+    assertValidKey(key);
+    if (key.split("/").some((s) => s.startsWith(TEMP_MARK))) {
+      throw new InvalidKeyError(
+        key,
+        `found a segment starting with ${TEMP_MARK} (reserved for temporary files)`,
+      );
+    }
+    const file = path.resolve(this.root, ...key.split("/"));
+    if (!file.startsWith(this.root + path.sep))
+      throw new InvalidKeyError(key, "found a path outside the archive");
+    return file;
+  }
+
+  async put(key: string, body: Buffer | Readable, _opts?: PutOptions): Promise<void> {
+    const file = this.fileOf(key);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const temp = path.join(path.dirname(file), `${TEMP_MARK}${randomUUID()}`);
+    try {
+      if (Buffer.isBuffer(body)) {
+        await fs.writeFile(temp, body, { flag: "wx" });
+      } else {
+        await pipeline(body, createWriteStream(temp, { flags: "wx" }));
+      }
+      await fs.rename(temp, file);
+    } catch (error) {
+      await fs.rm(temp, { force: true });
+      throw error;
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    const file = this.fileOf(key);
+    // Open first so that a missing file is an error of get(), not of the stream later.
+    const handle = await fs.open(file, "r").catch((e: unknown) => {
+      throw isNotFound(e) ? new ObjectNotFoundError(key, { cause: e }) : e;
+    });
+    return createReadStream("", { fd: handle.fd, autoClose: true }) as unknown as Readable;
+  }
+
+  async getBytes(key: string): Promise<Buffer> {
+    try {
+      return await fs.readFile(this.fileOf(key));
+    } catch (e) {
+      throw isNotFound(e) ? new ObjectNotFoundError(key, { cause: e }) : e;
+    }
+  }
+
+  async head(key: string): Promise<{ size: number } | null> {
+    try {
+      const s = await fs.stat(this.fileOf(key));
+      return s.isFile() ? { size: s.size } : null;
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    // Walk only the deepest folder that the prefix names completely.
+    const slash = prefix.lastIndexOf("/");
+    const dirKey = slash >= 0 ? prefix.slice(0, slash) : "";
+    const start = dirKey === "" ? this.root : this.fileOf(dirKey);
+    yield* this.walk(start, dirKey === "" ? "" : `${dirKey}/`, prefix);
+  }
+
+  private async *walk(dir: string, keyPrefix: string, filter: string): AsyncIterable<ObjectInfo> {
+    let entries: import("node:fs").Dirent[];
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      if (isNotFound(e)) return;
+      throw e;
+    }
+    for (const entry of entries) {
+      if (entry.name.startsWith(TEMP_MARK)) continue;
+      const key = `${keyPrefix}${entry.name}`;
+      if (entry.isDirectory()) {
+        // Descend only where keys below can still match the prefix.
+        const sub = `${key}/`;
+        if (sub.startsWith(filter) || filter.startsWith(sub))
+          yield* this.walk(path.join(dir, entry.name), sub, filter);
+      } else if (entry.isFile() && key.startsWith(filter)) {
+        const s = await fs.stat(path.join(dir, entry.name)).catch(() => undefined);
+        if (s) yield { key, size: s.size };
+      }
+    }
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    const source = this.fileOf(from);
+    const target = this.fileOf(to);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    try {
+      await fs.rename(source, target);
+    } catch (e) {
+      throw isNotFound(e) ? new ObjectNotFoundError(from, { cause: e }) : e;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await fs.rm(this.fileOf(key), { force: true });
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Job manifests (`jobs/<jobId>/manifest.json`): written when a job is finalized, they make the
+ * job's catalog count in point-in-time views. A job without a manifest is still running, or died
+ * before finalizing; its parts are ignored until the sweep finalizes it.
+ */
+import { z } from "zod";
+import { FatalError } from "../errors.js";
+import { manifestKey } from "./keys.js";
+import { getBytesIfExists, type ObjectStore } from "./store.js";
+
+const mailboxStatus = z.enum(["complete", "partial", "skipped", "failed"]);
+
+export const jobManifestSchema = z.looseObject({
+  format: z.literal("mailstream.manifest"),
+  version: z.literal(1),
+  jobId: z.string().min(1),
+  status: z.enum(["complete", "partial", "failed"]),
+  /** ISO time the job ended. */
+  endedAt: z.string(),
+  mailboxes: z.array(z.looseObject({ mailboxId: z.string().min(1), status: mailboxStatus })),
+});
+
+export type JobManifest = z.infer<typeof jobManifestSchema>;
+export type ManifestMailboxStatus = z.infer<typeof mailboxStatus>;
+
+/** The parts of a job report a manifest is made from (structurally `JobReport` of lib/backup/report.ts). */
+export interface ManifestSource {
+  jobId: string;
+  status: JobManifest["status"];
+  endedAt: string;
+  mailboxes: ReadonlyArray<{ mailboxId: string; status: ManifestMailboxStatus }>;
+}
+
+export function manifestFrom(source: ManifestSource): JobManifest {
+  return {
+    format: "mailstream.manifest",
+    version: 1,
+    jobId: source.jobId,
+    status: source.status,
+    endedAt: source.endedAt,
+    mailboxes: source.mailboxes.map((m) => ({ mailboxId: m.mailboxId, status: m.status })),
+  };
+}
+
+/** Writes the job's manifest (idempotent: finalizing twice writes the same object). */
+export async function writeManifest(store: ObjectStore, source: ManifestSource): Promise<JobManifest> {
+  const manifest = manifestFrom(source);
+  await store.put(manifestKey(manifest.jobId), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), {
+    contentType: "application/json",
+  });
+  return manifest;
+}
+
+/** The job's manifest, or undefined when the job was not finalized. Throws on a damaged manifest. */
+export async function readManifest(store: ObjectStore, jobId: string): Promise<JobManifest | undefined> {
+  const key = manifestKey(jobId);
+  const bytes = await getBytesIfExists(store, key);
+  if (!bytes) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString("utf8"));
+  } catch (error) {
+    throw new FatalError(`manifest ${key}: expected JSON, found ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const parsed = jobManifestSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new FatalError(
+      `manifest ${key}: expected a job manifest, found ${issue?.path.join(".") || "it"} invalid: ${issue?.message}`,
+    );
+  }
+  if (parsed.data.jobId !== jobId) {
+    throw new FatalError(`manifest ${key}: expected jobId ${jobId}, found ${parsed.data.jobId}`);
+  }
+  return parsed.data;
+}

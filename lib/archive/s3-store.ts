@@ -1,0 +1,191 @@
+import type { Readable } from "node:stream";
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  PutObjectCommand,
+  type S3Client,
+  type ServerSideEncryption,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { RetryableError } from "../errors.js";
+import { ObjectNotFoundError } from "./errors.js";
+import { assertValidKey } from "./keys.js";
+import type { ObjectInfo, ObjectStore, PutOptions } from "./store.js";
+
+export interface S3ObjectStoreOptions {
+  /** An S3 client from `createAwsClients` (lib/aws/clients.ts). */
+  client: S3Client;
+  /** Bucket name. */
+  bucket: string;
+  /** Key prefix inside the bucket, without leading or trailing `/`. Default: none (the bucket root). */
+  prefix?: string;
+  /** KMS key id or ARN: objects are written with SSE-KMS under it. Default: the bucket's default encryption. */
+  kmsKeyId?: string;
+  /**
+   * Part size of multipart uploads in bytes, 5 MiB..5 GiB (S3 limits). Default 8 MiB: a 150 MB
+   * message takes 19 parts, and emulators that refuse large single bodies stay happy.
+   */
+  partSize?: number;
+  /** Parts uploaded at once per upload, 1..16. Default 2 (memory per upload ≈ partSize × (queueSize + 1)). */
+  queueSize?: number;
+}
+
+const MiB = 1024 * 1024;
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+function isMissing(error: unknown): boolean {
+  const name = (error as { name?: string })?.name;
+  return name === "NoSuchKey" || name === "NotFound" || statusOf(error) === 404;
+}
+
+/** The SDK already retried (maxAttempts); what is still throttled or 5xx is worth another try later. */
+function classify(error: unknown, what: string): unknown {
+  const status = statusOf(error);
+  if (status === 429 || status === 503 || (status !== undefined && status >= 500)) {
+    return new RetryableError(`${what}: expected S3 to answer, found HTTP ${status}`, { cause: error });
+  }
+  return error;
+}
+
+/** The archive in an S3 bucket (or an S3-compatible emulator), keys under an optional prefix. */
+export class S3ObjectStore implements ObjectStore {
+  readonly location: string;
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  private readonly sse: {
+    ServerSideEncryption?: ServerSideEncryption;
+    SSEKMSKeyId?: string;
+    BucketKeyEnabled?: boolean;
+  };
+  private readonly partSize: number;
+  private readonly queueSize: number;
+
+  constructor(opts: S3ObjectStoreOptions) {
+    this.client = opts.client;
+    this.bucket = opts.bucket;
+    const prefix = (opts.prefix ?? "").replace(/^\/+|\/+$/g, "");
+    this.prefix = prefix ? `${prefix}/` : "";
+    this.location = `s3://${opts.bucket}/${this.prefix}`;
+    // A bucket key cuts KMS requests (and their cost) for the many small catalog objects.
+    this.sse = opts.kmsKeyId
+      ? { ServerSideEncryption: "aws:kms", SSEKMSKeyId: opts.kmsKeyId, BucketKeyEnabled: true }
+      : {};
+    this.partSize = Math.max(5 * MiB, opts.partSize ?? 8 * MiB);
+    this.queueSize = Math.min(16, Math.max(1, opts.queueSize ?? 2));
+  }
+
+  private full(key: string): string {
+    assertValidKey(key);
+    return `${this.prefix}${key}`;
+  }
+
+  async put(key: string, body: Buffer | Readable, opts?: PutOptions): Promise<void> {
+    const params = {
+      Bucket: this.bucket,
+      Key: this.full(key),
+      ContentType: opts?.contentType ?? "application/octet-stream",
+      ...this.sse,
+    };
+    try {
+      if (Buffer.isBuffer(body) && body.length <= this.partSize) {
+        await this.client.send(new PutObjectCommand({ ...params, Body: body }));
+        return;
+      }
+      // Streams (and large buffers) go in parts: a message is never held whole in memory.
+      const upload = new Upload({
+        client: this.client,
+        params: { ...params, Body: body },
+        partSize: this.partSize,
+        queueSize: this.queueSize,
+        leavePartsOnError: false,
+      });
+      await upload.done();
+    } catch (error) {
+      throw classify(error, `put ${this.location}${key}`);
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) }));
+      return out.Body as Readable;
+    } catch (error) {
+      if (isMissing(error)) throw new ObjectNotFoundError(key, { cause: error });
+      throw classify(error, `get ${this.location}${key}`);
+    }
+  }
+
+  async getBytes(key: string): Promise<Buffer> {
+    const body = await this.get(key);
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(Buffer.from(chunk as Uint8Array));
+    return Buffer.concat(chunks);
+  }
+
+  async head(key: string): Promise<{ size: number } | null> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }));
+      return { size: out.ContentLength ?? 0 };
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw classify(error, `head ${this.location}${key}`);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    let token: string | undefined;
+    do {
+      let out: ListObjectsV2CommandOutput;
+      try {
+        out = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: `${this.prefix}${prefix}`,
+            ContinuationToken: token,
+          }),
+        );
+      } catch (error) {
+        throw classify(error, `list ${this.location}${prefix}`);
+      }
+      for (const o of out.Contents ?? []) {
+        if (o.Key) yield { key: o.Key.slice(this.prefix.length), size: o.Size ?? 0 };
+      }
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    const source = this.full(from);
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: this.full(to),
+          CopySource: `${this.bucket}/${source.split("/").map(encodeURIComponent).join("/")}`,
+          ...this.sse,
+        }),
+      );
+    } catch (error) {
+      if (isMissing(error)) throw new ObjectNotFoundError(from, { cause: error });
+      throw classify(error, `copy ${this.location}${from} to ${to}`);
+    }
+    await this.delete(from);
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) }));
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw classify(error, `delete ${this.location}${key}`);
+    }
+  }
+}
