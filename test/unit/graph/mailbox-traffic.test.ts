@@ -3,14 +3,22 @@ import { MailboxTraffic } from "../../../lib/graph/mailbox-traffic.js";
 
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** Records `name` in `order` when the slot is granted, passing the release function on. */
+function noting(order: string[], name: string) {
+  return (release: () => void) => {
+    order.push(name);
+    return release;
+  };
+}
+
 describe("MailboxTraffic slots", () => {
   it("lets at most `concurrency` requests of a mailbox through, FIFO, and other mailboxes freely", async () => {
     const traffic = new MailboxTraffic({ concurrency: 2 });
     const order: string[] = [];
     const a = await traffic.acquire("MBX-1");
     const b = await traffic.acquire("mbx-1");
-    const c = traffic.acquire("mbx-1").then((release) => (order.push("c"), release));
-    const d = traffic.acquire("mbx-1").then((release) => (order.push("d"), release));
+    const c = traffic.acquire("mbx-1").then(noting(order, "c"));
+    const d = traffic.acquire("mbx-1").then(noting(order, "d"));
     const other = await traffic.acquire("mbx-2");
     await settle();
     expect(order).toEqual([]);
@@ -33,8 +41,8 @@ describe("MailboxTraffic slots", () => {
     const traffic = new MailboxTraffic({ concurrency: 4 });
     const first = await traffic.acquire("m");
     const order: string[] = [];
-    const batch = traffic.acquire("m", 4).then((release) => (order.push("batch"), release));
-    const small = traffic.acquire("m").then((release) => (order.push("small"), release));
+    const batch = traffic.acquire("m", 4).then(noting(order, "batch"));
+    const small = traffic.acquire("m").then(noting(order, "small"));
     await settle();
     expect(order).toEqual([]);
     first();
