@@ -60,7 +60,7 @@ export const TENANT_SHAPES: Record<TenantShape, TenantSpec> = {
   },
   uniform: { seed: 1, shape: "uniform", mailboxes: 20, totalMessages: 5000 },
   skewed: { seed: 2, shape: "skewed", mailboxes: 40, totalMessages: 8000 },
-  giant: { seed: 3, shape: "giant", mailboxes: 10, totalMessages: 20000 },
+  giant: { seed: 3, shape: "giant", mailboxes: 10, totalMessages: 12000 },
   "many-small": { seed: 4, shape: "many-small", mailboxes: 2000, totalMessages: 6000, largeFraction: 0 },
 };
 
