@@ -1,0 +1,131 @@
+/**
+ * The cost model of a backup job, shared by the planner, its simulation and the benchmark.
+ *
+ * Graph limits each app, per mailbox, to C concurrent requests (default 4) and B requests per
+ * window of W seconds (default 10,000 per 600 s); mailboxes do not limit each other. A request
+ * takes L seconds (`requestLatencySeconds`) plus `perByteSeconds` per MIME byte it carries.
+ *
+ * Work. A piece of work (folder, folder group, mailbox) is a {@link WorkEstimate}: q requests and
+ * s = q × L + bytes × perByteSeconds seconds of back-to-back request time, so its effective
+ * latency is L_eff = s / q.
+ * - Full pass of a folder: items (one `$value` GET each) + ceil(items / pageSize) delta pages
+ *   + 1 (the page ending in the delta link); bytes = the folder's size when known.
+ * - Incremental pass (the folder has a sync state): the same with the changed items instead of
+ *   all items. Changes are unknown beforehand: the folder's own estimate when the caller has one,
+ *   else ceil(changeRatio × items). An unchanged folder costs 1 request. Bytes scale with the
+ *   share of items changed.
+ * - Mailbox: Σ of its non-search folders + `mailboxOverheadRequests` (probe, folder listing).
+ *   Search folders hold no items of their own and cost nothing.
+ *
+ * Rates. With concurrency c, work runs at r = c / L_eff requests/s. The budget allows
+ * β = B / W requests/s in the long run; a mailbox that starts fresh has one window's allowance
+ * of B requests before the budget binds (Graph counts the window per mailbox, so a mailbox under
+ * B requests is never budget-limited). Work (q, s) alone on its mailbox, at concurrency c with a
+ * share σ of the mailbox's budget and allowance, therefore takes
+ *
+ *     t = s / c                               if q ≤ σB or r ≤ σβ (the budget never binds)
+ *     t = σB / r + (q − σB) / (σβ)            otherwise (burst, then the budget rate)
+ *
+ * which is the brief's cost / min(C / L_eff, B / W) with the first window's burst credited, and
+ * exactly what the simulation (simulate.ts) does with a unit that runs alone on its mailbox.
+ *
+ * Lower bound. Every request holds one of the mailbox's C slots for at least L, the allowance
+ * holds B requests, and after it the mailbox gets at most β. So mailbox m takes at least
+ *
+ *     T_m = max( s_m / C , min(q_m, B)·L / C + max(0, q_m − B) / β )
+ *
+ * (exact for a mailbox without bytes planned as one unit). One stream runs at most C_stream
+ * (`perStreamConcurrency`) requests, so m occupies streams for at least S_m, the same with
+ * C_stream in place of C. With N streams:
+ *
+ *     LB = max( max_m T_m , Σ_m S_m / N )
+ *
+ * the brief's max(max cost / R_mbx, Σ cost / (N × R_stream)), per mailbox so that each mailbox's
+ * own effective latency counts, and valid for any split of a mailbox into units.
+ */
+import { budgetRate, type PlanLimits } from "./limits.js";
+import type { PlanFolder, PlanMailbox, WorkEstimate } from "./types.js";
+
+export const noWork: Readonly<WorkEstimate> = Object.freeze({ requests: 0, serialSeconds: 0 });
+
+export function addWork(a: WorkEstimate, b: WorkEstimate): WorkEstimate {
+  return { requests: a.requests + b.requests, serialSeconds: a.serialSeconds + b.serialSeconds };
+}
+
+function passWork(items: number, bytes: number, limits: PlanLimits): WorkEstimate {
+  const requests = items + Math.ceil(items / limits.pageSize) + 1;
+  return {
+    requests,
+    serialSeconds: requests * limits.requestLatencySeconds + bytes * limits.perByteSeconds,
+  };
+}
+
+/** Items expected in a folder's next pass: all of them, or the changes since its sync state. */
+export function itemsToTransfer(folder: PlanFolder, limits: PlanLimits): number {
+  if (!folder.hasSyncState) return folder.totalItemCount;
+  const estimate = folder.estimatedChangedItems ?? Math.ceil(limits.changeRatio * folder.totalItemCount);
+  return Math.max(0, estimate);
+}
+
+/** The work of one folder's next pass; search folders cost nothing. */
+export function folderWork(folder: PlanFolder, limits: PlanLimits): WorkEstimate {
+  if (folder.isSearchFolder) return { ...noWork };
+  const items = itemsToTransfer(folder, limits);
+  const total = folder.totalItemCount;
+  // Changed items are assumed to be of the folder's average size.
+  const bytes =
+    folder.sizeBytes === undefined || total === 0 ? 0 : (folder.sizeBytes * Math.min(items, total)) / total;
+  return passWork(items, bytes, limits);
+}
+
+/** The per-mailbox overhead (probe, folder listing): requests only. */
+export function mailboxOverhead(limits: PlanLimits): WorkEstimate {
+  const requests = limits.mailboxOverheadRequests;
+  return { requests, serialSeconds: requests * limits.requestLatencySeconds };
+}
+
+/** The work of a whole mailbox: its non-search folders plus the overhead. */
+export function mailboxWork(mailbox: PlanMailbox, limits: PlanLimits): WorkEstimate {
+  return mailbox.folders.reduce((sum, f) => addWork(sum, folderWork(f, limits)), mailboxOverhead(limits));
+}
+
+/**
+ * Seconds for `work` alone on its mailbox at `concurrency` concurrent requests with a
+ * `budgetShare` σ (0 < σ ≤ 1) of the mailbox's budget and allowance (the unit estimate).
+ */
+export function workSeconds(
+  work: WorkEstimate,
+  concurrency: number,
+  budgetShare: number,
+  limits: PlanLimits,
+): number {
+  if (work.requests <= 0) return 0;
+  const concurrencySeconds = work.serialSeconds / concurrency;
+  const allowance = budgetShare * limits.budgetPerWindow;
+  const budget = budgetShare * budgetRate(limits);
+  const rate = work.requests / concurrencySeconds;
+  if (work.requests <= allowance || rate <= budget) return concurrencySeconds;
+  return allowance / rate + (work.requests - allowance) / budget;
+}
+
+/**
+ * The least time `work` can take with `concurrency` request slots and its mailbox's whole budget,
+ * however it is cut into units: each request holds a slot ≥ L, then the budget rate binds.
+ */
+export function minimumWorkSeconds(work: WorkEstimate, concurrency: number, limits: PlanLimits): number {
+  if (work.requests <= 0) return 0;
+  const burst =
+    (Math.min(work.requests, limits.budgetPerWindow) * limits.requestLatencySeconds) / concurrency;
+  const afterBurst = Math.max(0, work.requests - limits.budgetPerWindow) / budgetRate(limits);
+  return Math.max(work.serialSeconds / concurrency, burst + afterBurst);
+}
+
+/** T_m: the least time a mailbox's work can take, with all of its concurrency and budget. */
+export function mailboxMinimumSeconds(work: WorkEstimate, limits: PlanLimits): number {
+  return minimumWorkSeconds(work, limits.perMailboxConcurrency, limits);
+}
+
+/** S_m: the least stream time a mailbox's work occupies (one stream runs ≤ C_stream requests). */
+export function mailboxStreamSeconds(work: WorkEstimate, limits: PlanLimits): number {
+  return minimumWorkSeconds(work, limits.perStreamConcurrency, limits);
+}

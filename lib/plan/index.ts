@@ -1,0 +1,25 @@
+export {
+  addWork,
+  folderWork,
+  itemsToTransfer,
+  mailboxMinimumSeconds,
+  mailboxOverhead,
+  mailboxStreamSeconds,
+  mailboxWork,
+  minimumWorkSeconds,
+  noWork,
+  workSeconds,
+} from "./cost.js";
+export { createPlanner, type ListedMailbox, planMailboxesFromListing } from "./from-listing.js";
+export { budgetRate, defaultPlanLimits, type PlanLimits, resolvePlanLimits } from "./limits.js";
+export { lowerBound } from "./lower-bound.js";
+export { type PlanInput, planJob } from "./plan.js";
+export {
+  type MailboxInterval,
+  type Schedule,
+  type ScheduledUnit,
+  simulateSchedule,
+  type UnitTiming,
+} from "./simulate.js";
+export { type FolderGroup, type FolderWork, groupFolders, type MailboxSplit, splitMailbox } from "./split.js";
+export type { MailboxPlan, Plan, PlanFolder, PlanMailbox, Unit, WorkEstimate } from "./types.js";

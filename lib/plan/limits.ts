@@ -1,0 +1,141 @@
+import { ConfigError } from "../errors.js";
+
+/**
+ * The service limits and estimates the planner works with. Graph's limits are per app and per
+ * mailbox; the benchmark scales them down so that a small simulated tenant behaves like a large
+ * real one.
+ */
+export interface PlanLimits {
+  /** Streams the job may use at most (the SQS mapping's maximum concurrency). Integer, 1–1000. Default 16. */
+  maxStreams: number;
+  /** C: concurrent requests Graph allows per app and mailbox. Integer, 1–64. Default 4. */
+  perMailboxConcurrency: number;
+  /**
+   * Concurrent requests one stream runs on its unit at most. Integer, 1–`perMailboxConcurrency`.
+   * Default: `perMailboxConcurrency` (one stream can fill a mailbox, so mailboxes are not split).
+   */
+  perStreamConcurrency: number;
+  /** B: requests Graph allows per app and mailbox in one window. Integer ≥ 1. Default 10,000. */
+  budgetPerWindow: number;
+  /** W: length of the budget window, seconds. > 0. Default 600 (10 minutes). */
+  windowSeconds: number;
+  /** L: estimated time of one request without its body, seconds. > 0. Default 0.25. */
+  requestLatencySeconds: number;
+  /** Estimated transfer time per MIME byte, seconds. ≥ 0. Default 5e-8 (20 MB/s per request). */
+  perByteSeconds: number;
+  /** Items per delta page (`Prefer: odata.maxpagesize`). Integer, 1–1000. Default 100. */
+  pageSize: number;
+  /**
+   * Share of a synced folder's items expected to have changed since its last backup, when the
+   * folder carries no better estimate. 0–1. Default 0.02.
+   */
+  changeRatio: number;
+  /** Requests per mailbox besides its folders' (mailbox probe, folder listing). ≥ 0. Default 2. */
+  mailboxOverheadRequests: number;
+  /**
+   * How much longer than the best makespan (the one with `maxStreams`) the chosen stream count
+   * may be, as a fraction: the planner takes the fewest streams within it. 0–1. Default 0.02.
+   */
+  makespanTolerance: number;
+}
+
+export const defaultPlanLimits: Readonly<PlanLimits> = Object.freeze({
+  maxStreams: 16,
+  perMailboxConcurrency: 4,
+  perStreamConcurrency: 4,
+  budgetPerWindow: 10_000,
+  windowSeconds: 600,
+  requestLatencySeconds: 0.25,
+  perByteSeconds: 5e-8,
+  pageSize: 100,
+  changeRatio: 0.02,
+  mailboxOverheadRequests: 2,
+  makespanTolerance: 0.02,
+});
+
+function check(field: keyof PlanLimits, value: number, ok: boolean, expected: string): void {
+  if (!ok || !Number.isFinite(value)) {
+    throw new ConfigError(`plan.${field}`, `expected ${expected}, found ${value}`);
+  }
+}
+
+/**
+ * Fills in defaults and validates. `perStreamConcurrency` defaults to the (possibly given)
+ * `perMailboxConcurrency`. Throws {@link ConfigError} naming the first invalid field.
+ */
+export function resolvePlanLimits(given: Partial<PlanLimits> = {}): PlanLimits {
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+  const perMailboxConcurrency = given.perMailboxConcurrency ?? defaultPlanLimits.perMailboxConcurrency;
+  const limits: PlanLimits = {
+    ...defaultPlanLimits,
+    perStreamConcurrency: perMailboxConcurrency,
+    ...defined,
+  };
+  const int = Number.isInteger;
+  check(
+    "maxStreams",
+    limits.maxStreams,
+    int(limits.maxStreams) && limits.maxStreams >= 1 && limits.maxStreams <= 1000,
+    "an integer 1–1000",
+  );
+  check(
+    "perMailboxConcurrency",
+    limits.perMailboxConcurrency,
+    int(limits.perMailboxConcurrency) &&
+      limits.perMailboxConcurrency >= 1 &&
+      limits.perMailboxConcurrency <= 64,
+    "an integer 1–64",
+  );
+  check(
+    "perStreamConcurrency",
+    limits.perStreamConcurrency,
+    int(limits.perStreamConcurrency) &&
+      limits.perStreamConcurrency >= 1 &&
+      limits.perStreamConcurrency <= limits.perMailboxConcurrency,
+    `an integer 1–perMailboxConcurrency (${limits.perMailboxConcurrency})`,
+  );
+  check(
+    "budgetPerWindow",
+    limits.budgetPerWindow,
+    int(limits.budgetPerWindow) && limits.budgetPerWindow >= 1,
+    "an integer ≥ 1",
+  );
+  check("windowSeconds", limits.windowSeconds, limits.windowSeconds > 0, "a number of seconds > 0");
+  check(
+    "requestLatencySeconds",
+    limits.requestLatencySeconds,
+    limits.requestLatencySeconds > 0,
+    "a number of seconds > 0",
+  );
+  check("perByteSeconds", limits.perByteSeconds, limits.perByteSeconds >= 0, "a number of seconds ≥ 0");
+  check(
+    "pageSize",
+    limits.pageSize,
+    int(limits.pageSize) && limits.pageSize >= 1 && limits.pageSize <= 1000,
+    "an integer 1–1000",
+  );
+  check(
+    "changeRatio",
+    limits.changeRatio,
+    limits.changeRatio >= 0 && limits.changeRatio <= 1,
+    "a fraction 0–1",
+  );
+  check(
+    "mailboxOverheadRequests",
+    limits.mailboxOverheadRequests,
+    limits.mailboxOverheadRequests >= 0,
+    "a number of requests ≥ 0",
+  );
+  check(
+    "makespanTolerance",
+    limits.makespanTolerance,
+    limits.makespanTolerance >= 0 && limits.makespanTolerance <= 1,
+    "a fraction 0–1",
+  );
+  return limits;
+}
+
+/** β = B / W: the long-run request rate Graph allows per mailbox, requests per second. */
+export function budgetRate(limits: PlanLimits): number {
+  return limits.budgetPerWindow / limits.windowSeconds;
+}

@@ -1,0 +1,215 @@
+import { budgetRate, type PlanLimits } from "./limits.js";
+import type { Unit } from "./types.js";
+
+/** What the simulation needs of a unit. */
+export type ScheduledUnit = Pick<Unit, "index" | "mailboxId" | "cost" | "serialSeconds" | "concurrency">;
+
+export interface UnitTiming {
+  index: number;
+  stream: number;
+  startSeconds: number;
+  endSeconds: number;
+}
+
+/** The rates in force for one mailbox during one interval of the simulation. */
+export interface MailboxInterval {
+  mailboxId: string;
+  fromSeconds: number;
+  toSeconds: number;
+  /** Σ requests/s of the mailbox's running units. */
+  requestsPerSecond: number;
+  /** Σ concurrent requests of the mailbox's running units (requests/s × effective latency). */
+  concurrency: number;
+  /** True while the mailbox's first-window allowance is used up: the rate is then ≤ B / W. */
+  budgetBound: boolean;
+}
+
+export interface Schedule {
+  makespanSeconds: number;
+  /** One per unit, in the order given. */
+  units: UnitTiming[];
+}
+
+interface Running {
+  unit: ScheduledUnit;
+  timing: UnitTiming;
+  state: MailboxState;
+  /** Requests left as of the mailbox's `since`. */
+  remaining: number;
+  /** Requests/s when only its own concurrency limits it: c / L_eff. */
+  cap: number;
+  rate: number;
+  finishAt: number;
+}
+
+interface MailboxState {
+  mailboxId: string;
+  /** First-window allowance left as of `since`. */
+  allowance: number;
+  since: number;
+  running: Running[];
+  exhaustAt: number;
+}
+
+/** Hands `total` out among `running` as max-min fair shares, no unit above its (scaled) cap. */
+function waterFill(running: Running[], caps: number[], total: number): void {
+  const order = running.map((_, i) => i).sort((a, b) => caps[a]! - caps[b]!);
+  let left = total;
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k]!;
+    const rate = Math.min(caps[i]!, left / (order.length - k));
+    running[i]!.rate = rate;
+    left -= rate;
+  }
+}
+
+/** Brings a mailbox's units and allowance to `now`, then sets their rates and next events. */
+function settle(state: MailboxState, now: number, limits: PlanLimits): void {
+  const elapsed = now - state.since;
+  let used = 0;
+  for (const r of state.running) {
+    r.remaining = Math.max(0, r.remaining - r.rate * elapsed);
+    used += r.rate * elapsed;
+  }
+  if (state.allowance > 0) state.allowance = Math.max(0, state.allowance - used);
+  state.since = now;
+  const { running } = state;
+  if (running.length === 0) {
+    state.exhaustAt = Number.POSITIVE_INFINITY;
+    return;
+  }
+  // Units of one mailbox running at once share its C concurrent requests...
+  const asked = running.reduce((sum, r) => sum + r.unit.concurrency, 0);
+  const scale = Math.min(1, limits.perMailboxConcurrency / asked);
+  if (state.allowance > 0) {
+    for (const r of running) r.rate = r.cap * scale;
+  } else {
+    // ...and, once the first window's allowance is gone, its budget rate.
+    waterFill(
+      running,
+      running.map((r) => r.cap * scale),
+      budgetRate(limits),
+    );
+  }
+  let total = 0;
+  for (const r of running) {
+    r.finishAt = now + r.remaining / r.rate;
+    total += r.rate;
+  }
+  state.exhaustAt = state.allowance > 0 ? now + state.allowance / total : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * Simulates dynamic assignment: `streams` streams pull `units` in the order given (the plan's
+ * largest-first order) whenever they are free. A unit runs at its concurrency (c / L_eff
+ * requests/s); units of one mailbox running at once share the mailbox's C and, after its first
+ * window's allowance of B requests, its budget rate B / W (max-min fair). Time advances from
+ * event to event (a unit ends, an allowance runs out), so the result is exact for the model.
+ * `onInterval` sees every busy mailbox's rates between events (for tests and benchmarks).
+ */
+export function simulateSchedule(
+  units: readonly ScheduledUnit[],
+  streams: number,
+  limits: PlanLimits,
+  onInterval?: (interval: MailboxInterval) => void,
+): Schedule {
+  if (units.length === 0) return { makespanSeconds: 0, units: [] };
+  if (!(Number.isInteger(streams) && streams >= 1)) {
+    throw new RangeError(`simulateSchedule: expected an integer stream count ≥ 1, found ${streams}`);
+  }
+  const timings: UnitTiming[] = [];
+  const mailboxes = new Map<string, MailboxState>();
+  const busy = new Set<MailboxState>();
+  const freeStreams: number[] = Array.from({ length: streams }, (_, i) => streams - 1 - i);
+  const running: Running[] = [];
+  const dirty = new Set<MailboxState>();
+  let next = 0;
+  let now = 0;
+
+  const pull = (): void => {
+    while (freeStreams.length > 0 && next < units.length) {
+      const unit = units[next++]!;
+      const stream = freeStreams.pop()!;
+      const timing: UnitTiming = { index: unit.index, stream, startSeconds: now, endSeconds: now };
+      timings.push(timing);
+      if (unit.cost <= 0) {
+        freeStreams.push(stream);
+        continue;
+      }
+      if (!(unit.serialSeconds > 0 && unit.concurrency > 0)) {
+        throw new RangeError(
+          `simulateSchedule: unit ${unit.index} has ${unit.cost} requests, expected serialSeconds > 0 and concurrency > 0, found ${unit.serialSeconds} and ${unit.concurrency}`,
+        );
+      }
+      let state = mailboxes.get(unit.mailboxId);
+      if (!state) {
+        state = {
+          mailboxId: unit.mailboxId,
+          allowance: limits.budgetPerWindow,
+          since: now,
+          running: [],
+          exhaustAt: Number.POSITIVE_INFINITY,
+        };
+        mailboxes.set(unit.mailboxId, state);
+      }
+      // Effective latency L_eff = serialSeconds / cost, so c / L_eff requests per second.
+      const cap = (unit.concurrency * unit.cost) / unit.serialSeconds;
+      settle(state, now, limits);
+      const entry: Running = { unit, timing, state, remaining: unit.cost, cap, rate: 0, finishAt: now };
+      state.running.push(entry);
+      running.push(entry);
+      busy.add(state);
+      dirty.add(state);
+    }
+  };
+
+  pull();
+  while (running.length > 0) {
+    for (const state of dirty) settle(state, now, limits);
+    dirty.clear();
+    let until = Number.POSITIVE_INFINITY;
+    for (const r of running) until = Math.min(until, r.finishAt);
+    for (const state of busy) until = Math.min(until, state.exhaustAt);
+    if (onInterval) {
+      for (const state of busy) {
+        let requestsPerSecond = 0;
+        let concurrency = 0;
+        for (const r of state.running) {
+          requestsPerSecond += r.rate;
+          concurrency += (r.rate / r.cap) * r.unit.concurrency;
+        }
+        onInterval({
+          mailboxId: state.mailboxId,
+          fromSeconds: now,
+          toSeconds: until,
+          requestsPerSecond,
+          concurrency,
+          budgetBound: state.allowance <= 0,
+        });
+      }
+    }
+    now = until;
+    for (const state of busy) {
+      if (state.exhaustAt <= now) {
+        settle(state, now, limits);
+        state.allowance = 0;
+        dirty.add(state);
+      }
+    }
+    for (let i = running.length - 1; i >= 0; i--) {
+      const r = running[i]!;
+      if (r.finishAt > now) continue;
+      r.timing.endSeconds = now;
+      running.splice(i, 1);
+      const { state } = r;
+      settle(state, now, limits);
+      state.running.splice(state.running.indexOf(r), 1);
+      if (state.running.length === 0) busy.delete(state);
+      freeStreams.push(r.timing.stream);
+      dirty.add(state);
+    }
+    pull();
+  }
+  const makespanSeconds = timings.reduce((max, t) => Math.max(max, t.endSeconds), 0);
+  return { makespanSeconds, units: timings };
+}

@@ -1,0 +1,97 @@
+import { addWork, noWork, workSeconds } from "./cost.js";
+import type { PlanLimits } from "./limits.js";
+import type { WorkEstimate } from "./types.js";
+
+export interface FolderWork {
+  folderId: string;
+  work: WorkEstimate;
+}
+
+export interface FolderGroup {
+  folderIds: string[];
+  work: WorkEstimate;
+}
+
+/** How a mailbox is cut into units that run at once and share its C and B. */
+export interface MailboxSplit {
+  groups: FolderGroup[];
+  /** Concurrency of each group's unit: min(C_stream, ⌊C / k⌋) for k groups. */
+  concurrency: number;
+  /** Each group's share of the mailbox budget: 1 / k. */
+  budgetShare: number;
+  /** Seconds until the slowest group ends, when all k run at once. */
+  seconds: number;
+}
+
+/**
+ * Cuts folders into `k` groups balanced by back-to-back time (longest folder first into the
+ * lightest group), never cutting a folder. The overhead goes to the lightest group at the end.
+ * Groups keep their folders in the order given.
+ */
+export function groupFolders(
+  folders: readonly FolderWork[],
+  overhead: WorkEstimate,
+  k: number,
+): FolderGroup[] {
+  const groups = Array.from({ length: Math.max(1, k) }, () => ({
+    members: [] as number[],
+    work: { ...noWork },
+  }));
+  const order = folders
+    .map((_, i) => i)
+    .sort((a, b) => folders[b]!.work.serialSeconds - folders[a]!.work.serialSeconds || a - b);
+  const lightest = () => groups.reduce((min, g) => (g.work.serialSeconds < min.work.serialSeconds ? g : min));
+  for (const i of order) {
+    const group = lightest();
+    group.members.push(i);
+    group.work = addWork(group.work, folders[i]!.work);
+  }
+  const last = lightest();
+  last.work = addWork(last.work, overhead);
+  return groups.map((g) => ({
+    folderIds: g.members.sort((a, b) => a - b).map((i) => folders[i]!.folderId),
+    work: g.work,
+  }));
+}
+
+function splitInto(
+  folders: readonly FolderWork[],
+  overhead: WorkEstimate,
+  k: number,
+  limits: PlanLimits,
+): MailboxSplit {
+  const groups = groupFolders(folders, overhead, k);
+  const concurrency = Math.min(limits.perStreamConcurrency, Math.floor(limits.perMailboxConcurrency / k));
+  const budgetShare = 1 / k;
+  const seconds = groups.reduce(
+    (max, g) => Math.max(max, workSeconds(g.work, concurrency, budgetShare, limits)),
+    0,
+  );
+  return { groups, concurrency, budgetShare, seconds };
+}
+
+/**
+ * Decides how many units a mailbox becomes. One unit, unless that unit would end after
+ * `targetSeconds` (it would be the job's tail) and k > 1 units running at once end sooner: that
+ * happens only when one stream cannot fill the mailbox's rate (C_stream < C). The k units share
+ * C (each ⌊C / k⌋ ≥ 1, so k ≤ C) and B, so the mailbox never gets more than its limits. Takes
+ * the smallest k that meets the target, else the fastest k.
+ */
+export function splitMailbox(
+  folders: readonly FolderWork[],
+  overhead: WorkEstimate,
+  targetSeconds: number,
+  limits: PlanLimits,
+): MailboxSplit {
+  const whole = splitInto(folders, overhead, 1, limits);
+  const meets = (split: MailboxSplit) => split.seconds <= targetSeconds * (1 + 1e-9);
+  if (meets(whole)) return whole;
+  let best = whole;
+  const maxGroups = Math.min(limits.perMailboxConcurrency, folders.length);
+  for (let k = 2; k <= maxGroups; k++) {
+    const split = splitInto(folders, overhead, k, limits);
+    if (split.seconds < best.seconds * (1 - 1e-9)) best = split;
+    if (meets(split)) return split;
+  }
+  return best;
+}

@@ -1,0 +1,83 @@
+/** One folder as the planner sees it (from the folder listing and the committed sync states). */
+export interface PlanFolder {
+  folderId: string;
+  /** Display path from the mailbox root, for reports. */
+  path: string;
+  /** Items in the folder (`totalItemCount`). ≥ 0. */
+  totalItemCount: number;
+  /** Total MIME size in bytes (extended property 0x0E08), when the service gave it. ≥ 0. */
+  sizeBytes?: number;
+  /** The folder has a committed delta link: the next pass is incremental. */
+  hasSyncState: boolean;
+  /** Search folders hold no items of their own: they are never backed up. */
+  isSearchFolder: boolean;
+  /**
+   * Items expected to have changed since the last backup, when the caller knows better than
+   * `changeRatio` (e.g. from counts seen by the previous job, or exact counts in a benchmark).
+   * Used only when `hasSyncState`. ≥ 0. 0 means unchanged: the pass costs one request.
+   */
+  estimatedChangedItems?: number;
+}
+
+export interface PlanMailbox {
+  /** Graph user id. */
+  mailboxId: string;
+  address: string;
+  folders: PlanFolder[];
+}
+
+/** What a piece of work needs: Graph requests, and the time they take one after another. */
+export interface WorkEstimate {
+  /** Graph requests (delta pages + MIME downloads + overhead). */
+  requests: number;
+  /** Seconds the requests take back to back: requests × L + bytes × perByteSeconds. */
+  serialSeconds: number;
+}
+
+/** A piece of work handed to a stream: one mailbox, or a group of folders of one big mailbox. */
+export interface Unit {
+  /** Position in the plan; streams pull units in this order (largest first). */
+  index: number;
+  mailboxId: string;
+  /** The non-search folders this unit backs up; empty for a mailbox without any. */
+  folderIds: string[];
+  /** Estimated Graph requests. */
+  cost: number;
+  /** Seconds the requests take back to back (before concurrency). */
+  serialSeconds: number;
+  /** Seconds a stream is expected to spend on the unit, at its concurrency and budget share. */
+  estimatedSeconds: number;
+  /** Concurrent requests the unit may run: its share of the mailbox's C. ≥ 1. */
+  concurrency: number;
+  /** `mailbox`: the whole mailbox; `folders`: one folder group of a split mailbox. */
+  kind: "mailbox" | "folders";
+}
+
+/** How one mailbox was planned. */
+export interface MailboxPlan {
+  mailboxId: string;
+  address: string;
+  /** The whole mailbox's estimate, overhead included. */
+  cost: number;
+  serialSeconds: number;
+  /** Shortest time the mailbox can take under its per-mailbox limits (its term in the lower bound). */
+  minimumSeconds: number;
+  /** Indexes of its units in the plan. */
+  unitIndexes: number[];
+  /** Search folders: listed by Graph, backed up by no unit. */
+  excludedFolderIds: string[];
+}
+
+export interface Plan {
+  /** Largest (longest) first; `units[i].index === i`. */
+  units: Unit[];
+  /** N: streams to start. 0 when there is nothing to do. */
+  streams: number;
+  /** Makespan of dynamic assignment of `units` to `streams` (see `simulateSchedule`). */
+  predictedMakespanSeconds: number;
+  /** The lower bound for `streams` streams (see `lowerBound`). */
+  lowerBoundSeconds: number;
+  /** Σ unit costs, in requests. */
+  totalCost: number;
+  perMailbox: MailboxPlan[];
+}

@@ -1,0 +1,224 @@
+import { describe, expect, it } from "vitest";
+import { FatalError } from "../../../lib/errors.js";
+import {
+  createPlanner,
+  lowerBound,
+  mailboxWork,
+  type PlanFolder,
+  type PlanMailbox,
+  planJob,
+  resolvePlanLimits,
+  simulateSchedule,
+} from "../../../lib/plan/index.js";
+
+function folders(mailboxId: string, counts: number[], extra: Partial<PlanFolder> = {}): PlanFolder[] {
+  return counts.map((totalItemCount, i) => ({
+    folderId: `${mailboxId}-f${i}`,
+    path: `F${i}`,
+    totalItemCount,
+    hasSyncState: false,
+    isSearchFolder: false,
+    ...extra,
+  }));
+}
+
+function mailbox(mailboxId: string, counts: number[], extra: Partial<PlanFolder> = {}): PlanMailbox {
+  return { mailboxId, address: `${mailboxId}@contoso.test`, folders: folders(mailboxId, counts, extra) };
+}
+
+const base = { requestLatencySeconds: 0.25, perByteSeconds: 0, pageSize: 100 };
+
+describe("planJob", () => {
+  it("plans nothing for an empty tenant", () => {
+    expect(planJob({ mailboxes: [], limits: base })).toEqual({
+      units: [],
+      streams: 0,
+      predictedMakespanSeconds: 0,
+      lowerBoundSeconds: 0,
+      totalCost: 0,
+      perMailbox: [],
+    });
+  });
+
+  it("plans one mailbox as one unit on one stream, at its lower bound", () => {
+    const plan = planJob({ mailboxes: [mailbox("m", [250])], limits: { ...base, maxStreams: 8 } });
+    expect(plan.units).toEqual([
+      {
+        index: 0,
+        mailboxId: "m",
+        folderIds: ["m-f0"],
+        cost: 256,
+        serialSeconds: 64,
+        estimatedSeconds: 16,
+        concurrency: 4,
+        kind: "mailbox",
+      },
+    ]);
+    expect(plan.streams).toBe(1);
+    expect(plan.predictedMakespanSeconds).toBeCloseTo(16, 9);
+    expect(plan.lowerBoundSeconds).toBeCloseTo(16, 9);
+    expect(plan.totalCost).toBe(256);
+  });
+
+  it("costs unchanged incremental folders one request each", () => {
+    const unchanged = [
+      mailbox("a", [500, 20, 3000], { hasSyncState: true, estimatedChangedItems: 0 }),
+      mailbox("b", [10, 0], { hasSyncState: true, estimatedChangedItems: 0 }),
+    ];
+    const plan = planJob({ mailboxes: unchanged, limits: base });
+    expect(plan.perMailbox.map((m) => m.cost)).toEqual([3 + 2, 2 + 2]);
+    expect(plan.totalCost).toBe(9);
+    // The change ratio 0 says the same without per-folder estimates.
+    const byRatio = unchanged.map((m) => ({
+      ...m,
+      folders: m.folders.map(({ estimatedChangedItems: _, ...f }) => f),
+    }));
+    expect(planJob({ mailboxes: byRatio, limits: { ...base, changeRatio: 0 } }).totalCost).toBe(9);
+  });
+
+  it("backs up no search folder and still visits a mailbox that has only those", () => {
+    const m = mailbox("m", [10]);
+    m.folders.push({
+      folderId: "s",
+      path: "Unread",
+      totalItemCount: 400,
+      hasSyncState: false,
+      isSearchFolder: true,
+    });
+    const onlySearch: PlanMailbox = {
+      mailboxId: "x",
+      address: "x@contoso.test",
+      folders: [
+        { folderId: "xs", path: "Flagged", totalItemCount: 9, hasSyncState: false, isSearchFolder: true },
+      ],
+    };
+    const plan = planJob({ mailboxes: [m, onlySearch], limits: base });
+    expect(plan.units.flatMap((u) => u.folderIds)).toEqual(["m-f0"]);
+    expect(plan.units.find((u) => u.mailboxId === "x")).toMatchObject({ folderIds: [], cost: 2 });
+    expect(plan.perMailbox.map((p) => p.excludedFolderIds)).toEqual([["s"], ["xs"]]);
+  });
+
+  it("orders units longest first and indexes them in that order", () => {
+    const plan = planJob({
+      mailboxes: [mailbox("small", [10]), mailbox("big", [5000]), mailbox("mid", [800])],
+      limits: base,
+    });
+    expect(plan.units.map((u) => [u.index, u.mailboxId])).toEqual([
+      [0, "big"],
+      [1, "mid"],
+      [2, "small"],
+    ]);
+    expect(plan.perMailbox.map((p) => p.unitIndexes)).toEqual([[2], [0], [1]]);
+  });
+
+  it("starts no more streams than it needs: small mailboxes share a stream beside the big one", () => {
+    // big: 10,000 + 100 + 1 + 2 = 10,103 requests; ten of 990 + 10 + 1 + 2 = 1,003: 10,030 in all.
+    const mailboxes = [
+      mailbox("big", [10_000]),
+      ...Array.from({ length: 10 }, (_, i) => mailbox(`s${i}`, [990])),
+    ];
+    const limits = { ...base, maxStreams: 16 };
+    const plan = planJob({ mailboxes, limits });
+    expect(plan.streams).toBe(2);
+    const resolved = resolvePlanLimits(limits);
+    const best = simulateSchedule(plan.units, 11, resolved).makespanSeconds;
+    expect(plan.predictedMakespanSeconds).toBeLessThanOrEqual(best * 1.02);
+    expect(simulateSchedule(plan.units, 1, resolved).makespanSeconds).toBeGreaterThan(best * 1.02);
+  });
+
+  it("never plans more streams than units", () => {
+    const plan = planJob({
+      mailboxes: [mailbox("a", [100]), mailbox("b", [100]), mailbox("c", [100])],
+      limits: base,
+    });
+    expect(plan.streams).toBe(3);
+  });
+
+  it("keeps a mailbox whole when one stream fills its rate (C_stream = C)", () => {
+    const giant = mailbox("g", [4000, 4000, 4000, 4000]);
+    const plan = planJob({ mailboxes: [giant, mailbox("a", [100])], limits: { ...base, maxStreams: 8 } });
+    expect(plan.units.filter((u) => u.mailboxId === "g")).toMatchObject([
+      { kind: "mailbox", concurrency: 4 },
+    ]);
+  });
+
+  it("splits the tail mailbox into folder groups that together use its C when one stream cannot", () => {
+    const giant = mailbox("g", [4000, 4000, 4000, 4000]);
+    const limits = { ...base, maxStreams: 8, perStreamConcurrency: 1 };
+    const plan = planJob({ mailboxes: [giant, mailbox("a", [100])], limits });
+    const parts = plan.units.filter((u) => u.mailboxId === "g");
+    expect(parts).toHaveLength(4);
+    for (const part of parts) expect(part).toMatchObject({ kind: "folders", concurrency: 1 });
+    expect(parts.flatMap((u) => u.folderIds).sort()).toEqual(["g-f0", "g-f1", "g-f2", "g-f3"]);
+    // Four streams at one slot each run the mailbox at its full rate: the bound's mailbox term.
+    expect(plan.predictedMakespanSeconds).toBeLessThanOrEqual(plan.lowerBoundSeconds * 1.01);
+  });
+
+  it("keeps a big folder whole and splits only as far as it pays", () => {
+    const lopsided = mailbox("g", [20_000, 50, 50, 50]);
+    const limits = { ...base, maxStreams: 8, perStreamConcurrency: 2 };
+    const plan = planJob({ mailboxes: [lopsided], limits });
+    // Two groups at ⌊4 / 2⌋ = 2 slots: the big folder alone, the rest beside it. Three or four
+    // groups would leave the big folder one slot.
+    expect(plan.units.map((u) => [u.folderIds, u.concurrency])).toEqual([
+      [["g-f0"], 2],
+      [["g-f1", "g-f2", "g-f3"], 2],
+    ]);
+  });
+
+  it("never gives a mailbox's units more than C between them", () => {
+    const plan = planJob({
+      mailboxes: [
+        mailbox(
+          "g",
+          Array.from({ length: 12 }, () => 3000),
+        ),
+      ],
+      limits: { ...base, perMailboxConcurrency: 2, perStreamConcurrency: 1 },
+    });
+    expect(plan.units).toHaveLength(2);
+    expect(plan.units.reduce((sum, u) => sum + u.concurrency, 0)).toBe(2);
+  });
+
+  it("reports the lower bound for the streams it chose", () => {
+    const mailboxes = Array.from({ length: 40 }, (_, i) => mailbox(`m${i}`, [1000 + 10 * i]));
+    const limits = resolvePlanLimits({ ...base, maxStreams: 8 });
+    const plan = planJob({ mailboxes, limits });
+    const estimates = mailboxes.map((m) => mailboxWork(m, limits));
+    expect(plan.lowerBoundSeconds).toBeCloseTo(lowerBound(estimates, plan.streams, limits), 9);
+  });
+
+  it("refuses a mailbox listed twice and negative counts", () => {
+    expect(() => planJob({ mailboxes: [mailbox("a", [1]), mailbox("a", [2])] })).toThrow(FatalError);
+    expect(() => planJob({ mailboxes: [mailbox("a", [-1])] })).toThrow(/item counts and sizes ≥ 0/);
+  });
+});
+
+describe("createPlanner", () => {
+  it("plans the coordinator's listing: synced folders as incremental passes", () => {
+    const plan = createPlanner(base)([
+      {
+        mailbox: { userId: "u1", address: "u1@contoso.test" },
+        folders: [
+          { id: "inbox", path: "Inbox", totalItemCount: 1000, isSearchFolder: false },
+          {
+            id: "sent",
+            path: "Sent Items",
+            totalItemCount: 1000,
+            sizeBytes: 5_000_000,
+            isSearchFolder: false,
+          },
+        ],
+        syncedFolderIds: new Set(["inbox"]),
+      },
+    ]);
+    // inbox: ceil(0.02 × 1000) + 1 + 1 = 22; sent: 1000 + 10 + 1 = 1011; overhead 2.
+    expect(plan.units).toMatchObject([
+      { mailboxId: "u1", folderIds: ["inbox", "sent"], cost: 22 + 1011 + 2 },
+    ]);
+  });
+
+  it("rejects bad limits when it is created", () => {
+    expect(() => createPlanner({ windowSeconds: -1 })).toThrow(/plan\.windowSeconds/);
+  });
+});

@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import {
+  budgetRate,
+  type MailboxInterval,
+  resolvePlanLimits,
+  type ScheduledUnit,
+  simulateSchedule,
+  workSeconds,
+} from "../../../lib/plan/index.js";
+
+const fast = resolvePlanLimits({ requestLatencySeconds: 0.01, perByteSeconds: 0 });
+
+function unit(
+  index: number,
+  mailboxId: string,
+  cost: number,
+  concurrency: number,
+  latency = 0.01,
+): ScheduledUnit {
+  return { index, mailboxId, cost, serialSeconds: cost * latency, concurrency };
+}
+
+describe("simulateSchedule", () => {
+  it("runs units one after another on one stream, in the order given", () => {
+    const units = [unit(0, "a", 400, 4), unit(1, "b", 200, 4), unit(2, "c", 100, 4)];
+    const schedule = simulateSchedule(units, 1, fast);
+    expect(schedule.units.map((u) => [u.index, u.startSeconds, u.endSeconds])).toEqual([
+      [0, 0, 1],
+      [1, 1, 1.5],
+      [2, 1.5, 1.75],
+    ]);
+    expect(schedule.makespanSeconds).toBe(1.75);
+  });
+
+  it("lets a free stream pull the next unit (dynamic assignment)", () => {
+    const units = [unit(0, "a", 800, 4), unit(1, "b", 400, 4), unit(2, "c", 400, 4)];
+    const schedule = simulateSchedule(units, 2, fast);
+    // b ends at 1 s on its stream, which then takes c: both streams end at 2 s.
+    expect(schedule.units[2]).toMatchObject({
+      stream: schedule.units[1]!.stream,
+      startSeconds: 1,
+      endSeconds: 2,
+    });
+    expect(schedule.makespanSeconds).toBe(2);
+  });
+
+  it("makes units of one mailbox share its allowance and budget rate", () => {
+    const intervals: MailboxInterval[] = [];
+    const units = [unit(0, "m", 15_000, 2), unit(1, "m", 15_000, 2)];
+    const schedule = simulateSchedule(units, 2, fast, (i) => intervals.push(i));
+    // Together they are one 30,000-request mailbox at C = 4: burst, then B / W.
+    const alone = workSeconds({ requests: 30_000, serialSeconds: 300 }, 4, 1, fast);
+    expect(schedule.makespanSeconds).toBeCloseTo(alone, 6);
+    const bound = intervals.filter((i) => i.budgetBound);
+    expect(bound.length).toBeGreaterThan(0);
+    for (const i of bound) expect(i.requestsPerSecond).toBeLessThanOrEqual(budgetRate(fast) * (1 + 1e-9));
+    for (const i of intervals) expect(i.concurrency).toBeLessThanOrEqual(4 + 1e-9);
+  });
+
+  it("scales units that ask for more than C between them down to C", () => {
+    const intervals: MailboxInterval[] = [];
+    const units = [unit(0, "m", 2000, 4, 0.5), unit(1, "m", 2000, 4, 0.5)];
+    const schedule = simulateSchedule(units, 2, fast, (i) => intervals.push(i));
+    // 4,000 requests × 0.5 s over 4 slots, not 8.
+    expect(schedule.makespanSeconds).toBeCloseTo(500, 6);
+    expect(Math.max(...intervals.map((i) => i.concurrency))).toBeCloseTo(4, 9);
+  });
+
+  it("does not let one mailbox's budget slow another's", () => {
+    const units = [unit(0, "a", 30_000, 4), unit(1, "b", 30_000, 4)];
+    const alone = workSeconds({ requests: 30_000, serialSeconds: 300 }, 4, 1, fast);
+    expect(simulateSchedule(units, 2, fast).makespanSeconds).toBeCloseTo(alone, 6);
+    expect(simulateSchedule(units, 1, fast).makespanSeconds).toBeCloseTo(2 * alone, 6);
+  });
+
+  it("finishes zero-cost units at once and an empty list at 0", () => {
+    const schedule = simulateSchedule([unit(0, "a", 0, 1), unit(1, "b", 100, 1)], 1, fast);
+    expect(schedule.units[0]).toMatchObject({ startSeconds: 0, endSeconds: 0 });
+    expect(schedule.makespanSeconds).toBeCloseTo(1, 9);
+    expect(simulateSchedule([], 3, fast)).toEqual({ makespanSeconds: 0, units: [] });
+  });
+
+  it("refuses a stream count below 1 and a unit that cannot progress", () => {
+    expect(() => simulateSchedule([unit(0, "a", 10, 1)], 0, fast)).toThrow(/stream count ≥ 1, found 0/);
+    expect(() => simulateSchedule([{ ...unit(0, "a", 10, 1), concurrency: 0 }], 1, fast)).toThrow(RangeError);
+  });
+});
