@@ -78,7 +78,6 @@ function javaArgs(port: number, dbPath: string | undefined): string[] {
 
 async function waitUntilAnswering(
   endpoint: string,
-  child: ChildProcess,
   exited: Promise<string>,
   timeoutMs: number,
 ): Promise<void> {
@@ -105,7 +104,6 @@ async function waitUntilAnswering(
       }
       await new Promise((r) => setTimeout(r, 150));
     }
-    child.kill("SIGKILL");
     throw new FatalError(
       `expected DynamoDB Local to answer ListTables at ${endpoint} within ${timeoutMs} ms, found no answer (last error: ${String(lastError)})`,
     );
@@ -143,6 +141,8 @@ async function startOnce(port: number, options: DynamoDbLocalOptions): Promise<D
     outputTail = (outputTail + chunk.toString("utf8")).slice(-OUTPUT_TAIL_CHARS);
     log?.write(chunk);
   };
+  // Closing stdin after the shell has gone may raise EPIPE: nothing to do about it then.
+  child.stdin?.on("error", () => {});
   child.stdout?.on("data", onOutput);
   child.stderr?.on("data", onOutput);
   // Keep the parent's event loop free: the child must not keep a finished test run alive.
@@ -186,7 +186,7 @@ async function startOnce(port: number, options: DynamoDbLocalOptions): Promise<D
   };
 
   try {
-    await waitUntilAnswering(endpoint, child, exited, options.readyTimeoutMs ?? 60_000);
+    await waitUntilAnswering(endpoint, exited, options.readyTimeoutMs ?? 60_000);
   } catch (error) {
     await stop();
     throw error;
