@@ -41,8 +41,8 @@ export class MemoryObjectStore implements ObjectStore {
   }
 
   async move(from: string, to: string): Promise<void> {
-    const bytes = await this.getBytes(from);
-    await this.put(to, bytes);
+    assertValidKey(to);
+    this.objects.set(to, await this.getBytes(from));
     this.objects.delete(from);
   }
 
