@@ -56,7 +56,7 @@ export const TENANT_SHAPES: Record<TenantShape, TenantSpec> = {
     totalMessages: 1500,
     sharedFraction: 0.17,
     unlicensedFraction: 0.25,
-    largeMessages: [{ bytes: 3 * 1024 * 1024 + 12345, mailbox: 1 }],
+    largeMessages: [{ bytes: 3 * 1024 * 1024 + 12345, mailbox: 0 }],
   },
   uniform: { seed: 1, shape: "uniform", mailboxes: 20, totalMessages: 5000 },
   skewed: { seed: 2, shape: "skewed", mailboxes: 40, totalMessages: 8000 },
@@ -128,6 +128,8 @@ function validate(spec: TenantSpec): void {
   const bad = (field: string, expected: string, found: unknown) => {
     throw new RangeError(`TenantSpec.${field}: expected ${expected}, found ${JSON.stringify(found)}`);
   };
+  if (!(spec.shape in TENANT_SHAPES))
+    bad("shape", `one of ${Object.keys(TENANT_SHAPES).join(", ")}`, spec.shape);
   if (!Number.isInteger(spec.mailboxes) || spec.mailboxes < 1)
     bad("mailboxes", "an integer ≥ 1", spec.mailboxes);
   if (!Number.isInteger(spec.totalMessages) || spec.totalMessages < 0)
