@@ -6,6 +6,8 @@ import {
   QueryCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
+  UpdateCommand,
+  type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
 import { ConfigError } from "../errors.js";
 import { StateContentionError, StateInvariantError } from "./errors.js";
@@ -145,6 +147,29 @@ export class StateTable {
           );
         }
         // Full jitter: concurrent claimers spread out instead of colliding again in lockstep.
+        await sleep(Math.random() * Math.min(500, 10 * 2 ** attempt));
+      }
+    }
+  }
+
+  /**
+   * A single-item update on this table that returns attributes (`ReturnValues`); undefined when
+   * its condition fails. Conflicts with concurrent transactions on the item are retried.
+   */
+  async updateReturning(input: Omit<UpdateCommandInput, "TableName">): Promise<Item | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await this.ddb.send(new UpdateCommand({ TableName: this.name, ...input }));
+        return out.Attributes ?? {};
+      } catch (error) {
+        if (isConditionFailed(error)) return undefined;
+        if (!isConflict(error)) throw error;
+        if (attempt >= this.conflictAttempts) {
+          throw new StateContentionError(
+            `state table ${this.name}: expected an update to go through, found it conflicting ${attempt} times`,
+            { cause: error },
+          );
+        }
         await sleep(Math.random() * Math.min(500, 10 * 2 ** attempt));
       }
     }

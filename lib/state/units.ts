@@ -4,7 +4,7 @@ import { requireJob } from "./jobs.js";
 import { jobPk, META, streamSk, UNIT_PREFIX, unitSk } from "./keys.js";
 import type { Counters, RecordedError, UnitCheckpoint, UnitEndStatus, UnitRecord } from "./records.js";
 import { staleError } from "./streams.js";
-import { counterAdds, type StateTable, strip } from "./table.js";
+import { counterAdds, type StateTable, strip, type TransactItem } from "./table.js";
 
 const STATUS = { "#status": "status" };
 /** The unit is held by the task's stream, claimed by this task or an earlier one of the stream. */
@@ -47,78 +47,143 @@ export async function heldUnit(t: StateTable, task: StreamTask): Promise<UnitRec
 }
 
 /**
- * Hands the task's stream the next unit, atomically: units the sweep released from dead streams
- * first (lowest index), then the pending unit at the job's cursor. One transaction moves the
- * cursor (or takes the unit out of the orphaned set), sets the unit running for this stream
- * (attempts + 1) and records it on the stream, so no unit is ever held by two streams and none is
- * skipped. Null when nothing is left or the job is not running; {@link StaleTaskError} when the
- * task is no longer current.
+ * Hands the task's stream the next unit, largest first, never one unit to two streams:
+ *
+ * 1. Units the sweep released from dead streams (the job's orphaned set, lowest index first):
+ *    one transaction takes the index out of the set and the unit for this stream.
+ * 2. Else a ticket: an atomic ADD on the job's cursor gives this claimer alone the next index
+ *    (no lost rounds however many streams race), then a transaction sets that unit running for
+ *    this stream (attempts + 1) and records it on the stream. A ticket that cannot be used
+ *    (the task turned stale) goes back through the orphaned set.
+ * 3. Once the cursor is exhausted while some units have not ended, pending units below it
+ *    (a claimer died between ticket and claim) are claimed directly.
+ *
+ * Null when nothing is left or the job is not running; {@link StaleTaskError} when the task is
+ * no longer current.
  */
 export async function claimNextUnit(t: StateTable, task: StreamTask): Promise<UnitRecord | null> {
-  const pk = jobPk(task.jobId);
-  // Every lost round means another claimer won one, so rounds are bounded by the units left;
+  // Every lost round means another claimer won a unit, so rounds are bounded by the units left;
   // the cap only guards against a table that never settles.
   for (let round = 0; round < 10_000; round++) {
     const job = await requireJob(t, task.jobId);
     if (job.status !== "running") return null;
     const orphan = job.orphanedUnits[0];
-    const index = orphan ?? job.nextUnit;
-    if (orphan === undefined && index >= job.unitCount) return null;
-    const from = orphan === undefined ? "pending" : "orphaned";
-    const now = t.nowIso();
-    const takeFromJob =
-      orphan === undefined
-        ? t.update(pk, META, "SET nextUnit = :next", { ":i": index, ":next": index + 1 }, "nextUnit = :i")
-        : t.update(
-            pk,
-            META,
-            "DELETE orphanedUnits :set",
-            { ":i": index, ":set": new Set([index]) },
-            "contains(orphanedUnits, :i)",
-          );
-    const outcome = await t.transact([
-      takeFromJob,
-      t.update(
-        pk,
-        unitSk(index),
-        "SET #status = :running, claimedBy = :stream, claimSeq = :seq, claimedAt = :now, " +
-          "startedAt = if_not_exists(startedAt, :now) ADD attempts :one",
-        {
-          ":running": "running",
-          ":stream": task.streamId,
-          ":seq": task.seq,
-          ":now": now,
-          ":one": 1,
-          ":from": from,
-        },
-        "#status = :from",
-        STATUS,
-      ),
-      t.update(
-        pk,
-        streamSk(task.streamId),
-        "SET currentUnit = :i, heartbeatAt = :now",
-        { ":i": index, ":now": now, ":seq": task.seq, ":finished": "finished" },
-        "seq = :seq AND #status <> :finished",
-        STATUS,
-      ),
-    ]);
-    if (outcome.ok) return await requireUnit(t, task.jobId, index);
-    if (outcome.failed[2]) throw await staleError(t, task);
-    if (outcome.failed[0]) continue; // another stream took it first: look again
-    // The cursor (or the orphaned set) points at a unit that is not claimable: step past it.
-    await t.transact([takeFromJob]);
+    if (orphan !== undefined) {
+      const outcome = await takeUnit(
+        t,
+        task,
+        orphan,
+        ["orphaned", "pending"],
+        takeOrphan(t, task.jobId, orphan),
+      );
+      if (outcome === "claimed") return await requireUnit(t, task.jobId, orphan);
+      continue;
+    }
+    if (job.nextUnit < job.unitCount) {
+      const ticket = await takeTicket(t, task.jobId);
+      if (ticket === undefined) continue; // the last ticket went to someone else: look again
+      const outcome = await takeUnit(t, task, ticket, ["pending"]);
+      if (outcome === "claimed") return await requireUnit(t, task.jobId, ticket);
+      continue; // a tail sweeper (step 3) claimed it first
+    }
+    const ended = job.unitsDone + job.unitsFailed + job.unitsSkipped;
+    if (ended >= job.unitCount) return null;
+    const lost = (await listUnits(t, task.jobId, job.unitCount)).find((u) => u.status === "pending");
+    if (!lost) return null; // the rest is running elsewhere
+    const outcome = await takeUnit(t, task, lost.index, ["pending"]);
+    if (outcome === "claimed") return await requireUnit(t, task.jobId, lost.index);
   }
   throw new StateContentionError(
-    `job ${task.jobId}: expected to claim a unit, found the job's cursor never settling`,
+    `job ${task.jobId}: expected to claim a unit, found the job's records never settling`,
   );
+}
+
+/** Removes `index` from the job's orphaned set; condition: it is in the set. */
+function takeOrphan(t: StateTable, jobId: string, index: number) {
+  return t.update(
+    jobPk(jobId),
+    META,
+    "DELETE orphanedUnits :set",
+    { ":i": index, ":set": new Set([index]) },
+    "contains(orphanedUnits, :i)",
+  );
+}
+
+/** The next index of the job's cursor for this caller alone, or undefined when all are handed out. */
+async function takeTicket(t: StateTable, jobId: string): Promise<number | undefined> {
+  const attributes = await t.updateReturning({
+    Key: { pk: jobPk(jobId), sk: META },
+    UpdateExpression: "ADD nextUnit :one",
+    ConditionExpression: "nextUnit < unitCount",
+    ExpressionAttributeValues: { ":one": 1 },
+    ReturnValues: "UPDATED_OLD",
+  });
+  return attributes?.nextUnit as number | undefined;
+}
+
+/**
+ * Sets unit `index` running for the task's stream when its status is one of `from`, together
+ * with `extra` (the job-side condition) and the stream's `currentUnit`.
+ */
+async function takeUnit(
+  t: StateTable,
+  task: StreamTask,
+  index: number,
+  from: Array<"pending" | "orphaned">,
+  extra?: TransactItem,
+): Promise<"claimed" | "lost"> {
+  const pk = jobPk(task.jobId);
+  const now = t.nowIso();
+  const fromValues = Object.fromEntries(from.map((status, i) => [`:from${i}`, status]));
+  const items: TransactItem[] = [
+    t.update(
+      pk,
+      unitSk(index),
+      "SET #status = :running, claimedBy = :stream, claimSeq = :seq, claimedAt = :now, " +
+        "startedAt = if_not_exists(startedAt, :now) ADD attempts :one",
+      {
+        ":running": "running",
+        ":stream": task.streamId,
+        ":seq": task.seq,
+        ":now": now,
+        ":one": 1,
+        ...fromValues,
+      },
+      `#status IN (${Object.keys(fromValues).join(", ")})`,
+      STATUS,
+    ),
+    t.update(
+      pk,
+      streamSk(task.streamId),
+      "SET currentUnit = :i, heartbeatAt = :now",
+      { ":i": index, ":now": now, ":seq": task.seq, ":finished": "finished" },
+      "seq = :seq AND #status <> :finished",
+      STATUS,
+    ),
+  ];
+  if (extra) items.push(extra);
+  const outcome = await t.transact(items);
+  if (outcome.ok) return "claimed";
+  if (outcome.failed[1]) {
+    if (!outcome.failed[0] && !extra) {
+      // A ticket this stale task cannot use: hand it back so another stream claims the unit.
+      await t.transact([t.update(pk, META, "ADD orphanedUnits :set", { ":set": new Set([index]) })]);
+    }
+    throw await staleError(t, task);
+  }
+  if (extra && !outcome.failed[2] && outcome.failed[0]) {
+    // In the orphaned set but not claimable (it ended meanwhile): drop it from the set.
+    await t.transact([extra]);
+  }
+  return "lost";
 }
 
 /**
  * Records where a held unit stands after a fully stored page and adds the page's counters to
  * the unit, the stream and the job in one transaction. Repeating the same checkpoint is a
  * no-op (counts are added once: a checkpoint that adds counts must advance `page`). Throws
- * {@link ClaimLostError} when the stream no longer holds the unit.
+ * {@link ClaimLostError} when the stream no longer holds the unit, {@link StaleTaskError} when
+ * the stream moved on to a newer task (the sweep re-sent it while this one was still running).
  */
 export async function saveCheckpoint(
   t: StateTable,
@@ -154,8 +219,10 @@ export async function saveCheckpoint(
       pk,
       streamSk(task.streamId),
       `SET heartbeatAt = :now${add}`,
-      { ":now": now, ...adds.values },
-      "attribute_exists(pk)",
+      { ":now": now, ":seq": task.seq, ...adds.values },
+      // A task the sweep replaced (same stream, older seq) must stop writing, even though its
+      // stream still holds the unit.
+      "seq = :seq",
       counting ? adds.names : undefined,
     ),
   ];
@@ -170,9 +237,8 @@ export async function saveCheckpoint(
   const stored = (unit as { checkpointPage?: number }).checkpointPage ?? -1;
   if (isHeldBy(unit, task) && stored >= checkpoint.page) return; // a repeat of a write that went through
   if (!outcome.failed[0]) {
-    throw new StateRecordMissingError(
-      `job ${task.jobId}: expected its META and stream ${task.streamId} records, found one missing`,
-    );
+    if (outcome.failed[1]) throw await staleError(t, task);
+    throw new StateRecordMissingError(`job ${task.jobId}: expected its META record, found none`);
   }
   throw new ClaimLostError(
     task.jobId,
@@ -199,7 +265,8 @@ const END_COUNTER: Record<UnitEndStatus, string> = {
 
 /**
  * Ends a held unit (done, mailbox-skipped or failed), counts it on the job and frees the
- * stream. Repeating it is a no-op; {@link ClaimLostError} when the stream no longer holds it.
+ * stream. Repeating it is a no-op; {@link ClaimLostError} when the stream no longer holds it,
+ * {@link StaleTaskError} when the task is no longer the stream's current one.
  */
 export async function completeUnit(
   t: StateTable,
@@ -230,13 +297,14 @@ export async function completeUnit(
       pk,
       streamSk(task.streamId),
       "REMOVE currentUnit ADD unitsDone :one",
-      { ":one": 1, ":i": index },
-      "attribute_exists(pk) AND (currentUnit = :i OR attribute_not_exists(currentUnit))",
+      { ":one": 1, ":i": index, ":seq": task.seq },
+      "seq = :seq AND (currentUnit = :i OR attribute_not_exists(currentUnit))",
     ),
   ]);
   if (outcome.ok) return;
   const unit = await requireUnit(t, task.jobId, index);
   if (unit.status === end.status && unit.claimedBy === task.streamId) return;
+  if (!outcome.failed[0] && outcome.failed[2]) throw await staleError(t, task);
   throw new ClaimLostError(
     task.jobId,
     index,

@@ -249,6 +249,45 @@ describe("streams", () => {
     expect((await store.getJob(jobId))?.streamsFinished).toBe(1);
   });
 
+  it("stops an old task that is still running after the sweep re-sent its stream", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 2, 1);
+    const old = task(jobId, 0);
+    const unit = (await store.claimNextUnit(old))!;
+    await store.saveCheckpoint(
+      old,
+      unit.index,
+      { folderIndex: 0, link: "https://g/1", page: 1 },
+      { items: 1 },
+    );
+    const resent = await store.advanceStreamSeq(old); // what the sweep does to a silent stream
+    const late = store.saveCheckpoint(
+      old,
+      unit.index,
+      { folderIndex: 0, link: "https://g/2", page: 2 },
+      { items: 1 },
+    );
+    await expect(late).rejects.toBeInstanceOf(StaleTaskError);
+    await expect(store.completeUnit(old, unit.index, { status: "done" })).rejects.toBeInstanceOf(
+      StaleTaskError,
+    );
+    // The re-sent task resumes the unit from the last checkpoint that went through.
+    const resumed = await store.heldUnit(resent);
+    expect(resumed).toMatchObject({
+      index: unit.index,
+      items: 1,
+      checkpoint: { link: "https://g/1", page: 1 },
+    });
+    await store.saveCheckpoint(
+      resent,
+      unit.index,
+      { folderIndex: 0, link: "https://g/2", page: 2 },
+      { items: 1 },
+    );
+    await store.completeUnit(resent, unit.index, { status: "done" });
+    expect(await store.getJob(jobId)).toMatchObject({ items: 2, unitsDone: 1 });
+  });
+
   it("reports streams without a sign of life", async () => {
     let now = new Date("2026-11-29T05:00:00Z");
     const store = await newStore(() => now);
