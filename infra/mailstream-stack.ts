@@ -25,7 +25,10 @@ export function stackNameFor(stage: string): string {
   return `Mailstream-${stage}`;
 }
 
-/** DynamoDB actions the state store (lib/state) uses; no Scan except for the sweep. */
+/**
+ * DynamoDB actions the state store (lib/state) uses. Transactions are authorized per item as
+ * Put/Update/ConditionCheck; nothing scans or deletes (old job records expire by TTL).
+ */
 const STATE_ACTIONS = [
   "dynamodb:GetItem",
   "dynamodb:BatchGetItem",
@@ -287,16 +290,12 @@ export class MailstreamStack extends Stack {
       this.controller.role.addToPolicy(s);
     }
 
-    // Sweep: state (including Scan to find stale streams), re-sending tasks, and finalizing
-    // jobs (read the archive, write manifests and reports). No Graph credentials.
+    // Sweep: state, re-sending tasks, and finalizing jobs (read the archive, write manifests
+    // and reports). No Graph credentials.
     for (const s of [
       keyUse,
       sendTasks,
-      new iam.PolicyStatement({
-        sid: "State",
-        actions: [...STATE_ACTIONS, "dynamodb:Scan"],
-        resources: [table],
-      }),
+      new iam.PolicyStatement({ sid: "State", actions: STATE_ACTIONS, resources: [table] }),
       listArchive,
       new iam.PolicyStatement({
         sid: "ReadArchive",
@@ -309,7 +308,6 @@ export class MailstreamStack extends Stack {
         resources: [
           `${bucketArn}/${prefix}${ARCHIVE_LAYOUT.jobs}*`,
           `${bucketArn}/${prefix}${ARCHIVE_LAYOUT.reports}*`,
-          `${bucketArn}/${prefix}${ARCHIVE_LAYOUT.snapshots}*`,
         ],
       }),
     ]) {

@@ -50,9 +50,15 @@ export function acknowledgeNagFindings(stack: MailstreamStack): void {
         "Read-only (GetObject) on the archive prefix: finalizing a job reads manifests and catalog parts " +
         "whose keys hold run-time job and mailbox ids.",
     },
-    ...[ARCHIVE_LAYOUT.jobs, ARCHIVE_LAYOUT.reports, ARCHIVE_LAYOUT.snapshots].map((sub) => ({
-      id: objects(sub),
-      reason: `PutObject only under ${sub}: finalizing a job writes its manifest, report and compacted snapshots, keyed by run-time job and mailbox ids.`,
-    })),
+    {
+      id: objects(ARCHIVE_LAYOUT.jobs),
+      reason:
+        "PutObject only under jobs/: finalizing a job writes jobs/<jobId>/manifest.json for a run-time job id.",
+    },
+    {
+      id: objects(ARCHIVE_LAYOUT.reports),
+      reason:
+        "PutObject only under reports/: finalizing a job writes reports/<jobId>/report.json for a run-time job id.",
+    },
   );
 }

@@ -348,11 +348,7 @@ describe("IAM", () => {
     const sweep = statementsOfRole(full, full.stack.sweep.role);
     expect(allActions(sweep)).not.toContain("s3:DeleteObject");
     const puts = sweep.filter((st) => actionsOf(st).includes("s3:PutObject"));
-    expect(puts.flatMap((st) => st.Resource as unknown[])).toEqual([
-      objects("jobs/"),
-      objects("reports/"),
-      objects("snapshots/"),
-    ]);
+    expect(puts.flatMap((st) => st.Resource as unknown[])).toEqual([objects("jobs/"), objects("reports/")]);
   });
 
   it("scopes state, queue and key access to this deployment's table, queue and key", () => {
@@ -369,9 +365,15 @@ describe("IAM", () => {
       const keyUse = statements.find((st) => st.Sid === "UseDeploymentKey");
       expect(keyUse).toMatchObject({ Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: keyArn });
     }
-    // Only the sweep scans (to find stale streams).
-    expect(allActions(statementsOfRole(full, full.stack.sweep.role))).toContain("dynamodb:Scan");
-    expect(allActions(statementsOfRole(full, full.stack.controller.role))).not.toContain("dynamodb:Scan");
+    // Nothing scans the table or deletes from it (job records expire by TTL).
+    for (const fn of [full.stack.coordinator, full.stack.controller, full.stack.sweep]) {
+      const actions = allActions(statementsOfRole(full, fn.role));
+      expect(actions).not.toContain("dynamodb:Scan");
+      expect(actions).not.toContain("dynamodb:DeleteItem");
+      expect(actions).toEqual(
+        expect.arrayContaining(["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"]),
+      );
+    }
     // Only the controller consumes the queue (granted by its event source).
     expect(allActions(statementsOfRole(full, full.stack.controller.role))).toContain("sqs:DeleteMessage");
     expect(allActions(statementsOfRole(full, full.stack.coordinator.role))).not.toContain(
