@@ -161,13 +161,26 @@ function sendJson(
   res.end(text);
 }
 
+/** Server certificates by CA: RSA key generation is the slowest part of a start, and a test file starts several simulators. */
+const serverCertificates = new Map<string, Promise<CertificatePair>>();
+
+function localhostCertificateFor(ca: CertificatePair): Promise<CertificatePair> {
+  let certificate = serverCertificates.get(ca.certPem);
+  if (!certificate) {
+    certificate = issueLocalhostCertificate(ca);
+    serverCertificates.set(ca.certPem, certificate);
+    certificate.catch(() => serverCertificates.delete(ca.certPem));
+  }
+  return certificate;
+}
+
 export async function startSimulator(options: SimulatorOptions): Promise<RunningSimulator> {
   const { store } = options;
   const tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 3599;
   if (!(tokenLifetimeSeconds >= 1))
     throw new ConfigError("tokenLifetimeSeconds", `expected ≥ 1 second, found ${tokenLifetimeSeconds}`);
   const ca: CertificatePair = options.ca ?? (await createCa());
-  const serverCert = await issueLocalhostCertificate(ca);
+  const serverCert = await localhostCertificateFor(ca);
   const certDir = options.certDir ?? mkdtempSync(join(tmpdir(), "mailstream-sim-"));
   const caCertPath = join(certDir, "simulator-ca.pem");
   // Another process may be reading this file (ensureSimulatorCa writes the same name): replace it atomically.

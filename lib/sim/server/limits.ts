@@ -24,7 +24,7 @@ export interface LimitOptions {
 }
 
 export interface MailboxStats {
-  /** Requests that named this mailbox (admitted or not). */
+  /** Requests to this mailbox's endpoints (paths below `/users/{id}/`), admitted or not. */
   requests: number;
   /** 429 answers given for this mailbox. */
   throttled: number;
