@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { CoordinatorDeps } from "../../../lib/backup/coordinator.js";
 import { FatalError } from "../../../lib/errors.js";
 import {
   createPlanner,
@@ -216,6 +217,32 @@ describe("createPlanner", () => {
     expect(plan.units).toMatchObject([
       { mailboxId: "u1", folderIds: ["inbox", "sent"], cost: 22 + 1011 + 2 },
     ]);
+  });
+
+  it("fits the coordinator's plan dependency", () => {
+    const plan: CoordinatorDeps["plan"] = createPlanner(base);
+    const job = plan([
+      {
+        mailbox: { userId: "u2", address: "u2@contoso.test", displayName: "U2", purpose: "shared" },
+        folders: [
+          {
+            id: "f",
+            parentFolderId: "root",
+            path: "Inbox",
+            displayName: "Inbox",
+            isHidden: false,
+            isSearchFolder: false,
+            totalItemCount: 5,
+            unreadItemCount: 0,
+          },
+        ],
+        syncedFolderIds: new Set(),
+      },
+    ]);
+    expect(job).toMatchObject({
+      streams: 1,
+      units: [{ index: 0, mailboxId: "u2", folderIds: ["f"], cost: 5 + 2 + 2 }],
+    });
   });
 
   it("rejects bad limits when it is created", () => {
