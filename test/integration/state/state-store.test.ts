@@ -1,3 +1,4 @@
+import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StreamTask } from "../../../lib/queue/stream-task.js";
 import {
@@ -121,6 +122,38 @@ describe("claims", () => {
     expect(units.every((u) => u.status === "done" && u.attempts === 1)).toBe(true);
     expect(units.map((u) => u.claimedBy)).toEqual(units.map((u) => claimedBy.get(u.index)));
     expect(await store.getJob(jobId)).toMatchObject({ nextUnit: 50, unitsDone: 50 });
+  });
+
+  it("recovers a unit whose claimer died between taking its ticket and claiming it", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 3, 1);
+    // A claimer took ticket 0 and died before the unit write.
+    await aws.clients.ddb.send(
+      new UpdateCommand({
+        TableName: store.table.name,
+        Key: { pk: `JOB#${jobId}`, sk: "META" },
+        UpdateExpression: "ADD nextUnit :one",
+        ExpressionAttributeValues: { ":one": 1 },
+      }),
+    );
+    const t = task(jobId, 0);
+    const order: number[] = [];
+    for (let unit = await store.claimNextUnit(t); unit; unit = await store.claimNextUnit(t)) {
+      order.push(unit.index);
+      await store.completeUnit(t, unit.index, { status: "done" });
+    }
+    expect(order).toEqual([1, 2, 0]);
+  });
+
+  it("hands back the ticket of a stale task, so the unit is not skipped", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 2, 2);
+    const old = task(jobId, 0);
+    await store.advanceStreamSeq(old);
+    await expect(store.claimNextUnit(old)).rejects.toBeInstanceOf(StaleTaskError);
+    expect((await store.getJob(jobId))?.orphanedUnits).toEqual([0]);
+    expect((await store.claimNextUnit(task(jobId, 1)))?.index).toBe(0);
+    expect(await store.getUnit(jobId, 0)).toMatchObject({ status: "running", claimedBy: 1, attempts: 1 });
   });
 
   it("rejects a checkpoint from a stream that lost its unit", async () => {
