@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { Readable } from "node:stream";
@@ -66,7 +66,7 @@ export class LocalObjectStore implements ObjectStore {
     const handle = await fs.open(file, "r").catch((e: unknown) => {
       throw isNotFound(e) ? new ObjectNotFoundError(key, { cause: e }) : e;
     });
-    return createReadStream("", { fd: handle.fd, autoClose: true }) as unknown as Readable;
+    return handle.createReadStream({ autoClose: true }) as unknown as Readable;
   }
 
   async getBytes(key: string): Promise<Buffer> {

@@ -122,7 +122,7 @@ describe("mailboxViewAt", () => {
     fc.assert(
       fc.property(fc.array(change, { minLength: 1, maxLength: 8 }), fc.nat(), (changes, seed) => {
         const start = new MailboxState();
-        changes.forEach((_, i) => start.apply(up(`m${i}`, folders[i % 3]!, i), "J1", true));
+        for (let i = 0; i < changes.length; i++) start.apply(up(`m${i}`, folders[i % 3]!, i), "J1", true);
         const parts = new Map<string, CatalogEntry[]>(folders.map((f) => [f, []]));
         changes.forEach((c, i) => {
           const from = folders[i % 3]!;
