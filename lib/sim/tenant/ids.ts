@@ -18,8 +18,10 @@ function digest(...parts: Array<string | number>): Buffer {
  * `kind` separates the id spaces so a folder and a message never share an id.
  */
 export function exchangeId(namespace: string, kind: "folder" | "message", counter: number): string {
-  const body = Buffer.concat([digest(namespace, kind, counter), digest(namespace, kind, counter, "tail")]);
-  return Buffer.concat([EXCHANGE_ID_PREFIX, body.subarray(0, 66)]).toString("base64url");
+  const body = createHash("shake256", { outputLength: 66 })
+    .update(`${namespace}\u0000${kind}\u0000${counter}`)
+    .digest();
+  return Buffer.concat([EXCHANGE_ID_PREFIX, body]).toString("base64url");
 }
 
 /** A change key for the `seq`-th change of a message (`@odata.etag` W/"…"). */

@@ -214,6 +214,7 @@ export class InMemoryTenantStore implements TenantStore {
   addMessage(userId: string, folderId: string, message: NewMessage): SimMessage {
     const mailbox = this.mailbox(userId, "addMessage");
     const folder = this.folderState(mailbox, folderId, "addMessage");
+    refuseSearchFolder(folder, "addMessage");
     const { id: forcedId, ...fields } = message;
     const id = forcedId ?? this.nextId("message");
     if (mailbox.messages.has(id))
@@ -256,6 +257,7 @@ export class InMemoryTenantStore implements TenantStore {
     const current = this.storedMessage(mailbox, messageId, "moveMessage");
     const from = this.folderState(mailbox, current.message.parentFolderId, "moveMessage");
     const to = this.folderState(mailbox, destinationFolderId, "moveMessage");
+    refuseSearchFolder(to, "moveMessage");
     const seq = ++mailbox.seq;
     const next: SimMessage = {
       ...current.message,
@@ -495,6 +497,15 @@ export function openMimeSource(source: MimeSource): Readable {
 
 export function mimeSize(source: MimeSource): number {
   return source.kind === "bytes" ? source.bytes.length : source.size;
+}
+
+/** Search folders only show items of other folders; putting an item into one is a caller bug. */
+function refuseSearchFolder(folder: FolderState, context: string): void {
+  if (folder.folder.isSearchFolder) {
+    throw new FatalError(
+      `${context}: expected a folder that holds items, found search folder '${folder.folder.displayName}' (${folder.folder.id})`,
+    );
+  }
 }
 
 function definedProps(patch: Partial<MessageProps>): Partial<MessageProps> {

@@ -332,3 +332,31 @@ describe("InMemoryTenantStore MIME and ground truth", () => {
     expect(folders[1]?.messages[0]?.sha256).toBe(sha(Buffer.concat([chunk, chunk, chunk])));
   });
 });
+
+describe("InMemoryTenantStore guards", () => {
+  it("refuses items in search folders and names what is missing", () => {
+    const { store, inbox } = setup();
+    const search = store.addFolder(USER_ID, store.rootFolderId(USER_ID), {
+      displayName: "Unread Mail",
+      isHidden: false,
+      isSearchFolder: true,
+    });
+    expect(() => store.addMessage(USER_ID, search.id, message(1))).toThrow(/search folder 'Unread Mail'/);
+    const m = store.addMessage(USER_ID, inbox, message(2));
+    expect(() => store.moveMessage(USER_ID, m.id, search.id)).toThrow(/search folder/);
+    expect(() => store.updateMessage(USER_ID, "AAMkAGmissing", { isRead: true })).toThrow(
+      /expected an existing message, found no message 'AAMkAGmissing'/,
+    );
+    expect(() =>
+      store.addFolder(USER_ID, "nope", { displayName: "x", isHidden: false, isSearchFolder: false }),
+    ).toThrow(TenantObjectNotFoundError);
+    expect(() =>
+      store.addFolder(USER_ID, store.rootFolderId(USER_ID), {
+        displayName: "Inbox 2",
+        isHidden: false,
+        isSearchFolder: false,
+        wellKnownName: "inbox",
+      }),
+    ).toThrow(/well-known/);
+  });
+});
