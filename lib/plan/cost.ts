@@ -28,6 +28,9 @@
  *
  * which is the brief's cost / min(C / L_eff, B / W) with the first window's burst credited, and
  * exactly what the simulation (simulate.ts) does with a unit that runs alone on its mailbox.
+ * This is a model: a fixed window (as in the simulator) can let a mailbox that works across a
+ * window boundary briefly exceed β, so measured times of budget-bound mailboxes may beat it by
+ * up to about one window.
  *
  * Lower bound. Every request holds one of the mailbox's C slots for at least L, the allowance
  * holds B requests, and after it the mailbox gets at most β. So mailbox m takes at least
