@@ -20,7 +20,10 @@ export interface SimClientRegistration {
   clientId?: string;
   /** Client secret value. Default: a fresh random secret, unless {@link certificatePem} is given. */
   clientSecret?: string;
-  /** PEM certificate whose key signs client assertions (certificate credential). */
+  /**
+   * Certificate credential: the PEM of the app's X.509 certificate, or of its bare public key
+   * (`BEGIN PUBLIC KEY`); client assertions must be signed with the matching private key.
+   */
   certificatePem?: string;
 }
 
@@ -45,6 +48,13 @@ export interface TokenServiceOptions {
 }
 
 const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/** Expired tokens are dropped when this many are held (long benchmark runs issue many). */
+const PRUNE_AT_TOKENS = 1000;
+
+function publicKeyOf(pem: string): KeyObject {
+  return pem.includes("BEGIN PUBLIC KEY") ? createPublicKey(pem) : new X509Certificate(pem).publicKey;
+}
+
 /** Entra accepts assertions a few minutes off; clock skew tolerance in seconds. */
 const CLOCK_SKEW_SECONDS = 300;
 
@@ -62,7 +72,7 @@ export class TokenService {
     this.clients = registrations.map((r) => ({
       clientId: r.clientId ?? randomUUID(),
       clientSecret: r.clientSecret ?? (r.certificatePem ? undefined : randomBytes(30).toString("base64url")),
-      publicKey: r.certificatePem ? new X509Certificate(r.certificatePem).publicKey : undefined,
+      publicKey: r.certificatePem ? publicKeyOf(r.certificatePem) : undefined,
     }));
   }
 
@@ -136,6 +146,7 @@ export class TokenService {
     }
     const accessToken = randomBytes(32).toString("base64url");
     const now = Date.now();
+    if (this.tokens.size >= PRUNE_AT_TOKENS) this.pruneExpired(now);
     this.tokens.set(accessToken, {
       clientId,
       serial: this.nextSerial++,
@@ -161,6 +172,12 @@ export class TokenService {
       return { ok: false, message: "Access token has expired or is not yet valid." };
     }
     return { ok: true, clientId: token.clientId };
+  }
+
+  private pruneExpired(now: number): void {
+    for (const [token, info] of this.tokens) {
+      if (info.expiresAtMs <= now || info.serial < this.revokedBelowSerial) this.tokens.delete(token);
+    }
   }
 
   /** Makes every token issued so far invalid: the next Graph call with one answers 401. */
@@ -190,7 +207,7 @@ export class TokenService {
     }
     const signed = Buffer.from(`${headerPart}.${payloadPart}`);
     const signature = Buffer.from(signaturePart, "base64url");
-    const key = createPublicKey(client.publicKey.export({ type: "spki", format: "pem" }));
+    const key = client.publicKey;
     const valid =
       header.alg === "RS256"
         ? verify("sha256", signed, key, signature)
