@@ -14,19 +14,37 @@ export async function stagePendingSyncState(
   jobId: string,
   state: StagedSyncState,
 ): Promise<void> {
-  const job = await requireJob(t, jobId);
+  const expiresAt = await jobExpiresAt(t, jobId);
   await t.ddb.send(
     new PutCommand({
       TableName: t.name,
       Item: {
         pk: jobPk(jobId),
         sk: stagedSyncSk(state.mailboxId, state.folderId),
-        expiresAt: t.expiresAt(job.createdAt),
+        expiresAt,
         ...state,
         stagedAt: t.nowIso(),
       },
     }),
   );
+}
+
+/** A job's creation time never changes: remember its TTL so staging a folder costs one write. */
+const expiryByJob = new WeakMap<StateTable, Map<string, number>>();
+
+async function jobExpiresAt(t: StateTable, jobId: string): Promise<number> {
+  let known = expiryByJob.get(t);
+  if (!known) {
+    known = new Map();
+    expiryByJob.set(t, known);
+  }
+  let expiresAt = known.get(jobId);
+  if (expiresAt === undefined) {
+    expiresAt = t.expiresAt((await requireJob(t, jobId)).createdAt);
+    if (known.size >= 64) known.clear(); // a controller serves few jobs; keep the map small
+    known.set(jobId, expiresAt);
+  }
+  return expiresAt;
 }
 
 export async function stagedSyncStates(t: StateTable, jobId: string): Promise<StagedSyncState[]> {
