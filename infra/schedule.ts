@@ -2,6 +2,7 @@
  * EventBridge schedule expressions, checked at synth time so that a typo fails `cdk synth` with a
  * clear message instead of failing the CloudFormation deployment half-way.
  */
+import { isScheduleExpression } from "../lib/config/checks.js";
 
 const RATE = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
 /** cron(minutes hours day-of-month month day-of-week year): six fields, EventBridge syntax. */
@@ -30,7 +31,13 @@ export function scheduleProblem(expression: string): string | undefined {
       return `use the plural unit for ${value}, e.g. "rate(${value} ${unit}s)"`;
     return undefined;
   }
-  if (CRON.test(expression)) return undefined;
+  if (CRON.test(expression)) {
+    // The functions validate the same value at run time (lib/config): agree with them.
+    if (!isScheduleExpression(expression)) {
+      return 'expected a cron(…) whose day-of-month or day-of-week (exactly one) is "?", e.g. "cron(0 2 * * ? *)"';
+    }
+    return undefined;
+  }
   return 'expected "rate(<n> minutes|hours|days)" or "cron(<6 fields>)"';
 }
 

@@ -192,5 +192,7 @@ describe("schedule expressions", () => {
     expect(scheduleProblem("rate(5 minute)")).toContain("plural");
     expect(scheduleProblem("cron(0 2 * * ?)")).toBeDefined();
     expect(scheduleProblem("rate(4 weeks)")).toBeDefined();
+    // EventBridge (and lib/config at run time) need exactly one "?" day field.
+    expect(scheduleProblem("cron(0 2 * * * *)")).toContain('"?"');
   });
 });

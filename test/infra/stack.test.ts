@@ -2,7 +2,9 @@ import type { CfnResource } from "aws-cdk-lib";
 import { Match } from "aws-cdk-lib/assertions";
 import type { IConstruct } from "constructs";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { MailstreamFunction } from "../../infra/constructs/mailstream-function.js";
 import { METRIC, METRICS_NAMESPACE } from "../../infra/metrics.js";
+import { loadConfig } from "../../lib/config/index.js";
 import { FULL_CONFIG, MINIMAL_CONFIG, type Synthesized, synthesize } from "./fixtures.js";
 
 // Bundling makes synthesis the slow part: once per configuration, shared by every test.
@@ -272,6 +274,48 @@ describe("functions", () => {
     expect(JSON.stringify(full.template.toJSON())).not.toMatch(
       /clientSecret|privateKeyPem|BEGIN (RSA )?PRIVATE KEY/,
     );
+  });
+
+  it("pass their environment through the functions' own configuration loader unchanged", () => {
+    // Stand-ins for the values CloudFormation fills in at deploy time.
+    const deployed = (fn: MailstreamFunction) =>
+      Object.fromEntries(
+        Object.entries(
+          full.template.toJSON().Resources[id(full, fn.fn)].Properties.Environment.Variables as Record<
+            string,
+            unknown
+          >,
+        ).map(([k, v]) => [
+          k,
+          typeof v === "string"
+            ? v
+            : k === "MAILSTREAM_STREAM_QUEUE_URL"
+              ? "https://sqs.eu-west-1.amazonaws.com/111122223333/mailstream-tasks"
+              : k === "MAILSTREAM_ARCHIVE_KMS_KEY_ID"
+                ? "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+                : `resolved-${k.toLowerCase().replace(/_/g, "-")}`,
+        ]),
+      ) as Record<string, string>;
+    for (const fn of [full.stack.coordinator, full.stack.controller, full.stack.sweep]) {
+      const config = loadConfig({ env: { ...deployed(fn), AWS_REGION: "eu-west-1" } });
+      expect(config).toMatchObject({
+        tenant: { tenantId: "contoso.onmicrosoft.com", clientId: FULL_CONFIG.clientId },
+        credentials: { source: "secretsManager", secretArn: FULL_CONFIG.secretArn },
+        // The store joins prefix and key with one "/", whether or not the prefix ends in one.
+        archive: {
+          kind: "s3",
+          bucket: "resolved-mailstream-archive-bucket",
+          prefix: expect.stringMatching(/^mail\/?$/),
+        },
+        schedule: "rate(6 hours)",
+        streams: { max: 48, perMailboxConcurrency: 3 },
+        pageSize: 250,
+        retention: { jobRecordDays: 30 },
+        mailboxes: { include: ["@contoso.com"], exclude: ["ceo@contoso.com", "group:Legal"] },
+        controller: { deadlineMarginMs: 45_000, heartbeatStaleSeconds: 420 },
+        logLevel: "debug",
+      });
+    }
   });
 
   it("start the coordinator on the configured schedule and the sweep on its own", () => {
