@@ -241,6 +241,9 @@ export class MailboxRequestPolicy implements Middleware {
         const headers = new Headers(baseHeaders);
         // Asked on every attempt: a token may expire while a request waits at the gate.
         if (authorized) headers.set("Authorization", `Bearer ${await this.tokens.getToken()}`);
+        // Getting the token yields; a Retry-After may have arrived meanwhile: look at the gate
+        // again right before sending, so no request leaves after the client knew to wait.
+        if (mailboxId) await this.traffic.passGate(mailboxId);
         if (counters) {
           counters.requests += settings.requestCount ?? 1;
           if (attemptNumber > 1) counters.retries++;

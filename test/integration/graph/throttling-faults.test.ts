@@ -15,10 +15,9 @@ afterEach(async () => {
 describe("throttled mailbox", () => {
   it("completes with zero early requests and counts every 429 the service sent", async () => {
     const tenant = buildTenant({ inboxMessages: 40, bigMessageBytes: 64 * 1024 });
-    // Two concurrent requests and 30 per 2-second window: the client (4 slots) is throttled
-    // both for concurrency and for budget.
+    // 30 requests per 2-second window for ~90 requests: the budget runs out several times.
     sim = await startSim(tenant.store, { concurrentPerMailbox: 2, budgetPerWindow: 30, windowMs: 2000 });
-    const gateway = gatewayFor(sim, { mailboxConcurrency: 4 });
+    const gateway = gatewayFor(sim, { mailboxConcurrency: 2 });
     const userId = tenant.alice.id;
     const messages = tenant.store.listMessages(userId, tenant.inboxId);
 
