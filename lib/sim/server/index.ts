@@ -320,6 +320,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
             ? `The request body exceeds ${MAX_BODY_BYTES} bytes.`
             : `Expected a JSON body, found invalid JSON: ${String(error)}`,
         );
+        countStatus(response.status);
         return writeResponse(res, response, base);
       }
       const simReq: SimRequest = {
@@ -349,6 +350,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       }
     }
     countStatus(response.status);
+    // Answers made outside the pipeline (401, the batch envelope) honour the id-type preference too.
+    if (
+      !response.headers["preference-applied"] &&
+      /IdType\s*=\s*"?ImmutableId"?/i.test(headers.prefer ?? "")
+    ) {
+      response.headers["preference-applied"] = 'IdType="ImmutableId"';
+    }
     await writeResponse(res, response, base);
   }
 
