@@ -297,7 +297,11 @@ export class InMemoryTenantStore implements TenantStore {
     const id = folder.folder.id;
     if (
       cursor &&
-      (cursor.generation !== folder.generation ||
+      // A cursor beyond the mailbox's sequence comes from another history of the tenant (e.g. a
+      // token kept across a rebuild with fewer mutation rounds): its sync state cannot exist here.
+      (cursor.snapshot > mailbox.seq ||
+        cursor.base > cursor.snapshot ||
+        cursor.generation !== folder.generation ||
         cursor.folderId !== id ||
         cursor.mailboxId !== mailbox.user.id)
     ) {

@@ -278,6 +278,23 @@ describe("InMemoryTenantStore delta", () => {
     expect(summarise(round(store, inbox, null, 1).entries)).toEqual(["+m1", "+m2"]);
   });
 
+  it("answers SyncStateNotFound for a cursor from a longer history of the tenant", () => {
+    const long = setup();
+    for (let i = 0; i < 3; i++) long.store.addMessage(USER_ID, long.inbox, message(i));
+    const done = round(long.store, long.inbox, null, 10);
+    const short = setup();
+    short.store.addMessage(USER_ID, short.inbox, message(0));
+    expect(short.inbox).toBe(long.inbox);
+    expect(short.store.delta(USER_ID, short.inbox, done.next, 10)).toEqual({
+      ok: false,
+      reason: "SyncStateNotFound",
+    });
+    // The same history continued (as tenantFromSeed does with more rounds) accepts it.
+    const longer = setup();
+    for (let i = 0; i < 4; i++) longer.store.addMessage(USER_ID, longer.inbox, message(i));
+    expect(summarise(round(longer.store, longer.inbox, done.next, 10).entries)).toEqual(["+m3"]);
+  });
+
   it("gives search folders empty rounds", () => {
     const { store, inbox } = setup();
     const search = store.addFolder(USER_ID, store.rootFolderId(USER_ID), {
