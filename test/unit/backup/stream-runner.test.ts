@@ -19,6 +19,7 @@ class MemoryStreamState implements StreamStatePort {
     holder?: number;
     status: string;
     checkpoint: UnitCheckpoint;
+    items: number;
     result?: UnitResult;
   }>;
   finalizeCalls = 0;

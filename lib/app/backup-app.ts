@@ -1,0 +1,210 @@
+/**
+ * The backup application wired from a configuration: the one place where the state store, the
+ * archive, the Graph gateway, the planner and the queue are built and bound to the pipeline's
+ * ports. The Lambda handlers and the local runtime both call it, so the same code runs in both.
+ */
+import { X509Certificate } from "node:crypto";
+import {
+  type Archive,
+  createArchive,
+  LocalObjectStore,
+  type ObjectStore,
+  S3ObjectStore,
+} from "../archive/index.js";
+import { type AwsClients, createAwsClients } from "../aws/clients.js";
+import { type JobTrigger, type StartJobOutcome, startJob } from "../backup/coordinator.js";
+import { finalizeJob } from "../backup/finalize.js";
+import type { JobReport } from "../backup/report.js";
+import { runStreamTask, type StreamTaskOutcome } from "../backup/stream-runner.js";
+import { type SweepOutcome, sweep } from "../backup/sweep.js";
+import { awsEndpointsFromConfig } from "../config/aws-endpoints.js";
+import { type ClientCredential, resolveClientCredential } from "../config/client-credential.js";
+import type { MailstreamConfig } from "../config/index.js";
+import { ConfigError } from "../errors.js";
+import {
+  createGraphGateway,
+  createTokenProvider,
+  type GraphGateway,
+  type ClientCredential as MsalCredential,
+  type RequestPolicyOptions,
+} from "../graph/index.js";
+import type { InvocationContext, SqsBatchResponse, SqsEvent } from "../local/sqs-event-source.js";
+import { createPlanner, type PlanLimits } from "../plan/index.js";
+import { processSqsBatch } from "../queue/batch.js";
+import { SqsStreamQueue, type StreamQueue } from "../queue/stream-queue.js";
+import { parseStreamTask } from "../queue/stream-task.js";
+import { createBackupStatePorts } from "../state/backup-ports.js";
+import { StateStore } from "../state/index.js";
+import { createMailboxDirectory, createMailSource } from "./graph-ports.js";
+import type { Logger } from "./logger.js";
+
+export interface BackupAppOptions {
+  config: MailstreamConfig;
+  /** Default: built from the configuration's region and endpoints. */
+  clients?: AwsClients;
+  /** Default: resolved from the configuration (environment or Secrets Manager). */
+  credential?: ClientCredential;
+  logger: Logger;
+  /** Planner estimates (latency, budget scaling) where the defaults do not fit, e.g. in benchmarks. */
+  planLimits?: Partial<PlanLimits>;
+  /** Graph retry and stream settings. Defaults in lib/graph. */
+  graphPolicy?: Omit<RequestPolicyOptions, "traffic" | "tokens">;
+  /** Attempts per message in the unit backup. Default 3. */
+  messageAttempts?: number;
+}
+
+export interface BackupApp {
+  readonly config: MailstreamConfig;
+  readonly state: StateStore;
+  readonly archive: Archive;
+  readonly gateway: GraphGateway;
+  readonly queue: StreamQueue;
+  startJob(trigger: JobTrigger): Promise<StartJobOutcome>;
+  /** Runs one stream task under an invocation deadline. */
+  runStreamTask(body: string, remainingMs: () => number): Promise<StreamTaskOutcome>;
+  /** The controller: an SQS batch in, a partial batch response out. */
+  handleSqsEvent(event: SqsEvent, context: InvocationContext): Promise<SqsBatchResponse>;
+  /** Re-sends stale streams and finishes unfinalized jobs; `staleAfterMs` overrides the configured staleness. */
+  sweep(options?: { staleAfterMs?: number }): Promise<SweepOutcome>;
+  finalize(jobId: string): Promise<JobReport>;
+  close(): void;
+}
+
+/** MSAL wants the certificate's thumbprint and key; the secret stores the PEM pair. */
+export function msalCredential(credential: ClientCredential): MsalCredential {
+  if (credential.kind === "secret") return { clientSecret: credential.clientSecret };
+  const cert = new X509Certificate(credential.certificatePem);
+  return {
+    clientCertificate: {
+      thumbprintSha256: cert.fingerprint256.replaceAll(":", "").toLowerCase(),
+      privateKey: credential.privateKeyPem,
+      x5c: credential.certificatePem,
+    },
+  };
+}
+
+export function createObjectStore(config: MailstreamConfig, clients: AwsClients): ObjectStore {
+  const a = config.archive;
+  if (a.kind === "local") return new LocalObjectStore(a.path);
+  return new S3ObjectStore({
+    client: clients.s3,
+    bucket: a.bucket,
+    ...(a.prefix ? { prefix: a.prefix } : {}),
+    ...(a.kmsKeyId ? { kmsKeyId: a.kmsKeyId } : {}),
+  });
+}
+
+export async function createBackupApp(options: BackupAppOptions): Promise<BackupApp> {
+  const { config, logger } = options;
+  const clients = options.clients ?? createAwsClients(awsEndpointsFromConfig(config));
+  const credential =
+    options.credential ?? (await resolveClientCredential(config.credentials, clients.secrets));
+  const state = new StateStore({
+    ddb: clients.ddb,
+    tableName: config.stateTable,
+    jobTtlDays: config.retention.jobRecordDays,
+  });
+  const ports = createBackupStatePorts(state);
+  const archive = createArchive(createObjectStore(config, clients));
+  const tokens = createTokenProvider({
+    tenantId: config.tenant.tenantId,
+    clientId: config.tenant.clientId,
+    credential: msalCredential(credential),
+    authority: config.tenant.authority,
+    ...(config.tenant.knownAuthorities ? { knownAuthorities: config.tenant.knownAuthorities } : {}),
+    ...(config.tenant.authorityMetadata ? { authorityMetadata: config.tenant.authorityMetadata } : {}),
+  });
+  const gateway = createGraphGateway({
+    tokens,
+    baseUrl: config.tenant.graphBaseUrl,
+    mailboxConcurrency: config.streams.perMailboxConcurrency,
+    ...(options.graphPolicy ? { policy: options.graphPolicy } : {}),
+  });
+  const queueUrl = config.streamQueueUrl;
+  const queue: StreamQueue = queueUrl
+    ? new SqsStreamQueue(clients.sqs, queueUrl)
+    : {
+        send: async () => missingQueue(),
+        sendAll: async () => missingQueue(),
+      };
+  const source = createMailSource(gateway, config.pageSize);
+  const directory = createMailboxDirectory(gateway, config.mailboxes);
+  const plan = createPlanner({
+    maxStreams: config.streams.max,
+    perMailboxConcurrency: config.streams.perMailboxConcurrency,
+    pageSize: config.pageSize,
+    ...options.planLimits,
+  });
+  const log = (event: string, fields: Record<string, unknown>) => logger.info(event, fields);
+
+  const finalize = (jobId: string) => finalizeJob(jobId, { state: ports.finalize, archive });
+
+  const app: BackupApp = {
+    config,
+    state,
+    archive,
+    gateway,
+    queue,
+    startJob: (trigger) =>
+      startJob(trigger, {
+        directory,
+        state: ports.coordinator,
+        plan,
+        queue,
+        recordFolders: (jobId, mailbox, folders) => archive.recordFolders(jobId, mailbox.userId, folders),
+        finalizeJob: async (jobId) => {
+          await finalize(jobId);
+        },
+        log,
+      }),
+    runStreamTask: (body, remainingMs) =>
+      runStreamTask(parseStreamTask(body), {
+        state: ports.stream,
+        queue,
+        unitDeps: () => ({
+          source,
+          archive,
+          ...(options.messageAttempts ? { messageAttempts: options.messageAttempts } : {}),
+        }),
+        remainingMs,
+        deadlineMarginMs: config.controller.deadlineMarginMs,
+        finalizeJob: async (jobId) => {
+          const report = await finalize(jobId);
+          logger.info("job.finalized", { jobId, status: report.status, items: report.totals.items });
+        },
+        log,
+      }),
+    handleSqsEvent: (event, context) =>
+      processSqsBatch(
+        event,
+        async (record) => {
+          await app.runStreamTask(record.body, () => context.getRemainingTimeInMillis());
+        },
+        ({ messageId, error }) =>
+          logger.error("stream.task.failed", {
+            messageId,
+            error: error instanceof Error ? { name: error.name, message: error.message } : String(error),
+          }),
+      ),
+    sweep: (sweepOptions) =>
+      sweep({
+        state: ports.sweep,
+        queue,
+        finalizeJob: async (jobId) => {
+          await finalize(jobId);
+        },
+        staleAfterMs: sweepOptions?.staleAfterMs ?? config.controller.heartbeatStaleSeconds * 1000,
+        log,
+      }),
+    finalize,
+    close: () => clients.destroy(),
+  };
+  return app;
+}
+
+function missingQueue(): never {
+  throw new ConfigError(
+    "streamQueueUrl (MAILSTREAM_STREAM_QUEUE_URL)",
+    "expected the SQS URL of the stream queue, found nothing",
+  );
+}

@@ -1,0 +1,56 @@
+import type { JobProgressSnapshot } from "../cli/progress-view.js";
+import type { StateStore } from "../state/index.js";
+
+const FINISHED_UNIT = new Set(["done", "mailbox-skipped", "failed"]);
+
+/** Reads a job's progress from its records: overall, per unit cost, and per stream. */
+export async function readJobProgress(
+  state: StateStore,
+  jobId: string,
+): Promise<JobProgressSnapshot | undefined> {
+  const job = await state.getJob(jobId);
+  if (!job) return undefined;
+  const [units, streams] = await Promise.all([state.listUnits(jobId), state.listStreams(jobId)]);
+  const byIndex = new Map(units.map((u) => [u.index, u]));
+  let costDone = 0;
+  let items = 0;
+  let bytes = 0;
+  let errors = 0;
+  let throttled = 0;
+  for (const u of units) {
+    items += u.items;
+    bytes += u.bytes;
+    errors += u.errors.length;
+    throttled += u.throttled;
+    if (FINISHED_UNIT.has(u.status)) costDone += u.cost;
+    else if (u.status === "running" && u.checkpoint) {
+      // A running unit counts by the share of its folders already done: coarse, but monotone.
+      const share = u.folderIds.length > 0 ? u.checkpoint.folderIndex / u.folderIds.length : 0;
+      costDone += u.cost * share;
+    }
+  }
+  return {
+    jobId,
+    status: job.status,
+    unitsTotal: job.unitCount,
+    unitsDone: units.filter((u) => FINISHED_UNIT.has(u.status)).length,
+    costTotal: job.totalCost,
+    costDone,
+    items,
+    bytes,
+    errors,
+    throttled,
+    streams: streams.map((s) => {
+      const unit = s.currentUnit !== undefined ? byIndex.get(s.currentUnit) : undefined;
+      return {
+        streamId: s.streamId,
+        status: s.status,
+        ...(s.currentUnit !== undefined ? { unit: s.currentUnit } : {}),
+        ...(unit ? { mailbox: unit.mailboxId.slice(0, 8) } : {}),
+        unitsDone: s.unitsDone,
+        items: s.items,
+        bytes: s.bytes,
+      };
+    }),
+  };
+}
