@@ -47,7 +47,11 @@ export interface TenantSpec {
   maxUserFolders?: number;
 }
 
-/** Presets. `demo` is what `npm start` uses: small, mixed, generated in a second or two. */
+/**
+ * Presets. `demo` is what `npm start` uses: small, mixed, generated in a second or two.
+ * uniform: equal mailboxes; skewed: Zipf-like mailbox sizes; giant: one mailbox holds ~40% of
+ * the items over 4 × maxUserFolders (64) user folders; many-small: thousands of tiny mailboxes with few folders.
+ */
 export const TENANT_SHAPES: Record<TenantShape, TenantSpec> = {
   demo: {
     seed: 20260101,
@@ -146,7 +150,12 @@ function validate(spec: TenantSpec): void {
   }
 }
 
-/** The accounts of the tenant: mailbox owners first (index = mailbox index), then accounts without mailbox. */
+/**
+ * The accounts of the tenant: mailbox owners first (index = mailbox index), then accounts without
+ * mailbox (unlicensed). Among the owners: licensed users (every 7th with a Japanese display name),
+ * one disabled but still licensed user with its mailbox (index 1, from 3 mailboxes on: a
+ * departed employee), shared mailboxes (disabled, no licence) and one room (from 5 mailboxes on).
+ */
 function createAccounts(spec: TenantSpec, tenantId: string, domain: string, rng: Random): Account[] {
   const n = spec.mailboxes;
   const shared = Math.min(n - 1, Math.round(n * (spec.sharedFraction ?? 0.1)));
@@ -323,7 +332,9 @@ export function generateTenant(spec: TenantSpec): InMemoryTenantStore {
     const userFolderCount =
       spec.shape === "many-small"
         ? mbRng.int(0, 2)
-        : Math.min(isGiant ? maxFolders * 4 : maxFolders, 1 + Math.floor(Math.log2(1 + count)));
+        : isGiant
+          ? maxFolders * 4
+          : Math.min(maxFolders, 1 + Math.floor(Math.log2(1 + count)));
     const { targets } = createFolders(store, account, userFolderCount, mbRng.fork("folders"));
     const placement = apportion(
       count,

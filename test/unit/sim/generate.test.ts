@@ -91,7 +91,7 @@ describe("generateTenant", () => {
     const folderIds = new Set(
       messages.filter((m) => m.userId === owner).map((m) => m.message.parentFolderId),
     );
-    expect(folderIds.size).toBeGreaterThan(10);
+    expect(folderIds.size).toBeGreaterThan(40);
   });
 
   it("builds folder trees with well-known, nested, hidden, search and oddly named folders", () => {
