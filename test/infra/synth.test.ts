@@ -3,7 +3,7 @@
  * configuration, local esbuild bundling, cdk-nag and CloudFormation validation, all offline.
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -12,6 +12,8 @@ import { bundleSizes, formatBundleReport } from "../../infra/bundle-report.js";
 
 const run = promisify(execFile);
 const REPO_ROOT = new URL("../..", import.meta.url).pathname;
+// Bundles are loaded from inside the repository so that `@aws-sdk/*` resolves (git-ignored).
+mkdirSync(join(REPO_ROOT, ".mailstream"), { recursive: true });
 const CLI_ENV = {
   ...process.env,
   // Offline: no version check, no notices, no telemetry.
@@ -25,6 +27,31 @@ async function cdkSynth(outdir: string, ...args: string[]) {
     env: CLI_ENV,
     maxBuffer: 16 * 1024 * 1024,
   });
+}
+
+/**
+ * Loads a bundle as the Node 22 runtime would: as an ES module whose only outside imports are the
+ * AWS SDK (which the runtime provides; here it resolves from the repository's node_modules). This
+ * catches a bundle that needs `require` without the banner, or a dependency left out.
+ */
+async function expectLoadableHandler(assetDir: string): Promise<void> {
+  const dir = mkdtempSync(join(REPO_ROOT, ".mailstream", "bundle-check-"));
+  try {
+    cpSync(assetDir, dir, { recursive: true });
+    const { stdout } = await run(
+      process.execPath,
+      [
+        "--enable-source-maps",
+        "--input-type=module",
+        "-e",
+        `const m = await import(${JSON.stringify(join(dir, "index.mjs"))}); console.log(typeof m.handler);`,
+      ],
+      { cwd: dir, env: { PATH: process.env.PATH, AWS_REGION: "us-east-1" } },
+    );
+    expect(stdout.trim(), assetDir).toBe("function");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 describe("cdk synth", () => {
@@ -53,6 +80,7 @@ describe("cdk synth", () => {
       // Cold start grows with the code Lambda loads: a bundle past 5 MiB means a dependency
       // was pulled in whole and needs a look.
       expect(bundle.codeBytes, bundle.path).toBeLessThan(5 * 1024 * 1024);
+      await expectLoadableHandler(bundle.assetDir);
     }
   });
 
