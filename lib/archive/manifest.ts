@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { FatalError } from "../errors.js";
-import { manifestKey } from "./keys.js";
+import { compareJobIds, fromKeySegment, JOBS_PREFIX, manifestKey } from "./keys.js";
 import { getBytesIfExists, type ObjectStore } from "./store.js";
 
 const mailboxStatus = z.enum(["complete", "partial", "skipped", "failed"]);
@@ -75,4 +75,14 @@ export async function readManifest(store: ObjectStore, jobId: string): Promise<J
     throw new FatalError(`manifest ${key}: expected jobId ${jobId}, found ${parsed.data.jobId}`);
   }
   return parsed.data;
+}
+
+/** Ids of every finalized job (one with a manifest), in time order. */
+export async function listFinalizedJobs(store: ObjectStore): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const { key } of store.list(JOBS_PREFIX)) {
+    const m = /^jobs\/([^/]+)\/manifest\.json$/.exec(key);
+    if (m) ids.push(fromKeySegment(m[1]!));
+  }
+  return ids.sort(compareJobIds);
 }

@@ -62,6 +62,9 @@ export interface ViewOptions {
   useSnapshots?: boolean;
 }
 
+/** Catalog parts fetched at once during a replay (S3 GETs in flight). */
+const READ_WINDOW = 16;
+
 /** A job whose catalog counts, with how far its resets can be trusted. */
 interface CountedJob {
   catalog: JobCatalog;
@@ -241,10 +244,15 @@ export async function mailboxViewAt(
       collect(folders.errors);
       state.folders = folders.entries;
     }
-    for (const part of job.catalog.parts) {
-      const read = await readCatalogPart(store, part.key);
-      collect(read.errors);
-      for (const entry of read.entries) state.apply(entry, jobId, job.applyResets);
+    // Parts are small and many: fetch a window of them at once, apply them strictly in order.
+    const parts = job.catalog.parts;
+    for (let i = 0; i < parts.length; i += READ_WINDOW) {
+      const window = parts.slice(i, i + READ_WINDOW);
+      const reads = await Promise.all(window.map((part) => readCatalogPart(store, part.key)));
+      for (const read of reads) {
+        collect(read.errors);
+        for (const entry of read.entries) state.apply(entry, jobId, job.applyResets);
+      }
     }
   }
 

@@ -4,7 +4,7 @@
  * report from any other JSON and which version wrote it.
  */
 import { FatalError } from "../errors.js";
-import { reportKey } from "./keys.js";
+import { compareJobIds, fromKeySegment, reportKey } from "./keys.js";
 import { getBytesIfExists, type ObjectStore } from "./store.js";
 
 export interface ReportEnvelope<T> {
@@ -69,7 +69,7 @@ export async function listReportedJobs(store: ObjectStore): Promise<string[]> {
   const ids: string[] = [];
   for await (const { key } of store.list("reports/")) {
     const m = /^reports\/([^/]+)\/report\.json$/.exec(key);
-    if (m) ids.push(decodeURIComponent(m[1]!));
+    if (m) ids.push(fromKeySegment(m[1]!));
   }
-  return ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return ids.sort(compareJobIds);
 }

@@ -4,6 +4,7 @@
  * job. Outside `catalog/`, so Athena's catalog table never reads them.
  */
 import { createInterface } from "node:readline";
+import { Readable } from "node:stream";
 import { z } from "zod";
 import { type FolderRecord, folderRecordSchema, parseJsonLines, toJsonLines } from "./catalog.js";
 import { CatalogLineError } from "./errors.js";
@@ -67,12 +68,13 @@ export async function writeSnapshot(
   messages: ReadonlyArray<SnapshotMessageFields>,
 ): Promise<string> {
   const key = snapshotKey(header.mailboxId, header.jobId);
-  const lines: object[] = [
-    { kind: "snapshot", format: "mailstream.snapshot", version: 1, ...header },
-    ...folders,
-    ...messages.map((m) => ({ kind: "message", ...m })),
-  ];
-  await store.put(key, toJsonLines(lines), { contentType: "application/x-ndjson" });
+  // Streamed line by line: a snapshot of a large mailbox is never built as one string.
+  function* lines(): Generator<Buffer> {
+    yield toJsonLines([{ kind: "snapshot", format: "mailstream.snapshot", version: 1, ...header }]);
+    for (const f of folders) yield toJsonLines([f]);
+    for (const m of messages) yield toJsonLines([{ kind: "message", ...m }]);
+  }
+  await store.put(key, Readable.from(lines()), { contentType: "application/x-ndjson" });
   return key;
 }
 

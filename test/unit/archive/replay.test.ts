@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { type CatalogEntry, writeCatalogPart, writeFolders } from "../../../lib/archive/catalog.js";
 import { CatalogLineError } from "../../../lib/archive/errors.js";
 import { catalogPartKey, snapshotKey } from "../../../lib/archive/keys.js";
-import { writeManifest } from "../../../lib/archive/manifest.js";
+import { listFinalizedJobs, writeManifest } from "../../../lib/archive/manifest.js";
 import { MemoryObjectStore } from "../../../lib/archive/memory-store.js";
 import {
   compactMailbox,
@@ -277,6 +277,31 @@ describe("compactMailbox", () => {
     expect(view.folders).toEqual(
       (await mailboxViewAt(store, MBX, "latest", { useSnapshots: false })).folders,
     );
+  });
+
+  it("falls back to the full replay, with a note, when the snapshot is damaged", async () => {
+    const store = new MemoryObjectStore();
+    await history(store);
+    await compactMailbox(store, MBX, J2);
+    const key = snapshotKey(MBX, J2);
+    const lines = store.objects.get(key)!.toString().split("\n");
+    lines[2] = "{broken";
+    store.objects.set(key, Buffer.from(lines.join("\n")));
+    const view = await mailboxViewAt(store, MBX, "latest");
+    expect(view.snapshotJobId).toBeUndefined();
+    expect(view.notes.join("\n")).toContain(`${key} line 3`);
+    expect(view.folders).toEqual(
+      (await mailboxViewAt(store, MBX, "latest", { useSnapshots: false })).folders,
+    );
+    expect(layout(view)).toEqual({ inbox: ["m2@02", "m3@03"], old: ["m1@01", "o1@07"] });
+  });
+
+  it("lists finalized jobs in time order", async () => {
+    const store = new MemoryObjectStore();
+    await finalize(store, J3);
+    await finalize(store, J1);
+    await part(store, J2, "inbox", 0, 0, []);
+    expect(await listFinalizedJobs(store)).toEqual([J1, J3]);
   });
 
   it("refuses to compact over a damaged line", async () => {
