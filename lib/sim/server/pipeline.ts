@@ -11,7 +11,7 @@ import { type LatencyOptions, waitResponseDelay } from "./latency.js";
 import type { MailboxLimiter } from "./limits.js";
 import type { RouteContext, RouteHandler } from "./routes/context.js";
 import { messagesDelta } from "./routes/delta.js";
-import { getMailboxSettings, getUser, listUsers } from "./routes/directory.js";
+import { getMailboxSettings, getUser, listMemberOf, listUsers } from "./routes/directory.js";
 import {
   createChildFolder,
   createRootFolder,
@@ -136,6 +136,13 @@ async function route(deps: PipelineDeps, req: SimRequest): Promise<SimResponse> 
     if (req.method !== "GET") return methodNotAllowed(req);
     await waitResponseDelay(deps.latency);
     return getUser(ctx, req, target.segment);
+  }
+  const memberOf = /^\/(transitiveMemberOf|memberOf)\/?$/i.exec(target.rest);
+  if (memberOf) {
+    if (req.method !== "GET") return methodNotAllowed(req);
+    await waitResponseDelay(deps.latency);
+    const user = ctx.store.getUser(target.segment);
+    return listMemberOf(ctx, req, target.segment, `/users/${user?.id ?? target.segment}/${memberOf[1]}`);
   }
   const found = findMailboxRoute(req.method, target.rest);
   if (found === "method") return methodNotAllowed(req);

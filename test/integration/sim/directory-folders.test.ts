@@ -85,6 +85,19 @@ describe("simulator directory and folders through the real Graph client", () => 
     expect(unknown.statusCode).toBe(404);
   });
 
+  it("lists a user's groups through memberOf, paged", async () => {
+    const first = await graph
+      .api(`/users/${tenant.alice.userPrincipalName}/memberOf`)
+      .top(2)
+      .select("displayName")
+      .get();
+    expect(first.value).toHaveLength(2);
+    const all = await allPages<{ displayName: string; "@odata.type": string }>(graph, first);
+    expect(all.items.map((g) => g.displayName).sort()).toEqual(["All Staff", "Finance", "Legal Hold"]);
+    expect(all.items.every((g) => g["@odata.type"] === "#microsoft.graph.group")).toBe(true);
+    expect((await graph.api(`/users/${tenant.noMailbox.id}/memberOf`).get()).value).toEqual([]);
+  });
+
   it("walks the folder tree: pages of 10, hidden folders only on request, search folders typed, sizes via Long 0x0E08", async () => {
     const expand = "singleValueExtendedProperties($filter=id eq 'Long 0x0E08')";
     const walk = async (listUrl: string): Promise<Array<FolderJson & { path: string }>> => {

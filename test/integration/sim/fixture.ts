@@ -142,7 +142,10 @@ export async function buildTestTenant(
   options: { extraUsers?: number; bigMessageBytes?: number } = {},
 ): Promise<TestTenant> {
   const store = new InMemoryTenantStore({ tenantId: TENANT_ID });
-  const alice = user(1, "alice", { purpose: "user", timeZone: "UTC" }, 1);
+  const alice = {
+    ...user(1, "alice", { purpose: "user", timeZone: "UTC" }, 1),
+    groups: ["Finance", "All Staff", "Legal Hold"],
+  };
   const shared = user(2, "support", { purpose: "shared", timeZone: "UTC" }, 0);
   const noMailbox = user(3, "nomail", null, 1);
   for (const u of [alice, shared, noMailbox]) store.addUser(u);

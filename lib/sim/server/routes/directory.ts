@@ -1,4 +1,5 @@
-/** `/users`, `/users/{id|upn}` and the mailbox probe `/users/{id}/mailboxSettings`. */
+/** `/users`, `/users/{id|upn}`, `/users/{id}/memberOf` and the mailbox probe `/users/{id}/mailboxSettings`. */
+import { createHash } from "node:crypto";
 
 import { FatalError } from "../../../errors.js";
 import { graphError, jsonResponse, type SimRequest, type SimResponse } from "../graph-types.js";
@@ -99,3 +100,65 @@ export const getMailboxSettings: RouteHandler = ({ ctx, req, user }) => {
     ...applySelect(settings, parseSelect(req.query)),
   });
 };
+
+const MEMBER_OF_DEFAULT_PAGE = 100;
+
+/** A stable group id for a group display name (the store knows groups by name only). */
+function groupId(name: string): string {
+  const hex = createHash("sha256").update(`group\u0000${name}`).digest("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** `GET /users/{id|upn}/memberOf` (and `transitiveMemberOf`): the user's groups, paged by `$top` (1–999, default 100). */
+export function listMemberOf(
+  ctx: RouteContext,
+  req: SimRequest,
+  idOrUpn: string,
+  linkPath: string,
+): SimResponse {
+  const user = ctx.store.getUser(idOrUpn);
+  if (!user) {
+    return graphError(
+      req,
+      404,
+      "Request_ResourceNotFound",
+      `Resource '${idOrUpn}' does not exist or one of its queried reference-property objects are not present.`,
+    );
+  }
+  const top = parseTop(req.query) ?? MEMBER_OF_DEFAULT_PAGE;
+  if (!Number.isInteger(top) || top < 1 || top > USERS_MAX_PAGE) {
+    return graphError(
+      req,
+      400,
+      "Request_UnsupportedQuery",
+      `Invalid page size specified: '${req.query.get("$top")}'. Must be between 1 and ${USERS_MAX_PAGE} inclusive.`,
+    );
+  }
+  const token = req.query.get("$skiptoken");
+  const offset = token ? Number(Buffer.from(token, "base64url").toString("utf8")) : 0;
+  if (!Number.isInteger(offset) || offset < 0) {
+    return graphError(req, 400, "Directory_InvalidSkipToken", `The skip token '${token}' is not valid.`);
+  }
+  const select = parseSelect(req.query);
+  const groups = [...user.groups].sort();
+  const body: Record<string, unknown> = {
+    "@odata.context": `${ctx.baseUrl}/$metadata#directoryObjects`,
+    value: groups.slice(offset, offset + top).map((name) =>
+      applySelect(
+        {
+          "@odata.type": "#microsoft.graph.group",
+          id: groupId(name),
+          displayName: name,
+          mailEnabled: false,
+          securityEnabled: true,
+        },
+        select,
+      ),
+    ),
+  };
+  if (offset + top < groups.length) {
+    const next = Buffer.from(String(offset + top)).toString("base64url");
+    body["@odata.nextLink"] = `${ctx.baseUrl}${linkPath}?${withPosition(req.query, "$skiptoken", next)}`;
+  }
+  return jsonResponse(200, body);
+}
