@@ -101,6 +101,9 @@ export class Archive extends Construct {
           id: "expire-staging",
           prefix: `${prefix}${ARCHIVE_LAYOUT.staging}`,
           expiration: Duration.days(2),
+          // A staged upload is a copy of a blob: its old versions need no retention (Object
+          // Lock, when on, still holds them until their retention ends).
+          noncurrentVersionExpiration: Duration.days(1),
         },
         {
           // What the retention policy allows to go: versions deleted or replaced (compaction,

@@ -116,7 +116,11 @@ describe("archive bucket", () => {
     expect(rules(full).find((r) => r.Id === "expire-noncurrent-versions")).toMatchObject({
       NoncurrentVersionExpiration: { NoncurrentDays: 365 },
     });
-    expect(rules(full).find((r) => r.Id === "expire-staging")).toMatchObject({ Prefix: "mail/staging/" });
+    expect(rules(full).find((r) => r.Id === "expire-staging")).toMatchObject({
+      Prefix: "mail/staging/",
+      ExpirationInDays: 2,
+      NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+    });
     // Nothing but staging debris expires while it is current.
     expect(
       rules(full)
