@@ -10,7 +10,7 @@ import { readCatalogPart, toJsonLines } from "../../../lib/archive/catalog.js";
 import { CatalogLineError, InvalidKeyError, ObjectNotFoundError } from "../../../lib/archive/errors.js";
 import { catalogPartKey } from "../../../lib/archive/keys.js";
 import { readManifest } from "../../../lib/archive/manifest.js";
-import { mailboxViewAt } from "../../../lib/archive/replay.js";
+import { compactMailbox, mailboxViewAt } from "../../../lib/archive/replay.js";
 import { readReport } from "../../../lib/archive/reports.js";
 import { LocalObjectStore, listAll, type ObjectStore, S3ObjectStore } from "../../../lib/archive/store.js";
 import { type AwsHarness, useAwsEmulators } from "../../support/aws.js";
@@ -148,6 +148,13 @@ describe.each(adapters)("archive on %s", (_name, open) => {
         ],
       },
     ]);
+
+    // Compaction writes a snapshot (streamed) that the next replay starts from, with the same view.
+    const compacted = await compactMailbox(store, mailboxId, jobId);
+    expect(compacted).toMatchObject({ jobId, messages: 1 });
+    const fromSnapshot = await mailboxViewAt(store, mailboxId, "latest");
+    expect(fromSnapshot.snapshotJobId).toBe(jobId);
+    expect(fromSnapshot.folders).toEqual(view.folders);
   });
 
   it("reports a damaged catalog line with its key and line number; the rest of the part stays readable", async () => {
