@@ -18,6 +18,13 @@ export interface GraphGatewayOptions {
   baseUrl: string;
   /** Concurrent requests per mailbox, shared by the whole process. Bounds 1–64. Default 4. */
   mailboxConcurrency?: number;
+  /**
+   * Requests per mailbox per budget window, sliding, shared by the whole process. Bounds ≥ 1.
+   * Default 10 000 (Outlook's per-app, per-mailbox limit).
+   */
+  mailboxRequestsPerWindow?: number;
+  /** The budget window, ms. Bounds ≥ 1. Default 601 000 (10 minutes plus 1 s for network delay). */
+  mailboxBudgetWindowMs?: number;
   /** Retry and stream settings; see {@link RequestPolicyOptions}. Defaults there. */
   policy?: Omit<RequestPolicyOptions, "traffic" | "tokens">;
 }
@@ -87,7 +94,13 @@ interface PageBody<T> {
 
 export function createGraphGateway(opts: GraphGatewayOptions): GraphGateway {
   const { origin, version, host } = splitBaseUrl(opts.baseUrl);
-  const traffic = new MailboxTraffic({ concurrency: opts.mailboxConcurrency ?? 4 });
+  const traffic = new MailboxTraffic({
+    concurrency: opts.mailboxConcurrency ?? 4,
+    ...(opts.mailboxRequestsPerWindow !== undefined
+      ? { requestsPerWindow: opts.mailboxRequestsPerWindow }
+      : {}),
+    ...(opts.mailboxBudgetWindowMs !== undefined ? { windowMs: opts.mailboxBudgetWindowMs } : {}),
+  });
   const auth = new AuthenticationHandler({ getAccessToken: () => opts.tokens.getToken() });
   const policy = new MailboxRequestPolicy({ ...opts.policy, traffic, tokens: opts.tokens });
   auth.setNext(policy);

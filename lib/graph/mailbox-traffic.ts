@@ -2,7 +2,8 @@
  * Per-mailbox traffic control shared by everything in the process that talks to one mailbox:
  * a concurrency limit (Outlook allows 4 concurrent requests per app and mailbox), a "not before"
  * gate that holds back every request to the mailbox after the service announced a `Retry-After`,
- * and the counters that job reports show.
+ * a request budget (Outlook allows 10,000 requests per 10 minutes; keeping under it here means
+ * the service never has to throttle us for it), and the counters that job reports show.
  *
  * The slots are a small weighted FIFO semaphore rather than a p-queue: a `$batch` to a mailbox
  * runs up to 4 inner requests at once on the service side, so it must hold several slots at once,
@@ -34,12 +35,25 @@ interface MailboxState {
   inUse: number;
   waiters: Waiter[];
   notBeforeMs: number;
+  /** Send times inside the budget window, oldest first, from index `sentHead`. */
+  sent: number[];
+  sentHead: number;
   counters: MailboxCounters;
 }
 
 export interface MailboxTrafficOptions {
   /** Concurrent requests per mailbox. Bounds 1–64. Default 4 (Outlook's MailboxConcurrency). */
   concurrency?: number;
+  /**
+   * Requests per mailbox per {@link windowMs}, counted over a sliding window (which also keeps
+   * every fixed window of the service under it). Bounds ≥ 1. Default 10 000 (Outlook's limit).
+   */
+  requestsPerWindow?: number;
+  /**
+   * Budget window, ms. Bounds ≥ 1. Default 601 000: Outlook's 10 minutes plus 1 s, so that
+   * network delay cannot move requests of one client window into the service's next one.
+   */
+  windowMs?: number;
   /** Clock, for tests. Default `Date.now`. */
   now?: () => number;
 }
@@ -48,6 +62,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export class MailboxTraffic {
   readonly concurrency: number;
+  readonly requestsPerWindow: number;
+  readonly windowMs: number;
   private readonly now: () => number;
   private readonly mailboxes = new Map<string, MailboxState>();
 
@@ -57,6 +73,8 @@ export class MailboxTraffic {
       throw new RangeError(`expected a mailbox concurrency from 1 to 64, found ${concurrency}`);
     }
     this.concurrency = concurrency;
+    this.requestsPerWindow = Math.max(1, Math.floor(options.requestsPerWindow ?? 10_000));
+    this.windowMs = Math.max(1, options.windowMs ?? 601_000);
     this.now = options.now ?? Date.now;
   }
 
@@ -88,16 +106,45 @@ export class MailboxTraffic {
     return release;
   }
 
-  /** Waits until no announced `Retry-After` of the mailbox is pending. */
-  async passGate(mailboxId: string): Promise<void> {
+  /**
+   * Waits until no announced `Retry-After` of the mailbox is pending and its budget has room for
+   * `sends` requests; then records those sends at once (no await between the check and the
+   * record, so concurrent callers cannot overdraw the budget). `sends` 0 only waits.
+   */
+  async passGate(mailboxId: string, sends = 0): Promise<void> {
     const state = this.stateOf(mailboxId);
     const started = this.now();
     // The gate may move further out while we sleep (another request got a 429): check again.
-    for (let wait = state.notBeforeMs - this.now(); wait > 0; wait = state.notBeforeMs - this.now()) {
+    for (let wait = this.waitFor(state, sends); wait > 0; wait = this.waitFor(state, sends)) {
       await sleep(wait);
     }
-    const waited = this.now() - started;
+    const now = this.now();
+    for (let i = 0; i < sends; i++) state.sent.push(now);
+    const waited = now - started;
     if (waited > 0) state.counters.waitedMs += waited;
+  }
+
+  /** Milliseconds until the gate is open and the budget has room for `sends` more requests. */
+  private waitFor(state: MailboxState, sends: number): number {
+    const now = this.now();
+    const gate = state.notBeforeMs - now;
+    if (sends === 0) return gate;
+    // Forget sends that left the window.
+    while (
+      state.sentHead < state.sent.length &&
+      (state.sent[state.sentHead] as number) <= now - this.windowMs
+    )
+      state.sentHead++;
+    if (state.sentHead > 1024 && state.sentHead * 2 > state.sent.length) {
+      state.sent = state.sent.slice(state.sentHead);
+      state.sentHead = 0;
+    }
+    const inWindow = state.sent.length - state.sentHead;
+    const need = Math.min(sends, this.requestsPerWindow);
+    const over = inWindow + need - this.requestsPerWindow;
+    // Room comes when the `over`-th oldest send leaves the window.
+    const budget = over > 0 ? (state.sent[state.sentHead + over - 1] as number) + this.windowMs - now + 1 : 0;
+    return Math.max(gate, budget);
   }
 
   /** Closes the mailbox's gate for `ms` from now (never shortens an earlier announcement). */
@@ -145,6 +192,8 @@ export class MailboxTraffic {
         inUse: 0,
         waiters: [],
         notBeforeMs: 0,
+        sent: [],
+        sentHead: 0,
         counters: { requests: 0, throttled: 0, retries: 0, serverErrors: 0, waitedMs: 0 },
       };
       this.mailboxes.set(key, state);

@@ -243,7 +243,7 @@ export class MailboxRequestPolicy implements Middleware {
         if (authorized) headers.set("Authorization", `Bearer ${await this.tokens.getToken()}`);
         // Getting the token yields; a Retry-After may have arrived meanwhile: look at the gate
         // again right before sending, so no request leaves after the client knew to wait.
-        if (mailboxId) await this.traffic.passGate(mailboxId);
+        if (mailboxId) await this.traffic.passGate(mailboxId, settings.requestCount ?? 1);
         if (counters) {
           counters.requests += settings.requestCount ?? 1;
           if (attemptNumber > 1) counters.retries++;

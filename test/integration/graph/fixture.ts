@@ -6,8 +6,11 @@
  */
 import { Readable } from "node:stream";
 import { createTokenProvider } from "../../../lib/graph/auth.js";
-import { createGraphGateway, type GraphGateway } from "../../../lib/graph/client.js";
-import type { RequestPolicyOptions } from "../../../lib/graph/request-policy.js";
+import {
+  createGraphGateway,
+  type GraphGateway,
+  type GraphGatewayOptions,
+} from "../../../lib/graph/client.js";
 import type { NewMessage, SimUser } from "../../../lib/sim/model.js";
 import { type LimitOptions, type RunningSimulator, startSimulator } from "../../../lib/sim/server/index.js";
 import { InMemoryTenantStore } from "../../../lib/sim/tenant/store.js";
@@ -192,7 +195,7 @@ export async function startSim(store: InMemoryTenantStore, limits?: LimitOptions
 /** A gateway configured the way mailstream configures one: no discovery call leaves the machine. */
 export function gatewayFor(
   sim: RunningSimulator,
-  options: { mailboxConcurrency?: number; policy?: Omit<RequestPolicyOptions, "traffic" | "tokens"> } = {},
+  options: Omit<GraphGatewayOptions, "tokens" | "baseUrl"> = {},
 ): GraphGateway {
   const tokens = createTokenProvider({
     tenantId: sim.tenantId,

@@ -58,6 +58,34 @@ describe("throttled mailbox", () => {
   });
 });
 
+describe("mailbox budget", () => {
+  it("a gateway that knows the service's budget is never throttled for it", async () => {
+    const tenant = buildTenant({ inboxMessages: 40, bigMessageBytes: 1024 });
+    sim = await startSim(tenant.store, { budgetPerWindow: 25, windowMs: 1500 });
+    const gateway = gatewayFor(sim, { mailboxRequestsPerWindow: 25, mailboxBudgetWindowMs: 1600 });
+    const userId = tenant.alice.id;
+    const messages = tenant.store.listMessages(userId, tenant.inboxId);
+    const [ids, answers] = await Promise.all([
+      Promise.all(
+        messages.map((m) =>
+          gateway.get<{ id: string }>(`/users/${userId}/messages/${m.id}`).then((r) => r.id),
+        ),
+      ),
+      batchGet<{ id: string }>(
+        gateway,
+        userId,
+        messages.slice(0, 15).map((m) => `/users/${userId}/messages/${m.id}?$select=id`),
+      ),
+    ]);
+    expect(ids).toEqual(messages.map((m) => m.id));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    const served = sim.stats().mailboxes[userId];
+    expect(served?.requests).toBe(55);
+    expect(served?.throttled).toBe(0);
+    expect(gateway.stats()[userId.toLowerCase()]?.waitedMs).toBeGreaterThan(0);
+  });
+});
+
 describe("faults", () => {
   it("retries 503 with Retry-After, dropped connections and an expired token, and succeeds", async () => {
     const tenant = buildTenant({ inboxMessages: 3, bigMessageBytes: 64 * 1024 });

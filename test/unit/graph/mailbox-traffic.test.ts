@@ -80,6 +80,23 @@ describe("MailboxTraffic gate", () => {
     expect(other).toBeGreaterThanOrEqual(notBefore);
   });
 
+  it("keeps every window under the request budget, counting a batch's inner requests", async () => {
+    const traffic = new MailboxTraffic({ concurrency: 4, requestsPerWindow: 5, windowMs: 80 });
+    const sendTimes: number[] = [];
+    const send = async (n: number) => {
+      await traffic.passGate("m", n);
+      for (let i = 0; i < n; i++) sendTimes.push(Date.now());
+    };
+    await send(3);
+    await Promise.all([send(1), send(1), send(1), send(2), send(1)]);
+    expect(sendTimes).toHaveLength(9);
+    // Sliding check: no 80 ms interval holds more than 5 sends.
+    const sorted = [...sendTimes].sort((a, b) => a - b);
+    for (let i = 5; i < sorted.length; i++)
+      expect((sorted[i] as number) - (sorted[i - 5] as number)).toBeGreaterThanOrEqual(80);
+    expect(traffic.counters("m").waitedMs).toBeGreaterThan(0);
+  });
+
   it("rejects a concurrency outside 1–64", () => {
     expect(() => new MailboxTraffic({ concurrency: 0 })).toThrow(/from 1 to 64, found 0/);
   });
