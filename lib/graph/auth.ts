@@ -77,31 +77,42 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
   // After a 401 the cached token is known bad: the next request must bypass the cache once.
   let skipCache = false;
 
+  // Concurrent callers share one acquisition: MSAL does not merge them, and a burst of first
+  // requests would otherwise send a burst of token POSTs.
+  let inFlight: Promise<string> | undefined;
+
+  async function acquire(): Promise<string> {
+    const bypass = skipCache;
+    skipCache = false;
+    let result: Awaited<ReturnType<typeof app.acquireTokenByClientCredential>>;
+    try {
+      result = await app.acquireTokenByClientCredential({ scopes, skipCache: bypass });
+    } catch (error) {
+      const code = (error as { errorCode?: string }).errorCode ?? (error as Error).name;
+      if (isTransientMsalError(error)) {
+        throw new RetryableError(`expected an access token from ${authority}, found error ${code}`, {
+          cause: error,
+        });
+      }
+      throw new FatalError(
+        `expected an access token from ${authority} for client ${opts.clientId}, found error ${code}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (!result?.accessToken) {
+      throw new FatalError(`expected an access token from ${authority}, found an answer without one`);
+    }
+    return result.accessToken;
+  }
+
   return {
-    async getToken() {
-      const bypass = skipCache;
-      skipCache = false;
-      let result: Awaited<ReturnType<typeof app.acquireTokenByClientCredential>>;
-      try {
-        result = await app.acquireTokenByClientCredential({ scopes, skipCache: bypass });
-      } catch (error) {
-        const code = (error as { errorCode?: string }).errorCode ?? (error as Error).name;
-        if (isTransientMsalError(error)) {
-          throw new RetryableError(`expected an access token from ${authority}, found error ${code}`, {
-            cause: error,
-          });
-        }
-        throw new FatalError(
-          `expected an access token from ${authority} for client ${opts.clientId}, found error ${code}`,
-          {
-            cause: error,
-          },
-        );
-      }
-      if (!result?.accessToken) {
-        throw new FatalError(`expected an access token from ${authority}, found an answer without one`);
-      }
-      return result.accessToken;
+    getToken() {
+      inFlight ??= acquire().finally(() => {
+        inFlight = undefined;
+      });
+      return inFlight;
     },
     invalidate() {
       skipCache = true;
