@@ -45,6 +45,7 @@ export class JobProgressView {
   private overall: cliProgress.SingleBar | undefined;
   private readonly streamBars = new Map<number, cliProgress.SingleBar>();
   private lastPlain = 0;
+  private lastPlainStatus = "";
 
   constructor(
     private readonly out: NodeJS.WriteStream = process.stderr,
@@ -91,8 +92,9 @@ export class JobProgressView {
 
   private plain(s: JobProgressSnapshot): void {
     const now = Date.now();
-    if (now - this.lastPlain < this.plainIntervalMs && s.status === "running") return;
+    if (now - this.lastPlain < this.plainIntervalMs && s.status === this.lastPlainStatus) return;
     this.lastPlain = now;
+    this.lastPlainStatus = s.status;
     const pct = s.costTotal > 0 ? Math.floor((100 * s.costDone) / s.costTotal) : 0;
     const running = s.streams.filter((x) => x.status === "running").length;
     this.out.write(

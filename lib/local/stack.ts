@@ -1,0 +1,223 @@
+/**
+ * Everything a backup needs, on one machine: the simulated tenant over HTTPS, the AWS emulators
+ * (S3 + SQS, DynamoDB Local), the state table and stream queue, the `BackupApp` the Lambda
+ * handlers use, and a Lambda-like SQS event source running the controller. The local runtime
+ * (`npm start`), the end-to-end tests and the benchmarks all stand on it.
+ */
+import { CreateBucketCommand } from "@aws-sdk/client-s3";
+import { type BackupApp, type BackupAppOptions, createBackupApp } from "../app/backup-app.js";
+import { type Logger, silentLogger } from "../app/logger.js";
+import { readJobProgress } from "../app/progress.js";
+import { readReport } from "../archive/index.js";
+import { type AwsClients, createAwsClients } from "../aws/clients.js";
+import type { JobTrigger } from "../backup/coordinator.js";
+import type { JobReport } from "../backup/report.js";
+import type { JobProgressSnapshot } from "../cli/progress-view.js";
+import { environmentForAwsEndpoints } from "../config/aws-endpoints.js";
+import { loadConfig } from "../config/index.js";
+import type { TenantStore } from "../sim/model.js";
+import {
+  type LatencyOptions,
+  type LimitOptions,
+  type RunningSimulator,
+  startSimulator,
+} from "../sim/server/index.js";
+import { type RunningEmulators, startEmulators } from "./emulators.js";
+import { type CreatedStreamQueue, createStreamQueue } from "./queue-setup.js";
+import { LocalSqsEventSource } from "./sqs-event-source.js";
+import { createStateTable } from "./state-table.js";
+
+export interface LocalStackOptions {
+  store: TenantStore;
+  /** CA that signs the simulator's certificate; the process must trust it (NODE_EXTRA_CA_CERTS). */
+  ca: { certPem: string; keyPem: string };
+  /** Folder for the simulator's CA file. Default: a temporary folder. */
+  certDir?: string;
+  /** Simulator port; keep it across runs that share sync states (delta links are absolute). Default: a free one. */
+  simPort?: number;
+  latency?: LatencyOptions;
+  limits?: LimitOptions;
+  /** Access token lifetime in seconds (short ones exercise token refresh). Default 3599. */
+  tokenLifetimeSeconds?: number;
+  /** Where backups go: a local folder, or a fresh bucket in the S3 emulator. */
+  archive: { kind: "local"; path: string } | { kind: "s3"; bucket: string };
+  /** DynamoDB Local's folder; undefined keeps state in memory. */
+  dynamoDbPath?: string;
+  logDir?: string;
+  /** Streams at most (the controller's maximum concurrency). Range 1–1000. */
+  streams: number;
+  /** The controller's timeout, as Lambda's: what `getRemainingTimeInMillis` counts down from. Default 900 000 ms. */
+  functionTimeoutMs?: number;
+  /** Configuration values beyond the ones the stack sets (MAILSTREAM_* names), e.g. a deadline margin. */
+  env?: Record<string, string>;
+  logger?: Logger;
+  planLimits?: BackupAppOptions["planLimits"];
+  graphPolicy?: BackupAppOptions["graphPolicy"];
+  messageAttempts?: number;
+}
+
+export interface WaitOptions {
+  onProgress?: (progress: JobProgressSnapshot) => void;
+  /** Milliseconds between progress reads. Default 500. */
+  refreshMs?: number;
+  /** Milliseconds between sweeps while waiting (as the schedule would run it). Default 10 000. */
+  sweepEveryMs?: number;
+  /** Give up after this many milliseconds. Default: wait as long as it takes. */
+  timeoutMs?: number;
+}
+
+export interface LocalStack {
+  readonly sim: RunningSimulator;
+  readonly emulators: RunningEmulators;
+  readonly clients: AwsClients;
+  readonly app: BackupApp;
+  readonly source: LocalSqsEventSource;
+  readonly queue: CreatedStreamQueue;
+  /** Starts a job (on demand by default) and waits for it to close; returns its report. */
+  runJob(options?: WaitOptions & { trigger?: JobTrigger }): Promise<{ jobId: string; report: JobReport }>;
+  /** Waits until the job is complete, partial or failed. */
+  waitForJob(jobId: string, options?: WaitOptions): Promise<JobReport>;
+  /** Finishes a job an earlier process left open (its streams are re-sent at once); its id, if any. */
+  resumeOpenJob(options?: WaitOptions): Promise<string | undefined>;
+  stop(): Promise<void>;
+}
+
+const CLOSED = new Set(["complete", "partial", "failed"]);
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const cleanup: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
+  };
+  try {
+    const sim = await startSimulator({
+      store: options.store,
+      ca: options.ca,
+      ...(options.certDir ? { certDir: options.certDir } : {}),
+      ...(options.simPort !== undefined ? { port: options.simPort } : {}),
+      ...(options.latency ? { latency: options.latency } : {}),
+      ...(options.limits ? { limits: options.limits } : {}),
+      ...(options.tokenLifetimeSeconds ? { tokenLifetimeSeconds: options.tokenLifetimeSeconds } : {}),
+    });
+    cleanup.push(() => sim.close());
+    const emulators = await startEmulators({
+      ...(options.dynamoDbPath ? { dynamoDbPath: options.dynamoDbPath } : {}),
+      ...(options.logDir ? { logDir: options.logDir } : {}),
+    });
+    cleanup.push(() => emulators.stop());
+    const clients = createAwsClients(emulators.endpoints);
+    cleanup.push(async () => clients.destroy());
+
+    const tableName = "mailstream-state";
+    await createStateTable(clients.dynamodb, tableName).catch((error: unknown) => {
+      // A persistent DynamoDB Local folder keeps the table between runs.
+      if ((error as { name?: string }).name !== "ResourceInUseException") throw error;
+    });
+    const functionTimeoutMs = options.functionTimeoutMs ?? 900_000;
+    const queue = await createStreamQueue(clients.sqs, "mailstream-streams", {
+      visibilityTimeoutSeconds: Math.ceil(functionTimeoutMs / 1000) + 60,
+    });
+    const archiveEnv =
+      options.archive.kind === "local"
+        ? { MAILSTREAM_ARCHIVE: "local", MAILSTREAM_ARCHIVE_PATH: options.archive.path }
+        : { MAILSTREAM_ARCHIVE: "s3", MAILSTREAM_ARCHIVE_BUCKET: options.archive.bucket };
+    if (options.archive.kind === "s3") {
+      await clients.s3.send(new CreateBucketCommand({ Bucket: options.archive.bucket }));
+    }
+
+    const config = loadConfig({
+      env: {
+        MAILSTREAM_TENANT_ID: sim.tenantId,
+        MAILSTREAM_CLIENT_ID: sim.clientId,
+        MAILSTREAM_GRAPH_BASE_URL: sim.baseUrl,
+        MAILSTREAM_AUTHORITY: sim.authority,
+        MAILSTREAM_AUTHORITY_METADATA: sim.msalAuthorityMetadata,
+        MAILSTREAM_KNOWN_AUTHORITIES: sim.knownAuthorities.join(","),
+        MAILSTREAM_CREDENTIALS_SOURCE: "env",
+        MAILSTREAM_CLIENT_SECRET: sim.clientSecret ?? "",
+        ...archiveEnv,
+        MAILSTREAM_STATE_TABLE: tableName,
+        MAILSTREAM_STREAM_QUEUE_URL: queue.url,
+        MAILSTREAM_STREAMS_MAX: String(options.streams),
+        ...environmentForAwsEndpoints(emulators.endpoints),
+        ...options.env,
+      },
+    });
+    const logger = options.logger ?? silentLogger;
+    const app = await createBackupApp({
+      config,
+      clients,
+      logger,
+      ...(options.planLimits ? { planLimits: options.planLimits } : {}),
+      ...(options.graphPolicy ? { graphPolicy: options.graphPolicy } : {}),
+      ...(options.messageAttempts ? { messageAttempts: options.messageAttempts } : {}),
+    });
+
+    const source = new LocalSqsEventSource({
+      sqs: clients.sqs,
+      queueUrl: queue.url,
+      queueArn: queue.arn,
+      handler: (event, context) => app.handleSqsEvent(event, context),
+      batchSize: 1,
+      maxConcurrency: options.streams,
+      functionTimeoutMs,
+      onInvocationError: (error) =>
+        logger.error("controller.invocation.failed", {
+          error: error instanceof Error ? error.message : String(error),
+        }),
+    });
+    source.start();
+    cleanup.push(() => source.stop());
+
+    const waitForJob = async (jobId: string, wait: WaitOptions = {}): Promise<JobReport> => {
+      const started = Date.now();
+      let lastSweep = Date.now();
+      for (;;) {
+        const progress = await readJobProgress(app.state, jobId);
+        if (progress) wait.onProgress?.(progress);
+        if (progress && CLOSED.has(progress.status)) break;
+        if (Date.now() - lastSweep > (wait.sweepEveryMs ?? 10_000)) {
+          await app.sweep();
+          lastSweep = Date.now();
+        }
+        if (wait.timeoutMs !== undefined && Date.now() - started > wait.timeoutMs) {
+          throw new Error(
+            `job ${jobId}: expected it to close within ${wait.timeoutMs} ms, found it ${progress?.status}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, wait.refreshMs ?? 500));
+      }
+      const envelope = await readReport<JobReport>(app.archive.store, jobId);
+      if (!envelope) throw new Error(`job ${jobId}: expected its report in the archive, found none`);
+      return envelope.report;
+    };
+
+    return {
+      sim,
+      emulators,
+      clients,
+      app,
+      source,
+      queue,
+      waitForJob,
+      async runJob(run = {}) {
+        const trigger = run.trigger ?? { kind: "on-demand", time: new Date().toISOString() };
+        const started = await app.startJob(trigger);
+        return { jobId: started.jobId, report: await waitForJob(started.jobId, run) };
+      },
+      async resumeOpenJob(wait = {}) {
+        const open = (await app.state.openJobs()).find(
+          (j) => j.status === "running" || j.status === "finalizing",
+        );
+        if (!open) return undefined;
+        await app.sweep({ staleAfterMs: 0 });
+        await waitForJob(open.jobId, wait);
+        return open.jobId;
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
