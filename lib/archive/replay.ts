@@ -12,7 +12,7 @@ import {
 } from "./catalog.js";
 import { CatalogLineError } from "./errors.js";
 import { compareJobIds, parseSnapshotKey, snapshotPrefix } from "./keys.js";
-import { type ManifestMailboxStatus, readManifest } from "./manifest.js";
+import { listFinalizedJobs, type ManifestMailboxStatus, readManifest } from "./manifest.js";
 import { readSnapshot, type Snapshot, writeSnapshot } from "./snapshot.js";
 import type { ObjectStore } from "./store.js";
 
@@ -65,15 +65,9 @@ export interface ViewOptions {
 /** Catalog parts fetched at once during a replay (S3 GETs in flight). */
 const READ_WINDOW = 16;
 
-/** A job whose catalog counts, with how far its resets can be trusted. */
+/** A job whose catalog counts (it has a manifest). */
 interface CountedJob {
   catalog: JobCatalog;
-  /**
-   * False when the mailbox failed in this job (or its status is unknown): a folder's full
-   * enumeration may have stopped halfway, so its `folder-reset` is not applied: a replay then
-   * keeps messages it cannot prove gone rather than drop ones that the round never reached.
-   */
-  applyResets: boolean;
 }
 
 /** The state of a mailbox during a replay. */
@@ -152,24 +146,32 @@ export class MailboxState {
   }
 }
 
-function countsFor(status: ManifestMailboxStatus | undefined): boolean {
+/**
+ * Whether a job's `folder-reset` lines apply to the mailbox. Not when the mailbox failed in that
+ * job (or the manifest does not name it): a folder's full enumeration may have stopped halfway,
+ * and the view keeps messages it cannot prove gone rather than drop ones the round never reached.
+ */
+async function resetsApply(store: ObjectStore, mailboxId: string, jobId: string): Promise<boolean> {
+  const manifest = await readManifest(store, jobId);
+  const status: ManifestMailboxStatus | undefined = manifest?.mailboxes.find(
+    (m) => m.mailboxId === mailboxId,
+  )?.status;
   return status === "complete" || status === "partial";
 }
 
-/** The finalized jobs of the mailbox up to `at`, in time order. */
+/**
+ * The finalized jobs of the mailbox up to `at`, in time order. One listing of `jobs/` says which
+ * jobs are finalized; manifests are read only for the jobs that are actually replayed.
+ */
 async function countedJobs(store: ObjectStore, mailboxId: string, at: string): Promise<CountedJob[]> {
-  const catalog = (await listMailboxCatalog(store, mailboxId)).filter(
-    (j) => at === "latest" || compareJobIds(j.jobId, at) <= 0,
-  );
-  const manifests = await Promise.all(catalog.map((j) => readManifest(store, j.jobId)));
-  const counted: CountedJob[] = [];
-  catalog.forEach((j, i) => {
-    const manifest = manifests[i];
-    if (!manifest) return;
-    const status = manifest.mailboxes.find((m) => m.mailboxId === mailboxId)?.status;
-    counted.push({ catalog: j, applyResets: countsFor(status) });
-  });
-  return counted;
+  const [catalog, finalized] = await Promise.all([
+    listMailboxCatalog(store, mailboxId),
+    listFinalizedJobs(store),
+  ]);
+  const done = new Set(finalized);
+  return catalog
+    .filter((j) => done.has(j.jobId) && (at === "latest" || compareJobIds(j.jobId, at) <= 0))
+    .map((catalog) => ({ catalog }));
 }
 
 /** The newest snapshot ≤ the last counted job that includes every counted job up to its own. */
@@ -239,6 +241,7 @@ export async function mailboxViewAt(
   for (const job of counted) {
     const { jobId } = job.catalog;
     if (snapshot && compareJobIds(jobId, snapshot.header.jobId) <= 0) continue;
+    const applyResets = await resetsApply(store, mailboxId, jobId);
     if (job.catalog.foldersKey) {
       const folders = await readFolders(store, job.catalog.foldersKey);
       collect(folders.errors);
@@ -251,7 +254,7 @@ export async function mailboxViewAt(
       const reads = await Promise.all(window.map((part) => readCatalogPart(store, part.key)));
       for (const read of reads) {
         collect(read.errors);
-        for (const entry of read.entries) state.apply(entry, jobId, job.applyResets);
+        for (const entry of read.entries) state.apply(entry, jobId, applyResets);
       }
     }
   }
