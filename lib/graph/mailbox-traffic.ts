@@ -9,6 +9,7 @@
  * runs up to 4 inner requests at once on the service side, so it must hold several slots at once,
  * which p-queue cannot express.
  */
+import { GraphRetryableError } from "./errors.js";
 
 /** Counters of one mailbox, cumulative for the life of the gateway. */
 export interface MailboxCounters {
@@ -82,7 +83,7 @@ export class MailboxTraffic {
    * Waits for `weight` of the mailbox's slots (FIFO) and then for its gate to open. The returned
    * function gives the slots back; calling it more than once does nothing.
    */
-  async acquire(mailboxId: string, weight = 1): Promise<ReleaseSlots> {
+  async acquire(mailboxId: string, weight = 1, maxWaitMs = Number.POSITIVE_INFINITY): Promise<ReleaseSlots> {
     const state = this.stateOf(mailboxId);
     const need = Math.min(Math.max(1, weight), this.concurrency);
     if (state.waiters.length === 0 && state.inUse + need <= this.concurrency) {
@@ -98,7 +99,7 @@ export class MailboxTraffic {
       this.grantWaiting(state);
     };
     try {
-      await this.passGate(mailboxId);
+      await this.passGate(mailboxId, 0, maxWaitMs);
     } catch (error) {
       release();
       throw error;
@@ -110,12 +111,20 @@ export class MailboxTraffic {
    * Waits until no announced `Retry-After` of the mailbox is pending and its budget has room for
    * `sends` requests; then records those sends at once (no await between the check and the
    * record, so concurrent callers cannot overdraw the budget). `sends` 0 only waits.
+   * A wait longer than `maxWaitMs` is not slept through: it throws a retryable error carrying
+   * the wait, so that a caller with a deadline can checkpoint and come back.
    */
-  async passGate(mailboxId: string, sends = 0): Promise<void> {
+  async passGate(mailboxId: string, sends = 0, maxWaitMs = Number.POSITIVE_INFINITY): Promise<void> {
     const state = this.stateOf(mailboxId);
     const started = this.now();
     // The gate may move further out while we sleep (another request got a 429): check again.
     for (let wait = this.waitFor(state, sends); wait > 0; wait = this.waitFor(state, sends)) {
+      if (wait > maxWaitMs) {
+        throw new GraphRetryableError(
+          `expected mailbox ${mailboxId} to accept requests within ${maxWaitMs} ms, found it held back for ${wait} ms (Retry-After or request budget)`,
+          { retryAfterMs: wait },
+        );
+      }
       await sleep(wait);
     }
     const now = this.now();

@@ -57,9 +57,10 @@ export interface RequestPolicyOptions {
   /** Added to every `Retry-After` against clock rounding, ms. Bounds ≥ 0. Default 20. */
   retryAfterMarginMs?: number;
   /**
-   * Longest `Retry-After` waited in place, ms. A longer one (a spent 10-minute budget) ends the
-   * request with a RetryableError carrying `retryAfterMs`, so that the caller can checkpoint;
-   * the mailbox's gate stays closed either way. Bounds ≥ 0. Default 120 000.
+   * Longest wait in place, ms: for a `Retry-After`, or for the mailbox's gate or request budget
+   * before sending. A longer one (a spent 10-minute budget) ends the request with a
+   * RetryableError carrying `retryAfterMs`, so that the caller can checkpoint; the mailbox's
+   * gate stays closed either way. Bounds ≥ 0. Default 120 000.
    */
   maxRetryAfterMs?: number;
   /**
@@ -235,7 +236,9 @@ export class MailboxRequestPolicy implements Middleware {
     const idempotent = settings.idempotent ?? method !== "POST";
 
     const attempt = async (attemptNumber: number): Promise<Response> => {
-      const release = mailboxId ? await this.traffic.acquire(mailboxId, settings.weight ?? 1) : () => {};
+      const release = mailboxId
+        ? await this.traffic.acquire(mailboxId, settings.weight ?? 1, this.maxRetryAfterMs)
+        : () => {};
       let keepSlots = false;
       try {
         const headers = new Headers(baseHeaders);
@@ -243,7 +246,8 @@ export class MailboxRequestPolicy implements Middleware {
         if (authorized) headers.set("Authorization", `Bearer ${await this.tokens.getToken()}`);
         // Getting the token yields; a Retry-After may have arrived meanwhile: look at the gate
         // again right before sending, so no request leaves after the client knew to wait.
-        if (mailboxId) await this.traffic.passGate(mailboxId, settings.requestCount ?? 1);
+        if (mailboxId)
+          await this.traffic.passGate(mailboxId, settings.requestCount ?? 1, this.maxRetryAfterMs);
         if (counters) {
           counters.requests += settings.requestCount ?? 1;
           if (attemptNumber > 1) counters.retries++;

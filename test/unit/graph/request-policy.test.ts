@@ -217,7 +217,12 @@ describe("request policy", () => {
     expect(error).toBeInstanceOf(GraphRetryableError);
     expect((error as GraphRetryableError).retryAfterMs).toBe(600_000);
     expect(gateway.traffic.notBefore("u1")).toBeGreaterThan(Date.now() + 590_000);
+    // Later requests to the closed mailbox fail fast instead of sleeping for minutes.
+    const next = await gateway.get("/users/u1/messages/b").catch((e: unknown) => e);
+    expect(next).toBeInstanceOf(GraphRetryableError);
+    expect((next as GraphRetryableError).retryAfterMs).toBeGreaterThan(590_000);
     expect(sent).toHaveLength(1);
+    expect(gateway.traffic.inUse("u1")).toBe(0);
   });
 
   it("rejects a base URL that is not https or has no version", () => {
