@@ -7,10 +7,11 @@
  * (its spec and how many rounds of activity it has seen), DynamoDB Local's files and the local
  * archive. A second run finds the tenant changed and backs it up incrementally.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Logger } from "../app/logger.js";
 import type { JobReport } from "../backup/report.js";
+import { type LocalRuntimeFile, RUNTIME_FILE } from "../cli/context.js";
 import { type JobProgressSnapshot, JobProgressView } from "../cli/progress-view.js";
 import type { LatencyOptions, LimitOptions } from "../sim/server/index.js";
 import { ensureSimulatorCa } from "../sim/server/index.js";
@@ -101,6 +102,14 @@ export async function runLocalBackup(options: LocalRunOptions = {}): Promise<Loc
     streams: options.streams ?? 8,
     ...(options.logger ? { logger: options.logger } : {}),
   });
+  // While this run lasts, `mailstream status` in another terminal reads live progress from here.
+  const runtimeFile = join(dataDir, RUNTIME_FILE);
+  const running: LocalRuntimeFile = {
+    pid: process.pid,
+    dynamodbEndpoint: stack.emulators.endpoints.dynamodb ?? "",
+    tableName: stack.app.config.stateTable,
+  };
+  writeFileSync(runtimeFile, `${JSON.stringify(running)}\n`);
   try {
     const view = new JobProgressView(options.progressOut ?? process.stderr);
     const onProgress = (p: JobProgressSnapshot) => view.update(p);
@@ -120,6 +129,7 @@ export async function runLocalBackup(options: LocalRunOptions = {}): Promise<Loc
       archivePath: join(dataDir, "archive"),
     };
   } finally {
+    rmSync(runtimeFile, { force: true });
     await stack.stop();
   }
 }
