@@ -98,7 +98,10 @@ export interface SimMessage extends MessageProps {
 }
 
 /** What the generator hands to {@link TenantStore.addMessage}; ids and change keys are assigned by the store. */
-export type NewMessage = Omit<SimMessage, "id" | "changeKey" | "parentFolderId" | "size" | "lastModifiedDateTime"> & {
+export type NewMessage = Omit<
+  SimMessage,
+  "id" | "changeKey" | "parentFolderId" | "size" | "lastModifiedDateTime"
+> & {
   /** Force an id (restores and tests); default: a fresh immutable id. */
   id?: string;
 };
@@ -130,7 +133,9 @@ export interface DeltaPage {
   done: boolean;
 }
 
-export type DeltaResult = { ok: true; page: DeltaPage } | { ok: false; reason: "SyncStateNotFound" | "FolderNotFound" };
+export type DeltaResult =
+  | { ok: true; page: DeltaPage }
+  | { ok: false; reason: "SyncStateNotFound" | "FolderNotFound" };
 
 /** Ground truth for tests and benchmarks: every mailbox's folders and messages, with MIME hashes. */
 export interface GroundTruth {
@@ -169,7 +174,10 @@ export interface TenantStore {
   /** By id or well-known name (`inbox`, `msgfolderroot`, …). */
   getFolder(userId: string, idOrWellKnown: string): SimFolder | undefined;
   listChildFolders(userId: string, parentFolderId: string): SimFolder[];
-  folderStats(userId: string, folderId: string): { totalItemCount: number; unreadItemCount: number; sizeBytes: number };
+  folderStats(
+    userId: string,
+    folderId: string,
+  ): { totalItemCount: number; unreadItemCount: number; sizeBytes: number };
   addFolder(
     userId: string,
     parentFolderId: string,
