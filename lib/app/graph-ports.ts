@@ -17,6 +17,10 @@ export function createMailSource(gateway: GraphGateway, pageSize: number): MailS
     folderDelta: (userId, folderId, from) =>
       folderDeltaPages(gateway, userId, folderId, { pageSize, ...(from ? { from } : {}) }),
     openMime: (userId, messageId) => openMime(gateway, userId, messageId),
+    traffic: (userId) => {
+      const counters = gateway.stats()[userId.toLowerCase()];
+      return { requests: counters?.requests ?? 0, throttled: counters?.throttled ?? 0 };
+    },
   };
 }
 

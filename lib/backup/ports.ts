@@ -29,6 +29,8 @@ export interface MailSource {
   folderDelta(userId: string, folderId: string, from: string | undefined): AsyncIterable<DeltaPageView>;
   /** The message's MIME, streamed; holds one of the mailbox's request slots until it ends. */
   openMime(userId: string, messageId: string): Promise<Readable>;
+  /** Graph requests and 429 answers for the mailbox so far (cumulative), for the job report. */
+  traffic?(userId: string): { requests: number; throttled: number };
 }
 
 export interface StoredBlob {
@@ -75,6 +77,10 @@ export interface UnitProgress {
   removed: number;
   /** Blobs that were already archived (deduplicated). */
   deduplicated: number;
+  /** Graph requests sent for the mailbox meanwhile (all streams of this process). */
+  requests: number;
+  /** 429 answers met meanwhile. */
+  throttled: number;
 }
 
 export interface RecordedError {

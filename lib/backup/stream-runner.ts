@@ -1,7 +1,13 @@
 import type { StreamQueue } from "../queue/stream-queue.js";
 import type { StreamTask } from "../queue/stream-task.js";
 import type { RecordedError, UnitCheckpoint, UnitProgress, UnitStatePort } from "./ports.js";
-import { backupUnit, type UnitBackupDeps, type UnitOutcome, type UnitWork } from "./unit-backup.js";
+import {
+  backupUnit,
+  emptyProgress,
+  type UnitBackupDeps,
+  type UnitOutcome,
+  type UnitWork,
+} from "./unit-backup.js";
 
 export interface ClaimedUnit {
   work: UnitWork;
@@ -134,7 +140,7 @@ async function runUnit(
     const e = error instanceof Error ? error : new Error(String(error));
     return {
       status: "failed",
-      progress: { items: 0, bytes: 0, removed: 0, deduplicated: 0 },
+      progress: emptyProgress(),
       errors: [{ subject: `unit ${claimed.work.index}`, name: e.name, message: e.message }],
     };
   }

@@ -50,8 +50,8 @@ function recorded(subject: string, error: unknown): RecordedError {
   return { subject, name: e.name, message: e.message };
 }
 
-function emptyProgress(): UnitProgress {
-  return { items: 0, bytes: 0, removed: 0, deduplicated: 0 };
+export function emptyProgress(): UnitProgress {
+  return { items: 0, bytes: 0, removed: 0, deduplicated: 0, requests: 0, throttled: 0 };
 }
 
 function addProgress(into: UnitProgress, delta: UnitProgress): void {
@@ -59,6 +59,20 @@ function addProgress(into: UnitProgress, delta: UnitProgress): void {
   into.bytes += delta.bytes;
   into.removed += delta.removed;
   into.deduplicated += delta.deduplicated;
+  into.requests += delta.requests;
+  into.throttled += delta.throttled;
+}
+
+/** Graph traffic of the unit's mailbox since the last reading: what each checkpoint adds. */
+function trafficMeter(source: MailSource, mailboxId: string): (into: UnitProgress) => void {
+  const read = () => source.traffic?.(mailboxId) ?? { requests: 0, throttled: 0 };
+  let last = read();
+  return (into) => {
+    const now = read();
+    into.requests += Math.max(0, now.requests - last.requests);
+    into.throttled += Math.max(0, now.throttled - last.throttled);
+    last = now;
+  };
 }
 
 /**
@@ -77,6 +91,7 @@ export async function backupUnit(
   const errors: RecordedError[] = [];
   const incomplete = new Set(start.incompleteFolders ?? []);
   let cp: UnitCheckpoint = { ...start, incompleteFolders: [...incomplete] };
+  const meter = trafficMeter(deps.source, unit.mailboxId);
 
   for (let i = cp.folderIndex; i < unit.folderIds.length; i++) {
     const folderId = unit.folderIds[i]!;
@@ -92,6 +107,7 @@ export async function backupUnit(
         progress,
         errors,
         incomplete,
+        meter,
       );
       if (result.status === "paused") {
         return { status: "paused", progress, errors, checkpoint: result.checkpoint };
@@ -130,6 +146,7 @@ async function backupFolder(
   progress: UnitProgress,
   errors: RecordedError[],
   incomplete: Set<string>,
+  meter: (into: UnitProgress) => void,
 ): Promise<FolderResult> {
   let page = current.page;
   let link = resumeLink ?? (await deps.state.syncState(unit.mailboxId, folderId));
@@ -152,6 +169,7 @@ async function backupFolder(
           entries,
         );
         page++;
+        meter(pageProgress);
         if (view.deltaLink) {
           if (folderHadItemErrors) incomplete.add(folderId);
           else await deps.state.stageSyncState(unit.mailboxId, folderId, view.deltaLink);

@@ -9,7 +9,7 @@ const unit = (over: Partial<UnitRecordView>): UnitRecordView => ({
   estimatedSeconds: 5,
   concurrency: 4,
   status: "done",
-  progress: { items: 10, bytes: 1000, removed: 0, deduplicated: 0 },
+  progress: { items: 10, bytes: 1000, removed: 0, deduplicated: 0, requests: 0, throttled: 0 },
   errors: [],
   incompleteFolders: [],
   ...over,

@@ -45,6 +45,10 @@ class FakeSource implements MailSource {
     }
   }
 
+  traffic() {
+    return { requests: this.mimeFetches.length, throttled: Math.floor(this.mimeFetches.length / 3) };
+  }
+
   async openMime(_user: string, id: string): Promise<Readable> {
     this.mimeFetches.push(id);
     if (this.alwaysFail.has(id)) throw new Error(`server error for ${id}`);
@@ -77,7 +81,14 @@ class FakeState implements UnitStatePort {
   readonly committed = new Map<string, string>();
   readonly staged = new Map<string, string>();
   readonly checkpoints: UnitCheckpoint[] = [];
-  readonly totals: UnitProgress = { items: 0, bytes: 0, removed: 0, deduplicated: 0 };
+  readonly totals: UnitProgress = {
+    items: 0,
+    bytes: 0,
+    removed: 0,
+    deduplicated: 0,
+    requests: 0,
+    throttled: 0,
+  };
   async syncState(_m: string, folderId: string) {
     return this.committed.get(folderId);
   }
@@ -86,6 +97,8 @@ class FakeState implements UnitStatePort {
     this.totals.items += d.items;
     this.totals.bytes += d.bytes;
     this.totals.removed += d.removed;
+    this.totals.requests += d.requests;
+    this.totals.throttled += d.throttled;
   }
   async stageSyncState(_m: string, folderId: string, link: string) {
     this.staged.set(folderId, link);
@@ -131,6 +144,9 @@ describe("backupUnit", () => {
       ]),
     );
     expect(state.totals.items).toBe(6);
+    // The mailbox's Graph traffic reaches the checkpoints page by page, counted once.
+    expect(state.totals.requests).toBe(6);
+    expect(state.totals.throttled).toBe(2);
   });
 
   it("continues from the committed sync state without a folder-reset line", async () => {
