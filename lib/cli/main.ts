@@ -4,6 +4,13 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 import { isMailstreamError } from "../errors.js";
+import { registerGet } from "./commands/get.js";
+import { registerJobs } from "./commands/jobs.js";
+import { registerLs } from "./commands/ls.js";
+import { registerReport } from "./commands/report.js";
+import { registerSearch } from "./commands/search.js";
+import { registerShow } from "./commands/show.js";
+import { registerStatus } from "./commands/status.js";
 import { runLocalCommand } from "./run-command.js";
 import { runSimCommand } from "./sim-command.js";
 
@@ -57,6 +64,14 @@ program
       ...(opts.caDir ? { caDir: opts.caDir } : {}),
     });
   });
+
+registerJobs(program);
+registerStatus(program);
+registerLs(program);
+registerShow(program);
+registerGet(program);
+registerSearch(program);
+registerReport(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,164 @@
+/**
+ * What the archive holds at the top level: its jobs (from manifests and reports) and its
+ * mailboxes (from the reports, which carry the addresses). Also resolves the names a user types
+ * (job id, date, mailbox address or id, folder path or id) to ids, with clear errors.
+ */
+import {
+  compareJobIds,
+  type JobManifest,
+  listFinalizedJobs,
+  listReportedJobs,
+  type MailboxView,
+  type ObjectStore,
+  readManifest,
+  readReport,
+  type ViewFolder,
+} from "../archive/index.js";
+import type { JobReport } from "../backup/report.js";
+import { ArchiveLookupError } from "./errors.js";
+
+export interface ArchivedJob {
+  jobId: string;
+  /** Present when the job was finalized (its catalog counts in point-in-time views). */
+  manifest?: JobManifest;
+  /** Present when the job's report was written. */
+  report?: JobReport;
+}
+
+/** Every job the archive knows, in time order, with its manifest and report when present. */
+export async function listArchivedJobs(store: ObjectStore): Promise<ArchivedJob[]> {
+  const [finalized, reported] = await Promise.all([listFinalizedJobs(store), listReportedJobs(store)]);
+  const ids = [...new Set([...finalized, ...reported])].sort(compareJobIds);
+  const done = new Set(finalized);
+  const withReport = new Set(reported);
+  return Promise.all(
+    ids.map(async (jobId) => {
+      const [manifest, envelope] = await Promise.all([
+        done.has(jobId) ? readManifest(store, jobId) : undefined,
+        withReport.has(jobId) ? readReport<JobReport>(store, jobId) : undefined,
+      ]);
+      return { jobId, ...(manifest ? { manifest } : {}), ...(envelope ? { report: envelope.report } : {}) };
+    }),
+  );
+}
+
+/** Jobs, or an error saying that the place holds no archive. */
+export async function requireJobs(store: ObjectStore): Promise<ArchivedJob[]> {
+  const jobs = await listArchivedJobs(store);
+  if (jobs.length === 0) {
+    throw new ArchiveLookupError(
+      `archive at ${store.location}: expected finished backup jobs (jobs/<id>/manifest.json or reports/<id>/report.json), found none`,
+    );
+  }
+  return jobs;
+}
+
+export interface ArchivedMailbox {
+  mailboxId: string;
+  /** The address from the newest report naming the mailbox; the id when no report names it. */
+  address: string;
+  /** The newest job that included the mailbox, and its status there. */
+  lastJobId: string;
+  lastStatus: string;
+}
+
+/** Every mailbox a job included, sorted by address. */
+export function mailboxesOf(jobs: readonly ArchivedJob[]): ArchivedMailbox[] {
+  const byId = new Map<string, ArchivedMailbox>();
+  for (const job of jobs) {
+    const addresses = new Map((job.report?.mailboxes ?? []).map((m) => [m.mailboxId, m]));
+    const listed = job.manifest?.mailboxes ?? job.report?.mailboxes ?? [];
+    for (const m of listed) {
+      const known = byId.get(m.mailboxId);
+      byId.set(m.mailboxId, {
+        mailboxId: m.mailboxId,
+        address: addresses.get(m.mailboxId)?.address ?? known?.address ?? m.mailboxId,
+        lastJobId: job.jobId,
+        lastStatus: m.status,
+      });
+    }
+  }
+  return [...byId.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+}
+
+/** A mailbox by its address (case-insensitive) or id. */
+export function resolveMailbox(mailboxes: readonly ArchivedMailbox[], arg: string): ArchivedMailbox {
+  const lower = arg.toLowerCase();
+  const found =
+    mailboxes.find((m) => m.mailboxId === arg) ?? mailboxes.find((m) => m.address.toLowerCase() === lower);
+  if (!found) {
+    throw new ArchiveLookupError(
+      `mailbox "${arg}": expected the address or id of a backed-up mailbox (see \`mailstream ls\`), found none among ${mailboxes.length}`,
+    );
+  }
+  return found;
+}
+
+/** A job by id, or an error naming the known ones. */
+export function resolveJob(jobs: readonly ArchivedJob[], arg: string): ArchivedJob {
+  const found = jobs.find((j) => j.jobId === arg);
+  if (!found) {
+    const newest = jobs
+      .slice(-3)
+      .map((j) => j.jobId)
+      .join(", ");
+    throw new ArchiveLookupError(
+      `job "${arg}": expected a job id of this archive (see \`mailstream jobs\`; newest: ${newest || "none"}), found none`,
+    );
+  }
+  return found;
+}
+
+const JOB_ID = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z/;
+
+/**
+ * The job a point-in-time argument names: `undefined`/`latest` → the newest finalized job;
+ * a job id → that job (it must be finalized); a date or time → the newest finalized job that
+ * ended at or before it (an error when it is before the first job ended).
+ */
+export function resolveAt(jobs: readonly ArchivedJob[], at: string | undefined): string {
+  const finalized = jobs.filter((j) => j.manifest);
+  if (finalized.length === 0) {
+    throw new ArchiveLookupError(
+      "point in time: expected at least one finalized job (with a manifest), found none",
+    );
+  }
+  if (at === undefined || at === "latest") return finalized[finalized.length - 1]!.jobId;
+  if (JOB_ID.test(at)) {
+    const job = resolveJob(jobs, at);
+    if (!job.manifest) {
+      throw new ArchiveLookupError(
+        `--at ${at}: expected a finalized job, found a job without a manifest (still running, or not finalized yet)`,
+      );
+    }
+    return job.jobId;
+  }
+  const time = Date.parse(at);
+  if (Number.isNaN(time)) {
+    throw new ArchiveLookupError(
+      `--at "${at}": expected "latest", a job id (2026-11-29T04-38-00Z-…) or a date/time (2026-11-29, 2026-11-29T05:00:00Z), found neither`,
+    );
+  }
+  const before = finalized.filter((j) => Date.parse(j.manifest!.endedAt) <= time);
+  if (before.length === 0) {
+    throw new ArchiveLookupError(
+      `--at ${at}: expected a time after the first backup (job ${finalized[0]!.jobId} ended ${finalized[0]!.manifest!.endedAt}), found one before it`,
+    );
+  }
+  return before[before.length - 1]!.jobId;
+}
+
+/** A folder of a view by id, path (case-insensitive) or a display name that only one folder has. */
+export function resolveFolder(view: MailboxView, arg: string, mailboxName: string): ViewFolder {
+  const lower = arg.toLowerCase().replace(/^\/+|\/+$/g, "");
+  const byId = view.folders.find((f) => f.folderId === arg);
+  if (byId) return byId;
+  const byPath = view.folders.find((f) => f.path?.toLowerCase() === lower);
+  if (byPath) return byPath;
+  const byName = view.folders.filter((f) => f.displayName?.toLowerCase() === lower);
+  if (byName.length === 1) return byName[0]!;
+  const hint = byName.length > 1 ? ` (${byName.length} folders have that name: give the path)` : "";
+  throw new ArchiveLookupError(
+    `folder "${arg}": expected a folder path or id of ${mailboxName} at job ${view.jobId} (see \`mailstream ls ${mailboxName}\`), found none${hint}`,
+  );
+}

@@ -1,0 +1,173 @@
+/**
+ * `mailstream ls [mailbox] [folder]`: the backed-up mailboxes; a mailbox's folder tree with
+ * counts; a folder's messages (date, from, subject, size), paged; as of the latest job or
+ * `--at <job|date>`.
+ */
+import type { Command } from "commander";
+import { mailboxViewAt, type ViewFolder, type ViewMessage } from "../../archive/index.js";
+import {
+  mailboxesOf,
+  requireJobs,
+  resolveAt,
+  resolveFolder,
+  resolveMailbox,
+} from "../../catalog-index/directory.js";
+import { receivedAt } from "../../catalog-index/search.js";
+import {
+  type ArchiveOptions,
+  addArchiveOptions,
+  nonNegativeInt,
+  withArchive,
+} from "../format/archive-options.js";
+import { senderText } from "../format/message.js";
+import {
+  type CommandIO,
+  formatTable,
+  formatTime,
+  processIO,
+  reportCatalogErrors,
+  truncate,
+  writeJson,
+} from "../format/output.js";
+import { formatBytes } from "../progress-view.js";
+
+export interface LsCommandOptions extends ArchiveOptions {
+  /** `--at`: "latest" (default), a job id, or a date/time. */
+  at?: string;
+  /** Messages shown at most. Range 0–100 000, default 50. */
+  limit?: number;
+  /** Messages skipped first (newest first order). Range ≥ 0, default 0. */
+  offset?: number;
+  json?: boolean;
+}
+
+/** A folder's messages newest first (received time), ties by id, so pages are stable. */
+export function sortNewestFirst(messages: readonly ViewMessage[]): ViewMessage[] {
+  return [...messages].sort(
+    (a, b) =>
+      (receivedAt(b.meta) || 0) - (receivedAt(a.meta) || 0) ||
+      (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0),
+  );
+}
+
+/** Folders in tree order: by path segment, so children follow their parent directly. */
+export function treeOrder(folders: readonly ViewFolder[]): ViewFolder[] {
+  const key = (f: ViewFolder) => (f.path ?? `\uffff${f.folderId}`).split("/");
+  return [...folders].sort((a, b) => {
+    const ka = key(a);
+    const kb = key(b);
+    for (let i = 0; i < Math.min(ka.length, kb.length); i++) {
+      if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1;
+    }
+    return ka.length - kb.length;
+  });
+}
+
+function folderRows(folders: readonly ViewFolder[]): string[][] {
+  return treeOrder(folders).map((f) => {
+    const depth = f.path ? f.path.split("/").length - 1 : 0;
+    const name = f.displayName ?? `(folder ${f.folderId}, not in the folder list)`;
+    const bytes = f.messages.reduce((s, m) => s + m.size, 0);
+    return [`${"  ".repeat(depth)}${name}`, String(f.messages.length), formatBytes(bytes), f.folderId];
+  });
+}
+
+export async function lsCommand(
+  mailboxArg: string | undefined,
+  folderArg: string | undefined,
+  opts: LsCommandOptions,
+  io: CommandIO = processIO,
+): Promise<number> {
+  return withArchive(opts, async (ctx) => {
+    const jobs = await requireJobs(ctx.archive);
+    const mailboxes = mailboxesOf(jobs);
+    const at = resolveAt(jobs, opts.at);
+    if (mailboxArg === undefined) {
+      if (opts.json) writeJson(io.out, { at, mailboxes });
+      else {
+        io.out.write(
+          formatTable(
+            ["MAILBOX", "ID", "LAST JOB", "STATUS"],
+            mailboxes.map((m) => [m.address, m.mailboxId, m.lastJobId, m.lastStatus]),
+          ),
+        );
+      }
+      return 0;
+    }
+    const mailbox = resolveMailbox(mailboxes, mailboxArg);
+    const view = await mailboxViewAt(ctx.archive, mailbox.mailboxId, at);
+    const damaged = reportCatalogErrors(io.err, view.errors);
+    if (folderArg === undefined) {
+      if (opts.json) {
+        writeJson(io.out, {
+          mailbox,
+          at: view.jobId,
+          folders: view.folders.map((f) => ({
+            folderId: f.folderId,
+            path: f.path,
+            displayName: f.displayName,
+            messages: f.messages.length,
+            bytes: f.messages.reduce((s, m) => s + m.size, 0),
+          })),
+        });
+      } else {
+        const total = view.folders.reduce((s, f) => s + f.messages.length, 0);
+        io.out.write(
+          `${mailbox.address} at job ${view.jobId}: ${view.folders.length} folders, ${total} messages\n`,
+        );
+        io.out.write(formatTable(["FOLDER", "MESSAGES", "SIZE", "ID"], folderRows(view.folders)));
+      }
+      return damaged > 0 ? 1 : 0;
+    }
+    const folder = resolveFolder(view, folderArg, mailbox.address);
+    const all = sortNewestFirst(folder.messages);
+    const offset = opts.offset ?? 0;
+    const page = all.slice(offset, offset + (opts.limit ?? 50));
+    if (opts.json) {
+      writeJson(io.out, {
+        mailbox,
+        at: view.jobId,
+        folder: { folderId: folder.folderId, path: folder.path },
+        total: all.length,
+        offset,
+        messages: page,
+      });
+    } else {
+      io.out.write(
+        `${mailbox.address} ${folder.path ?? folder.folderId} at job ${view.jobId}: messages ${page.length ? offset + 1 : 0}–${offset + page.length} of ${all.length}\n`,
+      );
+      io.out.write(
+        formatTable(
+          ["RECEIVED (UTC)", "FROM", "SUBJECT", "SIZE", "ID"],
+          page.map((m) => [
+            formatTime(m.meta.receivedDateTime as string | undefined),
+            truncate(senderText(m.meta), 32),
+            truncate(typeof m.meta.subject === "string" ? m.meta.subject : "", 48),
+            formatBytes(m.size),
+            m.messageId,
+          ]),
+        ),
+      );
+    }
+    return damaged > 0 ? 1 : 0;
+  });
+}
+
+export function registerLs(program: Command): void {
+  addArchiveOptions(
+    program
+      .command("ls")
+      .argument("[mailbox]", "mailbox address or id: list its folders")
+      .argument("[folder]", "folder path (e.g. Inbox/Projects), name or id: list its messages")
+      .description(
+        "List backed-up mailboxes; a mailbox's folders (tree, with counts); a folder's messages (newest first, paged)",
+      ),
+  )
+    .option("--at <job|date>", "point in time: latest, a job id, or a date/time (UTC)", "latest")
+    .option("--limit <n>", "messages shown at most (0–100000)", nonNegativeInt("--limit", 100_000), 50)
+    .option("--offset <n>", "messages skipped first", nonNegativeInt("--offset", Number.MAX_SAFE_INTEGER), 0)
+    .option("--json", "print JSON")
+    .action(async (mailbox: string | undefined, folder: string | undefined, opts: LsCommandOptions) => {
+      process.exitCode = await lsCommand(mailbox, folder, opts);
+    });
+}

@@ -1,0 +1,98 @@
+/** `mailstream report <job> [--html file]`: the job report, and its per-stream timeline as HTML. */
+import { writeFile } from "node:fs/promises";
+import type { Command } from "commander";
+import type { JobReport } from "../../backup/report.js";
+import { requireJobs, resolveJob } from "../../catalog-index/directory.js";
+import { ArchiveLookupError } from "../../catalog-index/errors.js";
+import { type ArchiveOptions, addArchiveOptions, withArchive } from "../format/archive-options.js";
+import {
+  type CommandIO,
+  formatTable,
+  formatTime,
+  type OutputSink,
+  processIO,
+  writeJson,
+} from "../format/output.js";
+import { formatBytes } from "../progress-view.js";
+import { renderTimelineHtml } from "../timeline.js";
+
+export interface ReportCommandOptions extends ArchiveOptions {
+  /** `--html <file>`: write the timeline chart there. */
+  html?: string;
+  json?: boolean;
+}
+
+/** The report as text: summary, streams, mailboxes with errors. */
+export function writeReportText(out: OutputSink, r: JobReport): void {
+  const lines = [
+    `job ${r.jobId}: ${r.status} (${r.trigger})`,
+    `  started    ${formatTime(r.createdAt)}   ended ${formatTime(r.endedAt)}   makespan ${r.makespanSeconds.toFixed(1)} s`,
+    `  plan       ${r.plan.units.length} units on ${r.plan.streams} streams; predicted ${r.plan.predictedMakespanSeconds.toFixed(1)} s, lower bound ${r.plan.lowerBoundSeconds.toFixed(1)} s`,
+    `  backed up  ${r.totals.items} items, ${formatBytes(r.totals.bytes)} (${r.totals.deduplicated} already archived), ${r.totals.removed} removals`,
+    `  mailboxes  ${r.totals.mailboxes} (${r.mailboxes.filter((m) => m.status === "complete").length} complete), ${r.skippedMailboxes.length} skipped`,
+    `  requests   ${r.totals.requests}, throttled ${r.totals.throttled}, errors ${r.totals.errors}`,
+    "",
+  ];
+  out.write(lines.join("\n"));
+  out.write(
+    formatTable(
+      ["STREAM", "UNITS", "BUSY S", "IDLE S", "ITEMS", "BYTES"],
+      r.streams.map((s) => [
+        String(s.streamId),
+        String(s.units),
+        s.busySeconds.toFixed(1),
+        s.idleSeconds.toFixed(1),
+        String(s.items),
+        formatBytes(s.bytes),
+      ]),
+    ),
+  );
+  const troubled = r.mailboxes.filter((m) => m.status !== "complete" || m.errors.length > 0);
+  if (troubled.length > 0) {
+    out.write("\nmailboxes with errors:\n");
+    for (const m of troubled) {
+      out.write(`  ${m.address} (${m.status}):\n`);
+      for (const e of m.errors.slice(0, 5)) out.write(`    ${e.subject}: ${e.name}: ${e.message}\n`);
+      if (m.errors.length > 5) out.write(`    … ${m.errors.length - 5} more (see --json)\n`);
+    }
+  }
+  for (const s of r.skippedMailboxes) out.write(`  skipped ${s.address ?? s.userId}: ${s.reason}\n`);
+}
+
+export async function reportCommand(
+  jobId: string,
+  opts: ReportCommandOptions,
+  io: CommandIO = processIO,
+): Promise<number> {
+  return withArchive(opts, async (ctx) => {
+    const job = resolveJob(await requireJobs(ctx.archive), jobId);
+    if (!job.report) {
+      throw new ArchiveLookupError(
+        `job ${jobId}: expected its report (reports/${jobId}/report.json), found none (the job is still running or was never finalized; try \`mailstream status ${jobId}\`)`,
+      );
+    }
+    if (opts.json) writeJson(io.out, job.report);
+    else writeReportText(io.out, job.report);
+    if (opts.html) {
+      await writeFile(opts.html, renderTimelineHtml(job.report));
+      io.err.write(`mailstream: wrote the timeline of job ${jobId} to ${opts.html}\n`);
+    }
+    return 0;
+  });
+}
+
+export function registerReport(program: Command): void {
+  addArchiveOptions(
+    program
+      .command("report")
+      .argument("<job>", "job id (see `mailstream jobs`)")
+      .description(
+        "Print a job's report; --html writes its per-stream timeline (plan vs actual) as an HTML file",
+      ),
+  )
+    .option("--html <file>", "write the timeline chart (self-contained HTML/SVG) to this file")
+    .option("--json", "print the report as JSON")
+    .action(async (job: string, opts: ReportCommandOptions) => {
+      process.exitCode = await reportCommand(job, opts);
+    });
+}

@@ -1,0 +1,147 @@
+/**
+ * The per-stream timeline of a job as a self-contained HTML page with an inline SVG: one row per
+ * stream, one bar per unit from its start to its end, colored by status; under each actual bar
+ * row, the plan's bars (the planner's largest-first assignment with its estimated seconds), and
+ * lines for the predicted makespan, the lower bound and the actual makespan.
+ */
+import type { JobReport } from "../backup/report.js";
+
+export interface TimelineBar {
+  unit: number;
+  mailboxId: string;
+  streamId: number;
+  /** Seconds from the job's start. */
+  start: number;
+  end: number;
+  status: string;
+}
+
+const ms = (iso: string) => Date.parse(iso);
+
+/** What happened: every unit that started, placed on its stream (seconds from the job's start). */
+export function actualBars(report: JobReport): TimelineBar[] {
+  const t0 = ms(report.createdAt);
+  const jobEnd = (ms(report.endedAt) - t0) / 1000;
+  return report.units
+    .filter((u) => u.startedAt && u.streamId !== undefined)
+    .map((u) => ({
+      unit: u.index,
+      mailboxId: u.mailboxId,
+      streamId: u.streamId!,
+      start: Math.max(0, (ms(u.startedAt!) - t0) / 1000),
+      end: u.endedAt ? (ms(u.endedAt) - t0) / 1000 : jobEnd,
+      status: u.status,
+    }));
+}
+
+/**
+ * What the plan expected: units in plan order (largest first), each pulled by the stream that
+ * frees up first, lasting its estimated seconds — the dynamic assignment with perfect estimates.
+ */
+export function plannedBars(report: JobReport): TimelineBar[] {
+  const streams = Math.max(1, report.plan.streams);
+  const free = new Array<number>(streams).fill(0);
+  return report.plan.units.map((u) => {
+    let s = 0;
+    for (let i = 1; i < streams; i++) if (free[i]! < free[s]!) s = i;
+    const start = free[s]!;
+    free[s] = start + u.estimatedSeconds;
+    return { unit: u.index, mailboxId: u.mailboxId, streamId: s, start, end: free[s]!, status: "planned" };
+  });
+}
+
+const STATUS_COLORS: Record<string, string> = {
+  done: "#2e7d32",
+  failed: "#c62828",
+  "mailbox-skipped": "#9e9e9e",
+  running: "#f9a825",
+  pending: "#bdbdbd",
+  planned: "#90caf9",
+};
+
+function esc(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The timeline as a standalone HTML document (no script, no external resource). */
+export function renderTimelineHtml(report: JobReport): string {
+  const actual = actualBars(report);
+  const planned = plannedBars(report);
+  const streamIds = [
+    ...new Set([...report.streams.map((s) => s.streamId), ...actual.map((b) => b.streamId)]),
+  ].sort((a, b) => a - b);
+  const horizon = Math.max(
+    1e-3,
+    report.makespanSeconds,
+    report.plan.predictedMakespanSeconds,
+    ...actual.map((b) => b.end),
+    ...planned.map((b) => b.end),
+  );
+  const left = 90;
+  const width = 900;
+  const rowH = 34;
+  const top = 30;
+  const height = top + streamIds.length * rowH + 40;
+  const x = (s: number) => left + (s / horizon) * width;
+  const row = new Map(streamIds.map((id, i) => [id, top + i * rowH]));
+  const parts: string[] = [];
+  for (const id of streamIds) {
+    const y = row.get(id)!;
+    parts.push(`<text x="${left - 8}" y="${y + 14}" text-anchor="end" class="label">stream ${id}</text>`);
+    parts.push(
+      `<line x1="${left}" x2="${left + width}" y1="${y + rowH - 4}" y2="${y + rowH - 4}" class="grid"/>`,
+    );
+  }
+  for (const b of actual) {
+    const y = row.get(b.streamId)!;
+    parts.push(
+      `<rect class="bar actual" data-unit="${b.unit}" data-status="${esc(b.status)}" x="${x(b.start).toFixed(1)}" y="${y}" width="${Math.max(1, x(b.end) - x(b.start)).toFixed(1)}" height="16" fill="${STATUS_COLORS[b.status] ?? "#6d4c41"}"><title>unit ${b.unit} · mailbox ${esc(b.mailboxId)} · ${esc(b.status)} · ${b.start.toFixed(1)}–${b.end.toFixed(1)} s</title></rect>`,
+    );
+  }
+  for (const b of planned) {
+    const y = row.get(b.streamId) ?? top;
+    parts.push(
+      `<rect class="bar planned" data-unit="${b.unit}" x="${x(b.start).toFixed(1)}" y="${y + 19}" width="${Math.max(1, x(b.end) - x(b.start)).toFixed(1)}" height="7" fill="${STATUS_COLORS.planned}" stroke="#1565c0" stroke-width="0.5"><title>plan: unit ${b.unit} · mailbox ${esc(b.mailboxId)} · ${b.start.toFixed(1)}–${b.end.toFixed(1)} s (estimated)</title></rect>`,
+    );
+  }
+  const marker = (s: number, label: string, cls: string, dy: number) =>
+    `<line class="${cls}" x1="${x(s).toFixed(1)}" x2="${x(s).toFixed(1)}" y1="${top - 6}" y2="${height - 30}"/><text x="${x(s).toFixed(1)}" y="${height - 30 + dy}" class="mark" text-anchor="middle">${esc(label)}</text>`;
+  parts.push(
+    marker(
+      report.plan.lowerBoundSeconds,
+      `lower bound ${report.plan.lowerBoundSeconds.toFixed(1)} s`,
+      "lb",
+      12,
+    ),
+  );
+  parts.push(
+    marker(
+      report.plan.predictedMakespanSeconds,
+      `predicted ${report.plan.predictedMakespanSeconds.toFixed(1)} s`,
+      "predicted",
+      24,
+    ),
+  );
+  parts.push(
+    marker(report.makespanSeconds, `actual ${report.makespanSeconds.toFixed(1)} s`, "actual-end", 12),
+  );
+  const legend = Object.entries(STATUS_COLORS)
+    .map(([status, color]) => `<span><i style="background:${color}"></i>${esc(status)}</span>`)
+    .join(" ");
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>mailstream job ${esc(report.jobId)}: timeline</title>
+<style>
+body{font:14px system-ui,sans-serif;margin:24px;color:#222}
+.label,.mark{font-size:11px;fill:#444}.grid{stroke:#eee}
+.lb{stroke:#6a1b9a;stroke-dasharray:2 3}.predicted{stroke:#1565c0;stroke-dasharray:6 3}.actual-end{stroke:#222}
+.legend span{margin-right:12px}.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle}
+</style></head><body>
+<h1>Job ${esc(report.jobId)}: ${esc(report.status)}</h1>
+<p>${report.units.length} units on ${streamIds.length} streams · makespan ${report.makespanSeconds.toFixed(1)} s (predicted ${report.plan.predictedMakespanSeconds.toFixed(1)} s, lower bound ${report.plan.lowerBoundSeconds.toFixed(1)} s, ratio to the bound ${(report.makespanSeconds / Math.max(1e-9, report.plan.lowerBoundSeconds)).toFixed(2)}) · ${report.totals.items} items · ${report.totals.errors} errors</p>
+<p class="legend">Thick bars: what each stream did, by unit status. Thin bars: the plan (largest first, estimated seconds). ${legend}</p>
+<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 20}" height="${height}" viewBox="0 0 ${left + width + 20} ${height}">
+${parts.join("\n")}
+</svg>
+</body></html>
+`;
+}
