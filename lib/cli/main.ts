@@ -34,7 +34,15 @@ program
   .description(
     "Run a complete backup locally: the simulated tenant, the AWS emulators, the coordinator and the controllers. A second run is incremental.",
   )
-  .option("-d, --data <dir>", "data folder (tenant, state, archive)", ".mailstream")
+  .option(
+    "-d, --data <dir>",
+    "data folder (tenant, state, archive); default .mailstream (.mailstream-tenant for a real tenant)",
+  )
+  .option(
+    "--tenant-config <file>",
+    "back up a REAL tenant: JSON configuration with tenant, clientId and credentials",
+  )
+  .option("--real-tenant", "back up a REAL tenant configured by MAILSTREAM_* environment variables")
   .option("-s, --streams <n>", "streams at most (1–64)", integer("--streams", 1, 64), 8)
   .option(
     "--shape <shape>",

@@ -2,13 +2,17 @@ import { mkdirSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { createJsonLogger } from "../app/logger.js";
 import type { JobReport } from "../backup/report.js";
-import { localCa, runLocalBackup } from "../local/runtime.js";
+import { localCa, runLocalBackup, runRealTenantBackup } from "../local/runtime.js";
 import { reexecTrustingCa } from "../local/trust-ca.js";
 import type { TenantShape } from "../sim/tenant/generate.js";
 import { formatBytes } from "./progress-view.js";
 
 export interface RunCommandOptions {
-  data: string;
+  data?: string;
+  /** A real tenant instead of the simulator: its configuration file (tenant id, client id, credentials). */
+  tenantConfig?: string;
+  /** A real tenant configured by MAILSTREAM_* environment variables. */
+  realTenant?: boolean;
   streams: number;
   shape: string;
   json?: boolean;
@@ -22,7 +26,11 @@ export async function runLocalCommand(opts: RunCommandOptions): Promise<void> {
   if (!SHAPES.has(opts.shape)) {
     throw new Error(`--shape: expected one of ${[...SHAPES].join(", ")}, found "${opts.shape}"`);
   }
-  const dataDir = resolve(opts.data);
+  if (opts.tenantConfig || opts.realTenant) {
+    await runRealTenant(opts);
+    return;
+  }
+  const dataDir = resolve(opts.data ?? ".mailstream");
   mkdirSync(dataDir, { recursive: true });
   // The simulator speaks HTTPS with a certificate from the data folder's CA; Node trusts extra
   // CAs only from NODE_EXTRA_CA_CERTS at start, so this process runs again trusting it.
@@ -61,6 +69,31 @@ export async function runLocalCommand(opts: RunCommandOptions): Promise<void> {
     "",
   ];
   process.stdout.write(lines.join("\n"));
+}
+
+/** `mailstream run --tenant-config <file>` / `--real-tenant`: back up a real tenant from this machine. */
+async function runRealTenant(opts: RunCommandOptions): Promise<void> {
+  const result = await runRealTenantBackup({
+    ...(opts.data ? { dataDir: opts.data } : {}),
+    streams: opts.streams,
+    ...(opts.tenantConfig ? { configFile: resolve(opts.tenantConfig) } : {}),
+    ...(opts.log ? { logger: createJsonLogger("info") } : {}),
+  });
+  const r = result.report;
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    return;
+  }
+  const rel = relative(process.cwd(), result.dataDir) || ".";
+  process.stdout.write(
+    [
+      "",
+      `mailstream: job ${r.jobId} ${r.status}: ${r.totals.items} items, ${formatBytes(r.totals.bytes)} from ${r.mailboxes.length} mailboxes (${r.skippedMailboxes.length} skipped), ${r.totals.throttled} throttled`,
+      ...errorLines(r),
+      `  report  ${rel}/archive/reports/${r.jobId}/report.json`,
+      "",
+    ].join("\n"),
+  );
 }
 
 function errorLines(r: JobReport): string[] {

@@ -19,7 +19,7 @@ import { describeTenant, type TenantDescription } from "../sim/tenant/describe.j
 import { TENANT_SHAPES, type TenantShape, type TenantSpec } from "../sim/tenant/generate.js";
 import { tenantFromSeed } from "../sim/tenant/seeded.js";
 import { findFreePort } from "./free-port.js";
-import { startLocalStack } from "./stack.js";
+import { startLocalServices, startLocalStack } from "./stack.js";
 
 export interface LocalRunOptions {
   /** The data folder. Default `.mailstream` in the working directory. */
@@ -131,5 +131,74 @@ export async function runLocalBackup(options: LocalRunOptions = {}): Promise<Loc
   } finally {
     rmSync(runtimeFile, { force: true });
     await stack.stop();
+  }
+}
+
+/** The tenant and credential settings a real-tenant run takes from the environment. */
+const TENANT_VARIABLES = [
+  "MAILSTREAM_TENANT_ID",
+  "MAILSTREAM_CLIENT_ID",
+  "MAILSTREAM_GRAPH_BASE_URL",
+  "MAILSTREAM_AUTHORITY",
+  "MAILSTREAM_AUTHORITY_METADATA",
+  "MAILSTREAM_KNOWN_AUTHORITIES",
+  "MAILSTREAM_CREDENTIALS_SOURCE",
+  "MAILSTREAM_CLIENT_SECRET",
+  "MAILSTREAM_CLIENT_CERT_PEM",
+  "MAILSTREAM_CLIENT_KEY_PEM",
+  "MAILSTREAM_INCLUDE",
+  "MAILSTREAM_EXCLUDE",
+  "MAILSTREAM_PAGE_SIZE",
+];
+
+export interface RealTenantRunOptions {
+  dataDir?: string;
+  streams?: number;
+  /** JSON configuration with the tenant and credentials (as `loadConfig` reads). */
+  configFile?: string;
+  env?: Readonly<Record<string, string | undefined>>;
+  progressOut?: NodeJS.WriteStream;
+  logger?: Logger;
+}
+
+/**
+ * Backs up a real tenant from this machine: Graph with the configured app's credentials, state
+ * and queue in the local emulators, the archive in the data folder. The same pipeline as on AWS.
+ */
+export async function runRealTenantBackup(
+  options: RealTenantRunOptions,
+): Promise<Omit<LocalRunResult, "tenant" | "tenantRound">> {
+  const dataDir = resolve(options.dataDir ?? ".mailstream-tenant");
+  mkdirSync(dataDir, { recursive: true });
+  const env = options.env ?? process.env;
+  const tenantEnv = Object.fromEntries(
+    TENANT_VARIABLES.filter((k) => env[k] !== undefined).map((k) => [k, env[k]]),
+  );
+  const services = await startLocalServices(
+    {
+      archive: { kind: "local", path: join(dataDir, "archive") },
+      dynamoDbPath: join(dataDir, "dynamodb"),
+      logDir: join(dataDir, "logs"),
+      streams: options.streams ?? 8,
+      ...(options.configFile ? { configFile: options.configFile } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    },
+    tenantEnv,
+  );
+  try {
+    const view = new JobProgressView(options.progressOut ?? process.stderr);
+    const onProgress = (p: JobProgressSnapshot) => view.update(p);
+    const resumedJobId = await services.resumeOpenJob({ onProgress });
+    const { jobId, report } = await services.runJob({ onProgress });
+    view.stop();
+    return {
+      dataDir,
+      jobId,
+      report,
+      ...(resumedJobId ? { resumedJobId } : {}),
+      archivePath: join(dataDir, "archive"),
+    };
+  } finally {
+    await services.stop();
   }
 }

@@ -27,7 +27,7 @@ import { type CreatedStreamQueue, createStreamQueue } from "./queue-setup.js";
 import { LocalSqsEventSource } from "./sqs-event-source.js";
 import { createStateTable } from "./state-table.js";
 
-export interface LocalStackOptions {
+export interface LocalStackOptions extends ServicesOptions {
   store: TenantStore;
   /** CA that signs the simulator's certificate; the process must trust it (NODE_EXTRA_CA_CERTS). */
   ca: { certPem: string; keyPem: string };
@@ -39,6 +39,10 @@ export interface LocalStackOptions {
   limits?: LimitOptions;
   /** Access token lifetime in seconds (short ones exercise token refresh). Default 3599. */
   tokenLifetimeSeconds?: number;
+}
+
+/** What runs beside the tenant: emulators, state table, queue, app and event source. */
+export interface ServicesOptions {
   /** Where backups go: a local folder, or a fresh bucket in the S3 emulator. */
   archive: { kind: "local"; path: string } | { kind: "s3"; bucket: string };
   /** DynamoDB Local's folder; undefined keeps state in memory. */
@@ -48,6 +52,8 @@ export interface LocalStackOptions {
   streams: number;
   /** The controller's timeout, as Lambda's: what `getRemainingTimeInMillis` counts down from. Default 900 000 ms. */
   functionTimeoutMs?: number;
+  /** A JSON configuration file under the environment values (real tenants: tenant and credentials). */
+  configFile?: string;
   /** Configuration values beyond the ones the stack sets (MAILSTREAM_* names), e.g. a deadline margin. */
   env?: Record<string, string>;
   logger?: Logger;
@@ -66,8 +72,11 @@ export interface WaitOptions {
   timeoutMs?: number;
 }
 
-export interface LocalStack {
+export interface LocalStack extends LocalServices {
   readonly sim: RunningSimulator;
+}
+
+export interface LocalServices {
   readonly emulators: RunningEmulators;
   readonly clients: AwsClients;
   readonly app: BackupApp;
@@ -85,21 +94,53 @@ export interface LocalStack {
 const CLOSED = new Set(["complete", "partial", "failed"]);
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const sim = await startSimulator({
+    store: options.store,
+    ca: options.ca,
+    ...(options.certDir ? { certDir: options.certDir } : {}),
+    ...(options.simPort !== undefined ? { port: options.simPort } : {}),
+    ...(options.latency ? { latency: options.latency } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.tokenLifetimeSeconds ? { tokenLifetimeSeconds: options.tokenLifetimeSeconds } : {}),
+  });
+  try {
+    const services = await startLocalServices(options, {
+      MAILSTREAM_TENANT_ID: sim.tenantId,
+      MAILSTREAM_CLIENT_ID: sim.clientId,
+      MAILSTREAM_GRAPH_BASE_URL: sim.baseUrl,
+      MAILSTREAM_AUTHORITY: sim.authority,
+      MAILSTREAM_AUTHORITY_METADATA: sim.msalAuthorityMetadata,
+      MAILSTREAM_KNOWN_AUTHORITIES: sim.knownAuthorities.join(","),
+      MAILSTREAM_CREDENTIALS_SOURCE: "env",
+      MAILSTREAM_CLIENT_SECRET: sim.clientSecret ?? "",
+    });
+    return {
+      ...services,
+      sim,
+      async stop() {
+        await services.stop();
+        await sim.close();
+      },
+    };
+  } catch (error) {
+    await sim.close();
+    throw error;
+  }
+}
+
+/**
+ * The local services around a tenant given by configuration: `tenantEnv` holds its MAILSTREAM_*
+ * tenant and credential values (a real tenant from a laptop, or the simulator's).
+ */
+export async function startLocalServices(
+  options: ServicesOptions,
+  tenantEnv: Record<string, string | undefined>,
+): Promise<LocalServices> {
   const cleanup: Array<() => Promise<void>> = [];
   const stop = async () => {
     for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
   };
   try {
-    const sim = await startSimulator({
-      store: options.store,
-      ca: options.ca,
-      ...(options.certDir ? { certDir: options.certDir } : {}),
-      ...(options.simPort !== undefined ? { port: options.simPort } : {}),
-      ...(options.latency ? { latency: options.latency } : {}),
-      ...(options.limits ? { limits: options.limits } : {}),
-      ...(options.tokenLifetimeSeconds ? { tokenLifetimeSeconds: options.tokenLifetimeSeconds } : {}),
-    });
-    cleanup.push(() => sim.close());
     const emulators = await startEmulators({
       ...(options.dynamoDbPath ? { dynamoDbPath: options.dynamoDbPath } : {}),
       ...(options.logDir ? { logDir: options.logDir } : {}),
@@ -126,15 +167,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
 
     const config = loadConfig({
+      ...(options.configFile ? { file: options.configFile } : {}),
       env: {
-        MAILSTREAM_TENANT_ID: sim.tenantId,
-        MAILSTREAM_CLIENT_ID: sim.clientId,
-        MAILSTREAM_GRAPH_BASE_URL: sim.baseUrl,
-        MAILSTREAM_AUTHORITY: sim.authority,
-        MAILSTREAM_AUTHORITY_METADATA: sim.msalAuthorityMetadata,
-        MAILSTREAM_KNOWN_AUTHORITIES: sim.knownAuthorities.join(","),
-        MAILSTREAM_CREDENTIALS_SOURCE: "env",
-        MAILSTREAM_CLIENT_SECRET: sim.clientSecret ?? "",
+        ...tenantEnv,
         ...archiveEnv,
         MAILSTREAM_STATE_TABLE: tableName,
         MAILSTREAM_STREAM_QUEUE_URL: queue.url,
@@ -193,7 +228,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
 
     return {
-      sim,
       emulators,
       clients,
       app,
