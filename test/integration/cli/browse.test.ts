@@ -1,0 +1,279 @@
+/**
+ * The archive browsing commands, run in process against a real backup: a small simulated tenant
+ * backed up twice (full, then incremental after a round of changes) by the local stack into a
+ * temporary archive folder; outputs are compared with the simulator's ground truth.
+ */
+import { createHash } from "node:crypto";
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { simpleParser } from "mailparser";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalObjectStore, listAll } from "../../../lib/archive/index.js";
+import { getCommand } from "../../../lib/cli/commands/get.js";
+import { type JobRow, jobsCommand } from "../../../lib/cli/commands/jobs.js";
+import { lsCommand } from "../../../lib/cli/commands/ls.js";
+import { reportCommand } from "../../../lib/cli/commands/report.js";
+import { searchCommand } from "../../../lib/cli/commands/search.js";
+import { showCommand } from "../../../lib/cli/commands/show.js";
+import { statusCommand } from "../../../lib/cli/commands/status.js";
+import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
+import { startLocalStack } from "../../../lib/local/stack.js";
+import { type GroundTruth, generateTenant, mutateTenant } from "../../../lib/sim/index.js";
+import { loadTestCa } from "../../support/sim-ca.js";
+
+let dir: string;
+let archive: string;
+let job1: string;
+let job2: string;
+let truth1: GroundTruth;
+let truth2: GroundTruth;
+let tenant: ReturnType<typeof generateTenant>;
+
+function io() {
+  const out = collectOutput();
+  const err = collectOutput();
+  return { out, err, io: { out, err } satisfies CommandIO };
+}
+
+async function json<T>(run: (io: CommandIO) => Promise<number>): Promise<T> {
+  const c = io();
+  expect(await run(c.io)).toBe(0);
+  return JSON.parse(c.out.text()) as T;
+}
+
+/** Backed-up folders of a ground-truth mailbox: message id → sha256, by folder path. */
+function truthFolders(truth: GroundTruth, address: string): Map<string, Map<string, string>> {
+  const mailbox = truth.mailboxes.find((m) => m.address === address)!;
+  return new Map(
+    mailbox.folders
+      .filter((f) => !f.isSearchFolder)
+      .map((f) => [f.path, new Map(f.messages.map((m) => [m.id, m.sha256]))]),
+  );
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "mailstream-browse-"));
+  archive = join(dir, "archive");
+  const store = generateTenant({ seed: 61, shape: "uniform", mailboxes: 4, totalMessages: 200 });
+  tenant = store;
+  const stack = await startLocalStack({
+    store,
+    ca: await loadTestCa(),
+    archive: { kind: "local", path: archive },
+    streams: 2,
+  });
+  try {
+    job1 = (await stack.runJob()).jobId;
+    truth1 = await store.groundTruth();
+    mutateTenant(store, { seed: 7, intensity: 0.2 });
+    job2 = (await stack.runJob()).jobId;
+    truth2 = await store.groundTruth();
+  } finally {
+    await stack.stop();
+  }
+});
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("mailstream browse commands", () => {
+  it("jobs lists both jobs with their status and counts", async () => {
+    const rows = await json<JobRow[]>((x) => jobsCommand({ archive, json: true }, x));
+    expect(rows.map((r) => r.jobId)).toEqual([job1, job2]);
+    expect(rows[0]!.status).toBe("complete");
+    const messages = truth1.mailboxes.reduce(
+      (s, m) => s + m.folders.reduce((t, f) => t + f.messages.length, 0),
+      0,
+    );
+    expect(rows[0]!.items).toBeLessThanOrEqual(messages);
+    expect(rows[0]!.items).toBeGreaterThan(0);
+    const table = io();
+    await jobsCommand({ archive }, table.io);
+    expect(table.out.text()).toContain(job2);
+  });
+
+  it("ls shows the mailboxes, a folder tree that matches the ground truth, and paged messages", async () => {
+    const { mailboxes } = await json<{ mailboxes: Array<{ address: string; mailboxId: string }> }>((x) =>
+      lsCommand(undefined, undefined, { archive, json: true }, x),
+    );
+    const withMailbox = truth2.mailboxes.map((m) => m.address).sort();
+    expect(mailboxes.map((m) => m.address).sort()).toEqual(withMailbox);
+
+    const address = truth2.mailboxes[0]!.address;
+    const truth = truthFolders(truth2, address);
+    const tree = await json<{ folders: Array<{ path: string; messages: number }> }>((x) =>
+      lsCommand(address, undefined, { archive, json: true }, x),
+    );
+    for (const [path, messages] of truth) {
+      expect(tree.folders.find((f) => f.path === path)?.messages, path).toBe(messages.size);
+    }
+    // Also by id instead of address.
+    const byId = mailboxes.find((m) => m.address === address)!.mailboxId;
+    const tree2 = await json<typeof tree>((x) => lsCommand(byId, undefined, { archive, json: true }, x));
+    expect(tree2.folders).toEqual(tree.folders);
+
+    const [path, expected] = [...truth].sort((a, b) => b[1].size - a[1].size)[0]!;
+    const page1 = await json<{ total: number; messages: Array<{ messageId: string; sha256: string }> }>((x) =>
+      lsCommand(address, path, { archive, json: true, limit: 3, offset: 0 }, x),
+    );
+    const rest = await json<typeof page1>((x) =>
+      lsCommand(address, path, { archive, json: true, limit: 100_000, offset: 3 }, x),
+    );
+    expect(page1.total).toBe(expected.size);
+    const seen = [...page1.messages, ...rest.messages];
+    expect(new Map(seen.map((m) => [m.messageId, m.sha256]))).toEqual(expected);
+  });
+
+  it("ls --at an earlier job (or a date after it) shows the mailbox as it was then", async () => {
+    // A mailbox the mutation round changed.
+    const changed = truth1.mailboxes.find((m) => {
+      const a = truthFolders(truth1, m.address);
+      const b = truthFolders(truth2, m.address);
+      return [...a].some(([p, msgs]) => b.get(p)?.size !== msgs.size);
+    })!;
+    expect(changed).toBeDefined();
+    const manifest = JSON.parse(readFileSync(join(archive, "jobs", job1, "manifest.json"), "utf8"));
+    for (const at of [job1, manifest.endedAt as string]) {
+      const tree = await json<{ at: string; folders: Array<{ path: string; messages: number }> }>((x) =>
+        lsCommand(changed.address, undefined, { archive, json: true, at }, x),
+      );
+      expect(tree.at).toBe(job1);
+      for (const [path, messages] of truthFolders(truth1, changed.address)) {
+        expect(tree.folders.find((f) => f.path === path)?.messages, path).toBe(messages.size);
+      }
+    }
+  });
+
+  it("get writes the .eml byte-identical to the ground truth; show parses it", async () => {
+    const mailbox = truth2.mailboxes[1]!;
+    const message = mailbox.folders.flatMap((f) => f.messages).find((m) => m.size > 0)!;
+    const c = io();
+    expect(await getCommand(message.id, { archive }, c.io)).toBe(0);
+    expect(createHash("sha256").update(c.out.bytes()).digest("hex")).toBe(message.sha256);
+
+    const file = join(dir, "one.eml");
+    expect(await getCommand(message.id, { archive, mailbox: mailbox.address, output: file }, io().io)).toBe(
+      0,
+    );
+    expect(createHash("sha256").update(readFileSync(file)).digest("hex")).toBe(message.sha256);
+
+    const parsed = await simpleParser(readFileSync(file));
+    const shown = await json<{
+      headers: { subject: string };
+      attachments: unknown[];
+      mailbox: { address: string };
+    }>((x) => showCommand(message.id, { archive, json: true }, x));
+    expect(shown.mailbox.address).toBe(mailbox.address);
+    expect(shown.headers.subject).toBe(parsed.subject);
+    expect(shown.attachments.length).toBe(parsed.attachments.length);
+    const text = io();
+    expect(await showCommand(message.id, { archive }, text.io)).toBe(0);
+    expect(text.out.text()).toContain(`Subject:     ${parsed.subject}`);
+  });
+
+  it("search by sender, subject word, folder and attachments finds exactly the matching ground truth", async () => {
+    const all = truth2.mailboxes.flatMap((m) =>
+      m.folders
+        .filter((f) => !f.isSearchFolder)
+        .flatMap((f) => f.messages.map((x) => ({ m, f, msg: tenant.getMessage(m.userId, x.id)! }))),
+    );
+    const sample = all.find((x) => x.msg.hasAttachments)!;
+    const sender = sample.msg.from.address;
+    const word = sample.msg.subject.split(/\s+/)[0]!;
+    const expected = all.filter(
+      (x) =>
+        x.msg.from.address.toLowerCase().includes(sender.toLowerCase()) &&
+        x.msg.subject.toLowerCase().includes(word.toLowerCase()) &&
+        x.msg.hasAttachments,
+    );
+    const result = await json<{ total: number; hits: Array<{ messageId: string }> }>((x) =>
+      searchCommand(
+        { archive, json: true, from: sender, subject: word, attachments: true, limit: 100_000 },
+        x,
+      ),
+    );
+    expect(result.hits.map((h) => h.messageId).sort()).toEqual(expected.map((x) => x.msg.id).sort());
+
+    const inFolder = await json<typeof result>((x) =>
+      searchCommand(
+        { archive, json: true, folder: sample.f.path, mailbox: [sample.m.address], limit: 100_000 },
+        x,
+      ),
+    );
+    expect(inFolder.hits.map((h) => h.messageId).sort()).toEqual(
+      sample.m.folders
+        .filter((f) => f.path === sample.f.path || f.path.startsWith(`${sample.f.path}/`))
+        .flatMap((f) => f.messages.map((m) => m.id))
+        .sort(),
+    );
+    const none = await json<typeof result>((x) =>
+      searchCommand({ archive, json: true, until: "1990-01-01" }, x),
+    );
+    expect(none.total).toBe(0);
+  });
+
+  it("report prints the job and writes a timeline with one bar per started unit", async () => {
+    const html = join(dir, "timeline.html");
+    const c = io();
+    expect(await reportCommand(job1, { archive, html }, c.io)).toBe(0);
+    expect(c.out.text()).toContain(`job ${job1}: complete`);
+    const page = readFileSync(html, "utf8");
+    const report = JSON.parse(readFileSync(join(archive, "reports", job1, "report.json"), "utf8")).report;
+    const started = report.units.filter((u: { startedAt?: string }) => u.startedAt).length;
+    expect(page.match(/class="bar actual"/g)?.length).toBe(started);
+    expect(page.match(/class="bar planned"/g)?.length).toBe(report.plan.units.length);
+    expect(page).toContain("<svg");
+    // status without a reachable state table falls back to the last report
+    const s = io();
+    expect(await statusCommand(undefined, { archive }, s.io)).toBe(0);
+    expect(s.out.text()).toContain(`job ${job2}`);
+  });
+
+  it("answers bad input with a clear error", async () => {
+    const address = truth2.mailboxes[0]!.address;
+    await expect(reportCommand("2026-01-01T00-00-00Z-nope", { archive }, io().io)).rejects.toThrow(
+      /job "2026-01-01T00-00-00Z-nope"/,
+    );
+    await expect(lsCommand("nobody@nowhere.test", undefined, { archive }, io().io)).rejects.toThrow(
+      /mailbox "nobody@nowhere.test"/,
+    );
+    await expect(lsCommand(address, "No Such Folder", { archive }, io().io)).rejects.toThrow(
+      /folder "No Such Folder"/,
+    );
+    await expect(getCommand("AAMkNOPE", { archive }, io().io)).rejects.toThrow(/message "AAMkNOPE"/);
+    await expect(lsCommand(address, undefined, { archive, at: "2000-01-01" }, io().io)).rejects.toThrow(
+      /before it/,
+    );
+    await expect(jobsCommand({ archive: join(dir, "missing") }, io().io)).rejects.toThrow(
+      /expected an archive folder/,
+    );
+    const empty = join(dir, "empty");
+    cpSync(join(archive, "blobs"), join(empty, "blobs"), { recursive: true });
+    await expect(jobsCommand({ archive: empty }, io().io)).rejects.toThrow(/found none/);
+  });
+
+  it("reports a damaged catalog line with its place and still shows the rest", async () => {
+    const damaged = join(dir, "damaged");
+    cpSync(archive, damaged, { recursive: true });
+    const address = truth2.mailboxes[0]!.address;
+    const { mailboxes } = await json<{ mailboxes: Array<{ address: string; mailboxId: string }> }>((x) =>
+      lsCommand(undefined, undefined, { archive, json: true }, x),
+    );
+    const id = mailboxes.find((m) => m.address === address)!.mailboxId;
+    const parts = (
+      await listAll(new LocalObjectStore(damaged), `catalog/mailbox=${encodeURIComponent(id)}/`)
+    ).filter((p) => p.key.endsWith(".jsonl") && p.key.includes("/part-"));
+    const part = parts[parts.length - 1]!;
+    appendFileSync(join(damaged, part.key), "{not json\n");
+    const lines = readFileSync(join(damaged, part.key), "utf8").trimEnd().split("\n").length;
+
+    const c = io();
+    expect(await lsCommand(address, undefined, { archive: damaged }, c.io)).toBe(1);
+    expect(c.err.text()).toContain(`${part.key} line ${lines}`);
+    const good = io();
+    await lsCommand(address, undefined, { archive }, good.io);
+    expect(c.out.text()).toBe(good.out.text());
+  });
+});
