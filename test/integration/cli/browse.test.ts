@@ -4,7 +4,7 @@
  * temporary archive folder; outputs are compared with the simulator's ground truth.
  */
 import { createHash } from "node:crypto";
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { simpleParser } from "mailparser";
@@ -17,8 +17,9 @@ import { reportCommand } from "../../../lib/cli/commands/report.js";
 import { searchCommand } from "../../../lib/cli/commands/search.js";
 import { showCommand } from "../../../lib/cli/commands/show.js";
 import { statusCommand } from "../../../lib/cli/commands/status.js";
+import { type LocalRuntimeFile, RUNTIME_FILE } from "../../../lib/cli/context.js";
 import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
-import { startLocalStack } from "../../../lib/local/stack.js";
+import { type LocalStack, startLocalStack } from "../../../lib/local/stack.js";
 import { type GroundTruth, generateTenant, mutateTenant } from "../../../lib/sim/index.js";
 import { loadTestCa } from "../../support/sim-ca.js";
 
@@ -29,6 +30,7 @@ let job2: string;
 let truth1: GroundTruth;
 let truth2: GroundTruth;
 let tenant: ReturnType<typeof generateTenant>;
+let stack: LocalStack | undefined;
 
 function io() {
   const out = collectOutput();
@@ -57,24 +59,28 @@ beforeAll(async () => {
   archive = join(dir, "archive");
   const store = generateTenant({ seed: 61, shape: "uniform", mailboxes: 4, totalMessages: 200 });
   tenant = store;
-  const stack = await startLocalStack({
+  stack = await startLocalStack({
     store,
     ca: await loadTestCa(),
     archive: { kind: "local", path: archive },
     streams: 2,
   });
-  try {
-    job1 = (await stack.runJob()).jobId;
-    truth1 = await store.groundTruth();
-    mutateTenant(store, { seed: 7, intensity: 0.2 });
-    job2 = (await stack.runJob()).jobId;
-    truth2 = await store.groundTruth();
-  } finally {
-    await stack.stop();
-  }
+  job1 = (await stack.runJob()).jobId;
+  truth1 = await store.groundTruth();
+  mutateTenant(store, { seed: 7, intensity: 0.2 });
+  job2 = (await stack.runJob()).jobId;
+  truth2 = await store.groundTruth();
+  // As a local run does while it lasts: `status` finds the live state table through this file.
+  const running: LocalRuntimeFile = {
+    pid: process.pid,
+    dynamodbEndpoint: stack.emulators.endpoints.dynamodb ?? "",
+    tableName: stack.app.config.stateTable,
+  };
+  writeFileSync(join(dir, RUNTIME_FILE), JSON.stringify(running));
 });
 
-afterAll(() => {
+afterAll(async () => {
+  await stack?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -229,6 +235,18 @@ describe("mailstream browse commands", () => {
     const s = io();
     expect(await statusCommand(undefined, { archive }, s.io)).toBe(0);
     expect(s.out.text()).toContain(`job ${job2}`);
+  });
+
+  it("status reads the live state table while a runtime is reachable", async () => {
+    const c = io();
+    expect(await statusCommand(undefined, { data: dir, json: true }, c.io)).toBe(0);
+    const progress = JSON.parse(c.out.text());
+    expect(progress.jobId).toBe(job2);
+    expect(progress.status).toBe("complete");
+    expect(progress.unitsDone).toBe(progress.unitsTotal);
+    const plain = io();
+    expect(await statusCommand(job1, { data: dir }, plain.io)).toBe(0);
+    expect(plain.out.text()).toContain(`[${job1}] complete 100%`);
   });
 
   it("answers bad input with a clear error", async () => {
