@@ -80,16 +80,18 @@ export function renderTimelineHtml(report: JobReport): string {
   const left = 90;
   const width = 900;
   const rowH = 34;
-  const top = 30;
+  const top = 44;
   const height = top + streamIds.length * rowH + 40;
   const x = (s: number) => left + (s / horizon) * width;
   const row = new Map(streamIds.map((id, i) => [id, top + i * rowH]));
   const parts: string[] = [];
   for (const id of streamIds) {
     const y = row.get(id)!;
-    parts.push(`<text x="${left - 8}" y="${y + 14}" text-anchor="end" class="label">stream ${id}</text>`);
     parts.push(
-      `<line x1="${left}" x2="${left + width}" y1="${y + rowH - 4}" y2="${y + rowH - 4}" class="grid"/>`,
+      `<text x="${left - 8}" y="${y + 14}" text-anchor="end" class="label" font-size="11">stream ${id}</text>`,
+    );
+    parts.push(
+      `<line x1="${left}" x2="${left + width}" y1="${y + rowH - 4}" y2="${y + rowH - 4}" class="grid" stroke="#eee"/>`,
     );
   }
   for (const b of actual) {
@@ -104,8 +106,23 @@ export function renderTimelineHtml(report: JobReport): string {
       `<rect class="bar planned" data-unit="${b.unit}" x="${x(b.start).toFixed(1)}" y="${y + 19}" width="${Math.max(1, x(b.end) - x(b.start)).toFixed(1)}" height="7" fill="${STATUS_COLORS.planned}" stroke="#1565c0" stroke-width="0.5"><title>plan: unit ${b.unit} · mailbox ${esc(b.mailboxId)} · ${b.start.toFixed(1)}–${b.end.toFixed(1)} s (estimated)</title></rect>`,
     );
   }
+  // Strokes inline (not only CSS), so the SVG keeps them when cut out of the page.
+  const STROKES: Record<string, string> = {
+    lb: 'stroke="#6a1b9a" stroke-dasharray="2 3"',
+    predicted: 'stroke="#1565c0" stroke-dasharray="6 3"',
+    "actual-end": 'stroke="#222"',
+  };
   const marker = (s: number, label: string, cls: string, dy: number) =>
-    `<line class="${cls}" x1="${x(s).toFixed(1)}" x2="${x(s).toFixed(1)}" y1="${top - 6}" y2="${height - 30}"/><text x="${x(s).toFixed(1)}" y="${height - 30 + dy}" class="mark" text-anchor="middle">${esc(label)}</text>`;
+    `<line class="${cls}" ${STROKES[cls]} x1="${x(s).toFixed(1)}" x2="${x(s).toFixed(1)}" y1="${top - 6}" y2="${height - 30}"/><text x="${x(s).toFixed(1)}" y="${height - 30 + dy}" class="mark" font-size="11" text-anchor="middle">${esc(label)}</text>`;
+  // A time axis with about ten ticks at a round step.
+  const raw = horizon / 10;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((v) => v >= raw) ?? raw;
+  for (let t = 0; t <= horizon + 1e-9; t += step) {
+    parts.push(
+      `<line x1="${x(t).toFixed(1)}" x2="${x(t).toFixed(1)}" y1="${top - 10}" y2="${top - 6}" stroke="#999"/><text x="${x(t).toFixed(1)}" y="${top - 13}" font-size="10" fill="#666" text-anchor="middle">${Number(t.toPrecision(6))} s</text>`,
+    );
+  }
   parts.push(
     marker(
       report.plan.lowerBoundSeconds,
@@ -139,7 +156,7 @@ body{font:14px system-ui,sans-serif;margin:24px;color:#222}
 <h1>Job ${esc(report.jobId)}: ${esc(report.status)}</h1>
 <p>${report.units.length} units on ${streamIds.length} streams · makespan ${report.makespanSeconds.toFixed(1)} s (predicted ${report.plan.predictedMakespanSeconds.toFixed(1)} s, lower bound ${report.plan.lowerBoundSeconds.toFixed(1)} s, ratio to the bound ${(report.makespanSeconds / Math.max(1e-9, report.plan.lowerBoundSeconds)).toFixed(2)}) · ${report.totals.items} items · ${report.totals.errors} errors</p>
 <p class="legend">Thick bars: what each stream did, by unit status. Thin bars: the plan (largest first, estimated seconds). ${legend}</p>
-<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 20}" height="${height}" viewBox="0 0 ${left + width + 20} ${height}">
+<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 90}" height="${height}" viewBox="0 0 ${left + width + 90} ${height}" font-family="sans-serif">
 ${parts.join("\n")}
 </svg>
 </body></html>
