@@ -15,6 +15,7 @@ import {
   type ViewFolder,
 } from "../archive/index.js";
 import type { JobReport } from "../backup/report.js";
+import { isMailstreamError } from "../errors.js";
 import { ArchiveLookupError } from "./errors.js";
 
 export interface ArchivedJob {
@@ -44,7 +45,20 @@ export async function listArchivedJobs(store: ObjectStore): Promise<ArchivedJob[
 
 /** Jobs, or an error saying that the place holds no archive. */
 export async function requireJobs(store: ObjectStore): Promise<ArchivedJob[]> {
-  const jobs = await listArchivedJobs(store);
+  let jobs: ArchivedJob[];
+  try {
+    jobs = await listArchivedJobs(store);
+  } catch (error) {
+    if (isMailstreamError(error)) throw error;
+    // A missing bucket, denied access or an unreachable endpoint: say where, not a stack trace.
+    const e = error as Error;
+    throw new ArchiveLookupError(
+      `archive at ${store.location}: expected a readable archive, found ${e.name}: ${e.message}`,
+      {
+        cause: error,
+      },
+    );
+  }
   if (jobs.length === 0) {
     throw new ArchiveLookupError(
       `archive at ${store.location}: expected finished backup jobs (jobs/<id>/manifest.json or reports/<id>/report.json), found none`,

@@ -7,9 +7,10 @@ import { createHash } from "node:crypto";
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalObjectStore, listAll } from "../../../lib/archive/index.js";
+import { LocalObjectStore, listAll, S3ObjectStore } from "../../../lib/archive/index.js";
 import { getCommand } from "../../../lib/cli/commands/get.js";
 import { type JobRow, jobsCommand } from "../../../lib/cli/commands/jobs.js";
 import { lsCommand } from "../../../lib/cli/commands/ls.js";
@@ -247,6 +248,39 @@ describe("mailstream browse commands", () => {
     const plain = io();
     expect(await statusCommand(job1, { data: dir }, plain.io)).toBe(0);
     expect(plain.out.text()).toContain(`[${job1}] complete 100%`);
+  });
+
+  it("works the same on an S3 archive (a copy in the S3 emulator)", async () => {
+    const s3 = stack!.clients.s3;
+    await s3.send(new CreateBucketCommand({ Bucket: "browse-copy" }));
+    const copy = new S3ObjectStore({ client: s3, bucket: "browse-copy", prefix: "tenant-a" });
+    const local = new LocalObjectStore(archive);
+    for (const { key } of await listAll(local, "")) await copy.put(key, await local.getBytes(key));
+    const saved = process.env.MAILSTREAM_S3_ENDPOINT;
+    process.env.MAILSTREAM_S3_ENDPOINT = stack!.emulators.endpoints.s3;
+    try {
+      const s3Archive = "s3://browse-copy/tenant-a";
+      expect(await json((x) => jobsCommand({ archive: s3Archive, json: true }, x))).toEqual(
+        await json((x) => jobsCommand({ archive, json: true }, x)),
+      );
+      const address = truth2.mailboxes[2]!.address;
+      expect(await json((x) => lsCommand(address, undefined, { archive: s3Archive, json: true }, x))).toEqual(
+        await json((x) => lsCommand(address, undefined, { archive, json: true }, x)),
+      );
+      const message = truth2.mailboxes[2]!.folders.flatMap((f) => f.messages)[0]!;
+      const c = io();
+      expect(await getCommand(message.id, { archive: s3Archive }, c.io)).toBe(0);
+      expect(createHash("sha256").update(c.out.bytes()).digest("hex")).toBe(message.sha256);
+      await expect(jobsCommand({ archive: "s3://browse-copy/no-such-prefix" }, io().io)).rejects.toThrow(
+        /found none/,
+      );
+      await expect(jobsCommand({ archive: "s3://no-such-bucket" }, io().io)).rejects.toThrow(
+        /no-such-bucket/,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.MAILSTREAM_S3_ENDPOINT;
+      else process.env.MAILSTREAM_S3_ENDPOINT = saved;
+    }
   });
 
   it("answers bad input with a clear error", async () => {
