@@ -1,0 +1,169 @@
+/**
+ * Resilience end to end: the whole local stack (simulator, emulators, controller on an SQS event
+ * source) backs up small tenants while the simulator throttles, fails, forgets sync states,
+ * expires tokens, loses a mailbox and refuses one message for good. Every job must close; what
+ * could be retried is in the archive exactly as the ground truth has it, what could not is named
+ * in the job report.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LocalStack, startLocalStack } from "../../lib/local/stack.js";
+import { type GroundTruth, generateTenant, mutateTenant } from "../../lib/sim/index.js";
+import { loadTestCa } from "../support/sim-ca.js";
+import { compareAll } from "./fixtures/archive-truth.js";
+
+const WAIT = { refreshMs: 200, sweepEveryMs: 5_000, timeoutMs: 80_000 };
+/** Fast backoff: the faults below are few, and the test should not wait out production delays. */
+const GRAPH_POLICY = { maxAttempts: 4, backoffBaseMs: 50, backoffCapMs: 400 };
+
+describe("a 429 storm (one request at a time per mailbox, a tiny budget per window)", () => {
+  let dir: string;
+  let stack: LocalStack | undefined;
+  const store = generateTenant({ seed: 301, shape: "uniform", mailboxes: 2, totalMessages: 60 });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "mailstream-e2e-429-"));
+    stack = await startLocalStack({
+      store,
+      ca: await loadTestCa(),
+      archive: { kind: "local", path: join(dir, "archive") },
+      streams: 2,
+      limits: { concurrentPerMailbox: 1, budgetPerWindow: 25, windowMs: 1_000 },
+      env: { MAILSTREAM_PAGE_SIZE: "10" },
+      graphPolicy: GRAPH_POLICY,
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("completes with the archive equal to the ground truth, and never retries before Retry-After", async () => {
+    const { report } = await stack!.runJob(WAIT);
+    expect(report.status).toBe("complete");
+    const { archived, expected } = await compareAll(stack!.app.archive.store, await store.groundTruth());
+    expect(archived).toEqual(expected);
+    const served = stack!.sim.stats().graph;
+    expect(served.throttled).toBeGreaterThan(0);
+    expect(served.earlyRetries).toBe(0);
+  });
+});
+
+describe("5xx, dropped connections, expired tokens, lost sync states, lost mailboxes, a broken message", () => {
+  let dir: string;
+  let stack: LocalStack | undefined;
+  const store = generateTenant({ seed: 302, shape: "uniform", mailboxes: 4, totalMessages: 160 });
+  let previous: GroundTruth;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "mailstream-e2e-faults-"));
+    stack = await startLocalStack({
+      store,
+      ca: await loadTestCa(),
+      archive: { kind: "local", path: join(dir, "archive") },
+      streams: 2,
+      // A little latency keeps units long enough for faults injected after the start to land mid-job.
+      latency: { baseMs: 5 },
+      env: { MAILSTREAM_PAGE_SIZE: "10" },
+      graphPolicy: GRAPH_POLICY,
+      messageAttempts: 2,
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("503 with Retry-After, 504 without, dropped connections and a mid-job token expiry: complete", async () => {
+    const { sim, app } = stack!;
+    sim.faults.serverError({ status: 503, count: 4, retryAfterSeconds: 1, pathPattern: "/\\$value$" });
+    sim.faults.serverError({ status: 504, count: 4, pathPattern: "/delta" });
+    sim.faults.dropConnection({ count: 2, pathPattern: "/\\$value$" });
+    const started = await app.startJob({ kind: "on-demand", time: new Date().toISOString() });
+    sim.faults.expireTokens();
+    const report = await stack!.waitForJob(started.jobId, WAIT);
+
+    expect(report.status).toBe("complete");
+    previous = await store.groundTruth();
+    const { archived, expected } = await compareAll(app.archive.store, previous);
+    expect(archived).toEqual(expected);
+    const served = sim.stats().graph;
+    expect(served.byStatus["503"]).toBeGreaterThanOrEqual(4);
+    expect(served.byStatus["504"]).toBeGreaterThanOrEqual(4);
+    expect(served.droppedConnections).toBe(2);
+    expect(served.byStatus["401"]).toBeGreaterThanOrEqual(1);
+    expect(sim.faults.pending().serverErrors).toEqual([]);
+  });
+
+  it("a 410 in one folder: only that folder starts over, and the job is complete", async () => {
+    const { sim, app } = stack!;
+    mutateTenant(store, { seed: 11, intensity: 0.2 });
+    const mailbox = previous.mailboxes[0]!;
+    const folder = mailbox.folders.find((f) => !f.isSearchFolder && f.messages.length > 0)!;
+    sim.faults.syncStateLost(mailbox.userId, folder.id, "invalidate");
+    const gone = sim.stats().graph.byStatus["410"] ?? 0;
+
+    const { report } = await stack!.runJob(WAIT);
+    expect(report.status).toBe("complete");
+    expect(sim.stats().graph.byStatus["410"] ?? 0).toBeGreaterThan(gone);
+    previous = await store.groundTruth();
+    const { archived, expected } = await compareAll(app.archive.store, previous);
+    expect(archived).toEqual(expected);
+  });
+
+  it("a message whose $value always fails: the job closes partial and names it", async () => {
+    const { sim, app } = stack!;
+    const before = new Set(
+      previous.mailboxes.flatMap((m) => m.folders.flatMap((f) => f.messages.map((x) => x.id))),
+    );
+    mutateTenant(store, { seed: 12, intensity: 0.2 });
+    const truth = await store.groundTruth();
+    const fresh = truth.mailboxes.flatMap((m) =>
+      m.folders
+        .filter((f) => !f.isSearchFolder)
+        .flatMap((f) => f.messages.filter((x) => !before.has(x.id)).map((x) => ({ mailbox: m, message: x }))),
+    );
+    const broken = fresh[0];
+    if (!broken) throw new Error("mutation: expected at least one new message, found none");
+    const escaped = broken.message.id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    sim.faults.serverError({ status: 503, count: 1_000, pathPattern: `/messages/${escaped}/\\$value$` });
+
+    const { report } = await stack!.runJob(WAIT);
+    sim.faults.clear();
+    expect(report.status).toBe("partial");
+    const named = report.mailboxes.find((m) => m.mailboxId === broken.mailbox.userId);
+    expect(named?.status).toBe("partial");
+    expect(JSON.stringify(named?.errors)).toContain(broken.message.id);
+    // Everything else is stored; the broken message is the only difference from the ground truth.
+    const { archived, expected } = await compareAll(app.archive.store, truth);
+    for (const folder of Object.values(expected[broken.mailbox.userId]!)) {
+      const at = folder.findIndex((line) => line.startsWith(`${broken.message.id} `));
+      if (at >= 0) folder.splice(at, 1);
+    }
+    for (const [id, folders] of Object.entries(expected[broken.mailbox.userId]!)) {
+      if (folders.length === 0) delete expected[broken.mailbox.userId]![id];
+    }
+    expect(archived).toEqual(expected);
+    previous = truth;
+  });
+
+  it("a mailbox that vanishes mid-job: the job closes partial, the mailbox is named, the rest is stored", async () => {
+    const { sim, app } = stack!;
+    mutateTenant(store, { seed: 13, intensity: 0.2 });
+    const victim = previous.mailboxes[previous.mailboxes.length - 1]!;
+    const started = await app.startJob({ kind: "on-demand", time: new Date().toISOString() });
+    expect(started.status).toBe("started");
+    sim.faults.removeMailbox(victim.userId);
+    const report = await stack!.waitForJob(started.jobId, WAIT);
+
+    expect(report.status).toBe("partial");
+    const named = report.mailboxes.find((m) => m.mailboxId === victim.userId);
+    expect(["skipped", "partial"]).toContain(named?.status);
+    expect(named?.errors.length).toBeGreaterThan(0);
+    const { archived, expected } = await compareAll(app.archive.store, await store.groundTruth());
+    expect(Object.keys(expected)).not.toContain(victim.userId);
+    expect(archived).toEqual(expected);
+  });
+});
