@@ -15,7 +15,7 @@ import {
   type ViewFolder,
 } from "../archive/index.js";
 import type { JobReport } from "../backup/report.js";
-import { isMailstreamError } from "../errors.js";
+import { FatalError, isMailstreamError } from "../errors.js";
 import { ArchiveLookupError } from "./errors.js";
 
 export interface ArchivedJob {
@@ -24,6 +24,8 @@ export interface ArchivedJob {
   manifest?: JobManifest;
   /** Present when the job's report was written. */
   report?: JobReport;
+  /** Why the manifest or report could not be read (damaged), when that happened. */
+  problems?: string[];
 }
 
 /** Every job the archive knows, in time order, with its manifest and report when present. */
@@ -34,11 +36,27 @@ export async function listArchivedJobs(store: ObjectStore): Promise<ArchivedJob[
   const withReport = new Set(reported);
   return Promise.all(
     ids.map(async (jobId) => {
+      const problems: string[] = [];
+      // One damaged manifest or report must not hide the other jobs: keep its problem instead.
+      const attempt = async <T>(read: () => Promise<T | undefined>): Promise<T | undefined> => {
+        try {
+          return await read();
+        } catch (error) {
+          if (!(error instanceof FatalError)) throw error;
+          problems.push(error.message);
+          return undefined;
+        }
+      };
       const [manifest, envelope] = await Promise.all([
-        done.has(jobId) ? readManifest(store, jobId) : undefined,
-        withReport.has(jobId) ? readReport<JobReport>(store, jobId) : undefined,
+        done.has(jobId) ? attempt(() => readManifest(store, jobId)) : undefined,
+        withReport.has(jobId) ? attempt(() => readReport<JobReport>(store, jobId)) : undefined,
       ]);
-      return { jobId, ...(manifest ? { manifest } : {}), ...(envelope ? { report: envelope.report } : {}) };
+      return {
+        jobId,
+        ...(manifest ? { manifest } : {}),
+        ...(envelope ? { report: envelope.report } : {}),
+        ...(problems.length ? { problems } : {}),
+      };
     }),
   );
 }

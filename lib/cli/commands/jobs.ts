@@ -29,7 +29,9 @@ export function jobRow(job: ArchivedJob): JobRow {
   const endedAt = job.manifest?.endedAt ?? r?.endedAt;
   return {
     jobId: job.jobId,
-    status: job.manifest?.status ?? (r ? `${r.status} (not finalized)` : "not finalized"),
+    status: job.problems
+      ? "unreadable"
+      : (job.manifest?.status ?? (r ? `${r.status} (not finalized)` : "not finalized")),
     ...(r?.createdAt ? { startedAt: r.createdAt } : {}),
     ...(endedAt ? { endedAt } : {}),
     ...(r ? { makespanSeconds: r.makespanSeconds } : {}),
@@ -43,10 +45,13 @@ export function jobRow(job: ArchivedJob): JobRow {
 
 export async function jobsCommand(opts: JobsCommandOptions, io: CommandIO = processIO): Promise<number> {
   return withArchive(opts, async (ctx) => {
-    const rows = (await requireJobs(ctx.archive)).map(jobRow);
+    const jobs = await requireJobs(ctx.archive);
+    const problems = jobs.flatMap((j) => j.problems ?? []);
+    for (const p of problems) io.err.write(`mailstream: warning: ${p}\n`);
+    const rows = jobs.map(jobRow);
     if (opts.json) {
       writeJson(io.out, rows);
-      return 0;
+      return problems.length > 0 ? 1 : 0;
     }
     io.out.write(
       formatTable(
@@ -64,7 +69,7 @@ export async function jobsCommand(opts: JobsCommandOptions, io: CommandIO = proc
         ]),
       ),
     );
-    return 0;
+    return problems.length > 0 ? 1 : 0;
   });
 }
 

@@ -327,5 +327,16 @@ describe("mailstream browse commands", () => {
     const good = io();
     await lsCommand(address, undefined, { archive }, good.io);
     expect(c.out.text()).toBe(good.out.text());
+
+    // A damaged report hides nothing else: the job shows as unreadable, the warning names the file.
+    writeFileSync(join(damaged, "reports", job1, "report.json"), "{ truncated");
+    const j = io();
+    expect(await jobsCommand({ archive: damaged, json: true }, j.io)).toBe(1);
+    expect(j.err.text()).toContain(`reports/${job1}/report.json`);
+    const rows = JSON.parse(j.out.text()) as JobRow[];
+    expect(rows.map((r) => [r.jobId, r.status])).toEqual([
+      [job1, "unreadable"],
+      [job2, "complete"],
+    ]);
   });
 });
