@@ -83,6 +83,9 @@ export async function lsCommand(
     const mailboxes = mailboxesOf(jobs);
     const at = resolveAt(jobs, opts.at);
     if (mailboxArg === undefined) {
+      // The mailboxes the archive held at that point: those of the jobs up to it.
+      const upTo = jobs.slice(0, jobs.findIndex((j) => j.jobId === at) + 1);
+      const mailboxes = mailboxesOf(upTo);
       if (opts.json) writeJson(io.out, { at, mailboxes });
       else {
         io.out.write(
