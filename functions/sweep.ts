@@ -1,3 +1,11 @@
-export const handler = async () => {
-  throw new Error("not wired yet");
+/**
+ * Sweep Lambda, on its own schedule: re-sends streams whose heartbeat went stale and finalizes
+ * jobs whose finalizer died. The event carries nothing it needs.
+ */
+import { lambdaRuntime } from "../lib/app/lambda.js";
+
+export const handler = async (): Promise<{ jobs: number; resent: number; finalized: string[] }> => {
+  const { app } = await lambdaRuntime();
+  const outcome = await app.sweep();
+  return { jobs: outcome.jobs, resent: outcome.resent.length, finalized: outcome.finalized };
 };

@@ -26,17 +26,16 @@ export function stackNameFor(stage: string): string {
 }
 
 /**
- * DynamoDB actions the state store (lib/state) uses. Transactions are authorized per item as
- * Put/Update/ConditionCheck; nothing scans or deletes (old job records expire by TTL).
+ * DynamoDB actions the state store (lib/state) uses: Get, Query, Put, Update and BatchWrite (of
+ * puts) commands, and TransactWrite, which IAM authorizes per item as the Put/Update it holds.
+ * Nothing scans, batch-reads or deletes (old job records expire by TTL).
  */
-const STATE_ACTIONS = [
+export const STATE_ACTIONS = [
   "dynamodb:GetItem",
-  "dynamodb:BatchGetItem",
   "dynamodb:Query",
   "dynamodb:PutItem",
   "dynamodb:UpdateItem",
   "dynamodb:BatchWriteItem",
-  "dynamodb:ConditionCheckItem",
 ];
 
 /**
@@ -257,12 +256,30 @@ export class MailstreamStack extends Stack {
       ...(prefix ? { conditions: { StringLike: { "s3:prefix": [`${prefix}*`] } } } : {}),
     });
 
-    // Coordinator: Graph credentials, state, and sending the first task of each stream.
+    // Finalizing a job writes its report and manifest (puts only; the numbers come from state).
+    const writeJobRecords = new iam.PolicyStatement({
+      sid: "WriteJobRecords",
+      actions: ["s3:PutObject"],
+      resources: [
+        `${bucketArn}/${prefix}${ARCHIVE_LAYOUT.jobs}*`,
+        `${bucketArn}/${prefix}${ARCHIVE_LAYOUT.reports}*`,
+      ],
+    });
+
+    // Coordinator: Graph credentials, state, sending the first task of each stream, the folder
+    // tree of each mailbox (catalog/…/folders.jsonl), and finalizing: a job with nothing to do
+    // is finalized at once, and the sweep it runs on every tick finalizes stuck jobs.
     for (const s of [
       keyUse,
       ...readSecret,
       sendTasks,
       new iam.PolicyStatement({ sid: "State", actions: STATE_ACTIONS, resources: [table] }),
+      new iam.PolicyStatement({
+        sid: "WriteFolderTrees",
+        actions: ["s3:PutObject"],
+        resources: [`${bucketArn}/${prefix}${ARCHIVE_LAYOUT.catalog}*`],
+      }),
+      writeJobRecords,
     ]) {
       this.coordinator.role.addToPolicy(s);
     }
@@ -290,26 +307,13 @@ export class MailstreamStack extends Stack {
       this.controller.role.addToPolicy(s);
     }
 
-    // Sweep: state, re-sending tasks, and finalizing jobs (read the archive, write manifests
-    // and reports). No Graph credentials.
+    // Sweep: state, re-sending tasks, and finalizing jobs (write manifests and reports; it
+    // reads nothing from the archive). No Graph credentials.
     for (const s of [
       keyUse,
       sendTasks,
       new iam.PolicyStatement({ sid: "State", actions: STATE_ACTIONS, resources: [table] }),
-      listArchive,
-      new iam.PolicyStatement({
-        sid: "ReadArchive",
-        actions: ["s3:GetObject"],
-        resources: [`${bucketArn}/${prefix}*`],
-      }),
-      new iam.PolicyStatement({
-        sid: "WriteJobRecords",
-        actions: ["s3:PutObject"],
-        resources: [
-          `${bucketArn}/${prefix}${ARCHIVE_LAYOUT.jobs}*`,
-          `${bucketArn}/${prefix}${ARCHIVE_LAYOUT.reports}*`,
-        ],
-      }),
+      writeJobRecords,
     ]) {
       this.sweep.role.addToPolicy(s);
     }

@@ -43,22 +43,26 @@ export function acknowledgeNagFindings(stack: MailstreamStack): void {
         "content address; the upload key is generated at run time.",
     },
   );
-  Validations.of(stack.sweep.role).acknowledge(
-    {
-      id: objects(),
-      reason:
-        "Read-only (GetObject) on the archive prefix: finalizing a job reads manifests and catalog parts " +
-        "whose keys hold run-time job and mailbox ids.",
-    },
+  // Both the sweep and the coordinator (which finalizes empty jobs and sweeps on every tick)
+  // finalize jobs: puts of the manifest and the report, nothing else.
+  const finalizeWrites = (who: string) => [
     {
       id: objects(ARCHIVE_LAYOUT.jobs),
-      reason:
-        "PutObject only under jobs/: finalizing a job writes jobs/<jobId>/manifest.json for a run-time job id.",
+      reason: `PutObject only under jobs/: the ${who} writes jobs/<jobId>/manifest.json for a run-time job id.`,
     },
     {
       id: objects(ARCHIVE_LAYOUT.reports),
-      reason:
-        "PutObject only under reports/: finalizing a job writes reports/<jobId>/report.json for a run-time job id.",
+      reason: `PutObject only under reports/: the ${who} writes reports/<jobId>/report.json for a run-time job id.`,
     },
+  ];
+  Validations.of(stack.sweep.role).acknowledge(...finalizeWrites("sweep, finalizing a stuck job,"));
+  Validations.of(stack.coordinator.role).acknowledge(
+    {
+      id: objects(ARCHIVE_LAYOUT.catalog),
+      reason:
+        "PutObject only under catalog/: the coordinator records each mailbox's folder tree at " +
+        "catalog/mailbox=<id>/job=<id>/folders.jsonl, with mailbox and job ids known only at run time.",
+    },
+    ...finalizeWrites("coordinator, finalizing an empty job or sweeping,"),
   );
 }

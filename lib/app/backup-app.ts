@@ -37,6 +37,7 @@ import { createBackupStatePorts } from "../state/backup-ports.js";
 import { StateStore } from "../state/index.js";
 import { createMailboxDirectory, createMailSource } from "./graph-ports.js";
 import type { Logger } from "./logger.js";
+import { jobMetrics, METRIC, type Metrics, noMetrics, unitMetrics } from "./metrics.js";
 
 export interface BackupAppOptions {
   config: MailstreamConfig;
@@ -51,6 +52,8 @@ export interface BackupAppOptions {
   graphPolicy?: Omit<RequestPolicyOptions, "traffic" | "tokens">;
   /** Attempts per message in the unit backup. Default 3. */
   messageAttempts?: number;
+  /** Where unit, job and stream numbers go (EMF on Lambda). Default: nowhere. */
+  metrics?: Metrics;
 }
 
 export interface BackupApp {
@@ -137,7 +140,20 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
   });
   const log = (event: string, fields: Record<string, unknown>) => logger.info(event, fields);
 
-  const finalize = (jobId: string) => finalizeJob(jobId, { state: ports.finalize, archive });
+  const metrics = options.metrics ?? noMetrics;
+  const finalize = async (jobId: string) => {
+    const report = await finalizeJob(jobId, { state: ports.finalize, archive });
+    metrics.put(jobMetrics(report), { jobId, status: report.status });
+    return report;
+  };
+  // Numbers of a unit are counted once, when it completes (a paused unit carries its progress on).
+  const streamState: typeof ports.stream = {
+    ...ports.stream,
+    completeUnit: async (task, unitIndex, result) => {
+      await ports.stream.completeUnit(task, unitIndex, result);
+      metrics.put(unitMetrics(result), { jobId: task.jobId, streamId: task.streamId, unit: unitIndex });
+    },
+  };
 
   const app: BackupApp = {
     config,
@@ -159,7 +175,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
       }),
     runStreamTask: (body, remainingMs) =>
       runStreamTask(parseStreamTask(body), {
-        state: ports.stream,
+        state: streamState,
         queue,
         unitDeps: () => ({
           source,
@@ -186,16 +202,28 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
             error: error instanceof Error ? { name: error.name, message: error.message } : String(error),
           }),
       ),
-    sweep: (sweepOptions) =>
-      sweep({
-        state: ports.sweep,
+    sweep: async (sweepOptions) => {
+      // The sweep reads the streams of every running job anyway: count the unfinished ones.
+      let activeStreams = 0;
+      const outcome = await sweep({
+        state: {
+          ...ports.sweep,
+          streams: async (jobId) => {
+            const streams = await ports.sweep.streams(jobId);
+            activeStreams += streams.filter((s) => s.status !== "finished").length;
+            return streams;
+          },
+        },
         queue,
         finalizeJob: async (jobId) => {
           await finalize(jobId);
         },
         staleAfterMs: sweepOptions?.staleAfterMs ?? config.controller.heartbeatStaleSeconds * 1000,
         log,
-      }),
+      });
+      metrics.put({ [METRIC.activeStreams]: activeStreams });
+      return outcome;
+    },
     finalize,
     close: () => clients.destroy(),
   };

@@ -46,6 +46,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "MAILSTREAM_HEARTBEAT_STALE_SECONDS", path: "controller.heartbeatStaleSeconds", kind: "integer" },
   { name: "MAILSTREAM_DEADLINE_MARGIN_MS", path: "controller.deadlineMarginMs", kind: "integer" },
   { name: "MAILSTREAM_LOG_LEVEL", path: "logLevel", kind: "string" },
+  { name: "MAILSTREAM_STAGE", path: "stage", kind: "string" },
 ];
 
 export const CONFIG_FILE_VARIABLE = "MAILSTREAM_CONFIG_FILE";

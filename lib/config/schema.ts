@@ -197,6 +197,13 @@ export const configSchema = z
         heartbeatStaleSeconds: integer(60, 86_400).default(900),
       })
       .prefault({}),
+    /**
+     * Deployment stage (MAILSTREAM_STAGE): the `Stage` dimension of every metric, so that
+     * side-by-side deployments never mix their numbers. 1..64 of `[A-Za-z0-9_-]`, default `local`.
+     */
+    stage: text("a stage name of 1 to 64 letters, digits, '_' or '-'", (v) =>
+      /^[A-Za-z0-9_-]{1,64}$/.test(v),
+    ).default("local"),
     /** Log level. One of debug, info, warn, error; default info. */
     logLevel: z
       .enum(["debug", "info", "warn", "error"], { error: "expected one of debug, info, warn, error" })

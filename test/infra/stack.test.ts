@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import type { CfnResource } from "aws-cdk-lib";
 import { Match } from "aws-cdk-lib/assertions";
 import type { IConstruct } from "constructs";
@@ -372,12 +373,21 @@ describe("IAM", () => {
     );
   });
 
-  it("scopes archive access to the archive prefix: the coordinator has none, the sweep cannot delete, the controller deletes only staging keys", () => {
+  it("scopes archive access to the archive prefix: the coordinator and the sweep only write, the controller deletes only staging keys", () => {
     const bucketArn = arnOf(id(full, full.stack.archive.bucket));
     const objects = (sub: string) => ({ "Fn::Join": ["", [bucketArn, `/mail/${sub}*`]] });
-    expect(
-      allActions(statementsOfRole(full, full.stack.coordinator.role)).filter((a) => a.startsWith("s3:")),
-    ).toEqual([]);
+    const s3Statements = (fn: { role: Parameters<typeof statementsOfRole>[1] }) =>
+      statementsOfRole(full, fn.role).filter((st) => actionsOf(st).some((a) => a.startsWith("s3:")));
+
+    // Coordinator: folder trees under catalog/, and reports and manifests when it (or its sweep)
+    // finalizes a job; it never reads, lists or deletes archive objects.
+    const coordinator = s3Statements(full.stack.coordinator);
+    expect(coordinator.flatMap(actionsOf)).toEqual(["s3:PutObject", "s3:PutObject"]);
+    expect(coordinator.flatMap((st) => [st.Resource].flat())).toEqual([
+      objects("catalog/"),
+      objects("jobs/"),
+      objects("reports/"),
+    ]);
 
     const controller = statementsOfRole(full, full.stack.controller.role);
     const readWrite = controller.find((st) => st.Sid === "ReadWriteArchive");
@@ -393,10 +403,42 @@ describe("IAM", () => {
       Condition: { StringLike: { "s3:prefix": ["mail/*"] } },
     });
 
-    const sweep = statementsOfRole(full, full.stack.sweep.role);
-    expect(allActions(sweep)).not.toContain("s3:DeleteObject");
-    const puts = sweep.filter((st) => actionsOf(st).includes("s3:PutObject"));
-    expect(puts.flatMap((st) => st.Resource as unknown[])).toEqual([objects("jobs/"), objects("reports/")]);
+    const sweep = s3Statements(full.stack.sweep);
+    expect(sweep.flatMap(actionsOf)).toEqual(["s3:PutObject"]);
+    expect(sweep.flatMap((st) => [st.Resource].flat())).toEqual([objects("jobs/"), objects("reports/")]);
+  });
+
+  it("grants each function exactly the DynamoDB actions that lib/state's commands need", () => {
+    // IAM authorizes a TransactWrite per item, as the Put/Update/Delete/ConditionCheck it holds.
+    const perCommand: Record<string, string[]> = {
+      Get: ["dynamodb:GetItem"],
+      Put: ["dynamodb:PutItem"],
+      Update: ["dynamodb:UpdateItem"],
+      Delete: ["dynamodb:DeleteItem"],
+      Query: ["dynamodb:Query"],
+      Scan: ["dynamodb:Scan"],
+      BatchGet: ["dynamodb:BatchGetItem"],
+      BatchWrite: ["dynamodb:BatchWriteItem"],
+      TransactGet: ["dynamodb:GetItem"],
+      TransactWrite: [],
+    };
+    const source = readdirSync("lib/state")
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => readFileSync(`lib/state/${f}`, "utf8"))
+      .join("\n");
+    const needed = new Set<string>();
+    for (const [, command] of source.matchAll(/new (\w+)Command\(/g)) {
+      expect(perCommand, `an IAM mapping for ${command}Command`).toHaveProperty(command!);
+      for (const action of perCommand[command!]!) needed.add(action);
+    }
+    for (const [, kind] of source.matchAll(/\b(Put|Update|Delete|ConditionCheck): \{/g)) {
+      needed.add(kind === "ConditionCheck" ? "dynamodb:ConditionCheckItem" : `dynamodb:${kind}Item`);
+    }
+    expect(needed.size).toBeGreaterThan(3);
+    for (const fn of [full.stack.coordinator, full.stack.controller, full.stack.sweep]) {
+      const granted = allActions(statementsOfRole(full, fn.role)).filter((a) => a.startsWith("dynamodb:"));
+      expect([...new Set(granted)].sort(), fn.node.id).toEqual([...needed].sort());
+    }
   });
 
   it("scopes state, queue and key access to this deployment's table, queue and key", () => {

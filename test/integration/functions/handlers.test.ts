@@ -1,0 +1,190 @@
+/**
+ * The real Lambda handlers (functions/coordinator.ts, functions/controller.ts, functions/sweep.ts)
+ * configured only through MAILSTREAM_* environment variables, as on AWS, against a local stack:
+ * the simulated tenant, DynamoDB Local and the S3/SQS emulator. The coordinator starts an
+ * on-demand job, the controller handler consumes the stream queue through a Lambda-like event
+ * source, and the job's report, archive and EMF metrics are checked against the tenant.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { listAll } from "../../../lib/archive/index.js";
+import type { JobReport } from "../../../lib/backup/report.js";
+import { environmentForAwsEndpoints } from "../../../lib/config/aws-endpoints.js";
+import { LocalSqsEventSource } from "../../../lib/local/sqs-event-source.js";
+import { type LocalStack, startLocalStack } from "../../../lib/local/stack.js";
+import { type GroundTruth, generateTenant } from "../../../lib/sim/index.js";
+import { loadTestCa } from "../../support/sim-ca.js";
+
+const STAGE = "itest";
+const BUCKET = "mailstream-functions-itest";
+
+let stack: LocalStack | undefined;
+let source: LocalSqsEventSource | undefined;
+let truth: GroundTruth;
+const savedEnv = { ...process.env };
+const stdoutLines: string[] = [];
+
+type Handlers = {
+  coordinator: typeof import("../../../functions/coordinator.js").handler;
+  controller: typeof import("../../../functions/controller.js").handler;
+  sweep: typeof import("../../../functions/sweep.js").handler;
+  reset: typeof import("../../../lib/app/lambda.js").resetLambdaRuntime;
+};
+let handlers: Handlers;
+
+beforeAll(async () => {
+  const store = generateTenant({ seed: 83, shape: "uniform", mailboxes: 3, totalMessages: 120 });
+  stack = await startLocalStack({
+    store,
+    ca: await loadTestCa(),
+    archive: { kind: "s3", bucket: BUCKET },
+    streams: 2,
+  });
+  // The stack's own consumer would run the tasks in-process: the real handler must run them.
+  await stack.source.stop();
+  truth = await store.groundTruth();
+
+  const sim = stack.sim;
+  Object.assign(process.env, {
+    MAILSTREAM_STAGE: STAGE,
+    MAILSTREAM_TENANT_ID: sim.tenantId,
+    MAILSTREAM_CLIENT_ID: sim.clientId,
+    MAILSTREAM_GRAPH_BASE_URL: sim.baseUrl,
+    MAILSTREAM_AUTHORITY: sim.authority,
+    MAILSTREAM_AUTHORITY_METADATA: sim.msalAuthorityMetadata,
+    MAILSTREAM_KNOWN_AUTHORITIES: sim.knownAuthorities.join(","),
+    MAILSTREAM_CREDENTIALS_SOURCE: "env",
+    MAILSTREAM_CLIENT_SECRET: sim.clientSecret ?? "",
+    MAILSTREAM_ARCHIVE: "s3",
+    MAILSTREAM_ARCHIVE_BUCKET: BUCKET,
+    MAILSTREAM_STATE_TABLE: stack.app.config.stateTable,
+    MAILSTREAM_STREAM_QUEUE_URL: stack.queue.url,
+    MAILSTREAM_STREAMS_MAX: "2",
+    MAILSTREAM_LOG_LEVEL: "info",
+    ...environmentForAwsEndpoints(stack.emulators.endpoints),
+  });
+  // Logs and EMF metrics go to stdout, as on Lambda: keep the JSON lines, pass the rest on.
+  const write = process.stdout.write.bind(process.stdout);
+  vi.spyOn(process.stdout, "write").mockImplementation(((chunk: unknown, ...rest: unknown[]) => {
+    const text = String(chunk);
+    if (text.startsWith("{")) {
+      stdoutLines.push(...text.split("\n").filter((l) => l.length > 0));
+      return true;
+    }
+    return (write as (c: unknown, ...r: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stdout.write);
+
+  // Modules read the environment when the container starts: import them fresh, after it is set.
+  vi.resetModules();
+  handlers = {
+    coordinator: (await import("../../../functions/coordinator.js")).handler,
+    controller: (await import("../../../functions/controller.js")).handler,
+    sweep: (await import("../../../functions/sweep.js")).handler,
+    reset: (await import("../../../lib/app/lambda.js")).resetLambdaRuntime,
+  };
+  source = new LocalSqsEventSource({
+    sqs: stack.clients.sqs,
+    queueUrl: stack.queue.url,
+    queueArn: stack.queue.arn,
+    handler: (event, context) => handlers.controller(event, context),
+    batchSize: 1,
+    maxConcurrency: 2,
+    functionTimeoutMs: 900_000,
+  });
+}, 240_000);
+
+afterAll(async () => {
+  vi.restoreAllMocks();
+  await source?.stop();
+  await handlers?.reset();
+  await stack?.stop();
+  for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
+  Object.assign(process.env, savedEnv);
+});
+
+function emf(): Array<Record<string, unknown>> {
+  return stdoutLines
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((d) => typeof d._aws === "object");
+}
+
+const sum = (docs: Array<Record<string, unknown>>, name: string) =>
+  docs.reduce((total, d) => total + (typeof d[name] === "number" ? (d[name] as number) : 0), 0);
+
+describe("the deployed handlers, run locally", () => {
+  let jobId: string;
+  let report: JobReport;
+
+  it("rejects a bad on-demand payload without starting anything", async () => {
+    await expect(handlers.coordinator({ kind: "on-demand", requestId: "two words" }, {})).rejects.toThrow(
+      /coordinator event: expected .*found \{"kind":"on-demand","requestId":"two words"\}/,
+    );
+  });
+
+  it("runs an on-demand job to completion: coordinator, then controller invocations from the queue", async () => {
+    const started = await handlers.coordinator({ kind: "on-demand", requestId: "itest-1" }, {});
+    expect(started.job.status).toBe("started");
+    jobId = started.job.jobId;
+    expect(started.sweep?.jobs).toBeGreaterThanOrEqual(1);
+    source!.start();
+    report = await stack!.waitForJob(jobId, { timeoutMs: 180_000, sweepEveryMs: 60_000 });
+    expect(source!.invocations).toBeGreaterThan(0);
+
+    const messages = truth.mailboxes.flatMap((m) =>
+      m.folders.filter((f) => !f.isSearchFolder).flatMap((f) => f.messages),
+    );
+    expect(report.status).toBe("complete");
+    expect(report.totals.mailboxes).toBe(truth.mailboxes.length);
+    expect(report.totals.items).toBe(messages.length);
+    // Every distinct message body is a blob in the bucket the handlers were pointed at.
+    const blobs = await listAll(stack!.app.archive.store, "blobs/");
+    expect(blobs.length).toBe(new Set(messages.map((m) => m.sha256)).size);
+  }, 240_000);
+
+  it("wrote EMF metrics with the stage dimension that add up to the report", () => {
+    const docs = emf();
+    expect(docs.length).toBeGreaterThan(0);
+    for (const d of docs) {
+      expect(d.Stage).toBe(STAGE);
+      expect(d._aws).toMatchObject({
+        CloudWatchMetrics: [{ Namespace: "Mailstream", Dimensions: [["Stage"]] }],
+      });
+    }
+    const ofJob = docs.filter((d) => d.jobId === jobId);
+    expect(sum(ofJob, "ItemsStored")).toBe(report.totals.items);
+    expect(sum(ofJob, "BytesStored")).toBe(report.totals.bytes);
+    expect(sum(ofJob, "JobsSucceeded")).toBe(1);
+    expect(sum(ofJob, "JobsFailed")).toBe(0);
+    // The coordinator's sweep reported the gauge of active streams.
+    expect(docs.some((d) => typeof d.ActiveStreams === "number")).toBe(true);
+  });
+
+  it("logs structured JSON with the stage and the job id", () => {
+    const logs = stdoutLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((d) => d.event);
+    expect(logs.find((l) => l.event === "job.finalized")).toMatchObject({
+      jobId,
+      stage: STAGE,
+      status: "complete",
+    });
+  });
+
+  it("answers a batch with a malformed task with a partial batch response naming that record", async () => {
+    const response = await handlers.controller(
+      {
+        Records: [
+          {
+            messageId: "bad-1",
+            receiptHandle: "h",
+            body: '{"not":"a stream task"}',
+            attributes: { ApproximateReceiveCount: "1", SentTimestamp: String(Date.now()) },
+          } as never,
+        ],
+      },
+      { awsRequestId: "r", functionName: "controller", getRemainingTimeInMillis: () => 600_000 },
+    );
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "bad-1" }] });
+  });
+
+  it("sweeps with nothing left to do once the job is closed", async () => {
+    expect(await handlers.sweep()).toEqual({ jobs: 0, resent: 0, finalized: [] });
+  });
+});
