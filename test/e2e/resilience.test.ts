@@ -94,20 +94,25 @@ describe("5xx, dropped connections, expired tokens, lost sync states, lost mailb
     expect(served.byStatus["504"]).toBeGreaterThanOrEqual(4);
     expect(served.droppedConnections).toBe(2);
     expect(served.byStatus["401"]).toBeGreaterThanOrEqual(1);
+    // The 503s' Retry-After was honoured as the 429s' is.
+    expect(served.earlyRetries).toBe(0);
     expect(sim.faults.pending().serverErrors).toEqual([]);
   });
 
-  it("a 410 in one folder: only that folder starts over, and the job is complete", async () => {
+  it("a 410 in two folders (lost and forced): only those start over, and the job is complete", async () => {
     const { sim, app } = stack!;
     mutateTenant(store, { seed: 11, intensity: 0.2 });
     const mailbox = previous.mailboxes[0]!;
-    const folder = mailbox.folders.find((f) => !f.isSearchFolder && f.messages.length > 0)!;
-    sim.faults.syncStateLost(mailbox.userId, folder.id, "invalidate");
+    const [folder, other] = mailbox.folders.filter((f) => !f.isSearchFolder && f.messages.length > 0);
+    sim.faults.syncStateLost(mailbox.userId, folder!.id, "invalidate");
+    // And one 410 that the store does not back (a service-side loss): the folder resyncs all the same.
+    sim.faults.syncStateLost(mailbox.userId, other!.id, "force", 1);
     const gone = sim.stats().graph.byStatus["410"] ?? 0;
 
     const { report } = await stack!.runJob(WAIT);
     expect(report.status).toBe("complete");
-    expect(sim.stats().graph.byStatus["410"] ?? 0).toBeGreaterThan(gone);
+    expect(sim.stats().graph.byStatus["410"] ?? 0).toBeGreaterThanOrEqual(gone + 2);
+    expect(sim.faults.pending().forcedGone).toEqual([]);
     previous = await store.groundTruth();
     const { archived, expected } = await compareAll(app.archive.store, previous);
     expect(archived).toEqual(expected);
@@ -147,6 +152,28 @@ describe("5xx, dropped connections, expired tokens, lost sync states, lost mailb
     }
     expect(archived).toEqual(expected);
     previous = truth;
+  });
+
+  it("a delta item without id: the job closes partial, names the folder's item, and stores the rest", async () => {
+    const { sim, app } = stack!;
+    mutateTenant(store, { seed: 14, intensity: 0.2 });
+    const mailbox = previous.mailboxes[1]!;
+    const folder = mailbox.folders.find((f) => !f.isSearchFolder && f.messages.length > 0)!;
+    sim.faults.malformedDeltaItem(mailbox.userId, folder.id, 1);
+
+    const { report } = await stack!.runJob(WAIT);
+    expect(sim.faults.pending().malformed).toEqual([]);
+    expect(report.status).toBe("partial");
+    const named = report.mailboxes.find((m) => m.mailboxId === mailbox.userId);
+    expect(named?.status).toBe("partial");
+    const text = JSON.stringify(named?.errors);
+    expect(text).toContain(folder.id);
+    expect(text).toContain("expected a message id");
+    // The ground truth includes the message whose $value failed in the previous job: its folder
+    // was left incomplete (sync state not advanced), so this job fetched it again.
+    previous = await store.groundTruth();
+    const { archived, expected } = await compareAll(app.archive.store, previous);
+    expect(archived).toEqual(expected);
   });
 
   it("a mailbox that vanishes mid-job: the job closes partial, the mailbox is named, the rest is stored", async () => {

@@ -32,6 +32,7 @@ const FAULT_ACTIONS = new Set([
   "serverError",
   "dropConnection",
   "syncStateLost",
+  "malformedDeltaItem",
   "expireTokens",
   "denyMailbox",
   "removeMailbox",

@@ -1,6 +1,6 @@
 /**
  * Faults injected on purpose: transient 5xx, dropped connections, lost sync states, expired
- * tokens, denied and removed mailboxes. Tests drive them through {@link FaultControl}; a running
+ * tokens, denied and removed mailboxes, malformed delta items. Tests drive them through {@link FaultControl}; a running
  * simulator in another process takes the same commands through `POST /_admin/faults`.
  */
 import type { TenantStore } from "../model.js";
@@ -38,6 +38,7 @@ export type FaultCommand =
       mode?: "invalidate" | "force";
       count?: number;
     }
+  | { action: "malformedDeltaItem"; mailbox: string; folder: string; count?: number }
   | { action: "expireTokens" }
   | { action: "denyMailbox"; mailbox: string; denied?: boolean }
   | { action: "removeMailbox"; mailbox: string }
@@ -54,6 +55,11 @@ export interface FaultControl {
    * requests that carry a token, without touching the store.
    */
   syncStateLost(mailbox: string, folder: string, mode?: "invalidate" | "force", count?: number): void;
+  /**
+   * The next `count` (default 1) delta pages of the folder carry one extra item without an `id`
+   * (a message the service could not describe), after the page's real items.
+   */
+  malformedDeltaItem(mailbox: string, folder: string, count?: number): void;
   /** Every token issued so far is expired now: Graph answers 401 InvalidAuthenticationToken. */
   expireTokens(): void;
   /** Answers 403 ErrorAccessDenied for the mailbox (an application access policy), or stops doing so. */
@@ -69,6 +75,7 @@ export interface FaultControl {
     serverErrors: ServerErrorFault[];
     drops: DropConnectionFault[];
     forcedGone: Array<{ mailbox: string; folder: string; count: number }>;
+    malformed: Array<{ mailbox: string; folder: string; count: number }>;
     denied: string[];
   };
 }
@@ -84,6 +91,7 @@ export class FaultState implements FaultControl {
   private serverErrors: Array<Matchable & { status: 503 | 504; retryAfterSeconds?: number }> = [];
   private drops: Matchable[] = [];
   private forcedGone = new Map<string, number>();
+  private malformed = new Map<string, number>();
   private denied = new Set<string>();
 
   constructor(
@@ -111,6 +119,12 @@ export class FaultState implements FaultControl {
     else this.forcedGone.set(`${userId}\u0000${folderId}`, count);
   }
 
+  malformedDeltaItem(mailbox: string, folder: string, count = 1): void {
+    const userId = this.mailboxId(mailbox);
+    const folderId = this.store.getFolder(userId, folder)?.id ?? folder;
+    this.malformed.set(`${userId}\u0000${folderId}`, count);
+  }
+
   expireTokens(): void {
     this.onExpireTokens();
   }
@@ -129,6 +143,7 @@ export class FaultState implements FaultControl {
     this.serverErrors = [];
     this.drops = [];
     this.forcedGone.clear();
+    this.malformed.clear();
     this.denied.clear();
   }
 
@@ -142,6 +157,9 @@ export class FaultState implements FaultControl {
         break;
       case "syncStateLost":
         this.syncStateLost(command.mailbox, command.folder, command.mode, command.count);
+        break;
+      case "malformedDeltaItem":
+        this.malformedDeltaItem(command.mailbox, command.folder, command.count);
         break;
       case "expireTokens":
         this.expireTokens();
@@ -162,10 +180,8 @@ export class FaultState implements FaultControl {
     return {
       serverErrors: this.serverErrors.map(({ regex: _r, mailboxId: _m, ...rest }): ServerErrorFault => rest),
       drops: this.drops.map(({ regex: _r, mailboxId: _m, ...rest }): DropConnectionFault => rest),
-      forcedGone: [...this.forcedGone].map(([key, count]) => {
-        const [mailbox = "", folder = ""] = key.split("\u0000");
-        return { mailbox, folder, count };
-      }),
+      forcedGone: perFolder(this.forcedGone),
+      malformed: perFolder(this.malformed),
       denied: [...this.denied],
     };
   }
@@ -187,12 +203,12 @@ export class FaultState implements FaultControl {
 
   /** Consumes a forced 410 for the folder, if any. */
   takeForcedGone(mailboxId: string, folderId: string): boolean {
-    const key = `${mailboxId}\u0000${folderId}`;
-    const left = this.forcedGone.get(key) ?? 0;
-    if (left <= 0) return false;
-    if (left === 1) this.forcedGone.delete(key);
-    else this.forcedGone.set(key, left - 1);
-    return true;
+    return takeCount(this.forcedGone, `${mailboxId}\u0000${folderId}`);
+  }
+
+  /** Consumes a malformed-item fault for the folder, if any. */
+  takeMalformedDeltaItem(mailboxId: string, folderId: string): boolean {
+    return takeCount(this.malformed, `${mailboxId}\u0000${folderId}`);
   }
 
   isDenied(mailboxId: string): boolean {
@@ -221,4 +237,20 @@ export class FaultState implements FaultControl {
   private mailboxId(mailbox: string): string {
     return this.store.getUser(mailbox)?.id ?? mailbox.toLowerCase();
   }
+}
+
+/** Takes one from a per-folder countdown; false when none is left. */
+function takeCount(counts: Map<string, number>, key: string): boolean {
+  const left = counts.get(key) ?? 0;
+  if (left <= 0) return false;
+  if (left === 1) counts.delete(key);
+  else counts.set(key, left - 1);
+  return true;
+}
+
+function perFolder(counts: Map<string, number>): Array<{ mailbox: string; folder: string; count: number }> {
+  return [...counts].map(([key, count]) => {
+    const [mailbox = "", folder = ""] = key.split("\u0000");
+    return { mailbox, folder, count };
+  });
 }

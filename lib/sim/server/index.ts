@@ -238,6 +238,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       baseUrl,
       perMimeByteNs: options.latency?.perMimeByteNs ?? 0,
       takeForcedGone: (m, f) => faults.takeForcedGone(m, f),
+      takeMalformedDeltaItem: (m, f) => faults.takeMalformedDeltaItem(m, f),
     },
     limiter,
     faults,

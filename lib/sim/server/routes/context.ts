@@ -10,6 +10,8 @@ export interface RouteContext {
   perMimeByteNs: number;
   /** Answers 410 to the next delta request with a token on this folder when a forced fault is queued. */
   takeForcedGone(mailboxId: string, folderId: string): boolean;
+  /** True when this delta page should carry an extra item without an id (a queued fault). */
+  takeMalformedDeltaItem(mailboxId: string, folderId: string): boolean;
 }
 
 /** A route's inputs: the request, the path parameters after `/users/{user}`, and the resolved user. */

@@ -45,6 +45,12 @@ function entryJson(entry: DeltaEntry, query: URLSearchParams): Record<string, un
   return messageJson(entry.message, query);
 }
 
+/** What the malformed-delta-item fault adds to a page: a message with no id to fetch it by. */
+const MALFORMED_ITEM: Record<string, unknown> = {
+  "@odata.type": "#microsoft.graph.message",
+  subject: "Malformed delta item (injected fault)",
+};
+
 export const messagesDelta: RouteHandler = ({ ctx, req, params, user }) => {
   const folder = ctx.store.getFolder(user.id, params[0] ?? "");
   const rawToken = req.query.get("$skiptoken") ?? req.query.get("$deltatoken");
@@ -99,6 +105,8 @@ export const messagesDelta: RouteHandler = ({ ctx, req, params, user }) => {
     (e) =>
       changeType === undefined || (changeType === "deleted" ? e.type === "removed" : e.type === "upsert"),
   );
+  const value = entries.map((e) => entryJson(e, optionQuery));
+  if (ctx.takeMalformedDeltaItem(user.id, folder.id)) value.push(MALFORMED_ITEM);
   const next = encodeToken({ cursor: result.page.cursor, options });
   const link = result.page.done
     ? { "@odata.deltaLink": `${deltaPath}?$deltatoken=${next}` }
@@ -107,7 +115,7 @@ export const messagesDelta: RouteHandler = ({ ctx, req, params, user }) => {
     200,
     {
       "@odata.context": `${ctx.baseUrl}/$metadata#Collection(message)`,
-      value: entries.map((e) => entryJson(e, optionQuery)),
+      value,
       ...link,
     },
     { "preference-applied": `odata.maxpagesize=${pageSize}` },
