@@ -5,12 +5,42 @@
  */
 import { errorFields, lambdaRuntime, parseCoordinatorEvent } from "../lib/app/lambda.js";
 import type { StartJobOutcome } from "../lib/backup/coordinator.js";
-import type { SweepOutcome } from "../lib/backup/sweep.js";
 
+/** What the invocation answers: a summary (the full plan lives in the state table and the report). */
 export interface CoordinatorResult {
-  job: StartJobOutcome;
+  job:
+    | { status: "duplicate"; jobId: string; jobStatus: string }
+    | {
+        status: "started";
+        jobId: string;
+        mailboxes: number;
+        skipped: number;
+        units: number;
+        streams: number;
+        predictedMakespanSeconds: number;
+      }
+    | { status: "empty"; jobId: string; skipped: number };
   /** Absent when the sweep failed (logged; the sweep function's own schedule tries again). */
-  sweep?: Pick<SweepOutcome, "jobs" | "finalized"> & { resent: number };
+  sweep?: { jobs: number; resent: number; finalized: string[] };
+}
+
+export function summarizeStart(outcome: StartJobOutcome): CoordinatorResult["job"] {
+  switch (outcome.status) {
+    case "duplicate":
+      return outcome;
+    case "empty":
+      return { status: "empty", jobId: outcome.jobId, skipped: outcome.skipped.length };
+    case "started":
+      return {
+        status: "started",
+        jobId: outcome.jobId,
+        mailboxes: outcome.mailboxes,
+        skipped: outcome.skipped.length,
+        units: outcome.plan.units.length,
+        streams: outcome.plan.streams,
+        predictedMakespanSeconds: outcome.plan.predictedMakespanSeconds,
+      };
+  }
 }
 
 export const handler = async (
@@ -21,10 +51,10 @@ export const handler = async (
   const trigger = parseCoordinatorEvent(event, context);
   const { app, logger } = await lambdaRuntime();
   logger.info("coordinator.trigger", { ...trigger });
-  const job = await app.startJob(trigger);
+  const job = summarizeStart(await app.startJob(trigger));
   try {
     const swept = await app.sweep();
-    return { job, sweep: { jobs: swept.jobs, finalized: swept.finalized, resent: swept.resent.length } };
+    return { job, sweep: { jobs: swept.jobs, resent: swept.resent.length, finalized: swept.finalized } };
   } catch (error) {
     logger.error("coordinator.sweep.failed", { error: errorFields(error) });
     return { job };

@@ -45,8 +45,9 @@ export const COORDINATOR_EVENT_EXPECTED =
 
 /**
  * The job trigger an invocation of the coordinator asks for. A scheduled tick keeps the event's
- * own time and id, so EventBridge's at-least-once redelivery lands on the same job. An on-demand
- * request without a requestId uses the invocation's request id (the same on Lambda's own retries).
+ * own time, so EventBridge's at-least-once redelivery lands on the same job. An on-demand request
+ * runs at the invocation time; without a requestId it is named by the invocation's request id, so
+ * its job record says which invocation started it.
  */
 export function parseCoordinatorEvent(
   event: unknown,

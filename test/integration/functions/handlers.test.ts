@@ -122,7 +122,7 @@ describe("the deployed handlers, run locally", () => {
 
   it("runs an on-demand job to completion: coordinator, then controller invocations from the queue", async () => {
     const started = await handlers.coordinator({ kind: "on-demand", requestId: "itest-1" }, {});
-    expect(started.job.status).toBe("started");
+    expect(started.job).toMatchObject({ status: "started", mailboxes: truth.mailboxes.length, streams: 2 });
     jobId = started.job.jobId;
     expect(started.sweep?.jobs).toBeGreaterThanOrEqual(1);
     source!.start();

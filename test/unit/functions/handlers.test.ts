@@ -98,7 +98,18 @@ describe("coordinator handler", () => {
         startJob: async (trigger) => {
           order.push("startJob");
           triggers.push(trigger);
-          return { status: "started", jobId: "job-1" } as never;
+          return {
+            status: "started",
+            jobId: "job-1",
+            mailboxes: 3,
+            skipped: [{ userId: "u9" }],
+            plan: {
+              units: [{}, {}, {}, {}],
+              streams: 2,
+              predictedMakespanSeconds: 40,
+              lowerBoundSeconds: 30,
+            },
+          } as never;
         },
         sweep: async () => {
           order.push("sweep");
@@ -118,7 +129,15 @@ describe("coordinator handler", () => {
     expect(triggers).toEqual([{ kind: "schedule", time: "2026-11-29T04:00:00.000Z", eventId: "ev-9" }]);
     expect(order).toEqual(["startJob", "sweep"]);
     expect(result).toEqual({
-      job: { status: "started", jobId: "job-1" },
+      job: {
+        status: "started",
+        jobId: "job-1",
+        mailboxes: 3,
+        skipped: 1,
+        units: 4,
+        streams: 2,
+        predictedMakespanSeconds: 40,
+      },
       sweep: { jobs: 2, resent: 1, finalized: ["old"] },
     });
   });
@@ -128,7 +147,17 @@ describe("coordinator handler", () => {
       throw new Error("table unavailable");
     });
     const result = await coordinator({ kind: "on-demand", requestId: "ops-1" }, { awsRequestId: "r" });
-    expect(result).toEqual({ job: { status: "started", jobId: "job-1" } });
+    expect(result).toEqual({
+      job: {
+        status: "started",
+        jobId: "job-1",
+        mailboxes: 3,
+        skipped: 1,
+        units: 4,
+        streams: 2,
+        predictedMakespanSeconds: 40,
+      },
+    });
     expect(logged).toContainEqual({
       event: "coordinator.sweep.failed",
       fields: { error: { name: "Error", message: "table unavailable" } },
