@@ -4,13 +4,16 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 import { isMailstreamError } from "../errors.js";
+import { registerExport } from "./commands/export.js";
 import { registerGet } from "./commands/get.js";
 import { registerJobs } from "./commands/jobs.js";
 import { registerLs } from "./commands/ls.js";
 import { registerReport } from "./commands/report.js";
+import { registerRestore } from "./commands/restore.js";
 import { registerSearch } from "./commands/search.js";
 import { registerShow } from "./commands/show.js";
 import { registerStatus } from "./commands/status.js";
+import { registerVerify } from "./commands/verify.js";
 import { runLocalCommand } from "./run-command.js";
 import { runSimCommand } from "./sim-command.js";
 
@@ -80,6 +83,9 @@ registerShow(program);
 registerGet(program);
 registerSearch(program);
 registerReport(program);
+registerExport(program);
+registerRestore(program);
+registerVerify(program);
 
 try {
   await program.parseAsync(process.argv);

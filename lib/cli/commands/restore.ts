@@ -1,0 +1,100 @@
+/**
+ * `mailstream restore <mailbox> [folder] [--message id] [--to mailbox] [--into name|--original]
+ * [--at job|date] [--dry-run]`: puts archived mail back into a mailbox of the configured tenant.
+ */
+import type { Command } from "commander";
+import { createProgress } from "../../export/progress.js";
+import { selectMessages } from "../../export/selection.js";
+import type { GraphGateway } from "../../graph/client.js";
+import { graphGatewayFromConfig } from "../../restore/graph-from-config.js";
+import { defaultRestoreFolder, restoreSelection } from "../../restore/restore-run.js";
+import { type ArchiveOptions, addArchiveOptions, withArchive } from "../format/archive-options.js";
+import { type CommandIO, processIO, reportCatalogErrors, writeJson } from "../format/output.js";
+
+export interface RestoreCommandOptions extends ArchiveOptions {
+  /** `--message <id>`: restore this one message only. */
+  message?: string;
+  /** `--to <mailbox>`: target mailbox (address or id); default the source mailbox. */
+  to?: string;
+  /** `--into <folder>`: top folder to restore under; default `Restored <date>`. */
+  into?: string;
+  /** `--original`: into the original folder paths instead of a new folder. */
+  original?: boolean;
+  at?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  /** `--config <file>`: tenant configuration (else MAILSTREAM_* environment variables). */
+  config?: string;
+  /** Tests pass the gateway of a simulator; otherwise it is built from the configuration. */
+  gateway?: GraphGateway;
+}
+
+export async function restoreCommand(
+  mailbox: string,
+  folder: string | undefined,
+  opts: RestoreCommandOptions,
+  io: CommandIO = processIO,
+): Promise<number> {
+  return withArchive(opts, async (ctx) => {
+    const selection = await selectMessages(ctx.archive, {
+      mailbox,
+      ...(folder !== undefined ? { folder } : {}),
+      ...(opts.message !== undefined ? { message: opts.message } : {}),
+      ...(opts.at !== undefined ? { at: opts.at } : {}),
+    });
+    const damaged = reportCatalogErrors(io.err, selection.view.errors);
+    const built = opts.gateway ? undefined : await graphGatewayFromConfig(opts.config);
+    try {
+      const progress = createProgress(opts.dryRun ? "plan" : "restore", io.err);
+      const targetUser = opts.to ?? selection.mailbox.address;
+      const result = await restoreSelection(ctx.archive, opts.gateway ?? built!.gateway, selection, {
+        targetUser,
+        intoFolder: opts.original ? null : (opts.into ?? defaultRestoreFolder()),
+        dryRun: opts.dryRun ?? false,
+        onProgress: (d, t) => progress.update(d, t),
+      });
+      progress.stop();
+      if (opts.json)
+        writeJson(io.out, { dryRun: opts.dryRun ?? false, targetUser, jobId: selection.jobId, ...result });
+      else {
+        if (opts.dryRun) {
+          for (const f of result.foldersCreated) io.out.write(`would create folder ${f}\n`);
+          for (const i of result.items) {
+            io.out.write(
+              `${i.action === "create" ? "would restore" : "already there"} ${i.messageId} → ${i.targetPath}\n`,
+            );
+          }
+        }
+        io.out.write(
+          `${opts.dryRun ? "dry run: would restore" : "restored"} ${result.created} messages into ${targetUser} (${result.skipped} already there, ${result.foldersCreated.length} folders ${opts.dryRun ? "to create" : "created"}) from job ${selection.jobId}\n`,
+        );
+      }
+      return damaged > 0 ? 1 : 0;
+    } finally {
+      built?.close();
+    }
+  });
+}
+
+export function registerRestore(program: Command): void {
+  addArchiveOptions(
+    program
+      .command("restore")
+      .argument("<mailbox>", "source mailbox address or id")
+      .argument("[folder]", "folder path or id (default: the whole mailbox)")
+      .description(
+        "Restore a message, folder or mailbox at a point in time into the original or another mailbox, as received mail",
+      ),
+  )
+    .option("--message <id>", "restore only this message")
+    .option("--to <mailbox>", "target mailbox of the configured tenant (default: the source mailbox)")
+    .option("--into <folder>", "new top folder to restore under (default: Restored <date>)")
+    .option("--original", "restore into the original folders instead of a new one")
+    .option("--at <job|date>", "point in time: latest, a job id, or a date/time (UTC)", "latest")
+    .option("--dry-run", "show what would be restored; change nothing")
+    .option("--config <file>", "tenant configuration file (default: MAILSTREAM_* environment variables)")
+    .option("--json", "print the result as JSON")
+    .action(async (mailbox: string, folder: string | undefined, opts: RestoreCommandOptions) => {
+      process.exitCode = await restoreCommand(mailbox, folder, opts);
+    });
+}

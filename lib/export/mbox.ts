@@ -1,0 +1,38 @@
+/**
+ * mboxrd: one `From ` separator line per message, and every body line that starts with zero or
+ * more `>` followed by `From ` gets one more `>`, so that un-quoting (remove one `>`) gives back
+ * the exact bytes. Readers (mutt, Python's `mailbox`, Thunderbird) split on `\nFrom `.
+ */
+
+const FROM_LINE = /^(>*From )/gm;
+const QUOTED_FROM_LINE = /^>(>*From )/gm;
+
+/** The `From ` separator line: sender and an asctime date (UTC), e.g. `From MAILER-DAEMON Thu Nov 29 05:00:00 2026`. */
+export function mboxSeparator(sender: string | undefined, date: Date): string {
+  const who = sender && /^[^\s@]+@[^\s@]+$/.test(sender) ? sender : "MAILER-DAEMON";
+  const time = Number.isNaN(date.getTime()) ? new Date(0) : date;
+  // toUTCString: "Thu, 09 Nov 2026 05:00:00 GMT" → asctime "Thu Nov  9 05:00:00 2026".
+  const [day, dd, month, yyyy, hms] = time.toUTCString().replace(",", "").split(" ");
+  return `From ${who} ${day} ${month} ${String(Number(dd)).padStart(2, " ")} ${hms} ${yyyy}\n`;
+}
+
+/** One mbox entry: separator, the quoted message, a newline if it lacks one, a blank line. */
+export function mboxEntry(mime: Buffer, sender: string | undefined, date: Date): Buffer {
+  const text = mime.toString("latin1").replace(FROM_LINE, ">$1");
+  const ending = text.endsWith("\n") ? "\n" : "\n\n";
+  return Buffer.from(mboxSeparator(sender, date) + text + ending, "latin1");
+}
+
+/** Splits an mboxrd file back into the messages' bytes (reverse of {@link mboxEntry}). */
+export function splitMbox(file: Buffer): Buffer[] {
+  const text = file.toString("latin1");
+  if (text.length === 0) return [];
+  if (!text.startsWith("From ")) throw new Error("mbox: expected a `From ` line at the start");
+  const parts = text.split(/\n(?=From )/);
+  return parts.map((part, i) => {
+    const body = part.slice(part.indexOf("\n") + 1);
+    // Each entry ends with a blank line; the split consumed it except after the last entry.
+    const trimmed = i === parts.length - 1 && body.endsWith("\n") ? body.slice(0, -1) : body;
+    return Buffer.from(trimmed.replace(QUOTED_FROM_LINE, "$1"), "latin1");
+  });
+}
