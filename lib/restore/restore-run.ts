@@ -125,7 +125,8 @@ export async function restoreSelection(
   const folders = new FolderResolver(gateway, options.targetUser, dryRun);
   const items: RestorePlanItem[] = [];
   let done = 0;
-  for (const folder of selection.folders) {
+  // Empty folders (search folders, empty system folders) are not worth creating in the target.
+  for (const folder of selection.folders.filter((f) => f.messages.length > 0)) {
     const path = targetPath(folder, options.intoFolder);
     const folderId = await folders.resolve(path);
     const existing = folderId ? await existingMessageIds(gateway, options.targetUser, folderId) : new Set();
