@@ -133,7 +133,7 @@ describe("a controller killed mid-unit", () => {
     // The schedule's sweep finds the stream stale and re-sends it; the parent's controller resumes.
     s.source.start();
     await s.app.sweep({ staleAfterMs: 0 });
-    const report = await s.waitForJob(jobId, { refreshMs: 200, sweepEveryMs: 5_000, timeoutMs: 80_000 });
+    const report = await s.waitForJob(jobId, { refreshMs: 200, sweepEveryMs: 5_000, timeoutMs: 75_000 });
 
     expect(report.status).toBe("complete");
     const { archived, expected } = await compareAll(s.app.archive.store, truth);
@@ -165,7 +165,7 @@ describe("a controller killed mid-unit", () => {
       expect(committed?.lastJob).toBe(jobId);
       expect(committed?.deltaLink).toBe(st.deltaLink);
     }
-  });
+  }, 90_000);
 });
 
 /** Upserts of the job's catalog, by folder, and any message that appears in more than one line. */
