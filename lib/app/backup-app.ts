@@ -37,7 +37,7 @@ import { createBackupStatePorts } from "../state/backup-ports.js";
 import { StateStore } from "../state/index.js";
 import { createMailboxDirectory, createMailSource } from "./graph-ports.js";
 import type { Logger } from "./logger.js";
-import { jobMetrics, METRIC, type Metrics, noMetrics, unitMetrics } from "./metrics.js";
+import { jobMetrics, METRIC, type Metrics, noMetrics, pageMetrics, unitErrorMetrics } from "./metrics.js";
 
 export interface BackupAppOptions {
   config: MailstreamConfig;
@@ -146,12 +146,23 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
     metrics.put(jobMetrics(report), { jobId, status: report.status });
     return report;
   };
-  // Numbers of a unit are counted once, when it completes (a paused unit carries its progress on).
+  // Stored items are counted per checkpoint (a stored page), as the job report counts them; a
+  // unit's recorded errors once, when it completes.
   const streamState: typeof ports.stream = {
     ...ports.stream,
+    unitState: (task, unitIndex) => {
+      const unitState = ports.stream.unitState(task, unitIndex);
+      return {
+        ...unitState,
+        checkpoint: async (checkpoint, delta) => {
+          await unitState.checkpoint(checkpoint, delta);
+          metrics.put(pageMetrics(delta), { jobId: task.jobId, streamId: task.streamId, unit: unitIndex });
+        },
+      };
+    },
     completeUnit: async (task, unitIndex, result) => {
       await ports.stream.completeUnit(task, unitIndex, result);
-      metrics.put(unitMetrics(result), { jobId: task.jobId, streamId: task.streamId, unit: unitIndex });
+      metrics.put(unitErrorMetrics(result), { jobId: task.jobId, streamId: task.streamId, unit: unitIndex });
     },
   };
 

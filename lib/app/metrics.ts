@@ -4,6 +4,7 @@
  * metrics without any API call (no extra IAM, no latency on the hot path). Namespace
  * {@link METRICS_NAMESPACE}, one dimension `Stage`, so side-by-side deployments never mix.
  */
+import type { UnitProgress } from "../backup/ports.js";
 import type { JobReport } from "../backup/report.js";
 import type { UnitResult } from "../backup/stream-runner.js";
 
@@ -13,15 +14,15 @@ export const STAGE_DIMENSION = "Stage";
 export const STAGE_ENV = "MAILSTREAM_STAGE";
 
 export const METRIC = {
-  /** Messages stored (new or changed), Count, emitted by the controller per finished unit. */
+  /** Messages stored (new or changed), Count, emitted by the controller per stored page. */
   itemsStored: "ItemsStored",
-  /** MIME bytes stored, Bytes, emitted by the controller per finished unit. */
+  /** MIME bytes stored, Bytes, emitted by the controller per stored page. */
   bytesStored: "BytesStored",
-  /** Graph answers 429 (throttled), Count, emitted by the controller per finished unit. */
+  /** Graph answers 429 (throttled), Count, emitted by the controller per stored page. */
   throttled: "Throttled",
   /** Unfinished streams of running jobs, Count (gauge), emitted by every sweep. */
   activeStreams: "ActiveStreams",
-  /** Units or items that failed and were recorded in the job report, Count. */
+  /** Units or items that failed and were recorded in the job report, Count, per finished unit. */
   errors: "Errors",
   /** Jobs finalized as complete, Count, emitted by whoever finalizes. */
   jobsSucceeded: "JobsSucceeded",
@@ -98,15 +99,23 @@ export function createEmfMetrics(options: EmfMetricsOptions): Metrics {
   };
 }
 
-/** What a finished unit contributes: stored items and bytes, throttled answers, recorded errors. */
-export function unitMetrics(result: UnitResult): MetricValues {
-  const failedUnit = result.status === "failed" && result.errors.length === 0 ? 1 : 0;
+/**
+ * What a stored page contributes (the checkpoint's delta): stored items and bytes and throttled
+ * answers. Counted per checkpoint, as the job report counts them, so a unit continued across
+ * invocations is counted whole and once.
+ */
+export function pageMetrics(delta: Pick<UnitProgress, "items" | "bytes" | "throttled">): MetricValues {
   return {
-    [METRIC.itemsStored]: result.progress.items,
-    [METRIC.bytesStored]: result.progress.bytes,
-    [METRIC.throttled]: result.progress.throttled,
-    [METRIC.errors]: result.errors.length + failedUnit,
+    [METRIC.itemsStored]: delta.items,
+    [METRIC.bytesStored]: delta.bytes,
+    [METRIC.throttled]: delta.throttled,
   };
+}
+
+/** What a finished unit contributes: its recorded errors, or one error for a unit that failed without any. */
+export function unitErrorMetrics(result: Pick<UnitResult, "status" | "errors">): MetricValues {
+  const failedUnit = result.status === "failed" && result.errors.length === 0 ? 1 : 0;
+  return { [METRIC.errors]: result.errors.length + failedUnit };
 }
 
 /** A finalized job counts as succeeded only when complete; partial and failed jobs alarm. */

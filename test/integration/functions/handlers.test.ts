@@ -3,7 +3,8 @@
  * configured only through MAILSTREAM_* environment variables, as on AWS, against a local stack:
  * the simulated tenant, DynamoDB Local and the S3/SQS emulator. The coordinator starts an
  * on-demand job, the controller handler consumes the stream queue through a Lambda-like event
- * source, and the job's report, archive and EMF metrics are checked against the tenant.
+ * source (with invocations short enough that streams continue through the queue), and the job's
+ * report, archive and EMF metrics are checked against the tenant.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { listAll } from "../../../lib/archive/index.js";
@@ -60,6 +61,10 @@ beforeAll(async () => {
     MAILSTREAM_STREAM_QUEUE_URL: stack.queue.url,
     MAILSTREAM_STREAMS_MAX: "2",
     MAILSTREAM_LOG_LEVEL: "info",
+    // Small pages and a short invocation (below): streams checkpoint often and continue through
+    // the queue, so metrics and the report are checked across continuations too.
+    MAILSTREAM_PAGE_SIZE: "10",
+    MAILSTREAM_DEADLINE_MARGIN_MS: "5000",
     ...environmentForAwsEndpoints(stack.emulators.endpoints),
   });
   // Logs and EMF metrics go to stdout, as on Lambda: keep the JSON lines, pass the rest on.
@@ -88,7 +93,7 @@ beforeAll(async () => {
     handler: (event, context) => handlers.controller(event, context),
     batchSize: 1,
     maxConcurrency: 2,
-    functionTimeoutMs: 900_000,
+    functionTimeoutMs: 5_600,
   });
 }, 240_000);
 
@@ -128,6 +133,8 @@ describe("the deployed handlers, run locally", () => {
     source!.start();
     report = await stack!.waitForJob(jobId, { timeoutMs: 180_000, sweepEveryMs: 60_000 });
     expect(source!.invocations).toBeGreaterThan(0);
+    const continued = stdoutLines.filter((l) => l.includes('"event":"stream.continued"'));
+    expect(continued.length).toBeGreaterThan(0);
 
     const messages = truth.mailboxes.flatMap((m) =>
       m.folders.filter((f) => !f.isSearchFolder).flatMap((f) => f.messages),

@@ -6,7 +6,8 @@ import {
   jobMetrics,
   METRIC,
   METRICS_NAMESPACE,
-  unitMetrics,
+  pageMetrics,
+  unitErrorMetrics,
 } from "../../../lib/app/metrics.js";
 import type { UnitResult } from "../../../lib/backup/stream-runner.js";
 
@@ -88,22 +89,19 @@ describe("EMF lines", () => {
 });
 
 describe("what the pipeline reports", () => {
-  it("counts a finished unit's stored items, bytes, throttled answers and recorded errors", () => {
+  it("counts a stored page's items, bytes and throttled answers", () => {
+    expect(pageMetrics(unit().progress)).toEqual({ ItemsStored: 120, BytesStored: 3_456_789, Throttled: 3 });
+  });
+
+  it("counts a finished unit's recorded errors, and a failed unit without any as one", () => {
     const errors = [
       { subject: "message m1", name: "SkipError", message: "gone" },
       { subject: "folder f1", name: "SkipError", message: "gone" },
     ];
-    expect(unitMetrics(unit({ errors }))).toEqual({
-      ItemsStored: 120,
-      BytesStored: 3_456_789,
-      Throttled: 3,
-      Errors: 2,
-    });
-  });
-
-  it("counts a failed unit without recorded errors as one error", () => {
-    expect(unitMetrics(unit({ status: "failed" })).Errors).toBe(1);
-    expect(unitMetrics(unit()).Errors).toBe(0);
+    expect(unitErrorMetrics(unit({ errors }))).toEqual({ Errors: 2 });
+    expect(unitErrorMetrics(unit({ status: "failed", errors }))).toEqual({ Errors: 2 });
+    expect(unitErrorMetrics(unit({ status: "failed" }))).toEqual({ Errors: 1 });
+    expect(unitErrorMetrics(unit())).toEqual({ Errors: 0 });
   });
 
   it("counts only complete jobs as succeeded", () => {
