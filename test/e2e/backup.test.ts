@@ -15,6 +15,8 @@ import { loadTestCa } from "../support/sim-ca.js";
 import { archivedRecords, changedSince, truthRecords } from "./support.js";
 
 const WAIT = { refreshMs: 200, sweepEveryMs: 5_000, timeoutMs: 80_000 };
+/** Above WAIT.timeoutMs, so a job that never closes fails with its own message. */
+const TEST_TIMEOUT = 150_000;
 
 describe("a local-folder archive: full, incremental, and an incremental with nothing changed", () => {
   let dir: string;
@@ -45,112 +47,128 @@ describe("a local-folder archive: full, incremental, and an incremental with not
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("a full backup holds every message with its bytes, folder and properties; the report says so", async () => {
-    const { jobId, report } = await stack!.runJob(WAIT);
-    firstJob = jobId;
-    firstTruth = await store.groundTruth();
-    const expected = truthRecords(firstTruth);
-    const ids = Object.keys(expected);
-    const total = Object.values(expected).reduce((n, m) => n + Object.keys(m).length, 0);
-    expect(total).toBeGreaterThan(0);
-    expect(await archivedRecords(stack!.app.archive.store, ids, jobId)).toEqual(expected);
+  it(
+    "a full backup holds every message with its bytes, folder and properties; the report says so",
+    async () => {
+      const { jobId, report } = await stack!.runJob(WAIT);
+      firstJob = jobId;
+      firstTruth = await store.groundTruth();
+      const expected = truthRecords(firstTruth);
+      const ids = Object.keys(expected);
+      const total = Object.values(expected).reduce((n, m) => n + Object.keys(m).length, 0);
+      expect(total).toBeGreaterThan(0);
+      expect(await archivedRecords(stack!.app.archive.store, ids, jobId)).toEqual(expected);
 
-    expect(report.jobId).toBe(jobId);
-    expect(report.status).toBe("complete");
-    expect(report.totals.mailboxes).toBe(ids.length);
-    expect(report.totals.items).toBe(total);
-    expect(report.totals.errors).toBe(0);
-    expect(report.totals.bytes).toBe(
-      firstTruth.mailboxes.reduce(
-        (n, m) => n + m.folders.reduce((k, f) => k + f.messages.reduce((s, x) => s + x.size, 0), 0),
-        0,
-      ),
-    );
-    expect(report.mailboxes.map((m) => m.mailboxId).sort()).toEqual([...ids].sort());
-    for (const m of report.mailboxes) {
-      expect(m.status).toBe("complete");
-      expect(m.items).toBe(Object.keys(expected[m.mailboxId]!).length);
-    }
-    // Accounts without a mailbox (unlicensed) are skipped, each with a reason.
-    const unlicensed = store
-      .listUsers()
-      .filter((u) => u.mailbox === null)
-      .map((u) => u.id)
-      .sort();
-    expect(unlicensed.length).toBeGreaterThan(0);
-    expect(report.skippedMailboxes.map((s) => s.userId).sort()).toEqual(unlicensed);
-    for (const s of report.skippedMailboxes) expect(s.reason.length).toBeGreaterThan(0);
-    // The plan beside what happened.
-    expect(report.plan.streams).toBe(2);
-    expect(report.plan.predictedMakespanSeconds).toBeGreaterThan(0);
-    expect(report.plan.lowerBoundSeconds).toBeGreaterThan(0);
-    expect(report.plan.units.length).toBe(report.totals.units);
-    expect(new Set(report.plan.units.map((u) => u.mailboxId))).toEqual(new Set(ids));
-    for (const u of report.plan.units) {
-      expect(u.folderIds.length).toBeGreaterThan(0);
-      expect(u.concurrency).toBeGreaterThan(0);
-    }
-  });
-
-  it("after a mutation, an incremental fetches only what changed; both points in time replay exactly", async () => {
-    const { sim, app } = stack!;
-    const summary = mutateTenant(store, { seed: 41, intensity: 0.15 });
-    const truth = await store.groundTruth();
-    const before = truthRecords(firstTruth);
-    const now = truthRecords(truth);
-    const changed = changedSince(before, now);
-    expect(changed.length).toBeGreaterThan(0);
-    sim.resetStats();
-
-    const { jobId, report } = await stack!.runJob(WAIT);
-    expect(report.status).toBe("complete");
-    const ids = Object.keys(now);
-    expect(await archivedRecords(app.archive.store, ids, jobId)).toEqual(now);
-    expect(await archivedRecords(app.archive.store, ids, firstJob)).toEqual(before);
-
-    // Every fetched message is a delta upsert: new, moved or with changed properties.
-    const upperBound = summary.newMessages + summary.moves + summary.propertyChanges;
-    expect(report.totals.items).toBeLessThanOrEqual(upperBound);
-    expect(report.totals.items).toBeGreaterThanOrEqual(changed.length);
-    // MIME bytes served: at least the new and changed messages, at most what the mutation touched.
-    const sizeOf = new Map(
-      truth.mailboxes.flatMap((m) =>
-        m.folders.flatMap((f) => f.messages.map((x) => [x.id, x.size] as const)),
-      ),
-    );
-    const changedBytes = changed.reduce((n, c) => n + sizeOf.get(c.id)!, 0);
-    const served = sim.stats().graph.mimeBytesServed;
-    expect(served).toBeGreaterThanOrEqual(changedBytes);
-    const largest = Math.max(...sizeOf.values());
-    expect(served).toBeLessThanOrEqual(upperBound * largest);
-    expect(report.totals.bytes).toBe(served);
-  });
-
-  it("an incremental with nothing changed fetches no MIME and costs about one request per folder", async () => {
-    const { sim, app } = stack!;
-    const truth = await store.groundTruth();
-    sim.resetStats();
-    const { jobId, report } = await stack!.runJob(WAIT);
-    expect(report.status).toBe("complete");
-    expect(report.totals.items).toBe(0);
-    const stats = sim.stats();
-    expect(stats.graph.mimeBytesServed).toBe(0);
-    for (const mailbox of truth.mailboxes) {
-      const folders = mailbox.folders.length;
-      // Graph lists a folder tree level by level: one listing per folder that has subfolders.
-      const parents = mailbox.folders.filter(
-        (f) => store.listChildFolders(mailbox.userId, f.id).length > 0,
-      ).length;
-      const requests = stats.mailboxes[mailbox.userId]?.requests ?? 0;
-      expect(requests).toBeGreaterThanOrEqual(
-        folders - mailbox.folders.filter((f) => f.isSearchFolder).length,
+      expect(report.jobId).toBe(jobId);
+      expect(report.status).toBe("complete");
+      expect(report.totals.mailboxes).toBe(ids.length);
+      expect(report.totals.items).toBe(total);
+      expect(report.totals.errors).toBe(0);
+      expect(report.totals.bytes).toBe(
+        firstTruth.mailboxes.reduce(
+          (n, m) => n + m.folders.reduce((k, f) => k + f.messages.reduce((s, x) => s + x.size, 0), 0),
+          0,
+        ),
       );
-      // One delta round per folder, the tree walk, the mailbox probe and the root listing.
-      expect(requests).toBeLessThanOrEqual(folders + parents + 2);
-    }
-    const now = truthRecords(truth);
-    expect(await archivedRecords(app.archive.store, Object.keys(now), jobId)).toEqual(now);
-  });
+      expect(report.mailboxes.map((m) => m.mailboxId).sort()).toEqual([...ids].sort());
+      for (const m of report.mailboxes) {
+        expect(m.status).toBe("complete");
+        expect(m.items).toBe(Object.keys(expected[m.mailboxId]!).length);
+      }
+      // Accounts without a mailbox (unlicensed) are skipped, each with a reason.
+      const unlicensed = store
+        .listUsers()
+        .filter((u) => u.mailbox === null)
+        .map((u) => u.id)
+        .sort();
+      expect(unlicensed.length).toBeGreaterThan(0);
+      expect(report.skippedMailboxes.map((s) => s.userId).sort()).toEqual(unlicensed);
+      for (const s of report.skippedMailboxes) expect(s.reason.length).toBeGreaterThan(0);
+      // The plan beside what happened.
+      expect(report.plan.streams).toBe(2);
+      expect(report.plan.predictedMakespanSeconds).toBeGreaterThan(0);
+      expect(report.plan.lowerBoundSeconds).toBeGreaterThan(0);
+      expect(report.plan.units.length).toBe(report.totals.units);
+      expect(new Set(report.plan.units.map((u) => u.mailboxId))).toEqual(new Set(ids));
+      for (const u of report.plan.units) {
+        expect(u.folderIds.length).toBeGreaterThan(0);
+        expect(u.concurrency).toBeGreaterThan(0);
+      }
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "after a mutation, an incremental fetches only what changed; both points in time replay exactly",
+    async () => {
+      const { sim, app } = stack!;
+      const summary = mutateTenant(store, { seed: 41, intensity: 0.15 });
+      const truth = await store.groundTruth();
+      const before = truthRecords(firstTruth);
+      const now = truthRecords(truth);
+      const changed = changedSince(before, now);
+      expect(changed.length).toBeGreaterThan(0);
+      sim.resetStats();
+
+      const { jobId, report } = await stack!.runJob(WAIT);
+      expect(report.status).toBe("complete");
+      const ids = Object.keys(now);
+      expect(await archivedRecords(app.archive.store, ids, jobId)).toEqual(now);
+      expect(await archivedRecords(app.archive.store, ids, firstJob)).toEqual(before);
+
+      // Every fetched message is a delta upsert: new, moved or with changed properties.
+      const upperBound = summary.newMessages + summary.moves + summary.propertyChanges;
+      expect(report.totals.items).toBeLessThanOrEqual(upperBound);
+      expect(report.totals.items).toBeGreaterThanOrEqual(changed.length);
+      // MIME bytes served: at least the new and changed messages, at most what the mutation touched.
+      const sizeOf = new Map(
+        truth.mailboxes.flatMap((m) =>
+          m.folders.flatMap((f) => f.messages.map((x) => [x.id, x.size] as const)),
+        ),
+      );
+      const changedBytes = changed.reduce((n, c) => n + sizeOf.get(c.id)!, 0);
+      const served = sim.stats().graph.mimeBytesServed;
+      expect(served).toBeGreaterThanOrEqual(changedBytes);
+      // No more than the `upperBound` largest messages of the tenant now could weigh.
+      const largestTouched = [...sizeOf.values()]
+        .sort((a, b) => b - a)
+        .slice(0, upperBound)
+        .reduce((n, x) => n + x, 0);
+      expect(served).toBeLessThanOrEqual(largestTouched);
+      expect(report.totals.bytes).toBe(served);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "an incremental with nothing changed fetches no MIME and costs about one request per folder",
+    async () => {
+      const { sim, app } = stack!;
+      const truth = await store.groundTruth();
+      sim.resetStats();
+      const { jobId, report } = await stack!.runJob(WAIT);
+      expect(report.status).toBe("complete");
+      expect(report.totals.items).toBe(0);
+      const stats = sim.stats();
+      expect(stats.graph.mimeBytesServed).toBe(0);
+      for (const mailbox of truth.mailboxes) {
+        const folders = mailbox.folders.length;
+        // Graph lists a folder tree level by level: one listing per folder that has subfolders.
+        const parents = mailbox.folders.filter(
+          (f) => store.listChildFolders(mailbox.userId, f.id).length > 0,
+        ).length;
+        const requests = stats.mailboxes[mailbox.userId]?.requests ?? 0;
+        expect(requests).toBeGreaterThanOrEqual(
+          folders - mailbox.folders.filter((f) => f.isSearchFolder).length,
+        );
+        // One delta round per folder, the tree walk, the mailbox probe and the root listing.
+        expect(requests).toBeLessThanOrEqual(folders + parents + 2);
+      }
+      const now = truthRecords(truth);
+      expect(await archivedRecords(app.archive.store, Object.keys(now), jobId)).toEqual(now);
+    },
+    TEST_TIMEOUT,
+  );
 });
 
 describe("an S3 archive (the S3 emulator)", () => {
@@ -169,19 +187,23 @@ describe("an S3 archive (the S3 emulator)", () => {
     await stack?.stop();
   });
 
-  it("a full backup and an incremental equal the ground truth at each point in time", async () => {
-    const { jobId: first, report } = await stack!.runJob(WAIT);
-    expect(report.status).toBe("complete");
-    const before = truthRecords(await store.groundTruth());
-    const ids = Object.keys(before);
-    const archive = stack!.app.archive.store;
-    expect(await archivedRecords(archive, ids, first)).toEqual(before);
+  it(
+    "a full backup and an incremental equal the ground truth at each point in time",
+    async () => {
+      const { jobId: first, report } = await stack!.runJob(WAIT);
+      expect(report.status).toBe("complete");
+      const before = truthRecords(await store.groundTruth());
+      const ids = Object.keys(before);
+      const archive = stack!.app.archive.store;
+      expect(await archivedRecords(archive, ids, first)).toEqual(before);
 
-    mutateTenant(store, { seed: 42, intensity: 0.15 });
-    const now = truthRecords(await store.groundTruth());
-    const { jobId: second, report: next } = await stack!.runJob(WAIT);
-    expect(next.status).toBe("complete");
-    expect(await archivedRecords(archive, ids, second)).toEqual(now);
-    expect(await archivedRecords(archive, ids, first)).toEqual(before);
-  });
+      mutateTenant(store, { seed: 42, intensity: 0.15 });
+      const now = truthRecords(await store.groundTruth());
+      const { jobId: second, report: next } = await stack!.runJob(WAIT);
+      expect(next.status).toBe("complete");
+      expect(await archivedRecords(archive, ids, second)).toEqual(now);
+      expect(await archivedRecords(archive, ids, first)).toEqual(before);
+    },
+    TEST_TIMEOUT,
+  );
 });
