@@ -7,7 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { JobReport } from "../lib/backup/report.js";
@@ -344,30 +344,42 @@ async function main(): Promise<void> {
     .map(Number);
   const started = Date.now();
   const rows: BenchRow[] = [];
+  const out =
+    process.argv.find((a) => a.startsWith("--out="))?.slice("--out=".length) ??
+    join(here, "results", "latest.json");
+  mkdirSync(dirname(out), { recursive: true });
+  // Written after every run, so that an interrupted benchmark still leaves its figures.
+  const save = (rss?: Awaited<ReturnType<typeof measureRss>>) => {
+    const uniform1 = rows.find((r) => r.shape === "uniform" && r.streams === 1);
+    const uniform16 = rows.find((r) => r.shape === "uniform" && r.streams === 16);
+    const result = {
+      ranAt: new Date().toISOString(),
+      complete: rss !== undefined,
+      wallSeconds: (Date.now() - started) / 1000,
+      node: process.version,
+      cpus: cpus().length,
+      latency: LATENCY,
+      limits: LIMITS,
+      shapes: SHAPES,
+      rows,
+      speedupUniform16Over1:
+        uniform1 && uniform16 ? uniform16.full.itemsPerSecond / uniform1.full.itemsPerSecond : null,
+      controllerRss: rss ? { ...rss, messageBytes: HUNDRED_MB } : null,
+    };
+    writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+    return result;
+  };
   for (const shape of only ?? Object.keys(SHAPES)) {
     for (const streams of counts ?? STREAM_COUNTS) {
       process.stderr.write(`bench: ${shape} N=${streams} …\n`);
       rows.push(await benchOne(shape, streams, ca));
       printTable(rows.slice(-1));
+      save();
     }
   }
   process.stderr.write("bench: controller RSS with a 100 MB message …\n");
   const rss = await measureRss();
-  const uniform1 = rows.find((r) => r.shape === "uniform" && r.streams === 1);
-  const uniform16 = rows.find((r) => r.shape === "uniform" && r.streams === 16);
-  const result = {
-    ranAt: new Date().toISOString(),
-    wallSeconds: (Date.now() - started) / 1000,
-    node: process.version,
-    cpus: (await import("node:os")).cpus().length,
-    latency: LATENCY,
-    limits: LIMITS,
-    shapes: SHAPES,
-    rows,
-    speedupUniform16Over1:
-      uniform1 && uniform16 ? uniform16.full.itemsPerSecond / uniform1.full.itemsPerSecond : null,
-    controllerRss: { ...rss, messageBytes: HUNDRED_MB },
-  };
+  const result = save(rss);
   process.stdout.write("\n");
   printTable(rows);
   process.stdout.write(
@@ -375,11 +387,6 @@ async function main(): Promise<void> {
       `controller peak RSS with a 100 MB message: ${(rss.maxRssBytes / 1024 / 1024).toFixed(0)} MB (target ≤ 200 MB), ${rss.status}\n` +
       `wall time ${result.wallSeconds.toFixed(0)} s\n`,
   );
-  const out =
-    process.argv.find((a) => a.startsWith("--out="))?.slice("--out=".length) ??
-    join(here, "results", "latest.json");
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`wrote ${out}\n`);
 }
 
