@@ -86,6 +86,28 @@ export function msalCredential(credential: ClientCredential): MsalCredential {
   };
 }
 
+/** The Graph gateway the configuration describes (tenant, authority, credential, concurrency). */
+export function createGatewayFromConfig(
+  config: MailstreamConfig,
+  credential: ClientCredential,
+  policy?: BackupAppOptions["graphPolicy"],
+): GraphGateway {
+  const tokens = createTokenProvider({
+    tenantId: config.tenant.tenantId,
+    clientId: config.tenant.clientId,
+    credential: msalCredential(credential),
+    authority: config.tenant.authority,
+    ...(config.tenant.knownAuthorities ? { knownAuthorities: config.tenant.knownAuthorities } : {}),
+    ...(config.tenant.authorityMetadata ? { authorityMetadata: config.tenant.authorityMetadata } : {}),
+  });
+  return createGraphGateway({
+    tokens,
+    baseUrl: config.tenant.graphBaseUrl,
+    mailboxConcurrency: config.streams.perMailboxConcurrency,
+    ...(policy ? { policy } : {}),
+  });
+}
+
 export function createObjectStore(config: MailstreamConfig, clients: AwsClients): ObjectStore {
   const a = config.archive;
   if (a.kind === "local") return new LocalObjectStore(a.path);
@@ -109,20 +131,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
   });
   const ports = createBackupStatePorts(state);
   const archive = createArchive(createObjectStore(config, clients));
-  const tokens = createTokenProvider({
-    tenantId: config.tenant.tenantId,
-    clientId: config.tenant.clientId,
-    credential: msalCredential(credential),
-    authority: config.tenant.authority,
-    ...(config.tenant.knownAuthorities ? { knownAuthorities: config.tenant.knownAuthorities } : {}),
-    ...(config.tenant.authorityMetadata ? { authorityMetadata: config.tenant.authorityMetadata } : {}),
-  });
-  const gateway = createGraphGateway({
-    tokens,
-    baseUrl: config.tenant.graphBaseUrl,
-    mailboxConcurrency: config.streams.perMailboxConcurrency,
-    ...(options.graphPolicy ? { policy: options.graphPolicy } : {}),
-  });
+  const gateway = createGatewayFromConfig(config, credential, options.graphPolicy);
   const queueUrl = config.streamQueueUrl;
   const queue: StreamQueue = queueUrl
     ? new SqsStreamQueue(clients.sqs, queueUrl)

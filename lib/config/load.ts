@@ -129,6 +129,8 @@ function inferDiscriminators(input: Record<string, unknown>): Record<string, unk
     };
   }
   if (out.credentials === undefined) out.credentials = { source: "env" };
+  // A missing tenant is reported field by field (tenant id, client id), each with its variable.
+  if (out.tenant === undefined) out.tenant = {};
   return out;
 }
 
