@@ -55,3 +55,67 @@ export function updateMessage<T = Record<string, unknown>>(
     patch,
   );
 }
+
+/** A file attachment small enough for one request (under 3 MB; larger ones need an upload session). */
+export interface SmallFileAttachment {
+  name: string;
+  contentType: string;
+  content: Buffer;
+  isInline?: boolean;
+  contentId?: string;
+}
+
+/** Adds a file attachment to an existing message in one POST (base64 content in the JSON). */
+export function addFileAttachment(
+  gateway: GraphGateway,
+  userId: string,
+  messageId: string,
+  attachment: SmallFileAttachment,
+): Promise<{ id: string }> {
+  return gateway.post<{ id: string }>(
+    `/users/${encodeURIComponent(userId)}/messages/${encodeURIComponent(messageId)}/attachments`,
+    {
+      "@odata.type": "#microsoft.graph.fileAttachment",
+      name: attachment.name,
+      contentType: attachment.contentType,
+      isInline: attachment.isInline === true,
+      ...(attachment.contentId ? { contentId: attachment.contentId } : {}),
+      contentBytes: attachment.content.toString("base64"),
+    },
+  );
+}
+
+/** An attachment's listing without its content. */
+export interface AttachmentSummary {
+  id: string;
+  name?: string;
+  size?: number;
+}
+
+/** The attachments of a message, without their content (`$select`). */
+export async function listAttachmentSummaries(
+  gateway: GraphGateway,
+  userId: string,
+  messageId: string,
+): Promise<AttachmentSummary[]> {
+  const out: AttachmentSummary[] = [];
+  const path = `/users/${encodeURIComponent(userId)}/messages/${encodeURIComponent(messageId)}/attachments?$select=id,name,size`;
+  for await (const page of gateway.pages<AttachmentSummary>(path)) out.push(...page);
+  return out;
+}
+
+/**
+ * Deletes a message for good (`permanentDelete`: not kept in Deleted Items). Sending it twice is
+ * harmless (the second answers 404, which callers treat as done).
+ */
+export async function permanentlyDeleteMessage(
+  gateway: GraphGateway,
+  userId: string,
+  messageId: string,
+): Promise<void> {
+  await gateway.post<unknown>(
+    `/users/${encodeURIComponent(userId)}/messages/${encodeURIComponent(messageId)}/permanentDelete`,
+    {},
+    { idempotent: true },
+  );
+}

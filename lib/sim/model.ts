@@ -192,6 +192,16 @@ export interface TenantStore {
   updateMessage(userId: string, messageId: string, patch: Partial<MessageProps>): SimMessage;
   moveMessage(userId: string, messageId: string, destinationFolderId: string): SimMessage;
   deleteMessage(userId: string, messageId: string): void;
+  /**
+   * Gives an existing message new MIME (an attachment added after creation, as a restore does
+   * through an upload session); a change like any other (new change key, delta reports it).
+   */
+  replaceMessageMime(
+    userId: string,
+    messageId: string,
+    mime: MimeSource,
+    patch?: { hasAttachments?: boolean },
+  ): SimMessage;
   openMime(message: SimMessage): Readable;
 
   // --- delta ---

@@ -24,6 +24,7 @@ import { graphError, type SimRequest, type SimResponse } from "./graph-types.js"
 import { type LatencyOptions, TransferRateLimiter, waitResponseDelay } from "./latency.js";
 import { type LimitOptions, MailboxLimiter, type MailboxStats } from "./limits.js";
 import { executeGraphRequest, mailboxOfPath, type PipelineDeps } from "./pipeline.js";
+import { MAX_FRAGMENT_BYTES, readUploadBody, serveUploadRequest, UploadSessions } from "./upload-sessions.js";
 
 export type { MutateHook } from "./admin.js";
 export type { SimClientRegistration } from "./auth.js";
@@ -58,6 +59,8 @@ export interface SimulatorOptions {
   certDir?: string;
   /** Hook for `POST /_admin/mutate` (tenant mutation lives with the tenant code). */
   onMutate?: MutateHook;
+  /** Lifetime of an attachment upload session and its URL's token, seconds. Bounds ≥ 1. Default 3600. */
+  uploadSessionLifetimeSeconds?: number;
 }
 
 export interface ServedStats {
@@ -232,8 +235,18 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   });
   const limiter = new MailboxLimiter(options.limits);
   const faults = new FaultState(store, () => tokens.expireAll());
+  // Upload URLs name 127.0.0.1, not the Graph host localhost: like outlook.office.com for real
+  // Graph, a host the Graph client sends no bearer token to.
+  const uploads = new UploadSessions({
+    origin: `https://127.0.0.1:${port}`,
+    tenantId,
+    ...(options.uploadSessionLifetimeSeconds !== undefined
+      ? { lifetimeSeconds: options.uploadSessionLifetimeSeconds }
+      : {}),
+  });
   const deps: PipelineDeps = {
     ctx: {
+      uploads,
       store,
       baseUrl,
       perMimeByteNs: options.latency?.perMimeByteNs ?? 0,
@@ -417,6 +430,26 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     }
   }
 
+  /** A request to an attachment upload URL: authenticated by the token in the URL, not a bearer token. */
+  async function handleUpload(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const headers = lowerHeaders(req);
+    const base = { requestId: randomUUID(), clientRequestId: headers["client-request-id"] ?? randomUUID() };
+    const body = await readUploadBody(req, MAX_FRAGMENT_BYTES);
+    const response = await serveUploadRequest(
+      { uploads, store, limiter, faults, latency: options.latency },
+      {
+        method: req.method ?? "GET",
+        path: url.pathname,
+        query: url.searchParams,
+        headers,
+        body,
+        ...base,
+      },
+    );
+    countStatus(response.status);
+    await writeResponse(res, response, base);
+  }
+
   async function handleAuth(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const tokenMatch = /^\/([^/]+)\/oauth2\/v2\.0\/token$/i.exec(path);
     if (tokenMatch && req.method === "POST") {
@@ -451,6 +484,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       if (path === "/v1.0" || path.startsWith("/v1.0/")) {
         return handleGraph(req, res, path.slice("/v1.0".length) || "/", url.searchParams);
       }
+      if (/^\/api\/v2\.0\//i.test(path)) return handleUpload(req, res, url);
       if (path.startsWith("/_admin/")) {
         let body: unknown;
         try {

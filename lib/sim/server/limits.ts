@@ -21,6 +21,13 @@ export interface LimitOptions {
    * before the announced wait ends (timers fire with millisecond rounding).
    */
   earlyRetryGraceMs?: number;
+  /**
+   * Attachment bytes uploaded (upload-session fragments) per mailbox per upload window, bytes.
+   * Bounds ≥ 1. Default 157 286 400 (Outlook's 150 MB per 5 minutes).
+   */
+  uploadBytesPerWindow?: number;
+  /** Length of the upload window, milliseconds. Bounds ≥ 1. Default 300 000 (5 minutes). */
+  uploadWindowMs?: number;
 }
 
 export interface MailboxStats {
@@ -34,6 +41,8 @@ export interface MailboxStats {
   maxInFlight: number;
   /** MIME bytes sent by `$value` answers. */
   mimeBytesServed: number;
+  /** Attachment bytes accepted through upload sessions. */
+  uploadBytesReceived: number;
 }
 
 export type Admission =
@@ -60,6 +69,10 @@ export class MailboxLimiter {
   private readonly concurrencyRetryAfter: number;
   private readonly graceMs: number;
   private readonly states = new Map<string, AppMailboxState>();
+  private readonly uploadBudget: number;
+  private readonly uploadWindowMs: number;
+  /** Upload windows per mailbox (uploads count against the mailbox, whichever app sends them). */
+  private readonly uploads = new Map<string, { windowStartMs: number; bytes: number }>();
   private mailboxStats = new Map<string, MailboxStats>();
 
   constructor(options: LimitOptions = {}) {
@@ -68,6 +81,32 @@ export class MailboxLimiter {
     this.windowMs = Math.max(1, options.windowMs ?? 600_000);
     this.concurrencyRetryAfter = Math.max(1, options.concurrencyRetryAfterSeconds ?? 1);
     this.graceMs = options.earlyRetryGraceMs ?? 50;
+    this.uploadBudget = Math.max(1, options.uploadBytesPerWindow ?? 150 * 1024 * 1024);
+    this.uploadWindowMs = Math.max(1, options.uploadWindowMs ?? 300_000);
+  }
+
+  /**
+   * Takes `bytes` of upload fragment from the mailbox's upload budget; when the window's budget
+   * cannot hold them, takes nothing and answers the seconds until the window ends.
+   */
+  admitUpload(mailboxId: string, bytes: number): { ok: true } | { ok: false; retryAfterSeconds: number } {
+    const now = Date.now();
+    let window = this.uploads.get(mailboxId);
+    if (!window || now - window.windowStartMs >= this.uploadWindowMs) {
+      window = { windowStartMs: now, bytes: 0 };
+      this.uploads.set(mailboxId, window);
+    }
+    // A fragment larger than the whole budget would never pass; let it through an empty window.
+    if (window.bytes > 0 && window.bytes + bytes > this.uploadBudget) {
+      const retryAfterSeconds = Math.max(
+        1,
+        Math.ceil((window.windowStartMs + this.uploadWindowMs - now) / 1000),
+      );
+      return { ok: false, retryAfterSeconds };
+    }
+    window.bytes += bytes;
+    this.statsOf(mailboxId).uploadBytesReceived += bytes;
+    return { ok: true };
   }
 
   /** Counts the request and decides whether it may run now. */
@@ -136,7 +175,14 @@ export class MailboxLimiter {
   private statsOf(mailboxId: string): MailboxStats {
     let stats = this.mailboxStats.get(mailboxId);
     if (!stats) {
-      stats = { requests: 0, throttled: 0, earlyRetries: 0, maxInFlight: 0, mimeBytesServed: 0 };
+      stats = {
+        requests: 0,
+        throttled: 0,
+        earlyRetries: 0,
+        maxInFlight: 0,
+        mimeBytesServed: 0,
+        uploadBytesReceived: 0,
+      };
       this.mailboxStats.set(mailboxId, stats);
     }
     return stats;

@@ -20,6 +20,7 @@ import {
   listRootFolders,
 } from "./routes/folders.js";
 import {
+  addAttachment,
   createMessage,
   getAttachment,
   getAttachmentContent,
@@ -28,7 +29,9 @@ import {
   listAttachments,
   listFolderMessages,
   patchMessage,
+  permanentlyDeleteMessage,
 } from "./routes/messages.js";
+import { createUploadSession } from "./upload-sessions.js";
 
 interface MailboxRoute {
   method: string;
@@ -65,6 +68,17 @@ const MAILBOX_ROUTES: MailboxRoute[] = [
   { method: "PATCH", pattern: new RegExp(`^/messages/${SEG}$`, "i"), handler: patchMessage },
   { method: "GET", pattern: new RegExp(`^/messages/${SEG}/\\$value$`, "i"), handler: getMessageMime },
   { method: "GET", pattern: new RegExp(`^/messages/${SEG}/attachments$`, "i"), handler: listAttachments },
+  { method: "POST", pattern: new RegExp(`^/messages/${SEG}/attachments$`, "i"), handler: addAttachment },
+  {
+    method: "POST",
+    pattern: new RegExp(`^/messages/${SEG}/attachments/createUploadSession$`, "i"),
+    handler: createUploadSession,
+  },
+  {
+    method: "POST",
+    pattern: new RegExp(`^/messages/${SEG}/permanentDelete$`, "i"),
+    handler: permanentlyDeleteMessage,
+  },
   {
     method: "GET",
     pattern: new RegExp(`^/messages/${SEG}/attachments/${SEG}$`, "i"),

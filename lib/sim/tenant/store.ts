@@ -281,6 +281,31 @@ export class InMemoryTenantStore implements TenantStore {
     mailbox.messages.delete(messageId);
   }
 
+  replaceMessageMime(
+    userId: string,
+    messageId: string,
+    mime: MimeSource,
+    patch: { hasAttachments?: boolean } = {},
+  ): SimMessage {
+    const mailbox = this.mailbox(userId, "replaceMessageMime");
+    const current = this.storedMessage(mailbox, messageId, "replaceMessageMime");
+    const folder = this.folderState(mailbox, current.message.parentFolderId, "replaceMessageMime");
+    const seq = ++mailbox.seq;
+    const next: SimMessage = {
+      ...current.message,
+      ...(patch.hasAttachments !== undefined ? { hasAttachments: patch.hasAttachments } : {}),
+      mime,
+      size: mimeSize(mime),
+      changeKey: changeKeyFor(messageId, seq),
+      lastModifiedDateTime: this.now(current.message.lastModifiedDateTime),
+    };
+    // Leave and re-enter so that the folder's byte count follows the new size.
+    this.leave(folder, current.message, undefined);
+    mailbox.messages.set(messageId, { message: next, seq });
+    this.enter(folder, next, seq);
+    return next;
+  }
+
   openMime(message: SimMessage): Readable {
     return openMimeSource(message.mime);
   }

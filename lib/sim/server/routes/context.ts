@@ -1,6 +1,7 @@
 /** What every route handler gets: the tenant, where links point to, and the request's mailbox. */
 import type { SimUser, TenantStore } from "../../model.js";
 import type { SimRequest, SimResponse } from "../graph-types.js";
+import type { UploadSessions } from "../upload-sessions.js";
 
 export interface RouteContext {
   store: TenantStore;
@@ -12,6 +13,8 @@ export interface RouteContext {
   takeForcedGone(mailboxId: string, folderId: string): boolean;
   /** True when this delta page should carry an extra item without an id (a queued fault). */
   takeMalformedDeltaItem(mailboxId: string, folderId: string): boolean;
+  /** Open attachment upload sessions (`createUploadSession` opens them). */
+  uploads: UploadSessions;
 }
 
 /** A route's inputs: the request, the path parameters after `/users/{user}`, and the resolved user. */

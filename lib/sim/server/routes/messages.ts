@@ -6,7 +6,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { type Attachment, simpleParser } from "mailparser";
 import type { EmailAddress, FlagStatus, Importance, MessageProps, SimMessage } from "../../model.js";
 import { jsonResponse, MailErrors, type SimRequest, type SimResponse } from "../graph-types.js";
-import { composeMime, readMimeProps } from "../mime-compose.js";
+import { appendAttachment, composeMime, readMimeProps } from "../mime-compose.js";
 import { MessageFlags, messageJson, normaliseExtendedId } from "../representations.js";
 import { parseTop, type RouteHandler, type RouteInput, withPosition } from "./context.js";
 
@@ -73,7 +73,7 @@ interface ParsedAttachment {
 }
 
 /** Attachment ids: stable per message and position, opaque like Exchange's. */
-function attachmentId(messageId: string, index: number): string {
+export function attachmentId(messageId: string, index: number): string {
   return Buffer.from(`${messageId}\u0000${index}`).toString("base64url");
 }
 
@@ -111,14 +111,29 @@ function attachmentJson(
   };
 }
 
-/** `GET /users/{id}/messages/{id}/attachments`. */
+/**
+ * `GET /users/{id}/messages/{id}/attachments`. With `$select`, only the named properties (plus
+ * `@odata.type` and `id`), so that a client can list big attachments without their content.
+ */
 export const listAttachments: RouteHandler = async (input) => {
   const message = findMessage(input);
   if (!message) return MailErrors.itemNotFound(input.req);
   const attachments = await parseAttachments(input, message);
+  const select = input.req.query.get("$select");
+  const wanted = select ? new Set(select.split(",").map((f) => f.trim().toLowerCase())) : undefined;
+  const project = (json: Record<string, unknown>) =>
+    wanted
+      ? Object.fromEntries(
+          Object.entries(json).filter(
+            ([k]) => k === "@odata.type" || k === "id" || wanted.has(k.toLowerCase()),
+          ),
+        )
+      : json;
   return jsonResponse(200, {
     "@odata.context": `${input.ctx.baseUrl}/$metadata#users('${input.user.id}')/messages('${message.id}')/attachments`,
-    value: attachments.map((a) => attachmentJson(message, a, true)),
+    value: attachments.map((a) =>
+      project(attachmentJson(message, a, wanted === undefined || wanted.has("contentbytes"))),
+    ),
   });
 };
 
@@ -232,13 +247,23 @@ function readProps(input: MessageInput): string | Partial<MessageProps> {
 function fileAttachments(value: unknown) {
   if (!Array.isArray(value)) return [];
   return value.flatMap((a) => {
-    const att = a as { name?: unknown; contentType?: unknown; contentBytes?: unknown };
+    const att = a as {
+      name?: unknown;
+      contentType?: unknown;
+      contentBytes?: unknown;
+      isInline?: unknown;
+      contentId?: unknown;
+    };
     return typeof att.contentBytes === "string"
       ? [
           {
             name: typeof att.name === "string" ? att.name : "attachment",
             contentType: typeof att.contentType === "string" ? att.contentType : "application/octet-stream",
             content: Buffer.from(att.contentBytes, "base64"),
+            isInline: att.isInline === true,
+            ...(typeof att.contentId === "string" && att.contentId !== ""
+              ? { contentId: att.contentId }
+              : {}),
           },
         ]
       : [];
@@ -385,6 +410,67 @@ async function createFromMime(
     ...messageJson(message, new URLSearchParams()),
   });
 }
+
+/**
+ * `POST /users/{id}/messages/{id}/attachments` with a fileAttachment (base64 `contentBytes`):
+ * adds it to the message, whose MIME Exchange regenerates. The 4 MB request limit bounds it;
+ * larger files go through an upload session.
+ */
+export const addAttachment: RouteHandler = async (input) => {
+  const { ctx, req, user } = input;
+  const message = findMessage(input);
+  if (!message) return MailErrors.itemNotFound(req);
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const type = body["@odata.type"];
+  if (type !== "#microsoft.graph.fileAttachment" || typeof body.contentBytes !== "string") {
+    return MailErrors.badRequest(
+      req,
+      `Expected a #microsoft.graph.fileAttachment with contentBytes, found @odata.type ${JSON.stringify(type)}.`,
+    );
+  }
+  if (typeof body.name !== "string" || body.name === "") {
+    return MailErrors.badRequest(req, `Expected the attachment's name, found ${JSON.stringify(body.name)}.`);
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of ctx.store.openMime(message)) chunks.push(chunk as Buffer);
+  const mime = Buffer.concat(chunks);
+  const index = (await simpleParser(mime)).attachments.length;
+  const content = Buffer.from(body.contentBytes, "base64");
+  const contentType = typeof body.contentType === "string" ? body.contentType : "application/octet-stream";
+  const isInline = body.isInline === true;
+  const contentId = typeof body.contentId === "string" && body.contentId !== "" ? body.contentId : undefined;
+  const next = appendAttachment(mime, {
+    name: body.name,
+    contentType,
+    content,
+    isInline,
+    ...(contentId ? { contentId } : {}),
+  });
+  const updated = ctx.store.replaceMessageMime(
+    user.id,
+    message.id,
+    { kind: "bytes", bytes: next },
+    { hasAttachments: true },
+  );
+  return jsonResponse(201, {
+    "@odata.context": `${ctx.baseUrl}/$metadata#users('${user.id}')/messages('${message.id}')/attachments/$entity`,
+    "@odata.type": "#microsoft.graph.fileAttachment",
+    id: attachmentId(message.id, index),
+    lastModifiedDateTime: updated.lastModifiedDateTime,
+    name: body.name,
+    contentType,
+    size: content.length,
+    isInline,
+    contentId: contentId ?? null,
+  });
+};
+
+/** `POST /users/{id}/messages/{id}/permanentDelete`: removes the message without a trace in Deleted Items. */
+export const permanentlyDeleteMessage: RouteHandler = (input) => {
+  if (!findMessage(input)) return MailErrors.itemNotFound(input.req);
+  input.ctx.store.deleteMessage(input.user.id, input.params[0] ?? "");
+  return { status: 204, headers: {} };
+};
 
 /** `PATCH /users/{id}/messages/{id}`: isRead, flag, categories, importance. */
 export const patchMessage: RouteHandler = (input) => {
