@@ -24,8 +24,9 @@ export async function readJobProgress(
     throttled += u.throttled;
     if (FINISHED_UNIT.has(u.status)) costDone += u.cost;
     else if (u.status === "running" && u.checkpoint) {
-      // A running unit counts by the share of its folders already done: coarse, but monotone.
-      const share = u.folderIds.length > 0 ? u.checkpoint.folderIndex / u.folderIds.length : 0;
+      // A running unit counts by the share of its folders already finished: coarse, but monotone.
+      const finished = u.checkpoint.folderIndex + (u.checkpoint.doneFolders?.length ?? 0);
+      const share = u.folderIds.length > 0 ? finished / u.folderIds.length : 0;
       costDone += u.cost * share;
     }
   }

@@ -60,15 +60,39 @@ export interface ArchiveSink {
   writeCatalogPart(key: CatalogPartKey, entries: CatalogEntry[]): Promise<void>;
 }
 
-/** Where a unit stands: the folder in progress and the link after the last fully stored page. */
+/**
+ * Where a unit stands. Folders of a unit run concurrently and finish out of order, so the
+ * checkpoint holds a low-water mark (every folder before `folderIndex` is finished), the finished
+ * folders after it, and the resume point of each folder in progress.
+ */
 export interface UnitCheckpoint {
+  /** Every folder of the unit before this index is finished. */
   folderIndex: number;
-  /** nextLink of the next page to fetch, or undefined to start the folder. */
+  /**
+   * nextLink of the folder at `folderIndex`, written by versions that ran one folder at a time;
+   * read on resume, never written now (`openFolders` replaced it).
+   */
   link?: string;
-  /** Number of the next catalog page (keeps part keys unique across restarts and resyncs). */
+  /**
+   * Pages stored in this unit so far (every folder): grows with every stored page, which is what
+   * makes a repeated checkpoint write count its items once.
+   */
   page: number;
   /** Folders of this unit that could not be completed in this job (their sync state is kept). */
   incompleteFolders?: string[];
+  /** Finished folders at or after `folderIndex`. */
+  doneFolders?: string[];
+  /** Folders in progress: the link after their last fully stored page. */
+  openFolders?: OpenFolder[];
+}
+
+/** A folder in progress inside a unit checkpoint. */
+export interface OpenFolder {
+  folderId: string;
+  /** nextLink of the next page to fetch. */
+  link: string;
+  /** Number of the folder's next catalog part (keeps part keys unique across restarts and resyncs). */
+  part: number;
 }
 
 export interface UnitProgress {

@@ -7,6 +7,7 @@ import type {
   DeltaPageView,
   MailSource,
   MessageMeta,
+  OpenFolder,
   RecordedError,
   UnitCheckpoint,
   UnitProgress,
@@ -75,12 +76,113 @@ function trafficMeter(source: MailSource, mailboxId: string): (into: UnitProgres
   };
 }
 
+/** Where each folder of a running unit stands; snapshots of it are the unit's checkpoints. */
+class UnitLedger {
+  private readonly done = new Set<string>();
+  private readonly open = new Map<string, OpenFolder>();
+  private readonly incomplete: Set<string>;
+  private storedPages: number;
+  /** Counts of pages stored since the last checkpoint write. */
+  private pending = emptyProgress();
+  private writes: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly unit: UnitWork,
+    start: UnitCheckpoint,
+    private readonly state: UnitStatePort,
+  ) {
+    this.storedPages = start.page;
+    this.incomplete = new Set(start.incompleteFolders ?? []);
+    for (const id of unit.folderIds.slice(0, start.folderIndex)) this.done.add(id);
+    for (const id of start.doneFolders ?? []) this.done.add(id);
+    for (const f of start.openFolders ?? []) this.open.set(f.folderId, { ...f });
+    const legacy = unit.folderIds[start.folderIndex];
+    if (start.link !== undefined && legacy !== undefined && !this.open.has(legacy)) {
+      // One-folder-at-a-time checkpoints numbered parts with the unit's page counter.
+      this.open.set(legacy, { folderId: legacy, link: start.link, part: start.page });
+    }
+  }
+
+  /** Indexes of the folders still to run, in plan order (folders in progress first). */
+  pendingFolders(): number[] {
+    const all = this.unit.folderIds.map((id, i) => ({ id, i })).filter(({ id }) => !this.done.has(id));
+    return [...all.filter(({ id }) => this.open.has(id)), ...all.filter(({ id }) => !this.open.has(id))].map(
+      ({ i }) => i,
+    );
+  }
+
+  resumePoint(folderId: string): { link?: string; part: number } {
+    const f = this.open.get(folderId);
+    return f ? { link: f.link, part: f.part } : { part: 0 };
+  }
+
+  /** A page of the folder is stored (blobs and catalog part); `link` fetches the next one. */
+  pageStored(folderId: string, link: string, part: number, delta: UnitProgress): Promise<void> {
+    this.open.set(folderId, { folderId, link, part });
+    return this.record(delta);
+  }
+
+  /** The folder is finished (completely, or `incomplete` when some of it could not be stored). */
+  folderFinished(folderId: string, incomplete: boolean, delta: UnitProgress): Promise<void> {
+    this.open.delete(folderId);
+    this.done.add(folderId);
+    if (incomplete) this.incomplete.add(folderId);
+    return this.record(delta);
+  }
+
+  incompleteFolders(): string[] {
+    return [...this.incomplete];
+  }
+
+  snapshot(): UnitCheckpoint {
+    let low = 0;
+    while (low < this.unit.folderIds.length && this.done.has(this.unit.folderIds[low]!)) low++;
+    const after = new Set(this.unit.folderIds.slice(low));
+    const doneFolders = [...this.done].filter((id) => after.has(id));
+    return {
+      folderIndex: low,
+      page: this.storedPages,
+      incompleteFolders: [...this.incomplete],
+      ...(doneFolders.length > 0 ? { doneFolders } : {}),
+      ...(this.open.size > 0 ? { openFolders: [...this.open.values()].map((f) => ({ ...f })) } : {}),
+    };
+  }
+
+  /** Writes complete before this resolves; a failed write fails this and every later one. */
+  flush(): Promise<void> {
+    return this.record(emptyProgress(), false);
+  }
+
+  /**
+   * Checkpoints are written one at a time, each with the newest snapshot and every count stored
+   * since the previous write, so concurrent folders never race each other in the state store.
+   */
+  private record(delta: UnitProgress, isPage = delta !== EMPTY): Promise<void> {
+    if (isPage) this.storedPages++;
+    addProgress(this.pending, delta);
+    this.writes = this.writes.then(async () => {
+      const counts = this.pending;
+      this.pending = emptyProgress();
+      await this.state.checkpoint(this.snapshot(), counts);
+    });
+    return this.writes;
+  }
+}
+
+/** Marks a checkpoint write that stores no page (a skipped folder, a final flush). */
+const EMPTY: UnitProgress = Object.freeze(emptyProgress());
+
+/** Why a unit's folders stop before the end. */
+type UnitStop = { kind: "yield" } | { kind: "mailbox"; error: unknown } | { kind: "error"; error: unknown };
+
 /**
- * Backs up one unit from its checkpoint: for each folder, follow the delta pages from the
- * checkpoint's link (or the folder's committed sync state, or an initial round); store every new
- * or changed message's MIME, then the page's catalog part, then checkpoint. A folder's new delta
- * link is staged only when every item of the folder was stored, so the sync state never runs
- * ahead of the archive.
+ * Backs up one unit from its checkpoint. Its folders run concurrently, and every Graph request of
+ * the unit (delta pages and MIME downloads alike) takes one of the unit's `concurrency` slots, so
+ * the mailbox's request slots stay busy between folders and pages instead of idling while one
+ * folder waits for its next delta page. For each folder: follow the delta pages from its resume
+ * link (or committed sync state, or an initial round); store every new or changed message's MIME,
+ * then the page's catalog part, then checkpoint. A folder's new delta link is staged only when
+ * every item of the folder was stored, so the sync state never runs ahead of the archive.
  */
 export async function backupUnit(
   unit: UnitWork,
@@ -89,67 +191,84 @@ export async function backupUnit(
 ): Promise<UnitOutcome> {
   const progress = emptyProgress();
   const errors: RecordedError[] = [];
-  const incomplete = new Set(start.incompleteFolders ?? []);
-  let cp: UnitCheckpoint = { ...start, incompleteFolders: [...incomplete] };
+  const ledger = new UnitLedger(unit, start, deps.state);
   const meter = trafficMeter(deps.source, unit.mailboxId);
+  const slots = new PQueue({ concurrency: Math.max(1, unit.concurrency) });
+  const pending = ledger.pendingFolders();
+  let stop: UnitStop | undefined;
+  const ctx: FolderContext = {
+    unit,
+    deps,
+    slots,
+    ledger,
+    errors,
+    meter,
+    progress,
+    shouldStop: () => {
+      if (!stop && deps.shouldYield()) stop = { kind: "yield" };
+      return stop !== undefined;
+    },
+  };
 
-  for (let i = cp.folderIndex; i < unit.folderIds.length; i++) {
-    const folderId = unit.folderIds[i]!;
-    const resumeLink = i === cp.folderIndex ? cp.link : undefined;
-    try {
-      const result = await backupFolder(
-        unit,
-        folderId,
-        i,
-        resumeLink,
-        cp,
-        deps,
-        progress,
-        errors,
-        incomplete,
-        meter,
-      );
-      if (result.status === "paused") {
-        return { status: "paused", progress, errors, checkpoint: result.checkpoint };
+  // Twice as many folders as slots: while some wait for their catalog writes and checkpoints,
+  // the others keep the slots busy.
+  const lanes = Math.min(pending.length, 2 * Math.max(1, unit.concurrency));
+  let next = 0;
+  const lane = async () => {
+    while (next < pending.length && !ctx.shouldStop()) {
+      const i = pending[next++]!;
+      const folderId = unit.folderIds[i]!;
+      try {
+        await backupFolder(folderId, ctx);
+      } catch (error) {
+        if (isMailstreamError(error) && MAILBOX_LEVEL_ERRORS.has(error.name)) {
+          stop ??= { kind: "mailbox", error };
+        } else if (error instanceof SkipError) {
+          // The folder vanished or is closed: record it and go on with the next one.
+          errors.push(recorded(`folder ${folderId}`, error));
+          await ledger.folderFinished(folderId, true, EMPTY);
+        } else {
+          stop ??= { kind: "error", error };
+        }
       }
-      cp = result.checkpoint;
-    } catch (error) {
-      if (isMailstreamError(error) && MAILBOX_LEVEL_ERRORS.has(error.name)) {
-        errors.push(recorded(`mailbox ${unit.mailboxId}`, error));
-        return { status: "mailbox-skipped", progress, errors };
-      }
-      if (error instanceof SkipError) {
-        // The folder vanished or is closed: record it and go on with the next one.
-        errors.push(recorded(`folder ${folderId}`, error));
-        incomplete.add(folderId);
-        cp = { folderIndex: i + 1, page: cp.page, incompleteFolders: [...incomplete] };
-        await deps.state.checkpoint(cp, emptyProgress());
-        continue;
-      }
-      throw error;
     }
+  };
+  await Promise.all(Array.from({ length: lanes }, lane));
+  await ledger.flush();
+
+  if (stop?.kind === "mailbox") {
+    return {
+      status: "mailbox-skipped",
+      progress,
+      errors: [...errors, recorded(`mailbox ${unit.mailboxId}`, stop.error)],
+    };
   }
-  return { status: "done", progress, errors, incompleteFolders: [...incomplete] };
+  if (stop?.kind === "error") throw stop.error;
+  if (ledger.pendingFolders().length > 0) {
+    return { status: "paused", progress, errors, checkpoint: ledger.snapshot() };
+  }
+  return { status: "done", progress, errors, incompleteFolders: ledger.incompleteFolders() };
 }
 
-type FolderResult =
-  | { status: "done"; checkpoint: UnitCheckpoint }
-  | { status: "paused"; checkpoint: UnitCheckpoint };
+interface FolderContext {
+  unit: UnitWork;
+  deps: UnitBackupDeps;
+  /** The unit's Graph request slots. */
+  slots: PQueue;
+  ledger: UnitLedger;
+  errors: RecordedError[];
+  meter: (into: UnitProgress) => void;
+  progress: UnitProgress;
+  /** True once the unit must stop starting pages (yield, mailbox gone, unexpected error). */
+  shouldStop(): boolean;
+}
 
-async function backupFolder(
-  unit: UnitWork,
-  folderId: string,
-  folderIndex: number,
-  resumeLink: string | undefined,
-  current: UnitCheckpoint,
-  deps: UnitBackupDeps,
-  progress: UnitProgress,
-  errors: RecordedError[],
-  incomplete: Set<string>,
-  meter: (into: UnitProgress) => void,
-): Promise<FolderResult> {
-  let page = current.page;
-  let link = resumeLink ?? (await deps.state.syncState(unit.mailboxId, folderId));
+/** Follows one folder's delta pages until its round ends or the unit must stop. */
+async function backupFolder(folderId: string, ctx: FolderContext): Promise<void> {
+  const { unit, deps, ledger } = ctx;
+  const resume = ledger.resumePoint(folderId);
+  let part = resume.part;
+  let link = resume.link ?? (await deps.state.syncState(unit.mailboxId, folderId));
   // Without a link the round enumerates the whole folder: the catalog must say so, so that a
   // replay drops what an earlier job saw in the folder and this round no longer reports.
   let fullRound = link === undefined;
@@ -158,40 +277,35 @@ async function backupFolder(
 
   for (;;) {
     try {
-      for await (const view of deps.source.folderDelta(unit.mailboxId, folderId, link)) {
+      const pages = deps.source.folderDelta(unit.mailboxId, folderId, link)[Symbol.asyncIterator]();
+      for (;;) {
+        const step = await ctx.slots.add(() => pages.next());
+        if (step.done) break;
+        const view = step.value;
         const entries: CatalogEntry[] = fullRound ? [{ kind: "folder-reset", folderId }] : [];
         fullRound = false;
         const pageProgress = emptyProgress();
-        const failed = await storePage(unit, folderId, view, entries, pageProgress, errors, deps);
+        const failed = await storePage(unit, folderId, view, entries, pageProgress, ctx);
         if (failed > 0) folderHadItemErrors = true;
         await deps.archive.writeCatalogPart(
-          { jobId: unit.jobId, mailboxId: unit.mailboxId, folderId, unit: unit.index, page },
+          { jobId: unit.jobId, mailboxId: unit.mailboxId, folderId, unit: unit.index, page: part },
           entries,
         );
-        page++;
-        meter(pageProgress);
+        part++;
+        ctx.meter(pageProgress);
+        addProgress(ctx.progress, pageProgress);
         if (view.deltaLink) {
-          if (folderHadItemErrors) incomplete.add(folderId);
-          else await deps.state.stageSyncState(unit.mailboxId, folderId, view.deltaLink);
-          const done: UnitCheckpoint = {
-            folderIndex: folderIndex + 1,
-            page,
-            incompleteFolders: [...incomplete],
-          };
-          await deps.state.checkpoint(done, pageProgress);
-          addProgress(progress, pageProgress);
-          return { status: "done", checkpoint: done };
+          if (!folderHadItemErrors) await deps.state.stageSyncState(unit.mailboxId, folderId, view.deltaLink);
+          await ledger.folderFinished(folderId, folderHadItemErrors, pageProgress);
+          return;
         }
-        const next: UnitCheckpoint = {
-          folderIndex,
-          link: view.nextLink,
-          page,
-          incompleteFolders: [...incomplete],
-        };
-        await deps.state.checkpoint(next, pageProgress);
-        addProgress(progress, pageProgress);
+        if (!view.nextLink) break;
+        await ledger.pageStored(folderId, view.nextLink, part, pageProgress);
         link = view.nextLink;
-        if (deps.shouldYield()) return { status: "paused", checkpoint: next };
+        if (ctx.shouldStop()) {
+          await pages.return?.();
+          return;
+        }
       }
       // A delta round always ends with a deltaLink; a source that stops without one is broken.
       throw new SkipError(
@@ -218,27 +332,26 @@ async function storePage(
   view: DeltaPageView,
   entries: CatalogEntry[],
   pageProgress: UnitProgress,
-  errors: RecordedError[],
-  deps: UnitBackupDeps,
+  ctx: FolderContext,
 ): Promise<number> {
-  const queue = new PQueue({ concurrency: Math.max(1, unit.concurrency) });
   const stored: Array<CatalogEntry | undefined> = new Array(view.upserts.length);
   let failed = 0;
-  view.upserts.forEach((meta, i) => {
-    queue.add(async () => {
-      try {
-        const entry = await storeMessage(unit, folderId, meta, deps);
-        stored[i] = entry.entry;
-        pageProgress.items++;
-        pageProgress.bytes += entry.entry.size;
-        if (entry.existed) pageProgress.deduplicated++;
-      } catch (error) {
-        failed++;
-        errors.push(recorded(`message ${meta.id} in folder ${folderId}`, error));
-      }
-    });
-  });
-  await queue.onIdle();
+  await Promise.all(
+    view.upserts.map((meta, i) =>
+      ctx.slots.add(async () => {
+        try {
+          const entry = await storeMessage(unit, folderId, meta, ctx.deps);
+          stored[i] = entry.entry;
+          pageProgress.items++;
+          pageProgress.bytes += entry.entry.size;
+          if (entry.existed) pageProgress.deduplicated++;
+        } catch (error) {
+          failed++;
+          ctx.errors.push(recorded(`message ${meta.id} in folder ${folderId}`, error));
+        }
+      }),
+    ),
+  );
   // Keep the page's order in the catalog: replays apply lines in order.
   for (const e of stored) if (e) entries.push(e);
   for (const id of view.removed) {

@@ -194,6 +194,8 @@ function claimed(unit: UnitRecord): ClaimedUnit {
           ...(unit.checkpoint.incompleteFolders
             ? { incompleteFolders: unit.checkpoint.incompleteFolders }
             : {}),
+          ...(unit.checkpoint.doneFolders ? { doneFolders: unit.checkpoint.doneFolders } : {}),
+          ...(unit.checkpoint.openFolders ? { openFolders: unit.checkpoint.openFolders } : {}),
         }
       : { folderIndex: 0, page: 0 },
   };

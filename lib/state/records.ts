@@ -70,17 +70,24 @@ export type UnitStatus = "pending" | "running" | "orphaned" | "done" | "mailbox-
 /** The ways a unit can end, as {@link UnitStatus} values. */
 export type UnitEndStatus = "done" | "mailbox-skipped" | "failed";
 
-/** Where a unit stands: the folder in progress and the link after the last fully stored page. */
+/**
+ * Where a unit stands (see `UnitCheckpoint` in lib/backup/ports.ts, which this mirrors): a
+ * low-water mark, the finished folders after it, and the folders in progress with their links.
+ */
 export interface UnitCheckpoint {
   folderIndex: number;
   /** Id of the folder at `folderIndex` (for reading, the index is authoritative). */
   folderId?: string;
-  /** nextLink (or deltaLink) of the last fully stored page; undefined: start the folder. */
+  /** Resume link of the folder at `folderIndex`, from versions that ran one folder at a time. */
   link?: string;
-  /** Number of the next catalog page; grows with every stored page of the unit. */
+  /** Pages stored in the unit so far; grows with every stored page. */
   page: number;
   /** Folders of the unit that could not be completed in this job. */
   incompleteFolders?: string[];
+  /** Finished folders at or after `folderIndex`. */
+  doneFolders?: string[];
+  /** Folders in progress: link after the last stored page, and the next catalog part number. */
+  openFolders?: Array<{ folderId: string; link: string; part: number }>;
 }
 
 export interface RecordedError {

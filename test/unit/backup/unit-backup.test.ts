@@ -133,7 +133,8 @@ describe("backupUnit", () => {
     expect(out.status).toBe("done");
     expect(out.progress.items).toBe(6);
     expect(out.progress.removed).toBe(1);
-    expect([...archive.parts.keys()].sort()).toEqual(["A/0", "A/1", "B/2", "B/3", "B/4"]);
+    // Parts are numbered per folder: folders run concurrently.
+    expect([...archive.parts.keys()].sort()).toEqual(["A/0", "A/1", "B/0", "B/1", "B/2"]);
     // An initial round starts with a folder-reset line so that replays drop older content.
     expect(archive.parts.get("A/0")?.[0]).toEqual({ kind: "folder-reset", folderId: "A" });
     expect(archive.parts.get("A/1")?.map((e) => e.kind)).toEqual(["upsert", "removed"]);
@@ -163,21 +164,18 @@ describe("backupUnit", () => {
 
   it("pauses after a stored page when asked to yield, and resumes from that checkpoint without refetching", async () => {
     const { source, archive, state } = setup();
-    let pages = 0;
     const first = await backupUnit(
       unit,
       { folderIndex: 0, page: 0 },
-      {
-        source,
-        archive,
-        state,
-        shouldYield: () => ++pages >= 3,
-      },
+      { source, archive, state, shouldYield: () => state.checkpoints.length >= 2 },
     );
     expect(first.status).toBe("paused");
     if (first.status !== "paused") return;
-    expect(first.checkpoint).toMatchObject({ folderIndex: 1, link: "B#2", page: 4 });
-    const fetchedBefore = source.mimeFetches.length;
+    // The checkpoint counts every stored page, and B (3 pages) is still in progress with its link.
+    expect(first.checkpoint.page).toBe(archive.parts.size);
+    expect(first.checkpoint.openFolders?.map((f) => f.folderId)).toContain("B");
+    expect(first.checkpoint.openFolders?.every((f) => f.link.startsWith(`${f.folderId}#`))).toBe(true);
+    const fetchedBefore = [...source.mimeFetches];
     const second = await backupUnit(unit, first.checkpoint, {
       source,
       archive,
@@ -185,9 +183,71 @@ describe("backupUnit", () => {
       shouldYield: () => false,
     });
     expect(second.status).toBe("done");
-    expect(source.mimeFetches.slice(fetchedBefore).sort()).toEqual(["b2", "b3"]);
-    expect(source.mimeFetches).toHaveLength(6);
+    // Nothing stored before the pause is fetched again; everything else is fetched once.
+    expect(source.mimeFetches.slice(fetchedBefore.length).some((id) => fetchedBefore.includes(id))).toBe(
+      false,
+    );
+    expect([...source.mimeFetches].sort()).toEqual(["a1", "a2", "a3", "b1", "b2", "b3"]);
     expect(state.totals.items).toBe(6);
+    expect([...archive.parts.keys()].sort()).toEqual(["A/0", "A/1", "B/0", "B/1", "B/2"]);
+  });
+
+  it("resumes a checkpoint of the one-folder-at-a-time format", async () => {
+    const { source, archive, state } = setup();
+    const out = await backupUnit(
+      unit,
+      { folderIndex: 1, link: "B#2", page: 4 },
+      { source, archive, state, shouldYield: () => false },
+    );
+    expect(out.status).toBe("done");
+    expect(source.mimeFetches.sort()).toEqual(["b2", "b3"]);
+    // The folder's parts go on from the unit's old page counter, so no earlier part is replaced.
+    expect([...archive.parts.keys()]).toEqual(["B/4"]);
+    expect(state.checkpoints.at(-1)).toMatchObject({ folderIndex: 2, page: 5 });
+  });
+
+  it("runs folders concurrently without more Graph requests in flight than the unit's slots", async () => {
+    const pages = new Map<string, DeltaPageView[]>();
+    const folderIds = ["F0", "F1", "F2", "F3", "F4", "F5"];
+    for (const f of folderIds) pages.set(f, [page([`${f}-1`, `${f}-2`, `${f}-3`])]);
+    const source = new FakeSource(pages);
+    let inFlight = 0;
+    let peak = 0;
+    const foldersSeen = new Set<string>();
+    const openMime = source.openMime.bind(source);
+    const folderDelta = source.folderDelta.bind(source);
+    source.openMime = async (u, id) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      inFlight--;
+      return openMime(u, id);
+    };
+    let foldersStartedBeforeFirstDone = 0;
+    let anyFolderDone = false;
+    source.folderDelta = (u, f, from) => {
+      foldersSeen.add(f);
+      if (!anyFolderDone) foldersStartedBeforeFirstDone++;
+      return folderDelta(u, f, from);
+    };
+    const state = new FakeState();
+    const stage = state.stageSyncState.bind(state);
+    state.stageSyncState = async (m, f, l) => {
+      anyFolderDone = true;
+      return stage(m, f, l);
+    };
+    const out = await backupUnit(
+      { ...unit, folderIds, concurrency: 2 },
+      { folderIndex: 0, page: 0 },
+      { source, archive: new FakeArchive(), state, shouldYield: () => false },
+    );
+    expect(out.status).toBe("done");
+    expect(out.progress.items).toBe(18);
+    expect(peak).toBeLessThanOrEqual(2);
+    expect(peak).toBe(2);
+    expect(foldersStartedBeforeFirstDone).toBeGreaterThan(1);
+    expect(state.checkpoints.at(-1)).toMatchObject({ folderIndex: 6, page: 6 });
+    expect(state.staged.size).toBe(6);
   });
 
   it("resyncs only the folder whose sync state was lost (410)", async () => {
