@@ -34,6 +34,15 @@ interface Waiter {
 
 interface MailboxState {
   inUse: number;
+  /**
+   * Slots granted now: starts at the configured concurrency, halves on every 429 and grows back
+   * by one after {@link RECOVERY_SUCCESSES} successes in a row (additive increase, multiplicative
+   * decrease), so a mailbox whose service allows fewer concurrent requests than configured stops
+   * drawing 429s instead of spending its attempts on them.
+   */
+  limit: number;
+  /** Successes since the last 429 or the last increase of `limit`. */
+  successes: number;
   waiters: Waiter[];
   notBeforeMs: number;
   /** Send times inside the budget window, oldest first, from index `sentHead`. */
@@ -57,6 +66,14 @@ export interface MailboxTrafficOptions {
   windowMs?: number;
   /** Clock, for tests. Default `Date.now`. */
   now?: () => number;
+}
+
+/** Successes in a row after which a mailbox's slot limit grows by one (up to the configured concurrency). */
+const RECOVERY_SUCCESSES = 16;
+
+/** Whether `weight` more slots fit; a heavy request ($batch) may run alone when the limit fell below its weight. */
+function fits(state: MailboxState, weight: number): boolean {
+  return state.inUse === 0 || state.inUse + weight <= state.limit;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -86,7 +103,7 @@ export class MailboxTraffic {
   async acquire(mailboxId: string, weight = 1, maxWaitMs = Number.POSITIVE_INFINITY): Promise<ReleaseSlots> {
     const state = this.stateOf(mailboxId);
     const need = Math.min(Math.max(1, weight), this.concurrency);
-    if (state.waiters.length === 0 && state.inUse + need <= this.concurrency) {
+    if (state.waiters.length === 0 && fits(state, need)) {
       state.inUse += need;
     } else {
       await new Promise<void>((grant) => state.waiters.push({ weight: need, grant }));
@@ -156,6 +173,29 @@ export class MailboxTraffic {
     return Math.max(gate, budget);
   }
 
+  /** The service answered 429 for the mailbox: halve its slot limit (at least 1). */
+  throttled(mailboxId: string): void {
+    const state = this.stateOf(mailboxId);
+    state.limit = Math.max(1, Math.floor(state.limit / 2));
+    state.successes = 0;
+  }
+
+  /** A request to the mailbox succeeded: after enough in a row, one more slot (up to the configured concurrency). */
+  succeeded(mailboxId: string): void {
+    const state = this.stateOf(mailboxId);
+    if (state.limit >= this.concurrency) return;
+    if (++state.successes >= RECOVERY_SUCCESSES) {
+      state.limit++;
+      state.successes = 0;
+      this.grantWaiting(state);
+    }
+  }
+
+  /** Slots the mailbox may use now (the configured concurrency, lowered after 429s). */
+  limit(mailboxId: string): number {
+    return this.mailboxes.get(mailboxId.toLowerCase())?.limit ?? this.concurrency;
+  }
+
   /** Closes the mailbox's gate for `ms` from now (never shortens an earlier announcement). */
   holdBack(mailboxId: string, ms: number): void {
     const state = this.stateOf(mailboxId);
@@ -186,7 +226,7 @@ export class MailboxTraffic {
     // Strict FIFO: a heavy waiter at the head is not overtaken, so a $batch cannot starve.
     while (state.waiters.length > 0) {
       const head = state.waiters[0] as Waiter;
-      if (state.inUse + head.weight > this.concurrency) return;
+      if (!fits(state, head.weight)) return;
       state.waiters.shift();
       state.inUse += head.weight;
       head.grant();
@@ -199,6 +239,8 @@ export class MailboxTraffic {
     if (!state) {
       state = {
         inUse: 0,
+        limit: this.concurrency,
+        successes: 0,
         waiters: [],
         notBeforeMs: 0,
         sent: [],

@@ -265,6 +265,7 @@ export class MailboxRequestPolicy implements Middleware {
           );
         }
         if (response.ok) {
+          if (mailboxId) this.traffic.succeeded(mailboxId);
           if (settings.holdSlotsUntilBodyEnds && response.body) {
             keepSlots = true;
             return new Response(releasingBody(response.body, release, this.idleMs), {
@@ -352,6 +353,7 @@ export class MailboxRequestPolicy implements Middleware {
     const path = pathOf(url);
     const counters = mailboxId ? this.traffic.counters(mailboxId) : undefined;
     if (counters && status === 429) counters.throttled++;
+    if (mailboxId && status === 429) this.traffic.throttled(mailboxId);
     if (counters && status >= 500) counters.serverErrors++;
 
     if (isRetryableStatus(status)) {

@@ -55,6 +55,54 @@ describe("MailboxTraffic slots", () => {
   });
 });
 
+describe("MailboxTraffic adaptive slot limit", () => {
+  it("halves a mailbox's slots on each 429 and gives them back one by one after successes", async () => {
+    const traffic = new MailboxTraffic({ concurrency: 4 });
+    traffic.throttled("mbx-1");
+    expect(traffic.limit("mbx-1")).toBe(2);
+    traffic.throttled("mbx-1");
+    traffic.throttled("mbx-1");
+    expect(traffic.limit("mbx-1")).toBe(1);
+    expect(traffic.limit("mbx-2")).toBe(4);
+
+    // With one slot left, a second request waits until the first is done.
+    const order: string[] = [];
+    const first = await traffic.acquire("mbx-1");
+    const second = traffic.acquire("mbx-1").then(noting(order, "second"));
+    await settle();
+    expect(order).toEqual([]);
+    first();
+    await settle();
+    expect(order).toEqual(["second"]);
+    (await second)();
+
+    // 16 successes in a row give one slot back; a 429 on the way starts the count again.
+    for (let i = 0; i < 15; i++) traffic.succeeded("mbx-1");
+    traffic.throttled("mbx-1");
+    for (let i = 0; i < 15; i++) traffic.succeeded("mbx-1");
+    expect(traffic.limit("mbx-1")).toBe(1);
+    traffic.succeeded("mbx-1");
+    expect(traffic.limit("mbx-1")).toBe(2);
+    for (let i = 0; i < 100; i++) traffic.succeeded("mbx-1");
+    expect(traffic.limit("mbx-1")).toBe(4);
+  });
+
+  it("lets a heavy request run alone when the limit fell below its weight", async () => {
+    const traffic = new MailboxTraffic({ concurrency: 4 });
+    traffic.throttled("mbx-1");
+    traffic.throttled("mbx-1");
+    const batch = await traffic.acquire("mbx-1", 4);
+    const order: string[] = [];
+    const single = traffic.acquire("mbx-1").then(noting(order, "single"));
+    await settle();
+    expect(order).toEqual([]);
+    batch();
+    await settle();
+    expect(order).toEqual(["single"]);
+    (await single)();
+  });
+});
+
 describe("MailboxTraffic gate", () => {
   it("lets no request of the mailbox start before the announced time, even one already queued", async () => {
     const traffic = new MailboxTraffic({ concurrency: 4 });
