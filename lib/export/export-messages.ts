@@ -1,17 +1,33 @@
 /**
- * Writes a selection of archived messages to disk: one mboxrd file per folder
+ * Writes a set of archived messages to disk: one mboxrd file per folder
  * (`<out>/<folder path>.mbox`) or a folder tree of `.eml` files (`<out>/<folder path>/<n>.eml`).
- * Every blob's SHA-256 is checked while it is read, so an export never hands over damaged mail.
+ * The set is a mailbox's folders (see selection.ts) or a search result grouped by mailbox and
+ * folder (see search-selection.ts). Every blob's SHA-256 is checked while it is read, so an
+ * export never hands over damaged mail.
  */
 
 import { once } from "node:events";
 import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { type ObjectStore, readBlob } from "../archive/index.js";
+import { type ObjectStore, readBlob, type ViewMessage } from "../archive/index.js";
 import { mboxEntry } from "./mbox.js";
-import type { Selection } from "./selection.js";
 
 export type ExportFormat = "mbox" | "eml";
+
+/** One output file (mbox) or folder (eml) of an export. */
+export interface ExportFolder {
+  /** Path under the output folder, `/`-separated, before {@link safeRelativePath}; e.g. `Inbox/Projects`. */
+  path: string;
+  /** Written in this order. */
+  messages: readonly ViewMessage[];
+}
+
+/** What an export writes: its folders and their message count. */
+export interface ExportSet {
+  folders: readonly ExportFolder[];
+  /** Messages in all folders (the progress total). */
+  count: number;
+}
 
 export interface ExportOptions {
   format: ExportFormat;
@@ -60,7 +76,7 @@ function dateOf(meta: Record<string, unknown>): Date {
 
 export async function exportSelection(
   store: ObjectStore,
-  selection: Selection,
+  selection: ExportSet,
   options: ExportOptions,
 ): Promise<ExportResult> {
   const files: string[] = [];
@@ -74,7 +90,8 @@ export async function exportSelection(
       const out = createWriteStream(join(options.outDir, file));
       for (const m of folder.messages) {
         const mime = await readAll(store, m.sha256);
-        if (!out.write(mboxEntry(mime, senderOf(m.meta), dateOf(m.meta)))) await once(out, "drain");
+        if (!out.write(mboxEntry(mime, senderOf(m.meta), dateOf(m.meta), { lineEnding: "lf" })))
+          await once(out, "drain");
         bytes += mime.length;
         options.onProgress?.(++done, selection.count);
       }
