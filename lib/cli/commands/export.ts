@@ -1,30 +1,72 @@
 /**
  * `mailstream export <mailbox> [folder] -o <dir> [--format mbox|eml] [--at <job|date>]`: a
  * mailbox or folder as mbox files (one per folder, mboxrd) or a tree of `.eml` files.
+ *
+ * `mailstream export --search [--from …] [--subject …] [-m <mailbox>] … -o <dir>`: the hits of a
+ * search (the `search` command's filters) as one mbox file per mailbox and folder
+ * (`<dir>/<address>/<folder path>.mbox`) or an `.eml` tree by mailbox and folder.
  */
 import { type Command, InvalidArgumentError } from "commander";
+import { mailboxesOf, requireJobs } from "../../catalog-index/directory.js";
+import { FatalError } from "../../errors.js";
 import { type ExportFormat, exportSelection } from "../../export/export-messages.js";
 import { createProgress } from "../../export/progress.js";
+import { selectSearchHits } from "../../export/search-selection.js";
 import { selectMessages } from "../../export/selection.js";
+import type { CliContext } from "../context.js";
 import { type ArchiveOptions, addArchiveOptions, withArchive } from "../format/archive-options.js";
 import { type CommandIO, processIO, reportCatalogErrors, writeJson } from "../format/output.js";
+import {
+  addAtOption,
+  addSearchFilterOptions,
+  criteriaFrom,
+  type SearchFilterOptions,
+  searchedMailboxes,
+  searchFiltersGiven,
+} from "../format/search-options.js";
 
-export interface ExportCommandOptions extends ArchiveOptions {
+export interface ExportCommandOptions extends ArchiveOptions, SearchFilterOptions {
   /** `-o, --output <dir>`: output folder (created). Required. */
   output: string;
   /** `--format`: mbox (default) or eml. */
   format?: ExportFormat;
   /** `--at`: "latest" (default), a job id, or a date/time. */
   at?: string;
+  /**
+   * `--search`: export the hits of a search (the filters in {@link SearchFilterOptions}) across
+   * mailboxes instead of a mailbox or folder. Default false.
+   */
+  search?: boolean;
   json?: boolean;
 }
 
+/** A command line that asks for an export that cannot be (e.g. search filters without `--search`). */
+export class ExportRequestError extends FatalError {}
+
 export async function exportCommand(
-  mailbox: string,
+  mailbox: string | undefined,
   folder: string | undefined,
   opts: ExportCommandOptions,
   io: CommandIO = processIO,
 ): Promise<number> {
+  if (opts.search) {
+    if (mailbox !== undefined || folder !== undefined) {
+      throw new ExportRequestError(
+        `export --search: expected the mailboxes as -m/--mailbox and the folder as --folder, found the argument "${mailbox ?? folder}"`,
+      );
+    }
+    const criteria = criteriaFrom(opts);
+    return withArchive(opts, (ctx) => exportSearch(ctx, criteria, opts, io));
+  }
+  const filters = searchFiltersGiven(opts);
+  if (filters.length > 0) {
+    throw new ExportRequestError(
+      `export: ${filters.join(", ")} filter a search: expected --search with them (or a mailbox and folder without them), found no --search`,
+    );
+  }
+  if (mailbox === undefined) {
+    throw new ExportRequestError("export: expected a mailbox (address or id) or --search, found neither");
+  }
   return withArchive(opts, async (ctx) => {
     const selection = await selectMessages(ctx.archive, {
       mailbox,
@@ -48,11 +90,54 @@ export async function exportCommand(
     if (opts.json) writeJson(io.out, summary);
     else {
       io.out.write(
-        `exported ${result.messages} messages (${result.bytes} bytes) of ${selection.mailbox.address} at job ${selection.jobId} into ${result.files.length} ${opts.format === "eml" ? ".eml files" : "mbox files"} under ${opts.output}\n`,
+        `exported ${result.messages} messages (${result.bytes} bytes) of ${selection.mailbox.address} at job ${selection.jobId} into ${result.files.length} ${filesNoun(opts.format)} under ${opts.output}\n`,
       );
     }
     return damaged > 0 ? 1 : 0;
   });
+}
+
+function filesNoun(format: ExportFormat | undefined): string {
+  return format === "eml" ? ".eml files" : "mbox files";
+}
+
+async function exportSearch(
+  ctx: CliContext,
+  criteria: ReturnType<typeof criteriaFrom>,
+  opts: ExportCommandOptions,
+  io: CommandIO,
+): Promise<number> {
+  const mailboxes = searchedMailboxes(mailboxesOf(await requireJobs(ctx.archive)), opts);
+  const selection = await selectSearchHits(ctx.archive, {
+    criteria,
+    mailboxes,
+    ...(opts.at !== undefined ? { at: opts.at } : {}),
+  });
+  const damaged = reportCatalogErrors(io.err, selection.errors);
+  const progress = createProgress("export", io.err);
+  const result = await exportSelection(ctx.archive, selection, {
+    format: opts.format ?? "mbox",
+    outDir: opts.output,
+    onProgress: (d, t) => progress.update(d, t),
+  });
+  progress.stop();
+  const mailboxesWithHits = new Set(selection.hits.map((h) => h.mailbox.mailboxId)).size;
+  if (opts.json) {
+    writeJson(io.out, {
+      search: criteria,
+      jobId: selection.jobId,
+      mailboxesSearched: selection.mailboxesSearched,
+      messagesScanned: selection.messagesScanned,
+      hits: selection.count,
+      output: opts.output,
+      ...result,
+    });
+  } else {
+    io.out.write(
+      `exported ${result.messages} search hits (${result.bytes} bytes) from ${mailboxesWithHits} of ${selection.mailboxesSearched} mailboxes at job ${selection.jobId} into ${result.files.length} ${filesNoun(opts.format)} under ${opts.output}\n`,
+    );
+  }
+  return damaged > 0 ? 1 : 0;
 }
 
 function format(value: string): ExportFormat {
@@ -63,25 +148,41 @@ function format(value: string): ExportFormat {
 }
 
 export function registerExport(program: Command): void {
-  addArchiveOptions(
-    program
-      .command("export")
-      .argument("<mailbox>", "mailbox address or id")
-      .argument("[folder]", "folder path or id (default: every folder)")
-      .description(
-        "Export a mailbox or folder, at any point in time, as mbox files (one per folder) or .eml files",
-      ),
+  addAtOption(
+    addSearchFilterOptions(
+      addArchiveOptions(
+        program
+          .command("export")
+          .argument("[mailbox]", "mailbox address or id (not with --search)")
+          .argument("[folder]", "folder path or id (default: every folder)")
+          .description(
+            "Export a mailbox, a folder or a search result, at any point in time, as mbox files (one per folder) or .eml files",
+          ),
+      )
+        .requiredOption("-o, --output <dir>", "output folder (created when missing)")
+        .option(
+          "-f, --format <format>",
+          "mbox (mboxrd, one file per folder) or eml (a folder tree)",
+          format,
+          "mbox",
+        )
+        .option(
+          "--search",
+          "export the hits of a search across mailboxes (filters below, as `mailstream search`) into <address>/<folder>",
+        ),
+    ),
   )
-    .requiredOption("-o, --output <dir>", "output folder (created when missing)")
-    .option(
-      "-f, --format <format>",
-      "mbox (mboxrd, one file per folder) or eml (a folder tree)",
-      format,
-      "mbox",
-    )
-    .option("--at <job|date>", "point in time: latest, a job id, or a date/time (UTC)", "latest")
     .option("--json", "print the summary as JSON")
-    .action(async (mailbox: string, folder: string | undefined, opts: ExportCommandOptions) => {
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ mailstream export adele@contoso.com Inbox -o out            # out/Inbox.mbox
+  $ mailstream export adele@contoso.com -f eml --at 2026-11-01 -o out
+  $ mailstream export --search --from miriam --subject invoice --since 2024-01-01 -o out
+                                       # out/<address>/<folder>.mbox for every mailbox with hits`,
+    )
+    .action(async (mailbox: string | undefined, folder: string | undefined, opts: ExportCommandOptions) => {
       process.exitCode = await exportCommand(mailbox, folder, opts);
     });
 }
