@@ -61,7 +61,11 @@ export async function restoreCommand(
           for (const f of result.foldersCreated) io.out.write(`would create folder ${f}\n`);
           for (const i of result.items) {
             io.out.write(
-              `${i.action === "create" ? "would restore" : "already there"} ${i.messageId} → ${i.targetPath}\n`,
+              `${i.action === "create" ? "would restore" : "already there"} ${i.messageId} → ${i.targetPath}${
+                i.replacesIncomplete
+                  ? ` (replacing ${i.replacesIncomplete} copy without all attachments)`
+                  : ""
+              }\n`,
             );
           }
         }
