@@ -104,10 +104,10 @@ function frmListing(file: string): Array<{ sender: string; subject: string }> {
     });
 }
 
-/** The message count `frm -S` reports ("Folder contains N new messages." / "no messages"). */
+/** The message count `frm -S` reports ("Folder contains N new messages." / "no messages"; "new" may be another state word). */
 function frmCount(file: string): number {
   const { stdout } = mailutils("frm", ["-S", "-Q", file]);
-  const m = /Folder contains (no|\d+)(?: new)? messages?\./.exec(stdout);
+  const m = /Folder contains (no|\d+) (?:[a-z]+ )?messages?\./.exec(stdout);
   if (!m) throw new Error(`frm -S ${file}: expected "Folder contains N messages.", found "${stdout}"`);
   return m[1] === "no" ? 0 : Number(m[1]);
 }
