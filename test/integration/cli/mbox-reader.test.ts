@@ -89,6 +89,16 @@ function mailutils(program: string, args: string[]): { stdout: string; stderr: s
   return { stdout: run.stdout, stderr: run.stderr };
 }
 
+/** Fails unless `program` is GNU mailutils' (Debian's `mail` may be another package's). */
+function requireGnuMailutils(program: string): void {
+  const { stdout } = mailutils(program, ["--version"]);
+  if (!stdout.includes("GNU Mailutils")) {
+    throw new Error(
+      `${program}: expected GNU Mailutils' ${program} (apt-get install mailutils), found "${stdout.split("\n")[0]}"`,
+    );
+  }
+}
+
 /** `frm -n FILE`: one line per message, `   N:\t<sender>\t<subject>`, decoded. */
 function frmListing(file: string): Array<{ sender: string; subject: string }> {
   const { stdout, stderr } = mailutils("frm", ["-n", file]);
@@ -123,6 +133,7 @@ const spaces = (s: string) => s.replace(/\s+/g, " ").trim();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "mailstream-mbox-reader-"));
+  for (const program of ["frm", "mail", "readmsg"]) requireGnuMailutils(program);
   archive = join(dir, "archive");
   const tenant = generateTenant({ seed: 83, shape: "uniform", mailboxes: 2, totalMessages: 80 });
   const user = tenant.listUsers().find((u) => u.mailbox && u.mail)!;
