@@ -14,7 +14,7 @@
 import { ResponseType } from "@microsoft/microsoft-graph-client";
 import { FatalError } from "../errors.js";
 import type { GraphGateway } from "./client.js";
-import { GraphRequestError } from "./errors.js";
+import { GraphRequestError, GraphRetryableError } from "./errors.js";
 import { MailboxRequestOption } from "./request-policy.js";
 
 /**
@@ -53,9 +53,17 @@ export interface UploadOptions {
    * refused as out of order, e.g. when a retried PUT had already arrived. Bounds 0–20. Default 5.
    */
   maxResumes?: number;
+  /**
+   * Longest total time an upload sleeps through 429s whose `Retry-After` (≥ 1 s) was too long
+   * for the gateway to wait in place (Outlook's upload budget, 150 MB per 5 minutes per mailbox,
+   * answers waits of minutes), ms. Bounds ≥ 0. Default 900 000 (15 minutes).
+   */
+  maxThrottledWaitMs?: number;
   /** Called after each accepted fragment with the bytes the service holds so far. */
   onProgress?: (uploadedBytes: number, totalBytes: number) => void;
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export interface UploadSession {
   /** Pre-authenticated URL for the PUTs (opaque; never add a bearer token to it). */
@@ -143,6 +151,15 @@ async function callUploadUrl(
   }
 }
 
+function isLongThrottle(error: unknown): error is GraphRetryableError & { retryAfterMs: number } {
+  return (
+    error instanceof GraphRetryableError &&
+    error.status === 429 &&
+    error.retryAfterMs !== undefined &&
+    error.retryAfterMs >= 1000
+  );
+}
+
 function isOutOfOrder(error: unknown): boolean {
   return error instanceof GraphRequestError && error.status === 416;
 }
@@ -179,6 +196,7 @@ export async function uploadLargeAttachment(
   let offset = nextExpectedStart(session.nextExpectedRanges) ?? 0;
   let fragments = 0;
   let resumes = 0;
+  let waitLeftMs = Math.max(0, options.maxThrottledWaitMs ?? 900_000);
   try {
     for (;;) {
       const bytes = attachment.content.subarray(offset, Math.min(offset + fragmentBytes, total));
@@ -191,6 +209,14 @@ export async function uploadLargeAttachment(
           total,
         });
       } catch (error) {
+        // Throttled with a wait the gateway handed back (beyond its in-place limit, e.g. the
+        // upload budget's minutes): sleep it here, then send again. Other failures end the upload.
+        if (isLongThrottle(error)) {
+          if (error.retryAfterMs > waitLeftMs) throw error;
+          waitLeftMs -= error.retryAfterMs;
+          await sleep(error.retryAfterMs);
+          continue;
+        }
         if (!isOutOfOrder(error) || resumes >= maxResumes) throw error;
         resumes++;
         const status = await callUploadUrl(gateway, session.uploadUrl, mailboxId, "GET");

@@ -13,8 +13,9 @@
  * - when adding an attachment fails, the restore deletes the message (`permanentDelete`) before
  *   it reports the error, so a later run creates it again;
  * - when the process dies before it could delete it, the next run finds it by internetMessageId,
- *   counts its attachments against the archived message's, and deletes and re-creates it when
- *   some are missing. Only messages that needed attachments afterwards are checked this way.
+ *   looks for the attachments that were to be added afterwards (by name), and deletes and
+ *   re-creates it when one is missing. Only messages that needed attachments afterwards are
+ *   checked this way (reading their archived MIME again).
  */
 import { type ObjectStore, readBlob } from "../archive/index.js";
 import type { ViewMessage } from "../archive/replay.js";
@@ -177,7 +178,9 @@ async function createWithAttachments(
 
 /**
  * What to do with a message whose internetMessageId the target already holds: skip it, unless it
- * needed attachments after creation and no copy holds them all (a run stopped midway).
+ * needed attachments after creation and no copy holds them all (a run stopped midway). The check
+ * is by attachment name (Exchange reports its own sizes, and may count inline parts its own way):
+ * a copy is complete when every attachment added after creation is there.
  */
 async function checkExisting(
   gateway: GraphGateway,
@@ -187,11 +190,17 @@ async function checkExisting(
   plan: () => Promise<RestoreMessagePlan>,
 ): Promise<{ complete: true } | { complete: false; incomplete: string[] }> {
   if (message.size <= ALWAYS_INLINE_MIME_BYTES) return { complete: true };
-  const { later, attachmentCount } = await plan();
+  const { later } = await plan();
   if (later.length === 0) return { complete: true };
   for (const id of copies) {
-    if ((await listAttachmentSummaries(gateway, user, id)).length >= attachmentCount)
-      return { complete: true };
+    const present = (await listAttachmentSummaries(gateway, user, id)).map((a) => a.name ?? "");
+    // Each attachment added afterwards must be there, a name listed twice counting twice.
+    const missing = later.filter((a) => {
+      const at = present.indexOf(a.name);
+      if (at >= 0) present.splice(at, 1);
+      return at < 0;
+    });
+    if (missing.length === 0) return { complete: true };
   }
   return { complete: false, incomplete: copies };
 }

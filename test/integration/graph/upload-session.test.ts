@@ -3,7 +3,7 @@
  * upload URL without a bearer token, count against the mailbox, and an answer lost after the
  * service stored a fragment is recovered from the session's reported position.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FatalError } from "../../../lib/errors.js";
@@ -20,14 +20,9 @@ let sim: RunningSimulator;
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
-function fileOf(size: number, seed: number): Buffer {
-  const out = Buffer.alloc(size);
-  let x = seed;
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
+/** Random content of `size` bytes (incompressible, like a real attachment). */
+function fileOf(size: number, _seed: number): Buffer {
+  return randomBytes(size);
 }
 
 async function attachmentsOf(messageId: string): Promise<Map<string, string>> {
@@ -109,9 +104,33 @@ describe("uploadLargeAttachment", () => {
     expect([...attachments.keys()].filter((n) => n === "lost.bin")).toHaveLength(1);
   });
 
+  it("sleeps through the mailbox's upload budget when its Retry-After is longer than the gateway waits in place", async () => {
+    const budgeted = await startSim(tenant.store, {
+      uploadBytesPerWindow: 2 * DEFAULT_FRAGMENT_BYTES,
+      uploadWindowMs: 1_500,
+    });
+    try {
+      const gateway = gatewayFor(budgeted, { policy: { maxRetryAfterMs: 100 } });
+      const messageId = tenant.store.listMessages(tenant.alice.id, tenant.inboxId)[2]!.id;
+      const file = fileOf(3 * DEFAULT_FRAGMENT_BYTES, 13);
+      const result = await uploadLargeAttachment(gateway, tenant.alice.id, messageId, {
+        name: "budget.bin",
+        contentType: "application/octet-stream",
+        content: file,
+      });
+      expect(result.resumes).toBe(0);
+      expect((await attachmentsOf(messageId)).get("budget.bin")).toBe(sha(file));
+      const stats = budgeted.stats().mailboxes[tenant.alice.id]!;
+      expect(stats.throttled).toBeGreaterThanOrEqual(1);
+      expect(stats.uploadBytesReceived).toBe(file.length);
+    } finally {
+      await budgeted.close();
+    }
+  });
+
   it("refuses a fragment size the service would refuse, before creating a session", async () => {
     const gateway = gatewayFor(sim);
-    const messageId = tenant.store.listMessages(tenant.alice.id, tenant.inboxId)[2]!.id;
+    const messageId = tenant.store.listMessages(tenant.alice.id, tenant.inboxId)[0]!.id;
     const attachment = { name: "x", contentType: "text/plain", content: fileOf(3_000_000, 1) };
     await expect(
       uploadLargeAttachment(gateway, tenant.alice.id, messageId, attachment, { fragmentBytes: 1_000_000 }),

@@ -3,7 +3,7 @@
  * created on Graph with a bearer token, the fragments go to the pre-authenticated upload URL
  * without one, and the finished file is part of the message (MIME, attachments, ground truth).
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Client } from "@microsoft/microsoft-graph-client";
 import { ResponseType } from "@microsoft/microsoft-graph-client";
 import { simpleParser } from "mailparser";
@@ -16,17 +16,9 @@ const KIB = 1024;
 const UNIT = 320 * KIB;
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-/** Deterministic, incompressible-looking content of `size` bytes. */
-function fileOf(size: number, seed: number): Buffer {
-  const out = Buffer.alloc(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
+/** Random content of `size` bytes (incompressible, like a real attachment). */
+function fileOf(size: number, _seed: number): Buffer {
+  return randomBytes(size);
 }
 
 interface Session {
