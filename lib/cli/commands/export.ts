@@ -61,7 +61,7 @@ export async function exportCommand(
   const filters = searchFiltersGiven(opts);
   if (filters.length > 0) {
     throw new ExportRequestError(
-      `export: ${filters.join(", ")} filter a search: expected --search with them (or a mailbox and folder without them), found no --search`,
+      `export: ${filters.join(", ")} ${filters.length === 1 ? "is a search filter" : "are search filters"}: expected --search with ${filters.length === 1 ? "it" : "them"} (or a mailbox and folder alone), found no --search`,
     );
   }
   if (mailbox === undefined) {

@@ -221,7 +221,7 @@ describe("mailstream export --search", () => {
     ).rejects.toThrow(/expected the mailboxes as -m\/--mailbox/);
     await expect(
       exportCommand(address, undefined, { archive, output, from: sender }, io().io),
-    ).rejects.toThrow(/--from filter a search: expected --search/);
+    ).rejects.toThrow(/--from is a search filter: expected --search/);
     await expect(exportCommand(undefined, undefined, { archive, output }, io().io)).rejects.toThrow(
       /expected a mailbox \(address or id\) or --search/,
     );
