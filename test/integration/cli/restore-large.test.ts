@@ -18,6 +18,7 @@ import { type LocalStack, startLocalStack } from "../../../lib/local/stack.js";
 import { planRestoreMessage } from "../../../lib/restore/message-json.js";
 import type { RestoreResult } from "../../../lib/restore/restore-run.js";
 import { generateTenant, type SimMessage, type SimUser } from "../../../lib/sim/index.js";
+import { composeMime } from "../../../lib/sim/server/mime-compose.js";
 import { loadTestCa } from "../../support/sim-ca.js";
 
 const LARGE_MIME_BYTES = 11_600_000;
@@ -29,6 +30,9 @@ let stack: LocalStack | undefined;
 let source: SimUser;
 let large: SimMessage;
 let largeAttachmentHashes: string[];
+/** A message with three 1.4 MB attachments: too much for one request, each small enough to POST. */
+let several: SimMessage;
+let severalHashes: string[];
 
 function io() {
   const out = collectOutput();
@@ -88,6 +92,43 @@ beforeAll(async () => {
   source = tenant.listUsers().filter((u) => u.mailbox)[0]!;
   large = tenant.listMessages(source.id, "inbox").find((m) => m.size === LARGE_MIME_BYTES)!;
   largeAttachmentHashes = await attachmentHashes(await mimeOf(source.id, large.id));
+  const severalMime = composeMime({
+    subject: "Three scans",
+    from: { name: "Scanner", address: "scanner@contoso.test" },
+    to: [{ name: source.displayName, address: source.mail! }],
+    cc: [],
+    bcc: [],
+    date: "2026-02-02T09:00:00Z",
+    internetMessageId: "<three-scans@contoso.test>",
+    bodyContentType: "text",
+    body: "Three scans attached.",
+    attachments: [1, 2, 3].map((i) => ({
+      name: `scan${i}.pdf`,
+      contentType: "application/pdf",
+      content: Buffer.alloc(1_400_000, i),
+    })),
+  });
+  several = tenant.addMessage(source.id, "inbox", {
+    isRead: true,
+    flag: { flagStatus: "flagged" },
+    categories: ["Scans"],
+    importance: "normal",
+    internetMessageId: "<three-scans@contoso.test>",
+    conversationId: "scans",
+    subject: "Three scans",
+    from: { name: "Scanner", address: "scanner@contoso.test" },
+    toRecipients: [{ name: source.displayName, address: source.mail! }],
+    ccRecipients: [],
+    bccRecipients: [],
+    createdDateTime: "2026-02-02T09:00:05Z",
+    receivedDateTime: "2026-02-02T09:00:05Z",
+    sentDateTime: "2026-02-02T09:00:00Z",
+    isDraft: false,
+    hasAttachments: true,
+    bodyPreview: "Three scans attached.",
+    mime: { kind: "bytes", bytes: severalMime },
+  });
+  severalHashes = await attachmentHashes(severalMime);
   stack = await startLocalStack({
     store: tenant,
     ca: await loadTestCa(),
@@ -145,6 +186,14 @@ describe("restore of a message over Graph's 4 MB request limit", () => {
       subject: large.subject,
     });
     expect(await attachmentHashes(await mimeOf(target.id, copy.id))).toEqual(largeAttachmentHashes);
+    // The message with several mid-size attachments: one inline, the others POSTed afterwards.
+    expect(first.attachmentsAddedLater).toBe(1 + 2);
+    const scans = tenant
+      .listMessages(target.id, copy.parentFolderId)
+      .filter((m) => m.internetMessageId === several.internetMessageId);
+    expect(scans).toHaveLength(1);
+    expect(scans[0]).toMatchObject({ isDraft: false, isRead: true, flag: { flagStatus: "flagged" } });
+    expect(await attachmentHashes(await mimeOf(target.id, scans[0]!.id))).toEqual(severalHashes);
 
     // The upload went through the target mailbox's limits; the 503 was answered and retried.
     const stats = stack!.sim.stats();
