@@ -63,6 +63,12 @@ interface GraphCounters {
 
 interface RunFigures {
   makespanSeconds: number;
+  /** Job created → stream tasks sent (discovery, folder listing, planning). */
+  planningSeconds: number;
+  /** Stream tasks sent → last unit ended: the streams' work, which LB bounds. */
+  backupSeconds: number;
+  /** Last unit ended → job ended (report, manifest, sync-state promotion). */
+  finalizingSeconds: number;
   items: number;
   bytes: number;
   itemsPerSecond: number;
@@ -88,7 +94,7 @@ interface BenchRow {
   lowerBoundSeconds: number;
   plannedMakespanSeconds: number;
   planUnits: number;
-  full: RunFigures & { makespanOverLowerBound: number };
+  full: RunFigures & { makespanOverLowerBound: number; backupOverLowerBound: number };
   incremental: RunFigures & { changedItems: number; requestsPerChangedItem: number };
   /** Only at N = 16. */
   unchanged?: RunFigures & { folders: number; requestsPerFolder: number };
@@ -142,6 +148,9 @@ function figures(
   const unusedIdle = Math.max(0, streams - report.streams.length) * makespan;
   return {
     makespanSeconds: makespan,
+    planningSeconds: report.phases.planningSeconds,
+    backupSeconds: report.phases.backupSeconds,
+    finalizingSeconds: report.phases.finalizingSeconds,
     items,
     bytes: report.totals.bytes,
     itemsPerSecond: makespan > 0 ? items / makespan : 0,
@@ -208,7 +217,11 @@ async function benchOne(
       lowerBoundSeconds: lb,
       plannedMakespanSeconds: full.report.plan.predictedMakespanSeconds,
       planUnits: full.report.plan.units.length,
-      full: { ...fullFigures, makespanOverLowerBound: lb > 0 ? fullFigures.makespanSeconds / lb : 0 },
+      full: {
+        ...fullFigures,
+        makespanOverLowerBound: lb > 0 ? fullFigures.makespanSeconds / lb : 0,
+        backupOverLowerBound: lb > 0 ? fullFigures.backupSeconds / lb : 0,
+      },
       incremental: {
         ...incFigures,
         changedItems,
@@ -289,8 +302,12 @@ function printTable(rows: BenchRow[]): void {
     "shape",
     "N",
     "makespan s",
+    "plan s",
+    "backup s",
+    "final s",
     "LB s",
     "mk/LB",
+    "bk/LB",
     "items/s",
     "MB/s",
     "req/item",
@@ -305,8 +322,12 @@ function printTable(rows: BenchRow[]): void {
     r.shape,
     String(r.streams),
     f(r.full.makespanSeconds),
+    f(r.full.planningSeconds),
+    f(r.full.backupSeconds),
+    f(r.full.finalizingSeconds),
     f(r.lowerBoundSeconds),
     f(r.full.makespanOverLowerBound),
+    f(r.full.backupOverLowerBound),
     f(r.full.itemsPerSecond, 1),
     f(r.full.megabytesPerSecond),
     f(r.full.requestsPerItem, 3),

@@ -163,8 +163,8 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
       const unitState = ports.stream.unitState(task, unitIndex);
       return {
         ...unitState,
-        checkpoint: async (checkpoint, delta) => {
-          await unitState.checkpoint(checkpoint, delta);
+        checkpoint: async (checkpoint, delta, staged) => {
+          await unitState.checkpoint(checkpoint, delta, staged);
           metrics.put(pageMetrics(delta), { jobId: task.jobId, streamId: task.streamId, unit: unitIndex });
         },
       };

@@ -114,11 +114,20 @@ export interface RecordedError {
   message: string;
 }
 
+/** A folder's new delta link, staged when every item and the catalog of the folder are stored. */
+export interface StagedLink {
+  mailboxId: string;
+  folderId: string;
+  deltaLink: string;
+}
+
 export interface UnitStatePort {
   /** The committed delta link of a folder (the base of an incremental pass), if any. */
   syncState(mailboxId: string, folderId: string): Promise<string | undefined>;
-  /** Records progress after a fully stored page; throws if this stream lost the unit. */
-  checkpoint(checkpoint: UnitCheckpoint, delta: UnitProgress): Promise<void>;
-  /** The folder's new delta link, promoted to its sync state when the job finalizes. */
-  stageSyncState(mailboxId: string, folderId: string, deltaLink: string): Promise<void>;
+  /**
+   * Records progress after fully stored pages; throws if this stream lost the unit. `staged`:
+   * the new delta links of the folders this checkpoint finishes, promoted to their sync states
+   * when the job finalizes, written atomically with the checkpoint.
+   */
+  checkpoint(checkpoint: UnitCheckpoint, delta: UnitProgress, staged?: StagedLink[]): Promise<void>;
 }

@@ -23,6 +23,8 @@ export interface ReportInput {
   jobId: string;
   trigger: string;
   createdAt: string;
+  /** When the plan was written and the stream tasks sent. */
+  plannedAt?: string;
   endedAt: string;
   streams: number;
   predictedMakespanSeconds: number;
@@ -40,6 +42,11 @@ export interface JobReport {
   createdAt: string;
   endedAt: string;
   makespanSeconds: number;
+  /**
+   * Where the makespan went: discovery and planning (job created → stream tasks sent), the
+   * streams' backup (tasks sent → last unit ended), finalization (→ job ended). Seconds.
+   */
+  phases: { planningSeconds: number; backupSeconds: number; finalizingSeconds: number };
   totals: UnitProgress & {
     mailboxes: number;
     units: number;
@@ -170,6 +177,19 @@ export function buildJobReport(input: ReportInput): JobReport {
       ? "partial"
       : "complete";
 
+  const lastUnitEnd = units
+    .map((u) => u.endedAt)
+    .filter((e): e is string => Boolean(e))
+    .sort()
+    .at(-1);
+  const plannedAt = input.plannedAt ?? input.createdAt;
+  const backupEnd = lastUnitEnd ?? plannedAt;
+  const phases = {
+    planningSeconds: seconds(input.createdAt, plannedAt),
+    backupSeconds: seconds(plannedAt, backupEnd),
+    finalizingSeconds: seconds(backupEnd, input.endedAt),
+  };
+
   return {
     jobId: input.jobId,
     trigger: input.trigger,
@@ -177,6 +197,7 @@ export function buildJobReport(input: ReportInput): JobReport {
     createdAt: input.createdAt,
     endedAt: input.endedAt,
     makespanSeconds,
+    phases,
     totals,
     plan: {
       streams: input.streams,

@@ -9,6 +9,7 @@ import type {
   MessageMeta,
   OpenFolder,
   RecordedError,
+  StagedLink,
   UnitCheckpoint,
   UnitProgress,
   UnitStatePort,
@@ -76,15 +77,27 @@ function trafficMeter(source: MailSource, mailboxId: string): (into: UnitProgres
   };
 }
 
-/** Where each folder of a running unit stands; snapshots of it are the unit's checkpoints. */
+/**
+ * Where each folder of a running unit stands; snapshots of it are the unit's checkpoints.
+ *
+ * Checkpoints are written in the background, one at a time, each with the newest snapshot, every
+ * count and every staged delta link recorded since the previous write. Folders do not wait for
+ * them: a snapshot only ever names pages that are fully stored, so a crash between writes costs
+ * the pages since the last write (fetched and stored again, identically), never a lost item. The
+ * unit waits for the last write before it ends ({@link flush}).
+ */
 class UnitLedger {
   private readonly done = new Set<string>();
   private readonly open = new Map<string, OpenFolder>();
   private readonly incomplete: Set<string>;
   private storedPages: number;
-  /** Counts of pages stored since the last checkpoint write. */
+  /** Counts and staged links recorded since the last write. */
   private pending = emptyProgress();
-  private writes: Promise<void> = Promise.resolve();
+  private staged: StagedLink[] = [];
+  private dirty = false;
+  private writing: Promise<void> | undefined;
+  /** The first failed write: the unit must stop (e.g. the stream lost its claim). */
+  failure: unknown;
 
   constructor(
     private readonly unit: UnitWork,
@@ -117,17 +130,29 @@ class UnitLedger {
   }
 
   /** A page of the folder is stored (blobs and catalog part); `link` fetches the next one. */
-  pageStored(folderId: string, link: string, part: number, delta: UnitProgress): Promise<void> {
+  pageStored(folderId: string, link: string, part: number, delta: UnitProgress): void {
     this.open.set(folderId, { folderId, link, part });
-    return this.record(delta);
+    this.storedPages++;
+    this.record(delta);
   }
 
-  /** The folder is finished (completely, or `incomplete` when some of it could not be stored). */
-  folderFinished(folderId: string, incomplete: boolean, delta: UnitProgress): Promise<void> {
+  /**
+   * The folder's round is over: its last page is stored. `deltaLink` (staged with the next
+   * checkpoint) when every item of the folder was stored; without it the folder counts as
+   * incomplete in this job and keeps its old sync state.
+   */
+  folderFinished(
+    folderId: string,
+    deltaLink: string | undefined,
+    delta: UnitProgress,
+    pageStored: boolean,
+  ): void {
     this.open.delete(folderId);
     this.done.add(folderId);
-    if (incomplete) this.incomplete.add(folderId);
-    return this.record(delta);
+    if (deltaLink === undefined) this.incomplete.add(folderId);
+    else this.staged.push({ mailboxId: this.unit.mailboxId, folderId, deltaLink });
+    if (pageStored) this.storedPages++;
+    this.record(delta);
   }
 
   incompleteFolders(): string[] {
@@ -148,29 +173,35 @@ class UnitLedger {
     };
   }
 
-  /** Writes complete before this resolves; a failed write fails this and every later one. */
-  flush(): Promise<void> {
-    return this.record(emptyProgress(), false);
+  /** Resolves when everything recorded so far is written; throws the first failed write. */
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
+    if (this.failure !== undefined) throw this.failure;
   }
 
-  /**
-   * Checkpoints are written one at a time, each with the newest snapshot and every count stored
-   * since the previous write, so concurrent folders never race each other in the state store.
-   */
-  private record(delta: UnitProgress, isPage = delta !== EMPTY): Promise<void> {
-    if (isPage) this.storedPages++;
+  private record(delta: UnitProgress): void {
     addProgress(this.pending, delta);
-    this.writes = this.writes.then(async () => {
-      const counts = this.pending;
-      this.pending = emptyProgress();
-      await this.state.checkpoint(this.snapshot(), counts);
-    });
-    return this.writes;
+    this.dirty = true;
+    if (!this.writing && this.failure === undefined) this.writing = this.writeLoop();
+  }
+
+  private async writeLoop(): Promise<void> {
+    try {
+      while (this.dirty && this.failure === undefined) {
+        this.dirty = false;
+        const counts = this.pending;
+        const staged = this.staged;
+        this.pending = emptyProgress();
+        this.staged = [];
+        await this.state.checkpoint(this.snapshot(), counts, staged);
+      }
+    } catch (error) {
+      this.failure = error;
+    } finally {
+      this.writing = undefined;
+    }
   }
 }
-
-/** Marks a checkpoint write that stores no page (a skipped folder, a final flush). */
-const EMPTY: UnitProgress = Object.freeze(emptyProgress());
 
 /** Why a unit's folders stop before the end. */
 type UnitStop = { kind: "yield" } | { kind: "mailbox"; error: unknown } | { kind: "error"; error: unknown };
@@ -205,6 +236,7 @@ export async function backupUnit(
     meter,
     progress,
     shouldStop: () => {
+      if (!stop && ledger.failure !== undefined) stop = { kind: "error", error: ledger.failure };
       if (!stop && deps.shouldYield()) stop = { kind: "yield" };
       return stop !== undefined;
     },
@@ -226,7 +258,7 @@ export async function backupUnit(
         } else if (error instanceof SkipError) {
           // The folder vanished or is closed: record it and go on with the next one.
           errors.push(recorded(`folder ${folderId}`, error));
-          await ledger.folderFinished(folderId, true, EMPTY);
+          ledger.folderFinished(folderId, undefined, emptyProgress(), false);
         } else {
           stop ??= { kind: "error", error };
         }
@@ -234,7 +266,11 @@ export async function backupUnit(
     }
   };
   await Promise.all(Array.from({ length: lanes }, lane));
-  await ledger.flush();
+  try {
+    await ledger.flush();
+  } catch (error) {
+    stop = { kind: "error", error };
+  }
 
   if (stop?.kind === "mailbox") {
     return {
@@ -295,12 +331,16 @@ async function backupFolder(folderId: string, ctx: FolderContext): Promise<void>
         ctx.meter(pageProgress);
         addProgress(ctx.progress, pageProgress);
         if (view.deltaLink) {
-          if (!folderHadItemErrors) await deps.state.stageSyncState(unit.mailboxId, folderId, view.deltaLink);
-          await ledger.folderFinished(folderId, folderHadItemErrors, pageProgress);
+          ledger.folderFinished(
+            folderId,
+            folderHadItemErrors ? undefined : view.deltaLink,
+            pageProgress,
+            true,
+          );
           return;
         }
         if (!view.nextLink) break;
-        await ledger.pageStored(folderId, view.nextLink, part, pageProgress);
+        ledger.pageStored(folderId, view.nextLink, part, pageProgress);
         link = view.nextLink;
         if (ctx.shouldStop()) {
           await pages.return?.();

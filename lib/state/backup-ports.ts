@@ -76,22 +76,35 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
     },
   };
 
-  const unitState = (task: StreamTask, index: number): UnitStatePort => ({
-    async syncState(mailboxId, folderId) {
-      return (await store.committedSyncState(mailboxId, folderId))?.deltaLink;
-    },
-    checkpoint: (checkpoint, delta) =>
-      store.saveCheckpoint(task, index, checkpoint, {
-        items: delta.items,
-        bytes: delta.bytes,
-        removed: delta.removed,
-        deduplicated: delta.deduplicated,
-        requests: delta.requests,
-        throttled: delta.throttled,
-      }),
-    stageSyncState: (mailboxId, folderId, deltaLink) =>
-      store.stagePendingSyncState(task.jobId, { mailboxId, folderId, deltaLink }),
-  });
+  const unitState = (task: StreamTask, index: number): UnitStatePort => {
+    // One query reads every committed sync state of the mailbox; a unit asks for each folder.
+    const committed = new Map<string, Promise<Map<string, { deltaLink: string }>>>();
+    return {
+      async syncState(mailboxId, folderId) {
+        let states = committed.get(mailboxId);
+        if (!states) {
+          states = store.committedSyncStates(mailboxId);
+          committed.set(mailboxId, states);
+        }
+        return (await states).get(folderId)?.deltaLink;
+      },
+      checkpoint: (checkpoint, delta, staged = []) =>
+        store.saveCheckpoint(
+          task,
+          index,
+          checkpoint,
+          {
+            items: delta.items,
+            bytes: delta.bytes,
+            removed: delta.removed,
+            deduplicated: delta.deduplicated,
+            requests: delta.requests,
+            throttled: delta.throttled,
+          },
+          staged,
+        ),
+    };
+  };
 
   const stream: StreamStatePort = {
     beginTask: (task) => store.beginTask(task),
@@ -149,6 +162,7 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
         jobId,
         trigger: job.trigger,
         createdAt: job.createdAt,
+        ...(job.plannedAt ? { plannedAt: job.plannedAt } : {}),
         streams: job.streamCount,
         predictedMakespanSeconds: job.predictedMakespanSeconds,
         lowerBoundSeconds: job.lowerBoundSeconds,

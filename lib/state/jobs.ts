@@ -216,6 +216,7 @@ export async function setJobStatus(
       ? `attribute_exists(pk) AND #status IN (${expected.map((_, i) => `:from${i}`).join(", ")})`
       : "attribute_exists(pk)";
   let set = "SET #status = :status, updatedAt = :now";
+  if (status === "running") set += ", plannedAt = if_not_exists(plannedAt, :now)";
   if (options.endedAt) {
     set += ", endedAt = :ended";
     values[":ended"] = options.endedAt;

@@ -24,6 +24,8 @@ export interface JobRecord extends Counters {
   /** When the status last changed (ISO time). */
   updatedAt: string;
   endedAt?: string;
+  /** When the plan was written and the stream tasks went out (the job became `running`). */
+  plannedAt?: string;
   /** Zero until the plan is written. */
   unitCount: number;
   streamCount: number;

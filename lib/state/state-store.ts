@@ -157,8 +157,9 @@ export class StateStore {
     index: number,
     checkpoint: UnitCheckpoint,
     counters?: Partial<Counters>,
+    staged?: StagedSyncState[],
   ): Promise<void> {
-    return units.saveCheckpoint(this.table, task, index, checkpoint, counters);
+    return units.saveCheckpoint(this.table, task, index, checkpoint, counters, staged);
   }
 
   completeUnit(task: StreamTask, index: number, end: units.UnitEnd): Promise<void> {

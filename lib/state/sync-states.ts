@@ -2,7 +2,7 @@ import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { requireJob } from "./jobs.js";
 import { FOLDER_PREFIX, folderSk, jobPk, mailboxPk, STAGED_SYNC_PREFIX, stagedSyncSk } from "./keys.js";
 import type { CommittedSyncState, StagedSyncState } from "./records.js";
-import { inChunks, isConditionFailed, type StateTable, strip } from "./table.js";
+import { inChunks, isConditionFailed, type StateTable, strip, type TransactItem } from "./table.js";
 
 /**
  * Stages a folder's new delta link in the job (only once every item and the catalog of the
@@ -14,19 +14,30 @@ export async function stagePendingSyncState(
   jobId: string,
   state: StagedSyncState,
 ): Promise<void> {
-  const expiresAt = await jobExpiresAt(t, jobId);
-  await t.ddb.send(
-    new PutCommand({
-      TableName: t.name,
-      Item: {
-        pk: jobPk(jobId),
-        sk: stagedSyncSk(state.mailboxId, state.folderId),
-        expiresAt,
-        ...state,
-        stagedAt: t.nowIso(),
-      },
-    }),
-  );
+  await t.ddb.send(new PutCommand({ TableName: t.name, Item: await stagedSyncItem(t, jobId, state) }));
+}
+
+/** The same staging as a transaction item, so it can go with the checkpoint that ends the folder. */
+export async function stagedSyncStatePut(
+  t: StateTable,
+  jobId: string,
+  state: StagedSyncState,
+): Promise<TransactItem> {
+  return { Put: { TableName: t.name, Item: await stagedSyncItem(t, jobId, state) } };
+}
+
+async function stagedSyncItem(
+  t: StateTable,
+  jobId: string,
+  state: StagedSyncState,
+): Promise<Record<string, unknown>> {
+  return {
+    pk: jobPk(jobId),
+    sk: stagedSyncSk(state.mailboxId, state.folderId),
+    expiresAt: await jobExpiresAt(t, jobId),
+    ...state,
+    stagedAt: t.nowIso(),
+  };
 }
 
 /** A job's creation time never changes: remember its TTL so staging a folder costs one write. */

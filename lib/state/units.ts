@@ -2,8 +2,16 @@ import type { StreamTask } from "../queue/stream-task.js";
 import { ClaimLostError, StateContentionError, StateRecordMissingError } from "./errors.js";
 import { requireJob } from "./jobs.js";
 import { jobPk, META, streamSk, UNIT_PREFIX, unitSk } from "./keys.js";
-import type { Counters, RecordedError, UnitCheckpoint, UnitEndStatus, UnitRecord } from "./records.js";
+import type {
+  Counters,
+  RecordedError,
+  StagedSyncState,
+  UnitCheckpoint,
+  UnitEndStatus,
+  UnitRecord,
+} from "./records.js";
 import { staleError } from "./streams.js";
+import { stagedSyncStatePut } from "./sync-states.js";
 import { counterAdds, type StateTable, strip, type TransactItem } from "./table.js";
 
 const STATUS = { "#status": "status" };
@@ -180,7 +188,8 @@ async function takeUnit(
 
 /**
  * Records where a held unit stands after a fully stored page and adds the page's counters to
- * the unit, the stream and the job in one transaction. Repeating the same checkpoint is a
+ * the unit and the stream in one transaction (the job gets the unit's totals when it ends),
+ * with the staged sync states of the folders it finishes. Repeating the same checkpoint is a
  * no-op (counts are added once: a checkpoint that adds counts must advance `page`). Throws
  * {@link ClaimLostError} when the stream no longer holds the unit, {@link StaleTaskError} when
  * the stream moved on to a newer task (the sweep re-sent it while this one was still running).
@@ -191,6 +200,7 @@ export async function saveCheckpoint(
   index: number,
   checkpoint: UnitCheckpoint,
   counters: Partial<Counters> = {},
+  staged: StagedSyncState[] = [],
 ): Promise<void> {
   const pk = jobPk(task.jobId);
   const now = t.nowIso();
@@ -226,11 +236,11 @@ export async function saveCheckpoint(
       counting ? adds.names : undefined,
     ),
   ];
-  if (counting) {
-    items.push(
-      t.update(pk, META, `ADD ${adds.clauses.join(", ")}`, adds.values, "attribute_exists(pk)", adds.names),
-    );
-  }
+  // Folders this checkpoint finishes stage their new sync states in the same transaction.
+  for (const state of staged) items.push(await stagedSyncStatePut(t, task.jobId, state));
+  // The job's own counters are added when the unit ends (completeUnit), not here: every
+  // stream checkpointing into the one job record made it a hot item whose transactions
+  // conflicted and backed off. Live totals are the sum of the units (or streams).
   const outcome = await t.transact(items);
   if (outcome.ok) return;
   const unit = await requireUnit(t, task.jobId, index);
@@ -275,6 +285,9 @@ export async function completeUnit(
   end: UnitEnd,
 ): Promise<void> {
   const pk = jobPk(task.jobId);
+  // The unit's counters go to the job once, with the end of the unit (the HELD condition makes
+  // a repeated completion add nothing): checkpoints add them only to the unit and the stream.
+  const totals = counterAdds(await requireUnit(t, task.jobId, index));
   const outcome = await t.transact([
     t.update(
       pk,
@@ -292,7 +305,14 @@ export async function completeUnit(
       HELD,
       { ...STATUS, "#errors": "errors" },
     ),
-    t.update(pk, META, `ADD ${END_COUNTER[end.status]} :one`, { ":one": 1 }, "attribute_exists(pk)"),
+    t.update(
+      pk,
+      META,
+      `ADD ${[`${END_COUNTER[end.status]} :one`, ...totals.clauses].join(", ")}`,
+      { ":one": 1, ...totals.values },
+      "attribute_exists(pk)",
+      totals.clauses.length > 0 ? totals.names : undefined,
+    ),
     t.update(
       pk,
       streamSk(task.streamId),

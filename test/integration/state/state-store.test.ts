@@ -366,6 +366,9 @@ describe("counters", () => {
         }
       }),
     );
+    // The job gets each unit's totals when the unit ends (checkpoints do not touch the job record).
+    expect(await store.getJob(jobId)).toMatchObject({ items: 0, bytes: 0 });
+    await Promise.all(held.map(({ t, unit }) => store.completeUnit(t, unit.index, { status: "done" })));
     const job = await store.getJob(jobId);
     expect(job).toMatchObject({
       items: 2 * pages * streams,

@@ -60,6 +60,8 @@ describe("buildJobReport", () => {
     });
     expect(r.status).toBe("complete");
     expect(r.makespanSeconds).toBe(100);
+    // Without a planning time the whole span up to the last unit counts as backup.
+    expect(r.phases).toEqual({ planningSeconds: 0, backupSeconds: 90, finalizingSeconds: 10 });
     expect(r.totals).toMatchObject({
       items: 30,
       bytes: 3000,
@@ -89,5 +91,27 @@ describe("buildJobReport", () => {
     const failed = buildJobReport({ ...base, units: [unit({ status: "failed" })] });
     expect(failed.status).toBe("failed");
     expect(failed.mailboxes[0]?.status).toBe("failed");
+  });
+
+  it("splits the makespan into planning, backup (tasks sent → last unit ended) and finalizing", () => {
+    const r = buildJobReport({
+      ...base,
+      plannedAt: "2026-01-01T00:00:05.000Z",
+      units: [
+        unit({
+          index: 0,
+          streamId: 0,
+          startedAt: "2026-01-01T00:00:06.000Z",
+          endedAt: "2026-01-01T00:01:35.000Z",
+        }),
+        unit({
+          index: 1,
+          streamId: 1,
+          startedAt: "2026-01-01T00:00:06.000Z",
+          endedAt: "2026-01-01T00:00:50.000Z",
+        }),
+      ],
+    });
+    expect(r.phases).toEqual({ planningSeconds: 5, backupSeconds: 90, finalizingSeconds: 5 });
   });
 });

@@ -57,7 +57,6 @@ class MemoryStreamState implements StreamStatePort {
         this.units[i]!.checkpoint = cp;
         this.units[i]!.items += delta.items;
       },
-      stageSyncState: async () => {},
     };
   }
   async completeUnit(_t: StreamTask, i: number, r: UnitResult) {

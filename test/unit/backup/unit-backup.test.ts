@@ -7,6 +7,7 @@ import type {
   CatalogPartKey,
   DeltaPageView,
   MailSource,
+  StagedLink,
   UnitCheckpoint,
   UnitProgress,
   UnitStatePort,
@@ -92,16 +93,14 @@ class FakeState implements UnitStatePort {
   async syncState(_m: string, folderId: string) {
     return this.committed.get(folderId);
   }
-  async checkpoint(cp: UnitCheckpoint, d: UnitProgress) {
+  async checkpoint(cp: UnitCheckpoint, d: UnitProgress, staged: StagedLink[] = []) {
+    for (const s of staged) this.staged.set(s.folderId, s.deltaLink);
     this.checkpoints.push(cp);
     this.totals.items += d.items;
     this.totals.bytes += d.bytes;
     this.totals.removed += d.removed;
     this.totals.requests += d.requests;
     this.totals.throttled += d.throttled;
-  }
-  async stageSyncState(_m: string, folderId: string, link: string) {
-    this.staged.set(folderId, link);
   }
 }
 
@@ -224,6 +223,7 @@ describe("backupUnit", () => {
       return openMime(u, id);
     };
     let foldersStartedBeforeFirstDone = 0;
+    // Set when the first folder's page is fully stored (its catalog part written).
     let anyFolderDone = false;
     source.folderDelta = (u, f, from) => {
       foldersSeen.add(f);
@@ -231,15 +231,16 @@ describe("backupUnit", () => {
       return folderDelta(u, f, from);
     };
     const state = new FakeState();
-    const stage = state.stageSyncState.bind(state);
-    state.stageSyncState = async (m, f, l) => {
+    const archive = new FakeArchive();
+    const write = archive.writeCatalogPart.bind(archive);
+    archive.writeCatalogPart = async (key, entries) => {
       anyFolderDone = true;
-      return stage(m, f, l);
+      return write(key, entries);
     };
     const out = await backupUnit(
       { ...unit, folderIds, concurrency: 2 },
       { folderIndex: 0, page: 0 },
-      { source, archive: new FakeArchive(), state, shouldYield: () => false },
+      { source, archive, state, shouldYield: () => false },
     );
     expect(out.status).toBe("done");
     expect(out.progress.items).toBe(18);

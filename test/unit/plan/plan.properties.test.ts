@@ -171,7 +171,9 @@ describe("planJob when one stream cannot fill a mailbox (C_stream < C)", () => {
           // C / C_stream × longer); more (each with fewer slots) when that balances its folders
           // better, but never more slots than the mailbox has.
           expect(giant.length).toBeGreaterThanOrEqual(limits.perMailboxConcurrency / perStream);
-          expect(giant.reduce((s, u) => s + u.concurrency, 0)).toBeLessThanOrEqual(limits.perMailboxConcurrency);
+          expect(giant.reduce((s, u) => s + u.concurrency, 0)).toBeLessThanOrEqual(
+            limits.perMailboxConcurrency,
+          );
           expect(giant.every((u) => u.kind === "folders")).toBe(true);
           expect(ratioToBestBound(plan, mailboxes, limits)).toBeLessThanOrEqual(1.15);
         },
