@@ -10,10 +10,10 @@ import {
   type S3Client,
   type ServerSideEncryption,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import { RetryableError } from "../errors.js";
 import { ObjectNotFoundError } from "./errors.js";
 import { assertValidKey } from "./keys.js";
+import { uploadStream } from "./s3-multipart.js";
 import type { ObjectInfo, ObjectStore, PutOptions } from "./store.js";
 
 export interface S3ObjectStoreOptions {
@@ -30,7 +30,7 @@ export interface S3ObjectStoreOptions {
    * message takes 19 parts, and emulators that refuse large single bodies stay happy.
    */
   partSize?: number;
-  /** Parts uploaded at once per upload, 1..16. Default 2 (memory per upload ≈ partSize × (queueSize + 1)). */
+  /** Parts uploaded at once per upload, 1..16. Default 2 (memory per upload = partSize × (queueSize + 1)). */
   queueSize?: number;
 }
 
@@ -99,15 +99,12 @@ export class S3ObjectStore implements ObjectStore {
         await this.client.send(new PutObjectCommand({ ...params, Body: body }));
         return;
       }
-      // Streams (and large buffers) go in parts: a message is never held whole in memory.
-      const upload = new Upload({
-        client: this.client,
-        params: { ...params, Body: body },
+      // Streams (and large buffers) go in parts, through a fixed set of reused part buffers: a
+      // message is never held whole in memory, and no dead part buffers pile up (s3-multipart.ts).
+      await uploadStream(this.client, params, Buffer.isBuffer(body) ? [body] : body, {
         partSize: this.partSize,
         queueSize: this.queueSize,
-        leavePartsOnError: false,
       });
-      await upload.done();
     } catch (error) {
       throw classify(error, `put ${this.location}${key}`);
     }
