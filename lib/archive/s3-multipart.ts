@@ -19,6 +19,7 @@ import {
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import { FatalError, RetryableError } from "../errors.js";
 
 /** S3's smallest part (all but the last), in bytes. */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -144,7 +145,7 @@ class PartUploader {
     if (reused) return reused;
     this.allocated++;
     if (this.allocated > this.settings.queueSize + 1) {
-      throw new Error(
+      throw new FatalError(
         `multipart upload of ${this.target.Key}: expected at most ${this.settings.queueSize + 1} part buffers, found a need for ${this.allocated}`,
       );
     }
@@ -189,7 +190,9 @@ class PartUploader {
       }),
     );
     if (!out.UploadId) {
-      throw new Error(`multipart upload of ${this.target.Key}: expected an UploadId from S3, found none`);
+      throw new RetryableError(
+        `multipart upload of ${this.target.Key}: expected an UploadId from S3, found none`,
+      );
     }
     return out.UploadId;
   }
@@ -206,7 +209,7 @@ class PartUploader {
       }),
     );
     if (!out.ETag) {
-      throw new Error(
+      throw new RetryableError(
         `multipart upload of ${this.target.Key}: expected an ETag for part ${partNumber}, found none`,
       );
     }
