@@ -49,7 +49,13 @@ export async function storeMime(
 
   try {
     for await (const raw of stream) {
-      const chunk = typeof raw === "string" ? Buffer.from(raw) : Buffer.from(raw as Uint8Array);
+      // A view of the chunk, not a copy: a large message would otherwise leave a dead copy of
+      // every byte for the garbage collector.
+      const bytes = raw as Uint8Array;
+      const chunk =
+        typeof raw === "string"
+          ? Buffer.from(raw)
+          : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       hash.update(chunk);
       size += chunk.length;
       if (!spill) {

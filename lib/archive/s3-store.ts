@@ -10,10 +10,10 @@ import {
   type S3Client,
   type ServerSideEncryption,
 } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
 import { RetryableError } from "../errors.js";
 import { ObjectNotFoundError } from "./errors.js";
 import { assertValidKey } from "./keys.js";
-import { uploadStream } from "./s3-multipart.js";
 import type { ObjectInfo, ObjectStore, PutOptions } from "./store.js";
 
 export interface S3ObjectStoreOptions {
@@ -26,11 +26,14 @@ export interface S3ObjectStoreOptions {
   /** KMS key id or ARN: objects are written with SSE-KMS under it. Default: the bucket's default encryption. */
   kmsKeyId?: string;
   /**
-   * Part size of multipart uploads in bytes, 5 MiB..5 GiB (S3 limits). Default 8 MiB: a 150 MB
-   * message takes 19 parts, and emulators that refuse large single bodies stay happy.
+   * Part size of multipart uploads in bytes, 5 MiB..5 GiB (S3 limits). Default 5 MiB: a 150 MB
+   * message takes 29 parts, and the memory of an upload stays small (≈ partSize × (queueSize + 1)).
    */
   partSize?: number;
-  /** Parts uploaded at once per upload, 1..16. Default 2 (memory per upload = partSize × (queueSize + 1)). */
+  /**
+   * Parts uploaded at once per upload, 1..16. Default 1: memory per upload ≈ partSize ×
+   * (queueSize + 1), and one part at a time keeps a controller with a 100 MB message under 200 MB.
+   */
   queueSize?: number;
 }
 
@@ -78,8 +81,8 @@ export class S3ObjectStore implements ObjectStore {
     this.sse = opts.kmsKeyId
       ? { ServerSideEncryption: "aws:kms", SSEKMSKeyId: opts.kmsKeyId, BucketKeyEnabled: true }
       : {};
-    this.partSize = Math.max(5 * MiB, opts.partSize ?? 8 * MiB);
-    this.queueSize = Math.min(16, Math.max(1, opts.queueSize ?? 2));
+    this.partSize = Math.max(5 * MiB, opts.partSize ?? 5 * MiB);
+    this.queueSize = Math.min(16, Math.max(1, opts.queueSize ?? 1));
   }
 
   private full(key: string): string {
@@ -99,12 +102,15 @@ export class S3ObjectStore implements ObjectStore {
         await this.client.send(new PutObjectCommand({ ...params, Body: body }));
         return;
       }
-      // Streams (and large buffers) go in parts, through a fixed set of reused part buffers: a
-      // message is never held whole in memory, and no dead part buffers pile up (s3-multipart.ts).
-      await uploadStream(this.client, params, Buffer.isBuffer(body) ? [body] : body, {
+      // Streams (and large buffers) go in parts: a message is never held whole in memory.
+      const upload = new Upload({
+        client: this.client,
+        params: { ...params, Body: body },
         partSize: this.partSize,
         queueSize: this.queueSize,
+        leavePartsOnError: false,
       });
+      await upload.done();
     } catch (error) {
       throw classify(error, `put ${this.location}${key}`);
     }
