@@ -35,10 +35,10 @@ interface Waiter {
 interface MailboxState {
   inUse: number;
   /**
-   * Slots granted now: starts at the configured concurrency, halves on every 429 and grows back
-   * by one after {@link RECOVERY_SUCCESSES} successes in a row (additive increase, multiplicative
-   * decrease), so a mailbox whose service allows fewer concurrent requests than configured stops
-   * drawing 429s instead of spending its attempts on them.
+   * Slots granted now: starts at the configured concurrency, loses one on every 429 and grows
+   * back by one after {@link RECOVERY_SUCCESSES} successes in a row, so a mailbox whose service
+   * allows fewer concurrent requests than configured stops drawing 429s instead of spending its
+   * attempts on them, while one stray 429 costs a single slot for a moment.
    */
   limit: number;
   /** Successes since the last 429 or the last increase of `limit`. */
@@ -173,10 +173,10 @@ export class MailboxTraffic {
     return Math.max(gate, budget);
   }
 
-  /** The service answered 429 for the mailbox: halve its slot limit (at least 1). */
+  /** The service answered 429 for the mailbox: one slot less (at least 1). */
   throttled(mailboxId: string): void {
     const state = this.stateOf(mailboxId);
-    state.limit = Math.max(1, Math.floor(state.limit / 2));
+    state.limit = Math.max(1, state.limit - 1);
     state.successes = 0;
   }
 

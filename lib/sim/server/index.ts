@@ -394,6 +394,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
         response.release?.();
       }
     };
+    // The service is done with a request before its client can see the end of the answer, so
+    // the request's concurrency slot is released before the last bytes are written (for a
+    // stream: when the source has been read to its end). Releasing after the write lets a client
+    // that read the end and sent its next request race the release and draw a 429 it did not earn.
     res.once("close", release);
     try {
       if (response.stream) {
@@ -405,6 +409,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
             if (mailboxId) limiter.noteMimeBytes(mailboxId, chunk.length);
             callback(null, chunk);
           },
+          flush(callback) {
+            release();
+            callback();
+          },
         });
         // pipeline() respects backpressure end to end and destroys the source if the client goes away.
         const done = response.streamNsPerByte
@@ -414,14 +422,17 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
         return;
       }
       if (response.bytes) {
+        release();
         res.writeHead(response.status, headers).end(response.bytes);
         return;
       }
       if (response.json === undefined) {
+        release();
         res.writeHead(response.status, headers).end();
         return;
       }
       const text = JSON.stringify(response.json);
+      release();
       res
         .writeHead(response.status, { ...headers, "content-length": String(Buffer.byteLength(text)) })
         .end(text);
