@@ -5,30 +5,28 @@
  * RSS of a process backing up a mailbox that holds a 100 MB message. Prints a table and writes
  * bench/results/latest.json. Figures are explained in bench/README.md.
  */
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { JobReport } from "../lib/backup/report.js";
-import { startLocalStack } from "../lib/local/stack.js";
+import { type LocalServices, startLocalServices } from "../lib/local/stack.js";
 import { reexecTrustingCa } from "../lib/local/trust-ca.js";
-import {
-  lowerBound,
-  mailboxWork,
-  type PlanLimits,
-  type PlanMailbox,
-  resolvePlanLimits,
-} from "../lib/plan/index.js";
-import type { TenantStore } from "../lib/sim/model.js";
+import { lowerBound, type PlanLimits, resolvePlanLimits, type WorkEstimate } from "../lib/plan/index.js";
+import type { GroundTruth } from "../lib/sim/model.js";
 import { ensureSimulatorCa, type LatencyOptions, type LimitOptions } from "../lib/sim/server/index.js";
-import { generateTenant, type TenantSpec } from "../lib/sim/tenant/generate.js";
-import { mutateTenant } from "../lib/sim/tenant/mutate.js";
+import type { TenantSpec } from "../lib/sim/tenant/generate.js";
+import { type ControllerRssResult, HUNDRED_MB, measureControllerRss } from "./controller-rss.js";
+import { type SimProcess, startSimProcess } from "./sim-process.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** Simulated service, scaled so that a small tenant behaves like a large one under Graph's limits. */
-const LATENCY: LatencyOptions = { baseMs: 25, jitterMs: 0, perMimeByteNs: 20 };
+const LATENCY: LatencyOptions = {
+  baseMs: Number(process.env.BENCH_LATENCY_MS ?? 400),
+  jitterMs: 0,
+  perMimeByteNs: 20,
+};
 const LIMITS: Required<Pick<LimitOptions, "concurrentPerMailbox" | "budgetPerWindow" | "windowMs">> = {
   concurrentPerMailbox: 4,
   budgetPerWindow: 600,
@@ -46,14 +44,36 @@ function planLimitsFor(streams: number): PlanLimits {
   });
 }
 
-/** Tenant shapes, scaled to fit the whole benchmark in about 10 minutes on 2 cores. */
-const SHAPES: Record<string, TenantSpec> = {
-  uniform: { seed: 11, shape: "uniform", mailboxes: 16, totalMessages: 1600 },
-  skewed: { seed: 12, shape: "skewed", mailboxes: 24, totalMessages: 1600 },
-  giant: { seed: 13, shape: "giant", mailboxes: 8, totalMessages: 1600 },
-  "many-small": { seed: 14, shape: "many-small", mailboxes: 240, totalMessages: 720, largeFraction: 0 },
+/**
+ * Tenant shapes, scaled to fit the whole benchmark in about 10 minutes on 2 cores. `subset`: at
+ * these N the run backs up only the first k mailboxes (`MAILSTREAM_INCLUDE`), because one stream
+ * through the whole tenant would take minutes; items/s of a stream does not depend on how many
+ * mailboxes wait for it, and LB is computed for the same subset.
+ */
+const SHAPES: Record<string, TenantSpec & { subset?: Partial<Record<number, number>> }> = {
+  uniform: { seed: 11, shape: "uniform", mailboxes: 16, totalMessages: 1600, subset: { 1: 1, 4: 8 } },
+  skewed: { seed: 12, shape: "skewed", mailboxes: 24, totalMessages: 800, subset: { 1: 4 } },
+  giant: { seed: 13, shape: "giant", mailboxes: 8, totalMessages: 400, maxUserFolders: 4, subset: { 1: 2 } },
+  "many-small": {
+    seed: 14,
+    shape: "many-small",
+    mailboxes: 160,
+    totalMessages: 480,
+    largeFraction: 0,
+    subset: { 1: 8, 4: 32 },
+  },
+};
+/** Requests per item on mailboxes of realistic density (hundreds of items per folder); latency does not change it. */
+const DENSE: TenantSpec = {
+  seed: 15,
+  shape: "uniform",
+  mailboxes: 2,
+  totalMessages: 1200,
+  maxUserFolders: 2,
 };
 const STREAM_COUNTS = [1, 4, 16, 64];
+/** Delta page size (the configuration's default, `Prefer: odata.maxpagesize`). */
+const PAGE_SIZE = 100;
 
 interface GraphCounters {
   requests: number;
@@ -95,41 +115,45 @@ interface BenchRow {
   plannedMakespanSeconds: number;
   planUnits: number;
   full: RunFigures & { makespanOverLowerBound: number; backupOverLowerBound: number };
-  incremental: RunFigures & { changedItems: number; requestsPerChangedItem: number };
   /** Only at N = 16. */
-  unchanged?: RunFigures & { folders: number; requestsPerFolder: number };
+  incremental?: RunFigures & { changedItems: number; requestsPerChangedItem: number };
+  /** Only at N = 16. */
+  unchanged?: RunFigures & { folders: number; mailboxes: number; requestsPerFolder: number };
 }
 
-/** The tenant's real content as the planner sees a first (full) pass. */
-async function realContent(
-  store: TenantStore,
-): Promise<{ mailboxes: PlanMailbox[]; items: number; folders: number }> {
-  const truth = await store.groundTruth();
+/**
+ * The tenant's real content, and the work of a full backup exactly as the simulator serves it:
+ * per folder one `$value` GET per item and max(1, ⌈items / page size⌉) delta pages (the last page
+ * carries the deltaLink). Discovery (probe, folder listing) is the coordinator's, before the
+ * streams start: it is not stream work, so it is not in LB (the planning phase is reported apart).
+ */
+function realContent(
+  truth: GroundTruth,
+  only?: Set<string>,
+): { works: WorkEstimate[]; items: number; folders: number; addresses: string[] } {
   let items = 0;
   let folders = 0;
-  const mailboxes = truth.mailboxes.map((m) => ({
-    mailboxId: m.userId,
-    address: m.address,
-    folders: m.folders.map((f) => {
-      if (!f.isSearchFolder) {
-        items += f.messages.length;
-        folders++;
-      }
-      return {
-        folderId: f.id,
-        path: f.path,
-        totalItemCount: f.messages.length,
-        sizeBytes: f.messages.reduce((s, x) => s + x.size, 0),
-        hasSyncState: false,
-        isSearchFolder: f.isSearchFolder,
-      };
-    }),
-  }));
-  return { mailboxes, items, folders };
+  const perRequest = (LATENCY.baseMs ?? 0) / 1000;
+  const perByte = (LATENCY.perMimeByteNs ?? 0) * 1e-9;
+  const mailboxes = truth.mailboxes.filter((m) => !only || only.has(m.address));
+  const works = mailboxes.map((m) => {
+    let requests = 0;
+    let bytes = 0;
+    for (const f of m.folders) {
+      if (f.isSearchFolder) continue;
+      const k = f.messages.length;
+      items += k;
+      folders++;
+      requests += k + Math.max(1, Math.ceil(k / PAGE_SIZE));
+      bytes += f.messages.reduce((s, x) => s + x.size, 0);
+    }
+    return { requests, serialSeconds: requests * perRequest + bytes * perByte };
+  });
+  return { works, items, folders, addresses: mailboxes.map((m) => m.address) };
 }
 
-function counters(stack: { sim: { stats(): { graph: GraphCounters } } }): GraphCounters {
-  const g = stack.sim.stats().graph;
+async function counters(sim: SimProcess): Promise<GraphCounters> {
+  const g = (await sim.stats()).graph;
   return { requests: g.requests, throttled: g.throttled, earlyRetries: g.earlyRetries };
 }
 
@@ -170,48 +194,39 @@ async function benchOne(
   shape: string,
   streams: number,
   ca: { certPem: string; keyPem: string },
+  caDir: string,
 ): Promise<BenchRow> {
-  const spec = SHAPES[shape] as TenantSpec;
-  const store = generateTenant(spec);
-  const content = await realContent(store);
-  const planLimits = planLimitsFor(streams);
-  const lb = lowerBound(
-    content.mailboxes.map((m) => mailboxWork(m, planLimits)),
-    streams,
-    planLimits,
-  );
+  const { subset, ...spec } = SHAPES[shape]!;
+  // The simulator runs in a process of its own: Graph is another machine for a controller.
+  const sim = await startSimProcess({ tenant: spec, latency: LATENCY, limits: LIMITS, ca, certDir: caDir });
   const dir = mkdtempSync(join(tmpdir(), `mailstream-bench-${shape}-${streams}-`));
-  const stack = await startLocalStack({
-    store,
-    ca,
-    latency: LATENCY,
-    limits: LIMITS,
-    archive: { kind: "local", path: join(dir, "archive") },
-    dynamoDbPath: join(dir, "dynamodb"),
-    streams,
-    planLimits,
-  });
+  let services: LocalServices | undefined;
   try {
-    const c0 = counters(stack);
-    const full = await stack.runJob({ refreshMs: 200 });
-    const c1 = counters(stack);
-    const mutation = mutateTenant(store, { seed: spec.seed * 7 + streams, intensity: 0.05 });
-    const changedItems = mutation.newMessages + mutation.deletes + mutation.moves + mutation.propertyChanges;
-    const c2 = counters(stack);
-    const incremental = await stack.runJob({ refreshMs: 200 });
-    const c3 = counters(stack);
-    // A run with nothing changed measures requests, not streams: once per shape (N = 16) keeps
-    // the benchmark within its time.
-    const unchanged = streams === 16 ? await stack.runJob({ refreshMs: 200 }) : undefined;
-    const c4 = counters(stack);
+    const truth = await sim.groundTruth();
+    const k = subset?.[streams];
+    const only = k === undefined ? undefined : new Set(truth.mailboxes.slice(0, k).map((m) => m.address));
+    const content = realContent(truth, only);
+    const planLimits = planLimitsFor(streams);
+    const lb = lowerBound(content.works, streams, planLimits);
+    services = await startLocalServices(
+      {
+        archive: { kind: "local", path: join(dir, "archive") },
+        dynamoDbPath: join(dir, "dynamodb"),
+        streams,
+        planLimits,
+        ...(only ? { env: { MAILSTREAM_INCLUDE: JSON.stringify([...only]) } } : {}),
+      },
+      sim.info.tenantEnv,
+    );
+    const stack = services;
+    const c0 = await counters(sim);
+    const full = await stack.runJob({ refreshMs: 500 });
+    const c1 = await counters(sim);
     const fullFigures = figures(full.report, c0, c1, streams);
-    const incFigures = figures(incremental.report, c2, c3, streams);
-    const unchangedFigures = unchanged ? figures(unchanged.report, c3, c4, streams) : undefined;
-    const foldersAfter = (await realContent(store)).folders;
-    return {
+    const row: BenchRow = {
       shape,
       streams,
-      mailboxes: content.mailboxes.length,
+      mailboxes: content.works.length,
       folders: content.folders,
       tenantItems: content.items,
       lowerBoundSeconds: lb,
@@ -222,77 +237,80 @@ async function benchOne(
         makespanOverLowerBound: lb > 0 ? fullFigures.makespanSeconds / lb : 0,
         backupOverLowerBound: lb > 0 ? fullFigures.backupSeconds / lb : 0,
       },
-      incremental: {
+    };
+    // The incremental run (requests per change) and the run with nothing changed (requests
+    // only) are made once per shape, at N = 16, to keep the benchmark within its time.
+    if (streams === 16) {
+      const mutation = await sim.mutate({ seed: spec.seed * 7 + streams, intensity: 0.05 });
+      const changedItems =
+        mutation.newMessages + mutation.deletes + mutation.moves + mutation.propertyChanges;
+      const c2 = await counters(sim);
+      const incremental = await stack.runJob({ refreshMs: 500 });
+      const c3 = await counters(sim);
+      const incFigures = figures(incremental.report, c2, c3, streams);
+      row.incremental = {
         ...incFigures,
         changedItems,
         requestsPerChangedItem: changedItems > 0 ? incFigures.requests / changedItems : 0,
-      },
-      ...(unchangedFigures
-        ? {
-            unchanged: {
-              ...unchangedFigures,
-              folders: foldersAfter,
-              requestsPerFolder: foldersAfter > 0 ? unchangedFigures.requests / foldersAfter : 0,
-            },
-          }
-        : {}),
+      };
+      const unchanged = await stack.runJob({ refreshMs: 500 });
+      const c4 = await counters(sim);
+      const unchangedFigures = figures(unchanged.report, c3, c4, streams);
+      const foldersAfter = realContent(await sim.groundTruth()).folders;
+      row.unchanged = {
+        ...unchangedFigures,
+        folders: foldersAfter,
+        mailboxes: content.works.length,
+        requestsPerFolder: foldersAfter > 0 ? unchangedFigures.requests / foldersAfter : 0,
+      };
+    }
+    return row;
+  } finally {
+    await services?.stop();
+    await sim.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Requests per item of a full backup and of a run with nothing changed, on mailboxes of realistic density. */
+async function benchDense(ca: { certPem: string; keyPem: string }, caDir: string): Promise<DenseFigures> {
+  const latency: LatencyOptions = { baseMs: 25, jitterMs: 0, perMimeByteNs: 0 };
+  const sim = await startSimProcess({ tenant: DENSE, latency, limits: LIMITS, ca, certDir: caDir });
+  const dir = mkdtempSync(join(tmpdir(), "mailstream-bench-dense-"));
+  let services: LocalServices | undefined;
+  try {
+    const content = realContent(await sim.groundTruth());
+    services = await startLocalServices(
+      { archive: { kind: "local", path: join(dir, "archive") }, streams: 4 },
+      sim.info.tenantEnv,
+    );
+    const c0 = await counters(sim);
+    const full = await services.runJob({ refreshMs: 500 });
+    const c1 = await counters(sim);
+    await services.runJob({ refreshMs: 500 });
+    const c2 = await counters(sim);
+    return {
+      mailboxes: content.works.length,
+      folders: content.folders,
+      items: full.report.totals.items,
+      fullRequests: c1.requests - c0.requests,
+      requestsPerItem: (c1.requests - c0.requests) / Math.max(1, full.report.totals.items),
+      unchangedRequests: c2.requests - c1.requests,
     };
   } finally {
-    await stack.stop();
+    await services?.stop();
+    await sim.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-const HUNDRED_MB = 100 * 1024 * 1024;
-
-/** Child mode: back up one mailbox holding a 100 MB message, print this process's peak RSS. */
-async function rssChild(ca: { certPem: string; keyPem: string }): Promise<void> {
-  const store = generateTenant({
-    seed: 21,
-    shape: "uniform",
-    mailboxes: 1,
-    totalMessages: 20,
-    unlicensedFraction: 0,
-    sharedFraction: 0,
-    largeFraction: 0,
-    largeMessages: [{ bytes: HUNDRED_MB, mailbox: 0 }],
-  });
-  const dir = mkdtempSync(join(tmpdir(), "mailstream-bench-rss-"));
-  const stack = await startLocalStack({
-    store,
-    ca,
-    latency: { baseMs: 5 },
-    archive: { kind: "local", path: join(dir, "archive") },
-    dynamoDbPath: join(dir, "dynamodb"),
-    streams: 1,
-  });
-  try {
-    const { report } = await stack.runJob({ refreshMs: 200 });
-    const maxRssBytes = process.resourceUsage().maxRSS * 1024;
-    process.stdout.write(
-      `${JSON.stringify({ maxRssBytes, status: report.status, items: report.totals.items, bytes: report.totals.bytes })}\n`,
-    );
-  } finally {
-    await stack.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function measureRss(): Promise<{ maxRssBytes: number; status: string; items: number; bytes: number }> {
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1), "--rss-child"], {
-    stdio: ["ignore", "pipe", "inherit"],
-    env: process.env,
-  });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  const code: number = await new Promise((r) => child.on("exit", (c) => r(c ?? 1)));
-  const line = out.trim().split("\n").pop() ?? "";
-  if (code !== 0 || !line.startsWith("{")) {
-    throw new Error(`RSS child: expected exit 0 and a JSON line, found exit ${code} and "${line}"`);
-  }
-  return JSON.parse(line);
+interface DenseFigures {
+  mailboxes: number;
+  folders: number;
+  items: number;
+  fullRequests: number;
+  requestsPerItem: number;
+  unchangedRequests: number;
 }
 
 const f = (n: number, d = 2) => n.toFixed(d);
@@ -314,9 +332,10 @@ function printTable(rows: BenchRow[]): void {
     "429s",
     "early",
     "idle%",
+    "inc bk s",
     "inc req/chg",
     "unchg req",
-    "folders",
+    "folders+mbx",
   ];
   const lines = rows.map((r) => [
     r.shape,
@@ -331,12 +350,13 @@ function printTable(rows: BenchRow[]): void {
     f(r.full.itemsPerSecond, 1),
     f(r.full.megabytesPerSecond),
     f(r.full.requestsPerItem, 3),
-    String(r.full.throttled + r.incremental.throttled),
-    String(r.full.earlyRetries + r.incremental.earlyRetries),
+    String(r.full.throttled + (r.incremental?.throttled ?? 0)),
+    String(r.full.earlyRetries + (r.incremental?.earlyRetries ?? 0)),
     f(100 * r.full.streamIdleShare, 0),
-    f(r.incremental.requestsPerChangedItem),
+    r.incremental ? f(r.incremental.backupSeconds) : "-",
+    r.incremental ? f(r.incremental.requestsPerChangedItem) : "-",
     r.unchanged ? String(r.unchanged.requests) : "-",
-    r.unchanged ? String(r.unchanged.folders) : "-",
+    r.unchanged ? `${r.unchanged.folders}+${r.unchanged.mailboxes}` : "-",
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)));
   const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join("  ");
@@ -350,14 +370,11 @@ async function main(): Promise<void> {
   // Node trusts extra CAs only from NODE_EXTRA_CA_CERTS at start: run again trusting the simulator's.
   await reexecTrustingCa(sim.caCertPath, caDir);
   const ca = { certPem: sim.caCertPem, keyPem: sim.caKeyPem };
-  if (process.argv.includes("--rss-child")) {
-    await rssChild(ca);
-    return;
-  }
   const only = process.argv
     .find((a) => a.startsWith("--shapes="))
     ?.slice("--shapes=".length)
-    .split(",");
+    .split(",")
+    .filter(Boolean);
   const counts = process.argv
     .find((a) => a.startsWith("--streams="))
     ?.slice("--streams=".length)
@@ -370,7 +387,8 @@ async function main(): Promise<void> {
     join(here, "results", "latest.json");
   mkdirSync(dirname(out), { recursive: true });
   // Written after every run, so that an interrupted benchmark still leaves its figures.
-  const save = (rss?: Awaited<ReturnType<typeof measureRss>>) => {
+  let dense: DenseFigures | undefined;
+  const save = (rss?: ControllerRssResult) => {
     const uniform1 = rows.find((r) => r.shape === "uniform" && r.streams === 1);
     const uniform16 = rows.find((r) => r.shape === "uniform" && r.streams === 16);
     const result = {
@@ -385,7 +403,8 @@ async function main(): Promise<void> {
       rows,
       speedupUniform16Over1:
         uniform1 && uniform16 ? uniform16.full.itemsPerSecond / uniform1.full.itemsPerSecond : null,
-      controllerRss: rss ? { ...rss, messageBytes: HUNDRED_MB } : null,
+      dense: dense ? { spec: DENSE, ...dense } : null,
+      controllerRss: rss ?? null,
     };
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     return result;
@@ -393,19 +412,25 @@ async function main(): Promise<void> {
   for (const shape of only ?? Object.keys(SHAPES)) {
     for (const streams of counts ?? STREAM_COUNTS) {
       process.stderr.write(`bench: ${shape} N=${streams} …\n`);
-      rows.push(await benchOne(shape, streams, ca));
+      rows.push(await benchOne(shape, streams, ca, caDir));
       printTable(rows.slice(-1));
       save();
     }
   }
+  process.stderr.write("bench: requests per item on mailboxes of realistic density …\n");
+  dense = await benchDense(ca, caDir);
+  save();
   process.stderr.write("bench: controller RSS with a 100 MB message …\n");
-  const rss = await measureRss();
+  const rss = await measureControllerRss({ ca });
   const result = save(rss);
   process.stdout.write("\n");
   printTable(rows);
   process.stdout.write(
     `\nuniform items/s N=16 / N=1: ${result.speedupUniform16Over1?.toFixed(2) ?? "n/a"} (target ≥ 12)\n` +
-      `controller peak RSS with a 100 MB message: ${(rss.maxRssBytes / 1024 / 1024).toFixed(0)} MB (target ≤ 200 MB), ${rss.status}\n` +
+      `dense tenant (${dense.mailboxes} mailboxes, ${dense.folders} folders, ${dense.items} items): ` +
+      `${dense.requestsPerItem.toFixed(3)} requests per item (target ≤ 1.05), ${dense.unchangedRequests} requests with nothing changed\n` +
+      `controller peak RSS with a ${(HUNDRED_MB / 1024 / 1024).toFixed(0)} MiB message: ${(rss.maxRssBytes / 1024 / 1024).toFixed(0)} MiB ` +
+      `(target ≤ 200 MB), ${rss.status}\n` +
       `wall time ${result.wallSeconds.toFixed(0)} s\n`,
   );
   process.stdout.write(`wrote ${out}\n`);

@@ -84,7 +84,11 @@ export interface CoordinatorDeps {
   recordFolders(jobId: string, mailbox: DiscoveredMailbox, folders: FolderInfo[]): Promise<void>;
   /** Writes the report of a job that has nothing to do (no units), as the last stream would. */
   finalizeJob(jobId: string): Promise<void>;
-  /** Mailboxes whose folders are listed at once. Range 1–64. Default 8. */
+  /**
+   * Mailboxes whose folders are listed at once (one request per mailbox at a time, so Graph's
+   * per-mailbox limits are not touched); discovery is on every job's critical path. Range 1–64.
+   * Default 32.
+   */
   listConcurrency?: number;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
@@ -113,7 +117,7 @@ export async function startJob(trigger: JobTrigger, deps: CoordinatorDeps): Prom
   log("job.discovered", { jobId, mailboxes: discovery.mailboxes.length, skipped: discovery.skipped.length });
   const skipped = [...discovery.skipped];
   const planning: MailboxForPlanning[] = [];
-  const listing = new PQueue({ concurrency: deps.listConcurrency ?? 8 });
+  const listing = new PQueue({ concurrency: deps.listConcurrency ?? 32 });
   for (const mailbox of discovery.mailboxes) {
     listing.add(async () => {
       try {

@@ -13,7 +13,10 @@ export interface MailboxSelection {
   include?: string[];
   /** Rules as for `include`; a mailbox matching any is left out. Default none. */
   exclude?: string[];
-  /** Mailbox probes in flight at once (each to a different mailbox). Bounds 1–64. Default 8. */
+  /**
+   * Mailbox probes in flight at once (each to a different mailbox, so Graph's per-mailbox limits
+   * are not touched; the app-wide limit is 130,000 requests per 10 s). Bounds 1–64. Default 32.
+   */
   probeConcurrency?: number;
 }
 
@@ -92,7 +95,7 @@ export async function discoverMailboxes(
   const include = (selection.include ?? []).map(parseMailboxRule);
   const exclude = (selection.exclude ?? []).map(parseMailboxRule);
   const needGroups = [...include, ...exclude].some((r) => r.kind === "group");
-  const concurrency = Math.min(64, Math.max(1, Math.floor(selection.probeConcurrency ?? 8)));
+  const concurrency = Math.min(64, Math.max(1, Math.floor(selection.probeConcurrency ?? 32)));
 
   const users: DirectoryUser[] = [];
   for await (const page of gateway.pages<DirectoryUser>("/users", {

@@ -1,0 +1,128 @@
+/**
+ * The simulated tenant in a process of its own, for the benchmark: Graph is another machine for a
+ * real controller, so the simulator must not take CPU from the controllers' event loop. The
+ * parent passes the tenant spec, latency and limits as one JSON argument; this process prints one
+ * JSON line (connection values) and serves until its stdin closes (the parent ended) or SIGTERM.
+ * Statistics, ground truth and mutation rounds go through the admin endpoints (`/_admin/…`).
+ */
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { GroundTruth } from "../lib/sim/model.js";
+import {
+  type LatencyOptions,
+  type LimitOptions,
+  type ServedStats,
+  startSimulator,
+} from "../lib/sim/server/index.js";
+import { generateTenant, type TenantSpec } from "../lib/sim/tenant/generate.js";
+import { type MutationOptions, type MutationSummary, mutateTenant } from "../lib/sim/tenant/mutate.js";
+
+export interface SimProcessSpec {
+  tenant: TenantSpec;
+  latency?: LatencyOptions;
+  limits?: LimitOptions;
+  ca: { certPem: string; keyPem: string };
+  certDir: string;
+}
+
+/** What the child prints: everything `startLocalServices` needs as tenant configuration. */
+export interface SimProcessInfo {
+  baseUrl: string;
+  adminUrl: string;
+  tenantEnv: Record<string, string>;
+}
+
+/** The simulator child as the benchmark drives it. */
+export interface SimProcess {
+  info: SimProcessInfo;
+  stats(): Promise<ServedStats>;
+  groundTruth(): Promise<GroundTruth>;
+  mutate(options: Partial<MutationOptions>): Promise<MutationSummary>;
+  close(): Promise<void>;
+}
+
+async function adminJson<T>(adminUrl: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${adminUrl}${path}`, {
+    method: body === undefined ? "GET" : "POST",
+    ...(body === undefined
+      ? {}
+      : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+  });
+  if (!response.ok) throw new Error(`simulator ${path}: expected 200, found ${response.status}`);
+  return (await response.json()) as T;
+}
+
+/** Starts the simulator child and waits for its connection line. */
+export async function startSimProcess(spec: SimProcessSpec): Promise<SimProcess> {
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), JSON.stringify(spec)],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+      env: process.env,
+    },
+  );
+  const exited = new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
+  const lines = createInterface({ input: child.stdout });
+  const first = await Promise.race([
+    new Promise<string>((resolve) => lines.once("line", resolve)),
+    exited.then((code) => {
+      throw new Error(`simulator process: expected a connection line, found exit ${code}`);
+    }),
+  ]);
+  const info = JSON.parse(first) as SimProcessInfo;
+  return {
+    info,
+    stats: () => adminJson<ServedStats>(info.adminUrl, "/_admin/stats"),
+    groundTruth: () => adminJson<GroundTruth>(info.adminUrl, "/_admin/ground-truth"),
+    mutate: (options) => adminJson<MutationSummary>(info.adminUrl, "/_admin/mutate", options),
+    async close() {
+      child.stdin.end();
+      await exited;
+    },
+  };
+}
+
+async function serve(spec: SimProcessSpec): Promise<void> {
+  const store = generateTenant(spec.tenant);
+  const sim = await startSimulator({
+    store,
+    ca: spec.ca,
+    certDir: spec.certDir,
+    ...(spec.latency ? { latency: spec.latency } : {}),
+    ...(spec.limits ? { limits: spec.limits } : {}),
+    onMutate: (request, s) => mutateTenant(s, request as MutationOptions),
+  });
+  const info: SimProcessInfo = {
+    baseUrl: sim.baseUrl,
+    adminUrl: sim.baseUrl.replace(/\/v1\.0$/, ""),
+    tenantEnv: {
+      MAILSTREAM_TENANT_ID: sim.tenantId,
+      MAILSTREAM_CLIENT_ID: sim.clientId,
+      MAILSTREAM_GRAPH_BASE_URL: sim.baseUrl,
+      MAILSTREAM_AUTHORITY: sim.authority,
+      MAILSTREAM_AUTHORITY_METADATA: sim.msalAuthorityMetadata,
+      MAILSTREAM_KNOWN_AUTHORITIES: sim.knownAuthorities.join(","),
+      MAILSTREAM_CREDENTIALS_SOURCE: "env",
+      MAILSTREAM_CLIENT_SECRET: sim.clientSecret ?? "",
+    },
+  };
+  process.stdout.write(`${JSON.stringify(info)}\n`);
+  await new Promise<void>((resolve) => {
+    process.stdin.on("end", resolve);
+    process.stdin.on("close", resolve);
+    process.stdin.resume();
+    process.on("SIGTERM", resolve);
+  });
+  await sim.close();
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  serve(JSON.parse(process.argv[2] ?? "{}") as SimProcessSpec).catch((error: unknown) => {
+    process.stderr.write(
+      `sim-process: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  });
+}
