@@ -16,6 +16,7 @@
  * `--node-flags="--trace-gc" --child-log=/tmp/controller.log` passes flags to the controller
  * process and keeps its output.
  */
+
 import { spawn } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,6 +25,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 import { ESM_REQUIRE_BANNER } from "../infra/constructs/mailstream-function.js";
 import { environmentForAwsEndpoints } from "../lib/config/aws-endpoints.js";
+import { simulatorTenantEnv } from "../lib/local/simulator-env.js";
 import { LocalSqsEventSource, type SqsBatchResponse, type SqsEvent } from "../lib/local/sqs-event-source.js";
 import { type LocalStack, startLocalStack } from "../lib/local/stack.js";
 import { reexecTrustingCa } from "../lib/local/trust-ca.js";
@@ -158,14 +160,7 @@ function controllerEnvironment(stack: LocalStack, deadlineMarginMs?: number): Re
     ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
     NODE_OPTIONS: "--enable-source-maps",
     MAILSTREAM_STAGE: "bench",
-    MAILSTREAM_TENANT_ID: sim.tenantId,
-    MAILSTREAM_CLIENT_ID: sim.clientId,
-    MAILSTREAM_GRAPH_BASE_URL: sim.baseUrl,
-    MAILSTREAM_AUTHORITY: sim.authority,
-    MAILSTREAM_AUTHORITY_METADATA: sim.msalAuthorityMetadata,
-    MAILSTREAM_KNOWN_AUTHORITIES: sim.knownAuthorities.join(","),
-    MAILSTREAM_CREDENTIALS_SOURCE: "env",
-    MAILSTREAM_CLIENT_SECRET: sim.clientSecret ?? "",
+    ...simulatorTenantEnv(sim),
     MAILSTREAM_ARCHIVE: "s3",
     MAILSTREAM_ARCHIVE_BUCKET: BUCKET,
     MAILSTREAM_STATE_TABLE: stack.app.config.stateTable,

@@ -5,9 +5,11 @@
  * JSON line (connection values) and serves until its stdin closes (the parent ended) or SIGTERM.
  * Statistics, ground truth and mutation rounds go through the admin endpoints (`/_admin/…`).
  */
+
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { simulatorTenantEnv } from "../lib/local/simulator-env.js";
 import type { GroundTruth } from "../lib/sim/model.js";
 import {
   type LatencyOptions,
@@ -98,14 +100,7 @@ async function serve(spec: SimProcessSpec): Promise<void> {
     baseUrl: sim.baseUrl,
     adminUrl: sim.baseUrl.replace(/\/v1\.0$/, ""),
     tenantEnv: {
-      MAILSTREAM_TENANT_ID: sim.tenantId,
-      MAILSTREAM_CLIENT_ID: sim.clientId,
-      MAILSTREAM_GRAPH_BASE_URL: sim.baseUrl,
-      MAILSTREAM_AUTHORITY: sim.authority,
-      MAILSTREAM_AUTHORITY_METADATA: sim.msalAuthorityMetadata,
-      MAILSTREAM_KNOWN_AUTHORITIES: sim.knownAuthorities.join(","),
-      MAILSTREAM_CREDENTIALS_SOURCE: "env",
-      MAILSTREAM_CLIENT_SECRET: sim.clientSecret ?? "",
+      ...simulatorTenantEnv(sim),
     },
   };
   process.stdout.write(`${JSON.stringify(info)}\n`);

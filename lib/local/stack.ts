@@ -24,6 +24,7 @@ import {
 } from "../sim/server/index.js";
 import { type RunningEmulators, startEmulators } from "./emulators.js";
 import { type CreatedStreamQueue, createStreamQueue } from "./queue-setup.js";
+import { simulatorTenantEnv } from "./simulator-env.js";
 import { LocalSqsEventSource } from "./sqs-event-source.js";
 import { createStateTable } from "./state-table.js";
 
@@ -104,16 +105,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ...(options.tokenLifetimeSeconds ? { tokenLifetimeSeconds: options.tokenLifetimeSeconds } : {}),
   });
   try {
-    const services = await startLocalServices(options, {
-      MAILSTREAM_TENANT_ID: sim.tenantId,
-      MAILSTREAM_CLIENT_ID: sim.clientId,
-      MAILSTREAM_GRAPH_BASE_URL: sim.baseUrl,
-      MAILSTREAM_AUTHORITY: sim.authority,
-      MAILSTREAM_AUTHORITY_METADATA: sim.msalAuthorityMetadata,
-      MAILSTREAM_KNOWN_AUTHORITIES: sim.knownAuthorities.join(","),
-      MAILSTREAM_CREDENTIALS_SOURCE: "env",
-      MAILSTREAM_CLIENT_SECRET: sim.clientSecret ?? "",
-    });
+    const services = await startLocalServices(options, simulatorTenantEnv(sim));
     return {
       ...services,
       sim,

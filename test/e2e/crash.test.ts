@@ -4,6 +4,7 @@
  * the stream, the parent's controller resumes the unit from its checkpoint, and the job ends with
  * nothing lost, nothing stored or counted twice, and sync states committed only at finalization.
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listMailboxCatalog, readCatalogPart } from "../../lib/archive/catalog.js";
 import { environmentForAwsEndpoints } from "../../lib/config/aws-endpoints.js";
+import { simulatorTenantEnv } from "../../lib/local/simulator-env.js";
 import { type LocalStack, startLocalStack } from "../../lib/local/stack.js";
 import { generateTenant } from "../../lib/sim/index.js";
 import type { UnitRecord } from "../../lib/state/records.js";
@@ -54,14 +56,7 @@ function startChild(s: LocalStack): ChildProcess {
   return spawn(process.execPath, ["--import", "tsx", CHILD], {
     env: {
       ...process.env,
-      MAILSTREAM_TENANT_ID: sim.tenantId,
-      MAILSTREAM_CLIENT_ID: sim.clientId,
-      MAILSTREAM_GRAPH_BASE_URL: sim.baseUrl,
-      MAILSTREAM_AUTHORITY: sim.authority,
-      MAILSTREAM_AUTHORITY_METADATA: sim.msalAuthorityMetadata,
-      MAILSTREAM_KNOWN_AUTHORITIES: sim.knownAuthorities.join(","),
-      MAILSTREAM_CREDENTIALS_SOURCE: "env",
-      MAILSTREAM_CLIENT_SECRET: sim.clientSecret ?? "",
+      ...simulatorTenantEnv(sim),
       MAILSTREAM_ARCHIVE: "local",
       MAILSTREAM_ARCHIVE_PATH: archivePath,
       MAILSTREAM_STATE_TABLE: s.app.config.stateTable,

@@ -6,10 +6,12 @@
  * source (with invocations short enough that streams continue through the queue), and the job's
  * report, archive and EMF metrics are checked against the tenant.
  */
+
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { listAll } from "../../../lib/archive/index.js";
 import type { JobReport } from "../../../lib/backup/report.js";
 import { environmentForAwsEndpoints } from "../../../lib/config/aws-endpoints.js";
+import { simulatorTenantEnv } from "../../../lib/local/simulator-env.js";
 import { LocalSqsEventSource } from "../../../lib/local/sqs-event-source.js";
 import { type LocalStack, startLocalStack } from "../../../lib/local/stack.js";
 import { type GroundTruth, generateTenant } from "../../../lib/sim/index.js";
@@ -47,14 +49,7 @@ beforeAll(async () => {
   const sim = stack.sim;
   Object.assign(process.env, {
     MAILSTREAM_STAGE: STAGE,
-    MAILSTREAM_TENANT_ID: sim.tenantId,
-    MAILSTREAM_CLIENT_ID: sim.clientId,
-    MAILSTREAM_GRAPH_BASE_URL: sim.baseUrl,
-    MAILSTREAM_AUTHORITY: sim.authority,
-    MAILSTREAM_AUTHORITY_METADATA: sim.msalAuthorityMetadata,
-    MAILSTREAM_KNOWN_AUTHORITIES: sim.knownAuthorities.join(","),
-    MAILSTREAM_CREDENTIALS_SOURCE: "env",
-    MAILSTREAM_CLIENT_SECRET: sim.clientSecret ?? "",
+    ...simulatorTenantEnv(sim),
     MAILSTREAM_ARCHIVE: "s3",
     MAILSTREAM_ARCHIVE_BUCKET: BUCKET,
     MAILSTREAM_STATE_TABLE: stack.app.config.stateTable,
