@@ -74,13 +74,7 @@ export async function exportCommand(
       ...(opts.at !== undefined ? { at: opts.at } : {}),
     });
     const damaged = reportCatalogErrors(io.err, selection.view.errors);
-    const progress = createProgress("export", io.err);
-    const result = await exportSelection(ctx.archive, selection, {
-      format: opts.format ?? "mbox",
-      outDir: opts.output,
-      onProgress: (d, t) => progress.update(d, t),
-    });
-    progress.stop();
+    const result = await exportWithProgress(ctx, selection, opts, io);
     const summary = {
       mailbox: selection.mailbox.address,
       jobId: selection.jobId,
@@ -95,6 +89,25 @@ export async function exportCommand(
     }
     return damaged > 0 ? 1 : 0;
   });
+}
+
+/** Writes the selected messages with a progress bar on stderr. */
+async function exportWithProgress(
+  ctx: CliContext,
+  selection: Parameters<typeof exportSelection>[1],
+  opts: ExportCommandOptions,
+  io: CommandIO,
+): ReturnType<typeof exportSelection> {
+  const progress = createProgress("export", io.err);
+  try {
+    return await exportSelection(ctx.archive, selection, {
+      format: opts.format ?? "mbox",
+      outDir: opts.output,
+      onProgress: (d, t) => progress.update(d, t),
+    });
+  } finally {
+    progress.stop();
+  }
 }
 
 function filesNoun(format: ExportFormat | undefined): string {
@@ -114,13 +127,7 @@ async function exportSearch(
     ...(opts.at !== undefined ? { at: opts.at } : {}),
   });
   const damaged = reportCatalogErrors(io.err, selection.errors);
-  const progress = createProgress("export", io.err);
-  const result = await exportSelection(ctx.archive, selection, {
-    format: opts.format ?? "mbox",
-    outDir: opts.output,
-    onProgress: (d, t) => progress.update(d, t),
-  });
-  progress.stop();
+  const result = await exportWithProgress(ctx, selection, opts, io);
   const mailboxesWithHits = new Set(selection.hits.map((h) => h.mailbox.mailboxId)).size;
   if (opts.json) {
     writeJson(io.out, {
