@@ -103,10 +103,8 @@ export function encodeText(text: string, charset: Charset): Buffer {
 
 /** Base64 of `data` in lines of 76 characters, each ended by CRLF. */
 export function base64Body(data: Buffer): string {
-  const b64 = data.toString("base64");
-  let out = "";
-  for (let i = 0; i < b64.length; i += 76) out += `${b64.slice(i, i + 76)}\r\n`;
-  return out;
+  // One native pass: cheaper than slicing and concatenating 76-character pieces in a loop.
+  return data.toString("base64").replace(/.{1,76}/g, "$&\r\n");
 }
 
 /**

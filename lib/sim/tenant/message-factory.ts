@@ -7,12 +7,12 @@ import type { EmailAddress, MessageProps, NewMessage } from "../model.js";
 import { bodyText, pickTextStyle, type TextStyle } from "./content.js";
 import { encodeText } from "./encoding.js";
 import {
-  buildMime,
-  fileLikeBytes,
+  deferredFileLikeBytes,
   largeMimeSource,
   type MimeAttachment,
   type MimeInput,
   type MimeKind,
+  OnDemandMime,
 } from "./mime.js";
 import type { Random } from "./random.js";
 
@@ -85,8 +85,26 @@ function encodable(text: string, style: TextStyle): boolean {
   }
 }
 
+/** The body text: one short line or a few paragraphs, with a greeting and the sender's name. */
+function writeBody(style: TextStyle, rng: Random, from: EmailAddress, to: EmailAddress[]): string {
+  const tiny = rng.chance(0.15);
+  return tiny
+    ? `${style.sentence(rng)}\n\n${from.name}`
+    : bodyText(style, rng, `Hi ${to[0]?.name.split(" ")[0] ?? "all"}`, from.name, rng.int(1, 6));
+}
+
+/**
+ * Writes the same body again on every call, from the generator position `at` that
+ * {@link writeBody} started from (a module-level function, so the closure holds only these).
+ */
+function rewriteBody(style: TextStyle, at: Random, from: EmailAddress, to: EmailAddress[]): () => string {
+  return () => writeBody(style, at.clone(), from, to);
+}
+
 function preview(text: string): string {
-  return text.replace(/\s+/g, " ").trim().slice(0, 255);
+  const short = text.replace(/\s+/g, " ").trim().slice(0, 255);
+  // A slice of a string keeps the whole string alive in V8; a copy keeps only the preview.
+  return Buffer.from(short, "utf16le").toString("utf16le");
 }
 
 /**
@@ -114,10 +132,9 @@ export function composeMessage(
   let style = pickTextStyle(rng);
   const reply = authoring.threads.length > 0 && rng.chance(0.3) ? rng.pick(authoring.threads) : undefined;
   const subject = reply ? `RE: ${reply.subject.replace(/^RE: /, "")}` : style.subject(rng);
-  const tiny = rng.chance(0.15);
-  const text = tiny
-    ? `${style.sentence(rng)}\n\n${from.name}`
-    : bodyText(style, rng, `Hi ${to[0]?.name.split(" ")[0] ?? "all"}`, from.name, rng.int(1, 6));
+  // The MIME is built later, again and again: it writes the same text anew instead of keeping it.
+  const sameText = rewriteBody(style, rng.clone(), from, to);
+  const text = writeBody(style, rng, from, to);
   if (!encodable(text, style) || !encodable(subject, style)) {
     // Names or a reply's subject outside the charset: send as UTF-8, as clients do.
     style = { ...style, charset: "utf-8", subjectEncoding: "utf-8" };
@@ -166,7 +183,7 @@ export function composeMessage(
             return {
               name: `${rng.pick(t.names)}.${t.ext}`,
               contentType: t.contentType,
-              bytes: fileLikeBytes(t.type, rng.int(2_000, 40_000), rng),
+              content: deferredFileLikeBytes(t.type, rng.int(2_000, 40_000), rng),
             };
           })
         : [];
@@ -175,13 +192,14 @@ export function composeMessage(
         ? {
             cid: `image001.png@01D${hex(rng, 3)}.${hex(rng, 4)}`,
             name: "image001.png",
-            bytes: fileLikeBytes("png", rng.int(1_000, 8_000), rng),
+            content: deferredFileLikeBytes("png", rng.int(1_000, 8_000), rng),
           }
         : undefined;
-    mime = {
-      kind: "bytes",
-      bytes: buildMime({ ...base, kind, attachments, ...(inlineImage ? { inlineImage } : {}) }),
-    };
+    // Built when read, never held: text and attachment bytes come again from saved generator positions.
+    mime = new OnDemandMime(
+      { ...base, kind, attachments, ...(inlineImage ? { inlineImage } : {}) },
+      sameText,
+    );
     hasAttachments = attachments.length > 0;
   }
   const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");

@@ -1,9 +1,9 @@
 /**
  * Realistic MIME for simulated messages, with CRLF line endings and Exchange-like headers.
  *
- * Small messages are built whole ({@link buildMime}); large ones ({@link largeMimeSource}) are
- * headers plus a base64 attachment produced chunk by chunk from a seeded generator, with an exact
- * size known up front and never held in memory at once.
+ * Small messages are built whole ({@link buildMime}), each time they are read ({@link OnDemandMime})
+ * rather than held; large ones ({@link largeMimeSource}) are headers plus a base64 attachment
+ * produced chunk by chunk from a seeded generator. Both know their exact size up front.
  */
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
@@ -22,10 +22,21 @@ import { Random, seedFrom } from "./random.js";
 /** The MIME structures the generator produces. */
 export type MimeKind = "plain" | "alternative" | "attachments" | "related";
 
+/**
+ * Content that is produced only when the MIME is built: its size is known up front, so a
+ * message's size can be computed without producing (or holding) the bytes.
+ */
+export interface DeferredBytes {
+  /** Exact length in bytes of what {@link bytes} returns. */
+  size: number;
+  /** The same bytes on every call. */
+  bytes(): Buffer;
+}
+
 export interface MimeAttachment {
   name: string;
   contentType: string;
-  bytes: Buffer;
+  content: DeferredBytes;
 }
 
 export interface MimeInput {
@@ -50,7 +61,7 @@ export interface MimeInput {
   /** File attachments (kind "attachments"). */
   attachments: MimeAttachment[];
   /** Inline image referenced from the HTML by Content-ID (kind "related"). */
-  inlineImage?: { cid: string; name: string; bytes: Buffer };
+  inlineImage?: { cid: string; name: string; content: DeferredBytes };
 }
 
 const CRLF = "\r\n";
@@ -143,18 +154,30 @@ function htmlOf(text: string, charset: Charset, inlineCid?: string): string {
   return `<html>\n<head>\n<meta http-equiv="Content-Type" content="text/html; charset=${charset}">\n</head>\n<body>\n${paragraphs}${image}\n</body>\n</html>\n`;
 }
 
-function attachmentPart(a: { name: string; contentType: string; bytes: Buffer }, inlineCid?: string): string {
+/** How an attachment's base64 body is written: the real encoding, or only its length (for sizes). */
+type AttachmentBody = (content: DeferredBytes) => string;
+
+const realBody: AttachmentBody = (content) => base64Body(content.bytes());
+/** A stand-in of exactly the length of the base64 body, so the MIME's length comes out exact. */
+const sameLengthBody: AttachmentBody = (content) =>
+  "A".repeat(base64BodyLength(4 * Math.ceil(content.size / 3)));
+
+function attachmentPart(
+  a: { name: string; contentType: string; content: DeferredBytes },
+  body: AttachmentBody,
+  inlineCid?: string,
+): string {
   const encodedName = /^[\x20-\x7e]*$/.test(a.name)
     ? `"${a.name}"`
     : `"${encodeHeaderWords(a.name).replace(/\r\n /g, " ")}"`;
   return [
     `Content-Type: ${a.contentType}; name=${encodedName}`,
     `Content-Description: ${encodeHeaderWords(a.name).replace(/\r\n /g, " ")}`,
-    `Content-Disposition: ${inlineCid ? "inline" : "attachment"}; filename=${encodedName}; size=${a.bytes.length}`,
+    `Content-Disposition: ${inlineCid ? "inline" : "attachment"}; filename=${encodedName}; size=${a.content.size}`,
     ...(inlineCid ? [`Content-ID: <${inlineCid}>`] : []),
     "Content-Transfer-Encoding: base64",
     "",
-    base64Body(a.bytes),
+    body(a.content),
   ].join(CRLF);
 }
 
@@ -172,6 +195,18 @@ function multipart(
 
 /** The whole MIME of a small message. */
 export function buildMime(input: MimeInput): Buffer {
+  return Buffer.from(mimeText(input, realBody), "latin1");
+}
+
+/**
+ * Exact length in bytes of {@link buildMime}'s result, without producing attachment content or
+ * encoding it (the text is latin1: one byte per character).
+ */
+export function mimeLength(input: MimeInput): number {
+  return mimeText(input, sameLengthBody).length;
+}
+
+function mimeText(input: MimeInput, body: AttachmentBody): string {
   const hasAttachments = input.kind === "attachments" && input.attachments.length > 0;
   const plain = textPart(input.text, "plain", input);
   let content: { header: string; body: string };
@@ -192,7 +227,7 @@ export function buildMime(input: MimeInput): Buffer {
       const cid = input.inlineImage?.cid ?? "image001.png@01D00000.00000000";
       const html = textPart(htmlOf(input.text, input.charset, cid), "html", input);
       const image = input.inlineImage
-        ? [attachmentPart({ ...input.inlineImage, contentType: "image/png" }, cid)]
+        ? [attachmentPart({ ...input.inlineImage, contentType: "image/png" }, body, cid)]
         : [];
       const related = multipart(
         "related",
@@ -214,13 +249,44 @@ export function buildMime(input: MimeInput): Buffer {
       ]);
       content = multipart("mixed", boundary(input.messageId, "005"), [
         `${alternative.header}${CRLF}${CRLF}${alternative.body}`,
-        ...input.attachments.map((a) => attachmentPart(a)),
+        ...input.attachments.map((a) => attachmentPart(a, body)),
       ]);
       break;
     }
   }
   const headers = [...topHeaders(input, hasAttachments), content.header, "MIME-Version: 1.0"].join(CRLF);
-  return Buffer.from(`${headers}${CRLF}${CRLF}${content.body}`, "latin1");
+  return `${headers}${CRLF}${CRLF}${content.body}`;
+}
+
+/**
+ * A small message's MIME, built from its {@link MimeInput} each time it is read instead of held:
+ * a tenant of 40,000 messages then keeps no MIME buffers, only their recipes. Its `kind` is
+ * "bytes" so that every reader of {@link MimeSource} works unchanged; each read of `bytes` builds
+ * a fresh, byte-identical buffer. `size` is exact and computed without building.
+ */
+export class OnDemandMime {
+  readonly kind = "bytes" as const;
+  /** Exact length in bytes of `bytes`. */
+  readonly size: number;
+  declare readonly bytes: Buffer;
+
+  /**
+   * @param input the message's input, used once here for the size
+   * @param text gives `input.text` again on every call, so that the text need not be kept
+   */
+  constructor(input: MimeInput, text: () => string = constant(input.text)) {
+    this.size = mimeLength(input);
+    const { text: _text, ...recipe } = input;
+    // An own enumerable getter, so that a spread copy of the source still carries its bytes.
+    Object.defineProperty(this, "bytes", {
+      enumerable: true,
+      get: () => buildMime({ ...recipe, text: text() }),
+    });
+  }
+}
+
+function constant<T>(value: T): () => T {
+  return () => value;
 }
 
 /** Size of `encodedChars` base64 characters written in CRLF-terminated lines of 76. */
@@ -286,24 +352,36 @@ export function largeMimeSource(
   return { kind: "generated", size: totalBytes, open: () => Readable.from(chunks(), { objectMode: false }) };
 }
 
+type FileLikeType = "pdf" | "png" | "docx" | "xlsx" | "txt";
+
+const FILE_MAGIC: Record<FileLikeType, Buffer> = {
+  pdf: Buffer.from("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "latin1"),
+  png: Buffer.from("89504e470d0a1a0a0000000d49484452000000780000002808060000", "hex"),
+  docx: Buffer.from("504b0304140006000800000021", "hex"),
+  xlsx: Buffer.from("504b0304140006000800000021", "hex"),
+  txt: Buffer.from("Notes\r\n", "latin1"),
+};
+
 /** Attachment bytes that start like the real file type (so type sniffers agree), then noise. */
-export function fileLikeBytes(
-  type: "pdf" | "png" | "docx" | "xlsx" | "txt",
-  size: number,
-  rng: Random,
-): Buffer {
-  const magic: Record<typeof type, Buffer> = {
-    pdf: Buffer.from("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "latin1"),
-    png: Buffer.from("89504e470d0a1a0a0000000d49484452000000780000002808060000", "hex"),
-    docx: Buffer.from("504b0304140006000800000021", "hex"),
-    xlsx: Buffer.from("504b0304140006000800000021", "hex"),
-    txt: Buffer.from("Notes\r\n", "latin1"),
-  };
-  const head = magic[type];
+export function fileLikeBytes(type: FileLikeType, size: number, rng: Random): Buffer {
+  const head = FILE_MAGIC[type];
   const out = Buffer.alloc(Math.max(size, head.length));
   head.copy(out);
   if (type === "txt") out.fill("lorem ipsum dolor sit amet\r\n", head.length);
   else rng.fill(out.subarray(head.length));
   if (type === "pdf" && out.length > 16) out.write("\n%%EOF\n", out.length - 7, "latin1");
   return out;
+}
+
+/**
+ * The bytes {@link fileLikeBytes} would give at this point of `rng`, produced only when asked
+ * for. `rng` moves on exactly as if they had been produced now, so the draws after it (and so
+ * the whole tenant) are the same as with eager bytes.
+ */
+export function deferredFileLikeBytes(type: FileLikeType, size: number, rng: Random): DeferredBytes {
+  const at = rng.clone();
+  const length = Math.max(size, FILE_MAGIC[type].length);
+  // fill() draws one 32-bit word per started 4 bytes of noise; text files draw nothing.
+  if (type !== "txt") rng.skip(Math.ceil((length - FILE_MAGIC[type].length) / 4));
+  return { size: length, bytes: () => fileLikeBytes(type, size, at.clone()) };
 }

@@ -24,6 +24,19 @@ export class Random {
     return new Random(seedFrom(this.uint32(), label));
   }
 
+  /** A generator at this one's exact position: it yields the same numbers this one will. */
+  clone(): Random {
+    return new Random(this.state);
+  }
+
+  /** Moves on as if `n` numbers had been drawn with {@link uint32}, without computing them. */
+  skip(n: number): void {
+    if (!Number.isInteger(n) || n < 0)
+      throw new RangeError(`Random.skip: expected a whole number of draws ≥ 0, found ${n}`);
+    // mulberry32's state advances by a constant per draw, so n draws are one multiply-add mod 2^32.
+    this.state = (this.state + Math.imul(n, 0x6d2b79f5)) >>> 0;
+  }
+
   /** Uniform 32-bit unsigned integer. */
   uint32(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;

@@ -26,6 +26,7 @@ import type {
 } from "../model.js";
 import { TenantObjectNotFoundError } from "./errors.js";
 import { changeKeyFor, exchangeId } from "./ids.js";
+import { OnDemandMime } from "./mime.js";
 
 export interface InMemoryTenantStoreOptions {
   /** Directory tenant id (a GUID); also the namespace of every folder and message id. */
@@ -525,6 +526,8 @@ export function openMimeSource(source: MimeSource): Readable {
 }
 
 export function mimeSize(source: MimeSource): number {
+  // MIME built on demand knows its size; asking its `bytes` would build it.
+  if (source instanceof OnDemandMime) return source.size;
   return source.kind === "bytes" ? source.bytes.length : source.size;
 }
 
