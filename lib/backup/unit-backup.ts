@@ -1,3 +1,4 @@
+import { finished } from "node:stream/promises";
 import PQueue from "p-queue";
 import pRetry, { AbortError } from "p-retry";
 import { isMailstreamError, SkipError } from "../errors.js";
@@ -231,6 +232,7 @@ export async function backupUnit(
     unit,
     deps,
     slots,
+    transfers: new PQueue({ concurrency: 2 * Math.max(1, unit.concurrency) }),
     ledger,
     errors,
     meter,
@@ -291,6 +293,12 @@ interface FolderContext {
   deps: UnitBackupDeps;
   /** The unit's Graph request slots. */
   slots: PQueue;
+  /**
+   * Messages in transfer (downloading, or read and being written to the archive): twice the
+   * slots, so that writes overlap the next downloads while the memory of read-but-unwritten
+   * messages stays bounded.
+   */
+  transfers: PQueue;
   ledger: UnitLedger;
   errors: RecordedError[];
   meter: (into: UnitProgress) => void;
@@ -377,20 +385,18 @@ async function storePage(
   const stored: Array<CatalogEntry | undefined> = new Array(view.upserts.length);
   let failed = 0;
   await Promise.all(
-    view.upserts.map((meta, i) =>
-      ctx.slots.add(async () => {
-        try {
-          const entry = await storeMessage(unit, folderId, meta, ctx.deps);
-          stored[i] = entry.entry;
-          pageProgress.items++;
-          pageProgress.bytes += entry.entry.size;
-          if (entry.existed) pageProgress.deduplicated++;
-        } catch (error) {
-          failed++;
-          ctx.errors.push(recorded(`message ${meta.id} in folder ${folderId}`, error));
-        }
-      }),
-    ),
+    view.upserts.map(async (meta, i) => {
+      try {
+        const entry = await storeMessage(unit, folderId, meta, ctx);
+        stored[i] = entry.entry;
+        pageProgress.items++;
+        pageProgress.bytes += entry.entry.size;
+        if (entry.existed) pageProgress.deduplicated++;
+      } catch (error) {
+        failed++;
+        ctx.errors.push(recorded(`message ${meta.id} in folder ${folderId}`, error));
+      }
+    }),
   );
   // Keep the page's order in the catalog: replays apply lines in order.
   for (const e of stored) if (e) entries.push(e);
@@ -405,23 +411,32 @@ async function storeMessage(
   unit: UnitWork,
   folderId: string,
   meta: MessageMeta,
-  deps: UnitBackupDeps,
+  ctx: FolderContext,
 ): Promise<{ entry: Extract<CatalogEntry, { kind: "upsert" }>; existed: boolean }> {
   if (typeof meta.id !== "string" || meta.id.length === 0) {
     throw new SkipError(`delta item: expected a message id, found ${JSON.stringify(meta).slice(0, 120)}`);
   }
+  const { deps } = ctx;
   const blob = await pRetry(
-    async () => {
-      try {
-        const stream = await deps.source.openMime(unit.mailboxId, meta.id);
-        return await deps.archive.storeMime(stream);
-      } catch (error) {
-        // Items that are gone or refused will not come back by retrying; everything else
-        // (a connection dropped mid-stream, a 5xx after the gateway's own retries) may.
-        if (error instanceof SkipError) throw new AbortError(error);
-        throw error;
-      }
-    },
+    () =>
+      ctx.transfers.add(async () => {
+        try {
+          // The request's slot is held until its body has been read, not while the archive
+          // writes the blob: the unit's next request goes out meanwhile.
+          const { storing } = await ctx.slots.add(async () => {
+            const stream = await deps.source.openMime(unit.mailboxId, meta.id);
+            const storing = deps.archive.storeMime(stream);
+            await Promise.race([finished(stream).catch(() => {}), storing.catch(() => {})]);
+            return { storing };
+          });
+          return await storing;
+        } catch (error) {
+          // Items that are gone or refused will not come back by retrying; everything else
+          // (a connection dropped mid-stream, a 5xx after the gateway's own retries) may.
+          if (error instanceof SkipError) throw new AbortError(error);
+          throw error;
+        }
+      }),
     { retries: (deps.messageAttempts ?? 3) - 1, minTimeout: 200, factor: 2, randomize: true },
   );
   return {
