@@ -5,18 +5,20 @@
  * RSS of a process backing up a mailbox that holds a 100 MB message. Prints a table and writes
  * bench/results/latest.json. Figures are explained in bench/README.md.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { JobReport } from "../lib/backup/report.js";
+import { type RunningEmulators, startEmulators } from "../lib/local/emulators.js";
 import { type LocalServices, startLocalServices } from "../lib/local/stack.js";
 import { reexecTrustingCa } from "../lib/local/trust-ca.js";
 import { lowerBound, type PlanLimits, resolvePlanLimits, type WorkEstimate } from "../lib/plan/index.js";
 import type { GroundTruth } from "../lib/sim/model.js";
 import { ensureSimulatorCa, type LatencyOptions, type LimitOptions } from "../lib/sim/server/index.js";
 import type { TenantSpec } from "../lib/sim/tenant/generate.js";
-import { type ControllerRssResult, HUNDRED_MB, measureControllerRss } from "./controller-rss.js";
+import type { ControllerRssResult } from "./controller-rss.js";
 import { type SimProcess, startSimProcess } from "./sim-process.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -190,16 +192,44 @@ function figures(
   };
 }
 
-async function benchOne(
+/** What the runs of one shape share: the simulator (its own process) and the AWS emulators. */
+interface ShapeRig {
+  shape: string;
+  spec: TenantSpec;
+  subset: Partial<Record<number, number>> | undefined;
+  sim: SimProcess;
+  emulators: RunningEmulators;
+  dir: string;
+}
+
+async function startRig(
   shape: string,
-  streams: number,
   ca: { certPem: string; keyPem: string },
   caDir: string,
-): Promise<BenchRow> {
+): Promise<ShapeRig> {
   const { subset, ...spec } = SHAPES[shape]!;
   // The simulator runs in a process of its own: Graph is another machine for a controller.
   const sim = await startSimProcess({ tenant: spec, latency: LATENCY, limits: LIMITS, ca, certDir: caDir });
-  const dir = mkdtempSync(join(tmpdir(), `mailstream-bench-${shape}-${streams}-`));
+  const dir = mkdtempSync(join(tmpdir(), `mailstream-bench-${shape}-`));
+  try {
+    const emulators = await startEmulators({ dynamoDbPath: join(dir, "dynamodb") });
+    return { shape, spec, subset, sim, emulators, dir };
+  } catch (error) {
+    await sim.close();
+    throw error;
+  }
+}
+
+async function stopRig(rig: ShapeRig): Promise<void> {
+  await rig.emulators.stop();
+  await rig.sim.close();
+  rmSync(rig.dir, { recursive: true, force: true });
+}
+
+/** One N of a shape: a fresh state table, queue and archive in the shape's emulators. */
+async function benchOne(rig: ShapeRig, streams: number): Promise<BenchRow> {
+  const { shape, spec, subset, sim } = rig;
+  const dir = join(rig.dir, `n${streams}`);
   let services: LocalServices | undefined;
   try {
     const truth = await sim.groundTruth();
@@ -211,7 +241,8 @@ async function benchOne(
     services = await startLocalServices(
       {
         archive: { kind: "local", path: join(dir, "archive") },
-        dynamoDbPath: join(dir, "dynamodb"),
+        emulators: rig.emulators,
+        resourceSuffix: `-n${streams}`,
         streams,
         planLimits,
         ...(only ? { env: { MAILSTREAM_INCLUDE: JSON.stringify([...only]) } } : {}),
@@ -267,9 +298,27 @@ async function benchOne(
     return row;
   } finally {
     await services?.stop();
-    await sim.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The controller RSS measurement (bench/controller-rss.ts) run as a process of its own, so that
+ * nothing this long benchmark left behind (emulators, sockets, heap) touches it.
+ */
+async function controllerRssInItsOwnProcess(): Promise<ControllerRssResult> {
+  const out = join(mkdtempSync(join(tmpdir(), "mailstream-bench-rss-")), "rss.json");
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, join(here, "controller-rss.ts"), `--out=${out}`],
+    {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: process.env,
+    },
+  );
+  const code: number = await new Promise((resolve) => child.on("exit", (c) => resolve(c ?? 1)));
+  if (code !== 0) throw new Error(`controller RSS: expected exit 0, found exit ${code}`);
+  return JSON.parse(readFileSync(out, "utf8")) as ControllerRssResult;
 }
 
 /** Requests per item of a full backup and of a run with nothing changed, on mailboxes of realistic density. */
@@ -410,18 +459,23 @@ async function main(): Promise<void> {
     return result;
   };
   for (const shape of only ?? Object.keys(SHAPES)) {
-    for (const streams of counts ?? STREAM_COUNTS) {
-      process.stderr.write(`bench: ${shape} N=${streams} …\n`);
-      rows.push(await benchOne(shape, streams, ca, caDir));
-      printTable(rows.slice(-1));
-      save();
+    const rig = await startRig(shape, ca, caDir);
+    try {
+      for (const streams of counts ?? STREAM_COUNTS) {
+        process.stderr.write(`bench: ${shape} N=${streams} …\n`);
+        rows.push(await benchOne(rig, streams));
+        printTable(rows.slice(-1));
+        save();
+      }
+    } finally {
+      await stopRig(rig);
     }
   }
   process.stderr.write("bench: requests per item on mailboxes of realistic density …\n");
   dense = await benchDense(ca, caDir);
   save();
   process.stderr.write("bench: controller RSS with a 100 MB message …\n");
-  const rss = await measureControllerRss({ ca });
+  const rss = await controllerRssInItsOwnProcess();
   const result = save(rss);
   process.stdout.write("\n");
   printTable(rows);
@@ -429,7 +483,7 @@ async function main(): Promise<void> {
     `\nuniform items/s N=16 / N=1: ${result.speedupUniform16Over1?.toFixed(2) ?? "n/a"} (target ≥ 12)\n` +
       `dense tenant (${dense.mailboxes} mailboxes, ${dense.folders} folders, ${dense.items} items): ` +
       `${dense.requestsPerItem.toFixed(3)} requests per item (target ≤ 1.05), ${dense.unchangedRequests} requests with nothing changed\n` +
-      `controller peak RSS with a ${(HUNDRED_MB / 1024 / 1024).toFixed(0)} MiB message: ${(rss.maxRssBytes / 1024 / 1024).toFixed(0)} MiB ` +
+      `controller peak RSS with a ${(rss.messageBytes / 1024 / 1024).toFixed(0)} MiB message: ${(rss.maxRssBytes / 1024 / 1024).toFixed(0)} MiB ` +
       `(target ≤ 200 MB), ${rss.status}\n` +
       `wall time ${result.wallSeconds.toFixed(0)} s\n`,
   );

@@ -48,6 +48,13 @@ export interface ServicesOptions {
   archive: { kind: "local"; path: string } | { kind: "s3"; bucket: string };
   /** DynamoDB Local's folder; undefined keeps state in memory. */
   dynamoDbPath?: string;
+  /**
+   * Emulators already running (a benchmark reusing them across runs): used as they are and left
+   * running by `stop()`. Default: start a pair for these services.
+   */
+  emulators?: RunningEmulators;
+  /** Suffix of the state table's and the stream queue's names, to keep several stacks apart in one pair of emulators. Default none. */
+  resourceSuffix?: string;
   logDir?: string;
   /** Streams at most (the controller's maximum concurrency). Range 1–1000. */
   streams: number;
@@ -133,21 +140,24 @@ export async function startLocalServices(
     for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
   };
   try {
-    const emulators = await startEmulators({
-      ...(options.dynamoDbPath ? { dynamoDbPath: options.dynamoDbPath } : {}),
-      ...(options.logDir ? { logDir: options.logDir } : {}),
-    });
-    cleanup.push(() => emulators.stop());
+    const emulators =
+      options.emulators ??
+      (await startEmulators({
+        ...(options.dynamoDbPath ? { dynamoDbPath: options.dynamoDbPath } : {}),
+        ...(options.logDir ? { logDir: options.logDir } : {}),
+      }));
+    if (!options.emulators) cleanup.push(() => emulators.stop());
     const clients = createAwsClients(emulators.endpoints);
     cleanup.push(async () => clients.destroy());
 
-    const tableName = "mailstream-state";
+    const suffix = options.resourceSuffix ?? "";
+    const tableName = `mailstream-state${suffix}`;
     await createStateTable(clients.dynamodb, tableName).catch((error: unknown) => {
       // A persistent DynamoDB Local folder keeps the table between runs.
       if ((error as { name?: string }).name !== "ResourceInUseException") throw error;
     });
     const functionTimeoutMs = options.functionTimeoutMs ?? 900_000;
-    const queue = await createStreamQueue(clients.sqs, "mailstream-streams", {
+    const queue = await createStreamQueue(clients.sqs, `mailstream-streams${suffix}`, {
       visibilityTimeoutSeconds: Math.ceil(functionTimeoutMs / 1000) + 60,
     });
     const archiveEnv =
