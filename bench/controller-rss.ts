@@ -342,6 +342,9 @@ export async function measureControllerRss(options: ControllerRssOptions = {}): 
       stack.waitForJob(job.jobId, { refreshMs: 200, timeoutMs: o.timeoutMs, sweepEveryMs: o.timeoutMs }),
       brokenMeasurement,
     ]);
+    // The last child finalizes the job before it exits and reports: wait for the invocations in
+    // flight, or a job seen complete could race the last report.
+    await source.stop();
     if (invocations.length === 0) throw new Error("expected at least one controller invocation, found none");
     return {
       maxRssBytes: Math.max(...invocations.map((i) => i.maxRssBytes)),
