@@ -200,18 +200,7 @@ function claimed(unit: UnitRecord): ClaimedUnit {
       folderIds: unit.folderIds,
       concurrency: unit.concurrency,
     },
-    checkpoint: unit.checkpoint
-      ? {
-          folderIndex: unit.checkpoint.folderIndex,
-          page: unit.checkpoint.page,
-          ...(unit.checkpoint.link !== undefined ? { link: unit.checkpoint.link } : {}),
-          ...(unit.checkpoint.incompleteFolders
-            ? { incompleteFolders: unit.checkpoint.incompleteFolders }
-            : {}),
-          ...(unit.checkpoint.doneFolders ? { doneFolders: unit.checkpoint.doneFolders } : {}),
-          ...(unit.checkpoint.openFolders ? { openFolders: unit.checkpoint.openFolders } : {}),
-        }
-      : { folderIndex: 0, page: 0 },
+    checkpoint: unit.checkpoint ? { ...unit.checkpoint } : { folderIndex: 0, page: 0 },
   };
 }
 

@@ -3,6 +3,7 @@
  * DESIGN.md "State": one job META, N streams and the units under `JOB#<jobId>`; committed sync
  * state and mailbox facts under `MBX#<mailboxId>`.
  */
+import type { UnitCheckpoint as BackupUnitCheckpoint } from "../backup/ports.js";
 
 /** Counters kept on units, streams and the job, each updated with atomic ADD. */
 export const COUNTER_NAMES = ["items", "bytes", "removed", "deduplicated", "requests", "throttled"] as const;
@@ -73,24 +74,11 @@ export type UnitStatus = "pending" | "running" | "orphaned" | "done" | "mailbox-
 export type UnitEndStatus = "done" | "mailbox-skipped" | "failed";
 
 /**
- * Where a unit stands (see `UnitCheckpoint` in lib/backup/ports.ts, which this mirrors): a
- * low-water mark, the finished folders after it, and the folders in progress with their links.
+ * Where a unit stands, as stored: the checkpoint the unit backup writes (lib/backup/ports.ts),
+ * plus `folderId`, the id of the folder at `folderIndex` that older records carry (for reading,
+ * the index is authoritative).
  */
-export interface UnitCheckpoint {
-  folderIndex: number;
-  /** Id of the folder at `folderIndex` (for reading, the index is authoritative). */
-  folderId?: string;
-  /** Resume link of the folder at `folderIndex`, from versions that ran one folder at a time. */
-  link?: string;
-  /** Pages stored in the unit so far; grows with every stored page. */
-  page: number;
-  /** Folders of the unit that could not be completed in this job. */
-  incompleteFolders?: string[];
-  /** Finished folders at or after `folderIndex`. */
-  doneFolders?: string[];
-  /** Folders in progress: link after the last stored page, and the next catalog part number. */
-  openFolders?: Array<{ folderId: string; link: string; part: number }>;
-}
+export type UnitCheckpoint = BackupUnitCheckpoint & { folderId?: string };
 
 export interface RecordedError {
   /** What the error is about: `message <id>`, `folder <id>`, `mailbox <id>`, `unit <i>`. */
