@@ -237,13 +237,27 @@ export class InMemoryTenantStore implements TenantStore {
   }
 
   updateMessage(userId: string, messageId: string, patch: Partial<MessageProps>): SimMessage {
-    const mailbox = this.mailbox(userId, "updateMessage");
-    const current = this.storedMessage(mailbox, messageId, "updateMessage");
-    const folder = this.folderState(mailbox, current.message.parentFolderId, "updateMessage");
+    return this.changeInPlace(userId, messageId, "updateMessage", definedProps(patch));
+  }
+
+  /**
+   * A new version of a message in its folder: the fields replaced, a new change key and
+   * modification time. It leaves and re-enters the folder, so the folder's byte count follows a
+   * new size, with no tombstone (the message stays where it is).
+   */
+  private changeInPlace(
+    userId: string,
+    messageId: string,
+    operation: string,
+    fields: Partial<SimMessage>,
+  ): SimMessage {
+    const mailbox = this.mailbox(userId, operation);
+    const current = this.storedMessage(mailbox, messageId, operation);
+    const folder = this.folderState(mailbox, current.message.parentFolderId, operation);
     const seq = ++mailbox.seq;
     const next: SimMessage = {
       ...current.message,
-      ...definedProps(patch),
+      ...fields,
       changeKey: changeKeyFor(messageId, seq),
       lastModifiedDateTime: this.now(current.message.lastModifiedDateTime),
     };
@@ -288,23 +302,11 @@ export class InMemoryTenantStore implements TenantStore {
     mime: MimeSource,
     patch: { hasAttachments?: boolean } = {},
   ): SimMessage {
-    const mailbox = this.mailbox(userId, "replaceMessageMime");
-    const current = this.storedMessage(mailbox, messageId, "replaceMessageMime");
-    const folder = this.folderState(mailbox, current.message.parentFolderId, "replaceMessageMime");
-    const seq = ++mailbox.seq;
-    const next: SimMessage = {
-      ...current.message,
+    return this.changeInPlace(userId, messageId, "replaceMessageMime", {
       ...(patch.hasAttachments !== undefined ? { hasAttachments: patch.hasAttachments } : {}),
       mime,
       size: mimeSize(mime),
-      changeKey: changeKeyFor(messageId, seq),
-      lastModifiedDateTime: this.now(current.message.lastModifiedDateTime),
-    };
-    // Leave and re-enter so that the folder's byte count follows the new size.
-    this.leave(folder, current.message, undefined);
-    mailbox.messages.set(messageId, { message: next, seq });
-    this.enter(folder, next, seq);
-    return next;
+    });
   }
 
   openMime(message: SimMessage): Readable {
