@@ -78,6 +78,10 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
   const scopes = [opts.scope ?? GRAPH_SCOPE];
   // After a 401 the cached token is known bad: the next request must bypass the cache once.
   let skipCache = false;
+  // Every Graph request asks for a token; MSAL's cache lookup costs measurable CPU at hundreds
+  // of requests per second, so a token far from expiry is handed out directly. Near expiry
+  // (within MSAL's own renewal offset) MSAL decides, as before.
+  let held: { token: string; expiresOnMs: number } | undefined;
 
   // Concurrent callers share one acquisition: MSAL does not merge them, and a burst of first
   // requests would otherwise send a burst of token POSTs.
@@ -111,11 +115,6 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
       : undefined;
     return result.accessToken;
   }
-
-  // Every Graph request asks for a token; MSAL's cache lookup costs measurable CPU at hundreds
-  // of requests per second, so a token far from expiry is handed out directly. Near expiry
-  // (within MSAL's own renewal offset) MSAL decides, as before.
-  let held: { token: string; expiresOnMs: number } | undefined;
 
   return {
     getToken() {
