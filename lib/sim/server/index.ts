@@ -399,46 +399,40 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     // stream: when the source has been read to its end). Releasing after the write lets a client
     // that read the end and sent its next request race the release and draw a 429 it did not earn.
     res.once("close", release);
-    try {
-      if (response.stream) {
-        res.writeHead(response.status, headers);
-        const mailboxId = response.mailboxId;
-        const counter = new Transform({
-          transform(chunk: Buffer, _enc, callback) {
-            counters.graph.mimeBytesServed += chunk.length;
-            if (mailboxId) limiter.noteMimeBytes(mailboxId, chunk.length);
-            callback(null, chunk);
-          },
-          flush(callback) {
-            release();
-            callback();
-          },
-        });
-        // pipeline() respects backpressure end to end and destroys the source if the client goes away.
-        const done = response.streamNsPerByte
-          ? pipeline(response.stream, new TransferRateLimiter(response.streamNsPerByte), counter, res)
-          : pipeline(response.stream, counter, res);
-        await done.catch(() => undefined);
-        return;
-      }
-      if (response.bytes) {
-        release();
-        res.writeHead(response.status, headers).end(response.bytes);
-        return;
-      }
-      if (response.json === undefined) {
-        release();
-        res.writeHead(response.status, headers).end();
-        return;
-      }
-      const text = JSON.stringify(response.json);
-      release();
-      res
-        .writeHead(response.status, { ...headers, "content-length": String(Buffer.byteLength(text)) })
-        .end(text);
-    } finally {
-      if (!response.stream) release();
+    if (response.stream) {
+      res.writeHead(response.status, headers);
+      const mailboxId = response.mailboxId;
+      const counter = new Transform({
+        transform(chunk: Buffer, _enc, callback) {
+          counters.graph.mimeBytesServed += chunk.length;
+          if (mailboxId) limiter.noteMimeBytes(mailboxId, chunk.length);
+          callback(null, chunk);
+        },
+        flush(callback) {
+          release();
+          callback();
+        },
+      });
+      // pipeline() respects backpressure end to end and destroys the source if the client goes away.
+      const done = response.streamNsPerByte
+        ? pipeline(response.stream, new TransferRateLimiter(response.streamNsPerByte), counter, res)
+        : pipeline(response.stream, counter, res);
+      await done.catch(() => undefined);
+      return;
     }
+    release();
+    if (response.bytes) {
+      res.writeHead(response.status, headers).end(response.bytes);
+      return;
+    }
+    if (response.json === undefined) {
+      res.writeHead(response.status, headers).end();
+      return;
+    }
+    const text = JSON.stringify(response.json);
+    res
+      .writeHead(response.status, { ...headers, "content-length": String(Buffer.byteLength(text)) })
+      .end(text);
   }
 
   /** A request to an attachment upload URL: authenticated by the token in the URL, not a bearer token. */
