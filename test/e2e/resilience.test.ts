@@ -32,6 +32,10 @@ describe("a 429 storm (one request at a time per mailbox, a tiny budget per wind
       ca: await loadTestCa(),
       archive: { kind: "local", path: join(dir, "archive") },
       streams: 2,
+      // Without latency the simulator answers a request within one turn of its event loop, so
+      // on a slow machine requests to a mailbox need not overlap and no 429 would be drawn: 20 ms
+      // per answer makes the client's 4 concurrent requests per mailbox meet the limit of 1.
+      latency: { baseMs: 20 },
       limits: {
         concurrentPerMailbox: 1,
         budgetPerWindow: 25,
