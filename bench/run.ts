@@ -226,6 +226,10 @@ async function stopRig(rig: ShapeRig): Promise<void> {
   rmSync(rig.dir, { recursive: true, force: true });
 }
 
+/** `--reports=DIR`: where each full backup's job report is written (none by default). */
+const reportsDir = process.argv.find((a) => a.startsWith("--reports="))?.slice("--reports=".length);
+if (reportsDir) mkdirSync(reportsDir, { recursive: true });
+
 /** One N of a shape: a fresh state table, queue and archive in the shape's emulators. */
 async function benchOne(rig: ShapeRig, streams: number): Promise<BenchRow> {
   const { shape, spec, subset, sim } = rig;
@@ -254,6 +258,13 @@ async function benchOne(rig: ShapeRig, streams: number): Promise<BenchRow> {
     const full = await stack.runJob({ refreshMs: 500 });
     const c1 = await counters(sim);
     const fullFigures = figures(full.report, c0, c1, streams);
+    if (reportsDir) {
+      // The whole job report, for `mailstream report`-style timelines of the run.
+      writeFileSync(
+        join(reportsDir, `${shape}-n${streams}-full.json`),
+        `${JSON.stringify(full.report, null, 2)}\n`,
+      );
+    }
     const row: BenchRow = {
       shape,
       streams,
