@@ -212,7 +212,7 @@ async function startRig(
   const sim = await startSimProcess({ tenant: spec, latency: LATENCY, limits: LIMITS, ca, certDir: caDir });
   const dir = mkdtempSync(join(tmpdir(), `mailstream-bench-${shape}-`));
   try {
-    const emulators = await startEmulators({ dynamoDbPath: join(dir, "dynamodb") });
+    const emulators = await startEmulators({});
     return { shape, spec, subset, sim, emulators, dir };
   } catch (error) {
     await sim.close();

@@ -204,6 +204,8 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
         }),
         remainingMs,
         deadlineMarginMs: config.controller.deadlineMarginMs,
+        // One mailbox's worth of requests per stream, as the planner counts a stream's rate.
+        streamConcurrency: config.streams.perMailboxConcurrency,
         finalizeJob: async (jobId) => {
           const report = await finalize(jobId);
           logger.info("job.finalized", { jobId, status: report.status, items: report.totals.items });

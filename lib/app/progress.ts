@@ -1,5 +1,5 @@
 import type { JobProgressSnapshot } from "../cli/progress-view.js";
-import type { StateStore } from "../state/index.js";
+import { heldIndexes, type StateStore } from "../state/index.js";
 
 const FINISHED_UNIT = new Set(["done", "mailbox-skipped", "failed"]);
 
@@ -42,11 +42,13 @@ export async function readJobProgress(
     errors,
     throttled,
     streams: streams.map((s) => {
-      const unit = s.currentUnit !== undefined ? byIndex.get(s.currentUnit) : undefined;
+      // The lowest held unit: the one a stream works on first when it holds two.
+      const index = heldIndexes(s).find((i) => byIndex.get(i)?.status === "running");
+      const unit = index !== undefined ? byIndex.get(index) : undefined;
       return {
         streamId: s.streamId,
         status: s.status,
-        ...(s.currentUnit !== undefined ? { unit: s.currentUnit } : {}),
+        ...(index !== undefined ? { unit: index } : {}),
         ...(unit ? { mailbox: unit.mailboxId.slice(0, 8) } : {}),
         unitsDone: s.unitsDone,
         items: s.items,

@@ -70,7 +70,12 @@ export interface CoordinatorStatePort {
   writePlan(
     jobId: string,
     plan: JobPlan,
-    discovery: { mailboxes: DiscoveredMailbox[]; skipped: SkippedMailbox[] },
+    discovery: {
+      mailboxes: DiscoveredMailbox[];
+      skipped: SkippedMailbox[];
+      /** Per mailbox, the folders with a committed sync state when the job was planned. */
+      syncedFolderIds: ReadonlyMap<string, ReadonlySet<string>>;
+    },
   ): Promise<void>;
   setJobStatus(jobId: string, status: "running"): Promise<void>;
 }
@@ -145,7 +150,11 @@ export async function startJob(trigger: JobTrigger, deps: CoordinatorDeps): Prom
   planning.sort((a, b) => order.get(a.mailbox.userId)! - order.get(b.mailbox.userId)!);
 
   const plan = deps.plan(planning);
-  await deps.state.writePlan(jobId, plan, { mailboxes: planning.map((p) => p.mailbox), skipped });
+  await deps.state.writePlan(jobId, plan, {
+    mailboxes: planning.map((p) => p.mailbox),
+    skipped,
+    syncedFolderIds: new Map(planning.map((p) => [p.mailbox.userId, p.syncedFolderIds])),
+  });
   if (plan.units.length === 0) {
     await deps.finalizeJob(jobId);
     return { status: "empty", jobId, skipped };

@@ -1,3 +1,4 @@
+import PQueue from "p-queue";
 import type { StreamQueue } from "../queue/stream-queue.js";
 import type { StreamTask } from "../queue/stream-task.js";
 import type { RecordedError, UnitCheckpoint, UnitProgress, UnitStatePort } from "./ports.js";
@@ -18,8 +19,10 @@ export interface ClaimedUnit {
 export interface StreamStatePort {
   /** "stale" when a newer task of the stream exists (a duplicate delivery) or the stream is done. */
   beginTask(task: StreamTask): Promise<"current" | "stale">;
-  /** The unit this stream already holds (a continuation resumes it), else the next pending one, largest first. */
-  resumeOrClaimUnit(task: StreamTask): Promise<ClaimedUnit | null>;
+  /** The units this stream already holds (a continuation resumes them), in index order. */
+  heldUnits(task: StreamTask): Promise<ClaimedUnit[]>;
+  /** The next unit for this stream (orphaned ones first, then the largest pending), or null. */
+  claimUnit(task: StreamTask): Promise<ClaimedUnit | null>;
   unitState(task: StreamTask, unitIndex: number): UnitStatePort;
   completeUnit(task: StreamTask, unitIndex: number, result: UnitResult): Promise<void>;
   heartbeat(task: StreamTask, unitIndex: number | undefined): Promise<void>;
@@ -42,13 +45,28 @@ export interface UnitResult {
 export interface StreamRunnerDeps {
   state: StreamStatePort;
   queue: StreamQueue;
-  unitDeps(task: StreamTask, unit: UnitWork): Omit<UnitBackupDeps, "state" | "shouldYield">;
+  unitDeps(
+    task: StreamTask,
+    unit: UnitWork,
+  ): Omit<UnitBackupDeps, "state" | "shouldYield" | "streamSlots" | "onTail">;
   /** Milliseconds left before the invocation must have returned. */
   remainingMs(): number;
   /** Stop starting new pages when fewer milliseconds than this are left. Default 60 000. */
   deadlineMarginMs?: number;
   /** Heartbeat period. Milliseconds. Default 15 000. */
   heartbeatMs?: number;
+  /**
+   * Graph requests the stream runs at once, across the units it holds. Range 1–64. Default 4
+   * (one mailbox's worth: the per-stream rate the planner and the lower bound count on).
+   */
+  streamConcurrency?: number;
+  /**
+   * A unit the plan estimates at most this long lets the stream claim its next unit once its
+   * last folder has started, so that the next unit's first requests fill the slots the tail
+   * leaves idle (and its claim overlaps this one's last answers). Seconds, ≥ 0; 0 turns it off.
+   * Default 30: above it, the second or so a unit change costs is under 3 % of the unit.
+   */
+  lookaheadUnitSeconds?: number;
   finalizeJob(jobId: string): Promise<void>;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
@@ -58,10 +76,22 @@ export type StreamTaskOutcome =
   | { status: "continued"; next: StreamTask; unitsDone: number }
   | { status: "finished"; unitsDone: number; finalizedJob: boolean };
 
+/** A unit the stream is running. */
+interface RunningUnit {
+  work: UnitWork;
+  /** Every folder of the unit has started: what is left is its last answers. */
+  inTail: boolean;
+}
+
 /**
- * Runs one stream task: pulls units (its own unfinished one first, then the next pending one,
- * largest first) until none is left or the invocation's deadline approaches; then it either hands
- * itself on through the queue or finishes, and the last stream to finish finalizes the job.
+ * Runs one stream task: resumes the units the stream holds, then pulls units (the next pending
+ * one, largest first) until none is left or the invocation's deadline approaches; then it either
+ * hands itself on through the queue or finishes, and the last stream to finish finalizes the job.
+ *
+ * A stream holds at most two units at once: when a small unit reaches its tail, the next one is
+ * claimed and starts. Both draw on the stream's one set of request slots, the older unit first,
+ * so the stream never runs more requests than one unit could; the newer unit only fills what the
+ * older one leaves idle (its delta pages answering, its claim and its completion being written).
  */
 export async function runStreamTask(task: StreamTask, deps: StreamRunnerDeps): Promise<StreamTaskOutcome> {
   const log = deps.log ?? (() => {});
@@ -70,29 +100,48 @@ export async function runStreamTask(task: StreamTask, deps: StreamRunnerDeps): P
     return { status: "stale" };
   }
   const margin = deps.deadlineMarginMs ?? 60_000;
-  const shouldYield = () => deps.remainingMs() < margin;
+  const lookaheadSeconds = deps.lookaheadUnitSeconds ?? 30;
+  const slots = new PQueue({ concurrency: Math.max(1, deps.streamConcurrency ?? 4) });
+  const running = new Map<number, RunningUnit>();
+  const runs: Array<Promise<void>> = [];
   let unitsDone = 0;
-  let currentUnit: number | undefined;
-  const beat = setInterval(() => {
-    deps.state
-      .heartbeat(task, currentUnit)
-      .catch((error) => log("stream.heartbeat.failed", { error: String(error) }));
-  }, deps.heartbeatMs ?? 15_000);
-  beat.unref();
+  let paused = false;
+  let exhausted = false;
+  /** The first error that must fail the task (the state store or the queue failed): SQS retries it. */
+  let failure: { error: unknown } | undefined;
+  let claims = 0;
+  const deadlineNear = () => deps.remainingMs() < margin;
+  // Units stop starting pages near the deadline, and as soon as the other unit failed the task.
+  const unitShouldYield = () => deadlineNear() || failure !== undefined;
 
-  try {
-    for (;;) {
-      if (shouldYield()) return await continueLater(task, deps, unitsDone, log);
-      const claimed = await deps.state.resumeOrClaimUnit(task);
-      if (!claimed) break;
-      currentUnit = claimed.work.index;
-      await deps.state.heartbeat(task, currentUnit);
-      const startedAt = new Date().toISOString();
-      log("unit.start", { ...task, unit: currentUnit, mailboxId: claimed.work.mailboxId });
-      const outcome = await runUnit(task, claimed, deps, shouldYield);
+  let waiting: (() => void) | undefined;
+  const wake = () => {
+    const resume = waiting;
+    waiting = undefined;
+    resume?.();
+  };
+  const nextEvent = () => new Promise<void>((resolve) => (waiting = resolve));
+
+  const start = (claimed: ClaimedUnit) => {
+    const index = claimed.work.index;
+    const entry: RunningUnit = { work: claimed.work, inTail: false };
+    running.set(index, entry);
+    // Older units first: p-queue runs higher priorities first.
+    const priority = -claims++;
+    const startedAt = new Date().toISOString();
+    log("unit.start", { ...task, unit: index, mailboxId: claimed.work.mailboxId });
+    const run = (async () => {
+      const outcome = await runUnit(task, claimed, deps, unitShouldYield, {
+        add: (fn) => slots.add(fn, { priority }),
+        onTail: () => {
+          entry.inTail = true;
+          wake();
+        },
+      });
       if (outcome.status === "paused") {
-        log("unit.paused", { ...task, unit: currentUnit });
-        return await continueLater(task, deps, unitsDone, log);
+        log("unit.paused", { ...task, unit: index });
+        paused = true;
+        return;
       }
       const result: UnitResult = {
         status: outcome.status,
@@ -102,14 +151,59 @@ export async function runStreamTask(task: StreamTask, deps: StreamRunnerDeps): P
         startedAt,
         endedAt: new Date().toISOString(),
       };
-      await deps.state.completeUnit(task, claimed.work.index, result);
-      log("unit.end", { ...task, unit: currentUnit, status: result.status, items: result.progress.items });
+      await deps.state.completeUnit(task, index, result);
+      log("unit.end", { ...task, unit: index, status: result.status, items: result.progress.items });
       unitsDone++;
-      currentUnit = undefined;
+    })()
+      .catch((error: unknown) => {
+        failure ??= { error };
+      })
+      .finally(() => {
+        running.delete(index);
+        wake();
+      });
+    runs.push(run);
+  };
+
+  /** Whether the stream may claim another unit now. */
+  const mayClaim = () => {
+    if (exhausted || failure !== undefined || paused || deadlineNear()) return false;
+    if (running.size === 0) return true;
+    if (running.size > 1 || lookaheadSeconds <= 0) return false;
+    const [only] = running.values();
+    return only!.inTail && (only!.work.estimatedSeconds ?? Number.POSITIVE_INFINITY) <= lookaheadSeconds;
+  };
+
+  const beat = setInterval(() => {
+    const [current] = running.keys();
+    deps.state
+      .heartbeat(task, current)
+      .catch((error) => log("stream.heartbeat.failed", { error: String(error) }));
+  }, deps.heartbeatMs ?? 15_000);
+  beat.unref();
+
+  try {
+    for (const held of await deps.state.heldUnits(task)) start(held);
+    for (;;) {
+      if (mayClaim()) {
+        const claimed = await deps.state.claimUnit(task);
+        if (claimed) start(claimed);
+        else exhausted = true;
+        continue;
+      }
+      if (running.size === 0) break;
+      await nextEvent();
     }
+    await Promise.all(runs);
+  } catch (error) {
+    // A failed claim: let the running units stop at their next page, then fail the task.
+    failure ??= { error };
+    await Promise.all(runs);
   } finally {
     clearInterval(beat);
   }
+  if (failure) throw failure.error;
+  if (paused || !exhausted) return await continueLater(task, deps, unitsDone, log);
 
   await deps.state.finishStream(task);
   const last = await deps.state.tryFinalizeJob(task.jobId);
@@ -125,12 +219,15 @@ async function runUnit(
   claimed: ClaimedUnit,
   deps: StreamRunnerDeps,
   shouldYield: () => boolean,
+  stream: { add: NonNullable<UnitBackupDeps["streamSlots"]>["add"]; onTail: () => void },
 ): Promise<RunUnitOutcome> {
   try {
     return await backupUnit(claimed.work, claimed.checkpoint, {
       ...deps.unitDeps(task, claimed.work),
       state: deps.state.unitState(task, claimed.work.index),
       shouldYield,
+      streamSlots: { add: stream.add },
+      onTail: stream.onTail,
     });
   } catch (error) {
     // Anything unexpected fails this unit visibly in the job report; the stream goes on with

@@ -24,6 +24,10 @@ export interface UnitWork {
   folderIds: string[];
   /** Concurrent MIME downloads for this unit: its share of the mailbox's 4 request slots. Range 1–4. */
   concurrency: number;
+  /** The plan's estimate of the unit's time, seconds (absent in units planned by older versions). */
+  estimatedSeconds?: number;
+  /** False when no folder of the unit had a sync state at planning: none is read. Default true. */
+  hasSyncStates?: boolean;
 }
 
 export interface UnitBackupDeps {
@@ -34,6 +38,20 @@ export interface UnitBackupDeps {
   shouldYield(): boolean;
   /** Attempts per message when its download or upload fails transiently. Range 1–10. Default 3. */
   messageAttempts?: number;
+  /**
+   * The stream's request slots, shared with another unit the stream runs meanwhile: each Graph
+   * request of this unit takes one of them besides one of the unit's own. Default: none.
+   */
+  streamSlots?: { add<T>(run: () => Promise<T>): Promise<T> };
+  /** Called once, when the unit's last folder has started (what is left is its tail). */
+  onTail?: () => void;
+  /**
+   * Least time between two checkpoint writes of the unit (the first counts from its start), so
+   * that a unit of many small folders does not write one per folder; its last checkpoint is
+   * written as soon as it ends. A crash costs at most this much re-fetching. Milliseconds,
+   * 0–60 000. Default 1 000.
+   */
+  checkpointIntervalMs?: number;
 }
 
 export type UnitOutcome =
@@ -81,11 +99,11 @@ function trafficMeter(source: MailSource, mailboxId: string): (into: UnitProgres
 /**
  * Where each folder of a running unit stands; snapshots of it are the unit's checkpoints.
  *
- * Checkpoints are written in the background, one at a time, each with the newest snapshot, every
- * count and every staged delta link recorded since the previous write. Folders do not wait for
- * them: a snapshot only ever names pages that are fully stored, so a crash between writes costs
- * the pages since the last write (fetched and stored again, identically), never a lost item. The
- * unit waits for the last write before it ends ({@link flush}).
+ * Checkpoints are written in the background, one at a time and at most one per interval, each
+ * with the newest snapshot, every count and every staged delta link recorded since the previous
+ * write. Folders do not wait for them: a snapshot only ever names pages that are fully stored, so
+ * a crash between writes costs the pages since the last write (fetched and stored again,
+ * identically), never a lost item. The unit's last write goes out at once ({@link flush}).
  */
 class UnitLedger {
   private readonly done = new Set<string>();
@@ -97,6 +115,10 @@ class UnitLedger {
   private staged: StagedLink[] = [];
   private dirty = false;
   private writing: Promise<void> | undefined;
+  private lastWriteAt = Date.now();
+  /** Set by {@link flush}: the interval no longer holds writes back. */
+  private flushing = false;
+  private endWait: (() => void) | undefined;
   /** The first failed write: the unit must stop (e.g. the stream lost its claim). */
   failure: unknown;
 
@@ -104,6 +126,7 @@ class UnitLedger {
     private readonly unit: UnitWork,
     start: UnitCheckpoint,
     private readonly state: UnitStatePort,
+    private readonly intervalMs: number,
   ) {
     this.storedPages = start.page;
     this.incomplete = new Set(start.incompleteFolders ?? []);
@@ -176,6 +199,8 @@ class UnitLedger {
 
   /** Resolves when everything recorded so far is written; throws the first failed write. */
   async flush(): Promise<void> {
+    this.flushing = true;
+    this.endWait?.();
     while (this.writing) await this.writing;
     if (this.failure !== undefined) throw this.failure;
   }
@@ -189,6 +214,18 @@ class UnitLedger {
   private async writeLoop(): Promise<void> {
     try {
       while (this.dirty && this.failure === undefined) {
+        const wait = this.lastWriteAt + this.intervalMs - Date.now();
+        if (wait > 0 && !this.flushing) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, wait);
+            this.endWait = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          this.endWait = undefined;
+        }
+        this.lastWriteAt = Date.now();
         this.dirty = false;
         const counts = this.pending;
         const staged = this.staged;
@@ -223,9 +260,13 @@ export async function backupUnit(
 ): Promise<UnitOutcome> {
   const progress = emptyProgress();
   const errors: RecordedError[] = [];
-  const ledger = new UnitLedger(unit, start, deps.state);
+  const ledger = new UnitLedger(unit, start, deps.state, deps.checkpointIntervalMs ?? 1_000);
   const meter = trafficMeter(deps.source, unit.mailboxId);
-  const slots = new PQueue({ concurrency: Math.max(1, unit.concurrency) });
+  const unitSlots = new PQueue({ concurrency: Math.max(1, unit.concurrency) });
+  const streamSlots = deps.streamSlots;
+  const slots: RequestSlots = {
+    add: streamSlots ? (run) => unitSlots.add(() => streamSlots.add(run)) : (run) => unitSlots.add(run),
+  };
   const pending = ledger.pendingFolders();
   let stop: UnitStop | undefined;
   const ctx: FolderContext = {
@@ -248,9 +289,11 @@ export async function backupUnit(
   // the others keep the slots busy.
   const lanes = Math.min(pending.length, 2 * Math.max(1, unit.concurrency));
   let next = 0;
+  if (pending.length === 0) deps.onTail?.();
   const lane = async () => {
     while (next < pending.length && !ctx.shouldStop()) {
       const i = pending[next++]!;
+      if (next === pending.length) deps.onTail?.();
       const folderId = unit.folderIds[i]!;
       try {
         await backupFolder(folderId, ctx);
@@ -288,11 +331,16 @@ export async function backupUnit(
   return { status: "done", progress, errors, incompleteFolders: ledger.incompleteFolders() };
 }
 
+/** Where a Graph request waits for its turn. */
+interface RequestSlots {
+  add<T>(run: () => Promise<T>): Promise<T>;
+}
+
 interface FolderContext {
   unit: UnitWork;
   deps: UnitBackupDeps;
-  /** The unit's Graph request slots. */
-  slots: PQueue;
+  /** The unit's Graph request slots (within the stream's, when it shares them). */
+  slots: RequestSlots;
   /**
    * Messages in transfer (downloading, or read and being written to the archive): twice the
    * slots, so that writes overlap the next downloads while the memory of read-but-unwritten
@@ -312,7 +360,9 @@ async function backupFolder(folderId: string, ctx: FolderContext): Promise<void>
   const { unit, deps, ledger } = ctx;
   const resume = ledger.resumePoint(folderId);
   let part = resume.part;
-  let link = resume.link ?? (await deps.state.syncState(unit.mailboxId, folderId));
+  let link =
+    resume.link ??
+    (unit.hasSyncStates === false ? undefined : await deps.state.syncState(unit.mailboxId, folderId));
   // Without a link the round enumerates the whole folder: the catalog must say so, so that a
   // replay drops what an earlier job saw in the folder and this round no longer reports.
   let fullRound = link === undefined;

@@ -210,16 +210,22 @@ export async function startLocalServices(
       const started = Date.now();
       let lastSweep = Date.now();
       for (;;) {
-        const progress = await readJobProgress(app.state, jobId);
-        if (progress) wait.onProgress?.(progress);
-        if (progress && CLOSED.has(progress.status)) break;
+        // The whole live view (every unit and stream record) only when someone shows it; else
+        // the job record alone, so that waiting costs the state store next to nothing.
+        const status = wait.onProgress
+          ? await readJobProgress(app.state, jobId).then((progress) => {
+              if (progress) wait.onProgress?.(progress);
+              return progress?.status;
+            })
+          : (await app.state.getJob(jobId))?.status;
+        if (status !== undefined && CLOSED.has(status)) break;
         if (Date.now() - lastSweep > (wait.sweepEveryMs ?? 10_000)) {
           await app.sweep();
           lastSweep = Date.now();
         }
         if (wait.timeoutMs !== undefined && Date.now() - started > wait.timeoutMs) {
           throw new Error(
-            `job ${jobId}: expected it to close within ${wait.timeoutMs} ms, found it ${progress?.status}`,
+            `job ${jobId}: expected it to close within ${wait.timeoutMs} ms, found it ${status}`,
           );
         }
         await new Promise((r) => setTimeout(r, wait.refreshMs ?? 500));

@@ -57,6 +57,7 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
           cost: u.cost,
           estimatedSeconds: u.estimatedSeconds,
           concurrency: u.concurrency,
+          hasSyncStates: u.folderIds.some((f) => discovery.syncedFolderIds.get(u.mailboxId)?.has(f) ?? false),
         })),
         streams: plan.streams,
         predictedMakespanSeconds: plan.predictedMakespanSeconds,
@@ -108,8 +109,9 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
 
   const stream: StreamStatePort = {
     beginTask: (task) => store.beginTask(task),
-    async resumeOrClaimUnit(task) {
-      const unit = (await store.heldUnit(task)) ?? (await store.claimNextUnit(task));
+    heldUnits: async (task) => (await store.heldUnits(task)).map(claimed),
+    async claimUnit(task) {
+      const unit = await store.claimNextUnit(task);
       return unit ? claimed(unit) : null;
     },
     unitState,
@@ -199,6 +201,8 @@ function claimed(unit: UnitRecord): ClaimedUnit {
       mailboxId: unit.mailboxId,
       folderIds: unit.folderIds,
       concurrency: unit.concurrency,
+      estimatedSeconds: unit.estimatedSeconds,
+      ...(unit.hasSyncStates === false ? { hasSyncStates: false } : {}),
     },
     checkpoint: unit.checkpoint ? { ...unit.checkpoint } : { folderIndex: 0, page: 0 },
   };

@@ -125,6 +125,7 @@ export async function writePlan(t: StateTable, jobId: string, plan: JobPlanInput
       cost: u.cost,
       estimatedSeconds: u.estimatedSeconds,
       concurrency: u.concurrency,
+      ...(u.hasSyncStates !== undefined ? { hasSyncStates: u.hasSyncStates } : {}),
       status: "pending",
       attempts: 0,
       errors: [],

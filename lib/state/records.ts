@@ -61,7 +61,12 @@ export interface StreamRecord extends Counters {
   seq: number;
   /** Last sign of life (ISO time): plan, task start, heartbeat, checkpoint. */
   heartbeatAt: string;
-  /** The unit the stream holds, if any. */
+  /**
+   * Units the stream holds (a stream starts its next small unit while the last one ends, so it
+   * may hold more than one). A number set, absent when empty.
+   */
+  heldUnits?: Set<number>;
+  /** The unit the stream held, as versions before {@link heldUnits} recorded it; read, never written. */
   currentUnit?: number;
   unitsDone: number;
   /** Times the sweep released this stream's unit as orphaned. */
@@ -97,6 +102,11 @@ export interface PlannedUnit {
   estimatedSeconds: number;
   /** Concurrent MIME downloads for the unit. Range 1–4. */
   concurrency: number;
+  /**
+   * Whether a folder of the unit had a committed sync state when the job was planned. False lets
+   * the unit skip reading sync states (every folder gets a full pass). Absent (older plans): true.
+   */
+  hasSyncStates?: boolean;
 }
 
 export interface UnitRecord extends PlannedUnit, Counters {

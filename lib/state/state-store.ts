@@ -29,7 +29,7 @@ export type StateStoreOptions = StateTableOptions;
  * for a stream takes its task `{jobId, streamId, seq}`, so a stale task cannot change anything.
  *
  * Lifecycle: {@link createJob} (planning) → {@link writePlan} → {@link setJobStatus} running →
- * streams {@link beginTask}, {@link claimNextUnit}/{@link heldUnit}, {@link saveCheckpoint} per
+ * streams {@link beginTask}, {@link claimNextUnit}/{@link heldUnits}, {@link saveCheckpoint} per
  * page, {@link completeUnit}, {@link advanceStreamSeq} to continue, {@link finishStream} → one
  * {@link tryFinalizeJob} wins → {@link promoteSyncStates} → {@link setJobStatus} complete/partial/failed.
  */
@@ -127,7 +127,7 @@ export class StateStore {
   }
 
   /** Releases a dead stream's unit as orphaned and moves the stream to the next seq; returns the task that revives it. */
-  markStreamOrphaned(task: StreamTask): Promise<{ next: StreamTask; orphanedUnit?: number }> {
+  markStreamOrphaned(task: StreamTask): Promise<{ next: StreamTask; orphanedUnits: number[] }> {
     return streams.markStreamOrphaned(this.table, task);
   }
 
@@ -147,9 +147,9 @@ export class StateStore {
     return units.claimNextUnit(this.table, task);
   }
 
-  /** The unit the stream already holds (to resume after a continuation), or null. */
-  heldUnit(task: StreamTask): Promise<UnitRecord | null> {
-    return units.heldUnit(this.table, task);
+  /** The units the stream already holds (to resume after a continuation), in index order. */
+  heldUnits(task: StreamTask): Promise<UnitRecord[]> {
+    return units.heldUnits(this.table, task);
   }
 
   saveCheckpoint(

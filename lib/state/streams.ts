@@ -1,8 +1,14 @@
 import type { StreamTask } from "../queue/stream-task.js";
-import { StaleTaskError, StateInvariantError, StateRecordMissingError } from "./errors.js";
+import {
+  StaleTaskError,
+  StateContentionError,
+  StateInvariantError,
+  StateRecordMissingError,
+} from "./errors.js";
 import { jobPk, META, STREAM_PREFIX, streamSk, unitSk } from "./keys.js";
 import type { StreamRecord } from "./records.js";
 import { type StateTable, strip } from "./table.js";
+import { getUnit, heldIndexes } from "./units.js";
 
 const STATUS = { "#status": "status" };
 
@@ -122,7 +128,7 @@ export async function finishStream(t: StateTable, task: StreamTask): Promise<voi
     t.update(
       jobPk(task.jobId),
       streamSk(task.streamId),
-      "SET #status = :finished, finishedAt = :now, heartbeatAt = :now REMOVE currentUnit",
+      "SET #status = :finished, finishedAt = :now, heartbeatAt = :now REMOVE currentUnit, heldUnits",
       { ":seq": task.seq, ":now": now, ":finished": "finished" },
       "seq = :seq AND #status <> :finished",
       STATUS,
@@ -149,14 +155,14 @@ export async function staleStreams(
 
 /**
  * The sweep's verdict on a dead stream: moves it to the next seq (so every copy of its old task
- * is stale) and releases the unit it held as `orphaned`, claimable again with its checkpoint by
- * any stream. Returns the task to send to revive the stream. `task` is the stream's current
+ * is stale) and releases the units it held as `orphaned`, claimable again with their checkpoints
+ * by any stream. Returns the task to send to revive the stream. `task` is the stream's current
  * task as the sweep read it; if the stream moved on meanwhile, {@link StaleTaskError}.
  */
 export async function markStreamOrphaned(
   t: StateTable,
   task: StreamTask,
-): Promise<{ next: StreamTask; orphanedUnit?: number }> {
+): Promise<{ next: StreamTask; orphanedUnits: number[] }> {
   const stream = await requireStream(t, task);
   if (stream.seq !== task.seq || stream.status === "finished") throw await staleError(t, task, stream);
   const pk = jobPk(task.jobId);
@@ -165,36 +171,39 @@ export async function markStreamOrphaned(
   const streamUpdate = t.update(
     pk,
     streamSk(task.streamId),
-    "SET seq = :next, heartbeatAt = :now REMOVE currentUnit ADD orphanings :one",
+    "SET seq = :next, heartbeatAt = :now REMOVE currentUnit, heldUnits ADD orphanings :one",
     { ":seq": task.seq, ":next": next, ":now": now, ":one": 1, ":finished": "finished" },
     "seq = :seq AND #status <> :finished",
     STATUS,
   );
-  const unit = stream.currentUnit;
-  const items =
-    unit === undefined
-      ? [streamUpdate]
-      : [
-          streamUpdate,
-          t.update(
-            pk,
-            unitSk(unit),
-            "SET #status = :orphaned, orphanedAt = :now",
-            { ":orphaned": "orphaned", ":running": "running", ":stream": task.streamId, ":now": now },
-            "#status = :running AND claimedBy = :stream",
-            STATUS,
-          ),
-          t.update(pk, META, "ADD orphanedUnits :unit", { ":unit": new Set([unit]) }),
-        ];
-  let outcome = await t.transact(items);
-  if (!outcome.ok && unit !== undefined && outcome.failed[0] === false) {
-    // The unit ended (or was never running) between the read and the write: revive the
-    // stream without releasing anything.
-    outcome = await t.transact([streamUpdate]);
-    if (outcome.ok) return { next: { ...task, seq: next } };
+  // A held unit may end between the read and the write: read again and release what is left.
+  for (let round = 0; round < 5; round++) {
+    const units = await Promise.all(heldIndexes(stream).map((i) => getUnit(t, task.jobId, i)));
+    const running = units
+      .filter((u) => u?.status === "running" && u.claimedBy === task.streamId)
+      .map((u) => u!.index);
+    const items = [streamUpdate];
+    for (const unit of running) {
+      items.push(
+        t.update(
+          pk,
+          unitSk(unit),
+          "SET #status = :orphaned, orphanedAt = :now",
+          { ":orphaned": "orphaned", ":running": "running", ":stream": task.streamId, ":now": now },
+          "#status = :running AND claimedBy = :stream",
+          STATUS,
+        ),
+      );
+    }
+    if (running.length > 0)
+      items.push(t.update(pk, META, "ADD orphanedUnits :units", { ":units": new Set(running) }));
+    const outcome = await t.transact(items);
+    if (outcome.ok) return { next: { ...task, seq: next }, orphanedUnits: running };
+    if (outcome.failed[0]) throw await staleError(t, task);
   }
-  if (!outcome.ok) throw await staleError(t, task);
-  return { next: { ...task, seq: next }, ...(unit !== undefined ? { orphanedUnit: unit } : {}) };
+  throw new StateContentionError(
+    `job ${task.jobId} stream ${task.streamId}: expected its held units to settle, found them changing`,
+  );
 }
 
 export async function staleError(

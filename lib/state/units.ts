@@ -6,6 +6,7 @@ import type {
   Counters,
   RecordedError,
   StagedSyncState,
+  StreamRecord,
   UnitCheckpoint,
   UnitEndStatus,
   UnitRecord,
@@ -45,13 +46,21 @@ function describe(unit: UnitRecord): string {
   return `status ${unit.status}, claimed by ${holder}`;
 }
 
-/** The unit the task's stream holds (a continuation resumes it), or null. */
-export async function heldUnit(t: StateTable, task: StreamTask): Promise<UnitRecord | null> {
+/** The indexes of the units a stream record says it holds (including the older single `currentUnit`). */
+export function heldIndexes(stream: Pick<StreamRecord, "heldUnits" | "currentUnit">): number[] {
+  const held = new Set<number>(stream.heldUnits ?? []);
+  if (stream.currentUnit !== undefined) held.add(stream.currentUnit);
+  return [...held].sort((a, b) => a - b);
+}
+
+/** The units the task's stream holds (a continuation resumes them), in index order. */
+export async function heldUnits(t: StateTable, task: StreamTask): Promise<UnitRecord[]> {
   const stream = await t.get(jobPk(task.jobId), streamSk(task.streamId));
-  const index = stream?.currentUnit as number | undefined;
-  if (index === undefined) return null;
-  const unit = await getUnit(t, task.jobId, index);
-  return unit && isHeldBy(unit, task) ? unit : null;
+  if (!stream) return [];
+  const units = await Promise.all(
+    heldIndexes(strip(stream) as unknown as StreamRecord).map((i) => getUnit(t, task.jobId, i)),
+  );
+  return units.filter((u): u is UnitRecord => u !== undefined && isHeldBy(u, task));
 }
 
 /**
@@ -73,6 +82,16 @@ export async function claimNextUnit(t: StateTable, task: StreamTask): Promise<Un
   // Every lost round means another claimer won a unit, so rounds are bounded by the units left;
   // the cap only guards against a table that never settles.
   for (let round = 0; round < 10_000; round++) {
+    // The common case first, without reading the job: a running job with no orphans and
+    // tickets left hands this claimer the next index in one write.
+    if (round === 0) {
+      const ticket = await takeTicket(t, task.jobId, true);
+      if (ticket !== undefined) {
+        const outcome = await takeUnit(t, task, ticket, ["pending"]);
+        if (outcome === "claimed") return await requireUnit(t, task.jobId, ticket);
+        continue;
+      }
+    }
     const job = await requireJob(t, task.jobId);
     if (job.status !== "running") return null;
     const orphan = job.orphanedUnits[0];
@@ -117,13 +136,20 @@ function takeOrphan(t: StateTable, jobId: string, index: number) {
   );
 }
 
-/** The next index of the job's cursor for this caller alone, or undefined when all are handed out. */
-async function takeTicket(t: StateTable, jobId: string): Promise<number | undefined> {
+/**
+ * The next index of the job's cursor for this caller alone, or undefined when all are handed out.
+ * `onlyIfPlain`: also undefined unless the job is running with no orphaned unit waiting (those
+ * go first), so that a caller may try this before reading the job.
+ */
+async function takeTicket(t: StateTable, jobId: string, onlyIfPlain = false): Promise<number | undefined> {
   const attributes = await t.updateReturning({
     Key: { pk: jobPk(jobId), sk: META },
     UpdateExpression: "ADD nextUnit :one",
-    ConditionExpression: "nextUnit < unitCount",
-    ExpressionAttributeValues: { ":one": 1 },
+    ConditionExpression: onlyIfPlain
+      ? "nextUnit < unitCount AND #status = :running AND attribute_not_exists(orphanedUnits)"
+      : "nextUnit < unitCount",
+    ExpressionAttributeValues: onlyIfPlain ? { ":one": 1, ":running": "running" } : { ":one": 1 },
+    ...(onlyIfPlain ? { ExpressionAttributeNames: STATUS } : {}),
     ReturnValues: "UPDATED_OLD",
   });
   return attributes?.nextUnit as number | undefined;
@@ -131,7 +157,7 @@ async function takeTicket(t: StateTable, jobId: string): Promise<number | undefi
 
 /**
  * Sets unit `index` running for the task's stream when its status is one of `from`, together
- * with `extra` (the job-side condition) and the stream's `currentUnit`.
+ * with `extra` (the job-side condition), and adds it to the stream's `heldUnits`.
  */
 async function takeUnit(
   t: StateTable,
@@ -163,8 +189,8 @@ async function takeUnit(
     t.update(
       pk,
       streamSk(task.streamId),
-      "SET currentUnit = :i, heartbeatAt = :now",
-      { ":i": index, ":now": now, ":seq": task.seq, ":finished": "finished" },
+      "SET heartbeatAt = :now ADD heldUnits :held",
+      { ":held": new Set([index]), ":now": now, ":seq": task.seq, ":finished": "finished" },
       "seq = :seq AND #status <> :finished",
       STATUS,
     ),
@@ -316,9 +342,10 @@ export async function completeUnit(
     t.update(
       pk,
       streamSk(task.streamId),
-      "REMOVE currentUnit ADD unitsDone :one",
-      { ":one": 1, ":i": index, ":seq": task.seq },
-      "seq = :seq AND (currentUnit = :i OR attribute_not_exists(currentUnit))",
+      // The unit's HELD condition above makes a repeat fail as a whole, so unitsDone counts once.
+      "REMOVE currentUnit DELETE heldUnits :held ADD unitsDone :one",
+      { ":one": 1, ":held": new Set([index]), ":seq": task.seq },
+      "seq = :seq",
     ),
   ]);
   if (outcome.ok) return;

@@ -111,7 +111,10 @@ describe("backup state ports on DynamoDB", () => {
     await ports.coordinator.writePlan(jobId, plan(2), {
       mailboxes,
       skipped: [{ userId: "m9", reason: "MailboxNotEnabledForRESTAPI" }],
+      syncedFolderIds: new Map(),
     });
+    // A first backup: no unit reads sync states.
+    expect((await store.listUnits(jobId)).map((u) => u.hasSyncStates)).toEqual([false, false, false, false]);
     await ports.coordinator.setJobStatus(jobId, "running");
 
     const bases: string[] = [];
@@ -154,7 +157,13 @@ describe("backup state ports on DynamoDB", () => {
       requestId: "r1",
     });
     await ports.coordinator.createJob(next, { kind: "on-demand", time: "2026-11-29T05:00:00Z" });
-    await ports.coordinator.writePlan(next, plan(1), { mailboxes, skipped: [] });
+    const synced = new Map(
+      await Promise.all(
+        mailboxes.map(async (m) => [m.userId, await ports.coordinator.syncedFolderIds(m.userId)] as const),
+      ),
+    );
+    await ports.coordinator.writePlan(next, plan(1), { mailboxes, skipped: [], syncedFolderIds: synced });
+    expect((await store.listUnits(next)).every((u) => u.hasSyncStates === true)).toBe(true);
     await ports.coordinator.setJobStatus(next, "running");
     const again = runnerDeps(ports, 1, () => 1e9, bases);
     expect(await runStreamTask({ jobId: next, streamId: 0, seq: 0 }, again.deps)).toMatchObject({
@@ -172,7 +181,7 @@ describe("backup state ports on DynamoDB", () => {
     const trigger: JobTrigger = { kind: "schedule", time: "2026-11-29T06:00:00Z" };
     const jobId = ports.coordinator.jobIdFor(trigger);
     await ports.coordinator.createJob(jobId, trigger);
-    await ports.coordinator.writePlan(jobId, plan(2), { mailboxes, skipped: [] });
+    await ports.coordinator.writePlan(jobId, plan(2), { mailboxes, skipped: [], syncedFolderIds: new Map() });
     await ports.coordinator.setJobStatus(jobId, "running");
     await store.finishStream({ jobId, streamId: 1, seq: 0 });
     const sent: StreamTask[] = [];

@@ -204,11 +204,11 @@ describe("claims", () => {
     const checkpoint = { folderIndex: 1, folderId: "f-0-b", link: "https://g/skip=7", page: 7 };
     await store.saveCheckpoint(dead, 0, checkpoint, { items: 70, bytes: 7000 });
 
-    const { next, orphanedUnit } = await store.markStreamOrphaned(dead);
-    expect(orphanedUnit).toBe(0);
+    const { next, orphanedUnits } = await store.markStreamOrphaned(dead);
+    expect(orphanedUnits).toEqual([0]);
     expect(next).toEqual({ jobId, streamId: 0, seq: 1 });
     expect((await store.getJob(jobId))?.orphanedUnits).toEqual([0]);
-    expect(await store.heldUnit(next)).toBeNull();
+    expect(await store.heldUnits(next)).toEqual([]);
 
     const rescuer = task(jobId, 1);
     const reclaimed = (await store.claimNextUnit(rescuer))!;
@@ -220,7 +220,7 @@ describe("claims", () => {
       checkpoint,
       items: 70,
     });
-    expect(await store.heldUnit(rescuer)).toMatchObject({ index: 0 });
+    expect(await store.heldUnits(rescuer)).toMatchObject([{ index: 0 }]);
     // The revived stream goes on with the next pending unit; the orphan is gone from the job.
     expect((await store.claimNextUnit(next))?.index).toBe(1);
     expect((await store.getJob(jobId))?.orphanedUnits).toEqual([]);
@@ -229,17 +229,43 @@ describe("claims", () => {
     expect((await store.getUnit(jobId, 0))?.items).toBe(80);
   });
 
+  it("lets a stream hold two units: a continuation resumes both, the sweep releases what is left", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 3, 2);
+    const first = task(jobId, 0);
+    await store.beginTask(first);
+    expect((await store.claimNextUnit(first))?.index).toBe(0);
+    expect((await store.claimNextUnit(first))?.index).toBe(1);
+    const next = await store.advanceStreamSeq(first);
+    expect((await store.heldUnits(next)).map((u) => u.index)).toEqual([0, 1]);
+    await store.saveCheckpoint(next, 1, { folderIndex: 1, page: 3 }, { items: 30 });
+    await store.completeUnit(next, 0, { status: "done" });
+    expect((await store.heldUnits(next)).map((u) => u.index)).toEqual([1]);
+    expect((await store.listStreams(jobId))[0]).toMatchObject({ unitsDone: 1, heldUnits: new Set([1]) });
+
+    const { orphanedUnits } = await store.markStreamOrphaned(next);
+    expect(orphanedUnits).toEqual([1]);
+    expect((await store.getUnit(jobId, 0))?.status).toBe("done");
+    const rescuer = task(jobId, 1);
+    expect(await store.claimNextUnit(rescuer)).toMatchObject({
+      index: 1,
+      claimedBy: 1,
+      checkpoint: { folderIndex: 1, page: 3 },
+      items: 30,
+    });
+  });
+
   it("lets a continuation resume the unit its stream holds", async () => {
     const store = await newStore();
     const jobId = await runningJob(store, 2, 1);
     const first = task(jobId, 0);
     const unit = (await store.claimNextUnit(first))!;
     const next = await store.advanceStreamSeq(first);
-    expect((await store.heldUnit(next))?.index).toBe(unit.index);
+    expect((await store.heldUnits(next)).map((u) => u.index)).toEqual([unit.index]);
     await store.saveCheckpoint(next, unit.index, { folderIndex: 0, page: 1 }, { items: 1 });
     await store.completeUnit(next, unit.index, { status: "done" });
     await store.completeUnit(next, unit.index, { status: "done" }); // a repeat is harmless
-    expect(await store.heldUnit(next)).toBeNull();
+    expect(await store.heldUnits(next)).toEqual([]);
     expect(await store.getJob(jobId)).toMatchObject({ unitsDone: 1 });
   });
 
@@ -305,7 +331,7 @@ describe("streams", () => {
       StaleTaskError,
     );
     // The re-sent task resumes the unit from the last checkpoint that went through.
-    const resumed = await store.heldUnit(resent);
+    const [resumed] = await store.heldUnits(resent);
     expect(resumed).toMatchObject({
       index: unit.index,
       items: 1,

@@ -39,16 +39,36 @@ class MemoryStreamState implements StreamStatePort {
     const cur = this.seq.get(t.streamId) ?? 0;
     return t.seq < cur || this.finished.has(t.streamId) ? "stale" : "current";
   }
-  async resumeOrClaimUnit(t: StreamTask): Promise<ClaimedUnit | null> {
-    const mine = this.units.find((u) => u.holder === t.streamId && u.status === "running");
-    const u = mine ?? this.units.find((x) => x.status === "pending");
+  /** The plan's estimate of every unit, seconds. */
+  estimatedSeconds = 1;
+  /** Most units one stream held at once. */
+  maxHeld = 0;
+  private claimed(u: (typeof this.units)[number]): ClaimedUnit {
+    return {
+      work: {
+        jobId: "J",
+        index: u.index,
+        mailboxId: `m${u.index}`,
+        folderIds: ["f"],
+        concurrency: 1,
+        estimatedSeconds: this.estimatedSeconds,
+      },
+      checkpoint: u.checkpoint,
+    };
+  }
+  async heldUnits(t: StreamTask): Promise<ClaimedUnit[]> {
+    return this.units
+      .filter((u) => u.holder === t.streamId && u.status === "running")
+      .map((u) => this.claimed(u));
+  }
+  async claimUnit(t: StreamTask): Promise<ClaimedUnit | null> {
+    const u = this.units.find((x) => x.status === "pending");
     if (!u) return null;
     u.status = "running";
     u.holder = t.streamId;
-    return {
-      work: { jobId: t.jobId, index: u.index, mailboxId: `m${u.index}`, folderIds: ["f"], concurrency: 1 },
-      checkpoint: u.checkpoint,
-    };
+    const held = this.units.filter((x) => x.holder === t.streamId && x.status === "running").length;
+    this.maxHeld = Math.max(this.maxHeld, held);
+    return this.claimed(u);
   }
   unitState(_t: StreamTask, i: number): UnitStatePort {
     return {
@@ -183,5 +203,118 @@ describe("runStreamTask", () => {
       message: "unexpected shape",
     });
     expect(state.units[1]!.status).toBe("done");
+  });
+});
+
+/** A source whose every request takes `ms` and counts how many run at once. */
+function timedSource(ms: number, pages: number, onMime?: (mailboxId: string) => void) {
+  const seen = { inFlight: 0, maxInFlight: 0 };
+  const request = async <T>(value: T): Promise<T> => {
+    seen.inFlight++;
+    seen.maxInFlight = Math.max(seen.maxInFlight, seen.inFlight);
+    await new Promise((r) => setTimeout(r, ms));
+    seen.inFlight--;
+    return value;
+  };
+  const source = {
+    async *folderDelta(mailboxId: string, folderId: string, from: string | undefined) {
+      for (let p = from ? Number(from) : 0; p < pages; p++) {
+        yield await request({
+          upserts: [{ id: `${mailboxId}-${folderId}-${p}-a` }, { id: `${mailboxId}-${folderId}-${p}-b` }],
+          removed: [],
+          ...(p + 1 < pages ? { nextLink: String(p + 1) } : { deltaLink: "done" }),
+        });
+      }
+    },
+    openMime: async (mailboxId: string, id: string) => {
+      onMime?.(mailboxId);
+      return request(Readable.from([Buffer.from(id)]));
+    },
+  };
+  return { source, seen };
+}
+
+describe("runStreamTask with small units", () => {
+  function lookaheadDeps(
+    state: MemoryStreamState,
+    source: ReturnType<typeof timedSource>["source"],
+    remaining: () => number,
+  ) {
+    const events: string[] = [];
+    const { d, sent } = deps(state, 1, remaining);
+    const base = d.unitDeps;
+    d.unitDeps = (t, u) => ({ ...base(t, u), source });
+    d.streamConcurrency = 2;
+    d.log = (event, fields) => {
+      if (event === "unit.start" || event === "unit.end") events.push(`${event}:${fields.unit}`);
+    };
+    return { d, sent, events };
+  }
+
+  it("starts the next small unit during the last one's tail, within the stream's request slots", async () => {
+    const state = new MemoryStreamState(4, 1);
+    const { source, seen } = timedSource(15, 3);
+    const { d, events } = lookaheadDeps(state, source, () => 1e9);
+    const out = await runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
+    expect(out).toMatchObject({ status: "finished", unitsDone: 4 });
+    expect(state.units.map((u) => u.result?.progress.items)).toEqual([6, 6, 6, 6]);
+    expect(state.maxHeld).toBe(2);
+    // Unit 1 started before unit 0 ended: the two overlapped.
+    expect(events.indexOf("unit.start:1")).toBeLessThan(events.indexOf("unit.end:0"));
+    // Two units, yet never more requests at once than the stream's slots.
+    expect(seen.maxInFlight).toBe(2);
+  });
+
+  it("runs units estimated above lookaheadUnitSeconds one at a time", async () => {
+    const state = new MemoryStreamState(3, 1);
+    state.estimatedSeconds = 120;
+    const { source } = timedSource(5, 2);
+    const { d, events } = lookaheadDeps(state, source, () => 1e9);
+    d.lookaheadUnitSeconds = 30;
+    expect((await runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d)).status).toBe("finished");
+    expect(state.maxHeld).toBe(1);
+    expect(events).toEqual([
+      "unit.start:0",
+      "unit.end:0",
+      "unit.start:1",
+      "unit.end:1",
+      "unit.start:2",
+      "unit.end:2",
+    ]);
+  });
+
+  it("pauses both units it holds at the deadline; the continuation resumes both and counts each page once", async () => {
+    const state = new MemoryStreamState(3, 1);
+    let near = false;
+    // The deadline comes as soon as the second unit downloads its first message.
+    const { source } = timedSource(10, 4, (mailboxId) => {
+      if (mailboxId === "m1") near = true;
+    });
+    const { d, sent } = lookaheadDeps(state, source, () => (near ? 0 : 1e9));
+    const first = await runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
+    expect(first.status).toBe("continued");
+    expect(state.units.filter((u) => u.status === "running").map((u) => u.index)).toEqual([0, 1]);
+    near = false;
+    d.remainingMs = () => 1e9;
+    const second = await runStreamTask(sent[0]!, d);
+    expect(second.status).toBe("finished");
+    expect(state.units.map((u) => u.status)).toEqual(["done", "done", "done"]);
+    expect(state.units.map((u) => u.items)).toEqual([8, 8, 8]);
+  });
+
+  it("fails the task when a unit's completion cannot be written, after the other unit stopped", async () => {
+    const state = new MemoryStreamState(3, 1);
+    const { source, seen } = timedSource(10, 3);
+    const { d } = lookaheadDeps(state, source, () => 1e9);
+    const complete = state.completeUnit.bind(state);
+    state.completeUnit = async (t, i, r) => {
+      if (i === 0) throw Object.assign(new Error("table unavailable"), { $metadata: {} });
+      return complete(t, i, r);
+    };
+    await expect(runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d)).rejects.toThrow("table unavailable");
+    // Nothing is left running in the background, and the unit that had started stays held for the retry.
+    expect(seen.inFlight).toBe(0);
+    expect(state.units[0]!.status).toBe("running");
+    expect(state.units[2]!.status).toBe("pending");
   });
 });

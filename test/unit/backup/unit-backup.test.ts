@@ -80,6 +80,7 @@ class FakeArchive implements ArchiveSink {
 
 class FakeState implements UnitStatePort {
   readonly committed = new Map<string, string>();
+  syncStateReads = 0;
   readonly staged = new Map<string, string>();
   readonly checkpoints: UnitCheckpoint[] = [];
   readonly totals: UnitProgress = {
@@ -91,6 +92,7 @@ class FakeState implements UnitStatePort {
     throttled: 0,
   };
   async syncState(_m: string, folderId: string) {
+    this.syncStateReads++;
     return this.committed.get(folderId);
   }
   async checkpoint(cp: UnitCheckpoint, d: UnitProgress, staged: StagedLink[] = []) {
@@ -122,6 +124,40 @@ function setup() {
 }
 
 describe("backupUnit", () => {
+  it("writes at most one checkpoint per interval and its last one as soon as it ends, with every count and link", async () => {
+    const { source, archive, state } = setup();
+    const out = await backupUnit(
+      unit,
+      { folderIndex: 0, page: 0 },
+      { source, archive, state, shouldYield: () => false, checkpointIntervalMs: 60_000 },
+    );
+    expect(out.status).toBe("done");
+    // Five pages stored within the interval: one write, at the end, holding all of them.
+    expect(state.checkpoints).toHaveLength(1);
+    expect(state.checkpoints[0]).toMatchObject({ folderIndex: 2, page: 5 });
+    expect(state.totals.items).toBe(6);
+    expect(state.staged).toEqual(
+      new Map([
+        ["A", "A#done"],
+        ["B", "B#done"],
+      ]),
+    );
+  });
+
+  it("reads no sync state when the plan says no folder of the unit had one, and reads them otherwise", async () => {
+    const first = setup();
+    const out = await backupUnit(
+      { ...unit, hasSyncStates: false },
+      { folderIndex: 0, page: 0 },
+      { ...first, shouldYield: () => false },
+    );
+    expect(out.status).toBe("done");
+    expect(first.state.syncStateReads).toBe(0);
+    const next = setup();
+    await backupUnit(unit, { folderIndex: 0, page: 0 }, { ...next, shouldYield: () => false });
+    expect(next.state.syncStateReads).toBe(2);
+  });
+
   it("stores every message, writes one catalog part per page, stages each folder's delta link", async () => {
     const { source, archive, state } = setup();
     const out = await backupUnit(
@@ -166,7 +202,8 @@ describe("backupUnit", () => {
     const first = await backupUnit(
       unit,
       { folderIndex: 0, page: 0 },
-      { source, archive, state, shouldYield: () => state.checkpoints.length >= 2 },
+      // Every page checkpointed at once, so that the yield comes after the second one.
+      { source, archive, state, shouldYield: () => state.checkpoints.length >= 2, checkpointIntervalMs: 0 },
     );
     expect(first.status).toBe("paused");
     if (first.status !== "paused") return;
