@@ -34,7 +34,7 @@ import { processSqsBatch } from "../queue/batch.js";
 import { SqsStreamQueue, type StreamQueue } from "../queue/stream-queue.js";
 import { parseStreamTask } from "../queue/stream-task.js";
 import { createBackupStatePorts } from "../state/backup-ports.js";
-import { StateStore } from "../state/index.js";
+import { MAX_STAGED_AT_END, StateStore } from "../state/index.js";
 import { createMailboxDirectory, createMailSource } from "./graph-ports.js";
 import type { Logger } from "./logger.js";
 import { jobMetrics, METRIC, type Metrics, noMetrics, pageMetrics, unitErrorMetrics } from "./metrics.js";
@@ -171,6 +171,14 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
     },
     completeUnit: async (task, unitIndex, result) => {
       await ports.stream.completeUnit(task, unitIndex, result);
+      // The unit's last pages rode with its end instead of a checkpoint of their own.
+      if (result.last) {
+        metrics.put(pageMetrics(result.last.delta), {
+          jobId: task.jobId,
+          streamId: task.streamId,
+          unit: unitIndex,
+        });
+      }
       metrics.put(unitErrorMetrics(result), { jobId: task.jobId, streamId: task.streamId, unit: unitIndex });
     },
   };
@@ -200,6 +208,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
         unitDeps: () => ({
           source,
           archive,
+          deferLastCheckpoint: { maxStaged: MAX_STAGED_AT_END },
           ...(options.messageAttempts ? { messageAttempts: options.messageAttempts } : {}),
         }),
         remainingMs,

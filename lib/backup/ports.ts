@@ -121,6 +121,15 @@ export interface StagedLink {
   deltaLink: string;
 }
 
+/** A unit's last checkpoint, handed to its completion instead of being written on its own. */
+export interface LastCheckpoint {
+  checkpoint: UnitCheckpoint;
+  /** Counts recorded since the last checkpoint written. */
+  delta: UnitProgress;
+  /** Delta links of the folders finished since the last checkpoint written. */
+  staged: StagedLink[];
+}
+
 export interface UnitStatePort {
   /** The committed delta link of a folder (the base of an incremental pass), if any. */
   syncState(mailboxId: string, folderId: string): Promise<string | undefined>;

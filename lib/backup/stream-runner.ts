@@ -1,7 +1,7 @@
 import PQueue from "p-queue";
 import type { StreamQueue } from "../queue/stream-queue.js";
 import type { StreamTask } from "../queue/stream-task.js";
-import type { RecordedError, UnitCheckpoint, UnitProgress, UnitStatePort } from "./ports.js";
+import type { LastCheckpoint, RecordedError, UnitCheckpoint, UnitProgress, UnitStatePort } from "./ports.js";
 import {
   backupUnit,
   emptyProgress,
@@ -35,6 +35,8 @@ export interface StreamStatePort {
 
 export interface UnitResult {
   status: "done" | "mailbox-skipped" | "failed";
+  /** The unit's last checkpoint, to be written with its end (see `deferLastCheckpoint`). */
+  last?: LastCheckpoint;
   progress: UnitProgress;
   errors: RecordedError[];
   incompleteFolders: string[];
@@ -148,6 +150,7 @@ export async function runStreamTask(task: StreamTask, deps: StreamRunnerDeps): P
         progress: outcome.progress,
         errors: outcome.errors,
         incompleteFolders: outcome.status === "done" ? outcome.incompleteFolders : [],
+        ...(outcome.status === "done" && outcome.last ? { last: outcome.last } : {}),
         startedAt,
         endedAt: new Date().toISOString(),
       };

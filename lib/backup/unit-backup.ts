@@ -6,6 +6,7 @@ import type {
   ArchiveSink,
   CatalogEntry,
   DeltaPageView,
+  LastCheckpoint,
   MailSource,
   MessageMeta,
   OpenFolder,
@@ -52,10 +53,23 @@ export interface UnitBackupDeps {
    * 0–60 000. Default 1 000.
    */
   checkpointIntervalMs?: number;
+  /**
+   * When the unit finishes, leave its last checkpoint unwritten and return it (`last`), so that
+   * the unit's completion writes it in the same transaction; not when more than `maxStaged`
+   * folder links would ride along. Default: the last checkpoint is written here.
+   */
+  deferLastCheckpoint?: { maxStaged: number };
 }
 
 export type UnitOutcome =
-  | { status: "done"; progress: UnitProgress; errors: RecordedError[]; incompleteFolders: string[] }
+  | {
+      status: "done";
+      progress: UnitProgress;
+      errors: RecordedError[];
+      incompleteFolders: string[];
+      /** With `deferLastCheckpoint`: what the unit's end must write (nothing when all is written). */
+      last?: LastCheckpoint;
+    }
   | { status: "paused"; progress: UnitProgress; errors: RecordedError[]; checkpoint: UnitCheckpoint }
   | { status: "mailbox-skipped"; progress: UnitProgress; errors: RecordedError[] };
 
@@ -118,6 +132,8 @@ class UnitLedger {
   private lastWriteAt = Date.now();
   /** Set by {@link flush}: the interval no longer holds writes back. */
   private flushing = false;
+  /** Set by {@link takeUnwritten}: nothing more is written here. */
+  private closing = false;
   private endWait: (() => void) | undefined;
   /** The first failed write: the unit must stop (e.g. the stream lost its claim). */
   failure: unknown;
@@ -197,6 +213,28 @@ class UnitLedger {
     };
   }
 
+  /** Delta links recorded and not written yet. */
+  unwrittenLinks(): number {
+    return this.staged.length;
+  }
+
+  /**
+   * Stops writing: waits for a write in progress, then hands over what is not written yet
+   * (undefined when nothing is). Throws the first failed write.
+   */
+  async takeUnwritten(): Promise<LastCheckpoint | undefined> {
+    this.closing = true;
+    this.endWait?.();
+    while (this.writing) await this.writing;
+    if (this.failure !== undefined) throw this.failure;
+    if (!this.dirty) return undefined;
+    const last = { checkpoint: this.snapshot(), delta: this.pending, staged: this.staged };
+    this.pending = emptyProgress();
+    this.staged = [];
+    this.dirty = false;
+    return last;
+  }
+
   /** Resolves when everything recorded so far is written; throws the first failed write. */
   async flush(): Promise<void> {
     this.flushing = true;
@@ -208,7 +246,7 @@ class UnitLedger {
   private record(delta: UnitProgress): void {
     addProgress(this.pending, delta);
     this.dirty = true;
-    if (!this.writing && this.failure === undefined) this.writing = this.writeLoop();
+    if (!this.writing && this.failure === undefined && !this.closing) this.writing = this.writeLoop();
   }
 
   private async writeLoop(): Promise<void> {
@@ -224,6 +262,7 @@ class UnitLedger {
             };
           });
           this.endWait = undefined;
+          if (this.closing) break;
         }
         this.lastWriteAt = Date.now();
         this.dirty = false;
@@ -311,8 +350,12 @@ export async function backupUnit(
     }
   };
   await Promise.all(Array.from({ length: lanes }, lane));
+  let last: LastCheckpoint | undefined;
   try {
-    await ledger.flush();
+    const defer = deps.deferLastCheckpoint;
+    const finished = stop === undefined && ledger.pendingFolders().length === 0;
+    if (finished && defer && ledger.unwrittenLinks() <= defer.maxStaged) last = await ledger.takeUnwritten();
+    else await ledger.flush();
   } catch (error) {
     stop = { kind: "error", error };
   }
@@ -328,7 +371,13 @@ export async function backupUnit(
   if (ledger.pendingFolders().length > 0) {
     return { status: "paused", progress, errors, checkpoint: ledger.snapshot() };
   }
-  return { status: "done", progress, errors, incompleteFolders: ledger.incompleteFolders() };
+  return {
+    status: "done",
+    progress,
+    errors,
+    incompleteFolders: ledger.incompleteFolders(),
+    ...(last ? { last } : {}),
+  };
 }
 
 /** Where a Graph request waits for its turn. */

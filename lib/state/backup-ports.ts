@@ -5,14 +5,14 @@
  */
 import type { CoordinatorStatePort, JobTrigger } from "../backup/coordinator.js";
 import type { FinalizeStatePort } from "../backup/finalize.js";
-import type { UnitStatePort } from "../backup/ports.js";
+import type { UnitProgress, UnitStatePort } from "../backup/ports.js";
 import type { ReportInput, UnitRecordView } from "../backup/report.js";
 import type { ClaimedUnit, StreamStatePort } from "../backup/stream-runner.js";
 import type { SweepStatePort } from "../backup/sweep.js";
 import type { StreamTask } from "../queue/stream-task.js";
 import { StateRecordMissingError } from "./errors.js";
 import { jobIdForTick } from "./job-id.js";
-import type { JobStatus, UnitRecord } from "./records.js";
+import type { Counters, JobStatus, UnitRecord } from "./records.js";
 import type { StateStore } from "./state-store.js";
 
 export interface BackupStatePorts {
@@ -90,20 +90,7 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
         return (await states).get(folderId)?.deltaLink;
       },
       checkpoint: (checkpoint, delta, staged = []) =>
-        store.saveCheckpoint(
-          task,
-          index,
-          checkpoint,
-          {
-            items: delta.items,
-            bytes: delta.bytes,
-            removed: delta.removed,
-            deduplicated: delta.deduplicated,
-            requests: delta.requests,
-            throttled: delta.throttled,
-          },
-          staged,
-        ),
+        store.saveCheckpoint(task, index, checkpoint, counters(delta), staged),
     };
   };
 
@@ -121,6 +108,15 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
         errors: result.errors,
         incompleteFolders: result.incompleteFolders,
         endedAt: result.endedAt,
+        ...(result.last
+          ? {
+              last: {
+                checkpoint: result.last.checkpoint,
+                counters: counters(result.last.delta),
+                staged: result.last.staged,
+              },
+            }
+          : {}),
       }),
     heartbeat: (task) => store.heartbeat(task),
     handOn: (task) => store.advanceStreamSeq(task),
@@ -191,6 +187,18 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
   };
 
   return { coordinator, stream, sweep, finalize };
+}
+
+/** A unit's progress as the state store's counters. */
+function counters(delta: UnitProgress): Counters {
+  return {
+    items: delta.items,
+    bytes: delta.bytes,
+    removed: delta.removed,
+    deduplicated: delta.deduplicated,
+    requests: delta.requests,
+    throttled: delta.throttled,
+  };
 }
 
 function claimed(unit: UnitRecord): ClaimedUnit {

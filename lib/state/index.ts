@@ -5,4 +5,4 @@ export type { NewJob } from "./jobs.js";
 export { MAX_STREAMS, MAX_UNITS } from "./keys.js";
 export * from "./records.js";
 export { StateStore, type StateStoreOptions } from "./state-store.js";
-export { heldIndexes, type UnitEnd } from "./units.js";
+export { heldIndexes, MAX_STAGED_AT_END, type UnitEnd } from "./units.js";

@@ -1,5 +1,10 @@
 import type { StreamTask } from "../queue/stream-task.js";
-import { ClaimLostError, StateContentionError, StateRecordMissingError } from "./errors.js";
+import {
+  ClaimLostError,
+  StateContentionError,
+  StateInvariantError,
+  StateRecordMissingError,
+} from "./errors.js";
 import { requireJob } from "./jobs.js";
 import { jobPk, META, streamSk, UNIT_PREFIX, unitSk } from "./keys.js";
 import type {
@@ -291,6 +296,22 @@ export interface UnitEnd {
   incompleteFolders?: string[];
   /** ISO time; default now. */
   endedAt?: string;
+  /**
+   * The unit's last checkpoint, not written yet: written with the end, in the same transaction
+   * (its counters, and the sync states of the folders it finishes, at most {@link MAX_STAGED_AT_END}).
+   */
+  last?: { checkpoint: UnitCheckpoint; counters: Partial<Counters>; staged: StagedSyncState[] };
+}
+
+/** Staged sync states a unit's end may carry (a transaction holds at most 100 items). */
+export const MAX_STAGED_AT_END = 25;
+
+/** The unit's stored counters plus the ones its end adds. */
+function sumCounters(stored: Counters, more: Partial<Counters>): Counters {
+  const sum = { ...stored };
+  for (const name of Object.keys(more) as Array<keyof Counters>)
+    sum[name] = (stored[name] ?? 0) + (more[name] ?? 0);
+  return sum;
 }
 
 const END_COUNTER: Record<UnitEndStatus, string> = {
@@ -311,25 +332,38 @@ export async function completeUnit(
   end: UnitEnd,
 ): Promise<void> {
   const pk = jobPk(task.jobId);
+  const last = end.last;
+  if (last && last.staged.length > MAX_STAGED_AT_END) {
+    throw new StateInvariantError(
+      `job ${task.jobId} unit ${index}: expected at most ${MAX_STAGED_AT_END} staged sync states with the end, found ${last.staged.length}`,
+    );
+  }
   // The unit's counters go to the job once, with the end of the unit (the HELD condition makes
   // a repeated completion add nothing): checkpoints add them only to the unit and the stream.
-  const totals = counterAdds(await requireUnit(t, task.jobId, index));
-  const outcome = await t.transact([
+  const stored = await requireUnit(t, task.jobId, index);
+  const lastAdds = counterAdds(last?.counters ?? {});
+  const totals = counterAdds(sumCounters(stored, last?.counters ?? {}));
+  const lastSet = last ? ", #checkpoint = :cp, checkpointPage = :page, checkpointAt = :ended" : "";
+  const lastAdd = lastAdds.clauses.length > 0 ? ` ADD ${lastAdds.clauses.join(", ")}` : "";
+  const ended = end.endedAt ?? t.nowIso();
+  const items: TransactItem[] = [
     t.update(
       pk,
       unitSk(index),
-      "SET #status = :end, endedAt = :ended, #errors = :errors, incompleteFolders = :incomplete",
+      `SET #status = :end, endedAt = :ended, #errors = :errors, incompleteFolders = :incomplete${lastSet}${lastAdd}`,
       {
         ":end": end.status,
-        ":ended": end.endedAt ?? t.nowIso(),
+        ":ended": ended,
         ":errors": end.errors ?? [],
         ":incomplete": end.incompleteFolders ?? [],
         ":running": "running",
         ":stream": task.streamId,
         ":seq": task.seq,
+        ...(last ? { ":cp": last.checkpoint, ":page": last.checkpoint.page } : {}),
+        ...lastAdds.values,
       },
       HELD,
-      { ...STATUS, "#errors": "errors" },
+      { ...STATUS, "#errors": "errors", ...(last ? { "#checkpoint": "checkpoint" } : {}), ...lastAdds.names },
     ),
     t.update(
       pk,
@@ -343,11 +377,14 @@ export async function completeUnit(
       pk,
       streamSk(task.streamId),
       // The unit's HELD condition above makes a repeat fail as a whole, so unitsDone counts once.
-      "REMOVE currentUnit DELETE heldUnits :held ADD unitsDone :one",
-      { ":one": 1, ":held": new Set([index]), ":seq": task.seq },
+      `REMOVE currentUnit DELETE heldUnits :held ADD ${["unitsDone :one", ...lastAdds.clauses].join(", ")}`,
+      { ":one": 1, ":held": new Set([index]), ":seq": task.seq, ...lastAdds.values },
       "seq = :seq",
+      lastAdds.clauses.length > 0 ? lastAdds.names : undefined,
     ),
-  ]);
+  ];
+  for (const state of last?.staged ?? []) items.push(await stagedSyncStatePut(t, task.jobId, state));
+  const outcome = await t.transact(items);
   if (outcome.ok) return;
   const unit = await requireUnit(t, task.jobId, index);
   if (unit.status === end.status && unit.claimedBy === task.streamId) return;

@@ -255,6 +255,35 @@ describe("claims", () => {
     });
   });
 
+  it("writes a unit's last checkpoint with its end: counters on unit, stream and job, staged sync states, once", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 1, 1);
+    const t = task(jobId, 0);
+    await store.beginTask(t);
+    await store.claimNextUnit(t);
+    await store.saveCheckpoint(t, 0, { folderIndex: 1, page: 1 }, { items: 2, bytes: 20 });
+    const end = {
+      status: "done" as const,
+      last: {
+        checkpoint: { folderIndex: 2, page: 2 },
+        counters: { items: 3, bytes: 30 },
+        staged: [{ mailboxId: "mbx-0", folderId: "f-0-b", deltaLink: "https://g/delta-b" }],
+      },
+    };
+    await store.completeUnit(t, 0, end);
+    await store.completeUnit(t, 0, end); // a repeat adds nothing
+    expect(await store.getUnit(jobId, 0)).toMatchObject({
+      status: "done",
+      items: 5,
+      bytes: 50,
+      checkpoint: { folderIndex: 2, page: 2 },
+    });
+    expect((await store.listStreams(jobId))[0]).toMatchObject({ items: 5, bytes: 50, unitsDone: 1 });
+    expect(await store.getJob(jobId)).toMatchObject({ items: 5, bytes: 50, unitsDone: 1 });
+    await store.promoteSyncStates(jobId);
+    expect((await store.committedSyncStates("mbx-0")).get("f-0-b")?.deltaLink).toBe("https://g/delta-b");
+  });
+
   it("lets a continuation resume the unit its stream holds", async () => {
     const store = await newStore();
     const jobId = await runningJob(store, 2, 1);
