@@ -59,8 +59,9 @@ const SHAPES: Record<string, TenantSpec & { subset?: Partial<Record<number, numb
   "many-small": {
     seed: 14,
     shape: "many-small",
-    mailboxes: 160,
-    totalMessages: 480,
+    // BENCH_MANY_SMALL_MAILBOXES: a larger many-small tenant (3 items each), for runs of its own.
+    mailboxes: Number(process.env.BENCH_MANY_SMALL_MAILBOXES ?? 160),
+    totalMessages: 3 * Number(process.env.BENCH_MANY_SMALL_MAILBOXES ?? 160),
     largeFraction: 0,
     subset: { 1: 8, 4: 32 },
   },
