@@ -189,8 +189,8 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
   return { coordinator, stream, sweep, finalize };
 }
 
-/** A unit's progress as the state store's counters. */
-function counters(delta: UnitProgress): Counters {
+/** The six counters alone, from a unit's progress or a record that carries them (same fields). */
+function counters(delta: UnitProgress | Counters): Counters {
   return {
     items: delta.items,
     bytes: delta.bytes,
@@ -228,14 +228,7 @@ function unitView(u: UnitRecord): UnitRecordView {
     ...(u.claimedBy !== undefined ? { streamId: u.claimedBy } : {}),
     ...(u.startedAt ? { startedAt: u.startedAt } : {}),
     ...(u.endedAt ? { endedAt: u.endedAt } : {}),
-    progress: {
-      items: u.items,
-      bytes: u.bytes,
-      removed: u.removed,
-      deduplicated: u.deduplicated,
-      requests: u.requests,
-      throttled: u.throttled,
-    },
+    progress: counters(u),
     requests: u.requests,
     throttled: u.throttled,
     errors: u.errors,
