@@ -14,6 +14,11 @@ export interface TimelineBar {
   start: number;
   end: number;
   status: string;
+  /**
+   * 0, or 1 for a unit that started while the stream's previous unit was still running (a
+   * stream overlaps a small unit's tail with its next unit): drawn as a thinner bar over it.
+   */
+  lane: number;
 }
 
 const ms = (iso: string) => Date.parse(iso);
@@ -22,7 +27,7 @@ const ms = (iso: string) => Date.parse(iso);
 export function actualBars(report: JobReport): TimelineBar[] {
   const t0 = ms(report.createdAt);
   const jobEnd = (ms(report.endedAt) - t0) / 1000;
-  return report.units
+  const bars = report.units
     .filter((u) => u.startedAt && u.streamId !== undefined)
     .map((u) => ({
       unit: u.index,
@@ -31,22 +36,45 @@ export function actualBars(report: JobReport): TimelineBar[] {
       start: Math.max(0, (ms(u.startedAt!) - t0) / 1000),
       end: u.endedAt ? (ms(u.endedAt) - t0) / 1000 : jobEnd,
       status: u.status,
+      lane: 0,
     }));
+  // Per stream, in start order: a bar that starts before the last lane-0 bar ends takes lane 1.
+  const laneEnd = new Map<number, number>();
+  for (const b of [...bars].sort((a, z) => a.start - z.start)) {
+    const end = laneEnd.get(b.streamId) ?? Number.NEGATIVE_INFINITY;
+    if (b.start < end) b.lane = 1;
+    else laneEnd.set(b.streamId, b.end);
+  }
+  return bars;
+}
+
+/** When the streams got their tasks (the plan's time zero), seconds from the job's start; 0 in reports without phases. */
+export function planStart(report: JobReport): number {
+  return report.phases?.planningSeconds ?? 0;
 }
 
 /**
  * What the plan expected: units in plan order (largest first), each pulled by the stream that
- * frees up first, lasting its estimated seconds — the dynamic assignment with perfect estimates.
+ * frees up first, lasting its estimated seconds — the dynamic assignment with perfect estimates,
+ * from the moment the streams got their tasks.
  */
 export function plannedBars(report: JobReport): TimelineBar[] {
   const streams = Math.max(1, report.plan.streams);
-  const free = new Array<number>(streams).fill(0);
+  const free = new Array<number>(streams).fill(planStart(report));
   return report.plan.units.map((u) => {
     let s = 0;
     for (let i = 1; i < streams; i++) if (free[i]! < free[s]!) s = i;
     const start = free[s]!;
     free[s] = start + u.estimatedSeconds;
-    return { unit: u.index, mailboxId: u.mailboxId, streamId: s, start, end: free[s]!, status: "planned" };
+    return {
+      unit: u.index,
+      mailboxId: u.mailboxId,
+      streamId: s,
+      start,
+      end: free[s]!,
+      status: "planned",
+      lane: 0,
+    };
   });
 }
 
@@ -70,10 +98,13 @@ export function renderTimelineHtml(report: JobReport): string {
   const streamIds = [
     ...new Set([...report.streams.map((s) => s.streamId), ...actual.map((b) => b.streamId)]),
   ].sort((a, b) => a - b);
+  // The plan's times count from the end of planning, when the streams got their tasks.
+  const zero = planStart(report);
+  const backup = report.phases?.backupSeconds ?? report.makespanSeconds;
   const horizon = Math.max(
     1e-3,
     report.makespanSeconds,
-    report.plan.predictedMakespanSeconds,
+    zero + report.plan.predictedMakespanSeconds,
     ...actual.map((b) => b.end),
     ...planned.map((b) => b.end),
   );
@@ -95,9 +126,11 @@ export function renderTimelineHtml(report: JobReport): string {
     );
   }
   for (const b of actual) {
-    const y = row.get(b.streamId)!;
+    // A unit overlapping the stream's previous one: the lower half of the row, outlined.
+    const y = row.get(b.streamId)! + (b.lane === 1 ? 8 : 0);
+    const shape = b.lane === 1 ? 'height="8" stroke="#fff" stroke-width="1"' : 'height="16"';
     parts.push(
-      `<rect class="bar actual" data-unit="${b.unit}" data-status="${esc(b.status)}" x="${x(b.start).toFixed(1)}" y="${y}" width="${Math.max(1, x(b.end) - x(b.start)).toFixed(1)}" height="16" fill="${STATUS_COLORS[b.status] ?? "#6d4c41"}"><title>unit ${b.unit} · mailbox ${esc(b.mailboxId)} · ${esc(b.status)} · ${b.start.toFixed(1)}–${b.end.toFixed(1)} s</title></rect>`,
+      `<rect class="bar actual" data-unit="${b.unit}" data-status="${esc(b.status)}" data-lane="${b.lane}" x="${x(b.start).toFixed(1)}" y="${y}" width="${Math.max(1, x(b.end) - x(b.start)).toFixed(1)}" ${shape} fill="${STATUS_COLORS[b.status] ?? "#6d4c41"}"><title>unit ${b.unit} · mailbox ${esc(b.mailboxId)} · ${esc(b.status)} · ${b.start.toFixed(1)}–${b.end.toFixed(1)} s</title></rect>`,
     );
   }
   for (const b of planned) {
@@ -125,7 +158,7 @@ export function renderTimelineHtml(report: JobReport): string {
   }
   parts.push(
     marker(
-      report.plan.lowerBoundSeconds,
+      zero + report.plan.lowerBoundSeconds,
       `lower bound ${report.plan.lowerBoundSeconds.toFixed(1)} s`,
       "lb",
       12,
@@ -133,7 +166,7 @@ export function renderTimelineHtml(report: JobReport): string {
   );
   parts.push(
     marker(
-      report.plan.predictedMakespanSeconds,
+      zero + report.plan.predictedMakespanSeconds,
       `predicted ${report.plan.predictedMakespanSeconds.toFixed(1)} s`,
       "predicted",
       24,
@@ -154,8 +187,8 @@ body{font:14px system-ui,sans-serif;margin:24px;color:#222}
 .legend span{margin-right:12px}.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle}
 </style></head><body>
 <h1>Job ${esc(report.jobId)}: ${esc(report.status)}</h1>
-<p>${report.units.length} units on ${streamIds.length} streams · makespan ${report.makespanSeconds.toFixed(1)} s (predicted ${report.plan.predictedMakespanSeconds.toFixed(1)} s, lower bound ${report.plan.lowerBoundSeconds.toFixed(1)} s, ratio to the bound ${(report.makespanSeconds / Math.max(1e-9, report.plan.lowerBoundSeconds)).toFixed(2)}) · ${report.totals.items} items · ${report.totals.errors} errors</p>
-<p class="legend">Thick bars: what each stream did, by unit status. Thin bars: the plan (largest first, estimated seconds). ${legend}</p>
+<p>${report.units.length} units on ${streamIds.length} streams · makespan ${report.makespanSeconds.toFixed(1)} s: planning ${zero.toFixed(1)} s, then the streams ${backup.toFixed(1)} s (predicted ${report.plan.predictedMakespanSeconds.toFixed(1)} s, lower bound ${report.plan.lowerBoundSeconds.toFixed(1)} s, ratio to the bound ${(backup / Math.max(1e-9, report.plan.lowerBoundSeconds)).toFixed(2)}) · ${report.totals.items} items · ${report.totals.errors} errors</p>
+<p class="legend">Thick bars: what each stream did, by unit status; a half-height bar is a unit the stream started during the previous unit's tail. Thin bars: the plan (largest first, estimated seconds). ${legend}</p>
 <svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 90}" height="${height}" viewBox="0 0 ${left + width + 90} ${height}" font-family="sans-serif">
 ${parts.join("\n")}
 </svg>

@@ -185,6 +185,14 @@ describe("timeline", () => {
       [1, 1, 0, 4],
       [2, 1, 4, 6],
     ]);
+    // The plan starts when the streams get their tasks: after the planning phase.
+    const phased = { ...report, phases: { planningSeconds: 2, backupSeconds: 7, finalizingSeconds: 1 } };
+    expect(plannedBars(phased).map((b) => [b.unit, b.start, b.end])).toEqual([
+      [0, 2, 8],
+      [1, 2, 6],
+      [2, 6, 8],
+    ]);
+    expect(renderTimelineHtml(phased)).toContain("planning 2.0 s, then the streams 7.0 s");
   });
   it("places what happened relative to the job's start, skipping units that never started", () => {
     expect(actualBars(report).map((b) => [b.unit, b.streamId, b.start, b.end, b.status])).toEqual([
@@ -196,6 +204,30 @@ describe("timeline", () => {
     expect(html.match(/class="bar planned"/g)).toHaveLength(3);
     expect(html).toContain('data-status="failed"');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+  });
+  it("draws a unit that started during its stream's previous unit in a second lane", () => {
+    const overlapping = {
+      ...report,
+      units: [
+        ...report.units.slice(0, 2),
+        {
+          index: 2,
+          mailboxId: "m3",
+          status: "done",
+          streamId: 1,
+          startedAt: "2026-11-01T10:00:08.000Z",
+          endedAt: "2026-11-01T10:00:10.000Z",
+        },
+      ],
+    } as unknown as JobReport;
+    expect(actualBars(overlapping).map((b) => [b.unit, b.lane])).toEqual([
+      [0, 0],
+      [1, 0],
+      [2, 1],
+    ]);
+    expect(renderTimelineHtml(overlapping)).toMatch(
+      /data-unit="2" data-status="done" data-lane="1"[^>]*height="8"/,
+    );
   });
 });
 
