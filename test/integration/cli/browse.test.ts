@@ -4,8 +4,7 @@
  * temporary archive folder; outputs are compared with the simulator's ground truth.
  */
 import { createHash } from "node:crypto";
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { simpleParser } from "mailparser";
@@ -20,9 +19,9 @@ import { showCommand } from "../../../lib/cli/commands/show.js";
 import { statusCommand } from "../../../lib/cli/commands/status.js";
 import { type LocalRuntimeFile, RUNTIME_FILE } from "../../../lib/cli/context.js";
 import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
-import { type LocalStack, startLocalStack } from "../../../lib/local/stack.js";
-import { type GroundTruth, generateTenant, mutateTenant } from "../../../lib/sim/index.js";
-import { loadTestCa } from "../../support/sim-ca.js";
+import type { LocalStack } from "../../../lib/local/stack.js";
+import type { GroundTruth, generateTenant } from "../../../lib/sim/index.js";
+import { backUpTwice, type TwoJobArchive } from "../../support/two-job-archive.js";
 
 let dir: string;
 let archive: string;
@@ -31,7 +30,8 @@ let job2: string;
 let truth1: GroundTruth;
 let truth2: GroundTruth;
 let tenant: ReturnType<typeof generateTenant>;
-let stack: LocalStack | undefined;
+let stack: LocalStack;
+let fixture: TwoJobArchive | undefined;
 
 function io() {
   const out = collectOutput();
@@ -56,21 +56,12 @@ function truthFolders(truth: GroundTruth, address: string): Map<string, Map<stri
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "mailstream-browse-"));
-  archive = join(dir, "archive");
-  const store = generateTenant({ seed: 61, shape: "uniform", mailboxes: 4, totalMessages: 200 });
-  tenant = store;
-  stack = await startLocalStack({
-    store,
-    ca: await loadTestCa(),
-    archive: { kind: "local", path: archive },
-    streams: 2,
+  fixture = await backUpTwice({
+    prefix: "mailstream-browse-",
+    tenant: { seed: 61, shape: "uniform", mailboxes: 4, totalMessages: 200 },
+    changes: { seed: 7, intensity: 0.2 },
   });
-  job1 = (await stack.runJob()).jobId;
-  truth1 = await store.groundTruth();
-  mutateTenant(store, { seed: 7, intensity: 0.2 });
-  job2 = (await stack.runJob()).jobId;
-  truth2 = await store.groundTruth();
+  ({ dir, archive, tenant, stack, job1, job2, truth1, truth2 } = fixture);
   // As a local run does while it lasts: `status` finds the live state table through this file.
   const running: LocalRuntimeFile = {
     pid: process.pid,
@@ -80,10 +71,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, RUNTIME_FILE), JSON.stringify(running));
 });
 
-afterAll(async () => {
-  await stack?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => fixture?.stop());
 
 describe("mailstream browse commands", () => {
   it("jobs lists both jobs with their status and counts", async () => {
@@ -251,13 +239,13 @@ describe("mailstream browse commands", () => {
   });
 
   it("works the same on an S3 archive (a copy in the S3 emulator)", async () => {
-    const s3 = stack!.clients.s3;
+    const s3 = stack.clients.s3;
     await s3.send(new CreateBucketCommand({ Bucket: "browse-copy" }));
     const copy = new S3ObjectStore({ client: s3, bucket: "browse-copy", prefix: "tenant-a" });
     const local = new LocalObjectStore(archive);
     for (const { key } of await listAll(local, "")) await copy.put(key, await local.getBytes(key));
     const saved = process.env.MAILSTREAM_S3_ENDPOINT;
-    process.env.MAILSTREAM_S3_ENDPOINT = stack!.emulators.endpoints.s3;
+    process.env.MAILSTREAM_S3_ENDPOINT = stack.emulators.endpoints.s3;
     try {
       const s3Archive = "s3://browse-copy/tenant-a";
       expect(await json((x) => jobsCommand({ archive: s3Archive, json: true }, x))).toEqual(

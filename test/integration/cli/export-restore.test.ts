@@ -6,8 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,9 +16,9 @@ import { verifyCommand } from "../../../lib/cli/commands/verify.js";
 import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
 import { safeRelativePath } from "../../../lib/export/export-messages.js";
 import { splitMbox } from "../../../lib/export/mbox.js";
-import { type LocalStack, startLocalStack } from "../../../lib/local/stack.js";
-import { type GroundTruth, generateTenant, mutateTenant } from "../../../lib/sim/index.js";
-import { loadTestCa } from "../../support/sim-ca.js";
+import type { LocalStack } from "../../../lib/local/stack.js";
+import type { GroundTruth, generateTenant } from "../../../lib/sim/index.js";
+import { backUpTwice, type TwoJobArchive } from "../../support/two-job-archive.js";
 
 let dir: string;
 let archive: string;
@@ -27,7 +26,8 @@ let job1: string;
 let truth1: GroundTruth;
 let truth2: GroundTruth;
 let tenant: ReturnType<typeof generateTenant>;
-let stack: LocalStack | undefined;
+let stack: LocalStack;
+let fixture: TwoJobArchive | undefined;
 
 function io() {
   const out = collectOutput();
@@ -60,26 +60,15 @@ function readMboxTree(out: string): Map<string, string[]> {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "mailstream-export-"));
-  archive = join(dir, "archive");
-  tenant = generateTenant({ seed: 61, shape: "uniform", mailboxes: 4, totalMessages: 200 });
-  stack = await startLocalStack({
-    store: tenant,
-    ca: await loadTestCa(),
-    archive: { kind: "local", path: archive },
-    streams: 2,
+  fixture = await backUpTwice({
+    prefix: "mailstream-export-",
+    tenant: { seed: 61, shape: "uniform", mailboxes: 4, totalMessages: 200 },
+    changes: { seed: 7, intensity: 0.2 },
   });
-  job1 = (await stack.runJob()).jobId;
-  truth1 = await tenant.groundTruth();
-  mutateTenant(tenant, { seed: 7, intensity: 0.2 });
-  await stack.runJob();
-  truth2 = await tenant.groundTruth();
+  ({ dir, archive, tenant, stack, job1, truth1, truth2 } = fixture);
 }, 300_000);
 
-afterAll(async () => {
-  await stack?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => fixture?.stop());
 
 describe("mailstream export", () => {
   it("exports a mailbox as mbox equal to the ground truth, message for message, readable by Python's mailbox", async () => {
@@ -142,7 +131,7 @@ describe("mailstream restore", () => {
   it("restores a mailbox into another one as received mail with its properties, and a second run adds nothing", async () => {
     const source = truth2.mailboxes[0]!;
     const target = truth2.mailboxes[2]!;
-    const gateway = stack!.app.gateway;
+    const gateway = stack.app.gateway;
     const into = "Restored test";
 
     const plan = io();
@@ -226,7 +215,7 @@ describe("mailstream restore", () => {
       restoreCommand(
         source.address,
         undefined,
-        { archive, message: "no-such-id", dryRun: true, gateway: stack!.app.gateway },
+        { archive, message: "no-such-id", dryRun: true, gateway: stack.app.gateway },
         io().io,
       ),
     ).rejects.toThrow(/message "no-such-id": expected/);

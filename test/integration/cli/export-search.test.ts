@@ -5,8 +5,7 @@
  * and folder; `--at` exports the hits as of an earlier job.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalObjectStore, readBlob } from "../../../lib/archive/index.js";
@@ -20,16 +19,15 @@ import { searchCommand } from "../../../lib/cli/commands/search.js";
 import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
 import { safeRelativePath } from "../../../lib/export/export-messages.js";
 import { splitMbox } from "../../../lib/export/mbox.js";
-import { type LocalStack, startLocalStack } from "../../../lib/local/stack.js";
-import { type GroundTruth, generateTenant, mutateTenant } from "../../../lib/sim/index.js";
-import { loadTestCa } from "../../support/sim-ca.js";
+import type { GroundTruth, generateTenant } from "../../../lib/sim/index.js";
+import { backUpTwice, type TwoJobArchive } from "../../support/two-job-archive.js";
 
 let dir: string;
 let archive: string;
 let job1: string;
 let truth2: GroundTruth;
 let tenant: ReturnType<typeof generateTenant>;
-let stack: LocalStack | undefined;
+let fixture: TwoJobArchive | undefined;
 /** A sender whose mail sits in more than one mailbox, chosen from the tenant. */
 let sender: string;
 
@@ -90,19 +88,12 @@ async function expectBlobsEqual(tree: Tree): Promise<void> {
 const count = (tree: Tree) => [...tree.values()].reduce((n, h) => n + h.length, 0);
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "mailstream-export-search-"));
-  archive = join(dir, "archive");
-  tenant = generateTenant({ seed: 29, shape: "uniform", mailboxes: 3, totalMessages: 150 });
-  stack = await startLocalStack({
-    store: tenant,
-    ca: await loadTestCa(),
-    archive: { kind: "local", path: archive },
-    streams: 2,
+  fixture = await backUpTwice({
+    prefix: "mailstream-export-search-",
+    tenant: { seed: 29, shape: "uniform", mailboxes: 3, totalMessages: 150 },
+    changes: { seed: 11, intensity: 0.3 },
   });
-  job1 = (await stack.runJob()).jobId;
-  mutateTenant(tenant, { seed: 11, intensity: 0.3 });
-  await stack.runJob();
-  truth2 = await tenant.groundTruth();
+  ({ dir, archive, tenant, job1, truth2 } = fixture);
 
   // The sender found in the most mailboxes (ties: the most messages), from the tenant itself.
   const seen = new Map<string, { mailboxes: Set<string>; messages: number }>();
@@ -122,10 +113,7 @@ beforeAll(async () => {
   )[0]![0];
 }, 300_000);
 
-afterAll(async () => {
-  await stack?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => fixture?.stop());
 
 describe("mailstream export --search", () => {
   it("exports exactly the search hits as one mbox per mailbox and folder, each message equal to its blob", async () => {
