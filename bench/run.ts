@@ -10,15 +10,14 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { JobReport } from "../lib/backup/report.js";
 import { type RunningEmulators, startEmulators } from "../lib/local/emulators.js";
 import { type LocalServices, startLocalServices } from "../lib/local/stack.js";
 import { reexecTrustingCa } from "../lib/local/trust-ca.js";
-import { lowerBound, type PlanLimits, resolvePlanLimits, type WorkEstimate } from "../lib/plan/index.js";
-import type { GroundTruth } from "../lib/sim/model.js";
+import { lowerBound, type PlanLimits, resolvePlanLimits } from "../lib/plan/index.js";
 import { ensureSimulatorCa, type LatencyOptions, type LimitOptions } from "../lib/sim/server/index.js";
 import type { TenantSpec } from "../lib/sim/tenant/generate.js";
 import type { ControllerRssResult } from "./controller-rss.js";
+import { figures, type GraphCounters, type RunFigures, realContent, type ServiceModel } from "./figures.js";
 import { type SimProcess, startSimProcess } from "./sim-process.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -78,35 +77,12 @@ const STREAM_COUNTS = [1, 4, 16, 64];
 /** Delta page size (the configuration's default, `Prefer: odata.maxpagesize`). */
 const PAGE_SIZE = 100;
 
-interface GraphCounters {
-  requests: number;
-  throttled: number;
-  earlyRetries: number;
-}
-
-interface RunFigures {
-  makespanSeconds: number;
-  /** Job created → stream tasks sent (discovery, folder listing, planning). */
-  planningSeconds: number;
-  /** Stream tasks sent → last unit ended: the streams' work, which LB bounds. */
-  backupSeconds: number;
-  /** Last unit ended → job ended (report, manifest, sync-state promotion). */
-  finalizingSeconds: number;
-  items: number;
-  bytes: number;
-  itemsPerSecond: number;
-  megabytesPerSecond: number;
-  requests: number;
-  requestsPerItem: number;
-  throttled: number;
-  throttledShare: number;
-  earlyRetries: number;
-  /** Σ over streams of seconds without a unit between the job's start and end. */
-  streamIdleSeconds: number;
-  /** Mean idle share of a stream: idle / (N × makespan). */
-  streamIdleShare: number;
-  status: string;
-}
+/** The simulated service in the work model's terms (LB's input). */
+const SERVICE: ServiceModel = {
+  perRequestSeconds: (LATENCY.baseMs ?? 0) / 1000,
+  perByteSeconds: (LATENCY.perMimeByteNs ?? 0) * 1e-9,
+  pageSize: PAGE_SIZE,
+};
 
 interface BenchRow {
   shape: string;
@@ -124,73 +100,9 @@ interface BenchRow {
   unchanged?: RunFigures & { folders: number; mailboxes: number; requestsPerFolder: number };
 }
 
-/**
- * The tenant's real content, and the work of a full backup exactly as the simulator serves it:
- * per folder one `$value` GET per item and max(1, ⌈items / page size⌉) delta pages (the last page
- * carries the deltaLink). Discovery (probe, folder listing) is the coordinator's, before the
- * streams start: it is not stream work, so it is not in LB (the planning phase is reported apart).
- */
-function realContent(
-  truth: GroundTruth,
-  only?: Set<string>,
-): { works: WorkEstimate[]; items: number; folders: number; addresses: string[] } {
-  let items = 0;
-  let folders = 0;
-  const perRequest = (LATENCY.baseMs ?? 0) / 1000;
-  const perByte = (LATENCY.perMimeByteNs ?? 0) * 1e-9;
-  const mailboxes = truth.mailboxes.filter((m) => !only || only.has(m.address));
-  const works = mailboxes.map((m) => {
-    let requests = 0;
-    let bytes = 0;
-    for (const f of m.folders) {
-      if (f.isSearchFolder) continue;
-      const k = f.messages.length;
-      items += k;
-      folders++;
-      requests += k + Math.max(1, Math.ceil(k / PAGE_SIZE));
-      bytes += f.messages.reduce((s, x) => s + x.size, 0);
-    }
-    return { requests, serialSeconds: requests * perRequest + bytes * perByte };
-  });
-  return { works, items, folders, addresses: mailboxes.map((m) => m.address) };
-}
-
 async function counters(sim: SimProcess): Promise<GraphCounters> {
   const g = (await sim.stats()).graph;
   return { requests: g.requests, throttled: g.throttled, earlyRetries: g.earlyRetries };
-}
-
-function figures(
-  report: JobReport,
-  before: GraphCounters,
-  after: GraphCounters,
-  streams: number,
-): RunFigures {
-  const makespan = report.makespanSeconds;
-  const items = report.totals.items;
-  const requests = after.requests - before.requests;
-  const throttled = after.throttled - before.throttled;
-  const idle = report.streams.reduce((s, x) => s + x.idleSeconds, 0);
-  // Streams that never got a unit do not appear in the report: they idled the whole job.
-  const unusedIdle = Math.max(0, streams - report.streams.length) * makespan;
-  return {
-    makespanSeconds: makespan,
-    planningSeconds: report.phases.planningSeconds,
-    backupSeconds: report.phases.backupSeconds,
-    finalizingSeconds: report.phases.finalizingSeconds,
-    items,
-    bytes: report.totals.bytes,
-    itemsPerSecond: makespan > 0 ? items / makespan : 0,
-    megabytesPerSecond: makespan > 0 ? report.totals.bytes / 1e6 / makespan : 0,
-    requests,
-    requestsPerItem: items > 0 ? requests / items : 0,
-    throttled,
-    throttledShare: requests > 0 ? throttled / requests : 0,
-    earlyRetries: after.earlyRetries - before.earlyRetries,
-    streamIdleSeconds: idle + unusedIdle,
-    streamIdleShare: makespan > 0 ? (idle + unusedIdle) / (streams * makespan) : 0,
-    status: report.status,
-  };
 }
 
 /** What the runs of one shape share: the simulator (its own process) and the AWS emulators. */
@@ -240,7 +152,7 @@ async function benchOne(rig: ShapeRig, streams: number): Promise<BenchRow> {
     const truth = await sim.groundTruth();
     const k = subset?.[streams];
     const only = k === undefined ? undefined : new Set(truth.mailboxes.slice(0, k).map((m) => m.address));
-    const content = realContent(truth, only);
+    const content = realContent(truth, { ...SERVICE, only });
     const planLimits = planLimitsFor(streams);
     const lb = lowerBound(content.works, streams, planLimits);
     services = await startLocalServices(
@@ -299,7 +211,7 @@ async function benchOne(rig: ShapeRig, streams: number): Promise<BenchRow> {
       const unchanged = await stack.runJob({ refreshMs: 500 });
       const c4 = await counters(sim);
       const unchangedFigures = figures(unchanged.report, c3, c4, streams);
-      const foldersAfter = realContent(await sim.groundTruth()).folders;
+      const foldersAfter = realContent(await sim.groundTruth(), SERVICE).folders;
       row.unchanged = {
         ...unchangedFigures,
         folders: foldersAfter,
@@ -340,7 +252,7 @@ async function benchDense(ca: { certPem: string; keyPem: string }, caDir: string
   const dir = mkdtempSync(join(tmpdir(), "mailstream-bench-dense-"));
   let services: LocalServices | undefined;
   try {
-    const content = realContent(await sim.groundTruth());
+    const content = realContent(await sim.groundTruth(), SERVICE);
     services = await startLocalServices(
       { archive: { kind: "local", path: join(dir, "archive") }, streams: 4 },
       sim.info.tenantEnv,

@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { figures, realContent } from "../../../bench/figures.js";
+import type { JobReport } from "../../../lib/backup/report.js";
+import { lowerBound, resolvePlanLimits } from "../../../lib/plan/index.js";
+import type { GroundTruth } from "../../../lib/sim/index.js";
+
+const messages = (count: number, size: number) =>
+  Array.from({ length: count }, (_, i) => ({ id: `m${i}`, sha256: "x", size }) as never);
+const folder = (id: string, count: number, size: number, isSearchFolder = false) => ({
+  id,
+  path: id,
+  isHidden: false,
+  isSearchFolder,
+  messages: messages(count, size),
+});
+
+const truth: GroundTruth = {
+  tenantId: "t",
+  mailboxes: [
+    {
+      userId: "u1",
+      address: "big@x",
+      // 150 items need two delta pages of 100; an empty folder still costs its one page; a
+      // search folder is not backed up.
+      folders: [folder("inbox", 150, 1000), folder("empty", 0, 0), folder("search", 5, 10, true)],
+    },
+    { userId: "u2", address: "small@x", folders: [folder("inbox", 10, 500)] },
+  ],
+};
+const service = { perRequestSeconds: 0.4, perByteSeconds: 20e-9, pageSize: 100 };
+
+describe("the benchmark's work model", () => {
+  it("counts one $value per item and max(1, ⌈items / page⌉) delta pages per folder, without search folders", () => {
+    const content = realContent(truth, service);
+    expect(content.items).toBe(160);
+    expect(content.folders).toBe(3);
+    expect(content.works.map((w) => w.requests)).toEqual([150 + 2 + 1, 10 + 1]);
+    expect(content.works[0]!.serialSeconds).toBeCloseTo(153 * 0.4 + 150_000 * 20e-9, 9);
+    expect(realContent(truth, { ...service, only: new Set(["small@x"]) }).addresses).toEqual(["small@x"]);
+  });
+
+  it("gives LB as the largest mailbox at many streams and the total over N at few", () => {
+    const { works } = realContent(truth, service);
+    const limits = resolvePlanLimits({
+      perMailboxConcurrency: 4,
+      requestLatencySeconds: 0.4,
+      perByteSeconds: 20e-9,
+    });
+    const big = works[0]!.serialSeconds / 4;
+    const all = (works[0]!.serialSeconds + works[1]!.serialSeconds) / 4;
+    expect(lowerBound(works, 1, limits)).toBeCloseTo(all, 9);
+    expect(lowerBound(works, 16, limits)).toBeCloseTo(big, 9);
+  });
+
+  it("counts streams that never got a unit as idle for the whole job", () => {
+    const report = {
+      makespanSeconds: 10,
+      phases: { planningSeconds: 2, backupSeconds: 7, finalizingSeconds: 1 },
+      totals: { items: 40, bytes: 4e6 },
+      streams: [{ idleSeconds: 3 }, { idleSeconds: 1 }],
+      status: "complete",
+    } as unknown as JobReport;
+    const f = figures(
+      report,
+      { requests: 5, throttled: 0, earlyRetries: 0 },
+      { requests: 55, throttled: 1, earlyRetries: 0 },
+      4,
+    );
+    expect(f).toMatchObject({
+      requests: 50,
+      requestsPerItem: 1.25,
+      throttled: 1,
+      itemsPerSecond: 4,
+      backupSeconds: 7,
+    });
+    // 3 + 1 seconds, plus two unused streams × 10 s, over 4 streams × 10 s.
+    expect(f.streamIdleSeconds).toBe(24);
+    expect(f.streamIdleShare).toBeCloseTo(0.6, 9);
+  });
+});
