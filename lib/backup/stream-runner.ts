@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import PQueue from "p-queue";
 import type { StreamQueue } from "../queue/stream-queue.js";
 import type { StreamTask } from "../queue/stream-task.js";
@@ -95,10 +96,15 @@ interface RunningUnit {
  * so the stream never runs more requests than one unit could; the newer unit only fills what the
  * older one leaves idle (its delta pages answering, its claim and its completion being written).
  */
-export async function runStreamTask(task: StreamTask, deps: StreamRunnerDeps): Promise<StreamTaskOutcome> {
+export async function runStreamTask(
+  received: StreamTask,
+  deps: StreamRunnerDeps,
+): Promise<StreamTaskOutcome> {
   const log = deps.log ?? (() => {});
+  // This invocation's hold on the stream: a second delivery of the same task takes it over.
+  const task: StreamTask = { ...received, lease: randomUUID() };
   if ((await deps.state.beginTask(task)) === "stale") {
-    log("stream.task.stale", { ...task });
+    log("stream.task.stale", { ...received });
     return { status: "stale" };
   }
   const margin = deps.deadlineMarginMs ?? 60_000;

@@ -9,6 +9,12 @@ export interface StreamTask {
   jobId: string;
   streamId: number;
   seq: number;
+  /**
+   * The invocation's hold on the stream, chosen when it begins the task and never sent: SQS may
+   * deliver one message twice at once, and the later delivery takes the stream over, so the
+   * earlier one's writes fail instead of both working the same units.
+   */
+  lease?: string;
 }
 
 /** A queue message that is not a stream task. Not retryable: the same bytes will fail again. */

@@ -59,6 +59,8 @@ export interface StreamRecord extends Counters {
   status: StreamStatus;
   /** The current task's sequence number; older tasks are stale. */
   seq: number;
+  /** The lease of the invocation running the current task (see `StreamTask.lease`). */
+  lease?: string;
   /** Last sign of life (ISO time): plan, task start, heartbeat, checkpoint. */
   heartbeatAt: string;
   /**

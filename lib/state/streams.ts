@@ -64,17 +64,39 @@ function staleness(task: StreamTask, stream: StreamRecord): boolean {
 }
 
 /**
+ * The condition that `task` is still its stream's current one: the same seq, and for a task begun
+ * with a lease, no later delivery of the same task has taken the stream over. Tasks without a
+ * lease (the sweep's) are not held back by one.
+ */
+export function currentTaskCondition(task: StreamTask): {
+  condition: string;
+  values: Record<string, unknown>;
+} {
+  return task.lease === undefined
+    ? { condition: "seq = :seq", values: { ":seq": task.seq } }
+    : { condition: "seq = :seq AND lease = :lease", values: { ":seq": task.seq, ":lease": task.lease } };
+}
+
+/**
  * Starts a task: "stale" when it must be dropped (see {@link isStaleTask}), else marks the stream
- * running with a fresh heartbeat and answers "current".
+ * running with a fresh heartbeat, records the task's lease (taking the stream over from an
+ * earlier delivery of the same task) and answers "current".
  */
 export async function beginTask(t: StateTable, task: StreamTask): Promise<"current" | "stale"> {
   if (await isStaleTask(t, task)) return "stale";
+  const lease = task.lease === undefined ? "" : ", lease = :lease";
   const outcome = await t.transact([
     t.update(
       jobPk(task.jobId),
       streamSk(task.streamId),
-      "SET #status = :running, heartbeatAt = :now",
-      { ":running": "running", ":finished": "finished", ":seq": task.seq, ":now": t.nowIso() },
+      `SET #status = :running, heartbeatAt = :now${lease}`,
+      {
+        ":running": "running",
+        ":finished": "finished",
+        ":seq": task.seq,
+        ":now": t.nowIso(),
+        ...(task.lease === undefined ? {} : { ":lease": task.lease }),
+      },
       "seq = :seq AND #status <> :finished",
       STATUS,
     ),
@@ -84,13 +106,14 @@ export async function beginTask(t: StateTable, task: StreamTask): Promise<"curre
 
 /** Records a sign of life; throws {@link StaleTaskError} when the task is no longer current. */
 export async function heartbeat(t: StateTable, task: StreamTask): Promise<void> {
+  const current = currentTaskCondition(task);
   const outcome = await t.transact([
     t.update(
       jobPk(task.jobId),
       streamSk(task.streamId),
       "SET heartbeatAt = :now",
-      { ":seq": task.seq, ":now": t.nowIso(), ":finished": "finished" },
-      "seq = :seq AND #status <> :finished",
+      { ...current.values, ":now": t.nowIso(), ":finished": "finished" },
+      `${current.condition} AND #status <> :finished`,
       STATUS,
     ),
   ]);
@@ -104,13 +127,14 @@ export async function heartbeat(t: StateTable, task: StreamTask): Promise<void> 
  */
 export async function advanceStreamSeq(t: StateTable, task: StreamTask): Promise<StreamTask> {
   const next = task.seq + 1;
+  const current = currentTaskCondition(task);
   const outcome = await t.transact([
     t.update(
       jobPk(task.jobId),
       streamSk(task.streamId),
       "SET seq = :next, heartbeatAt = :now",
-      { ":seq": task.seq, ":next": next, ":now": t.nowIso(), ":finished": "finished" },
-      "seq = :seq AND #status <> :finished",
+      { ...current.values, ":next": next, ":now": t.nowIso(), ":finished": "finished" },
+      `${current.condition} AND #status <> :finished`,
       STATUS,
     ),
   ]);
@@ -124,13 +148,14 @@ export async function advanceStreamSeq(t: StateTable, task: StreamTask): Promise
  */
 export async function finishStream(t: StateTable, task: StreamTask): Promise<void> {
   const now = t.nowIso();
+  const current = currentTaskCondition(task);
   const outcome = await t.transact([
     t.update(
       jobPk(task.jobId),
       streamSk(task.streamId),
       "SET #status = :finished, finishedAt = :now, heartbeatAt = :now REMOVE currentUnit, heldUnits",
-      { ":seq": task.seq, ":now": now, ":finished": "finished" },
-      "seq = :seq AND #status <> :finished",
+      { ...current.values, ":now": now, ":finished": "finished" },
+      `${current.condition} AND #status <> :finished`,
       STATUS,
     ),
     t.update(jobPk(task.jobId), META, "ADD streamsFinished :one", { ":one": 1 }, "attribute_exists(pk)"),
@@ -212,6 +237,15 @@ export async function staleError(
   known?: StreamRecord,
 ): Promise<StaleTaskError> {
   const stream = known ?? (await getStream(t, task.jobId, task.streamId));
-  const found = stream ? `seq ${stream.seq}, status ${stream.status}` : "no stream record";
+  const takenOver =
+    stream !== undefined &&
+    stream.seq === task.seq &&
+    task.lease !== undefined &&
+    stream.lease !== task.lease;
+  const found = !stream
+    ? "no stream record"
+    : takenOver
+      ? `seq ${stream.seq} taken over by a later delivery of the same task`
+      : `seq ${stream.seq}, status ${stream.status}`;
   return new StaleTaskError(task.jobId, task.streamId, task.seq, found);
 }

@@ -16,7 +16,7 @@ import type {
   UnitEndStatus,
   UnitRecord,
 } from "./records.js";
-import { staleError } from "./streams.js";
+import { currentTaskCondition, staleError } from "./streams.js";
 import { stagedSyncStatePut } from "./sync-states.js";
 import { counterAdds, type StateTable, strip, type TransactItem } from "./table.js";
 
@@ -173,6 +173,7 @@ async function takeUnit(
 ): Promise<"claimed" | "lost"> {
   const pk = jobPk(task.jobId);
   const now = t.nowIso();
+  const current = currentTaskCondition(task);
   const fromValues = Object.fromEntries(from.map((status, i) => [`:from${i}`, status]));
   const items: TransactItem[] = [
     t.update(
@@ -195,8 +196,8 @@ async function takeUnit(
       pk,
       streamSk(task.streamId),
       "SET heartbeatAt = :now ADD heldUnits :held",
-      { ":held": new Set([index]), ":now": now, ":seq": task.seq, ":finished": "finished" },
-      "seq = :seq AND #status <> :finished",
+      { ":held": new Set([index]), ":now": now, ...current.values, ":finished": "finished" },
+      `${current.condition} AND #status <> :finished`,
       STATUS,
     ),
   ];
@@ -236,6 +237,7 @@ export async function saveCheckpoint(
   const pk = jobPk(task.jobId);
   const now = t.nowIso();
   const adds = counterAdds(counters);
+  const current = currentTaskCondition(task);
   const counting = adds.clauses.length > 0;
   const add = counting ? ` ADD ${adds.clauses.join(", ")}` : "";
   const newer = counting ? "checkpointPage < :page" : "checkpointPage <= :page";
@@ -260,10 +262,10 @@ export async function saveCheckpoint(
       pk,
       streamSk(task.streamId),
       `SET heartbeatAt = :now${add}`,
-      { ":now": now, ":seq": task.seq, ...adds.values },
-      // A task the sweep replaced (same stream, older seq) must stop writing, even though its
-      // stream still holds the unit.
-      "seq = :seq",
+      { ":now": now, ...current.values, ...adds.values },
+      // A task the sweep replaced (same stream, older seq), or a delivery of it that a later one
+      // took over, must stop writing, even though its stream still holds the unit.
+      current.condition,
       counting ? adds.names : undefined,
     ),
   ];
@@ -346,6 +348,7 @@ export async function completeUnit(
   const lastSet = last ? ", #checkpoint = :cp, checkpointPage = :page, checkpointAt = :ended" : "";
   const lastAdd = lastAdds.clauses.length > 0 ? ` ADD ${lastAdds.clauses.join(", ")}` : "";
   const ended = end.endedAt ?? t.nowIso();
+  const current = currentTaskCondition(task);
   const items: TransactItem[] = [
     t.update(
       pk,
@@ -378,8 +381,8 @@ export async function completeUnit(
       streamSk(task.streamId),
       // The unit's HELD condition above makes a repeat fail as a whole, so unitsDone counts once.
       `REMOVE currentUnit DELETE heldUnits :held ADD ${["unitsDone :one", ...lastAdds.clauses].join(", ")}`,
-      { ":one": 1, ":held": new Set([index]), ":seq": task.seq, ...lastAdds.values },
-      "seq = :seq",
+      { ":one": 1, ":held": new Set([index]), ...current.values, ...lastAdds.values },
+      current.condition,
       lastAdds.clauses.length > 0 ? lastAdds.names : undefined,
     ),
   ];

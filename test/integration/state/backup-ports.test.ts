@@ -175,6 +175,33 @@ describe("backup state ports on DynamoDB", () => {
     );
   });
 
+  it("let a second delivery of the same task take the stream over: one invocation works it, counts stay exact", async () => {
+    const store = new StateStore({ ddb: aws.clients.ddb, tableName: await aws.createTable() });
+    const ports = createBackupStatePorts(store);
+    const trigger: JobTrigger = { kind: "schedule", time: "2026-11-29T07:00:00Z" };
+    const jobId = ports.coordinator.jobIdFor(trigger);
+    await ports.coordinator.createJob(jobId, trigger);
+    await ports.coordinator.writePlan(jobId, plan(1), { mailboxes, skipped: [], syncedFolderIds: new Map() });
+    await ports.coordinator.setJobStatus(jobId, "running");
+    const { deps } = runnerDeps(ports, 3, () => 1e9, []);
+    // SQS hands the same message to two invocations at once.
+    const task = { jobId, streamId: 0, seq: 0 };
+    const outcomes = await Promise.allSettled([runStreamTask(task, deps), runStreamTask(task, deps)]);
+    const finished = outcomes.filter((o) => o.status === "fulfilled" && o.value.status === "finished");
+    expect(finished).toHaveLength(1);
+    // The other one either found the stream finished (stale) or lost it to the later delivery.
+    const other = outcomes.find((o) => !(o.status === "fulfilled" && o.value.status === "finished"))!;
+    if (other.status === "rejected") {
+      // Its next write failed: on the stream (taken over), or on a unit the later one ended meanwhile.
+      expect(["StaleTaskError", "ClaimLostError"]).toContain(other.reason.name);
+    } else {
+      expect(other.value.status).toBe("stale");
+    }
+    // Every page counted once: 4 units × 2 folders × 3 pages of one item.
+    expect(await store.getJob(jobId)).toMatchObject({ items: 24, unitsDone: 4 });
+    expect((await store.listUnits(jobId)).map((u) => u.items)).toEqual([6, 6, 6, 6]);
+  });
+
   it("let the sweep re-send a silent stream with the next seq", async () => {
     const store = new StateStore({ ddb: aws.clients.ddb, tableName: await aws.createTable() });
     const ports = createBackupStatePorts(store);

@@ -284,6 +284,33 @@ describe("claims", () => {
     expect((await store.committedSyncStates("mbx-0")).get("f-0-b")?.deltaLink).toBe("https://g/delta-b");
   });
 
+  it("lets a later delivery of the same task take the stream over; the earlier one can write nothing more", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 2, 1);
+    const first = { ...task(jobId, 0), lease: "first" };
+    expect(await store.beginTask(first)).toBe("current");
+    const unit = (await store.claimNextUnit(first))!;
+    await store.saveCheckpoint(first, unit.index, { folderIndex: 0, page: 1 }, { items: 1 });
+    const second = { ...task(jobId, 0), lease: "second" };
+    expect(await store.beginTask(second)).toBe("current");
+    // Every write of the first delivery now fails, naming the takeover.
+    const late = store.saveCheckpoint(first, unit.index, { folderIndex: 0, page: 2 }, { items: 1 });
+    await expect(late).rejects.toThrow(/taken over by a later delivery/);
+    await expect(store.heartbeat(first)).rejects.toBeInstanceOf(StaleTaskError);
+    await expect(store.claimNextUnit(first)).rejects.toBeInstanceOf(StaleTaskError);
+    await expect(store.completeUnit(first, unit.index, { status: "done" })).rejects.toBeInstanceOf(
+      StaleTaskError,
+    );
+    await expect(store.advanceStreamSeq(first)).rejects.toBeInstanceOf(StaleTaskError);
+    // The second resumes the unit from the first's checkpoint and ends it; counts are exact.
+    expect((await store.heldUnits(second)).map((u) => u.index)).toEqual([unit.index]);
+    await store.saveCheckpoint(second, unit.index, { folderIndex: 1, page: 2 }, { items: 1 });
+    await store.completeUnit(second, unit.index, { status: "done" });
+    expect(await store.getUnit(jobId, unit.index)).toMatchObject({ status: "done", items: 2 });
+    // The sweep, which holds no lease, can still move the stream on.
+    expect((await store.advanceStreamSeq(task(jobId, 0))).seq).toBe(1);
+  });
+
   it("lets a continuation resume the unit its stream holds", async () => {
     const store = await newStore();
     const jobId = await runningJob(store, 2, 1);

@@ -85,7 +85,8 @@ class MemoryStreamState implements StreamStatePort {
   }
   async heartbeat() {}
   async handOn(t: StreamTask) {
-    const next = { ...t, seq: t.seq + 1 };
+    // As the state store does: the continuation carries no lease (the next invocation takes its own).
+    const next = { jobId: t.jobId, streamId: t.streamId, seq: t.seq + 1 };
     this.seq.set(t.streamId, next.seq);
     return next;
   }
