@@ -99,6 +99,22 @@ function runnerDeps(
   return { deps, sent, finalized };
 }
 
+/** A fresh table and a scheduled job planned with {@link plan} and running. */
+async function runningJob(time: string, streams: number) {
+  const store = new StateStore({ ddb: aws.clients.ddb, tableName: await aws.createTable() });
+  const ports = createBackupStatePorts(store);
+  const trigger: JobTrigger = { kind: "schedule", time };
+  const jobId = ports.coordinator.jobIdFor(trigger);
+  await ports.coordinator.createJob(jobId, trigger);
+  await ports.coordinator.writePlan(jobId, plan(streams), {
+    mailboxes,
+    skipped: [],
+    syncedFolderIds: new Map(),
+  });
+  await ports.coordinator.setJobStatus(jobId, "running");
+  return { store, ports, jobId };
+}
+
 describe("backup state ports on DynamoDB", () => {
   it("run a job from trigger to report: continuation, one finalizer, promoted sync state", async () => {
     const store = new StateStore({ ddb: aws.clients.ddb, tableName: await aws.createTable() });
@@ -176,13 +192,7 @@ describe("backup state ports on DynamoDB", () => {
   });
 
   it("let a second delivery of the same task take the stream over: one invocation works it, counts stay exact", async () => {
-    const store = new StateStore({ ddb: aws.clients.ddb, tableName: await aws.createTable() });
-    const ports = createBackupStatePorts(store);
-    const trigger: JobTrigger = { kind: "schedule", time: "2026-11-29T07:00:00Z" };
-    const jobId = ports.coordinator.jobIdFor(trigger);
-    await ports.coordinator.createJob(jobId, trigger);
-    await ports.coordinator.writePlan(jobId, plan(1), { mailboxes, skipped: [], syncedFolderIds: new Map() });
-    await ports.coordinator.setJobStatus(jobId, "running");
+    const { store, ports, jobId } = await runningJob("2026-11-29T07:00:00Z", 1);
     const { deps } = runnerDeps(ports, 3, () => 1e9, []);
     // SQS hands the same message to two invocations at once.
     const task = { jobId, streamId: 0, seq: 0 };
@@ -203,13 +213,7 @@ describe("backup state ports on DynamoDB", () => {
   });
 
   it("let the sweep re-send a silent stream with the next seq", async () => {
-    const store = new StateStore({ ddb: aws.clients.ddb, tableName: await aws.createTable() });
-    const ports = createBackupStatePorts(store);
-    const trigger: JobTrigger = { kind: "schedule", time: "2026-11-29T06:00:00Z" };
-    const jobId = ports.coordinator.jobIdFor(trigger);
-    await ports.coordinator.createJob(jobId, trigger);
-    await ports.coordinator.writePlan(jobId, plan(2), { mailboxes, skipped: [], syncedFolderIds: new Map() });
-    await ports.coordinator.setJobStatus(jobId, "running");
+    const { store, ports, jobId } = await runningJob("2026-11-29T06:00:00Z", 2);
     await store.finishStream({ jobId, streamId: 1, seq: 0 });
     const sent: StreamTask[] = [];
     const outcome = await sweep({
