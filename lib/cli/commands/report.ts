@@ -65,17 +65,23 @@ export async function reportCommand(
   io: CommandIO = processIO,
 ): Promise<number> {
   return withArchive(opts, async (ctx) => {
-    const job = resolveJob(await requireJobs(ctx.archive), jobId);
+    const jobs = await requireJobs(ctx.archive);
+    // `latest`: the newest job that has a report.
+    const newest = [...jobs].reverse().find((j) => j.report);
+    if (jobId === "latest" && !newest) {
+      throw new ArchiveLookupError("job latest: expected a job with a report in the archive, found none");
+    }
+    const job = jobId === "latest" ? newest! : resolveJob(jobs, jobId);
     if (!job.report) {
       throw new ArchiveLookupError(
-        `job ${jobId}: expected its report (reports/${jobId}/report.json), found none (the job is still running or was never finalized; try \`mailstream status ${jobId}\`)`,
+        `job ${job.jobId}: expected its report (reports/${job.jobId}/report.json), found none (the job is still running or was never finalized; try \`mailstream status ${job.jobId}\`)`,
       );
     }
     if (opts.json) writeJson(io.out, job.report);
     else writeReportText(io.out, job.report);
     if (opts.html) {
       await writeFile(opts.html, renderTimelineHtml(job.report));
-      io.err.write(`mailstream: wrote the timeline of job ${jobId} to ${opts.html}\n`);
+      io.err.write(`mailstream: wrote the timeline of job ${job.jobId} to ${opts.html}\n`);
     }
     return 0;
   });
@@ -85,7 +91,7 @@ export function registerReport(program: Command): void {
   addArchiveOptions(
     program
       .command("report")
-      .argument("<job>", "job id (see `mailstream jobs`)")
+      .argument("<job>", "job id (see `mailstream jobs`), or `latest` for the newest job with a report")
       .description(
         "Print a job's report; --html writes its per-stream timeline (plan vs actual) as an HTML file",
       ),

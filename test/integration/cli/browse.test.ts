@@ -220,6 +220,10 @@ describe("mailstream browse commands", () => {
     expect(page.match(/class="bar actual"/g)?.length).toBe(started);
     expect(page.match(/class="bar planned"/g)?.length).toBe(report.plan.units.length);
     expect(page).toContain("<svg");
+    // `latest` names the newest job with a report.
+    const latest = io();
+    expect(await reportCommand("latest", { archive }, latest.io)).toBe(0);
+    expect(latest.out.text()).toContain(`job ${job2}: complete`);
     // status without a reachable state table falls back to the last report
     const s = io();
     expect(await statusCommand(undefined, { archive }, s.io)).toBe(0);
