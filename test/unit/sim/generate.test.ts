@@ -8,30 +8,9 @@ import {
   TENANT_SHAPES,
   type TenantSpec,
 } from "../../../lib/sim/tenant/generate.js";
-import type { InMemoryTenantStore } from "../../../lib/sim/tenant/store.js";
+import { allMessages, readAll } from "../../support/tenant-messages.js";
 
 const SMALL: TenantSpec = { seed: 7, shape: "skewed", mailboxes: 6, totalMessages: 400, largeFraction: 0 };
-
-async function readAll(store: InMemoryTenantStore, message: SimMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of store.openMime(message)) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-function allMessages(store: InMemoryTenantStore): Array<{ userId: string; message: SimMessage }> {
-  const out: Array<{ userId: string; message: SimMessage }> = [];
-  for (const user of store.listUsers()) {
-    if (!user.mailbox) continue;
-    const walk = (folderId: string) => {
-      for (const child of store.listChildFolders(user.id, folderId)) {
-        for (const message of store.listMessages(user.id, child.id)) out.push({ userId: user.id, message });
-        walk(child.id);
-      }
-    };
-    walk(store.rootFolderId(user.id));
-  }
-  return out;
-}
 
 describe("apportion", () => {
   it("splits a total exactly in proportion to weights", () => {

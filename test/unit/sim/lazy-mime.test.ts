@@ -5,7 +5,7 @@ import { generateTenant, type TenantSpec } from "../../../lib/sim/tenant/generat
 import { OnDemandMime } from "../../../lib/sim/tenant/mime.js";
 import { mutateTenant } from "../../../lib/sim/tenant/mutate.js";
 import { Random } from "../../../lib/sim/tenant/random.js";
-import type { InMemoryTenantStore } from "../../../lib/sim/tenant/store.js";
+import { allMessages, readAll } from "../../support/tenant-messages.js";
 
 // A tenant with every MIME structure, a few generated-large messages and one fixed large one.
 const PINNED: TenantSpec = {
@@ -18,27 +18,6 @@ const PINNED: TenantSpec = {
 };
 
 const sha256 = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
-
-async function readAll(store: InMemoryTenantStore, message: SimMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of store.openMime(message)) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-function allMessages(store: InMemoryTenantStore): Array<{ userId: string; message: SimMessage }> {
-  const out: Array<{ userId: string; message: SimMessage }> = [];
-  for (const user of store.listUsers()) {
-    if (!user.mailbox) continue;
-    const walk = (folderId: string) => {
-      for (const child of store.listChildFolders(user.id, folderId)) {
-        for (const message of store.listMessages(user.id, child.id)) out.push({ userId: user.id, message });
-        walk(child.id);
-      }
-    };
-    walk(store.rootFolderId(user.id));
-  }
-  return out;
-}
 
 describe("MIME built on demand", () => {
   // The literals below were computed with the generator that built every message's MIME eagerly

@@ -1,0 +1,26 @@
+/** Reading a generated tenant's messages back, for tests of the simulator's store. */
+import type { SimMessage } from "../../lib/sim/model.js";
+import type { InMemoryTenantStore } from "../../lib/sim/tenant/store.js";
+
+/** A message's whole MIME, as the store streams it. */
+export async function readAll(store: InMemoryTenantStore, message: SimMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of store.openMime(message)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Every message of every mailbox, walking each folder tree from its root. */
+export function allMessages(store: InMemoryTenantStore): Array<{ userId: string; message: SimMessage }> {
+  const out: Array<{ userId: string; message: SimMessage }> = [];
+  for (const user of store.listUsers()) {
+    if (!user.mailbox) continue;
+    const walk = (folderId: string) => {
+      for (const child of store.listChildFolders(user.id, folderId)) {
+        for (const message of store.listMessages(user.id, child.id)) out.push({ userId: user.id, message });
+        walk(child.id);
+      }
+    };
+    walk(store.rootFolderId(user.id));
+  }
+  return out;
+}
