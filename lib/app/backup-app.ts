@@ -32,7 +32,7 @@ import type { InvocationContext, SqsBatchResponse, SqsEvent } from "../local/sqs
 import { createPlanner, type PlanLimits } from "../plan/index.js";
 import { processSqsBatch } from "../queue/batch.js";
 import { SqsStreamQueue, type StreamQueue } from "../queue/stream-queue.js";
-import { parseStreamTask } from "../queue/stream-task.js";
+import { parseStreamTask, type StreamTask } from "../queue/stream-task.js";
 import { createBackupStatePorts } from "../state/backup-ports.js";
 import { MAX_STAGED_AT_END, StateStore } from "../state/index.js";
 import { createMailboxDirectory, createMailSource } from "./graph-ports.js";
@@ -157,6 +157,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
   };
   // Stored items are counted per checkpoint (a stored page), as the job report counts them; a
   // unit's recorded errors once, when it completes.
+  const unitTags = (task: StreamTask, unit: number) => ({ jobId: task.jobId, streamId: task.streamId, unit });
   const streamState: typeof ports.stream = {
     ...ports.stream,
     unitState: (task, unitIndex) => {
@@ -165,21 +166,15 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
         ...unitState,
         checkpoint: async (checkpoint, delta, staged) => {
           await unitState.checkpoint(checkpoint, delta, staged);
-          metrics.put(pageMetrics(delta), { jobId: task.jobId, streamId: task.streamId, unit: unitIndex });
+          metrics.put(pageMetrics(delta), unitTags(task, unitIndex));
         },
       };
     },
     completeUnit: async (task, unitIndex, result) => {
       await ports.stream.completeUnit(task, unitIndex, result);
       // The unit's last pages rode with its end instead of a checkpoint of their own.
-      if (result.last) {
-        metrics.put(pageMetrics(result.last.delta), {
-          jobId: task.jobId,
-          streamId: task.streamId,
-          unit: unitIndex,
-        });
-      }
-      metrics.put(unitErrorMetrics(result), { jobId: task.jobId, streamId: task.streamId, unit: unitIndex });
+      if (result.last) metrics.put(pageMetrics(result.last.delta), unitTags(task, unitIndex));
+      metrics.put(unitErrorMetrics(result), unitTags(task, unitIndex));
     },
   };
 

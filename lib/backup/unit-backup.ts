@@ -224,9 +224,7 @@ class UnitLedger {
    */
   async takeUnwritten(): Promise<LastCheckpoint | undefined> {
     this.closing = true;
-    this.endWait?.();
-    while (this.writing) await this.writing;
-    if (this.failure !== undefined) throw this.failure;
+    await this.settle();
     if (!this.dirty) return undefined;
     const last = { checkpoint: this.snapshot(), delta: this.pending, staged: this.staged };
     this.pending = emptyProgress();
@@ -238,6 +236,11 @@ class UnitLedger {
   /** Resolves when everything recorded so far is written; throws the first failed write. */
   async flush(): Promise<void> {
     this.flushing = true;
+    await this.settle();
+  }
+
+  /** Cuts short a write held back by the interval, waits for the writes to end, throws the first failure. */
+  private async settle(): Promise<void> {
     this.endWait?.();
     while (this.writing) await this.writing;
     if (this.failure !== undefined) throw this.failure;
