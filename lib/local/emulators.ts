@@ -1,13 +1,12 @@
-import { startFauxqs } from "fauxqs";
 import type { AwsEndpoints } from "../aws/clients.js";
 import { EMULATOR_CREDENTIALS } from "../aws/clients.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";
 
 /**
  * Local stand-ins for the AWS services mailstream uses, for tests and the embedded runtime:
- * fauxqs (S3 + SQS, in this process) and DynamoDB Local (a JVM child process).
+ * fauxqs 2.4 (S3 + SQS, in this process) and DynamoDB Local (a JVM child process).
  *
- * Emulator quirks that code and tests must not trip over:
+ * Emulator quirks that code and tests must not trip over (measured on fauxqs 2.4.1; 1.9 had the same):
  * - fauxqs S3 answers 413 to a single request body over about 11 MiB: upload large objects
  *   with multipart (`@aws-sdk/lib-storage` `Upload`, 5–10 MiB parts).
  * - fauxqs S3 ignores `IfNoneMatch` / `IfMatch` on PutObject: "create only if absent" is not
@@ -34,8 +33,28 @@ export interface RunningEmulators {
 
 export const EMULATOR_REGION = "us-east-1";
 
+/**
+ * fauxqs 2 imports `node:sqlite` (for its optional persistence, unused here) and Node 22 prints
+ * "SQLite is an experimental feature" on every start. That warning tells a user of the local
+ * runtime nothing, so it alone is dropped while fauxqs loads; every other warning still prints.
+ */
+async function loadFauxqs(): Promise<typeof import("fauxqs").startFauxqs> {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === "string" ? warning : warning.message;
+    if (text.includes("SQLite is an experimental feature")) return;
+    return (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    return (await import("fauxqs")).startFauxqs;
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
 /** Starts fauxqs and DynamoDB Local on free ports (in parallel) and resolves once both answer. */
 export async function startEmulators(opts: EmulatorOptions = {}): Promise<RunningEmulators> {
+  const startFauxqs = await loadFauxqs();
   const [fauxqs, dynamo] = await Promise.allSettled([
     startFauxqs({ port: 0, logger: false, defaultRegion: EMULATOR_REGION }),
     startDynamoDbLocal({ dbPath: opts.dynamoDbPath, logDir: opts.logDir }),
