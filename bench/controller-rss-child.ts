@@ -15,7 +15,7 @@
  */
 import { readFileSync, writeSync } from "node:fs";
 import { handler } from "../functions/controller.js";
-import type { InvocationContext, SqsBatchResponse, SqsEvent } from "../lib/local/sqs-event-source.js";
+import type { InvocationContext, SqsBatchResponse, SqsEvent } from "../lib/dev/local/sqs-event-source.js";
 
 /** What the parent writes on the child's stdin. */
 export interface ChildInvocation {

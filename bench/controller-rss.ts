@@ -25,12 +25,16 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 import { ESM_REQUIRE_BANNER } from "../infra/constructs/mailstream-function.js";
 import { environmentForAwsEndpoints } from "../lib/config/aws-endpoints.js";
-import { simulatorTenantEnv } from "../lib/local/simulator-env.js";
-import { LocalSqsEventSource, type SqsBatchResponse, type SqsEvent } from "../lib/local/sqs-event-source.js";
-import { type LocalStack, startLocalStack } from "../lib/local/stack.js";
-import { reexecTrustingCa } from "../lib/local/trust-ca.js";
-import { ensureSimulatorCa } from "../lib/sim/server/index.js";
-import { generateTenant } from "../lib/sim/tenant/generate.js";
+import { simulatorTenantEnv } from "../lib/dev/local/simulator-env.js";
+import {
+  LocalSqsEventSource,
+  type SqsBatchResponse,
+  type SqsEvent,
+} from "../lib/dev/local/sqs-event-source.js";
+import { type LocalStack, startLocalStack } from "../lib/dev/local/stack.js";
+import { reexecTrustingCa } from "../lib/dev/local/trust-ca.js";
+import { ensureSimulatorCa } from "../lib/dev/sim/server/index.js";
+import { generateTenant } from "../lib/dev/sim/tenant/generate.js";
 import type { ChildInvocation, ChildReport } from "./controller-rss-child.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -247,7 +251,7 @@ export async function measureControllerRss(options: ControllerRssOptions = {}): 
   const ca = options.ca ?? (await benchCa());
   if (!processTrusts(ca.certPem)) {
     throw new Error(
-      `measureControllerRss: expected this process to trust the simulator CA through NODE_EXTRA_CA_CERTS (read at start), found ${process.env.NODE_EXTRA_CA_CERTS ?? "it unset"}; run it through reexecTrustingCa (lib/local/trust-ca.ts) first`,
+      `measureControllerRss: expected this process to trust the simulator CA through NODE_EXTRA_CA_CERTS (read at start), found ${process.env.NODE_EXTRA_CA_CERTS ?? "it unset"}; run it through reexecTrustingCa (lib/dev/local/trust-ca.ts) first`,
     );
   }
   const started = Date.now();

@@ -3,8 +3,8 @@
  * backup as the simulator serves it (the input of LB), and the figures of one run.
  */
 import type { JobReport } from "../lib/backup/report.js";
+import type { GroundTruth } from "../lib/dev/sim/index.js";
 import type { WorkEstimate } from "../lib/plan/index.js";
-import type { GroundTruth } from "../lib/sim/index.js";
 
 /** The simulated service as the work model needs it. */
 export interface ServiceModel {

@@ -10,12 +10,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type RunningEmulators, startEmulators } from "../lib/local/emulators.js";
-import { type LocalServices, startLocalServices } from "../lib/local/stack.js";
-import { reexecTrustingCa } from "../lib/local/trust-ca.js";
+import { type RunningEmulators, startEmulators } from "../lib/dev/local/emulators.js";
+import { type LocalServices, startLocalServices } from "../lib/dev/local/stack.js";
+import { reexecTrustingCa } from "../lib/dev/local/trust-ca.js";
+import { ensureSimulatorCa, type LatencyOptions, type LimitOptions } from "../lib/dev/sim/server/index.js";
+import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import { lowerBound, type PlanLimits, resolvePlanLimits } from "../lib/plan/index.js";
-import { ensureSimulatorCa, type LatencyOptions, type LimitOptions } from "../lib/sim/server/index.js";
-import type { TenantSpec } from "../lib/sim/tenant/generate.js";
 import type { ControllerRssResult } from "./controller-rss.js";
 import { figures, type GraphCounters, type RunFigures, realContent, type ServiceModel } from "./figures.js";
 import { type SimProcess, startSimProcess } from "./sim-process.js";

@@ -9,16 +9,16 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { simulatorTenantEnv } from "../lib/local/simulator-env.js";
-import type { GroundTruth } from "../lib/sim/model.js";
+import { simulatorTenantEnv } from "../lib/dev/local/simulator-env.js";
+import type { GroundTruth } from "../lib/dev/sim/model.js";
 import {
   type LatencyOptions,
   type LimitOptions,
   type ServedStats,
   startSimulator,
-} from "../lib/sim/server/index.js";
-import { generateTenant, type TenantSpec } from "../lib/sim/tenant/generate.js";
-import { type MutationOptions, type MutationSummary, mutateTenant } from "../lib/sim/tenant/mutate.js";
+} from "../lib/dev/sim/server/index.js";
+import { generateTenant, type TenantSpec } from "../lib/dev/sim/tenant/generate.js";
+import { type MutationOptions, type MutationSummary, mutateTenant } from "../lib/dev/sim/tenant/mutate.js";
 
 export interface SimProcessSpec {
   tenant: TenantSpec;

@@ -3,7 +3,7 @@
  * batch response out, so that only the failed records come back.
  */
 import { assertSqsEvent, lambdaRuntime } from "../lib/app/lambda.js";
-import type { InvocationContext, SqsBatchResponse, SqsEvent } from "../lib/local/sqs-event-source.js";
+import type { InvocationContext, SqsBatchResponse, SqsEvent } from "../lib/dev/local/sqs-event-source.js";
 
 export const handler = async (event: SqsEvent, context: InvocationContext): Promise<SqsBatchResponse> => {
   assertSqsEvent(event);

@@ -20,6 +20,7 @@ import { type SweepOutcome, sweep } from "../backup/sweep.js";
 import { awsEndpointsFromConfig } from "../config/aws-endpoints.js";
 import { type ClientCredential, resolveClientCredential } from "../config/client-credential.js";
 import type { MailstreamConfig } from "../config/index.js";
+import type { InvocationContext, SqsBatchResponse, SqsEvent } from "../dev/local/sqs-event-source.js";
 import { ConfigError } from "../errors.js";
 import {
   createGraphGateway,
@@ -28,7 +29,6 @@ import {
   type ClientCredential as MsalCredential,
   type RequestPolicyOptions,
 } from "../graph/index.js";
-import type { InvocationContext, SqsBatchResponse, SqsEvent } from "../local/sqs-event-source.js";
 import { createPlanner, type PlanLimits } from "../plan/index.js";
 import { processSqsBatch } from "../queue/batch.js";
 import { SqsStreamQueue, type StreamQueue } from "../queue/stream-queue.js";

@@ -2,9 +2,9 @@ import { mkdirSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { createJsonLogger } from "../app/logger.js";
 import type { JobReport } from "../backup/report.js";
-import { localCa, runLocalBackup, runRealTenantBackup } from "../local/runtime.js";
-import { reexecTrustingCa } from "../local/trust-ca.js";
-import type { TenantShape } from "../sim/tenant/generate.js";
+import { localCa, runLocalBackup, runRealTenantBackup } from "../dev/local/runtime.js";
+import { reexecTrustingCa } from "../dev/local/trust-ca.js";
+import type { TenantShape } from "../dev/sim/tenant/generate.js";
 import { formatBytes } from "./progress-view.js";
 
 export interface RunCommandOptions {

@@ -4,16 +4,16 @@
  * Microsoft account. Prints one JSON line with everything a client needs to connect.
  */
 import { join } from "node:path";
-import { ConfigError } from "../errors.js";
-import type { TenantStore } from "../sim/model.js";
+import type { TenantStore } from "../dev/sim/model.js";
 import {
   ensureSimulatorCa,
   type LatencyOptions,
   type LimitOptions,
   startSimulator,
-} from "../sim/server/index.js";
-import { generateTenant, TENANT_SHAPES, type TenantShape } from "../sim/tenant/generate.js";
-import { type MutationOptions, mutateTenant } from "../sim/tenant/mutate.js";
+} from "../dev/sim/server/index.js";
+import { generateTenant, TENANT_SHAPES, type TenantShape } from "../dev/sim/tenant/generate.js";
+import { type MutationOptions, mutateTenant } from "../dev/sim/tenant/mutate.js";
+import { ConfigError } from "../errors.js";
 
 export interface SimCommandOptions {
   /** Tenant preset (see TENANT_SHAPES). Default "demo". */

@@ -1,4 +1,4 @@
-import type { SqsBatchResponse, SqsEvent, SqsEventRecord } from "../local/sqs-event-source.js";
+import type { SqsBatchResponse, SqsEvent, SqsEventRecord } from "../dev/local/sqs-event-source.js";
 
 export interface RecordFailure {
   messageId: string;

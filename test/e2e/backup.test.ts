@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalStack, startLocalStack } from "../../lib/local/stack.js";
-import { type GroundTruth, generateTenant, mutateTenant } from "../../lib/sim/index.js";
+import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
+import { type GroundTruth, generateTenant, mutateTenant } from "../../lib/dev/sim/index.js";
 import { loadTestCa } from "../support/sim-ca.js";
 import { archivedRecords, changedSince, truthRecords } from "./support.js";
 

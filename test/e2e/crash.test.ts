@@ -13,9 +13,9 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listMailboxCatalog, readCatalogPart } from "../../lib/archive/catalog.js";
 import { environmentForAwsEndpoints } from "../../lib/config/aws-endpoints.js";
-import { simulatorTenantEnv } from "../../lib/local/simulator-env.js";
-import { type LocalStack, startLocalStack } from "../../lib/local/stack.js";
-import { generateTenant } from "../../lib/sim/index.js";
+import { simulatorTenantEnv } from "../../lib/dev/local/simulator-env.js";
+import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
+import { generateTenant } from "../../lib/dev/sim/index.js";
 import type { UnitRecord } from "../../lib/state/records.js";
 import { loadTestCa } from "../support/sim-ca.js";
 import { compareAll, truthContents } from "./fixtures/archive-truth.js";
@@ -27,6 +27,7 @@ let dir: string;
 let archivePath: string;
 let stack: LocalStack | undefined;
 let child: ChildProcess | undefined;
+let killed = false;
 const store = generateTenant({ seed: 401, shape: "uniform", mailboxes: 2, totalMessages: 120 });
 
 beforeAll(async () => {
@@ -38,7 +39,11 @@ beforeAll(async () => {
     archive: { kind: "local", path: archivePath },
     streams: 1,
     // Latency stretches each page over many requests, so a kill after a few pages lands mid-unit.
-    latency: { baseMs: 20 },
+    // Checkpoints are written at most once a second: at 150 ms a page of 10 messages takes about
+    // 0.6 s and a unit about 4 s, so the second checkpoint (page 2 or 3) is seen seconds before
+    // the unit ends however fast the machine is (at 20 ms a unit ended within its first second).
+    // After the kill the recovery runs at 20 ms, so the test stays short.
+    latency: { sample: () => (killed ? 20 : 150) },
     env: { MAILSTREAM_PAGE_SIZE: String(PAGE_SIZE) },
   });
   // Until the crash, only the child consumes the stream queue.
@@ -109,6 +114,7 @@ describe("a controller killed mid-unit", () => {
 
     const victim = await unitMidway(s, jobId, 2, child);
     child.kill("SIGKILL");
+    killed = true;
     expect(await exited).toBe("SIGKILL");
 
     // At the crash: nothing committed yet; every staged folder is fully in this job's catalog.

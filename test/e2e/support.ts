@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { readBlob } from "../../lib/archive/blobs.js";
 import { mailboxViewAt } from "../../lib/archive/replay.js";
 import type { ObjectStore } from "../../lib/archive/store.js";
-import type { GroundTruth } from "../../lib/sim/model.js";
+import type { GroundTruth } from "../../lib/dev/sim/model.js";
 
 /** One message as both sides describe it; `sha256` is the hash of the bytes. */
 export interface MessageRecord {

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { type AwsClients, type AwsEndpoints, createAwsClients } from "../../lib/aws/clients.js";
-import { startEmulators } from "../../lib/local/emulators.js";
-import { createStateTable } from "../../lib/local/state-table.js";
+import { startEmulators } from "../../lib/dev/local/emulators.js";
+import { createStateTable } from "../../lib/dev/local/state-table.js";
 
 /**
  * Local AWS for one integration test file. Each call starts its own fauxqs and DynamoDB Local on
@@ -24,7 +24,7 @@ export interface AwsHarness {
   createBucket(): Promise<string>;
   /** Creates a standard queue with a unique name (and a dead-letter queue when asked). */
   createQueue(opts?: QueueOptions): Promise<{ url: string; arn: string; dlqUrl?: string; dlqArn?: string }>;
-  /** Creates the state table (lib/local/state-table.ts) under a unique name and returns the name. */
+  /** Creates the state table (lib/dev/local/state-table.ts) under a unique name and returns the name. */
   createTable(): Promise<string>;
   /** Destroys the clients and stops the emulators. Safe to call twice. */
   stop(): Promise<void>;

@@ -13,7 +13,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { ensureSimulatorCa } from "../../lib/sim/server/ca.js";
+import { ensureSimulatorCa } from "../../lib/dev/sim/server/ca.js";
 
 export default async function setup(): Promise<void> {
   const dir = join(tmpdir(), `mailstream-test-ca-${userInfo().uid}`);

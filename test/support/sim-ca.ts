@@ -2,7 +2,7 @@
  * The CA that test/support/global-ca.ts made trusted for this test process: start simulators
  * with it (`startSimulator({ ca: await loadTestCa(), … })`) so that the real clients accept them.
  */
-import { ensureSimulatorCa } from "../../lib/sim/server/ca.js";
+import { ensureSimulatorCa } from "../../lib/dev/sim/server/ca.js";
 
 export async function loadTestCa(): Promise<{ certPem: string; keyPem: string }> {
   const dir = process.env.MAILSTREAM_TEST_CA_DIR;

@@ -1,6 +1,6 @@
 /** Reading a generated tenant's messages back, for tests of the simulator's store. */
-import type { SimMessage } from "../../lib/sim/model.js";
-import type { InMemoryTenantStore } from "../../lib/sim/tenant/store.js";
+import type { SimMessage } from "../../lib/dev/sim/model.js";
+import type { InMemoryTenantStore } from "../../lib/dev/sim/tenant/store.js";
 
 /** A message's whole MIME, as the store streams it. */
 export async function readAll(store: InMemoryTenantStore, message: SimMessage): Promise<Buffer> {

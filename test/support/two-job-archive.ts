@@ -6,9 +6,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type LocalStack, startLocalStack } from "../../lib/local/stack.js";
-import { type GroundTruth, generateTenant, mutateTenant } from "../../lib/sim/index.js";
-import type { TenantSpec } from "../../lib/sim/tenant/generate.js";
+import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
+import { type GroundTruth, generateTenant, mutateTenant } from "../../lib/dev/sim/index.js";
+import type { TenantSpec } from "../../lib/dev/sim/tenant/generate.js";
 import { loadTestCa } from "./sim-ca.js";
 
 export interface TwoJobArchive {

@@ -19,8 +19,8 @@ import { showCommand } from "../../../lib/cli/commands/show.js";
 import { statusCommand } from "../../../lib/cli/commands/status.js";
 import { type LocalRuntimeFile, RUNTIME_FILE } from "../../../lib/cli/context.js";
 import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
-import type { LocalStack } from "../../../lib/local/stack.js";
-import type { GroundTruth, generateTenant } from "../../../lib/sim/index.js";
+import type { LocalStack } from "../../../lib/dev/local/stack.js";
+import type { GroundTruth, generateTenant } from "../../../lib/dev/sim/index.js";
 import { backUpTwice, type TwoJobArchive } from "../../support/two-job-archive.js";
 
 let dir: string;

@@ -14,10 +14,10 @@ import { exportCommand } from "../../../lib/cli/commands/export.js";
 import { restoreCommand } from "../../../lib/cli/commands/restore.js";
 import { verifyCommand } from "../../../lib/cli/commands/verify.js";
 import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
+import type { LocalStack } from "../../../lib/dev/local/stack.js";
+import type { GroundTruth, generateTenant } from "../../../lib/dev/sim/index.js";
 import { safeRelativePath } from "../../../lib/export/export-messages.js";
 import { splitMbox } from "../../../lib/export/mbox.js";
-import type { LocalStack } from "../../../lib/local/stack.js";
-import type { GroundTruth, generateTenant } from "../../../lib/sim/index.js";
 import { backUpTwice, type TwoJobArchive } from "../../support/two-job-archive.js";
 
 let dir: string;

@@ -17,9 +17,9 @@ import {
 } from "../../../lib/cli/commands/export.js";
 import { searchCommand } from "../../../lib/cli/commands/search.js";
 import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
+import type { GroundTruth, generateTenant } from "../../../lib/dev/sim/index.js";
 import { safeRelativePath } from "../../../lib/export/export-messages.js";
 import { splitMbox } from "../../../lib/export/mbox.js";
-import type { GroundTruth, generateTenant } from "../../../lib/sim/index.js";
 import { backUpTwice, type TwoJobArchive } from "../../support/two-job-archive.js";
 
 let dir: string;

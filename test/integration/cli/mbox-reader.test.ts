@@ -16,10 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalObjectStore } from "../../../lib/archive/index.js";
 import { exportCommand } from "../../../lib/cli/commands/export.js";
 import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
+import { type LocalStack, startLocalStack } from "../../../lib/dev/local/stack.js";
+import { generateTenant, type SimMessage } from "../../../lib/dev/sim/index.js";
 import { safeRelativePath } from "../../../lib/export/export-messages.js";
 import { type Selection, selectMessages } from "../../../lib/export/selection.js";
-import { type LocalStack, startLocalStack } from "../../../lib/local/stack.js";
-import { generateTenant, type SimMessage } from "../../../lib/sim/index.js";
 import { loadTestCa } from "../../support/sim-ca.js";
 
 let dir: string;

@@ -13,12 +13,12 @@ import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restoreCommand } from "../../../lib/cli/commands/restore.js";
 import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
+import { type LocalStack, startLocalStack } from "../../../lib/dev/local/stack.js";
+import { generateTenant, type SimMessage, type SimUser } from "../../../lib/dev/sim/index.js";
+import { composeMime } from "../../../lib/dev/sim/server/mime-compose.js";
 import { createFolder, createMessage } from "../../../lib/graph/write.js";
-import { type LocalStack, startLocalStack } from "../../../lib/local/stack.js";
 import { planRestoreMessage } from "../../../lib/restore/message-json.js";
 import type { RestoreResult } from "../../../lib/restore/restore-run.js";
-import { generateTenant, type SimMessage, type SimUser } from "../../../lib/sim/index.js";
-import { composeMime } from "../../../lib/sim/server/mime-compose.js";
 import { loadTestCa } from "../../support/sim-ca.js";
 
 const LARGE_MIME_BYTES = 11_600_000;

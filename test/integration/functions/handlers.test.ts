@@ -11,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { listAll } from "../../../lib/archive/index.js";
 import type { JobReport } from "../../../lib/backup/report.js";
 import { environmentForAwsEndpoints } from "../../../lib/config/aws-endpoints.js";
-import { simulatorTenantEnv } from "../../../lib/local/simulator-env.js";
-import { LocalSqsEventSource } from "../../../lib/local/sqs-event-source.js";
-import { type LocalStack, startLocalStack } from "../../../lib/local/stack.js";
-import { type GroundTruth, generateTenant } from "../../../lib/sim/index.js";
+import { simulatorTenantEnv } from "../../../lib/dev/local/simulator-env.js";
+import { LocalSqsEventSource } from "../../../lib/dev/local/sqs-event-source.js";
+import { type LocalStack, startLocalStack } from "../../../lib/dev/local/stack.js";
+import { type GroundTruth, generateTenant } from "../../../lib/dev/sim/index.js";
 import { loadTestCa } from "../../support/sim-ca.js";
 
 const STAGE = "itest";

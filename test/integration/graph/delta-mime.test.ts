@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningSimulator } from "../../../lib/dev/sim/server/index.js";
 import { batchGet } from "../../../lib/graph/batch.js";
 import type { GraphGateway } from "../../../lib/graph/client.js";
 import { type DeltaPage, folderDeltaPages } from "../../../lib/graph/delta.js";
 import { ItemNotFoundError, SyncStateLostError } from "../../../lib/graph/errors.js";
 import { openMime } from "../../../lib/graph/mime.js";
-import type { RunningSimulator } from "../../../lib/sim/server/index.js";
 import { buildTenant, type GraphTestTenant, gatewayFor, message, startSim } from "./fixture.js";
 
 let tenant: GraphTestTenant;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningSimulator } from "../../../lib/dev/sim/server/index.js";
 import { createTokenProvider } from "../../../lib/graph/auth.js";
 import { listFolders } from "../../../lib/graph/folders.js";
 import { discoverMailboxes } from "../../../lib/graph/mailboxes.js";
-import type { RunningSimulator } from "../../../lib/sim/server/index.js";
 import { buildTenant, type GraphTestTenant, gatewayFor, startSim } from "./fixture.js";
 
 let tenant: GraphTestTenant;

@@ -5,15 +5,19 @@
  * mailbox is gone, and a generated MIME message over 20 MB.
  */
 import { Readable } from "node:stream";
+import type { NewMessage, SimUser } from "../../../lib/dev/sim/model.js";
+import {
+  type LimitOptions,
+  type RunningSimulator,
+  startSimulator,
+} from "../../../lib/dev/sim/server/index.js";
+import { InMemoryTenantStore } from "../../../lib/dev/sim/tenant/store.js";
 import { createTokenProvider } from "../../../lib/graph/auth.js";
 import {
   createGraphGateway,
   type GraphGateway,
   type GraphGatewayOptions,
 } from "../../../lib/graph/client.js";
-import type { NewMessage, SimUser } from "../../../lib/sim/model.js";
-import { type LimitOptions, type RunningSimulator, startSimulator } from "../../../lib/sim/server/index.js";
-import { InMemoryTenantStore } from "../../../lib/sim/tenant/store.js";
 import { loadTestCa } from "../../support/sim-ca.js";
 
 export const TENANT_ID = "6f1c0de0-0000-4000-8000-0000000000a7";

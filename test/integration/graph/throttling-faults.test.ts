@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
+import type { RunningSimulator } from "../../../lib/dev/sim/server/index.js";
 import { batchGet } from "../../../lib/graph/batch.js";
 import { folderDeltaPages } from "../../../lib/graph/delta.js";
 import { GraphRetryableError } from "../../../lib/graph/errors.js";
 import { openMime } from "../../../lib/graph/mime.js";
-import type { RunningSimulator } from "../../../lib/sim/server/index.js";
 import { buildTenant, gatewayFor, startSim } from "./fixture.js";
 
 let sim: RunningSimulator | undefined;

@@ -6,13 +6,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningSimulator } from "../../../lib/dev/sim/server/index.js";
 import { FatalError } from "../../../lib/errors.js";
 import {
   DEFAULT_FRAGMENT_BYTES,
   nextExpectedStart,
   uploadLargeAttachment,
 } from "../../../lib/graph/upload-session.js";
-import type { RunningSimulator } from "../../../lib/sim/server/index.js";
 import { buildTenant, type GraphTestTenant, gatewayFor, startSim } from "./fixture.js";
 
 let tenant: GraphTestTenant;

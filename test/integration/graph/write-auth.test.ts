@@ -1,10 +1,10 @@
 import { X509Certificate } from "node:crypto";
 import { generate } from "selfsigned";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningSimulator, startSimulator } from "../../../lib/dev/sim/server/index.js";
 import { createTokenProvider } from "../../../lib/graph/auth.js";
 import { createGraphGateway } from "../../../lib/graph/client.js";
 import { createFolder, createMessage, updateMessage } from "../../../lib/graph/write.js";
-import { type RunningSimulator, startSimulator } from "../../../lib/sim/server/index.js";
 import { loadTestCa } from "../../support/sim-ca.js";
 import { buildTenant, type GraphTestTenant, gatewayFor, startSim } from "./fixture.js";
 

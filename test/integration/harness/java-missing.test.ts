@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { startDynamoDbLocal } from "../../../lib/dev/local/dynamodb-local.js";
 import { FatalError } from "../../../lib/errors.js";
-import { startDynamoDbLocal } from "../../../lib/local/dynamodb-local.js";
 
 describe("DynamoDB Local without Java", () => {
   it("says what to install instead of failing obscurely", async () => {

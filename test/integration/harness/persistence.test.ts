@@ -5,8 +5,8 @@ import { ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, describe, expect, it } from "vitest";
 import { createAwsClients } from "../../../lib/aws/clients.js";
-import { startEmulators } from "../../../lib/local/emulators.js";
-import { createStateTable } from "../../../lib/local/state-table.js";
+import { startEmulators } from "../../../lib/dev/local/emulators.js";
+import { createStateTable } from "../../../lib/dev/local/state-table.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mailstream-emulators-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { generate } from "selfsigned";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningSimulator } from "../../../lib/sim/server/index.js";
+import type { RunningSimulator } from "../../../lib/dev/sim/server/index.js";
 import { GRAPH_SCOPE, graphErrorOf, graphFor, msalFor, startTestSimulator, tokenFrom } from "./clients.js";
 import { buildTestTenant, type TestTenant } from "./fixture.js";
 

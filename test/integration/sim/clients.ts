@@ -9,7 +9,7 @@ import {
   type RunningSimulator,
   type SimulatorOptions,
   startSimulator,
-} from "../../../lib/sim/server/index.js";
+} from "../../../lib/dev/sim/server/index.js";
 import { loadTestCa } from "../../support/sim-ca.js";
 
 export const GRAPH_SCOPE = "https://graph.microsoft.com/.default";

@@ -6,8 +6,8 @@
  */
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import type { NewMessage, SimUser } from "../../../lib/sim/model.js";
-import { InMemoryTenantStore } from "../../../lib/sim/tenant/store.js";
+import type { NewMessage, SimUser } from "../../../lib/dev/sim/model.js";
+import { InMemoryTenantStore } from "../../../lib/dev/sim/tenant/store.js";
 
 export const TENANT_ID = "6f1c0de0-0000-4000-8000-000000000001";
 

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Client } from "@microsoft/microsoft-graph-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningSimulator } from "../../../lib/sim/server/index.js";
+import type { RunningSimulator } from "../../../lib/dev/sim/server/index.js";
 import { graphErrorOf, PREFER_IMMUTABLE, secretGraph, startTestSimulator } from "./clients.js";
 import { buildTestTenant, smallMime, type TestTenant } from "./fixture.js";
 

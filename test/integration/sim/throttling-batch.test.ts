@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { RunningSimulator } from "../../../lib/sim/server/index.js";
+import type { RunningSimulator } from "../../../lib/dev/sim/server/index.js";
 import { graphErrorOf, secretGraph, startTestSimulator } from "./clients.js";
 import { buildTestTenant, type TestTenant } from "./fixture.js";
 

@@ -8,7 +8,7 @@ import type { Client } from "@microsoft/microsoft-graph-client";
 import { ResponseType } from "@microsoft/microsoft-graph-client";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningSimulator } from "../../../lib/sim/server/index.js";
+import type { RunningSimulator } from "../../../lib/dev/sim/server/index.js";
 import { graphErrorOf, PREFER_IMMUTABLE, secretGraph, startTestSimulator } from "./clients.js";
 import { buildTestTenant, type TestTenant } from "./fixture.js";
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { figures, realContent } from "../../../bench/figures.js";
 import type { JobReport } from "../../../lib/backup/report.js";
+import type { GroundTruth } from "../../../lib/dev/sim/index.js";
 import { lowerBound, resolvePlanLimits } from "../../../lib/plan/index.js";
-import type { GroundTruth } from "../../../lib/sim/index.js";
 
 const messages = (count: number, size: number) =>
   Array.from({ length: count }, (_, i) => ({ id: `m${i}`, sha256: "x", size }) as never);

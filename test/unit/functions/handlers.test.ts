@@ -3,7 +3,7 @@ import type { BackupApp } from "../../../lib/app/backup-app.js";
 import { InvalidEventError } from "../../../lib/app/lambda.js";
 import type { Logger } from "../../../lib/app/logger.js";
 import type { JobTrigger } from "../../../lib/backup/coordinator.js";
-import type { SqsEvent, SqsEventRecord } from "../../../lib/local/sqs-event-source.js";
+import type { SqsEvent, SqsEventRecord } from "../../../lib/dev/local/sqs-event-source.js";
 import { processSqsBatch } from "../../../lib/queue/batch.js";
 
 // The handlers' only dependency: the per-container runtime. Everything else is the real code.

@@ -1,8 +1,8 @@
 import { simpleParser } from "mailparser";
 import { describe, expect, it } from "vitest";
+import { composeMime } from "../../../lib/dev/sim/server/mime-compose.js";
 import { UPLOAD_SESSION_MIN_BYTES } from "../../../lib/graph/upload-session.js";
 import { INLINE_JSON_BUDGET_BYTES, planRestoreMessage } from "../../../lib/restore/message-json.js";
-import { composeMime } from "../../../lib/sim/server/mime-compose.js";
 
 function mimeWith(sizes: number[]): Buffer {
   return composeMime({

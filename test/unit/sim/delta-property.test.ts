@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { DeltaCursor, NewMessage } from "../../../lib/sim/model.js";
-import { InMemoryTenantStore } from "../../../lib/sim/tenant/store.js";
+import type { DeltaCursor, NewMessage } from "../../../lib/dev/sim/model.js";
+import { InMemoryTenantStore } from "../../../lib/dev/sim/tenant/store.js";
 
 const USER = "99999999-2222-4333-8444-555555555555";
 

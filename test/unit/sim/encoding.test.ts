@@ -7,7 +7,7 @@ import {
   encodeLatin1Word,
   encodeText,
   quotedPrintable,
-} from "../../../lib/sim/tenant/encoding.js";
+} from "../../../lib/dev/sim/tenant/encoding.js";
 
 async function decodedSubject(encoded: string): Promise<string | undefined> {
   return (await simpleParser(Buffer.from(`Subject: ${encoded}\r\n\r\n.\r\n`, "latin1"))).subject;

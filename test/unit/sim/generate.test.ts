@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
 import { simpleParser } from "mailparser";
 import { describe, expect, it } from "vitest";
-import type { SimMessage } from "../../../lib/sim/model.js";
+import type { SimMessage } from "../../../lib/dev/sim/model.js";
 import {
   apportion,
   generateTenant,
   TENANT_SHAPES,
   type TenantSpec,
-} from "../../../lib/sim/tenant/generate.js";
+} from "../../../lib/dev/sim/tenant/generate.js";
 import { allMessages, readAll } from "../../support/tenant-messages.js";
 
 const SMALL: TenantSpec = { seed: 7, shape: "skewed", mailboxes: 6, totalMessages: 400, largeFraction: 0 };

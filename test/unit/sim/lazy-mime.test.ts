@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { SimMessage } from "../../../lib/sim/model.js";
-import { generateTenant, type TenantSpec } from "../../../lib/sim/tenant/generate.js";
-import { OnDemandMime } from "../../../lib/sim/tenant/mime.js";
-import { mutateTenant } from "../../../lib/sim/tenant/mutate.js";
-import { Random } from "../../../lib/sim/tenant/random.js";
+import type { SimMessage } from "../../../lib/dev/sim/model.js";
+import { generateTenant, type TenantSpec } from "../../../lib/dev/sim/tenant/generate.js";
+import { OnDemandMime } from "../../../lib/dev/sim/tenant/mime.js";
+import { mutateTenant } from "../../../lib/dev/sim/tenant/mutate.js";
+import { Random } from "../../../lib/dev/sim/tenant/random.js";
 import { allMessages, readAll } from "../../support/tenant-messages.js";
 
 // A tenant with every MIME structure, a few generated-large messages and one fixed large one.

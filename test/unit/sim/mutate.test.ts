@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import type { DeltaCursor, DeltaEntry, GroundTruth } from "../../../lib/sim/model.js";
-import { describeTenant } from "../../../lib/sim/tenant/describe.js";
-import { generateTenant, type TenantSpec } from "../../../lib/sim/tenant/generate.js";
-import { mutateTenant } from "../../../lib/sim/tenant/mutate.js";
-import { tenantFromSeed } from "../../../lib/sim/tenant/seeded.js";
-import type { InMemoryTenantStore } from "../../../lib/sim/tenant/store.js";
+import type { DeltaCursor, DeltaEntry, GroundTruth } from "../../../lib/dev/sim/model.js";
+import { describeTenant } from "../../../lib/dev/sim/tenant/describe.js";
+import { generateTenant, type TenantSpec } from "../../../lib/dev/sim/tenant/generate.js";
+import { mutateTenant } from "../../../lib/dev/sim/tenant/mutate.js";
+import { tenantFromSeed } from "../../../lib/dev/sim/tenant/seeded.js";
+import type { InMemoryTenantStore } from "../../../lib/dev/sim/tenant/store.js";
 
 const SPEC: TenantSpec = { seed: 11, shape: "skewed", mailboxes: 5, totalMessages: 300, largeFraction: 0 };
 

@@ -1,9 +1,15 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import type { DeltaCursor, DeltaEntry, NewMessage, SimUser, TenantStore } from "../../../lib/sim/model.js";
-import { TenantObjectNotFoundError } from "../../../lib/sim/tenant/errors.js";
-import { InMemoryTenantStore } from "../../../lib/sim/tenant/store.js";
+import type {
+  DeltaCursor,
+  DeltaEntry,
+  NewMessage,
+  SimUser,
+  TenantStore,
+} from "../../../lib/dev/sim/model.js";
+import { TenantObjectNotFoundError } from "../../../lib/dev/sim/tenant/errors.js";
+import { InMemoryTenantStore } from "../../../lib/dev/sim/tenant/store.js";
 
 const USER_ID = "11111111-2222-4333-8444-555555555555";
 

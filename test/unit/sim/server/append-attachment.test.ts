@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { simpleParser } from "mailparser";
 import { describe, expect, it } from "vitest";
-import { appendAttachment, composeMime } from "../../../../lib/sim/server/mime-compose.js";
+import { appendAttachment, composeMime } from "../../../../lib/dev/sim/server/mime-compose.js";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 

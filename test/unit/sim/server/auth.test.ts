@@ -1,6 +1,6 @@
 import { constants, generateKeyPairSync, sign } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { TokenService } from "../../../../lib/sim/server/auth.js";
+import { TokenService } from "../../../../lib/dev/sim/server/auth.js";
 
 const TENANT = "tenant-1";
 const ENDPOINT = "https://localhost:1/tenant-1/oauth2/v2.0/token";

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { MailboxLimiter } from "../../../../lib/sim/server/limits.js";
+import { MailboxLimiter } from "../../../../lib/dev/sim/server/limits.js";
 
 describe("MailboxLimiter", () => {
   beforeEach(() => {

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { ConfigError } from "../../errors.js";
+import { ConfigError } from "../../../errors.js";
 import type { TenantStore } from "../model.js";
 import { handleAdmin, type MutateHook } from "./admin.js";
 import { type SimClientRegistration, TokenService } from "./auth.js";

@@ -1,4 +1,4 @@
-import { SkipError } from "../../errors.js";
+import { SkipError } from "../../../errors.js";
 
 /**
  * A store operation named a user, mailbox, folder or message that the tenant does not hold.

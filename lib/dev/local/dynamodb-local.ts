@@ -3,8 +3,8 @@ import { createWriteStream, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
-import { EMULATOR_CREDENTIALS } from "../aws/clients.js";
-import { FatalError } from "../errors.js";
+import { EMULATOR_CREDENTIALS } from "../../aws/clients.js";
+import { FatalError } from "../../errors.js";
 import { findFreePort } from "./free-port.js";
 
 /**

@@ -10,7 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { FatalError } from "../../errors.js";
+import { FatalError } from "../../../errors.js";
 import type {
   DeltaCursor,
   DeltaEntry,

@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generate } from "selfsigned";
-import { FatalError } from "../../errors.js";
+import { FatalError } from "../../../errors.js";
 
 export interface SimulatorCa {
   /** File holding the CA certificate (PEM): the value for `NODE_EXTRA_CA_CERTS`. */

@@ -1,5 +1,5 @@
-import type { AwsEndpoints } from "../aws/clients.js";
-import { EMULATOR_CREDENTIALS } from "../aws/clients.js";
+import type { AwsEndpoints } from "../../aws/clients.js";
+import { EMULATOR_CREDENTIALS } from "../../aws/clients.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";
 
 /**

@@ -1,7 +1,7 @@
 /** `/users`, `/users/{id|upn}`, `/users/{id}/memberOf` and the mailbox probe `/users/{id}/mailboxSettings`. */
 import { createHash } from "node:crypto";
 
-import { FatalError } from "../../../errors.js";
+import { FatalError } from "../../../../errors.js";
 import { graphError, jsonResponse, type SimRequest, type SimResponse } from "../graph-types.js";
 import { applySelect, parseSelect, userJson } from "../representations.js";
 import { parseTop, type RouteContext, type RouteHandler, withPosition } from "./context.js";

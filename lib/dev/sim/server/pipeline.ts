@@ -3,7 +3,7 @@
  * route → mailbox → limits (429) → injected faults (5xx, 403) → mailbox checks (404) → latency →
  * handler. Authentication happens before (HTTP layer), so an inner request inherits its batch's app.
  */
-import { SkipError } from "../../errors.js";
+import { SkipError } from "../../../errors.js";
 import type { SimUser } from "../model.js";
 import type { FaultState } from "./faults.js";
 import { graphError, MailErrors, type SimRequest, type SimResponse } from "./graph-types.js";
