@@ -1,11 +1,12 @@
 /**
  * Sweep Lambda, on its own schedule: re-sends streams whose heartbeat went stale and finalizes
- * jobs whose finalizer died. The event carries nothing it needs.
+ * jobs whose finalizer died. The event carries nothing it needs. It never calls Graph, so it is
+ * built without the tenant and never reads the Entra secret.
  */
-import { lambdaRuntime } from "../lib/app/lambda.js";
+import { sweepRuntime } from "../lib/app/lambda.js";
 
 export const handler = async (): Promise<{ jobs: number; resent: number; finalized: string[] }> => {
-  const { app } = await lambdaRuntime();
+  const { app } = await sweepRuntime();
   const outcome = await app.sweep();
   return { jobs: outcome.jobs, resent: outcome.resent.length, finalized: outcome.finalized };
 };

@@ -19,7 +19,7 @@ import { runStreamTask, type StreamTaskOutcome } from "../backup/stream-runner.j
 import { type SweepOutcome, sweep } from "../backup/sweep.js";
 import { awsEndpointsFromConfig } from "../config/aws-endpoints.js";
 import { type ClientCredential, resolveClientCredential } from "../config/client-credential.js";
-import type { MailstreamConfig } from "../config/index.js";
+import type { MailstreamConfig, StateConfigData } from "../config/index.js";
 import type { InvocationContext, SqsBatchResponse, SqsEvent } from "../dev/local/sqs-event-source.js";
 import { ConfigError } from "../errors.js";
 import {
@@ -39,6 +39,16 @@ import { createMailboxDirectory, createMailSource } from "./graph-ports.js";
 import type { Logger } from "./logger.js";
 import { jobMetrics, METRIC, type Metrics, noMetrics, pageMetrics, unitErrorMetrics } from "./metrics.js";
 
+/** What {@link createSweepApp} needs: no tenant and no credential. */
+export interface SweepAppOptions {
+  config: StateConfigData;
+  /** Default: built from the configuration's region and endpoints. */
+  clients?: AwsClients;
+  logger: Logger;
+  /** Where job and stream numbers go (EMF on Lambda). Default: nowhere. */
+  metrics?: Metrics;
+}
+
 export interface BackupAppOptions {
   config: MailstreamConfig;
   /** Default: built from the configuration's region and endpoints. */
@@ -56,21 +66,29 @@ export interface BackupAppOptions {
   metrics?: Metrics;
 }
 
-export interface BackupApp {
-  readonly config: MailstreamConfig;
+/**
+ * The part of the app that keeps jobs moving without Microsoft Graph: the sweep and the
+ * finalization of jobs. It is all the sweep function builds, so it never reads the Entra secret.
+ */
+export interface SweepApp {
+  readonly config: StateConfigData;
   readonly state: StateStore;
   readonly archive: Archive;
-  readonly gateway: GraphGateway;
   readonly queue: StreamQueue;
+  /** Re-sends stale streams and finishes unfinalized jobs; `staleAfterMs` overrides the configured staleness. */
+  sweep(options?: { staleAfterMs?: number }): Promise<SweepOutcome>;
+  finalize(jobId: string): Promise<JobReport>;
+  close(): void;
+}
+
+export interface BackupApp extends SweepApp {
+  readonly config: MailstreamConfig;
+  readonly gateway: GraphGateway;
   startJob(trigger: JobTrigger): Promise<StartJobOutcome>;
   /** Runs one stream task under an invocation deadline. */
   runStreamTask(body: string, remainingMs: () => number): Promise<StreamTaskOutcome>;
   /** The controller: an SQS batch in, a partial batch response out. */
   handleSqsEvent(event: SqsEvent, context: InvocationContext): Promise<SqsBatchResponse>;
-  /** Re-sends stale streams and finishes unfinalized jobs; `staleAfterMs` overrides the configured staleness. */
-  sweep(options?: { staleAfterMs?: number }): Promise<SweepOutcome>;
-  finalize(jobId: string): Promise<JobReport>;
-  close(): void;
 }
 
 /** MSAL wants the certificate's thumbprint and key; the secret stores the PEM pair. */
@@ -108,7 +126,10 @@ export function createGatewayFromConfig(
   });
 }
 
-export function createObjectStore(config: MailstreamConfig, clients: AwsClients): ObjectStore {
+export function createObjectStore(
+  config: Pick<StateConfigData, "archive">,
+  clients: AwsClients,
+): ObjectStore {
   const a = config.archive;
   if (a.kind === "local") return new LocalObjectStore(a.path);
   return new S3ObjectStore({
@@ -116,14 +137,14 @@ export function createObjectStore(config: MailstreamConfig, clients: AwsClients)
     bucket: a.bucket,
     ...(a.prefix ? { prefix: a.prefix } : {}),
     ...(a.kmsKeyId ? { kmsKeyId: a.kmsKeyId } : {}),
+    ...(a.stagingBucket ? { stagingBucket: a.stagingBucket } : {}),
   });
 }
 
-export async function createBackupApp(options: BackupAppOptions): Promise<BackupApp> {
+/** The sweep and job finalization over state, archive and queue: no Graph, no secret. */
+export function createSweepApp(options: SweepAppOptions): SweepApp {
   const { config, logger } = options;
   const clients = options.clients ?? createAwsClients(awsEndpointsFromConfig(config));
-  const credential =
-    options.credential ?? (await resolveClientCredential(config.credentials, clients.secrets));
   const state = new StateStore({
     ddb: clients.ddb,
     tableName: config.stateTable,
@@ -131,7 +152,6 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
   });
   const ports = createBackupStatePorts(state);
   const archive = createArchive(createObjectStore(config, clients));
-  const gateway = createGatewayFromConfig(config, credential, options.graphPolicy);
   const queueUrl = config.streamQueueUrl;
   const queue: StreamQueue = queueUrl
     ? new SqsStreamQueue(clients.sqs, queueUrl)
@@ -139,6 +159,59 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
         send: async () => missingQueue(),
         sendAll: async () => missingQueue(),
       };
+  const log = (event: string, fields: Record<string, unknown>) => logger.info(event, fields);
+  const metrics = options.metrics ?? noMetrics;
+  const finalize = async (jobId: string) => {
+    const report = await finalizeJob(jobId, { state: ports.finalize, archive });
+    metrics.put(jobMetrics(report), { jobId, status: report.status });
+    return report;
+  };
+  return {
+    config,
+    state,
+    archive,
+    queue,
+    sweep: async (sweepOptions) => {
+      // The sweep reads the streams of every running job anyway: count the unfinished ones.
+      let activeStreams = 0;
+      const outcome = await sweep({
+        state: {
+          ...ports.sweep,
+          streams: async (jobId) => {
+            const streams = await ports.sweep.streams(jobId);
+            activeStreams += streams.filter((s) => s.status !== "finished").length;
+            return streams;
+          },
+        },
+        queue,
+        finalizeJob: async (jobId) => {
+          await finalize(jobId);
+        },
+        staleAfterMs: sweepOptions?.staleAfterMs ?? config.controller.heartbeatStaleSeconds * 1000,
+        log,
+      });
+      metrics.put({ [METRIC.activeStreams]: activeStreams });
+      return outcome;
+    },
+    finalize,
+    close: () => clients.destroy(),
+  };
+}
+
+export async function createBackupApp(options: BackupAppOptions): Promise<BackupApp> {
+  const { config, logger } = options;
+  const clients = options.clients ?? createAwsClients(awsEndpointsFromConfig(config));
+  const credential =
+    options.credential ?? (await resolveClientCredential(config.credentials, clients.secrets));
+  const core = createSweepApp({
+    config,
+    clients,
+    logger,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+  });
+  const { state, archive, queue, finalize } = core;
+  const ports = createBackupStatePorts(state);
+  const gateway = createGatewayFromConfig(config, credential, options.graphPolicy);
   const source = createMailSource(gateway, config.pageSize);
   const directory = createMailboxDirectory(gateway, config.mailboxes);
   const plan = createPlanner({
@@ -150,11 +223,6 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
   const log = (event: string, fields: Record<string, unknown>) => logger.info(event, fields);
 
   const metrics = options.metrics ?? noMetrics;
-  const finalize = async (jobId: string) => {
-    const report = await finalizeJob(jobId, { state: ports.finalize, archive });
-    metrics.put(jobMetrics(report), { jobId, status: report.status });
-    return report;
-  };
   // Stored items are counted per checkpoint (a stored page), as the job report counts them; a
   // unit's recorded errors once, when it completes.
   const unitTags = (task: StreamTask, unit: number) => ({ jobId: task.jobId, streamId: task.streamId, unit });
@@ -179,11 +247,9 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
   };
 
   const app: BackupApp = {
+    ...core,
     config,
-    state,
-    archive,
     gateway,
-    queue,
     startJob: (trigger) =>
       startJob(trigger, {
         directory,
@@ -228,30 +294,6 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
             error: error instanceof Error ? { name: error.name, message: error.message } : String(error),
           }),
       ),
-    sweep: async (sweepOptions) => {
-      // The sweep reads the streams of every running job anyway: count the unfinished ones.
-      let activeStreams = 0;
-      const outcome = await sweep({
-        state: {
-          ...ports.sweep,
-          streams: async (jobId) => {
-            const streams = await ports.sweep.streams(jobId);
-            activeStreams += streams.filter((s) => s.status !== "finished").length;
-            return streams;
-          },
-        },
-        queue,
-        finalizeJob: async (jobId) => {
-          await finalize(jobId);
-        },
-        staleAfterMs: sweepOptions?.staleAfterMs ?? config.controller.heartbeatStaleSeconds * 1000,
-        log,
-      });
-      metrics.put({ [METRIC.activeStreams]: activeStreams });
-      return outcome;
-    },
-    finalize,
-    close: () => clients.destroy(),
   };
   return app;
 }

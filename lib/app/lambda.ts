@@ -1,13 +1,21 @@
 /**
- * What the three Lambda handlers share: reading their events and building the backup app once
- * per container (configuration from the environment, the Entra credential from Secrets Manager,
- * JSON logs and EMF metrics on stdout). The handlers themselves only call into here and lib/.
+ * What the three Lambda handlers share: reading their events and building their app once per
+ * container (configuration from the environment, JSON logs and EMF metrics on stdout). The
+ * coordinator and the controller build the backup app (with the Entra credential from Secrets
+ * Manager); the sweep builds only what it uses, with neither the tenant nor the secret.
+ * The handlers themselves only call into here and lib/.
  */
 import { z } from "zod";
 import type { JobTrigger } from "../backup/coordinator.js";
-import { loadConfig } from "../config/index.js";
+import { loadConfig, loadStateConfig } from "../config/index.js";
 import { FatalError } from "../errors.js";
-import { type BackupApp, type BackupAppOptions, createBackupApp } from "./backup-app.js";
+import {
+  type BackupApp,
+  type BackupAppOptions,
+  createBackupApp,
+  createSweepApp,
+  type SweepApp,
+} from "./backup-app.js";
 import { createJsonLogger, type Logger } from "./logger.js";
 import { createEmfMetrics } from "./metrics.js";
 
@@ -85,17 +93,18 @@ export function assertSqsEvent(event: unknown): void {
   }
 }
 
-export interface LambdaRuntime {
-  app: BackupApp;
+export interface LambdaRuntime<App = BackupApp> {
+  app: App;
   logger: Logger;
 }
 
 let runtime: Promise<LambdaRuntime> | undefined;
+let sweepRuntimeCache: Promise<LambdaRuntime<SweepApp>> | undefined;
 
 /**
- * The backup app of this container, built on first use from `process.env` and reused by later
- * invocations (clients, tokens and the credential stay warm). A failed build is not cached, so
- * the next invocation tries again (e.g. after the secret is fixed).
+ * The backup app of this container (coordinator, controller), built on first use from
+ * `process.env` and reused by later invocations (clients, tokens and the credential stay warm).
+ * A failed build is not cached, so the next invocation tries again (e.g. after the secret is fixed).
  */
 export function lambdaRuntime(
   overrides: Partial<Omit<BackupAppOptions, "config" | "logger">> = {},
@@ -105,6 +114,27 @@ export function lambdaRuntime(
     throw error;
   });
   return runtime;
+}
+
+/**
+ * The sweep's app of this container: state, archive and queue from `process.env`, without the
+ * tenant and without reading the Entra secret (the sweep never calls Graph). Cached like
+ * {@link lambdaRuntime}.
+ */
+export function sweepRuntime(): Promise<LambdaRuntime<SweepApp>> {
+  sweepRuntimeCache ??= Promise.resolve()
+    .then(() => {
+      const config = loadStateConfig();
+      const logger = createJsonLogger(config.logLevel, undefined, { stage: config.stage });
+      const app = createSweepApp({ config, logger, metrics: createEmfMetrics({ stage: config.stage }) });
+      logger.info("runtime.ready", { stage: config.stage });
+      return { app, logger };
+    })
+    .catch((error: unknown) => {
+      sweepRuntimeCache = undefined;
+      throw error;
+    });
+  return sweepRuntimeCache;
 }
 
 async function buildRuntime(overrides: Partial<Omit<BackupAppOptions, "config" | "logger">>) {
@@ -120,11 +150,14 @@ async function buildRuntime(overrides: Partial<Omit<BackupAppOptions, "config" |
   return { app, logger };
 }
 
-/** Drops this container's app (closing its clients): for tests that rebuild it with another environment. */
+/** Drops this container's apps (closing their clients): for tests that rebuild them with another environment. */
 export async function resetLambdaRuntime(): Promise<void> {
   const current = runtime;
+  const currentSweep = sweepRuntimeCache;
   runtime = undefined;
+  sweepRuntimeCache = undefined;
   if (current) (await current.catch(() => undefined))?.app.close();
+  if (currentSweep) (await currentSweep.catch(() => undefined))?.app.close();
 }
 
 /** An error as a log field: name and message, never a stack full of paths or a secret. */

@@ -13,7 +13,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { RetryableError } from "../errors.js";
 import { ObjectNotFoundError } from "./errors.js";
-import { assertValidKey } from "./keys.js";
+import { assertValidKey, BLOB_PREFIX, STAGING_PREFIX } from "./keys.js";
 import type { ObjectInfo, ObjectStore, PutOptions } from "./store.js";
 
 export interface S3ObjectStoreOptions {
@@ -25,6 +25,13 @@ export interface S3ObjectStoreOptions {
   prefix?: string;
   /** KMS key id or ARN: objects are written with SSE-KMS under it. Default: the bucket's default encryption. */
   kmsKeyId?: string;
+  /**
+   * Bucket that holds the staging uploads of large messages (keys under `staging/`, same prefix),
+   * so the archive bucket receives only the finished blob: under Object Lock every version in the
+   * archive is kept for the whole retention, and a staged copy there would double a large
+   * message's locked storage. Default: the archive bucket.
+   */
+  stagingBucket?: string;
   /**
    * Part size of multipart uploads in bytes, 5 MiB..5 GiB (S3 limits). Default 5 MiB: a 150 MB
    * message takes 29 parts, and the memory of an upload stays small (≈ partSize × (queueSize + 1)).
@@ -43,18 +50,34 @@ function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 }
 
+/** S3's answer to a conditional write whose condition failed: the key already holds an object. */
+function isPreconditionFailed(error: unknown): boolean {
+  return (error as { name?: string })?.name === "PreconditionFailed" || statusOf(error) === 412;
+}
+
 function isMissing(error: unknown): boolean {
   const name = (error as { name?: string })?.name;
   return name === "NoSuchKey" || name === "NotFound" || statusOf(error) === 404;
 }
 
-/** The SDK already retried (maxAttempts); what is still throttled or 5xx is worth another try later. */
+/**
+ * The SDK already retried (maxAttempts); what is still throttled or 5xx is worth another try later,
+ * and so is a 409 ConditionalRequestConflict (a concurrent conditional write of the same key).
+ */
 function classify(error: unknown, what: string): unknown {
   const status = statusOf(error);
-  if (status === 429 || status === 503 || (status !== undefined && status >= 500)) {
+  if (status === 409 || status === 429 || status === 503 || (status !== undefined && status >= 500)) {
     return new RetryableError(`${what}: expected S3 to answer, found HTTP ${status}`, { cause: error });
   }
   return error;
+}
+
+/**
+ * Blob keys are content addresses: whatever is there holds the same bytes, so a blob is written
+ * only where nothing is (`If-None-Match: *`) and can never be overwritten, not even by a retry.
+ */
+function isBlobKey(key: string): boolean {
+  return key.startsWith(BLOB_PREFIX);
 }
 
 /** The archive in an S3 bucket (or an S3-compatible emulator), keys under an optional prefix. */
@@ -62,6 +85,7 @@ export class S3ObjectStore implements ObjectStore {
   readonly location: string;
   private readonly client: S3Client;
   private readonly bucket: string;
+  private readonly stagingBucket: string;
   private readonly prefix: string;
   private readonly sse: {
     ServerSideEncryption?: ServerSideEncryption;
@@ -74,6 +98,7 @@ export class S3ObjectStore implements ObjectStore {
   constructor(opts: S3ObjectStoreOptions) {
     this.client = opts.client;
     this.bucket = opts.bucket;
+    this.stagingBucket = opts.stagingBucket ?? opts.bucket;
     const prefix = (opts.prefix ?? "").replace(/^\/+|\/+$/g, "");
     this.prefix = prefix ? `${prefix}/` : "";
     this.location = `s3://${opts.bucket}/${this.prefix}`;
@@ -90,12 +115,19 @@ export class S3ObjectStore implements ObjectStore {
     return `${this.prefix}${key}`;
   }
 
+  /** Staging uploads live in the staging bucket; everything else in the archive bucket. */
+  private bucketOf(key: string): string {
+    return key.startsWith(STAGING_PREFIX) ? this.stagingBucket : this.bucket;
+  }
+
   async put(key: string, body: Buffer | Readable, opts?: PutOptions): Promise<void> {
     const params = {
-      Bucket: this.bucket,
+      Bucket: this.bucketOf(key),
       Key: this.full(key),
       ContentType: opts?.contentType ?? "application/octet-stream",
       ...this.sse,
+      // A single put and the completion of a multipart upload both carry the condition.
+      ...(isBlobKey(key) ? { IfNoneMatch: "*" } : {}),
     };
     try {
       if (Buffer.isBuffer(body) && body.length <= this.partSize) {
@@ -112,13 +144,17 @@ export class S3ObjectStore implements ObjectStore {
       });
       await upload.done();
     } catch (error) {
+      // The blob is already there: same address, same bytes.
+      if (isBlobKey(key) && isPreconditionFailed(error)) return;
       throw classify(error, `put ${this.location}${key}`);
     }
   }
 
   async get(key: string): Promise<Readable> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) }));
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucketOf(key), Key: this.full(key) }),
+      );
       return out.Body as Readable;
     } catch (error) {
       if (isMissing(error)) throw new ObjectNotFoundError(key, { cause: error });
@@ -135,7 +171,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async head(key: string): Promise<{ size: number } | null> {
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }));
+      const out = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucketOf(key), Key: this.full(key) }),
+      );
       return { size: out.ContentLength ?? 0 };
     } catch (error) {
       if (isMissing(error)) return null;
@@ -170,22 +208,26 @@ export class S3ObjectStore implements ObjectStore {
     try {
       await this.client.send(
         new CopyObjectCommand({
-          Bucket: this.bucket,
+          Bucket: this.bucketOf(to),
           Key: this.full(to),
-          CopySource: `${this.bucket}/${source.split("/").map(encodeURIComponent).join("/")}`,
+          CopySource: `${this.bucketOf(from)}/${source.split("/").map(encodeURIComponent).join("/")}`,
           ...this.sse,
+          ...(isBlobKey(to) ? { IfNoneMatch: "*" } : {}),
         }),
       );
     } catch (error) {
       if (isMissing(error)) throw new ObjectNotFoundError(from, { cause: error });
-      throw classify(error, `copy ${this.location}${from} to ${to}`);
+      // Another stream published the same blob first: nothing to copy.
+      if (!(isBlobKey(to) && isPreconditionFailed(error))) {
+        throw classify(error, `copy ${this.location}${from} to ${to}`);
+      }
     }
     await this.delete(from);
   }
 
   async delete(key: string): Promise<void> {
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) }));
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucketOf(key), Key: this.full(key) }));
     } catch (error) {
       if (isMissing(error)) return;
       throw classify(error, `delete ${this.location}${key}`);

@@ -11,6 +11,7 @@ export {
   type ConfigSource,
   ConfigValidationError,
   loadConfig,
+  loadStateConfig,
   type MailstreamConfig,
 } from "./load.js";
 export { REDACTED, redactSecrets } from "./redact.js";
@@ -21,4 +22,5 @@ export {
   DEFAULT_GRAPH_BASE_URL,
   type MailstreamConfigData,
   type MailstreamConfigInput,
+  type StateConfigData,
 } from "./schema.js";

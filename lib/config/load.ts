@@ -4,7 +4,12 @@ import type { z } from "zod";
 import { ConfigError } from "../errors.js";
 import { CONFIG_FILE_VARIABLE, configFromEnv, envVariableFor } from "./env.js";
 import { isSecretPath, REDACTED, redactSecrets } from "./redact.js";
-import { configSchema, type MailstreamConfigData } from "./schema.js";
+import {
+  configSchema,
+  type MailstreamConfigData,
+  type StateConfigData,
+  stateConfigSchema,
+} from "./schema.js";
 
 /** The validated configuration, plus views that never show a secret. */
 export type MailstreamConfig = MailstreamConfigData & {
@@ -201,9 +206,7 @@ function withRedaction(data: MailstreamConfigData): MailstreamConfig {
  */
 export function loadConfig(source: ConfigSource = {}): MailstreamConfig {
   const env = source.env ?? process.env;
-  const filePath = source.file ?? env[CONFIG_FILE_VARIABLE];
-  const fromFile = filePath ? readConfigFile(filePath) : {};
-  const input = inferDiscriminators(merge(fromFile, configFromEnv(env)));
+  const input = inferDiscriminators(readInput(source));
   const result = configSchema.safeParse(input);
   if (!result.success) throw new ConfigValidationError(toProblems(result.error.issues, input));
   if (result.data.credentials.source === "env" && isLambda(env)) {
@@ -217,4 +220,24 @@ export function loadConfig(source: ConfigSource = {}): MailstreamConfig {
     ]);
   }
   return withRedaction(result.data);
+}
+
+/** The file (if any) with the environment over it, before validation. */
+function readInput(source: ConfigSource): Record<string, unknown> {
+  const env = source.env ?? process.env;
+  const filePath = source.file ?? env[CONFIG_FILE_VARIABLE];
+  const fromFile = filePath ? readConfigFile(filePath) : {};
+  return merge(fromFile, configFromEnv(env));
+}
+
+/**
+ * Reads and validates the configuration of a process that never calls Microsoft Graph (the
+ * sweep): as {@link loadConfig}, but without the tenant and the credential, so it needs no secret.
+ * Tenant and credential settings, if present, are ignored. It holds no secret to redact.
+ */
+export function loadStateConfig(source: ConfigSource = {}): StateConfigData {
+  const { tenant: _tenant, credentials: _credentials, ...input } = inferDiscriminators(readInput(source));
+  const result = stateConfigSchema.safeParse(input);
+  if (!result.success) throw new ConfigValidationError(toProblems(result.error.issues, input));
+  return result.data;
 }

@@ -126,6 +126,14 @@ export const archiveSchema = z.discriminatedUnion(
         .optional(),
       /** KMS key id or ARN for SSE-KMS. Default: the bucket's default encryption. */
       kmsKeyId: nonEmpty("a KMS key id or ARN").optional(),
+      /**
+       * Bucket for the temporary uploads of large messages (`staging/…`), so that the archive
+       * bucket holds only what is archived (under Object Lock, every version written there is
+       * kept for the whole retention). Default: the archive bucket itself.
+       */
+      stagingBucket: text("an S3 bucket name", (v) =>
+        /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v),
+      ).optional(),
     }),
     z.strictObject({
       kind: z.literal("local"),
@@ -220,9 +228,17 @@ export const configSchema = z
     },
   }));
 
+/**
+ * The configuration of a process that never calls Microsoft Graph (the sweep): everything but the
+ * tenant and its credential, so that it needs neither the secret nor the permission to read it.
+ */
+export const stateConfigSchema = configSchema.in.omit({ tenant: true, credentials: true });
+
 /** What {@link configSchema} accepts (the shape of a config file). */
 export type MailstreamConfigInput = z.input<typeof configSchema>;
 /** The validated configuration, defaults applied (without the redaction helpers). */
 export type MailstreamConfigData = z.output<typeof configSchema>;
 export type CredentialsConfig = MailstreamConfigData["credentials"];
+/** The validated configuration without tenant and credential ({@link stateConfigSchema}). */
+export type StateConfigData = z.output<typeof stateConfigSchema>;
 export type ArchiveConfig = MailstreamConfigData["archive"];

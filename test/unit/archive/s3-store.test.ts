@@ -71,3 +71,88 @@ describe("S3ObjectStore requests", () => {
     expect(calls[0]!.input).not.toHaveProperty("SSEKMSKeyId");
   });
 });
+
+/** An S3 client whose every request fails with `answer` (an S3 error), recording what was asked. */
+function answeringClient(answer: (command: string) => Error | undefined) {
+  const calls: Array<{ command: string; input: Record<string, unknown> }> = [];
+  const client = new S3Client({
+    region: "us-east-1",
+    endpoint: "http://127.0.0.1:9",
+    forcePathStyle: true,
+    credentials: { accessKeyId: "x", secretAccessKey: "x" },
+    maxAttempts: 1,
+  });
+  client.middlewareStack.add(
+    (_next, context) => async (args) => {
+      const command = String(context.commandName);
+      calls.push({ command, input: args.input as Record<string, unknown> });
+      const error = answer(command);
+      if (error) throw error;
+      return { output: { $metadata: { httpStatusCode: 200 } }, response: {} } as never;
+    },
+    { step: "initialize", name: "answer" },
+  );
+  return { client, calls };
+}
+
+function s3Error(name: string, status: number): Error {
+  return Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+}
+
+describe("S3ObjectStore write-once blobs and the staging bucket", () => {
+  it("writes blobs only where nothing is (If-None-Match: *), other keys unconditionally", async () => {
+    const { client, calls } = answeringClient(() => undefined);
+    const store = new S3ObjectStore({ client, bucket: "archive" });
+    await store.put("blobs/sha256/aa/bb/aabb.eml", Buffer.from("mime"));
+    await store.put("catalog/mailbox=m/job=j/folder=f/part-0-0.jsonl", Buffer.from("{}\n"));
+    expect(calls.map((c) => [c.input.Key, c.input.IfNoneMatch])).toEqual([
+      ["blobs/sha256/aa/bb/aabb.eml", "*"],
+      ["catalog/mailbox=m/job=j/folder=f/part-0-0.jsonl", undefined],
+    ]);
+  });
+
+  it("takes a failed condition on a blob as the blob being there already, and nowhere else", async () => {
+    const { client } = answeringClient(() => s3Error("PreconditionFailed", 412));
+    const store = new S3ObjectStore({ client, bucket: "archive" });
+    await expect(store.put("blobs/sha256/aa/bb/aabb.eml", Buffer.from("mime"))).resolves.toBeUndefined();
+    await expect(store.put("reports/j/report.json", Buffer.from("{}"))).rejects.toMatchObject({
+      name: "PreconditionFailed",
+    });
+  });
+
+  it("retries a conditional write that met a concurrent one (409) later, as a retryable error", async () => {
+    const { client } = answeringClient(() => s3Error("ConditionalRequestConflict", 409));
+    const store = new S3ObjectStore({ client, bucket: "archive" });
+    await expect(store.put("blobs/sha256/aa/bb/aabb.eml", Buffer.from("mime"))).rejects.toMatchObject({
+      name: "RetryableError",
+    });
+  });
+
+  it("stages large uploads in the staging bucket and publishes them into the archive with a conditional copy", async () => {
+    const { client, calls } = answeringClient(() => undefined);
+    const store = new S3ObjectStore({ client, bucket: "archive", prefix: "mail", stagingBucket: "staging" });
+    await expect(store.put("staging/u.eml", Buffer.from("x"))).resolves.toBeUndefined();
+    await store.move("staging/u.eml", "blobs/sha256/aa/bb/aabb.eml");
+    await store.delete("staging/v.eml");
+    expect(
+      calls.map((c) => [c.command, c.input.Bucket, c.input.Key, c.input.CopySource, c.input.IfNoneMatch]),
+    ).toEqual([
+      ["PutObjectCommand", "staging", "mail/staging/u.eml", undefined, undefined],
+      ["CopyObjectCommand", "archive", "mail/blobs/sha256/aa/bb/aabb.eml", "staging/mail/staging/u.eml", "*"],
+      ["DeleteObjectCommand", "staging", "mail/staging/u.eml", undefined, undefined],
+      ["DeleteObjectCommand", "staging", "mail/staging/v.eml", undefined, undefined],
+    ]);
+  });
+
+  it("drops the staged upload when another stream published the same blob first", async () => {
+    const { client, calls } = answeringClient((command) =>
+      command === "CopyObjectCommand" ? s3Error("PreconditionFailed", 412) : undefined,
+    );
+    const store = new S3ObjectStore({ client, bucket: "archive", stagingBucket: "staging" });
+    await store.move("staging/u.eml", "blobs/sha256/aa/bb/aabb.eml");
+    expect(calls.map((c) => [c.command, c.input.Bucket])).toEqual([
+      ["CopyObjectCommand", "archive"],
+      ["DeleteObjectCommand", "staging"],
+    ]);
+  });
+});
