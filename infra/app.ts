@@ -1,7 +1,7 @@
 /**
  * The CDK app (`cdk.json` runs it with tsx). It reads the deployment configuration from context,
- * builds one stack for its stage and checks it with cdk-nag's AwsSolutions rules: an
- * unacknowledged finding fails `cdk synth` and `cdk deploy`.
+ * builds one stack for its stage and checks it with cdk-nag's AwsSolutions and Serverless rules:
+ * an unacknowledged finding fails `cdk synth` and `cdk deploy`.
  */
 import { App, Validations } from "aws-cdk-lib";
 import cdkNag from "cdk-nag";
@@ -10,7 +10,7 @@ import { warnIfExample } from "./example-warning.js";
 import { MailstreamStack, stackNameFor } from "./mailstream-stack.js";
 import { acknowledgeNagFindings } from "./nag-acknowledgements.js";
 
-/** Builds the stack for `config` in `app`, with cdk-nag applied. */
+/** Builds the stack for `config` in `app`, with cdk-nag (AwsSolutions and Serverless) applied. */
 export function buildMailstream(app: App, config: DeploymentConfig): MailstreamStack {
   const stack = new MailstreamStack(app, stackNameFor(config.stage), {
     config,
@@ -21,7 +21,10 @@ export function buildMailstream(app: App, config: DeploymentConfig): MailstreamS
   });
   warnIfExample(stack, config);
   acknowledgeNagFindings(stack);
-  Validations.of(app).addPlugins(new cdkNag.AwsSolutionsChecks(app, { verbose: true }));
+  Validations.of(app).addPlugins(
+    new cdkNag.AwsSolutionsChecks(app, { verbose: true }),
+    new cdkNag.ServerlessChecks(app, { verbose: true }),
+  );
   return stack;
 }
 

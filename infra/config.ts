@@ -20,6 +20,29 @@ const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const STAGE = /^[a-z][a-z0-9-]{0,19}$/;
 const ARCHIVE_PREFIX = /^([A-Za-z0-9_.-]+\/)*$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[A-Za-z0-9+=,.@_/-]{1,512}$/;
+/** Principals that may assume the restore role: an account (its root) or a role or user in it. */
+const PRINCIPAL_ARN =
+  /^arn:aws[a-z-]*:iam::\d{12}:(root|role\/[A-Za-z0-9+=,.@_/-]+|user\/[A-Za-z0-9+=,.@_/-]+)$/;
+const BUCKET_ARN = /^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const ACCOUNT = /^\d{12}$/;
+
+/**
+ * The configuration format this release reads. Version 2 turned Object Lock on by default; a
+ * configuration without `configVersion` was written for mailstream 0.1, where leaving
+ * `objectLock` out meant no Object Lock, and S3 cannot add Object Lock to that bucket in place.
+ */
+export const CONFIG_VERSION = 2;
+
+/** Object Lock when the configuration leaves it out: GOVERNANCE (liftable by the break-glass role), 90 days. */
+export const DEFAULT_OBJECT_LOCK = { mode: "governance", days: 90 } as const;
+
+const CONFIG_VERSION_EXPECTED =
+  `expected ${CONFIG_VERSION}, the configuration format of this release, which turns Object Lock on by default. ` +
+  `A new deployment: add "configVersion": ${CONFIG_VERSION}. ` +
+  `A deployment made with mailstream 0.1: add "configVersion": ${CONFIG_VERSION} and, if it had no "objectLock", ` +
+  `"objectLock": "off" to keep its archive bucket (S3 cannot add Object Lock to it in place; the safe migration ` +
+  `to a locked archive is in docs/deploy.md, "Upgrading from mailstream 0.1")`;
 /** The tenant id of the example configuration in cdk.json: deploying it reaches no tenant. */
 export const EXAMPLE_TENANT_ID = "00000000-0000-0000-0000-000000000000";
 
@@ -54,6 +77,8 @@ const functionSizing = (defaults: { memoryMb: number; timeoutSeconds: number }) 
 
 export const deploymentConfigSchema = z
   .strictObject({
+    /** The configuration format: {@link CONFIG_VERSION}. Required (see its documentation for why). */
+    configVersion: z.literal(CONFIG_VERSION, { error: CONFIG_VERSION_EXPECTED }),
     /**
      * Deployment name: stack `Mailstream-<stage>`; several stages live side by side in one
      * account and region. Lower case letters, digits and `-`, 1–20 characters, starting with a letter.
@@ -109,8 +134,13 @@ export const deploymentConfigSchema = z
         max: int(2, 1000).default(16),
         /** Concurrent Graph requests per mailbox, across streams. 1–4 (Outlook's limit). Default 4. */
         perMailboxConcurrency: int(1, 4).default(4),
+        /**
+         * Reserve `max` concurrent executions for the controller, so other functions of the account
+         * can never starve the streams (the account keeps at least 100 unreserved). Default true.
+         */
+        reserveConcurrency: z.boolean({ error: "expected true or false" }).default(true),
       })
-      .default({ max: 16, perMailboxConcurrency: 4 }),
+      .default({ max: 16, perMailboxConcurrency: 4, reserveConcurrency: true }),
     /** Delta page size (`Prefer: odata.maxpagesize`), items. 10–1000. Default 100. */
     pageSize: int(10, 1000).default(100),
     /** Mailboxes to back up (address, `@domain`, `group:<name>`). Default: all. */
@@ -152,17 +182,84 @@ export const deploymentConfigSchema = z
         logDays: 90,
       }),
     /**
-     * S3 Object Lock default retention for every archived object (write-once-read-many).
-     * `governance` can be lifted by a privileged user, `compliance` by nobody. Default: off.
-     * Object Lock can only be chosen when the bucket is created.
+     * S3 Object Lock default retention of every object version in the archive (write once, read
+     * many): `{mode, days}`, or `"off"` for an archive bucket created without Object Lock (0.1's
+     * default), which keeps it that way. `governance` can be lifted by the break-glass role,
+     * `compliance` by nobody (recommended for production). Default: governance, 90 days.
+     * On or off is fixed when the bucket is created; mode and days can change later (new objects).
      */
     objectLock: z
+      .union(
+        [
+          z.literal("off"),
+          z.strictObject({
+            mode: z.enum(["governance", "compliance"], { error: 'expected "governance" or "compliance"' }),
+            /** Retention of each object version, days. 1–36500. */
+            days: int(1, 36_500),
+          }),
+        ],
+        { error: 'expected {"mode": "governance"|"compliance", "days": 1-36500} or "off"' },
+      )
+      .default(DEFAULT_OBJECT_LOCK),
+    /**
+     * ARN of the IAM role allowed to do what the archive's policies refuse everyone else: delete
+     * object versions, bypass governance retention, change the bucket's lifecycle, Object Lock,
+     * replication, encryption or policy, disable the key or schedule its deletion. Use it only in
+     * an emergency (e.g. a court-ordered erasure). Default: none (only CloudFormation deployments
+     * may change the bucket's configuration; nobody may delete versions or touch the key).
+     */
+    breakGlassRoleArn: str(ROLE_ARN, "an IAM role ARN (arn:aws:iam::<account>:role/<name>)").optional(),
+    /**
+     * A copy of every archived object in a bucket of another account (an air-gapped copy): its
+     * bucket ARN, account and KMS key. The destination bucket (with Object Lock and versioning) and
+     * its key are set up in that account (docs/deploy.md). Delete markers are not replicated.
+     * Default: none.
+     */
+    replication: z
       .strictObject({
-        mode: z.enum(["governance", "compliance"], { error: 'expected "governance" or "compliance"' }),
-        /** Retention of each object version, days. 1–36500. */
-        days: int(1, 36_500),
+        /** ARN of the destination bucket. */
+        bucketArn: str(BUCKET_ARN, "an S3 bucket ARN (arn:aws:s3:::<bucket>)"),
+        /** The destination bucket's account (12 digits): it becomes the owner of the copies. */
+        account: str(ACCOUNT, "a 12-digit AWS account id"),
+        /** ARN of the KMS key the copies are encrypted with, in the destination's region. */
+        kmsKeyArn: str(KMS_KEY_ARN, "a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)"),
+        /** Storage class of the copies. Default `STANDARD_IA` (rarely read). */
+        storageClass: z
+          .enum(["STANDARD", "STANDARD_IA", "GLACIER_IR", "DEEP_ARCHIVE"], {
+            error: 'expected "STANDARD", "STANDARD_IA", "GLACIER_IR" or "DEEP_ARCHIVE"',
+          })
+          .default("STANDARD_IA"),
       })
       .optional(),
+    /**
+     * A restore role for the `mailstream` CLI, separate from the functions: it reads the archive
+     * and the restore app's credential, nothing else. Default: none (no restore role).
+     */
+    restore: z
+      .strictObject({
+        /** Application (client) id of the separate restore app (it has Mail.ReadWrite; the backup app never does). */
+        clientId: str(GUID, "a GUID (the restore app's Application (client) ID)"),
+        /** ARN of the Secrets Manager secret with the restore app's credential. */
+        secretArn: str(
+          SECRET_ARN,
+          "the complete Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>)",
+        ),
+        /** ARN of the customer-managed KMS key of that secret, when it is not the AWS-managed one. */
+        secretKmsKeyArn: str(
+          KMS_KEY_ARN,
+          "a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
+        ).optional(),
+        /**
+         * Who may assume the role: account roots, roles or users. Default: this account's root, i.e.
+         * any principal of the account that an IAM policy allows `sts:AssumeRole` on it.
+         */
+        trustedPrincipalArns: z
+          .array(str(PRINCIPAL_ARN, "an IAM principal ARN (root, role or user)"))
+          .default([]),
+      })
+      .optional(),
+    /** AWS X-Ray active tracing of the three functions. Default false. */
+    tracing: z.boolean({ error: "expected true or false" }).default(false),
     /** E-mail address subscribed to the alarm topic (the recipient must confirm). Default: none. */
     alarmEmail: str(EMAIL, "an e-mail address").optional(),
     /** Controller sizing. Default 1024 MB, 900 s (see docs/deploy.md, "Sizing"). */

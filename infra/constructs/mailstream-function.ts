@@ -5,6 +5,7 @@ import type * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat, SourceMapMode } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
+import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 
 /** The repository root: entry points, lock file and tsconfig are resolved from here. */
@@ -27,6 +28,16 @@ export interface MailstreamFunctionProps {
   logRetention: logs.RetentionDays;
   /** Key that encrypts the log group. */
   logKey: kms.IKey;
+  /** AWS X-Ray active tracing. Default false. */
+  tracing?: boolean;
+  /** Concurrent executions reserved for (and the most allowed to) this function. Default: none. */
+  reservedConcurrency?: number;
+  /**
+   * For a function invoked asynchronously (by EventBridge): the queue a failed invocation goes to
+   * after `retryAttempts` retries. The role needs `sqs:SendMessage` on it (granted by the stack,
+   * not here, so the stack's permissions stay in one place).
+   */
+  asyncFailures?: { queue: sqs.IQueue; retryAttempts: number; maxEventAge: Duration };
 }
 
 /**
@@ -69,6 +80,10 @@ export class MailstreamFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       environment: { ...props.environment, NODE_OPTIONS: "--enable-source-maps" },
+      ...(props.tracing ? { tracing: lambda.Tracing.ACTIVE } : {}),
+      ...(props.reservedConcurrency !== undefined
+        ? { reservedConcurrentExecutions: props.reservedConcurrency }
+        : {}),
       bundling: {
         format: OutputFormat.ESM,
         target: "node22",
@@ -87,5 +102,15 @@ export class MailstreamFunction extends Construct {
         tsconfig: `${REPO_ROOT}tsconfig.json`,
       },
     });
+    if (props.asyncFailures) {
+      const { queue, retryAttempts, maxEventAge } = props.asyncFailures;
+      this.fn.configureAsyncInvoke({
+        retryAttempts,
+        maxEventAge,
+        // A destination that only names the queue: CDK's SqsDestination would also grant the role
+        // every KMS action on the queue's key, without kms:ViaService.
+        onFailure: { bind: () => ({ destination: queue.queueArn }) },
+      });
+    }
   }
 }

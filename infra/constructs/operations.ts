@@ -17,6 +17,8 @@ export interface OperationsProps {
   noSuccessWindowSeconds: number;
   queue: sqs.IQueue;
   deadLetterQueue: sqs.IQueue;
+  /** Failed coordinator/sweep invocations and undeliverable events. */
+  failedInvocations: sqs.IQueue;
   functions: { coordinator: lambda.IFunction; controller: lambda.IFunction; sweep: lambda.IFunction };
 }
 
@@ -29,6 +31,7 @@ export class Operations extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
   readonly jobFailedAlarm: cloudwatch.Alarm;
   readonly deadLettersAlarm: cloudwatch.Alarm;
+  readonly failedInvocationsAlarm: cloudwatch.Alarm;
   readonly noSuccessfulJobAlarm: cloudwatch.Alarm;
   readonly functionErrorsAlarm: cloudwatch.Alarm;
 
@@ -39,7 +42,12 @@ export class Operations extends Construct {
       masterKey: props.key,
       enforceSSL: true,
     });
-    if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    if (props.alarmEmail) {
+      // An alarm mail SNS could not deliver waits in the failed-invocations queue (which alarms too).
+      this.topic.addSubscription(
+        new subscriptions.EmailSubscription(props.alarmEmail, { deadLetterQueue: props.failedInvocations }),
+      );
+    }
     const notify = new actions.SnsAction(this.topic);
 
     const appMetric = (metricName: string, statistic: string, period = Duration.minutes(5)) =>
@@ -63,6 +71,18 @@ export class Operations extends Construct {
     this.deadLettersAlarm = new cloudwatch.Alarm(this, "DeadLettersNotEmpty", {
       alarmDescription: `mailstream ${props.stage}: stream tasks reached the dead-letter queue (controller crashed or timed out repeatedly).`,
       metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: "Maximum",
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    this.failedInvocationsAlarm = new cloudwatch.Alarm(this, "FailedInvocations", {
+      alarmDescription: `mailstream ${props.stage}: a coordinator or sweep invocation failed after its retries, or an event could not be delivered; see the failed-invocations queue.`,
+      metric: props.failedInvocations.metricApproximateNumberOfMessagesVisible({
         period: Duration.minutes(5),
         statistic: "Maximum",
       }),
@@ -103,16 +123,11 @@ export class Operations extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
-    for (const alarm of [
-      this.jobFailedAlarm,
-      this.deadLettersAlarm,
-      this.noSuccessfulJobAlarm,
-      this.functionErrorsAlarm,
-    ]) {
-      alarm.addAlarmAction(notify);
-    }
+    for (const alarm of this.alarms()) alarm.addAlarmAction(notify);
     // Recovery notices too, so nobody has to wonder whether it is still broken.
-    for (const alarm of [this.deadLettersAlarm, this.noSuccessfulJobAlarm]) alarm.addOkAction(notify);
+    for (const alarm of [this.deadLettersAlarm, this.failedInvocationsAlarm, this.noSuccessfulJobAlarm]) {
+      alarm.addOkAction(notify);
+    }
 
     const itemsPerSecond = new cloudwatch.MathExpression({
       expression: "items / PERIOD(items)",
@@ -169,16 +184,22 @@ export class Operations extends Construct {
         [
           new cloudwatch.AlarmStatusWidget({
             title: "Alarms",
-            alarms: [
-              this.jobFailedAlarm,
-              this.deadLettersAlarm,
-              this.noSuccessfulJobAlarm,
-              this.functionErrorsAlarm,
-            ],
+            alarms: this.alarms(),
             width: 24,
           }),
         ],
       ],
     });
+  }
+
+  /** Every alarm of the deployment (the tamper alarms are EventBridge rules, see TamperAlarms). */
+  alarms(): cloudwatch.Alarm[] {
+    return [
+      this.jobFailedAlarm,
+      this.deadLettersAlarm,
+      this.failedInvocationsAlarm,
+      this.noSuccessfulJobAlarm,
+      this.functionErrorsAlarm,
+    ];
   }
 }

@@ -5,22 +5,24 @@ import { Construct } from "constructs";
 
 export interface StreamQueueProps {
   key: kms.IKey;
-  /** The controller's timeout; the visibility timeout must exceed it. */
+  /** The controller's timeout; the visibility timeout is {@link VISIBILITY_TIMEOUTS} of it. */
   controllerTimeout: Duration;
 }
 
 /**
- * Receives failed stream tasks after this many deliveries. A stream task fails only when the
- * controller crashes or times out; three attempts cover a cold-start hiccup and a transient AWS
- * error without looping on a poisoned task.
+ * Receives failed stream tasks after this many deliveries: AWS recommends at least 5 for a Lambda
+ * event source, so that a task throttled by the function's concurrency limit is not sent to the
+ * dead-letter queue before it ever ran. A stream task fails only when the controller crashes or
+ * times out, and the sweep re-sends a stale stream anyway.
  */
-export const STREAM_TASK_MAX_RECEIVES = 3;
+export const STREAM_TASK_MAX_RECEIVES = 5;
 
 /**
- * Slack added to the controller timeout for the visibility timeout: covers the event source's
- * own delivery latency so a task is never visible again while its invocation still runs.
+ * Visibility timeout in controller timeouts: AWS recommends six for a Lambda event source, so a
+ * task stays invisible while its invocation runs and while the event source retries a throttled
+ * invocation.
  */
-export const VISIBILITY_SLACK = Duration.minutes(2);
+export const VISIBILITY_TIMEOUTS = 6;
 
 /** The queue of stream tasks and its dead-letter queue, both encrypted with the deployment's key. */
 export class StreamQueue extends Construct {
@@ -41,7 +43,7 @@ export class StreamQueue extends Construct {
       encryptionMasterKey: props.key,
       // Reuse the data key for 1 h: fewer KMS calls per message.
       dataKeyReuse: Duration.hours(1),
-      visibilityTimeout: props.controllerTimeout.plus(VISIBILITY_SLACK),
+      visibilityTimeout: Duration.seconds(props.controllerTimeout.toSeconds() * VISIBILITY_TIMEOUTS),
       retentionPeriod: Duration.days(4),
       enforceSSL: true,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: STREAM_TASK_MAX_RECEIVES },

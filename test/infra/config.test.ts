@@ -14,6 +14,7 @@ import { ConfigError } from "../../lib/errors.js";
 import { FULL_CONFIG, MINIMAL_CONFIG } from "./fixtures.js";
 
 const REQUIRED = {
+  configVersion: 2,
   stage: "test",
   tenantId: "9f8e7d6c-5b4a-3210-fedc-ba9876543210",
   clientId: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",

@@ -10,6 +10,7 @@ import type { MailstreamStack } from "../../infra/mailstream-stack.js";
 
 /** Every option set to a non-default value, so assertions prove the value reaches the template. */
 export const FULL_CONFIG = {
+  configVersion: 2,
   stage: "prod-eu",
   tenantId: "contoso.onmicrosoft.com",
   clientId: "11111111-2222-3333-4444-555555555555",
@@ -30,6 +31,19 @@ export const FULL_CONFIG = {
     logDays: 180,
   },
   objectLock: { mode: "compliance", days: 2555 },
+  breakGlassRoleArn: "arn:aws:iam::111122223333:role/mailstream-break-glass",
+  replication: {
+    bucketArn: "arn:aws:s3:::contoso-mail-vault",
+    account: "999988887777",
+    kmsKeyArn: "arn:aws:kms:eu-central-1:999988887777:key/abcdabcd-1234-5678-9abc-abcdabcdabcd",
+    storageClass: "GLACIER_IR",
+  },
+  restore: {
+    clientId: "66666666-7777-8888-9999-000000000000",
+    secretArn: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:mailstream/prod-restore-Xy34Zw",
+    trustedPrincipalArns: ["arn:aws:iam::111122223333:role/mail-restore-operators"],
+  },
+  tracing: true,
   alarmEmail: "backup-ops@contoso.com",
   controller: { memoryMb: 1536, timeoutSeconds: 600 },
   coordinator: { memoryMb: 768, timeoutSeconds: 300 },
@@ -41,6 +55,7 @@ export const FULL_CONFIG = {
 
 /** Only the required fields, plus a cron schedule (which needs the alarm window). */
 export const MINIMAL_CONFIG = {
+  configVersion: 2,
   stage: "dev",
   tenantId: "9f8e7d6c-5b4a-3210-fedc-ba9876543210",
   clientId: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
@@ -48,6 +63,17 @@ export const MINIMAL_CONFIG = {
   schedule: "cron(0 2 * * ? *)",
   noSuccessAlarmHours: 30,
 } satisfies DeploymentConfigInput;
+
+/**
+ * The configurations mailstream 0.1's tests deployed (no `configVersion`), as an operator's files
+ * of that release look: test/infra/fixtures/release-0.1-stateful-resources.json holds what 0.1
+ * synthesized from them.
+ */
+export const RELEASE_0_1_CONFIGS = {
+  minimal: (({ configVersion: _v, ...rest }) => rest)(MINIMAL_CONFIG),
+  full: (({ configVersion: _v, breakGlassRoleArn: _b, replication: _r, restore: _s, tracing: _t, ...rest }) =>
+    rest)(FULL_CONFIG),
+};
 
 export interface Synthesized {
   app: App;

@@ -16,6 +16,11 @@ vi.mock("../../../lib/app/lambda.js", async (importOriginal) => {
       runtime.calls++;
       return runtime.current;
     },
+    // The sweep builds its own, smaller app (no Graph, no secret): the same stand-in serves it.
+    sweepRuntime: async () => {
+      runtime.calls++;
+      return runtime.current;
+    },
   };
 });
 
