@@ -14,17 +14,23 @@ import { ARCHIVE_LAYOUT } from "./archive-layout.js";
 import type { DeploymentConfig } from "./config.js";
 
 /**
- * DynamoDB actions the state store (lib/state) uses: Get, Query, Put, Update and BatchWrite (of
- * puts) commands, and TransactWrite, which IAM authorizes per item as the Put/Update it holds.
- * Nothing scans, batch-reads or deletes (old job records expire by TTL).
+ * DynamoDB actions each function's use of the state store (lib/state) needs. lib/state sends Get,
+ * Query, Put, Update and BatchWrite (of puts) commands and TransactWrite, which IAM authorizes per
+ * item as the Put/Update it holds. Only the coordinator writes a plan (BatchWrite); the sweep only
+ * reads and updates (re-sends, finalization). Nothing scans, batch-reads or deletes (old job
+ * records expire by TTL). test/infra/rehearsal.test.ts shows each one used.
  */
-export const STATE_ACTIONS = [
-  "dynamodb:GetItem",
-  "dynamodb:Query",
-  "dynamodb:PutItem",
-  "dynamodb:UpdateItem",
-  "dynamodb:BatchWriteItem",
-];
+export const STATE_ACTIONS = {
+  coordinator: [
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:BatchWriteItem",
+  ],
+  controller: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+  sweep: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+} as const;
 
 /** What the Lambda service does with the controller's role to feed it from the queue. */
 export const EVENT_SOURCE_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"];
@@ -87,10 +93,10 @@ function objects(bucket: s3.IBucket, prefix: string, ...subs: string[]): string[
 }
 
 /** What all three functions do: job records in the state table, stream tasks, manifests and reports. */
-function jobRecordStatements(r: PermissionResources): iam.PolicyStatement[] {
+function jobRecordStatements(r: PermissionResources, fn: keyof typeof STATE_ACTIONS): iam.PolicyStatement[] {
   const prefix = r.config.archivePrefix;
   return [
-    new iam.PolicyStatement({ sid: "State", actions: STATE_ACTIONS, resources: [r.table.tableArn] }),
+    new iam.PolicyStatement({ sid: "State", actions: [...STATE_ACTIONS[fn]], resources: [r.table.tableArn] }),
     // DynamoDB decrypts the table's key with the caller's permission.
     keyVia("KeyForState", r.key, "dynamodb", ["kms:Decrypt"]),
     new iam.PolicyStatement({
@@ -127,7 +133,7 @@ export function coordinatorStatements(r: PermissionResources): iam.PolicyStateme
   const prefix = r.config.archivePrefix;
   return [
     ...readSecret(r.config.secretArn, r.config.secretKmsKeyArn),
-    ...jobRecordStatements(r),
+    ...jobRecordStatements(r, "coordinator"),
     new iam.PolicyStatement({
       sid: "WriteFolderTrees",
       actions: ["s3:PutObject"],
@@ -148,7 +154,7 @@ export function controllerStatements(r: PermissionResources): iam.PolicyStatemen
   const prefix = r.config.archivePrefix;
   return [
     ...readSecret(r.config.secretArn, r.config.secretKmsKeyArn),
-    ...jobRecordStatements(r),
+    ...jobRecordStatements(r, "controller"),
     new iam.PolicyStatement({
       sid: "ConsumeStreamTasks",
       actions: EVENT_SOURCE_ACTIONS,
@@ -182,7 +188,7 @@ export function controllerStatements(r: PermissionResources): iam.PolicyStatemen
 /** Sweep: state, re-sending stale streams, finalizing jobs. No Graph, no secret. */
 export function sweepStatements(r: PermissionResources): iam.PolicyStatement[] {
   return [
-    ...jobRecordStatements(r),
+    ...jobRecordStatements(r, "sweep"),
     keyVia("KeyForArchive", r.key, "s3", ["kms:GenerateDataKey"]),
     failureDestination(r),
   ];

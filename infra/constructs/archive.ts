@@ -303,21 +303,22 @@ export class Archive extends Construct {
         conditions: { Null: { "s3:x-amz-server-side-encryption-customer-algorithm": "false" } },
       }),
     );
-    bucket.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: "OnlyTheDeploymentKey",
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ["s3:PutObject"],
-        resources: [bucket.arnForObjects("*")],
-        conditions: {
-          StringNotEqualsIfExists: {
-            "s3:x-amz-server-side-encryption": "aws:kms",
-            "s3:x-amz-server-side-encryption-aws-kms-key-id": key.keyArn,
-          },
-        },
-      }),
-    );
+    // A header that names another encryption or another key is refused. Each needs a statement of
+    // its own ("present and different"): a request without the header (an UploadPart, or a put
+    // that leaves encryption to the bucket default) gets the deployment's key anyway.
+    const refuseOther = (sid: string, header: string, value: string) =>
+      bucket.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid,
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: ["s3:PutObject"],
+          resources: [bucket.arnForObjects("*")],
+          conditions: { Null: { [header]: "false" }, StringNotEquals: { [header]: value } },
+        }),
+      );
+    refuseOther("OnlySseKms", "s3:x-amz-server-side-encryption", "aws:kms");
+    refuseOther("OnlyTheDeploymentKey", "s3:x-amz-server-side-encryption-aws-kms-key-id", key.keyArn);
   }
 }
 

@@ -63,6 +63,7 @@ export class MailstreamFunction extends Construct {
     // The log group is created by the stack, so the function needs no logs:CreateLogGroup.
     this.role.addToPolicy(
       new iam.PolicyStatement({
+        sid: "WriteLogs",
         actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
         resources: [this.logGroup.logGroupArn],
       }),
