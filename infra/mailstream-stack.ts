@@ -1,4 +1,4 @@
-import { CfnOutput, DefaultStackSynthesizer, Duration, Names, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, DefaultStackSynthesizer, Duration, Fn, Names, Stack, type StackProps } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import type * as iam from "aws-cdk-lib/aws-iam";
@@ -44,9 +44,12 @@ export function stackNameFor(stage: string): string {
  */
 export function deploymentRoleArn(stack: Stack): string {
   const synthesizer = stack.synthesizer;
-  return synthesizer instanceof DefaultStackSynthesizer
-    ? synthesizer.cloudFormationExecutionRoleArn
-    : new DefaultStackSynthesizer().cloudFormationExecutionRoleArn;
+  // The synthesizer gives a template for Fn::Sub (`arn:${AWS::Partition}:iam::${AWS::AccountId}:…`).
+  return Fn.sub(
+    synthesizer instanceof DefaultStackSynthesizer
+      ? synthesizer.cloudFormationExecutionRoleArn
+      : new DefaultStackSynthesizer().cloudFormationExecutionRoleArn,
+  );
 }
 
 /**

@@ -60,7 +60,13 @@ describe("deployment configuration", () => {
       deadlineMarginMs: 60_000,
       logLevel: "info",
     });
-    expect(c.objectLock).toBeUndefined();
+    // A vault by default: Object Lock in governance mode for 90 days; no break-glass role, no copies.
+    expect(c.objectLock).toEqual({ mode: "governance", days: 90 });
+    expect(c.breakGlassRoleArn).toBeUndefined();
+    expect(c.replication).toBeUndefined();
+    expect(c.restore).toBeUndefined();
+    expect(c.tracing).toBe(false);
+    expect(c.streams.reserveConcurrency).toBe(true);
     expect(c.alarmEmail).toBeUndefined();
     // Two schedule periods of rate(4 hours).
     expect(noSuccessWindowSeconds(c)).toBe(8 * 3600);
@@ -113,8 +119,20 @@ describe("deployment configuration", () => {
     [{ alarmEmail: "ops" }, "deployment.alarmEmail", 'expected an e-mail address, found "ops"'],
     [
       { objectLock: { mode: "forever", days: 30 } },
-      "deployment.objectLock.mode",
-      'expected "governance" or "compliance", found "forever"',
+      "deployment.objectLock",
+      'expected {"mode": "governance"|"compliance", "days": 1-36500} or "off", found {"mode":"forever","days":30}',
+    ],
+    [{ objectLock: "on" }, "deployment.objectLock", 'or "off", found "on"'],
+    [{ breakGlassRoleArn: "admin" }, "deployment.breakGlassRoleArn", "expected an IAM role ARN"],
+    [
+      { replication: { bucketArn: "vault", account: "1", kmsKeyArn: "k" } },
+      "deployment.replication.bucketArn",
+      "expected an S3 bucket ARN",
+    ],
+    [
+      { restore: { clientId: "x", secretArn: "y" } },
+      "deployment.restore.clientId",
+      "expected a GUID (the restore app's Application (client) ID)",
     ],
     [{ retention: { logDays: 100 } }, "deployment.retention.logDays", "expected one of 1, 3, 5"],
     [{ archivePrefix: "mail" }, "deployment.archivePrefix", 'ending in "/"'],
@@ -140,6 +158,17 @@ describe("deployment configuration", () => {
     expect(e.field).toBe(field);
     expect(e.message).toContain(text);
     expect(e.message).toContain(field.replace(/^deployment\./, ""));
+  });
+
+  it("stops a configuration written for mailstream 0.1 (no configVersion), naming the safe choices", () => {
+    const { configVersion: _v, ...legacy } = REQUIRED;
+    const e = errorOf(legacy);
+    expect(e.field).toBe("deployment.configVersion");
+    expect(e.message).toContain("expected 2, the configuration format of this release");
+    expect(e.message).toContain('"objectLock": "off" to keep its archive bucket');
+    expect(e.message).toContain('docs/deploy.md, "Upgrading from mailstream 0.1"');
+    expect(e.message).toContain("found nothing");
+    expect(parseDeploymentConfig({ ...REQUIRED, objectLock: "off" }).objectLock).toBe("off");
   });
 
   it("reports every bad field at once", () => {

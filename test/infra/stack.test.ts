@@ -5,7 +5,8 @@ import type { IConstruct } from "constructs";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { MailstreamFunction } from "../../infra/constructs/mailstream-function.js";
 import { METRIC, METRICS_NAMESPACE } from "../../infra/metrics.js";
-import { loadConfig } from "../../lib/config/index.js";
+import { STATE_ACTIONS } from "../../infra/permissions.js";
+import { loadConfig, loadStateConfig } from "../../lib/config/index.js";
 import { FULL_CONFIG, MINIMAL_CONFIG, type Synthesized, synthesize } from "./fixtures.js";
 
 // Bundling makes synthesis the slow part: once per configuration, shared by every test.
@@ -86,7 +87,7 @@ describe("archive bucket", () => {
     });
   });
 
-  it("applies the configured Object Lock mode and retention, and none when not configured", () => {
+  it("applies the configured Object Lock mode and retention, governance for 90 days by default, none when off", () => {
     const props = (s: Synthesized) =>
       s.template.toJSON().Resources[id(s, s.stack.archive.bucket)].Properties as Record<string, unknown>;
     expect(props(full).ObjectLockEnabled).toBe(true);
@@ -94,10 +95,15 @@ describe("archive bucket", () => {
       ObjectLockEnabled: "Enabled",
       Rule: { DefaultRetention: { Mode: "COMPLIANCE", Days: 2555 } },
     });
-    expect(props(minimal).ObjectLockEnabled).toBeUndefined();
-    expect(props(minimal).ObjectLockConfiguration).toBeUndefined();
+    expect(props(minimal).ObjectLockEnabled).toBe(true);
+    expect(props(minimal).ObjectLockConfiguration).toEqual({
+      ObjectLockEnabled: "Enabled",
+      Rule: { DefaultRetention: { Mode: "GOVERNANCE", Days: 90 } },
+    });
+    const off = synthesize({ ...MINIMAL_CONFIG, stage: "nolock", objectLock: "off" });
+    expect(props(off).ObjectLockEnabled).toBeUndefined();
+    expect(props(off).ObjectLockConfiguration).toBeUndefined();
   });
-
   it("moves blobs under the archive prefix to IA and Glacier IR on the configured days and expires only old versions", () => {
     const rules = (s: Synthesized) =>
       (
@@ -185,22 +191,30 @@ describe("state table", () => {
 });
 
 describe("stream queue", () => {
-  it("is encrypted, redrives to an encrypted dead-letter queue, and stays invisible longer than the controller runs", () => {
+  it("is encrypted, redrives to an encrypted dead-letter queue after 5 receives, and stays invisible 6 controller timeouts", () => {
     const keyId = id(full, full.stack.key);
     const dlqId = id(full, full.stack.streamQueue.deadLetterQueue);
     const queue = full.template.toJSON().Resources[id(full, full.stack.streamQueue.queue)].Properties;
     expect(queue.KmsMasterKeyId).toEqual(arnOf(keyId));
-    expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: arnOf(dlqId), maxReceiveCount: 3 });
-    expect(queue.VisibilityTimeout).toBeGreaterThan(FULL_CONFIG.controller.timeoutSeconds);
+    expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: arnOf(dlqId), maxReceiveCount: 5 });
     const controller = full.template.toJSON().Resources[id(full, full.stack.controller.fn)].Properties;
-    expect(queue.VisibilityTimeout).toBeGreaterThan(controller.Timeout);
+    // AWS's guidance for an SQS event source: at least 6 × the function's timeout.
+    expect(queue.VisibilityTimeout).toBe(6 * controller.Timeout);
+    expect(controller.Timeout).toBe(FULL_CONFIG.controller.timeoutSeconds);
     expect(full.template.toJSON().Resources[dlqId].Properties.KmsMasterKeyId).toEqual(arnOf(keyId));
-    // Default controller timeout (900 s) in the minimal deployment: still longer.
     const minimalQueue =
       minimal.template.toJSON().Resources[id(minimal, minimal.stack.streamQueue.queue)].Properties;
-    expect(minimalQueue.VisibilityTimeout).toBeGreaterThan(900);
+    expect(minimalQueue).toMatchObject({ VisibilityTimeout: 5400, RedrivePolicy: { maxReceiveCount: 5 } });
   });
 
+  it("reserves the stream limit's concurrency for the controller, unless told not to", () => {
+    const reserved = (s: Synthesized) =>
+      s.template.toJSON().Resources[id(s, s.stack.controller.fn)].Properties.ReservedConcurrentExecutions;
+    expect(reserved(full)).toBe(48);
+    expect(reserved(minimal)).toBe(16);
+    const shared = synthesize({ ...MINIMAL_CONFIG, stage: "shared", streams: { reserveConcurrency: false } });
+    expect(reserved(shared)).toBeUndefined();
+  });
   it("feeds the controller one task at a time, with partial batch responses and the streams limit as concurrency", () => {
     full.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       EventSourceArn: arnOf(id(full, full.stack.streamQueue.queue)),
@@ -239,49 +253,57 @@ describe("functions", () => {
     }
   });
 
-  it("receive the configuration through the fixed environment names, with the secret's ARN and never a secret", () => {
-    const env = full.template.toJSON().Resources[id(full, full.stack.controller.fn)].Properties.Environment
-      .Variables as Record<string, unknown>;
-    expect(env).toMatchObject({
+  it("receive the configuration through the fixed environment names, each only what it uses, never a secret", () => {
+    const envOf = (s: Synthesized, fn: MailstreamFunction) =>
+      s.template.toJSON().Resources[id(s, fn.fn)].Properties.Environment.Variables as Record<string, unknown>;
+    const jobRecords = {
       MAILSTREAM_STAGE: "prod-eu",
-      MAILSTREAM_TENANT_ID: "contoso.onmicrosoft.com",
-      MAILSTREAM_CLIENT_ID: FULL_CONFIG.clientId,
-      MAILSTREAM_CREDENTIALS_SOURCE: "secretsManager",
-      MAILSTREAM_SECRET_ARN: FULL_CONFIG.secretArn,
+      MAILSTREAM_LOG_LEVEL: "debug",
+      MAILSTREAM_STATE_TABLE: ref(id(full, full.stack.state.table)),
+      MAILSTREAM_JOB_RECORD_TTL_DAYS: "30",
+      MAILSTREAM_STREAM_QUEUE_URL: ref(id(full, full.stack.streamQueue.queue)),
       MAILSTREAM_ARCHIVE: "s3",
       MAILSTREAM_ARCHIVE_BUCKET: ref(id(full, full.stack.archive.bucket)),
       MAILSTREAM_ARCHIVE_PREFIX: "mail/",
       MAILSTREAM_ARCHIVE_KMS_KEY_ID: arnOf(id(full, full.stack.key)),
-      MAILSTREAM_STATE_TABLE: ref(id(full, full.stack.state.table)),
-      MAILSTREAM_STREAM_QUEUE_URL: ref(id(full, full.stack.streamQueue.queue)),
-      MAILSTREAM_SCHEDULE: "rate(6 hours)",
-      MAILSTREAM_STREAMS_MAX: "48",
+      NODE_OPTIONS: "--enable-source-maps",
+    };
+    const graph = {
+      MAILSTREAM_TENANT_ID: "contoso.onmicrosoft.com",
+      MAILSTREAM_CLIENT_ID: FULL_CONFIG.clientId,
+      MAILSTREAM_CREDENTIALS_SOURCE: "secretsManager",
+      MAILSTREAM_SECRET_ARN: FULL_CONFIG.secretArn,
       MAILSTREAM_PER_MAILBOX_CONCURRENCY: "3",
       MAILSTREAM_PAGE_SIZE: "250",
-      MAILSTREAM_JOB_RECORD_TTL_DAYS: "30",
+    };
+    expect(envOf(full, full.stack.coordinator)).toEqual({
+      ...jobRecords,
+      ...graph,
+      MAILSTREAM_HEARTBEAT_STALE_SECONDS: "420",
+      MAILSTREAM_STREAMS_MAX: "48",
       MAILSTREAM_INCLUDE: "@contoso.com",
       MAILSTREAM_EXCLUDE: "ceo@contoso.com,group:Legal",
-      MAILSTREAM_HEARTBEAT_STALE_SECONDS: "420",
-      MAILSTREAM_DEADLINE_MARGIN_MS: "45000",
-      MAILSTREAM_LOG_LEVEL: "debug",
     });
-    for (const name of [
-      "MAILSTREAM_CLIENT_SECRET",
-      "MAILSTREAM_CLIENT_CERT_PEM",
-      "MAILSTREAM_CLIENT_KEY_PEM",
-    ]) {
-      expect(env[name]).toBeUndefined();
-    }
-    const minimalEnv = minimal.template.toJSON().Resources[id(minimal, minimal.stack.coordinator.fn)]
-      .Properties.Environment.Variables as Record<string, unknown>;
+    expect(envOf(full, full.stack.controller)).toEqual({
+      ...jobRecords,
+      ...graph,
+      MAILSTREAM_ARCHIVE_STAGING_BUCKET: ref(id(full, full.stack.archive.stagingBucket)),
+      MAILSTREAM_DEADLINE_MARGIN_MS: "45000",
+    });
+    // The sweep never calls Graph: no tenant, no secret.
+    expect(envOf(full, full.stack.sweep)).toEqual({
+      ...jobRecords,
+      MAILSTREAM_HEARTBEAT_STALE_SECONDS: "420",
+    });
+
+    const minimalEnv = envOf(minimal, minimal.stack.coordinator);
     expect(minimalEnv.MAILSTREAM_ARCHIVE_PREFIX).toBeUndefined();
     expect(minimalEnv.MAILSTREAM_INCLUDE).toBeUndefined();
     expect(JSON.stringify(full.template.toJSON())).not.toMatch(
       /clientSecret|privateKeyPem|BEGIN (RSA )?PRIVATE KEY/,
     );
   });
-
-  it("pass their environment through the functions' own configuration loader unchanged", () => {
+  it("pass their environment through the functions' own configuration loaders unchanged", () => {
     // Stand-ins for the values CloudFormation fills in at deploy time.
     const deployed = (fn: MailstreamFunction) =>
       Object.fromEntries(
@@ -301,28 +323,48 @@ describe("functions", () => {
                 : `resolved-${k.toLowerCase().replace(/_/g, "-")}`,
         ]),
       ) as Record<string, string>;
-    for (const fn of [full.stack.coordinator, full.stack.controller, full.stack.sweep]) {
-      const config = loadConfig({ env: { ...deployed(fn), AWS_REGION: "eu-west-1" } });
-      expect(config).toMatchObject({
-        tenant: { tenantId: "contoso.onmicrosoft.com", clientId: FULL_CONFIG.clientId },
-        credentials: { source: "secretsManager", secretArn: FULL_CONFIG.secretArn },
-        // The store joins prefix and key with one "/", whether or not the prefix ends in one.
-        archive: {
-          kind: "s3",
-          bucket: "resolved-mailstream-archive-bucket",
-          prefix: expect.stringMatching(/^mail\/?$/),
-        },
-        schedule: "rate(6 hours)",
-        streams: { max: 48, perMailboxConcurrency: 3 },
-        pageSize: 250,
-        retention: { jobRecordDays: 30 },
-        mailboxes: { include: ["@contoso.com"], exclude: ["ceo@contoso.com", "group:Legal"] },
-        controller: { deadlineMarginMs: 45_000, heartbeatStaleSeconds: 420 },
-        logLevel: "debug",
-      });
-    }
+    const common = {
+      archive: {
+        kind: "s3",
+        bucket: "resolved-mailstream-archive-bucket",
+        prefix: expect.stringMatching(/^mail\/?$/),
+      },
+      retention: { jobRecordDays: 30 },
+      logLevel: "debug",
+      stage: "prod-eu",
+    };
+    expect(
+      loadConfig({ env: { ...deployed(full.stack.coordinator), AWS_REGION: "eu-west-1" } }),
+    ).toMatchObject({
+      ...common,
+      tenant: { tenantId: "contoso.onmicrosoft.com", clientId: FULL_CONFIG.clientId },
+      credentials: { source: "secretsManager", secretArn: FULL_CONFIG.secretArn },
+      streams: { max: 48, perMailboxConcurrency: 3 },
+      pageSize: 250,
+      mailboxes: { include: ["@contoso.com"], exclude: ["ceo@contoso.com", "group:Legal"] },
+      controller: { heartbeatStaleSeconds: 420 },
+    });
+    expect(
+      loadConfig({ env: { ...deployed(full.stack.controller), AWS_REGION: "eu-west-1" } }),
+    ).toMatchObject({
+      ...common,
+      archive: { ...common.archive, stagingBucket: "resolved-mailstream-archive-staging-bucket" },
+      credentials: { source: "secretsManager", secretArn: FULL_CONFIG.secretArn },
+      streams: { perMailboxConcurrency: 3 },
+      pageSize: 250,
+      controller: { deadlineMarginMs: 45_000 },
+    });
+    // The sweep's loader needs neither tenant nor credential.
+    expect(() => loadConfig({ env: { ...deployed(full.stack.sweep), AWS_REGION: "eu-west-1" } })).toThrow(
+      /tenant\.tenantId/,
+    );
+    expect(
+      loadStateConfig({ env: { ...deployed(full.stack.sweep), AWS_REGION: "eu-west-1" } }),
+    ).toMatchObject({
+      ...common,
+      controller: { heartbeatStaleSeconds: 420 },
+    });
   });
-
   it("start the coordinator on the configured schedule and the sweep on its own", () => {
     full.template.hasResourceProperties("AWS::Events::Rule", {
       ScheduleExpression: "rate(6 hours)",
@@ -341,21 +383,26 @@ describe("functions", () => {
 });
 
 describe("IAM", () => {
-  it("grants no action wildcard and no resource * to any function role", () => {
+  it("grants no action wildcard and no resource * to any function role (X-Ray's own excepted)", () => {
     for (const fn of [full.stack.coordinator, full.stack.controller, full.stack.sweep]) {
       const statements = statementsOfRole(full, fn.role);
       expect(statements.length).toBeGreaterThan(0);
       for (const st of statements) {
         for (const action of actionsOf(st)) expect(action, `${fn.node.id}: ${action}`).not.toContain("*");
-        expect(JSON.stringify(st.Resource), `${fn.node.id}: ${st.Sid}`).not.toBe('"*"');
+        if (!actionsOf(st).every((a) => a.startsWith("xray:"))) {
+          expect(JSON.stringify(st.Resource), `${fn.node.id}: ${st.Sid}`).not.toBe('"*"');
+        }
         expect(st.Effect).toBe("Allow");
       }
       // The functions use no managed policies (AWSLambdaBasicExecutionRole would allow any log group).
       const role = full.template.toJSON().Resources[id(full, fn.role)].Properties;
       expect(role.ManagedPolicyArns).toBeUndefined();
     }
+    // Without tracing, no X-Ray permission at all.
+    for (const fn of [minimal.stack.coordinator, minimal.stack.controller, minimal.stack.sweep]) {
+      expect(allActions(statementsOfRole(minimal, fn.role)).some((a) => a.startsWith("xray:"))).toBe(false);
+    }
   });
-
   it("lets only the coordinator and the controller read the Entra secret, by its exact ARN", () => {
     const secretReaders = [full.stack.coordinator, full.stack.controller];
     for (const fn of secretReaders) {
@@ -373,42 +420,47 @@ describe("IAM", () => {
     );
   });
 
-  it("scopes archive access to the archive prefix: the coordinator and the sweep only write, the controller deletes only staging keys", () => {
+  it("scopes archive access to the prefixes each function writes: nothing deletes from the archive", () => {
     const bucketArn = arnOf(id(full, full.stack.archive.bucket));
-    const objects = (sub: string) => ({ "Fn::Join": ["", [bucketArn, `/mail/${sub}*`]] });
-    const s3Statements = (fn: { role: Parameters<typeof statementsOfRole>[1] }) =>
-      statementsOfRole(full, fn.role).filter((st) => actionsOf(st).some((a) => a.startsWith("s3:")));
-
-    // Coordinator: folder trees under catalog/, and reports and manifests when it (or its sweep)
-    // finalizes a job; it never reads, lists or deletes archive objects.
-    const coordinator = s3Statements(full.stack.coordinator);
-    expect(coordinator.flatMap(actionsOf)).toEqual(["s3:PutObject", "s3:PutObject"]);
-    expect(coordinator.flatMap((st) => [st.Resource].flat())).toEqual([
-      objects("catalog/"),
-      objects("jobs/"),
-      objects("reports/"),
-    ]);
-
-    const controller = statementsOfRole(full, full.stack.controller.role);
-    const readWrite = controller.find((st) => st.Sid === "ReadWriteArchive");
-    expect(readWrite?.Resource).toEqual(objects(""));
-    expect(actionsOf(readWrite!)).toEqual(
-      expect.arrayContaining(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]),
-    );
-    const deletes = controller.filter((st) => actionsOf(st).includes("s3:DeleteObject"));
-    expect(deletes.map((st) => st.Resource)).toEqual([objects("staging/")]);
-    const list = controller.find((st) => actionsOf(st).includes("s3:ListBucket"));
-    expect(list).toMatchObject({
-      Resource: bucketArn,
-      Condition: { StringLike: { "s3:prefix": ["mail/*"] } },
+    const stagingArn = arnOf(id(full, full.stack.archive.stagingBucket));
+    const objects = (arn: unknown, sub: string) => ({ "Fn::Join": ["", [arn, `/mail/${sub}*`]] });
+    const s3 = (fn: { role: Parameters<typeof statementsOfRole>[1] }) =>
+      Object.fromEntries(
+        statementsOfRole(full, fn.role)
+          .filter((st) => actionsOf(st).some((a) => a.startsWith("s3:")))
+          .map((st) => [st.Sid, { actions: actionsOf(st).sort(), resources: [st.Resource].flat() }]),
+      );
+    expect(s3(full.stack.coordinator)).toEqual({
+      WriteJobRecords: {
+        actions: ["s3:PutObject"],
+        resources: [objects(bucketArn, "jobs/"), objects(bucketArn, "reports/")],
+      },
+      WriteFolderTrees: { actions: ["s3:PutObject"], resources: [objects(bucketArn, "catalog/")] },
     });
-
-    const sweep = s3Statements(full.stack.sweep);
-    expect(sweep.flatMap(actionsOf)).toEqual(["s3:PutObject"]);
-    expect(sweep.flatMap((st) => [st.Resource].flat())).toEqual([objects("jobs/"), objects("reports/")]);
+    expect(s3(full.stack.sweep)).toEqual({
+      WriteJobRecords: {
+        actions: ["s3:PutObject"],
+        resources: [objects(bucketArn, "jobs/"), objects(bucketArn, "reports/")],
+      },
+    });
+    expect(s3(full.stack.controller)).toEqual({
+      WriteJobRecords: {
+        actions: ["s3:PutObject"],
+        resources: [objects(bucketArn, "jobs/"), objects(bucketArn, "reports/")],
+      },
+      FindBlobs: { actions: ["s3:ListBucket"], resources: [bucketArn] },
+      ReadBlobs: { actions: ["s3:GetObject"], resources: [objects(bucketArn, "blobs/")] },
+      WriteBlobsAndCatalog: {
+        actions: ["s3:PutObject"],
+        resources: [objects(bucketArn, "blobs/"), objects(bucketArn, "catalog/")],
+      },
+      StageLargeMessages: {
+        actions: ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+        resources: [objects(stagingArn, "staging/")],
+      },
+    });
   });
-
-  it("grants each function exactly the DynamoDB actions that lib/state's commands need", () => {
+  it("grants each function only the DynamoDB actions it uses, together exactly those lib/state's commands need", () => {
     // IAM authorizes a TransactWrite per item, as the Put/Update/Delete/ConditionCheck it holds.
     const perCommand: Record<string, string[]> = {
       Get: ["dynamodb:GetItem"],
@@ -435,37 +487,62 @@ describe("IAM", () => {
       needed.add(kind === "ConditionCheck" ? "dynamodb:ConditionCheckItem" : `dynamodb:${kind}Item`);
     }
     expect(needed.size).toBeGreaterThan(3);
-    for (const fn of [full.stack.coordinator, full.stack.controller, full.stack.sweep]) {
-      const granted = allActions(statementsOfRole(full, fn.role)).filter((a) => a.startsWith("dynamodb:"));
-      expect([...new Set(granted)].sort(), fn.node.id).toEqual([...needed].sort());
-    }
+    const granted = (fn: MailstreamFunction) =>
+      [
+        ...new Set(allActions(statementsOfRole(full, fn.role)).filter((a) => a.startsWith("dynamodb:"))),
+      ].sort();
+    expect(granted(full.stack.coordinator)).toEqual([...STATE_ACTIONS.coordinator].sort());
+    expect(granted(full.stack.controller)).toEqual([...STATE_ACTIONS.controller].sort());
+    expect(granted(full.stack.sweep)).toEqual([...STATE_ACTIONS.sweep].sort());
+    const union = new Set(Object.values(STATE_ACTIONS).flat());
+    expect([...union].sort()).toEqual([...needed].sort());
   });
-
-  it("scopes state, queue and key access to this deployment's table, queue and key", () => {
+  it("scopes state, queue and key access to this deployment's table, queue and key, the key only through its services", () => {
     const tableArn = arnOf(id(full, full.stack.state.table));
     const queueArn = arnOf(id(full, full.stack.streamQueue.queue));
     const keyArn = arnOf(id(full, full.stack.key));
+    const via = (service: string) => ({
+      StringEquals: {
+        "kms:ViaService": { "Fn::Join": ["", [`${service}.`, ref("AWS::Region"), ".amazonaws.com"]] },
+      },
+    });
     for (const fn of [full.stack.coordinator, full.stack.controller, full.stack.sweep]) {
       const statements = statementsOfRole(full, fn.role);
       for (const st of statements.filter((s) => actionsOf(s).some((a) => a.startsWith("dynamodb:")))) {
         expect(st.Resource).toEqual(tableArn);
       }
-      const send = statements.find((st) => actionsOf(st).includes("sqs:SendMessage"));
+      const send = statements.find((st) => st.Sid === "SendStreamTasks");
       expect(send?.Resource).toEqual(queueArn);
-      const keyUse = statements.find((st) => st.Sid === "UseDeploymentKey");
-      expect(keyUse).toMatchObject({ Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: keyArn });
+      // Every use of the deployment key goes through S3, SQS or DynamoDB.
+      const keyStatements = statements.filter((st) => JSON.stringify(st.Resource) === JSON.stringify(keyArn));
+      expect(keyStatements.map((st) => st.Sid).sort()).toEqual([
+        "KeyForArchive",
+        "KeyForQueues",
+        "KeyForState",
+      ]);
+      expect(keyStatements.find((st) => st.Sid === "KeyForState")).toMatchObject({
+        Action: "kms:Decrypt",
+        Condition: via("dynamodb"),
+      });
+      expect(keyStatements.find((st) => st.Sid === "KeyForQueues")).toMatchObject({
+        Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+        Condition: via("sqs"),
+      });
+      expect(keyStatements.find((st) => st.Sid === "KeyForArchive")).toMatchObject({ Condition: via("s3") });
     }
-    // Nothing scans the table or deletes from it (job records expire by TTL).
-    for (const fn of [full.stack.coordinator, full.stack.controller, full.stack.sweep]) {
-      const actions = allActions(statementsOfRole(full, fn.role));
-      expect(actions).not.toContain("dynamodb:Scan");
-      expect(actions).not.toContain("dynamodb:DeleteItem");
-      expect(actions).toEqual(
-        expect.arrayContaining(["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"]),
-      );
-    }
-    // Only the controller consumes the queue (granted by its event source).
-    expect(allActions(statementsOfRole(full, full.stack.controller.role))).toContain("sqs:DeleteMessage");
+    // Only the controller decrypts through S3 (multipart uploads and copies read what they encrypt).
+    const archiveKey = (fn: MailstreamFunction) =>
+      statementsOfRole(full, fn.role).find((st) => st.Sid === "KeyForArchive")?.Action;
+    expect(archiveKey(full.stack.controller)).toEqual(["kms:Decrypt", "kms:GenerateDataKey"]);
+    expect(archiveKey(full.stack.coordinator)).toBe("kms:GenerateDataKey");
+    expect(archiveKey(full.stack.sweep)).toBe("kms:GenerateDataKey");
+    // Only the controller consumes the queue (through its event source mapping), with exactly what the mapping uses.
+    expect(
+      statementsOfRole(full, full.stack.controller.role).find((st) => st.Sid === "ConsumeStreamTasks"),
+    ).toMatchObject({
+      Action: ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+      Resource: queueArn,
+    });
     expect(allActions(statementsOfRole(full, full.stack.coordinator.role))).not.toContain(
       "sqs:ReceiveMessage",
     );

@@ -149,20 +149,18 @@ function constructName(template: CfnTemplate, logicalId: string): string {
   return path.split("/")[1] ?? logicalId;
 }
 
-export async function deployLocally(opts: {
-  template: CfnTemplate;
-  assemblyDir: string;
-  stackName: string;
-  pseudo: Pseudo;
-  clients: AwsClients;
-}): Promise<LocalDeployment> {
-  const { template, pseudo, stackName, clients } = opts;
+/**
+ * The physical names and ARNs AWS would give the template's resources in `pseudo`'s account and
+ * region (queue URLs are filled in by whoever creates the queues).
+ */
+export function nameResources(
+  template: CfnTemplate,
+  stackName: string,
+  pseudo: Pseudo,
+): Map<string, PhysicalResource> {
   const { account, region, partition } = pseudo;
   const physical = new Map<string, PhysicalResource>();
   const name = (logicalId: string, max = 64) => short(`${stackName}-${logicalId}`, max);
-  const resolve = <T>(value: unknown) => resolveIntrinsics(value, pseudo, (id) => physical.get(id)) as T;
-
-  // Names first: policies and environments refer to one another.
   for (const [id, r] of Object.entries(template.Resources)) {
     switch (r.Type) {
       case "AWS::S3::Bucket": {
@@ -246,6 +244,22 @@ export async function deployLocally(opts: {
         break;
     }
   }
+
+  return physical;
+}
+
+export async function deployLocally(opts: {
+  template: CfnTemplate;
+  assemblyDir: string;
+  stackName: string;
+  pseudo: Pseudo;
+  clients: AwsClients;
+}): Promise<LocalDeployment> {
+  const { template, pseudo, stackName, clients } = opts;
+  const { account, region, partition } = pseudo;
+  // Names first: policies and environments refer to one another.
+  const physical = nameResources(template, stackName, pseudo);
+  const resolve = <T>(value: unknown) => resolveIntrinsics(value, pseudo, (id) => physical.get(id)) as T;
 
   // The queues, dead-letter queues first (a redrive policy names one).
   const queueIds = resourcesOfType(template, "AWS::SQS::Queue").sort((a, b) => {
