@@ -92,6 +92,7 @@ describe("cdk synth", () => {
     writeFileSync(
       configFile,
       JSON.stringify({
+        configVersion: 2,
         stage: "bad",
         tenantId: "9f8e7d6c-5b4a-3210-fedc-ba9876543210",
         clientId: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",

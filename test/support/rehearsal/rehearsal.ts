@@ -23,19 +23,19 @@ import {
 } from "../../../infra/config.js";
 import { type AwsClients, createAwsClients } from "../../../lib/aws/clients.js";
 import { environmentForAwsEndpoints } from "../../../lib/config/aws-endpoints.js";
-import { type RunningEmulators, startEmulators } from "../../../lib/local/emulators.js";
-import { simulatorTenantEnv } from "../../../lib/local/simulator-env.js";
+import { type RunningEmulators, startEmulators } from "../../../lib/dev/local/emulators.js";
+import { simulatorTenantEnv } from "../../../lib/dev/local/simulator-env.js";
 import {
   LocalSqsEventSource,
   type SqsBatchResponse,
   type SqsEvent,
-} from "../../../lib/local/sqs-event-source.js";
+} from "../../../lib/dev/local/sqs-event-source.js";
 import {
   generateTenant,
   type RunningSimulator,
   startSimulator,
   type TenantSpec,
-} from "../../../lib/sim/index.js";
+} from "../../../lib/dev/sim/index.js";
 import { StateStore } from "../../../lib/state/index.js";
 import { loadTestCa } from "../sim-ca.js";
 import { type IamRequest, iamRequestsFor } from "./iam-requests.js";

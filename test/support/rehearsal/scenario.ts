@@ -20,7 +20,7 @@ import type { CoordinatorResult } from "../../../functions/coordinator.js";
 import { readReport } from "../../../lib/archive/reports.js";
 import { S3ObjectStore } from "../../../lib/archive/s3-store.js";
 import type { JobReport } from "../../../lib/backup/report.js";
-import type { LocalSqsEventSource } from "../../../lib/local/sqs-event-source.js";
+import type { LocalSqsEventSource } from "../../../lib/dev/local/sqs-event-source.js";
 import type { InvocationResult, RawCall } from "./lambda-emulator.js";
 import type { Rehearsal } from "./rehearsal.js";
 
