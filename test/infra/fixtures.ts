@@ -1,11 +1,12 @@
 /** Deployment configurations and a one-shot synth shared by the infra tests. */
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { buildMailstream } from "../../infra/app.js";
 import { type DeploymentConfigInput, parseDeploymentConfig } from "../../infra/config.js";
+import { cdkFeatureFlags } from "../../infra/feature-flags.js";
 import type { MailstreamStack } from "../../infra/mailstream-stack.js";
 
 /** Every option set to a non-default value, so assertions prove the value reaches the template. */
@@ -87,21 +88,13 @@ export function synthesize(input: DeploymentConfigInput, app = newApp()): Synthe
   return { app, stack, template: Template.fromStack(stack) };
 }
 
-/** The feature flags of cdk.json (not its example configuration), so tests synthesize like the CLI. */
-function featureFlags(): Record<string, unknown> {
-  const cdkJson = JSON.parse(readFileSync(new URL("../../cdk.json", import.meta.url), "utf8")) as {
-    context: Record<string, unknown>;
-  };
-  return Object.fromEntries(Object.entries(cdkJson.context).filter(([key]) => key.startsWith("@aws-cdk/")));
-}
-
 /** An app writing to its own temporary assembly directory (tests run in parallel). */
 export function newApp(): App {
   return new App({
     outdir: mkdtempSync(join(tmpdir(), "mailstream-cdk-")),
     // No bundling and no CloudFormation schema validation here: together they cost 10-30 s per
     // synth, and test/infra/synth.test.ts exercises both through the CLI.
-    context: { ...featureFlags(), "aws:cdk:bundling-stacks": [] },
+    context: { ...cdkFeatureFlags(), "aws:cdk:bundling-stacks": [] },
     builtinCloudFormationValidation: false,
   });
 }

@@ -66,7 +66,10 @@ describe("cdk-nag AwsSolutions", () => {
         /^Archive\/ReplicationRole$/,
         /(^|::)AwsSolutions-IAM5\[Resource::(<ArchiveBucket[0-9A-F]+\.Arn>|arn:aws:s3:::contoso-mail-vault)\/mail\/\*\]$/,
       ],
-      [/^(FailedInvocations|StreamQueue\/DeadLetters)$/, /(^|::)(AwsSolutions-SQS3|Serverless-SQSRedrivePolicy)$/],
+      [
+        /^(FailedInvocations|StreamQueue\/DeadLetters)$/,
+        /(^|::)(AwsSolutions-SQS3|Serverless-SQSRedrivePolicy)$/,
+      ],
     ];
     const acks = [...acknowledgements(full.stack), ...acknowledgements(minimal.stack)];
     expect(acks.length).toBeGreaterThan(10);
@@ -81,7 +84,7 @@ describe("cdk-nag AwsSolutions", () => {
     // Reasons are not copy-paste: each acknowledged wildcard of a role says why that one is needed.
     for (const stack of [full.stack, minimal.stack]) {
       const byRole = new Map<string, string[]>();
-      for (const [path, rule, reason] of acknowledgements(stack).filter(([, r]) => r.includes("IAM5"))) {
+      for (const [path, , reason] of acknowledgements(stack).filter(([, r]) => r.includes("IAM5"))) {
         byRole.set(path, [...(byRole.get(path) ?? []), reason]);
       }
       for (const [path, reasons] of byRole) expect(new Set(reasons).size, path).toBe(reasons.length);

@@ -11,7 +11,7 @@
  * that call Graph) and its CA (NODE_EXTRA_CA_CERTS). Everything else is the template's.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { App } from "aws-cdk-lib";
@@ -21,6 +21,7 @@ import {
   type DeploymentConfigInput,
   parseDeploymentConfig,
 } from "../../../infra/config.js";
+import { cdkFeatureFlags } from "../../../infra/feature-flags.js";
 import { type AwsClients, createAwsClients } from "../../../lib/aws/clients.js";
 import { environmentForAwsEndpoints } from "../../../lib/config/aws-endpoints.js";
 import { type RunningEmulators, startEmulators } from "../../../lib/dev/local/emulators.js";
@@ -46,14 +47,6 @@ import type { CfnTemplate } from "./template.js";
 
 const REPO_ROOT = new URL("../../..", import.meta.url).pathname;
 
-/** The feature flags of cdk.json, so a rehearsal synthesizes like the CLI. */
-function featureFlags(): Record<string, unknown> {
-  const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, "cdk.json"), "utf8")) as {
-    context: Record<string, unknown>;
-  };
-  return Object.fromEntries(Object.entries(cdkJson.context).filter(([key]) => key.startsWith("@aws-cdk/")));
-}
-
 export interface SynthesizedStack {
   config: DeploymentConfig;
   stackName: string;
@@ -72,7 +65,7 @@ export function synthesizeForDeploy(input: DeploymentConfigInput): SynthesizedSt
   const app = new App({
     outdir: assemblyDir,
     // Path metadata names each resource's construct (Mailstream-dev/Controller/Function/Resource).
-    context: { ...featureFlags(), "aws:cdk:enable-path-metadata": true },
+    context: { ...cdkFeatureFlags(), "aws:cdk:enable-path-metadata": true },
     builtinCloudFormationValidation: false,
   });
   const stack = buildMailstream(app, config);

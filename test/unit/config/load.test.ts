@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
-import { type ConfigValidationError, loadConfig } from "../../../lib/config/index.js";
+import { type ConfigValidationError, loadConfig, loadStateConfig } from "../../../lib/config/index.js";
 import { ConfigError } from "../../../lib/errors.js";
 
 const TENANT_GUID = "0f0e0d0c-0b0a-4908-8706-050403020100";
@@ -379,5 +379,44 @@ describe("secrets never shown", () => {
     }
     expect(config.redacted().streams.max).toBe(16);
     expect(Object.keys(config)).not.toContain("redacted");
+  });
+});
+
+describe("loadStateConfig (the sweep: no Graph)", () => {
+  const stateEnv = {
+    MAILSTREAM_ARCHIVE_BUCKET: "archive-bucket",
+    MAILSTREAM_STATE_TABLE: "state-table",
+    MAILSTREAM_STREAM_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/111122223333/tasks",
+    MAILSTREAM_HEARTBEAT_STALE_SECONDS: "420",
+  };
+
+  it("reads state, archive and queue without a tenant or a credential", () => {
+    const config = loadStateConfig({ env: stateEnv });
+    expect(config).toMatchObject({
+      archive: { kind: "s3", bucket: "archive-bucket" },
+      stateTable: "state-table",
+      streamQueueUrl: stateEnv.MAILSTREAM_STREAM_QUEUE_URL,
+      controller: { heartbeatStaleSeconds: 420 },
+    });
+    expect(config).not.toHaveProperty("tenant");
+    expect(config).not.toHaveProperty("credentials");
+    // The full loader needs the tenant it does not have.
+    expect(() => loadConfig({ env: stateEnv })).toThrow(/tenant\.tenantId \(MAILSTREAM_TENANT_ID\)/);
+  });
+
+  it("ignores tenant and credential settings if they are there, and still names a bad field", () => {
+    const config = loadStateConfig({
+      env: { ...stateEnv, MAILSTREAM_TENANT_ID: "not a tenant", MAILSTREAM_CLIENT_SECRET: "s3cret" },
+    });
+    expect(JSON.stringify(config)).not.toContain("s3cret");
+    expect(() => loadStateConfig({ env: { ...stateEnv, MAILSTREAM_STREAMS_MAX: "0" } })).toThrow(
+      /streams\.max \(MAILSTREAM_STREAMS_MAX\): expected an integer from 1 to 1000, found 0/,
+    );
+  });
+
+  it("reads the staging bucket of an S3 archive", () => {
+    expect(
+      loadStateConfig({ env: { ...stateEnv, MAILSTREAM_ARCHIVE_STAGING_BUCKET: "staging-bucket" } }).archive,
+    ).toMatchObject({ kind: "s3", stagingBucket: "staging-bucket" });
   });
 });
