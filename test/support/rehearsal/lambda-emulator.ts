@@ -283,3 +283,49 @@ export class LambdaEmulator {
     container.process.kill("SIGKILL");
   }
 }
+
+export interface RecordedCommandResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a mailstream CLI command (`lib/cli/main.ts`) in its own process with the recorder, its AWS
+ * calls logged as made by `role` (an operator who assumed it): how a rehearsal checks a role that
+ * no function uses, such as the restore role.
+ */
+export function runRecordedCommand(
+  args: string[],
+  opts: { env: Record<string, string>; log: CallLog; name: string; roleArn: string; cwd: string },
+): Promise<RecordedCommandResult> {
+  const child = fork(fileURLToPath(new URL("../../../lib/cli/main.ts", import.meta.url)), args, {
+    cwd: opts.cwd,
+    env: { PATH: process.env.PATH ?? "", ...opts.env, REHEARSAL_RECORDER_UNREF: "1" },
+    execArgv: ["--import", "tsx", "--import", RECORDER],
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    stdout += d.toString("utf8");
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString("utf8");
+  });
+  const pending = new Map<number, RecordedCall>();
+  child.on("message", (message: { type: string; id: number; call?: RawCall; outcome?: CallOutcome }) => {
+    if (message.type === "call") {
+      pending.set(
+        message.id,
+        opts.log.add({ ...message.call!, fn: opts.name, roleArn: opts.roleArn, by: "code" }),
+      );
+      child.send({ type: "proceed", id: message.id });
+    } else if (message.type === "called") {
+      const recorded = pending.get(message.id);
+      pending.delete(message.id);
+      if (recorded) recorded.outcome = message.outcome!;
+    }
+  });
+  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, stdout, stderr })));
+}

@@ -67,15 +67,21 @@ function summarize(input) {
 
 let nextId = 0;
 const waiting = new Map();
+// A command (not a Lambda container, which lives until killed) must be able to exit when it is
+// done: the IPC channel keeps the process alive only while a call waits for the parent.
+const idleUnref = process.env.REHEARSAL_RECORDER_UNREF === "1";
+if (idleUnref) process.channel?.unref();
 process.on("message", (message) => {
   if (message?.type !== "proceed") return;
   const resolve = waiting.get(message.id);
   waiting.delete(message.id);
+  if (idleUnref && waiting.size === 0) process.channel?.unref();
   resolve?.();
 });
 
 function ask(call) {
   const id = ++nextId;
+  if (idleUnref) process.channel?.ref();
   return new Promise((resolve) => {
     waiting.set(id, resolve);
     process.send({ type: "call", id, call });

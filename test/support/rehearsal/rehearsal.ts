@@ -40,7 +40,14 @@ import {
 import { StateStore } from "../../../lib/state/index.js";
 import { loadTestCa } from "../sim-ca.js";
 import { type IamRequest, iamRequestsFor } from "./iam-requests.js";
-import { CallLog, type InvocationResult, type InvokeOptions, LambdaEmulator } from "./lambda-emulator.js";
+import {
+  CallLog,
+  type InvocationResult,
+  type InvokeOptions,
+  LambdaEmulator,
+  type RecordedCommandResult,
+  runRecordedCommand,
+} from "./lambda-emulator.js";
 import { deployLocally, type LocalDeployment } from "./local-deployment.js";
 import { type LocalSecretsManager, startLocalSecretsManager } from "./secrets-manager.js";
 import type { CfnTemplate } from "./template.js";
@@ -109,6 +116,11 @@ export interface Rehearsal {
   scheduledEvent(time?: Date, id?: string): Record<string, unknown>;
   /** Visible messages in a queue of the stack (by logical id prefix, e.g. `StreamQueueTasks`). */
   visibleMessages(queueLogicalIdPrefix: string): Promise<number>;
+  /**
+   * Runs `mailstream <args>` as an operator who assumed the restore role, with the restore app's
+   * identity (the configuration's `restore`): its calls are recorded as the restore role's.
+   */
+  runAsRestoreRole(args: string[]): Promise<RecordedCommandResult>;
   /** Every recorded call as IAM requests. */
   requests(): IamRequest[];
   stop(): Promise<void>;
@@ -140,14 +152,23 @@ export async function startRehearsal(
     });
 
     const clientSecret = randomBytes(24).toString("base64url");
+    const restoreSecret = randomBytes(24).toString("base64url");
     const tenant = generateTenant(options.tenant);
     const sim = await startSimulator({
       store: tenant,
       ca: await loadTestCa(),
-      clients: [{ clientId: config.clientId, clientSecret }],
+      clients: [
+        { clientId: config.clientId, clientSecret },
+        ...(config.restore ? [{ clientId: config.restore.clientId, clientSecret: restoreSecret }] : []),
+      ],
     });
     cleanup.push(() => sim.close());
-    const secrets = await startLocalSecretsManager({ [config.secretArn]: JSON.stringify({ clientSecret }) });
+    const secrets = await startLocalSecretsManager({
+      [config.secretArn]: JSON.stringify({ clientSecret }),
+      ...(config.restore
+        ? { [config.restore.secretArn]: JSON.stringify({ clientSecret: restoreSecret }) }
+        : {}),
+    });
     cleanup.push(() => secrets.stop());
 
     const { AWS_REGION: _region, ...emulatorEnv } = environmentForAwsEndpoints(endpoints);
@@ -322,8 +343,38 @@ export async function startRehearsal(
         );
         return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
       },
+      async runAsRestoreRole(args) {
+        const restore = config.restore;
+        if (!restore) throw new Error("the configuration has no restore role");
+        const role = [...deployment.roles.values()].find((x) => x.logicalId.startsWith("RestoreRole"));
+        if (!role) throw new Error("the template has no restore role");
+        return runRecordedCommand(args, {
+          name: "RestoreRole",
+          roleArn: role.arn,
+          log,
+          cwd: REPO_ROOT,
+          env: {
+            AWS_REGION: pseudo.region,
+            ...emulatorEnv,
+            AWS_ACCESS_KEY_ID: endpoints.credentials!.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: endpoints.credentials!.secretAccessKey,
+            AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+            NODE_EXTRA_CA_CERTS: sim.caCertPath,
+            ...tenantEnv,
+            MAILSTREAM_CLIENT_ID: restore.clientId,
+            MAILSTREAM_CREDENTIALS_SOURCE: "secretsManager",
+            MAILSTREAM_SECRET_ARN: restore.secretArn,
+            MAILSTREAM_CLIENT_SECRET: "",
+          },
+        });
+      },
       requests() {
-        const secretKeys = config.secretKmsKeyArn ? { [config.secretArn]: config.secretKmsKeyArn } : {};
+        const secretKeys = {
+          ...(config.secretKmsKeyArn ? { [config.secretArn]: config.secretKmsKeyArn } : {}),
+          ...(config.restore?.secretKmsKeyArn
+            ? { [config.restore.secretArn]: config.restore.secretKmsKeyArn }
+            : {}),
+        };
         return log.calls.flatMap((call) => iamRequestsFor(call, { deployment, secretKeys }));
       },
       async stop() {
