@@ -110,7 +110,8 @@ export class Archive extends Construct {
         })
       : undefined;
 
-    this.bucket = new s3.Bucket(this, "Bucket", {
+    // Message content lives in both buckets: the same encryption and access settings.
+    const holdsMail = (logPrefix: string) => ({
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: key,
       // One data key per bucket instead of one KMS call per object: cuts KMS request cost by
@@ -120,9 +121,13 @@ export class Archive extends Construct {
       minimumTLSVersion: 1.2,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: true,
       serverAccessLogsBucket: this.accessLogBucket,
-      serverAccessLogsPrefix: "archive/",
+      serverAccessLogsPrefix: logPrefix,
+    });
+
+    this.bucket = new s3.Bucket(this, "Bucket", {
+      ...holdsMail("archive/"),
+      versioned: true,
       removalPolicy: RemovalPolicy.RETAIN,
       ...(objectLock !== "off"
         ? {
@@ -196,15 +201,7 @@ export class Archive extends Construct {
     }
 
     this.stagingBucket = new s3.Bucket(this, "Staging", {
-      encryption: s3.BucketEncryption.KMS,
-      encryptionKey: key,
-      bucketKeyEnabled: true,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      serverAccessLogsBucket: this.accessLogBucket,
-      serverAccessLogsPrefix: "staging/",
+      ...holdsMail("staging/"),
       // Holds only uploads in flight (message copies): nothing to keep when the stack goes.
       removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: [

@@ -68,29 +68,29 @@ export class Operations extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
-    this.deadLettersAlarm = new cloudwatch.Alarm(this, "DeadLettersNotEmpty", {
-      alarmDescription: `mailstream ${props.stage}: stream tasks reached the dead-letter queue (controller crashed or timed out repeatedly).`,
-      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5),
-        statistic: "Maximum",
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-
-    this.failedInvocationsAlarm = new cloudwatch.Alarm(this, "FailedInvocations", {
-      alarmDescription: `mailstream ${props.stage}: a coordinator or sweep invocation failed after its retries, or an event could not be delivered; see the failed-invocations queue.`,
-      metric: props.failedInvocations.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5),
-        statistic: "Maximum",
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    /** Alarms on the first message in a queue that only receives failures. */
+    const notEmpty = (id: string, queue: sqs.IQueue, description: string) =>
+      new cloudwatch.Alarm(this, id, {
+        alarmDescription: `mailstream ${props.stage}: ${description}`,
+        metric: queue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(5),
+          statistic: "Maximum",
+        }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    this.deadLettersAlarm = notEmpty(
+      "DeadLettersNotEmpty",
+      props.deadLetterQueue,
+      "stream tasks reached the dead-letter queue (controller crashed or timed out repeatedly).",
+    );
+    this.failedInvocationsAlarm = notEmpty(
+      "FailedInvocations",
+      props.failedInvocations,
+      "a coordinator or sweep invocation failed after its retries, or an event could not be delivered; see the failed-invocations queue.",
+    );
 
     // No data means no job succeeded: missing data breaches.
     const period = Math.min(props.noSuccessWindowSeconds, MAX_ALARM_PERIOD_SECONDS);

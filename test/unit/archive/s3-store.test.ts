@@ -3,11 +3,8 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { S3ObjectStore } from "../../../lib/archive/s3-store.js";
 
-/**
- * An S3 client that never sends: a middleware records each command's name and input and then
- * stops it, so the requests that the store builds can be inspected.
- */
-function capturingClient() {
+/** An S3 client that never sends: it records each command's name and input and answers with `answer`. */
+function answeringClient(answer: (command: string) => Error | undefined) {
   const calls: Array<{ command: string; input: Record<string, unknown> }> = [];
   const client = new S3Client({
     region: "us-east-1",
@@ -18,13 +15,19 @@ function capturingClient() {
   });
   client.middlewareStack.add(
     (_next, context) => async (args) => {
-      calls.push({ command: String(context.commandName), input: args.input as Record<string, unknown> });
-      throw new Error("captured");
+      const command = String(context.commandName);
+      calls.push({ command, input: args.input as Record<string, unknown> });
+      const error = answer(command);
+      if (error) throw error;
+      return { output: { $metadata: { httpStatusCode: 200 } }, response: {} } as never;
     },
-    { step: "initialize", name: "capture" },
+    { step: "initialize", name: "answer" },
   );
   return { client, calls };
 }
+
+/** Stops every request after recording it, so the requests that the store builds can be inspected. */
+const capturingClient = () => answeringClient(() => new Error("captured"));
 
 describe("S3ObjectStore requests", () => {
   it("asks for SSE-KMS with the configured key on puts, multipart uploads and copies, under the prefix", async () => {
@@ -71,29 +74,6 @@ describe("S3ObjectStore requests", () => {
     expect(calls[0]!.input).not.toHaveProperty("SSEKMSKeyId");
   });
 });
-
-/** An S3 client whose every request fails with `answer` (an S3 error), recording what was asked. */
-function answeringClient(answer: (command: string) => Error | undefined) {
-  const calls: Array<{ command: string; input: Record<string, unknown> }> = [];
-  const client = new S3Client({
-    region: "us-east-1",
-    endpoint: "http://127.0.0.1:9",
-    forcePathStyle: true,
-    credentials: { accessKeyId: "x", secretAccessKey: "x" },
-    maxAttempts: 1,
-  });
-  client.middlewareStack.add(
-    (_next, context) => async (args) => {
-      const command = String(context.commandName);
-      calls.push({ command, input: args.input as Record<string, unknown> });
-      const error = answer(command);
-      if (error) throw error;
-      return { output: { $metadata: { httpStatusCode: 200 } }, response: {} } as never;
-    },
-    { step: "initialize", name: "answer" },
-  );
-  return { client, calls };
-}
 
 function s3Error(name: string, status: number): Error {
   return Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
