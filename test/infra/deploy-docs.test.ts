@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_OBJECT_LOCK } from "../../infra/config.js";
 import { STREAM_TASK_MAX_RECEIVES, VISIBILITY_TIMEOUTS } from "../../infra/constructs/stream-queue.js";
 import { leastPrivilegeTables } from "../../infra/permissions-table.js";
+import { destinationPolicies } from "../support/rehearsal/replication.js";
 
 const doc = readFileSync(new URL("../../docs/deploy.md", import.meta.url), "utf8");
 
@@ -30,6 +31,21 @@ describe("docs/deploy.md", () => {
     expect(block("restore")).toBe(tables.restore);
     expect(tables.restore).toContain("`s3:GetObject`");
     expect(tables.restore).not.toMatch(/PutObject|DeleteObject|dynamodb:/);
+  });
+
+  it("gives the other account the bucket policy the rehearsal's replication was decided against", () => {
+    const section = doc.slice(doc.indexOf("### The air-gapped copy"));
+    const json = /```json\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(json, 'a JSON bucket policy in "The air-gapped copy"').toBeDefined();
+    const documented = JSON.parse(json!);
+    const { bucket } = destinationPolicies("arn:aws:iam::<source account>:role/<replication role>", {
+      bucketArn: "arn:aws:s3:::<replica bucket>",
+      account: "999988887777",
+      kmsKeyArn: "arn:aws:kms:eu-central-1:999988887777:key/k",
+      storageClass: "STANDARD_IA",
+    });
+    expect(documented).toEqual(bucket);
+    expect(section).toContain('`"Action": "kms:Encrypt"`');
   });
 
   it("gives the stack's queue settings and Object Lock default", () => {

@@ -230,7 +230,7 @@ export function describeRehearsal(name: string, config: DeploymentConfigInput): 
         if (again.length === 0) failures.push(`${label}: every call it allowed is still allowed without it`);
         else
           expect(again[0], label).toMatch(
-            /^(Coordinator|Controller|Sweep|RestoreRole)( \(by [^)]+\))?: [a-z0-9-]+:\w+ on \S+.*: /,
+            /^(Coordinator|Controller|Sweep|RestoreRole|ReplicationRole)( \(by [^)]+\))?: [a-z0-9-]+:\w+ on \S+.*: /,
           );
       };
 

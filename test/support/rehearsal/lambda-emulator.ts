@@ -36,8 +36,8 @@ export interface RecordedCall extends RawCall {
   /** The function (construct id) whose role made the call. */
   fn: string;
   roleArn: string;
-  /** `code`: the function's code; otherwise what Lambda did with the function's role. */
-  by: "code" | "lambda runtime" | "event source mapping" | "async failure destination";
+  /** `code`: the function's code; otherwise what Lambda (or S3) did with the role. */
+  by: "code" | "lambda runtime" | "event source mapping" | "async failure destination" | "S3 replication";
   outcome?: CallOutcome;
 }
 

@@ -49,6 +49,7 @@ import {
   runRecordedCommand,
 } from "./lambda-emulator.js";
 import { deployLocally, type LocalDeployment } from "./local-deployment.js";
+import { replicationRequests } from "./replication.js";
 import { type LocalSecretsManager, startLocalSecretsManager } from "./secrets-manager.js";
 import type { CfnTemplate } from "./template.js";
 
@@ -375,7 +376,10 @@ export async function startRehearsal(
             ? { [config.restore.secretArn]: config.restore.secretKmsKeyArn }
             : {}),
         };
-        return log.calls.flatMap((call) => iamRequestsFor(call, { deployment, secretKeys }));
+        return [
+          ...log.calls.flatMap((call) => iamRequestsFor(call, { deployment, secretKeys })),
+          ...replicationRequests(deployment, config, log.calls),
+        ];
       },
       async stop() {
         await stop();
