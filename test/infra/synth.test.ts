@@ -66,6 +66,20 @@ describe("cdk synth", () => {
     expect(existsSync(templateFile)).toBe(true);
     const template = JSON.parse(readFileSync(templateFile, "utf8"));
     expect(Object.keys(template.Resources).length).toBeGreaterThan(20);
+    // What the default deployment is: a locked archive, queue settings as AWS recommends.
+    type Resource = { Type: string; Properties: Record<string, unknown> };
+    const resources = Object.entries(template.Resources as Record<string, Resource>);
+    const archive = resources.find(([id]) => id.startsWith("ArchiveBucket") && !id.includes("Policy"))![1];
+    expect(archive.Properties).toMatchObject({
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: { Rule: { DefaultRetention: { Mode: "GOVERNANCE", Days: 90 } } },
+    });
+    const queue = resources.find(([id]) => id.startsWith("StreamQueueTasks") && !id.includes("Policy"))![1];
+    const controller = resources.find(
+      ([id, r]) => id.startsWith("Controller") && r.Type === "AWS::Lambda::Function",
+    )![1];
+    expect(queue.Properties.VisibilityTimeout).toBe(6 * (controller.Properties.Timeout as number));
+    expect(queue.Properties.RedrivePolicy).toMatchObject({ maxReceiveCount: 5 });
 
     const sizes = bundleSizes(outdir);
     console.log(`Lambda bundle sizes:\n${formatBundleReport(sizes)}`);
