@@ -28,37 +28,24 @@ export function createDeploymentKey(scope: Construct, id: string, props: Deploym
     // The archive outlives the stack, and so must the key that decrypts it.
     removalPolicy: RemovalPolicy.RETAIN,
   });
+  /** A service of this account that writes to the encrypted topic or queues. */
+  const serviceMayEncrypt = (sid: string, service: string) =>
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid,
+        principals: [new iam.ServicePrincipal(service)],
+        actions: ["kms:Decrypt", "kms:GenerateDataKey"],
+        resources: ["*"],
+        conditions: { StringEquals: { "aws:SourceAccount": Aws.ACCOUNT_ID } },
+      }),
+    );
   // CloudWatch alarms publish to the encrypted topic.
-  key.addToResourcePolicy(
-    new iam.PolicyStatement({
-      sid: "AllowCloudWatchAlarmsToUseTheTopicKey",
-      principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-      actions: ["kms:Decrypt", "kms:GenerateDataKey"],
-      resources: ["*"],
-      conditions: { StringEquals: { "aws:SourceAccount": Aws.ACCOUNT_ID } },
-    }),
-  );
+  serviceMayEncrypt("AllowCloudWatchAlarmsToUseTheTopicKey", "cloudwatch.amazonaws.com");
   // EventBridge publishes the tamper alarms to the topic and sends undeliverable events to the
   // failure queue, both encrypted.
-  key.addToResourcePolicy(
-    new iam.PolicyStatement({
-      sid: "AllowEventBridgeToUseTheTopicAndQueueKey",
-      principals: [new iam.ServicePrincipal("events.amazonaws.com")],
-      actions: ["kms:Decrypt", "kms:GenerateDataKey"],
-      resources: ["*"],
-      conditions: { StringEquals: { "aws:SourceAccount": Aws.ACCOUNT_ID } },
-    }),
-  );
+  serviceMayEncrypt("AllowEventBridgeToUseTheTopicAndQueueKey", "events.amazonaws.com");
   // SNS puts an alarm mail it could not deliver into the (encrypted) failed-invocations queue.
-  key.addToResourcePolicy(
-    new iam.PolicyStatement({
-      sid: "AllowSnsToUseTheQueueKey",
-      principals: [new iam.ServicePrincipal("sns.amazonaws.com")],
-      actions: ["kms:Decrypt", "kms:GenerateDataKey"],
-      resources: ["*"],
-      conditions: { StringEquals: { "aws:SourceAccount": Aws.ACCOUNT_ID } },
-    }),
-  );
+  serviceMayEncrypt("AllowSnsToUseTheQueueKey", "sns.amazonaws.com");
   // Function logs hold mailbox addresses and subjects of failed items: encrypt them too.
   key.addToResourcePolicy(
     new iam.PolicyStatement({
