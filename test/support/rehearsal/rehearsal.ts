@@ -389,6 +389,7 @@ export async function startRehearsal(
     return rehearsal;
   } catch (error) {
     await stop();
+    rmSync(synthesized.assemblyDir, { recursive: true, force: true });
     throw error;
   }
 }
