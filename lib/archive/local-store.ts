@@ -5,7 +5,7 @@ import * as path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { InvalidKeyError, ObjectNotFoundError } from "./errors.js";
-import { assertValidKey } from "./keys.js";
+import { assertValidKey, STAGING_PREFIX } from "./keys.js";
 import type { ObjectInfo, ObjectStore, PutOptions } from "./store.js";
 
 /** Temporary files start with this; listings skip them, so a crashed write is never seen. */
@@ -131,5 +131,39 @@ export class LocalObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     await fs.rm(this.fileOf(key), { force: true });
+  }
+
+  /**
+   * Removes what interrupted writes left behind: `.tmp-*` files (never listed or read, but they
+   * take space) and `staging/` objects of uploads that never got their address. Only while
+   * nothing writes to the archive (the local runtime calls it holding its data folder's lock).
+   * Returns the keys or file paths removed.
+   */
+  async removeLeftovers(): Promise<string[]> {
+    const removed: string[] = [];
+    const sweep = async (dir: string): Promise<void> => {
+      let entries: import("node:fs").Dirent[];
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        if (isNotFound(e)) return;
+        throw e;
+      }
+      for (const entry of entries) {
+        const file = path.join(dir, entry.name);
+        if (entry.name.startsWith(TEMP_MARK)) {
+          await fs.rm(file, { recursive: true, force: true });
+          removed.push(path.relative(this.root, file));
+        } else if (entry.isDirectory()) {
+          await sweep(file);
+        }
+      }
+    };
+    await sweep(this.root);
+    for await (const { key } of this.list(STAGING_PREFIX)) {
+      await this.delete(key);
+      removed.push(key);
+    }
+    return removed;
   }
 }

@@ -4,7 +4,7 @@
  * before finalizing; its parts are ignored until the sweep finalizes it.
  */
 import { z } from "zod";
-import { FatalError } from "../errors.js";
+import { DamagedArchiveError } from "./errors.js";
 import { compareJobIds, fromKeySegment, JOBS_PREFIX, manifestKey } from "./keys.js";
 import { getBytesIfExists, type ObjectStore } from "./store.js";
 
@@ -60,19 +60,19 @@ export async function readManifest(store: ObjectStore, jobId: string): Promise<J
   try {
     value = JSON.parse(bytes.toString("utf8"));
   } catch (error) {
-    throw new FatalError(`manifest ${key}: expected JSON, found ${(error as Error).message}`, {
+    throw new DamagedArchiveError(`manifest ${key}: expected JSON, found ${(error as Error).message}`, {
       cause: error,
     });
   }
   const parsed = jobManifestSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new FatalError(
+    throw new DamagedArchiveError(
       `manifest ${key}: expected a job manifest, found ${issue?.path.join(".") || "it"} invalid: ${issue?.message}`,
     );
   }
   if (parsed.data.jobId !== jobId) {
-    throw new FatalError(`manifest ${key}: expected jobId ${jobId}, found ${parsed.data.jobId}`);
+    throw new DamagedArchiveError(`manifest ${key}: expected jobId ${jobId}, found ${parsed.data.jobId}`);
   }
   return parsed.data;
 }

@@ -3,7 +3,8 @@
  * (lib/backup/report.ts); here it travels inside a small typed envelope, so a reader can tell a
  * report from any other JSON and which version wrote it.
  */
-import { FatalError } from "../errors.js";
+
+import { DamagedArchiveError } from "./errors.js";
 import { compareJobIds, fromKeySegment, reportKey } from "./keys.js";
 import { getBytesIfExists, type ObjectStore } from "./store.js";
 
@@ -49,7 +50,9 @@ export async function readReport<T>(
   try {
     value = JSON.parse(bytes.toString("utf8"));
   } catch (error) {
-    throw new FatalError(`report ${key}: expected JSON, found ${(error as Error).message}`, { cause: error });
+    throw new DamagedArchiveError(`report ${key}: expected JSON, found ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   if (
     value?.format !== "mailstream.report" ||
@@ -57,7 +60,7 @@ export async function readReport<T>(
     value.jobId !== jobId ||
     !("report" in value)
   ) {
-    throw new FatalError(
+    throw new DamagedArchiveError(
       `report ${key}: expected a mailstream.report version 1 envelope for job ${jobId}, found format ${String(value?.format)}, version ${String(value?.version)}, job ${String(value?.jobId)}`,
     );
   }

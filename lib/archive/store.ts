@@ -1,7 +1,7 @@
 /**
  * The archive's storage port: a flat, write-once key space. Two adapters share one key layout,
- * so every archive command works on both: {@link S3ObjectStore} (a bucket) and
- * {@link LocalObjectStore} (a folder on a disk or NAS).
+ * so every archive command works on both: S3ObjectStore (s3-store.ts, a bucket) and
+ * LocalObjectStore (local-store.ts, a folder on a disk or NAS).
  */
 import type { Readable } from "node:stream";
 import { ObjectNotFoundError } from "./errors.js";
@@ -58,6 +58,3 @@ export async function listAll(store: ObjectStore, prefix: string): Promise<Objec
   for await (const o of store.list(prefix)) out.push(o);
   return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
-
-export { LocalObjectStore } from "./local-store.js";
-export { S3ObjectStore, type S3ObjectStoreOptions } from "./s3-store.js";

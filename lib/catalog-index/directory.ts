@@ -3,20 +3,17 @@
  * mailboxes (from the reports, which carry the addresses). Also resolves the names a user types
  * (job id, date, mailbox address or id, folder path or id) to ids, with clear errors.
  */
-import {
-  compareJobIds,
-  type JobManifest,
-  listFinalizedJobs,
-  listReportedJobs,
-  type MailboxView,
-  type ObjectStore,
-  readManifest,
-  readReport,
-  type ViewFolder,
-} from "../archive/index.js";
+import { DamagedArchiveError } from "../archive/errors.js";
+import { compareJobIds } from "../archive/keys.js";
+import { type JobManifest, listFinalizedJobs, readManifest } from "../archive/manifest.js";
+import type { MailboxView, ViewFolder } from "../archive/replay.js";
+import { listReportedJobs, readReport } from "../archive/reports.js";
+import type { ObjectStore } from "../archive/store.js";
 import type { JobReport } from "../backup/report.js";
-import { FatalError, isMailstreamError } from "../errors.js";
+import { isMailstreamError } from "../errors.js";
+import { DATE_EXAMPLES, parseUtcTime } from "./dates.js";
 import { ArchiveLookupError } from "./errors.js";
+import { byIdOrPrefix, typedId } from "./id-prefix.js";
 
 export interface ArchivedJob {
   jobId: string;
@@ -42,7 +39,7 @@ export async function listArchivedJobs(store: ObjectStore): Promise<ArchivedJob[
         try {
           return await read();
         } catch (error) {
-          if (!(error instanceof FatalError)) throw error;
+          if (!(error instanceof DamagedArchiveError)) throw error;
           problems.push(error.message);
           return undefined;
         }
@@ -113,40 +110,46 @@ export function mailboxesOf(jobs: readonly ArchivedJob[]): ArchivedMailbox[] {
   return [...byId.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
 }
 
-/** A mailbox by its address (case-insensitive) or id. */
+/**
+ * A mailbox by its id or address (case-insensitive), else by the unique beginning of either
+ * (`megan` for megan.bowen@…, or a cut id).
+ */
 export function resolveMailbox(mailboxes: readonly ArchivedMailbox[], arg: string): ArchivedMailbox {
-  const lower = arg.toLowerCase();
+  const lower = arg.trim().toLowerCase();
   const found =
-    mailboxes.find((m) => m.mailboxId === arg) ?? mailboxes.find((m) => m.address.toLowerCase() === lower);
+    mailboxes.find((m) => m.mailboxId === arg) ??
+    mailboxes.find((m) => m.address.toLowerCase() === lower) ??
+    byIdOrPrefix(mailboxes, (m) => m.mailboxId, arg, "mailbox") ??
+    byIdOrPrefix(mailboxes, (m) => m.address.toLowerCase(), lower, "mailbox");
   if (!found) {
     throw new ArchiveLookupError(
-      `mailbox "${arg}": expected the address or id of a backed-up mailbox (see \`mailstream ls\`), found none among ${mailboxes.length}`,
+      `mailbox "${arg}": expected the address or id of a backed-up mailbox, or their unique beginning (see \`mailstream ls\`), found none among ${mailboxes.length}`,
     );
   }
   return found;
 }
 
-/** A job by id, or an error naming the known ones. */
+/** A job by its id or the unique beginning of it, or an error naming the newest ones. */
 export function resolveJob(jobs: readonly ArchivedJob[], arg: string): ArchivedJob {
-  const found = jobs.find((j) => j.jobId === arg);
+  const found = byIdOrPrefix(jobs, (j) => j.jobId, arg, "job");
   if (!found) {
     const newest = jobs
       .slice(-3)
       .map((j) => j.jobId)
       .join(", ");
     throw new ArchiveLookupError(
-      `job "${arg}": expected a job id of this archive (see \`mailstream jobs\`; newest: ${newest || "none"}), found none`,
+      `job "${arg}": expected a job id of this archive or its unique beginning (see \`mailstream jobs\`; newest: ${newest || "none"}), found none`,
     );
   }
   return found;
 }
 
-const JOB_ID = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z/;
-
 /**
  * The job a point-in-time argument names: `undefined`/`latest` → the newest finalized job;
- * a job id → that job (it must be finalized); a date or time → the newest finalized job that
- * ended at or before it (an error when it is before the first job ended).
+ * a date or time (read strictly, in UTC: cli/dates.ts) → the newest finalized job that ended at
+ * or before it (an error when it is before the first job ended); else a job id or its unique
+ * beginning → that job (it must be finalized). A bare date is read as a date, although job ids
+ * begin with one: give more of the id to name a job of that day.
  */
 export function resolveAt(jobs: readonly ArchivedJob[], at: string | undefined): string {
   const finalized = jobs.filter((j) => j.manifest);
@@ -156,20 +159,20 @@ export function resolveAt(jobs: readonly ArchivedJob[], at: string | undefined):
     );
   }
   if (at === undefined || at === "latest") return finalized[finalized.length - 1]!.jobId;
-  if (JOB_ID.test(at)) {
-    const job = resolveJob(jobs, at);
+  const time = parseUtcTime(at);
+  if (time === undefined) {
+    const job = byIdOrPrefix(jobs, (j) => j.jobId, at, "--at");
+    if (!job) {
+      throw new ArchiveLookupError(
+        `--at "${at}": expected "latest", a job id of this archive (or its unique beginning) or a date/time (${DATE_EXAMPLES}), found none of these`,
+      );
+    }
     if (!job.manifest) {
       throw new ArchiveLookupError(
-        `--at ${at}: expected a finalized job, found a job without a manifest (still running, or not finalized yet)`,
+        `--at ${typedId(at)}: expected a finalized job, found job ${job.jobId} without a manifest (still running, or not finalized yet)`,
       );
     }
     return job.jobId;
-  }
-  const time = Date.parse(at);
-  if (Number.isNaN(time)) {
-    throw new ArchiveLookupError(
-      `--at "${at}": expected "latest", a job id (2026-11-29T04-38-00Z-…) or a date/time (2026-11-29, 2026-11-29T05:00:00Z), found neither`,
-    );
   }
   const before = finalized.filter((j) => Date.parse(j.manifest!.endedAt) <= time);
   if (before.length === 0) {
@@ -189,6 +192,9 @@ export function resolveFolder(view: MailboxView, arg: string, mailboxName: strin
   if (byPath) return byPath;
   const byName = view.folders.filter((f) => f.displayName?.toLowerCase() === lower);
   if (byName.length === 1) return byName[0]!;
+  const byPrefix =
+    byName.length === 0 ? byIdOrPrefix(view.folders, (f) => f.folderId, arg, "folder") : undefined;
+  if (byPrefix) return byPrefix;
   const hint = byName.length > 1 ? ` (${byName.length} folders have that name: give the path)` : "";
   throw new ArchiveLookupError(
     `folder "${arg}": expected a folder path or id of ${mailboxName} at job ${view.jobId} (see \`mailstream ls ${mailboxName}\`), found none${hint}`,

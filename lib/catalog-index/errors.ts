@@ -5,3 +5,15 @@ import { FatalError } from "../errors.js";
  * not hold. Fatal for the command: nothing sensible can be shown in its place.
  */
 export class ArchiveLookupError extends FatalError {}
+
+/**
+ * A name given on the command line that fits more than one thing (the beginning of several ids):
+ * the message lists them, so that the user can give more of the one meant.
+ */
+export class AmbiguousNameError extends FatalError {
+  readonly matches: readonly string[];
+  constructor(message: string, matches: readonly string[]) {
+    super(message);
+    this.matches = matches;
+  }
+}

@@ -4,12 +4,9 @@
  * (from, recipients, subject, dates, hasAttachments). No blob is read, so the cost is the
  * catalog's size, not the archive's.
  */
-import {
-  type CatalogLineError,
-  mailboxViewAt,
-  type ObjectStore,
-  type ViewMessage,
-} from "../archive/index.js";
+import type { CatalogLineError } from "../archive/errors.js";
+import { mailboxViewAt, type ViewMessage } from "../archive/replay.js";
+import type { ObjectStore } from "../archive/store.js";
 import type { ArchivedMailbox } from "./directory.js";
 
 export interface SearchCriteria {

@@ -2,14 +2,17 @@
  * What an archive command works on: the archive (a local folder or an S3 bucket) and, when one
  * is reachable, the state table (for live job status). Chosen from, in order: `--archive`
  * (a folder or `s3://bucket/prefix`), the MAILSTREAM_ARCHIVE* environment variables, or the
- * local runtime's data folder (`--data`, default `.mailstream`).
+ * local runtime's data folder (`--data`, default `.mailstream`). The AWS SDK is loaded only when
+ * the archive or the state table needs it, so that commands on a local archive start fast.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { LocalObjectStore, type ObjectStore, S3ObjectStore } from "../archive/index.js";
-import { type AwsClients, createAwsClients } from "../aws/clients.js";
+import type { ObjectStore } from "../archive/store.js";
+import type { AwsClients } from "../aws/clients.js";
 import { ConfigError } from "../errors.js";
-import { StateStore } from "../state/index.js";
+import type { StateStore } from "../state/index.js";
+import { UsageError } from "./errors.js";
+import type { ArchiveOptions } from "./options.js";
 
 export interface CliContextOptions {
   /** `--data`: the local runtime's data folder. Default `.mailstream`. */
@@ -47,14 +50,37 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function s3Context(bucket: string, prefix: string | undefined, env: CliContextOptions["env"]): CliContext {
+/** `s3://bucket[/prefix]` split, or undefined when the text is no URL; a URL that is not a usable S3 one is refused. */
+export function parseArchiveUrl(text: string): { bucket: string; prefix?: string } | undefined {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
+  if (!scheme) return undefined;
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(text);
+  if (scheme[1] !== "s3" || !m) {
+    throw new UsageError(
+      `--archive: expected a folder or s3://<bucket>[/<prefix>] with a bucket name (3–63 lowercase letters, digits, dots, hyphens), found "${text}"`,
+    );
+  }
+  const prefix = m[2]?.replace(/^\/+|\/+$/g, "");
+  return { bucket: m[1]!, ...(prefix ? { prefix } : {}) };
+}
+
+async function s3Context(
+  bucket: string,
+  prefix: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<CliContext> {
+  const [{ createAwsClients }, { S3ObjectStore }, { StateStore }] = await Promise.all([
+    import("../aws/clients.js"),
+    import("../archive/s3-store.js"),
+    import("../state/index.js"),
+  ]);
   const clients = createAwsClients({
-    ...(env?.AWS_REGION ? { region: env.AWS_REGION } : {}),
-    ...(env?.MAILSTREAM_S3_ENDPOINT ? { s3: env.MAILSTREAM_S3_ENDPOINT } : {}),
-    ...(env?.MAILSTREAM_DYNAMODB_ENDPOINT ? { dynamodb: env.MAILSTREAM_DYNAMODB_ENDPOINT } : {}),
+    ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+    ...(env.MAILSTREAM_S3_ENDPOINT ? { s3: env.MAILSTREAM_S3_ENDPOINT } : {}),
+    ...(env.MAILSTREAM_DYNAMODB_ENDPOINT ? { dynamodb: env.MAILSTREAM_DYNAMODB_ENDPOINT } : {}),
   });
   const archive = new S3ObjectStore({ client: clients.s3, bucket, ...(prefix ? { prefix } : {}) });
-  const table = env?.MAILSTREAM_STATE_TABLE;
+  const table = env.MAILSTREAM_STATE_TABLE;
   return {
     where: `s3://${bucket}${prefix ? `/${prefix}` : ""}`,
     archive,
@@ -64,28 +90,60 @@ function s3Context(bucket: string, prefix: string | undefined, env: CliContextOp
   };
 }
 
-function localContext(path: string, state: StateStore | undefined, clients?: AwsClients): CliContext {
+async function localContext(
+  path: string,
+  live?: { state: StateStore; clients: AwsClients },
+): Promise<CliContext> {
   if (!existsSync(path)) {
     throw new ConfigError(
       "archive",
       `expected an archive folder at ${path}, found nothing (run \`npm start\` for a local backup, or point --archive / MAILSTREAM_ARCHIVE_PATH at an archive)`,
     );
   }
+  if (!statSync(path).isDirectory()) {
+    throw new ConfigError("archive", `expected an archive folder at ${path}, found a file`);
+  }
+  const { LocalObjectStore } = await import("../archive/local-store.js");
   return {
     where: path,
     archive: new LocalObjectStore(path),
-    state,
-    clients,
-    close: () => clients?.destroy(),
+    state: live?.state,
+    clients: live?.clients,
+    close: () => live?.clients.destroy(),
   };
 }
 
-export function openCliContext(options: CliContextOptions = {}): CliContext {
+/** The state table of a local run in progress in the data folder, when there is one. */
+async function liveLocalState(
+  dataDir: string,
+): Promise<{ state: StateStore; clients: AwsClients } | undefined> {
+  const runtimeFile = join(dataDir, RUNTIME_FILE);
+  if (!existsSync(runtimeFile)) return undefined;
+  let running: LocalRuntimeFile;
+  try {
+    running = JSON.parse(readFileSync(runtimeFile, "utf8")) as LocalRuntimeFile;
+  } catch {
+    // Half-written by a run that is starting: no live state to read yet.
+    return undefined;
+  }
+  if (!isAlive(running.pid)) return undefined;
+  const [{ createAwsClients }, { StateStore }] = await Promise.all([
+    import("../aws/clients.js"),
+    import("../state/index.js"),
+  ]);
+  const clients = createAwsClients({ dynamodb: running.dynamodbEndpoint });
+  return { state: new StateStore({ ddb: clients.ddb, tableName: running.tableName }), clients };
+}
+
+export async function openCliContext(options: CliContextOptions = {}): Promise<CliContext> {
   const env = options.env ?? process.env;
-  if (options.archive) {
-    const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(options.archive);
-    if (m) return s3Context(m[1]!, m[2]?.replace(/\/+$/, "") || undefined, env);
-    return localContext(resolve(options.archive), undefined);
+  if (options.archive !== undefined) {
+    if (options.archive.trim() === "") {
+      throw new UsageError('--archive: expected a folder or s3://<bucket>[/<prefix>], found ""');
+    }
+    const url = parseArchiveUrl(options.archive);
+    if (url) return s3Context(url.bucket, url.prefix, env);
+    return localContext(resolve(options.archive));
   }
   if (env.MAILSTREAM_ARCHIVE === "s3" || env.MAILSTREAM_ARCHIVE_BUCKET) {
     const bucket = env.MAILSTREAM_ARCHIVE_BUCKET;
@@ -97,18 +155,23 @@ export function openCliContext(options: CliContextOptions = {}): CliContext {
     }
     return s3Context(bucket, env.MAILSTREAM_ARCHIVE_PREFIX, env);
   }
-  if (env.MAILSTREAM_ARCHIVE_PATH) return localContext(resolve(env.MAILSTREAM_ARCHIVE_PATH), undefined);
-
+  if (env.MAILSTREAM_ARCHIVE_PATH) return localContext(resolve(env.MAILSTREAM_ARCHIVE_PATH));
   const dataDir = resolve(options.data ?? ".mailstream");
-  let state: StateStore | undefined;
-  let clients: AwsClients | undefined;
-  const runtimeFile = join(dataDir, RUNTIME_FILE);
-  if (existsSync(runtimeFile)) {
-    const running = JSON.parse(readFileSync(runtimeFile, "utf8")) as LocalRuntimeFile;
-    if (isAlive(running.pid)) {
-      clients = createAwsClients({ dynamodb: running.dynamodbEndpoint });
-      state = new StateStore({ ddb: clients.ddb, tableName: running.tableName });
-    }
+  return localContext(join(dataDir, "archive"), await liveLocalState(dataDir));
+}
+
+/** Opens the archive, runs the body, closes the context whatever happens. */
+export async function withArchive<T>(
+  opts: ArchiveOptions,
+  body: (ctx: CliContext) => Promise<T>,
+): Promise<T> {
+  const ctx = await openCliContext({
+    ...(opts.data !== undefined ? { data: opts.data } : {}),
+    ...(opts.archive !== undefined ? { archive: opts.archive } : {}),
+  });
+  try {
+    return await body(ctx);
+  } finally {
+    ctx.close();
   }
-  return localContext(join(dataDir, "archive"), state, clients);
 }

@@ -1,4 +1,5 @@
 import cliProgress from "cli-progress";
+import { formatBytes } from "./format/output.js";
 
 /** A job's progress as read from the state store. */
 export interface JobProgressSnapshot {
@@ -22,18 +23,6 @@ export interface JobProgressSnapshot {
     items: number;
     bytes: number;
   }>;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
 /**

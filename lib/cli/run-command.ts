@@ -1,11 +1,13 @@
 import { mkdirSync } from "node:fs";
-import { relative, resolve } from "node:path";
-import { createJsonLogger } from "../app/logger.js";
+import { join, relative, resolve } from "node:path";
+import { createJsonLogger, type Logger, type LogLevel } from "../app/logger.js";
 import type { JobReport } from "../backup/report.js";
+import { resolveRunSettings } from "../dev/local/run-settings.js";
 import { localCa, runLocalBackup, runRealTenantBackup } from "../dev/local/runtime.js";
-import { reexecTrustingCa } from "../dev/local/trust-ca.js";
+import { trustCa } from "../dev/local/trust-ca.js";
 import type { TenantShape } from "../dev/sim/tenant/generate.js";
-import { formatBytes } from "./progress-view.js";
+import { EXIT, type ExitCode } from "./exit-codes.js";
+import { formatBytes } from "./format/output.js";
 
 export interface RunCommandOptions {
   data?: string;
@@ -13,48 +15,68 @@ export interface RunCommandOptions {
   tenantConfig?: string;
   /** A real tenant configured by MAILSTREAM_* environment variables. */
   realTenant?: boolean;
-  streams: number;
-  shape: string;
+  /** `--streams`; default MAILSTREAM_STREAMS_MAX, else 8. */
+  streams?: number;
+  shape: TenantShape;
   json?: boolean;
   log?: boolean;
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
-const SHAPES = new Set(["demo", "uniform", "skewed", "giant", "many-small"]);
+/**
+ * The pipeline's structured logs: on stdout with `--log`, else into the data folder's
+ * logs/mailstream.log (the screen shows the live view), at MAILSTREAM_LOG_LEVEL.
+ */
+async function runLogger(opts: RunCommandOptions, dataDir: string, level: LogLevel): Promise<Logger> {
+  if (opts.log) return createJsonLogger(level);
+  const { createWriteStream } = await import("node:fs");
+  mkdirSync(join(dataDir, "logs"), { recursive: true });
+  const file = createWriteStream(join(dataDir, "logs", "mailstream.log"), { flags: "a" });
+  return createJsonLogger(level, (line) => file.write(`${line}\n`));
+}
 
 /** `mailstream run` (and `npm start`): a complete local backup, then a summary. */
-export async function runLocalCommand(opts: RunCommandOptions): Promise<void> {
-  if (!SHAPES.has(opts.shape)) {
-    throw new Error(`--shape: expected one of ${[...SHAPES].join(", ")}, found "${opts.shape}"`);
-  }
-  if (opts.tenantConfig || opts.realTenant) {
-    await runRealTenant(opts);
-    return;
-  }
-  const dataDir = resolve(opts.data ?? ".mailstream");
+export async function runLocalCommand(opts: RunCommandOptions): Promise<ExitCode> {
+  const real = Boolean(opts.tenantConfig || opts.realTenant);
+  const dataDir = resolve(opts.data ?? (real ? ".mailstream-tenant" : ".mailstream"));
+  // Configuration first: a bad value stops the run before anything starts.
+  const settings = resolveRunSettings({
+    env: opts.env ?? process.env,
+    ...(opts.tenantConfig ? { configFile: resolve(opts.tenantConfig) } : {}),
+    realTenant: real,
+    ...(opts.streams !== undefined ? { streams: opts.streams } : {}),
+    archivePath: join(dataDir, "archive"),
+  });
   mkdirSync(dataDir, { recursive: true });
-  // The simulator speaks HTTPS with a certificate from the data folder's CA; Node trusts extra
-  // CAs only from NODE_EXTRA_CA_CERTS at start, so this process runs again trusting it.
-  const ca = await localCa(dataDir);
-  await reexecTrustingCa(ca.caCertPath, dataDir);
+  const logger = await runLogger(opts, dataDir, settings.logLevel);
+  if (real) return runRealTenant(opts, dataDir, settings, logger);
 
-  const started = Date.now();
+  // The simulator speaks HTTPS with a certificate from the data folder's CA: this process
+  // trusts it (in place on Node ≥ 22.19, else by running again with NODE_EXTRA_CA_CERTS).
+  const ca = await localCa(dataDir);
+  await trustCa(ca.caCertPath, dataDir);
+
   const result = await runLocalBackup({
     dataDir,
-    streams: opts.streams,
-    shape: opts.shape as TenantShape,
-    ...(opts.log ? { logger: createJsonLogger("info") } : {}),
+    streams: settings.streams,
+    shape: opts.shape,
+    logger,
+    userEnv: settings.userEnv,
+    ...(settings.configFile ? { configFile: settings.configFile } : {}),
   });
-  if (opts.json) {
-    process.stdout.write(`${JSON.stringify(result.report, null, 2)}\n`);
-    return;
-  }
   const r = result.report;
-  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    return exitCodeOf(r);
+  }
   const rel = relative(process.cwd(), result.dataDir) || ".";
   const lines = [
     "",
-    `mailstream: job ${r.jobId} ${r.status} in ${seconds} s (${result.tenantRound === 0 ? "full backup" : `incremental backup, tenant activity round ${result.tenantRound}`})`,
+    `mailstream: job ${r.jobId} ${r.status}: ${durationText(r)} (${result.tenantRound === 0 ? "full backup" : `incremental backup, tenant activity round ${result.tenantRound}`})`,
     ...(result.resumedJobId ? [`  first finished the interrupted job ${result.resumedJobId}`] : []),
+    ...(result.leftoversRemoved > 0
+      ? [`  removed ${result.leftoversRemoved} temporary files an interrupted run had left in the archive`]
+      : []),
     `  tenant     ${result.tenant.mailboxes.total} mailboxes, ${result.tenant.messages} messages, ${formatBytes(result.tenant.bytes)} (simulated)`,
     `  backed up  ${r.totals.items} items, ${formatBytes(r.totals.bytes)} (${r.totals.deduplicated} already archived), ${r.totals.removed} removals recorded`,
     `  plan       ${r.plan.units.length} units on ${r.plan.streams} streams; predicted ${r.plan.predictedMakespanSeconds.toFixed(1)} s, lower bound ${r.plan.lowerBoundSeconds.toFixed(1)} s`,
@@ -62,6 +84,7 @@ export async function runLocalCommand(opts: RunCommandOptions): Promise<void> {
     ...errorLines(r),
     "",
     "Look at the result:",
+    "  jobs        npx mailstream jobs",
     `  report      ${rel}/archive/reports/${r.jobId}/report.json`,
     `  messages    ${rel}/archive/blobs/sha256/…/*.eml (plain .eml files, content-addressed)`,
     `  catalog     ${rel}/archive/catalog/mailbox=<id>/job=${r.jobId}/…`,
@@ -69,31 +92,52 @@ export async function runLocalCommand(opts: RunCommandOptions): Promise<void> {
     "",
   ];
   process.stdout.write(lines.join("\n"));
+  return exitCodeOf(r);
+}
+
+/**
+ * A job's duration as every command labels it: its makespan (job created → job ended, from the
+ * report), the figure `mailstream jobs` shows in its MAKESPAN column.
+ */
+export function durationText(r: Pick<JobReport, "makespanSeconds">): string {
+  return `makespan ${r.makespanSeconds.toFixed(1)} s`;
+}
+
+/** A failed job ends the command with EXIT.failed; complete and partial ones with 0. */
+function exitCodeOf(r: JobReport): ExitCode {
+  return r.status === "failed" ? EXIT.failed : EXIT.ok;
 }
 
 /** `mailstream run --tenant-config <file>` / `--real-tenant`: back up a real tenant from this machine. */
-async function runRealTenant(opts: RunCommandOptions): Promise<void> {
+async function runRealTenant(
+  opts: RunCommandOptions,
+  dataDir: string,
+  settings: ReturnType<typeof resolveRunSettings>,
+  logger: Logger,
+): Promise<ExitCode> {
   const result = await runRealTenantBackup({
-    ...(opts.data ? { dataDir: opts.data } : {}),
-    streams: opts.streams,
-    ...(opts.tenantConfig ? { configFile: resolve(opts.tenantConfig) } : {}),
-    ...(opts.log ? { logger: createJsonLogger("info") } : {}),
+    dataDir,
+    streams: settings.streams,
+    userEnv: settings.userEnv,
+    ...(settings.configFile ? { configFile: settings.configFile } : {}),
+    logger,
   });
   const r = result.report;
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-    return;
+    return exitCodeOf(r);
   }
   const rel = relative(process.cwd(), result.dataDir) || ".";
   process.stdout.write(
     [
       "",
-      `mailstream: job ${r.jobId} ${r.status}: ${r.totals.items} items, ${formatBytes(r.totals.bytes)} from ${r.mailboxes.length} mailboxes (${r.skippedMailboxes.length} skipped), ${r.totals.throttled} throttled`,
+      `mailstream: job ${r.jobId} ${r.status}: ${durationText(r)}; ${r.totals.items} items, ${formatBytes(r.totals.bytes)} from ${r.mailboxes.length} mailboxes (${r.skippedMailboxes.length} skipped), ${r.totals.throttled} throttled`,
       ...errorLines(r),
       `  report  ${rel}/archive/reports/${r.jobId}/report.json`,
       "",
     ].join("\n"),
   );
+  return exitCodeOf(r);
 }
 
 function errorLines(r: JobReport): string[] {

@@ -2,14 +2,18 @@
  * Writes a set of archived messages to disk: one mboxrd file per folder
  * (`<out>/<folder path>.mbox`) or a folder tree of `.eml` files (`<out>/<folder path>/<n>.eml`).
  * The set is a mailbox's folders (see selection.ts) or a search result grouped by mailbox and
- * folder (see search-selection.ts). Every blob's SHA-256 is checked while it is read, so an
- * export never hands over damaged mail.
+ * folder (see search-selection.ts). Every blob's SHA-256 is checked (in memory) before a byte of
+ * it is written, so an export never hands over damaged mail: a message whose blob is damaged or
+ * missing is recorded in `damaged`, left out, and the export goes on with the next.
  */
 
 import { once } from "node:events";
 import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { type ObjectStore, readBlob, type ViewMessage } from "../archive/index.js";
+import { readBlob } from "../archive/blobs.js";
+import { BlobIntegrityError, ObjectNotFoundError } from "../archive/errors.js";
+import type { ViewMessage } from "../archive/replay.js";
+import type { ObjectStore } from "../archive/store.js";
 import { mboxEntry } from "./mbox.js";
 
 export type ExportFormat = "mbox" | "eml";
@@ -37,11 +41,24 @@ export interface ExportOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** A message left out of an export because its stored bytes cannot be trusted. */
+export interface DamagedMessage {
+  messageId: string;
+  /** The folder path it was to be exported under. */
+  folder: string;
+  sha256: string;
+  /** What is wrong: the blob is missing, or its bytes do not hash to its address. */
+  problem: string;
+}
+
 export interface ExportResult {
   /** Files written, relative to outDir. */
   files: string[];
+  /** Messages written. */
   messages: number;
   bytes: number;
+  /** Messages left out because their blob is damaged or missing (the export went on). */
+  damaged: DamagedMessage[];
 }
 
 /** A folder path as a safe relative file path: each segment stripped of separators and dots-only names. */
@@ -58,10 +75,22 @@ export function safeRelativePath(path: string): string {
     .join("/");
 }
 
-async function readAll(store: ObjectStore, sha256: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of await readBlob(store, sha256, { verify: true })) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+/** The blob's bytes once their hash matched; undefined (and the problem recorded) when it did not or the blob is gone. */
+async function readChecked(
+  store: ObjectStore,
+  m: ViewMessage,
+  folder: string,
+  damaged: DamagedMessage[],
+): Promise<Buffer | undefined> {
+  try {
+    const chunks: Buffer[] = [];
+    for await (const chunk of await readBlob(store, m.sha256, { verify: true })) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  } catch (error) {
+    if (!(error instanceof BlobIntegrityError) && !(error instanceof ObjectNotFoundError)) throw error;
+    damaged.push({ messageId: m.messageId, folder, sha256: m.sha256, problem: error.message });
+    return undefined;
+  }
 }
 
 function senderOf(meta: Record<string, unknown>): string | undefined {
@@ -80,7 +109,9 @@ export async function exportSelection(
   options: ExportOptions,
 ): Promise<ExportResult> {
   const files: string[] = [];
+  const damaged: DamagedMessage[] = [];
   let done = 0;
+  let written = 0;
   let bytes = 0;
   for (const folder of selection.folders) {
     const rel = safeRelativePath(folder.path);
@@ -89,10 +120,13 @@ export async function exportSelection(
       mkdirSync(dirname(join(options.outDir, file)), { recursive: true });
       const out = createWriteStream(join(options.outDir, file));
       for (const m of folder.messages) {
-        const mime = await readAll(store, m.sha256);
-        if (!out.write(mboxEntry(mime, senderOf(m.meta), dateOf(m.meta), { lineEnding: "lf" })))
-          await once(out, "drain");
-        bytes += mime.length;
+        const mime = await readChecked(store, m, folder.path, damaged);
+        if (mime) {
+          if (!out.write(mboxEntry(mime, senderOf(m.meta), dateOf(m.meta), { lineEnding: "lf" })))
+            await once(out, "drain");
+          bytes += mime.length;
+          written++;
+        }
         options.onProgress?.(++done, selection.count);
       }
       out.end();
@@ -102,15 +136,18 @@ export async function exportSelection(
       mkdirSync(join(options.outDir, rel), { recursive: true });
       let n = 0;
       for (const m of folder.messages) {
-        const mime = await readAll(store, m.sha256);
-        // Numbered names keep the folder order stable and stay short on every file system.
-        const file = `${rel}/${String(++n).padStart(6, "0")}.eml`;
-        writeFileSync(join(options.outDir, file), mime);
-        files.push(file);
-        bytes += mime.length;
+        const mime = await readChecked(store, m, folder.path, damaged);
+        if (mime) {
+          // Numbered names keep the folder order stable and stay short on every file system.
+          const file = `${rel}/${String(++n).padStart(6, "0")}.eml`;
+          writeFileSync(join(options.outDir, file), mime);
+          files.push(file);
+          bytes += mime.length;
+          written++;
+        }
         options.onProgress?.(++done, selection.count);
       }
     }
   }
-  return { files, messages: done, bytes };
+  return { files, messages: written, bytes, damaged };
 }

@@ -3,7 +3,8 @@
  * by mailbox and folder (`<mailbox address>/<folder path>`), each group oldest first, so that an
  * mbox file per group reads chronologically like any mail folder.
  */
-import type { CatalogLineError, ObjectStore } from "../archive/index.js";
+import type { CatalogLineError } from "../archive/errors.js";
+import type { ObjectStore } from "../archive/store.js";
 import { type ArchivedMailbox, mailboxesOf, requireJobs, resolveAt } from "../catalog-index/directory.js";
 import { receivedAt, type SearchCriteria, type SearchHit, searchArchive } from "../catalog-index/search.js";
 import type { ExportFolder, ExportSet } from "./export-messages.js";

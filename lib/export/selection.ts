@@ -2,7 +2,8 @@
  * What an export or a restore works on: the messages of a mailbox (or one folder of it, or one
  * message) as of a point in time, resolved from the archive's jobs and catalog.
  */
-import { type MailboxView, mailboxViewAt, type ObjectStore, type ViewMessage } from "../archive/index.js";
+import { type MailboxView, mailboxViewAt, type ViewMessage } from "../archive/replay.js";
+import type { ObjectStore } from "../archive/store.js";
 import {
   type ArchivedMailbox,
   mailboxesOf,
@@ -12,6 +13,7 @@ import {
   resolveMailbox,
 } from "../catalog-index/directory.js";
 import { ArchiveLookupError } from "../catalog-index/errors.js";
+import { byIdOrPrefix } from "../catalog-index/id-prefix.js";
 
 export interface SelectedFolder {
   folderId: string;
@@ -53,13 +55,15 @@ export async function selectMessages(store: ObjectStore, request: SelectionReque
     messages: f.messages,
   }));
   if (request.message !== undefined) {
-    const id = request.message;
+    const arg = request.message;
+    const all = selected.flatMap((f) => f.messages);
+    const id = byIdOrPrefix(all, (m) => m.messageId, arg, "message")?.messageId;
     selected = selected
       .map((f) => ({ ...f, messages: f.messages.filter((m) => m.messageId === id) }))
       .filter((f) => f.messages.length > 0);
     if (selected.length === 0) {
       throw new ArchiveLookupError(
-        `message "${id}": expected a message id of ${mailbox.address} at job ${jobId} (see \`mailstream ls\`), found none`,
+        `message "${arg}": expected a message id of ${mailbox.address} at job ${jobId} (see \`mailstream ls\`), found none`,
       );
     }
   }

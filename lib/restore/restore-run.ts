@@ -17,8 +17,9 @@
  *   re-creates it when one is missing. Only messages that needed attachments afterwards are
  *   checked this way (reading their archived MIME again).
  */
-import { type ObjectStore, readBlob } from "../archive/index.js";
+import { readBlob } from "../archive/blobs.js";
 import type { ViewMessage } from "../archive/replay.js";
+import type { ObjectStore } from "../archive/store.js";
 import type { SelectedFolder, Selection } from "../export/selection.js";
 import type { GraphGateway } from "../graph/client.js";
 import { ItemNotFoundError } from "../graph/errors.js";

@@ -2,14 +2,10 @@
  * Reads back the blobs a job's catalog (or every job's) refers to and checks each one's SHA-256
  * and size against the catalog line that named it. Damaged catalog lines are reported too.
  */
-import {
-  BlobIntegrityError,
-  listMailboxCatalog,
-  ObjectNotFoundError,
-  type ObjectStore,
-  readBlob,
-  readCatalogPart,
-} from "../archive/index.js";
+import { readBlob } from "../archive/blobs.js";
+import { listMailboxCatalog, readCatalogPart } from "../archive/catalog.js";
+import { BlobIntegrityError, ObjectNotFoundError } from "../archive/errors.js";
+import type { ObjectStore } from "../archive/store.js";
 import { mailboxesOf, requireJobs, resolveJob } from "../catalog-index/directory.js";
 
 export interface BlobProblem {

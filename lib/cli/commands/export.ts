@@ -6,24 +6,24 @@
  * search (the `search` command's filters) as one mbox file per mailbox and folder
  * (`<dir>/<address>/<folder path>.mbox`) or an `.eml` tree by mailbox and folder.
  */
-import { type Command, InvalidArgumentError } from "commander";
 import { mailboxesOf, requireJobs } from "../../catalog-index/directory.js";
-import { FatalError } from "../../errors.js";
-import { type ExportFormat, exportSelection } from "../../export/export-messages.js";
+import { type ExportFormat, type ExportResult, exportSelection } from "../../export/export-messages.js";
 import { createProgress } from "../../export/progress.js";
 import { selectSearchHits } from "../../export/search-selection.js";
 import { selectMessages } from "../../export/selection.js";
+import { assertFolderOrNew } from "../../export/verified-output.js";
 import type { CliContext } from "../context.js";
-import { type ArchiveOptions, addArchiveOptions, withArchive } from "../format/archive-options.js";
+import { withArchive } from "../context.js";
+import { UsageError } from "../errors.js";
+import { EXIT, type ExitCode } from "../exit-codes.js";
 import { type CommandIO, processIO, reportCatalogErrors, writeJson } from "../format/output.js";
 import {
-  addAtOption,
-  addSearchFilterOptions,
   criteriaFrom,
   type SearchFilterOptions,
   searchedMailboxes,
   searchFiltersGiven,
 } from "../format/search-options.js";
+import type { ArchiveOptions } from "../options.js";
 
 export interface ExportCommandOptions extends ArchiveOptions, SearchFilterOptions {
   /** `-o, --output <dir>`: output folder (created). Required. */
@@ -41,14 +41,15 @@ export interface ExportCommandOptions extends ArchiveOptions, SearchFilterOption
 }
 
 /** A command line that asks for an export that cannot be (e.g. search filters without `--search`). */
-export class ExportRequestError extends FatalError {}
+export class ExportRequestError extends UsageError {}
 
 export async function exportCommand(
   mailbox: string | undefined,
   folder: string | undefined,
   opts: ExportCommandOptions,
   io: CommandIO = processIO,
-): Promise<number> {
+): Promise<ExitCode> {
+  assertFolderOrNew(opts.output);
   if (opts.search) {
     if (mailbox !== undefined || folder !== undefined) {
       throw new ExportRequestError(
@@ -84,10 +85,10 @@ export async function exportCommand(
     if (opts.json) writeJson(io.out, summary);
     else {
       io.out.write(
-        `exported ${result.messages} messages (${result.bytes} bytes) of ${selection.mailbox.address} at job ${selection.jobId} into ${result.files.length} ${filesNoun(opts.format)} under ${opts.output}\n`,
+        `exported ${result.messages} messages (${result.bytes} bytes) of ${selection.mailbox.address} at job ${selection.jobId} into ${result.files.length} ${filesNoun(opts.format)} under ${opts.output}${leftOut(result)}\n`,
       );
     }
-    return damaged > 0 ? 1 : 0;
+    return damaged + reportDamagedMessages(io, result) > 0 ? EXIT.damaged : EXIT.ok;
   });
 }
 
@@ -110,6 +111,20 @@ async function exportWithProgress(
   }
 }
 
+/** The summary's note on messages left out. */
+function leftOut(result: ExportResult): string {
+  const n = result.damaged.length;
+  return n === 0 ? "" : `; ${n} damaged message${n === 1 ? "" : "s"} left out (listed on stderr)`;
+}
+
+/** Lists the messages an export left out (stderr, one line each); returns how many. */
+function reportDamagedMessages(io: CommandIO, result: ExportResult): number {
+  for (const d of result.damaged) {
+    io.err.write(`mailstream: damaged: message ${d.messageId} (${d.folder}) left out: ${d.problem}\n`);
+  }
+  return result.damaged.length;
+}
+
 function filesNoun(format: ExportFormat | undefined): string {
   return format === "eml" ? ".eml files" : "mbox files";
 }
@@ -119,7 +134,7 @@ async function exportSearch(
   criteria: ReturnType<typeof criteriaFrom>,
   opts: ExportCommandOptions,
   io: CommandIO,
-): Promise<number> {
+): Promise<ExitCode> {
   const mailboxes = searchedMailboxes(mailboxesOf(await requireJobs(ctx.archive)), opts);
   const selection = await selectSearchHits(ctx.archive, {
     criteria,
@@ -141,55 +156,8 @@ async function exportSearch(
     });
   } else {
     io.out.write(
-      `exported ${result.messages} search hits (${result.bytes} bytes) from ${mailboxesWithHits} of ${selection.mailboxesSearched} mailboxes at job ${selection.jobId} into ${result.files.length} ${filesNoun(opts.format)} under ${opts.output}\n`,
+      `exported ${result.messages} search hits (${result.bytes} bytes) from ${mailboxesWithHits} of ${selection.mailboxesSearched} mailboxes at job ${selection.jobId} into ${result.files.length} ${filesNoun(opts.format)} under ${opts.output}${leftOut(result)}\n`,
     );
   }
-  return damaged > 0 ? 1 : 0;
-}
-
-function format(value: string): ExportFormat {
-  if (value !== "mbox" && value !== "eml") {
-    throw new InvalidArgumentError(`--format: expected mbox or eml, found "${value}"`);
-  }
-  return value;
-}
-
-export function registerExport(program: Command): void {
-  addAtOption(
-    addSearchFilterOptions(
-      addArchiveOptions(
-        program
-          .command("export")
-          .argument("[mailbox]", "mailbox address or id (not with --search)")
-          .argument("[folder]", "folder path or id (default: every folder)")
-          .description(
-            "Export a mailbox, a folder or a search result, at any point in time, as mbox files (one per folder) or .eml files",
-          ),
-      )
-        .requiredOption("-o, --output <dir>", "output folder (created when missing)")
-        .option(
-          "-f, --format <format>",
-          "mbox (mboxrd, one file per folder) or eml (a folder tree)",
-          format,
-          "mbox",
-        )
-        .option(
-          "--search",
-          "export the hits of a search across mailboxes (filters below, as `mailstream search`) into <address>/<folder>",
-        ),
-    ),
-  )
-    .option("--json", "print the summary as JSON")
-    .addHelpText(
-      "after",
-      `
-Examples:
-  $ mailstream export adele@contoso.com Inbox -o out            # out/Inbox.mbox
-  $ mailstream export adele@contoso.com -f eml --at 2026-11-01 -o out
-  $ mailstream export --search --from miriam --subject invoice --since 2024-01-01 -o out
-                                       # out/<address>/<folder>.mbox for every mailbox with hits`,
-    )
-    .action(async (mailbox: string | undefined, folder: string | undefined, opts: ExportCommandOptions) => {
-      process.exitCode = await exportCommand(mailbox, folder, opts);
-    });
+  return damaged + reportDamagedMessages(io, result) > 0 ? EXIT.damaged : EXIT.ok;
 }

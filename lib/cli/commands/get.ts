@@ -1,11 +1,8 @@
 /**
- * `mailstream get <message> [-o file]`: the message's `.eml`, byte-identical to the stored blob
- * (its SHA-256 is checked while it streams), to stdout or a file.
+ * `mailstream get <message> [-o file]`: the message's `.eml`, byte-identical to the stored blob,
+ * to stdout or a new file, handed over only after its SHA-256 matched (export/verified-output.ts).
  */
-import { createWriteStream } from "node:fs";
-import { pipeline } from "node:stream/promises";
-import type { Command } from "commander";
-import { type ObjectStore, readBlob } from "../../archive/index.js";
+import type { ObjectStore } from "../../archive/store.js";
 import {
   type ArchivedMailbox,
   mailboxesOf,
@@ -14,8 +11,11 @@ import {
   resolveMailbox,
 } from "../../catalog-index/directory.js";
 import { type FoundMessage, findMessage } from "../../catalog-index/find-message.js";
-import { type ArchiveOptions, addArchiveOptions, withArchive } from "../format/archive-options.js";
+import { assertNewFile, blobToNewFile, blobToStream } from "../../export/verified-output.js";
+import { withArchive } from "../context.js";
+import { EXIT, type ExitCode } from "../exit-codes.js";
 import { type CommandIO, processIO, reportCatalogErrors } from "../format/output.js";
+import type { ArchiveOptions } from "../options.js";
 
 export interface MessageLookupOptions extends ArchiveOptions {
   /** `--mailbox`: address or id; narrows the lookup to one mailbox (one replay instead of many). */
@@ -40,14 +40,8 @@ export async function lookupMessage(
   return found;
 }
 
-export function addMessageLookupOptions(command: Command): Command {
-  return addArchiveOptions(command)
-    .option("-m, --mailbox <mailbox>", "the message's mailbox (address or id): faster lookup")
-    .option("--at <job|date>", "point in time: latest, a job id, or a date/time (UTC)", "latest");
-}
-
 export interface GetCommandOptions extends MessageLookupOptions {
-  /** `-o, --output <file>`: write the .eml here instead of stdout. */
+  /** `-o, --output <file>`: write the .eml to this new file instead of stdout. */
   output?: string;
 }
 
@@ -55,31 +49,18 @@ export async function getCommand(
   messageId: string,
   opts: GetCommandOptions,
   io: CommandIO = processIO,
-): Promise<number> {
+): Promise<ExitCode> {
+  // Refused before any lookup: a wrong output must not cost a replay of every mailbox first.
+  if (opts.output !== undefined) assertNewFile(opts.output);
   return withArchive(opts, async (ctx) => {
     const found = await lookupMessage(ctx.archive, messageId, opts, io);
-    const body = await readBlob(ctx.archive, found.message.sha256, { verify: true });
+    const { sha256, size } = found.message;
     if (opts.output) {
-      await pipeline(body, createWriteStream(opts.output));
-      io.err.write(
-        `mailstream: wrote ${found.message.size} bytes to ${opts.output} (sha256 ${found.message.sha256})\n`,
-      );
+      await blobToNewFile(ctx.archive, sha256, opts.output);
+      io.err.write(`mailstream: wrote ${size} bytes to ${opts.output} (sha256 ${sha256} checked)\n`);
     } else {
-      for await (const chunk of body) io.out.write(chunk as Buffer);
+      await blobToStream(ctx.archive, sha256, size, io.out);
     }
-    return found.errors.length > 0 ? 1 : 0;
+    return found.errors.length > 0 ? EXIT.damaged : EXIT.ok;
   });
-}
-
-export function registerGet(program: Command): void {
-  addMessageLookupOptions(
-    program
-      .command("get")
-      .argument("<message>", "message id (as `ls` and `search` print it)")
-      .description("Write a message's .eml, byte-identical to what was backed up, to stdout or a file"),
-  )
-    .option("-o, --output <file>", "write to this file instead of stdout")
-    .action(async (message: string, opts: GetCommandOptions) => {
-      process.exitCode = await getCommand(message, opts);
-    });
 }

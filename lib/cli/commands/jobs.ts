@@ -1,9 +1,16 @@
 /** `mailstream jobs`: the archive's jobs with status, times, counts, bytes and errors. */
-import type { Command } from "commander";
 import { type ArchivedJob, requireJobs } from "../../catalog-index/directory.js";
-import { type ArchiveOptions, addArchiveOptions, withArchive } from "../format/archive-options.js";
-import { type CommandIO, formatTable, formatTime, processIO, writeJson } from "../format/output.js";
-import { formatBytes } from "../progress-view.js";
+import { withArchive } from "../context.js";
+import { EXIT, type ExitCode } from "../exit-codes.js";
+import {
+  type CommandIO,
+  formatBytes,
+  formatTable,
+  formatTime,
+  processIO,
+  writeJson,
+} from "../format/output.js";
+import type { ArchiveOptions } from "../options.js";
 
 export interface JobsCommandOptions extends ArchiveOptions {
   json?: boolean;
@@ -16,6 +23,7 @@ export interface JobRow {
   status: string;
   startedAt?: string;
   endedAt?: string;
+  /** Job created → job ended, seconds (the report's makespan; the run summary gives the same). */
   makespanSeconds?: number;
   mailboxes: number;
   items: number;
@@ -43,7 +51,7 @@ export function jobRow(job: ArchivedJob): JobRow {
   };
 }
 
-export async function jobsCommand(opts: JobsCommandOptions, io: CommandIO = processIO): Promise<number> {
+export async function jobsCommand(opts: JobsCommandOptions, io: CommandIO = processIO): Promise<ExitCode> {
   return withArchive(opts, async (ctx) => {
     const jobs = await requireJobs(ctx.archive);
     const problems = jobs.flatMap((j) => j.problems ?? []);
@@ -51,16 +59,16 @@ export async function jobsCommand(opts: JobsCommandOptions, io: CommandIO = proc
     const rows = jobs.map(jobRow);
     if (opts.json) {
       writeJson(io.out, rows);
-      return problems.length > 0 ? 1 : 0;
+      return problems.length > 0 ? EXIT.damaged : EXIT.ok;
     }
     io.out.write(
       formatTable(
-        ["JOB", "STATUS", "STARTED (UTC)", "SECONDS", "MAILBOXES", "ITEMS", "BYTES", "REMOVED", "ERRORS"],
+        ["JOB", "STATUS", "STARTED (UTC)", "MAKESPAN", "MAILBOXES", "ITEMS", "BYTES", "REMOVED", "ERRORS"],
         rows.map((j) => [
           j.jobId,
           j.status,
           formatTime(j.startedAt),
-          j.makespanSeconds !== undefined ? j.makespanSeconds.toFixed(1) : "-",
+          j.makespanSeconds !== undefined ? `${j.makespanSeconds.toFixed(1)} s` : "-",
           String(j.mailboxes),
           String(j.items),
           formatBytes(j.bytes),
@@ -69,20 +77,6 @@ export async function jobsCommand(opts: JobsCommandOptions, io: CommandIO = proc
         ]),
       ),
     );
-    return problems.length > 0 ? 1 : 0;
+    return problems.length > 0 ? EXIT.damaged : EXIT.ok;
   });
-}
-
-export function registerJobs(program: Command): void {
-  addArchiveOptions(
-    program
-      .command("jobs")
-      .description(
-        "List the archive's backup jobs: status, start, duration, mailboxes, items, bytes, errors",
-      ),
-  )
-    .option("--json", "print the jobs as JSON")
-    .action(async (opts: JobsCommandOptions) => {
-      process.exitCode = await jobsCommand(opts);
-    });
 }

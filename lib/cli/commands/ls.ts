@@ -3,8 +3,7 @@
  * counts; a folder's messages (date, from, subject, size), paged; as of the latest job or
  * `--at <job|date>`.
  */
-import type { Command } from "commander";
-import { mailboxViewAt, type ViewFolder, type ViewMessage } from "../../archive/index.js";
+import { mailboxViewAt, type ViewFolder, type ViewMessage } from "../../archive/replay.js";
 import {
   mailboxesOf,
   requireJobs,
@@ -13,15 +12,12 @@ import {
   resolveMailbox,
 } from "../../catalog-index/directory.js";
 import { receivedAt } from "../../catalog-index/search.js";
-import {
-  type ArchiveOptions,
-  addArchiveOptions,
-  nonNegativeInt,
-  withArchive,
-} from "../format/archive-options.js";
+import { withArchive } from "../context.js";
+import { EXIT, type ExitCode } from "../exit-codes.js";
 import { senderText } from "../format/message.js";
 import {
   type CommandIO,
+  formatBytes,
   formatTable,
   formatTime,
   processIO,
@@ -29,7 +25,7 @@ import {
   truncate,
   writeJson,
 } from "../format/output.js";
-import { formatBytes } from "../progress-view.js";
+import type { ArchiveOptions } from "../options.js";
 
 export interface LsCommandOptions extends ArchiveOptions {
   /** `--at`: "latest" (default), a job id, or a date/time. */
@@ -46,7 +42,7 @@ export function sortNewestFirst(messages: readonly ViewMessage[]): ViewMessage[]
   return [...messages].sort(
     (a, b) =>
       (receivedAt(b.meta) || 0) - (receivedAt(a.meta) || 0) ||
-      (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0),
+      (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? EXIT.damaged : EXIT.ok),
   );
 }
 
@@ -77,7 +73,7 @@ export async function lsCommand(
   folderArg: string | undefined,
   opts: LsCommandOptions,
   io: CommandIO = processIO,
-): Promise<number> {
+): Promise<ExitCode> {
   return withArchive(opts, async (ctx) => {
     const jobs = await requireJobs(ctx.archive);
     const mailboxes = mailboxesOf(jobs);
@@ -95,7 +91,7 @@ export async function lsCommand(
           ),
         );
       }
-      return 0;
+      return EXIT.ok;
     }
     const mailbox = resolveMailbox(mailboxes, mailboxArg);
     const view = await mailboxViewAt(ctx.archive, mailbox.mailboxId, at);
@@ -120,7 +116,7 @@ export async function lsCommand(
         );
         io.out.write(formatTable(["FOLDER", "MESSAGES", "SIZE", "ID"], folderRows(view.folders)));
       }
-      return damaged > 0 ? 1 : 0;
+      return damaged > 0 ? EXIT.damaged : EXIT.ok;
     }
     const folder = resolveFolder(view, folderArg, mailbox.address);
     const all = sortNewestFirst(folder.messages);
@@ -152,25 +148,6 @@ export async function lsCommand(
         ),
       );
     }
-    return damaged > 0 ? 1 : 0;
+    return damaged > 0 ? EXIT.damaged : EXIT.ok;
   });
-}
-
-export function registerLs(program: Command): void {
-  addArchiveOptions(
-    program
-      .command("ls")
-      .argument("[mailbox]", "mailbox address or id: list its folders")
-      .argument("[folder]", "folder path (e.g. Inbox/Projects), name or id: list its messages")
-      .description(
-        "List backed-up mailboxes; a mailbox's folders (tree, with counts); a folder's messages (newest first, paged)",
-      ),
-  )
-    .option("--at <job|date>", "point in time: latest, a job id, or a date/time (UTC)", "latest")
-    .option("--limit <n>", "messages shown at most (0–100000)", nonNegativeInt("--limit", 100_000), 50)
-    .option("--offset <n>", "messages skipped first", nonNegativeInt("--offset", Number.MAX_SAFE_INTEGER), 0)
-    .option("--json", "print JSON")
-    .action(async (mailbox: string | undefined, folder: string | undefined, opts: LsCommandOptions) => {
-      process.exitCode = await lsCommand(mailbox, folder, opts);
-    });
 }

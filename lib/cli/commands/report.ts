@@ -1,19 +1,20 @@
 /** `mailstream report <job> [--html file]`: the job report, and its per-stream timeline as HTML. */
 import { writeFile } from "node:fs/promises";
-import type { Command } from "commander";
 import type { JobReport } from "../../backup/report.js";
 import { requireJobs, resolveJob } from "../../catalog-index/directory.js";
 import { ArchiveLookupError } from "../../catalog-index/errors.js";
-import { type ArchiveOptions, addArchiveOptions, withArchive } from "../format/archive-options.js";
+import { withArchive } from "../context.js";
+import { EXIT, type ExitCode } from "../exit-codes.js";
 import {
   type CommandIO,
+  formatBytes,
   formatTable,
   formatTime,
   type OutputSink,
   processIO,
   writeJson,
 } from "../format/output.js";
-import { formatBytes } from "../progress-view.js";
+import type { ArchiveOptions } from "../options.js";
 import { renderTimelineHtml } from "../timeline.js";
 
 export interface ReportCommandOptions extends ArchiveOptions {
@@ -63,7 +64,7 @@ export async function reportCommand(
   jobId: string,
   opts: ReportCommandOptions,
   io: CommandIO = processIO,
-): Promise<number> {
+): Promise<ExitCode> {
   return withArchive(opts, async (ctx) => {
     const jobs = await requireJobs(ctx.archive);
     // `latest`: the newest job that has a report.
@@ -83,22 +84,6 @@ export async function reportCommand(
       await writeFile(opts.html, renderTimelineHtml(job.report));
       io.err.write(`mailstream: wrote the timeline of job ${job.jobId} to ${opts.html}\n`);
     }
-    return 0;
+    return EXIT.ok;
   });
-}
-
-export function registerReport(program: Command): void {
-  addArchiveOptions(
-    program
-      .command("report")
-      .argument("<job>", "job id (see `mailstream jobs`), or `latest` for the newest job with a report")
-      .description(
-        "Print a job's report; --html writes its per-stream timeline (plan vs actual) as an HTML file",
-      ),
-  )
-    .option("--html <file>", "write the timeline chart (self-contained HTML/SVG) to this file")
-    .option("--json", "print the report as JSON")
-    .action(async (job: string, opts: ReportCommandOptions) => {
-      process.exitCode = await reportCommand(job, opts);
-    });
 }

@@ -2,14 +2,15 @@
  * `mailstream restore <mailbox> [folder] [--message id] [--to mailbox] [--into name|--original]
  * [--at job|date] [--dry-run]`: puts archived mail back into a mailbox of the configured tenant.
  */
-import type { Command } from "commander";
 import { createProgress } from "../../export/progress.js";
 import { selectMessages } from "../../export/selection.js";
 import type { GraphGateway } from "../../graph/client.js";
 import { graphGatewayFromConfig } from "../../restore/graph-from-config.js";
 import { defaultRestoreFolder, restoreSelection } from "../../restore/restore-run.js";
-import { type ArchiveOptions, addArchiveOptions, withArchive } from "../format/archive-options.js";
+import { withArchive } from "../context.js";
+import { EXIT, type ExitCode } from "../exit-codes.js";
 import { type CommandIO, processIO, reportCatalogErrors, writeJson } from "../format/output.js";
+import type { ArchiveOptions } from "../options.js";
 
 export interface RestoreCommandOptions extends ArchiveOptions {
   /** `--message <id>`: restore this one message only. */
@@ -34,7 +35,7 @@ export async function restoreCommand(
   folder: string | undefined,
   opts: RestoreCommandOptions,
   io: CommandIO = processIO,
-): Promise<number> {
+): Promise<ExitCode> {
   return withArchive(opts, async (ctx) => {
     const selection = await selectMessages(ctx.archive, {
       mailbox,
@@ -73,32 +74,9 @@ export async function restoreCommand(
           `${opts.dryRun ? "dry run: would restore" : "restored"} ${result.created} messages into ${targetUser} (${result.skipped} already there, ${result.foldersCreated.length} folders ${opts.dryRun ? "to create" : "created"}) from job ${selection.jobId}\n`,
         );
       }
-      return damaged > 0 ? 1 : 0;
+      return damaged > 0 ? EXIT.damaged : EXIT.ok;
     } finally {
       built?.close();
     }
   });
-}
-
-export function registerRestore(program: Command): void {
-  addArchiveOptions(
-    program
-      .command("restore")
-      .argument("<mailbox>", "source mailbox address or id")
-      .argument("[folder]", "folder path or id (default: the whole mailbox)")
-      .description(
-        "Restore a message, folder or mailbox at a point in time into the original or another mailbox, as received mail",
-      ),
-  )
-    .option("--message <id>", "restore only this message")
-    .option("--to <mailbox>", "target mailbox of the configured tenant (default: the source mailbox)")
-    .option("--into <folder>", "new top folder to restore under (default: Restored <date>)")
-    .option("--original", "restore into the original folders instead of a new one")
-    .option("--at <job|date>", "point in time: latest, a job id, or a date/time (UTC)", "latest")
-    .option("--dry-run", "show what would be restored; change nothing")
-    .option("--config <file>", "tenant configuration file (default: MAILSTREAM_* environment variables)")
-    .option("--json", "print the result as JSON")
-    .action(async (mailbox: string, folder: string | undefined, opts: RestoreCommandOptions) => {
-      process.exitCode = await restoreCommand(mailbox, folder, opts);
-    });
 }

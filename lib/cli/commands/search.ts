@@ -2,18 +2,14 @@
  * `mailstream search`: messages across mailboxes by sender, recipient, subject words, date
  * range, folder and attachments, from the catalog's metadata (no blob is read).
  */
-import type { Command } from "commander";
 import { mailboxesOf, requireJobs, resolveAt } from "../../catalog-index/directory.js";
 import { searchArchive } from "../../catalog-index/search.js";
-import {
-  type ArchiveOptions,
-  addArchiveOptions,
-  nonNegativeInt,
-  withArchive,
-} from "../format/archive-options.js";
+import { withArchive } from "../context.js";
+import { EXIT, type ExitCode } from "../exit-codes.js";
 import { senderText } from "../format/message.js";
 import {
   type CommandIO,
+  formatBytes,
   formatTable,
   formatTime,
   processIO,
@@ -21,14 +17,8 @@ import {
   truncate,
   writeJson,
 } from "../format/output.js";
-import {
-  addAtOption,
-  addSearchFilterOptions,
-  criteriaFrom,
-  type SearchFilterOptions,
-  searchedMailboxes,
-} from "../format/search-options.js";
-import { formatBytes } from "../progress-view.js";
+import { criteriaFrom, type SearchFilterOptions, searchedMailboxes } from "../format/search-options.js";
+import type { ArchiveOptions } from "../options.js";
 
 /** Kept here too: the search command's criteria are the shared search filters'. */
 export { criteriaFrom } from "../format/search-options.js";
@@ -41,7 +31,10 @@ export interface SearchCommandOptions extends ArchiveOptions, SearchFilterOption
   json?: boolean;
 }
 
-export async function searchCommand(opts: SearchCommandOptions, io: CommandIO = processIO): Promise<number> {
+export async function searchCommand(
+  opts: SearchCommandOptions,
+  io: CommandIO = processIO,
+): Promise<ExitCode> {
   const criteria = criteriaFrom(opts);
   return withArchive(opts, async (ctx) => {
     const jobs = await requireJobs(ctx.archive);
@@ -86,25 +79,6 @@ export async function searchCommand(opts: SearchCommandOptions, io: CommandIO = 
         `mailstream: ${result.hits.length} hits (${shown.length} shown) in ${result.mailboxesSearched} mailboxes, ${result.messagesScanned} messages scanned at job ${at} in ${(ms / 1000).toFixed(2)} s\n`,
       );
     }
-    return damaged > 0 ? 1 : 0;
+    return damaged > 0 ? EXIT.damaged : EXIT.ok;
   });
-}
-
-export function registerSearch(program: Command): void {
-  addAtOption(
-    addSearchFilterOptions(
-      addArchiveOptions(
-        program
-          .command("search")
-          .description(
-            "Search messages across mailboxes by sender, recipient, subject words, date range, folder, attachments (from the catalog; no message is read)",
-          ),
-      ),
-    ),
-  )
-    .option("--limit <n>", "hits shown at most (0–100000)", nonNegativeInt("--limit", 100_000), 100)
-    .option("--json", "print JSON")
-    .action(async (opts: SearchCommandOptions) => {
-      process.exitCode = await searchCommand(opts);
-    });
 }

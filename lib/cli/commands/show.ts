@@ -2,13 +2,13 @@
  * `mailstream show <message>`: where the message is and its properties (from the catalog), then
  * its headers, text body and attachments (parsed from the stored `.eml` with mailparser).
  */
-import type { Command } from "commander";
 import { type AddressObject, simpleParser } from "mailparser";
-import { readBlob } from "../../archive/index.js";
-import { type ArchiveOptions, withArchive } from "../format/archive-options.js";
-import { type CommandIO, formatTable, processIO, writeJson } from "../format/output.js";
-import { formatBytes } from "../progress-view.js";
-import { addMessageLookupOptions, lookupMessage, type MessageLookupOptions } from "./get.js";
+import { readBlob } from "../../archive/blobs.js";
+import { withArchive } from "../context.js";
+import { EXIT, type ExitCode } from "../exit-codes.js";
+import { type CommandIO, formatBytes, formatTable, processIO, writeJson } from "../format/output.js";
+import type { ArchiveOptions } from "../options.js";
+import { lookupMessage, type MessageLookupOptions } from "./get.js";
 
 export interface ShowCommandOptions extends MessageLookupOptions, ArchiveOptions {
   json?: boolean;
@@ -23,7 +23,7 @@ export async function showCommand(
   messageId: string,
   opts: ShowCommandOptions,
   io: CommandIO = processIO,
-): Promise<number> {
+): Promise<ExitCode> {
   return withArchive(opts, async (ctx) => {
     const found = await lookupMessage(ctx.archive, messageId, opts, io);
     const { message, folder, mailbox } = found;
@@ -52,7 +52,7 @@ export async function showCommand(
         text: mail.text ?? "",
         attachments,
       });
-      return found.errors.length > 0 ? 1 : 0;
+      return found.errors.length > 0 ? EXIT.damaged : EXIT.ok;
     }
     const lines = [
       `Mailbox:     ${mailbox.address}`,
@@ -81,19 +81,6 @@ export async function showCommand(
         ),
       );
     } else io.out.write("Attachments: none\n");
-    return found.errors.length > 0 ? 1 : 0;
+    return found.errors.length > 0 ? EXIT.damaged : EXIT.ok;
   });
-}
-
-export function registerShow(program: Command): void {
-  addMessageLookupOptions(
-    program
-      .command("show")
-      .argument("<message>", "message id (as `ls` and `search` print it)")
-      .description("Show a message: where it is, its state, headers, text body and attachments"),
-  )
-    .option("--json", "print JSON")
-    .action(async (message: string, opts: ShowCommandOptions) => {
-      process.exitCode = await showCommand(message, opts);
-    });
 }

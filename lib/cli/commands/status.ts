@@ -4,18 +4,14 @@
  * report from the archive.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Command } from "commander";
 import { readJobProgress } from "../../app/progress.js";
 import { requireJobs, resolveJob } from "../../catalog-index/directory.js";
 import { ArchiveLookupError } from "../../catalog-index/errors.js";
 import { CLOSED_JOB_STATUSES, type StateStore } from "../../state/index.js";
-import {
-  type ArchiveOptions,
-  addArchiveOptions,
-  nonNegativeInt,
-  withArchive,
-} from "../format/archive-options.js";
+import { withArchive } from "../context.js";
+import { EXIT, type ExitCode } from "../exit-codes.js";
 import { type CommandIO, processIO, writeJson } from "../format/output.js";
+import type { ArchiveOptions } from "../options.js";
 import { JobProgressView } from "../progress-view.js";
 import { writeReportText } from "./report.js";
 
@@ -38,7 +34,7 @@ export async function statusCommand(
   jobId: string | undefined,
   opts: StatusCommandOptions,
   io: CommandIO = processIO,
-): Promise<number> {
+): Promise<ExitCode> {
   return withArchive(opts, async (ctx) => {
     const live = ctx.state ? await liveJobId(ctx.state, jobId) : undefined;
     if (ctx.state && live) {
@@ -56,7 +52,7 @@ export async function statusCommand(
       } finally {
         view.stop();
       }
-      return 0;
+      return EXIT.ok;
     }
     // No live state: the archive's last word on the job.
     const jobs = await requireJobs(ctx.archive);
@@ -68,28 +64,6 @@ export async function statusCommand(
     }
     if (opts.json) writeJson(io.out, job.report);
     else writeReportText(io.out, job.report);
-    return 0;
+    return EXIT.ok;
   });
-}
-
-export function registerStatus(program: Command): void {
-  addArchiveOptions(
-    program
-      .command("status")
-      .argument("[job]", "job id (default: the running job, else the newest)")
-      .description(
-        "Live progress of a job (overall and per stream) until it ends, from the state table when reachable; otherwise the job's last report",
-      ),
-  )
-    .option(
-      "--refresh-ms <ms>",
-      "milliseconds between refreshes (100–60000)",
-      nonNegativeInt("--refresh-ms", 60_000),
-      1000,
-    )
-    .option("--once", "print the current progress once and return")
-    .option("--json", "print JSON")
-    .action(async (job: string | undefined, opts: StatusCommandOptions) => {
-      process.exitCode = await statusCommand(job, opts);
-    });
 }

@@ -2,11 +2,12 @@
  * `mailstream verify [job]`: reads back every blob the catalog names (of one job, or all),
  * checks hashes and sizes, and lists what is missing or damaged. Exit 1 when anything is wrong.
  */
-import type { Command } from "commander";
 import { createProgress } from "../../export/progress.js";
 import { verifyArchive } from "../../verify/verify-blobs.js";
-import { type ArchiveOptions, addArchiveOptions, withArchive } from "../format/archive-options.js";
+import { withArchive } from "../context.js";
+import { EXIT, type ExitCode } from "../exit-codes.js";
 import { type CommandIO, processIO, writeJson } from "../format/output.js";
+import type { ArchiveOptions } from "../options.js";
 
 export interface VerifyCommandOptions extends ArchiveOptions {
   json?: boolean;
@@ -16,7 +17,7 @@ export async function verifyCommand(
   job: string | undefined,
   opts: VerifyCommandOptions,
   io: CommandIO = processIO,
-): Promise<number> {
+): Promise<ExitCode> {
   return withArchive(opts, async (ctx) => {
     const progress = createProgress("verify", io.err);
     const result = await verifyArchive(ctx.archive, {
@@ -38,21 +39,6 @@ export async function verifyCommand(
         `${ok ? "OK" : "PROBLEMS"}: ${result.blobsChecked} blobs (${result.bytesRead} bytes) of ${result.jobs.length} jobs checked; ${result.problems.filter((p) => p.kind === "missing").length} missing, ${result.problems.filter((p) => p.kind === "damaged").length} damaged, ${result.catalogErrors.length} damaged catalog lines\n`,
       );
     }
-    return ok ? 0 : 1;
+    return ok ? EXIT.ok : EXIT.damaged;
   });
-}
-
-export function registerVerify(program: Command): void {
-  addArchiveOptions(
-    program
-      .command("verify")
-      .argument("[job]", "job id (default: every job)")
-      .description(
-        "Read back the archived blobs, check their hashes against the catalog, report missing or damaged ones",
-      ),
-  )
-    .option("--json", "print the result as JSON")
-    .action(async (job: string | undefined, opts: VerifyCommandOptions) => {
-      process.exitCode = await verifyCommand(job, opts);
-    });
 }

@@ -1,3 +1,5 @@
+import stringWidth from "string-width";
+
 /**
  * Where a command writes: process.stdout/stderr in the program, a collector in tests. Commands
  * take an {@link CommandIO} instead of touching the process, so tests run them in process.
@@ -37,18 +39,44 @@ export function writeJson(out: OutputSink, value: unknown): void {
   out.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** Lays rows out in columns (left-aligned, two spaces apart); the last column is not padded. */
+/** Columns a text takes on a terminal: CJK and most emoji take two, combining marks none. */
+export function displayWidth(text: string): number {
+  return stringWidth(text);
+}
+
+/** Pads text with spaces to a display width (never cuts). */
+export function padToWidth(text: string, width: number): string {
+  return text + " ".repeat(Math.max(0, width - displayWidth(text)));
+}
+
+/**
+ * Lays rows out in columns (left-aligned, two spaces apart) by display width, so that CJK and
+ * emoji line up; the last column is not padded.
+ */
 export function formatTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   const all = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
+  const widths = header.map((_, i) => Math.max(...all.map((r) => displayWidth(r[i] ?? ""))));
   return `${all
     .map((r) =>
       r
-        .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)))
+        .map((cell, i) => (i === r.length - 1 ? cell : padToWidth(cell, widths[i]!)))
         .join("  ")
         .trimEnd(),
     )
     .join("\n")}\n`;
+}
+
+/** `512 B`, `1.5 KiB`, `23 MiB`: binary units, one decimal below 10. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
 /** `2026-11-29 05:00` (UTC) from an ISO time; the input when it is not one. */
@@ -59,9 +87,23 @@ export function formatTime(iso: string | undefined): string {
   return new Date(t).toISOString().slice(0, 16).replace("T", " ");
 }
 
-/** Cuts text to at most `max` characters, marking the cut with `…`. */
+const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
+/**
+ * Cuts text to at most `max` display columns, marking the cut with `…`; never splits a character
+ * (a surrogate pair, an emoji sequence or a character with its combining marks).
+ */
 export function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
+  if (displayWidth(text) <= max) return text;
+  let out = "";
+  let width = 0;
+  for (const { segment } of graphemes.segment(text)) {
+    const w = displayWidth(segment);
+    if (width + w > max - 1) break;
+    out += segment;
+    width += w;
+  }
+  return `${out}…`;
 }
 
 /** Prints damaged catalog lines as warnings (with their key and line) and returns how many. */

@@ -10,6 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Logger } from "../../app/logger.js";
+import { LocalObjectStore } from "../../archive/local-store.js";
 import type { JobReport } from "../../backup/report.js";
 import { type LocalRuntimeFile, RUNTIME_FILE } from "../../cli/context.js";
 import { type JobProgressSnapshot, JobProgressView } from "../../cli/progress-view.js";
@@ -18,8 +19,9 @@ import { ensureSimulatorCa } from "../sim/server/index.js";
 import { describeTenant, type TenantDescription } from "../sim/tenant/describe.js";
 import { TENANT_SHAPES, type TenantShape, type TenantSpec } from "../sim/tenant/generate.js";
 import { tenantFromSeed } from "../sim/tenant/seeded.js";
+import { acquireDataLock } from "./data-lock.js";
 import { findFreePort } from "./free-port.js";
-import { startLocalServices, startLocalStack } from "./stack.js";
+import { type LocalServices, startLocalServices, startLocalStack } from "./stack.js";
 
 export interface LocalRunOptions {
   /** The data folder. Default `.mailstream` in the working directory. */
@@ -37,6 +39,10 @@ export interface LocalRunOptions {
   logger?: Logger;
   /** Milliseconds between live-view refreshes. Default 500. */
   refreshMs?: number;
+  /** The user's MAILSTREAM_* settings (run-settings.ts), under what the stack and simulator set. */
+  userEnv?: Record<string, string>;
+  /** A JSON configuration file under the environment values. */
+  configFile?: string;
 }
 
 export interface LocalRunResult {
@@ -49,6 +55,8 @@ export interface LocalRunResult {
   /** A job that an earlier, interrupted run left open and this run finished first. */
   resumedJobId?: string;
   archivePath: string;
+  /** Temporary files and staging objects that interrupted runs had left in the archive, removed at start. */
+  leftoversRemoved: number;
 }
 
 interface TenantFile {
@@ -82,81 +90,123 @@ async function nextTenant(dataDir: string, shape: TenantShape): Promise<TenantFi
   return next;
 }
 
+/**
+ * What every local run does around its work: the data folder's lock (one run at a time; a second
+ * one says who holds it), the leftovers of interrupted runs removed, and on SIGINT, SIGTERM or
+ * SIGHUP the lock released before the process ends (DynamoDB Local follows through its
+ * watchdog). Returns the session; `end()` undoes it.
+ */
+async function openSession(dataDir: string): Promise<{ leftoversRemoved: number; end(): void }> {
+  mkdirSync(dataDir, { recursive: true });
+  const lock = acquireDataLock(dataDir);
+  const runtimeFile = join(dataDir, RUNTIME_FILE);
+  const release = () => {
+    rmSync(runtimeFile, { force: true });
+    lock.release();
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    release();
+    process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 1));
+  };
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  for (const signal of signals) process.on(signal, onSignal);
+  try {
+    // Nothing else writes to this archive now: what interrupted writes left is garbage.
+    const removed = await new LocalObjectStore(join(dataDir, "archive")).removeLeftovers();
+    return {
+      leftoversRemoved: removed.length,
+      end() {
+        for (const signal of signals) process.off(signal, onSignal);
+        release();
+      },
+    };
+  } catch (error) {
+    for (const signal of signals) process.off(signal, onSignal);
+    release();
+    throw error;
+  }
+}
+
 export async function runLocalBackup(options: LocalRunOptions = {}): Promise<LocalRunResult> {
   const dataDir = resolve(options.dataDir ?? ".mailstream");
-  mkdirSync(dataDir, { recursive: true });
-  const ca = await localCa(dataDir);
-  const tenantFile = await nextTenant(dataDir, options.shape ?? "demo");
-  const store = tenantFromSeed(tenantFile.spec, tenantFile.rounds);
-  const tenant = describeTenant(store);
-  const stack = await startLocalStack({
-    store,
-    ca,
-    certDir: join(dataDir, "ca"),
-    simPort: tenantFile.port,
-    latency: options.latency ?? { baseMs: 2, jitterMs: 3 },
-    ...(options.limits ? { limits: options.limits } : {}),
-    archive: { kind: "local", path: join(dataDir, "archive") },
-    dynamoDbPath: join(dataDir, "dynamodb"),
-    logDir: join(dataDir, "logs"),
-    streams: options.streams ?? 8,
-    ...(options.logger ? { logger: options.logger } : {}),
-  });
-  // While this run lasts, `mailstream status` in another terminal reads live progress from here.
-  const runtimeFile = join(dataDir, RUNTIME_FILE);
+  const session = await openSession(dataDir);
+  try {
+    const ca = await localCa(dataDir);
+    const tenantFile = await nextTenant(dataDir, options.shape ?? "demo");
+    const store = tenantFromSeed(tenantFile.spec, tenantFile.rounds);
+    const tenant = describeTenant(store);
+    const stack = await startLocalStack({
+      store,
+      ca,
+      certDir: join(dataDir, "ca"),
+      simPort: tenantFile.port,
+      latency: options.latency ?? { baseMs: 2, jitterMs: 3 },
+      ...(options.limits ? { limits: options.limits } : {}),
+      archive: { kind: "local", path: join(dataDir, "archive") },
+      dynamoDbPath: join(dataDir, "dynamodb"),
+      logDir: join(dataDir, "logs"),
+      streams: options.streams ?? 8,
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.userEnv ? { userEnv: options.userEnv } : {}),
+      ...(options.configFile ? { configFile: options.configFile } : {}),
+    });
+    try {
+      const { jobId, report, resumedJobId } = await runJobs(dataDir, stack, options);
+      return {
+        dataDir,
+        jobId,
+        report,
+        tenantRound: tenantFile.rounds,
+        tenant,
+        ...(resumedJobId ? { resumedJobId } : {}),
+        archivePath: join(dataDir, "archive"),
+        leftoversRemoved: session.leftoversRemoved,
+      };
+    } finally {
+      await stack.stop();
+    }
+  } finally {
+    session.end();
+  }
+}
+
+/**
+ * Finishes a job an earlier run left open, then runs a new one, with the live view on stderr.
+ * While it lasts, `mailstream status` in another terminal reads live progress through the
+ * runtime file.
+ */
+async function runJobs(
+  dataDir: string,
+  services: LocalServices,
+  options: { progressOut?: NodeJS.WriteStream; refreshMs?: number },
+): Promise<{ jobId: string; report: JobReport; resumedJobId?: string }> {
   const running: LocalRuntimeFile = {
     pid: process.pid,
-    dynamodbEndpoint: stack.emulators.endpoints.dynamodb ?? "",
-    tableName: stack.app.config.stateTable,
+    dynamodbEndpoint: services.emulators.endpoints.dynamodb ?? "",
+    tableName: services.app.config.stateTable,
   };
-  writeFileSync(runtimeFile, `${JSON.stringify(running)}\n`);
+  writeFileSync(join(dataDir, RUNTIME_FILE), `${JSON.stringify(running)}\n`);
+  const view = new JobProgressView(options.progressOut ?? process.stderr);
   try {
-    const view = new JobProgressView(options.progressOut ?? process.stderr);
     const onProgress = (p: JobProgressSnapshot) => view.update(p);
     const refreshMs = options.refreshMs ?? 500;
     // An earlier run that was interrupted left its job open: nothing runs its streams now, so
     // the sweep re-sends them at once and the job resumes from its checkpoints.
-    const resumedJobId = await stack.resumeOpenJob({ onProgress, refreshMs });
-    const { jobId, report } = await stack.runJob({ onProgress, refreshMs });
-    view.stop();
-    return {
-      dataDir,
-      jobId,
-      report,
-      tenantRound: tenantFile.rounds,
-      tenant,
-      ...(resumedJobId ? { resumedJobId } : {}),
-      archivePath: join(dataDir, "archive"),
-    };
+    const resumedJobId = await services.resumeOpenJob({ onProgress, refreshMs });
+    const { jobId, report } = await services.runJob({ onProgress, refreshMs });
+    return { jobId, report, ...(resumedJobId ? { resumedJobId } : {}) };
   } finally {
-    rmSync(runtimeFile, { force: true });
-    await stack.stop();
+    view.stop();
   }
 }
-
-/** The tenant and credential settings a real-tenant run takes from the environment. */
-const TENANT_VARIABLES = [
-  "MAILSTREAM_TENANT_ID",
-  "MAILSTREAM_CLIENT_ID",
-  "MAILSTREAM_GRAPH_BASE_URL",
-  "MAILSTREAM_AUTHORITY",
-  "MAILSTREAM_AUTHORITY_METADATA",
-  "MAILSTREAM_KNOWN_AUTHORITIES",
-  "MAILSTREAM_CREDENTIALS_SOURCE",
-  "MAILSTREAM_CLIENT_SECRET",
-  "MAILSTREAM_CLIENT_CERT_PEM",
-  "MAILSTREAM_CLIENT_KEY_PEM",
-  "MAILSTREAM_INCLUDE",
-  "MAILSTREAM_EXCLUDE",
-  "MAILSTREAM_PAGE_SIZE",
-];
 
 export interface RealTenantRunOptions {
   dataDir?: string;
   streams?: number;
   /** JSON configuration with the tenant and credentials (as `loadConfig` reads). */
   configFile?: string;
-  env?: Readonly<Record<string, string | undefined>>;
+  /** The user's MAILSTREAM_* settings (run-settings.ts): the tenant, credentials and the rest. */
+  userEnv?: Record<string, string>;
   progressOut?: NodeJS.WriteStream;
   logger?: Logger;
 }
@@ -169,36 +219,33 @@ export async function runRealTenantBackup(
   options: RealTenantRunOptions,
 ): Promise<Omit<LocalRunResult, "tenant" | "tenantRound">> {
   const dataDir = resolve(options.dataDir ?? ".mailstream-tenant");
-  mkdirSync(dataDir, { recursive: true });
-  const env = options.env ?? process.env;
-  const tenantEnv = Object.fromEntries(
-    TENANT_VARIABLES.filter((k) => env[k] !== undefined).map((k) => [k, env[k]]),
-  );
-  const services = await startLocalServices(
-    {
-      archive: { kind: "local", path: join(dataDir, "archive") },
-      dynamoDbPath: join(dataDir, "dynamodb"),
-      logDir: join(dataDir, "logs"),
-      streams: options.streams ?? 8,
-      ...(options.configFile ? { configFile: options.configFile } : {}),
-      ...(options.logger ? { logger: options.logger } : {}),
-    },
-    tenantEnv,
-  );
+  const session = await openSession(dataDir);
   try {
-    const view = new JobProgressView(options.progressOut ?? process.stderr);
-    const onProgress = (p: JobProgressSnapshot) => view.update(p);
-    const resumedJobId = await services.resumeOpenJob({ onProgress });
-    const { jobId, report } = await services.runJob({ onProgress });
-    view.stop();
-    return {
-      dataDir,
-      jobId,
-      report,
-      ...(resumedJobId ? { resumedJobId } : {}),
-      archivePath: join(dataDir, "archive"),
-    };
+    const services = await startLocalServices(
+      {
+        archive: { kind: "local", path: join(dataDir, "archive") },
+        dynamoDbPath: join(dataDir, "dynamodb"),
+        logDir: join(dataDir, "logs"),
+        streams: options.streams ?? 8,
+        ...(options.configFile ? { configFile: options.configFile } : {}),
+        ...(options.logger ? { logger: options.logger } : {}),
+      },
+      options.userEnv ?? {},
+    );
+    try {
+      const { jobId, report, resumedJobId } = await runJobs(dataDir, services, options);
+      return {
+        dataDir,
+        jobId,
+        report,
+        ...(resumedJobId ? { resumedJobId } : {}),
+        archivePath: join(dataDir, "archive"),
+        leftoversRemoved: session.leftoversRemoved,
+      };
+    } finally {
+      await services.stop();
+    }
   } finally {
-    await services.stop();
+    session.end();
   }
 }

@@ -64,6 +64,11 @@ export interface ServicesOptions {
   configFile?: string;
   /** Configuration values beyond the ones the stack sets (MAILSTREAM_* names), e.g. a deadline margin. */
   env?: Record<string, string>;
+  /**
+   * The user's MAILSTREAM_* settings (page size, include/exclude, log level, …), under everything
+   * the stack sets (archive, state table, queue, endpoints, the tenant's values). Default none.
+   */
+  userEnv?: Record<string, string>;
   logger?: Logger;
   planLimits?: BackupAppOptions["planLimits"];
   graphPolicy?: BackupAppOptions["graphPolicy"];
@@ -171,6 +176,7 @@ export async function startLocalServices(
     const config = loadConfig({
       ...(options.configFile ? { file: options.configFile } : {}),
       env: {
+        ...options.userEnv,
         ...tenantEnv,
         ...archiveEnv,
         MAILSTREAM_STATE_TABLE: tableName,

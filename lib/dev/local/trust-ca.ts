@@ -1,9 +1,13 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { Socket } from "node:net";
 import { join } from "node:path";
+import tls from "node:tls";
 
 /** Set in the re-executed child so that it never re-executes again. */
 const READY_FLAG = "MAILSTREAM_EXTRA_CA_READY";
+/** Set in the re-executed child: the file descriptor of its lifeline to the parent. */
+const LIFELINE_FD = "MAILSTREAM_LIFELINE_FD";
 
 /**
  * The file to put in NODE_EXTRA_CA_CERTS so that Node trusts `caCertPath` *and* whatever the
@@ -22,22 +26,69 @@ export function extraCaBundle(
 }
 
 /**
+ * Adds a CA to the ones this process trusts, when Node can do that after start
+ * (`tls.setDefaultCACertificates`, Node 22.19 and later). Returns false on an older Node.
+ */
+export function trustCaInProcess(caCertPath: string): boolean {
+  const setDefault = (tls as { setDefaultCACertificates?: (certs: string[]) => void })
+    .setDefaultCACertificates;
+  if (typeof setDefault !== "function") return false;
+  const pem = readFileSync(caCertPath, "utf8");
+  const current = tls.getCACertificates("default");
+  if (!current.includes(pem)) setDefault([...current, pem]);
+  return true;
+}
+
+/**
+ * In a re-executed child: ends this process when the parent goes away, however it went (even
+ * SIGKILL): the parent holds the write end of a pipe the child reads; its end is the signal. The
+ * child's own children (DynamoDB Local's watchdog) follow it the same way, so nothing is orphaned.
+ */
+function watchLifeline(): void {
+  const fd = Number(process.env[LIFELINE_FD]);
+  if (!Number.isInteger(fd) || fd < 3) return;
+  // A socket over the pipe (not a file stream, whose blocking read would hold a thread-pool thread).
+  const line = new Socket({ fd, readable: true, writable: false });
+  line.on("data", () => {});
+  const end = () => process.kill(process.pid, "SIGTERM");
+  line.on("end", end);
+  line.on("error", end);
+  // The lifeline must not keep a finished child alive.
+  line.unref();
+}
+
+/**
  * Node reads NODE_EXTRA_CA_CERTS once, at process start. When this process does not trust the
  * simulator's CA yet, run the same command again in a child process that does, and end with its
- * exit code. Returns only in a process that trusts the CA.
+ * exit code. Returns only in a process that trusts the CA. The child dies with this process: a
+ * signal is forwarded, and a lifeline pipe ends the child if this process is killed outright.
  */
 export async function reexecTrustingCa(caCertPath: string, bundleDir: string): Promise<void> {
-  if (process.env[READY_FLAG] === "1") return;
+  if (process.env[READY_FLAG] === "1") {
+    watchLifeline();
+    return;
+  }
   const extra = extraCaBundle(caCertPath, bundleDir);
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: "inherit",
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: extra, [READY_FLAG]: "1" },
+    stdio: ["inherit", "inherit", "inherit", "pipe"],
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: extra, [READY_FLAG]: "1", [LIFELINE_FD]: "3" },
   });
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
-  process.on("SIGINT", forward);
-  process.on("SIGTERM", forward);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, forward);
   const code: number = await new Promise((resolve) => {
-    child.on("exit", (c, signal) => resolve(c ?? (signal ? 128 + 2 : 1)));
+    child.on("exit", (c, signal) =>
+      resolve(c ?? (signal ? 128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 1) : 1)),
+    );
   });
   process.exit(code);
+}
+
+/**
+ * Makes this process trust the CA: in place where Node allows it (one process, nothing to
+ * orphan), else by {@link reexecTrustingCa}.
+ */
+export async function trustCa(caCertPath: string, bundleDir: string): Promise<void> {
+  if (process.env[READY_FLAG] === "1" || !trustCaInProcess(caCertPath)) {
+    await reexecTrustingCa(caCertPath, bundleDir);
+  }
 }

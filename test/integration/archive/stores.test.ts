@@ -8,11 +8,11 @@ import { createArchive } from "../../../lib/archive/archive.js";
 import { readBlob, storeMime } from "../../../lib/archive/blobs.js";
 import { readCatalogPart, toJsonLines } from "../../../lib/archive/catalog.js";
 import { CatalogLineError, InvalidKeyError, ObjectNotFoundError } from "../../../lib/archive/errors.js";
+import { LocalObjectStore, listAll, type ObjectStore, S3ObjectStore } from "../../../lib/archive/index.js";
 import { catalogPartKey } from "../../../lib/archive/keys.js";
 import { readManifest } from "../../../lib/archive/manifest.js";
 import { compactMailbox, mailboxViewAt } from "../../../lib/archive/replay.js";
 import { readReport } from "../../../lib/archive/reports.js";
-import { LocalObjectStore, listAll, type ObjectStore, S3ObjectStore } from "../../../lib/archive/store.js";
 import { type AwsHarness, useAwsEmulators } from "../../support/aws.js";
 
 let aws: AwsHarness;

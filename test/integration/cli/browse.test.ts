@@ -18,6 +18,7 @@ import { searchCommand } from "../../../lib/cli/commands/search.js";
 import { showCommand } from "../../../lib/cli/commands/show.js";
 import { statusCommand } from "../../../lib/cli/commands/status.js";
 import { type LocalRuntimeFile, RUNTIME_FILE } from "../../../lib/cli/context.js";
+import { EXIT } from "../../../lib/cli/exit-codes.js";
 import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
 import type { LocalStack } from "../../../lib/dev/local/stack.js";
 import type { GroundTruth, generateTenant } from "../../../lib/dev/sim/index.js";
@@ -314,7 +315,7 @@ describe("mailstream browse commands", () => {
     const lines = readFileSync(join(damaged, part.key), "utf8").trimEnd().split("\n").length;
 
     const c = io();
-    expect(await lsCommand(address, undefined, { archive: damaged }, c.io)).toBe(1);
+    expect(await lsCommand(address, undefined, { archive: damaged }, c.io)).toBe(EXIT.damaged);
     expect(c.err.text()).toContain(`${part.key} line ${lines}`);
     const good = io();
     await lsCommand(address, undefined, { archive }, good.io);
@@ -323,7 +324,7 @@ describe("mailstream browse commands", () => {
     // A damaged report hides nothing else: the job shows as unreadable, the warning names the file.
     writeFileSync(join(damaged, "reports", job1, "report.json"), "{ truncated");
     const j = io();
-    expect(await jobsCommand({ archive: damaged, json: true }, j.io)).toBe(1);
+    expect(await jobsCommand({ archive: damaged, json: true }, j.io)).toBe(EXIT.damaged);
     expect(j.err.text()).toContain(`reports/${job1}/report.json`);
     const rows = JSON.parse(j.out.text()) as JobRow[];
     expect(rows.map((r) => [r.jobId, r.status])).toEqual([

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportCommand } from "../../../lib/cli/commands/export.js";
 import { restoreCommand } from "../../../lib/cli/commands/restore.js";
 import { verifyCommand } from "../../../lib/cli/commands/verify.js";
+import { EXIT } from "../../../lib/cli/exit-codes.js";
 import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
 import type { LocalStack } from "../../../lib/dev/local/stack.js";
 import type { GroundTruth, generateTenant } from "../../../lib/dev/sim/index.js";
@@ -238,7 +239,7 @@ describe("mailstream verify", () => {
     writeFileSync(join(copy, "blobs", corrupted), "not the message\n");
     unlinkSync(join(copy, "blobs", deleted));
     const bad = io();
-    expect(await verifyCommand(undefined, { archive: copy, json: true }, bad.io)).toBe(1);
+    expect(await verifyCommand(undefined, { archive: copy, json: true }, bad.io)).toBe(EXIT.damaged);
     const result = JSON.parse(bad.out.text()) as { problems: Array<{ sha256: string; kind: string }> };
     const hashOf = (f: string) => /([0-9a-f]{64})/.exec(f)![1]!;
     expect(result.problems.map((p) => [p.sha256, p.kind]).sort()).toEqual(
