@@ -2,10 +2,15 @@
  * The catalog: JSON Lines, one object per change, laid out Hive-style for Athena
  * (`catalog/mailbox=<m>/job=<j>/folder=<f>/part-<unit>-<page>.jsonl`). A part is keyed by
  * (job, unit, folder, page), so writing a page again replaces it with the same part.
- * The format is documented in docs/archive-format.md.
+ *
+ * Since catalog part format 2, every part (and folders record) begins with a header line that
+ * records how many lines follow and their SHA-256, so that a part which lost lines (truncated at
+ * a line boundary) or was altered is told apart from a good one; parts of format 1 (no header,
+ * written before) are read as they are. The format is documented in docs/archive-format.md.
  */
+import { createHash } from "node:crypto";
 import { z } from "zod";
-import { CatalogLineError } from "./errors.js";
+import { CatalogLineError, CatalogPartError } from "./errors.js";
 import {
   type CatalogPartId,
   catalogPartKey,
@@ -85,10 +90,42 @@ export interface FolderRecord {
   displayName: string;
 }
 
-/** Lines that parsed, and the ones that did not (each with its key and line number). */
+/** The format of the catalog parts this code writes (a header line first). Format 1: no header. */
+export const CATALOG_PART_VERSION = 2;
+
+/** The first line of a part of format 2: what follows it. */
+export interface PartHeader {
+  kind: "part";
+  format: "mailstream.catalog-part";
+  version: number;
+  /** Lines after the header. */
+  lines: number;
+  /** Lowercase hex SHA-256 of the bytes after the header line. */
+  sha256: string;
+}
+
+const partHeaderSchema = z.looseObject({
+  kind: z.literal("part"),
+  format: z.literal("mailstream.catalog-part"),
+  version: z.number().int().min(2),
+  lines: z.number().int().nonnegative(),
+  sha256,
+});
+
+/** Lines that parsed, and the damage found (each line error with its key and line number). */
 export interface ReadResult<T> {
   entries: T[];
-  errors: CatalogLineError[];
+  errors: Array<CatalogLineError | CatalogPartError>;
+  /** The part's format: 2 when it has a header, 1 when not. */
+  version?: number;
+}
+
+export interface ReadPartOptions {
+  /**
+   * The part must have a header (its job's manifest says its parts were written with one): a
+   * part without one lost its first line or was replaced. Default false (format 1 is fine).
+   */
+  requireHeader?: boolean;
 }
 
 /** Serialises entries as JSON Lines (one object per line, `\n` after each). */
@@ -96,17 +133,81 @@ export function toJsonLines(entries: readonly object[]): Buffer {
   return Buffer.from(entries.map((e) => `${JSON.stringify(e)}\n`).join(""), "utf8");
 }
 
+/** Entries as a checked part (format 2): the header line, then the entries' lines. */
+export function toCheckedJsonLines(entries: readonly object[]): Buffer {
+  const body = toJsonLines(entries);
+  const header: PartHeader = {
+    kind: "part",
+    format: "mailstream.catalog-part",
+    version: CATALOG_PART_VERSION,
+    lines: entries.length,
+    sha256: createHash("sha256").update(body).digest("hex"),
+  };
+  return Buffer.concat([toJsonLines([header]), body]);
+}
+
+/**
+ * Splits a part into its header (format 2) and the text after it, checking the text against
+ * the header: a damaged part is reported, and its remaining lines are still given back.
+ */
+export function checkPart(
+  key: string,
+  bytes: Buffer,
+  opts: ReadPartOptions = {},
+): { body: string; firstLine: number; version: number; error?: CatalogPartError } {
+  const newline = bytes.indexOf(0x0a);
+  const first = bytes.subarray(0, newline < 0 ? bytes.length : newline).toString("utf8");
+  let header: PartHeader | undefined;
+  try {
+    const parsed = partHeaderSchema.safeParse(JSON.parse(first));
+    if (parsed.success) header = parsed.data as PartHeader;
+  } catch {
+    // Not JSON: no header (the line parser reports the line itself).
+  }
+  if (!header) {
+    const error = opts.requireHeader
+      ? new CatalogPartError(
+          key,
+          `expected a header line (catalog part format ${CATALOG_PART_VERSION}, as its job's manifest says) recording its lines and hash, found ${bytes.length === 0 ? "an empty part" : "none"} (its first lines are lost, or it was replaced)`,
+        )
+      : undefined;
+    return { body: bytes.toString("utf8"), firstLine: 1, version: 1, ...(error ? { error } : {}) };
+  }
+  const rest = newline < 0 ? Buffer.alloc(0) : bytes.subarray(newline + 1);
+  const lines =
+    rest.length === 0 ? 0 : rest.toString("utf8").split("\n").length - (rest.at(-1) === 0x0a ? 1 : 0);
+  const found = createHash("sha256").update(rest).digest("hex");
+  let error: CatalogPartError | undefined;
+  if (lines !== header.lines) {
+    error = new CatalogPartError(
+      key,
+      `expected ${header.lines} lines after its header (as written), found ${lines}: ${lines < header.lines ? `${header.lines - lines} lost (truncated)` : `${lines - header.lines} added`}`,
+    );
+  } else if (found !== header.sha256) {
+    error = new CatalogPartError(
+      key,
+      `expected its ${lines} lines to hash to ${header.sha256} (as written), found ${found}: altered`,
+    );
+  }
+  return { body: rest.toString("utf8"), firstLine: 2, version: header.version, ...(error ? { error } : {}) };
+}
 /**
  * Parses JSON Lines with a schema. A damaged line becomes a {@link CatalogLineError} in
  * `errors` and the other lines are still returned.
  */
-export function parseJsonLines<T>(key: string, text: string, schema: z.ZodType<T>): ReadResult<T> {
+export function parseJsonLines<T>(
+  key: string,
+  text: string,
+  schema: z.ZodType<T>,
+  /** Line number of the text's first line in its object (2 after a part header). */
+  firstLine = 1,
+): ReadResult<T> {
   const entries: T[] = [];
   const errors: CatalogLineError[] = [];
   const lines = text.split("\n");
   if (lines[lines.length - 1] === "") lines.pop();
   lines.forEach((line, i) => {
-    const number = i + 1;
+    const number = i + firstLine;
     let value: unknown;
     try {
       value = JSON.parse(line);
@@ -129,21 +230,40 @@ export function parseJsonLines<T>(key: string, text: string, schema: z.ZodType<T
   return { entries, errors };
 }
 
-/** Writes (or rewrites, identically keyed) one catalog part. Returns its key. */
+/** Writes (or rewrites, identically keyed) one catalog part, with its header. Returns its key. */
 export async function writeCatalogPart(
   store: ObjectStore,
   part: CatalogPartId,
   entries: readonly CatalogEntry[],
 ): Promise<string> {
   const key = catalogPartKey(part);
-  await store.put(key, toJsonLines(entries), { contentType: "application/x-ndjson" });
+  await store.put(key, toCheckedJsonLines(entries), { contentType: "application/x-ndjson" });
   return key;
 }
 
-/** Reads one catalog part; damaged lines are collected, not thrown. */
-export async function readCatalogPart(store: ObjectStore, key: string): Promise<ReadResult<CatalogEntry>> {
-  const bytes = await store.getBytes(key);
-  return parseJsonLines(key, bytes.toString("utf8"), catalogEntrySchema as z.ZodType<CatalogEntry>);
+/** Reads a checked JSON Lines object (part or folders record): damage is collected, not thrown. */
+async function readChecked<T>(
+  store: ObjectStore,
+  key: string,
+  schema: z.ZodType<T>,
+  opts: ReadPartOptions,
+): Promise<ReadResult<T>> {
+  const checked = checkPart(key, await store.getBytes(key), opts);
+  const read = parseJsonLines(key, checked.body, schema, checked.firstLine);
+  return {
+    entries: read.entries,
+    errors: checked.error ? [checked.error, ...read.errors] : read.errors,
+    version: checked.version,
+  };
+}
+
+/** Reads one catalog part; damaged lines, and a part that differs from its header, are collected. */
+export async function readCatalogPart(
+  store: ObjectStore,
+  key: string,
+  opts: ReadPartOptions = {},
+): Promise<ReadResult<CatalogEntry>> {
+  return readChecked(store, key, catalogEntrySchema as z.ZodType<CatalogEntry>, opts);
 }
 
 /** Writes the mailbox's folder tree as the job saw it. Returns its key. */
@@ -161,14 +281,17 @@ export async function writeFolders(
     path: f.path,
     displayName: f.displayName,
   }));
-  await store.put(key, toJsonLines(records), { contentType: "application/x-ndjson" });
+  await store.put(key, toCheckedJsonLines(records), { contentType: "application/x-ndjson" });
   return key;
 }
 
-/** Reads a folders record written by {@link writeFolders}. */
-export async function readFolders(store: ObjectStore, key: string): Promise<ReadResult<FolderRecord>> {
-  const bytes = await store.getBytes(key);
-  return parseJsonLines(key, bytes.toString("utf8"), folderRecordSchema as z.ZodType<FolderRecord>);
+/** Reads a folders record written by {@link writeFolders} (with a header since format 2). */
+export async function readFolders(
+  store: ObjectStore,
+  key: string,
+  opts: ReadPartOptions = {},
+): Promise<ReadResult<FolderRecord>> {
+  return readChecked(store, key, folderRecordSchema as z.ZodType<FolderRecord>, opts);
 }
 
 /** What a mailbox's catalog holds for one job: its parts (in replay order) and its folders record. */

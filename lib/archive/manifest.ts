@@ -4,6 +4,7 @@
  * before finalizing; its parts are ignored until the sweep finalizes it.
  */
 import { z } from "zod";
+import { CATALOG_PART_VERSION } from "./catalog.js";
 import { DamagedArchiveError } from "./errors.js";
 import { compareJobIds, fromKeySegment, JOBS_PREFIX, manifestKey } from "./keys.js";
 import { getBytesIfExists, type ObjectStore } from "./store.js";
@@ -18,6 +19,11 @@ export const jobManifestSchema = z.looseObject({
   /** ISO time the job ended. */
   endedAt: z.string(),
   mailboxes: z.array(z.looseObject({ mailboxId: z.string().min(1), status: mailboxStatus })),
+  /**
+   * The format of the job's catalog parts (catalog.ts): 2 = each begins with a header recording
+   * its lines and hash. Absent in manifests written before (format 1, no header).
+   */
+  catalogPartVersion: z.number().int().min(1).optional(),
 });
 
 export type JobManifest = z.infer<typeof jobManifestSchema>;
@@ -39,6 +45,7 @@ export function manifestFrom(source: ManifestSource): JobManifest {
     status: source.status,
     endedAt: source.endedAt,
     mailboxes: source.mailboxes.map((m) => ({ mailboxId: m.mailboxId, status: m.status })),
+    catalogPartVersion: CATALOG_PART_VERSION,
   };
 }
 

@@ -10,7 +10,7 @@ import {
   readCatalogPart,
   readFolders,
 } from "./catalog.js";
-import { CatalogLineError } from "./errors.js";
+import { type CatalogDamageError, CatalogLineError } from "./errors.js";
 import { compareJobIds, parseSnapshotKey, snapshotPrefix } from "./keys.js";
 import { listFinalizedJobs, type ManifestMailboxStatus, readManifest } from "./manifest.js";
 import { readSnapshot, type Snapshot, writeSnapshot } from "./snapshot.js";
@@ -49,8 +49,11 @@ export interface MailboxView {
   snapshotJobId?: string;
   /** Folders sorted by path, then id; every folder of the tree, plus any other that holds messages. */
   folders: ViewFolder[];
-  /** Damaged catalog lines that were skipped (empty in strict mode, which throws instead). */
-  errors: CatalogLineError[];
+  /**
+   * Damage met in the catalog: lines that were skipped, parts that differ from their header
+   * (truncated, altered). Empty in strict mode, which throws instead.
+   */
+  errors: CatalogDamageError[];
   /** Things the replay decided that an operator may want to know (snapshots it could not use). */
   notes: string[];
 }
@@ -146,17 +149,28 @@ export class MailboxState {
   }
 }
 
-/**
- * Whether a job's `folder-reset` lines apply to the mailbox. Not when the mailbox failed in that
- * job (or the manifest does not name it): a folder's full enumeration may have stopped halfway,
- * and the view keeps messages it cannot prove gone rather than drop ones the round never reached.
- */
-async function resetsApply(store: ObjectStore, mailboxId: string, jobId: string): Promise<boolean> {
+/** How a job's catalog of one mailbox is read, from its manifest. */
+export interface JobReading {
+  /**
+   * Whether the job's `folder-reset` lines apply to the mailbox. Not when the mailbox failed in
+   * that job (or the manifest does not name it): a folder's full enumeration may have stopped
+   * halfway, and the view keeps messages it cannot prove gone rather than drop ones the round
+   * never reached.
+   */
+  applyResets: boolean;
+  /** The job's parts were written with headers (catalog part format ≥ 2): one without is damaged. */
+  requireHeader: boolean;
+}
+
+export async function jobReading(store: ObjectStore, mailboxId: string, jobId: string): Promise<JobReading> {
   const manifest = await readManifest(store, jobId);
   const status: ManifestMailboxStatus | undefined = manifest?.mailboxes.find(
     (m) => m.mailboxId === mailboxId,
   )?.status;
-  return status === "complete" || status === "partial";
+  return {
+    applyResets: status === "complete" || status === "partial",
+    requireHeader: (manifest?.catalogPartVersion ?? 1) >= 2,
+  };
 }
 
 /**
@@ -229,11 +243,11 @@ export async function mailboxViewAt(
 ): Promise<MailboxView> {
   const counted = await countedJobs(store, mailboxId, at);
   const notes: string[] = [];
-  const errors: CatalogLineError[] = [];
+  const errors: CatalogDamageError[] = [];
   const snapshot =
     opts.useSnapshots === false ? undefined : await usableSnapshot(store, mailboxId, counted, notes);
   const state = snapshot ? MailboxState.fromSnapshot(snapshot) : new MailboxState();
-  const collect = (found: CatalogLineError[]) => {
+  const collect = (found: CatalogDamageError[]) => {
     if (opts.strict && found[0]) throw found[0];
     errors.push(...found);
   };
@@ -241,9 +255,9 @@ export async function mailboxViewAt(
   for (const job of counted) {
     const { jobId } = job.catalog;
     if (snapshot && compareJobIds(jobId, snapshot.header.jobId) <= 0) continue;
-    const applyResets = await resetsApply(store, mailboxId, jobId);
+    const { applyResets, requireHeader } = await jobReading(store, mailboxId, jobId);
     if (job.catalog.foldersKey) {
-      const folders = await readFolders(store, job.catalog.foldersKey);
+      const folders = await readFolders(store, job.catalog.foldersKey, { requireHeader });
       collect(folders.errors);
       state.folders = folders.entries;
     }
@@ -251,7 +265,9 @@ export async function mailboxViewAt(
     const parts = job.catalog.parts;
     for (let i = 0; i < parts.length; i += READ_WINDOW) {
       const window = parts.slice(i, i + READ_WINDOW);
-      const reads = await Promise.all(window.map((part) => readCatalogPart(store, part.key)));
+      const reads = await Promise.all(
+        window.map((part) => readCatalogPart(store, part.key, { requireHeader })),
+      );
       for (const read of reads) {
         collect(read.errors);
         for (const entry of read.entries) state.apply(entry, jobId, applyResets);
@@ -275,8 +291,8 @@ export async function mailboxViewAt(
 
 /**
  * Compacts a mailbox's catalog up to a job into `snapshots/mailbox=<id>/job=<jobId>.jsonl`,
- * where later replays start. Refuses (throws `CatalogLineError`) when a catalog line is damaged,
- * so a snapshot never bakes a hole in. Returns undefined when no job counts yet.
+ * where later replays start. Refuses (throws the `CatalogDamageError`) when a catalog line or part
+ * is damaged, so a snapshot never bakes a hole in. Returns undefined when no job counts yet.
  */
 export async function compactMailbox(
   store: ObjectStore,

@@ -4,7 +4,7 @@
  * until the whole id turns up (a beginning needs every mailbox, to be sure it is unique), so
  * naming the mailbox (`--mailbox`) makes it a single replay.
  */
-import type { CatalogLineError } from "../archive/errors.js";
+import type { CatalogDamageError } from "../archive/errors.js";
 import { mailboxViewAt, type ViewFolder, type ViewMessage } from "../archive/replay.js";
 import type { ObjectStore } from "../archive/store.js";
 import type { ArchivedMailbox } from "./directory.js";
@@ -16,7 +16,7 @@ export interface FoundMessage {
   folder: ViewFolder;
   message: ViewMessage;
   /** Damaged catalog lines met in the mailbox's replay. */
-  errors: CatalogLineError[];
+  errors: CatalogDamageError[];
 }
 
 export async function findMessage(

@@ -4,7 +4,7 @@
  * (from, recipients, subject, dates, hasAttachments). No blob is read, so the cost is the
  * catalog's size, not the archive's.
  */
-import type { CatalogLineError } from "../archive/errors.js";
+import type { CatalogDamageError } from "../archive/errors.js";
 import { mailboxViewAt, type ViewMessage } from "../archive/replay.js";
 import type { ObjectStore } from "../archive/store.js";
 import type { ArchivedMailbox } from "./directory.js";
@@ -99,7 +99,7 @@ export interface SearchResult {
   mailboxesSearched: number;
   messagesScanned: number;
   /** Damaged catalog lines met on the way (skipped; the rest was searched). */
-  errors: CatalogLineError[];
+  errors: CatalogDamageError[];
 }
 
 /** Searches the given mailboxes as of a job. */
@@ -110,7 +110,7 @@ export async function searchArchive(
   opts: SearchOptions,
 ): Promise<SearchResult> {
   const hits: SearchHit[] = [];
-  const errors: CatalogLineError[] = [];
+  const errors: CatalogDamageError[] = [];
   let scanned = 0;
   let next = 0;
   const worker = async () => {

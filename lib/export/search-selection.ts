@@ -3,7 +3,7 @@
  * by mailbox and folder (`<mailbox address>/<folder path>`), each group oldest first, so that an
  * mbox file per group reads chronologically like any mail folder.
  */
-import type { CatalogLineError } from "../archive/errors.js";
+import type { CatalogDamageError } from "../archive/errors.js";
 import type { ObjectStore } from "../archive/store.js";
 import { type ArchivedMailbox, mailboxesOf, requireJobs, resolveAt } from "../catalog-index/directory.js";
 import { receivedAt, type SearchCriteria, type SearchHit, searchArchive } from "../catalog-index/search.js";
@@ -30,7 +30,7 @@ export interface SearchSelection extends ExportSet {
   /** One group per mailbox and folder holding hits, by mailbox address then folder path. */
   folders: ExportFolder[];
   /** Damaged catalog lines met (skipped; the rest was searched). */
-  errors: CatalogLineError[];
+  errors: CatalogDamageError[];
 }
 
 /** Runs the search as of a job and groups its hits for {@link exportSelection}. */

@@ -1,12 +1,16 @@
 /**
- * Reads back the blobs a job's catalog (or every job's) refers to and checks each one's SHA-256
- * and size against the catalog line that named it. Damaged catalog lines are reported too.
+ * Checks an archive (one job's catalog, or every job's) against what was written: every catalog
+ * part and folders record against its header (lines and hash: nothing lost, nothing altered), and
+ * each line; every blob the catalog names against its SHA-256 and size; and each finalized job's
+ * catalog against its report's counts (items per mailbox, removals), so that a part lost whole is
+ * found too.
  */
 import { readBlob } from "../archive/blobs.js";
-import { listMailboxCatalog, readCatalogPart } from "../archive/catalog.js";
+import { listMailboxCatalog, readCatalogPart, readFolders } from "../archive/catalog.js";
 import { BlobIntegrityError, ObjectNotFoundError } from "../archive/errors.js";
+import { jobReading } from "../archive/replay.js";
 import type { ObjectStore } from "../archive/store.js";
-import { mailboxesOf, requireJobs, resolveJob } from "../catalog-index/directory.js";
+import { type ArchivedJob, mailboxesOf, requireJobs, resolveJob } from "../catalog-index/directory.js";
 
 export interface BlobProblem {
   sha256: string;
@@ -22,8 +26,10 @@ export interface VerifyResult {
   blobsChecked: number;
   bytesRead: number;
   problems: BlobProblem[];
-  /** Damaged catalog lines, with their place. */
+  /** Damaged catalog lines and parts (truncated, altered, no header), with their place. */
   catalogErrors: string[];
+  /** Where a job's catalog and its report disagree (counts of items or removals). */
+  countProblems: string[];
 }
 
 export interface VerifyOptions {
@@ -56,21 +62,38 @@ async function checkBlob(
   return { bytes };
 }
 
+/** Upserts per mailbox and removals in one job's catalog, as counted while reading it. */
+interface JobCounts {
+  upserts: Map<string, number>;
+  removed: number;
+}
+
 export async function verifyArchive(store: ObjectStore, options: VerifyOptions = {}): Promise<VerifyResult> {
   const jobs = await requireJobs(store);
   const only = options.jobId !== undefined ? resolveJob(jobs, options.jobId).jobId : undefined;
   const wanted = new Map<string, { size: number; referencedBy: BlobProblem["referencedBy"] }>();
   const catalogErrors: string[] = [];
   const checkedJobs = new Set<string>();
+  const counts = new Map<string, JobCounts>();
   for (const mailbox of mailboxesOf(jobs)) {
     for (const catalog of await listMailboxCatalog(store, mailbox.mailboxId)) {
       if (only !== undefined && catalog.jobId !== only) continue;
       checkedJobs.add(catalog.jobId);
+      const { requireHeader } = await jobReading(store, mailbox.mailboxId, catalog.jobId);
+      const count = counts.get(catalog.jobId) ?? { upserts: new Map(), removed: 0 };
+      counts.set(catalog.jobId, count);
+      if (catalog.foldersKey) {
+        const folders = await readFolders(store, catalog.foldersKey, { requireHeader });
+        catalogErrors.push(...folders.errors.map((e) => e.message));
+      }
       for (const part of catalog.parts) {
-        const read = await readCatalogPart(store, part.key);
+        const read = await readCatalogPart(store, part.key, { requireHeader });
         catalogErrors.push(...read.errors.map((e) => e.message));
         for (const entry of read.entries) {
-          if (entry.kind !== "upsert" || wanted.has(entry.sha256)) continue;
+          if (entry.kind === "removed") count.removed++;
+          if (entry.kind !== "upsert") continue;
+          count.upserts.set(mailbox.mailboxId, (count.upserts.get(mailbox.mailboxId) ?? 0) + 1);
+          if (wanted.has(entry.sha256)) continue;
           wanted.set(entry.sha256, {
             size: entry.size,
             referencedBy: { mailboxId: mailbox.mailboxId, jobId: catalog.jobId, messageId: entry.messageId },
@@ -79,6 +102,9 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
       }
     }
   }
+  const countProblems = jobs
+    .filter((j) => only === undefined || j.jobId === only)
+    .flatMap((j) => compareWithReport(j, counts.get(j.jobId) ?? { upserts: new Map(), removed: 0 }));
   const list = [...wanted];
   const problems: BlobProblem[] = [];
   let bytesRead = 0;
@@ -96,5 +122,36 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
   const concurrency = Math.min(64, Math.max(1, options.concurrency ?? 8));
   await Promise.all(Array.from({ length: concurrency }, worker));
   problems.sort((a, b) => (a.sha256 < b.sha256 ? -1 : 1));
-  return { jobs: [...checkedJobs].sort(), blobsChecked: list.length, bytesRead, problems, catalogErrors };
+  return {
+    jobs: [...checkedJobs].sort(),
+    blobsChecked: list.length,
+    bytesRead,
+    problems,
+    catalogErrors,
+    countProblems,
+  };
+}
+
+/**
+ * Where a finalized job's catalog and its report disagree: each mailbox's items (one upsert line
+ * per item stored) and the job's removals. Jobs without a manifest or report are not compared.
+ */
+function compareWithReport(job: ArchivedJob, count: JobCounts): string[] {
+  const r = job.report;
+  if (!job.manifest || !r) return [];
+  const out: string[] = [];
+  for (const m of r.mailboxes) {
+    const found = count.upserts.get(m.mailboxId) ?? 0;
+    if (found !== m.items) {
+      out.push(
+        `job ${job.jobId} mailbox ${m.address}: expected ${m.items} stored messages in the catalog (as the report counts), found ${found}`,
+      );
+    }
+  }
+  if (count.removed !== r.totals.removed) {
+    out.push(
+      `job ${job.jobId}: expected ${r.totals.removed} removals in the catalog (as the report counts), found ${count.removed}`,
+    );
+  }
+  return out;
 }

@@ -25,10 +25,12 @@ export async function verifyCommand(
       onProgress: (d, t) => progress.update(d, t),
     });
     progress.stop();
-    const ok = result.problems.length === 0 && result.catalogErrors.length === 0;
+    const ok =
+      result.problems.length === 0 && result.catalogErrors.length === 0 && result.countProblems.length === 0;
     if (opts.json) writeJson(io.out, { ok, ...result });
     else {
-      for (const e of result.catalogErrors) io.out.write(`damaged catalog line: ${e}\n`);
+      for (const e of result.catalogErrors) io.out.write(`damaged catalog: ${e}\n`);
+      for (const c of result.countProblems) io.out.write(`catalog and report differ: ${c}\n`);
       for (const p of result.problems) {
         const r = p.referencedBy;
         io.out.write(
@@ -36,7 +38,7 @@ export async function verifyCommand(
         );
       }
       io.out.write(
-        `${ok ? "OK" : "PROBLEMS"}: ${result.blobsChecked} blobs (${result.bytesRead} bytes) of ${result.jobs.length} jobs checked; ${result.problems.filter((p) => p.kind === "missing").length} missing, ${result.problems.filter((p) => p.kind === "damaged").length} damaged, ${result.catalogErrors.length} damaged catalog lines\n`,
+        `${ok ? "OK" : "PROBLEMS"}: ${result.blobsChecked} blobs (${result.bytesRead} bytes) of ${result.jobs.length} jobs checked; ${result.problems.filter((p) => p.kind === "missing").length} missing, ${result.problems.filter((p) => p.kind === "damaged").length} damaged; ${result.catalogErrors.length} catalog damages; ${result.countProblems.length} differences between catalog and report\n`,
       );
     }
     return ok ? EXIT.ok : EXIT.damaged;

@@ -106,8 +106,18 @@ export function truncate(text: string, max: number): string {
   return `${out}…`;
 }
 
-/** Prints damaged catalog lines as warnings (with their key and line) and returns how many. */
-export function reportCatalogErrors(err: OutputSink, errors: ReadonlyArray<{ message: string }>): number {
-  for (const e of errors) err.write(`mailstream: warning: ${e.message} (line skipped)\n`);
+/**
+ * Prints catalog damage as warnings (each with its key, and line when it is one line) and returns
+ * how many: a damaged line is skipped, a truncated or altered part still gives its other lines.
+ */
+export function reportCatalogErrors(
+  err: OutputSink,
+  errors: ReadonlyArray<{ message: string; line?: number }>,
+): number {
+  for (const e of errors) {
+    err.write(
+      `mailstream: warning: ${e.message} (${e.line !== undefined ? "line skipped" : "its remaining lines used"})\n`,
+    );
+  }
   return errors.length;
 }

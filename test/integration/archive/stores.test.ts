@@ -171,7 +171,7 @@ describe.each(adapters)("archive on %s", (_name, open) => {
     );
     const read = await readCatalogPart(store, key);
     expect(read.entries.map((e) => (e.kind === "removed" ? e.messageId : e.kind))).toEqual(["a", "b"]);
-    expect(read.errors.map((e) => [e.key, e.line])).toEqual([
+    expect(read.errors.map((e) => [e.key, (e as CatalogLineError).line])).toEqual([
       [key, 2],
       [key, 4],
     ]);

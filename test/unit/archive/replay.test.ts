@@ -1,8 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type CatalogEntry, writeCatalogPart, writeFolders } from "../../../lib/archive/catalog.js";
-import { CatalogLineError } from "../../../lib/archive/errors.js";
-import { catalogPartKey, snapshotKey } from "../../../lib/archive/keys.js";
+import {
+  type CatalogEntry,
+  toJsonLines,
+  writeCatalogPart,
+  writeFolders,
+} from "../../../lib/archive/catalog.js";
+import { CatalogDamageError, CatalogLineError, CatalogPartError } from "../../../lib/archive/errors.js";
+import { catalogPartKey, manifestKey, snapshotKey } from "../../../lib/archive/keys.js";
 import { listFinalizedJobs, writeManifest } from "../../../lib/archive/manifest.js";
 import { MemoryObjectStore } from "../../../lib/archive/memory-store.js";
 import {
@@ -211,17 +216,59 @@ describe("mailboxViewAt", () => {
     await part(store, J1, "inbox", 0, 0, [up("m1", "inbox", 1), up("m2", "inbox", 2), up("m3", "inbox", 3)]);
     const key = catalogPartKey({ mailboxId: MBX, jobId: J1, folderId: "inbox", unit: 0, page: 0 });
     const lines = store.objects.get(key)!.toString().split("\n");
-    lines[1] = lines[1]!.slice(0, 20);
+    // Line 1 is the part's header; line 3 is m2.
+    lines[2] = lines[2]!.slice(0, 20);
     store.objects.set(key, Buffer.from(lines.join("\n")));
     await finalize(store, J1);
 
     const view = await mailboxViewAt(store, MBX, "latest");
     expect(layout(view)).toEqual({ inbox: ["m1@01", "m3@03"] });
-    expect(view.errors).toHaveLength(1);
-    expect(view.errors[0]).toBeInstanceOf(CatalogLineError);
-    expect(view.errors[0]).toMatchObject({ key, line: 2 });
-    expect(view.errors[0]!.message).toContain(`${key} line 2`);
-    await expect(mailboxViewAt(store, MBX, "latest", { strict: true })).rejects.toThrow(CatalogLineError);
+    expect(view.errors).toHaveLength(2);
+    // The header tells that the part is no longer what was written, the line parser which line.
+    expect(view.errors[0]).toBeInstanceOf(CatalogPartError);
+    expect(view.errors[0]!.message).toContain("altered");
+    expect(view.errors[1]).toBeInstanceOf(CatalogLineError);
+    expect(view.errors[1]).toMatchObject({ key, line: 3 });
+    expect(view.errors[1]!.message).toContain(`${key} line 3`);
+    await expect(mailboxViewAt(store, MBX, "latest", { strict: true })).rejects.toThrow(CatalogDamageError);
+  });
+
+  it("tells a part that lost its last lines (cut at a line boundary) from a whole one", async () => {
+    const store = new MemoryObjectStore();
+    await part(store, J1, "inbox", 0, 0, [up("m1", "inbox", 1), up("m2", "inbox", 2), up("m3", "inbox", 3)]);
+    const key = catalogPartKey({ mailboxId: MBX, jobId: J1, folderId: "inbox", unit: 0, page: 0 });
+    const lines = store.objects.get(key)!.toString().trimEnd().split("\n");
+    store.objects.set(key, Buffer.from(`${lines.slice(0, -1).join("\n")}\n`));
+    await finalize(store, J1);
+
+    const view = await mailboxViewAt(store, MBX, "latest");
+    expect(layout(view)).toEqual({ inbox: ["m1@01", "m2@02"] });
+    expect(view.errors.map((e) => e.message)).toEqual([
+      `catalog ${key}: expected 3 lines after its header (as written), found 2: 1 lost (truncated)`,
+    ]);
+  });
+
+  it("reads a part of format 1 (no header) as it is, unless its job's manifest says its parts have headers", async () => {
+    const store = new MemoryObjectStore();
+    const key = catalogPartKey({ mailboxId: MBX, jobId: J1, folderId: "inbox", unit: 0, page: 0 });
+    store.objects.set(key, toJsonLines([up("m1", "inbox", 1)]));
+    await writeManifest(store, {
+      jobId: J1,
+      status: "complete",
+      endedAt: "2026-11-01T00:00:00Z",
+      mailboxes: [{ mailboxId: MBX, status: "complete" }],
+    });
+    // Written by today's code, the manifest records part format 2: a part without a header is damaged.
+    const strictView = await mailboxViewAt(store, MBX, "latest");
+    expect(strictView.errors.map((e) => e.constructor)).toEqual([CatalogPartError]);
+    expect(strictView.errors[0]!.message).toContain("expected a header line");
+    // An old manifest (format 1, no catalogPartVersion): the same part is fine.
+    const manifest = JSON.parse(store.objects.get(manifestKey(J1))!.toString());
+    delete manifest.catalogPartVersion;
+    store.objects.set(manifestKey(J1), Buffer.from(JSON.stringify(manifest)));
+    const oldView = await mailboxViewAt(store, MBX, "latest");
+    expect(oldView.errors).toEqual([]);
+    expect(layout(oldView)).toEqual({ inbox: ["m1@01"] });
   });
 });
 
@@ -309,7 +356,7 @@ describe("compactMailbox", () => {
     await history(store);
     const key = catalogPartKey({ mailboxId: MBX, jobId: J2, folderId: "old", unit: 1, page: 0 });
     store.objects.set(key, Buffer.from("{not json\n"));
-    await expect(compactMailbox(store, MBX, J2)).rejects.toThrow(CatalogLineError);
+    await expect(compactMailbox(store, MBX, J2)).rejects.toThrow(CatalogDamageError);
     expect(store.objects.has(snapshotKey(MBX, J2))).toBe(false);
   });
 });
