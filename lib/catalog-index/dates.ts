@@ -11,7 +11,7 @@ const DATE_TIME =
 
 /** What a date argument looks like, for messages. */
 export const DATE_EXAMPLES =
-  "2026-11-29, 2026-11-29T05:00 or 2026-11-29T05:00:00Z (UTC unless a zone is given)";
+  "2026-11-29, 2026-11-29T05:00 or 2026-11-29T05:00:00Z; UTC unless a zone is given";
 
 function daysIn(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();

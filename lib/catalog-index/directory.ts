@@ -12,7 +12,7 @@ import type { ObjectStore } from "../archive/store.js";
 import type { JobReport } from "../backup/report.js";
 import { isMailstreamError } from "../errors.js";
 import { DATE_EXAMPLES, parseUtcTime } from "./dates.js";
-import { ArchiveLookupError } from "./errors.js";
+import { ArchiveAccessError, ArchiveLookupError } from "./errors.js";
 import { byIdOrPrefix, typedId } from "./id-prefix.js";
 
 export interface ArchivedJob {
@@ -67,7 +67,7 @@ export async function requireJobs(store: ObjectStore): Promise<ArchivedJob[]> {
     if (isMailstreamError(error)) throw error;
     // A missing bucket, denied access or an unreachable endpoint: say where, not a stack trace.
     const e = error as Error;
-    throw new ArchiveLookupError(
+    throw new ArchiveAccessError(
       `archive at ${store.location}: expected a readable archive, found ${e.name}: ${e.message}`,
       {
         cause: error,

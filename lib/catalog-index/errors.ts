@@ -17,3 +17,9 @@ export class AmbiguousNameError extends FatalError {
     this.matches = matches;
   }
 }
+
+/**
+ * The archive could not be read at all (a bucket that is missing or denied, an endpoint that does
+ * not answer): the cause says which, and decides the exit code.
+ */
+export class ArchiveAccessError extends FatalError {}

@@ -103,10 +103,21 @@ function messageOf(error: unknown): string {
   return String(error);
 }
 
+/**
+ * Commander's parse errors, shortened: an option value refused by our parser already says which
+ * option and what was expected; a suggestion goes in parentheses.
+ */
+function commanderMessage(message: string): string {
+  return message
+    .replace(/^error: /, "")
+    .replace(/^option '[^']*' argument '[^']*' is invalid\. /, "")
+    .replace(/; \(Did you mean (.*)\?\)$/, " (did you mean $1?)");
+}
+
 /** The exit code and line for an error thrown out of a command. */
 export function classify(error: unknown): Outcome {
   const message = oneLine(messageOf(error));
-  if (error instanceof CommanderError) return { code: EXIT.usage, message: message.replace(/^error: /, "") };
+  if (error instanceof CommanderError) return { code: EXIT.usage, message: commanderMessage(message) };
   if (error instanceof UsageError || error instanceof AmbiguousNameError)
     return { code: EXIT.usage, message };
   if (error instanceof ConfigError) return { code: EXIT.config, message };
@@ -172,16 +183,17 @@ export function handleFailure(error: unknown): void {
     return;
   }
   const outcome = classify(error);
-  const hint = error instanceof CommanderError ? ` (see \`${commandLine()} --help\`)` : "";
+  const hint = error instanceof CommanderError ? ` (see \`${commandLine(error)} --help\`)` : "";
   process.stderr.write(`mailstream: ${outcome.message}${hint}\n`);
   if (debugging() && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   process.exitCode = outcome.code;
 }
 
 /** `mailstream` and the subcommand typed, for hints. */
-function commandLine(): string {
+function commandLine(error: CommanderError): string {
   const sub = process.argv.slice(2).find((a) => !a.startsWith("-"));
-  return sub && /^[a-z]+$/.test(sub) ? `mailstream ${sub}` : "mailstream";
+  const known = error.code !== "commander.unknownCommand" && sub && /^[a-z]+$/.test(sub);
+  return known ? `mailstream ${sub}` : "mailstream";
 }
 
 function isBrokenPipe(error: unknown): boolean {

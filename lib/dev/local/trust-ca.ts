@@ -83,12 +83,16 @@ export async function reexecTrustingCa(caCertPath: string, bundleDir: string): P
   process.exit(code);
 }
 
+/** Set to 1, the run takes the re-exec path even where Node could trust the CA in place (tests of that path). */
+export const FORCE_REEXEC = "MAILSTREAM_CA_REEXEC";
+
 /**
  * Makes this process trust the CA: in place where Node allows it (one process, nothing to
  * orphan), else by {@link reexecTrustingCa}.
  */
 export async function trustCa(caCertPath: string, bundleDir: string): Promise<void> {
-  if (process.env[READY_FLAG] === "1" || !trustCaInProcess(caCertPath)) {
+  const inPlace = process.env[FORCE_REEXEC] !== "1" && process.env[READY_FLAG] !== "1";
+  if (!inPlace || !trustCaInProcess(caCertPath)) {
     await reexecTrustingCa(caCertPath, bundleDir);
   }
 }
