@@ -13,8 +13,8 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+/** Where builds go; `dist` in the options below puts them elsewhere (tests). */
 export const DIST = join(ROOT, "dist", "cli");
-const CURRENT = join(DIST, "current.json");
 const ENTRY = "lib/cli/main.ts";
 /** Builds other than the current one are removed once this old: a running command may still load chunks of its own. */
 const KEEP_OLD_BUILDS_MS = 24 * 3600 * 1000;
@@ -40,9 +40,9 @@ function sourceFiles(folder) {
   return out;
 }
 
-function readCurrent() {
+function readCurrent(dist) {
   try {
-    return JSON.parse(readFileSync(CURRENT, "utf8"));
+    return JSON.parse(readFileSync(join(dist, "current.json"), "utf8"));
   } catch {
     return undefined;
   }
@@ -52,26 +52,26 @@ function readCurrent() {
  * The compiled entry (a file: URL) when the current build matches its sources, else undefined.
  * Also undefined when the build was made for another entry or format.
  */
-export function compiledEntry() {
-  const current = readCurrent();
+export function compiledEntry({ dist = DIST } = {}) {
+  const current = readCurrent(dist);
   if (current?.format !== 1 || typeof current.inputs !== "object") return undefined;
   for (const [file, expected] of Object.entries(current.inputs)) {
     if (stamp(file) !== expected) return undefined;
   }
-  return pathToFileURL(join(DIST, current.dir, "main.js")).href;
+  return pathToFileURL(join(dist, current.dir, "main.js")).href;
 }
 
 /** Removes builds that are neither current nor recent. */
-function pruneOldBuilds(keep) {
+function pruneOldBuilds(dist, keep) {
   let entries = [];
   try {
-    entries = readdirSync(DIST, { withFileTypes: true });
+    entries = readdirSync(dist, { withFileTypes: true });
   } catch {
     return;
   }
   for (const e of entries) {
     if (!e.isDirectory() || e.name === keep) continue;
-    const dir = join(DIST, e.name);
+    const dir = join(dist, e.name);
     try {
       if (Date.now() - statSync(dir).mtimeMs > KEEP_OLD_BUILDS_MS)
         rmSync(dir, { recursive: true, force: true });
@@ -85,19 +85,19 @@ function pruneOldBuilds(keep) {
  * Bundles the CLI with esbuild. Returns the compiled entry's URL, or undefined when esbuild is
  * not installed (`npm ci --omit=dev`): the caller then runs the TypeScript through tsx.
  */
-export async function buildCli() {
+export async function buildCli({ dist = DIST } = {}) {
   let esbuild;
   try {
     esbuild = await import("esbuild");
   } catch {
     return undefined;
   }
-  mkdirSync(DIST, { recursive: true });
+  mkdirSync(dist, { recursive: true });
   // Stamped before the build: a source edited while esbuild reads it keeps its old stamp here,
   // so the next start sees the difference and builds again.
   const before = new Map(sourceFiles("lib").map((file) => [file, stamp(file)]));
   before.set("bin/build-cli.js", stamp("bin/build-cli.js"));
-  const staging = join(DIST, `.tmp-${process.pid}-${Date.now()}`);
+  const staging = join(dist, `.tmp-${process.pid}-${Date.now()}`);
   const result = await esbuild.build({
     absWorkingDir: ROOT,
     entryPoints: { main: ENTRY },
@@ -120,17 +120,18 @@ export async function buildCli() {
     inputs[file] = before.get(file) ?? "unknown";
   }
   const dir = createHash("sha256").update(JSON.stringify(inputs)).digest("hex").slice(0, 16);
-  const target = join(DIST, dir);
+  const target = join(dist, dir);
   try {
     renameSync(staging, target);
   } catch {
     // The same build is already in place (another process built it at the same time).
     rmSync(staging, { recursive: true, force: true });
   }
-  const pointer = `${CURRENT}.tmp-${process.pid}`;
+  const current = join(dist, "current.json");
+  const pointer = `${current}.tmp-${process.pid}`;
   writeFileSync(pointer, `${JSON.stringify({ format: 1, dir, entry: ENTRY, inputs }, null, 1)}\n`);
-  renameSync(pointer, CURRENT);
-  pruneOldBuilds(dir);
+  renameSync(pointer, current);
+  pruneOldBuilds(dist, dir);
   return pathToFileURL(join(target, "main.js")).href;
 }
 

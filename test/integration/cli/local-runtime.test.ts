@@ -112,7 +112,6 @@ describe("mailstream run, as one unit", () => {
       ),
     );
 
-
     first.kill("SIGTERM");
     expect(await exited(first)).toEqual({ code: 143, signal: null });
     await until("every process of the run to be gone", () => processesOf(data).length === 0);
