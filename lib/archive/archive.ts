@@ -34,10 +34,30 @@ export interface Archive {
   recordFolders(
     jobId: string,
     mailboxId: string,
-    folders: ReadonlyArray<{ id: string; parentFolderId: string; path: string; displayName: string }>,
+    folders: ReadonlyArray<{
+      id: string;
+      parentFolderId: string;
+      path: string;
+      displayName: string;
+      /** Search folders are recorded as such, so that listings do not show them as empty folders. */
+      isSearchFolder?: boolean;
+    }>,
   ): Promise<void>;
   writeReport(report: { jobId: string }): Promise<void>;
   writeManifest(report: ManifestSource): Promise<void>;
+}
+
+/**
+ * A message's properties as the catalog keeps them: as Graph delivered them, except `isRead`,
+ * which is always a boolean (a text "true"/"false" from a lenient source becomes one; anything
+ * else that is not a boolean is left out rather than kept as a truthy string).
+ */
+export function catalogMeta<T extends Record<string, unknown>>(meta: T): T {
+  const isRead = meta.isRead;
+  if (isRead === undefined || typeof isRead === "boolean") return meta;
+  const { isRead: _dropped, ...rest } = meta;
+  if (isRead === "true" || isRead === "false") return { ...rest, isRead: isRead === "true" } as unknown as T;
+  return rest as T;
 }
 
 export function createArchive(store: ObjectStore, opts: StoreMimeOptions = {}): Archive {
@@ -57,7 +77,7 @@ export function createArchive(store: ObjectStore, opts: StoreMimeOptions = {}): 
                 sha256: e.sha256,
                 size: e.size,
                 ...(typeof e.meta.changeKey === "string" ? { changeKey: e.meta.changeKey } : {}),
-                meta: e.meta,
+                meta: catalogMeta(e.meta),
               }
             : e,
         ),
@@ -73,6 +93,7 @@ export function createArchive(store: ObjectStore, opts: StoreMimeOptions = {}): 
           parentId: f.parentFolderId,
           path: f.path,
           displayName: f.displayName,
+          ...(f.isSearchFolder ? { searchFolder: true } : {}),
         })),
       );
     },

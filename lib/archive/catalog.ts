@@ -51,6 +51,8 @@ export const folderRecordSchema = z.looseObject({
   /** Display names from the top-level folder down, joined with `/`. */
   path: z.string(),
   displayName: z.string(),
+  /** A search folder (a saved search: no messages of its own). Absent before this field existed. */
+  searchFolder: z.boolean().optional(),
 });
 
 /** A message stored (new) or changed (props or folder) in a folder. */
@@ -88,6 +90,8 @@ export interface FolderRecord {
   parentId: string;
   path: string;
   displayName: string;
+  /** A search folder (a saved search over other folders): it holds no messages of its own. */
+  searchFolder?: boolean;
 }
 
 /** The format of the catalog parts this code writes (a header line first). Format 1: no header. */
@@ -280,6 +284,7 @@ export async function writeFolders(
     parentId: f.parentId,
     path: f.path,
     displayName: f.displayName,
+    ...(f.searchFolder ? { searchFolder: true } : {}),
   }));
   await store.put(key, toCheckedJsonLines(records), { contentType: "application/x-ndjson" });
   return key;

@@ -35,6 +35,8 @@ export interface ViewFolder {
   parentId?: string;
   path?: string;
   displayName?: string;
+  /** A search folder (a saved search): no messages of its own, not an ordinary empty folder. */
+  searchFolder?: boolean;
   /** Sorted by message id. */
   messages: ViewMessage[];
 }
@@ -130,6 +132,7 @@ export class MailboxState {
         parentId: f.parentId,
         path: f.path,
         displayName: f.displayName,
+        ...(f.searchFolder ? { searchFolder: true } : {}),
         messages: [],
       });
     }
@@ -309,6 +312,7 @@ export async function compactMailbox(
       parentId: f.parentId ?? "",
       path: f.path ?? "",
       displayName: f.displayName ?? "",
+      ...(f.searchFolder ? { searchFolder: true } : {}),
     }));
   const messages = view.folders.flatMap((f) => f.messages);
   const key = await writeSnapshot(

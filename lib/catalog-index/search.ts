@@ -1,13 +1,15 @@
 /**
  * Search across mailboxes from the catalog's metadata alone: each mailbox's point-in-time view
  * (a replay that starts from the newest snapshot) is filtered on the `meta` Graph delivered
- * (from, recipients, subject, dates, hasAttachments). No blob is read, so the cost is the
- * catalog's size, not the archive's.
+ * (from, recipients, subject, dates, hasAttachments). No blob is read (except the header block of
+ * the rare message whose properties lack a sender or a time: message-fields.ts), so the cost is
+ * the catalog's size, not the archive's.
  */
 import type { CatalogDamageError } from "../archive/errors.js";
 import { mailboxViewAt, type ViewMessage } from "../archive/replay.js";
 import type { ObjectStore } from "../archive/store.js";
 import type { ArchivedMailbox } from "./directory.js";
+import { completeMeta, lacksFields, receivedAt, senderOf } from "./message-fields.js";
 
 export interface SearchCriteria {
   /** Substring of the sender's address or name, case-insensitive. */
@@ -50,11 +52,7 @@ function recipients(meta: Record<string, unknown>): string[] {
   return all.map(addressText);
 }
 
-/** The message's received time (ms), from `receivedDateTime` (else `sentDateTime`); NaN when neither. */
-export function receivedAt(meta: Record<string, unknown>): number {
-  const value = meta.receivedDateTime ?? meta.sentDateTime;
-  return typeof value === "string" ? Date.parse(value) : Number.NaN;
-}
+export { receivedAt } from "./message-fields.js";
 
 /** Whether one message (its meta and folder path) matches every criterion given. */
 export function messageMatches(
@@ -62,7 +60,7 @@ export function messageMatches(
   folderPath: string,
   c: SearchCriteria,
 ): boolean {
-  if (c.from !== undefined && !addressText(meta.from).includes(c.from.toLowerCase())) return false;
+  if (c.from !== undefined && !addressText(senderOf(meta)).includes(c.from.toLowerCase())) return false;
   if (c.to !== undefined) {
     const needle = c.to.toLowerCase();
     if (!recipients(meta).some((r) => r.includes(needle))) return false;
@@ -120,8 +118,12 @@ export async function searchArchive(
       errors.push(...view.errors);
       for (const folder of view.folders) {
         const path = folder.path ?? folder.folderId;
-        for (const message of folder.messages) {
+        for (const stored of folder.messages) {
           scanned++;
+          // A message without sender or time in its properties is matched on its MIME headers'.
+          const message = lacksFields(stored.meta)
+            ? { ...stored, meta: await completeMeta(store, stored) }
+            : stored;
           if (messageMatches(message.meta, path, criteria)) hits.push({ mailbox, folderPath: path, message });
         }
       }

@@ -9,6 +9,8 @@ import type { JobReport } from "../backup/report.js";
 export interface TimelineBar {
   unit: number;
   mailboxId: string;
+  /** The mailbox's address from the report (its id when the report names none): what labels show. */
+  mailbox: string;
   streamId: number;
   /** Seconds from the job's start. */
   start: number;
@@ -23,15 +25,25 @@ export interface TimelineBar {
 
 const ms = (iso: string) => Date.parse(iso);
 
+/** Mailbox ids to addresses, from the report's mailboxes and skipped mailboxes. */
+function addresses(report: JobReport): (mailboxId: string) => string {
+  const byId = new Map<string, string>();
+  for (const m of report.mailboxes ?? []) byId.set(m.mailboxId, m.address);
+  for (const m of report.skippedMailboxes ?? []) if (m.address) byId.set(m.userId, m.address);
+  return (id) => byId.get(id) ?? id;
+}
+
 /** What happened: every unit that started, placed on its stream (seconds from the job's start). */
 export function actualBars(report: JobReport): TimelineBar[] {
   const t0 = ms(report.createdAt);
   const jobEnd = (ms(report.endedAt) - t0) / 1000;
+  const address = addresses(report);
   const bars = report.units
     .filter((u) => u.startedAt && u.streamId !== undefined)
     .map((u) => ({
       unit: u.index,
       mailboxId: u.mailboxId,
+      mailbox: address(u.mailboxId),
       streamId: u.streamId!,
       start: Math.max(0, (ms(u.startedAt!) - t0) / 1000),
       end: u.endedAt ? (ms(u.endedAt) - t0) / 1000 : jobEnd,
@@ -61,6 +73,7 @@ export function planStart(report: JobReport): number {
 export function plannedBars(report: JobReport): TimelineBar[] {
   const streams = Math.max(1, report.plan.streams);
   const free = new Array<number>(streams).fill(planStart(report));
+  const address = addresses(report);
   return report.plan.units.map((u) => {
     let s = 0;
     for (let i = 1; i < streams; i++) if (free[i]! < free[s]!) s = i;
@@ -69,6 +82,7 @@ export function plannedBars(report: JobReport): TimelineBar[] {
     return {
       unit: u.index,
       mailboxId: u.mailboxId,
+      mailbox: address(u.mailboxId),
       streamId: s,
       start,
       end: free[s]!,
@@ -130,13 +144,13 @@ export function renderTimelineHtml(report: JobReport): string {
     const y = row.get(b.streamId)! + (b.lane === 1 ? 8 : 0);
     const shape = b.lane === 1 ? 'height="8" stroke="#fff" stroke-width="1"' : 'height="16"';
     parts.push(
-      `<rect class="bar actual" data-unit="${b.unit}" data-status="${esc(b.status)}" data-lane="${b.lane}" x="${x(b.start).toFixed(1)}" y="${y}" width="${Math.max(1, x(b.end) - x(b.start)).toFixed(1)}" ${shape} fill="${STATUS_COLORS[b.status] ?? "#6d4c41"}"><title>unit ${b.unit} · mailbox ${esc(b.mailboxId)} · ${esc(b.status)} · ${b.start.toFixed(1)}–${b.end.toFixed(1)} s</title></rect>`,
+      `<rect class="bar actual" data-unit="${b.unit}" data-status="${esc(b.status)}" data-lane="${b.lane}" x="${x(b.start).toFixed(1)}" y="${y}" width="${Math.max(1, x(b.end) - x(b.start)).toFixed(1)}" ${shape} fill="${STATUS_COLORS[b.status] ?? "#6d4c41"}"><title>unit ${b.unit} · mailbox ${esc(b.mailbox)} · ${esc(b.status)} · ${b.start.toFixed(1)}–${b.end.toFixed(1)} s</title></rect>`,
     );
   }
   for (const b of planned) {
     const y = row.get(b.streamId) ?? top;
     parts.push(
-      `<rect class="bar planned" data-unit="${b.unit}" x="${x(b.start).toFixed(1)}" y="${y + 19}" width="${Math.max(1, x(b.end) - x(b.start)).toFixed(1)}" height="7" fill="${STATUS_COLORS.planned}" stroke="#1565c0" stroke-width="0.5"><title>plan: unit ${b.unit} · mailbox ${esc(b.mailboxId)} · ${b.start.toFixed(1)}–${b.end.toFixed(1)} s (estimated)</title></rect>`,
+      `<rect class="bar planned" data-unit="${b.unit}" x="${x(b.start).toFixed(1)}" y="${y + 19}" width="${Math.max(1, x(b.end) - x(b.start)).toFixed(1)}" height="7" fill="${STATUS_COLORS.planned}" stroke="#1565c0" stroke-width="0.5"><title>plan: unit ${b.unit} · mailbox ${esc(b.mailbox)} · ${b.start.toFixed(1)}–${b.end.toFixed(1)} s (estimated)</title></rect>`,
     );
   }
   // Strokes inline (not only CSS), so the SVG keeps them when cut out of the page.

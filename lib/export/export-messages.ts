@@ -14,6 +14,7 @@ import { readBlob } from "../archive/blobs.js";
 import { BlobIntegrityError, ObjectNotFoundError } from "../archive/errors.js";
 import type { ViewMessage } from "../archive/replay.js";
 import type { ObjectStore } from "../archive/store.js";
+import { completeMeta, receivedAt, senderOf } from "../catalog-index/message-fields.js";
 import { mboxEntry } from "./mbox.js";
 
 export type ExportFormat = "mbox" | "eml";
@@ -93,14 +94,15 @@ async function readChecked(
   }
 }
 
-function senderOf(meta: Record<string, unknown>): string | undefined {
-  const from = meta.from as { emailAddress?: { address?: unknown } } | undefined;
-  return typeof from?.emailAddress?.address === "string" ? from.emailAddress.address : undefined;
-}
-
-function dateOf(meta: Record<string, unknown>): Date {
-  const v = meta.receivedDateTime ?? meta.sentDateTime;
-  return new Date(typeof v === "string" ? v : 0);
+/** The mbox `From ` line's sender and date: the message's properties, else its MIME headers. */
+async function envelopeOf(store: ObjectStore, m: ViewMessage): Promise<{ sender?: string; date: Date }> {
+  const meta = await completeMeta(store, m);
+  const address = senderOf(meta)?.emailAddress?.address;
+  const t = receivedAt(meta);
+  return {
+    ...(typeof address === "string" ? { sender: address } : {}),
+    date: new Date(Number.isNaN(t) ? 0 : t),
+  };
 }
 
 export async function exportSelection(
@@ -122,7 +124,8 @@ export async function exportSelection(
       for (const m of folder.messages) {
         const mime = await readChecked(store, m, folder.path, damaged);
         if (mime) {
-          if (!out.write(mboxEntry(mime, senderOf(m.meta), dateOf(m.meta), { lineEnding: "lf" })))
+          const envelope = await envelopeOf(store, m);
+          if (!out.write(mboxEntry(mime, envelope.sender, envelope.date, { lineEnding: "lf" })))
             await once(out, "drain");
           bytes += mime.length;
           written++;

@@ -6,7 +6,8 @@
 import type { CatalogDamageError } from "../archive/errors.js";
 import type { ObjectStore } from "../archive/store.js";
 import { type ArchivedMailbox, mailboxesOf, requireJobs, resolveAt } from "../catalog-index/directory.js";
-import { receivedAt, type SearchCriteria, type SearchHit, searchArchive } from "../catalog-index/search.js";
+import { receivedAt } from "../catalog-index/message-fields.js";
+import { type SearchCriteria, type SearchHit, searchArchive } from "../catalog-index/search.js";
 import type { ExportFolder, ExportSet } from "./export-messages.js";
 
 export interface SearchSelectionRequest {

@@ -16,6 +16,7 @@ export const MESSAGE_META_FIELDS = [
   "sentDateTime",
   "subject",
   "from",
+  "sender",
   "toRecipients",
   "ccRecipients",
   "bccRecipients",

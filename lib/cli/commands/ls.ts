@@ -11,15 +11,14 @@ import {
   resolveFolder,
   resolveMailbox,
 } from "../../catalog-index/directory.js";
-import { receivedAt } from "../../catalog-index/search.js";
+import { completeMessages, receivedAt } from "../../catalog-index/message-fields.js";
 import { withArchive } from "../context.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
-import { senderText } from "../format/message.js";
+import { formatReceived, senderText } from "../format/message.js";
 import {
   type CommandIO,
   formatBytes,
   formatTable,
-  formatTime,
   processIO,
   reportCatalogErrors,
   truncate,
@@ -59,7 +58,20 @@ export function treeOrder(folders: readonly ViewFolder[]): ViewFolder[] {
   });
 }
 
-function folderRows(folders: readonly ViewFolder[]): string[][] {
+/**
+ * The folder tree's rows, then the search folders': a search folder is a saved search over the
+ * other folders, with no messages of its own, so it is named as such, apart from the tree,
+ * instead of as an empty folder under a path it does not have.
+ */
+function folderRows(all: readonly ViewFolder[]): string[][] {
+  const folders = all.filter((f) => !f.searchFolder);
+  const searches = all
+    .filter((f) => f.searchFolder)
+    .map((f) => [`${f.displayName ?? f.folderId} (search folder)`, "-", "-", f.folderId]);
+  return [...treeRows(folders), ...searches];
+}
+
+function treeRows(folders: readonly ViewFolder[]): string[][] {
   return treeOrder(folders).map((f) => {
     const depth = f.path ? f.path.split("/").length - 1 : 0;
     const name = f.displayName ?? `(folder ${f.folderId}, not in the folder list)`;
@@ -105,21 +117,24 @@ export async function lsCommand(
             folderId: f.folderId,
             path: f.path,
             displayName: f.displayName,
+            ...(f.searchFolder ? { searchFolder: true } : {}),
             messages: f.messages.length,
             bytes: f.messages.reduce((s, m) => s + m.size, 0),
           })),
         });
       } else {
         const total = view.folders.reduce((s, f) => s + f.messages.length, 0);
+        const searches = view.folders.filter((f) => f.searchFolder).length;
         io.out.write(
-          `${mailbox.address} at job ${view.jobId}: ${view.folders.length} folders, ${total} messages\n`,
+          `${mailbox.address} at job ${view.jobId}: ${view.folders.length - searches} folders${searches ? ` (and ${searches} search folder${searches === 1 ? "" : "s"})` : ""}, ${total} messages\n`,
         );
         io.out.write(formatTable(["FOLDER", "MESSAGES", "SIZE", "ID"], folderRows(view.folders)));
       }
       return damaged > 0 ? EXIT.damaged : EXIT.ok;
     }
     const folder = resolveFolder(view, folderArg, mailbox.address);
-    const all = sortNewestFirst(folder.messages);
+    // Sender and time from the MIME headers where the properties lack them (message-fields.ts).
+    const all = sortNewestFirst(await completeMessages(ctx.archive, folder.messages));
     const offset = opts.offset ?? 0;
     const page = all.slice(offset, offset + (opts.limit ?? 50));
     if (opts.json) {
@@ -139,7 +154,7 @@ export async function lsCommand(
         formatTable(
           ["RECEIVED (UTC)", "FROM", "SUBJECT", "SIZE", "ID"],
           page.map((m) => [
-            formatTime(m.meta.receivedDateTime as string | undefined),
+            formatReceived(m.meta),
             truncate(senderText(m.meta), 32),
             truncate(typeof m.meta.subject === "string" ? m.meta.subject : "", 48),
             formatBytes(m.size),

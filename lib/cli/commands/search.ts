@@ -6,12 +6,11 @@ import { mailboxesOf, requireJobs, resolveAt } from "../../catalog-index/directo
 import { searchArchive } from "../../catalog-index/search.js";
 import { withArchive } from "../context.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
-import { senderText } from "../format/message.js";
+import { formatReceived, senderText } from "../format/message.js";
 import {
   type CommandIO,
   formatBytes,
   formatTable,
-  formatTime,
   processIO,
   reportCatalogErrors,
   truncate,
@@ -65,7 +64,7 @@ export async function searchCommand(
         formatTable(
           ["RECEIVED (UTC)", "MAILBOX", "FOLDER", "FROM", "SUBJECT", "SIZE", "ID"],
           shown.map((h) => [
-            formatTime(h.message.meta.receivedDateTime as string | undefined),
+            formatReceived(h.message.meta),
             h.mailbox.address,
             truncate(h.folderPath, 24),
             truncate(senderText(h.message.meta), 28),

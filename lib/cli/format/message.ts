@@ -1,4 +1,6 @@
 /** How a message's catalog metadata reads in a listing. */
+import { receivedAt, senderOf } from "../../catalog-index/message-fields.js";
+import { formatTime } from "./output.js";
 
 interface Address {
   emailAddress?: { name?: string; address?: string };
@@ -12,8 +14,14 @@ export function addressText(value: unknown): string {
   return a.address ?? a.name ?? "";
 }
 
-/** The sender as a listing shows it: the address (names vary, addresses identify). */
+/** The sender as a listing shows it: the address (names vary, addresses identify); `from`, else `sender`. */
 export function senderText(meta: Record<string, unknown>): string {
-  const a = (meta.from as Address | undefined)?.emailAddress;
+  const a = senderOf(meta)?.emailAddress;
   return a?.address ?? a?.name ?? "";
+}
+
+/** The message's time as a listing shows it (UTC): received, else sent; `-` when neither. */
+export function formatReceived(meta: Record<string, unknown>): string {
+  const t = receivedAt(meta);
+  return Number.isNaN(t) ? "-" : formatTime(new Date(t).toISOString());
 }
