@@ -47,7 +47,8 @@ export async function selectMessages(store: ObjectStore, request: SelectionReque
   const mailbox = resolveMailbox(mailboxesOf(jobs), request.mailbox);
   const jobId = resolveAt(jobs, request.at);
   const view = await mailboxViewAt(store, mailbox.mailboxId, jobId);
-  let folders = view.folders;
+  // Search folders are saved searches: their messages are exported from the folders they live in.
+  let folders = view.folders.filter((f) => !f.searchFolder);
   if (request.folder !== undefined) folders = [resolveFolder(view, request.folder, mailbox.address)];
   let selected: SelectedFolder[] = folders.map((f) => ({
     folderId: f.folderId,
