@@ -13,6 +13,16 @@ const TEMP_MARK = ".tmp-";
 
 const isNotFound = (e: unknown) => (e as NodeJS.ErrnoException)?.code === "ENOENT";
 
+/** A folder's entries; none when the folder does not exist (yet). */
+async function entriesOf(dir: string): Promise<import("node:fs").Dirent[]> {
+  try {
+    return await fs.readdir(dir, { withFileTypes: true });
+  } catch (e) {
+    if (isNotFound(e)) return [];
+    throw e;
+  }
+}
+
 /**
  * The archive in a local folder, with the same keys as S3 (a key's segments are folders).
  * Writes go to a temporary file beside the target and are renamed into place, so a reader sees
@@ -96,14 +106,7 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   private async *walk(dir: string, keyPrefix: string, filter: string): AsyncIterable<ObjectInfo> {
-    let entries: import("node:fs").Dirent[];
-    try {
-      entries = await fs.readdir(dir, { withFileTypes: true });
-    } catch (e) {
-      if (isNotFound(e)) return;
-      throw e;
-    }
-    for (const entry of entries) {
+    for (const entry of await entriesOf(dir)) {
       if (entry.name.startsWith(TEMP_MARK)) continue;
       const key = `${keyPrefix}${entry.name}`;
       if (entry.isDirectory()) {
@@ -142,14 +145,7 @@ export class LocalObjectStore implements ObjectStore {
   async removeLeftovers(): Promise<string[]> {
     const removed: string[] = [];
     const sweep = async (dir: string): Promise<void> => {
-      let entries: import("node:fs").Dirent[];
-      try {
-        entries = await fs.readdir(dir, { withFileTypes: true });
-      } catch (e) {
-        if (isNotFound(e)) return;
-        throw e;
-      }
-      for (const entry of entries) {
+      for (const entry of await entriesOf(dir)) {
         const file = path.join(dir, entry.name);
         if (entry.name.startsWith(TEMP_MARK)) {
           await fs.rm(file, { recursive: true, force: true });

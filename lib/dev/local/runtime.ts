@@ -151,17 +151,8 @@ export async function runLocalBackup(options: LocalRunOptions = {}): Promise<Loc
       ...(options.configFile ? { configFile: options.configFile } : {}),
     });
     try {
-      const { jobId, report, resumedJobId } = await runJobs(dataDir, stack, options);
-      return {
-        dataDir,
-        jobId,
-        report,
-        tenantRound: tenantFile.rounds,
-        tenant,
-        ...(resumedJobId ? { resumedJobId } : {}),
-        archivePath: join(dataDir, "archive"),
-        leftoversRemoved: session.leftoversRemoved,
-      };
+      const ran = await runJobs(dataDir, stack, options);
+      return { ...ran, tenantRound: tenantFile.rounds, tenant, leftoversRemoved: session.leftoversRemoved };
     } finally {
       await stack.stop();
     }
@@ -179,7 +170,7 @@ async function runJobs(
   dataDir: string,
   services: LocalServices,
   options: { progressOut?: NodeJS.WriteStream; refreshMs?: number },
-): Promise<{ jobId: string; report: JobReport; resumedJobId?: string }> {
+): Promise<Pick<LocalRunResult, "dataDir" | "jobId" | "report" | "resumedJobId" | "archivePath">> {
   const running: LocalRuntimeFile = {
     pid: process.pid,
     dynamodbEndpoint: services.emulators.endpoints.dynamodb ?? "",
@@ -194,7 +185,13 @@ async function runJobs(
     // the sweep re-sends them at once and the job resumes from its checkpoints.
     const resumedJobId = await services.resumeOpenJob({ onProgress, refreshMs });
     const { jobId, report } = await services.runJob({ onProgress, refreshMs });
-    return { jobId, report, ...(resumedJobId ? { resumedJobId } : {}) };
+    return {
+      dataDir,
+      jobId,
+      report,
+      ...(resumedJobId ? { resumedJobId } : {}),
+      archivePath: join(dataDir, "archive"),
+    };
   } finally {
     view.stop();
   }
@@ -233,15 +230,8 @@ export async function runRealTenantBackup(
       options.userEnv ?? {},
     );
     try {
-      const { jobId, report, resumedJobId } = await runJobs(dataDir, services, options);
-      return {
-        dataDir,
-        jobId,
-        report,
-        ...(resumedJobId ? { resumedJobId } : {}),
-        archivePath: join(dataDir, "archive"),
-        leftoversRemoved: session.leftoversRemoved,
-      };
+      const ran = await runJobs(dataDir, services, options);
+      return { ...ran, leftoversRemoved: session.leftoversRemoved };
     } finally {
       await services.stop();
     }
