@@ -3,14 +3,19 @@
  * 10 %) otherwise, so logs and pipes stay readable.
  */
 import { SingleBar } from "cli-progress";
-import type { OutputSink } from "../cli/format/output.js";
+
+/** Where the progress goes: stderr, or a collector in tests. */
+export interface ProgressSink {
+  write(chunk: string): unknown;
+  isTTY?: boolean;
+}
 
 export interface Progress {
   update(done: number, total: number): void;
   stop(): void;
 }
 
-export function createProgress(label: string, err: OutputSink & { isTTY?: boolean }): Progress {
+export function createProgress(label: string, err: ProgressSink): Progress {
   if (err.isTTY) {
     const bar = new SingleBar({
       format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta}s`,
