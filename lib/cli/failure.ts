@@ -69,6 +69,8 @@ const MSAL_CONFIG = new Set([
 ]);
 
 interface Coded {
+  statusCode?: unknown;
+  requestId?: unknown;
   code?: unknown;
   errno?: unknown;
   errorCode?: unknown;
@@ -145,6 +147,15 @@ export function classify(error: unknown): Outcome {
     if (e.$metadata !== undefined && name) {
       if (AWS_DENIED.has(name)) return { code: EXIT.denied, message };
       if (AWS_NOT_FOUND.has(name)) return { code: EXIT.notFound, message };
+    }
+    // The Graph client's GraphError (it wraps whatever a request threw, even our token errors):
+    // its HTTP status, -1 when no answer came.
+    if (typeof e.statusCode === "number" && "requestId" in e) {
+      if (e.statusCode === 401 || e.statusCode === 403) return { code: EXIT.denied, message };
+      if (e.statusCode === 404) return { code: EXIT.notFound, message };
+      if (e.statusCode === -1 || e.statusCode === 429 || e.statusCode >= 500) {
+        return { code: EXIT.unavailable, message };
+      }
     }
     if (name === "CredentialsProviderError") {
       return {

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { join } from "node:path";
@@ -21,7 +22,12 @@ export function extraCaBundle(
   if (!current || current === caCertPath) return caCertPath;
   const bundle = join(bundleDir, "extra-ca-bundle.pem");
   const existing = existsSync(current) ? readFileSync(current, "utf8") : "";
-  writeFileSync(bundle, `${existing.trimEnd()}\n${readFileSync(caCertPath, "utf8")}`);
+  const pem = readFileSync(caCertPath, "utf8");
+  const kept = withoutNamesakes(
+    existing.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [],
+    pem,
+  );
+  writeFileSync(bundle, `${[...kept, pem.trim()].join("\n")}\n`);
   return bundle;
 }
 
@@ -34,9 +40,25 @@ export function trustCaInProcess(caCertPath: string): boolean {
     .setDefaultCACertificates;
   if (typeof setDefault !== "function") return false;
   const pem = readFileSync(caCertPath, "utf8");
-  const current = tls.getCACertificates("default");
-  if (!current.includes(pem)) setDefault([...current, pem]);
+  setDefault([...withoutNamesakes(tls.getCACertificates("default"), pem), pem]);
   return true;
+}
+
+/**
+ * The certificates without any other CA of the same name as `pem` (another data folder's or the
+ * tests' simulator CA, trusted through NODE_EXTRA_CA_CERTS): OpenSSL looks a certificate's issuer
+ * up by name, and a namesake with another key would be picked and fail the signature check.
+ */
+export function withoutNamesakes(certs: readonly string[], pem: string): string[] {
+  const ours = new X509Certificate(pem);
+  return certs.filter((c) => {
+    try {
+      const other = new X509Certificate(c);
+      return other.subject !== ours.subject || other.fingerprint256 === ours.fingerprint256;
+    } catch {
+      return true;
+    }
+  });
 }
 
 /**
