@@ -84,7 +84,7 @@ export async function runLocalCommand(opts: RunCommandOptions): Promise<ExitCode
     ...errorLines(r),
     "",
     "Look at the result:",
-    "  jobs        npx mailstream jobs",
+    `  jobs        npx mailstream jobs${rel === ".mailstream" ? "" : ` --data ${rel}`}`,
     `  report      ${rel}/archive/reports/${r.jobId}/report.json`,
     `  messages    ${rel}/archive/blobs/sha256/…/*.eml (plain .eml files, content-addressed)`,
     `  catalog     ${rel}/archive/catalog/mailbox=<id>/job=${r.jobId}/…`,
