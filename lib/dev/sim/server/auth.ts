@@ -25,12 +25,29 @@ export interface SimClientRegistration {
    * (`BEGIN PUBLIC KEY`); client assertions must be signed with the matching private key.
    */
   certificatePem?: string;
+  /**
+   * Application permissions granted to the app (e.g. `Mail.Read`, `Reports.Read.All`,
+   * `MailboxItem.Export.All`). Endpoints that need a permission the app lacks answer 403.
+   * Default: every permission the simulator checks ({@link APPLICATION_PERMISSIONS}).
+   */
+  roles?: string[];
 }
+
+/** The application permissions the simulator checks; an app registered without `roles` holds them all. */
+export const APPLICATION_PERMISSIONS = [
+  "User.Read.All",
+  "Mail.ReadWrite",
+  "MailboxSettings.Read",
+  "Reports.Read.All",
+  "MailboxFolder.ReadWrite.All",
+  "MailboxItem.ImportExport.All",
+] as const;
 
 export interface RegisteredClient {
   clientId: string;
   clientSecret: string | undefined;
   publicKey: KeyObject | undefined;
+  roles: ReadonlySet<string>;
 }
 
 export interface TokenAnswer {
@@ -40,8 +57,6 @@ export interface TokenAnswer {
 
 export interface TokenServiceOptions {
   tenantId: string;
-  /** Full URL of the token endpoint: the only accepted `aud` of client assertions. */
-  tokenEndpoint: string;
   /** Lifetime of issued tokens, seconds. */
   tokenLifetimeSeconds: number;
   clients: SimClientRegistration[];
@@ -58,7 +73,9 @@ function publicKeyOf(pem: string): KeyObject {
 /** Entra accepts assertions a few minutes off; clock skew tolerance in seconds. */
 const CLOCK_SKEW_SECONDS = 300;
 
-export type TokenCheck = { ok: true; clientId: string } | { ok: false; message: string };
+export type TokenCheck =
+  | { ok: true; clientId: string; roles: ReadonlySet<string> }
+  | { ok: false; message: string };
 
 export class TokenService {
   readonly clients: RegisteredClient[];
@@ -73,11 +90,15 @@ export class TokenService {
       clientId: r.clientId ?? randomUUID(),
       clientSecret: r.clientSecret ?? (r.certificatePem ? undefined : randomBytes(30).toString("base64url")),
       publicKey: r.certificatePem ? publicKeyOf(r.certificatePem) : undefined,
+      roles: new Set(r.roles ?? APPLICATION_PERMISSIONS),
     }));
   }
 
-  /** Handles the form fields of `POST /<tenant>/oauth2/v2.0/token` and answers like Entra ID. */
-  issue(tenantInPath: string, form: URLSearchParams): TokenAnswer {
+  /**
+   * Handles the form fields of `POST /<tenant>/oauth2/v2.0/token` and answers like Entra ID.
+   * `tokenEndpoint` is the URL the client posted to: the only accepted `aud` of its assertion.
+   */
+  issue(tenantInPath: string, form: URLSearchParams, tokenEndpoint: string): TokenAnswer {
     if (tenantInPath.toLowerCase() !== this.options.tenantId.toLowerCase()) {
       return this.error(
         400,
@@ -134,7 +155,7 @@ export class TokenService {
           `Unsupported client_assertion_type '${form.get("client_assertion_type") ?? ""}'; expected '${JWT_BEARER}'.`,
         );
       }
-      const problem = this.checkAssertion(client, assertion);
+      const problem = this.checkAssertion(client, assertion, tokenEndpoint);
       if (problem) return this.error(401, "invalid_client", problem.code, problem.message);
     } else {
       return this.error(
@@ -171,7 +192,8 @@ export class TokenService {
     if (token.expiresAtMs <= Date.now() || token.serial < this.revokedBelowSerial) {
       return { ok: false, message: "Access token has expired or is not yet valid." };
     }
-    return { ok: true, clientId: token.clientId };
+    const client = this.clients.find((c) => c.clientId === token.clientId);
+    return { ok: true, clientId: token.clientId, roles: client?.roles ?? new Set() };
   }
 
   private pruneExpired(now: number): void {
@@ -188,6 +210,7 @@ export class TokenService {
   private checkAssertion(
     client: RegisteredClient,
     jwt: string,
+    tokenEndpoint: string,
   ): { code: number; message: string } | undefined {
     const parts = jwt.split(".");
     if (parts.length !== 3 || !client.publicKey) {
@@ -228,10 +251,10 @@ export class TokenService {
         code: 700027,
         message: `Client assertion failed signature validation (alg ${header.alg ?? "none"}).`,
       };
-    if (payload.aud !== this.options.tokenEndpoint) {
+    if (payload.aud !== tokenEndpoint) {
       return {
         code: 700212,
-        message: `Client assertion audience claim does not match Realm issuer: expected '${this.options.tokenEndpoint}', found '${payload.aud ?? ""}'.`,
+        message: `Client assertion audience claim does not match Realm issuer: expected '${tokenEndpoint}', found '${payload.aud ?? ""}'.`,
       };
     }
     if (payload.iss !== client.clientId || payload.sub !== client.clientId) {

@@ -121,14 +121,17 @@ export async function executeBatch(deps: PipelineDeps, req: SimRequest): Promise
     }
     await slot();
     try {
-      const url = new URL(inner.url.replace(/^\/?(v1\.0\/)?/i, "/"), "https://batch.invalid");
+      const url = new URL(inner.url.replace(/^\/?((v1\.0|beta)\/)?/i, "/"), "https://batch.invalid");
       const innerReq: SimRequest = {
         method: inner.method,
         path: url.pathname,
+        origin: req.origin,
+        apiVersion: req.apiVersion,
         query: url.searchParams,
         headers: inner.headers,
         body: inner.body,
         clientId: req.clientId,
+        roles: req.roles,
         requestId: randomUUID(),
         clientRequestId: inner.headers["client-request-id"] ?? req.clientRequestId,
       };

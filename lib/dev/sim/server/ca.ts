@@ -1,14 +1,16 @@
 /**
- * The simulator's certificate authority and its localhost server certificate.
+ * The simulator's certificate authority and its server certificates.
  *
  * Both Graph and MSAL clients must reach the simulator over HTTPS (the Graph client strips the
  * bearer token from non-https URLs, MSAL refuses http authorities). Node trusts an extra CA only
  * through `NODE_EXTRA_CA_CERTS`, read once at process start, so the CA has to exist on disk
  * before the process that runs the clients starts: hence a CA that is created once in a folder
- * and reused, and a fresh server certificate signed by it each time a simulator starts.
+ * and reused, and a fresh server certificate signed by it (for localhost and the host names the
+ * simulator serves, e.g. `graph.microsoft.com`) each time a simulator starts.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { join } from "node:path";
 import { generate } from "selfsigned";
 import { FatalError } from "../../../errors.js";
@@ -79,10 +81,26 @@ function readCaBundle(path: string): CertificatePair {
   return { certPem: parsed.certPem, keyPem: parsed.keyPem };
 }
 
-/** Issues a server certificate for `localhost`, `127.0.0.1` and `::1`, signed by `ca`. Valid for 1 year. */
-export async function issueLocalhostCertificate(ca: CertificatePair): Promise<CertificatePair> {
+/** Names every server certificate covers, besides the host names a simulator is started with. */
+export const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "::1"] as const;
+
+/** True for an IPv4 or IPv6 literal (an IP entry in subjectAltName, not a DNS name). */
+export function isIpLiteral(name: string): boolean {
+  return isIP(name.replace(/^\[|\]$/g, "")) !== 0;
+}
+
+/**
+ * Issues a server certificate for `hostNames` plus `localhost`, `127.0.0.1` and `::1`, signed by
+ * `ca`. Valid for 1 year. Names may be DNS names (`graph.microsoft.com`) or IP literals.
+ */
+export async function issueServerCertificate(
+  ca: CertificatePair,
+  hostNames: readonly string[] = [],
+): Promise<CertificatePair> {
+  const names = [...new Set([...LOOPBACK_NAMES, ...hostNames.map((n) => n.toLowerCase())])];
   const notBeforeDate = new Date(Date.now() - 60_000);
-  const pems = await generate([{ name: "commonName", value: "localhost" }], {
+  const commonName = hostNames[0] ?? "localhost";
+  const pems = await generate([{ name: "commonName", value: commonName }], {
     keySize: 2048,
     algorithm: "sha256",
     notBeforeDate,
@@ -94,11 +112,9 @@ export async function issueLocalhostCertificate(ca: CertificatePair): Promise<Ce
       { name: "extKeyUsage", serverAuth: true },
       {
         name: "subjectAltName",
-        altNames: [
-          { type: 2, value: "localhost" },
-          { type: 7, ip: "127.0.0.1" },
-          { type: 7, ip: "::1" },
-        ],
+        altNames: names.map((name) =>
+          isIpLiteral(name) ? { type: 7, ip: name.replace(/^\[|\]$/g, "") } : { type: 2, value: name },
+        ),
       },
     ],
   });

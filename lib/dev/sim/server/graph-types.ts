@@ -7,8 +7,12 @@ import type { Readable } from "node:stream";
 
 export interface SimRequest {
   method: string;
-  /** Path below `/v1.0`, starting with `/`, undecoded (e.g. `/users/a%40b.com/mailFolders`). */
+  /** Path below the version segment, starting with `/`, undecoded (e.g. `/users/a%40b.com/mailFolders`). */
   path: string;
+  /** `https://host[:port]` as the client reached the simulator: every link in the answer starts here. */
+  origin: string;
+  /** The version segment of the URL: `v1.0` or `beta`. */
+  apiVersion: string;
   query: URLSearchParams;
   /** Header names in lower case. */
   headers: Record<string, string | undefined>;
@@ -16,6 +20,8 @@ export interface SimRequest {
   body: unknown;
   /** The app the bearer token was issued to. */
   clientId: string;
+  /** The application permissions of that app. */
+  roles: ReadonlySet<string>;
   requestId: string;
   clientRequestId: string;
 }

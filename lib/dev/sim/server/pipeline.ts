@@ -9,7 +9,7 @@ import type { FaultState } from "./faults.js";
 import { graphError, MailErrors, type SimRequest, type SimResponse } from "./graph-types.js";
 import { type LatencyOptions, waitResponseDelay } from "./latency.js";
 import type { MailboxLimiter } from "./limits.js";
-import type { RouteContext, RouteHandler } from "./routes/context.js";
+import type { RouteContext, RouteHandler, RouteServices } from "./routes/context.js";
 import { messagesDelta } from "./routes/delta.js";
 import { getMailboxSettings, getUser, listMemberOf, listUsers } from "./routes/directory.js";
 import {
@@ -31,7 +31,7 @@ import {
   patchMessage,
   permanentlyDeleteMessage,
 } from "./routes/messages.js";
-import { createUploadSession } from "./upload-sessions.js";
+import { createUploadSession } from "./routes/upload-session.js";
 
 interface MailboxRoute {
   method: string;
@@ -92,22 +92,35 @@ const MAILBOX_ROUTES: MailboxRoute[] = [
 ];
 
 export interface PipelineDeps {
-  ctx: RouteContext;
+  services: RouteServices;
   limiter: MailboxLimiter;
   faults: FaultState;
   latency: LatencyOptions | undefined;
 }
 
+/** The mailbox a request path names, and the key its limits and faults are kept under. */
+export interface RouteTarget {
+  /** The decoded `{user}` segment of `/users/{user}/…`. */
+  segment: string;
+  user: SimUser | undefined;
+  /** Limits, statistics and faults are kept per this key: the user id when the user exists. */
+  limitKey: string;
+  /** The path after the mailbox segment. */
+  rest: string;
+}
+
 /** The mailbox a path names (`/users/{user}/…`), keyed by user id when the user exists. */
-export function mailboxOfPath(
-  deps: Pick<PipelineDeps, "ctx">,
-  path: string,
-): { segment: string; mailboxId: string; user: SimUser | undefined; rest: string } | undefined {
+export function targetOfPath(deps: Pick<PipelineDeps, "services">, path: string): RouteTarget | undefined {
   const match = /^\/users\/([^/]+)(\/.*)?$/i.exec(path);
   if (!match) return undefined;
   const segment = safeDecode(match[1] ?? "");
-  const user = deps.ctx.store.getUser(segment);
-  return { segment, user, mailboxId: user?.id ?? segment.toLowerCase(), rest: match[2] ?? "" };
+  const user = deps.services.store.getUser(segment);
+  return { segment, user, limitKey: user?.id ?? segment.toLowerCase(), rest: match[2] ?? "" };
+}
+
+/** The route context of one request: the services plus where its links point. */
+function contextOf(deps: PipelineDeps, req: SimRequest): RouteContext {
+  return { ...deps.services, origin: req.origin, baseUrl: `${req.origin}/${req.apiVersion}` };
 }
 
 function safeDecode(s: string): string {
@@ -135,13 +148,13 @@ export async function executeGraphRequest(deps: PipelineDeps, req: SimRequest): 
 }
 
 async function route(deps: PipelineDeps, req: SimRequest): Promise<SimResponse> {
-  const { ctx } = deps;
+  const ctx = contextOf(deps, req);
   if (/^\/users\/?$/i.test(req.path)) {
     if (req.method !== "GET") return methodNotAllowed(req);
     await waitResponseDelay(deps.latency);
     return listUsers(ctx, req);
   }
-  const target = mailboxOfPath(deps, req.path);
+  const target = targetOfPath(deps, req.path);
   if (!target) {
     const segment = req.path.split("/")[1] ?? "";
     return graphError(req, 400, "BadRequest", `Resource not found for the segment '${safeDecode(segment)}'.`);
@@ -164,23 +177,23 @@ async function route(deps: PipelineDeps, req: SimRequest): Promise<SimResponse> 
     const segment = target.rest.split("/").filter(Boolean).pop() ?? "";
     return graphError(req, 400, "BadRequest", `Resource not found for the segment '${safeDecode(segment)}'.`);
   }
-  const admission = deps.limiter.admit(req.clientId, target.mailboxId);
+  const admission = deps.limiter.admit(req.clientId, target.limitKey);
   if (!admission.ok) {
-    deps.limiter.noteRetryAfter(req.clientId, target.mailboxId, admission.retryAfterSeconds, 429);
+    deps.limiter.noteRetryAfter(req.clientId, target.limitKey, admission.retryAfterSeconds, 429);
     return graphError(req, 429, admission.code, admission.message, {
       "retry-after": String(admission.retryAfterSeconds),
     });
   }
   let response: SimResponse;
   try {
-    response = await runMailboxRoute(deps, req, target, found.handler, found.params);
+    response = await runMailboxRoute(deps, ctx, req, target, found.handler, found.params);
   } catch (error) {
     admission.release();
     throw error;
   }
   const retryAfter = retryAfterOf(response);
   if (retryAfter !== undefined)
-    deps.limiter.noteRetryAfter(req.clientId, target.mailboxId, retryAfter, response.status);
+    deps.limiter.noteRetryAfter(req.clientId, target.limitKey, retryAfter, response.status);
   if (response.stream) {
     response.release = admission.release;
   } else {
@@ -191,12 +204,13 @@ async function route(deps: PipelineDeps, req: SimRequest): Promise<SimResponse> 
 
 async function runMailboxRoute(
   deps: PipelineDeps,
+  ctx: RouteContext,
   req: SimRequest,
-  target: NonNullable<ReturnType<typeof mailboxOfPath>>,
+  target: RouteTarget,
   handler: RouteHandler,
   params: string[],
 ): Promise<SimResponse> {
-  const fault = deps.faults.takeServerError(req.path, target.mailboxId);
+  const fault = deps.faults.takeServerError(req.path, target.limitKey);
   if (fault) {
     await waitResponseDelay(deps.latency);
     const headers: Record<string, string> =
@@ -217,15 +231,15 @@ async function runMailboxRoute(
           headers,
         );
   }
-  if (deps.faults.isDenied(target.mailboxId)) return MailErrors.accessDenied(req);
-  const user = target.user ?? deps.ctx.store.getUser(target.segment);
+  if (deps.faults.isDenied(target.limitKey)) return MailErrors.accessDenied(req);
+  const user = target.user ?? ctx.store.getUser(target.segment);
   if (!user) return MailErrors.userNotFound(req, target.segment);
   if (!user.mailbox) return MailErrors.mailboxNotEnabled(req);
   await waitResponseDelay(deps.latency);
   // The user may have been removed while we waited (a mailbox removed mid-job).
-  if (!deps.ctx.store.getUser(user.id)) return MailErrors.userNotFound(req, target.segment);
+  if (!ctx.store.getUser(user.id)) return MailErrors.userNotFound(req, target.segment);
   try {
-    return await handler({ ctx: deps.ctx, req, params, user });
+    return await handler({ ctx, req, params, user });
   } catch (error) {
     // The store reports objects that vanished under a request (a folder or message deleted by a
     // concurrent mutation) as SkipError: Exchange answers that with "not found".

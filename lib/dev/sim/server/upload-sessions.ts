@@ -1,28 +1,28 @@
 /**
  * Attachment upload sessions, as Outlook serves them behind Graph: `POST
  * /users/{id}/messages/{id}/attachments/createUploadSession` (a Graph route, authenticated by
- * bearer token) answers an opaque, pre-authenticated `uploadUrl` on another host; `PUT`s of
+ * bearer token, in `routes/upload-session.ts`) answers an opaque, pre-authenticated `uploadUrl`
+ * on another host; `PUT`s of
  * byte ranges to it (with no Authorization header) fill the attachment in order, and the last
  * one adds it to the message (201 with a `Location`). `GET` reads where the session stands,
  * `DELETE` cancels it.
  *
  * Real Graph hands out `https://outlook.office.com/api/v2.0/Users('…')/Messages('…')/
- * AttachmentSessions('…')?authtoken=…`. The simulator answers the same path shape on
- * `https://127.0.0.1:PORT`: a host other than the Graph host `localhost`, so that the Graph
- * client, whose `customHosts` names `localhost` only, sends no bearer token there either.
+ * AttachmentSessions('…')?authtoken=…`. The simulator answers the same path shape on another of
+ * its host names (`outlook.office.com` when it serves that name, else `127.0.0.1` for a client of
+ * `localhost`; see `Origins.preauthenticated`), so that the Graph client sends no bearer token
+ * there either.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import type { IncomingMessage } from "node:http";
 import { simpleParser } from "mailparser";
 import type { TenantStore } from "../model.js";
 import { openMimeSource } from "../tenant/store.js";
+import { attachmentId } from "./attachment-ids.js";
 import type { FaultState } from "./faults.js";
-import { graphError, jsonResponse, MailErrors, type SimResponse } from "./graph-types.js";
+import { graphError, jsonResponse, type SimResponse } from "./graph-types.js";
 import { type LatencyOptions, waitResponseDelay } from "./latency.js";
 import type { MailboxLimiter } from "./limits.js";
 import { appendAttachment } from "./mime-compose.js";
-import type { RouteHandler } from "./routes/context.js";
-import { attachmentId } from "./routes/messages.js";
 
 /** Smallest attachment an upload session takes (documented "3 MB"; smaller ones are POSTed). */
 export const UPLOAD_SESSION_MIN_BYTES = 3_000_000;
@@ -43,6 +43,8 @@ export interface UploadAttachmentItem {
 
 interface UploadSession {
   id: string;
+  /** `https://host[:port]` the upload URL points to (another host than the client's Graph host). */
+  origin: string;
   /** The secret in the uploadUrl (`authtoken`): the only credential of the PUTs. */
   token: string;
   /** The app that created the session: its uploads count against its limits for the mailbox. */
@@ -57,8 +59,6 @@ interface UploadSession {
 }
 
 export interface UploadSessionOptions {
-  /** `https://127.0.0.1:PORT`: where upload URLs point. */
-  origin: string;
   tenantId: string;
   /** Lifetime of a session and its token, seconds. Bounds ≥ 1. Default 3600. */
   lifetimeSeconds?: number;
@@ -73,9 +73,17 @@ export class UploadSessions {
     this.lifetimeMs = Math.max(1, options.lifetimeSeconds ?? 3600) * 1000;
   }
 
-  create(clientId: string, userId: string, messageId: string, item: UploadAttachmentItem): UploadSession {
+  /** Opens a session whose URL points to `origin` (see `Origins.preauthenticated`). */
+  create(
+    origin: string,
+    clientId: string,
+    userId: string,
+    messageId: string,
+    item: UploadAttachmentItem,
+  ): UploadSession {
     const session: UploadSession = {
       id: Buffer.from(randomUUID()).toString("base64url"),
+      origin,
       token: randomBytes(24).toString("base64url"),
       clientId,
       userId,
@@ -99,7 +107,7 @@ export class UploadSessions {
 
   /** `…/Users('{user}@{tenant}')/Messages('{message}')`: the part shared by uploadUrl and Location. */
   messageUrl(session: UploadSession): string {
-    return `${this.options.origin}/api/v2.0/Users('${session.userId}@${this.options.tenantId}')/Messages('${session.messageId}')`;
+    return `${session.origin}/api/v2.0/Users('${session.userId}@${this.options.tenantId}')/Messages('${session.messageId}')`;
   }
 
   uploadUrl(session: UploadSession): string {
@@ -112,68 +120,9 @@ export class UploadSessions {
   }
 }
 
-function expiration(session: UploadSession): string {
+export function expiration(session: { expiresAtMs: number }): string {
   return new Date(session.expiresAtMs).toISOString();
 }
-
-/** `POST /users/{id}/messages/{id}/attachments/createUploadSession` with `{AttachmentItem:{…}}`. */
-export const createUploadSession: RouteHandler = ({ ctx, req, params, user }) => {
-  const message = ctx.store.getMessage(user.id, params[0] ?? "");
-  if (!message) return MailErrors.itemNotFound(req);
-  const body = (req.body ?? {}) as Record<string, unknown>;
-  const item = (body.AttachmentItem ?? body.attachmentItem) as Record<string, unknown> | undefined;
-  if (typeof item !== "object" || item === null) {
-    return MailErrors.badRequest(
-      req,
-      `Expected a JSON body {"AttachmentItem":{…}}, found ${JSON.stringify(req.body)?.slice(0, 100)}.`,
-    );
-  }
-  if (String(item.attachmentType ?? "").toLowerCase() !== "file") {
-    return MailErrors.badRequest(
-      req,
-      `Expected AttachmentItem.attachmentType "file", found ${JSON.stringify(item.attachmentType)}.`,
-    );
-  }
-  if (typeof item.name !== "string" || item.name === "") {
-    return MailErrors.badRequest(req, `Expected AttachmentItem.name, found ${JSON.stringify(item.name)}.`);
-  }
-  const size = item.size;
-  if (typeof size !== "number" || !Number.isInteger(size) || size < 0) {
-    return MailErrors.badRequest(
-      req,
-      `Expected AttachmentItem.size as a whole number of bytes, found ${JSON.stringify(size)}.`,
-    );
-  }
-  if (size < UPLOAD_SESSION_MIN_BYTES) {
-    return graphError(
-      req,
-      400,
-      "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize",
-      `Expected an attachment of at least ${UPLOAD_SESSION_MIN_BYTES} bytes for an upload session, found ${size}; POST smaller attachments.`,
-    );
-  }
-  if (size > MAX_ATTACHMENT_BYTES) {
-    return graphError(
-      req,
-      400,
-      "ErrorAttachmentSizeShouldNotBeGreaterThanMaximumSize",
-      `Expected an attachment of at most ${MAX_ATTACHMENT_BYTES} bytes, found ${size}.`,
-    );
-  }
-  const session = ctx.uploads.create(req.clientId, user.id, message.id, {
-    name: item.name,
-    size,
-    contentType: typeof item.contentType === "string" ? item.contentType : "application/octet-stream",
-    isInline: item.isInline === true,
-    ...(typeof item.contentId === "string" && item.contentId !== "" ? { contentId: item.contentId } : {}),
-  });
-  return jsonResponse(201, {
-    "@odata.context": `${ctx.baseUrl}/$metadata#microsoft.graph.uploadSession`,
-    uploadUrl: ctx.uploads.uploadUrl(session),
-    expirationDateTime: expiration(session),
-    nextExpectedRanges: ["0-"],
-  });
-};
 
 /** What an upload request needs from the server. */
 export interface UploadRequestDeps {
@@ -198,17 +147,6 @@ export interface UploadRequest {
 
 const SESSION_PATH =
   /^\/api\/v2\.0\/Users\('([^']+)'\)\/Messages\('([^']+)'\)\/AttachmentSessions\('([^']+)'\)$/i;
-
-/** Reads a request body, keeping at most `limit` bytes (the rest is drained, not kept). */
-export async function readUploadBody(req: IncomingMessage, limit: number): Promise<Buffer | "too-large"> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size <= limit) chunks.push(chunk as Buffer);
-  }
-  return size > limit ? "too-large" : Buffer.concat(chunks);
-}
 
 function safeDecode(s: string): string {
   try {

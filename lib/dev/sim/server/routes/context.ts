@@ -1,12 +1,14 @@
 /** What every route handler gets: the tenant, where links point to, and the request's mailbox. */
 import type { SimUser, TenantStore } from "../../model.js";
 import type { SimRequest, SimResponse } from "../graph-types.js";
+import type { Origins } from "../origins.js";
 import type { UploadSessions } from "../upload-sessions.js";
 
-export interface RouteContext {
+/** The simulator's services that routes use, the same for every request. */
+export interface RouteServices {
   store: TenantStore;
-  /** `https://localhost:PORT/v1.0`: the prefix of every absolute link the server hands out. */
-  baseUrl: string;
+  /** The host names served, for pre-authenticated URLs on another host. */
+  origins: Origins;
   /** Extra delay per streamed MIME byte, nanoseconds. */
   perMimeByteNs: number;
   /** Answers 410 to the next delta request with a token on this folder when a forced fault is queued. */
@@ -15,6 +17,14 @@ export interface RouteContext {
   takeMalformedDeltaItem(mailboxId: string, folderId: string): boolean;
   /** Open attachment upload sessions (`createUploadSession` opens them). */
   uploads: UploadSessions;
+}
+
+/** {@link RouteServices} plus where this request came from. */
+export interface RouteContext extends RouteServices {
+  /** `https://host[:port]` as the client reached the simulator. */
+  origin: string;
+  /** `{origin}/v1.0` (or `/beta`): the prefix of every absolute Graph link in the answer. */
+  baseUrl: string;
 }
 
 /** A route's inputs: the request, the path parameters after `/users/{user}`, and the resolved user. */

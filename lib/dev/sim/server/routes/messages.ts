@@ -5,6 +5,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { type Attachment, simpleParser } from "mailparser";
 import type { EmailAddress, FlagStatus, Importance, MessageProps, SimMessage } from "../../model.js";
+import { attachmentId } from "../attachment-ids.js";
 import { jsonResponse, MailErrors, type SimRequest, type SimResponse } from "../graph-types.js";
 import { appendAttachment, composeMime, readMimeProps } from "../mime-compose.js";
 import { MessageFlags, messageJson, normaliseExtendedId } from "../representations.js";
@@ -70,11 +71,6 @@ interface ParsedAttachment {
   id: string;
   attachment: Attachment;
   isItem: boolean;
-}
-
-/** Attachment ids: stable per message and position, opaque like Exchange's. */
-export function attachmentId(messageId: string, index: number): string {
-  return Buffer.from(`${messageId}\u0000${index}`).toString("base64url");
 }
 
 /** Parses the MIME for its attachments. Buffers the message: only this endpoint needs the parts. */
