@@ -14,6 +14,7 @@ import {
   nonNegativeInt,
   oneOf,
 } from "./options.js";
+import { registerSim } from "./sim-options.js";
 
 installProcessGuards();
 
@@ -85,24 +86,7 @@ before anything starts. One run at a time per data folder: a second one says whi
     }),
   );
 
-program
-  .command("sim")
-  .description(
-    "Serve a simulated Exchange Online tenant (Graph + token endpoint over HTTPS) until stopped; prints one JSON line with how to connect.",
-  )
-  .option("--shape <shape>", "tenant preset: demo, uniform, skewed, giant, many-small", "demo")
-  .option("--seed <n>", "seed of the generated tenant", integer("--seed", 0, 2 ** 31 - 1))
-  .option("-p, --port <port>", "TCP port (0 = a free one)", integer("--port", 0, 65535), 0)
-  .option("--ca-dir <dir>", "folder of the simulator CA (reused across runs)")
-  .action(async (opts) => {
-    const { runSimCommand } = await import("./sim-command.js");
-    await runSimCommand({
-      shape: opts.shape,
-      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-      port: opts.port,
-      ...(opts.caDir ? { caDir: opts.caDir } : {}),
-    });
-  });
+registerSim(program);
 
 addArchiveOptions(
   program

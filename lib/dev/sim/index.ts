@@ -17,6 +17,7 @@ export {
   type RunningSimulator,
   type ServedStats,
   type ServerErrorFault,
+  type ServerErrorRateFault,
   type SimClientRegistration,
   type SimulatorCa,
   type SimulatorOptions,

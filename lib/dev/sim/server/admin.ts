@@ -30,6 +30,7 @@ export interface AdminDeps {
 
 const FAULT_ACTIONS = new Set([
   "serverError",
+  "serverErrorRate",
   "dropConnection",
   "syncStateLost",
   "malformedDeltaItem",

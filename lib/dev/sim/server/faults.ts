@@ -1,9 +1,10 @@
 /**
- * Faults injected on purpose: transient 5xx, dropped connections, lost sync states, expired
+ * Faults injected on purpose: transient 5xx (counted or at a rate), dropped connections, lost sync states, expired
  * tokens, denied and removed mailboxes, malformed delta items. Tests drive them through {@link FaultControl}; a running
  * simulator in another process takes the same commands through `POST /_admin/faults`.
  */
 import type { TenantStore } from "../model.js";
+import { Random, seedFrom } from "../tenant/random.js";
 
 /** Where a queued fault applies. Both fields optional; an empty scope matches every Graph request. */
 export interface FaultScope {
@@ -27,9 +28,22 @@ export interface DropConnectionFault extends FaultScope {
   count: number;
 }
 
+/** A share of all matching Graph requests answered 503/504, drawn from a seeded generator. */
+export interface ServerErrorRateFault extends FaultScope {
+  /** Probability (0–1) that a matching request gets the error; 0 turns the fault off. */
+  rate: number;
+  /** 503 (default) or 504. */
+  status?: 503 | 504;
+  /** `Retry-After` to send, seconds; omitted = no header. */
+  retryAfterSeconds?: number;
+  /** Seed of the draws, so that a run can be repeated. Default 1. */
+  seed?: number;
+}
+
 /** The commands accepted by {@link FaultControl.apply} and `POST /_admin/faults`. */
 export type FaultCommand =
   | ({ action: "serverError" } & ServerErrorFault)
+  | ({ action: "serverErrorRate" } & ServerErrorRateFault)
   | ({ action: "dropConnection" } & DropConnectionFault)
   | {
       action: "syncStateLost";
@@ -47,6 +61,8 @@ export type FaultCommand =
 export interface FaultControl {
   /** The next `count` matching requests answer 503/504 (with `Retry-After` when given). */
   serverError(fault: ServerErrorFault): void;
+  /** From now on a share `rate` of the matching requests answer 503/504 (until `clear` or rate 0). */
+  serverErrorRate(fault: ServerErrorRateFault): void;
   /** The next `count` matching requests have their socket destroyed (HTTP requests only, not the inner requests of a `$batch`). */
   dropConnection(fault: DropConnectionFault): void;
   /**
@@ -73,6 +89,7 @@ export interface FaultControl {
   /** What is queued now, for the admin endpoint. */
   pending(): {
     serverErrors: ServerErrorFault[];
+    serverErrorRate: ServerErrorRateFault | null;
     drops: DropConnectionFault[];
     forcedGone: Array<{ mailbox: string; folder: string; count: number }>;
     malformed: Array<{ mailbox: string; folder: string; count: number }>;
@@ -89,6 +106,7 @@ interface Matchable extends FaultScope {
 /** The fault state that the request pipeline consults. */
 export class FaultState implements FaultControl {
   private serverErrors: Array<Matchable & { status: 503 | 504; retryAfterSeconds?: number }> = [];
+  private errorRate: { fault: ServerErrorRateFault; scope: Matchable; random: Random } | undefined;
   private drops: Matchable[] = [];
   private forcedGone = new Map<string, number>();
   private malformed = new Map<string, number>();
@@ -105,6 +123,20 @@ export class FaultState implements FaultControl {
 
   dropConnection(fault: DropConnectionFault): void {
     this.drops.push({ ...fault, ...this.compile(fault) });
+  }
+
+  serverErrorRate(fault: ServerErrorRateFault): void {
+    if (!(fault.rate >= 0 && fault.rate <= 1)) {
+      throw new RangeError(`serverErrorRate.rate: expected a probability in [0, 1], found ${fault.rate}`);
+    }
+    this.errorRate =
+      fault.rate > 0
+        ? {
+            fault: { ...fault },
+            scope: { ...fault, count: 1, ...this.compile(fault) },
+            random: new Random(seedFrom("server-error-rate", fault.seed ?? 1)),
+          }
+        : undefined;
   }
 
   syncStateLost(
@@ -141,6 +173,7 @@ export class FaultState implements FaultControl {
 
   clear(): void {
     this.serverErrors = [];
+    this.errorRate = undefined;
     this.drops = [];
     this.forcedGone.clear();
     this.malformed.clear();
@@ -154,6 +187,9 @@ export class FaultState implements FaultControl {
         break;
       case "dropConnection":
         this.dropConnection(command);
+        break;
+      case "serverErrorRate":
+        this.serverErrorRate(command);
         break;
       case "syncStateLost":
         this.syncStateLost(command.mailbox, command.folder, command.mode, command.count);
@@ -179,6 +215,7 @@ export class FaultState implements FaultControl {
   pending() {
     return {
       serverErrors: this.serverErrors.map(({ regex: _r, mailboxId: _m, ...rest }): ServerErrorFault => rest),
+      serverErrorRate: this.errorRate ? { ...this.errorRate.fault } : null,
       drops: this.drops.map(({ regex: _r, mailboxId: _m, ...rest }): DropConnectionFault => rest),
       forcedGone: perFolder(this.forcedGone),
       malformed: perFolder(this.malformed),
@@ -198,7 +235,17 @@ export class FaultState implements FaultControl {
     path: string,
     mailboxId: string | undefined,
   ): { status: 503 | 504; retryAfterSeconds?: number } | undefined {
-    return this.take(this.serverErrors, path, mailboxId);
+    const queued = this.take(this.serverErrors, path, mailboxId);
+    if (queued) return queued;
+    const rate = this.errorRate;
+    if (!rate || !matches(rate.scope, path, mailboxId) || !rate.random.chance(rate.fault.rate))
+      return undefined;
+    return {
+      status: rate.fault.status ?? 503,
+      ...(rate.fault.retryAfterSeconds !== undefined
+        ? { retryAfterSeconds: rate.fault.retryAfterSeconds }
+        : {}),
+    };
   }
 
   /** Consumes a forced 410 for the folder, if any. */
@@ -216,9 +263,7 @@ export class FaultState implements FaultControl {
   }
 
   private take<T extends Matchable>(queue: T[], path: string, mailboxId: string | undefined): T | undefined {
-    const index = queue.findIndex(
-      (f) => f.count > 0 && (!f.regex || f.regex.test(path)) && (!f.mailboxId || f.mailboxId === mailboxId),
-    );
+    const index = queue.findIndex((f) => f.count > 0 && matches(f, path, mailboxId));
     if (index < 0) return undefined;
     const fault = queue[index] as T;
     fault.count--;
@@ -237,6 +282,10 @@ export class FaultState implements FaultControl {
   private mailboxId(mailbox: string): string {
     return this.store.getUser(mailbox)?.id ?? mailbox.toLowerCase();
   }
+}
+
+function matches(scope: Matchable, path: string, mailboxId: string | undefined): boolean {
+  return (!scope.regex || scope.regex.test(path)) && (!scope.mailboxId || scope.mailboxId === mailboxId);
 }
 
 /** Takes one from a per-folder countdown; false when none is left. */

@@ -29,6 +29,7 @@ import { type LimitOptions, MailboxLimiter } from "./limits.js";
 import { Origins } from "./origins.js";
 import type { PipelineDeps } from "./pipeline.js";
 import { handlePreauthenticatedRequest, isPreauthenticatedPath } from "./preauthenticated.js";
+import { ReportDownloads } from "./report-downloads.js";
 import { type ServedStats, StatsRecorder } from "./stats.js";
 import { UploadSessions } from "./upload-sessions.js";
 
@@ -41,6 +42,7 @@ export type {
   FaultControl,
   FaultScope,
   ServerErrorFault,
+  ServerErrorRateFault,
 } from "./faults.js";
 export type { LatencyOptions } from "./latency.js";
 export type { LimitOptions, MailboxStats } from "./limits.js";
@@ -99,11 +101,12 @@ export interface RunningSimulator {
   /** All registered apps. */
   clients: Array<{ clientId: string; clientSecret: string | undefined }>;
   /**
-   * File holding the CA certificate (for `NODE_EXTRA_CA_CERTS`); `undefined` when the simulator
-   * serves a certificate of the user's ({@link SimulatorOptions.certificate}).
+   * File holding the certificate to trust (for `NODE_EXTRA_CA_CERTS`): the simulator CA's, or with
+   * a certificate of the user's ({@link SimulatorOptions.certificate}) that certificate (enough
+   * when it is self-signed; trust its CA when it has one).
    */
-  caCertPath: string | undefined;
-  caCertPem: string | undefined;
+  caCertPath: string;
+  caCertPem: string;
   port: number;
   /** The MSAL `authorityMetadata` JSON string (MSAL then contacts only the token endpoint). */
   msalAuthorityMetadata: string;
@@ -130,9 +133,9 @@ function serverCertificateFor(ca: CertificatePair, hostNames: readonly string[])
   return certificate;
 }
 
-/** Writes the CA certificate where `NODE_EXTRA_CA_CERTS` can name it; returns the file. */
-function writeCaFile(certDir: string, caCertPem: string): string {
-  const caCertPath = join(certDir, "simulator-ca.pem");
+/** Writes the certificate to trust where `NODE_EXTRA_CA_CERTS` can name it; returns the file. */
+function writeCaFile(certDir: string, caCertPem: string, name: string): string {
+  const caCertPath = join(certDir, name);
   // Another process may be reading this file (ensureSimulatorCa writes the same name): replace it atomically.
   if (!existsSync(caCertPath) || readFileSync(caCertPath, "utf8") !== caCertPem) {
     const tmp = `${caCertPath}.${randomUUID()}.tmp`;
@@ -172,9 +175,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     ca = options.ca ?? (await createCa());
     serverCert = await serverCertificateFor(ca, hostNames);
   }
-  const caCertPath = ca
-    ? writeCaFile(options.certDir ?? mkdtempSync(join(tmpdir(), "mailstream-sim-")), ca.certPem)
-    : undefined;
+  const trusted = ca?.certPem ?? serverCert.certPem;
+  const caCertPath = writeCaFile(
+    options.certDir ?? mkdtempSync(join(tmpdir(), "mailstream-sim-")),
+    trusted,
+    ca ? "simulator-ca.pem" : "simulator-certificate.pem",
+  );
 
   const server = createServer({ key: serverCert.keyPem, cert: serverCert.certPem });
   await new Promise<void>((resolve, reject) => {
@@ -196,9 +202,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       ? { lifetimeSeconds: options.uploadSessionLifetimeSeconds }
       : {}),
   });
+  const reports = new ReportDownloads();
   const pipeline: PipelineDeps = {
     services: {
       uploads,
+      reports,
       store,
       origins,
       perMimeByteNs: options.latency?.perMimeByteNs ?? 0,
@@ -212,6 +220,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const graphDeps = { tokens, tenantId, pipeline, faults, stats, latency: options.latency };
   const preauthDeps = {
     uploads: { uploads, store, limiter, faults, latency: options.latency },
+    reports,
     stats,
   };
   const identityDeps = { tokens, tenantId, latency: options.latency, counters: () => stats.auth };
@@ -272,7 +281,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     clientSecret: tokens.clients[0]?.clientSecret,
     clients: tokens.clients.map((c) => ({ clientId: c.clientId, clientSecret: c.clientSecret })),
     caCertPath,
-    caCertPem: ca?.certPem,
+    caCertPem: trusted,
     port,
     msalAuthorityMetadata: JSON.stringify(openIdConfiguration(origins.default, tenantId)),
     knownAuthorities: [new URL(origins.default).host],

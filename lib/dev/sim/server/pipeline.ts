@@ -31,6 +31,7 @@ import {
   patchMessage,
   permanentlyDeleteMessage,
 } from "./routes/messages.js";
+import { getMailboxUsageDetail } from "./routes/reports.js";
 import { createUploadSession } from "./routes/upload-session.js";
 
 interface MailboxRoute {
@@ -153,6 +154,12 @@ async function route(deps: PipelineDeps, req: SimRequest): Promise<SimResponse> 
     if (req.method !== "GET") return methodNotAllowed(req);
     await waitResponseDelay(deps.latency);
     return listUsers(ctx, req);
+  }
+  const report = /^\/reports\/getMailboxUsageDetail\(period\s*=\s*'([^']*)'\)$/i.exec(safeDecode(req.path));
+  if (report) {
+    if (req.method !== "GET") return methodNotAllowed(req);
+    await waitResponseDelay(deps.latency);
+    return getMailboxUsageDetail(ctx, req, report[1] ?? "");
   }
   const target = targetOfPath(deps, req.path);
   if (!target) {

@@ -49,6 +49,22 @@ function skuId(index: number): string {
   return `c7df2760-2c81-4ef7-b578-5b5392b${String(index).padStart(5, "0")}`;
 }
 
+/** Service plans of a licensed user (ids of Office 365 E3's plans): what `assignedPlans` lists. */
+const SERVICE_PLANS = [
+  { service: "exchange", servicePlanId: "efb87545-963c-4e0d-99df-69c6916d9eb0" },
+  { service: "SharePoint", servicePlanId: "5dbe027f-2339-4123-9542-606e4d348a72" },
+  { service: "MicrosoftOffice", servicePlanId: "43de0ff5-c92c-492b-9116-175376d08c38" },
+  { service: "TeamspaceAPI", servicePlanId: "57ff2da0-773e-42df-b2af-ffb7a2317929" },
+];
+
+/** When the account was created: a fixed day of 2019–2022 derived from its id, so the same on every run. */
+export function userCreatedDateTime(user: SimUser): string {
+  const day = Number.parseInt(user.id.replace(/-/g, "").slice(0, 8), 16) % (4 * 365);
+  return new Date(Date.UTC(2019, 0, 1) + day * 86_400_000 + 9 * 3_600_000)
+    .toISOString()
+    .replace(".000Z", "Z");
+}
+
 export function userJson(user: SimUser, select: Set<string> | undefined): Record<string, unknown> {
   const [givenName = null, ...rest] = user.displayName.split(" ");
   const full: Record<string, unknown> = {
@@ -65,10 +81,23 @@ export function userJson(user: SimUser, select: Set<string> | undefined): Record
     id: user.id,
     accountEnabled: user.accountEnabled,
     userType: "Member",
+    createdDateTime: userCreatedDateTime(user),
+    mailNickname: user.userPrincipalName.split("@")[0] ?? user.userPrincipalName,
+    proxyAddresses: user.mail ? [`SMTP:${user.mail}`] : [],
+    usageLocation: user.licenseCount > 0 ? "US" : null,
+    onPremisesSyncEnabled: null,
     assignedLicenses: Array.from({ length: user.licenseCount }, (_, i) => ({
       disabledPlans: [],
       skuId: skuId(i),
     })),
+    assignedPlans:
+      user.licenseCount > 0
+        ? SERVICE_PLANS.map((p) => ({
+            assignedDateTime: userCreatedDateTime(user),
+            capabilityStatus: "Enabled",
+            ...p,
+          }))
+        : [],
   };
   if (!select) return Object.fromEntries(DEFAULT_USER_PROPERTIES.map((k) => [k, full[k]]));
   return applySelect(full, select);
@@ -148,7 +177,31 @@ function recipient(a: { name: string; address: string }) {
   return { emailAddress: { name: a.name, address: a.address } };
 }
 
-export function messageJson(message: SimMessage, query: URLSearchParams): Record<string, unknown> {
+/** A message body as Graph gives it: `{contentType, content}`. */
+export interface ItemBody {
+  contentType: "text" | "html";
+  content: string;
+}
+
+/** Bodies to add to a message's JSON; absent ones are left out. */
+export interface MessageBodies {
+  body?: ItemBody;
+  uniqueBody?: ItemBody;
+}
+
+/** Which bodies an answer with these query options carries: `body` by default, both on `$select`. */
+export function bodiesWanted(query: URLSearchParams): { body: boolean; uniqueBody: boolean } {
+  const select = parseSelect(query);
+  if (!select) return { body: true, uniqueBody: false };
+  const lower = new Set([...select].map((s) => s.toLowerCase()));
+  return { body: lower.has("body"), uniqueBody: lower.has("uniquebody") };
+}
+
+export function messageJson(
+  message: SimMessage,
+  query: URLSearchParams,
+  bodies: MessageBodies = {},
+): Record<string, unknown> {
   const entity: Record<string, unknown> = {
     "@odata.etag": `W/"${message.changeKey}"`,
     id: message.id,
@@ -177,6 +230,8 @@ export function messageJson(message: SimMessage, query: URLSearchParams): Record
     bccRecipients: message.bccRecipients.map(recipient),
     replyTo: [],
     flag: { flagStatus: message.flag.flagStatus },
+    ...(bodies.body ? { body: bodies.body } : {}),
+    ...(bodies.uniqueBody ? { uniqueBody: bodies.uniqueBody } : {}),
   };
   const selected = applySelect(entity, parseSelect(query));
   const expand = parseExtendedExpand(query);

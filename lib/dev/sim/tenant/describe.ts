@@ -60,3 +60,48 @@ export function describeTenant(store: TenantStore): TenantDescription {
   }
   return out;
 }
+
+/** One mailbox's usage as the usage report gives it. */
+export interface MailboxUsage {
+  /** Items in the primary mailbox's folders. */
+  items: number;
+  /** Their size in bytes. */
+  bytes: number;
+  /** Items in Deleted Items (and its subfolders). */
+  deletedItems: number;
+  deletedBytes: number;
+  /** The newest `receivedDateTime` of a message, if any. */
+  lastActivity: string | undefined;
+  hasArchive: boolean;
+}
+
+export function mailboxUsage(store: TenantStore, userId: string): MailboxUsage {
+  const usage: MailboxUsage = {
+    items: 0,
+    bytes: 0,
+    deletedItems: 0,
+    deletedBytes: 0,
+    lastActivity: undefined,
+    hasArchive: false,
+  };
+  const deletedId = store.getFolder(userId, "deleteditems")?.id;
+  const walk = (id: string, deleted: boolean) => {
+    for (const child of store.listChildFolders(userId, id)) {
+      const stats = store.folderStats(userId, child.id);
+      const inDeleted = deleted || child.id === deletedId;
+      usage.items += stats.totalItemCount;
+      usage.bytes += stats.sizeBytes;
+      if (inDeleted) {
+        usage.deletedItems += stats.totalItemCount;
+        usage.deletedBytes += stats.sizeBytes;
+      }
+      for (const m of store.listMessages(userId, child.id)) {
+        if (!usage.lastActivity || m.receivedDateTime > usage.lastActivity)
+          usage.lastActivity = m.receivedDateTime;
+      }
+      walk(child.id, inDeleted);
+    }
+  };
+  walk(store.rootFolderId(userId), false);
+  return usage;
+}

@@ -9,21 +9,33 @@ import { type MutationSummary, mutateTenant } from "./mutate.js";
 import { seedFrom } from "./random.js";
 import type { InMemoryTenantStore } from "./store.js";
 
+/** Mutation seed of round `round` (1-based) of activity seeded by `seed`. */
+export function activitySeed(seed: number, round: number): number {
+  return seedFrom("round", seed, round);
+}
+
 /** Mutation seed of round `round` (1-based) of a tenant generated from `spec`. */
 export function mutationSeed(spec: TenantSpec, round: number): number {
-  return seedFrom("round", spec.seed, round);
+  return activitySeed(spec.seed, round);
 }
 
 /**
  * Regenerates the tenant of `spec` and applies `mutationRounds` rounds of activity (default
- * intensity), each with its own seed derived from the spec's seed and the round number.
+ * intensity), each with its own seed derived from `seed` (default: the spec's seed) and the
+ * round number.
  */
-export function tenantFromSeed(spec: TenantSpec, mutationRounds: number): InMemoryTenantStore {
+export function tenantFromSeed(
+  spec: TenantSpec,
+  mutationRounds: number,
+  seed = spec.seed,
+): InMemoryTenantStore {
   if (!Number.isInteger(mutationRounds) || mutationRounds < 0) {
     throw new RangeError(`tenantFromSeed mutationRounds: expected an integer ≥ 0, found ${mutationRounds}`);
   }
   const store = generateTenant(spec);
-  for (let round = 1; round <= mutationRounds; round++) applyMutationRound(store, spec, round);
+  for (let round = 1; round <= mutationRounds; round++) {
+    mutateTenant(store, { seed: activitySeed(seed, round) });
+  }
   return store;
 }
 

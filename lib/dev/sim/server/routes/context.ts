@@ -2,6 +2,7 @@
 import type { SimUser, TenantStore } from "../../model.js";
 import type { SimRequest, SimResponse } from "../graph-types.js";
 import type { Origins } from "../origins.js";
+import type { ReportDownloads } from "../report-downloads.js";
 import type { UploadSessions } from "../upload-sessions.js";
 
 /** The simulator's services that routes use, the same for every request. */
@@ -17,6 +18,8 @@ export interface RouteServices {
   takeMalformedDeltaItem(mailboxId: string, folderId: string): boolean;
   /** Open attachment upload sessions (`createUploadSession` opens them). */
   uploads: UploadSessions;
+  /** Usage report CSVs waiting for download. */
+  reports: ReportDownloads;
 }
 
 /** {@link RouteServices} plus where this request came from. */

@@ -3,9 +3,9 @@
  * the change log and hands out a {@link DeltaCursor}; the server wraps it, together with the
  * query options of the first request, into opaque absolute `$skiptoken`/`$deltatoken` links.
  */
-import type { DeltaCursor, DeltaEntry } from "../../model.js";
+import type { DeltaCursor, DeltaEntry, TenantStore } from "../../model.js";
 import { graphError, jsonResponse, MailErrors, type SimRequest } from "../graph-types.js";
-import { messageJson } from "../representations.js";
+import { messageJsonWithBodies } from "../message-bodies.js";
 import type { RouteHandler } from "./context.js";
 
 const DEFAULT_PAGE_SIZE = 10;
@@ -40,9 +40,14 @@ export function preferredPageSize(req: SimRequest): number {
   return Math.min(MAX_PAGE_SIZE, Math.max(1, Number(match[1])));
 }
 
-function entryJson(entry: DeltaEntry, query: URLSearchParams): Record<string, unknown> {
+function entryJson(
+  store: TenantStore,
+  entry: DeltaEntry,
+  query: URLSearchParams,
+  prefer: string | undefined,
+): Promise<Record<string, unknown>> | Record<string, unknown> {
   if (entry.type === "removed") return { id: entry.id, "@removed": { reason: "deleted" } };
-  return messageJson(entry.message, query);
+  return messageJsonWithBodies(store, entry.message, query, prefer);
 }
 
 /** What the malformed-delta-item fault adds to a page: a message with no id to fetch it by. */
@@ -51,7 +56,7 @@ const MALFORMED_ITEM: Record<string, unknown> = {
   subject: "Malformed delta item (injected fault)",
 };
 
-export const messagesDelta: RouteHandler = ({ ctx, req, params, user }) => {
+export const messagesDelta: RouteHandler = async ({ ctx, req, params, user }) => {
   const folder = ctx.store.getFolder(user.id, params[0] ?? "");
   const rawToken = req.query.get("$skiptoken") ?? req.query.get("$deltatoken");
   let token: DeltaToken | undefined;
@@ -105,7 +110,9 @@ export const messagesDelta: RouteHandler = ({ ctx, req, params, user }) => {
     (e) =>
       changeType === undefined || (changeType === "deleted" ? e.type === "removed" : e.type === "upsert"),
   );
-  const value = entries.map((e) => entryJson(e, optionQuery));
+  const value = await Promise.all(
+    entries.map((e) => entryJson(ctx.store, e, optionQuery, req.headers.prefer)),
+  );
   if (ctx.takeMalformedDeltaItem(user.id, folder.id)) value.push(MALFORMED_ITEM);
   const next = encodeToken({ cursor: result.page.cursor, options });
   const link = result.page.done

@@ -7,6 +7,7 @@ import { type Attachment, simpleParser } from "mailparser";
 import type { EmailAddress, FlagStatus, Importance, MessageProps, SimMessage } from "../../model.js";
 import { attachmentId } from "../attachment-ids.js";
 import { jsonResponse, MailErrors, type SimRequest, type SimResponse } from "../graph-types.js";
+import { messageJsonWithBodies } from "../message-bodies.js";
 import { appendAttachment, composeMime, readMimeProps } from "../mime-compose.js";
 import { MessageFlags, messageJson, normaliseExtendedId } from "../representations.js";
 import { parseTop, type RouteHandler, type RouteInput, withPosition } from "./context.js";
@@ -19,17 +20,18 @@ function findMessage({ ctx, params, user }: RouteInput): SimMessage | undefined 
 }
 
 /** `GET /users/{id}/messages/{id}` with `$select` / `$expand`. */
-export const getMessage: RouteHandler = (input) => {
+export const getMessage: RouteHandler = async (input) => {
   const message = findMessage(input);
   if (!message) return MailErrors.itemNotFound(input.req);
+  const { ctx, req } = input;
   return jsonResponse(200, {
-    "@odata.context": `${input.ctx.baseUrl}/$metadata#users('${input.user.id}')/messages/$entity`,
-    ...messageJson(message, input.req.query),
+    "@odata.context": `${ctx.baseUrl}/$metadata#users('${input.user.id}')/messages/$entity`,
+    ...(await messageJsonWithBodies(ctx.store, message, req.query, req.headers.prefer)),
   });
 };
 
 /** `GET /users/{id}/mailFolders/{id}/messages`: paged by `$top` (default 10) and `$skip`. */
-export const listFolderMessages: RouteHandler = ({ ctx, req, params, user }) => {
+export const listFolderMessages: RouteHandler = async ({ ctx, req, params, user }) => {
   const folder = ctx.store.getFolder(user.id, params[0] ?? "");
   if (!folder) return MailErrors.itemNotFound(req);
   const top = parseTop(req.query) ?? LIST_DEFAULT_PAGE;
@@ -45,7 +47,11 @@ export const listFolderMessages: RouteHandler = ({ ctx, req, params, user }) => 
   );
   const body: Record<string, unknown> = {
     "@odata.context": `${ctx.baseUrl}/$metadata#users('${user.id}')/mailFolders('${folder.id}')/messages`,
-    value: messages.slice(skip, skip + top).map((m) => messageJson(m, req.query)),
+    value: await Promise.all(
+      messages
+        .slice(skip, skip + top)
+        .map((m) => messageJsonWithBodies(ctx.store, m, req.query, req.headers.prefer)),
+    ),
   };
   if (skip + top < messages.length) {
     body["@odata.nextLink"] =
