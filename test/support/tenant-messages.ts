@@ -1,5 +1,5 @@
 /** Reading a generated tenant's messages back, for tests of the simulator's store. */
-import type { SimMessage } from "../../lib/dev/sim/model.js";
+import type { GroundTruth, SimMessage } from "../../lib/dev/sim/model.js";
 import type { InMemoryTenantStore } from "../../lib/dev/sim/tenant/store.js";
 
 /** A message's whole MIME, as the store streams it. */
@@ -23,4 +23,15 @@ export function allMessages(store: InMemoryTenantStore): Array<{ userId: string;
     walk(store.rootFolderId(user.id));
   }
   return out;
+}
+
+/**
+ * The mail part of a ground truth, in the shape it had before archives and other item kinds:
+ * what the pinned hashes of the generator's output were computed over.
+ */
+export function mailTruth(truth: GroundTruth): unknown {
+  return {
+    tenantId: truth.tenantId,
+    mailboxes: truth.mailboxes.map(({ userId, address, folders }) => ({ userId, address, folders })),
+  };
 }

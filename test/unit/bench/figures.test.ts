@@ -14,6 +14,9 @@ const folder = (id: string, count: number, size: number, isSearchFolder = false)
   messages: messages(count, size),
 });
 
+/** The work model reads mail folders only: no archive, no other item kinds. */
+const mailOnly = { primaryMailboxId: "MBX:p@t", archiveMailboxId: null, mailboxFolders: [] };
+
 const truth: GroundTruth = {
   tenantId: "t",
   mailboxes: [
@@ -23,8 +26,9 @@ const truth: GroundTruth = {
       // 150 items need two delta pages of 100; an empty folder still costs its one page; a
       // search folder is not backed up.
       folders: [folder("inbox", 150, 1000), folder("empty", 0, 0), folder("search", 5, 10, true)],
+      ...mailOnly,
     },
-    { userId: "u2", address: "small@x", folders: [folder("inbox", 10, 500)] },
+    { userId: "u2", address: "small@x", folders: [folder("inbox", 10, 500)], ...mailOnly },
   ],
 };
 const service = { perRequestSeconds: 0.4, perByteSeconds: 20e-9, pageSize: 100 };

@@ -157,6 +157,7 @@ describe("InMemoryTenantStore directory and folders", () => {
       totalItemCount: 2,
       unreadItemCount: 2,
       sizeBytes: m1.size + m2.size,
+      allItemCount: 2,
     });
     store.updateMessage(USER_ID, m1.id, { isRead: true });
     store.moveMessage(USER_ID, m2.id, archive);
@@ -164,17 +165,20 @@ describe("InMemoryTenantStore directory and folders", () => {
       totalItemCount: 1,
       unreadItemCount: 0,
       sizeBytes: m1.size,
+      allItemCount: 1,
     });
     expect(store.folderStats(USER_ID, archive)).toEqual({
       totalItemCount: 1,
       unreadItemCount: 1,
       sizeBytes: m2.size,
+      allItemCount: 1,
     });
     store.deleteMessage(USER_ID, m2.id);
     expect(store.folderStats(USER_ID, archive)).toEqual({
       totalItemCount: 0,
       unreadItemCount: 0,
       sizeBytes: 0,
+      allItemCount: 0,
     });
     expect(store.getMessage(USER_ID, m2.id)).toBeUndefined();
   });

@@ -3,7 +3,14 @@
  * (many into Deleted Items), read/flag/category/importance changes, new and renamed folders.
  * Everything goes through the store's write methods, so delta rounds see exactly these changes.
  */
-import type { EmailAddress, MessageProps, SimFolder, SimMessage, TenantStore } from "../model.js";
+import {
+  type EmailAddress,
+  isMailFolder,
+  type MessageProps,
+  type SimFolder,
+  type SimMessage,
+  type TenantStore,
+} from "../model.js";
 import { EXTERNAL_DOMAINS, FOLDER_NAMES } from "./content.js";
 import { composeMessage, type MessageAuthoring } from "./message-factory.js";
 import { Random, seedFrom } from "./random.js";
@@ -53,7 +60,8 @@ function mailboxView(store: TenantStore, userId: string, address: EmailAddress):
   const messages: SimMessage[] = [];
   const walk = (id: string) => {
     for (const child of store.listChildFolders(userId, id)) {
-      if (child.isSearchFolder) continue;
+      // Mail activity stays among mail folders; other item kinds have their own (mutate-items.ts).
+      if (child.isSearchFolder || !isMailFolder(child)) continue;
       folders.push(child);
       messages.push(...store.listMessages(userId, child.id));
       walk(child.id);

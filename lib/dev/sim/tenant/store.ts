@@ -1,32 +1,60 @@
 /**
- * The simulated tenant held in memory: directory, mailboxes, folders, messages, and the
- * per-folder change logs that message delta rounds are served from.
+ * The simulated tenant held in memory: directory, mailboxes (primary, in-place archive and its
+ * auxiliary archive), folders of every class, messages, non-mail items, and the change logs that
+ * delta rounds are served from.
  *
- * Change model: each mailbox has one monotonically increasing change sequence. Every message
- * change (add, update, move, delete) takes the next sequence number and appends to the change
- * log of each folder it touches: an "in" entry for the folder now holding the message, a
- * tombstone for the folder it left. Because sequence numbers only grow, each log is sorted by
- * sequence, so a delta page is a binary search plus a forward scan.
+ * Change model: each mailbox has one monotonically increasing change sequence. Every change of a
+ * message or item (add, update, move, delete) takes the next sequence number and appends to the
+ * change log of each folder it touches: an "in" entry for the folder now holding it, a tombstone
+ * for the folder it left. Because sequence numbers only grow, each log is sorted by sequence, so
+ * a delta page is a binary search plus a forward scan. Folder changes have a log and a sequence
+ * of their own per mailbox.
+ *
+ * Every method that names a mailbox takes a user id or userPrincipalName (the user's primary
+ * mailbox, as `/users/{id}/…` does) or a mailbox id (`MBX:…`, any of the user's mailboxes).
  */
-import { createHash } from "node:crypto";
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { FatalError } from "../../../errors.js";
 import type {
+  ChangeResult,
   DeltaCursor,
-  DeltaEntry,
   DeltaResult,
   GroundTruth,
+  ItemPatch,
+  MailboxItemView,
+  MailboxKind,
   MessageProps,
   MimeSource,
+  NewItem,
   NewMessage,
   SimFolder,
+  SimItem,
+  SimMailbox,
   SimMessage,
   SimUser,
   TenantStore,
 } from "../model.js";
+import { changesPage, type LogEntry, roundOf } from "./change-log.js";
 import { TenantObjectNotFoundError } from "./errors.js";
-import { changeKeyFor, exchangeId } from "./ids.js";
-import { OnDemandMime } from "./mime.js";
+import { computeGroundTruth } from "./ground-truth.js";
+import { changeKeyFor, exchangeId, guidFor } from "./ids.js";
+import { MESSAGE_CLASS } from "./items/message-content.js";
+import {
+  enterItem,
+  enterMessage,
+  type FolderState,
+  leaveItem,
+  leaveMessage,
+  logFolderChange,
+  type MailboxState,
+  newFolderState,
+  type StoredItem,
+  type StoredMessage,
+} from "./mailbox-state.js";
+import { mimeSize, openMimeSource } from "./mime-source.js";
+import { canonicalTime } from "./time.js";
+
+export { mimeSize, openMimeSource } from "./mime-source.js";
 
 export interface InMemoryTenantStoreOptions {
   /** Directory tenant id (a GUID); also the namespace of every folder and message id. */
@@ -39,55 +67,30 @@ export interface InMemoryTenantStoreOptions {
   clock?: () => Date;
 }
 
-/** One entry of a folder's change log. */
-interface LogEntry {
-  seq: number;
-  id: string;
-  /** "in": the message entered or changed in this folder; "out": it left (tombstone). */
-  kind: "in" | "out";
-}
-
-interface FolderState {
-  folder: SimFolder;
-  children: string[];
-  /** Message ids currently in the folder, in arrival order. */
-  messageIds: Set<string>;
-  log: LogEntry[];
-  generation: number;
-  unread: number;
-  bytes: number;
-}
-
-interface StoredMessage {
-  message: SimMessage;
-  /** Sequence number of the message's latest change. */
-  seq: number;
-}
-
-interface MailboxState {
-  user: SimUser;
-  rootId: string;
-  folders: Map<string, FolderState>;
-  wellKnown: Map<string, string>;
-  messages: Map<string, StoredMessage>;
-  seq: number;
-}
-
 const ROOT_WELL_KNOWN = "msgfolderroot";
 const ROOT_DISPLAY_NAME = "Top of Information Store";
 const LOGICAL_CLOCK_START = Date.parse("2026-01-01T00:00:00Z");
+const MAILBOX_ID = /^MBX:/i;
 
 export class InMemoryTenantStore implements TenantStore {
   readonly tenantId: string;
   private readonly users = new Map<string, SimUser>();
   private readonly byUpn = new Map<string, string>();
+  /** Primary mailboxes by user id. */
   private readonly mailboxes = new Map<string, MailboxState>();
+  /** Main archives by user id. */
+  private readonly archives = new Map<string, MailboxState>();
+  /** Every mailbox by its lower-case `MBX:` id. */
+  private readonly byMailboxId = new Map<string, MailboxState>();
   /** Counter behind folder and message ids: the same sequence of calls yields the same ids. */
   private idCounter = 0;
+  /**
+   * Counter behind the ids of archives' and non-mail folders and items: a space of their own,
+   * so that adding them leaves the ids of folders and messages as they were.
+   */
+  private itemIdCounter = 0;
   private logicalNow = LOGICAL_CLOCK_START;
   private readonly clock: (() => Date) | undefined;
-  /** SHA-256 of MIME sources already hashed; MIME never changes after a message is created. */
-  private readonly hashCache = new WeakMap<MimeSource, string>();
 
   constructor(options: InMemoryTenantStoreOptions) {
     this.tenantId = options.tenantId;
@@ -117,26 +120,7 @@ export class InMemoryTenantStore implements TenantStore {
     const stored = { ...user, id };
     this.users.set(id, stored);
     this.byUpn.set(upn, id);
-    if (user.mailbox) {
-      const rootId = this.nextId("folder");
-      const root: FolderState = this.newFolderState({
-        id: rootId,
-        displayName: ROOT_DISPLAY_NAME,
-        // The root's parent is the non-IPM subtree, which Graph never lists.
-        parentFolderId: exchangeId(`${this.tenantId}/${id}`, "folder", -1),
-        isHidden: false,
-        isSearchFolder: false,
-        wellKnownName: ROOT_WELL_KNOWN,
-      });
-      this.mailboxes.set(id, {
-        user: stored,
-        rootId,
-        folders: new Map([[rootId, root]]),
-        wellKnown: new Map([[ROOT_WELL_KNOWN, rootId]]),
-        messages: new Map(),
-        seq: 0,
-      });
-    }
+    if (user.mailbox) this.mailboxes.set(id, this.newMailbox(stored, "primary", this.nextId("folder")));
   }
 
   removeUser(id: string): void {
@@ -144,7 +128,77 @@ export class InMemoryTenantStore implements TenantStore {
     if (!user) return;
     this.users.delete(user.id);
     this.byUpn.delete(user.userPrincipalName.toLowerCase());
+    for (const mailbox of [this.mailboxes.get(user.id), this.archives.get(user.id)]) {
+      if (!mailbox) continue;
+      this.byMailboxId.delete(mailbox.info.id.toLowerCase());
+      for (const aux of mailbox.expanded.values()) this.byMailboxId.delete(aux.info.id.toLowerCase());
+    }
     this.mailboxes.delete(user.id);
+    this.archives.delete(user.id);
+  }
+
+  // --- mailboxes ---
+
+  primaryMailbox(userId: string): SimMailbox | undefined {
+    const user = this.getUser(userId);
+    return user ? this.mailboxes.get(user.id)?.info : undefined;
+  }
+
+  archiveMailbox(userId: string): SimMailbox | undefined {
+    const user = this.getUser(userId);
+    return user ? this.archives.get(user.id)?.info : undefined;
+  }
+
+  getMailbox(mailboxId: string): SimMailbox | undefined {
+    return this.byMailboxId.get(mailboxId.toLowerCase())?.info;
+  }
+
+  addArchive(userId: string): SimMailbox {
+    const primary = this.mailbox(userId, "addArchive");
+    if (this.archives.has(primary.user.id)) {
+      throw new FatalError(
+        `addArchive: expected a user without an archive, found one for ${primary.user.id}`,
+      );
+    }
+    const archive = this.newMailbox(primary.user, "archive", this.nextItemId("folder"));
+    this.archives.set(primary.user.id, archive);
+    return archive.info;
+  }
+
+  expandFolder(archiveId: string, folderId: string): SimMailbox {
+    const main = this.mailbox(archiveId, "expandFolder");
+    if (main.info.kind !== "archive") {
+      throw new FatalError(
+        `expandFolder: expected an archive mailbox, found a ${main.info.kind} one (${archiveId})`,
+      );
+    }
+    const folder = this.folderState(main, folderId, "expandFolder");
+    if (folder.messageIds.size + folder.itemIds.size > 0 || folder.children.length > 0) {
+      throw new FatalError(
+        `expandFolder: expected an empty folder without subfolders, found '${folder.folder.displayName}'`,
+      );
+    }
+    const existing = [...main.expanded.values()][0];
+    const aux = existing ?? this.newMailbox(main.user, "auxArchive", this.nextItemId("folder"));
+    const copy = newFolderState({ ...folder.folder, parentFolderId: aux.rootId }, 0);
+    aux.folders.set(folder.folder.id, copy);
+    this.folderState(aux, aux.rootId, "expandFolder").children.push(folder.folder.id);
+    main.expanded.set(folder.folder.id, aux);
+    return aux.info;
+  }
+
+  folderHome(mailboxKey: string, folderId: string): SimMailbox | undefined {
+    const mailbox = this.findMailbox(mailboxKey);
+    const folder = mailbox && this.findFolder(mailbox, folderId);
+    if (!mailbox || !folder) return undefined;
+    return (mailbox.expanded.get(folder.folder.id) ?? mailbox).info;
+  }
+
+  mailboxOfItem(itemId: string): SimMailbox | undefined {
+    for (const mailbox of this.byMailboxId.values()) {
+      if (mailbox.messages.has(itemId) || mailbox.items.has(itemId)) return mailbox.info;
+    }
+    return undefined;
   }
 
   // --- folders ---
@@ -168,9 +222,17 @@ export class InMemoryTenantStore implements TenantStore {
   folderStats(
     userId: string,
     folderId: string,
-  ): { totalItemCount: number; unreadItemCount: number; sizeBytes: number } {
-    const state = this.folderState(this.mailbox(userId, "folderStats"), folderId, "folderStats");
-    return { totalItemCount: state.messageIds.size, unreadItemCount: state.unread, sizeBytes: state.bytes };
+  ): { totalItemCount: number; unreadItemCount: number; sizeBytes: number; allItemCount: number } {
+    const mailbox = this.mailbox(userId, "folderStats");
+    const state = this.folderState(mailbox, folderId, "folderStats");
+    const home = mailbox.expanded.get(state.folder.id);
+    const items = home ? this.folderState(home, state.folder.id, "folderStats") : state;
+    return {
+      totalItemCount: items.messageIds.size,
+      unreadItemCount: items.unread,
+      sizeBytes: items.bytes,
+      allItemCount: items.messageIds.size + items.itemIds.size,
+    };
   }
 
   addFolder(
@@ -180,7 +242,13 @@ export class InMemoryTenantStore implements TenantStore {
   ): SimFolder {
     const mailbox = this.mailbox(userId, "addFolder");
     const parent = this.folderState(mailbox, parentFolderId, "addFolder");
-    const id = folder.id ?? this.nextId("folder");
+    // Folders of archives and of other classes than mail take their ids from a space of their
+    // own, so that adding them leaves every mail folder's and message's id as it was.
+    const id =
+      folder.id ??
+      (mailbox.info.kind === "primary" && folder.folderClass === undefined
+        ? this.nextId("folder")
+        : this.nextItemId("folder"));
     if (mailbox.folders.has(id))
       throw new FatalError(`addFolder: expected a new folder id, found '${id}' already present`);
     if (folder.wellKnownName && mailbox.wellKnown.has(folder.wellKnownName)) {
@@ -188,16 +256,63 @@ export class InMemoryTenantStore implements TenantStore {
         `addFolder: expected one folder per well-known name, found a second '${folder.wellKnownName}'`,
       );
     }
-    const state = this.newFolderState({ ...folder, id, parentFolderId: parent.folder.id });
+    const { id: _forced, ...fields } = folder;
+    const state = newFolderState({ ...fields, id, parentFolderId: parent.folder.id }, 0);
     mailbox.folders.set(id, state);
     parent.children.push(id);
     if (folder.wellKnownName) mailbox.wellKnown.set(folder.wellKnownName, id);
+    logFolderChange(mailbox, state, "in");
     return state.folder;
   }
 
   renameFolder(userId: string, folderId: string, displayName: string): void {
-    const state = this.folderState(this.mailbox(userId, "renameFolder"), folderId, "renameFolder");
+    const mailbox = this.mailbox(userId, "renameFolder");
+    const state = this.folderState(mailbox, folderId, "renameFolder");
     state.folder = { ...state.folder, displayName };
+    logFolderChange(mailbox, state, "in");
+  }
+
+  deleteFolder(userId: string, folderId: string): void {
+    const mailbox = this.mailbox(userId, "deleteFolder");
+    const state = this.folderState(mailbox, folderId, "deleteFolder");
+    if (state.folder.id === mailbox.rootId || state.folder.wellKnownName) {
+      throw new FatalError(
+        `deleteFolder: expected a folder of the user's, found '${state.folder.displayName}'`,
+      );
+    }
+    for (const child of [...state.children]) this.deleteFolder(userId, child);
+    for (const id of [...state.messageIds]) this.deleteMessage(userId, id);
+    for (const id of [...state.itemIds]) this.deleteItem(userId, id);
+    const parent = this.folderState(mailbox, state.folder.parentFolderId, "deleteFolder");
+    parent.children = parent.children.filter((id) => id !== state.folder.id);
+    mailbox.folders.delete(state.folder.id);
+    logFolderChange(mailbox, state, "out");
+  }
+
+  folderDelta(
+    userId: string,
+    parentFolderId: string | null,
+    cursor: DeltaCursor | null,
+    pageSize: number,
+  ): ChangeResult<SimFolder> {
+    checkPageSize(pageSize);
+    const mailbox = this.findMailbox(userId);
+    const scope = parentFolderId === null ? undefined : mailbox && this.findFolder(mailbox, parentFolderId);
+    if (!mailbox || (parentFolderId !== null && !scope)) return { ok: false, reason: "FolderNotFound" };
+    const scopeId = scope?.folder.id ?? "";
+    const key = { mailboxId: mailbox.info.id, folderId: scopeId, generation: mailbox.folderGeneration };
+    if (cursor && !sameRound(cursor, key, mailbox.folderSeq))
+      return { ok: false, reason: "SyncStateNotFound" };
+    const page = changesPage(mailbox.folderLog, roundOf(cursor, mailbox.folderSeq, key), pageSize, {
+      include: (entry) => scopeId === "" || entry.parent === scopeId,
+      current: (id) => {
+        const state = mailbox.folders.get(id);
+        if (!state) return undefined;
+        const inScope = scopeId === "" || state.folder.parentFolderId === scopeId;
+        return { seq: state.changeSeq, value: state.folder, inScope };
+      },
+    });
+    return { ok: true, page };
   }
 
   // --- messages ---
@@ -216,10 +331,9 @@ export class InMemoryTenantStore implements TenantStore {
     const mailbox = this.mailbox(userId, "addMessage");
     const folder = this.folderState(mailbox, folderId, "addMessage");
     refuseSearchFolder(folder, "addMessage");
-    const { id: forcedId, ...fields } = message;
+    const { id: forcedId, lastModifiedDateTime, ...fields } = message;
+    if (forcedId !== undefined) this.refuseTakenId(forcedId, "addMessage");
     const id = forcedId ?? this.nextId("message");
-    if (mailbox.messages.has(id))
-      throw new FatalError(`addMessage: expected a new message id, found '${id}' already present`);
     const seq = ++mailbox.seq;
     const stored: SimMessage = {
       ...fields,
@@ -229,10 +343,10 @@ export class InMemoryTenantStore implements TenantStore {
       changeKey: changeKeyFor(id, seq),
       parentFolderId: folder.folder.id,
       size: mimeSize(fields.mime),
-      lastModifiedDateTime: this.now(fields.createdDateTime),
+      lastModifiedDateTime: lastModifiedDateTime ?? this.now(fields.createdDateTime),
     };
     mailbox.messages.set(id, { message: stored, seq });
-    this.enter(folder, stored, seq);
+    enterMessage(folder, stored, seq);
     return stored;
   }
 
@@ -240,10 +354,21 @@ export class InMemoryTenantStore implements TenantStore {
     return this.changeInPlace(userId, messageId, "updateMessage", definedProps(patch));
   }
 
+  replaceMessage(userId: string, messageId: string, message: NewMessage): SimMessage {
+    const { id: _id, lastModifiedDateTime, ...fields } = message;
+    return this.changeInPlace(userId, messageId, "replaceMessage", {
+      ...fields,
+      categories: [...fields.categories],
+      flag: { ...fields.flag },
+      size: mimeSize(fields.mime),
+      ...(lastModifiedDateTime ? { lastModifiedDateTime } : {}),
+    });
+  }
+
   /**
    * A new version of a message in its folder: the fields replaced, a new change key and
-   * modification time. It leaves and re-enters the folder, so the folder's byte count follows a
-   * new size, with no tombstone (the message stays where it is).
+   * modification time (unless `fields` gives one). It leaves and re-enters the folder, so the
+   * folder's byte count follows a new size, with no tombstone (the message stays where it is).
    */
   private changeInPlace(
     userId: string,
@@ -259,11 +384,11 @@ export class InMemoryTenantStore implements TenantStore {
       ...current.message,
       ...fields,
       changeKey: changeKeyFor(messageId, seq),
-      lastModifiedDateTime: this.now(current.message.lastModifiedDateTime),
+      lastModifiedDateTime: fields.lastModifiedDateTime ?? this.now(current.message.lastModifiedDateTime),
     };
-    this.leave(folder, current.message, undefined);
+    leaveMessage(folder, current.message, undefined);
     mailbox.messages.set(messageId, { message: next, seq });
-    this.enter(folder, next, seq);
+    enterMessage(folder, next, seq);
     return next;
   }
 
@@ -281,9 +406,9 @@ export class InMemoryTenantStore implements TenantStore {
       lastModifiedDateTime: this.now(current.message.lastModifiedDateTime),
     };
     // A move inside the same folder is just a change; otherwise the old folder gets a tombstone.
-    this.leave(from, current.message, from === to ? undefined : seq);
+    leaveMessage(from, current.message, from === to ? undefined : seq);
     mailbox.messages.set(messageId, { message: next, seq });
-    this.enter(to, next, seq);
+    enterMessage(to, next, seq);
     return next;
   }
 
@@ -292,7 +417,7 @@ export class InMemoryTenantStore implements TenantStore {
     const current = this.storedMessage(mailbox, messageId, "deleteMessage");
     const folder = this.folderState(mailbox, current.message.parentFolderId, "deleteMessage");
     const seq = ++mailbox.seq;
-    this.leave(folder, current.message, seq);
+    leaveMessage(folder, current.message, seq);
     mailbox.messages.delete(messageId);
   }
 
@@ -313,81 +438,167 @@ export class InMemoryTenantStore implements TenantStore {
     return openMimeSource(message.mime);
   }
 
-  // --- delta ---
+  // --- non-mail items ---
+
+  getItem(userId: string, itemId: string): SimItem | undefined {
+    return this.findMailbox(userId)?.items.get(itemId)?.item;
+  }
+
+  listItems(userId: string, folderId: string): SimItem[] {
+    const mailbox = this.mailbox(userId, "listItems");
+    const state = this.folderState(mailbox, folderId, "listItems");
+    return [...state.itemIds].map((id) => this.storedItem(mailbox, id, "listItems").item);
+  }
+
+  addItem(userId: string, folderId: string, item: NewItem): SimItem {
+    const mailbox = this.mailbox(userId, "addItem");
+    const folder = this.folderState(mailbox, folderId, "addItem");
+    refuseSearchFolder(folder, "addItem");
+    const { id: forcedId, lastModifiedDateTime, ...fields } = item;
+    if (forcedId !== undefined) this.refuseTakenId(forcedId, "addItem");
+    const id = forcedId ?? this.nextItemId("item");
+    const seq = ++mailbox.seq;
+    const stored: SimItem = {
+      ...fields,
+      categories: [...fields.categories],
+      id,
+      changeKey: changeKeyFor(id, seq),
+      parentFolderId: folder.folder.id,
+      lastModifiedDateTime: lastModifiedDateTime ?? this.now(fields.createdDateTime),
+    };
+    mailbox.items.set(id, { item: stored, seq });
+    enterItem(folder, stored, seq);
+    return stored;
+  }
+
+  updateItem(
+    userId: string,
+    itemId: string,
+    patch: ItemPatch & { itemClass?: string; createdDateTime?: string; lastModifiedDateTime?: string },
+  ): SimItem {
+    const mailbox = this.mailbox(userId, "updateItem");
+    const current = this.storedItem(mailbox, itemId, "updateItem");
+    const folder = this.folderState(mailbox, current.item.parentFolderId, "updateItem");
+    const seq = ++mailbox.seq;
+    const next: SimItem = {
+      ...current.item,
+      ...(patch.itemClass ? { itemClass: patch.itemClass } : {}),
+      ...(patch.createdDateTime ? { createdDateTime: patch.createdDateTime } : {}),
+      ...(patch.categories ? { categories: [...patch.categories] } : {}),
+      ...(patch.content ? { content: patch.content } : {}),
+      changeKey: changeKeyFor(itemId, seq),
+      lastModifiedDateTime: patch.lastModifiedDateTime ?? this.now(current.item.lastModifiedDateTime),
+    };
+    mailbox.items.set(itemId, { item: next, seq });
+    enterItem(folder, next, seq);
+    return next;
+  }
+
+  moveItem(userId: string, itemId: string, destinationFolderId: string): SimItem {
+    const mailbox = this.mailbox(userId, "moveItem");
+    const current = this.storedItem(mailbox, itemId, "moveItem");
+    const from = this.folderState(mailbox, current.item.parentFolderId, "moveItem");
+    const to = this.folderState(mailbox, destinationFolderId, "moveItem");
+    refuseSearchFolder(to, "moveItem");
+    const seq = ++mailbox.seq;
+    const next: SimItem = {
+      ...current.item,
+      parentFolderId: to.folder.id,
+      changeKey: changeKeyFor(itemId, seq),
+      lastModifiedDateTime: this.now(current.item.lastModifiedDateTime),
+    };
+    if (from !== to) leaveItem(from, itemId, seq);
+    mailbox.items.set(itemId, { item: next, seq });
+    enterItem(to, next, seq);
+    return next;
+  }
+
+  deleteItem(userId: string, itemId: string): void {
+    const mailbox = this.mailbox(userId, "deleteItem");
+    const current = this.storedItem(mailbox, itemId, "deleteItem");
+    const folder = this.folderState(mailbox, current.item.parentFolderId, "deleteItem");
+    leaveItem(folder, itemId, ++mailbox.seq);
+    mailbox.items.delete(itemId);
+  }
+
+  // --- the import/export API's view: messages and items alike ---
+
+  mailboxItem(userId: string, itemId: string): MailboxItemView | undefined {
+    const mailbox = this.findMailbox(userId);
+    const message = mailbox?.messages.get(itemId)?.message;
+    if (message) return messageView(message);
+    const item = mailbox?.items.get(itemId)?.item;
+    return item ? itemView(item) : undefined;
+  }
+
+  listMailboxItems(userId: string, folderId: string): MailboxItemView[] {
+    return [
+      ...this.listMessages(userId, folderId).map(messageView),
+      ...this.listItems(userId, folderId).map(itemView),
+    ];
+  }
+
+  itemDelta(
+    userId: string,
+    folderId: string,
+    cursor: DeltaCursor | null,
+    pageSize: number,
+  ): ChangeResult<MailboxItemView> {
+    return this.folderChanges(userId, folderId, cursor, pageSize, "items");
+  }
+
+  // --- message delta ---
 
   delta(userId: string, folderId: string, cursor: DeltaCursor | null, pageSize: number): DeltaResult {
-    if (!Number.isInteger(pageSize) || pageSize < 1) {
-      throw new FatalError(`delta: expected a page size that is a positive integer, found ${pageSize}`);
-    }
+    const result = this.folderChanges(userId, folderId, cursor, pageSize, "messages");
+    if (!result.ok) return result;
+    const { entries, ...rest } = result.page;
+    return {
+      ok: true,
+      page: {
+        ...rest,
+        entries: entries.map((e) =>
+          e.type === "upsert" ? { type: "upsert", message: e.value.message as SimMessage } : e,
+        ),
+      },
+    };
+  }
+
+  /** A round of a folder's changes: of its messages only (message delta), or of every item. */
+  private folderChanges(
+    userId: string,
+    folderId: string,
+    cursor: DeltaCursor | null,
+    pageSize: number,
+    what: "messages" | "items",
+  ): ChangeResult<MailboxItemView> {
+    checkPageSize(pageSize);
     const mailbox = this.findMailbox(userId);
     const folder = mailbox && this.findFolder(mailbox, folderId);
     if (!mailbox || !folder) return { ok: false, reason: "FolderNotFound" };
     const id = folder.folder.id;
-    if (
-      cursor &&
-      // A cursor beyond the mailbox's sequence comes from another history of the tenant (e.g. a
-      // token kept across a rebuild with fewer mutation rounds): its sync state cannot exist here.
-      (cursor.snapshot > mailbox.seq ||
-        cursor.base > cursor.snapshot ||
-        cursor.generation !== folder.generation ||
-        cursor.folderId !== id ||
-        cursor.mailboxId !== mailbox.user.id)
-    ) {
-      return { ok: false, reason: "SyncStateNotFound" };
-    }
-    // A cursor from a last page (base === snapshot, no keyset position) starts a new round whose
-    // snapshot is the mailbox's sequence now; a null cursor starts the initial round from 0.
-    const startsRound = !cursor || (cursor.after === undefined && cursor.base === cursor.snapshot);
-    const round: DeltaCursor = startsRound
-      ? {
-          mailboxId: mailbox.user.id,
-          folderId: id,
-          generation: folder.generation,
-          base: cursor?.base ?? 0,
-          snapshot: mailbox.seq,
-        }
-      : (cursor as DeltaCursor);
-    const initial = round.base === 0;
-    const log = folder.log;
-    const startAfter = Math.max(round.base, round.after?.seq ?? 0);
-    let index = firstIndexAfter(log, startAfter);
-    const entries: DeltaEntry[] = [];
-    let last: LogEntry | undefined;
+    // Message delta keys its cursors by user id (as it always has); item delta by mailbox id.
+    const owner = what === "messages" ? mailbox.user.id : mailbox.info.id;
+    const key = { mailboxId: owner, folderId: id, generation: folder.generation };
+    if (cursor && !sameRound(cursor, key, mailbox.seq)) return { ok: false, reason: "SyncStateNotFound" };
     // Search folders hold no items of their own: their log stays empty and every round is empty.
-    while (index < log.length && entries.length < pageSize) {
-      const entry = log[index] as LogEntry;
-      if (entry.seq > round.snapshot) break;
-      index++;
-      last = entry;
-      const current = mailbox.messages.get(entry.id);
-      const inFolder = current !== undefined && current.message.parentFolderId === id;
-      if (entry.kind === "in") {
-        // Deliver only the message's latest change; an earlier entry is superseded by a later one.
-        if (inFolder && current.seq === entry.seq) entries.push({ type: "upsert", message: current.message });
-      } else if (!initial && !(inFolder && current.seq > entry.seq)) {
-        entries.push({ type: "removed", id: entry.id });
-      }
-    }
-    const more = index < log.length && (log[index] as LogEntry).seq <= round.snapshot;
-    if (more) {
-      const after = last ?? round.after;
-      return {
-        ok: true,
-        page: {
-          entries,
-          done: false,
-          cursor: { ...withoutAfter(round), ...(after ? { after: { seq: after.seq, id: after.id } } : {}) },
-        },
-      };
-    }
-    const next: DeltaCursor = {
-      mailboxId: round.mailboxId,
-      folderId: round.folderId,
-      generation: round.generation,
-      base: round.snapshot,
-      snapshot: round.snapshot,
-    };
-    return { ok: true, page: { entries, done: true, cursor: next } };
+    const page = changesPage(folder.log, roundOf(cursor, mailbox.seq, key), pageSize, {
+      include: (entry: LogEntry) => what === "items" || !entry.item,
+      current: (itemId) => {
+        const message = mailbox.messages.get(itemId);
+        if (message)
+          return {
+            seq: message.seq,
+            value: messageView(message.message),
+            inScope: message.message.parentFolderId === id,
+          };
+        const item = mailbox.items.get(itemId);
+        if (item)
+          return { seq: item.seq, value: itemView(item.item), inScope: item.item.parentFolderId === id };
+        return undefined;
+      },
+    });
+    return { ok: true, page };
   }
 
   invalidateSyncState(userId: string, folderId: string): void {
@@ -399,75 +610,96 @@ export class InMemoryTenantStore implements TenantStore {
     state.generation++;
   }
 
+  invalidateFolderSyncState(userId: string): void {
+    this.mailbox(userId, "invalidateFolderSyncState").folderGeneration++;
+  }
+
   // --- ground truth ---
 
-  async groundTruth(): Promise<GroundTruth> {
-    const mailboxes: GroundTruth["mailboxes"] = [];
-    for (const mailbox of this.mailboxes.values()) {
-      const folders: GroundTruth["mailboxes"][number]["folders"] = [];
-      const visit = async (folderId: string, prefix: string): Promise<void> => {
-        const state = this.folderState(mailbox, folderId, "groundTruth");
-        for (const childId of state.children) {
-          const child = this.folderState(mailbox, childId, "groundTruth");
-          const path = prefix === "" ? child.folder.displayName : `${prefix}/${child.folder.displayName}`;
-          const messages: GroundTruth["mailboxes"][number]["folders"][number]["messages"] = [];
-          for (const id of child.messageIds) {
-            const m = this.storedMessage(mailbox, id, "groundTruth").message;
-            messages.push({
-              id,
-              sha256: await this.sha256(m.mime),
-              size: m.size,
-              isRead: m.isRead,
-              flag: { ...m.flag },
-              categories: [...m.categories],
-              importance: m.importance,
-            });
-          }
-          folders.push({
-            id: childId,
-            path,
-            isHidden: child.folder.isHidden,
-            isSearchFolder: child.folder.isSearchFolder,
-            messages,
-          });
-          await visit(childId, path);
-        }
-      };
-      await visit(mailbox.rootId, "");
-      mailboxes.push({
-        userId: mailbox.user.id,
-        address: mailbox.user.mail ?? mailbox.user.userPrincipalName,
-        folders,
-      });
-    }
-    return { tenantId: this.tenantId, mailboxes };
+  groundTruth(): Promise<GroundTruth> {
+    return computeGroundTruth(this);
   }
 
   // --- internals ---
+
+  private newMailbox(user: SimUser, kind: MailboxKind, rootId: string): MailboxState {
+    const info: SimMailbox = {
+      id: `MBX:${guidFor(this.tenantId, `mailbox-${kind}-${user.id}`)}@${this.tenantId}`,
+      userId: user.id,
+      kind,
+    };
+    const root = newFolderState(
+      {
+        id: rootId,
+        displayName: ROOT_DISPLAY_NAME,
+        // The root's parent is the non-IPM subtree, which Graph never lists.
+        parentFolderId: exchangeId(
+          `${this.tenantId}/${kind === "primary" ? user.id : info.id}`,
+          "folder",
+          -1,
+        ),
+        isHidden: false,
+        isSearchFolder: false,
+        wellKnownName: ROOT_WELL_KNOWN,
+      },
+      0,
+    );
+    const mailbox: MailboxState = {
+      user,
+      info,
+      rootId,
+      folders: new Map([[rootId, root]]),
+      wellKnown: new Map([[ROOT_WELL_KNOWN, rootId]]),
+      messages: new Map(),
+      items: new Map(),
+      seq: 0,
+      folderLog: [],
+      folderSeq: 0,
+      folderGeneration: 1,
+      expanded: new Map(),
+    };
+    this.byMailboxId.set(info.id.toLowerCase(), mailbox);
+    return mailbox;
+  }
 
   private nextId(kind: "folder" | "message"): string {
     return exchangeId(this.tenantId, kind, this.idCounter++);
   }
 
+  private nextItemId(kind: "folder" | "item"): string {
+    return exchangeId(
+      `${this.tenantId}/items`,
+      kind === "folder" ? "folder" : "message",
+      this.itemIdCounter++,
+    );
+  }
+
+  /** Ids are unique in the whole tenant, as Exchange's are (they name their mailbox). */
+  private refuseTakenId(id: string, context: string): void {
+    if (this.mailboxOfItem(id))
+      throw new FatalError(`${context}: expected a new item id, found '${id}' already present`);
+  }
+
   private now(notBefore: string): string {
-    if (this.clock) return this.clock().toISOString();
+    if (this.clock) return canonicalTime(this.clock().getTime());
     this.logicalNow = Math.max(this.logicalNow + 1000, Date.parse(notBefore) || 0);
-    return new Date(this.logicalNow).toISOString();
+    return canonicalTime(this.logicalNow);
   }
 
-  private newFolderState(folder: SimFolder): FolderState {
-    return { folder, children: [], messageIds: new Set(), log: [], generation: 1, unread: 0, bytes: 0 };
-  }
-
-  private findMailbox(userId: string): MailboxState | undefined {
-    const user = this.getUser(userId);
+  private findMailbox(key: string): MailboxState | undefined {
+    if (MAILBOX_ID.test(key)) return this.byMailboxId.get(key.toLowerCase());
+    const user = this.getUser(key);
     return user ? this.mailboxes.get(user.id) : undefined;
   }
 
-  private mailbox(userId: string, context: string): MailboxState {
-    const mailbox = this.findMailbox(userId);
+  private mailbox(key: string, context: string): MailboxState {
+    const mailbox = this.findMailbox(key);
     if (!mailbox)
-      throw new TenantObjectNotFoundError(this.getUser(userId) ? "mailbox" : "user", userId, context);
+      throw new TenantObjectNotFoundError(
+        MAILBOX_ID.test(key) || this.getUser(key) ? "mailbox" : "user",
+        key,
+        context,
+      );
     return mailbox;
   }
 
@@ -490,47 +722,63 @@ export class InMemoryTenantStore implements TenantStore {
     return stored;
   }
 
-  /** Puts the message's current state into the folder's counters and logs it at `seq`. */
-  private enter(folder: FolderState, message: SimMessage, seq: number): void {
-    folder.messageIds.add(message.id);
-    if (!message.isRead) folder.unread++;
-    folder.bytes += message.size;
-    folder.log.push({ seq, id: message.id, kind: "in" });
-  }
-
-  /**
-   * Takes the message's previous state out of the folder's counters; with `tombstoneSeq`, it
-   * also leaves the folder (a tombstone is logged), otherwise it is about to re-enter.
-   */
-  private leave(folder: FolderState, previous: SimMessage, tombstoneSeq: number | undefined): void {
-    if (!previous.isRead) folder.unread--;
-    folder.bytes -= previous.size;
-    if (tombstoneSeq === undefined) return;
-    folder.messageIds.delete(previous.id);
-    folder.log.push({ seq: tombstoneSeq, id: previous.id, kind: "out" });
-  }
-
-  private async sha256(source: MimeSource): Promise<string> {
-    const cached = this.hashCache.get(source);
-    if (cached) return cached;
-    const hash = createHash("sha256");
-    if (source.kind === "bytes") hash.update(source.bytes);
-    else for await (const chunk of source.open()) hash.update(chunk as Buffer);
-    const hex = hash.digest("hex");
-    this.hashCache.set(source, hex);
-    return hex;
+  private storedItem(mailbox: MailboxState, itemId: string, context: string): StoredItem {
+    const stored = mailbox.items.get(itemId);
+    if (!stored) throw new TenantObjectNotFoundError("message", itemId, context);
+    return stored;
   }
 }
 
-/** A fresh byte stream (not object mode) of a MIME source. */
-export function openMimeSource(source: MimeSource): Readable {
-  return source.kind === "bytes" ? Readable.from([source.bytes], { objectMode: false }) : source.open();
+function messageView(message: SimMessage): MailboxItemView {
+  return {
+    id: message.id,
+    changeKey: message.changeKey,
+    parentFolderId: message.parentFolderId,
+    itemClass: MESSAGE_CLASS,
+    createdDateTime: message.createdDateTime,
+    lastModifiedDateTime: message.lastModifiedDateTime,
+    receivedDateTime: message.receivedDateTime,
+    categories: message.categories,
+    message,
+  };
 }
 
-export function mimeSize(source: MimeSource): number {
-  // MIME built on demand knows its size; asking its `bytes` would build it.
-  if (source instanceof OnDemandMime) return source.size;
-  return source.kind === "bytes" ? source.bytes.length : source.size;
+function itemView(item: SimItem): MailboxItemView {
+  return {
+    id: item.id,
+    changeKey: item.changeKey,
+    parentFolderId: item.parentFolderId,
+    itemClass: item.itemClass,
+    createdDateTime: item.createdDateTime,
+    lastModifiedDateTime: item.lastModifiedDateTime,
+    categories: item.categories,
+    item,
+  };
+}
+
+function checkPageSize(pageSize: number): void {
+  if (!Number.isInteger(pageSize) || pageSize < 1) {
+    throw new FatalError(`delta: expected a page size that is a positive integer, found ${pageSize}`);
+  }
+}
+
+/**
+ * Whether a cursor belongs to this log as it is now. A cursor beyond the sequence comes from
+ * another history of the tenant (e.g. a token kept across a rebuild with fewer mutation rounds):
+ * its sync state cannot exist here.
+ */
+function sameRound(
+  cursor: DeltaCursor,
+  key: Pick<DeltaCursor, "mailboxId" | "folderId" | "generation">,
+  now: number,
+): boolean {
+  return (
+    cursor.snapshot <= now &&
+    cursor.base <= cursor.snapshot &&
+    cursor.generation === key.generation &&
+    cursor.folderId === key.folderId &&
+    cursor.mailboxId.toLowerCase() === key.mailboxId.toLowerCase()
+  );
 }
 
 /** Search folders only show items of other folders; putting an item into one is a caller bug. */
@@ -549,21 +797,4 @@ function definedProps(patch: Partial<MessageProps>): Partial<MessageProps> {
   if (patch.categories !== undefined) out.categories = [...patch.categories];
   if (patch.importance !== undefined) out.importance = patch.importance;
   return out;
-}
-
-function withoutAfter(cursor: DeltaCursor): DeltaCursor {
-  const { after: _after, ...rest } = cursor;
-  return rest;
-}
-
-/** Index of the first log entry with a sequence greater than `seq` (the log is sorted by sequence). */
-function firstIndexAfter(log: LogEntry[], seq: number): number {
-  let lo = 0;
-  let hi = log.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((log[mid] as LogEntry).seq <= seq) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
