@@ -1,6 +1,7 @@
 /**
  * Fills an {@link InMemoryTenantStore} with a realistic tenant: accounts of every kind, folder
- * trees with awkward names, and messages with realistic MIME. Deterministic: the same spec gives
+ * trees with awkward names, messages with realistic MIME, and (items/generate-items.ts)
+ * calendars, contacts, tasks, notes and in-place archives. Deterministic: the same spec gives
  * the same ids and byte-identical MIME on every run and machine.
  */
 import type { EmailAddress, MessageProps, SimUser, UserPurpose } from "../model.js";
@@ -13,6 +14,7 @@ import {
   LAST_NAMES,
 } from "./content.js";
 import { guidFor } from "./ids.js";
+import { addOtherKinds } from "./items/generate-items.js";
 import { composeMessage, type MessageAuthoring } from "./message-factory.js";
 import { Random, seedFrom } from "./random.js";
 import { InMemoryTenantStore } from "./store.js";
@@ -45,6 +47,13 @@ export interface TenantSpec {
   largeFraction?: number;
   /** Upper bound of user-created folders per mailbox (the giant mailbox gets 4×). Default 16. */
   maxUserFolders?: number;
+  /**
+   * Multiplies the calendar, contact, task and note items of each mailbox (about 0.1 per message,
+   * at least a few); 0 = mail only, without archives. Bounds ≥ 0. Default 1.
+   */
+  itemScale?: number;
+  /** Fraction (0–1) of user mailboxes with an in-place archive. Default 0.35. */
+  archiveFraction?: number;
 }
 
 /**
@@ -138,7 +147,9 @@ function validate(spec: TenantSpec): void {
     bad("mailboxes", "an integer ≥ 1", spec.mailboxes);
   if (!Number.isInteger(spec.totalMessages) || spec.totalMessages < 0)
     bad("totalMessages", "an integer ≥ 0", spec.totalMessages);
-  for (const field of ["sharedFraction", "unlicensedFraction", "largeFraction"] as const) {
+  if (spec.itemScale !== undefined && !(spec.itemScale >= 0))
+    bad("itemScale", "a number ≥ 0", spec.itemScale);
+  for (const field of ["sharedFraction", "unlicensedFraction", "largeFraction", "archiveFraction"] as const) {
     const v = spec[field];
     if (v !== undefined && !(v >= 0 && v <= 1)) bad(field, "a number in [0, 1]", v);
   }
@@ -375,5 +386,19 @@ export function generateTenant(spec: TenantSpec): InMemoryTenantStore {
       store.addMessage(account.user.id, "inbox", { ...composed, ...randomProps("inbox", msgRng) });
     }
   }
+  // Everything besides mail comes after it, from random streams of its own.
+  addOtherKinds(
+    store,
+    accounts.slice(0, spec.mailboxes).map((account, index) => ({
+      index,
+      user: account.user,
+      address: account.address,
+      messages: counts[index] ?? 0,
+    })),
+    people,
+    EXTERNAL_DOMAINS,
+    spec.seed,
+    { scale: spec.itemScale ?? 1, archiveFraction: spec.archiveFraction ?? 0.35 },
+  );
   return store;
 }

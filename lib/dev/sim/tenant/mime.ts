@@ -352,11 +352,12 @@ export function largeMimeSource(
   return { kind: "generated", size: totalBytes, open: () => Readable.from(chunks(), { objectMode: false }) };
 }
 
-type FileLikeType = "pdf" | "png" | "docx" | "xlsx" | "txt";
+export type FileLikeType = "pdf" | "png" | "jpg" | "docx" | "xlsx" | "txt";
 
 const FILE_MAGIC: Record<FileLikeType, Buffer> = {
   pdf: Buffer.from("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "latin1"),
   png: Buffer.from("89504e470d0a1a0a0000000d49484452000000780000002808060000", "hex"),
+  jpg: Buffer.from("ffd8ffe000104a46494600010101004800480000", "hex"),
   docx: Buffer.from("504b0304140006000800000021", "hex"),
   xlsx: Buffer.from("504b0304140006000800000021", "hex"),
   txt: Buffer.from("Notes\r\n", "latin1"),

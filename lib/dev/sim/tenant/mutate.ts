@@ -1,6 +1,7 @@
 /**
  * A round of realistic mailbox activity between two backup runs: new mail, deletions, moves
- * (many into Deleted Items), read/flag/category/importance changes, new and renamed folders.
+ * (many into Deleted Items), read/flag/category/importance changes, new and renamed folders; then
+ * (items/mutate-items.ts) calendars, contacts, tasks, notes and archives.
  * Everything goes through the store's write methods, so delta rounds see exactly these changes.
  */
 import {
@@ -12,6 +13,7 @@ import {
   type TenantStore,
 } from "../model.js";
 import { EXTERNAL_DOMAINS, FOLDER_NAMES } from "./content.js";
+import { type ItemMutationSummary, mutateItems } from "./items/mutate-items.js";
 import { composeMessage, type MessageAuthoring } from "./message-factory.js";
 import { Random, seedFrom } from "./random.js";
 
@@ -43,7 +45,7 @@ export interface MutationOptions {
   counts?: Partial<MutationCounts>;
 }
 
-export interface MutationSummary extends MutationCounts {
+export interface MutationSummary extends MutationCounts, ItemMutationSummary {
   /** Of `moves`, how many went to Deleted Items. */
   movesToDeletedItems: number;
 }
@@ -116,6 +118,10 @@ export function mutateTenant(store: TenantStore, options: MutationOptions): Muta
     newFolders: 0,
     renamedFolders: 0,
     movesToDeletedItems: 0,
+    itemsAdded: 0,
+    itemsUpdated: 0,
+    itemsDeleted: 0,
+    archiveChanges: 0,
   };
   if (views.length === 0) return summary;
   const total = views.reduce((n, v) => n + v.messages.length, 0);
@@ -228,5 +234,6 @@ export function mutateTenant(store: TenantStore, options: MutationOptions): Muta
     });
     summary.newMessages++;
   }
-  return summary;
+  // Calendars, contacts, tasks, notes and archives change after the mail, from a stream of their own.
+  return { ...summary, ...mutateItems(store, options.seed, intensity) };
 }

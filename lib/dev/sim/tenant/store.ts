@@ -333,7 +333,9 @@ export class InMemoryTenantStore implements TenantStore {
     refuseSearchFolder(folder, "addMessage");
     const { id: forcedId, lastModifiedDateTime, ...fields } = message;
     if (forcedId !== undefined) this.refuseTakenId(forcedId, "addMessage");
-    const id = forcedId ?? this.nextId("message");
+    // Archives' messages take their ids from the second space, as their folders do.
+    const id =
+      forcedId ?? (mailbox.info.kind === "primary" ? this.nextId("message") : this.nextItemId("item"));
     const seq = ++mailbox.seq;
     const stored: SimMessage = {
       ...fields,
