@@ -24,6 +24,7 @@ import { type FaultControl, FaultState } from "./faults.js";
 import { handleGraphRequest } from "./graph-endpoint.js";
 import { parseBody, readBody, sendJson } from "./http-io.js";
 import { handleIdentityRequest, openIdConfiguration } from "./identity.js";
+import { ImportSessions } from "./import-sessions.js";
 import type { LatencyOptions } from "./latency.js";
 import { type LimitOptions, MailboxLimiter } from "./limits.js";
 import { Origins } from "./origins.js";
@@ -82,6 +83,8 @@ export interface SimulatorOptions {
   onMutate?: MutateHook;
   /** Lifetime of an attachment upload session and its URL's token, seconds. Bounds ≥ 1. Default 3600. */
   uploadSessionLifetimeSeconds?: number;
+  /** Lifetime of an item import session (its `importUrl`), seconds. Bounds ≥ 1. Default 3600. */
+  importSessionLifetimeSeconds?: number;
 }
 
 export interface RunningSimulator {
@@ -203,10 +206,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       : {}),
   });
   const reports = new ReportDownloads();
+  const imports = new ImportSessions(options.importSessionLifetimeSeconds);
   const pipeline: PipelineDeps = {
     services: {
       uploads,
       reports,
+      imports,
+      noteExportBytes: (key, bytes) => limiter.noteExportBytes(key, bytes),
       store,
       origins,
       perMimeByteNs: options.latency?.perMimeByteNs ?? 0,
@@ -220,6 +226,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const graphDeps = { tokens, tenantId, pipeline, faults, stats, latency: options.latency };
   const preauthDeps = {
     uploads: { uploads, store, limiter, faults, latency: options.latency },
+    imports: { sessions: imports, store, limiter, faults, latency: options.latency },
     reports,
     stats,
   };

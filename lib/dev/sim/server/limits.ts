@@ -41,8 +41,10 @@ export interface MailboxStats {
   maxInFlight: number;
   /** MIME bytes sent by `$value` answers. */
   mimeBytesServed: number;
-  /** Attachment bytes accepted through upload sessions. */
+  /** Attachment bytes accepted through upload sessions, and item data through import sessions. */
   uploadBytesReceived: number;
+  /** Bytes of item data sent by `exportItems` answers (decoded). */
+  exportBytesServed: number;
 }
 
 export type Admission =
@@ -163,6 +165,10 @@ export class MailboxLimiter {
     this.statsOf(mailboxId).mimeBytesServed += bytes;
   }
 
+  noteExportBytes(mailboxId: string, bytes: number): void {
+    this.statsOf(mailboxId).exportBytesServed += bytes;
+  }
+
   stats(): Record<string, MailboxStats> {
     return Object.fromEntries([...this.mailboxStats].map(([id, s]) => [id, { ...s }]));
   }
@@ -182,6 +188,7 @@ export class MailboxLimiter {
         maxInFlight: 0,
         mimeBytesServed: 0,
         uploadBytesReceived: 0,
+        exportBytesServed: 0,
       };
       this.mailboxStats.set(mailboxId, stats);
     }

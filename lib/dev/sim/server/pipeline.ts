@@ -1,96 +1,24 @@
 /**
  * The Graph request pipeline shared by HTTP requests and the inner requests of `$batch`:
  * route → mailbox → limits (429) → injected faults (5xx, 403) → mailbox checks (404) → latency →
- * handler. Authentication happens before (HTTP layer), so an inner request inherits its batch's app.
+ * expanded-archive redirect (308) → handler. Authentication happens before (HTTP layer), so an
+ * inner request inherits its batch's app.
+ *
+ * Mailboxes are named two ways: `/users/{id|upn}/…` (the user's primary mailbox) and
+ * `/admin/exchange/mailboxes/{mailboxId}/…` (the import/export API: primary, archive, auxiliary
+ * archive). Both are limited per app and mailbox; a primary mailbox has one budget under both.
  */
 import { SkipError } from "../../../errors.js";
-import type { SimUser } from "../model.js";
+import type { SimMailbox, SimUser } from "../model.js";
 import type { FaultState } from "./faults.js";
 import { graphError, MailErrors, type SimRequest, type SimResponse } from "./graph-types.js";
 import { type LatencyOptions, waitResponseDelay } from "./latency.js";
 import type { MailboxLimiter } from "./limits.js";
-import type { RouteContext, RouteHandler, RouteServices } from "./routes/context.js";
-import { messagesDelta } from "./routes/delta.js";
-import { getMailboxSettings, getUser, listMemberOf, listUsers } from "./routes/directory.js";
-import {
-  createChildFolder,
-  createRootFolder,
-  getFolder,
-  listChildFolders,
-  listRootFolders,
-} from "./routes/folders.js";
-import {
-  addAttachment,
-  createMessage,
-  getAttachment,
-  getAttachmentContent,
-  getMessage,
-  getMessageMime,
-  listAttachments,
-  listFolderMessages,
-  patchMessage,
-  permanentlyDeleteMessage,
-} from "./routes/messages.js";
+import { mailboxUrl } from "./mailbox-representations.js";
+import { limitKeyOf, type RouteContext, type RouteServices } from "./routes/context.js";
+import { getUser, listMemberOf, listUsers } from "./routes/directory.js";
 import { getMailboxUsageDetail } from "./routes/reports.js";
-import { createUploadSession } from "./routes/upload-session.js";
-
-interface MailboxRoute {
-  method: string;
-  /** Matched against the path after `/users/{user}`; captures are the route's params. */
-  pattern: RegExp;
-  handler: RouteHandler;
-}
-
-const SEG = "([^/]+)";
-/** Mailbox routes, below `/users/{id|upn}`. Segment names are case-insensitive as in Graph. */
-const MAILBOX_ROUTES: MailboxRoute[] = [
-  { method: "GET", pattern: /^\/mailboxSettings$/i, handler: getMailboxSettings },
-  { method: "GET", pattern: /^\/mailFolders$/i, handler: listRootFolders },
-  { method: "POST", pattern: /^\/mailFolders$/i, handler: createRootFolder },
-  { method: "GET", pattern: new RegExp(`^/mailFolders/${SEG}$`, "i"), handler: getFolder },
-  {
-    method: "GET",
-    pattern: new RegExp(`^/mailFolders/${SEG}/childFolders$`, "i"),
-    handler: listChildFolders,
-  },
-  {
-    method: "POST",
-    pattern: new RegExp(`^/mailFolders/${SEG}/childFolders$`, "i"),
-    handler: createChildFolder,
-  },
-  {
-    method: "GET",
-    pattern: new RegExp(`^/mailFolders/${SEG}/messages/delta(?:\\(\\))?$`, "i"),
-    handler: messagesDelta,
-  },
-  { method: "GET", pattern: new RegExp(`^/mailFolders/${SEG}/messages$`, "i"), handler: listFolderMessages },
-  { method: "POST", pattern: new RegExp(`^/mailFolders/${SEG}/messages$`, "i"), handler: createMessage },
-  { method: "GET", pattern: new RegExp(`^/messages/${SEG}$`, "i"), handler: getMessage },
-  { method: "PATCH", pattern: new RegExp(`^/messages/${SEG}$`, "i"), handler: patchMessage },
-  { method: "GET", pattern: new RegExp(`^/messages/${SEG}/\\$value$`, "i"), handler: getMessageMime },
-  { method: "GET", pattern: new RegExp(`^/messages/${SEG}/attachments$`, "i"), handler: listAttachments },
-  { method: "POST", pattern: new RegExp(`^/messages/${SEG}/attachments$`, "i"), handler: addAttachment },
-  {
-    method: "POST",
-    pattern: new RegExp(`^/messages/${SEG}/attachments/createUploadSession$`, "i"),
-    handler: createUploadSession,
-  },
-  {
-    method: "POST",
-    pattern: new RegExp(`^/messages/${SEG}/permanentDelete$`, "i"),
-    handler: permanentlyDeleteMessage,
-  },
-  {
-    method: "GET",
-    pattern: new RegExp(`^/messages/${SEG}/attachments/${SEG}$`, "i"),
-    handler: getAttachment,
-  },
-  {
-    method: "GET",
-    pattern: new RegExp(`^/messages/${SEG}/attachments/${SEG}/\\$value$`, "i"),
-    handler: getAttachmentContent,
-  },
-];
+import { findRoute, MAILBOX_API_ROUTES, type MailboxRoute, USER_ROUTES } from "./routes/route-table.js";
 
 export interface PipelineDeps {
   services: RouteServices;
@@ -101,27 +29,60 @@ export interface PipelineDeps {
 
 /** The mailbox a request path names, and the key its limits and faults are kept under. */
 export interface RouteTarget {
-  /** The decoded `{user}` segment of `/users/{user}/…`. */
+  /** `/users/{user}/…` or `/admin/exchange/mailboxes/{mailboxId}/…`. */
+  kind: "user" | "mailbox";
+  /** The decoded mailbox segment. */
   segment: string;
   user: SimUser | undefined;
-  /** Limits, statistics and faults are kept per this key: the user id when the user exists. */
+  /** The mailbox an `/admin/exchange/mailboxes/…` path names, if it exists. */
+  mailbox: SimMailbox | undefined;
+  /** Limits, statistics and faults are kept per this key: the user id for a primary mailbox. */
   limitKey: string;
   /** The path after the mailbox segment. */
   rest: string;
 }
 
-/** The mailbox a path names (`/users/{user}/…`), keyed by user id when the user exists. */
+const MAILBOX_PATH = /^\/admin\/exchange\/mailboxes\/([^/]+)(\/.*)?$/i;
+
+/** The mailbox a path names, keyed by user id when the user exists. */
 export function targetOfPath(deps: Pick<PipelineDeps, "services">, path: string): RouteTarget | undefined {
-  const match = /^\/users\/([^/]+)(\/.*)?$/i.exec(path);
-  if (!match) return undefined;
-  const segment = safeDecode(match[1] ?? "");
-  const user = deps.services.store.getUser(segment);
-  return { segment, user, limitKey: user?.id ?? segment.toLowerCase(), rest: match[2] ?? "" };
+  const { store } = deps.services;
+  const user = /^\/users\/([^/]+)(\/.*)?$/i.exec(path);
+  if (user) {
+    const segment = safeDecode(user[1] ?? "");
+    const found = store.getUser(segment);
+    return {
+      kind: "user",
+      segment,
+      user: found,
+      mailbox: undefined,
+      limitKey: found?.id ?? segment.toLowerCase(),
+      rest: user[2] ?? "",
+    };
+  }
+  const mailbox = MAILBOX_PATH.exec(path);
+  if (!mailbox) return undefined;
+  const segment = safeDecode(mailbox[1] ?? "");
+  const found = store.getMailbox(segment);
+  return {
+    kind: "mailbox",
+    segment,
+    user: found ? store.getUser(found.userId) : undefined,
+    mailbox: found,
+    limitKey: found ? limitKeyOf(found) : segment.toLowerCase(),
+    // Links may name entities the OData way: folders('id') is folders/id.
+    rest: (mailbox[2] ?? "").replace(/\/(folders|childFolders|items)\('([^']*)'\)/gi, "/$1/$2"),
+  };
 }
 
 /** The route context of one request: the services plus where its links point. */
 function contextOf(deps: PipelineDeps, req: SimRequest): RouteContext {
-  return { ...deps.services, origin: req.origin, baseUrl: `${req.origin}/${req.apiVersion}` };
+  return {
+    ...deps.services,
+    origin: req.origin,
+    baseUrl: `${req.origin}/${req.apiVersion}`,
+    apiVersion: req.apiVersion,
+  };
 }
 
 function safeDecode(s: string): string {
@@ -148,6 +109,11 @@ export async function executeGraphRequest(deps: PipelineDeps, req: SimRequest): 
   return response;
 }
 
+function segmentNotFound(req: SimRequest, path: string): SimResponse {
+  const segment = path.split("/").filter(Boolean).pop() ?? "";
+  return graphError(req, 400, "BadRequest", `Resource not found for the segment '${safeDecode(segment)}'.`);
+}
+
 async function route(deps: PipelineDeps, req: SimRequest): Promise<SimResponse> {
   const ctx = contextOf(deps, req);
   if (/^\/users\/?$/i.test(req.path)) {
@@ -162,27 +128,24 @@ async function route(deps: PipelineDeps, req: SimRequest): Promise<SimResponse> 
     return getMailboxUsageDetail(ctx, req, report[1] ?? "");
   }
   const target = targetOfPath(deps, req.path);
-  if (!target) {
-    const segment = req.path.split("/")[1] ?? "";
-    return graphError(req, 400, "BadRequest", `Resource not found for the segment '${safeDecode(segment)}'.`);
-  }
-  if (target.rest === "" || target.rest === "/") {
+  if (!target) return segmentNotFound(req, `/${req.path.split("/")[1] ?? ""}`);
+  if (target.kind === "user" && (target.rest === "" || target.rest === "/")) {
     if (req.method !== "GET") return methodNotAllowed(req);
     await waitResponseDelay(deps.latency);
     return getUser(ctx, req, target.segment);
   }
   const memberOf = /^\/(transitiveMemberOf|memberOf)\/?$/i.exec(target.rest);
-  if (memberOf) {
+  if (target.kind === "user" && memberOf) {
     if (req.method !== "GET") return methodNotAllowed(req);
     await waitResponseDelay(deps.latency);
     const user = ctx.store.getUser(target.segment);
     return listMemberOf(ctx, req, target.segment, `/users/${user?.id ?? target.segment}/${memberOf[1]}`);
   }
-  const found = findMailboxRoute(req.method, target.rest);
+  const found = findRoute(target.kind === "user" ? USER_ROUTES : MAILBOX_API_ROUTES, req.method, target.rest);
   if (found === "method") return methodNotAllowed(req);
-  if (!found) {
-    const segment = target.rest.split("/").filter(Boolean).pop() ?? "";
-    return graphError(req, 400, "BadRequest", `Resource not found for the segment '${safeDecode(segment)}'.`);
+  if (!found) return segmentNotFound(req, target.rest);
+  if (target.kind === "mailbox" && !target.mailbox) {
+    return graphError(req, 404, "ErrorNonExistentMailbox", `The mailbox '${target.segment}' was not found.`);
   }
   const admission = deps.limiter.admit(req.clientId, target.limitKey);
   if (!admission.ok) {
@@ -193,7 +156,7 @@ async function route(deps: PipelineDeps, req: SimRequest): Promise<SimResponse> 
   }
   let response: SimResponse;
   try {
-    response = await runMailboxRoute(deps, ctx, req, target, found.handler, found.params);
+    response = await runMailboxRoute(deps, ctx, req, target, found.route, found.params);
   } catch (error) {
     admission.release();
     throw error;
@@ -209,64 +172,86 @@ async function route(deps: PipelineDeps, req: SimRequest): Promise<SimResponse> 
   return response;
 }
 
+function serverError(req: SimRequest, fault: { status: 503 | 504; retryAfterSeconds?: number }): SimResponse {
+  const headers: Record<string, string> =
+    fault.retryAfterSeconds !== undefined ? { "retry-after": String(fault.retryAfterSeconds) } : {};
+  return fault.status === 503
+    ? graphError(
+        req,
+        503,
+        "ServiceUnavailable",
+        "The service is temporarily unavailable. Please retry later.",
+        headers,
+      )
+    : graphError(
+        req,
+        504,
+        "GatewayTimeout",
+        "The gateway did not receive a timely response from the upstream server.",
+        headers,
+      );
+}
+
+/**
+ * 308 to the auxiliary archive for a folder whose content an auto-expanding archive moved there:
+ * the same path and query, under the auxiliary mailbox's id.
+ */
+function expandedFolderRedirect(
+  ctx: RouteContext,
+  req: SimRequest,
+  target: RouteTarget,
+  mailbox: SimMailbox,
+  folderId: string,
+) {
+  const home = ctx.store.folderHome(mailbox.id, folderId);
+  if (!home || home.id === mailbox.id) return undefined;
+  const query = req.query.toString().replace(/%24/g, "$");
+  return {
+    status: 308,
+    headers: {
+      location: `${mailboxUrl(ctx.baseUrl, home)}${target.rest}${query ? `?${query}` : ""}`,
+      "content-length": "0",
+    },
+  };
+}
+
 async function runMailboxRoute(
   deps: PipelineDeps,
   ctx: RouteContext,
   req: SimRequest,
   target: RouteTarget,
-  handler: RouteHandler,
+  route: MailboxRoute,
   params: string[],
 ): Promise<SimResponse> {
   const fault = deps.faults.takeServerError(req.path, target.limitKey);
   if (fault) {
     await waitResponseDelay(deps.latency);
-    const headers: Record<string, string> =
-      fault.retryAfterSeconds !== undefined ? { "retry-after": String(fault.retryAfterSeconds) } : {};
-    return fault.status === 503
-      ? graphError(
-          req,
-          503,
-          "ServiceUnavailable",
-          "The service is temporarily unavailable. Please retry later.",
-          headers,
-        )
-      : graphError(
-          req,
-          504,
-          "GatewayTimeout",
-          "The gateway did not receive a timely response from the upstream server.",
-          headers,
-        );
+    return serverError(req, fault);
   }
-  if (deps.faults.isDenied(target.limitKey)) return MailErrors.accessDenied(req);
   const user = target.user ?? ctx.store.getUser(target.segment);
+  if (deps.faults.isDenied(target.limitKey) || (user && deps.faults.isDenied(user.id))) {
+    return MailErrors.accessDenied(req);
+  }
   if (!user) return MailErrors.userNotFound(req, target.segment);
   if (!user.mailbox) return MailErrors.mailboxNotEnabled(req);
   await waitResponseDelay(deps.latency);
   // The user may have been removed while we waited (a mailbox removed mid-job).
-  if (!ctx.store.getUser(user.id)) return MailErrors.userNotFound(req, target.segment);
+  const mailbox = target.mailbox ?? ctx.store.primaryMailbox(user.id);
+  if (!ctx.store.getUser(user.id) || !mailbox || !ctx.store.getMailbox(mailbox.id)) {
+    return MailErrors.userNotFound(req, target.segment);
+  }
+  if (route.folderScoped) {
+    const redirect = expandedFolderRedirect(ctx, req, target, mailbox, params[0] ?? "");
+    if (redirect) return redirect;
+  }
   try {
-    return await handler({ ctx, req, params, user });
+    return await route.handler({ ctx, req, params, user, mailbox });
   } catch (error) {
     // The store reports objects that vanished under a request (a folder or message deleted by a
     // concurrent mutation) as SkipError: Exchange answers that with "not found".
     if (error instanceof SkipError) return MailErrors.itemNotFound(req);
     throw error;
   }
-}
-
-function findMailboxRoute(
-  method: string,
-  rest: string,
-): { handler: RouteHandler; params: string[] } | "method" | undefined {
-  let pathMatched = false;
-  for (const r of MAILBOX_ROUTES) {
-    const match = r.pattern.exec(rest);
-    if (!match) continue;
-    pathMatched = true;
-    if (r.method === method) return { handler: r.handler, params: match.slice(1).map(safeDecode) };
-  }
-  return pathMatched ? "method" : undefined;
 }
 
 function methodNotAllowed(req: SimRequest): SimResponse {

@@ -1,25 +1,32 @@
 /**
  * Requests to pre-authenticated URLs: the token is in the URL, and a bearer token sent along is
  * refused (it is meant for another audience): attachment upload sessions
- * (`/api/v2.0/Users(…)/Messages(…)/AttachmentSessions(…)`) and usage report downloads
- * (`/data/download/…`).
+ * (`/api/v2.0/Users(…)/Messages(…)/AttachmentSessions(…)`), item import sessions
+ * (`/api/gv1.0/Mailboxes(…)/importItem`) and usage report downloads (`/data/download/…`).
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { lowerHeaders, readBodyWithin, writeResponse } from "./http-io.js";
+import {
+  type ImportRequestDeps,
+  ImportSessions,
+  MAX_IMPORT_BODY_BYTES,
+  serveImportRequest,
+} from "./import-sessions.js";
 import { ReportDownloads } from "./report-downloads.js";
 import type { StatsRecorder } from "./stats.js";
 import { MAX_FRAGMENT_BYTES, serveUploadRequest, type UploadRequestDeps } from "./upload-sessions.js";
 
 export interface PreauthenticatedDeps {
   uploads: UploadRequestDeps;
+  imports: ImportRequestDeps;
   reports: ReportDownloads;
   stats: StatsRecorder;
 }
 
 /** True when `path` is one of the pre-authenticated endpoints. */
 export function isPreauthenticatedPath(path: string): boolean {
-  return /^\/api\/v2\.0\//i.test(path) || ReportDownloads.matches(path);
+  return /^\/api\/v2\.0\//i.test(path) || ImportSessions.matches(path) || ReportDownloads.matches(path);
 }
 
 export async function handlePreauthenticatedRequest(
@@ -30,17 +37,21 @@ export async function handlePreauthenticatedRequest(
 ): Promise<void> {
   const headers = lowerHeaders(req);
   const ids = { requestId: randomUUID(), clientRequestId: headers["client-request-id"] ?? randomUUID() };
-  const body = await readBodyWithin(req, MAX_FRAGMENT_BYTES);
+  const isImport = ImportSessions.matches(url.pathname);
+  const body = await readBodyWithin(req, isImport ? MAX_IMPORT_BODY_BYTES : MAX_FRAGMENT_BYTES);
+  const request = {
+    method: req.method ?? "GET",
+    path: url.pathname,
+    query: url.searchParams,
+    headers,
+    body,
+    ...ids,
+  };
   const response = ReportDownloads.matches(url.pathname)
-    ? deps.reports.serve(req.method ?? "GET", url.pathname, headers, ids)
-    : await serveUploadRequest(deps.uploads, {
-        method: req.method ?? "GET",
-        path: url.pathname,
-        query: url.searchParams,
-        headers,
-        body,
-        ...ids,
-      });
+    ? deps.reports.serve(request.method, url.pathname, headers, ids)
+    : isImport
+      ? await serveImportRequest(deps.imports, request)
+      : await serveUploadRequest(deps.uploads, request);
   deps.stats.countStatus(response.status);
   await writeResponse(res, response, ids, (mailbox, bytes) => deps.stats.countStreamedBytes(mailbox, bytes));
 }

@@ -1,6 +1,7 @@
 /** What every route handler gets: the tenant, where links point to, and the request's mailbox. */
-import type { SimUser, TenantStore } from "../../model.js";
+import type { SimMailbox, SimUser, TenantStore } from "../../model.js";
 import type { SimRequest, SimResponse } from "../graph-types.js";
+import type { ImportSessions } from "../import-sessions.js";
 import type { Origins } from "../origins.js";
 import type { ReportDownloads } from "../report-downloads.js";
 import type { UploadSessions } from "../upload-sessions.js";
@@ -20,6 +21,10 @@ export interface RouteServices {
   uploads: UploadSessions;
   /** Usage report CSVs waiting for download. */
   reports: ReportDownloads;
+  /** Open import sessions (`createImportSession` opens them). */
+  imports: ImportSessions;
+  /** Counts exported bytes for a mailbox (by its limits key). */
+  noteExportBytes(limitKey: string, bytes: number): void;
 }
 
 /** {@link RouteServices} plus where this request came from. */
@@ -28,6 +33,8 @@ export interface RouteContext extends RouteServices {
   origin: string;
   /** `{origin}/v1.0` (or `/beta`): the prefix of every absolute Graph link in the answer. */
   baseUrl: string;
+  /** `v1.0` or `beta`. */
+  apiVersion: string;
 }
 
 /** A route's inputs: the request, the path parameters after `/users/{user}`, and the resolved user. */
@@ -38,6 +45,8 @@ export interface RouteInput {
   params: string[];
   /** The user the path names; mailbox routes only run for users with a mailbox. */
   user: SimUser;
+  /** The mailbox: the one `/admin/exchange/mailboxes/{id}` names, the user's primary one for `/users/{id}`. */
+  mailbox: SimMailbox;
 }
 
 export type RouteHandler = (input: RouteInput) => SimResponse | Promise<SimResponse>;
@@ -57,4 +66,13 @@ export function withPosition(query: URLSearchParams, name: string, value: string
   next.set(name, value);
   // Graph spells the dollar signs literally in its links.
   return next.toString().replace(/%24/g, "$");
+}
+
+/**
+ * The key a mailbox's limits, statistics and faults are kept under: the user id for a primary
+ * mailbox (shared with `/users/{id}/…` requests), the mailbox id for an archive (a mailbox of
+ * its own, with its own budget).
+ */
+export function limitKeyOf(mailbox: SimMailbox): string {
+  return mailbox.kind === "primary" ? mailbox.userId : mailbox.id.toLowerCase();
 }

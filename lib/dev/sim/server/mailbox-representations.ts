@@ -1,0 +1,120 @@
+/**
+ * JSON of the mailbox import/export API's resources as Graph v1.0 returns them: `mailboxFolder`
+ * and `mailboxItem`, with `$select` and `$expand` of single- and multi-value extended properties
+ * (any MAPI property an item carries, e.g. `String 0x0037` or
+ * `SystemTime {00062002-0000-0000-C000-000000000046} Id 0x820D`).
+ */
+import type { Property } from "../item-model.js";
+import {
+  MAIL_FOLDER_CLASS,
+  type MailboxItemView,
+  type SimFolder,
+  type SimMailbox,
+  type TenantStore,
+} from "../model.js";
+import { exportSize, itemExport } from "../tenant/items/export.js";
+import { messageItem } from "../tenant/items/message-content.js";
+import { graphPropertyId, P, parseGraphPropertyId, propKey } from "../tenant/items/properties.js";
+import { applySelect, parseSelect } from "./representations.js";
+
+/** `{baseUrl}/admin/exchange/mailboxes/{id}`: a mailbox's URL, as `parentMailboxUrl` gives it. */
+export function mailboxUrl(baseUrl: string, mailbox: SimMailbox): string {
+  return `${baseUrl}/admin/exchange/mailboxes/${mailbox.id}`;
+}
+
+export function mailboxFolderJson(
+  store: TenantStore,
+  baseUrl: string,
+  mailbox: SimMailbox,
+  folder: SimFolder,
+  query: URLSearchParams,
+): Record<string, unknown> {
+  const entity = {
+    "@odata.type": "#microsoft.graph.mailboxFolder",
+    id: folder.id,
+    displayName: folder.displayName,
+    parentFolderId: folder.parentFolderId,
+    parentMailboxUrl: mailboxUrl(baseUrl, mailbox),
+    childFolderCount: store.listChildFolders(mailbox.id, folder.id).length,
+    totalItemCount: store.folderStats(mailbox.id, folder.id).allItemCount,
+    // Well-known names are a primary mailbox's; archives' folders have none.
+    wellKnownName: mailbox.kind === "primary" ? (folder.wellKnownName ?? null) : null,
+    type: folder.folderClass ?? MAIL_FOLDER_CLASS,
+  };
+  return applySelect(entity, parseSelect(query));
+}
+
+/** Which extended properties `$expand` asks for, by kind; `undefined` when it asks for none. */
+function expandedIds(query: URLSearchParams): { single: string[]; multi: string[] } | undefined {
+  const raw = query.get("$expand");
+  if (!raw) return undefined;
+  const out = { single: [] as string[], multi: [] as string[] };
+  for (const m of raw.matchAll(/(single|multi)ValueExtendedProperties\s*\(([^)]*)\)/gi)) {
+    const ids = [...(m[2] ?? "").matchAll(/id\s+eq\s+'([^']+)'/gi)].map((x) => x[1] ?? "");
+    out[(m[1] ?? "").toLowerCase() === "single" ? "single" : "multi"].push(...ids);
+  }
+  return out.single.length + out.multi.length > 0 ? out : undefined;
+}
+
+/** An item's top-level properties (its record first), without producing lazy bytes. */
+function itemProperties(view: MailboxItemView): Property[] {
+  const exported = view.message
+    ? messageItem(view.message, { size: view.message.size, bytes: () => Buffer.alloc(0) })
+    : view.item
+      ? itemExport(view.item)
+      : undefined;
+  if (!exported) return [];
+  const { record, content } = exported;
+  return [
+    { def: P.messageClass, value: record.itemClass },
+    { def: P.creationTime, value: record.createdDateTime },
+    { def: P.lastModificationTime, value: record.lastModifiedDateTime },
+    { def: P.keywords, value: record.categories },
+    // The MIME of a message is its `$value`, not an extended property.
+    ...content.props.filter((p) => propKey(p.def) !== propKey(P.mimeContent)),
+  ];
+}
+
+function formatValue(value: Property["value"]): string | string[] {
+  if (Array.isArray(value)) return value;
+  if (Buffer.isBuffer(value)) return value.toString("base64");
+  if (typeof value === "object") return value.bytes().toString("base64");
+  return String(value);
+}
+
+function expandedProperties(
+  view: MailboxItemView,
+  ids: string[],
+  multi: boolean,
+): Array<{ id: string; value: string | string[] }> {
+  const byKey = new Map(itemProperties(view).map((p) => [propKey(p.def), p]));
+  return ids.flatMap((id) => {
+    const def = parseGraphPropertyId(id);
+    const found = def && byKey.get(propKey(def));
+    if (!found || (def.type === "strings" || def.type === "times") !== multi) return [];
+    return [{ id: graphPropertyId(found.def), value: formatValue(found.value) }];
+  });
+}
+
+export function mailboxItemJson(view: MailboxItemView, query: URLSearchParams): Record<string, unknown> {
+  const entity: Record<string, unknown> = {
+    "@odata.type": "#microsoft.graph.mailboxItem",
+    "@odata.etag": `W/"${view.changeKey}"`,
+    id: view.id,
+    createdDateTime: view.createdDateTime,
+    lastModifiedDateTime: view.lastModifiedDateTime,
+    changeKey: view.changeKey,
+    categories: [...view.categories],
+    type: view.itemClass,
+    size: exportSize(
+      view.message ? { message: view.message } : { item: view.item as NonNullable<typeof view.item> },
+    ),
+  };
+  const selected = applySelect(entity, parseSelect(query));
+  const expand = expandedIds(query);
+  if (expand?.single.length)
+    selected.singleValueExtendedProperties = expandedProperties(view, expand.single, false);
+  if (expand?.multi.length)
+    selected.multiValueExtendedProperties = expandedProperties(view, expand.multi, true);
+  return selected;
+}
