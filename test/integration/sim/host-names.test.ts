@@ -27,6 +27,8 @@ interface ClientReport {
   firstUniqueBody: { contentType: string; content: string };
   uploadUrl: string;
   reportLines: string[];
+  importUrl: string;
+  importedEqual: boolean;
   links: string[];
 }
 
@@ -78,6 +80,9 @@ describe("a client that hard-codes the real Microsoft host names", () => {
         .map((l) => l.split(",")[1])
         .sort(),
     ).toEqual(["alice@contoso.test", "support@contoso.test"].sort());
+    // The import/export API: the import URL on outlook.office365.com, POSTed without a token.
+    expect(report.importUrl).toMatch(/^https:\/\/outlook\.office365\.com\/api\/gv1\.0\/Mailboxes\('MBX:/);
+    expect(report.importedEqual).toBe(true);
     const stats = sim.stats();
     expect(stats.auth.tokensIssued).toBe(1);
     expect(stats.auth.otherRequests).toEqual([]);

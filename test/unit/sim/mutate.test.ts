@@ -147,6 +147,9 @@ describe("mutateTenant", () => {
     expect(described.mailboxes.total).toBe(5);
     expect(described.accounts).toBe(described.mailboxes.total + described.withoutMailbox);
     expect(described.bytes).toBeGreaterThan(300 * 300);
+    // Calendars, contacts, tasks and notes are counted apart from mail.
+    for (const kind of ["IPM.Appointment", "IPM.Contact", "IPM.Task", "IPM.StickyNote"])
+      expect(described.items[kind], kind).toBeGreaterThan(0);
     expect(JSON.parse(JSON.stringify(described))).toEqual(described);
     const summary = mutateTenant(store, { seed: 2 });
     expect(describeTenant(store).messages).toBe(300 + summary.newMessages - summary.deletes);

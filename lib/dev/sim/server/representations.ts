@@ -2,7 +2,7 @@
  * JSON shapes of users, folders and messages as Microsoft Graph v1.0 returns them, and the
  * query options that shape them (`$select`, `$expand` of single-value extended properties).
  */
-import type { SimFolder, SimMessage, SimUser, TenantStore } from "../model.js";
+import { isMailFolder, type SimFolder, type SimMessage, type SimUser, type TenantStore } from "../model.js";
 
 /** Parses `$select=a,b` into a set; `undefined` when absent (= default properties). */
 export function parseSelect(query: URLSearchParams): Set<string> | undefined {
@@ -145,7 +145,9 @@ export function folderJson(
   includeHidden: boolean,
 ): Record<string, unknown> {
   const stats = store.folderStats(userId, folder.id);
-  const children = store.listChildFolders(userId, folder.id).filter((f) => includeHidden || !f.isHidden);
+  const children = store
+    .listChildFolders(userId, folder.id)
+    .filter((f) => isMailFolder(f) && (includeHidden || !f.isHidden));
   const entity: Record<string, unknown> = {
     ...(folder.isSearchFolder ? { "@odata.type": "#microsoft.graph.mailSearchFolder" } : {}),
     id: folder.id,

@@ -1,4 +1,5 @@
-import type { TenantStore } from "../model.js";
+import { isMailFolder, type TenantStore } from "../model.js";
+import { exportSize } from "./items/export.js";
 
 /** A JSON-serialisable size summary of a tenant, for logs. */
 export interface TenantDescription {
@@ -10,11 +11,16 @@ export interface TenantDescription {
   /** Accounts without a usable mailbox. */
   withoutMailbox: number;
   disabledAccounts: number;
-  /** Folders below the mailbox roots (search folders included). */
+  /** Mail folders below the primary mailboxes' roots (search folders included). */
   folders: number;
+  /** Messages of the primary mailboxes. */
   messages: number;
   /** Sum of MIME sizes in bytes. */
   bytes: number;
+  /** Items besides mail in the primary mailboxes, by message class (`IPM.Appointment`, …). */
+  items: Record<string, number>;
+  /** In-place archives, and the messages and other items in them (auxiliary archives included). */
+  archives: { mailboxes: number; messages: number; items: number };
   /** The mailbox with the most messages. */
   largestMailbox: { address: string; messages: number; bytes: number } | null;
 }
@@ -30,6 +36,8 @@ export function describeTenant(store: TenantStore): TenantDescription {
     folders: 0,
     messages: 0,
     bytes: 0,
+    items: {},
+    archives: { mailboxes: 0, messages: 0, items: 0 },
     largestMailbox: null,
   };
   for (const user of users) {
@@ -45,14 +53,29 @@ export function describeTenant(store: TenantStore): TenantDescription {
     let bytes = 0;
     const walk = (id: string) => {
       for (const child of store.listChildFolders(user.id, id)) {
-        out.folders++;
+        if (isMailFolder(child)) out.folders++;
         const stats = store.folderStats(user.id, child.id);
         messages += stats.totalItemCount;
         bytes += stats.sizeBytes;
+        for (const item of store.listItems(user.id, child.id))
+          out.items[item.itemClass] = (out.items[item.itemClass] ?? 0) + 1;
         walk(child.id);
       }
     };
     walk(store.rootFolderId(user.id));
+    const archive = store.archiveMailbox(user.id);
+    if (archive) {
+      out.archives.mailboxes++;
+      const walkArchive = (id: string) => {
+        for (const child of store.listChildFolders(archive.id, id)) {
+          const stats = store.folderStats(archive.id, child.id);
+          out.archives.messages += stats.totalItemCount;
+          out.archives.items += stats.allItemCount - stats.totalItemCount;
+          walkArchive(child.id);
+        }
+      };
+      walkArchive(store.rootFolderId(archive.id));
+    }
     out.messages += messages;
     out.bytes += bytes;
     if (!out.largestMailbox || messages > out.largestMailbox.messages)
@@ -63,9 +86,9 @@ export function describeTenant(store: TenantStore): TenantDescription {
 
 /** One mailbox's usage as the usage report gives it. */
 export interface MailboxUsage {
-  /** Items in the primary mailbox's folders. */
+  /** Items (messages and others) in the primary mailbox's folders. */
   items: number;
-  /** Their size in bytes. */
+  /** Their size in bytes (MIME of messages, export streams of other items). */
   bytes: number;
   /** Items in Deleted Items (and its subfolders). */
   deletedItems: number;
@@ -89,11 +112,12 @@ export function mailboxUsage(store: TenantStore, userId: string): MailboxUsage {
     for (const child of store.listChildFolders(userId, id)) {
       const stats = store.folderStats(userId, child.id);
       const inDeleted = deleted || child.id === deletedId;
-      usage.items += stats.totalItemCount;
-      usage.bytes += stats.sizeBytes;
+      const otherBytes = store.listItems(userId, child.id).reduce((n, item) => n + exportSize({ item }), 0);
+      usage.items += stats.allItemCount;
+      usage.bytes += stats.sizeBytes + otherBytes;
       if (inDeleted) {
-        usage.deletedItems += stats.totalItemCount;
-        usage.deletedBytes += stats.sizeBytes;
+        usage.deletedItems += stats.allItemCount;
+        usage.deletedBytes += stats.sizeBytes + otherBytes;
       }
       for (const m of store.listMessages(userId, child.id)) {
         if (!usage.lastActivity || m.receivedDateTime > usage.lastActivity)
@@ -103,5 +127,6 @@ export function mailboxUsage(store: TenantStore, userId: string): MailboxUsage {
     }
   };
   walk(store.rootFolderId(userId), false);
+  usage.hasArchive = store.archiveMailbox(userId) !== undefined;
   return usage;
 }

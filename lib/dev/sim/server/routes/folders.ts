@@ -1,4 +1,5 @@
 /** Folder listing, lookup and creation: `/mailFolders`, `/mailFolders/{id}`, `/childFolders`. */
+import { isMailFolder } from "../../model.js";
 import { graphError, jsonResponse, MailErrors } from "../graph-types.js";
 import { folderJson } from "../representations.js";
 import { parseTop, type RouteHandler, type RouteInput, withPosition } from "./context.js";
@@ -17,7 +18,10 @@ function listFolders(input: RouteInput, parentId: string, linkPath: string) {
       `Expected $top in 1..${FOLDERS_MAX_PAGE} and $skip ≥ 0, found $top=${req.query.get("$top")}, $skip=${req.query.get("$skip")}.`,
     );
   }
-  const folders = ctx.store.listChildFolders(user.id, parentId).filter((f) => includeHidden || !f.isHidden);
+  // Calendars, contacts, tasks and notes are no mail folders: only the import/export API lists them.
+  const folders = ctx.store
+    .listChildFolders(user.id, parentId)
+    .filter((f) => isMailFolder(f) && (includeHidden || !f.isHidden));
   const page = folders.slice(skip, skip + top);
   const body: Record<string, unknown> = {
     "@odata.context": `${ctx.baseUrl}/$metadata#users('${user.id}')/mailFolders`,
