@@ -85,20 +85,24 @@ export interface SimMailbox {
   kind: MailboxKind;
 }
 
-/**
- * A non-mail item (event, contact, distribution list, task, note): a record the API lists plus
- * its content, built when read so that a large tenant holds no item bodies.
- */
-export interface SimItem {
+/** What every item of a mailbox has (Graph's outlookItem, plus its message class). */
+export interface ItemRecordFields {
   /** Unique in the tenant, stable across moves between folders of its mailbox. */
   id: string;
   changeKey: string;
   parentFolderId: string;
-  /** The message class (PR_MESSAGE_CLASS): IPM.Appointment, IPM.Contact, IPM.DistList, IPM.Task, IPM.StickyNote, … */
+  /** The message class (PR_MESSAGE_CLASS): IPM.Note, IPM.Appointment, IPM.Contact, IPM.DistList, IPM.Task, IPM.StickyNote, … */
   itemClass: string;
   createdDateTime: string;
   lastModifiedDateTime: string;
   categories: string[];
+}
+
+/**
+ * A non-mail item (event, contact, distribution list, task, note): a record the API lists plus
+ * its content, built when read so that a large tenant holds no item bodies.
+ */
+export interface SimItem extends ItemRecordFields {
   /** The item's properties, recipients and attachments; the same on every call. */
   content(): ItemContent;
 }
@@ -118,17 +122,9 @@ export interface ItemPatch {
 }
 
 /** An item as the import/export API lists it: a message or a non-mail item, with what `mailboxItem` shows. */
-export interface MailboxItemView {
-  id: string;
-  changeKey: string;
-  parentFolderId: string;
-  /** `IPM.Note` for messages. */
-  itemClass: string;
-  createdDateTime: string;
-  lastModifiedDateTime: string;
+export interface MailboxItemView extends ItemRecordFields {
   /** Messages only. */
   receivedDateTime?: string;
-  categories: string[];
   /** The message, when the item is one (its MIME and properties are the message endpoints'). */
   message?: SimMessage;
   /** The item, when it is not a message. */

@@ -47,7 +47,9 @@ async function startSim(options: SimCommandOptions = {}) {
   const trust = options.certificate?.certPem ?? readFileSync(info.caCertPath as string, "utf8");
   const request = (url: string, method = "GET", body?: string, headers: Record<string, string> = {}) =>
     new Promise<Answer>((resolve, reject) => {
-      const req = https.request(url, { method, ca: trust, headers }, (res) => {
+      // A new connection each time: the test pauses for seconds between requests (a kept-alive
+      // socket the server closes meanwhile would reset the next request).
+      const req = https.request(url, { method, ca: trust, headers, agent: false }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () =>

@@ -96,3 +96,27 @@ export const MailErrors = {
     graphError(req, 403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."),
   badRequest: (req: SimRequest, message: string) => graphError(req, 400, "BadRequest", message),
 } as const;
+
+/** An injected 503/504, with `Retry-After` when the fault gives one. */
+export function serverErrorResponse(
+  req: Pick<SimRequest, "requestId" | "clientRequestId">,
+  fault: { status: 503 | 504; retryAfterSeconds?: number },
+): SimResponse {
+  const headers: Record<string, string> =
+    fault.retryAfterSeconds !== undefined ? { "retry-after": String(fault.retryAfterSeconds) } : {};
+  return fault.status === 503
+    ? graphError(
+        req,
+        503,
+        "ServiceUnavailable",
+        "The service is temporarily unavailable. Please retry later.",
+        headers,
+      )
+    : graphError(
+        req,
+        504,
+        "GatewayTimeout",
+        "The gateway did not receive a timely response from the upstream server.",
+        headers,
+      );
+}

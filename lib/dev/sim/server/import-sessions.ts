@@ -18,8 +18,13 @@ import { MESSAGE_CLASS, messageFromItem } from "../tenant/items/message-content.
 import { decodeItem, type ExportedItem } from "../tenant/items/stream.js";
 import type { FaultState } from "./faults.js";
 import { graphError, jsonResponse, type SimResponse } from "./graph-types.js";
-import { type LatencyOptions, waitResponseDelay } from "./latency.js";
+import type { LatencyOptions } from "./latency.js";
 import type { MailboxLimiter } from "./limits.js";
+import {
+  type PreauthenticatedRequest,
+  refusedCredentials,
+  withinMailboxLimits,
+} from "./preauth-admission.js";
 
 /** Largest import request: a 150 MB item, base64-encoded, in its JSON envelope. */
 export const MAX_IMPORT_BODY_BYTES = Math.ceil((150 * 1024 * 1024 * 4) / 3) + 1024 * 1024;
@@ -91,15 +96,7 @@ export interface ImportRequestDeps {
   latency: LatencyOptions | undefined;
 }
 
-export interface ImportRequest {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  headers: Record<string, string | undefined>;
-  body: Buffer | "too-large";
-  requestId: string;
-  clientRequestId: string;
-}
+export type ImportRequest = PreauthenticatedRequest;
 
 interface ImportBody {
   FolderId?: unknown;
@@ -113,63 +110,17 @@ interface ImportBody {
 export async function serveImportRequest(deps: ImportRequestDeps, req: ImportRequest): Promise<SimResponse> {
   const match = IMPORT_PATH.exec(decodeURIComponent(req.path));
   const session = deps.sessions.get(req.query.get("authtoken") ?? "");
-  if (req.headers.authorization !== undefined) {
-    return graphError(
-      req,
-      401,
-      "InvalidAudienceForResource",
-      "Expected no Authorization header on a pre-authenticated import URL, found one.",
-    );
-  }
-  if (!match || !session || session.mailbox.id.toLowerCase() !== (match[2] ?? "").toLowerCase()) {
-    return graphError(
-      req,
-      401,
-      "InvalidAuthenticationToken",
-      "Expected the import session's token in authtoken, found another.",
-    );
-  }
-  if (Date.now() > session.expiresAtMs) {
-    deps.sessions.delete(session.token);
-    return graphError(
-      req,
-      401,
-      "InvalidAuthenticationToken",
-      "Access token has expired or is not yet valid.",
-    );
+  const ofPath = session && match && session.mailbox.id.toLowerCase() === (match[2] ?? "").toLowerCase();
+  const refused = refusedCredentials(req, "import", ofPath ? session : undefined);
+  if (refused || !session) {
+    if (session && Date.now() > session.expiresAtMs) deps.sessions.delete(session.token);
+    return refused ?? graphError(req, 401, "InvalidAuthenticationToken", "No import session.");
   }
   if (req.method !== "POST")
     return graphError(req, 405, "ErrorInvalidRequest", `Expected POST, found ${req.method}.`);
-  const admission = deps.limiter.admit(session.clientId, session.limitKey);
-  if (!admission.ok) {
-    deps.limiter.noteRetryAfter(session.clientId, session.limitKey, admission.retryAfterSeconds, 429);
-    return graphError(req, 429, admission.code, admission.message, {
-      "retry-after": String(admission.retryAfterSeconds),
-    });
-  }
-  try {
-    const fault = deps.faults.takeServerError(req.path, session.limitKey);
-    await waitResponseDelay(deps.latency);
-    if (fault) {
-      if (fault.retryAfterSeconds !== undefined)
-        deps.limiter.noteRetryAfter(
-          session.clientId,
-          session.limitKey,
-          fault.retryAfterSeconds,
-          fault.status,
-        );
-      return graphError(
-        req,
-        fault.status,
-        fault.status === 503 ? "ServiceUnavailable" : "GatewayTimeout",
-        "The service is temporarily unavailable.",
-        fault.retryAfterSeconds !== undefined ? { "retry-after": String(fault.retryAfterSeconds) } : {},
-      );
-    }
-    return await importItem(deps, session, req);
-  } finally {
-    admission.release();
-  }
+  return withinMailboxLimits(deps, req, session.clientId, session.limitKey, () =>
+    importItem(deps, session, req),
+  );
 }
 
 function badRequest(req: ImportRequest, code: string, message: string): SimResponse {

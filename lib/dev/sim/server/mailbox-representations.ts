@@ -15,7 +15,7 @@ import {
 import { exportSize, itemExport } from "../tenant/items/export.js";
 import { messageItem } from "../tenant/items/message-content.js";
 import { graphPropertyId, P, parseGraphPropertyId, propKey } from "../tenant/items/properties.js";
-import { applySelect, parseSelect } from "./representations.js";
+import { applySelect, outlookItemJson, parseSelect } from "./representations.js";
 
 /** `{baseUrl}/admin/exchange/mailboxes/{id}`: a mailbox's URL, as `parentMailboxUrl` gives it. */
 export function mailboxUrl(baseUrl: string, mailbox: SimMailbox): string {
@@ -99,12 +99,7 @@ function expandedProperties(
 export function mailboxItemJson(view: MailboxItemView, query: URLSearchParams): Record<string, unknown> {
   const entity: Record<string, unknown> = {
     "@odata.type": "#microsoft.graph.mailboxItem",
-    "@odata.etag": `W/"${view.changeKey}"`,
-    id: view.id,
-    createdDateTime: view.createdDateTime,
-    lastModifiedDateTime: view.lastModifiedDateTime,
-    changeKey: view.changeKey,
-    categories: [...view.categories],
+    ...outlookItemJson(view),
     type: view.itemClass,
     size: exportSize(
       view.message ? { message: view.message } : { item: view.item as NonNullable<typeof view.item> },

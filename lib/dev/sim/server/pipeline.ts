@@ -11,7 +11,13 @@
 import { SkipError } from "../../../errors.js";
 import type { SimMailbox, SimUser } from "../model.js";
 import type { FaultState } from "./faults.js";
-import { graphError, MailErrors, type SimRequest, type SimResponse } from "./graph-types.js";
+import {
+  graphError,
+  MailErrors,
+  type SimRequest,
+  type SimResponse,
+  serverErrorResponse,
+} from "./graph-types.js";
 import { type LatencyOptions, waitResponseDelay } from "./latency.js";
 import type { MailboxLimiter } from "./limits.js";
 import { mailboxUrl } from "./mailbox-representations.js";
@@ -172,26 +178,6 @@ async function route(deps: PipelineDeps, req: SimRequest): Promise<SimResponse> 
   return response;
 }
 
-function serverError(req: SimRequest, fault: { status: 503 | 504; retryAfterSeconds?: number }): SimResponse {
-  const headers: Record<string, string> =
-    fault.retryAfterSeconds !== undefined ? { "retry-after": String(fault.retryAfterSeconds) } : {};
-  return fault.status === 503
-    ? graphError(
-        req,
-        503,
-        "ServiceUnavailable",
-        "The service is temporarily unavailable. Please retry later.",
-        headers,
-      )
-    : graphError(
-        req,
-        504,
-        "GatewayTimeout",
-        "The gateway did not receive a timely response from the upstream server.",
-        headers,
-      );
-}
-
 /**
  * 308 to the auxiliary archive for a folder whose content an auto-expanding archive moved there:
  * the same path and query, under the auxiliary mailbox's id.
@@ -226,7 +212,7 @@ async function runMailboxRoute(
   const fault = deps.faults.takeServerError(req.path, target.limitKey);
   if (fault) {
     await waitResponseDelay(deps.latency);
-    return serverError(req, fault);
+    return serverErrorResponse(req, fault);
   }
   const user = target.user ?? ctx.store.getUser(target.segment);
   if (deps.faults.isDenied(target.limitKey) || (user && deps.faults.isDenied(user.id))) {

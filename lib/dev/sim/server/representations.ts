@@ -199,18 +199,31 @@ export function bodiesWanted(query: URLSearchParams): { body: boolean; uniqueBod
   return { body: lower.has("body"), uniqueBody: lower.has("uniquebody") };
 }
 
+/** The properties every Outlook item starts with (outlookItem), as messages and mailbox items show them. */
+export function outlookItemJson(item: {
+  changeKey: string;
+  id: string;
+  createdDateTime: string;
+  lastModifiedDateTime: string;
+  categories: string[];
+}): Record<string, unknown> {
+  return {
+    "@odata.etag": `W/"${item.changeKey}"`,
+    id: item.id,
+    createdDateTime: item.createdDateTime,
+    lastModifiedDateTime: item.lastModifiedDateTime,
+    changeKey: item.changeKey,
+    categories: [...item.categories],
+  };
+}
+
 export function messageJson(
   message: SimMessage,
   query: URLSearchParams,
   bodies: MessageBodies = {},
 ): Record<string, unknown> {
   const entity: Record<string, unknown> = {
-    "@odata.etag": `W/"${message.changeKey}"`,
-    id: message.id,
-    createdDateTime: message.createdDateTime,
-    lastModifiedDateTime: message.lastModifiedDateTime,
-    changeKey: message.changeKey,
-    categories: [...message.categories],
+    ...outlookItemJson(message),
     receivedDateTime: message.receivedDateTime,
     sentDateTime: message.sentDateTime,
     hasAttachments: message.hasAttachments,

@@ -20,9 +20,14 @@ import { openMimeSource } from "../tenant/store.js";
 import { attachmentId } from "./attachment-ids.js";
 import type { FaultState } from "./faults.js";
 import { graphError, jsonResponse, type SimResponse } from "./graph-types.js";
-import { type LatencyOptions, waitResponseDelay } from "./latency.js";
+import type { LatencyOptions } from "./latency.js";
 import type { MailboxLimiter } from "./limits.js";
 import { appendAttachment } from "./mime-compose.js";
+import {
+  type PreauthenticatedRequest,
+  refusedCredentials,
+  withinMailboxLimits,
+} from "./preauth-admission.js";
 
 /** Smallest attachment an upload session takes (documented "3 MB"; smaller ones are POSTed). */
 export const UPLOAD_SESSION_MIN_BYTES = 3_000_000;
@@ -133,17 +138,7 @@ export interface UploadRequestDeps {
   latency: LatencyOptions | undefined;
 }
 
-export interface UploadRequest {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  /** Header names in lower case. */
-  headers: Record<string, string | undefined>;
-  /** The request body, or `"too-large"` when it was over {@link MAX_FRAGMENT_BYTES}. */
-  body: Buffer | "too-large";
-  requestId: string;
-  clientRequestId: string;
-}
+export type UploadRequest = PreauthenticatedRequest;
 
 const SESSION_PATH =
   /^\/api\/v2\.0\/Users\('([^']+)'\)\/Messages\('([^']+)'\)\/AttachmentSessions\('([^']+)'\)$/i;
@@ -163,53 +158,14 @@ export async function serveUploadRequest(deps: UploadRequestDeps, req: UploadReq
   if (!match || !session || session.messageId !== match[2]) {
     return graphError(req, 404, "ErrorItemNotFound", "The upload session was not found.");
   }
-  // The URL is its own credential; a bearer token sent along is meant for another audience.
-  if (req.headers.authorization !== undefined) {
-    return graphError(
-      req,
-      401,
-      "InvalidAudienceForResource",
-      "Expected no Authorization header on a pre-authenticated upload URL, found one.",
-    );
-  }
-  if (req.query.get("authtoken") !== session.token) {
-    return graphError(
-      req,
-      401,
-      "InvalidAuthenticationToken",
-      "Expected the upload session's token in authtoken, found another.",
-    );
-  }
-  if (Date.now() > session.expiresAtMs) {
-    deps.uploads.delete(session.id);
-    return graphError(
-      req,
-      401,
-      "InvalidAuthenticationToken",
-      "Access token has expired or is not yet valid.",
-    );
+  // The URL is its own credential.
+  const refused = refusedCredentials(req, "upload", session);
+  if (refused) {
+    if (Date.now() > session.expiresAtMs) deps.uploads.delete(session.id);
+    return refused;
   }
   const mailboxId = session.userId;
-  const admission = deps.limiter.admit(session.clientId, mailboxId);
-  if (!admission.ok) {
-    deps.limiter.noteRetryAfter(session.clientId, mailboxId, admission.retryAfterSeconds, 429);
-    return graphError(req, 429, admission.code, admission.message, {
-      "retry-after": String(admission.retryAfterSeconds),
-    });
-  }
-  try {
-    const fault = deps.faults.takeServerError(req.path, mailboxId);
-    if (fault) {
-      await waitResponseDelay(deps.latency);
-      const headers: Record<string, string> =
-        fault.retryAfterSeconds !== undefined ? { "retry-after": String(fault.retryAfterSeconds) } : {};
-      if (fault.retryAfterSeconds !== undefined)
-        deps.limiter.noteRetryAfter(session.clientId, mailboxId, fault.retryAfterSeconds, fault.status);
-      return fault.status === 503
-        ? graphError(req, 503, "ServiceUnavailable", "The service is temporarily unavailable.", headers)
-        : graphError(req, 504, "GatewayTimeout", "The gateway did not receive a timely response.", headers);
-    }
-    await waitResponseDelay(deps.latency);
+  return withinMailboxLimits(deps, req, session.clientId, mailboxId, async () => {
     if (!deps.store.getMessage(mailboxId, session.messageId)) {
       deps.uploads.delete(session.id);
       return graphError(req, 404, "ErrorItemNotFound", "The specified object was not found in the store.");
@@ -223,9 +179,7 @@ export async function serveUploadRequest(deps: UploadRequestDeps, req: UploadReq
       return graphError(req, 405, "ErrorInvalidRequest", `Expected PUT, GET or DELETE, found ${req.method}.`);
     }
     return await acceptFragment(deps, session, req);
-  } finally {
-    admission.release();
-  }
+  });
 }
 
 function statusAnswer(deps: UploadRequestDeps, session: UploadSession, status: number): SimResponse {

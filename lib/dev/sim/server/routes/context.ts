@@ -1,6 +1,6 @@
 /** What every route handler gets: the tenant, where links point to, and the request's mailbox. */
 import type { SimMailbox, SimUser, TenantStore } from "../../model.js";
-import type { SimRequest, SimResponse } from "../graph-types.js";
+import { MailErrors, type SimRequest, type SimResponse } from "../graph-types.js";
 import type { ImportSessions } from "../import-sessions.js";
 import type { Origins } from "../origins.js";
 import type { ReportDownloads } from "../report-downloads.js";
@@ -57,6 +57,27 @@ export function parseTop(query: URLSearchParams): number | undefined {
   if (raw === null) return undefined;
   const top = Number(raw);
   return Number.isInteger(top) ? top : Number.NaN;
+}
+
+const DEFAULT_PAGE = 10;
+const MAX_PAGE = 1000;
+
+export interface Paging {
+  top: number;
+  skip: number;
+}
+
+/** `$top` (1–1000, default 10) and `$skip` (≥ 0) of a paged collection, or a 400 answer. */
+export function pagingOf(req: SimRequest): Paging | SimResponse {
+  const top = parseTop(req.query) ?? DEFAULT_PAGE;
+  const skip = Number(req.query.get("$skip") ?? "0");
+  if (!Number.isInteger(top) || top < 1 || top > MAX_PAGE || !Number.isInteger(skip) || skip < 0) {
+    return MailErrors.badRequest(
+      req,
+      `Expected $top in 1..${MAX_PAGE} and $skip ≥ 0, found $top=${req.query.get("$top")}, $skip=${req.query.get("$skip")}.`,
+    );
+  }
+  return { top, skip };
 }
 
 /** A copy of `query` for a nextLink: the same options with a new position. */

@@ -100,3 +100,10 @@ export function deltaPage(
     { "preference-applied": `odata.maxpagesize=${pageSize}` },
   );
 }
+
+/** 404 for a delta request whose folder is gone: `ErrorSyncFolderNotFound` for a follow-up, item-not-found for a first request. */
+export function deltaFolderMissing(req: SimRequest, followUp: boolean): SimResponse {
+  return followUp
+    ? graphError(req, 404, "ErrorSyncFolderNotFound", "The sync folder was not found.")
+    : MailErrors.itemNotFound(req);
+}

@@ -4,10 +4,17 @@
  * query options of the first request, into opaque absolute `$skiptoken`/`$deltatoken` links.
  */
 import type { DeltaEntry, TenantStore } from "../../model.js";
-import { graphError, MailErrors } from "../graph-types.js";
+import { MailErrors } from "../graph-types.js";
 import { messageJsonWithBodies } from "../message-bodies.js";
 import type { RouteHandler } from "./context.js";
-import { deltaPage, preferredPageSize, roundOptions, syncStateGone, tokenOf } from "./delta-links.js";
+import {
+  deltaFolderMissing,
+  deltaPage,
+  preferredPageSize,
+  roundOptions,
+  syncStateGone,
+  tokenOf,
+} from "./delta-links.js";
 
 /** Query options of the first request that every later page keeps applying. */
 const CARRIED_OPTIONS = ["$select", "$expand", "changeType"] as const;
@@ -32,11 +39,7 @@ export const messagesDelta: RouteHandler = async ({ ctx, req, params, user }) =>
   const folder = ctx.store.getFolder(user.id, params[0] ?? "");
   const token = tokenOf(req);
   if (token && "status" in token) return token;
-  if (!folder) {
-    return token
-      ? graphError(req, 404, "ErrorSyncFolderNotFound", "The sync folder was not found.")
-      : MailErrors.itemNotFound(req);
-  }
+  if (!folder) return deltaFolderMissing(req, token !== null);
   if (token && (token.cursor.mailboxId !== user.id || token.cursor.folderId !== folder.id)) {
     return MailErrors.badRequest(
       req,
@@ -50,9 +53,7 @@ export const messagesDelta: RouteHandler = async ({ ctx, req, params, user }) =>
   const pageSize = preferredPageSize(req);
   const result = ctx.store.delta(user.id, folder.id, token?.cursor ?? null, pageSize);
   if (!result.ok) {
-    return result.reason === "SyncStateNotFound"
-      ? gone()
-      : graphError(req, 404, "ErrorSyncFolderNotFound", "The sync folder was not found.");
+    return result.reason === "SyncStateNotFound" ? gone() : deltaFolderMissing(req, true);
   }
   const changeType = options.changeType?.toLowerCase();
   const entries = result.page.entries.filter(

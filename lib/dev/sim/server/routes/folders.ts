@@ -2,22 +2,14 @@
 import { isMailFolder } from "../../model.js";
 import { graphError, jsonResponse, MailErrors } from "../graph-types.js";
 import { folderJson } from "../representations.js";
-import { parseTop, type RouteHandler, type RouteInput, withPosition } from "./context.js";
-
-const FOLDERS_DEFAULT_PAGE = 10;
-const FOLDERS_MAX_PAGE = 1000;
+import { pagingOf, type RouteHandler, type RouteInput, withPosition } from "./context.js";
 
 function listFolders(input: RouteInput, parentId: string, linkPath: string) {
   const { ctx, req, user } = input;
   const includeHidden = req.query.get("includeHiddenFolders")?.toLowerCase() === "true";
-  const top = parseTop(req.query) ?? FOLDERS_DEFAULT_PAGE;
-  const skip = Number(req.query.get("$skip") ?? "0");
-  if (!Number.isInteger(top) || top < 1 || top > FOLDERS_MAX_PAGE || !Number.isInteger(skip) || skip < 0) {
-    return MailErrors.badRequest(
-      req,
-      `Expected $top in 1..${FOLDERS_MAX_PAGE} and $skip ≥ 0, found $top=${req.query.get("$top")}, $skip=${req.query.get("$skip")}.`,
-    );
-  }
+  const paging = pagingOf(req);
+  if ("status" in paging) return paging;
+  const { top, skip } = paging;
   // Calendars, contacts, tasks and notes are no mail folders: only the import/export API lists them.
   const folders = ctx.store
     .listChildFolders(user.id, parentId)

@@ -10,10 +10,7 @@ import { jsonResponse, MailErrors, type SimRequest, type SimResponse } from "../
 import { messageJsonWithBodies } from "../message-bodies.js";
 import { appendAttachment, composeMime, readMimeProps } from "../mime-compose.js";
 import { MessageFlags, messageJson, normaliseExtendedId } from "../representations.js";
-import { parseTop, type RouteHandler, type RouteInput, withPosition } from "./context.js";
-
-const LIST_DEFAULT_PAGE = 10;
-const LIST_MAX_PAGE = 1000;
+import { pagingOf, type RouteHandler, type RouteInput, withPosition } from "./context.js";
 
 function findMessage({ ctx, params, user }: RouteInput): SimMessage | undefined {
   return ctx.store.getMessage(user.id, params[0] ?? "");
@@ -34,14 +31,9 @@ export const getMessage: RouteHandler = async (input) => {
 export const listFolderMessages: RouteHandler = async ({ ctx, req, params, user }) => {
   const folder = ctx.store.getFolder(user.id, params[0] ?? "");
   if (!folder) return MailErrors.itemNotFound(req);
-  const top = parseTop(req.query) ?? LIST_DEFAULT_PAGE;
-  const skip = Number(req.query.get("$skip") ?? "0");
-  if (!Number.isInteger(top) || top < 1 || top > LIST_MAX_PAGE || !Number.isInteger(skip) || skip < 0) {
-    return MailErrors.badRequest(
-      req,
-      `Expected $top in 1..${LIST_MAX_PAGE} and $skip ≥ 0, found $top=${req.query.get("$top")}, $skip=${req.query.get("$skip")}.`,
-    );
-  }
+  const paging = pagingOf(req);
+  if ("status" in paging) return paging;
+  const { top, skip } = paging;
   const messages = [...ctx.store.listMessages(user.id, folder.id)].sort((a, b) =>
     a.receivedDateTime < b.receivedDateTime ? 1 : a.receivedDateTime > b.receivedDateTime ? -1 : 0,
   );

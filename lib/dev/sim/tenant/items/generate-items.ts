@@ -138,26 +138,21 @@ function addPrimaryKinds(
   const tasks = folder(store, userId, root, "Tasks", FOLDER_CLASSES.tasks, "tasks");
   const notes = folder(store, userId, root, "Notes", FOLDER_CLASSES.notes, "notes");
   const isUser = owner.user.mailbox?.purpose === "user";
-  const secondCalendar =
-    isUser && rng.chance(0.4)
-      ? folder(
-          store,
-          userId,
-          calendar.id,
-          rng.pick(["Team Calendar", "Project Calendar", "Familie 🏠"]),
-          FOLDER_CLASSES.calendar,
-        )
-      : undefined;
-  const secondContacts =
-    isUser && rng.chance(0.3)
-      ? folder(
-          store,
-          userId,
-          contacts.id,
-          rng.pick(["Suppliers", "Family", "Clients (old)"]),
-          FOLDER_CLASSES.contacts,
-        )
-      : undefined;
+  // Some users keep a second calendar and a second contact folder.
+  const second = (chance: number, parent: string, names: string[], folderClass: string) =>
+    isUser && rng.chance(chance) ? folder(store, userId, parent, rng.pick(names), folderClass) : undefined;
+  const secondCalendar = second(
+    0.4,
+    calendar.id,
+    ["Team Calendar", "Project Calendar", "Familie 🏠"],
+    FOLDER_CLASSES.calendar,
+  );
+  const secondContacts = second(
+    0.3,
+    contacts.id,
+    ["Suppliers", "Family", "Clients (old)"],
+    FOLDER_CLASSES.contacts,
+  );
   const counts = itemCounts(owner, scale);
   const place: Record<Kind, () => string> = {
     event: () => (secondCalendar && rng.chance(0.25) ? secondCalendar.id : calendar.id),

@@ -7,7 +7,14 @@ import type { SimFolder } from "../../../model.js";
 import { graphError, jsonResponse, MailErrors, type SimResponse } from "../../graph-types.js";
 import { mailboxFolderJson, mailboxUrl } from "../../mailbox-representations.js";
 import type { RouteHandler, RouteInput } from "../context.js";
-import { deltaPage, preferredPageSize, roundOptions, syncStateGone, tokenOf } from "../delta-links.js";
+import {
+  deltaFolderMissing,
+  deltaPage,
+  preferredPageSize,
+  roundOptions,
+  syncStateGone,
+  tokenOf,
+} from "../delta-links.js";
 import { folderFilter, pageOf, pagingOf } from "./query.js";
 
 function folderOf({ ctx, params, mailbox }: RouteInput): SimFolder | undefined {
@@ -159,7 +166,7 @@ function folderDelta(input: RouteInput, scope: SimFolder | null): SimResponse {
   if (!result.ok) {
     return result.reason === "SyncStateNotFound"
       ? syncStateGone(req, deltaPath, options, token?.cursor.generation ?? 0)
-      : graphError(req, 404, "ErrorSyncFolderNotFound", "The sync folder was not found.");
+      : deltaFolderMissing(req, true);
   }
   const query = new URLSearchParams(options);
   const value = result.page.entries.map((e) =>

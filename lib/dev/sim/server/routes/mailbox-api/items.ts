@@ -4,10 +4,17 @@
  * alike; a message's item is the message the message endpoints serve.
  */
 import type { ChangePage, MailboxItemView, SimFolder } from "../../../model.js";
-import { graphError, jsonResponse, MailErrors, type SimResponse } from "../../graph-types.js";
+import { jsonResponse, MailErrors, type SimResponse } from "../../graph-types.js";
 import { mailboxItemJson, mailboxUrl } from "../../mailbox-representations.js";
 import { limitKeyOf, type RouteHandler, type RouteInput } from "../context.js";
-import { deltaPage, preferredPageSize, roundOptions, syncStateGone, tokenOf } from "../delta-links.js";
+import {
+  deltaFolderMissing,
+  deltaPage,
+  preferredPageSize,
+  roundOptions,
+  syncStateGone,
+  tokenOf,
+} from "../delta-links.js";
 import { itemFilter, itemOrder, pageOf, pagingOf } from "./query.js";
 
 /** Query options of an item delta round, carried in its links. */
@@ -86,11 +93,7 @@ export const mailboxItemsDelta: RouteHandler = (input) => {
   const folder = folderOf(input);
   const token = tokenOf(req);
   if (token && "status" in token) return token;
-  if (!folder) {
-    return token
-      ? graphError(req, 404, "ErrorSyncFolderNotFound", "The sync folder was not found.")
-      : MailErrors.itemNotFound(req);
-  }
+  if (!folder) return deltaFolderMissing(req, token !== null);
   if (
     token &&
     (token.cursor.mailboxId.toLowerCase() !== mailbox.id.toLowerCase() || token.cursor.folderId !== folder.id)
@@ -119,9 +122,7 @@ export const mailboxItemsDelta: RouteHandler = (input) => {
   const pageSize = Math.min(preferredPageSize(req), left ?? Number.POSITIVE_INFINITY);
   const result = ctx.store.itemDelta(mailbox.id, folder.id, token?.cursor ?? null, pageSize);
   if (!result.ok) {
-    return result.reason === "SyncStateNotFound"
-      ? gone()
-      : graphError(req, 404, "ErrorSyncFolderNotFound", "The sync folder was not found.");
+    return result.reason === "SyncStateNotFound" ? gone() : deltaFolderMissing(req, true);
   }
   const page: ChangePage<MailboxItemView> = result.page;
   const query = new URLSearchParams(roundOpts);

@@ -5,28 +5,10 @@
 import type { MailboxItemView, SimFolder } from "../../../model.js";
 import { MAIL_FOLDER_CLASS } from "../../../model.js";
 import { MailErrors, type SimRequest, type SimResponse } from "../../graph-types.js";
-import { parseTop, withPosition } from "../context.js";
 
-const DEFAULT_PAGE = 10;
-const MAX_PAGE = 1000;
+export { pagingOf } from "../context.js";
 
-export interface Paging {
-  top: number;
-  skip: number;
-}
-
-/** `$top` (1–1000, default 10) and `$skip` (≥ 0), or a 400 answer. */
-export function pagingOf(req: SimRequest): Paging | SimResponse {
-  const top = parseTop(req.query) ?? DEFAULT_PAGE;
-  const skip = Number(req.query.get("$skip") ?? "0");
-  if (!Number.isInteger(top) || top < 1 || top > MAX_PAGE || !Number.isInteger(skip) || skip < 0) {
-    return MailErrors.badRequest(
-      req,
-      `Expected $top in 1..${MAX_PAGE} and $skip ≥ 0, found $top=${req.query.get("$top")}, $skip=${req.query.get("$skip")}.`,
-    );
-  }
-  return { top, skip };
-}
+import { type Paging, withPosition } from "../context.js";
 
 /** One page of `all` with `@odata.nextLink` (`$skip`) and `@odata.count` when asked for. */
 export function pageOf<T>(
