@@ -132,6 +132,7 @@ export async function executeBatch(deps: PipelineDeps, req: SimRequest): Promise
         body: inner.body,
         clientId: req.clientId,
         roles: req.roles,
+        ...(req.sentAfterMs !== undefined ? { sentAfterMs: req.sentAfterMs } : {}),
         requestId: randomUUID(),
         clientRequestId: inner.headers["client-request-id"] ?? req.clientRequestId,
       };

@@ -14,6 +14,7 @@ import {
   MAX_BODY_BYTES,
   parseBody,
   readBody,
+  sentAfterOf,
   writeResponse,
 } from "./http-io.js";
 import { type LatencyOptions, waitResponseDelay } from "./latency.js";
@@ -47,13 +48,14 @@ export async function handleGraphRequest(
 ): Promise<void> {
   const headers = lowerHeaders(req);
   const ids = { requestId: randomUUID(), clientRequestId: headers["client-request-id"] ?? randomUUID() };
+  const sentAfterMs = sentAfterOf(req, res);
   const target = targetOfPath(deps.pipeline, at.path);
   if (deps.faults.takeDrop(at.path, target?.limitKey)) {
     deps.stats.countDroppedConnection();
     req.socket.destroy();
     return;
   }
-  const response = await answer(deps, req, headers, ids, at);
+  const response = await answer(deps, req, headers, ids, at, sentAfterMs);
   deps.stats.countStatus(response.status);
   // Answers made outside the pipeline (401, the batch envelope) honour the id-type preference too.
   if (!response.headers["preference-applied"] && IMMUTABLE_ID.test(headers.prefer ?? "")) {
@@ -68,6 +70,7 @@ async function answer(
   headers: Record<string, string | undefined>,
   ids: { requestId: string; clientRequestId: string },
   at: GraphLocation,
+  sentAfterMs: number,
 ): Promise<SimResponse> {
   const auth = deps.tokens.check(headers.authorization);
   if (!auth.ok) {
@@ -100,6 +103,7 @@ async function answer(
     body,
     clientId: auth.clientId,
     roles: auth.roles,
+    sentAfterMs,
     ...ids,
   };
   if (/^\/\$batch$/i.test(at.path) && simReq.method === "POST") {

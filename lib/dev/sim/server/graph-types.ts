@@ -22,6 +22,8 @@ export interface SimRequest {
   clientId: string;
   /** The application permissions of that app. */
   roles: ReadonlySet<string>;
+  /** The earliest the client can have sent it (see `sentAfterOf`): for counting early retries. */
+  sentAfterMs?: number;
   requestId: string;
   clientRequestId: string;
 }

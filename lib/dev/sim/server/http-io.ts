@@ -75,6 +75,21 @@ export function sendJson(
 /** What the writer reports while it streams an answer (the served-bytes statistics). */
 export type StreamedBytesListener = (mailboxId: string | undefined, bytes: number) => void;
 
+/** When the last answer on each connection was written. */
+const answeredAt = new WeakMap<object, number>();
+
+/**
+ * The earliest time the client can have sent `req`: when the previous answer on its connection
+ * was written (HTTP/1.1 clients send a connection's next request only after reading the last
+ * answer); 0 for the first request of a connection. Notes this request's answer for the next.
+ */
+export function sentAfterOf(req: IncomingMessage, res: ServerResponse): number {
+  const socket = req.socket;
+  const after = answeredAt.get(socket) ?? 0;
+  res.once("finish", () => answeredAt.set(socket, Date.now()));
+  return after;
+}
+
 /** Request and client-request ids, echoed on every Graph answer. */
 export interface RequestIds {
   requestId: string;

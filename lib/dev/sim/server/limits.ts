@@ -111,13 +111,22 @@ export class MailboxLimiter {
     return { ok: true };
   }
 
-  /** Counts the request and decides whether it may run now. */
-  admit(clientId: string, mailboxId: string): Admission {
+  /**
+   * Counts the request and decides whether it may run now. `sentAfterMs` is what the server knows
+   * of when the client sent it: the end of the previous answer on its connection (a client sends
+   * its next request on a connection only after reading the last answer), 0 for the first request
+   * of a connection. Default: at most the grace before it arrived. A request sent after a
+   * `Retry-After` was announced to its app for this mailbox, arriving before the wait ends, is an
+   * early retry; one that was on its way already (however long a loaded server took to read it)
+   * is not.
+   */
+  admit(clientId: string, mailboxId: string, sentAfterMs?: number): Admission {
     const now = Date.now();
     const stats = this.statsOf(mailboxId);
     const state = this.stateOf(clientId, mailboxId, now);
     stats.requests++;
-    if (now + this.graceMs < state.retryAfterUntilMs && now > state.retryAfterAnnouncedMs + this.graceMs) {
+    const sentAfter = sentAfterMs ?? now - this.graceMs;
+    if (now + this.graceMs < state.retryAfterUntilMs && sentAfter >= state.retryAfterAnnouncedMs) {
       stats.earlyRetries++;
     }
     if (now - state.windowStartMs >= this.windowMs) {

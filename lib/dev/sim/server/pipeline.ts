@@ -153,7 +153,7 @@ async function route(deps: PipelineDeps, req: SimRequest): Promise<SimResponse> 
   if (target.kind === "mailbox" && !target.mailbox) {
     return graphError(req, 404, "ErrorNonExistentMailbox", `The mailbox '${target.segment}' was not found.`);
   }
-  const admission = deps.limiter.admit(req.clientId, target.limitKey);
+  const admission = deps.limiter.admit(req.clientId, target.limitKey, req.sentAfterMs);
   if (!admission.ok) {
     deps.limiter.noteRetryAfter(req.clientId, target.limitKey, admission.retryAfterSeconds, 429);
     return graphError(req, 429, admission.code, admission.message, {

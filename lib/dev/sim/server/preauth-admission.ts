@@ -19,6 +19,8 @@ export interface PreauthenticatedRequest {
   body: Buffer | "too-large";
   requestId: string;
   clientRequestId: string;
+  /** The earliest the client can have sent it (see `sentAfterOf`). */
+  sentAfterMs?: number;
 }
 
 /**
@@ -67,12 +69,12 @@ export interface AdmissionDeps {
 /** Runs `work` for the app `clientId` on the mailbox `limitKey`, within the mailbox's limits. */
 export async function withinMailboxLimits(
   deps: AdmissionDeps,
-  req: { path: string; requestId: string; clientRequestId: string },
+  req: { path: string; requestId: string; clientRequestId: string; sentAfterMs?: number },
   clientId: string,
   limitKey: string,
   work: () => Promise<SimResponse>,
 ): Promise<SimResponse> {
-  const admission = deps.limiter.admit(clientId, limitKey);
+  const admission = deps.limiter.admit(clientId, limitKey, req.sentAfterMs);
   if (!admission.ok) {
     deps.limiter.noteRetryAfter(clientId, limitKey, admission.retryAfterSeconds, 429);
     return graphError(req, 429, admission.code, admission.message, {

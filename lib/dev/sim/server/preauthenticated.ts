@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { lowerHeaders, readBodyWithin, writeResponse } from "./http-io.js";
+import { lowerHeaders, readBodyWithin, sentAfterOf, writeResponse } from "./http-io.js";
 import {
   type ImportRequestDeps,
   ImportSessions,
@@ -37,6 +37,7 @@ export async function handlePreauthenticatedRequest(
 ): Promise<void> {
   const headers = lowerHeaders(req);
   const ids = { requestId: randomUUID(), clientRequestId: headers["client-request-id"] ?? randomUUID() };
+  const sentAfterMs = sentAfterOf(req, res);
   const isImport = ImportSessions.matches(url.pathname);
   const body = await readBodyWithin(req, isImport ? MAX_IMPORT_BODY_BYTES : MAX_FRAGMENT_BYTES);
   const request = {
@@ -45,6 +46,7 @@ export async function handlePreauthenticatedRequest(
     query: url.searchParams,
     headers,
     body,
+    sentAfterMs,
     ...ids,
   };
   const response = ReportDownloads.matches(url.pathname)

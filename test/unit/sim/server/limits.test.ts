@@ -58,4 +58,18 @@ describe("MailboxLimiter", () => {
     limiter.resetStats();
     expect(limiter.stats()).toEqual({});
   });
+
+  it("counts a request as an early retry only when its connection shows it was sent after the Retry-After", () => {
+    const limiter = new MailboxLimiter({ earlyRetryGraceMs: 50 });
+    const announced = Date.now();
+    limiter.noteRetryAfter("app", "m1", 2, 429);
+    vi.advanceTimersByTime(300);
+    // The first request of a connection, read late by a busy server: it may have left before the 429.
+    limiter.admit("app", "m1", 0);
+    // On a connection whose previous answer ended before the 429: also on its way already.
+    limiter.admit("app", "m1", announced - 10);
+    // On a connection whose previous answer ended after the 429: sent after it, too early.
+    limiter.admit("app", "m1", announced + 100);
+    expect(limiter.stats().m1).toMatchObject({ requests: 3, earlyRetries: 1 });
+  });
 });
