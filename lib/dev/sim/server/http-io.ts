@@ -127,6 +127,14 @@ export async function writeResponse(
     }
   };
   res.once("close", release);
+  // A client that went away while its request waited (latency, a handler) closed the response
+  // before the listener above was attached: its "close" has passed and would never release
+  // the slot, leaving the app one slot short on the mailbox for good.
+  if (res.destroyed) {
+    release();
+    response.stream?.destroy();
+    return;
+  }
   if (response.stream) {
     res.writeHead(response.status, headers);
     const mailboxId = response.mailboxId;
