@@ -15,11 +15,11 @@
  */
 import { readFileSync, writeSync } from "node:fs";
 import { handler } from "../functions/controller.js";
-import type { InvocationContext, SqsBatchResponse, SqsEvent } from "../lib/dev/local/sqs-event-source.js";
+import type { InvocationContext, SQSBatchResponse, SQSEvent } from "../lib/queue/lambda-events.js";
 
 /** What the parent writes on the child's stdin. */
 export interface ChildInvocation {
-  event: SqsEvent;
+  event: SQSEvent;
   /** Milliseconds left before the simulated function timeout when the invocation starts. */
   remainingMs: number;
   awsRequestId: string;
@@ -39,7 +39,7 @@ export interface ChildReport {
   maxRssBytes: number;
   /** Peaks of `process.memoryUsage()` fields, sampled every {@link SAMPLE_MS} ms (diagnosis only). */
   sampledPeaks: { heapUsed: number; external: number; arrayBuffers: number; rss: number };
-  response?: SqsBatchResponse;
+  response?: SQSBatchResponse;
   error?: { name: string; message: string };
 }
 

@@ -26,15 +26,12 @@ import { build } from "esbuild";
 import { ESM_REQUIRE_BANNER } from "../infra/constructs/mailstream-function.js";
 import { environmentForAwsEndpoints } from "../lib/config/aws-endpoints.js";
 import { simulatorTenantEnv } from "../lib/dev/local/simulator-env.js";
-import {
-  LocalSqsEventSource,
-  type SqsBatchResponse,
-  type SqsEvent,
-} from "../lib/dev/local/sqs-event-source.js";
+import { LocalSqsEventSource } from "../lib/dev/local/sqs-event-source.js";
 import { type LocalStack, startLocalStack } from "../lib/dev/local/stack.js";
 import { reexecTrustingCa } from "../lib/dev/local/trust-ca.js";
 import { ensureSimulatorCa } from "../lib/dev/sim/server/index.js";
 import { generateTenant } from "../lib/dev/sim/tenant/generate.js";
+import type { SQSBatchResponse, SQSEvent } from "../lib/queue/lambda-events.js";
 import type { ChildInvocation, ChildReport } from "./controller-rss-child.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -290,9 +287,9 @@ export async function measureControllerRss(options: ControllerRssOptions = {}): 
     });
     brokenMeasurement.catch(() => {});
     const runInChild = async (
-      event: SqsEvent,
+      event: SQSEvent,
       context: { awsRequestId: string; getRemainingTimeInMillis(): number },
-    ): Promise<SqsBatchResponse> => {
+    ): Promise<SQSBatchResponse> => {
       const t0 = Date.now();
       const parentRssAtSpawnBytes = process.memoryUsage().rss;
       const { report, code, tail } = await invokeInChild(

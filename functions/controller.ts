@@ -3,9 +3,9 @@
  * batch response out, so that only the failed records come back.
  */
 import { assertSqsEvent, lambdaRuntime } from "../lib/app/lambda.js";
-import type { InvocationContext, SqsBatchResponse, SqsEvent } from "../lib/dev/local/sqs-event-source.js";
+import type { InvocationContext, SQSBatchResponse, SQSEvent } from "../lib/queue/lambda-events.js";
 
-export const handler = async (event: SqsEvent, context: InvocationContext): Promise<SqsBatchResponse> => {
+export const handler = async (event: SQSEvent, context: InvocationContext): Promise<SQSBatchResponse> => {
   assertSqsEvent(event);
   const { app } = await lambdaRuntime();
   return app.handleSqsEvent(event, context);

@@ -20,7 +20,6 @@ import { type SweepOutcome, sweep } from "../backup/sweep.js";
 import { awsEndpointsFromConfig } from "../config/aws-endpoints.js";
 import { type ClientCredential, resolveClientCredential } from "../config/client-credential.js";
 import type { MailstreamConfig, StateConfigData } from "../config/index.js";
-import type { InvocationContext, SqsBatchResponse, SqsEvent } from "../dev/local/sqs-event-source.js";
 import { ConfigError } from "../errors.js";
 import {
   createGraphGateway,
@@ -31,8 +30,10 @@ import {
 } from "../graph/index.js";
 import { createPlanner, type PlanLimits } from "../plan/index.js";
 import { processSqsBatch } from "../queue/batch.js";
+import type { InvocationContext, SQSBatchResponse, SQSEvent } from "../queue/lambda-events.js";
 import { SqsStreamQueue, type StreamQueue } from "../queue/stream-queue.js";
 import { parseStreamTask, type StreamTask } from "../queue/stream-task.js";
+import type { RetryBudget } from "../retry.js";
 import { createBackupStatePorts } from "../state/backup-ports.js";
 import { MAX_STAGED_AT_END, StateStore } from "../state/index.js";
 import { createMailboxDirectory, createMailSource } from "./graph-ports.js";
@@ -60,8 +61,8 @@ export interface BackupAppOptions {
   planLimits?: Partial<PlanLimits>;
   /** Graph retry and stream settings. Defaults in lib/graph. */
   graphPolicy?: Omit<RequestPolicyOptions, "traffic" | "tokens">;
-  /** Attempts per message in the unit backup. Default 3. */
-  messageAttempts?: number;
+  /** Retries of one message in the unit backup (lib/retry.ts). Default: the Graph retry budget. */
+  messageRetry?: RetryBudget;
   /** Where unit, job and stream numbers go (EMF on Lambda). Default: nowhere. */
   metrics?: Metrics;
 }
@@ -88,7 +89,7 @@ export interface BackupApp extends SweepApp {
   /** Runs one stream task under an invocation deadline. */
   runStreamTask(body: string, remainingMs: () => number): Promise<StreamTaskOutcome>;
   /** The controller: an SQS batch in, a partial batch response out. */
-  handleSqsEvent(event: SqsEvent, context: InvocationContext): Promise<SqsBatchResponse>;
+  handleSqsEvent(event: SQSEvent, context: InvocationContext): Promise<SQSBatchResponse>;
 }
 
 /** MSAL wants the certificate's thumbprint and key; the secret stores the PEM pair. */
@@ -102,6 +103,11 @@ export function msalCredential(credential: ClientCredential): MsalCredential {
       x5c: credential.certificatePem,
     },
   };
+}
+
+/** The configured retry budget (controller.retryBudgetSeconds), ms. */
+export function retryBudgetMs(config: Pick<StateConfigData, "controller">): number {
+  return config.controller.retryBudgetSeconds * 1000;
 }
 
 /** The Graph gateway the configuration describes (tenant, authority, credential, concurrency). */
@@ -122,7 +128,7 @@ export function createGatewayFromConfig(
     tokens,
     baseUrl: config.tenant.graphBaseUrl,
     mailboxConcurrency: config.streams.perMailboxConcurrency,
-    ...(policy ? { policy } : {}),
+    policy: { budgetMs: retryBudgetMs(config), ...policy },
   });
 }
 
@@ -149,6 +155,7 @@ export function createSweepApp(options: SweepAppOptions): SweepApp {
     ddb: clients.ddb,
     tableName: config.stateTable,
     jobTtlDays: config.retention.jobRecordDays,
+    retry: { budgetMs: retryBudgetMs(config) },
   });
   const ports = createBackupStatePorts(state);
   const archive = createArchive(createObjectStore(config, clients));
@@ -213,6 +220,16 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
   const ports = createBackupStatePorts(state);
   const gateway = createGatewayFromConfig(config, credential, options.graphPolicy);
   const source = createMailSource(gateway, config.pageSize);
+  // A message is retried as long as its requests are, unless the caller says otherwise.
+  const messageRetry = options.messageRetry ?? {
+    budgetMs: options.graphPolicy?.budgetMs ?? retryBudgetMs(config),
+    ...(options.graphPolicy?.backoffBaseMs !== undefined
+      ? { backoffBaseMs: options.graphPolicy.backoffBaseMs }
+      : {}),
+    ...(options.graphPolicy?.backoffCapMs !== undefined
+      ? { backoffCapMs: options.graphPolicy.backoffCapMs }
+      : {}),
+  };
   const directory = createMailboxDirectory(gateway, config.mailboxes);
   const plan = createPlanner({
     maxStreams: config.streams.max,
@@ -270,7 +287,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
           source,
           archive,
           deferLastCheckpoint: { maxStaged: MAX_STAGED_AT_END },
-          ...(options.messageAttempts ? { messageAttempts: options.messageAttempts } : {}),
+          messageRetry,
         }),
         remainingMs,
         deadlineMarginMs: config.controller.deadlineMarginMs,
@@ -288,8 +305,8 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
         async (record) => {
           await app.runStreamTask(record.body, () => context.getRemainingTimeInMillis());
         },
-        ({ messageId, error }) =>
-          logger.error("stream.task.failed", {
+        ({ messageId, error, retried }) =>
+          logger.error(retried ? "stream.task.failed" : "stream.task.dropped", {
             messageId,
             error: error instanceof Error ? { name: error.name, message: error.message } : String(error),
           }),

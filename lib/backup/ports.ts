@@ -140,3 +140,17 @@ export interface UnitStatePort {
    */
   checkpoint(checkpoint: UnitCheckpoint, delta: UnitProgress, staged?: StagedLink[]): Promise<void>;
 }
+
+/** The work handed to a stream: one mailbox, or a group of folders of one big mailbox. */
+export interface UnitWork {
+  jobId: string;
+  index: number;
+  mailboxId: string;
+  folderIds: string[];
+  /** Concurrent MIME downloads for this unit: its share of the mailbox's 4 request slots. Range 1–4. */
+  concurrency: number;
+  /** The plan's estimate of the unit's time, seconds (absent in units planned by older versions). */
+  estimatedSeconds?: number;
+  /** False when no folder of the unit had a sync state at planning: none is read. Default true. */
+  hasSyncStates?: boolean;
+}

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import PQueue from "p-queue";
+import { ruleFor } from "../errors.js";
 import type { StreamQueue } from "../queue/stream-queue.js";
 import type { StreamTask } from "../queue/stream-task.js";
+import { withRetryDeadline } from "../retry.js";
 import type { LastCheckpoint, RecordedError, UnitCheckpoint, UnitProgress, UnitStatePort } from "./ports.js";
 import {
   backupUnit,
@@ -75,6 +77,7 @@ export interface StreamRunnerDeps {
 }
 
 export type StreamTaskOutcome =
+  /** The task was not (or no longer) the stream's current one: dropped, nothing more written. */
   | { status: "stale" }
   | { status: "continued"; next: StreamTask; unitsDone: number }
   | { status: "finished"; unitsDone: number; finalizedJob: boolean };
@@ -100,6 +103,25 @@ export async function runStreamTask(
   received: StreamTask,
   deps: StreamRunnerDeps,
 ): Promise<StreamTaskOutcome> {
+  const margin = deps.deadlineMarginMs ?? 60_000;
+  // No retry inside the task waits past the moment the task stops starting pages.
+  return withRetryDeadline(
+    () => Date.now() + deps.remainingMs() - margin,
+    () => runTask(received, deps, margin),
+  );
+}
+
+/**
+ * The rules of lib/errors.ts at the task boundary: a unit's own failure is recorded on the unit
+ * (a fatal one also ends the stream's claiming); a failure of the machinery (state store, queue,
+ * a wait longer than the invocation) fails the task, so the queue delivers it again; a task that
+ * was superseded (its stream re-sent, its unit taken over) is dropped.
+ */
+async function runTask(
+  received: StreamTask,
+  deps: StreamRunnerDeps,
+  margin: number,
+): Promise<StreamTaskOutcome> {
   const log = deps.log ?? (() => {});
   // This invocation's hold on the stream: a second delivery of the same task takes it over.
   const task: StreamTask = { ...received, lease: randomUUID() };
@@ -107,14 +129,17 @@ export async function runStreamTask(
     log("stream.task.stale", { ...received });
     return { status: "stale" };
   }
-  const margin = deps.deadlineMarginMs ?? 60_000;
   const lookaheadSeconds = deps.lookaheadUnitSeconds ?? 30;
   const slots = new PQueue({ concurrency: Math.max(1, deps.streamConcurrency ?? 4) });
   const running = new Map<number, RunningUnit>();
   const runs: Array<Promise<void>> = [];
   let unitsDone = 0;
   let paused = false;
+  /** The longest wait a unit paused for (a Retry-After it could not wait out in place), ms. */
+  let resumeAfterMs = 0;
   let exhausted = false;
+  /** A unit failed with a fatal error: the same cause would fail every further unit. */
+  let stopClaiming = false;
   /** The first error that must fail the task (the state store or the queue failed): SQS retries it. */
   let failure: { error: unknown } | undefined;
   let claims = 0;
@@ -147,9 +172,18 @@ export async function runStreamTask(
         },
       });
       if (outcome.status === "paused") {
-        log("unit.paused", { ...task, unit: index });
+        log("unit.paused", {
+          ...task,
+          unit: index,
+          ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),
+        });
         paused = true;
+        resumeAfterMs = Math.max(resumeAfterMs, outcome.retryAfterMs ?? 0);
         return;
+      }
+      if (outcome.status === "failed" && outcome.stop) {
+        stopClaiming = true;
+        log("stream.stopped", { ...task, unit: index, error: outcome.errors[0]?.message });
       }
       const result: UnitResult = {
         status: outcome.status,
@@ -176,7 +210,7 @@ export async function runStreamTask(
 
   /** Whether the stream may claim another unit now. */
   const mayClaim = () => {
-    if (exhausted || failure !== undefined || paused || deadlineNear()) return false;
+    if (exhausted || stopClaiming || failure !== undefined || paused || deadlineNear()) return false;
     if (running.size === 0) return true;
     if (running.size > 1 || lookaheadSeconds <= 0) return false;
     const [only] = running.values();
@@ -211,8 +245,18 @@ export async function runStreamTask(
   } finally {
     clearInterval(beat);
   }
-  if (failure) throw failure.error;
-  if (paused || !exhausted) return await continueLater(task, deps, unitsDone, log);
+  if (failure) {
+    if (ruleFor(failure.error) === "drop") {
+      log("stream.task.superseded", {
+        ...received,
+        error: String((failure.error as Error)?.message ?? failure.error),
+      });
+      return { status: "stale" };
+    }
+    throw failure.error;
+  }
+  if (paused || (!exhausted && !stopClaiming))
+    return await continueLater(task, deps, unitsDone, log, resumeAfterMs);
 
   await deps.state.finishStream(task);
   const last = await deps.state.tryFinalizeJob(task.jobId);
@@ -221,7 +265,14 @@ export async function runStreamTask(
   return { status: "finished", unitsDone, finalizedJob: last };
 }
 
-type RunUnitOutcome = UnitOutcome | { status: "failed"; progress: UnitProgress; errors: RecordedError[] };
+type RunUnitOutcome =
+  | UnitOutcome
+  | {
+      status: "failed";
+      progress: UnitProgress;
+      errors: RecordedError[] /** fatal: claim no more */;
+      stop: boolean;
+    };
 
 async function runUnit(
   task: StreamTask,
@@ -239,35 +290,35 @@ async function runUnit(
       onTail: stream.onTail,
     });
   } catch (error) {
-    // Anything unexpected fails this unit visibly in the job report; the stream goes on with
-    // the next unit. Retryable infrastructure errors (state store, queue) are not caught here:
-    // they propagate so that SQS redelivers the task and the unit resumes from its checkpoint.
-    if (isInfrastructureError(error)) throw error;
+    // A failure of the machinery (redeliver) or a superseded task (drop) ends the task; the
+    // unit's own failure is recorded on it, and a fatal one stops the stream's claiming.
+    const rule = ruleFor(error);
+    if (rule === "redeliver" || rule === "drop") throw error;
     const e = error instanceof Error ? error : new Error(String(error));
     return {
       status: "failed",
       progress: emptyProgress(),
       errors: [{ subject: `unit ${claimed.work.index}`, name: e.name, message: e.message }],
+      stop: rule === "stop",
     };
   }
 }
 
-/** Errors that say "the machinery failed", not "this unit's data is bad": retry the whole task. */
-function isInfrastructureError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (error.name === "ClaimLostError" || error.name === "StaleTaskError") return true;
-  // AWS SDK errors carry $metadata; a failing state store or archive is not the unit's fault.
-  return "$metadata" in error || error.name === "RetryableError";
-}
+/** Longest delay SQS gives a message, seconds. */
+const MAX_QUEUE_DELAY_SECONDS = 900;
 
 async function continueLater(
   task: StreamTask,
   deps: StreamRunnerDeps,
   unitsDone: number,
   log: (event: string, fields: Record<string, unknown>) => void,
+  afterMs = 0,
 ): Promise<StreamTaskOutcome> {
   const next = await deps.state.handOn(task);
-  await deps.queue.send(next);
-  log("stream.continued", { ...next });
+  // A unit that paused for a Retry-After comes back once it has passed (SQS delays a message
+  // 15 minutes at most; a later start waits the rest at the mailbox's gate).
+  const delaySeconds = Math.min(MAX_QUEUE_DELAY_SECONDS, Math.ceil(afterMs / 1000));
+  await deps.queue.send(next, delaySeconds > 0 ? { delaySeconds } : undefined);
+  log("stream.continued", { ...next, ...(delaySeconds > 0 ? { delaySeconds } : {}) });
   return { status: "continued", next, unitsDone };
 }

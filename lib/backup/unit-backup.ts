@@ -1,7 +1,14 @@
 import { finished } from "node:stream/promises";
 import PQueue from "p-queue";
-import pRetry, { AbortError } from "p-retry";
-import { isMailstreamError, SkipError } from "../errors.js";
+import {
+  isTransientFailure,
+  MailboxUnavailableError,
+  RetryableError,
+  ruleFor,
+  SkipError,
+  SyncStateLostError,
+} from "../errors.js";
+import { type RetryBudget, retry } from "../retry.js";
 import type {
   ArchiveSink,
   CatalogEntry,
@@ -9,27 +16,17 @@ import type {
   LastCheckpoint,
   MailSource,
   MessageMeta,
-  OpenFolder,
   RecordedError,
-  StagedLink,
   UnitCheckpoint,
   UnitProgress,
   UnitStatePort,
+  UnitWork,
 } from "./ports.js";
+import { addProgress, emptyProgress, trafficMeter } from "./progress.js";
+import { UnitLedger } from "./unit-ledger.js";
 
-/** The work handed to a stream: one mailbox, or a group of folders of one big mailbox. */
-export interface UnitWork {
-  jobId: string;
-  index: number;
-  mailboxId: string;
-  folderIds: string[];
-  /** Concurrent MIME downloads for this unit: its share of the mailbox's 4 request slots. Range 1–4. */
-  concurrency: number;
-  /** The plan's estimate of the unit's time, seconds (absent in units planned by older versions). */
-  estimatedSeconds?: number;
-  /** False when no folder of the unit had a sync state at planning: none is read. Default true. */
-  hasSyncStates?: boolean;
-}
+export type { UnitWork } from "./ports.js";
+export { emptyProgress } from "./progress.js";
 
 export interface UnitBackupDeps {
   source: MailSource;
@@ -37,8 +34,12 @@ export interface UnitBackupDeps {
   state: UnitStatePort;
   /** True when the invocation must stop starting new pages (near the Lambda deadline). */
   shouldYield(): boolean;
-  /** Attempts per message when its download or upload fails transiently. Range 1–10. Default 3. */
-  messageAttempts?: number;
+  /**
+   * How long one message is tried again when its download breaks mid-stream or its write to the
+   * archive fails transiently (lib/retry.ts; the Graph request itself has its own retries).
+   * Default: lib/retry.ts's defaults (5 minutes, 500 ms base, 30 s cap).
+   */
+  messageRetry?: RetryBudget;
   /**
    * The stream's request slots, shared with another unit the stream runs meanwhile: each Graph
    * request of this unit takes one of them besides one of the unit's own. Default: none.
@@ -70,221 +71,43 @@ export type UnitOutcome =
       /** With `deferLastCheckpoint`: what the unit's end must write (nothing when all is written). */
       last?: LastCheckpoint;
     }
-  | { status: "paused"; progress: UnitProgress; errors: RecordedError[]; checkpoint: UnitCheckpoint }
+  | {
+      status: "paused";
+      progress: UnitProgress;
+      errors: RecordedError[];
+      checkpoint: UnitCheckpoint;
+      /**
+       * Set when the unit paused on a retryable failure that could not be waited out in place
+       * (not at the invocation's deadline): the wait the service asked for, ms (0 when it named
+       * none). The unit goes on in a later task.
+       */
+      retryAfterMs?: number;
+    }
   | { status: "mailbox-skipped"; progress: UnitProgress; errors: RecordedError[] };
-
-/** Error names that mean the whole mailbox is gone or closed to us: stop the unit, record it. */
-const MAILBOX_LEVEL_ERRORS = new Set(["MailboxNotFoundError", "AccessDeniedError", "MailboxNotEnabledError"]);
-
-function isSyncStateLost(error: unknown): error is Error & { location?: string } {
-  return error instanceof Error && error.name === "SyncStateLostError";
-}
 
 function recorded(subject: string, error: unknown): RecordedError {
   const e = error instanceof Error ? error : new Error(String(error));
   return { subject, name: e.name, message: e.message };
 }
 
-export function emptyProgress(): UnitProgress {
-  return { items: 0, bytes: 0, removed: 0, deduplicated: 0, requests: 0, throttled: 0 };
-}
-
-function addProgress(into: UnitProgress, delta: UnitProgress): void {
-  into.items += delta.items;
-  into.bytes += delta.bytes;
-  into.removed += delta.removed;
-  into.deduplicated += delta.deduplicated;
-  into.requests += delta.requests;
-  into.throttled += delta.throttled;
-}
-
-/** Graph traffic of the unit's mailbox since the last reading: what each checkpoint adds. */
-function trafficMeter(source: MailSource, mailboxId: string): (into: UnitProgress) => void {
-  const read = () => source.traffic?.(mailboxId) ?? { requests: 0, throttled: 0 };
-  let last = read();
-  return (into) => {
-    const now = read();
-    into.requests += Math.max(0, now.requests - last.requests);
-    into.throttled += Math.max(0, now.throttled - last.throttled);
-    last = now;
-  };
-}
-
 /**
- * Where each folder of a running unit stands; snapshots of it are the unit's checkpoints.
- *
- * Checkpoints are written in the background, one at a time and at most one per interval, each
- * with the newest snapshot, every count and every staged delta link recorded since the previous
- * write. Folders do not wait for them: a snapshot only ever names pages that are fully stored, so
- * a crash between writes costs the pages since the last write (fetched and stored again,
- * identically), never a lost item. The unit's last write goes out at once ({@link flush}).
+ * Why a unit's folders stop before the end: the invocation's deadline, the mailbox gone, a
+ * failure to be waited out in a later task (the rule `redeliver` of lib/errors.ts), or any other
+ * error (the stream runner applies its rule).
  */
-class UnitLedger {
-  private readonly done = new Set<string>();
-  private readonly open = new Map<string, OpenFolder>();
-  private readonly incomplete: Set<string>;
-  private storedPages: number;
-  /** Counts and staged links recorded since the last write. */
-  private pending = emptyProgress();
-  private staged: StagedLink[] = [];
-  private dirty = false;
-  private writing: Promise<void> | undefined;
-  private lastWriteAt = Date.now();
-  /** Set by {@link flush}: the interval no longer holds writes back. */
-  private flushing = false;
-  /** Set by {@link takeUnwritten}: nothing more is written here. */
-  private closing = false;
-  private endWait: (() => void) | undefined;
-  /** The first failed write: the unit must stop (e.g. the stream lost its claim). */
-  failure: unknown;
+type UnitStop =
+  | { kind: "yield" }
+  | { kind: "mailbox"; error: unknown }
+  | { kind: "later"; error: unknown }
+  | { kind: "error"; error: unknown };
 
-  constructor(
-    private readonly unit: UnitWork,
-    start: UnitCheckpoint,
-    private readonly state: UnitStatePort,
-    private readonly intervalMs: number,
-  ) {
-    this.storedPages = start.page;
-    this.incomplete = new Set(start.incompleteFolders ?? []);
-    for (const id of unit.folderIds.slice(0, start.folderIndex)) this.done.add(id);
-    for (const id of start.doneFolders ?? []) this.done.add(id);
-    for (const f of start.openFolders ?? []) this.open.set(f.folderId, { ...f });
-    const legacy = unit.folderIds[start.folderIndex];
-    if (start.link !== undefined && legacy !== undefined && !this.open.has(legacy)) {
-      // One-folder-at-a-time checkpoints numbered parts with the unit's page counter.
-      this.open.set(legacy, { folderId: legacy, link: start.link, part: start.page });
-    }
-  }
-
-  /** Indexes of the folders still to run, in plan order (folders in progress first). */
-  pendingFolders(): number[] {
-    const all = this.unit.folderIds.map((id, i) => ({ id, i })).filter(({ id }) => !this.done.has(id));
-    return [...all.filter(({ id }) => this.open.has(id)), ...all.filter(({ id }) => !this.open.has(id))].map(
-      ({ i }) => i,
-    );
-  }
-
-  resumePoint(folderId: string): { link?: string; part: number } {
-    const f = this.open.get(folderId);
-    return f ? { link: f.link, part: f.part } : { part: 0 };
-  }
-
-  /** A page of the folder is stored (blobs and catalog part); `link` fetches the next one. */
-  pageStored(folderId: string, link: string, part: number, delta: UnitProgress): void {
-    this.open.set(folderId, { folderId, link, part });
-    this.storedPages++;
-    this.record(delta);
-  }
-
-  /**
-   * The folder's round is over: its last page is stored. `deltaLink` (staged with the next
-   * checkpoint) when every item of the folder was stored; without it the folder counts as
-   * incomplete in this job and keeps its old sync state.
-   */
-  folderFinished(
-    folderId: string,
-    deltaLink: string | undefined,
-    delta: UnitProgress,
-    pageStored: boolean,
-  ): void {
-    this.open.delete(folderId);
-    this.done.add(folderId);
-    if (deltaLink === undefined) this.incomplete.add(folderId);
-    else this.staged.push({ mailboxId: this.unit.mailboxId, folderId, deltaLink });
-    if (pageStored) this.storedPages++;
-    this.record(delta);
-  }
-
-  incompleteFolders(): string[] {
-    return [...this.incomplete];
-  }
-
-  snapshot(): UnitCheckpoint {
-    let low = 0;
-    while (low < this.unit.folderIds.length && this.done.has(this.unit.folderIds[low]!)) low++;
-    const after = new Set(this.unit.folderIds.slice(low));
-    const doneFolders = [...this.done].filter((id) => after.has(id));
-    return {
-      folderIndex: low,
-      page: this.storedPages,
-      incompleteFolders: [...this.incomplete],
-      ...(doneFolders.length > 0 ? { doneFolders } : {}),
-      ...(this.open.size > 0 ? { openFolders: [...this.open.values()].map((f) => ({ ...f })) } : {}),
-    };
-  }
-
-  /** Delta links recorded and not written yet. */
-  unwrittenLinks(): number {
-    return this.staged.length;
-  }
-
-  /**
-   * Stops writing: waits for a write in progress, then hands over what is not written yet
-   * (undefined when nothing is). Throws the first failed write.
-   */
-  async takeUnwritten(): Promise<LastCheckpoint | undefined> {
-    this.closing = true;
-    await this.settle();
-    if (!this.dirty) return undefined;
-    const last = { checkpoint: this.snapshot(), delta: this.pending, staged: this.staged };
-    this.pending = emptyProgress();
-    this.staged = [];
-    this.dirty = false;
-    return last;
-  }
-
-  /** Resolves when everything recorded so far is written; throws the first failed write. */
-  async flush(): Promise<void> {
-    this.flushing = true;
-    await this.settle();
-  }
-
-  /** Cuts short a write held back by the interval, waits for the writes to end, throws the first failure. */
-  private async settle(): Promise<void> {
-    this.endWait?.();
-    while (this.writing) await this.writing;
-    if (this.failure !== undefined) throw this.failure;
-  }
-
-  private record(delta: UnitProgress): void {
-    addProgress(this.pending, delta);
-    this.dirty = true;
-    if (!this.writing && this.failure === undefined && !this.closing) this.writing = this.writeLoop();
-  }
-
-  private async writeLoop(): Promise<void> {
-    try {
-      while (this.dirty && this.failure === undefined) {
-        const wait = this.lastWriteAt + this.intervalMs - Date.now();
-        if (wait > 0 && !this.flushing) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, wait);
-            this.endWait = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          this.endWait = undefined;
-          if (this.closing) break;
-        }
-        this.lastWriteAt = Date.now();
-        this.dirty = false;
-        const counts = this.pending;
-        const staged = this.staged;
-        this.pending = emptyProgress();
-        this.staged = [];
-        await this.state.checkpoint(this.snapshot(), counts, staged);
-      }
-    } catch (error) {
-      this.failure = error;
-    } finally {
-      this.writing = undefined;
-    }
-  }
+/** How a folder's failure stops the unit (or null: record the folder and go on). */
+function stopFor(error: unknown): UnitStop | null {
+  if (error instanceof MailboxUnavailableError) return { kind: "mailbox", error };
+  if (error instanceof SkipError) return null;
+  if (ruleFor(error) === "redeliver") return { kind: "later", error };
+  return { kind: "error", error };
 }
-
-/** Why a unit's folders stop before the end. */
-type UnitStop = { kind: "yield" } | { kind: "mailbox"; error: unknown } | { kind: "error"; error: unknown };
 
 /**
  * Backs up one unit from its checkpoint. Its folders run concurrently, and every Graph request of
@@ -321,7 +144,8 @@ export async function backupUnit(
     meter,
     progress,
     shouldStop: () => {
-      if (!stop && ledger.failure !== undefined) stop = { kind: "error", error: ledger.failure };
+      if (!stop && ledger.failure !== undefined)
+        stop = stopFor(ledger.failure) ?? { kind: "error", error: ledger.failure };
       if (!stop && deps.shouldYield()) stop = { kind: "yield" };
       return stop !== undefined;
     },
@@ -340,14 +164,14 @@ export async function backupUnit(
       try {
         await backupFolder(folderId, ctx);
       } catch (error) {
-        if (isMailstreamError(error) && MAILBOX_LEVEL_ERRORS.has(error.name)) {
-          stop ??= { kind: "mailbox", error };
-        } else if (error instanceof SkipError) {
-          // The folder vanished or is closed: record it and go on with the next one.
+        const folderStop = stopFor(error);
+        if (folderStop) {
+          stop ??= folderStop;
+        } else {
+          // The folder vanished, is closed, or kept failing for the whole retry budget: record
+          // it and go on with the next one (it keeps its sync state: incomplete in this job).
           errors.push(recorded(`folder ${folderId}`, error));
           ledger.folderFinished(folderId, undefined, emptyProgress(), false);
-        } else {
-          stop ??= { kind: "error", error };
         }
       }
     }
@@ -360,7 +184,7 @@ export async function backupUnit(
     if (finished && defer && ledger.unwrittenLinks() <= defer.maxStaged) last = await ledger.takeUnwritten();
     else await ledger.flush();
   } catch (error) {
-    stop = { kind: "error", error };
+    stop = stopFor(error) ?? { kind: "error", error };
   }
 
   if (stop?.kind === "mailbox") {
@@ -371,6 +195,10 @@ export async function backupUnit(
     };
   }
   if (stop?.kind === "error") throw stop.error;
+  if (stop?.kind === "later") {
+    const retryAfterMs = stop.error instanceof RetryableError ? (stop.error.retryAfterMs ?? 0) : 0;
+    return { status: "paused", progress, errors, checkpoint: ledger.snapshot(), retryAfterMs };
+  }
   if (ledger.pendingFolders().length > 0) {
     return { status: "paused", progress, errors, checkpoint: ledger.snapshot() };
   }
@@ -462,7 +290,7 @@ async function backupFolder(folderId: string, ctx: FolderContext): Promise<void>
         `folder ${folderId}: expected the delta round to end with @odata.deltaLink, found the end of pages without it`,
       );
     } catch (error) {
-      if (isSyncStateLost(error) && resyncs < 2) {
+      if (error instanceof SyncStateLostError && resyncs < 2) {
         // 410 SyncStateNotFound: only this folder starts over, from the fresh initial link the
         // service offers (or a plain initial round).
         resyncs++;
@@ -475,7 +303,11 @@ async function backupFolder(folderId: string, ctx: FolderContext): Promise<void>
   }
 }
 
-/** Stores the MIME of every upsert of a page; returns how many items could not be stored. */
+/**
+ * Stores the MIME of every upsert of a page; returns how many items could not be stored (each
+ * recorded). A failure that is not the item's own (to be waited out in a later task, a lost
+ * claim, a fatal one) stops the page once every transfer of it has settled.
+ */
 async function storePage(
   unit: UnitWork,
   folderId: string,
@@ -486,6 +318,7 @@ async function storePage(
 ): Promise<number> {
   const stored: Array<CatalogEntry | undefined> = new Array(view.upserts.length);
   let failed = 0;
+  let stopping: { error: unknown } | undefined;
   await Promise.all(
     view.upserts.map(async (meta, i) => {
       try {
@@ -495,11 +328,16 @@ async function storePage(
         pageProgress.bytes += entry.entry.size;
         if (entry.existed) pageProgress.deduplicated++;
       } catch (error) {
+        if (ruleFor(error) !== "record") {
+          stopping ??= { error };
+          return;
+        }
         failed++;
         ctx.errors.push(recorded(`message ${meta.id} in folder ${folderId}`, error));
       }
     }),
   );
+  if (stopping) throw stopping.error;
   // Keep the page's order in the catalog: replays apply lines in order.
   for (const e of stored) if (e) entries.push(e);
   for (const id of view.removed) {
@@ -519,27 +357,30 @@ async function storeMessage(
     throw new SkipError(`delta item: expected a message id, found ${JSON.stringify(meta).slice(0, 120)}`);
   }
   const { deps } = ctx;
-  const blob = await pRetry(
+  const blob = await retry(
     () =>
       ctx.transfers.add(async () => {
-        try {
-          // The request's slot is held until its body has been read, not while the archive
-          // writes the blob: the unit's next request goes out meanwhile.
-          const { storing } = await ctx.slots.add(async () => {
-            const stream = await deps.source.openMime(unit.mailboxId, meta.id);
-            const storing = deps.archive.storeMime(stream);
-            await Promise.race([finished(stream).catch(() => {}), storing.catch(() => {})]);
-            return { storing };
-          });
-          return await storing;
-        } catch (error) {
-          // Items that are gone or refused will not come back by retrying; everything else
-          // (a connection dropped mid-stream, a 5xx after the gateway's own retries) may.
-          if (error instanceof SkipError) throw new AbortError(error);
-          throw error;
-        }
+        // The request's slot is held until its body has been read, not while the archive
+        // writes the blob: the unit's next request goes out meanwhile.
+        const { storing } = await ctx.slots.add(async () => {
+          const stream = await deps.source.openMime(unit.mailboxId, meta.id);
+          const storing = deps.archive.storeMime(stream);
+          await Promise.race([finished(stream).catch(() => {}), storing.catch(() => {})]);
+          return { storing };
+        });
+        return await storing;
       }),
-    { retries: (deps.messageAttempts ?? 3) - 1, minTimeout: 200, factor: 2, randomize: true },
+    {
+      ...deps.messageRetry,
+      what: `message ${meta.id}`,
+      // A connection dropped mid-stream or a transient archive failure may pass; an item that
+      // is gone or refused will not come back, and one whose request already spent its budget
+      // is recorded as it is.
+      decide: (error) =>
+        error instanceof RetryableError || (!(error instanceof SkipError) && isTransientFailure(error))
+          ? { retry: true, delay: "backoff" }
+          : { retry: false },
+    },
   );
   return {
     entry: { kind: "upsert", messageId: meta.id, folderId, sha256: blob.sha256, size: blob.size, meta },

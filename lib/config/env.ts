@@ -46,6 +46,8 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "MAILSTREAM_EXCLUDE", path: "mailboxes.exclude", kind: "list" },
   { name: "MAILSTREAM_HEARTBEAT_STALE_SECONDS", path: "controller.heartbeatStaleSeconds", kind: "integer" },
   { name: "MAILSTREAM_DEADLINE_MARGIN_MS", path: "controller.deadlineMarginMs", kind: "integer" },
+  { name: "MAILSTREAM_PLANNING_STALE_SECONDS", path: "controller.planningStaleSeconds", kind: "integer" },
+  { name: "MAILSTREAM_RETRY_BUDGET_SECONDS", path: "controller.retryBudgetSeconds", kind: "integer" },
   { name: "MAILSTREAM_LOG_LEVEL", path: "logLevel", kind: "string" },
   { name: "MAILSTREAM_STAGE", path: "stage", kind: "string" },
 ];

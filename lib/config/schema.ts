@@ -203,6 +203,19 @@ export const configSchema = z
         deadlineMarginMs: integer(5_000, 600_000).default(60_000),
         /** A stream heartbeat older than this is stale (re-sent by the sweep), s. 60..86400, default 900. */
         heartbeatStaleSeconds: integer(60, 86_400).default(900),
+        /**
+         * A job still `planning` this long after it was created lost its coordinator (a Lambda
+         * invocation lasts 15 minutes at most): the sweep closes it `failed` and covers its
+         * folder lists with a manifest, s. 60..86400, default 1200.
+         */
+        planningStaleSeconds: integer(60, 86_400).default(1_200),
+        /**
+         * Longest time one failing operation (a Graph request, a message download, a state-table
+         * write) is retried with backoff before it is recorded as failed and the job goes on, s.
+         * 0..3600, default 300 (5 minutes). Never past the invocation's deadline: what is still
+         * failing then goes on in the stream's next task.
+         */
+        retryBudgetSeconds: integer(0, 3_600).default(300),
       })
       .prefault({}),
     /**

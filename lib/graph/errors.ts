@@ -2,7 +2,16 @@
  * Graph's error answers sorted into mailstream's error classes, by status and Graph `code`
  * (never by message text: messages are for people and change without notice).
  */
-import { FatalError, type MailstreamError, RetryableError, SkipError } from "../errors.js";
+import {
+  FatalError,
+  MailboxUnavailableError,
+  type MailstreamError,
+  RetryableError,
+  SkipError,
+  SyncStateLostError,
+} from "../errors.js";
+
+export { SyncStateLostError };
 
 /** Where a Graph error came from, for messages and reports. */
 export interface GraphErrorContext {
@@ -29,29 +38,8 @@ export class GraphSkipError extends SkipError {
   }
 }
 
-/** The user has no usable mailbox (inactive, soft-deleted, on-premises) or does not exist. */
-export class MailboxNotFoundError extends GraphSkipError {}
-/** The message, folder or other object is not (any more) in the store. */
-export class ItemNotFoundError extends GraphSkipError {}
-/** The folder of a delta query is gone. */
-export class FolderNotFoundError extends GraphSkipError {}
-/** The app may not read this mailbox (application access policy). */
-export class AccessDeniedError extends GraphSkipError {}
-
-/**
- * 410 SyncStateNotFound: the folder's delta token is no longer valid. The caller restarts that
- * folder from {@link location} (a fresh initial delta URL) or from scratch.
- */
-export class SyncStateLostError extends SkipError {
-  readonly location: string | undefined;
-  constructor(message: string, location: string | undefined) {
-    super(message);
-    this.location = location;
-  }
-}
-
-/** Any other Graph failure: nothing sensible to retry, the unit fails visibly. */
-export class GraphRequestError extends FatalError {
+/** The mailbox-level skips raised from Graph answers: the whole mailbox is gone or closed. */
+class GraphMailboxError extends MailboxUnavailableError {
   readonly status: number;
   readonly code: string | undefined;
   constructor(message: string, context: GraphErrorContext) {
@@ -61,7 +49,40 @@ export class GraphRequestError extends FatalError {
   }
 }
 
-/** A transient Graph failure that stayed after all attempts (or a single throttled answer). */
+/** The user has no usable mailbox (inactive, soft-deleted, on-premises) or does not exist. */
+export class MailboxNotFoundError extends GraphMailboxError {}
+/** The app may not read this mailbox (application access policy). */
+export class AccessDeniedError extends GraphMailboxError {}
+/** The message, folder or other object is not (any more) in the store. */
+export class ItemNotFoundError extends GraphSkipError {}
+/** The folder of a delta query is gone. */
+export class FolderNotFoundError extends GraphSkipError {}
+
+/**
+ * Any other refused request (400, 404, 405, 409, 413, 416, …): nothing to retry, and nothing that
+ * says the rest of the job cannot go on. The message, folder or mailbox it was about is recorded.
+ */
+export class GraphRequestError extends GraphSkipError {}
+
+/**
+ * 401 after a fresh token, or 403 other than a mailbox's access policy: the app's credentials or
+ * permissions are wrong for the whole tenant, so every further request would fail the same way.
+ */
+export class GraphAuthorizationError extends FatalError {
+  readonly status: number;
+  readonly code: string | undefined;
+  constructor(message: string, context: GraphErrorContext) {
+    super(message);
+    this.status = context.status;
+    this.code = context.code;
+  }
+}
+
+/**
+ * A transient Graph failure (429, 5xx, a dropped connection) that the request policy could not
+ * wait out in place: a `Retry-After` longer than it may wait (`retryAfterMs`), or the invocation's
+ * deadline. One that outlasted the retry budget ends as a RetriesExhaustedError instead.
+ */
 export class GraphRetryableError extends RetryableError {
   readonly status: number | undefined;
   readonly code: string | undefined;
@@ -107,6 +128,12 @@ export function mapGraphError(context: GraphErrorContext, location?: string): Ma
   }
   if (isRetryableStatus(status)) {
     return new GraphRetryableError(`expected a success; ${what}`, { status, code: code ?? undefined });
+  }
+  if (status === 401 || status === 403) {
+    return new GraphAuthorizationError(
+      `expected the app's credentials and permissions to be accepted (check the app registration's Graph application permissions and admin consent); ${what}`,
+      context,
+    );
   }
   return new GraphRequestError(`expected a success; ${what}`, context);
 }

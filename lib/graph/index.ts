@@ -24,6 +24,7 @@ export {
 export {
   AccessDeniedError,
   FolderNotFoundError,
+  GraphAuthorizationError,
   GraphRequestError,
   GraphRetryableError,
   GraphSkipError,

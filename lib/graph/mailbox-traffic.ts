@@ -9,6 +9,7 @@
  * runs up to 4 inner requests at once on the service side, so it must hold several slots at once,
  * which p-queue cannot express.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { GraphRetryableError } from "./errors.js";
 
 /** Counters of one mailbox, cumulative for the life of the gateway. */
@@ -75,8 +76,6 @@ const RECOVERY_SUCCESSES = 16;
 function fits(state: MailboxState, weight: number): boolean {
   return state.inUse === 0 || state.inUse + weight <= state.limit;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class MailboxTraffic {
   readonly concurrency: number;

@@ -8,15 +8,16 @@
  * going out early, which Outlook answers with more 429s and counts against the app. Here a
  * `Retry-After` closes the gate of the whole mailbox, the mailbox's concurrency is capped
  * across the process, a 401 gets one fresh token, dropped connections are retried, and Graph's
- * error answers become mailstream's error classes.
+ * error answers become mailstream's error classes. Failed attempts are retried with lib/retry.ts
+ * for up to the retry budget (time, not attempts) and never past the invocation's deadline.
  */
 import type { Context, Middleware, MiddlewareOptions } from "@microsoft/microsoft-graph-client";
-import pRetry, { AbortError } from "p-retry";
-import type { MailstreamError } from "../errors.js";
+import { RetriesExhaustedError } from "../errors.js";
+import { type RetryBudget, retry, retryDeadline, validateRetryBudget } from "../retry.js";
 import type { TokenProvider } from "./auth.js";
-import { errorCodeOf, GraphRetryableError, isRetryableStatus, mapGraphError } from "./errors.js";
 import type { MailboxTraffic } from "./mailbox-traffic.js";
-import { fullJitterDelay, parseRetryAfter } from "./retry-after.js";
+import { AttemptFailure, connectionFailure, failureOf } from "./request-failure.js";
+import { readBody, releasingBody } from "./response-body.js";
 
 /** Per-request settings and result channel, passed with `GraphRequest.middlewareOptions`. */
 export class MailboxRequestOption implements MiddlewareOptions {
@@ -45,15 +46,14 @@ export class MailboxRequestOption implements MiddlewareOptions {
   ) {}
 }
 
-export interface RequestPolicyOptions {
+/**
+ * `budgetMs`, `backoffBaseMs`, `backoffCapMs` (lib/retry.ts): a request is retried for up to
+ * `budgetMs` (default 5 minutes) from its first attempt, backing off with full jitter when the
+ * service gives no `Retry-After`; then it ends with a RetriesExhaustedError.
+ */
+export interface RequestPolicyOptions extends RetryBudget {
   traffic: MailboxTraffic;
   tokens: TokenProvider;
-  /** Attempts per request, first included. Bounds 1–20. Default 6. */
-  maxAttempts?: number;
-  /** Base of the exponential backoff when the service gives no `Retry-After`, ms. Bounds ≥ 1. Default 500. */
-  backoffBaseMs?: number;
-  /** Upper bound of one backoff, ms. Bounds ≥ backoffBaseMs. Default 30 000. */
-  backoffCapMs?: number;
   /** Added to every `Retry-After` against clock rounding, ms. Bounds ≥ 0. Default 20. */
   retryAfterMarginMs?: number;
   /**
@@ -105,86 +105,10 @@ function isAbort(error: unknown): boolean {
   return (error as Error)?.name === "AbortError" || (error as Error)?.name === "TimeoutError";
 }
 
-/** Marks an attempt's failure so that the retry loop knows how to wait. */
-class AttemptFailure extends GraphRetryableError {
-  /** Retry at once (a refreshed token), no backoff. */
-  immediate = false;
-  /** The service said it did not process the request (429, 503, 401): safe to send again. */
-  notProcessed = false;
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/**
- * Wraps a response body so that `release` runs exactly once when the body ends, fails, is
- * cancelled, or lies unread for `idleMs`.
- */
-function releasingBody(
-  body: ReadableStream<Uint8Array>,
-  release: () => void,
-  idleMs: number,
-): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  let timer: NodeJS.Timeout | undefined;
-  let finished = false;
-  const finish = () => {
-    if (finished) return;
-    finished = true;
-    if (timer) clearTimeout(timer);
-    release();
-  };
-  let controllerRef: ReadableStreamDefaultController<Uint8Array> | undefined;
-  const armIdle = () => {
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
-      controllerRef?.error(
-        new GraphRetryableError(`expected the stream to be read, found it idle for ${idleMs} ms`),
-      );
-      reader.cancel().catch(() => {});
-      finish();
-    }, idleMs);
-    timer.unref();
-  };
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      controllerRef = controller;
-      armIdle();
-    },
-    async pull(controller) {
-      if (finished) return;
-      try {
-        const { done, value } = await reader.read();
-        if (finished) return;
-        if (done) {
-          controller.close();
-          finish();
-          return;
-        }
-        controller.enqueue(value);
-        armIdle();
-      } catch (error) {
-        if (finished) return;
-        controller.error(
-          new GraphRetryableError("expected the rest of the response body, found the connection broken", {
-            cause: error,
-          }),
-        );
-        finish();
-      }
-    },
-    cancel(reason) {
-      finish();
-      return reader.cancel(reason).catch(() => {});
-    },
-  });
-}
-
 export class MailboxRequestPolicy implements Middleware {
   private readonly traffic: MailboxTraffic;
   private readonly tokens: TokenProvider;
-  private readonly maxAttempts: number;
-  private readonly backoffBaseMs: number;
-  private readonly backoffCapMs: number;
+  private readonly budget: Required<RetryBudget>;
   private readonly marginMs: number;
   private readonly maxRetryAfterMs: number;
   private readonly idleMs: number;
@@ -194,14 +118,20 @@ export class MailboxRequestPolicy implements Middleware {
   constructor(options: RequestPolicyOptions) {
     this.traffic = options.traffic;
     this.tokens = options.tokens;
-    this.maxAttempts = Math.min(20, Math.max(1, Math.floor(options.maxAttempts ?? 6)));
-    this.backoffBaseMs = Math.max(1, options.backoffBaseMs ?? 500);
-    this.backoffCapMs = Math.max(this.backoffBaseMs, options.backoffCapMs ?? 30_000);
+    this.budget = validateRetryBudget(options, "graph.retry");
     this.marginMs = Math.max(0, options.retryAfterMarginMs ?? 20);
     this.maxRetryAfterMs = Math.max(0, options.maxRetryAfterMs ?? 120_000);
     this.idleMs = Math.max(1, options.streamIdleTimeoutMs ?? 120_000);
     this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
     this.random = options.random ?? Math.random;
+  }
+
+  /** Longest wait in place now: the configured one, cut to the invocation's deadline. */
+  private maxWaitMs(): number {
+    const deadline = retryDeadline();
+    return deadline === undefined
+      ? this.maxRetryAfterMs
+      : Math.max(0, Math.min(this.maxRetryAfterMs, deadline - Date.now()));
   }
 
   /** Terminal middleware: nothing runs after it. */
@@ -235,9 +165,11 @@ export class MailboxRequestPolicy implements Middleware {
     let tokenRefreshed = false;
     const idempotent = settings.idempotent ?? method !== "POST";
 
+    const what = `${method} ${pathOf(url)}`;
+
     const attempt = async (attemptNumber: number): Promise<Response> => {
       const release = mailboxId
-        ? await this.traffic.acquire(mailboxId, settings.weight ?? 1, this.maxRetryAfterMs)
+        ? await this.traffic.acquire(mailboxId, settings.weight ?? 1, this.maxWaitMs())
         : () => {};
       let keepSlots = false;
       try {
@@ -246,8 +178,7 @@ export class MailboxRequestPolicy implements Middleware {
         if (authorized) headers.set("Authorization", `Bearer ${await this.tokens.getToken()}`);
         // Getting the token yields; a Retry-After may have arrived meanwhile: look at the gate
         // again right before sending, so no request leaves after the client knew to wait.
-        if (mailboxId)
-          await this.traffic.passGate(mailboxId, settings.requestCount ?? 1, this.maxRetryAfterMs);
+        if (mailboxId) await this.traffic.passGate(mailboxId, settings.requestCount ?? 1, this.maxWaitMs());
         if (counters) {
           counters.requests += settings.requestCount ?? 1;
           if (attemptNumber > 1) counters.retries++;
@@ -256,13 +187,8 @@ export class MailboxRequestPolicy implements Middleware {
         try {
           response = await this.fetchImpl(url, { ...init, headers });
         } catch (error) {
-          if (isAbort(error)) throw new AbortError(error as Error);
-          throw new AttemptFailure(
-            `expected an answer to ${method} ${pathOf(url)}, found the connection failed`,
-            {
-              cause: error,
-            },
-          );
+          if (isAbort(error)) throw error;
+          throw connectionFailure(what, error);
         }
         if (response.ok) {
           if (mailboxId) this.traffic.succeeded(mailboxId);
@@ -277,14 +203,9 @@ export class MailboxRequestPolicy implements Middleware {
           // Read small bodies here, inside the slot, so a connection dropped mid-body is retried.
           let body: ArrayBuffer;
           try {
-            body = await response.arrayBuffer();
+            body = await readBody(response, what);
           } catch (error) {
-            throw new AttemptFailure(
-              `expected the body of ${method} ${pathOf(url)}, found the connection broken`,
-              {
-                cause: error,
-              },
-            );
+            throw connectionFailure(what, error);
           }
           return new Response(response.status === 204 ? null : body, {
             status: response.status,
@@ -292,11 +213,19 @@ export class MailboxRequestPolicy implements Middleware {
             headers: response.headers,
           });
         }
-        throw await this.failure(response, method, url, mailboxId, () => {
-          if (tokenRefreshed) return false;
-          tokenRefreshed = true;
-          this.tokens.invalidate();
-          return true;
+        throw await failureOf(response, {
+          method,
+          path: pathOf(url),
+          mailboxId,
+          traffic: this.traffic,
+          marginMs: this.marginMs,
+          maxRetryAfterMs: this.maxRetryAfterMs,
+          refreshToken: () => {
+            if (tokenRefreshed) return false;
+            tokenRefreshed = true;
+            this.tokens.invalidate();
+            return true;
+          },
         });
       } finally {
         if (!keepSlots) release();
@@ -304,103 +233,35 @@ export class MailboxRequestPolicy implements Middleware {
     };
 
     try {
-      return await pRetry(attempt, {
-        retries: this.maxAttempts - 1,
-        // Delays are ours (gate or full jitter, in onFailedAttempt); p-retry only counts attempts.
-        minTimeout: 0,
-        maxTimeout: 0,
-        randomize: false,
-        shouldRetry: ({ error }) => error instanceof AttemptFailure && (idempotent || error.notProcessed),
-        onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-          if (retriesLeft === 0 || !(error instanceof AttemptFailure) || error.immediate) return;
-          // With a Retry-After the mailbox gate already holds the next attempt back.
-          if (error.retryAfterMs !== undefined) return;
-          const delay = fullJitterDelay(attemptNumber, this.backoffBaseMs, this.backoffCapMs, this.random);
-          if (counters) counters.waitedMs += delay;
-          await sleep(delay);
+      return await retry(attempt, {
+        ...this.budget,
+        random: this.random,
+        what,
+        decide: (error) => {
+          if (!(error instanceof AttemptFailure) || !(idempotent || error.notProcessed))
+            return { retry: false };
+          if (error.immediate) return { retry: true, delay: "now" };
+          // The mailbox's gate holds every request back for the Retry-After (plus the margin);
+          // waiting it here as well keeps it inside the budget and the deadline.
+          if (error.retryAfterMs !== undefined) {
+            return { retry: true, delay: { waitMs: error.retryAfterMs + this.marginMs } };
+          }
+          return { retry: true, delay: "backoff" };
         },
+        onRetry: ({ delayMs }) => {
+          if (counters) counters.waitedMs += delayMs;
+        },
+        exhausted: (last, attempts, elapsedMs) =>
+          RetriesExhaustedError.after(
+            last instanceof AttemptFailure ? last.toPublic() : last,
+            attempts,
+            elapsedMs,
+          ),
       });
     } catch (error) {
-      if (error instanceof AttemptFailure) {
-        throw new GraphRetryableError(`${error.message} (gave up; at most ${this.maxAttempts} attempts)`, {
-          status: error.status,
-          code: error.code,
-          retryAfterMs: error.retryAfterMs,
-          cause: error.cause,
-        });
-      }
+      // A failure not retried (a POST after a dropped connection) or cut by the deadline.
+      if (error instanceof AttemptFailure) throw error.toPublic();
       throw error;
     }
-  }
-
-  /** The error an unsuccessful answer ends its attempt with. */
-  private async failure(
-    response: Response,
-    method: string,
-    url: string,
-    mailboxId: string | undefined,
-    refreshToken: () => boolean,
-  ): Promise<Error> {
-    const status = response.status;
-    let body: unknown;
-    try {
-      const text = await response.text();
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      body = undefined;
-    }
-    const code = errorCodeOf(body);
-    const path = pathOf(url);
-    const counters = mailboxId ? this.traffic.counters(mailboxId) : undefined;
-    if (counters && status === 429) counters.throttled++;
-    if (mailboxId && status === 429) this.traffic.throttled(mailboxId);
-    if (counters && status >= 500) counters.serverErrors++;
-
-    if (isRetryableStatus(status)) {
-      const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
-      const failure = new AttemptFailure(
-        `expected a success; ${method} ${path} answered ${status} ${code ?? "(no code)"}`,
-        {
-          status,
-          code,
-          retryAfterMs,
-        },
-      );
-      failure.notProcessed = status === 429 || status === 503;
-      if (retryAfterMs !== undefined && mailboxId)
-        this.traffic.holdBack(mailboxId, retryAfterMs + this.marginMs);
-      if (retryAfterMs !== undefined && retryAfterMs > this.maxRetryAfterMs) {
-        // Too long to wait inside one request: hand the wait to the caller.
-        return new AbortError(
-          new GraphRetryableError(
-            `${failure.message}; Retry-After ${retryAfterMs} ms is beyond ${this.maxRetryAfterMs} ms`,
-            {
-              status,
-              code,
-              retryAfterMs,
-            },
-          ),
-        );
-      }
-      if (retryAfterMs !== undefined && !mailboxId) {
-        // No mailbox gate to hold the retry back: wait here.
-        await sleep(retryAfterMs + this.marginMs);
-      }
-      return failure;
-    }
-    if (status === 401 && code === "InvalidAuthenticationToken" && refreshToken()) {
-      const failure = new AttemptFailure(`expected a valid token; ${method} ${path} answered 401 ${code}`, {
-        status,
-        code,
-      });
-      failure.immediate = true;
-      failure.notProcessed = true;
-      return failure;
-    }
-    const mapped: MailstreamError = mapGraphError(
-      { method, path, status, code },
-      response.headers.get("location") ?? undefined,
-    );
-    return new AbortError(mapped);
   }
 }

@@ -21,14 +21,3 @@ export function parseRetryAfter(
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - nowMs);
 }
-
-/** Exponential backoff with full jitter: uniform in [0, min(capMs, baseMs · 2^(attempt-1))]. */
-export function fullJitterDelay(
-  attempt: number,
-  baseMs: number,
-  capMs: number,
-  random: () => number = Math.random,
-): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.floor(random() * ceiling);
-}

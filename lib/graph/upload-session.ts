@@ -13,6 +13,7 @@
  */
 import { ResponseType } from "@microsoft/microsoft-graph-client";
 import { FatalError } from "../errors.js";
+import { retry } from "../retry.js";
 import type { GraphGateway } from "./client.js";
 import { GraphRequestError, GraphRetryableError } from "./errors.js";
 import { MailboxRequestOption } from "./request-policy.js";
@@ -54,7 +55,7 @@ export interface UploadOptions {
    */
   maxResumes?: number;
   /**
-   * Longest total time an upload sleeps through 429s whose `Retry-After` (≥ 1 s) was too long
+   * Longest time one fragment sleeps through 429s whose `Retry-After` (≥ 1 s) was too long
    * for the gateway to wait in place (Outlook's upload budget, 150 MB per 5 minutes per mailbox,
    * answers waits of minutes), ms. Bounds ≥ 0. Default 900 000 (15 minutes).
    */
@@ -62,8 +63,6 @@ export interface UploadOptions {
   /** Called after each accepted fragment with the bytes the service holds so far. */
   onProgress?: (uploadedBytes: number, totalBytes: number) => void;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export interface UploadSession {
   /** Pre-authenticated URL for the PUTs (opaque; never add a bearer token to it). */
@@ -196,27 +195,24 @@ export async function uploadLargeAttachment(
   let offset = nextExpectedStart(session.nextExpectedRanges) ?? 0;
   let fragments = 0;
   let resumes = 0;
-  let waitLeftMs = Math.max(0, options.maxThrottledWaitMs ?? 900_000);
+  const throttledWaitMs = Math.max(0, options.maxThrottledWaitMs ?? 900_000);
+  // Throttled with a wait the gateway handed back (beyond its in-place limit, e.g. the upload
+  // budget's minutes): sleep it here and send again, while the wait fits `maxThrottledWaitMs`.
+  const put = (bytes: Buffer, start: number) =>
+    retry(() => callUploadUrl(gateway, session.uploadUrl, mailboxId, "PUT", { start, bytes, total }), {
+      budgetMs: throttledWaitMs,
+      decide: (error) =>
+        isLongThrottle(error) ? { retry: true, delay: { waitMs: error.retryAfterMs } } : { retry: false },
+      exhausted: (last) => (last instanceof Error ? last : new Error(String(last))),
+    });
   try {
     for (;;) {
       const bytes = attachment.content.subarray(offset, Math.min(offset + fragmentBytes, total));
       let response: Response;
       try {
         fragments++;
-        response = await callUploadUrl(gateway, session.uploadUrl, mailboxId, "PUT", {
-          start: offset,
-          bytes,
-          total,
-        });
+        response = await put(bytes, offset);
       } catch (error) {
-        // Throttled with a wait the gateway handed back (beyond its in-place limit, e.g. the
-        // upload budget's minutes): sleep it here, then send again. Other failures end the upload.
-        if (isLongThrottle(error)) {
-          if (error.retryAfterMs > waitLeftMs) throw error;
-          waitLeftMs -= error.retryAfterMs;
-          await sleep(error.retryAfterMs);
-          continue;
-        }
         if (!isOutOfOrder(error) || resumes >= maxResumes) throw error;
         resumes++;
         const status = await callUploadUrl(gateway, session.uploadUrl, mailboxId, "GET");

@@ -1,28 +1,36 @@
-import type { SqsBatchResponse, SqsEvent, SqsEventRecord } from "../dev/local/sqs-event-source.js";
+import { ruleFor } from "../errors.js";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "./lambda-events.js";
 
 export interface RecordFailure {
   messageId: string;
   error: unknown;
+  /** Whether the record was reported failed (the queue delivers it again) or let go. */
+  retried: boolean;
 }
 
 /**
  * Processes the records of an SQS batch one after another and reports the failed ones as a
  * partial batch response (the shape of Powertools' BatchProcessor): a failed record is retried by
- * SQS alone; the ones that succeeded are deleted. Records are processed in order because stream
+ * SQS alone; the ones that succeeded are deleted. Which failures come back follows the rules of
+ * lib/errors.ts. Records are processed in order because stream
  * tasks of one stream must not overlap.
  */
 export async function processSqsBatch(
-  event: SqsEvent,
-  handleRecord: (record: SqsEventRecord) => Promise<void>,
+  event: SQSEvent,
+  handleRecord: (record: SQSRecord) => Promise<void>,
   onFailure?: (failure: RecordFailure) => void,
-): Promise<SqsBatchResponse> {
-  const batchItemFailures: SqsBatchResponse["batchItemFailures"] = [];
+): Promise<SQSBatchResponse> {
+  const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
   for (const record of event.Records) {
     try {
       await handleRecord(record);
     } catch (error) {
-      onFailure?.({ messageId: record.messageId, error });
-      batchItemFailures.push({ itemIdentifier: record.messageId });
+      // A task that can never succeed (fatal: a malformed message) or was superseded is let go:
+      // delivering it again would fail the same way. Anything else comes back.
+      const rule = ruleFor(error);
+      const retried = rule !== "stop" && rule !== "drop";
+      onFailure?.({ messageId: record.messageId, error, retried });
+      if (retried) batchItemFailures.push({ itemIdentifier: record.messageId });
     }
   }
   return { batchItemFailures };

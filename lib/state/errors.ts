@@ -1,11 +1,11 @@
-import { FatalError, RetryableError } from "../errors.js";
+import { FatalError, RetryableError, SupersededError } from "../errors.js";
 
 /**
  * The stream no longer holds the unit it tried to write (the sweep released it, or another
- * stream claimed it). A FatalError and not a SkipError on purpose: the unit's work must stop in
- * this invocation, and the unit backup treats SkipErrors as "skip this folder and go on".
+ * stream claimed it). Superseded, not a skip: the unit's work must stop in this invocation and
+ * write nothing more, while its new holder carries on.
  */
-export class ClaimLostError extends FatalError {
+export class ClaimLostError extends SupersededError {
   readonly jobId: string;
   readonly unitIndex: number;
   constructor(jobId: string, unitIndex: number, expected: string, found: string) {
@@ -19,7 +19,7 @@ export class ClaimLostError extends FatalError {
  * A stream task whose `seq` is older than the stream's current one (SQS delivered it again, or
  * the sweep re-sent the stream), or whose stream already finished. Drop the task.
  */
-export class StaleTaskError extends FatalError {
+export class StaleTaskError extends SupersededError {
   readonly jobId: string;
   readonly streamId: number;
   constructor(jobId: string, streamId: number, seq: number, found: string) {
@@ -37,3 +37,6 @@ export class StateInvariantError extends FatalError {}
 
 /** Concurrent writers kept winning a contended item (a job's META) for longer than the retry budget. */
 export class StateContentionError extends RetryableError {}
+
+/** DynamoDB did not answer (refused connection, throttling, 5xx) for the whole retry budget. */
+export class StateUnavailableError extends RetryableError {}

@@ -5,21 +5,23 @@ import { isConditionFailed, type StateTable, strip } from "./table.js";
 
 /** Records what discovery knows of a mailbox (`MBX#<id>`/`META`), keeping its last successful job. */
 export async function putMailbox(t: StateTable, mailbox: MailboxInfo): Promise<void> {
-  await t.ddb.send(
-    new UpdateCommand({
-      TableName: t.name,
-      Key: { pk: mailboxPk(mailbox.mailboxId), sk: META },
-      UpdateExpression:
-        "SET mailboxId = :id, address = :address, displayName = :name, #type = :type, updatedAt = :now",
-      ExpressionAttributeNames: { "#type": "type" },
-      ExpressionAttributeValues: {
-        ":id": mailbox.mailboxId,
-        ":address": mailbox.address,
-        ":name": mailbox.displayName,
-        ":type": mailbox.type,
-        ":now": t.nowIso(),
-      },
-    }),
+  await t.send((ddb) =>
+    ddb.send(
+      new UpdateCommand({
+        TableName: t.name,
+        Key: { pk: mailboxPk(mailbox.mailboxId), sk: META },
+        UpdateExpression:
+          "SET mailboxId = :id, address = :address, displayName = :name, #type = :type, updatedAt = :now",
+        ExpressionAttributeNames: { "#type": "type" },
+        ExpressionAttributeValues: {
+          ":id": mailbox.mailboxId,
+          ":address": mailbox.address,
+          ":name": mailbox.displayName,
+          ":type": mailbox.type,
+          ":now": t.nowIso(),
+        },
+      }),
+    ),
   );
 }
 
@@ -38,14 +40,16 @@ export async function recordMailboxSuccess(
   jobId: string,
 ): Promise<boolean> {
   try {
-    await t.ddb.send(
-      new UpdateCommand({
-        TableName: t.name,
-        Key: { pk: mailboxPk(mailboxId), sk: META },
-        UpdateExpression: "SET lastSuccessfulJob = :job, mailboxId = :id",
-        ConditionExpression: "attribute_not_exists(lastSuccessfulJob) OR lastSuccessfulJob <= :job",
-        ExpressionAttributeValues: { ":job": jobId, ":id": mailboxId },
-      }),
+    await t.send((ddb) =>
+      ddb.send(
+        new UpdateCommand({
+          TableName: t.name,
+          Key: { pk: mailboxPk(mailboxId), sk: META },
+          UpdateExpression: "SET lastSuccessfulJob = :job, mailboxId = :id",
+          ConditionExpression: "attribute_not_exists(lastSuccessfulJob) OR lastSuccessfulJob <= :job",
+          ExpressionAttributeValues: { ":job": jobId, ":id": mailboxId },
+        }),
+      ),
     );
     return true;
   } catch (error) {

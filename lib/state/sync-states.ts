@@ -14,7 +14,8 @@ export async function stagePendingSyncState(
   jobId: string,
   state: StagedSyncState,
 ): Promise<void> {
-  await t.ddb.send(new PutCommand({ TableName: t.name, Item: await stagedSyncItem(t, jobId, state) }));
+  const item = await stagedSyncItem(t, jobId, state);
+  await t.send((ddb) => ddb.send(new PutCommand({ TableName: t.name, Item: item })));
 }
 
 /** The same staging as a transaction item, so it can go with the checkpoint that ends the folder. */
@@ -98,25 +99,27 @@ export async function promoteSyncStates(
   const now = t.nowIso();
   const results = await inChunks(staged, 16, async (s) => {
     try {
-      await t.ddb.send(
-        new UpdateCommand({
-          TableName: t.name,
-          Key: { pk: mailboxPk(s.mailboxId), sk: folderSk(s.folderId) },
-          UpdateExpression:
-            s.path === undefined
-              ? "SET mailboxId = :m, folderId = :f, deltaLink = :link, lastJob = :job, updatedAt = :now"
-              : "SET mailboxId = :m, folderId = :f, deltaLink = :link, lastJob = :job, updatedAt = :now, #path = :path",
-          ConditionExpression: "attribute_not_exists(lastJob) OR lastJob <= :job",
-          ...(s.path === undefined ? {} : { ExpressionAttributeNames: { "#path": "path" } }),
-          ExpressionAttributeValues: {
-            ":m": s.mailboxId,
-            ":f": s.folderId,
-            ":link": s.deltaLink,
-            ":job": jobId,
-            ":now": now,
-            ...(s.path === undefined ? {} : { ":path": s.path }),
-          },
-        }),
+      await t.send((ddb) =>
+        ddb.send(
+          new UpdateCommand({
+            TableName: t.name,
+            Key: { pk: mailboxPk(s.mailboxId), sk: folderSk(s.folderId) },
+            UpdateExpression:
+              s.path === undefined
+                ? "SET mailboxId = :m, folderId = :f, deltaLink = :link, lastJob = :job, updatedAt = :now"
+                : "SET mailboxId = :m, folderId = :f, deltaLink = :link, lastJob = :job, updatedAt = :now, #path = :path",
+            ConditionExpression: "attribute_not_exists(lastJob) OR lastJob <= :job",
+            ...(s.path === undefined ? {} : { ExpressionAttributeNames: { "#path": "path" } }),
+            ExpressionAttributeValues: {
+              ":m": s.mailboxId,
+              ":f": s.folderId,
+              ":link": s.deltaLink,
+              ":job": jobId,
+              ":now": now,
+              ...(s.path === undefined ? {} : { ":path": s.path }),
+            },
+          }),
+        ),
       );
       return true;
     } catch (error) {

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   BatchWriteCommand,
   type DynamoDBDocumentClient,
@@ -9,8 +8,9 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
-import { ConfigError } from "../errors.js";
-import { StateContentionError, StateInvariantError } from "./errors.js";
+import { ConfigError, isTransientFailure } from "../errors.js";
+import { type RetryBudget, retry, validateRetryBudget } from "../retry.js";
+import { StateContentionError, StateInvariantError, StateUnavailableError } from "./errors.js";
 import { COUNTER_NAMES, type Counters } from "./records.js";
 
 export interface StateTableOptions {
@@ -20,8 +20,13 @@ export interface StateTableOptions {
   tableName: string;
   /** Days job records are kept before TTL removes them. Range 1–3650. Default 90. Sync state never expires. */
   jobTtlDays?: number;
-  /** Attempts of a write that conflicts with concurrent transactions on the same item. Range 1–100. Default 25. */
-  conflictAttempts?: number;
+  /**
+   * How long a request is retried (lib/retry.ts) while DynamoDB is unreachable, throttles after
+   * the SDK's own attempts, or a transaction conflicts with concurrent ones on the same item;
+   * then it ends with a StateUnavailableError or StateContentionError (retryable: the task is
+   * delivered again). Default: 60 s, backoff from 20 ms up to 1 s.
+   */
+  retry?: RetryBudget;
   /** Clock (tests move it). Default: the system clock. */
   now?: () => Date;
 }
@@ -43,22 +48,22 @@ export class StateTable {
   readonly name: string;
   readonly jobTtlSeconds: number;
   readonly now: () => Date;
-  private readonly conflictAttempts: number;
+  private readonly retryBudget: Required<RetryBudget>;
 
   constructor(options: StateTableOptions) {
     const days = options.jobTtlDays ?? 90;
     if (!Number.isInteger(days) || days < 1 || days > 3650) {
       throw new ConfigError("jobTtlDays", `expected an integer 1–3650, found ${days}`);
     }
-    const attempts = options.conflictAttempts ?? 25;
-    if (!Number.isInteger(attempts) || attempts < 1 || attempts > 100) {
-      throw new ConfigError("conflictAttempts", `expected an integer 1–100, found ${attempts}`);
-    }
+    const retryBudget = validateRetryBudget(
+      { budgetMs: 60_000, backoffBaseMs: 20, backoffCapMs: 1_000, ...options.retry },
+      "stateTable.retry",
+    );
     if (!options.tableName) throw new ConfigError("tableName", "expected a table name, found none");
     this.ddb = options.ddb;
     this.name = options.tableName;
     this.jobTtlSeconds = days * 86_400;
-    this.conflictAttempts = attempts;
+    this.retryBudget = retryBudget;
     this.now = options.now ?? (() => new Date());
   }
 
@@ -72,8 +77,8 @@ export class StateTable {
   }
 
   async get(pk: string, sk: string): Promise<Item | undefined> {
-    const out = await this.ddb.send(
-      new GetCommand({ TableName: this.name, Key: { pk, sk }, ConsistentRead: true }),
+    const out = await this.send((ddb) =>
+      ddb.send(new GetCommand({ TableName: this.name, Key: { pk, sk }, ConsistentRead: true })),
     );
     return out.Item;
   }
@@ -87,21 +92,54 @@ export class StateTable {
     const items: Item[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const out = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.name,
-          KeyConditionExpression: prefix ? "pk = :pk AND begins_with(sk, :prefix)" : "pk = :pk",
-          ExpressionAttributeValues: prefix ? { ":pk": pk, ":prefix": prefix } : { ":pk": pk },
-          ConsistentRead: true,
-          ScanIndexForward: !options.newestFirst,
-          ExclusiveStartKey: start,
-          ...(options.limit ? { Limit: options.limit - items.length } : {}),
-        }),
+      const out = await this.send((ddb) =>
+        ddb.send(
+          new QueryCommand({
+            TableName: this.name,
+            KeyConditionExpression: prefix ? "pk = :pk AND begins_with(sk, :prefix)" : "pk = :pk",
+            ExpressionAttributeValues: prefix ? { ":pk": pk, ":prefix": prefix } : { ":pk": pk },
+            ConsistentRead: true,
+            ScanIndexForward: !options.newestFirst,
+            ExclusiveStartKey: start,
+            ...(options.limit ? { Limit: options.limit - items.length } : {}),
+          }),
+        ),
       );
       items.push(...(out.Items ?? []));
       start = out.LastEvaluatedKey;
     } while (start && (!options.limit || items.length < options.limit));
     return items;
+  }
+
+  /**
+   * Sends one command to the table, retrying within the retry budget what another try may cure:
+   * an unreachable or throttling DynamoDB (after the SDK's own attempts) and, for transactions
+   * and conditional updates, conflicts with concurrent transactions on the same item.
+   */
+  async send<T>(call: (ddb: DynamoDBDocumentClient) => Promise<T>): Promise<T> {
+    return await retry(() => call(this.ddb), {
+      ...this.retryBudget,
+      decide: (error) => {
+        const reasons = cancellationCodes(error);
+        // A failed condition is an answer, not a failure: the caller reads it.
+        if (reasons?.includes("ConditionalCheckFailed")) return { retry: false };
+        return isConflict(error) || reasons?.includes("TransactionConflict") || isTransientFailure(error)
+          ? { retry: true, delay: "backoff" }
+          : { retry: false };
+      },
+      exhausted: (last, attempts, elapsedMs) => {
+        const seconds = (elapsedMs / 1000).toFixed(1);
+        return isTransientFailure(last)
+          ? new StateUnavailableError(
+              `state table ${this.name}: expected DynamoDB to answer, found it failing for ${seconds} s (${attempts} attempts): ${describeFailure(last)}`,
+              { cause: last },
+            )
+          : new StateContentionError(
+              `state table ${this.name}: expected a write to go through, found it conflicting with concurrent writes ${attempts} times in ${seconds} s`,
+              { cause: last },
+            );
+      },
+    });
   }
 
   /**
@@ -111,44 +149,43 @@ export class StateTable {
   async putAll(items: Item[]): Promise<void> {
     for (let i = 0; i < items.length; i += 25) {
       let requests = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        if (attempt > 0) await sleep(Math.min(1000, 20 * 2 ** attempt));
-        const out = await this.ddb.send(new BatchWriteCommand({ RequestItems: { [this.name]: requests } }));
-        requests = (out.UnprocessedItems?.[this.name] ?? []) as typeof requests;
-        if (attempt >= this.conflictAttempts) {
-          throw new StateContentionError(
-            `state table ${this.name}: expected batch writes to be processed, found ${requests.length} unprocessed after ${attempt} attempts`,
+      await retry(
+        async () => {
+          const out = await this.send((ddb) =>
+            ddb.send(new BatchWriteCommand({ RequestItems: { [this.name]: requests } })),
           );
-        }
-      }
+          requests = (out.UnprocessedItems?.[this.name] ?? []) as typeof requests;
+          if (requests.length > 0) {
+            throw new StateContentionError(
+              `state table ${this.name}: expected batch writes to be processed, found ${requests.length} unprocessed`,
+            );
+          }
+        },
+        {
+          ...this.retryBudget,
+          decide: (error) =>
+            error instanceof StateContentionError ? { retry: true, delay: "backoff" } : { retry: false },
+          exhausted: (last) => last as Error,
+        },
+      );
     }
   }
 
   /**
    * Runs a transaction. Conflicts with concurrent transactions are retried with jittered
-   * backoff; failed conditions are returned (which item's condition failed), never thrown.
+   * backoff (so concurrent claimers spread out instead of colliding again in lockstep); failed
+   * conditions are returned (which item's condition failed), never thrown.
    */
   async transact(items: TransactItem[]): Promise<TransactOutcome> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.ddb.send(new TransactWriteCommand({ TransactItems: items }));
-        return { ok: true };
-      } catch (error) {
-        const reasons = cancellationCodes(error);
-        if (reasons?.includes("ConditionalCheckFailed")) {
-          return { ok: false, failed: reasons.map((code) => code === "ConditionalCheckFailed") };
-        }
-        const conflict = reasons?.includes("TransactionConflict") || isConflict(error);
-        if (!conflict) throw error;
-        if (attempt >= this.conflictAttempts) {
-          throw new StateContentionError(
-            `state table ${this.name}: expected a transaction to go through, found it conflicting ${attempt} times`,
-            { cause: error },
-          );
-        }
-        // Full jitter: concurrent claimers spread out instead of colliding again in lockstep.
-        await sleep(Math.random() * Math.min(500, 10 * 2 ** attempt));
+    try {
+      await this.send((ddb) => ddb.send(new TransactWriteCommand({ TransactItems: items })));
+      return { ok: true };
+    } catch (error) {
+      const reasons = cancellationCodes(error);
+      if (reasons?.includes("ConditionalCheckFailed")) {
+        return { ok: false, failed: reasons.map((code) => code === "ConditionalCheckFailed") };
       }
+      throw error;
     }
   }
 
@@ -157,21 +194,12 @@ export class StateTable {
    * its condition fails. Conflicts with concurrent transactions on the item are retried.
    */
   async updateReturning(input: Omit<UpdateCommandInput, "TableName">): Promise<Item | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const out = await this.ddb.send(new UpdateCommand({ TableName: this.name, ...input }));
-        return out.Attributes ?? {};
-      } catch (error) {
-        if (isConditionFailed(error)) return undefined;
-        if (!isConflict(error)) throw error;
-        if (attempt >= this.conflictAttempts) {
-          throw new StateContentionError(
-            `state table ${this.name}: expected an update to go through, found it conflicting ${attempt} times`,
-            { cause: error },
-          );
-        }
-        await sleep(Math.random() * Math.min(500, 10 * 2 ** attempt));
-      }
+    try {
+      const out = await this.send((ddb) => ddb.send(new UpdateCommand({ TableName: this.name, ...input })));
+      return out.Attributes ?? {};
+    } catch (error) {
+      if (isConditionFailed(error)) return undefined;
+      throw error;
     }
   }
 
@@ -195,6 +223,13 @@ export class StateTable {
       },
     };
   }
+}
+
+/** One line for an AWS SDK or connection failure: its name, code and message. */
+function describeFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  return `${error.name}${typeof code === "string" && code !== error.name ? ` ${code}` : ""}: ${error.message}`;
 }
 
 function cancellationCodes(error: unknown): string[] | undefined {

@@ -17,8 +17,11 @@ import { compareAll } from "./fixtures/archive-truth.js";
 const WAIT = { refreshMs: 200, sweepEveryMs: 5_000, timeoutMs: 75_000 };
 /** Per test: longer than {@link WAIT}, so a job that does not close fails with its own message. */
 const TEST_TIMEOUT_MS = 90_000;
-/** Fast backoff: the faults below are few, and the test should not wait out production delays. */
-const GRAPH_POLICY = { maxAttempts: 4, backoffBaseMs: 50, backoffCapMs: 400 };
+/**
+ * Fast backoff and a short retry budget: the faults below are few, and the test should not wait
+ * out production delays (the always-failing message gives up after 3 s instead of 5 minutes).
+ */
+const GRAPH_POLICY = { budgetMs: 3_000, backoffBaseMs: 50, backoffCapMs: 400 };
 
 describe("a 429 storm (one request at a time per mailbox, a tiny budget per window)", () => {
   let dir: string;
@@ -90,7 +93,7 @@ describe("5xx, dropped connections, expired tokens, lost sync states, lost mailb
       limits: { earlyRetryGraceMs: 250 },
       env: { MAILSTREAM_PAGE_SIZE: "10" },
       graphPolicy: GRAPH_POLICY,
-      messageAttempts: 2,
+      messageRetry: { budgetMs: 500, backoffBaseMs: 50, backoffCapMs: 200 },
     });
   });
   afterAll(async () => {

@@ -5,51 +5,19 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import type { InvocationContext, SQSBatchResponse, SQSEvent, SQSRecord } from "../../queue/lambda-events.js";
 
 /**
  * The local stand-in for Lambda's SQS event source mapping: it long-polls the queue and invokes
  * a handler with the same event shape, batch size, concurrency cap and partial-batch-response
  * rules as Lambda, so the controller handler runs unchanged on one machine.
  *
- * The shapes below are structural copies of what Lambda delivers (kept here so that `lib/`
- * does not depend on Lambda's type package).
+ * The event shapes are Lambda's own (@types/aws-lambda, through lib/queue/lambda-events.ts).
  */
-export interface SqsEventRecord {
-  messageId: string;
-  receiptHandle: string;
-  body: string;
-  attributes: {
-    ApproximateReceiveCount: string;
-    SentTimestamp: string;
-    SenderId: string;
-    ApproximateFirstReceiveTimestamp: string;
-  };
-  messageAttributes: Record<string, never>;
-  md5OfBody: string;
-  eventSource: "aws:sqs";
-  eventSourceARN: string;
-  awsRegion: string;
-}
-
-export interface SqsEvent {
-  Records: SqsEventRecord[];
-}
-
-export interface SqsBatchResponse {
-  batchItemFailures: Array<{ itemIdentifier: string }>;
-}
-
-/** The part of Lambda's context object that mailstream's handlers read. */
-export interface InvocationContext {
-  awsRequestId: string;
-  functionName: string;
-  getRemainingTimeInMillis(): number;
-}
-
 export type SqsHandler = (
-  event: SqsEvent,
+  event: SQSEvent,
   context: InvocationContext,
-) => Promise<SqsBatchResponse | undefined>;
+) => Promise<SQSBatchResponse | undefined>;
 
 export interface LocalSqsEventSourceOptions {
   sqs: SQSClient;
@@ -68,7 +36,7 @@ export interface LocalSqsEventSourceOptions {
   waitTimeSeconds?: number;
   functionName?: string;
   /** Called when a handler throws or returns an invalid response (the batch is then retried by SQS). */
-  onInvocationError?: (error: unknown, event: SqsEvent) => void;
+  onInvocationError?: (error: unknown, event: SQSEvent) => void;
 }
 
 export class LocalSqsEventSource {
@@ -148,7 +116,7 @@ export class LocalSqsEventSource {
 
   private async invoke(messages: Message[]): Promise<void> {
     const o = this.options;
-    const event: SqsEvent = { Records: messages.map((m) => this.toRecord(m)) };
+    const event: SQSEvent = { Records: messages.map((m) => this.toRecord(m)) };
     const started = Date.now();
     const context: InvocationContext = {
       awsRequestId: randomUUID(),
@@ -180,7 +148,7 @@ export class LocalSqsEventSource {
     }
   }
 
-  private toRecord(m: Message): SqsEventRecord {
+  private toRecord(m: Message): SQSRecord {
     const a = m.Attributes ?? {};
     return {
       messageId: m.MessageId ?? "",
@@ -205,7 +173,7 @@ export class LocalSqsEventSource {
  * Lambda's rules for a partial batch response: an empty or missing list means all succeeded; an
  * identifier that is not in the batch (or is empty) fails the whole batch.
  */
-function failedIds(response: SqsBatchResponse | undefined, event: SqsEvent): Set<string> {
+function failedIds(response: SQSBatchResponse | undefined, event: SQSEvent): Set<string> {
   const all = new Set(event.Records.map((r) => r.messageId));
   if (!response || !Array.isArray(response.batchItemFailures)) return new Set();
   const failed = new Set<string>();

@@ -72,7 +72,7 @@ export interface ServicesOptions {
   logger?: Logger;
   planLimits?: BackupAppOptions["planLimits"];
   graphPolicy?: BackupAppOptions["graphPolicy"];
-  messageAttempts?: number;
+  messageRetry?: BackupAppOptions["messageRetry"];
 }
 
 export interface WaitOptions {
@@ -193,7 +193,7 @@ export async function startLocalServices(
       logger,
       ...(options.planLimits ? { planLimits: options.planLimits } : {}),
       ...(options.graphPolicy ? { graphPolicy: options.graphPolicy } : {}),
-      ...(options.messageAttempts ? { messageAttempts: options.messageAttempts } : {}),
+      ...(options.messageRetry ? { messageRetry: options.messageRetry } : {}),
     });
 
     const source = new LocalSqsEventSource({

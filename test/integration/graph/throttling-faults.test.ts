@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { RunningSimulator } from "../../../lib/dev/sim/server/index.js";
+import { RetriesExhaustedError } from "../../../lib/errors.js";
 import { batchGet } from "../../../lib/graph/batch.js";
 import { folderDeltaPages } from "../../../lib/graph/delta.js";
-import { GraphRetryableError } from "../../../lib/graph/errors.js";
+import type { GraphRetryableError } from "../../../lib/graph/errors.js";
 import { openMime } from "../../../lib/graph/mime.js";
 import { buildTenant, gatewayFor, startSim } from "./fixture.js";
 
@@ -117,14 +118,18 @@ describe("faults", () => {
     expect(counters?.retries).toBe(5);
   });
 
-  it("gives up after the bounded attempts with a RetryableError", async () => {
+  it("gives up when the retry budget (time, not attempts) is spent, with a RetriesExhaustedError naming the answer", async () => {
     const tenant = buildTenant({ inboxMessages: 1, bigMessageBytes: 1024 });
     sim = await startSim(tenant.store);
-    const gateway = gatewayFor(sim, { policy: { maxAttempts: 3, backoffBaseMs: 5 } });
-    sim.faults.serverError({ status: 504, count: 10, mailbox: tenant.alice.id });
+    const gateway = gatewayFor(sim, { policy: { budgetMs: 300, backoffBaseMs: 5, backoffCapMs: 20 } });
+    sim.faults.serverError({ status: 504, count: 10_000, mailbox: tenant.alice.id });
     const error = await gateway.get(`/users/${tenant.alice.id}/mailFolders/inbox`).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(GraphRetryableError);
-    expect((error as GraphRetryableError).status).toBe(504);
-    expect(gateway.stats()[tenant.alice.id.toLowerCase()]?.requests).toBe(3);
+    expect(error).toBeInstanceOf(RetriesExhaustedError);
+    expect((error as Error).message).toMatch(/answered 504 GatewayTimeout.*gave up after \d+ attempts/);
+    expect(((error as Error).cause as GraphRetryableError).status).toBe(504);
+    const requests = gateway.stats()[tenant.alice.id.toLowerCase()]?.requests ?? 0;
+    expect(requests).toBe((error as RetriesExhaustedError).attempts);
+    expect(requests).toBeGreaterThan(6);
+    sim.faults.clear();
   });
 });

@@ -26,17 +26,14 @@ import { type AwsClients, createAwsClients } from "../../../lib/aws/clients.js";
 import { environmentForAwsEndpoints } from "../../../lib/config/aws-endpoints.js";
 import { type RunningEmulators, startEmulators } from "../../../lib/dev/local/emulators.js";
 import { simulatorTenantEnv } from "../../../lib/dev/local/simulator-env.js";
-import {
-  LocalSqsEventSource,
-  type SqsBatchResponse,
-  type SqsEvent,
-} from "../../../lib/dev/local/sqs-event-source.js";
+import { LocalSqsEventSource } from "../../../lib/dev/local/sqs-event-source.js";
 import {
   generateTenant,
   type RunningSimulator,
   startSimulator,
   type TenantSpec,
 } from "../../../lib/dev/sim/index.js";
+import type { SQSBatchResponse, SQSEvent } from "../../../lib/queue/lambda-events.js";
 import { StateStore } from "../../../lib/state/index.js";
 import { loadTestCa } from "../sim-ca.js";
 import { type IamRequest, iamRequestsFor } from "./iam-requests.js";
@@ -107,7 +104,7 @@ export interface Rehearsal {
    * concurrency, partial batch responses). `budgetMs`: what an invocation's context reports as
    * its remaining time at the start (default: the function's timeout).
    */
-  startEventSource(budgetMs?: (event: SqsEvent, fnTimeoutMs: number) => number): Promise<LocalSqsEventSource>;
+  startEventSource(budgetMs?: (event: SQSEvent, fnTimeoutMs: number) => number): Promise<LocalSqsEventSource>;
   /**
    * An asynchronous invocation as Lambda runs one for EventBridge: retried as the function's
    * EventInvokeConfig says, then sent to its on-failure destination (with the function's role).
@@ -278,12 +275,12 @@ export async function startRehearsal(
           maxConcurrency: mapping.maxConcurrency,
           functionTimeoutMs: timeoutMs,
           functionName: controller.fn.functionName,
-          handler: async (event: SqsEvent) => {
+          handler: async (event: SQSEvent) => {
             const result = await controller.invoke(
               event,
               budgetMs ? { budgetMs: budgetMs(event, timeoutMs) } : {},
             );
-            if (result.status === "ok") return result.value as SqsBatchResponse;
+            if (result.status === "ok") return result.value as SQSBatchResponse;
             throw new Error(`controller invocation ${result.status}`);
           },
         });

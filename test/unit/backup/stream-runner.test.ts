@@ -8,7 +8,9 @@ import {
   type StreamStatePort,
   type UnitResult,
 } from "../../../lib/backup/stream-runner.js";
+import { FatalError, RetryableError } from "../../../lib/errors.js";
 import type { StreamTask } from "../../../lib/queue/stream-task.js";
+import { ClaimLostError, StateContentionError } from "../../../lib/state/errors.js";
 
 /** An in-memory state with the same rules as the DynamoDB one: seq per stream, one holder per unit. */
 class MemoryStreamState implements StreamStatePort {
@@ -103,12 +105,14 @@ class MemoryStreamState implements StreamStatePort {
 
 function deps(state: MemoryStreamState, pagesPerFolder: number, remaining: () => number) {
   const sent: StreamTask[] = [];
+  const delays: Array<number | undefined> = [];
   const finalizedJobs: string[] = [];
   const d: StreamRunnerDeps = {
     state,
     queue: {
-      send: async (t) => {
+      send: async (t, options) => {
         sent.push(t);
+        delays.push(options?.delaySeconds);
       },
       sendAll: async () => {},
     },
@@ -142,8 +146,110 @@ function deps(state: MemoryStreamState, pagesPerFolder: number, remaining: () =>
       finalizedJobs.push(jobId);
     },
   };
-  return { d, sent, finalizedJobs };
+  return { d, sent, delays, finalizedJobs };
 }
+
+/** Deps whose unit `index` fails its first delta request with `error`. */
+function failingUnit(state: MemoryStreamState, index: number, error: unknown) {
+  const built = deps(state, 1, () => 1e9);
+  const base = built.d.unitDeps;
+  built.d.unitDeps = (t, u) => {
+    const real = base(t, u);
+    if (u.index !== index) return real;
+    return {
+      ...real,
+      source: {
+        ...real.source,
+        folderDelta: () => {
+          throw error;
+        },
+      },
+    };
+  };
+  return built;
+}
+
+describe("runStreamTask: the error rules at the task boundary", () => {
+  it("does not fail a unit on state contention (retryable): the task ends and the unit goes on in the next one", async () => {
+    const state = new MemoryStreamState(1, 1);
+    const { d, sent, delays } = failingUnit(
+      state,
+      0,
+      new StateContentionError("state table t: expected a write to go through, found it conflicting"),
+    );
+    const out = await runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
+    expect(out.status).toBe("continued");
+    expect(state.units[0]!.status).toBe("running");
+    expect(state.units[0]!.result).toBeUndefined();
+    expect(sent).toEqual([{ jobId: "J", streamId: 0, seq: 1 }]);
+    expect(delays).toEqual([undefined]);
+  });
+
+  it("does not fail a unit on a Retry-After it cannot wait out: the continuation is delayed by it", async () => {
+    const state = new MemoryStreamState(1, 1);
+    const { d, delays } = failingUnit(
+      state,
+      0,
+      new RetryableError("GET …/delta answered 429; Retry-After 600000 ms", { retryAfterMs: 600_000 }),
+    );
+    const out = await runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
+    expect(out.status).toBe("continued");
+    expect(state.units[0]!.status).toBe("running");
+    expect(delays).toEqual([600]);
+  });
+
+  it("drops a superseded task (its unit was taken over) without failing the unit or the task", async () => {
+    const state = new MemoryStreamState(2, 1);
+    const { d, sent } = deps(state, 1, () => 1e9);
+    state.unitState = () => ({
+      syncState: async () => undefined,
+      checkpoint: async () => {
+        throw new ClaimLostError("J", 0, "it held by stream 0", "claimed by stream 1");
+      },
+    });
+    const out = await runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
+    expect(out.status).toBe("stale");
+    expect(state.units[0]!.status).toBe("running");
+    expect(state.units[0]!.result).toBeUndefined();
+    expect(sent).toEqual([]);
+  });
+
+  it("fails a unit with a fatal error in one line and claims no further unit", async () => {
+    const state = new MemoryStreamState(3, 1);
+    // Units too long to overlap: the stream runs one at a time.
+    state.estimatedSeconds = 120;
+    const { d } = failingUnit(
+      state,
+      0,
+      new FatalError("configuration tenant.clientSecret: refused by Entra ID"),
+    );
+    const out = await runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
+    expect(out.status).toBe("finished");
+    expect(state.units[0]!.status).toBe("failed");
+    expect(state.units[0]!.result?.errors).toEqual([
+      {
+        subject: "unit 0",
+        name: "FatalError",
+        message: "configuration tenant.clientSecret: refused by Entra ID",
+      },
+    ]);
+    expect(state.units.slice(1).map((u) => u.status)).toEqual(["pending", "pending"]);
+  });
+
+  it("records a failure outlasting the retry budget on the folder and completes the unit", async () => {
+    const state = new MemoryStreamState(1, 1);
+    const { RetriesExhaustedError } = await import("../../../lib/errors.js");
+    const { d } = failingUnit(state, 0, RetriesExhaustedError.after(new RetryableError("503"), 9, 300_000));
+    const out = await runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
+    expect(out.status).toBe("finished");
+    expect(state.units[0]!.status).toBe("done");
+    expect(state.units[0]!.result?.errors[0]).toMatchObject({
+      subject: "folder f",
+      name: "RetriesExhaustedError",
+    });
+    expect(state.units[0]!.result?.incompleteFolders).toEqual(["f"]);
+  });
+});
 
 describe("runStreamTask", () => {
   it("pulls units until none is left, and the last stream to finish finalizes the job once", async () => {

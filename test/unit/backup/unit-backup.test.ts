@@ -13,7 +13,15 @@ import type {
   UnitStatePort,
 } from "../../../lib/backup/ports.js";
 import { backupUnit, type UnitWork } from "../../../lib/backup/unit-backup.js";
-import { SkipError } from "../../../lib/errors.js";
+import {
+  FatalError,
+  MailboxUnavailableError,
+  RetryableError,
+  SkipError,
+  SyncStateLostError,
+} from "../../../lib/errors.js";
+import { withRetryDeadline } from "../../../lib/retry.js";
+import { StateContentionError } from "../../../lib/state/errors.js";
 
 /** A folder's delta as a list of pages; links are `<folder>#<page>`, the delta link `<folder>#done`. */
 class FakeSource implements MailSource {
@@ -33,7 +41,7 @@ class FakeSource implements MailSource {
     if (this.vanishedFolders.has(folderId)) throw new SkipError(`folder ${folderId} not found`);
     if (from && this.lostOnce.has(folderId)) {
       this.lostOnce.delete(folderId);
-      throw Object.assign(new Error("sync state lost"), { name: "SyncStateLostError", location: undefined });
+      throw new SyncStateLostError("sync state lost", undefined);
     }
     const pages = this.pages.get(folderId) ?? [];
     const startAt = from?.startsWith(`${folderId}#`) ? Number(from.split("#")[1]) : 0;
@@ -52,10 +60,10 @@ class FakeSource implements MailSource {
 
   async openMime(_user: string, id: string): Promise<Readable> {
     this.mimeFetches.push(id);
-    if (this.alwaysFail.has(id)) throw new Error(`server error for ${id}`);
+    if (this.alwaysFail.has(id)) throw new RetryableError(`server error for ${id}`);
     if (this.failOnce.has(id)) {
       this.failOnce.delete(id);
-      throw new Error(`connection dropped for ${id}`);
+      throw new RetryableError(`connection dropped for ${id}`);
     }
     return Readable.from([Buffer.from(this.mime.get(id) ?? `MIME of ${id}`)]);
   }
@@ -364,12 +372,20 @@ describe("backupUnit", () => {
     const out = await backupUnit(
       unit,
       { folderIndex: 0, page: 0 },
-      { source, archive, state, shouldYield: () => false, messageAttempts: 2 },
+      {
+        source,
+        archive,
+        state,
+        shouldYield: () => false,
+        messageRetry: { budgetMs: 30, backoffBaseMs: 1, backoffCapMs: 2 },
+      },
     );
     expect(out.status).toBe("done");
     if (out.status !== "done") return;
     expect(out.errors).toHaveLength(1);
     expect(out.errors[0]?.subject).toBe("message b2 in folder B");
+    expect(out.errors[0]?.name).toBe("RetriesExhaustedError");
+    expect(source.mimeFetches.filter((id) => id === "b2").length).toBeGreaterThan(2);
     expect(out.incompleteFolders).toEqual(["B"]);
     expect(state.staged.has("A")).toBe(true);
     expect(state.staged.has("B")).toBe(false);
@@ -391,7 +407,8 @@ describe("backupUnit", () => {
 
   it("stops the unit when the mailbox itself is gone", async () => {
     const { source, archive, state } = setup();
-    class MailboxNotFoundError extends SkipError {}
+    // Told by class (MailboxUnavailableError), whatever the subclass is called.
+    class MailboxNotFoundError extends MailboxUnavailableError {}
     source.folderDelta = () => {
       throw new MailboxNotFoundError("mailbox M1 not found");
     };
@@ -402,5 +419,86 @@ describe("backupUnit", () => {
     );
     expect(out.status).toBe("mailbox-skipped");
     expect(out.errors[0]).toMatchObject({ subject: "mailbox M1", name: "MailboxNotFoundError" });
+  });
+
+  it("does not skip the mailbox for an ordinary SkipError named like a mailbox error", async () => {
+    const { source, archive, state } = setup();
+    class MailboxNotEnabledError extends SkipError {}
+    let thrown = false;
+    const original = source.folderDelta.bind(source);
+    source.folderDelta = (user, folderId, from) => {
+      if (folderId === "A" && !thrown) {
+        thrown = true;
+        throw new MailboxNotEnabledError("just this folder");
+      }
+      return original(user, folderId, from);
+    };
+    const out = await backupUnit(
+      unit,
+      { folderIndex: 0, page: 0 },
+      { source, archive, state, shouldYield: () => false },
+    );
+    expect(out.status).toBe("done");
+    expect(out.errors.map((e) => e.subject)).toEqual(["folder A"]);
+  });
+
+  it("pauses (to go on in a later task) on a retryable error with a Retry-After, instead of failing", async () => {
+    const { source, archive, state } = setup();
+    source.folderDelta = () => {
+      throw new RetryableError("throttled for 10 minutes", { retryAfterMs: 600_000 });
+    };
+    const out = await backupUnit(
+      unit,
+      { folderIndex: 0, page: 0 },
+      { source, archive, state, shouldYield: () => false },
+    );
+    expect(out.status).toBe("paused");
+    if (out.status !== "paused") return;
+    expect(out.retryAfterMs).toBe(600_000);
+    expect(out.errors).toEqual([]);
+  });
+
+  it("pauses when its checkpoint write meets state contention (a retryable error), instead of failing", async () => {
+    const { source, archive, state } = setup();
+    state.checkpoint = async () => {
+      throw new StateContentionError("state table t: expected a write to go through, found it conflicting");
+    };
+    const out = await backupUnit(
+      unit,
+      { folderIndex: 0, page: 0 },
+      { source, archive, state, shouldYield: () => false },
+    );
+    expect(out.status).toBe("paused");
+    if (out.status !== "paused") return;
+    expect(out.retryAfterMs).toBe(0);
+  });
+
+  it("does not record a message whose download was cut by the deadline: the page stops and the unit pauses", async () => {
+    const { source, archive, state } = setup();
+    const original = source.openMime.bind(source);
+    source.openMime = async (user, id) => {
+      // What the request policy throws at the invocation's deadline: the retryable error itself.
+      if (id === "b2") throw new RetryableError("503 at the deadline");
+      return original(user, id);
+    };
+    // The invocation's deadline has come: no retry may wait any more.
+    const out = await withRetryDeadline(Date.now() - 1, () =>
+      backupUnit(unit, { folderIndex: 0, page: 0 }, { source, archive, state, shouldYield: () => false }),
+    );
+    expect(out.status).toBe("paused");
+    expect(out.errors).toEqual([]);
+    // Folder B's last page was not stored: no catalog part for it, no staged link.
+    expect(archive.parts.has("B/2")).toBe(false);
+    expect(state.staged.has("B")).toBe(false);
+  });
+
+  it("throws a fatal error (the stream runner fails the unit and stops taking units)", async () => {
+    const { source, archive, state } = setup();
+    source.folderDelta = () => {
+      throw new FatalError("credentials refused");
+    };
+    await expect(
+      backupUnit(unit, { folderIndex: 0, page: 0 }, { source, archive, state, shouldYield: () => false }),
+    ).rejects.toBeInstanceOf(FatalError);
   });
 });

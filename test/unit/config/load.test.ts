@@ -53,7 +53,12 @@ describe("loadConfig defaults", () => {
     expect(config.pageSize).toBe(100);
     expect(config.retention).toEqual({ jobRecordDays: 90 });
     expect(config.mailboxes).toEqual({ include: [], exclude: [] });
-    expect(config.controller).toEqual({ deadlineMarginMs: 60_000, heartbeatStaleSeconds: 900 });
+    expect(config.controller).toEqual({
+      deadlineMarginMs: 60_000,
+      heartbeatStaleSeconds: 900,
+      planningStaleSeconds: 1_200,
+      retryBudgetSeconds: 300,
+    });
     expect(config.logLevel).toBe("info");
   });
 
@@ -95,6 +100,8 @@ describe("loadConfig environment parsing", () => {
         MAILSTREAM_JOB_RECORD_TTL_DAYS: "30",
         MAILSTREAM_DEADLINE_MARGIN_MS: "45000",
         MAILSTREAM_HEARTBEAT_STALE_SECONDS: "300",
+        MAILSTREAM_PLANNING_STALE_SECONDS: "900",
+        MAILSTREAM_RETRY_BUDGET_SECONDS: "600",
         MAILSTREAM_INCLUDE: "@contoso.com, group:Finance",
         MAILSTREAM_EXCLUDE: "ceo@contoso.com",
         MAILSTREAM_GRAPH_BASE_URL: "https://localhost:8443/v1.0/",
@@ -112,7 +119,12 @@ describe("loadConfig environment parsing", () => {
     expect(config.streams).toEqual({ max: 64, perMailboxConcurrency: 3 });
     expect(config.pageSize).toBe(250);
     expect(config.retention.jobRecordDays).toBe(30);
-    expect(config.controller).toEqual({ deadlineMarginMs: 45_000, heartbeatStaleSeconds: 300 });
+    expect(config.controller).toEqual({
+      deadlineMarginMs: 45_000,
+      heartbeatStaleSeconds: 300,
+      planningStaleSeconds: 900,
+      retryBudgetSeconds: 600,
+    });
     expect(config.mailboxes).toEqual({
       include: ["@contoso.com", "group:Finance"],
       exclude: ["ceo@contoso.com"],

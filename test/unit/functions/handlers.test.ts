@@ -3,8 +3,8 @@ import type { BackupApp } from "../../../lib/app/backup-app.js";
 import { InvalidEventError } from "../../../lib/app/lambda.js";
 import type { Logger } from "../../../lib/app/logger.js";
 import type { JobTrigger } from "../../../lib/backup/coordinator.js";
-import type { SqsEvent, SqsEventRecord } from "../../../lib/dev/local/sqs-event-source.js";
 import { processSqsBatch } from "../../../lib/queue/batch.js";
+import type { SQSEvent, SQSRecord } from "../../../lib/queue/lambda-events.js";
 
 // The handlers' only dependency: the per-container runtime. Everything else is the real code.
 const runtime = vi.hoisted(() => ({ current: undefined as unknown, calls: 0 }));
@@ -41,13 +41,13 @@ function fakeApp(overrides: Partial<BackupApp>): BackupApp {
   return overrides as BackupApp;
 }
 
-function record(messageId: string, body: string): SqsEventRecord {
+function record(messageId: string, body: string): SQSRecord {
   return {
     messageId,
     receiptHandle: `h-${messageId}`,
     body,
     attributes: { ApproximateReceiveCount: "1", SentTimestamp: "0" },
-  } as SqsEventRecord;
+  } as SQSRecord;
 }
 
 const context = {
@@ -79,14 +79,14 @@ describe("controller handler", () => {
           ),
       }),
     };
-    const event: SqsEvent = { Records: [record("m1", "ok-1"), record("m2", "boom"), record("m3", "ok-3")] };
+    const event: SQSEvent = { Records: [record("m1", "ok-1"), record("m2", "boom"), record("m3", "ok-3")] };
     const response = await controller(event, context);
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m2" }] });
     expect(ran).toEqual(["ok-1", "ok-3"]);
   });
 
   it("rejects an event that is not an SQS batch before building the app", async () => {
-    await expect(controller({ kind: "on-demand" } as unknown as SqsEvent, context)).rejects.toThrow(
+    await expect(controller({ kind: "on-demand" } as unknown as SQSEvent, context)).rejects.toThrow(
       InvalidEventError,
     );
     expect(runtime.calls).toBe(0);

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { FatalError, RetryableError, SkipError } from "../../../lib/errors.js";
+import { FatalError, MailboxUnavailableError, RetryableError, SkipError } from "../../../lib/errors.js";
 import {
   AccessDeniedError,
   FolderNotFoundError,
+  GraphAuthorizationError,
   GraphRequestError,
   ItemNotFoundError,
   MailboxNotFoundError,
@@ -27,6 +28,10 @@ describe("mapGraphError", () => {
     expect(denied).toBeInstanceOf(AccessDeniedError);
     expect(denied).toBeInstanceOf(SkipError);
     expect(denied.message).toContain("GET /v1.0/users/u1/messages/m1 answered 403 ErrorAccessDenied");
+    // The mailbox-level ones say so by class: the unit backup skips the whole mailbox.
+    expect(denied).toBeInstanceOf(MailboxUnavailableError);
+    expect(mapGraphError(at(404, "MailboxNotEnabledForRESTAPI"))).toBeInstanceOf(MailboxUnavailableError);
+    expect(mapGraphError(at(404, "ErrorItemNotFound"))).not.toBeInstanceOf(MailboxUnavailableError);
   });
 
   it("maps 410 SyncStateNotFound to SyncStateLostError carrying the Location", () => {
@@ -36,14 +41,19 @@ describe("mapGraphError", () => {
     expect(lost.name).toBe("SyncStateLostError");
   });
 
-  it("keeps throttling and 5xx retryable and everything else fatal, with status and code", () => {
+  it("keeps throttling and 5xx retryable, records other refusals, and stops on refused credentials", () => {
     expect(mapGraphError(at(503, undefined))).toBeInstanceOf(RetryableError);
     const other = mapGraphError(at(400, "ErrorInvalidRequest"));
     expect(other).toBeInstanceOf(GraphRequestError);
-    expect(other).toBeInstanceOf(FatalError);
-    expect(other).toMatchObject({ status: 400, code: "ErrorInvalidRequest" });
-    // A 404 with an unknown code is not silently skipped.
-    expect(mapGraphError(at(404, "SomethingElse"))).toBeInstanceOf(FatalError);
-    expect(mapGraphError(at(403, "Authorization_RequestDenied"))).toBeInstanceOf(FatalError);
+    expect(other).toBeInstanceOf(SkipError);
+    expect(other).toMatchObject({ status: 400, code: "ErrorInvalidRequest", kind: "skip" });
+    // A 404 with an unknown code is recorded (in the job report), not skipped silently.
+    expect(mapGraphError(at(404, "SomethingElse"))).toMatchObject({ kind: "skip", status: 404 });
+    // The app's credentials or permissions: every request would fail alike, so the job stops.
+    const forbidden = mapGraphError(at(403, "Authorization_RequestDenied"));
+    expect(forbidden).toBeInstanceOf(GraphAuthorizationError);
+    expect(forbidden).toBeInstanceOf(FatalError);
+    expect(forbidden.message).toMatch(/application permissions and admin consent/);
+    expect(mapGraphError(at(401, "InvalidAuthenticationToken"))).toBeInstanceOf(GraphAuthorizationError);
   });
 });

@@ -1,14 +1,16 @@
 import { describe, expect, it } from "vitest";
+import { RetriesExhaustedError } from "../../../lib/errors.js";
 import type { TokenProvider } from "../../../lib/graph/auth.js";
 import { createGraphGateway } from "../../../lib/graph/client.js";
 import {
-  GraphRequestError,
+  GraphAuthorizationError,
   GraphRetryableError,
   ItemNotFoundError,
   MailboxNotFoundError,
   SyncStateLostError,
 } from "../../../lib/graph/errors.js";
 import { mailboxOfUrl } from "../../../lib/graph/request-policy.js";
+import { withRetryDeadline } from "../../../lib/retry.js";
 
 interface Sent {
   url: string;
@@ -66,14 +68,14 @@ function fakeTokens() {
 
 const BASE = "https://graph.example.test/v1.0";
 
-function gatewayWith(script: Answer[], options: { concurrency?: number; maxAttempts?: number } = {}) {
+function gatewayWith(script: Answer[], options: { concurrency?: number; budgetMs?: number } = {}) {
   const { sent, fetchImpl } = scriptedFetch(script);
   const auth = fakeTokens();
   const gateway = createGraphGateway({
     tokens: auth.tokens,
     baseUrl: BASE,
     mailboxConcurrency: options.concurrency ?? 4,
-    policy: { fetch: fetchImpl, backoffBaseMs: 2, backoffCapMs: 4, maxAttempts: options.maxAttempts ?? 4 },
+    policy: { fetch: fetchImpl, backoffBaseMs: 2, backoffCapMs: 4, budgetMs: options.budgetMs ?? 10_000 },
   });
   return { gateway, sent, auth };
 }
@@ -119,6 +121,19 @@ describe("request policy", () => {
     expect(stats.u2).toMatchObject({ requests: 1, throttled: 0 });
   });
 
+  it("holds back requests queued for the mailbox's slot when a 429 arrives: none leaves before Retry-After", async () => {
+    const { gateway, sent } = gatewayWith(
+      [graphError(429, "ApplicationThrottled", { "Retry-After": "0.2" })],
+      { concurrency: 1 },
+    );
+    // All four are queued before the first answer: three wait for the one slot.
+    const calls = Array.from({ length: 4 }, (_, i) => gateway.get(`/users/u1/messages/m${i}`));
+    await Promise.all(calls);
+    const throttledAt = sent[0]?.at as number;
+    expect(sent).toHaveLength(5);
+    for (const s of sent.slice(1)) expect(s.at - throttledAt).toBeGreaterThanOrEqual(200);
+  });
+
   it("never has more requests of a mailbox in flight than its concurrency", async () => {
     let inFlight = 0;
     let peak = 0;
@@ -153,11 +168,14 @@ describe("request policy", () => {
       graphError(401, "InvalidAuthenticationToken"),
       graphError(401, "InvalidAuthenticationToken"),
     ]);
-    await expect(twice.gateway.get("/users/u1/mailboxSettings")).rejects.toBeInstanceOf(GraphRequestError);
+    // A token refused twice is the app's credentials: fatal, one clear line, not retried further.
+    const refused = await twice.gateway.get("/users/u1/mailboxSettings").catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(GraphAuthorizationError);
+    expect(refused).toMatchObject({ kind: "fatal", status: 401 });
     expect(twice.auth.invalidations()).toBe(1);
   });
 
-  it("retries dropped connections and 5xx with backoff, then gives up with a RetryableError", async () => {
+  it("retries dropped connections and 5xx with backoff for the retry budget (time, not attempts), then records a RetriesExhaustedError", async () => {
     const reset = Object.assign(new TypeError("fetch failed"), {
       cause: Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }),
     });
@@ -165,10 +183,34 @@ describe("request policy", () => {
     await expect(ok.gateway.get("/users/u1/messages/a")).resolves.toEqual({ ok: true });
     expect(ok.gateway.stats().u1).toMatchObject({ requests: 4, retries: 3, serverErrors: 2 });
 
-    const failing = gatewayWith([reset, reset, reset, reset], { maxAttempts: 3 });
+    // Backoffs of at most 4 ms against a 60 ms budget: many more attempts than the old fixed 6.
+    const failing = gatewayWith(
+      Array.from({ length: 500 }, () => reset),
+      { budgetMs: 60 },
+    );
     const error = await failing.gateway.get("/users/u1/messages/a").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RetriesExhaustedError);
+    expect(error).toMatchObject({ kind: "skip" });
+    expect((error as Error).message).toMatch(
+      /GET \/v1\.0\/users\/u1\/messages\/a.*gave up after \d+ attempts/,
+    );
+    expect((error as RetriesExhaustedError).attempts).toBe(failing.sent.length);
+    expect(failing.sent.length).toBeGreaterThan(6);
+    expect((error as RetriesExhaustedError).elapsedMs).toBeGreaterThanOrEqual(50);
+  });
+
+  it("stops retrying at the invocation's deadline with the retryable error itself (the task is delivered again)", async () => {
+    const failing = gatewayWith(
+      Array.from({ length: 500 }, () => graphError(503, "ServiceUnavailable")),
+      { budgetMs: 600_000 },
+    );
+    const error = await withRetryDeadline(Date.now() + 40, () =>
+      failing.gateway.get("/users/u1/messages/a"),
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GraphRetryableError);
-    expect(failing.sent).toHaveLength(3);
+    expect(error).not.toBeInstanceOf(RetriesExhaustedError);
+    expect((error as GraphRetryableError).status).toBe(503);
+    expect(failing.sent.length).toBeGreaterThan(1);
   });
 
   it("does not resend a POST after a dropped connection, but does after 429", async () => {
@@ -201,7 +243,7 @@ describe("request policy", () => {
     await expect(gateway.get("/users/u1/messages/b")).rejects.toMatchObject({
       status: 400,
       code: "ErrorInvalidIdMalformed",
-      kind: "fatal",
+      kind: "skip",
     });
     expect(sent).toHaveLength(4);
   });

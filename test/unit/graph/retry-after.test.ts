@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fullJitterDelay, parseRetryAfter } from "../../../lib/graph/retry-after.js";
+import { parseRetryAfter } from "../../../lib/graph/retry-after.js";
 
 describe("parseRetryAfter", () => {
   const now = Date.parse("2026-03-01T12:00:00Z");
@@ -22,14 +22,5 @@ describe("parseRetryAfter", () => {
     expect(parseRetryAfter("", now)).toBeUndefined();
     expect(parseRetryAfter("-5", now)).toBeUndefined();
     expect(parseRetryAfter("soon", now)).toBeUndefined();
-  });
-});
-
-describe("fullJitterDelay", () => {
-  it("spans 0 up to the exponential ceiling, capped", () => {
-    expect(fullJitterDelay(1, 100, 10_000, () => 0)).toBe(0);
-    expect(fullJitterDelay(1, 100, 10_000, () => 0.999999)).toBe(99);
-    expect(fullJitterDelay(4, 100, 10_000, () => 0.5)).toBe(400);
-    expect(fullJitterDelay(30, 100, 10_000, () => 0.5)).toBe(5000);
   });
 });

@@ -1,0 +1,27 @@
+/** The six counters of a unit's progress, and their arithmetic. */
+import type { MailSource, UnitProgress } from "./ports.js";
+
+export function emptyProgress(): UnitProgress {
+  return { items: 0, bytes: 0, removed: 0, deduplicated: 0, requests: 0, throttled: 0 };
+}
+
+export function addProgress(into: UnitProgress, delta: UnitProgress): void {
+  into.items += delta.items;
+  into.bytes += delta.bytes;
+  into.removed += delta.removed;
+  into.deduplicated += delta.deduplicated;
+  into.requests += delta.requests;
+  into.throttled += delta.throttled;
+}
+
+/** Graph traffic of the unit's mailbox since the last reading: what each checkpoint adds. */
+export function trafficMeter(source: MailSource, mailboxId: string): (into: UnitProgress) => void {
+  const read = () => source.traffic?.(mailboxId) ?? { requests: 0, throttled: 0 };
+  let last = read();
+  return (into) => {
+    const now = read();
+    into.requests += Math.max(0, now.requests - last.requests);
+    into.throttled += Math.max(0, now.throttled - last.throttled);
+    last = now;
+  };
+}
