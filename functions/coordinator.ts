@@ -19,7 +19,8 @@ export interface CoordinatorResult {
         streams: number;
         predictedMakespanSeconds: number;
       }
-    | { status: "empty"; jobId: string; skipped: number };
+    | { status: "empty"; jobId: string; skipped: number }
+    | { status: "failed"; jobId: string; reason: string };
   /** Absent when the sweep failed (logged; the sweep function's own schedule tries again). */
   sweep?: { jobs: number; resent: number; finalized: string[] };
 }
@@ -30,6 +31,8 @@ export function summarizeStart(outcome: StartJobOutcome): CoordinatorResult["job
       return outcome;
     case "empty":
       return { status: "empty", jobId: outcome.jobId, skipped: outcome.skipped.length };
+    case "failed":
+      return outcome;
     case "started":
       return {
         status: "started",
@@ -51,7 +54,11 @@ export const handler = async (
   const trigger = parseCoordinatorEvent(event, context);
   const { app, logger } = await lambdaRuntime();
   logger.info("coordinator.trigger", { ...trigger });
-  const job = summarizeStart(await app.startJob(trigger));
+  const started = await app.startJob(trigger);
+  // A job that could not be planned is closed `failed`; its one line says what to fix.
+  if (started.status === "failed")
+    logger.error("job.failed", { jobId: started.jobId, reason: started.reason });
+  const job = summarizeStart(started);
   try {
     const swept = await app.sweep();
     return { job, sweep: { jobs: swept.jobs, resent: swept.resent.length, finalized: swept.finalized } };

@@ -76,8 +76,11 @@ export interface SweepApp {
   readonly state: StateStore;
   readonly archive: Archive;
   readonly queue: StreamQueue;
-  /** Re-sends stale streams and finishes unfinalized jobs; `staleAfterMs` overrides the configured staleness. */
-  sweep(options?: { staleAfterMs?: number }): Promise<SweepOutcome>;
+  /**
+   * Re-sends stale streams, finishes unfinalized jobs and closes abandoned planning;
+   * `staleAfterMs` and `planningStaleAfterMs` override the configured staleness.
+   */
+  sweep(options?: { staleAfterMs?: number; planningStaleAfterMs?: number }): Promise<SweepOutcome>;
   finalize(jobId: string): Promise<JobReport>;
   close(): void;
 }
@@ -195,6 +198,8 @@ export function createSweepApp(options: SweepAppOptions): SweepApp {
           await finalize(jobId);
         },
         staleAfterMs: sweepOptions?.staleAfterMs ?? config.controller.heartbeatStaleSeconds * 1000,
+        planningStaleAfterMs:
+          sweepOptions?.planningStaleAfterMs ?? config.controller.planningStaleSeconds * 1000,
         log,
       });
       metrics.put({ [METRIC.activeStreams]: activeStreams });

@@ -1,5 +1,5 @@
 import PQueue from "p-queue";
-import { SkipError } from "../errors.js";
+import { FatalError, ruleFor } from "../errors.js";
 import type { StreamQueue } from "../queue/stream-queue.js";
 
 /** What starts a job: a schedule tick (idempotent per tick) or an on-demand request. */
@@ -66,7 +66,10 @@ export interface CoordinatorStatePort {
   /** Conditional create: a tick delivered twice finds the job it created the first time. */
   createJob(jobId: string, trigger: JobTrigger): Promise<{ created: boolean; status: string }>;
   syncedFolderIds(mailboxId: string): Promise<Set<string>>;
-  /** Unit and stream records, the plan summary and the discovery outcome; idempotent. */
+  /**
+   * Unit and stream records, the plan summary and the discovery outcome; idempotent while the
+   * job is `planning`. False (nothing written) once the job left it (the sweep closed it).
+   */
   writePlan(
     jobId: string,
     plan: JobPlan,
@@ -76,8 +79,13 @@ export interface CoordinatorStatePort {
       /** Per mailbox, the folders with a committed sync state when the job was planned. */
       syncedFolderIds: ReadonlyMap<string, ReadonlySet<string>>;
     },
-  ): Promise<void>;
+  ): Promise<boolean>;
   setJobStatus(jobId: string, status: "running"): Promise<void>;
+  /**
+   * Closes a job whose planning failed: `planning` → `finalizing` with `reason` (one line) as the
+   * job's failure, for the finalization to report. False when the job had left `planning`.
+   */
+  failPlanning(jobId: string, reason: string): Promise<boolean>;
 }
 
 export interface CoordinatorDeps {
@@ -101,7 +109,16 @@ export interface CoordinatorDeps {
 export type StartJobOutcome =
   | { status: "duplicate"; jobId: string; jobStatus: string }
   | { status: "started"; jobId: string; plan: JobPlan; mailboxes: number; skipped: SkippedMailbox[] }
-  | { status: "empty"; jobId: string; skipped: SkippedMailbox[] };
+  | { status: "empty"; jobId: string; skipped: SkippedMailbox[] }
+  /** Planning could not go on (refused credentials, an unreachable tenant): the job is closed `failed`. */
+  | { status: "failed"; jobId: string; reason: string };
+
+/** An error as the one line a job's failure records. */
+export function failureLine(error: unknown): string {
+  if (error instanceof FatalError || (error instanceof Error && ruleFor(error) !== "record"))
+    return error.message;
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
 
 /**
  * Plans a job and sends its stream tasks: discover the mailboxes, list their folders, plan units
@@ -118,43 +135,71 @@ export async function startJob(trigger: JobTrigger, deps: CoordinatorDeps): Prom
     return { status: "duplicate", jobId, jobStatus: job.status };
   }
 
+  try {
+    return await planJob(jobId, deps, log);
+  } catch (error) {
+    // Waiting would help (a Retry-After longer than this invocation, the state store down): the
+    // job stays `planning`; the trigger's retry plans it again, or the sweep closes it.
+    if (ruleFor(error) === "redeliver") throw error;
+    const reason = failureLine(error);
+    log("job.planning.failed", { jobId, error: reason });
+    if (await deps.state.failPlanning(jobId, reason)) await deps.finalizeJob(jobId);
+    return { status: "failed", jobId, reason };
+  }
+}
+
+/** Discovery, listing and planning of a job in `planning`, then its records and stream tasks. */
+async function planJob(
+  jobId: string,
+  deps: CoordinatorDeps,
+  log: (event: string, fields: Record<string, unknown>) => void,
+): Promise<StartJobOutcome> {
   const discovery = await deps.directory.discover();
   log("job.discovered", { jobId, mailboxes: discovery.mailboxes.length, skipped: discovery.skipped.length });
   const skipped = [...discovery.skipped];
   const planning: MailboxForPlanning[] = [];
   const listing = new PQueue({ concurrency: deps.listConcurrency ?? 32 });
-  for (const mailbox of discovery.mailboxes) {
+  const listed = discovery.mailboxes.map((mailbox) =>
     listing.add(async () => {
+      const syncedFolderIds = deps.state.syncedFolderIds(mailbox.userId);
+      let folders: FolderInfo[];
       try {
-        const [folders, syncedFolderIds] = await Promise.all([
-          deps.directory.listFolders(mailbox.userId),
-          deps.state.syncedFolderIds(mailbox.userId),
-        ]);
-        await deps.recordFolders(jobId, mailbox, folders);
-        planning.push({ mailbox, folders, syncedFolderIds });
+        folders = await deps.directory.listFolders(mailbox.userId);
       } catch (error) {
-        // A mailbox that vanished or closed between discovery and listing is recorded; the
-        // job goes on with the others.
-        if (!(error instanceof SkipError)) throw error;
+        // A mailbox that vanished, closed, or whose listing kept failing for the whole retry
+        // budget (or asked for a longer wait) is recorded; the job goes on with the others.
+        // Refused credentials stop the job: every mailbox would fail alike.
+        syncedFolderIds.catch(() => {});
+        if (ruleFor(error) === "stop") throw error;
         skipped.push({
           userId: mailbox.userId,
           address: mailbox.address,
-          reason: `${error.name}: ${error.message}`,
+          reason: failureLine(error),
         });
+        return;
       }
-    });
-  }
-  await listing.onIdle();
+      await deps.recordFolders(jobId, mailbox, folders);
+      planning.push({ mailbox, folders, syncedFolderIds: await syncedFolderIds });
+    }),
+  );
+  // Every listing settles before a failure ends the planning: none is left running unobserved.
+  const failed = (await Promise.allSettled(listed)).find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
   // Listing runs concurrently: restore discovery order so the same tenant plans the same way.
   const order = new Map(discovery.mailboxes.map((m, i) => [m.userId, i]));
   planning.sort((a, b) => order.get(a.mailbox.userId)! - order.get(b.mailbox.userId)!);
 
   const plan = deps.plan(planning);
-  await deps.state.writePlan(jobId, plan, {
+  const written = await deps.state.writePlan(jobId, plan, {
     mailboxes: planning.map((p) => p.mailbox),
     skipped,
     syncedFolderIds: new Map(planning.map((p) => [p.mailbox.userId, p.syncedFolderIds])),
   });
+  if (!written) {
+    // The sweep closed the job while this invocation planned it (it took too long): leave it.
+    log("job.planning.superseded", { jobId });
+    return { status: "duplicate", jobId, jobStatus: "closed while planning" };
+  }
   if (plan.units.length === 0) {
     await deps.finalizeJob(jobId);
     return { status: "empty", jobId, skipped };

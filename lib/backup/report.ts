@@ -25,6 +25,8 @@ export interface ReportInput {
   createdAt: string;
   /** When the plan was written and the stream tasks sent. */
   plannedAt?: string;
+  /** Why the job failed before any unit ran (its planning failed or was abandoned): one line. */
+  failure?: string;
   endedAt: string;
   streams: number;
   predictedMakespanSeconds: number;
@@ -37,8 +39,13 @@ export interface ReportInput {
 export interface JobReport {
   jobId: string;
   trigger: string;
-  /** complete: everything stored; partial: some items, folders or mailboxes recorded as errors; failed: units failed. */
+  /**
+   * complete: everything stored; partial: some items, folders or mailboxes recorded as errors;
+   * failed: units failed, or the job failed before any ran ({@link failure}).
+   */
   status: "complete" | "partial" | "failed";
+  /** Why the job failed before any unit ran (refused credentials, planning abandoned): one line. */
+  failure?: string;
   createdAt: string;
   endedAt: string;
   makespanSeconds: number;
@@ -171,11 +178,12 @@ export function buildJobReport(input: ReportInput): JobReport {
     };
   });
 
-  const status: JobReport["status"] = units.some((u) => u.status !== "done" && u.status !== "mailbox-skipped")
-    ? "failed"
-    : mailboxes.some((m) => m.status !== "complete")
-      ? "partial"
-      : "complete";
+  const status: JobReport["status"] =
+    input.failure !== undefined || units.some((u) => u.status !== "done" && u.status !== "mailbox-skipped")
+      ? "failed"
+      : mailboxes.some((m) => m.status !== "complete")
+        ? "partial"
+        : "complete";
 
   const lastUnitEnd = units
     .map((u) => u.endedAt)
@@ -194,6 +202,7 @@ export function buildJobReport(input: ReportInput): JobReport {
     jobId: input.jobId,
     trigger: input.trigger,
     status,
+    ...(input.failure !== undefined ? { failure: input.failure } : {}),
     createdAt: input.createdAt,
     endedAt: input.endedAt,
     makespanSeconds,

@@ -58,6 +58,30 @@ function isTransientMsalError(error: unknown): boolean {
   return /network|timeout|fetch|ECONNRESET|ECONNREFUSED|ETIMEDOUT/i.test(String(e?.errorCode ?? ""));
 }
 
+/**
+ * What to fix for the MSAL errors that mean the configuration is wrong (each names the setting),
+ * so that a refused credential ends with one line saying where to look.
+ */
+const MSAL_HINTS: Record<string, { field: string; fix: string }> = {
+  invalid_client: {
+    field:
+      "credentials (MAILSTREAM_CLIENT_SECRET, MAILSTREAM_CLIENT_CERT_PEM/KEY_PEM, or the Secrets Manager secret)",
+    fix: "the client secret or certificate was refused; set the app registration's current one",
+  },
+  unauthorized_client: {
+    field: "tenant.clientId (MAILSTREAM_CLIENT_ID)",
+    fix: "no such application in the tenant; give the application (client) id of the app registration",
+  },
+  invalid_tenant: {
+    field: "tenant.tenantId (MAILSTREAM_TENANT_ID)",
+    fix: "the tenant is unknown to the authority; give the directory (tenant) id",
+  },
+  endpoints_resolution_error: {
+    field: "tenant.knownAuthorities (MAILSTREAM_KNOWN_AUTHORITIES)",
+    fix: "MSAL could not resolve the authority's endpoints; for a non-default authority list its host in MAILSTREAM_KNOWN_AUTHORITIES or give MAILSTREAM_AUTHORITY_METADATA",
+  },
+};
+
 export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
   const authority = (opts.authority ?? `${DEFAULT_AUTHORITY_HOST}/${opts.tenantId}`).replace(/\/+$/, "");
   if (!authority.startsWith("https://")) {
@@ -99,6 +123,15 @@ export function createTokenProvider(opts: TokenProviderOptions): TokenProvider {
         throw new RetryableError(`expected an access token from ${authority}, found error ${code}`, {
           cause: error,
         });
+      }
+      const hint = MSAL_HINTS[code];
+      if (hint) {
+        const failure = new ConfigError(
+          hint.field,
+          `expected an access token from ${authority} for client ${opts.clientId}, found error ${code}: ${hint.fix}`,
+        );
+        failure.cause = error;
+        throw failure;
       }
       throw new FatalError(
         `expected an access token from ${authority} for client ${opts.clientId}, found error ${code}`,

@@ -25,10 +25,10 @@ export async function processSqsBatch(
     try {
       await handleRecord(record);
     } catch (error) {
-      // A task that can never succeed (fatal: a malformed message) or was superseded is let go:
-      // delivering it again would fail the same way. Anything else comes back.
-      const rule = ruleFor(error);
-      const retried = rule !== "stop" && rule !== "drop";
+      // A superseded task is let go: its stream's newer task carries on. Anything else comes
+      // back; one that can never succeed (a malformed message) ends in the dead-letter queue
+      // after the queue's receive limit, where the alarm shows it.
+      const retried = ruleFor(error) !== "drop";
       onFailure?.({ messageId: record.messageId, error, retried });
       if (retried) batchItemFailures.push({ itemIdentifier: record.messageId });
     }

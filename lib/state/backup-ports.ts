@@ -50,7 +50,7 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
     },
     async writePlan(jobId, plan, discovery) {
       const units = [...plan.units].sort((a, b) => a.index - b.index);
-      await store.writePlan(jobId, {
+      return await store.writePlan(jobId, {
         units: units.map((u) => ({
           mailboxId: u.mailboxId,
           folderIds: u.folderIds,
@@ -75,6 +75,7 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
       // Repeating the move (a coordinator re-run) is fine; moving a job back from later states is not.
       await store.setJobStatus(jobId, status, { expected: ["planning", "running"] });
     },
+    failPlanning: (jobId, reason) => store.failPlanning(jobId, reason),
   };
 
   const unitState = (task: StreamTask, index: number): UnitStatePort => {
@@ -142,6 +143,7 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
     },
     handOn: (task) => store.advanceStreamSeq(task),
     tryFinalizeJob: (jobId) => store.tryFinalizeJob(jobId),
+    failPlanning: (jobId, reason) => store.failPlanning(jobId, reason),
   };
 
   const finalize: FinalizeStatePort = {
@@ -161,6 +163,7 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
         trigger: job.trigger,
         createdAt: job.createdAt,
         ...(job.plannedAt ? { plannedAt: job.plannedAt } : {}),
+        ...(job.failure ? { failure: job.failure } : {}),
         streams: job.streamCount,
         predictedMakespanSeconds: job.predictedMakespanSeconds,
         lowerBoundSeconds: job.lowerBoundSeconds,

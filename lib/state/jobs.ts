@@ -273,6 +273,35 @@ export async function tryFinalizeJob(t: StateTable, jobId: string): Promise<bool
   return outcome.ok;
 }
 
+/**
+ * Closes a job whose planning failed or was abandoned: `planning` → `finalizing`, with `reason`
+ * (one line) as its failure, so that finalization reports it `failed` and writes its manifest
+ * (which covers the folder lists its planning already wrote to the archive). False when the job
+ * was no longer `planning`.
+ */
+export async function failPlanning(t: StateTable, jobId: string, reason: string): Promise<boolean> {
+  const now = t.nowIso();
+  const outcome = await t.transact([
+    t.update(
+      jobPk(jobId),
+      META,
+      "SET #status = :finalizing, updatedAt = :now, failure = :reason",
+      { ":finalizing": "finalizing", ":planning": "planning", ":now": now, ":reason": reason },
+      "#status = :planning",
+      { "#status": "status" },
+    ),
+    t.update(
+      JOBS_PK,
+      jobId,
+      "SET #status = :finalizing, updatedAt = :now",
+      { ":finalizing": "finalizing", ":now": now },
+      undefined,
+      { "#status": "status" },
+    ),
+  ]);
+  return outcome.ok;
+}
+
 /** Jobs, newest first. */
 export async function listJobs(t: StateTable, limit?: number): Promise<JobSummary[]> {
   const items = await t.query(JOBS_PK, "", { newestFirst: true, ...(limit ? { limit } : {}) });

@@ -27,6 +27,8 @@ export interface JobRecord extends Counters {
   endedAt?: string;
   /** When the plan was written and the stream tasks went out (the job became `running`). */
   plannedAt?: string;
+  /** Why the job failed before any unit ran (its planning failed or was abandoned): one line. */
+  failure?: string;
   /** Zero until the plan is written. */
   unitCount: number;
   streamCount: number;

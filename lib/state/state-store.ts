@@ -65,6 +65,11 @@ export class StateStore {
     return jobs.setJobStatus(this.table, jobId, status, options);
   }
 
+  /** planning → finalizing with the failure's one line (see jobs.failPlanning); false once the job left planning. */
+  failPlanning(jobId: string, reason: string): Promise<boolean> {
+    return jobs.failPlanning(this.table, jobId, reason);
+  }
+
   /** running → finalizing once all streams finished: true for exactly one caller. */
   tryFinalizeJob(jobId: string): Promise<boolean> {
     return jobs.tryFinalizeJob(this.table, jobId);

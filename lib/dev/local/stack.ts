@@ -254,11 +254,13 @@ export async function startLocalServices(
         return { jobId: started.jobId, report: await waitForJob(started.jobId, run) };
       },
       async resumeOpenJob(wait = {}) {
-        const open = (await app.state.openJobs()).find(
-          (j) => j.status === "running" || j.status === "finalizing",
-        );
+        const jobs = await app.state.openJobs();
+        if (jobs.length === 0) return undefined;
+        // Nothing else works this data folder: a job still open was interrupted. Its streams are
+        // re-sent at once; a job interrupted while planning is closed failed (and finalized).
+        await app.sweep({ staleAfterMs: 0, planningStaleAfterMs: 0 });
+        const open = jobs.find((j) => j.status === "running" || j.status === "finalizing");
         if (!open) return undefined;
-        await app.sweep({ staleAfterMs: 0 });
         await waitForJob(open.jobId, wait);
         return open.jobId;
       },

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningSimulator } from "../../../lib/dev/sim/server/index.js";
+import { ConfigError } from "../../../lib/errors.js";
 import { createTokenProvider } from "../../../lib/graph/auth.js";
 import { listFolders } from "../../../lib/graph/folders.js";
 import { discoverMailboxes } from "../../../lib/graph/mailboxes.js";
@@ -41,7 +42,7 @@ describe("token provider", () => {
     expect(sim.stats().auth.tokenRequests).toBe(2);
   });
 
-  it("refuses a wrong secret with a FatalError naming the MSAL error code", async () => {
+  it("refuses a wrong secret with one fatal line naming the MSAL error code and the setting to fix", async () => {
     const tokens = createTokenProvider({
       tenantId: sim.tenantId,
       clientId: sim.clientId,
@@ -50,10 +51,14 @@ describe("token provider", () => {
       knownAuthorities: sim.knownAuthorities,
       authorityMetadata: sim.msalAuthorityMetadata,
     });
-    await expect(tokens.getToken()).rejects.toMatchObject({
+    const error = await tokens.getToken().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({
       kind: "fatal",
-      message: expect.stringContaining("invalid_client"),
+      field: expect.stringContaining("MAILSTREAM_CLIENT_SECRET"),
     });
+    expect((error as Error).message).toContain("invalid_client");
+    expect((error as Error).message).not.toContain("\n");
   });
 });
 

@@ -227,4 +227,42 @@ describe("backup state ports on DynamoDB", () => {
     expect(sent).toEqual(outcome.resent);
     expect(await store.isStaleTask({ jobId, streamId: 0, seq: 0 })).toBe(true);
   });
+
+  it("close a job whose planning was abandoned: the sweep fails it with one line and finalization reports it", async () => {
+    const store = new StateStore({ ddb: aws.clients.ddb, tableName: await aws.createTable() });
+    const ports = createBackupStatePorts(store);
+    const trigger: JobTrigger = { kind: "on-demand", time: "2026-11-29T08:00:00Z", requestId: "stuck" };
+    const jobId = ports.coordinator.jobIdFor(trigger);
+    await ports.coordinator.createJob(jobId, trigger);
+    const reports: JobReport[] = [];
+    const archive = {
+      writeReport: async (r: JobReport) => void reports.push(r),
+      writeManifest: async () => {},
+    };
+    const outcome = await sweep({
+      state: ports.sweep,
+      queue: { send: async () => {}, sendAll: async () => {} },
+      finalizeJob: async (id) => void (await finalizeJob(id, { state: ports.finalize, archive })),
+      planningStaleAfterMs: 60_000,
+      now: () => Date.now() + 3_600_000,
+    });
+    expect(outcome.abandoned).toEqual([jobId]);
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toMatchObject({
+      jobId,
+      status: "failed",
+      failure: expect.stringMatching(/^planning was interrupted/),
+    });
+    expect(await store.getJob(jobId)).toMatchObject({ status: "failed", failure: reports[0]?.failure });
+    expect((await store.listJobs()).find((j) => j.jobId === jobId)?.status).toBe("failed");
+    // A coordinator that was still at it finds the job closed: its plan is not written.
+    expect(
+      await ports.coordinator.writePlan(jobId, plan(1), {
+        mailboxes,
+        skipped: [],
+        syncedFolderIds: new Map(),
+      }),
+    ).toBe(false);
+    expect(await ports.coordinator.failPlanning(jobId, "again")).toBe(false);
+  });
 });

@@ -170,7 +170,7 @@ describe("coordinator handler", () => {
   });
 
   it("rejects a bad on-demand payload with a clear error and starts nothing", async () => {
-    const { triggers } = coordinatorApp(async () => ({ jobs: 0, resent: [], finalized: [] }));
+    const { triggers } = coordinatorApp(async () => ({ jobs: 0, resent: [], finalized: [], abandoned: [] }));
     await expect(coordinator({ kind: "full-backup" }, { awsRequestId: "r" })).rejects.toThrow(
       /coordinator event: expected .*found \{"kind":"full-backup"\}/,
     );
@@ -183,7 +183,9 @@ describe("sweep handler", () => {
   it("runs the sweep and summarizes it", async () => {
     runtime.current = {
       logger,
-      app: fakeApp({ sweep: async () => ({ jobs: 3, resent: [{} as never, {} as never], finalized: [] }) }),
+      app: fakeApp({
+        sweep: async () => ({ jobs: 3, resent: [{} as never, {} as never], finalized: [], abandoned: [] }),
+      }),
     };
     expect(await sweepHandler()).toEqual({ jobs: 3, resent: 2, finalized: [] });
   });
