@@ -1,4 +1,4 @@
-// The compiled CLI: lib/cli/main.ts (and everything it imports from lib/, the local runtime
+// The compiled CLI: lib/dev/cli/main.ts (and everything it imports from lib/, the local runtime
 // included) bundled by esbuild into plain JavaScript under dist/cli/<fingerprint>/, one chunk per
 // lazily loaded command, npm packages left as imports. `npm ci` builds it (`prepare`); when it is
 // missing or older than its sources (a pull, an edit, `npm ci --ignore-scripts`), bin/mailstream.js
@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** Where builds go; `dist` in the options below puts them elsewhere (tests). */
 export const DIST = join(ROOT, "dist", "cli");
-const ENTRY = "lib/cli/main.ts";
+const ENTRY = "lib/dev/cli/main.ts";
 /** Builds other than the current one are removed once this old: a running command may still load chunks of its own. */
 const KEEP_OLD_BUILDS_MS = 24 * 3600 * 1000;
 

@@ -43,5 +43,5 @@ if (entry) {
 } else {
   const { register } = await import("tsx/esm/api");
   register();
-  await import("../lib/cli/main.ts");
+  await import("../lib/dev/cli/main.ts");
 }

@@ -2,7 +2,7 @@ import { RemovalPolicy } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import { Construct } from "constructs";
-import { STATE_TABLE_SCHEMA } from "../../lib/dev/local/state-table.js";
+import { STATE_TABLE_SCHEMA } from "../../lib/state/keys.js";
 
 /** TTL attribute of job records (epoch seconds), written by lib/state; sync state has none. */
 export const STATE_TTL_ATTRIBUTE = STATE_TABLE_SCHEMA.ttlAttribute;
@@ -24,7 +24,7 @@ export class StateTable extends Construct {
     // Table rather than TableV2: TableV2 cannot render a customer-managed key in a
     // region-agnostic stack, and this template must synthesize without an AWS account.
     this.table = new dynamodb.Table(this, "Table", {
-      // The same key names as the local table (lib/dev/local/state-table.ts): they cannot drift apart.
+      // The key names lib/state writes (lib/state/keys.ts), as the local table uses them.
       partitionKey: { name: STATE_TABLE_SCHEMA.partitionKey, type: dynamodb.AttributeType.STRING },
       sortKey: { name: STATE_TABLE_SCHEMA.sortKey, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,

@@ -1,9 +1,3 @@
-/**
- * The backup application wired from a configuration: the one place where the state store, the
- * archive, the Graph gateway, the planner and the queue are built and bound to the pipeline's
- * ports. The Lambda handlers and the local runtime both call it, so the same code runs in both.
- */
-import { X509Certificate } from "node:crypto";
 import {
   type Archive,
   createArchive,
@@ -12,8 +6,9 @@ import {
   S3ObjectStore,
 } from "../archive/index.js";
 import { type AwsClients, createAwsClients } from "../aws/clients.js";
-import { type JobTrigger, type StartJobOutcome, startJob } from "../backup/coordinator.js";
+import { type StartJobOutcome, startJob } from "../backup/coordinator.js";
 import { finalizeJob } from "../backup/finalize.js";
+import type { JobTrigger } from "../backup/ports.js";
 import type { JobReport } from "../backup/report.js";
 import { runStreamTask, type StreamTaskOutcome } from "../backup/stream-runner.js";
 import { type SweepOutcome, sweep } from "../backup/sweep.js";
@@ -21,13 +16,7 @@ import { awsEndpointsFromConfig } from "../config/aws-endpoints.js";
 import { type ClientCredential, resolveClientCredential } from "../config/client-credential.js";
 import type { MailstreamConfig, StateConfigData } from "../config/index.js";
 import { ConfigError } from "../errors.js";
-import {
-  createGraphGateway,
-  createTokenProvider,
-  type GraphGateway,
-  type ClientCredential as MsalCredential,
-  type RequestPolicyOptions,
-} from "../graph/index.js";
+import type { GraphGateway } from "../graph/index.js";
 import { createPlanner, type PlanLimits } from "../plan/index.js";
 import { processSqsBatch } from "../queue/batch.js";
 import type { InvocationContext, SQSBatchResponse, SQSEvent } from "../queue/lambda-events.js";
@@ -36,6 +25,7 @@ import { parseStreamTask, type StreamTask } from "../queue/stream-task.js";
 import type { RetryBudget } from "../retry.js";
 import { createBackupStatePorts } from "../state/backup-ports.js";
 import { MAX_STAGED_AT_END, StateStore } from "../state/index.js";
+import { createGatewayFromConfig, type GraphPolicyOverrides, retryBudgetMs } from "./graph-gateway.js";
 import { createMailboxDirectory, createMailSource } from "./graph-ports.js";
 import type { Logger } from "./logger.js";
 import { jobMetrics, METRIC, type Metrics, noMetrics, pageMetrics, unitErrorMetrics } from "./metrics.js";
@@ -60,7 +50,7 @@ export interface BackupAppOptions {
   /** Planner estimates (latency, budget scaling) where the defaults do not fit, e.g. in benchmarks. */
   planLimits?: Partial<PlanLimits>;
   /** Graph retry and stream settings. Defaults in lib/graph. */
-  graphPolicy?: Omit<RequestPolicyOptions, "traffic" | "tokens">;
+  graphPolicy?: GraphPolicyOverrides;
   /** Retries of one message in the unit backup (lib/retry.ts). Default: the Graph retry budget. */
   messageRetry?: RetryBudget;
   /** Where unit, job and stream numbers go (EMF on Lambda). Default: nowhere. */
@@ -93,46 +83,6 @@ export interface BackupApp extends SweepApp {
   runStreamTask(body: string, remainingMs: () => number): Promise<StreamTaskOutcome>;
   /** The controller: an SQS batch in, a partial batch response out. */
   handleSqsEvent(event: SQSEvent, context: InvocationContext): Promise<SQSBatchResponse>;
-}
-
-/** MSAL wants the certificate's thumbprint and key; the secret stores the PEM pair. */
-export function msalCredential(credential: ClientCredential): MsalCredential {
-  if (credential.kind === "secret") return { clientSecret: credential.clientSecret };
-  const cert = new X509Certificate(credential.certificatePem);
-  return {
-    clientCertificate: {
-      thumbprintSha256: cert.fingerprint256.replaceAll(":", "").toLowerCase(),
-      privateKey: credential.privateKeyPem,
-      x5c: credential.certificatePem,
-    },
-  };
-}
-
-/** The configured retry budget (controller.retryBudgetSeconds), ms. */
-export function retryBudgetMs(config: Pick<StateConfigData, "controller">): number {
-  return config.controller.retryBudgetSeconds * 1000;
-}
-
-/** The Graph gateway the configuration describes (tenant, authority, credential, concurrency). */
-export function createGatewayFromConfig(
-  config: MailstreamConfig,
-  credential: ClientCredential,
-  policy?: BackupAppOptions["graphPolicy"],
-): GraphGateway {
-  const tokens = createTokenProvider({
-    tenantId: config.tenant.tenantId,
-    clientId: config.tenant.clientId,
-    credential: msalCredential(credential),
-    authority: config.tenant.authority,
-    ...(config.tenant.knownAuthorities ? { knownAuthorities: config.tenant.knownAuthorities } : {}),
-    ...(config.tenant.authorityMetadata ? { authorityMetadata: config.tenant.authorityMetadata } : {}),
-  });
-  return createGraphGateway({
-    tokens,
-    baseUrl: config.tenant.graphBaseUrl,
-    mailboxConcurrency: config.streams.perMailboxConcurrency,
-    policy: { budgetMs: retryBudgetMs(config), ...policy },
-  });
 }
 
 export function createObjectStore(

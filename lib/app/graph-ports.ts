@@ -2,8 +2,7 @@
  * Binds the backup's Graph-facing ports (lib/backup: `MailSource`, `MailboxDirectory`) to the
  * Graph access layer. Translation only.
  */
-import type { MailboxDirectory } from "../backup/coordinator.js";
-import type { MailSource } from "../backup/ports.js";
+import type { MailboxDirectory, MailSource } from "../backup/ports.js";
 import {
   discoverMailboxes,
   folderDeltaPages,

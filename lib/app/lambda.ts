@@ -6,7 +6,7 @@
  * The handlers themselves only call into here and lib/.
  */
 import { z } from "zod";
-import type { JobTrigger } from "../backup/coordinator.js";
+import type { JobTrigger } from "../backup/ports.js";
 import { loadConfig, loadStateConfig } from "../config/index.js";
 import { FatalError } from "../errors.js";
 import {

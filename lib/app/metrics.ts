@@ -4,9 +4,8 @@
  * metrics without any API call (no extra IAM, no latency on the hot path). Namespace
  * {@link METRICS_NAMESPACE}, one dimension `Stage`, so side-by-side deployments never mix.
  */
-import type { UnitProgress } from "../backup/ports.js";
+import type { UnitProgress, UnitResult } from "../backup/ports.js";
 import type { JobReport } from "../backup/report.js";
-import type { UnitResult } from "../backup/stream-runner.js";
 
 export const METRICS_NAMESPACE = "Mailstream";
 export const STAGE_DIMENSION = "Stage";

@@ -1,5 +1,32 @@
-import type { JobProgressSnapshot } from "../cli/progress-view.js";
+/**
+ * A job's live progress (overall, per unit cost, per stream) from its state records, for the
+ * CLI's `status` and the local runtime's view.
+ */
 import { heldIndexes, type StateStore } from "../state/index.js";
+
+/** A job's progress as read from the state store. */
+export interface JobProgressSnapshot {
+  jobId: string;
+  status: string;
+  unitsTotal: number;
+  unitsDone: number;
+  /** Planned work in cost units (≈ Graph requests); done = the finished units' cost plus the running ones' share. */
+  costTotal: number;
+  costDone: number;
+  items: number;
+  bytes: number;
+  errors: number;
+  throttled: number;
+  streams: Array<{
+    streamId: number;
+    status: string;
+    unit?: number;
+    mailbox?: string;
+    unitsDone: number;
+    items: number;
+    bytes: number;
+  }>;
+}
 
 const FINISHED_UNIT = new Set(["done", "mailbox-skipped", "failed"]);
 

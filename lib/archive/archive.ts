@@ -1,35 +1,21 @@
 /**
  * The archive as the pipeline sees it: one object that binds an {@link ObjectStore} to the
- * ports of lib/backup (unit backup, coordinator, finalization). Structural types only, so the
- * archive does not depend on the pipeline's modules.
+ * ports of lib/backup (unit backup, coordinator, finalization). It takes the catalog lines in the
+ * shape the port declares (lib/backup/ports.ts `CatalogEntry`) and writes them in the archive's
+ * format (catalog.ts).
  */
 import type { Readable } from "node:stream";
+import type { CatalogEntry, CatalogPartKey } from "../backup/ports.js";
 import { type StoredMime, type StoreMimeOptions, storeMime } from "./blobs.js";
 import { writeCatalogPart, writeFolders } from "./catalog.js";
 import { type ManifestSource, writeManifest } from "./manifest.js";
 import { writeReport } from "./reports.js";
 import type { ObjectStore } from "./store.js";
 
-/** A catalog line as the unit backup produces it (lib/backup/ports.ts `CatalogEntry`). */
-export type PipelineCatalogEntry =
-  | { kind: "folder-reset"; folderId: string }
-  | {
-      kind: "upsert";
-      messageId: string;
-      folderId: string;
-      sha256: string;
-      size: number;
-      meta: { id: string; changeKey?: string; [property: string]: unknown };
-    }
-  | { kind: "removed"; messageId: string; folderId: string };
-
 export interface Archive {
   readonly store: ObjectStore;
   storeMime(stream: Readable): Promise<StoredMime>;
-  writeCatalogPart(
-    key: { jobId: string; mailboxId: string; folderId: string; unit: number; page: number },
-    entries: readonly PipelineCatalogEntry[],
-  ): Promise<void>;
+  writeCatalogPart(key: CatalogPartKey, entries: readonly CatalogEntry[]): Promise<void>;
   /** The mailbox's folder tree for this job (coordinator `recordFolders`). */
   recordFolders(
     jobId: string,

@@ -1,92 +1,16 @@
 import PQueue from "p-queue";
 import { FatalError, ruleFor } from "../errors.js";
 import type { StreamQueue } from "../queue/stream-queue.js";
-
-/** What starts a job: a schedule tick (idempotent per tick) or an on-demand request. */
-export type JobTrigger =
-  | { kind: "schedule"; time: string; eventId?: string }
-  | { kind: "on-demand"; time: string; requestId?: string };
-
-export interface DiscoveredMailbox {
-  userId: string;
-  address: string;
-  displayName: string;
-  purpose: string;
-}
-
-export interface SkippedMailbox {
-  userId: string;
-  address?: string;
-  reason: string;
-}
-
-export interface FolderInfo {
-  id: string;
-  parentFolderId: string;
-  path: string;
-  displayName: string;
-  isHidden: boolean;
-  isSearchFolder: boolean;
-  totalItemCount: number;
-  unreadItemCount: number;
-  sizeBytes?: number;
-}
-
-export interface MailboxDirectory {
-  discover(): Promise<{ mailboxes: DiscoveredMailbox[]; skipped: SkippedMailbox[] }>;
-  listFolders(userId: string): Promise<FolderInfo[]>;
-}
-
-/** A planned unit, as the planner hands it out (largest first; index = order). */
-export interface PlannedUnit {
-  index: number;
-  mailboxId: string;
-  folderIds: string[];
-  cost: number;
-  estimatedSeconds: number;
-  concurrency: number;
-}
-
-export interface JobPlan {
-  units: PlannedUnit[];
-  streams: number;
-  predictedMakespanSeconds: number;
-  lowerBoundSeconds: number;
-}
-
-export interface MailboxForPlanning {
-  mailbox: DiscoveredMailbox;
-  folders: FolderInfo[];
-  /** Folders with a committed sync state: they cost an incremental pass. */
-  syncedFolderIds: Set<string>;
-}
-
-export interface CoordinatorStatePort {
-  jobIdFor(trigger: JobTrigger): string;
-  /** Conditional create: a tick delivered twice finds the job it created the first time. */
-  createJob(jobId: string, trigger: JobTrigger): Promise<{ created: boolean; status: string }>;
-  syncedFolderIds(mailboxId: string): Promise<Set<string>>;
-  /**
-   * Unit and stream records, the plan summary and the discovery outcome; idempotent while the
-   * job is `planning`. False (nothing written) once the job left it (the sweep closed it).
-   */
-  writePlan(
-    jobId: string,
-    plan: JobPlan,
-    discovery: {
-      mailboxes: DiscoveredMailbox[];
-      skipped: SkippedMailbox[];
-      /** Per mailbox, the folders with a committed sync state when the job was planned. */
-      syncedFolderIds: ReadonlyMap<string, ReadonlySet<string>>;
-    },
-  ): Promise<boolean>;
-  setJobStatus(jobId: string, status: "running"): Promise<void>;
-  /**
-   * Closes a job whose planning failed: `planning` → `finalizing` with `reason` (one line) as the
-   * job's failure, for the finalization to report. False when the job had left `planning`.
-   */
-  failPlanning(jobId: string, reason: string): Promise<boolean>;
-}
+import type {
+  CoordinatorStatePort,
+  DiscoveredMailbox,
+  FolderInfo,
+  JobPlan,
+  JobTrigger,
+  MailboxDirectory,
+  MailboxForPlanning,
+  SkippedMailbox,
+} from "./ports.js";
 
 export interface CoordinatorDeps {
   directory: MailboxDirectory;

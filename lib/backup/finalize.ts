@@ -1,18 +1,5 @@
-import { buildJobReport, type JobReport, type ReportInput } from "./report.js";
-
-export interface FinalizeStatePort {
-  /** Everything the report needs from the job's records. */
-  reportInput(jobId: string): Promise<Omit<ReportInput, "endedAt">>;
-  /** Makes the job's staged sync states (folders it completed) the base of the next run. */
-  promoteSyncStates(jobId: string): Promise<void>;
-  markJobFinished(jobId: string, status: JobReport["status"], endedAt: string): Promise<void>;
-}
-
-export interface FinalizeArchivePort {
-  writeReport(report: JobReport): Promise<void>;
-  /** The manifest makes the job's catalog count in point-in-time views. */
-  writeManifest(report: JobReport): Promise<void>;
-}
+import type { FinalizeArchivePort, FinalizeStatePort } from "./ports.js";
+import { buildJobReport, type JobReport } from "./report.js";
 
 export interface FinalizeDeps {
   state: FinalizeStatePort;

@@ -1,9 +1,12 @@
 /**
- * The narrow interfaces the backup of one unit depends on. Adapters bind them to the Graph
- * access layer (`lib/graph`), the archive (`lib/archive`) and the state store (`lib/state`);
- * unit tests bind them to in-memory fakes.
+ * Every port of the backup flow in one place: the narrow interfaces the coordinator, the stream
+ * runner, the unit backup, the sweep and the finalization depend on, and the data they pass.
+ * Adapters bind them to the Graph access layer (lib/app/graph-ports.ts over lib/graph), the
+ * archive (lib/archive) and the state store (lib/state/backup-ports.ts); unit tests bind them to
+ * in-memory fakes.
  */
 import type { Readable } from "node:stream";
+import type { StreamTask } from "../queue/stream-task.js";
 
 /** Message metadata as delivered by a delta page (the properties kept beside the MIME). */
 export interface MessageMeta {
@@ -153,4 +156,278 @@ export interface UnitWork {
   estimatedSeconds?: number;
   /** False when no folder of the unit had a sync state at planning: none is read. Default true. */
   hasSyncStates?: boolean;
+}
+
+// --- Planning a job (coordinator.ts) ---
+
+/** What starts a job: a schedule tick (idempotent per tick) or an on-demand request. */
+export type JobTrigger =
+  | { kind: "schedule"; time: string; eventId?: string }
+  | { kind: "on-demand"; time: string; requestId?: string };
+
+export interface DiscoveredMailbox {
+  userId: string;
+  address: string;
+  displayName: string;
+  purpose: string;
+}
+
+export interface SkippedMailbox {
+  userId: string;
+  address?: string;
+  reason: string;
+}
+
+export interface FolderInfo {
+  id: string;
+  parentFolderId: string;
+  path: string;
+  displayName: string;
+  isHidden: boolean;
+  isSearchFolder: boolean;
+  totalItemCount: number;
+  unreadItemCount: number;
+  sizeBytes?: number;
+}
+
+export interface MailboxDirectory {
+  discover(): Promise<{ mailboxes: DiscoveredMailbox[]; skipped: SkippedMailbox[] }>;
+  listFolders(userId: string): Promise<FolderInfo[]>;
+}
+
+/** A planned unit, as the planner hands it out (largest first; index = order). */
+export interface PlannedUnit {
+  index: number;
+  mailboxId: string;
+  folderIds: string[];
+  cost: number;
+  estimatedSeconds: number;
+  concurrency: number;
+}
+
+export interface JobPlan {
+  units: PlannedUnit[];
+  streams: number;
+  predictedMakespanSeconds: number;
+  lowerBoundSeconds: number;
+}
+
+export interface MailboxForPlanning {
+  mailbox: DiscoveredMailbox;
+  folders: FolderInfo[];
+  /** Folders with a committed sync state: they cost an incremental pass. */
+  syncedFolderIds: Set<string>;
+}
+
+export interface CoordinatorStatePort {
+  jobIdFor(trigger: JobTrigger): string;
+  /** Conditional create: a tick delivered twice finds the job it created the first time. */
+  createJob(jobId: string, trigger: JobTrigger): Promise<{ created: boolean; status: string }>;
+  syncedFolderIds(mailboxId: string): Promise<Set<string>>;
+  /**
+   * Unit and stream records, the plan summary and the discovery outcome; idempotent while the
+   * job is `planning`. False (nothing written) once the job left it (the sweep closed it).
+   */
+  writePlan(
+    jobId: string,
+    plan: JobPlan,
+    discovery: {
+      mailboxes: DiscoveredMailbox[];
+      skipped: SkippedMailbox[];
+      /** Per mailbox, the folders with a committed sync state when the job was planned. */
+      syncedFolderIds: ReadonlyMap<string, ReadonlySet<string>>;
+    },
+  ): Promise<boolean>;
+  setJobStatus(jobId: string, status: "running"): Promise<void>;
+  /**
+   * Closes a job whose planning failed: `planning` → `finalizing` with `reason` (one line) as the
+   * job's failure, for the finalization to report. False when the job had left `planning`.
+   */
+  failPlanning(jobId: string, reason: string): Promise<boolean>;
+}
+
+// --- Running a stream task (stream-runner.ts) ---
+
+export interface ClaimedUnit {
+  work: UnitWork;
+  checkpoint: UnitCheckpoint;
+}
+
+/** What a stream needs from the state store (adapted from `lib/state`). */
+export interface StreamStatePort {
+  /** "stale" when a newer task of the stream exists (a duplicate delivery) or the stream is done. */
+  beginTask(task: StreamTask): Promise<"current" | "stale">;
+  /** The units this stream already holds (a continuation resumes them), in index order. */
+  heldUnits(task: StreamTask): Promise<ClaimedUnit[]>;
+  /** The next unit for this stream (orphaned ones first, then the largest pending), or null. */
+  claimUnit(task: StreamTask): Promise<ClaimedUnit | null>;
+  unitState(task: StreamTask, unitIndex: number): UnitStatePort;
+  completeUnit(task: StreamTask, unitIndex: number, result: UnitResult): Promise<void>;
+  heartbeat(task: StreamTask, unitIndex: number | undefined): Promise<void>;
+  /** Moves the stream to `seq + 1` (conditional on `seq`) and returns the continuation task. */
+  handOn(task: StreamTask): Promise<StreamTask>;
+  finishStream(task: StreamTask): Promise<void>;
+  /** True for exactly one caller, once every stream of the job has finished. */
+  tryFinalizeJob(jobId: string): Promise<boolean>;
+}
+
+export interface UnitResult {
+  status: "done" | "mailbox-skipped" | "failed";
+  /** The unit's last checkpoint, to be written with its end (see `deferLastCheckpoint`). */
+  last?: LastCheckpoint;
+  progress: UnitProgress;
+  errors: RecordedError[];
+  incompleteFolders: string[];
+  startedAt: string;
+  endedAt: string;
+}
+
+// --- The sweep (sweep.ts) ---
+
+export interface OpenJobView {
+  jobId: string;
+  /** planning | running | finalizing */
+  status: string;
+  /** When the status last changed (ISO time). */
+  updatedAt: string;
+}
+
+export interface StreamView {
+  streamId: number;
+  seq: number;
+  status: "pending" | "running" | "finished";
+  /** Last sign of life (ISO time): task start, heartbeat or checkpoint. */
+  heartbeatAt: string;
+}
+
+export interface SweepStatePort {
+  openJobs(): Promise<OpenJobView[]>;
+  streams(jobId: string): Promise<StreamView[]>;
+  handOn(task: StreamTask): Promise<StreamTask>;
+  tryFinalizeJob(jobId: string): Promise<boolean>;
+  /** planning → finalizing with the reason (see CoordinatorStatePort.failPlanning). */
+  failPlanning(jobId: string, reason: string): Promise<boolean>;
+}
+
+// --- Finalizing a job (finalize.ts) ---
+
+export interface FinalizeStatePort {
+  /** Everything the report needs from the job's records. */
+  reportInput(jobId: string): Promise<Omit<ReportInput, "endedAt">>;
+  /** Makes the job's staged sync states (folders it completed) the base of the next run. */
+  promoteSyncStates(jobId: string): Promise<void>;
+  markJobFinished(jobId: string, status: JobReport["status"], endedAt: string): Promise<void>;
+}
+
+export interface FinalizeArchivePort {
+  writeReport(report: JobReport): Promise<void>;
+  /** The manifest makes the job's catalog count in point-in-time views. */
+  writeManifest(report: JobReport): Promise<void>;
+}
+
+// --- Job reports (report.ts builds them; the archive stores them: docs/archive-format.md) ---
+
+/** One unit as the state store ends it: its plan and what happened. */
+export interface UnitRecordView {
+  index: number;
+  mailboxId: string;
+  folderIds: string[];
+  cost: number;
+  estimatedSeconds: number;
+  concurrency: number;
+  status: string;
+  streamId?: number;
+  startedAt?: string;
+  endedAt?: string;
+  progress: UnitProgress;
+  requests?: number;
+  throttled?: number;
+  errors: RecordedError[];
+  incompleteFolders: string[];
+}
+
+export interface ReportInput {
+  jobId: string;
+  trigger: string;
+  createdAt: string;
+  /** When the plan was written and the stream tasks sent. */
+  plannedAt?: string;
+  /** Why the job failed before any unit ran (its planning failed or was abandoned): one line. */
+  failure?: string;
+  endedAt: string;
+  streams: number;
+  predictedMakespanSeconds: number;
+  lowerBoundSeconds: number;
+  mailboxes: Array<{ mailboxId: string; address: string }>;
+  skippedMailboxes: Array<{ userId: string; address?: string; reason: string }>;
+  units: UnitRecordView[];
+}
+
+export interface JobReport {
+  jobId: string;
+  trigger: string;
+  /**
+   * complete: everything stored; partial: some items, folders or mailboxes recorded as errors;
+   * failed: units failed, or the job failed before any ran ({@link failure}).
+   */
+  status: "complete" | "partial" | "failed";
+  /** Why the job failed before any unit ran (refused credentials, planning abandoned): one line. */
+  failure?: string;
+  createdAt: string;
+  endedAt: string;
+  makespanSeconds: number;
+  /**
+   * Where the makespan went: discovery and planning (job created → stream tasks sent), the
+   * streams' backup (tasks sent → last unit ended), finalization (→ job ended). Seconds.
+   */
+  phases: { planningSeconds: number; backupSeconds: number; finalizingSeconds: number };
+  totals: UnitProgress & {
+    mailboxes: number;
+    units: number;
+    errors: number;
+    requests: number;
+    throttled: number;
+  };
+  plan: {
+    streams: number;
+    predictedMakespanSeconds: number;
+    lowerBoundSeconds: number;
+    units: Array<
+      Pick<UnitRecordView, "index" | "mailboxId" | "folderIds" | "cost" | "estimatedSeconds" | "concurrency">
+    >;
+  };
+  units: Array<{
+    index: number;
+    mailboxId: string;
+    status: string;
+    streamId?: number;
+    startedAt?: string;
+    endedAt?: string;
+    seconds?: number;
+    items: number;
+    bytes: number;
+    requests?: number;
+    throttled?: number;
+    errors: number;
+  }>;
+  streams: Array<{
+    streamId: number;
+    units: number;
+    firstStart?: string;
+    lastEnd?: string;
+    busySeconds: number;
+    /** Seconds between the job's start and its end that the stream spent without a unit. */
+    idleSeconds: number;
+    items: number;
+    bytes: number;
+  }>;
+  mailboxes: Array<{
+    mailboxId: string;
+    address: string;
+    status: "complete" | "partial" | "skipped" | "failed";
+    items: number;
+    bytes: number;
+    errors: RecordedError[];
+  }>;
+  skippedMailboxes: ReportInput["skippedMailboxes"];
 }

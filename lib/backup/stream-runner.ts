@@ -4,7 +4,7 @@ import { ruleFor } from "../errors.js";
 import type { StreamQueue } from "../queue/stream-queue.js";
 import type { StreamTask } from "../queue/stream-task.js";
 import { withRetryDeadline } from "../retry.js";
-import type { LastCheckpoint, RecordedError, UnitCheckpoint, UnitProgress, UnitStatePort } from "./ports.js";
+import type { ClaimedUnit, RecordedError, StreamStatePort, UnitProgress, UnitResult } from "./ports.js";
 import {
   backupUnit,
   emptyProgress,
@@ -12,40 +12,6 @@ import {
   type UnitOutcome,
   type UnitWork,
 } from "./unit-backup.js";
-
-export interface ClaimedUnit {
-  work: UnitWork;
-  checkpoint: UnitCheckpoint;
-}
-
-/** What a stream needs from the state store (adapted from `lib/state`). */
-export interface StreamStatePort {
-  /** "stale" when a newer task of the stream exists (a duplicate delivery) or the stream is done. */
-  beginTask(task: StreamTask): Promise<"current" | "stale">;
-  /** The units this stream already holds (a continuation resumes them), in index order. */
-  heldUnits(task: StreamTask): Promise<ClaimedUnit[]>;
-  /** The next unit for this stream (orphaned ones first, then the largest pending), or null. */
-  claimUnit(task: StreamTask): Promise<ClaimedUnit | null>;
-  unitState(task: StreamTask, unitIndex: number): UnitStatePort;
-  completeUnit(task: StreamTask, unitIndex: number, result: UnitResult): Promise<void>;
-  heartbeat(task: StreamTask, unitIndex: number | undefined): Promise<void>;
-  /** Moves the stream to `seq + 1` (conditional on `seq`) and returns the continuation task. */
-  handOn(task: StreamTask): Promise<StreamTask>;
-  finishStream(task: StreamTask): Promise<void>;
-  /** True for exactly one caller, once every stream of the job has finished. */
-  tryFinalizeJob(jobId: string): Promise<boolean>;
-}
-
-export interface UnitResult {
-  status: "done" | "mailbox-skipped" | "failed";
-  /** The unit's last checkpoint, to be written with its end (see `deferLastCheckpoint`). */
-  last?: LastCheckpoint;
-  progress: UnitProgress;
-  errors: RecordedError[];
-  incompleteFolders: string[];
-  startedAt: string;
-  endedAt: string;
-}
 
 export interface StreamRunnerDeps {
   state: StreamStatePort;

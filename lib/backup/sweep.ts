@@ -1,30 +1,6 @@
 import type { StreamQueue } from "../queue/stream-queue.js";
 import type { StreamTask } from "../queue/stream-task.js";
-
-export interface OpenJobView {
-  jobId: string;
-  /** planning | running | finalizing */
-  status: string;
-  /** When the status last changed (ISO time). */
-  updatedAt: string;
-}
-
-export interface StreamView {
-  streamId: number;
-  seq: number;
-  status: "pending" | "running" | "finished";
-  /** Last sign of life (ISO time): task start, heartbeat or checkpoint. */
-  heartbeatAt: string;
-}
-
-export interface SweepStatePort {
-  openJobs(): Promise<OpenJobView[]>;
-  streams(jobId: string): Promise<StreamView[]>;
-  handOn(task: StreamTask): Promise<StreamTask>;
-  tryFinalizeJob(jobId: string): Promise<boolean>;
-  /** planning → finalizing with the reason (see CoordinatorStatePort.failPlanning). */
-  failPlanning(jobId: string, reason: string): Promise<boolean>;
-}
+import type { SweepStatePort } from "./ports.js";
 
 export interface SweepDeps {
   state: SweepStatePort;

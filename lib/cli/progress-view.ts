@@ -1,29 +1,6 @@
 import cliProgress from "cli-progress";
+import type { JobProgressSnapshot } from "../app/progress.js";
 import { formatBytes } from "./format/output.js";
-
-/** A job's progress as read from the state store. */
-export interface JobProgressSnapshot {
-  jobId: string;
-  status: string;
-  unitsTotal: number;
-  unitsDone: number;
-  /** Planned work in cost units (≈ Graph requests); done = the finished units' cost plus the running ones' share. */
-  costTotal: number;
-  costDone: number;
-  items: number;
-  bytes: number;
-  errors: number;
-  throttled: number;
-  streams: Array<{
-    streamId: number;
-    status: string;
-    unit?: number;
-    mailbox?: string;
-    unitsDone: number;
-    items: number;
-    bytes: number;
-  }>;
-}
 
 /**
  * A live view of one job: an overall bar and one line per stream. On a terminal it redraws in

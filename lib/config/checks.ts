@@ -66,7 +66,7 @@ export function isScheduleExpression(value: string): boolean {
   return (dayOfMonth === "?") !== (dayOfWeek === "?");
 }
 
-/** The endpoints MSAL needs in `authorityMetadata` to skip discovery (see GRAPH-FACTS.md). */
+/** The endpoints MSAL needs in `authorityMetadata` to skip discovery (see docs/graph-facts.md). */
 export const AUTHORITY_METADATA_FIELDS = [
   "authorization_endpoint",
   "token_endpoint",

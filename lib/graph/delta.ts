@@ -4,7 +4,7 @@
  */
 import type { GraphGateway } from "./client.js";
 
-/** The message properties kept beside the MIME (GRAPH-FACTS "Properties worth keeping"). */
+/** The message properties kept beside the MIME (docs/graph-facts.md "Properties worth keeping"). */
 export const MESSAGE_META_FIELDS = [
   "id",
   "parentFolderId",

@@ -3,12 +3,17 @@
  * finalization; see lib/backup) to the {@link StateStore}. Translation only: every rule lives in
  * the store.
  */
-import type { CoordinatorStatePort, JobTrigger } from "../backup/coordinator.js";
-import type { FinalizeStatePort } from "../backup/finalize.js";
-import type { UnitProgress, UnitStatePort } from "../backup/ports.js";
+import type {
+  ClaimedUnit,
+  CoordinatorStatePort,
+  FinalizeStatePort,
+  JobTrigger,
+  StreamStatePort,
+  SweepStatePort,
+  UnitProgress,
+  UnitStatePort,
+} from "../backup/ports.js";
 import type { ReportInput, UnitRecordView } from "../backup/report.js";
-import type { ClaimedUnit, StreamStatePort } from "../backup/stream-runner.js";
-import type { SweepStatePort } from "../backup/sweep.js";
 import type { StreamTask } from "../queue/stream-task.js";
 import { StateRecordMissingError } from "./errors.js";
 import { jobIdForTick } from "./job-id.js";
@@ -91,7 +96,7 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
         return (await states).get(folderId)?.deltaLink;
       },
       checkpoint: (checkpoint, delta, staged = []) =>
-        store.saveCheckpoint(task, index, checkpoint, counters(delta), staged),
+        store.checkpoint(task, index, checkpoint, counters(delta), staged),
     };
   };
 
@@ -99,7 +104,7 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
     beginTask: (task) => store.beginTask(task),
     heldUnits: async (task) => (await store.heldUnits(task)).map(claimed),
     async claimUnit(task) {
-      const unit = await store.claimNextUnit(task);
+      const unit = await store.claimUnit(task);
       return unit ? claimed(unit) : null;
     },
     unitState,
@@ -120,7 +125,7 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
           : {}),
       }),
     heartbeat: (task) => store.heartbeat(task),
-    handOn: (task) => store.advanceStreamSeq(task),
+    handOn: (task) => store.handOn(task),
     finishStream: (task) => store.finishStream(task),
     tryFinalizeJob: (jobId) => store.tryFinalizeJob(jobId),
   };
@@ -141,7 +146,7 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
         heartbeatAt: s.heartbeatAt,
       }));
     },
-    handOn: (task) => store.advanceStreamSeq(task),
+    handOn: (task) => store.handOn(task),
     tryFinalizeJob: (jobId) => store.tryFinalizeJob(jobId),
     failPlanning: (jobId, reason) => store.failPlanning(jobId, reason),
   };

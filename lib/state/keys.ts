@@ -8,6 +8,19 @@ export const MAX_UNITS = 1_000_000;
 /** Streams per job: the zero padding of `STREAM#` sort keys holds up to this many. */
 export const MAX_STREAMS = 10_000;
 
+/**
+ * The single-table design of mailstream's state (docs/design.md "State", docs/state.md): string keys
+ * `pk` and `sk`, on-demand capacity, TTL on `expiresAt` (epoch seconds) for old job records.
+ * The CDK stack (infra/constructs/state-table.ts) and the local table (lib/dev/local) both read
+ * these names, so they cannot drift apart from what lib/state writes.
+ */
+export const STATE_TABLE_SCHEMA = {
+  partitionKey: "pk",
+  sortKey: "sk",
+  /** Epoch seconds after which DynamoDB may delete the item (never enforced by DynamoDB Local). */
+  ttlAttribute: "expiresAt",
+} as const;
+
 export const META = "META";
 /** Partition listing every job (sk = job id, so queries come back in time order). */
 export const JOBS_PK = "JOBS";

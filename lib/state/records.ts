@@ -1,6 +1,6 @@
 /**
  * The records of the state table as plain objects (keys `pk`/`sk` and TTL stripped). See
- * DESIGN.md "State": one job META, N streams and the units under `JOB#<jobId>`; committed sync
+ * docs/design.md "State": one job META, N streams and the units under `JOB#<jobId>`; committed sync
  * state and mailbox facts under `MBX#<mailboxId>`.
  */
 import type { UnitCheckpoint as BackupUnitCheckpoint } from "../backup/ports.js";

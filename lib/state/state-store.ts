@@ -1,6 +1,8 @@
 import type { StreamTask } from "../queue/stream-task.js";
+import * as claims from "./claims.js";
 import * as jobs from "./jobs.js";
 import * as mailboxes from "./mailboxes.js";
+import * as reads from "./reads.js";
 import type {
   CommittedSyncState,
   Counters,
@@ -24,13 +26,13 @@ import * as units from "./units.js";
 export type StateStoreOptions = StateTableOptions;
 
 /**
- * mailstream's job, stream, unit and sync state on one DynamoDB table (DESIGN.md "State").
+ * mailstream's job, stream, unit and sync state on one DynamoDB table (docs/design.md "State", docs/state.md).
  * Every write is conditional or keyed so that repeating it is harmless; every method that acts
  * for a stream takes its task `{jobId, streamId, seq}`, so a stale task cannot change anything.
  *
  * Lifecycle: {@link createJob} (planning) → {@link writePlan} → {@link setJobStatus} running →
- * streams {@link beginTask}, {@link claimNextUnit}/{@link heldUnits}, {@link saveCheckpoint} per
- * page, {@link completeUnit}, {@link advanceStreamSeq} to continue, {@link finishStream} → one
+ * streams {@link beginTask}, {@link claimUnit}/{@link heldUnits}, {@link checkpoint} per
+ * page, {@link completeUnit}, {@link handOn} to continue, {@link finishStream} → one
  * {@link tryFinalizeJob} wins → {@link promoteSyncStates} → {@link setJobStatus} complete/partial/failed.
  */
 export class StateStore {
@@ -97,11 +99,11 @@ export class StateStore {
 
   async listStreams(jobId: string): Promise<StreamRecord[]> {
     const job = await jobs.getJob(this.table, jobId);
-    return streams.listStreams(this.table, jobId, job?.streamCount);
+    return reads.listStreams(this.table, jobId, job?.streamCount);
   }
 
   getStream(jobId: string, streamId: number): Promise<StreamRecord | undefined> {
-    return streams.getStream(this.table, jobId, streamId);
+    return reads.getStream(this.table, jobId, streamId);
   }
 
   /** "stale": drop the task; "current": the stream is marked running. */
@@ -118,8 +120,8 @@ export class StateStore {
   }
 
   /** seq → seq + 1, conditional on `task.seq`; returns the continuation task. */
-  advanceStreamSeq(task: StreamTask): Promise<StreamTask> {
-    return streams.advanceStreamSeq(this.table, task);
+  handOn(task: StreamTask): Promise<StreamTask> {
+    return streams.handOn(this.table, task);
   }
 
   finishStream(task: StreamTask): Promise<void> {
@@ -140,31 +142,31 @@ export class StateStore {
 
   async listUnits(jobId: string): Promise<UnitRecord[]> {
     const job = await jobs.getJob(this.table, jobId);
-    return units.listUnits(this.table, jobId, job?.unitCount);
+    return reads.listUnits(this.table, jobId, job?.unitCount);
   }
 
   getUnit(jobId: string, index: number): Promise<UnitRecord | undefined> {
-    return units.getUnit(this.table, jobId, index);
+    return reads.getUnit(this.table, jobId, index);
   }
 
   /** Orphaned units first, then the next pending one (largest first); null when none is left. */
-  claimNextUnit(task: StreamTask): Promise<UnitRecord | null> {
-    return units.claimNextUnit(this.table, task);
+  claimUnit(task: StreamTask): Promise<UnitRecord | null> {
+    return claims.claimUnit(this.table, task);
   }
 
   /** The units the stream already holds (to resume after a continuation), in index order. */
   heldUnits(task: StreamTask): Promise<UnitRecord[]> {
-    return units.heldUnits(this.table, task);
+    return claims.heldUnits(this.table, task);
   }
 
-  saveCheckpoint(
+  checkpoint(
     task: StreamTask,
     index: number,
     checkpoint: UnitCheckpoint,
     counters?: Partial<Counters>,
     staged?: StagedSyncState[],
   ): Promise<void> {
-    return units.saveCheckpoint(this.table, task, index, checkpoint, counters, staged);
+    return units.checkpoint(this.table, task, index, checkpoint, counters, staged);
   }
 
   completeUnit(task: StreamTask, index: number, end: units.UnitEnd): Promise<void> {

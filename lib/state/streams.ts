@@ -1,47 +1,13 @@
+/** Stream records: a task's start, heartbeats, hand-on to the next task, finish, and the sweep's release. */
 import type { StreamTask } from "../queue/stream-task.js";
-import {
-  StaleTaskError,
-  StateContentionError,
-  StateInvariantError,
-  StateRecordMissingError,
-} from "./errors.js";
-import { jobPk, META, STREAM_PREFIX, streamSk, unitSk } from "./keys.js";
+import { StateContentionError, StateInvariantError } from "./errors.js";
+import { jobPk, META, streamSk, unitSk } from "./keys.js";
+import { getStream, getUnit, heldIndexes, listStreams, requireStream } from "./reads.js";
 import type { StreamRecord } from "./records.js";
-import { type StateTable, strip } from "./table.js";
-import { getUnit, heldIndexes } from "./units.js";
+import type { StateTable } from "./table.js";
+import { currentTaskCondition, staleError } from "./task-guard.js";
 
 const STATUS = { "#status": "status" };
-
-export async function getStream(
-  t: StateTable,
-  jobId: string,
-  streamId: number,
-): Promise<StreamRecord | undefined> {
-  const item = await t.get(jobPk(jobId), streamSk(streamId));
-  return item ? (strip(item) as unknown as StreamRecord) : undefined;
-}
-
-async function requireStream(t: StateTable, task: StreamTask): Promise<StreamRecord> {
-  const stream = await getStream(t, task.jobId, task.streamId);
-  if (!stream) {
-    throw new StateRecordMissingError(
-      `job ${task.jobId} stream ${task.streamId}: expected its record, found none`,
-    );
-  }
-  return stream;
-}
-
-/** The streams of a job, by stream id (records beyond the plan's stream count are leftovers of a re-plan). */
-export async function listStreams(
-  t: StateTable,
-  jobId: string,
-  streamCount?: number,
-): Promise<StreamRecord[]> {
-  const streams = (await t.query(jobPk(jobId), STREAM_PREFIX)).map(
-    (i) => strip(i) as unknown as StreamRecord,
-  );
-  return streamCount === undefined ? streams : streams.filter((s) => s.streamId < streamCount);
-}
 
 /**
  * True when the task is older than the stream's current one, or its stream has finished (or its
@@ -61,20 +27,6 @@ function staleness(task: StreamTask, stream: StreamRecord): boolean {
     );
   }
   return task.seq < stream.seq || stream.status === "finished";
-}
-
-/**
- * The condition that `task` is still its stream's current one: the same seq, and for a task begun
- * with a lease, no later delivery of the same task has taken the stream over. Tasks without a
- * lease (the sweep's) are not held back by one.
- */
-export function currentTaskCondition(task: StreamTask): {
-  condition: string;
-  values: Record<string, unknown>;
-} {
-  return task.lease === undefined
-    ? { condition: "seq = :seq", values: { ":seq": task.seq } }
-    : { condition: "seq = :seq AND lease = :lease", values: { ":seq": task.seq, ":lease": task.lease } };
 }
 
 /**
@@ -125,7 +77,7 @@ export async function heartbeat(t: StateTable, task: StreamTask): Promise<void> 
  * right after). Conditional: a stale task cannot hand on ({@link StaleTaskError}). Not
  * repeatable by design; a lost answer leaves the stream to the sweep, which re-sends it.
  */
-export async function advanceStreamSeq(t: StateTable, task: StreamTask): Promise<StreamTask> {
+export async function handOn(t: StateTable, task: StreamTask): Promise<StreamTask> {
   const next = task.seq + 1;
   const current = currentTaskCondition(task);
   const outcome = await t.transact([
@@ -229,23 +181,4 @@ export async function markStreamOrphaned(
   throw new StateContentionError(
     `job ${task.jobId} stream ${task.streamId}: expected its held units to settle, found them changing`,
   );
-}
-
-export async function staleError(
-  t: StateTable,
-  task: StreamTask,
-  known?: StreamRecord,
-): Promise<StaleTaskError> {
-  const stream = known ?? (await getStream(t, task.jobId, task.streamId));
-  const takenOver =
-    stream !== undefined &&
-    stream.seq === task.seq &&
-    task.lease !== undefined &&
-    stream.lease !== task.lease;
-  const found = !stream
-    ? "no stream record"
-    : takenOver
-      ? `seq ${stream.seq} taken over by a later delivery of the same task`
-      : `seq ${stream.seq}, status ${stream.status}`;
-  return new StaleTaskError(task.jobId, task.streamId, task.seq, found);
 }

@@ -2,10 +2,11 @@
  * `mailstream restore <mailbox> [folder] [--message id] [--to mailbox] [--into name|--original]
  * [--at job|date] [--dry-run]`: puts archived mail back into a mailbox of the configured tenant.
  */
+
+import { graphGatewayFromConfig } from "../../app/graph-gateway.js";
 import { createProgress } from "../../export/progress.js";
 import { selectMessages } from "../../export/selection.js";
 import type { GraphGateway } from "../../graph/client.js";
-import { graphGatewayFromConfig } from "../../restore/graph-from-config.js";
 import { defaultRestoreFolder, restoreSelection } from "../../restore/restore-run.js";
 import { withArchive } from "../context.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";

@@ -10,10 +10,11 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Logger } from "../../app/logger.js";
+import type { JobProgressSnapshot } from "../../app/progress.js";
 import { LocalObjectStore } from "../../archive/local-store.js";
 import type { JobReport } from "../../backup/report.js";
 import { type LocalRuntimeFile, RUNTIME_FILE } from "../../cli/context.js";
-import { type JobProgressSnapshot, JobProgressView } from "../../cli/progress-view.js";
+import { JobProgressView } from "../../cli/progress-view.js";
 import type { LatencyOptions, LimitOptions } from "../sim/server/index.js";
 import { ensureSimulatorCa } from "../sim/server/index.js";
 import { describeTenant, type TenantDescription } from "../sim/tenant/describe.js";

@@ -7,12 +7,11 @@
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { type BackupApp, type BackupAppOptions, createBackupApp } from "../../app/backup-app.js";
 import { type Logger, silentLogger } from "../../app/logger.js";
-import { readJobProgress } from "../../app/progress.js";
+import { type JobProgressSnapshot, readJobProgress } from "../../app/progress.js";
 import { readReport } from "../../archive/index.js";
 import { type AwsClients, createAwsClients } from "../../aws/clients.js";
-import type { JobTrigger } from "../../backup/coordinator.js";
+import type { JobTrigger } from "../../backup/ports.js";
 import type { JobReport } from "../../backup/report.js";
-import type { JobProgressSnapshot } from "../../cli/progress-view.js";
 import { environmentForAwsEndpoints } from "../../config/aws-endpoints.js";
 import { loadConfig } from "../../config/index.js";
 import type { TenantStore } from "../sim/model.js";

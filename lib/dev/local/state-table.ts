@@ -4,18 +4,7 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
-
-/**
- * The single-table design of mailstream's state (see docs: DESIGN.md "State"): string keys
- * `pk` and `sk`, on-demand capacity, TTL on `expiresAt` (epoch seconds) for old job records.
- * The CDK stack and local table creation both read these names so they cannot drift apart.
- */
-export const STATE_TABLE_SCHEMA = {
-  partitionKey: "pk",
-  sortKey: "sk",
-  /** Epoch seconds after which DynamoDB may delete the item (never enforced by DynamoDB Local). */
-  ttlAttribute: "expiresAt",
-} as const;
+import { STATE_TABLE_SCHEMA } from "../../state/keys.js";
 
 /** Creates the state table (pay per request) and waits until it is ACTIVE. */
 export async function createStateTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {

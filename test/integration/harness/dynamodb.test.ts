@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { STATE_TABLE_SCHEMA } from "../../../lib/dev/local/state-table.js";
+import { STATE_TABLE_SCHEMA } from "../../../lib/state/keys.js";
 import { type AwsHarness, useAwsEmulators } from "../../support/aws.js";
 
 let aws: AwsHarness;

@@ -9,8 +9,8 @@ import {
   runSimCommand,
   type SimCommandOptions,
   type SimConnectionInfo,
-} from "../../../lib/cli/sim-command.js";
-import { registerSim } from "../../../lib/cli/sim-options.js";
+} from "../../../lib/dev/cli/sim-command.js";
+import { registerSim } from "../../../lib/dev/cli/sim-options.js";
 import type { GroundTruth } from "../../../lib/dev/sim/model.js";
 import { TENANT_SHAPES } from "../../../lib/dev/sim/tenant/generate.js";
 import { tenantFromSeed } from "../../../lib/dev/sim/tenant/seeded.js";

@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { JobPlan, JobTrigger } from "../../../lib/backup/coordinator.js";
 import { finalizeJob } from "../../../lib/backup/finalize.js";
+import type { JobPlan, JobTrigger } from "../../../lib/backup/ports.js";
 import type { JobReport } from "../../../lib/backup/report.js";
 import { runStreamTask, type StreamRunnerDeps } from "../../../lib/backup/stream-runner.js";
 import { sweep } from "../../../lib/backup/sweep.js";

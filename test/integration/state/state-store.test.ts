@@ -107,7 +107,7 @@ describe("claims", () => {
         expect(await store.beginTask(t)).toBe("current");
         const mine: number[] = [];
         perStream[streamId] = mine;
-        for (let unit = await store.claimNextUnit(t); unit; unit = await store.claimNextUnit(t)) {
+        for (let unit = await store.claimUnit(t); unit; unit = await store.claimUnit(t)) {
           expect(claimedBy.has(unit.index)).toBe(false);
           claimedBy.set(unit.index, streamId);
           mine.push(unit.index);
@@ -138,7 +138,7 @@ describe("claims", () => {
     );
     const t = task(jobId, 0);
     const order: number[] = [];
-    for (let unit = await store.claimNextUnit(t); unit; unit = await store.claimNextUnit(t)) {
+    for (let unit = await store.claimUnit(t); unit; unit = await store.claimUnit(t)) {
       order.push(unit.index);
       await store.completeUnit(t, unit.index, { status: "done" });
     }
@@ -149,10 +149,10 @@ describe("claims", () => {
     const store = await newStore();
     const jobId = await runningJob(store, 2, 2);
     const old = task(jobId, 0);
-    await store.advanceStreamSeq(old);
-    await expect(store.claimNextUnit(old)).rejects.toBeInstanceOf(StaleTaskError);
+    await store.handOn(old);
+    await expect(store.claimUnit(old)).rejects.toBeInstanceOf(StaleTaskError);
     expect((await store.getJob(jobId))?.orphanedUnits).toEqual([0]);
-    expect((await store.claimNextUnit(task(jobId, 1)))?.index).toBe(0);
+    expect((await store.claimUnit(task(jobId, 1)))?.index).toBe(0);
     expect(await store.getUnit(jobId, 0)).toMatchObject({ status: "running", claimedBy: 1, attempts: 1 });
   });
 
@@ -160,8 +160,8 @@ describe("claims", () => {
     const store = await newStore();
     const jobId = await runningJob(store, 2, 2);
     const first = task(jobId, 0);
-    const unit = (await store.claimNextUnit(first))!;
-    await store.saveCheckpoint(
+    const unit = (await store.claimUnit(first))!;
+    await store.checkpoint(
       first,
       unit.index,
       { folderIndex: 0, link: "https://g/next1", page: 1 },
@@ -169,9 +169,9 @@ describe("claims", () => {
     );
     const { next } = await store.markStreamOrphaned(first);
     const other = task(jobId, 1);
-    expect((await store.claimNextUnit(other))?.index).toBe(unit.index);
+    expect((await store.claimUnit(other))?.index).toBe(unit.index);
 
-    const late = store.saveCheckpoint(
+    const late = store.checkpoint(
       first,
       unit.index,
       { folderIndex: 0, link: "https://g/next2", page: 2 },
@@ -181,7 +181,7 @@ describe("claims", () => {
     await expect(late).rejects.toThrow(/found status running, claimed by stream 1/);
     // The revived stream (next seq) does not hold it either: stream 1 does.
     await expect(
-      store.saveCheckpoint(next, unit.index, { folderIndex: 0, page: 2 }, { items: 1 }),
+      store.checkpoint(next, unit.index, { folderIndex: 0, page: 2 }, { items: 1 }),
     ).rejects.toBeInstanceOf(ClaimLostError);
     await expect(store.completeUnit(first, unit.index, { status: "done" })).rejects.toBeInstanceOf(
       ClaimLostError,
@@ -199,10 +199,10 @@ describe("claims", () => {
     const jobId = await runningJob(store, 3, 2);
     const dead = task(jobId, 0);
     await store.beginTask(dead);
-    const unit = (await store.claimNextUnit(dead))!;
+    const unit = (await store.claimUnit(dead))!;
     expect(unit.index).toBe(0);
     const checkpoint = { folderIndex: 1, folderId: "f-0-b", link: "https://g/skip=7", page: 7 };
-    await store.saveCheckpoint(dead, 0, checkpoint, { items: 70, bytes: 7000 });
+    await store.checkpoint(dead, 0, checkpoint, { items: 70, bytes: 7000 });
 
     const { next, orphanedUnits } = await store.markStreamOrphaned(dead);
     expect(orphanedUnits).toEqual([0]);
@@ -211,7 +211,7 @@ describe("claims", () => {
     expect(await store.heldUnits(next)).toEqual([]);
 
     const rescuer = task(jobId, 1);
-    const reclaimed = (await store.claimNextUnit(rescuer))!;
+    const reclaimed = (await store.claimUnit(rescuer))!;
     expect(reclaimed).toMatchObject({
       index: 0,
       status: "running",
@@ -222,10 +222,10 @@ describe("claims", () => {
     });
     expect(await store.heldUnits(rescuer)).toMatchObject([{ index: 0 }]);
     // The revived stream goes on with the next pending unit; the orphan is gone from the job.
-    expect((await store.claimNextUnit(next))?.index).toBe(1);
+    expect((await store.claimUnit(next))?.index).toBe(1);
     expect((await store.getJob(jobId))?.orphanedUnits).toEqual([]);
     // Work resumes from the checkpoint: the next page counts once more.
-    await store.saveCheckpoint(rescuer, 0, { ...checkpoint, page: 8 }, { items: 10 });
+    await store.checkpoint(rescuer, 0, { ...checkpoint, page: 8 }, { items: 10 });
     expect((await store.getUnit(jobId, 0))?.items).toBe(80);
   });
 
@@ -234,11 +234,11 @@ describe("claims", () => {
     const jobId = await runningJob(store, 3, 2);
     const first = task(jobId, 0);
     await store.beginTask(first);
-    expect((await store.claimNextUnit(first))?.index).toBe(0);
-    expect((await store.claimNextUnit(first))?.index).toBe(1);
-    const next = await store.advanceStreamSeq(first);
+    expect((await store.claimUnit(first))?.index).toBe(0);
+    expect((await store.claimUnit(first))?.index).toBe(1);
+    const next = await store.handOn(first);
     expect((await store.heldUnits(next)).map((u) => u.index)).toEqual([0, 1]);
-    await store.saveCheckpoint(next, 1, { folderIndex: 1, page: 3 }, { items: 30 });
+    await store.checkpoint(next, 1, { folderIndex: 1, page: 3 }, { items: 30 });
     await store.completeUnit(next, 0, { status: "done" });
     expect((await store.heldUnits(next)).map((u) => u.index)).toEqual([1]);
     expect((await store.listStreams(jobId))[0]).toMatchObject({ unitsDone: 1, heldUnits: new Set([1]) });
@@ -247,7 +247,7 @@ describe("claims", () => {
     expect(orphanedUnits).toEqual([1]);
     expect((await store.getUnit(jobId, 0))?.status).toBe("done");
     const rescuer = task(jobId, 1);
-    expect(await store.claimNextUnit(rescuer)).toMatchObject({
+    expect(await store.claimUnit(rescuer)).toMatchObject({
       index: 1,
       claimedBy: 1,
       checkpoint: { folderIndex: 1, page: 3 },
@@ -260,8 +260,8 @@ describe("claims", () => {
     const jobId = await runningJob(store, 1, 1);
     const t = task(jobId, 0);
     await store.beginTask(t);
-    await store.claimNextUnit(t);
-    await store.saveCheckpoint(t, 0, { folderIndex: 1, page: 1 }, { items: 2, bytes: 20 });
+    await store.claimUnit(t);
+    await store.checkpoint(t, 0, { folderIndex: 1, page: 1 }, { items: 2, bytes: 20 });
     const end = {
       status: "done" as const,
       last: {
@@ -289,36 +289,36 @@ describe("claims", () => {
     const jobId = await runningJob(store, 2, 1);
     const first = { ...task(jobId, 0), lease: "first" };
     expect(await store.beginTask(first)).toBe("current");
-    const unit = (await store.claimNextUnit(first))!;
-    await store.saveCheckpoint(first, unit.index, { folderIndex: 0, page: 1 }, { items: 1 });
+    const unit = (await store.claimUnit(first))!;
+    await store.checkpoint(first, unit.index, { folderIndex: 0, page: 1 }, { items: 1 });
     const second = { ...task(jobId, 0), lease: "second" };
     expect(await store.beginTask(second)).toBe("current");
     // Every write of the first delivery now fails, naming the takeover.
-    const late = store.saveCheckpoint(first, unit.index, { folderIndex: 0, page: 2 }, { items: 1 });
+    const late = store.checkpoint(first, unit.index, { folderIndex: 0, page: 2 }, { items: 1 });
     await expect(late).rejects.toThrow(/taken over by a later delivery/);
     await expect(store.heartbeat(first)).rejects.toBeInstanceOf(StaleTaskError);
-    await expect(store.claimNextUnit(first)).rejects.toBeInstanceOf(StaleTaskError);
+    await expect(store.claimUnit(first)).rejects.toBeInstanceOf(StaleTaskError);
     await expect(store.completeUnit(first, unit.index, { status: "done" })).rejects.toBeInstanceOf(
       StaleTaskError,
     );
-    await expect(store.advanceStreamSeq(first)).rejects.toBeInstanceOf(StaleTaskError);
+    await expect(store.handOn(first)).rejects.toBeInstanceOf(StaleTaskError);
     // The second resumes the unit from the first's checkpoint and ends it; counts are exact.
     expect((await store.heldUnits(second)).map((u) => u.index)).toEqual([unit.index]);
-    await store.saveCheckpoint(second, unit.index, { folderIndex: 1, page: 2 }, { items: 1 });
+    await store.checkpoint(second, unit.index, { folderIndex: 1, page: 2 }, { items: 1 });
     await store.completeUnit(second, unit.index, { status: "done" });
     expect(await store.getUnit(jobId, unit.index)).toMatchObject({ status: "done", items: 2 });
     // The sweep, which holds no lease, can still move the stream on.
-    expect((await store.advanceStreamSeq(task(jobId, 0))).seq).toBe(1);
+    expect((await store.handOn(task(jobId, 0))).seq).toBe(1);
   });
 
   it("lets a continuation resume the unit its stream holds", async () => {
     const store = await newStore();
     const jobId = await runningJob(store, 2, 1);
     const first = task(jobId, 0);
-    const unit = (await store.claimNextUnit(first))!;
-    const next = await store.advanceStreamSeq(first);
+    const unit = (await store.claimUnit(first))!;
+    const next = await store.handOn(first);
     expect((await store.heldUnits(next)).map((u) => u.index)).toEqual([unit.index]);
-    await store.saveCheckpoint(next, unit.index, { folderIndex: 0, page: 1 }, { items: 1 });
+    await store.checkpoint(next, unit.index, { folderIndex: 0, page: 1 }, { items: 1 });
     await store.completeUnit(next, unit.index, { status: "done" });
     await store.completeUnit(next, unit.index, { status: "done" }); // a repeat is harmless
     expect(await store.heldUnits(next)).toEqual([]);
@@ -329,7 +329,7 @@ describe("claims", () => {
     const store = await newStore();
     const jobId = await runningJob(store, 1, 1);
     const t = task(jobId, 0);
-    await store.claimNextUnit(t);
+    await store.claimUnit(t);
     await store.failUnit(t, 0, new TypeError("expected a folder list, found null"));
     expect(await store.getUnit(jobId, 0)).toMatchObject({
       status: "failed",
@@ -346,16 +346,14 @@ describe("streams", () => {
     const jobId = await runningJob(store, 1, 2);
     const old = task(jobId, 0);
     expect(await store.beginTask(old)).toBe("current");
-    const next = await store.advanceStreamSeq(old);
+    const next = await store.handOn(old);
     expect(next.seq).toBe(1);
     expect(await store.isStaleTask(old)).toBe(true);
     expect(await store.isStaleTask(next)).toBe(false);
     expect(await store.beginTask(old)).toBe("stale");
     await expect(store.heartbeat(old)).rejects.toBeInstanceOf(StaleTaskError);
-    await expect(store.advanceStreamSeq(old)).rejects.toThrow(
-      /expected the current task to have seq 0, found seq 1/,
-    );
-    await expect(store.claimNextUnit(old)).rejects.toBeInstanceOf(StaleTaskError);
+    await expect(store.handOn(old)).rejects.toThrow(/expected the current task to have seq 0, found seq 1/);
+    await expect(store.claimUnit(old)).rejects.toBeInstanceOf(StaleTaskError);
     await expect(store.finishStream(old)).rejects.toBeInstanceOf(StaleTaskError);
     // Finished streams drop every task, current seq included.
     await store.finishStream(next);
@@ -368,15 +366,10 @@ describe("streams", () => {
     const store = await newStore();
     const jobId = await runningJob(store, 2, 1);
     const old = task(jobId, 0);
-    const unit = (await store.claimNextUnit(old))!;
-    await store.saveCheckpoint(
-      old,
-      unit.index,
-      { folderIndex: 0, link: "https://g/1", page: 1 },
-      { items: 1 },
-    );
-    const resent = await store.advanceStreamSeq(old); // what the sweep does to a silent stream
-    const late = store.saveCheckpoint(
+    const unit = (await store.claimUnit(old))!;
+    await store.checkpoint(old, unit.index, { folderIndex: 0, link: "https://g/1", page: 1 }, { items: 1 });
+    const resent = await store.handOn(old); // what the sweep does to a silent stream
+    const late = store.checkpoint(
       old,
       unit.index,
       { folderIndex: 0, link: "https://g/2", page: 2 },
@@ -393,7 +386,7 @@ describe("streams", () => {
       items: 1,
       checkpoint: { link: "https://g/1", page: 1 },
     });
-    await store.saveCheckpoint(
+    await store.checkpoint(
       resent,
       unit.index,
       { folderIndex: 0, link: "https://g/2", page: 2 },
@@ -437,14 +430,14 @@ describe("counters", () => {
     const jobId = await runningJob(store, streams, streams);
     const held: Array<{ t: StreamTask; unit: UnitRecord }> = [];
     for (let s = 0; s < streams; s++)
-      held.push({ t: task(jobId, s), unit: (await store.claimNextUnit(task(jobId, s)))! });
+      held.push({ t: task(jobId, s), unit: (await store.claimUnit(task(jobId, s)))! });
     await Promise.all(
       held.map(async ({ t, unit }) => {
         for (let page = 1; page <= pages; page++) {
           const cp = { folderIndex: 0, link: `https://g/${page}`, page };
-          await store.saveCheckpoint(t, unit.index, cp, { items: 2, bytes: 100, requests: 3, throttled: 1 });
+          await store.checkpoint(t, unit.index, cp, { items: 2, bytes: 100, requests: 3, throttled: 1 });
           // A repeated write (a retry after a lost answer) counts nothing twice.
-          if (page % 5 === 0) await store.saveCheckpoint(t, unit.index, cp, { items: 2, bytes: 100 });
+          if (page % 5 === 0) await store.checkpoint(t, unit.index, cp, { items: 2, bytes: 100 });
         }
       }),
     );

@@ -291,7 +291,7 @@ export interface RecordedCommandResult {
 }
 
 /**
- * Runs a mailstream CLI command (`lib/cli/main.ts`) in its own process with the recorder, its AWS
+ * Runs a mailstream CLI command (`lib/dev/cli/main.ts`) in its own process with the recorder, its AWS
  * calls logged as made by `role` (an operator who assumed it): how a rehearsal checks a role that
  * no function uses, such as the restore role.
  */
@@ -299,7 +299,7 @@ export function runRecordedCommand(
   args: string[],
   opts: { env: Record<string, string>; log: CallLog; name: string; roleArn: string; cwd: string },
 ): Promise<RecordedCommandResult> {
-  const child = fork(fileURLToPath(new URL("../../../lib/cli/main.ts", import.meta.url)), args, {
+  const child = fork(fileURLToPath(new URL("../../../lib/dev/cli/main.ts", import.meta.url)), args, {
     cwd: opts.cwd,
     env: { PATH: process.env.PATH ?? "", ...opts.env, REHEARSAL_RECORDER_UNREF: "1" },
     execArgv: ["--import", "tsx", "--import", RECORDER],

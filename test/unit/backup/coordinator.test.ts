@@ -1,12 +1,11 @@
 import { describe, expect, it } from "vitest";
-import {
-  type CoordinatorDeps,
-  type CoordinatorStatePort,
-  type DiscoveredMailbox,
-  type FolderInfo,
-  type JobPlan,
-  startJob,
-} from "../../../lib/backup/coordinator.js";
+import { type CoordinatorDeps, startJob } from "../../../lib/backup/coordinator.js";
+import type {
+  CoordinatorStatePort,
+  DiscoveredMailbox,
+  FolderInfo,
+  JobPlan,
+} from "../../../lib/backup/ports.js";
 import { ConfigError, RetriesExhaustedError, RetryableError, SkipError } from "../../../lib/errors.js";
 
 const mailbox = (n: number): DiscoveredMailbox => ({

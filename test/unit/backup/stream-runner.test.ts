@@ -1,13 +1,13 @@
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import type { UnitCheckpoint, UnitStatePort } from "../../../lib/backup/ports.js";
-import {
-  type ClaimedUnit,
-  runStreamTask,
-  type StreamRunnerDeps,
-  type StreamStatePort,
-  type UnitResult,
-} from "../../../lib/backup/stream-runner.js";
+import type {
+  ClaimedUnit,
+  StreamStatePort,
+  UnitCheckpoint,
+  UnitResult,
+  UnitStatePort,
+} from "../../../lib/backup/ports.js";
+import { runStreamTask, type StreamRunnerDeps } from "../../../lib/backup/stream-runner.js";
 import { FatalError, RetryableError } from "../../../lib/errors.js";
 import type { StreamTask } from "../../../lib/queue/stream-task.js";
 import { ClaimLostError, StateContentionError } from "../../../lib/state/errors.js";

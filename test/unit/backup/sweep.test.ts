@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { type OpenJobView, type SweepDeps, sweep } from "../../../lib/backup/sweep.js";
+import type { OpenJobView } from "../../../lib/backup/ports.js";
+import { type SweepDeps, sweep } from "../../../lib/backup/sweep.js";
 
 function setup(jobs: OpenJobView[]) {
   const failed = new Map<string, string>();

@@ -25,8 +25,8 @@ import { messageMatches } from "../../../lib/catalog-index/search.js";
 import { jobRow } from "../../../lib/cli/commands/jobs.js";
 import { formatReceived, senderText } from "../../../lib/cli/format/message.js";
 import { displayWidth, formatTable, truncate } from "../../../lib/cli/format/output.js";
-import { durationText } from "../../../lib/cli/run-command.js";
 import { actualBars, plannedBars } from "../../../lib/cli/timeline.js";
+import { durationText } from "../../../lib/dev/cli/run-command.js";
 
 describe("dates typed on the command line", () => {
   it("reads a time without a zone as UTC, not local time", () => {

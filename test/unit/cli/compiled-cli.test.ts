@@ -34,7 +34,7 @@ describe("the compiled CLI", () => {
     const pointer = join(dist, "build", "current.json");
     const current = JSON.parse(readFileSync(pointer, "utf8")) as { inputs: Record<string, string> };
     expect(Object.keys(current.inputs)).toEqual(
-      expect.arrayContaining(["lib/cli/main.ts", "lib/cli/commands/jobs.ts", "lib/dev/local/runtime.ts"]),
+      expect.arrayContaining(["lib/dev/cli/main.ts", "lib/cli/commands/jobs.ts", "lib/dev/local/runtime.ts"]),
     );
     // A source edited after the build (its size and time no longer what the build saw).
     const edited = { ...current.inputs, "lib/cli/commands/jobs.ts": "1:1" };

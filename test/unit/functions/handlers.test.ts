@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { BackupApp } from "../../../lib/app/backup-app.js";
 import { InvalidEventError } from "../../../lib/app/lambda.js";
 import type { Logger } from "../../../lib/app/logger.js";
-import type { JobTrigger } from "../../../lib/backup/coordinator.js";
+import type { JobTrigger } from "../../../lib/backup/ports.js";
 import { processSqsBatch } from "../../../lib/queue/batch.js";
 import type { SQSEvent, SQSRecord } from "../../../lib/queue/lambda-events.js";
 

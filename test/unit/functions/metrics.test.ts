@@ -9,7 +9,7 @@ import {
   pageMetrics,
   unitErrorMetrics,
 } from "../../../lib/app/metrics.js";
-import type { UnitResult } from "../../../lib/backup/stream-runner.js";
+import type { UnitResult } from "../../../lib/backup/ports.js";
 
 function unit(overrides: Partial<UnitResult> = {}): UnitResult {
   return {

@@ -8,7 +8,8 @@
  * bite as they do against Exchange Online.
  */
 import { join } from "node:path";
-import type { TenantStore } from "../dev/sim/model.js";
+import { ConfigError } from "../../errors.js";
+import type { TenantStore } from "../sim/model.js";
 import {
   type CertificatePair,
   ensureSimulatorCa,
@@ -16,11 +17,10 @@ import {
   type LatencyOptions,
   type LimitOptions,
   startSimulator,
-} from "../dev/sim/server/index.js";
-import { TENANT_SHAPES, type TenantShape, type TenantSpec } from "../dev/sim/tenant/generate.js";
-import { type MutationOptions, mutateTenant } from "../dev/sim/tenant/mutate.js";
-import { activitySeed, tenantFromSeed } from "../dev/sim/tenant/seeded.js";
-import { ConfigError } from "../errors.js";
+} from "../sim/server/index.js";
+import { TENANT_SHAPES, type TenantShape, type TenantSpec } from "../sim/tenant/generate.js";
+import { type MutationOptions, mutateTenant } from "../sim/tenant/mutate.js";
+import { activitySeed, tenantFromSeed } from "../sim/tenant/seeded.js";
 
 /** Service time of the sim command unless told otherwise: 100 ms ± 50 ms per request. */
 export const SIM_DEFAULT_LATENCY: LatencyOptions = { baseMs: 100, jitterMs: 50 };

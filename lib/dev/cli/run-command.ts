@@ -1,13 +1,13 @@
 import { mkdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { createJsonLogger, type Logger, type LogLevel } from "../app/logger.js";
-import type { JobReport } from "../backup/report.js";
-import { resolveRunSettings } from "../dev/local/run-settings.js";
-import { localCa, runLocalBackup, runRealTenantBackup } from "../dev/local/runtime.js";
-import { trustCa } from "../dev/local/trust-ca.js";
-import type { TenantShape } from "../dev/sim/tenant/generate.js";
-import { EXIT, type ExitCode } from "./exit-codes.js";
-import { formatBytes } from "./format/output.js";
+import { createJsonLogger, type Logger, type LogLevel } from "../../app/logger.js";
+import type { JobReport } from "../../backup/report.js";
+import { EXIT, type ExitCode } from "../../cli/exit-codes.js";
+import { formatBytes } from "../../cli/format/output.js";
+import { resolveRunSettings } from "../local/run-settings.js";
+import { localCa, runLocalBackup, runRealTenantBackup } from "../local/runtime.js";
+import { trustCa } from "../local/trust-ca.js";
+import type { TenantShape } from "../sim/tenant/generate.js";
 
 export interface RunCommandOptions {
   data?: string;

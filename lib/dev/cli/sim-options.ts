@@ -5,9 +5,9 @@
  */
 import { readFileSync } from "node:fs";
 import { type Command, InvalidArgumentError } from "commander";
-import type { FaultCommand } from "../dev/sim/server/faults.js";
-import { ConfigError } from "../errors.js";
-import { integer } from "./options.js";
+import { integer } from "../../cli/options.js";
+import { ConfigError } from "../../errors.js";
+import type { FaultCommand } from "../sim/server/faults.js";
 import type { SimCommandOptions } from "./sim-command.js";
 
 /** A parser of a number option within bounds (fractions allowed). */

@@ -1,11 +1,14 @@
 /**
- * The `mailstream` command line: every command's options and help. A start loads only this
+ * The `mailstream` command line: every command's options and help. It lives in lib/dev because
+ * it also wires the development commands `run` (the local runtime) and `sim` (the simulator),
+ * which production code never imports (docs/architecture.md); the production commands are
+ * lib/cli/commands, loaded when they run. A start loads only this
  * module, commander and the option parsers; what a command does (commands/, the local runtime,
  * the simulator) is imported when that command runs, so `--help` and the archive commands start
  * fast. Every failure ends as one line on stderr and an exit code of lib/cli/failure.ts.
  */
 import { Command } from "commander";
-import { type ExitCode, handleFailure, installProcessGuards } from "./failure.js";
+import { type ExitCode, handleFailure, installProcessGuards } from "../../cli/failure.js";
 import {
   addArchiveOptions,
   addAtOption,
@@ -13,7 +16,7 @@ import {
   integer,
   nonNegativeInt,
   oneOf,
-} from "./options.js";
+} from "../../cli/options.js";
 import { registerSim } from "./sim-options.js";
 
 installProcessGuards();
@@ -96,7 +99,7 @@ addArchiveOptions(
   .option("--json", "print the jobs as JSON")
   .action(
     act(async (opts) => {
-      const { jobsCommand } = await import("./commands/jobs.js");
+      const { jobsCommand } = await import("../../cli/commands/jobs.js");
       return jobsCommand(opts);
     }),
   );
@@ -119,7 +122,7 @@ addArchiveOptions(
   .option("--json", "print JSON")
   .action(
     act(async (job, opts) => {
-      const { statusCommand } = await import("./commands/status.js");
+      const { statusCommand } = await import("../../cli/commands/status.js");
       return statusCommand(job, opts);
     }),
   );
@@ -140,7 +143,7 @@ addAtOption(
   .option("--json", "print JSON")
   .action(
     act(async (mailbox, folder, opts) => {
-      const { lsCommand } = await import("./commands/ls.js");
+      const { lsCommand } = await import("../../cli/commands/ls.js");
       return lsCommand(mailbox, folder, opts);
     }),
   );
@@ -162,7 +165,7 @@ addMessageLookupOptions(
   .option("--json", "print JSON")
   .action(
     act(async (message, opts) => {
-      const { showCommand } = await import("./commands/show.js");
+      const { showCommand } = await import("../../cli/commands/show.js");
       return showCommand(message, opts);
     }),
   );
@@ -187,7 +190,7 @@ is checked in a first read and streamed in a second (also checked; exit 65 if th
   )
   .action(
     act(async (message, opts) => {
-      const { getCommand } = await import("./commands/get.js");
+      const { getCommand } = await import("../../cli/commands/get.js");
       return getCommand(message, opts);
     }),
   );
@@ -207,7 +210,7 @@ addAtOption(
   .option("--json", "print JSON")
   .action(
     act(async (opts) => {
-      const { searchCommand } = await import("./commands/search.js");
+      const { searchCommand } = await import("../../cli/commands/search.js");
       return searchCommand(opts);
     }),
   );
@@ -224,7 +227,7 @@ addArchiveOptions(
   .option("--json", "print the report as JSON")
   .action(
     act(async (job, opts) => {
-      const { reportCommand } = await import("./commands/report.js");
+      const { reportCommand } = await import("../../cli/commands/report.js");
       return reportCommand(job, opts);
     }),
   );
@@ -268,7 +271,7 @@ Examples:
   )
   .action(
     act(async (mailbox, folder, opts) => {
-      const { exportCommand } = await import("./commands/export.js");
+      const { exportCommand } = await import("../../cli/commands/export.js");
       return exportCommand(mailbox, folder, opts);
     }),
   );
@@ -293,7 +296,7 @@ addAtOption(
   .option("--json", "print the result as JSON")
   .action(
     act(async (mailbox, folder, opts) => {
-      const { restoreCommand } = await import("./commands/restore.js");
+      const { restoreCommand } = await import("../../cli/commands/restore.js");
       return restoreCommand(mailbox, folder, opts);
     }),
   );
@@ -309,7 +312,7 @@ addArchiveOptions(
   .option("--json", "print the result as JSON")
   .action(
     act(async (job, opts) => {
-      const { verifyCommand } = await import("./commands/verify.js");
+      const { verifyCommand } = await import("../../cli/commands/verify.js");
       return verifyCommand(job, opts);
     }),
   );

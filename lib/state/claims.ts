@@ -1,0 +1,171 @@
+/** Claims: how a stream task gets its next unit (orphaned ones first, then tickets) and finds the units it holds. */
+import type { StreamTask } from "../queue/stream-task.js";
+import { StateContentionError } from "./errors.js";
+import { requireJob } from "./jobs.js";
+import { jobPk, META, streamSk, unitSk } from "./keys.js";
+import { getUnit, heldIndexes, isHeldBy, listUnits, requireUnit } from "./reads.js";
+import type { StreamRecord, UnitRecord } from "./records.js";
+import { type StateTable, strip, type TransactItem } from "./table.js";
+import { currentTaskCondition, staleError } from "./task-guard.js";
+
+const STATUS = { "#status": "status" };
+
+/** The units the task's stream holds (a continuation resumes them), in index order. */
+export async function heldUnits(t: StateTable, task: StreamTask): Promise<UnitRecord[]> {
+  const stream = await t.get(jobPk(task.jobId), streamSk(task.streamId));
+  if (!stream) return [];
+  const units = await Promise.all(
+    heldIndexes(strip(stream) as unknown as StreamRecord).map((i) => getUnit(t, task.jobId, i)),
+  );
+  return units.filter((u): u is UnitRecord => u !== undefined && isHeldBy(u, task));
+}
+
+/**
+ * Hands the task's stream the next unit, largest first, never one unit to two streams:
+ *
+ * 1. Units the sweep released from dead streams (the job's orphaned set, lowest index first):
+ *    one transaction takes the index out of the set and the unit for this stream.
+ * 2. Else a ticket: an atomic ADD on the job's cursor gives this claimer alone the next index
+ *    (no lost rounds however many streams race), then a transaction sets that unit running for
+ *    this stream (attempts + 1) and records it on the stream. A ticket that cannot be used
+ *    (the task turned stale) goes back through the orphaned set.
+ * 3. Once the cursor is exhausted while some units have not ended, pending units below it
+ *    (a claimer died between ticket and claim) are claimed directly.
+ *
+ * Null when nothing is left or the job is not running; {@link StaleTaskError} when the task is
+ * no longer current.
+ */
+export async function claimUnit(t: StateTable, task: StreamTask): Promise<UnitRecord | null> {
+  // Every lost round means another claimer won a unit, so rounds are bounded by the units left;
+  // the cap only guards against a table that never settles.
+  for (let round = 0; round < 10_000; round++) {
+    // The common case first, without reading the job: a running job with no orphans and
+    // tickets left hands this claimer the next index in one write.
+    if (round === 0) {
+      const ticket = await takeTicket(t, task.jobId, true);
+      if (ticket !== undefined) {
+        const outcome = await takeUnit(t, task, ticket, ["pending"]);
+        if (outcome === "claimed") return await requireUnit(t, task.jobId, ticket);
+        continue;
+      }
+    }
+    const job = await requireJob(t, task.jobId);
+    if (job.status !== "running") return null;
+    const orphan = job.orphanedUnits[0];
+    if (orphan !== undefined) {
+      const outcome = await takeUnit(
+        t,
+        task,
+        orphan,
+        ["orphaned", "pending"],
+        takeOrphan(t, task.jobId, orphan),
+      );
+      if (outcome === "claimed") return await requireUnit(t, task.jobId, orphan);
+      continue;
+    }
+    if (job.nextUnit < job.unitCount) {
+      const ticket = await takeTicket(t, task.jobId);
+      if (ticket === undefined) continue; // the last ticket went to someone else: look again
+      const outcome = await takeUnit(t, task, ticket, ["pending"]);
+      if (outcome === "claimed") return await requireUnit(t, task.jobId, ticket);
+      continue; // a tail sweeper (step 3) claimed it first
+    }
+    const ended = job.unitsDone + job.unitsFailed + job.unitsSkipped;
+    if (ended >= job.unitCount) return null;
+    const lost = (await listUnits(t, task.jobId, job.unitCount)).find((u) => u.status === "pending");
+    if (!lost) return null; // the rest is running elsewhere
+    const outcome = await takeUnit(t, task, lost.index, ["pending"]);
+    if (outcome === "claimed") return await requireUnit(t, task.jobId, lost.index);
+  }
+  throw new StateContentionError(
+    `job ${task.jobId}: expected to claim a unit, found the job's records never settling`,
+  );
+}
+
+/** Removes `index` from the job's orphaned set; condition: it is in the set. */
+function takeOrphan(t: StateTable, jobId: string, index: number) {
+  return t.update(
+    jobPk(jobId),
+    META,
+    "DELETE orphanedUnits :set",
+    { ":i": index, ":set": new Set([index]) },
+    "contains(orphanedUnits, :i)",
+  );
+}
+
+/**
+ * The next index of the job's cursor for this caller alone, or undefined when all are handed out.
+ * `onlyIfPlain`: also undefined unless the job is running with no orphaned unit waiting (those
+ * go first), so that a caller may try this before reading the job.
+ */
+async function takeTicket(t: StateTable, jobId: string, onlyIfPlain = false): Promise<number | undefined> {
+  const attributes = await t.updateReturning({
+    Key: { pk: jobPk(jobId), sk: META },
+    UpdateExpression: "ADD nextUnit :one",
+    ConditionExpression: onlyIfPlain
+      ? "nextUnit < unitCount AND #status = :running AND attribute_not_exists(orphanedUnits)"
+      : "nextUnit < unitCount",
+    ExpressionAttributeValues: onlyIfPlain ? { ":one": 1, ":running": "running" } : { ":one": 1 },
+    ...(onlyIfPlain ? { ExpressionAttributeNames: STATUS } : {}),
+    ReturnValues: "UPDATED_OLD",
+  });
+  return attributes?.nextUnit as number | undefined;
+}
+
+/**
+ * Sets unit `index` running for the task's stream when its status is one of `from`, together
+ * with `extra` (the job-side condition), and adds it to the stream's `heldUnits`.
+ */
+async function takeUnit(
+  t: StateTable,
+  task: StreamTask,
+  index: number,
+  from: Array<"pending" | "orphaned">,
+  extra?: TransactItem,
+): Promise<"claimed" | "lost"> {
+  const pk = jobPk(task.jobId);
+  const now = t.nowIso();
+  const current = currentTaskCondition(task);
+  const fromValues = Object.fromEntries(from.map((status, i) => [`:from${i}`, status]));
+  const items: TransactItem[] = [
+    t.update(
+      pk,
+      unitSk(index),
+      "SET #status = :running, claimedBy = :stream, claimSeq = :seq, claimedAt = :now, " +
+        "startedAt = if_not_exists(startedAt, :now) ADD attempts :one",
+      {
+        ":running": "running",
+        ":stream": task.streamId,
+        ":seq": task.seq,
+        ":now": now,
+        ":one": 1,
+        ...fromValues,
+      },
+      `#status IN (${Object.keys(fromValues).join(", ")})`,
+      STATUS,
+    ),
+    t.update(
+      pk,
+      streamSk(task.streamId),
+      "SET heartbeatAt = :now ADD heldUnits :held",
+      { ":held": new Set([index]), ":now": now, ...current.values, ":finished": "finished" },
+      `${current.condition} AND #status <> :finished`,
+      STATUS,
+    ),
+  ];
+  if (extra) items.push(extra);
+  const outcome = await t.transact(items);
+  if (outcome.ok) return "claimed";
+  if (outcome.failed[1]) {
+    if (!outcome.failed[0] && !extra) {
+      // A ticket this stale task cannot use: hand it back so another stream claims the unit.
+      await t.transact([t.update(pk, META, "ADD orphanedUnits :set", { ":set": new Set([index]) })]);
+    }
+    throw await staleError(t, task);
+  }
+  if (extra && !outcome.failed[2] && outcome.failed[0]) {
+    // In the orphaned set but not claimable (it ended meanwhile): drop it from the set.
+    await t.transact([extra]);
+  }
+  return "lost";
+}
