@@ -1,14 +1,41 @@
 /**
  * The dependency rule of mailstream (docs/architecture.md), checked by `npm test`
  * (`npm run depcheck`): no cycles between files or between areas (folders), production code
- * never imports the development tools, and each area imports only the areas the map allows.
+ * never imports the development tools, and each area imports only the areas the map in
+ * dependency-areas.cjs allows.
  *
  * Production code: functions/, infra/, and lib/ outside lib/dev. Development tools: lib/dev (the
  * simulator, the local runtime and the CLI's dev commands), bench/, test/.
  */
+const { AREAS, pathOf } = require("./dependency-areas.cjs");
+
+/** What each area may import, from dependency-areas.cjs (the map of docs/architecture.md). */
+const areaRules = Object.entries(AREAS).map(([area, { imports }]) => ({
+  name: `area-${area.replaceAll("/", "-")}`,
+  severity: "error",
+  comment: `${area} may import only ${imports.length > 0 ? imports.join(", ") : "node modules"} (docs/architecture.md).`,
+  from: { path: pathOf(area) },
+  to: {
+    path: "^(lib|functions|infra|bench|bin)/",
+    pathNot: [pathOf(area), ...imports.map(pathOf)],
+  },
+}));
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
+    ...areaRules,
+    {
+      name: "every-file-in-an-area",
+      severity: "error",
+      comment:
+        "A new folder under lib/ (or a new top-level folder) is a new area: add it to dependency-areas.cjs and docs/architecture.md.",
+      from: {
+        path: "^(lib|functions|infra|bench|bin)/",
+        pathNot: Object.keys(AREAS).map(pathOf),
+      },
+      to: {},
+    },
     {
       name: "no-file-cycles",
       severity: "error",
@@ -33,39 +60,6 @@ module.exports = {
         "functions/, infra/ and lib/ outside lib/dev ship to users; the simulator, the local runtime and the benchmark do not.",
       from: { path: "^(functions|infra|lib)/", pathNot: "^lib/dev/" },
       to: { path: "^(lib/dev|bench|test)/" },
-    },
-    {
-      name: "lib-stays-out-of-entry-points",
-      severity: "error",
-      comment:
-        "lib/ is what the entry points (functions/, infra/, bin/, bench/) are built from, never the other way round.",
-      from: { path: "^lib/" },
-      to: { path: "^(functions|infra|bin|bench|test)/" },
-    },
-    {
-      name: "core-is-pure",
-      severity: "error",
-      comment:
-        "The backup flow (lib/backup) and the planner (lib/plan) know only their ports: no AWS, Graph, archive or state code.",
-      from: { path: "^lib/(backup|plan)/" },
-      to: { path: "^lib/(app|archive|aws|catalog-index|cli|config|export|graph|restore|state|verify)/" },
-    },
-    {
-      name: "adapters-do-not-know-the-app",
-      severity: "error",
-      comment:
-        "Adapters and features are wired together in lib/app (Lambda) and the CLI; they never import them.",
-      from: {
-        path: "^lib/(archive|aws|backup|catalog-index|config|export|graph|plan|queue|restore|state|verify)/",
-      },
-      to: { path: "^lib/(app|cli)/" },
-    },
-    {
-      name: "shared-roots-are-leaves",
-      severity: "error",
-      comment: "lib/errors.ts and lib/retry.ts are imported by every area and import no area.",
-      from: { path: "^lib/(errors|retry)\\.ts$" },
-      to: { path: "^lib/[^/]+/" },
     },
   ],
   options: {
