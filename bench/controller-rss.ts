@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { ESM_REQUIRE_BANNER } from "../infra/constructs/mailstream-function.js";
+import { lambdaEsbuildOptions } from "../infra/lambda-bundling.js";
 import { environmentForAwsEndpoints } from "../lib/config/aws-endpoints.js";
 import { simulatorTenantEnv } from "../lib/dev/local/simulator-env.js";
 import { LocalSqsEventSource } from "../lib/dev/local/sqs-event-source.js";
@@ -33,6 +33,7 @@ import { ensureSimulatorCa } from "../lib/dev/sim/server/index.js";
 import { generateTenant } from "../lib/dev/sim/tenant/generate.js";
 import type { SQSBatchResponse, SQSEvent } from "../lib/queue/lambda-events.js";
 import type { ChildInvocation, ChildReport } from "./controller-rss-child.js";
+import { rightAlignedTable } from "./table.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = resolve(here, "..");
@@ -121,24 +122,15 @@ function bundleDir(): string {
 
 /**
  * Bundles the child with the settings the CDK stack gives `functions/controller.ts`
- * (infra/constructs/mailstream-function.ts): minified ESM with a `require` banner, a separate
- * source map, `@aws-sdk/*` left out. The target is this Node, not Lambda's Node 22.
+ * (infra/lambda-bundling.ts): minified ESM with a `require` banner, a separate source map,
+ * `@aws-sdk/*` left out. The target is this Node, not Lambda's Node 22.
  */
 async function bundleController(outDir: string): Promise<string> {
   const outfile = join(outDir, "controller.mjs");
   await build({
     entryPoints: [join(here, "controller-rss-child.ts")],
     outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: `node${process.versions.node.split(".")[0]}`,
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
-    external: ["@aws-sdk/*"],
-    mainFields: ["module", "main"],
-    banner: { js: ESM_REQUIRE_BANNER },
+    ...lambdaEsbuildOptions(`node${process.versions.node.split(".")[0]}`),
     tsconfig: join(REPO_ROOT, "tsconfig.json"),
     logLevel: "warning",
   });
@@ -392,12 +384,9 @@ export function formatControllerRss(r: ControllerRssResult): string {
     String(inv.failedRecords),
     (inv.wallMs / 1000).toFixed(1),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join("  ");
   const verdict = r.maxRssBytes <= TARGET_RSS_BYTES ? "met" : "not met";
   return [
-    fmt(head),
-    ...rows.map(fmt),
+    rightAlignedTable(head, rows),
     "",
     `controller peak RSS (${r.peakSource}) with a ${mib(r.messageBytes)} MiB message: ${mib(r.maxRssBytes)} MiB (target ≤ 200 MiB: ${verdict})`,
     `(maxRSS counts the parent's resident set at fork as well; "parent RSS" is that set when the child was spawned)`,

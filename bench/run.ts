@@ -19,6 +19,7 @@ import { lowerBound, type PlanLimits, resolvePlanLimits } from "../lib/plan/inde
 import type { ControllerRssResult } from "./controller-rss.js";
 import { figures, type GraphCounters, type RunFigures, realContent, type ServiceModel } from "./figures.js";
 import { type SimProcess, startSimProcess } from "./sim-process.js";
+import { rightAlignedTable } from "./table.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -331,9 +332,7 @@ function printTable(rows: BenchRow[]): void {
     r.unchanged ? String(r.unchanged.requests) : "-",
     r.unchanged ? `${r.unchanged.folders}+${r.unchanged.mailboxes}` : "-",
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join("  ");
-  process.stdout.write(`${fmt(head)}\n${lines.map(fmt).join("\n")}\n`);
+  process.stdout.write(`${rightAlignedTable(head, lines)}\n`);
 }
 
 async function main(): Promise<void> {

@@ -249,28 +249,12 @@ export async function setJobStatus(
  * reclaimed. True for exactly one caller; false for everyone else and for every later call.
  */
 export async function tryFinalizeJob(t: StateTable, jobId: string): Promise<boolean> {
-  const now = t.nowIso();
-  const outcome = await t.transact([
-    t.update(
-      jobPk(jobId),
-      META,
-      "SET #status = :finalizing, updatedAt = :now",
-      { ":finalizing": "finalizing", ":running": "running", ":now": now },
-      "#status = :running AND streamsFinished = streamCount AND attribute_not_exists(orphanedUnits)",
-      { "#status": "status" },
-    ),
-    t.update(
-      JOBS_PK,
-      jobId,
-      "SET #status = :finalizing, updatedAt = :now",
-      { ":finalizing": "finalizing", ":now": now },
-      undefined,
-      {
-        "#status": "status",
-      },
-    ),
-  ]);
-  return outcome.ok;
+  return toFinalizing(
+    t,
+    jobId,
+    "#status = :from AND streamsFinished = streamCount AND attribute_not_exists(orphanedUnits)",
+    "running",
+  );
 }
 
 /**
@@ -280,15 +264,32 @@ export async function tryFinalizeJob(t: StateTable, jobId: string): Promise<bool
  * was no longer `planning`.
  */
 export async function failPlanning(t: StateTable, jobId: string, reason: string): Promise<boolean> {
+  return toFinalizing(t, jobId, "#status = :from", "planning", reason);
+}
+
+/** Moves the job (META and its `JOBS` entry) to `finalizing` when `condition` holds on META. */
+async function toFinalizing(
+  t: StateTable,
+  jobId: string,
+  condition: string,
+  from: JobStatus,
+  failure?: string,
+): Promise<boolean> {
   const now = t.nowIso();
+  const status = { "#status": "status" };
   const outcome = await t.transact([
     t.update(
       jobPk(jobId),
       META,
-      "SET #status = :finalizing, updatedAt = :now, failure = :reason",
-      { ":finalizing": "finalizing", ":planning": "planning", ":now": now, ":reason": reason },
-      "#status = :planning",
-      { "#status": "status" },
+      `SET #status = :finalizing, updatedAt = :now${failure === undefined ? "" : ", failure = :failure"}`,
+      {
+        ":finalizing": "finalizing",
+        ":from": from,
+        ":now": now,
+        ...(failure === undefined ? {} : { ":failure": failure }),
+      },
+      condition,
+      status,
     ),
     t.update(
       JOBS_PK,
@@ -296,7 +297,7 @@ export async function failPlanning(t: StateTable, jobId: string, reason: string)
       "SET #status = :finalizing, updatedAt = :now",
       { ":finalizing": "finalizing", ":now": now },
       undefined,
-      { "#status": "status" },
+      status,
     ),
   ]);
   return outcome.ok;

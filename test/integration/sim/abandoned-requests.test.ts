@@ -7,21 +7,8 @@
 import { request } from "node:https";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RunningSimulator } from "../../../lib/dev/sim/server/index.js";
-import { startTestSimulator } from "./clients.js";
+import { clientCredentialToken, startTestSimulator } from "./clients.js";
 import { buildTestTenant, type TestTenant } from "./fixture.js";
-
-async function tokenOf(sim: RunningSimulator): Promise<string> {
-  const answer = (await fetch(sim.tokenEndpoint, {
-    method: "POST",
-    body: new URLSearchParams({
-      grant_type: "client_credentials",
-      client_id: sim.clientId,
-      client_secret: sim.clientSecret ?? "",
-      scope: "https://graph.microsoft.com/.default",
-    }),
-  }).then((r) => r.json())) as { access_token: string };
-  return answer.access_token;
-}
 
 /** Sends a GET and destroys its connection once the simulator holds it, before any answer. */
 function abandon(sim: RunningSimulator, url: string, token: string): Promise<void> {
@@ -57,7 +44,7 @@ describe("simulator: a client gone mid-request", () => {
     // Long enough that every abandoned request is still waiting when its connection goes.
     sim = await startTestSimulator({ store: tenant.store, latency: { baseMs: 500 } });
     const running = sim;
-    const token = await tokenOf(running);
+    const token = await clientCredentialToken(running);
     const auth = { headers: { authorization: `Bearer ${token}` } };
     const mailbox = `${running.baseUrl}/users/${tenant.alice.id}`;
     const list = (await fetch(`${mailbox}/mailFolders/inbox/messages?$top=4&$select=id`, auth).then((r) =>

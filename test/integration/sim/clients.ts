@@ -68,3 +68,15 @@ export async function graphErrorOf(call: Promise<unknown>): Promise<GraphError> 
   }
   throw new Error("expected the Graph call to fail, it succeeded");
 }
+
+/** An access token straight from the simulator's token endpoint (client credentials, no MSAL). */
+export async function clientCredentialToken(sim: RunningSimulator): Promise<string> {
+  const form = new URLSearchParams({
+    grant_type: "client_credentials",
+    client_id: sim.clientId,
+    client_secret: sim.clientSecret ?? "",
+    scope: GRAPH_SCOPE,
+  });
+  const response = await fetch(sim.tokenEndpoint, { method: "POST", body: form });
+  return ((await response.json()) as { access_token: string }).access_token;
+}
