@@ -1,0 +1,74 @@
+/**
+ * One "local backup" process for the chaos runs (lib/dev/local/chaos.ts): configured only by
+ * MAILSTREAM_* environment values (the parent's simulator, emulators, state table, queue and
+ * archive), it does what a fresh `mailstream run` does after a crash: resume what is open (the
+ * sweep re-sends every stream at once, closes a job interrupted while planning and finalizes one
+ * interrupted while finalizing), start a job if none is open, run the controller until the job
+ * closes, and print `{"jobId","status"}`.
+ *
+ * MAILSTREAM_CHAOS_KILL makes it SIGKILL itself at a chosen point, from inside, so that the
+ * kill lands in the phase named: `planning:<k>` at the k-th state-table request of planning
+ * (folder listings' sync-state reads, the plan's writes), `finalizing:<k>` at the k-th sync
+ * state promoted (after the report and manifest are written, before the job is closed).
+ */
+import { BatchWriteCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { createBackupApp } from "../../app/backup-app.js";
+import { silentLogger } from "../../app/logger.js";
+import { createAwsClients } from "../../aws/clients.js";
+import { awsEndpointsFromConfig } from "../../config/aws-endpoints.js";
+import { loadConfig } from "../../config/index.js";
+import { LocalSqsEventSource } from "./sqs-event-source.js";
+
+const queueUrl = process.env.MAILSTREAM_STREAM_QUEUE_URL;
+if (!queueUrl) throw new Error("chaos-child: expected MAILSTREAM_STREAM_QUEUE_URL, found none");
+
+const killSpec = /^(planning|finalizing):(\d+)$/.exec(process.env.MAILSTREAM_CHAOS_KILL ?? "");
+const config = loadConfig({ env: process.env });
+const clients = createAwsClients(awsEndpointsFromConfig(config));
+
+if (killSpec) {
+  const [, phase, at] = killSpec;
+  let seen = 0;
+  /** Whether a state-table request belongs to the phase the kill is aimed at. */
+  const inPhase = (command: unknown): boolean => {
+    if (phase === "planning") {
+      if (command instanceof BatchWriteCommand) return true;
+      const pk = (command as QueryCommand).input?.ExpressionAttributeValues?.[":pk"];
+      return command instanceof QueryCommand && typeof pk === "string" && pk.startsWith("MBX#");
+    }
+    const sk = (command as UpdateCommand).input?.Key?.sk;
+    return command instanceof UpdateCommand && typeof sk === "string" && sk.startsWith("FOLDER#");
+  };
+  const send = clients.ddb.send.bind(clients.ddb) as (...args: unknown[]) => Promise<unknown>;
+  (clients.ddb as unknown as { send: (...args: unknown[]) => Promise<unknown> }).send = (...args) => {
+    if (inPhase(args[0]) && ++seen >= Number(at)) process.kill(process.pid, "SIGKILL");
+    return send(...args);
+  };
+}
+
+const app = await createBackupApp({ config, clients, logger: silentLogger });
+const source = new LocalSqsEventSource({
+  sqs: clients.sqs,
+  queueUrl,
+  handler: (event, context) => app.handleSqsEvent(event, context),
+  batchSize: 1,
+  maxConcurrency: config.streams.max,
+});
+
+// Nothing else works this state: what is open was interrupted.
+await app.sweep({ staleAfterMs: 0, planningStaleAfterMs: 0 });
+const open = (await app.state.openJobs()).find((j) => j.status === "running" || j.status === "finalizing");
+const jobId =
+  open?.jobId ?? (await app.startJob({ kind: "on-demand", time: new Date().toISOString() })).jobId;
+process.stdout.write(`${JSON.stringify({ event: "working", jobId, resumed: open !== undefined })}\n`);
+source.start();
+for (;;) {
+  const job = await app.state.getJob(jobId);
+  if (job && ["complete", "partial", "failed"].includes(job.status)) {
+    await source.stop();
+    process.stdout.write(`${JSON.stringify({ event: "closed", jobId, status: job.status })}\n`);
+    app.close();
+    process.exit(0);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
