@@ -16,6 +16,7 @@ import { reexecTrustingCa } from "../lib/dev/local/trust-ca.js";
 import { ensureSimulatorCa, type LatencyOptions, type LimitOptions } from "../lib/dev/sim/server/index.js";
 import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import { lowerBound, type PlanLimits, resolvePlanLimits } from "../lib/plan/index.js";
+import { benchChaos, type ChaosBenchResult } from "./chaos.js";
 import type { ControllerRssResult } from "./controller-rss.js";
 import { figures, type GraphCounters, type RunFigures, realContent, type ServiceModel } from "./figures.js";
 import { type SimProcess, startSimProcess } from "./sim-process.js";
@@ -360,6 +361,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(out), { recursive: true });
   // Written after every run, so that an interrupted benchmark still leaves its figures.
   let dense: DenseFigures | undefined;
+  let chaos: ChaosBenchResult | undefined;
   const save = (rss?: ControllerRssResult) => {
     const uniform1 = rows.find((r) => r.shape === "uniform" && r.streams === 1);
     const uniform16 = rows.find((r) => r.shape === "uniform" && r.streams === 16);
@@ -377,6 +379,7 @@ async function main(): Promise<void> {
         uniform1 && uniform16 ? uniform16.full.itemsPerSecond / uniform1.full.itemsPerSecond : null,
       dense: dense ? { spec: DENSE, ...dense } : null,
       controllerRss: rss ?? null,
+      chaos: chaos ?? null,
     };
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     return result;
@@ -399,6 +402,9 @@ async function main(): Promise<void> {
   save();
   process.stderr.write("bench: controller RSS with a 100 MB message …\n");
   const rss = await controllerRssInItsOwnProcess();
+  save(rss);
+  process.stderr.write("bench: chaos, a local backup killed again and again …\n");
+  chaos = await benchChaos(ca);
   const result = save(rss);
   process.stdout.write("\n");
   printTable(rows);
@@ -408,6 +414,8 @@ async function main(): Promise<void> {
       `${dense.requestsPerItem.toFixed(3)} requests per item (target ≤ 1.05), ${dense.unchangedRequests} requests with nothing changed\n` +
       `controller peak RSS with a ${(rss.messageBytes / 1024 / 1024).toFixed(0)} MiB message: ${(rss.maxRssBytes / 1024 / 1024).toFixed(0)} MiB ` +
       `(target ≤ 200 MB), ${rss.status}\n` +
+      `chaos: ${chaos.kills} kills, archive ${chaos.archiveEqualsTruth ? "equal to" : "DIFFERENT from"} the ground truth, ` +
+      `${chaos.duplicates} duplicates, ${chaos.openJobs} open jobs, ${chaos.processesLeft} processes left\n` +
       `wall time ${result.wallSeconds.toFixed(0)} s\n`,
   );
   process.stdout.write(`wrote ${out}\n`);

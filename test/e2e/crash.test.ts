@@ -11,14 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listMailboxCatalog, readCatalogPart } from "../../lib/archive/catalog.js";
-import { environmentForAwsEndpoints } from "../../lib/config/aws-endpoints.js";
-import { simulatorTenantEnv } from "../../lib/dev/local/simulator-env.js";
+import { catalogDuplicates, compareAll, truthContents } from "../../lib/dev/local/archive-truth.js";
+import { stackEnvironment } from "../../lib/dev/local/chaos.js";
 import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
 import { generateTenant } from "../../lib/dev/sim/index.js";
 import type { UnitRecord } from "../../lib/state/records.js";
 import { loadTestCa } from "../support/sim-ca.js";
-import { compareAll, truthContents } from "./fixtures/archive-truth.js";
 
 const CHILD = fileURLToPath(new URL("./fixtures/controller-child.ts", import.meta.url));
 const PAGE_SIZE = 10;
@@ -57,18 +55,11 @@ afterAll(async () => {
 });
 
 function startChild(s: LocalStack): ChildProcess {
-  const { sim } = s;
   return spawn(process.execPath, ["--import", "tsx", CHILD], {
     env: {
       ...process.env,
-      ...simulatorTenantEnv(sim),
-      MAILSTREAM_ARCHIVE: "local",
-      MAILSTREAM_ARCHIVE_PATH: archivePath,
-      MAILSTREAM_STATE_TABLE: s.app.config.stateTable,
-      MAILSTREAM_STREAM_QUEUE_URL: s.queue.url,
-      MAILSTREAM_STREAMS_MAX: "1",
-      MAILSTREAM_PAGE_SIZE: String(PAGE_SIZE),
-      ...environmentForAwsEndpoints(s.emulators.endpoints),
+      // The stack's streams (1) and page size (PAGE_SIZE), as its own controller would run.
+      ...stackEnvironment(s, archivePath),
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -169,23 +160,10 @@ describe("a controller killed mid-unit", () => {
   }, 90_000);
 });
 
-/** Upserts of the job's catalog, by folder, and any message that appears in more than one line. */
 async function catalogScan(s: LocalStack, mailboxId: string, jobId: string) {
-  const job = (await listMailboxCatalog(s.app.archive.store, mailboxId)).find((j) => j.jobId === jobId);
-  const byFolder = new Map<string, Set<string>>();
-  const duplicates: string[] = [];
-  for (const part of job?.parts ?? []) {
-    const read = await readCatalogPart(s.app.archive.store, part.key);
-    expect(read.errors).toEqual([]);
-    for (const e of read.entries) {
-      if (e.kind !== "upsert") continue;
-      const seen = byFolder.get(e.folderId) ?? new Set<string>();
-      if (seen.has(e.messageId)) duplicates.push(`${e.folderId}/${e.messageId}`);
-      seen.add(e.messageId);
-      byFolder.set(e.folderId, seen);
-    }
-  }
-  return { byFolder, duplicates };
+  const scan = await catalogDuplicates(s.app.archive.store, mailboxId, jobId);
+  expect(scan.unreadable).toBe(0);
+  return scan;
 }
 
 async function catalogMessages(s: LocalStack, mailboxId: string, jobId: string) {

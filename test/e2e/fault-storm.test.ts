@@ -8,10 +8,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compareAll } from "../../lib/dev/local/archive-truth.js";
 import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
 import { type FaultControl, generateTenant } from "../../lib/dev/sim/index.js";
 import { loadTestCa } from "../support/sim-ca.js";
-import { compareAll } from "./fixtures/archive-truth.js";
 
 /**
  * Share of served requests after which the next request meets a fault. Some faults fall on

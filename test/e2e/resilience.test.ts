@@ -9,10 +9,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compareAll } from "../../lib/dev/local/archive-truth.js";
 import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
 import { type GroundTruth, generateTenant, mutateTenant } from "../../lib/dev/sim/index.js";
 import { loadTestCa } from "../support/sim-ca.js";
-import { compareAll } from "./fixtures/archive-truth.js";
 
 const WAIT = { refreshMs: 200, sweepEveryMs: 5_000, timeoutMs: 75_000 };
 /** Per test: longer than {@link WAIT}, so a job that does not close fails with its own message. */
