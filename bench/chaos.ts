@@ -90,7 +90,7 @@ export async function benchChaos(
     const schedule = chaosSchedule(kills, seeded(seed), {
       planningRequests: 8,
       promotedStates: 20,
-      runningMs: 6_000,
+      runningMs: 3_000,
     });
     const outcome = await runChaos({
       stack,

@@ -26,12 +26,16 @@ const killSpec = /^(planning|finalizing):(\d+)$/.exec(process.env.MAILSTREAM_CHA
 const config = loadConfig({ env: process.env });
 const clients = createAwsClients(awsEndpointsFromConfig(config));
 
+/** Planning kills count only the requests of this process's own planning (startJob below). */
+const planning = false;
+
 if (killSpec) {
   const [, phase, at] = killSpec;
   let seen = 0;
   /** Whether a state-table request belongs to the phase the kill is aimed at. */
   const inPhase = (command: unknown): boolean => {
     if (phase === "planning") {
+      if (!planning) return false;
       if (command instanceof BatchWriteCommand) return true;
       const pk = (command as QueryCommand).input?.ExpressionAttributeValues?.[":pk"];
       return command instanceof QueryCommand && typeof pk === "string" && pk.startsWith("MBX#");
