@@ -27,7 +27,7 @@ const config = loadConfig({ env: process.env });
 const clients = createAwsClients(awsEndpointsFromConfig(config));
 
 /** Planning kills count only the requests of this process's own planning (startJob below). */
-const planning = false;
+let planning = false;
 
 if (killSpec) {
   const [, phase, at] = killSpec;
@@ -59,20 +59,39 @@ const source = new LocalSqsEventSource({
   maxConcurrency: config.streams.max,
 });
 
+/** Plans a new job, with planning kills armed meanwhile; its id. */
+async function planJob(): Promise<string> {
+  planning = true;
+  try {
+    return (await app.startJob({ kind: "on-demand", time: new Date().toISOString() })).jobId;
+  } finally {
+    planning = false;
+  }
+}
+
+/** Waits until the job is closed; its status. */
+async function closed(jobId: string): Promise<string> {
+  for (;;) {
+    const job = await app.state.getJob(jobId);
+    if (job && ["complete", "partial", "failed"].includes(job.status)) return job.status;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 // Nothing else works this state: what is open was interrupted.
 await app.sweep({ staleAfterMs: 0, planningStaleAfterMs: 0 });
 const open = (await app.state.openJobs()).find((j) => j.status === "running" || j.status === "finalizing");
-const jobId =
-  open?.jobId ?? (await app.startJob({ kind: "on-demand", time: new Date().toISOString() })).jobId;
+let jobId = open?.jobId ?? (await planJob());
 process.stdout.write(`${JSON.stringify({ event: "working", jobId, resumed: open !== undefined })}\n`);
 source.start();
-for (;;) {
-  const job = await app.state.getJob(jobId);
-  if (job && ["complete", "partial", "failed"].includes(job.status)) {
-    await source.stop();
-    process.stdout.write(`${JSON.stringify({ event: "closed", jobId, status: job.status })}\n`);
-    app.close();
-    process.exit(0);
-  }
-  await new Promise((resolve) => setTimeout(resolve, 100));
+let status = await closed(jobId);
+if (open && killSpec?.[1] === "planning") {
+  // A planning kill for a process that had a job to finish first: it plans the next one.
+  jobId = await planJob();
+  process.stdout.write(`${JSON.stringify({ event: "working", jobId, resumed: false })}\n`);
+  status = await closed(jobId);
 }
+await source.stop();
+process.stdout.write(`${JSON.stringify({ event: "closed", jobId, status })}\n`);
+app.close();
+process.exit(0);
