@@ -6,227 +6,24 @@
  * bench/results/latest.json. Figures are explained in bench/README.md.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type RunningEmulators, startEmulators } from "../lib/dev/local/emulators.js";
-import { type LocalServices, startLocalServices } from "../lib/dev/local/stack.js";
 import { reexecTrustingCa } from "../lib/dev/local/trust-ca.js";
-import { ensureSimulatorCa, type LatencyOptions, type LimitOptions } from "../lib/dev/sim/server/index.js";
-import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
-import { lowerBound, type PlanLimits, resolvePlanLimits } from "../lib/plan/index.js";
+import { ensureSimulatorCa } from "../lib/dev/sim/server/index.js";
 import { benchChaos, type ChaosBenchResult } from "./chaos.js";
 import type { ControllerRssResult } from "./controller-rss.js";
-import { figures, type GraphCounters, type RunFigures, realContent, type ServiceModel } from "./figures.js";
-import { type SimProcess, startSimProcess } from "./sim-process.js";
+import { benchDense, type DenseFigures } from "./dense.js";
+import { DENSE, LATENCY, LIMITS, SHAPES, STREAM_COUNTS } from "./settings.js";
+import { type BenchRow, benchOne, startRig, stopRig } from "./shape-runs.js";
 import { rightAlignedTable } from "./table.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Simulated service, scaled so that a small tenant behaves like a large one under Graph's limits. */
-const LATENCY: LatencyOptions = {
-  baseMs: Number(process.env.BENCH_LATENCY_MS ?? 400),
-  jitterMs: 0,
-  perMimeByteNs: 20,
-};
-const LIMITS: Required<Pick<LimitOptions, "concurrentPerMailbox" | "budgetPerWindow" | "windowMs">> = {
-  concurrentPerMailbox: 4,
-  budgetPerWindow: 600,
-  windowMs: 20_000,
-};
-/** The planner's model of the same service (so its estimates, and LB, match the simulator). */
-function planLimitsFor(streams: number): PlanLimits {
-  return resolvePlanLimits({
-    maxStreams: streams,
-    perMailboxConcurrency: LIMITS.concurrentPerMailbox,
-    budgetPerWindow: LIMITS.budgetPerWindow,
-    windowSeconds: LIMITS.windowMs / 1000,
-    requestLatencySeconds: (LATENCY.baseMs ?? 0) / 1000,
-    perByteSeconds: (LATENCY.perMimeByteNs ?? 0) * 1e-9,
-  });
-}
-
-/**
- * Tenant shapes, scaled to fit the whole benchmark in about 10 minutes on 2 cores. `subset`: at
- * these N the run backs up only the first k mailboxes (`MAILSTREAM_INCLUDE`), because one stream
- * through the whole tenant would take minutes; items/s of a stream does not depend on how many
- * mailboxes wait for it, and LB is computed for the same subset.
- */
-const SHAPES: Record<string, TenantSpec & { subset?: Partial<Record<number, number>> }> = {
-  uniform: { seed: 11, shape: "uniform", mailboxes: 16, totalMessages: 1600, subset: { 1: 1, 4: 8 } },
-  skewed: { seed: 12, shape: "skewed", mailboxes: 24, totalMessages: 800, subset: { 1: 4 } },
-  giant: { seed: 13, shape: "giant", mailboxes: 8, totalMessages: 400, maxUserFolders: 4, subset: { 1: 2 } },
-  "many-small": {
-    seed: 14,
-    shape: "many-small",
-    // BENCH_MANY_SMALL_MAILBOXES: a larger many-small tenant (3 items each), for runs of its own.
-    mailboxes: Number(process.env.BENCH_MANY_SMALL_MAILBOXES ?? 160),
-    totalMessages: 3 * Number(process.env.BENCH_MANY_SMALL_MAILBOXES ?? 160),
-    largeFraction: 0,
-    subset: { 1: 8, 4: 32 },
-  },
-};
-/** Requests per item on mailboxes of realistic density (hundreds of items per folder); latency does not change it. */
-const DENSE: TenantSpec = {
-  seed: 15,
-  shape: "uniform",
-  mailboxes: 2,
-  totalMessages: 1200,
-  maxUserFolders: 2,
-};
-const STREAM_COUNTS = [1, 4, 16, 64];
-/** Delta page size (the configuration's default, `Prefer: odata.maxpagesize`). */
-const PAGE_SIZE = 100;
-
-/** The simulated service in the work model's terms (LB's input). */
-const SERVICE: ServiceModel = {
-  perRequestSeconds: (LATENCY.baseMs ?? 0) / 1000,
-  perByteSeconds: (LATENCY.perMimeByteNs ?? 0) * 1e-9,
-  pageSize: PAGE_SIZE,
-};
-
-interface BenchRow {
-  shape: string;
-  streams: number;
-  mailboxes: number;
-  folders: number;
-  tenantItems: number;
-  lowerBoundSeconds: number;
-  plannedMakespanSeconds: number;
-  planUnits: number;
-  full: RunFigures & { makespanOverLowerBound: number; backupOverLowerBound: number };
-  /** Only at N = 16. */
-  incremental?: RunFigures & { changedItems: number; requestsPerChangedItem: number };
-  /** Only at N = 16. */
-  unchanged?: RunFigures & { folders: number; mailboxes: number; requestsPerFolder: number };
-}
-
-async function counters(sim: SimProcess): Promise<GraphCounters> {
-  const g = (await sim.stats()).graph;
-  return { requests: g.requests, throttled: g.throttled, earlyRetries: g.earlyRetries };
-}
-
-/** What the runs of one shape share: the simulator (its own process) and the AWS emulators. */
-interface ShapeRig {
-  shape: string;
-  spec: TenantSpec;
-  subset: Partial<Record<number, number>> | undefined;
-  sim: SimProcess;
-  emulators: RunningEmulators;
-  dir: string;
-}
-
-async function startRig(
-  shape: string,
-  ca: { certPem: string; keyPem: string },
-  caDir: string,
-): Promise<ShapeRig> {
-  const { subset, ...spec } = SHAPES[shape]!;
-  // The simulator runs in a process of its own: Graph is another machine for a controller.
-  const sim = await startSimProcess({ tenant: spec, latency: LATENCY, limits: LIMITS, ca, certDir: caDir });
-  const dir = mkdtempSync(join(tmpdir(), `mailstream-bench-${shape}-`));
-  try {
-    const emulators = await startEmulators({});
-    return { shape, spec, subset, sim, emulators, dir };
-  } catch (error) {
-    await sim.close();
-    throw error;
-  }
-}
-
-async function stopRig(rig: ShapeRig): Promise<void> {
-  await rig.emulators.stop();
-  await rig.sim.close();
-  rmSync(rig.dir, { recursive: true, force: true });
-}
-
 /** `--reports=DIR`: where each full backup's job report is written (none by default). */
 const reportsDir = process.argv.find((a) => a.startsWith("--reports="))?.slice("--reports=".length);
 if (reportsDir) mkdirSync(reportsDir, { recursive: true });
-
-/** One N of a shape: a fresh state table, queue and archive in the shape's emulators. */
-async function benchOne(rig: ShapeRig, streams: number): Promise<BenchRow> {
-  const { shape, spec, subset, sim } = rig;
-  const dir = join(rig.dir, `n${streams}`);
-  let services: LocalServices | undefined;
-  try {
-    const truth = await sim.groundTruth();
-    const k = subset?.[streams];
-    const only = k === undefined ? undefined : new Set(truth.mailboxes.slice(0, k).map((m) => m.address));
-    const content = realContent(truth, { ...SERVICE, only });
-    const planLimits = planLimitsFor(streams);
-    const lb = lowerBound(content.works, streams, planLimits);
-    services = await startLocalServices(
-      {
-        archive: { kind: "local", path: join(dir, "archive") },
-        emulators: rig.emulators,
-        resourceSuffix: `-n${streams}`,
-        streams,
-        planLimits,
-        ...(only ? { env: { MAILSTREAM_INCLUDE: JSON.stringify([...only]) } } : {}),
-      },
-      sim.info.tenantEnv,
-    );
-    const stack = services;
-    const c0 = await counters(sim);
-    const full = await stack.runJob({ refreshMs: 500 });
-    const c1 = await counters(sim);
-    const fullFigures = figures(full.report, c0, c1, streams);
-    if (reportsDir) {
-      // The whole job report, for `mailstream report`-style timelines of the run.
-      writeFileSync(
-        join(reportsDir, `${shape}-n${streams}-full.json`),
-        `${JSON.stringify(full.report, null, 2)}\n`,
-      );
-    }
-    const row: BenchRow = {
-      shape,
-      streams,
-      mailboxes: content.works.length,
-      folders: content.folders,
-      tenantItems: content.items,
-      lowerBoundSeconds: lb,
-      plannedMakespanSeconds: full.report.plan.predictedMakespanSeconds,
-      planUnits: full.report.plan.units.length,
-      full: {
-        ...fullFigures,
-        makespanOverLowerBound: lb > 0 ? fullFigures.makespanSeconds / lb : 0,
-        backupOverLowerBound: lb > 0 ? fullFigures.backupSeconds / lb : 0,
-      },
-    };
-    // The incremental run (requests per change) and the run with nothing changed (requests
-    // only) are made once per shape, at N = 16, to keep the benchmark within its time.
-    if (streams === 16) {
-      const mutation = await sim.mutate({ seed: spec.seed * 7 + streams, intensity: 0.05 });
-      const changedItems =
-        mutation.newMessages + mutation.deletes + mutation.moves + mutation.propertyChanges;
-      const c2 = await counters(sim);
-      const incremental = await stack.runJob({ refreshMs: 500 });
-      const c3 = await counters(sim);
-      const incFigures = figures(incremental.report, c2, c3, streams);
-      row.incremental = {
-        ...incFigures,
-        changedItems,
-        requestsPerChangedItem: changedItems > 0 ? incFigures.requests / changedItems : 0,
-      };
-      const unchanged = await stack.runJob({ refreshMs: 500 });
-      const c4 = await counters(sim);
-      const unchangedFigures = figures(unchanged.report, c3, c4, streams);
-      const foldersAfter = realContent(await sim.groundTruth(), SERVICE).folders;
-      row.unchanged = {
-        ...unchangedFigures,
-        folders: foldersAfter,
-        mailboxes: content.works.length,
-        requestsPerFolder: foldersAfter > 0 ? unchangedFigures.requests / foldersAfter : 0,
-      };
-    }
-    return row;
-  } finally {
-    await services?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /**
  * The controller RSS measurement (bench/controller-rss.ts) run as a process of its own, so that
@@ -245,47 +42,6 @@ async function controllerRssInItsOwnProcess(): Promise<ControllerRssResult> {
   const code: number = await new Promise((resolve) => child.on("exit", (c) => resolve(c ?? 1)));
   if (code !== 0) throw new Error(`controller RSS: expected exit 0, found exit ${code}`);
   return JSON.parse(readFileSync(out, "utf8")) as ControllerRssResult;
-}
-
-/** Requests per item of a full backup and of a run with nothing changed, on mailboxes of realistic density. */
-async function benchDense(ca: { certPem: string; keyPem: string }, caDir: string): Promise<DenseFigures> {
-  const latency: LatencyOptions = { baseMs: 25, jitterMs: 0, perMimeByteNs: 0 };
-  const sim = await startSimProcess({ tenant: DENSE, latency, limits: LIMITS, ca, certDir: caDir });
-  const dir = mkdtempSync(join(tmpdir(), "mailstream-bench-dense-"));
-  let services: LocalServices | undefined;
-  try {
-    const content = realContent(await sim.groundTruth(), SERVICE);
-    services = await startLocalServices(
-      { archive: { kind: "local", path: join(dir, "archive") }, streams: 4 },
-      sim.info.tenantEnv,
-    );
-    const c0 = await counters(sim);
-    const full = await services.runJob({ refreshMs: 500 });
-    const c1 = await counters(sim);
-    await services.runJob({ refreshMs: 500 });
-    const c2 = await counters(sim);
-    return {
-      mailboxes: content.works.length,
-      folders: content.folders,
-      items: full.report.totals.items,
-      fullRequests: c1.requests - c0.requests,
-      requestsPerItem: (c1.requests - c0.requests) / Math.max(1, full.report.totals.items),
-      unchangedRequests: c2.requests - c1.requests,
-    };
-  } finally {
-    await services?.stop();
-    await sim.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-interface DenseFigures {
-  mailboxes: number;
-  folders: number;
-  items: number;
-  fullRequests: number;
-  requestsPerItem: number;
-  unchangedRequests: number;
 }
 
 const f = (n: number, d = 2) => n.toFixed(d);
@@ -389,7 +145,7 @@ async function main(): Promise<void> {
     try {
       for (const streams of counts ?? STREAM_COUNTS) {
         process.stderr.write(`bench: ${shape} N=${streams} …\n`);
-        rows.push(await benchOne(rig, streams));
+        rows.push(await benchOne(rig, streams, reportsDir));
         printTable(rows.slice(-1));
         save();
       }

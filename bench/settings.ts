@@ -1,0 +1,70 @@
+/**
+ * The benchmark's simulated service, tenant shapes and stream counts, and the planner's model of
+ * the same service, shared by the runs (bench/shape-runs.ts, bench/dense.ts, bench/run.ts).
+ */
+import type { LatencyOptions, LimitOptions } from "../lib/dev/sim/server/index.js";
+import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
+import { type PlanLimits, resolvePlanLimits } from "../lib/plan/index.js";
+import type { ServiceModel } from "./figures.js";
+
+/** Simulated service, scaled so that a small tenant behaves like a large one under Graph's limits. */
+export const LATENCY: LatencyOptions = {
+  baseMs: Number(process.env.BENCH_LATENCY_MS ?? 400),
+  jitterMs: 0,
+  perMimeByteNs: 20,
+};
+export const LIMITS: Required<Pick<LimitOptions, "concurrentPerMailbox" | "budgetPerWindow" | "windowMs">> = {
+  concurrentPerMailbox: 4,
+  budgetPerWindow: 600,
+  windowMs: 20_000,
+};
+/** The planner's model of the same service (so its estimates, and LB, match the simulator). */
+export function planLimitsFor(streams: number): PlanLimits {
+  return resolvePlanLimits({
+    maxStreams: streams,
+    perMailboxConcurrency: LIMITS.concurrentPerMailbox,
+    budgetPerWindow: LIMITS.budgetPerWindow,
+    windowSeconds: LIMITS.windowMs / 1000,
+    requestLatencySeconds: (LATENCY.baseMs ?? 0) / 1000,
+    perByteSeconds: (LATENCY.perMimeByteNs ?? 0) * 1e-9,
+  });
+}
+
+/**
+ * Tenant shapes, scaled to fit the whole benchmark in about 10 minutes on 2 cores. `subset`: at
+ * these N the run backs up only the first k mailboxes (`MAILSTREAM_INCLUDE`), because one stream
+ * through the whole tenant would take minutes; items/s of a stream does not depend on how many
+ * mailboxes wait for it, and LB is computed for the same subset.
+ */
+export const SHAPES: Record<string, TenantSpec & { subset?: Partial<Record<number, number>> }> = {
+  uniform: { seed: 11, shape: "uniform", mailboxes: 16, totalMessages: 1600, subset: { 1: 1, 4: 8 } },
+  skewed: { seed: 12, shape: "skewed", mailboxes: 24, totalMessages: 800, subset: { 1: 4 } },
+  giant: { seed: 13, shape: "giant", mailboxes: 8, totalMessages: 400, maxUserFolders: 4, subset: { 1: 2 } },
+  "many-small": {
+    seed: 14,
+    shape: "many-small",
+    // BENCH_MANY_SMALL_MAILBOXES: a larger many-small tenant (3 items each), for runs of its own.
+    mailboxes: Number(process.env.BENCH_MANY_SMALL_MAILBOXES ?? 160),
+    totalMessages: 3 * Number(process.env.BENCH_MANY_SMALL_MAILBOXES ?? 160),
+    largeFraction: 0,
+    subset: { 1: 8, 4: 32 },
+  },
+};
+/** Requests per item on mailboxes of realistic density (hundreds of items per folder); latency does not change it. */
+export const DENSE: TenantSpec = {
+  seed: 15,
+  shape: "uniform",
+  mailboxes: 2,
+  totalMessages: 1200,
+  maxUserFolders: 2,
+};
+export const STREAM_COUNTS = [1, 4, 16, 64];
+/** Delta page size (the configuration's default, `Prefer: odata.maxpagesize`). */
+export const PAGE_SIZE = 100;
+
+/** The simulated service in the work model's terms (LB's input). */
+export const SERVICE: ServiceModel = {
+  perRequestSeconds: (LATENCY.baseMs ?? 0) / 1000,
+  perByteSeconds: (LATENCY.perMimeByteNs ?? 0) * 1e-9,
+  pageSize: PAGE_SIZE,
+};

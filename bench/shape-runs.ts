@@ -1,0 +1,156 @@
+/**
+ * The runs of one tenant shape: its rig (the simulator in a process of its own, the AWS
+ * emulators) and, per stream count N, a full backup (and at N = 16 a mutation round, an
+ * incremental backup and one with nothing changed), with their figures.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type RunningEmulators, startEmulators } from "../lib/dev/local/emulators.js";
+import { type LocalServices, startLocalServices } from "../lib/dev/local/stack.js";
+import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
+import { lowerBound } from "../lib/plan/index.js";
+import { figures, type GraphCounters, type RunFigures, realContent } from "./figures.js";
+import { LATENCY, LIMITS, planLimitsFor, SERVICE, SHAPES } from "./settings.js";
+import { type SimProcess, startSimProcess } from "./sim-process.js";
+
+export interface BenchRow {
+  shape: string;
+  streams: number;
+  mailboxes: number;
+  folders: number;
+  tenantItems: number;
+  lowerBoundSeconds: number;
+  plannedMakespanSeconds: number;
+  planUnits: number;
+  full: RunFigures & { makespanOverLowerBound: number; backupOverLowerBound: number };
+  /** Only at N = 16. */
+  incremental?: RunFigures & { changedItems: number; requestsPerChangedItem: number };
+  /** Only at N = 16. */
+  unchanged?: RunFigures & { folders: number; mailboxes: number; requestsPerFolder: number };
+}
+
+export async function counters(sim: SimProcess): Promise<GraphCounters> {
+  const g = (await sim.stats()).graph;
+  return { requests: g.requests, throttled: g.throttled, earlyRetries: g.earlyRetries };
+}
+
+/** What the runs of one shape share: the simulator (its own process) and the AWS emulators. */
+export interface ShapeRig {
+  shape: string;
+  spec: TenantSpec;
+  subset: Partial<Record<number, number>> | undefined;
+  sim: SimProcess;
+  emulators: RunningEmulators;
+  dir: string;
+}
+
+export async function startRig(
+  shape: string,
+  ca: { certPem: string; keyPem: string },
+  caDir: string,
+): Promise<ShapeRig> {
+  const { subset, ...spec } = SHAPES[shape]!;
+  // The simulator runs in a process of its own: Graph is another machine for a controller.
+  const sim = await startSimProcess({ tenant: spec, latency: LATENCY, limits: LIMITS, ca, certDir: caDir });
+  const dir = mkdtempSync(join(tmpdir(), `mailstream-bench-${shape}-`));
+  try {
+    const emulators = await startEmulators({});
+    return { shape, spec, subset, sim, emulators, dir };
+  } catch (error) {
+    await sim.close();
+    throw error;
+  }
+}
+
+export async function stopRig(rig: ShapeRig): Promise<void> {
+  await rig.emulators.stop();
+  await rig.sim.close();
+  rmSync(rig.dir, { recursive: true, force: true });
+}
+
+/**
+ * One N of a shape: a fresh state table, queue and archive in the shape's emulators. With
+ * `reportsDir`, each full backup's job report is written there.
+ */
+export async function benchOne(rig: ShapeRig, streams: number, reportsDir?: string): Promise<BenchRow> {
+  const { shape, spec, subset, sim } = rig;
+  const dir = join(rig.dir, `n${streams}`);
+  let services: LocalServices | undefined;
+  try {
+    const truth = await sim.groundTruth();
+    const k = subset?.[streams];
+    const only = k === undefined ? undefined : new Set(truth.mailboxes.slice(0, k).map((m) => m.address));
+    const content = realContent(truth, { ...SERVICE, only });
+    const planLimits = planLimitsFor(streams);
+    const lb = lowerBound(content.works, streams, planLimits);
+    services = await startLocalServices(
+      {
+        archive: { kind: "local", path: join(dir, "archive") },
+        emulators: rig.emulators,
+        resourceSuffix: `-n${streams}`,
+        streams,
+        planLimits,
+        ...(only ? { env: { MAILSTREAM_INCLUDE: JSON.stringify([...only]) } } : {}),
+      },
+      sim.info.tenantEnv,
+    );
+    const stack = services;
+    const c0 = await counters(sim);
+    const full = await stack.runJob({ refreshMs: 500 });
+    const c1 = await counters(sim);
+    const fullFigures = figures(full.report, c0, c1, streams);
+    if (reportsDir) {
+      // The whole job report, for `mailstream report`-style timelines of the run.
+      writeFileSync(
+        join(reportsDir, `${shape}-n${streams}-full.json`),
+        `${JSON.stringify(full.report, null, 2)}\n`,
+      );
+    }
+    const row: BenchRow = {
+      shape,
+      streams,
+      mailboxes: content.works.length,
+      folders: content.folders,
+      tenantItems: content.items,
+      lowerBoundSeconds: lb,
+      plannedMakespanSeconds: full.report.plan.predictedMakespanSeconds,
+      planUnits: full.report.plan.units.length,
+      full: {
+        ...fullFigures,
+        makespanOverLowerBound: lb > 0 ? fullFigures.makespanSeconds / lb : 0,
+        backupOverLowerBound: lb > 0 ? fullFigures.backupSeconds / lb : 0,
+      },
+    };
+    // The incremental run (requests per change) and the run with nothing changed (requests
+    // only) are made once per shape, at N = 16, to keep the benchmark within its time.
+    if (streams === 16) {
+      const mutation = await sim.mutate({ seed: spec.seed * 7 + streams, intensity: 0.05 });
+      const changedItems =
+        mutation.newMessages + mutation.deletes + mutation.moves + mutation.propertyChanges;
+      const c2 = await counters(sim);
+      const incremental = await stack.runJob({ refreshMs: 500 });
+      const c3 = await counters(sim);
+      const incFigures = figures(incremental.report, c2, c3, streams);
+      row.incremental = {
+        ...incFigures,
+        changedItems,
+        requestsPerChangedItem: changedItems > 0 ? incFigures.requests / changedItems : 0,
+      };
+      const unchanged = await stack.runJob({ refreshMs: 500 });
+      const c4 = await counters(sim);
+      const unchangedFigures = figures(unchanged.report, c3, c4, streams);
+      const foldersAfter = realContent(await sim.groundTruth(), SERVICE).folders;
+      row.unchanged = {
+        ...unchangedFigures,
+        folders: foldersAfter,
+        mailboxes: content.works.length,
+        requestsPerFolder: foldersAfter > 0 ? unchangedFigures.requests / foldersAfter : 0,
+      };
+    }
+    return row;
+  } finally {
+    await services?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
