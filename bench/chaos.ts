@@ -17,6 +17,7 @@ import { startLocalStack } from "../lib/dev/local/stack.js";
 import { reexecTrustingCa } from "../lib/dev/local/trust-ca.js";
 import { ensureSimulatorCa } from "../lib/dev/sim/server/index.js";
 import { generateTenant } from "../lib/dev/sim/tenant/generate.js";
+import { Random } from "../lib/dev/sim/tenant/random.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CHILD_PROGRAM = fileURLToPath(new URL("../lib/dev/local/chaos-child.ts", import.meta.url));
@@ -39,18 +40,6 @@ export interface ChaosBenchResult {
   /** Processes of the chaos child's program still alive at the end. */
   processesLeft: number;
   wallSeconds: number;
-}
-
-/** A small seeded generator (mulberry32), so that a run can be repeated. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 function processesRunning(text: string): number {
@@ -87,7 +76,8 @@ export async function benchChaos(
   });
   try {
     await stack.source.stop();
-    const schedule = chaosSchedule(kills, seeded(seed), {
+    const random = new Random(seed);
+    const schedule = chaosSchedule(kills, () => random.next(), {
       planningRequests: 8,
       promotedStates: 20,
       runningMs: 3_000,

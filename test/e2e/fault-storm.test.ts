@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compareAll } from "../../lib/dev/local/archive-truth.js";
 import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
 import { type FaultControl, generateTenant } from "../../lib/dev/sim/index.js";
+import { Random } from "../../lib/dev/sim/tenant/random.js";
 import { loadTestCa } from "../support/sim-ca.js";
 
 /**
@@ -18,18 +19,6 @@ import { loadTestCa } from "../support/sim-ca.js";
  * requests that the fault itself answers, so about a fifth of all requests fail (17 % measured).
  */
 const FAULT_RATE = 0.25;
-
-/** A small seeded generator (mulberry32), so the storm is the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const store = generateTenant({ seed: 601, shape: "uniform", mailboxes: 3, totalMessages: 150 });
 let dir: string;
@@ -39,7 +28,8 @@ const queued = { serverErrors: 0, drops: 0 };
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "mailstream-e2e-storm-"));
-  const random = seeded(7);
+  const draws = new Random(7);
+  const random = () => draws.next();
   stack = await startLocalStack({
     store,
     ca: await loadTestCa(),
