@@ -96,7 +96,7 @@ const AREAS = {
     production: true,
   },
   "lib/cli": {
-    role: "the production commands of the mailstream command line (browse, export, restore, verify, status)",
+    role: "the production commands of the mailstream command line (browse, export, restore, verify, status), its options, failures and exit codes",
     imports: [
       "lib/errors",
       "lib/app",
@@ -134,7 +134,7 @@ const AREAS = {
     production: false,
   },
   "lib/dev/cli": {
-    role: "the development commands of the command line: `run` and `sim`",
+    role: "the mailstream command's entry (lib/dev/cli/main.ts: every command's options, the production ones loaded from lib/cli when they run) and its development commands `run` and `sim`",
     imports: ["lib/errors", "lib/app", "lib/backup", "lib/cli", "lib/dev/local", "lib/dev/sim"],
     production: false,
   },
@@ -149,7 +149,7 @@ const AREAS = {
     production: true,
   },
   bin: {
-    role: "the mailstream command: composes lib/cli with the development commands of lib/dev/cli",
+    role: "the mailstream command: runs the compiled entry lib/dev/cli/main.ts (bin/build-cli.js), or the TypeScript through tsx",
     imports: ["lib/cli", "lib/dev/cli"],
     production: false,
   },

@@ -14,6 +14,12 @@ import type { StateStore } from "../state/index.js";
 import { UsageError } from "./errors.js";
 import type { ArchiveOptions } from "./options.js";
 
+/**
+ * A command answers a person at a terminal: a state table that does not answer is reported at
+ * once (the AWS SDK has made its own attempts), not retried for the pipeline's budget.
+ */
+const CLI_STATE_RETRY = { budgetMs: 0 };
+
 export interface CliContextOptions {
   /** `--data`: the local runtime's data folder. Default `.mailstream`. */
   data?: string;
@@ -84,7 +90,7 @@ async function s3Context(
   return {
     where: `s3://${bucket}${prefix ? `/${prefix}` : ""}`,
     archive,
-    state: table ? new StateStore({ ddb: clients.ddb, tableName: table }) : undefined,
+    state: table ? new StateStore({ ddb: clients.ddb, tableName: table, retry: CLI_STATE_RETRY }) : undefined,
     clients,
     close: () => clients.destroy(),
   };
@@ -132,7 +138,10 @@ async function liveLocalState(
     import("../state/index.js"),
   ]);
   const clients = createAwsClients({ dynamodb: running.dynamodbEndpoint });
-  return { state: new StateStore({ ddb: clients.ddb, tableName: running.tableName }), clients };
+  return {
+    state: new StateStore({ ddb: clients.ddb, tableName: running.tableName, retry: CLI_STATE_RETRY }),
+    clients,
+  };
 }
 
 export async function openCliContext(options: CliContextOptions = {}): Promise<CliContext> {
