@@ -4,7 +4,13 @@
  * bundle of the controller (bench/controller-rss.ts) build the same way.
  */
 import type { BuildOptions } from "esbuild";
-import { ESM_REQUIRE_BANNER } from "./constructs/mailstream-function.js";
+
+/**
+ * ESM bundles still contain CommonJS dependencies that call `require`; esbuild's ESM output has
+ * none, so the banner provides one.
+ */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __mailstreamCreateRequire } from 'node:module'; const require = __mailstreamCreateRequire(import.meta.url);";
 
 /** The bundling of a mailstream function, in NodejsFunction's terms. */
 export const LAMBDA_BUNDLING = {

@@ -7,16 +7,10 @@ import { NodejsFunction, OutputFormat, SourceMapMode } from "aws-cdk-lib/aws-lam
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { LAMBDA_BUNDLING } from "../lambda-bundling.js";
 
 /** The repository root: entry points, lock file and tsconfig are resolved from here. */
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
-
-/**
- * ESM bundles still contain CommonJS dependencies that call `require`; esbuild's ESM output has
- * none, so the banner provides one.
- */
-export const ESM_REQUIRE_BANNER =
-  "import { createRequire as __mailstreamCreateRequire } from 'node:module'; const require = __mailstreamCreateRequire(import.meta.url);";
 
 export interface MailstreamFunctionProps {
   /** Entry file relative to the repository root, e.g. `functions/controller.ts`. */
@@ -86,19 +80,12 @@ export class MailstreamFunction extends Construct {
         ? { reservedConcurrentExecutions: props.reservedConcurrency }
         : {}),
       bundling: {
+        ...LAMBDA_BUNDLING,
         format: OutputFormat.ESM,
-        target: "node22",
-        minify: true,
-        sourceMap: true,
-        // A separate .map file with a sourceMappingURL comment: --enable-source-maps finds it, and
-        // the code itself stays small.
+        // A separate .map file with a sourceMappingURL comment: --enable-source-maps finds it.
         sourceMapMode: SourceMapMode.DEFAULT,
-        // Stack traces need file and line, not the sources: keeps the bundle small.
-        sourcesContent: false,
-        // The Node 22 runtime ships AWS SDK v3: leaving it out keeps bundles small.
-        externalModules: ["@aws-sdk/*"],
-        mainFields: ["module", "main"],
-        banner: ESM_REQUIRE_BANNER,
+        externalModules: [...LAMBDA_BUNDLING.externalModules],
+        mainFields: [...LAMBDA_BUNDLING.mainFields],
         forceDockerBundling: false,
         tsconfig: `${REPO_ROOT}tsconfig.json`,
       },
