@@ -45,11 +45,17 @@ export interface SimProcess {
 }
 
 async function adminJson<T>(adminUrl: string, path: string, body?: unknown): Promise<T> {
+  // A fresh connection per admin call: the benchmark calls between runs, seconds apart, and a
+  // kept-alive socket the simulator is closing at that moment fails the call ("fetch failed").
+  const headers: Record<string, string> = { connection: "close" };
+  if (body !== undefined) headers["content-type"] = "application/json";
   const response = await fetch(`${adminUrl}${path}`, {
     method: body === undefined ? "GET" : "POST",
-    ...(body === undefined
-      ? {}
-      : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+    headers,
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  }).catch((error: unknown) => {
+    const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : "";
+    throw new Error(`simulator ${path}: expected an answer, found no connection${cause}`);
   });
   if (!response.ok) throw new Error(`simulator ${path}: expected 200, found ${response.status}`);
   return (await response.json()) as T;

@@ -1,5 +1,5 @@
 /**
- * A Graph fault storm: about one request in five answers 503 or 504 or loses its connection,
+ * A Graph fault storm: one request in five or more answers 503 or 504 or loses its connection,
  * and the simulator allows fewer concurrent requests per mailbox than the client sends, so 429s
  * with Retry-After come on top. The backup completes with every message equal to the ground
  * truth, and not one request is sent before a Retry-After has passed.
@@ -15,10 +15,11 @@ import { Random } from "../../lib/dev/sim/tenant/random.js";
 import { loadTestCa } from "../support/sim-ca.js";
 
 /**
- * Share of served requests after which the next request meets a fault. Some faults fall on
- * requests that the fault itself answers, so about a fifth of all requests fail (17 % measured).
+ * Share of served requests after which the next request meets a fault. A fault answers the
+ * request it falls on and the 429s count as requests too, so fewer than FAULT_RATE of all
+ * requests fail: 0.25 gave 17 %, 0.32 gives the storm's 20 % and more.
  */
-const FAULT_RATE = 0.25;
+const FAULT_RATE = 0.32;
 
 const store = generateTenant({ seed: 601, shape: "uniform", mailboxes: 3, totalMessages: 150 });
 let dir: string;
@@ -36,7 +37,7 @@ beforeAll(async () => {
     archive: { kind: "local", path: join(dir, "archive") },
     streams: 2,
     // The storm's driver: every request the simulator serves draws whether the next one fails
-    // (503 or 504 without Retry-After, or a dropped connection), so about FAULT_RATE of all
+    // (503 or 504 without Retry-After, or a dropped connection), so a steady share of all
     // requests fail, spread over the whole job.
     latency: {
       sample: () => {
@@ -82,8 +83,9 @@ describe("a fault storm of 5xx, dropped connections and 429s", () => {
 
     const served = s.sim.stats().graph;
     const failed = (served.byStatus["503"] ?? 0) + (served.byStatus["504"] ?? 0) + served.droppedConnections;
-    // The storm was real: about a fifth of all requests failed, and 429s came on top.
-    expect(failed / served.requests).toBeGreaterThan(0.15);
+    // The storm was real: at least a fifth of all requests failed, and 429s came on top.
+    console.info(`fault storm: ${failed} of ${served.requests} requests failed, ${served.throttled} throttled`);
+    expect(failed / served.requests).toBeGreaterThanOrEqual(0.2);
     expect(served.droppedConnections).toBeGreaterThan(0);
     expect(served.throttled).toBeGreaterThan(0);
     expect(served.earlyRetries).toBe(0);

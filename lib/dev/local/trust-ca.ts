@@ -68,6 +68,9 @@ export function withoutNamesakes(certs: readonly string[], pem: string): string[
  */
 function watchLifeline(): void {
   const fd = Number(process.env[LIFELINE_FD]);
+  // The pipe is this process's alone: a child that inherited the variable would take whatever
+  // its own descriptor 3 is (the benchmark's controller-rss child crashed on it).
+  delete process.env[LIFELINE_FD];
   if (!Number.isInteger(fd) || fd < 3) return;
   // A socket over the pipe (not a file stream, whose blocking read would hold a thread-pool thread).
   const line = new Socket({ fd, readable: true, writable: false });
