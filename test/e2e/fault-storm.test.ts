@@ -84,7 +84,9 @@ describe("a fault storm of 5xx, dropped connections and 429s", () => {
     const served = s.sim.stats().graph;
     const failed = (served.byStatus["503"] ?? 0) + (served.byStatus["504"] ?? 0) + served.droppedConnections;
     // The storm was real: at least a fifth of all requests failed, and 429s came on top.
-    console.info(`fault storm: ${failed} of ${served.requests} requests failed, ${served.throttled} throttled`);
+    console.info(
+      `fault storm: ${failed} of ${served.requests} requests failed, ${served.throttled} throttled`,
+    );
     expect(failed / served.requests).toBeGreaterThanOrEqual(0.2);
     expect(served.droppedConnections).toBeGreaterThan(0);
     expect(served.throttled).toBeGreaterThan(0);
