@@ -5,8 +5,8 @@
  * format (catalog.ts).
  */
 import type { Readable } from "node:stream";
-import type { CatalogEntry, CatalogPartKey } from "../backup/ports.js";
-import { type StoredMime, type StoreMimeOptions, storeMime } from "./blobs.js";
+import type { BlobKind, CatalogEntry, CatalogPartKey } from "../backup/ports.js";
+import { type StoreBlobOptions, type StoredBlob, storeBlob } from "./blobs.js";
 import { writeCatalogPart, writeFolders } from "./catalog.js";
 import { type ManifestSource, writeManifest } from "./manifest.js";
 import { writeReport } from "./reports.js";
@@ -14,7 +14,8 @@ import type { ObjectStore } from "./store.js";
 
 export interface Archive {
   readonly store: ObjectStore;
-  storeMime(stream: Readable): Promise<StoredMime>;
+  /** Stores an item body (a message's MIME, an item's export stream) under its content address. */
+  storeBlob(kind: BlobKind, body: Readable | Buffer): Promise<StoredBlob>;
   writeCatalogPart(key: CatalogPartKey, entries: readonly CatalogEntry[]): Promise<void>;
   /** The mailbox's folder tree for this job (coordinator `recordFolders`). */
   recordFolders(
@@ -46,10 +47,10 @@ export function catalogMeta<T extends Record<string, unknown>>(meta: T): T {
   return rest as T;
 }
 
-export function createArchive(store: ObjectStore, opts: StoreMimeOptions = {}): Archive {
+export function createArchive(store: ObjectStore, opts: StoreBlobOptions = {}): Archive {
   return {
     store,
-    storeMime: (stream) => storeMime(store, stream, opts),
+    storeBlob: (kind, body) => storeBlob(store, kind, body, opts),
     async writeCatalogPart(key, entries) {
       await writeCatalogPart(
         store,

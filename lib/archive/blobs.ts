@@ -1,14 +1,25 @@
 /**
- * Content-addressed MIME blobs: a message is stored once under the SHA-256 of its bytes
- * (`blobs/sha256/<aa>/<bb>/<sha256>.eml`), as a plain `.eml` that ordinary tools open.
+ * Content-addressed item bodies (blobs): an item body is stored once under the SHA-256 of its
+ * bytes, with its kind in the key (`blobs/sha256/<aa>/<bb>/<sha256>.<ext>`): a message's MIME as
+ * a plain `.eml` that ordinary tools open, an item's export stream (the mailbox import/export
+ * API's opaque full-fidelity data) as `.fts`, byte for byte as the service gave it.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { PassThrough, type Readable, Transform } from "node:stream";
+import { PassThrough, Readable, Transform } from "node:stream";
+import type { BlobKind } from "../backup/ports.js";
 import { BlobIntegrityError } from "./errors.js";
-import { blobKey, STAGING_PREFIX } from "./keys.js";
+import { BLOB_EXTENSIONS, blobKey, STAGING_PREFIX } from "./keys.js";
 import type { ObjectStore } from "./store.js";
 
-export interface StoredMime {
+export type { BlobKind } from "../backup/ports.js";
+
+/** The content type each kind of blob is written with. */
+const CONTENT_TYPES: Record<BlobKind, string> = {
+  mime: "message/rfc822",
+  export: "application/octet-stream",
+};
+
+export interface StoredBlob {
   /** Lowercase hex SHA-256 of the bytes: the blob's address. */
   sha256: string;
   /** Size in bytes. */
@@ -19,28 +30,44 @@ export interface StoredMime {
   existed: boolean;
 }
 
-export interface StoreMimeOptions {
+/** @deprecated name of {@link StoredBlob}, kept for callers that store MIME. */
+export type StoredMime = StoredBlob;
+
+export interface StoreBlobOptions {
   /**
-   * Bytes kept in memory before the message is spilled to a staging upload, 1 B..64 MiB.
-   * Default 4 MiB: most messages are smaller and are written once, straight to their address.
+   * Bytes kept in memory before the body is spilled to a staging upload, 1 B..64 MiB.
+   * Default 4 MiB: most items are smaller and are written once, straight to their address.
    */
   memoryThresholdBytes?: number;
 }
+export type StoreMimeOptions = StoreBlobOptions;
 
 const DEFAULT_THRESHOLD = 4 * 1024 * 1024;
 
-/**
- * Stores a MIME stream under its content address, hashing while it streams. A message up to the
- * threshold is held in memory and written to its address when that is still empty. A larger
- * one is streamed to a staging key (multipart on S3) and then moved to its address, or dropped
- * when the address already exists: memory stays bounded whatever the size. A retried call with
- * the same bytes writes the same key with the same content.
- */
-export async function storeMime(
+/** Stores a message's MIME (a blob of kind `mime`, `.eml`); see {@link storeBlob}. */
+export function storeMime(
   store: ObjectStore,
   stream: Readable,
-  opts: StoreMimeOptions = {},
-): Promise<StoredMime> {
+  opts: StoreBlobOptions = {},
+): Promise<StoredBlob> {
+  return storeBlob(store, "mime", stream, opts);
+}
+
+/**
+ * Stores an item body of a kind under its content address, hashing while it streams. A body up
+ * to the threshold is held in memory and written to its address when that is still empty. A
+ * larger one is streamed to a staging key (multipart on S3) and then moved to its address, or
+ * dropped when the address already exists: memory stays bounded whatever the size. A retried
+ * call with the same bytes writes the same key with the same content.
+ */
+export async function storeBlob(
+  store: ObjectStore,
+  kind: BlobKind,
+  body: Readable | Buffer,
+  opts: StoreBlobOptions = {},
+): Promise<StoredBlob> {
+  const stream = Buffer.isBuffer(body) ? Readable.from([body]) : body;
+  const contentType = CONTENT_TYPES[kind];
   const threshold = Math.min(64 * 1024 * 1024, Math.max(1, opts.memoryThresholdBytes ?? DEFAULT_THRESHOLD));
   const hash = createHash("sha256");
   let size = 0;
@@ -61,9 +88,9 @@ export async function storeMime(
       if (!spill) {
         held.push(chunk);
         if (size <= threshold) continue;
-        const key = `${STAGING_PREFIX}${randomUUID()}.eml`;
+        const key = `${STAGING_PREFIX}${randomUUID()}.${BLOB_EXTENSIONS[kind]}`;
         const pass = new PassThrough();
-        spill = { key, pass, done: store.put(key, pass, { contentType: "message/rfc822" }) };
+        spill = { key, pass, done: store.put(key, pass, { contentType }) };
         // Surface an upload failure while we are still writing, instead of waiting forever on drain.
         spill.done.catch(() => {});
         const first = Buffer.concat(held);
@@ -83,7 +110,7 @@ export async function storeMime(
   }
 
   const sha256 = hash.digest("hex");
-  const key = blobKey(sha256);
+  const key = blobKey(sha256, kind);
   if (spill) {
     spill.pass.end();
     await spill.done;
@@ -97,7 +124,7 @@ export async function storeMime(
   }
   const existing = await store.head(key);
   if (existing && existing.size === size) return { sha256, size, key, existed: true };
-  await store.put(key, Buffer.concat(held), { contentType: "message/rfc822" });
+  await store.put(key, Buffer.concat(held), { contentType });
   return { sha256, size, key, existed: false };
 }
 
@@ -113,6 +140,8 @@ async function write(spill: { pass: PassThrough; done: Promise<void> }, chunk: B
 }
 
 export interface ReadBlobOptions {
+  /** The blob's kind. Default `mime`. */
+  kind?: BlobKind;
   /**
    * Recompute the SHA-256 while reading and fail the stream at its end with
    * {@link BlobIntegrityError} when it differs from the address. Default false.
@@ -120,13 +149,14 @@ export interface ReadBlobOptions {
   verify?: boolean;
 }
 
-/** The blob's bytes, exactly the `.eml` that was stored. Throws `ObjectNotFoundError` when missing. */
+/** The blob's bytes, exactly as stored. Throws `ObjectNotFoundError` when missing. */
 export async function readBlob(
   store: ObjectStore,
   sha256: string,
   opts: ReadBlobOptions = {},
 ): Promise<Readable> {
-  const body = await store.get(blobKey(sha256));
+  const key = blobKey(sha256, opts.kind);
+  const body = await store.get(key);
   if (!opts.verify) return body;
   const hash = createHash("sha256");
   const check = new Transform({
@@ -139,9 +169,7 @@ export async function readBlob(
       done(
         found === sha256
           ? null
-          : new BlobIntegrityError(
-              `blob ${blobKey(sha256)}: expected content hashing to ${sha256}, found ${found}`,
-            ),
+          : new BlobIntegrityError(`blob ${key}: expected content hashing to ${sha256}, found ${found}`),
       );
     },
   });
@@ -150,6 +178,6 @@ export async function readBlob(
 }
 
 /** True when the archive holds the blob. */
-export async function hasBlob(store: ObjectStore, sha256: string): Promise<boolean> {
-  return (await store.head(blobKey(sha256))) !== null;
+export async function hasBlob(store: ObjectStore, sha256: string, kind: BlobKind = "mime"): Promise<boolean> {
+  return (await store.head(blobKey(sha256, kind))) !== null;
 }

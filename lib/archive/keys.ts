@@ -2,6 +2,7 @@
  * The archive's key layout, in one place (mirrored by infra/archive-layout.ts and described in
  * docs/archive-format.md). Keys are `/`-separated and identical on S3 and in a local folder.
  */
+import type { BlobKind } from "../backup/ports.js";
 import { InvalidKeyError } from "./errors.js";
 
 /**
@@ -35,12 +36,21 @@ export function assertValidKey(key: string): void {
 export const BLOB_PREFIX = "blobs/sha256/";
 export const STAGING_PREFIX = "staging/";
 
-/** `blobs/sha256/<aa>/<bb>/<sha256>.eml`: two fan-out levels keep listings and folders small. */
-export function blobKey(sha256: string): string {
+/** The file extension of each kind of blob: `.eml` (MIME), `.fts` (export stream, FastTransfer). */
+export const BLOB_EXTENSIONS: Readonly<Record<BlobKind, string>> = Object.freeze({
+  mime: "eml",
+  export: "fts",
+});
+
+/**
+ * `blobs/sha256/<aa>/<bb>/<sha256>.<ext>`: two fan-out levels keep listings and folders small;
+ * the extension says the kind (`.eml` MIME, `.fts` export stream).
+ */
+export function blobKey(sha256: string, kind: BlobKind = "mime"): string {
   if (!/^[0-9a-f]{64}$/.test(sha256)) {
     throw new InvalidKeyError(sha256, "expected a lowercase hex SHA-256 (64 characters)");
   }
-  return `${BLOB_PREFIX}${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}.eml`;
+  return `${BLOB_PREFIX}${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}.${BLOB_EXTENSIONS[kind]}`;
 }
 
 /** Identifies one catalog part: a page of one folder's delta in one unit of one job. */

@@ -36,6 +36,13 @@ export interface MailSource {
   traffic?(userId: string): { requests: number; throttled: number };
 }
 
+/**
+ * What an archived item body is: a message's MIME (`.eml`, readable by any mail client) or an
+ * item's export stream (the mailbox import/export API's opaque full-fidelity data, which an
+ * import session turns back into the same item).
+ */
+export type BlobKind = "mime" | "export";
+
 export interface StoredBlob {
   sha256: string;
   size: number;
@@ -58,7 +65,12 @@ export interface CatalogPartKey {
 }
 
 export interface ArchiveSink {
-  storeMime(stream: Readable): Promise<StoredBlob>;
+  /**
+   * Stores an item body of a kind under the SHA-256 of its bytes (identical bodies of a kind are
+   * stored once). A stream is consumed as it arrives (memory stays bounded whatever its size);
+   * the promise settles once the body is durable.
+   */
+  storeBlob(kind: BlobKind, body: Readable | Buffer): Promise<StoredBlob>;
   /** Writes (or rewrites, identically keyed) one catalog part. */
   writeCatalogPart(key: CatalogPartKey, entries: CatalogEntry[]): Promise<void>;
 }

@@ -86,7 +86,10 @@ describe.each(adapters)("archive on %s", (_name, open) => {
     const jobId = "2026-11-29T04-38-00Z-ab12";
     const mailboxId = "6f1c7a5e-0000-4000-8000-000000000001";
     const folderId = "AAMkAGI2/THVfAAA=";
-    const blob = await archive.storeMime(Readable.from([Buffer.from("Subject: hi\r\n\r\nhello\r\n")]));
+    const blob = await archive.storeBlob(
+      "mime",
+      Readable.from([Buffer.from("Subject: hi\r\n\r\nhello\r\n")]),
+    );
     const meta = { id: "msg-1", changeKey: "CQAAAB", isRead: false, subject: "hi", categories: ["Blue"] };
     await archive.recordFolders(jobId, mailboxId, [
       { id: folderId, parentFolderId: "root", path: "Inbox", displayName: "Inbox" },

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { readBlob, storeMime } from "../../../lib/archive/blobs.js";
+import { hasBlob, readBlob, storeBlob, storeMime } from "../../../lib/archive/blobs.js";
 import { BlobIntegrityError } from "../../../lib/archive/errors.js";
 import { blobKey } from "../../../lib/archive/keys.js";
 import { MemoryObjectStore } from "../../../lib/archive/memory-store.js";
@@ -88,6 +88,36 @@ describe("storeMime", () => {
       "connection reset",
     );
     expect(store.objects.size).toBe(0);
+  });
+});
+
+describe("storeBlob", () => {
+  it("keeps the kind in the key: the same bytes as MIME and as an export stream are two blobs", async () => {
+    const store = new RecordingStore();
+    const bytes = randomBytes(3000);
+    const asExport = await storeBlob(store, "export", bytes);
+    expect(asExport).toEqual({
+      sha256: sha(bytes),
+      size: 3000,
+      key: blobKey(sha(bytes), "export"),
+      existed: false,
+    });
+    expect(asExport.key.endsWith(".fts")).toBe(true);
+    expect(await hasBlob(store, sha(bytes), "export")).toBe(true);
+    expect(await hasBlob(store, sha(bytes), "mime")).toBe(false);
+    expect((await storeBlob(store, "export", chunked(bytes, 100))).existed).toBe(true);
+    const asMime = await storeBlob(store, "mime", chunked(bytes, 100));
+    expect(asMime).toMatchObject({ key: blobKey(sha(bytes), "mime"), existed: false });
+    expect(await readAll(await readBlob(store, sha(bytes), { kind: "export", verify: true }))).toEqual(bytes);
+  });
+
+  it("spills a large export stream through a staging key of its kind", async () => {
+    const store = new RecordingStore();
+    const bytes = randomBytes(50_000);
+    const stored = await storeBlob(store, "export", chunked(bytes, 4096), { memoryThresholdBytes: 10_000 });
+    expect(stored.key).toBe(blobKey(sha(bytes), "export"));
+    expect(store.puts[0]?.key).toMatch(/^staging\/.*\.fts$/);
+    expect([...store.objects.keys()]).toEqual([blobKey(sha(bytes), "export")]);
   });
 });
 

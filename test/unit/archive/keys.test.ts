@@ -40,6 +40,8 @@ describe("archive keys", () => {
   it("fans blobs out by the first two byte pairs and refuses non-hashes", () => {
     const sha = "ab".repeat(32);
     expect(blobKey(sha)).toBe(`blobs/sha256/ab/ab/${sha}.eml`);
+    expect(blobKey(sha, "mime")).toBe(`blobs/sha256/ab/ab/${sha}.eml`);
+    expect(blobKey(sha, "export")).toBe(`blobs/sha256/ab/ab/${sha}.fts`);
     expect(() => blobKey("../etc")).toThrow(InvalidKeyError);
     expect(() => blobKey("AB".repeat(32))).toThrow(InvalidKeyError);
   });

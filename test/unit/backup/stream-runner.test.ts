@@ -131,9 +131,10 @@ function deps(state: MemoryStreamState, pagesPerFolder: number, remaining: () =>
         openMime: async (_u, id) => Readable.from([Buffer.from(id)]),
       },
       archive: {
-        storeMime: async (s) => {
+        storeBlob: async (_kind, s) => {
           let size = 0;
-          for await (const c of s) size += (c as Buffer).length;
+          if (Buffer.isBuffer(s)) size = s.length;
+          else for await (const c of s) size += (c as Buffer).length;
           return { sha256: "x", size, existed: false };
         },
         writeCatalogPart: async () => {},

@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import type {
   ArchiveSink,
+  BlobKind,
   CatalogEntry,
   CatalogPartKey,
   DeltaPageView,
@@ -72,9 +73,10 @@ class FakeSource implements MailSource {
 class FakeArchive implements ArchiveSink {
   readonly blobs = new Map<string, Buffer>();
   readonly parts = new Map<string, CatalogEntry[]>();
-  async storeMime(stream: Readable) {
+  async storeBlob(_kind: BlobKind, body: Readable | Buffer) {
     const chunks: Buffer[] = [];
-    for await (const c of stream) chunks.push(c as Buffer);
+    if (Buffer.isBuffer(body)) chunks.push(body);
+    else for await (const c of body) chunks.push(c as Buffer);
     const bytes = Buffer.concat(chunks);
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     const existed = this.blobs.has(sha256);
