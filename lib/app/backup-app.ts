@@ -186,12 +186,16 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
       : {}),
   };
   const directory = createMailboxDirectory(gateway, config.mailboxes);
-  const plan = createPlanner({
-    maxStreams: config.streams.max,
-    perMailboxConcurrency: config.streams.perMailboxConcurrency,
-    pageSize: config.pageSize,
-    ...options.planLimits,
-  });
+  const plan = createPlanner(
+    {
+      maxStreams: config.streams.max,
+      perMailboxConcurrency: config.streams.perMailboxConcurrency,
+      pageSize: config.pageSize,
+      ...options.planLimits,
+    },
+    // Mail as MIME until units read item folders; then config.mailContent.
+    "mime",
+  );
   const log = (event: string, fields: Record<string, unknown>) => logger.info(event, fields);
 
   const metrics = options.metrics ?? noMetrics;

@@ -40,6 +40,8 @@ export function createMailboxDirectory(
         skipped: found.skipped.map((s) => ({ userId: s.userId, address: s.upn, reason: s.reason })),
       };
     },
-    listFolders: (userId) => listFolders(gateway, userId),
+    // Mail folders of the primary mailbox until units read item folders (the import/export
+    // API's listing, readUserFolderTrees, replaces this then).
+    listFolders: async (userId) => ({ folders: await listFolders(gateway, userId) }),
   };
 }

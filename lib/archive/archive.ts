@@ -28,6 +28,10 @@ export interface Archive {
       displayName: string;
       /** Search folders are recorded as such, so that listings do not show them as empty folders. */
       isSearchFolder?: boolean;
+      /** Which of the user's mailboxes holds the folder. Absent: the primary mailbox. */
+      mailbox?: "primary" | "archive";
+      /** The folder class. Absent: `IPF.Note`. */
+      folderClass?: string;
     }>,
   ): Promise<void>;
   writeReport(report: { jobId: string }): Promise<void>;
@@ -81,6 +85,8 @@ export function createArchive(store: ObjectStore, opts: StoreBlobOptions = {}): 
           path: f.path,
           displayName: f.displayName,
           ...(f.isSearchFolder ? { searchFolder: true } : {}),
+          ...(f.mailbox ? { mailbox: f.mailbox } : {}),
+          ...(f.folderClass ? { class: f.folderClass } : {}),
         })),
       );
     },

@@ -53,6 +53,10 @@ export const folderRecordSchema = z.looseObject({
   displayName: z.string(),
   /** A search folder (a saved search: no messages of its own). Absent before this field existed. */
   searchFolder: z.boolean().optional(),
+  /** `archive`: a folder of the user's in-place archive. Absent: the primary mailbox. */
+  mailbox: z.enum(["primary", "archive"]).optional(),
+  /** The folder class (`IPF.Appointment`, `IPF.Contact`, …). Absent: mail (`IPF.Note`). */
+  class: z.string().optional(),
 });
 
 /** A message stored (new) or changed (props or folder) in a folder. */
@@ -92,6 +96,10 @@ export interface FolderRecord {
   displayName: string;
   /** A search folder (a saved search over other folders): it holds no messages of its own. */
   searchFolder?: boolean;
+  /** `archive`: a folder of the user's in-place archive. Absent: the primary mailbox. */
+  mailbox?: "primary" | "archive";
+  /** The folder class (`IPF.Appointment`, `IPF.Contact`, `IPF.Task`, `IPF.StickyNote`, …). Absent: `IPF.Note`. */
+  class?: string;
 }
 
 /** The format of the catalog parts this code writes (a header line first). Format 1: no header. */
@@ -285,6 +293,8 @@ export async function writeFolders(
     path: f.path,
     displayName: f.displayName,
     ...(f.searchFolder ? { searchFolder: true } : {}),
+    ...(f.mailbox === "archive" ? { mailbox: "archive" as const } : {}),
+    ...(f.class !== undefined && f.class !== "IPF.Note" ? { class: f.class } : {}),
   }));
   await store.put(key, toCheckedJsonLines(records), { contentType: "application/x-ndjson" });
   return key;

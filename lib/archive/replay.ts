@@ -37,6 +37,10 @@ export interface ViewFolder {
   displayName?: string;
   /** A search folder (a saved search): no messages of its own, not an ordinary empty folder. */
   searchFolder?: boolean;
+  /** `archive`: a folder of the user's in-place archive. Absent: the primary mailbox. */
+  mailbox?: "primary" | "archive";
+  /** The folder class (`IPF.Appointment`, …). Absent: mail (`IPF.Note`). */
+  class?: string;
   /** Sorted by message id. */
   messages: ViewMessage[];
 }
@@ -133,6 +137,8 @@ export class MailboxState {
         path: f.path,
         displayName: f.displayName,
         ...(f.searchFolder ? { searchFolder: true } : {}),
+        ...(f.mailbox === "archive" ? { mailbox: "archive" as const } : {}),
+        ...(f.class !== undefined ? { class: f.class } : {}),
         messages: [],
       });
     }
@@ -146,8 +152,11 @@ export class MailboxState {
     }
     const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
     for (const f of byId.values()) f.messages.sort((a, b) => cmp(a.messageId, b.messageId));
+    // The primary mailbox's folders first, then the archive's; each by path.
+    const role = (f: ViewFolder) => (f.mailbox === "archive" ? 1 : 0);
     return [...byId.values()].sort(
-      (a, b) => cmp(a.path ?? "\uffff", b.path ?? "\uffff") || cmp(a.folderId, b.folderId),
+      (a, b) =>
+        role(a) - role(b) || cmp(a.path ?? "\uffff", b.path ?? "\uffff") || cmp(a.folderId, b.folderId),
     );
   }
 }
@@ -313,6 +322,8 @@ export async function compactMailbox(
       path: f.path ?? "",
       displayName: f.displayName ?? "",
       ...(f.searchFolder ? { searchFolder: true } : {}),
+      ...(f.mailbox === "archive" ? { mailbox: "archive" as const } : {}),
+      ...(f.class !== undefined ? { class: f.class } : {}),
     }));
   const messages = view.folders.flatMap((f) => f.messages);
   const key = await writeSnapshot(

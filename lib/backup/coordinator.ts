@@ -5,6 +5,7 @@ import type {
   CoordinatorStatePort,
   DiscoveredMailbox,
   FolderInfo,
+  FolderListing,
   JobPlan,
   JobTrigger,
   MailboxDirectory,
@@ -86,14 +87,17 @@ async function planJob(
   const listed = discovery.mailboxes.map((mailbox) =>
     listing.add(async () => {
       const syncedFolderIds = deps.state.syncedFolderIds(mailbox.userId);
-      let folders: FolderInfo[];
+      const syncedItemFolderIds =
+        deps.state.syncedItemFolderIds?.(mailbox.userId) ?? Promise.resolve(undefined);
+      let listing: FolderListing;
       try {
-        folders = await deps.directory.listFolders(mailbox.userId);
+        listing = await deps.directory.listFolders(mailbox.userId);
       } catch (error) {
         // A mailbox that vanished, closed, or whose listing kept failing for the whole retry
         // budget (or asked for a longer wait) is recorded; the job goes on with the others.
         // Refused credentials stop the job: every mailbox would fail alike.
         syncedFolderIds.catch(() => {});
+        syncedItemFolderIds.catch(() => {});
         if (ruleFor(error) === "stop") throw error;
         skipped.push({
           userId: mailbox.userId,
@@ -102,8 +106,15 @@ async function planJob(
         });
         return;
       }
-      await deps.recordFolders(jobId, mailbox, folders);
-      planning.push({ mailbox, folders, syncedFolderIds: await syncedFolderIds });
+      await deps.recordFolders(jobId, mailbox, listing.folders);
+      const items = await syncedItemFolderIds;
+      planning.push({
+        mailbox,
+        folders: listing.folders,
+        ...(listing.mailboxIds ? { mailboxIds: listing.mailboxIds } : {}),
+        syncedFolderIds: await syncedFolderIds,
+        ...(items ? { syncedItemFolderIds: items } : {}),
+      });
     }),
   );
   // Every listing settles before a failure ends the planning: none is left running unobserved.
@@ -118,6 +129,12 @@ async function planJob(
     mailboxes: planning.map((p) => p.mailbox),
     skipped,
     syncedFolderIds: new Map(planning.map((p) => [p.mailbox.userId, p.syncedFolderIds])),
+    syncedItemFolderIds: new Map(
+      planning.map((p) => [p.mailbox.userId, p.syncedItemFolderIds ?? new Set<string>()]),
+    ),
+    mailboxIds: new Map(
+      planning.flatMap((p) => (p.mailboxIds ? [[p.mailbox.userId, p.mailboxIds] as const] : [])),
+    ),
   });
   if (!written) {
     // The sweep closed the job while this invocation planned it (it took too long): leave it.

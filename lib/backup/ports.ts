@@ -134,6 +134,8 @@ export interface StagedLink {
   mailboxId: string;
   folderId: string;
   deltaLink: string;
+  /** `items`: an item delta link (a sync state of its own). Absent: a message delta link. */
+  via?: "items";
 }
 
 /** A unit's last checkpoint, handed to its completion instead of being written on its own. */
@@ -146,8 +148,11 @@ export interface LastCheckpoint {
 }
 
 export interface UnitStatePort {
-  /** The committed delta link of a folder (the base of an incremental pass), if any. */
-  syncState(mailboxId: string, folderId: string): Promise<string | undefined>;
+  /**
+   * The committed delta link of a folder (the base of an incremental pass), if any: its message
+   * delta link, or with `via: "items"` its item delta link.
+   */
+  syncState(mailboxId: string, folderId: string, via?: "items"): Promise<string | undefined>;
   /**
    * Records progress after fully stored pages; throws if this stream lost the unit. `staged`:
    * the new delta links of the folders this checkpoint finishes, promoted to their sync states
@@ -156,12 +161,30 @@ export interface UnitStatePort {
   checkpoint(checkpoint: UnitCheckpoint, delta: UnitProgress, staged?: StagedLink[]): Promise<void>;
 }
 
+/**
+ * How a unit reads one of its folders (one letter each in `UnitWork.folderReads`):
+ * - `m`: message delta of the primary mailbox and each message's MIME (`$value`): mail in
+ *   content mode `mime`, and every folder of units planned before item kinds;
+ * - `b`: the same plus each message's export stream (`exportItems`): mail in content mode `both`;
+ * - `p`: item delta of the primary mailbox and each item's export stream: its other kinds of
+ *   item, and mail in content mode `fidelity`;
+ * - `a`: item delta and export streams of the in-place archive.
+ */
+export type FolderRead = "m" | "b" | "p" | "a";
+
 /** The work handed to a stream: one mailbox, or a group of folders of one big mailbox. */
 export interface UnitWork {
   jobId: string;
   index: number;
   mailboxId: string;
   folderIds: string[];
+  /**
+   * How each folder is read: one {@link FolderRead} letter per folder, in `folderIds` order.
+   * Absent (units planned before item kinds): every folder `m`.
+   */
+  folderReads?: string;
+  /** The user's mailboxes in the import/export API; needed by folders read `b`, `p` or `a`. */
+  mailboxIds?: MailboxApiIds;
   /** Concurrent MIME downloads for this unit: its share of the mailbox's 4 request slots. Range 1–4. */
   concurrency: number;
   /** The plan's estimate of the unit's time, seconds (absent in units planned by older versions). */
@@ -193,6 +216,7 @@ export interface SkippedMailbox {
 export interface FolderInfo {
   id: string;
   parentFolderId: string;
+  /** Display names from the mailbox's top folders down, joined by "/" (within its mailbox). */
   path: string;
   displayName: string;
   isHidden: boolean;
@@ -200,11 +224,32 @@ export interface FolderInfo {
   totalItemCount: number;
   unreadItemCount: number;
   sizeBytes?: number;
+  /** Which of the user's mailboxes holds the folder. Absent: the primary mailbox. */
+  mailbox?: MailboxRole;
+  /** The folder class (`IPF.Note`, `IPF.Appointment`, `IPF.Contact`, …). Absent: `IPF.Note`. */
+  folderClass?: string;
+}
+
+/** Which of a user's mailboxes: the primary mailbox or the in-place archive. */
+export type MailboxRole = "primary" | "archive";
+
+/** A user's mailboxes as the mailbox import/export API names them (`MBX:{guid}@{tenant}`). */
+export interface MailboxApiIds {
+  primary: string;
+  /** The in-place archive; absent for a user without one. */
+  archive?: string;
+}
+
+/** Every folder of a user's mailboxes (primary and in-place archive), parents before children. */
+export interface FolderListing {
+  /** Absent when the folders were listed without the import/export API (mail folders only). */
+  mailboxIds?: MailboxApiIds;
+  folders: FolderInfo[];
 }
 
 export interface MailboxDirectory {
   discover(): Promise<{ mailboxes: DiscoveredMailbox[]; skipped: SkippedMailbox[] }>;
-  listFolders(userId: string): Promise<FolderInfo[]>;
+  listFolders(userId: string): Promise<FolderListing>;
 }
 
 /** A planned unit, as the planner hands it out (largest first; index = order). */
@@ -212,6 +257,8 @@ export interface PlannedUnit {
   index: number;
   mailboxId: string;
   folderIds: string[];
+  /** How each folder is read: one {@link FolderRead} letter per folder. Absent: every folder `m`. */
+  folderReads?: string;
   cost: number;
   estimatedSeconds: number;
   concurrency: number;
@@ -227,15 +274,22 @@ export interface JobPlan {
 export interface MailboxForPlanning {
   mailbox: DiscoveredMailbox;
   folders: FolderInfo[];
-  /** Folders with a committed sync state: they cost an incremental pass. */
+  /** The user's mailboxes in the import/export API (units carry them to their item folders). */
+  mailboxIds?: MailboxApiIds;
+  /** Folders with a committed message delta link: they cost an incremental pass. */
   syncedFolderIds: Set<string>;
+  /** Folders with a committed item delta link (a sync state of its own): the same for item reads. */
+  syncedItemFolderIds?: Set<string>;
 }
 
 export interface CoordinatorStatePort {
   jobIdFor(trigger: JobTrigger): string;
   /** Conditional create: a tick delivered twice finds the job it created the first time. */
   createJob(jobId: string, trigger: JobTrigger): Promise<{ created: boolean; status: string }>;
+  /** Folders of the mailbox with a committed message delta link. */
   syncedFolderIds(mailboxId: string): Promise<Set<string>>;
+  /** Folders of the mailbox (primary or archive) with a committed item delta link. */
+  syncedItemFolderIds?(mailboxId: string): Promise<Set<string>>;
   /**
    * Unit and stream records, the plan summary and the discovery outcome; idempotent while the
    * job is `planning`. False (nothing written) once the job left it (the sweep closed it).
@@ -248,6 +302,10 @@ export interface CoordinatorStatePort {
       skipped: SkippedMailbox[];
       /** Per mailbox, the folders with a committed sync state when the job was planned. */
       syncedFolderIds: ReadonlyMap<string, ReadonlySet<string>>;
+      /** Per mailbox, the folders with a committed item delta link. Absent: none. */
+      syncedItemFolderIds?: ReadonlyMap<string, ReadonlySet<string>>;
+      /** Per mailbox, its mailboxes in the import/export API (units carry them). */
+      mailboxIds?: ReadonlyMap<string, MailboxApiIds>;
     },
   ): Promise<boolean>;
   setJobStatus(jobId: string, status: "running"): Promise<void>;

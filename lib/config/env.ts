@@ -41,6 +41,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "MAILSTREAM_STREAMS_MAX", path: "streams.max", kind: "integer" },
   { name: "MAILSTREAM_PER_MAILBOX_CONCURRENCY", path: "streams.perMailboxConcurrency", kind: "integer" },
   { name: "MAILSTREAM_PAGE_SIZE", path: "pageSize", kind: "integer" },
+  { name: "MAILSTREAM_MAIL_CONTENT", path: "mailContent", kind: "string" },
   { name: "MAILSTREAM_JOB_RECORD_TTL_DAYS", path: "retention.jobRecordDays", kind: "integer" },
   { name: "MAILSTREAM_INCLUDE", path: "mailboxes.include", kind: "list" },
   { name: "MAILSTREAM_EXCLUDE", path: "mailboxes.exclude", kind: "list" },

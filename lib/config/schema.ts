@@ -183,6 +183,15 @@ export const configSchema = z
       .prefault({}),
     /** Delta page size (`Prefer: odata.maxpagesize`), items. 10..1000, default 100. */
     pageSize: integer(10, 1000).default(100),
+    /**
+     * What is kept of mail (MAILSTREAM_MAIL_CONTENT). `fidelity` (default): each message's export
+     * stream through the mailbox import/export API (20 items per request, every property, exact
+     * restore); `mime`: a byte-exact `.eml` per message (one request each); `both`: the two.
+     * Calendar, contacts, tasks, notes and the in-place archive are always export streams.
+     */
+    mailContent: z
+      .enum(["fidelity", "mime", "both"], { error: "expected one of fidelity, mime, both" })
+      .default("fidelity"),
     retention: z
       .strictObject({
         /** Days job/stream/unit records live before DynamoDB TTL removes them. 1..3650, default 90. */

@@ -62,6 +62,8 @@ export interface GraphGateway {
    * destroyed, or lies unread for the policy's idle timeout.
    */
   stream(pathOrUrl: string, settings?: RequestSettings): Promise<Readable>;
+  /** POST with a JSON body, the answer as a stream (held slots as {@link stream}). */
+  streamPost(pathOrUrl: string, body: unknown, settings?: RequestSettings): Promise<Readable>;
   /** Counters per mailbox (lower-cased user id), for job reports. */
   stats(): Record<string, MailboxCounters>;
 }
@@ -160,6 +162,16 @@ export function createGraphGateway(opts: GraphGatewayOptions): GraphGateway {
         pathOrUrl,
         settings,
         (r) => r.responseType(ResponseType.STREAM).get(),
+        true,
+      );
+      if (!body) return NodeReadable.from([]);
+      return NodeReadable.fromWeb(body as unknown as NodeWebReadableStream<Uint8Array>);
+    },
+    async streamPost(pathOrUrl, requestBody, settings = {}) {
+      const body = await call<ReadableStream<Uint8Array> | null>(
+        pathOrUrl,
+        settings,
+        (r) => r.responseType(ResponseType.STREAM).post(requestBody),
         true,
       );
       if (!body) return NodeReadable.from([]);

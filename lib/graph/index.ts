@@ -34,6 +34,28 @@ export {
   SyncStateLostError,
 } from "./errors.js";
 export { type FolderInfo, listFolders } from "./folders.js";
+export {
+  type ItemDeltaOptions,
+  type ItemDeltaPage,
+  itemDeltaPages,
+  type MailboxItemRecord,
+} from "./item-delta.js";
+export { ITEM_META_PROPERTIES, type ItemKind, itemKind, itemMetadata } from "./item-meta.js";
+export {
+  archiveTrafficKey,
+  type ExchangeMailboxIds,
+  exchangeMailboxIds,
+  isMailFolderClass,
+  MAIL_FOLDER_CLASS,
+  type MailboxFolder,
+  type MailboxFolderInfo,
+  type MailboxRole,
+  mailboxPath,
+  readFolderTree,
+  readUserFolderTrees,
+  type UserFolderTrees,
+  withPaths,
+} from "./mailbox-folders.js";
 export { type MailboxCounters, MailboxTraffic } from "./mailbox-traffic.js";
 export {
   type DiscoveredMailbox,

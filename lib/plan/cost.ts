@@ -8,8 +8,10 @@
  * Work. A piece of work (folder, folder group, mailbox) is a {@link WorkEstimate}: q requests and
  * s = q × L + bytes × perByteSeconds seconds of back-to-back request time, so its effective
  * latency is L_eff = s / q.
- * - Full pass of a folder: items (one `$value` GET each) + ceil(items / pageSize) delta pages
- *   + 1 (the page ending in the delta link); bytes = the folder's size when known.
+ * - Full pass of a folder: ceil(items / pageSize) delta pages + 1 (the page ending in the delta
+ *   link), plus its content by how the folder is read (`FolderRead`): `m` one `$value` GET per
+ *   item; `p`, `a` one `exportItems` request per `exportBatchSize` (20) items; `b` both. Bytes =
+ *   the folder's size when known, else items × `averageItemBytes`, once per kind of content.
  * - Incremental pass (the folder has a sync state): the same with the changed items instead of
  *   all items. Changes are unknown beforehand: the folder's own estimate when the caller has one,
  *   else ceil(changeRatio × items). An unchanged folder costs 1 request. Bytes scale with the
@@ -47,7 +49,7 @@
  * own effective latency counts, and valid for any split of a mailbox into units.
  */
 import { budgetRate, type PlanLimits } from "./limits.js";
-import type { PlanFolder, PlanMailbox, WorkEstimate } from "./types.js";
+import type { FolderRead, PlanFolder, PlanMailbox, WorkEstimate } from "./types.js";
 
 export const noWork: Readonly<WorkEstimate> = Object.freeze({ requests: 0, serialSeconds: 0 });
 
@@ -55,11 +57,22 @@ export function addWork(a: WorkEstimate, b: WorkEstimate): WorkEstimate {
   return { requests: a.requests + b.requests, serialSeconds: a.serialSeconds + b.serialSeconds };
 }
 
-function passWork(items: number, bytes: number, limits: PlanLimits): WorkEstimate {
-  const requests = items + Math.ceil(items / limits.pageSize) + 1;
+/** The kinds of content a folder's read transfers: MIME per item, export streams in batches. */
+function contentOf(read: FolderRead): { mime: boolean; exports: boolean } {
+  return { mime: read === "m" || read === "b", exports: read !== "m" };
+}
+
+function passWork(items: number, bytes: number, read: FolderRead, limits: PlanLimits): WorkEstimate {
+  const content = contentOf(read);
+  const copies = (content.mime ? 1 : 0) + (content.exports ? 1 : 0);
+  const requests =
+    Math.ceil(items / limits.pageSize) +
+    1 +
+    (content.mime ? items : 0) +
+    (content.exports ? Math.ceil(items / limits.exportBatchSize) : 0);
   return {
     requests,
-    serialSeconds: requests * limits.requestLatencySeconds + bytes * limits.perByteSeconds,
+    serialSeconds: requests * limits.requestLatencySeconds + copies * bytes * limits.perByteSeconds,
   };
 }
 
@@ -77,8 +90,12 @@ export function folderWork(folder: PlanFolder, limits: PlanLimits): WorkEstimate
   const total = folder.totalItemCount;
   // Changed items are assumed to be of the folder's average size.
   const bytes =
-    folder.sizeBytes === undefined || total === 0 ? 0 : (folder.sizeBytes * Math.min(items, total)) / total;
-  return passWork(items, bytes, limits);
+    folder.sizeBytes === undefined
+      ? items * limits.averageItemBytes
+      : total === 0
+        ? 0
+        : (folder.sizeBytes * Math.min(items, total)) / total;
+  return passWork(items, bytes, folder.read ?? "m", limits);
 }
 
 /** The per-mailbox overhead (probe, folder listing): requests only. */

@@ -10,7 +10,14 @@ export {
   noWork,
   workSeconds,
 } from "./cost.js";
-export { createPlanner, type ListedMailbox, planMailboxesFromListing } from "./from-listing.js";
+export {
+  createPlanner,
+  folderRead,
+  isMailClass,
+  type ListedMailbox,
+  planMailboxesFromListing,
+  readsItems,
+} from "./from-listing.js";
 export { budgetRate, defaultPlanLimits, type PlanLimits, resolvePlanLimits } from "./limits.js";
 export { lowerBound } from "./lower-bound.js";
 export { type PlanInput, planJob } from "./plan.js";
@@ -22,4 +29,13 @@ export {
   type UnitTiming,
 } from "./simulate.js";
 export { type FolderGroup, type FolderWork, groupFolders, type MailboxSplit, splitMailbox } from "./split.js";
-export type { MailboxPlan, Plan, PlanFolder, PlanMailbox, Unit, WorkEstimate } from "./types.js";
+export type {
+  FolderRead,
+  MailboxPlan,
+  MailContent,
+  Plan,
+  PlanFolder,
+  PlanMailbox,
+  Unit,
+  WorkEstimate,
+} from "./types.js";

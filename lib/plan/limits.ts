@@ -25,12 +25,22 @@ export interface PlanLimits {
   perByteSeconds: number;
   /** Items per delta page (`Prefer: odata.maxpagesize`). Integer, 1–1000. Default 100. */
   pageSize: number;
+  /** Items per `exportItems` request (Graph takes at most 20). Integer, 1–20. Default 20. */
+  exportBatchSize: number;
+  /**
+   * Bytes of an item when the folder listing gives no size (the mailbox import/export API
+   * gives item counts only). ≥ 0. Default 50,000.
+   */
+  averageItemBytes: number;
   /**
    * Share of a synced folder's items expected to have changed since its last backup, when the
    * folder carries no better estimate. 0–1. Default 0.02.
    */
   changeRatio: number;
-  /** Requests per mailbox besides its folders' (mailbox probe, folder listing). ≥ 0. Default 2. */
+  /**
+   * Requests per mailbox besides its folders' (mailbox probe, exchange settings, the folder
+   * trees of the primary mailbox and the archive). ≥ 0. Default 4.
+   */
   mailboxOverheadRequests: number;
   /**
    * How much longer than the best makespan (the one with `maxStreams`) the chosen stream count
@@ -48,8 +58,10 @@ export const defaultPlanLimits: Readonly<PlanLimits> = Object.freeze({
   requestLatencySeconds: 0.25,
   perByteSeconds: 5e-8,
   pageSize: 100,
+  exportBatchSize: 20,
+  averageItemBytes: 50_000,
   changeRatio: 0.02,
-  mailboxOverheadRequests: 2,
+  mailboxOverheadRequests: 4,
   makespanTolerance: 0.02,
 });
 
@@ -114,6 +126,13 @@ export function resolvePlanLimits(given: Partial<PlanLimits> = {}): PlanLimits {
     int(limits.pageSize) && limits.pageSize >= 1 && limits.pageSize <= 1000,
     "an integer 1–1000",
   );
+  check(
+    "exportBatchSize",
+    limits.exportBatchSize,
+    int(limits.exportBatchSize) && limits.exportBatchSize >= 1 && limits.exportBatchSize <= 20,
+    "an integer 1–20",
+  );
+  check("averageItemBytes", limits.averageItemBytes, limits.averageItemBytes >= 0, "a number of bytes ≥ 0");
   check(
     "changeRatio",
     limits.changeRatio,

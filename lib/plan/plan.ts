@@ -109,10 +109,12 @@ export function planJob(input: PlanInput): Plan {
       .map((f) => ({ folderId: f.folderId, work: folderWork(f, limits) }));
     const split = splitMailbox(folders, mailboxOverhead(limits), target, limits);
     const kind = split.groups.length > 1 ? "folders" : "mailbox";
+    const readOf = new Map(mailbox.folders.map((f) => [f.folderId, f.read ?? "m"]));
     for (const group of split.groups) {
       drafts.push({
         mailboxId: mailbox.mailboxId,
         folderIds: group.folderIds,
+        folderReads: group.folderIds.map((id) => readOf.get(id) ?? "m").join(""),
         cost: group.work.requests,
         serialSeconds: group.work.serialSeconds,
         estimatedSeconds: workSeconds(group.work, split.concurrency, split.budgetShare, limits),

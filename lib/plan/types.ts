@@ -1,11 +1,29 @@
+/**
+ * How a folder is read (one letter, as units store it; lib/backup/ports.ts `FolderRead`):
+ * `m` message delta and MIME; `b` the same plus export streams; `p` item delta and export
+ * streams of the primary mailbox; `a` the same in the in-place archive.
+ */
+export type FolderRead = "m" | "b" | "p" | "a";
+
+/**
+ * What is kept of mail (the configuration's `mailContent`): `mime` (byte-exact `.eml`),
+ * `fidelity` (export streams), `both`. Every other kind of item is always an export stream.
+ */
+export type MailContent = "mime" | "fidelity" | "both";
+
 /** One folder as the planner sees it (from the folder listing and the committed sync states). */
 export interface PlanFolder {
+  /** How the folder is read. Default `m` (message delta and MIME). */
+  read?: FolderRead;
   folderId: string;
   /** Display path from the mailbox root, for reports. */
   path: string;
   /** Items in the folder (`totalItemCount`). ≥ 0. */
   totalItemCount: number;
-  /** Total MIME size in bytes (extended property 0x0E08), when the service gave it. ≥ 0. */
+  /**
+   * Total size of the folder's items in bytes, when the service gave it (≥ 0); otherwise the
+   * items count `averageItemBytes` each.
+   */
   sizeBytes?: number;
   /** The folder has a committed delta link: the next pass is incremental. */
   hasSyncState: boolean;
@@ -28,7 +46,7 @@ export interface PlanMailbox {
 
 /** What a piece of work needs: Graph requests, and the time they take one after another. */
 export interface WorkEstimate {
-  /** Graph requests (delta pages + MIME downloads + overhead). */
+  /** Graph requests (delta pages + MIME downloads + export requests + overhead). */
   requests: number;
   /** Seconds the requests take back to back: requests × L + bytes × perByteSeconds. */
   serialSeconds: number;
@@ -41,6 +59,8 @@ export interface Unit {
   mailboxId: string;
   /** The non-search folders this unit backs up; empty for a mailbox without any. */
   folderIds: string[];
+  /** How each folder is read: one {@link FolderRead} letter per folder, in `folderIds` order. */
+  folderReads: string;
   /** Estimated Graph requests. */
   cost: number;
   /** Seconds the requests take back to back (before concurrency). */

@@ -16,6 +16,12 @@ import type {
 import type { ReportInput, UnitRecordView } from "../backup/report.js";
 import type { StreamTask } from "../queue/stream-task.js";
 import { StateRecordMissingError } from "./errors.js";
+
+/** Whether a folder read (a `FolderRead` letter; absent: `m`) goes through item delta. */
+function readsItems(read: string | undefined): boolean {
+  return read === "p" || read === "a";
+}
+
 import { jobIdForTick } from "./job-id.js";
 import type { Counters, JobStatus, UnitRecord } from "./records.js";
 import type { StateStore } from "./state-store.js";
@@ -53,17 +59,29 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
     async syncedFolderIds(mailboxId) {
       return new Set((await store.committedSyncStates(mailboxId)).keys());
     },
+    async syncedItemFolderIds(mailboxId) {
+      return new Set((await store.committedSyncStates(mailboxId, "items")).keys());
+    },
     async writePlan(jobId, plan, discovery) {
       const units = [...plan.units].sort((a, b) => a.index - b.index);
       return await store.writePlan(jobId, {
-        units: units.map((u) => ({
-          mailboxId: u.mailboxId,
-          folderIds: u.folderIds,
-          cost: u.cost,
-          estimatedSeconds: u.estimatedSeconds,
-          concurrency: u.concurrency,
-          hasSyncStates: u.folderIds.some((f) => discovery.syncedFolderIds.get(u.mailboxId)?.has(f) ?? false),
-        })),
+        units: units.map((u) => {
+          const messages = discovery.syncedFolderIds.get(u.mailboxId);
+          const items = discovery.syncedItemFolderIds?.get(u.mailboxId);
+          const mailboxIds = discovery.mailboxIds?.get(u.mailboxId);
+          return {
+            mailboxId: u.mailboxId,
+            folderIds: u.folderIds,
+            ...(u.folderReads !== undefined ? { folderReads: u.folderReads } : {}),
+            ...(mailboxIds ? { mailboxIds } : {}),
+            cost: u.cost,
+            estimatedSeconds: u.estimatedSeconds,
+            concurrency: u.concurrency,
+            hasSyncStates: u.folderIds.some((f, i) =>
+              readsItems(u.folderReads?.[i]) ? (items?.has(f) ?? false) : (messages?.has(f) ?? false),
+            ),
+          };
+        }),
         streams: plan.streams,
         predictedMakespanSeconds: plan.predictedMakespanSeconds,
         lowerBoundSeconds: plan.lowerBoundSeconds,
@@ -84,14 +102,15 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
   };
 
   const unitState = (task: StreamTask, index: number): UnitStatePort => {
-    // One query reads every committed sync state of the mailbox; a unit asks for each folder.
+    // One query reads every committed sync state of a kind of the mailbox; a unit asks for each folder.
     const committed = new Map<string, Promise<Map<string, { deltaLink: string }>>>();
     return {
-      async syncState(mailboxId, folderId) {
-        let states = committed.get(mailboxId);
+      async syncState(mailboxId, folderId, via) {
+        const key = `${via ?? "messages"}\u0000${mailboxId}`;
+        let states = committed.get(key);
         if (!states) {
-          states = store.committedSyncStates(mailboxId);
-          committed.set(mailboxId, states);
+          states = store.committedSyncStates(mailboxId, via);
+          committed.set(key, states);
         }
         return (await states).get(folderId)?.deltaLink;
       },
@@ -216,6 +235,8 @@ function claimed(unit: UnitRecord): ClaimedUnit {
       index: unit.index,
       mailboxId: unit.mailboxId,
       folderIds: unit.folderIds,
+      ...(unit.folderReads !== undefined ? { folderReads: unit.folderReads } : {}),
+      ...(unit.mailboxIds !== undefined ? { mailboxIds: unit.mailboxIds } : {}),
       concurrency: unit.concurrency,
       estimatedSeconds: unit.estimatedSeconds,
       ...(unit.hasSyncStates === false ? { hasSyncStates: false } : {}),

@@ -122,6 +122,8 @@ export async function writePlan(t: StateTable, jobId: string, plan: JobPlanInput
       index,
       mailboxId: u.mailboxId,
       folderIds: u.folderIds,
+      ...(u.folderReads !== undefined ? { folderReads: u.folderReads } : {}),
+      ...(u.mailboxIds !== undefined ? { mailboxIds: u.mailboxIds } : {}),
       cost: u.cost,
       estimatedSeconds: u.estimatedSeconds,
       concurrency: u.concurrency,
@@ -189,6 +191,15 @@ function validatePlan(jobId: string, plan: JobPlanInput): void {
   plan.units.forEach((u, i) => {
     if (!u.mailboxId) throw bad(`unit ${i} to name a mailbox`, u.mailboxId);
     if (!Array.isArray(u.folderIds)) throw bad(`unit ${i} folderIds to be a list`, u.folderIds);
+    if (
+      u.folderReads !== undefined &&
+      (u.folderReads.length !== u.folderIds.length || !/^[mbpa]*$/.test(u.folderReads))
+    ) {
+      throw bad(`unit ${i} folderReads to be one of m, b, p, a per folder`, u.folderReads);
+    }
+    if (/[bpa]/.test(u.folderReads ?? "") && !u.mailboxIds?.primary) {
+      throw bad(`unit ${i} to name its import/export mailbox ids for its item folders`, u.mailboxIds);
+    }
     if (!Number.isFinite(u.cost) || u.cost < 0) throw bad(`unit ${i} cost ≥ 0`, u.cost);
     if (!Number.isInteger(u.concurrency) || u.concurrency < 1 || u.concurrency > 4) {
       throw bad(`unit ${i} concurrency an integer 1–4`, u.concurrency);

@@ -34,13 +34,21 @@ export const JOB_MAILBOX_PREFIX = "MAILBOX#";
 /** Mailboxes discovery skipped in a job, with the reason. */
 export const SKIPPED_PREFIX = "SKIPPED#";
 export const FOLDER_PREFIX = "FOLDER#";
+/**
+ * A folder's committed item delta link (mailbox import/export API), apart from its message delta
+ * link under {@link FOLDER_PREFIX}: the two kinds of link of one folder never stand for each other.
+ */
+export const ITEMS_PREFIX = "ITEMS#";
 
 export const jobPk = (jobId: string) => `JOB#${jobId}`;
 export const unitSk = (index: number) => `${UNIT_PREFIX}${String(index).padStart(6, "0")}`;
 export const streamSk = (streamId: number) => `${STREAM_PREFIX}${String(streamId).padStart(4, "0")}`;
-export const stagedSyncSk = (mailboxId: string, folderId: string) =>
-  `${STAGED_SYNC_PREFIX}${mailboxId}#${folderId}`;
+export const stagedSyncSk = (mailboxId: string, folderId: string, via?: "items") =>
+  via === "items"
+    ? `${STAGED_SYNC_PREFIX}${mailboxId}#${ITEMS_PREFIX}${folderId}`
+    : `${STAGED_SYNC_PREFIX}${mailboxId}#${folderId}`;
 export const jobMailboxSk = (mailboxId: string) => `${JOB_MAILBOX_PREFIX}${mailboxId}`;
 export const skippedSk = (userId: string) => `${SKIPPED_PREFIX}${userId}`;
 export const mailboxPk = (mailboxId: string) => `MBX#${mailboxId}`;
 export const folderSk = (folderId: string) => `${FOLDER_PREFIX}${folderId}`;
+export const itemsSk = (folderId: string) => `${ITEMS_PREFIX}${folderId}`;

@@ -100,6 +100,14 @@ export interface RecordedError {
 export interface PlannedUnit {
   mailboxId: string;
   folderIds: string[];
+  /**
+   * How each folder is read, one letter per folder (lib/backup/ports.ts `FolderRead`: `m`
+   * message delta and MIME, `b` plus export streams, `p`/`a` item delta and export streams of
+   * the primary mailbox/the archive). Absent (plans before item kinds): every folder `m`.
+   */
+  folderReads?: string;
+  /** The user's mailboxes in the import/export API (`MBX:…`), for `b`, `p` and `a` folders. */
+  mailboxIds?: { primary: string; archive?: string };
   /** Estimated cost (planner units, ≥ 0). */
   cost: number;
   /** Estimated duration in seconds (≥ 0). */
@@ -168,6 +176,8 @@ export interface StagedSyncState {
   mailboxId: string;
   folderId: string;
   deltaLink: string;
+  /** `items`: an item delta link (committed under `ITEMS#`). Absent: a message delta link (`FOLDER#`). */
+  via?: "items";
   /** Display path of the folder from the root, joined by "/". */
   path?: string;
 }

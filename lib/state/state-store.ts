@@ -187,12 +187,17 @@ export class StateStore {
     return syncStates.stagedSyncStates(this.table, jobId);
   }
 
-  committedSyncStates(mailboxId: string): Promise<Map<string, CommittedSyncState>> {
-    return syncStates.committedSyncStates(this.table, mailboxId);
+  /** Message delta links by folder id, or with `via: "items"` item delta links. */
+  committedSyncStates(mailboxId: string, via?: "items"): Promise<Map<string, CommittedSyncState>> {
+    return syncStates.committedSyncStates(this.table, mailboxId, via);
   }
 
-  committedSyncState(mailboxId: string, folderId: string): Promise<CommittedSyncState | undefined> {
-    return syncStates.committedSyncState(this.table, mailboxId, folderId);
+  committedSyncState(
+    mailboxId: string,
+    folderId: string,
+    via?: "items",
+  ): Promise<CommittedSyncState | undefined> {
+    return syncStates.committedSyncState(this.table, mailboxId, folderId, via);
   }
 
   promoteSyncStates(jobId: string): Promise<{ promoted: number; superseded: number }> {

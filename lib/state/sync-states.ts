@@ -1,6 +1,15 @@
 import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { requireJob } from "./jobs.js";
-import { FOLDER_PREFIX, folderSk, jobPk, mailboxPk, STAGED_SYNC_PREFIX, stagedSyncSk } from "./keys.js";
+import {
+  FOLDER_PREFIX,
+  folderSk,
+  ITEMS_PREFIX,
+  itemsSk,
+  jobPk,
+  mailboxPk,
+  STAGED_SYNC_PREFIX,
+  stagedSyncSk,
+} from "./keys.js";
 import type { CommittedSyncState, StagedSyncState } from "./records.js";
 import { inChunks, isConditionFailed, type StateTable, strip, type TransactItem } from "./table.js";
 
@@ -34,7 +43,7 @@ async function stagedSyncItem(
 ): Promise<Record<string, unknown>> {
   return {
     pk: jobPk(jobId),
-    sk: stagedSyncSk(state.mailboxId, state.folderId),
+    sk: stagedSyncSk(state.mailboxId, state.folderId, state.via),
     expiresAt: await jobExpiresAt(t, jobId),
     ...state,
     stagedAt: t.nowIso(),
@@ -66,12 +75,16 @@ export async function stagedSyncStates(t: StateTable, jobId: string): Promise<St
   });
 }
 
-/** A mailbox's committed sync states (the bases of its next incremental pass), by folder id. */
+/**
+ * A mailbox's committed sync states (the bases of its next incremental pass), by folder id: its
+ * message delta links, or with `via: "items"` its item delta links (primary and archive folders).
+ */
 export async function committedSyncStates(
   t: StateTable,
   mailboxId: string,
+  via?: "items",
 ): Promise<Map<string, CommittedSyncState>> {
-  const items = await t.query(mailboxPk(mailboxId), FOLDER_PREFIX);
+  const items = await t.query(mailboxPk(mailboxId), via === "items" ? ITEMS_PREFIX : FOLDER_PREFIX);
   return new Map(items.map((i) => [i.folderId as string, strip(i) as unknown as CommittedSyncState]));
 }
 
@@ -79,8 +92,9 @@ export async function committedSyncState(
   t: StateTable,
   mailboxId: string,
   folderId: string,
+  via?: "items",
 ): Promise<CommittedSyncState | undefined> {
-  const item = await t.get(mailboxPk(mailboxId), folderSk(folderId));
+  const item = await t.get(mailboxPk(mailboxId), via === "items" ? itemsSk(folderId) : folderSk(folderId));
   return item ? (strip(item) as unknown as CommittedSyncState) : undefined;
 }
 
@@ -103,11 +117,15 @@ export async function promoteSyncStates(
         ddb.send(
           new UpdateCommand({
             TableName: t.name,
-            Key: { pk: mailboxPk(s.mailboxId), sk: folderSk(s.folderId) },
+            Key: {
+              pk: mailboxPk(s.mailboxId),
+              sk: s.via === "items" ? itemsSk(s.folderId) : folderSk(s.folderId),
+            },
             UpdateExpression:
-              s.path === undefined
-                ? "SET mailboxId = :m, folderId = :f, deltaLink = :link, lastJob = :job, updatedAt = :now"
-                : "SET mailboxId = :m, folderId = :f, deltaLink = :link, lastJob = :job, updatedAt = :now, #path = :path",
+              (s.via === "items"
+                ? "SET mailboxId = :m, folderId = :f, deltaLink = :link, lastJob = :job, updatedAt = :now, via = :via"
+                : "SET mailboxId = :m, folderId = :f, deltaLink = :link, lastJob = :job, updatedAt = :now") +
+              (s.path === undefined ? "" : ", #path = :path"),
             ConditionExpression: "attribute_not_exists(lastJob) OR lastJob <= :job",
             ...(s.path === undefined ? {} : { ExpressionAttributeNames: { "#path": "path" } }),
             ExpressionAttributeValues: {
@@ -116,6 +134,7 @@ export async function promoteSyncStates(
               ":link": s.deltaLink,
               ":job": jobId,
               ":now": now,
+              ...(s.via === "items" ? { ":via": s.via } : {}),
               ...(s.path === undefined ? {} : { ":path": s.path }),
             },
           }),

@@ -62,7 +62,10 @@ function setup(options: { mailboxes?: number; listing?: (userId: string) => Prom
         mailboxes: Array.from({ length: options.mailboxes ?? 3 }, (_, i) => mailbox(i)),
         skipped: [],
       }),
-      listFolders: options.listing ?? (async (userId) => [folder(`${userId}-inbox`)]),
+      listFolders: async (userId) => ({
+        mailboxIds: { primary: `MBX:${userId}@tenant` },
+        folders: await (options.listing ?? (async (id: string) => [folder(`${id}-inbox`)]))(userId),
+      }),
     },
     state,
     plan: (mailboxes): JobPlan => ({

@@ -27,7 +27,7 @@ function mailbox(mailboxId: string, counts: number[], extra: Partial<PlanFolder>
   return { mailboxId, address: `${mailboxId}@contoso.test`, folders: folders(mailboxId, counts, extra) };
 }
 
-const base = { requestLatencySeconds: 0.25, perByteSeconds: 0, pageSize: 100 };
+const base = { requestLatencySeconds: 0.25, perByteSeconds: 0, pageSize: 100, mailboxOverheadRequests: 2 };
 
 describe("planJob", () => {
   it("plans nothing for an empty tenant", () => {
@@ -48,6 +48,7 @@ describe("planJob", () => {
         index: 0,
         mailboxId: "m",
         folderIds: ["m-f0"],
+        folderReads: "m",
         cost: 256,
         serialSeconds: 64,
         estimatedSeconds: 16,
@@ -197,7 +198,10 @@ describe("planJob", () => {
 
 describe("createPlanner", () => {
   it("plans the coordinator's listing: synced folders as incremental passes", () => {
-    const plan = createPlanner(base)([
+    const plan = createPlanner(
+      base,
+      "mime",
+    )([
       {
         mailbox: { userId: "u1", address: "u1@contoso.test" },
         folders: [
@@ -220,7 +224,7 @@ describe("createPlanner", () => {
   });
 
   it("fits the coordinator's plan dependency", () => {
-    const plan: CoordinatorDeps["plan"] = createPlanner(base);
+    const plan: CoordinatorDeps["plan"] = createPlanner(base, "mime");
     const job = plan([
       {
         mailbox: { userId: "u2", address: "u2@contoso.test", displayName: "U2", purpose: "shared" },
@@ -236,6 +240,7 @@ describe("createPlanner", () => {
             unreadItemCount: 0,
           },
         ],
+        mailboxIds: { primary: "MBX:u2@tenant" },
         syncedFolderIds: new Set(),
       },
     ]);
@@ -243,6 +248,47 @@ describe("createPlanner", () => {
       streams: 1,
       units: [{ index: 0, mailboxId: "u2", folderIds: ["f"], cost: 5 + 2 + 2 }],
     });
+  });
+
+  it("reads folders by the content mode: item delta and 20 items per export request, archives always", () => {
+    const listed = [
+      {
+        mailbox: { userId: "u3", address: "u3@contoso.test" },
+        folders: [
+          {
+            id: "inbox",
+            path: "Inbox",
+            totalItemCount: 1000,
+            isSearchFolder: false,
+            folderClass: "IPF.Note",
+          },
+          {
+            id: "cal",
+            path: "Calendar",
+            totalItemCount: 40,
+            isSearchFolder: false,
+            folderClass: "IPF.Appointment",
+          },
+          {
+            id: "old",
+            path: "Inbox",
+            totalItemCount: 200,
+            isSearchFolder: false,
+            mailbox: "archive" as const,
+          },
+        ],
+        syncedFolderIds: new Set(["inbox", "cal"]),
+        syncedItemFolderIds: new Set(["old"]),
+      },
+    ];
+    const unit = (mode: "mime" | "fidelity" | "both") => createPlanner(base, mode)(listed).units[0]!;
+    // fidelity: inbox full item pass 10 + 1 + 50 (its message delta link does not count);
+    // cal 1 + 1 + 2; old incremental: ceil(0.02 × 200) = 4 changed → 1 + 1 + 1; overhead 2.
+    expect(unit("fidelity")).toMatchObject({ folderReads: "ppa", cost: 61 + 4 + 3 + 2 });
+    // mime: inbox incremental by message delta (20 + 1 + 1), cal by item delta in full.
+    expect(unit("mime")).toMatchObject({ folderReads: "mpa", cost: 22 + 4 + 3 + 2 });
+    // both: MIME and one export per 20 messages.
+    expect(unit("both")).toMatchObject({ folderReads: "bpa", cost: 23 + 4 + 3 + 2 });
   });
 
   it("rejects bad limits when it is created", () => {

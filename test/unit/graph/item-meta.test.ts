@@ -1,0 +1,150 @@
+import { describe, expect, it } from "vitest";
+import { ITEM_META_PROPERTIES, itemKind, itemMetadata } from "../../../lib/graph/item-meta.js";
+import { withPaths } from "../../../lib/graph/mailbox-folders.js";
+import { normalisePropertyId } from "../../../lib/graph/property-id.js";
+
+const props = (values: Partial<Record<keyof typeof ITEM_META_PROPERTIES, string>>) =>
+  Object.fromEntries(
+    Object.entries(values).map(([k, v]) => [
+      normalisePropertyId(ITEM_META_PROPERTIES[k as keyof typeof ITEM_META_PROPERTIES]),
+      v,
+    ]),
+  );
+
+describe("normalisePropertyId", () => {
+  it("spells an id one way whatever its case and padding", () => {
+    expect(normalisePropertyId("systemtime {00062002-0000-0000-c000-000000000046} id 0x820d")).toBe(
+      normalisePropertyId("SystemTime  {00062002-0000-0000-C000-000000000046} Id 0x820D"),
+    );
+    expect(normalisePropertyId("String 0x37")).toBe(normalisePropertyId("string 0x0037"));
+    expect(normalisePropertyId("String 0x0037")).not.toBe(normalisePropertyId("String 0x0042"));
+  });
+});
+
+describe("itemKind", () => {
+  it("tells kinds apart by message class, sub-classes included", () => {
+    expect(itemKind("IPM.Note")).toBe("mail");
+    expect(itemKind("IPM.Note.SMIME")).toBe("mail");
+    expect(itemKind("IPM.Schedule.Meeting.Request")).toBe("mail");
+    expect(itemKind("IPM.Appointment")).toBe("event");
+    expect(itemKind("ipm.contact")).toBe("contact");
+    expect(itemKind("IPM.DistList")).toBe("distributionList");
+    expect(itemKind("IPM.Task")).toBe("task");
+    expect(itemKind("IPM.StickyNote")).toBe("note");
+    expect(itemKind("IPM.Notebook")).toBe("other");
+  });
+});
+
+describe("itemMetadata", () => {
+  it("gives an event its subject, times, location, organizer and recurrence", () => {
+    const meta = itemMetadata({
+      id: "e1",
+      type: "IPM.Appointment",
+      categories: ["Red"],
+      properties: props({
+        subject: "Standup",
+        start: "2026-01-05T09:00:00Z",
+        end: "2026-01-05T09:15:00Z",
+        location: "Room 1",
+        fromName: "Ann",
+        fromAddress: "ann@contoso.test",
+        recurrence: '{"pattern":{"type":"daily","interval":1}}',
+      }),
+    });
+    expect(meta).toEqual({
+      kind: "event",
+      itemClass: "IPM.Appointment",
+      categories: ["Red"],
+      subject: "Standup",
+      start: "2026-01-05T09:00:00Z",
+      end: "2026-01-05T09:15:00Z",
+      location: "Room 1",
+      organizer: { emailAddress: { name: "Ann", address: "ann@contoso.test" } },
+      recurrence: { pattern: { type: "daily", interval: 1 } },
+    });
+  });
+
+  it("gives a contact names, addresses, phones and company; a task due and status", () => {
+    expect(
+      itemMetadata({
+        id: "c",
+        type: "IPM.Contact",
+        properties: props({
+          displayName: "Bo Li",
+          givenName: "Bo",
+          surname: "Li",
+          email1: "bo@x.test",
+          mobilePhone: "+1 5",
+          company: "X",
+        }),
+      }),
+    ).toMatchObject({
+      kind: "contact",
+      displayName: "Bo Li",
+      emailAddresses: ["bo@x.test"],
+      phones: ["+1 5"],
+      companyName: "X",
+    });
+    expect(
+      itemMetadata({
+        id: "t",
+        type: "IPM.Task",
+        properties: props({ subject: "Do", due: "2026-02-01T00:00:00Z", status: "2" }),
+      }),
+    ).toMatchObject({
+      kind: "task",
+      subject: "Do",
+      dueDateTime: "2026-02-01T00:00:00Z",
+      status: "completed",
+    });
+  });
+
+  it("gives mail the fields of Graph's message from its MAPI properties", () => {
+    const meta = itemMetadata({
+      id: "m",
+      type: "IPM.Note",
+      properties: props({
+        subject: "Hi",
+        messageFlags: String(0x1 | 0x10),
+        importance: "2",
+        flagStatus: "2",
+        fromAddress: "a@x.test",
+      }),
+    });
+    expect(meta).toMatchObject({
+      kind: "mail",
+      subject: "Hi",
+      isRead: true,
+      isDraft: false,
+      hasAttachments: true,
+      importance: "high",
+      flag: { flagStatus: "flagged" },
+      from: { emailAddress: { address: "a@x.test" } },
+    });
+  });
+});
+
+describe("withPaths", () => {
+  it("orders parents before children with paths, a folder of an unknown parent at the top", () => {
+    const f = (id: string, parentFolderId: string, displayName: string) => ({
+      id,
+      parentFolderId,
+      displayName,
+      folderClass: "IPF.Note",
+      totalItemCount: 0,
+      childFolderCount: 0,
+    });
+    const out = withPaths([
+      f("c", "b", "Child"),
+      f("b", "root", "Inbox"),
+      f("a", "root", "Calendar"),
+      f("x", "x", "Loop"),
+    ]);
+    expect(out.map((o) => [o.id, o.path])).toEqual([
+      ["a", "Calendar"],
+      ["b", "Inbox"],
+      ["c", "Inbox/Child"],
+      ["x", "Loop"],
+    ]);
+  });
+});
