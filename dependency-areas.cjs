@@ -134,7 +134,7 @@ const AREAS = {
     production: false,
   },
   "lib/dev/cli": {
-    role: "the mailstream command's entry (lib/dev/cli/main.ts: every command's options, the production ones loaded from lib/cli when they run) and its development commands `run` and `sim`",
+    role: "the mailstream command's entry (lib/dev/cli/main.ts: every command's options, the production ones loaded from lib/cli when they run) and its development commands `run` and `sim`, and the generator of the README's examples (readme-examples.ts)",
     imports: ["lib/errors", "lib/app", "lib/backup", "lib/cli", "lib/dev/local", "lib/dev/sim"],
     production: false,
   },

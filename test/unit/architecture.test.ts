@@ -49,6 +49,9 @@ describe("docs/architecture.md and the dependency rule", () => {
       .filter((e) => e.isFile() && e.name.endsWith(".ts"))
       .map((e) => `lib/${e.name.slice(0, -3)}`);
     for (const area of [...folders, ...dev, ...modules]) expect(Object.keys(AREAS), area).toContain(area);
+    // A file directly in lib/dev would belong to no area, and the rule would not check it.
+    const devFiles = readdirSync(`${root}lib/dev`, { withFileTypes: true }).filter((e) => e.isFile());
+    expect(devFiles.map((e) => `lib/dev/${e.name}`)).toEqual([]);
   });
 
   it("let no production area import a development tool, and have no cycle", () => {

@@ -1,13 +1,13 @@
 /**
  * The README's examples are what the commands print: a fresh run of the demo tenant (two backups,
  * then every `$ npx mailstream …` line of every example block) must give the README's example
- * blocks, modulo job ids, times and durations (lib/dev/readme-examples.ts). When this fails after
+ * blocks, modulo job ids, times and durations (lib/dev/cli/readme-examples.ts). When this fails after
  * a deliberate change of output, `npm run readme:examples` rewrites the examples.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { exampleBlocks, normalizeExample, regenerateExamples } from "../../../lib/dev/readme-examples.js";
+import { exampleBlocks, normalizeExample, regenerateExamples } from "../../../lib/dev/cli/readme-examples.js";
 
 const readme = readFileSync(join(import.meta.dirname, "../../../README.md"), "utf8");
 

@@ -1,7 +1,13 @@
 import type { Client } from "@microsoft/microsoft-graph-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningSimulator } from "../../../lib/dev/sim/server/index.js";
-import { graphErrorOf, PREFER_IMMUTABLE, secretGraph, startTestSimulator } from "./clients.js";
+import {
+  clientCredentialToken,
+  graphErrorOf,
+  PREFER_IMMUTABLE,
+  secretGraph,
+  startTestSimulator,
+} from "./clients.js";
 import { buildTestTenant, type TestTenant } from "./fixture.js";
 
 interface FolderJson {
@@ -158,7 +164,7 @@ describe("simulator directory and folders through the real Graph client", () => 
   it("echoes Prefer IdType=ImmutableId in Preference-Applied and sends request ids", async () => {
     const response = await fetch(`${sim.baseUrl}/users/${tenant.alice.id}/mailFolders/inbox`, {
       headers: {
-        authorization: `Bearer ${await tokenOf(sim)}`,
+        authorization: `Bearer ${await clientCredentialToken(sim)}`,
         prefer: PREFER_IMMUTABLE,
         "client-request-id": "abc-123",
       },
@@ -168,14 +174,3 @@ describe("simulator directory and folders through the real Graph client", () => 
     expect(response.headers.get("request-id")).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
-
-async function tokenOf(sim: RunningSimulator): Promise<string> {
-  const form = new URLSearchParams({
-    grant_type: "client_credentials",
-    client_id: sim.clientId,
-    client_secret: sim.clientSecret ?? "",
-    scope: "https://graph.microsoft.com/.default",
-  });
-  const response = await fetch(sim.tokenEndpoint, { method: "POST", body: form });
-  return ((await response.json()) as { access_token: string }).access_token;
-}

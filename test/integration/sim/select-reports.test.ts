@@ -1,7 +1,14 @@
 import { ResponseType } from "@microsoft/microsoft-graph-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningSimulator } from "../../../lib/dev/sim/server/index.js";
-import { graphErrorOf, graphFor, msalFor, secretGraph, startTestSimulator } from "./clients.js";
+import {
+  clientCredentialToken,
+  graphErrorOf,
+  graphFor,
+  msalFor,
+  secretGraph,
+  startTestSimulator,
+} from "./clients.js";
 import { buildTestTenant, type TestTenant } from "./fixture.js";
 
 describe("simulator $select of users and message bodies, usage reports and error-rate faults", () => {
@@ -72,7 +79,7 @@ describe("simulator $select of users and message bodies, usage reports and error
     // Without following the redirect: a pre-authenticated download URL on another host, then 404 once expired or unknown.
     const raw = await fetch(`${sim.baseUrl}/reports/getMailboxUsageDetail(period='D7')`, {
       redirect: "manual",
-      headers: { authorization: `Bearer ${await tokenOf(sim)}` },
+      headers: { authorization: `Bearer ${await clientCredentialToken(sim)}` },
     });
     expect(raw.status).toBe(302);
     const location = raw.headers.get("location") as string;
@@ -97,7 +104,7 @@ describe("simulator $select of users and message bodies, usage reports and error
       const out: number[] = [];
       for (let i = 0; i < 40; i++) {
         const response = await fetch(`${sim.baseUrl}/users/${tenant.alice.id}/mailFolders`, {
-          headers: { authorization: `Bearer ${await tokenOf(sim)}` },
+          headers: { authorization: `Bearer ${await clientCredentialToken(sim)}` },
         });
         out.push(response.status);
       }
@@ -111,15 +118,3 @@ describe("simulator $select of users and message bodies, usage reports and error
     expect(sim.faults.pending().serverErrorRate).toBeNull();
   });
 });
-
-let cachedToken: string | undefined;
-async function tokenOf(sim: RunningSimulator): Promise<string> {
-  if (!cachedToken) {
-    const msal = msalFor(sim, { clientSecret: sim.clientSecret ?? "" });
-    const result = await msal.acquireTokenByClientCredential({
-      scopes: ["https://graph.microsoft.com/.default"],
-    });
-    cachedToken = result?.accessToken ?? "";
-  }
-  return cachedToken;
-}

@@ -204,7 +204,9 @@ describe("request policy", () => {
       Array.from({ length: 500 }, () => graphError(503, "ServiceUnavailable")),
       { budgetMs: 600_000 },
     );
-    const error = await withRetryDeadline(Date.now() + 40, () =>
+    // 300 ms: room for a second attempt on a loaded machine (40 ms once saw only one), and far
+    // fewer than the 500 scripted answers at backoffs of at most 4 ms.
+    const error = await withRetryDeadline(Date.now() + 300, () =>
       failing.gateway.get("/users/u1/messages/a"),
     ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GraphRetryableError);

@@ -6,7 +6,7 @@
  * listed in completion order.
  */
 import { randomUUID } from "node:crypto";
-import type { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
 import { graphError, jsonResponse, type SimRequest, type SimResponse } from "./graph-types.js";
 import { executeGraphRequest, type PipelineDeps } from "./pipeline.js";
 
@@ -64,12 +64,6 @@ function validate(req: SimRequest): InnerRequest[] | string {
   return out;
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-  return Buffer.concat(chunks);
-}
-
 async function toAnswer(id: string, response: SimResponse): Promise<InnerAnswer> {
   const { "content-length": _length, ...headers } = response.headers;
   try {
@@ -78,7 +72,7 @@ async function toAnswer(id: string, response: SimResponse): Promise<InnerAnswer>
         id,
         status: response.status,
         headers,
-        body: (await readAll(response.stream)).toString("base64"),
+        body: (await buffer(response.stream)).toString("base64"),
       };
     if (response.bytes)
       return { id, status: response.status, headers, body: response.bytes.toString("base64") };

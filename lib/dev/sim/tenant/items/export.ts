@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
 import { crc32 } from "node:zlib";
 import type { LazyBytes } from "../../item-model.js";
 import type { SimItem, SimMessage } from "../../model.js";
@@ -47,15 +48,9 @@ export function exportSize(object: { message: SimMessage } | { item: SimItem }):
   return size;
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 /** The export stream of a message, whose MIME `open` streams. */
 export async function exportMessage(message: SimMessage, open: () => Readable): Promise<Buffer> {
-  const mime = await readAll(open());
+  const mime = await buffer(open());
   return encodeItem(messageItem(message, { size: mime.length, bytes: () => mime }));
 }
 

@@ -62,7 +62,7 @@ function jobIdsIn(text: string): string[] {
  * runs' job ids in the commands).
  */
 export function regenerateExamples(readme: string, options: ExampleRunOptions = {}): string {
-  const bin = options.bin ?? fileURLToPath(new URL("../../bin/mailstream.js", import.meta.url));
+  const bin = options.bin ?? fileURLToPath(new URL("../../../bin/mailstream.js", import.meta.url));
   const env = options.env ?? cleanEnv();
   const cwd = mkdtempSync(join(tmpdir(), "readme-examples-"));
   const oldIds = jobIdsIn(
@@ -153,7 +153,7 @@ export function exampleBlocks(readme: string): string[] {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const file = fileURLToPath(new URL("../../README.md", import.meta.url));
+  const file = fileURLToPath(new URL("../../../README.md", import.meta.url));
   const updated = regenerateExamples(readFileSync(file, "utf8"));
   writeFileSync(file, updated);
   process.stderr.write(`README.md: ${exampleBlocks(updated).length} example blocks regenerated\n`);
