@@ -193,8 +193,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
       pageSize: config.pageSize,
       ...options.planLimits,
     },
-    // Mail as MIME until units read item folders; then config.mailContent.
-    "mime",
+    config.mailContent,
   );
   const log = (event: string, fields: Record<string, unknown>) => logger.info(event, fields);
 

@@ -7,7 +7,7 @@
 import type { Readable } from "node:stream";
 import type { BlobKind, CatalogEntry, CatalogPartKey } from "../backup/ports.js";
 import { type StoreBlobOptions, type StoredBlob, storeBlob } from "./blobs.js";
-import { writeCatalogPart, writeFolders } from "./catalog.js";
+import { itemContentOf, writeCatalogPart, writeFolders } from "./catalog.js";
 import { type ManifestSource, writeManifest } from "./manifest.js";
 import { writeReport } from "./reports.js";
 import type { ObjectStore } from "./store.js";
@@ -69,6 +69,7 @@ export function createArchive(store: ObjectStore, opts: StoreBlobOptions = {}): 
                 size: e.size,
                 ...(typeof e.meta.changeKey === "string" ? { changeKey: e.meta.changeKey } : {}),
                 meta: catalogMeta(e.meta),
+                ...itemContentOf(e),
               }
             : e,
         ),

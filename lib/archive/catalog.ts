@@ -25,8 +25,47 @@ import type { ObjectStore } from "./store.js";
 const id = z.string().min(1);
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "a lowercase hex SHA-256");
 
+/** What an item's blobs are: the fields of {@link ItemContentFields}. */
+export const itemContentSchema = {
+  content: z.literal("export").optional(),
+  itemClass: z.string().min(1).optional(),
+  export: z.looseObject({ sha256, size: z.number().int().nonnegative() }).optional(),
+};
+
+/**
+ * What an item's stored bodies are, on catalog upserts, snapshot lines and views alike. All
+ * absent (every line written before item kinds): a message whose `sha256` is its MIME.
+ */
+export interface ItemContentFields {
+  /** `export`: `sha256`/`size` are the item's export stream (`.fts`); absent: its MIME (`.eml`). */
+  content?: "export";
+  /** The message class (`IPM.Appointment`, `IPM.Contact`, …); absent: a message (`IPM.Note`). */
+  itemClass?: string;
+  /** Content mode `both`: the message's export stream besides its MIME. */
+  export?: { sha256: string; size: number };
+}
+
+/**
+ * Whether the archive holds the item's MIME (a `.eml` blob): mail backed up in content mode
+ * `mime` or `both`; not an item kept as its export stream only (every other kind, and mail in
+ * content mode `fidelity`).
+ */
+export function hasMime(line: ItemContentFields): boolean {
+  return line.content !== "export";
+}
+
+/** The content fields of a line, without the absent ones (for copying between line kinds). */
+export function itemContentOf(line: ItemContentFields): ItemContentFields {
+  return {
+    ...(line.content === "export" ? { content: "export" as const } : {}),
+    ...(line.itemClass !== undefined ? { itemClass: line.itemClass } : {}),
+    ...(line.export !== undefined ? { export: { sha256: line.export.sha256, size: line.export.size } } : {}),
+  };
+}
+
 /** Loose objects: a reader keeps working when a later writer adds fields. */
 const upsertSchema = z.looseObject({
+  ...itemContentSchema,
   kind: z.literal("upsert"),
   messageId: id,
   folderId: id,
@@ -59,13 +98,13 @@ export const folderRecordSchema = z.looseObject({
   class: z.string().optional(),
 });
 
-/** A message stored (new) or changed (props or folder) in a folder. */
-export interface UpsertEntry {
+/** An item stored (new) or changed (props or folder) in a folder. */
+export interface UpsertEntry extends ItemContentFields {
   kind: "upsert";
   messageId: string;
   folderId: string;
   sha256: string;
-  /** MIME size in bytes. */
+  /** Bytes of the blob `sha256` names (MIME, or the export stream with `content: "export"`). */
   size: number;
   changeKey?: string;
   /** The message's properties as Graph delivered them (isRead, flag, categories, dates, subject, …). */

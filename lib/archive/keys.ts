@@ -3,6 +3,9 @@
  * docs/archive-format.md). Keys are `/`-separated and identical on S3 and in a local folder.
  */
 import type { BlobKind } from "../backup/ports.js";
+
+export type { BlobKind };
+
 import { InvalidKeyError } from "./errors.js";
 
 /**

@@ -5,6 +5,8 @@
 import {
   type CatalogEntry,
   type FolderRecord,
+  type ItemContentFields,
+  itemContentOf,
   type JobCatalog,
   listMailboxCatalog,
   readCatalogPart,
@@ -16,7 +18,7 @@ import { listFinalizedJobs, type ManifestMailboxStatus, readManifest } from "./m
 import { readSnapshot, type Snapshot, writeSnapshot } from "./snapshot.js";
 import type { ObjectStore } from "./store.js";
 
-export interface ViewMessage {
+export interface ViewMessage extends ItemContentFields {
   messageId: string;
   folderId: string;
   sha256: string;
@@ -95,6 +97,7 @@ export class MailboxState {
           ...(entry.changeKey !== undefined ? { changeKey: entry.changeKey } : {}),
           meta: entry.meta,
           jobId,
+          ...itemContentOf(entry),
         });
         return;
       case "removed": {
@@ -123,6 +126,7 @@ export class MailboxState {
         ...(m.changeKey !== undefined ? { changeKey: m.changeKey } : {}),
         meta: m.meta,
         jobId: m.jobId,
+        ...itemContentOf(m),
       });
     }
     return state;

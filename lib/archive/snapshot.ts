@@ -6,7 +6,14 @@
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { z } from "zod";
-import { type FolderRecord, folderRecordSchema, parseJsonLines, toJsonLines } from "./catalog.js";
+import {
+  type FolderRecord,
+  folderRecordSchema,
+  type ItemContentFields,
+  itemContentSchema,
+  parseJsonLines,
+  toJsonLines,
+} from "./catalog.js";
 import { CatalogLineError } from "./errors.js";
 import { snapshotKey } from "./keys.js";
 import type { ObjectStore } from "./store.js";
@@ -33,11 +40,12 @@ export const snapshotMessageSchema = z.looseObject({
   meta: z.record(z.string(), z.unknown()),
   /** The job whose catalog last changed the message. */
   jobId: z.string().min(1),
+  ...itemContentSchema,
 });
 export type SnapshotMessage = z.infer<typeof snapshotMessageSchema>;
 
 /** A message line without its `kind`. */
-export interface SnapshotMessageFields {
+export interface SnapshotMessageFields extends ItemContentFields {
   messageId: string;
   folderId: string;
   sha256: string;

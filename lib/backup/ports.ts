@@ -32,9 +32,50 @@ export interface MailSource {
   folderDelta(userId: string, folderId: string, from: string | undefined): AsyncIterable<DeltaPageView>;
   /** The message's MIME, streamed; holds one of the mailbox's request slots until it ends. */
   openMime(userId: string, messageId: string): Promise<Readable>;
+  /**
+   * Pages of a folder's item delta in a mailbox of the import/export API (every kind of item,
+   * with its metadata), from `from` or an initial round. Throws `SyncStateLostError` on 410.
+   * Required for folders read `p` or `a`.
+   */
+  itemDelta?(mailbox: ItemMailbox, folderId: string, from: string | undefined): AsyncIterable<ItemPageView>;
+  /** Export streams of 1–20 items of one mailbox, one answer per id in their order. Required for reads `b`, `p`, `a`. */
+  exportItems?(mailbox: ItemMailbox, itemIds: readonly string[]): Promise<ExportedItem[]>;
   /** Graph requests and 429 answers for the mailbox so far (cumulative), for the job report. */
   traffic?(userId: string): { requests: number; throttled: number };
 }
+
+/** A mailbox of the import/export API a unit reads: the user's primary mailbox or in-place archive. */
+export interface ItemMailbox {
+  /** The user (the unit's mailbox id). */
+  userId: string;
+  role: MailboxRole;
+  /** The mailbox's id in the import/export API (`MBX:…`). */
+  apiId: string;
+}
+
+/** An item as item delta delivers it. */
+export interface ItemMetaView {
+  id: string;
+  changeKey?: string;
+  /** The message class (`IPM.Note`, `IPM.Appointment`, …). */
+  itemClass: string;
+  /** Bytes of its export stream, when the service said. */
+  size?: number;
+  /** Browse and search metadata by kind (lib/graph/item-meta.ts). */
+  meta: MessageMeta;
+}
+
+export interface ItemPageView {
+  upserts: ItemMetaView[];
+  removed: string[];
+  nextLink?: string;
+  deltaLink?: string;
+}
+
+/** One item's answer of an export: its export stream, or its own error. */
+export type ExportedItem =
+  | { itemId: string; changeKey?: string; data: Buffer }
+  | { itemId: string; error: { code: string; message: string } };
 
 /**
  * What an archived item body is: a message's MIME (`.eml`, readable by any mail client) or an
@@ -50,10 +91,30 @@ export interface StoredBlob {
   existed: boolean;
 }
 
+/**
+ * What an item's stored bodies are (docs/archive-format.md). All absent: a message whose
+ * `sha256` is its MIME.
+ */
+export interface ItemContent {
+  /** `export`: `sha256`/`size` are the item's export stream; absent: its MIME. */
+  content?: "export";
+  /** The message class (`IPM.Appointment`, …); absent: a message. */
+  itemClass?: string;
+  /** Content mode `both`: the message's export stream besides its MIME. */
+  export?: { sha256: string; size: number };
+}
+
 /** A catalog line for one folder of one mailbox in one job (see docs/archive-format.md). */
 export type CatalogEntry =
   | { kind: "folder-reset"; folderId: string }
-  | { kind: "upsert"; messageId: string; folderId: string; sha256: string; size: number; meta: MessageMeta }
+  | ({
+      kind: "upsert";
+      messageId: string;
+      folderId: string;
+      sha256: string;
+      size: number;
+      meta: MessageMeta;
+    } & ItemContent)
   | { kind: "removed"; messageId: string; folderId: string };
 
 export interface CatalogPartKey {
@@ -123,10 +184,15 @@ export interface UnitProgress {
 }
 
 export interface RecordedError {
-  /** What the error is about: `message <id>`, `folder <id>`, `mailbox <id>`. */
+  /** What the error is about: `message <id>`, `item <id> …`, `folder <id>`, `mailbox <id>`. */
   subject: string;
   name: string;
   message: string;
+  /**
+   * Reported, but nothing was lost (a folder read again in full after its sync state was
+   * lost): it does not make the mailbox partial.
+   */
+  notice?: boolean;
 }
 
 /** A folder's new delta link, staged when every item and the catalog of the folder are stored. */

@@ -26,7 +26,7 @@ export function buildJobReport(input: ReportInput): JobReport {
     totals.bytes += u.progress.bytes;
     totals.removed += u.progress.removed;
     totals.deduplicated += u.progress.deduplicated;
-    totals.errors += u.errors.length;
+    totals.errors += u.errors.filter((e) => !e.notice).length;
     totals.requests += u.requests ?? 0;
     totals.throttled += u.throttled ?? 0;
   }
@@ -63,7 +63,7 @@ export function buildJobReport(input: ReportInput): JobReport {
       ? "failed"
       : mine.some((u) => u.status === "mailbox-skipped")
         ? "skipped"
-        : errors.length > 0 || mine.some((u) => u.incompleteFolders.length > 0)
+        : errors.some((e) => !e.notice) || mine.some((u) => u.incompleteFolders.length > 0)
           ? "partial"
           : "complete";
     return {

@@ -13,10 +13,14 @@ import type {
   ArchiveSink,
   CatalogEntry,
   DeltaPageView,
+  FolderRead,
+  ItemMailbox,
+  ItemPageView,
   LastCheckpoint,
   MailSource,
   MessageMeta,
   RecordedError,
+  StoredBlob,
   UnitCheckpoint,
   UnitProgress,
   UnitStatePort,
@@ -84,6 +88,14 @@ export type UnitOutcome =
       retryAfterMs?: number;
     }
   | { status: "mailbox-skipped"; progress: UnitProgress; errors: RecordedError[] };
+
+/** An item the export answered with an error of its own (gone, malformed id, …): recorded, the job goes on. */
+export class ItemExportError extends SkipError {
+  override name = "ItemExportError";
+  constructor(itemId: string, code: string, message: string) {
+    super(`export of item ${itemId}: expected its data, found error ${code}${message ? `: ${message}` : ""}`);
+  }
+}
 
 function recorded(subject: string, error: unknown): RecordedError {
   const e = error instanceof Error ? error : new Error(String(error));
@@ -162,7 +174,7 @@ export async function backupUnit(
       if (next === pending.length) deps.onTail?.();
       const folderId = unit.folderIds[i]!;
       try {
-        await backupFolder(folderId, ctx);
+        await backupFolder(folderId, folderReadOf(unit, i), ctx);
       } catch (error) {
         const folderStop = stopFor(error);
         if (folderStop) {
@@ -235,14 +247,49 @@ interface FolderContext {
   shouldStop(): boolean;
 }
 
+/** How the unit reads its folder at `index` (units planned before item kinds: `m`). */
+function folderReadOf(unit: UnitWork, index: number): FolderRead {
+  const read = unit.folderReads?.[index] ?? "m";
+  return read === "b" || read === "p" || read === "a" ? read : "m";
+}
+
+/** The import/export mailbox a folder read goes to: the archive for `a`, else the primary. */
+function itemMailboxOf(unit: UnitWork, read: FolderRead): ItemMailbox {
+  const role = read === "a" ? "archive" : "primary";
+  const apiId = role === "archive" ? unit.mailboxIds?.archive : unit.mailboxIds?.primary;
+  if (!apiId) {
+    throw new SkipError(
+      `unit ${unit.index}: expected the ${role} mailbox's import/export id for a folder read '${read}', found none`,
+    );
+  }
+  return { userId: unit.mailboxId, role, apiId };
+}
+
+/** A folder's pages, as the unit reads them: message delta (`m`, `b`) or item delta (`p`, `a`). */
+type FolderPage = DeltaPageView | ItemPageView;
+
+function folderPages(
+  unit: UnitWork,
+  folderId: string,
+  read: FolderRead,
+  link: string | undefined,
+  deps: UnitBackupDeps,
+): AsyncIterable<FolderPage> {
+  if (read === "m" || read === "b") return deps.source.folderDelta(unit.mailboxId, folderId, link);
+  if (!deps.source.itemDelta) throw new SkipError(`folder ${folderId}: this mail source reads no item delta`);
+  return deps.source.itemDelta(itemMailboxOf(unit, read), folderId, link);
+}
+
 /** Follows one folder's delta pages until its round ends or the unit must stop. */
-async function backupFolder(folderId: string, ctx: FolderContext): Promise<void> {
+async function backupFolder(folderId: string, read: FolderRead, ctx: FolderContext): Promise<void> {
   const { unit, deps, ledger } = ctx;
+  // Item delta links are sync states of their own: a folder read in another way starts over.
+  const via = read === "p" || read === "a" ? ("items" as const) : undefined;
   const resume = ledger.resumePoint(folderId);
   let part = resume.part;
   let link =
     resume.link ??
-    (unit.hasSyncStates === false ? undefined : await deps.state.syncState(unit.mailboxId, folderId));
+    (unit.hasSyncStates === false ? undefined : await deps.state.syncState(unit.mailboxId, folderId, via));
   // Without a link the round enumerates the whole folder: the catalog must say so, so that a
   // replay drops what an earlier job saw in the folder and this round no longer reports.
   let fullRound = link === undefined;
@@ -251,7 +298,7 @@ async function backupFolder(folderId: string, ctx: FolderContext): Promise<void>
 
   for (;;) {
     try {
-      const pages = deps.source.folderDelta(unit.mailboxId, folderId, link)[Symbol.asyncIterator]();
+      const pages = folderPages(unit, folderId, read, link, deps)[Symbol.asyncIterator]();
       for (;;) {
         const step = await ctx.slots.add(() => pages.next());
         if (step.done) break;
@@ -259,7 +306,10 @@ async function backupFolder(folderId: string, ctx: FolderContext): Promise<void>
         const entries: CatalogEntry[] = fullRound ? [{ kind: "folder-reset", folderId }] : [];
         fullRound = false;
         const pageProgress = emptyProgress();
-        const failed = await storePage(unit, folderId, view, entries, pageProgress, ctx);
+        const failed =
+          read === "m" || read === "b"
+            ? await storePage(unit, folderId, view as DeltaPageView, read, entries, pageProgress, ctx)
+            : await storeItemPage(unit, folderId, view as ItemPageView, read, entries, pageProgress, ctx);
         if (failed > 0) folderHadItemErrors = true;
         await deps.archive.writeCatalogPart(
           { jobId: unit.jobId, mailboxId: unit.mailboxId, folderId, unit: unit.index, page: part },
@@ -274,6 +324,7 @@ async function backupFolder(folderId: string, ctx: FolderContext): Promise<void>
             folderHadItemErrors ? undefined : view.deltaLink,
             pageProgress,
             true,
+            via,
           );
           return;
         }
@@ -292,8 +343,13 @@ async function backupFolder(folderId: string, ctx: FolderContext): Promise<void>
     } catch (error) {
       if (error instanceof SyncStateLostError && resyncs < 2) {
         // 410 SyncStateNotFound: only this folder starts over, from the fresh initial link the
-        // service offers (or a plain initial round).
+        // service offers (or a plain initial round). Recorded, so the job report shows it.
         resyncs++;
+        ctx.errors.push({
+          ...recorded(`folder ${folderId}`, error),
+          message: `${error.message}; the folder alone is read again in full`,
+          notice: true,
+        });
         link = error.location;
         fullRound = true;
         continue;
@@ -312,11 +368,12 @@ async function storePage(
   unit: UnitWork,
   folderId: string,
   view: DeltaPageView,
+  read: "m" | "b",
   entries: CatalogEntry[],
   pageProgress: UnitProgress,
   ctx: FolderContext,
 ): Promise<number> {
-  const stored: Array<CatalogEntry | undefined> = new Array(view.upserts.length);
+  const stored: Array<UpsertLine | undefined> = new Array(view.upserts.length);
   let failed = 0;
   let stopping: { error: unknown } | undefined;
   await Promise.all(
@@ -338,6 +395,22 @@ async function storePage(
     }),
   );
   if (stopping) throw stopping.error;
+  if (read === "b") {
+    // Content mode both: each stored message's export stream too (its id is its item id).
+    const kept = stored.filter((e): e is UpsertLine => e !== undefined);
+    const exported = await exportBatches(
+      folderId,
+      itemMailboxOf(unit, "b"),
+      kept.map((e) => ({ id: e.messageId, size: e.size })),
+      ctx,
+    );
+    for (const e of kept) {
+      const blob = exported.get(e.messageId);
+      if (blob) e.export = { sha256: blob.sha256, size: blob.size };
+    }
+    // A message whose export failed keeps its MIME line; the folder's link is not staged.
+    failed += kept.length - exported.size;
+  }
   // Keep the page's order in the catalog: replays apply lines in order.
   for (const e of stored) if (e) entries.push(e);
   for (const id of view.removed) {
@@ -345,6 +418,150 @@ async function storePage(
     pageProgress.removed++;
   }
   return failed;
+}
+
+type UpsertLine = Extract<CatalogEntry, { kind: "upsert" }>;
+
+/**
+ * Stores the export stream of every upsert of an item delta page (every kind of item), in
+ * export requests of up to 20 items; returns how many items could not be stored (each recorded).
+ */
+async function storeItemPage(
+  unit: UnitWork,
+  folderId: string,
+  view: ItemPageView,
+  read: "p" | "a",
+  entries: CatalogEntry[],
+  pageProgress: UnitProgress,
+  ctx: FolderContext,
+): Promise<number> {
+  // An item without an id cannot be exported (and would fail its whole request): recorded.
+  const valid = view.upserts.filter((item) => {
+    if (typeof item.id === "string" && item.id.length > 0) return true;
+    ctx.errors.push(
+      recorded(
+        `item in folder ${folderId}`,
+        new SkipError(`delta item: expected an item id, found ${JSON.stringify(item).slice(0, 120)}`),
+      ),
+    );
+    return false;
+  });
+  const exported = await exportBatches(folderId, itemMailboxOf(unit, read), valid, ctx);
+  for (const item of valid) {
+    const blob = exported.get(item.id);
+    if (!blob) continue;
+    entries.push({
+      kind: "upsert",
+      messageId: item.id,
+      folderId,
+      sha256: blob.sha256,
+      size: blob.size,
+      meta: item.meta,
+      content: "export",
+      itemClass: item.itemClass,
+    });
+    pageProgress.items++;
+    pageProgress.bytes += blob.size;
+    if (blob.existed) pageProgress.deduplicated++;
+  }
+  for (const id of view.removed) {
+    entries.push({ kind: "removed", messageId: id, folderId });
+    pageProgress.removed++;
+  }
+  return view.upserts.length - exported.size;
+}
+
+/** Bytes of export data one request asks for at most (larger items go alone): bounds memory. */
+const EXPORT_BATCH_BYTES = 8 * 1024 * 1024;
+
+/** Splits items into export requests: at most `EXPORT_BATCH_LIMIT` ids and about `EXPORT_BATCH_BYTES`. */
+export function exportBatchesOf<T extends { id: string; size?: number }>(items: readonly T[]): T[][] {
+  const batches: T[][] = [];
+  let batch: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = item.size ?? 0;
+    if (batch.length > 0 && (batch.length >= EXPORT_BATCH_LIMIT || bytes + size > EXPORT_BATCH_BYTES)) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(item);
+    bytes += size;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
+
+/** Graph takes at most this many ids per `exportItems` request. */
+const EXPORT_BATCH_LIMIT = 20;
+
+/**
+ * Exports items of one mailbox in batches (each request holds one request slot until its answer
+ * is read) and stores each export stream; the stored blobs by item id. An item the service
+ * answers with an error of its own, or whose blob cannot be stored, is recorded and left out; a
+ * failure that is not an item's own stops the page once every batch has settled.
+ */
+async function exportBatches(
+  folderId: string,
+  mailbox: ItemMailbox,
+  items: ReadonlyArray<{ id: string; size?: number }>,
+  ctx: FolderContext,
+): Promise<Map<string, StoredBlob>> {
+  const { deps } = ctx;
+  const stored = new Map<string, StoredBlob>();
+  if (items.length === 0) return stored;
+  const source = deps.source;
+  if (!source.exportItems) throw new SkipError(`folder ${folderId}: this mail source exports no items`);
+  let stopping: { error: unknown } | undefined;
+  const fail = (id: string, error: unknown) =>
+    ctx.errors.push(recorded(`item ${id} in folder ${folderId} of the ${mailbox.role} mailbox`, error));
+  await Promise.all(
+    exportBatchesOf(items).map(async (batch) => {
+      try {
+        await retry(
+          () =>
+            ctx.transfers.add(async () => {
+              const pending = batch.filter((item) => !stored.has(item.id));
+              const answers = await ctx.slots.add(() =>
+                (source.exportItems as NonNullable<typeof source.exportItems>)(
+                  mailbox,
+                  pending.map((item) => item.id),
+                ),
+              );
+              await Promise.all(
+                answers.map(async (answer) => {
+                  if ("error" in answer) {
+                    fail(
+                      answer.itemId,
+                      new ItemExportError(answer.itemId, answer.error.code, answer.error.message),
+                    );
+                    return;
+                  }
+                  stored.set(answer.itemId, await deps.archive.storeBlob("export", answer.data));
+                }),
+              );
+            }),
+          {
+            ...deps.messageRetry,
+            what: `export of ${batch.length} items of folder ${folderId}`,
+            decide: (error) =>
+              error instanceof RetryableError || (!(error instanceof SkipError) && isTransientFailure(error))
+                ? { retry: true, delay: "backoff" }
+                : { retry: false },
+          },
+        );
+      } catch (error) {
+        if (ruleFor(error) !== "record") {
+          stopping ??= { error };
+          return;
+        }
+        for (const item of batch) if (!stored.has(item.id)) fail(item.id, error);
+      }
+    }),
+  );
+  if (stopping) throw stopping.error;
+  return stored;
 }
 
 async function storeMessage(

@@ -89,11 +89,12 @@ export class UnitLedger {
     deltaLink: string | undefined,
     delta: UnitProgress,
     pageStored: boolean,
+    via?: "items",
   ): void {
     this.open.delete(folderId);
     this.done.add(folderId);
     if (deltaLink === undefined) this.incomplete.add(folderId);
-    else this.staged.push({ mailboxId: this.unit.mailboxId, folderId, deltaLink });
+    else this.staged.push({ mailboxId: this.unit.mailboxId, folderId, deltaLink, ...(via ? { via } : {}) });
     if (pageStored) this.storedPages++;
     this.record(delta);
   }

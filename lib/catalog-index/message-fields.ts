@@ -8,6 +8,7 @@
  */
 import type { Readable } from "node:stream";
 import { readBlob } from "../archive/blobs.js";
+import { hasMime } from "../archive/catalog.js";
 import type { ViewMessage } from "../archive/replay.js";
 import type { ObjectStore } from "../archive/store.js";
 
@@ -99,6 +100,8 @@ export async function completeMeta(
   const sender = senderOf(meta);
   if (sender) out.from = sender;
   if (!lacksFields(out)) return out;
+  // An item kept as its export stream only has no MIME headers to fall back on.
+  if (!hasMime(message)) return out;
   let block: string;
   try {
     block = await headerBlock(await readBlob(store, message.sha256));

@@ -11,6 +11,7 @@ import { once } from "node:events";
 import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { readBlob } from "../archive/blobs.js";
+import { hasMime } from "../archive/catalog.js";
 import { BlobIntegrityError, ObjectNotFoundError } from "../archive/errors.js";
 import type { ViewMessage } from "../archive/replay.js";
 import type { ObjectStore } from "../archive/store.js";
@@ -60,6 +61,11 @@ export interface ExportResult {
   bytes: number;
   /** Messages left out because their blob is damaged or missing (the export went on). */
   damaged: DamagedMessage[];
+  /**
+   * Items left out because the archive holds no MIME of them (kept as export streams only:
+   * events, contacts, tasks, notes, and mail backed up in content mode `fidelity`).
+   */
+  withoutMime: number;
 }
 
 /** A folder path as a safe relative file path: each segment stripped of separators and dots-only names. */
@@ -115,6 +121,7 @@ export async function exportSelection(
   let done = 0;
   let written = 0;
   let bytes = 0;
+  let withoutMime = 0;
   for (const folder of selection.folders) {
     const rel = safeRelativePath(folder.path);
     if (options.format === "mbox") {
@@ -122,7 +129,8 @@ export async function exportSelection(
       mkdirSync(dirname(join(options.outDir, file)), { recursive: true });
       const out = createWriteStream(join(options.outDir, file));
       for (const m of folder.messages) {
-        const mime = await readChecked(store, m, folder.path, damaged);
+        const mime = hasMime(m) ? await readChecked(store, m, folder.path, damaged) : undefined;
+        if (!hasMime(m)) withoutMime++;
         if (mime) {
           const envelope = await envelopeOf(store, m);
           if (!out.write(mboxEntry(mime, envelope.sender, envelope.date, { lineEnding: "lf" })))
@@ -139,7 +147,8 @@ export async function exportSelection(
       mkdirSync(join(options.outDir, rel), { recursive: true });
       let n = 0;
       for (const m of folder.messages) {
-        const mime = await readChecked(store, m, folder.path, damaged);
+        const mime = hasMime(m) ? await readChecked(store, m, folder.path, damaged) : undefined;
+        if (!hasMime(m)) withoutMime++;
         if (mime) {
           // Numbered names keep the folder order stable and stay short on every file system.
           const file = `${rel}/${String(++n).padStart(6, "0")}.eml`;
@@ -152,5 +161,5 @@ export async function exportSelection(
       }
     }
   }
-  return { files, messages: written, bytes, damaged };
+  return { files, messages: written, bytes, damaged, withoutMime };
 }

@@ -2,6 +2,7 @@
  * What an export or a restore works on: the messages of a mailbox (or one folder of it, or one
  * message) as of a point in time, resolved from the archive's jobs and catalog.
  */
+import { hasMime } from "../archive/catalog.js";
 import { type MailboxView, mailboxViewAt, type ViewMessage } from "../archive/replay.js";
 import type { ObjectStore } from "../archive/store.js";
 import {
@@ -40,6 +41,27 @@ export interface SelectionRequest {
   message?: string;
   /** "latest" (default), a job id, or a date/time. */
   at?: string;
+}
+
+/**
+ * The line for items a MIME-based command left out because the archive holds their export
+ * stream only; the command goes on with the rest and its exit code does not change.
+ */
+export function withoutMimeLine(count: number, command: string): string {
+  return `mailstream: ${command}: ${count} item${count === 1 ? "" : "s"} left out: kept as export stream${count === 1 ? "" : "s"} only (events, contacts, tasks, notes, or mail backed up in content mode fidelity), no MIME to ${command}; mailContent both keeps MIME too`;
+}
+
+/** The selection without the items the archive holds no MIME of, and how many those were. */
+export function withMimeOnly<T extends { folders: SelectedFolder[]; count: number }>(
+  selection: T,
+): { selection: T; withoutMime: number } {
+  let withoutMime = 0;
+  const folders = selection.folders.map((f) => {
+    const kept = f.messages.filter(hasMime);
+    withoutMime += f.messages.length - kept.length;
+    return { ...f, messages: kept };
+  });
+  return { selection: { ...selection, folders, count: selection.count - withoutMime }, withoutMime };
 }
 
 export async function selectMessages(store: ObjectStore, request: SelectionRequest): Promise<Selection> {

@@ -33,6 +33,7 @@ export {
   mapGraphError,
   SyncStateLostError,
 } from "./errors.js";
+export { EXPORT_BATCH_LIMIT, type ExportAnswer, exportItems } from "./export-items.js";
 export { type FolderInfo, listFolders } from "./folders.js";
 export {
   type ItemDeltaOptions,

@@ -94,6 +94,8 @@ export interface RecordedError {
   subject: string;
   name: string;
   message: string;
+  /** Reported, but nothing was lost (a folder resynced after a lost sync state). */
+  notice?: boolean;
 }
 
 /** A unit as the planner hands it to {@link StateStore.writePlan}. */

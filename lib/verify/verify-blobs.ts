@@ -6,8 +6,9 @@
  * found too.
  */
 import { readBlob } from "../archive/blobs.js";
-import { listMailboxCatalog, readCatalogPart, readFolders } from "../archive/catalog.js";
+import { hasMime, listMailboxCatalog, readCatalogPart, readFolders } from "../archive/catalog.js";
 import { BlobIntegrityError, ObjectNotFoundError } from "../archive/errors.js";
+import type { BlobKind } from "../archive/keys.js";
 import { jobReading } from "../archive/replay.js";
 import type { ObjectStore } from "../archive/store.js";
 import { type ArchivedJob, mailboxesOf, requireJobs, resolveJob } from "../catalog-index/directory.js";
@@ -44,10 +45,11 @@ async function checkBlob(
   store: ObjectStore,
   sha256: string,
   size: number,
+  blobKind: BlobKind,
 ): Promise<{ bytes: number; error?: Omit<BlobProblem, "sha256" | "referencedBy"> }> {
   let bytes = 0;
   try {
-    for await (const chunk of await readBlob(store, sha256, { verify: true }))
+    for await (const chunk of await readBlob(store, sha256, { verify: true, kind: blobKind }))
       bytes += (chunk as Buffer).length;
   } catch (error) {
     if (error instanceof ObjectNotFoundError)
@@ -71,7 +73,11 @@ interface JobCounts {
 export async function verifyArchive(store: ObjectStore, options: VerifyOptions = {}): Promise<VerifyResult> {
   const jobs = await requireJobs(store);
   const only = options.jobId !== undefined ? resolveJob(jobs, options.jobId).jobId : undefined;
-  const wanted = new Map<string, { size: number; referencedBy: BlobProblem["referencedBy"] }>();
+  // By kind and address: an item's MIME (`.eml`) and export stream (`.fts`) are blobs apart.
+  const wanted = new Map<
+    string,
+    { sha256: string; blobKind: BlobKind; size: number; referencedBy: BlobProblem["referencedBy"] }
+  >();
   const catalogErrors: string[] = [];
   const checkedJobs = new Set<string>();
   const counts = new Map<string, JobCounts>();
@@ -93,11 +99,19 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
           if (entry.kind === "removed") count.removed++;
           if (entry.kind !== "upsert") continue;
           count.upserts.set(mailbox.mailboxId, (count.upserts.get(mailbox.mailboxId) ?? 0) + 1);
-          if (wanted.has(entry.sha256)) continue;
-          wanted.set(entry.sha256, {
-            size: entry.size,
-            referencedBy: { mailboxId: mailbox.mailboxId, jobId: catalog.jobId, messageId: entry.messageId },
-          });
+          const referencedBy = {
+            mailboxId: mailbox.mailboxId,
+            jobId: catalog.jobId,
+            messageId: entry.messageId,
+          };
+          const blobs: Array<{ sha256: string; blobKind: BlobKind; size: number }> = [
+            { sha256: entry.sha256, blobKind: hasMime(entry) ? "mime" : "export", size: entry.size },
+            ...(entry.export ? [{ ...entry.export, blobKind: "export" as const }] : []),
+          ];
+          for (const blob of blobs) {
+            const key = `${blob.blobKind}:${blob.sha256}`;
+            if (!wanted.has(key)) wanted.set(key, { ...blob, referencedBy });
+          }
         }
       }
     }
@@ -112,8 +126,9 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
   let done = 0;
   const worker = async () => {
     while (next < list.length) {
-      const [sha256, ref] = list[next++]!;
-      const checked = await checkBlob(store, sha256, ref.size);
+      const [, ref] = list[next++]!;
+      const sha256 = ref.sha256;
+      const checked = await checkBlob(store, sha256, ref.size, ref.blobKind);
       bytesRead += checked.bytes;
       if (checked.error) problems.push({ sha256, ...checked.error, referencedBy: ref.referencedBy });
       options.onProgress?.(++done, list.length);

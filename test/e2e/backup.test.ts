@@ -28,6 +28,8 @@ describe("a local-folder archive: full, incremental, and an incremental with not
     mailboxes: 4,
     totalMessages: 200,
     unlicensedFraction: 0.5,
+    // Mail only: this file checks content mode mime (test/e2e/fidelity.test.ts the default).
+    itemScale: 0,
   });
   let firstJob: string;
   let firstTruth: GroundTruth;
@@ -39,7 +41,7 @@ describe("a local-folder archive: full, incremental, and an incremental with not
       ca: await loadTestCa(),
       archive: { kind: "local", path: join(dir, "archive") },
       streams: 2,
-      env: { MAILSTREAM_PAGE_SIZE: "25" },
+      env: { MAILSTREAM_PAGE_SIZE: "25", MAILSTREAM_MAIL_CONTENT: "mime" },
     });
   });
   afterAll(async () => {
@@ -173,7 +175,13 @@ describe("a local-folder archive: full, incremental, and an incremental with not
 
 describe("an S3 archive (the S3 emulator)", () => {
   let stack: LocalStack | undefined;
-  const store = generateTenant({ seed: 402, shape: "uniform", mailboxes: 3, totalMessages: 120 });
+  const store = generateTenant({
+    seed: 402,
+    shape: "uniform",
+    mailboxes: 3,
+    totalMessages: 120,
+    itemScale: 0,
+  });
 
   beforeAll(async () => {
     stack = await startLocalStack({
@@ -181,6 +189,7 @@ describe("an S3 archive (the S3 emulator)", () => {
       ca: await loadTestCa(),
       archive: { kind: "s3", bucket: "mailstream-e2e-backup" },
       streams: 2,
+      env: { MAILSTREAM_MAIL_CONTENT: "mime" },
     });
   });
   afterAll(async () => {

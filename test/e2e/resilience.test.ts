@@ -91,7 +91,8 @@ describe("5xx, dropped connections, expired tokens, lost sync states, lost mailb
       // Retry-After can reach the simulator later than the default 50 ms grace; a client that
       // ignored the 1 s Retry-After would still be counted.
       limits: { earlyRetryGraceMs: 250 },
-      env: { MAILSTREAM_PAGE_SIZE: "10" },
+      // Faults of MIME downloads ($value): mail in content mode mime (other kinds by export).
+      env: { MAILSTREAM_PAGE_SIZE: "10", MAILSTREAM_MAIL_CONTENT: "mime" },
       graphPolicy: GRAPH_POLICY,
       messageRetry: { budgetMs: 500, backoffBaseMs: 50, backoffCapMs: 200 },
     });
@@ -114,7 +115,7 @@ describe("5xx, dropped connections, expired tokens, lost sync states, lost mailb
 
       expect(report.status).toBe("complete");
       previous = await store.groundTruth();
-      const { archived, expected } = await compareAll(app.archive.store, previous);
+      const { archived, expected } = await compareAll(app.archive.store, previous, undefined, "mime");
       expect(archived).toEqual(expected);
       const served = sim.stats().graph;
       expect(served.byStatus["503"]).toBeGreaterThanOrEqual(4);
@@ -145,7 +146,7 @@ describe("5xx, dropped connections, expired tokens, lost sync states, lost mailb
       expect(sim.stats().graph.byStatus["410"] ?? 0).toBeGreaterThanOrEqual(gone + 2);
       expect(sim.faults.pending().forcedGone).toEqual([]);
       previous = await store.groundTruth();
-      const { archived, expected } = await compareAll(app.archive.store, previous);
+      const { archived, expected } = await compareAll(app.archive.store, previous, undefined, "mime");
       expect(archived).toEqual(expected);
     },
     TEST_TIMEOUT_MS,
@@ -179,7 +180,7 @@ describe("5xx, dropped connections, expired tokens, lost sync states, lost mailb
       expect(named?.status).toBe("partial");
       expect(JSON.stringify(named?.errors)).toContain(broken.message.id);
       // Everything else is stored; the broken message is the only difference from the ground truth.
-      const { archived, expected } = await compareAll(app.archive.store, truth);
+      const { archived, expected } = await compareAll(app.archive.store, truth, undefined, "mime");
       for (const folder of Object.values(expected[broken.mailbox.userId]!)) {
         const at = folder.findIndex((line) => line.startsWith(`${broken.message.id} `));
         if (at >= 0) folder.splice(at, 1);
@@ -213,7 +214,7 @@ describe("5xx, dropped connections, expired tokens, lost sync states, lost mailb
       // The ground truth includes the message whose $value failed in the previous job: its folder
       // was left incomplete (sync state not advanced), so this job fetched it again.
       previous = await store.groundTruth();
-      const { archived, expected } = await compareAll(app.archive.store, previous);
+      const { archived, expected } = await compareAll(app.archive.store, previous, undefined, "mime");
       expect(archived).toEqual(expected);
     },
     TEST_TIMEOUT_MS,
@@ -234,7 +235,12 @@ describe("5xx, dropped connections, expired tokens, lost sync states, lost mailb
       const named = report.mailboxes.find((m) => m.mailboxId === victim.userId);
       expect(["skipped", "partial"]).toContain(named?.status);
       expect(named?.errors.length).toBeGreaterThan(0);
-      const { archived, expected } = await compareAll(app.archive.store, await store.groundTruth());
+      const { archived, expected } = await compareAll(
+        app.archive.store,
+        await store.groundTruth(),
+        undefined,
+        "mime",
+      );
       expect(Object.keys(expected)).not.toContain(victim.userId);
       expect(archived).toEqual(expected);
     },

@@ -33,6 +33,11 @@ export async function backUpTwice(options: {
   tenant: TenantSpec;
   /** The round of changes between the two jobs. */
   changes: { seed: number; intensity: number };
+  /**
+   * What mail is kept as (MAILSTREAM_MAIL_CONTENT). Default `mime`: the CLI's mail commands
+   * (show, export, restore of MIME) read `.eml` blobs.
+   */
+  mailContent?: "mime" | "fidelity" | "both";
 }): Promise<TwoJobArchive> {
   const dir = mkdtempSync(join(tmpdir(), options.prefix));
   const archive = join(dir, "archive");
@@ -48,6 +53,7 @@ export async function backUpTwice(options: {
       ca: await loadTestCa(),
       archive: { kind: "local", path: archive },
       streams: 2,
+      env: { MAILSTREAM_MAIL_CONTENT: options.mailContent ?? "mime" },
     });
     const job1 = (await stack.runJob()).jobId;
     const truth1 = await tenant.groundTruth();

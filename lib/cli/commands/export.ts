@@ -10,7 +10,7 @@ import { mailboxesOf, requireJobs } from "../../catalog-index/directory.js";
 import { type ExportFormat, type ExportResult, exportSelection } from "../../export/export-messages.js";
 import { createProgress } from "../../export/progress.js";
 import { selectSearchHits } from "../../export/search-selection.js";
-import { selectMessages } from "../../export/selection.js";
+import { selectMessages, withoutMimeLine } from "../../export/selection.js";
 import { assertFolderOrNew } from "../../export/verified-output.js";
 import type { CliContext } from "../context.js";
 import { withArchive } from "../context.js";
@@ -117,8 +117,9 @@ function leftOut(result: ExportResult): string {
   return n === 0 ? "" : `; ${n} damaged message${n === 1 ? "" : "s"} left out (listed on stderr)`;
 }
 
-/** Lists the messages an export left out (stderr, one line each); returns how many. */
+/** Lists the messages an export left out (stderr, one line each); returns how many damaged. */
 function reportDamagedMessages(io: CommandIO, result: ExportResult): number {
+  if (result.withoutMime > 0) io.err.write(`${withoutMimeLine(result.withoutMime, "export")}\n`);
   for (const d of result.damaged) {
     io.err.write(`mailstream: damaged: message ${d.messageId} (${d.folder}) left out: ${d.problem}\n`);
   }

@@ -2,6 +2,7 @@
  * `mailstream get <message> [-o file]`: the message's `.eml`, byte-identical to the stored blob,
  * to stdout or a new file, handed over only after its SHA-256 matched (export/verified-output.ts).
  */
+import { hasMime } from "../../archive/catalog.js";
 import type { ObjectStore } from "../../archive/store.js";
 import {
   type ArchivedMailbox,
@@ -11,6 +12,7 @@ import {
   resolveMailbox,
 } from "../../catalog-index/directory.js";
 import { type FoundMessage, findMessage } from "../../catalog-index/find-message.js";
+import { withoutMimeLine } from "../../export/selection.js";
 import { assertNewFile, blobToNewFile, blobToStream } from "../../export/verified-output.js";
 import { withArchive } from "../context.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
@@ -55,6 +57,10 @@ export async function getCommand(
   return withArchive(opts, async (ctx) => {
     const found = await lookupMessage(ctx.archive, messageId, opts, io);
     const { sha256, size } = found.message;
+    if (!hasMime(found.message)) {
+      io.err.write(`${withoutMimeLine(1, "get")}\n`);
+      return found.errors.length > 0 ? EXIT.damaged : EXIT.ok;
+    }
     if (opts.output) {
       await blobToNewFile(ctx.archive, sha256, opts.output);
       io.err.write(`mailstream: wrote ${size} bytes to ${opts.output} (sha256 ${sha256} checked)\n`);

@@ -5,7 +5,7 @@
 
 import { graphGatewayFromConfig } from "../../app/graph-gateway.js";
 import { createProgress } from "../../export/progress.js";
-import { selectMessages } from "../../export/selection.js";
+import { selectMessages, withMimeOnly, withoutMimeLine } from "../../export/selection.js";
 import type { GraphGateway } from "../../graph/client.js";
 import { defaultRestoreFolder, restoreSelection } from "../../restore/restore-run.js";
 import { withArchive } from "../context.js";
@@ -38,13 +38,16 @@ export async function restoreCommand(
   io: CommandIO = processIO,
 ): Promise<ExitCode> {
   return withArchive(opts, async (ctx) => {
-    const selection = await selectMessages(ctx.archive, {
+    const selected = await selectMessages(ctx.archive, {
       mailbox,
       ...(folder !== undefined ? { folder } : {}),
       ...(opts.message !== undefined ? { message: opts.message } : {}),
       ...(opts.at !== undefined ? { at: opts.at } : {}),
     });
-    const damaged = reportCatalogErrors(io.err, selection.view.errors);
+    const damaged = reportCatalogErrors(io.err, selected.view.errors);
+    // Restore as MIME: items kept as export streams only are left out with one line.
+    const { selection, withoutMime } = withMimeOnly(selected);
+    if (withoutMime > 0) io.err.write(`${withoutMimeLine(withoutMime, "restore")}\n`);
     const built = opts.gateway ? undefined : await graphGatewayFromConfig(opts.config);
     try {
       const progress = createProgress(opts.dryRun ? "plan" : "restore", io.err);

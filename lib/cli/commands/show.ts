@@ -4,6 +4,7 @@
  */
 import { type AddressObject, simpleParser } from "mailparser";
 import { readBlob } from "../../archive/blobs.js";
+import { hasMime } from "../../archive/catalog.js";
 import { withArchive } from "../context.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
 import { type CommandIO, formatBytes, formatTable, processIO, writeJson } from "../format/output.js";
@@ -27,6 +28,30 @@ export async function showCommand(
   return withArchive(opts, async (ctx) => {
     const found = await lookupMessage(ctx.archive, messageId, opts, io);
     const { message, folder, mailbox } = found;
+    if (!hasMime(message)) {
+      // Kept as its export stream only: the main fields of its kind, from the catalog.
+      const fields = itemFields(message.meta);
+      if (opts.json) {
+        writeJson(io.out, {
+          mailbox,
+          folder: { folderId: folder.folderId, path: folder.path },
+          message,
+          fields,
+        });
+      } else {
+        const lines = [
+          `Mailbox:     ${mailbox.address}`,
+          `Folder:      ${folder.path ?? folder.folderId}`,
+          `Item id:     ${message.messageId}`,
+          `Kind:        ${String(message.meta.kind ?? "item")} (${message.itemClass ?? "IPM.Note"})`,
+          `Stored:      ${formatBytes(message.size)} export stream, sha256 ${message.sha256} (job ${message.jobId})`,
+          "",
+          ...fields.map(([name, value]) => `${`${name}:`.padEnd(13)}${value}`),
+        ];
+        io.out.write(`${lines.join("\n")}\n`);
+      }
+      return found.errors.length > 0 ? EXIT.damaged : EXIT.ok;
+    }
     const mail = await simpleParser(await readBlob(ctx.archive, message.sha256, { verify: true }));
     const attachments = mail.attachments.map((a) => ({
       filename: a.filename ?? "(no name)",
@@ -83,4 +108,65 @@ export async function showCommand(
     } else io.out.write("Attachments: none\n");
     return found.errors.length > 0 ? EXIT.damaged : EXIT.ok;
   });
+}
+
+/** The main fields of an item kept as its export stream, by its kind (lib/graph/item-meta.ts). */
+export function itemFields(meta: Record<string, unknown>): Array<[string, string]> {
+  const text = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
+  const list = (v: unknown) => (Array.isArray(v) && v.length > 0 ? v.map(String).join(", ") : undefined);
+  const person = (v: unknown) => {
+    const e = (v as { emailAddress?: { name?: string; address?: string } } | undefined)?.emailAddress;
+    if (!e) return undefined;
+    return e.name && e.address ? `${e.name} <${e.address}>` : (e.name ?? e.address);
+  };
+  const recurrence = (v: unknown) => {
+    const r = v as { pattern?: { type?: string; interval?: number }; range?: { type?: string } } | undefined;
+    if (!r) return undefined;
+    if (!r.pattern) return typeof v === "string" ? v : JSON.stringify(v);
+    return `${r.pattern.type ?? "?"} every ${r.pattern.interval ?? 1}${r.range?.type ? `, ${r.range.type}` : ""}`;
+  };
+  const rows: Array<[string, string | undefined]> = (() => {
+    switch (meta.kind) {
+      case "event":
+        return [
+          ["Subject", text(meta.subject)],
+          ["Start", text(meta.start)],
+          ["End", text(meta.end)],
+          ["Location", text(meta.location)],
+          ["Organizer", person(meta.organizer)],
+          ["Recurrence", recurrence(meta.recurrence)],
+        ];
+      case "contact":
+        return [
+          ["Name", text(meta.displayName)],
+          ["Given name", text(meta.givenName)],
+          ["Surname", text(meta.surname)],
+          ["E-mail", list(meta.emailAddresses)],
+          ["Phones", list(meta.phones)],
+          ["Company", text(meta.companyName)],
+        ];
+      case "distributionList":
+        return [["Name", text(meta.displayName)]];
+      case "task":
+        return [
+          ["Subject", text(meta.subject)],
+          ["Due", text(meta.dueDateTime)],
+          ["Status", text(meta.status)],
+        ];
+      case "mail":
+        return [
+          ["Subject", text(meta.subject)],
+          ["From", person(meta.from)],
+          ["Received", text(meta.receivedDateTime)],
+          [
+            "State",
+            `${meta.isRead ? "read" : "unread"}, flag ${(meta.flag as { flagStatus?: string } | undefined)?.flagStatus ?? "notFlagged"}`,
+          ],
+        ];
+      default:
+        return [["Subject", text(meta.subject)]];
+    }
+  })();
+  const categories = list(meta.categories);
+  return [...rows, ["Categories", categories]].filter((r): r is [string, string] => r[1] !== undefined);
 }

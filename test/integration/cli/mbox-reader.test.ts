@@ -135,7 +135,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "mailstream-mbox-reader-"));
   for (const program of ["frm", "mail", "readmsg"]) requireGnuMailutils(program);
   archive = join(dir, "archive");
-  const tenant = generateTenant({ seed: 83, shape: "uniform", mailboxes: 2, totalMessages: 80 });
+  const tenant = generateTenant({ seed: 83, shape: "uniform", mailboxes: 2, totalMessages: 80, itemScale: 0 });
   const user = tenant.listUsers().find((u) => u.mailbox && u.mail)!;
   address = user.mail!;
   const inbox = tenant.getFolder(user.id, "inbox")!;
@@ -170,6 +170,8 @@ beforeAll(async () => {
     ca: await loadTestCa(),
     archive: { kind: "local", path: archive },
     streams: 2,
+    // MIME commands: mail kept as .eml (content mode mime).
+    env: { MAILSTREAM_MAIL_CONTENT: "mime" },
   });
   await stack.runJob();
   selection = await selectMessages(new LocalObjectStore(archive), { mailbox: address });

@@ -134,6 +134,8 @@ beforeAll(async () => {
     ca: await loadTestCa(),
     archive: { kind: "local", path: archive },
     streams: 1,
+    // MIME commands: mail kept as .eml (content mode mime).
+    env: { MAILSTREAM_MAIL_CONTENT: "mime" },
     // A short retry budget, so that the failing-upload case gives up quickly (it still waits out
     // the 1 s Retry-After of the first case).
     graphPolicy: { budgetMs: 2_000, backoffBaseMs: 50 },
