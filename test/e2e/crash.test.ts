@@ -112,6 +112,7 @@ describe("a controller killed mid-unit", () => {
     const truth = await store.groundTruth();
     for (const m of truth.mailboxes) {
       expect((await s.app.state.committedSyncStates(m.userId)).size).toBe(0);
+      expect((await s.app.state.committedSyncStates(m.userId, "items")).size).toBe(0);
     }
     const staged = await s.app.state.stagedSyncStates(jobId);
     for (const st of staged) {
@@ -153,7 +154,7 @@ describe("a controller killed mid-unit", () => {
     const finalStaged = await s.app.state.stagedSyncStates(jobId);
     expect(finalStaged.length).toBeGreaterThan(0);
     for (const st of finalStaged) {
-      const committed = await s.app.state.committedSyncState(st.mailboxId, st.folderId);
+      const committed = await s.app.state.committedSyncState(st.mailboxId, st.folderId, st.via);
       expect(committed?.lastJob).toBe(jobId);
       expect(committed?.deltaLink).toBe(st.deltaLink);
     }

@@ -67,8 +67,20 @@ function folderRows(all: readonly ViewFolder[]): string[][] {
   const folders = all.filter((f) => !f.searchFolder);
   const searches = all
     .filter((f) => f.searchFolder)
-    .map((f) => [`${f.displayName ?? f.folderId} (search folder)`, "-", "-", f.folderId]);
-  return [...treeRows(folders), ...searches];
+    .map((f) => [
+      `${f.displayName ?? f.folderId} (search folder)`,
+      "primary",
+      "IPF.Note",
+      "-",
+      "-",
+      f.folderId,
+    ]);
+  // The primary mailbox's tree, then the in-place archive's (each with its own top folders).
+  return [
+    ...treeRows(folders.filter((f) => f.mailbox !== "archive")),
+    ...treeRows(folders.filter((f) => f.mailbox === "archive")),
+    ...searches,
+  ];
 }
 
 function treeRows(folders: readonly ViewFolder[]): string[][] {
@@ -76,7 +88,14 @@ function treeRows(folders: readonly ViewFolder[]): string[][] {
     const depth = f.path ? f.path.split("/").length - 1 : 0;
     const name = f.displayName ?? `(folder ${f.folderId}, not in the folder list)`;
     const bytes = f.messages.reduce((s, m) => s + m.size, 0);
-    return [`${"  ".repeat(depth)}${name}`, String(f.messages.length), formatBytes(bytes), f.folderId];
+    return [
+      `${"  ".repeat(depth)}${name}`,
+      f.mailbox ?? "primary",
+      f.class ?? "IPF.Note",
+      String(f.messages.length),
+      formatBytes(bytes),
+      f.folderId,
+    ];
   });
 }
 
@@ -118,6 +137,9 @@ export async function lsCommand(
             path: f.path,
             displayName: f.displayName,
             ...(f.searchFolder ? { searchFolder: true } : {}),
+            mailbox: f.mailbox ?? "primary",
+            class: f.class ?? "IPF.Note",
+            items: f.messages.length,
             messages: f.messages.length,
             bytes: f.messages.reduce((s, m) => s + m.size, 0),
           })),
@@ -126,9 +148,11 @@ export async function lsCommand(
         const total = view.folders.reduce((s, f) => s + f.messages.length, 0);
         const searches = view.folders.filter((f) => f.searchFolder).length;
         io.out.write(
-          `${mailbox.address} at job ${view.jobId}: ${view.folders.length - searches} folders${searches ? ` (and ${searches} search folder${searches === 1 ? "" : "s"})` : ""}, ${total} messages\n`,
+          `${mailbox.address} at job ${view.jobId}: ${view.folders.length - searches} folders${searches ? ` (and ${searches} search folder${searches === 1 ? "" : "s"})` : ""}, ${total} items\n`,
         );
-        io.out.write(formatTable(["FOLDER", "MESSAGES", "SIZE", "ID"], folderRows(view.folders)));
+        io.out.write(
+          formatTable(["FOLDER", "MAILBOX", "CLASS", "ITEMS", "SIZE", "ID"], folderRows(view.folders)),
+        );
       }
       return damaged > 0 ? EXIT.damaged : EXIT.ok;
     }

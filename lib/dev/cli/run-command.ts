@@ -4,6 +4,7 @@ import { createJsonLogger, type Logger, type LogLevel } from "../../app/logger.j
 import type { JobReport } from "../../backup/report.js";
 import { EXIT, type ExitCode } from "../../cli/exit-codes.js";
 import { formatBytes } from "../../cli/format/output.js";
+import { formatJobKinds, localJobKinds } from "../local/job-kinds.js";
 import { resolveRunSettings } from "../local/run-settings.js";
 import { localCa, runLocalBackup, runRealTenantBackup } from "../local/runtime.js";
 import { trustCa } from "../local/trust-ca.js";
@@ -65,8 +66,13 @@ export async function runLocalCommand(opts: RunCommandOptions): Promise<ExitCode
     ...(settings.configFile ? { configFile: settings.configFile } : {}),
   });
   const r = result.report;
+  const kinds = await localJobKinds(
+    result.dataDir,
+    r.jobId,
+    r.mailboxes.map((m) => m.mailboxId),
+  );
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...r, kinds }, null, 2)}\n`);
     return exitCodeOf(r);
   }
   const rel = relative(process.cwd(), result.dataDir) || ".";
@@ -79,6 +85,7 @@ export async function runLocalCommand(opts: RunCommandOptions): Promise<ExitCode
       : []),
     `  tenant     ${result.tenant.mailboxes.total} mailboxes, ${result.tenant.messages} messages, ${formatBytes(result.tenant.bytes)} (simulated)`,
     `  backed up  ${r.totals.items} items, ${formatBytes(r.totals.bytes)} (${r.totals.deduplicated} already archived), ${r.totals.removed} removals recorded`,
+    `  kinds      ${formatJobKinds(kinds)}`,
     `  plan       ${r.plan.units.length} units on ${r.plan.streams} streams; predicted ${r.plan.predictedMakespanSeconds.toFixed(1)} s, lower bound ${r.plan.lowerBoundSeconds.toFixed(1)} s`,
     `  mailboxes  ${r.mailboxes.filter((m) => m.status === "complete").length} complete, ${r.mailboxes.filter((m) => m.status !== "complete").length} with errors, ${r.skippedMailboxes.length} skipped (no usable mailbox)`,
     ...errorLines(r),
@@ -86,7 +93,7 @@ export async function runLocalCommand(opts: RunCommandOptions): Promise<ExitCode
     "Look at the result:",
     `  jobs        npx mailstream jobs${rel === ".mailstream" ? "" : ` --data ${rel}`}`,
     `  report      ${rel}/archive/reports/${r.jobId}/report.json`,
-    `  messages    ${rel}/archive/blobs/sha256/…/*.eml (plain .eml files, content-addressed)`,
+    `  items       ${rel}/archive/blobs/sha256/…/*.fts (export streams, content-addressed; .eml with mailContent mime|both)`,
     `  catalog     ${rel}/archive/catalog/mailbox=<id>/job=${r.jobId}/…`,
     "  again       npm start   (the tenant changes between runs: the next backup is incremental)",
     "",

@@ -41,7 +41,12 @@ if (killSpec) {
       return command instanceof QueryCommand && typeof pk === "string" && pk.startsWith("MBX#");
     }
     const sk = (command as UpdateCommand).input?.Key?.sk;
-    return command instanceof UpdateCommand && typeof sk === "string" && sk.startsWith("FOLDER#");
+    // Message delta links (FOLDER#) and item delta links (ITEMS#) are promoted alike.
+    return (
+      command instanceof UpdateCommand &&
+      typeof sk === "string" &&
+      (sk.startsWith("FOLDER#") || sk.startsWith("ITEMS#"))
+    );
   };
   const send = clients.ddb.send.bind(clients.ddb) as (...args: unknown[]) => Promise<unknown>;
   (clients.ddb as unknown as { send: (...args: unknown[]) => Promise<unknown> }).send = (...args) => {

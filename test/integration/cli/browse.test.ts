@@ -106,6 +106,22 @@ describe("mailstream browse commands", () => {
     for (const [path, messages] of truth) {
       expect(tree.folders.find((f) => f.path === path)?.messages, path).toBe(messages.size);
     }
+    // Every folder of both mailboxes with its mailbox, class and item count (every kind).
+    const full = await json<{
+      folders: Array<{ folderId: string; mailbox: string; class: string; items: number }>;
+    }>((x) => lsCommand(address, undefined, { archive, json: true }, x));
+    const owner = truth2.mailboxes.find((m) => m.address === address)!;
+    const searchIds = new Set(owner.folders.filter((f) => f.isSearchFolder).map((f) => f.id));
+    const expectedFolders = owner.mailboxFolders
+      .filter((f) => !searchIds.has(f.id))
+      .map((f) => ({ folderId: f.id, mailbox: f.mailbox, class: f.type, items: f.items.length }))
+      .sort((a, b) => (a.folderId < b.folderId ? -1 : 1));
+    const listed = full.folders
+      .filter((f) => !searchIds.has(f.folderId))
+      .map((f) => ({ folderId: f.folderId, mailbox: f.mailbox, class: f.class, items: f.items }))
+      .sort((a, b) => (a.folderId < b.folderId ? -1 : 1));
+    expect(listed).toEqual(expectedFolders);
+    expect(expectedFolders.some((f) => f.mailbox === "archive")).toBe(owner.archiveMailboxId !== null);
     // Also by id instead of address.
     const byId = mailboxes.find((m) => m.address === address)!.mailboxId;
     const tree2 = await json<typeof tree>((x) => lsCommand(byId, undefined, { archive, json: true }, x));

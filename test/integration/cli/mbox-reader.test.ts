@@ -135,7 +135,13 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "mailstream-mbox-reader-"));
   for (const program of ["frm", "mail", "readmsg"]) requireGnuMailutils(program);
   archive = join(dir, "archive");
-  const tenant = generateTenant({ seed: 83, shape: "uniform", mailboxes: 2, totalMessages: 80, itemScale: 0 });
+  const tenant = generateTenant({
+    seed: 83,
+    shape: "uniform",
+    mailboxes: 2,
+    totalMessages: 80,
+    itemScale: 0,
+  });
   const user = tenant.listUsers().find((u) => u.mailbox && u.mail)!;
   address = user.mail!;
   const inbox = tenant.getFolder(user.id, "inbox")!;
