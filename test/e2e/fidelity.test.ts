@@ -16,6 +16,7 @@ import { mailboxViewAt } from "../../lib/archive/replay.js";
 import { compareAll } from "../../lib/dev/local/archive-truth.js";
 import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
 import { type GroundTruth, generateTenant, mutateTenant } from "../../lib/dev/sim/index.js";
+import { restoreByImport } from "../../lib/restore/import-restore.js";
 import { loadTestCa } from "../support/sim-ca.js";
 
 const WAIT = { refreshMs: 200, sweepEveryMs: 5_000, timeoutMs: 100_000 };
@@ -174,6 +175,76 @@ describe("content mode fidelity: every item kind of both mailboxes", () => {
         if (id === calendar.id || id === archived.id) continue;
         expect(knownBefore.has(id)).toBe(false);
       }
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "restores an event, a contact folder and a whole archive mailbox into another mailbox: items equal the originals in every property; again: nothing added",
+    async () => {
+      const archive = stack!.app.archive.store;
+      const gateway = stack!.app.gateway;
+      const truth = await store.groundTruth();
+      const owner = truth.mailboxes.find((m) => m.archiveMailboxId !== null)!;
+      const other = truth.mailboxes.find((m) => m.userId !== owner.userId)!;
+      const view = await mailboxViewAt(archive, owner.userId, "latest", { strict: true });
+      const calendar = view.folders.find((f) => f.class === "IPF.Appointment" && f.messages.length > 0)!;
+      const event = calendar.messages[0]!;
+      const contacts = view.folders.find((f) => f.class === "IPF.Contact" && f.messages.length > 0)!;
+      const archived = view.folders.filter((f) => f.mailbox === "archive" && f.path !== undefined);
+      const selected = [
+        { ...calendar, path: calendar.path!, messages: [event] },
+        { ...contacts, path: contacts.path! },
+        ...archived.map((f) => ({ ...f, path: f.path! })),
+      ];
+      const classOfPath = new Map(
+        view.folders.filter((f) => f.path !== undefined).map((f) => [f.path!, f.class ?? "IPF.Note"]),
+      );
+      const wanted = selected.reduce((n, f) => n + f.messages.length, 0);
+      const options = { targetUser: other.userId, intoFolder: "Restored e2e" };
+
+      const plan = await restoreByImport(archive, gateway, selected, classOfPath, {
+        ...options,
+        dryRun: true,
+      });
+      expect(plan.created).toBe(wanted);
+      const untouched = await store.groundTruth();
+      expect(
+        untouched.mailboxes
+          .find((m) => m.userId === other.userId)!
+          .mailboxFolders.some((f) => f.path.startsWith("Restored e2e")),
+      ).toBe(false);
+
+      const done = await restoreByImport(archive, gateway, selected, classOfPath, options);
+      expect(done.created).toBe(wanted);
+      expect(done.skipped).toBe(0);
+      const after = (await store.groundTruth()).mailboxes.find((m) => m.userId === other.userId)!;
+      const restored = (path: string) =>
+        after.mailboxFolders.find((f) => f.mailbox === "primary" && f.path === path);
+      // Every restored item's export stream is byte for byte the archived one: equal in every property.
+      const sortedHashes = (xs: Array<{ sha256: string }>) => xs.map((x) => x.sha256).sort();
+      expect(sortedHashes(restored(`Restored e2e/${calendar.path}`)!.items)).toEqual([event.sha256]);
+      expect(restored(`Restored e2e/${calendar.path}`)!.type).toBe("IPF.Appointment");
+      expect(sortedHashes(restored(`Restored e2e/${contacts.path}`)!.items)).toEqual(
+        sortedHashes(contacts.messages),
+      );
+      expect(restored(`Restored e2e/${contacts.path}`)!.type).toBe("IPF.Contact");
+      // (Empty folders are not created, as a MIME restore does not create them.)
+      for (const f of archived.filter((x) => x.messages.length > 0)) {
+        const into = restored(`Restored e2e/In-Place Archive/${f.path}`);
+        expect(into, f.path).toBeDefined();
+        expect(sortedHashes(into!.items)).toEqual(sortedHashes(f.messages));
+        expect(into!.type).toBe(f.class ?? "IPF.Note");
+      }
+      expect(archived.reduce((n, f) => n + f.messages.length, 0)).toBeGreaterThan(0);
+
+      // Idempotent: a second run finds every item in place and adds nothing.
+      const again = await restoreByImport(archive, gateway, selected, classOfPath, options);
+      expect(again.created).toBe(0);
+      expect(again.skipped).toBe(wanted);
+      const twice = (await store.groundTruth()).mailboxes.find((m) => m.userId === other.userId)!;
+      const count = (m: typeof twice) => m.mailboxFolders.reduce((n, f) => n + f.items.length, 0);
+      expect(count(twice)).toBe(count(after));
     },
     TEST_TIMEOUT,
   );

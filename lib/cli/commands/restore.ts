@@ -5,8 +5,9 @@
 
 import { graphGatewayFromConfig } from "../../app/graph-gateway.js";
 import { createProgress } from "../../export/progress.js";
-import { selectMessages, withMimeOnly, withoutMimeLine } from "../../export/selection.js";
+import { selectMessages, withMimeOnly } from "../../export/selection.js";
 import type { GraphGateway } from "../../graph/client.js";
+import { restoreByImport } from "../../restore/import-restore.js";
 import { defaultRestoreFolder, restoreSelection } from "../../restore/restore-run.js";
 import { withArchive } from "../context.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
@@ -45,9 +46,23 @@ export async function restoreCommand(
       ...(opts.at !== undefined ? { at: opts.at } : {}),
     });
     const damaged = reportCatalogErrors(io.err, selected.view.errors);
-    // Restore as MIME: items kept as export streams only are left out with one line.
+    // Messages kept as MIME are created from it; items kept as export streams (every other kind,
+    // mail in content mode fidelity) are imported exactly through import sessions.
     const { selection, withoutMime } = withMimeOnly(selected);
-    if (withoutMime > 0) io.err.write(`${withoutMimeLine(withoutMime, "restore")}\n`);
+    const byId = new Map(selected.view.folders.map((f) => [f.folderId, f]));
+    const importFolders = selected.folders.map((f) => {
+      const viewed = byId.get(f.folderId);
+      return {
+        ...f,
+        ...(viewed?.class !== undefined ? { class: viewed.class } : {}),
+        ...(viewed?.mailbox !== undefined ? { mailbox: viewed.mailbox } : {}),
+      };
+    });
+    const classOfPath = new Map(
+      selected.view.folders.flatMap((f) =>
+        f.path !== undefined ? [[f.path, f.class ?? "IPF.Note"] as const] : [],
+      ),
+    );
     const built = opts.gateway ? undefined : await graphGatewayFromConfig(opts.config);
     try {
       const progress = createProgress(opts.dryRun ? "plan" : "restore", io.err);
@@ -58,9 +73,23 @@ export async function restoreCommand(
         dryRun: opts.dryRun ?? false,
         onProgress: (d, t) => progress.update(d, t),
       });
+      const imported =
+        withoutMime > 0
+          ? await restoreByImport(ctx.archive, opts.gateway ?? built!.gateway, importFolders, classOfPath, {
+              targetUser,
+              intoFolder: opts.original ? null : (opts.into ?? defaultRestoreFolder()),
+              dryRun: opts.dryRun ?? false,
+            })
+          : undefined;
       progress.stop();
       if (opts.json)
-        writeJson(io.out, { dryRun: opts.dryRun ?? false, targetUser, jobId: selection.jobId, ...result });
+        writeJson(io.out, {
+          dryRun: opts.dryRun ?? false,
+          targetUser,
+          jobId: selection.jobId,
+          ...result,
+          ...(imported ? { imported } : {}),
+        });
       else {
         if (opts.dryRun) {
           for (const f of result.foldersCreated) io.out.write(`would create folder ${f}\n`);
@@ -77,6 +106,18 @@ export async function restoreCommand(
         io.out.write(
           `${opts.dryRun ? "dry run: would restore" : "restored"} ${result.created} messages into ${targetUser} (${result.skipped} already there, ${result.foldersCreated.length} folders ${opts.dryRun ? "to create" : "created"}) from job ${selection.jobId}\n`,
         );
+        if (imported) {
+          if (opts.dryRun) {
+            for (const f of imported.foldersCreated) io.out.write(`would create folder ${f}\n`);
+            for (const i of imported.items)
+              io.out.write(
+                `${i.action === "create" ? "would import" : "already there"} ${i.messageId} → ${i.targetPath}\n`,
+              );
+          }
+          io.out.write(
+            `${opts.dryRun ? "dry run: would import" : "imported"} ${imported.created} items at full fidelity (${imported.skipped} already there, ${imported.foldersCreated.length} folders ${opts.dryRun ? "to create" : "created"})\n`,
+          );
+        }
       }
       return damaged > 0 ? EXIT.damaged : EXIT.ok;
     } finally {
