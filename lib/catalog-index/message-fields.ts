@@ -33,9 +33,12 @@ export function senderOf(meta: Record<string, unknown>): Recipient | undefined {
   return undefined;
 }
 
-/** The message's time (ms): `receivedDateTime`, else `sentDateTime`; NaN when neither. */
+/**
+ * The item's time (ms): a message's `receivedDateTime`, else `sentDateTime`; an event's `start`;
+ * any other item's `createdDateTime`; NaN when none.
+ */
 export function receivedAt(meta: Record<string, unknown>): number {
-  for (const value of [meta.receivedDateTime, meta.sentDateTime]) {
+  for (const value of [meta.receivedDateTime, meta.sentDateTime, meta.start, meta.createdDateTime]) {
     if (typeof value === "string") {
       const t = Date.parse(value);
       if (!Number.isNaN(t)) return t;

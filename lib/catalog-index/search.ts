@@ -26,6 +26,33 @@ export interface SearchCriteria {
   folder?: string;
   /** Only messages with (true) or without (false) attachments. */
   hasAttachments?: boolean;
+  /** Only items of this kind (`meta.kind`; items backed up as MIME are `mail`). */
+  kind?: string;
+}
+
+/** The kinds of item `kind` takes (lib/graph/item-meta.ts). */
+export const ITEM_KINDS: readonly string[] = [
+  "mail",
+  "event",
+  "contact",
+  "distributionList",
+  "task",
+  "note",
+  "other",
+];
+
+/** An item's kind: `meta.kind`, or `mail` for messages backed up as MIME (no kind recorded). */
+export function kindOf(meta: Record<string, unknown>): string {
+  return typeof meta.kind === "string" ? meta.kind : "mail";
+}
+
+/** The words an item is found by: its subject, or a contact's or list's name, company, location. */
+function titleText(meta: Record<string, unknown>): string {
+  return ["subject", "displayName", "location", "companyName"]
+    .map((k) => meta[k])
+    .filter((v): v is string => typeof v === "string")
+    .join(" ")
+    .toLowerCase();
 }
 
 export interface SearchHit {
@@ -60,14 +87,17 @@ export function messageMatches(
   folderPath: string,
   c: SearchCriteria,
 ): boolean {
-  if (c.from !== undefined && !addressText(senderOf(meta)).includes(c.from.toLowerCase())) return false;
+  if (c.kind !== undefined && kindOf(meta) !== c.kind) return false;
+  // The sender of mail, the organizer of an event.
+  if (c.from !== undefined && !addressText(senderOf(meta) ?? meta.organizer).includes(c.from.toLowerCase()))
+    return false;
   if (c.to !== undefined) {
     const needle = c.to.toLowerCase();
     if (!recipients(meta).some((r) => r.includes(needle))) return false;
   }
   if (c.subjectWords?.length) {
-    const subject = typeof meta.subject === "string" ? meta.subject.toLowerCase() : "";
-    if (!c.subjectWords.every((w) => subject.includes(w.toLowerCase()))) return false;
+    const title = titleText(meta);
+    if (!c.subjectWords.every((w) => title.includes(w.toLowerCase()))) return false;
   }
   if (c.since !== undefined || c.until !== undefined) {
     const t = receivedAt(meta);

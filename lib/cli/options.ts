@@ -94,6 +94,8 @@ export interface SearchFilterOptions {
   attachments?: boolean;
   /** `-m, --mailbox` (repeatable): mailboxes (addresses or ids) to search; default all. */
   mailbox?: string[];
+  /** `--kind <kind>`: only items of this kind (mail, event, contact, distributionList, task, note). */
+  kind?: string;
 }
 
 /** The option names {@link addSearchFilterOptions} adds, as commander keys them. */
@@ -106,6 +108,7 @@ export const SEARCH_FILTER_KEYS = [
   "folder",
   "attachments",
   "mailbox",
+  "kind",
 ] as const satisfies ReadonlyArray<keyof SearchFilterOptions>;
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -123,5 +126,6 @@ export function addSearchFilterOptions(command: Command): Command {
     .option("--folder <path>", "in this folder (path, e.g. Inbox) or below it")
     .option("--attachments", "only messages with attachments")
     .option("--no-attachments", "only messages without attachments")
-    .option("-m, --mailbox <mailbox>", "search only this mailbox (address or id; repeatable)", collect);
+    .option("-m, --mailbox <mailbox>", "search only this mailbox (address or id; repeatable)", collect)
+    .option("--kind <kind>", "only items of this kind: mail, event, contact, distributionList, task, note");
 }

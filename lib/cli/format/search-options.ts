@@ -7,7 +7,7 @@
 import { DATE_EXAMPLES, parseUtcTime } from "../../catalog-index/dates.js";
 import type { ArchivedMailbox } from "../../catalog-index/directory.js";
 import { resolveMailbox } from "../../catalog-index/directory.js";
-import type { SearchCriteria } from "../../catalog-index/search.js";
+import { ITEM_KINDS, type SearchCriteria } from "../../catalog-index/search.js";
 import { UsageError } from "../errors.js";
 import { SEARCH_FILTER_KEYS, type SearchFilterOptions } from "../options.js";
 
@@ -39,6 +39,9 @@ export function criteriaFrom(opts: SearchFilterOptions): SearchCriteria {
     );
   }
   const words = opts.subject?.split(/\s+/).filter(Boolean);
+  if (opts.kind !== undefined && !ITEM_KINDS.includes(opts.kind)) {
+    throw new UsageError(`--kind: expected one of ${ITEM_KINDS.join(", ")}, found "${opts.kind}"`);
+  }
   return {
     ...(opts.from !== undefined ? { from: opts.from } : {}),
     ...(opts.to !== undefined ? { to: opts.to } : {}),
@@ -47,6 +50,7 @@ export function criteriaFrom(opts: SearchFilterOptions): SearchCriteria {
     ...(until !== undefined ? { until } : {}),
     ...(opts.folder !== undefined ? { folder: opts.folder } : {}),
     ...(opts.attachments !== undefined ? { hasAttachments: opts.attachments } : {}),
+    ...(opts.kind !== undefined ? { kind: opts.kind } : {}),
   };
 }
 

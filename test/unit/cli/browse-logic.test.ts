@@ -138,6 +138,30 @@ describe("messageMatches", () => {
   it("rejects an unreadable date option", () => {
     expect(() => criteriaFrom({ since: "soon" })).toThrow(/--since/);
   });
+  it("finds items of every kind by their metadata: kind, title, organizer, event start", () => {
+    const event = {
+      kind: "event",
+      subject: "Quarterly planning",
+      location: "Room 7",
+      start: "2026-04-02T09:00:00Z",
+      organizer: { emailAddress: { name: "Megan Bowen", address: "megan@contoso.test" } },
+    };
+    const contact = { kind: "contact", displayName: "Alex Wilber", companyName: "Fabrikam" };
+    expect(
+      messageMatches(event, "Calendar", criteriaFrom({ kind: "event", from: "megan", subject: "room 7" })),
+    ).toBe(true);
+    expect(
+      messageMatches(event, "Calendar", criteriaFrom({ since: "2026-04-01", until: "2026-04-03" })),
+    ).toBe(true);
+    expect(messageMatches(event, "Calendar", criteriaFrom({ kind: "mail" }))).toBe(false);
+    expect(
+      messageMatches(contact, "Contacts", criteriaFrom({ kind: "contact", subject: "fabrikam alex" })),
+    ).toBe(true);
+    expect(messageMatches(contact, "Contacts", criteriaFrom({ kind: "task" }))).toBe(false);
+    // A message backed up as MIME carries no kind: it is mail.
+    expect(messageMatches(meta, "Inbox", criteriaFrom({ kind: "mail" }))).toBe(true);
+    expect(() => criteriaFrom({ kind: "meeting" })).toThrow(/--kind: expected one of/);
+  });
 });
 
 describe("timeline", () => {
