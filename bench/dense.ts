@@ -9,10 +9,15 @@ import { DENSE, LIMITS, SERVICE } from "./settings.js";
 import { counters } from "./shape-runs.js";
 import { startSimProcess } from "./sim-process.js";
 
-/** Requests per item of a full backup and of a run with nothing changed, on mailboxes of realistic density. */
+/**
+ * Requests per item of a full backup and of a run with nothing changed, on mailboxes of realistic
+ * density (every item kind, archives included), in a content mode for mail (default: the
+ * configuration's default, `fidelity`).
+ */
 export async function benchDense(
   ca: { certPem: string; keyPem: string },
   caDir: string,
+  mailContent?: "mime" | "fidelity" | "both",
 ): Promise<DenseFigures> {
   const latency: LatencyOptions = { baseMs: 25, jitterMs: 0, perMimeByteNs: 0 };
   const sim = await startSimProcess({ tenant: DENSE, latency, limits: LIMITS, ca, certDir: caDir });
@@ -21,7 +26,11 @@ export async function benchDense(
   try {
     const content = realContent(await sim.groundTruth(), SERVICE);
     services = await startLocalServices(
-      { archive: { kind: "local", path: join(dir, "archive") }, streams: 4 },
+      {
+        archive: { kind: "local", path: join(dir, "archive") },
+        streams: 4,
+        ...(mailContent ? { env: { MAILSTREAM_MAIL_CONTENT: mailContent } } : {}),
+      },
       sim.info.tenantEnv,
     );
     const c0 = await counters(sim);
@@ -36,6 +45,8 @@ export async function benchDense(
       fullRequests: c1.requests - c0.requests,
       requestsPerItem: (c1.requests - c0.requests) / Math.max(1, full.report.totals.items),
       unchangedRequests: c2.requests - c1.requests,
+      makespanSeconds: full.report.makespanSeconds,
+      ...(mailContent ? { mailContent } : {}),
     };
   } finally {
     await services?.stop();
@@ -51,4 +62,19 @@ export interface DenseFigures {
   fullRequests: number;
   requestsPerItem: number;
   unchangedRequests: number;
+  /** The full backup's makespan, s. */
+  makespanSeconds: number;
+  mailContent?: "mime" | "fidelity" | "both";
+}
+
+/** The dense tenant in each content mode, one after another. */
+export async function benchDenseByMode(
+  ca: { certPem: string; keyPem: string },
+  caDir: string,
+): Promise<Record<"mime" | "fidelity" | "both", DenseFigures>> {
+  return {
+    fidelity: await benchDense(ca, caDir, "fidelity"),
+    mime: await benchDense(ca, caDir, "mime"),
+    both: await benchDense(ca, caDir, "both"),
+  };
 }

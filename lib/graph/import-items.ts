@@ -77,10 +77,7 @@ export async function ensureMailboxFolder(
   folderClass: string,
   trafficKey: string,
 ): Promise<{ folder: MailboxFolderRef; created: boolean }> {
-  const base =
-    parentId === null
-      ? `${mailboxPath(mailboxId)}/folders`
-      : `${mailboxPath(mailboxId)}/folders/${encodeURIComponent(parentId)}/childFolders`;
+  const base = childFoldersPath(mailboxId, parentId);
   const found = await findChild(gateway, base, displayName, trafficKey);
   if (found) return { folder: found, created: false };
   try {
@@ -98,6 +95,24 @@ export async function ensureMailboxFolder(
     }
     throw error;
   }
+}
+
+/** The folders under `parentId` (`null`: the mailbox's top). */
+function childFoldersPath(mailboxId: string, parentId: string | null): string {
+  return parentId === null
+    ? `${mailboxPath(mailboxId)}/folders`
+    : `${mailboxPath(mailboxId)}/folders/${encodeURIComponent(parentId)}/childFolders`;
+}
+
+/** The folder named `displayName` under `parentId` (`null`: the mailbox's top), if any; creates nothing. */
+export function findMailboxFolder(
+  gateway: GraphGateway,
+  mailboxId: string,
+  parentId: string | null,
+  displayName: string,
+  trafficKey: string,
+): Promise<MailboxFolderRef | undefined> {
+  return findChild(gateway, childFoldersPath(mailboxId, parentId), displayName, trafficKey);
 }
 
 async function findChild(

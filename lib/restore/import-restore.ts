@@ -20,6 +20,7 @@ import { EXPORT_BATCH_LIMIT, exportItems } from "../graph/export-items.js";
 import {
   createImportSession,
   ensureMailboxFolder,
+  findMailboxFolder,
   type ImportSession,
   importItem,
   listFolderItemIds,
@@ -84,7 +85,7 @@ export async function restoreByImport(
       // Dry run: the parent does not exist yet, so neither does this folder.
       foldersCreated.push(path);
     } else if (dryRun) {
-      id = await findOnly(gateway, target.primary, parentId, name, trafficKey);
+      id = (await findMailboxFolder(gateway, target.primary, parentId, name, trafficKey))?.id;
       if (id === undefined) foldersCreated.push(path);
       else existedBefore.add(path);
     } else {
@@ -158,24 +159,6 @@ function stripTop(path: string, intoFolder: string | null): string | undefined {
   if (rest === "In-Place Archive") return undefined;
   if (rest?.startsWith("In-Place Archive/")) rest = rest.slice("In-Place Archive/".length);
   return rest;
-}
-
-async function findOnly(
-  gateway: GraphGateway,
-  mailboxId: string,
-  parentId: string | null,
-  name: string,
-  trafficKey: string,
-): Promise<string | undefined> {
-  const base =
-    parentId === null
-      ? `/admin/exchange/mailboxes/${encodeURIComponent(mailboxId)}/folders`
-      : `/admin/exchange/mailboxes/${encodeURIComponent(mailboxId)}/folders/${encodeURIComponent(parentId)}/childFolders`;
-  const page = await gateway.get<{ value?: Array<{ id: string; displayName: string }> }>(base, {
-    query: { $filter: `displayName eq '${name.replace(/'/g, "''")}'`, $select: "id,displayName" },
-    mailboxId: trafficKey,
-  });
-  return page.value?.find((f) => f.displayName === name)?.id;
 }
 
 /** SHA-256 of the export stream of every item of a target folder. */
