@@ -6,6 +6,7 @@ import type { FolderInfo, ItemMailbox, MailboxDirectory, MailboxRole, MailSource
 import {
   archiveTrafficKey,
   discoverMailboxes,
+  exportItemStreamed,
   exportItems,
   folderDeltaPages,
   type GraphGateway,
@@ -61,6 +62,8 @@ export function createMailSource(gateway: GraphGateway, pageSize: number): MailS
     },
     exportItems: (mailbox, itemIds) =>
       exportItems(gateway, mailbox.apiId, itemIds, { trafficKey: trafficKeyOf(mailbox) }),
+    exportItemTo: (mailbox, itemId, store) =>
+      exportItemStreamed(gateway, mailbox.apiId, itemId, { trafficKey: trafficKeyOf(mailbox) }, store),
     traffic: (userId) => {
       // The user's primary mailbox and its archive (counted under the archive's own key).
       const stats = gateway.stats();

@@ -40,6 +40,15 @@ export interface MailSource {
   itemDelta?(mailbox: ItemMailbox, folderId: string, from: string | undefined): AsyncIterable<ItemPageView>;
   /** Export streams of 1–20 items of one mailbox, one answer per id in their order. Required for reads `b`, `p`, `a`. */
   exportItems?(mailbox: ItemMailbox, itemIds: readonly string[]): Promise<ExportedItem[]>;
+  /**
+   * One item's export stream, streamed into `store` as it arrives (a large item is never held in
+   * memory); `store` is called only when the service answers data. For items above a few MB.
+   */
+  exportItemTo?<T>(
+    mailbox: ItemMailbox,
+    itemId: string,
+    store: (body: Readable) => Promise<T>,
+  ): Promise<{ itemId: string; result: T } | { itemId: string; error: { code: string; message: string } }>;
   /** Graph requests and 429 answers for the mailbox so far (cumulative), for the job report. */
   traffic?(userId: string): { requests: number; throttled: number };
 }

@@ -223,6 +223,17 @@ export async function backupUnit(
   };
 }
 
+/**
+ * How an item's transfer is tried again: a connection dropped mid-stream or a transient archive
+ * failure may pass; an item that is gone or refused will not come back, and one whose request
+ * already spent its budget is recorded as it is.
+ */
+function transientOnly(error: unknown): { retry: true; delay: "backoff" } | { retry: false } {
+  return error instanceof RetryableError || (!(error instanceof SkipError) && isTransientFailure(error))
+    ? { retry: true, delay: "backoff" }
+    : { retry: false };
+}
+
 /** Where a Graph request waits for its turn. */
 interface RequestSlots {
   add<T>(run: () => Promise<T>): Promise<T>;
@@ -471,6 +482,9 @@ async function storeItemPage(
   return view.upserts.length - exported.size;
 }
 
+/** Items above this many bytes are exported alone and streamed into the archive. */
+const STREAMED_EXPORT_BYTES = 4 * 1024 * 1024;
+
 /** Bytes of export data one request asks for at most (larger items go alone): bounds memory. */
 const EXPORT_BATCH_BYTES = 8 * 1024 * 1024;
 
@@ -516,8 +530,48 @@ async function exportBatches(
   let stopping: { error: unknown } | undefined;
   const fail = (id: string, error: unknown) =>
     ctx.errors.push(recorded(`item ${id} in folder ${folderId} of the ${mailbox.role} mailbox`, error));
+  // Items above a few MB: one streamed request each, straight into the archive.
+  const streamed = source.exportItemTo
+    ? items.filter((item) => (item.size ?? 0) > STREAMED_EXPORT_BYTES)
+    : [];
+  const batched = streamed.length > 0 ? items.filter((item) => !streamed.includes(item)) : items;
   await Promise.all(
-    exportBatchesOf(items).map(async (batch) => {
+    streamed.map(async (item) => {
+      try {
+        await retry(
+          () =>
+            ctx.transfers.add(async () => {
+              const answer = await ctx.slots.add(() =>
+                (source.exportItemTo as NonNullable<typeof source.exportItemTo>)(mailbox, item.id, (body) =>
+                  deps.archive.storeBlob("export", body),
+                ),
+              );
+              if ("error" in answer) {
+                fail(
+                  answer.itemId,
+                  new ItemExportError(answer.itemId, answer.error.code, answer.error.message),
+                );
+                return;
+              }
+              stored.set(item.id, answer.result);
+            }),
+          {
+            ...deps.messageRetry,
+            what: `export of item ${item.id} of folder ${folderId}`,
+            decide: transientOnly,
+          },
+        );
+      } catch (error) {
+        if (ruleFor(error) !== "record") {
+          stopping ??= { error };
+          return;
+        }
+        fail(item.id, error);
+      }
+    }),
+  );
+  await Promise.all(
+    exportBatchesOf(batched).map(async (batch) => {
       try {
         await retry(
           () =>
@@ -545,10 +599,7 @@ async function exportBatches(
           {
             ...deps.messageRetry,
             what: `export of ${batch.length} items of folder ${folderId}`,
-            decide: (error) =>
-              error instanceof RetryableError || (!(error instanceof SkipError) && isTransientFailure(error))
-                ? { retry: true, delay: "backoff" }
-                : { retry: false },
+            decide: transientOnly,
           },
         );
       } catch (error) {
@@ -593,10 +644,7 @@ async function storeMessage(
       // A connection dropped mid-stream or a transient archive failure may pass; an item that
       // is gone or refused will not come back, and one whose request already spent its budget
       // is recorded as it is.
-      decide: (error) =>
-        error instanceof RetryableError || (!(error instanceof SkipError) && isTransientFailure(error))
-          ? { retry: true, delay: "backoff" }
-          : { retry: false },
+      decide: transientOnly,
     },
   );
   return {

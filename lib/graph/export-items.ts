@@ -4,6 +4,8 @@
  * error of its own. Items an auto-expanding archive moved to its auxiliary mailbox answer
  * `ErrorArchiveFolderMovedPermanently` with the URL to ask instead, which is followed here once.
  */
+import { once } from "node:events";
+import { PassThrough, type Readable } from "node:stream";
 import type { GraphGateway } from "./client.js";
 import { mailboxPath } from "./mailbox-folders.js";
 
@@ -107,4 +109,151 @@ async function exportFrom(
       data: Buffer.from(raw.data, "base64"),
     };
   });
+}
+
+/** One item's export answered as a stream: its data handed to `consume` as it arrives. */
+export type StreamedExport<T> =
+  | { itemId: string; changeKey?: string; result: T }
+  | { itemId: string; error: { code: string; message: string } };
+
+/**
+ * Exports one item and streams its data (base64 in the JSON answer, decoded on the fly) into
+ * `consume`, so that memory stays bounded whatever the item's size (a 100 MB item never sits in
+ * memory, as a parsed answer would hold it twice). `consume` is called only when the answer
+ * carries data. Follows `ErrorArchiveFolderMovedPermanently` once.
+ */
+export async function exportItemStreamed<T>(
+  gateway: GraphGateway,
+  mailboxId: string,
+  itemId: string,
+  options: ExportOptions,
+  consume: (data: Readable) => Promise<T>,
+  url = `${mailboxPath(mailboxId)}/exportItems`,
+): Promise<StreamedExport<T>> {
+  const answer = await gateway.streamPost(url, { itemIds: [itemId] }, { mailboxId: options.trafficKey });
+  const scanned = await scanExportAnswer(answer, consume);
+  const raw = scanned.skeleton.value?.[0];
+  const error = raw?.error ?? raw?.Error;
+  if (error) {
+    if (error.code === MOVED && /^https:\/\//.test(error.message ?? "") && url.startsWith(mailboxPath(""))) {
+      return exportItemStreamed(gateway, mailboxId, itemId, options, consume, error.message);
+    }
+    return { itemId, error: { code: error.code ?? "Error", message: error.message ?? "" } };
+  }
+  if (!scanned.consumed) {
+    return {
+      itemId,
+      error: { code: "ErrorMissingAnswer", message: "exportItems answered no data for the id" },
+    };
+  }
+  return {
+    itemId,
+    ...(typeof raw?.changeKey === "string" ? { changeKey: raw.changeKey } : {}),
+    result: scanned.result as T,
+  };
+}
+
+/**
+ * Reads an `exportItems` answer of one item: everything but the `data` string is kept (small) and
+ * parsed at the end; the `data` string's base64 is decoded as it streams into `consume`.
+ */
+async function scanExportAnswer<T>(
+  answer: Readable,
+  consume: (data: Readable) => Promise<T>,
+): Promise<{ skeleton: { value?: RawAnswer[] }; consumed: boolean; result?: T }> {
+  let skeleton = "";
+  let inData = false;
+  let escaped = false;
+  let pending = "";
+  let out: PassThrough | undefined;
+  let consuming: Promise<T> | undefined;
+  const emit = async (base64: string) => {
+    pending += base64;
+    const whole = pending.length - (pending.length % 4);
+    if (whole === 0 || !out) return;
+    const bytes = Buffer.from(pending.slice(0, whole), "base64");
+    pending = pending.slice(whole);
+    if (!out.write(bytes)) await Promise.race([once(out, "drain"), consuming]);
+  };
+  try {
+    for await (const chunk of answer) {
+      let text = typeof chunk === "string" ? chunk : (chunk as Buffer).toString("latin1");
+      while (text.length > 0) {
+        if (!inData) {
+          // Look for the key from a little before the new text (it may straddle two chunks).
+          const dataKey = /"data"\s*:\s*"/g;
+          dataKey.lastIndex = Math.max(0, skeleton.length - 32);
+          skeleton += text;
+          text = "";
+          const start = consuming === undefined ? dataKey.exec(skeleton) : null;
+          if (start) {
+            // Everything after the opening quote is data; the skeleton keeps `"data":"`.
+            const cut = start.index + start[0].length;
+            text = skeleton.slice(cut);
+            skeleton = skeleton.slice(0, cut);
+            inData = true;
+            out = new PassThrough();
+            consuming = consume(out);
+          }
+          continue;
+        }
+        // In the data string: base64, where a JSON writer may escape "/" as "\/".
+        // Runs between escapes are sliced whole (no per-character strings).
+        const pieces: string[] = [];
+        let i = 0;
+        if (escaped && text.length > 0) {
+          pieces.push(text[0] as string);
+          escaped = false;
+          i = 1;
+        }
+        for (;;) {
+          const quote = text.indexOf('"', i);
+          const slash = text.indexOf("\\", i);
+          const stop = quote < 0 ? slash : slash < 0 ? quote : Math.min(quote, slash);
+          if (stop < 0) {
+            pieces.push(text.slice(i));
+            i = text.length;
+            break;
+          }
+          pieces.push(text.slice(i, stop));
+          if (stop === quote) {
+            i = stop;
+            break;
+          }
+          // An escape: the next character stands for itself (a writer's "\/").
+          if (stop + 1 < text.length) {
+            pieces.push(text[stop + 1] as string);
+            i = stop + 2;
+          } else {
+            escaped = true;
+            i = text.length;
+            break;
+          }
+        }
+        await emit(pieces.join(""));
+        if (i < text.length) {
+          inData = false;
+          out?.end();
+          skeleton += text.slice(i);
+        }
+        text = "";
+      }
+    }
+  } catch (error) {
+    out?.destroy(error as Error);
+    await consuming?.catch(() => {});
+    throw error;
+  }
+  if (inData) {
+    const error = new TypeError("exportItems: the answer ended inside the data string");
+    out?.destroy(error);
+    await consuming?.catch(() => {});
+    throw error;
+  }
+  const result = consuming ? await consuming : undefined;
+  return {
+    skeleton: JSON.parse(Buffer.from(skeleton, "latin1").toString("utf8")) as { value?: RawAnswer[] },
+    consumed: consuming !== undefined,
+    ...(consuming ? { result: result as T } : {}),
+  };
 }

@@ -33,7 +33,13 @@ export {
   mapGraphError,
   SyncStateLostError,
 } from "./errors.js";
-export { EXPORT_BATCH_LIMIT, type ExportAnswer, exportItems } from "./export-items.js";
+export {
+  EXPORT_BATCH_LIMIT,
+  type ExportAnswer,
+  exportItemStreamed,
+  exportItems,
+  type StreamedExport,
+} from "./export-items.js";
 export { type FolderInfo, listFolders } from "./folders.js";
 export {
   type ItemDeltaOptions,

@@ -137,7 +137,12 @@ describe("mailstream export --search", () => {
     const out = join(dir, "by-sender");
     const c = io();
     expect(
-      await exportCommand(undefined, undefined, { archive, output: out, search: true, from: sender, kind: "mail" }, c.io),
+      await exportCommand(
+        undefined,
+        undefined,
+        { archive, output: out, search: true, from: sender, kind: "mail" },
+        c.io,
+      ),
     ).toBe(0);
     const exported = exportedTree(out, "mbox");
     expect(exported).toEqual(hits);
