@@ -14,6 +14,7 @@ import { reexecTrustingCa } from "../lib/dev/local/trust-ca.js";
 import { ensureSimulatorCa } from "../lib/dev/sim/server/index.js";
 import { benchChaos, type ChaosBenchResult } from "./chaos.js";
 import type { ControllerRssResult } from "./controller-rss.js";
+import { costSummary } from "./cost/summary.js";
 import { benchDense, type DenseFigures } from "./dense.js";
 import { DENSE, LATENCY, LIMITS, SHAPES, STREAM_COUNTS } from "./settings.js";
 import { type BenchRow, benchOne, startRig, stopRig } from "./shape-runs.js";
@@ -45,6 +46,11 @@ async function controllerRssInItsOwnProcess(): Promise<ControllerRssResult> {
 }
 
 const f = (n: number, d = 2) => n.toFixed(d);
+
+function withoutCost(dense: DenseFigures): Omit<DenseFigures, "cost"> {
+  const { cost: _cost, ...rest } = dense;
+  return rest;
+}
 
 function printTable(rows: BenchRow[]): void {
   const head = [
@@ -109,6 +115,14 @@ async function main(): Promise<void> {
     ?.slice("--streams=".length)
     .split(",")
     .map(Number);
+  /** `--steps=shapes,dense,rss,chaos`: the steps to run (default all, in this order). */
+  const steps = new Set(
+    process.argv
+      .find((a) => a.startsWith("--steps="))
+      ?.slice("--steps=".length)
+      .split(",")
+      .filter(Boolean) ?? ["shapes", "dense", "rss", "chaos"],
+  );
   const started = Date.now();
   const rows: BenchRow[] = [];
   const out =
@@ -133,14 +147,15 @@ async function main(): Promise<void> {
       rows,
       speedupUniform16Over1:
         uniform1 && uniform16 ? uniform16.full.itemsPerSecond / uniform1.full.itemsPerSecond : null,
-      dense: dense ? { spec: DENSE, ...dense } : null,
+      dense: dense ? { spec: DENSE, ...withoutCost(dense) } : null,
+      cost: dense?.cost ?? null,
       controllerRss: rss ?? null,
       chaos: chaos ?? null,
     };
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     return result;
   };
-  for (const shape of only ?? Object.keys(SHAPES)) {
+  for (const shape of steps.has("shapes") ? (only ?? Object.keys(SHAPES)) : []) {
     const rig = await startRig(shape, ca, caDir);
     try {
       for (const streams of counts ?? STREAM_COUNTS) {
@@ -153,25 +168,39 @@ async function main(): Promise<void> {
       await stopRig(rig);
     }
   }
-  process.stderr.write("bench: requests per item on mailboxes of realistic density …\n");
-  dense = await benchDense(ca, caDir);
-  save();
-  process.stderr.write("bench: controller RSS with a 100 MB message …\n");
-  const rss = await controllerRssInItsOwnProcess();
-  save(rss);
-  process.stderr.write("bench: chaos, a local backup killed again and again …\n");
-  chaos = await benchChaos(ca);
+  if (steps.has("dense")) {
+    process.stderr.write("bench: the dense tenant: requests per item and measured cost …\n");
+    dense = await benchDense(ca, caDir);
+    save();
+  }
+  let rss: ControllerRssResult | undefined;
+  if (steps.has("rss")) {
+    process.stderr.write("bench: controller RSS with a 100 MB message …\n");
+    rss = await controllerRssInItsOwnProcess();
+    save(rss);
+  }
+  if (steps.has("chaos")) {
+    process.stderr.write("bench: chaos, a local backup killed again and again …\n");
+    chaos = await benchChaos(ca);
+  }
   const result = save(rss);
   process.stdout.write("\n");
-  printTable(rows);
+  if (rows.length > 0) printTable(rows);
   process.stdout.write(
     `\nuniform items/s N=16 / N=1: ${result.speedupUniform16Over1?.toFixed(2) ?? "n/a"} (target ≥ 12)\n` +
-      `dense tenant (${dense.mailboxes} mailboxes, ${dense.folders} folders, ${dense.items} items): ` +
-      `${dense.requestsPerItem.toFixed(3)} requests per item (target ≤ 1.05), ${dense.unchangedRequests} requests with nothing changed\n` +
-      `controller peak RSS with a ${(rss.messageBytes / 1024 / 1024).toFixed(0)} MiB message: ${(rss.maxRssBytes / 1024 / 1024).toFixed(0)} MiB ` +
-      `(target ≤ 200 MB), ${rss.status}\n` +
-      `chaos: ${chaos.kills} kills, archive ${chaos.archiveEqualsTruth ? "equal to" : "DIFFERENT from"} the ground truth, ` +
-      `${chaos.duplicates} duplicates, ${chaos.openJobs} open jobs, ${chaos.processesLeft} processes left\n` +
+      (dense
+        ? `dense tenant (${dense.mailboxes} mailboxes, ${dense.folders} folders, ${dense.items} items): ` +
+          `${dense.requestsPerItem.toFixed(3)} requests per item (target ≤ 1.05), ${dense.unchangedRequests} requests with nothing changed\n` +
+          `${costSummary(dense.cost)}\n`
+        : "") +
+      (rss
+        ? `controller peak RSS with a ${(rss.messageBytes / 1024 / 1024).toFixed(0)} MiB message: ${(rss.maxRssBytes / 1024 / 1024).toFixed(0)} MiB ` +
+          `(target ≤ 200 MB), ${rss.status}\n`
+        : "") +
+      (chaos
+        ? `chaos: ${chaos.kills} kills, archive ${chaos.archiveEqualsTruth ? "equal to" : "DIFFERENT from"} the ground truth, ` +
+          `${chaos.duplicates} duplicates, ${chaos.openJobs} open jobs, ${chaos.processesLeft} processes left\n`
+        : "") +
       `wall time ${result.wallSeconds.toFixed(0)} s\n`,
   );
   process.stdout.write(`wrote ${out}\n`);
