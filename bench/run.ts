@@ -47,6 +47,15 @@ async function controllerRssInItsOwnProcess(): Promise<ControllerRssResult> {
 
 const f = (n: number, d = 2) => n.toFixed(d);
 
+/** The file a run updates, or nothing when there is none yet. */
+function readPrevious(path: string): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
 function withoutCost(dense: DenseFigures): Omit<DenseFigures, "cost"> {
   const { cost: _cost, ...rest } = dense;
   return rest;
@@ -124,34 +133,57 @@ async function main(): Promise<void> {
       .filter(Boolean) ?? ["shapes", "dense", "rss", "chaos"],
   );
   const started = Date.now();
+  const startedAt = new Date(started).toISOString();
   const rows: BenchRow[] = [];
   const out =
     process.argv.find((a) => a.startsWith("--out="))?.slice("--out=".length) ??
     join(here, "results", "latest.json");
   mkdirSync(dirname(out), { recursive: true });
+  // A run of some steps keeps the figures of the others from the file it updates.
+  const previous = readPrevious(out);
+  const ranAt = { ...(previous.sectionsRanAt as Record<string, string> | undefined) };
   // Written after every run, so that an interrupted benchmark still leaves its figures.
   let dense: DenseFigures | undefined;
   let chaos: ChaosBenchResult | undefined;
-  const save = (rss?: ControllerRssResult) => {
+  let rss: ControllerRssResult | undefined;
+  const save = () => {
     const uniform1 = rows.find((r) => r.shape === "uniform" && r.streams === 1);
     const uniform16 = rows.find((r) => r.shape === "uniform" && r.streams === 16);
+    const now = new Date().toISOString();
+    const fresh: Record<string, unknown> = {};
+    if (rows.length > 0) {
+      fresh.rows = rows;
+      fresh.speedupUniform16Over1 =
+        uniform1 && uniform16 ? uniform16.full.itemsPerSecond / uniform1.full.itemsPerSecond : null;
+      ranAt.shapes = now;
+    }
+    if (dense) {
+      fresh.dense = { spec: DENSE, ...withoutCost(dense) };
+      fresh.cost = dense.cost;
+      ranAt.dense = now;
+    }
+    if (rss) {
+      fresh.controllerRss = rss;
+      ranAt.rss = now;
+    }
+    if (chaos) {
+      fresh.chaos = chaos;
+      ranAt.chaos = now;
+    }
     const result = {
-      ranAt: new Date().toISOString(),
-      complete: rss !== undefined,
+      ...previous,
+      ranAt: now,
+      // Every step of the benchmark ran in this run.
+      complete: ["shapes", "dense", "rss", "chaos"].every((s) => (ranAt[s] ?? "") >= startedAt),
       wallSeconds: (Date.now() - started) / 1000,
       node: process.version,
       cpus: cpus().length,
       latency: LATENCY,
       limits: LIMITS,
       shapes: SHAPES,
-      rows,
-      speedupUniform16Over1:
-        uniform1 && uniform16 ? uniform16.full.itemsPerSecond / uniform1.full.itemsPerSecond : null,
-      dense: dense ? { spec: DENSE, ...withoutCost(dense) } : null,
-      cost: dense?.cost ?? null,
-      controllerRss: rss ?? null,
-      chaos: chaos ?? null,
-    };
+      ...fresh,
+      sectionsRanAt: ranAt,
+    } as Record<string, unknown> & { speedupUniform16Over1?: number | null; wallSeconds: number };
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     return result;
   };
@@ -173,21 +205,22 @@ async function main(): Promise<void> {
     dense = await benchDense(ca, caDir);
     save();
   }
-  let rss: ControllerRssResult | undefined;
   if (steps.has("rss")) {
     process.stderr.write("bench: controller RSS with a 100 MB message …\n");
     rss = await controllerRssInItsOwnProcess();
-    save(rss);
+    save();
   }
   if (steps.has("chaos")) {
     process.stderr.write("bench: chaos, a local backup killed again and again …\n");
     chaos = await benchChaos(ca);
   }
-  const result = save(rss);
+  const result = save();
   process.stdout.write("\n");
   if (rows.length > 0) printTable(rows);
   process.stdout.write(
-    `\nuniform items/s N=16 / N=1: ${result.speedupUniform16Over1?.toFixed(2) ?? "n/a"} (target ≥ 12)\n` +
+    (rows.length > 0
+      ? `\nuniform items/s N=16 / N=1: ${result.speedupUniform16Over1?.toFixed(2) ?? "n/a"} (target ≥ 12)\n`
+      : "\n") +
       (dense
         ? `dense tenant (${dense.mailboxes} mailboxes, ${dense.folders} folders, ${dense.items} items): ` +
           `${dense.requestsPerItem.toFixed(3)} requests per item (target ≤ 1.05), ${dense.unchangedRequests} requests with nothing changed\n` +

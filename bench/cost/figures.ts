@@ -79,7 +79,8 @@ export interface CostFigures {
   deployment: DeploymentDefaults;
   targets: typeof COST_TARGETS;
   full: PricedFigure & { items: number; dollarsPerMillionItems: number };
-  incremental: PricedFigure & { changedItems: number; dollarsPerMillionChangedItems: number };
+  /** Per million changed items: `dollarsPerMillionItems` counts the changed items (new, deleted, moved, flagged). */
+  incremental: PricedFigure & { changedItems: number; dollarsPerMillionItems: number };
   unchanged: PricedFigure & {
     mailboxes: number;
     dollarsPerJob: number;
@@ -160,7 +161,7 @@ export function costFigures(input: CostInput): CostFigures {
     },
     incremental: {
       changedItems: input.incremental.changedItems,
-      dollarsPerMillionChangedItems:
+      dollarsPerMillionItems:
         input.incremental.changedItems > 0 ? (incremental.dollars / input.incremental.changedItems) * 1e6 : 0,
       ...perUnit(incremental, input.incremental.changedItems / 1e6),
     },

@@ -12,7 +12,7 @@ export function costSummary(c: CostFigures): string {
   return [
     `cost (${c.prices.region}, prices of ${c.prices.asOf}; controller ${c.deployment.memoryMb.controller} MB):`,
     `  full backup: ${usd(c.full.dollarsPerMillionItems)} per million items (target ≤ ${usd(c.targets.fullDollarsPerMillionItems)}): ${line(c.full.breakdown as never)}`,
-    `  incremental: ${usd(c.incremental.dollarsPerMillionChangedItems)} per million changed items (${c.incremental.changedItems} changes)`,
+    `  incremental: ${usd(c.incremental.dollarsPerMillionItems)} per million changed items (${c.incremental.changedItems} changes)`,
     `  nothing changed: ${usd(c.unchanged.dollarsPerMailboxPerMonth, 4)} per mailbox per month at ${c.deployment.jobsPerMonth} jobs (target ≤ ${usd(c.targets.unchangedDollarsPerMailboxMonth)}); ` +
       `${usd(c.unchanged.dollarsPerMailboxPerMonthAt1000, 4)} with the fixed ${usd(c.fixed.dollarsPerMonth)}/month shared by 1,000 mailboxes`,
     `  storage: content ${(c.storage.afterIncremental.contentOverUnique).toFixed(3)} × the unique content (target ≤ ${c.targets.storedOverUnique}), ` +
