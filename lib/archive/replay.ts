@@ -2,6 +2,8 @@
  * Point-in-time views of a mailbox: the replay of its catalog up to a job, starting from the
  * latest usable snapshot. Only finalized jobs (with a manifest) count.
  */
+
+import type { PackLocation } from "./blobs.js";
 import {
   type CatalogEntry,
   type FolderRecord,
@@ -27,6 +29,8 @@ export interface ViewMessage {
   meta: Record<string, unknown>;
   /** The job whose catalog last changed the message. */
   jobId: string;
+  /** Where its body lies in a pack; absent: its own object. */
+  pack?: PackLocation;
 }
 
 export interface ViewFolder {
@@ -95,6 +99,7 @@ export class MailboxState {
           ...(entry.changeKey !== undefined ? { changeKey: entry.changeKey } : {}),
           meta: entry.meta,
           jobId,
+          ...(entry.pack ? { pack: entry.pack } : {}),
         });
         return;
       case "removed": {
@@ -123,6 +128,7 @@ export class MailboxState {
         ...(m.changeKey !== undefined ? { changeKey: m.changeKey } : {}),
         meta: m.meta,
         jobId: m.jobId,
+        ...(m.pack ? { pack: m.pack } : {}),
       });
     }
     return state;
