@@ -90,8 +90,12 @@ export class PackWriteError extends RetryableError {}
 
 const knownKey = (kind: BlobKind, sha256: string) => `${kind}:${sha256}`;
 
-/** How many mailboxes' indexes a process keeps in memory (the oldest is dropped first). */
-const MAILBOXES_KEPT = 16;
+/**
+ * How many mailboxes' indexes a process keeps in memory (the least recently used is dropped
+ * first): about 200 bytes per body, so 10 MB for a mailbox of 50,000 items; a controller works on
+ * a few mailboxes at a time.
+ */
+const MAILBOXES_KEPT = 4;
 
 export class PackWriter {
   readonly thresholdBytes: number;
