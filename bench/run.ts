@@ -14,6 +14,7 @@ import { reexecTrustingCa } from "../lib/dev/local/trust-ca.js";
 import { ensureSimulatorCa } from "../lib/dev/sim/server/index.js";
 import { benchChaos, type ChaosBenchResult } from "./chaos.js";
 import type { ControllerRssResult } from "./controller-rss.js";
+import { costSummary } from "./cost/summary.js";
 import { benchDenseByMode, type DenseFigures } from "./dense.js";
 import { DENSE, LATENCY, LIMITS, SHAPES, STREAM_COUNTS } from "./settings.js";
 import { type BenchRow, benchOne, startRig, stopRig } from "./shape-runs.js";
@@ -45,6 +46,20 @@ async function controllerRssInItsOwnProcess(): Promise<ControllerRssResult> {
 }
 
 const f = (n: number, d = 2) => n.toFixed(d);
+
+/** The file a run updates, or nothing when there is none yet. */
+function readPrevious(path: string): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+function withoutCost(dense: DenseFigures): Omit<DenseFigures, "cost"> {
+  const { cost: _cost, ...rest } = dense;
+  return rest;
+}
 
 function printTable(rows: BenchRow[]): void {
   const head = [
@@ -109,42 +124,75 @@ async function main(): Promise<void> {
     ?.slice("--streams=".length)
     .split(",")
     .map(Number);
+  /** `--steps=shapes,dense,rss,chaos`: the steps to run (default all, in this order). */
+  const steps = new Set(
+    process.argv
+      .find((a) => a.startsWith("--steps="))
+      ?.slice("--steps=".length)
+      .split(",")
+      .filter(Boolean) ?? ["shapes", "dense", "rss", "chaos"],
+  );
   const started = Date.now();
+  const startedAt = new Date(started).toISOString();
   const rows: BenchRow[] = [];
   const out =
     process.argv.find((a) => a.startsWith("--out="))?.slice("--out=".length) ??
     join(here, "results", "latest.json");
   mkdirSync(dirname(out), { recursive: true });
+  // A run of some steps keeps the figures of the others from the file it updates.
+  const previous = readPrevious(out);
+  const ranAt = { ...(previous.sectionsRanAt as Record<string, string> | undefined) };
   // Written after every run, so that an interrupted benchmark still leaves its figures.
   let dense: DenseFigures | undefined;
   let denseByMode: Record<string, DenseFigures> | undefined;
   let chaos: ChaosBenchResult | undefined;
-  const save = (rss?: ControllerRssResult) => {
+  let rss: ControllerRssResult | undefined;
+  const save = () => {
     const uniform1 = rows.find((r) => r.shape === "uniform" && r.streams === 1);
     const uniform16 = rows.find((r) => r.shape === "uniform" && r.streams === 16);
+    const now = new Date().toISOString();
+    const fresh: Record<string, unknown> = {};
+    if (rows.length > 0) {
+      fresh.rows = rows;
+      fresh.speedupUniform16Over1 =
+        uniform1 && uniform16 ? uniform16.full.itemsPerSecond / uniform1.full.itemsPerSecond : null;
+      ranAt.shapes = now;
+    }
+    if (dense) {
+      fresh.dense = { spec: DENSE, ...withoutCost(dense) };
+      fresh.cost = dense.cost;
+      if (denseByMode)
+        fresh.denseByMode = Object.fromEntries(
+          Object.entries(denseByMode).map(([mode, d]) => [mode, withoutCost(d)]),
+        );
+      ranAt.dense = now;
+    }
+    if (rss) {
+      fresh.controllerRss = rss;
+      ranAt.rss = now;
+    }
+    if (chaos) {
+      fresh.chaos = chaos;
+      ranAt.chaos = now;
+    }
     const result = {
-      ranAt: new Date().toISOString(),
-      complete: rss !== undefined,
+      ...previous,
+      ranAt: now,
+      // Every step of the benchmark ran in this run.
+      complete: ["shapes", "dense", "rss", "chaos"].every((s) => (ranAt[s] ?? "") >= startedAt),
       wallSeconds: (Date.now() - started) / 1000,
       node: process.version,
       cpus: cpus().length,
       latency: LATENCY,
       limits: LIMITS,
       shapes: SHAPES,
-      rows,
-      speedupUniform16Over1:
-        uniform1 && uniform16 ? uniform16.full.itemsPerSecond / uniform1.full.itemsPerSecond : null,
-      dense: dense ? { spec: DENSE, ...dense } : null,
-      denseByMode: denseByMode ?? null,
-      controllerRss: rss ?? null,
-      chaos: chaos ?? null,
-    };
+      ...fresh,
+      sectionsRanAt: ranAt,
+    } as Record<string, unknown> & { speedupUniform16Over1?: number | null; wallSeconds: number };
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     return result;
   };
-  // `--dense-only`: just the dense tenant in each content mode (a few minutes).
-  const denseOnly = process.argv.includes("--dense-only");
-  for (const shape of denseOnly ? [] : (only ?? Object.keys(SHAPES))) {
+  for (const shape of steps.has("shapes") ? (only ?? Object.keys(SHAPES)) : []) {
     const rig = await startRig(shape, ca, caDir);
     try {
       for (const streams of counts ?? STREAM_COUNTS) {
@@ -157,41 +205,53 @@ async function main(): Promise<void> {
       await stopRig(rig);
     }
   }
-  process.stderr.write("bench: requests per item on mailboxes of realistic density …\n");
-  const byMode = await benchDenseByMode(ca, caDir);
-  const fidelity = byMode.fidelity;
-  denseByMode = byMode;
-  dense = fidelity;
-  save();
-  const modes = Object.entries(byMode)
-    .map(
-      ([mode, d]) =>
-        `${mode} ${d.requestsPerItem.toFixed(3)} requests/item, makespan ${d.makespanSeconds.toFixed(1)} s`,
-    )
-    .join("; ");
-  process.stdout.write(
-    `dense tenant by content mode (${fidelity.items} items of every kind): ${modes} (target: fidelity ≤ 0.10)\n`,
-  );
-  if (denseOnly) {
-    process.stdout.write(`wrote ${out}\n`);
-    return;
+  if (steps.has("dense")) {
+    process.stderr.write(
+      "bench: the dense tenant in each content mode: requests per item and measured cost …\n",
+    );
+    const byMode = await benchDenseByMode(ca, caDir);
+    denseByMode = byMode;
+    dense = byMode.fidelity;
+    save();
+    const modes = Object.entries(byMode)
+      .map(
+        ([mode, d]) =>
+          `${mode} ${d.requestsPerItem.toFixed(3)} requests/item, makespan ${d.makespanSeconds.toFixed(1)} s`,
+      )
+      .join("; ");
+    process.stdout.write(
+      `dense tenant by content mode (${byMode.fidelity.items} items of every kind): ${modes} (target: fidelity ≤ 0.10)\n`,
+    );
   }
-  process.stderr.write("bench: controller RSS with a 100 MB message …\n");
-  const rss = await controllerRssInItsOwnProcess();
-  save(rss);
-  process.stderr.write("bench: chaos, a local backup killed again and again …\n");
-  chaos = await benchChaos(ca);
-  const result = save(rss);
+  if (steps.has("rss")) {
+    process.stderr.write("bench: controller RSS with a 100 MB message …\n");
+    rss = await controllerRssInItsOwnProcess();
+    save();
+  }
+  if (steps.has("chaos")) {
+    process.stderr.write("bench: chaos, a local backup killed again and again …\n");
+    chaos = await benchChaos(ca);
+  }
+  const result = save();
   process.stdout.write("\n");
-  printTable(rows);
+  if (rows.length > 0) printTable(rows);
   process.stdout.write(
-    `\nuniform items/s N=16 / N=1: ${result.speedupUniform16Over1?.toFixed(2) ?? "n/a"} (target ≥ 12)\n` +
-      `dense tenant (${fidelity.mailboxes} mailboxes, ${fidelity.folders} folders, ${fidelity.items} items): ` +
-      `${fidelity.requestsPerItem.toFixed(3)} requests per item in content mode fidelity (target ≤ 0.10), ${fidelity.unchangedRequests} requests with nothing changed\n` +
-      `controller peak RSS with a ${(rss.messageBytes / 1024 / 1024).toFixed(0)} MiB message: ${(rss.maxRssBytes / 1024 / 1024).toFixed(0)} MiB ` +
-      `(target ≤ 200 MB), ${rss.status}\n` +
-      `chaos: ${chaos.kills} kills, archive ${chaos.archiveEqualsTruth ? "equal to" : "DIFFERENT from"} the ground truth, ` +
-      `${chaos.duplicates} duplicates, ${chaos.openJobs} open jobs, ${chaos.processesLeft} processes left\n` +
+    (rows.length > 0
+      ? `\nuniform items/s N=16 / N=1: ${result.speedupUniform16Over1?.toFixed(2) ?? "n/a"} (target ≥ 12)\n`
+      : "\n") +
+      (dense
+        ? `dense tenant (${dense.mailboxes} mailboxes, ${dense.folders} folders, ${dense.items} items): ` +
+          `${dense.requestsPerItem.toFixed(3)} requests per item in content mode fidelity (target ≤ 0.10), ${dense.unchangedRequests} requests with nothing changed\n` +
+          `${costSummary(dense.cost)}\n`
+        : "") +
+      (rss
+        ? `controller peak RSS with a ${(rss.messageBytes / 1024 / 1024).toFixed(0)} MiB message: ${(rss.maxRssBytes / 1024 / 1024).toFixed(0)} MiB ` +
+          `(target ≤ 200 MB), ${rss.status}\n`
+        : "") +
+      (chaos
+        ? `chaos: ${chaos.kills} kills, archive ${chaos.archiveEqualsTruth ? "equal to" : "DIFFERENT from"} the ground truth, ` +
+          `${chaos.duplicates} duplicates, ${chaos.openJobs} open jobs, ${chaos.processesLeft} processes left\n`
+        : "") +
       `wall time ${result.wallSeconds.toFixed(0)} s\n`,
   );
   process.stdout.write(`wrote ${out}\n`);

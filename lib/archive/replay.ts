@@ -2,6 +2,8 @@
  * Point-in-time views of a mailbox: the replay of its catalog up to a job, starting from the
  * latest usable snapshot. Only finalized jobs (with a manifest) count.
  */
+
+import type { PackLocation } from "./blobs.js";
 import {
   type CatalogEntry,
   type FolderRecord,
@@ -29,6 +31,8 @@ export interface ViewMessage extends ItemContentFields {
   meta: Record<string, unknown>;
   /** The job whose catalog last changed the message. */
   jobId: string;
+  /** Where its body lies in a pack; absent: its own object. */
+  pack?: PackLocation;
 }
 
 export interface ViewFolder {
@@ -98,6 +102,7 @@ export class MailboxState {
           meta: entry.meta,
           jobId,
           ...itemContentOf(entry),
+          ...(entry.pack ? { pack: entry.pack } : {}),
         });
         return;
       case "removed": {
@@ -127,6 +132,7 @@ export class MailboxState {
         meta: m.meta,
         jobId: m.jobId,
         ...itemContentOf(m),
+        ...(m.pack ? { pack: m.pack } : {}),
       });
     }
     return state;

@@ -6,11 +6,13 @@
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { z } from "zod";
+import type { PackLocation } from "./blobs.js";
 import {
   type FolderRecord,
   folderRecordSchema,
   type ItemContentFields,
   itemContentSchema,
+  packLocationSchema,
   parseJsonLines,
   toJsonLines,
 } from "./catalog.js";
@@ -21,7 +23,8 @@ import type { ObjectStore } from "./store.js";
 export const snapshotHeaderSchema = z.looseObject({
   kind: z.literal("snapshot"),
   format: z.literal("mailstream.snapshot"),
-  version: z.literal(1),
+  /** 1; 2 since packs: a message may name the pack its body lies in. */
+  version: z.union([z.literal(1), z.literal(2)]),
   mailboxId: z.string().min(1),
   /** The last job the snapshot includes. */
   jobId: z.string().min(1),
@@ -41,6 +44,8 @@ export const snapshotMessageSchema = z.looseObject({
   /** The job whose catalog last changed the message. */
   jobId: z.string().min(1),
   ...itemContentSchema,
+  /** Since version 2: where the body lies in a pack. */
+  pack: packLocationSchema.optional(),
 });
 export type SnapshotMessage = z.infer<typeof snapshotMessageSchema>;
 
@@ -53,6 +58,7 @@ export interface SnapshotMessageFields extends ItemContentFields {
   changeKey?: string;
   meta: Record<string, unknown>;
   jobId: string;
+  pack?: PackLocation;
 }
 
 const lineSchema = z.discriminatedUnion("kind", [
@@ -78,7 +84,7 @@ export async function writeSnapshot(
   const key = snapshotKey(header.mailboxId, header.jobId);
   // Streamed line by line: a snapshot of a large mailbox is never built as one string.
   function* lines(): Generator<Buffer> {
-    yield toJsonLines([{ kind: "snapshot", format: "mailstream.snapshot", version: 1, ...header }]);
+    yield toJsonLines([{ kind: "snapshot", format: "mailstream.snapshot", version: 2, ...header }]);
     for (const f of folders) yield toJsonLines([f]);
     for (const m of messages) yield toJsonLines([{ kind: "message", ...m }]);
   }

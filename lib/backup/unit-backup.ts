@@ -543,7 +543,7 @@ async function exportBatches(
             ctx.transfers.add(async () => {
               const answer = await ctx.slots.add(() =>
                 (source.exportItemTo as NonNullable<typeof source.exportItemTo>)(mailbox, item.id, (body) =>
-                  deps.archive.storeBlob("export", body),
+                  deps.archive.storeBlob("export", body, { mailboxId: ctx.unit.mailboxId }),
                 ),
               );
               if ("error" in answer) {
@@ -592,7 +592,10 @@ async function exportBatches(
                     );
                     return;
                   }
-                  stored.set(answer.itemId, await deps.archive.storeBlob("export", answer.data));
+                  stored.set(
+                    answer.itemId,
+                    await deps.archive.storeBlob("export", answer.data, { mailboxId: ctx.unit.mailboxId }),
+                  );
                 }),
               );
             }),
@@ -632,7 +635,7 @@ async function storeMessage(
         // writes the blob: the unit's next request goes out meanwhile.
         const { storing } = await ctx.slots.add(async () => {
           const stream = await deps.source.openMime(unit.mailboxId, meta.id);
-          const storing = deps.archive.storeBlob("mime", stream);
+          const storing = deps.archive.storeBlob("mime", stream, { mailboxId: unit.mailboxId });
           await Promise.race([finished(stream).catch(() => {}), storing.catch(() => {})]);
           return { storing };
         });

@@ -11,7 +11,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { readBlob } from "../archive/blobs.js";
+import { type BlobRef, readBlob } from "../archive/blobs.js";
 import { hasMime } from "../archive/catalog.js";
 import type { ObjectStore } from "../archive/store.js";
 import type { SelectedFolder } from "../export/selection.js";
@@ -135,7 +135,7 @@ export async function restoreByImport(
       const skip = present.has(m.sha256);
       items.push({ messageId: m.messageId, targetPath: path, action: skip ? "skip-existing" : "create" });
       if (!skip && !dryRun && folderId !== undefined) {
-        const data = await readAll(store, m.sha256);
+        const data = await readAll(store, m);
         const created = await importItem(gateway, await sessionNow(), folderId, data, trafficKey);
         createdIds[m.messageId] = created.itemId;
         present.add(m.sha256);
@@ -180,9 +180,10 @@ async function exportedHashes(
   return hashes;
 }
 
-async function readAll(store: ObjectStore, sha256: string): Promise<Buffer> {
+/** An item's export stream, from its own object or its pack, once its hash matched. */
+async function readAll(store: ObjectStore, blob: BlobRef): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of await readBlob(store, sha256, { kind: "export", verify: true }))
+  for await (const chunk of await readBlob(store, blob, { kind: "export", verify: true }))
     chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }

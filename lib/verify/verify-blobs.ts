@@ -5,7 +5,7 @@
  * catalog against its report's counts (items per mailbox, removals), so that a part lost whole is
  * found too.
  */
-import { readBlob } from "../archive/blobs.js";
+import { type BlobRef, type PackLocation, readBlob } from "../archive/blobs.js";
 import { hasMime, listMailboxCatalog, readCatalogPart, readFolders } from "../archive/catalog.js";
 import { BlobIntegrityError, ObjectNotFoundError } from "../archive/errors.js";
 import type { BlobKind } from "../archive/keys.js";
@@ -43,13 +43,13 @@ export interface VerifyOptions {
 
 async function checkBlob(
   store: ObjectStore,
-  sha256: string,
+  blob: BlobRef,
   size: number,
   blobKind: BlobKind,
 ): Promise<{ bytes: number; error?: Omit<BlobProblem, "sha256" | "referencedBy"> }> {
   let bytes = 0;
   try {
-    for await (const chunk of await readBlob(store, sha256, { verify: true, kind: blobKind }))
+    for await (const chunk of await readBlob(store, blob, { verify: true, kind: blobKind }))
       bytes += (chunk as Buffer).length;
   } catch (error) {
     if (error instanceof ObjectNotFoundError)
@@ -73,10 +73,17 @@ interface JobCounts {
 export async function verifyArchive(store: ObjectStore, options: VerifyOptions = {}): Promise<VerifyResult> {
   const jobs = await requireJobs(store);
   const only = options.jobId !== undefined ? resolveJob(jobs, options.jobId).jobId : undefined;
-  // By kind and address: an item's MIME (`.eml`) and export stream (`.fts`) are blobs apart.
+  // By kind and place: an item's MIME (`.eml`) and export stream (`.fts`) are blobs apart, and a
+  // body is checked once per place it lies (its own object, or each pack holding a copy).
   const wanted = new Map<
     string,
-    { sha256: string; blobKind: BlobKind; size: number; referencedBy: BlobProblem["referencedBy"] }
+    {
+      sha256: string;
+      blobKind: BlobKind;
+      size: number;
+      pack?: PackLocation;
+      referencedBy: BlobProblem["referencedBy"];
+    }
   >();
   const catalogErrors: string[] = [];
   const checkedJobs = new Set<string>();
@@ -104,13 +111,29 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
             jobId: catalog.jobId,
             messageId: entry.messageId,
           };
-          const blobs: Array<{ sha256: string; blobKind: BlobKind; size: number }> = [
-            { sha256: entry.sha256, blobKind: hasMime(entry) ? "mime" : "export", size: entry.size },
-            ...(entry.export ? [{ ...entry.export, blobKind: "export" as const }] : []),
+          const blobs: Array<{ sha256: string; blobKind: BlobKind; size: number; pack?: PackLocation }> = [
+            {
+              sha256: entry.sha256,
+              blobKind: hasMime(entry) ? "mime" : "export",
+              size: entry.size,
+              ...(entry.pack ? { pack: entry.pack } : {}),
+            },
+            ...(entry.export
+              ? [
+                  {
+                    sha256: entry.export.sha256,
+                    blobKind: "export" as const,
+                    size: entry.export.size,
+                    ...(entry.export.pack ? { pack: entry.export.pack } : {}),
+                  },
+                ]
+              : []),
           ];
           for (const blob of blobs) {
-            const key = `${blob.blobKind}:${blob.sha256}`;
-            if (!wanted.has(key)) wanted.set(key, { ...blob, referencedBy });
+            const place = blob.pack
+              ? `${blob.blobKind}:${blob.sha256}@${blob.pack.key}:${blob.pack.offset}`
+              : `${blob.blobKind}:${blob.sha256}`;
+            if (!wanted.has(place)) wanted.set(place, { ...blob, referencedBy });
           }
         }
       }
@@ -128,7 +151,7 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
     while (next < list.length) {
       const [, ref] = list[next++]!;
       const sha256 = ref.sha256;
-      const checked = await checkBlob(store, sha256, ref.size, ref.blobKind);
+      const checked = await checkBlob(store, { sha256, pack: ref.pack }, ref.size, ref.blobKind);
       bytesRead += checked.bytes;
       if (checked.error) problems.push({ sha256, ...checked.error, referencedBy: ref.referencedBy });
       options.onProgress?.(++done, list.length);

@@ -52,7 +52,7 @@ export async function showCommand(
       }
       return found.errors.length > 0 ? EXIT.damaged : EXIT.ok;
     }
-    const mail = await simpleParser(await readBlob(ctx.archive, message.sha256, { verify: true }));
+    const mail = await simpleParser(await readBlob(ctx.archive, message, { verify: true }));
     const attachments = mail.attachments.map((a) => ({
       filename: a.filename ?? "(no name)",
       contentType: a.contentType,

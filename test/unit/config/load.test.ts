@@ -44,7 +44,7 @@ describe("loadConfig defaults", () => {
       authority: `https://login.microsoftonline.com/${TENANT_GUID}`,
     });
     expect(config.credentials).toEqual({ source: "env", clientSecret: SECRET });
-    expect(config.archive).toEqual({ kind: "local", path: "/var/backup/mail" });
+    expect(config.archive).toEqual({ kind: "local", path: "/var/backup/mail", packThresholdBytes: 0 });
     expect(config.stateTable).toBe("mailstream-state");
     expect(config.streamQueueUrl).toBeUndefined();
     expect(config.aws).toEqual({ region: "us-east-1", endpoints: {} });
@@ -78,7 +78,12 @@ describe("loadConfig defaults", () => {
       source: "secretsManager",
       secretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:mailstream-AbCdEf",
     });
-    expect(config.archive).toEqual({ kind: "s3", bucket: "acme-mail-archive", prefix: "prod" });
+    expect(config.archive).toEqual({
+      kind: "s3",
+      bucket: "acme-mail-archive",
+      prefix: "prod",
+      packThresholdBytes: 131072,
+    });
     expect(config.aws.region).toBe("eu-west-1");
   });
 });
@@ -179,7 +184,7 @@ describe("loadConfig file and environment", () => {
     });
     expect(config.tenant.tenantId).toBe("fabrikam.onmicrosoft.com");
     expect(config.streams).toEqual({ max: 100, perMailboxConcurrency: 2 });
-    expect(config.archive).toEqual({ kind: "s3", bucket: "env-bucket" });
+    expect(config.archive).toEqual({ kind: "s3", bucket: "env-bucket", packThresholdBytes: 131072 });
     expect(config.mailboxes.include).toEqual(["@fabrikam.com"]);
   });
 
