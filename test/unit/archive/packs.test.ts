@@ -13,7 +13,7 @@ import type { CatalogEntry } from "../../../lib/backup/ports.js";
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const PACKS = { packs: { thresholdBytes: 1024, maxPackBytes: 1024 * 1024 } };
 
-function upsert(messageId: string, body: Buffer): CatalogEntry {
+function upsert(messageId: string, body: Buffer): Extract<CatalogEntry, { kind: "upsert" }> {
   return {
     kind: "upsert",
     messageId,
@@ -85,6 +85,59 @@ describe("packs", () => {
 
     const index = await readMailboxPackIndexes(store, "mb");
     expect(index.entries.map((e) => e.sha256).sort()).toEqual(small.map(sha).sort());
+  });
+
+  it("packs export streams too: an item kept as its export stream and a message's export stream in mode both name their own pack places, read back as .fts by kind", async () => {
+    const store = new MemoryObjectStore();
+    const archive = createArchive(store, PACKS);
+    const event = randomBytes(300);
+    const mime = randomBytes(400);
+    const stream = randomBytes(500);
+    const bigStream = randomBytes(2048);
+    // The same bytes as MIME and as an export stream are two bodies.
+    const twin = randomBytes(200);
+    const owner = { mailboxId: "mb" };
+    await archive.storeBlob("export", event, owner);
+    await archive.storeBlob("mime", mime, owner);
+    await archive.storeBlob("export", stream, owner);
+    await archive.storeBlob("export", Readable.from([bigStream]), owner);
+    await archive.storeBlob("mime", twin, owner);
+    await archive.storeBlob("export", twin, owner);
+    const exportOf = (b: Buffer) => ({ sha256: sha(b), size: b.length });
+    await archive.writeCatalogPart({ jobId: "j1", mailboxId: "mb", folderId: "f", unit: 0, page: 0 }, [
+      { ...upsert("event", event), content: "export", itemClass: "IPM.Appointment" },
+      { ...upsert("both", mime), export: exportOf(stream) },
+      { ...upsert("big", bigStream), content: "export" },
+      { ...upsert("twin", twin), export: exportOf(twin) },
+    ]);
+    const lines = await catalogLines(store, "mb");
+    const line = (id: string) => lines.find((l) => l.messageId === id)!;
+    expect(line("event")).toMatchObject({ content: "export", itemClass: "IPM.Appointment" });
+    expect(line("event").pack).toBeDefined();
+    expect(line("both").pack).toBeDefined();
+    expect(line("both").export?.pack).toBeDefined();
+    expect(line("both").export?.pack).not.toEqual(line("both").pack);
+    expect(line("big").pack).toBeUndefined();
+    expect(store.objects.has(blobKey(sha(bigStream), "export"))).toBe(true);
+    expect(line("twin").export?.pack).toBeDefined();
+    expect(line("twin").export?.pack).not.toEqual(line("twin").pack);
+    const read = async (ref: Parameters<typeof readBlob>[1], kind: "mime" | "export") =>
+      bytesOf(await readBlob(store, ref, { verify: true, kind }));
+    expect(await read(line("event"), "export")).toEqual(event);
+    expect(await read(line("both"), "mime")).toEqual(mime);
+    expect(await read(line("both").export!, "export")).toEqual(stream);
+    expect(await read(line("big"), "export")).toEqual(bigStream);
+    expect(await read(line("twin").export!, "export")).toEqual(twin);
+    const index = await readMailboxPackIndexes(store, "mb");
+    expect(index.entries.map((e) => `${e.kind}:${e.sha256}`).sort()).toEqual(
+      [
+        `export:${sha(event)}`,
+        `mime:${sha(mime)}`,
+        `export:${sha(stream)}`,
+        `mime:${sha(twin)}`,
+        `export:${sha(twin)}`,
+      ].sort(),
+    );
   });
 
   it("stores identical content once: within a pack, across mailboxes of a process, across processes (from the index, no HEAD)", async () => {
