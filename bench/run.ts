@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { reexecTrustingCa } from "../lib/dev/local/trust-ca.js";
 import { ensureSimulatorCa } from "../lib/dev/sim/server/index.js";
+import { BUDGET_TENANT, type BudgetFigures, benchBudget } from "./budget.js";
 import { benchChaos, type ChaosBenchResult } from "./chaos.js";
 import type { ControllerRssResult } from "./controller-rss.js";
 import { benchDense, type DenseFigures } from "./dense.js";
@@ -92,6 +93,15 @@ function printTable(rows: BenchRow[]): void {
   process.stdout.write(`${rightAlignedTable(head, lines)}\n`);
 }
 
+function budgetLine(b: BudgetFigures): string {
+  return (
+    `budget-bound (${b.mailboxes} mailboxes of ${b.requestsPerMailbox.join(", ")} requests, ${b.latencyMs} ms per request, ` +
+    `${b.limits.budgetPerWindow} per ${b.limits.windowMs / 1000} s): makespan ${f(b.full.makespanSeconds)} s, ` +
+    `LB ${f(b.lowerBoundSeconds)} s, mk/LB ${f(b.makespanOverLowerBound)} (target ≤ 1.15), ` +
+    `${b.full.throttled} 429s in ${b.full.requests} requests (${f(100 * b.throttledShare)} %, target ≤ 1 %), ${b.full.earlyRetries} early`
+  );
+}
+
 async function main(): Promise<void> {
   const caDir = join(tmpdir(), "mailstream-bench-ca");
   mkdirSync(caDir, { recursive: true });
@@ -118,6 +128,7 @@ async function main(): Promise<void> {
   // Written after every run, so that an interrupted benchmark still leaves its figures.
   let dense: DenseFigures | undefined;
   let chaos: ChaosBenchResult | undefined;
+  let budget: BudgetFigures | undefined;
   const save = (rss?: ControllerRssResult) => {
     const uniform1 = rows.find((r) => r.shape === "uniform" && r.streams === 1);
     const uniform16 = rows.find((r) => r.shape === "uniform" && r.streams === 16);
@@ -134,12 +145,25 @@ async function main(): Promise<void> {
       speedupUniform16Over1:
         uniform1 && uniform16 ? uniform16.full.itemsPerSecond / uniform1.full.itemsPerSecond : null,
       dense: dense ? { spec: DENSE, ...dense } : null,
+      budget: budget ? { spec: BUDGET_TENANT, ...budget } : null,
       controllerRss: rss ?? null,
       chaos: chaos ?? null,
     };
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     return result;
   };
+  const runBudget = async () => {
+    process.stderr.write("bench: the budget-bound regime (25 ms per request, 600 requests per 20 s) …\n");
+    budget = await benchBudget(ca, caDir);
+    process.stdout.write(`${budgetLine(budget)}\n`);
+  };
+  // `--budget`: the budget-bound run alone (its figures in the output file's `budget`).
+  if (process.argv.includes("--budget")) {
+    await runBudget();
+    save();
+    process.stdout.write(`wrote ${out}\n`);
+    return;
+  }
   for (const shape of only ?? Object.keys(SHAPES)) {
     const rig = await startRig(shape, ca, caDir);
     try {
@@ -156,6 +180,8 @@ async function main(): Promise<void> {
   process.stderr.write("bench: requests per item on mailboxes of realistic density …\n");
   dense = await benchDense(ca, caDir);
   save();
+  await runBudget();
+  save();
   process.stderr.write("bench: controller RSS with a 100 MB message …\n");
   const rss = await controllerRssInItsOwnProcess();
   save(rss);
@@ -170,6 +196,7 @@ async function main(): Promise<void> {
       `${dense.requestsPerItem.toFixed(3)} requests per item (target ≤ 1.05), ${dense.unchangedRequests} requests with nothing changed\n` +
       `controller peak RSS with a ${(rss.messageBytes / 1024 / 1024).toFixed(0)} MiB message: ${(rss.maxRssBytes / 1024 / 1024).toFixed(0)} MiB ` +
       `(target ≤ 200 MB), ${rss.status}\n` +
+      `${budget ? budgetLine(budget) : ""}\n` +
       `chaos: ${chaos.kills} kills, archive ${chaos.archiveEqualsTruth ? "equal to" : "DIFFERENT from"} the ground truth, ` +
       `${chaos.duplicates} duplicates, ${chaos.openJobs} open jobs, ${chaos.processesLeft} processes left\n` +
       `wall time ${result.wallSeconds.toFixed(0)} s\n`,
