@@ -47,6 +47,22 @@ async function controllerRssInItsOwnProcess(): Promise<ControllerRssResult> {
 
 const f = (n: number, d = 2) => n.toFixed(d);
 
+/**
+ * Writes one section of the results file and keeps the others (a run of one section must not
+ * wipe the figures of the last full run); `sectionRanAt` records when each such section ran.
+ */
+function mergeSection(out: string, section: string, figures: unknown): void {
+  let previous: Record<string, unknown> = {};
+  try {
+    previous = JSON.parse(readFileSync(out, "utf8")) as Record<string, unknown>;
+  } catch {
+    // No earlier results: the file holds this section alone.
+  }
+  const sectionRanAt = { ...((previous.sectionRanAt as Record<string, unknown> | undefined) ?? {}) };
+  sectionRanAt[section] = { at: new Date().toISOString(), node: process.version };
+  writeFileSync(out, `${JSON.stringify({ ...previous, [section]: figures, sectionRanAt }, null, 2)}\n`);
+}
+
 function printTable(rows: BenchRow[]): void {
   const head = [
     "shape",
@@ -157,11 +173,12 @@ async function main(): Promise<void> {
     budget = await benchBudget(ca, caDir);
     process.stdout.write(`${budgetLine(budget)}\n`);
   };
-  // `--budget`: the budget-bound run alone (its figures in the output file's `budget`).
+  // `--budget`: the budget-bound run alone. Its figures replace the output file's `budget` and
+  // leave every other section as the last full run wrote it.
   if (process.argv.includes("--budget")) {
     await runBudget();
-    save();
-    process.stdout.write(`wrote ${out}\n`);
+    mergeSection(out, "budget", { spec: BUDGET_TENANT, ...budget });
+    process.stdout.write(`wrote the budget section of ${out}\n`);
     return;
   }
   for (const shape of only ?? Object.keys(SHAPES)) {

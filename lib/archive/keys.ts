@@ -137,6 +137,11 @@ export function reportKey(jobId: string): string {
   return `reports/${keySegment(jobId)}/report.json`;
 }
 
+/** `reports/<jobId>/pages/<list>-<nnnn>.json`: part `part` of a paged list of the job's report. */
+export function reportPageKey(jobId: string, list: string, part: number): string {
+  return `reports/${keySegment(jobId)}/pages/${list}-${String(part).padStart(4, "0")}.json`;
+}
+
 /**
  * Orders job ids by time. Job ids start with an ISO-like UTC time (`2026-11-29T04-38-00Z-ab12`),
  * so a plain code-unit comparison is time order; listings are never trusted to be sorted

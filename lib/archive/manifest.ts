@@ -18,7 +18,10 @@ export const jobManifestSchema = z.looseObject({
   status: z.enum(["complete", "partial", "failed"]),
   /** ISO time the job ended. */
   endedAt: z.string(),
-  mailboxes: z.array(z.looseObject({ mailboxId: z.string().min(1), status: mailboxStatus })),
+  /** `address`: the mailbox's address then (absent in manifests written before it was kept here). */
+  mailboxes: z.array(
+    z.looseObject({ mailboxId: z.string().min(1), status: mailboxStatus, address: z.string().optional() }),
+  ),
   /**
    * The format of the job's catalog parts (catalog.ts): 2 = each begins with a header recording
    * its lines and hash. Absent in manifests written before (format 1, no header).
@@ -34,7 +37,7 @@ export interface ManifestSource {
   jobId: string;
   status: JobManifest["status"];
   endedAt: string;
-  mailboxes: ReadonlyArray<{ mailboxId: string; status: ManifestMailboxStatus }>;
+  mailboxes: ReadonlyArray<{ mailboxId: string; status: ManifestMailboxStatus; address?: string }>;
 }
 
 export function manifestFrom(source: ManifestSource): JobManifest {
@@ -44,7 +47,11 @@ export function manifestFrom(source: ManifestSource): JobManifest {
     jobId: source.jobId,
     status: source.status,
     endedAt: source.endedAt,
-    mailboxes: source.mailboxes.map((m) => ({ mailboxId: m.mailboxId, status: m.status })),
+    mailboxes: source.mailboxes.map((m) => ({
+      mailboxId: m.mailboxId,
+      status: m.status,
+      ...(m.address !== undefined ? { address: m.address } : {}),
+    })),
     catalogPartVersion: CATALOG_PART_VERSION,
   };
 }

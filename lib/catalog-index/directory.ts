@@ -7,7 +7,7 @@ import { DamagedArchiveError } from "../archive/errors.js";
 import { compareJobIds } from "../archive/keys.js";
 import { type JobManifest, listFinalizedJobs, readManifest } from "../archive/manifest.js";
 import type { MailboxView, ViewFolder } from "../archive/replay.js";
-import { listReportedJobs, readReport } from "../archive/reports.js";
+import { listReportedJobs, type ReportPages, readReport, readReportSummary } from "../archive/reports.js";
 import type { ObjectStore } from "../archive/store.js";
 import type { JobReport } from "../backup/report.js";
 import { isMailstreamError } from "../errors.js";
@@ -19,8 +19,13 @@ export interface ArchivedJob {
   jobId: string;
   /** Present when the job was finalized (its catalog counts in point-in-time views). */
   manifest?: JobManifest;
-  /** Present when the job's report was written. */
+  /**
+   * Present when the job's report was written: as report.json holds it, so the lists named in
+   * `reportPages` are empty here (read them with {@link wholeReport}).
+   */
   report?: JobReport;
+  /** The report's lists kept in pages (large jobs), by dot path. */
+  reportPages?: Record<string, ReportPages>;
   /** Why the manifest or report could not be read (damaged), when that happened. */
   problems?: string[];
 }
@@ -46,16 +51,27 @@ export async function listArchivedJobs(store: ObjectStore): Promise<ArchivedJob[
       };
       const [manifest, envelope] = await Promise.all([
         done.has(jobId) ? attempt(() => readManifest(store, jobId)) : undefined,
-        withReport.has(jobId) ? attempt(() => readReport<JobReport>(store, jobId)) : undefined,
+        withReport.has(jobId) ? attempt(() => readReportSummary<JobReport>(store, jobId)) : undefined,
       ]);
+      const pages = envelope?.pages && Object.keys(envelope.pages).length > 0 ? envelope.pages : undefined;
       return {
         jobId,
         ...(manifest ? { manifest } : {}),
         ...(envelope ? { report: envelope.report } : {}),
+        ...(pages ? { reportPages: pages } : {}),
         ...(problems.length ? { problems } : {}),
       };
     }),
   );
+}
+
+/**
+ * The job's whole report, its paged lists read back (a listing holds report.json alone); the
+ * report as listed when nothing of it is paged.
+ */
+export async function wholeReport(store: ObjectStore, job: ArchivedJob): Promise<JobReport | undefined> {
+  if (!job.report || !job.reportPages) return job.report;
+  return (await readReport<JobReport>(store, job.jobId))?.report;
 }
 
 /** Jobs, or an error saying that the place holds no archive. */
@@ -95,13 +111,15 @@ export interface ArchivedMailbox {
 export function mailboxesOf(jobs: readonly ArchivedJob[]): ArchivedMailbox[] {
   const byId = new Map<string, ArchivedMailbox>();
   for (const job of jobs) {
-    const addresses = new Map((job.report?.mailboxes ?? []).map((m) => [m.mailboxId, m]));
+    // Manifests keep each mailbox's address since reports are paged; older ones take it from
+    // their (unpaged) report.
+    const addresses = new Map((job.report?.mailboxes ?? []).map((m) => [m.mailboxId, m.address]));
     const listed = job.manifest?.mailboxes ?? job.report?.mailboxes ?? [];
     for (const m of listed) {
       const known = byId.get(m.mailboxId);
       byId.set(m.mailboxId, {
         mailboxId: m.mailboxId,
-        address: addresses.get(m.mailboxId)?.address ?? known?.address ?? m.mailboxId,
+        address: m.address ?? addresses.get(m.mailboxId) ?? known?.address ?? m.mailboxId,
         lastJobId: job.jobId,
         lastStatus: m.status,
       });

@@ -10,7 +10,13 @@ import { listMailboxCatalog, readCatalogPart, readFolders } from "../archive/cat
 import { BlobIntegrityError, ObjectNotFoundError } from "../archive/errors.js";
 import { jobReading } from "../archive/replay.js";
 import type { ObjectStore } from "../archive/store.js";
-import { type ArchivedJob, mailboxesOf, requireJobs, resolveJob } from "../catalog-index/directory.js";
+import {
+  type ArchivedJob,
+  mailboxesOf,
+  requireJobs,
+  resolveJob,
+  wholeReport,
+} from "../catalog-index/directory.js";
 
 export interface BlobProblem {
   sha256: string;
@@ -102,9 +108,13 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
       }
     }
   }
-  const countProblems = jobs
-    .filter((j) => only === undefined || j.jobId === only)
-    .flatMap((j) => compareWithReport(j, counts.get(j.jobId) ?? { upserts: new Map(), removed: 0 }));
+  const countProblems: string[] = [];
+  for (const j of jobs.filter((j) => only === undefined || j.jobId === only)) {
+    // One job's whole report at a time: a large job's report is paged.
+    const report = await wholeReport(store, j);
+    const count = counts.get(j.jobId) ?? { upserts: new Map(), removed: 0 };
+    countProblems.push(...compareWithReport({ ...j, ...(report ? { report } : {}) }, count));
+  }
   const list = [...wanted];
   const problems: BlobProblem[] = [];
   let bytesRead = 0;

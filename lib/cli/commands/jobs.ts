@@ -43,7 +43,7 @@ export function jobRow(job: ArchivedJob): JobRow {
     ...(r?.createdAt ? { startedAt: r.createdAt } : {}),
     ...(endedAt ? { endedAt } : {}),
     ...(r ? { makespanSeconds: r.makespanSeconds } : {}),
-    mailboxes: job.manifest?.mailboxes.length ?? r?.mailboxes.length ?? 0,
+    mailboxes: job.manifest?.mailboxes.length ?? r?.totals.mailboxes ?? r?.mailboxes.length ?? 0,
     items: r?.totals.items ?? 0,
     bytes: r?.totals.bytes ?? 0,
     removed: r?.totals.removed ?? 0,
