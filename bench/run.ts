@@ -16,6 +16,7 @@ import { BUDGET_TENANT, type BudgetFigures, benchBudget } from "./budget.js";
 import { benchChaos, type ChaosBenchResult } from "./chaos.js";
 import type { ControllerRssResult } from "./controller-rss.js";
 import { benchDense, type DenseFigures } from "./dense.js";
+import { benchScale, SCALE_SIZES, type ScaleRow } from "./scale.js";
 import { DENSE, LATENCY, LIMITS, SHAPES, STREAM_COUNTS } from "./settings.js";
 import { type BenchRow, benchOne, startRig, stopRig } from "./shape-runs.js";
 import { rightAlignedTable } from "./table.js";
@@ -118,6 +119,36 @@ function budgetLine(b: BudgetFigures): string {
   );
 }
 
+function printScaleRow(r: ScaleRow): void {
+  const head = [
+    "mailboxes",
+    "plan s",
+    "invocations",
+    "longest s",
+    "heap MiB",
+    "disc req",
+    "state/mbx",
+    "makespan s",
+    "LB s",
+    "mk/LB",
+    "max mbx/inv",
+  ];
+  const line = [
+    String(r.mailboxes),
+    f(r.planningSeconds),
+    String(r.coordinatorInvocations),
+    f(r.longestInvocationSeconds),
+    f(r.coordinatorPeakHeapBytes / 1024 / 1024, 1),
+    String(r.discoveryRequests),
+    f(r.stateRequestsPerMailbox),
+    f(r.full.makespanSeconds),
+    f(r.lowerBoundSeconds),
+    f(r.makespanOverLowerBound),
+    String(r.largestTenantPerInvocation),
+  ];
+  process.stdout.write(`${rightAlignedTable(head, [line])}\n`);
+}
+
 async function main(): Promise<void> {
   const caDir = join(tmpdir(), "mailstream-bench-ca");
   mkdirSync(caDir, { recursive: true });
@@ -173,6 +204,24 @@ async function main(): Promise<void> {
     budget = await benchBudget(ca, caDir);
     process.stdout.write(`${budgetLine(budget)}\n`);
   };
+  // `--scale`: the tenant-scale runs alone (not in the default run: they take many minutes), their
+  // figures in the output file's `scale`. `--scale-sizes=1000,10000` chooses the sizes.
+  if (process.argv.includes("--scale")) {
+    const sizes =
+      process.argv
+        .find((a) => a.startsWith("--scale-sizes="))
+        ?.slice("--scale-sizes=".length)
+        .split(",")
+        .map(Number) ?? SCALE_SIZES;
+    const scale = await benchScale(ca, caDir, sizes, (row, sofar) => {
+      printScaleRow(row);
+      mergeSection(out, "scale", sofar);
+    });
+    mergeSection(out, "scale", scale);
+    process.stdout.write(`growth per mailbox, largest over smallest: ${JSON.stringify(scale.growth)}\n`);
+    process.stdout.write(`wrote the scale section of ${out}\n`);
+    return;
+  }
   // `--budget`: the budget-bound run alone. Its figures replace the output file's `budget` and
   // leave every other section as the last full run wrote it.
   if (process.argv.includes("--budget")) {
