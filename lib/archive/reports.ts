@@ -12,6 +12,7 @@
  */
 
 import { DamagedArchiveError } from "./errors.js";
+import { cutIntoPages, needsPages } from "./json-pages.js";
 import { compareJobIds, fromKeySegment, reportKey, reportPageKey } from "./keys.js";
 import { getBytesIfExists, type ObjectStore } from "./store.js";
 
@@ -71,25 +72,6 @@ function withList<T>(report: T, path: string, list: unknown[]): T {
   } as T;
 }
 
-/** Cuts `entries` into runs whose JSON stays within `pageBytes` (an entry larger goes alone). */
-function cutIntoPages(entries: readonly unknown[], pageBytes: number): unknown[][] {
-  const pages: unknown[][] = [];
-  let page: unknown[] = [];
-  let bytes = 2;
-  for (const entry of entries) {
-    const size = Buffer.byteLength(JSON.stringify(entry)) + 1;
-    if (page.length > 0 && bytes + size > pageBytes) {
-      pages.push(page);
-      page = [];
-      bytes = 2;
-    }
-    page.push(entry);
-    bytes += size;
-  }
-  if (page.length > 0) pages.push(page);
-  return pages;
-}
-
 /**
  * Writes the job's report (rewriting it when finalization runs again): its long lists' pages
  * first, report.json last, so that a reader who finds report.json finds its pages. Returns its key.
@@ -105,7 +87,7 @@ export async function writeReport<T>(
   const pages: Record<string, ReportPages> = {};
   for (const list of options.pagedLists ?? []) {
     const entries = listAt(report, list);
-    if (!entries || Buffer.byteLength(JSON.stringify(entries)) <= pageBytes) continue;
+    if (!entries || !needsPages(entries, pageBytes)) continue;
     const parts = cutIntoPages(entries, pageBytes);
     // One page at a time: a page is up to a MiB, and a report has few of them per list.
     for (const [part, page] of parts.entries()) {

@@ -5,7 +5,7 @@
  */
 import { DamagedArchiveError } from "../archive/errors.js";
 import { compareJobIds } from "../archive/keys.js";
-import { type JobManifest, listFinalizedJobs, readManifest } from "../archive/manifest.js";
+import { type JobManifest, listFinalizedJobs, manifestMailboxes, readManifest } from "../archive/manifest.js";
 import type { MailboxView, ViewFolder } from "../archive/replay.js";
 import { listReportedJobs, type ReportPages, readReport, readReportSummary } from "../archive/reports.js";
 import type { ObjectStore } from "../archive/store.js";
@@ -30,8 +30,20 @@ export interface ArchivedJob {
   problems?: string[];
 }
 
+export interface ListJobsOptions {
+  /**
+   * Read the mailbox list of a large job's manifest from its pages (version 2), so that
+   * `manifest.mailboxes` is whole. Default true; a listing of jobs alone passes false and finds
+   * `mailboxes: []` with the count in `manifest.mailboxPages`.
+   */
+  mailboxes?: boolean;
+}
+
 /** Every job the archive knows, in time order, with its manifest and report when present. */
-export async function listArchivedJobs(store: ObjectStore): Promise<ArchivedJob[]> {
+export async function listArchivedJobs(
+  store: ObjectStore,
+  options: ListJobsOptions = {},
+): Promise<ArchivedJob[]> {
   const [finalized, reported] = await Promise.all([listFinalizedJobs(store), listReportedJobs(store)]);
   const ids = [...new Set([...finalized, ...reported])].sort(compareJobIds);
   const done = new Set(finalized);
@@ -50,7 +62,9 @@ export async function listArchivedJobs(store: ObjectStore): Promise<ArchivedJob[
         }
       };
       const [manifest, envelope] = await Promise.all([
-        done.has(jobId) ? attempt(() => readManifest(store, jobId)) : undefined,
+        done.has(jobId)
+          ? attempt(() => readManifestWith(store, jobId, options.mailboxes ?? true))
+          : undefined,
         withReport.has(jobId) ? attempt(() => readReportSummary<JobReport>(store, jobId)) : undefined,
       ]);
       const pages = envelope?.pages && Object.keys(envelope.pages).length > 0 ? envelope.pages : undefined;
@@ -65,6 +79,17 @@ export async function listArchivedJobs(store: ObjectStore): Promise<ArchivedJob[
   );
 }
 
+/** The job's manifest; with `mailboxes`, a paged mailbox list read back into it. */
+async function readManifestWith(
+  store: ObjectStore,
+  jobId: string,
+  mailboxes: boolean,
+): Promise<JobManifest | undefined> {
+  const manifest = await readManifest(store, jobId);
+  if (!manifest?.mailboxPages || !mailboxes) return manifest;
+  return { ...manifest, mailboxes: [...(await manifestMailboxes(store, manifest)).values()] };
+}
+
 /**
  * The job's whole report, its paged lists read back (a listing holds report.json alone); the
  * report as listed when nothing of it is paged.
@@ -75,10 +100,10 @@ export async function wholeReport(store: ObjectStore, job: ArchivedJob): Promise
 }
 
 /** Jobs, or an error saying that the place holds no archive. */
-export async function requireJobs(store: ObjectStore): Promise<ArchivedJob[]> {
+export async function requireJobs(store: ObjectStore, options: ListJobsOptions = {}): Promise<ArchivedJob[]> {
   let jobs: ArchivedJob[];
   try {
-    jobs = await listArchivedJobs(store);
+    jobs = await listArchivedJobs(store, options);
   } catch (error) {
     if (isMailstreamError(error)) throw error;
     // A missing bucket, denied access or an unreachable endpoint: say where, not a stack trace.

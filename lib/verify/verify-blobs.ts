@@ -8,6 +8,7 @@
 import { readBlob } from "../archive/blobs.js";
 import { listMailboxCatalog, readCatalogPart, readFolders } from "../archive/catalog.js";
 import { BlobIntegrityError, ObjectNotFoundError } from "../archive/errors.js";
+import { FinalizedJobCache } from "../archive/manifest.js";
 import { jobReading } from "../archive/replay.js";
 import type { ObjectStore } from "../archive/store.js";
 import {
@@ -81,11 +82,13 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
   const catalogErrors: string[] = [];
   const checkedJobs = new Set<string>();
   const counts = new Map<string, JobCounts>();
+  // Every mailbox's catalog is read against the same jobs: read each job's manifest once.
+  const finalizedJobs = new FinalizedJobCache();
   for (const mailbox of mailboxesOf(jobs)) {
     for (const catalog of await listMailboxCatalog(store, mailbox.mailboxId)) {
       if (only !== undefined && catalog.jobId !== only) continue;
       checkedJobs.add(catalog.jobId);
-      const { requireHeader } = await jobReading(store, mailbox.mailboxId, catalog.jobId);
+      const { requireHeader } = await jobReading(store, mailbox.mailboxId, catalog.jobId, finalizedJobs);
       const count = counts.get(catalog.jobId) ?? { upserts: new Map(), removed: 0 };
       counts.set(catalog.jobId, count);
       if (catalog.foldersKey) {

@@ -66,7 +66,7 @@ export async function reportCommand(
   io: CommandIO = processIO,
 ): Promise<ExitCode> {
   return withArchive(opts, async (ctx) => {
-    const jobs = await requireJobs(ctx.archive);
+    const jobs = await requireJobs(ctx.archive, { mailboxes: false });
     // `latest`: the newest job that has a report.
     const newest = [...jobs].reverse().find((j) => j.report);
     if (jobId === "latest" && !newest) {

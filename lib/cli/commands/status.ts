@@ -55,7 +55,7 @@ export async function statusCommand(
       return EXIT.ok;
     }
     // No live state: the archive's last word on the job.
-    const jobs = await requireJobs(ctx.archive);
+    const jobs = await requireJobs(ctx.archive, { mailboxes: false });
     const job = jobId ? resolveJob(jobs, jobId) : [...jobs].reverse().find((j) => j.report);
     if (!job?.report) {
       throw new ArchiveLookupError(

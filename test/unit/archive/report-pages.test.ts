@@ -1,13 +1,21 @@
 /**
- * Job reports at tenant scale: the lists that grow with the tenant go to pages of about a MiB,
- * report.json stays small, a listing reads report.json alone, and the whole report reads back
- * equal; reports written before paging (version 1) read as before.
+ * Job reports and manifests at tenant scale: the lists that grow with the tenant go to pages of
+ * about a MiB, report.json and manifest.json stay small, a listing of jobs reads them alone, and
+ * the whole report and mailbox list read back equal; small jobs and objects written before
+ * paging (version 1) read as before.
  */
 import { describe, expect, it } from "vitest";
 import { createArchive } from "../../../lib/archive/archive.js";
 import { DamagedArchiveError } from "../../../lib/archive/errors.js";
-import { reportKey, reportPageKey } from "../../../lib/archive/keys.js";
+import { manifestKey, manifestPageKey, reportKey, reportPageKey } from "../../../lib/archive/keys.js";
+import {
+  FinalizedJobCache,
+  readFinalizedJob,
+  readManifest,
+  writeManifest,
+} from "../../../lib/archive/manifest.js";
 import { MemoryObjectStore } from "../../../lib/archive/memory-store.js";
+import { jobReading } from "../../../lib/archive/replay.js";
 import {
   REPORT_PAGE_BYTES,
   readReport,
@@ -17,6 +25,7 @@ import {
 import { listAll } from "../../../lib/archive/store.js";
 import { buildJobReport, JOB_REPORT_PAGED_LISTS, type JobReport } from "../../../lib/backup/report.js";
 import { listArchivedJobs, mailboxesOf, wholeReport } from "../../../lib/catalog-index/directory.js";
+import { jobRow } from "../../../lib/cli/commands/jobs.js";
 
 const jobId = "2026-12-06T06-00-00Z-5ca1e000";
 const folderId = (m: number, f: number) =>
@@ -139,5 +148,89 @@ describe("paged reports in the archive's directory", () => {
     await expect(read).rejects.toThrow(`${reportPageKey(jobId, "units", 2)}: expected part 2`);
     // The listing still works: it reads report.json alone.
     expect((await readReportSummary<JobReport>(store, jobId))?.pages?.units?.entries).toBe(300);
+  });
+});
+
+describe("a job manifest of many mailboxes", () => {
+  const manifestSource = (mailboxes: number) => ({
+    jobId,
+    status: "partial" as const,
+    endedAt: "2026-12-06T07:00:00.000Z",
+    // Written in reverse: the pages hold them sorted by id.
+    mailboxes: Array.from({ length: mailboxes }, (_, i) => {
+      const mailboxId = `user-${String(mailboxes - 1 - i).padStart(6, "0")}`;
+      const status = i % 10 === 0 ? ("failed" as const) : ("complete" as const);
+      return { mailboxId, status, address: `${mailboxId}@contoso.example` };
+    }),
+  });
+
+  it("pages 100,000 mailboxes; manifest.json stays small; one job's list is read once", async () => {
+    const store = new MemoryObjectStore();
+    const written = await writeManifest(store, manifestSource(100_000));
+    expect(written).toMatchObject({ version: 2, mailboxes: [], mailboxPages: { entries: 100_000 } });
+    expect((await store.getBytes(manifestKey(jobId))).length).toBeLessThan(4096);
+    const pages = (await listAll(store, "jobs/")).filter((o) => o.key.includes("/mailboxes-"));
+    expect(pages.length).toBe(written.mailboxPages?.parts);
+    for (const page of pages) expect(page.size).toBeLessThanOrEqual(1024 * 1024 + 4096);
+
+    const job = await readFinalizedJob(store, jobId);
+    expect(job?.mailboxes.size).toBe(100_000);
+    expect(job?.mailboxes.get("user-099999")).toEqual({
+      mailboxId: "user-099999",
+      status: "failed",
+      address: "user-099999@contoso.example",
+    });
+    // Replaying many mailboxes (a search) asks a run's cache: each page is read once.
+    const cache = new FinalizedJobCache();
+    let pageReads = 0;
+    const counting = Object.assign(Object.create(store) as MemoryObjectStore, {
+      getBytes: (key: string) => {
+        if (key.includes("/mailboxes-")) pageReads++;
+        return store.getBytes(key);
+      },
+    });
+    for (const id of ["user-000001", "user-099999", "user-050000"])
+      await jobReading(counting, id, jobId, cache);
+    const firstReads = pageReads;
+    expect(firstReads).toBe(written.mailboxPages?.parts);
+    expect(await jobReading(counting, "user-099999", jobId, cache)).toEqual({
+      applyResets: false,
+      requireHeader: true,
+    });
+    expect(await jobReading(counting, "user-099998", jobId, cache)).toEqual({
+      applyResets: true,
+      requireHeader: true,
+    });
+    expect(pageReads).toBe(firstReads);
+  }, 60_000);
+
+  it("lists jobs without the pages, or with them for the mailboxes; jobs counts them either way", async () => {
+    const store = new MemoryObjectStore();
+    await writeManifest(store, manifestSource(300), { pageBytes: 4096 });
+    const [bare] = await listArchivedJobs(store, { mailboxes: false });
+    expect(bare?.manifest?.mailboxes).toEqual([]);
+    expect(jobRow(bare!).mailboxes).toBe(300);
+    const [whole] = await listArchivedJobs(store);
+    expect(whole?.manifest?.mailboxes).toHaveLength(300);
+    expect(mailboxesOf([whole!])[299]).toMatchObject({ mailboxId: "user-000299", lastStatus: "failed" });
+  });
+
+  it("keeps a small job's manifest as version 1, every mailbox inline", async () => {
+    const store = new MemoryObjectStore();
+    await writeManifest(store, manifestSource(3));
+    const manifest = await readManifest(store, jobId);
+    expect(manifest).toMatchObject({ version: 1 });
+    expect(manifest?.mailboxes).toHaveLength(3);
+    expect(manifest?.mailboxPages).toBeUndefined();
+  });
+
+  it("reports a missing page as damage of that job, and the listing goes on", async () => {
+    const store = new MemoryObjectStore();
+    await writeManifest(store, manifestSource(300), { pageBytes: 4096 });
+    await store.delete(manifestPageKey(jobId, 1));
+    const [job] = await listArchivedJobs(store);
+    expect(job?.manifest).toBeUndefined();
+    expect(job?.problems?.[0]).toContain(`${manifestPageKey(jobId, 1)}: expected part 1`);
+    await expect(readFinalizedJob(store, jobId)).rejects.toThrow(DamagedArchiveError);
   });
 });
