@@ -10,24 +10,19 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type LocalServices, startLocalServices } from "../lib/dev/local/stack.js";
-import type { LatencyOptions, LimitOptions } from "../lib/dev/sim/server/index.js";
+import type { LatencyOptions } from "../lib/dev/sim/server/index.js";
 import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import { lowerBound, resolvePlanLimits, type WorkEstimate } from "../lib/plan/index.js";
 import { figures, type RunFigures, realContent } from "./figures.js";
-import { PAGE_SIZE } from "./settings.js";
+import { LIMITS, PAGE_SIZE } from "./settings.js";
 import { counters } from "./shape-runs.js";
 import { startSimProcess } from "./sim-process.js";
 
 export const SCALE_SIZES = [1_000, 10_000, 20_000];
 /** Fast answers, so that the machine (not the simulated latency) serves 20,000 mailboxes in minutes. */
 export const SCALE_LATENCY: LatencyOptions = { baseMs: 20, jitterMs: 0, perMimeByteNs: 0 };
-export const SCALE_LIMITS: Required<
-  Pick<LimitOptions, "concurrentPerMailbox" | "budgetPerWindow" | "windowMs">
-> = {
-  concurrentPerMailbox: 4,
-  budgetPerWindow: 600,
-  windowMs: 20_000,
-};
+/** The service's limits are the other sections' (4 in flight, 600 requests per 20 s per mailbox). */
+export const SCALE_LIMITS = LIMITS;
 export const SCALE_STREAMS = 32;
 /** The coordinator's configured timeout on AWS (infra: 15 minutes), against which pieces are sized. */
 const COORDINATOR_TIMEOUT_SECONDS = 900;
