@@ -141,9 +141,9 @@ function printScaleRow(r: ScaleRow): void {
     f(r.coordinatorPeakHeapBytes / 1024 / 1024, 1),
     String(r.discoveryRequests),
     f(r.stateRequestsPerMailbox),
-    f(r.full.makespanSeconds),
+    r.full ? f(r.full.makespanSeconds) : "-",
     f(r.lowerBoundSeconds),
-    f(r.makespanOverLowerBound),
+    r.makespanOverLowerBound === null ? "-" : f(r.makespanOverLowerBound),
     String(r.largestTenantPerInvocation),
   ];
   process.stdout.write(`${rightAlignedTable(head, [line])}\n`);
@@ -213,13 +213,22 @@ async function main(): Promise<void> {
         ?.slice("--scale-sizes=".length)
         .split(",")
         .map(Number) ?? SCALE_SIZES;
-    const scale = await benchScale(ca, caDir, sizes, (row, sofar) => {
-      printScaleRow(row);
-      mergeSection(out, "scale", sofar);
-    });
+    // `--scale-planning-only`: the coordinator's invocation of each size, not the backup.
+    const planningOnly = process.argv.includes("--scale-planning-only");
+    const section = planningOnly ? "scalePlanning" : "scale";
+    const scale = await benchScale(
+      ca,
+      caDir,
+      sizes,
+      (row, sofar) => {
+        printScaleRow(row);
+        mergeSection(out, section, sofar);
+      },
+      planningOnly,
+    );
     mergeSection(out, "scale", scale);
     process.stdout.write(`growth per mailbox, largest over smallest: ${JSON.stringify(scale.growth)}\n`);
-    process.stdout.write(`wrote the scale section of ${out}\n`);
+    process.stdout.write(`wrote the ${section} section of ${out}\n`);
     return;
   }
   // `--budget`: the budget-bound run alone. Its figures replace the output file's `budget` and

@@ -51,6 +51,8 @@ export interface ScaleRow {
     byCommand: Record<string, number>;
   };
   stateRequestsPerMailbox: number;
+  /** The coordinator's share: discovery, planning, the plan written. */
+  planningStateRequestsPerMailbox: number;
   /** LB of the streams' work alone (as the other sections). */
   backupLowerBoundSeconds: number;
   /**
@@ -58,10 +60,12 @@ export interface ScaleRow {
    * listing are per-mailbox requests under the same limits), plus the directory's first page.
    */
   lowerBoundSeconds: number;
-  makespanOverLowerBound: number;
+  /** Null in a planning-only run. */
+  makespanOverLowerBound: number | null;
   /** Mailboxes one coordinator invocation could plan within its timeout at the measured rate. */
   largestTenantPerInvocation: number;
-  full: RunFigures;
+  /** The whole job's figures; null in a planning-only run. */
+  full: RunFigures | null;
 }
 
 export interface ScaleFigures {
@@ -77,7 +81,8 @@ export interface ScaleFigures {
     planningSeconds: number;
     stateRequests: number;
     coordinatorHeap: number;
-    makespan: number;
+    /** Null when either size ran planning only. */
+    makespan: number | null;
   } | null;
 }
 
@@ -99,6 +104,7 @@ function memorySampler(everyMs = 50) {
 
 async function benchScaleOne(
   mailboxes: number,
+  planningOnly: boolean,
   ca: { certPem: string; keyPem: string },
   caDir: string,
 ): Promise<ScaleRow> {
@@ -156,11 +162,14 @@ async function benchScaleOne(
     const invocationSeconds = (Date.now() - t0) / 1000;
     const peak = stopSampling();
     const c1 = await counters(sim);
-    phase = "backupAndFinalizing";
-    stack.source.start();
-    const report = await stack.waitForJob(started.jobId, { refreshMs: 2000 });
-    const c2 = await counters(sim);
-    const full = figures(report, c0, c2, SCALE_STREAMS);
+    // Planning only: the job is left running unserved (its figures are the coordinator's).
+    let full: RunFigures | undefined;
+    if (!planningOnly) {
+      phase = "backupAndFinalizing";
+      stack.source.start();
+      const report = await stack.waitForJob(started.jobId, { refreshMs: 2000 });
+      full = figures(report, c0, await counters(sim), SCALE_STREAMS);
+    }
 
     const discoveryRequests = c1.requests - c0.requests;
     // The directory's first page comes before any probe; every other discovery request (pages,
@@ -176,7 +185,7 @@ async function benchScaleOne(
       mailboxes: content.works.length,
       folders: content.folders,
       items: content.items,
-      planningSeconds: full.planningSeconds,
+      planningSeconds: full?.planningSeconds ?? invocationSeconds,
       coordinatorInvocations: 1,
       longestInvocationSeconds: invocationSeconds,
       coordinatorPeakHeapBytes: peak.heap,
@@ -184,13 +193,14 @@ async function benchScaleOne(
       discoveryRequests,
       stateRequests: state,
       stateRequestsPerMailbox: state.total / Math.max(1, content.works.length),
+      planningStateRequestsPerMailbox: state.planning / Math.max(1, content.works.length),
       backupLowerBoundSeconds: backupLb,
       lowerBoundSeconds: lb,
-      makespanOverLowerBound: lb > 0 ? full.makespanSeconds / lb : 0,
+      makespanOverLowerBound: full && lb > 0 ? full.makespanSeconds / lb : null,
       largestTenantPerInvocation: Math.floor(
         (COORDINATOR_TIMEOUT_SECONDS / Math.max(1e-9, invocationSeconds)) * content.works.length,
       ),
-      full,
+      full: full ?? null,
     };
   } finally {
     await services?.stop();
@@ -205,10 +215,12 @@ export async function benchScale(
   sizes: readonly number[] = SCALE_SIZES,
   /** After each size, with the figures so far (a long run leaves its rows if interrupted). */
   onRow?: (row: ScaleRow, sofar: ScaleFigures) => void,
+  /** Only the coordinator's invocation (discovery and planning) of each size, not the backup. */
+  planningOnly = false,
 ): Promise<ScaleFigures> {
   const rows: ScaleRow[] = [];
   for (const size of sizes) {
-    const row = await benchScaleOne(size, ca, caDir);
+    const row = await benchScaleOne(size, planningOnly, ca, caDir);
     rows.push(row);
     onRow?.(row, scaleFigures(rows));
   }
@@ -230,7 +242,9 @@ export function scaleFigures(rows: readonly ScaleRow[]): ScaleFigures {
             per(last, last.coordinatorPeakHeapBytes) /
             Math.max(1e-9, per(first, first.coordinatorPeakHeapBytes)),
           makespan:
-            per(last, last.full.makespanSeconds) / Math.max(1e-9, per(first, first.full.makespanSeconds)),
+            last.full && first.full
+              ? per(last, last.full.makespanSeconds) / Math.max(1e-9, per(first, first.full.makespanSeconds))
+              : null,
         }
       : null;
   return {
