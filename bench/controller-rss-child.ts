@@ -39,6 +39,10 @@ export interface ChildReport {
   maxRssBytes: number;
   /** Peaks of `process.memoryUsage()` fields, sampled every {@link SAMPLE_MS} ms (diagnosis only). */
   sampledPeaks: { heapUsed: number; external: number; arrayBuffers: number; rss: number };
+  /** CPU time (user + system) the handler took, ms: with handlerMs, how much of a vCPU it needs. */
+  cpuMs: number;
+  /** The handler's wall time, ms. */
+  handlerMs: number;
   response?: SQSBatchResponse;
   error?: { name: string; message: string };
 }
@@ -87,7 +91,10 @@ async function main(): Promise<void> {
     functionName: "controller",
     getRemainingTimeInMillis: () => Math.max(0, input.remainingMs - (Date.now() - started)),
   };
-  const report: Omit<ChildReport, "maxRssBytes" | "peakRssBytes" | "sampledPeaks"> = {};
+  const report: Omit<ChildReport, "maxRssBytes" | "peakRssBytes" | "sampledPeaks" | "cpuMs" | "handlerMs"> =
+    {};
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
   try {
     report.response = await handler(input.event, context);
   } catch (error) {
@@ -96,8 +103,12 @@ async function main(): Promise<void> {
         ? { name: error.name, message: error.message }
         : { name: "Error", message: String(error) };
   }
+  const cpu = process.cpuUsage(cpu0);
+  const handlerMs = performance.now() - t0;
   sampler.stop();
   const full: ChildReport = {
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    handlerMs,
     peakRssBytes: ownPeakRss(),
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     sampledPeaks: sampler.peaks,

@@ -93,6 +93,10 @@ export interface InvocationFigures {
   failedRecords: number;
   error?: string;
   wallMs: number;
+  /** CPU time of the handler (user + system), ms. */
+  cpuMs: number;
+  /** cpuMs / the handler's wall time: the share of one vCPU the controller used (Lambda gives memory / 1769 MB). */
+  cpuShare: number;
 }
 
 export interface ControllerRssResult {
@@ -311,6 +315,8 @@ export async function measureControllerRss(options: ControllerRssOptions = {}): 
         failedRecords: failed,
         ...(report.error ? { error: `${report.error.name}: ${report.error.message}` } : {}),
         wallMs: Date.now() - t0,
+        cpuMs: report.cpuMs,
+        cpuShare: report.handlerMs > 0 ? report.cpuMs / report.handlerMs : 0,
       });
       if (report.error)
         throw new Error(`controller handler threw ${report.error.name}: ${report.error.message}`);

@@ -15,6 +15,7 @@ import { ensureSimulatorCa } from "../lib/dev/sim/server/index.js";
 import { BUDGET_TENANT, type BudgetFigures, benchBudget } from "./budget.js";
 import { benchChaos, type ChaosBenchResult } from "./chaos.js";
 import type { ControllerRssResult } from "./controller-rss.js";
+import { costSummary } from "./cost/summary.js";
 import { benchDense, type DenseFigures } from "./dense.js";
 import { benchScale, SCALE_SIZES, type ScaleRow } from "./scale.js";
 import { DENSE, LATENCY, LIMITS, SHAPES, STREAM_COUNTS } from "./settings.js";
@@ -48,20 +49,35 @@ async function controllerRssInItsOwnProcess(): Promise<ControllerRssResult> {
 
 const f = (n: number, d = 2) => n.toFixed(d);
 
+/** The steps of a whole run, in their order (the scale runs are apart: `--scale`). */
+const ALL_STEPS = ["shapes", "dense", "budget", "rss", "chaos"];
+
+/** The file a run updates, or nothing when there is none yet. */
+function readPrevious(path: string): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+function withoutCost(dense: DenseFigures): Omit<DenseFigures, "cost"> {
+  const { cost: _cost, ...rest } = dense;
+  return rest;
+}
+
 /**
  * Writes one section of the results file and keeps the others (a run of one section must not
- * wipe the figures of the last full run); `sectionRanAt` records when each such section ran.
+ * wipe the figures of the last full run); `sectionsRanAt` records when each section ran.
  */
-function mergeSection(out: string, section: string, figures: unknown): void {
-  let previous: Record<string, unknown> = {};
-  try {
-    previous = JSON.parse(readFileSync(out, "utf8")) as Record<string, unknown>;
-  } catch {
-    // No earlier results: the file holds this section alone.
-  }
-  const sectionRanAt = { ...((previous.sectionRanAt as Record<string, unknown> | undefined) ?? {}) };
-  sectionRanAt[section] = { at: new Date().toISOString(), node: process.version };
-  writeFileSync(out, `${JSON.stringify({ ...previous, [section]: figures, sectionRanAt }, null, 2)}\n`);
+function writeSection(out: string, section: string, figures: unknown): void {
+  const previous = readPrevious(out);
+  const ranAt = { ...(previous.sectionsRanAt as Record<string, string> | undefined) };
+  ranAt[section] = new Date().toISOString();
+  writeFileSync(
+    out,
+    `${JSON.stringify({ ...previous, [section]: figures, sectionsRanAt: ranAt }, null, 2)}\n`,
+  );
 }
 
 function printTable(rows: BenchRow[]): void {
@@ -166,43 +182,76 @@ async function main(): Promise<void> {
     ?.slice("--streams=".length)
     .split(",")
     .map(Number);
+  /**
+   * `--steps=shapes,dense,budget,rss,chaos`: the steps to run (default all, in this order);
+   * `--budget` is `--steps=budget`.
+   */
+  const steps = new Set(
+    process.argv
+      .find((a) => a.startsWith("--steps="))
+      ?.slice("--steps=".length)
+      .split(",")
+      .filter(Boolean) ?? (process.argv.includes("--budget") ? ["budget"] : ALL_STEPS),
+  );
   const started = Date.now();
+  const startedAt = new Date(started).toISOString();
   const rows: BenchRow[] = [];
   const out =
     process.argv.find((a) => a.startsWith("--out="))?.slice("--out=".length) ??
     join(here, "results", "latest.json");
   mkdirSync(dirname(out), { recursive: true });
+  // A run of some steps keeps the figures of the others from the file it updates.
+  const previous = readPrevious(out);
+  const ranAt = { ...(previous.sectionsRanAt as Record<string, string> | undefined) };
   // Written after every run, so that an interrupted benchmark still leaves its figures.
   let dense: DenseFigures | undefined;
   let chaos: ChaosBenchResult | undefined;
+  let rss: ControllerRssResult | undefined;
   let budget: BudgetFigures | undefined;
-  const save = (rss?: ControllerRssResult) => {
+  const save = () => {
     const uniform1 = rows.find((r) => r.shape === "uniform" && r.streams === 1);
     const uniform16 = rows.find((r) => r.shape === "uniform" && r.streams === 16);
+    const now = new Date().toISOString();
+    const fresh: Record<string, unknown> = {};
+    if (rows.length > 0) {
+      fresh.rows = rows;
+      fresh.speedupUniform16Over1 =
+        uniform1 && uniform16 ? uniform16.full.itemsPerSecond / uniform1.full.itemsPerSecond : null;
+      ranAt.shapes = now;
+    }
+    if (dense) {
+      fresh.dense = { spec: DENSE, ...withoutCost(dense) };
+      fresh.cost = dense.cost;
+      ranAt.dense = now;
+    }
+    if (budget) {
+      fresh.budget = { spec: BUDGET_TENANT, ...budget };
+      ranAt.budget = now;
+    }
+    if (rss) {
+      fresh.controllerRss = rss;
+      ranAt.rss = now;
+    }
+    if (chaos) {
+      fresh.chaos = chaos;
+      ranAt.chaos = now;
+    }
     const result = {
-      ranAt: new Date().toISOString(),
-      complete: rss !== undefined,
+      ...previous,
+      ranAt: now,
+      // Every step of the benchmark ran in this run.
+      complete: ALL_STEPS.every((s) => (ranAt[s] ?? "") >= startedAt),
       wallSeconds: (Date.now() - started) / 1000,
       node: process.version,
       cpus: cpus().length,
       latency: LATENCY,
       limits: LIMITS,
       shapes: SHAPES,
-      rows,
-      speedupUniform16Over1:
-        uniform1 && uniform16 ? uniform16.full.itemsPerSecond / uniform1.full.itemsPerSecond : null,
-      dense: dense ? { spec: DENSE, ...dense } : null,
-      budget: budget ? { spec: BUDGET_TENANT, ...budget } : null,
-      controllerRss: rss ?? null,
-      chaos: chaos ?? null,
-    };
+      ...fresh,
+      sectionsRanAt: ranAt,
+    } as Record<string, unknown> & { speedupUniform16Over1?: number | null; wallSeconds: number };
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     return result;
-  };
-  const runBudget = async () => {
-    process.stderr.write("bench: the budget-bound regime (25 ms per request, 600 requests per 20 s) …\n");
-    budget = await benchBudget(ca, caDir);
-    process.stdout.write(`${budgetLine(budget)}\n`);
   };
   // `--scale`: the tenant-scale runs alone (not in the default run: they take many minutes), their
   // figures in the output file's `scale`. `--scale-sizes=1000,10000` chooses the sizes.
@@ -222,24 +271,16 @@ async function main(): Promise<void> {
       sizes,
       (row, sofar) => {
         printScaleRow(row);
-        mergeSection(out, section, sofar);
+        writeSection(out, section, sofar);
       },
       planningOnly,
     );
-    mergeSection(out, "scale", scale);
+    writeSection(out, section, scale);
     process.stdout.write(`growth per mailbox, largest over smallest: ${JSON.stringify(scale.growth)}\n`);
     process.stdout.write(`wrote the ${section} section of ${out}\n`);
     return;
   }
-  // `--budget`: the budget-bound run alone. Its figures replace the output file's `budget` and
-  // leave every other section as the last full run wrote it.
-  if (process.argv.includes("--budget")) {
-    await runBudget();
-    mergeSection(out, "budget", { spec: BUDGET_TENANT, ...budget });
-    process.stdout.write(`wrote the budget section of ${out}\n`);
-    return;
-  }
-  for (const shape of only ?? Object.keys(SHAPES)) {
+  for (const shape of steps.has("shapes") ? (only ?? Object.keys(SHAPES)) : []) {
     const rig = await startRig(shape, ca, caDir);
     try {
       for (const streams of counts ?? STREAM_COUNTS) {
@@ -252,28 +293,46 @@ async function main(): Promise<void> {
       await stopRig(rig);
     }
   }
-  process.stderr.write("bench: requests per item on mailboxes of realistic density …\n");
-  dense = await benchDense(ca, caDir);
-  save();
-  await runBudget();
-  save();
-  process.stderr.write("bench: controller RSS with a 100 MB message …\n");
-  const rss = await controllerRssInItsOwnProcess();
-  save(rss);
-  process.stderr.write("bench: chaos, a local backup killed again and again …\n");
-  chaos = await benchChaos(ca);
-  const result = save(rss);
+  if (steps.has("dense")) {
+    process.stderr.write("bench: the dense tenant: requests per item and measured cost …\n");
+    dense = await benchDense(ca, caDir);
+    save();
+  }
+  if (steps.has("budget")) {
+    process.stderr.write("bench: the budget-bound regime (25 ms per request, 600 requests per 20 s) …\n");
+    budget = await benchBudget(ca, caDir);
+    process.stdout.write(`${budgetLine(budget)}\n`);
+    save();
+  }
+  if (steps.has("rss")) {
+    process.stderr.write("bench: controller RSS with a 100 MB message …\n");
+    rss = await controllerRssInItsOwnProcess();
+    save();
+  }
+  if (steps.has("chaos")) {
+    process.stderr.write("bench: chaos, a local backup killed again and again …\n");
+    chaos = await benchChaos(ca);
+  }
+  const result = save();
   process.stdout.write("\n");
-  printTable(rows);
+  if (rows.length > 0) printTable(rows);
   process.stdout.write(
-    `\nuniform items/s N=16 / N=1: ${result.speedupUniform16Over1?.toFixed(2) ?? "n/a"} (target ≥ 12)\n` +
-      `dense tenant (${dense.mailboxes} mailboxes, ${dense.folders} folders, ${dense.items} items): ` +
-      `${dense.requestsPerItem.toFixed(3)} requests per item (target ≤ 1.05), ${dense.unchangedRequests} requests with nothing changed\n` +
-      `controller peak RSS with a ${(rss.messageBytes / 1024 / 1024).toFixed(0)} MiB message: ${(rss.maxRssBytes / 1024 / 1024).toFixed(0)} MiB ` +
-      `(target ≤ 200 MB), ${rss.status}\n` +
-      `${budget ? budgetLine(budget) : ""}\n` +
-      `chaos: ${chaos.kills} kills, archive ${chaos.archiveEqualsTruth ? "equal to" : "DIFFERENT from"} the ground truth, ` +
-      `${chaos.duplicates} duplicates, ${chaos.openJobs} open jobs, ${chaos.processesLeft} processes left\n` +
+    (rows.length > 0
+      ? `\nuniform items/s N=16 / N=1: ${result.speedupUniform16Over1?.toFixed(2) ?? "n/a"} (target ≥ 12)\n`
+      : "\n") +
+      (dense
+        ? `dense tenant (${dense.mailboxes} mailboxes, ${dense.folders} folders, ${dense.items} items): ` +
+          `${dense.requestsPerItem.toFixed(3)} requests per item (target ≤ 1.05), ${dense.unchangedRequests} requests with nothing changed\n` +
+          `${costSummary(dense.cost)}\n`
+        : "") +
+      (rss
+        ? `controller peak RSS with a ${(rss.messageBytes / 1024 / 1024).toFixed(0)} MiB message: ${(rss.maxRssBytes / 1024 / 1024).toFixed(0)} MiB ` +
+          `(target ≤ 200 MB), ${rss.status}\n`
+        : "") +
+      (chaos
+        ? `chaos: ${chaos.kills} kills, archive ${chaos.archiveEqualsTruth ? "equal to" : "DIFFERENT from"} the ground truth, ` +
+          `${chaos.duplicates} duplicates, ${chaos.openJobs} open jobs, ${chaos.processesLeft} processes left\n`
+        : "") +
       `wall time ${result.wallSeconds.toFixed(0)} s\n`,
   );
   process.stdout.write(`wrote ${out}\n`);

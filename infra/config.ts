@@ -262,8 +262,8 @@ export const deploymentConfigSchema = z
     tracing: z.boolean({ error: "expected true or false" }).default(false),
     /** E-mail address subscribed to the alarm topic (the recipient must confirm). Default: none. */
     alarmEmail: str(EMAIL, "an e-mail address").optional(),
-    /** Controller sizing. Default 1024 MB, 900 s (see docs/deploy.md, "Sizing"). */
-    controller: functionSizing({ memoryMb: 1024, timeoutSeconds: 900 }),
+    /** Controller sizing. Default 512 MB (chosen from measurement), 900 s (see docs/deploy.md, "Sizing"). */
+    controller: functionSizing({ memoryMb: 512, timeoutSeconds: 900 }),
     /** Coordinator sizing. Default 512 MB, 900 s. */
     coordinator: functionSizing({ memoryMb: 512, timeoutSeconds: 900 }),
     /** Sweep sizing. Default 256 MB, 120 s. */

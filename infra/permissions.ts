@@ -146,8 +146,8 @@ export function coordinatorStatements(r: PermissionResources): iam.PolicyStateme
 
 /**
  * Controller: Graph credentials, state, continuation tasks, its queue (through the event source
- * mapping), and the archive: blobs (a HEAD first, which needs GetObject, and ListBucket to answer
- * 404 rather than 403), catalog parts, manifests and reports. Large messages go through the
+ * mapping), and the archive: blobs and packs (a HEAD first, which needs GetObject, and ListBucket to answer
+ * 404 rather than 403; a mailbox's pack indexes are listed and read), catalog parts, manifests and reports. Large messages go through the
  * staging bucket (multipart upload, copy to the blob's address, delete).
  */
 export function controllerStatements(r: PermissionResources): iam.PolicyStatement[] {

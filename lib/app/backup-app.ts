@@ -111,7 +111,9 @@ export function createSweepApp(options: SweepAppOptions): SweepApp {
     retry: { budgetMs: retryBudgetMs(config) },
   });
   const ports = createBackupStatePorts(state);
-  const archive = createArchive(createObjectStore(config, clients));
+  const archive = createArchive(createObjectStore(config, clients), {
+    packs: { thresholdBytes: config.archive.packThresholdBytes },
+  });
   const queueUrl = config.streamQueueUrl;
   const queue: StreamQueue = queueUrl
     ? new SqsStreamQueue(clients.sqs, queueUrl)

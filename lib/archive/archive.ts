@@ -4,18 +4,27 @@
  * shape the port declares (lib/backup/ports.ts `CatalogEntry`) and writes them in the archive's
  * format (catalog.ts).
  */
-import type { Readable } from "node:stream";
-import type { BlobKind, CatalogEntry, CatalogPartKey } from "../backup/ports.js";
-import { type StoreBlobOptions, type StoredBlob, storeBlob } from "./blobs.js";
+import { Readable } from "node:stream";
+import type { BlobKind, BlobOwner, CatalogEntry, CatalogPartKey } from "../backup/ports.js";
+import { type PackLocation, type StoreBlobOptions, type StoredBlob, storeBlob } from "./blobs.js";
 import { writeCatalogPart, writeFolders } from "./catalog.js";
 import { type ManifestSource, writeManifest } from "./manifest.js";
+import { type PackOptions, PackWriteError, PackWriter } from "./packs.js";
 import { writeReport } from "./reports.js";
 import type { ObjectStore } from "./store.js";
 
 export interface Archive {
   readonly store: ObjectStore;
-  /** Stores an item body (a message's MIME, an item's export stream) under its content address. */
-  storeBlob(kind: BlobKind, body: Readable | Buffer): Promise<StoredBlob>;
+  /**
+   * Stores an item body (a message's MIME, an item's export stream) under its content address;
+   * a small one of an `owner` goes into the mailbox's open pack (durable with the next catalog part).
+   */
+  storeBlob(kind: BlobKind, body: Readable | Buffer, owner?: BlobOwner): Promise<StoredBlob>;
+  /**
+   * Where a packed body of the mailbox lies once its pack is written (after a catalog part write);
+   * undefined for a body of its own object. For catalog lines of other kinds of item.
+   */
+  locate(mailboxId: string, kind: BlobKind, sha256: string, size: number): PackLocation | undefined;
   writeCatalogPart(key: CatalogPartKey, entries: readonly CatalogEntry[]): Promise<void>;
   /** The mailbox's folder tree for this job (coordinator `recordFolders`). */
   recordFolders(
@@ -52,27 +61,52 @@ export function catalogMeta<T extends Record<string, unknown>>(meta: T): T {
   return rest as T;
 }
 
-export function createArchive(store: ObjectStore, opts: StoreBlobOptions = {}): Archive {
+export interface ArchiveOptions extends StoreBlobOptions {
+  /** Small bodies in packs (docs/archive-format.md "Packs"). Default: none (every body its own object). */
+  packs?: PackOptions;
+}
+
+export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Archive {
+  const packer = new PackWriter(store, opts.packs ?? { thresholdBytes: 0 });
+  const packing = packer.thresholdBytes > 0;
+  const locate = (mailboxId: string, kind: BlobKind, sha256: string, size: number) => {
+    if (!packing || !packer.packs(size)) return undefined;
+    const location = packer.locate(mailboxId, kind, sha256);
+    if (!location)
+      throw new PackWriteError(
+        `content ${sha256} (${kind}, ${size} bytes): expected it in a written pack of mailbox ${mailboxId}, found it lost (its pack could not be written); it is stored again`,
+      );
+    return location;
+  };
   return {
     store,
-    storeBlob: (kind, body) => storeBlob(store, kind, body, opts),
+    async storeBlob(kind, body, owner) {
+      if (!packing || !owner) return storeBlob(store, kind, body, opts);
+      const start = await readUpTo(body, packer.thresholdBytes);
+      if (start.whole) return packer.add(owner.mailboxId, kind, start.whole);
+      return storeBlob(store, kind, start.stream, opts);
+    },
+    locate,
     async writeCatalogPart(key, entries) {
+      // No line may name a body that is not durable: write the open packs first.
+      if (packing) await packer.settle();
       await writeCatalogPart(
         store,
         key,
-        entries.map((e) =>
-          e.kind === "upsert"
-            ? {
-                kind: "upsert",
-                messageId: e.messageId,
-                folderId: e.folderId,
-                sha256: e.sha256,
-                size: e.size,
-                ...(typeof e.meta.changeKey === "string" ? { changeKey: e.meta.changeKey } : {}),
-                meta: catalogMeta(e.meta),
-              }
-            : e,
-        ),
+        entries.map((e) => {
+          if (e.kind !== "upsert") return e;
+          const pack = locate(key.mailboxId, "mime", e.sha256, e.size);
+          return {
+            kind: "upsert",
+            messageId: e.messageId,
+            folderId: e.folderId,
+            sha256: e.sha256,
+            size: e.size,
+            ...(pack ? { pack } : {}),
+            ...(typeof e.meta.changeKey === "string" ? { changeKey: e.meta.changeKey } : {}),
+            meta: catalogMeta(e.meta),
+          };
+        }),
       );
     },
     async recordFolders(jobId, mailboxId, folders) {
@@ -98,4 +132,35 @@ export function createArchive(store: ObjectStore, opts: StoreBlobOptions = {}): 
       await writeManifest(store, report);
     },
   };
+}
+
+/**
+ * Reads a body up to `limit` bytes: the whole body when it is smaller, else a stream that gives
+ * the bytes read so far and then the rest (nothing is read twice, memory stays bounded).
+ */
+async function readUpTo(
+  body: Readable | Buffer,
+  limit: number,
+): Promise<{ whole: Buffer; stream?: undefined } | { whole?: undefined; stream: Readable }> {
+  if (Buffer.isBuffer(body)) return body.length < limit ? { whole: body } : { stream: Readable.from([body]) };
+  const iterator = body[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  const held: Buffer[] = [];
+  let size = 0;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) return { whole: Buffer.concat(held) };
+    const chunk = typeof next.value === "string" ? Buffer.from(next.value) : Buffer.from(next.value);
+    held.push(chunk);
+    size += chunk.length;
+    if (size >= limit) break;
+  }
+  async function* rest(): AsyncGenerator<Buffer> {
+    yield* held;
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return;
+      yield typeof next.value === "string" ? Buffer.from(next.value) : (next.value as Buffer);
+    }
+  }
+  return { stream: Readable.from(rest()) };
 }

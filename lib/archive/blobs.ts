@@ -28,6 +28,8 @@ export interface StoredBlob {
   key: string;
   /** True when the archive already held this content, so nothing new was written. */
   existed: boolean;
+  /** Set when the body lies in a pack (then `key` is the pack's key). */
+  pack?: PackLocation;
 }
 
 /** @deprecated name of {@link StoredBlob}, kept for callers that store MIME. */
@@ -149,14 +151,37 @@ export interface ReadBlobOptions {
   verify?: boolean;
 }
 
-/** The blob's bytes, exactly as stored. Throws `ObjectNotFoundError` when missing. */
+/** Where a small item body lies inside a pack (docs/archive-format.md "Packs"). */
+export interface PackLocation {
+  /** The pack's key (`blobs/packs/mailbox=<m>/<id>.pack`). */
+  key: string;
+  /** First byte of the body in the pack. */
+  offset: number;
+  /** The body's size in bytes. */
+  length: number;
+}
+
+/**
+ * A blob to read: its SHA-256 (an object of its own at its content address), or a catalog
+ * line's `{ sha256, pack }` (inside a pack when `pack` is set).
+ */
+export type BlobRef = string | { sha256: string; pack?: PackLocation | undefined };
+
+/**
+ * The blob's bytes, exactly as stored: one GET of its own object, or one ranged GET of its pack.
+ * Throws `ObjectNotFoundError` when missing.
+ */
 export async function readBlob(
   store: ObjectStore,
-  sha256: string,
+  ref: BlobRef,
   opts: ReadBlobOptions = {},
 ): Promise<Readable> {
-  const key = blobKey(sha256, opts.kind);
-  const body = await store.get(key);
+  const sha256 = typeof ref === "string" ? ref : ref.sha256;
+  const pack = typeof ref === "string" ? undefined : ref.pack;
+  const key = pack
+    ? `${pack.key} bytes ${pack.offset}..${pack.offset + pack.length - 1}`
+    : blobKey(sha256, opts.kind);
+  const body = pack ? await store.getRange(pack.key, pack.offset, pack.length) : await store.get(key);
   if (!opts.verify) return body;
   const hash = createHash("sha256");
   const check = new Transform({

@@ -10,6 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import type { PackLocation } from "./blobs.js";
 import { CatalogLineError, CatalogPartError } from "./errors.js";
 import {
   type CatalogPartId,
@@ -25,6 +26,13 @@ import type { ObjectStore } from "./store.js";
 const id = z.string().min(1);
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "a lowercase hex SHA-256");
 
+/** Where a body lies in a pack (docs/archive-format.md "Packs"). */
+export const packLocationSchema = z.object({
+  key: z.string().regex(/^blobs\/packs\//, "a key under blobs/packs/"),
+  offset: z.number().int().nonnegative(),
+  length: z.number().int().nonnegative(),
+});
+
 /** Loose objects: a reader keeps working when a later writer adds fields. */
 const upsertSchema = z.looseObject({
   kind: z.literal("upsert"),
@@ -34,6 +42,8 @@ const upsertSchema = z.looseObject({
   size: z.number().int().nonnegative(),
   changeKey: z.string().optional(),
   meta: z.record(z.string(), z.unknown()),
+  /** Since part format 3: the body lies in a pack (absent: its own object at its content address). */
+  pack: packLocationSchema.optional(),
 });
 const removedSchema = z.looseObject({ kind: z.literal("removed"), messageId: id, folderId: id });
 const folderResetSchema = z.looseObject({ kind: z.literal("folder-reset"), folderId: id });
@@ -70,6 +80,8 @@ export interface UpsertEntry {
   changeKey?: string;
   /** The message's properties as Graph delivered them (isRead, flag, categories, dates, subject, …). */
   meta: Record<string, unknown>;
+  /** Where the body lies in a pack (format 3); absent: its own object, `blobs/sha256/…`. */
+  pack?: PackLocation;
 }
 
 /** A delta `@removed`: the message was deleted, or moved out of this folder. */
@@ -102,8 +114,11 @@ export interface FolderRecord {
   class?: string;
 }
 
-/** The format of the catalog parts this code writes (a header line first). Format 1: no header. */
-export const CATALOG_PART_VERSION = 2;
+/**
+ * The format of the catalog parts this code writes. Format 1: no header; 2: a header line first;
+ * 3: an upsert may name the pack its body lies in (`pack`).
+ */
+export const CATALOG_PART_VERSION = 3;
 
 /** The first line of a part of format 2: what follows it. */
 export interface PartHeader {

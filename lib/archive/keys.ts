@@ -33,6 +33,8 @@ export function assertValidKey(key: string): void {
   }
 }
 
+/** Everything under it is written once (content addresses, packs, pack indexes). */
+export const BLOBS_ROOT = "blobs/";
 export const BLOB_PREFIX = "blobs/sha256/";
 export const STAGING_PREFIX = "staging/";
 
@@ -51,6 +53,23 @@ export function blobKey(sha256: string, kind: BlobKind = "mime"): string {
     throw new InvalidKeyError(sha256, "expected a lowercase hex SHA-256 (64 characters)");
   }
   return `${BLOB_PREFIX}${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}.${BLOB_EXTENSIONS[kind]}`;
+}
+
+export const PACK_PREFIX = "blobs/packs/";
+
+/** `blobs/packs/mailbox=<m>/`: the packs (and their indexes) a mailbox's backups wrote. */
+export function packPrefix(mailboxId: string): string {
+  return `${PACK_PREFIX}mailbox=${keySegment(mailboxId)}/`;
+}
+
+/** `blobs/packs/mailbox=<m>/<packId>.pack`: small item bodies, one after the other. */
+export function packKey(mailboxId: string, packId: string): string {
+  return `${packPrefix(mailboxId)}${keySegment(packId)}.pack`;
+}
+
+/** `blobs/packs/mailbox=<m>/<name>.index.json`: where each body of one pack (or of several, merged) lies. */
+export function packIndexKey(mailboxId: string, name: string): string {
+  return `${packPrefix(mailboxId)}${keySegment(name)}.index.json`;
 }
 
 /** Identifies one catalog part: a page of one folder's delta in one unit of one job. */

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { InvalidKeyError, ObjectNotFoundError } from "./errors.js";
 import { assertValidKey, STAGING_PREFIX } from "./keys.js";
@@ -77,6 +77,22 @@ export class LocalObjectStore implements ObjectStore {
       throw isNotFound(e) ? new ObjectNotFoundError(key, { cause: e }) : e;
     });
     return handle.createReadStream({ autoClose: true }) as unknown as Readable;
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Readable> {
+    const file = this.fileOf(key);
+    const handle = await fs.open(file, "r").catch((e: unknown) => {
+      throw isNotFound(e) ? new ObjectNotFoundError(key, { cause: e }) : e;
+    });
+    if (length === 0) {
+      await handle.close();
+      return Readable.from([]);
+    }
+    return handle.createReadStream({
+      start: offset,
+      end: offset + length - 1,
+      autoClose: true,
+    }) as unknown as Readable;
   }
 
   async getBytes(key: string): Promise<Buffer> {

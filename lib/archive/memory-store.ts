@@ -23,6 +23,13 @@ export class MemoryObjectStore implements ObjectStore {
     return Readable.from([await this.getBytes(key)]);
   }
 
+  async getRange(key: string, offset: number, length: number): Promise<Readable> {
+    const bytes = await this.getBytes(key);
+    if (offset + length > bytes.length)
+      throw new ObjectNotFoundError(`${key} bytes ${offset}..${offset + length - 1}`);
+    return Readable.from([bytes.subarray(offset, offset + length)]);
+  }
+
   async getBytes(key: string): Promise<Buffer> {
     assertValidKey(key);
     const bytes = this.objects.get(key);

@@ -2,6 +2,8 @@
  * Point-in-time views of a mailbox: the replay of its catalog up to a job, starting from the
  * latest usable snapshot. Only finalized jobs (with a manifest) count.
  */
+
+import type { PackLocation } from "./blobs.js";
 import {
   type CatalogEntry,
   type FolderRecord,
@@ -32,6 +34,8 @@ export interface ViewMessage {
   meta: Record<string, unknown>;
   /** The job whose catalog last changed the message. */
   jobId: string;
+  /** Where its body lies in a pack; absent: its own object. */
+  pack?: PackLocation;
 }
 
 export interface ViewFolder {
@@ -102,6 +106,7 @@ export class MailboxState {
           ...(entry.changeKey !== undefined ? { changeKey: entry.changeKey } : {}),
           meta: entry.meta,
           jobId,
+          ...(entry.pack ? { pack: entry.pack } : {}),
         });
         return;
       case "removed": {
@@ -130,6 +135,7 @@ export class MailboxState {
         ...(m.changeKey !== undefined ? { changeKey: m.changeKey } : {}),
         meta: m.meta,
         jobId: m.jobId,
+        ...(m.pack ? { pack: m.pack } : {}),
       });
     }
     return state;

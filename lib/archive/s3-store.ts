@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
@@ -13,7 +13,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { RetryableError } from "../errors.js";
 import { ObjectNotFoundError } from "./errors.js";
-import { assertValidKey, BLOB_PREFIX, STAGING_PREFIX } from "./keys.js";
+import { assertValidKey, BLOBS_ROOT, STAGING_PREFIX } from "./keys.js";
 import type { ObjectInfo, ObjectStore, PutOptions } from "./store.js";
 
 export interface S3ObjectStoreOptions {
@@ -77,7 +77,8 @@ function classify(error: unknown, what: string): unknown {
  * only where nothing is (`If-None-Match: *`) and can never be overwritten, not even by a retry.
  */
 function isBlobKey(key: string): boolean {
-  return key.startsWith(BLOB_PREFIX);
+  // Packs and their indexes (blobs/packs/…) too: each has a key of its own, never written twice.
+  return key.startsWith(BLOBS_ROOT);
 }
 
 /** The archive in an S3 bucket (or an S3-compatible emulator), keys under an optional prefix. */
@@ -159,6 +160,23 @@ export class S3ObjectStore implements ObjectStore {
     } catch (error) {
       if (isMissing(error)) throw new ObjectNotFoundError(key, { cause: error });
       throw classify(error, `get ${this.location}${key}`);
+    }
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Readable> {
+    if (length === 0) return Readable.from([]);
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucketOf(key),
+          Key: this.full(key),
+          Range: `bytes=${offset}-${offset + length - 1}`,
+        }),
+      );
+      return out.Body as Readable;
+    } catch (error) {
+      if (isMissing(error)) throw new ObjectNotFoundError(key, { cause: error });
+      throw classify(error, `get ${this.location}${key} bytes ${offset}..${offset + length - 1}`);
     }
   }
 

@@ -6,7 +6,14 @@
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { z } from "zod";
-import { type FolderRecord, folderRecordSchema, parseJsonLines, toJsonLines } from "./catalog.js";
+import type { PackLocation } from "./blobs.js";
+import {
+  type FolderRecord,
+  folderRecordSchema,
+  packLocationSchema,
+  parseJsonLines,
+  toJsonLines,
+} from "./catalog.js";
 import { CatalogLineError } from "./errors.js";
 import { snapshotKey } from "./keys.js";
 import type { ObjectStore } from "./store.js";
@@ -14,7 +21,8 @@ import type { ObjectStore } from "./store.js";
 export const snapshotHeaderSchema = z.looseObject({
   kind: z.literal("snapshot"),
   format: z.literal("mailstream.snapshot"),
-  version: z.literal(1),
+  /** 1; 2 since packs: a message may name the pack its body lies in. */
+  version: z.union([z.literal(1), z.literal(2)]),
   mailboxId: z.string().min(1),
   /** The last job the snapshot includes. */
   jobId: z.string().min(1),
@@ -33,6 +41,8 @@ export const snapshotMessageSchema = z.looseObject({
   meta: z.record(z.string(), z.unknown()),
   /** The job whose catalog last changed the message. */
   jobId: z.string().min(1),
+  /** Since version 2: where the body lies in a pack. */
+  pack: packLocationSchema.optional(),
 });
 export type SnapshotMessage = z.infer<typeof snapshotMessageSchema>;
 
@@ -45,6 +55,7 @@ export interface SnapshotMessageFields {
   changeKey?: string;
   meta: Record<string, unknown>;
   jobId: string;
+  pack?: PackLocation;
 }
 
 const lineSchema = z.discriminatedUnion("kind", [
@@ -70,7 +81,7 @@ export async function writeSnapshot(
   const key = snapshotKey(header.mailboxId, header.jobId);
   // Streamed line by line: a snapshot of a large mailbox is never built as one string.
   function* lines(): Generator<Buffer> {
-    yield toJsonLines([{ kind: "snapshot", format: "mailstream.snapshot", version: 1, ...header }]);
+    yield toJsonLines([{ kind: "snapshot", format: "mailstream.snapshot", version: 2, ...header }]);
     for (const f of folders) yield toJsonLines([f]);
     for (const m of messages) yield toJsonLines([{ kind: "message", ...m }]);
   }

@@ -27,6 +27,11 @@ export interface ObjectStore {
   put(key: string, body: Buffer | Readable, opts?: PutOptions): Promise<void>;
   /** The object's bytes as a stream. Throws {@link ObjectNotFoundError} when it is missing. */
   get(key: string): Promise<Readable>;
+  /**
+   * `length` bytes of the object from `offset` (one ranged read). Throws {@link ObjectNotFoundError}
+   * when it is missing; the stream fails when the object is shorter than asked.
+   */
+  getRange(key: string, offset: number, length: number): Promise<Readable>;
   /** The object's bytes. Throws {@link ObjectNotFoundError} when it is missing. For small objects. */
   getBytes(key: string): Promise<Buffer>;
   /** Size of the object, or null when it is missing. */

@@ -43,6 +43,11 @@ export interface MailSource {
  */
 export type BlobKind = "mime" | "export";
 
+/** Whose backup stores a body: a small body goes into a pack of this mailbox. */
+export interface BlobOwner {
+  mailboxId: string;
+}
+
 export interface StoredBlob {
   sha256: string;
   size: number;
@@ -68,10 +73,14 @@ export interface ArchiveSink {
   /**
    * Stores an item body of a kind under the SHA-256 of its bytes (identical bodies of a kind are
    * stored once). A stream is consumed as it arrives (memory stays bounded whatever its size);
-   * the promise settles once the body is durable.
+   * the promise settles once the body is durable, or, for a small body of an `owner` that went
+   * into a pack, once it is in the open pack that the next catalog part write makes durable.
    */
-  storeBlob(kind: BlobKind, body: Readable | Buffer): Promise<StoredBlob>;
-  /** Writes (or rewrites, identically keyed) one catalog part. */
+  storeBlob(kind: BlobKind, body: Readable | Buffer, owner?: BlobOwner): Promise<StoredBlob>;
+  /**
+   * Writes (or rewrites, identically keyed) one catalog part. Every body its lines name is
+   * durable first (a packed body waits in its open pack until then).
+   */
   writeCatalogPart(key: CatalogPartKey, entries: CatalogEntry[]): Promise<void>;
 }
 

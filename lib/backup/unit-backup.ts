@@ -364,7 +364,7 @@ async function storeMessage(
         // writes the blob: the unit's next request goes out meanwhile.
         const { storing } = await ctx.slots.add(async () => {
           const stream = await deps.source.openMime(unit.mailboxId, meta.id);
-          const storing = deps.archive.storeBlob("mime", stream);
+          const storing = deps.archive.storeBlob("mime", stream, { mailboxId: unit.mailboxId });
           await Promise.race([finished(stream).catch(() => {}), storing.catch(() => {})]);
           return { storing };
         });

@@ -101,7 +101,7 @@ export async function completeMeta(
   if (!lacksFields(out)) return out;
   let block: string;
   try {
-    block = await headerBlock(await readBlob(store, message.sha256));
+    block = await headerBlock(await readBlob(store, message));
   } catch {
     // A missing blob is reported where it is read in full (get, export, verify); here it only
     // means there is nothing more to show.

@@ -134,11 +134,23 @@ export const archiveSchema = z.discriminatedUnion(
       stagingBucket: text("an S3 bucket name", (v) =>
         /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v),
       ).optional(),
+      /**
+       * Item bodies smaller than this go into packs of several MiB (one PUT per pack instead of
+       * a PUT and a HEAD per item; docs/archive-format.md "Packs"), bytes, 0..16 MiB; 0 stores
+       * every body as an object of its own. Default 131072 (128 KiB, Standard-IA's minimum
+       * billable object size).
+       */
+      packThresholdBytes: integer(0, 16 * 1024 * 1024).default(128 * 1024),
     }),
     z.strictObject({
       kind: z.literal("local"),
       /** Folder of the local archive (created when missing). */
       path: nonEmpty("a folder path"),
+      /**
+       * As for S3, bytes, 0..16 MiB. Default 0: a local archive keeps every message a plain
+       * `.eml` file.
+       */
+      packThresholdBytes: integer(0, 16 * 1024 * 1024).default(0),
     }),
   ],
   { error: 'expected kind "s3" or "local"' },

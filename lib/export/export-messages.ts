@@ -85,7 +85,7 @@ async function readChecked(
 ): Promise<Buffer | undefined> {
   try {
     const chunks: Buffer[] = [];
-    for await (const chunk of await readBlob(store, m.sha256, { verify: true })) chunks.push(chunk as Buffer);
+    for await (const chunk of await readBlob(store, m, { verify: true })) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks);
   } catch (error) {
     if (!(error instanceof BlobIntegrityError) && !(error instanceof ObjectNotFoundError)) throw error;

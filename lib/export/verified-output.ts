@@ -11,7 +11,7 @@ import { link, rename, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { readBlob } from "../archive/blobs.js";
+import { type BlobRef, readBlob } from "../archive/blobs.js";
 import type { ObjectStore } from "../archive/store.js";
 import { OutputError } from "./errors.js";
 
@@ -54,12 +54,12 @@ export function assertFolderOrNew(dir: string, option = "-o"): void {
  * checked while they stream, and appear under the name only when the hash matched (a hard link,
  * so a file created meanwhile under that name is never replaced). On any failure nothing is left.
  */
-export async function blobToNewFile(store: ObjectStore, sha256: string, file: string): Promise<void> {
+export async function blobToNewFile(store: ObjectStore, blob: BlobRef, file: string): Promise<void> {
   assertNewFile(file);
   const target = resolve(file);
   const temp = join(dirname(target), `.${basename(target)}.tmp-${randomUUID()}`);
   try {
-    await pipeline(await readBlob(store, sha256, { verify: true }), createWriteStream(temp, { flags: "wx" }));
+    await pipeline(await readBlob(store, blob, { verify: true }), createWriteStream(temp, { flags: "wx" }));
     try {
       await link(temp, target);
     } catch (error) {
@@ -81,22 +81,22 @@ export async function blobToNewFile(store: ObjectStore, sha256: string, file: st
  */
 export async function blobToStream(
   store: ObjectStore,
-  sha256: string,
+  blob: BlobRef,
   size: number,
   out: OutputStream,
   memoryLimit = STDOUT_MEMORY_LIMIT,
 ): Promise<number> {
   if (size <= memoryLimit) {
     const chunks: Buffer[] = [];
-    for await (const chunk of await readBlob(store, sha256, { verify: true })) chunks.push(chunk as Buffer);
+    for await (const chunk of await readBlob(store, blob, { verify: true })) chunks.push(chunk as Buffer);
     const bytes = Buffer.concat(chunks);
     out.write(bytes);
     return bytes.length;
   }
   const discard = new Writable({ write: (_chunk, _enc, done) => done() });
-  await pipeline(await readBlob(store, sha256, { verify: true }), discard);
+  await pipeline(await readBlob(store, blob, { verify: true }), discard);
   let written = 0;
-  for await (const chunk of await readBlob(store, sha256, { verify: true })) {
+  for await (const chunk of await readBlob(store, blob, { verify: true })) {
     // A slow reader (a pager) holds the stream back instead of the whole message piling up here.
     if (out.write(chunk as Buffer) === false && out.once)
       await new Promise<void>((resolve) => out.once?.("drain", resolve));

@@ -17,7 +17,7 @@
  *   re-creates it when one is missing. Only messages that needed attachments afterwards are
  *   checked this way (reading their archived MIME again).
  */
-import { readBlob } from "../archive/blobs.js";
+import { type BlobRef, readBlob } from "../archive/blobs.js";
 import type { ViewMessage } from "../archive/replay.js";
 import type { ObjectStore } from "../archive/store.js";
 import type { SelectedFolder, Selection } from "../export/selection.js";
@@ -206,9 +206,9 @@ async function checkExisting(
   return { complete: false, incomplete: copies };
 }
 
-async function readAll(store: ObjectStore, sha256: string): Promise<Buffer> {
+async function readAll(store: ObjectStore, blob: BlobRef): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of await readBlob(store, sha256, { verify: true })) chunks.push(chunk as Buffer);
+  for await (const chunk of await readBlob(store, blob, { verify: true })) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }
 
@@ -246,7 +246,7 @@ export async function restoreSelection(
         // Read and parse the archived message at most once, and only when needed.
         let planned: Promise<RestoreMessagePlan> | undefined;
         const plan = () => {
-          planned ??= readAll(store, message.sha256).then((mime) => planRestoreMessage(mime, message.meta));
+          planned ??= readAll(store, message).then((mime) => planRestoreMessage(mime, message.meta));
           return planned;
         };
         const check =

@@ -5,7 +5,7 @@
  * catalog against its report's counts (items per mailbox, removals), so that a part lost whole is
  * found too.
  */
-import { readBlob } from "../archive/blobs.js";
+import { type BlobRef, type PackLocation, readBlob } from "../archive/blobs.js";
 import { listMailboxCatalog, readCatalogPart, readFolders } from "../archive/catalog.js";
 import { BlobIntegrityError, ObjectNotFoundError } from "../archive/errors.js";
 import { FinalizedJobCache } from "../archive/manifest.js";
@@ -49,12 +49,12 @@ export interface VerifyOptions {
 
 async function checkBlob(
   store: ObjectStore,
-  sha256: string,
+  blob: BlobRef,
   size: number,
 ): Promise<{ bytes: number; error?: Omit<BlobProblem, "sha256" | "referencedBy"> }> {
   let bytes = 0;
   try {
-    for await (const chunk of await readBlob(store, sha256, { verify: true }))
+    for await (const chunk of await readBlob(store, blob, { verify: true }))
       bytes += (chunk as Buffer).length;
   } catch (error) {
     if (error instanceof ObjectNotFoundError)
@@ -78,7 +78,10 @@ interface JobCounts {
 export async function verifyArchive(store: ObjectStore, options: VerifyOptions = {}): Promise<VerifyResult> {
   const jobs = await requireJobs(store);
   const only = options.jobId !== undefined ? resolveJob(jobs, options.jobId).jobId : undefined;
-  const wanted = new Map<string, { size: number; referencedBy: BlobProblem["referencedBy"] }>();
+  const wanted = new Map<
+    string,
+    { size: number; pack?: PackLocation; referencedBy: BlobProblem["referencedBy"] }
+  >();
   const catalogErrors: string[] = [];
   const checkedJobs = new Set<string>();
   const counts = new Map<string, JobCounts>();
@@ -102,9 +105,12 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
           if (entry.kind === "removed") count.removed++;
           if (entry.kind !== "upsert") continue;
           count.upserts.set(mailbox.mailboxId, (count.upserts.get(mailbox.mailboxId) ?? 0) + 1);
-          if (wanted.has(entry.sha256)) continue;
-          wanted.set(entry.sha256, {
+          // A body is checked once per place it lies (its own object, or each pack holding a copy).
+          const place = entry.pack ? `${entry.sha256}@${entry.pack.key}:${entry.pack.offset}` : entry.sha256;
+          if (wanted.has(place)) continue;
+          wanted.set(place, {
             size: entry.size,
+            ...(entry.pack ? { pack: entry.pack } : {}),
             referencedBy: { mailboxId: mailbox.mailboxId, jobId: catalog.jobId, messageId: entry.messageId },
           });
         }
@@ -125,8 +131,9 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
   let done = 0;
   const worker = async () => {
     while (next < list.length) {
-      const [sha256, ref] = list[next++]!;
-      const checked = await checkBlob(store, sha256, ref.size);
+      const [place, ref] = list[next++]!;
+      const sha256 = place.slice(0, 64);
+      const checked = await checkBlob(store, { sha256, pack: ref.pack }, ref.size);
       bytesRead += checked.bytes;
       if (checked.error) problems.push({ sha256, ...checked.error, referencedBy: ref.referencedBy });
       options.onProgress?.(++done, list.length);

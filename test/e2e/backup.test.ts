@@ -9,8 +9,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readMailboxPackIndexes } from "../../lib/archive/packs.js";
+import { mailboxViewAt } from "../../lib/archive/replay.js";
 import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
 import { type GroundTruth, generateTenant, mutateTenant } from "../../lib/dev/sim/index.js";
+import { verifyArchive } from "../../lib/verify/verify-blobs.js";
 import { loadTestCa } from "../support/sim-ca.js";
 import { archivedRecords, changedSince, truthRecords } from "./support.js";
 
@@ -203,6 +206,66 @@ describe("an S3 archive (the S3 emulator)", () => {
       expect(next.status).toBe("complete");
       expect(await archivedRecords(archive, ids, second)).toEqual(now);
       expect(await archivedRecords(archive, ids, first)).toEqual(before);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "small messages live in packs, each body once across jobs and mailboxes, read back byte for byte",
+    async () => {
+      const truth = await store.groundTruth();
+      const [from, ...others] = truth.mailboxes;
+      // The same messages delivered to every other mailbox: the archive must not store them again.
+      const copies = from!.folders
+        .filter((f) => !f.isSearchFolder)
+        .flatMap((f) => f.messages)
+        .slice(0, 3);
+      for (const mailbox of others) {
+        const inbox = store.getFolder(mailbox.userId, "inbox")!;
+        for (const m of copies) {
+          const {
+            id: _id,
+            changeKey: _ck,
+            parentFolderId: _p,
+            size: _s,
+            ...fields
+          } = store.getMessage(from!.userId, m.id)!;
+          store.addMessage(mailbox.userId, inbox.id, fields);
+        }
+      }
+      const { jobId, report } = await stack!.runJob(WAIT);
+      expect(report.status).toBe("complete");
+      const now = truthRecords(await store.groundTruth());
+      const archive = stack!.app.archive.store;
+      expect(await archivedRecords(archive, Object.keys(now), jobId)).toEqual(now);
+
+      // Every small body is in a pack, named by its catalog line; each (kind, sha256) lies in
+      // exactly one place in the whole archive, whatever the jobs and mailboxes that met it.
+      const places = new Map<string, number>();
+      let packed = 0;
+      for (const mailboxId of Object.keys(now)) {
+        for (const e of (await readMailboxPackIndexes(archive, mailboxId)).entries)
+          places.set(`${e.kind}:${e.sha256}`, (places.get(`${e.kind}:${e.sha256}`) ?? 0) + 1);
+        const view = await mailboxViewAt(archive, mailboxId, jobId, { strict: true });
+        for (const m of view.folders.flatMap((f) => f.messages)) {
+          expect(m.pack !== undefined).toBe(m.size < 128 * 1024);
+          if (m.pack) packed++;
+        }
+      }
+      expect(packed).toBeGreaterThan(100);
+      expect([...places.values()].every((n) => n === 1)).toBe(true);
+
+      // verify reads every packed body (a ranged GET each) and finds a damaged one.
+      const clean = await verifyArchive(archive);
+      expect(clean.problems).toEqual([]);
+      expect(clean.blobsChecked).toBeGreaterThan(100);
+      const someone = Object.keys(now)[0]!;
+      const [index] = (await readMailboxPackIndexes(archive, someone)).entries;
+      const pack = await archive.getBytes(index!.pack);
+      pack[index!.offset] = pack[index!.offset]! ^ 0xff;
+      await archive.put(index!.pack, pack);
+      const damaged = await verifyArchive(archive);
+      expect(damaged.problems.map((p) => [p.sha256, p.kind])).toContainEqual([index!.sha256, "damaged"]);
     },
     TEST_TIMEOUT,
   );

@@ -4,7 +4,7 @@
  * says and as the archive replays it, with the archived hash recomputed from the blob's bytes.
  */
 import { createHash } from "node:crypto";
-import { readBlob } from "../../lib/archive/blobs.js";
+import { type BlobRef, readBlob } from "../../lib/archive/blobs.js";
 import { mailboxViewAt } from "../../lib/archive/replay.js";
 import type { ObjectStore } from "../../lib/archive/store.js";
 import type { GroundTruth } from "../../lib/dev/sim/model.js";
@@ -45,9 +45,9 @@ export function truthRecords(truth: GroundTruth): TenantRecords {
 }
 
 /** The SHA-256 of a blob's bytes as read back from the archive (not the address it is stored at). */
-export async function hashOfBlob(store: ObjectStore, sha256: string): Promise<string> {
+export async function hashOfBlob(store: ObjectStore, blob: BlobRef): Promise<string> {
   const hash = createHash("sha256");
-  for await (const chunk of await readBlob(store, sha256)) hash.update(chunk as Buffer);
+  for await (const chunk of await readBlob(store, blob)) hash.update(chunk as Buffer);
   return hash.digest("hex");
 }
 
@@ -69,7 +69,7 @@ export async function archivedRecords(
       for (const m of folder.messages) {
         let read = hashes.get(m.sha256);
         if (!read) {
-          read = hashOfBlob(store, m.sha256);
+          read = hashOfBlob(store, m);
           hashes.set(m.sha256, read);
         }
         const meta = m.meta as {

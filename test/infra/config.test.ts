@@ -53,7 +53,7 @@ describe("deployment configuration", () => {
         glacierInstantRetrievalAfterDays: 180,
         logDays: 90,
       },
-      controller: { memoryMb: 1024, timeoutSeconds: 900 },
+      controller: { memoryMb: 512, timeoutSeconds: 900 },
       coordinator: { memoryMb: 512, timeoutSeconds: 900 },
       sweep: { memoryMb: 256, timeoutSeconds: 120 },
       heartbeatStaleSeconds: 300,

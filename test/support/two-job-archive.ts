@@ -3,7 +3,7 @@
  * (a full backup, then an incremental after a round of changes) into a temporary archive folder,
  * with the tenant's ground truth after each job.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
@@ -33,6 +33,8 @@ export async function backUpTwice(options: {
   tenant: TenantSpec;
   /** The round of changes between the two jobs. */
   changes: { seed: number; intensity: number };
+  /** Small messages in packs (archive.packThresholdBytes 128 KiB) instead of `.eml` files. Default false. */
+  packs?: boolean;
 }): Promise<TwoJobArchive> {
   const dir = mkdtempSync(join(tmpdir(), options.prefix));
   const archive = join(dir, "archive");
@@ -48,12 +50,15 @@ export async function backUpTwice(options: {
       ca: await loadTestCa(),
       archive: { kind: "local", path: archive },
       streams: 2,
+      ...(options.packs ? { env: { MAILSTREAM_ARCHIVE_PACK_THRESHOLD_BYTES: String(128 * 1024) } } : {}),
     });
     const job1 = (await stack.runJob()).jobId;
     const truth1 = await tenant.groundTruth();
     mutateTenant(tenant, options.changes);
     const job2 = (await stack.runJob()).jobId;
     const truth2 = await tenant.groundTruth();
+    if (options.packs && !existsSync(join(archive, "blobs", "packs")))
+      throw new Error(`${archive}: expected small messages in blobs/packs/, found none`);
     return { dir, archive, tenant, stack, job1, job2, truth1, truth2, stop };
   } catch (error) {
     await stop();

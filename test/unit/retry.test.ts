@@ -116,7 +116,7 @@ describe("retry", () => {
   it("never waits past the deadline of withRetryDeadline: throws the retryable error itself", async () => {
     const errors = Array.from({ length: 1000 }, () => new RetryableError("503"));
     const op = failing(errors);
-    const error = await withRetryDeadline(Date.now() + 40, () =>
+    const error = await withRetryDeadline(Date.now() + 300, () =>
       retry(op.run, { budgetMs: 600_000, backoffBaseMs: 5, backoffCapMs: 5 }),
     ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RetryableError);

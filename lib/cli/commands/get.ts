@@ -56,10 +56,10 @@ export async function getCommand(
     const found = await lookupMessage(ctx.archive, messageId, opts, io);
     const { sha256, size } = found.message;
     if (opts.output) {
-      await blobToNewFile(ctx.archive, sha256, opts.output);
+      await blobToNewFile(ctx.archive, found.message, opts.output);
       io.err.write(`mailstream: wrote ${size} bytes to ${opts.output} (sha256 ${sha256} checked)\n`);
     } else {
-      await blobToStream(ctx.archive, sha256, size, io.out);
+      await blobToStream(ctx.archive, found.message, size, io.out);
     }
     return found.errors.length > 0 ? EXIT.damaged : EXIT.ok;
   });

@@ -27,7 +27,7 @@ export async function showCommand(
   return withArchive(opts, async (ctx) => {
     const found = await lookupMessage(ctx.archive, messageId, opts, io);
     const { message, folder, mailbox } = found;
-    const mail = await simpleParser(await readBlob(ctx.archive, message.sha256, { verify: true }));
+    const mail = await simpleParser(await readBlob(ctx.archive, message, { verify: true }));
     const attachments = mail.attachments.map((a) => ({
       filename: a.filename ?? "(no name)",
       contentType: a.contentType,

@@ -21,6 +21,7 @@ import {
   type RunningSimulator,
   startSimulator,
 } from "../sim/server/index.js";
+import type { AwsMeter, MeteredFunction } from "./aws-meter.js";
 import { type RunningEmulators, startEmulators } from "./emulators.js";
 import { type CreatedStreamQueue, createStreamQueue } from "./queue-setup.js";
 import { simulatorTenantEnv } from "./simulator-env.js";
@@ -72,6 +73,12 @@ export interface ServicesOptions {
   planLimits?: BackupAppOptions["planLimits"];
   graphPolicy?: BackupAppOptions["graphPolicy"];
   messageRetry?: BackupAppOptions["messageRetry"];
+  /**
+   * Counts the AWS requests of the run (bench/cost): attached to the stack's clients, with the
+   * coordinator's, each controller invocation's and each sweep's work run as its invocation.
+   * Default: nothing is counted.
+   */
+  meter?: AwsMeter;
 }
 
 export interface WaitOptions {
@@ -153,6 +160,11 @@ export async function startLocalServices(
     if (!options.emulators) cleanup.push(() => emulators.stop());
     const clients = createAwsClients(emulators.endpoints);
     cleanup.push(async () => clients.destroy());
+    const meter = options.meter;
+    meter?.attach(clients);
+    /** Runs one function's work as its invocation, for the meter. */
+    const invoke = <T>(fn: MeteredFunction, work: () => Promise<T>): Promise<T> =>
+      meter ? meter.invocation(fn, work) : work();
 
     const suffix = options.resourceSuffix ?? "";
     const tableName = `mailstream-state${suffix}`;
@@ -199,7 +211,7 @@ export async function startLocalServices(
       sqs: clients.sqs,
       queueUrl: queue.url,
       queueArn: queue.arn,
-      handler: (event, context) => app.handleSqsEvent(event, context),
+      handler: (event, context) => invoke("controller", () => app.handleSqsEvent(event, context)),
       batchSize: 1,
       maxConcurrency: options.streams,
       functionTimeoutMs,
@@ -225,7 +237,7 @@ export async function startLocalServices(
           : (await app.state.getJob(jobId))?.status;
         if (status !== undefined && CLOSED.has(status)) break;
         if (Date.now() - lastSweep > (wait.sweepEveryMs ?? 10_000)) {
-          await app.sweep();
+          await invoke("sweep", () => app.sweep());
           lastSweep = Date.now();
         }
         if (wait.timeoutMs !== undefined && Date.now() - started > wait.timeoutMs) {
@@ -249,7 +261,7 @@ export async function startLocalServices(
       waitForJob,
       async runJob(run = {}) {
         const trigger = run.trigger ?? { kind: "on-demand", time: new Date().toISOString() };
-        const started = await app.startJob(trigger);
+        const started = await invoke("coordinator", () => app.startJob(trigger));
         return { jobId: started.jobId, report: await waitForJob(started.jobId, run) };
       },
       async resumeOpenJob(wait = {}) {
@@ -257,7 +269,7 @@ export async function startLocalServices(
         if (jobs.length === 0) return undefined;
         // Nothing else works this data folder: a job still open was interrupted. Its streams are
         // re-sent at once; a job interrupted while planning is closed failed (and finalized).
-        await app.sweep({ staleAfterMs: 0, planningStaleAfterMs: 0 });
+        await invoke("sweep", () => app.sweep({ staleAfterMs: 0, planningStaleAfterMs: 0 }));
         const open = jobs.find((j) => j.status === "running" || j.status === "finalizing");
         if (!open) return undefined;
         await waitForJob(open.jobId, wait);

@@ -59,6 +59,8 @@ function truthFolders(truth: GroundTruth, address: string): Map<string, Map<stri
 beforeAll(async () => {
   fixture = await backUpTwice({
     prefix: "mailstream-browse-",
+    // Small messages in packs: every command reads them as it reads .eml objects.
+    packs: true,
     tenant: { seed: 61, shape: "uniform", mailboxes: 4, totalMessages: 200 },
     changes: { seed: 7, intensity: 0.2 },
   });

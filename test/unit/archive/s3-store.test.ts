@@ -84,9 +84,11 @@ describe("S3ObjectStore write-once blobs and the staging bucket", () => {
     const { client, calls } = answeringClient(() => undefined);
     const store = new S3ObjectStore({ client, bucket: "archive" });
     await store.put("blobs/sha256/aa/bb/aabb.eml", Buffer.from("mime"));
+    await store.put("blobs/packs/mailbox=m/p.pack", Buffer.from("mime"));
     await store.put("catalog/mailbox=m/job=j/folder=f/part-0-0.jsonl", Buffer.from("{}\n"));
     expect(calls.map((c) => [c.input.Key, c.input.IfNoneMatch])).toEqual([
       ["blobs/sha256/aa/bb/aabb.eml", "*"],
+      ["blobs/packs/mailbox=m/p.pack", "*"],
       ["catalog/mailbox=m/job=j/folder=f/part-0-0.jsonl", undefined],
     ]);
   });

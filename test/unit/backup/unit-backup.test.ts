@@ -379,7 +379,7 @@ describe("backupUnit", () => {
         archive,
         state,
         shouldYield: () => false,
-        messageRetry: { budgetMs: 30, backoffBaseMs: 1, backoffCapMs: 2 },
+        messageRetry: { budgetMs: 300, backoffBaseMs: 1, backoffCapMs: 2 },
       },
     );
     expect(out.status).toBe("done");

@@ -44,7 +44,7 @@ describe("loadConfig defaults", () => {
       authority: `https://login.microsoftonline.com/${TENANT_GUID}`,
     });
     expect(config.credentials).toEqual({ source: "env", clientSecret: SECRET });
-    expect(config.archive).toEqual({ kind: "local", path: "/var/backup/mail" });
+    expect(config.archive).toEqual({ kind: "local", path: "/var/backup/mail", packThresholdBytes: 0 });
     expect(config.stateTable).toBe("mailstream-state");
     expect(config.streamQueueUrl).toBeUndefined();
     expect(config.aws).toEqual({ region: "us-east-1", endpoints: {} });
@@ -84,7 +84,12 @@ describe("loadConfig defaults", () => {
       source: "secretsManager",
       secretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:mailstream-AbCdEf",
     });
-    expect(config.archive).toEqual({ kind: "s3", bucket: "acme-mail-archive", prefix: "prod" });
+    expect(config.archive).toEqual({
+      kind: "s3",
+      bucket: "acme-mail-archive",
+      prefix: "prod",
+      packThresholdBytes: 131072,
+    });
     expect(config.aws.region).toBe("eu-west-1");
   });
 });
@@ -197,7 +202,7 @@ describe("loadConfig file and environment", () => {
       budgetWindowSeconds: 600,
       budgetMarginMs: 1_000,
     });
-    expect(config.archive).toEqual({ kind: "s3", bucket: "env-bucket" });
+    expect(config.archive).toEqual({ kind: "s3", bucket: "env-bucket", packThresholdBytes: 131072 });
     expect(config.mailboxes.include).toEqual(["@fabrikam.com"]);
   });
 

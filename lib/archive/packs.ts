@@ -1,0 +1,317 @@
+/**
+ * Packs: small item bodies written together, so that the archive pays one PUT per pack instead of
+ * one PUT (and one HEAD) per item. A pack (`blobs/packs/mailbox=<m>/<id>.pack`) is the bodies one
+ * after the other; its index (`<id>.index.json`, written after the pack) says where each body lies.
+ * A catalog line names the pack, offset and length of its body, so reading it back is one ranged
+ * GET. Bodies are still content-addressed: a body is identified by its SHA-256, and one the
+ * mailbox's packs already hold (or this process stored meanwhile) is not written again.
+ *
+ * Durability: bodies wait in memory until the next catalog part is written; {@link PackWriter.settle}
+ * writes every open pack and its index first, so a catalog line never names a pack that is not
+ * there. A crash before that loses only bodies no catalog line names yet (the unit's checkpoint
+ * has not moved past them, so they are fetched again); a pack without an index is never read as
+ * stored data. Format: docs/archive-format.md "Packs".
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { z } from "zod";
+import { RetryableError } from "../errors.js";
+import type { BlobKind, PackLocation, StoredBlob } from "./blobs.js";
+import { packIndexKey, packKey, packPrefix } from "./keys.js";
+import { listAll, type ObjectStore } from "./store.js";
+
+export interface PackOptions {
+  /**
+   * Bodies smaller than this are packed, bytes, 0..16 MiB; 0 turns packing off. Default 128 KiB,
+   * S3 Standard-IA's minimum billable object size: smaller objects are billed as 128 KiB there.
+   */
+  thresholdBytes?: number;
+  /** A pack is written once it holds this many bytes, 1 MiB..64 MiB. Default 8 MiB. */
+  maxPackBytes?: number;
+  /**
+   * Pack indexes of a mailbox merged into one when more than this many are found, 2..10,000.
+   * Default 32: loading a mailbox's index stays a LIST and a few GETs.
+   */
+  mergeAbove?: number;
+}
+
+export const PACK_DEFAULTS = {
+  thresholdBytes: 128 * 1024,
+  maxPackBytes: 8 * 1024 * 1024,
+  mergeAbove: 32,
+} as const;
+
+const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/);
+const indexEntrySchema = z.looseObject({
+  sha256: sha256Schema,
+  kind: z.enum(["mime", "export"]),
+  pack: z.string().min(1),
+  offset: z.number().int().nonnegative(),
+  length: z.number().int().nonnegative(),
+});
+export const packIndexSchema = z.looseObject({
+  format: z.literal("mailstream.pack-index"),
+  version: z.literal(1),
+  /** The indexes this one merges (absent in a pack's own index). */
+  merged: z.array(z.string()).optional(),
+  entries: z.array(indexEntrySchema),
+});
+export type PackIndex = z.infer<typeof packIndexSchema>;
+export type PackIndexEntry = z.infer<typeof indexEntrySchema>;
+
+/** The format of pack indexes this code writes. */
+export const PACK_INDEX_VERSION = 1;
+
+/** A body this process knows to be stored (or pending in one of its open packs). */
+interface Known {
+  location: PackLocation;
+  /** The pack it is in, while that pack is not yet written. */
+  pending?: OpenPack;
+}
+
+interface OpenPack {
+  mailboxId: string;
+  id: string;
+  key: string;
+  chunks: Buffer[];
+  size: number;
+  entries: PackIndexEntry[];
+  /** Set once the pack is sealed: its write. */
+  written?: Promise<void>;
+}
+
+/** A mailbox's known bodies, loaded from its pack indexes once per process (and added to). */
+interface MailboxIndex {
+  known: Map<string, Known>;
+  loaded: Promise<void>;
+}
+
+/** The pack of a body that lies in one, or a body's refusal when its pack could not be written. */
+export class PackWriteError extends RetryableError {}
+
+const knownKey = (kind: BlobKind, sha256: string) => `${kind}:${sha256}`;
+
+/**
+ * How many mailboxes' indexes a process keeps in memory (the least recently used is dropped
+ * first): about 200 bytes per body, so 10 MB for a mailbox of 50,000 items; a controller works on
+ * a few mailboxes at a time.
+ */
+const MAILBOXES_KEPT = 4;
+
+export class PackWriter {
+  readonly thresholdBytes: number;
+  private readonly maxPackBytes: number;
+  private readonly mergeAbove: number;
+  private readonly mailboxes = new Map<string, MailboxIndex>();
+  private readonly open = new Map<string, OpenPack>();
+  private readonly writing = new Set<Promise<void>>();
+
+  constructor(
+    private readonly store: ObjectStore,
+    opts: PackOptions = {},
+  ) {
+    this.thresholdBytes = clamp(opts.thresholdBytes ?? PACK_DEFAULTS.thresholdBytes, 0, 16 * 1024 * 1024);
+    this.maxPackBytes = clamp(opts.maxPackBytes ?? PACK_DEFAULTS.maxPackBytes, 1024 * 1024, 64 * 1024 * 1024);
+    this.mergeAbove = clamp(opts.mergeAbove ?? PACK_DEFAULTS.mergeAbove, 2, 10_000);
+  }
+
+  /** True when a body of this size goes into a pack. */
+  packs(size: number): boolean {
+    return size < this.thresholdBytes;
+  }
+
+  /**
+   * Adds a small body to the mailbox's open pack, unless the mailbox's packs (or this process)
+   * already hold it. The body is durable once {@link settle} has returned.
+   */
+  async add(mailboxId: string, kind: BlobKind, body: Buffer): Promise<StoredBlob> {
+    const sha256 = createHash("sha256").update(body).digest("hex");
+    const key = knownKey(kind, sha256);
+    const index = this.indexOf(mailboxId);
+    await index.loaded;
+    const known = index.known.get(key) ?? this.knownElsewhere(key);
+    if (known) {
+      index.known.set(key, known);
+      return { sha256, size: body.length, key: known.location.key, existed: true, pack: known.location };
+    }
+    let pack = this.open.get(mailboxId);
+    if (!pack) {
+      const id = `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomUUID()}`;
+      pack = { mailboxId, id, key: packKey(mailboxId, id), chunks: [], size: 0, entries: [] };
+      this.open.set(mailboxId, pack);
+    }
+    const location: PackLocation = { key: pack.key, offset: pack.size, length: body.length };
+    pack.chunks.push(body);
+    pack.size += body.length;
+    pack.entries.push({ sha256, kind, pack: pack.key, offset: location.offset, length: location.length });
+    index.known.set(key, { location, pending: pack });
+    if (pack.size >= this.maxPackBytes) this.seal(pack);
+    return { sha256, size: body.length, key: pack.key, existed: false, pack: location };
+  }
+
+  /**
+   * Where a packed body lies, once it is written (call after {@link settle}); undefined when this
+   * process knows no such body (its pack could not be written). Throws {@link PackWriteError}
+   * while its pack is still open.
+   */
+  locate(mailboxId: string, kind: BlobKind, sha256: string): PackLocation | undefined {
+    const key = knownKey(kind, sha256);
+    const known = this.mailboxes.get(mailboxId)?.known.get(key) ?? this.knownElsewhere(key);
+    if (!known) return undefined;
+    if (known.pending)
+      throw new PackWriteError(
+        `content ${sha256}: expected its pack ${known.pending.key} written, found it still open`,
+      );
+    return known.location;
+  }
+
+  /**
+   * Writes every open pack and its index and waits for every pack write in flight. A body whose
+   * pack failed is forgotten (stored again when met): {@link locate} then refuses it.
+   */
+  async settle(): Promise<void> {
+    for (const pack of [...this.open.values()]) this.seal(pack);
+    const writes = [...this.writing];
+    await Promise.allSettled(writes);
+    for (const w of writes) this.writing.delete(w);
+  }
+
+  /** Starts writing a pack (then its index); its bodies count as stored once both are written. */
+  private seal(pack: OpenPack): void {
+    if (pack.written) return;
+    if (this.open.get(pack.mailboxId) === pack) this.open.delete(pack.mailboxId);
+    const write = (async () => {
+      await this.store.put(pack.key, Buffer.concat(pack.chunks), { contentType: "application/octet-stream" });
+      await this.store.put(packIndexKey(pack.mailboxId, pack.id), indexBytes({ entries: pack.entries }), {
+        contentType: "application/json",
+      });
+    })().then(
+      () => this.release(pack, true),
+      () => this.release(pack, false),
+    );
+    pack.written = write;
+    this.writing.add(write);
+  }
+
+  /** After a pack's write: its bodies become stored, or are forgotten when it failed. */
+  private release(pack: OpenPack, ok: boolean): void {
+    pack.chunks = [];
+    for (const index of this.mailboxes.values())
+      for (const [key, known] of index.known) {
+        if (known.pending !== pack) continue;
+        if (ok) index.known.set(key, { location: known.location });
+        else index.known.delete(key);
+      }
+  }
+
+  /** A body another mailbox's index (of this process) knows: the same bytes are stored once. */
+  private knownElsewhere(key: string): Known | undefined {
+    for (const index of this.mailboxes.values()) {
+      const known = index.known.get(key);
+      if (known) return known;
+    }
+    return undefined;
+  }
+
+  private indexOf(mailboxId: string): MailboxIndex {
+    let index = this.mailboxes.get(mailboxId);
+    if (index) {
+      // Most recently used last.
+      this.mailboxes.delete(mailboxId);
+      this.mailboxes.set(mailboxId, index);
+      return index;
+    }
+    const known = new Map<string, Known>();
+    const loaded = this.load(mailboxId, known);
+    index = { known, loaded };
+    this.mailboxes.set(mailboxId, index);
+    // A failed load is tried again by the next body of the mailbox.
+    loaded.catch(() => {
+      if (this.mailboxes.get(mailboxId) === index) this.mailboxes.delete(mailboxId);
+    });
+    for (const [id, other] of this.mailboxes) {
+      if (this.mailboxes.size <= MAILBOXES_KEPT) break;
+      if ([...other.known.values()].some((k) => k.pending)) continue;
+      this.mailboxes.delete(id);
+    }
+    return index;
+  }
+
+  /**
+   * Reads the mailbox's pack indexes into `known` (a LIST and a GET per index); merges them into
+   * one when there are more than `mergeAbove`, so that the next load reads one.
+   */
+  private async load(mailboxId: string, known: Map<string, Known>): Promise<void> {
+    const found = await readMailboxPackIndexes(this.store, mailboxId);
+    for (const e of found.entries)
+      if (!known.has(knownKey(e.kind, e.sha256)))
+        known.set(knownKey(e.kind, e.sha256), {
+          location: { key: e.pack, offset: e.offset, length: e.length },
+        });
+    if (found.read.length > this.mergeAbove) {
+      const name = `merged-${new Date().toISOString().replace(/[:.]/g, "-")}-${randomUUID()}`;
+      await this.store.put(
+        packIndexKey(mailboxId, name),
+        indexBytes({ merged: found.covered, entries: found.entries }),
+        { contentType: "application/json" },
+      );
+    }
+  }
+}
+
+function clamp(n: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, Math.floor(n)));
+}
+
+function indexBytes(index: Omit<PackIndex, "format" | "version">): Buffer {
+  return Buffer.from(
+    `${JSON.stringify({ format: "mailstream.pack-index", version: PACK_INDEX_VERSION, ...index })}\n`,
+  );
+}
+
+/** A mailbox's pack indexes: every body they name, and which index keys they cover. */
+export interface MailboxPackIndexes {
+  entries: PackIndexEntry[];
+  /** Index keys whose entries are in `entries` (directly or through a merged index). */
+  covered: string[];
+  /** Index objects read. */
+  read: string[];
+}
+
+/**
+ * Reads a mailbox's pack indexes: the newest merged index and every index it does not cover.
+ * A pack without an index is not named here: it is never taken for stored data.
+ */
+export async function readMailboxPackIndexes(
+  store: ObjectStore,
+  mailboxId: string,
+): Promise<MailboxPackIndexes> {
+  const keys = (await listAll(store, packPrefix(mailboxId)))
+    .map((o) => o.key)
+    .filter((k) => k.endsWith(".index.json"));
+  const isMerged = (k: string) => k.slice(k.lastIndexOf("/") + 1).startsWith("merged-");
+  const newestMerged = keys.filter(isMerged).at(-1);
+  const read: string[] = [];
+  const covered = new Set<string>();
+  const entries: PackIndexEntry[] = [];
+  const take = async (key: string) => {
+    const index = await readPackIndex(store, key);
+    read.push(key);
+    covered.add(key);
+    for (const k of index.merged ?? []) covered.add(k);
+    entries.push(...index.entries);
+  };
+  if (newestMerged) await take(newestMerged);
+  const rest = keys.filter((k) => !isMerged(k) && !covered.has(k));
+  for (const key of rest) await take(key);
+  return { entries, covered: [...covered].filter((k) => !isMerged(k)), read };
+}
+
+/** One pack index, validated. */
+export async function readPackIndex(store: ObjectStore, key: string): Promise<PackIndex> {
+  const parsed = packIndexSchema.safeParse(JSON.parse((await store.getBytes(key)).toString("utf8")));
+  if (!parsed.success)
+    throw new Error(
+      `pack index ${key}: expected a mailstream.pack-index of version 1, found ${parsed.error.message}`,
+    );
+  return parsed.data;
+}

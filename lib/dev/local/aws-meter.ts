@@ -1,0 +1,258 @@
+/**
+ * Counts the billable AWS requests a local run makes, at the SDK client level: middleware on the
+ * real S3, SQS and DynamoDB clients counts every HTTP attempt of every command (retries included,
+ * as AWS bills them), asks DynamoDB for the capacity each request consumed
+ * (`ReturnConsumedCapacity: TOTAL`, the read and write units on-demand billing charges) and adds
+ * it up. Each request is attributed to the function that made it — the coordinator, a controller
+ * invocation or the sweep — through an async context the local stack opens around each of their
+ * runs; the Lambda event source's own receives and deletes are told apart, and anything else
+ * (a harness waiting for the job, a benchmark listing the bucket) is counted as `harness` and
+ * never priced. Invocations are recorded with their wall time, for Lambda's GB-seconds.
+ *
+ * The benchmark prices these counts (bench/cost); nothing here knows a price.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { AwsClients } from "../../aws/clients.js";
+
+/** Who made a request: a function of the stack, Lambda's SQS poller, or something else. */
+export type MeteredCaller = "coordinator" | "controller" | "sweep" | "eventSource" | "harness";
+export type MeteredFunction = Extract<MeteredCaller, "coordinator" | "controller" | "sweep">;
+
+/** One invocation of a function, as Lambda would bill it. */
+export interface MeteredInvocation {
+  fn: MeteredFunction;
+  /** Wall time of the invocation, ms. */
+  durationMs: number;
+  /** Requests it made, by `service:Operation` (HTTP attempts). */
+  operations: Record<string, number>;
+}
+
+/** What a run cost in AWS requests, by the caller that made them. */
+export interface MeterReading {
+  /** `service:Operation` → HTTP attempts, per caller. */
+  operations: Record<MeteredCaller, Record<string, number>>;
+  /** DynamoDB capacity consumed (on-demand request units), per caller. */
+  dynamodb: Record<MeteredCaller, { readUnits: number; writeUnits: number }>;
+  /** DynamoDB capacity units by operation, per caller (where the units go). */
+  dynamodbUnitsByOperation: Record<MeteredCaller, Record<string, number>>;
+  /** Bytes sent in S3 request bodies (PutObject, UploadPart), per caller. */
+  s3UploadedBytes: Record<MeteredCaller, number>;
+  /** The invocations that ended, in the order they ended. */
+  invocations: MeteredInvocation[];
+  /** SQS receives that returned no message (Lambda's idle polling; its pattern is not AWS's). */
+  emptyReceives: number;
+}
+
+const CALLERS: MeteredCaller[] = ["coordinator", "controller", "sweep", "eventSource", "harness"];
+
+/** DynamoDB operations that report consumed capacity when asked to; the rest cost no capacity. */
+const CAPACITY_OPERATIONS = new Set([
+  "GetItem",
+  "PutItem",
+  "UpdateItem",
+  "DeleteItem",
+  "Query",
+  "Scan",
+  "BatchGetItem",
+  "BatchWriteItem",
+  "TransactGetItems",
+  "TransactWriteItems",
+]);
+const READ_OPERATIONS = new Set(["GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"]);
+/** Requests of Lambda's SQS poller (the event source mapping), not of a function. */
+const POLLER_OPERATIONS = new Set(["sqs:ReceiveMessage", "sqs:DeleteMessageBatch", "sqs:DeleteMessage"]);
+
+interface Scope {
+  fn: MeteredFunction;
+  operations: Record<string, number>;
+}
+
+interface ConsumedCapacity {
+  CapacityUnits?: number;
+  ReadCapacityUnits?: number;
+  WriteCapacityUnits?: number;
+}
+
+function emptyByCaller<T>(make: () => T): Record<MeteredCaller, T> {
+  return Object.fromEntries(CALLERS.map((c) => [c, make()])) as Record<MeteredCaller, T>;
+}
+
+function attemptsOf(value: unknown): number {
+  const attempts = (value as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts;
+  return typeof attempts === "number" && attempts > 0 ? attempts : 1;
+}
+
+function bodyBytes(body: unknown): number {
+  if (typeof body === "string") return Buffer.byteLength(body);
+  if (body instanceof Uint8Array) return body.byteLength;
+  return 0;
+}
+
+/**
+ * The meter of one local run. Attach it to the clients once ({@link attach}); run each function's
+ * work inside {@link invocation}; read the counts with {@link reading} and subtract two readings
+ * with {@link difference} to get one job's share.
+ */
+export class AwsMeter {
+  private readonly context = new AsyncLocalStorage<Scope>();
+  private readonly operations = emptyByCaller<Record<string, number>>(() => ({}));
+  private readonly capacity = emptyByCaller(() => ({ readUnits: 0, writeUnits: 0 }));
+  private readonly unitsByOperation = emptyByCaller<Record<string, number>>(() => ({}));
+  private readonly uploaded = emptyByCaller(() => 0);
+  private readonly ended: MeteredInvocation[] = [];
+  private empty = 0;
+  private readonly attached = new WeakSet<object>();
+
+  /** Adds the counting middleware to the S3, SQS and DynamoDB clients (the document client shares DynamoDB's). */
+  attach(clients: Pick<AwsClients, "s3" | "sqs" | "dynamodb">): void {
+    this.instrument("s3", clients.s3);
+    this.instrument("sqs", clients.sqs);
+    this.instrument("dynamodb", clients.dynamodb);
+  }
+
+  /** Runs `work` as one invocation of `fn`: its requests are attributed to it and its wall time recorded. */
+  async invocation<T>(fn: MeteredFunction, work: () => Promise<T>): Promise<T> {
+    const scope: Scope = { fn, operations: {} };
+    const started = performance.now();
+    try {
+      return await this.context.run(scope, work);
+    } finally {
+      this.ended.push({ fn, durationMs: performance.now() - started, operations: scope.operations });
+    }
+  }
+
+  /** Everything counted so far (a copy). */
+  reading(): MeterReading {
+    return structuredClone({
+      operations: this.operations,
+      dynamodb: this.capacity,
+      dynamodbUnitsByOperation: this.unitsByOperation,
+      s3UploadedBytes: this.uploaded,
+      invocations: this.ended,
+      emptyReceives: this.empty,
+    });
+  }
+
+  private instrument(
+    service: "s3" | "sqs" | "dynamodb",
+    client: { middlewareStack: { add: (...args: never[]) => void } },
+  ): void {
+    if (this.attached.has(client)) return;
+    this.attached.add(client);
+    const middleware =
+      (
+        next: (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>,
+        context: { commandName?: string },
+      ) =>
+      async (args: { input: Record<string, unknown> }) => {
+        const operation = (context.commandName ?? "Unknown").replace(/Command$/, "");
+        if (service === "dynamodb" && CAPACITY_OPERATIONS.has(operation)) {
+          args.input.ReturnConsumedCapacity ??= "TOTAL";
+        }
+        const scope = this.context.getStore();
+        try {
+          const result = await next(args);
+          this.count(scope, service, operation, args.input, attemptsOf(result.output), result.output);
+          return result;
+        } catch (error) {
+          this.count(scope, service, operation, args.input, attemptsOf(error), undefined);
+          if (service === "dynamodb") this.chargeFailedWrite(scope, operation, args.input, attemptsOf(error));
+          throw error;
+        }
+      };
+    (client.middlewareStack.add as (m: unknown, o: unknown) => void)(middleware, {
+      step: "initialize",
+      name: "mailstreamAwsMeter",
+      priority: "high",
+    });
+  }
+
+  /**
+   * A refused write (a condition that failed, a cancelled transaction) reports no consumed
+   * capacity, yet DynamoDB bills it: at least one write unit per item, two in a transaction.
+   */
+  private chargeFailedWrite(
+    scope: Scope | undefined,
+    operation: string,
+    input: Record<string, unknown>,
+    attempts: number,
+  ): void {
+    if (!CAPACITY_OPERATIONS.has(operation) || READ_OPERATIONS.has(operation)) return;
+    const items =
+      operation === "TransactWriteItems" ? ((input.TransactItems as unknown[]) ?? []).length * 2 : 1;
+    const caller: MeteredCaller = scope?.fn ?? "harness";
+    this.capacity[caller].writeUnits += items * attempts;
+    this.addUnits(caller, `${operation} (refused)`, items * attempts);
+  }
+
+  private count(
+    scope: Scope | undefined,
+    service: string,
+    operation: string,
+    input: Record<string, unknown>,
+    attempts: number,
+    output: Record<string, unknown> | undefined,
+  ): void {
+    const key = `${service}:${operation}`;
+    if (key === "sqs:ReceiveMessage" && !scope) {
+      const messages = (output?.Messages as unknown[] | undefined)?.length ?? 0;
+      if (output && messages === 0) {
+        this.empty += attempts;
+        return;
+      }
+    }
+    const caller: MeteredCaller = scope?.fn ?? (POLLER_OPERATIONS.has(key) ? "eventSource" : "harness");
+    const ops = this.operations[caller];
+    ops[key] = (ops[key] ?? 0) + attempts;
+    if (scope) scope.operations[key] = (scope.operations[key] ?? 0) + attempts;
+    if (service === "s3" && (operation === "PutObject" || operation === "UploadPart")) {
+      this.uploaded[caller] += bodyBytes(input.Body);
+    }
+    if (service === "dynamodb" && output) {
+      const consumed = output.ConsumedCapacity as ConsumedCapacity | ConsumedCapacity[] | undefined;
+      const units = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []).reduce(
+        (sum, c) => sum + (c.CapacityUnits ?? (c.ReadCapacityUnits ?? 0) + (c.WriteCapacityUnits ?? 0)),
+        0,
+      );
+      if (READ_OPERATIONS.has(operation)) this.capacity[caller].readUnits += units;
+      else this.capacity[caller].writeUnits += units;
+      this.addUnits(caller, operation, units);
+    }
+  }
+
+  private addUnits(caller: MeteredCaller, operation: string, units: number): void {
+    const byOp = this.unitsByOperation[caller];
+    byOp[operation] = (byOp[operation] ?? 0) + units;
+  }
+}
+
+/** What happened between two readings of one meter (`later` − `earlier`). */
+export function difference(later: MeterReading, earlier: MeterReading): MeterReading {
+  const operations = emptyByCaller<Record<string, number>>(() => ({}));
+  const dynamodb = emptyByCaller(() => ({ readUnits: 0, writeUnits: 0 }));
+  const dynamodbUnitsByOperation = emptyByCaller<Record<string, number>>(() => ({}));
+  const s3UploadedBytes = emptyByCaller(() => 0);
+  for (const caller of CALLERS) {
+    for (const [key, n] of Object.entries(later.operations[caller])) {
+      const d = n - (earlier.operations[caller][key] ?? 0);
+      if (d !== 0) operations[caller][key] = d;
+    }
+    for (const [key, n] of Object.entries(later.dynamodbUnitsByOperation[caller])) {
+      const d = n - (earlier.dynamodbUnitsByOperation[caller][key] ?? 0);
+      if (d !== 0) dynamodbUnitsByOperation[caller][key] = d;
+    }
+    dynamodb[caller] = {
+      readUnits: later.dynamodb[caller].readUnits - earlier.dynamodb[caller].readUnits,
+      writeUnits: later.dynamodb[caller].writeUnits - earlier.dynamodb[caller].writeUnits,
+    };
+    s3UploadedBytes[caller] = later.s3UploadedBytes[caller] - earlier.s3UploadedBytes[caller];
+  }
+  return {
+    operations,
+    dynamodb,
+    dynamodbUnitsByOperation,
+    s3UploadedBytes,
+    invocations: later.invocations.slice(earlier.invocations.length),
+    emptyReceives: later.emptyReceives - earlier.emptyReceives,
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * docs/archive-format.md promises that a message can be pulled out of its pack with the AWS CLI
+ * and jq alone. This runs the documented commands, as written there, against an archive that
+ * mailstream wrote to the S3 emulator: one message that lies in a pack, one of its own.
+ */
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createArchive } from "../../../lib/archive/archive.js";
+import { readCatalogPart, type UpsertEntry } from "../../../lib/archive/catalog.js";
+import { catalogPartKey } from "../../../lib/archive/keys.js";
+import { S3ObjectStore } from "../../../lib/archive/s3-store.js";
+import { EMULATOR_CREDENTIALS } from "../../../lib/aws/clients.js";
+import { type AwsHarness, useAwsEmulators } from "../../support/aws.js";
+
+const DOC = fileURLToPath(new URL("../../../docs/archive-format.md", import.meta.url));
+
+/** The shell block that follows the "tested by" marker in the document. */
+function documentedCommands(): string {
+  const text = readFileSync(DOC, "utf8");
+  const marker = text.indexOf("<!-- tested by test/integration/archive/pack-by-hand.test.ts -->");
+  expect(marker).toBeGreaterThan(0);
+  const block = /```sh\n([\s\S]*?)```/.exec(text.slice(marker));
+  expect(block).not.toBeNull();
+  return block![1]!;
+}
+
+let aws: AwsHarness;
+beforeAll(async () => {
+  aws = await useAwsEmulators();
+});
+afterAll(() => aws?.stop());
+
+describe("pulling a message out by hand (docs/archive-format.md)", () => {
+  it("the documented aws s3api and jq commands give a packed message's and a large message's exact bytes", async () => {
+    const bucket = await aws.createBucket();
+    const store = new S3ObjectStore({ client: aws.clients.s3, bucket });
+    const archive = createArchive(store, { packs: { thresholdBytes: 128 * 1024 } });
+    const mime = (n: number) =>
+      Buffer.concat([Buffer.from("From: a@example.com\r\nSubject: packed\r\n\r\n"), randomBytes(n)]);
+    const bodies = { small1: mime(900), small2: mime(40_000), large: mime(200_000) };
+    const entries = [];
+    for (const [messageId, body] of Object.entries(bodies)) {
+      const stored = await archive.storeBlob("mime", body, { mailboxId: "mb-1" });
+      entries.push({
+        kind: "upsert" as const,
+        messageId,
+        folderId: "inbox",
+        sha256: stored.sha256,
+        size: stored.size,
+        meta: { id: messageId },
+      });
+    }
+    const part = {
+      jobId: "2026-12-06T06-00-00Z-ab12",
+      mailboxId: "mb-1",
+      folderId: "inbox",
+      unit: 0,
+      page: 0,
+    };
+    await archive.writeCatalogPart(part, entries);
+    const lines = (await readCatalogPart(store, catalogPartKey(part))).entries as UpsertEntry[];
+    expect(lines.find((l) => l.messageId === "small2")!.pack).toBeDefined();
+    expect(lines.find((l) => l.messageId === "large")!.pack).toBeUndefined();
+
+    const dir = mkdtempSync(join(tmpdir(), "pack-by-hand-"));
+    writeFileSync(
+      join(dir, "aws-config"),
+      "[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n",
+    );
+    for (const messageId of ["small2", "large"]) {
+      const work = mkdtempSync(join(dir, `${messageId}-`));
+      // The emulator's endpoint for every aws command of the block, in both CLI versions.
+      const script = `aws() { command aws --endpoint-url "$S3_ENDPOINT" "$@"; }\nset -eo pipefail\n${documentedCommands()}`;
+      // Not spawnSync: the S3 emulator answers from this process's event loop.
+      const run = await promisify(execFile)("bash", ["-c", script], {
+        timeout: 60_000,
+        cwd: work,
+        encoding: "utf8",
+        env: {
+          PATH: process.env.PATH,
+          HOME: dir,
+          AWS_CONFIG_FILE: join(dir, "aws-config"),
+          AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
+          S3_ENDPOINT: aws.endpoints.s3!,
+          BUCKET: bucket,
+          MAILBOX: "mb-1",
+          JOB: part.jobId,
+          MESSAGE: messageId,
+        },
+      });
+      expect(run.stderr).toBe("");
+      expect(run.stdout).toBe("message.eml: sha256 checked\n");
+      expect(readFileSync(join(work, "message.eml"))).toEqual(bodies[messageId as keyof typeof bodies]);
+    }
+  });
+});

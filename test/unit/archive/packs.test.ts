@@ -1,0 +1,218 @@
+import { createHash, randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { createArchive } from "../../../lib/archive/archive.js";
+import { readBlob } from "../../../lib/archive/blobs.js";
+import { readCatalogPart, type UpsertEntry } from "../../../lib/archive/catalog.js";
+import { blobKey, catalogPartKey, packPrefix } from "../../../lib/archive/keys.js";
+import { MemoryObjectStore } from "../../../lib/archive/memory-store.js";
+import { readMailboxPackIndexes } from "../../../lib/archive/packs.js";
+import type { PutOptions } from "../../../lib/archive/store.js";
+import type { CatalogEntry } from "../../../lib/backup/ports.js";
+
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const PACKS = { packs: { thresholdBytes: 1024, maxPackBytes: 1024 * 1024 } };
+
+function upsert(messageId: string, body: Buffer): CatalogEntry {
+  return {
+    kind: "upsert",
+    messageId,
+    folderId: "f",
+    sha256: sha(body),
+    size: body.length,
+    meta: { id: messageId },
+  };
+}
+
+async function bytesOf(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function catalogLines(store: MemoryObjectStore, mailboxId: string, page = 0): Promise<UpsertEntry[]> {
+  const read = await readCatalogPart(
+    store,
+    catalogPartKey({ jobId: "j1", mailboxId, folderId: "f", unit: 0, page }),
+  );
+  return read.entries.filter((e): e is UpsertEntry => e.kind === "upsert");
+}
+
+/** Keys a store holds under a prefix. */
+const keysUnder = (store: MemoryObjectStore, prefix: string) =>
+  [...store.objects.keys()].filter((k) => k.startsWith(prefix)).sort();
+
+describe("packs", () => {
+  it("packs small bodies (one pack and its index per catalog write), keeps large ones as objects, and reads both back exactly", async () => {
+    const store = new MemoryObjectStore();
+    const archive = createArchive(store, PACKS);
+    const small = [randomBytes(10), randomBytes(700), Buffer.alloc(0), randomBytes(1023)];
+    const large = randomBytes(1024);
+    const stored = [];
+    for (const body of small)
+      stored.push(await archive.storeBlob("mime", Readable.from([body]), { mailboxId: "mb" }));
+    const big = await archive.storeBlob(
+      "mime",
+      Readable.from([large.subarray(0, 500), large.subarray(500)]),
+      {
+        mailboxId: "mb",
+      },
+    );
+    expect(stored.every((s) => s.pack !== undefined && !s.existed)).toBe(true);
+    expect(big.pack).toBeUndefined();
+    // Nothing of a pack is written before the catalog part that needs it.
+    expect(keysUnder(store, "blobs/packs/")).toEqual([]);
+    expect(store.objects.has(blobKey(sha(large)))).toBe(true);
+
+    await archive.writeCatalogPart({ jobId: "j1", mailboxId: "mb", folderId: "f", unit: 0, page: 0 }, [
+      ...small.map((b, i) => upsert(`m${i}`, b)),
+      upsert("big", large),
+    ]);
+    const packs = keysUnder(store, packPrefix("mb"));
+    expect(packs.filter((k) => k.endsWith(".pack"))).toHaveLength(1);
+    expect(packs.filter((k) => k.endsWith(".index.json"))).toHaveLength(1);
+    const packKey = packs.find((k) => k.endsWith(".pack"))!;
+    expect(store.objects.get(packKey)!.length).toBe(small.reduce((n, b) => n + b.length, 0));
+
+    const lines = await catalogLines(store, "mb");
+    expect(lines.find((l) => l.messageId === "big")!.pack).toBeUndefined();
+    for (const [i, body] of small.entries()) {
+      const line = lines.find((l) => l.messageId === `m${i}`)!;
+      expect(line.pack?.key).toBe(packKey);
+      expect(await bytesOf(await readBlob(store, line, { verify: true }))).toEqual(body);
+    }
+    expect(await bytesOf(await readBlob(store, lines.find((l) => l.messageId === "big")!))).toEqual(large);
+
+    const index = await readMailboxPackIndexes(store, "mb");
+    expect(index.entries.map((e) => e.sha256).sort()).toEqual(small.map(sha).sort());
+  });
+
+  it("stores identical content once: within a pack, across mailboxes of a process, across processes (from the index, no HEAD)", async () => {
+    const store = new MemoryObjectStore();
+    const heads: string[] = [];
+    const head = store.head.bind(store);
+    store.head = async (key: string) => {
+      heads.push(key);
+      return head(key);
+    };
+    const body = randomBytes(100);
+    const first = createArchive(store, PACKS);
+    const a = await first.storeBlob("mime", body, { mailboxId: "a" });
+    const again = await first.storeBlob("mime", Buffer.from(body), { mailboxId: "a" });
+    const otherMailbox = await first.storeBlob("mime", Buffer.from(body), { mailboxId: "b" });
+    expect([a.existed, again.existed, otherMailbox.existed]).toEqual([false, true, true]);
+    expect(otherMailbox.pack).toEqual(a.pack);
+    await first.writeCatalogPart({ jobId: "j1", mailboxId: "b", folderId: "f", unit: 0, page: 0 }, [
+      upsert("x", body),
+    ]);
+    expect((await catalogLines(store, "b"))[0]!.pack).toEqual(a.pack);
+
+    // A later process (a new archive over the same store) finds it in the mailbox's pack index.
+    const later = createArchive(store, PACKS);
+    const next = await later.storeBlob("mime", Buffer.from(body), { mailboxId: "a" });
+    expect(next.existed).toBe(true);
+    expect(next.pack).toEqual(a.pack);
+    // The same bytes as another kind are another body.
+    expect((await later.storeBlob("export", Buffer.from(body), { mailboxId: "a" })).existed).toBe(false);
+    expect(heads).toEqual([]);
+    expect(keysUnder(store, "blobs/packs/").filter((k) => k.endsWith(".pack"))).toHaveLength(1);
+  });
+
+  it("a crash before the catalog write leaves nothing; a pack without its index is never taken for stored data", async () => {
+    const store = new MemoryObjectStore();
+    const body = randomBytes(200);
+    const crashed = createArchive(store, PACKS);
+    await crashed.storeBlob("mime", body, { mailboxId: "mb" });
+    // The process dies here: its open pack was never written, and nothing names it.
+    expect(keysUnder(store, "blobs/")).toEqual([]);
+
+    // The next one writes the pack, then fails to write its index (a crash between the two PUTs).
+    const put = store.put.bind(store);
+    store.put = async (key: string, b: Buffer | Readable, opts?: PutOptions) => {
+      if (key.endsWith(".index.json")) throw new Error("connection reset");
+      return put(key, b, opts);
+    };
+    const failing = createArchive(store, PACKS);
+    expect((await failing.storeBlob("mime", body, { mailboxId: "mb" })).existed).toBe(false);
+    await expect(
+      failing.writeCatalogPart({ jobId: "j1", mailboxId: "mb", folderId: "f", unit: 0, page: 0 }, [
+        upsert("m", body),
+      ]),
+    ).rejects.toThrow(/expected it in a written pack/);
+    expect(keysUnder(store, "catalog/")).toEqual([]);
+    expect(keysUnder(store, "blobs/packs/").filter((k) => k.endsWith(".pack"))).toHaveLength(1);
+
+    // A resumed process does not take the orphan pack for stored data: it stores the body again.
+    store.put = put;
+    const resumed = createArchive(store, PACKS);
+    const again = await resumed.storeBlob("mime", body, { mailboxId: "mb" });
+    expect(again.existed).toBe(false);
+    await resumed.writeCatalogPart({ jobId: "j1", mailboxId: "mb", folderId: "f", unit: 0, page: 0 }, [
+      upsert("m", body),
+    ]);
+    const [line] = await catalogLines(store, "mb");
+    expect(await bytesOf(await readBlob(store, line!, { verify: true }))).toEqual(body);
+    // The failing process, told of its lost pack, stores the body again when it meets it.
+    expect((await failing.storeBlob("mime", body, { mailboxId: "mb" })).existed).toBe(false);
+  });
+
+  it("merges a mailbox's indexes once there are more than mergeAbove, and later loads read the merged one", async () => {
+    const store = new MemoryObjectStore();
+    const opts = { packs: { thresholdBytes: 1024, mergeAbove: 2 } };
+    const bodies = [randomBytes(50), randomBytes(60), randomBytes(70)];
+    for (const [page, body] of bodies.entries()) {
+      const archive = createArchive(store, opts);
+      await archive.storeBlob("mime", body, { mailboxId: "mb" });
+      await archive.writeCatalogPart({ jobId: "j1", mailboxId: "mb", folderId: "f", unit: 0, page }, [
+        upsert(`m${page}`, body),
+      ]);
+    }
+    expect(keysUnder(store, packPrefix("mb")).filter((k) => k.endsWith(".index.json"))).toHaveLength(3);
+    // Loading 3 indexes (> 2) merges them.
+    const loader = createArchive(store, opts);
+    expect((await loader.storeBlob("mime", bodies[0]!, { mailboxId: "mb" })).existed).toBe(true);
+    const merged = keysUnder(store, packPrefix("mb")).filter((k) => /\/merged-[^/]*\.index\.json$/.test(k));
+    expect(merged).toHaveLength(1);
+    const read = await readMailboxPackIndexes(store, "mb");
+    expect(read.read).toEqual(merged);
+    expect(read.entries.map((e) => e.sha256).sort()).toEqual(bodies.map(sha).sort());
+  });
+
+  it("reads a range of a local-folder object", async () => {
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { LocalObjectStore } = await import("../../../lib/archive/local-store.js");
+    const store = new LocalObjectStore(mkdtempSync(join(tmpdir(), "packs-")));
+    await store.put("blobs/packs/x.pack", Buffer.from("0123456789"));
+    expect((await bytesOf(await store.getRange("blobs/packs/x.pack", 3, 4))).toString()).toBe("3456");
+    expect((await bytesOf(await store.getRange("blobs/packs/x.pack", 3, 0))).toString()).toBe("");
+  });
+
+  it("never rewrites or deletes an object (an archive under Object Lock): packing, a failed pack, a retry and a merge", async () => {
+    /** Write-once like a locked bucket seen by the archive: a second PUT to a key or a DELETE fails. */
+    class WriteOnceStore extends MemoryObjectStore {
+      override async put(key: string, body: Buffer | Readable, opts?: PutOptions): Promise<void> {
+        if (this.objects.has(key))
+          throw new Error(`${key}: expected a new key under Object Lock, found it written`);
+        return super.put(key, body, opts);
+      }
+      override async delete(key: string): Promise<void> {
+        throw new Error(`${key}: expected no delete under Object Lock`);
+      }
+    }
+    const store = new WriteOnceStore();
+    const opts = { packs: { thresholdBytes: 1024, mergeAbove: 2 } };
+    const bodies = Array.from({ length: 4 }, () => randomBytes(300));
+    for (const [page, body] of bodies.entries()) {
+      const archive = createArchive(store, opts);
+      await archive.storeBlob("mime", body, { mailboxId: "mb" });
+      await archive.storeBlob("mime", bodies[0]!, { mailboxId: "mb" });
+      const part = { jobId: "j1", mailboxId: "mb", folderId: "f", unit: 0, page };
+      await archive.writeCatalogPart(part, [upsert(`m${page}`, body), upsert("m0", bodies[0]!)]);
+    }
+    const lines = [0, 1, 2, 3].map((page) => catalogLines(store, "mb", page));
+    for (const [page, line] of (await Promise.all(lines)).entries())
+      expect(await bytesOf(await readBlob(store, line[0]!, { verify: true }))).toEqual(bodies[page]);
+  });
+});
