@@ -8,7 +8,7 @@
  * so are the calls Lambda itself makes with the function's role (log stream and events, traces).
  * A one-shot "kill at" breakpoint kills the container that is about to make a matching call.
  */
-import { type ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, fork, type Serializable } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -112,7 +112,7 @@ export class LambdaEmulator {
         resolve({ status: "timeout" });
       }, timeoutMs);
       container.current = { resolve, timer };
-      container.process.send({
+      sendQuietly(container.process, {
         type: "invoke",
         id: randomUUID(),
         requestId: randomUUID(),
@@ -237,7 +237,7 @@ export class LambdaEmulator {
             by: "code",
           });
           container.pendingCalls.set(message.id as number, recorded);
-          child.send({ type: "proceed", id: message.id });
+          sendQuietly(child, { type: "proceed", id: message.id });
           return;
         }
         case "called": {
@@ -320,7 +320,7 @@ export function runRecordedCommand(
         message.id,
         opts.log.add({ ...message.call!, fn: opts.name, roleArn: opts.roleArn, by: "code" }),
       );
-      child.send({ type: "proceed", id: message.id });
+      sendQuietly(child, { type: "proceed", id: message.id });
     } else if (message.type === "called") {
       const recorded = pending.get(message.id);
       pending.delete(message.id);
@@ -328,4 +328,14 @@ export function runRecordedCommand(
     }
   });
   return new Promise((resolve) => child.on("exit", (code) => resolve({ code, stdout, stderr })));
+}
+
+/**
+ * Sends to a container's or command's process. A process that is gone (killed, timed out) drops
+ * the message: its exit already settles what was waiting on it, and the EPIPE of a send into its
+ * closed channel would otherwise surface as an unhandled error of the whole test run.
+ */
+function sendQuietly(child: ChildProcess, message: Serializable): void {
+  if (!child.connected) return;
+  child.send(message, () => {});
 }
