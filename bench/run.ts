@@ -12,10 +12,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { reexecTrustingCa } from "../lib/dev/local/trust-ca.js";
 import { ensureSimulatorCa } from "../lib/dev/sim/server/index.js";
+import { BUDGET_TENANT, type BudgetFigures, benchBudget } from "./budget.js";
 import { benchChaos, type ChaosBenchResult } from "./chaos.js";
 import type { ControllerRssResult } from "./controller-rss.js";
 import { costSummary } from "./cost/summary.js";
 import { benchDenseByMode, type DenseFigures } from "./dense.js";
+import { benchScale, SCALE_SIZES, type ScaleRow } from "./scale.js";
 import { DENSE, LATENCY, LIMITS, SHAPES, STREAM_COUNTS } from "./settings.js";
 import { type BenchRow, benchOne, startRig, stopRig } from "./shape-runs.js";
 import { rightAlignedTable } from "./table.js";
@@ -47,6 +49,9 @@ async function controllerRssInItsOwnProcess(): Promise<ControllerRssResult> {
 
 const f = (n: number, d = 2) => n.toFixed(d);
 
+/** The steps of a whole run, in their order (the scale runs are apart: `--scale`). */
+const ALL_STEPS = ["shapes", "dense", "budget", "rss", "chaos"];
+
 /** The file a run updates, or nothing when there is none yet. */
 function readPrevious(path: string): Record<string, unknown> {
   try {
@@ -59,6 +64,20 @@ function readPrevious(path: string): Record<string, unknown> {
 function withoutCost(dense: DenseFigures): Omit<DenseFigures, "cost"> {
   const { cost: _cost, ...rest } = dense;
   return rest;
+}
+
+/**
+ * Writes one section of the results file and keeps the others (a run of one section must not
+ * wipe the figures of the last full run); `sectionsRanAt` records when each section ran.
+ */
+function writeSection(out: string, section: string, figures: unknown): void {
+  const previous = readPrevious(out);
+  const ranAt = { ...(previous.sectionsRanAt as Record<string, string> | undefined) };
+  ranAt[section] = new Date().toISOString();
+  writeFileSync(
+    out,
+    `${JSON.stringify({ ...previous, [section]: figures, sectionsRanAt: ranAt }, null, 2)}\n`,
+  );
 }
 
 function printTable(rows: BenchRow[]): void {
@@ -107,6 +126,45 @@ function printTable(rows: BenchRow[]): void {
   process.stdout.write(`${rightAlignedTable(head, lines)}\n`);
 }
 
+function budgetLine(b: BudgetFigures): string {
+  return (
+    `budget-bound (${b.mailboxes} mailboxes of ${b.requestsPerMailbox.join(", ")} requests, ${b.latencyMs} ms per request, ` +
+    `${b.limits.budgetPerWindow} per ${b.limits.windowMs / 1000} s): makespan ${f(b.full.makespanSeconds)} s, ` +
+    `LB ${f(b.lowerBoundSeconds)} s, mk/LB ${f(b.makespanOverLowerBound)} (target ≤ 1.15), ` +
+    `${b.full.throttled} 429s in ${b.full.requests} requests (${f(100 * b.throttledShare)} %, target ≤ 1 %), ${b.full.earlyRetries} early`
+  );
+}
+
+function printScaleRow(r: ScaleRow): void {
+  const head = [
+    "mailboxes",
+    "plan s",
+    "invocations",
+    "longest s",
+    "heap MiB",
+    "disc req",
+    "state/mbx",
+    "makespan s",
+    "LB s",
+    "mk/LB",
+    "max mbx/inv",
+  ];
+  const line = [
+    String(r.mailboxes),
+    f(r.planningSeconds),
+    String(r.coordinatorInvocations),
+    f(r.longestInvocationSeconds),
+    f(r.coordinatorPeakHeapBytes / 1024 / 1024, 1),
+    String(r.discoveryRequests),
+    f(r.stateRequestsPerMailbox),
+    r.full ? f(r.full.makespanSeconds) : "-",
+    f(r.lowerBoundSeconds),
+    r.makespanOverLowerBound === null ? "-" : f(r.makespanOverLowerBound),
+    String(r.largestTenantPerInvocation),
+  ];
+  process.stdout.write(`${rightAlignedTable(head, [line])}\n`);
+}
+
 async function main(): Promise<void> {
   const caDir = join(tmpdir(), "mailstream-bench-ca");
   mkdirSync(caDir, { recursive: true });
@@ -124,13 +182,16 @@ async function main(): Promise<void> {
     ?.slice("--streams=".length)
     .split(",")
     .map(Number);
-  /** `--steps=shapes,dense,rss,chaos`: the steps to run (default all, in this order). */
+  /**
+   * `--steps=shapes,dense,budget,rss,chaos`: the steps to run (default all, in this order);
+   * `--budget` is `--steps=budget`.
+   */
   const steps = new Set(
     process.argv
       .find((a) => a.startsWith("--steps="))
       ?.slice("--steps=".length)
       .split(",")
-      .filter(Boolean) ?? ["shapes", "dense", "rss", "chaos"],
+      .filter(Boolean) ?? (process.argv.includes("--budget") ? ["budget"] : ALL_STEPS),
   );
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
@@ -147,6 +208,7 @@ async function main(): Promise<void> {
   let denseByMode: Record<string, DenseFigures> | undefined;
   let chaos: ChaosBenchResult | undefined;
   let rss: ControllerRssResult | undefined;
+  let budget: BudgetFigures | undefined;
   const save = () => {
     const uniform1 = rows.find((r) => r.shape === "uniform" && r.streams === 1);
     const uniform16 = rows.find((r) => r.shape === "uniform" && r.streams === 16);
@@ -167,6 +229,10 @@ async function main(): Promise<void> {
         );
       ranAt.dense = now;
     }
+    if (budget) {
+      fresh.budget = { spec: BUDGET_TENANT, ...budget };
+      ranAt.budget = now;
+    }
     if (rss) {
       fresh.controllerRss = rss;
       ranAt.rss = now;
@@ -179,7 +245,7 @@ async function main(): Promise<void> {
       ...previous,
       ranAt: now,
       // Every step of the benchmark ran in this run.
-      complete: ["shapes", "dense", "rss", "chaos"].every((s) => (ranAt[s] ?? "") >= startedAt),
+      complete: ALL_STEPS.every((s) => (ranAt[s] ?? "") >= startedAt),
       wallSeconds: (Date.now() - started) / 1000,
       node: process.version,
       cpus: cpus().length,
@@ -192,6 +258,33 @@ async function main(): Promise<void> {
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     return result;
   };
+  // `--scale`: the tenant-scale runs alone (not in the default run: they take many minutes), their
+  // figures in the output file's `scale`. `--scale-sizes=1000,10000` chooses the sizes.
+  if (process.argv.includes("--scale")) {
+    const sizes =
+      process.argv
+        .find((a) => a.startsWith("--scale-sizes="))
+        ?.slice("--scale-sizes=".length)
+        .split(",")
+        .map(Number) ?? SCALE_SIZES;
+    // `--scale-planning-only`: the coordinator's invocation of each size, not the backup.
+    const planningOnly = process.argv.includes("--scale-planning-only");
+    const section = planningOnly ? "scalePlanning" : "scale";
+    const scale = await benchScale(
+      ca,
+      caDir,
+      sizes,
+      (row, sofar) => {
+        printScaleRow(row);
+        writeSection(out, section, sofar);
+      },
+      planningOnly,
+    );
+    writeSection(out, section, scale);
+    process.stdout.write(`growth per mailbox, largest over smallest: ${JSON.stringify(scale.growth)}\n`);
+    process.stdout.write(`wrote the ${section} section of ${out}\n`);
+    return;
+  }
   for (const shape of steps.has("shapes") ? (only ?? Object.keys(SHAPES)) : []) {
     const rig = await startRig(shape, ca, caDir);
     try {
@@ -222,6 +315,12 @@ async function main(): Promise<void> {
     process.stdout.write(
       `dense tenant by content mode (${byMode.fidelity.items} items of every kind): ${modes} (target: fidelity ≤ 0.10)\n`,
     );
+  }
+  if (steps.has("budget")) {
+    process.stderr.write("bench: the budget-bound regime (25 ms per request, 600 requests per 20 s) …\n");
+    budget = await benchBudget(ca, caDir);
+    process.stdout.write(`${budgetLine(budget)}\n`);
+    save();
   }
   if (steps.has("rss")) {
     process.stderr.write("bench: controller RSS with a 100 MB message …\n");

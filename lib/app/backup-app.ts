@@ -192,6 +192,8 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
     {
       maxStreams: config.streams.max,
       perMailboxConcurrency: config.streams.perMailboxConcurrency,
+      budgetPerWindow: config.streams.perMailboxBudget,
+      windowSeconds: config.streams.budgetWindowSeconds,
       pageSize: config.pageSize,
       ...options.planLimits,
     },

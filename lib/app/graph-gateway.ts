@@ -55,6 +55,8 @@ export function createGatewayFromConfig(
     tokens,
     baseUrl: config.tenant.graphBaseUrl,
     mailboxConcurrency: config.streams.perMailboxConcurrency,
+    mailboxRequestsPerWindow: config.streams.perMailboxBudget,
+    mailboxBudgetWindowMs: config.streams.budgetWindowSeconds * 1000 + config.streams.budgetMarginMs,
     policy: { budgetMs: retryBudgetMs(config), ...policy },
   });
 }

@@ -30,15 +30,77 @@ export interface JobProgressSnapshot {
 
 const FINISHED_UNIT = new Set(["done", "mailbox-skipped", "failed"]);
 
-/** Reads a job's progress from its records: overall, per unit cost, and per stream. */
+type UnitView = Awaited<ReturnType<StateStore["listUnits"]>>[number];
+type StreamView = Awaited<ReturnType<StateStore["listStreams"]>>[number];
+
+/** A running unit counts by the share of its folders already finished: coarse, but monotone. */
+function runningShare(u: UnitView): number {
+  if (u.status !== "running" || !u.checkpoint) return 0;
+  const finished = u.checkpoint.folderIndex + (u.checkpoint.doneFolders?.length ?? 0);
+  const share = u.folderIds.length > 0 ? finished / u.folderIds.length : 0;
+  return u.cost * share;
+}
+
+function streamRows(
+  streams: readonly StreamView[],
+  byIndex: ReadonlyMap<number, UnitView>,
+): JobProgressSnapshot["streams"] {
+  return streams.map((s) => {
+    // The lowest held unit: the one a stream works on first when it holds two.
+    const index = heldIndexes(s).find((i) => byIndex.get(i)?.status === "running");
+    const unit = index !== undefined ? byIndex.get(index) : undefined;
+    return {
+      streamId: s.streamId,
+      status: s.status,
+      ...(index !== undefined ? { unit: index } : {}),
+      ...(unit ? { mailbox: unit.mailboxId.slice(0, 8) } : {}),
+      unitsDone: s.unitsDone,
+      items: s.items,
+      bytes: s.bytes,
+    };
+  });
+}
+
+/**
+ * Reads a job's progress: overall, per unit cost, and per stream. Reads the job record, its
+ * streams and the units they hold, a constant number of records whatever the job's size (the
+ * job record sums the ended units; the streams' counters include the running units' stored
+ * pages). A job created by older code, whose record lacks those sums, is read unit by unit.
+ */
 export async function readJobProgress(
   state: StateStore,
   jobId: string,
 ): Promise<JobProgressSnapshot | undefined> {
   const job = await state.getJob(jobId);
   if (!job) return undefined;
-  const [units, streams] = await Promise.all([state.listUnits(jobId), state.listStreams(jobId)]);
-  const byIndex = new Map(units.map((u) => [u.index, u]));
+  if (job.costDone === undefined || job.errorsRecorded === undefined) return readByUnits(state, job);
+  const streams = await state.listStreams(jobId);
+  const held = [...new Set(streams.flatMap((s) => heldIndexes(s)))];
+  const units = (await Promise.all(held.map((i) => state.getUnit(jobId, i)))).filter(
+    (u): u is UnitView => u !== undefined,
+  );
+  const sum = (name: "items" | "bytes" | "throttled") => streams.reduce((n, s) => n + (s[name] ?? 0), 0);
+  return {
+    jobId,
+    status: job.status,
+    unitsTotal: job.unitCount,
+    unitsDone: job.unitsDone + job.unitsFailed + job.unitsSkipped,
+    costTotal: job.totalCost,
+    costDone: job.costDone + units.reduce((n, u) => n + runningShare(u), 0),
+    items: sum("items"),
+    bytes: sum("bytes"),
+    errors: job.errorsRecorded,
+    throttled: sum("throttled"),
+    streams: streamRows(streams, new Map(units.map((u) => [u.index, u]))),
+  };
+}
+
+/** The same, from every unit record: jobs created by code that kept no sums on the job record. */
+async function readByUnits(
+  state: StateStore,
+  job: NonNullable<Awaited<ReturnType<StateStore["getJob"]>>>,
+): Promise<JobProgressSnapshot> {
+  const [units, streams] = await Promise.all([state.listUnits(job.jobId), state.listStreams(job.jobId)]);
   let costDone = 0;
   let items = 0;
   let bytes = 0;
@@ -49,16 +111,10 @@ export async function readJobProgress(
     bytes += u.bytes;
     errors += u.errors.length;
     throttled += u.throttled;
-    if (FINISHED_UNIT.has(u.status)) costDone += u.cost;
-    else if (u.status === "running" && u.checkpoint) {
-      // A running unit counts by the share of its folders already finished: coarse, but monotone.
-      const finished = u.checkpoint.folderIndex + (u.checkpoint.doneFolders?.length ?? 0);
-      const share = u.folderIds.length > 0 ? finished / u.folderIds.length : 0;
-      costDone += u.cost * share;
-    }
+    costDone += FINISHED_UNIT.has(u.status) ? u.cost : runningShare(u);
   }
   return {
-    jobId,
+    jobId: job.jobId,
     status: job.status,
     unitsTotal: job.unitCount,
     unitsDone: units.filter((u) => FINISHED_UNIT.has(u.status)).length,
@@ -68,19 +124,6 @@ export async function readJobProgress(
     bytes,
     errors,
     throttled,
-    streams: streams.map((s) => {
-      // The lowest held unit: the one a stream works on first when it holds two.
-      const index = heldIndexes(s).find((i) => byIndex.get(i)?.status === "running");
-      const unit = index !== undefined ? byIndex.get(index) : undefined;
-      return {
-        streamId: s.streamId,
-        status: s.status,
-        ...(index !== undefined ? { unit: index } : {}),
-        ...(unit ? { mailbox: unit.mailboxId.slice(0, 8) } : {}),
-        unitsDone: s.unitsDone,
-        items: s.items,
-        bytes: s.bytes,
-      };
-    }),
+    streams: streamRows(streams, new Map(units.map((u) => [u.index, u]))),
   };
 }

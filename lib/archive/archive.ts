@@ -43,7 +43,8 @@ export interface Archive {
       folderClass?: string;
     }>,
   ): Promise<void>;
-  writeReport(report: { jobId: string }): Promise<void>;
+  /** `pagedLists`: the report's lists that may be stored in pages (reports.ts). */
+  writeReport(report: { jobId: string }, paging?: { pagedLists: readonly string[] }): Promise<void>;
   writeManifest(report: ManifestSource): Promise<void>;
 }
 
@@ -135,8 +136,8 @@ export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Ar
         })),
       );
     },
-    async writeReport(report) {
-      await writeReport(store, report.jobId, report);
+    async writeReport(report, paging) {
+      await writeReport(store, report.jobId, report, { pagedLists: paging?.pagedLists ?? [] });
     },
     async writeManifest(report) {
       await writeManifest(store, report);

@@ -154,9 +154,19 @@ export function manifestKey(jobId: string): string {
   return `${JOBS_PREFIX}${keySegment(jobId)}/manifest.json`;
 }
 
+/** `jobs/<jobId>/mailboxes-<nnnn>.json`: part `part` of a large job's manifest mailbox list. */
+export function manifestPageKey(jobId: string, part: number): string {
+  return `${JOBS_PREFIX}${keySegment(jobId)}/mailboxes-${String(part).padStart(4, "0")}.json`;
+}
+
 /** `reports/<jobId>/report.json` */
 export function reportKey(jobId: string): string {
   return `reports/${keySegment(jobId)}/report.json`;
+}
+
+/** `reports/<jobId>/pages/<list>-<nnnn>.json`: part `part` of a paged list of the job's report. */
+export function reportPageKey(jobId: string, list: string, part: number): string {
+  return `reports/${keySegment(jobId)}/pages/${list}-${String(part).padStart(4, "0")}.json`;
 }
 
 /**

@@ -16,7 +16,12 @@ import {
 } from "./catalog.js";
 import { type CatalogDamageError, CatalogLineError } from "./errors.js";
 import { compareJobIds, parseSnapshotKey, snapshotPrefix } from "./keys.js";
-import { listFinalizedJobs, type ManifestMailboxStatus, readManifest } from "./manifest.js";
+import {
+  type FinalizedJobCache,
+  listFinalizedJobs,
+  type ManifestMailboxStatus,
+  readFinalizedJob,
+} from "./manifest.js";
 import { readSnapshot, type Snapshot, writeSnapshot } from "./snapshot.js";
 import type { ObjectStore } from "./store.js";
 
@@ -75,6 +80,8 @@ export interface ViewOptions {
   strict?: boolean;
   /** Start from the latest usable snapshot. Default true. */
   useSnapshots?: boolean;
+  /** Jobs' manifests read once for many views (a search's); default: read for this view. */
+  finalizedJobs?: FinalizedJobCache;
 }
 
 /** Catalog parts fetched at once during a replay (S3 GETs in flight). */
@@ -184,14 +191,17 @@ export interface JobReading {
   requireHeader: boolean;
 }
 
-export async function jobReading(store: ObjectStore, mailboxId: string, jobId: string): Promise<JobReading> {
-  const manifest = await readManifest(store, jobId);
-  const status: ManifestMailboxStatus | undefined = manifest?.mailboxes.find(
-    (m) => m.mailboxId === mailboxId,
-  )?.status;
+export async function jobReading(
+  store: ObjectStore,
+  mailboxId: string,
+  jobId: string,
+  cache?: FinalizedJobCache,
+): Promise<JobReading> {
+  const job = await (cache ? cache.get(store, jobId) : readFinalizedJob(store, jobId));
+  const status: ManifestMailboxStatus | undefined = job?.mailboxes.get(mailboxId)?.status;
   return {
     applyResets: status === "complete" || status === "partial",
-    requireHeader: (manifest?.catalogPartVersion ?? 1) >= 2,
+    requireHeader: (job?.manifest.catalogPartVersion ?? 1) >= 2,
   };
 }
 
@@ -277,7 +287,7 @@ export async function mailboxViewAt(
   for (const job of counted) {
     const { jobId } = job.catalog;
     if (snapshot && compareJobIds(jobId, snapshot.header.jobId) <= 0) continue;
-    const { applyResets, requireHeader } = await jobReading(store, mailboxId, jobId);
+    const { applyResets, requireHeader } = await jobReading(store, mailboxId, jobId, opts.finalizedJobs);
     if (job.catalog.foldersKey) {
       const folders = await readFolders(store, job.catalog.foldersKey, { requireHeader });
       collect(folders.errors);

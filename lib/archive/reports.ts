@@ -2,34 +2,117 @@
  * Job reports (`reports/<jobId>/report.json`). The report's shape belongs to the pipeline
  * (lib/backup/report.ts); here it travels inside a small typed envelope, so a reader can tell a
  * report from any other JSON and which version wrote it.
+ *
+ * Version 2 pages the report's long lists: a list the writer names (per unit, per mailbox…)
+ * whose JSON is larger than a page is cut into page objects of about {@link REPORT_PAGE_BYTES}
+ * (`reports/<jobId>/pages/<list>-<nnnn>.json`) and left empty in report.json, whose `pages` says
+ * how many parts and entries each has. So report.json stays small at 100,000 mailboxes, a job
+ * listing reads only it ({@link readReportSummary}), and {@link readReport} gives the whole
+ * report as version 1 did. Version 1 envelopes (every list inline) are read as before.
  */
 
 import { DamagedArchiveError } from "./errors.js";
-import { compareJobIds, fromKeySegment, reportKey } from "./keys.js";
+import { cutIntoPages, needsPages } from "./json-pages.js";
+import { compareJobIds, fromKeySegment, reportKey, reportPageKey } from "./keys.js";
 import { getBytesIfExists, type ObjectStore } from "./store.js";
+
+/** Bytes of JSON a report page holds at most (one entry larger than that gets a page alone). */
+export const REPORT_PAGE_BYTES = 1024 * 1024;
+
+/** Where a paged list of the report went. */
+export interface ReportPages {
+  /** Page objects, `<list>-0000.json` on. */
+  parts: number;
+  /** Entries of the list, all parts together. */
+  entries: number;
+}
 
 export interface ReportEnvelope<T> {
   format: "mailstream.report";
-  version: 1;
+  /** 1: every list inline; 2: long lists in pages (`pages`). */
+  version: 1 | 2;
   jobId: string;
   /** ISO time the report was written. */
   writtenAt: string;
   report: T;
+  /** Version 2: the lists (dot paths into `report`) moved to pages, left empty in `report`. */
+  pages?: Record<string, ReportPages>;
 }
 
-/** Writes the job's report (rewriting it when finalization runs again). Returns its key. */
+interface ReportPage {
+  format: "mailstream.report-page";
+  version: 1;
+  jobId: string;
+  list: string;
+  part: number;
+  entries: unknown[];
+}
+
+export interface WriteReportOptions {
+  /** Lists of the report (dot paths, e.g. `units` or `plan.units`) paged when they are long. */
+  pagedLists?: readonly string[];
+  /** Bytes of JSON per page, ≥ 1. Default {@link REPORT_PAGE_BYTES}. */
+  pageBytes?: number;
+  now?: Date;
+}
+
+function listAt(report: unknown, path: string): unknown[] | undefined {
+  let value: unknown = report;
+  for (const name of path.split(".")) value = (value as Record<string, unknown> | undefined)?.[name];
+  return Array.isArray(value) ? value : undefined;
+}
+
+/** A copy of `report` with the list at `path` replaced by `list` (the objects on the path copied). */
+function withList<T>(report: T, path: string, list: unknown[]): T {
+  const [name, ...rest] = path.split(".");
+  const object = report as Record<string, unknown>;
+  return {
+    ...object,
+    [name!]: rest.length === 0 ? list : withList(object[name!], rest.join("."), list),
+  } as T;
+}
+
+/**
+ * Writes the job's report (rewriting it when finalization runs again): its long lists' pages
+ * first, report.json last, so that a reader who finds report.json finds its pages. Returns its key.
+ */
 export async function writeReport<T>(
   store: ObjectStore,
   jobId: string,
   report: T,
-  now: Date = new Date(),
+  options: WriteReportOptions = {},
 ): Promise<string> {
+  const pageBytes = options.pageBytes ?? REPORT_PAGE_BYTES;
+  let summary = report;
+  const pages: Record<string, ReportPages> = {};
+  for (const list of options.pagedLists ?? []) {
+    const entries = listAt(report, list);
+    if (!entries || !needsPages(entries, pageBytes)) continue;
+    const parts = cutIntoPages(entries, pageBytes);
+    // One page at a time: a page is up to a MiB, and a report has few of them per list.
+    for (const [part, page] of parts.entries()) {
+      const body: ReportPage = {
+        format: "mailstream.report-page",
+        version: 1,
+        jobId,
+        list,
+        part,
+        entries: page,
+      };
+      await store.put(reportPageKey(jobId, list, part), Buffer.from(`${JSON.stringify(body)}\n`), {
+        contentType: "application/json",
+      });
+    }
+    pages[list] = { parts: parts.length, entries: entries.length };
+    summary = withList(summary, list, []);
+  }
   const envelope: ReportEnvelope<T> = {
     format: "mailstream.report",
-    version: 1,
+    version: 2,
     jobId,
-    writtenAt: now.toISOString(),
-    report,
+    writtenAt: (options.now ?? new Date()).toISOString(),
+    report: summary,
+    pages,
   };
   const key = reportKey(jobId);
   await store.put(key, Buffer.from(`${JSON.stringify(envelope, null, 2)}\n`), {
@@ -38,33 +121,89 @@ export async function writeReport<T>(
   return key;
 }
 
-/** The job's report envelope, or undefined when none was written. Throws on anything that is not one. */
-export async function readReport<T>(
+async function readJson(store: ObjectStore, key: string, what: string): Promise<unknown> {
+  const bytes = await getBytesIfExists(store, key);
+  if (!bytes) return undefined;
+  try {
+    return JSON.parse(bytes.toString("utf8"));
+  } catch (error) {
+    throw new DamagedArchiveError(`${what} ${key}: expected JSON, found ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * The job's report envelope as report.json holds it: with version 2, the paged lists empty and
+ * `pages` saying where they are. Undefined when none was written; throws on anything else.
+ */
+export async function readReportSummary<T>(
   store: ObjectStore,
   jobId: string,
 ): Promise<ReportEnvelope<T> | undefined> {
   const key = reportKey(jobId);
-  const bytes = await getBytesIfExists(store, key);
-  if (!bytes) return undefined;
-  let value: Partial<ReportEnvelope<T>>;
-  try {
-    value = JSON.parse(bytes.toString("utf8"));
-  } catch (error) {
-    throw new DamagedArchiveError(`report ${key}: expected JSON, found ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
+  const value = (await readJson(store, key, "report")) as Partial<ReportEnvelope<T>> | undefined;
+  if (value === undefined) return undefined;
   if (
     value?.format !== "mailstream.report" ||
-    value.version !== 1 ||
+    (value.version !== 1 && value.version !== 2) ||
     value.jobId !== jobId ||
     !("report" in value)
   ) {
     throw new DamagedArchiveError(
-      `report ${key}: expected a mailstream.report version 1 envelope for job ${jobId}, found format ${String(value?.format)}, version ${String(value?.version)}, job ${String(value?.jobId)}`,
+      `report ${key}: expected a mailstream.report version 1 or 2 envelope for job ${jobId}, found format ${String(value?.format)}, version ${String(value?.version)}, job ${String(value?.jobId)}`,
     );
   }
   return value as ReportEnvelope<T>;
+}
+
+/** The entries of one paged list, all its parts in order; throws when a part is missing or damaged. */
+async function readPagedList(
+  store: ObjectStore,
+  jobId: string,
+  list: string,
+  pages: ReportPages,
+): Promise<unknown[]> {
+  const entries: unknown[] = [];
+  for (let part = 0; part < pages.parts; part++) {
+    const key = reportPageKey(jobId, list, part);
+    const page = (await readJson(store, key, "report page")) as Partial<ReportPage> | undefined;
+    if (
+      page?.format !== "mailstream.report-page" ||
+      page.jobId !== jobId ||
+      page.list !== list ||
+      page.part !== part ||
+      !Array.isArray(page.entries)
+    ) {
+      throw new DamagedArchiveError(
+        `report page ${key}: expected part ${part} of ${pages.parts} of list ${list} of job ${jobId}, found ${page === undefined ? "no object" : `format ${String(page.format)}, list ${String(page.list)}, part ${String(page.part)}`}`,
+      );
+    }
+    entries.push(...page.entries);
+  }
+  if (entries.length !== pages.entries) {
+    throw new DamagedArchiveError(
+      `report pages of list ${list} of job ${jobId}: expected ${pages.entries} entries, found ${entries.length}`,
+    );
+  }
+  return entries;
+}
+
+/**
+ * The job's whole report envelope (a paged report's lists read back from their pages), or
+ * undefined when none was written. Throws on anything that is not one.
+ */
+export async function readReport<T>(
+  store: ObjectStore,
+  jobId: string,
+): Promise<ReportEnvelope<T> | undefined> {
+  const envelope = await readReportSummary<T>(store, jobId);
+  if (!envelope?.pages) return envelope;
+  let report = envelope.report;
+  for (const [list, pages] of Object.entries(envelope.pages)) {
+    report = withList(report, list, await readPagedList(store, jobId, list, pages));
+  }
+  return { ...envelope, report };
 }
 
 /** Ids of every job with a report, in time order. */

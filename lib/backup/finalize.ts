@@ -1,5 +1,5 @@
 import type { FinalizeArchivePort, FinalizeStatePort } from "./ports.js";
-import { buildJobReport, type JobReport } from "./report.js";
+import { buildJobReport, JOB_REPORT_PAGED_LISTS, type JobReport } from "./report.js";
 
 export interface FinalizeDeps {
   state: FinalizeStatePort;
@@ -17,7 +17,7 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Jo
   const endedAt = (deps.now?.() ?? new Date()).toISOString();
   const input = await deps.state.reportInput(jobId);
   const report = buildJobReport({ ...input, endedAt });
-  await deps.archive.writeReport(report);
+  await deps.archive.writeReport(report, { pagedLists: JOB_REPORT_PAGED_LISTS });
   await deps.archive.writeManifest(report);
   await deps.state.promoteSyncStates(jobId);
   await deps.state.markJobFinished(jobId, report.status, endedAt);

@@ -474,7 +474,11 @@ export interface FinalizeStatePort {
 }
 
 export interface FinalizeArchivePort {
-  writeReport(report: JobReport): Promise<void>;
+  /**
+   * Writes the report; `pagedLists` (dot paths into the report) are the lists that grow with the
+   * tenant, which the archive may store in pages (docs/archive-format.md).
+   */
+  writeReport(report: JobReport, paging: { pagedLists: readonly string[] }): Promise<void>;
   /** The manifest makes the job's catalog count in point-in-time views. */
   writeManifest(report: JobReport): Promise<void>;
 }

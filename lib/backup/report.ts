@@ -1,7 +1,13 @@
-import type { JobReport, ReportInput } from "./ports.js";
+import type { JobReport, ReportInput, UnitRecordView } from "./ports.js";
 
 /** The report types live with the other ports and data of the backup flow (ports.ts). */
 export type { JobReport, ReportInput, UnitRecordView } from "./ports.js";
+
+/**
+ * The report's lists that grow with the tenant (one entry per unit or mailbox): the archive
+ * stores them in pages when they are long, so that report.json stays small at any size.
+ */
+export const JOB_REPORT_PAGED_LISTS = ["plan.units", "units", "mailboxes", "skippedMailboxes"] as const;
 
 const seconds = (from?: string, to?: string) =>
   from && to ? Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000) : 0;
@@ -34,10 +40,23 @@ export function buildJobReport(input: ReportInput): JobReport {
   const streamIds = new Set<number>();
   for (let s = 0; s < input.streams; s++) streamIds.add(s);
   for (const u of units) if (u.streamId !== undefined) streamIds.add(u.streamId);
+  // Units by stream and by mailbox, gathered in one pass: a filter per mailbox would make the
+  // report quadratic in the tenant's size.
+  const byStream = new Map<number, UnitRecordView[]>();
+  const byMailbox = new Map<string, UnitRecordView[]>();
+  const add = <K>(map: Map<K, UnitRecordView[]>, key: K, u: UnitRecordView) => {
+    const list = map.get(key);
+    if (list) list.push(u);
+    else map.set(key, [u]);
+  };
+  for (const u of units) {
+    if (u.streamId !== undefined && u.startedAt) add(byStream, u.streamId, u);
+    add(byMailbox, u.mailboxId, u);
+  }
   const streams = [...streamIds]
     .sort((a, b) => a - b)
     .map((streamId) => {
-      const mine = units.filter((u) => u.streamId === streamId && u.startedAt);
+      const mine = byStream.get(streamId) ?? [];
       const busySeconds = mine.reduce((s, u) => s + seconds(u.startedAt, u.endedAt), 0);
       const starts = mine.map((u) => u.startedAt!).sort();
       const ends = mine
@@ -57,7 +76,7 @@ export function buildJobReport(input: ReportInput): JobReport {
     });
 
   const mailboxes = input.mailboxes.map(({ mailboxId, address }) => {
-    const mine = units.filter((u) => u.mailboxId === mailboxId);
+    const mine = byMailbox.get(mailboxId) ?? [];
     const errors = mine.flatMap((u) => u.errors);
     const status: JobReport["mailboxes"][number]["status"] = mine.some((u) => u.status === "failed")
       ? "failed"

@@ -5,9 +5,9 @@
  */
 import { DamagedArchiveError } from "../archive/errors.js";
 import { compareJobIds } from "../archive/keys.js";
-import { type JobManifest, listFinalizedJobs, readManifest } from "../archive/manifest.js";
+import { type JobManifest, listFinalizedJobs, manifestMailboxes, readManifest } from "../archive/manifest.js";
 import type { MailboxView, ViewFolder } from "../archive/replay.js";
-import { listReportedJobs, readReport } from "../archive/reports.js";
+import { listReportedJobs, type ReportPages, readReport, readReportSummary } from "../archive/reports.js";
 import type { ObjectStore } from "../archive/store.js";
 import type { JobReport } from "../backup/report.js";
 import { isMailstreamError } from "../errors.js";
@@ -19,14 +19,31 @@ export interface ArchivedJob {
   jobId: string;
   /** Present when the job was finalized (its catalog counts in point-in-time views). */
   manifest?: JobManifest;
-  /** Present when the job's report was written. */
+  /**
+   * Present when the job's report was written: as report.json holds it, so the lists named in
+   * `reportPages` are empty here (read them with {@link wholeReport}).
+   */
   report?: JobReport;
+  /** The report's lists kept in pages (large jobs), by dot path. */
+  reportPages?: Record<string, ReportPages>;
   /** Why the manifest or report could not be read (damaged), when that happened. */
   problems?: string[];
 }
 
+export interface ListJobsOptions {
+  /**
+   * Read the mailbox list of a large job's manifest from its pages (version 2), so that
+   * `manifest.mailboxes` is whole. Default true; a listing of jobs alone passes false and finds
+   * `mailboxes: []` with the count in `manifest.mailboxPages`.
+   */
+  mailboxes?: boolean;
+}
+
 /** Every job the archive knows, in time order, with its manifest and report when present. */
-export async function listArchivedJobs(store: ObjectStore): Promise<ArchivedJob[]> {
+export async function listArchivedJobs(
+  store: ObjectStore,
+  options: ListJobsOptions = {},
+): Promise<ArchivedJob[]> {
   const [finalized, reported] = await Promise.all([listFinalizedJobs(store), listReportedJobs(store)]);
   const ids = [...new Set([...finalized, ...reported])].sort(compareJobIds);
   const done = new Set(finalized);
@@ -45,24 +62,48 @@ export async function listArchivedJobs(store: ObjectStore): Promise<ArchivedJob[
         }
       };
       const [manifest, envelope] = await Promise.all([
-        done.has(jobId) ? attempt(() => readManifest(store, jobId)) : undefined,
-        withReport.has(jobId) ? attempt(() => readReport<JobReport>(store, jobId)) : undefined,
+        done.has(jobId)
+          ? attempt(() => readManifestWith(store, jobId, options.mailboxes ?? true))
+          : undefined,
+        withReport.has(jobId) ? attempt(() => readReportSummary<JobReport>(store, jobId)) : undefined,
       ]);
+      const pages = envelope?.pages && Object.keys(envelope.pages).length > 0 ? envelope.pages : undefined;
       return {
         jobId,
         ...(manifest ? { manifest } : {}),
         ...(envelope ? { report: envelope.report } : {}),
+        ...(pages ? { reportPages: pages } : {}),
         ...(problems.length ? { problems } : {}),
       };
     }),
   );
 }
 
+/** The job's manifest; with `mailboxes`, a paged mailbox list read back into it. */
+async function readManifestWith(
+  store: ObjectStore,
+  jobId: string,
+  mailboxes: boolean,
+): Promise<JobManifest | undefined> {
+  const manifest = await readManifest(store, jobId);
+  if (!manifest?.mailboxPages || !mailboxes) return manifest;
+  return { ...manifest, mailboxes: [...(await manifestMailboxes(store, manifest)).values()] };
+}
+
+/**
+ * The job's whole report, its paged lists read back (a listing holds report.json alone); the
+ * report as listed when nothing of it is paged.
+ */
+export async function wholeReport(store: ObjectStore, job: ArchivedJob): Promise<JobReport | undefined> {
+  if (!job.report || !job.reportPages) return job.report;
+  return (await readReport<JobReport>(store, job.jobId))?.report;
+}
+
 /** Jobs, or an error saying that the place holds no archive. */
-export async function requireJobs(store: ObjectStore): Promise<ArchivedJob[]> {
+export async function requireJobs(store: ObjectStore, options: ListJobsOptions = {}): Promise<ArchivedJob[]> {
   let jobs: ArchivedJob[];
   try {
-    jobs = await listArchivedJobs(store);
+    jobs = await listArchivedJobs(store, options);
   } catch (error) {
     if (isMailstreamError(error)) throw error;
     // A missing bucket, denied access or an unreachable endpoint: say where, not a stack trace.
@@ -95,13 +136,15 @@ export interface ArchivedMailbox {
 export function mailboxesOf(jobs: readonly ArchivedJob[]): ArchivedMailbox[] {
   const byId = new Map<string, ArchivedMailbox>();
   for (const job of jobs) {
-    const addresses = new Map((job.report?.mailboxes ?? []).map((m) => [m.mailboxId, m]));
+    // Manifests keep each mailbox's address since reports are paged; older ones take it from
+    // their (unpaged) report.
+    const addresses = new Map((job.report?.mailboxes ?? []).map((m) => [m.mailboxId, m.address]));
     const listed = job.manifest?.mailboxes ?? job.report?.mailboxes ?? [];
     for (const m of listed) {
       const known = byId.get(m.mailboxId);
       byId.set(m.mailboxId, {
         mailboxId: m.mailboxId,
-        address: addresses.get(m.mailboxId)?.address ?? known?.address ?? m.mailboxId,
+        address: m.address ?? addresses.get(m.mailboxId) ?? known?.address ?? m.mailboxId,
         lastJobId: job.jobId,
         lastStatus: m.status,
       });

@@ -6,6 +6,7 @@
  * the catalog's size, not the archive's.
  */
 import type { CatalogDamageError } from "../archive/errors.js";
+import { FinalizedJobCache } from "../archive/manifest.js";
 import { mailboxViewAt, type ViewMessage } from "../archive/replay.js";
 import type { ObjectStore } from "../archive/store.js";
 import type { ArchivedMailbox } from "./directory.js";
@@ -141,10 +142,12 @@ export async function searchArchive(
   const errors: CatalogDamageError[] = [];
   let scanned = 0;
   let next = 0;
+  // Every mailbox is replayed against the same few jobs: read each job's manifest once.
+  const finalizedJobs = new FinalizedJobCache();
   const worker = async () => {
     while (next < mailboxes.length) {
       const mailbox = mailboxes[next++]!;
-      const view = await mailboxViewAt(store, mailbox.mailboxId, opts.at);
+      const view = await mailboxViewAt(store, mailbox.mailboxId, opts.at, { finalizedJobs });
       errors.push(...view.errors);
       for (const folder of view.folders) {
         const path = folder.path ?? folder.folderId;

@@ -191,6 +191,20 @@ export const configSchema = z
         max: integer(1, 1000).default(16),
         /** Most concurrent Graph requests per mailbox across all streams. 1..4, default 4. */
         perMailboxConcurrency: integer(1, 4).default(4),
+        /**
+         * Graph requests the app may send one mailbox per budget window (Outlook: 10,000 per
+         * 10 minutes). The gateway paces every mailbox to it instead of meeting 429s, and the
+         * planner counts it in its estimates. 1..1000000, default 10000.
+         */
+        perMailboxBudget: integer(1, 1_000_000).default(10_000),
+        /** Length of that budget window, s. 1..86400, default 600 (10 minutes). */
+        budgetWindowSeconds: integer(1, 86_400).default(600),
+        /**
+         * Added to the budget window on the client's side, ms, so that network delay cannot move
+         * requests the client counted in one window into the service's next one. 0..60000,
+         * default 1000.
+         */
+        budgetMarginMs: integer(0, 60_000).default(1_000),
       })
       .prefault({}),
     /** Delta page size (`Prefer: odata.maxpagesize`), items. 10..1000, default 100. */

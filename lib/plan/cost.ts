@@ -37,9 +37,13 @@
  * Lower bound. Every request holds one of the mailbox's C slots for at least L, the allowance
  * holds B requests, and after it the mailbox gets at most β. So mailbox m takes at least
  *
- *     T_m = max( s_m / C , min(q_m, B)·L / C + max(0, q_m − B) / β )
+ *     T_m = max( s_m / C , min(q_m, B)·L / C + max(0, q_m − B) / β , (k − 1)·W + r·L / C )
  *
- * (exact for a mailbox without bytes planned as one unit). One stream runs at most C_stream
+ * where the last term counts whole windows: the service's window starts with the mailbox's first
+ * request (sliding, or anchored there as in the simulator), so q_m requests need
+ * k = ⌈q_m / B⌉ windows, the last one starting (k − 1)·W later with r = q_m − (k − 1)·B
+ * requests left; it is never below the fluid term and no client can beat it (the budget-bound
+ * regime; unit estimates count it too) (exact for a mailbox without bytes planned as one unit). One stream runs at most C_stream
  * (`perStreamConcurrency`) requests, so m occupies streams for at least S_m, the same with
  * C_stream in place of C. With N streams:
  *
@@ -125,7 +129,31 @@ export function workSeconds(
   const budget = budgetShare * budgetRate(limits);
   const rate = work.requests / concurrencySeconds;
   if (work.requests <= allowance || rate <= budget) return concurrencySeconds;
-  return allowance / rate + (work.requests - allowance) / budget;
+  // Whole windows of σB requests (≥ the fluid burst-then-B/W model, and what simulate.ts does).
+  const fluid = allowance / rate + (work.requests - allowance) / budget;
+  return Math.max(
+    fluid,
+    windowedSeconds(work.requests, allowance, concurrencySeconds / work.requests, limits),
+  );
+}
+
+/**
+ * Seconds for `requests` when the service counts them in windows of W seconds holding
+ * `perWindow` requests each, the first window starting with the first request (a sliding window
+ * or one anchored at the first request, as Outlook's and the simulator's are): k = ⌈q / perWindow⌉
+ * windows, the last one starting (k − 1) W after the first request and holding the
+ * r = q − (k − 1) perWindow requests left, which take r × `secondsPerRequest` at least. The fluid
+ * model (a burst, then B / W) can be up to one window below it and no client can reach it.
+ */
+function windowedSeconds(
+  requests: number,
+  perWindow: number,
+  secondsPerRequest: number,
+  limits: PlanLimits,
+): number {
+  const windows = Math.ceil(requests / Math.max(1, perWindow));
+  const last = requests - (windows - 1) * perWindow;
+  return (windows - 1) * limits.windowSeconds + last * secondsPerRequest;
 }
 
 /**
@@ -137,7 +165,13 @@ export function minimumWorkSeconds(work: WorkEstimate, concurrency: number, limi
   const burst =
     (Math.min(work.requests, limits.budgetPerWindow) * limits.requestLatencySeconds) / concurrency;
   const afterBurst = Math.max(0, work.requests - limits.budgetPerWindow) / budgetRate(limits);
-  return Math.max(work.serialSeconds / concurrency, burst + afterBurst);
+  const windowed = windowedSeconds(
+    work.requests,
+    limits.budgetPerWindow,
+    limits.requestLatencySeconds / concurrency,
+    limits,
+  );
+  return Math.max(work.serialSeconds / concurrency, burst + afterBurst, windowed);
 }
 
 /** T_m: the least time a mailbox's work can take, with all of its concurrency and budget. */

@@ -28,7 +28,14 @@ export {
   simulateSchedule,
   type UnitTiming,
 } from "./simulate.js";
-export { type FolderGroup, type FolderWork, groupFolders, type MailboxSplit, splitMailbox } from "./split.js";
+export {
+  type FolderGroup,
+  type FolderWork,
+  groupFolders,
+  MAX_FOLDERS_PER_UNIT,
+  type MailboxSplit,
+  splitMailbox,
+} from "./split.js";
 export type {
   FolderRead,
   MailboxPlan,

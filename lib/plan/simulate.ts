@@ -1,4 +1,4 @@
-import { budgetRate, type PlanLimits } from "./limits.js";
+import type { PlanLimits } from "./limits.js";
 import type { Unit } from "./types.js";
 
 /** What the simulation needs of a unit. */
@@ -20,8 +20,10 @@ export interface MailboxInterval {
   requestsPerSecond: number;
   /** Σ concurrent requests of the mailbox's running units (requests/s × effective latency). */
   concurrency: number;
-  /** True while the mailbox's first-window allowance is used up: the rate is then ≤ B / W. */
+  /** True while the mailbox's budget window is used up: its units wait (rate 0) for the next window. */
   budgetBound: boolean;
+  /** When the mailbox's budget window in force began (its requests in it are ≤ B). */
+  windowStartSeconds: number;
 }
 
 export interface Schedule {
@@ -44,26 +46,20 @@ interface Running {
 
 interface MailboxState {
   mailboxId: string;
-  /** First-window allowance left as of `since`. */
+  /** Requests left in the current budget window as of `since`. */
   allowance: number;
+  /** Start of the current budget window: the mailbox's first request, then every W while it works. */
+  windowStart: number;
   since: number;
   running: Running[];
-  exhaustAt: number;
+  /** Next event of the mailbox: its window's allowance runs out, or the window ends. */
+  eventAt: number;
 }
 
-/** Hands `total` out among `running` as max-min fair shares, no unit above its (scaled) cap. */
-function waterFill(running: Running[], caps: number[], total: number): void {
-  const order = running.map((_, i) => i).sort((a, b) => caps[a]! - caps[b]!);
-  let left = total;
-  for (let k = 0; k < order.length; k++) {
-    const i = order[k]!;
-    const rate = Math.min(caps[i]!, left / (order.length - k));
-    running[i]!.rate = rate;
-    left -= rate;
-  }
-}
+/** Allowance below this is spent (floating-point remainders of exhausted windows). */
+const SPENT = 1e-9;
 
-/** Brings a mailbox's units and allowance to `now`, then sets their rates and next events. */
+/** Brings a mailbox's units and window to `now`, then sets their rates and next event. */
 function settle(state: MailboxState, now: number, limits: PlanLimits): void {
   const elapsed = now - state.since;
   let used = 0;
@@ -71,40 +67,42 @@ function settle(state: MailboxState, now: number, limits: PlanLimits): void {
     r.remaining = Math.max(0, r.remaining - r.rate * elapsed);
     used += r.rate * elapsed;
   }
-  if (state.allowance > 0) state.allowance = Math.max(0, state.allowance - used);
+  state.allowance = Math.max(0, state.allowance - used);
   state.since = now;
+  // A window that has ended gives way to a new one from now (the next request opens it).
+  if (now >= state.windowStart + limits.windowSeconds) {
+    state.windowStart = now;
+    state.allowance = limits.budgetPerWindow;
+  }
   const { running } = state;
   if (running.length === 0) {
-    state.exhaustAt = Number.POSITIVE_INFINITY;
+    state.eventAt = Number.POSITIVE_INFINITY;
     return;
   }
-  // Units of one mailbox running at once share its C concurrent requests...
+  // Units of one mailbox running at once share its C concurrent requests and its window's B.
   const asked = running.reduce((sum, r) => sum + r.unit.concurrency, 0);
   const scale = Math.min(1, limits.perMailboxConcurrency / asked);
-  if (state.allowance > 0) {
-    for (const r of running) r.rate = r.cap * scale;
-  } else {
-    // ...and, once the first window's allowance is gone, its budget rate.
-    waterFill(
-      running,
-      running.map((r) => r.cap * scale),
-      budgetRate(limits),
-    );
-  }
+  const open = state.allowance > SPENT;
   let total = 0;
   for (const r of running) {
-    r.finishAt = now + r.remaining / r.rate;
+    r.rate = open ? r.cap * scale : 0;
+    // A unit whose last request went out as the window ran out ends now, not after the wait.
+    r.finishAt =
+      r.remaining <= SPENT ? now : r.rate > 0 ? now + r.remaining / r.rate : Number.POSITIVE_INFINITY;
     total += r.rate;
   }
-  state.exhaustAt = state.allowance > 0 ? now + state.allowance / total : Number.POSITIVE_INFINITY;
+  const windowEnd = state.windowStart + limits.windowSeconds;
+  state.eventAt = open ? Math.min(windowEnd, now + state.allowance / total) : windowEnd;
 }
 
 /**
  * Simulates dynamic assignment: `streams` streams pull `units` in the order given (the plan's
  * largest-first order) whenever they are free. A unit runs at its concurrency (c / L_eff
- * requests/s); units of one mailbox running at once share the mailbox's C and, after its first
- * window's allowance of B requests, its budget rate B / W (max-min fair). Time advances from
- * event to event (a unit ends, an allowance runs out), so the result is exact for the model.
+ * requests/s); units of one mailbox running at once share the mailbox's C and its budget: B
+ * requests per window of W seconds, the window starting with the mailbox's first request (and
+ * again when one ends); a mailbox that used its window's B waits for the next. Time advances from
+ * event to event (a unit ends, a window's allowance runs out, a window ends), so the result is
+ * exact for the model.
  * `onInterval` sees every busy mailbox's rates between events (for tests and benchmarks).
  */
 export function simulateSchedule(
@@ -146,9 +144,10 @@ export function simulateSchedule(
         state = {
           mailboxId: unit.mailboxId,
           allowance: limits.budgetPerWindow,
+          windowStart: now,
           since: now,
           running: [],
-          exhaustAt: Number.POSITIVE_INFINITY,
+          eventAt: Number.POSITIVE_INFINITY,
         };
         mailboxes.set(unit.mailboxId, state);
       }
@@ -169,7 +168,7 @@ export function simulateSchedule(
     dirty.clear();
     let until = Number.POSITIVE_INFINITY;
     for (const r of running) until = Math.min(until, r.finishAt);
-    for (const state of busy) until = Math.min(until, state.exhaustAt);
+    for (const state of busy) until = Math.min(until, state.eventAt);
     if (onInterval) {
       for (const state of busy) {
         let requestsPerSecond = 0;
@@ -184,15 +183,16 @@ export function simulateSchedule(
           toSeconds: until,
           requestsPerSecond,
           concurrency,
-          budgetBound: state.allowance <= 0,
+          budgetBound: state.allowance <= SPENT,
+          windowStartSeconds: state.windowStart,
         });
       }
     }
     now = until;
     for (const state of busy) {
-      if (state.exhaustAt <= now) {
+      if (state.eventAt <= now) {
         settle(state, now, limits);
-        state.allowance = 0;
+        if (state.allowance <= SPENT) state.allowance = 0;
         dirty.add(state);
       }
     }

@@ -71,13 +71,70 @@ function splitInto(
 }
 
 /**
+ * Folders one unit holds at most. A unit's state record keeps its folder ids (Graph's are about
+ * 120–160 bytes) and, while it runs, those it could not finish: 1,000 keeps the record near
+ * 200 KB, half DynamoDB's 400 KB item limit, for the rare mailbox with thousands of folders.
+ */
+export const MAX_FOLDERS_PER_UNIT = 1000;
+
+/**
+ * Cuts the folders, in their order, into k runs of nearly equal count, k the fewest that keeps
+ * each within `maxFolders` but never more than C (each unit needs a request slot of the mailbox's
+ * C; a mailbox of more than C × `maxFolders` folders gets C larger units).
+ */
+function splitByCount(
+  folders: readonly FolderWork[],
+  overhead: WorkEstimate,
+  maxFolders: number,
+  limits: PlanLimits,
+): MailboxSplit {
+  const k = Math.min(limits.perMailboxConcurrency, Math.ceil(folders.length / maxFolders));
+  const groups: FolderGroup[] = [];
+  for (let g = 0; g < k; g++) {
+    const run = folders.slice(
+      Math.round((g * folders.length) / k),
+      Math.round(((g + 1) * folders.length) / k),
+    );
+    groups.push({
+      folderIds: run.map((f) => f.folderId),
+      work: run.reduce((w, f) => addWork(w, f.work), noWork),
+    });
+  }
+  const last = groups.reduce((min, g) => (g.work.serialSeconds < min.work.serialSeconds ? g : min));
+  last.work = addWork(last.work, overhead);
+  const concurrency = Math.max(
+    1,
+    Math.min(limits.perStreamConcurrency, Math.floor(limits.perMailboxConcurrency / groups.length)),
+  );
+  const budgetShare = 1 / groups.length;
+  const seconds = groups.reduce(
+    (max, g) => Math.max(max, workSeconds(g.work, concurrency, budgetShare, limits)),
+    0,
+  );
+  return { groups, concurrency, budgetShare, seconds };
+}
+
+/**
  * Decides how many units a mailbox becomes. One unit, unless that unit would end after
  * `targetSeconds` (it would be the job's tail) and k > 1 units running at once end sooner: that
  * happens only when one stream cannot fill the mailbox's rate (C_stream < C). The k units share
  * C (each ⌊C / k⌋ ≥ 1, so k ≤ C) and B, so the mailbox never gets more than its limits. Takes
- * the smallest k that meets the target, else the fastest k.
+ * the smallest k that meets the target, else the fastest k. A split whose unit would hold more
+ * than `maxFolders` folders is replaced by one that cuts the folders by count.
  */
 export function splitMailbox(
+  folders: readonly FolderWork[],
+  overhead: WorkEstimate,
+  targetSeconds: number,
+  limits: PlanLimits,
+  maxFolders = MAX_FOLDERS_PER_UNIT,
+): MailboxSplit {
+  const split = splitByTime(folders, overhead, targetSeconds, limits);
+  const tooLarge = split.groups.some((g) => g.folderIds.length > maxFolders);
+  return tooLarge ? splitByCount(folders, overhead, maxFolders, limits) : split;
+}
+
+function splitByTime(
   folders: readonly FolderWork[],
   overhead: WorkEstimate,
   targetSeconds: number,

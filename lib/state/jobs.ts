@@ -57,6 +57,8 @@ export async function createJob(t: StateTable, job: NewJob): Promise<{ created: 
     unitsDone: 0,
     unitsFailed: 0,
     unitsSkipped: 0,
+    costDone: 0,
+    errorsRecorded: 0,
     ...zeroCounters(),
   };
   const { orphanedUnits: _none, ...stored } = record; // an empty set cannot be stored

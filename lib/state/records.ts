@@ -43,6 +43,13 @@ export interface JobRecord extends Counters {
   unitsDone: number;
   unitsFailed: number;
   unitsSkipped: number;
+  /**
+   * Σ cost and Σ recorded errors of the ended units, added by the transaction that ends each, so
+   * that live progress reads the job, its streams and their held units instead of every unit.
+   * Absent on jobs created by older code.
+   */
+  costDone?: number;
+  errorsRecorded?: number;
 }
 
 export interface JobSummary {

@@ -166,8 +166,8 @@ export async function completeUnit(
     t.update(
       pk,
       META,
-      `ADD ${[`${END_COUNTER[end.status]} :one`, ...totals.clauses].join(", ")}`,
-      { ":one": 1, ...totals.values },
+      `ADD ${[`${END_COUNTER[end.status]} :one`, "costDone :cost", "errorsRecorded :errs", ...totals.clauses].join(", ")}`,
+      { ":one": 1, ":cost": stored.cost, ":errs": (end.errors ?? []).length, ...totals.values },
       "attribute_exists(pk)",
       totals.clauses.length > 0 ? totals.names : undefined,
     ),

@@ -9,9 +9,16 @@ import { type BlobRef, type PackLocation, readBlob } from "../archive/blobs.js";
 import { hasMime, listMailboxCatalog, readCatalogPart, readFolders } from "../archive/catalog.js";
 import { BlobIntegrityError, ObjectNotFoundError } from "../archive/errors.js";
 import type { BlobKind } from "../archive/keys.js";
+import { FinalizedJobCache } from "../archive/manifest.js";
 import { jobReading } from "../archive/replay.js";
 import type { ObjectStore } from "../archive/store.js";
-import { type ArchivedJob, mailboxesOf, requireJobs, resolveJob } from "../catalog-index/directory.js";
+import {
+  type ArchivedJob,
+  mailboxesOf,
+  requireJobs,
+  resolveJob,
+  wholeReport,
+} from "../catalog-index/directory.js";
 
 export interface BlobProblem {
   sha256: string;
@@ -88,11 +95,13 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
   const catalogErrors: string[] = [];
   const checkedJobs = new Set<string>();
   const counts = new Map<string, JobCounts>();
+  // Every mailbox's catalog is read against the same jobs: read each job's manifest once.
+  const finalizedJobs = new FinalizedJobCache();
   for (const mailbox of mailboxesOf(jobs)) {
     for (const catalog of await listMailboxCatalog(store, mailbox.mailboxId)) {
       if (only !== undefined && catalog.jobId !== only) continue;
       checkedJobs.add(catalog.jobId);
-      const { requireHeader } = await jobReading(store, mailbox.mailboxId, catalog.jobId);
+      const { requireHeader } = await jobReading(store, mailbox.mailboxId, catalog.jobId, finalizedJobs);
       const count = counts.get(catalog.jobId) ?? { upserts: new Map(), removed: 0 };
       counts.set(catalog.jobId, count);
       if (catalog.foldersKey) {
@@ -139,9 +148,13 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
       }
     }
   }
-  const countProblems = jobs
-    .filter((j) => only === undefined || j.jobId === only)
-    .flatMap((j) => compareWithReport(j, counts.get(j.jobId) ?? { upserts: new Map(), removed: 0 }));
+  const countProblems: string[] = [];
+  for (const j of jobs.filter((j) => only === undefined || j.jobId === only)) {
+    // One job's whole report at a time: a large job's report is paged.
+    const report = await wholeReport(store, j);
+    const count = counts.get(j.jobId) ?? { upserts: new Map(), removed: 0 };
+    countProblems.push(...compareWithReport({ ...j, ...(report ? { report } : {}) }, count));
+  }
   const list = [...wanted];
   const problems: BlobProblem[] = [];
   let bytesRead = 0;

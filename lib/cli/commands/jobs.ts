@@ -43,7 +43,12 @@ export function jobRow(job: ArchivedJob): JobRow {
     ...(r?.createdAt ? { startedAt: r.createdAt } : {}),
     ...(endedAt ? { endedAt } : {}),
     ...(r ? { makespanSeconds: r.makespanSeconds } : {}),
-    mailboxes: job.manifest?.mailboxes.length ?? r?.mailboxes.length ?? 0,
+    mailboxes:
+      job.manifest?.mailboxPages?.entries ??
+      job.manifest?.mailboxes.length ??
+      r?.totals.mailboxes ??
+      r?.mailboxes.length ??
+      0,
     items: r?.totals.items ?? 0,
     bytes: r?.totals.bytes ?? 0,
     removed: r?.totals.removed ?? 0,
@@ -53,7 +58,7 @@ export function jobRow(job: ArchivedJob): JobRow {
 
 export async function jobsCommand(opts: JobsCommandOptions, io: CommandIO = processIO): Promise<ExitCode> {
   return withArchive(opts, async (ctx) => {
-    const jobs = await requireJobs(ctx.archive);
+    const jobs = await requireJobs(ctx.archive, { mailboxes: false });
     const problems = jobs.flatMap((j) => j.problems ?? []);
     for (const p of problems) io.err.write(`mailstream: warning: ${p}\n`);
     const rows = jobs.map(jobRow);

@@ -1,7 +1,7 @@
 /** `mailstream report <job> [--html file]`: the job report, and its per-stream timeline as HTML. */
 import { writeFile } from "node:fs/promises";
 import type { JobReport } from "../../backup/report.js";
-import { requireJobs, resolveJob } from "../../catalog-index/directory.js";
+import { requireJobs, resolveJob, wholeReport } from "../../catalog-index/directory.js";
 import { ArchiveLookupError } from "../../catalog-index/errors.js";
 import { withArchive } from "../context.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
@@ -66,7 +66,7 @@ export async function reportCommand(
   io: CommandIO = processIO,
 ): Promise<ExitCode> {
   return withArchive(opts, async (ctx) => {
-    const jobs = await requireJobs(ctx.archive);
+    const jobs = await requireJobs(ctx.archive, { mailboxes: false });
     // `latest`: the newest job that has a report.
     const newest = [...jobs].reverse().find((j) => j.report);
     if (jobId === "latest" && !newest) {
@@ -78,10 +78,11 @@ export async function reportCommand(
         `job ${job.jobId}: expected its report (reports/${job.jobId}/report.json), found none (the job is still running or was never finalized; try \`mailstream status ${job.jobId}\`)`,
       );
     }
-    if (opts.json) writeJson(io.out, job.report);
-    else writeReportText(io.out, job.report);
+    const report = (await wholeReport(ctx.archive, job)) ?? job.report;
+    if (opts.json) writeJson(io.out, report);
+    else writeReportText(io.out, report);
     if (opts.html) {
-      await writeFile(opts.html, renderTimelineHtml(job.report));
+      await writeFile(opts.html, renderTimelineHtml(report));
       io.err.write(`mailstream: wrote the timeline of job ${job.jobId} to ${opts.html}\n`);
     }
     return EXIT.ok;

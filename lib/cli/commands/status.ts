@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { readJobProgress } from "../../app/progress.js";
-import { requireJobs, resolveJob } from "../../catalog-index/directory.js";
+import { requireJobs, resolveJob, wholeReport } from "../../catalog-index/directory.js";
 import { ArchiveLookupError } from "../../catalog-index/errors.js";
 import { CLOSED_JOB_STATUSES, type StateStore } from "../../state/index.js";
 import { withArchive } from "../context.js";
@@ -55,15 +55,16 @@ export async function statusCommand(
       return EXIT.ok;
     }
     // No live state: the archive's last word on the job.
-    const jobs = await requireJobs(ctx.archive);
+    const jobs = await requireJobs(ctx.archive, { mailboxes: false });
     const job = jobId ? resolveJob(jobs, jobId) : [...jobs].reverse().find((j) => j.report);
     if (!job?.report) {
       throw new ArchiveLookupError(
         `job ${jobId ?? "(latest)"}: expected a report in ${ctx.where} or a reachable state table, found neither`,
       );
     }
-    if (opts.json) writeJson(io.out, job.report);
-    else writeReportText(io.out, job.report);
+    const report = (await wholeReport(ctx.archive, job)) ?? job.report;
+    if (opts.json) writeJson(io.out, report);
+    else writeReportText(io.out, report);
     return EXIT.ok;
   });
 }

@@ -1,5 +1,6 @@
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readJobProgress } from "../../../lib/app/progress.js";
 import type { StreamTask } from "../../../lib/queue/stream-task.js";
 import {
   ClaimLostError,
@@ -505,5 +506,62 @@ describe("sync state", () => {
       type: "shared",
       lastSuccessfulJob: newer,
     });
+  });
+});
+
+describe("live progress", () => {
+  it("reads the job, its streams and held units only, and agrees with a read of every unit", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 6, 2);
+    const [s0, s1] = [task(jobId, 0), task(jobId, 1)];
+    // Stream 0 ends units 0 (an error recorded) and 2; stream 1 ends unit 1 and holds unit 3
+    // with one of its two folders done.
+    const u0 = (await store.claimUnit(s0))!;
+    await store.checkpoint(s0, u0.index, { folderIndex: 1, page: 1 }, { items: 4, bytes: 400 });
+    await store.completeUnit(s0, u0.index, {
+      status: "done",
+      errors: [{ subject: "message m1", name: "MessageFailedError", message: "expected MIME, found 404" }],
+      last: { checkpoint: { folderIndex: 2, page: 2 }, counters: { items: 1, bytes: 100 }, staged: [] },
+    });
+    const u1 = (await store.claimUnit(s1))!;
+    await store.completeUnit(s1, u1.index, { status: "done" });
+    const u2 = (await store.claimUnit(s0))!;
+    await store.completeUnit(s0, u2.index, { status: "done" });
+    const u3 = (await store.claimUnit(s1))!;
+    await store.checkpoint(s1, u3.index, { folderIndex: 1, page: 3 }, { items: 7, bytes: 700, throttled: 2 });
+
+    // Every unit read is refused: the figures come from the job record, streams and held units.
+    let unitReads = 0;
+    const bounded = new Proxy(store, {
+      get(target, name, receiver) {
+        if (name === "listUnits") throw new Error("expected no read of every unit");
+        if (name === "getUnit") unitReads++;
+        return Reflect.get(target, name, receiver);
+      },
+    });
+    const progress = await readJobProgress(bounded, jobId);
+    expect(unitReads).toBe(1);
+    const cost = (i: number) => 1000 - i;
+    expect(progress).toMatchObject({
+      unitsTotal: 6,
+      unitsDone: 3,
+      costTotal: [0, 1, 2, 3, 4, 5].reduce((n, i) => n + cost(i), 0),
+      costDone: cost(0) + cost(1) + cost(2) + cost(3) / 2,
+      items: 12,
+      bytes: 1200,
+      errors: 1,
+      throttled: 2,
+    });
+    expect(progress?.streams.find((s) => s.streamId === 1)).toMatchObject({ unit: u3.index, unitsDone: 1 });
+
+    // A job record written by older code (no sums) is read unit by unit, to the same figures.
+    await aws.clients.ddb.send(
+      new UpdateCommand({
+        TableName: store.table.name,
+        Key: { pk: `JOB#${jobId}`, sk: "META" },
+        UpdateExpression: "REMOVE costDone, errorsRecorded",
+      }),
+    );
+    expect(await readJobProgress(store, jobId)).toEqual(progress);
   });
 });

@@ -30,12 +30,14 @@ describe("configFromEnv", () => {
       configFromEnv({
         MAILSTREAM_STREAMS_MAX: "32",
         MAILSTREAM_PER_MAILBOX_CONCURRENCY: "2",
+        MAILSTREAM_PER_MAILBOX_BUDGET: "600",
+        MAILSTREAM_BUDGET_WINDOW_SECONDS: "20",
         MAILSTREAM_S3_ENDPOINT: "http://127.0.0.1:4566",
         MAILSTREAM_LOG_LEVEL: "",
         UNRELATED: "x",
       }),
     ).toEqual({
-      streams: { max: 32, perMailboxConcurrency: 2 },
+      streams: { max: 32, perMailboxConcurrency: 2, perMailboxBudget: 600, budgetWindowSeconds: 20 },
       aws: { endpoints: { s3: "http://127.0.0.1:4566" } },
     });
   });

@@ -49,7 +49,13 @@ describe("loadConfig defaults", () => {
     expect(config.streamQueueUrl).toBeUndefined();
     expect(config.aws).toEqual({ region: "us-east-1", endpoints: {} });
     expect(config.schedule).toBe("rate(1 day)");
-    expect(config.streams).toEqual({ max: 16, perMailboxConcurrency: 4 });
+    expect(config.streams).toEqual({
+      max: 16,
+      perMailboxConcurrency: 4,
+      perMailboxBudget: 10_000,
+      budgetWindowSeconds: 600,
+      budgetMarginMs: 1_000,
+    });
     expect(config.pageSize).toBe(100);
     expect(config.retention).toEqual({ jobRecordDays: 90 });
     expect(config.mailboxes).toEqual({ include: [], exclude: [] });
@@ -121,7 +127,13 @@ describe("loadConfig environment parsing", () => {
         MAILSTREAM_LOG_LEVEL: "debug",
       },
     });
-    expect(config.streams).toEqual({ max: 64, perMailboxConcurrency: 3 });
+    expect(config.streams).toEqual({
+      max: 64,
+      perMailboxConcurrency: 3,
+      perMailboxBudget: 10_000,
+      budgetWindowSeconds: 600,
+      budgetMarginMs: 1_000,
+    });
     expect(config.pageSize).toBe(250);
     expect(config.retention.jobRecordDays).toBe(30);
     expect(config.controller).toEqual({
@@ -183,7 +195,13 @@ describe("loadConfig file and environment", () => {
       },
     });
     expect(config.tenant.tenantId).toBe("fabrikam.onmicrosoft.com");
-    expect(config.streams).toEqual({ max: 100, perMailboxConcurrency: 2 });
+    expect(config.streams).toEqual({
+      max: 100,
+      perMailboxConcurrency: 2,
+      perMailboxBudget: 10_000,
+      budgetWindowSeconds: 600,
+      budgetMarginMs: 1_000,
+    });
     expect(config.archive).toEqual({ kind: "s3", bucket: "env-bucket", packThresholdBytes: 131072 });
     expect(config.mailboxes.include).toEqual(["@fabrikam.com"]);
   });

@@ -99,6 +99,18 @@ describe("workSeconds and minimumWorkSeconds", () => {
     expect(workSeconds(work, 2, 0.5, fast)).toBeCloseTo(5000 / 200 + 25_000 / (budgetRate(fast) / 2), 9);
   });
 
+  it("counts whole budget windows: 1.1 windows' requests need the second window", () => {
+    // 11,000 requests at 400/s: 10,000 in the first window, the last 1,000 only after W.
+    const work = { requests: 11_000, serialSeconds: 110 };
+    const windowed = fast.windowSeconds + 1000 / 400;
+    expect(minimumWorkSeconds(work, 4, fast)).toBeCloseTo(windowed, 9);
+    expect(workSeconds(work, 4, 1, fast)).toBeCloseTo(windowed, 9);
+    // The fluid model (burst, then B / W) would promise less than any client can reach.
+    expect(10_000 / 400 + 1000 / budgetRate(fast)).toBeLessThan(windowed);
+    // Half the budget: 5,000 per window, so three windows.
+    expect(workSeconds(work, 2, 0.5, fast)).toBeCloseTo(2 * fast.windowSeconds + 1000 / 200, 9);
+  });
+
   it("never exceeds the unit estimate (bytes only slow a unit down)", () => {
     const work = { requests: 30_000, serialSeconds: 900 };
     expect(minimumWorkSeconds(work, 4, fast)).toBeLessThanOrEqual(workSeconds(work, 4, 1, fast));

@@ -1,7 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  budgetRate,
   lowerBound,
   mailboxWork,
   type Plan,
@@ -83,14 +82,23 @@ function checkInvariants(plan: Plan, mailboxes: readonly PlanMailbox[], limits: 
   if (shares.size !== mailboxes.length)
     violations.push(`${shares.size} mailboxes in units of ${mailboxes.length}`);
 
-  // The prediction is the simulation, which keeps every mailbox inside C and its budget rate.
-  const β = budgetRate(limits);
+  // The prediction is the simulation, which keeps every mailbox inside C and B per window.
+  const perWindow = new Map<string, number>();
   const schedule = simulateSchedule(plan.units, plan.streams, limits, (interval) => {
     if (interval.concurrency > C * (1 + 1e-9)) {
       violations.push(`${interval.mailboxId} runs ${interval.concurrency} requests at once`);
     }
-    if (interval.budgetBound && interval.requestsPerSecond > β * (1 + 1e-9)) {
-      violations.push(`${interval.mailboxId} runs ${interval.requestsPerSecond} requests/s over its budget`);
+    if (interval.toSeconds > interval.windowStartSeconds + limits.windowSeconds * (1 + 1e-9)) {
+      violations.push(`${interval.mailboxId} runs past its window`);
+    }
+    const key = `${interval.mailboxId}@${interval.windowStartSeconds}`;
+    const sent =
+      (perWindow.get(key) ?? 0) + interval.requestsPerSecond * (interval.toSeconds - interval.fromSeconds);
+    perWindow.set(key, sent);
+    if (sent > limits.budgetPerWindow * (1 + 1e-9)) {
+      violations.push(
+        `${interval.mailboxId} sends ${sent} requests in one window of ${limits.budgetPerWindow}`,
+      );
     }
   });
   expect(violations.slice(0, 10)).toEqual([]);

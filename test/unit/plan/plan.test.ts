@@ -295,3 +295,43 @@ describe("createPlanner", () => {
     expect(() => createPlanner({ windowSeconds: -1 })).toThrow(/plan\.windowSeconds/);
   });
 });
+
+describe("planJob: units small enough for one state record", () => {
+  const longIds = (m: PlanMailbox): PlanMailbox => ({
+    ...m,
+    folders: m.folders.map((f, i) => ({
+      ...f,
+      folderId: `AAMkAD${String(i).padStart(6, "0")}${"Q".repeat(150)}`,
+    })),
+  });
+
+  it("cuts a mailbox of 2,500 folders into 3 units of at most 1,000, sharing its C", () => {
+    const big = longIds(mailbox("big", new Array(2500).fill(1)));
+    const plan = planJob({ mailboxes: [big, mailbox("small", [10])], limits: { ...base, maxStreams: 8 } });
+    const units = plan.units.filter((u) => u.mailboxId === "big");
+    expect(units.map((u) => u.folderIds.length).sort()).toEqual([833, 833, 834]);
+    expect(units.every((u) => u.kind === "folders" && u.concurrency === 1)).toBe(true);
+    // Every folder in exactly one unit, in the listing's order within each.
+    expect(units.flatMap((u) => u.folderIds).sort()).toEqual(big.folders.map((f) => f.folderId).sort());
+    // The unit's record (its folder ids are most of it) stays far below DynamoDB's 400 KB.
+    for (const u of units) expect(Buffer.byteLength(JSON.stringify(u))).toBeLessThan(200 * 1024);
+  });
+
+  it("never gives a mailbox more units than its C: 6,000 folders become 4 units of 1,500", () => {
+    const plan = planJob({
+      mailboxes: [mailbox("huge", new Array(6000).fill(0))],
+      limits: { ...base, maxStreams: 8 },
+    });
+    expect(plan.units.map((u) => u.folderIds.length)).toEqual([1500, 1500, 1500, 1500]);
+    expect(plan.units.reduce((n, u) => n + u.concurrency, 0)).toBeLessThanOrEqual(4);
+  });
+
+  it("keeps a mailbox of 1,000 folders whole", () => {
+    const plan = planJob({
+      mailboxes: [mailbox("m", new Array(1000).fill(1))],
+      limits: { ...base, maxStreams: 8 },
+    });
+    expect(plan.units).toHaveLength(1);
+    expect(plan.units[0]?.kind).toBe("mailbox");
+  });
+});

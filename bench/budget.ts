@@ -1,0 +1,123 @@
+/**
+ * The budget-bound regime: Graph answers fast enough that 4 concurrent requests would spend a
+ * mailbox's request budget long before its window ends. The gateway must pace each mailbox to the
+ * budget (a sliding window of B requests per W + margin) instead of meeting 429s, and the job's
+ * makespan must stay near the budget's lower bound: whole windows of B requests, the service's
+ * window starting with the mailbox's first request (`minimumWorkSeconds` in lib/plan/cost.ts).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type LocalServices, startLocalServices } from "../lib/dev/local/stack.js";
+import type { LatencyOptions, LimitOptions } from "../lib/dev/sim/server/index.js";
+import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
+import { lowerBound, resolvePlanLimits } from "../lib/plan/index.js";
+import { figures, type RunFigures, realContent } from "./figures.js";
+import { PAGE_SIZE } from "./settings.js";
+import { counters } from "./shape-runs.js";
+import { startSimProcess } from "./sim-process.js";
+
+/** 25 ms per request: 4 slots would send 160 requests/s, the budget allows 30/s (600 per 20 s). */
+export const BUDGET_LATENCY: LatencyOptions = { baseMs: 25, jitterMs: 0, perMimeByteNs: 0 };
+export const BUDGET_LIMITS: Required<
+  Pick<LimitOptions, "concurrentPerMailbox" | "budgetPerWindow" | "windowMs">
+> = {
+  concurrentPerMailbox: 4,
+  budgetPerWindow: 600,
+  windowMs: 20_000,
+};
+/**
+ * Two mailboxes of about 2,200 requests each (3.7 windows of 600): three whole windows and a
+ * last, partial one, so pacing (not the tail) decides the makespan.
+ */
+export const BUDGET_TENANT: TenantSpec = {
+  seed: 16,
+  shape: "uniform",
+  mailboxes: 2,
+  totalMessages: 4200,
+  maxUserFolders: 2,
+  largeFraction: 0,
+};
+/** The gateway's margin on the window (the client counts W + margin): one machine, little delay. */
+const MARGIN_MS = 250;
+
+export interface BudgetFigures {
+  latencyMs: number;
+  limits: typeof BUDGET_LIMITS;
+  marginMs: number;
+  mailboxes: number;
+  /** Stream requests per mailbox (ground truth: `$value`s and delta pages), largest first. */
+  requestsPerMailbox: number[];
+  /** Whole windows of B requests per mailbox, from its first request (the budget's lower bound). */
+  lowerBoundSeconds: number;
+  makespanOverLowerBound: number;
+  /** The share of requests answered 429 (target ≤ 1 %). */
+  throttledShare: number;
+  full: RunFigures;
+}
+
+/** A full backup of {@link BUDGET_TENANT} with the client paced to the simulator's budget. */
+export async function benchBudget(
+  ca: { certPem: string; keyPem: string },
+  caDir: string,
+): Promise<BudgetFigures> {
+  const sim = await startSimProcess({
+    tenant: BUDGET_TENANT,
+    latency: BUDGET_LATENCY,
+    limits: BUDGET_LIMITS,
+    ca,
+    certDir: caDir,
+  });
+  const dir = mkdtempSync(join(tmpdir(), "mailstream-bench-budget-"));
+  let services: LocalServices | undefined;
+  try {
+    const service = {
+      perRequestSeconds: (BUDGET_LATENCY.baseMs ?? 0) / 1000,
+      perByteSeconds: 0,
+      pageSize: PAGE_SIZE,
+    };
+    const content = realContent(await sim.groundTruth(), service);
+    const planLimits = resolvePlanLimits({
+      maxStreams: BUDGET_TENANT.mailboxes,
+      perMailboxConcurrency: BUDGET_LIMITS.concurrentPerMailbox,
+      budgetPerWindow: BUDGET_LIMITS.budgetPerWindow,
+      windowSeconds: BUDGET_LIMITS.windowMs / 1000,
+      requestLatencySeconds: service.perRequestSeconds,
+      perByteSeconds: 0,
+    });
+    // The stream work alone (discovery's few requests per mailbox not counted): a strict bound.
+    const lb = lowerBound(content.works, BUDGET_TENANT.mailboxes, planLimits);
+    services = await startLocalServices(
+      {
+        archive: { kind: "local", path: join(dir, "archive") },
+        streams: BUDGET_TENANT.mailboxes,
+        planLimits,
+        env: {
+          MAILSTREAM_PER_MAILBOX_BUDGET: String(BUDGET_LIMITS.budgetPerWindow),
+          MAILSTREAM_BUDGET_WINDOW_SECONDS: String(BUDGET_LIMITS.windowMs / 1000),
+          MAILSTREAM_BUDGET_MARGIN_MS: String(MARGIN_MS),
+        },
+      },
+      sim.info.tenantEnv,
+    );
+    const c0 = await counters(sim);
+    const full = await services.runJob({ refreshMs: 500 });
+    const c1 = await counters(sim);
+    const run = figures(full.report, c0, c1, BUDGET_TENANT.mailboxes);
+    return {
+      latencyMs: BUDGET_LATENCY.baseMs ?? 0,
+      limits: BUDGET_LIMITS,
+      marginMs: MARGIN_MS,
+      mailboxes: content.works.length,
+      requestsPerMailbox: content.works.map((w) => w.requests).sort((a, b) => b - a),
+      lowerBoundSeconds: lb,
+      makespanOverLowerBound: lb > 0 ? run.makespanSeconds / lb : 0,
+      throttledShare: run.throttledShare,
+      full: run,
+    };
+  } finally {
+    await services?.stop();
+    await sim.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
