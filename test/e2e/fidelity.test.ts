@@ -17,6 +17,7 @@ import { compareAll } from "../../lib/dev/local/archive-truth.js";
 import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
 import { type GroundTruth, generateTenant, mutateTenant } from "../../lib/dev/sim/index.js";
 import { restoreByImport } from "../../lib/restore/import-restore.js";
+import { verifyArchive } from "../../lib/verify/verify-blobs.js";
 import { loadTestCa } from "../support/sim-ca.js";
 
 const WAIT = { refreshMs: 200, sweepEveryMs: 5_000, timeoutMs: 100_000 };
@@ -98,6 +99,14 @@ describe("content mode fidelity: every item kind of both mailboxes", () => {
       for await (const chunk of await readBlob(stack!.app.archive.store, some!, { kind: "export" }))
         hash.update(chunk as Buffer);
       expect(hash.digest("hex")).toBe(some!.sha256);
+
+      // verify reads every export stream where it lies (pack or own object) and finds them whole.
+      const verified = await verifyArchive(stack!.app.archive.store, { jobId });
+      expect(verified).toMatchObject({ problems: [], catalogErrors: [], countProblems: [] });
+      const streams = new Set(
+        truth.mailboxes.flatMap((m) => m.mailboxFolders.flatMap((f) => f.items.map((i) => i.sha256))),
+      );
+      expect(verified.blobsChecked).toBeGreaterThanOrEqual(streams.size);
 
       // Mail keeps the properties browse shows; other kinds their own metadata.
       for (const m of truth.mailboxes) {
