@@ -250,6 +250,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
           archive,
           deferLastCheckpoint: { maxStaged: MAX_STAGED_AT_END },
           messageRetry,
+          syncStateRefreshMs: config.controller.syncStateRefreshHours * 3_600_000,
         }),
         remainingMs,
         deadlineMarginMs: config.controller.deadlineMarginMs,

@@ -238,6 +238,16 @@ export interface UnitStatePort {
    */
   syncState(mailboxId: string, folderId: string, via?: "items"): Promise<string | undefined>;
   /**
+   * The same committed sync state with the time it was written (ISO), so that a round that
+   * found no change may keep it instead of writing its new link (`syncStateRefreshMs` of the
+   * unit backup). Optional: without it, every finished round stages its new link.
+   */
+  committedSyncState?(
+    mailboxId: string,
+    folderId: string,
+    via?: "items",
+  ): Promise<{ deltaLink: string; updatedAt?: string } | undefined>;
+  /**
    * Records progress after fully stored pages; throws if this stream lost the unit. `staged`:
    * the new delta links of the folders this checkpoint finishes, promoted to their sync states
    * when the job finalizes, written atomically with the checkpoint.

@@ -64,6 +64,13 @@ export interface UnitBackupDeps {
    * folder links would ride along. Default: the last checkpoint is written here.
    */
   deferLastCheckpoint?: { maxStaged: number };
+  /**
+   * A folder whose round found no change keeps its committed sync state (no write)
+   * while that state is younger than this; an older one is replaced by the round's new link, so
+   * that the state the service keeps for it stays recent. Milliseconds, 0 (always replace) to
+   * 30 days. Default 0; the deployment's is `controller.syncStateRefreshHours`.
+   */
+  syncStateRefreshMs?: number;
 }
 
 export type UnitOutcome =
@@ -298,9 +305,14 @@ async function backupFolder(folderId: string, read: FolderRead, ctx: FolderConte
   const via = read === "p" || read === "a" ? ("items" as const) : undefined;
   const resume = ledger.resumePoint(folderId);
   let part = resume.part;
-  let link =
-    resume.link ??
-    (unit.hasSyncStates === false ? undefined : await deps.state.syncState(unit.mailboxId, folderId, via));
+  const committed =
+    resume.link !== undefined || unit.hasSyncStates === false
+      ? undefined
+      : await committedLinkOf(deps.state, unit.mailboxId, folderId, via);
+  let link = resume.link ?? committed?.deltaLink;
+  // The round runs from the committed state and has found nothing yet: if it ends so, the
+  // folder may keep that state instead of staging its new link.
+  let unchanged = committed !== undefined;
   // Without a link the round enumerates the whole folder: the catalog must say so, so that a
   // replay drops what an earlier job saw in the folder and this round no longer reports.
   let fullRound = link === undefined;
@@ -322,13 +334,22 @@ async function backupFolder(folderId: string, read: FolderRead, ctx: FolderConte
             ? await storePage(unit, folderId, view as DeltaPageView, read, entries, pageProgress, ctx)
             : await storeItemPage(unit, folderId, view as ItemPageView, read, entries, pageProgress, ctx);
         if (failed > 0) folderHadItemErrors = true;
-        await deps.archive.writeCatalogPart(
-          { jobId: unit.jobId, mailboxId: unit.mailboxId, folderId, unit: unit.index, page: part },
-          entries,
-        );
+        if (entries.length > 0 || failed > 0) unchanged = false;
+        // A page that changed nothing leaves no part: a job's catalog holds only what changed
+        // (readers take a mailbox or folder without parts in a job as unchanged in it).
+        if (entries.length > 0) {
+          await deps.archive.writeCatalogPart(
+            { jobId: unit.jobId, mailboxId: unit.mailboxId, folderId, unit: unit.index, page: part },
+            entries,
+          );
+        }
         part++;
         ctx.meter(pageProgress);
         addProgress(ctx.progress, pageProgress);
+        if (view.deltaLink && unchanged && keepsSyncState(committed, view.deltaLink, deps)) {
+          ledger.folderUnchanged(folderId, pageProgress);
+          return;
+        }
         if (view.deltaLink) {
           ledger.folderFinished(
             folderId,
@@ -363,11 +384,40 @@ async function backupFolder(folderId: string, read: FolderRead, ctx: FolderConte
         });
         link = error.location;
         fullRound = true;
+        unchanged = false;
         continue;
       }
       throw error;
     }
   }
+}
+
+/** The folder's committed sync state, with the time it was written where the port tells it. */
+async function committedLinkOf(
+  state: UnitStatePort,
+  mailboxId: string,
+  folderId: string,
+  via: "items" | undefined,
+): Promise<{ deltaLink: string; updatedAt?: string } | undefined> {
+  if (state.committedSyncState) return state.committedSyncState(mailboxId, folderId, via);
+  const deltaLink = await state.syncState(mailboxId, folderId, via);
+  return deltaLink === undefined ? undefined : { deltaLink };
+}
+
+/**
+ * Whether a folder whose round found no change keeps its committed sync state: the round ended
+ * on the same link, or the committed one is younger than `syncStateRefreshMs`.
+ */
+function keepsSyncState(
+  committed: { deltaLink: string; updatedAt?: string } | undefined,
+  deltaLink: string,
+  deps: UnitBackupDeps,
+): boolean {
+  if (!committed) return false;
+  if (committed.deltaLink === deltaLink) return true;
+  const refreshMs = deps.syncStateRefreshMs ?? 0;
+  const writtenAt = committed.updatedAt === undefined ? Number.NaN : Date.parse(committed.updatedAt);
+  return refreshMs > 0 && Number.isFinite(writtenAt) && Date.now() - writtenAt < refreshMs;
 }
 
 /**

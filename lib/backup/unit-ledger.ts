@@ -31,6 +31,11 @@ export class UnitLedger {
   private pending = emptyProgress();
   private staged: StagedLink[] = [];
   private dirty = false;
+  /**
+   * Counts recorded by folders that changed nothing ({@link folderUnchanged}): they start no
+   * write of their own, and go with the next one (or the unit's end).
+   */
+  private lazyCounts = false;
   private writing: Promise<void> | undefined;
   private lastWriteAt = Date.now();
   /** Set by {@link flush}: the interval no longer holds writes back. */
@@ -99,6 +104,19 @@ export class UnitLedger {
     this.record(delta);
   }
 
+  /**
+   * The folder's round is over and found no change: it keeps its committed sync state (nothing
+   * staged). No checkpoint is written for it alone: a crash before the next one reads the folder's
+   * one delta page again, which costs less than a write.
+   */
+  folderUnchanged(folderId: string, delta: UnitProgress): void {
+    this.open.delete(folderId);
+    this.done.add(folderId);
+    this.storedPages++;
+    addProgress(this.pending, delta);
+    this.lazyCounts = true;
+  }
+
   incompleteFolders(): string[] {
     return [...this.incomplete];
   }
@@ -129,11 +147,12 @@ export class UnitLedger {
   async takeUnwritten(): Promise<LastCheckpoint | undefined> {
     this.closing = true;
     await this.settle();
-    if (!this.dirty) return undefined;
+    if (!this.dirty && !this.lazyCounts) return undefined;
     const last = { checkpoint: this.snapshot(), delta: this.pending, staged: this.staged };
     this.pending = emptyProgress();
     this.staged = [];
     this.dirty = false;
+    this.lazyCounts = false;
     return last;
   }
 
@@ -141,6 +160,11 @@ export class UnitLedger {
   async flush(): Promise<void> {
     this.flushing = true;
     await this.settle();
+    // Counts of unchanged folders waited for a write: this is the last one.
+    if (this.lazyCounts && this.failure === undefined) {
+      this.record(emptyProgress());
+      await this.settle();
+    }
   }
 
   /** Cuts short a write held back by the interval, waits for the writes to end, throws the first failure. */
@@ -173,6 +197,7 @@ export class UnitLedger {
         }
         this.lastWriteAt = Date.now();
         this.dirty = false;
+        this.lazyCounts = false;
         const counts = this.pending;
         const staged = this.staged;
         this.pending = emptyProgress();

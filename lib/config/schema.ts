@@ -251,6 +251,13 @@ export const configSchema = z
          * failing then goes on in the stream's next task.
          */
         retryBudgetSeconds: integer(0, 3_600).default(300),
+        /**
+         * A folder whose delta round found no change keeps its committed sync state (no state
+         * write, nothing in the catalog) while that state is younger than this; an older one is
+         * replaced by the round's new delta link, so that the sync state the service keeps for the
+         * folder stays recent. Hours, 0..720; 0 writes every round's link. Default 24.
+         */
+        syncStateRefreshHours: integer(0, 720).default(24),
       })
       .prefault({}),
     /**

@@ -103,17 +103,22 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
 
   const unitState = (task: StreamTask, index: number): UnitStatePort => {
     // One query reads every committed sync state of a kind of the mailbox; a unit asks for each folder.
-    const committed = new Map<string, Promise<Map<string, { deltaLink: string }>>>();
+    const committed = new Map<string, Promise<Map<string, { deltaLink: string; updatedAt?: string }>>>();
+    const committedOf = async (mailboxId: string, folderId: string, via?: "items") => {
+      const key = `${via ?? "messages"}\u0000${mailboxId}`;
+      let states = committed.get(key);
+      if (!states) {
+        states = store.committedSyncStates(mailboxId, via);
+        committed.set(key, states);
+      }
+      const state = (await states).get(folderId);
+      return state ? { deltaLink: state.deltaLink, updatedAt: state.updatedAt } : undefined;
+    };
     return {
       async syncState(mailboxId, folderId, via) {
-        const key = `${via ?? "messages"}\u0000${mailboxId}`;
-        let states = committed.get(key);
-        if (!states) {
-          states = store.committedSyncStates(mailboxId, via);
-          committed.set(key, states);
-        }
-        return (await states).get(folderId)?.deltaLink;
+        return (await committedOf(mailboxId, folderId, via))?.deltaLink;
       },
+      committedSyncState: committedOf,
       checkpoint: (checkpoint, delta, staged = []) =>
         store.checkpoint(task, index, checkpoint, counters(delta), staged),
     };

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listMailboxCatalog } from "../../lib/archive/catalog.js";
 import { readMailboxPackIndexes } from "../../lib/archive/packs.js";
 import { mailboxViewAt } from "../../lib/archive/replay.js";
 import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
@@ -36,6 +37,8 @@ describe("a local-folder archive: full, incremental, and an incremental with not
   });
   let firstJob: string;
   let firstTruth: GroundTruth;
+  let unchangedJob: string;
+  let unchangedTruth: GroundTruth;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "mailstream-e2e-backup-"));
@@ -171,6 +174,36 @@ describe("a local-folder archive: full, incremental, and an incremental with not
       }
       const now = truthRecords(truth);
       expect(await archivedRecords(app.archive.store, Object.keys(now), jobId)).toEqual(now);
+      // Nothing changed, nothing written to the catalog: no part of this job in any mailbox.
+      for (const mailbox of truth.mailboxes) {
+        const catalog = await listMailboxCatalog(app.archive.store, mailbox.userId);
+        expect(catalog.find((j) => j.jobId === jobId)?.parts ?? []).toEqual([]);
+      }
+      unchangedJob = jobId;
+      unchangedTruth = truth;
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "changes after a job that changed nothing are found from the sync states it kept; every point in time still reads back",
+    async () => {
+      const { app } = stack!;
+      const archive = app.archive.store;
+      mutateTenant(store, { seed: 77, intensity: 0.1 });
+      const now = truthRecords(await store.groundTruth());
+      const { jobId, report } = await stack!.runJob(WAIT);
+      expect(report.status).toBe("complete");
+      expect(report.totals.items).toBeGreaterThan(0);
+      expect(await archivedRecords(archive, Object.keys(now), jobId)).toEqual(now);
+      const then = truthRecords(unchangedTruth);
+      expect(await archivedRecords(archive, Object.keys(then), unchangedJob)).toEqual(then);
+      const first = truthRecords(firstTruth);
+      expect(await archivedRecords(archive, Object.keys(first), firstJob)).toEqual(first);
+      const verified = await verifyArchive(archive);
+      expect(verified.problems).toEqual([]);
+      expect(verified.catalogErrors).toEqual([]);
+      expect(verified.countProblems).toEqual([]);
     },
     TEST_TIMEOUT,
   );

@@ -101,9 +101,17 @@ class FakeState implements UnitStatePort {
     requests: 0,
     throttled: 0,
   };
+  /** When each committed state was written (ISO); a folder without one has no time. */
+  readonly committedAt = new Map<string, string>();
   async syncState(_m: string, folderId: string) {
     this.syncStateReads++;
     return this.committed.get(folderId);
+  }
+  async committedSyncState(_m: string, folderId: string) {
+    this.syncStateReads++;
+    const deltaLink = this.committed.get(folderId);
+    const updatedAt = this.committedAt.get(folderId);
+    return deltaLink === undefined ? undefined : { deltaLink, ...(updatedAt ? { updatedAt } : {}) };
   }
   async checkpoint(cp: UnitCheckpoint, d: UnitProgress, staged: StagedLink[] = []) {
     for (const s of staged) this.staged.set(s.folderId, s.deltaLink);
@@ -134,6 +142,101 @@ function setup() {
 }
 
 describe("backupUnit", () => {
+  describe("a folder whose round finds no change", () => {
+    // From its committed link `<f>#1`, A's round is one empty page; B's brings b2.
+    const incremental = (writtenAgoMs: number | undefined) => {
+      const source = new FakeSource(
+        new Map([
+          ["A", [page(["a1"]), page([])]],
+          ["B", [page(["b1"]), page(["b2"])]],
+        ]),
+      );
+      const state = new FakeState();
+      for (const f of ["A", "B"]) {
+        state.committed.set(f, `${f}#1`);
+        if (writtenAgoMs !== undefined)
+          state.committedAt.set(f, new Date(Date.now() - writtenAgoMs).toISOString());
+      }
+      return { source, archive: new FakeArchive(), state };
+    };
+    const HOUR = 3_600_000;
+
+    it("keeps its committed sync state while it is younger than syncStateRefreshMs: no part, nothing staged, its counts kept", async () => {
+      const deps = incremental(HOUR);
+      const out = await backupUnit(
+        unit,
+        { folderIndex: 0, page: 0 },
+        { ...deps, shouldYield: () => false, syncStateRefreshMs: 24 * HOUR },
+      );
+      expect(out.status).toBe("done");
+      expect([...deps.archive.parts.keys()]).toEqual(["B/0"]);
+      expect(deps.state.staged).toEqual(new Map([["B", "B#done"]]));
+      // Both folders are done in the last checkpoint, and the pages of both are counted.
+      expect(deps.state.checkpoints.at(-1)).toMatchObject({ folderIndex: 2, page: 2 });
+      expect(deps.state.totals.items).toBe(1);
+      if (out.status === "done") expect(out.incompleteFolders).toEqual([]);
+    });
+
+    it("stages its new link when the committed state is older than syncStateRefreshMs, has no time, or the refresh is 0", async () => {
+      for (const [writtenAgoMs, refreshMs] of [
+        [25 * HOUR, 24 * HOUR],
+        [undefined, 24 * HOUR],
+        [HOUR, 0],
+      ] as const) {
+        const deps = incremental(writtenAgoMs);
+        await backupUnit(
+          unit,
+          { folderIndex: 0, page: 0 },
+          { ...deps, shouldYield: () => false, syncStateRefreshMs: refreshMs },
+        );
+        // Still no part for A's empty page; its link is staged.
+        expect([...deps.archive.parts.keys()]).toEqual(["B/0"]);
+        expect(deps.state.staged).toEqual(
+          new Map([
+            ["A", "A#done"],
+            ["B", "B#done"],
+          ]),
+        );
+      }
+    });
+
+    it("keeps its state when the round ends on the committed link itself, whatever its age", async () => {
+      const deps = incremental(undefined);
+      deps.state.committed.set("A", "A#done");
+      deps.source.pages.set("A", []);
+      // From `A#done` the fake yields no page: give it one empty page ending on the same link.
+      deps.source.folderDelta = async function* (_u, folderId, from) {
+        if (folderId === "A") {
+          yield { upserts: [], removed: [], deltaLink: "A#done" };
+          return;
+        }
+        yield* FakeSource.prototype.folderDelta.call(deps.source, _u, folderId, from);
+      };
+      await backupUnit(unit, { folderIndex: 0, page: 0 }, { ...deps, shouldYield: () => false });
+      expect(deps.state.staged).toEqual(new Map([["B", "B#done"]]));
+    });
+
+    it("hands its counts over with the unit's end although it started no checkpoint write (deferLastCheckpoint)", async () => {
+      const deps = incremental(HOUR);
+      const out = await backupUnit(
+        { ...unit, folderIds: ["A"] },
+        { folderIndex: 0, page: 0 },
+        {
+          ...deps,
+          shouldYield: () => false,
+          syncStateRefreshMs: 24 * HOUR,
+          checkpointIntervalMs: 0,
+          deferLastCheckpoint: { maxStaged: 5 },
+        },
+      );
+      expect(out.status).toBe("done");
+      if (out.status !== "done") return;
+      expect(deps.state.checkpoints).toHaveLength(0);
+      expect(out.last?.checkpoint).toMatchObject({ folderIndex: 1, page: 1 });
+      expect(out.last?.staged).toEqual([]);
+    });
+  });
+
   it("hands its last checkpoint to the caller with deferLastCheckpoint, and writes it itself when too many links ride along", async () => {
     const { source, archive, state } = setup();
     const out = await backupUnit(
@@ -208,7 +311,7 @@ describe("backupUnit", () => {
     expect(next.state.syncStateReads).toBe(2);
   });
 
-  it("stores every message, writes one catalog part per page, stages each folder's delta link", async () => {
+  it("stores every message, writes one catalog part per page that changed something, stages each folder's delta link", async () => {
     const { source, archive, state } = setup();
     const out = await backupUnit(
       unit,
@@ -218,8 +321,8 @@ describe("backupUnit", () => {
     expect(out.status).toBe("done");
     expect(out.progress.items).toBe(6);
     expect(out.progress.removed).toBe(1);
-    // Parts are numbered per folder: folders run concurrently.
-    expect([...archive.parts.keys()].sort()).toEqual(["A/0", "A/1", "B/0", "B/1", "B/2"]);
+    // Parts are numbered per folder (folders run concurrently), by page: B's empty page 1 leaves none.
+    expect([...archive.parts.keys()].sort()).toEqual(["A/0", "A/1", "B/0", "B/2"]);
     // An initial round starts with a folder-reset line so that replays drop older content.
     expect(archive.parts.get("A/0")?.[0]).toEqual({ kind: "folder-reset", folderId: "A" });
     expect(archive.parts.get("A/1")?.map((e) => e.kind)).toEqual(["upsert", "removed"]);
@@ -275,7 +378,7 @@ describe("backupUnit", () => {
     );
     expect([...source.mimeFetches].sort()).toEqual(["a1", "a2", "a3", "b1", "b2", "b3"]);
     expect(state.totals.items).toBe(6);
-    expect([...archive.parts.keys()].sort()).toEqual(["A/0", "A/1", "B/0", "B/1", "B/2"]);
+    expect([...archive.parts.keys()].sort()).toEqual(["A/0", "A/1", "B/0", "B/2"]);
   });
 
   it("resumes a checkpoint of the one-folder-at-a-time format", async () => {

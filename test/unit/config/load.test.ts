@@ -64,6 +64,7 @@ describe("loadConfig defaults", () => {
       heartbeatStaleSeconds: 900,
       planningStaleSeconds: 1_200,
       retryBudgetSeconds: 300,
+      syncStateRefreshHours: 24,
     });
     expect(config.logLevel).toBe("info");
   });
@@ -113,6 +114,7 @@ describe("loadConfig environment parsing", () => {
         MAILSTREAM_HEARTBEAT_STALE_SECONDS: "300",
         MAILSTREAM_PLANNING_STALE_SECONDS: "900",
         MAILSTREAM_RETRY_BUDGET_SECONDS: "600",
+        MAILSTREAM_SYNC_STATE_REFRESH_HOURS: "6",
         MAILSTREAM_INCLUDE: "@contoso.com, group:Finance",
         MAILSTREAM_EXCLUDE: "ceo@contoso.com",
         MAILSTREAM_GRAPH_BASE_URL: "https://localhost:8443/v1.0/",
@@ -141,6 +143,7 @@ describe("loadConfig environment parsing", () => {
       heartbeatStaleSeconds: 300,
       planningStaleSeconds: 900,
       retryBudgetSeconds: 600,
+      syncStateRefreshHours: 6,
     });
     expect(config.mailboxes).toEqual({
       include: ["@contoso.com", "group:Finance"],
