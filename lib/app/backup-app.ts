@@ -251,6 +251,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
           deferLastCheckpoint: { maxStaged: MAX_STAGED_AT_END },
           messageRetry,
           syncStateRefreshMs: config.controller.syncStateRefreshHours * 3_600_000,
+          pageHold: { maxHoldMs: config.controller.pageHoldSeconds * 1000 },
         }),
         remainingMs,
         deadlineMarginMs: config.controller.deadlineMarginMs,

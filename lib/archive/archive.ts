@@ -26,6 +26,8 @@ export interface Archive {
    */
   locate(mailboxId: string, kind: BlobKind, sha256: string, size: number): PackLocation | undefined;
   writeCatalogPart(key: CatalogPartKey, entries: readonly CatalogEntry[]): Promise<void>;
+  /** Bytes of the mailbox's packed bodies that are not durable yet (see the port's `pendingPackBytes`). */
+  pendingPackBytes(mailboxId: string): number;
   /** The mailbox's folder tree for this job (coordinator `recordFolders`). */
   recordFolders(
     jobId: string,
@@ -87,9 +89,20 @@ export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Ar
       return storeBlob(store, kind, start.stream, opts);
     },
     locate,
+    pendingPackBytes: (mailboxId) => (packing ? packer.pendingBytes(mailboxId) : 0),
     async writeCatalogPart(key, entries) {
-      // No line may name a body that is not durable: write the open packs first.
-      if (packing) await packer.settle();
+      // No line may name a body that is not durable: write the packs holding its bodies first
+      // (only those: other bodies keep filling the mailbox's open pack).
+      if (packing) {
+        const bodies: Array<{ kind: BlobKind; sha256: string }> = [];
+        for (const e of entries) {
+          if (e.kind !== "upsert") continue;
+          const content = itemContentOf(e);
+          bodies.push({ kind: content.content === "export" ? "export" : "mime", sha256: e.sha256 });
+          if (content.export) bodies.push({ kind: "export", sha256: content.export.sha256 });
+        }
+        if (bodies.length > 0) await packer.settleFor(key.mailboxId, bodies);
+      }
       await writeCatalogPart(
         store,
         key,

@@ -6,9 +6,10 @@
  * GET. Bodies are still content-addressed: a body is identified by its SHA-256, and one the
  * mailbox's packs already hold (or this process stored meanwhile) is not written again.
  *
- * Durability: bodies wait in memory until the next catalog part is written; {@link PackWriter.settle}
- * writes every open pack and its index first, so a catalog line never names a pack that is not
- * there. A crash before that loses only bodies no catalog line names yet (the unit's checkpoint
+ * Durability: bodies wait in memory until a catalog part that names them is written;
+ * {@link PackWriter.settleFor} writes the packs holding them (and their indexes) first, so a catalog
+ * line never names a pack that is not there, and a pack fills over many pages (the unit backup
+ * holds its pages' parts back until its pack is full, or for a bounded time). A crash before that loses only bodies no catalog line names yet (the unit's checkpoint
  * has not moved past them, so they are fetched again); a pack without an index is never read as
  * stored data. Format: docs/archive-format.md "Packs".
  */
@@ -104,6 +105,8 @@ export class PackWriter {
   private readonly mailboxes = new Map<string, MailboxIndex>();
   private readonly open = new Map<string, OpenPack>();
   private readonly writing = new Set<Promise<void>>();
+  /** Sealed packs whose write has not ended yet. */
+  private readonly sealedInFlight = new Set<OpenPack>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -165,6 +168,32 @@ export class PackWriter {
   }
 
   /**
+   * Makes the named bodies of a mailbox durable: seals only the packs that hold one of them
+   * (other bodies keep filling the mailbox's open pack) and waits for those packs' writes. A body
+   * whose pack failed is forgotten, as with {@link settle}.
+   */
+  async settleFor(
+    mailboxId: string,
+    bodies: ReadonlyArray<{ kind: BlobKind; sha256: string }>,
+  ): Promise<void> {
+    const packs = new Set<OpenPack>();
+    for (const b of bodies) {
+      const key = knownKey(b.kind, b.sha256);
+      const pending = (this.mailboxes.get(mailboxId)?.known.get(key) ?? this.knownElsewhere(key))?.pending;
+      if (pending) packs.add(pending);
+    }
+    for (const pack of packs) this.seal(pack);
+    await Promise.allSettled([...packs].map((p) => p.written));
+  }
+
+  /** Bytes of the mailbox's bodies that are not durable yet (its open pack, and sealed ones in flight). */
+  pendingBytes(mailboxId: string): number {
+    let bytes = this.open.get(mailboxId)?.size ?? 0;
+    for (const pack of this.sealedInFlight) if (pack.mailboxId === mailboxId) bytes += pack.size;
+    return bytes;
+  }
+
+  /**
    * Writes every open pack and its index and waits for every pack write in flight. A body whose
    * pack failed is forgotten (stored again when met): {@link locate} then refuses it.
    */
@@ -190,11 +219,13 @@ export class PackWriter {
     );
     pack.written = write;
     this.writing.add(write);
+    this.sealedInFlight.add(pack);
   }
 
   /** After a pack's write: its bodies become stored, or are forgotten when it failed. */
   private release(pack: OpenPack, ok: boolean): void {
     pack.chunks = [];
+    this.sealedInFlight.delete(pack);
     for (const index of this.mailboxes.values())
       for (const [key, known] of index.known) {
         if (known.pending !== pack) continue;

@@ -152,6 +152,11 @@ export interface ArchiveSink {
    * durable first (a packed body waits in its open pack until then).
    */
   writeCatalogPart(key: CatalogPartKey, entries: CatalogEntry[]): Promise<void>;
+  /**
+   * Bytes of the mailbox's packed bodies that wait for a catalog part to make them durable (its
+   * open pack and packs being written). Optional: an archive without packs has none.
+   */
+  pendingPackBytes?(mailboxId: string): number;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   SyncStateLostError,
 } from "../errors.js";
 import { type RetryBudget, retry } from "../retry.js";
+import { PageCommits, type PageHoldOptions } from "./page-commits.js";
 import type {
   ArchiveSink,
   CatalogEntry,
@@ -71,6 +72,11 @@ export interface UnitBackupDeps {
    * 30 days. Default 0; the deployment's is `controller.syncStateRefreshHours`.
    */
   syncStateRefreshMs?: number;
+  /**
+   * How long stored pages wait for their catalog parts, so that the mailbox's pack fills over
+   * many pages (lib/backup/page-commits.ts; defaults there: 64 pages, 20 s, a full pack).
+   */
+  pageHold?: PageHoldOptions;
 }
 
 export type UnitOutcome =
@@ -152,6 +158,7 @@ export async function backupUnit(
     add: streamSlots ? (run) => unitSlots.add(() => streamSlots.add(run)) : (run) => unitSlots.add(run),
   };
   const pending = ledger.pendingFolders();
+  const commits = new PageCommits(deps.archive, unit.mailboxId, deps.pageHold);
   let stop: UnitStop | undefined;
   const ctx: FolderContext = {
     unit,
@@ -159,12 +166,13 @@ export async function backupUnit(
     slots,
     transfers: new PQueue({ concurrency: 2 * Math.max(1, unit.concurrency) }),
     ledger,
+    commits,
     errors,
     meter,
     progress,
     shouldStop: () => {
-      if (!stop && ledger.failure !== undefined)
-        stop = stopFor(ledger.failure) ?? { kind: "error", error: ledger.failure };
+      const failure = ledger.failure ?? commits.failure;
+      if (!stop && failure !== undefined) stop = stopFor(failure) ?? { kind: "error", error: failure };
       if (!stop && deps.shouldYield()) stop = { kind: "yield" };
       return stop !== undefined;
     },
@@ -190,13 +198,24 @@ export async function backupUnit(
           // The folder vanished, is closed, or kept failing for the whole retry budget: record
           // it and go on with the next one (it keeps its sync state: incomplete in this job).
           errors.push(recorded(`folder ${folderId}`, error));
-          ledger.folderFinished(folderId, undefined, emptyProgress(), false);
+          // After the folder's held pages, in order (none of them may be lost by recording it done).
+          await commits
+            .hold({ record: () => ledger.folderFinished(folderId, undefined, emptyProgress(), false) })
+            .catch((commitError: unknown) => {
+              stop ??= stopFor(commitError) ?? { kind: "error", error: commitError };
+            });
         }
       }
     }
   };
   await Promise.all(Array.from({ length: lanes }, lane));
   let last: LastCheckpoint | undefined;
+  try {
+    // Whatever the unit stops for, the pages it stored count: write their parts, then record them.
+    await commits.commit();
+  } catch (error) {
+    stop ??= stopFor(error) ?? { kind: "error", error };
+  }
   try {
     const defer = deps.deferLastCheckpoint;
     const finished = stop === undefined && ledger.pendingFolders().length === 0;
@@ -258,6 +277,8 @@ interface FolderContext {
    */
   transfers: PQueue;
   ledger: UnitLedger;
+  /** The unit's stored pages whose parts are held back until their pack fills. */
+  commits: PageCommits;
   errors: RecordedError[];
   meter: (into: UnitProgress) => void;
   progress: UnitProgress;
@@ -337,31 +358,33 @@ async function backupFolder(folderId: string, read: FolderRead, ctx: FolderConte
         if (entries.length > 0 || failed > 0) unchanged = false;
         // A page that changed nothing leaves no part: a job's catalog holds only what changed
         // (readers take a mailbox or folder without parts in a job as unchanged in it).
-        if (entries.length > 0) {
-          await deps.archive.writeCatalogPart(
-            { jobId: unit.jobId, mailboxId: unit.mailboxId, folderId, unit: unit.index, page: part },
-            entries,
-          );
-        }
+        // Its part is held back with the page (see PageCommits): the page counts as stored in the
+        // ledger only once its part, and the pack holding its bodies, are written.
+        const partKey = {
+          jobId: unit.jobId,
+          mailboxId: unit.mailboxId,
+          folderId,
+          unit: unit.index,
+          page: part,
+        };
+        const held = (record: () => void) =>
+          ctx.commits.hold({ ...(entries.length > 0 ? { part: { key: partKey, entries } } : {}), record });
         part++;
         ctx.meter(pageProgress);
         addProgress(ctx.progress, pageProgress);
         if (view.deltaLink && unchanged && keepsSyncState(committed, view.deltaLink, deps)) {
-          ledger.folderUnchanged(folderId, pageProgress);
+          await held(() => ledger.folderUnchanged(folderId, pageProgress));
           return;
         }
         if (view.deltaLink) {
-          ledger.folderFinished(
-            folderId,
-            folderHadItemErrors ? undefined : view.deltaLink,
-            pageProgress,
-            true,
-            via,
-          );
+          const deltaLink = folderHadItemErrors ? undefined : view.deltaLink;
+          await held(() => ledger.folderFinished(folderId, deltaLink, pageProgress, true, via));
           return;
         }
         if (!view.nextLink) break;
-        ledger.pageStored(folderId, view.nextLink, part, pageProgress);
+        const nextLink = view.nextLink;
+        const nextPart = part;
+        await held(() => ledger.pageStored(folderId, nextLink, nextPart, pageProgress));
         link = view.nextLink;
         if (ctx.shouldStop()) {
           await pages.return?.();

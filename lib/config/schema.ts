@@ -258,6 +258,14 @@ export const configSchema = z
          * folder stays recent. Hours, 0..720; 0 writes every round's link. Default 24.
          */
         syncStateRefreshHours: integer(0, 720).default(24),
+        /**
+         * Longest time a unit holds its stored pages back before writing their catalog parts
+         * (and the pack holding their small bodies), so that a pack fills over many pages (or up
+         * to 64 pages, or a full pack, whichever comes first): one pack write instead of one per
+         * page. A crash re-reads at most this much. Seconds, 0..600; 0 writes every page at once.
+         * Default 20.
+         */
+        pageHoldSeconds: integer(0, 600).default(20),
       })
       .prefault({}),
     /**

@@ -60,10 +60,12 @@ export function stackEnvironment(stack: LocalStack, archivePath: string): Record
     ...simulatorTenantEnv(stack.sim),
     MAILSTREAM_ARCHIVE: "local",
     MAILSTREAM_ARCHIVE_PATH: archivePath,
+    MAILSTREAM_ARCHIVE_PACK_THRESHOLD_BYTES: String(stack.app.config.archive.packThresholdBytes),
     MAILSTREAM_STATE_TABLE: stack.app.config.stateTable,
     MAILSTREAM_STREAM_QUEUE_URL: stack.queue.url,
     MAILSTREAM_STREAMS_MAX: String(stack.app.config.streams.max),
     MAILSTREAM_PAGE_SIZE: String(stack.app.config.pageSize),
+    MAILSTREAM_PAGE_HOLD_SECONDS: String(stack.app.config.controller.pageHoldSeconds),
     ...environmentForAwsEndpoints(stack.emulators.endpoints),
   };
 }

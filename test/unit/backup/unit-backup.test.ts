@@ -355,8 +355,15 @@ describe("backupUnit", () => {
     const first = await backupUnit(
       unit,
       { folderIndex: 0, page: 0 },
-      // Every page checkpointed at once, so that the yield comes after the second one.
-      { source, archive, state, shouldYield: () => state.checkpoints.length >= 2, checkpointIntervalMs: 0 },
+      // Every page committed and checkpointed at once, so that the yield comes after the second one.
+      {
+        source,
+        archive,
+        state,
+        shouldYield: () => state.checkpoints.length >= 2,
+        checkpointIntervalMs: 0,
+        pageHold: { maxHoldMs: 0 },
+      },
     );
     expect(first.status).toBe("paused");
     if (first.status !== "paused") return;
@@ -379,6 +386,60 @@ describe("backupUnit", () => {
     expect([...source.mimeFetches].sort()).toEqual(["a1", "a2", "a3", "b1", "b2", "b3"]);
     expect(state.totals.items).toBe(6);
     expect([...archive.parts.keys()].sort()).toEqual(["A/0", "A/1", "B/0", "B/2"]);
+  });
+
+  it("holds its pages' parts back and checkpoints no page before its part is written; a failed part write pauses the unit where nothing is lost", async () => {
+    const { source, state } = setup();
+    const archive = new FakeArchive();
+    // Each checkpoint must name only pages whose parts exist: count them as it is written.
+    const partsAtCheckpoint: number[] = [];
+    const checkpoint = state.checkpoint.bind(state);
+    state.checkpoint = async (cp, d, staged) => {
+      partsAtCheckpoint.push(archive.parts.size);
+      expect(cp.page).toBeLessThanOrEqual(archive.parts.size + 1); // + B's empty page, which has no part
+      await checkpoint(cp, d, staged);
+    };
+    let failB2 = true;
+    const write = archive.writeCatalogPart.bind(archive);
+    archive.writeCatalogPart = async (key, entries) => {
+      if (failB2 && `${key.folderId}/${key.page}` === "B/2") {
+        failB2 = false;
+        throw new RetryableError("part B/2: the store answered 503");
+      }
+      await write(key, entries);
+    };
+    const first = await backupUnit(
+      unit,
+      { folderIndex: 0, page: 0 },
+      {
+        source,
+        archive,
+        state,
+        shouldYield: () => false,
+        checkpointIntervalMs: 0,
+        pageHold: { maxPages: 64 },
+      },
+    );
+    // Every page was held to the unit's end, and the batch's write failed: the unit pauses
+    // before every page of it (their parts are written again, identically, when it goes on).
+    expect(first.status).toBe("paused");
+    if (first.status !== "paused") return;
+    expect(first.checkpoint).toMatchObject({ folderIndex: 0, page: 0 });
+    expect(state.staged.size).toBe(0);
+    const second = await backupUnit(unit, first.checkpoint, {
+      source,
+      archive,
+      state,
+      shouldYield: () => false,
+    });
+    expect(second.status).toBe("done");
+    expect([...archive.parts.keys()].sort()).toEqual(["A/0", "A/1", "B/0", "B/2"]);
+    expect(state.staged).toEqual(
+      new Map([
+        ["A", "A#done"],
+        ["B", "B#done"],
+      ]),
+    );
   });
 
   it("resumes a checkpoint of the one-folder-at-a-time format", async () => {

@@ -65,6 +65,7 @@ describe("loadConfig defaults", () => {
       planningStaleSeconds: 1_200,
       retryBudgetSeconds: 300,
       syncStateRefreshHours: 24,
+      pageHoldSeconds: 20,
     });
     expect(config.logLevel).toBe("info");
   });
@@ -115,6 +116,7 @@ describe("loadConfig environment parsing", () => {
         MAILSTREAM_PLANNING_STALE_SECONDS: "900",
         MAILSTREAM_RETRY_BUDGET_SECONDS: "600",
         MAILSTREAM_SYNC_STATE_REFRESH_HOURS: "6",
+        MAILSTREAM_PAGE_HOLD_SECONDS: "5",
         MAILSTREAM_INCLUDE: "@contoso.com, group:Finance",
         MAILSTREAM_EXCLUDE: "ceo@contoso.com",
         MAILSTREAM_GRAPH_BASE_URL: "https://localhost:8443/v1.0/",
@@ -144,6 +146,7 @@ describe("loadConfig environment parsing", () => {
       planningStaleSeconds: 900,
       retryBudgetSeconds: 600,
       syncStateRefreshHours: 6,
+      pageHoldSeconds: 5,
     });
     expect(config.mailboxes).toEqual({
       include: ["@contoso.com", "group:Finance"],
