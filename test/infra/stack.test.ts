@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { MailstreamFunction } from "../../infra/constructs/mailstream-function.js";
 import { METRIC, METRICS_NAMESPACE } from "../../infra/metrics.js";
 import { STATE_ACTIONS } from "../../infra/permissions.js";
+import { packIndexKey, packKey } from "../../lib/archive/keys.js";
 import { loadConfig, loadStateConfig } from "../../lib/config/index.js";
 import { FULL_CONFIG, MINIMAL_CONFIG, type Synthesized, synthesize } from "./fixtures.js";
 
@@ -141,6 +142,30 @@ describe("archive bucket", () => {
         { StorageClass: "GLACIER_IR", TransitionInDays: 180 },
       ],
     });
+  });
+
+  it("moves packs (128 KiB and more) to colder tiers, while pack indexes and small bodies, under 128 KiB, stay in Standard", () => {
+    for (const s of [full, minimal]) {
+      const lifecycle = s.template.toJSON().Resources[id(s, s.stack.archive.bucket)].Properties
+        .LifecycleConfiguration as {
+        TransitionDefaultMinimumObjectSize?: string;
+        Rules: Record<string, unknown>[];
+      };
+      // No object under 128 KiB transitions, whatever its rule: a pack index (a few KiB) and a
+      // body below the pack threshold stay where backups and reads find them cheaply.
+      expect(lifecycle.TransitionDefaultMinimumObjectSize).toBe("all_storage_classes_128K");
+      const transitioning = lifecycle.Rules.filter((r) => r.Transitions !== undefined);
+      expect(transitioning.map((r) => r.Id)).toEqual(["blobs-to-cheaper-storage"]);
+      const [rule] = transitioning;
+      // Packs and their indexes lie under the rule's prefix (blobs/packs/mailbox=<m>/…), and no
+      // size filter of the rule lowers the 128 KiB floor.
+      const prefix = rule!.Prefix as string;
+      const archivePrefix = s === full ? "mail/" : "";
+      expect(`${archivePrefix}${packKey("m", "p")}`.startsWith(prefix)).toBe(true);
+      expect(`${archivePrefix}${packIndexKey("m", "p")}`.startsWith(prefix)).toBe(true);
+      expect(rule).not.toHaveProperty("ObjectSizeGreaterThan");
+      expect(JSON.stringify(rule)).not.toContain("ObjectSize");
+    }
   });
 
   it("has a Glue table over the catalog prefix and an Athena workgroup with KMS-encrypted results", () => {
