@@ -192,6 +192,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
     {
       maxStreams: config.streams.max,
       perMailboxConcurrency: config.streams.perMailboxConcurrency,
+      unitsPerStream: config.streams.unitsPerStream,
       budgetPerWindow: config.streams.perMailboxBudget,
       windowSeconds: config.streams.budgetWindowSeconds,
       pageSize: config.pageSize,
@@ -257,6 +258,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
         deadlineMarginMs: config.controller.deadlineMarginMs,
         // One mailbox's worth of requests per stream, as the planner counts a stream's rate.
         streamConcurrency: config.streams.perMailboxConcurrency,
+        unitsAtOnce: config.streams.unitsPerStream,
         finalizeJob: async (jobId) => {
           const report = await finalize(jobId);
           logger.info("job.finalized", { jobId, status: report.status, items: report.totals.items });

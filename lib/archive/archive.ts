@@ -9,7 +9,7 @@ import type { BlobKind, BlobOwner, CatalogEntry, CatalogPartKey } from "../backu
 import { type PackLocation, type StoreBlobOptions, type StoredBlob, storeBlob } from "./blobs.js";
 import { itemContentOf, writeCatalogPart, writeFolders } from "./catalog.js";
 import { type ManifestSource, writeManifest } from "./manifest.js";
-import { type PackOptions, PackWriteError, PackWriter } from "./packs.js";
+import { knownKey, type PackOptions, PackWriteError, PackWriter } from "./packs.js";
 import { writeReport } from "./reports.js";
 import type { ObjectStore } from "./store.js";
 
@@ -93,30 +93,38 @@ export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Ar
     async writeCatalogPart(key, entries) {
       // No line may name a body that is not durable: write the packs holding its bodies first
       // (only those: other bodies keep filling the mailbox's open pack).
+      let located = new Map<string, PackLocation>();
       if (packing) {
         const bodies: Array<{ kind: BlobKind; sha256: string }> = [];
         for (const e of entries) {
           if (e.kind !== "upsert") continue;
           const content = itemContentOf(e);
-          bodies.push({ kind: content.content === "export" ? "export" : "mime", sha256: e.sha256 });
-          if (content.export) bodies.push({ kind: "export", sha256: content.export.sha256 });
+          if (packer.packs(e.size))
+            bodies.push({ kind: content.content === "export" ? "export" : "mime", sha256: e.sha256 });
+          if (content.export && packer.packs(content.export.size))
+            bodies.push({ kind: "export", sha256: content.export.sha256 });
         }
-        if (bodies.length > 0) await packer.settleFor(key.mailboxId, bodies);
+        if (bodies.length > 0) located = await packer.settleFor(key.mailboxId, bodies);
       }
+      // Where each packed body of the part lies, as the pack writes left it.
+      const place = (kind: BlobKind, sha256: string, size: number) => {
+        if (!packing || !packer.packs(size)) return undefined;
+        const location = located.get(knownKey(kind, sha256));
+        if (!location)
+          throw new PackWriteError(
+            `content ${sha256} (${kind}, ${size} bytes): expected it in a written pack of mailbox ${key.mailboxId}, found it lost (its pack could not be written); it is stored again`,
+          );
+        return location;
+      };
       await writeCatalogPart(
         store,
         key,
         entries.map((e) => {
           if (e.kind !== "upsert") return e;
           const content = itemContentOf(e);
-          const pack = locate(
-            key.mailboxId,
-            content.content === "export" ? "export" : "mime",
-            e.sha256,
-            e.size,
-          );
+          const pack = place(content.content === "export" ? "export" : "mime", e.sha256, e.size);
           const exportPack = content.export
-            ? locate(key.mailboxId, "export", content.export.sha256, content.export.size)
+            ? place("export", content.export.sha256, content.export.size)
             : undefined;
           return {
             kind: "upsert",

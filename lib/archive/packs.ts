@@ -78,6 +78,8 @@ interface OpenPack {
   entries: PackIndexEntry[];
   /** Set once the pack is sealed: its write. */
   written?: Promise<void>;
+  /** Set when its write failed: its bodies are not stored. */
+  failed?: boolean;
 }
 
 /** A mailbox's known bodies, loaded from its pack indexes once per process (and added to). */
@@ -89,14 +91,17 @@ interface MailboxIndex {
 /** The pack of a body that lies in one, or a body's refusal when its pack could not be written. */
 export class PackWriteError extends RetryableError {}
 
-const knownKey = (kind: BlobKind, sha256: string) => `${kind}:${sha256}`;
+/** How a body is named among the known ones (and in {@link PackWriter.settleFor}'s answer). */
+export const knownKey = (kind: BlobKind, sha256: string) => `${kind}:${sha256}`;
 
 /**
  * How many mailboxes' indexes a process keeps in memory (the least recently used is dropped
- * first): about 200 bytes per body, so 10 MB for a mailbox of 50,000 items; a controller works on
- * a few mailboxes at a time.
+ * first, never one with bodies in an open pack): about 200 bytes per body, so 10 MB for a mailbox
+ * of 50,000 items. A controller works on up to `streams.unitsPerStream` (8) units at a time, plus
+ * one starting: a body whose index was dropped before its catalog part was written is stored
+ * again (the unit pauses on a {@link PackWriteError} and fetches it again), so keep them all.
  */
-const MAILBOXES_KEPT = 4;
+const MAILBOXES_KEPT = 10;
 
 export class PackWriter {
   readonly thresholdBytes: number;
@@ -170,20 +175,29 @@ export class PackWriter {
   /**
    * Makes the named bodies of a mailbox durable: seals only the packs that hold one of them
    * (other bodies keep filling the mailbox's open pack) and waits for those packs' writes. A body
-   * whose pack failed is forgotten, as with {@link settle}.
+   * whose pack failed is forgotten, as with {@link settle}. Returns where each named body lies
+   * (by `kind:sha256`), or nothing for one whose pack failed or that this process does not know:
+   * taken before the wait, so that a mailbox index dropped meanwhile (other mailboxes' bodies
+   * coming in) cannot lose them.
    */
   async settleFor(
     mailboxId: string,
     bodies: ReadonlyArray<{ kind: BlobKind; sha256: string }>,
-  ): Promise<void> {
+  ): Promise<Map<string, PackLocation>> {
     const packs = new Set<OpenPack>();
+    const found: Array<{ key: string; known: Known }> = [];
     for (const b of bodies) {
       const key = knownKey(b.kind, b.sha256);
-      const pending = (this.mailboxes.get(mailboxId)?.known.get(key) ?? this.knownElsewhere(key))?.pending;
-      if (pending) packs.add(pending);
+      const known = this.mailboxes.get(mailboxId)?.known.get(key) ?? this.knownElsewhere(key);
+      if (!known) continue;
+      found.push({ key, known });
+      if (known.pending) packs.add(known.pending);
     }
     for (const pack of packs) this.seal(pack);
     await Promise.allSettled([...packs].map((p) => p.written));
+    const located = new Map<string, PackLocation>();
+    for (const { key, known } of found) if (!known.pending?.failed) located.set(key, known.location);
+    return located;
   }
 
   /** Bytes of the mailbox's bodies that are not durable yet (its open pack, and sealed ones in flight). */
@@ -226,6 +240,7 @@ export class PackWriter {
   private release(pack: OpenPack, ok: boolean): void {
     pack.chunks = [];
     this.sealedInFlight.delete(pack);
+    if (!ok) pack.failed = true;
     for (const index of this.mailboxes.values())
       for (const [key, known] of index.known) {
         if (known.pending !== pack) continue;

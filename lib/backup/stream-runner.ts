@@ -38,6 +38,13 @@ export interface StreamRunnerDeps {
    * Default 30: above it, the second or so a unit change costs is under 3 % of the unit.
    */
   lookaheadUnitSeconds?: number;
+  /**
+   * Units the stream runs at once, each within its own mailbox's request slots (the stream's
+   * slots are `streamConcurrency` per unit): a stream that waits on Graph for one mailbox serves
+   * others meanwhile. 1–8. Default 1 (one unit, and the lookahead above). The planner counts it
+   * (`unitsPerStream` of lib/plan/limits.ts).
+   */
+  unitsAtOnce?: number;
   finalizeJob(jobId: string): Promise<void>;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
@@ -60,7 +67,8 @@ interface RunningUnit {
  * one, largest first) until none is left or the invocation's deadline approaches; then it either
  * hands itself on through the queue or finishes, and the last stream to finish finalizes the job.
  *
- * A stream holds at most two units at once: when a small unit reaches its tail, the next one is
+ * A stream runs `unitsAtOnce` units at once (default 1), each within its own mailbox's request
+ * slots. With one, it holds at most two: when a small unit reaches its tail, the next one is
  * claimed and starts. Both draw on the stream's one set of request slots, the older unit first,
  * so the stream never runs more requests than one unit could; the newer unit only fills what the
  * older one leaves idle (its delta pages answering, its claim and its completion being written).
@@ -96,7 +104,8 @@ async function runTask(
     return { status: "stale" };
   }
   const lookaheadSeconds = deps.lookaheadUnitSeconds ?? 30;
-  const slots = new PQueue({ concurrency: Math.max(1, deps.streamConcurrency ?? 4) });
+  const unitsAtOnce = Math.min(8, Math.max(1, deps.unitsAtOnce ?? 1));
+  const slots = new PQueue({ concurrency: Math.max(1, deps.streamConcurrency ?? 4) * unitsAtOnce });
   const running = new Map<number, RunningUnit>();
   const runs: Array<Promise<void>> = [];
   let unitsDone = 0;
@@ -177,7 +186,7 @@ async function runTask(
   /** Whether the stream may claim another unit now. */
   const mayClaim = () => {
     if (exhausted || stopClaiming || failure !== undefined || paused || deadlineNear()) return false;
-    if (running.size === 0) return true;
+    if (running.size < unitsAtOnce) return true;
     if (running.size > 1 || lookaheadSeconds <= 0) return false;
     const [only] = running.values();
     return only!.inTail && (only!.work.estimatedSeconds ?? Number.POSITIVE_INFINITY) <= lookaheadSeconds;

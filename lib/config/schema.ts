@@ -192,6 +192,12 @@ export const configSchema = z
         /** Most concurrent Graph requests per mailbox across all streams. 1..4, default 4. */
         perMailboxConcurrency: integer(1, 4).default(4),
         /**
+         * Units (mailboxes, or folder groups of a big one) a stream runs at once, each within its
+         * own mailbox's requests: a controller waiting on Graph for one mailbox serves others in
+         * the same invocation. The planner counts each as a lane of the schedule. 1..8, default 1.
+         */
+        unitsPerStream: integer(1, 8).default(1),
+        /**
          * Graph requests the app may send one mailbox per budget window (Outlook: 10,000 per
          * 10 minutes). The gateway paces every mailbox to it instead of meeting 429s, and the
          * planner counts it in its estimates. 1..1000000, default 10000.

@@ -15,6 +15,12 @@ export interface PlanLimits {
    * Default: `perMailboxConcurrency` (one stream can fill a mailbox, so mailboxes are not split).
    */
   perStreamConcurrency: number;
+  /**
+   * Units (mailboxes, or folder groups) one stream runs at once, each within its own mailbox's
+   * request limit: a stream of k units counts as k in the schedule and in the lower bound's
+   * stream term, while the Lambda concurrency stays `maxStreams`. Integer, 1–8. Default 1.
+   */
+  unitsPerStream: number;
   /** B: requests Graph allows per app and mailbox in one window. Integer ≥ 1. Default 10,000. */
   budgetPerWindow: number;
   /** W: length of the budget window, seconds. > 0. Default 600 (10 minutes). */
@@ -53,6 +59,7 @@ export const defaultPlanLimits: Readonly<PlanLimits> = Object.freeze({
   maxStreams: 16,
   perMailboxConcurrency: 4,
   perStreamConcurrency: 4,
+  unitsPerStream: 1,
   budgetPerWindow: 10_000,
   windowSeconds: 600,
   requestLatencySeconds: 0.25,
@@ -105,6 +112,12 @@ export function resolvePlanLimits(given: Partial<PlanLimits> = {}): PlanLimits {
       limits.perStreamConcurrency >= 1 &&
       limits.perStreamConcurrency <= limits.perMailboxConcurrency,
     `an integer 1–perMailboxConcurrency (${limits.perMailboxConcurrency})`,
+  );
+  check(
+    "unitsPerStream",
+    limits.unitsPerStream,
+    int(limits.unitsPerStream) && limits.unitsPerStream >= 1 && limits.unitsPerStream <= 8,
+    "an integer 1–8",
   );
   check(
     "budgetPerWindow",

@@ -75,8 +75,10 @@ function chooseStreams(
   max: number,
   limits: PlanLimits,
 ): number {
-  const acceptable = simulateSchedule(units, max, limits).makespanSeconds * (1 + limits.makespanTolerance);
-  const goodEnough = (n: number) => simulateSchedule(units, n, limits).makespanSeconds <= acceptable;
+  const lanes = (n: number) => n * limits.unitsPerStream;
+  const acceptable =
+    simulateSchedule(units, lanes(max), limits).makespanSeconds * (1 + limits.makespanTolerance);
+  const goodEnough = (n: number) => simulateSchedule(units, lanes(n), limits).makespanSeconds <= acceptable;
   // The lower bound falls with N and no N whose bound exceeds the acceptable makespan can do:
   // find the first N within it by its (cheap) bound, then search the simulations above it.
   const smallest = (from: number, ok: (n: number) => boolean): number => {
@@ -89,7 +91,7 @@ function chooseStreams(
     }
     return low;
   };
-  const low = smallest(1, (n) => lowerBound(estimates, n, limits) <= acceptable);
+  const low = smallest(1, (n) => lowerBound(estimates, lanes(n), limits) <= acceptable);
   // List scheduling is close to monotone in N: a binary search costs log2(max) simulations.
   return smallest(low, goodEnough);
 }
@@ -99,7 +101,7 @@ export function planJob(input: PlanInput): Plan {
   const limits = resolvePlanLimits(input.limits);
   validate(input.mailboxes);
   const estimates: WorkEstimate[] = input.mailboxes.map((m) => mailboxWork(m, limits));
-  const target = lowerBound(estimates, limits.maxStreams, limits);
+  const target = lowerBound(estimates, limits.maxStreams * limits.unitsPerStream, limits);
 
   const drafts: UnitDraft[] = [];
   const draftMailbox: number[] = [];
@@ -132,12 +134,14 @@ export function planJob(input: PlanInput): Plan {
     unitIndexes[draftMailbox[d]!]!.push(index);
   });
 
+  // A stream runs `unitsPerStream` units at once: it is that many lanes of the schedule.
+  const k = limits.unitsPerStream;
   const streams =
     units.length === 0
       ? 0
-      : chooseStreams(units, estimates, Math.min(limits.maxStreams, units.length), limits);
+      : chooseStreams(units, estimates, Math.min(limits.maxStreams, Math.ceil(units.length / k)), limits);
   const predictedMakespanSeconds =
-    streams === 0 ? 0 : simulateSchedule(units, streams, limits).makespanSeconds;
+    streams === 0 ? 0 : simulateSchedule(units, streams * k, limits).makespanSeconds;
   const perMailbox: MailboxPlan[] = input.mailboxes.map((mailbox, m) => ({
     mailboxId: mailbox.mailboxId,
     address: mailbox.address,
@@ -151,7 +155,7 @@ export function planJob(input: PlanInput): Plan {
     units,
     streams,
     predictedMakespanSeconds,
-    lowerBoundSeconds: streams === 0 ? 0 : lowerBound(estimates, streams, limits),
+    lowerBoundSeconds: streams === 0 ? 0 : lowerBound(estimates, streams * k, limits),
     totalCost: units.reduce((sum, u) => sum + u.cost, 0),
     perMailbox,
   };

@@ -373,6 +373,43 @@ describe("runStreamTask with small units", () => {
     expect(seen.maxInFlight).toBe(2);
   });
 
+  it("runs unitsAtOnce units at once, each within its own request slots, and claims the next as one ends", async () => {
+    const state = new MemoryStreamState(7, 1);
+    state.estimatedSeconds = 120; // no lookahead: only unitsAtOnce counts
+    const perMailbox = new Map<string, { inFlight: number; max: number }>();
+    const { source, seen } = timedSource(10, 3);
+    const { d, events } = lookaheadDeps(
+      state,
+      {
+        ...source,
+        // Each mailbox's requests in flight, besides the stream's.
+        openMime: async (mailboxId: string, id: string) => {
+          const m = perMailbox.get(mailboxId) ?? { inFlight: 0, max: 0 };
+          perMailbox.set(mailboxId, m);
+          m.inFlight++;
+          m.max = Math.max(m.max, m.inFlight);
+          try {
+            return await source.openMime(mailboxId, id);
+          } finally {
+            m.inFlight--;
+          }
+        },
+      },
+      () => 1e9,
+    );
+    d.unitsAtOnce = 3;
+    const out = await runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
+    expect(out).toMatchObject({ status: "finished", unitsDone: 7 });
+    expect(state.units.map((u) => u.result?.progress.items)).toEqual([6, 6, 6, 6, 6, 6, 6]);
+    expect(state.maxHeld).toBe(3);
+    // Units 0–2 started before any ended.
+    expect(events.slice(0, 3)).toEqual(["unit.start:0", "unit.start:1", "unit.start:2"]);
+    // Three units' requests at once (the stream has 2 slots per unit), each unit within its own 1.
+    expect(seen.maxInFlight).toBeGreaterThan(1);
+    expect(seen.maxInFlight).toBeLessThanOrEqual(3);
+    expect(Math.max(...[...perMailbox.values()].map((m) => m.max))).toBe(1);
+  });
+
   it("runs units estimated above lookaheadUnitSeconds one at a time", async () => {
     const state = new MemoryStreamState(3, 1);
     state.estimatedSeconds = 120;

@@ -52,6 +52,7 @@ describe("loadConfig defaults", () => {
     expect(config.streams).toEqual({
       max: 16,
       perMailboxConcurrency: 4,
+      unitsPerStream: 1,
       perMailboxBudget: 10_000,
       budgetWindowSeconds: 600,
       budgetMarginMs: 1_000,
@@ -108,6 +109,7 @@ describe("loadConfig environment parsing", () => {
       env: {
         ...minimalEnv,
         MAILSTREAM_STREAMS_MAX: "64",
+        MAILSTREAM_UNITS_PER_STREAM: "2",
         MAILSTREAM_PER_MAILBOX_CONCURRENCY: "3",
         MAILSTREAM_PAGE_SIZE: "250",
         MAILSTREAM_JOB_RECORD_TTL_DAYS: "30",
@@ -134,6 +136,7 @@ describe("loadConfig environment parsing", () => {
     expect(config.streams).toEqual({
       max: 64,
       perMailboxConcurrency: 3,
+      unitsPerStream: 2,
       perMailboxBudget: 10_000,
       budgetWindowSeconds: 600,
       budgetMarginMs: 1_000,
@@ -204,6 +207,7 @@ describe("loadConfig file and environment", () => {
     expect(config.streams).toEqual({
       max: 100,
       perMailboxConcurrency: 2,
+      unitsPerStream: 1,
       perMailboxBudget: 10_000,
       budgetWindowSeconds: 600,
       budgetMarginMs: 1_000,

@@ -190,6 +190,31 @@ describe("planJob", () => {
     expect(plan.lowerBoundSeconds).toBeCloseTo(lowerBound(estimates, plan.streams, limits), 9);
   });
 
+  it("counts a stream of unitsPerStream units as that many lanes: fewer streams, the same makespan, the bound over the lanes", () => {
+    const mailboxes = Array.from({ length: 40 }, (_, i) => mailbox(`m${i}`, [1000 + 10 * i]));
+    const one = planJob({ mailboxes, limits: { ...base, maxStreams: 8 } });
+    const four = planJob({ mailboxes, limits: { ...base, maxStreams: 8, unitsPerStream: 4 } });
+    const resolved = resolvePlanLimits({ ...base, maxStreams: 8, unitsPerStream: 4 });
+    expect(one.streams).toBe(8);
+    // 8 streams of 4 units are 32 lanes: the same work in about a quarter of the time …
+    expect(four.streams).toBeLessThanOrEqual(8);
+    expect(four.predictedMakespanSeconds).toBeCloseTo(
+      simulateSchedule(four.units, four.streams * 4, resolved).makespanSeconds,
+      9,
+    );
+    expect(four.predictedMakespanSeconds).toBeLessThan(one.predictedMakespanSeconds / 2);
+    // … and no faster than the bound over those lanes allows.
+    const estimates = mailboxes.map((m) => mailboxWork(m, resolved));
+    expect(four.lowerBoundSeconds).toBeCloseTo(lowerBound(estimates, four.streams * 4, resolved), 9);
+    expect(four.predictedMakespanSeconds).toBeGreaterThanOrEqual(four.lowerBoundSeconds - 1e-9);
+    // Never more streams than it takes to give each unit a lane.
+    const three = planJob({
+      mailboxes: [mailbox("a", [100]), mailbox("b", [100]), mailbox("c", [100])],
+      limits: { ...base, unitsPerStream: 2 },
+    });
+    expect(three.streams).toBe(2);
+  });
+
   it("refuses a mailbox listed twice and negative counts", () => {
     expect(() => planJob({ mailboxes: [mailbox("a", [1]), mailbox("a", [2])] })).toThrow(FatalError);
     expect(() => planJob({ mailboxes: [mailbox("a", [-1])] })).toThrow(/item counts and sizes ≥ 0/);
@@ -293,6 +318,9 @@ describe("createPlanner", () => {
 
   it("rejects bad limits when it is created", () => {
     expect(() => createPlanner({ windowSeconds: -1 })).toThrow(/plan\.windowSeconds/);
+    expect(() => createPlanner({ unitsPerStream: 9 })).toThrow(
+      /plan\.unitsPerStream: expected an integer 1–8/,
+    );
   });
 });
 
