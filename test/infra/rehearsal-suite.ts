@@ -106,7 +106,8 @@ export function describeRehearsal(name: string, config: DeploymentConfigInput): 
       expect(outcome.secondJob.report.status).toBe("complete");
       // Three controllers and one sweep were killed at the calls the scenario chose.
       expect(outcome.kills.map((k) => `${k.command} ${String(k.input.Key ?? k.input.TableName)}`)).toEqual([
-        expect.stringMatching(/^PutObjectCommand (mail\/)?blobs\//),
+        // The third blob write: a pack, or a large item copied from staging (packs wait for their pages).
+        expect.stringMatching(/^(PutObject|CopyObject)Command (mail\/)?blobs\//),
         expect.stringMatching(/^PutObjectCommand (mail\/)?reports\//),
         expect.stringMatching(/^PutObjectCommand (mail\/)?reports\//),
         expect.stringMatching(/^QueryCommand /),
@@ -209,15 +210,18 @@ export function describeRehearsal(name: string, config: DeploymentConfigInput): 
       const blobWrites = verdicts.filter(
         (v) => v.request.action === "s3:PutObject" && v.request.resource.includes("/blobs/"),
       );
-      expect(blobWrites.length).toBeGreaterThan(10);
+      // Packs fill over many pages: a few writes of packs and their indexes, and a large item.
+      expect(blobWrites.length).toBeGreaterThanOrEqual(4);
       const keyArn = [...r.deployment.keys.values()][0]!.arn;
       for (const v of blobWrites) {
         expect(v.request.context["s3:if-none-match"], describeRequest(v.request)).toBe("*");
         expect(v.request.context["s3:x-amz-server-side-encryption-aws-kms-key-id"]).toBe(keyArn);
       }
       const copies = blobWrites.filter((v) => v.request.context["s3:x-amz-copy-source"] !== undefined);
-      expect(copies.length).toBe(1);
-      expect(String(copies[0]!.request.context["s3:x-amz-copy-source"])).toMatch(/^[^/]*staging[^/]*\//);
+      // The large item, copied again when the killed controller's held pages were read again.
+      expect(copies.length).toBeGreaterThanOrEqual(1);
+      for (const copy of copies)
+        expect(String(copy.request.context["s3:x-amz-copy-source"])).toMatch(/^[^/]*staging[^/]*\//);
     });
 
     it("fails, naming the call, when any single statement the functions need is deleted", async () => {
