@@ -3,8 +3,9 @@
  * backup as the simulator serves it (the input of LB), and the figures of one run.
  */
 import type { JobReport } from "../lib/backup/report.js";
+import { splitExports } from "../lib/backup/unit-backup.js";
 import type { GroundTruth } from "../lib/dev/sim/index.js";
-import type { WorkEstimate } from "../lib/plan/index.js";
+import { folderRead, type MailContent, type WorkEstimate } from "../lib/plan/index.js";
 
 /** The simulated service as the work model needs it. */
 export interface ServiceModel {
@@ -47,33 +48,99 @@ export interface RunFigures {
 }
 
 /**
- * The tenant's real content, and the work of a full backup exactly as the simulator serves it:
- * per folder one `$value` GET per item and max(1, ⌈items / page size⌉) delta pages (the last page
- * carries the deltaLink). Discovery (probe, folder listing) is the coordinator's, before the
- * streams start: it is not stream work, so it is not in LB (the planning phase is reported apart).
- * `only`: the addresses of the mailboxes backed up (default all).
+ * The tenant's real content, and the work of a full backup exactly as the simulator serves it to
+ * the stack. Without `mailContent` (the model before item kinds): the primary mailbox's mail
+ * folders only, per folder one `$value` GET per item and max(1, ⌈items / page size⌉) delta pages
+ * (the last page carries the deltaLink), search folders left out. With `mailContent`: every
+ * folder of both mailboxes as the coordinator lists them (search folders included: the
+ * import/export API does not tell them apart, so each costs its one empty page), read as that
+ * content mode reads it (lib/plan `folderRead`): `m` message delta pages and one `$value` per
+ * message; `p`, `a` item delta pages and, per page, the export requests the unit makes
+ * (`splitExports`: ≤ 20 items and about 8 MB per request, an item above 4 MiB alone); `b` both.
+ * Bytes: MIME for `$value`, export streams for exports. Discovery (probe, folder listing) is
+ * the coordinator's, before the streams start: it is not stream work, so it is not in LB (the
+ * planning phase is reported apart). `only`: the addresses of the mailboxes backed up (default all).
  */
 export function realContent(
   truth: GroundTruth,
-  service: ServiceModel & { only?: ReadonlySet<string> | undefined },
+  service: ServiceModel & { only?: ReadonlySet<string> | undefined; mailContent?: MailContent },
 ): { works: WorkEstimate[]; items: number; folders: number; addresses: string[] } {
   let items = 0;
   let folders = 0;
   const mailboxes = truth.mailboxes.filter((m) => !service.only || service.only.has(m.address));
   const works = mailboxes.map((m) => {
-    let requests = 0;
-    let bytes = 0;
-    for (const f of m.folders) {
-      if (f.isSearchFolder) continue;
-      const k = f.messages.length;
-      items += k;
-      folders++;
-      requests += k + Math.max(1, Math.ceil(k / service.pageSize));
-      bytes += f.messages.reduce((s, x) => s + x.size, 0);
+    const work = { requests: 0, bytes: 0 };
+    if (service.mailContent === undefined) {
+      for (const f of m.folders) {
+        if (f.isSearchFolder) continue;
+        items += f.messages.length;
+        folders++;
+        addMimeReads(work, f.messages, service.pageSize);
+      }
+    } else {
+      const mailFolders = new Map(m.folders.map((f) => [f.id, f]));
+      for (const f of m.mailboxFolders) {
+        const read = folderRead({ mailbox: f.mailbox, folderClass: f.type }, service.mailContent);
+        folders++;
+        items += f.items.length;
+        if (read === "p" || read === "a") {
+          addItemReads(work, f.items, service.pageSize);
+          continue;
+        }
+        const messages = mailFolders.get(f.id)?.messages ?? [];
+        addMimeReads(work, messages, service.pageSize);
+        if (read === "b") {
+          // Mode both: each page's stored messages exported too, batched by their MIME size.
+          const exportSize = new Map(f.items.map((i) => [i.id, i.size]));
+          for (const page of pagesOf(messages, service.pageSize)) {
+            work.requests += exportRequests(page);
+            for (const x of page) work.bytes += exportSize.get(x.id) ?? 0;
+          }
+        }
+      }
     }
-    return { requests, serialSeconds: requests * service.perRequestSeconds + bytes * service.perByteSeconds };
+    return {
+      requests: work.requests,
+      serialSeconds: work.requests * service.perRequestSeconds + work.bytes * service.perByteSeconds,
+    };
   });
   return { works, items, folders, addresses: mailboxes.map((m) => m.address) };
+}
+
+/** A folder's items in delta pages: max(1, ⌈items / page size⌉) pages (an empty folder still answers one). */
+function pagesOf<T>(list: readonly T[], pageSize: number): T[][] {
+  const pages: T[][] = [];
+  for (let at = 0; at < list.length; at += pageSize) pages.push(list.slice(at, at + pageSize));
+  return pages.length > 0 ? pages : [[]];
+}
+
+/** Message delta pages and one `$value` per message, with its MIME bytes. */
+function addMimeReads(
+  work: { requests: number; bytes: number },
+  messages: ReadonlyArray<{ size: number }>,
+  pageSize: number,
+): void {
+  work.requests += pagesOf(messages, pageSize).length + messages.length;
+  for (const x of messages) work.bytes += x.size;
+}
+
+/** Item delta pages and each page's export requests, with the export streams' bytes. */
+function addItemReads(
+  work: { requests: number; bytes: number },
+  items: ReadonlyArray<{ id: string; size: number }>,
+  pageSize: number,
+): void {
+  for (const page of pagesOf(items, pageSize)) {
+    work.requests += 1 + exportRequests(page);
+    for (const x of page) work.bytes += x.size;
+  }
+}
+
+/** Export requests of one page's items, as the unit splits them (the stack streams large items). */
+function exportRequests(page: ReadonlyArray<{ id: string; size: number }>): number {
+  if (page.length === 0) return 0;
+  const { streamed, batches } = splitExports(page, true);
+  return streamed.length + batches.length;
 }
 
 /** The figures of one run from its job report and the simulator's counters before and after it. */

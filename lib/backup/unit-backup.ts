@@ -556,7 +556,7 @@ async function storeItemPage(
 }
 
 /** Items above this many bytes are exported alone and streamed into the archive. */
-const STREAMED_EXPORT_BYTES = 4 * 1024 * 1024;
+export const STREAMED_EXPORT_BYTES = 4 * 1024 * 1024;
 
 /** Bytes of export data one request asks for at most (larger items go alone): bounds memory. */
 const EXPORT_BATCH_BYTES = 8 * 1024 * 1024;
@@ -584,6 +584,20 @@ export function exportBatchesOf<T extends { id: string; size?: number }>(items: 
 const EXPORT_BATCH_LIMIT = 20;
 
 /**
+ * The export requests of a page's items: each item above {@link STREAMED_EXPORT_BYTES} alone
+ * and streamed (when the source can stream), the rest in batches ({@link exportBatchesOf}).
+ * The benchmark's work model counts requests with it too (bench/figures.ts).
+ */
+export function splitExports<T extends { id: string; size?: number }>(
+  items: readonly T[],
+  canStream: boolean,
+): { streamed: T[]; batches: T[][] } {
+  const streamed = canStream ? items.filter((item) => (item.size ?? 0) > STREAMED_EXPORT_BYTES) : [];
+  const batched = streamed.length > 0 ? items.filter((item) => !streamed.includes(item)) : items;
+  return { streamed, batches: exportBatchesOf(batched) };
+}
+
+/**
  * Exports items of one mailbox in batches (each request holds one request slot until its answer
  * is read) and stores each export stream; the stored blobs by item id. An item the service
  * answers with an error of its own, or whose blob cannot be stored, is recorded and left out; a
@@ -604,10 +618,7 @@ async function exportBatches(
   const fail = (id: string, error: unknown) =>
     ctx.errors.push(recorded(`item ${id} in folder ${folderId} of the ${mailbox.role} mailbox`, error));
   // Items above a few MB: one streamed request each, straight into the archive.
-  const streamed = source.exportItemTo
-    ? items.filter((item) => (item.size ?? 0) > STREAMED_EXPORT_BYTES)
-    : [];
-  const batched = streamed.length > 0 ? items.filter((item) => !streamed.includes(item)) : items;
+  const { streamed, batches } = splitExports(items, source.exportItemTo !== undefined);
   await Promise.all(
     streamed.map(async (item) => {
       try {
@@ -644,7 +655,7 @@ async function exportBatches(
     }),
   );
   await Promise.all(
-    exportBatchesOf(batched).map(async (batch) => {
+    batches.map(async (batch) => {
       try {
         await retry(
           () =>
