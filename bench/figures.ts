@@ -2,8 +2,9 @@
  * The benchmark's arithmetic, apart from its runs so that it can be tested: the work of a full
  * backup as the simulator serves it (the input of LB), and the figures of one run.
  */
+
+import { fewestExportRequests } from "../lib/backup/export-batches.js";
 import type { JobReport } from "../lib/backup/report.js";
-import { splitExports } from "../lib/backup/unit-backup.js";
 import type { GroundTruth } from "../lib/dev/sim/index.js";
 import { folderRead, type MailContent, type WorkEstimate } from "../lib/plan/index.js";
 
@@ -55,8 +56,10 @@ export interface RunFigures {
  * folder of both mailboxes as the coordinator lists them (search folders included: the
  * import/export API does not tell them apart, so each costs its one empty page), read as that
  * content mode reads it (lib/plan `folderRead`): `m` message delta pages and one `$value` per
- * message; `p`, `a` item delta pages and, per page, the export requests the unit makes
- * (`splitExports`: ≤ 20 items and about 8 MB per request, an item above 4 MiB alone); `b` both.
+ * message; `p`, `a` item delta pages; `b` both. Exports: a unit pools the export requests of all
+ * its folders of a mailbox, so each mailbox (primary, archive) counts the fewest requests that can
+ * carry its items (`fewestExportRequests`: ≤ 20 items and 8 MiB per request, an item above 4 MiB
+ * alone), which no batching beats.
  * Bytes: MIME for `$value`, export streams for exports. Discovery (probe, folder listing) is
  * the coordinator's, before the streams start: it is not stream work, so it is not in LB (the
  * planning phase is reported apart). `only`: the addresses of the mailboxes backed up (default all).
@@ -79,25 +82,32 @@ export function realContent(
       }
     } else {
       const mailFolders = new Map(m.folders.map((f) => [f.id, f]));
+      // A unit pools the export requests of its folders per mailbox (lib/backup/export-pool.ts).
+      const exported: Record<"primary" | "archive", Array<{ size: number }>> = { primary: [], archive: [] };
       for (const f of m.mailboxFolders) {
         const read = folderRead({ mailbox: f.mailbox, folderClass: f.type }, service.mailContent);
         folders++;
         items += f.items.length;
         if (read === "p" || read === "a") {
-          addItemReads(work, f.items, service.pageSize);
+          work.requests += pagesOf(f.items, service.pageSize).length;
+          for (const x of f.items) {
+            work.bytes += x.size;
+            exported[f.mailbox].push(x);
+          }
           continue;
         }
         const messages = mailFolders.get(f.id)?.messages ?? [];
         addMimeReads(work, messages, service.pageSize);
         if (read === "b") {
-          // Mode both: each page's stored messages exported too, batched by their MIME size.
+          // Mode both: each stored message exported too (batched by its MIME size, as the unit does).
           const exportSize = new Map(f.items.map((i) => [i.id, i.size]));
-          for (const page of pagesOf(messages, service.pageSize)) {
-            work.requests += exportRequests(page);
-            for (const x of page) work.bytes += exportSize.get(x.id) ?? 0;
+          for (const x of messages) {
+            work.bytes += exportSize.get(x.id) ?? 0;
+            exported.primary.push(x);
           }
         }
       }
+      work.requests += fewestExportRequests(exported.primary) + fewestExportRequests(exported.archive);
     }
     return {
       requests: work.requests,
@@ -122,25 +132,6 @@ function addMimeReads(
 ): void {
   work.requests += pagesOf(messages, pageSize).length + messages.length;
   for (const x of messages) work.bytes += x.size;
-}
-
-/** Item delta pages and each page's export requests, with the export streams' bytes. */
-function addItemReads(
-  work: { requests: number; bytes: number },
-  items: ReadonlyArray<{ id: string; size: number }>,
-  pageSize: number,
-): void {
-  for (const page of pagesOf(items, pageSize)) {
-    work.requests += 1 + exportRequests(page);
-    for (const x of page) work.bytes += x.size;
-  }
-}
-
-/** Export requests of one page's items, as the unit splits them (the stack streams large items). */
-function exportRequests(page: ReadonlyArray<{ id: string; size: number }>): number {
-  if (page.length === 0) return 0;
-  const { streamed, batches } = splitExports(page, true);
-  return streamed.length + batches.length;
 }
 
 /** The figures of one run from its job report and the simulator's counters before and after it. */

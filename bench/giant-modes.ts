@@ -8,8 +8,10 @@
 import type { MailContent } from "../lib/plan/index.js";
 import { type BenchRow, benchOne, startRig, stopRig } from "./shape-runs.js";
 
-/** The modes compared, in the order they run. */
-export const GIANT_MODES: readonly MailContent[] = ["fidelity", "mime"];
+/** The modes compared, in the order they run (`BENCH_GIANT_MODES=fidelity` runs one, for diagnosis). */
+export const GIANT_MODES: readonly MailContent[] = (process.env.BENCH_GIANT_MODES ?? "fidelity,mime")
+  .split(",")
+  .filter((m): m is MailContent => m === "fidelity" || m === "mime" || m === "both");
 /** Streams of both runs: enough for every mailbox of the shape (its giant mailbox is LB). */
 export const GIANT_MODES_STREAMS = 16;
 
