@@ -2,9 +2,11 @@
  * The benchmark's arithmetic, apart from its runs so that it can be tested: the work of a full
  * backup as the simulator serves it (the input of LB), and the figures of one run.
  */
+
+import { fewestExportRequests } from "../lib/backup/export-batches.js";
 import type { JobReport } from "../lib/backup/report.js";
 import type { GroundTruth } from "../lib/dev/sim/index.js";
-import type { WorkEstimate } from "../lib/plan/index.js";
+import { folderRead, type MailContent, type WorkEstimate } from "../lib/plan/index.js";
 
 /** The simulated service as the work model needs it. */
 export interface ServiceModel {
@@ -47,33 +49,89 @@ export interface RunFigures {
 }
 
 /**
- * The tenant's real content, and the work of a full backup exactly as the simulator serves it:
- * per folder one `$value` GET per item and max(1, ⌈items / page size⌉) delta pages (the last page
- * carries the deltaLink). Discovery (probe, folder listing) is the coordinator's, before the
- * streams start: it is not stream work, so it is not in LB (the planning phase is reported apart).
- * `only`: the addresses of the mailboxes backed up (default all).
+ * The tenant's real content, and the work of a full backup exactly as the simulator serves it to
+ * the stack. Without `mailContent` (the model before item kinds): the primary mailbox's mail
+ * folders only, per folder one `$value` GET per item and max(1, ⌈items / page size⌉) delta pages
+ * (the last page carries the deltaLink), search folders left out. With `mailContent`: every
+ * folder of both mailboxes as the coordinator lists them (search folders included: the
+ * import/export API does not tell them apart, so each costs its one empty page), read as that
+ * content mode reads it (lib/plan `folderRead`): `m` message delta pages and one `$value` per
+ * message; `p`, `a` item delta pages; `b` both. Exports: a unit pools the export requests of all
+ * its folders of a mailbox, so each mailbox (primary, archive) counts the fewest requests that can
+ * carry its items (`fewestExportRequests`: ≤ 20 items and 8 MiB per request, an item above 4 MiB
+ * alone), which no batching beats.
+ * Bytes: MIME for `$value`, export streams for exports. Discovery (probe, folder listing) is
+ * the coordinator's, before the streams start: it is not stream work, so it is not in LB (the
+ * planning phase is reported apart). `only`: the addresses of the mailboxes backed up (default all).
  */
 export function realContent(
   truth: GroundTruth,
-  service: ServiceModel & { only?: ReadonlySet<string> | undefined },
+  service: ServiceModel & { only?: ReadonlySet<string> | undefined; mailContent?: MailContent },
 ): { works: WorkEstimate[]; items: number; folders: number; addresses: string[] } {
   let items = 0;
   let folders = 0;
   const mailboxes = truth.mailboxes.filter((m) => !service.only || service.only.has(m.address));
   const works = mailboxes.map((m) => {
-    let requests = 0;
-    let bytes = 0;
-    for (const f of m.folders) {
-      if (f.isSearchFolder) continue;
-      const k = f.messages.length;
-      items += k;
-      folders++;
-      requests += k + Math.max(1, Math.ceil(k / service.pageSize));
-      bytes += f.messages.reduce((s, x) => s + x.size, 0);
+    const work = { requests: 0, bytes: 0 };
+    if (service.mailContent === undefined) {
+      for (const f of m.folders) {
+        if (f.isSearchFolder) continue;
+        items += f.messages.length;
+        folders++;
+        addMimeReads(work, f.messages, service.pageSize);
+      }
+    } else {
+      const mailFolders = new Map(m.folders.map((f) => [f.id, f]));
+      // A unit pools the export requests of its folders per mailbox (lib/backup/export-pool.ts).
+      const exported: Record<"primary" | "archive", Array<{ size: number }>> = { primary: [], archive: [] };
+      for (const f of m.mailboxFolders) {
+        const read = folderRead({ mailbox: f.mailbox, folderClass: f.type }, service.mailContent);
+        folders++;
+        items += f.items.length;
+        if (read === "p" || read === "a") {
+          work.requests += pagesOf(f.items, service.pageSize).length;
+          for (const x of f.items) {
+            work.bytes += x.size;
+            exported[f.mailbox].push(x);
+          }
+          continue;
+        }
+        const messages = mailFolders.get(f.id)?.messages ?? [];
+        addMimeReads(work, messages, service.pageSize);
+        if (read === "b") {
+          // Mode both: each stored message exported too (batched by its MIME size, as the unit does).
+          const exportSize = new Map(f.items.map((i) => [i.id, i.size]));
+          for (const x of messages) {
+            work.bytes += exportSize.get(x.id) ?? 0;
+            exported.primary.push(x);
+          }
+        }
+      }
+      work.requests += fewestExportRequests(exported.primary) + fewestExportRequests(exported.archive);
     }
-    return { requests, serialSeconds: requests * service.perRequestSeconds + bytes * service.perByteSeconds };
+    return {
+      requests: work.requests,
+      serialSeconds: work.requests * service.perRequestSeconds + work.bytes * service.perByteSeconds,
+    };
   });
   return { works, items, folders, addresses: mailboxes.map((m) => m.address) };
+}
+
+/** A folder's items in delta pages: max(1, ⌈items / page size⌉) pages (an empty folder still answers one). */
+function pagesOf<T>(list: readonly T[], pageSize: number): T[][] {
+  const pages: T[][] = [];
+  for (let at = 0; at < list.length; at += pageSize) pages.push(list.slice(at, at + pageSize));
+  return pages.length > 0 ? pages : [[]];
+}
+
+/** Message delta pages and one `$value` per message, with its MIME bytes. */
+function addMimeReads(
+  work: { requests: number; bytes: number },
+  messages: ReadonlyArray<{ size: number }>,
+  pageSize: number,
+): void {
+  work.requests += pagesOf(messages, pageSize).length + messages.length;
+  for (const x of messages) work.bytes += x.size;
 }
 
 /** The figures of one run from its job report and the simulator's counters before and after it. */

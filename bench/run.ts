@@ -17,6 +17,13 @@ import { benchChaos, type ChaosBenchResult } from "./chaos.js";
 import type { ControllerRssResult } from "./controller-rss.js";
 import { costSummary } from "./cost/summary.js";
 import { benchDenseByMode, type DenseFigures } from "./dense.js";
+import {
+  benchGiantByMode,
+  GIANT_MODES,
+  GIANT_MODES_STREAMS,
+  type GiantByMode,
+  giantModesLine,
+} from "./giant-modes.js";
 import { benchScale, SCALE_SIZES, type ScaleRow } from "./scale.js";
 import { DENSE, LATENCY, LIMITS, SHAPES, STREAM_COUNTS } from "./settings.js";
 import { type BenchRow, benchOne, startRig, stopRig } from "./shape-runs.js";
@@ -49,8 +56,14 @@ async function controllerRssInItsOwnProcess(): Promise<ControllerRssResult> {
 
 const f = (n: number, d = 2) => n.toFixed(d);
 
+function parseMailContent(given: string | undefined): "mime" | "fidelity" | "both" {
+  if (given === undefined) return "fidelity";
+  if (given === "mime" || given === "fidelity" || given === "both") return given;
+  throw new Error(`--mail-content: expected mime, fidelity or both, found '${given}'`);
+}
+
 /** The steps of a whole run, in their order (the scale runs are apart: `--scale`). */
-const ALL_STEPS = ["shapes", "dense", "budget", "rss", "chaos"];
+const ALL_STEPS = ["shapes", "giant-modes", "dense", "budget", "rss", "chaos"];
 
 /** The file a run updates, or nothing when there is none yet. */
 function readPrevious(path: string): Record<string, unknown> {
@@ -186,6 +199,10 @@ async function main(): Promise<void> {
    * `--steps=shapes,dense,budget,rss,chaos`: the steps to run (default all, in this order);
    * `--budget` is `--steps=budget`.
    */
+  /** `--mail-content=mime|fidelity|both`: the content mode of the shapes step (default fidelity, the configuration's). */
+  const shapesMailContent = parseMailContent(
+    process.argv.find((a) => a.startsWith("--mail-content="))?.slice("--mail-content=".length),
+  );
   const steps = new Set(
     process.argv
       .find((a) => a.startsWith("--steps="))
@@ -209,6 +226,7 @@ async function main(): Promise<void> {
   let chaos: ChaosBenchResult | undefined;
   let rss: ControllerRssResult | undefined;
   let budget: BudgetFigures | undefined;
+  let giantByMode: GiantByMode | undefined;
   const save = () => {
     const uniform1 = rows.find((r) => r.shape === "uniform" && r.streams === 1);
     const uniform16 = rows.find((r) => r.shape === "uniform" && r.streams === 16);
@@ -228,6 +246,10 @@ async function main(): Promise<void> {
           Object.entries(denseByMode).map(([mode, d]) => [mode, withoutCost(d)]),
         );
       ranAt.dense = now;
+    }
+    if (giantByMode) {
+      fresh.giantByMode = giantByMode;
+      ranAt["giant-modes"] = now;
     }
     if (budget) {
       fresh.budget = { spec: BUDGET_TENANT, ...budget };
@@ -290,13 +312,21 @@ async function main(): Promise<void> {
     try {
       for (const streams of counts ?? STREAM_COUNTS) {
         process.stderr.write(`bench: ${shape} N=${streams} …\n`);
-        rows.push(await benchOne(rig, streams, reportsDir));
+        rows.push(await benchOne(rig, streams, { reportsDir, mailContent: shapesMailContent }));
         printTable(rows.slice(-1));
         save();
       }
     } finally {
       await stopRig(rig);
     }
+  }
+  if (steps.has("giant-modes")) {
+    process.stderr.write(
+      `bench: the giant shape at N=${GIANT_MODES_STREAMS} in content modes ${GIANT_MODES.join(" and ")} …\n`,
+    );
+    giantByMode = await benchGiantByMode(ca, caDir, reportsDir);
+    process.stdout.write(`${giantModesLine(giantByMode)}\n`);
+    save();
   }
   if (steps.has("dense")) {
     process.stderr.write(

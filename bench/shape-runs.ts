@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { type RunningEmulators, startEmulators } from "../lib/dev/local/emulators.js";
 import { type LocalServices, startLocalServices } from "../lib/dev/local/stack.js";
 import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
-import { lowerBound } from "../lib/plan/index.js";
+import { lowerBound, type MailContent } from "../lib/plan/index.js";
 import { figures, type GraphCounters, type RunFigures, realContent } from "./figures.js";
 import { LATENCY, LIMITS, planLimitsFor, SERVICE, SHAPES } from "./settings.js";
 import { type SimProcess, startSimProcess } from "./sim-process.js";
@@ -17,6 +17,8 @@ import { type SimProcess, startSimProcess } from "./sim-process.js";
 export interface BenchRow {
   shape: string;
   streams: number;
+  /** The content mode for mail the stack ran in (the configuration's `mailContent`). */
+  mailContent: MailContent;
   mailboxes: number;
   folders: number;
   tenantItems: number;
@@ -69,29 +71,44 @@ export async function stopRig(rig: ShapeRig): Promise<void> {
   rmSync(rig.dir, { recursive: true, force: true });
 }
 
-/**
- * One N of a shape: a fresh state table, queue and archive in the shape's emulators. With
- * `reportsDir`, each full backup's job report is written there.
- */
-export async function benchOne(rig: ShapeRig, streams: number, reportsDir?: string): Promise<BenchRow> {
+export interface BenchOneOptions {
+  /** Where each full backup's job report is written (none by default). */
+  reportsDir?: string | undefined;
+  /** The stack's content mode for mail, and the work model of LB. Default `fidelity` (the configuration's default). */
+  mailContent?: MailContent;
+  /** Only the full backup, also at N = 16 (no mutation round): the tenant stays as it is. Default false. */
+  fullOnly?: boolean;
+}
+
+/** One N of a shape: a fresh state table, queue and archive in the shape's emulators. */
+export async function benchOne(
+  rig: ShapeRig,
+  streams: number,
+  options: BenchOneOptions = {},
+): Promise<BenchRow> {
   const { shape, spec, subset, sim } = rig;
-  const dir = join(rig.dir, `n${streams}`);
+  const { reportsDir } = options;
+  const mailContent = options.mailContent ?? "fidelity";
+  const dir = join(rig.dir, `n${streams}-${mailContent}`);
   let services: LocalServices | undefined;
   try {
     const truth = await sim.groundTruth();
     const k = subset?.[streams];
     const only = k === undefined ? undefined : new Set(truth.mailboxes.slice(0, k).map((m) => m.address));
-    const content = realContent(truth, { ...SERVICE, only });
+    const content = realContent(truth, { ...SERVICE, only, mailContent });
     const planLimits = planLimitsFor(streams);
     const lb = lowerBound(content.works, streams, planLimits);
     services = await startLocalServices(
       {
         archive: { kind: "local", path: join(dir, "archive") },
         emulators: rig.emulators,
-        resourceSuffix: `-n${streams}`,
+        resourceSuffix: `-n${streams}-${mailContent}`,
         streams,
         planLimits,
-        ...(only ? { env: { MAILSTREAM_INCLUDE: JSON.stringify([...only]) } } : {}),
+        env: {
+          MAILSTREAM_MAIL_CONTENT: mailContent,
+          ...(only ? { MAILSTREAM_INCLUDE: JSON.stringify([...only]) } : {}),
+        },
       },
       sim.info.tenantEnv,
     );
@@ -103,13 +120,14 @@ export async function benchOne(rig: ShapeRig, streams: number, reportsDir?: stri
     if (reportsDir) {
       // The whole job report, for `mailstream report`-style timelines of the run.
       writeFileSync(
-        join(reportsDir, `${shape}-n${streams}-full.json`),
+        join(reportsDir, `${shape}-n${streams}-${mailContent}-full.json`),
         `${JSON.stringify(full.report, null, 2)}\n`,
       );
     }
     const row: BenchRow = {
       shape,
       streams,
+      mailContent,
       mailboxes: content.works.length,
       folders: content.folders,
       tenantItems: content.items,
@@ -124,7 +142,7 @@ export async function benchOne(rig: ShapeRig, streams: number, reportsDir?: stri
     };
     // The incremental run (requests per change) and the run with nothing changed (requests
     // only) are made once per shape, at N = 16, to keep the benchmark within its time.
-    if (streams === 16) {
+    if (streams === 16 && !options.fullOnly) {
       const mutation = await sim.mutate({ seed: spec.seed * 7 + streams, intensity: 0.05 });
       const changedItems =
         mutation.newMessages + mutation.deletes + mutation.moves + mutation.propertyChanges;
@@ -140,7 +158,7 @@ export async function benchOne(rig: ShapeRig, streams: number, reportsDir?: stri
       const unchanged = await stack.runJob({ refreshMs: 500 });
       const c4 = await counters(sim);
       const unchangedFigures = figures(unchanged.report, c3, c4, streams);
-      const foldersAfter = realContent(await sim.groundTruth(), SERVICE).folders;
+      const foldersAfter = realContent(await sim.groundTruth(), { ...SERVICE, mailContent }).folders;
       row.unchanged = {
         ...unchangedFigures,
         folders: foldersAfter,

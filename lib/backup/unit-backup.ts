@@ -9,6 +9,8 @@ import {
   SyncStateLostError,
 } from "../errors.js";
 import { type RetryBudget, retry } from "../retry.js";
+import { splitExports } from "./export-batches.js";
+import { ExportPool, type PooledOutcome } from "./export-pool.js";
 import { PageCommits, type PageHoldOptions } from "./page-commits.js";
 import type {
   ArchiveSink,
@@ -30,6 +32,7 @@ import type {
 import { addProgress, emptyProgress, trafficMeter } from "./progress.js";
 import { UnitLedger } from "./unit-ledger.js";
 
+export { exportBatchesOf, splitExports } from "./export-batches.js";
 export type { UnitWork } from "./ports.js";
 export { emptyProgress } from "./progress.js";
 
@@ -165,6 +168,7 @@ export async function backupUnit(
     deps,
     slots,
     transfers: new PQueue({ concurrency: 2 * Math.max(1, unit.concurrency) }),
+    exportPools: new Map(),
     ledger,
     commits,
     errors,
@@ -178,9 +182,12 @@ export async function backupUnit(
     },
   };
 
-  // Twice as many folders as slots: while some wait for their catalog writes and checkpoints,
-  // the others keep the slots busy.
-  const lanes = Math.min(pending.length, 2 * Math.max(1, unit.concurrency));
+  // More folders than slots: while some wait for their catalog writes and checkpoints, the others
+  // keep the slots busy. Twice as many when the unit reads MIME (a page's downloads fill the
+  // slots); four times when it reads items, whose page needs a request or two (its delta page
+  // and its share of the pooled exports), so that a folder holds a slot for less of its time.
+  const itemReads = [...(unit.folderReads ?? "")].some((read) => read === "p" || read === "a");
+  const lanes = Math.min(pending.length, (itemReads ? 4 : 2) * Math.max(1, unit.concurrency));
   let next = 0;
   if (pending.length === 0) deps.onTail?.();
   const lane = async () => {
@@ -276,6 +283,8 @@ interface FolderContext {
    * messages stays bounded.
    */
   transfers: PQueue;
+  /** The unit's export pools, by import/export mailbox id: items of every folder batched together. */
+  exportPools: Map<string, ExportPool<PoolItem, StoredBlob>>;
   ledger: UnitLedger;
   /** The unit's stored pages whose parts are held back until their pack fills. */
   commits: PageCommits;
@@ -555,39 +564,13 @@ async function storeItemPage(
   return view.upserts.length - exported.size;
 }
 
-/** Items above this many bytes are exported alone and streamed into the archive. */
-const STREAMED_EXPORT_BYTES = 4 * 1024 * 1024;
-
-/** Bytes of export data one request asks for at most (larger items go alone): bounds memory. */
-const EXPORT_BATCH_BYTES = 8 * 1024 * 1024;
-
-/** Splits items into export requests: at most `EXPORT_BATCH_LIMIT` ids and about `EXPORT_BATCH_BYTES`. */
-export function exportBatchesOf<T extends { id: string; size?: number }>(items: readonly T[]): T[][] {
-  const batches: T[][] = [];
-  let batch: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    const size = item.size ?? 0;
-    if (batch.length > 0 && (batch.length >= EXPORT_BATCH_LIMIT || bytes + size > EXPORT_BATCH_BYTES)) {
-      batches.push(batch);
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(item);
-    bytes += size;
-  }
-  if (batch.length > 0) batches.push(batch);
-  return batches;
-}
-
-/** Graph takes at most this many ids per `exportItems` request. */
-const EXPORT_BATCH_LIMIT = 20;
-
 /**
- * Exports items of one mailbox in batches (each request holds one request slot until its answer
- * is read) and stores each export stream; the stored blobs by item id. An item the service
- * answers with an error of its own, or whose blob cannot be stored, is recorded and left out; a
- * failure that is not an item's own stops the page once every batch has settled.
+ * Exports items of one mailbox and stores each export stream; the stored blobs by item id. Items
+ * above a few MB go alone, streamed; the others wait in the unit's export pool of the mailbox,
+ * whose requests batch the items of every folder that wants some (each request holds one request
+ * slot until its answer is read). An item the service answers with an error of its own, or whose
+ * blob cannot be stored, is recorded and left out; a failure that is not an item's own stops the
+ * page once every item of it has settled.
  */
 async function exportBatches(
   folderId: string,
@@ -601,94 +584,129 @@ async function exportBatches(
   const source = deps.source;
   if (!source.exportItems) throw new SkipError(`folder ${folderId}: this mail source exports no items`);
   let stopping: { error: unknown } | undefined;
-  const fail = (id: string, error: unknown) =>
-    ctx.errors.push(recorded(`item ${id} in folder ${folderId} of the ${mailbox.role} mailbox`, error));
+  const settle = (id: string, outcome: PooledOutcome<StoredBlob>) => {
+    if (outcome.ok) {
+      stored.set(id, outcome.value);
+    } else if (ruleFor(outcome.error) !== "record") {
+      stopping ??= { error: outcome.error };
+    } else {
+      ctx.errors.push(
+        recorded(`item ${id} in folder ${folderId} of the ${mailbox.role} mailbox`, outcome.error),
+      );
+    }
+  };
   // Items above a few MB: one streamed request each, straight into the archive.
-  const streamed = source.exportItemTo
-    ? items.filter((item) => (item.size ?? 0) > STREAMED_EXPORT_BYTES)
-    : [];
-  const batched = streamed.length > 0 ? items.filter((item) => !streamed.includes(item)) : items;
-  await Promise.all(
-    streamed.map(async (item) => {
-      try {
-        await retry(
-          () =>
-            ctx.transfers.add(async () => {
-              const answer = await ctx.slots.add(() =>
-                (source.exportItemTo as NonNullable<typeof source.exportItemTo>)(mailbox, item.id, (body) =>
-                  deps.archive.storeBlob("export", body, { mailboxId: ctx.unit.mailboxId }),
-                ),
-              );
-              if ("error" in answer) {
-                fail(
-                  answer.itemId,
-                  new ItemExportError(answer.itemId, answer.error.code, answer.error.message),
-                );
-                return;
-              }
-              stored.set(item.id, answer.result);
-            }),
-          {
-            ...deps.messageRetry,
-            what: `export of item ${item.id} of folder ${folderId}`,
-            decide: transientOnly,
-          },
-        );
-      } catch (error) {
-        if (ruleFor(error) !== "record") {
-          stopping ??= { error };
-          return;
-        }
-        fail(item.id, error);
-      }
-    }),
-  );
-  await Promise.all(
-    exportBatchesOf(batched).map(async (batch) => {
-      try {
-        await retry(
-          () =>
-            ctx.transfers.add(async () => {
-              const pending = batch.filter((item) => !stored.has(item.id));
-              const answers = await ctx.slots.add(() =>
-                (source.exportItems as NonNullable<typeof source.exportItems>)(
-                  mailbox,
-                  pending.map((item) => item.id),
-                ),
-              );
-              await Promise.all(
-                answers.map(async (answer) => {
-                  if ("error" in answer) {
-                    fail(
-                      answer.itemId,
-                      new ItemExportError(answer.itemId, answer.error.code, answer.error.message),
-                    );
-                    return;
-                  }
-                  stored.set(
-                    answer.itemId,
-                    await deps.archive.storeBlob("export", answer.data, { mailboxId: ctx.unit.mailboxId }),
-                  );
-                }),
-              );
-            }),
-          {
-            ...deps.messageRetry,
-            what: `export of ${batch.length} items of folder ${folderId}`,
-            decide: transientOnly,
-          },
-        );
-      } catch (error) {
-        if (ruleFor(error) !== "record") {
-          stopping ??= { error };
-          return;
-        }
-        for (const item of batch) if (!stored.has(item.id)) fail(item.id, error);
-      }
-    }),
-  );
+  const { streamed } = splitExports(items, source.exportItemTo !== undefined);
+  const pooled = streamed.length > 0 ? items.filter((item) => !streamed.includes(item)) : items;
+  await Promise.all([
+    ...streamed.map(async (item) => settle(item.id, await exportStreamed(mailbox, item, folderId, ctx))),
+    exportPoolOf(mailbox, ctx)
+      .add(pooled)
+      .then((outcomes) => {
+        for (const [i, outcome] of outcomes.entries()) settle((pooled[i] as { id: string }).id, outcome);
+      }),
+  ]);
   if (stopping) throw stopping.error;
   return stored;
+}
+
+/** One item exported alone, its data streamed into the archive. */
+async function exportStreamed(
+  mailbox: ItemMailbox,
+  item: { id: string },
+  folderId: string,
+  ctx: FolderContext,
+): Promise<PooledOutcome<StoredBlob>> {
+  const { deps } = ctx;
+  const exportItemTo = deps.source.exportItemTo as NonNullable<MailSource["exportItemTo"]>;
+  try {
+    return await retry(
+      () =>
+        ctx.transfers.add(async (): Promise<PooledOutcome<StoredBlob>> => {
+          const answer = await ctx.slots.add(() =>
+            exportItemTo(mailbox, item.id, (body) =>
+              deps.archive.storeBlob("export", body, { mailboxId: ctx.unit.mailboxId }),
+            ),
+          );
+          if ("error" in answer) {
+            return {
+              ok: false,
+              error: new ItemExportError(answer.itemId, answer.error.code, answer.error.message),
+            };
+          }
+          return { ok: true, value: answer.result };
+        }),
+      {
+        ...deps.messageRetry,
+        what: `export of item ${item.id} of folder ${folderId}`,
+        decide: transientOnly,
+      },
+    );
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/** The unit's export pool of a mailbox (created on first use). */
+function exportPoolOf(mailbox: ItemMailbox, ctx: FolderContext): ExportPool<PoolItem, StoredBlob> {
+  let pool = ctx.exportPools.get(mailbox.apiId);
+  if (!pool) {
+    pool = new ExportPool((take) => exportRequest(mailbox, take, ctx));
+    ctx.exportPools.set(mailbox.apiId, pool);
+  }
+  return pool;
+}
+
+type PoolItem = { id: string; size?: number };
+
+/**
+ * One export request of a pool: takes its batch once it holds a request slot, exports it and
+ * stores each export stream. A transient failure (of the request or of a store) tries the items
+ * not yet stored again.
+ */
+async function exportRequest(
+  mailbox: ItemMailbox,
+  take: () => PoolItem[],
+  ctx: FolderContext,
+): Promise<Map<string, PooledOutcome<StoredBlob>>> {
+  const { deps } = ctx;
+  const exportItems = deps.source.exportItems as NonNullable<MailSource["exportItems"]>;
+  const outcomes = new Map<string, PooledOutcome<StoredBlob>>();
+  await retry(
+    () =>
+      ctx.transfers.add(async () => {
+        const answers = await ctx.slots.add(async () => {
+          const pending = take().filter((item) => !outcomes.has(item.id));
+          return pending.length === 0
+            ? []
+            : exportItems(
+                mailbox,
+                pending.map((item) => item.id),
+              );
+        });
+        await Promise.all(
+          answers.map(async (answer) => {
+            if ("error" in answer) {
+              outcomes.set(answer.itemId, {
+                ok: false,
+                error: new ItemExportError(answer.itemId, answer.error.code, answer.error.message),
+              });
+              return;
+            }
+            const blob = await deps.archive.storeBlob("export", answer.data, {
+              mailboxId: ctx.unit.mailboxId,
+            });
+            outcomes.set(answer.itemId, { ok: true, value: blob });
+          }),
+        );
+      }),
+    {
+      ...deps.messageRetry,
+      what: `an export request of the ${mailbox.role} mailbox`,
+      decide: transientOnly,
+    },
+  );
+  return outcomes;
 }
 
 async function storeMessage(

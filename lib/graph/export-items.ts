@@ -6,6 +6,7 @@
  */
 import { once } from "node:events";
 import { PassThrough, type Readable } from "node:stream";
+import { Base64Decoder } from "./base64-decoder.js";
 import type { GraphGateway } from "./client.js";
 import { mailboxPath } from "./mailbox-folders.js";
 
@@ -155,7 +156,10 @@ export async function exportItemStreamed<T>(
 
 /**
  * Reads an `exportItems` answer of one item: everything but the `data` string is kept (small) and
- * parsed at the end; the `data` string's base64 is decoded as it streams into `consume`.
+ * parsed at the end; the `data` string's base64 is decoded as it streams into `consume`. The data
+ * is handled as bytes, never as strings (base64-decoder.ts), so that a 100 MB item leaves no copies
+ * of its text on the heap, whose collections would keep the stream's buffers alive into the old
+ * generation (controller memory, issue 12).
  */
 async function scanExportAnswer<T>(
   answer: Readable,
@@ -163,80 +167,85 @@ async function scanExportAnswer<T>(
 ): Promise<{ skeleton: { value?: RawAnswer[] }; consumed: boolean; result?: T }> {
   let skeleton = "";
   let inData = false;
+  /** The previous chunk ended inside the data on a backslash: the next byte stands for itself. */
   let escaped = false;
-  let pending = "";
+  const decoder = new Base64Decoder();
   let out: PassThrough | undefined;
   let consuming: Promise<T> | undefined;
-  const emit = async (base64: string) => {
-    pending += base64;
-    const whole = pending.length - (pending.length % 4);
-    if (whole === 0 || !out) return;
-    const bytes = Buffer.from(pending.slice(0, whole), "base64");
-    pending = pending.slice(whole);
+  const write = async (bytes: Buffer) => {
+    if (bytes.length === 0 || !out) return;
     if (!out.write(bytes)) await Promise.race([once(out, "drain"), consuming]);
   };
   try {
     for await (const chunk of answer) {
-      let text = typeof chunk === "string" ? chunk : (chunk as Buffer).toString("latin1");
-      while (text.length > 0) {
+      let bytes =
+        typeof chunk === "string"
+          ? Buffer.from(chunk, "latin1")
+          : Buffer.from(
+              (chunk as Uint8Array).buffer,
+              (chunk as Uint8Array).byteOffset,
+              (chunk as Uint8Array).byteLength,
+            );
+      while (bytes.length > 0) {
         if (!inData) {
           // Look for the key from a little before the new text (it may straddle two chunks).
           const dataKey = /"data"\s*:\s*"/g;
-          dataKey.lastIndex = Math.max(0, skeleton.length - 32);
-          skeleton += text;
-          text = "";
+          const before = skeleton.length;
+          dataKey.lastIndex = Math.max(0, before - 32);
+          skeleton += bytes.toString("latin1");
           const start = consuming === undefined ? dataKey.exec(skeleton) : null;
-          if (start) {
-            // Everything after the opening quote is data; the skeleton keeps `"data":"`.
-            const cut = start.index + start[0].length;
-            text = skeleton.slice(cut);
-            skeleton = skeleton.slice(0, cut);
-            inData = true;
-            out = new PassThrough();
-            consuming = consume(out);
-          }
+          if (!start) break;
+          // Everything after the opening quote is data; the skeleton keeps `"data":"`.
+          const cut = start.index + start[0].length;
+          bytes = bytes.subarray(cut - before);
+          skeleton = skeleton.slice(0, cut);
+          inData = true;
+          out = new PassThrough();
+          consuming = consume(out);
           continue;
         }
-        // In the data string: base64, where a JSON writer may escape "/" as "\/".
-        // Runs between escapes are sliced whole (no per-character strings).
-        const pieces: string[] = [];
-        let i = 0;
-        if (escaped && text.length > 0) {
-          pieces.push(text[0] as string);
-          escaped = false;
-          i = 1;
+        // In the data string: base64, where a JSON writer may escape "/" as "\/". Without a
+        // backslash the data runs to the closing quote; with one, the chunk's data is compacted
+        // in place (the escape dropped, the escaped byte kept).
+        let end = bytes.length;
+        let dataEnd = end;
+        let closed = false;
+        const slash = bytes.indexOf(0x5c);
+        if (!escaped && slash < 0) {
+          const quote = bytes.indexOf(0x22);
+          if (quote >= 0) {
+            end = quote;
+            dataEnd = quote;
+            closed = true;
+          }
+        } else {
+          let w = 0;
+          let i = 0;
+          for (; i < bytes.length; i++) {
+            const byte = bytes[i] as number;
+            if (escaped) {
+              bytes[w++] = byte;
+              escaped = false;
+            } else if (byte === 0x5c) {
+              escaped = true;
+            } else if (byte === 0x22) {
+              closed = true;
+              break;
+            } else {
+              bytes[w++] = byte;
+            }
+          }
+          end = i;
+          dataEnd = w;
         }
-        for (;;) {
-          const quote = text.indexOf('"', i);
-          const slash = text.indexOf("\\", i);
-          const stop = quote < 0 ? slash : slash < 0 ? quote : Math.min(quote, slash);
-          if (stop < 0) {
-            pieces.push(text.slice(i));
-            i = text.length;
-            break;
-          }
-          pieces.push(text.slice(i, stop));
-          if (stop === quote) {
-            i = stop;
-            break;
-          }
-          // An escape: the next character stands for itself (a writer's "\/").
-          if (stop + 1 < text.length) {
-            pieces.push(text[stop + 1] as string);
-            i = stop + 2;
-          } else {
-            escaped = true;
-            i = text.length;
-            break;
-          }
-        }
-        await emit(pieces.join(""));
-        if (i < text.length) {
+        for (const decoded of decoder.push(bytes.subarray(0, dataEnd))) await write(decoded);
+        if (closed) {
+          decoder.end();
           inData = false;
           out?.end();
-          skeleton += text.slice(i);
+          skeleton += bytes.toString("latin1", end);
         }
-        text = "";
+        break;
       }
     }
   } catch (error) {

@@ -10,7 +10,8 @@
  * latency is L_eff = s / q.
  * - Full pass of a folder: ceil(items / pageSize) delta pages + 1 (the page ending in the delta
  *   link), plus its content by how the folder is read (`FolderRead`): `m` one `$value` GET per
- *   item; `p`, `a` one `exportItems` request per `exportBatchSize` (20) items; `b` both. Bytes =
+ *   item; `p`, `a` its share of the unit's pooled `exportItems` requests, items / `exportBatchSize`
+ *   (20), the requests of a unit carrying the items of all its folders; `b` both. Bytes =
  *   the folder's size when known, else items × `averageItemBytes`, once per kind of content.
  * - Incremental pass (the folder has a sync state): the same with the changed items instead of
  *   all items. Changes are unknown beforehand: the folder's own estimate when the caller has one,
@@ -73,7 +74,9 @@ function passWork(items: number, bytes: number, read: FolderRead, limits: PlanLi
     Math.ceil(items / limits.pageSize) +
     1 +
     (content.mime ? items : 0) +
-    (content.exports ? Math.ceil(items / limits.exportBatchSize) : 0);
+    // A unit pools the export requests of all its folders of a mailbox (lib/backup/export-pool.ts):
+    // a folder's share is its items / batch size, not a whole request per folder.
+    (content.exports ? items / limits.exportBatchSize : 0);
   return {
     requests,
     serialSeconds: requests * limits.requestLatencySeconds + copies * bytes * limits.perByteSeconds,

@@ -43,6 +43,67 @@ describe("the benchmark's work model", () => {
     expect(realContent(truth, { ...service, only: new Set(["small@x"]) }).addresses).toEqual(["small@x"]);
   });
 
+  describe("in a content mode: every folder of both mailboxes, read as the mode reads it", () => {
+    const mib = 1024 * 1024;
+    const items = (prefix: string, type: string, sizes: number[]) =>
+      sizes.map((size, i) => ({ id: `${prefix}${i}`, type, size, sha256: "x" }));
+    const mailboxFolder = (
+      id: string,
+      type: string,
+      list: ReturnType<typeof items>,
+      mailbox: "primary" | "archive" = "primary",
+    ) => ({ mailbox, itemsMailboxId: "MBX:p@t", id, path: id, type, items: list });
+    const kinds: GroundTruth = {
+      tenantId: "t",
+      mailboxes: [
+        {
+          userId: "u1",
+          address: "all@x",
+          // The inbox's messages: MIME of 1,000 bytes each, export streams of 1,500.
+          folders: [
+            {
+              id: "inbox",
+              path: "inbox",
+              isHidden: false,
+              isSearchFolder: false,
+              messages: messages(3, 1000),
+            },
+            { id: "search", path: "search", isHidden: false, isSearchFolder: true, messages: [] },
+          ],
+          primaryMailboxId: "MBX:p@t",
+          archiveMailboxId: "MBX:a@t",
+          mailboxFolders: [
+            mailboxFolder("inbox", "IPF.Note", items("m", "IPM.Note", [1500, 1500, 1500])),
+            // 25 events: one page.
+            mailboxFolder("calendar", "IPF.Appointment", items("e", "IPM.Appointment", Array(25).fill(100))),
+            // The API does not tell search folders apart: one empty page.
+            mailboxFolder("search", "IPF.Note", []),
+            // An archive item above 4 MiB is exported alone, streamed.
+            mailboxFolder("old", "IPF.Note", items("a", "IPM.Note", [200, 5 * mib]), "archive"),
+          ],
+        },
+      ],
+    };
+    const otherBytes = 25 * 100 + 200 + 5 * mib;
+    // Pages: one per folder (4). Exports pooled per mailbox: the primary's 28 items (25 events,
+    // and the 3 messages in fidelity and both) in 2 requests; the archive's large item alone and
+    // the small one in 1.
+    it.each([
+      ["fidelity", 4 + 2 + 2, 3 * 1500],
+      ["mime", 4 + 3 + 2 + 2, 3 * 1000],
+      ["both", 4 + 3 + 2 + 2, 3 * 1000 + 3 * 1500],
+    ] as const)("mode %s", (mailContent, requests, inboxBytes) => {
+      const content = realContent(kinds, { ...service, mailContent });
+      expect(content.works.map((w) => w.requests)).toEqual([requests]);
+      expect(content.works[0]!.serialSeconds).toBeCloseTo(
+        requests * 0.4 + (inboxBytes + otherBytes) * 20e-9,
+        9,
+      );
+      expect(content.items).toBe(3 + 25 + 0 + 2);
+      expect(content.folders).toBe(4);
+    });
+  });
+
   it("gives LB as the largest mailbox at many streams and the total over N at few", () => {
     const { works } = realContent(truth, service);
     const limits = resolvePlanLimits({

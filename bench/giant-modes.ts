@@ -1,0 +1,76 @@
+/**
+ * The giant shape in content mode `fidelity` against mode `mime` in one run (issue 12): one
+ * simulator serves both full backups (the tenant is not mutated between them), each with a fresh
+ * state table, queue and archive, at the benchmark's 400 ms per request. The targets: the
+ * fidelity backup phase ≤ 0.33 × the mime one, and ≤ 1.15 × its own lower bound (LB from the
+ * work each mode asks of the service, bench/figures.ts `realContent`).
+ */
+import type { MailContent } from "../lib/plan/index.js";
+import { type BenchRow, benchOne, startRig, stopRig } from "./shape-runs.js";
+
+/** The modes compared, in the order they run (`BENCH_GIANT_MODES=fidelity` runs one, for diagnosis). */
+export const GIANT_MODES: readonly MailContent[] = (process.env.BENCH_GIANT_MODES ?? "fidelity,mime")
+  .split(",")
+  .filter((m): m is MailContent => m === "fidelity" || m === "mime" || m === "both");
+/** Streams of both runs: enough for every mailbox of the shape (its giant mailbox is LB). */
+export const GIANT_MODES_STREAMS = 16;
+
+export interface GiantByMode {
+  streams: number;
+  byMode: Partial<Record<MailContent, BenchRow>>;
+  /** Fidelity's backup phase / mime's (target ≤ 0.33). */
+  fidelityOverMimeBackup: number;
+  /** Fidelity's backup phase / its LB (target ≤ 1.15). */
+  fidelityBackupOverLowerBound: number;
+  /** Fidelity's LB / mime's: what the request model alone promises. */
+  fidelityOverMimeLowerBound: number;
+}
+
+export async function benchGiantByMode(
+  ca: { certPem: string; keyPem: string },
+  caDir: string,
+  reportsDir?: string,
+): Promise<GiantByMode> {
+  const rig = await startRig("giant", ca, caDir);
+  const byMode: GiantByMode["byMode"] = {};
+  try {
+    for (const mailContent of GIANT_MODES) {
+      process.stderr.write(`bench: giant N=${GIANT_MODES_STREAMS} mode ${mailContent} …\n`);
+      byMode[mailContent] = await benchOne(rig, GIANT_MODES_STREAMS, {
+        reportsDir,
+        mailContent,
+        fullOnly: true,
+      });
+    }
+  } finally {
+    await stopRig(rig);
+  }
+  return giantModesFigures(GIANT_MODES_STREAMS, byMode);
+}
+
+/** The ratios of the two runs (0 where a run is missing). */
+export function giantModesFigures(streams: number, byMode: GiantByMode["byMode"]): GiantByMode {
+  const fidelity = byMode.fidelity;
+  const mime = byMode.mime;
+  const ratio = (a: number | undefined, b: number | undefined) => (a && b ? a / b : 0);
+  return {
+    streams,
+    byMode,
+    fidelityOverMimeBackup: ratio(fidelity?.full.backupSeconds, mime?.full.backupSeconds),
+    fidelityBackupOverLowerBound: ratio(fidelity?.full.backupSeconds, fidelity?.lowerBoundSeconds),
+    fidelityOverMimeLowerBound: ratio(fidelity?.lowerBoundSeconds, mime?.lowerBoundSeconds),
+  };
+}
+
+export function giantModesLine(g: GiantByMode): string {
+  const f = (n: number, d = 2) => n.toFixed(d);
+  const rows = Object.entries(g.byMode).map(
+    ([mode, r]) =>
+      `${mode}: backup ${f(r.full.backupSeconds)} s, LB ${f(r.lowerBoundSeconds)} s, bk/LB ${f(r.full.backupOverLowerBound)}, ` +
+      `${r.full.requests} requests for ${r.full.items} items (${f(r.full.requestsPerItem, 3)}/item), ${r.full.throttled} 429s`,
+  );
+  return (
+    `giant N=${g.streams} by content mode — ${rows.join("; ")}; fidelity/mime backup ${f(g.fidelityOverMimeBackup)} ` +
+    `(target ≤ 0.33), fidelity bk/LB ${f(g.fidelityBackupOverLowerBound)} (target ≤ 1.15)`
+  );
+}

@@ -1,0 +1,91 @@
+/**
+ * Export requests shared by the folders of a unit: the items of one mailbox that its pages want
+ * exported wait here, and each export request takes its batch (up to 20 items, about 8 MB) only
+ * when it gets a request slot. While the slots are busy, the items of several small folders
+ * gather into one request instead of one request per folder; when a slot is free, a request
+ * leaves at once with what is there, so batching never delays an item. A mailbox of many small
+ * folders (calendars, contacts, a few mails per folder) needs about ⌈items / 20⌉ export requests
+ * instead of one per folder.
+ */
+import { exportBatchesOf } from "./export-batches.js";
+
+/** What became of one pooled item: its value, or the error that is the item's to record. */
+export type PooledOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/**
+ * Runs one export request. `take` gives the request's batch the first time it is called (call it
+ * once the request holds its slot) and the same batch on every later call (a retry); an empty
+ * batch means other requests took every item: send nothing. Resolves with the outcome of each
+ * item of the batch by id (an item left out counts as failed); a rejection fails every item of
+ * the batch with its error.
+ */
+export type ExportRequest<I, T> = (take: () => I[]) => Promise<Map<string, PooledOutcome<T>>>;
+
+interface Waiting<I, T> {
+  item: I;
+  settle(outcome: PooledOutcome<T>): void;
+}
+
+export class ExportPool<I extends { id: string; size?: number }, T> {
+  private readonly waiting: Array<Waiting<I, T>> = [];
+  /** Requests started that have not taken their batch yet. */
+  private untaken = 0;
+
+  constructor(private readonly request: ExportRequest<I, T>) {}
+
+  /** Pools `items`; resolves with each one's outcome, in their order. */
+  add(items: readonly I[]): Promise<PooledOutcome<T>[]> {
+    const outcomes = items.map(
+      (item) => new Promise<PooledOutcome<T>>((settle) => this.waiting.push({ item, settle })),
+    );
+    this.startRequests();
+    return Promise.all(outcomes);
+  }
+
+  /** Starts requests until those that have not taken their batch yet can carry every waiting item. */
+  private startRequests(): void {
+    // Counted again after each start: a request may take its batch at once (a free slot).
+    while (this.untaken < exportBatchesOf(this.waiting.map((w) => w.item)).length) this.start();
+  }
+
+  private start(): void {
+    this.untaken++;
+    let taken: Array<Waiting<I, T>> | undefined;
+    const take = (): I[] => {
+      if (!taken) {
+        this.untaken--;
+        const size = exportBatchesOf(this.waiting.map((w) => w.item))[0]?.length ?? 0;
+        taken = this.waiting.splice(0, size);
+        // What is left may need another request (a batch cut short by size).
+        this.startRequests();
+      }
+      return taken.map((w) => w.item);
+    };
+    this.request(take).then(
+      (outcomes) => {
+        for (const w of taken ?? []) {
+          w.settle(
+            outcomes.get(w.item.id) ?? {
+              ok: false,
+              error: new Error(`export of item ${w.item.id}: expected an outcome of its request, found none`),
+            },
+          );
+        }
+        if (!taken) {
+          this.untaken--;
+          this.startRequests();
+        }
+      },
+      (error: unknown) => {
+        if (taken) {
+          for (const w of taken) w.settle({ ok: false, error });
+          return;
+        }
+        // The request failed before it could take a batch: fail what waits rather than start
+        // request after request that may fail the same way.
+        this.untaken--;
+        for (const w of this.waiting.splice(0)) w.settle({ ok: false, error });
+      },
+    );
+  }
+}
