@@ -148,8 +148,10 @@ export async function runDiscovery(task: DiscoveryTask, deps: CoordinatorDeps): 
   };
   let piece = task.piece;
   for (;;) {
-    if (piece >= 0 && remaining() < margin + run.longestPieceMs) {
-      // Too little time for another piece like the longest so far: hand the next one on.
+    if (run.pieces > 0 && remaining() < margin + run.longestPieceMs) {
+      // Too little time for another piece like the longest so far: hand the next one on. The
+      // first piece of an invocation always runs (a piece is bounded and the margin is meant to
+      // hold one), so that every invocation moves discovery on.
       const next: DiscoveryTask = { kind: "discover", jobId, piece };
       await deps.queue.sendDiscovery(next);
       log("discovery.continued", { jobId, piece, pieces: run.pieces });

@@ -290,7 +290,8 @@ describe("discovery in pieces", () => {
   it("plans one directory page per piece, hands the rest on near the deadline, and the continuation finishes it", async () => {
     const { deps, job, sent, continuations, planned } = setup({ mailboxes: 7 });
     deps.pieceMailboxes = 3;
-    // Time for one piece only: the second would start inside the deadline margin.
+    // Time for one piece only: the second would start inside the deadline margin (the first
+    // piece of an invocation always runs).
     let left = 10_000;
     deps.remainingMs = () => left;
     deps.deadlineMarginMs = 5_000;
