@@ -613,8 +613,10 @@ export interface ReportInput {
   jobId: string;
   trigger: string;
   createdAt: string;
-  /** When the plan was written and the stream tasks sent. */
+  /** When the first stream tasks were sent (the first discovery piece committed). */
   plannedAt?: string;
+  /** When discovery was done (its last piece committed); absent for jobs planned whole by older versions. */
+  discoveredAt?: string;
   /** Why the job failed before any unit ran (its planning failed or was abandoned): one line. */
   failure?: string;
   endedAt: string;
@@ -640,10 +642,17 @@ export interface JobReport {
   endedAt: string;
   makespanSeconds: number;
   /**
-   * Where the makespan went: discovery and planning (job created → stream tasks sent), the
-   * streams' backup (tasks sent → last unit ended), finalization (→ job ended). Seconds.
+   * Where the makespan went: discovery and planning up to the first streams (job created →
+   * the first stream tasks sent), the streams' backup (→ last unit ended), finalization (→ job
+   * ended); and discovery's whole span (job created → last piece committed), which overlaps the
+   * backup (absent in reports of older versions). Seconds.
    */
-  phases: { planningSeconds: number; backupSeconds: number; finalizingSeconds: number };
+  phases: {
+    planningSeconds: number;
+    backupSeconds: number;
+    finalizingSeconds: number;
+    discoverySeconds?: number;
+  };
   totals: UnitProgress & {
     mailboxes: number;
     units: number;

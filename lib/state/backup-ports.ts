@@ -229,6 +229,7 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
         trigger: job.trigger,
         createdAt: job.createdAt,
         ...(job.plannedAt ? { plannedAt: job.plannedAt } : {}),
+        ...(job.discoveredAt ? { discoveredAt: job.discoveredAt } : {}),
         ...(job.failure ? { failure: job.failure } : {}),
         streams: job.streamCount,
         predictedMakespanSeconds: job.predictedMakespanSeconds,
