@@ -418,13 +418,19 @@ export interface PieceDiscovery {
   mailboxIds?: ReadonlyMap<string, MailboxApiIds>;
 }
 
-/** A piece's commit (lib/state/discovery.ts `PieceCommit`). */
+/** What a piece's commit adds to the job (lib/state/discovery.ts `commitPiece`). */
 export interface PieceCommitView {
+  /** The job's units after this piece (its base plus the piece's units). */
   unitCount: number;
+  /** The job's streams after this piece (never fewer than before). */
   streamCount: number;
+  /** Σ cost of the piece's units. */
   cost: number;
+  /** Mailboxes the piece planned. */
   mailboxes: number;
+  /** The next directory page; undefined: this was the last piece. */
   next?: string;
+  /** The lower bound's terms and the longest unit over every piece so far. */
   workStreamSeconds: number;
   workMailboxSeconds: number;
   longestUnitSeconds: number;

@@ -10,8 +10,10 @@
  * claimable, so a piece that dies before its commit left nothing anyone works on; its redo
  * writes the same indexes again. Nothing is planned twice, nothing is lost.
  */
-import { requireJob, streamItem, unitItem, validatePlan } from "./jobs.js";
-import { DISCOVERY, JOBS_PK, jobMailboxSk, jobPk, META, mailboxPk, skippedSk } from "./keys.js";
+
+import type { PieceCommitView } from "../backup/ports.js";
+import { jobsEntryStatus, requireJob, streamItem, unitItem, validatePlan } from "./jobs.js";
+import { DISCOVERY, jobMailboxSk, jobPk, META, mailboxPk, skippedSk } from "./keys.js";
 import type { DiscoveryRecord, JobRecord, MailboxInfo, PlannedUnit, SkippedMailbox } from "./records.js";
 import { type Item, inChunks, type StateTable, strip, type TransactItem } from "./table.js";
 
@@ -163,23 +165,8 @@ export async function addStreams(
   );
 }
 
-export interface PieceCommit {
-  /** The job's units after this piece (its base plus the piece's units). */
-  unitCount: number;
-  /** The job's streams after this piece (never fewer than before). */
-  streamCount: number;
-  /** Σ cost of the piece's units. */
-  cost: number;
-  mailboxes: number;
-  /** The next directory page; undefined: this was the last piece. */
-  next?: string;
-  /** The lower bound's terms and the longest unit over every piece so far. */
-  workStreamSeconds: number;
-  workMailboxSeconds: number;
-  longestUnitSeconds: number;
-  lowerBoundSeconds: number;
-  predictedMakespanSeconds: number;
-}
+/** A piece's commit: the job's totals after it, and the next page (undefined: the last piece). */
+export type PieceCommit = PieceCommitView;
 
 /**
  * Commits a piece: the discovery record moves to the next piece (its cursor to the next page),
@@ -240,14 +227,7 @@ export async function commitPiece(
   const outcome = await t.transact([
     discovery,
     t.update(jobPk(jobId), META, update, values, "#status IN (:planning, :running)", STATUS),
-    t.update(
-      JOBS_PK,
-      jobId,
-      "SET #status = :status, updatedAt = :now",
-      { ":status": status, ":now": now },
-      undefined,
-      STATUS,
-    ),
+    jobsEntryStatus(t, jobId, status, now),
   ]);
   return outcome.ok;
 }

@@ -23,7 +23,7 @@ import {
   type PlannedUnit,
   type SkippedMailbox,
 } from "./records.js";
-import { type Item, inChunks, type StateTable, strip, zeroCounters } from "./table.js";
+import { type Item, inChunks, type StateTable, strip, type TransactItem, zeroCounters } from "./table.js";
 
 export interface NewJob {
   /** From {@link jobIdForTick}. */
@@ -250,16 +250,7 @@ export async function setJobStatus(
   }
   const outcome = await t.transact([
     t.update(jobPk(jobId), META, set, values, condition, { "#status": "status" }),
-    t.update(
-      JOBS_PK,
-      jobId,
-      "SET #status = :status, updatedAt = :now",
-      { ":status": status, ":now": now },
-      undefined,
-      {
-        "#status": "status",
-      },
-    ),
+    jobsEntryStatus(t, jobId, status, now),
   ]);
   if (outcome.ok) return true;
   if (expected.length === 0)
@@ -268,6 +259,18 @@ export async function setJobStatus(
     throw new StateRecordMissingError(`job ${jobId}: expected its META record, found none`);
   }
   return false;
+}
+
+/** The job list's entry (`JOBS`/`<jobId>`) set to `status`: rides with every status change of META. */
+export function jobsEntryStatus(t: StateTable, jobId: string, status: JobStatus, now: string): TransactItem {
+  return t.update(
+    JOBS_PK,
+    jobId,
+    "SET #status = :status, updatedAt = :now",
+    { ":status": status, ":now": now },
+    undefined,
+    { "#status": "status" },
+  );
 }
 
 /**
