@@ -152,28 +152,34 @@ function printScaleRow(r: ScaleRow): void {
   const head = [
     "mailboxes",
     "plan s",
+    "1st streams s",
     "invocations",
     "longest s",
+    "pieces",
+    "largest piece",
     "heap MiB",
     "disc req",
     "state/mbx",
     "makespan s",
     "LB s",
     "mk/LB",
-    "max mbx/inv",
+    "max piece/inv",
   ];
   const line = [
     String(r.mailboxes),
     f(r.planningSeconds),
+    f(r.firstStreamsSeconds),
     String(r.coordinatorInvocations),
     f(r.longestInvocationSeconds),
+    String(r.pieces),
+    String(r.largestPiece),
     f(r.coordinatorPeakHeapBytes / 1024 / 1024, 1),
     String(r.discoveryRequests),
     f(r.stateRequestsPerMailbox),
     r.full ? f(r.full.makespanSeconds) : "-",
     f(r.lowerBoundSeconds),
     r.makespanOverLowerBound === null ? "-" : f(r.makespanOverLowerBound),
-    String(r.largestTenantPerInvocation),
+    String(r.largestPiecePerInvocation),
   ];
   process.stdout.write(`${rightAlignedTable(head, [line])}\n`);
 }

@@ -24,8 +24,23 @@ export const SCALE_LATENCY: LatencyOptions = { baseMs: 20, jitterMs: 0, perMimeB
 /** The service's limits are the other sections' (4 in flight, 600 requests per 20 s per mailbox). */
 export const SCALE_LIMITS = LIMITS;
 export const SCALE_STREAMS = 32;
-/** The coordinator's configured timeout on AWS (infra: 15 minutes), against which pieces are sized. */
-const COORDINATOR_TIMEOUT_SECONDS = 900;
+/**
+ * The invocation timeout the runs give the coordinator and each discovery continuation, seconds:
+ * far below Lambda's 15 minutes, so that a 20,000-mailbox tenant takes many invocations here and
+ * shows that none grows with the tenant.
+ */
+const COORDINATOR_TIMEOUT_SECONDS = 120;
+/** The deadline margin of those invocations (controller.deadlineMarginMs), ms. */
+const DEADLINE_MARGIN_MS = 40_000;
+/**
+ * Discovery's Graph requests per mailbox of these tenants, as the planning-only runs measured
+ * them (`scalePlanning` in bench/results/latest.json: 3.45 in content mode fidelity; pages, probes,
+ * mailbox ids and folder trees of the primary and archive mailboxes), for the full runs, whose
+ * streams overlap discovery.
+ */
+const PLANNING_ONLY_DISCOVERY_REQUESTS_PER_MAILBOX = 3.45;
+/** Users per discovery piece (discovery.pieceMailboxes): the default, one directory page. */
+const PIECE_MAILBOXES = 999;
 
 export function scaleTenant(mailboxes: number): TenantSpec {
   return { seed: 17, shape: "many-small", mailboxes, totalMessages: mailboxes, largeFraction: 0 };
@@ -35,14 +50,27 @@ export interface ScaleRow {
   mailboxes: number;
   folders: number;
   items: number;
-  /** Job created → stream tasks sent: discovery, folder listing, planning, plan written. */
+  /** Job created → discovery done: every piece (directory page, probes, folder listing, plan, commit). */
   planningSeconds: number;
+  /** Job created → the first stream tasks sent (the first piece committed). */
+  firstStreamsSeconds: number;
+  /** The coordinator's invocation and the discovery continuations (each one invocation). */
   coordinatorInvocations: number;
   longestInvocationSeconds: number;
-  /** Peak heap growth of the process during the coordinator's invocation (nothing else ran). */
+  /** Discovery pieces, and the most users one of them read (bounded by the piece size). */
+  pieces: number;
+  largestPiece: number;
+  longestPieceSeconds: number;
+  /**
+   * The largest peak heap growth of one invocation (planning-only runs: nothing else ran in the
+   * process; a full run's invocations share it with the controller and report 0).
+   */
   coordinatorPeakHeapBytes: number;
   coordinatorPeakRssBytes: number;
-  /** Graph requests of discovery (directory pages, probes, folder listings). */
+  /**
+   * Graph requests of discovery (directory pages, probes, folder listings): counted in a
+   * planning-only run; a full run, whose streams overlap discovery, counts the planning-only rate.
+   */
   discoveryRequests: number;
   stateRequests: {
     planning: number;
@@ -62,8 +90,11 @@ export interface ScaleRow {
   lowerBoundSeconds: number;
   /** Null in a planning-only run. */
   makespanOverLowerBound: number | null;
-  /** Mailboxes one coordinator invocation could plan within its timeout at the measured rate. */
-  largestTenantPerInvocation: number;
+  /**
+   * Users one piece could take within an invocation's timeout less its margin at the measured
+   * rate (pieces are 999 users at most: the directory's page).
+   */
+  largestPiecePerInvocation: number;
   /** The whole job's figures; null in a planning-only run. */
   full: RunFigures | null;
 }
@@ -73,6 +104,8 @@ export interface ScaleFigures {
   limits: typeof SCALE_LIMITS;
   streams: number;
   coordinatorTimeoutSeconds: number;
+  deadlineMarginMs: number;
+  pieceMailboxes: number;
   rows: ScaleRow[];
   /**
    * Per-mailbox figures at the largest size over the smallest (1.0 = linear growth; target ≤ 1.2).
@@ -135,7 +168,16 @@ async function benchScaleOne(
       perByteSeconds: 0,
     });
     services = await startLocalServices(
-      { archive: { kind: "local", path: join(dir, "archive") }, streams: SCALE_STREAMS, planLimits },
+      {
+        archive: { kind: "local", path: join(dir, "archive") },
+        streams: SCALE_STREAMS,
+        planLimits,
+        functionTimeoutMs: COORDINATOR_TIMEOUT_SECONDS * 1000,
+        env: {
+          MAILSTREAM_DEADLINE_MARGIN_MS: String(DEADLINE_MARGIN_MS),
+          MAILSTREAM_DISCOVERY_PIECE_MAILBOXES: String(PIECE_MAILBOXES),
+        },
+      },
       sim.info.tenantEnv,
     );
     const stack = services;
@@ -153,25 +195,62 @@ async function benchScaleOne(
       { step: "initialize", name: "benchStateRequests" },
     );
 
-    // The coordinator alone: no controller receives a task until planning is done.
-    await stack.source.stop();
+    /** Each discovery invocation: its seconds, peak memory growth, pieces. */
+    const invocations: Array<{ seconds: number; heap: number; rss: number }> = [];
+    let largestPiece = 0;
+    let longestPieceMs = 0;
+    let pieces = 0;
+    const invocation = async <T extends { status: string }>(
+      work: (remainingMs: () => number) => Promise<T>,
+    ): Promise<T> => {
+      const stopSampling = planningOnly ? memorySampler() : () => ({ heap: 0, rss: 0 });
+      const t0 = Date.now();
+      const deadline = t0 + COORDINATOR_TIMEOUT_SECONDS * 1000;
+      const out = await work(() => deadline - Date.now());
+      const peak = stopSampling();
+      invocations.push({ seconds: (Date.now() - t0) / 1000, ...peak });
+      const run = out as unknown as { largestPiece?: number; longestPieceMs?: number; pieces?: number };
+      largestPiece = Math.max(largestPiece, run.largestPiece ?? 0);
+      longestPieceMs = Math.max(longestPieceMs, run.longestPieceMs ?? 0);
+      pieces += run.pieces ?? 0;
+      return out;
+    };
+    // The controller runs the continuations as invocations of their own.
+    const continueDiscovery = stack.app.continueDiscovery.bind(stack.app);
+    stack.app.continueDiscovery = (task) => invocation((remainingMs) => continueDiscovery(task, remainingMs));
+
+    // Planning only: no controller runs; the continuations are run here, one after another, as
+    // the controller would run them (the stream tasks the pieces send stay in the queue).
+    if (planningOnly) await stack.source.stop();
     const c0 = await counters(sim);
-    const stopSampling = memorySampler();
-    const t0 = Date.now();
-    const started = await stack.app.startJob({ kind: "on-demand", time: new Date().toISOString() });
-    const invocationSeconds = (Date.now() - t0) / 1000;
-    const peak = stopSampling();
-    const c1 = await counters(sim);
-    // Planning only: the job is left running unserved (its figures are the coordinator's).
+    const started = await invocation((remainingMs) =>
+      stack.app.startJob({ kind: "on-demand", time: new Date().toISOString() }, remainingMs),
+    );
+    const jobId = started.jobId;
+    const discovered = async () => (await stack.app.state.getDiscovery(jobId))?.done === true;
     let full: RunFigures | undefined;
-    if (!planningOnly) {
+    if (planningOnly) {
+      while (!(await discovered())) {
+        const piece = (await stack.app.state.getDiscovery(jobId))?.piece ?? 0;
+        await stack.app.continueDiscovery({ kind: "discover", jobId, piece }, () => 0);
+      }
+    } else {
       phase = "backupAndFinalizing";
-      stack.source.start();
-      const report = await stack.waitForJob(started.jobId, { refreshMs: 2000 });
+      const report = await stack.waitForJob(jobId, { refreshMs: 2000 });
       full = figures(report, c0, await counters(sim), SCALE_STREAMS);
     }
+    const c1 = await counters(sim);
+    const job = await stack.app.state.getJob(jobId);
+    const seconds = (from: string | undefined, to: string | undefined) =>
+      from && to ? (Date.parse(to) - Date.parse(from)) / 1000 : 0;
+    const planningSeconds = seconds(job?.createdAt, job?.discoveredAt);
+    const longestInvocationSeconds = Math.max(...invocations.map((i) => i.seconds));
 
-    const discoveryRequests = c1.requests - c0.requests;
+    // A full run's streams start on the first piece, so its requests mix discovery's and the
+    // backup's: it counts discovery at the rate the planning-only runs measured.
+    const discoveryRequests = planningOnly
+      ? c1.requests - c0.requests
+      : Math.round(PLANNING_ONLY_DISCOVERY_REQUESTS_PER_MAILBOX * content.works.length);
     // The directory's first page comes before any probe; every other discovery request (pages,
     // probes, folder listings) is spread over the mailboxes backed up (they are alike here).
     const perMailbox = (discoveryRequests - 1) / Math.max(1, content.works.length);
@@ -185,11 +264,15 @@ async function benchScaleOne(
       mailboxes: content.works.length,
       folders: content.folders,
       items: content.items,
-      planningSeconds: full?.planningSeconds ?? invocationSeconds,
-      coordinatorInvocations: 1,
-      longestInvocationSeconds: invocationSeconds,
-      coordinatorPeakHeapBytes: peak.heap,
-      coordinatorPeakRssBytes: peak.rss,
+      planningSeconds,
+      firstStreamsSeconds: seconds(job?.createdAt, job?.plannedAt),
+      coordinatorInvocations: invocations.length,
+      longestInvocationSeconds,
+      pieces,
+      largestPiece,
+      longestPieceSeconds: longestPieceMs / 1000,
+      coordinatorPeakHeapBytes: Math.max(...invocations.map((i) => i.heap)),
+      coordinatorPeakRssBytes: Math.max(...invocations.map((i) => i.rss)),
       discoveryRequests,
       stateRequests: state,
       stateRequestsPerMailbox: state.total / Math.max(1, content.works.length),
@@ -197,8 +280,9 @@ async function benchScaleOne(
       backupLowerBoundSeconds: backupLb,
       lowerBoundSeconds: lb,
       makespanOverLowerBound: full && lb > 0 ? full.makespanSeconds / lb : null,
-      largestTenantPerInvocation: Math.floor(
-        (COORDINATOR_TIMEOUT_SECONDS / Math.max(1e-9, invocationSeconds)) * content.works.length,
+      largestPiecePerInvocation: Math.floor(
+        ((COORDINATOR_TIMEOUT_SECONDS - DEADLINE_MARGIN_MS / 1000) / Math.max(1e-9, longestPieceMs / 1000)) *
+          largestPiece,
       ),
       full: full ?? null,
     };
@@ -252,6 +336,8 @@ export function scaleFigures(rows: readonly ScaleRow[]): ScaleFigures {
     limits: SCALE_LIMITS,
     streams: SCALE_STREAMS,
     coordinatorTimeoutSeconds: COORDINATOR_TIMEOUT_SECONDS,
+    deadlineMarginMs: DEADLINE_MARGIN_MS,
+    pieceMailboxes: PIECE_MAILBOXES,
     rows: [...rows],
     growth,
   };

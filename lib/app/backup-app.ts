@@ -6,7 +6,13 @@ import {
   S3ObjectStore,
 } from "../archive/index.js";
 import { type AwsClients, createAwsClients } from "../aws/clients.js";
-import { type StartJobOutcome, startJob } from "../backup/coordinator.js";
+import {
+  type CoordinatorDeps,
+  type DiscoveryOutcome,
+  runDiscovery,
+  type StartJobOutcome,
+  startJob,
+} from "../backup/coordinator.js";
 import { finalizeJob } from "../backup/finalize.js";
 import type { JobTrigger } from "../backup/ports.js";
 import type { JobReport } from "../backup/report.js";
@@ -21,7 +27,13 @@ import { createPlanner, type PlanLimits } from "../plan/index.js";
 import { processSqsBatch } from "../queue/batch.js";
 import type { InvocationContext, SQSBatchResponse, SQSEvent } from "../queue/lambda-events.js";
 import { SqsStreamQueue, type StreamQueue } from "../queue/stream-queue.js";
-import { parseStreamTask, type StreamTask } from "../queue/stream-task.js";
+import {
+  type DiscoveryTask,
+  isDiscoveryTask,
+  parseQueueTask,
+  parseStreamTask,
+  type StreamTask,
+} from "../queue/stream-task.js";
 import type { RetryBudget } from "../retry.js";
 import { createBackupStatePorts } from "../state/backup-ports.js";
 import { MAX_STAGED_AT_END, StateStore } from "../state/index.js";
@@ -78,9 +90,15 @@ export interface SweepApp {
 export interface BackupApp extends SweepApp {
   readonly config: MailstreamConfig;
   readonly gateway: GraphGateway;
-  startJob(trigger: JobTrigger): Promise<StartJobOutcome>;
+  /**
+   * Creates the job and discovers it in pieces until `remainingMs` (the invocation's time left;
+   * default: no limit) comes near the deadline margin; the rest goes on as continuations.
+   */
+  startJob(trigger: JobTrigger, remainingMs?: () => number): Promise<StartJobOutcome>;
   /** Runs one stream task under an invocation deadline. */
   runStreamTask(body: string, remainingMs: () => number): Promise<StreamTaskOutcome>;
+  /** Runs a discovery continuation (the job's next pieces) under an invocation deadline. */
+  continueDiscovery(task: DiscoveryTask, remainingMs: () => number): Promise<DiscoveryOutcome>;
   /** The controller: an SQS batch in, a partial batch response out. */
   handleSqsEvent(event: SQSEvent, context: InvocationContext): Promise<SQSBatchResponse>;
 }
@@ -120,6 +138,7 @@ export function createSweepApp(options: SweepAppOptions): SweepApp {
     : {
         send: async () => missingQueue(),
         sendAll: async () => missingQueue(),
+        sendDiscovery: async () => missingQueue(),
       };
   const log = (event: string, fields: Record<string, unknown>) => logger.info(event, fields);
   const metrics = options.metrics ?? noMetrics;
@@ -226,22 +245,29 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
     },
   };
 
+  // The coordinator's first pieces and the controller's continuations run the same discovery.
+  const coordinatorDeps = (remainingMs?: () => number): CoordinatorDeps => ({
+    directory,
+    state: ports.coordinator,
+    plan,
+    queue,
+    recordFolders: (jobId, mailbox, folders) => archive.recordFolders(jobId, mailbox.userId, folders),
+    finalizeJob: async (jobId) => {
+      await finalize(jobId);
+    },
+    ...(remainingMs ? { remainingMs } : {}),
+    deadlineMarginMs: config.controller.deadlineMarginMs,
+    pieceMailboxes: config.discovery.pieceMailboxes,
+    maxStreams: options.planLimits?.maxStreams ?? config.streams.max,
+    log,
+  });
+
   const app: BackupApp = {
     ...core,
     config,
     gateway,
-    startJob: (trigger) =>
-      startJob(trigger, {
-        directory,
-        state: ports.coordinator,
-        plan,
-        queue,
-        recordFolders: (jobId, mailbox, folders) => archive.recordFolders(jobId, mailbox.userId, folders),
-        finalizeJob: async (jobId) => {
-          await finalize(jobId);
-        },
-        log,
-      }),
+    startJob: (trigger, remainingMs) => startJob(trigger, coordinatorDeps(remainingMs)),
+    continueDiscovery: (task, remainingMs) => runDiscovery(task, coordinatorDeps(remainingMs)),
     runStreamTask: (body, remainingMs) =>
       runStreamTask(parseStreamTask(body), {
         state: streamState,
@@ -259,6 +285,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
         // One mailbox's worth of requests per stream, as the planner counts a stream's rate.
         streamConcurrency: config.streams.perMailboxConcurrency,
         unitsAtOnce: config.streams.unitsPerStream,
+        discoveryWaitMs: config.discovery.streamWaitSeconds * 1000,
         finalizeJob: async (jobId) => {
           const report = await finalize(jobId);
           logger.info("job.finalized", { jobId, status: report.status, items: report.totals.items });
@@ -269,7 +296,10 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
       processSqsBatch(
         event,
         async (record) => {
-          await app.runStreamTask(record.body, () => context.getRemainingTimeInMillis());
+          const remainingMs = () => context.getRemainingTimeInMillis();
+          const task = parseQueueTask(record.body);
+          if (isDiscoveryTask(task)) await app.continueDiscovery(task, remainingMs);
+          else await app.runStreamTask(record.body, remainingMs);
         },
         ({ messageId, error, retried }) =>
           logger.error(retried ? "stream.task.failed" : "stream.task.dropped", {

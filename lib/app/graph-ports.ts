@@ -5,7 +5,7 @@
 import type { FolderInfo, ItemMailbox, MailboxDirectory, MailboxRole, MailSource } from "../backup/ports.js";
 import {
   archiveTrafficKey,
-  discoverMailboxes,
+  discoverMailboxPage,
   exportItemStreamed,
   exportItems,
   folderDeltaPages,
@@ -84,8 +84,8 @@ export function createMailboxDirectory(
   selection: { include: string[]; exclude: string[] },
 ): MailboxDirectory {
   return {
-    async discover() {
-      const found = await discoverMailboxes(gateway, selection);
+    async discoverPage(cursor, pageSize) {
+      const found = await discoverMailboxPage(gateway, selection, cursor, pageSize);
       return {
         mailboxes: found.mailboxes.map((m) => ({
           userId: m.userId,
@@ -94,6 +94,7 @@ export function createMailboxDirectory(
           purpose: m.purpose,
         })),
         skipped: found.skipped.map((s) => ({ userId: s.userId, address: s.upn, reason: s.reason })),
+        ...(found.next !== undefined ? { next: found.next } : {}),
       };
     },
     async listFolders(userId) {

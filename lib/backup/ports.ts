@@ -346,8 +346,17 @@ export interface FolderListing {
   folders: FolderInfo[];
 }
 
+/** One page of the directory, its users probed: the mailboxes, the skipped users, the next page. */
+export interface DirectoryPage {
+  mailboxes: DiscoveredMailbox[];
+  skipped: SkippedMailbox[];
+  /** Where the next page starts (opaque); absent on the last page. */
+  next?: string;
+}
+
 export interface MailboxDirectory {
-  discover(): Promise<{ mailboxes: DiscoveredMailbox[]; skipped: SkippedMailbox[] }>;
+  /** The page at `cursor` (undefined: the first page) of at most `pageSize` users, probed. */
+  discoverPage(cursor: string | undefined, pageSize: number): Promise<DirectoryPage>;
   listFolders(userId: string): Promise<FolderListing>;
 }
 
@@ -368,6 +377,11 @@ export interface JobPlan {
   streams: number;
   predictedMakespanSeconds: number;
   lowerBoundSeconds: number;
+  /**
+   * The lower bound's terms (Σ mailbox stream seconds, longest mailbox's minimum seconds), so
+   * that the plans of a job's discovery pieces add up. Absent: taken from the units.
+   */
+  work?: { streamSeconds: number; mailboxSeconds: number };
 }
 
 export interface MailboxForPlanning {
@@ -381,6 +395,49 @@ export interface MailboxForPlanning {
   syncedItemFolderIds?: Set<string>;
 }
 
+/** The job as a discovery piece starts it (the totals of the pieces committed before it). */
+export interface DiscoveryJobView {
+  createdAt: string;
+  unitCount: number;
+  streamCount: number;
+  /** Lower bound terms and the longest unit so far (0 before the first piece). */
+  workStreamSeconds: number;
+  workMailboxSeconds: number;
+  longestUnitSeconds: number;
+}
+
+/** What a discovery piece writes besides its units: the mailboxes it planned and skipped. */
+export interface PieceDiscovery {
+  mailboxes: DiscoveredMailbox[];
+  skipped: SkippedMailbox[];
+  /** Per mailbox, the folders with a committed sync state when the piece was planned. */
+  syncedFolderIds: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Per mailbox, the folders with a committed item delta link. Absent: none. */
+  syncedItemFolderIds?: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Per mailbox, its mailboxes in the import/export API (units carry them). */
+  mailboxIds?: ReadonlyMap<string, MailboxApiIds>;
+}
+
+/** What a piece's commit adds to the job (lib/state/discovery.ts `commitPiece`). */
+export interface PieceCommitView {
+  /** The job's units after this piece (its base plus the piece's units). */
+  unitCount: number;
+  /** The job's streams after this piece (never fewer than before). */
+  streamCount: number;
+  /** Σ cost of the piece's units. */
+  cost: number;
+  /** Mailboxes the piece planned. */
+  mailboxes: number;
+  /** The next directory page; undefined: this was the last piece. */
+  next?: string;
+  /** The lower bound's terms and the longest unit over every piece so far. */
+  workStreamSeconds: number;
+  workMailboxSeconds: number;
+  longestUnitSeconds: number;
+  lowerBoundSeconds: number;
+  predictedMakespanSeconds: number;
+}
+
 export interface CoordinatorStatePort {
   jobIdFor(trigger: JobTrigger): string;
   /** Conditional create: a tick delivered twice finds the job it created the first time. */
@@ -389,30 +446,47 @@ export interface CoordinatorStatePort {
   syncedFolderIds(mailboxId: string): Promise<Set<string>>;
   /** Folders of the mailbox (primary or archive) with a committed item delta link. */
   syncedItemFolderIds?(mailboxId: string): Promise<Set<string>>;
+  /** The number of the job's next discovery piece (0 for a job without a discovery record). */
+  nextPiece(jobId: string): Promise<number>;
   /**
-   * Unit and stream records, the plan summary and the discovery outcome; idempotent while the
-   * job is `planning`. False (nothing written) once the job left it (the sweep closed it).
+   * Takes the lease of discovery piece `piece` of the job: the job's totals so far and the
+   * directory page to read (undefined: the first). Undefined when `piece` is not the job's next
+   * piece (done already: a stale copy) or the job is no longer discovering.
    */
-  writePlan(
+  beginPiece(
     jobId: string,
+    piece: number,
+    lease: string,
+  ): Promise<{ job: DiscoveryJobView; cursor?: string } | undefined>;
+  /**
+   * The piece's units (`plan.units` in index order, written from `base` on) and its mailbox
+   * records, guarded by the lease. False when the lease was lost.
+   */
+  writePiece(
+    jobId: string,
+    piece: number,
+    lease: string,
+    base: number,
     plan: JobPlan,
-    discovery: {
-      mailboxes: DiscoveredMailbox[];
-      skipped: SkippedMailbox[];
-      /** Per mailbox, the folders with a committed sync state when the job was planned. */
-      syncedFolderIds: ReadonlyMap<string, ReadonlySet<string>>;
-      /** Per mailbox, the folders with a committed item delta link. Absent: none. */
-      syncedItemFolderIds?: ReadonlyMap<string, ReadonlySet<string>>;
-      /** Per mailbox, its mailboxes in the import/export API (units carry them). */
-      mailboxIds?: ReadonlyMap<string, MailboxApiIds>;
-    },
+    discovery: PieceDiscovery,
+    job: DiscoveryJobView,
   ): Promise<boolean>;
-  setJobStatus(jobId: string, status: "running"): Promise<void>;
+  /** Records of streams `from` … `to - 1` (before the commit that counts them). */
+  addStreams(jobId: string, job: DiscoveryJobView, from: number, to: number): Promise<void>;
+  /** Moves discovery past the piece and adds its units and streams to the job; false when the lease was lost. */
+  commitPiece(jobId: string, piece: number, lease: string, commit: PieceCommitView): Promise<boolean>;
+  /** True for exactly one caller, once every stream finished and discovery is done. */
+  tryFinalizeJob(jobId: string): Promise<boolean>;
   /**
    * Closes a job whose planning failed: `planning` → `finalizing` with `reason` (one line) as the
    * job's failure, for the finalization to report. False when the job had left `planning`.
    */
   failPlanning(jobId: string, reason: string): Promise<boolean>;
+  /**
+   * Ends the discovery of a running job that cannot go on (refused credentials): `reason`
+   * becomes its failure; the streams finish the units it has. False when it was not discovering.
+   */
+  abandonDiscovery(jobId: string, reason: string): Promise<boolean>;
 }
 
 // --- Running a stream task (stream-runner.ts) ---
@@ -428,8 +502,11 @@ export interface StreamStatePort {
   beginTask(task: StreamTask): Promise<"current" | "stale">;
   /** The units this stream already holds (a continuation resumes them), in index order. */
   heldUnits(task: StreamTask): Promise<ClaimedUnit[]>;
-  /** The next unit for this stream (orphaned ones first, then the largest pending), or null. */
-  claimUnit(task: StreamTask): Promise<ClaimedUnit | null>;
+  /**
+   * The next unit for this stream (orphaned ones first, then the largest pending); null when
+   * none is left, "later" when none is pending now but the job's discovery may add more.
+   */
+  claimUnit(task: StreamTask): Promise<ClaimedUnit | null | "later">;
   unitState(task: StreamTask, unitIndex: number): UnitStatePort;
   completeUnit(task: StreamTask, unitIndex: number, result: UnitResult): Promise<void>;
   heartbeat(task: StreamTask, unitIndex: number | undefined): Promise<void>;
@@ -469,8 +546,27 @@ export interface StreamView {
   heartbeatAt: string;
 }
 
+/** Where a job's discovery stands, for the sweep. */
+export interface DiscoveryView {
+  /** Planning, or running with discovery open. */
+  discovering: boolean;
+  /** The next piece. */
+  piece: number;
+  /** Last progress (ISO): a piece begun or committed, a continuation re-sent. */
+  updatedAt: string;
+  /** Continuations re-sent since the last progress. */
+  resends: number;
+  status: string;
+}
+
 export interface SweepStatePort {
   openJobs(): Promise<OpenJobView[]>;
+  /** The job's discovery; undefined when the job is gone. */
+  discovery(jobId: string): Promise<DiscoveryView | undefined>;
+  /** Counts a re-sent continuation, conditional on the discovery as read; false when it moved. */
+  markContinuationResent(jobId: string, piece: number, resends: number): Promise<boolean>;
+  /** See {@link CoordinatorStatePort.abandonDiscovery}. */
+  abandonDiscovery(jobId: string, reason: string): Promise<boolean>;
   streams(jobId: string): Promise<StreamView[]>;
   handOn(task: StreamTask): Promise<StreamTask>;
   tryFinalizeJob(jobId: string): Promise<boolean>;
@@ -523,8 +619,10 @@ export interface ReportInput {
   jobId: string;
   trigger: string;
   createdAt: string;
-  /** When the plan was written and the stream tasks sent. */
+  /** When the first stream tasks were sent (the first discovery piece committed). */
   plannedAt?: string;
+  /** When discovery was done (its last piece committed); absent for jobs planned whole by older versions. */
+  discoveredAt?: string;
   /** Why the job failed before any unit ran (its planning failed or was abandoned): one line. */
   failure?: string;
   endedAt: string;
@@ -550,10 +648,17 @@ export interface JobReport {
   endedAt: string;
   makespanSeconds: number;
   /**
-   * Where the makespan went: discovery and planning (job created → stream tasks sent), the
-   * streams' backup (tasks sent → last unit ended), finalization (→ job ended). Seconds.
+   * Where the makespan went: discovery and planning up to the first streams (job created →
+   * the first stream tasks sent), the streams' backup (→ last unit ended), finalization (→ job
+   * ended); and discovery's whole span (job created → last piece committed), which overlaps the
+   * backup (absent in reports of older versions). Seconds.
    */
-  phases: { planningSeconds: number; backupSeconds: number; finalizingSeconds: number };
+  phases: {
+    planningSeconds: number;
+    backupSeconds: number;
+    finalizingSeconds: number;
+    discoverySeconds?: number;
+  };
   totals: UnitProgress & {
     mailboxes: number;
     units: number;

@@ -113,6 +113,8 @@ export function buildJobReport(input: ReportInput): JobReport {
     planningSeconds: seconds(input.createdAt, plannedAt),
     backupSeconds: seconds(plannedAt, backupEnd),
     finalizingSeconds: seconds(backupEnd, input.endedAt),
+    // Discovery overlaps the backup (streams start on its first piece): its own span.
+    ...(input.discoveredAt ? { discoverySeconds: seconds(input.createdAt, input.discoveredAt) } : {}),
   };
 
   return {

@@ -46,6 +46,12 @@ export interface StreamRunnerDeps {
    */
   unitsAtOnce?: number;
   finalizeJob(jobId: string): Promise<void>;
+  /**
+   * A stream that finds no pending unit while the job's discovery is still adding units comes
+   * back after this long (a delayed continuation) instead of finishing. Milliseconds, 1 000–900 000.
+   * Default 5 000.
+   */
+  discoveryWaitMs?: number;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -113,6 +119,8 @@ async function runTask(
   /** The longest wait a unit paused for (a Retry-After it could not wait out in place), ms. */
   let resumeAfterMs = 0;
   let exhausted = false;
+  /** No unit was pending, but discovery is still adding units: come back later, don't finish. */
+  let unitsComing = false;
   /** A unit failed with a fatal error: the same cause would fail every further unit. */
   let stopClaiming = false;
   /** The first error that must fail the task (the state store or the queue failed): SQS retries it. */
@@ -205,7 +213,8 @@ async function runTask(
     for (;;) {
       if (mayClaim()) {
         const claimed = await deps.state.claimUnit(task);
-        if (claimed) start(claimed);
+        if (claimed === "later") unitsComing = true;
+        if (claimed && claimed !== "later") start(claimed);
         else exhausted = true;
         continue;
       }
@@ -232,6 +241,8 @@ async function runTask(
   }
   if (paused || (!exhausted && !stopClaiming))
     return await continueLater(task, deps, unitsDone, log, resumeAfterMs);
+  if (unitsComing && !stopClaiming)
+    return await continueLater(task, deps, unitsDone, log, deps.discoveryWaitMs ?? 5_000);
 
   await deps.state.finishStream(task);
   const last = await deps.state.tryFinalizeJob(task.jobId);

@@ -52,6 +52,8 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "MAILSTREAM_HEARTBEAT_STALE_SECONDS", path: "controller.heartbeatStaleSeconds", kind: "integer" },
   { name: "MAILSTREAM_DEADLINE_MARGIN_MS", path: "controller.deadlineMarginMs", kind: "integer" },
   { name: "MAILSTREAM_PLANNING_STALE_SECONDS", path: "controller.planningStaleSeconds", kind: "integer" },
+  { name: "MAILSTREAM_DISCOVERY_PIECE_MAILBOXES", path: "discovery.pieceMailboxes", kind: "integer" },
+  { name: "MAILSTREAM_DISCOVERY_STREAM_WAIT_SECONDS", path: "discovery.streamWaitSeconds", kind: "integer" },
   { name: "MAILSTREAM_RETRY_BUDGET_SECONDS", path: "controller.retryBudgetSeconds", kind: "integer" },
   { name: "MAILSTREAM_SYNC_STATE_REFRESH_HOURS", path: "controller.syncStateRefreshHours", kind: "integer" },
   { name: "MAILSTREAM_PAGE_HOLD_SECONDS", path: "controller.pageHoldSeconds", kind: "integer" },

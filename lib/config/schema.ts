@@ -238,6 +238,21 @@ export const configSchema = z
         exclude: mailboxRules,
       })
       .prefault({}),
+    discovery: z
+      .strictObject({
+        /**
+         * Users per discovery piece (one directory page, `$top` on `/users`): each piece probes
+         * them, lists their folders and plans them, so this bounds one piece's time and memory
+         * whatever the tenant's size. 1..999, default 999.
+         */
+        pieceMailboxes: integer(1, 999).default(999),
+        /**
+         * A stream that finds no pending unit while discovery is still adding units comes back
+         * after this long instead of finishing, s. 1..900, default 5.
+         */
+        streamWaitSeconds: integer(1, 900).default(5),
+      })
+      .prefault({}),
     controller: z
       .strictObject({
         /** Time kept free before the Lambda deadline to checkpoint and continue, ms. 5000..600000, default 60000. */
@@ -245,9 +260,11 @@ export const configSchema = z
         /** A stream heartbeat older than this is stale (re-sent by the sweep), s. 60..86400, default 900. */
         heartbeatStaleSeconds: integer(60, 86_400).default(900),
         /**
-         * A job still `planning` this long after it was created lost its coordinator (a Lambda
-         * invocation lasts 15 minutes at most): the sweep closes it `failed` and covers its
-         * folder lists with a manifest, s. 60..86400, default 1200.
+         * A job whose discovery made no progress this long (no piece begun or committed) lost
+         * its continuation (a Lambda invocation lasts 15 minutes at most): the sweep re-sends
+         * it, and after three re-sends without progress closes the job `failed` (a job still
+         * `planning` is finalized with a manifest that covers its folder lists), s. 60..86400,
+         * default 1200.
          */
         planningStaleSeconds: integer(60, 86_400).default(1_200),
         /**

@@ -68,6 +68,7 @@ export {
   type DiscoveredMailbox,
   type DiscoveryResult,
   discoverMailboxes,
+  discoverMailboxPage,
   type MailboxSelection,
   parseMailboxRule,
   type SkippedUser,

@@ -88,21 +88,64 @@ async function groupsOf(gateway: GraphGateway, userId: string): Promise<string[]
   return names;
 }
 
+/** One page of the directory, probed: its mailboxes and skipped users, and the next page's link. */
+export interface DiscoveryPage extends DiscoveryResult {
+  /** The whole `@odata.nextLink` of the next directory page; absent on the last page. */
+  next?: string;
+}
+
+/** Users per directory page at most (`$top` on `/users`). */
+export const MAX_DIRECTORY_PAGE = 999;
+
+/**
+ * Discovers one page of the directory: reads the page at `cursor` (a nextLink from an earlier
+ * page) or, without it, the first page of `pageSize` users (1–999), and probes its users. The
+ * work of a page is bounded by its size, whatever the tenant's, which is what lets a coordinator
+ * plan a tenant of any size in pieces. Mailboxes come back in directory order.
+ */
+export async function discoverMailboxPage(
+  gateway: GraphGateway,
+  selection: MailboxSelection,
+  cursor: string | undefined,
+  pageSize = MAX_DIRECTORY_PAGE,
+): Promise<DiscoveryPage> {
+  const top = Math.min(MAX_DIRECTORY_PAGE, Math.max(1, Math.floor(pageSize)));
+  const page = await gateway.get<{ value?: DirectoryUser[]; "@odata.nextLink"?: string }>(
+    cursor ?? "/users",
+    cursor ? {} : { query: { $select: "id,userPrincipalName,displayName,mail", $top: String(top) } },
+  );
+  const found = await probeUsers(gateway, selection, page.value ?? []);
+  const next = page["@odata.nextLink"];
+  return next ? { ...found, next } : found;
+}
+
+/** Every mailbox of the tenant, page after page (small tenants and tools; the coordinator pages). */
 export async function discoverMailboxes(
   gateway: GraphGateway,
   selection: MailboxSelection = {},
+): Promise<DiscoveryResult> {
+  const result: DiscoveryResult = { mailboxes: [], skipped: [] };
+  let cursor: string | undefined;
+  do {
+    const page = await discoverMailboxPage(gateway, selection, cursor);
+    result.mailboxes.push(...page.mailboxes);
+    result.skipped.push(...page.skipped);
+    cursor = page.next;
+  } while (cursor);
+  result.skipped.sort((a, b) => a.upn.localeCompare(b.upn));
+  return result;
+}
+
+/** Applies the selection rules to `users` and probes the mailbox of each selected one. */
+async function probeUsers(
+  gateway: GraphGateway,
+  selection: MailboxSelection,
+  users: DirectoryUser[],
 ): Promise<DiscoveryResult> {
   const include = (selection.include ?? []).map(parseMailboxRule);
   const exclude = (selection.exclude ?? []).map(parseMailboxRule);
   const needGroups = [...include, ...exclude].some((r) => r.kind === "group");
   const concurrency = Math.min(64, Math.max(1, Math.floor(selection.probeConcurrency ?? 32)));
-
-  const users: DirectoryUser[] = [];
-  for await (const page of gateway.pages<DirectoryUser>("/users", {
-    query: { $select: "id,userPrincipalName,displayName,mail", $top: "999" },
-  })) {
-    users.push(...page);
-  }
 
   const mailboxes: Array<DiscoveredMailbox | undefined> = new Array(users.length);
   const skipped: SkippedUser[] = [];

@@ -14,7 +14,14 @@
  *    (simulate.ts); the lower bound is reported for N.
  */
 import { FatalError } from "../errors.js";
-import { folderWork, mailboxMinimumSeconds, mailboxOverhead, mailboxWork, workSeconds } from "./cost.js";
+import {
+  folderWork,
+  mailboxMinimumSeconds,
+  mailboxOverhead,
+  mailboxStreamSeconds,
+  mailboxWork,
+  workSeconds,
+} from "./cost.js";
 import { type PlanLimits, resolvePlanLimits } from "./limits.js";
 import { lowerBound } from "./lower-bound.js";
 import { simulateSchedule } from "./simulate.js";
@@ -158,5 +165,9 @@ export function planJob(input: PlanInput): Plan {
     lowerBoundSeconds: streams === 0 ? 0 : lowerBound(estimates, streams * k, limits),
     totalCost: units.reduce((sum, u) => sum + u.cost, 0),
     perMailbox,
+    work: {
+      streamSeconds: estimates.reduce((sum, w) => sum + mailboxStreamSeconds(w, limits), 0),
+      mailboxSeconds: estimates.reduce((max, w) => Math.max(max, mailboxMinimumSeconds(w, limits)), 0),
+    },
   };
 }

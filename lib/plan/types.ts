@@ -100,4 +100,10 @@ export interface Plan {
   /** Σ unit costs, in requests. */
   totalCost: number;
   perMailbox: MailboxPlan[];
+  /**
+   * The lower bound's two terms (lib/plan/lower-bound.ts), so that plans of parts of a tenant
+   * (discovery pieces) add up to the whole's bound: Σ of the mailboxes' stream seconds, and the
+   * longest mailbox's minimum seconds.
+   */
+  work: { streamSeconds: number; mailboxSeconds: number };
 }

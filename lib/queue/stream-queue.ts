@@ -1,11 +1,18 @@
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { RetryableError } from "../errors.js";
-import { type StreamTask, serializeStreamTask } from "./stream-task.js";
+import {
+  type DiscoveryTask,
+  type StreamTask,
+  serializeDiscoveryTask,
+  serializeStreamTask,
+} from "./stream-task.js";
 
 /** Where stream tasks go. The coordinator sends the first task of each stream; a controller sends its own continuation. */
 export interface StreamQueue {
   send(task: StreamTask, options?: { delaySeconds?: number }): Promise<void>;
   sendAll(tasks: StreamTask[]): Promise<void>;
+  /** The next piece of a job's discovery (run by the controller, like a stream task). */
+  sendDiscovery(task: DiscoveryTask): Promise<void>;
 }
 
 /** SQS batches hold at most 10 entries. */
@@ -24,6 +31,12 @@ export class SqsStreamQueue implements StreamQueue {
         MessageBody: serializeStreamTask(task),
         ...(options.delaySeconds ? { DelaySeconds: Math.min(900, Math.ceil(options.delaySeconds)) } : {}),
       }),
+    );
+  }
+
+  async sendDiscovery(task: DiscoveryTask): Promise<void> {
+    await this.sqs.send(
+      new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: serializeDiscoveryTask(task) }),
     );
   }
 

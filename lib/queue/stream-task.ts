@@ -49,3 +49,48 @@ export function parseStreamTask(body: string): StreamTask {
 export function serializeStreamTask(task: StreamTask): string {
   return JSON.stringify({ jobId: task.jobId, streamId: task.streamId, seq: task.seq });
 }
+
+/**
+ * A discovery continuation: the next piece of a job's mailbox discovery, for the controller to
+ * run (lib/backup/discovery.ts). It travels on the stream queue beside the stream tasks; `piece`
+ * plays the part of a stream task's `seq`: a copy for a piece already done is dropped.
+ */
+export interface DiscoveryTask {
+  kind: "discover";
+  jobId: string;
+  /** The piece to run: the number of pieces the job has committed when it was sent. */
+  piece: number;
+}
+
+/** What a stream queue message carries: a stream task, or a discovery continuation. */
+export type QueueTask = StreamTask | DiscoveryTask;
+
+export function isDiscoveryTask(task: QueueTask): task is DiscoveryTask {
+  return (task as DiscoveryTask).kind === "discover";
+}
+
+/** Parses a stream queue message: a discovery continuation (`"kind":"discover"`) or a stream task. */
+export function parseQueueTask(body: string): QueueTask {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return parseStreamTask(body); // throws the stream task's own message
+  }
+  const v = value as Record<string, unknown> | null;
+  if (v?.kind !== "discover") return parseStreamTask(body);
+  if (
+    typeof v.jobId !== "string" ||
+    v.jobId.length === 0 ||
+    !Number.isInteger(v.piece) ||
+    (v.piece as number) < 0
+  )
+    throw new MalformedStreamTaskError(
+      `discovery task: expected {kind: "discover", jobId: non-empty string, piece: integer ≥ 0}, found ${body.slice(0, 120)}`,
+    );
+  return { kind: "discover", jobId: v.jobId, piece: v.piece as number };
+}
+
+export function serializeDiscoveryTask(task: DiscoveryTask): string {
+  return JSON.stringify({ kind: "discover", jobId: task.jobId, piece: task.piece });
+}

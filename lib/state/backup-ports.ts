@@ -15,6 +15,7 @@ import type {
 } from "../backup/ports.js";
 import type { ReportInput, UnitRecordView } from "../backup/report.js";
 import type { StreamTask } from "../queue/stream-task.js";
+import { isDiscovering } from "./discovery.js";
 import { StateRecordMissingError } from "./errors.js";
 
 /** Whether a folder read (a `FolderRead` letter; absent: `m`) goes through item delta. */
@@ -62,43 +63,62 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
     async syncedItemFolderIds(mailboxId) {
       return new Set((await store.committedSyncStates(mailboxId, "items")).keys());
     },
-    async writePlan(jobId, plan, discovery) {
+    nextPiece: async (jobId) => (await store.getDiscovery(jobId))?.piece ?? 0,
+    async beginPiece(jobId, piece, lease) {
+      const start = await store.beginPiece(jobId, piece, lease);
+      if (!start) return undefined;
+      const { job } = start;
+      const view = {
+        createdAt: job.createdAt,
+        unitCount: job.unitCount,
+        streamCount: job.streamCount,
+        workStreamSeconds: job.workStreamSeconds ?? 0,
+        workMailboxSeconds: job.workMailboxSeconds ?? 0,
+        longestUnitSeconds: job.longestUnitSeconds ?? 0,
+      };
+      return start.cursor ? { job: view, cursor: start.cursor } : { job: view };
+    },
+    async writePiece(jobId, piece, lease, base, plan, discovery, job) {
       const units = [...plan.units].sort((a, b) => a.index - b.index);
-      return await store.writePlan(jobId, {
-        units: units.map((u) => {
-          const messages = discovery.syncedFolderIds.get(u.mailboxId);
-          const items = discovery.syncedItemFolderIds?.get(u.mailboxId);
-          const mailboxIds = discovery.mailboxIds?.get(u.mailboxId);
-          return {
-            mailboxId: u.mailboxId,
-            folderIds: u.folderIds,
-            ...(u.folderReads !== undefined ? { folderReads: u.folderReads } : {}),
-            ...(mailboxIds ? { mailboxIds } : {}),
-            cost: u.cost,
-            estimatedSeconds: u.estimatedSeconds,
-            concurrency: u.concurrency,
-            hasSyncStates: u.folderIds.some((f, i) =>
-              readsItems(u.folderReads?.[i]) ? (items?.has(f) ?? false) : (messages?.has(f) ?? false),
-            ),
-          };
-        }),
-        streams: plan.streams,
-        predictedMakespanSeconds: plan.predictedMakespanSeconds,
-        lowerBoundSeconds: plan.lowerBoundSeconds,
-        mailboxes: discovery.mailboxes.map((m) => ({
-          mailboxId: m.userId,
-          address: m.address,
-          displayName: m.displayName,
-          type: m.purpose,
-        })),
-        skipped: discovery.skipped,
-      });
+      return await store.writePieceRecords(
+        jobId,
+        piece,
+        lease,
+        {
+          base,
+          units: units.map((u) => {
+            const messages = discovery.syncedFolderIds.get(u.mailboxId);
+            const items = discovery.syncedItemFolderIds?.get(u.mailboxId);
+            const mailboxIds = discovery.mailboxIds?.get(u.mailboxId);
+            return {
+              mailboxId: u.mailboxId,
+              folderIds: u.folderIds,
+              ...(u.folderReads !== undefined ? { folderReads: u.folderReads } : {}),
+              ...(mailboxIds ? { mailboxIds } : {}),
+              cost: u.cost,
+              estimatedSeconds: u.estimatedSeconds,
+              concurrency: u.concurrency,
+              hasSyncStates: u.folderIds.some((f, i) =>
+                readsItems(u.folderReads?.[i]) ? (items?.has(f) ?? false) : (messages?.has(f) ?? false),
+              ),
+            };
+          }),
+          mailboxes: discovery.mailboxes.map((m) => ({
+            mailboxId: m.userId,
+            address: m.address,
+            displayName: m.displayName,
+            type: m.purpose,
+          })),
+          skipped: discovery.skipped,
+        },
+        job,
+      );
     },
-    async setJobStatus(jobId, status) {
-      // Repeating the move (a coordinator re-run) is fine; moving a job back from later states is not.
-      await store.setJobStatus(jobId, status, { expected: ["planning", "running"] });
-    },
+    addStreams: (jobId, job, from, to) => store.addStreams({ jobId, createdAt: job.createdAt }, from, to),
+    commitPiece: (jobId, piece, lease, commit) => store.commitPiece(jobId, piece, lease, commit),
+    tryFinalizeJob: (jobId) => store.tryFinalizeJob(jobId),
     failPlanning: (jobId, reason) => store.failPlanning(jobId, reason),
+    abandonDiscovery: (jobId, reason) => store.abandonDiscovery(jobId, reason),
   };
 
   const unitState = (task: StreamTask, index: number): UnitStatePort => {
@@ -129,7 +149,7 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
     heldUnits: async (task) => (await store.heldUnits(task)).map(claimed),
     async claimUnit(task) {
       const unit = await store.claimUnit(task);
-      return unit ? claimed(unit) : null;
+      return unit === null || unit === "later" ? unit : claimed(unit);
     },
     unitState,
     completeUnit: (task, index, result) =>
@@ -170,6 +190,23 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
         heartbeatAt: s.heartbeatAt,
       }));
     },
+    async discovery(jobId) {
+      const [job, discovery] = await Promise.all([store.getJob(jobId), store.getDiscovery(jobId)]);
+      if (!job) return undefined;
+      return {
+        discovering: isDiscovering(job),
+        piece: discovery?.piece ?? 0,
+        // A job an older version left in planning has no discovery record: its last change.
+        updatedAt: discovery?.updatedAt ?? job.updatedAt,
+        resends: discovery?.resends ?? 0,
+        status: job.status,
+      };
+    },
+    async markContinuationResent(jobId, piece, resends) {
+      const job = await store.getJob(jobId);
+      return job ? store.markContinuationResent(job, piece, resends) : false;
+    },
+    abandonDiscovery: (jobId, reason) => store.abandonDiscovery(jobId, reason),
     handOn: (task) => store.handOn(task),
     tryFinalizeJob: (jobId) => store.tryFinalizeJob(jobId),
     failPlanning: (jobId, reason) => store.failPlanning(jobId, reason),
@@ -192,6 +229,7 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
         trigger: job.trigger,
         createdAt: job.createdAt,
         ...(job.plannedAt ? { plannedAt: job.plannedAt } : {}),
+        ...(job.discoveredAt ? { discoveredAt: job.discoveredAt } : {}),
         ...(job.failure ? { failure: job.failure } : {}),
         streams: job.streamCount,
         predictedMakespanSeconds: job.predictedMakespanSeconds,

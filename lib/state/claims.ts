@@ -32,10 +32,12 @@ export async function heldUnits(t: StateTable, task: StreamTask): Promise<UnitRe
  * 3. Once the cursor is exhausted while some units have not ended, pending units below it
  *    (a claimer died between ticket and claim) are claimed directly.
  *
- * Null when nothing is left or the job is not running; {@link StaleTaskError} when the task is
- * no longer current.
+ * Null when nothing is left or the job is not running; "later" when nothing is claimable now but
+ * the job's discovery may still add units (decided on the same read of the job as its unit
+ * count, so a stream never finishes before the last piece's units); {@link StaleTaskError} when
+ * the task is no longer current.
  */
-export async function claimUnit(t: StateTable, task: StreamTask): Promise<UnitRecord | null> {
+export async function claimUnit(t: StateTable, task: StreamTask): Promise<UnitRecord | null | "later"> {
   // Every lost round means another claimer won a unit, so rounds are bounded by the units left;
   // the cap only guards against a table that never settles.
   for (let round = 0; round < 10_000; round++) {
@@ -70,10 +72,11 @@ export async function claimUnit(t: StateTable, task: StreamTask): Promise<UnitRe
       if (outcome === "claimed") return await requireUnit(t, task.jobId, ticket);
       continue; // a tail sweeper (step 3) claimed it first
     }
+    const nothingNow = job.discoveryOpen === true ? "later" : null;
     const ended = job.unitsDone + job.unitsFailed + job.unitsSkipped;
-    if (ended >= job.unitCount) return null;
+    if (ended >= job.unitCount) return nothingNow;
     const lost = (await listUnits(t, task.jobId, job.unitCount)).find((u) => u.status === "pending");
-    if (!lost) return null; // the rest is running elsewhere
+    if (!lost) return nothingNow; // the rest is running elsewhere
     const outcome = await takeUnit(t, task, lost.index, ["pending"]);
     if (outcome === "claimed") return await requireUnit(t, task.jobId, lost.index);
   }

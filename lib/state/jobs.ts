@@ -20,9 +20,10 @@ import {
   type JobStatus,
   type JobSummary,
   type MailboxInfo,
+  type PlannedUnit,
   type SkippedMailbox,
 } from "./records.js";
-import { type Item, inChunks, type StateTable, strip, zeroCounters } from "./table.js";
+import { type Item, inChunks, type StateTable, strip, type TransactItem, zeroCounters } from "./table.js";
 
 export interface NewJob {
   /** From {@link jobIdForTick}. */
@@ -59,6 +60,7 @@ export async function createJob(t: StateTable, job: NewJob): Promise<{ created: 
     unitsSkipped: 0,
     costDone: 0,
     errorsRecorded: 0,
+    discoveryOpen: true,
     ...zeroCounters(),
   };
   const { orphanedUnits: _none, ...stored } = record; // an empty set cannot be stored
@@ -116,41 +118,10 @@ export async function writePlan(t: StateTable, jobId: string, plan: JobPlanInput
   const now = t.nowIso();
   const items: Item[] = [];
   plan.units.forEach((u, index) => {
-    items.push({
-      pk,
-      sk: unitSk(index),
-      expiresAt,
-      jobId,
-      index,
-      mailboxId: u.mailboxId,
-      folderIds: u.folderIds,
-      ...(u.folderReads !== undefined ? { folderReads: u.folderReads } : {}),
-      ...(u.mailboxIds !== undefined ? { mailboxIds: u.mailboxIds } : {}),
-      cost: u.cost,
-      estimatedSeconds: u.estimatedSeconds,
-      concurrency: u.concurrency,
-      ...(u.hasSyncStates !== undefined ? { hasSyncStates: u.hasSyncStates } : {}),
-      status: "pending",
-      attempts: 0,
-      errors: [],
-      incompleteFolders: [],
-      ...zeroCounters(),
-    });
+    items.push(unitItem(jobId, index, u, expiresAt));
   });
   for (let streamId = 0; streamId < plan.streams; streamId++) {
-    items.push({
-      pk,
-      sk: streamSk(streamId),
-      expiresAt,
-      jobId,
-      streamId,
-      status: "pending",
-      seq: 0,
-      heartbeatAt: now,
-      unitsDone: 0,
-      orphanings: 0,
-      ...zeroCounters(),
-    });
+    items.push(streamItem(jobId, streamId, expiresAt, now));
   }
   for (const m of plan.mailboxes ?? []) items.push({ pk, sk: jobMailboxSk(m.mailboxId), expiresAt, ...m });
   for (const s of plan.skipped ?? []) items.push({ pk, sk: skippedSk(s.userId), expiresAt, ...s });
@@ -163,7 +134,8 @@ export async function writePlan(t: StateTable, jobId: string, plan: JobPlanInput
       pk,
       META,
       "SET unitCount = :units, streamCount = :streams, totalCost = :cost, predictedMakespanSeconds = :pm, " +
-        "lowerBoundSeconds = :lb, nextUnit = :zero, streamsFinished = :zero, updatedAt = :now",
+        // A plan written whole is the whole tenant: nothing more will be discovered.
+        "lowerBoundSeconds = :lb, nextUnit = :zero, streamsFinished = :zero, updatedAt = :now REMOVE discoveryOpen",
       {
         ":units": plan.units.length,
         ":streams": plan.streams,
@@ -181,7 +153,48 @@ export async function writePlan(t: StateTable, jobId: string, plan: JobPlanInput
   return outcome.ok;
 }
 
-function validatePlan(jobId: string, plan: JobPlanInput): void {
+/** A planned unit's record: pending, not yet claimed, counters at zero. */
+export function unitItem(jobId: string, index: number, u: PlannedUnit, expiresAt: number): Item {
+  return {
+    pk: jobPk(jobId),
+    sk: unitSk(index),
+    expiresAt,
+    jobId,
+    index,
+    mailboxId: u.mailboxId,
+    folderIds: u.folderIds,
+    ...(u.folderReads !== undefined ? { folderReads: u.folderReads } : {}),
+    ...(u.mailboxIds !== undefined ? { mailboxIds: u.mailboxIds } : {}),
+    cost: u.cost,
+    estimatedSeconds: u.estimatedSeconds,
+    concurrency: u.concurrency,
+    ...(u.hasSyncStates !== undefined ? { hasSyncStates: u.hasSyncStates } : {}),
+    status: "pending",
+    attempts: 0,
+    errors: [],
+    incompleteFolders: [],
+    ...zeroCounters(),
+  };
+}
+
+/** A new stream's record: pending at seq 0, its heartbeat now (the sweep re-sends a task that never arrived). */
+export function streamItem(jobId: string, streamId: number, expiresAt: number, now: string): Item {
+  return {
+    pk: jobPk(jobId),
+    sk: streamSk(streamId),
+    expiresAt,
+    jobId,
+    streamId,
+    status: "pending",
+    seq: 0,
+    heartbeatAt: now,
+    unitsDone: 0,
+    orphanings: 0,
+    ...zeroCounters(),
+  };
+}
+
+export function validatePlan(jobId: string, plan: Pick<JobPlanInput, "units" | "streams">): void {
   const bad = (what: string, found: unknown) =>
     new StateInvariantError(`plan of job ${jobId}: expected ${what}, found ${JSON.stringify(found)}`);
   // A job with nothing to do may plan no streams; any unit needs at least one stream.
@@ -237,16 +250,7 @@ export async function setJobStatus(
   }
   const outcome = await t.transact([
     t.update(jobPk(jobId), META, set, values, condition, { "#status": "status" }),
-    t.update(
-      JOBS_PK,
-      jobId,
-      "SET #status = :status, updatedAt = :now",
-      { ":status": status, ":now": now },
-      undefined,
-      {
-        "#status": "status",
-      },
-    ),
+    jobsEntryStatus(t, jobId, status, now),
   ]);
   if (outcome.ok) return true;
   if (expected.length === 0)
@@ -257,6 +261,18 @@ export async function setJobStatus(
   return false;
 }
 
+/** The job list's entry (`JOBS`/`<jobId>`) set to `status`: rides with every status change of META. */
+export function jobsEntryStatus(t: StateTable, jobId: string, status: JobStatus, now: string): TransactItem {
+  return t.update(
+    JOBS_PK,
+    jobId,
+    "SET #status = :status, updatedAt = :now",
+    { ":status": status, ":now": now },
+    undefined,
+    { "#status": "status" },
+  );
+}
+
 /**
  * Moves a running job to `finalizing` once every stream has finished and no unit waits to be
  * reclaimed. True for exactly one caller; false for everyone else and for every later call.
@@ -265,7 +281,8 @@ export async function tryFinalizeJob(t: StateTable, jobId: string): Promise<bool
   return toFinalizing(
     t,
     jobId,
-    "#status = :from AND streamsFinished = streamCount AND attribute_not_exists(orphanedUnits)",
+    // A job still discovering may add units and streams: it is finalized once discovery is done.
+    "#status = :from AND streamsFinished = streamCount AND attribute_not_exists(orphanedUnits) AND attribute_not_exists(discoveryOpen)",
     "running",
   );
 }

@@ -22,6 +22,8 @@ export const STATE_TABLE_SCHEMA = {
 } as const;
 
 export const META = "META";
+/** A job's discovery checkpoint (lib/state/discovery.ts). */
+export const DISCOVERY = "DISCOVERY";
 /** Partition listing every job (sk = job id, so queries come back in time order). */
 export const JOBS_PK = "JOBS";
 

@@ -50,6 +50,44 @@ export interface JobRecord extends Counters {
    */
   costDone?: number;
   errorsRecorded?: number;
+  /**
+   * True while mailbox discovery may still add units and streams (lib/state/discovery.ts):
+   * streams that find no unit wait instead of finishing, and the job is not finalized. Removed
+   * when discovery is done; absent on jobs planned by versions that planned in one piece.
+   */
+  discoveryOpen?: boolean;
+  /** When the last discovery piece was committed (ISO time). */
+  discoveredAt?: string;
+  /** Mailboxes discovery planned (Σ over its pieces). */
+  discoveredMailboxes?: number;
+  /**
+   * The lower bound's two terms over every piece so far (lib/plan/lower-bound.ts): Σ of the
+   * mailboxes' stream seconds and the longest mailbox's minimum seconds.
+   */
+  workStreamSeconds?: number;
+  workMailboxSeconds?: number;
+  /** The longest unit's estimated seconds (the predicted makespan's tail term). */
+  longestUnitSeconds?: number;
+}
+
+/**
+ * A job's discovery checkpoint (`JOB#<jobId>`/`DISCOVERY`): the pieces committed and where the
+ * next one starts. Apart from the job record, so that a piece's writes (guarded by its lease)
+ * never contend with the streams' claims on the job record.
+ */
+export interface DiscoveryRecord {
+  jobId: string;
+  /** Pieces committed (the next piece's number). */
+  piece: number;
+  /** The directory page the next piece reads (a Graph nextLink); absent before the first piece and when done. */
+  nextPage?: string;
+  /** The invocation running the next piece (a second delivery of the piece takes it over). */
+  lease?: string;
+  /** Last progress (ISO): a piece begun or committed, or a continuation re-sent. */
+  updatedAt: string;
+  /** Continuations the sweep re-sent since the last progress. */
+  resends?: number;
+  done?: boolean;
 }
 
 export interface JobSummary {

@@ -1,11 +1,13 @@
 import type { StreamTask } from "../queue/stream-task.js";
 import * as claims from "./claims.js";
+import * as discovery from "./discovery.js";
 import * as jobs from "./jobs.js";
 import * as mailboxes from "./mailboxes.js";
 import * as reads from "./reads.js";
 import type {
   CommittedSyncState,
   Counters,
+  DiscoveryRecord,
   JobPlanInput,
   JobRecord,
   JobStatus,
@@ -95,6 +97,49 @@ export class StateStore {
     return jobs.skippedMailboxes(this.table, jobId);
   }
 
+  // --- discovery in pieces (lib/state/discovery.ts) ---
+
+  getDiscovery(jobId: string): Promise<DiscoveryRecord | undefined> {
+    return discovery.getDiscovery(this.table, jobId);
+  }
+
+  /** Takes the lease of the job's next discovery piece; undefined when `piece` is not it. */
+  beginPiece(jobId: string, piece: number, lease: string): Promise<discovery.PieceStart | undefined> {
+    return discovery.beginPiece(this.table, jobId, piece, lease);
+  }
+
+  /** A piece's units and mailbox records, guarded by its lease; false once the lease is lost. */
+  writePieceRecords(
+    jobId: string,
+    piece: number,
+    lease: string,
+    records: discovery.PieceRecords,
+    job: Pick<JobRecord, "createdAt">,
+  ): Promise<boolean> {
+    return discovery.writePieceRecords(this.table, jobId, piece, lease, records, job);
+  }
+
+  addStreams(job: Pick<JobRecord, "jobId" | "createdAt">, from: number, to: number): Promise<void> {
+    return discovery.addStreams(this.table, job, from, to);
+  }
+
+  /** Moves discovery to the next piece and adds the piece's units and streams to the job; false once the lease is lost. */
+  commitPiece(jobId: string, piece: number, lease: string, commit: discovery.PieceCommit): Promise<boolean> {
+    return discovery.commitPiece(this.table, jobId, piece, lease, commit);
+  }
+
+  markContinuationResent(
+    job: Pick<JobRecord, "jobId" | "createdAt">,
+    piece: number,
+    resends: number,
+  ): Promise<boolean> {
+    return discovery.markContinuationResent(this.table, job, piece, resends);
+  }
+
+  abandonDiscovery(jobId: string, reason: string): Promise<boolean> {
+    return discovery.abandonDiscovery(this.table, jobId, reason);
+  }
+
   // --- streams ---
 
   async listStreams(jobId: string): Promise<StreamRecord[]> {
@@ -149,8 +194,11 @@ export class StateStore {
     return reads.getUnit(this.table, jobId, index);
   }
 
-  /** Orphaned units first, then the next pending one (largest first); null when none is left. */
-  claimUnit(task: StreamTask): Promise<UnitRecord | null> {
+  /**
+   * Orphaned units first, then the next pending one (largest first); null when none is left,
+   * "later" when none is pending now but discovery is still adding units.
+   */
+  claimUnit(task: StreamTask): Promise<UnitRecord | null | "later"> {
     return claims.claimUnit(this.table, task);
   }
 

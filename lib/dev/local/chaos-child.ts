@@ -85,7 +85,9 @@ async function closed(jobId: string): Promise<string> {
 
 // Nothing else works this state: what is open was interrupted.
 await app.sweep({ staleAfterMs: 0, planningStaleAfterMs: 0 });
-const open = (await app.state.openJobs()).find((j) => j.status === "running" || j.status === "finalizing");
+const open = (await app.state.openJobs()).find((j) =>
+  ["planning", "running", "finalizing"].includes(j.status),
+);
 let jobId = open?.jobId ?? (await planJob());
 process.stdout.write(`${JSON.stringify({ event: "working", jobId, resumed: open !== undefined })}\n`);
 source.start();

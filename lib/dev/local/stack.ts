@@ -60,6 +60,11 @@ export interface ServicesOptions {
   streams: number;
   /** The controller's timeout, as Lambda's: what `getRemainingTimeInMillis` counts down from. Default 900 000 ms. */
   functionTimeoutMs?: number;
+  /**
+   * The coordinator's timeout, as Lambda's: `runJob` discovers pieces until this much time less
+   * the deadline margin has passed, and hands the rest on as continuations. Default 900 000 ms.
+   */
+  coordinatorTimeoutMs?: number;
   /** A JSON configuration file under the environment values (real tenants: tenant and credentials). */
   configFile?: string;
   /** Configuration values beyond the ones the stack sets (MAILSTREAM_* names), e.g. a deadline margin. */
@@ -261,16 +266,17 @@ export async function startLocalServices(
       waitForJob,
       async runJob(run = {}) {
         const trigger = run.trigger ?? { kind: "on-demand", time: new Date().toISOString() };
-        const started = await invoke("coordinator", () => app.startJob(trigger));
+        const deadline = Date.now() + (options.coordinatorTimeoutMs ?? 900_000);
+        const started = await invoke("coordinator", () => app.startJob(trigger, () => deadline - Date.now()));
         return { jobId: started.jobId, report: await waitForJob(started.jobId, run) };
       },
       async resumeOpenJob(wait = {}) {
         const jobs = await app.state.openJobs();
         if (jobs.length === 0) return undefined;
         // Nothing else works this data folder: a job still open was interrupted. Its streams are
-        // re-sent at once; a job interrupted while planning is closed failed (and finalized).
+        // re-sent at once, and so is the discovery of a job interrupted while discovering.
         await invoke("sweep", () => app.sweep({ staleAfterMs: 0, planningStaleAfterMs: 0 }));
-        const open = jobs.find((j) => j.status === "running" || j.status === "finalizing");
+        const open = jobs.find((j) => ["planning", "running", "finalizing"].includes(j.status));
         if (!open) return undefined;
         await waitForJob(open.jobId, wait);
         return open.jobId;

@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { finalizeJob } from "../../../lib/backup/finalize.js";
-import type { JobPlan, JobTrigger } from "../../../lib/backup/ports.js";
+import type { JobPlan, JobTrigger, PieceDiscovery } from "../../../lib/backup/ports.js";
 import type { JobReport } from "../../../lib/backup/report.js";
 import { runStreamTask, type StreamRunnerDeps } from "../../../lib/backup/stream-runner.js";
 import { sweep } from "../../../lib/backup/sweep.js";
@@ -62,6 +62,7 @@ function runnerDeps(
         sent.push(t);
       },
       sendAll: async () => {},
+      sendDiscovery: async () => {},
     },
     unitDeps: () => ({
       source: {
@@ -100,6 +101,31 @@ function runnerDeps(
   return { deps, sent, finalized };
 }
 
+/** Plans a job whole as one discovery piece through the coordinator's ports (lease, units, streams, commit). */
+async function planAsOnePiece(
+  ports: ReturnType<typeof createBackupStatePorts>,
+  jobId: string,
+  whole: JobPlan,
+  discovery: PieceDiscovery,
+): Promise<boolean> {
+  const start = await ports.coordinator.beginPiece(jobId, 0, "lease-1");
+  if (!start) return false;
+  if (!(await ports.coordinator.writePiece(jobId, 0, "lease-1", 0, whole, discovery, start.job)))
+    return false;
+  await ports.coordinator.addStreams(jobId, start.job, 0, whole.streams);
+  return await ports.coordinator.commitPiece(jobId, 0, "lease-1", {
+    unitCount: whole.units.length,
+    streamCount: whole.streams,
+    cost: whole.units.reduce((sum, u) => sum + u.cost, 0),
+    mailboxes: discovery.mailboxes.length,
+    workStreamSeconds: 0,
+    workMailboxSeconds: 0,
+    longestUnitSeconds: 0,
+    lowerBoundSeconds: whole.lowerBoundSeconds,
+    predictedMakespanSeconds: whole.predictedMakespanSeconds,
+  });
+}
+
 /** A fresh table and a scheduled job planned with {@link plan} and running. */
 async function runningJob(time: string, streams: number) {
   const store = new StateStore({ ddb: aws.clients.ddb, tableName: await aws.createTable() });
@@ -107,12 +133,11 @@ async function runningJob(time: string, streams: number) {
   const trigger: JobTrigger = { kind: "schedule", time };
   const jobId = ports.coordinator.jobIdFor(trigger);
   await ports.coordinator.createJob(jobId, trigger);
-  await ports.coordinator.writePlan(jobId, plan(streams), {
+  await planAsOnePiece(ports, jobId, plan(streams), {
     mailboxes,
     skipped: [],
     syncedFolderIds: new Map(),
   });
-  await ports.coordinator.setJobStatus(jobId, "running");
   return { store, ports, jobId };
 }
 
@@ -125,14 +150,15 @@ describe("backup state ports on DynamoDB", () => {
     expect(ports.coordinator.jobIdFor({ ...trigger, eventId: "e2" })).toBe(jobId);
     expect(await ports.coordinator.createJob(jobId, trigger)).toEqual({ created: true, status: "planning" });
     expect(await ports.coordinator.createJob(jobId, trigger)).toEqual({ created: false, status: "planning" });
-    await ports.coordinator.writePlan(jobId, plan(2), {
+    await planAsOnePiece(ports, jobId, plan(2), {
       mailboxes,
       skipped: [{ userId: "m9", reason: "MailboxNotEnabledForRESTAPI" }],
       syncedFolderIds: new Map(),
     });
     // A first backup: no unit reads sync states.
     expect((await store.listUnits(jobId)).map((u) => u.hasSyncStates)).toEqual([false, false, false, false]);
-    await ports.coordinator.setJobStatus(jobId, "running");
+    expect(await store.getJob(jobId)).toMatchObject({ status: "running", unitCount: 4, streamCount: 2 });
+    expect((await store.getJob(jobId))?.discoveryOpen).toBeUndefined();
 
     const bases: string[] = [];
     let budget = 5; // stream 0 reaches its deadline after a few pages and continues itself
@@ -179,9 +205,8 @@ describe("backup state ports on DynamoDB", () => {
         mailboxes.map(async (m) => [m.userId, await ports.coordinator.syncedFolderIds(m.userId)] as const),
       ),
     );
-    await ports.coordinator.writePlan(next, plan(1), { mailboxes, skipped: [], syncedFolderIds: synced });
+    await planAsOnePiece(ports, next, plan(1), { mailboxes, skipped: [], syncedFolderIds: synced });
     expect((await store.listUnits(next)).every((u) => u.hasSyncStates === true)).toBe(true);
-    await ports.coordinator.setJobStatus(next, "running");
     const again = runnerDeps(ports, 1, () => 1e9, bases);
     expect(await runStreamTask({ jobId: next, streamId: 0, seq: 0 }, again.deps)).toMatchObject({
       status: "finished",
@@ -219,7 +244,7 @@ describe("backup state ports on DynamoDB", () => {
     const sent: StreamTask[] = [];
     const outcome = await sweep({
       state: ports.sweep,
-      queue: { send: async (t) => void sent.push(t), sendAll: async () => {} },
+      queue: { send: async (t) => void sent.push(t), sendAll: async () => {}, sendDiscovery: async () => {} },
       finalizeJob: async () => {},
       staleAfterMs: 60_000,
       now: () => Date.now() + 3_600_000,
@@ -229,7 +254,7 @@ describe("backup state ports on DynamoDB", () => {
     expect(await store.isStaleTask({ jobId, streamId: 0, seq: 0 })).toBe(true);
   });
 
-  it("close a job whose planning was abandoned: the sweep fails it with one line and finalization reports it", async () => {
+  it("close a job whose planning was abandoned: the sweep re-sends its discovery three times, then fails it with one line and finalization reports it", async () => {
     const store = new StateStore({ ddb: aws.clients.ddb, tableName: await aws.createTable() });
     const ports = createBackupStatePorts(store);
     const trigger: JobTrigger = { kind: "on-demand", time: "2026-11-29T08:00:00Z", requestId: "stuck" };
@@ -240,30 +265,40 @@ describe("backup state ports on DynamoDB", () => {
       writeReport: async (r: JobReport) => void reports.push(r),
       writeManifest: async () => {},
     };
-    const outcome = await sweep({
-      state: ports.sweep,
-      queue: { send: async () => {}, sendAll: async () => {} },
-      finalizeJob: async (id) => void (await finalizeJob(id, { state: ports.finalize, archive })),
-      planningStaleAfterMs: 60_000,
-      now: () => Date.now() + 3_600_000,
-    });
+    const resent: unknown[] = [];
+    const sweepLater = () =>
+      sweep({
+        state: ports.sweep,
+        queue: {
+          send: async () => {},
+          sendAll: async () => {},
+          sendDiscovery: async (t) => void resent.push(t),
+        },
+        finalizeJob: async (id) => void (await finalizeJob(id, { state: ports.finalize, archive })),
+        planningStaleAfterMs: 60_000,
+        now: () => Date.now() + 3_600_000,
+      });
+    // The continuation may have been lost: re-sent, at most three times without progress.
+    for (let i = 1; i <= 3; i++) {
+      expect((await sweepLater()).discoveryResent).toEqual([{ kind: "discover", jobId, piece: 0 }]);
+      expect(await store.getDiscovery(jobId)).toMatchObject({ piece: 0, resends: i });
+    }
+    expect(resent).toHaveLength(3);
+    const outcome = await sweepLater();
+    expect(outcome.discoveryResent).toEqual([]);
     expect(outcome.abandoned).toEqual([jobId]);
     expect(reports).toHaveLength(1);
     expect(reports[0]).toMatchObject({
       jobId,
       status: "failed",
-      failure: expect.stringMatching(/^planning was interrupted/),
+      failure: expect.stringMatching(
+        /^discovery was interrupted: no progress for \d+ s at piece 0 after 3 re-sent continuations/,
+      ),
     });
     expect(await store.getJob(jobId)).toMatchObject({ status: "failed", failure: reports[0]?.failure });
     expect((await store.listJobs()).find((j) => j.jobId === jobId)?.status).toBe("failed");
-    // A coordinator that was still at it finds the job closed: its plan is not written.
-    expect(
-      await ports.coordinator.writePlan(jobId, plan(1), {
-        mailboxes,
-        skipped: [],
-        syncedFolderIds: new Map(),
-      }),
-    ).toBe(false);
+    // A coordinator that was still at it finds the job closed: its piece does not begin.
+    expect(await ports.coordinator.beginPiece(jobId, 0, "late")).toBeUndefined();
     expect(await ports.coordinator.failPlanning(jobId, "again")).toBe(false);
   });
 });

@@ -53,6 +53,14 @@ async function runningJob(store: StateStore, units: number, streams: number): Pr
 
 const task = (jobId: string, streamId: number, seq = 0): StreamTask => ({ jobId, streamId, seq });
 
+/** A claim on a job whose plan is whole (written at once): a unit or none, never "later". */
+async function claimNow(store: StateStore, t: StreamTask) {
+  const unit = await store.claimUnit(t);
+  if (unit === "later")
+    throw new Error(`job ${t.jobId}: expected a unit or none, found "later" (discovery open)`);
+  return unit;
+}
+
 describe("jobs", () => {
   it("creates one job for a tick delivered twice, even concurrently", async () => {
     const store = await newStore();
@@ -108,7 +116,7 @@ describe("claims", () => {
         expect(await store.beginTask(t)).toBe("current");
         const mine: number[] = [];
         perStream[streamId] = mine;
-        for (let unit = await store.claimUnit(t); unit; unit = await store.claimUnit(t)) {
+        for (let unit = await claimNow(store, t); unit; unit = await claimNow(store, t)) {
           expect(claimedBy.has(unit.index)).toBe(false);
           claimedBy.set(unit.index, streamId);
           mine.push(unit.index);
@@ -139,7 +147,7 @@ describe("claims", () => {
     );
     const t = task(jobId, 0);
     const order: number[] = [];
-    for (let unit = await store.claimUnit(t); unit; unit = await store.claimUnit(t)) {
+    for (let unit = await claimNow(store, t); unit; unit = await claimNow(store, t)) {
       order.push(unit.index);
       await store.completeUnit(t, unit.index, { status: "done" });
     }
@@ -151,9 +159,9 @@ describe("claims", () => {
     const jobId = await runningJob(store, 2, 2);
     const old = task(jobId, 0);
     await store.handOn(old);
-    await expect(store.claimUnit(old)).rejects.toBeInstanceOf(StaleTaskError);
+    await expect(claimNow(store, old)).rejects.toBeInstanceOf(StaleTaskError);
     expect((await store.getJob(jobId))?.orphanedUnits).toEqual([0]);
-    expect((await store.claimUnit(task(jobId, 1)))?.index).toBe(0);
+    expect((await claimNow(store, task(jobId, 1)))?.index).toBe(0);
     expect(await store.getUnit(jobId, 0)).toMatchObject({ status: "running", claimedBy: 1, attempts: 1 });
   });
 
@@ -161,7 +169,7 @@ describe("claims", () => {
     const store = await newStore();
     const jobId = await runningJob(store, 2, 2);
     const first = task(jobId, 0);
-    const unit = (await store.claimUnit(first))!;
+    const unit = (await claimNow(store, first))!;
     await store.checkpoint(
       first,
       unit.index,
@@ -170,7 +178,7 @@ describe("claims", () => {
     );
     const { next } = await store.markStreamOrphaned(first);
     const other = task(jobId, 1);
-    expect((await store.claimUnit(other))?.index).toBe(unit.index);
+    expect((await claimNow(store, other))?.index).toBe(unit.index);
 
     const late = store.checkpoint(
       first,
@@ -200,7 +208,7 @@ describe("claims", () => {
     const jobId = await runningJob(store, 3, 2);
     const dead = task(jobId, 0);
     await store.beginTask(dead);
-    const unit = (await store.claimUnit(dead))!;
+    const unit = (await claimNow(store, dead))!;
     expect(unit.index).toBe(0);
     const checkpoint = { folderIndex: 1, folderId: "f-0-b", link: "https://g/skip=7", page: 7 };
     await store.checkpoint(dead, 0, checkpoint, { items: 70, bytes: 7000 });
@@ -212,7 +220,7 @@ describe("claims", () => {
     expect(await store.heldUnits(next)).toEqual([]);
 
     const rescuer = task(jobId, 1);
-    const reclaimed = (await store.claimUnit(rescuer))!;
+    const reclaimed = (await claimNow(store, rescuer))!;
     expect(reclaimed).toMatchObject({
       index: 0,
       status: "running",
@@ -223,7 +231,7 @@ describe("claims", () => {
     });
     expect(await store.heldUnits(rescuer)).toMatchObject([{ index: 0 }]);
     // The revived stream goes on with the next pending unit; the orphan is gone from the job.
-    expect((await store.claimUnit(next))?.index).toBe(1);
+    expect((await claimNow(store, next))?.index).toBe(1);
     expect((await store.getJob(jobId))?.orphanedUnits).toEqual([]);
     // Work resumes from the checkpoint: the next page counts once more.
     await store.checkpoint(rescuer, 0, { ...checkpoint, page: 8 }, { items: 10 });
@@ -235,8 +243,8 @@ describe("claims", () => {
     const jobId = await runningJob(store, 3, 2);
     const first = task(jobId, 0);
     await store.beginTask(first);
-    expect((await store.claimUnit(first))?.index).toBe(0);
-    expect((await store.claimUnit(first))?.index).toBe(1);
+    expect((await claimNow(store, first))?.index).toBe(0);
+    expect((await claimNow(store, first))?.index).toBe(1);
     const next = await store.handOn(first);
     expect((await store.heldUnits(next)).map((u) => u.index)).toEqual([0, 1]);
     await store.checkpoint(next, 1, { folderIndex: 1, page: 3 }, { items: 30 });
@@ -248,7 +256,7 @@ describe("claims", () => {
     expect(orphanedUnits).toEqual([1]);
     expect((await store.getUnit(jobId, 0))?.status).toBe("done");
     const rescuer = task(jobId, 1);
-    expect(await store.claimUnit(rescuer)).toMatchObject({
+    expect(await claimNow(store, rescuer)).toMatchObject({
       index: 1,
       claimedBy: 1,
       checkpoint: { folderIndex: 1, page: 3 },
@@ -261,7 +269,7 @@ describe("claims", () => {
     const jobId = await runningJob(store, 1, 1);
     const t = task(jobId, 0);
     await store.beginTask(t);
-    await store.claimUnit(t);
+    await claimNow(store, t);
     await store.checkpoint(t, 0, { folderIndex: 1, page: 1 }, { items: 2, bytes: 20 });
     const end = {
       status: "done" as const,
@@ -290,7 +298,7 @@ describe("claims", () => {
     const jobId = await runningJob(store, 2, 1);
     const first = { ...task(jobId, 0), lease: "first" };
     expect(await store.beginTask(first)).toBe("current");
-    const unit = (await store.claimUnit(first))!;
+    const unit = (await claimNow(store, first))!;
     await store.checkpoint(first, unit.index, { folderIndex: 0, page: 1 }, { items: 1 });
     const second = { ...task(jobId, 0), lease: "second" };
     expect(await store.beginTask(second)).toBe("current");
@@ -298,7 +306,7 @@ describe("claims", () => {
     const late = store.checkpoint(first, unit.index, { folderIndex: 0, page: 2 }, { items: 1 });
     await expect(late).rejects.toThrow(/taken over by a later delivery/);
     await expect(store.heartbeat(first)).rejects.toBeInstanceOf(StaleTaskError);
-    await expect(store.claimUnit(first)).rejects.toBeInstanceOf(StaleTaskError);
+    await expect(claimNow(store, first)).rejects.toBeInstanceOf(StaleTaskError);
     await expect(store.completeUnit(first, unit.index, { status: "done" })).rejects.toBeInstanceOf(
       StaleTaskError,
     );
@@ -316,7 +324,7 @@ describe("claims", () => {
     const store = await newStore();
     const jobId = await runningJob(store, 2, 1);
     const first = task(jobId, 0);
-    const unit = (await store.claimUnit(first))!;
+    const unit = (await claimNow(store, first))!;
     const next = await store.handOn(first);
     expect((await store.heldUnits(next)).map((u) => u.index)).toEqual([unit.index]);
     await store.checkpoint(next, unit.index, { folderIndex: 0, page: 1 }, { items: 1 });
@@ -330,7 +338,7 @@ describe("claims", () => {
     const store = await newStore();
     const jobId = await runningJob(store, 1, 1);
     const t = task(jobId, 0);
-    await store.claimUnit(t);
+    await claimNow(store, t);
     await store.failUnit(t, 0, new TypeError("expected a folder list, found null"));
     expect(await store.getUnit(jobId, 0)).toMatchObject({
       status: "failed",
@@ -354,7 +362,7 @@ describe("streams", () => {
     expect(await store.beginTask(old)).toBe("stale");
     await expect(store.heartbeat(old)).rejects.toBeInstanceOf(StaleTaskError);
     await expect(store.handOn(old)).rejects.toThrow(/expected the current task to have seq 0, found seq 1/);
-    await expect(store.claimUnit(old)).rejects.toBeInstanceOf(StaleTaskError);
+    await expect(claimNow(store, old)).rejects.toBeInstanceOf(StaleTaskError);
     await expect(store.finishStream(old)).rejects.toBeInstanceOf(StaleTaskError);
     // Finished streams drop every task, current seq included.
     await store.finishStream(next);
@@ -367,7 +375,7 @@ describe("streams", () => {
     const store = await newStore();
     const jobId = await runningJob(store, 2, 1);
     const old = task(jobId, 0);
-    const unit = (await store.claimUnit(old))!;
+    const unit = (await claimNow(store, old))!;
     await store.checkpoint(old, unit.index, { folderIndex: 0, link: "https://g/1", page: 1 }, { items: 1 });
     const resent = await store.handOn(old); // what the sweep does to a silent stream
     const late = store.checkpoint(
@@ -431,7 +439,7 @@ describe("counters", () => {
     const jobId = await runningJob(store, streams, streams);
     const held: Array<{ t: StreamTask; unit: UnitRecord }> = [];
     for (let s = 0; s < streams; s++)
-      held.push({ t: task(jobId, s), unit: (await store.claimUnit(task(jobId, s)))! });
+      held.push({ t: task(jobId, s), unit: (await claimNow(store, task(jobId, s)))! });
     await Promise.all(
       held.map(async ({ t, unit }) => {
         for (let page = 1; page <= pages; page++) {
@@ -516,18 +524,18 @@ describe("live progress", () => {
     const [s0, s1] = [task(jobId, 0), task(jobId, 1)];
     // Stream 0 ends units 0 (an error recorded) and 2; stream 1 ends unit 1 and holds unit 3
     // with one of its two folders done.
-    const u0 = (await store.claimUnit(s0))!;
+    const u0 = (await claimNow(store, s0))!;
     await store.checkpoint(s0, u0.index, { folderIndex: 1, page: 1 }, { items: 4, bytes: 400 });
     await store.completeUnit(s0, u0.index, {
       status: "done",
       errors: [{ subject: "message m1", name: "MessageFailedError", message: "expected MIME, found 404" }],
       last: { checkpoint: { folderIndex: 2, page: 2 }, counters: { items: 1, bytes: 100 }, staged: [] },
     });
-    const u1 = (await store.claimUnit(s1))!;
+    const u1 = (await claimNow(store, s1))!;
     await store.completeUnit(s1, u1.index, { status: "done" });
-    const u2 = (await store.claimUnit(s0))!;
+    const u2 = (await claimNow(store, s0))!;
     await store.completeUnit(s0, u2.index, { status: "done" });
-    const u3 = (await store.claimUnit(s1))!;
+    const u3 = (await claimNow(store, s1))!;
     await store.checkpoint(s1, u3.index, { folderIndex: 1, page: 3 }, { items: 7, bytes: 700, throttled: 2 });
 
     // Every unit read is refused: the figures come from the job record, streams and held units.

@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { type CoordinatorDeps, startJob } from "../../../lib/backup/coordinator.js";
+import { type CoordinatorDeps, runDiscovery, startJob } from "../../../lib/backup/coordinator.js";
 import type {
   CoordinatorStatePort,
   DiscoveredMailbox,
   FolderInfo,
   JobPlan,
+  SkippedMailbox,
 } from "../../../lib/backup/ports.js";
 import { ConfigError, RetriesExhaustedError, RetryableError, SkipError } from "../../../lib/errors.js";
+import type { DiscoveryTask } from "../../../lib/queue/stream-task.js";
 
 const mailbox = (n: number): DiscoveredMailbox => ({
   userId: `u${n}`,
@@ -26,12 +28,49 @@ const folder = (id: string): FolderInfo => ({
   unreadItemCount: 0,
 });
 
-/** Fake ports: a job store with the coordinator's rules, a directory with per-mailbox failures. */
-function setup(options: { mailboxes?: number; listing?: (userId: string) => Promise<FolderInfo[]> } = {}) {
-  const job = { status: "none" as string, failure: undefined as string | undefined, plans: 0 };
+/**
+ * Fake ports: a job store with the coordinator's rules (a piece's lease, its writes guarded by
+ * it, the commit that moves discovery on), and a directory of `mailboxes` users in pages.
+ */
+function setup(
+  options: {
+    mailboxes?: number;
+    listing?: (userId: string) => Promise<FolderInfo[]>;
+    /** Fails the commit of these pieces once (the invocation dies before its checkpoint). */
+    crashBeforeCommit?: number[];
+  } = {},
+) {
+  const job = {
+    status: "none" as string,
+    failure: undefined as string | undefined,
+    unitCount: 0,
+    streamCount: 0,
+    discoveryOpen: true,
+    discovery: {
+      piece: 0,
+      cursor: undefined as string | undefined,
+      lease: undefined as string | undefined,
+      done: false,
+    },
+    /** Unit records by index (beyond unitCount: not claimable yet). */
+    units: new Map<number, string>(),
+    skipped: [] as SkippedMailbox[],
+    plans: 0,
+  };
   const recorded: string[] = [];
   const finalized: string[] = [];
   const sent: number[] = [];
+  const continuations: DiscoveryTask[] = [];
+  const crashes = new Set(options.crashBeforeCommit ?? []);
+  const view = () => ({
+    createdAt: "2026-12-01T00:00:00.000Z",
+    unitCount: job.unitCount,
+    streamCount: job.streamCount,
+    workStreamSeconds: 0,
+    workMailboxSeconds: 0,
+    longestUnitSeconds: 0,
+  });
+  const discovering = () => job.status === "planning" || (job.status === "running" && job.discoveryOpen);
   const state: CoordinatorStatePort = {
     jobIdFor: () => "J1",
     async createJob() {
@@ -40,28 +79,63 @@ function setup(options: { mailboxes?: number; listing?: (userId: string) => Prom
       return { created: true, status: "planning" };
     },
     syncedFolderIds: async () => new Set<string>(),
-    async writePlan(_jobId, _plan, discovery) {
-      if (job.status !== "planning") return false;
+    nextPiece: async () => job.discovery.piece,
+    async beginPiece(_jobId, piece, lease) {
+      if (!discovering() || job.discovery.piece !== piece || job.discovery.done) return undefined;
+      job.discovery.lease = lease;
+      return job.discovery.cursor ? { job: view(), cursor: job.discovery.cursor } : { job: view() };
+    },
+    async writePiece(_jobId, piece, lease, base, plan, discovery) {
+      if (job.discovery.piece !== piece || job.discovery.lease !== lease) return false;
       job.plans++;
-      (job as { skipped?: unknown }).skipped = discovery.skipped;
+      for (const u of plan.units) job.units.set(base + u.index, u.mailboxId);
+      job.skipped.push(...discovery.skipped);
       return true;
     },
-    async setJobStatus(_jobId, status) {
-      job.status = status;
+    addStreams: async () => {},
+    async commitPiece(_jobId, piece, lease, commit) {
+      if (crashes.delete(piece)) throw new RetryableError("state table: expected DynamoDB to answer");
+      if (job.discovery.piece !== piece || job.discovery.lease !== lease) return false;
+      if (!discovering()) return false;
+      job.discovery = {
+        piece: piece + 1,
+        cursor: commit.next,
+        lease: undefined,
+        done: commit.next === undefined,
+      };
+      job.unitCount = commit.unitCount;
+      job.streamCount = commit.streamCount;
+      if (commit.unitCount > 0) job.status = "running";
+      if (commit.next === undefined) job.discoveryOpen = false;
+      return true;
     },
+    tryFinalizeJob: async () => false,
     async failPlanning(_jobId, reason) {
       if (job.status !== "planning") return false;
       job.status = "finalizing";
       job.failure = reason;
       return true;
     },
+    async abandonDiscovery(_jobId, reason) {
+      if (!(job.status === "running" && job.discoveryOpen)) return false;
+      job.discoveryOpen = false;
+      job.failure = reason;
+      return true;
+    },
   };
+  const users = Array.from({ length: options.mailboxes ?? 3 }, (_, i) => mailbox(i));
   const deps: CoordinatorDeps = {
     directory: {
-      discover: async () => ({
-        mailboxes: Array.from({ length: options.mailboxes ?? 3 }, (_, i) => mailbox(i)),
-        skipped: [],
-      }),
+      // Pages of `pageSize` users; the cursor is the next page's first index.
+      async discoverPage(cursor, pageSize) {
+        const from = Number(cursor ?? 0);
+        const to = Math.min(users.length, from + pageSize);
+        return {
+          mailboxes: users.slice(from, to),
+          skipped: [],
+          ...(to < users.length ? { next: String(to) } : {}),
+        };
+      },
       listFolders: async (userId) => ({
         mailboxIds: { primary: `MBX:${userId}@tenant` },
         folders: await (options.listing ?? (async (id: string) => [folder(`${id}-inbox`)]))(userId),
@@ -86,6 +160,9 @@ function setup(options: { mailboxes?: number; listing?: (userId: string) => Prom
       sendAll: async (tasks) => {
         sent.push(tasks.length);
       },
+      sendDiscovery: async (task) => {
+        continuations.push(task);
+      },
     },
     recordFolders: async (_jobId, m) => {
       recorded.push(m.userId);
@@ -93,15 +170,18 @@ function setup(options: { mailboxes?: number; listing?: (userId: string) => Prom
     finalizeJob: async (jobId) => {
       finalized.push(jobId);
     },
+    maxStreams: 4,
   };
-  return { deps, job, recorded, finalized, sent };
+  /** The claimable units' mailboxes, in index order. */
+  const planned = () => Array.from({ length: job.unitCount }, (_, i) => job.units.get(i));
+  return { deps, job, recorded, finalized, sent, continuations, planned };
 }
 
 const trigger = { kind: "on-demand" as const, time: "2026-12-01T00:00:00.000Z" };
 
 describe("startJob: planning that survives its faults", () => {
   it("records and skips a mailbox whose listing keeps failing (retry budget spent), and plans the others", async () => {
-    const { deps, job, recorded } = setup({
+    const setupOut = setup({
       listing: async (userId) => {
         if (userId === "u1") {
           throw RetriesExhaustedError.after(
@@ -113,11 +193,11 @@ describe("startJob: planning that survives its faults", () => {
         return [folder(`${userId}-inbox`)];
       },
     });
+    const { deps, job, recorded, planned } = setupOut;
     const out = await startJob(trigger, deps);
-    expect(out.status).toBe("started");
-    if (out.status !== "started") return;
-    expect(out.plan.units.map((u) => u.mailboxId)).toEqual(["u0", "u2"]);
-    expect(out.skipped).toEqual([
+    expect(out).toMatchObject({ status: "started", discovery: "done", units: 2, skipped: 1 });
+    expect(planned()).toEqual(["u0", "u2"]);
+    expect(job.skipped).toEqual([
       {
         userId: "u1",
         address: "user1@contoso.test",
@@ -129,7 +209,7 @@ describe("startJob: planning that survives its faults", () => {
   });
 
   it("records a mailbox whose listing asks for a longer wait than planning can give, and an ordinary skip", async () => {
-    const { deps } = setup({
+    const { deps, job } = setup({
       listing: async (userId) => {
         if (userId === "u0")
           throw new RetryableError("429; Retry-After 600000 ms", { retryAfterMs: 600_000 });
@@ -138,14 +218,13 @@ describe("startJob: planning that survives its faults", () => {
       },
     });
     const out = await startJob(trigger, deps);
-    expect(out.status).toBe("started");
-    if (out.status !== "started") return;
-    expect(out.skipped.map((s) => s.userId).sort()).toEqual(["u0", "u2"]);
+    expect(out).toMatchObject({ status: "started", skipped: 2 });
+    expect(job.skipped.map((s) => s.userId).sort()).toEqual(["u0", "u2"]);
   });
 
   it("closes the job failed with one line naming what to fix when the credentials are refused", async () => {
     const { deps, job, finalized, sent } = setup();
-    deps.directory.discover = async () => {
+    deps.directory.discoverPage = async () => {
       throw new ConfigError(
         "credentials (MAILSTREAM_CLIENT_SECRET)",
         "expected an access token, found error invalid_client: the client secret was refused",
@@ -182,14 +261,15 @@ describe("startJob: planning that survives its faults", () => {
 
   it("leaves the job planning when waiting would help (the trigger's retry or the sweep takes it from there)", async () => {
     const { deps, job, finalized } = setup();
-    deps.directory.discover = async () => {
+    const page = deps.directory.discoverPage;
+    deps.directory.discoverPage = async () => {
       throw new RetryableError("state table: expected DynamoDB to answer");
     };
     await expect(startJob(trigger, deps)).rejects.toBeInstanceOf(RetryableError);
     expect(job.status).toBe("planning");
     expect(finalized).toEqual([]);
     // The trigger delivered again plans the same job.
-    deps.directory.discover = async () => ({ mailboxes: [mailbox(0)], skipped: [] });
+    deps.directory.discoverPage = page;
     expect((await startJob(trigger, deps)).status).toBe("started");
   });
 
@@ -203,5 +283,75 @@ describe("startJob: planning that survives its faults", () => {
     const out = await startJob(trigger, deps);
     expect(out.status).toBe("duplicate");
     expect(sent).toEqual([]);
+  });
+});
+
+describe("discovery in pieces", () => {
+  it("plans one directory page per piece, hands the rest on near the deadline, and the continuation finishes it", async () => {
+    const { deps, job, sent, continuations, planned } = setup({ mailboxes: 7 });
+    deps.pieceMailboxes = 3;
+    // Time for one piece only: the second would start inside the deadline margin (the first
+    // piece of an invocation always runs).
+    let left = 10_000;
+    deps.remainingMs = () => left;
+    deps.deadlineMarginMs = 5_000;
+    const plan = deps.plan;
+    deps.plan = (m) => {
+      left -= 6_000;
+      return plan(m);
+    };
+    const out = await startJob(trigger, deps);
+    expect(out).toMatchObject({
+      status: "started",
+      discovery: "continued",
+      pieces: 1,
+      units: 3,
+      mailboxes: 3,
+    });
+    expect(continuations).toEqual([{ kind: "discover", jobId: "J1", piece: 1 }]);
+    // The first piece's units are claimable and streams run on them while discovery goes on.
+    expect(job).toMatchObject({ status: "running", discoveryOpen: true, unitCount: 3, streamCount: 3 });
+    expect(sent).toEqual([3]);
+
+    left = Number.POSITIVE_INFINITY;
+    const rest = await runDiscovery(continuations[0]!, deps);
+    expect(rest).toMatchObject({ status: "done", pieces: 2, units: 7, streams: 4, largestPiece: 3 });
+    expect(planned()).toEqual(["u0", "u1", "u2", "u3", "u4", "u5", "u6"]);
+    expect(job.discoveryOpen).toBe(false);
+    // Streams grew with the units, up to the maximum (3 at first, then 1 more).
+    expect(sent).toEqual([3, 1]);
+  });
+
+  it("drops a stale copy of a piece already committed: nothing written twice", async () => {
+    const { deps, job } = setup({ mailboxes: 4 });
+    deps.pieceMailboxes = 2;
+    await startJob(trigger, deps);
+    const plans = job.plans;
+    expect(await runDiscovery({ kind: "discover", jobId: "J1", piece: 0 }, deps)).toEqual({
+      status: "stale",
+      jobId: "J1",
+    });
+    expect(job.plans).toBe(plans);
+  });
+
+  it("resumes after a crash before a piece's commit: the piece is done again at the same indexes, nothing lost or twice", async () => {
+    const { deps, job, planned } = setup({ mailboxes: 6, crashBeforeCommit: [1] });
+    deps.pieceMailboxes = 2;
+    await expect(startJob(trigger, deps)).rejects.toBeInstanceOf(RetryableError);
+    // Piece 0 is committed; piece 1's units are written but not claimable.
+    expect(job.unitCount).toBe(2);
+    expect(job.units.size).toBe(4);
+    // The sweep's re-sent continuation (or the queue's redelivery) runs piece 1 again.
+    const out = await runDiscovery({ kind: "discover", jobId: "J1", piece: 1 }, deps);
+    expect(out).toMatchObject({ status: "done", units: 6 });
+    expect(planned()).toEqual(["u0", "u1", "u2", "u3", "u4", "u5"]);
+  });
+
+  it("resumes a job an older version left in planning (no discovery record) from its first piece", async () => {
+    const { deps, job, planned } = setup({ mailboxes: 2 });
+    job.status = "planning"; // created, never planned
+    const out = await startJob(trigger, deps);
+    expect(out).toMatchObject({ status: "started", discovery: "done", units: 2 });
+    expect(planned()).toEqual(["u0", "u1"]);
   });
 });

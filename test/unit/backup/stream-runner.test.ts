@@ -63,9 +63,11 @@ class MemoryStreamState implements StreamStatePort {
       .filter((u) => u.holder === t.streamId && u.status === "running")
       .map((u) => this.claimed(u));
   }
-  async claimUnit(t: StreamTask): Promise<ClaimedUnit | null> {
+  /** Discovery is still adding units: a claim that finds none pending answers "later". */
+  discovering = false;
+  async claimUnit(t: StreamTask): Promise<ClaimedUnit | null | "later"> {
     const u = this.units.find((x) => x.status === "pending");
-    if (!u) return null;
+    if (!u) return this.discovering ? "later" : null;
     u.status = "running";
     u.holder = t.streamId;
     const held = this.units.filter((x) => x.holder === t.streamId && x.status === "running").length;
@@ -115,6 +117,7 @@ function deps(state: MemoryStreamState, pagesPerFolder: number, remaining: () =>
         delays.push(options?.delaySeconds);
       },
       sendAll: async () => {},
+      sendDiscovery: async () => {},
     },
     unitDeps: () => ({
       source: {
@@ -264,6 +267,24 @@ describe("runStreamTask", () => {
     expect(b.status).toBe("finished");
     expect(state.units.every((u) => u.status === "done")).toBe(true);
     expect(state.units.reduce((s, u) => s + (u.result?.progress.items ?? 0), 0)).toBe(10);
+    expect(finalizedJobs).toEqual(["J"]);
+  });
+
+  it("does not finish while discovery may add units: it comes back after the discovery wait, then finishes", async () => {
+    const state = new MemoryStreamState(1, 1);
+    state.discovering = true;
+    const { d, sent, delays, finalizedJobs } = deps(state, 1, () => 1e9);
+    d.discoveryWaitMs = 7_000;
+    const first = await runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
+    expect(first).toMatchObject({ status: "continued", unitsDone: 1 });
+    expect(sent).toEqual([{ jobId: "J", streamId: 0, seq: 1 }]);
+    expect(delays).toEqual([7]);
+    expect(state.finished.size).toBe(0);
+    // Discovery adds a unit and is done: the continuation claims it and the stream finishes.
+    state.units.push({ index: 1, status: "pending", checkpoint: { folderIndex: 0, page: 0 }, items: 0 });
+    state.discovering = false;
+    expect(await runStreamTask(sent[0]!, d)).toMatchObject({ status: "finished", unitsDone: 1 });
+    expect(state.units.map((u) => u.status)).toEqual(["done", "done"]);
     expect(finalizedJobs).toEqual(["J"]);
   });
 

@@ -106,14 +106,15 @@ describe("coordinator handler", () => {
           return {
             status: "started",
             jobId: "job-1",
+            discovery: "done",
+            pieces: 1,
             mailboxes: 3,
-            skipped: [{ userId: "u9" }],
-            plan: {
-              units: [{}, {}, {}, {}],
-              streams: 2,
-              predictedMakespanSeconds: 40,
-              lowerBoundSeconds: 30,
-            },
+            skipped: 1,
+            units: 4,
+            streams: 2,
+            predictedMakespanSeconds: 40,
+            longestPieceMs: 10,
+            largestPiece: 4,
           } as never;
         },
         sweep: async () => {
@@ -137,6 +138,8 @@ describe("coordinator handler", () => {
       job: {
         status: "started",
         jobId: "job-1",
+        discovery: "done",
+        pieces: 1,
         mailboxes: 3,
         skipped: 1,
         units: 4,
@@ -156,6 +159,8 @@ describe("coordinator handler", () => {
       job: {
         status: "started",
         jobId: "job-1",
+        discovery: "done",
+        pieces: 1,
         mailboxes: 3,
         skipped: 1,
         units: 4,
@@ -170,7 +175,13 @@ describe("coordinator handler", () => {
   });
 
   it("rejects a bad on-demand payload with a clear error and starts nothing", async () => {
-    const { triggers } = coordinatorApp(async () => ({ jobs: 0, resent: [], finalized: [], abandoned: [] }));
+    const { triggers } = coordinatorApp(async () => ({
+      jobs: 0,
+      resent: [],
+      discoveryResent: [],
+      finalized: [],
+      abandoned: [],
+    }));
     await expect(coordinator({ kind: "full-backup" }, { awsRequestId: "r" })).rejects.toThrow(
       /coordinator event: expected .*found \{"kind":"full-backup"\}/,
     );
@@ -184,7 +195,13 @@ describe("sweep handler", () => {
     runtime.current = {
       logger,
       app: fakeApp({
-        sweep: async () => ({ jobs: 3, resent: [{} as never, {} as never], finalized: [], abandoned: [] }),
+        sweep: async () => ({
+          jobs: 3,
+          resent: [{} as never, {} as never],
+          discoveryResent: [],
+          finalized: [],
+          abandoned: [],
+        }),
       }),
     };
     expect(await sweepHandler()).toEqual({ jobs: 3, resent: 2, finalized: [] });

@@ -38,7 +38,23 @@ describe("planJob", () => {
       lowerBoundSeconds: 0,
       totalCost: 0,
       perMailbox: [],
+      work: { streamSeconds: 0, mailboxSeconds: 0 },
     });
+  });
+
+  it("gives the lower bound's terms, so that plans of parts of a tenant add up to the whole's bound", () => {
+    const a = [mailbox("a", [250]), mailbox("b", [40, 40])];
+    const b = [mailbox("c", [900])];
+    const limits = { ...base, maxStreams: 4 };
+    const whole = planJob({ mailboxes: [...a, ...b], limits });
+    const [pa, pb] = [planJob({ mailboxes: a, limits }), planJob({ mailboxes: b, limits })];
+    expect(pa.work.streamSeconds + pb.work.streamSeconds).toBeCloseTo(whole.work.streamSeconds, 9);
+    expect(Math.max(pa.work.mailboxSeconds, pb.work.mailboxSeconds)).toBe(whole.work.mailboxSeconds);
+    const n = whole.streams;
+    expect(Math.max(whole.work.mailboxSeconds, whole.work.streamSeconds / n)).toBeCloseTo(
+      whole.lowerBoundSeconds,
+      9,
+    );
   });
 
   it("plans one mailbox as one unit on one stream, at its lower bound", () => {
