@@ -177,3 +177,22 @@ export function reportPageKey(jobId: string, list: string, part: number): string
 export function compareJobIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** The search index (lib/catalog-index/search-index): point-in-time manifests and their segments. */
+export const SEARCH_INDEX_PREFIX = "index/search/";
+
+/** `index/search/job=<j>.json`: the search index as of a job (which segments, which mailboxes). */
+export function searchIndexKey(jobId: string): string {
+  return `${SEARCH_INDEX_PREFIX}job=${keySegment(jobId)}.json`;
+}
+
+/** The job id of a key written by {@link searchIndexKey}; undefined for any other key. */
+export function parseSearchIndexKey(key: string): string | undefined {
+  const m = /^index\/search\/job=([^/]+)\.json$/.exec(key);
+  return m ? fromKeySegment(m[1]!) : undefined;
+}
+
+/** `index/search/segments/job=<j>/segment-<nnnn>.jsonl.gz`: a segment written by the build as of job j. */
+export function searchSegmentKey(jobId: string, n: number): string {
+  return `${SEARCH_INDEX_PREFIX}segments/job=${keySegment(jobId)}/segment-${String(n).padStart(4, "0")}.jsonl.gz`;
+}

@@ -1,4 +1,4 @@
-import { FatalError } from "../errors.js";
+import { FatalError, SkipError } from "../errors.js";
 
 /**
  * A name given on the command line (job, mailbox, folder, message, date) that the archive does
@@ -23,3 +23,16 @@ export class AmbiguousNameError extends FatalError {
  * not answer): the cause says which, and decides the exit code.
  */
 export class ArchiveAccessError extends FatalError {}
+
+/**
+ * A search index object that cannot be read as its format says (truncated, not gzip, not the
+ * JSON expected). Never fatal for a search: the mailboxes it covers are searched by scanning the
+ * catalog instead, and the note says why.
+ */
+export class SearchIndexDamagedError extends SkipError {
+  readonly key: string;
+  constructor(key: string, problem: string) {
+    super(`search index ${key}: ${problem} (docs/archive-format.md "Search index")`);
+    this.key = key;
+  }
+}

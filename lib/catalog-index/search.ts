@@ -6,11 +6,14 @@
  * the catalog's size, not the archive's.
  */
 import type { CatalogDamageError } from "../archive/errors.js";
-import { FinalizedJobCache } from "../archive/manifest.js";
+import { FinalizedJobCache, listFinalizedJobs } from "../archive/manifest.js";
 import { mailboxViewAt, type ViewMessage } from "../archive/replay.js";
 import type { ObjectStore } from "../archive/store.js";
 import type { ArchivedMailbox } from "./directory.js";
-import { completeMeta, lacksFields, receivedAt, senderOf } from "./message-fields.js";
+import { SearchIndexDamagedError } from "./errors.js";
+import { folderFilterPath, inFolder, kindOf, recipientTexts, senderText, titleText } from "./match-text.js";
+import { completeMeta, lacksFields, receivedAt } from "./message-fields.js";
+import { currentIndex, type IndexedAnswer, searchIndexed } from "./search-index/search-indexed.js";
 
 export interface SearchCriteria {
   /** Substring of the sender's address or name, case-insensitive. */
@@ -42,42 +45,12 @@ export const ITEM_KINDS: readonly string[] = [
   "other",
 ];
 
-/** An item's kind: `meta.kind`, or `mail` for messages backed up as MIME (no kind recorded). */
-export function kindOf(meta: Record<string, unknown>): string {
-  return typeof meta.kind === "string" ? meta.kind : "mail";
-}
-
-/** The words an item is found by: its subject, or a contact's or list's name, company, location. */
-function titleText(meta: Record<string, unknown>): string {
-  return ["subject", "displayName", "location", "companyName"]
-    .map((k) => meta[k])
-    .filter((v): v is string => typeof v === "string")
-    .join(" ")
-    .toLowerCase();
-}
+export { kindOf } from "./match-text.js";
 
 export interface SearchHit {
   mailbox: ArchivedMailbox;
   folderPath: string;
   message: ViewMessage;
-}
-
-interface Address {
-  emailAddress?: { name?: string; address?: string };
-}
-
-function addressText(value: unknown): string {
-  const a = value as Address | undefined;
-  return `${a?.emailAddress?.name ?? ""} <${a?.emailAddress?.address ?? ""}>`.toLowerCase();
-}
-
-function recipients(meta: Record<string, unknown>): string[] {
-  const all: unknown[] = [];
-  for (const field of ["toRecipients", "ccRecipients", "bccRecipients"]) {
-    const list = meta[field];
-    if (Array.isArray(list)) all.push(...list);
-  }
-  return all.map(addressText);
 }
 
 export { receivedAt } from "./message-fields.js";
@@ -90,11 +63,10 @@ export function messageMatches(
 ): boolean {
   if (c.kind !== undefined && kindOf(meta) !== c.kind) return false;
   // The sender of mail, the organizer of an event.
-  if (c.from !== undefined && !addressText(senderOf(meta) ?? meta.organizer).includes(c.from.toLowerCase()))
-    return false;
+  if (c.from !== undefined && !senderText(meta).includes(c.from.toLowerCase())) return false;
   if (c.to !== undefined) {
     const needle = c.to.toLowerCase();
-    if (!recipients(meta).some((r) => r.includes(needle))) return false;
+    if (!recipientTexts(meta).some((r) => r.includes(needle))) return false;
   }
   if (c.subjectWords?.length) {
     const title = titleText(meta);
@@ -107,9 +79,7 @@ export function messageMatches(
     if (c.until !== undefined && t >= c.until) return false;
   }
   if (c.folder !== undefined) {
-    const want = c.folder.toLowerCase().replace(/^\/+|\/+$/g, "");
-    const path = folderPath.toLowerCase();
-    if (path !== want && !path.startsWith(`${want}/`)) return false;
+    if (!inFolder(folderPath.toLowerCase(), folderFilterPath(c.folder))) return false;
   }
   if (c.hasAttachments !== undefined && Boolean(meta.hasAttachments) !== c.hasAttachments) return false;
   return true;
@@ -120,24 +90,95 @@ export interface SearchOptions {
   at: string;
   /** Mailboxes replayed at once. Range 1–64, default 8. */
   concurrency?: number;
+  /**
+   * Hits kept, newest first; `total` still counts them all. Range ≥ 0, default all (an export
+   * needs every hit; `search` shows 100).
+   */
+  limit?: number;
+  /**
+   * Answer the mailboxes the search index covers from it (search-index/), when an index as of
+   * the job exists and is current. Default true; false scans every mailbox.
+   */
+  useIndex?: boolean;
 }
 
 export interface SearchResult {
-  /** Newest first (by received time), then by mailbox and message id. */
+  /** Newest first (by received time), then by mailbox and message id; at most `limit`. */
   hits: SearchHit[];
+  /** Every hit, also those beyond `limit`. */
+  total: number;
   mailboxesSearched: number;
+  /** Items searched: those scanned and those the index answered for. */
   messagesScanned: number;
   /** Damaged catalog lines met on the way (skipped; the rest was searched). */
   errors: CatalogDamageError[];
+  /** How much the index answered (absent: no current index as of the job, or not used). */
+  index?: { mailboxes: number; items: number; segments: number; reads: number; bytes: number };
+  /** Why the index was not used although present (damaged), for the user. */
+  notes: string[];
 }
 
-/** Searches the given mailboxes as of a job. */
+/** Newest first, then by mailbox address, then by message id. */
+function compareHits(a: SearchHit, b: SearchHit): number {
+  return (
+    (receivedAt(b.message.meta) || 0) - (receivedAt(a.message.meta) || 0) ||
+    a.mailbox.address.localeCompare(b.mailbox.address) ||
+    (a.message.messageId < b.message.messageId ? -1 : 1)
+  );
+}
+
+/** Searches the given mailboxes as of a job: from the search index where it covers them, else by scanning. */
 export async function searchArchive(
   store: ObjectStore,
   mailboxes: readonly ArchivedMailbox[],
   criteria: SearchCriteria,
   opts: SearchOptions,
 ): Promise<SearchResult> {
+  const notes: string[] = [];
+  let indexed: IndexedAnswer | undefined;
+  if (opts.useIndex !== false && mailboxes.length > 0) {
+    const counter = { reads: 0, bytes: 0 };
+    try {
+      const at = opts.at === "latest" ? (await listFinalizedJobs(store)).at(-1) : opts.at;
+      const index = at ? await currentIndex(store, at, counter) : undefined;
+      if (index) indexed = await searchIndexed(store, index, mailboxes, criteria, opts.limit, counter);
+    } catch (error) {
+      if (!(error instanceof SearchIndexDamagedError)) throw error;
+      notes.push(`${error.message}; searched by scanning the catalog instead`);
+      indexed = undefined;
+    }
+  }
+  const rest = indexed ? mailboxes.filter((m) => !indexed.covered.has(m.mailboxId)) : mailboxes;
+  const scanned = await scanMailboxes(store, rest, criteria, opts);
+  const hits = [...(indexed?.hits ?? []), ...scanned.hits].sort(compareHits);
+  return {
+    hits: opts.limit === undefined ? hits : hits.slice(0, opts.limit),
+    total: scanned.hits.length + (indexed?.total ?? 0),
+    mailboxesSearched: mailboxes.length,
+    messagesScanned: scanned.scanned + (indexed?.rows ?? 0),
+    errors: scanned.errors,
+    ...(indexed
+      ? {
+          index: {
+            mailboxes: indexed.covered.size,
+            items: indexed.rows,
+            segments: indexed.segments,
+            reads: indexed.reads.reads,
+            bytes: indexed.reads.bytes,
+          },
+        }
+      : {}),
+    notes,
+  };
+}
+
+/** Replays each mailbox's point-in-time view and filters its items. */
+async function scanMailboxes(
+  store: ObjectStore,
+  mailboxes: readonly ArchivedMailbox[],
+  criteria: SearchCriteria,
+  opts: SearchOptions,
+): Promise<{ hits: SearchHit[]; scanned: number; errors: CatalogDamageError[] }> {
   const hits: SearchHit[] = [];
   const errors: CatalogDamageError[] = [];
   let scanned = 0;
@@ -164,11 +205,5 @@ export async function searchArchive(
   };
   const n = Math.max(1, Math.min(opts.concurrency ?? 8, 64, mailboxes.length || 1));
   await Promise.all(Array.from({ length: n }, worker));
-  hits.sort(
-    (a, b) =>
-      (receivedAt(b.message.meta) || 0) - (receivedAt(a.message.meta) || 0) ||
-      a.mailbox.address.localeCompare(b.mailbox.address) ||
-      (a.message.messageId < b.message.messageId ? -1 : 1),
-  );
-  return { hits, mailboxesSearched: mailboxes.length, messagesScanned: scanned, errors };
+  return { hits, scanned, errors };
 }

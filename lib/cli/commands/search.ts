@@ -28,6 +28,8 @@ export interface SearchCommandOptions extends ArchiveOptions, SearchFilterOption
   /** Hits shown at most. Range 0–100 000, default 100. */
   limit?: number;
   json?: boolean;
+  /** `--no-index`: false scans every mailbox even where a current search index covers it. Default true. */
+  index?: boolean;
 }
 
 export async function searchCommand(
@@ -41,17 +43,24 @@ export async function searchCommand(
     const at = resolveAt(jobs, opts.at);
     const mailboxes = searchedMailboxes(all, opts);
     const started = performance.now();
-    const result = await searchArchive(ctx.archive, mailboxes, criteria, { at });
+    const limit = opts.limit ?? 100;
+    const result = await searchArchive(ctx.archive, mailboxes, criteria, {
+      at,
+      limit,
+      useIndex: opts.index !== false,
+    });
     const ms = performance.now() - started;
     const damaged = reportCatalogErrors(io.err, result.errors);
-    const shown = result.hits.slice(0, opts.limit ?? 100);
+    const shown = result.hits.slice(0, limit);
+    for (const note of result.notes) io.err.write(`mailstream: ${note}\n`);
     if (opts.json) {
       writeJson(io.out, {
         at,
         criteria,
-        total: result.hits.length,
+        total: result.total,
         mailboxesSearched: result.mailboxesSearched,
         messagesScanned: result.messagesScanned,
+        ...(result.index ? { index: result.index } : {}),
         hits: shown.map((h) => ({
           mailboxId: h.mailbox.mailboxId,
           address: h.mailbox.address,
@@ -74,8 +83,11 @@ export async function searchCommand(
           ]),
         ),
       );
+      const indexed = result.index
+        ? ` (${result.index.mailboxes} mailboxes from the search index, ${result.index.reads} reads)`
+        : "";
       io.err.write(
-        `mailstream: ${result.hits.length} hits (${shown.length} shown) in ${result.mailboxesSearched} mailboxes, ${result.messagesScanned} messages scanned at job ${at} in ${(ms / 1000).toFixed(2)} s\n`,
+        `mailstream: ${result.total} hits (${shown.length} shown) in ${result.mailboxesSearched} mailboxes, ${result.messagesScanned} messages searched${indexed} at job ${at} in ${(ms / 1000).toFixed(2)} s\n`,
       );
     }
     return damaged > 0 ? EXIT.damaged : EXIT.ok;

@@ -207,11 +207,29 @@ addAtOption(
   ),
 )
   .option("--limit <n>", "hits shown at most (0–100000)", nonNegativeInt("--limit", 100_000), 100)
+  .option("--no-index", "scan every mailbox's catalog even where the search index covers it")
   .option("--json", "print JSON")
   .action(
     act(async (opts) => {
       const { searchCommand } = await import("../../cli/commands/search.js");
       return searchCommand(opts);
+    }),
+  );
+
+addAtOption(
+  addArchiveOptions(
+    program
+      .command("index")
+      .description(
+        "Build the search index as of a job (default the newest): search then reads a few ranged parts of it instead of every catalog part; only mailboxes changed since the previous index are read",
+      ),
+  ),
+)
+  .option("--json", "print what was built as JSON")
+  .action(
+    act(async (opts) => {
+      const { indexCommand } = await import("../../cli/commands/index.js");
+      return indexCommand(opts);
     }),
   );
 
