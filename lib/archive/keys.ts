@@ -192,7 +192,10 @@ export function parseSearchIndexKey(key: string): string | undefined {
   return m ? fromKeySegment(m[1]!) : undefined;
 }
 
-/** `index/search/segments/job=<j>/segment-<nnnn>.jsonl.gz`: a segment written by the build as of job j. */
-export function searchSegmentKey(jobId: string, n: number): string {
-  return `${SEARCH_INDEX_PREFIX}segments/job=${keySegment(jobId)}/segment-${String(n).padStart(4, "0")}.jsonl.gz`;
+/**
+ * `index/search/segments/job=<j>/<build>-<nnnn>.jsonl.gz`: segment n of one build as of job j.
+ * `build` is new for every build, so a build never overwrites a segment an older manifest names.
+ */
+export function searchSegmentKey(jobId: string, build: string, n: number): string {
+  return `${SEARCH_INDEX_PREFIX}segments/job=${keySegment(jobId)}/${keySegment(build)}-${String(n).padStart(4, "0")}.jsonl.gz`;
 }

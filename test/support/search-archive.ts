@@ -71,6 +71,9 @@ export function item(m: number, i: number, v = 1): CatalogEntry {
   return { kind: "upsert", messageId: id, folderId, sha256: sha(m, i, v), size: 1000 + i, meta };
 }
 
+/** Catalog lines per part (small, so that a few items make many parts). */
+const PER_PART = 5;
+
 async function writeJob(
   store: ObjectStore,
   jobId: string,
@@ -85,10 +88,10 @@ async function writeJob(
     const byFolder = new Map<string, CatalogEntry[]>();
     for (const e of entries) byFolder.set(e.folderId, [...(byFolder.get(e.folderId) ?? []), e]);
     for (const [folderId, list] of byFolder) {
-      for (let page = 0; page * 5 < list.length; page++) {
+      for (let page = 0; page * PER_PART < list.length; page++) {
         await archive.writeCatalogPart(
           { jobId, mailboxId: `mbx-${m}`, folderId, unit: m, page },
-          list.slice(page * 5, page * 5 + 5),
+          list.slice(page * PER_PART, page * PER_PART + PER_PART),
         );
       }
     }

@@ -6,7 +6,7 @@
  * them) and written to new segments. The manifest is written last, so a crash leaves the previous
  * index (or none) in force, and a search falls back to scanning what no index covers.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import {
   compareJobIds,
   fromKeySegment,
@@ -170,12 +170,15 @@ export async function buildSearchIndex(
 
   // Replay the changed mailboxes, a few at once, into segments of about rowsPerSegment rows.
   const newSegments: IndexManifest["segments"] = [];
+  // Segment keys of this build: new ones, so that a crash never leaves a manifest naming bytes
+  // another build replaced.
+  const build = `${new Date().toISOString().replace(/[-:.]/g, "")}-${randomUUID().slice(0, 8)}`;
   let pending: { mailboxes: SegmentMailbox[]; rows: IndexRow[] } = { mailboxes: [], rows: [] };
   const flush = async () => {
     if (pending.mailboxes.length === 0) return;
     const { mailboxes: segMailboxes, rows } = pending;
     pending = { mailboxes: [], rows: [] };
-    const key = searchSegmentKey(jobId, newSegments.length);
+    const key = searchSegmentKey(jobId, build, newSegments.length);
     const encoded = encodeSegment(jobId, segMailboxes, rows);
     newSegments.push({ key, directory: encoded.directory, rows: encoded.rows, exclude: [] });
     await store.put(key, encoded.bytes, { contentType: "application/gzip" });

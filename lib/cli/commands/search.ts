@@ -84,10 +84,10 @@ export async function searchCommand(
         ),
       );
       const indexed = result.index
-        ? ` (${result.index.mailboxes} mailboxes from the search index, ${result.index.reads} reads)`
+        ? ` (${result.index.mailboxes} mailboxes answered by the search index in ${result.index.reads} reads)`
         : "";
       io.err.write(
-        `mailstream: ${result.total} hits (${shown.length} shown) in ${result.mailboxesSearched} mailboxes, ${result.messagesScanned} messages searched${indexed} at job ${at} in ${(ms / 1000).toFixed(2)} s\n`,
+        `mailstream: ${result.total} hits (${shown.length} shown) in ${result.mailboxesSearched} mailboxes, ${result.messagesScanned} messages scanned${indexed} at job ${at} in ${(ms / 1000).toFixed(2)} s\n`,
       );
     }
     return damaged > 0 ? EXIT.damaged : EXIT.ok;
