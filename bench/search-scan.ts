@@ -1,39 +1,60 @@
 /**
- * How fast `mailstream search` scans the catalog (issue 15: search over 10 million catalog
- * lines in seconds). Writes an archive of `BENCH_SEARCH_MAILBOXES` mailboxes (default 200) of
- * `BENCH_SEARCH_LINES` catalog lines each (default 1,000: one upsert per message, 100 per part)
- * in one finalized job to a local folder, then times `searchArchive` over every mailbox (a
- * subject word that few messages hold) and prints lines per second and the seconds 10 million
- * lines would take at that rate. `npx tsx bench/search-scan.ts`.
+ * How fast `mailstream search` answers (issue 15: search over 10 million catalog lines in
+ * seconds): by scanning the catalog, and from the search index (lib/catalog-index/search-index).
+ * Writes an archive of `BENCH_SEARCH_MAILBOXES` mailboxes (default 200) of `BENCH_SEARCH_LINES`
+ * catalog lines each (default 1,000: one upsert per message, 100 per part) in one finalized job to
+ * a local folder; times one scanning search over every mailbox (a subject word few messages
+ * hold), builds the index (`mailstream index`), then times indexed searches of every kind of
+ * filter and counts what each read: requests (GET, ranged GET, LIST) and bytes. Prints JSON.
+ * `BENCH_SEARCH_SCAN=0` skips the scan (for large runs; the scan's rate is then not measured).
+ * `npx tsx bench/search-scan.ts`.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
 import { createArchive } from "../lib/archive/archive.js";
 import { LocalObjectStore } from "../lib/archive/local-store.js";
+import type { ObjectInfo, ObjectStore, PutOptions } from "../lib/archive/store.js";
 import type { CatalogEntry } from "../lib/backup/ports.js";
 import { listArchivedJobs, mailboxesOf } from "../lib/catalog-index/directory.js";
-import { searchArchive } from "../lib/catalog-index/search.js";
+import { type SearchCriteria, searchArchive } from "../lib/catalog-index/search.js";
+import { buildSearchIndex } from "../lib/catalog-index/search-index/build.js";
 
 const MAILBOXES = Number(process.env.BENCH_SEARCH_MAILBOXES ?? 200);
 const LINES = Number(process.env.BENCH_SEARCH_LINES ?? 1000);
+const SCAN = process.env.BENCH_SEARCH_SCAN !== "0";
 const PER_PART = 100;
 const jobId = "2026-12-06T06-00-00Z-5ea4c400";
+
+/** A word of a 50,000-word vocabulary, spread like words are (a few common, most rare). */
+function word(m: number, i: number): string {
+  const x = ((m * 7919 + i * 104_729) % 1_000_003) / 1_000_003;
+  return `w${Math.floor(50_000 * x * x * x)}`;
+}
 
 function upsert(m: number, i: number): CatalogEntry {
   const id = `m${m}-msg${i}`;
   return {
     kind: "upsert",
     messageId: id,
-    folderId: "inbox",
+    folderId: i % 5 === 0 ? "archive" : "inbox",
     sha256: `${"0".repeat(48)}${String(m).padStart(6, "0")}${String(i).padStart(10, "0")}`,
     size: 12_000,
     meta: {
       id,
-      subject: i % 997 === 0 ? `quarterly budget ${i}` : `status update ${i} for project ${m}`,
-      from: { emailAddress: { name: `Sender ${i % 50}`, address: `sender${i % 50}@contoso.test` } },
+      subject:
+        i % 997 === 0
+          ? `quarterly budget ${i}`
+          : `status update ${i} for project ${m} ${word(m, i)} ${word(m, i + 1)}`,
+      from: {
+        emailAddress: {
+          name: `Sender ${(m * 31 + i) % 5000}`,
+          address: `sender${(m * 31 + i) % 5000}@contoso.test`,
+        },
+      },
       toRecipients: [{ emailAddress: { name: `User ${m}`, address: `user${m}@contoso.test` } }],
-      receivedDateTime: new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString(),
+      receivedDateTime: new Date(Date.UTC(2026, 0, 1) + i * 60_000 + m * 1000).toISOString(),
       sentDateTime: new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString(),
       hasAttachments: i % 7 === 0,
       isRead: true,
@@ -42,21 +63,88 @@ function upsert(m: number, i: number): CatalogEntry {
   };
 }
 
+/** Counts the requests a search makes and the bytes they return. */
+class CountingStore implements ObjectStore {
+  gets = 0;
+  ranged = 0;
+  lists = 0;
+  bytes = 0;
+  constructor(private readonly inner: ObjectStore) {}
+  get location() {
+    return this.inner.location;
+  }
+  reset() {
+    this.gets = this.ranged = this.lists = this.bytes = 0;
+  }
+  private counted(stream: Readable): Readable {
+    stream.on("data", (chunk: Buffer) => {
+      this.bytes += chunk.length;
+    });
+    return stream;
+  }
+  put(key: string, body: Buffer | Readable, opts?: PutOptions) {
+    return this.inner.put(key, body, opts);
+  }
+  async get(key: string) {
+    this.gets++;
+    return this.counted(await this.inner.get(key));
+  }
+  async getRange(key: string, offset: number, length: number) {
+    this.ranged++;
+    return this.counted(await this.inner.getRange(key, offset, length));
+  }
+  async getBytes(key: string) {
+    this.gets++;
+    const bytes = await this.inner.getBytes(key);
+    this.bytes += bytes.length;
+    return bytes;
+  }
+  head(key: string) {
+    return this.inner.head(key);
+  }
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    this.lists++;
+    yield* this.inner.list(prefix);
+  }
+  move(from: string, to: string) {
+    return this.inner.move(from, to);
+  }
+  delete(key: string) {
+    return this.inner.delete(key);
+  }
+}
+
+const QUERIES: Array<[string, SearchCriteria]> = [
+  ["subject word few hold (budget)", { subjectWords: ["budget"] }],
+  ["subject word, substring of many terms (w123)", { subjectWords: ["w123"] }],
+  ["sender (sender42@)", { from: "sender42@" }],
+  ["recipient of one mailbox (user7@)", { to: "user7@" }],
+  ["everything of kind mail (top 100)", { kind: "mail" }],
+  [
+    "one day, attachments, folder Inbox",
+    { since: Date.UTC(2026, 0, 1, 3), until: Date.UTC(2026, 0, 1, 9), hasAttachments: true, folder: "Inbox" },
+  ],
+];
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "mailstream-bench-search-"));
   try {
-    const store = new LocalObjectStore(dir);
-    const archive = createArchive(store);
+    const local = new LocalObjectStore(dir);
+    const archive = createArchive(local);
     const mailboxes = Array.from({ length: MAILBOXES }, (_, m) => `user-${String(m).padStart(6, "0")}`);
+    const writing = Date.now();
     for (const [m, mailboxId] of mailboxes.entries()) {
       await archive.recordFolders(jobId, mailboxId, [
         { id: "inbox", parentFolderId: "root", path: "Inbox", displayName: "Inbox" },
+        { id: "archive", parentFolderId: "inbox", path: "Inbox/2025", displayName: "2025" },
       ]);
-      for (let page = 0; page * PER_PART < LINES; page++) {
-        const entries = Array.from({ length: Math.min(PER_PART, LINES - page * PER_PART) }, (_, k) =>
-          upsert(m, page * PER_PART + k),
-        );
-        await archive.writeCatalogPart({ jobId, mailboxId, folderId: "inbox", unit: m, page }, entries);
+      const lines = Array.from({ length: LINES }, (_, i) => upsert(m, i));
+      for (const folderId of ["inbox", "archive"]) {
+        const mine = lines.filter((l) => l.folderId === folderId);
+        for (let page = 0; page * PER_PART < mine.length; page++) {
+          const entries = mine.slice(page * PER_PART, (page + 1) * PER_PART);
+          await archive.writeCatalogPart({ jobId, mailboxId, folderId, unit: m, page }, entries);
+        }
       }
     }
     await archive.writeManifest({
@@ -69,24 +157,79 @@ async function main(): Promise<void> {
         address: `${mailboxId}@contoso.test`,
       })),
     });
-    const started = Date.now();
-    const all = mailboxesOf(await listArchivedJobs(store));
-    const result = await searchArchive(store, all, { subjectWords: ["budget"] }, { at: jobId });
-    const seconds = (Date.now() - started) / 1000;
+    const writeSeconds = (Date.now() - writing) / 1000;
+    const store = new CountingStore(local);
     const lines = MAILBOXES * LINES;
-    const perSecond = result.messagesScanned / seconds;
+    const all = mailboxesOf(await listArchivedJobs(store));
+
+    let scan: Record<string, number> | undefined;
+    if (SCAN) {
+      store.reset();
+      const started = Date.now();
+      const result = await searchArchive(store, all, { subjectWords: ["budget"] }, { at: jobId, limit: 100 });
+      const seconds = (Date.now() - started) / 1000;
+      scan = {
+        seconds,
+        hits: result.total,
+        linesPerSecond: Math.round(result.messagesScanned / seconds),
+        secondsFor10MillionLines: Math.round((10_000_000 * seconds) / result.messagesScanned),
+        gets: store.gets,
+        lists: store.lists,
+        megabytes: Math.round(store.bytes / 1e5) / 10,
+      };
+    }
+
+    store.reset();
+    const building = Date.now();
+    const built = await buildSearchIndex(store);
+    const buildSeconds = (Date.now() - building) / 1000;
+    let indexBytes = 0;
+    for await (const o of local.list("index/")) indexBytes += o.size;
+    const build = {
+      seconds: buildSeconds,
+      linesPerSecond: Math.round(lines / buildSeconds),
+      segments: built.segmentsWritten,
+      puts: built.puts,
+      megabytes: Math.round(indexBytes / 1e5) / 10,
+      bytesPerLine: Math.round(indexBytes / lines),
+      lists: store.lists,
+      gets: store.gets,
+    };
+    // An unchanged archive: what a build costs when nothing changed since the last one.
+    store.reset();
+    const again = await buildSearchIndex(store);
+
+    const indexed: Array<Record<string, unknown>> = [];
+    for (const [name, criteria] of QUERIES) {
+      store.reset();
+      const started = Date.now();
+      const result = await searchArchive(store, all, criteria, { at: jobId, limit: 100 });
+      const seconds = (Date.now() - started) / 1000;
+      if (result.index?.mailboxes !== MAILBOXES) throw new Error(`${name}: expected the index to answer`);
+      indexed.push({
+        query: name,
+        hits: result.total,
+        seconds,
+        requests: store.gets + store.ranged + store.lists,
+        gets: store.gets,
+        rangedGets: store.ranged,
+        lists: store.lists,
+        megabytes: Math.round(store.bytes / 1e4) / 100,
+      });
+    }
     process.stdout.write(
       `${JSON.stringify(
         {
           cpus: cpus().length,
+          loadAverage: loadavg().map((l) => Math.round(l * 10) / 10),
           node: process.version,
           mailboxes: MAILBOXES,
           lines,
-          scanned: result.messagesScanned,
-          hits: result.hits.length,
-          seconds,
-          linesPerSecond: Math.round(perSecond),
-          secondsFor10MillionLines: Math.round(10_000_000 / perSecond),
+          writeSeconds,
+          scan,
+          build,
+          rebuildUnchanged: { puts: again.puts, lists: store.lists, gets: store.gets },
+          indexed,
         },
         null,
         2,
