@@ -108,9 +108,11 @@ async function writeJob(
   });
 }
 
-/** Job 1: mailboxes 0 and 1 (`items` each). */
-export async function writeFirstJob(store: ObjectStore, items = 40): Promise<void> {
-  const parts = new Map([0, 1].map((m) => [m, Array.from({ length: items }, (_, i) => item(m, i))]));
+/** Job 1: mailboxes 0 and 1 (`items` each, and mailbox 0 `extra` more). */
+export async function writeFirstJob(store: ObjectStore, items = 40, extra = 0): Promise<void> {
+  const parts = new Map(
+    [0, 1].map((m) => [m, Array.from({ length: items + (m === 0 ? extra : 0) }, (_, i) => item(m, i))]),
+  );
   await writeJob(store, JOB1, "2026-12-01T07:00:00.000Z", parts, [0, 1]);
 }
 

@@ -26,6 +26,7 @@ import {
   type IndexManifest,
   isCurrent,
   listIndexedJobs,
+  type OpenIndex,
   openIndex,
   readIndexManifest,
   writeIndexManifest,
@@ -166,6 +167,7 @@ export async function buildSearchIndex(
   if (previousManifest?.jobId === jobId && rebuild.length === 0) {
     return { ...result, reused: mailboxes.length };
   }
+  if (previous) rebuild.push(...sparseSegmentMailboxes(previous, rebuild, mailboxes));
   rebuild.sort((a, b) => compareJobIds(a.mailboxId, b.mailboxId));
 
   // Replay the changed mailboxes, a few at once, into segments of about rowsPerSegment rows.
@@ -232,6 +234,30 @@ export async function buildSearchIndex(
   result.key = await writeIndexManifest(store, manifest);
   result.puts++;
   return result;
+}
+
+/**
+ * Segments less than half of whose rows still count after this build are folded into the new
+ * ones (their live mailboxes replayed too), so that searches do not keep reading the
+ * dictionaries of mostly dead segments. Returns the mailboxes to replay besides `rebuild`.
+ */
+function sparseSegmentMailboxes(
+  previous: OpenIndex,
+  rebuild: readonly ArchivedMailbox[],
+  mailboxes: readonly ArchivedMailbox[],
+): ArchivedMailbox[] {
+  const leaving = new Set(rebuild.map((m) => m.mailboxId));
+  const liveRows = previous.segments.map(() => 0);
+  for (const [mailboxId, where] of previous.mailboxes) {
+    if (!leaving.has(mailboxId)) liveRows[where.segment]! += where.mailbox.rows;
+  }
+  const sparse = new Set(
+    previous.segments.flatMap((seg, s) => (liveRows[s]! * 2 < seg.directory.rows ? [s] : [])),
+  );
+  return mailboxes.filter((m) => {
+    const where = previous.mailboxes.get(m.mailboxId);
+    return where !== undefined && sparse.has(where.segment) && !leaving.has(m.mailboxId);
+  });
 }
 
 /** The newest of the indexed jobs whose manifest is current (undamaged, same finalized jobs). */

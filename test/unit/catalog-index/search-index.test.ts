@@ -161,6 +161,20 @@ describe("searching with the index", () => {
     }
   });
 
+  it("folds a segment less than half of whose rows still count into the new one", async () => {
+    const store = new MemoryObjectStore();
+    await writeFirstJob(store, 40, 10);
+    await buildSearchIndex(store);
+    await writeSecondJob(store);
+    // Mailbox 0 (50 of the segment's 90 rows) changed: mailbox 1's 40 rows are replayed with it.
+    expect(await buildSearchIndex(store)).toMatchObject({ rebuilt: 3, reused: 0, segmentsWritten: 1 });
+    const manifest = await readIndexManifest(store, JOB2);
+    expect(manifest?.segments).toHaveLength(1);
+    const { indexed, scanned } = await searchBoth(store, { to: "megan" }, JOB2);
+    expect(indexed.index?.segments).toBe(1);
+    expect(answer(indexed)).toEqual(answer(scanned));
+  });
+
   it("is not used once a job up to it was finalized later, or while damaged; the scan answers", async () => {
     const store = new MemoryObjectStore();
     await writeFirstJob(store);
