@@ -61,8 +61,8 @@ export async function readSpan(
   return bytes;
 }
 
-/** The JSON lines of one gzip member given as bytes (`at` says where it was, for messages). */
-export function parseMember(key: string, bytes: Buffer, at: number): unknown[] {
+/** The text lines of one gzip member given as bytes (`at` says where it was, for messages). */
+export function memberLines(key: string, bytes: Buffer, at: number): string[] {
   let text: string;
   try {
     text = gunzipSync(bytes).toString("utf8");
@@ -74,16 +74,24 @@ export function parseMember(key: string, bytes: Buffer, at: number): unknown[] {
   }
   const lines = text.split("\n");
   if (lines[lines.length - 1] === "") lines.pop();
-  return lines.map((line, i) => {
-    try {
-      return JSON.parse(line) as unknown;
-    } catch (error) {
-      throw new SearchIndexDamagedError(
-        key,
-        `expected JSON on line ${i + 1} of the member at offset ${at}, found ${(error as Error).message}`,
-      );
-    }
-  });
+  return lines;
+}
+
+/** One line of a member as JSON (`n`: its number in the member, from 0). */
+export function parseLine(key: string, line: string, n: number, at: number): unknown {
+  try {
+    return JSON.parse(line) as unknown;
+  } catch (error) {
+    throw new SearchIndexDamagedError(
+      key,
+      `expected JSON on line ${n + 1} of the member at offset ${at}, found ${(error as Error).message}`,
+    );
+  }
+}
+
+/** The JSON lines of one gzip member given as bytes. */
+export function parseMember(key: string, bytes: Buffer, at: number): unknown[] {
+  return memberLines(key, bytes, at).map((line, n) => parseLine(key, line, n, at));
 }
 
 /**
@@ -98,8 +106,20 @@ export async function readMembers(
   counter?: ReadCounter,
   gap = 64 * 1024,
 ): Promise<unknown[][]> {
+  const raw = await readMemberLines(store, key, spans, counter, gap);
+  return raw.map((lines, i) => lines.map((line, n) => parseLine(key, line, n, spans[i]![0])));
+}
+
+/** As {@link readMembers}, the lines left as text (a reader parses only those it needs). */
+export async function readMemberLines(
+  store: ObjectStore,
+  key: string,
+  spans: readonly Span[],
+  counter?: ReadCounter,
+  gap = 64 * 1024,
+): Promise<string[][]> {
   const order = spans.map((s, i) => ({ s, i })).sort((a, b) => a.s[0] - b.s[0]);
-  const out: unknown[][] = new Array(spans.length);
+  const out: string[][] = new Array(spans.length);
   let k = 0;
   const reads: Promise<void>[] = [];
   while (k < order.length) {
@@ -114,7 +134,7 @@ export async function readMembers(
     reads.push(
       readSpan(store, key, [first, end - first], counter).then((bytes) => {
         for (const { s, i } of group) {
-          out[i] = parseMember(key, bytes.subarray(s[0] - first, s[0] - first + s[1]), s[0]);
+          out[i] = memberLines(key, bytes.subarray(s[0] - first, s[0] - first + s[1]), s[0]);
         }
       }),
     );

@@ -5,7 +5,7 @@
 import type { ObjectStore } from "../../archive/store.js";
 import { SearchIndexDamagedError } from "../errors.js";
 import type { SearchCriteria } from "../search.js";
-import { type ReadCounter, readMembers, type Span } from "./gzip-members.js";
+import { parseLine, type ReadCounter, readMemberLines, readMembers, type Span } from "./gzip-members.js";
 import { ROWS_PER_BLOCK, rowKey, type SegmentDirectory } from "./segment.js";
 import { type Field, type IndexRow, inTimeRange, type TermTest } from "./terms.js";
 
@@ -129,14 +129,14 @@ export async function readRows(
     if (!block) throw new SearchIndexDamagedError(seg.key, `expected row block ${b}, found none`);
     return [block[0], block[1]] as Span;
   });
-  const blocks = new Map(
-    (await readMembers(store, seg.key, spans, counter)).map((lines, i) => [
-      blockIds[i]!,
-      lines as IndexRow[],
-    ]),
-  );
+  // Only the lines asked for are parsed: a block holds many rows, a search shows few of them.
+  const lines = await readMemberLines(store, seg.key, spans, counter, 0);
+  const blocks = new Map(blockIds.map((b, i) => [b, { lines: lines[i]!, at: spans[i]![0] }]));
   return ids.map((id) => {
-    const row = blocks.get(Math.floor(id / ROWS_PER_BLOCK))?.[id % ROWS_PER_BLOCK];
+    const block = blocks.get(Math.floor(id / ROWS_PER_BLOCK));
+    const n = id % ROWS_PER_BLOCK;
+    const line = block?.lines[n];
+    const row = line === undefined ? undefined : (parseLine(seg.key, line, n, block!.at) as IndexRow);
     if (!row || typeof row.m !== "string" || typeof row.msg?.messageId !== "string") {
       throw new SearchIndexDamagedError(seg.key, `expected row ${id} in its block, found none`);
     }
@@ -198,27 +198,55 @@ export async function matchingRows(
   return passing ?? Array.from({ length: seg.directory.rows }, (_, i) => i);
 }
 
+/** One segment's matching rows, ascending (newest first). */
+export interface SegmentHits {
+  seg: OpenSegment;
+  ids: readonly number[];
+}
+
+const blockOf = (id: number) => Math.floor(id / ROWS_PER_BLOCK);
+
 /**
- * The rows a search shows: with a limit, the first `limit` matching rows and every further one
- * as new as the last of them (hits of other segments and mailboxes of the same time are ordered
- * by address later); without, all.
+ * The newest `limit` matching rows over all segments, and every other one as new as the last of
+ * them (hits of the same time are ordered by mailbox address later). Rows are read in rounds, one
+ * ranged read per segment and round (1, 2, 4, … blocks): a segment whose next block's newest time
+ * is older than the `limit`-th row found so far is not read further, so a search reads about the
+ * blocks of the hits it shows, not `limit` rows of every segment.
  */
-export async function shownRows(
+export async function newestRows(
   store: ObjectStore,
-  seg: OpenSegment,
-  ids: readonly number[],
-  limit: number | undefined,
+  segments: readonly SegmentHits[],
+  limit: number,
   counter: ReadCounter,
 ): Promise<IndexRow[]> {
-  if (limit === undefined || ids.length <= limit) return readRows(store, seg, ids, counter);
-  const rows = limit > 0 ? await readRows(store, seg, ids.slice(0, limit), counter) : [];
-  if (rows.length === 0) return rows;
-  const lastKey = rowKey(rows[rows.length - 1]!);
-  for (let next = limit; next < ids.length; next += ROWS_PER_BLOCK) {
-    const more = await readRows(store, seg, ids.slice(next, next + ROWS_PER_BLOCK), counter);
-    const same = more.filter((r) => rowKey(r) === lastKey);
-    rows.push(...same);
-    if (same.length < more.length) break;
+  const rows: IndexRow[] = [];
+  if (limit <= 0) return rows;
+  const cursors = segments.map((s) => ({ ...s, next: 0 }));
+  const upper = (c: (typeof cursors)[number]) =>
+    c.next < c.ids.length ? c.seg.directory.blocks[blockOf(c.ids[c.next]!)]![4] : Number.NEGATIVE_INFINITY;
+  for (let per = 1; ; per *= 2) {
+    const keys = rows.map(rowKey).sort((a, b) => b - a);
+    const kth = keys.length >= limit ? keys[limit - 1]! : Number.NEGATIVE_INFINITY;
+    const open = cursors.filter((c) => c.next < c.ids.length && upper(c) >= kth);
+    if (open.length === 0) return rows;
+    await Promise.all(
+      open.map(async (c) => {
+        let end = c.next;
+        let blocks = 0;
+        let last = -1;
+        while (end < c.ids.length) {
+          const b = blockOf(c.ids[end]!);
+          if (b !== last) {
+            if (blocks === per) break;
+            blocks++;
+            last = b;
+          }
+          end++;
+        }
+        const read = await readRows(store, c.seg, c.ids.slice(c.next, end), counter);
+        c.next = end;
+        for (const row of read) rows.push(row);
+      }),
+    );
   }
-  return rows;
 }

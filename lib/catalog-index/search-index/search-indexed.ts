@@ -10,7 +10,7 @@ import type { ArchivedMailbox } from "../directory.js";
 import type { SearchCriteria, SearchHit } from "../search.js";
 import type { ReadCounter } from "./gzip-members.js";
 import { isCurrent, type OpenIndex, openIndex, readIndexManifest } from "./index-manifest.js";
-import { matchingRows, shownRows } from "./query.js";
+import { matchingRows, newestRows, readRows, type SegmentHits } from "./query.js";
 import { type TermTest, termTests } from "./terms.js";
 
 export interface IndexedAnswer {
@@ -60,28 +60,34 @@ export async function searchIndexed(
   let rows = 0;
   // Per segment, the searched mailboxes it holds.
   const wanted = index.segments.map(() => new Set<string>());
+  const live = index.segments.map(() => 0);
   for (const [mailboxId, where] of index.mailboxes) {
+    live[where.segment]!++;
     if (!byId.has(mailboxId)) continue;
     covered.add(mailboxId);
     rows += where.mailbox.rows;
     wanted[where.segment]!.add(mailboxId);
   }
   const answer: IndexedAnswer = { covered, hits: [], total: 0, rows, segments: 0, reads: counter };
+  const matched: SegmentHits[] = [];
   await Promise.all(
     index.segments.map(async (seg, s) => {
       const mine = wanted[s]!;
       if (mine.size === 0) return;
       answer.segments++;
       // Every row of the segment counts unless some of its mailboxes are excluded or not searched.
-      const whole = [...index.mailboxes.values()].filter((w) => w.segment === s).length;
-      const all = mine.size === whole && index.manifest.segments[s]!.exclude.length === 0;
+      const all = mine.size === live[s] && index.manifest.segments[s]!.exclude.length === 0;
       const mailboxTest: TermTest[] = all ? [] : [{ field: "m", accepts: (t) => mine.has(t) }];
       const ids = await matchingRows(store, seg, [...mailboxTest, ...tests], criteria, counter);
       answer.total += ids.length;
-      for (const row of await shownRows(store, seg, ids, limit, counter)) {
-        answer.hits.push({ mailbox: byId.get(row.m)!, folderPath: row.p, message: row.msg });
-      }
+      matched.push({ seg, ids });
     }),
   );
+  const shown =
+    limit === undefined
+      ? (await Promise.all(matched.map((m) => readRows(store, m.seg, m.ids, counter)))).flat()
+      : await newestRows(store, matched, limit, counter);
+  for (const row of shown)
+    answer.hits.push({ mailbox: byId.get(row.m)!, folderPath: row.p, message: row.msg });
   return answer;
 }

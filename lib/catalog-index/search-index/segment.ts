@@ -17,7 +17,7 @@ export const SEGMENT_FORMAT = "mailstream.search-segment";
 export const SEGMENT_VERSION = 1;
 
 /** Rows per row block (one gzip member). */
-export const ROWS_PER_BLOCK = 512;
+export const ROWS_PER_BLOCK = 256;
 /** Uncompressed bytes of posting lines per chunk (one gzip member), about. */
 const CHUNK_BYTES = 64 * 1024;
 
