@@ -209,7 +209,7 @@ const blockOf = (id: number) => Math.floor(id / ROWS_PER_BLOCK);
 /**
  * The newest `limit` matching rows over all segments, and every other one as new as the last of
  * them (hits of the same time are ordered by mailbox address later). Rows are read in rounds, one
- * ranged read per segment and round (1, 2, 4, … blocks): a segment whose next block's newest time
+ * few ranged reads per segment and round (1, 2, 4, … blocks): a segment whose next block's newest time
  * is older than the `limit`-th row found so far is not read further, so a search reads about the
  * blocks of the hits it shows, not `limit` rows of every segment.
  */

@@ -30,6 +30,9 @@ import {
   rowOf,
   termTests,
 } from "../../../lib/catalog-index/search-index/terms.js";
+import { indexCommand } from "../../../lib/cli/commands/index.js";
+import { searchCommand } from "../../../lib/cli/commands/search.js";
+import { collectOutput } from "../../../lib/cli/format/output.js";
 import {
   CRITERIA,
   item,
@@ -225,6 +228,40 @@ describe("an archive written before the search index (test/fixtures/archive-v1)"
           if (termTests(c)) expect(indexed.index?.mailboxes).toBe(3);
         }
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("mailstream index and search --no-index", () => {
+  it("builds the index, and search prints the same hits with it as without", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "search-index-cli-"));
+    try {
+      const store = new LocalObjectStore(dir);
+      await writeFirstJob(store);
+      await writeSecondJob(store);
+      const built = { out: collectOutput(), err: collectOutput() };
+      expect(await indexCommand({ archive: dir }, built)).toBe(0);
+      expect(built.out.text()).toMatch(
+        /search index as of job 2026-12-02T06-00-00Z-aaaa0002: 3 mailboxes indexed/,
+      );
+      const again = { out: collectOutput(), err: collectOutput() };
+      expect(await indexCommand({ archive: dir }, again)).toBe(0);
+      expect(again.out.text()).toMatch(/already current \(3 mailboxes\), nothing written/);
+      const run = async (index: boolean) => {
+        const io = { out: collectOutput(), err: collectOutput() };
+        expect(
+          await searchCommand({ archive: dir, subject: "budget", limit: 5, json: true, index }, io),
+        ).toBe(0);
+        return JSON.parse(io.out.text()) as { total: number; hits: unknown[]; index?: { mailboxes: number } };
+      };
+      const [withIndex, without] = await Promise.all([run(true), run(false)]);
+      expect(withIndex.index?.mailboxes).toBe(3);
+      expect(without.index).toBeUndefined();
+      expect(withIndex.total).toBeGreaterThan(5);
+      expect(withIndex.hits).toHaveLength(5);
+      expect({ ...withIndex, index: undefined }).toEqual({ ...without, index: undefined });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
