@@ -15,11 +15,29 @@ export interface OpenSegment {
   directory: SegmentDirectory;
 }
 
-/** Sorted, distinct union of sorted lists. */
-function union(lists: number[][]): number[] {
-  if (lists.length === 1) return lists[0]!;
-  const all = lists.flat().sort((a, b) => a - b);
-  return all.filter((id, i) => i === 0 || id !== all[i - 1]);
+/** Sorted, distinct union of two sorted lists. */
+function merge(a: readonly number[], b: readonly number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = j >= b.length || (i < a.length && a[i]! <= b[j]!) ? a[i++]! : b[j++]!;
+    if (out.length === 0 || out[out.length - 1] !== x) out.push(x);
+  }
+  return out;
+}
+
+/** Sorted, distinct union of sorted lists (merged pairwise: n log k, never a sort of them all). */
+export function union(lists: number[][]): number[] {
+  if (lists.length === 0) return [];
+  let level = lists;
+  while (level.length > 1) {
+    const next: number[][] = [];
+    for (let i = 0; i < level.length; i += 2)
+      next.push(i + 1 < level.length ? merge(level[i]!, level[i + 1]!) : level[i]!);
+    level = next;
+  }
+  return level[0]!;
 }
 
 /** Intersection of sorted lists. */
@@ -51,6 +69,20 @@ function undelta(values: unknown, key: string): number[] {
   return ids;
 }
 
+/** A field's distinct terms, sorted, and the number of the first term of each posting chunk. */
+interface Dictionary {
+  terms: string[];
+  chunks: number[];
+}
+
+function checkedDictionary(key: string, field: Field, value: unknown): Dictionary {
+  const d = value as Partial<Dictionary & { kind: string; field: string }> | undefined;
+  if (d?.kind !== "dictionary" || d.field !== field || !Array.isArray(d.terms) || !Array.isArray(d.chunks)) {
+    throw new SearchIndexDamagedError(key, `expected the dictionary of field ${field}, found another line`);
+  }
+  return { terms: d.terms, chunks: d.chunks };
+}
+
 /** The rows passing every test: one sorted list per test, intersected. */
 async function rowsPassing(
   store: ObjectStore,
@@ -66,15 +98,21 @@ async function rowsPassing(
     fields.map((f) => seg.directory.fields[f]!.dictionary),
     counter,
   );
-  const dictOf = new Map<Field, Array<[string, number, number]>>(
-    fields.map((f, i) => [f, dictionaries[i] as Array<[string, number, number]>]),
+  const dictOf = new Map<Field, Dictionary>(
+    fields.map((f, i) => [f, checkedDictionary(seg.key, f, dictionaries[i]?.[0])]),
   );
   // Per test, the terms that pass and the chunks that hold their postings.
   const wanted = tests.map((test) => {
-    const terms = dictOf.get(test.field)!.filter(([term]) => test.accepts(term));
-    return { test, terms: new Set(terms.map(([t]) => t)), chunks: [...new Set(terms.map(([, , c]) => c))] };
+    const dict = dictOf.get(test.field)!;
+    const terms: Array<{ term: string; chunk: number }> = [];
+    let chunk = 0;
+    dict.terms.forEach((term, i) => {
+      while (chunk + 1 < dict.chunks.length && dict.chunks[chunk + 1]! <= i) chunk++;
+      if (test.accepts(term)) terms.push({ term, chunk });
+    });
+    return { test, terms, chunks: [...new Set(terms.map((t) => t.chunk))] };
   });
-  if (wanted.some((w) => w.terms.size === 0)) return [];
+  if (wanted.some((w) => w.terms.length === 0)) return [];
   const chunkSpans: Array<{ field: Field; chunk: number; span: Span }> = [];
   const seen = new Set<string>();
   for (const w of wanted) {
@@ -105,8 +143,7 @@ async function rowsPassing(
   let result: number[] | undefined;
   for (const w of wanted) {
     const lists: number[][] = [];
-    for (const [term, , chunk] of dictOf.get(w.test.field)!) {
-      if (!w.terms.has(term)) continue;
+    for (const { term, chunk } of w.terms) {
       lists.push(undelta(postings.get(`${w.test.field}/${chunk}`)?.get(term), seg.key));
     }
     const rows = union(lists);

@@ -71,6 +71,8 @@ export function encodeSegment(
   jobId: string,
   mailboxes: readonly SegmentMailbox[],
   unsorted: readonly IndexRow[],
+  /** Uncompressed bytes of posting lines per chunk, about (smaller in tests: many chunks). */
+  chunkBytes = CHUNK_BYTES,
 ): { bytes: Buffer; directory: Span; rows: number } {
   const rows = [...unsorted].sort(compareRows);
   const w = new MemberWriter();
@@ -97,7 +99,9 @@ export function encodeSegment(
     const byTerm = postings.get(field)!;
     const terms = [...byTerm.keys()].sort();
     const chunks: Span[] = [];
-    const dictionary: Array<[string, number, number]> = [];
+    // The first term of each chunk, by its number in `terms`.
+    const starts: number[] = [];
+    const rowsOf: number[] = [];
     let lines: Array<[string, number[]]> = [];
     let bytes = 0;
     const flush = () => {
@@ -106,17 +110,18 @@ export function encodeSegment(
       lines = [];
       bytes = 0;
     };
-    for (const term of terms) {
+    terms.forEach((term, i) => {
       const ids = byTerm.get(term)!;
-      const line: [string, number[]] = [term, deltas(ids)];
       const size = term.length + ids.length * 3;
-      if (bytes > 0 && bytes + size > CHUNK_BYTES) flush();
-      dictionary.push([term, ids.length, chunks.length]);
-      lines.push(line);
+      if (bytes > 0 && bytes + size > chunkBytes) flush();
+      if (lines.length === 0) starts.push(i);
+      rowsOf.push(ids.length);
+      lines.push([term, deltas(ids)]);
       bytes += size;
-    }
+    });
     flush();
-    fields[field] = { dictionary: w.add(dictionary), chunks };
+    const dictionary = { kind: "dictionary", field, terms, rows: rowsOf, chunks: starts };
+    fields[field] = { dictionary: w.add([dictionary]), chunks };
   }
   const blocks: SegmentDirectory["blocks"] = [];
   for (let first = 0; first < rows.length; first += ROWS_PER_BLOCK) {

@@ -71,7 +71,13 @@ const answer = (r: Awaited<ReturnType<typeof searchArchive>>) => ({
 
 describe("a search index segment", () => {
   const all = rows(1500);
-  const { bytes, directory } = encodeSegment(JOB1, [{ mailboxId: "mbx-0", catalog: [], rows: 1500 }], all);
+  // Small posting chunks: terms of one test lie in many chunks.
+  const { bytes, directory } = encodeSegment(
+    JOB1,
+    [{ mailboxId: "mbx-0", catalog: [], rows: 1500 }],
+    all,
+    300,
+  );
 
   it("is gzip members of JSON lines that zcat reads whole: header, mailboxes, terms, rows, directory", () => {
     const lines = gunzipSync(bytes)
@@ -89,6 +95,9 @@ describe("a search index segment", () => {
     expect(lines.at(-1)).toMatchObject({ kind: "directory", jobId: JOB1, rows: 1500 });
     expect(lines.filter((l) => l.msg).length).toBe(1500);
     expect(lines.at(-1).blocks).toHaveLength(Math.ceil(1500 / ROWS_PER_BLOCK));
+    expect(lines.at(-1).fields.w.chunks.length).toBeGreaterThan(10);
+    const words = lines.find((l) => l.kind === "dictionary" && l.field === "w");
+    expect(words.chunks).toHaveLength(lines.at(-1).fields.w.chunks.length);
   });
 
   it("answers every filter with exactly the rows the scan's test accepts, newest first", async () => {
