@@ -18,6 +18,7 @@ import { FinalizedJobCache, listFinalizedJobs } from "../../archive/manifest.js"
 import { mailboxViewAt } from "../../archive/replay.js";
 import type { ObjectStore } from "../../archive/store.js";
 import { type ArchivedMailbox, mailboxesOf, requireJobs, resolveAt } from "../directory.js";
+import { SearchIndexDamagedError } from "../errors.js";
 import { completeMeta, lacksFields } from "../message-fields.js";
 import type { ReadCounter } from "./gzip-members.js";
 import {
@@ -138,7 +139,7 @@ export async function buildSearchIndex(
   // The newest current index up to the job: its mailboxes' rows may be kept.
   const indexed = (await listIndexedJobs(store)).filter((j) => compareJobIds(j, jobId) <= 0);
   const previousManifest = await newestCurrent(store, indexed, finalized);
-  const previous = previousManifest ? await openIndex(store, previousManifest, counter) : undefined;
+  const previous = previousManifest ? await openQuietly(store, previousManifest, counter) : undefined;
   const result: BuildIndexResult = {
     jobId,
     reused: 0,
@@ -258,6 +259,20 @@ function sparseSegmentMailboxes(
     const where = previous.mailboxes.get(m.mailboxId);
     return where !== undefined && sparse.has(where.segment) && !leaving.has(m.mailboxId);
   });
+}
+
+/** The index opened, or undefined when a segment of it is damaged (the build starts afresh). */
+async function openQuietly(
+  store: ObjectStore,
+  manifest: IndexManifest,
+  counter: ReadCounter,
+): Promise<OpenIndex | undefined> {
+  try {
+    return await openIndex(store, manifest, counter);
+  } catch (error) {
+    if (error instanceof SearchIndexDamagedError) return undefined;
+    throw error;
+  }
 }
 
 /** The newest of the indexed jobs whose manifest is current (undamaged, same finalized jobs). */

@@ -212,6 +212,11 @@ describe("searching with the index", () => {
       /search index index\/search\/segments\/.*searched by scanning/,
     );
     expect(answer(damaged.indexed)).toEqual(answer(damaged.scanned));
+    // The next build does not trust the damaged index: it indexes every mailbox afresh.
+    expect(await buildSearchIndex(store)).toMatchObject({ rebuilt: 3, reused: 0 });
+    const repaired = await searchBoth(store, { from: "adele" }, JOB2);
+    expect(repaired.indexed.index?.mailboxes).toBe(3);
+    expect(answer(repaired.indexed)).toEqual(answer(repaired.scanned));
   });
 });
 
