@@ -13,26 +13,10 @@ import type { ArchivedMailbox } from "./directory.js";
 import { SearchIndexDamagedError } from "./errors.js";
 import { folderFilterPath, inFolder, kindOf, recipientTexts, senderText, titleText } from "./match-text.js";
 import { completeMeta, lacksFields, receivedAt } from "./message-fields.js";
+import type { SearchCriteria, SearchHit } from "./search-criteria.js";
 import { currentIndex, type IndexedAnswer, searchIndexed } from "./search-index/search-indexed.js";
 
-export interface SearchCriteria {
-  /** Substring of the sender's address or name, case-insensitive. */
-  from?: string;
-  /** Substring of any To, Cc or Bcc address or name, case-insensitive. */
-  to?: string;
-  /** Words that must all occur in the subject (case-insensitive, any order). */
-  subjectWords?: string[];
-  /** Received at or after this time (ms since the epoch). */
-  since?: number;
-  /** Received before this time (ms since the epoch). */
-  until?: number;
-  /** Folder path (case-insensitive); matches the folder and its subfolders. */
-  folder?: string;
-  /** Only messages with (true) or without (false) attachments. */
-  hasAttachments?: boolean;
-  /** Only items of this kind (`meta.kind`; items backed up as MIME are `mail`). */
-  kind?: string;
-}
+export type { SearchCriteria, SearchHit } from "./search-criteria.js";
 
 /** The kinds of item `kind` takes (lib/graph/item-meta.ts). */
 export const ITEM_KINDS: readonly string[] = [
@@ -46,12 +30,6 @@ export const ITEM_KINDS: readonly string[] = [
 ];
 
 export { kindOf } from "./match-text.js";
-
-export interface SearchHit {
-  mailbox: ArchivedMailbox;
-  folderPath: string;
-  message: ViewMessage;
-}
 
 export { receivedAt } from "./message-fields.js";
 

@@ -4,7 +4,7 @@
  */
 import type { ObjectStore } from "../../archive/store.js";
 import { SearchIndexDamagedError } from "../errors.js";
-import type { SearchCriteria } from "../search.js";
+import type { SearchCriteria } from "../search-criteria.js";
 import { parseLine, type ReadCounter, readMemberLines, readMembers, type Span } from "./gzip-members.js";
 import { ROWS_PER_BLOCK, rowKey, type SegmentDirectory } from "./segment.js";
 import { type Field, type IndexRow, inTimeRange, type TermTest } from "./terms.js";

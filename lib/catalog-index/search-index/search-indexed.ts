@@ -7,7 +7,7 @@ import { compareJobIds } from "../../archive/keys.js";
 import { listFinalizedJobs } from "../../archive/manifest.js";
 import type { ObjectStore } from "../../archive/store.js";
 import type { ArchivedMailbox } from "../directory.js";
-import type { SearchCriteria, SearchHit } from "../search.js";
+import type { SearchCriteria, SearchHit } from "../search-criteria.js";
 import type { ReadCounter } from "./gzip-members.js";
 import { isCurrent, type OpenIndex, openIndex, readIndexManifest } from "./index-manifest.js";
 import { matchingRows, newestRows, readRows, type SegmentHits } from "./query.js";

@@ -7,7 +7,7 @@
 import type { ViewMessage } from "../../archive/replay.js";
 import { folderFilterPath, inFolder, kindOf, recipientTexts, senderText, titleText } from "../match-text.js";
 import { receivedAt } from "../message-fields.js";
-import type { SearchCriteria } from "../search.js";
+import type { SearchCriteria } from "../search-criteria.js";
 
 /**
  * The indexed fields: `m` mailbox id, `k` kind, `a` attachments (`1`/`0`), `f` folder path
