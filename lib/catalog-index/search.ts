@@ -7,7 +7,7 @@
  */
 import type { CatalogDamageError } from "../archive/errors.js";
 import { FinalizedJobCache, listFinalizedJobs } from "../archive/manifest.js";
-import { mailboxViewAt, type ViewMessage } from "../archive/replay.js";
+import { mailboxViewAt } from "../archive/replay.js";
 import type { ObjectStore } from "../archive/store.js";
 import type { ArchivedMailbox } from "./directory.js";
 import { SearchIndexDamagedError } from "./errors.js";
