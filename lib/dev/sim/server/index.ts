@@ -222,6 +222,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     limiter,
     faults,
     latency: options.latency,
+    requestKinds: stats.requestKinds,
   };
   const graphDeps = { tokens, tenantId, pipeline, faults, stats, latency: options.latency };
   const preauthDeps = {

@@ -21,6 +21,7 @@ import {
 import { type LatencyOptions, waitResponseDelay } from "./latency.js";
 import type { MailboxLimiter } from "./limits.js";
 import { mailboxUrl } from "./mailbox-representations.js";
+import { type ItemKind, kindOfFolderClass, kindOfItemClass, type RequestsByKind } from "./request-kinds.js";
 import { limitKeyOf, type RouteContext, type RouteServices } from "./routes/context.js";
 import { getUser, listMemberOf, listUsers } from "./routes/directory.js";
 import { getMailboxUsageDetail } from "./routes/reports.js";
@@ -31,6 +32,8 @@ export interface PipelineDeps {
   limiter: MailboxLimiter;
   faults: FaultState;
   latency: LatencyOptions | undefined;
+  /** Where routed requests are attributed to item kinds (the statistics' `byKind`), if anywhere. */
+  requestKinds?: RequestsByKind;
 }
 
 /** The mailbox a request path names, and the key its limits and faults are kept under. */
@@ -153,6 +156,7 @@ async function route(deps: PipelineDeps, req: SimRequest): Promise<SimResponse> 
   if (target.kind === "mailbox" && !target.mailbox) {
     return graphError(req, 404, "ErrorNonExistentMailbox", `The mailbox '${target.segment}' was not found.`);
   }
+  deps.requestKinds?.count(itemKindsOf(ctx, req, target, found.route, found.params));
   const admission = deps.limiter.admit(req.clientId, target.limitKey, req.sentAfterMs);
   if (!admission.ok) {
     deps.limiter.noteRetryAfter(req.clientId, target.limitKey, admission.retryAfterSeconds, 429);
@@ -176,6 +180,38 @@ async function route(deps: PipelineDeps, req: SimRequest): Promise<SimResponse> 
     admission.release();
   }
   return response;
+}
+
+/**
+ * The kinds of the items a routed request is made for (see request-kinds.ts): one entry per item an
+ * export carries (`undefined` for an id that names none), one entry otherwise; none for overhead.
+ */
+function itemKindsOf(
+  ctx: RouteContext,
+  req: SimRequest,
+  target: RouteTarget,
+  route: MailboxRoute,
+  params: string[],
+): Array<ItemKind | undefined> {
+  const mailboxKey = target.mailbox?.id ?? target.user?.id;
+  switch (route.itemKind) {
+    case undefined:
+      return [];
+    case "mail":
+      return ["mail"];
+    case "folder": {
+      const folder = mailboxKey ? ctx.store.getFolder(mailboxKey, params[0] ?? "") : undefined;
+      return [folder ? kindOfFolderClass(folder.folderClass) : undefined];
+    }
+    case "export": {
+      const ids = (req.body as { itemIds?: unknown } | undefined)?.itemIds;
+      if (!Array.isArray(ids) || !mailboxKey) return [];
+      return ids.map((id) => {
+        const view = typeof id === "string" ? ctx.store.mailboxItem(mailboxKey, id) : undefined;
+        return view ? kindOfItemClass(view.itemClass) : undefined;
+      });
+    }
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 /** What a simulator served, for tests and benchmarks (`stats()`, `GET /_admin/stats`). */
 import type { IdentityCounters } from "./identity.js";
 import type { MailboxLimiter, MailboxStats } from "./limits.js";
+import { RequestsByKind } from "./request-kinds.js";
 
 export interface ServedStats {
   auth: IdentityCounters;
@@ -13,6 +14,11 @@ export interface ServedStats {
     earlyRetries: number;
     droppedConnections: number;
     mimeBytesServed: number;
+    /**
+     * `requests` by the item kind they were made for (mail, event, contact, …; an export request
+     * split across the kinds of its items), the rest as `overhead`; the rows add up to `requests`.
+     */
+    byKind: Record<string, number>;
   };
   /** Per mailbox (user id; an archive mailbox by its mailbox id). */
   mailboxes: Record<string, MailboxStats>;
@@ -40,6 +46,8 @@ function freshCounters() {
 /** The served-request counters of one simulator; per-mailbox figures come from its limiter. */
 export class StatsRecorder {
   private counters = freshCounters();
+  /** Filled by the request pipeline (see request-kinds.ts). */
+  readonly requestKinds = new RequestsByKind();
 
   constructor(private readonly limiter: MailboxLimiter) {}
 
@@ -80,6 +88,7 @@ export class StatsRecorder {
         byStatus: { ...graph.byStatus },
         throttled: sum("throttled"),
         earlyRetries: sum("earlyRetries"),
+        byKind: this.requestKinds.snapshot(graph.requests),
       },
       mailboxes,
     };
@@ -88,6 +97,7 @@ export class StatsRecorder {
   /** Zeroes the counters; limits in force stay (see {@link MailboxLimiter.resetStats}). */
   reset(): void {
     this.counters = freshCounters();
+    this.requestKinds.reset();
     this.limiter.resetStats();
   }
 }

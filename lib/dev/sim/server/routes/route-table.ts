@@ -55,6 +55,12 @@ export interface MailboxRoute {
    * archive moved answers 308 to the same path in the auxiliary mailbox.
    */
   folderScoped?: true;
+  /**
+   * The item kind the request is made for, in the requests-by-kind statistics: that of the folder
+   * its first param names, mail (a message's endpoints), or those of the items an export carries.
+   * Without it the request is overhead.
+   */
+  itemKind?: "folder" | "mail" | "export";
 }
 
 const SEG = "([^/]+)";
@@ -79,13 +85,29 @@ export const USER_ROUTES: MailboxRoute[] = [
     method: "GET",
     pattern: new RegExp(`^/mailFolders/${SEG}/messages/delta(?:\\(\\))?$`, "i"),
     handler: messagesDelta,
+    itemKind: "folder",
   },
-  { method: "GET", pattern: new RegExp(`^/mailFolders/${SEG}/messages$`, "i"), handler: listFolderMessages },
+  {
+    method: "GET",
+    pattern: new RegExp(`^/mailFolders/${SEG}/messages$`, "i"),
+    handler: listFolderMessages,
+    itemKind: "folder",
+  },
   { method: "POST", pattern: new RegExp(`^/mailFolders/${SEG}/messages$`, "i"), handler: createMessage },
-  { method: "GET", pattern: new RegExp(`^/messages/${SEG}$`, "i"), handler: getMessage },
+  { method: "GET", pattern: new RegExp(`^/messages/${SEG}$`, "i"), handler: getMessage, itemKind: "mail" },
   { method: "PATCH", pattern: new RegExp(`^/messages/${SEG}$`, "i"), handler: patchMessage },
-  { method: "GET", pattern: new RegExp(`^/messages/${SEG}/\\$value$`, "i"), handler: getMessageMime },
-  { method: "GET", pattern: new RegExp(`^/messages/${SEG}/attachments$`, "i"), handler: listAttachments },
+  {
+    method: "GET",
+    pattern: new RegExp(`^/messages/${SEG}/\\$value$`, "i"),
+    handler: getMessageMime,
+    itemKind: "mail",
+  },
+  {
+    method: "GET",
+    pattern: new RegExp(`^/messages/${SEG}/attachments$`, "i"),
+    handler: listAttachments,
+    itemKind: "mail",
+  },
   { method: "POST", pattern: new RegExp(`^/messages/${SEG}/attachments$`, "i"), handler: addAttachment },
   {
     method: "POST",
@@ -101,11 +123,13 @@ export const USER_ROUTES: MailboxRoute[] = [
     method: "GET",
     pattern: new RegExp(`^/messages/${SEG}/attachments/${SEG}$`, "i"),
     handler: getAttachment,
+    itemKind: "mail",
   },
   {
     method: "GET",
     pattern: new RegExp(`^/messages/${SEG}/attachments/${SEG}/\\$value$`, "i"),
     handler: getAttachmentContent,
+    itemKind: "mail",
   },
 ];
 
@@ -115,7 +139,7 @@ export const MAILBOX_API_ROUTES: MailboxRoute[] = [
   { method: "GET", pattern: /^\/folders$/i, handler: listMailboxFolders },
   { method: "POST", pattern: /^\/folders$/i, handler: createMailboxFolder },
   { method: "GET", pattern: /^\/folders\/delta(?:\(\))?$/i, handler: mailboxFoldersDelta },
-  { method: "POST", pattern: /^\/exportItems$/i, handler: exportItems },
+  { method: "POST", pattern: /^\/exportItems$/i, handler: exportItems, itemKind: "export" },
   { method: "POST", pattern: /^\/createImportSession$/i, handler: createImportSession },
   { method: "GET", pattern: new RegExp(`${F}$`, "i"), handler: getMailboxFolder, folderScoped: true },
   { method: "PATCH", pattern: new RegExp(`${F}$`, "i"), handler: updateMailboxFolder, folderScoped: true },
@@ -138,18 +162,26 @@ export const MAILBOX_API_ROUTES: MailboxRoute[] = [
     handler: mailboxChildFoldersDelta,
     folderScoped: true,
   },
-  { method: "GET", pattern: new RegExp(`${F}/items$`, "i"), handler: listMailboxItems, folderScoped: true },
+  {
+    method: "GET",
+    pattern: new RegExp(`${F}/items$`, "i"),
+    handler: listMailboxItems,
+    folderScoped: true,
+    itemKind: "folder",
+  },
   {
     method: "GET",
     pattern: new RegExp(`${F}/items/delta(?:\\(\\))?$`, "i"),
     handler: mailboxItemsDelta,
     folderScoped: true,
+    itemKind: "folder",
   },
   {
     method: "GET",
     pattern: new RegExp(`${F}/items/${SEG}$`, "i"),
     handler: getMailboxItem,
     folderScoped: true,
+    itemKind: "folder",
   },
   {
     method: "DELETE",
