@@ -13,6 +13,7 @@ import type { JobReport } from "../lib/backup/report.js";
 import { AwsMeter, difference, type MeterReading } from "../lib/dev/local/aws-meter.js";
 import { type LocalServices, startLocalServices } from "../lib/dev/local/stack.js";
 import type { GroundTruth } from "../lib/dev/sim/index.js";
+import { kindOfItemClass, OVERHEAD } from "../lib/dev/sim/server/request-kinds.js";
 import { deploymentDefaults } from "./cost/deployment.js";
 import { type CostFigures, costFigures, type StorageUse } from "./cost/figures.js";
 import { realContent } from "./figures.js";
@@ -54,10 +55,17 @@ export async function benchDense(
     const stack = services;
     const run = async () => {
       const c0 = await counters(sim);
+      const k0 = (await sim.stats()).graph.byKind;
       const m0 = meter.reading();
       const { report } = await stack.runJob({ refreshMs: 500 });
       const c1 = await counters(sim);
-      return { report, requests: c1.requests - c0.requests, reading: difference(meter.reading(), m0) };
+      const k1 = (await sim.stats()).graph.byKind;
+      return {
+        report,
+        requests: c1.requests - c0.requests,
+        requestsByKind: differenceByKind(k1, k0),
+        reading: difference(meter.reading(), m0),
+      };
     };
     const full = await run();
     const storedAfterFull = await storageUse(stack.clients.s3, bucket);
@@ -73,6 +81,7 @@ export async function benchDense(
       items: full.report.totals.items,
       fullRequests: full.requests,
       requestsPerItem: full.requests / Math.max(1, full.report.totals.items),
+      byKind: requestsPerItemByKind(full.requestsByKind, itemsByKind(truthBefore)),
       unchangedRequests: unchanged.requests,
       makespanSeconds: full.report.makespanSeconds,
       ...(mailContent ? { mailContent } : {}),
@@ -97,6 +106,57 @@ export async function benchDense(
     await services?.stop();
     await sim.close();
   }
+}
+
+/** The requests one run made for each item kind (and as tenant overhead): `after − before`. */
+function differenceByKind(
+  after: Record<string, number>,
+  before: Record<string, number>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(after)) out[key] = (after[key] ?? 0) - (before[key] ?? 0);
+  return out;
+}
+
+/** The tenant's items of each kind (mail, event, contact, …), every folder of every mailbox, each item once. */
+export function itemsByKind(truth: GroundTruth): Record<string, number> {
+  const seen = new Set<string>();
+  const out: Record<string, number> = {};
+  for (const mailbox of truth.mailboxes)
+    for (const folder of mailbox.mailboxFolders)
+      for (const item of folder.items) {
+        if (seen.has(item.id)) continue;
+        seen.add(item.id);
+        const kind = kindOfItemClass(item.type);
+        out[kind] = (out[kind] ?? 0) + 1;
+      }
+  return out;
+}
+
+/**
+ * Requests per item of each kind: the requests attributed to a kind over the items of that kind;
+ * the tenant's overhead (folder listings, mailbox discovery, …) per item of every kind.
+ */
+export function requestsPerItemByKind(
+  requests: Record<string, number>,
+  items: Record<string, number>,
+): Record<string, KindFigures> {
+  const out: Record<string, KindFigures> = {};
+  const allItems = Object.values(items).reduce((n, v) => n + v, 0);
+  for (const kind of new Set([...Object.keys(items), ...Object.keys(requests)])) {
+    const n = kind === OVERHEAD ? allItems : (items[kind] ?? 0);
+    const r = requests[kind] ?? 0;
+    out[kind] = { items: n, requests: r, requestsPerItem: n > 0 ? r / n : null };
+  }
+  return out;
+}
+
+/** One row of requests per item by kind; `overhead`'s items are all of the tenant's. */
+export interface KindFigures {
+  items: number;
+  /** Requests made for items of this kind (export requests split by their items' kinds). */
+  requests: number;
+  requestsPerItem: number | null;
 }
 
 function runOf(run: { report: JobReport; reading: MeterReading }) {
@@ -163,6 +223,11 @@ export interface DenseFigures {
   items: number;
   fullRequests: number;
   requestsPerItem: number;
+  /**
+   * The full backup's requests per item by item kind (mail, event, contact, …, and `overhead`:
+   * requests made for no kind, over all items), as the simulator attributes them.
+   */
+  byKind: Record<string, KindFigures>;
   unchangedRequests: number;
   /** The full backup's makespan, s. */
   makespanSeconds: number;

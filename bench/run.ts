@@ -351,6 +351,15 @@ async function main(): Promise<void> {
     process.stdout.write(
       `dense tenant by content mode (${byMode.fidelity.items} items of every kind): ${modes} (target: fidelity ≤ 0.10)\n`,
     );
+    for (const [mode, d] of Object.entries(byMode))
+      process.stdout.write(
+        `  ${mode} requests/item by kind: ${Object.entries(d.byKind)
+          .map(
+            ([kind, k]) =>
+              `${kind} ${k.requestsPerItem?.toFixed(3) ?? "n/a"} (${k.requests.toFixed(1)}/${k.items})`,
+          )
+          .join(", ")}\n`,
+      );
   }
   if (steps.has("budget")) {
     process.stderr.write("bench: the budget-bound regime (25 ms per request, 600 requests per 20 s) …\n");
