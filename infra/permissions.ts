@@ -15,19 +15,13 @@ import type { DeploymentConfig } from "./config.js";
 
 /**
  * DynamoDB actions each function's use of the state store (lib/state) needs. lib/state sends Get,
- * Query, Put, Update and BatchWrite (of puts) commands and TransactWrite, which IAM authorizes per
- * item as the Put/Update it holds. Only the coordinator writes a plan (BatchWrite); the sweep only
+ * Query, Put and Update commands and TransactWrite, which IAM authorizes per item as the
+ * Put/Update it holds (discovery's pieces and a whole plan are written that way); the sweep only
  * reads and updates (re-sends, finalization). Nothing scans, batch-reads or deletes (old job
  * records expire by TTL). test/infra/rehearsal.test.ts shows each one used.
  */
 export const STATE_ACTIONS = {
-  coordinator: [
-    "dynamodb:GetItem",
-    "dynamodb:Query",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:BatchWriteItem",
-  ],
+  coordinator: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"],
   controller: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"],
   sweep: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
 } as const;

@@ -1,5 +1,4 @@
 import {
-  BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
@@ -143,31 +142,19 @@ export class StateTable {
   }
 
   /**
-   * Unconditional puts in chunks of 25 (the BatchWriteItem limit), resending what DynamoDB
-   * leaves unprocessed. Only for items nobody else writes at the same time.
+   * Unconditional puts, 100 to a transaction (DynamoDB's limit per transaction), so that a writer
+   * needs no `BatchWriteItem` grant: IAM authorizes each as the `PutItem` it holds. Only for items
+   * nobody else writes at the same time (an unconditional put has no condition to fail).
    */
   async putAll(items: Item[]): Promise<void> {
-    for (let i = 0; i < items.length; i += 25) {
-      let requests = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
-      await retry(
-        async () => {
-          const out = await this.send((ddb) =>
-            ddb.send(new BatchWriteCommand({ RequestItems: { [this.name]: requests } })),
-          );
-          requests = (out.UnprocessedItems?.[this.name] ?? []) as typeof requests;
-          if (requests.length > 0) {
-            throw new StateContentionError(
-              `state table ${this.name}: expected batch writes to be processed, found ${requests.length} unprocessed`,
-            );
-          }
-        },
-        {
-          ...this.retryBudget,
-          decide: (error) =>
-            error instanceof StateContentionError ? { retry: true, delay: "backoff" } : { retry: false },
-          exhausted: (last) => last as Error,
-        },
-      );
+    for (let i = 0; i < items.length; i += MAX_TRANSACT_ITEMS) {
+      const chunk = items.slice(i, i + MAX_TRANSACT_ITEMS);
+      const outcome = await this.transact(chunk.map((Item) => ({ Put: { TableName: this.name, Item } })));
+      if (!outcome.ok) {
+        throw new StateInvariantError(
+          `state table ${this.name}: expected ${chunk.length} unconditional puts to be written, found a condition failed`,
+        );
+      }
     }
   }
 
@@ -241,6 +228,9 @@ function cancellationCodes(error: unknown): string[] | undefined {
 function isConflict(error: unknown): boolean {
   return error instanceof Error && error.name === "TransactionConflictException";
 }
+
+/** Items one TransactWriteItems request may hold. */
+const MAX_TRANSACT_ITEMS = 100;
 
 export function isConditionFailed(error: unknown): boolean {
   return error instanceof Error && error.name === "ConditionalCheckFailedException";
