@@ -4,6 +4,7 @@
  * handlers use, and a Lambda-like SQS event source running the controller. The local runtime
  * (`npm start`), the end-to-end tests and the benchmarks all stand on it.
  */
+import { randomUUID } from "node:crypto";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { type BackupApp, type BackupAppOptions, createBackupApp } from "../../app/backup-app.js";
 import { type Logger, silentLogger } from "../../app/logger.js";
@@ -265,7 +266,13 @@ export async function startLocalServices(
       queue,
       waitForJob,
       async runJob(run = {}) {
-        const trigger = run.trigger ?? { kind: "on-demand", time: new Date().toISOString() };
+        // Each run is its own request: two runs within one second must not share a job id (the
+        // second would find the first's job and return its report).
+        const trigger = run.trigger ?? {
+          kind: "on-demand",
+          time: new Date().toISOString(),
+          requestId: randomUUID(),
+        };
         const deadline = Date.now() + (options.coordinatorTimeoutMs ?? 900_000);
         const started = await invoke("coordinator", () => app.startJob(trigger, () => deadline - Date.now()));
         return { jobId: started.jobId, report: await waitForJob(started.jobId, run) };
