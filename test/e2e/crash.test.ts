@@ -26,7 +26,10 @@ let archivePath: string;
 let stack: LocalStack | undefined;
 let child: ChildProcess | undefined;
 let killed = false;
-const store = generateTenant({ seed: 401, shape: "uniform", mailboxes: 2, totalMessages: 120 });
+// 200 messages a mailbox: 20 pages of 10. In fidelity mode a page costs about two requests (its
+// delta page and one export of its 10 items), so at 150 ms a unit of 120 messages could end about
+// 2 s after it began, inside one or two 1 s page holds, and a loaded machine's poll missed it.
+const store = generateTenant({ seed: 401, shape: "uniform", mailboxes: 2, totalMessages: 400 });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "mailstream-e2e-crash-"));
@@ -37,9 +40,9 @@ beforeAll(async () => {
     archive: { kind: "local", path: archivePath },
     streams: 1,
     // Latency stretches each page over many requests, so a kill after a few pages lands mid-unit.
-    // Checkpoints are written at most once a second: at 150 ms a page of 10 messages takes about
-    // 0.6 s and a unit about 4 s, so the second checkpoint (page 2 or 3) is seen seconds before
-    // the unit ends however fast the machine is (at 20 ms a unit ended within its first second).
+    // Checkpoints are written at most once a second (and only once a held page's part is written):
+    // at 150 ms a page of 10 messages takes about 0.3 s and a unit of 20 pages about 6 s, so a
+    // checkpoint at page 2 or later is seen seconds before the unit ends however fast the machine is.
     // After the kill the recovery runs at 20 ms, so the test stays short.
     latency: { sample: () => (killed ? 20 : 150) },
     // Pages are held for their pack at most 1 s (default 20 s, longer than a unit here): the kill
