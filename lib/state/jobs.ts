@@ -2,20 +2,16 @@ import { StateInvariantError, StateRecordMissingError } from "./errors.js";
 import {
   JOB_MAILBOX_PREFIX,
   JOBS_PK,
-  jobMailboxSk,
   jobPk,
   MAX_STREAMS,
   MAX_UNITS,
   META,
   SKIPPED_PREFIX,
-  skippedSk,
   streamSk,
   unitSk,
 } from "./keys.js";
-import { putMailbox } from "./mailboxes.js";
 import {
   CLOSED_JOB_STATUSES,
-  type JobPlanInput,
   type JobRecord,
   type JobStatus,
   type JobSummary,
@@ -23,7 +19,7 @@ import {
   type PlannedUnit,
   type SkippedMailbox,
 } from "./records.js";
-import { type Item, inChunks, type StateTable, strip, type TransactItem, zeroCounters } from "./table.js";
+import { type Item, type StateTable, strip, type TransactItem, zeroCounters } from "./table.js";
 
 export interface NewJob {
   /** From {@link jobIdForTick}. */
@@ -102,57 +98,6 @@ export async function requireJob(t: StateTable, jobId: string): Promise<JobRecor
   return job;
 }
 
-/**
- * Writes the plan of a job in `planning`: unit records (`UNIT#<i>`, pending, index = position),
- * stream records (`STREAM#<n>`, pending, seq 0), the job's mailboxes and skipped mailboxes, then
- * the plan summary on META. Safe to repeat while the job is in `planning` (nothing claims units
- * before the job runs), which is how a coordinator that crashed mid-plan starts over; returns
- * false without writing when the job has left `planning`.
- */
-export async function writePlan(t: StateTable, jobId: string, plan: JobPlanInput): Promise<boolean> {
-  validatePlan(jobId, plan);
-  const job = await requireJob(t, jobId);
-  if (job.status !== "planning") return false;
-  const pk = jobPk(jobId);
-  const expiresAt = t.expiresAt(job.createdAt);
-  const now = t.nowIso();
-  const items: Item[] = [];
-  plan.units.forEach((u, index) => {
-    items.push(unitItem(jobId, index, u, expiresAt));
-  });
-  for (let streamId = 0; streamId < plan.streams; streamId++) {
-    items.push(streamItem(jobId, streamId, expiresAt, now));
-  }
-  for (const m of plan.mailboxes ?? []) items.push({ pk, sk: jobMailboxSk(m.mailboxId), expiresAt, ...m });
-  for (const s of plan.skipped ?? []) items.push({ pk, sk: skippedSk(s.userId), expiresAt, ...s });
-  await t.putAll(items);
-  // Mailbox META is updated, not put, so that its lastSuccessfulJob survives.
-  await inChunks(plan.mailboxes ?? [], 16, (m) => putMailbox(t, m));
-  const totalCost = plan.units.reduce((sum, u) => sum + u.cost, 0);
-  const outcome = await t.transact([
-    t.update(
-      pk,
-      META,
-      "SET unitCount = :units, streamCount = :streams, totalCost = :cost, predictedMakespanSeconds = :pm, " +
-        // A plan written whole is the whole tenant: nothing more will be discovered.
-        "lowerBoundSeconds = :lb, nextUnit = :zero, streamsFinished = :zero, updatedAt = :now REMOVE discoveryOpen",
-      {
-        ":units": plan.units.length,
-        ":streams": plan.streams,
-        ":cost": totalCost,
-        ":pm": plan.predictedMakespanSeconds,
-        ":lb": plan.lowerBoundSeconds,
-        ":zero": 0,
-        ":now": now,
-        ":planning": "planning",
-      },
-      "#status = :planning",
-      { "#status": "status" },
-    ),
-  ]);
-  return outcome.ok;
-}
-
 /** A planned unit's record: pending, not yet claimed, counters at zero. */
 export function unitItem(jobId: string, index: number, u: PlannedUnit, expiresAt: number): Item {
   return {
@@ -194,7 +139,7 @@ export function streamItem(jobId: string, streamId: number, expiresAt: number, n
   };
 }
 
-export function validatePlan(jobId: string, plan: Pick<JobPlanInput, "units" | "streams">): void {
+export function validatePlan(jobId: string, plan: { units: PlannedUnit[]; streams: number }): void {
   const bad = (what: string, found: unknown) =>
     new StateInvariantError(`plan of job ${jobId}: expected ${what}, found ${JSON.stringify(found)}`);
   // A job with nothing to do may plan no streams; any unit needs at least one stream.

@@ -143,7 +143,7 @@ export interface RecordedError {
   notice?: boolean;
 }
 
-/** A unit as the planner hands it to {@link StateStore.writePlan}. */
+/** A unit as the planner hands it to a discovery piece ({@link StateStore.writePieceRecords}). */
 export interface PlannedUnit {
   mailboxId: string;
   folderIds: string[];
@@ -184,19 +184,6 @@ export interface UnitRecord extends PlannedUnit, Counters {
   endedAt?: string;
   errors: RecordedError[];
   incompleteFolders: string[];
-}
-
-export interface JobPlanInput {
-  /** Units in hand-out order (largest first): the position becomes the unit index. */
-  units: PlannedUnit[];
-  /** Streams to run. Range 1–10 000 (0 allowed only without units). */
-  streams: number;
-  predictedMakespanSeconds: number;
-  lowerBoundSeconds: number;
-  /** Mailboxes the job covers (recorded for the job report and as mailbox META). */
-  mailboxes?: MailboxInfo[];
-  /** Mailboxes discovery left out, with the reason. */
-  skipped?: SkippedMailbox[];
 }
 
 export interface MailboxInfo {

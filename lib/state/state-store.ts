@@ -8,7 +8,6 @@ import type {
   CommittedSyncState,
   Counters,
   DiscoveryRecord,
-  JobPlanInput,
   JobRecord,
   JobStatus,
   JobSummary,
@@ -32,7 +31,8 @@ export type StateStoreOptions = StateTableOptions;
  * Every write is conditional or keyed so that repeating it is harmless; every method that acts
  * for a stream takes its task `{jobId, streamId, seq}`, so a stale task cannot change anything.
  *
- * Lifecycle: {@link createJob} (planning) → {@link writePlan} → {@link setJobStatus} running →
+ * Lifecycle: {@link createJob} (planning, discovery open) → discovery pieces ({@link beginPiece},
+ * {@link writePieceRecords}, {@link addStreams}, {@link commitPiece}; streams run meanwhile) →
  * streams {@link beginTask}, {@link claimUnit}/{@link heldUnits}, {@link checkpoint} per
  * page, {@link completeUnit}, {@link handOn} to continue, {@link finishStream} → one
  * {@link tryFinalizeJob} wins → {@link promoteSyncStates} → {@link setJobStatus} complete/partial/failed.
@@ -53,11 +53,6 @@ export class StateStore {
 
   getJob(jobId: string): Promise<JobRecord | undefined> {
     return jobs.getJob(this.table, jobId);
-  }
-
-  /** Unit, stream and mailbox records plus the plan summary; repeatable while `planning`; false once the job left it. */
-  writePlan(jobId: string, plan: JobPlanInput): Promise<boolean> {
-    return jobs.writePlan(this.table, jobId, plan);
   }
 
   /** With `expected`, only from that status (false otherwise). */

@@ -142,23 +142,6 @@ export class StateTable {
   }
 
   /**
-   * Unconditional puts, 100 to a transaction (DynamoDB's limit per transaction), so that a writer
-   * needs no `BatchWriteItem` grant: IAM authorizes each as the `PutItem` it holds. Only for items
-   * nobody else writes at the same time (an unconditional put has no condition to fail).
-   */
-  async putAll(items: Item[]): Promise<void> {
-    for (let i = 0; i < items.length; i += MAX_TRANSACT_ITEMS) {
-      const chunk = items.slice(i, i + MAX_TRANSACT_ITEMS);
-      const outcome = await this.transact(chunk.map((Item) => ({ Put: { TableName: this.name, Item } })));
-      if (!outcome.ok) {
-        throw new StateInvariantError(
-          `state table ${this.name}: expected ${chunk.length} unconditional puts to be written, found a condition failed`,
-        );
-      }
-    }
-  }
-
-  /**
    * Runs a transaction. Conflicts with concurrent transactions are retried with jittered
    * backoff (so concurrent claimers spread out instead of colliding again in lockstep); failed
    * conditions are returned (which item's condition failed), never thrown.
@@ -228,9 +211,6 @@ function cancellationCodes(error: unknown): string[] | undefined {
 function isConflict(error: unknown): boolean {
   return error instanceof Error && error.name === "TransactionConflictException";
 }
-
-/** Items one TransactWriteItems request may hold. */
-const MAX_TRANSACT_ITEMS = 100;
 
 export function isConditionFailed(error: unknown): boolean {
   return error instanceof Error && error.name === "ConditionalCheckFailedException";

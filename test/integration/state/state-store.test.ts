@@ -35,19 +35,41 @@ function plannedUnits(count: number): PlannedUnit[] {
 }
 
 let tick = 0;
-/** A job in `running` with `units` units and `streams` streams; each call a distinct tick. */
+/**
+ * A job in `running` with `units` units and `streams` streams, planned as the coordinator plans:
+ * one discovery piece (lease, records, streams, commit), the last. Each call a
+ * distinct tick.
+ */
 async function runningJob(store: StateStore, units: number, streams: number): Promise<string> {
   const jobId = jobIdForTick(new Date(Date.UTC(2026, 10, 29, 4, 0, tick++)), "schedule");
-  await store.createJob({ jobId, trigger: "schedule" });
+  const { job } = await store.createJob({ jobId, trigger: "schedule" });
+  const planned = plannedUnits(units);
+  expect(await store.beginPiece(jobId, 0, "lease")).toBeDefined();
   expect(
-    await store.writePlan(jobId, {
-      units: plannedUnits(units),
-      streams,
-      predictedMakespanSeconds: 100,
+    await store.writePieceRecords(
+      jobId,
+      0,
+      "lease",
+      { base: 0, units: planned, mailboxes: [], skipped: [] },
+      job,
+    ),
+  ).toBe(true);
+  await store.addStreams(job, 0, streams);
+  expect(
+    await store.commitPiece(jobId, 0, "lease", {
+      unitCount: units,
+      streamCount: streams,
+      cost: planned.reduce((sum, u) => sum + u.cost, 0),
+      mailboxes: units,
+      workStreamSeconds: 0,
+      workMailboxSeconds: 0,
+      longestUnitSeconds: 0,
       lowerBoundSeconds: 90,
+      predictedMakespanSeconds: 100,
     }),
   ).toBe(true);
-  expect(await store.setJobStatus(jobId, "running", { expected: "planning" })).toBe(true);
+  // The commit of a piece with units makes the job `running`.
+  expect((await store.getJob(jobId))?.status).toBe("running");
   return jobId;
 }
 
@@ -72,22 +94,6 @@ describe("jobs", () => {
     expect(outcomes.map((o) => o.job.jobId)).toEqual(ids);
     expect(outcomes.every((o) => o.job.status === "planning")).toBe(true);
     expect((await store.listJobs()).map((j) => j.jobId)).toEqual([ids[0]]);
-  });
-
-  it("writes the plan again while planning, never after the job runs", async () => {
-    const store = await newStore();
-    const jobId = jobIdForTick(new Date("2026-11-29T05:00:00Z"), "schedule");
-    await store.createJob({ jobId, trigger: "schedule" });
-    const plan = { streams: 3, predictedMakespanSeconds: 10, lowerBoundSeconds: 8 };
-    expect(await store.writePlan(jobId, { ...plan, units: plannedUnits(5) })).toBe(true);
-    // A coordinator that crashed mid-plan plans again, possibly smaller: leftovers are ignored.
-    expect(await store.writePlan(jobId, { ...plan, streams: 2, units: plannedUnits(4) })).toBe(true);
-    expect((await store.listUnits(jobId)).map((u) => u.index)).toEqual([0, 1, 2, 3]);
-    expect((await store.listStreams(jobId)).map((s) => s.streamId)).toEqual([0, 1]);
-    await store.setJobStatus(jobId, "running", { expected: "planning" });
-    expect(await store.writePlan(jobId, { ...plan, units: plannedUnits(1) })).toBe(false);
-    const job = await store.getJob(jobId);
-    expect(job).toMatchObject({ status: "running", unitCount: 4, streamCount: 2, nextUnit: 0 });
   });
 
   it("lists jobs newest first and open jobs until they close", async () => {
