@@ -12,9 +12,10 @@
 import { z } from "zod";
 import { CATALOG_PART_VERSION } from "./catalog.js";
 import { DamagedArchiveError } from "./errors.js";
+import { readJsonObject } from "./json-object.js";
 import { cutIntoPages, needsPages } from "./json-pages.js";
 import { compareJobIds, fromKeySegment, JOBS_PREFIX, manifestKey, manifestPageKey } from "./keys.js";
-import { getBytesIfExists, type ObjectStore } from "./store.js";
+import type { ObjectStore } from "./store.js";
 
 const mailboxStatus = z.enum(["complete", "partial", "skipped", "failed"]);
 
@@ -118,22 +119,17 @@ async function readManifestPage(
   part: number,
 ): Promise<JobManifest["mailboxes"]> {
   const key = manifestPageKey(jobId, part);
-  const bytes = await getBytesIfExists(store, key);
-  let value: unknown;
-  try {
-    value = bytes ? JSON.parse(bytes.toString("utf8")) : undefined;
-  } catch (error) {
-    throw new DamagedArchiveError(`manifest page ${key}: expected JSON, found ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  const parsed = manifestPageSchema.safeParse(value);
-  if (!parsed.success || parsed.data.jobId !== jobId || parsed.data.part !== part) {
+  const page = await readJsonObject(store, key, {
+    schema: manifestPageSchema,
+    expected: `part ${part} of the mailbox list of job ${jobId}`,
+    damaged: (problem, cause) => new DamagedArchiveError(`manifest page ${key}: ${problem}`, { cause }),
+  });
+  if (!page || page.jobId !== jobId || page.part !== part) {
     throw new DamagedArchiveError(
-      `manifest page ${key}: expected part ${part} of the mailbox list of job ${jobId}, found ${bytes ? "another object" : "none"}`,
+      `manifest page ${key}: expected part ${part} of the mailbox list of job ${jobId}, found ${page ? "another object" : "none"}`,
     );
   }
-  return parsed.data.mailboxes;
+  return page.mailboxes;
 }
 
 export type ManifestMailbox = JobManifest["mailboxes"][number];
@@ -198,27 +194,15 @@ export async function readFinalizedJob(store: ObjectStore, jobId: string): Promi
 /** The job's manifest, or undefined when the job was not finalized. Throws on a damaged manifest. */
 export async function readManifest(store: ObjectStore, jobId: string): Promise<JobManifest | undefined> {
   const key = manifestKey(jobId);
-  const bytes = await getBytesIfExists(store, key);
-  if (!bytes) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString("utf8"));
-  } catch (error) {
-    throw new DamagedArchiveError(`manifest ${key}: expected JSON, found ${(error as Error).message}`, {
-      cause: error,
-    });
+  const manifest = await readJsonObject(store, key, {
+    schema: jobManifestSchema,
+    expected: "a job manifest",
+    damaged: (problem, cause) => new DamagedArchiveError(`manifest ${key}: ${problem}`, { cause }),
+  });
+  if (manifest && manifest.jobId !== jobId) {
+    throw new DamagedArchiveError(`manifest ${key}: expected jobId ${jobId}, found ${manifest.jobId}`);
   }
-  const parsed = jobManifestSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new DamagedArchiveError(
-      `manifest ${key}: expected a job manifest, found ${issue?.path.join(".") || "it"} invalid: ${issue?.message}`,
-    );
-  }
-  if (parsed.data.jobId !== jobId) {
-    throw new DamagedArchiveError(`manifest ${key}: expected jobId ${jobId}, found ${parsed.data.jobId}`);
-  }
-  return parsed.data;
+  return manifest;
 }
 
 /** Ids of every finalized job (one with a manifest), in time order. */

@@ -11,10 +11,12 @@
  * report as version 1 did. Version 1 envelopes (every list inline) are read as before.
  */
 
+import { z } from "zod";
 import { DamagedArchiveError } from "./errors.js";
+import { readJsonObject } from "./json-object.js";
 import { cutIntoPages, needsPages } from "./json-pages.js";
 import { compareJobIds, fromKeySegment, reportKey, reportPageKey } from "./keys.js";
-import { getBytesIfExists, type ObjectStore } from "./store.js";
+import type { ObjectStore } from "./store.js";
 
 /** Bytes of JSON a report page holds at most (one entry larger than that gets a page alone). */
 export const REPORT_PAGE_BYTES = 1024 * 1024;
@@ -121,16 +123,13 @@ export async function writeReport<T>(
   return key;
 }
 
-async function readJson(store: ObjectStore, key: string, what: string): Promise<unknown> {
-  const bytes = await getBytesIfExists(store, key);
-  if (!bytes) return undefined;
-  try {
-    return JSON.parse(bytes.toString("utf8"));
-  } catch (error) {
-    throw new DamagedArchiveError(`${what} ${key}: expected JSON, found ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
+/** Any JSON value at `key` (the callers check the envelope themselves); undefined when absent. */
+function readJson(store: ObjectStore, key: string, what: string): Promise<unknown> {
+  return readJsonObject(store, key, {
+    schema: z.unknown(),
+    expected: "JSON",
+    damaged: (problem, cause) => new DamagedArchiveError(`${what} ${key}: ${problem}`, { cause }),
+  });
 }
 
 /**

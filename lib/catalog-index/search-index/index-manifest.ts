@@ -7,13 +7,14 @@
  * the search scans instead.
  */
 import { z } from "zod";
+import { readJsonObject } from "../../archive/json-object.js";
 import {
   compareJobIds,
   parseSearchIndexKey,
   SEARCH_INDEX_PREFIX,
   searchIndexKey,
 } from "../../archive/keys.js";
-import { getBytesIfExists, type ObjectStore } from "../../archive/store.js";
+import type { ObjectStore } from "../../archive/store.js";
 import { SearchIndexDamagedError } from "../errors.js";
 import type { ReadCounter, Span } from "./gzip-members.js";
 import type { OpenSegment } from "./query.js";
@@ -55,23 +56,16 @@ export async function readIndexManifest(
   jobId: string,
 ): Promise<IndexManifest | undefined> {
   const key = searchIndexKey(jobId);
-  const bytes = await getBytesIfExists(store, key);
-  if (!bytes) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString("utf8"));
-  } catch (error) {
-    throw new SearchIndexDamagedError(key, `expected JSON, found ${(error as Error).message}`);
+  const expected = `a search index manifest (${INDEX_FORMAT} version ${INDEX_VERSION}) of job ${jobId}`;
+  const manifest = await readJsonObject(store, key, {
+    schema: indexManifestSchema,
+    expected,
+    damaged: (problem) => new SearchIndexDamagedError(key, problem),
+  });
+  if (manifest && manifest.jobId !== jobId) {
+    throw new SearchIndexDamagedError(key, `expected ${expected}, found job ${manifest.jobId}`);
   }
-  const parsed = indexManifestSchema.safeParse(value);
-  if (!parsed.success || parsed.data.jobId !== jobId) {
-    const issue = parsed.error?.issues[0];
-    throw new SearchIndexDamagedError(
-      key,
-      `expected a search index manifest (${INDEX_FORMAT} version ${INDEX_VERSION}) of job ${jobId}, found ${issue ? `${issue.path.join(".") || "it"} invalid: ${issue.message}` : `job ${parsed.data?.jobId}`}`,
-    );
-  }
-  return parsed.data;
+  return manifest;
 }
 
 /** Jobs that have an index manifest, in time order. */
