@@ -25,6 +25,10 @@ export const ITEM_META_PROPERTIES = {
   internetMessageId: "String 0x1035",
   fromName: "String 0x0042",
   fromAddress: "String 0x5D02",
+  /** Recipients' display names, "; " between them (PidTagDisplayTo, …Cc, …Bcc): no addresses. */
+  displayTo: "String 0x0E04",
+  displayCc: "String 0x0E03",
+  displayBcc: "String 0x0E02",
   conversationId: `String ${SIMULATED} Name ConversationId`,
   start: `SystemTime ${APPOINTMENT} Id 0x820D`,
   end: `SystemTime ${APPOINTMENT} Id 0x820E`,
@@ -77,7 +81,8 @@ export interface ItemMetaSource {
 /**
  * The metadata of an item by its kind (undefined fields left out):
  * - mail: Graph message fields (subject, from, sender, receivedDateTime, sentDateTime,
- *   internetMessageId, conversationId, isRead, isDraft, importance, flag, hasAttachments);
+ *   internetMessageId, conversationId, isRead, isDraft, importance, flag, hasAttachments, and
+ *   to/cc/bccRecipients with display names only);
  * - event: subject, start, end, location, organizer, recurrence;
  * - contact: displayName, givenName, surname, emailAddresses, phones, companyName;
  * - distributionList: displayName; task: subject, dueDateTime, status; note: subject.
@@ -114,6 +119,9 @@ export function itemMetadata(item: ItemMetaSource): Record<string, unknown> {
         hasAttachments: flags === undefined ? undefined : (flags & 0x10) !== 0,
         importance: IMPORTANCE[toInt(get("importance")) ?? -1],
         flag: { flagStatus: FLAG_STATUS[get("flagStatus") ?? "0"] ?? "notFlagged" },
+        toRecipients: namedRecipients(get("displayTo")),
+        ccRecipients: namedRecipients(get("displayCc")),
+        bccRecipients: namedRecipients(get("displayBcc")),
       });
     }
     case "event":
@@ -148,6 +156,19 @@ export function itemMetadata(item: ItemMetaSource): Record<string, unknown> {
     default:
       return defined({ ...common, subject: get("subject") });
   }
+}
+
+/**
+ * Graph recipients from a PidTagDisplay… list: names only, since the recipient table (with the
+ * addresses) is inside the export stream, which readers do not parse. A name that itself holds
+ * "; " comes back as two; undefined when there are none.
+ */
+function namedRecipients(list: string | undefined): Array<{ emailAddress: { name: string } }> | undefined {
+  const names = (list ?? "")
+    .split(";")
+    .map((n) => n.trim())
+    .filter((n) => n !== "");
+  return names.length > 0 ? names.map((name) => ({ emailAddress: { name } })) : undefined;
 }
 
 function toInt(value: string | undefined): number | undefined {

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readBlob } from "../../lib/archive/blobs.js";
 import { listMailboxCatalog, readCatalogPart } from "../../lib/archive/catalog.js";
 import { mailboxViewAt } from "../../lib/archive/replay.js";
+import { messageMatches } from "../../lib/catalog-index/search.js";
 import { compareAll } from "../../lib/dev/local/archive-truth.js";
 import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
 import { type GroundTruth, generateTenant, mutateTenant } from "../../lib/dev/sim/index.js";
@@ -109,6 +110,7 @@ describe("content mode fidelity: every item kind of both mailboxes", () => {
       expect(verified.blobsChecked).toBeGreaterThanOrEqual(streams.size);
 
       // Mail keeps the properties browse shows; other kinds their own metadata.
+      let mailWithRecipients = 0;
       for (const m of truth.mailboxes) {
         const at = await mailboxViewAt(stack!.app.archive.store, m.userId, jobId, { strict: true });
         const byId = new Map(at.folders.flatMap((f) => f.messages.map((x) => [x.messageId, x] as const)));
@@ -123,8 +125,17 @@ describe("content mode fidelity: every item kind of both mailboxes", () => {
               flag: { flagStatus: msg.flag.flagStatus },
             });
             expect([...((meta.categories as string[]) ?? [])].sort()).toEqual([...msg.categories].sort());
+            // Recipients by display name (PidTagDisplayTo…), which `search --to` finds.
+            const to = meta.toRecipients as Array<{ emailAddress: { name: string } }> | undefined;
+            if (to?.length) {
+              mailWithRecipients++;
+              const name = to[0]!.emailAddress.name;
+              expect(messageMatches(meta, "", { to: name }), name).toBe(true);
+            }
           }
         }
+        expect(mailWithRecipients, m.address).toBeGreaterThan(0);
+        mailWithRecipients = 0;
         const event = at.folders.flatMap((f) => f.messages).find((x) => x.itemClass === "IPM.Appointment");
         expect(event?.meta).toMatchObject({
           kind: "event",

@@ -168,6 +168,40 @@ describe("the mailbox import/export API, against the documentation's examples", 
     ]);
   });
 
+  it('computes PidTagDisplayTo, Cc and Bcc of mail from its recipients, as Exchange does (display names, "; " between)', async () => {
+    const mailbox = tenant.owner.primaryMailboxId;
+    const props = "String 0x0E04,String 0x0E03,String 0x0E02".split(",");
+    const expand = `singleValueExtendedProperties($filter=${props.map((id) => `id eq '${id}'`).join(" or ")})`;
+    const names = (list: Array<{ emailAddress: { name: string; address: string } }>) =>
+      list.map((r) => r.emailAddress.name || r.emailAddress.address).join("; ");
+    let compared = 0;
+    let withToAndCc = 0;
+    for (const folder of tenant.owner.mailboxFolders.filter((f) => f.mailbox === "primary")) {
+      for (const item of folder.items.filter((i) => i.type === "IPM.Note").slice(0, 3)) {
+        const message = await graph
+          .api(`/users/${tenant.owner.userId}/messages/${item.id}`)
+          .select("toRecipients,ccRecipients,bccRecipients")
+          .get();
+        const got = await graph
+          .api(`${api(mailbox)}/folders/${folder.id}/items/${item.id}`)
+          .query({ $expand: expand })
+          .get();
+        const single = new Map(
+          (got.singleValueExtendedProperties as Array<{ id: string; value: string }>).map((p) => [
+            p.id,
+            p.value,
+          ]),
+        );
+        const want = [message.toRecipients, message.ccRecipients, message.bccRecipients].map(names);
+        expect(props.map((id) => single.get(id) ?? "")).toEqual(want);
+        compared++;
+        if (want[0] !== "" && want[1] !== "") withToAndCc++;
+      }
+      if (compared >= 6) break;
+    }
+    expect(withToAndCc).toBeGreaterThan(0);
+  });
+
   it("pages item delta and folder delta by Prefer: odata.maxpagesize to a deltaLink (the documentation's examples)", async () => {
     const { folder } = folderWith(tenant.owner, "IPM.Note", "primary", () => true);
     const mailbox = tenant.owner.primaryMailboxId;

@@ -121,6 +121,21 @@ describe("itemMetadata", () => {
       flag: { flagStatus: "flagged" },
       from: { emailAddress: { address: "a@x.test" } },
     });
+    expect(meta).not.toHaveProperty("toRecipients");
+  });
+
+  it("gives mail its recipients' display names from PidTagDisplayTo, Cc and Bcc, without addresses", () => {
+    const meta = itemMetadata({
+      id: "m",
+      type: "IPM.Note",
+      properties: props({ displayTo: "Adele Vance; bob@x.test", displayCc: " ", displayBcc: "Carol" }),
+    });
+    expect(meta.toRecipients).toEqual([
+      { emailAddress: { name: "Adele Vance" } },
+      { emailAddress: { name: "bob@x.test" } },
+    ]);
+    expect(meta).not.toHaveProperty("ccRecipients");
+    expect(meta.bccRecipients).toEqual([{ emailAddress: { name: "Carol" } }]);
   });
 });
 

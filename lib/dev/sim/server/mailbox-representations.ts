@@ -12,6 +12,7 @@ import {
   type SimMailbox,
   type TenantStore,
 } from "../model.js";
+import { numberOf, stringOf } from "../tenant/items/content.js";
 import { exportSize, itemExport } from "../tenant/items/export.js";
 import { messageItem } from "../tenant/items/message-content.js";
 import { graphPropertyId, P, parseGraphPropertyId, propKey } from "../tenant/items/properties.js";
@@ -72,7 +73,28 @@ function itemProperties(view: MailboxItemView): Property[] {
     { def: P.keywords, value: record.categories },
     // The MIME of a message is its `$value`, not an extended property.
     ...content.props.filter((p) => propKey(p.def) !== propKey(P.mimeContent)),
+    ...displayRecipients(content.recipients),
   ];
+}
+
+/**
+ * PidTagDisplayTo, PidTagDisplayCc and PidTagDisplayBcc, as the store computes them from the
+ * recipient table: each recipient's display name (its address when it has none), joined by
+ * "; "; a property only when the item has recipients of that type.
+ */
+function displayRecipients(recipients: Property[][]): Property[] {
+  const types = [
+    [1, P.displayTo],
+    [2, P.displayCc],
+    [3, P.displayBcc],
+  ] as const;
+  return types.flatMap(([type, def]) => {
+    const names = recipients
+      .filter((r) => numberOf(r, P.recipientType) === type)
+      .map((r) => stringOf(r, P.displayName) || stringOf(r, P.smtpAddress) || "")
+      .filter((name) => name !== "");
+    return names.length > 0 ? [{ def, value: names.join("; ") }] : [];
+  });
 }
 
 function formatValue(value: Property["value"]): string | string[] {

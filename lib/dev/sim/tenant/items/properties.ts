@@ -60,6 +60,13 @@ export const P = {
   smtpAddress: tag(0x39fe, "string"),
   recipientTrackStatus: tag(0x5fff, "int32"),
   recipientFlags: tag(0x5ffd, "int32"),
+  /**
+   * Computed by the store from the recipient table, never in the export stream: the display
+   * names of the To (type 1), Cc (2) and Bcc (3) recipients, joined by "; " (PidTagDisplayTo…).
+   */
+  displayTo: tag(0x0e04, "string"),
+  displayCc: tag(0x0e03, "string"),
+  displayBcc: tag(0x0e02, "string"),
 
   // --- attachments ---
   attachMethod: tag(0x3705, "int32"),
