@@ -21,20 +21,28 @@ export interface GraphErrorContext {
   status: number;
   /** Graph's `error.code`, if the body had one. */
   code: string | undefined;
+  /** The body's message (`error.message`, or `Message` as Outlook's hosts put it), if any. */
+  detail?: string | undefined;
 }
+
+/** Longest body message quoted in an error, characters. */
+const DETAIL_LIMIT = 300;
 
 function describe(c: GraphErrorContext): string {
-  return `${c.method} ${c.path} answered ${c.status} ${c.code ?? "(no code)"}`;
+  const detail = c.detail ? `: ${c.detail.slice(0, DETAIL_LIMIT)}` : "";
+  return `${c.method} ${c.path} answered ${c.status} ${c.code ?? "(no code)"}${detail}`;
 }
 
-/** Base of the skip errors raised from Graph answers; carries the status and code. */
+/** Base of the skip errors raised from Graph answers; carries the status, code and body message. */
 export class GraphSkipError extends SkipError {
   readonly status: number;
   readonly code: string | undefined;
+  readonly detail: string | undefined;
   constructor(message: string, context: GraphErrorContext) {
     super(message);
     this.status = context.status;
     this.code = context.code;
+    this.detail = context.detail;
   }
 }
 
@@ -142,4 +150,11 @@ export function mapGraphError(context: GraphErrorContext, location?: string): Ma
 export function errorCodeOf(body: unknown): string | undefined {
   const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code;
   return typeof code === "string" ? code : undefined;
+}
+
+/** The message of an error body: Graph's `error.message`, or the `Message` of Outlook's hosts. */
+export function errorDetailOf(body: unknown): string | undefined {
+  const b = body as { error?: { message?: unknown }; Message?: unknown } | undefined;
+  const detail = b?.error?.message ?? b?.Message;
+  return typeof detail === "string" && detail !== "" ? detail : undefined;
 }

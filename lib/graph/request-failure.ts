@@ -4,7 +4,13 @@
  * mailstream error (mapped from status and Graph code, lib/graph/errors.ts).
  */
 
-import { errorCodeOf, GraphRetryableError, isRetryableStatus, mapGraphError } from "./errors.js";
+import {
+  errorCodeOf,
+  errorDetailOf,
+  GraphRetryableError,
+  isRetryableStatus,
+  mapGraphError,
+} from "./errors.js";
 import type { MailboxTraffic } from "./mailbox-traffic.js";
 import { readJsonBody } from "./response-body.js";
 import { parseRetryAfter } from "./retry-after.js";
@@ -52,7 +58,8 @@ export interface FailureContext {
  */
 export async function failureOf(response: Response, c: FailureContext): Promise<Error> {
   const status = response.status;
-  const code = errorCodeOf(await readJsonBody(response, `${c.method} ${c.path}`));
+  const body = await readJsonBody(response, `${c.method} ${c.path}`);
+  const code = errorCodeOf(body);
   const counters = c.mailboxId ? c.traffic.counters(c.mailboxId) : undefined;
   if (counters && status === 429) counters.throttled++;
   if (c.mailboxId && status === 429) c.traffic.throttled(c.mailboxId);
@@ -81,7 +88,7 @@ export async function failureOf(response: Response, c: FailureContext): Promise<
     return failure;
   }
   return mapGraphError(
-    { method: c.method, path: c.path, status, code },
+    { method: c.method, path: c.path, status, code, detail: errorDetailOf(body) },
     response.headers.get("location") ?? undefined,
   );
 }

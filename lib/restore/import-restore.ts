@@ -1,9 +1,11 @@
 /**
  * Puts archived items kept as export streams (every kind: events, contacts, lists, tasks, notes,
  * archive items, mail in content mode fidelity) back through the mailbox import/export API: the
- * target user's primary mailbox gets the folders by path (under a top folder, default
- * `Restored <date>`, with each folder's class; an archive's folders under `In-Place Archive/`),
- * and each item is imported exactly as it was exported, every property kept.
+ * target user's mailboxes get the folders by path (under a top folder, default `Restored <date>`,
+ * with each folder's class) and each item is imported exactly as it was exported, every property
+ * kept. A primary mailbox's folders go to the target's primary mailbox; an archive's to the
+ * target's archive mailbox, or, when the target has none (or `archiveInto` says so), to its
+ * primary mailbox under `In-Place Archive/`.
  *
  * Idempotent: an item whose export stream a target folder already holds (an import gives back
  * the same stream when exported) is skipped, so running the same restore twice adds nothing.
@@ -16,6 +18,7 @@ import { hasMime } from "../archive/catalog.js";
 import type { ObjectStore } from "../archive/store.js";
 import type { SelectedFolder } from "../export/selection.js";
 import type { GraphGateway } from "../graph/client.js";
+import { GraphRequestError } from "../graph/errors.js";
 import { EXPORT_BATCH_LIMIT, exportItems } from "../graph/export-items.js";
 import {
   createImportSession,
@@ -33,6 +36,11 @@ export interface ImportRestoreOptions {
   targetUser: string;
   /** Top folder to restore under; `null`: into the original folder paths. */
   intoFolder: string | null;
+  /**
+   * Where an archive mailbox's folders go: `archive` (default), the target's archive mailbox
+   * when it has one, else its primary under `In-Place Archive/`; `primary`: always the latter.
+   */
+  archiveInto?: "archive" | "primary";
   /** Only plan: create nothing. Default false. */
   dryRun?: boolean;
   onProgress?: (done: number, total: number) => void;
@@ -53,10 +61,39 @@ export interface ImportFolder extends SelectedFolder {
   mailbox?: "primary" | "archive";
 }
 
-/** Where a folder goes in the target: its path, an archive's under `In-Place Archive/`. */
-function targetPath(folder: ImportFolder, intoFolder: string | null): string {
-  const path = folder.mailbox === "archive" ? `In-Place Archive/${folder.path}` : folder.path;
-  return intoFolder === null ? path : `${intoFolder}/${path}`;
+/** Shown before the paths of folders in the target's archive mailbox (plan lines, created folders). */
+export const ARCHIVE_TARGET_PREFIX = "[archive] ";
+
+/** One mailbox of the target user: its id, the key its requests count against, its folders by path. */
+interface TargetMailbox {
+  mailboxId: string;
+  trafficKey: string;
+  /** Prefix of paths shown to the user ("" for the primary mailbox). */
+  shownAs: string;
+  folderIds: Map<string, string | undefined>;
+  existedBefore: Set<string>;
+  session?: ImportSession;
+  /** Folders whose items another (auxiliary) mailbox holds: imports go through its session. */
+  homeOf: Map<string, TargetMailbox>;
+}
+
+/** The mailbox a 409 of an import says the session must be of ("… expected in mailbox MBX:….") */
+function sessionMailbox(error: GraphRequestError): string | undefined {
+  return /expected in mailbox (MBX:[^\s]+?)\.?$/.exec(error.detail ?? "")?.[1];
+}
+
+/** Where a folder goes: the target mailbox and its path there (an archive's under `In-Place Archive/` in a primary). */
+function placeFolder(
+  folder: ImportFolder,
+  targets: { primary: TargetMailbox; archive?: TargetMailbox },
+  intoFolder: string | null,
+): { target: TargetMailbox; path: string } {
+  const toArchive = folder.mailbox === "archive" && targets.archive !== undefined;
+  const path = folder.mailbox === "archive" && !toArchive ? `In-Place Archive/${folder.path}` : folder.path;
+  return {
+    target: toArchive ? targets.archive! : targets.primary,
+    path: intoFolder === null ? path : `${intoFolder}/${path}`,
+  };
 }
 
 export async function restoreByImport(
@@ -68,40 +105,57 @@ export async function restoreByImport(
   options: ImportRestoreOptions,
 ): Promise<ImportRestoreResult> {
   const dryRun = options.dryRun ?? false;
-  const target = await exchangeMailboxIds(gateway, options.targetUser);
-  const trafficKey = options.targetUser;
+  const ids = await exchangeMailboxIds(gateway, options.targetUser);
+  const mailbox = (mailboxId: string, trafficKey: string, shownAs: string): TargetMailbox => ({
+    mailboxId,
+    trafficKey,
+    shownAs,
+    folderIds: new Map(),
+    existedBefore: new Set(),
+    homeOf: new Map(),
+  });
+  const targets = {
+    // A primary mailbox's requests count against the user (one budget whatever path names it).
+    primary: mailbox(ids.primary, options.targetUser, ""),
+    ...(ids.archive !== undefined && (options.archiveInto ?? "archive") === "archive"
+      ? { archive: mailbox(ids.archive, ids.archive, ARCHIVE_TARGET_PREFIX) }
+      : {}),
+  };
   const foldersCreated: string[] = [];
-  const folderIds = new Map<string, string | undefined>();
-  const existedBefore = new Set<string>();
   /** The target folder of a path, created (with its class) along the way; undefined in a dry run when missing. */
-  const resolve = async (path: string, leafClass: string): Promise<string | undefined> => {
-    if (folderIds.has(path)) return folderIds.get(path);
+  const resolve = async (
+    target: TargetMailbox,
+    path: string,
+    leafClass: string,
+  ): Promise<string | undefined> => {
+    if (target.folderIds.has(path)) return target.folderIds.get(path);
     const cut = path.lastIndexOf("/");
     const parentPath = cut < 0 ? undefined : path.slice(0, cut);
     const name = cut < 0 ? path : path.slice(cut + 1);
-    const parentId = parentPath === undefined ? null : await resolve(parentPath, classOfTarget(parentPath));
+    const parentId =
+      parentPath === undefined ? null : await resolve(target, parentPath, classOfTarget(parentPath));
     let id: string | undefined;
     if (parentId === undefined) {
       // Dry run: the parent does not exist yet, so neither does this folder.
-      foldersCreated.push(path);
+      foldersCreated.push(target.shownAs + path);
     } else if (dryRun) {
-      id = (await findMailboxFolder(gateway, target.primary, parentId, name, trafficKey))?.id;
-      if (id === undefined) foldersCreated.push(path);
-      else existedBefore.add(path);
+      id = (await findMailboxFolder(gateway, target.mailboxId, parentId, name, target.trafficKey))?.id;
+      if (id === undefined) foldersCreated.push(target.shownAs + path);
+      else target.existedBefore.add(path);
     } else {
       const ensured = await ensureMailboxFolder(
         gateway,
-        target.primary,
+        target.mailboxId,
         parentId,
         name,
         leafClass,
-        trafficKey,
+        target.trafficKey,
       );
       id = ensured.folder.id;
-      if (ensured.created) foldersCreated.push(path);
-      else existedBefore.add(path);
+      if (ensured.created) foldersCreated.push(target.shownAs + path);
+      else target.existedBefore.add(path);
     }
-    folderIds.set(path, id);
+    target.folderIds.set(path, id);
     return id;
   };
   // A target path's class: the source folder's (the top folder and `In-Place Archive` hold mail).
@@ -110,12 +164,35 @@ export async function restoreByImport(
     return source === undefined ? "IPF.Note" : (classOfPath.get(source) ?? "IPF.Note");
   };
 
-  let session: ImportSession | undefined;
-  const sessionNow = async () => {
-    if (!session || session.expiresAt - Date.now() < 60_000) {
-      session = await createImportSession(gateway, target.primary, trafficKey);
+  const sessionFor = async (target: TargetMailbox): Promise<ImportSession> => {
+    if (!target.session || target.session.expiresAt - Date.now() < 60_000) {
+      target.session = await createImportSession(gateway, target.mailboxId, target.trafficKey);
     }
-    return session;
+    return target.session;
+  };
+
+  /**
+   * Imports into a folder of the target mailbox. A folder of an auto-expanded archive keeps its
+   * items in an auxiliary mailbox, whose own session the import needs: Exchange says so with a 409
+   * naming the mailbox, and the item goes there through a session of that mailbox.
+   */
+  const auxiliary = new Map<string, TargetMailbox>();
+  const importInto = async (target: TargetMailbox, folderId: string, data: Buffer) => {
+    const home = target.homeOf.get(folderId) ?? target;
+    try {
+      return await importItem(gateway, await sessionFor(home), folderId, data, home.trafficKey);
+    } catch (error) {
+      const expected =
+        error instanceof GraphRequestError && error.status === 409 ? sessionMailbox(error) : undefined;
+      if (expected === undefined || expected === home.mailboxId) throw error;
+      let aux = auxiliary.get(expected);
+      if (!aux) {
+        aux = mailbox(expected, expected, target.shownAs);
+        auxiliary.set(expected, aux);
+      }
+      target.homeOf.set(folderId, aux);
+      return await importItem(gateway, await sessionFor(aux), folderId, data, aux.trafficKey);
+    }
   };
 
   const items: RestorePlanItem[] = [];
@@ -125,18 +202,22 @@ export async function restoreByImport(
   for (const folder of folders) {
     const pending = folder.messages.filter((m) => !hasMime(m));
     if (pending.length === 0) continue;
-    const path = targetPath(folder, options.intoFolder);
-    const folderId = await resolve(path, folder.class ?? "IPF.Note");
+    const { target, path } = placeFolder(folder, targets, options.intoFolder);
+    const folderId = await resolve(target, path, folder.class ?? "IPF.Note");
     const present =
-      folderId !== undefined && existedBefore.has(path)
-        ? await exportedHashes(gateway, target.primary, folderId, trafficKey)
+      folderId !== undefined && target.existedBefore.has(path)
+        ? await exportedHashes(gateway, target.mailboxId, folderId, target.trafficKey)
         : new Set<string>();
     for (const m of pending) {
       const skip = present.has(m.sha256);
-      items.push({ messageId: m.messageId, targetPath: path, action: skip ? "skip-existing" : "create" });
+      items.push({
+        messageId: m.messageId,
+        targetPath: target.shownAs + path,
+        action: skip ? "skip-existing" : "create",
+      });
       if (!skip && !dryRun && folderId !== undefined) {
         const data = await readAll(store, m);
-        const created = await importItem(gateway, await sessionNow(), folderId, data, trafficKey);
+        const created = await importInto(target, folderId, data);
         createdIds[m.messageId] = created.itemId;
         present.add(m.sha256);
       }

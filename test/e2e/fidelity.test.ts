@@ -17,7 +17,7 @@ import { messageMatches } from "../../lib/catalog-index/search.js";
 import { compareAll } from "../../lib/dev/local/archive-truth.js";
 import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
 import { type GroundTruth, generateTenant, mutateTenant } from "../../lib/dev/sim/index.js";
-import { restoreByImport } from "../../lib/restore/import-restore.js";
+import { ARCHIVE_TARGET_PREFIX, restoreByImport } from "../../lib/restore/import-restore.js";
 import { verifyArchive } from "../../lib/verify/verify-blobs.js";
 import { loadTestCa } from "../support/sim-ca.js";
 
@@ -202,7 +202,7 @@ describe("content mode fidelity: every item kind of both mailboxes", () => {
   );
 
   it(
-    "restores an event, a contact folder and a whole archive mailbox into another mailbox: items equal the originals in every property; again: nothing added",
+    "restores an event, a contact folder and a whole archive mailbox into another user's mailboxes (the archive into its archive, or into its primary when asked): items equal the originals in every property; again: nothing added",
     async () => {
       const archive = stack!.app.archive.store;
       const gateway = stack!.app.gateway;
@@ -241,8 +241,8 @@ describe("content mode fidelity: every item kind of both mailboxes", () => {
       expect(done.created).toBe(wanted);
       expect(done.skipped).toBe(0);
       const after = (await store.groundTruth()).mailboxes.find((m) => m.userId === other.userId)!;
-      const restored = (path: string) =>
-        after.mailboxFolders.find((f) => f.mailbox === "primary" && f.path === path);
+      const restored = (path: string, mailbox: "primary" | "archive" = "primary", of = after) =>
+        of.mailboxFolders.find((f) => f.mailbox === mailbox && f.path === path);
       // Every restored item's export stream is byte for byte the archived one: equal in every property.
       const sortedHashes = (xs: Array<{ sha256: string }>) => xs.map((x) => x.sha256).sort();
       expect(sortedHashes(restored(`Restored e2e/${calendar.path}`)!.items)).toEqual([event.sha256]);
@@ -251,9 +251,13 @@ describe("content mode fidelity: every item kind of both mailboxes", () => {
         sortedHashes(contacts.messages),
       );
       expect(restored(`Restored e2e/${contacts.path}`)!.type).toBe("IPF.Contact");
+      // The archive's folders went to the target's archive mailbox (it has one), with their paths.
       // (Empty folders are not created, as a MIME restore does not create them.)
+      expect(plan.items.filter((i) => i.targetPath.startsWith(ARCHIVE_TARGET_PREFIX))).toHaveLength(
+        archived.reduce((n, f) => n + f.messages.length, 0),
+      );
       for (const f of archived.filter((x) => x.messages.length > 0)) {
-        const into = restored(`Restored e2e/In-Place Archive/${f.path}`);
+        const into = restored(`Restored e2e/${f.path}`, "archive");
         expect(into, f.path).toBeDefined();
         expect(sortedHashes(into!.items)).toEqual(sortedHashes(f.messages));
         expect(into!.type).toBe(f.class ?? "IPF.Note");
@@ -267,6 +271,50 @@ describe("content mode fidelity: every item kind of both mailboxes", () => {
       const twice = (await store.groundTruth()).mailboxes.find((m) => m.userId === other.userId)!;
       const count = (m: typeof twice) => m.mailboxFolders.reduce((n, f) => n + f.items.length, 0);
       expect(count(twice)).toBe(count(after));
+
+      // Asked to, the archive's folders go to the target's primary mailbox under In-Place Archive/.
+      const third = truth.mailboxes.find((m) => m.userId !== owner.userId && m.userId !== other.userId)!;
+      const archiveOnly = archived.filter((f) => f.messages.length > 0).map((f) => ({ ...f, path: f.path! }));
+      const intoPrimary = await restoreByImport(archive, gateway, archiveOnly, classOfPath, {
+        targetUser: third.userId,
+        intoFolder: "Restored e2e",
+        archiveInto: "primary",
+      });
+      expect(intoPrimary.created).toBe(archiveOnly.reduce((n, f) => n + f.messages.length, 0));
+      const thirdAfter = (await store.groundTruth()).mailboxes.find((m) => m.userId === third.userId)!;
+      for (const f of archiveOnly) {
+        const into = restored(`Restored e2e/In-Place Archive/${f.path}`, "primary", thirdAfter);
+        expect(into, f.path).toBeDefined();
+        expect(sortedHashes(into!.items)).toEqual(sortedHashes(f.messages));
+      }
+      expect(
+        thirdAfter.mailboxFolders.some((f) => f.mailbox === "archive" && f.path.startsWith("Restored")),
+      ).toBe(false);
+
+      // Into the original place: an item deleted from the owner's auto-expanded archive folder (its
+      // items in the auxiliary mailbox, where the import must go) comes back; the rest is there.
+      const expanded = truth.mailboxes
+        .find((m) => m.userId === owner.userId)!
+        .mailboxFolders.find(
+          (f) => f.mailbox === "archive" && f.itemsMailboxId !== owner.archiveMailboxId && f.items.length > 1,
+        );
+      expect(expanded, "an auto-expanded archive folder with items").toBeDefined();
+      const source = archived.find((f) => f.path === expanded!.path)!;
+      const lost = expanded!.items[0]!;
+      if (lost.type === "IPM.Note") store.deleteMessage(expanded!.itemsMailboxId, lost.id);
+      else store.deleteItem(expanded!.itemsMailboxId, lost.id);
+      const back = await restoreByImport(archive, gateway, [{ ...source, path: source.path! }], classOfPath, {
+        targetUser: owner.userId,
+        intoFolder: null,
+      });
+      expect({ created: back.created, skipped: back.skipped }).toEqual({
+        created: 1,
+        skipped: source.messages.length - 1,
+      });
+      const ownerAfter = (await store.groundTruth()).mailboxes.find((m) => m.userId === owner.userId)!;
+      const refilled = restored(expanded!.path, "archive", ownerAfter)!;
+      expect(refilled.itemsMailboxId).toBe(expanded!.itemsMailboxId);
+      expect(sortedHashes(refilled.items)).toEqual(sortedHashes(expanded!.items));
     },
     TEST_TIMEOUT,
   );

@@ -1,6 +1,6 @@
 /**
  * `mailstream restore <mailbox> [folder] [--message id] [--to mailbox] [--into name|--original]
- * [--at job|date] [--dry-run]`: puts archived mail back into a mailbox of the configured tenant.
+ * [--archive-into-primary] [--at job|date] [--dry-run]`: puts archived mail back into a mailbox of the configured tenant.
  */
 
 import { graphGatewayFromConfig } from "../../app/graph-gateway.js";
@@ -23,6 +23,8 @@ export interface RestoreCommandOptions extends ArchiveOptions {
   into?: string;
   /** `--original`: into the original folder paths instead of a new folder. */
   original?: boolean;
+  /** `--archive-into-primary`: an archive's folders into the target's primary mailbox, under `In-Place Archive/`. */
+  archiveIntoPrimary?: boolean;
   at?: string;
   dryRun?: boolean;
   json?: boolean;
@@ -78,6 +80,7 @@ export async function restoreCommand(
           ? await restoreByImport(ctx.archive, opts.gateway ?? built!.gateway, importFolders, classOfPath, {
               targetUser,
               intoFolder: opts.original ? null : (opts.into ?? defaultRestoreFolder()),
+              archiveInto: opts.archiveIntoPrimary ? "primary" : "archive",
               dryRun: opts.dryRun ?? false,
             })
           : undefined;

@@ -309,6 +309,10 @@ addAtOption(
   .option("--to <mailbox>", "target mailbox of the configured tenant (default: the source mailbox)")
   .option("--into <folder>", "new top folder to restore under (default: Restored <date>)")
   .option("--original", "restore into the original folders instead of a new one")
+  .option(
+    "--archive-into-primary",
+    "put an archive mailbox's folders into the target's primary mailbox under In-Place Archive/ (default: into the target's archive mailbox when it has one)",
+  )
   .option("--dry-run", "show what would be restored; change nothing")
   .option("--config <file>", "tenant configuration file (default: MAILSTREAM_* environment variables)")
   .option("--json", "print the result as JSON")

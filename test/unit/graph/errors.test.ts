@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { FatalError, MailboxUnavailableError, RetryableError, SkipError } from "../../../lib/errors.js";
 import {
   AccessDeniedError,
+  errorDetailOf,
   FolderNotFoundError,
   GraphAuthorizationError,
   GraphRequestError,
@@ -19,6 +20,19 @@ const at = (status: number, code: string | undefined) => ({
 });
 
 describe("mapGraphError", () => {
+  it("quotes the body's message (Graph's error.message or an Outlook host's Message), cut at 300 characters", () => {
+    expect(errorDetailOf({ error: { code: "X", message: "Folder is gone." } })).toBe("Folder is gone.");
+    expect(errorDetailOf({ Message: "Invalid import session." })).toBe("Invalid import session.");
+    expect(errorDetailOf({ error: { code: "X" } })).toBeUndefined();
+    expect(errorDetailOf(undefined)).toBeUndefined();
+    const refused = mapGraphError({ ...at(409, undefined), detail: "Invalid import session." });
+    expect(refused).toBeInstanceOf(GraphRequestError);
+    expect(refused.message).toMatch(/answered 409 \(no code\): Invalid import session\.$/);
+    expect((refused as GraphRequestError).detail).toBe("Invalid import session.");
+    const long = mapGraphError({ ...at(400, "Bad"), detail: "x".repeat(1000) });
+    expect(long.message).toMatch(/answered 400 Bad: x{300}$/);
+  });
+
   it("maps missing mailboxes, items, folders and denied access to skip errors by code", () => {
     expect(mapGraphError(at(404, "MailboxNotEnabledForRESTAPI"))).toBeInstanceOf(MailboxNotFoundError);
     expect(mapGraphError(at(404, "ErrorItemNotFound"))).toBeInstanceOf(ItemNotFoundError);
