@@ -143,6 +143,19 @@ export const deploymentConfigSchema = z
       .default({ max: 16, perMailboxConcurrency: 4, reserveConcurrency: true }),
     /** Delta page size (`Prefer: odata.maxpagesize`), items. 10–1000. Default 100. */
     pageSize: int(10, 1000).default(100),
+    /**
+     * What is kept of mail: `fidelity` (export streams), `mime` (`.eml`), `both`. Calendars,
+     * contacts, tasks, notes and archives are always export streams. Default `fidelity`.
+     */
+    mailContent: z
+      .enum(["fidelity", "mime", "both"], { error: "expected one of fidelity, mime, both" })
+      .default("fidelity"),
+    /**
+     * Users per discovery piece (one directory page): a piece probes, lists and plans them in one
+     * go, the coordinator's first invocation runs pieces and controllers run the rest. 1–999.
+     * Default 999.
+     */
+    discoveryPieceMailboxes: int(1, 999).default(999),
     /** Mailboxes to back up (address, `@domain`, `group:<name>`). Default: all. */
     include: z.array(mailboxRule).default([]),
     /** Mailboxes to leave out, same forms as `include`. Default: none. */

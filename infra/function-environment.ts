@@ -46,20 +46,30 @@ export function functionEnvironments(
     ...(config.authority ? { MAILSTREAM_AUTHORITY: config.authority } : {}),
   };
   const staleness = { MAILSTREAM_HEARTBEAT_STALE_SECONDS: String(config.heartbeatStaleSeconds) };
+  // Discovery and planning: the coordinator runs a job's first pieces, controllers its
+  // continuations, and both must select and plan alike (a continuation that lacked the rules
+  // would back up excluded mailboxes).
+  const discovery = {
+    MAILSTREAM_STREAMS_MAX: String(config.streams.max),
+    MAILSTREAM_MAIL_CONTENT: config.mailContent,
+    MAILSTREAM_DISCOVERY_PIECE_MAILBOXES: String(config.discoveryPieceMailboxes),
+    ...(config.include.length > 0 ? { MAILSTREAM_INCLUDE: config.include.join(",") } : {}),
+    ...(config.exclude.length > 0 ? { MAILSTREAM_EXCLUDE: config.exclude.join(",") } : {}),
+  };
   return {
-    // Plans (streams, concurrency, page size), discovers (include/exclude), sweeps on every tick.
+    // Plans (streams, concurrency, page size, content mode), discovers (include/exclude), sweeps on every tick.
     coordinator: {
       ...jobRecords,
       ...graph,
       ...staleness,
-      MAILSTREAM_STREAMS_MAX: String(config.streams.max),
-      ...(config.include.length > 0 ? { MAILSTREAM_INCLUDE: config.include.join(",") } : {}),
-      ...(config.exclude.length > 0 ? { MAILSTREAM_EXCLUDE: config.exclude.join(",") } : {}),
+      ...discovery,
     },
-    // Backs up units until its deadline margin; large messages go through the staging bucket.
+    // Backs up units until its deadline margin (and runs discovery continuations); large
+    // messages go through the staging bucket.
     controller: {
       ...jobRecords,
       ...graph,
+      ...discovery,
       MAILSTREAM_ARCHIVE_STAGING_BUCKET: resources.stagingBucket,
       MAILSTREAM_DEADLINE_MARGIN_MS: String(config.deadlineMarginMs),
     },

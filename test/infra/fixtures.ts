@@ -21,6 +21,8 @@ export const FULL_CONFIG = {
   sweepSchedule: "rate(10 minutes)",
   streams: { max: 48, perMailboxConcurrency: 3 },
   pageSize: 250,
+  mailContent: "fidelity",
+  discoveryPieceMailboxes: 500,
   include: ["@contoso.com"],
   exclude: ["ceo@contoso.com", "group:Legal"],
   archivePrefix: "mail/",

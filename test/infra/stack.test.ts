@@ -301,17 +301,25 @@ describe("functions", () => {
       MAILSTREAM_PER_MAILBOX_CONCURRENCY: "3",
       MAILSTREAM_PAGE_SIZE: "250",
     };
+    // Discovery and planning: controllers run a job's later discovery pieces, so they select
+    // and plan with the coordinator's rules.
+    const discovery = {
+      MAILSTREAM_STREAMS_MAX: "48",
+      MAILSTREAM_MAIL_CONTENT: "fidelity",
+      MAILSTREAM_DISCOVERY_PIECE_MAILBOXES: "500",
+      MAILSTREAM_INCLUDE: "@contoso.com",
+      MAILSTREAM_EXCLUDE: "ceo@contoso.com,group:Legal",
+    };
     expect(envOf(full, full.stack.coordinator)).toEqual({
       ...jobRecords,
       ...graph,
+      ...discovery,
       MAILSTREAM_HEARTBEAT_STALE_SECONDS: "420",
-      MAILSTREAM_STREAMS_MAX: "48",
-      MAILSTREAM_INCLUDE: "@contoso.com",
-      MAILSTREAM_EXCLUDE: "ceo@contoso.com,group:Legal",
     });
     expect(envOf(full, full.stack.controller)).toEqual({
       ...jobRecords,
       ...graph,
+      ...discovery,
       MAILSTREAM_ARCHIVE_STAGING_BUCKET: ref(id(full, full.stack.archive.stagingBucket)),
       MAILSTREAM_DEADLINE_MARGIN_MS: "45000",
     });
@@ -324,6 +332,10 @@ describe("functions", () => {
     const minimalEnv = envOf(minimal, minimal.stack.coordinator);
     expect(minimalEnv.MAILSTREAM_ARCHIVE_PREFIX).toBeUndefined();
     expect(minimalEnv.MAILSTREAM_INCLUDE).toBeUndefined();
+    expect(minimalEnv).toMatchObject({
+      MAILSTREAM_MAIL_CONTENT: "fidelity",
+      MAILSTREAM_DISCOVERY_PIECE_MAILBOXES: "999",
+    });
     expect(JSON.stringify(full.template.toJSON())).not.toMatch(
       /clientSecret|privateKeyPem|BEGIN (RSA )?PRIVATE KEY/,
     );
