@@ -32,6 +32,8 @@ export interface ScenarioOutcome {
   kills: RawCall[];
   controllerInvocations: number;
   continuations: number;
+  /** Discovery pieces the controllers ran (a job's later pieces, handed on by the coordinator). */
+  discoveryPiecesOnControllers: number;
   failedInvocations: number;
 }
 
@@ -140,6 +142,8 @@ export async function runDeploymentScenario(r: Rehearsal): Promise<ScenarioOutco
     kills,
     controllerInvocations: r.controller.invocations,
     continuations,
+    discoveryPiecesOnControllers: r.controller.output.filter((l) => l.includes('"event":"discovery.piece"'))
+      .length,
     failedInvocations: await r.visibleMessages("FailedInvocations"),
   };
 }
