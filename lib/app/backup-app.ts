@@ -131,6 +131,10 @@ export function createSweepApp(options: SweepAppOptions): SweepApp {
   const ports = createBackupStatePorts(state);
   const archive = createArchive(createObjectStore(config, clients), {
     packs: { thresholdBytes: config.archive.packThresholdBytes },
+    compression: {
+      codec: config.archive.compression,
+      minSavingPercent: config.archive.compressionMinSavingPercent,
+    },
   });
   const queueUrl = config.streamQueueUrl;
   const queue: StreamQueue = queueUrl

@@ -6,10 +6,11 @@
  */
 import { Readable } from "node:stream";
 import type { BlobKind, BlobOwner, CatalogEntry, CatalogPartKey } from "../backup/ports.js";
-import { type PackLocation, type StoreBlobOptions, type StoredBlob, storeBlob } from "./blobs.js";
+import { findStoredBlob, type StoreBlobOptions, type StoredBlob, storeBlob } from "./blobs.js";
 import { itemContentOf, writeCatalogPart, writeFolders } from "./catalog.js";
+import { BodyEncoder, type BodyEncoding, type CompressionOptions } from "./encoding.js";
 import { type ManifestSource, writeManifest } from "./manifest.js";
-import { knownKey, type PackOptions, PackWriteError, PackWriter } from "./packs.js";
+import { knownKey, type PackedBody, type PackOptions, PackWriteError, PackWriter } from "./packs.js";
 import { writeReport } from "./reports.js";
 import type { ObjectStore } from "./store.js";
 
@@ -24,7 +25,7 @@ export interface Archive {
    * Where a packed body of the mailbox lies once its pack is written (after a catalog part write);
    * undefined for a body of its own object. For catalog lines of other kinds of item.
    */
-  locate(mailboxId: string, kind: BlobKind, sha256: string, size: number): PackLocation | undefined;
+  locate(mailboxId: string, kind: BlobKind, sha256: string, size: number): PackedBody | undefined;
   writeCatalogPart(key: CatalogPartKey, entries: readonly CatalogEntry[]): Promise<void>;
   /** Bytes of the mailbox's packed bodies that are not durable yet (see the port's `pendingPackBytes`). */
   pendingPackBytes(mailboxId: string): number;
@@ -63,13 +64,44 @@ export function catalogMeta<T extends Record<string, unknown>>(meta: T): T {
   return rest as T;
 }
 
-export interface ArchiveOptions extends StoreBlobOptions {
+export interface ArchiveOptions extends Omit<StoreBlobOptions, "encoder"> {
   /** Small bodies in packs (docs/archive-format.md "Packs"). Default: none (every body its own object). */
-  packs?: PackOptions;
+  packs?: Omit<PackOptions, "encoder">;
+  /**
+   * Bodies compressed where it pays, packed or not (docs/archive-format.md "Compression").
+   * Default: none (every body stored as it is).
+   */
+  compression?: CompressionOptions;
 }
 
+/**
+ * Bodies of their own whose stored form this process knows (by `kind:sha256`; null: as it is),
+ * so that a catalog line names it without a request: about 150 bytes each.
+ */
+const STANDALONE_KEPT = 10_000;
+
 export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Archive {
-  const packer = new PackWriter(store, opts.packs ?? { thresholdBytes: 0 });
+  const encoder = new BodyEncoder(opts.compression);
+  const blobOptions: StoreBlobOptions = {
+    ...(opts.memoryThresholdBytes !== undefined ? { memoryThresholdBytes: opts.memoryThresholdBytes } : {}),
+    encoder,
+  };
+  const packer = new PackWriter(store, { ...(opts.packs ?? { thresholdBytes: 0 }), encoder });
+  const standalone = new Map<string, BodyEncoding | null>();
+  const remember = (kind: BlobKind, blob: StoredBlob): StoredBlob => {
+    if (blob.pack) return blob;
+    const key = knownKey(kind, blob.sha256);
+    standalone.delete(key);
+    standalone.set(key, blob.encoding ?? null);
+    if (standalone.size > STANDALONE_KEPT) standalone.delete(standalone.keys().next().value as string);
+    return blob;
+  };
+  /** How a body of its own is stored: as this process stored it, or as the archive holds it. */
+  const standaloneEncoding = async (kind: BlobKind, sha256: string, size: number) => {
+    const known = standalone.get(knownKey(kind, sha256));
+    if (known !== undefined) return known ?? undefined;
+    return (await findStoredBlob(store, sha256, kind, size))?.encoding;
+  };
   const packing = packer.thresholdBytes > 0;
   const locate = (mailboxId: string, kind: BlobKind, sha256: string, size: number) => {
     if (!packing || !packer.packs(size)) return undefined;
@@ -83,17 +115,17 @@ export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Ar
   return {
     store,
     async storeBlob(kind, body, owner) {
-      if (!packing || !owner) return storeBlob(store, kind, body, opts);
+      if (!packing || !owner) return remember(kind, await storeBlob(store, kind, body, blobOptions));
       const start = await readUpTo(body, packer.thresholdBytes);
       if (start.whole) return packer.add(owner.mailboxId, kind, start.whole);
-      return storeBlob(store, kind, start.stream, opts);
+      return remember(kind, await storeBlob(store, kind, start.stream, blobOptions));
     },
     locate,
     pendingPackBytes: (mailboxId) => (packing ? packer.pendingBytes(mailboxId) : 0),
     async writeCatalogPart(key, entries) {
       // No line may name a body that is not durable: write the packs holding its bodies first
       // (only those: other bodies keep filling the mailbox's open pack).
-      let located = new Map<string, PackLocation>();
+      let located = new Map<string, PackedBody>();
       if (packing) {
         const bodies: Array<{ kind: BlobKind; sha256: string }> = [];
         for (const e of entries) {
@@ -106,40 +138,46 @@ export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Ar
         }
         if (bodies.length > 0) located = await packer.settleFor(key.mailboxId, bodies);
       }
-      // Where each packed body of the part lies, as the pack writes left it.
-      const place = (kind: BlobKind, sha256: string, size: number) => {
-        if (!packing || !packer.packs(size)) return undefined;
-        const location = located.get(knownKey(kind, sha256));
-        if (!location)
+      // Where each body of the part lies, as the pack writes left it, and how it is stored.
+      const place = async (
+        kind: BlobKind,
+        sha256: string,
+        size: number,
+      ): Promise<{ pack?: PackedBody["location"]; encoding?: BodyEncoding }> => {
+        if (!packing || !packer.packs(size)) {
+          const encoding = await standaloneEncoding(kind, sha256, size);
+          return encoding ? { encoding } : {};
+        }
+        const packed = located.get(knownKey(kind, sha256));
+        if (!packed)
           throw new PackWriteError(
             `content ${sha256} (${kind}, ${size} bytes): expected it in a written pack of mailbox ${key.mailboxId}, found it lost (its pack could not be written); it is stored again`,
           );
-        return location;
+        return { pack: packed.location, ...(packed.encoding ? { encoding: packed.encoding } : {}) };
       };
-      await writeCatalogPart(
-        store,
-        key,
-        entries.map((e) => {
+      const lines = await Promise.all(
+        entries.map(async (e) => {
           if (e.kind !== "upsert") return e;
           const content = itemContentOf(e);
-          const pack = place(content.content === "export" ? "export" : "mime", e.sha256, e.size);
-          const exportPack = content.export
-            ? place("export", content.export.sha256, content.export.size)
-            : undefined;
+          const body = await place(content.content === "export" ? "export" : "mime", e.sha256, e.size);
+          const exportBody = content.export
+            ? await place("export", content.export.sha256, content.export.size)
+            : {};
           return {
-            kind: "upsert",
+            kind: "upsert" as const,
             messageId: e.messageId,
             folderId: e.folderId,
             sha256: e.sha256,
             size: e.size,
-            ...(pack ? { pack } : {}),
+            ...body,
             ...(typeof e.meta.changeKey === "string" ? { changeKey: e.meta.changeKey } : {}),
             meta: catalogMeta(e.meta),
             ...content,
-            ...(content.export && exportPack ? { export: { ...content.export, pack: exportPack } } : {}),
+            ...(content.export ? { export: { ...content.export, ...exportBody } } : {}),
           };
         }),
       );
+      await writeCatalogPart(store, key, lines);
     },
     async recordFolders(jobId, mailboxId, folders) {
       await writeFolders(

@@ -5,8 +5,10 @@
  * API's opaque full-fidelity data) as `.fts`, byte for byte as the service gave it.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { PassThrough, Readable, Transform } from "node:stream";
+import { PassThrough, Readable, Transform, type Writable } from "node:stream";
+import { createGzip } from "node:zlib";
 import type { BlobKind } from "../backup/ports.js";
+import { type BodyEncoder, type BodyEncoding, decodeStream } from "./encoding.js";
 import { BlobIntegrityError } from "./errors.js";
 import { BLOB_EXTENSIONS, blobKey, STAGING_PREFIX } from "./keys.js";
 import type { ObjectStore } from "./store.js";
@@ -22,7 +24,7 @@ const CONTENT_TYPES: Record<BlobKind, string> = {
 export interface StoredBlob {
   /** Lowercase hex SHA-256 of the bytes: the blob's address. */
   sha256: string;
-  /** Size in bytes. */
+  /** Size in bytes (of the body itself, uncompressed). */
   size: number;
   /** The blob's key in the archive. */
   key: string;
@@ -30,12 +32,16 @@ export interface StoredBlob {
   existed: boolean;
   /** Set when the body lies in a pack (then `key` is the pack's key). */
   pack?: PackLocation;
+  /** Set when the body is stored compressed (its own object's key then ends in `.gz`). */
+  encoding?: BodyEncoding;
 }
 
 /** @deprecated name of {@link StoredBlob}, kept for callers that store MIME. */
 export type StoredMime = StoredBlob;
 
 export interface StoreBlobOptions {
+  /** Compresses a body where it pays (encoding.ts). Default: every body stored as it is. */
+  encoder?: BodyEncoder;
   /**
    * Bytes kept in memory before the body is spilled to a staging upload, 1 B..64 MiB.
    * Default 4 MiB: most items are smaller and are written once, straight to their address.
@@ -45,6 +51,12 @@ export interface StoreBlobOptions {
 export type StoreMimeOptions = StoreBlobOptions;
 
 const DEFAULT_THRESHOLD = 4 * 1024 * 1024;
+
+/** A body streamed to staging (above the memory threshold) is compressed when its first MiB pays. */
+const SPILL_PROBE_BYTES = 1024 * 1024;
+
+/** The content type of a body compressed with gzip (`.gz`), whatever its kind. */
+const GZIP_CONTENT_TYPE = "application/gzip";
 
 /** Stores a message's MIME (a blob of kind `mime`, `.eml`); see {@link storeBlob}. */
 export function storeMime(
@@ -57,10 +69,12 @@ export function storeMime(
 
 /**
  * Stores an item body of a kind under its content address, hashing while it streams. A body up
- * to the threshold is held in memory and written to its address when that is still empty. A
- * larger one is streamed to a staging key (multipart on S3) and then moved to its address, or
- * dropped when the address already exists: memory stays bounded whatever the size. A retried
- * call with the same bytes writes the same key with the same content.
+ * to the threshold is held in memory, compressed when that pays (`encoder`), and written to its
+ * address when that is still empty. A larger one is streamed (compressed when its first MiB
+ * compresses) to a staging key (multipart on S3) and then moved to its address, or dropped when
+ * the address already exists: memory stays bounded whatever the size. The address exists when
+ * the body is stored in either form (`<sha256>.<ext>` or `<sha256>.<ext>.gz`): the same bytes are
+ * never stored twice. A retried call with the same bytes writes the same key with the same content.
  */
 export async function storeBlob(
   store: ObjectStore,
@@ -69,12 +83,11 @@ export async function storeBlob(
   opts: StoreBlobOptions = {},
 ): Promise<StoredBlob> {
   const stream = Buffer.isBuffer(body) ? Readable.from([body]) : body;
-  const contentType = CONTENT_TYPES[kind];
   const threshold = Math.min(64 * 1024 * 1024, Math.max(1, opts.memoryThresholdBytes ?? DEFAULT_THRESHOLD));
   const hash = createHash("sha256");
   let size = 0;
   let held: Buffer[] = [];
-  let spill: { key: string; pass: PassThrough; done: Promise<void> } | undefined;
+  let spill: { key: string; pass: Writable; done: Promise<void>; encoding?: BodyEncoding } | undefined;
 
   try {
     for await (const raw of stream) {
@@ -90,13 +103,20 @@ export async function storeBlob(
       if (!spill) {
         held.push(chunk);
         if (size <= threshold) continue;
-        const key = `${STAGING_PREFIX}${randomUUID()}.${BLOB_EXTENSIONS[kind]}`;
-        const pass = new PassThrough();
-        spill = { key, pass, done: store.put(key, pass, { contentType }) };
-        // Surface an upload failure while we are still writing, instead of waiting forever on drain.
-        spill.done.catch(() => {});
         const first = Buffer.concat(held);
         held = [];
+        const compress = (await opts.encoder?.compresses(first.subarray(0, SPILL_PROBE_BYTES))) === true;
+        const encoding: BodyEncoding | undefined = compress ? "gzip" : undefined;
+        const key = `${STAGING_PREFIX}${randomUUID()}.${BLOB_EXTENSIONS[kind]}${compress ? ".gz" : ""}`;
+        const pass = compress ? createGzip() : new PassThrough();
+        spill = {
+          key,
+          pass,
+          done: store.put(key, pass, { contentType: compress ? GZIP_CONTENT_TYPE : CONTENT_TYPES[kind] }),
+          ...(encoding ? { encoding } : {}),
+        };
+        // Surface an upload failure while we are still writing, instead of waiting forever on drain.
+        spill.done.catch(() => {});
         await write(spill, first);
       } else {
         await write(spill, chunk);
@@ -112,26 +132,53 @@ export async function storeBlob(
   }
 
   const sha256 = hash.digest("hex");
-  const key = blobKey(sha256, kind);
   if (spill) {
     spill.pass.end();
     await spill.done;
-    const existing = await store.head(key);
-    if (existing && existing.size === size) {
+    const existing = await findStoredBlob(store, sha256, kind, size, spill.encoding);
+    if (existing) {
       await store.delete(spill.key);
-      return { sha256, size, key, existed: true };
+      return { sha256, size, existed: true, ...existing };
     }
+    const key = blobKey(sha256, kind, spill.encoding);
     await store.move(spill.key, key);
-    return { sha256, size, key, existed: false };
+    return { sha256, size, key, existed: false, ...(spill.encoding ? { encoding: spill.encoding } : {}) };
   }
-  const existing = await store.head(key);
-  if (existing && existing.size === size) return { sha256, size, key, existed: true };
-  await store.put(key, Buffer.concat(held), { contentType });
-  return { sha256, size, key, existed: false };
+  const whole = Buffer.concat(held);
+  const encoded = opts.encoder ? await opts.encoder.encode(whole) : { bytes: whole };
+  const existing = await findStoredBlob(store, sha256, kind, size, encoded.encoding);
+  if (existing) return { sha256, size, existed: true, ...existing };
+  const key = blobKey(sha256, kind, encoded.encoding);
+  await store.put(key, encoded.bytes, {
+    contentType: encoded.encoding ? GZIP_CONTENT_TYPE : CONTENT_TYPES[kind],
+  });
+  return { sha256, size, key, existed: false, ...(encoded.encoding ? { encoding: encoded.encoding } : {}) };
+}
+
+/**
+ * The object holding a body of its own, in either form: the form about to be written first
+ * (one HEAD when it exists), then the other (written by an earlier version, or under another
+ * compression setting). Undefined when neither exists.
+ */
+export async function findStoredBlob(
+  store: ObjectStore,
+  sha256: string,
+  kind: BlobKind,
+  size: number,
+  preferred?: BodyEncoding,
+): Promise<{ key: string; encoding?: BodyEncoding } | undefined> {
+  for (const encoding of preferred ? [preferred, undefined] : [undefined, "gzip" as const]) {
+    const key = blobKey(sha256, kind, encoding);
+    const found = await store.head(key);
+    // A plain object is whole when it has the body's size; a compressed one's size is its own.
+    if (found && (encoding ? found.size > 0 || size === 0 : found.size === size))
+      return { key, ...(encoding ? { encoding } : {}) };
+  }
+  return undefined;
 }
 
 /** Writes one chunk, waiting for the upload to take it (or failing when the upload failed). */
-async function write(spill: { pass: PassThrough; done: Promise<void> }, chunk: Buffer): Promise<void> {
+async function write(spill: { pass: Writable; done: Promise<void> }, chunk: Buffer): Promise<void> {
   if (spill.pass.write(chunk)) return;
   await Promise.race([
     new Promise<void>((resolve) => spill.pass.once("drain", resolve)),
@@ -157,7 +204,7 @@ export interface PackLocation {
   key: string;
   /** First byte of the body in the pack. */
   offset: number;
-  /** The body's size in bytes. */
+  /** Bytes the body takes in the pack (compressed, when its `encoding` says so). */
   length: number;
 }
 
@@ -165,11 +212,15 @@ export interface PackLocation {
  * A blob to read: its SHA-256 (an object of its own at its content address), or a catalog
  * line's `{ sha256, pack }` (inside a pack when `pack` is set).
  */
-export type BlobRef = string | { sha256: string; pack?: PackLocation | undefined };
+export type BlobRef =
+  | string
+  | { sha256: string; pack?: PackLocation | undefined; encoding?: BodyEncoding | undefined };
 
 /**
- * The blob's bytes, exactly as stored: one GET of its own object, or one ranged GET of its pack.
- * Throws `ObjectNotFoundError` when missing.
+ * The blob's bytes: one GET of its own object, or one ranged GET of its pack, decompressed when
+ * the reference says it is stored compressed (`encoding`; its own object is then `….gz`): a
+ * damaged compressed body fails the stream with a `BodyEncodingError`. Throws
+ * `ObjectNotFoundError` when missing.
  */
 export async function readBlob(
   store: ObjectStore,
@@ -178,10 +229,12 @@ export async function readBlob(
 ): Promise<Readable> {
   const sha256 = typeof ref === "string" ? ref : ref.sha256;
   const pack = typeof ref === "string" ? undefined : ref.pack;
+  const encoding = typeof ref === "string" ? undefined : ref.encoding;
   const key = pack
     ? `${pack.key} bytes ${pack.offset}..${pack.offset + pack.length - 1}`
-    : blobKey(sha256, opts.kind);
-  const body = pack ? await store.getRange(pack.key, pack.offset, pack.length) : await store.get(key);
+    : blobKey(sha256, opts.kind, encoding);
+  const stored = pack ? await store.getRange(pack.key, pack.offset, pack.length) : await store.get(key);
+  const body = encoding ? decodeStream(stored, encoding, `blob ${key}`) : stored;
   if (!opts.verify) return body;
   const hash = createHash("sha256");
   const check = new Transform({
@@ -202,7 +255,10 @@ export async function readBlob(
   return body.pipe(check);
 }
 
-/** True when the archive holds the blob. */
+/** True when the archive holds the blob as an object of its own (as it is, or compressed). */
 export async function hasBlob(store: ObjectStore, sha256: string, kind: BlobKind = "mime"): Promise<boolean> {
-  return (await store.head(blobKey(sha256, kind))) !== null;
+  return (
+    (await store.head(blobKey(sha256, kind))) !== null ||
+    (await store.head(blobKey(sha256, kind, "gzip"))) !== null
+  );
 }

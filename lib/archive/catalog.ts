@@ -11,6 +11,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { PackLocation } from "./blobs.js";
+import type { BodyEncoding } from "./encoding.js";
 import { CatalogLineError, CatalogPartError } from "./errors.js";
 import {
   type CatalogPartId,
@@ -33,12 +34,20 @@ export const packLocationSchema = z.object({
   length: z.number().int().nonnegative(),
 });
 
+/** How a body is stored (format 4; absent: as it is): `gzip`, compressed (docs/archive-format.md "Compression"). */
+export const encodingSchema = z.literal("gzip");
+
 /** What an item's blobs are: the fields of {@link ItemContentFields}. */
 export const itemContentSchema = {
   content: z.literal("export").optional(),
   itemClass: z.string().min(1).optional(),
   export: z
-    .looseObject({ sha256, size: z.number().int().nonnegative(), pack: packLocationSchema.optional() })
+    .looseObject({
+      sha256,
+      size: z.number().int().nonnegative(),
+      pack: packLocationSchema.optional(),
+      encoding: encodingSchema.optional(),
+    })
     .optional(),
 };
 
@@ -55,7 +64,7 @@ export interface ItemContentFields {
    * Content mode `both`: the message's export stream besides its MIME, and where it lies in a
    * pack (format 3; absent: its own object).
    */
-  export?: { sha256: string; size: number; pack?: PackLocation };
+  export?: { sha256: string; size: number; pack?: PackLocation; encoding?: BodyEncoding };
 }
 
 /**
@@ -78,6 +87,7 @@ export function itemContentOf(line: ItemContentFields): ItemContentFields {
             sha256: line.export.sha256,
             size: line.export.size,
             ...(line.export.pack ? { pack: line.export.pack } : {}),
+            ...(line.export.encoding ? { encoding: line.export.encoding } : {}),
           },
         }
       : {}),
@@ -96,6 +106,8 @@ const upsertSchema = z.looseObject({
   meta: z.record(z.string(), z.unknown()),
   /** Since part format 3: the body lies in a pack (absent: its own object at its content address). */
   pack: packLocationSchema.optional(),
+  /** Since part format 4: the body is stored compressed (in its pack, or as `….gz`). */
+  encoding: encodingSchema.optional(),
 });
 const removedSchema = z.looseObject({ kind: z.literal("removed"), messageId: id, folderId: id });
 const folderResetSchema = z.looseObject({ kind: z.literal("folder-reset"), folderId: id });
@@ -134,6 +146,8 @@ export interface UpsertEntry extends ItemContentFields {
   meta: Record<string, unknown>;
   /** Where the body lies in a pack (format 3); absent: its own object, `blobs/sha256/…`. */
   pack?: PackLocation;
+  /** How the body is stored (format 4): `gzip`, compressed; absent: as it is. */
+  encoding?: BodyEncoding;
 }
 
 /** A delta `@removed`: the message was deleted, or moved out of this folder. */
@@ -168,9 +182,10 @@ export interface FolderRecord {
 
 /**
  * The format of the catalog parts this code writes. Format 1: no header; 2: a header line first;
- * 3: an upsert may name the pack its body lies in (`pack`).
+ * 3: an upsert may name the pack its body lies in (`pack`); 4: a body may be stored compressed
+ * (`encoding`).
  */
-export const CATALOG_PART_VERSION = 3;
+export const CATALOG_PART_VERSION = 4;
 
 /** The first line of a part of format 2: what follows it. */
 export interface PartHeader {

@@ -48,14 +48,16 @@ export const BLOB_EXTENSIONS: Readonly<Record<BlobKind, string>> = Object.freeze
 });
 
 /**
- * `blobs/sha256/<aa>/<bb>/<sha256>.<ext>`: two fan-out levels keep listings and folders small;
- * the extension says the kind (`.eml` MIME, `.fts` export stream).
+ * `blobs/sha256/<aa>/<bb>/<sha256>.<ext>[.gz]`: two fan-out levels keep listings and folders
+ * small; the extension says the kind (`.eml` MIME, `.fts` export stream), and `.gz` that the
+ * object is the body gzip-compressed (its address stays the SHA-256 of the uncompressed body).
  */
-export function blobKey(sha256: string, kind: BlobKind = "mime"): string {
+export function blobKey(sha256: string, kind: BlobKind = "mime", encoding?: "gzip"): string {
   if (!/^[0-9a-f]{64}$/.test(sha256)) {
     throw new InvalidKeyError(sha256, "expected a lowercase hex SHA-256 (64 characters)");
   }
-  return `${BLOB_PREFIX}${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}.${BLOB_EXTENSIONS[kind]}`;
+  const suffix = encoding === "gzip" ? ".gz" : "";
+  return `${BLOB_PREFIX}${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}.${BLOB_EXTENSIONS[kind]}${suffix}`;
 }
 
 export const PACK_PREFIX = "blobs/packs/";

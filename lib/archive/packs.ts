@@ -17,6 +17,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
 import { RetryableError } from "../errors.js";
 import type { BlobKind, PackLocation, StoredBlob } from "./blobs.js";
+import { BodyEncoder, type BodyEncoding } from "./encoding.js";
 import { packIndexKey, packKey, packPrefix } from "./keys.js";
 import { listAll, type ObjectStore } from "./store.js";
 
@@ -33,6 +34,8 @@ export interface PackOptions {
    * Default 32: loading a mailbox's index stays a LIST and a few GETs.
    */
   mergeAbove?: number;
+  /** Compresses a body where it pays (encoding.ts). Default: every body packed as it is. */
+  encoder?: BodyEncoder;
 }
 
 export const PACK_DEFAULTS = {
@@ -47,11 +50,17 @@ const indexEntrySchema = z.looseObject({
   kind: z.enum(["mime", "export"]),
   pack: z.string().min(1),
   offset: z.number().int().nonnegative(),
+  /** Bytes the body takes in the pack (compressed, with `encoding`). */
   length: z.number().int().nonnegative(),
+  /** Since version 2: the body's own size (absent: `length`, stored as it is). */
+  size: z.number().int().nonnegative().optional(),
+  /** Since version 2: `gzip` when the body is stored compressed (absent: as it is). */
+  encoding: z.literal("gzip").optional(),
 });
 export const packIndexSchema = z.looseObject({
   format: z.literal("mailstream.pack-index"),
-  version: z.literal(1),
+  /** 1: bodies as they are; 2: an entry may be compressed (`encoding`, `size`). */
+  version: z.union([z.literal(1), z.literal(2)]),
   /** The indexes this one merges (absent in a pack's own index). */
   merged: z.array(z.string()).optional(),
   entries: z.array(indexEntrySchema),
@@ -59,12 +68,18 @@ export const packIndexSchema = z.looseObject({
 export type PackIndex = z.infer<typeof packIndexSchema>;
 export type PackIndexEntry = z.infer<typeof indexEntrySchema>;
 
-/** The format of pack indexes this code writes. */
-export const PACK_INDEX_VERSION = 1;
+/** The format of pack indexes this code writes (2: entries may be compressed). */
+export const PACK_INDEX_VERSION = 2;
+
+/** Where a packed body lies, and how it is stored there. */
+export interface PackedBody {
+  location: PackLocation;
+  /** Set when the body is stored compressed: `location.length` is then the compressed size. */
+  encoding?: BodyEncoding;
+}
 
 /** A body this process knows to be stored (or pending in one of its open packs). */
-interface Known {
-  location: PackLocation;
+interface Known extends PackedBody {
   /** The pack it is in, while that pack is not yet written. */
   pending?: OpenPack;
 }
@@ -107,6 +122,7 @@ export class PackWriter {
   readonly thresholdBytes: number;
   private readonly maxPackBytes: number;
   private readonly mergeAbove: number;
+  private readonly encoder: BodyEncoder;
   private readonly mailboxes = new Map<string, MailboxIndex>();
   private readonly open = new Map<string, OpenPack>();
   private readonly writing = new Set<Promise<void>>();
@@ -120,6 +136,7 @@ export class PackWriter {
     this.thresholdBytes = clamp(opts.thresholdBytes ?? PACK_DEFAULTS.thresholdBytes, 0, 16 * 1024 * 1024);
     this.maxPackBytes = clamp(opts.maxPackBytes ?? PACK_DEFAULTS.maxPackBytes, 1024 * 1024, 64 * 1024 * 1024);
     this.mergeAbove = clamp(opts.mergeAbove ?? PACK_DEFAULTS.mergeAbove, 2, 10_000);
+    this.encoder = opts.encoder ?? new BodyEncoder();
   }
 
   /** True when a body of this size goes into a pack. */
@@ -128,32 +145,61 @@ export class PackWriter {
   }
 
   /**
-   * Adds a small body to the mailbox's open pack, unless the mailbox's packs (or this process)
-   * already hold it. The body is durable once {@link settle} has returned.
+   * Adds a small body to the mailbox's open pack (compressed when that pays), unless the
+   * mailbox's packs (or this process) already hold it, in either form. The body is durable once
+   * {@link settle} has returned.
    */
   async add(mailboxId: string, kind: BlobKind, body: Buffer): Promise<StoredBlob> {
     const sha256 = createHash("sha256").update(body).digest("hex");
     const key = knownKey(kind, sha256);
     const index = this.indexOf(mailboxId);
     await index.loaded;
-    const known = index.known.get(key) ?? this.knownElsewhere(key);
-    if (known) {
+    const stored = (known: Known): StoredBlob => {
       index.known.set(key, known);
-      return { sha256, size: body.length, key: known.location.key, existed: true, pack: known.location };
-    }
+      return {
+        sha256,
+        size: body.length,
+        key: known.location.key,
+        existed: true,
+        pack: known.location,
+        ...(known.encoding ? { encoding: known.encoding } : {}),
+      };
+    };
+    const known = index.known.get(key) ?? this.knownElsewhere(key);
+    if (known) return stored(known);
+    const encoded = await this.encoder.encode(body);
+    // Stored meanwhile by another caller with the same bytes (while the encoding was awaited).
+    const meanwhile = index.known.get(key) ?? this.knownElsewhere(key);
+    if (meanwhile) return stored(meanwhile);
     let pack = this.open.get(mailboxId);
     if (!pack) {
       const id = `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomUUID()}`;
       pack = { mailboxId, id, key: packKey(mailboxId, id), chunks: [], size: 0, entries: [] };
       this.open.set(mailboxId, pack);
     }
-    const location: PackLocation = { key: pack.key, offset: pack.size, length: body.length };
-    pack.chunks.push(body);
-    pack.size += body.length;
-    pack.entries.push({ sha256, kind, pack: pack.key, offset: location.offset, length: location.length });
-    index.known.set(key, { location, pending: pack });
+    const encoding = encoded.encoding;
+    const location: PackLocation = { key: pack.key, offset: pack.size, length: encoded.bytes.length };
+    pack.chunks.push(encoded.bytes);
+    pack.size += encoded.bytes.length;
+    pack.entries.push({
+      sha256,
+      kind,
+      pack: pack.key,
+      offset: location.offset,
+      length: location.length,
+      size: body.length,
+      ...(encoding ? { encoding } : {}),
+    });
+    index.known.set(key, { location, pending: pack, ...(encoding ? { encoding } : {}) });
     if (pack.size >= this.maxPackBytes) this.seal(pack);
-    return { sha256, size: body.length, key: pack.key, existed: false, pack: location };
+    return {
+      sha256,
+      size: body.length,
+      key: pack.key,
+      existed: false,
+      pack: location,
+      ...(encoding ? { encoding } : {}),
+    };
   }
 
   /**
@@ -161,7 +207,7 @@ export class PackWriter {
    * process knows no such body (its pack could not be written). Throws {@link PackWriteError}
    * while its pack is still open.
    */
-  locate(mailboxId: string, kind: BlobKind, sha256: string): PackLocation | undefined {
+  locate(mailboxId: string, kind: BlobKind, sha256: string): PackedBody | undefined {
     const key = knownKey(kind, sha256);
     const known = this.mailboxes.get(mailboxId)?.known.get(key) ?? this.knownElsewhere(key);
     if (!known) return undefined;
@@ -169,7 +215,7 @@ export class PackWriter {
       throw new PackWriteError(
         `content ${sha256}: expected its pack ${known.pending.key} written, found it still open`,
       );
-    return known.location;
+    return packedBody(known);
   }
 
   /**
@@ -183,7 +229,7 @@ export class PackWriter {
   async settleFor(
     mailboxId: string,
     bodies: ReadonlyArray<{ kind: BlobKind; sha256: string }>,
-  ): Promise<Map<string, PackLocation>> {
+  ): Promise<Map<string, PackedBody>> {
     const packs = new Set<OpenPack>();
     const found: Array<{ key: string; known: Known }> = [];
     for (const b of bodies) {
@@ -195,8 +241,8 @@ export class PackWriter {
     }
     for (const pack of packs) this.seal(pack);
     await Promise.allSettled([...packs].map((p) => p.written));
-    const located = new Map<string, PackLocation>();
-    for (const { key, known } of found) if (!known.pending?.failed) located.set(key, known.location);
+    const located = new Map<string, PackedBody>();
+    for (const { key, known } of found) if (!known.pending?.failed) located.set(key, packedBody(known));
     return located;
   }
 
@@ -244,7 +290,7 @@ export class PackWriter {
     for (const index of this.mailboxes.values())
       for (const [key, known] of index.known) {
         if (known.pending !== pack) continue;
-        if (ok) index.known.set(key, { location: known.location });
+        if (ok) index.known.set(key, packedBody(known));
         else index.known.delete(key);
       }
   }
@@ -292,6 +338,7 @@ export class PackWriter {
       if (!known.has(knownKey(e.kind, e.sha256)))
         known.set(knownKey(e.kind, e.sha256), {
           location: { key: e.pack, offset: e.offset, length: e.length },
+          ...(e.encoding ? { encoding: e.encoding } : {}),
         });
     if (found.read.length > this.mergeAbove) {
       const name = `merged-${new Date().toISOString().replace(/[:.]/g, "-")}-${randomUUID()}`;
@@ -302,6 +349,11 @@ export class PackWriter {
       );
     }
   }
+}
+
+/** A known body's place, without its pending pack. */
+function packedBody(known: PackedBody): PackedBody {
+  return { location: known.location, ...(known.encoding ? { encoding: known.encoding } : {}) };
 }
 
 function clamp(n: number, min: number, max: number): number {
@@ -357,7 +409,7 @@ export async function readPackIndex(store: ObjectStore, key: string): Promise<Pa
   const parsed = packIndexSchema.safeParse(JSON.parse((await store.getBytes(key)).toString("utf8")));
   if (!parsed.success)
     throw new Error(
-      `pack index ${key}: expected a mailstream.pack-index of version 1, found ${parsed.error.message}`,
+      `pack index ${key}: expected a mailstream.pack-index of version 1 or 2, found ${parsed.error.message}`,
     );
   return parsed.data;
 }

@@ -14,6 +14,7 @@ import {
   readCatalogPart,
   readFolders,
 } from "./catalog.js";
+import type { BodyEncoding } from "./encoding.js";
 import { type CatalogDamageError, CatalogLineError } from "./errors.js";
 import { compareJobIds, parseSnapshotKey, snapshotPrefix } from "./keys.js";
 import {
@@ -38,6 +39,8 @@ export interface ViewMessage extends ItemContentFields {
   jobId: string;
   /** Where its body lies in a pack; absent: its own object. */
   pack?: PackLocation;
+  /** `gzip`: its body is stored compressed; absent: as it is. */
+  encoding?: BodyEncoding;
 }
 
 export interface ViewFolder {
@@ -110,6 +113,7 @@ export class MailboxState {
           jobId,
           ...itemContentOf(entry),
           ...(entry.pack ? { pack: entry.pack } : {}),
+          ...(entry.encoding ? { encoding: entry.encoding } : {}),
         });
         return;
       case "removed": {
@@ -140,6 +144,7 @@ export class MailboxState {
         jobId: m.jobId,
         ...itemContentOf(m),
         ...(m.pack ? { pack: m.pack } : {}),
+        ...(m.encoding ? { encoding: m.encoding } : {}),
       });
     }
     return state;

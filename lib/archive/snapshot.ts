@@ -8,6 +8,7 @@ import { Readable } from "node:stream";
 import { z } from "zod";
 import type { PackLocation } from "./blobs.js";
 import {
+  encodingSchema,
   type FolderRecord,
   folderRecordSchema,
   type ItemContentFields,
@@ -16,6 +17,7 @@ import {
   parseJsonLines,
   toJsonLines,
 } from "./catalog.js";
+import type { BodyEncoding } from "./encoding.js";
 import { CatalogLineError } from "./errors.js";
 import { snapshotKey } from "./keys.js";
 import type { ObjectStore } from "./store.js";
@@ -23,8 +25,11 @@ import type { ObjectStore } from "./store.js";
 export const snapshotHeaderSchema = z.looseObject({
   kind: z.literal("snapshot"),
   format: z.literal("mailstream.snapshot"),
-  /** 1; 2 since packs: a message may name the pack its body lies in. */
-  version: z.union([z.literal(1), z.literal(2)]),
+  /**
+   * 1; 2 since packs: a message may name the pack its body lies in; 3 since compression: its
+   * body may be stored compressed (`encoding`).
+   */
+  version: z.union([z.literal(1), z.literal(2), z.literal(3)]),
   mailboxId: z.string().min(1),
   /** The last job the snapshot includes. */
   jobId: z.string().min(1),
@@ -46,6 +51,8 @@ export const snapshotMessageSchema = z.looseObject({
   ...itemContentSchema,
   /** Since version 2: where the body lies in a pack. */
   pack: packLocationSchema.optional(),
+  /** Since version 3: the body is stored compressed. */
+  encoding: encodingSchema.optional(),
 });
 export type SnapshotMessage = z.infer<typeof snapshotMessageSchema>;
 
@@ -59,6 +66,7 @@ export interface SnapshotMessageFields extends ItemContentFields {
   meta: Record<string, unknown>;
   jobId: string;
   pack?: PackLocation;
+  encoding?: BodyEncoding;
 }
 
 const lineSchema = z.discriminatedUnion("kind", [
@@ -84,7 +92,7 @@ export async function writeSnapshot(
   const key = snapshotKey(header.mailboxId, header.jobId);
   // Streamed line by line: a snapshot of a large mailbox is never built as one string.
   function* lines(): Generator<Buffer> {
-    yield toJsonLines([{ kind: "snapshot", format: "mailstream.snapshot", version: 2, ...header }]);
+    yield toJsonLines([{ kind: "snapshot", format: "mailstream.snapshot", version: 3, ...header }]);
     for (const f of folders) yield toJsonLines([f]);
     for (const m of messages) yield toJsonLines([{ kind: "message", ...m }]);
   }

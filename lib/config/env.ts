@@ -32,6 +32,12 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "MAILSTREAM_ARCHIVE_KMS_KEY_ID", path: "archive.kmsKeyId", kind: "string" },
   { name: "MAILSTREAM_ARCHIVE_STAGING_BUCKET", path: "archive.stagingBucket", kind: "string" },
   { name: "MAILSTREAM_ARCHIVE_PACK_THRESHOLD_BYTES", path: "archive.packThresholdBytes", kind: "integer" },
+  { name: "MAILSTREAM_ARCHIVE_COMPRESSION", path: "archive.compression", kind: "string" },
+  {
+    name: "MAILSTREAM_ARCHIVE_COMPRESSION_MIN_SAVING_PERCENT",
+    path: "archive.compressionMinSavingPercent",
+    kind: "integer",
+  },
   { name: "MAILSTREAM_STATE_TABLE", path: "stateTable", kind: "string" },
   { name: "MAILSTREAM_STREAM_QUEUE_URL", path: "streamQueueUrl", kind: "string" },
   { name: "AWS_REGION", path: "aws.region", kind: "string" },

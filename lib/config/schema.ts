@@ -112,6 +112,8 @@ export const credentialsSchema = z.discriminatedUnion("source", [secretsManagerC
   error: 'expected source "secretsManager" or "env"',
 });
 
+const compression = z.enum(["gzip", "none"], { error: "expected gzip or none" });
+
 /** Where backups go. */
 export const archiveSchema = z.discriminatedUnion(
   "kind",
@@ -141,6 +143,15 @@ export const archiveSchema = z.discriminatedUnion(
        * billable object size).
        */
       packThresholdBytes: integer(0, 16 * 1024 * 1024).default(128 * 1024),
+      /**
+       * `gzip`: an item body (packed or of its own) is stored gzip-compressed when that saves at
+       * least `compressionMinSavingPercent` of its bytes (MIME text does; attachments mostly do
+       * not); its address stays the SHA-256 of the exact bytes, checked after decompression
+       * (docs/archive-format.md "Compression"). `none`: every body as it is. Default `gzip`.
+       */
+      compression: compression.default("gzip"),
+      /** The share of its bytes compression must save for a body to be kept compressed, percent, 1..90. Default 10. */
+      compressionMinSavingPercent: integer(1, 90).default(10),
     }),
     z.strictObject({
       kind: z.literal("local"),
@@ -151,6 +162,10 @@ export const archiveSchema = z.discriminatedUnion(
        * `.eml` file.
        */
       packThresholdBytes: integer(0, 16 * 1024 * 1024).default(0),
+      /** As for S3. Default `none`: a local archive keeps every message a plain `.eml` file. */
+      compression: compression.default("none"),
+      /** As for S3, percent, 1..90. Default 10. */
+      compressionMinSavingPercent: integer(1, 90).default(10),
     }),
   ],
   { error: 'expected kind "s3" or "local"' },

@@ -7,6 +7,7 @@
  */
 import { type BlobRef, type PackLocation, readBlob } from "../archive/blobs.js";
 import { hasMime, listMailboxCatalog, readCatalogPart, readFolders } from "../archive/catalog.js";
+import type { BodyEncoding } from "../archive/encoding.js";
 import { BlobIntegrityError, ObjectNotFoundError } from "../archive/errors.js";
 import type { BlobKind } from "../archive/keys.js";
 import { FinalizedJobCache } from "../archive/manifest.js";
@@ -89,6 +90,7 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
       blobKind: BlobKind;
       size: number;
       pack?: PackLocation;
+      encoding?: BodyEncoding;
       referencedBy: BlobProblem["referencedBy"];
     }
   >();
@@ -120,12 +122,19 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
             jobId: catalog.jobId,
             messageId: entry.messageId,
           };
-          const blobs: Array<{ sha256: string; blobKind: BlobKind; size: number; pack?: PackLocation }> = [
+          const blobs: Array<{
+            sha256: string;
+            blobKind: BlobKind;
+            size: number;
+            pack?: PackLocation;
+            encoding?: BodyEncoding;
+          }> = [
             {
               sha256: entry.sha256,
               blobKind: hasMime(entry) ? "mime" : "export",
               size: entry.size,
               ...(entry.pack ? { pack: entry.pack } : {}),
+              ...(entry.encoding ? { encoding: entry.encoding } : {}),
             },
             ...(entry.export
               ? [
@@ -134,6 +143,7 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
                     blobKind: "export" as const,
                     size: entry.export.size,
                     ...(entry.export.pack ? { pack: entry.export.pack } : {}),
+                    ...(entry.export.encoding ? { encoding: entry.export.encoding } : {}),
                   },
                 ]
               : []),
@@ -141,7 +151,7 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
           for (const blob of blobs) {
             const place = blob.pack
               ? `${blob.blobKind}:${blob.sha256}@${blob.pack.key}:${blob.pack.offset}`
-              : `${blob.blobKind}:${blob.sha256}`;
+              : `${blob.blobKind}:${blob.sha256}${blob.encoding ? `.${blob.encoding}` : ""}`;
             if (!wanted.has(place)) wanted.set(place, { ...blob, referencedBy });
           }
         }
@@ -164,7 +174,12 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
     while (next < list.length) {
       const [, ref] = list[next++]!;
       const sha256 = ref.sha256;
-      const checked = await checkBlob(store, { sha256, pack: ref.pack }, ref.size, ref.blobKind);
+      const checked = await checkBlob(
+        store,
+        { sha256, pack: ref.pack, encoding: ref.encoding },
+        ref.size,
+        ref.blobKind,
+      );
       bytesRead += checked.bytes;
       if (checked.error) problems.push({ sha256, ...checked.error, referencedBy: ref.referencedBy });
       options.onProgress?.(++done, list.length);

@@ -61,6 +61,7 @@ export function stackEnvironment(stack: LocalStack, archivePath: string): Record
     MAILSTREAM_ARCHIVE: "local",
     MAILSTREAM_ARCHIVE_PATH: archivePath,
     MAILSTREAM_ARCHIVE_PACK_THRESHOLD_BYTES: String(stack.app.config.archive.packThresholdBytes),
+    MAILSTREAM_ARCHIVE_COMPRESSION: stack.app.config.archive.compression,
     MAILSTREAM_STATE_TABLE: stack.app.config.stateTable,
     MAILSTREAM_STREAM_QUEUE_URL: stack.queue.url,
     MAILSTREAM_STREAMS_MAX: String(stack.app.config.streams.max),

@@ -1,7 +1,9 @@
 /**
  * docs/archive-format.md promises that a message can be pulled out of its pack with the AWS CLI
  * and jq alone. This runs the documented commands, as written there, against an archive that
- * mailstream wrote to the S3 emulator: one message that lies in a pack, one of its own.
+ * mailstream wrote to the S3 emulator: messages that lie in a pack and messages of their own, each
+ * stored as it is (attachment-like bytes) and gzip-compressed (text), so that the documented
+ * `gunzip` step is run too.
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -37,13 +39,27 @@ beforeAll(async () => {
 afterAll(() => aws?.stop());
 
 describe("pulling a message out by hand (docs/archive-format.md)", () => {
-  it("the documented aws s3api and jq commands give a packed message's and a large message's exact bytes", async () => {
+  it("the documented aws s3api, jq and gunzip commands give packed and large messages' exact bytes, compressed or not", async () => {
     const bucket = await aws.createBucket();
     const store = new S3ObjectStore({ client: aws.clients.s3, bucket });
-    const archive = createArchive(store, { packs: { thresholdBytes: 128 * 1024 } });
+    const archive = createArchive(store, {
+      packs: { thresholdBytes: 128 * 1024 },
+      compression: { codec: "gzip" },
+    });
     const mime = (n: number) =>
       Buffer.concat([Buffer.from("From: a@example.com\r\nSubject: packed\r\n\r\n"), randomBytes(n)]);
-    const bodies = { small1: mime(900), small2: mime(40_000), large: mime(200_000) };
+    const text = (n: number) =>
+      Buffer.from(
+        "From: a@example.com\r\nSubject: text\r\n\r\n" +
+          "The plan for the quarter, line by line.\r\n".repeat(Math.ceil(n / 40)),
+      );
+    const bodies = {
+      small1: mime(900),
+      small2: mime(40_000),
+      large: mime(200_000),
+      smallText: text(40_000),
+      largeText: text(300_000),
+    };
     const entries = [];
     for (const [messageId, body] of Object.entries(bodies)) {
       const stored = await archive.storeBlob("mime", body, { mailboxId: "mb-1" });
@@ -65,15 +81,21 @@ describe("pulling a message out by hand (docs/archive-format.md)", () => {
     };
     await archive.writeCatalogPart(part, entries);
     const lines = (await readCatalogPart(store, catalogPartKey(part))).entries as UpsertEntry[];
-    expect(lines.find((l) => l.messageId === "small2")!.pack).toBeDefined();
-    expect(lines.find((l) => l.messageId === "large")!.pack).toBeUndefined();
+    const line = (id: string) => lines.find((l) => l.messageId === id)!;
+    expect(line("small2")).toMatchObject({ pack: expect.anything() });
+    expect(line("small2").encoding).toBeUndefined();
+    expect(line("large").pack).toBeUndefined();
+    expect(line("large").encoding).toBeUndefined();
+    expect(line("smallText")).toMatchObject({ pack: expect.anything(), encoding: "gzip" });
+    expect(line("largeText").pack).toBeUndefined();
+    expect(line("largeText").encoding).toBe("gzip");
 
     const dir = mkdtempSync(join(tmpdir(), "pack-by-hand-"));
     writeFileSync(
       join(dir, "aws-config"),
       "[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n",
     );
-    for (const messageId of ["small2", "large"]) {
+    for (const messageId of ["small2", "large", "smallText", "largeText"]) {
       const work = mkdtempSync(join(dir, `${messageId}-`));
       // The emulator's endpoint for every aws command of the block, in both CLI versions.
       const script = `aws() { command aws --endpoint-url "$S3_ENDPOINT" "$@"; }\nset -eo pipefail\n${documentedCommands()}`;

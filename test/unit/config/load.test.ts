@@ -44,7 +44,13 @@ describe("loadConfig defaults", () => {
       authority: `https://login.microsoftonline.com/${TENANT_GUID}`,
     });
     expect(config.credentials).toEqual({ source: "env", clientSecret: SECRET });
-    expect(config.archive).toEqual({ kind: "local", path: "/var/backup/mail", packThresholdBytes: 0 });
+    expect(config.archive).toEqual({
+      kind: "local",
+      path: "/var/backup/mail",
+      packThresholdBytes: 0,
+      compression: "none",
+      compressionMinSavingPercent: 10,
+    });
     expect(config.stateTable).toBe("mailstream-state");
     expect(config.streamQueueUrl).toBeUndefined();
     expect(config.aws).toEqual({ region: "us-east-1", endpoints: {} });
@@ -92,6 +98,8 @@ describe("loadConfig defaults", () => {
       bucket: "acme-mail-archive",
       prefix: "prod",
       packThresholdBytes: 131072,
+      compression: "gzip",
+      compressionMinSavingPercent: 10,
     });
     expect(config.aws.region).toBe("eu-west-1");
   });
@@ -212,7 +220,13 @@ describe("loadConfig file and environment", () => {
       budgetWindowSeconds: 600,
       budgetMarginMs: 1_000,
     });
-    expect(config.archive).toEqual({ kind: "s3", bucket: "env-bucket", packThresholdBytes: 131072 });
+    expect(config.archive).toEqual({
+      kind: "s3",
+      bucket: "env-bucket",
+      packThresholdBytes: 131072,
+      compression: "gzip",
+      compressionMinSavingPercent: 10,
+    });
     expect(config.mailboxes.include).toEqual(["@fabrikam.com"]);
   });
 
