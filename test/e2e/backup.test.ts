@@ -285,6 +285,7 @@ describe("an S3 archive (the S3 emulator)", () => {
       // exactly one place in the whole archive, whatever the jobs and mailboxes that met it.
       const places = new Map<string, number>();
       let packed = 0;
+      let compressed = 0;
       for (const mailboxId of Object.keys(now)) {
         for (const e of (await readMailboxPackIndexes(archive, mailboxId)).entries)
           places.set(`${e.kind}:${e.sha256}`, (places.get(`${e.kind}:${e.sha256}`) ?? 0) + 1);
@@ -292,9 +293,15 @@ describe("an S3 archive (the S3 emulator)", () => {
         for (const m of view.folders.flatMap((f) => f.messages)) {
           expect(m.pack !== undefined).toBe(m.size < 128 * 1024);
           if (m.pack) packed++;
+          // S3's default: MIME text stored gzip-compressed, its pack range the compressed bytes.
+          if (m.pack && m.encoding === "gzip") {
+            compressed++;
+            expect(m.pack.length).toBeLessThan(m.size * 0.9);
+          }
         }
       }
       expect(packed).toBeGreaterThan(100);
+      expect(compressed).toBeGreaterThan(packed / 2);
       expect([...places.values()].every((n) => n === 1)).toBe(true);
 
       // verify reads every packed body (a ranged GET each) and finds a damaged one.

@@ -11,11 +11,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listAll } from "../../lib/archive/store.js";
 import { catalogDuplicates, compareAll, truthContents } from "../../lib/dev/local/archive-truth.js";
 import { stackEnvironment } from "../../lib/dev/local/chaos.js";
 import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
 import { generateTenant } from "../../lib/dev/sim/index.js";
 import type { UnitRecord } from "../../lib/state/records.js";
+import { verifyArchive } from "../../lib/verify/verify-blobs.js";
 import { loadTestCa } from "../support/sim-ca.js";
 
 const CHILD = fileURLToPath(new URL("./fixtures/controller-child.ts", import.meta.url));
@@ -47,11 +49,12 @@ beforeAll(async () => {
     latency: { sample: () => (killed ? 20 : 150) },
     // Pages are held for their pack at most 1 s (default 20 s, longer than a unit here): the kill
     // lands with pages held and a pack open, which are read again; checkpoints still come mid-unit.
-    // Small bodies in packs, as on S3: the kill lands in the middle of a pack.
+    // Small bodies in packs, compressed where it pays, as on S3: the kill lands in the middle of a pack.
     env: {
       MAILSTREAM_PAGE_SIZE: String(PAGE_SIZE),
       MAILSTREAM_PAGE_HOLD_SECONDS: "1",
       MAILSTREAM_ARCHIVE_PACK_THRESHOLD_BYTES: String(128 * 1024),
+      MAILSTREAM_ARCHIVE_COMPRESSION: "gzip",
     },
   });
   // Until the crash, only the child consumes the stream queue.
@@ -141,6 +144,14 @@ describe("a controller killed mid-unit", () => {
     expect(report.status).toBe("complete");
     const { archived, expected } = await compareAll(s.app.archive.store, truth);
     expect(archived).toEqual(expected);
+    // Every body the catalog names reads back whole (decompressed, its hash checked), packed or not.
+    const verified = await verifyArchive(s.app.archive.store, { jobId });
+    expect(verified).toMatchObject({ problems: [], catalogErrors: [], countProblems: [] });
+    expect(verified.blobsChecked).toBeGreaterThan(0);
+    let compressed = 0;
+    for (const { key } of await listAll(s.app.archive.store, "catalog/"))
+      if ((await s.app.archive.store.getBytes(key)).includes('"encoding":"gzip"')) compressed++;
+    expect(compressed).toBeGreaterThan(0);
 
     // The sweep handed the dead stream on (a newer task seq), which resumed its held unit; since
     // unit counters grow per stored page, a restart from scratch would have counted pages twice.

@@ -46,7 +46,12 @@ describe("content mode fidelity: every item kind of both mailboxes", () => {
       archive: { kind: "local", path: join(dir, "archive") },
       streams: 2,
       // Small export streams in packs (as on S3 by default), larger ones objects of their own.
-      env: { MAILSTREAM_PAGE_SIZE: "25", MAILSTREAM_ARCHIVE_PACK_THRESHOLD_BYTES: String(128 * 1024) },
+      // Compressed where it pays, as on S3.
+      env: {
+        MAILSTREAM_PAGE_SIZE: "25",
+        MAILSTREAM_ARCHIVE_PACK_THRESHOLD_BYTES: String(128 * 1024),
+        MAILSTREAM_ARCHIVE_COMPRESSION: "gzip",
+      },
     });
   });
   afterAll(async () => {
@@ -96,6 +101,9 @@ describe("content mode fidelity: every item kind of both mailboxes", () => {
       const some = view.folders.flatMap((f) => f.messages).find((m) => m.itemClass === "IPM.Appointment");
       expect(some?.content).toBe("export");
       expect(some?.pack).toBeDefined();
+      // An event's export stream (text properties) compresses: its pack holds it gzip-compressed.
+      expect(some?.encoding).toBe("gzip");
+      expect(some!.pack!.length).toBeLessThan(some!.size);
       const hash = createHash("sha256");
       for await (const chunk of await readBlob(stack!.app.archive.store, some!, { kind: "export" }))
         hash.update(chunk as Buffer);

@@ -6,6 +6,8 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LocalObjectStore } from "../../lib/archive/local-store.js";
+import { listAll } from "../../lib/archive/store.js";
 import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
 import { type GroundTruth, generateTenant, mutateTenant } from "../../lib/dev/sim/index.js";
 import type { TenantSpec } from "../../lib/dev/sim/tenant/generate.js";
@@ -27,6 +29,14 @@ export interface TwoJobArchive {
   stop(): Promise<void>;
 }
 
+/** True when some catalog line of the archive names a body stored compressed. */
+async function holdsCompressedLines(archive: string): Promise<boolean> {
+  const store = new LocalObjectStore(archive);
+  for (const { key } of await listAll(store, "catalog/"))
+    if ((await store.getBytes(key)).includes('"encoding":"gzip"')) return true;
+  return false;
+}
+
 export async function backUpTwice(options: {
   /** Prefix of the temporary folder's name. */
   prefix: string;
@@ -40,6 +50,11 @@ export async function backUpTwice(options: {
   mailContent?: "mime" | "fidelity" | "both";
   /** Small bodies in packs (archive.packThresholdBytes 128 KiB) instead of files of their own. Default false. */
   packs?: boolean;
+  /**
+   * Bodies gzip-compressed where it pays (archive.compression gzip, as on S3), packed or not.
+   * Default false: plain files, as a local archive keeps them.
+   */
+  compression?: boolean;
 }): Promise<TwoJobArchive> {
   const dir = mkdtempSync(join(tmpdir(), options.prefix));
   const archive = join(dir, "archive");
@@ -58,6 +73,7 @@ export async function backUpTwice(options: {
       env: {
         MAILSTREAM_MAIL_CONTENT: options.mailContent ?? "mime",
         ...(options.packs ? { MAILSTREAM_ARCHIVE_PACK_THRESHOLD_BYTES: String(128 * 1024) } : {}),
+        ...(options.compression ? { MAILSTREAM_ARCHIVE_COMPRESSION: "gzip" } : {}),
       },
     });
     const job1 = (await stack.runJob()).jobId;
@@ -67,6 +83,10 @@ export async function backUpTwice(options: {
     const truth2 = await tenant.groundTruth();
     if (options.packs && !existsSync(join(archive, "blobs", "packs")))
       throw new Error(`${archive}: expected small messages in blobs/packs/, found none`);
+    if (options.compression && !(await holdsCompressedLines(archive)))
+      throw new Error(
+        `${archive}: expected catalog lines naming compressed bodies ("encoding":"gzip"), found none`,
+      );
     return { dir, archive, tenant, stack, job1, job2, truth1, truth2, stop };
   } catch (error) {
     await stop();

@@ -59,8 +59,10 @@ function truthFolders(truth: GroundTruth, address: string): Map<string, Map<stri
 beforeAll(async () => {
   fixture = await backUpTwice({
     prefix: "mailstream-browse-",
-    // Small messages in packs: every command reads them as it reads .eml objects.
+    // Small messages in packs, compressed where it pays (as on S3): every command reads them as
+    // it reads .eml objects.
     packs: true,
+    compression: true,
     tenant: { seed: 61, shape: "uniform", mailboxes: 4, totalMessages: 200 },
     changes: { seed: 7, intensity: 0.2 },
   });

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BodyEncoding } from "../../../lib/archive/encoding.js";
 import {
   LocalObjectStore,
   listAll,
@@ -15,6 +16,7 @@ import {
   type PackLocation,
   readBlob,
 } from "../../../lib/archive/index.js";
+import { blobKey } from "../../../lib/archive/keys.js";
 import { readPackIndex } from "../../../lib/archive/packs.js";
 import { ArchiveLookupError } from "../../../lib/catalog-index/errors.js";
 import {
@@ -86,15 +88,22 @@ function exportedTree(out: string, format: "mbox" | "eml"): Tree {
 async function expectBlobsEqual(tree: Tree): Promise<void> {
   const store = new LocalObjectStore(archive);
   // Small messages lie in packs: where, from the packs' indexes.
-  const packed = new Map<string, PackLocation>();
+  const packed = new Map<string, { pack: PackLocation; encoding?: BodyEncoding | undefined }>();
   for (const { key } of await listAll(store, PACK_PREFIX))
     if (key.endsWith(".index.json"))
       for (const e of (await readPackIndex(store, key)).entries)
-        packed.set(e.sha256, { key: e.pack, offset: e.offset, length: e.length });
+        packed.set(e.sha256, {
+          pack: { key: e.pack, offset: e.offset, length: e.length },
+          encoding: e.encoding,
+        });
   expect(packed.size).toBeGreaterThan(0);
+  // Compressed where it pays: some packed bodies are gzip members.
+  expect([...packed.values()].some((p) => p.encoding === "gzip")).toBe(true);
   for (const hash of new Set([...tree.values()].flat())) {
     const chunks: Buffer[] = [];
-    const ref = { sha256: hash, pack: packed.get(hash) };
+    // A body of its own is `<sha256>.eml`, or `<sha256>.eml.gz` when stored compressed.
+    const own = (await store.head(blobKey(hash, "mime", "gzip"))) ? ("gzip" as const) : undefined;
+    const ref = packed.get(hash) ? { sha256: hash, ...packed.get(hash) } : { sha256: hash, encoding: own };
     for await (const chunk of await readBlob(store, ref, { verify: false })) chunks.push(chunk as Buffer);
     expect(sha(Buffer.concat(chunks))).toBe(hash);
   }
@@ -105,8 +114,10 @@ const count = (tree: Tree) => [...tree.values()].reduce((n, h) => n + h.length, 
 beforeAll(async () => {
   fixture = await backUpTwice({
     prefix: "mailstream-export-search-",
-    // Small messages in packs: every command reads them as it reads .eml objects.
+    // Small messages in packs, compressed where it pays (as on S3): every command reads them as
+    // it reads .eml objects.
     packs: true,
+    compression: true,
     tenant: { seed: 29, shape: "uniform", mailboxes: 3, totalMessages: 150 },
     changes: { seed: 11, intensity: 0.3 },
   });
