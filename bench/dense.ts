@@ -7,8 +7,9 @@
  * Lambda time is what a real Graph would make it.
  */
 import { randomUUID } from "node:crypto";
+import { gunzipSync } from "node:zlib";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import type { JobReport } from "../lib/backup/report.js";
 import { AwsMeter, difference, type MeterReading } from "../lib/dev/local/aws-meter.js";
 import { type LocalServices, startLocalServices } from "../lib/dev/local/stack.js";
@@ -196,13 +197,39 @@ export function uniqueContentBytes(
   return total;
 }
 
-/** What the bucket holds, by the first segment of the key (`blobs`, `catalog`, `jobs`, …). */
+/**
+ * What the bucket holds, by the first segment of the key (`blobs`, `catalog`, `jobs`, …), and its
+ * item bodies' bytes as stored and as they would be uncompressed (pack index entries' `size`,
+ * `.gz` objects decompressed), so that compression's saving shows beside deduplication's overhead.
+ */
 async function storageUse(s3: S3Client, bucket: string): Promise<Omit<StorageUse, "uniqueContentBytes">> {
   const byPrefix: Record<string, { objects: number; bytes: number }> = {};
+  const bodies = { storedBytes: 0, uncompressedBytes: 0 };
+  const bytesOf = async (key: string) =>
+    Buffer.from(
+      await ((
+        await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+      ).Body?.transformToByteArray() ?? new Uint8Array()),
+    );
   let token: string | undefined;
   do {
     const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
     for (const o of out.Contents ?? []) {
+      const key = o.Key ?? "";
+      if (key.startsWith("blobs/packs/") && key.endsWith(".index.json") && !key.includes("/merged-")) {
+        const index = JSON.parse((await bytesOf(key)).toString("utf8")) as {
+          entries: Array<{ length: number; size?: number }>;
+        };
+        for (const e of index.entries) {
+          bodies.storedBytes += e.length;
+          bodies.uncompressedBytes += e.size ?? e.length;
+        }
+      } else if (key.startsWith("blobs/sha256/")) {
+        bodies.storedBytes += o.Size ?? 0;
+        bodies.uncompressedBytes += key.endsWith(".gz")
+          ? gunzipSync(await bytesOf(key)).length
+          : (o.Size ?? 0);
+      }
       const top = (o.Key ?? "")
         .split("/")
         .slice(0, (o.Key ?? "").startsWith("blobs/") ? 2 : 1)
@@ -214,7 +241,7 @@ async function storageUse(s3: S3Client, bucket: string): Promise<Omit<StorageUse
     }
     token = out.IsTruncated ? out.NextContinuationToken : undefined;
   } while (token);
-  return { byPrefix };
+  return { byPrefix, bodies };
 }
 
 export interface DenseFigures {

@@ -54,15 +54,20 @@ export function deployEstimate(cost: CostFigures, ranAt: string): string {
     `| DynamoDB | ${count(ops.dynamodbWriteUnits)} write units, ${count(ops.dynamodbReadUnits)} read units | ${usd(b.dynamodb)} |`,
     `| SQS, KMS, Lambda requests | ${count(ops.sqsRequests)} SQS requests, ${count(ops.kmsRequests)} KMS requests (modelled), ${count(Object.values(ops.lambdaInvocations).reduce<number>((a, v) => a + (v ?? 0), 0))} invocations | ${usd(b.sqs + b.kms + b.lambdaRequests)} |`,
     `| **One-off** | | **${usd(full.dollarsPerMillionItems)}** |`,
-    `| S3 storage | ${cost.storage.afterFull.archiveOverUnique.toFixed(3)} × the message bytes (content ${cost.storage.afterFull.contentOverUnique.toFixed(3)} ×, the rest catalog and reports) | ${usd(cost.storage.dollarsPerMonthPerMillionItems)}/month per million items of the benchmark's size |`,
+    `| S3 storage | ${cost.storage.afterFull.archiveOverUnique.toFixed(3)} × the message bytes (content ${cost.storage.afterFull.contentOverUnique.toFixed(3)} ×, the rest catalog and reports${savedText(cost)}) | ${usd(cost.storage.dollarsPerMonthPerMillionItems)}/month per million items of the benchmark's size |`,
   ];
+  // A real tenant's attachments compress less than the benchmark's text: its storage is bounded
+  // by the archive without compression.
+  const uncompressedOverUnique =
+    cost.storage.afterFull.archiveOverUnique +
+    (cost.storage.afterFull.uncompressedOverUnique ?? cost.storage.afterFull.contentOverUnique) -
+    cost.storage.afterFull.contentOverUnique;
   const initial = (t.mailboxes * t.itemsPerMailbox * full.dollarsPerMillionItems) / 1e6;
   const scans = cost.unchanged.dollarsPerMailboxPerMonth * t.mailboxes;
   const newMail = (t.newItemsPerMonth * full.dollarsPerMillionItems) / 1e6;
   const fixed = cost.fixed.dollarsPerMonth;
   const running = scans + newMail + fixed + t.cloudWatchPerMonth + t.secretsManagerPerMonth;
-  const storage =
-    (t.bytes * cost.storage.afterFull.archiveOverUnique * PRICES.s3.standardPerGbMonth) / 2 ** 30;
+  const storage = (t.bytes * uncompressedOverUnique * PRICES.s3.standardPerGbMonth) / 2 ** 30;
   const monthly = [
     "| | Calculation | Cost/month |",
     "|---|---|---|",
@@ -72,7 +77,7 @@ export function deployEstimate(cost: CostFigures, ranAt: string): string {
     `| Fixed | sweep ${count(cost.deployment.sweepsPerMonth)} × ${usd(cost.fixed.sweep.dollarsPerInvocation)} (measured), Lambda's idle SQS polling, the KMS key | ${usd(fixed)} |`,
     `| CloudWatch, Secrets Manager | 7 EMF metrics, 5 alarms, dashboard, ≈ 1 GB of logs; 2 secrets (list prices) | ${usd(t.cloudWatchPerMonth + t.secretsManagerPerMonth)} |`,
     `| **Running cost** | | **${usd(running)}/month** |`,
-    `| S3 storage | ${(t.bytes / 1e12).toFixed(1)} TB × ${cost.storage.afterFull.archiveOverUnique.toFixed(3)} in Standard; less once lifecycle rules move it | **≤ ${usd(storage)}/month** |`,
+    `| S3 storage | ${(t.bytes / 1e12).toFixed(1)} TB × ${uncompressedOverUnique.toFixed(3)} in Standard, before compression; less by what compression saves (text compresses, attachments mostly do not) and once lifecycle rules move it | **≤ ${usd(storage)}/month** |`,
   ];
   return [
     `Measured by \`npm run bench\` (${ranAt.slice(0, 10)}): every AWS request of a full backup, an`,
@@ -120,8 +125,18 @@ export function readmeCostTable(cost: CostFigures): string {
       cost.unchanged.breakdown,
     ),
     "",
-    `Stored content ${cost.storage.afterIncremental.contentOverUnique.toFixed(3)} × the unique content (target ≤ ${cost.targets.storedOverUnique}); prices ${cost.prices.region} of ${cost.prices.asOf}.`,
+    `Stored content ${cost.storage.afterIncremental.contentOverUnique.toFixed(3)} × the unique content, uncompressed (target ≤ ${cost.targets.storedOverUnique})${
+      cost.storage.afterIncremental.uncompressedOverUnique !== undefined
+        ? `; ${cost.storage.afterIncremental.uncompressedOverUnique.toFixed(3)} × before compression`
+        : ""
+    }; prices ${cost.prices.region} of ${cost.prices.asOf}.`,
   ].join("\n");
+}
+
+/** ", compression saved n % of the body bytes", when the run measured it. */
+function savedText(cost: CostFigures): string {
+  const saving = cost.storage.afterFull.compressionSaving;
+  return saving === undefined ? "" : `; compression saved ${(100 * saving).toFixed(1)} % of the body bytes`;
 }
 
 /** Replaces the text between `<!-- cost-estimate:begin -->` and `<!-- cost-estimate:end -->`. */

@@ -36,8 +36,13 @@ export interface MeteredRun {
 export interface StorageUse {
   /** Objects and bytes by key prefix (`blobs/sha256`, `blobs/packs`, `catalog`, `jobs`, …). */
   byPrefix: Record<string, { objects: number; bytes: number }>;
-  /** Bytes of the distinct message contents the archive holds (the ground truth's). */
+  /** Bytes of the distinct message contents the archive holds (the ground truth's, uncompressed). */
   uniqueContentBytes: number;
+  /**
+   * The item bodies (packed and own objects): bytes as stored, and as they are uncompressed.
+   * Absent in runs before compression.
+   */
+  bodies?: { storedBytes: number; uncompressedBytes: number };
 }
 
 export interface CostInput {
@@ -67,8 +72,15 @@ export interface StorageFigures {
   /** Bytes of everything else (catalog, folder lists, manifests, reports). */
   otherBytes: number;
   uniqueContentBytes: number;
-  /** contentBytes / uniqueContentBytes (target ≤ 1.05). */
+  /** contentBytes / uniqueContentBytes, the unique content uncompressed (target ≤ 1.05). */
   contentOverUnique: number;
+  /**
+   * What the bodies would take uncompressed (the rest of `blobs/` as it is) / uniqueContentBytes:
+   * deduplication's overhead alone.
+   */
+  uncompressedOverUnique?: number;
+  /** 1 − stored body bytes / uncompressed body bytes: the share compression saved. */
+  compressionSaving?: number;
   /** (contentBytes + otherBytes) / uniqueContentBytes. */
   archiveOverUnique: number;
   byPrefix: StorageUse["byPrefix"];
@@ -123,6 +135,13 @@ function storageFigures(use: StorageUse): StorageFigures {
     otherBytes,
     uniqueContentBytes: use.uniqueContentBytes,
     contentOverUnique: contentBytes / unique,
+    ...(use.bodies
+      ? {
+          uncompressedOverUnique:
+            (contentBytes - use.bodies.storedBytes + use.bodies.uncompressedBytes) / unique,
+          compressionSaving: 1 - use.bodies.storedBytes / Math.max(1, use.bodies.uncompressedBytes),
+        }
+      : {}),
     archiveOverUnique: (contentBytes + otherBytes) / unique,
     byPrefix: use.byPrefix,
   };

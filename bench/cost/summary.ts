@@ -15,7 +15,11 @@ export function costSummary(c: CostFigures): string {
     `  incremental: ${usd(c.incremental.dollarsPerMillionItems)} per million changed items (${c.incremental.changedItems} changes)`,
     `  nothing changed: ${usd(c.unchanged.dollarsPerMailboxPerMonth, 4)} per mailbox per month at ${c.deployment.jobsPerMonth} jobs (target ≤ ${usd(c.targets.unchangedDollarsPerMailboxMonth)}); ` +
       `${usd(c.unchanged.dollarsPerMailboxPerMonthAt1000, 4)} with the fixed ${usd(c.fixed.dollarsPerMonth)}/month shared by 1,000 mailboxes`,
-    `  storage: content ${(c.storage.afterIncremental.contentOverUnique).toFixed(3)} × the unique content (target ≤ ${c.targets.storedOverUnique}), ` +
+    `  storage: content ${(c.storage.afterIncremental.contentOverUnique).toFixed(3)} × the unique content uncompressed (target ≤ ${c.targets.storedOverUnique})` +
+      (c.storage.afterIncremental.compressionSaving !== undefined
+        ? `; ${c.storage.afterIncremental.uncompressedOverUnique?.toFixed(3)} × before compression, which saved ${(100 * c.storage.afterIncremental.compressionSaving).toFixed(1)} % of the body bytes`
+        : "") +
+      ", " +
       `${usd(c.storage.dollarsPerMonthPerMillionItems)} a month per million items in S3 Standard`,
   ].join("\n");
 }
