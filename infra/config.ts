@@ -135,12 +135,18 @@ export const deploymentConfigSchema = z
         /** Concurrent Graph requests per mailbox, across streams. 1–4 (Outlook's limit). Default 4. */
         perMailboxConcurrency: int(1, 4).default(4),
         /**
+         * Units (mailboxes, or folder groups of a big one) a stream runs at once, each within its
+         * own mailbox's requests, so that a controller waiting on Graph for one mailbox serves
+         * others in the same invocation; the planner counts each as a lane. 1–8. Default 1.
+         */
+        unitsPerStream: int(1, 8).default(1),
+        /**
          * Reserve `max` concurrent executions for the controller, so other functions of the account
          * can never starve the streams (the account keeps at least 100 unreserved). Default true.
          */
         reserveConcurrency: z.boolean({ error: "expected true or false" }).default(true),
       })
-      .default({ max: 16, perMailboxConcurrency: 4, reserveConcurrency: true }),
+      .default({ max: 16, perMailboxConcurrency: 4, unitsPerStream: 1, reserveConcurrency: true }),
     /** Delta page size (`Prefer: odata.maxpagesize`), items. 10–1000. Default 100. */
     pageSize: int(10, 1000).default(100),
     /**

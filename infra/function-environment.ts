@@ -51,6 +51,8 @@ export function functionEnvironments(
   // would back up excluded mailboxes).
   const discovery = {
     MAILSTREAM_STREAMS_MAX: String(config.streams.max),
+    // The planner counts a stream's units as lanes; the controller runs that many at once.
+    MAILSTREAM_UNITS_PER_STREAM: String(config.streams.unitsPerStream),
     MAILSTREAM_MAIL_CONTENT: config.mailContent,
     MAILSTREAM_DISCOVERY_PIECE_MAILBOXES: String(config.discoveryPieceMailboxes),
     ...(config.include.length > 0 ? { MAILSTREAM_INCLUDE: config.include.join(",") } : {}),

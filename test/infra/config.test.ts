@@ -41,7 +41,7 @@ describe("deployment configuration", () => {
     expect(c).toMatchObject({
       schedule: "rate(4 hours)",
       sweepSchedule: "rate(5 minutes)",
-      streams: { max: 16, perMailboxConcurrency: 4 },
+      streams: { max: 16, perMailboxConcurrency: 4, unitsPerStream: 1 },
       pageSize: 100,
       mailContent: "fidelity",
       discoveryPieceMailboxes: 999,
@@ -122,6 +122,11 @@ describe("deployment configuration", () => {
       { discoveryPieceMailboxes: 1000 },
       "deployment.discoveryPieceMailboxes",
       "expected an integer from 1 to 999, found 1000",
+    ],
+    [
+      { streams: { unitsPerStream: 9 } },
+      "deployment.streams.unitsPerStream",
+      "expected an integer from 1 to 8, found 9",
     ],
     [{ stage: "Prod_1" }, "deployment.stage", 'starting with a letter, found "Prod_1"'],
     [{ alarmEmail: "ops" }, "deployment.alarmEmail", 'expected an e-mail address, found "ops"'],

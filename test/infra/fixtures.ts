@@ -19,7 +19,7 @@ export const FULL_CONFIG = {
   secretKmsKeyArn: "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
   schedule: "rate(6 hours)",
   sweepSchedule: "rate(10 minutes)",
-  streams: { max: 48, perMailboxConcurrency: 3 },
+  streams: { max: 48, perMailboxConcurrency: 3, unitsPerStream: 4 },
   pageSize: 250,
   mailContent: "fidelity",
   discoveryPieceMailboxes: 500,

@@ -305,6 +305,7 @@ describe("functions", () => {
     // and plan with the coordinator's rules.
     const discovery = {
       MAILSTREAM_STREAMS_MAX: "48",
+      MAILSTREAM_UNITS_PER_STREAM: "4",
       MAILSTREAM_MAIL_CONTENT: "fidelity",
       MAILSTREAM_DISCOVERY_PIECE_MAILBOXES: "500",
       MAILSTREAM_INCLUDE: "@contoso.com",
@@ -332,6 +333,9 @@ describe("functions", () => {
     const minimalEnv = envOf(minimal, minimal.stack.coordinator);
     expect(minimalEnv.MAILSTREAM_ARCHIVE_PREFIX).toBeUndefined();
     expect(minimalEnv.MAILSTREAM_INCLUDE).toBeUndefined();
+    // The default, one unit a stream, in both functions that plan.
+    expect(minimalEnv.MAILSTREAM_UNITS_PER_STREAM).toBe("1");
+    expect(envOf(minimal, minimal.stack.controller).MAILSTREAM_UNITS_PER_STREAM).toBe("1");
     expect(minimalEnv).toMatchObject({
       MAILSTREAM_MAIL_CONTENT: "fidelity",
       MAILSTREAM_DISCOVERY_PIECE_MAILBOXES: "999",
