@@ -36,10 +36,26 @@ export class ExportPool<I extends { id: string; size?: number }, T> {
   /** Requests started that have not taken their batch yet. */
   private untaken = 0;
 
+  private readonly sendPartial: () => boolean;
+  private readonly onTaken: () => void;
+
   constructor(
     private readonly request: ExportRequest<I, T>,
-    private readonly sendPartial: () => boolean = () => true,
-  ) {}
+    options: {
+      /** Whether a partial batch may leave now. Default: always (batching never delays an item). */
+      sendPartial?: () => boolean;
+      /** Called when items leave the waiting list (taken by a request, or failed with it). */
+      onTaken?: () => void;
+    } = {},
+  ) {
+    this.sendPartial = options.sendPartial ?? (() => true);
+    this.onTaken = options.onTaken ?? (() => {});
+  }
+
+  /** Items waiting for a request to take them. */
+  get waitingItems(): number {
+    return this.waiting.length;
+  }
 
   /** Pools `items`; resolves with each one's outcome, in their order. */
   add(items: readonly I[]): Promise<PooledOutcome<T>[]> {
@@ -82,6 +98,7 @@ export class ExportPool<I extends { id: string; size?: number }, T> {
         taken = this.waiting.splice(0, size);
         // What is left may need another request (a batch cut short by size).
         this.startRequests();
+        this.onTaken();
       }
       return taken.map((w) => w.item);
     };
@@ -109,6 +126,7 @@ export class ExportPool<I extends { id: string; size?: number }, T> {
         // request after request that may fail the same way.
         this.untaken--;
         for (const w of this.waiting.splice(0)) w.settle({ ok: false, error });
+        this.onTaken();
       },
     );
   }

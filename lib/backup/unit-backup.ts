@@ -9,7 +9,7 @@ import {
   SyncStateLostError,
 } from "../errors.js";
 import { type RetryBudget, retry } from "../retry.js";
-import { splitExports } from "./export-batches.js";
+import { EXPORT_BATCH_LIMIT, splitExports } from "./export-batches.js";
 import { ExportPool, type PooledOutcome } from "./export-pool.js";
 import { PageCommits, type PageHoldOptions } from "./page-commits.js";
 import type {
@@ -169,6 +169,22 @@ export async function backupUnit(
   // A request ended (its slot went to the next one waiting, if any): a slot may be free with
   // nothing to run, for a partial export batch.
   unitSlots.on("next", pokeExports);
+  // Item delta pages are fetched while the export pools hold fewer items than the unit's slots
+  // take in full batches at once (see `exportBacklogRoom`), and before the exports waiting:
+  // the slots always have export batches to carry, and a page's items never wait long for it.
+  const backlogLimit = Math.max(1, unit.concurrency) * EXPORT_BATCH_LIMIT;
+  const backlog = () => {
+    let items = 0;
+    for (const pool of exportPools.values()) items += pool.waitingItems;
+    return items;
+  };
+  const roomWaiters: Array<() => void> = [];
+  const exportBacklogShrank = () => {
+    if (roomWaiters.length === 0 || backlog() >= backlogLimit) return;
+    for (const resolve of roomWaiters.splice(0)) resolve();
+  };
+  const exportBacklogRoom = () =>
+    backlog() < backlogLimit ? Promise.resolve() : new Promise<void>((resolve) => roomWaiters.push(resolve));
   const slots: RequestSlots = {
     add: (run, priority = 0) =>
       streamSlots
@@ -188,6 +204,8 @@ export async function backupUnit(
     // an idle slot, and never takes a slot that a delta page or a full batch could use.
     sendPartialExports: () =>
       (lanesDone && fetching === 0) || (unitSlots.size === 0 && unitSlots.pending < unitSlots.concurrency),
+    exportBacklogRoom,
+    exportBacklogShrank,
     ledger,
     commits,
     errors,
@@ -315,6 +333,12 @@ interface RequestSlots {
  */
 const EXPORT_PRIORITY = 1;
 
+/**
+ * An item delta page goes before the exports waiting: it is fetched only while the export
+ * pools are short of items (`exportBacklogRoom`), to refill them before the slots run dry.
+ */
+const ITEM_PAGE_PRIORITY = 2;
+
 interface FolderContext {
   unit: UnitWork;
   deps: UnitBackupDeps;
@@ -330,6 +354,13 @@ interface FolderContext {
   exportPools: Map<string, ExportPool<PoolItem, StoredBlob>>;
   /** Whether an export pool may send a partial batch now. */
   sendPartialExports(): boolean;
+  /**
+   * Resolves when the items waiting in the unit's export pools are fewer than its slots can take
+   * in full batches at once: a folder read by item delta fetches its next page only then.
+   */
+  exportBacklogRoom(): Promise<void>;
+  /** Called by the export pools when items left them. */
+  exportBacklogShrank(): void;
   ledger: UnitLedger;
   /** The unit's stored pages whose parts are held back until their pack fills. */
   commits: PageCommits;
@@ -375,9 +406,10 @@ function folderPages(
 
 /**
  * Follows one folder's delta pages until its round ends or the unit must stop. The next page is
- * fetched while the items of the page before are stored (at most one page stores ahead of the
- * fetch); pages are held for their commit in their order. `onFetched` is called once the page
- * carrying the delta link is fetched: what is left of the folder is storing its last page.
+ * fetched while the items of the pages before are stored: for MIME reads, one page ahead; for
+ * item reads, as long as the unit's export pools have room (`exportBacklogRoom`). Pages are held
+ * for their commit in their order. `onFetched` is called once the page carrying the delta link
+ * is fetched: what is left of the folder is storing its last pages.
  */
 async function backupFolder(
   folderId: string,
@@ -386,8 +418,9 @@ async function backupFolder(
   onFetched: () => void = () => {},
 ): Promise<void> {
   const { unit, deps, ledger } = ctx;
+  const itemRead = read === "p" || read === "a";
   // Item delta links are sync states of their own: a folder read in another way starts over.
-  const via = read === "p" || read === "a" ? ("items" as const) : undefined;
+  const via = itemRead ? ("items" as const) : undefined;
   const resume = ledger.resumePoint(folderId);
   let part = resume.part;
   const committed =
@@ -460,7 +493,8 @@ async function backupFolder(
     try {
       const pages = folderPages(unit, folderId, read, link, deps)[Symbol.asyncIterator]();
       for (;;) {
-        const step = await ctx.slots.add(() => pages.next());
+        if (itemRead) await ctx.exportBacklogRoom();
+        const step = await ctx.slots.add(() => pages.next(), itemRead ? ITEM_PAGE_PRIORITY : 0);
         if (step.done) break;
         const view = step.value;
         const entries: CatalogEntry[] = fullRound ? [{ kind: "folder-reset", folderId }] : [];
@@ -477,8 +511,9 @@ async function backupFolder(
         }
         if (!view.nextLink) break;
         link = view.nextLink;
-        // At most one page stores while the next is fetched.
-        await before;
+        // MIME reads: at most one page stores while the next is fetched. Item reads fetch ahead
+        // as long as the export pools have room (above), whatever the pages storing.
+        if (!itemRead) await before;
         if (ctx.shouldStop()) {
           await chain;
           await pages.return?.();
@@ -745,7 +780,10 @@ async function exportStreamed(
 function exportPoolOf(mailbox: ItemMailbox, ctx: FolderContext): ExportPool<PoolItem, StoredBlob> {
   let pool = ctx.exportPools.get(mailbox.apiId);
   if (!pool) {
-    pool = new ExportPool((take) => exportRequest(mailbox, take, ctx), ctx.sendPartialExports);
+    pool = new ExportPool((take) => exportRequest(mailbox, take, ctx), {
+      sendPartial: ctx.sendPartialExports,
+      onTaken: ctx.exportBacklogShrank,
+    });
     ctx.exportPools.set(mailbox.apiId, pool);
   }
   return pool;

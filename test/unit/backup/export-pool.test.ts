@@ -109,7 +109,7 @@ describe("ExportPool", () => {
         batches.push(batch.map((i) => i.id));
         return new Map(batch.map((i) => [i.id, { ok: true, value: i.id } as const]));
       },
-      () => partialAllowed,
+      { sendPartial: () => partialAllowed },
     );
     let settled = 0;
     const a = pool.add(items("a", 25)).then((o) => {

@@ -213,4 +213,19 @@ describe("backupUnit reading items", () => {
     expect(firstExport).toBeLessThan(lastDelta);
     expect(archive.parts.size).toBe(9);
   });
+
+  it("fetches a folder's next page once the export pools have room, ahead of the exports still waiting", async () => {
+    // Two slots: the pools have room below 40 waiting items. Pages of 100 items, 5 batches each.
+    const source = new ItemSource(new Map([["A", [ids("a", 100), ids("b", 100), ids("c", 100)]]]));
+    const { out, state, archive } = await run(source, ["A"], 2);
+    expect(out.status).toBe("done");
+    const starts = source.log.filter((e) => e.kind !== "open" && e.phase === "start");
+    const order = starts.map((e) => (e.kind === "delta" ? "d" : "e"));
+    // Page 1 waited while 60 and 40 items waited, went once 20 did, before the fifth batch.
+    expect(order.slice(0, 7)).toEqual(["d", "e", "e", "e", "e", "d", "e"]);
+    expect(source.exportBatches.map((b) => b.length)).toEqual(Array(15).fill(20));
+    expect(source.peak).toBe(2);
+    expect(state.items).toBe(300);
+    expect([...archive.parts.keys()]).toEqual(["A/0", "A/1", "A/2"]);
+  });
 });
