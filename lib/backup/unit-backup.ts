@@ -490,6 +490,7 @@ async function backupFolder(
   for (;;) {
     /** The pages fetched so far, stored and held in order (each waits for the one before). */
     let chain: Promise<void> = Promise.resolve();
+    let pageFailed = false;
     try {
       const pages = folderPages(unit, folderId, read, link, deps)[Symbol.asyncIterator]();
       for (;;) {
@@ -501,8 +502,11 @@ async function backupFolder(
         fullRound = false;
         const before = chain;
         chain = storeAndHold(view, entries, part, before);
-        // Observed here and at the next turn: a failure never goes unhandled meanwhile.
-        chain.catch(() => {});
+        // Observed here and at the next turn: a failure never goes unhandled meanwhile, and
+        // stops the folder's fetching at its next page.
+        chain.catch(() => {
+          pageFailed = true;
+        });
         part++;
         if (view.deltaLink) {
           onFetched();
@@ -514,6 +518,8 @@ async function backupFolder(
         // MIME reads: at most one page stores while the next is fetched. Item reads fetch ahead
         // as long as the export pools have room (above), whatever the pages storing.
         if (!itemRead) await before;
+        // A page that failed ends the folder's round (its error is thrown here).
+        if (pageFailed) await chain;
         if (ctx.shouldStop()) {
           await chain;
           await pages.return?.();

@@ -23,6 +23,7 @@ import type {
   UnitStatePort,
 } from "../../../lib/backup/ports.js";
 import { backupUnit, type UnitWork } from "../../../lib/backup/unit-backup.js";
+import { FatalError } from "../../../lib/errors.js";
 
 /** A few turns of the event loop: a request's answer, without any clock. */
 async function turns(n: number): Promise<void> {
@@ -227,5 +228,18 @@ describe("backupUnit reading items", () => {
     expect(source.peak).toBe(2);
     expect(state.items).toBe(300);
     expect([...archive.parts.keys()]).toEqual(["A/0", "A/1", "A/2"]);
+  });
+
+  it("stops fetching a folder's pages once a page failed, and fails with that page's error", async () => {
+    const pages = Array.from({ length: 20 }, (_, p) => ids(`p${p}-`, 20));
+    const source = new ItemSource(new Map([["A", pages]]));
+    const exportItems = source.exportItems;
+    source.exportItems = async (mailbox, itemIds) => {
+      if (itemIds[0] === "p1-0") throw new FatalError("export refused for the whole app");
+      return exportItems(mailbox, itemIds);
+    };
+    await expect(run(source, ["A"], 1)).rejects.toThrow(/export refused/);
+    const fetched = source.log.filter((e) => e.kind === "delta" && e.phase === "start").length;
+    expect(fetched).toBeLessThanOrEqual(4);
   });
 });
