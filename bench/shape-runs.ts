@@ -51,8 +51,10 @@ export async function startRig(
   shape: string,
   ca: { certPem: string; keyPem: string },
   caDir: string,
+  /** The tenant, when not the shape's of SHAPES (a shape at another scale). */
+  tenant?: TenantSpec & { subset?: Partial<Record<number, number>> },
 ): Promise<ShapeRig> {
-  const { subset, ...spec } = SHAPES[shape]!;
+  const { subset, ...spec } = tenant ?? SHAPES[shape]!;
   // The simulator runs in a process of its own: Graph is another machine for a controller.
   const sim = await startSimProcess({ tenant: spec, latency: LATENCY, limits: LIMITS, ca, certDir: caDir });
   const dir = mkdtempSync(join(tmpdir(), `mailstream-bench-${shape}-`));

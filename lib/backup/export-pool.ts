@@ -2,12 +2,17 @@
  * Export requests shared by the folders of a unit: the items of one mailbox that its pages want
  * exported wait here, and each export request takes its batch (up to 20 items, about 8 MB) only
  * when it gets a request slot. While the slots are busy, the items of several small folders
- * gather into one request instead of one request per folder; when a slot is free, a request
- * leaves at once with what is there, so batching never delays an item. A mailbox of many small
- * folders (calendars, contacts, a few mails per folder) needs about ⌈items / 20⌉ export requests
- * instead of one per folder.
+ * gather into one request instead of one request per folder. A mailbox of many small folders
+ * (calendars, contacts, a few mails per folder) needs about ⌈items / 20⌉ export requests instead
+ * of one per folder.
+ *
+ * A full batch gets its request at once. A partial one (the items left over, fewer than a batch)
+ * gets one when `sendPartial` says so: by default at once (batching never delays an item); a unit
+ * says so when a request slot would otherwise idle or no more items can come, and calls
+ * {@link ExportPool.poke} when that changes, so that the partial batch neither waits on a free
+ * slot nor takes a slot that a full batch or a delta page could use.
  */
-import { exportBatchesOf } from "./export-batches.js";
+import { EXPORT_BATCH_LIMIT, exportBatchesOf } from "./export-batches.js";
 
 /** What became of one pooled item: its value, or the error that is the item's to record. */
 export type PooledOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -31,7 +36,26 @@ export class ExportPool<I extends { id: string; size?: number }, T> {
   /** Requests started that have not taken their batch yet. */
   private untaken = 0;
 
-  constructor(private readonly request: ExportRequest<I, T>) {}
+  private readonly sendPartial: () => boolean;
+  private readonly onTaken: () => void;
+
+  constructor(
+    private readonly request: ExportRequest<I, T>,
+    options: {
+      /** Whether a partial batch may leave now. Default: always (batching never delays an item). */
+      sendPartial?: () => boolean;
+      /** Called when items leave the waiting list (taken by a request, or failed with it). */
+      onTaken?: () => void;
+    } = {},
+  ) {
+    this.sendPartial = options.sendPartial ?? (() => true);
+    this.onTaken = options.onTaken ?? (() => {});
+  }
+
+  /** Items waiting for a request to take them. */
+  get waitingItems(): number {
+    return this.waiting.length;
+  }
 
   /** Pools `items`; resolves with each one's outcome, in their order. */
   add(items: readonly I[]): Promise<PooledOutcome<T>[]> {
@@ -42,10 +66,26 @@ export class ExportPool<I extends { id: string; size?: number }, T> {
     return Promise.all(outcomes);
   }
 
-  /** Starts requests until those that have not taken their batch yet can carry every waiting item. */
+  /** Sends the partial batch waiting, if any, when `sendPartial` now says so. */
+  poke(): void {
+    if (this.waiting.length > 0) this.startRequests();
+  }
+
+  /**
+   * Starts requests until those that have not taken their batch yet can carry every waiting item
+   * (the last, partial batch only when `sendPartial` says so).
+   */
   private startRequests(): void {
     // Counted again after each start: a request may take its batch at once (a free slot).
-    while (this.untaken < exportBatchesOf(this.waiting.map((w) => w.item)).length) this.start();
+    while (this.untaken < this.batchesToSend()) this.start();
+  }
+
+  /** The waiting items' batches that may leave now: the full ones, and the partial one if allowed. */
+  private batchesToSend(): number {
+    const batches = exportBatchesOf(this.waiting.map((w) => w.item));
+    const last = batches.at(-1);
+    if (last === undefined || last.length >= EXPORT_BATCH_LIMIT) return batches.length;
+    return this.sendPartial() ? batches.length : batches.length - 1;
   }
 
   private start(): void {
@@ -58,6 +98,7 @@ export class ExportPool<I extends { id: string; size?: number }, T> {
         taken = this.waiting.splice(0, size);
         // What is left may need another request (a batch cut short by size).
         this.startRequests();
+        this.onTaken();
       }
       return taken.map((w) => w.item);
     };
@@ -85,6 +126,7 @@ export class ExportPool<I extends { id: string; size?: number }, T> {
         // request after request that may fail the same way.
         this.untaken--;
         for (const w of this.waiting.splice(0)) w.settle({ ok: false, error });
+        this.onTaken();
       },
     );
   }

@@ -9,7 +9,7 @@ import {
   SyncStateLostError,
 } from "../errors.js";
 import { type RetryBudget, retry } from "../retry.js";
-import { splitExports } from "./export-batches.js";
+import { EXPORT_BATCH_LIMIT, splitExports } from "./export-batches.js";
 import { ExportPool, type PooledOutcome } from "./export-pool.js";
 import { PageCommits, type PageHoldOptions } from "./page-commits.js";
 import type {
@@ -157,10 +157,40 @@ export async function backupUnit(
   const meter = trafficMeter(deps.source, unit.mailboxId);
   const unitSlots = new PQueue({ concurrency: Math.max(1, unit.concurrency) });
   const streamSlots = deps.streamSlots;
-  const slots: RequestSlots = {
-    add: streamSlots ? (run) => unitSlots.add(() => streamSlots.add(run)) : (run) => unitSlots.add(run),
-  };
   const pending = ledger.pendingFolders();
+  /** Folders started whose delta pages are not all fetched yet, and whether all have started. */
+  let fetching = 0;
+  let lanesDone = false;
+  const exportPools = new Map<string, ExportPool<PoolItem, StoredBlob>>();
+  /** Lets each export pool send its partial batch if it now may (see `sendPartialExports`). */
+  const pokeExports = () => {
+    for (const pool of exportPools.values()) pool.poke();
+  };
+  // A request ended (its slot went to the next one waiting, if any): a slot may be free with
+  // nothing to run, for a partial export batch.
+  unitSlots.on("next", pokeExports);
+  // Item delta pages are fetched while the export pools hold fewer items than the unit's slots
+  // take in full batches at once (see `exportBacklogRoom`), and before the exports waiting:
+  // the slots always have export batches to carry, and a page's items never wait long for it.
+  const backlogLimit = Math.max(1, unit.concurrency) * EXPORT_BATCH_LIMIT;
+  const backlog = () => {
+    let items = 0;
+    for (const pool of exportPools.values()) items += pool.waitingItems;
+    return items;
+  };
+  const roomWaiters: Array<() => void> = [];
+  const exportBacklogShrank = () => {
+    if (roomWaiters.length === 0 || backlog() >= backlogLimit) return;
+    for (const resolve of roomWaiters.splice(0)) resolve();
+  };
+  const exportBacklogRoom = () =>
+    backlog() < backlogLimit ? Promise.resolve() : new Promise<void>((resolve) => roomWaiters.push(resolve));
+  const slots: RequestSlots = {
+    add: (run, priority = 0) =>
+      streamSlots
+        ? unitSlots.add(() => streamSlots.add(run), { priority })
+        : unitSlots.add(run, { priority }),
+  };
   const commits = new PageCommits(deps.archive, unit.mailboxId, deps.pageHold);
   let stop: UnitStop | undefined;
   const ctx: FolderContext = {
@@ -168,7 +198,14 @@ export async function backupUnit(
     deps,
     slots,
     transfers: new PQueue({ concurrency: 2 * Math.max(1, unit.concurrency) }),
-    exportPools: new Map(),
+    exportPools,
+    // A partial export batch leaves when no more items can come (every folder's pages fetched),
+    // or when a request slot of the unit is free with nothing queued for it: it never waits on
+    // an idle slot, and never takes a slot that a delta page or a full batch could use.
+    sendPartialExports: () =>
+      (lanesDone && fetching === 0) || (unitSlots.size === 0 && unitSlots.pending < unitSlots.concurrency),
+    exportBacklogRoom,
+    exportBacklogShrank,
     ledger,
     commits,
     errors,
@@ -186,36 +223,53 @@ export async function backupUnit(
   // keep the slots busy. Twice as many when the unit reads MIME (a page's downloads fill the
   // slots); four times when it reads items, whose page needs a request or two (its delta page
   // and its share of the pooled exports), so that a folder holds a slot for less of its time.
+  // A lane takes its next folder as soon as the folder's last delta page is fetched: the items
+  // of that page are exported and its part held meanwhile (the folder's run goes on), so that
+  // delta pages of the next folders overlap the exports instead of waiting for them.
   const itemReads = [...(unit.folderReads ?? "")].some((read) => read === "p" || read === "a");
   const lanes = Math.min(pending.length, (itemReads ? 4 : 2) * Math.max(1, unit.concurrency));
   let next = 0;
   if (pending.length === 0) deps.onTail?.();
+  const folderRuns: Array<Promise<void>> = [];
+  const runFolder = async (folderId: string, read: FolderRead, onFetched: () => void) => {
+    try {
+      await backupFolder(folderId, read, ctx, onFetched);
+    } catch (error) {
+      const folderStop = stopFor(error);
+      if (folderStop) {
+        stop ??= folderStop;
+      } else {
+        // The folder vanished, is closed, or kept failing for the whole retry budget: record
+        // it and go on with the next one (it keeps its sync state: incomplete in this job).
+        errors.push(recorded(`folder ${folderId}`, error));
+        // After the folder's held pages, in order (none of them may be lost by recording it done).
+        await commits
+          .hold({ record: () => ledger.folderFinished(folderId, undefined, emptyProgress(), false) })
+          .catch((commitError: unknown) => {
+            stop ??= stopFor(commitError) ?? { kind: "error", error: commitError };
+          });
+      }
+    }
+  };
   const lane = async () => {
     while (next < pending.length && !ctx.shouldStop()) {
       const i = pending[next++]!;
       if (next === pending.length) deps.onTail?.();
-      const folderId = unit.folderIds[i]!;
-      try {
-        await backupFolder(folderId, folderReadOf(unit, i), ctx);
-      } catch (error) {
-        const folderStop = stopFor(error);
-        if (folderStop) {
-          stop ??= folderStop;
-        } else {
-          // The folder vanished, is closed, or kept failing for the whole retry budget: record
-          // it and go on with the next one (it keeps its sync state: incomplete in this job).
-          errors.push(recorded(`folder ${folderId}`, error));
-          // After the folder's held pages, in order (none of them may be lost by recording it done).
-          await commits
-            .hold({ record: () => ledger.folderFinished(folderId, undefined, emptyProgress(), false) })
-            .catch((commitError: unknown) => {
-              stop ??= stopFor(commitError) ?? { kind: "error", error: commitError };
-            });
-        }
-      }
+      let fetched!: () => void;
+      const allFetched = new Promise<void>((resolve) => (fetched = resolve));
+      fetching++;
+      const run = runFolder(unit.folderIds[i]!, folderReadOf(unit, i), fetched).finally(() => fetched());
+      folderRuns.push(run);
+      await allFetched;
+      fetching--;
+      pokeExports();
     }
   };
   await Promise.all(Array.from({ length: lanes }, lane));
+  lanesDone = true;
+  // No more items can come: the partial batches waiting go now.
+  pokeExports();
+  await Promise.all(folderRuns);
   let last: LastCheckpoint | undefined;
   try {
     // Whatever the unit stops for, the pages it stored count: write their parts, then record them.
@@ -267,10 +321,23 @@ function transientOnly(error: unknown): { retry: true; delay: "backoff" } | { re
     : { retry: false };
 }
 
-/** Where a Graph request waits for its turn. */
+/** Where a Graph request waits for its turn: higher `priority` first (default 0: delta pages, downloads). */
 interface RequestSlots {
-  add<T>(run: () => Promise<T>): Promise<T>;
+  add<T>(run: () => Promise<T>, priority?: number): Promise<T>;
 }
+
+/**
+ * Export requests go before the delta pages waiting for a slot: a full batch is the largest
+ * request of the unit (up to 20 items' data), so running it early leaves the short delta pages
+ * to fill the end, and the items of a page do not wait while later pages are fetched.
+ */
+const EXPORT_PRIORITY = 1;
+
+/**
+ * An item delta page goes before the exports waiting: it is fetched only while the export
+ * pools are short of items (`exportBacklogRoom`), to refill them before the slots run dry.
+ */
+const ITEM_PAGE_PRIORITY = 2;
 
 interface FolderContext {
   unit: UnitWork;
@@ -285,6 +352,15 @@ interface FolderContext {
   transfers: PQueue;
   /** The unit's export pools, by import/export mailbox id: items of every folder batched together. */
   exportPools: Map<string, ExportPool<PoolItem, StoredBlob>>;
+  /** Whether an export pool may send a partial batch now. */
+  sendPartialExports(): boolean;
+  /**
+   * Resolves when the items waiting in the unit's export pools are fewer than its slots can take
+   * in full batches at once: a folder read by item delta fetches its next page only then.
+   */
+  exportBacklogRoom(): Promise<void>;
+  /** Called by the export pools when items left them. */
+  exportBacklogShrank(): void;
   ledger: UnitLedger;
   /** The unit's stored pages whose parts are held back until their pack fills. */
   commits: PageCommits;
@@ -328,11 +404,23 @@ function folderPages(
   return deps.source.itemDelta(itemMailboxOf(unit, read), folderId, link);
 }
 
-/** Follows one folder's delta pages until its round ends or the unit must stop. */
-async function backupFolder(folderId: string, read: FolderRead, ctx: FolderContext): Promise<void> {
+/**
+ * Follows one folder's delta pages until its round ends or the unit must stop. The next page is
+ * fetched while the items of the pages before are stored: for MIME reads, one page ahead; for
+ * item reads, as long as the unit's export pools have room (`exportBacklogRoom`). Pages are held
+ * for their commit in their order. `onFetched` is called once the page carrying the delta link
+ * is fetched: what is left of the folder is storing its last pages.
+ */
+async function backupFolder(
+  folderId: string,
+  read: FolderRead,
+  ctx: FolderContext,
+  onFetched: () => void = () => {},
+): Promise<void> {
   const { unit, deps, ledger } = ctx;
+  const itemRead = read === "p" || read === "a";
   // Item delta links are sync states of their own: a folder read in another way starts over.
-  const via = read === "p" || read === "a" ? ("items" as const) : undefined;
+  const via = itemRead ? ("items" as const) : undefined;
   const resume = ledger.resumePoint(folderId);
   let part = resume.part;
   const committed =
@@ -349,62 +437,107 @@ async function backupFolder(folderId: string, read: FolderRead, ctx: FolderConte
   let resyncs = 0;
   let folderHadItemErrors = false;
 
+  /** Stores a fetched page's items, then (after the page before it) holds it for its commit. */
+  const storeAndHold = async (
+    view: FolderPage,
+    entries: CatalogEntry[],
+    page: number,
+    before: Promise<void>,
+  ): Promise<void> => {
+    const pageProgress = emptyProgress();
+    // The items' transfers start at once; a failure waits for the page before to settle.
+    const storing = (
+      read === "m" || read === "b"
+        ? storePage(unit, folderId, view as DeltaPageView, read, entries, pageProgress, ctx)
+        : storeItemPage(unit, folderId, view as ItemPageView, read, entries, pageProgress, ctx)
+    ).then(
+      (failed) => ({ failed }),
+      (error: unknown) => ({ error }),
+    );
+    // Every transfer of the page settles before the page (or the one before it) fails the folder.
+    const [prior, stored] = await Promise.all([
+      before.then(
+        () => undefined,
+        (error: unknown) => ({ error }),
+      ),
+      storing,
+    ]);
+    if (prior) throw prior.error;
+    if ("error" in stored) throw stored.error;
+    if (stored.failed > 0) folderHadItemErrors = true;
+    if (entries.length > 0 || stored.failed > 0) unchanged = false;
+    // A page that changed nothing leaves no part: a job's catalog holds only what changed
+    // (readers take a mailbox or folder without parts in a job as unchanged in it).
+    // Its part is held back with the page (see PageCommits): the page counts as stored in the
+    // ledger only once its part, and the pack holding its bodies, are written.
+    const partKey = { jobId: unit.jobId, mailboxId: unit.mailboxId, folderId, unit: unit.index, page };
+    const held = (record: () => void) =>
+      ctx.commits.hold({ ...(entries.length > 0 ? { part: { key: partKey, entries } } : {}), record });
+    ctx.meter(pageProgress);
+    addProgress(ctx.progress, pageProgress);
+    if (view.deltaLink && unchanged && keepsSyncState(committed, view.deltaLink, deps)) {
+      await held(() => ledger.folderUnchanged(folderId, pageProgress));
+    } else if (view.deltaLink) {
+      const deltaLink = folderHadItemErrors ? undefined : view.deltaLink;
+      await held(() => ledger.folderFinished(folderId, deltaLink, pageProgress, true, via));
+    } else if (view.nextLink) {
+      const nextLink = view.nextLink;
+      const nextPart = page + 1;
+      await held(() => ledger.pageStored(folderId, nextLink, nextPart, pageProgress));
+    }
+  };
+
   for (;;) {
+    /** The pages fetched so far, stored and held in order (each waits for the one before). */
+    let chain: Promise<void> = Promise.resolve();
+    let pageFailed = false;
     try {
       const pages = folderPages(unit, folderId, read, link, deps)[Symbol.asyncIterator]();
       for (;;) {
-        const step = await ctx.slots.add(() => pages.next());
+        if (itemRead) await ctx.exportBacklogRoom();
+        const step = await ctx.slots.add(() => pages.next(), itemRead ? ITEM_PAGE_PRIORITY : 0);
         if (step.done) break;
         const view = step.value;
         const entries: CatalogEntry[] = fullRound ? [{ kind: "folder-reset", folderId }] : [];
         fullRound = false;
-        const pageProgress = emptyProgress();
-        const failed =
-          read === "m" || read === "b"
-            ? await storePage(unit, folderId, view as DeltaPageView, read, entries, pageProgress, ctx)
-            : await storeItemPage(unit, folderId, view as ItemPageView, read, entries, pageProgress, ctx);
-        if (failed > 0) folderHadItemErrors = true;
-        if (entries.length > 0 || failed > 0) unchanged = false;
-        // A page that changed nothing leaves no part: a job's catalog holds only what changed
-        // (readers take a mailbox or folder without parts in a job as unchanged in it).
-        // Its part is held back with the page (see PageCommits): the page counts as stored in the
-        // ledger only once its part, and the pack holding its bodies, are written.
-        const partKey = {
-          jobId: unit.jobId,
-          mailboxId: unit.mailboxId,
-          folderId,
-          unit: unit.index,
-          page: part,
-        };
-        const held = (record: () => void) =>
-          ctx.commits.hold({ ...(entries.length > 0 ? { part: { key: partKey, entries } } : {}), record });
+        const before = chain;
+        chain = storeAndHold(view, entries, part, before);
+        // Observed here and at the next turn: a failure never goes unhandled meanwhile, and
+        // stops the folder's fetching at its next page.
+        chain.catch(() => {
+          pageFailed = true;
+        });
         part++;
-        ctx.meter(pageProgress);
-        addProgress(ctx.progress, pageProgress);
-        if (view.deltaLink && unchanged && keepsSyncState(committed, view.deltaLink, deps)) {
-          await held(() => ledger.folderUnchanged(folderId, pageProgress));
-          return;
-        }
         if (view.deltaLink) {
-          const deltaLink = folderHadItemErrors ? undefined : view.deltaLink;
-          await held(() => ledger.folderFinished(folderId, deltaLink, pageProgress, true, via));
+          onFetched();
+          await chain;
           return;
         }
         if (!view.nextLink) break;
-        const nextLink = view.nextLink;
-        const nextPart = part;
-        await held(() => ledger.pageStored(folderId, nextLink, nextPart, pageProgress));
         link = view.nextLink;
+        // MIME reads: at most one page stores while the next is fetched. Item reads fetch ahead
+        // as long as the export pools have room (above), whatever the pages storing.
+        if (!itemRead) await before;
+        // A page that failed ends the folder's round (its error is thrown here).
+        if (pageFailed) await chain;
         if (ctx.shouldStop()) {
+          await chain;
           await pages.return?.();
           return;
         }
       }
+      await chain;
       // A delta round always ends with a deltaLink; a source that stops without one is broken.
       throw new SkipError(
         `folder ${folderId}: expected the delta round to end with @odata.deltaLink, found the end of pages without it`,
       );
     } catch (error) {
+      // Every page fetched before the failure settles first; a page's own failure comes first.
+      const settled = await chain.then(
+        () => undefined,
+        (pageError: unknown) => ({ pageError }),
+      );
+      if (settled && settled.pageError !== error) throw settled.pageError;
       if (error instanceof SyncStateLostError && resyncs < 2) {
         // 410 SyncStateNotFound: only this folder starts over, from the fresh initial link the
         // service offers (or a plain initial round). Recorded, so the job report shows it.
@@ -623,10 +756,12 @@ async function exportStreamed(
     return await retry(
       () =>
         ctx.transfers.add(async (): Promise<PooledOutcome<StoredBlob>> => {
-          const answer = await ctx.slots.add(() =>
-            exportItemTo(mailbox, item.id, (body) =>
-              deps.archive.storeBlob("export", body, { mailboxId: ctx.unit.mailboxId }),
-            ),
+          const answer = await ctx.slots.add(
+            () =>
+              exportItemTo(mailbox, item.id, (body) =>
+                deps.archive.storeBlob("export", body, { mailboxId: ctx.unit.mailboxId }),
+              ),
+            EXPORT_PRIORITY,
           );
           if ("error" in answer) {
             return {
@@ -651,7 +786,10 @@ async function exportStreamed(
 function exportPoolOf(mailbox: ItemMailbox, ctx: FolderContext): ExportPool<PoolItem, StoredBlob> {
   let pool = ctx.exportPools.get(mailbox.apiId);
   if (!pool) {
-    pool = new ExportPool((take) => exportRequest(mailbox, take, ctx));
+    pool = new ExportPool((take) => exportRequest(mailbox, take, ctx), {
+      sendPartial: ctx.sendPartialExports,
+      onTaken: ctx.exportBacklogShrank,
+    });
     ctx.exportPools.set(mailbox.apiId, pool);
   }
   return pool;
@@ -683,7 +821,7 @@ async function exportRequest(
                 mailbox,
                 pending.map((item) => item.id),
               );
-        });
+        }, EXPORT_PRIORITY);
         await Promise.all(
           answers.map(async (answer) => {
             if ("error" in answer) {

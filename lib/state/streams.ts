@@ -35,25 +35,27 @@ function staleness(task: StreamTask, stream: StreamRecord): boolean {
  * earlier delivery of the same task) and answers "current".
  */
 export async function beginTask(t: StateTable, task: StreamTask): Promise<"current" | "stale"> {
-  if (await isStaleTask(t, task)) return "stale";
+  // One conditional write: the stream is read only when the condition fails, to tell a stale
+  // task from one newer than its stream (a task's first state request is on its way to Graph).
   const lease = task.lease === undefined ? "" : ", lease = :lease";
-  const outcome = await t.transact([
-    t.update(
-      jobPk(task.jobId),
-      streamSk(task.streamId),
-      `SET #status = :running, heartbeatAt = :now${lease}`,
-      {
-        ":running": "running",
-        ":finished": "finished",
-        ":seq": task.seq,
-        ":now": t.nowIso(),
-        ...(task.lease === undefined ? {} : { ":lease": task.lease }),
-      },
-      "seq = :seq AND #status <> :finished",
-      STATUS,
-    ),
-  ]);
-  return outcome.ok ? "current" : "stale";
+  const written = await t.updateReturning({
+    Key: { pk: jobPk(task.jobId), sk: streamSk(task.streamId) },
+    UpdateExpression: `SET #status = :running, heartbeatAt = :now${lease}`,
+    ConditionExpression: "seq = :seq AND #status <> :finished",
+    ExpressionAttributeNames: STATUS,
+    ExpressionAttributeValues: {
+      ":running": "running",
+      ":finished": "finished",
+      ":seq": task.seq,
+      ":now": t.nowIso(),
+      ...(task.lease === undefined ? {} : { ":lease": task.lease }),
+    },
+    ReturnValues: "NONE",
+  });
+  if (written !== undefined) return "current";
+  // Throws for a task newer than its stream; else the task is stale.
+  await isStaleTask(t, task);
+  return "stale";
 }
 
 /** Records a sign of life; throws {@link StaleTaskError} when the task is no longer current. */

@@ -366,6 +366,12 @@ describe("streams", () => {
     expect(await store.isStaleTask(old)).toBe(true);
     expect(await store.isStaleTask(next)).toBe(false);
     expect(await store.beginTask(old)).toBe("stale");
+    // A task newer than its stream breaks the rule that the seq moves before a task is sent; a
+    // stream without a record drops its task.
+    await expect(store.beginTask({ ...next, seq: 2 })).rejects.toThrow(
+      /expected a task seq ≤ the stream's 1, found 2/,
+    );
+    expect(await store.beginTask({ ...next, streamId: 9 })).toBe("stale");
     await expect(store.heartbeat(old)).rejects.toBeInstanceOf(StaleTaskError);
     await expect(store.handOn(old)).rejects.toThrow(/expected the current task to have seq 0, found seq 1/);
     await expect(claimNow(store, old)).rejects.toBeInstanceOf(StaleTaskError);

@@ -99,4 +99,36 @@ describe("ExportPool", () => {
     const outcomes = await pool.add(items("a", 3));
     expect(outcomes.every((o) => !o.ok && (o.error as Error).message === "no slot")).toBe(true);
   });
+
+  it("sends full batches at once and holds a partial one until sendPartial allows it and the pool is poked", async () => {
+    let partialAllowed = false;
+    const batches: string[][] = [];
+    const pool = new ExportPool<Item, string>(
+      async (take) => {
+        const batch = take();
+        batches.push(batch.map((i) => i.id));
+        return new Map(batch.map((i) => [i.id, { ok: true, value: i.id } as const]));
+      },
+      { sendPartial: () => partialAllowed },
+    );
+    let settled = 0;
+    const a = pool.add(items("a", 25)).then((o) => {
+      settled++;
+      return o;
+    });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    // The full batch left; the 5 left over wait for more items.
+    expect(batches).toEqual([items("a", 20).map((i) => i.id)]);
+    expect(settled).toBe(0);
+    const b = pool.add(items("b", 10));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Still short of a batch (15): nothing more leaves, and a poke changes nothing while not allowed.
+    pool.poke();
+    expect(batches).toHaveLength(1);
+    partialAllowed = true;
+    pool.poke();
+    const outcomes = [...(await a), ...(await b)];
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(batches.map((x) => x.length)).toEqual([20, 15]);
+  });
 });

@@ -1,0 +1,245 @@
+/**
+ * How a unit that reads items (mailbox import/export API) schedules its requests: delta pages
+ * and export requests share the unit's slots; the next delta page is fetched while the page
+ * before is exported; a folder whose last page is fetched frees its lane; export batches fill
+ * up while the slots are busy and the last partial one still leaves.
+ */
+import { createHash } from "node:crypto";
+import type { Readable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import type {
+  ArchiveSink,
+  BlobKind,
+  CatalogEntry,
+  CatalogPartKey,
+  DeltaPageView,
+  ExportedItem,
+  ItemMailbox,
+  ItemPageView,
+  MailSource,
+  StagedLink,
+  UnitCheckpoint,
+  UnitProgress,
+  UnitStatePort,
+} from "../../../lib/backup/ports.js";
+import { backupUnit, type UnitWork } from "../../../lib/backup/unit-backup.js";
+import { FatalError } from "../../../lib/errors.js";
+
+/** A few turns of the event loop: a request's answer, without any clock. */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+type Event =
+  | { kind: "open"; folderId: string }
+  | { kind: "delta" | "export"; phase: "start" | "end"; folderId?: string; ids?: string[] };
+
+/**
+ * Item delta and exports of one mailbox: each folder a list of pages (item ids), links
+ * `<folder>#<page>`; every request (delta page, export) takes a few event-loop turns and is
+ * logged at its start and end, with how many requests were in flight.
+ */
+class ItemSource implements MailSource {
+  readonly log: Event[] = [];
+  inFlight = 0;
+  peak = 0;
+  readonly exportBatches: string[][] = [];
+  constructor(
+    readonly pages: Map<string, string[][]>,
+    private readonly exportTurns = 6,
+  ) {}
+
+  private async request<T>(
+    event: Omit<Event & { kind: "delta" | "export" }, "phase">,
+    turnsTaken: number,
+    answer: () => T,
+  ) {
+    this.inFlight++;
+    this.peak = Math.max(this.peak, this.inFlight);
+    this.log.push({ ...event, phase: "start" });
+    await turns(turnsTaken);
+    this.log.push({ ...event, phase: "end" });
+    this.inFlight--;
+    return answer();
+  }
+
+  // biome-ignore lint/correctness/useYield: mail folders are not read in these tests
+  async *folderDelta(): AsyncIterable<DeltaPageView> {
+    throw new Error("expected item reads only");
+  }
+
+  async openMime(): Promise<Readable> {
+    throw new Error("expected item reads only");
+  }
+
+  itemDelta(_mailbox: ItemMailbox, folderId: string, from: string | undefined): AsyncIterable<ItemPageView> {
+    this.log.push({ kind: "open", folderId });
+    const pages = this.pages.get(folderId) ?? [[]];
+    const source = this;
+    return (async function* () {
+      const startAt = from?.startsWith(`${folderId}#`) ? Number(from.split("#")[1]) : 0;
+      for (let i = startAt; i < pages.length; i++) {
+        const ids = pages[i]!;
+        yield await source.request(
+          { kind: "delta", folderId },
+          2,
+          (): ItemPageView => ({
+            upserts: ids.map((id) => ({ id, itemClass: "IPM.Note", size: 10, meta: { id, subject: id } })),
+            removed: [],
+            ...(i + 1 < pages.length
+              ? { nextLink: `${folderId}#${i + 1}` }
+              : { deltaLink: `${folderId}#done` }),
+          }),
+        );
+      }
+    })();
+  }
+
+  // A property: the unit calls it detached from the source.
+  exportItems = async (_mailbox: ItemMailbox, itemIds: readonly string[]): Promise<ExportedItem[]> => {
+    this.exportBatches.push([...itemIds]);
+    return this.request({ kind: "export", ids: [...itemIds] }, this.exportTurns, () =>
+      itemIds.map((itemId) => ({ itemId, data: Buffer.from(`export of ${itemId}`) })),
+    );
+  };
+}
+
+class Archive implements ArchiveSink {
+  readonly blobs = new Set<string>();
+  readonly parts = new Map<string, CatalogEntry[]>();
+  async storeBlob(_kind: BlobKind, body: Readable | Buffer) {
+    const bytes = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const existed = this.blobs.has(sha256);
+    this.blobs.add(sha256);
+    return { sha256, size: bytes.length, existed };
+  }
+  async writeCatalogPart(key: CatalogPartKey, entries: CatalogEntry[]) {
+    this.parts.set(`${key.folderId}/${key.page}`, entries);
+  }
+}
+
+class State implements UnitStatePort {
+  readonly staged = new Map<string, string>();
+  readonly checkpoints: UnitCheckpoint[] = [];
+  items = 0;
+  async syncState() {
+    return undefined;
+  }
+  async checkpoint(cp: UnitCheckpoint, d: UnitProgress, staged: StagedLink[] = []) {
+    for (const s of staged) this.staged.set(s.folderId, s.deltaLink);
+    this.checkpoints.push(cp);
+    this.items += d.items;
+  }
+}
+
+const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+function itemUnit(folderIds: string[], concurrency: number): UnitWork {
+  return {
+    jobId: "J1",
+    index: 0,
+    mailboxId: "M1",
+    folderIds,
+    folderReads: "p".repeat(folderIds.length),
+    mailboxIds: { primary: "MBX:1" },
+    concurrency,
+    hasSyncStates: false,
+  };
+}
+
+async function run(source: ItemSource, folderIds: string[], concurrency: number) {
+  const archive = new Archive();
+  const state = new State();
+  const out = await backupUnit(
+    itemUnit(folderIds, concurrency),
+    { folderIndex: 0, page: 0 },
+    { source, archive, state, shouldYield: () => false, checkpointIntervalMs: 0 },
+  );
+  return { out, archive, state };
+}
+
+/** Position in the log of the first event matching. */
+function at(log: Event[], match: (e: Event) => boolean): number {
+  const i = log.findIndex(match);
+  if (i < 0) throw new Error("expected the event in the log, found none");
+  return i;
+}
+
+describe("backupUnit reading items", () => {
+  it("fetches a folder's next delta page while the page before is exported", async () => {
+    const source = new ItemSource(new Map([["A", [ids("a", 20), ids("b", 20), ids("c", 20)]]]));
+    const { out, archive, state } = await run(source, ["A"], 4);
+    expect(out.status).toBe("done");
+    // The export of page 0's items was still running when page 1 was asked for.
+    const log = source.log;
+    const export0End = at(log, (e) => e.kind === "export" && e.phase === "end" && e.ids?.[0] === "a0");
+    const deltaStarts = log.flatMap((e, i) => (e.kind === "delta" && e.phase === "start" ? [i] : []));
+    expect(deltaStarts).toHaveLength(3);
+    expect(deltaStarts[1]).toBeLessThan(export0End);
+    // Still one part per page, in order, and every item stored once.
+    expect([...archive.parts.keys()]).toEqual(["A/0", "A/1", "A/2"]);
+    expect(state.items).toBe(60);
+    expect(state.staged.get("A")).toBe("A#done");
+    expect(source.exportBatches.map((b) => b.length)).toEqual([20, 20, 20]);
+    expect(source.peak).toBeLessThanOrEqual(4);
+  });
+
+  it("takes the next folder while the last page of the one before is exported", async () => {
+    // One slot, so four lanes: the fifth folder starts only when a lane is free.
+    const folders = ["F0", "F1", "F2", "F3", "F4"];
+    const source = new ItemSource(new Map(folders.map((f) => [f, [ids(`${f}-`, 20)]])));
+    const { out, state } = await run(source, folders, 1);
+    expect(out.status).toBe("done");
+    const log = source.log;
+    const firstExportEnd = at(log, (e) => e.kind === "export" && e.phase === "end");
+    expect(at(log, (e) => e.kind === "open" && e.folderId === "F4")).toBeLessThan(firstExportEnd);
+    expect(state.items).toBe(100);
+    expect(state.staged.size).toBe(5);
+    expect(source.peak).toBe(1);
+  });
+
+  it("gives export requests the slot before waiting delta pages, in full batches, and sends the last partial batch", async () => {
+    // Eight folders of 5 items and one of 3, one slot: 43 items need 3 export requests.
+    const folders = [...ids("F", 9)];
+    const source = new ItemSource(new Map(folders.map((f, i) => [f, [ids(`${f}-`, i === 8 ? 3 : 5)]])), 2);
+    const { out, state, archive } = await run(source, folders, 1);
+    expect(out.status).toBe("done");
+    expect(state.items).toBe(43);
+    expect(source.exportBatches.map((b) => b.length)).toEqual([20, 20, 3]);
+    // The first full batch went before the delta pages still waiting for the slot.
+    const log = source.log;
+    const firstExport = at(log, (e) => e.kind === "export" && e.phase === "start");
+    const lastDelta = log.findLastIndex((e) => e.kind === "delta" && e.phase === "start");
+    expect(firstExport).toBeLessThan(lastDelta);
+    expect(archive.parts.size).toBe(9);
+  });
+
+  it("fetches a folder's next page once the export pools have room, ahead of the exports still waiting", async () => {
+    // Two slots: the pools have room below 40 waiting items. Pages of 100 items, 5 batches each.
+    const source = new ItemSource(new Map([["A", [ids("a", 100), ids("b", 100), ids("c", 100)]]]));
+    const { out, state, archive } = await run(source, ["A"], 2);
+    expect(out.status).toBe("done");
+    const starts = source.log.filter((e) => e.kind !== "open" && e.phase === "start");
+    const order = starts.map((e) => (e.kind === "delta" ? "d" : "e"));
+    // Page 1 waited while 60 and 40 items waited, went once 20 did, before the fifth batch.
+    expect(order.slice(0, 7)).toEqual(["d", "e", "e", "e", "e", "d", "e"]);
+    expect(source.exportBatches.map((b) => b.length)).toEqual(Array(15).fill(20));
+    expect(source.peak).toBe(2);
+    expect(state.items).toBe(300);
+    expect([...archive.parts.keys()]).toEqual(["A/0", "A/1", "A/2"]);
+  });
+
+  it("stops fetching a folder's pages once a page failed, and fails with that page's error", async () => {
+    const pages = Array.from({ length: 20 }, (_, p) => ids(`p${p}-`, 20));
+    const source = new ItemSource(new Map([["A", pages]]));
+    const exportItems = source.exportItems;
+    source.exportItems = async (mailbox, itemIds) => {
+      if (itemIds[0] === "p1-0") throw new FatalError("export refused for the whole app");
+      return exportItems(mailbox, itemIds);
+    };
+    await expect(run(source, ["A"], 1)).rejects.toThrow(/export refused/);
+    const fetched = source.log.filter((e) => e.kind === "delta" && e.phase === "start").length;
+    expect(fetched).toBeLessThanOrEqual(4);
+  });
+});
