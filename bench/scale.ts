@@ -11,7 +11,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getHeapStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import type { Logger } from "../lib/app/logger.js";
 import { type LocalServices, startLocalServices } from "../lib/dev/local/stack.js";
 import type { LatencyOptions } from "../lib/dev/sim/server/index.js";
 import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
@@ -154,6 +153,7 @@ function collector(): () => void {
 }
 
 /** A logger that keeps nothing but calls `onEvent` with each event (the bench follows the pieces). */
+type Logger = NonNullable<Parameters<typeof startLocalServices>[0]["logger"]>;
 function eventLogger(onEvent: (event: string) => void): Logger {
   const logger: Logger = {
     debug: () => {},

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { emptyProgress, trafficMeter } from "../../../lib/backup/progress.js";
 import type { MailSource } from "../../../lib/backup/ports.js";
+import { emptyProgress, trafficMeter } from "../../../lib/backup/progress.js";
 
 describe("trafficMeter", () => {
   it("adds each reading's growth, and all of counters that started again from 0", () => {
