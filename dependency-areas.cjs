@@ -67,6 +67,7 @@ const AREAS = {
       "lib/archive",
       "lib/aws",
       "lib/backup",
+      "lib/catalog-index",
       "lib/config",
       "lib/graph",
       "lib/plan",

@@ -9,6 +9,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { getHeapStatistics, setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { type LocalServices, startLocalServices } from "../lib/dev/local/stack.js";
 import type { LatencyOptions } from "../lib/dev/sim/server/index.js";
 import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
@@ -68,6 +70,23 @@ export interface ScaleRow {
   coordinatorPeakHeapBytes: number;
   coordinatorPeakRssBytes: number;
   /**
+   * The bench process's peak heap in any invocation (absolute: the harness, the in-process
+   * emulators and the coordinator), against `heapLimitBytes`.
+   */
+  processPeakHeapBytes: number;
+  /**
+   * The heap live after each piece (a full collection first, so no garbage), per invocation, in
+   * bytes (planning-only runs; empty in a full run). Flat across an invocation's pieces = nothing
+   * of a piece is kept.
+   */
+  liveHeapAfterPieces: number[][];
+  /**
+   * Live heap growth per piece: over the invocations of two pieces or more, the largest of
+   * (live after its last piece − live after its first) / (its pieces − 1). Null when no
+   * invocation ran two pieces (or in a full run).
+   */
+  liveHeapGrowthPerPieceBytes: number | null;
+  /**
    * Graph requests of discovery (directory pages, probes, folder listings): counted in a
    * planning-only run; a full run, whose streams overlap discovery, counts the planning-only rate.
    */
@@ -106,6 +125,11 @@ export interface ScaleFigures {
   coordinatorTimeoutSeconds: number;
   deadlineMarginMs: number;
   pieceMailboxes: number;
+  /**
+   * The process's heap limit (V8's heap_size_limit): run with NODE_OPTIONS=--max-old-space-size=400
+   * to hold the coordinator to about what a 512 MB Lambda leaves it.
+   */
+  heapLimitBytes: number;
   rows: ScaleRow[];
   /**
    * Per-mailbox figures at the largest size over the smallest (1.0 = linear growth; target ≤ 1.2).
@@ -119,7 +143,29 @@ export interface ScaleFigures {
   } | null;
 }
 
-/** Samples the process's heap and RSS until stopped; peaks above the level at start. */
+/**
+ * A full garbage collection on demand (V8's `gc`, exposed here rather than by a node flag so that
+ * `npm run bench` needs none): the live heap after a piece is then what the piece kept.
+ */
+function collector(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+}
+
+/** A logger that keeps nothing but calls `onEvent` with each event (the bench follows the pieces). */
+type Logger = NonNullable<Parameters<typeof startLocalServices>[0]["logger"]>;
+function eventLogger(onEvent: (event: string) => void): Logger {
+  const logger: Logger = {
+    debug: () => {},
+    info: (event) => onEvent(event),
+    warn: () => {},
+    error: () => {},
+    child: () => logger,
+  };
+  return logger;
+}
+
+/** Samples the process's heap and RSS until stopped; peaks above the level at start, and the heap's peak. */
 function memorySampler(everyMs = 50) {
   const base = process.memoryUsage();
   let heap = base.heapUsed;
@@ -131,7 +177,7 @@ function memorySampler(everyMs = 50) {
   }, everyMs);
   return () => {
     clearInterval(timer);
-    return { heap: heap - base.heapUsed, rss: rss - base.rss };
+    return { heap: heap - base.heapUsed, rss: rss - base.rss, peakHeap: heap };
   };
 }
 
@@ -167,8 +213,19 @@ async function benchScaleOne(
       requestLatencySeconds: service.perRequestSeconds,
       perByteSeconds: 0,
     });
+    // Planning only: after each piece, a full collection and the live heap, in the running
+    // invocation's list (the collection takes a moment of the piece's invocation).
+    const gc = planningOnly ? collector() : undefined;
+    let livePerPiece: number[] | undefined;
+    const liveHeapAfterPieces: number[][] = [];
+    const logger = eventLogger((event) => {
+      if (event !== "discovery.piece" || !gc || !livePerPiece) return;
+      gc();
+      livePerPiece.push(process.memoryUsage().heapUsed);
+    });
     services = await startLocalServices(
       {
+        logger,
         archive: { kind: "local", path: join(dir, "archive") },
         streams: SCALE_STREAMS,
         planLimits,
@@ -196,18 +253,22 @@ async function benchScaleOne(
     );
 
     /** Each discovery invocation: its seconds, peak memory growth, pieces. */
-    const invocations: Array<{ seconds: number; heap: number; rss: number }> = [];
+    const invocations: Array<{ seconds: number; heap: number; rss: number; peakHeap: number }> = [];
     let largestPiece = 0;
     let longestPieceMs = 0;
     let pieces = 0;
     const invocation = async <T extends { status: string }>(
       work: (remainingMs: () => number) => Promise<T>,
     ): Promise<T> => {
-      const stopSampling = planningOnly ? memorySampler() : () => ({ heap: 0, rss: 0 });
+      gc?.();
+      const stopSampling = planningOnly ? memorySampler() : () => ({ heap: 0, rss: 0, peakHeap: 0 });
+      livePerPiece = [];
       const t0 = Date.now();
       const deadline = t0 + COORDINATOR_TIMEOUT_SECONDS * 1000;
       const out = await work(() => deadline - Date.now());
       const peak = stopSampling();
+      if (gc) liveHeapAfterPieces.push(livePerPiece);
+      livePerPiece = undefined;
       invocations.push({ seconds: (Date.now() - t0) / 1000, ...peak });
       const run = out as unknown as { largestPiece?: number; longestPieceMs?: number; pieces?: number };
       largestPiece = Math.max(largestPiece, run.largestPiece ?? 0);
@@ -273,6 +334,9 @@ async function benchScaleOne(
       longestPieceSeconds: longestPieceMs / 1000,
       coordinatorPeakHeapBytes: Math.max(...invocations.map((i) => i.heap)),
       coordinatorPeakRssBytes: Math.max(...invocations.map((i) => i.rss)),
+      processPeakHeapBytes: Math.max(...invocations.map((i) => i.peakHeap)),
+      liveHeapAfterPieces,
+      liveHeapGrowthPerPieceBytes: growthPerPiece(liveHeapAfterPieces),
       discoveryRequests,
       stateRequests: state,
       stateRequestsPerMailbox: state.total / Math.max(1, content.works.length),
@@ -291,6 +355,14 @@ async function benchScaleOne(
     await sim.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The largest live-heap growth per piece of an invocation that ran two pieces or more. */
+function growthPerPiece(invocations: readonly number[][]): number | null {
+  const slopes = invocations
+    .filter((live) => live.length >= 2)
+    .map((live) => ((live.at(-1) as number) - (live[0] as number)) / (live.length - 1));
+  return slopes.length > 0 ? Math.max(...slopes) : null;
 }
 
 export async function benchScale(
@@ -338,6 +410,7 @@ export function scaleFigures(rows: readonly ScaleRow[]): ScaleFigures {
     coordinatorTimeoutSeconds: COORDINATOR_TIMEOUT_SECONDS,
     deadlineMarginMs: DEADLINE_MARGIN_MS,
     pieceMailboxes: PIECE_MAILBOXES,
+    heapLimitBytes: getHeapStatistics().heap_size_limit,
     rows: [...rows],
     growth,
   };

@@ -15,4 +15,6 @@ export const ARCHIVE_LAYOUT = {
   jobs: "jobs/",
   /** Job reports: `reports/<jobId>/report.json`. */
   reports: "reports/",
+  /** The search index: `index/search/job=<jobId>.json` and its segments under `index/search/segments/`. */
+  searchIndex: "index/search/",
 } as const;

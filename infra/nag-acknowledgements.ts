@@ -23,11 +23,19 @@ const PREFIX_REASONS: Record<string, string> = {
     "overwritten) and GetObject (the HEAD that finds a blob already stored) only.",
   [ARCHIVE_LAYOUT.catalog]:
     "Catalog parts and folder trees are keyed by mailbox, job and folder ids known only at run time " +
-    "(catalog/mailbox=<id>/job=<id>/…); PutObject only.",
+    "(catalog/mailbox=<id>/job=<id>/…); PutObject, and GetObject for the controller's search index after each job.",
   [ARCHIVE_LAYOUT.jobs]:
-    "Job manifests are keyed by a run-time job id (jobs/<jobId>/manifest.json); PutObject only.",
+    "Job manifests are keyed by a run-time job id (jobs/<jobId>/manifest.json); PutObject, and GetObject for " +
+    "the controller's search index after each job.",
+  [ARCHIVE_LAYOUT.snapshots]:
+    "Compacted mailbox views are keyed by mailbox and job ids (snapshots/mailbox=<id>/job=<id>.jsonl), where the " +
+    "controller's search index starts a mailbox's replay; GetObject only.",
+  [ARCHIVE_LAYOUT.searchIndex]:
+    "The search index is keyed by job and build (index/search/job=<id>.json, index/search/segments/job=<id>/…); " +
+    "the controller keeps it current after each job: GetObject and PutObject.",
   [ARCHIVE_LAYOUT.reports]:
-    "Job reports are keyed by a run-time job id (reports/<jobId>/report.json); PutObject only.",
+    "Job reports are keyed by a run-time job id (reports/<jobId>/report.json); PutObject, and GetObject for " +
+    "the controller's search index after each job (the reports list the archive's mailboxes).",
 };
 
 export function acknowledgeNagFindings(stack: MailstreamStack): void {
@@ -89,6 +97,8 @@ export function acknowledgeNagFindings(stack: MailstreamStack): void {
       ARCHIVE_LAYOUT.catalog,
       ARCHIVE_LAYOUT.jobs,
       ARCHIVE_LAYOUT.reports,
+      ARCHIVE_LAYOUT.snapshots,
+      ARCHIVE_LAYOUT.searchIndex,
     ),
     {
       id: iam5(`${arnRef(stack.archive.stagingBucket)}/${prefix}${ARCHIVE_LAYOUT.staging}*`),

@@ -141,7 +141,8 @@ export function coordinatorStatements(r: PermissionResources): iam.PolicyStateme
 /**
  * Controller: Graph credentials, state, continuation tasks, its queue (through the event source
  * mapping), and the archive: blobs and packs (a HEAD first, which needs GetObject, and ListBucket to answer
- * 404 rather than 403; a mailbox's pack indexes are listed and read), catalog parts, manifests and reports. Large messages go through the
+ * 404 rather than 403; a mailbox's pack indexes are listed and read), catalog parts, manifests and reports,
+ * and the search index after each job (reading the finalized jobs' catalog). Large messages go through the
  * staging bucket (multipart upload, copy to the blob's address, delete).
  */
 export function controllerStatements(r: PermissionResources): iam.PolicyStatement[] {
@@ -168,6 +169,27 @@ export function controllerStatements(r: PermissionResources): iam.PolicyStatemen
       sid: "WriteBlobsAndCatalog",
       actions: ["s3:PutObject"],
       resources: objects(r.archive, prefix, ARCHIVE_LAYOUT.blobs, ARCHIVE_LAYOUT.catalog),
+    }),
+    // The search index after each job (an index task): the finalized jobs (manifests, and the
+    // reports that list the archive's mailboxes), the catalog (and snapshots) of the mailboxes
+    // the job changed, the index so far; new segments and manifest.
+    new iam.PolicyStatement({
+      sid: "ReadForTheSearchIndex",
+      actions: ["s3:GetObject"],
+      resources: objects(
+        r.archive,
+        prefix,
+        ARCHIVE_LAYOUT.jobs,
+        ARCHIVE_LAYOUT.reports,
+        ARCHIVE_LAYOUT.catalog,
+        ARCHIVE_LAYOUT.snapshots,
+        ARCHIVE_LAYOUT.searchIndex,
+      ),
+    }),
+    new iam.PolicyStatement({
+      sid: "WriteSearchIndex",
+      actions: ["s3:PutObject"],
+      resources: objects(r.archive, prefix, ARCHIVE_LAYOUT.searchIndex),
     }),
     new iam.PolicyStatement({
       sid: "StageLargeMessages",

@@ -18,6 +18,7 @@ import type { JobTrigger } from "../backup/ports.js";
 import type { JobReport } from "../backup/report.js";
 import { runStreamTask, type StreamTaskOutcome } from "../backup/stream-runner.js";
 import { type SweepOutcome, sweep } from "../backup/sweep.js";
+import { type IndexAfterJobOutcome, indexAfterJob } from "../catalog-index/search-index/after-job.js";
 import { awsEndpointsFromConfig } from "../config/aws-endpoints.js";
 import { type ClientCredential, resolveClientCredential } from "../config/client-credential.js";
 import type { MailstreamConfig, StateConfigData } from "../config/index.js";
@@ -29,7 +30,9 @@ import type { InvocationContext, SQSBatchResponse, SQSEvent } from "../queue/lam
 import { SqsStreamQueue, type StreamQueue } from "../queue/stream-queue.js";
 import {
   type DiscoveryTask,
+  type IndexTask,
   isDiscoveryTask,
+  isIndexTask,
   parseQueueTask,
   parseStreamTask,
   type StreamTask,
@@ -99,6 +102,12 @@ export interface BackupApp extends SweepApp {
   runStreamTask(body: string, remainingMs: () => number): Promise<StreamTaskOutcome>;
   /** Runs a discovery continuation (the job's next pieces) under an invocation deadline. */
   continueDiscovery(task: DiscoveryTask, remainingMs: () => number): Promise<DiscoveryOutcome>;
+  /**
+   * Runs an index task: the search index brought up to the newest finalized job. A failure is
+   * logged (`index.failed`) and thrown, so the queue delivers the task again; the job it came
+   * from is finalized already and stays as it is.
+   */
+  indexAfterJob(task: IndexTask): Promise<IndexAfterJobOutcome>;
   /** The controller: an SQS batch in, a partial batch response out. */
   handleSqsEvent(event: SQSEvent, context: InvocationContext): Promise<SQSBatchResponse>;
 }
@@ -149,6 +158,15 @@ export function createSweepApp(options: SweepAppOptions): SweepApp {
   const finalize = async (jobId: string) => {
     const report = await finalizeJob(jobId, { state: ports.finalize, archive });
     metrics.put(jobMetrics(report), { jobId, status: report.status });
+    if (config.searchIndex.afterJob === "on" && queue.sendIndex) {
+      // The job is done whatever becomes of this: a lost task is made good by the next job's.
+      await queue.sendIndex({ kind: "index", jobId }).catch((error: unknown) =>
+        logger.warn("index.task.unsent", {
+          jobId,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+      );
+    }
     return report;
   };
   return {
@@ -272,6 +290,33 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
     gateway,
     startJob: (trigger, remainingMs) => startJob(trigger, coordinatorDeps(remainingMs)),
     continueDiscovery: (task, remainingMs) => runDiscovery(task, coordinatorDeps(remainingMs)),
+    indexAfterJob: async (task) => {
+      const started = Date.now();
+      try {
+        const outcome = await indexAfterJob(archive.store);
+        logger.info("index.after.job", {
+          jobId: task.jobId,
+          status: outcome.status,
+          ...(outcome.status === "built"
+            ? {
+                indexedJob: outcome.jobId,
+                rebuilt: outcome.build.rebuilt,
+                reused: outcome.build.reused,
+                puts: outcome.build.puts,
+                rows: outcome.build.rows,
+              }
+            : {}),
+          ms: Date.now() - started,
+        });
+        return outcome;
+      } catch (error) {
+        logger.error("index.failed", {
+          jobId: task.jobId,
+          error: error instanceof Error ? { name: error.name, message: error.message } : String(error),
+        });
+        throw error;
+      }
+    },
     runStreamTask: (body, remainingMs) =>
       runStreamTask(parseStreamTask(body), {
         state: streamState,
@@ -303,6 +348,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
           const remainingMs = () => context.getRemainingTimeInMillis();
           const task = parseQueueTask(record.body);
           if (isDiscoveryTask(task)) await app.continueDiscovery(task, remainingMs);
+          else if (isIndexTask(task)) await app.indexAfterJob(task);
           else await app.runStreamTask(record.body, remainingMs);
         },
         ({ messageId, error, retried }) =>

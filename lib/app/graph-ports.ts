@@ -66,13 +66,14 @@ export function createMailSource(gateway: GraphGateway, pageSize: number): MailS
       exportItemStreamed(gateway, mailbox.apiId, itemId, { trafficKey: trafficKeyOf(mailbox) }, store),
     traffic: (userId) => {
       // The user's primary mailbox and its archive (counted under the archive's own key).
-      const stats = gateway.stats();
+      // Each key's own counters (not a copy of every mailbox's: a warm controller knows many).
       const keys = [userId.toLowerCase(), ...(archiveKeys.get(userId.toLowerCase()) ?? [])];
       let requests = 0;
       let throttled = 0;
       for (const key of keys) {
-        requests += stats[key]?.requests ?? 0;
-        throttled += stats[key]?.throttled ?? 0;
+        const counters = gateway.traffic.peek(key);
+        requests += counters?.requests ?? 0;
+        throttled += counters?.throttled ?? 0;
       }
       return { requests, throttled };
     },

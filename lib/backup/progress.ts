@@ -20,8 +20,12 @@ export function trafficMeter(source: MailSource, mailboxId: string): (into: Unit
   let last = read();
   return (into) => {
     const now = read();
-    into.requests += Math.max(0, now.requests - last.requests);
-    into.throttled += Math.max(0, now.throttled - last.throttled);
+    // Counters below the last reading started again from 0 (the gateway forgot the mailbox
+    // after a whole budget window idle): everything they hold is new. Every 429 was a request,
+    // so the request count tells.
+    const since = now.requests < last.requests ? { requests: 0, throttled: 0 } : last;
+    into.requests += now.requests - since.requests;
+    into.throttled += Math.max(0, now.throttled - since.throttled);
     last = now;
   };
 }

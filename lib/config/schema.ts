@@ -268,6 +268,16 @@ export const configSchema = z
         streamWaitSeconds: integer(1, 900).default(5),
       })
       .prefault({}),
+    searchIndex: z
+      .strictObject({
+        /**
+         * Whether each finalized job sends an index task that brings the search index up to
+         * date (run by a controller, apart from the job: it never delays or fails one). `off`:
+         * the index is built only by `mailstream index`. One of on, off; default on.
+         */
+        afterJob: z.enum(["on", "off"], { error: "expected one of on, off" }).default("on"),
+      })
+      .prefault({}),
     controller: z
       .strictObject({
         /** Time kept free before the Lambda deadline to checkpoint and continue, ms. 5000..600000, default 60000. */

@@ -73,7 +73,8 @@ export async function batchGet<T = unknown>(
   for (let i = 0; i < urls.length; i += MAX_BATCH_REQUESTS) {
     chunks.push(urls.slice(i, i + MAX_BATCH_REQUESTS).map((_, j) => i + j));
   }
-  const counters = gateway.traffic.counters(userId);
+  // Looked up at each use (a mailbox idle for a whole budget window is forgotten meanwhile).
+  const counters = () => gateway.traffic.counters(userId);
 
   /** Sends one batch of `pending`; returns the indexes to send again and the longest wait asked. */
   const round = async (
@@ -108,8 +109,8 @@ export async function batchGet<T = unknown>(
       }
       const code = errorCodeOf(inner.body);
       const path = relativeUrl(gateway, url).split("?")[0] ?? url;
-      if (inner.status === 429) counters.throttled++;
-      if (inner.status >= 500) counters.serverErrors++;
+      if (inner.status === 429) counters().throttled++;
+      if (inner.status >= 500) counters().serverErrors++;
       if (isRetryableStatus(inner.status)) {
         const waitMs = parseRetryAfter(header(inner.headers, "retry-after"));
         if (waitMs !== undefined) {
@@ -164,8 +165,9 @@ export async function batchGet<T = unknown>(
                 : { retry: true, delay: "backoff" };
             },
             onRetry: ({ delayMs }) => {
-              counters.retries += pending.length;
-              counters.waitedMs += delayMs;
+              const c = counters();
+              c.retries += pending.length;
+              c.waitedMs += delayMs;
             },
           },
         );

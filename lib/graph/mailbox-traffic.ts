@@ -12,7 +12,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { GraphRetryableError } from "./errors.js";
 
-/** Counters of one mailbox, cumulative for the life of the gateway. */
+/**
+ * Counters of one mailbox, cumulative while the gateway knows the mailbox: one left idle for a
+ * whole budget window is forgotten (see {@link FORGET_FROM}) and starts again from 0.
+ */
 export interface MailboxCounters {
   /** Requests sent (each attempt counts; a `$batch` counts once per inner request). */
   requests: number;
@@ -69,6 +72,16 @@ export interface MailboxTrafficOptions {
   now?: () => number;
 }
 
+/**
+ * Mailboxes known before idle ones are forgotten: a gateway that meets a whole tenant (discovery
+ * of 100,000 mailboxes in one coordinator invocation, a warm controller over many jobs) would
+ * otherwise keep a state per mailbox forever. A mailbox is forgotten only when forgetting it
+ * changes nothing but its counters: no slot in use or awaited, its gate open, its slot limit
+ * whole and no send inside the budget window. Checked when the map reaches this size and then
+ * each time it doubles, so the work is constant per mailbox met.
+ */
+export const FORGET_FROM = 4096;
+
 /** Successes in a row after which a mailbox's slot limit grows by one (up to the configured concurrency). */
 const RECOVERY_SUCCESSES = 16;
 
@@ -83,6 +96,8 @@ export class MailboxTraffic {
   readonly windowMs: number;
   private readonly now: () => number;
   private readonly mailboxes = new Map<string, MailboxState>();
+  /** Map size at which idle mailboxes are next forgotten. */
+  private forgetAt = FORGET_FROM;
 
   constructor(options: MailboxTrafficOptions = {}) {
     const concurrency = options.concurrency ?? 4;
@@ -216,6 +231,17 @@ export class MailboxTraffic {
     return this.mailboxes.get(mailboxId.toLowerCase())?.inUse ?? 0;
   }
 
+  /** A copy of the mailbox's counters; undefined when the gateway does not know it (never met, or forgotten). */
+  peek(mailboxId: string): MailboxCounters | undefined {
+    const state = this.mailboxes.get(mailboxId.toLowerCase());
+    return state ? { ...state.counters } : undefined;
+  }
+
+  /** Mailboxes the gateway holds a state for now. */
+  get known(): number {
+    return this.mailboxes.size;
+  }
+
   /** A copy of every mailbox's counters, by mailbox id. */
   stats(): Record<string, MailboxCounters> {
     return Object.fromEntries([...this.mailboxes].map(([id, s]) => [id, { ...s.counters }]));
@@ -246,8 +272,28 @@ export class MailboxTraffic {
         sentHead: 0,
         counters: { requests: 0, throttled: 0, retries: 0, serverErrors: 0, waitedMs: 0 },
       };
+      if (this.mailboxes.size >= this.forgetAt) {
+        this.forgetIdle();
+        this.forgetAt = Math.max(FORGET_FROM, this.mailboxes.size * 2);
+      }
       this.mailboxes.set(key, state);
     }
     return state;
+  }
+
+  /** Drops the mailboxes whose state is as a new one's (but for counters): see {@link FORGET_FROM}. */
+  private forgetIdle(): void {
+    const now = this.now();
+    for (const [key, state] of this.mailboxes) {
+      const lastSend = state.sent.length > state.sentHead ? (state.sent.at(-1) as number) : undefined;
+      if (
+        state.inUse === 0 &&
+        state.waiters.length === 0 &&
+        state.notBeforeMs <= now &&
+        state.limit === this.concurrency &&
+        (lastSend === undefined || lastSend <= now - this.windowMs)
+      )
+        this.mailboxes.delete(key);
+    }
   }
 }

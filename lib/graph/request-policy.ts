@@ -154,7 +154,9 @@ export class MailboxRequestPolicy implements Middleware {
     const init = (context.options ?? {}) as RequestInit;
     const method = (init.method ?? "GET").toUpperCase();
     const mailboxId = settings.mailboxId?.toLowerCase() ?? mailboxOfUrl(url);
-    const counters = mailboxId ? this.traffic.counters(mailboxId) : undefined;
+    // Looked up at each use, not held: a mailbox idle for a whole budget window is forgotten
+    // (mailbox-traffic.ts), and a counters object held across a backoff could be a forgotten one.
+    const counters = () => (mailboxId ? this.traffic.counters(mailboxId) : undefined);
     const baseHeaders = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]);
     // The AuthenticationHandler only adds the header for Graph hosts; keep that decision.
     const authorized = baseHeaders.has("Authorization");
@@ -179,9 +181,10 @@ export class MailboxRequestPolicy implements Middleware {
         // Getting the token yields; a Retry-After may have arrived meanwhile: look at the gate
         // again right before sending, so no request leaves after the client knew to wait.
         if (mailboxId) await this.traffic.passGate(mailboxId, settings.requestCount ?? 1, this.maxWaitMs());
-        if (counters) {
-          counters.requests += settings.requestCount ?? 1;
-          if (attemptNumber > 1) counters.retries++;
+        const sent = counters();
+        if (sent) {
+          sent.requests += settings.requestCount ?? 1;
+          if (attemptNumber > 1) sent.retries++;
         }
         let response: Response;
         try {
@@ -249,7 +252,8 @@ export class MailboxRequestPolicy implements Middleware {
           return { retry: true, delay: "backoff" };
         },
         onRetry: ({ delayMs }) => {
-          if (counters) counters.waitedMs += delayMs;
+          const waited = counters();
+          if (waited) waited.waitedMs += delayMs;
         },
         exhausted: (last, attempts, elapsedMs) =>
           RetriesExhaustedError.after(

@@ -2,8 +2,10 @@ import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aw
 import { RetryableError } from "../errors.js";
 import {
   type DiscoveryTask,
+  type IndexTask,
   type StreamTask,
   serializeDiscoveryTask,
+  serializeIndexTask,
   serializeStreamTask,
 } from "./stream-task.js";
 
@@ -13,6 +15,8 @@ export interface StreamQueue {
   sendAll(tasks: StreamTask[]): Promise<void>;
   /** The next piece of a job's discovery (run by the controller, like a stream task). */
   sendDiscovery(task: DiscoveryTask): Promise<void>;
+  /** The search index's catch-up after a finalized job (absent: a queue that carries none). */
+  sendIndex?(task: IndexTask): Promise<void>;
 }
 
 /** SQS batches hold at most 10 entries. */
@@ -37,6 +41,12 @@ export class SqsStreamQueue implements StreamQueue {
   async sendDiscovery(task: DiscoveryTask): Promise<void> {
     await this.sqs.send(
       new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: serializeDiscoveryTask(task) }),
+    );
+  }
+
+  async sendIndex(task: IndexTask): Promise<void> {
+    await this.sqs.send(
+      new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: serializeIndexTask(task) }),
     );
   }
 

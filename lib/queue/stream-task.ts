@@ -62,14 +62,32 @@ export interface DiscoveryTask {
   piece: number;
 }
 
-/** What a stream queue message carries: a stream task, or a discovery continuation. */
-export type QueueTask = StreamTask | DiscoveryTask;
+/**
+ * The search index's catch-up after a job was finalized: the controller brings the index up to
+ * the newest finalized job (lib/catalog-index/search-index/after-job.ts), apart from the job's
+ * own path. Idempotent: a copy, or one for a job an index already covers, changes nothing.
+ */
+export interface IndexTask {
+  kind: "index";
+  /** The job whose finalization sent it. */
+  jobId: string;
+}
+
+/** What a stream queue message carries: a stream task, a discovery continuation or an index catch-up. */
+export type QueueTask = StreamTask | DiscoveryTask | IndexTask;
 
 export function isDiscoveryTask(task: QueueTask): task is DiscoveryTask {
   return (task as DiscoveryTask).kind === "discover";
 }
 
-/** Parses a stream queue message: a discovery continuation (`"kind":"discover"`) or a stream task. */
+export function isIndexTask(task: QueueTask): task is IndexTask {
+  return (task as IndexTask).kind === "index";
+}
+
+/**
+ * Parses a stream queue message: a discovery continuation (`"kind":"discover"`), an index
+ * catch-up (`"kind":"index"`) or a stream task.
+ */
 export function parseQueueTask(body: string): QueueTask {
   let value: unknown;
   try {
@@ -78,6 +96,13 @@ export function parseQueueTask(body: string): QueueTask {
     return parseStreamTask(body); // throws the stream task's own message
   }
   const v = value as Record<string, unknown> | null;
+  if (v?.kind === "index") {
+    if (typeof v.jobId !== "string" || v.jobId.length === 0)
+      throw new MalformedStreamTaskError(
+        `index task: expected {kind: "index", jobId: non-empty string}, found ${body.slice(0, 120)}`,
+      );
+    return { kind: "index", jobId: v.jobId };
+  }
   if (v?.kind !== "discover") return parseStreamTask(body);
   if (
     typeof v.jobId !== "string" ||
@@ -93,4 +118,8 @@ export function parseQueueTask(body: string): QueueTask {
 
 export function serializeDiscoveryTask(task: DiscoveryTask): string {
   return JSON.stringify({ kind: "discover", jobId: task.jobId, piece: task.piece });
+}
+
+export function serializeIndexTask(task: IndexTask): string {
+  return JSON.stringify({ kind: "index", jobId: task.jobId });
 }

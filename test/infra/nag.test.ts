@@ -59,7 +59,7 @@ describe("cdk-nag AwsSolutions", () => {
       [/^Controller\/Function\/SqsEventSource:/, /(^|::)Serverless-LambdaEventSourceMappingDestination$/],
       [
         /^(Coordinator|Controller|Sweep)\/Role$/,
-        /(^|::)AwsSolutions-IAM5\[Resource::(<Archive(Bucket|Staging)[0-9A-F]+\.Arn>\/(mail\/)?[a-z]+\/\*|\*)\]$/,
+        /(^|::)AwsSolutions-IAM5\[Resource::(<Archive(Bucket|Staging)[0-9A-F]+\.Arn>\/(mail\/)?[a-z]+\/([a-z]+\/)?\*|\*)\]$/,
       ],
       [/^Restore\/Role$/, /(^|::)AwsSolutions-IAM5\[Resource::<ArchiveBucket[0-9A-F]+\.Arn>\/mail\/\*\]$/],
       [

@@ -495,6 +495,14 @@ describe("IAM", () => {
         actions: ["s3:PutObject"],
         resources: [objects(bucketArn, "blobs/"), objects(bucketArn, "catalog/")],
       },
+      // The search index after each job (an index task).
+      ReadForTheSearchIndex: {
+        actions: ["s3:GetObject"],
+        resources: ["catalog/", "index/search/", "jobs/", "reports/", "snapshots/"].map((p) =>
+          objects(bucketArn, p),
+        ),
+      },
+      WriteSearchIndex: { actions: ["s3:PutObject"], resources: [objects(bucketArn, "index/search/")] },
       StageLargeMessages: {
         actions: ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
         resources: [objects(stagingArn, "staging/")],

@@ -193,6 +193,9 @@ export async function startLocalServices(
     const config = loadConfig({
       ...(options.configFile ? { file: options.configFile } : {}),
       env: {
+        // The search index after each job is the deployment's default; locally it is asked for
+        // (MAILSTREAM_SEARCH_INDEX_AFTER_JOB=on), so that a local run ends with its job.
+        MAILSTREAM_SEARCH_INDEX_AFTER_JOB: "off",
         ...options.userEnv,
         ...tenantEnv,
         ...archiveEnv,

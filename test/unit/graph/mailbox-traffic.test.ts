@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MailboxTraffic } from "../../../lib/graph/mailbox-traffic.js";
+import { FORGET_FROM, MailboxTraffic } from "../../../lib/graph/mailbox-traffic.js";
 
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -147,5 +147,47 @@ describe("MailboxTraffic gate", () => {
 
   it("rejects a concurrency outside 1–64", () => {
     expect(() => new MailboxTraffic({ concurrency: 0 })).toThrow(/from 1 to 64, found 0/);
+  });
+});
+
+describe("MailboxTraffic memory", () => {
+  it("forgets mailboxes idle for a whole window once it knows FORGET_FROM, and keeps every busy one", async () => {
+    let now = 1_000_000;
+    const traffic = new MailboxTraffic({
+      concurrency: 4,
+      requestsPerWindow: 100,
+      windowMs: 1000,
+      now: () => now,
+    });
+    const held = await traffic.acquire("held");
+    await traffic.passGate("recent", 1);
+    traffic.throttled("slowed");
+    traffic.holdBack("gated", 60_000);
+    traffic.counters("held").requests = 7;
+    traffic.counters("fresh");
+    now += 500;
+    for (let i = 0; traffic.known < FORGET_FROM; i++) await traffic.passGate(`old-${i}`, 1);
+    now += 1100; // the old ones' sends (and "recent"'s) left the window; "fresh" sends now
+    await traffic.passGate("fresh", 1);
+    // The map reached FORGET_FROM: meeting one more mailbox forgets the idle ones.
+    traffic.counters("new");
+    expect(traffic.peek("old-0")).toBeUndefined();
+    expect(traffic.peek("recent")).toBeUndefined();
+    expect(traffic.peek("held")?.requests).toBe(7);
+    expect(traffic.limit("slowed")).toBe(3);
+    expect(traffic.notBefore("gated")).toBeGreaterThan(now);
+    expect(traffic.peek("fresh")).toBeDefined();
+    expect(traffic.known).toBe(5);
+    held();
+  });
+
+  it("keeps the budget of a mailbox whose sends are still inside the window", async () => {
+    let now = 0;
+    const traffic = new MailboxTraffic({ requestsPerWindow: 2, windowMs: 10_000, now: () => now });
+    await traffic.passGate("busy", 2);
+    for (let i = 0; traffic.known < FORGET_FROM; i++) traffic.counters(`idle-${i}`);
+    now += 20;
+    traffic.counters("another");
+    await expect(traffic.passGate("busy", 1, 100)).rejects.toThrow(/held back/);
   });
 });
