@@ -64,17 +64,13 @@ export interface ImportFolder extends SelectedFolder {
 /** Shown before the paths of folders in the target's archive mailbox (plan lines, created folders). */
 export const ARCHIVE_TARGET_PREFIX = "[archive] ";
 
-/** One mailbox of the target user: its id, the key its requests count against, its folders by path. */
+/** One mailbox of the target user: its id and its folders by path. */
 interface TargetMailbox {
   mailboxId: string;
-  trafficKey: string;
   /** Prefix of paths shown to the user ("" for the primary mailbox). */
   shownAs: string;
   folderIds: Map<string, string | undefined>;
   existedBefore: Set<string>;
-  session?: ImportSession;
-  /** Folders whose items another (auxiliary) mailbox holds: imports go through its session. */
-  homeOf: Map<string, TargetMailbox>;
 }
 
 /** The mailbox a 409 of an import says the session must be of ("… expected in mailbox MBX:….") */
@@ -106,19 +102,19 @@ export async function restoreByImport(
 ): Promise<ImportRestoreResult> {
   const dryRun = options.dryRun ?? false;
   const ids = await exchangeMailboxIds(gateway, options.targetUser);
-  const mailbox = (mailboxId: string, trafficKey: string, shownAs: string): TargetMailbox => ({
+  // A primary mailbox's requests count against the user (one budget whatever path names it); any
+  // other mailbox's against itself.
+  const trafficKeyOf = (mailboxId: string) => (mailboxId === ids.primary ? options.targetUser : mailboxId);
+  const mailbox = (mailboxId: string, shownAs: string): TargetMailbox => ({
     mailboxId,
-    trafficKey,
     shownAs,
     folderIds: new Map(),
     existedBefore: new Set(),
-    homeOf: new Map(),
   });
   const targets = {
-    // A primary mailbox's requests count against the user (one budget whatever path names it).
-    primary: mailbox(ids.primary, options.targetUser, ""),
+    primary: mailbox(ids.primary, ""),
     ...(ids.archive !== undefined && (options.archiveInto ?? "archive") === "archive"
-      ? { archive: mailbox(ids.archive, ids.archive, ARCHIVE_TARGET_PREFIX) }
+      ? { archive: mailbox(ids.archive, ARCHIVE_TARGET_PREFIX) }
       : {}),
   };
   const foldersCreated: string[] = [];
@@ -139,7 +135,9 @@ export async function restoreByImport(
       // Dry run: the parent does not exist yet, so neither does this folder.
       foldersCreated.push(target.shownAs + path);
     } else if (dryRun) {
-      id = (await findMailboxFolder(gateway, target.mailboxId, parentId, name, target.trafficKey))?.id;
+      id = (
+        await findMailboxFolder(gateway, target.mailboxId, parentId, name, trafficKeyOf(target.mailboxId))
+      )?.id;
       if (id === undefined) foldersCreated.push(target.shownAs + path);
       else target.existedBefore.add(path);
     } else {
@@ -149,7 +147,7 @@ export async function restoreByImport(
         parentId,
         name,
         leafClass,
-        target.trafficKey,
+        trafficKeyOf(target.mailboxId),
       );
       id = ensured.folder.id;
       if (ensured.created) foldersCreated.push(target.shownAs + path);
@@ -164,34 +162,32 @@ export async function restoreByImport(
     return source === undefined ? "IPF.Note" : (classOfPath.get(source) ?? "IPF.Note");
   };
 
-  const sessionFor = async (target: TargetMailbox): Promise<ImportSession> => {
-    if (!target.session || target.session.expiresAt - Date.now() < 60_000) {
-      target.session = await createImportSession(gateway, target.mailboxId, target.trafficKey);
+  const sessions = new Map<string, ImportSession>();
+  const sessionFor = async (mailboxId: string): Promise<ImportSession> => {
+    let session = sessions.get(mailboxId);
+    if (!session || session.expiresAt - Date.now() < 60_000) {
+      session = await createImportSession(gateway, mailboxId, trafficKeyOf(mailboxId));
+      sessions.set(mailboxId, session);
     }
-    return target.session;
+    return session;
   };
 
   /**
    * Imports into a folder of the target mailbox. A folder of an auto-expanded archive keeps its
    * items in an auxiliary mailbox, whose own session the import needs: Exchange says so with a 409
-   * naming the mailbox, and the item goes there through a session of that mailbox.
+   * naming the mailbox, and the folder's items go there through a session of that mailbox.
    */
-  const auxiliary = new Map<string, TargetMailbox>();
+  const itemsMailboxOf = new Map<string, string>();
   const importInto = async (target: TargetMailbox, folderId: string, data: Buffer) => {
-    const home = target.homeOf.get(folderId) ?? target;
+    const home = itemsMailboxOf.get(folderId) ?? target.mailboxId;
     try {
-      return await importItem(gateway, await sessionFor(home), folderId, data, home.trafficKey);
+      return await importItem(gateway, await sessionFor(home), folderId, data, trafficKeyOf(home));
     } catch (error) {
       const expected =
         error instanceof GraphRequestError && error.status === 409 ? sessionMailbox(error) : undefined;
-      if (expected === undefined || expected === home.mailboxId) throw error;
-      let aux = auxiliary.get(expected);
-      if (!aux) {
-        aux = mailbox(expected, expected, target.shownAs);
-        auxiliary.set(expected, aux);
-      }
-      target.homeOf.set(folderId, aux);
-      return await importItem(gateway, await sessionFor(aux), folderId, data, aux.trafficKey);
+      if (expected === undefined || expected === home) throw error;
+      itemsMailboxOf.set(folderId, expected);
+      return await importItem(gateway, await sessionFor(expected), folderId, data, trafficKeyOf(expected));
     }
   };
 
@@ -206,7 +202,7 @@ export async function restoreByImport(
     const folderId = await resolve(target, path, folder.class ?? "IPF.Note");
     const present =
       folderId !== undefined && target.existedBefore.has(path)
-        ? await exportedHashes(gateway, target.mailboxId, folderId, target.trafficKey)
+        ? await exportedHashes(gateway, target.mailboxId, folderId, trafficKeyOf(target.mailboxId))
         : new Set<string>();
     for (const m of pending) {
       const skip = present.has(m.sha256);
