@@ -139,7 +139,12 @@ export function createSweepApp(options: SweepAppOptions): SweepApp {
   });
   const ports = createBackupStatePorts(state);
   const archive = createArchive(createObjectStore(config, clients), {
-    packs: { thresholdBytes: config.archive.packThresholdBytes },
+    packs: {
+      thresholdBytes: config.archive.packThresholdBytes,
+      // Nothing is lost (catalog lines name packs, not indexes): its bodies are stored again.
+      onDamagedIndex: (error) =>
+        logger.warn("pack.index.damaged", { key: error.key, problem: error.message }),
+    },
     compression: {
       codec: config.archive.compression,
       minSavingPercent: config.archive.compressionMinSavingPercent,

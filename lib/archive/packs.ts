@@ -18,6 +18,8 @@ import { z } from "zod";
 import { RetryableError } from "../errors.js";
 import type { BlobKind, PackLocation, StoredBlob } from "./blobs.js";
 import { BodyEncoder, type BodyEncoding } from "./encoding.js";
+import { DamagedArchiveError, ObjectNotFoundError } from "./errors.js";
+import { readJsonObject } from "./json-object.js";
 import { packIndexKey, packKey, packPrefix } from "./keys.js";
 import { listAll, type ObjectStore } from "./store.js";
 
@@ -36,6 +38,11 @@ export interface PackOptions {
   mergeAbove?: number;
   /** Compresses a body where it pays (encoding.ts). Default: every body packed as it is. */
   encoder?: BodyEncoder;
+  /**
+   * Told of a pack index that cannot be read (its bodies are stored again; nothing a catalog line
+   * names is lost, since lines name the pack itself). Default: nothing.
+   */
+  onDamagedIndex?: (error: PackIndexDamageError) => void;
 }
 
 export const PACK_DEFAULTS = {
@@ -106,6 +113,15 @@ interface MailboxIndex {
 /** The pack of a body that lies in one, or a body's refusal when its pack could not be written. */
 export class PackWriteError extends RetryableError {}
 
+/** A pack index that is not valid JSON of the pack-index format: its entries cannot be trusted. */
+export class PackIndexDamageError extends DamagedArchiveError {
+  readonly key: string;
+  constructor(key: string, problem: string, options?: { cause?: unknown }) {
+    super(`pack index ${key}: ${problem}`, options);
+    this.key = key;
+  }
+}
+
 /** How a body is named among the known ones (and in {@link PackWriter.settleFor}'s answer). */
 export const knownKey = (kind: BlobKind, sha256: string) => `${kind}:${sha256}`;
 
@@ -123,6 +139,7 @@ export class PackWriter {
   private readonly maxPackBytes: number;
   private readonly mergeAbove: number;
   private readonly encoder: BodyEncoder;
+  private readonly onDamagedIndex: (error: PackIndexDamageError) => void;
   private readonly mailboxes = new Map<string, MailboxIndex>();
   private readonly open = new Map<string, OpenPack>();
   private readonly writing = new Set<Promise<void>>();
@@ -137,6 +154,7 @@ export class PackWriter {
     this.maxPackBytes = clamp(opts.maxPackBytes ?? PACK_DEFAULTS.maxPackBytes, 1024 * 1024, 64 * 1024 * 1024);
     this.mergeAbove = clamp(opts.mergeAbove ?? PACK_DEFAULTS.mergeAbove, 2, 10_000);
     this.encoder = opts.encoder ?? new BodyEncoder();
+    this.onDamagedIndex = opts.onDamagedIndex ?? (() => {});
   }
 
   /** True when a body of this size goes into a pack. */
@@ -334,6 +352,7 @@ export class PackWriter {
    */
   private async load(mailboxId: string, known: Map<string, Known>): Promise<void> {
     const found = await readMailboxPackIndexes(this.store, mailboxId);
+    for (const damaged of found.damaged) this.onDamagedIndex(damaged);
     for (const e of found.entries)
       if (!known.has(knownKey(e.kind, e.sha256)))
         known.set(knownKey(e.kind, e.sha256), {
@@ -373,11 +392,15 @@ export interface MailboxPackIndexes {
   covered: string[];
   /** Index objects read. */
   read: string[];
+  /** Indexes that could not be read: their bodies count as not stored (they are stored again). */
+  damaged: PackIndexDamageError[];
 }
 
 /**
  * Reads a mailbox's pack indexes: the newest merged index and every index it does not cover.
- * A pack without an index is not named here: it is never taken for stored data.
+ * A pack without an index is not named here: it is never taken for stored data. A damaged index
+ * is left out (and named in `damaged`); when that is the newest merged one, the indexes it would
+ * have covered are read instead.
  */
 export async function readMailboxPackIndexes(
   store: ObjectStore,
@@ -391,8 +414,16 @@ export async function readMailboxPackIndexes(
   const read: string[] = [];
   const covered = new Set<string>();
   const entries: PackIndexEntry[] = [];
+  const damaged: PackIndexDamageError[] = [];
   const take = async (key: string) => {
-    const index = await readPackIndex(store, key);
+    let index: PackIndex;
+    try {
+      index = await readPackIndex(store, key);
+    } catch (error) {
+      if (!(error instanceof PackIndexDamageError)) throw error;
+      damaged.push(error);
+      return;
+    }
     read.push(key);
     covered.add(key);
     for (const k of index.merged ?? []) covered.add(k);
@@ -401,15 +432,16 @@ export async function readMailboxPackIndexes(
   if (newestMerged) await take(newestMerged);
   const rest = keys.filter((k) => !isMerged(k) && !covered.has(k));
   for (const key of rest) await take(key);
-  return { entries, covered: [...covered].filter((k) => !isMerged(k)), read };
+  return { entries, covered: [...covered].filter((k) => !isMerged(k)), read, damaged };
 }
 
-/** One pack index, validated. */
+/** One pack index, validated: {@link PackIndexDamageError} when damaged, {@link ObjectNotFoundError} when absent. */
 export async function readPackIndex(store: ObjectStore, key: string): Promise<PackIndex> {
-  const parsed = packIndexSchema.safeParse(JSON.parse((await store.getBytes(key)).toString("utf8")));
-  if (!parsed.success)
-    throw new Error(
-      `pack index ${key}: expected a mailstream.pack-index of version 1 or 2, found ${parsed.error.message}`,
-    );
-  return parsed.data;
+  const index = await readJsonObject(store, key, {
+    schema: packIndexSchema,
+    expected: "a mailstream.pack-index of version 1 or 2",
+    damaged: (problem, cause) => new PackIndexDamageError(key, problem, { cause }),
+  });
+  if (!index) throw new ObjectNotFoundError(key);
+  return index;
 }

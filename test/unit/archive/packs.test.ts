@@ -6,7 +6,11 @@ import { readBlob } from "../../../lib/archive/blobs.js";
 import { readCatalogPart, type UpsertEntry } from "../../../lib/archive/catalog.js";
 import { blobKey, catalogPartKey, packPrefix } from "../../../lib/archive/keys.js";
 import { MemoryObjectStore } from "../../../lib/archive/memory-store.js";
-import { readMailboxPackIndexes } from "../../../lib/archive/packs.js";
+import {
+  type PackIndexDamageError,
+  readMailboxPackIndexes,
+  readPackIndex,
+} from "../../../lib/archive/packs.js";
 import type { PutOptions } from "../../../lib/archive/store.js";
 import type { CatalogEntry } from "../../../lib/backup/ports.js";
 
@@ -229,6 +233,44 @@ describe("packs", () => {
     const read = await readMailboxPackIndexes(store, "mb");
     expect(read.read).toEqual(merged);
     expect(read.entries.map((e) => e.sha256).sort()).toEqual(bodies.map(sha).sort());
+  });
+
+  it("leaves a damaged pack index out (its bodies are stored again, reported), and reads what a damaged merged index covered", async () => {
+    const store = new MemoryObjectStore();
+    const opts = { packs: { thresholdBytes: 1024, mergeAbove: 10 } };
+    const bodies = [randomBytes(50), randomBytes(60), randomBytes(70), randomBytes(80)];
+    for (const [page, body] of bodies.entries()) {
+      const archive = createArchive(store, opts);
+      await archive.storeBlob("mime", body, { mailboxId: "mb" });
+      await archive.writeCatalogPart({ jobId: "j1", mailboxId: "mb", folderId: "f", unit: 0, page }, [
+        upsert(`m${page}`, body),
+      ]);
+    }
+    const indexes = keysUnder(store, packPrefix("mb")).filter((k) => k.endsWith(".index.json"));
+    // The first body's index is cut short: not JSON any more.
+    const first = indexes.find((k) => store.objects.get(k)!.includes(sha(bodies[0]!)))!;
+    store.objects.set(first, store.objects.get(first)!.subarray(0, 40));
+    await expect(readPackIndex(store, first)).rejects.toMatchObject({
+      name: "PackIndexDamageError",
+      key: first,
+      message: expect.stringContaining("expected JSON"),
+    });
+    const damaged: PackIndexDamageError[] = [];
+    const loader = createArchive(store, {
+      packs: { ...opts.packs, mergeAbove: 2, onDamagedIndex: (e) => damaged.push(e) },
+    });
+    // Loading (and merging the 3 indexes still readable) does not fail; the lost index's body is
+    // not taken for stored, the others are.
+    expect((await loader.storeBlob("mime", bodies[0]!, { mailboxId: "mb" })).existed).toBe(false);
+    expect((await loader.storeBlob("mime", bodies[1]!, { mailboxId: "mb" })).existed).toBe(true);
+    expect(damaged.map((e) => e.key)).toEqual([first]);
+    // A wrong shape is damage too; a damaged merged index falls back to the indexes it covered.
+    const merged = keysUnder(store, packPrefix("mb")).find((k) => /\/merged-[^/]*\.index\.json$/.test(k))!;
+    store.objects.set(merged, Buffer.from('{"format":"mailstream.pack-index","version":9,"entries":[]}'));
+    const found = await readMailboxPackIndexes(store, "mb");
+    expect(found.damaged.map((e) => e.key).sort()).toEqual([first, merged].sort());
+    expect(found.damaged.find((e) => e.key === merged)!.message).toContain("version");
+    expect(found.entries.map((e) => e.sha256).sort()).toEqual(bodies.slice(1).map(sha).sort());
   });
 
   it("reads a range of a local-folder object", async () => {
