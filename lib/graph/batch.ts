@@ -8,7 +8,13 @@
 import { type MailstreamError, RetriesExhaustedError, RetryableError } from "../errors.js";
 import { type RetryBudget, retry } from "../retry.js";
 import type { GraphGateway } from "./client.js";
-import { errorCodeOf, GraphRetryableError, isRetryableStatus, mapGraphError } from "./errors.js";
+import {
+  errorCodeOf,
+  errorDetailOf,
+  GraphRetryableError,
+  isRetryableStatus,
+  mapGraphError,
+} from "./errors.js";
 import { parseRetryAfter } from "./retry-after.js";
 
 /** Graph accepts at most this many requests in one batch. */
@@ -127,8 +133,9 @@ export async function batchGet<T = unknown>(
         again.push(index);
         continue;
       }
+      // Like a single request's error, it quotes the answer's message (e.g. which property is wrong).
       const error = mapGraphError(
-        { method: "GET", path, status: inner.status, code },
+        { method: "GET", path, status: inner.status, code, detail: errorDetailOf(inner.body) },
         header(inner.headers, "location"),
       );
       answers[index] = { url, status: inner.status, body: inner.body as T, error };

@@ -136,5 +136,10 @@ describe("batchGet", () => {
     });
     expect(answers[24]?.status).toBe(404);
     expect(answers[24]?.error).toBeInstanceOf(ItemNotFoundError);
+    // The inner answer's message is quoted, as a single request's is.
+    expect(answers[24]?.error).toMatchObject({
+      detail: "The specified object was not found in the store.",
+      message: expect.stringContaining("ErrorItemNotFound: The specified object was not found in the store."),
+    });
   });
 });
