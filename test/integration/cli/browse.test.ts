@@ -19,9 +19,10 @@ import { showCommand } from "../../../lib/cli/commands/show.js";
 import { statusCommand } from "../../../lib/cli/commands/status.js";
 import { type LocalRuntimeFile, RUNTIME_FILE } from "../../../lib/cli/context.js";
 import { EXIT } from "../../../lib/cli/exit-codes.js";
-import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
+import type { CommandIO } from "../../../lib/cli/format/output.js";
 import type { LocalStack } from "../../../lib/dev/local/stack.js";
 import type { GroundTruth, generateTenant } from "../../../lib/dev/sim/index.js";
+import { captureIO } from "../../support/command-io.js";
 import { backUpTwice, type TwoJobArchive } from "../../support/two-job-archive.js";
 
 let dir: string;
@@ -34,14 +35,8 @@ let tenant: ReturnType<typeof generateTenant>;
 let stack: LocalStack;
 let fixture: TwoJobArchive | undefined;
 
-function io() {
-  const out = collectOutput();
-  const err = collectOutput();
-  return { out, err, io: { out, err } satisfies CommandIO };
-}
-
 async function json<T>(run: (io: CommandIO) => Promise<number>): Promise<T> {
-  const c = io();
+  const c = captureIO();
   expect(await run(c.io)).toBe(0);
   return JSON.parse(c.out.text()) as T;
 }
@@ -90,7 +85,7 @@ describe("mailstream browse commands", () => {
     );
     expect(rows[0]!.items).toBeLessThanOrEqual(items);
     expect(rows[0]!.items).toBeGreaterThan(0);
-    const table = io();
+    const table = captureIO();
     await jobsCommand({ archive }, table.io);
     expect(table.out.text()).toContain(job2);
   });
@@ -166,14 +161,14 @@ describe("mailstream browse commands", () => {
   it("get writes the .eml byte-identical to the ground truth; show parses it", async () => {
     const mailbox = truth2.mailboxes[1]!;
     const message = mailbox.folders.flatMap((f) => f.messages).find((m) => m.size > 0)!;
-    const c = io();
+    const c = captureIO();
     expect(await getCommand(message.id, { archive }, c.io)).toBe(0);
     expect(createHash("sha256").update(c.out.bytes()).digest("hex")).toBe(message.sha256);
 
     const file = join(dir, "one.eml");
-    expect(await getCommand(message.id, { archive, mailbox: mailbox.address, output: file }, io().io)).toBe(
-      0,
-    );
+    expect(
+      await getCommand(message.id, { archive, mailbox: mailbox.address, output: file }, captureIO().io),
+    ).toBe(0);
     expect(createHash("sha256").update(readFileSync(file)).digest("hex")).toBe(message.sha256);
 
     const parsed = await simpleParser(readFileSync(file));
@@ -185,7 +180,7 @@ describe("mailstream browse commands", () => {
     expect(shown.mailbox.address).toBe(mailbox.address);
     expect(shown.headers.subject).toBe(parsed.subject);
     expect(shown.attachments.length).toBe(parsed.attachments.length);
-    const text = io();
+    const text = captureIO();
     expect(await showCommand(message.id, { archive }, text.io)).toBe(0);
     expect(text.out.text()).toContain(`Subject:     ${parsed.subject}`);
   });
@@ -233,7 +228,7 @@ describe("mailstream browse commands", () => {
 
   it("report prints the job and writes a timeline with one bar per started unit", async () => {
     const html = join(dir, "timeline.html");
-    const c = io();
+    const c = captureIO();
     expect(await reportCommand(job1, { archive, html }, c.io)).toBe(0);
     expect(c.out.text()).toContain(`job ${job1}: complete`);
     const page = readFileSync(html, "utf8");
@@ -243,23 +238,23 @@ describe("mailstream browse commands", () => {
     expect(page.match(/class="bar planned"/g)?.length).toBe(report.plan.units.length);
     expect(page).toContain("<svg");
     // `latest` names the newest job with a report.
-    const latest = io();
+    const latest = captureIO();
     expect(await reportCommand("latest", { archive }, latest.io)).toBe(0);
     expect(latest.out.text()).toContain(`job ${job2}: complete`);
     // status without a reachable state table falls back to the last report
-    const s = io();
+    const s = captureIO();
     expect(await statusCommand(undefined, { archive }, s.io)).toBe(0);
     expect(s.out.text()).toContain(`job ${job2}`);
   });
 
   it("status reads the live state table while a runtime is reachable", async () => {
-    const c = io();
+    const c = captureIO();
     expect(await statusCommand(undefined, { data: dir, json: true }, c.io)).toBe(0);
     const progress = JSON.parse(c.out.text());
     expect(progress.jobId).toBe(job2);
     expect(progress.status).toBe("complete");
     expect(progress.unitsDone).toBe(progress.unitsTotal);
-    const plain = io();
+    const plain = captureIO();
     expect(await statusCommand(job1, { data: dir }, plain.io)).toBe(0);
     expect(plain.out.text()).toContain(`[${job1}] complete 100%`);
   });
@@ -282,13 +277,13 @@ describe("mailstream browse commands", () => {
         await json((x) => lsCommand(address, undefined, { archive, json: true }, x)),
       );
       const message = truth2.mailboxes[2]!.folders.flatMap((f) => f.messages)[0]!;
-      const c = io();
+      const c = captureIO();
       expect(await getCommand(message.id, { archive: s3Archive }, c.io)).toBe(0);
       expect(createHash("sha256").update(c.out.bytes()).digest("hex")).toBe(message.sha256);
-      await expect(jobsCommand({ archive: "s3://browse-copy/no-such-prefix" }, io().io)).rejects.toThrow(
-        /found none/,
-      );
-      await expect(jobsCommand({ archive: "s3://no-such-bucket" }, io().io)).rejects.toThrow(
+      await expect(
+        jobsCommand({ archive: "s3://browse-copy/no-such-prefix" }, captureIO().io),
+      ).rejects.toThrow(/found none/);
+      await expect(jobsCommand({ archive: "s3://no-such-bucket" }, captureIO().io)).rejects.toThrow(
         /no-such-bucket/,
       );
     } finally {
@@ -299,25 +294,25 @@ describe("mailstream browse commands", () => {
 
   it("answers bad input with a clear error", async () => {
     const address = truth2.mailboxes[0]!.address;
-    await expect(reportCommand("2026-01-01T00-00-00Z-nope", { archive }, io().io)).rejects.toThrow(
+    await expect(reportCommand("2026-01-01T00-00-00Z-nope", { archive }, captureIO().io)).rejects.toThrow(
       /job "2026-01-01T00-00-00Z-nope"/,
     );
-    await expect(lsCommand("nobody@nowhere.test", undefined, { archive }, io().io)).rejects.toThrow(
+    await expect(lsCommand("nobody@nowhere.test", undefined, { archive }, captureIO().io)).rejects.toThrow(
       /mailbox "nobody@nowhere.test"/,
     );
-    await expect(lsCommand(address, "No Such Folder", { archive }, io().io)).rejects.toThrow(
+    await expect(lsCommand(address, "No Such Folder", { archive }, captureIO().io)).rejects.toThrow(
       /folder "No Such Folder"/,
     );
-    await expect(getCommand("AAMkNOPE", { archive }, io().io)).rejects.toThrow(/message "AAMkNOPE"/);
-    await expect(lsCommand(address, undefined, { archive, at: "2000-01-01" }, io().io)).rejects.toThrow(
-      /before it/,
-    );
-    await expect(jobsCommand({ archive: join(dir, "missing") }, io().io)).rejects.toThrow(
+    await expect(getCommand("AAMkNOPE", { archive }, captureIO().io)).rejects.toThrow(/message "AAMkNOPE"/);
+    await expect(
+      lsCommand(address, undefined, { archive, at: "2000-01-01" }, captureIO().io),
+    ).rejects.toThrow(/before it/);
+    await expect(jobsCommand({ archive: join(dir, "missing") }, captureIO().io)).rejects.toThrow(
       /expected an archive folder/,
     );
     const empty = join(dir, "empty");
     cpSync(join(archive, "blobs"), join(empty, "blobs"), { recursive: true });
-    await expect(jobsCommand({ archive: empty }, io().io)).rejects.toThrow(/found none/);
+    await expect(jobsCommand({ archive: empty }, captureIO().io)).rejects.toThrow(/found none/);
   });
 
   it("reports a damaged catalog line with its place and still shows the rest", async () => {
@@ -335,16 +330,16 @@ describe("mailstream browse commands", () => {
     appendFileSync(join(damaged, part.key), "{not json\n");
     const lines = readFileSync(join(damaged, part.key), "utf8").trimEnd().split("\n").length;
 
-    const c = io();
+    const c = captureIO();
     expect(await lsCommand(address, undefined, { archive: damaged }, c.io)).toBe(EXIT.damaged);
     expect(c.err.text()).toContain(`${part.key} line ${lines}`);
-    const good = io();
+    const good = captureIO();
     await lsCommand(address, undefined, { archive }, good.io);
     expect(c.out.text()).toBe(good.out.text());
 
     // A damaged report hides nothing else: the job shows as unreadable, the warning names the file.
     writeFileSync(join(damaged, "reports", job1, "report.json"), "{ truncated");
-    const j = io();
+    const j = captureIO();
     expect(await jobsCommand({ archive: damaged, json: true }, j.io)).toBe(EXIT.damaged);
     expect(j.err.text()).toContain(`reports/${job1}/report.json`);
     const rows = JSON.parse(j.out.text()) as JobRow[];

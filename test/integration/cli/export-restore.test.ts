@@ -5,7 +5,6 @@
  * adds nothing; verify finds a corrupted and a deleted blob.
  */
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { cpSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { simpleParser } from "mailparser";
@@ -14,11 +13,12 @@ import { exportCommand } from "../../../lib/cli/commands/export.js";
 import { restoreCommand } from "../../../lib/cli/commands/restore.js";
 import { verifyCommand } from "../../../lib/cli/commands/verify.js";
 import { EXIT } from "../../../lib/cli/exit-codes.js";
-import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
 import type { LocalStack } from "../../../lib/dev/local/stack.js";
 import type { GroundTruth, generateTenant } from "../../../lib/dev/sim/index.js";
 import { safeRelativePath } from "../../../lib/export/export-messages.js";
 import { splitMbox } from "../../../lib/export/mbox.js";
+import { sha } from "../../support/archive-entries.js";
+import { captureIO } from "../../support/command-io.js";
 import { backUpTwice, type TwoJobArchive } from "../../support/two-job-archive.js";
 
 let dir: string;
@@ -29,14 +29,6 @@ let truth2: GroundTruth;
 let tenant: ReturnType<typeof generateTenant>;
 let stack: LocalStack;
 let fixture: TwoJobArchive | undefined;
-
-function io() {
-  const out = collectOutput();
-  const err = collectOutput();
-  return { out, err, io: { out, err } satisfies CommandIO };
-}
-
-const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 /** Folder path → sorted SHA-256s of its messages, for folders holding messages. */
 function truthHashes(truth: GroundTruth, address: string): Map<string, string[]> {
@@ -78,7 +70,7 @@ describe("mailstream export", () => {
   it("exports a mailbox as mbox equal to the ground truth, message for message, readable by Python's mailbox", async () => {
     const address = truth2.mailboxes[0]!.address;
     const out = join(dir, "mbox-latest");
-    const c = io();
+    const c = captureIO();
     expect(await exportCommand(address, undefined, { archive, output: out }, c.io)).toBe(0);
     const expected = new Map([...truthHashes(truth2, address)].map(([p, h]) => [safeRelativePath(p), h]));
     expect(readMboxTree(out)).toEqual(expected);
@@ -102,7 +94,7 @@ describe("mailstream export", () => {
         JSON.stringify([...truthHashes(truth2, m.address)]),
     )!.address;
     const out = join(dir, "eml-job1");
-    const c = io();
+    const c = captureIO();
     expect(
       await exportCommand(address, undefined, { archive, output: out, format: "eml", at: job1 }, c.io),
     ).toBe(0);
@@ -122,11 +114,11 @@ describe("mailstream export", () => {
 
   it("answers an unknown mailbox or folder with a clear error", async () => {
     await expect(
-      exportCommand("nobody@example.com", undefined, { archive, output: join(dir, "x") }, io().io),
+      exportCommand("nobody@example.com", undefined, { archive, output: join(dir, "x") }, captureIO().io),
     ).rejects.toThrow(/mailbox "nobody@example.com": expected/);
     const address = truth2.mailboxes[0]!.address;
     await expect(
-      exportCommand(address, "No/Such/Folder", { archive, output: join(dir, "x") }, io().io),
+      exportCommand(address, "No/Such/Folder", { archive, output: join(dir, "x") }, captureIO().io),
     ).rejects.toThrow(/folder "No\/Such\/Folder": expected/);
   });
 });
@@ -138,7 +130,7 @@ describe("mailstream restore", () => {
     const gateway = stack.app.gateway;
     const into = "Restored test";
 
-    const plan = io();
+    const plan = captureIO();
     expect(
       await restoreCommand(
         source.address,
@@ -157,7 +149,7 @@ describe("mailstream restore", () => {
           .folders.some((f) => f.path.startsWith(into)),
     ).toBe(false);
 
-    const first = io();
+    const first = captureIO();
     expect(
       await restoreCommand(
         source.address,
@@ -197,7 +189,7 @@ describe("mailstream restore", () => {
       expect(got).toEqual(want);
     }
 
-    const second = io();
+    const second = captureIO();
     expect(
       await restoreCommand(
         source.address,
@@ -220,7 +212,7 @@ describe("mailstream restore", () => {
         source.address,
         undefined,
         { archive, message: "no-such-id", dryRun: true, gateway: stack.app.gateway },
-        io().io,
+        captureIO().io,
       ),
     ).rejects.toThrow(/message "no-such-id": expected/);
   });
@@ -230,7 +222,7 @@ describe("mailstream verify", () => {
   it("passes on an intact archive and names a corrupted and a deleted blob", async () => {
     const copy = join(dir, "archive-copy");
     cpSync(archive, copy, { recursive: true });
-    const ok = io();
+    const ok = captureIO();
     expect(await verifyCommand(undefined, { archive: copy }, ok.io)).toBe(0);
     expect(ok.out.text()).toMatch(/^OK: \d+ blobs/m);
 
@@ -243,7 +235,7 @@ describe("mailstream verify", () => {
     const deleted = blobs.find((f) => f !== corrupted)!;
     writeFileSync(join(copy, "blobs", corrupted), "not the message\n");
     unlinkSync(join(copy, "blobs", deleted));
-    const bad = io();
+    const bad = captureIO();
     expect(await verifyCommand(undefined, { archive: copy, json: true }, bad.io)).toBe(EXIT.damaged);
     const result = JSON.parse(bad.out.text()) as { problems: Array<{ sha256: string; kind: string }> };
     const hashOf = (f: string) => /([0-9a-f]{64})/.exec(f)![1]!;
@@ -253,8 +245,8 @@ describe("mailstream verify", () => {
         [hashOf(deleted), "missing"],
       ].sort(),
     );
-    await expect(verifyCommand("2020-01-01T00-00-00Z-nope", { archive: copy }, io().io)).rejects.toThrow(
-      /job "2020/,
-    );
+    await expect(
+      verifyCommand("2020-01-01T00-00-00Z-nope", { archive: copy }, captureIO().io),
+    ).rejects.toThrow(/job "2020/);
   });
 });

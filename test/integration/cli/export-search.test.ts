@@ -4,7 +4,6 @@
  * search's hits, each file (or mbox entry) byte-equal to its archive blob, laid out by mailbox
  * and folder; `--at` exports the hits as of an earlier job.
  */
-import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,10 +24,11 @@ import {
   exportCommand,
 } from "../../../lib/cli/commands/export.js";
 import { searchCommand } from "../../../lib/cli/commands/search.js";
-import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
 import type { GroundTruth, generateTenant } from "../../../lib/dev/sim/index.js";
 import { safeRelativePath } from "../../../lib/export/export-messages.js";
 import { splitMbox } from "../../../lib/export/mbox.js";
+import { sha } from "../../support/archive-entries.js";
+import { captureIO } from "../../support/command-io.js";
 import { backUpTwice, type TwoJobArchive } from "../../support/two-job-archive.js";
 
 let dir: string;
@@ -40,14 +40,6 @@ let fixture: TwoJobArchive | undefined;
 /** A sender whose mail sits in more than one mailbox, chosen from the tenant. */
 let sender: string;
 
-const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-
-function io() {
-  const out = collectOutput();
-  const err = collectOutput();
-  return { out, err, io: { out, err } satisfies CommandIO };
-}
-
 /** `<mailbox>/<folder>` → sorted SHA-256s; the key as the export lays it out. */
 type Tree = Map<string, string[]>;
 
@@ -57,7 +49,7 @@ function addTo(tree: Tree, key: string, hash: string): void {
 
 /** The hits `mailstream search --json` prints for these filters, as an export tree. */
 async function searchHits(opts: Omit<ExportCommandOptions, "output">): Promise<Tree> {
-  const c = io();
+  const c = captureIO();
   expect(await searchCommand({ ...opts, archive, limit: 100_000, json: true }, c.io)).toBe(0);
   const result = JSON.parse(c.out.text()) as {
     total: number;
@@ -163,7 +155,7 @@ describe("mailstream export --search", () => {
     expect(new Set([...hits.keys()].map((k) => k.split("/")[0])).size).toBeGreaterThan(1);
 
     const out = join(dir, "by-sender");
-    const c = io();
+    const c = captureIO();
     expect(
       await exportCommand(
         undefined,
@@ -196,7 +188,7 @@ describe("mailstream export --search", () => {
     expect([...earlier.keys()].every((k) => filters.mailbox.some((m) => k.startsWith(`${m}/`)))).toBe(true);
 
     const out = join(dir, "earlier-eml");
-    const c = io();
+    const c = captureIO();
     expect(
       await exportCommand(
         undefined,
@@ -220,7 +212,7 @@ describe("mailstream export --search", () => {
 
   it("writes nothing for a search without hits", async () => {
     const out = join(dir, "no-hits");
-    const c = io();
+    const c = captureIO();
     expect(
       await exportCommand(
         undefined,
@@ -237,15 +229,15 @@ describe("mailstream export --search", () => {
     const address = truth2.mailboxes[0]!.address;
     const output = join(dir, "never");
     await expect(
-      exportCommand(address, undefined, { archive, output, search: true }, io().io),
+      exportCommand(address, undefined, { archive, output, search: true }, captureIO().io),
     ).rejects.toThrow(ExportRequestError);
     await expect(
-      exportCommand(address, undefined, { archive, output, search: true }, io().io),
+      exportCommand(address, undefined, { archive, output, search: true }, captureIO().io),
     ).rejects.toThrow(/expected the mailboxes as -m\/--mailbox/);
     await expect(
-      exportCommand(address, undefined, { archive, output, from: sender }, io().io),
+      exportCommand(address, undefined, { archive, output, from: sender }, captureIO().io),
     ).rejects.toThrow(/--from is a search filter: expected --search/);
-    await expect(exportCommand(undefined, undefined, { archive, output }, io().io)).rejects.toThrow(
+    await expect(exportCommand(undefined, undefined, { archive, output }, captureIO().io)).rejects.toThrow(
       /expected a mailbox \(address or id\) or --search/,
     );
     await expect(
@@ -253,7 +245,7 @@ describe("mailstream export --search", () => {
         undefined,
         undefined,
         { archive, output, search: true, mailbox: ["nobody@example.com"] },
-        io().io,
+        captureIO().io,
       ),
     ).rejects.toThrow(ArchiveLookupError);
     expect(existsSync(output)).toBe(false);

@@ -15,11 +15,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalObjectStore } from "../../../lib/archive/index.js";
 import { exportCommand } from "../../../lib/cli/commands/export.js";
-import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
 import { type LocalStack, startLocalStack } from "../../../lib/dev/local/stack.js";
 import { generateTenant, type SimMessage } from "../../../lib/dev/sim/index.js";
 import { safeRelativePath } from "../../../lib/export/export-messages.js";
 import { type Selection, selectMessages } from "../../../lib/export/selection.js";
+import { captureIO } from "../../support/command-io.js";
 import { loadTestCa } from "../../support/sim-ca.js";
 
 let dir: string;
@@ -62,12 +62,6 @@ function fromLinesMime(date: Date): Buffer {
     ].join("\r\n"),
     "utf8",
   );
-}
-
-function io() {
-  const out = collectOutput();
-  const err = collectOutput();
-  return { out, err, io: { out, err } satisfies CommandIO };
 }
 
 /**
@@ -182,7 +176,7 @@ beforeAll(async () => {
   await stack.runJob();
   selection = await selectMessages(new LocalObjectStore(archive), { mailbox: address });
   exported = join(dir, "mbox");
-  const c = io();
+  const c = captureIO();
   expect(await exportCommand(address, undefined, { archive, output: exported }, c.io)).toBe(0);
 }, 300_000);
 

@@ -5,20 +5,20 @@
  * byte for byte; a second run adds nothing; an upload that fails leaves no half-made message, and
  * a half-made message left by a run that died is replaced.
  */
-import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restoreCommand } from "../../../lib/cli/commands/restore.js";
-import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
 import { type LocalStack, startLocalStack } from "../../../lib/dev/local/stack.js";
 import { generateTenant, type SimMessage, type SimUser } from "../../../lib/dev/sim/index.js";
 import { composeMime } from "../../../lib/dev/sim/server/mime-compose.js";
 import { createFolder, createMessage } from "../../../lib/graph/write.js";
 import { planRestoreMessage } from "../../../lib/restore/message-json.js";
 import type { RestoreResult } from "../../../lib/restore/restore-run.js";
+import { sha } from "../../support/archive-entries.js";
+import { captureIO } from "../../support/command-io.js";
 import { loadTestCa } from "../../support/sim-ca.js";
 
 const LARGE_MIME_BYTES = 11_600_000;
@@ -33,14 +33,6 @@ let largeAttachmentHashes: string[];
 /** A message with three 1.4 MB attachments: too much for one request, each small enough to POST. */
 let several: SimMessage;
 let severalHashes: string[];
-
-function io() {
-  const out = collectOutput();
-  const err = collectOutput();
-  return { out, err, io: { out, err } satisfies CommandIO };
-}
-
-const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 async function mimeOf(userId: string, messageId: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -67,7 +59,7 @@ function copiesIn(user: SimUser, path: string[]): SimMessage[] {
 }
 
 async function restoreInbox(target: SimUser, into: string): Promise<RestoreResult> {
-  const c = io();
+  const c = captureIO();
   const code = await restoreCommand(
     source.mail!,
     "Inbox",
@@ -223,7 +215,7 @@ describe("restore of a message over Graph's 4 MB request limit", () => {
         source.mail!,
         "Inbox",
         { archive, to: target.mail!, into: "Failed", json: true, gateway: stack!.app.gateway },
-        io().io,
+        captureIO().io,
       ),
     ).rejects.toThrow(/503/);
     stack!.sim.faults.clear();

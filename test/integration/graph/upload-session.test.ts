@@ -3,7 +3,7 @@
  * upload URL without a bearer token, count against the mailbox, and an answer lost after the
  * service stored a fragment is recovered from the session's reported position.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningSimulator } from "../../../lib/dev/sim/server/index.js";
@@ -13,12 +13,11 @@ import {
   nextExpectedStart,
   uploadLargeAttachment,
 } from "../../../lib/graph/upload-session.js";
+import { sha } from "../../support/archive-entries.js";
 import { buildTenant, type GraphTestTenant, gatewayFor, startSim } from "./fixture.js";
 
 let tenant: GraphTestTenant;
 let sim: RunningSimulator;
-
-const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 /** Random content of `size` bytes (incompressible, like a real attachment). */
 function fileOf(size: number, _seed: number): Buffer {

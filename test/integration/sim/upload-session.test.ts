@@ -3,18 +3,18 @@
  * created on Graph with a bearer token, the fragments go to the pre-authenticated upload URL
  * without one, and the finished file is part of the message (MIME, attachments, ground truth).
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { Client } from "@microsoft/microsoft-graph-client";
 import { ResponseType } from "@microsoft/microsoft-graph-client";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningSimulator } from "../../../lib/dev/sim/server/index.js";
+import { sha } from "../../support/archive-entries.js";
 import { graphErrorOf, PREFER_IMMUTABLE, secretGraph, startTestSimulator } from "./clients.js";
 import { buildTestTenant, type TestTenant } from "./fixture.js";
 
 const KIB = 1024;
 const UNIT = 320 * KIB;
-const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 /** Random content of `size` bytes (incompressible, like a real attachment). */
 function fileOf(size: number, _seed: number): Buffer {

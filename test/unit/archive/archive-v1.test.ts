@@ -16,17 +16,11 @@ import { type JobRow, jobsCommand } from "../../../lib/cli/commands/jobs.js";
 import { lsCommand } from "../../../lib/cli/commands/ls.js";
 import { verifyCommand } from "../../../lib/cli/commands/verify.js";
 import { EXIT } from "../../../lib/cli/exit-codes.js";
-import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
 import type { VerifyResult } from "../../../lib/verify/verify-blobs.js";
+import { captureIO } from "../../support/command-io.js";
 
 const fixture = join(import.meta.dirname, "../../fixtures/archive-v1");
 const made = JSON.parse(readFileSync(join(fixture, "made.json"), "utf8")) as { jobs: string[] };
-
-function io() {
-  const out = collectOutput();
-  const err = collectOutput();
-  return { io: { out, err } satisfies CommandIO, out, err };
-}
 
 let dir: string;
 let archive: string;
@@ -49,18 +43,18 @@ describe("an archive of format 1 (written by af0b06d)", () => {
   });
 
   it("lists its jobs, mailboxes and folders without a warning", async () => {
-    const jobs = io();
+    const jobs = captureIO();
     expect(await jobsCommand({ archive, json: true }, jobs.io)).toBe(EXIT.ok);
     const rows = JSON.parse(jobs.out.text()) as JobRow[];
     expect(rows.map((r) => [r.jobId, r.status])).toEqual(made.jobs.map((j) => [j, "complete"]));
     expect(jobs.err.text()).toBe("");
 
-    const ls = io();
+    const ls = captureIO();
     expect(await lsCommand(undefined, undefined, { archive, json: true }, ls.io)).toBe(EXIT.ok);
     const { mailboxes } = JSON.parse(ls.out.text()) as { mailboxes: Array<{ address: string }> };
     expect(mailboxes).toHaveLength(3);
     for (const m of mailboxes) {
-      const folders = io();
+      const folders = captureIO();
       expect(await lsCommand(m.address, undefined, { archive }, folders.io)).toBe(EXIT.ok);
       expect(folders.err.text()).toBe("");
       expect(folders.out.text()).toContain("Inbox");
@@ -68,34 +62,34 @@ describe("an archive of format 1 (written by af0b06d)", () => {
   });
 
   it("hands out a message by a unique beginning of its id, byte for byte its blob", async () => {
-    const ls = io();
+    const ls = captureIO();
     const { mailboxes } = await (async () => {
       await lsCommand(undefined, undefined, { archive, json: true }, ls.io);
       return JSON.parse(ls.out.text()) as { mailboxes: Array<{ address: string }> };
     })();
-    const inbox = io();
+    const inbox = captureIO();
     await lsCommand(mailboxes[0]!.address, "Inbox", { archive, json: true }, inbox.io);
     const message = (
       JSON.parse(inbox.out.text()) as { messages: Array<{ messageId: string; sha256: string }> }
     ).messages[0]!;
-    const got = io();
+    const got = captureIO();
     expect(await getCommand(`${message.messageId.slice(0, 40)}…`, { archive }, got.io)).toBe(EXIT.ok);
     expect(createHash("sha256").update(got.out.bytes()).digest("hex")).toBe(message.sha256);
   });
 
   it("exports a mailbox and verifies clean: blobs, lines, and the catalog against the reports", async () => {
-    const ls = io();
+    const ls = captureIO();
     await lsCommand(undefined, undefined, { archive, json: true }, ls.io);
     const address = (JSON.parse(ls.out.text()) as { mailboxes: Array<{ address: string }> }).mailboxes[1]!
       .address;
     const out = join(dir, "export");
-    const exported = io();
+    const exported = captureIO();
     expect(await exportCommand(address, undefined, { archive, output: out, json: true }, exported.io)).toBe(
       EXIT.ok,
     );
     expect((JSON.parse(exported.out.text()) as { messages: number }).messages).toBeGreaterThan(0);
 
-    const verified = io();
+    const verified = captureIO();
     expect(await verifyCommand(undefined, { archive, json: true }, verified.io)).toBe(EXIT.ok);
     const result = JSON.parse(verified.out.text()) as VerifyResult;
     expect(result).toMatchObject({ problems: [], catalogErrors: [], countProblems: [] });
@@ -115,7 +109,7 @@ describe("an archive of format 1 (written by af0b06d)", () => {
     const lastUpsert = lines.findLastIndex((l) => l.includes('"kind":"upsert"'));
     writeFileSync(file, `${lines.filter((_, i) => i !== lastUpsert).join("\n")}\n`);
 
-    const verified = io();
+    const verified = captureIO();
     expect(await verifyCommand(undefined, { archive: damaged, json: true }, verified.io)).toBe(EXIT.damaged);
     const result = JSON.parse(verified.out.text()) as VerifyResult;
     expect(result.catalogErrors).toEqual([]);

@@ -3,7 +3,6 @@
  * as they are; test/fixtures/archive-v3) stays readable by every command, and a backup that
  * compresses deduplicates against its packs and objects instead of storing them again.
  */
-import { createHash } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,18 +16,12 @@ import { exportCommand } from "../../../lib/cli/commands/export.js";
 import { getCommand } from "../../../lib/cli/commands/get.js";
 import { verifyCommand } from "../../../lib/cli/commands/verify.js";
 import { EXIT } from "../../../lib/cli/exit-codes.js";
-import { type CommandIO, collectOutput } from "../../../lib/cli/format/output.js";
 import type { VerifyResult } from "../../../lib/verify/verify-blobs.js";
+import { sha } from "../../support/archive-entries.js";
+import { captureIO } from "../../support/command-io.js";
 
 const fixture = join(import.meta.dirname, "../../fixtures/archive-v3");
 const made = JSON.parse(readFileSync(join(fixture, "made.json"), "utf8")) as { jobs: string[] };
-const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-
-function io() {
-  const out = collectOutput();
-  const err = collectOutput();
-  return { io: { out, err } satisfies CommandIO, out, err };
-}
 
 let dir: string;
 let archive: string;
@@ -72,13 +65,13 @@ describe("an archive of format 3 (packs, nothing compressed; written by cbadf4e)
   it("hands out packed and unpacked messages byte for byte, exports and verifies clean", async () => {
     const lines = await upserts();
     for (const line of [lines.find((l) => l.pack), lines.find((l) => !l.pack)]) {
-      const got = io();
+      const got = captureIO();
       expect(await getCommand(line!.messageId, { archive }, got.io)).toBe(EXIT.ok);
       expect(sha(got.out.bytes())).toBe(line!.sha256);
     }
     const address = JSON.parse(readFileSync(join(archive, "jobs", made.jobs[0]!, "manifest.json"), "utf8"))
       .mailboxes[0].address as string;
-    const exported = io();
+    const exported = captureIO();
     expect(
       await exportCommand(
         address,
@@ -89,7 +82,7 @@ describe("an archive of format 3 (packs, nothing compressed; written by cbadf4e)
     ).toBe(EXIT.ok);
     expect((JSON.parse(exported.out.text()) as { messages: number }).messages).toBeGreaterThan(0);
 
-    const verified = io();
+    const verified = captureIO();
     expect(await verifyCommand(undefined, { archive, json: true }, verified.io)).toBe(EXIT.ok);
     const result = JSON.parse(verified.out.text()) as VerifyResult;
     expect(result).toMatchObject({ problems: [], catalogErrors: [], countProblems: [] });

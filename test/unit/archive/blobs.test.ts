@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { hasBlob, readBlob, storeBlob, storeMime } from "../../../lib/archive/blobs.js";
@@ -6,6 +6,7 @@ import { BlobIntegrityError } from "../../../lib/archive/errors.js";
 import { blobKey } from "../../../lib/archive/keys.js";
 import { MemoryObjectStore } from "../../../lib/archive/memory-store.js";
 import type { PutOptions } from "../../../lib/archive/store.js";
+import { sha } from "../../support/archive-entries.js";
 
 /** Records how each key was written: as one buffer or as a stream. */
 class RecordingStore extends MemoryObjectStore {
@@ -15,8 +16,6 @@ class RecordingStore extends MemoryObjectStore {
     return super.put(key, body, opts);
   }
 }
-
-const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 /** The bytes in chunks of `chunk` bytes, as a network stream would deliver them. */
 function chunked(bytes: Buffer, chunk: number): Readable {

@@ -4,7 +4,7 @@
  * byte and checked against the SHA-256 of the uncompressed bytes; damaged compressed data is a
  * named error, never wrong bytes; old, uncompressed forms keep reading and deduplicating.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
@@ -16,9 +16,8 @@ import { BlobIntegrityError } from "../../../lib/archive/errors.js";
 import { blobKey, catalogPartKey, packPrefix } from "../../../lib/archive/keys.js";
 import { MemoryObjectStore } from "../../../lib/archive/memory-store.js";
 import { readMailboxPackIndexes } from "../../../lib/archive/packs.js";
-import type { CatalogEntry } from "../../../lib/backup/ports.js";
+import { sha, upsert } from "../../support/archive-entries.js";
 
-const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const GZIP = { codec: "gzip" as const };
 
 /** MIME-like text: compresses well. */
@@ -40,17 +39,6 @@ async function failureOf(stream: Promise<Readable>): Promise<unknown> {
     return error;
   }
   return undefined;
-}
-
-function upsert(messageId: string, body: Buffer): Extract<CatalogEntry, { kind: "upsert" }> {
-  return {
-    kind: "upsert",
-    messageId,
-    folderId: "f",
-    sha256: sha(body),
-    size: body.length,
-    meta: { id: messageId },
-  };
 }
 
 async function lines(store: MemoryObjectStore, mailboxId: string): Promise<UpsertEntry[]> {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { createArchive } from "../../../lib/archive/archive.js";
@@ -12,21 +12,9 @@ import {
   readPackIndex,
 } from "../../../lib/archive/packs.js";
 import type { PutOptions } from "../../../lib/archive/store.js";
-import type { CatalogEntry } from "../../../lib/backup/ports.js";
+import { sha, upsert } from "../../support/archive-entries.js";
 
-const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const PACKS = { packs: { thresholdBytes: 1024, maxPackBytes: 1024 * 1024 } };
-
-function upsert(messageId: string, body: Buffer): Extract<CatalogEntry, { kind: "upsert" }> {
-  return {
-    kind: "upsert",
-    messageId,
-    folderId: "f",
-    sha256: sha(body),
-    size: body.length,
-    meta: { id: messageId },
-  };
-}
 
 async function bytesOf(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];

@@ -1,9 +1,7 @@
-import { createHash } from "node:crypto";
 import { simpleParser } from "mailparser";
 import { describe, expect, it } from "vitest";
 import { appendAttachment, composeMime } from "../../../../lib/dev/sim/server/mime-compose.js";
-
-const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+import { sha } from "../../../support/archive-entries.js";
 
 const base = {
   subject: "Numbers",
