@@ -278,7 +278,8 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
     state: ports.coordinator,
     plan,
     queue,
-    recordFolders: (jobId, mailbox, folders) => archive.recordFolders(jobId, mailbox.userId, folders),
+    recordFolders: (jobId, mailbox, folders, opts) =>
+      archive.recordFolders(jobId, mailbox.userId, folders, opts),
     finalizeJob: async (jobId) => {
       await finalize(jobId);
     },

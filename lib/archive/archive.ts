@@ -7,7 +7,7 @@
 import { Readable } from "node:stream";
 import type { BlobKind, BlobOwner, CatalogEntry, CatalogPartKey } from "../backup/ports.js";
 import { findStoredBlob, type StoreBlobOptions, type StoredBlob, storeBlob } from "./blobs.js";
-import { itemContentOf, writeCatalogPart, writeFolders } from "./catalog.js";
+import { itemContentOf, type WrittenFolders, writeCatalogPart, writeFolders } from "./catalog.js";
 import { BodyEncoder, type BodyEncoding, type CompressionOptions } from "./encoding.js";
 import { type ManifestSource, writeManifest } from "./manifest.js";
 import { knownKey, type PackedBody, type PackOptions, PackWriteError, PackWriter } from "./packs.js";
@@ -29,7 +29,10 @@ export interface Archive {
   writeCatalogPart(key: CatalogPartKey, entries: readonly CatalogEntry[]): Promise<void>;
   /** Bytes of the mailbox's packed bodies that are not durable yet (see the port's `pendingPackBytes`). */
   pendingPackBytes(mailboxId: string): number;
-  /** The mailbox's folder tree for this job (coordinator `recordFolders`). */
+  /**
+   * The mailbox's folder tree for this job (coordinator `recordFolders`), unless its hash is
+   * `unlessTreeHash` (the tree the archive holds already).
+   */
   recordFolders(
     jobId: string,
     mailboxId: string,
@@ -45,7 +48,8 @@ export interface Archive {
       /** The folder class. Absent: `IPF.Note`. */
       folderClass?: string;
     }>,
-  ): Promise<void>;
+    opts?: { unlessTreeHash?: string },
+  ): Promise<WrittenFolders>;
   /** `pagedLists`: the report's lists that may be stored in pages (reports.ts). */
   writeReport(report: { jobId: string }, paging?: { pagedLists: readonly string[] }): Promise<void>;
   writeManifest(report: ManifestSource): Promise<void>;
@@ -179,8 +183,8 @@ export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Ar
       );
       await writeCatalogPart(store, key, lines);
     },
-    async recordFolders(jobId, mailboxId, folders) {
-      await writeFolders(
+    recordFolders(jobId, mailboxId, folders, opts) {
+      return writeFolders(
         store,
         mailboxId,
         jobId,
@@ -193,6 +197,7 @@ export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Ar
           ...(f.mailbox ? { mailbox: f.mailbox } : {}),
           ...(f.folderClass ? { class: f.folderClass } : {}),
         })),
+        opts,
       );
     },
     async writeReport(report, paging) {

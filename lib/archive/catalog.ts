@@ -360,13 +360,27 @@ export async function readCatalogPart(
   return readChecked(store, key, catalogEntrySchema as z.ZodType<CatalogEntry>, opts);
 }
 
-/** Writes the mailbox's folder tree as the job saw it. Returns its key. */
+/** A folders record's outcome: its tree's hash, and whether this job's record was written. */
+export interface WrittenFolders {
+  /** Identifies the tree and the format it is written in (see {@link writeFolders}). */
+  treeHash: string;
+  /** False when the tree's hash was `unlessTreeHash`: the job has no folders record of its own. */
+  written: boolean;
+  key: string;
+}
+
+/**
+ * Writes the mailbox's folder tree as the job saw it, unless its hash is `unlessTreeHash` (the
+ * tree the archive already holds as of the newest finalized job that wrote one: readers take a
+ * job without a folders record as keeping the tree before it, docs/archive-format.md).
+ */
 export async function writeFolders(
   store: ObjectStore,
   mailboxId: string,
   jobId: string,
   folders: ReadonlyArray<Omit<FolderRecord, "kind">>,
-): Promise<string> {
+  opts: { unlessTreeHash?: string } = {},
+): Promise<WrittenFolders> {
   const key = foldersKey(mailboxId, jobId);
   const records: FolderRecord[] = folders.map((f) => ({
     kind: "folders",
@@ -378,8 +392,13 @@ export async function writeFolders(
     ...(f.mailbox === "archive" ? { mailbox: "archive" as const } : {}),
     ...(f.class !== undefined && f.class !== "IPF.Note" ? { class: f.class } : {}),
   }));
-  await store.put(key, toCheckedJsonLines(records), { contentType: "application/x-ndjson" });
-  return key;
+  const bytes = toCheckedJsonLines(records);
+  // The lines' hash with the format they are in: a new format writes the tree again.
+  const lines = bytes.subarray(bytes.indexOf(0x0a) + 1);
+  const treeHash = `${CATALOG_PART_VERSION}:${createHash("sha256").update(lines).digest("hex")}`;
+  if (treeHash === opts.unlessTreeHash) return { treeHash, written: false, key };
+  await store.put(key, bytes, { contentType: "application/x-ndjson" });
+  return { treeHash, written: true, key };
 }
 
 /** Reads a folders record written by {@link writeFolders} (with a header since format 2). */

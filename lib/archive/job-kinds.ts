@@ -3,6 +3,8 @@
  * archive mailboxes: what `mailstream run` sums up after a backup.
  */
 import { listMailboxCatalog, readCatalogPart, readFolders } from "./catalog.js";
+import { compareJobIds } from "./keys.js";
+import { listFinalizedJobs } from "./manifest.js";
 import type { ObjectStore } from "./store.js";
 
 /** Items a job stored by kind (`mail`, `event`, `contact`, `distributionList`, `task`, `note`, `other`). */
@@ -20,12 +22,24 @@ export async function jobItemKinds(
 ): Promise<JobKinds> {
   const byKind: Record<string, number> = {};
   let inArchives = 0;
+  let finalized: Set<string> | undefined;
   for (const mailboxId of mailboxIds) {
-    const job = (await listMailboxCatalog(store, mailboxId)).find((j) => j.jobId === jobId);
+    const catalog = await listMailboxCatalog(store, mailboxId);
+    const job = catalog.find((j) => j.jobId === jobId);
     if (!job) continue;
+    // A job whose folder tree did not change wrote none: the tree is that of the newest
+    // finalized job before it that wrote one (as replay reads it).
+    let foldersKey = job.foldersKey;
+    if (!foldersKey) {
+      finalized ??= new Set(await listFinalizedJobs(store));
+      const done = finalized;
+      foldersKey = catalog.findLast(
+        (j) => j.foldersKey && compareJobIds(j.jobId, jobId) < 0 && done.has(j.jobId),
+      )?.foldersKey;
+    }
     const archiveFolders = new Set<string>();
-    if (job.foldersKey) {
-      for (const f of (await readFolders(store, job.foldersKey)).entries) {
+    if (foldersKey) {
+      for (const f of (await readFolders(store, foldersKey)).entries) {
         if (f.mailbox === "archive") archiveFolders.add(f.folderId);
       }
     }

@@ -21,8 +21,17 @@ export interface CoordinatorDeps {
   state: CoordinatorStatePort;
   plan(mailboxes: MailboxForPlanning[]): JobPlan;
   queue: StreamQueue;
-  /** Records each mailbox's folder tree for this job (paths and renames in the archive). */
-  recordFolders(jobId: string, mailbox: DiscoveredMailbox, folders: FolderInfo[]): Promise<void>;
+  /**
+   * Records each mailbox's folder tree for this job (paths and renames in the archive), unless
+   * its hash is `unlessTreeHash`: the tree the archive already holds. Returns the tree's hash and
+   * whether it was written (void: always written, no hash known).
+   */
+  recordFolders(
+    jobId: string,
+    mailbox: DiscoveredMailbox,
+    folders: FolderInfo[],
+    opts?: { unlessTreeHash?: string },
+  ): Promise<{ treeHash: string; written: boolean } | undefined>;
   /** Writes the report of a job that has nothing to do (no units), or whose streams all ended. */
   finalizeJob(jobId: string): Promise<void>;
   /** Milliseconds left before the invocation must have returned. Default: no limit. */
@@ -265,6 +274,9 @@ async function runPiece(
       mailboxIds: new Map(
         planning.flatMap((p) => (p.mailboxIds ? [[p.mailbox.userId, p.mailboxIds] as const] : [])),
       ),
+      folderTreeHashes: new Map(
+        planning.flatMap((p) => (p.folderTreeHash ? [[p.mailbox.userId, p.folderTreeHash] as const] : [])),
+      ),
     },
     job,
   );
@@ -330,11 +342,17 @@ async function listPiece(
   const skipped = [...pageSkipped];
   const planning: MailboxForPlanning[] = [];
   const queue = new PQueue({ concurrency: deps.listConcurrency ?? 32 });
+  // An unchanged tree is not written again, unless an older job is still open: it could yet
+  // write or finalize another tree, which readers would then take for this job's.
+  const treesKnown = deps.state.committedFolderTree && !(await (deps.state.olderJobOpen?.(jobId) ?? true));
   const listed = mailboxes.map((mailbox) =>
     queue.add(async () => {
       const syncedFolderIds = deps.state.syncedFolderIds(mailbox.userId);
       const syncedItemFolderIds =
         deps.state.syncedItemFolderIds?.(mailbox.userId) ?? Promise.resolve(undefined);
+      const committedTree = treesKnown
+        ? deps.state.committedFolderTree!(mailbox.userId)
+        : Promise.resolve(undefined);
       let listing: FolderListing;
       try {
         listing = await deps.directory.listFolders(mailbox.userId);
@@ -344,14 +362,23 @@ async function listPiece(
         // Refused credentials stop the job: every mailbox would fail alike.
         syncedFolderIds.catch(() => {});
         syncedItemFolderIds.catch(() => {});
+        committedTree.catch(() => {});
         if (ruleFor(error) === "stop") throw error;
         skipped.push({ userId: mailbox.userId, address: mailbox.address, reason: failureLine(error) });
         return;
       }
-      await deps.recordFolders(jobId, mailbox, listing.folders);
+      // Only a tree of an older job can stand for this one's (a newer job's is not read for it).
+      const tree = await committedTree;
+      const recorded = await deps.recordFolders(
+        jobId,
+        mailbox,
+        listing.folders,
+        tree && tree.jobId < jobId ? { unlessTreeHash: tree.treeHash } : {},
+      );
       const items = await syncedItemFolderIds;
       planning.push({
         mailbox,
+        ...(recorded?.written ? { folderTreeHash: recorded.treeHash } : {}),
         folders: listing.folders,
         ...(listing.mailboxIds ? { mailboxIds: listing.mailboxIds } : {}),
         syncedFolderIds: await syncedFolderIds,

@@ -393,6 +393,8 @@ export interface MailboxForPlanning {
   syncedFolderIds: Set<string>;
   /** Folders with a committed item delta link (a sync state of its own): the same for item reads. */
   syncedItemFolderIds?: Set<string>;
+  /** The hash of the folder tree this job wrote for the mailbox; absent when it wrote none. */
+  folderTreeHash?: string;
 }
 
 /** The job as a discovery piece starts it (the totals of the pieces committed before it). */
@@ -416,6 +418,8 @@ export interface PieceDiscovery {
   syncedItemFolderIds?: ReadonlyMap<string, ReadonlySet<string>>;
   /** Per mailbox, its mailboxes in the import/export API (units carry them). */
   mailboxIds?: ReadonlyMap<string, MailboxApiIds>;
+  /** Per mailbox, the hash of the folder tree the job wrote (absent: none written). */
+  folderTreeHashes?: ReadonlyMap<string, string>;
 }
 
 /** What a piece's commit adds to the job (lib/state/discovery.ts `commitPiece`). */
@@ -446,6 +450,13 @@ export interface CoordinatorStatePort {
   syncedFolderIds(mailboxId: string): Promise<Set<string>>;
   /** Folders of the mailbox (primary or archive) with a committed item delta link. */
   syncedItemFolderIds?(mailboxId: string): Promise<Set<string>>;
+  /**
+   * The hash of the folder tree the archive holds for the mailbox (promoted at finalization),
+   * and the job that wrote it. Undefined: none known (every tree is written).
+   */
+  committedFolderTree?(mailboxId: string): Promise<{ treeHash: string; jobId: string } | undefined>;
+  /** True while a job older than `jobId` is not closed (it could still write or finalize a tree). */
+  olderJobOpen?(jobId: string): Promise<boolean>;
   /** The number of the job's next discovery piece (0 for a job without a discovery record). */
   nextPiece(jobId: string): Promise<number>;
   /**
@@ -579,7 +590,10 @@ export interface SweepStatePort {
 export interface FinalizeStatePort {
   /** Everything the report needs from the job's records. */
   reportInput(jobId: string): Promise<Omit<ReportInput, "endedAt">>;
-  /** Makes the job's staged sync states (folders it completed) the base of the next run. */
+  /**
+   * Makes the job's staged sync states (folders it completed), and the folder trees it wrote, the
+   * base of the next run.
+   */
   promoteSyncStates(jobId: string): Promise<void>;
   markJobFinished(jobId: string, status: JobReport["status"], endedAt: string): Promise<void>;
 }

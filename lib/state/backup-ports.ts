@@ -63,6 +63,8 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
     async syncedItemFolderIds(mailboxId) {
       return new Set((await store.committedSyncStates(mailboxId, "items")).keys());
     },
+    committedFolderTree: (mailboxId) => store.committedFolderTree(mailboxId),
+    olderJobOpen: (jobId) => store.olderJobOpen(jobId),
     nextPiece: async (jobId) => (await store.getDiscovery(jobId))?.piece ?? 0,
     async beginPiece(jobId, piece, lease) {
       const start = await store.beginPiece(jobId, piece, lease);
@@ -103,12 +105,16 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
               ),
             };
           }),
-          mailboxes: discovery.mailboxes.map((m) => ({
-            mailboxId: m.userId,
-            address: m.address,
-            displayName: m.displayName,
-            type: m.purpose,
-          })),
+          mailboxes: discovery.mailboxes.map((m) => {
+            const folderTreeHash = discovery.folderTreeHashes?.get(m.userId);
+            return {
+              mailboxId: m.userId,
+              address: m.address,
+              displayName: m.displayName,
+              type: m.purpose,
+              ...(folderTreeHash ? { folderTreeHash } : {}),
+            };
+          }),
           skipped: discovery.skipped,
         },
         job,
@@ -241,6 +247,8 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
     },
     async promoteSyncStates(jobId) {
       await store.promoteSyncStates(jobId);
+      // The job's folder trees become the base of the next jobs' "unchanged tree" check alike.
+      await store.promoteFolderTrees(jobId);
     },
     async markJobFinished(jobId, status, endedAt) {
       // A mailbox counts as backed up by this job when every one of its units completed every folder.

@@ -192,6 +192,11 @@ export interface MailboxInfo {
   displayName: string;
   /** `user`, `shared`, `room`, … (mailboxSettings.userPurpose). */
   type: string;
+  /**
+   * In a job's mailbox record: the hash of the folder tree the job wrote for the mailbox
+   * (`folders.jsonl`), promoted at finalization (folder-trees.ts). Absent: it wrote none.
+   */
+  folderTreeHash?: string;
 }
 
 export interface MailboxRecord extends MailboxInfo {

@@ -1,6 +1,8 @@
 import type { StreamTask } from "../queue/stream-task.js";
 import * as claims from "./claims.js";
 import * as discovery from "./discovery.js";
+import type { CommittedFolderTree } from "./folder-trees.js";
+import * as folderTrees from "./folder-trees.js";
 import * as jobs from "./jobs.js";
 import * as mailboxes from "./mailboxes.js";
 import * as reads from "./reads.js";
@@ -245,6 +247,20 @@ export class StateStore {
 
   promoteSyncStates(jobId: string): Promise<{ promoted: number; superseded: number }> {
     return syncStates.promoteSyncStates(this.table, jobId);
+  }
+
+  // --- folder trees (which `folders.jsonl` the archive holds per mailbox) ---
+
+  committedFolderTree(mailboxId: string): Promise<CommittedFolderTree | undefined> {
+    return folderTrees.committedFolderTree(this.table, mailboxId);
+  }
+
+  olderJobOpen(jobId: string): Promise<boolean> {
+    return folderTrees.olderJobOpen(this.table, jobId);
+  }
+
+  promoteFolderTrees(jobId: string): Promise<number> {
+    return folderTrees.promoteFolderTrees(this.table, jobId);
   }
 
   // --- mailboxes ---

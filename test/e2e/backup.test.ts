@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listMailboxCatalog } from "../../lib/archive/catalog.js";
 import { readMailboxPackIndexes } from "../../lib/archive/packs.js";
 import { mailboxViewAt } from "../../lib/archive/replay.js";
+import type { ObjectStore } from "../../lib/archive/store.js";
 import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
 import { type GroundTruth, generateTenant, mutateTenant } from "../../lib/dev/sim/index.js";
 import { verifyArchive } from "../../lib/verify/verify-blobs.js";
@@ -19,6 +20,21 @@ import { loadTestCa } from "../support/sim-ca.js";
 import { archivedRecords, changedSince, truthRecords } from "./support.js";
 
 const WAIT = { refreshMs: 200, sweepEveryMs: 5_000, timeoutMs: 80_000 };
+
+/** A mailbox's folders (`id path`, sorted) as the ground truth has them. */
+function truthTree(truth: GroundTruth, userId: string): string[] {
+  const mailbox = truth.mailboxes.find((m) => m.userId === userId)!;
+  return mailbox.folders.map((f) => `${f.id} ${f.path}`).sort();
+}
+
+/** A mailbox's folders (`id path`, sorted) as the archive shows them at a job. */
+async function archivedTree(store: ObjectStore, userId: string, at: string): Promise<string[]> {
+  const view = await mailboxViewAt(store, userId, at, { strict: true });
+  return view.folders
+    .filter((f) => f.path !== undefined)
+    .map((f) => `${f.folderId} ${f.path}`)
+    .sort();
+}
 /** Above WAIT.timeoutMs, so a job that never closes fails with its own message. */
 const TEST_TIMEOUT = 150_000;
 
@@ -174,10 +190,16 @@ describe("a local-folder archive: full, incremental, and an incremental with not
       }
       const now = truthRecords(truth);
       expect(await archivedRecords(app.archive.store, Object.keys(now), jobId)).toEqual(now);
-      // Nothing changed, nothing written to the catalog: no part of this job in any mailbox.
+      // Nothing changed, nothing written to the catalog: no part and no folder tree of this job in
+      // any mailbox; its point in time still shows every folder at its path.
       for (const mailbox of truth.mailboxes) {
         const catalog = await listMailboxCatalog(app.archive.store, mailbox.userId);
-        expect(catalog.find((j) => j.jobId === jobId)?.parts ?? []).toEqual([]);
+        const job = catalog.find((j) => j.jobId === jobId);
+        expect(job?.parts ?? []).toEqual([]);
+        expect(job?.foldersKey).toBeUndefined();
+        expect(await archivedTree(app.archive.store, mailbox.userId, jobId)).toEqual(
+          truthTree(truth, mailbox.userId),
+        );
       }
       unchangedJob = jobId;
       unchangedTruth = truth;
@@ -190,11 +212,30 @@ describe("a local-folder archive: full, incremental, and an incremental with not
     async () => {
       const { app } = stack!;
       const archive = app.archive.store;
-      mutateTenant(store, { seed: 77, intensity: 0.1 });
-      const now = truthRecords(await store.groundTruth());
+      const summary = mutateTenant(store, { seed: 77, intensity: 0.1 });
+      const truth = await store.groundTruth();
+      const now = truthRecords(truth);
       const { jobId, report } = await stack!.runJob(WAIT);
       expect(report.status).toBe("complete");
       expect(report.totals.items).toBeGreaterThan(0);
+      // A mailbox whose folder tree changed (a new or renamed folder) has a tree of this job; the
+      // others keep the one written before, and every point in time shows each folder's path.
+      expect(summary.newFolders + summary.renamedFolders).toBeGreaterThan(0);
+      let changedTrees = 0;
+      for (const mailbox of truth.mailboxes) {
+        const changed =
+          JSON.stringify(truthTree(truth, mailbox.userId)) !==
+          JSON.stringify(truthTree(unchangedTruth, mailbox.userId));
+        if (changed) changedTrees++;
+        const job = (await listMailboxCatalog(archive, mailbox.userId)).find((j) => j.jobId === jobId);
+        expect(job?.foldersKey !== undefined).toBe(changed);
+        expect(await archivedTree(archive, mailbox.userId, jobId)).toEqual(truthTree(truth, mailbox.userId));
+        expect(await archivedTree(archive, mailbox.userId, unchangedJob)).toEqual(
+          truthTree(unchangedTruth, mailbox.userId),
+        );
+      }
+      expect(changedTrees).toBeGreaterThan(0);
+      expect(changedTrees).toBeLessThan(truth.mailboxes.length);
       expect(await archivedRecords(archive, Object.keys(now), jobId)).toEqual(now);
       const then = truthRecords(unchangedTruth);
       expect(await archivedRecords(archive, Object.keys(then), unchangedJob)).toEqual(then);

@@ -217,6 +217,65 @@ describe("backup state ports on DynamoDB", () => {
     );
   });
 
+  it("make a job's folder trees the mailboxes' trees when it finalizes, never an older job's over a newer one's, and tell whether an older job is open", async () => {
+    const store = new StateStore({ ddb: aws.clients.ddb, tableName: await aws.createTable() });
+    const ports = createBackupStatePorts(store);
+    const create = async (time: string) => {
+      const trigger: JobTrigger = { kind: "schedule", time };
+      const jobId = ports.coordinator.jobIdFor(trigger);
+      await ports.coordinator.createJob(jobId, trigger);
+      return jobId;
+    };
+    const older = await create("2026-11-29T04:00:00Z");
+    const newer = await create("2026-11-29T08:00:00Z");
+    // The older job wrote trees for m0 and m1, the newer one for m0 only (m1, m2 unchanged).
+    await planAsOnePiece(ports, older, plan(1), {
+      mailboxes,
+      skipped: [],
+      syncedFolderIds: new Map(),
+      folderTreeHashes: new Map([
+        ["m0", "4:old-m0"],
+        ["m1", "4:old-m1"],
+      ]),
+    });
+    await planAsOnePiece(ports, newer, plan(1), {
+      mailboxes,
+      skipped: [],
+      syncedFolderIds: new Map(),
+      folderTreeHashes: new Map([["m0", "4:new-m0"]]),
+    });
+    expect(await ports.coordinator.olderJobOpen!(newer)).toBe(true);
+    expect(await ports.coordinator.olderJobOpen!(older)).toBe(false);
+    // Nothing counts before a finalization.
+    expect(await ports.coordinator.committedFolderTree!("m0")).toBeUndefined();
+    expect(await store.promoteFolderTrees(newer)).toBe(1);
+    // The older job finalizes late: its m0 tree does not replace the newer one; its m1 tree counts.
+    expect(await store.promoteFolderTrees(older)).toBe(1);
+    expect(await store.promoteFolderTrees(older)).toBe(1);
+    expect(await ports.coordinator.committedFolderTree!("m0")).toEqual({
+      treeHash: "4:new-m0",
+      jobId: newer,
+    });
+    expect(await ports.coordinator.committedFolderTree!("m1")).toEqual({
+      treeHash: "4:old-m1",
+      jobId: older,
+    });
+    expect(await ports.coordinator.committedFolderTree!("m2")).toBeUndefined();
+    // A mailbox record's META keeps its tree when the next piece updates it.
+    await planAsOnePiece(ports, await create("2026-11-29T12:00:00Z"), plan(1), {
+      mailboxes,
+      skipped: [],
+      syncedFolderIds: new Map(),
+    });
+    expect(await ports.coordinator.committedFolderTree!("m0")).toEqual({
+      treeHash: "4:new-m0",
+      jobId: newer,
+    });
+    // Closing the older job leaves no older job open for the newer one.
+    await store.setJobStatus(older, "failed");
+    expect(await ports.coordinator.olderJobOpen!(newer)).toBe(false);
+  });
+
   it("let a second delivery of the same task take the stream over: one invocation works it, counts stay exact", async () => {
     const { store, ports, jobId } = await runningJob("2026-11-29T07:00:00Z", 1);
     const { deps } = runnerDeps(ports, 3, () => 1e9, []);

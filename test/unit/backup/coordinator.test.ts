@@ -166,6 +166,7 @@ function setup(
     },
     recordFolders: async (_jobId, m) => {
       recorded.push(m.userId);
+      return undefined;
     },
     finalizeJob: async (jobId) => {
       finalized.push(jobId);
@@ -353,5 +354,53 @@ describe("discovery in pieces", () => {
     const out = await startJob(trigger, deps);
     expect(out).toMatchObject({ status: "started", discovery: "done", units: 2 });
     expect(planned()).toEqual(["u0", "u1"]);
+  });
+});
+
+describe("unchanged folder trees", () => {
+  /** A coordinator whose archive holds tree "T:<user>" for u0 and u1 (written by job J0), none for u2. */
+  function withTrees(olderOpen: boolean) {
+    const { deps } = setup({ mailboxes: 3 });
+    const asked: Array<{ userId: string; unless?: string }> = [];
+    const hashes: Array<ReadonlyMap<string, string> | undefined> = [];
+    deps.state.committedFolderTree = async (userId) =>
+      userId === "u2" ? undefined : { treeHash: `T:${userId}`, jobId: "J0" };
+    deps.state.olderJobOpen = async (jobId) => {
+      expect(jobId).toBe("J1");
+      return olderOpen;
+    };
+    const writePiece = deps.state.writePiece.bind(deps.state);
+    deps.state.writePiece = async (...args) => {
+      hashes.push(args[5].folderTreeHashes);
+      return writePiece(...args);
+    };
+    // The listing of u1 changed since J0: its tree hashes differently.
+    deps.recordFolders = async (_jobId, m, _folders, opts) => {
+      asked.push({ userId: m.userId, ...(opts?.unlessTreeHash ? { unless: opts.unlessTreeHash } : {}) });
+      const treeHash = m.userId === "u1" ? "T:u1-renamed" : `T:${m.userId}`;
+      return { treeHash, written: treeHash !== opts?.unlessTreeHash };
+    };
+    return { deps, asked, hashes };
+  }
+
+  it("asks for a tree to be written only when it differs from the archive's, and records the hashes of the trees written", async () => {
+    const { deps, asked, hashes } = withTrees(false);
+    expect(await startJob(trigger, deps)).toMatchObject({ status: "started", units: 3 });
+    expect(asked.sort((a, b) => a.userId.localeCompare(b.userId))).toEqual([
+      { userId: "u0", unless: "T:u0" },
+      { userId: "u1", unless: "T:u1" },
+      { userId: "u2" },
+    ]);
+    expect([...(hashes[0] ?? new Map())].sort()).toEqual([
+      ["u1", "T:u1-renamed"],
+      ["u2", "T:u2"],
+    ]);
+  });
+
+  it("writes every tree while an older job is open (it could still write or finalize another)", async () => {
+    const { deps, asked, hashes } = withTrees(true);
+    expect(await startJob(trigger, deps)).toMatchObject({ status: "started", units: 3 });
+    expect(asked.map((a) => a.unless)).toEqual([undefined, undefined, undefined]);
+    expect([...(hashes[0] ?? new Map()).keys()].sort()).toEqual(["u0", "u1", "u2"]);
   });
 });

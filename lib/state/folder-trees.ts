@@ -1,0 +1,72 @@
+/**
+ * Which folder tree of a mailbox the archive holds, so that a job writes `folders.jsonl` only when
+ * the tree changed. A job that writes one records the tree's hash in its mailbox record
+ * (`JOB#<j>`/`MAILBOX#<m>`, `folderTreeHash`); finalization, after the manifest, makes it the
+ * mailbox's tree (`MBX#<m>`/`META`: `folderTreeHash`, `folderTreeJob`). Like sync states, a tree
+ * becomes the base of later jobs only once the job that wrote it counts in the archive.
+ */
+import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { JOB_MAILBOX_PREFIX, JOBS_PK, jobPk, META, mailboxPk } from "./keys.js";
+import { CLOSED_JOB_STATUSES } from "./records.js";
+import { inChunks, isConditionFailed, type StateTable } from "./table.js";
+
+/** The tree the archive holds for a mailbox as of the newest finalized job that wrote one. */
+export interface CommittedFolderTree {
+  treeHash: string;
+  jobId: string;
+}
+
+export async function committedFolderTree(
+  t: StateTable,
+  mailboxId: string,
+): Promise<CommittedFolderTree | undefined> {
+  const item = await t.get(mailboxPk(mailboxId), META);
+  const treeHash = item?.folderTreeHash;
+  const jobId = item?.folderTreeJob;
+  return typeof treeHash === "string" && typeof jobId === "string" ? { treeHash, jobId } : undefined;
+}
+
+/**
+ * True when a job older than `jobId` is not closed yet. Such a job may still write a tree, or
+ * finalize one, that readers would take for this job's: while one is open, every tree is written.
+ */
+export async function olderJobOpen(t: StateTable, jobId: string): Promise<boolean> {
+  const older = await t.query(JOBS_PK, "");
+  return older.some(
+    (j) =>
+      typeof j.sk === "string" &&
+      j.sk < jobId &&
+      !CLOSED_JOB_STATUSES.includes(j.status as (typeof CLOSED_JOB_STATUSES)[number]),
+  );
+}
+
+/**
+ * Makes the trees the job wrote the mailboxes' trees. Conditional on the job being newer than
+ * the mailbox's tree, so a late finalization of an older job never replaces a newer one. Safe to
+ * repeat. Returns the trees promoted.
+ */
+export async function promoteFolderTrees(t: StateTable, jobId: string): Promise<number> {
+  const written = (await t.query(jobPk(jobId), JOB_MAILBOX_PREFIX)).filter(
+    (m) => typeof m.folderTreeHash === "string",
+  );
+  const results = await inChunks(written, 16, async (m) => {
+    try {
+      await t.send((ddb) =>
+        ddb.send(
+          new UpdateCommand({
+            TableName: t.name,
+            Key: { pk: mailboxPk(m.mailboxId as string), sk: META },
+            UpdateExpression: "SET folderTreeHash = :hash, folderTreeJob = :job",
+            ConditionExpression: "attribute_not_exists(folderTreeJob) OR folderTreeJob <= :job",
+            ExpressionAttributeValues: { ":hash": m.folderTreeHash, ":job": jobId },
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  });
+  return results.filter(Boolean).length;
+}
