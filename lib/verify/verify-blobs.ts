@@ -9,10 +9,11 @@ import { type BlobRef, type PackLocation, readBlob } from "../archive/blobs.js";
 import { hasMime, listMailboxCatalog, readCatalogPart, readFolders } from "../archive/catalog.js";
 import type { BodyEncoding } from "../archive/encoding.js";
 import { BlobIntegrityError, ObjectNotFoundError } from "../archive/errors.js";
-import type { BlobKind } from "../archive/keys.js";
+import { type BlobKind, packPrefix } from "../archive/keys.js";
 import { FinalizedJobCache } from "../archive/manifest.js";
+import { PackIndexDamageError, readPackIndex } from "../archive/packs.js";
 import { jobReading } from "../archive/replay.js";
-import type { ObjectStore } from "../archive/store.js";
+import { listAll, type ObjectStore } from "../archive/store.js";
 import {
   type ArchivedJob,
   mailboxesOf,
@@ -39,6 +40,11 @@ export interface VerifyResult {
   catalogErrors: string[];
   /** Where a job's catalog and its report disagree (counts of items or removals). */
   countProblems: string[];
+  /**
+   * Pack indexes that cannot be read (whole-archive checks only). Nothing the catalog names is
+   * lost with one (lines name the pack), but the next backup stores its bodies again.
+   */
+  packIndexErrors: string[];
 }
 
 export interface VerifyOptions {
@@ -99,7 +105,9 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
   const counts = new Map<string, JobCounts>();
   // Every mailbox's catalog is read against the same jobs: read each job's manifest once.
   const finalizedJobs = new FinalizedJobCache();
+  const packIndexErrors: string[] = [];
   for (const mailbox of mailboxesOf(jobs)) {
+    if (only === undefined) packIndexErrors.push(...(await damagedPackIndexes(store, mailbox.mailboxId)));
     for (const catalog of await listMailboxCatalog(store, mailbox.mailboxId)) {
       if (only !== undefined && catalog.jobId !== only) continue;
       checkedJobs.add(catalog.jobId);
@@ -195,7 +203,23 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
     problems,
     catalogErrors,
     countProblems,
+    packIndexErrors,
   };
+}
+
+/** Every pack index of a mailbox (merged ones and those they cover alike) that cannot be read. */
+async function damagedPackIndexes(store: ObjectStore, mailboxId: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const { key } of await listAll(store, packPrefix(mailboxId))) {
+    if (!key.endsWith(".index.json")) continue;
+    try {
+      await readPackIndex(store, key);
+    } catch (error) {
+      if (!(error instanceof PackIndexDamageError)) throw error;
+      out.push(error.message);
+    }
+  }
+  return out;
 }
 
 /**

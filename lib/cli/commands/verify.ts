@@ -26,11 +26,16 @@ export async function verifyCommand(
     });
     progress.stop();
     const ok =
-      result.problems.length === 0 && result.catalogErrors.length === 0 && result.countProblems.length === 0;
+      result.problems.length === 0 &&
+      result.catalogErrors.length === 0 &&
+      result.countProblems.length === 0 &&
+      result.packIndexErrors.length === 0;
     if (opts.json) writeJson(io.out, { ok, ...result });
     else {
       for (const e of result.catalogErrors) io.out.write(`damaged catalog: ${e}\n`);
       for (const c of result.countProblems) io.out.write(`catalog and report differ: ${c}\n`);
+      for (const e of result.packIndexErrors)
+        io.out.write(`damaged pack index (its bodies are stored again by the next backup): ${e}\n`);
       for (const p of result.problems) {
         const r = p.referencedBy;
         io.out.write(
@@ -38,7 +43,7 @@ export async function verifyCommand(
         );
       }
       io.out.write(
-        `${ok ? "OK" : "PROBLEMS"}: ${result.blobsChecked} blobs (${result.bytesRead} bytes) of ${result.jobs.length} jobs checked; ${result.problems.filter((p) => p.kind === "missing").length} missing, ${result.problems.filter((p) => p.kind === "damaged").length} damaged; ${result.catalogErrors.length} catalog damages; ${result.countProblems.length} differences between catalog and report\n`,
+        `${ok ? "OK" : "PROBLEMS"}: ${result.blobsChecked} blobs (${result.bytesRead} bytes) of ${result.jobs.length} jobs checked; ${result.problems.filter((p) => p.kind === "missing").length} missing, ${result.problems.filter((p) => p.kind === "damaged").length} damaged; ${result.catalogErrors.length} catalog damages; ${result.countProblems.length} differences between catalog and report; ${result.packIndexErrors.length} damaged pack indexes\n`,
       );
     }
     return ok ? EXIT.ok : EXIT.damaged;

@@ -85,7 +85,7 @@ describe("an archive of format 3 (packs, nothing compressed; written by cbadf4e)
     const verified = captureIO();
     expect(await verifyCommand(undefined, { archive, json: true }, verified.io)).toBe(EXIT.ok);
     const result = JSON.parse(verified.out.text()) as VerifyResult;
-    expect(result).toMatchObject({ problems: [], catalogErrors: [], countProblems: [] });
+    expect(result).toMatchObject({ problems: [], catalogErrors: [], countProblems: [], packIndexErrors: [] });
     expect(result.jobs).toEqual(made.jobs);
     expect(result.blobsChecked).toBeGreaterThan(lines.length);
   });
@@ -110,5 +110,24 @@ describe("an archive of format 3 (packs, nothing compressed; written by cbadf4e)
     expect(b).toMatchObject({ existed: true, sha256: own.sha256 });
     expect(b.encoding).toBeUndefined();
     expect((await listAll(store, "blobs/")).length).toBe(before);
+  });
+
+  it("verify names a damaged pack index (and says PROBLEMS) while every message still reads back", async () => {
+    const copy = join(dir, "damaged");
+    cpSync(join(fixture, "archive"), copy, { recursive: true });
+    const copied = new LocalObjectStore(copy);
+    const index = (await listAll(copied, "blobs/packs/")).find((o) => o.key.endsWith(".index.json"))!.key;
+    await copied.put(
+      index,
+      Buffer.from('{"format":"mailstream.pack-index","version":1,"entries":[{"sha256":"x"}]}'),
+    );
+    const verified = captureIO();
+    expect(await verifyCommand(undefined, { archive: copy }, verified.io)).toBe(EXIT.damaged);
+    expect(verified.out.text()).toContain(
+      `damaged pack index (its bodies are stored again by the next backup): pack index ${index}`,
+    );
+    expect(verified.out.text()).toMatch(
+      /PROBLEMS: .* 0 missing, 0 damaged; 0 catalog damages; 0 differences between catalog and report; 1 damaged pack indexes/,
+    );
   });
 });
