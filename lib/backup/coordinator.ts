@@ -249,14 +249,20 @@ async function runPiece(
   jobId: string,
   piece: number,
   lease: string,
-  start: { job: DiscoveryJobView; cursor?: string },
+  start: { job: DiscoveryJobView; cursor?: string; redo?: boolean },
   deps: CoordinatorDeps,
   log: (event: string, fields: Record<string, unknown>) => void,
 ): Promise<PieceResult> {
   const { job } = start;
   const page = await deps.directory.discoverPage(start.cursor, deps.pieceMailboxes ?? 999);
   const users = page.mailboxes.length + page.skipped.length;
-  const { planning, skipped } = await listPiece(jobId, page.mailboxes, page.skipped, deps);
+  const { planning, skipped } = await listPiece(
+    jobId,
+    page.mailboxes,
+    page.skipped,
+    deps,
+    start.redo === true,
+  );
   const plan = deps.plan(planning);
   const written = await deps.state.writePiece(
     jobId,
@@ -338,13 +344,16 @@ async function listPiece(
   mailboxes: DiscoveredMailbox[],
   pageSkipped: SkippedMailbox[],
   deps: CoordinatorDeps,
+  redo: boolean,
 ): Promise<{ planning: MailboxForPlanning[]; skipped: SkippedMailbox[] }> {
   const skipped = [...pageSkipped];
   const planning: MailboxForPlanning[] = [];
   const queue = new PQueue({ concurrency: deps.listConcurrency ?? 32 });
-  // An unchanged tree is not written again, unless an older job is still open: it could yet
-  // write or finalize another tree, which readers would then take for this job's.
-  const treesKnown = deps.state.committedFolderTree && !(await (deps.state.olderJobOpen?.(jobId) ?? true));
+  // An unchanged tree is not written again, unless an older job is still open (it could yet
+  // write or finalize another tree, which readers would then take for this job's) or the piece
+  // is done again (its first delivery may have written this job's tree of a moment before).
+  const treesKnown =
+    !redo && deps.state.committedFolderTree && !(await (deps.state.olderJobOpen?.(jobId) ?? true));
   const listed = mailboxes.map((mailbox) =>
     queue.add(async () => {
       const syncedFolderIds = deps.state.syncedFolderIds(mailbox.userId);

@@ -462,13 +462,14 @@ export interface CoordinatorStatePort {
   /**
    * Takes the lease of discovery piece `piece` of the job: the job's totals so far and the
    * directory page to read (undefined: the first). Undefined when `piece` is not the job's next
-   * piece (done already: a stale copy) or the job is no longer discovering.
+   * piece (done already: a stale copy) or the job is no longer discovering. `redo`: an earlier
+   * delivery began the piece too.
    */
   beginPiece(
     jobId: string,
     piece: number,
     lease: string,
-  ): Promise<{ job: DiscoveryJobView; cursor?: string } | undefined>;
+  ): Promise<{ job: DiscoveryJobView; cursor?: string; redo?: boolean } | undefined>;
   /**
    * The piece's units (`plan.units` in index order, written from `base` on) and its mailbox
    * records, guarded by the lease. False when the lease was lost.

@@ -78,7 +78,11 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
         workMailboxSeconds: job.workMailboxSeconds ?? 0,
         longestUnitSeconds: job.longestUnitSeconds ?? 0,
       };
-      return start.cursor ? { job: view, cursor: start.cursor } : { job: view };
+      return {
+        job: view,
+        ...(start.cursor ? { cursor: start.cursor } : {}),
+        ...(start.redo ? { redo: true } : {}),
+      };
     },
     async writePiece(jobId, piece, lease, base, plan, discovery, job) {
       const units = [...plan.units].sort((a, b) => a.index - b.index);

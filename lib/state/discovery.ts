@@ -26,6 +26,8 @@ export interface PieceStart {
   job: JobRecord;
   /** The directory page to read; undefined: the first one. */
   cursor?: string;
+  /** True when an earlier delivery began this piece too (it may have written some of its objects). */
+  redo?: boolean;
 }
 
 export async function getDiscovery(t: StateTable, jobId: string): Promise<DiscoveryRecord | undefined> {
@@ -67,11 +69,17 @@ export async function beginPiece(
       ":now": now,
       ":ttl": t.expiresAt(job.createdAt),
     },
-    ReturnValues: "ALL_NEW",
+    // The record before: its page (unchanged by this update) and whether a lease was held (a
+    // commit removes it, so one held means this piece began before).
+    ReturnValues: "ALL_OLD",
   });
   if (!attributes) return undefined;
   const cursor = attributes.nextPage as string | undefined;
-  return cursor ? { job, cursor } : { job };
+  return {
+    job,
+    ...(cursor ? { cursor } : {}),
+    ...(attributes.lease !== undefined ? { redo: true } : {}),
+  };
 }
 
 /** The lease check that rides in each of a piece's transactions. */

@@ -49,8 +49,11 @@ describe("discovery pieces in the state table", () => {
     expect(job.discoveryOpen).toBe(true);
     const first = await store.beginPiece("J1", 0, "A");
     expect(first?.cursor).toBeUndefined();
+    expect(first?.redo).toBeUndefined();
+    // The second delivery learns that the piece began before (its first may have written objects).
     const second = await store.beginPiece("J1", 0, "B");
     expect(second).toBeDefined();
+    expect(second?.redo).toBe(true);
     const records = { base: 0, units: units(["m0", "m1"]), mailboxes: [info("m0"), info("m1")], skipped: [] };
     expect(await store.writePieceRecords("J1", 0, "A", records, job)).toBe(false);
     expect(await store.writePieceRecords("J1", 0, "B", records, job)).toBe(true);
@@ -59,7 +62,9 @@ describe("discovery pieces in the state table", () => {
     expect(await store.commitPiece("J1", 0, "B", commit(2, 2, "page-2"))).toBe(true);
     // A late copy of piece 0 finds it done; piece 1 starts at the next page.
     expect(await store.beginPiece("J1", 0, "C")).toBeUndefined();
-    expect(await store.beginPiece("J1", 1, "D")).toMatchObject({ cursor: "page-2", job: { unitCount: 2 } });
+    const next = await store.beginPiece("J1", 1, "D");
+    expect(next).toMatchObject({ cursor: "page-2", job: { unitCount: 2 } });
+    expect(next?.redo).toBeUndefined();
     expect(await store.getJob("J1")).toMatchObject({
       status: "running",
       unitCount: 2,

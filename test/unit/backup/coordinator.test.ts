@@ -359,8 +359,13 @@ describe("discovery in pieces", () => {
 
 describe("unchanged folder trees", () => {
   /** A coordinator whose archive holds tree "T:<user>" for u0 and u1 (written by job J0), none for u2. */
-  function withTrees(olderOpen: boolean) {
+  function withTrees(olderOpen: boolean, redo = false) {
     const { deps } = setup({ mailboxes: 3 });
+    const beginPiece = deps.state.beginPiece.bind(deps.state);
+    deps.state.beginPiece = async (...args) => {
+      const start = await beginPiece(...args);
+      return start && (redo ? { ...start, redo } : start);
+    };
     const asked: Array<{ userId: string; unless?: string }> = [];
     const hashes: Array<ReadonlyMap<string, string> | undefined> = [];
     deps.state.committedFolderTree = async (userId) =>
@@ -397,8 +402,11 @@ describe("unchanged folder trees", () => {
     ]);
   });
 
-  it("writes every tree while an older job is open (it could still write or finalize another)", async () => {
-    const { deps, asked, hashes } = withTrees(true);
+  it.each([
+    ["an older job is open (it could still write or finalize another)", true, false],
+    ["the piece is done again (its first delivery may have written a tree of a moment before)", false, true],
+  ])("writes every tree while %s", async (_when, olderOpen, redo) => {
+    const { deps, asked, hashes } = withTrees(olderOpen, redo);
     expect(await startJob(trigger, deps)).toMatchObject({ status: "started", units: 3 });
     expect(asked.map((a) => a.unless)).toEqual([undefined, undefined, undefined]);
     expect([...(hashes[0] ?? new Map()).keys()].sort()).toEqual(["u0", "u1", "u2"]);
