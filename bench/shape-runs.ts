@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { JobReport } from "../lib/backup/report.js";
 import { type RunningEmulators, startEmulators } from "../lib/dev/local/emulators.js";
 import { type LocalServices, startLocalServices } from "../lib/dev/local/stack.js";
 import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
@@ -25,6 +26,13 @@ export interface BenchRow {
   lowerBoundSeconds: number;
   plannedMakespanSeconds: number;
   planUnits: number;
+  /** The plan's streams (≤ N: the fewest that reach its best predicted makespan). */
+  planStreams: number;
+  /**
+   * The full backup's Graph requests by unit, as planned (the plan's estimate) and as made (the
+   * unit's own count): Σ of each, and the unit farthest from its estimate (made / planned).
+   */
+  unitRequests: { planned: number; made: number; worstMadeOverPlanned: number };
   full: RunFigures & { makespanOverLowerBound: number; backupOverLowerBound: number };
   /** Only at N = 16. */
   incremental?: RunFigures & { changedItems: number; requestsPerChangedItem: number };
@@ -82,6 +90,23 @@ export interface BenchOneOptions {
   fullOnly?: boolean;
 }
 
+/** Planned against made requests per unit of a job (see `BenchRow.unitRequests`). */
+export function unitRequests(report: JobReport): BenchRow["unitRequests"] {
+  const planned = new Map(report.plan.units.map((u) => [u.index, u.cost]));
+  let sumPlanned = 0;
+  let sumMade = 0;
+  let worst = 1;
+  for (const u of report.units) {
+    const p = planned.get(u.index) ?? 0;
+    const made = u.requests ?? 0;
+    sumPlanned += p;
+    sumMade += made;
+    const ratio = p > 0 ? made / p : 1;
+    if (Math.abs(Math.log(ratio)) > Math.abs(Math.log(worst))) worst = ratio;
+  }
+  return { planned: sumPlanned, made: sumMade, worstMadeOverPlanned: worst };
+}
+
 /** One N of a shape: a fresh state table, queue and archive in the shape's emulators. */
 export async function benchOne(
   rig: ShapeRig,
@@ -136,6 +161,8 @@ export async function benchOne(
       lowerBoundSeconds: lb,
       plannedMakespanSeconds: full.report.plan.predictedMakespanSeconds,
       planUnits: full.report.plan.units.length,
+      planStreams: full.report.plan.streams,
+      unitRequests: unitRequests(full.report),
       full: {
         ...fullFigures,
         makespanOverLowerBound: lb > 0 ? fullFigures.makespanSeconds / lb : 0,

@@ -8,8 +8,9 @@
  * Work. A piece of work (folder, folder group, mailbox) is a {@link WorkEstimate}: q requests and
  * s = q × L + bytes × perByteSeconds seconds of back-to-back request time, so its effective
  * latency is L_eff = s / q.
- * - Full pass of a folder: ceil(items / pageSize) delta pages + 1 (the page ending in the delta
- *   link), plus its content by how the folder is read (`FolderRead`): `m` one `$value` GET per
+ * - Full pass of a folder: max(1, ceil(items / pageSize)) delta pages (the last page, the one
+ *   carrying the delta link, also carries items; an empty folder answers one empty page), plus
+ *   its content by how the folder is read (`FolderRead`): `m` one `$value` GET per
  *   item; `p`, `a` its share of the unit's pooled `exportItems` requests, items / `exportBatchSize`
  *   (20), the requests of a unit carrying the items of all its folders; `b` both. Bytes =
  *   the folder's size when known, else items × `averageItemBytes`, once per kind of content.
@@ -17,8 +18,13 @@
  *   all items. Changes are unknown beforehand: the folder's own estimate when the caller has one,
  *   else ceil(changeRatio × items). An unchanged folder costs 1 request. Bytes scale with the
  *   share of items changed.
- * - Mailbox: Σ of its non-search folders + `mailboxOverheadRequests` (probe, folder listing).
- *   Search folders hold no items of their own and cost nothing.
+ * - Mailbox: Σ of its non-search folders. Search folders hold no items of their own and cost
+ *   nothing. Discovery (probe, mailbox ids, folder listings) is the coordinator's, made before the
+ *   plan exists and before any unit starts: it is in no unit's work (a unit makes exactly its
+ *   folders' pages and content requests, test/unit/plan/estimate-vs-service.test.ts).
+ * - A unit also holds its stream for `unitOverheadSeconds` besides its requests (its claim and
+ *   completion, its first delta pages before its content requests can fill its slots, its held
+ *   pages' catalog writes at its end): the schedule (simulate.ts) counts it, LB does not.
  *
  * Rates. With concurrency c, work runs at r = c / L_eff requests/s. The budget allows
  * β = B / W requests/s in the long run; a mailbox that starts fresh has one window's allowance
@@ -71,8 +77,7 @@ function passWork(items: number, bytes: number, read: FolderRead, limits: PlanLi
   const content = contentOf(read);
   const copies = (content.mime ? 1 : 0) + (content.exports ? 1 : 0);
   const requests =
-    Math.ceil(items / limits.pageSize) +
-    1 +
+    Math.max(1, Math.ceil(items / limits.pageSize)) +
     (content.mime ? items : 0) +
     // A unit pools the export requests of all its folders of a mailbox (lib/backup/export-pool.ts):
     // a folder's share is its items / batch size, not a whole request per folder.
@@ -105,15 +110,9 @@ export function folderWork(folder: PlanFolder, limits: PlanLimits): WorkEstimate
   return passWork(items, bytes, folder.read ?? "m", limits);
 }
 
-/** The per-mailbox overhead (probe, folder listing): requests only. */
-export function mailboxOverhead(limits: PlanLimits): WorkEstimate {
-  const requests = limits.mailboxOverheadRequests;
-  return { requests, serialSeconds: requests * limits.requestLatencySeconds };
-}
-
-/** The work of a whole mailbox: its non-search folders plus the overhead. */
+/** The work of a whole mailbox's units: its non-search folders (discovery is not a unit's). */
 export function mailboxWork(mailbox: PlanMailbox, limits: PlanLimits): WorkEstimate {
-  return mailbox.folders.reduce((sum, f) => addWork(sum, folderWork(f, limits)), mailboxOverhead(limits));
+  return mailbox.folders.reduce((sum, f) => addWork(sum, folderWork(f, limits)), { ...noWork });
 }
 
 /**

@@ -3,7 +3,6 @@ export {
   folderWork,
   itemsToTransfer,
   mailboxMinimumSeconds,
-  mailboxOverhead,
   mailboxStreamSeconds,
   mailboxWork,
   minimumWorkSeconds,

@@ -1,8 +1,7 @@
 /**
  * The job planner: from each mailbox's folders to units, their order and the stream count.
  *
- * 1. Estimate every mailbox (cost.ts): full or incremental passes of its non-search folders plus
- *    overhead.
+ * 1. Estimate every mailbox (cost.ts): full or incremental passes of its non-search folders.
  * 2. Target = the lower bound with `maxStreams` streams. A mailbox whose single unit would end
  *    after the target is split into folder groups that run at once (split.ts), when that is
  *    faster; with the default C_stream = C one stream fills a mailbox and nothing is split.
@@ -14,14 +13,7 @@
  *    (simulate.ts); the lower bound is reported for N.
  */
 import { FatalError } from "../errors.js";
-import {
-  folderWork,
-  mailboxMinimumSeconds,
-  mailboxOverhead,
-  mailboxStreamSeconds,
-  mailboxWork,
-  workSeconds,
-} from "./cost.js";
+import { folderWork, mailboxMinimumSeconds, mailboxStreamSeconds, mailboxWork, workSeconds } from "./cost.js";
 import { type PlanLimits, resolvePlanLimits } from "./limits.js";
 import { lowerBound } from "./lower-bound.js";
 import { simulateSchedule } from "./simulate.js";
@@ -84,7 +76,8 @@ function chooseStreams(
 ): number {
   const lanes = (n: number) => n * limits.unitsPerStream;
   const acceptable =
-    simulateSchedule(units, lanes(max), limits).makespanSeconds * (1 + limits.makespanTolerance);
+    // (1e-9: the same schedule's end computed along another path of the simulation.)
+    simulateSchedule(units, lanes(max), limits).makespanSeconds * (1 + limits.makespanTolerance + 1e-9);
   const goodEnough = (n: number) => simulateSchedule(units, lanes(n), limits).makespanSeconds <= acceptable;
   // The lower bound falls with N and no N whose bound exceeds the acceptable makespan can do:
   // find the first N within it by its (cheap) bound, then search the simulations above it.
@@ -116,7 +109,7 @@ export function planJob(input: PlanInput): Plan {
     const folders: FolderWork[] = mailbox.folders
       .filter((f) => !f.isSearchFolder)
       .map((f) => ({ folderId: f.folderId, work: folderWork(f, limits) }));
-    const split = splitMailbox(folders, mailboxOverhead(limits), target, limits);
+    const split = splitMailbox(folders, target, limits);
     const kind = split.groups.length > 1 ? "folders" : "mailbox";
     const readOf = new Map(mailbox.folders.map((f) => [f.folderId, f.read ?? "m"]));
     for (const group of split.groups) {
@@ -126,7 +119,8 @@ export function planJob(input: PlanInput): Plan {
         folderReads: group.folderIds.map((id) => readOf.get(id) ?? "m").join(""),
         cost: group.work.requests,
         serialSeconds: group.work.serialSeconds,
-        estimatedSeconds: workSeconds(group.work, split.concurrency, split.budgetShare, limits),
+        estimatedSeconds:
+          workSeconds(group.work, split.concurrency, split.budgetShare, limits) + limits.unitOverheadSeconds,
         concurrency: split.concurrency,
         kind,
       });

@@ -97,7 +97,9 @@ function settle(state: MailboxState, now: number, limits: PlanLimits): void {
 
 /**
  * Simulates dynamic assignment: `streams` streams pull `units` in the order given (the plan's
- * largest-first order) whenever they are free. A unit runs at its concurrency (c / L_eff
+ * largest-first order) whenever they are free. A unit holds its stream for its requests' time plus
+ * `unitOverheadSeconds` (claim, completion, its pipeline's start and its last writes; the
+ * overhead follows its requests and holds none of its mailbox's slots or budget). A unit runs at its concurrency (c / L_eff
  * requests/s); units of one mailbox running at once share the mailbox's C and its budget: B
  * requests per window of W seconds, the window starting with the mailbox's first request (and
  * again when one ends); a mailbox that used its window's B waits for the next. Time advances from
@@ -120,6 +122,14 @@ export function simulateSchedule(
   const busy = new Set<MailboxState>();
   const freeStreams: number[] = Array.from({ length: streams }, (_, i) => streams - 1 - i);
   const running: Running[] = [];
+  /** Units whose requests are done, holding their streams for the overhead until `at`. */
+  const ending: Array<{ at: number; stream: number }> = [];
+  const overhead = limits.unitOverheadSeconds;
+  const release = (timing: UnitTiming, at: number): void => {
+    timing.endSeconds = at;
+    if (at <= now) freeStreams.push(timing.stream);
+    else ending.push({ at, stream: timing.stream });
+  };
   const dirty = new Set<MailboxState>();
   let next = 0;
   let now = 0;
@@ -131,7 +141,7 @@ export function simulateSchedule(
       const timing: UnitTiming = { index: unit.index, stream, startSeconds: now, endSeconds: now };
       timings.push(timing);
       if (unit.cost <= 0) {
-        freeStreams.push(stream);
+        release(timing, now + overhead);
         continue;
       }
       if (!(unit.serialSeconds > 0 && unit.concurrency > 0)) {
@@ -163,12 +173,13 @@ export function simulateSchedule(
   };
 
   pull();
-  while (running.length > 0) {
+  while (running.length > 0 || ending.length > 0) {
     for (const state of dirty) settle(state, now, limits);
     dirty.clear();
     let until = Number.POSITIVE_INFINITY;
     for (const r of running) until = Math.min(until, r.finishAt);
     for (const state of busy) until = Math.min(until, state.eventAt);
+    for (const e of ending) until = Math.min(until, e.at);
     if (onInterval) {
       for (const state of busy) {
         let requestsPerSecond = 0;
@@ -189,6 +200,11 @@ export function simulateSchedule(
       }
     }
     now = until;
+    for (let i = ending.length - 1; i >= 0; i--) {
+      if (ending[i]!.at > now) continue;
+      freeStreams.push(ending[i]!.stream);
+      ending.splice(i, 1);
+    }
     for (const state of busy) {
       if (state.eventAt <= now) {
         settle(state, now, limits);
@@ -199,13 +215,12 @@ export function simulateSchedule(
     for (let i = running.length - 1; i >= 0; i--) {
       const r = running[i]!;
       if (r.finishAt > now) continue;
-      r.timing.endSeconds = now;
       running.splice(i, 1);
       const { state } = r;
       settle(state, now, limits);
       state.running.splice(state.running.indexOf(r), 1);
       if (state.running.length === 0) busy.delete(state);
-      freeStreams.push(r.timing.stream);
+      release(r.timing, now + overhead);
       dirty.add(state);
     }
     pull();

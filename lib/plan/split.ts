@@ -25,14 +25,9 @@ export interface MailboxSplit {
 
 /**
  * Cuts folders into `k` groups balanced by back-to-back time (longest folder first into the
- * lightest group), never cutting a folder. The overhead goes to the lightest group at the end.
- * Groups keep their folders in the order given.
+ * lightest group), never cutting a folder. Groups keep their folders in the order given.
  */
-export function groupFolders(
-  folders: readonly FolderWork[],
-  overhead: WorkEstimate,
-  k: number,
-): FolderGroup[] {
+export function groupFolders(folders: readonly FolderWork[], k: number): FolderGroup[] {
   const groups = Array.from({ length: Math.max(1, k) }, () => ({
     members: [] as number[],
     work: { ...noWork },
@@ -46,21 +41,14 @@ export function groupFolders(
     group.members.push(i);
     group.work = addWork(group.work, folders[i]!.work);
   }
-  const last = lightest();
-  last.work = addWork(last.work, overhead);
   return groups.map((g) => ({
     folderIds: g.members.sort((a, b) => a - b).map((i) => folders[i]!.folderId),
     work: g.work,
   }));
 }
 
-function splitInto(
-  folders: readonly FolderWork[],
-  overhead: WorkEstimate,
-  k: number,
-  limits: PlanLimits,
-): MailboxSplit {
-  const groups = groupFolders(folders, overhead, k);
+function splitInto(folders: readonly FolderWork[], k: number, limits: PlanLimits): MailboxSplit {
+  const groups = groupFolders(folders, k);
   const concurrency = Math.min(limits.perStreamConcurrency, Math.floor(limits.perMailboxConcurrency / k));
   const budgetShare = 1 / k;
   const seconds = groups.reduce(
@@ -82,12 +70,7 @@ export const MAX_FOLDERS_PER_UNIT = 1000;
  * each within `maxFolders` but never more than C (each unit needs a request slot of the mailbox's
  * C; a mailbox of more than C × `maxFolders` folders gets C larger units).
  */
-function splitByCount(
-  folders: readonly FolderWork[],
-  overhead: WorkEstimate,
-  maxFolders: number,
-  limits: PlanLimits,
-): MailboxSplit {
+function splitByCount(folders: readonly FolderWork[], maxFolders: number, limits: PlanLimits): MailboxSplit {
   const k = Math.min(limits.perMailboxConcurrency, Math.ceil(folders.length / maxFolders));
   const groups: FolderGroup[] = [];
   for (let g = 0; g < k; g++) {
@@ -100,8 +83,6 @@ function splitByCount(
       work: run.reduce((w, f) => addWork(w, f.work), noWork),
     });
   }
-  const last = groups.reduce((min, g) => (g.work.serialSeconds < min.work.serialSeconds ? g : min));
-  last.work = addWork(last.work, overhead);
   const concurrency = Math.max(
     1,
     Math.min(limits.perStreamConcurrency, Math.floor(limits.perMailboxConcurrency / groups.length)),
@@ -124,29 +105,27 @@ function splitByCount(
  */
 export function splitMailbox(
   folders: readonly FolderWork[],
-  overhead: WorkEstimate,
   targetSeconds: number,
   limits: PlanLimits,
   maxFolders = MAX_FOLDERS_PER_UNIT,
 ): MailboxSplit {
-  const split = splitByTime(folders, overhead, targetSeconds, limits);
+  const split = splitByTime(folders, targetSeconds, limits);
   const tooLarge = split.groups.some((g) => g.folderIds.length > maxFolders);
-  return tooLarge ? splitByCount(folders, overhead, maxFolders, limits) : split;
+  return tooLarge ? splitByCount(folders, maxFolders, limits) : split;
 }
 
 function splitByTime(
   folders: readonly FolderWork[],
-  overhead: WorkEstimate,
   targetSeconds: number,
   limits: PlanLimits,
 ): MailboxSplit {
-  const whole = splitInto(folders, overhead, 1, limits);
+  const whole = splitInto(folders, 1, limits);
   const meets = (split: MailboxSplit) => split.seconds <= targetSeconds * (1 + 1e-9);
   if (meets(whole)) return whole;
   let best = whole;
   const maxGroups = Math.min(limits.perMailboxConcurrency, folders.length);
   for (let k = 2; k <= maxGroups; k++) {
-    const split = splitInto(folders, overhead, k, limits);
+    const split = splitInto(folders, k, limits);
     if (split.seconds < best.seconds * (1 - 1e-9)) best = split;
     if (meets(split)) return split;
   }

@@ -65,7 +65,10 @@ export interface Unit {
   cost: number;
   /** Seconds the requests take back to back (before concurrency). */
   serialSeconds: number;
-  /** Seconds a stream is expected to spend on the unit, at its concurrency and budget share. */
+  /**
+   * Seconds a stream is expected to spend on the unit: its requests at its concurrency and budget
+   * share, plus `unitOverheadSeconds`.
+   */
   estimatedSeconds: number;
   /** Concurrent requests the unit may run: its share of the mailbox's C. ≥ 1. */
   concurrency: number;

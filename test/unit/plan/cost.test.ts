@@ -25,10 +25,12 @@ function folder(overrides: Partial<PlanFolder>): PlanFolder {
 }
 
 describe("folderWork", () => {
-  it("costs a full pass as one GET per item, its delta pages and the closing page", () => {
+  it("costs a full pass as one GET per item and its delta pages, the last one carrying the delta link", () => {
     const work = folderWork(folder({ totalItemCount: 250, sizeBytes: 1_000_000 }), limits);
-    expect(work.requests).toBe(250 + 3 + 1);
-    expect(work.serialSeconds).toBeCloseTo(254 * 0.25 + 1_000_000 * 1e-6, 9);
+    expect(work.requests).toBe(250 + 3);
+    expect(work.serialSeconds).toBeCloseTo(253 * 0.25 + 1_000_000 * 1e-6, 9);
+    // A page-size multiple needs no page more: the last full page carries the link.
+    expect(folderWork(folder({ totalItemCount: 200 }), limits).requests).toBe(200 + 2);
   });
 
   it("costs an empty folder one request", () => {
@@ -40,18 +42,18 @@ describe("folderWork", () => {
       folder({ totalItemCount: 1000, sizeBytes: 1_000_000, hasSyncState: true }),
       limits,
     );
-    // ceil(0.02 × 1000) = 20 changed items, one page, one closing page.
-    expect(work.requests).toBe(22);
-    expect(work.serialSeconds).toBeCloseTo(22 * 0.25 + 20_000 * 1e-6, 9);
+    // ceil(0.02 × 1000) = 20 changed items on one page.
+    expect(work.requests).toBe(21);
+    expect(work.serialSeconds).toBeCloseTo(21 * 0.25 + 20_000 * 1e-6, 9);
   });
 
   it("prefers the folder's own change estimate; unchanged costs one request", () => {
     const synced = folder({ totalItemCount: 5000, hasSyncState: true });
     expect(folderWork({ ...synced, estimatedChangedItems: 0 }, limits).requests).toBe(1);
-    expect(folderWork({ ...synced, estimatedChangedItems: 150 }, limits).requests).toBe(150 + 2 + 1);
+    expect(folderWork({ ...synced, estimatedChangedItems: 150 }, limits).requests).toBe(150 + 2);
     // Without a sync state the estimate is irrelevant: a full pass.
     expect(folderWork({ ...synced, hasSyncState: false, estimatedChangedItems: 0 }, limits).requests).toBe(
-      5051,
+      5050,
     );
   });
 
@@ -64,7 +66,7 @@ describe("folderWork", () => {
 });
 
 describe("mailboxWork", () => {
-  it("adds the per-mailbox overhead to its non-search folders", () => {
+  it("is its non-search folders' work: discovery is the coordinator's, no unit's", () => {
     const work = mailboxWork(
       {
         mailboxId: "m",
@@ -77,7 +79,7 @@ describe("mailboxWork", () => {
       },
       limits,
     );
-    expect(work.requests).toBe(10 + 1 + 1 + (100 + 1 + 1) + limits.mailboxOverheadRequests);
+    expect(work.requests).toBe(10 + 1 + (100 + 1));
   });
 });
 

@@ -27,7 +27,7 @@ function mailbox(mailboxId: string, counts: number[], extra: Partial<PlanFolder>
   return { mailboxId, address: `${mailboxId}@contoso.test`, folders: folders(mailboxId, counts, extra) };
 }
 
-const base = { requestLatencySeconds: 0.25, perByteSeconds: 0, pageSize: 100, mailboxOverheadRequests: 2 };
+const base = { requestLatencySeconds: 0.25, perByteSeconds: 0, pageSize: 100, unitOverheadSeconds: 0 };
 
 describe("planJob", () => {
   it("plans nothing for an empty tenant", () => {
@@ -65,17 +65,17 @@ describe("planJob", () => {
         mailboxId: "m",
         folderIds: ["m-f0"],
         folderReads: "m",
-        cost: 256,
-        serialSeconds: 64,
-        estimatedSeconds: 16,
+        cost: 253,
+        serialSeconds: 63.25,
+        estimatedSeconds: 15.8125,
         concurrency: 4,
         kind: "mailbox",
       },
     ]);
     expect(plan.streams).toBe(1);
-    expect(plan.predictedMakespanSeconds).toBeCloseTo(16, 9);
-    expect(plan.lowerBoundSeconds).toBeCloseTo(16, 9);
-    expect(plan.totalCost).toBe(256);
+    expect(plan.predictedMakespanSeconds).toBeCloseTo(15.8125, 9);
+    expect(plan.lowerBoundSeconds).toBeCloseTo(15.8125, 9);
+    expect(plan.totalCost).toBe(253);
   });
 
   it("costs unchanged incremental folders one request each", () => {
@@ -84,14 +84,14 @@ describe("planJob", () => {
       mailbox("b", [10, 0], { hasSyncState: true, estimatedChangedItems: 0 }),
     ];
     const plan = planJob({ mailboxes: unchanged, limits: base });
-    expect(plan.perMailbox.map((m) => m.cost)).toEqual([3 + 2, 2 + 2]);
-    expect(plan.totalCost).toBe(9);
+    expect(plan.perMailbox.map((m) => m.cost)).toEqual([3, 2]);
+    expect(plan.totalCost).toBe(5);
     // The change ratio 0 says the same without per-folder estimates.
     const byRatio = unchanged.map((m) => ({
       ...m,
       folders: m.folders.map(({ estimatedChangedItems: _, ...f }) => f),
     }));
-    expect(planJob({ mailboxes: byRatio, limits: { ...base, changeRatio: 0 } }).totalCost).toBe(9);
+    expect(planJob({ mailboxes: byRatio, limits: { ...base, changeRatio: 0 } }).totalCost).toBe(5);
   });
 
   it("backs up no search folder and still visits a mailbox that has only those", () => {
@@ -112,7 +112,7 @@ describe("planJob", () => {
     };
     const plan = planJob({ mailboxes: [m, onlySearch], limits: base });
     expect(plan.units.flatMap((u) => u.folderIds)).toEqual(["m-f0"]);
-    expect(plan.units.find((u) => u.mailboxId === "x")).toMatchObject({ folderIds: [], cost: 2 });
+    expect(plan.units.find((u) => u.mailboxId === "x")).toMatchObject({ folderIds: [], cost: 0 });
     expect(plan.perMailbox.map((p) => p.excludedFolderIds)).toEqual([["s"], ["xs"]]);
   });
 
@@ -130,7 +130,7 @@ describe("planJob", () => {
   });
 
   it("starts no more streams than it needs: small mailboxes share a stream beside the big one", () => {
-    // big: 10,000 + 100 + 1 + 2 = 10,103 requests; ten of 990 + 10 + 1 + 2 = 1,003: 10,030 in all.
+    // big: 10,000 + 100 = 10,100 requests; ten of 990 + 10 = 1,000: 10,000 in all.
     const mailboxes = [
       mailbox("big", [10_000]),
       ...Array.from({ length: 10 }, (_, i) => mailbox(`s${i}`, [990])),
@@ -258,10 +258,8 @@ describe("createPlanner", () => {
         syncedFolderIds: new Set(["inbox"]),
       },
     ]);
-    // inbox: ceil(0.02 × 1000) + 1 + 1 = 22; sent: 1000 + 10 + 1 = 1011; overhead 2.
-    expect(plan.units).toMatchObject([
-      { mailboxId: "u1", folderIds: ["inbox", "sent"], cost: 22 + 1011 + 2 },
-    ]);
+    // inbox: ceil(0.02 × 1000) = 20 changes on 1 page, 21; sent: 1000 + 10 pages = 1010.
+    expect(plan.units).toMatchObject([{ mailboxId: "u1", folderIds: ["inbox", "sent"], cost: 21 + 1010 }]);
   });
 
   it("fits the coordinator's plan dependency", () => {
@@ -287,7 +285,7 @@ describe("createPlanner", () => {
     ]);
     expect(job).toMatchObject({
       streams: 1,
-      units: [{ index: 0, mailboxId: "u2", folderIds: ["f"], cost: 5 + 2 + 2 }],
+      units: [{ index: 0, mailboxId: "u2", folderIds: ["f"], cost: 5 + 1 }],
     });
   });
 
@@ -323,18 +321,18 @@ describe("createPlanner", () => {
       },
     ];
     const unit = (mode: "mime" | "fidelity" | "both") => createPlanner(base, mode)(listed).units[0]!;
-    // fidelity: inbox full item pass 10 + 1 + 50 (its message delta link does not count);
-    // cal 1 + 1 + 2; old incremental: ceil(0.02 × 200) = 4 changed → 1 + 1 + 4 / 20 (a unit pools
-    // the export requests of its folders: each counts its share); overhead 2.
+    // fidelity: inbox full item pass 10 + 50 (its message delta link does not count);
+    // cal 1 + 2; old incremental: ceil(0.02 × 200) = 4 changed → 1 + 4 / 20 (a unit pools
+    // the export requests of its folders: each counts its share).
     const expectUnit = (mode: "mime" | "fidelity" | "both", folderReads: string, cost: number) => {
       expect(unit(mode).folderReads).toBe(folderReads);
       expect(unit(mode).cost).toBeCloseTo(cost, 9);
     };
-    expectUnit("fidelity", "ppa", 61 + 4 + 2.2 + 2);
-    // mime: inbox incremental by message delta (20 + 1 + 1), cal by item delta in full.
-    expectUnit("mime", "mpa", 22 + 4 + 2.2 + 2);
+    expectUnit("fidelity", "ppa", 60 + 3 + 1.2);
+    // mime: inbox incremental by message delta (20 + 1), cal by item delta in full.
+    expectUnit("mime", "mpa", 21 + 3 + 1.2);
     // both: MIME and one export per 20 messages.
-    expectUnit("both", "bpa", 23 + 4 + 2.2 + 2);
+    expectUnit("both", "bpa", 22 + 3 + 1.2);
   });
 
   it("rejects bad limits when it is created", () => {

@@ -8,7 +8,8 @@ import {
   workSeconds,
 } from "../../../lib/plan/index.js";
 
-const fast = resolvePlanLimits({ requestLatencySeconds: 0.01, perByteSeconds: 0 });
+// Without the per-unit overhead: the rates and windows alone (its own test below).
+const fast = resolvePlanLimits({ requestLatencySeconds: 0.01, perByteSeconds: 0, unitOverheadSeconds: 0 });
 
 function unit(
   index: number,
@@ -71,6 +72,27 @@ describe("simulateSchedule", () => {
     const alone = workSeconds({ requests: 30_000, serialSeconds: 300 }, 4, 1, fast);
     expect(simulateSchedule(units, 2, fast).makespanSeconds).toBeCloseTo(alone, 6);
     expect(simulateSchedule(units, 1, fast).makespanSeconds).toBeCloseTo(2 * alone, 6);
+  });
+
+  it("holds a unit's stream for the per-unit overhead after its requests, not its mailbox's slots", () => {
+    const withOverhead = resolvePlanLimits({ ...fast, unitOverheadSeconds: 0.5 });
+    // Two units of one mailbox, 2 slots each, on two streams: their requests share the mailbox's
+    // 4 slots as before (1 s each); each stream is then held 0.5 s more.
+    const shared = simulateSchedule([unit(0, "m", 200, 2), unit(1, "m", 200, 2)], 2, withOverhead);
+    expect(shared.units.map((u) => u.endSeconds)).toEqual([1.5, 1.5]);
+    // One stream: the second unit starts after the first one's overhead.
+    const serial = simulateSchedule([unit(0, "a", 400, 4), unit(1, "b", 200, 4)], 1, withOverhead);
+    expect(serial.units.map((u) => [u.startSeconds, u.endSeconds])).toEqual([
+      [0, 1.5],
+      [1.5, 2.5],
+    ]);
+    // Two small units on one stream now take longer than a big one alone: a third stream pays.
+    const units = [unit(0, "big", 400, 4), unit(1, "s", 180, 4), unit(2, "t", 180, 4)];
+    expect(simulateSchedule(units, 2, fast).makespanSeconds).toBeCloseTo(1, 9);
+    expect(simulateSchedule(units, 2, withOverhead).makespanSeconds).toBeCloseTo(1.9, 9);
+    expect(simulateSchedule(units, 3, withOverhead).makespanSeconds).toBeCloseTo(1.5, 9);
+    // A unit without requests still holds its stream for the overhead.
+    expect(simulateSchedule([unit(0, "a", 0, 1)], 1, withOverhead).makespanSeconds).toBeCloseTo(0.5, 9);
   });
 
   it("finishes zero-cost units at once and an empty list at 0", () => {
