@@ -105,6 +105,11 @@ async function runTask(
   const log = deps.log ?? (() => {});
   // This invocation's hold on the stream: a second delivery of the same task takes it over.
   const task: StreamTask = { ...received, lease: randomUUID() };
+  // The units the stream holds are read beside the task's first write (the read does not depend
+  // on it): one state round trip less before the stream's first Graph request. A stale task's
+  // read is dropped, failed or not.
+  const held = deps.state.heldUnits(task);
+  held.catch(() => {});
   if ((await deps.state.beginTask(task)) === "stale") {
     log("stream.task.stale", { ...received });
     return { status: "stale" };
@@ -209,7 +214,7 @@ async function runTask(
   beat.unref();
 
   try {
-    for (const held of await deps.state.heldUnits(task)) start(held);
+    for (const unit of await held) start(unit);
     for (;;) {
       if (mayClaim()) {
         const claimed = await deps.state.claimUnit(task);

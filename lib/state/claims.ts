@@ -46,9 +46,26 @@ export async function claimUnit(t: StateTable, task: StreamTask): Promise<UnitRe
     if (round === 0) {
       const ticket = await takeTicket(t, task.jobId, true);
       if (ticket !== undefined) {
-        const outcome = await takeUnit(t, task, ticket, ["pending"]);
-        if (outcome === "claimed") return await requireUnit(t, task.jobId, ticket);
-        continue;
+        // The unit is read beside its claim (one round trip less before its first request): a
+        // pending unit has no holder, so nothing but this claim writes it meanwhile, and what
+        // the claim sets is known.
+        const now = t.nowIso();
+        const [outcome, unit] = await Promise.all([
+          takeUnit(t, task, ticket, ["pending"], undefined, now),
+          getUnit(t, task.jobId, ticket),
+        ]);
+        if (outcome !== "claimed") continue;
+        // Read before the claim landed: the claim's fields on it; after: as read.
+        if (unit?.status === "pending")
+          return {
+            ...unit,
+            status: "running",
+            claimedBy: task.streamId,
+            claimSeq: task.seq,
+            startedAt: unit.startedAt ?? now,
+            attempts: (unit.attempts ?? 0) + 1,
+          };
+        return unit && isHeldBy(unit, task) ? unit : await requireUnit(t, task.jobId, ticket);
       }
     }
     const job = await requireJob(t, task.jobId);
@@ -125,9 +142,9 @@ async function takeUnit(
   index: number,
   from: Array<"pending" | "orphaned">,
   extra?: TransactItem,
+  now = t.nowIso(),
 ): Promise<"claimed" | "lost"> {
   const pk = jobPk(task.jobId);
-  const now = t.nowIso();
   const current = currentTaskCondition(task);
   const fromValues = Object.fromEntries(from.map((status, i) => [`:from${i}`, status]));
   const items: TransactItem[] = [

@@ -124,6 +124,10 @@ describe("claims", () => {
         perStream[streamId] = mine;
         for (let unit = await claimNow(store, t); unit; unit = await claimNow(store, t)) {
           expect(claimedBy.has(unit.index)).toBe(false);
+          // The claim's answer (read beside the claim's write) is the record as the claim left it.
+          // (claimedAt, untyped, only as far as the read saw it.)
+          const withoutClaimTime = ({ claimedAt: _at, ...rest }: UnitRecord & { claimedAt?: string }) => rest;
+          expect(withoutClaimTime(unit)).toEqual(withoutClaimTime((await store.getUnit(jobId, unit.index))!));
           claimedBy.set(unit.index, streamId);
           mine.push(unit.index);
           await store.completeUnit(t, unit.index, { status: "done" });
