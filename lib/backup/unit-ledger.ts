@@ -182,7 +182,9 @@ export class UnitLedger {
 
   private async writeLoop(): Promise<void> {
     try {
-      while (this.dirty && this.failure === undefined) {
+      // Closing: what is recorded after the write in flight goes to the caller, not here (and
+      // never after a wait for the interval: takeUnwritten would wait for it, up to the interval).
+      while (this.dirty && this.failure === undefined && !this.closing) {
         const wait = this.lastWriteAt + this.intervalMs - Date.now();
         if (wait > 0 && !this.flushing) {
           await new Promise<void>((resolve) => {
