@@ -35,6 +35,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const reportsDir = process.argv.find((a) => a.startsWith("--reports="))?.slice("--reports=".length);
 if (reportsDir) mkdirSync(reportsDir, { recursive: true });
 
+/** The rss step also measures a controller running this many units at once (`streams.unitsPerStream`). */
+const RSS_UNITS_PER_STREAM = 4;
+
 /**
  * The controller RSS measurement (bench/controller-rss.ts) run as a process of its own, so that
  * nothing this long benchmark left behind (emulators, sockets, heap) touches it.
@@ -43,7 +46,12 @@ async function controllerRssInItsOwnProcess(): Promise<ControllerRssResult> {
   const out = join(mkdtempSync(join(tmpdir(), "mailstream-bench-rss-")), "rss.json");
   const child = spawn(
     process.execPath,
-    [...process.execArgv, join(here, "controller-rss.ts"), `--out=${out}`],
+    [
+      ...process.execArgv,
+      join(here, "controller-rss.ts"),
+      `--out=${out}`,
+      `--also-units-per-stream=${RSS_UNITS_PER_STREAM}`,
+    ],
     {
       stdio: ["ignore", "ignore", "inherit"],
       env: process.env,
