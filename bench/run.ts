@@ -12,7 +12,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { reexecTrustingCa } from "../lib/dev/local/trust-ca.js";
 import { ensureSimulatorCa } from "../lib/dev/sim/server/index.js";
-import { BUDGET_TENANT, type BudgetFigures, benchBudget } from "./budget.js";
+import {
+  BUDGET_LATENCY,
+  BUDGET_LIMITS,
+  BUDGET_MAIL_CONTENT,
+  BUDGET_TENANT,
+  type BudgetFigures,
+  benchBudget,
+} from "./budget.js";
 import { benchChaos, type ChaosBenchResult } from "./chaos.js";
 import type { ControllerRssResult } from "./controller-rss.js";
 import { costSummary } from "./cost/summary.js";
@@ -150,7 +157,7 @@ function printTable(rows: BenchRow[]): void {
 function budgetLine(b: BudgetFigures): string {
   return (
     `budget-bound (${b.mailboxes} mailboxes of ${b.requestsPerMailbox.join(", ")} requests, ${b.latencyMs} ms per request, ` +
-    `${b.limits.budgetPerWindow} per ${b.limits.windowMs / 1000} s): makespan ${f(b.full.makespanSeconds)} s, ` +
+    `${b.limits.budgetPerWindow} per ${b.limits.windowMs / 1000} s, content mode ${b.mailContent}): makespan ${f(b.full.makespanSeconds)} s, ` +
     `LB ${f(b.lowerBoundSeconds)} s, mk/LB ${f(b.makespanOverLowerBound)} (target ≤ 1.15), ` +
     `${b.full.throttled} 429s in ${b.full.requests} requests (${f(100 * b.throttledShare)} %, target ≤ 1 %), ${b.full.earlyRetries} early`
   );
@@ -372,7 +379,9 @@ async function main(): Promise<void> {
       );
   }
   if (steps.has("budget")) {
-    process.stderr.write("bench: the budget-bound regime (25 ms per request, 600 requests per 20 s) …\n");
+    process.stderr.write(
+      `bench: the budget-bound regime (${BUDGET_LATENCY.baseMs} ms per request, ${BUDGET_LIMITS.budgetPerWindow} requests per ${BUDGET_LIMITS.windowMs / 1000} s, content mode ${BUDGET_MAIL_CONTENT}) …\n`,
+    );
     budget = await benchBudget(ca, caDir);
     process.stdout.write(`${budgetLine(budget)}\n`);
     save();
