@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { lambdaEsbuildOptions } from "../infra/lambda-bundling.js";
+import { LAMBDA_NODE_OPTIONS, lambdaEsbuildOptions } from "../infra/lambda-bundling.js";
 import { environmentForAwsEndpoints } from "../lib/config/aws-endpoints.js";
 import { simulatorTenantEnv } from "../lib/dev/local/simulator-env.js";
 import { LocalSqsEventSource } from "../lib/dev/local/sqs-event-source.js";
@@ -41,14 +41,18 @@ const MiB = 1024 * 1024;
 
 /** The issue's "100 MB message": the same size bench/run.ts uses. */
 export const HUNDRED_MB = 100 * MiB;
-/** The issue's target for the controller's peak RSS. */
-export const TARGET_RSS_BYTES = 200 * MiB;
+/** The issue's target for the controller's peak RSS: 200 MB (SI, 190.7 MiB). */
+export const TARGET_RSS_BYTES = 200_000_000;
 
 export interface ControllerRssOptions {
   /** Size in bytes of the large message. 4096..157286400 (150 MiB, Exchange Online's limit). Default 100 MiB. */
   messageBytes?: number;
-  /** Ordinary messages beside it in the same mailbox. 0..1000. Default 20. */
+  /** Ordinary messages beside it in the same mailbox (in each mailbox). 0..1000. Default 20. */
   ordinaryMessages?: number;
+  /** Mailboxes of the tenant, all in one stream task. 1..16. Default 1. */
+  mailboxes?: number;
+  /** How many of them (the first ones) hold a `messageBytes` message each. 1..mailboxes. Default 1. */
+  largeMailboxes?: number;
   /**
    * The controller's timeout as Lambda's, in ms: what `getRemainingTimeInMillis` starts from.
    * 10 000..900 000, above `deadlineMarginMs`. Default 900 000 (the deployed setting). Shorter
@@ -72,6 +76,12 @@ export interface ControllerRssOptions {
   nodeFlags?: string[];
   /** File that receives the controller processes' stdout and stderr (logs, traces). Default: none kept. */
   childLogPath?: string;
+  /**
+   * More MAILSTREAM_* settings, for the controller and the coordinator alike (e.g.
+   * MAILSTREAM_UNITS_PER_STREAM=4: the plan gives a stream 4 units at once, the controller runs
+   * them at once). Default none.
+   */
+  controllerEnv?: Record<string, string>;
 }
 
 /** One controller invocation, in its own process. */
@@ -111,6 +121,11 @@ export interface ControllerRssResult {
   /** The job's status: `complete` when every item was stored. */
   status: string;
   messageBytes: number;
+  /** Mailboxes of the tenant, and how many of them hold a `messageBytes` message. */
+  mailboxes: number;
+  largeMailboxes: number;
+  /** The MAILSTREAM_* settings given beyond the deployed ones (e.g. units per stream). */
+  settings: Record<string, string>;
   invocations: InvocationFigures[];
   /** This (parent) process's peak RSS: simulator, emulators, coordinator; no controller. */
   parentMaxRssBytes: number;
@@ -155,7 +170,7 @@ function controllerEnvironment(stack: LocalStack, deadlineMarginMs?: number): Re
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     // The simulator's self-signed CA; on Lambda, Graph's certificate is public.
     ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
-    NODE_OPTIONS: "--enable-source-maps",
+    NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
     MAILSTREAM_STAGE: "bench",
     ...simulatorTenantEnv(sim),
     MAILSTREAM_ARCHIVE: "s3",
@@ -205,10 +220,15 @@ async function invokeInChild(
 function checkOptions(
   o: ControllerRssOptions,
 ): Required<
-  Pick<ControllerRssOptions, "messageBytes" | "ordinaryMessages" | "functionTimeoutMs" | "timeoutMs">
+  Pick<
+    ControllerRssOptions,
+    "messageBytes" | "ordinaryMessages" | "functionTimeoutMs" | "timeoutMs" | "mailboxes" | "largeMailboxes"
+  >
 > {
   const messageBytes = o.messageBytes ?? HUNDRED_MB;
   const ordinaryMessages = o.ordinaryMessages ?? 20;
+  const mailboxes = o.mailboxes ?? 1;
+  const largeMailboxes = o.largeMailboxes ?? 1;
   const functionTimeoutMs = o.functionTimeoutMs ?? 900_000;
   const bad = (field: string, expected: string, found: unknown) => {
     throw new RangeError(`measureControllerRss ${field}: expected ${expected}, found ${String(found)}`);
@@ -217,6 +237,10 @@ function checkOptions(
     bad("messageBytes", "an integer in 4096..157286400", messageBytes);
   if (!Number.isInteger(ordinaryMessages) || ordinaryMessages < 0 || ordinaryMessages > 1000)
     bad("ordinaryMessages", "an integer in 0..1000", ordinaryMessages);
+  if (!Number.isInteger(mailboxes) || mailboxes < 1 || mailboxes > 16)
+    bad("mailboxes", "an integer in 1..16", mailboxes);
+  if (!Number.isInteger(largeMailboxes) || largeMailboxes < 1 || largeMailboxes > mailboxes)
+    bad("largeMailboxes", `an integer in 1..${mailboxes}`, largeMailboxes);
   if (!Number.isInteger(functionTimeoutMs) || functionTimeoutMs < 10_000 || functionTimeoutMs > 900_000)
     bad("functionTimeoutMs", "an integer in 10000..900000", functionTimeoutMs);
   const margin = o.deadlineMarginMs ?? 60_000;
@@ -224,7 +248,14 @@ function checkOptions(
     bad("deadlineMarginMs", "an integer in 5000..300000", margin);
   if (margin >= functionTimeoutMs)
     bad("functionTimeoutMs", `more than deadlineMarginMs (${margin})`, functionTimeoutMs);
-  return { messageBytes, ordinaryMessages, functionTimeoutMs, timeoutMs: o.timeoutMs ?? 180_000 };
+  return {
+    messageBytes,
+    ordinaryMessages,
+    mailboxes,
+    largeMailboxes,
+    functionTimeoutMs,
+    timeoutMs: o.timeoutMs ?? 180_000,
+  };
 }
 
 /** The default CA of the benchmarks (the one `bench/run.ts` re-executes itself trusting). */
@@ -253,12 +284,15 @@ export async function measureControllerRss(options: ControllerRssOptions = {}): 
   const store = generateTenant({
     seed: 21,
     shape: "uniform",
-    mailboxes: 1,
-    totalMessages: o.ordinaryMessages,
+    mailboxes: o.mailboxes,
+    totalMessages: o.ordinaryMessages * o.mailboxes,
     unlicensedFraction: 0,
     sharedFraction: 0,
     largeFraction: 0,
-    largeMessages: [{ bytes: o.messageBytes, mailbox: 0 }],
+    largeMessages: Array.from({ length: o.largeMailboxes }, (_, mailbox) => ({
+      bytes: o.messageBytes,
+      mailbox,
+    })),
   });
   let stack: LocalStack | undefined;
   let source: LocalSqsEventSource | undefined;
@@ -271,10 +305,11 @@ export async function measureControllerRss(options: ControllerRssOptions = {}): 
       archive: { kind: "s3", bucket: BUCKET },
       streams: 1,
       functionTimeoutMs: o.functionTimeoutMs,
+      ...(options.controllerEnv ? { env: options.controllerEnv } : {}),
     });
     // The stack's own event source would run the controller in this process: only children may.
     await stack.source.stop();
-    const env = controllerEnvironment(stack, options.deadlineMarginMs);
+    const env = { ...controllerEnvironment(stack, options.deadlineMarginMs), ...options.controllerEnv };
     const invocations: InvocationFigures[] = [];
     // A child that reports nothing makes the measurement worthless: stop waiting for the job.
     let broken: (error: Error) => void = () => {};
@@ -353,6 +388,9 @@ export async function measureControllerRss(options: ControllerRssOptions = {}): 
       bytes: report.totals.bytes,
       status: report.status,
       messageBytes: o.messageBytes,
+      mailboxes: o.mailboxes,
+      largeMailboxes: o.largeMailboxes,
+      settings: { ...options.controllerEnv },
       invocations,
       parentMaxRssBytes: process.resourceUsage().maxRSS * 1024,
       wallSeconds: (Date.now() - started) / 1000,
@@ -394,7 +432,13 @@ export function formatControllerRss(r: ControllerRssResult): string {
   return [
     rightAlignedTable(head, rows),
     "",
-    `controller peak RSS (${r.peakSource}) with a ${mib(r.messageBytes)} MiB message: ${mib(r.maxRssBytes)} MiB (target ≤ 200 MiB: ${verdict})`,
+    `controller peak RSS (${r.peakSource}) with ${r.largeMailboxes} × ${mib(r.messageBytes)} MiB message in ${r.mailboxes} mailbox(es)${
+      Object.keys(r.settings).length > 0
+        ? ` (${Object.entries(r.settings)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(" ")})`
+        : ""
+    }: ${mib(r.maxRssBytes)} MiB = ${(r.maxRssBytes / 1e6).toFixed(1)} MB (target ≤ 200 MB: ${verdict})`,
     `(maxRSS counts the parent's resident set at fork as well; "parent RSS" is that set when the child was spawned)`,
     `job ${r.status}: ${r.items} items, ${r.bytes} bytes; parent (simulator + emulators + coordinator) peak RSS ${mib(r.parentMaxRssBytes)} MiB; ${r.wallSeconds.toFixed(1)} s`,
   ].join("\n");
@@ -416,16 +460,42 @@ async function main(): Promise<void> {
     ?.slice("--node-flags=".length)
     .split(" ")
     .filter(Boolean);
+  // `--controller-env=NAME=VALUE`, repeated: settings of the controller (e.g. MAILSTREAM_UNITS_PER_STREAM=4).
+  const controllerEnv = process.argv
+    .filter((a) => a.startsWith("--controller-env="))
+    .map((a) => a.slice("--controller-env=".length))
+    .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]);
   const result = await measureControllerRss({
     ca,
+    ...(controllerEnv.length > 0 ? { controllerEnv: Object.fromEntries(controllerEnv) } : {}),
     ...(childLogPath ? { childLogPath } : {}),
     ...(timeoutArg ? { functionTimeoutMs: Number(timeoutArg) } : {}),
     ...(marginArg ? { deadlineMarginMs: Number(marginArg) } : {}),
     ...(nodeFlags ? { nodeFlags } : {}),
     ...(mibArg ? { messageBytes: Math.round(Number(mibArg) * MiB) } : {}),
+    ...(arg("mailboxes") ? { mailboxes: Number(arg("mailboxes")) } : {}),
+    ...(arg("large-mailboxes") ? { largeMailboxes: Number(arg("large-mailboxes")) } : {}),
   });
   process.stdout.write(`${formatControllerRss(result)}\n\n${JSON.stringify(result, null, 2)}\n`);
-  if (out) writeFileSync(out, `${JSON.stringify({ ranAt: new Date().toISOString(), ...result }, null, 2)}\n`);
+  // `--also-units-per-stream=K`: then a controller running K units at once, K mailboxes of which
+  // `--units-large-mailboxes=L` (default 1; K: the worst case) hold a message of the same size.
+  const units = arg("also-units-per-stream");
+  let withUnits: ControllerRssResult | undefined;
+  if (units) {
+    withUnits = await measureControllerRss({
+      ca,
+      mailboxes: Number(units),
+      largeMailboxes: Number(arg("units-large-mailboxes") ?? 1),
+      controllerEnv: { ...Object.fromEntries(controllerEnv), MAILSTREAM_UNITS_PER_STREAM: units },
+      ...(mibArg ? { messageBytes: Math.round(Number(mibArg) * MiB) } : {}),
+    });
+    process.stdout.write(`\n${units} units per stream:\n${formatControllerRss(withUnits)}\n`);
+  }
+  if (out)
+    writeFileSync(
+      out,
+      `${JSON.stringify({ ranAt: new Date().toISOString(), ...result, ...(withUnits ? { unitsPerStream: withUnits } : {}) }, null, 2)}\n`,
+    );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

@@ -12,7 +12,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { reexecTrustingCa } from "../lib/dev/local/trust-ca.js";
 import { ensureSimulatorCa } from "../lib/dev/sim/server/index.js";
-import { BUDGET_TENANT, type BudgetFigures, benchBudget } from "./budget.js";
+import {
+  BUDGET_LATENCY,
+  BUDGET_LIMITS,
+  BUDGET_MAIL_CONTENT,
+  BUDGET_TENANT,
+  type BudgetFigures,
+  benchBudget,
+} from "./budget.js";
 import { benchChaos, type ChaosBenchResult } from "./chaos.js";
 import type { ControllerRssResult } from "./controller-rss.js";
 import { costSummary } from "./cost/summary.js";
@@ -35,6 +42,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const reportsDir = process.argv.find((a) => a.startsWith("--reports="))?.slice("--reports=".length);
 if (reportsDir) mkdirSync(reportsDir, { recursive: true });
 
+/** The rss step also measures a controller running this many units at once (`streams.unitsPerStream`). */
+const RSS_UNITS_PER_STREAM = 4;
+
 /**
  * The controller RSS measurement (bench/controller-rss.ts) run as a process of its own, so that
  * nothing this long benchmark left behind (emulators, sockets, heap) touches it.
@@ -43,7 +53,12 @@ async function controllerRssInItsOwnProcess(): Promise<ControllerRssResult> {
   const out = join(mkdtempSync(join(tmpdir(), "mailstream-bench-rss-")), "rss.json");
   const child = spawn(
     process.execPath,
-    [...process.execArgv, join(here, "controller-rss.ts"), `--out=${out}`],
+    [
+      ...process.execArgv,
+      join(here, "controller-rss.ts"),
+      `--out=${out}`,
+      `--also-units-per-stream=${RSS_UNITS_PER_STREAM}`,
+    ],
     {
       stdio: ["ignore", "ignore", "inherit"],
       env: process.env,
@@ -142,7 +157,7 @@ function printTable(rows: BenchRow[]): void {
 function budgetLine(b: BudgetFigures): string {
   return (
     `budget-bound (${b.mailboxes} mailboxes of ${b.requestsPerMailbox.join(", ")} requests, ${b.latencyMs} ms per request, ` +
-    `${b.limits.budgetPerWindow} per ${b.limits.windowMs / 1000} s): makespan ${f(b.full.makespanSeconds)} s, ` +
+    `${b.limits.budgetPerWindow} per ${b.limits.windowMs / 1000} s, content mode ${b.mailContent}): makespan ${f(b.full.makespanSeconds)} s, ` +
     `LB ${f(b.lowerBoundSeconds)} s, mk/LB ${f(b.makespanOverLowerBound)} (target ≤ 1.15), ` +
     `${b.full.throttled} 429s in ${b.full.requests} requests (${f(100 * b.throttledShare)} %, target ≤ 1 %), ${b.full.earlyRetries} early`
   );
@@ -364,7 +379,9 @@ async function main(): Promise<void> {
       );
   }
   if (steps.has("budget")) {
-    process.stderr.write("bench: the budget-bound regime (25 ms per request, 600 requests per 20 s) …\n");
+    process.stderr.write(
+      `bench: the budget-bound regime (${BUDGET_LATENCY.baseMs} ms per request, ${BUDGET_LIMITS.budgetPerWindow} requests per ${BUDGET_LIMITS.windowMs / 1000} s, content mode ${BUDGET_MAIL_CONTENT}) …\n`,
+    );
     budget = await benchBudget(ca, caDir);
     process.stdout.write(`${budgetLine(budget)}\n`);
     save();

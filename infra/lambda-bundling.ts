@@ -28,6 +28,16 @@ export const LAMBDA_BUNDLING = {
   banner: ESM_REQUIRE_BANNER,
 } as const;
 
+/**
+ * NODE_OPTIONS of every function. `--enable-source-maps`: stack traces name source lines (the
+ * separate .map of the bundle). `--max-semi-space-size=4` (MiB): V8 grows each of the young
+ * generation's two semi-spaces up to 16 MiB when allocation is heavy, and a controller streaming a
+ * 100 MB item allocates a lot; capped at 4 MiB, its peak RSS with a 100 MB item measured
+ * 184–188 MiB over four runs against 193–214 MiB without the cap (bench/controller-rss.md), at the
+ * same CPU time.
+ */
+export const LAMBDA_NODE_OPTIONS = "--enable-source-maps --max-semi-space-size=4";
+
 /** The same settings as esbuild build options (for bundling outside CDK), with another target if given. */
 export function lambdaEsbuildOptions(target: string = LAMBDA_BUNDLING.target): BuildOptions {
   return {

@@ -4,9 +4,16 @@
  * shape the port declares (lib/backup/ports.ts `CatalogEntry`) and writes them in the archive's
  * format (catalog.ts).
  */
+import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import type { BlobKind, BlobOwner, CatalogEntry, CatalogPartKey } from "../backup/ports.js";
-import { findStoredBlob, type StoreBlobOptions, type StoredBlob, storeBlob } from "./blobs.js";
+import {
+  findStoredBlob,
+  memoryThresholdOf,
+  type StoreBlobOptions,
+  type StoredBlob,
+  storeBlob,
+} from "./blobs.js";
 import { itemContentOf, type WrittenFolders, writeCatalogPart, writeFolders } from "./catalog.js";
 import { BodyEncoder, type BodyEncoding, type CompressionOptions } from "./encoding.js";
 import { type ManifestSource, writeManifest } from "./manifest.js";
@@ -107,8 +114,17 @@ export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Ar
     return (await findStoredBlob(store, sha256, kind, size))?.encoding;
   };
   const packing = packer.thresholdBytes > 0;
+  /**
+   * Bodies at or above the pack threshold that this process packed because their compressed form
+   * is below it (by `kind:sha256`): a catalog line must name their pack, and one whose pack could
+   * not be written is refused like a small body's. About 100 bytes each.
+   */
+  const packedLarge = new Set<string>();
+  /** True when a body lies (or is to lie) in a pack: small ones always, larger ones when packed. */
+  const inPack = (mailboxId: string, kind: BlobKind, sha256: string, size: number) =>
+    packer.packs(size) || packedLarge.has(knownKey(kind, sha256)) || packer.knows(mailboxId, kind, sha256);
   const locate = (mailboxId: string, kind: BlobKind, sha256: string, size: number) => {
-    if (!packing || !packer.packs(size)) return undefined;
+    if (!packing || !inPack(mailboxId, kind, sha256, size)) return undefined;
     const location = packer.locate(mailboxId, kind, sha256);
     if (!location)
       throw new PackWriteError(
@@ -122,7 +138,26 @@ export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Ar
       if (!packing || !owner) return remember(kind, await storeBlob(store, kind, body, blobOptions));
       const start = await readUpTo(body, packer.thresholdBytes);
       if (start.whole) return packer.add(owner.mailboxId, kind, start.whole);
-      return remember(kind, await storeBlob(store, kind, start.stream, blobOptions));
+      if (!encoder.enabled) return remember(kind, await storeBlob(store, kind, start.stream, blobOptions));
+      // Packing is decided on the stored size where the compression is known first: a body that
+      // is held in memory anyway (up to the memory threshold) is encoded, and packed when its
+      // compressed form is below the threshold (docs/archive-format.md "Packs").
+      const held = await readUpTo(start.stream, memoryThresholdOf(blobOptions) + 1);
+      if (!held.whole) return remember(kind, await storeBlob(store, kind, held.stream, blobOptions));
+      const encoded = await encoder.encode(held.whole);
+      if (!encoded.encoding || !packer.packs(encoded.bytes.length))
+        return remember(kind, await storeBlob(store, kind, held.whole, { ...blobOptions, encoded }));
+      const sha256 = createHash("sha256").update(held.whole).digest("hex");
+      // Stored as an object of its own before (an earlier version, another setting): not again.
+      if (!(await packer.holds(owner.mailboxId, kind, sha256))) {
+        const own = await findStoredBlob(store, sha256, kind, held.whole.length, encoded.encoding);
+        if (own) return remember(kind, { sha256, size: held.whole.length, existed: true, ...own });
+      }
+      const key = knownKey(kind, sha256);
+      packedLarge.delete(key);
+      packedLarge.add(key);
+      if (packedLarge.size > STANDALONE_KEPT) packedLarge.delete(packedLarge.values().next().value as string);
+      return packer.add(owner.mailboxId, kind, held.whole, encoded);
     },
     locate,
     pendingPackBytes: (mailboxId) => (packing ? packer.pendingBytes(mailboxId) : 0),
@@ -135,9 +170,9 @@ export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Ar
         for (const e of entries) {
           if (e.kind !== "upsert") continue;
           const content = itemContentOf(e);
-          if (packer.packs(e.size))
-            bodies.push({ kind: content.content === "export" ? "export" : "mime", sha256: e.sha256 });
-          if (content.export && packer.packs(content.export.size))
+          const kind = content.content === "export" ? "export" : "mime";
+          if (inPack(key.mailboxId, kind, e.sha256, e.size)) bodies.push({ kind, sha256: e.sha256 });
+          if (content.export && inPack(key.mailboxId, "export", content.export.sha256, content.export.size))
             bodies.push({ kind: "export", sha256: content.export.sha256 });
         }
         if (bodies.length > 0) located = await packer.settleFor(key.mailboxId, bodies);
@@ -148,7 +183,7 @@ export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Ar
         sha256: string,
         size: number,
       ): Promise<{ pack?: PackedBody["location"]; encoding?: BodyEncoding }> => {
-        if (!packing || !packer.packs(size)) {
+        if (!packing || !inPack(key.mailboxId, kind, sha256, size)) {
           const encoding = await standaloneEncoding(kind, sha256, size);
           return encoding ? { encoding } : {};
         }

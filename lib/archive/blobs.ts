@@ -47,10 +47,20 @@ export interface StoreBlobOptions {
    * Default 4 MiB: most items are smaller and are written once, straight to their address.
    */
   memoryThresholdBytes?: number;
+  /**
+   * The body's stored form, when the caller already encoded it with `encoder` (a Buffer body
+   * within the memory threshold only): it is not encoded again. Default: encoded here.
+   */
+  encoded?: { bytes: Buffer; encoding?: BodyEncoding };
 }
 export type StoreMimeOptions = StoreBlobOptions;
 
 const DEFAULT_THRESHOLD = 4 * 1024 * 1024;
+
+/** The bytes a body may have and still be held in memory and written at once (the memory threshold). */
+export function memoryThresholdOf(opts: StoreBlobOptions): number {
+  return Math.min(64 * 1024 * 1024, Math.max(1, opts.memoryThresholdBytes ?? DEFAULT_THRESHOLD));
+}
 
 /** A body streamed to staging (above the memory threshold) is compressed when its first MiB pays. */
 const SPILL_PROBE_BYTES = 1024 * 1024;
@@ -83,7 +93,7 @@ export async function storeBlob(
   opts: StoreBlobOptions = {},
 ): Promise<StoredBlob> {
   const stream = Buffer.isBuffer(body) ? Readable.from([body]) : body;
-  const threshold = Math.min(64 * 1024 * 1024, Math.max(1, opts.memoryThresholdBytes ?? DEFAULT_THRESHOLD));
+  const threshold = memoryThresholdOf(opts);
   const hash = createHash("sha256");
   let size = 0;
   let held: Buffer[] = [];
@@ -145,7 +155,7 @@ export async function storeBlob(
     return { sha256, size, key, existed: false, ...(spill.encoding ? { encoding: spill.encoding } : {}) };
   }
   const whole = Buffer.concat(held);
-  const encoded = opts.encoder ? await opts.encoder.encode(whole) : { bytes: whole };
+  const encoded = opts.encoded ?? (opts.encoder ? await opts.encoder.encode(whole) : { bytes: whole });
   const existing = await findStoredBlob(store, sha256, kind, size, encoded.encoding);
   if (existing) return { sha256, size, existed: true, ...existing };
   const key = blobKey(sha256, kind, encoded.encoding);

@@ -157,9 +157,30 @@ export class PackWriter {
     this.onDamagedIndex = opts.onDamagedIndex ?? (() => {});
   }
 
-  /** True when a body of this size goes into a pack. */
+  /**
+   * True when a body of this size goes into a pack whatever its encoding: below the threshold as
+   * it is. (A larger body that compresses below it is packed too, compressed: see the archive's
+   * `storeBlob`; {@link holds} tells whether the packs hold a given body.)
+   */
   packs(size: number): boolean {
     return size < this.thresholdBytes;
+  }
+
+  /**
+   * True when the mailbox's packs (or this process's other mailboxes' packs) hold the body, or an
+   * open pack of this process does. Loads the mailbox's pack indexes first.
+   */
+  async holds(mailboxId: string, kind: BlobKind, sha256: string): Promise<boolean> {
+    const key = knownKey(kind, sha256);
+    const index = this.indexOf(mailboxId);
+    await index.loaded;
+    return (index.known.get(key) ?? this.knownElsewhere(key)) !== undefined;
+  }
+
+  /** True when this process knows the body to be in a pack (written or still open), without loading. */
+  knows(mailboxId: string, kind: BlobKind, sha256: string): boolean {
+    const key = knownKey(kind, sha256);
+    return (this.mailboxes.get(mailboxId)?.known.get(key) ?? this.knownElsewhere(key)) !== undefined;
   }
 
   /**
@@ -167,7 +188,13 @@ export class PackWriter {
    * mailbox's packs (or this process) already hold it, in either form. The body is durable once
    * {@link settle} has returned.
    */
-  async add(mailboxId: string, kind: BlobKind, body: Buffer): Promise<StoredBlob> {
+  async add(
+    mailboxId: string,
+    kind: BlobKind,
+    body: Buffer,
+    /** The body's stored form when the caller already encoded it (else it is encoded here). */
+    encodedAlready?: { bytes: Buffer; encoding?: BodyEncoding },
+  ): Promise<StoredBlob> {
     const sha256 = createHash("sha256").update(body).digest("hex");
     const key = knownKey(kind, sha256);
     const index = this.indexOf(mailboxId);
@@ -185,7 +212,7 @@ export class PackWriter {
     };
     const known = index.known.get(key) ?? this.knownElsewhere(key);
     if (known) return stored(known);
-    const encoded = await this.encoder.encode(body);
+    const encoded = encodedAlready ?? (await this.encoder.encode(body));
     // Stored meanwhile by another caller with the same bytes (while the encoding was awaited).
     const meanwhile = index.known.get(key) ?? this.knownElsewhere(key);
     if (meanwhile) return stored(meanwhile);

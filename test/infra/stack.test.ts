@@ -272,7 +272,7 @@ describe("functions", () => {
         Role: arnOf(id(full, fn.role)),
         LoggingConfig: { LogGroup: ref(id(full, fn.logGroup)) },
       });
-      expect(props.Environment.Variables.NODE_OPTIONS).toBe("--enable-source-maps");
+      expect(props.Environment.Variables.NODE_OPTIONS).toBe("--enable-source-maps --max-semi-space-size=4");
       const logGroup = full.template.toJSON().Resources[id(full, fn.logGroup)].Properties;
       expect(logGroup).toMatchObject({ RetentionInDays: 180, KmsKeyId: arnOf(id(full, full.stack.key)) });
     }
@@ -291,7 +291,7 @@ describe("functions", () => {
       MAILSTREAM_ARCHIVE_BUCKET: ref(id(full, full.stack.archive.bucket)),
       MAILSTREAM_ARCHIVE_PREFIX: "mail/",
       MAILSTREAM_ARCHIVE_KMS_KEY_ID: arnOf(id(full, full.stack.key)),
-      NODE_OPTIONS: "--enable-source-maps",
+      NODE_OPTIONS: "--enable-source-maps --max-semi-space-size=4",
     };
     const graph = {
       MAILSTREAM_TENANT_ID: "contoso.onmicrosoft.com",

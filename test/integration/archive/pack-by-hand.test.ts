@@ -53,12 +53,19 @@ describe("pulling a message out by hand (docs/archive-format.md)", () => {
         "From: a@example.com\r\nSubject: text\r\n\r\n" +
           "The plan for the quarter, line by line.\r\n".repeat(Math.ceil(n / 40)),
       );
+    // An attachment-like MIME part in base64: compresses by a quarter, stays above the threshold.
+    const base64Text = (n: number) =>
+      Buffer.from(
+        `From: a@example.com\r\nSubject: attachment\r\n\r\n${randomBytes(Math.ceil((n * 3) / 4)).toString("base64")}`,
+      );
     const bodies = {
       small1: mime(900),
       small2: mime(40_000),
       large: mime(200_000),
       smallText: text(40_000),
-      largeText: text(300_000),
+      // 300 KB that compress below the threshold: packed (the decision is on the stored size).
+      packedText: text(300_000),
+      largeText: base64Text(300_000),
     };
     const entries = [];
     for (const [messageId, body] of Object.entries(bodies)) {
@@ -87,6 +94,7 @@ describe("pulling a message out by hand (docs/archive-format.md)", () => {
     expect(line("large").pack).toBeUndefined();
     expect(line("large").encoding).toBeUndefined();
     expect(line("smallText")).toMatchObject({ pack: expect.anything(), encoding: "gzip" });
+    expect(line("packedText")).toMatchObject({ pack: expect.anything(), encoding: "gzip" });
     expect(line("largeText").pack).toBeUndefined();
     expect(line("largeText").encoding).toBe("gzip");
 
@@ -95,7 +103,7 @@ describe("pulling a message out by hand (docs/archive-format.md)", () => {
       join(dir, "aws-config"),
       "[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n",
     );
-    for (const messageId of ["small2", "large", "smallText", "largeText"]) {
+    for (const messageId of ["small2", "large", "smallText", "packedText", "largeText"]) {
       const work = mkdtempSync(join(dir, `${messageId}-`));
       // The emulator's endpoint for every aws command of the block, in both CLI versions.
       const script = `aws() { command aws --endpoint-url "$S3_ENDPOINT" "$@"; }\nset -eo pipefail\n${documentedCommands()}`;
