@@ -146,7 +146,7 @@ const AREAS = {
   },
   infra: {
     role: "the CDK stack (cdk deploy)",
-    imports: ["lib/errors", "lib/app", "lib/config", "lib/state"],
+    imports: ["lib/errors", "lib/app", "lib/config", "lib/state", "lib/catalog-index"],
     production: true,
   },
   bin: {

@@ -4,6 +4,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
+import { SEARCH_INDEX_EXPIRY_DAYS } from "../../lib/catalog-index/search-index/index-retention.js";
 import { ARCHIVE_LAYOUT } from "../archive-layout.js";
 import type { DeploymentConfig } from "../config.js";
 
@@ -181,6 +182,15 @@ export class Archive extends Construct {
           prefix: `${prefix}${ARCHIVE_LAYOUT.staging}`,
           expiration: Duration.days(2),
           noncurrentVersionExpiration: Duration.days(1),
+        },
+        {
+          // The search index is derived data, rebuilt from the catalog at will: superseded
+          // segments and the manifests of older jobs expire (nothing else may delete them). A
+          // build rewrites every live segment well before this age (SEGMENT_REWRITE_AFTER_DAYS);
+          // under Object Lock the expired version stays until its retention ends.
+          id: "expire-search-index",
+          prefix: `${prefix}${ARCHIVE_LAYOUT.searchIndex}`,
+          expiration: Duration.days(SEARCH_INDEX_EXPIRY_DAYS),
         },
         {
           // What the retention policy allows to go: versions deleted or replaced (only the

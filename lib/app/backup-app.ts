@@ -18,7 +18,11 @@ import type { JobTrigger } from "../backup/ports.js";
 import type { JobReport } from "../backup/report.js";
 import { runStreamTask, type StreamTaskOutcome } from "../backup/stream-runner.js";
 import { type SweepOutcome, sweep } from "../backup/sweep.js";
-import { type IndexAfterJobOutcome, indexAfterJob } from "../catalog-index/search-index/after-job.js";
+import {
+  type IndexAfterJobOutcome,
+  indexAfterJob,
+  SearchIndexBusyError,
+} from "../catalog-index/search-index/after-job.js";
 import { awsEndpointsFromConfig } from "../config/aws-endpoints.js";
 import { type ClientCredential, resolveClientCredential } from "../config/client-credential.js";
 import type { MailstreamConfig, StateConfigData } from "../config/index.js";
@@ -299,7 +303,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
     indexAfterJob: async (task) => {
       const started = Date.now();
       try {
-        const outcome = await indexAfterJob(archive.store);
+        const outcome = await indexAfterJob(archive.store, { lease: state });
         logger.info("index.after.job", {
           jobId: task.jobId,
           status: outcome.status,
@@ -316,6 +320,11 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
         });
         return outcome;
       } catch (error) {
+        if (error instanceof SearchIndexBusyError) {
+          // Not a failure: another task builds; this one comes back and finds its work done.
+          logger.info("index.busy", { jobId: task.jobId });
+          throw error;
+        }
         logger.error("index.failed", {
           jobId: task.jobId,
           error: error instanceof Error ? { name: error.name, message: error.message } : String(error),

@@ -3,6 +3,7 @@ import * as claims from "./claims.js";
 import * as discovery from "./discovery.js";
 import type { CommittedFolderTree } from "./folder-trees.js";
 import * as folderTrees from "./folder-trees.js";
+import * as indexLease from "./index-lease.js";
 import * as jobs from "./jobs.js";
 import * as mailboxes from "./mailboxes.js";
 import * as reads from "./reads.js";
@@ -44,6 +45,18 @@ export class StateStore {
 
   constructor(options: StateStoreOptions) {
     this.table = new StateTable(options);
+  }
+
+  // --- the search index's build lease (index-lease.ts) ---
+
+  /** Takes the lease for `owner` until `untilMs` (epoch ms) unless someone holds it; false then. */
+  acquireIndexLease(owner: string, untilMs: number): Promise<boolean> {
+    return indexLease.acquireIndexLease(this.table, owner, untilMs);
+  }
+
+  /** Gives the lease back if `owner` still holds it. */
+  releaseIndexLease(owner: string): Promise<void> {
+    return indexLease.releaseIndexLease(this.table, owner);
   }
 
   // --- jobs ---

@@ -6,7 +6,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { MailstreamFunction } from "../../infra/constructs/mailstream-function.js";
 import { METRIC, METRICS_NAMESPACE } from "../../infra/metrics.js";
 import { STATE_ACTIONS } from "../../infra/permissions.js";
-import { packIndexKey, packKey } from "../../lib/archive/keys.js";
+import { packIndexKey, packKey, searchIndexKey, searchSegmentKey } from "../../lib/archive/keys.js";
+import {
+  SEARCH_INDEX_EXPIRY_DAYS,
+  SEGMENT_REWRITE_AFTER_DAYS,
+} from "../../lib/catalog-index/search-index/index-retention.js";
 import { loadConfig, loadStateConfig } from "../../lib/config/index.js";
 import { FULL_CONFIG, MINIMAL_CONFIG, type Synthesized, synthesize } from "./fixtures.js";
 
@@ -129,12 +133,27 @@ describe("archive bucket", () => {
       ExpirationInDays: 2,
       NoncurrentVersionExpiration: { NoncurrentDays: 1 },
     });
-    // Nothing but staging debris expires while it is current.
+    // Nothing but staging debris and the search index (derived, rebuilt from the catalog)
+    // expires while it is current.
     expect(
       rules(full)
         .filter((r) => r.ExpirationInDays !== undefined)
         .map((r) => r.Id),
-    ).toEqual(["expire-staging"]);
+    ).toEqual(["expire-staging", "expire-search-index"]);
+    for (const [s, prefix] of [
+      [full, "mail/index/search/"],
+      [minimal, "index/search/"],
+    ] as const) {
+      const index = rules(s).find((r) => r.Id === "expire-search-index");
+      expect(index).toMatchObject({ Prefix: prefix, ExpirationInDays: SEARCH_INDEX_EXPIRY_DAYS });
+      // The keys the index writes lie under it, and nothing else does.
+      const archivePrefix = s === full ? "mail/" : "";
+      expect(`${archivePrefix}${searchIndexKey("j")}`.startsWith(prefix)).toBe(true);
+      expect(`${archivePrefix}${searchSegmentKey("j", "b", 0)}`.startsWith(prefix)).toBe(true);
+      expect(`${archivePrefix}${packKey("m", "p")}`.startsWith(prefix)).toBe(false);
+    }
+    // A build rewrites live segments well before they expire (room for weeks without a job).
+    expect(SEARCH_INDEX_EXPIRY_DAYS - SEGMENT_REWRITE_AFTER_DAYS).toBeGreaterThanOrEqual(14);
     expect(rules(minimal).find((r) => r.Id === "blobs-to-cheaper-storage")).toMatchObject({
       Prefix: "blobs/",
       Transitions: [

@@ -8,8 +8,10 @@
  * mailbox whose catalog the job did not change (build.ts): what it replays and writes grows with
  * the mailboxes the job changed.
  */
+import { randomUUID } from "node:crypto";
 import { listFinalizedJobs } from "../../archive/manifest.js";
 import type { ObjectStore } from "../../archive/store.js";
+import { RetryableError } from "../../errors.js";
 import { SearchIndexDamagedError } from "../errors.js";
 import { type BuildIndexOptions, type BuildIndexResult, buildSearchIndex } from "./build.js";
 import { isCurrent, readIndexManifest } from "./index-manifest.js";
@@ -21,19 +23,61 @@ export type IndexAfterJobOutcome =
   | { status: "current"; jobId: string }
   | { status: "built"; jobId: string; build: BuildIndexResult };
 
+/** The build lease (lib/state/index-lease.ts through the state store). */
+export interface IndexLease {
+  acquireIndexLease(owner: string, untilMs: number): Promise<boolean>;
+  releaseIndexLease(owner: string): Promise<void>;
+}
+
+/** How long a build may hold the lease, ms: Lambda's longest invocation. */
+export const INDEX_LEASE_MS = 900_000;
+
+/** Another index task is building the search index: this one is to be delivered again later. */
+export class SearchIndexBusyError extends RetryableError {}
+
 /** Brings the search index up to the newest finalized job (see the module's comment). */
 export async function indexAfterJob(
   store: ObjectStore,
-  opts: Omit<BuildIndexOptions, "at"> = {},
+  opts: Omit<BuildIndexOptions, "at"> & { lease?: IndexLease } = {},
 ): Promise<IndexAfterJobOutcome> {
-  const finalized = await listFinalizedJobs(store);
-  const newest = finalized.at(-1);
-  if (!newest) return { status: "none" };
-  const manifest = await readIndexManifest(store, newest).catch((error: unknown) => {
-    // A damaged manifest is built again (the build writes a whole new one).
-    if (error instanceof SearchIndexDamagedError) return undefined;
-    throw error;
-  });
-  if (manifest && isCurrent(manifest, finalized)) return { status: "current", jobId: newest };
-  return { status: "built", jobId: newest, build: await buildSearchIndex(store, { ...opts, at: newest }) };
+  const { lease, ...build } = opts;
+  const current = async () => {
+    const finalized = await listFinalizedJobs(store);
+    const newest = finalized.at(-1);
+    if (!newest) return { newest };
+    const manifest = await readIndexManifest(store, newest).catch((error: unknown) => {
+      // A damaged manifest is built again (the build writes a whole new one).
+      if (error instanceof SearchIndexDamagedError) return undefined;
+      throw error;
+    });
+    return { newest, current: manifest !== undefined && isCurrent(manifest, finalized) };
+  };
+  const before = await current();
+  if (!before.newest) return { status: "none" };
+  if (before.current) return { status: "current", jobId: before.newest };
+  if (!lease)
+    return {
+      status: "built",
+      jobId: before.newest,
+      build: await buildSearchIndex(store, { ...build, at: before.newest }),
+    };
+  const owner = randomUUID();
+  if (!(await lease.acquireIndexLease(owner, Date.now() + INDEX_LEASE_MS))) {
+    throw new SearchIndexBusyError(
+      `search index: expected to build it as of job ${before.newest}, found another index task building it`,
+    );
+  }
+  try {
+    // Looked at again under the lease: the task that held it may have built this very index.
+    const now = await current();
+    if (!now.newest) return { status: "none" };
+    if (now.current) return { status: "current", jobId: now.newest };
+    return {
+      status: "built",
+      jobId: now.newest,
+      build: await buildSearchIndex(store, { ...build, at: now.newest }),
+    };
+  } finally {
+    await lease.releaseIndexLease(owner);
+  }
 }

@@ -32,6 +32,7 @@ import {
   readIndexManifest,
   writeIndexManifest,
 } from "./index-manifest.js";
+import { SEGMENT_REWRITE_AFTER_DAYS } from "./index-retention.js";
 import { encodeSegment, type SegmentMailbox } from "./segment.js";
 import { type IndexRow, rowOf } from "./terms.js";
 
@@ -45,6 +46,17 @@ export interface BuildIndexOptions {
   rowsPerSegment?: number;
   /** Mailboxes listed and replayed at once. Range 1–64, default 8. */
   concurrency?: number;
+  /** The build's time (segment ages, {@link SEGMENT_REWRITE_AFTER_DAYS}). Default now. */
+  now?: Date;
+}
+
+/** When a segment was built, from its key (the build's time leads its name); undefined if not there. */
+export function segmentBuiltAt(key: string): number | undefined {
+  const m = /\/(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-[^/]*$/.exec(key);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, sec, ms] = m;
+  const t = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${sec}.${ms}Z`);
+  return Number.isNaN(t) ? undefined : t;
 }
 
 export interface BuildIndexResult {
@@ -168,14 +180,15 @@ export async function buildSearchIndex(
   if (previousManifest?.jobId === jobId && rebuild.length === 0) {
     return { ...result, reused: mailboxes.length };
   }
-  if (previous) rebuild.push(...sparseSegmentMailboxes(previous, rebuild, mailboxes));
+  const now = (opts.now ?? new Date()).getTime();
+  if (previous) rebuild.push(...sparseSegmentMailboxes(previous, rebuild, mailboxes, now));
   rebuild.sort((a, b) => compareJobIds(a.mailboxId, b.mailboxId));
 
   // Replay the changed mailboxes, a few at once, into segments of about rowsPerSegment rows.
   const newSegments: IndexManifest["segments"] = [];
   // Segment keys of this build: new ones, so that a crash never leaves a manifest naming bytes
   // another build replaced.
-  const build = `${new Date().toISOString().replace(/[-:.]/g, "")}-${randomUUID().slice(0, 8)}`;
+  const build = `${new Date(now).toISOString().replace(/[-:.]/g, "")}-${randomUUID().slice(0, 8)}`;
   let pending: { mailboxes: SegmentMailbox[]; rows: IndexRow[] } = { mailboxes: [], rows: [] };
   const flush = async () => {
     if (pending.mailboxes.length === 0) return;
@@ -240,20 +253,24 @@ export async function buildSearchIndex(
 /**
  * Segments less than half of whose rows still count after this build are folded into the new
  * ones (their live mailboxes replayed too), so that searches do not keep reading the
- * dictionaries of mostly dead segments. Returns the mailboxes to replay besides `rebuild`.
+ * dictionaries of mostly dead segments; and so are segments older than
+ * SEGMENT_REWRITE_AFTER_DAYS (or of unknown age), before the lifecycle rule expires them.
+ * Returns the mailboxes to replay besides `rebuild`.
  */
 function sparseSegmentMailboxes(
   previous: OpenIndex,
   rebuild: readonly ArchivedMailbox[],
   mailboxes: readonly ArchivedMailbox[],
+  now: number,
 ): ArchivedMailbox[] {
   const leaving = new Set(rebuild.map((m) => m.mailboxId));
   const liveRows = previous.segments.map(() => 0);
   for (const [mailboxId, where] of previous.mailboxes) {
     if (!leaving.has(mailboxId)) liveRows[where.segment]! += where.mailbox.rows;
   }
+  const old = (key: string) => now - (segmentBuiltAt(key) ?? 0) > SEGMENT_REWRITE_AFTER_DAYS * 86_400_000;
   const sparse = new Set(
-    previous.segments.flatMap((seg, s) => (liveRows[s]! * 2 < seg.directory.rows ? [s] : [])),
+    previous.segments.flatMap((seg, s) => (liveRows[s]! * 2 < seg.directory.rows || old(seg.key) ? [s] : [])),
   );
   return mailboxes.filter((m) => {
     const where = previous.mailboxes.get(m.mailboxId);

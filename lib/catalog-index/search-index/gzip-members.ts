@@ -4,6 +4,7 @@
  * segment's directory) inflates it alone from one ranged read.
  */
 import { gunzipSync, gzipSync } from "node:zlib";
+import { ObjectNotFoundError } from "../../archive/errors.js";
 import type { ObjectStore } from "../../archive/store.js";
 import { SearchIndexDamagedError } from "../errors.js";
 
@@ -46,7 +47,17 @@ export async function readSpan(
   counter?: ReadCounter,
 ): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of await store.getRange(key, span[0], span[1])) chunks.push(chunk as Buffer);
+  const body = await store.getRange(key, span[0], span[1]).catch((error: unknown) => {
+    // A segment the lifecycle rule expired (an index left unbuilt longer than its segments live).
+    if (error instanceof ObjectNotFoundError) {
+      throw new SearchIndexDamagedError(
+        key,
+        `expected ${span[1]} bytes at offset ${span[0]}, found no such object or range (expired, removed or truncated)`,
+      );
+    }
+    throw error;
+  });
+  for await (const chunk of body) chunks.push(chunk as Buffer);
   const bytes = Buffer.concat(chunks);
   if (counter) {
     counter.reads++;

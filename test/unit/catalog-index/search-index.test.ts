@@ -16,8 +16,9 @@ import { mailboxesOf, requireJobs } from "../../../lib/catalog-index/directory.j
 import { SearchIndexDamagedError } from "../../../lib/catalog-index/errors.js";
 import { senderText } from "../../../lib/catalog-index/match-text.js";
 import { messageMatches, type SearchCriteria, searchArchive } from "../../../lib/catalog-index/search.js";
-import { buildSearchIndex } from "../../../lib/catalog-index/search-index/build.js";
+import { buildSearchIndex, segmentBuiltAt } from "../../../lib/catalog-index/search-index/build.js";
 import { readIndexManifest } from "../../../lib/catalog-index/search-index/index-manifest.js";
+import { SEGMENT_REWRITE_AFTER_DAYS } from "../../../lib/catalog-index/search-index/index-retention.js";
 import { matchingRows, readRows } from "../../../lib/catalog-index/search-index/query.js";
 import {
   encodeSegment,
@@ -185,6 +186,44 @@ describe("searching with the index", () => {
     const { indexed, scanned } = await searchBoth(store, { to: "megan" }, JOB2);
     expect(indexed.index?.segments).toBe(1);
     expect(answer(indexed)).toEqual(answer(scanned));
+  });
+
+  it("rewrites the live mailboxes of a segment older than the rewrite age, before the lifecycle rule expires it", async () => {
+    const store = new MemoryObjectStore();
+    await writeFirstJob(store);
+    const built = new Date("2026-12-01T07:00:00Z");
+    await buildSearchIndex(store, { now: built });
+    const [first] = (await readIndexManifest(store, JOB1))!.segments;
+    expect(segmentBuiltAt(first!.key)).toBe(built.getTime());
+    await writeSecondJob(store);
+    // Young enough: the unchanged mailbox keeps its rows in the first segment.
+    const young = new Date(built.getTime() + (SEGMENT_REWRITE_AFTER_DAYS - 1) * 86_400_000);
+    expect(await buildSearchIndex(store, { now: young })).toMatchObject({ reused: 1 });
+    expect((await readIndexManifest(store, JOB2))!.segments.map((s) => s.key)).toContain(first!.key);
+    // Past the rewrite age: replayed into a new segment, and the manifest no longer names the old one.
+    await writeIdleJob(store);
+    const old = new Date(built.getTime() + (SEGMENT_REWRITE_AFTER_DAYS + 1) * 86_400_000);
+    expect(await buildSearchIndex(store, { now: old })).toMatchObject({ jobId: JOB3, reused: 2, rebuilt: 1 });
+    const segments = (await readIndexManifest(store, JOB3))!.segments;
+    expect(segments.map((s) => s.key)).not.toContain(first!.key);
+    expect(
+      segments.every(
+        (s) => old.getTime() - segmentBuiltAt(s.key)! <= SEGMENT_REWRITE_AFTER_DAYS * 86_400_000,
+      ),
+    ).toBe(true);
+    for (const c of CRITERIA) {
+      const { indexed, scanned } = await searchBoth(store, c, JOB3);
+      expect(answer(indexed), JSON.stringify(c)).toEqual(answer(scanned));
+    }
+    // What the lifecycle rule expires (here: the first segment, gone from the store) no index uses.
+    store.objects.delete(first!.key);
+    expect((await searchBoth(store, { from: "adele" }, JOB3)).indexed.index?.mailboxes).toBe(3);
+    // An index older than that, still naming it, is found damaged: search scans, a build starts afresh.
+    const expired = await searchBoth(store, { from: "adele" }, JOB1);
+    expect(expired.indexed.index).toBeUndefined();
+    expect(expired.indexed.notes.join("\n")).toMatch(/found no such object or range.*searched by scanning/);
+    expect(answer(expired.indexed)).toEqual(answer(expired.scanned));
+    expect(await buildSearchIndex(store, { at: JOB1, now: old })).toMatchObject({ rebuilt: 3, reused: 0 });
   });
 
   it("is not used once a job up to it was finalized later, or while damaged; the scan answers", async () => {
