@@ -69,22 +69,29 @@ describe("a local backup killed at random points", () => {
   it("ends with the archive equal to the ground truth, no message twice, no job open, no process left", async () => {
     const s = stack!;
     // Planning and finalizing kills land at a state-table request chosen inside the phase; the
-    // running kills at times drawn once (a fixed seed keeps the run reproducible).
+    // running kills at times drawn once (a fixed seed keeps the run reproducible). The finalizing
+    // kill comes first: the first job is a full backup, whose finalization promotes every
+    // folder's sync state, so it lands whatever the speed of the units (placed after running
+    // kills, it missed whenever the job they aimed at had closed first and the next one, with
+    // nothing changed, promoted none). Each planning kill lands too: a process that finds a job
+    // open finishes it, then plans the next.
     const schedule: KillPoint[] = [
+      { phase: "finalizing", at: 3 },
       { phase: "planning", at: 2 },
       { phase: "running", afterMs: 700 },
       { phase: "running", afterMs: 1_900 },
-      { phase: "finalizing", at: 3 },
       { phase: "planning", at: 4 },
       { phase: "running", afterMs: 1_300 },
       { phase: "none" },
     ];
     const outcome = await runChaos({ stack: s, archivePath, schedule, childTimeoutMs: 90_000 });
 
-    // Every kill landed where it was aimed; the last process brought its job home.
+    // Every planning and finalizing kill landed where it was aimed; a running kill lands when its
+    // job is still running at its time (not asserted: that depends on the machine's speed); the
+    // last process brought its job home.
     expect(outcome.killsByPhase.planning).toBe(2);
     expect(outcome.killsByPhase.finalizing).toBe(1);
-    expect(outcome.kills).toBeGreaterThanOrEqual(5);
+    expect(outcome.kills).toBeGreaterThanOrEqual(3);
     const last = outcome.children.at(-1);
     expect(last).toMatchObject({ outcome: "closed", status: "complete" });
     for (const child of outcome.children) expect(alive(child.pid), `process ${child.pid}`).toBe(false);
