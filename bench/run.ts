@@ -42,8 +42,13 @@ const here = dirname(fileURLToPath(import.meta.url));
 const reportsDir = process.argv.find((a) => a.startsWith("--reports="))?.slice("--reports=".length);
 if (reportsDir) mkdirSync(reportsDir, { recursive: true });
 
-/** The rss step also measures a controller running this many units at once (`streams.unitsPerStream`). */
-const RSS_UNITS_PER_STREAM = 4;
+/**
+ * `--rss-units-per-stream=K`: the rss step also measures a controller running K units at once
+ * (`streams.unitsPerStream`; about a minute more, so not in the default run). Default none.
+ */
+const rssUnitsPerStream = process.argv
+  .find((a) => a.startsWith("--rss-units-per-stream="))
+  ?.slice("--rss-units-per-stream=".length);
 
 /**
  * The controller RSS measurement (bench/controller-rss.ts) run as a process of its own, so that
@@ -57,7 +62,7 @@ async function controllerRssInItsOwnProcess(): Promise<ControllerRssResult> {
       ...process.execArgv,
       join(here, "controller-rss.ts"),
       `--out=${out}`,
-      `--also-units-per-stream=${RSS_UNITS_PER_STREAM}`,
+      ...(rssUnitsPerStream ? [`--also-units-per-stream=${rssUnitsPerStream}`] : []),
     ],
     {
       stdio: ["ignore", "ignore", "inherit"],
@@ -243,6 +248,13 @@ async function main(): Promise<void> {
   // A run of some steps keeps the figures of the others from the file it updates.
   const previous = readPrevious(out);
   const ranAt = { ...(previous.sectionsRanAt as Record<string, string> | undefined) };
+  // Each step's wall time (s), as `sectionsRanAt`: the steps not run keep their earlier figure.
+  const stepSeconds = { ...(previous.stepSeconds as Record<string, number> | undefined) };
+  let stepStarted = Date.now();
+  const stepDone = (step: string) => {
+    stepSeconds[step] = (Date.now() - stepStarted) / 1000;
+    stepStarted = Date.now();
+  };
   // Written after every run, so that an interrupted benchmark still leaves its figures.
   let dense: DenseFigures | undefined;
   let denseByMode: Record<string, DenseFigures> | undefined;
@@ -299,6 +311,7 @@ async function main(): Promise<void> {
       shapes: SHAPES,
       ...fresh,
       sectionsRanAt: ranAt,
+      stepSeconds,
     } as Record<string, unknown> & { speedupUniform16Over1?: number | null; wallSeconds: number };
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     return result;
@@ -331,6 +344,7 @@ async function main(): Promise<void> {
     return;
   }
   for (const shape of steps.has("shapes") ? (only ?? Object.keys(SHAPES)) : []) {
+    const shapeStarted = Date.now();
     const rig = await startRig(shape, ca, caDir);
     try {
       for (const streams of counts ?? STREAM_COUNTS) {
@@ -342,7 +356,9 @@ async function main(): Promise<void> {
     } finally {
       await stopRig(rig);
     }
+    stepSeconds[`shapes.${shape}`] = (Date.now() - shapeStarted) / 1000;
   }
+  if (steps.has("shapes")) stepDone("shapes");
   if (steps.has("giant-modes")) {
     process.stderr.write(
       `bench: the giant shape at N=${GIANT_MODES_STREAMS} in content modes ${GIANT_MODES.join(" and ")} …\n`,
@@ -351,6 +367,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${giantModesLine(giantByMode)}\n`);
     save();
   }
+  if (steps.has("giant-modes")) stepDone("giant-modes");
+  stepStarted = Date.now();
   if (steps.has("dense")) {
     process.stderr.write(
       "bench: the dense tenant in each content mode: requests per item and measured cost …\n",
@@ -378,6 +396,8 @@ async function main(): Promise<void> {
           .join(", ")}\n`,
       );
   }
+  if (steps.has("dense")) stepDone("dense");
+  stepStarted = Date.now();
   if (steps.has("budget")) {
     process.stderr.write(
       `bench: the budget-bound regime (${BUDGET_LATENCY.baseMs} ms per request, ${BUDGET_LIMITS.budgetPerWindow} requests per ${BUDGET_LIMITS.windowMs / 1000} s, content mode ${BUDGET_MAIL_CONTENT}) …\n`,
@@ -386,15 +406,20 @@ async function main(): Promise<void> {
     process.stdout.write(`${budgetLine(budget)}\n`);
     save();
   }
+  if (steps.has("budget")) stepDone("budget");
+  stepStarted = Date.now();
   if (steps.has("rss")) {
     process.stderr.write("bench: controller RSS with a 100 MB message …\n");
     rss = await controllerRssInItsOwnProcess();
     save();
   }
+  if (steps.has("rss")) stepDone("rss");
+  stepStarted = Date.now();
   if (steps.has("chaos")) {
     process.stderr.write("bench: chaos, a local backup killed again and again …\n");
     chaos = await benchChaos(ca);
   }
+  if (steps.has("chaos")) stepDone("chaos");
   const result = save();
   process.stdout.write("\n");
   if (rows.length > 0) printTable(rows);
@@ -405,7 +430,7 @@ async function main(): Promise<void> {
       (dense
         ? `dense tenant (${dense.mailboxes} mailboxes, ${dense.folders} folders, ${dense.items} items): ` +
           `${dense.requestsPerItem.toFixed(3)} requests per item in content mode fidelity (target ≤ 0.10), ${dense.unchangedRequests} requests with nothing changed\n` +
-          `${costSummary(dense.cost)}\n`
+          (dense.cost ? `${costSummary(dense.cost)}\n` : "")
         : "") +
       (rss
         ? `controller peak RSS with a ${(rss.messageBytes / 1024 / 1024).toFixed(0)} MiB message: ${(rss.maxRssBytes / 1024 / 1024).toFixed(0)} MiB ` +
@@ -415,7 +440,7 @@ async function main(): Promise<void> {
         ? `chaos: ${chaos.kills} kills, archive ${chaos.archiveEqualsTruth ? "equal to" : "DIFFERENT from"} the ground truth, ` +
           `${chaos.duplicates} duplicates, ${chaos.openJobs} open jobs, ${chaos.processesLeft} processes left\n`
         : "") +
-      `wall time ${result.wallSeconds.toFixed(0)} s\n`,
+      `wall time ${result.wallSeconds.toFixed(0)} s (${[...steps].map((step) => `${step} ${stepSeconds[step]?.toFixed(0) ?? "?"} s`).join(", ")})\n`,
   );
   process.stdout.write(`wrote ${out}\n`);
 }
