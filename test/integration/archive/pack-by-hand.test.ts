@@ -103,7 +103,8 @@ describe("pulling a message out by hand (docs/archive-format.md)", () => {
       join(dir, "aws-config"),
       "[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n",
     );
-    for (const messageId of ["small2", "large", "smallText", "packedText", "largeText"]) {
+    // (packedText is read like smallText: a gzip member in a pack.)
+    for (const messageId of ["small2", "large", "smallText", "largeText"]) {
       const work = mkdtempSync(join(dir, `${messageId}-`));
       // The emulator's endpoint for every aws command of the block, in both CLI versions.
       const script = `aws() { command aws --endpoint-url "$S3_ENDPOINT" "$@"; }\nset -eo pipefail\n${documentedCommands()}`;
