@@ -12,17 +12,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { environmentForAwsEndpoints } from "../lib/config/aws-endpoints.js";
+import type {
+  CoordinatorInvocation,
+  CoordinatorInvocationFigures,
+} from "../lib/dev/local/coordinator-child.js";
 import { type LocalServices, startLocalServices } from "../lib/dev/local/stack.js";
 import type { LatencyOptions } from "../lib/dev/sim/server/index.js";
 import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import { lowerBound, resolvePlanLimits, type WorkEstimate } from "../lib/plan/index.js";
 import { figures, type RunFigures } from "./figures.js";
-import type { CoordinatorInvocation, CoordinatorInvocationFigures } from "./scale-coordinator.js";
 import { LIMITS, PAGE_SIZE } from "./settings.js";
 import { counters } from "./shape-runs.js";
 import { startSimProcess } from "./sim-process.js";
 
-const COORDINATOR_CHILD = fileURLToPath(new URL("./scale-coordinator.ts", import.meta.url));
+const COORDINATOR_CHILD = fileURLToPath(new URL("../lib/dev/local/coordinator-child.ts", import.meta.url));
 
 export const SCALE_SIZES = [1_000, 10_000, 20_000];
 /** Fast answers, so that the machine (not the simulated latency) serves 20,000 mailboxes in minutes. */
@@ -165,7 +168,7 @@ function childExecArgv(): { execArgv: string[]; nodeOptions: string } {
 }
 
 /**
- * Runs one coordinator invocation in a process of its own (bench/scale-coordinator.ts) under
+ * Runs one coordinator invocation in a process of its own (lib/dev/local/coordinator-child.ts) under
  * `heapMiB`, with `env` pointing it at the stack; its figures.
  */
 async function coordinatorInvocation(

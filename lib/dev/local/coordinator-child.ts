@@ -1,5 +1,5 @@
 /**
- * One coordinator invocation in a process of its own, for the scale runs (bench/scale.ts): the
+ * One coordinator invocation in a process of its own, for the benchmark's scale runs (bench/scale.ts): the
  * job's start (`startJob`) or one discovery continuation, under the heap limit its parent gives it
  * (`--max-old-space-size`, about what a 512 MB Lambda leaves the heap), so that the memory it
  * reports is what a Lambda coordinator would hold: no harness, no emulator, no ground truth
@@ -12,21 +12,20 @@
  */
 import { fileURLToPath } from "node:url";
 import { getHeapStatistics } from "node:v8";
-import { createBackupApp } from "../lib/app/backup-app.js";
-import type { Logger } from "../lib/app/logger.js";
-import { createAwsClients } from "../lib/aws/clients.js";
-import type { DiscoveryRun } from "../lib/backup/coordinator.js";
-import { awsEndpointsFromConfig } from "../lib/config/aws-endpoints.js";
-import { loadConfig } from "../lib/config/index.js";
-import type { PlanLimits } from "../lib/plan/index.js";
-import type { DiscoveryTask } from "../lib/queue/stream-task.js";
+import { type BackupAppOptions, createBackupApp } from "../../app/backup-app.js";
+import type { Logger } from "../../app/logger.js";
+import { createAwsClients } from "../../aws/clients.js";
+import type { DiscoveryRun } from "../../backup/coordinator.js";
+import { awsEndpointsFromConfig } from "../../config/aws-endpoints.js";
+import { loadConfig } from "../../config/index.js";
+import type { DiscoveryTask } from "../../queue/stream-task.js";
 
 export interface CoordinatorInvocation {
   /** `start`: a new on-demand job; `continue`: the discovery task's next pieces. */
   work: { kind: "start"; time: string } | { kind: "continue"; task: DiscoveryTask };
   /** The invocation's timeout, ms (what `remainingMs` counts down from). */
   timeoutMs: number;
-  planLimits: PlanLimits;
+  planLimits: NonNullable<BackupAppOptions["planLimits"]>;
 }
 
 export interface CoordinatorInvocationFigures {
@@ -71,7 +70,7 @@ function memorySampler(everyMs = 50) {
 
 async function invoke(spec: CoordinatorInvocation): Promise<CoordinatorInvocationFigures> {
   const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) throw new Error("scale-coordinator: expected --expose-gc, found no gc()");
+  if (!gc) throw new Error("coordinator-child: expected --expose-gc, found no gc()");
   const initStarted = Date.now() - Math.round(process.uptime() * 1000);
   const liveHeapAfterPieces: number[] = [];
   const logger: Logger = {
@@ -137,7 +136,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     },
     (error: unknown) => {
       process.stderr.write(
-        `scale-coordinator: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+        `coordinator-child: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
       );
       process.exit(1);
     },
