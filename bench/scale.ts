@@ -6,19 +6,26 @@
  * includes discovery, and how those grow from the smallest size to the largest. Run alone with
  * `npm run bench -- --scale` (`--scale-sizes=1000,10000` to choose sizes).
  */
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { getHeapStatistics, setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
+import { fileURLToPath } from "node:url";
+import { environmentForAwsEndpoints } from "../lib/config/aws-endpoints.js";
+import type {
+  CoordinatorInvocation,
+  CoordinatorInvocationFigures,
+} from "../lib/dev/local/coordinator-child.js";
 import { type LocalServices, startLocalServices } from "../lib/dev/local/stack.js";
 import type { LatencyOptions } from "../lib/dev/sim/server/index.js";
 import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import { lowerBound, resolvePlanLimits, type WorkEstimate } from "../lib/plan/index.js";
-import { figures, type RunFigures, realContent } from "./figures.js";
+import { figures, type RunFigures } from "./figures.js";
 import { LIMITS, PAGE_SIZE } from "./settings.js";
 import { counters } from "./shape-runs.js";
 import { startSimProcess } from "./sim-process.js";
+
+const COORDINATOR_CHILD = fileURLToPath(new URL("../lib/dev/local/coordinator-child.ts", import.meta.url));
 
 export const SCALE_SIZES = [1_000, 10_000, 20_000];
 /** Fast answers, so that the machine (not the simulated latency) serves 20,000 mailboxes in minutes. */
@@ -41,6 +48,12 @@ const DEADLINE_MARGIN_MS = 40_000;
  * streams overlap discovery.
  */
 const PLANNING_ONLY_DISCOVERY_REQUESTS_PER_MAILBOX = 3.45;
+/**
+ * The heap limit of each coordinator invocation's process, MiB (`--max-old-space-size`): about
+ * what a 512 MB Lambda leaves the heap. Only the coordinator's: the bench and the simulator hold
+ * the tenant and its emulators and have their own.
+ */
+export const COORDINATOR_HEAP_MIB = 400;
 /** Users per discovery piece (discovery.pieceMailboxes): the default, one directory page. */
 const PIECE_MAILBOXES = 999;
 
@@ -58,32 +71,34 @@ export interface ScaleRow {
   firstStreamsSeconds: number;
   /** The coordinator's invocation and the discovery continuations (each one invocation). */
   coordinatorInvocations: number;
+  /** The longest invocation's work (handler), s, against `coordinatorTimeoutSeconds`. */
   longestInvocationSeconds: number;
+  /** The longest start of an invocation's process (Node, modules, the app), s: Lambda's init. */
+  longestInitSeconds: number;
   /** Discovery pieces, and the most users one of them read (bounded by the piece size). */
   pieces: number;
   largestPiece: number;
   longestPieceSeconds: number;
   /**
-   * The largest peak heap growth of one invocation (planning-only runs: nothing else ran in the
-   * process; a full run's invocations share it with the controller and report 0).
+   * The coordinator's peak heap and RSS, the largest of its invocations (each a process of its
+   * own under `coordinatorHeapLimitBytes`, sampled every 50 ms, garbage included): what a Lambda
+   * coordinator holds.
    */
   coordinatorPeakHeapBytes: number;
   coordinatorPeakRssBytes: number;
-  /**
-   * The bench process's peak heap in any invocation (absolute: the harness, the in-process
-   * emulators and the coordinator), against `heapLimitBytes`.
-   */
-  processPeakHeapBytes: number;
+  /** The largest peak heap growth of one invocation over its level when its work began. */
+  coordinatorHeapGrowthBytes: number;
+  /** The invocations' heap limit (V8's heap_size_limit). */
+  coordinatorHeapLimitBytes: number;
   /**
    * The heap live after each piece (a full collection first, so no garbage), per invocation, in
-   * bytes (planning-only runs; empty in a full run). Flat across an invocation's pieces = nothing
-   * of a piece is kept.
+   * bytes. Flat across an invocation's pieces = nothing of a piece is kept.
    */
   liveHeapAfterPieces: number[][];
   /**
    * Live heap growth per piece: over the invocations of two pieces or more, the largest of
    * (live after its last piece − live after its first) / (its pieces − 1). Null when no
-   * invocation ran two pieces (or in a full run).
+   * invocation ran two pieces.
    */
   liveHeapGrowthPerPieceBytes: number | null;
   /**
@@ -125,65 +140,72 @@ export interface ScaleFigures {
   coordinatorTimeoutSeconds: number;
   deadlineMarginMs: number;
   pieceMailboxes: number;
-  /**
-   * The process's heap limit (V8's heap_size_limit): run with NODE_OPTIONS=--max-old-space-size=400
-   * to hold the coordinator to about what a 512 MB Lambda leaves it.
-   */
-  heapLimitBytes: number;
+  /** `--max-old-space-size` of each coordinator invocation's process, MiB. */
+  coordinatorHeapMiB: number;
   rows: ScaleRow[];
   /**
    * Per-mailbox figures at the largest size over the smallest (1.0 = linear growth; target ≤ 1.2).
+   * `coordinatorPeakHeapAbsolute`: the largest invocation's peak heap, largest size over smallest
+   * (1.0 = memory independent of the tenant).
    */
   growth: {
     planningSeconds: number;
     stateRequests: number;
     coordinatorHeap: number;
+    coordinatorPeakHeapAbsolute: number;
     /** Null when either size ran planning only. */
     makespan: number | null;
   } | null;
 }
 
+/** Node's flags for a child process: the parent's (tsx's loader), without a heap limit of its own. */
+function childExecArgv(): { execArgv: string[]; nodeOptions: string } {
+  const heapLimit = /--max-old-space-size=\S+/;
+  return {
+    execArgv: process.execArgv.filter((a) => !heapLimit.test(a)),
+    nodeOptions: (process.env.NODE_OPTIONS ?? "").replace(heapLimit, "").trim(),
+  };
+}
+
 /**
- * A full garbage collection on demand (V8's `gc`, exposed here rather than by a node flag so that
- * `npm run bench` needs none): the live heap after a piece is then what the piece kept.
+ * Runs one coordinator invocation in a process of its own (lib/dev/local/coordinator-child.ts) under
+ * `heapMiB`, with `env` pointing it at the stack; its figures.
  */
-function collector(): () => void {
-  setFlagsFromString("--expose-gc");
-  return runInNewContext("gc") as () => void;
-}
-
-/** A logger that keeps nothing but calls `onEvent` with each event (the bench follows the pieces). */
-type Logger = NonNullable<Parameters<typeof startLocalServices>[0]["logger"]>;
-function eventLogger(onEvent: (event: string) => void): Logger {
-  const logger: Logger = {
-    debug: () => {},
-    info: (event) => onEvent(event),
-    warn: () => {},
-    error: () => {},
-    child: () => logger,
-  };
-  return logger;
-}
-
-/** Samples the process's heap and RSS until stopped; peaks above the level at start, and the heap's peak. */
-function memorySampler(everyMs = 50) {
-  const base = process.memoryUsage();
-  let heap = base.heapUsed;
-  let rss = base.rss;
-  const timer = setInterval(() => {
-    const m = process.memoryUsage();
-    heap = Math.max(heap, m.heapUsed);
-    rss = Math.max(rss, m.rss);
-  }, everyMs);
-  return () => {
-    clearInterval(timer);
-    return { heap: heap - base.heapUsed, rss: rss - base.rss, peakHeap: heap };
-  };
+async function coordinatorInvocation(
+  spec: CoordinatorInvocation,
+  env: Record<string, string>,
+  heapMiB: number,
+): Promise<CoordinatorInvocationFigures> {
+  const { execArgv, nodeOptions } = childExecArgv();
+  const child = spawn(
+    process.execPath,
+    [...execArgv, "--expose-gc", `--max-old-space-size=${heapMiB}`, COORDINATOR_CHILD, JSON.stringify(spec)],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env, NODE_OPTIONS: nodeOptions } },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => {
+    stdout += String(d);
+  });
+  child.stderr.on("data", (d) => {
+    stderr = `${stderr}${String(d)}`.slice(-4000);
+  });
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.once("exit", (c, s) => resolve([c, s])),
+  );
+  const line = stdout.trim().split("\n").at(-1) ?? "";
+  if (code !== 0 || !line.startsWith("{")) {
+    throw new Error(
+      `scale: coordinator invocation (${spec.work.kind}): expected one line of figures, found ${signal ?? `exit ${code}`}: ${stderr}`,
+    );
+  }
+  return JSON.parse(line) as CoordinatorInvocationFigures;
 }
 
 async function benchScaleOne(
   mailboxes: number,
   planningOnly: boolean,
+  coordinatorHeapMiB: number,
   ca: { certPem: string; keyPem: string },
   caDir: string,
 ): Promise<ScaleRow> {
@@ -195,16 +217,19 @@ async function benchScaleOne(
     ca,
     certDir: caDir,
   });
+  const progress = (step: string) => process.stderr.write(`bench: scale ${mailboxes}: ${step}\n`);
+  progress("simulator started");
   const dir = mkdtempSync(join(tmpdir(), `mailstream-bench-scale-${mailboxes}-`));
   let services: LocalServices | undefined;
   try {
-    const truth = await sim.groundTruth();
     const service = {
       perRequestSeconds: (SCALE_LATENCY.baseMs ?? 0) / 1000,
       perByteSeconds: 0,
       pageSize: PAGE_SIZE,
     };
-    const content = realContent(truth, service);
+    // Counted beside the tenant, in the simulator's process: this one never holds its ground truth.
+    const content = await sim.content(service);
+    progress(`content counted: ${content.works.length} mailboxes`);
     const planLimits = resolvePlanLimits({
       maxStreams: SCALE_STREAMS,
       perMailboxConcurrency: SCALE_LIMITS.concurrentPerMailbox,
@@ -213,99 +238,100 @@ async function benchScaleOne(
       requestLatencySeconds: service.perRequestSeconds,
       perByteSeconds: 0,
     });
-    // Planning only: after each piece, a full collection and the live heap, in the running
-    // invocation's list (the collection takes a moment of the piece's invocation).
-    const gc = planningOnly ? collector() : undefined;
-    let livePerPiece: number[] | undefined;
-    const liveHeapAfterPieces: number[][] = [];
-    const logger = eventLogger((event) => {
-      if (event !== "discovery.piece" || !gc || !livePerPiece) return;
-      gc();
-      livePerPiece.push(process.memoryUsage().heapUsed);
-    });
+    const archivePath = join(dir, "archive");
+    const settings = {
+      MAILSTREAM_DEADLINE_MARGIN_MS: String(DEADLINE_MARGIN_MS),
+      MAILSTREAM_DISCOVERY_PIECE_MAILBOXES: String(PIECE_MAILBOXES),
+    };
     services = await startLocalServices(
       {
-        logger,
-        archive: { kind: "local", path: join(dir, "archive") },
+        archive: { kind: "local", path: archivePath },
         streams: SCALE_STREAMS,
         planLimits,
         functionTimeoutMs: COORDINATOR_TIMEOUT_SECONDS * 1000,
-        env: {
-          MAILSTREAM_DEADLINE_MARGIN_MS: String(DEADLINE_MARGIN_MS),
-          MAILSTREAM_DISCOVERY_PIECE_MAILBOXES: String(PIECE_MAILBOXES),
-        },
+        env: settings,
       },
       sim.info.tenantEnv,
     );
     const stack = services;
-    // Every state-table request, by phase and command (the document client sends through this stack).
-    let phase: "planning" | "backupAndFinalizing" = "planning";
+    // What points a coordinator process at this stack (as startLocalServices configures its app).
+    const coordinatorEnv: Record<string, string> = {
+      MAILSTREAM_SEARCH_INDEX_AFTER_JOB: "off",
+      ...sim.info.tenantEnv,
+      MAILSTREAM_ARCHIVE: "local",
+      MAILSTREAM_ARCHIVE_PATH: archivePath,
+      MAILSTREAM_STATE_TABLE: stack.app.config.stateTable,
+      MAILSTREAM_STREAM_QUEUE_URL: stack.queue.url,
+      MAILSTREAM_STREAMS_MAX: String(SCALE_STREAMS),
+      ...environmentForAwsEndpoints(stack.emulators.endpoints),
+      ...settings,
+    };
+    // The streams' state-table requests, by command (the document client sends through this
+    // stack); the coordinator's are counted in its processes.
     const state = { planning: 0, backupAndFinalizing: 0, total: 0, byCommand: {} as Record<string, number> };
+    let counting = false;
     stack.clients.dynamodb.middlewareStack.add(
       (next, context) => async (args) => {
-        state[phase]++;
-        state.total++;
-        const name = String(context.commandName ?? "unknown");
-        state.byCommand[name] = (state.byCommand[name] ?? 0) + 1;
+        if (counting) {
+          state.backupAndFinalizing++;
+          const name = String(context.commandName ?? "unknown");
+          state.byCommand[name] = (state.byCommand[name] ?? 0) + 1;
+        }
         return next(args);
       },
       { step: "initialize", name: "benchStateRequests" },
     );
 
-    /** Each discovery invocation: its seconds, peak memory growth, pieces. */
-    const invocations: Array<{ seconds: number; heap: number; rss: number; peakHeap: number }> = [];
-    let largestPiece = 0;
-    let longestPieceMs = 0;
-    let pieces = 0;
-    const invocation = async <T extends { status: string }>(
-      work: (remainingMs: () => number) => Promise<T>,
-    ): Promise<T> => {
-      gc?.();
-      const stopSampling = planningOnly ? memorySampler() : () => ({ heap: 0, rss: 0, peakHeap: 0 });
-      livePerPiece = [];
-      const t0 = Date.now();
-      const deadline = t0 + COORDINATOR_TIMEOUT_SECONDS * 1000;
-      const out = await work(() => deadline - Date.now());
-      const peak = stopSampling();
-      if (gc) liveHeapAfterPieces.push(livePerPiece);
-      livePerPiece = undefined;
-      invocations.push({ seconds: (Date.now() - t0) / 1000, ...peak });
-      const run = out as unknown as { largestPiece?: number; longestPieceMs?: number; pieces?: number };
-      largestPiece = Math.max(largestPiece, run.largestPiece ?? 0);
-      longestPieceMs = Math.max(longestPieceMs, run.longestPieceMs ?? 0);
-      pieces += run.pieces ?? 0;
-      return out;
+    const invocations: CoordinatorInvocationFigures[] = [];
+    const invocation = async (work: CoordinatorInvocation["work"]) => {
+      const figures = await coordinatorInvocation(
+        { work, timeoutMs: COORDINATOR_TIMEOUT_SECONDS * 1000, planLimits },
+        coordinatorEnv,
+        coordinatorHeapMiB,
+      );
+      invocations.push(figures);
+      progress(`invocation ${invocations.length}: ${figures.pieces} pieces in ${figures.seconds} s`);
+      for (const [name, n] of Object.entries(figures.stateRequests)) {
+        state.planning += n;
+        state.byCommand[name] = (state.byCommand[name] ?? 0) + n;
+      }
+      return figures;
     };
-    // The controller runs the continuations as invocations of their own.
-    const continueDiscovery = stack.app.continueDiscovery.bind(stack.app);
-    stack.app.continueDiscovery = (task) => invocation((remainingMs) => continueDiscovery(task, remainingMs));
+    // The controller runs each continuation as a coordinator invocation of its own.
+    stack.app.continueDiscovery = async (task) => {
+      const figures = await invocation({ kind: "continue", task });
+      return figures as unknown as Awaited<ReturnType<LocalServices["app"]["continueDiscovery"]>>;
+    };
 
     // Planning only: no controller runs; the continuations are run here, one after another, as
     // the controller would run them (the stream tasks the pieces send stay in the queue).
     if (planningOnly) await stack.source.stop();
     const c0 = await counters(sim);
-    const started = await invocation((remainingMs) =>
-      stack.app.startJob({ kind: "on-demand", time: new Date().toISOString() }, remainingMs),
-    );
+    // Planning only: the bench's own reads of the discovery record are not counted.
+    counting = !planningOnly;
+    const started = await invocation({ kind: "start", time: new Date().toISOString() });
     const jobId = started.jobId;
-    const discovered = async () => (await stack.app.state.getDiscovery(jobId))?.done === true;
+    const discovery = () => stack.app.state.getDiscovery(jobId);
     let full: RunFigures | undefined;
     if (planningOnly) {
-      while (!(await discovered())) {
-        const piece = (await stack.app.state.getDiscovery(jobId))?.piece ?? 0;
-        await stack.app.continueDiscovery({ kind: "discover", jobId, piece }, () => 0);
+      for (let d = await discovery(); d?.done !== true; d = await discovery()) {
+        await invocation({ kind: "continue", task: { kind: "discover", jobId, piece: d?.piece ?? 0 } });
       }
     } else {
-      phase = "backupAndFinalizing";
       const report = await stack.waitForJob(jobId, { refreshMs: 2000 });
       full = figures(report, c0, await counters(sim), SCALE_STREAMS);
     }
+    counting = false;
+    state.total = state.planning + state.backupAndFinalizing;
     const c1 = await counters(sim);
     const job = await stack.app.state.getJob(jobId);
     const seconds = (from: string | undefined, to: string | undefined) =>
       from && to ? (Date.parse(to) - Date.parse(from)) / 1000 : 0;
     const planningSeconds = seconds(job?.createdAt, job?.discoveredAt);
-    const longestInvocationSeconds = Math.max(...invocations.map((i) => i.seconds));
+    const most = (pick: (i: CoordinatorInvocationFigures) => number) => Math.max(...invocations.map(pick));
+    const longestPieceSeconds = most((i) => i.longestPieceMs) / 1000;
+    const largestPiece = most((i) => i.largestPiece);
+    const liveHeapAfterPieces = invocations.map((i) => i.liveHeapAfterPieces);
 
     // A full run's streams start on the first piece, so its requests mix discovery's and the
     // backup's: it counts discovery at the rate the planning-only runs measured.
@@ -328,13 +354,15 @@ async function benchScaleOne(
       planningSeconds,
       firstStreamsSeconds: seconds(job?.createdAt, job?.plannedAt),
       coordinatorInvocations: invocations.length,
-      longestInvocationSeconds,
-      pieces,
+      longestInvocationSeconds: most((i) => i.seconds),
+      longestInitSeconds: most((i) => i.initSeconds),
+      pieces: invocations.reduce((n, i) => n + i.pieces, 0),
       largestPiece,
-      longestPieceSeconds: longestPieceMs / 1000,
-      coordinatorPeakHeapBytes: Math.max(...invocations.map((i) => i.heap)),
-      coordinatorPeakRssBytes: Math.max(...invocations.map((i) => i.rss)),
-      processPeakHeapBytes: Math.max(...invocations.map((i) => i.peakHeap)),
+      longestPieceSeconds,
+      coordinatorPeakHeapBytes: most((i) => i.peakHeapBytes),
+      coordinatorPeakRssBytes: most((i) => i.peakRssBytes),
+      coordinatorHeapGrowthBytes: most((i) => i.heapGrowthBytes),
+      coordinatorHeapLimitBytes: most((i) => i.heapLimitBytes),
       liveHeapAfterPieces,
       liveHeapGrowthPerPieceBytes: growthPerPiece(liveHeapAfterPieces),
       discoveryRequests,
@@ -345,7 +373,7 @@ async function benchScaleOne(
       lowerBoundSeconds: lb,
       makespanOverLowerBound: full && lb > 0 ? full.makespanSeconds / lb : null,
       largestPiecePerInvocation: Math.floor(
-        ((COORDINATOR_TIMEOUT_SECONDS - DEADLINE_MARGIN_MS / 1000) / Math.max(1e-9, longestPieceMs / 1000)) *
+        ((COORDINATOR_TIMEOUT_SECONDS - DEADLINE_MARGIN_MS / 1000) / Math.max(1e-9, longestPieceSeconds)) *
           largestPiece,
       ),
       full: full ?? null,
@@ -371,20 +399,21 @@ export async function benchScale(
   sizes: readonly number[] = SCALE_SIZES,
   /** After each size, with the figures so far (a long run leaves its rows if interrupted). */
   onRow?: (row: ScaleRow, sofar: ScaleFigures) => void,
-  /** Only the coordinator's invocation (discovery and planning) of each size, not the backup. */
+  /** Only the coordinator's invocations (discovery and planning) of each size, not the backup. */
   planningOnly = false,
+  coordinatorHeapMiB = COORDINATOR_HEAP_MIB,
 ): Promise<ScaleFigures> {
   const rows: ScaleRow[] = [];
   for (const size of sizes) {
-    const row = await benchScaleOne(size, planningOnly, ca, caDir);
+    const row = await benchScaleOne(size, planningOnly, coordinatorHeapMiB, ca, caDir);
     rows.push(row);
-    onRow?.(row, scaleFigures(rows));
+    onRow?.(row, scaleFigures(rows, coordinatorHeapMiB));
   }
-  return scaleFigures(rows);
+  return scaleFigures(rows, coordinatorHeapMiB);
 }
 
 /** The section's figures from the rows measured so far (smallest size first). */
-export function scaleFigures(rows: readonly ScaleRow[]): ScaleFigures {
+export function scaleFigures(rows: readonly ScaleRow[], coordinatorHeapMiB: number): ScaleFigures {
   const first = rows[0];
   const last = rows.at(-1);
   const per = (row: ScaleRow, value: number) => value / row.mailboxes;
@@ -397,6 +426,8 @@ export function scaleFigures(rows: readonly ScaleRow[]): ScaleFigures {
           coordinatorHeap:
             per(last, last.coordinatorPeakHeapBytes) /
             Math.max(1e-9, per(first, first.coordinatorPeakHeapBytes)),
+          coordinatorPeakHeapAbsolute:
+            last.coordinatorPeakHeapBytes / Math.max(1, first.coordinatorPeakHeapBytes),
           makespan:
             last.full && first.full
               ? per(last, last.full.makespanSeconds) / Math.max(1e-9, per(first, first.full.makespanSeconds))
@@ -410,7 +441,7 @@ export function scaleFigures(rows: readonly ScaleRow[]): ScaleFigures {
     coordinatorTimeoutSeconds: COORDINATOR_TIMEOUT_SECONDS,
     deadlineMarginMs: DEADLINE_MARGIN_MS,
     pieceMailboxes: PIECE_MAILBOXES,
-    heapLimitBytes: getHeapStatistics().heap_size_limit,
+    coordinatorHeapMiB,
     rows: [...rows],
     growth,
   };

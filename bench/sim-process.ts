@@ -4,6 +4,9 @@
  * parent passes the tenant spec, latency and limits as one JSON argument; this process prints one
  * JSON line (connection values) and serves until its stdin closes (the parent ended) or SIGTERM.
  * Statistics, ground truth and mutation rounds go through the admin endpoints (`/_admin/…`).
+ * The tenant's content as the work model counts it (`content`) is computed here, beside the
+ * tenant, and sent as one line on stdout for each request line on stdin: the benchmark then needs
+ * no ground truth of its own (20,000 mailboxes' ground truth is hundreds of MB of JSON).
  */
 
 import { spawn } from "node:child_process";
@@ -19,6 +22,7 @@ import {
 } from "../lib/dev/sim/server/index.js";
 import { generateTenant, type TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import { type MutationOptions, type MutationSummary, mutateTenant } from "../lib/dev/sim/tenant/mutate.js";
+import { realContent, type ServiceModel } from "./figures.js";
 
 export interface SimProcessSpec {
   tenant: TenantSpec;
@@ -40,6 +44,8 @@ export interface SimProcess {
   info: SimProcessInfo;
   stats(): Promise<ServedStats>;
   groundTruth(): Promise<GroundTruth>;
+  /** `realContent` of the whole tenant, computed in the simulator's process (addresses left out). */
+  content(service: ServiceModel): Promise<TenantContent>;
   mutate(options: Partial<MutationOptions>): Promise<MutationSummary>;
   close(): Promise<void>;
 }
@@ -61,23 +67,22 @@ async function adminJson<T>(adminUrl: string, path: string, body?: unknown): Pro
   return (await response.json()) as T;
 }
 
-/** The simulator's heap limit when the benchmark runs under one of its own, MiB. */
+export type TenantContent = Omit<ReturnType<typeof realContent>, "addresses">;
+
+/** The simulator's heap limit, MiB. */
 const SIM_HEAP_MB = 10_240;
 
 /** Starts the simulator child and waits for its connection line. */
 export async function startSimProcess(spec: SimProcessSpec): Promise<SimProcess> {
-  // A heap limit given to the benchmark (the scale runs hold the coordinator to a Lambda's
-  // memory) is not the simulator's: it holds the whole tenant (20,000 mailboxes need more than
-  // V8's default), so it gets SIM_HEAP_MB instead.
+  // A heap limit given to the benchmark is not the simulator's: it holds the whole tenant
+  // (20,000 mailboxes need more than V8's default of about 4 GiB here), so it gets SIM_HEAP_MB.
   const heapLimit = /--max-old-space-size=\S+/;
-  const limited =
-    process.execArgv.some((a) => heapLimit.test(a)) || heapLimit.test(process.env.NODE_OPTIONS ?? "");
   const nodeOptions = process.env.NODE_OPTIONS?.replace(heapLimit, "").trim();
   const child = spawn(
     process.execPath,
     [
       ...process.execArgv.filter((a) => !heapLimit.test(a)),
-      ...(limited ? [`--max-old-space-size=${SIM_HEAP_MB}`] : []),
+      `--max-old-space-size=${SIM_HEAP_MB}`,
       fileURLToPath(import.meta.url),
       JSON.stringify(spec),
     ],
@@ -95,10 +100,27 @@ export async function startSimProcess(spec: SimProcessSpec): Promise<SimProcess>
     }),
   ]);
   const info = JSON.parse(first) as SimProcessInfo;
+  // One content request at a time: each answer is the next line.
+  let contentQueue: Promise<unknown> = Promise.resolve();
+  const content = (service: ServiceModel) => {
+    const answer = contentQueue.then(async () => {
+      const line = Promise.race([
+        new Promise<string>((resolve) => lines.once("line", resolve)),
+        exited.then((code) => {
+          throw new Error(`simulator process: expected the tenant's content, found exit ${code}`);
+        }),
+      ]);
+      child.stdin.write(`${JSON.stringify(service)}\n`);
+      return JSON.parse(await line) as TenantContent;
+    });
+    contentQueue = answer.catch(() => {});
+    return answer;
+  };
   return {
     info,
     stats: () => adminJson<ServedStats>(info.adminUrl, "/_admin/stats"),
     groundTruth: () => adminJson<GroundTruth>(info.adminUrl, "/_admin/ground-truth"),
+    content,
     mutate: (options) => adminJson<MutationSummary>(info.adminUrl, "/_admin/mutate", options),
     async close() {
       child.stdin.end();
@@ -125,10 +147,16 @@ async function serve(spec: SimProcessSpec): Promise<void> {
     },
   };
   process.stdout.write(`${JSON.stringify(info)}\n`);
+  const requests = createInterface({ input: process.stdin });
+  requests.on("line", (line) => {
+    const service = JSON.parse(line) as ServiceModel;
+    void store.groundTruth().then((truth) => {
+      const { addresses: _, ...content } = realContent(truth, service);
+      process.stdout.write(`${JSON.stringify(content)}\n`);
+    });
+  });
   await new Promise<void>((resolve) => {
-    process.stdin.on("end", resolve);
-    process.stdin.on("close", resolve);
-    process.stdin.resume();
+    requests.on("close", resolve);
     process.on("SIGTERM", resolve);
   });
   await sim.close();
