@@ -6,11 +6,13 @@
  * includes discovery, and how those grow from the smallest size to the largest. Run alone with
  * `npm run bench -- --scale` (`--scale-sizes=1000,10000` to choose sizes).
  */
+
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { LAMBDA_NODE_OPTIONS } from "../infra/lambda-bundling.js";
 import { environmentForAwsEndpoints } from "../lib/config/aws-endpoints.js";
 import type {
   CoordinatorInvocation,
@@ -180,7 +182,11 @@ async function coordinatorInvocation(
   const child = spawn(
     process.execPath,
     [...execArgv, "--expose-gc", `--max-old-space-size=${heapMiB}`, COORDINATOR_CHILD, JSON.stringify(spec)],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env, NODE_OPTIONS: nodeOptions } },
+    // The deployed functions' options too (source maps, the young generation's cap), as on Lambda.
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env, NODE_OPTIONS: `${nodeOptions} ${LAMBDA_NODE_OPTIONS}`.trim() },
+    },
   );
   let stdout = "";
   let stderr = "";
