@@ -5,10 +5,9 @@
  * mailbox's tree (`MBX#<m>`/`META`: `folderTreeHash`, `folderTreeJob`). Like sync states, a tree
  * becomes the base of later jobs only once the job that wrote it counts in the archive.
  */
-import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { JOB_MAILBOX_PREFIX, JOBS_PK, jobPk, META, mailboxPk } from "./keys.js";
-import { CLOSED_JOB_STATUSES } from "./records.js";
-import { inChunks, isConditionFailed, type StateTable } from "./table.js";
+import { openJobs } from "./jobs.js";
+import { JOB_MAILBOX_PREFIX, jobPk, META, mailboxPk } from "./keys.js";
+import { inChunks, type StateTable } from "./table.js";
 
 /** The tree the archive holds for a mailbox as of the newest finalized job that wrote one. */
 export interface CommittedFolderTree {
@@ -31,13 +30,7 @@ export async function committedFolderTree(
  * finalize one, that readers would take for this job's: while one is open, every tree is written.
  */
 export async function olderJobOpen(t: StateTable, jobId: string): Promise<boolean> {
-  const older = await t.query(JOBS_PK, "");
-  return older.some(
-    (j) =>
-      typeof j.sk === "string" &&
-      j.sk < jobId &&
-      !CLOSED_JOB_STATUSES.includes(j.status as (typeof CLOSED_JOB_STATUSES)[number]),
-  );
+  return (await openJobs(t)).some((j) => j.jobId < jobId);
 }
 
 /**
@@ -49,24 +42,14 @@ export async function promoteFolderTrees(t: StateTable, jobId: string): Promise<
   const written = (await t.query(jobPk(jobId), JOB_MAILBOX_PREFIX)).filter(
     (m) => typeof m.folderTreeHash === "string",
   );
-  const results = await inChunks(written, 16, async (m) => {
-    try {
-      await t.send((ddb) =>
-        ddb.send(
-          new UpdateCommand({
-            TableName: t.name,
-            Key: { pk: mailboxPk(m.mailboxId as string), sk: META },
-            UpdateExpression: "SET folderTreeHash = :hash, folderTreeJob = :job",
-            ConditionExpression: "attribute_not_exists(folderTreeJob) OR folderTreeJob <= :job",
-            ExpressionAttributeValues: { ":hash": m.folderTreeHash, ":job": jobId },
-          }),
-        ),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailed(error)) return false;
-      throw error;
-    }
-  });
-  return results.filter(Boolean).length;
+  // A condition failed (a newer job's tree is there): updateReturning answers undefined.
+  const results = await inChunks(written, 16, (m) =>
+    t.updateReturning({
+      Key: { pk: mailboxPk(m.mailboxId as string), sk: META },
+      UpdateExpression: "SET folderTreeHash = :hash, folderTreeJob = :job",
+      ConditionExpression: "attribute_not_exists(folderTreeJob) OR folderTreeJob <= :job",
+      ExpressionAttributeValues: { ":hash": m.folderTreeHash, ":job": jobId },
+    }),
+  );
+  return results.filter((r) => r !== undefined).length;
 }
