@@ -229,6 +229,11 @@ export function toJsonLines(entries: readonly object[]): Buffer {
 
 /** Entries as a checked part (format 2): the header line, then the entries' lines. */
 export function toCheckedJsonLines(entries: readonly object[]): Buffer {
+  return checkedPart(entries).bytes;
+}
+
+/** A checked part's bytes and its header (which holds the SHA-256 of the lines after it). */
+function checkedPart(entries: readonly object[]): { bytes: Buffer; header: PartHeader } {
   const body = toJsonLines(entries);
   const header: PartHeader = {
     kind: "part",
@@ -237,7 +242,7 @@ export function toCheckedJsonLines(entries: readonly object[]): Buffer {
     lines: entries.length,
     sha256: createHash("sha256").update(body).digest("hex"),
   };
-  return Buffer.concat([toJsonLines([header]), body]);
+  return { bytes: Buffer.concat([toJsonLines([header]), body]), header };
 }
 
 /**
@@ -392,10 +397,9 @@ export async function writeFolders(
     ...(f.mailbox === "archive" ? { mailbox: "archive" as const } : {}),
     ...(f.class !== undefined && f.class !== "IPF.Note" ? { class: f.class } : {}),
   }));
-  const bytes = toCheckedJsonLines(records);
-  // The lines' hash with the format they are in: a new format writes the tree again.
-  const lines = bytes.subarray(bytes.indexOf(0x0a) + 1);
-  const treeHash = `${CATALOG_PART_VERSION}:${createHash("sha256").update(lines).digest("hex")}`;
+  const { bytes, header } = checkedPart(records);
+  // The lines' hash (the header's) with the format they are in: a new format writes the tree again.
+  const treeHash = `${header.version}:${header.sha256}`;
   if (treeHash === opts.unlessTreeHash) return { treeHash, written: false, key };
   await store.put(key, bytes, { contentType: "application/x-ndjson" });
   return { treeHash, written: true, key };
