@@ -433,9 +433,7 @@ export async function readMailboxPackIndexes(
   store: ObjectStore,
   mailboxId: string,
 ): Promise<MailboxPackIndexes> {
-  const keys = (await listAll(store, packPrefix(mailboxId)))
-    .map((o) => o.key)
-    .filter((k) => k.endsWith(".index.json"));
+  const keys = await packIndexKeys(store, mailboxId);
   const isMerged = (k: string) => k.slice(k.lastIndexOf("/") + 1).startsWith("merged-");
   const newestMerged = keys.filter(isMerged).at(-1);
   const read: string[] = [];
@@ -443,12 +441,9 @@ export async function readMailboxPackIndexes(
   const entries: PackIndexEntry[] = [];
   const damaged: PackIndexDamageError[] = [];
   const take = async (key: string) => {
-    let index: PackIndex;
-    try {
-      index = await readPackIndex(store, key);
-    } catch (error) {
-      if (!(error instanceof PackIndexDamageError)) throw error;
-      damaged.push(error);
+    const index = await readPackIndexOrDamage(store, key);
+    if (index instanceof PackIndexDamageError) {
+      damaged.push(index);
       return;
     }
     read.push(key);
@@ -460,6 +455,26 @@ export async function readMailboxPackIndexes(
   const rest = keys.filter((k) => !isMerged(k) && !covered.has(k));
   for (const key of rest) await take(key);
   return { entries, covered: [...covered].filter((k) => !isMerged(k)), read, damaged };
+}
+
+/** Every pack index key of a mailbox (merged ones and those they cover alike). */
+export async function packIndexKeys(store: ObjectStore, mailboxId: string): Promise<string[]> {
+  return (await listAll(store, packPrefix(mailboxId)))
+    .map((o) => o.key)
+    .filter((k) => k.endsWith(".index.json"));
+}
+
+/** One pack index, or the damage that keeps it from being read (other failures are thrown). */
+export async function readPackIndexOrDamage(
+  store: ObjectStore,
+  key: string,
+): Promise<PackIndex | PackIndexDamageError> {
+  try {
+    return await readPackIndex(store, key);
+  } catch (error) {
+    if (error instanceof PackIndexDamageError) return error;
+    throw error;
+  }
 }
 
 /** One pack index, validated: {@link PackIndexDamageError} when damaged, {@link ObjectNotFoundError} when absent. */

@@ -9,11 +9,11 @@ import { type BlobRef, type PackLocation, readBlob } from "../archive/blobs.js";
 import { hasMime, listMailboxCatalog, readCatalogPart, readFolders } from "../archive/catalog.js";
 import type { BodyEncoding } from "../archive/encoding.js";
 import { BlobIntegrityError, ObjectNotFoundError } from "../archive/errors.js";
-import { type BlobKind, packPrefix } from "../archive/keys.js";
+import type { BlobKind } from "../archive/keys.js";
 import { FinalizedJobCache } from "../archive/manifest.js";
-import { PackIndexDamageError, readPackIndex } from "../archive/packs.js";
+import { PackIndexDamageError, packIndexKeys, readPackIndexOrDamage } from "../archive/packs.js";
 import { jobReading } from "../archive/replay.js";
-import { listAll, type ObjectStore } from "../archive/store.js";
+import type { ObjectStore } from "../archive/store.js";
 import {
   type ArchivedJob,
   mailboxesOf,
@@ -210,14 +210,9 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
 /** Every pack index of a mailbox (merged ones and those they cover alike) that cannot be read. */
 async function damagedPackIndexes(store: ObjectStore, mailboxId: string): Promise<string[]> {
   const out: string[] = [];
-  for (const { key } of await listAll(store, packPrefix(mailboxId))) {
-    if (!key.endsWith(".index.json")) continue;
-    try {
-      await readPackIndex(store, key);
-    } catch (error) {
-      if (!(error instanceof PackIndexDamageError)) throw error;
-      out.push(error.message);
-    }
+  for (const key of await packIndexKeys(store, mailboxId)) {
+    const index = await readPackIndexOrDamage(store, key);
+    if (index instanceof PackIndexDamageError) out.push(index.message);
   }
   return out;
 }
