@@ -52,15 +52,18 @@ export async function indexAfterJob(
     });
     return { newest, current: manifest !== undefined && isCurrent(manifest, finalized) };
   };
-  const before = await current();
-  if (!before.newest) return { status: "none" };
-  if (before.current) return { status: "current", jobId: before.newest };
-  if (!lease)
+  // What the index needs as seen: nothing, nothing more, or a build as of the newest job.
+  const bringUpToDate = async (seen: Awaited<ReturnType<typeof current>>): Promise<IndexAfterJobOutcome> => {
+    if (!seen.newest) return { status: "none" };
+    if (seen.current) return { status: "current", jobId: seen.newest };
     return {
       status: "built",
-      jobId: before.newest,
-      build: await buildSearchIndex(store, { ...build, at: before.newest }),
+      jobId: seen.newest,
+      build: await buildSearchIndex(store, { ...build, at: seen.newest }),
     };
+  };
+  const before = await current();
+  if (!lease || !before.newest || before.current) return bringUpToDate(before);
   const owner = randomUUID();
   if (!(await lease.acquireIndexLease(owner, Date.now() + INDEX_LEASE_MS))) {
     throw new SearchIndexBusyError(
@@ -69,14 +72,7 @@ export async function indexAfterJob(
   }
   try {
     // Looked at again under the lease: the task that held it may have built this very index.
-    const now = await current();
-    if (!now.newest) return { status: "none" };
-    if (now.current) return { status: "current", jobId: now.newest };
-    return {
-      status: "built",
-      jobId: now.newest,
-      build: await buildSearchIndex(store, { ...build, at: now.newest }),
-    };
+    return await bringUpToDate(await current());
   } finally {
     await lease.releaseIndexLease(owner);
   }
