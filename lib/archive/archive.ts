@@ -91,6 +91,13 @@ export interface ArchiveOptions extends Omit<StoreBlobOptions, "encoder"> {
  */
 const STANDALONE_KEPT = 10_000;
 
+/** Makes `key` the most recent entry of `recent`, dropping the oldest beyond `limit`. */
+function keepRecent<V>(recent: Map<string, V>, key: string, value: V, limit: number): void {
+  recent.delete(key);
+  recent.set(key, value);
+  if (recent.size > limit) recent.delete(recent.keys().next().value as string);
+}
+
 export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Archive {
   const encoder = new BodyEncoder(opts.compression);
   const blobOptions: StoreBlobOptions = {
@@ -102,9 +109,7 @@ export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Ar
   const remember = (kind: BlobKind, blob: StoredBlob): StoredBlob => {
     if (blob.pack) return blob;
     const key = knownKey(kind, blob.sha256);
-    standalone.delete(key);
-    standalone.set(key, blob.encoding ?? null);
-    if (standalone.size > STANDALONE_KEPT) standalone.delete(standalone.keys().next().value as string);
+    keepRecent(standalone, key, blob.encoding ?? null, STANDALONE_KEPT);
     return blob;
   };
   /** How a body of its own is stored: as this process stored it, or as the archive holds it. */
@@ -119,7 +124,7 @@ export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Ar
    * is below it (by `kind:sha256`): a catalog line must name their pack, and one whose pack could
    * not be written is refused like a small body's. About 100 bytes each.
    */
-  const packedLarge = new Set<string>();
+  const packedLarge = new Map<string, true>();
   /** True when a body lies (or is to lie) in a pack: small ones always, larger ones when packed. */
   const inPack = (mailboxId: string, kind: BlobKind, sha256: string, size: number) =>
     packer.packs(size) || packedLarge.has(knownKey(kind, sha256)) || packer.knows(mailboxId, kind, sha256);
@@ -154,9 +159,7 @@ export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Ar
         if (own) return remember(kind, { sha256, size: held.whole.length, existed: true, ...own });
       }
       const key = knownKey(kind, sha256);
-      packedLarge.delete(key);
-      packedLarge.add(key);
-      if (packedLarge.size > STANDALONE_KEPT) packedLarge.delete(packedLarge.values().next().value as string);
+      keepRecent(packedLarge, key, true, STANDALONE_KEPT);
       return packer.add(owner.mailboxId, kind, held.whole, encoded);
     },
     locate,

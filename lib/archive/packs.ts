@@ -174,13 +174,13 @@ export class PackWriter {
     const key = knownKey(kind, sha256);
     const index = this.indexOf(mailboxId);
     await index.loaded;
-    return (index.known.get(key) ?? this.knownElsewhere(key)) !== undefined;
+    return this.find(key, index) !== undefined;
   }
 
   /** True when this process knows the body to be in a pack (written or still open), without loading. */
   knows(mailboxId: string, kind: BlobKind, sha256: string): boolean {
     const key = knownKey(kind, sha256);
-    return (this.mailboxes.get(mailboxId)?.known.get(key) ?? this.knownElsewhere(key)) !== undefined;
+    return this.find(key, this.mailboxes.get(mailboxId)) !== undefined;
   }
 
   /**
@@ -210,11 +210,11 @@ export class PackWriter {
         ...(known.encoding ? { encoding: known.encoding } : {}),
       };
     };
-    const known = index.known.get(key) ?? this.knownElsewhere(key);
+    const known = this.find(key, index);
     if (known) return stored(known);
     const encoded = encodedAlready ?? (await this.encoder.encode(body));
     // Stored meanwhile by another caller with the same bytes (while the encoding was awaited).
-    const meanwhile = index.known.get(key) ?? this.knownElsewhere(key);
+    const meanwhile = this.find(key, index);
     if (meanwhile) return stored(meanwhile);
     let pack = this.open.get(mailboxId);
     if (!pack) {
@@ -254,7 +254,7 @@ export class PackWriter {
    */
   locate(mailboxId: string, kind: BlobKind, sha256: string): PackedBody | undefined {
     const key = knownKey(kind, sha256);
-    const known = this.mailboxes.get(mailboxId)?.known.get(key) ?? this.knownElsewhere(key);
+    const known = this.find(key, this.mailboxes.get(mailboxId));
     if (!known) return undefined;
     if (known.pending)
       throw new PackWriteError(
@@ -279,7 +279,7 @@ export class PackWriter {
     const found: Array<{ key: string; known: Known }> = [];
     for (const b of bodies) {
       const key = knownKey(b.kind, b.sha256);
-      const known = this.mailboxes.get(mailboxId)?.known.get(key) ?? this.knownElsewhere(key);
+      const known = this.find(key, this.mailboxes.get(mailboxId));
       if (!known) continue;
       found.push({ key, known });
       if (known.pending) packs.add(known.pending);
@@ -340,7 +340,15 @@ export class PackWriter {
       }
   }
 
-  /** A body another mailbox's index (of this process) knows: the same bytes are stored once. */
+  /**
+   * A body the given mailbox index knows (kept even when the index was dropped from the process's
+   * list meanwhile), else one another mailbox's index knows: the same bytes are stored once.
+   */
+  private find(key: string, index: MailboxIndex | undefined): Known | undefined {
+    return index?.known.get(key) ?? this.knownElsewhere(key);
+  }
+
+  /** A body another mailbox's index (of this process) knows. */
   private knownElsewhere(key: string): Known | undefined {
     for (const index of this.mailboxes.values()) {
       const known = index.known.get(key);
