@@ -1,4 +1,4 @@
-import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { requireJob } from "./jobs.js";
 import {
   FOLDER_PREFIX,
@@ -11,7 +11,7 @@ import {
   stagedSyncSk,
 } from "./keys.js";
 import type { CommittedSyncState, StagedSyncState } from "./records.js";
-import { inChunks, isConditionFailed, type StateTable, strip, type TransactItem } from "./table.js";
+import { inChunks, type StateTable, strip, type TransactItem } from "./table.js";
 
 /**
  * Stages a folder's new delta link in the job (only once every item and the catalog of the
@@ -111,41 +111,31 @@ export async function promoteSyncStates(
 ): Promise<{ promoted: number; superseded: number }> {
   const staged = await stagedSyncStates(t, jobId);
   const now = t.nowIso();
-  const results = await inChunks(staged, 16, async (s) => {
-    try {
-      await t.send((ddb) =>
-        ddb.send(
-          new UpdateCommand({
-            TableName: t.name,
-            Key: {
-              pk: mailboxPk(s.mailboxId),
-              sk: s.via === "items" ? itemsSk(s.folderId) : folderSk(s.folderId),
-            },
-            UpdateExpression:
-              (s.via === "items"
-                ? "SET mailboxId = :m, folderId = :f, deltaLink = :link, lastJob = :job, updatedAt = :now, via = :via"
-                : "SET mailboxId = :m, folderId = :f, deltaLink = :link, lastJob = :job, updatedAt = :now") +
-              (s.path === undefined ? "" : ", #path = :path"),
-            ConditionExpression: "attribute_not_exists(lastJob) OR lastJob <= :job",
-            ...(s.path === undefined ? {} : { ExpressionAttributeNames: { "#path": "path" } }),
-            ExpressionAttributeValues: {
-              ":m": s.mailboxId,
-              ":f": s.folderId,
-              ":link": s.deltaLink,
-              ":job": jobId,
-              ":now": now,
-              ...(s.via === "items" ? { ":via": s.via } : {}),
-              ...(s.path === undefined ? {} : { ":path": s.path }),
-            },
-          }),
-        ),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailed(error)) return false;
-      throw error;
-    }
-  });
-  const promoted = results.filter(Boolean).length;
+  // A condition failed (a newer job committed the folder): updateReturning answers undefined.
+  const results = await inChunks(staged, 16, (s) =>
+    t.updateReturning({
+      Key: {
+        pk: mailboxPk(s.mailboxId),
+        sk: s.via === "items" ? itemsSk(s.folderId) : folderSk(s.folderId),
+      },
+      UpdateExpression:
+        (s.via === "items"
+          ? "SET mailboxId = :m, folderId = :f, deltaLink = :link, lastJob = :job, updatedAt = :now, via = :via"
+          : "SET mailboxId = :m, folderId = :f, deltaLink = :link, lastJob = :job, updatedAt = :now") +
+        (s.path === undefined ? "" : ", #path = :path"),
+      ConditionExpression: "attribute_not_exists(lastJob) OR lastJob <= :job",
+      ...(s.path === undefined ? {} : { ExpressionAttributeNames: { "#path": "path" } }),
+      ExpressionAttributeValues: {
+        ":m": s.mailboxId,
+        ":f": s.folderId,
+        ":link": s.deltaLink,
+        ":job": jobId,
+        ":now": now,
+        ...(s.via === "items" ? { ":via": s.via } : {}),
+        ...(s.path === undefined ? {} : { ":path": s.path }),
+      },
+    }),
+  );
+  const promoted = results.filter((r) => r !== undefined).length;
   return { promoted, superseded: results.length - promoted };
 }
