@@ -5,6 +5,7 @@
  * delta delivers in content mode `mime`), so every reader of message metadata reads both.
  */
 import { normalisePropertyId } from "./property-id.js";
+import { type HeaderAddress, recipientsFromTransportHeaders } from "./transport-headers.js";
 
 /** What kind of item a message class is. */
 export type ItemKind = "mail" | "event" | "contact" | "distributionList" | "task" | "note" | "other";
@@ -29,6 +30,8 @@ export const ITEM_META_PROPERTIES = {
   displayTo: "String 0x0E04",
   displayCc: "String 0x0E03",
   displayBcc: "String 0x0E02",
+  /** A received message's header block (PidTagTransportMessageHeaders): its To and Cc addresses. */
+  transportHeaders: "String 0x007D",
   conversationId: `String ${SIMULATED} Name ConversationId`,
   start: `SystemTime ${APPOINTMENT} Id 0x820D`,
   end: `SystemTime ${APPOINTMENT} Id 0x820E`,
@@ -82,7 +85,8 @@ export interface ItemMetaSource {
  * The metadata of an item by its kind (undefined fields left out):
  * - mail: Graph message fields (subject, from, sender, receivedDateTime, sentDateTime,
  *   internetMessageId, conversationId, isRead, isDraft, importance, flag, hasAttachments, and
- *   to/cc/bccRecipients with display names only);
+ *   to/cc/bccRecipients: name and address from the transport headers of a received message,
+ *   display names only otherwise (drafts, sent items, and Bcc always);
  * - event: subject, start, end, location, organizer, recurrence;
  * - contact: displayName, givenName, surname, emailAddresses, phones, companyName;
  * - distributionList: displayName; task: subject, dueDateTime, status; note: subject.
@@ -105,6 +109,7 @@ export function itemMetadata(item: ItemMetaSource): Record<string, unknown> {
     case "mail": {
       const flags = toInt(get("messageFlags"));
       const from = person(get("fromName"), get("fromAddress"));
+      const received = recipientsFromTransportHeaders(get("transportHeaders"));
       return defined({
         ...common,
         subject: get("subject"),
@@ -119,8 +124,8 @@ export function itemMetadata(item: ItemMetaSource): Record<string, unknown> {
         hasAttachments: flags === undefined ? undefined : (flags & 0x10) !== 0,
         importance: IMPORTANCE[toInt(get("importance")) ?? -1],
         flag: { flagStatus: FLAG_STATUS[get("flagStatus") ?? "0"] ?? "notFlagged" },
-        toRecipients: namedRecipients(get("displayTo")),
-        ccRecipients: namedRecipients(get("displayCc")),
+        toRecipients: addressedRecipients(received?.to) ?? namedRecipients(get("displayTo")),
+        ccRecipients: received ? addressedRecipients(received.cc) : namedRecipients(get("displayCc")),
         bccRecipients: namedRecipients(get("displayBcc")),
       });
     }
@@ -156,6 +161,15 @@ export function itemMetadata(item: ItemMetaSource): Record<string, unknown> {
     default:
       return defined({ ...common, subject: get("subject") });
   }
+}
+
+/** Graph recipients with addresses (the address for a missing name, as Graph does); undefined when none. */
+function addressedRecipients(
+  list: HeaderAddress[] | undefined,
+): Array<{ emailAddress: { name: string; address: string } }> | undefined {
+  return list && list.length > 0
+    ? list.map((a) => ({ emailAddress: { name: a.name || a.address, address: a.address } }))
+    : undefined;
 }
 
 /**

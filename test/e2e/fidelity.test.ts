@@ -133,12 +133,21 @@ describe("content mode fidelity: every item kind of both mailboxes", () => {
               flag: { flagStatus: msg.flag.flagStatus },
             });
             expect([...((meta.categories as string[]) ?? [])].sort()).toEqual([...msg.categories].sort());
-            // Recipients by display name (PidTagDisplayTo…), which `search --to` finds.
-            const to = meta.toRecipients as Array<{ emailAddress: { name: string } }> | undefined;
+            // Recipients with their addresses from a received message's transport headers
+            // (names only from PidTagDisplayTo… for a draft), which `search --to` finds.
+            const to = meta.toRecipients as
+              | Array<{ emailAddress: { name: string; address?: string } }>
+              | undefined;
+            const sim = store.getMessage(m.userId, msg.id)!;
+            if (!sim.isDraft)
+              expect(to?.map((r) => r.emailAddress.address) ?? []).toEqual(
+                sim.toRecipients.map((r) => r.address),
+              );
             if (to?.length) {
               mailWithRecipients++;
-              const name = to[0]!.emailAddress.name;
+              const { name, address } = to[0]!.emailAddress;
               expect(messageMatches(meta, "", { to: name }), name).toBe(true);
+              if (address) expect(messageMatches(meta, "", { to: address }), address).toBe(true);
             }
           }
         }

@@ -1,6 +1,7 @@
 import type { Client } from "@microsoft/microsoft-graph-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningSimulator } from "../../../lib/dev/sim/server/index.js";
+import { recipientsFromTransportHeaders } from "../../../lib/graph/transport-headers.js";
 import { graphErrorOf, graphFor, msalFor, secretGraph, startTestSimulator } from "./clients.js";
 import { type ApiTenant, allPages, buildApiTenant, folderWith } from "./mailbox-api-fixture.js";
 
@@ -322,5 +323,50 @@ describe("the mailbox import/export API, against the documentation's examples", 
     ).toBe(403);
     const folders = await readOnly.api(`${api(mailbox)}/folders`).get();
     expect(folders.value.length).toBeGreaterThan(0);
+  });
+
+  it("gives a message that arrived its transport headers (PidTagTransportMessageHeaders) with the To and Cc addresses; a draft none", async () => {
+    const mailbox = tenant.owner.primaryMailboxId;
+    const expand = "singleValueExtendedProperties($filter=id eq 'String 0x007D')";
+    const addresses = (list: Array<{ emailAddress: { address: string } }>) =>
+      list.map((r) => r.emailAddress.address);
+    let received = 0;
+    for (const folder of tenant.owner.mailboxFolders.filter((f) => f.mailbox === "primary")) {
+      for (const item of folder.items.filter((i) => i.type === "IPM.Note")) {
+        if (received >= 8) break;
+        const message = await graph
+          .api(`/users/${tenant.owner.userId}/messages/${item.id}`)
+          .select("toRecipients,ccRecipients,isDraft")
+          .get();
+        const got = await graph
+          .api(`${api(mailbox)}/folders/${folder.id}/items/${item.id}`)
+          .query({ $expand: expand })
+          .get();
+        const block = (
+          got.singleValueExtendedProperties as Array<{ id: string; value: string }> | undefined
+        )?.find((p) => p.id === "String 0x007D")?.value;
+        if (message.isDraft) continue;
+        const parsed = recipientsFromTransportHeaders(block);
+        expect(parsed?.to.map((a) => a.address) ?? []).toEqual(addresses(message.toRecipients));
+        expect(parsed?.cc.map((a) => a.address) ?? []).toEqual(addresses(message.ccRecipients));
+        received++;
+      }
+    }
+    expect(received).toBeGreaterThan(0);
+
+    // A draft (written here: the generated tenant has none) never went through transport.
+    const { folder } = folderWith(tenant.owner, "IPM.Note");
+    const draft = await graph.api(`/users/${tenant.owner.userId}/mailFolders/${folder.id}/messages`).post({
+      subject: "Unsent",
+      toRecipients: [{ emailAddress: { name: "Adele", address: "adele@contoso.test" } }],
+    });
+    expect(draft.isDraft).toBe(true);
+    const got = await graph
+      .api(`${api(mailbox)}/folders/${folder.id}/items/${draft.id}`)
+      .query({
+        $expand: "singleValueExtendedProperties($filter=id eq 'String 0x007D' or id eq 'String 0x0E04')",
+      })
+      .get();
+    expect(got.singleValueExtendedProperties).toEqual([{ id: "String 0x0E04", value: "Adele" }]);
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ITEM_META_PROPERTIES, itemKind, itemMetadata } from "../../../lib/graph/item-meta.js";
 import { withPaths } from "../../../lib/graph/mailbox-folders.js";
 import { normalisePropertyId } from "../../../lib/graph/property-id.js";
+import { recipientsFromTransportHeaders } from "../../../lib/graph/transport-headers.js";
 
 const props = (values: Partial<Record<keyof typeof ITEM_META_PROPERTIES, string>>) =>
   Object.fromEntries(
@@ -136,6 +137,59 @@ describe("itemMetadata", () => {
     ]);
     expect(meta).not.toHaveProperty("ccRecipients");
     expect(meta.bccRecipients).toEqual([{ emailAddress: { name: "Carol" } }]);
+  });
+});
+
+describe("recipients from a received message's transport headers", () => {
+  const block = [
+    "Received: from mail.example.test by exchange.example.test; Sun, 6 Dec 2026 10:00:00 +0000",
+    'From: "Ann" <ann@x.test>',
+    'To: "Vance, Adele" <adele@x.test>,',
+    "\t=?utf-8?Q?J=C3=BCrgen?= <j@x.test>, <noname@x.test>",
+    "CC: Team: <t1@x.test>, <t2@x.test>;, undisclosed-recipients:;",
+    "Subject: Hi",
+    "",
+  ].join("\r\n");
+
+  it("reads To and Cc with names and addresses (folded, encoded, in groups); Bcc stays names", () => {
+    expect(recipientsFromTransportHeaders(block)).toEqual({
+      to: [
+        { name: "Vance, Adele", address: "adele@x.test" },
+        { name: "Jürgen", address: "j@x.test" },
+        { name: "", address: "noname@x.test" },
+      ],
+      cc: [
+        { name: "", address: "t1@x.test" },
+        { name: "", address: "t2@x.test" },
+      ],
+    });
+    const meta = itemMetadata({
+      id: "m",
+      type: "IPM.Note",
+      properties: props({
+        transportHeaders: block,
+        displayTo: "Vance, Adele; Jürgen; noname@x.test",
+        displayBcc: "Carol",
+      }),
+    });
+    expect(meta.toRecipients).toEqual([
+      { emailAddress: { name: "Vance, Adele", address: "adele@x.test" } },
+      { emailAddress: { name: "Jürgen", address: "j@x.test" } },
+      { emailAddress: { name: "noname@x.test", address: "noname@x.test" } },
+    ]);
+    expect(meta.ccRecipients).toHaveLength(2);
+    expect(meta.bccRecipients).toEqual([{ emailAddress: { name: "Carol" } }]);
+  });
+
+  it("keeps display names when there are no headers or they name nobody with an address", () => {
+    expect(recipientsFromTransportHeaders(undefined)).toBeUndefined();
+    expect(recipientsFromTransportHeaders("To: undisclosed-recipients:;\r\nSubject: x\r\n")).toBeUndefined();
+    const meta = itemMetadata({
+      id: "m",
+      type: "IPM.Note",
+      properties: props({ transportHeaders: "Subject: x\r\n", displayTo: "Adele Vance" }),
+    });
+    expect(meta.toRecipients).toEqual([{ emailAddress: { name: "Adele Vance" } }]);
   });
 });
 

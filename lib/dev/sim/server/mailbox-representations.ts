@@ -10,12 +10,14 @@ import {
   type MailboxItemView,
   type SimFolder,
   type SimMailbox,
+  type SimMessage,
   type TenantStore,
 } from "../model.js";
 import { numberOf, stringOf } from "../tenant/items/content.js";
 import { exportSize, itemExport } from "../tenant/items/export.js";
 import { messageItem } from "../tenant/items/message-content.js";
 import { graphPropertyId, P, parseGraphPropertyId, propKey } from "../tenant/items/properties.js";
+import { transportHeaderBlock } from "../tenant/mime.js";
 import { applySelect, outlookItemJson, parseSelect } from "./representations.js";
 
 /** `{baseUrl}/admin/exchange/mailboxes/{id}`: a mailbox's URL, as `parentMailboxUrl` gives it. */
@@ -74,7 +76,24 @@ function itemProperties(view: MailboxItemView): Property[] {
     // The MIME of a message is its `$value`, not an extended property.
     ...content.props.filter((p) => propKey(p.def) !== propKey(P.mimeContent)),
     ...displayRecipients(content.recipients),
+    ...(view.message && !view.message.isDraft ? [transportHeaders(view.message)] : []),
   ];
+}
+
+/** PidTagTransportMessageHeaders of a message that arrived (see properties.ts). */
+function transportHeaders(message: SimMessage): Property {
+  return {
+    def: P.transportMessageHeaders,
+    value: transportHeaderBlock({
+      from: message.from,
+      to: message.toRecipients,
+      cc: message.ccRecipients,
+      subject: message.subject,
+      messageId: message.internetMessageId,
+      sent: new Date(message.sentDateTime),
+      received: new Date(message.receivedDateTime),
+    }),
+  };
 }
 
 /**

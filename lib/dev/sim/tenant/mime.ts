@@ -87,6 +87,37 @@ function addressList(list: EmailAddress[]): string {
   return list.map(formatAddress).join(`,${CRLF}\t`);
 }
 
+/** What a received message's transport headers are built from. */
+export interface TransportHeaderInput {
+  from: EmailAddress;
+  to: EmailAddress[];
+  cc: EmailAddress[];
+  subject: string;
+  messageId: string;
+  sent: Date;
+  received: Date;
+}
+
+/**
+ * A received message's header block as the store keeps it (PidTagTransportMessageHeaders): the
+ * transport's trace line, then the message's own headers as they arrived (addresses folded and
+ * names encoded as in the MIME); the blank line that ends a header block is not part of it.
+ */
+export function transportHeaderBlock(input: TransportHeaderInput): string {
+  const subject = /^[\x20-\x7e]*$/.test(input.subject) ? input.subject : encodeHeaderWords(input.subject);
+  return [
+    `Received: from mail.sim.test (10.0.0.1) by exchange.sim.test with ESMTP; ${rfc5322Date(input.received)}`,
+    `From: ${formatAddress(input.from)}`,
+    ...(input.to.length > 0 ? [`To: ${addressList(input.to)}`] : []),
+    ...(input.cc.length > 0 ? [`CC: ${addressList(input.cc)}`] : []),
+    `Subject: ${subject}`,
+    `Date: ${rfc5322Date(input.sent)}`,
+    `Message-ID: ${input.messageId}`,
+    "MIME-Version: 1.0",
+    "",
+  ].join(CRLF);
+}
+
 function encodeSubject(input: MimeInput): string {
   if (/^[\x20-\x7e]*$/.test(input.subject)) return input.subject;
   if (input.subjectEncoding === "iso-8859-1") return encodeLatin1Word(input.subject);

@@ -67,6 +67,13 @@ export const P = {
   displayTo: tag(0x0e04, "string"),
   displayCc: tag(0x0e03, "string"),
   displayBcc: tag(0x0e02, "string"),
+  /**
+   * A received message's header block (PidTagTransportMessageHeaders), as its transport delivered
+   * it; Exchange keeps it on messages that arrived, not on drafts or on the mailbox's own sent
+   * items. The simulator computes it for every message that is not a draft, from the message's
+   * fields, and keeps it out of the export stream.
+   */
+  transportMessageHeaders: tag(0x007d, "string"),
 
   // --- attachments ---
   attachMethod: tag(0x3705, "int32"),
