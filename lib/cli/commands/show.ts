@@ -119,6 +119,8 @@ export function itemFields(meta: Record<string, unknown>): Array<[string, string
     if (!e) return undefined;
     return e.name && e.address ? `${e.name} <${e.address}>` : (e.name ?? e.address);
   };
+  const people = (v: unknown) =>
+    Array.isArray(v) && v.length > 0 ? v.map((p) => person(p) ?? "?").join(", ") : undefined;
   const recurrence = (v: unknown) => {
     const r = v as { pattern?: { type?: string; interval?: number }; range?: { type?: string } } | undefined;
     if (!r) return undefined;
@@ -157,6 +159,8 @@ export function itemFields(meta: Record<string, unknown>): Array<[string, string
         return [
           ["Subject", text(meta.subject)],
           ["From", person(meta.from)],
+          ["To", people(meta.toRecipients)],
+          ["Cc", people(meta.ccRecipients)],
           ["Received", text(meta.receivedDateTime)],
           [
             "State",

@@ -12,6 +12,7 @@ import { ArchiveLookupError } from "../../../lib/catalog-index/errors.js";
 import { messageMatches } from "../../../lib/catalog-index/search.js";
 import { treeOrder } from "../../../lib/cli/commands/ls.js";
 import { criteriaFrom } from "../../../lib/cli/commands/search.js";
+import { itemFields } from "../../../lib/cli/commands/show.js";
 import { formatTable, truncate } from "../../../lib/cli/format/output.js";
 import { actualBars, plannedBars, renderTimelineHtml } from "../../../lib/cli/timeline.js";
 
@@ -260,5 +261,26 @@ describe("format", () => {
     expect(formatTable(["A", "BB"], [["xyz", "1"]])).toBe("A    BB\nxyz  1\n");
     expect(truncate("abcdef", 4)).toBe("abc…");
     expect(truncate("abc", 4)).toBe("abc");
+  });
+});
+
+describe("itemFields (show of an item kept as its export stream)", () => {
+  it("shows mail's recipients with their addresses where the metadata has them, names otherwise", () => {
+    const fields = new Map(
+      itemFields({
+        kind: "mail",
+        subject: "Hi",
+        from: { emailAddress: { name: "Ann", address: "ann@x.test" } },
+        toRecipients: [
+          { emailAddress: { name: "Bo Li", address: "bo@x.test" } },
+          { emailAddress: { name: "Carol" } },
+        ],
+        isRead: true,
+      }),
+    );
+    expect(fields.get("From")).toBe("Ann <ann@x.test>");
+    expect(fields.get("To")).toBe("Bo Li <bo@x.test>, Carol");
+    expect(fields.has("Cc")).toBe(false);
+    expect(fields.get("State")).toBe("read, flag notFlagged");
   });
 });
