@@ -312,6 +312,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
                 indexedJob: outcome.jobId,
                 rebuilt: outcome.build.rebuilt,
                 reused: outcome.build.reused,
+                updated: outcome.build.updated,
                 puts: outcome.build.puts,
                 rows: outcome.build.rows,
               }

@@ -12,7 +12,7 @@ export const JOB1 = "2026-12-01T06-00-00Z-aaaa0001";
 export const JOB2 = "2026-12-02T06-00-00Z-aaaa0002";
 export const JOB3 = "2026-12-03T06-00-00Z-aaaa0003";
 
-const FOLDERS = [
+export const FOLDERS = [
   { id: "inbox", parentFolderId: "root", path: "Inbox", displayName: "Inbox" },
   { id: "fin", parentFolderId: "inbox", path: "Inbox/Finance", displayName: "Finance" },
   { id: "sent", parentFolderId: "root", path: "Sent Items", displayName: "Sent Items" },
@@ -74,16 +74,18 @@ export function item(m: number, i: number, v = 1): CatalogEntry {
 /** Catalog lines per part (small, so that a few items make many parts). */
 const PER_PART = 5;
 
-async function writeJob(
+/** A finalized job: each mailbox's lines (in parts of PER_PART per folder, in the order given) and its folder tree. */
+export async function writeJob(
   store: ObjectStore,
   jobId: string,
   endedAt: string,
   parts: Map<number, CatalogEntry[]>,
   mailboxes: number[],
+  folders: typeof FOLDERS = FOLDERS,
 ): Promise<void> {
   const archive = createArchive(store);
   for (const m of mailboxes) {
-    await archive.recordFolders(jobId, `mbx-${m}`, FOLDERS);
+    await archive.recordFolders(jobId, `mbx-${m}`, folders);
     const entries = parts.get(m) ?? [];
     const byFolder = new Map<string, CatalogEntry[]>();
     for (const e of entries) byFolder.set(e.folderId, [...(byFolder.get(e.folderId) ?? []), e]);

@@ -7,34 +7,43 @@
  * index (or none) in force, and a search falls back to scanning what no index covers.
  */
 import { createHash, randomUUID } from "node:crypto";
-import {
-  compareJobIds,
-  fromKeySegment,
-  mailboxCatalogPrefix,
-  parseCatalogPartKey,
-  searchSegmentKey,
-} from "../../archive/keys.js";
+import { type JobCatalog, listMailboxCatalog, readCatalogPart, readFolders } from "../../archive/catalog.js";
+import { compareJobIds, fromKeySegment, searchSegmentKey } from "../../archive/keys.js";
 import { FinalizedJobCache, listFinalizedJobs } from "../../archive/manifest.js";
-import { mailboxViewAt } from "../../archive/replay.js";
+import { jobReading, mailboxViewAt } from "../../archive/replay.js";
 import type { ObjectStore } from "../../archive/store.js";
 import { type ArchivedMailbox, mailboxesOf, requireJobs, resolveAt } from "../directory.js";
 import { SearchIndexDamagedError } from "../errors.js";
 import { completeMeta, lacksFields } from "../message-fields.js";
+import { CatalogDelta } from "./catalog-delta.js";
 import type { ReadCounter } from "./gzip-members.js";
 import {
   INDEX_FORMAT,
   INDEX_VERSION,
+  type IndexedMailbox,
   type IndexManifest,
   isCurrent,
   listIndexedJobs,
+  maskedRows,
   type OpenIndex,
   openIndex,
   readIndexManifest,
   writeIndexManifest,
 } from "./index-manifest.js";
 import { SEGMENT_REWRITE_AFTER_DAYS } from "./index-retention.js";
-import { encodeSegment, type SegmentMailbox } from "./segment.js";
-import { type IndexRow, rowOf } from "./terms.js";
+import { matchingRows, readRows } from "./query.js";
+import {
+  encodeSegment,
+  idKey,
+  lookupIds,
+  readSegmentMasks,
+  type SegmentMailbox,
+  type SegmentMask,
+} from "./segment.js";
+import { type IndexRow, rowOf, type TermTest } from "./terms.js";
+
+/** Catalog parts read at once while a mailbox's later jobs are applied (S3 GETs in flight). */
+const READ_WINDOW = 16;
 
 export interface BuildIndexOptions {
   /** The point in time: `latest` (default), a finalized job id, or a date (as `--at`). */
@@ -65,48 +74,55 @@ export interface BuildIndexResult {
   key?: string;
   /** Mailboxes whose rows were kept from the previous index. */
   reused: number;
-  /** Mailboxes replayed into new segments. */
+  /** Mailboxes replayed whole into new segments. */
   rebuilt: number;
+  /** Mailboxes updated per changed line: their changed rows in the build's segment of changes. */
+  updated: number;
   /** Mailboxes left out (damage in their catalog: a search scans them, and reports the damage). */
   uncovered: string[];
   segmentsWritten: number;
+  /** Segments of changes merged into one by this build (0: none). */
+  merged: number;
   /** Objects written (segments and the manifest). */
   puts: number;
+  /** Rows written. */
   rows: number;
+  /** Ranged reads of the index (the catalog's reads not counted). */
+  reads: ReadCounter;
 }
 
-/**
- * What a mailbox's view at the job is made of: the parts of each counted job (finalized, parts
- * of finalized jobs never change) and the content of the last folders record (written every
- * job, mostly unchanged: its header's SHA-256, or the whole record's for format 1).
- */
-async function catalogMake(
+/** A mailbox's catalog up to the job: its counted jobs and what its view is made of. */
+interface MailboxCatalog {
+  /** The counted jobs' catalogs (parts in replay order), in time order. */
+  jobs: JobCatalog[];
+  /**
+   * What the view is made of: the parts of each counted job (finalized, parts of finalized jobs
+   * never change) and the content of the last folders record (written every job, mostly
+   * unchanged: its header's SHA-256, or the whole record's for format 1).
+   */
+  make: string[];
+}
+
+async function mailboxCatalog(
   store: ObjectStore,
   mailboxId: string,
   counted: (jobId: string) => boolean,
-): Promise<string[]> {
-  const parts = new Map<string, number>();
-  let folders: { jobId: string; key: string; size: number } | undefined;
-  for await (const { key, size } of store.list(mailboxCatalogPrefix(mailboxId))) {
-    const part = parseCatalogPartKey(key);
-    if (part) {
-      if (counted(part.jobId)) parts.set(part.jobId, (parts.get(part.jobId) ?? 0) + 1);
-      continue;
-    }
-    const m = /\/job=([^/]+)\/folders\.jsonl$/.exec(key);
-    const jobId = m ? fromKeySegment(m[1]!) : undefined;
-    if (jobId && counted(jobId) && (!folders || compareJobIds(jobId, folders.jobId) > 0)) {
-      folders = { jobId, key, size };
-    }
-  }
-  const make = [...parts.entries()].sort(([a], [b]) => compareJobIds(a, b)).map(([j, n]) => `${j}:${n}`);
-  if (folders) make.push(`folders:${await foldersHash(store, folders.key, folders.size)}`);
-  return make;
+): Promise<MailboxCatalog> {
+  const jobs = (await listMailboxCatalog(store, mailboxId)).filter((j) => counted(j.jobId));
+  const make = jobs.filter((j) => j.parts.length > 0).map((j) => `${j.jobId}:${j.parts.length}`);
+  const folders = newestFolders(jobs);
+  if (folders) make.push(`folders:${await foldersHash(store, folders)}`);
+  return { jobs, make };
 }
 
-async function foldersHash(store: ObjectStore, key: string, size: number): Promise<string> {
+/** The key of the newest folders record among the jobs. */
+function newestFolders(jobs: readonly JobCatalog[]): string | undefined {
+  return jobs.findLast((j) => j.foldersKey !== undefined)?.foldersKey;
+}
+
+async function foldersHash(store: ObjectStore, key: string): Promise<string> {
   const head = await store.getBytes(key).catch(() => undefined);
-  if (!head) return `missing-${size}`;
+  if (!head) return "missing";
   const first = head.subarray(0, Math.max(0, head.indexOf(0x0a))).toString("utf8");
   const recorded = /"sha256":"([0-9a-f]{64})"/.exec(first)?.[1];
   return recorded ?? createHash("sha256").update(head).digest("hex");
@@ -147,62 +163,131 @@ export async function buildSearchIndex(
   const rowsPerSegment = Math.max(1, Math.min(opts.rowsPerSegment ?? 250_000, 2_000_000));
   const concurrency = Math.max(1, Math.min(opts.concurrency ?? 8, 64));
   const counter: ReadCounter = { reads: 0, bytes: 0 };
+  const now = (opts.now ?? new Date()).getTime();
 
   // The newest current index up to the job: its mailboxes' rows may be kept.
   const indexed = (await listIndexedJobs(store)).filter((j) => compareJobIds(j, jobId) <= 0);
   const previousManifest = await newestCurrent(store, indexed, finalized);
-  const previous = previousManifest ? await openQuietly(store, previousManifest, counter) : undefined;
+  let previous = previousManifest ? await openQuietly(store, previousManifest, counter) : undefined;
   const result: BuildIndexResult = {
     jobId,
     reused: 0,
     rebuilt: 0,
+    updated: 0,
     uncovered: [],
     segmentsWritten: 0,
+    merged: 0,
     puts: 0,
     rows: 0,
+    reads: counter,
   };
 
-  const cache = new FinalizedJobCache();
-  const makes = new Map<string, string[]>();
+  // Each mailbox: kept as it is, updated per changed line (a delta), or replayed whole.
+  const catalogs = new Map<string, MailboxCatalog>();
   const rebuild: ArchivedMailbox[] = [];
+  const update: ArchivedMailbox[] = [];
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < mailboxes.length) {
         const mailbox = mailboxes[next++]!;
-        const make = await catalogMake(store, mailbox.mailboxId, (j) => counted.has(j));
-        makes.set(mailbox.mailboxId, make);
+        const catalog = await mailboxCatalog(store, mailbox.mailboxId, (j) => counted.has(j));
+        catalogs.set(mailbox.mailboxId, catalog);
         const kept = previous?.mailboxes.get(mailbox.mailboxId);
-        if (!kept || !sameMake(kept.mailbox.catalog, make)) rebuild.push(mailbox);
+        if (kept && sameMake(kept.mailbox.catalog, catalog.make)) continue;
+        if (kept && previous && updatable(previous, kept, catalog, previousManifest!.jobId))
+          update.push(mailbox);
+        else rebuild.push(mailbox);
       }
     }),
   );
-  if (previousManifest?.jobId === jobId && rebuild.length === 0) {
+  if (previousManifest?.jobId === jobId && rebuild.length === 0 && update.length === 0) {
     return { ...result, reused: mailboxes.length };
   }
-  const now = (opts.now ?? new Date()).getTime();
-  if (previous) rebuild.push(...sparseSegmentMailboxes(previous, rebuild, mailboxes, now));
+  if (previous) {
+    for (const m of staleSegmentMailboxes(previous, rebuild, mailboxes, now)) {
+      const u = update.indexOf(m);
+      if (u >= 0) update.splice(u, 1);
+      rebuild.push(m);
+    }
+  }
   rebuild.sort((a, b) => compareJobIds(a.mailboxId, b.mailboxId));
+  update.sort((a, b) => compareJobIds(a.mailboxId, b.mailboxId));
 
-  // Replay the changed mailboxes, a few at once, into segments of about rowsPerSegment rows.
-  const newSegments: IndexManifest["segments"] = [];
   // Segment keys of this build: new ones, so that a crash never leaves a manifest naming bytes
   // another build replaced.
   const build = `${new Date(now).toISOString().replace(/[-:.]/g, "")}-${randomUUID().slice(0, 8)}`;
+  let written = 0;
+  const writeSegment = async (
+    segMailboxes: SegmentMailbox[],
+    rows: IndexRow[],
+    masks: SegmentMask[] = [],
+  ): Promise<IndexManifest["segments"][number]> => {
+    const key = searchSegmentKey(jobId, build, written++);
+    const encoded = encodeSegment(jobId, segMailboxes, rows, undefined, masks);
+    await store.put(key, encoded.bytes, { contentType: "application/gzip" });
+    result.segmentsWritten++;
+    result.puts++;
+    result.rows += encoded.rows;
+    return { key, directory: encoded.directory, rows: encoded.rows, exclude: [] };
+  };
+
+  // Too many segments of changes (or one about to expire): fold them into one, first.
+  let segments: IndexManifest["segments"] = previousManifest ? [...previousManifest.segments] : [];
+  if (previous && mustMerge(previous, update.length > 0, now)) {
+    const merged = await mergeDeltas(store, previous, counter);
+    const ref = { ...(await writeSegment(merged.mailboxes, merged.rows, merged.masks)), delta: true };
+    segments = [...segments.filter((s) => !s.delta), ref];
+    result.merged = merged.segments;
+    previous = await openIndex(store, { ...previousManifest!, segments }, counter);
+  }
+
+  // Updated mailboxes: their rows changed since the index, and masks on their older rows.
+  const uncovered = new Set<string>();
+  const delta = { mailboxes: [] as SegmentMailbox[], rows: [] as IndexRow[], masks: [] as SegmentMask[] };
+  const cache = new FinalizedJobCache();
+  for (let i = 0; i < update.length; i += concurrency) {
+    const batch = update.slice(i, i + concurrency);
+    const changes = await Promise.all(
+      batch.map((m) =>
+        mailboxChanges(
+          store,
+          previous!,
+          m.mailboxId,
+          catalogs.get(m.mailboxId)!,
+          previousManifest!.jobId,
+          cache,
+          counter,
+        ),
+      ),
+    );
+    for (const [k, change] of changes.entries()) {
+      const mailboxId = batch[k]!.mailboxId;
+      if (change === "damaged") {
+        uncovered.add(mailboxId);
+        continue;
+      }
+      if (change === "whole") {
+        rebuild.push(batch[k]!);
+        continue;
+      }
+      delta.mailboxes.push({ mailboxId, catalog: catalogs.get(mailboxId)!.make, rows: change.rows.length });
+      for (const row of change.rows) delta.rows.push(row);
+      delta.masks.push(...change.masks);
+      result.updated++;
+    }
+  }
+  rebuild.sort((a, b) => compareJobIds(a.mailboxId, b.mailboxId));
+
+  // Replay the other changed mailboxes, a few at once, into segments of about rowsPerSegment rows.
+  const newSegments: IndexManifest["segments"] = [];
   let pending: { mailboxes: SegmentMailbox[]; rows: IndexRow[] } = { mailboxes: [], rows: [] };
   const flush = async () => {
     if (pending.mailboxes.length === 0) return;
     const { mailboxes: segMailboxes, rows } = pending;
     pending = { mailboxes: [], rows: [] };
-    const key = searchSegmentKey(jobId, build, newSegments.length);
-    const encoded = encodeSegment(jobId, segMailboxes, rows);
-    newSegments.push({ key, directory: encoded.directory, rows: encoded.rows, exclude: [] });
-    await store.put(key, encoded.bytes, { contentType: "application/gzip" });
-    result.segmentsWritten++;
-    result.puts++;
-    result.rows += encoded.rows;
+    newSegments.push(await writeSegment(segMailboxes, rows));
   };
-  const uncovered = new Set<string>();
   for (let i = 0; i < rebuild.length; i += concurrency) {
     const batch = rebuild.slice(i, i + concurrency);
     const views = await Promise.all(batch.map((m) => mailboxRows(store, m.mailboxId, jobId, cache)));
@@ -212,30 +297,33 @@ export async function buildSearchIndex(
         uncovered.add(mailboxId);
         continue;
       }
-      pending.mailboxes.push({ mailboxId, catalog: makes.get(mailboxId)!, rows: rows.length });
+      pending.mailboxes.push({ mailboxId, catalog: catalogs.get(mailboxId)!.make, rows: rows.length });
       for (const row of rows) pending.rows.push(row);
       result.rebuilt++;
       if (pending.rows.length >= rowsPerSegment) await flush();
     }
   }
   await flush();
+  if (delta.mailboxes.length > 0) {
+    newSegments.push({ ...(await writeSegment(delta.mailboxes, delta.rows, delta.masks)), delta: true });
+  }
 
-  // Previous segments stay, less the mailboxes rebuilt, left out or gone; empty ones are dropped.
-  const rebuilt = new Set(rebuild.map((m) => m.mailboxId));
+  // Previous segments stay, less the mailboxes replayed, left out or gone; empty ones are dropped.
+  const replaced = new Set([...rebuild.map((m) => m.mailboxId), ...uncovered]);
   const known = new Set(mailboxes.map((m) => m.mailboxId));
   const kept: IndexManifest["segments"] = [];
-  if (previous && previousManifest) {
-    for (const [s, ref] of previousManifest.segments.entries()) {
+  if (previous) {
+    for (const [s, ref] of segments.entries()) {
       const exclude = new Set(ref.exclude);
       let live = 0;
-      for (const [mailboxId, where] of previous.mailboxes) {
-        if (where.segment !== s) continue;
-        if (rebuilt.has(mailboxId) || !known.has(mailboxId)) exclude.add(mailboxId);
+      for (const line of previous.lines[s]!) {
+        if (exclude.has(line.mailboxId)) continue;
+        if (replaced.has(line.mailboxId) || !known.has(line.mailboxId)) exclude.add(line.mailboxId);
         else live++;
       }
       if (live > 0) kept.push({ ...ref, exclude: [...exclude].sort() });
     }
-    result.reused = mailboxes.length - rebuild.length;
+    result.reused = mailboxes.length - rebuild.length - result.updated - uncovered.size;
   }
   result.uncovered = [...uncovered].sort();
   const manifest: IndexManifest = {
@@ -251,30 +339,228 @@ export async function buildSearchIndex(
 }
 
 /**
- * Segments less than half of whose rows still count after this build are folded into the new
- * ones (their live mailboxes replayed too), so that searches do not keep reading the
- * dictionaries of mostly dead segments; and so are segments older than
+ * Whether a changed mailbox can be updated per changed line: every segment holding its rows has
+ * the item-id lookup (version 2), and its catalog up to the index's job is what the index was
+ * built from (only later jobs added parts; an expired or late part means a replay).
+ */
+function updatable(
+  index: OpenIndex,
+  kept: IndexedMailbox,
+  catalog: MailboxCatalog,
+  indexJob: string,
+): boolean {
+  if (!kept.segments.every((s) => index.segments[s]!.directory.ids)) return false;
+  const before = catalog.make.filter(
+    (m) => !m.startsWith("folders:") && compareJobIds(m.slice(0, m.lastIndexOf(":")), indexJob) <= 0,
+  );
+  const was = kept.mailbox.catalog.filter((m) => !m.startsWith("folders:"));
+  return sameMake(before, was);
+}
+
+/** The rows a mailbox's later jobs wrote and the masks on its older rows; or why it cannot be. */
+async function mailboxChanges(
+  store: ObjectStore,
+  index: OpenIndex,
+  mailboxId: string,
+  catalog: MailboxCatalog,
+  indexJob: string,
+  cache: FinalizedJobCache,
+  counter: ReadCounter,
+): Promise<{ rows: IndexRow[]; masks: SegmentMask[] } | "whole" | "damaged"> {
+  const later = catalog.jobs.filter((j) => compareJobIds(j.jobId, indexJob) > 0);
+  const earlier = catalog.jobs.filter((j) => compareJobIds(j.jobId, indexJob) <= 0);
+  // Rows carry their folder's path: a tree whose paths changed is replayed whole.
+  const trees = await folderPaths(
+    store,
+    mailboxId,
+    newestFolders(earlier),
+    newestFolders(catalog.jobs),
+    cache,
+  );
+  if (trees === "damaged") return "damaged";
+  if (!trees) return "whole";
+  const delta = new CatalogDelta();
+  for (const job of later) {
+    const { applyResets, requireHeader } = await jobReading(store, mailboxId, job.jobId, cache);
+    for (let i = 0; i < job.parts.length; i += READ_WINDOW) {
+      const reads = await Promise.all(
+        job.parts
+          .slice(i, i + READ_WINDOW)
+          .map((part) => readCatalogPart(store, part.key, { requireHeader })),
+      );
+      for (const read of reads) {
+        // As the whole replay does: a damaged line leaves the mailbox to the scan.
+        if (read.errors.length > 0) return "damaged";
+        for (const entry of read.entries) delta.apply(entry, job.jobId, applyResets);
+      }
+    }
+  }
+  const masks = await masksOf(store, index, mailboxId, delta, trees, counter);
+  const rows: IndexRow[] = [];
+  for (const stored of delta.messages()) {
+    const msg = lacksFields(stored.meta) ? { ...stored, meta: await completeMeta(store, stored) } : stored;
+    rows.push(rowOf(mailboxId, trees(msg.folderId), msg));
+  }
+  return { rows, masks };
+}
+
+/**
+ * The path rows show for a folder, when the tree as of the index and the newest one give every
+ * folder the same path (else undefined: rows of the index would show old paths).
+ */
+async function folderPaths(
+  store: ObjectStore,
+  mailboxId: string,
+  before: string | undefined,
+  after: string | undefined,
+  cache: FinalizedJobCache,
+): Promise<((folderId: string) => string) | undefined | "damaged"> {
+  const read = async (key: string | undefined) => {
+    if (!key) return new Map<string, string>();
+    const jobOfKey = /\/job=([^/]+)\/folders\.jsonl$/.exec(key)?.[1];
+    const { requireHeader } = await jobReading(store, mailboxId, fromKeySegment(jobOfKey ?? ""), cache);
+    const folders = await readFolders(store, key, { requireHeader });
+    if (folders.errors.length > 0) return undefined;
+    return new Map<string, string>(folders.entries.map((f) => [f.folderId, f.path ?? f.folderId]));
+  };
+  const [old, now] = await Promise.all([read(before), before === after ? null : read(after)]);
+  if (!old || now === undefined) return "damaged";
+  const paths = now ?? old;
+  for (const id of new Set([...old.keys(), ...paths.keys()])) {
+    if ((old.get(id) ?? id) !== (paths.get(id) ?? id)) return undefined;
+  }
+  return (folderId) => paths.get(folderId) ?? folderId;
+}
+
+/**
+ * The mailbox's rows in the index that the later jobs replaced or removed: its items looked up in
+ * each segment holding its rows (item-id lookup), and for a folder enumerated afresh every row in
+ * it (its path's posting list, then the rows themselves for their folder ids).
+ */
+async function masksOf(
+  store: ObjectStore,
+  index: OpenIndex,
+  mailboxId: string,
+  delta: CatalogDelta,
+  path: (folderId: string) => string,
+  counter: ReadCounter,
+): Promise<SegmentMask[]> {
+  const ids = delta.touchedIds().map((id) => [mailboxId, id] as const);
+  const chain = index.mailboxes.get(mailboxId)!.segments;
+  return Promise.all(
+    chain.map(async (s) => {
+      const seg = index.segments[s]!;
+      const already = new Set(index.masked[s]!.get(mailboxId) ?? []);
+      const rows = new Set<number>();
+      const found = await lookupIds(store, seg.key, seg.directory, ids, counter);
+      for (const [, id] of ids) {
+        const at = found.get(idKey(mailboxId, id));
+        if (at && !already.has(at.row) && delta.masks(id, at.folderId)) rows.add(at.row);
+      }
+      if (delta.resets.size > 0) {
+        const lower = new Set([...delta.resets].map((f) => path(f).toLowerCase()));
+        const tests: TermTest[] = [
+          { field: "m", accepts: (t) => t === mailboxId },
+          { field: "f", accepts: (t) => lower.has(t) },
+        ];
+        const candidates = (await matchingRows(store, seg, tests, {}, counter)).filter(
+          (n) => !already.has(n),
+        );
+        const read = await readRows(store, seg, candidates, counter);
+        read.forEach((row, i) => {
+          if (delta.resets.has(row.msg.folderId)) rows.add(candidates[i]!);
+        });
+      }
+      return { segment: seg.key, mailboxId, rows: [...rows].sort((a, b) => a - b) };
+    }),
+  );
+}
+
+/** Segments of changes at most (a search reads each); one more and the build merges them. */
+export const MAX_DELTA_SEGMENTS = 8;
+
+/**
+ * Whether the index's segments of changes are to be merged into one before this build: one more
+ * would pass MAX_DELTA_SEGMENTS, or one is older than the rewrite age (the lifecycle rule would
+ * expire it).
+ */
+function mustMerge(index: OpenIndex, adding: boolean, now: number): boolean {
+  const deltas = index.manifest.segments.filter((s) => s.delta);
+  if (deltas.length === 0) return false;
+  return deltas.length + (adding ? 1 : 0) > MAX_DELTA_SEGMENTS || deltas.some((s) => isOld(s.key, now));
+}
+
+const isOld = (key: string, now: number) =>
+  now - (segmentBuiltAt(key) ?? 0) > SEGMENT_REWRITE_AFTER_DAYS * 86_400_000;
+
+/**
+ * The index's segments of changes as one: their counted rows (read whole: what changed since the
+ * mailboxes were last replayed, not the mailboxes), each mailbox's newest line, and their masks
+ * on the other segments.
+ */
+async function mergeDeltas(
+  store: ObjectStore,
+  index: OpenIndex,
+  counter: ReadCounter,
+): Promise<{ mailboxes: SegmentMailbox[]; rows: IndexRow[]; masks: SegmentMask[]; segments: number }> {
+  const refs = index.manifest.segments;
+  const merged = new Set(refs.flatMap((r, s) => (r.delta ? [s] : [])));
+  const rows: IndexRow[] = [];
+  const lines = new Map<string, SegmentMailbox>();
+  const masks = new Map<string, SegmentMask>();
+  for (const s of merged) {
+    const seg = index.segments[s]!;
+    const exclude = new Set(refs[s]!.exclude);
+    for (const line of index.lines[s]!) if (!exclude.has(line.mailboxId)) lines.set(line.mailboxId, line);
+    const masked = new Set(maskedRows(index, s));
+    const all = Array.from({ length: seg.directory.rows }, (_, n) => n).filter((n) => !masked.has(n));
+    for (const row of await readRows(store, seg, all, counter)) if (!exclude.has(row.m)) rows.push(row);
+    for (const mask of await readSegmentMasks(store, seg.key, seg.directory, counter)) {
+      const target = refs.findIndex((r) => r.key === mask.segment);
+      if (target < 0 || merged.has(target)) continue;
+      const id = `${mask.segment}\n${mask.mailboxId}`;
+      const known = masks.get(id);
+      masks.set(id, {
+        ...mask,
+        rows: [...new Set([...(known?.rows ?? []), ...mask.rows])].sort((a, b) => a - b),
+      });
+    }
+  }
+  const count = new Map<string, number>();
+  for (const row of rows) count.set(row.m, (count.get(row.m) ?? 0) + 1);
+  const mailboxes = [...lines.values()].map((l) => ({ ...l, rows: count.get(l.mailboxId) ?? 0 }));
+  return { mailboxes, rows, masks: [...masks.values()], segments: merged.size };
+}
+
+/**
+ * Segments of whole views less than half of whose rows still count after this build are folded
+ * into the new ones (their live mailboxes replayed too), so that searches do not keep reading
+ * the dictionaries of mostly dead segments; and so are segments older than
  * SEGMENT_REWRITE_AFTER_DAYS (or of unknown age), before the lifecycle rule expires them.
  * Returns the mailboxes to replay besides `rebuild`.
  */
-function sparseSegmentMailboxes(
+function staleSegmentMailboxes(
   previous: OpenIndex,
   rebuild: readonly ArchivedMailbox[],
   mailboxes: readonly ArchivedMailbox[],
   now: number,
 ): ArchivedMailbox[] {
   const leaving = new Set(rebuild.map((m) => m.mailboxId));
+  const refs = previous.manifest.segments;
   const liveRows = previous.segments.map(() => 0);
-  for (const [mailboxId, where] of previous.mailboxes) {
-    if (!leaving.has(mailboxId)) liveRows[where.segment]! += where.mailbox.rows;
+  for (const [s, lines] of previous.lines.entries()) {
+    const exclude = new Set(refs[s]!.exclude);
+    for (const line of lines) {
+      if (exclude.has(line.mailboxId) || leaving.has(line.mailboxId)) continue;
+      liveRows[s]! += line.rows - (previous.masked[s]!.get(line.mailboxId)?.length ?? 0);
+    }
   }
-  const old = (key: string) => now - (segmentBuiltAt(key) ?? 0) > SEGMENT_REWRITE_AFTER_DAYS * 86_400_000;
-  const sparse = new Set(
-    previous.segments.flatMap((seg, s) => (liveRows[s]! * 2 < seg.directory.rows || old(seg.key) ? [s] : [])),
+  const stale = new Set(
+    refs.flatMap((ref, s) => (!ref.delta && (liveRows[s]! * 2 < ref.rows || isOld(ref.key, now)) ? [s] : [])),
   );
   return mailboxes.filter((m) => {
     const where = previous.mailboxes.get(m.mailboxId);
-    return where !== undefined && sparse.has(where.segment) && !leaving.has(m.mailboxId);
+    return (where?.segments.some((s) => stale.has(s)) ?? false) && !leaving.has(m.mailboxId);
   });
 }
 

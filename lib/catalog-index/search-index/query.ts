@@ -40,6 +40,18 @@ export function union(lists: number[][]): number[] {
   return level[0]!;
 }
 
+/** The rows of `a` not in `b` (both ascending). */
+export function withoutRows(a: readonly number[], b: readonly number[]): number[] {
+  if (b.length === 0) return a as number[];
+  const out: number[] = [];
+  let j = 0;
+  for (const x of a) {
+    while (j < b.length && b[j]! < x) j++;
+    if (j >= b.length || b[j] !== x) out.push(x);
+  }
+  return out;
+}
+
 /** Intersection of sorted lists. */
 function intersect(a: readonly number[], b: readonly number[]): number[] {
   const out: number[] = [];

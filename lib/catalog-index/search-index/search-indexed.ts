@@ -9,8 +9,8 @@ import type { ObjectStore } from "../../archive/store.js";
 import type { ArchivedMailbox } from "../directory.js";
 import type { SearchCriteria, SearchHit } from "../search-criteria.js";
 import type { ReadCounter } from "./gzip-members.js";
-import { isCurrent, type OpenIndex, openIndex, readIndexManifest } from "./index-manifest.js";
-import { matchingRows, newestRows, readRows, type SegmentHits } from "./query.js";
+import { isCurrent, maskedRows, type OpenIndex, openIndex, readIndexManifest } from "./index-manifest.js";
+import { matchingRows, newestRows, readRows, type SegmentHits, withoutRows } from "./query.js";
 import { type TermTest, termTests } from "./terms.js";
 
 export interface IndexedAnswer {
@@ -62,11 +62,11 @@ export async function searchIndexed(
   const wanted = index.segments.map(() => new Set<string>());
   const live = index.segments.map(() => 0);
   for (const [mailboxId, where] of index.mailboxes) {
-    live[where.segment]!++;
+    for (const s of where.segments) live[s]!++;
     if (!byId.has(mailboxId)) continue;
     covered.add(mailboxId);
-    rows += where.mailbox.rows;
-    wanted[where.segment]!.add(mailboxId);
+    rows += where.rows;
+    for (const s of where.segments) wanted[s]!.add(mailboxId);
   }
   const answer: IndexedAnswer = { covered, hits: [], total: 0, rows, segments: 0, reads: counter };
   const matched: SegmentHits[] = [];
@@ -78,7 +78,9 @@ export async function searchIndexed(
       // Every row of the segment counts unless some of its mailboxes are excluded or not searched.
       const all = mine.size === live[s] && index.manifest.segments[s]!.exclude.length === 0;
       const mailboxTest: TermTest[] = all ? [] : [{ field: "m", accepts: (t) => mine.has(t) }];
-      const ids = await matchingRows(store, seg, [...mailboxTest, ...tests], criteria, counter);
+      const matching = await matchingRows(store, seg, [...mailboxTest, ...tests], criteria, counter);
+      // Rows a later segment masks (the item changed, moved or removed since) do not count.
+      const ids = withoutRows(matching, maskedRows(index, s));
       answer.total += ids.length;
       matched.push({ seg, ids });
     }),

@@ -24,7 +24,7 @@ export async function indexCommand(opts: IndexCommandOptions, io: CommandIO = pr
     if (opts.json) writeJson(io.out, { ...result, seconds });
     else {
       const what = result.key
-        ? `${result.rebuilt} mailboxes indexed (${result.rows} items, ${result.segmentsWritten} segments), ${result.reused} kept from the previous index, ${result.puts} objects written`
+        ? `${result.rebuilt} mailboxes indexed, ${result.updated} updated per changed item (${result.rows} items, ${result.segmentsWritten} segments), ${result.reused} kept from the previous index, ${result.puts} objects written`
         : `already current (${result.reused} mailboxes), nothing written`;
       io.out.write(`search index as of job ${result.jobId}: ${what} in ${seconds.toFixed(2)} s\n`);
       if (result.uncovered.length > 0) {

@@ -42,6 +42,7 @@ import {
   JOB3,
   writeFirstJob,
   writeIdleJob,
+  writeJob,
   writeSecondJob,
 } from "../../support/search-archive.js";
 
@@ -89,7 +90,7 @@ describe("a search index segment", () => {
     expect(lines[0]).toMatchObject({
       kind: "segment",
       format: "mailstream.search-segment",
-      version: 1,
+      version: 2,
       rows: 1500,
     });
     expect(lines[1]).toMatchObject({ kind: "mailbox", mailboxId: "mbx-0" });
@@ -144,8 +145,17 @@ describe("searching with the index", () => {
     expect(first).toMatchObject({ jobId: JOB1, rebuilt: 2, reused: 0, segmentsWritten: 1, puts: 2 });
     await writeSecondJob(store);
     const second = await buildSearchIndex(store, { rowsPerSegment: 30 });
-    // Mailbox 1 is unchanged (its folders record written again, the same): its rows stay.
-    expect(second).toMatchObject({ jobId: JOB2, rebuilt: 2, reused: 1, segmentsWritten: 2, puts: 3 });
+    // Mailbox 1 is unchanged (its folders record written again, the same): its rows stay. Mailbox
+    // 0 changed 3 items and gained one: a segment of changes holds those 3 rows, masking 3 old ones.
+    expect(second).toMatchObject({
+      jobId: JOB2,
+      rebuilt: 1,
+      updated: 1,
+      reused: 1,
+      segmentsWritten: 2,
+      puts: 3,
+      rows: 40 + 3,
+    });
     for (const at of [JOB1, JOB2]) {
       for (const c of CRITERIA) {
         for (const limit of [undefined, 0, 3, 10]) {
@@ -157,7 +167,12 @@ describe("searching with the index", () => {
       }
     }
     const job2 = await readIndexManifest(store, JOB2);
-    expect(job2?.segments.map((s) => s.exclude)).toEqual([["mbx-0"], [], []]);
+    expect(job2?.version).toBe(2);
+    expect(job2?.segments.map((s) => [s.exclude, s.delta ?? false])).toEqual([
+      [[], false],
+      [[], false],
+      [[], true],
+    ]);
   });
 
   it("writes only its manifest for a job that changed nothing, and nothing when current", async () => {
@@ -178,12 +193,18 @@ describe("searching with the index", () => {
     const store = new MemoryObjectStore();
     await writeFirstJob(store, 40, 10);
     await buildSearchIndex(store);
-    await writeSecondJob(store);
-    // Mailbox 0 (50 of the segment's 90 rows) changed: mailbox 1's 40 rows are replayed with it.
-    expect(await buildSearchIndex(store)).toMatchObject({ rebuilt: 3, reused: 0, segmentsWritten: 1 });
-    const manifest = await readIndexManifest(store, JOB2);
+    // Job 2 changes 46 of mailbox 0's 50 items: 46 of the segment's 90 rows are masked.
+    const changed = Array.from({ length: 46 }, (_, i) => item(0, i, 2));
+    await writeJob(store, JOB2, "2026-12-02T07:00:00.000Z", new Map([[0, changed]]), [0, 1]);
+    expect(await buildSearchIndex(store)).toMatchObject({ updated: 1, reused: 1, rows: 46 });
+    expect((await searchBoth(store, { to: "megan" }, JOB2)).indexed.index?.segments).toBe(2);
+    // The next build replays the live mailboxes of the sparse segment (mailbox 1's 40 rows with
+    // mailbox 0): the segment of changes, its rows all of mailbox 0, goes with it.
+    await writeJob(store, JOB3, "2026-12-03T07:00:00.000Z", new Map(), [0, 1]);
+    expect(await buildSearchIndex(store)).toMatchObject({ rebuilt: 2, reused: 0, segmentsWritten: 1 });
+    const manifest = await readIndexManifest(store, JOB3);
     expect(manifest?.segments).toHaveLength(1);
-    const { indexed, scanned } = await searchBoth(store, { to: "megan" }, JOB2);
+    const { indexed, scanned } = await searchBoth(store, { to: "megan" }, JOB3);
     expect(indexed.index?.segments).toBe(1);
     expect(answer(indexed)).toEqual(answer(scanned));
   });
@@ -203,7 +224,8 @@ describe("searching with the index", () => {
     // Past the rewrite age: replayed into a new segment, and the manifest no longer names the old one.
     await writeIdleJob(store);
     const old = new Date(built.getTime() + (SEGMENT_REWRITE_AFTER_DAYS + 1) * 86_400_000);
-    expect(await buildSearchIndex(store, { now: old })).toMatchObject({ jobId: JOB3, reused: 2, rebuilt: 1 });
+    // (Mailbox 0's rows of job 2's changes went with it: no segment holds a row of it any more.)
+    expect(await buildSearchIndex(store, { now: old })).toMatchObject({ jobId: JOB3, reused: 1, rebuilt: 2 });
     const segments = (await readIndexManifest(store, JOB3))!.segments;
     expect(segments.map((s) => s.key)).not.toContain(first!.key);
     expect(

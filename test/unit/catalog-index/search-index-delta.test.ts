@@ -1,0 +1,252 @@
+/**
+ * The search index built per changed line (index version 2): a build after a job writes only the
+ * rows that job added or changed, masks the older rows of the items it changed, moved or removed,
+ * and every search equals the scan of the catalog, job after job, through moves in either part
+ * order, deletions, folders enumerated afresh, a renamed folder (its mailboxes replayed whole),
+ * and the merges that keep the segments of changes at MAX_DELTA_SEGMENTS at most.
+ */
+import { describe, expect, it } from "vitest";
+import { MemoryObjectStore } from "../../../lib/archive/memory-store.js";
+import type { ObjectStore } from "../../../lib/archive/store.js";
+import type { CatalogEntry } from "../../../lib/backup/ports.js";
+import { mailboxesOf, requireJobs } from "../../../lib/catalog-index/directory.js";
+import { searchArchive } from "../../../lib/catalog-index/search.js";
+import { buildSearchIndex, MAX_DELTA_SEGMENTS } from "../../../lib/catalog-index/search-index/build.js";
+import { CatalogDelta } from "../../../lib/catalog-index/search-index/catalog-delta.js";
+import { readIndexManifest } from "../../../lib/catalog-index/search-index/index-manifest.js";
+import {
+  encodeSegment,
+  idKey,
+  lookupIds,
+  readDirectory,
+  readSegmentMasks,
+} from "../../../lib/catalog-index/search-index/segment.js";
+import { rowOf } from "../../../lib/catalog-index/search-index/terms.js";
+import { CRITERIA, FOLDERS, item, writeJob } from "../../support/search-archive.js";
+
+const jobId = (k: number) =>
+  `2026-12-${String(k).padStart(2, "0")}T06-00-00Z-aaaa00${String(k).padStart(2, "0")}`;
+const endedAt = (k: number) => `2026-12-${String(k).padStart(2, "0")}T07:00:00.000Z`;
+
+const upsert = (m: number, i: number, v: number, folderId: string): CatalogEntry => ({
+  ...(item(m, i, v) as Extract<CatalogEntry, { kind: "upsert" }>),
+  folderId,
+});
+
+describe("a catalog delta (what later jobs did, without the earlier state)", () => {
+  it("masks an older row by item and folder exactly as the replay would drop it", () => {
+    const d = new CatalogDelta();
+    const j = "job";
+    // Moved: removed from its old folder, written in the new one (parts in either order).
+    d.apply({ kind: "removed", messageId: "a", folderId: "inbox" }, j, true);
+    d.apply(upsert(0, 1, 2, "fin") as CatalogEntry, j, true);
+    // Removed from a folder the index may or may not hold it in.
+    d.apply({ kind: "removed", messageId: "b", folderId: "sent" }, j, true);
+    // Written, then removed from another folder (a stale removal): it stays.
+    d.apply(upsert(0, 2, 2, "inbox"), j, true);
+    d.apply({ kind: "removed", messageId: "m0-item2", folderId: "sent" }, j, true);
+    // Written, then removed from its folder: gone.
+    d.apply(upsert(0, 3, 2, "inbox"), j, true);
+    d.apply({ kind: "removed", messageId: "m0-item3", folderId: "inbox" }, j, true);
+    // A reset that a failed mailbox's job does not apply, and one that applies.
+    d.apply({ kind: "folder-reset", folderId: "inbox" }, j, false);
+    d.apply({ kind: "folder-reset", folderId: "cal" }, j, true);
+    expect(d.masks("a", "inbox")).toBe(true);
+    expect(d.masks("a", "sent")).toBe(false);
+    expect(d.masks("b", "sent")).toBe(true);
+    expect(d.masks("b", "fin")).toBe(false);
+    expect(d.masks("m0-item1", "sent")).toBe(true);
+    expect(d.masks("m0-item3", "inbox")).toBe(true);
+    expect(d.masks("x", "cal")).toBe(true);
+    expect(d.masks("x", "inbox")).toBe(false);
+    expect(d.messages().map((m) => [m.messageId, m.folderId])).toEqual([
+      ["m0-item1", "fin"],
+      ["m0-item2", "inbox"],
+    ]);
+    expect(new Set(d.touchedIds())).toEqual(new Set(["a", "b", "m0-item1", "m0-item2", "m0-item3"]));
+  });
+});
+
+describe("a segment of version 2", () => {
+  it("finds an item's row and folder by its id, and carries masks on older segments", async () => {
+    const rows = Array.from({ length: 700 }, (_, i) => {
+      const e = item(i % 3, i) as Extract<CatalogEntry, { kind: "upsert" }>;
+      return rowOf(`mbx-${i % 3}`, "Inbox", { ...e, jobId: "j" });
+    });
+    const masks = [
+      { segment: "older-b", mailboxId: "mbx-1", rows: [3, 9, 200] },
+      { segment: "older-a", mailboxId: "mbx-0", rows: [0] },
+    ];
+    // Small chunks: the lookup spans many.
+    const { bytes, directory } = encodeSegment("j", [], rows, 2000, masks);
+    const store = new MemoryObjectStore();
+    await store.put("seg", bytes);
+    const dir = await readDirectory(store, "seg", directory);
+    expect(dir.version).toBe(2);
+    expect(dir.ids!.chunks.length).toBeGreaterThan(10);
+    expect(await readSegmentMasks(store, "seg", dir)).toEqual([masks[1], masks[0]]);
+    const counter = { reads: 0, bytes: 0 };
+    const wanted = [
+      ["mbx-1", "m1-item4"],
+      ["mbx-2", "m2-item698"],
+      ["mbx-0", "m0-item3"],
+      ["mbx-0", "no-such-item"],
+      ["mbx-9", "m1-item4"],
+    ] as const;
+    const found = await lookupIds(store, "seg", dir, wanted, counter);
+    expect(found.size).toBe(3);
+    for (const [m, id] of wanted.slice(0, 3)) {
+      const at = found.get(idKey(m, id))!;
+      const row = rows.find((r) => r.m === m && r.msg.messageId === id)!;
+      expect(at.folderId).toBe(row.msg.folderId);
+    }
+    // The first-keys member and the chunks holding the three items, not the whole lookup.
+    expect(counter.reads).toBeLessThanOrEqual(4);
+  });
+});
+
+/** What must be equal: the hits (whole), their count, and the items searched. */
+async function expectSearchesEqualScan(store: ObjectStore, at: string) {
+  const mailboxes = mailboxesOf(await requireJobs(store));
+  for (const c of CRITERIA) {
+    for (const limit of [undefined, 4]) {
+      const opts = { at, ...(limit !== undefined ? { limit } : {}) };
+      const [indexed, scanned] = await Promise.all([
+        searchArchive(store, mailboxes, c, opts),
+        searchArchive(store, mailboxes, c, { ...opts, useIndex: false }),
+      ]);
+      const answer = (r: typeof indexed) => ({
+        hits: r.hits.map((h) => ({ mailbox: h.mailbox.mailboxId, folder: h.folderPath, message: h.message })),
+        total: r.total,
+        searched: r.messagesScanned,
+      });
+      expect(answer(indexed), `${at} ${JSON.stringify(c)} limit ${limit}`).toEqual(answer(scanned));
+      if (!c.subjectWords?.some((w) => /\s/.test(w))) expect(indexed.index?.mailboxes).toBe(3);
+    }
+  }
+}
+
+/** A small deterministic random source (the same jobs every run). */
+function random(seed: number) {
+  let x = seed;
+  return (n: number) => {
+    x = (x * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return x % n;
+  };
+}
+
+describe("a search index updated per changed line", () => {
+  it("equals the scan after every job of changes, moves, deletions and folders enumerated afresh", async () => {
+    const store = new MemoryObjectStore();
+    const pick = random(7);
+    const folderIds = ["inbox", "fin", "sent"];
+    // What each mailbox holds: item number → [version, folder].
+    const live = [0, 1, 2].map(() => new Map<number, [number, string]>());
+    let nextItem = 60;
+    const first = new Map<number, CatalogEntry[]>();
+    for (const m of [0, 1, 2]) {
+      const entries: CatalogEntry[] = [];
+      for (let i = 0; i < 60; i++) {
+        const e = item(m, i) as Extract<CatalogEntry, { kind: "upsert" }>;
+        live[m]!.set(i, [1, e.folderId]);
+        entries.push(e);
+      }
+      first.set(m, entries);
+    }
+    await writeJob(store, jobId(1), endedAt(1), first, [0, 1, 2]);
+    expect(await buildSearchIndex(store)).toMatchObject({ rebuilt: 3, rows: 180 });
+
+    // After the rename (job 6), more jobs than MAX_DELTA_SEGMENTS: their segments of changes get merged.
+    const jobs = MAX_DELTA_SEGMENTS + 9;
+    let merges = 0;
+    let folds = 0;
+    for (let k = 2; k <= jobs; k++) {
+      const changes = new Map<number, CatalogEntry[]>();
+      let written = 0;
+      for (const m of [0, 1, 2]) {
+        // Mailbox 1 is left unchanged every third job.
+        if (m === 1 && k % 3 === 0) continue;
+        const entries: CatalogEntry[] = [];
+        const ids = [...live[m]!.keys()];
+        const touched = new Set<number>();
+        const other = () => {
+          let i = ids[pick(ids.length)]!;
+          while (touched.has(i)) i = ids[pick(ids.length)]!;
+          touched.add(i);
+          return i;
+        };
+        for (let n = 0; n < 3; n++) {
+          // Changed in place.
+          const i = other();
+          const [v, f] = live[m]!.get(i)!;
+          if (f === "cal") continue;
+          live[m]!.set(i, [v + 1, f]);
+          entries.push(upsert(m, i, v + 1, f));
+        }
+        {
+          // Moved: the removal and the new folder's line in parts of different folders.
+          const i = other();
+          const [v, f] = live[m]!.get(i)!;
+          const to = folderIds.filter((x) => x !== f)[pick(2)]!;
+          live[m]!.set(i, [v, to]);
+          entries.push({ kind: "removed", messageId: `m${m}-item${i}`, folderId: f }, upsert(m, i, v, to));
+        }
+        {
+          // Deleted, and a stale removal of another item from a folder it is not in.
+          const i = other();
+          entries.push({ kind: "removed", messageId: `m${m}-item${i}`, folderId: live[m]!.get(i)![1] });
+          live[m]!.delete(i);
+          const j = other();
+          const elsewhere = folderIds.find((x) => x !== live[m]!.get(j)![1])!;
+          entries.push({ kind: "removed", messageId: `m${m}-item${j}`, folderId: elsewhere });
+        }
+        // New items.
+        for (let n = 0; n < 2; n++) {
+          const i = nextItem++;
+          const e = item(m, i) as Extract<CatalogEntry, { kind: "upsert" }>;
+          live[m]!.set(i, [1, e.folderId]);
+          entries.push(e);
+        }
+        if (m === 2 && k % 4 === 0) {
+          // A folder enumerated afresh: reset, then what it holds now (one item less).
+          const folder = "sent";
+          entries.push({ kind: "folder-reset", folderId: folder });
+          const inside = [...live[m]!.entries()].filter(([, [, f]]) => f === folder);
+          inside.forEach(([i, [v]], n) => {
+            if (n === 0) live[m]!.delete(i);
+            else entries.push(upsert(m, i, v, folder));
+          });
+        }
+        changes.set(m, entries);
+        written += entries.filter((e) => e.kind === "upsert").length;
+      }
+      // One job renames a folder: every mailbox's rows there show a new path, so all are replayed.
+      const renamed = k === 6;
+      const folders = renamed
+        ? FOLDERS.map((f) => (f.id === "fin" ? { ...f, path: "Inbox/Money", displayName: "Money" } : f))
+        : k > 6
+          ? FOLDERS.map((f) => (f.id === "fin" ? { ...f, path: "Inbox/Money", displayName: "Money" } : f))
+          : FOLDERS;
+      await writeJob(store, jobId(k), endedAt(k), changes, [0, 1, 2], folders);
+      const built = await buildSearchIndex(store);
+      merges += built.merged > 0 ? 1 : 0;
+      if (renamed) expect(built).toMatchObject({ rebuilt: 3, updated: 0 });
+      else if (built.rebuilt > 0) {
+        // The segment of whole views has fewer than half its rows counting: replayed, all of it.
+        expect(built).toMatchObject({ rebuilt: 3, updated: 0 });
+        folds++;
+      } else {
+        // Only what the job wrote (items changed, moved, added), never a whole mailbox.
+        expect(built, `job ${k}`).toMatchObject({ rebuilt: 0, updated: changes.size });
+        expect(built.rows).toBeLessThanOrEqual(written + (built.merged > 0 ? 200 : 0));
+      }
+      const manifest = (await readIndexManifest(store, jobId(k)))!;
+      expect(manifest.segments.filter((s) => s.delta).length).toBeLessThanOrEqual(MAX_DELTA_SEGMENTS);
+      await expectSearchesEqualScan(store, jobId(k));
+    }
+    expect(merges).toBeGreaterThan(0);
+    expect(folds).toBeGreaterThan(0);
+    // Earlier points in time keep answering from their own indexes.
+    await expectSearchesEqualScan(store, jobId(4));
+  });
+});
