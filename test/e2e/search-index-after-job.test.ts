@@ -1,7 +1,9 @@
 /**
- * The search index kept current after each job, end to end: two backups through the local stack
+ * The search index kept current after each job, end to end: three backups through the local stack
  * with the index task on (the deployment's default), no `mailstream index`, and a search with the
- * index answers exactly as one that scans the catalog, at both points in time.
+ * index answers exactly as one that scans the catalog, at every point in time. The third job
+ * changes, moves and deletes items without touching a folder tree: its index is updated per
+ * changed line (a segment of changes, masks on older rows).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -65,7 +67,7 @@ describe("the search index after each job", () => {
   });
 
   it(
-    "after two jobs, search with the index equals search without it, with no `mailstream index`",
+    "after each job, search with the index equals search without it, with no `mailstream index`",
     async () => {
       const archive = stack!.app.archive.store;
       const first = await stack!.runJob(WAIT);
@@ -74,6 +76,26 @@ describe("the search index after each job", () => {
       const second = await stack!.runJob(WAIT);
       const manifest = await indexOf(archive, second.jobId);
       expect(manifest.finalizedJobs).toEqual([first.jobId, second.jobId]);
+      const changes = mutateTenant(store, {
+        seed: 53,
+        counts: {
+          newMessages: 6,
+          deletes: 4,
+          moves: 5,
+          propertyChanges: 6,
+          newFolders: 0,
+          renamedFolders: 0,
+        },
+      });
+      expect(changes.moves + changes.deletes).toBeGreaterThan(4);
+      const third = await stack!.runJob(WAIT);
+      const perLine = await indexOf(archive, third.jobId);
+      expect(perLine.version).toBe(2);
+      // Updated per changed line: the newest segment holds the job's changes only.
+      expect(perLine.segments.at(-1)?.delta).toBe(true);
+      expect(perLine.segments.at(-1)!.rows).toBeLessThanOrEqual(
+        changes.newMessages + changes.moves + changes.propertyChanges,
+      );
 
       const mailboxes = mailboxesOf(await requireJobs(archive));
       const all = await searchArchive(archive, mailboxes, {}, { at: "latest", useIndex: false });
@@ -92,7 +114,7 @@ describe("the search index after each job", () => {
         ...(word ? [{ subjectWords: [word] }] : []),
         ...(meta.from?.emailAddress?.address ? [{ from: meta.from.emailAddress.address.slice(0, 5) }] : []),
       ];
-      for (const at of [first.jobId, second.jobId]) {
+      for (const at of [first.jobId, second.jobId, third.jobId]) {
         for (const c of criteria) {
           const indexed = await searchArchive(archive, mailboxes, c, { at });
           const scanned = await searchArchive(archive, mailboxes, c, { at, useIndex: false });
