@@ -7,6 +7,10 @@
  * hold), builds the index (`mailstream index`), then times indexed searches of every kind of
  * filter and counts what each read: requests (GET, ranged GET, LIST) and bytes. Prints JSON.
  * `BENCH_SEARCH_SCAN=0` skips the scan (for large runs; the scan's rate is then not measured).
+ * Then a second job changes `BENCH_SEARCH_CHANGED_MAILBOXES` mailboxes (default 20; 100 lines
+ * each: 50 items changed, 25 moved, 25 deleted), and the index is built after it twice from the
+ * same index: replaying each changed mailbox whole (as index version 1 did) and per changed line
+ * (version 2); each build's objects read and written, bytes and seconds are reported.
  * `npx tsx bench/search-scan.ts`.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -24,8 +28,10 @@ import { buildSearchIndex } from "../lib/catalog-index/search-index/build.js";
 const MAILBOXES = Number(process.env.BENCH_SEARCH_MAILBOXES ?? 200);
 const LINES = Number(process.env.BENCH_SEARCH_LINES ?? 1000);
 const SCAN = process.env.BENCH_SEARCH_SCAN !== "0";
+const CHANGED = Number(process.env.BENCH_SEARCH_CHANGED_MAILBOXES ?? 20);
 const PER_PART = 100;
 const jobId = "2026-12-06T06-00-00Z-5ea4c400";
+const job2 = "2026-12-07T06-00-00Z-5ea4c401";
 
 /** A word of a 50,000-word vocabulary, spread like words are (a few common, most rare). */
 function word(m: number, i: number): string {
@@ -69,12 +75,14 @@ class CountingStore implements ObjectStore {
   ranged = 0;
   lists = 0;
   bytes = 0;
+  puts = 0;
+  putBytes = 0;
   constructor(private readonly inner: ObjectStore) {}
   get location() {
     return this.inner.location;
   }
   reset() {
-    this.gets = this.ranged = this.lists = this.bytes = 0;
+    this.gets = this.ranged = this.lists = this.bytes = this.puts = this.putBytes = 0;
   }
   private counted(stream: Readable): Readable {
     stream.on("data", (chunk: Buffer) => {
@@ -83,6 +91,8 @@ class CountingStore implements ObjectStore {
     return stream;
   }
   put(key: string, body: Buffer | Readable, opts?: PutOptions) {
+    this.puts++;
+    if (Buffer.isBuffer(body)) this.putBytes += body.length;
     return this.inner.put(key, body, opts);
   }
   async get(key: string) {
@@ -217,6 +227,44 @@ async function main(): Promise<void> {
         megabytes: Math.round(store.bytes / 1e4) / 100,
       });
     }
+    // A small change on the large archive: the build after it, replaying whole vs per line.
+    const changedLines = await writeChanges(archive, mailboxes.slice(0, CHANGED));
+    const measureBuild = async (perLine: boolean) => {
+      store.reset();
+      const started = Date.now();
+      const result = await buildSearchIndex(store, { perLine });
+      return {
+        seconds: (Date.now() - started) / 1000,
+        rebuilt: result.rebuilt,
+        updated: result.updated,
+        rowsWritten: result.rows,
+        puts: store.puts,
+        megabytesWritten: Math.round(store.putBytes / 1e4) / 100,
+        gets: store.gets,
+        rangedGets: store.ranged,
+        lists: store.lists,
+        megabytesRead: Math.round(store.bytes / 1e4) / 100,
+      };
+    };
+    const whole = await measureBuild(false);
+    // The same build again from the index of the first job: its manifest as of job 2 removed.
+    await local.delete(`index/search/job=${job2}.json`);
+    const perLine = await measureBuild(true);
+    const afterChange: Array<Record<string, unknown>> = [];
+    for (const [name, criteria] of QUERIES.slice(0, 3)) {
+      store.reset();
+      const started = Date.now();
+      const result = await searchArchive(store, all, criteria, { at: job2, limit: 100 });
+      afterChange.push({
+        query: name,
+        hits: result.total,
+        seconds: (Date.now() - started) / 1000,
+        segments: result.index?.segments,
+        requests: store.gets + store.ranged + store.lists,
+        megabytes: Math.round(store.bytes / 1e4) / 100,
+      });
+    }
+
     process.stdout.write(
       `${JSON.stringify(
         {
@@ -230,6 +278,13 @@ async function main(): Promise<void> {
           build,
           rebuildUnchanged: { puts: again.puts, lists: store.lists, gets: store.gets },
           indexed,
+          smallChange: {
+            mailboxes: CHANGED,
+            catalogLines: changedLines,
+            buildReplayingWhole: whole,
+            buildPerLine: perLine,
+            searchesAfter: afterChange,
+          },
         },
         null,
         2,
@@ -238,6 +293,46 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Job 2: in each mailbox given, 50 items changed, 25 moved to the other folder, 25 deleted. */
+async function writeChanges(
+  archive: ReturnType<typeof createArchive>,
+  changed: readonly string[],
+): Promise<number> {
+  let lines = 0;
+  for (const mailboxId of changed) {
+    const m = Number(mailboxId.slice(5));
+    const byFolder = new Map<string, CatalogEntry[]>();
+    const add = (folderId: string, e: CatalogEntry) => {
+      byFolder.set(folderId, [...(byFolder.get(folderId) ?? []), e]);
+      lines++;
+    };
+    for (let k = 0; k < 100; k++) {
+      const i = (k * 7) % LINES;
+      const e = upsert(m, i);
+      if (e.kind !== "upsert") continue;
+      if (k < 50) add(e.folderId, { ...e, meta: { ...e.meta, subject: `changed ${i} quarterly` } });
+      else if (k < 75) {
+        const to = e.folderId === "inbox" ? "archive" : "inbox";
+        add(e.folderId, { kind: "removed", messageId: e.messageId, folderId: e.folderId });
+        add(to, { ...e, folderId: to });
+      } else add(e.folderId, { kind: "removed", messageId: e.messageId, folderId: e.folderId });
+    }
+    for (const [folderId, entries] of byFolder) {
+      await archive.writeCatalogPart({ jobId: job2, mailboxId, folderId, unit: m, page: 0 }, entries);
+    }
+  }
+  await archive.writeManifest({
+    jobId: job2,
+    status: "complete",
+    endedAt: "2026-12-07T07:00:00.000Z",
+    mailboxes: Array.from({ length: MAILBOXES }, (_, m) => {
+      const mailboxId = `user-${String(m).padStart(6, "0")}`;
+      return { mailboxId, status: "complete" as const, address: `${mailboxId}@contoso.test` };
+    }),
+  });
+  return lines;
 }
 
 main().catch((error: unknown) => {
