@@ -330,7 +330,8 @@ export async function buildSearchIndex(
       }
       if (live > 0) kept.push({ ...ref, exclude: [...exclude].sort() });
     }
-    result.reused = mailboxes.length - rebuild.length - result.updated - uncovered.size;
+    const touched = new Set([...replaced, ...update.map((m) => m.mailboxId)]);
+    result.reused = mailboxes.filter((m) => !touched.has(m.mailboxId)).length;
   }
   result.uncovered = [...uncovered].sort();
   const manifest: IndexManifest = {

@@ -250,3 +250,32 @@ describe("a search index updated per changed line", () => {
     await expectSearchesEqualScan(store, jobId(4));
   });
 });
+
+describe("a damaged catalog part of a later job", () => {
+  it("leaves its mailbox out of the index (the search scans it and reports the damage)", async () => {
+    const store = new MemoryObjectStore();
+    const first = new Map([0, 1, 2].map((m) => [m, Array.from({ length: 20 }, (_, i) => item(m, i))]));
+    await writeJob(store, jobId(1), endedAt(1), first, [0, 1, 2]);
+    await buildSearchIndex(store);
+    const changes = new Map([0, 1].map((m) => [m, [upsert(m, 3, 2, "sent"), upsert(m, 30, 1, "inbox")]]));
+    await writeJob(store, jobId(2), endedAt(2), changes, [0, 1, 2]);
+    const part = [...store.objects.keys()].find(
+      (k) => k.includes("mailbox=mbx-0/job=2026-12-02") && k.includes("/part-"),
+    )!;
+    const bytes = store.objects.get(part)!;
+    store.objects.set(part, bytes.subarray(0, bytes.length - 20));
+    expect(await buildSearchIndex(store)).toMatchObject({
+      updated: 1,
+      rebuilt: 0,
+      reused: 1,
+      uncovered: ["mbx-0"],
+    });
+    const mailboxes = mailboxesOf(await requireJobs(store));
+    const indexed = await searchArchive(store, mailboxes, {}, { at: jobId(2) });
+    const scanned = await searchArchive(store, mailboxes, {}, { at: jobId(2), useIndex: false });
+    expect(indexed.index?.mailboxes).toBe(2);
+    expect(indexed.errors.length).toBeGreaterThan(0);
+    expect(indexed.hits).toEqual(scanned.hits);
+    expect(indexed.total).toBe(scanned.total);
+  });
+});
