@@ -10,7 +10,7 @@ import { MemoryObjectStore } from "../../../lib/archive/memory-store.js";
 import type { ObjectStore } from "../../../lib/archive/store.js";
 import type { CatalogEntry } from "../../../lib/backup/ports.js";
 import { mailboxesOf, requireJobs } from "../../../lib/catalog-index/directory.js";
-import { searchArchive } from "../../../lib/catalog-index/search.js";
+import { type SearchCriteria, searchArchive } from "../../../lib/catalog-index/search.js";
 import { buildSearchIndex, MAX_DELTA_SEGMENTS } from "../../../lib/catalog-index/search-index/build.js";
 import { CatalogDelta } from "../../../lib/catalog-index/search-index/catalog-delta.js";
 import { readIndexManifest } from "../../../lib/catalog-index/search-index/index-manifest.js";
@@ -106,9 +106,9 @@ describe("a segment of version 2", () => {
 });
 
 /** What must be equal: the hits (whole), their count, and the items searched. */
-async function expectSearchesEqualScan(store: ObjectStore, at: string) {
+async function expectSearchesEqualScan(store: ObjectStore, at: string, criteria = CRITERIA) {
   const mailboxes = mailboxesOf(await requireJobs(store));
-  for (const c of CRITERIA) {
+  for (const c of criteria) {
     for (const limit of [undefined, 4]) {
       const opts = { at, ...(limit !== undefined ? { limit } : {}) };
       const [indexed, scanned] = await Promise.all([
@@ -126,6 +126,16 @@ async function expectSearchesEqualScan(store: ObjectStore, at: string) {
   }
 }
 
+/** Filters of every field (folder, sender, subject, time, kind). */
+const FEW: SearchCriteria[] = [
+  {},
+  { folder: "inbox" },
+  { from: "adele" },
+  { subjectWords: ["budget"] },
+  { kind: "event" },
+  { since: Date.UTC(2026, 10, 1, 3) },
+];
+
 /** A small deterministic random source (the same jobs every run). */
 function random(seed: number) {
   let x = seed;
@@ -136,7 +146,9 @@ function random(seed: number) {
 }
 
 describe("a search index updated per changed line", () => {
-  it("equals the scan after every job of changes, moves, deletions and folders enumerated afresh", async () => {
+  it("equals the scan after every job of changes, moves, deletions and folders enumerated afresh", {
+    timeout: 240_000,
+  }, async () => {
     const store = new MemoryObjectStore();
     const pick = random(7);
     const folderIds = ["inbox", "fin", "sent"];
@@ -242,8 +254,10 @@ describe("a search index updated per changed line", () => {
       }
       const manifest = (await readIndexManifest(store, jobId(k)))!;
       expect(manifest.segments.filter((s) => s.delta).length).toBeLessThanOrEqual(MAX_DELTA_SEGMENTS);
-      await expectSearchesEqualScan(store, jobId(k));
+      // A few filters after each job (every filter at the last one and at job 4, below).
+      await expectSearchesEqualScan(store, jobId(k), FEW);
     }
+    await expectSearchesEqualScan(store, jobId(jobs));
     expect(merges).toBeGreaterThan(0);
     expect(folds).toBeGreaterThan(0);
     // Earlier points in time keep answering from their own indexes.
