@@ -107,24 +107,43 @@ interface MailboxCatalog {
    * unchanged: its header's SHA-256, or the whole record's for format 1).
    */
   make: string[];
+  /** The job of the newest folders record (its hash is in `make`). */
+  foldersJob?: string;
 }
 
+/**
+ * One LIST of the mailbox's catalog, and a small GET of its newest folders record's header
+ * unless the index already knows that record (`known`: the mailbox's line in the index; a
+ * finalized job's folders record never changes).
+ */
 async function mailboxCatalog(
   store: ObjectStore,
   mailboxId: string,
   counted: (jobId: string) => boolean,
+  known: SegmentMailbox | undefined,
 ): Promise<MailboxCatalog> {
   const jobs = (await listMailboxCatalog(store, mailboxId)).filter((j) => counted(j.jobId));
   const make = jobs.filter((j) => j.parts.length > 0).map((j) => `${j.jobId}:${j.parts.length}`);
-  const folders = newestFolders(jobs);
-  if (folders) make.push(`folders:${await foldersHash(store, folders)}`);
-  return { jobs, make };
+  const folders = jobs.findLast((j) => j.foldersKey !== undefined);
+  if (!folders) return { jobs, make };
+  const knownHash =
+    known?.foldersJob === folders.jobId ? known.catalog.findLast((m) => m.startsWith("folders:")) : undefined;
+  make.push(knownHash ?? `folders:${await foldersHash(store, folders.foldersKey!)}`);
+  return { jobs, make, foldersJob: folders.jobId };
 }
 
 /** The key of the newest folders record among the jobs. */
 function newestFolders(jobs: readonly JobCatalog[]): string | undefined {
   return jobs.findLast((j) => j.foldersKey !== undefined)?.foldersKey;
 }
+
+/** A mailbox's line in a new segment: its rows there and what its view is made of. */
+const lineOf = (mailboxId: string, catalog: MailboxCatalog, rows: number): SegmentMailbox => ({
+  mailboxId,
+  catalog: catalog.make,
+  rows,
+  ...(catalog.foldersJob !== undefined ? { foldersJob: catalog.foldersJob } : {}),
+});
 
 async function foldersHash(store: ObjectStore, key: string): Promise<string> {
   const head = await store.getBytes(key).catch(() => undefined);
@@ -198,9 +217,9 @@ export async function buildSearchIndex(
     Array.from({ length: concurrency }, async () => {
       while (next < mailboxes.length) {
         const mailbox = mailboxes[next++]!;
-        const catalog = await mailboxCatalog(store, mailbox.mailboxId, (j) => counted.has(j));
-        catalogs.set(mailbox.mailboxId, catalog);
         const kept = previous?.mailboxes.get(mailbox.mailboxId);
+        const catalog = await mailboxCatalog(store, mailbox.mailboxId, (j) => counted.has(j), kept?.mailbox);
+        catalogs.set(mailbox.mailboxId, catalog);
         if (kept && sameMake(kept.mailbox.catalog, catalog.make)) continue;
         if (kept && previous && perLine && updatable(previous, kept, catalog, previousManifest!.jobId))
           update.push(mailbox);
@@ -278,7 +297,7 @@ export async function buildSearchIndex(
         rebuild.push(batch[k]!);
         continue;
       }
-      delta.mailboxes.push({ mailboxId, catalog: catalogs.get(mailboxId)!.make, rows: change.rows.length });
+      delta.mailboxes.push(lineOf(mailboxId, catalogs.get(mailboxId)!, change.rows.length));
       for (const row of change.rows) delta.rows.push(row);
       delta.masks.push(...change.masks);
       result.updated++;
@@ -304,7 +323,7 @@ export async function buildSearchIndex(
         uncovered.add(mailboxId);
         continue;
       }
-      pending.mailboxes.push({ mailboxId, catalog: catalogs.get(mailboxId)!.make, rows: rows.length });
+      pending.mailboxes.push(lineOf(mailboxId, catalogs.get(mailboxId)!, rows.length));
       for (const row of rows) pending.rows.push(row);
       result.rebuilt++;
       if (pending.rows.length >= rowsPerSegment) await flush();

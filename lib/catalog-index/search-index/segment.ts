@@ -39,6 +39,11 @@ export interface SegmentMailbox {
    */
   catalog: string[];
   rows: number;
+  /**
+   * Version 2: the job of the folders record whose hash `catalog` holds (a later build that finds
+   * the same newest record takes the hash from here instead of reading it again).
+   */
+  foldersJob?: string;
 }
 
 const span = z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]);
@@ -238,6 +243,7 @@ const mailboxLineSchema = z.looseObject({
   mailboxId: z.string().min(1),
   catalog: z.array(z.string()),
   rows: z.number().int().nonnegative(),
+  foldersJob: z.string().optional(),
 });
 
 /** The mailboxes a segment covers. */
@@ -260,8 +266,8 @@ export async function readSegmentMailboxes(
         `expected a mailbox line (${i + 1}) in the mailbox list, found another`,
       );
     }
-    const { mailboxId, catalog, rows } = parsed.data;
-    return { mailboxId, catalog, rows };
+    const { mailboxId, catalog, rows, foldersJob } = parsed.data;
+    return { mailboxId, catalog, rows, ...(foldersJob !== undefined ? { foldersJob } : {}) };
   });
 }
 
