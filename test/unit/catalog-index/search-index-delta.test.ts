@@ -293,3 +293,33 @@ describe("a damaged catalog part of a later job", () => {
     expect(indexed.total).toBe(scanned.total);
   });
 });
+
+describe("what a build reads to see what changed", () => {
+  it("reads no folders record the index already knows to see what changed (a job that wrote no tree)", async () => {
+    const read: string[] = [];
+    const store = new (class extends MemoryObjectStore {
+      override async getBytes(key: string) {
+        read.push(key);
+        return super.getBytes(key);
+      }
+    })();
+    const first = new Map([0, 1].map((m) => [m, Array.from({ length: 10 }, (_, i) => item(m, i))]));
+    await writeJob(store, jobId(1), endedAt(1), first, [0, 1]);
+    await buildSearchIndex(store);
+    // Job 2 changes mailbox 0; neither tree changed, so (as the coordinator does) no tree is written.
+    await writeJob(store, jobId(2), endedAt(2), new Map([[0, [upsert(0, 3, 2, "sent")]]]), [0, 1]);
+    for (const key of [...store.objects.keys()])
+      if (key.includes("job=2026-12-02") && key.endsWith("/folders.jsonl")) store.objects.delete(key);
+    read.length = 0;
+    expect(await buildSearchIndex(store)).toMatchObject({ updated: 1, reused: 1 });
+    // Only the changed mailbox's tree, for its rows' folder paths; none to see what changed.
+    expect(read.filter((k) => k.endsWith("/folders.jsonl"))).toEqual([
+      expect.stringContaining("mailbox=mbx-0/job=2026-12-01"),
+    ]);
+    // A job that writes a tree again: its record is read once per mailbox.
+    await writeJob(store, jobId(3), endedAt(3), new Map(), [0, 1]);
+    read.length = 0;
+    expect(await buildSearchIndex(store)).toMatchObject({ updated: 0, reused: 2 });
+    expect(read.filter((k) => k.endsWith("/folders.jsonl"))).toHaveLength(2);
+  });
+});
