@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { LAMBDA_NODE_OPTIONS, lambdaEsbuildOptions } from "../infra/lambda-bundling.js";
+import { LAMBDA_RUNTIME_ENVIRONMENT, lambdaEsbuildOptions } from "../infra/lambda-bundling.js";
 import { environmentForAwsEndpoints } from "../lib/config/aws-endpoints.js";
 import { simulatorTenantEnv } from "../lib/dev/local/simulator-env.js";
 import { LocalSqsEventSource } from "../lib/dev/local/sqs-event-source.js";
@@ -170,7 +170,7 @@ function controllerEnvironment(stack: LocalStack, deadlineMarginMs?: number): Re
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     // The simulator's self-signed CA; on Lambda, Graph's certificate is public.
     ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
-    NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
+    ...LAMBDA_RUNTIME_ENVIRONMENT,
     MAILSTREAM_STAGE: "bench",
     ...simulatorTenantEnv(sim),
     MAILSTREAM_ARCHIVE: "s3",
