@@ -12,7 +12,8 @@
  * and the figure is the maximum over them.
  *
  * Run alone: `npx tsx bench/controller-rss.ts [--message-mib=100] [--out=file.json]`
- * `[--function-timeout-ms=900000 --deadline-margin-ms=60000]` (short ones force continuations); for diagnosis
+ * `[--function-timeout-ms=900000 --deadline-margin-ms=60000]` (short ones force continuations),
+ * `[--job-timeout-ms=180000]` (how long to wait for the job); for diagnosis
  * `--node-flags="--trace-gc" --child-log=/tmp/controller.log` passes flags to the controller
  * process and keeps its output.
  */
@@ -475,6 +476,7 @@ async function main(): Promise<void> {
     ...(mibArg ? { messageBytes: Math.round(Number(mibArg) * MiB) } : {}),
     ...(arg("mailboxes") ? { mailboxes: Number(arg("mailboxes")) } : {}),
     ...(arg("large-mailboxes") ? { largeMailboxes: Number(arg("large-mailboxes")) } : {}),
+    ...(arg("job-timeout-ms") ? { timeoutMs: Number(arg("job-timeout-ms")) } : {}),
   });
   process.stdout.write(`${formatControllerRss(result)}\n\n${JSON.stringify(result, null, 2)}\n`);
   // `--also-units-per-stream=K`: then a controller running K units at once, K mailboxes of which
