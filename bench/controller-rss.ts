@@ -12,7 +12,8 @@
  * and the figure is the maximum over them.
  *
  * Run alone: `npx tsx bench/controller-rss.ts [--message-mib=100] [--out=file.json]`
- * `[--function-timeout-ms=900000 --deadline-margin-ms=60000]` (short ones force continuations); for diagnosis
+ * `[--function-timeout-ms=900000 --deadline-margin-ms=60000]` (short ones force continuations),
+ * `[--job-timeout-ms=180000]` (how long to wait for the job); for diagnosis
  * `--node-flags="--trace-gc" --child-log=/tmp/controller.log` passes flags to the controller
  * process and keeps its output.
  */
@@ -23,7 +24,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { LAMBDA_NODE_OPTIONS, lambdaEsbuildOptions } from "../infra/lambda-bundling.js";
+import { LAMBDA_RUNTIME_ENVIRONMENT, lambdaEsbuildOptions } from "../infra/lambda-bundling.js";
 import { environmentForAwsEndpoints } from "../lib/config/aws-endpoints.js";
 import { simulatorTenantEnv } from "../lib/dev/local/simulator-env.js";
 import { LocalSqsEventSource } from "../lib/dev/local/sqs-event-source.js";
@@ -170,7 +171,7 @@ function controllerEnvironment(stack: LocalStack, deadlineMarginMs?: number): Re
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     // The simulator's self-signed CA; on Lambda, Graph's certificate is public.
     ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
-    NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
+    ...LAMBDA_RUNTIME_ENVIRONMENT,
     MAILSTREAM_STAGE: "bench",
     ...simulatorTenantEnv(sim),
     MAILSTREAM_ARCHIVE: "s3",
@@ -475,6 +476,7 @@ async function main(): Promise<void> {
     ...(mibArg ? { messageBytes: Math.round(Number(mibArg) * MiB) } : {}),
     ...(arg("mailboxes") ? { mailboxes: Number(arg("mailboxes")) } : {}),
     ...(arg("large-mailboxes") ? { largeMailboxes: Number(arg("large-mailboxes")) } : {}),
+    ...(arg("job-timeout-ms") ? { timeoutMs: Number(arg("job-timeout-ms")) } : {}),
   });
   process.stdout.write(`${formatControllerRss(result)}\n\n${JSON.stringify(result, null, 2)}\n`);
   // `--also-units-per-stream=K`: then a controller running K units at once, K mailboxes of which

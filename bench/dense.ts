@@ -292,8 +292,10 @@ export interface DenseFigures {
 export async function benchDenseByMode(
   ca: { certPem: string; keyPem: string },
   caDir: string,
+  /** AWS emulators shared with the other steps (left running). Default: a pair of its own. */
+  shared?: RunningEmulators,
 ): Promise<Record<"mime" | "fidelity" | "both", DenseFigures>> {
-  const emulators = await startEmulators({});
+  const emulators = shared ?? (await startEmulators({}));
   try {
     return {
       fidelity: await benchDense(ca, caDir, "fidelity", { emulators }),
@@ -301,6 +303,6 @@ export async function benchDenseByMode(
       both: await benchDense(ca, caDir, "both", { emulators, fullOnly: true }),
     };
   } finally {
-    await emulators.stop();
+    if (!shared) await emulators.stop();
   }
 }

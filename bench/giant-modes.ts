@@ -5,6 +5,7 @@
  * fidelity backup phase ≤ 0.33 × the mime one, and ≤ 1.15 × its own lower bound (LB from the
  * work each mode asks of the service, bench/figures.ts `realContent`).
  */
+import type { RunningEmulators } from "../lib/dev/local/emulators.js";
 import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import type { MailContent } from "../lib/plan/index.js";
 import { SHAPES } from "./settings.js";
@@ -44,8 +45,10 @@ export async function benchGiantByMode(
   ca: { certPem: string; keyPem: string },
   caDir: string,
   reportsDir?: string,
+  /** AWS emulators shared with the other steps. Default: a pair per rig. */
+  emulators?: RunningEmulators,
 ): Promise<GiantByMode> {
-  const rig = await startRig("giant", ca, caDir);
+  const rig = await startRig("giant", ca, caDir, undefined, emulators);
   const byMode: GiantByMode["byMode"] = {};
   try {
     for (const mailContent of GIANT_MODES) {
@@ -60,7 +63,7 @@ export async function benchGiantByMode(
     await stopRig(rig);
   }
   const figures = giantModesFigures(GIANT_MODES_STREAMS, byMode);
-  if (issueScale) figures.issueScale = await benchIssueScale(ca, caDir, reportsDir);
+  if (issueScale) figures.issueScale = await benchIssueScale(ca, caDir, reportsDir, emulators);
   return figures;
 }
 
@@ -68,8 +71,9 @@ async function benchIssueScale(
   ca: { certPem: string; keyPem: string },
   caDir: string,
   reportsDir: string | undefined,
+  emulators: RunningEmulators | undefined,
 ): Promise<NonNullable<GiantByMode["issueScale"]>> {
-  const rig = await startRig("giant-issue", ca, caDir, GIANT_ISSUE_SCALE);
+  const rig = await startRig("giant-issue", ca, caDir, GIANT_ISSUE_SCALE, emulators);
   const spec = rig.spec;
   try {
     const truth = await rig.sim.groundTruth();

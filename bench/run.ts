@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type RunningEmulators, startEmulators } from "../lib/dev/local/emulators.js";
 import { reexecTrustingCa } from "../lib/dev/local/trust-ca.js";
 import { ensureSimulatorCa } from "../lib/dev/sim/server/index.js";
 import {
@@ -345,60 +346,78 @@ async function main(): Promise<void> {
     process.stdout.write(`wrote the ${section} section of ${out}\n`);
     return;
   }
-  for (const shape of steps.has("shapes") ? (only ?? Object.keys(SHAPES)) : []) {
-    const shapeStarted = Date.now();
-    const rig = await startRig(shape, ca, caDir);
-    try {
-      for (const streams of counts ?? STREAM_COUNTS) {
-        process.stderr.write(`bench: ${shape} N=${streams} …\n`);
-        rows.push(await benchOne(rig, streams, { reportsDir, mailContent: shapesMailContent }));
-        printTable(rows.slice(-1));
-        save();
+  // One pair of AWS emulators for the shapes, giant-modes and dense steps: every run has a state
+  // table, queue and archive of its own, so the runs stay apart without a pair each.
+  let emulators: RunningEmulators | undefined;
+  const sharedEmulators = async () => {
+    emulators ??= await startEmulators({});
+    return emulators;
+  };
+  const stopSharedEmulators = async () => {
+    await emulators?.stop();
+    emulators = undefined;
+  };
+  try {
+    await sharedSteps();
+  } finally {
+    await stopSharedEmulators();
+  }
+  async function sharedSteps(): Promise<void> {
+    for (const shape of steps.has("shapes") ? (only ?? Object.keys(SHAPES)) : []) {
+      const shapeStarted = Date.now();
+      const rig = await startRig(shape, ca, caDir, undefined, await sharedEmulators());
+      try {
+        for (const streams of counts ?? STREAM_COUNTS) {
+          process.stderr.write(`bench: ${shape} N=${streams} …\n`);
+          rows.push(await benchOne(rig, streams, { reportsDir, mailContent: shapesMailContent }));
+          printTable(rows.slice(-1));
+          save();
+        }
+      } finally {
+        await stopRig(rig);
       }
-    } finally {
-      await stopRig(rig);
+      stepSeconds[`shapes.${shape}`] = (Date.now() - shapeStarted) / 1000;
     }
-    stepSeconds[`shapes.${shape}`] = (Date.now() - shapeStarted) / 1000;
-  }
-  if (steps.has("shapes")) stepDone("shapes");
-  if (steps.has("giant-modes")) {
-    process.stderr.write(
-      `bench: the giant shape at N=${GIANT_MODES_STREAMS} in content modes ${GIANT_MODES.join(" and ")} …\n`,
-    );
-    giantByMode = await benchGiantByMode(ca, caDir, reportsDir);
-    process.stdout.write(`${giantModesLine(giantByMode)}\n`);
-    save();
-  }
-  if (steps.has("giant-modes")) stepDone("giant-modes");
-  stepStarted = Date.now();
-  if (steps.has("dense")) {
-    process.stderr.write(
-      "bench: the dense tenant in each content mode: requests per item and measured cost …\n",
-    );
-    const byMode = await benchDenseByMode(ca, caDir);
-    denseByMode = byMode;
-    dense = byMode.fidelity;
-    save();
-    const modes = Object.entries(byMode)
-      .map(
-        ([mode, d]) =>
-          `${mode} ${d.requestsPerItem.toFixed(3)} requests/item, makespan ${d.makespanSeconds.toFixed(1)} s`,
-      )
-      .join("; ");
-    process.stdout.write(
-      `dense tenant by content mode (${byMode.fidelity.items} items of every kind): ${modes} (target: fidelity ≤ 0.10)\n`,
-    );
-    for (const [mode, d] of Object.entries(byMode))
-      process.stdout.write(
-        `  ${mode} requests/item by kind: ${Object.entries(d.byKind)
-          .map(
-            ([kind, k]) =>
-              `${kind} ${k.requestsPerItem?.toFixed(3) ?? "n/a"} (${k.requests.toFixed(1)}/${k.items})`,
-          )
-          .join(", ")}\n`,
+    if (steps.has("shapes")) stepDone("shapes");
+    if (steps.has("giant-modes")) {
+      process.stderr.write(
+        `bench: the giant shape at N=${GIANT_MODES_STREAMS} in content modes ${GIANT_MODES.join(" and ")} …\n`,
       );
+      giantByMode = await benchGiantByMode(ca, caDir, reportsDir, await sharedEmulators());
+      process.stdout.write(`${giantModesLine(giantByMode)}\n`);
+      save();
+    }
+    if (steps.has("giant-modes")) stepDone("giant-modes");
+    stepStarted = Date.now();
+    if (steps.has("dense")) {
+      process.stderr.write(
+        "bench: the dense tenant in each content mode: requests per item and measured cost …\n",
+      );
+      const byMode = await benchDenseByMode(ca, caDir, await sharedEmulators());
+      denseByMode = byMode;
+      dense = byMode.fidelity;
+      save();
+      const modes = Object.entries(byMode)
+        .map(
+          ([mode, d]) =>
+            `${mode} ${d.requestsPerItem.toFixed(3)} requests/item, makespan ${d.makespanSeconds.toFixed(1)} s`,
+        )
+        .join("; ");
+      process.stdout.write(
+        `dense tenant by content mode (${byMode.fidelity.items} items of every kind): ${modes} (target: fidelity ≤ 0.10)\n`,
+      );
+      for (const [mode, d] of Object.entries(byMode))
+        process.stdout.write(
+          `  ${mode} requests/item by kind: ${Object.entries(d.byKind)
+            .map(
+              ([kind, k]) =>
+                `${kind} ${k.requestsPerItem?.toFixed(3) ?? "n/a"} (${k.requests.toFixed(1)}/${k.items})`,
+            )
+            .join(", ")}\n`,
+        );
+    }
+    if (steps.has("dense")) stepDone("dense");
   }
-  if (steps.has("dense")) stepDone("dense");
   stepStarted = Date.now();
   if (steps.has("budget")) {
     process.stderr.write(

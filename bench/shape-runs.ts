@@ -3,6 +3,7 @@
  * emulators) and, per stream count N, a full backup (and at N = 16 a mutation round, an
  * incremental backup and one with nothing changed), with their figures.
  */
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -52,6 +53,8 @@ export interface ShapeRig {
   subset: Partial<Record<number, number>> | undefined;
   sim: SimProcess;
   emulators: RunningEmulators;
+  /** False when the emulators are shared with other rigs (stopped by whoever started them). */
+  ownsEmulators: boolean;
   dir: string;
 }
 
@@ -61,14 +64,16 @@ export async function startRig(
   caDir: string,
   /** The tenant, when not the shape's of SHAPES (a shape at another scale). */
   tenant?: TenantSpec & { subset?: Partial<Record<number, number>> },
+  /** AWS emulators shared with other shapes (each run has tables and queues of its own). Default: a pair of its own. */
+  shared?: RunningEmulators,
 ): Promise<ShapeRig> {
   const { subset, ...spec } = tenant ?? SHAPES[shape]!;
   // The simulator runs in a process of its own: Graph is another machine for a controller.
   const sim = await startSimProcess({ tenant: spec, latency: LATENCY, limits: LIMITS, ca, certDir: caDir });
   const dir = mkdtempSync(join(tmpdir(), `mailstream-bench-${shape}-`));
   try {
-    const emulators = await startEmulators({});
-    return { shape, spec, subset, sim, emulators, dir };
+    const emulators = shared ?? (await startEmulators({}));
+    return { shape, spec, subset, sim, emulators, ownsEmulators: !shared, dir };
   } catch (error) {
     await sim.close();
     throw error;
@@ -76,7 +81,7 @@ export async function startRig(
 }
 
 export async function stopRig(rig: ShapeRig): Promise<void> {
-  await rig.emulators.stop();
+  if (rig.ownsEmulators) await rig.emulators.stop();
   await rig.sim.close();
   rmSync(rig.dir, { recursive: true, force: true });
 }
@@ -129,7 +134,9 @@ export async function benchOne(
       {
         archive: { kind: "local", path: join(dir, "archive") },
         emulators: rig.emulators,
-        resourceSuffix: `-n${streams}-${mailContent}`,
+        // Unique in the run: the emulators may serve every shape and step (giant-modes runs
+        // the giant shape at N = 16 again), and a table or queue found would be reused.
+        resourceSuffix: `-${shape}-n${streams}-${mailContent}-${randomUUID().slice(0, 8)}`,
         streams,
         planLimits,
         env: {

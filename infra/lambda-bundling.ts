@@ -38,6 +38,18 @@ export const LAMBDA_BUNDLING = {
  */
 export const LAMBDA_NODE_OPTIONS = "--enable-source-maps --max-semi-space-size=4";
 
+/**
+ * The runtime environment of every function: {@link LAMBDA_NODE_OPTIONS}, and
+ * `MALLOC_ARENA_MAX=2`: glibc gives each thread that allocates (V8's GC helpers, libuv's pool
+ * running gzip) an arena of its own, up to 8 per core, and memory freed into one is not reused by
+ * the others; with two a controller streaming a 100 MB item peaked at 150–153 MiB against
+ * 166–171 MiB with glibc's default, three runs each (bench/controller-rss.md).
+ */
+export const LAMBDA_RUNTIME_ENVIRONMENT = {
+  NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
+  MALLOC_ARENA_MAX: "2",
+} as const;
+
 /** The same settings as esbuild build options (for bundling outside CDK), with another target if given. */
 export function lambdaEsbuildOptions(target: string = LAMBDA_BUNDLING.target): BuildOptions {
   return {

@@ -7,7 +7,7 @@ import { NodejsFunction, OutputFormat, SourceMapMode } from "aws-cdk-lib/aws-lam
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from "../lambda-bundling.js";
+import { LAMBDA_BUNDLING, LAMBDA_RUNTIME_ENVIRONMENT } from "../lambda-bundling.js";
 
 /** The repository root: entry points, lock file and tsconfig are resolved from here. */
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -74,7 +74,7 @@ export class MailstreamFunction extends Construct {
       timeout: props.timeout,
       role: this.role,
       logGroup: this.logGroup,
-      environment: { ...props.environment, NODE_OPTIONS: LAMBDA_NODE_OPTIONS },
+      environment: { ...props.environment, ...LAMBDA_RUNTIME_ENVIRONMENT },
       ...(props.tracing ? { tracing: lambda.Tracing.ACTIVE } : {}),
       ...(props.reservedConcurrency !== undefined
         ? { reservedConcurrentExecutions: props.reservedConcurrency }

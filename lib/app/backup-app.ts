@@ -1,3 +1,4 @@
+import PQueue from "p-queue";
 import {
   type Archive,
   createArchive,
@@ -227,6 +228,8 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
   const ports = createBackupStatePorts(state);
   const gateway = createGatewayFromConfig(config, credential, options.graphPolicy);
   const source = createMailSource(gateway, config.pageSize);
+  // One controller process, one set of turns for large items, whatever units its streams run.
+  const largeItemTurns = new PQueue({ concurrency: config.controller.largeItemsAtOnce });
   // A message is retried as long as its requests are, unless the caller says otherwise.
   const messageRetry = options.messageRetry ?? {
     budgetMs: options.graphPolicy?.budgetMs ?? retryBudgetMs(config),
@@ -340,6 +343,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
         unitDeps: () => ({
           source,
           archive,
+          largeItemTurns,
           deferLastCheckpoint: { maxStaged: MAX_STAGED_AT_END },
           messageRetry,
           syncStateRefreshMs: config.controller.syncStateRefreshHours * 3_600_000,

@@ -53,6 +53,13 @@ export interface UnitBackupDeps {
    * request of this unit takes one of them besides one of the unit's own. Default: none.
    */
   streamSlots?: { add<T>(run: () => Promise<T>): Promise<T> };
+  /**
+   * The controller's turns for large items (exported alone and streamed, above
+   * STREAMED_EXPORT_BYTES), shared by every unit it runs: each such export waits for one before
+   * its request is sent, so that the memory of large items in flight does not grow with the units
+   * a stream runs at once (`controller.largeItemsAtOnce`). Default: none (no wait).
+   */
+  largeItemTurns?: { add<T>(run: () => Promise<T>): Promise<T> };
   /** Called once, when the unit's last folder has started (what is left is its tail). */
   onTail?: () => void;
   /**
@@ -756,13 +763,17 @@ async function exportStreamed(
     return await retry(
       () =>
         ctx.transfers.add(async (): Promise<PooledOutcome<StoredBlob>> => {
-          const answer = await ctx.slots.add(
-            () =>
-              exportItemTo(mailbox, item.id, (body) =>
-                deps.archive.storeBlob("export", body, { mailboxId: ctx.unit.mailboxId }),
-              ),
-            EXPORT_PRIORITY,
-          );
+          // The large item's turn first, then a request slot: a unit waiting for its turn holds
+          // no slot that another request of it (or of the stream) could use.
+          const exportAlone = () =>
+            ctx.slots.add(
+              () =>
+                exportItemTo(mailbox, item.id, (body) =>
+                  deps.archive.storeBlob("export", body, { mailboxId: ctx.unit.mailboxId }),
+                ),
+              EXPORT_PRIORITY,
+            );
+          const answer = await (deps.largeItemTurns ? deps.largeItemTurns.add(exportAlone) : exportAlone());
           if ("error" in answer) {
             return {
               ok: false,

@@ -314,6 +314,15 @@ export const configSchema = z
          * Default 20.
          */
         pageHoldSeconds: integer(0, 600).default(20),
+        /**
+         * Large items (above 4 MiB, exported alone and streamed into the archive) one controller
+         * streams at once, across all the units it runs (`streams.unitsPerStream`); the others
+         * wait for their turn before their request is sent. Each one streaming holds up to ≈ 35 MiB
+         * (its multipart part buffers, network, decoding and gzip buffers, and their garbage),
+         * so this, not the units per stream, sets what large items add to a controller's memory
+         * (docs/deploy.md, "Sizing"). 1..8, default 1.
+         */
+        largeItemsAtOnce: integer(1, 8).default(1),
       })
       .prefault({}),
     /**

@@ -292,6 +292,7 @@ describe("functions", () => {
         LoggingConfig: { LogGroup: ref(id(full, fn.logGroup)) },
       });
       expect(props.Environment.Variables.NODE_OPTIONS).toBe("--enable-source-maps --max-semi-space-size=4");
+      expect(props.Environment.Variables.MALLOC_ARENA_MAX).toBe("2");
       const logGroup = full.template.toJSON().Resources[id(full, fn.logGroup)].Properties;
       expect(logGroup).toMatchObject({ RetentionInDays: 180, KmsKeyId: arnOf(id(full, full.stack.key)) });
     }
@@ -311,6 +312,7 @@ describe("functions", () => {
       MAILSTREAM_ARCHIVE_PREFIX: "mail/",
       MAILSTREAM_ARCHIVE_KMS_KEY_ID: arnOf(id(full, full.stack.key)),
       NODE_OPTIONS: "--enable-source-maps --max-semi-space-size=4",
+      MALLOC_ARENA_MAX: "2",
     };
     const graph = {
       MAILSTREAM_TENANT_ID: "contoso.onmicrosoft.com",

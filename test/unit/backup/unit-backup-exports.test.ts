@@ -5,8 +5,10 @@
  * up while the slots are busy and the last partial one still leaves.
  */
 import { createHash } from "node:crypto";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
+import PQueue from "p-queue";
 import { describe, expect, it } from "vitest";
+import { STREAMED_EXPORT_BYTES } from "../../../lib/backup/export-batches.js";
 import type {
   ArchiveSink,
   BlobKind,
@@ -47,6 +49,8 @@ class ItemSource implements MailSource {
   constructor(
     readonly pages: Map<string, string[][]>,
     private readonly exportTurns = 6,
+    /** The size item delta says each item's export has. */
+    private readonly itemSize = 10,
   ) {}
 
   private async request<T>(
@@ -84,7 +88,12 @@ class ItemSource implements MailSource {
           { kind: "delta", folderId },
           2,
           (): ItemPageView => ({
-            upserts: ids.map((id) => ({ id, itemClass: "IPM.Note", size: 10, meta: { id, subject: id } })),
+            upserts: ids.map((id) => ({
+              id,
+              itemClass: "IPM.Note",
+              size: source.itemSize,
+              meta: { id, subject: id },
+            })),
             removed: [],
             ...(i + 1 < pages.length
               ? { nextLink: `${folderId}#${i + 1}` }
@@ -108,7 +117,9 @@ class Archive implements ArchiveSink {
   readonly blobs = new Set<string>();
   readonly parts = new Map<string, CatalogEntry[]>();
   async storeBlob(_kind: BlobKind, body: Readable | Buffer) {
-    const bytes = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
+    const chunks: Buffer[] = [];
+    if (!Buffer.isBuffer(body)) for await (const chunk of body) chunks.push(chunk as Buffer);
+    const bytes = Buffer.isBuffer(body) ? body : Buffer.concat(chunks);
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     const existed = this.blobs.has(sha256);
     this.blobs.add(sha256);
@@ -145,6 +156,32 @@ function itemUnit(folderIds: string[], concurrency: number): UnitWork {
     mailboxIds: { primary: "MBX:1" },
     concurrency,
     hasSyncStates: false,
+  };
+}
+
+/** Exports streaming at once, counted over every source (unit) that shares it. */
+interface StreamingCount {
+  now: number;
+  peak: number;
+}
+
+/** Items above the streamed size, exported alone and streamed into the archive. */
+class LargeItemSource extends ItemSource {
+  readonly streamed: string[] = [];
+  constructor(
+    pages: Map<string, string[][]>,
+    private readonly count: StreamingCount,
+  ) {
+    super(pages, 6, STREAMED_EXPORT_BYTES + 1);
+  }
+  exportItemTo = async <T>(_mailbox: ItemMailbox, itemId: string, store: (body: Readable) => Promise<T>) => {
+    this.count.now++;
+    this.count.peak = Math.max(this.count.peak, this.count.now);
+    await turns(6);
+    const result = await store(Readable.from([Buffer.from(`large export of ${itemId}`)]));
+    this.streamed.push(itemId);
+    this.count.now--;
+    return { itemId, result };
   };
 }
 
@@ -228,6 +265,55 @@ describe("backupUnit reading items", () => {
     expect(source.peak).toBe(2);
     expect(state.items).toBe(300);
     expect([...archive.parts.keys()]).toEqual(["A/0", "A/1", "A/2"]);
+  });
+
+  it("streams one large item at a time across the units of a controller that share its turns", async () => {
+    // Two units (mailboxes) run at once, each with 3 large items in 2 folders and 4 slots.
+    const runBoth = async (largeItemTurns?: PQueue) => {
+      const count: StreamingCount = { now: 0, peak: 0 };
+      const sources = ["M1", "M2"].map(
+        (m) =>
+          new LargeItemSource(
+            new Map([
+              ["A", [ids(`${m}-a`, 2)]],
+              ["B", [ids(`${m}-b`, 1)]],
+            ]),
+            count,
+          ),
+      );
+      const outs = await Promise.all(
+        sources.map((source, i) =>
+          backupUnit(
+            { ...itemUnit(["A", "B"], 4), index: i, mailboxId: `M${i + 1}` },
+            { folderIndex: 0, page: 0 },
+            {
+              source,
+              archive: new Archive(),
+              state: new State(),
+              shouldYield: () => false,
+              checkpointIntervalMs: 0,
+              ...(largeItemTurns ? { largeItemTurns } : {}),
+            },
+          ),
+        ),
+      );
+      return { outs, sources, peak: count.peak };
+    };
+    // Without turns the two units stream several large items at once...
+    const free = await runBoth();
+    expect(free.peak).toBeGreaterThan(1);
+    // ...with one turn, one at a time, and every item is still stored.
+    const one = await runBoth(new PQueue({ concurrency: 1 }));
+    expect(one.outs.map((o) => o.status)).toEqual(["done", "done"]);
+    expect(one.peak).toBe(1);
+    expect(one.sources.map((s) => [...s.streamed].sort())).toEqual([
+      ["M1-a0", "M1-a1", "M1-b0"],
+      ["M2-a0", "M2-a1", "M2-b0"],
+    ]);
+    // The items went alone, streamed, never in an export batch.
+    expect(one.sources.flatMap((s) => s.exportBatches)).toEqual([]);
+    // Two turns: at most two at once.
+    expect((await runBoth(new PQueue({ concurrency: 2 }))).peak).toBe(2);
   });
 
   it("stops fetching a folder's pages once a page failed, and fails with that page's error", async () => {

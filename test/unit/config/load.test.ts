@@ -73,6 +73,7 @@ describe("loadConfig defaults", () => {
       retryBudgetSeconds: 300,
       syncStateRefreshHours: 24,
       pageHoldSeconds: 20,
+      largeItemsAtOnce: 1,
     });
     expect(config.logLevel).toBe("info");
   });
@@ -127,6 +128,7 @@ describe("loadConfig environment parsing", () => {
         MAILSTREAM_RETRY_BUDGET_SECONDS: "600",
         MAILSTREAM_SYNC_STATE_REFRESH_HOURS: "6",
         MAILSTREAM_PAGE_HOLD_SECONDS: "5",
+        MAILSTREAM_LARGE_ITEMS_AT_ONCE: "2",
         MAILSTREAM_INCLUDE: "@contoso.com, group:Finance",
         MAILSTREAM_EXCLUDE: "ceo@contoso.com",
         MAILSTREAM_GRAPH_BASE_URL: "https://localhost:8443/v1.0/",
@@ -158,6 +160,7 @@ describe("loadConfig environment parsing", () => {
       retryBudgetSeconds: 600,
       syncStateRefreshHours: 6,
       pageHoldSeconds: 5,
+      largeItemsAtOnce: 2,
     });
     expect(config.mailboxes).toEqual({
       include: ["@contoso.com", "group:Finance"],
