@@ -130,5 +130,5 @@ describe("pulling a message out by hand (docs/archive-format.md)", () => {
       expect(run.stdout).toBe("message.eml: sha256 checked\n");
       expect(readFileSync(join(work, "message.eml"))).toEqual(bodies[messageId as keyof typeof bodies]);
     }
-  });
+  }, 180_000); // four runs of the aws CLI (a Python start each): about 25 s quiet, over 60 s on a loaded machine
 });
