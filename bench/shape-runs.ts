@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JobReport } from "../lib/backup/report.js";
 import { type RunningEmulators, startEmulators } from "../lib/dev/local/emulators.js";
-import { type LocalServices, startLocalServices } from "../lib/dev/local/stack.js";
+import { type LocalServices, type ServicesOptions, startLocalServices } from "../lib/dev/local/stack.js";
 import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import { lowerBound, type MailContent } from "../lib/plan/index.js";
 import { figures, type GraphCounters, type RunFigures, realContent } from "./figures.js";
@@ -93,6 +93,8 @@ export interface BenchOneOptions {
   mailContent?: MailContent;
   /** Only the full backup, also at N = 16 (no mutation round): the tenant stays as it is. Default false. */
   fullOnly?: boolean;
+  /** The stack's logger (bench/timeline.ts reads the streams' events from it). Default none. */
+  logger?: ServicesOptions["logger"];
 }
 
 /** Planned against made requests per unit of a job (see `BenchRow.unitRequests`). */
@@ -139,6 +141,7 @@ export async function benchOne(
         resourceSuffix: `-${shape}-n${streams}-${mailContent}-${randomUUID().slice(0, 8)}`,
         streams,
         planLimits,
+        ...(options.logger ? { logger: options.logger } : {}),
         env: {
           MAILSTREAM_MAIL_CONTENT: mailContent,
           ...(only ? { MAILSTREAM_INCLUDE: JSON.stringify([...only]) } : {}),

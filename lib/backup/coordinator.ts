@@ -291,6 +291,10 @@ async function runPiece(
   const last = page.next === undefined;
   const units = job.unitCount + plan.units.length;
   const sizing = sizeJob(job, plan, units, last, deps.maxStreams ?? 16);
+  // The job's first streams each get their first unit in their task (the largest ones, as their
+  // first claims would have taken them): nothing can have claimed before them.
+  const firstUnits =
+    job.streamCount === 0 && job.unitCount === 0 ? Math.min(sizing.streams, plan.units.length) : 0;
   if (sizing.streams > job.streamCount)
     await deps.state.addStreams(jobId, job, job.streamCount, sizing.streams);
   const committed = await deps.state.commitPiece(jobId, piece, lease, {
@@ -304,6 +308,7 @@ async function runPiece(
     longestUnitSeconds: sizing.longestUnitSeconds,
     lowerBoundSeconds: sizing.lowerBoundSeconds,
     predictedMakespanSeconds: sizing.predictedMakespanSeconds,
+    ...(firstUnits > 0 ? { firstUnits } : {}),
   });
   if (!committed) return "lost";
   // New streams start on the units committed so far; a lost send is re-sent by the sweep (the
@@ -314,6 +319,7 @@ async function runPiece(
         jobId,
         streamId: job.streamCount + i,
         seq: 0,
+        ...(job.streamCount + i < firstUnits ? { unit: job.streamCount + i } : {}),
       })),
     );
   }

@@ -440,6 +440,12 @@ export interface PieceCommitView {
   longestUnitSeconds: number;
   lowerBoundSeconds: number;
   predictedMakespanSeconds: number;
+  /**
+   * Units 0 … k − 1 set aside for the job's first streams 0 … k − 1, whose first tasks carry
+   * them (`StreamTask.unit`): the commit moves the job's claim cursor past them. Only in the
+   * piece that creates the job's first streams (no claim can have been made before it).
+   */
+  firstUnits?: number;
 }
 
 export interface CoordinatorStatePort {
@@ -512,6 +518,12 @@ export interface ClaimedUnit {
 export interface StreamStatePort {
   /** "stale" when a newer task of the stream exists (a duplicate delivery) or the stream is done. */
   beginTask(task: StreamTask): Promise<"current" | "stale">;
+  /**
+   * For a task that carries the unit set aside for it (`task.unit`): begins the task and claims
+   * that unit at once; undefined when it cannot (the task is stale, the unit no longer pending),
+   * and the task then begins as any other. Absent: every task begins with {@link beginTask}.
+   */
+  beginTaskWithUnit?(task: StreamTask & { unit: number }): Promise<ClaimedUnit | undefined>;
   /** The units this stream already holds (a continuation resumes them), in index order. */
   heldUnits(task: StreamTask): Promise<ClaimedUnit[]>;
   /**

@@ -66,6 +66,10 @@ interface RunningUnit {
   work: UnitWork;
   /** Every folder of the unit has started: what is left is its last answers. */
   inTail: boolean;
+  /** Its Graph requests (each takes a stream slot): count, first start and last end (epoch ms), for the log. */
+  requests: number;
+  firstRequestAt?: number;
+  lastAnswerAt?: number;
 }
 
 /**
@@ -105,14 +109,23 @@ async function runTask(
   const log = deps.log ?? (() => {});
   // This invocation's hold on the stream: a second delivery of the same task takes it over.
   const task: StreamTask = { ...received, lease: randomUUID() };
-  // The units the stream holds are read beside the task's first write (the read does not depend
-  // on it): one state round trip less before the stream's first Graph request. A stale task's
-  // read is dropped, failed or not.
-  const held = deps.state.heldUnits(task);
-  held.catch(() => {});
-  if ((await deps.state.beginTask(task)) === "stale") {
-    log("stream.task.stale", { ...received });
-    return { status: "stale" };
+  log("stream.task.begin", { ...received });
+  // A stream's first task carries the unit set aside for it: one transaction begins the task and
+  // claims it. Else (or when that is refused) the units the stream holds are read beside the
+  // task's first write (the read does not depend on it): one state round trip less before the
+  // stream's first Graph request. A stale task's read is dropped, failed or not.
+  const first =
+    task.unit !== undefined && deps.state.beginTaskWithUnit
+      ? await deps.state.beginTaskWithUnit({ ...task, unit: task.unit })
+      : undefined;
+  let held: Promise<ClaimedUnit[]> = Promise.resolve(first ? [first] : []);
+  if (!first) {
+    held = deps.state.heldUnits(task);
+    held.catch(() => {});
+    if ((await deps.state.beginTask(task)) === "stale") {
+      log("stream.task.stale", { ...received });
+      return { status: "stale" };
+    }
   }
   const lookaheadSeconds = deps.lookaheadUnitSeconds ?? 30;
   const unitsAtOnce = Math.min(8, Math.max(1, deps.unitsAtOnce ?? 1));
@@ -145,7 +158,7 @@ async function runTask(
 
   const start = (claimed: ClaimedUnit) => {
     const index = claimed.work.index;
-    const entry: RunningUnit = { work: claimed.work, inTail: false };
+    const entry: RunningUnit = { work: claimed.work, inTail: false, requests: 0 };
     running.set(index, entry);
     // Older units first: p-queue runs higher priorities first.
     const priority = -claims++;
@@ -153,7 +166,17 @@ async function runTask(
     log("unit.start", { ...task, unit: index, mailboxId: claimed.work.mailboxId });
     const run = (async () => {
       const outcome = await runUnit(task, claimed, deps, unitShouldYield, {
-        add: (fn) => slots.add(fn, { priority }),
+        add: (fn) =>
+          slots.add(
+            () => {
+              entry.requests++;
+              entry.firstRequestAt ??= Date.now();
+              return fn().finally(() => {
+                entry.lastAnswerAt = Date.now();
+              });
+            },
+            { priority },
+          ),
         onTail: () => {
           entry.inTail = true;
           wake();
@@ -183,7 +206,18 @@ async function runTask(
         endedAt: new Date().toISOString(),
       };
       await deps.state.completeUnit(task, index, result);
-      log("unit.end", { ...task, unit: index, status: result.status, items: result.progress.items });
+      log("unit.end", {
+        ...task,
+        unit: index,
+        status: result.status,
+        items: result.progress.items,
+        // Where the unit's time went: claimed (unit.start) → first request → last answer →
+        // endedAt (its last writes) → this line (its completion committed).
+        requests: entry.requests,
+        ...(entry.firstRequestAt ? { firstRequestAt: new Date(entry.firstRequestAt).toISOString() } : {}),
+        ...(entry.lastAnswerAt ? { lastAnswerAt: new Date(entry.lastAnswerAt).toISOString() } : {}),
+        endedAt: result.endedAt,
+      });
       unitsDone++;
     })()
       .catch((error: unknown) => {

@@ -15,6 +15,13 @@ export interface StreamTask {
    * earlier one's writes fail instead of both working the same units.
    */
   lease?: string;
+  /**
+   * The unit set aside for the stream's first task at planning (its ticket taken by the plan's
+   * commit): the task begins and claims it in one state transaction (lib/state/claims.ts
+   * `beginTaskWithUnit`). A hint only: when the unit is no longer pending, the task claims as
+   * any other, and a unit whose task is lost is claimed by the streams that sweep the job's tail.
+   */
+  unit?: number;
 }
 
 /** A queue message that is not a stream task. Not retryable: the same bytes will fail again. */
@@ -43,11 +50,26 @@ export function parseStreamTask(body: string): StreamTask {
       `stream task: expected {jobId: non-empty string, streamId: integer ≥ 0, seq: integer ≥ 0}, found ${body.slice(0, 120)}`,
     );
   }
-  return { jobId: v.jobId, streamId: v.streamId as number, seq: v.seq as number };
+  if (v.unit !== undefined && (!Number.isInteger(v.unit) || (v.unit as number) < 0)) {
+    throw new MalformedStreamTaskError(
+      `stream task: expected unit (optional) to be an integer ≥ 0, found ${body.slice(0, 120)}`,
+    );
+  }
+  return {
+    jobId: v.jobId,
+    streamId: v.streamId as number,
+    seq: v.seq as number,
+    ...(v.unit !== undefined ? { unit: v.unit as number } : {}),
+  };
 }
 
 export function serializeStreamTask(task: StreamTask): string {
-  return JSON.stringify({ jobId: task.jobId, streamId: task.streamId, seq: task.seq });
+  return JSON.stringify({
+    jobId: task.jobId,
+    streamId: task.streamId,
+    seq: task.seq,
+    ...(task.unit !== undefined ? { unit: task.unit } : {}),
+  });
 }
 
 /**

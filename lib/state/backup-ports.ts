@@ -156,6 +156,10 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
 
   const stream: StreamStatePort = {
     beginTask: (task) => store.beginTask(task),
+    async beginTaskWithUnit(task) {
+      const unit = await store.beginTaskWithUnit(task);
+      return unit && claimed(unit);
+    },
     heldUnits: async (task) => (await store.heldUnits(task)).map(claimed),
     async claimUnit(task) {
       const unit = await store.claimUnit(task);

@@ -226,6 +226,11 @@ export async function commitPiece(
     "SET unitCount = :units, streamCount = :streams, workStreamSeconds = :ws, workMailboxSeconds = :wm, " +
     "longestUnitSeconds = :lu, lowerBoundSeconds = :lb, predictedMakespanSeconds = :pm, #status = :status, updatedAt = :now";
   if (status === "running") set += ", plannedAt = if_not_exists(plannedAt, :now)";
+  if (commit.firstUnits !== undefined && commit.firstUnits > 0) {
+    // The first streams' tasks carry these units: claims by ticket start after them.
+    set += ", nextUnit = :first";
+    values[":first"] = commit.firstUnits;
+  }
   if (last) set += ", discoveredAt = :now";
   else {
     set += ", discoveryOpen = :true";

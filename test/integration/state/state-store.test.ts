@@ -40,7 +40,12 @@ let tick = 0;
  * one discovery piece (lease, records, streams, commit), the last. Each call a
  * distinct tick.
  */
-async function runningJob(store: StateStore, units: number, streams: number): Promise<string> {
+async function runningJob(
+  store: StateStore,
+  units: number,
+  streams: number,
+  firstUnits?: number,
+): Promise<string> {
   const jobId = jobIdForTick(new Date(Date.UTC(2026, 10, 29, 4, 0, tick++)), "schedule");
   const { job } = await store.createJob({ jobId, trigger: "schedule" });
   const planned = plannedUnits(units);
@@ -66,6 +71,7 @@ async function runningJob(store: StateStore, units: number, streams: number): Pr
       longestUnitSeconds: 0,
       lowerBoundSeconds: 90,
       predictedMakespanSeconds: 100,
+      ...(firstUnits !== undefined ? { firstUnits } : {}),
     }),
   ).toBe(true);
   // The commit of a piece with units makes the job `running`.
@@ -74,6 +80,9 @@ async function runningJob(store: StateStore, units: number, streams: number): Pr
 }
 
 const task = (jobId: string, streamId: number, seq = 0): StreamTask => ({ jobId, streamId, seq });
+
+/** A unit as claimed, without the claim's time (a claim that read the unit first does not know it). */
+const withoutClaimTime = ({ claimedAt: _at, ...rest }: UnitRecord & { claimedAt?: string }) => rest;
 
 /** A claim on a job whose plan is whole (written at once): a unit or none, never "later". */
 async function claimNow(store: StateStore, t: StreamTask) {
@@ -126,7 +135,6 @@ describe("claims", () => {
           expect(claimedBy.has(unit.index)).toBe(false);
           // The claim's answer (read beside the claim's write) is the record as the claim left it.
           // (claimedAt, untyped, only as far as the read saw it.)
-          const withoutClaimTime = ({ claimedAt: _at, ...rest }: UnitRecord & { claimedAt?: string }) => rest;
           expect(withoutClaimTime(unit)).toEqual(withoutClaimTime((await store.getUnit(jobId, unit.index))!));
           claimedBy.set(unit.index, streamId);
           mine.push(unit.index);
@@ -162,6 +170,49 @@ describe("claims", () => {
       await store.completeUnit(t, unit.index, { status: "done" });
     }
     expect(order).toEqual([1, 2, 0]);
+  });
+
+  it("begins a first task with the unit it carries in one transaction; other streams claim past it, and a lost task's unit is still claimed", async () => {
+    const store = await newStore();
+    // Streams 0 and 1 were given units 0 and 1 in their tasks; the cursor starts after them.
+    const jobId = await runningJob(store, 4, 2, 2);
+    expect(await store.getJob(jobId)).toMatchObject({ nextUnit: 2 });
+    const first = { ...task(jobId, 0), unit: 0, lease: "a" };
+    const unit = await store.beginTaskWithUnit(first);
+    expect(withoutClaimTime(unit!)).toEqual(withoutClaimTime((await store.getUnit(jobId, 0))!));
+    expect(unit).toMatchObject({ index: 0, status: "running", claimedBy: 0, claimSeq: 0, attempts: 1 });
+    expect((await store.listStreams(jobId))[0]).toMatchObject({
+      status: "running",
+      lease: "a",
+      heldUnits: new Set([0]),
+    });
+    await store.checkpoint(first, 0, { folderIndex: 0, page: 1 }, { items: 1 });
+
+    // A second delivery of the same task finds the unit claimed: it begins as any task, takes
+    // the stream over and resumes the unit; the first delivery can write nothing more.
+    const again = { ...first, lease: "b" };
+    expect(await store.beginTaskWithUnit(again)).toBeUndefined();
+    expect(await store.beginTask(again)).toBe("current");
+    expect((await store.heldUnits(again)).map((u) => u.index)).toEqual([0]);
+    await expect(store.checkpoint(first, 0, { folderIndex: 0, page: 2 }, { items: 1 })).rejects.toThrow(
+      /taken over by a later delivery/,
+    );
+    expect(await store.getUnit(jobId, 0)).toMatchObject({ attempts: 1, items: 1 });
+
+    // Stream 1's first task was lost and the sweep re-sent the stream without its unit: it
+    // claims from the cursor on, and unit 1 once the cursor is exhausted.
+    const resent = await store.handOn(task(jobId, 1));
+    expect(await store.beginTaskWithUnit({ ...task(jobId, 1), unit: 1 })).toBeUndefined(); // stale
+    expect(await store.beginTask(resent)).toBe("current");
+    const order: number[] = [];
+    for (let u = await claimNow(store, resent); u; u = await claimNow(store, resent)) {
+      order.push(u.index);
+      await store.completeUnit(resent, u.index, { status: "done" });
+    }
+    expect(order).toEqual([2, 3, 1]);
+    await store.completeUnit(again, 0, { status: "done" });
+    expect(await store.getJob(jobId)).toMatchObject({ unitsDone: 4 });
+    expect((await store.listUnits(jobId)).map((u) => u.attempts)).toEqual([1, 1, 1, 1]);
   });
 
   it("hands back the ticket of a stale task, so the unit is not skipped", async () => {

@@ -8,7 +8,7 @@ import type {
   SkippedMailbox,
 } from "../../../lib/backup/ports.js";
 import { ConfigError, RetriesExhaustedError, RetryableError, SkipError } from "../../../lib/errors.js";
-import type { DiscoveryTask } from "../../../lib/queue/stream-task.js";
+import type { DiscoveryTask, StreamTask } from "../../../lib/queue/stream-task.js";
 
 const mailbox = (n: number): DiscoveredMailbox => ({
   userId: `u${n}`,
@@ -321,6 +321,31 @@ describe("discovery in pieces", () => {
     expect(job.discoveryOpen).toBe(false);
     // Streams grew with the units, up to the maximum (3 at first, then 1 more).
     expect(sent).toEqual([3, 1]);
+  });
+
+  it("gives the job's first streams their first units in their tasks, with the claim cursor past them", async () => {
+    const { deps } = setup({ mailboxes: 7 });
+    deps.pieceMailboxes = 3;
+    const tasks: StreamTask[] = [];
+    deps.queue.sendAll = async (sent) => {
+      tasks.push(...sent);
+    };
+    const firstUnits: Array<number | undefined> = [];
+    const commitPiece = deps.state.commitPiece.bind(deps.state);
+    deps.state.commitPiece = async (...args) => {
+      firstUnits.push(args[3].firstUnits);
+      return commitPiece(...args);
+    };
+    expect(await startJob(trigger, deps)).toMatchObject({ status: "started", units: 7, streams: 4 });
+    // The first piece creates streams 0–2 on units 0–2 (the largest: the plan's order); the
+    // stream a later piece adds claims as usual (others may have claimed by then).
+    expect(tasks).toEqual([
+      { jobId: "J1", streamId: 0, seq: 0, unit: 0 },
+      { jobId: "J1", streamId: 1, seq: 0, unit: 1 },
+      { jobId: "J1", streamId: 2, seq: 0, unit: 2 },
+      { jobId: "J1", streamId: 3, seq: 0 },
+    ]);
+    expect(firstUnits).toEqual([3, undefined, undefined]);
   });
 
   it("drops a stale copy of a piece already committed: nothing written twice", async () => {

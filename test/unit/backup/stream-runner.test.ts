@@ -38,8 +38,20 @@ class MemoryStreamState implements StreamStatePort {
     }));
   }
   async beginTask(t: StreamTask) {
+    this.begins?.push("begin");
     const cur = this.seq.get(t.streamId) ?? 0;
     return t.seq < cur || this.finished.has(t.streamId) ? "stale" : "current";
+  }
+  /** Calls of each way to begin a task, by name. */
+  begins: string[] = [];
+  async beginTaskWithUnit(t: StreamTask & { unit: number }): Promise<ClaimedUnit | undefined> {
+    this.begins.push("withUnit");
+    const u = this.units[t.unit];
+    const stale = t.seq < (this.seq.get(t.streamId) ?? 0) || this.finished.has(t.streamId);
+    if (stale || u?.status !== "pending") return undefined;
+    u.status = "running";
+    u.holder = t.streamId;
+    return this.claimed(u);
   }
   /** The plan's estimate of every unit, seconds. */
   estimatedSeconds = 1;
@@ -267,6 +279,34 @@ describe("runStreamTask", () => {
     expect(b.status).toBe("finished");
     expect(state.units.every((u) => u.status === "done")).toBe(true);
     expect(state.units.reduce((s, u) => s + (u.result?.progress.items ?? 0), 0)).toBe(10);
+    expect(finalizedJobs).toEqual(["J"]);
+  });
+
+  it("begins a first task that carries its unit by claiming it at once; one whose unit is taken begins as any other", async () => {
+    const state = new MemoryStreamState(3, 2);
+    const { d, finalizedJobs } = deps(state, 1, () => 1e9);
+    // Stream 0 was given unit 2 (not the next pending one, so the test sees which it ran first).
+    const order: number[] = [];
+    const unitDeps = d.unitDeps;
+    d.unitDeps = (task, unit) => {
+      order.push(unit.index);
+      return unitDeps(task, unit);
+    };
+    d.lookaheadUnitSeconds = 0;
+    expect(await runStreamTask({ jobId: "J", streamId: 0, seq: 0, unit: 2 }, d)).toMatchObject({
+      status: "finished",
+      unitsDone: 3,
+    });
+    expect(order).toEqual([2, 0, 1]);
+    expect(state.begins).toEqual(["withUnit"]);
+    // Stream 1's task carries unit 1, long done: it begins as usual and finds nothing left.
+    state.begins = [];
+    expect(await runStreamTask({ jobId: "J", streamId: 1, seq: 0, unit: 1 }, d)).toMatchObject({
+      status: "finished",
+      unitsDone: 0,
+    });
+    expect(state.begins).toEqual(["withUnit", "begin"]);
+    expect(state.units.map((u) => u.result?.status)).toEqual(["done", "done", "done"]);
     expect(finalizedJobs).toEqual(["J"]);
   });
 

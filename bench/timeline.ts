@@ -1,0 +1,220 @@
+/**
+ * `npx tsx bench/timeline.ts --shape=uniform --streams=16`: one full backup of a benchmark shape
+ * (as `npm run bench` runs it), then where each stream's time went, from the controllers' log:
+ * tasks sent → task received → unit claimed → first Graph request → last answer → unit's end
+ * written → next claim / stream's end; and the CPU seconds each process of the run used during
+ * the backup phase (this process runs every controller invocation; the simulator and DynamoDB
+ * Local are children), against the phase's wall time × the machine's cores.
+ * Prints the gaps' means and maxima per kind, and with `--streams-detail` every stream's units.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import type { JobReport } from "../lib/backup/report.js";
+import type { ServicesOptions } from "../lib/dev/local/stack.js";
+import { reexecTrustingCa } from "../lib/dev/local/trust-ca.js";
+import { ensureSimulatorCa } from "../lib/dev/sim/server/index.js";
+import { benchOne, startRig, stopRig } from "./shape-runs.js";
+
+const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const shape = arg("shape") ?? "uniform";
+const streams = Number(arg("streams") ?? 16);
+const detail = process.argv.includes("--streams-detail");
+
+interface LogLine {
+  time: string;
+  event: string;
+  streamId?: number;
+  seq?: number;
+  unit?: number;
+  requests?: number;
+  firstRequestAt?: string;
+  lastAnswerAt?: string;
+  endedAt?: string;
+}
+
+/** CPU seconds (user + system) of this process and every descendant, by pid, from /proc. */
+function cpuByProcess(): Map<number, { name: string; seconds: number }> {
+  const tick = 100; // USER_HZ on Linux
+  const stats = new Map<number, { ppid: number; name: string; seconds: number }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const text = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const name = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
+      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      // After the name: state ppid … utime (14th field overall) stime (15th).
+      stats.set(Number(entry), {
+        ppid: Number(fields[1]),
+        name,
+        seconds: (Number(fields[11]) + Number(fields[12])) / tick,
+      });
+    } catch {
+      // The process ended while listed.
+    }
+  }
+  const mine = new Map<number, { name: string; seconds: number }>();
+  const isMine = (pid: number): boolean => {
+    for (let p = pid, depth = 0; p > 1 && depth < 20; depth++) {
+      if (p === process.pid) return true;
+      p = stats.get(p)?.ppid ?? 0;
+    }
+    return false;
+  };
+  for (const [pid, s] of stats) if (isMine(pid)) mine.set(pid, { name: s.name, seconds: s.seconds });
+  return mine;
+}
+
+const ms = (iso?: string) => (iso ? Date.parse(iso) : Number.NaN);
+
+async function main(): Promise<void> {
+  const caDir = join(tmpdir(), "mailstream-bench-ca");
+  mkdirSync(caDir, { recursive: true });
+  const sim = await ensureSimulatorCa(caDir);
+  await reexecTrustingCa(sim.caCertPath, caDir);
+  const ca = { certPem: sim.caCertPem, keyPem: sim.caKeyPem };
+  const reportsDir = mkdtempSync(join(tmpdir(), "mailstream-timeline-"));
+  const lines: LogLine[] = [];
+  const load0 = loadavg()[0]!;
+  const rig = await startRig(shape, ca, caDir);
+  let cpu0 = cpuByProcess();
+  let row: Awaited<ReturnType<typeof benchOne>>;
+  // Sample the CPU and this process's event loop at the backup phase's start (the first task
+  // received) and at every unit's end (the last sample is the phase's end).
+  let sampledAtStart = false;
+  let elu0 = performance.eventLoopUtilization();
+  let elu1 = elu0;
+  let cpu1 = cpu0;
+  let t0 = 0;
+  let t1 = 0;
+  const record = (event: string, fields: Record<string, unknown> = {}) => {
+    const parsed = { time: new Date().toISOString(), event, ...fields } as LogLine;
+    if (!sampledAtStart && parsed.event === "stream.task.begin") {
+      sampledAtStart = true;
+      cpu0 = cpuByProcess();
+      elu0 = performance.eventLoopUtilization();
+      t0 = Date.now();
+    }
+    if (parsed.event === "unit.end") {
+      cpu1 = cpuByProcess();
+      elu1 = performance.eventLoopUtilization();
+      t1 = Date.now();
+    }
+    lines.push(parsed);
+  };
+  // The stack's logger: every event, at every level, into `lines`.
+  const sampling: NonNullable<ServicesOptions["logger"]> = {
+    debug: record,
+    info: record,
+    warn: record,
+    error: record,
+    child: () => sampling,
+  };
+  try {
+    row = await benchOne(rig, streams, { fullOnly: true, reportsDir, logger: sampling });
+  } finally {
+    await stopRig(rig);
+  }
+  const report = JSON.parse(
+    readFileSync(join(reportsDir, `${shape}-n${streams}-fidelity-full.json`), "utf8"),
+  ) as JobReport & { plannedAt?: string };
+  const created = ms(report.createdAt);
+  const plannedAt = created + report.phases.planningSeconds * 1000;
+  const at = (t: number) => ((t - plannedAt) / 1000).toFixed(2);
+
+  // Per stream: its events in time order.
+  const byStream = new Map<number, LogLine[]>();
+  for (const l of lines) {
+    if (l.streamId === undefined) continue;
+    const list = byStream.get(l.streamId) ?? [];
+    list.push(l);
+    byStream.set(l.streamId, list);
+  }
+  const gaps: Record<string, number[]> = {
+    "sent → task received": [],
+    "received → first unit claimed": [],
+    "claimed → first request": [],
+    "first request → last answer": [],
+    "last answer → unit ended (its writes)": [],
+    "unit ended → end committed": [],
+    "end committed → next unit claimed": [],
+    "last unit committed → stream finished": [],
+    "claimed → end committed (whole unit)": [],
+  };
+  const push = (k: string, v: number) => Number.isFinite(v) && gaps[k]!.push(v / 1000);
+  for (const [streamId, events] of [...byStream].sort((a, b) => a[0] - b[0])) {
+    events.sort((a, b) => ms(a.time) - ms(b.time));
+    const begin = events.find((e) => e.event === "stream.task.begin");
+    const starts = new Map(events.filter((e) => e.event === "unit.start").map((e) => [e.unit!, e]));
+    const ends = events.filter((e) => e.event === "unit.end");
+    const finished = events.find((e) => e.event === "stream.finished");
+    push("sent → task received", ms(begin?.time) - plannedAt);
+    const firstStart = events.find((e) => e.event === "unit.start");
+    push("received → first unit claimed", ms(firstStart?.time) - ms(begin?.time));
+    if (detail)
+      console.log(`stream ${streamId}: received ${at(ms(begin?.time))}, finished ${at(ms(finished?.time))}`);
+    for (const end of ends) {
+      const start = starts.get(end.unit!);
+      push("claimed → first request", ms(end.firstRequestAt) - ms(start?.time));
+      push("first request → last answer", ms(end.lastAnswerAt) - ms(end.firstRequestAt));
+      push("last answer → unit ended (its writes)", ms(end.endedAt) - ms(end.lastAnswerAt));
+      push("unit ended → end committed", ms(end.time) - ms(end.endedAt));
+      push("claimed → end committed (whole unit)", ms(end.time) - ms(start?.time));
+      const next = events.find((e) => e.event === "unit.start" && ms(e.time) >= ms(end.time) - 0);
+      const overlapped = events.find(
+        (e) =>
+          e.event === "unit.start" &&
+          e.unit !== end.unit &&
+          ms(e.time) > ms(start?.time) &&
+          ms(e.time) < ms(end.time),
+      );
+      if (next && !overlapped) push("end committed → next unit claimed", ms(next.time) - ms(end.time));
+      if (detail)
+        console.log(
+          `  unit ${end.unit} (${end.requests} req): claimed ${at(ms(start?.time))} first ${at(ms(end.firstRequestAt))} last ${at(ms(end.lastAnswerAt))} ended ${at(ms(end.endedAt))} committed ${at(ms(end.time))}`,
+        );
+    }
+    const lastEnd = ends[ends.length - 1];
+    if (lastEnd && finished)
+      push("last unit committed → stream finished", ms(finished.time) - ms(lastEnd.time));
+  }
+  console.log(
+    `${shape} N=${streams}: units ${row.planUnits} on ${row.planStreams} streams; plan ${report.phases.planningSeconds.toFixed(2)} s, backup ${report.phases.backupSeconds.toFixed(2)} s, LB ${row.lowerBoundSeconds.toFixed(2)} s, bk/LB ${row.full.backupOverLowerBound.toFixed(2)}; load ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`,
+  );
+  for (const [k, v] of Object.entries(gaps)) {
+    if (v.length === 0) continue;
+    const mean = v.reduce((s, x) => s + x, 0) / v.length;
+    console.log(
+      `  ${k.padEnd(40)} n=${String(v.length).padStart(3)} mean ${mean.toFixed(3)} s  max ${Math.max(...v).toFixed(3)} s  min ${Math.min(...v).toFixed(3)} s`,
+    );
+  }
+  // CPU over the backup phase (first task received → the job's report read; the tail is short).
+  const wall = (t1 - t0) / 1000;
+  let total = 0;
+  const byName = new Map<string, number>();
+  for (const [pid, after] of cpu1) {
+    const used = after.seconds - (cpu0.get(pid)?.seconds ?? 0);
+    const name = pid === process.pid ? "controllers (this process)" : `${after.name} ${pid}`;
+    byName.set(name, (byName.get(name) ?? 0) + used);
+    total += used;
+  }
+  console.log(
+    `  CPU during the backup phase (${wall.toFixed(1)} s wall, ${cpus().length} cores): ${[...byName]
+      .filter(([, s]) => s > 0.05)
+      .map(([n, s]) => `${n} ${s.toFixed(1)} s (${((100 * s) / wall).toFixed(0)} %)`)
+      .join(
+        ", ",
+      )}; all ${total.toFixed(1)} s = ${((100 * total) / (wall * cpus().length)).toFixed(0)} % of the cores`,
+  );
+  const elu = performance.eventLoopUtilization(elu1, elu0).utilization;
+  console.log(`  this process's event loop busy ${(100 * elu).toFixed(0)} % of the phase`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
