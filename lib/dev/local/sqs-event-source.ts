@@ -39,6 +39,9 @@ export interface LocalSqsEventSourceOptions {
   onInvocationError?: (error: unknown, event: SQSEvent) => void;
 }
 
+/** Messages one ReceiveMessage returns at most (SQS's limit). */
+const RECEIVE_LIMIT = 10;
+
 export class LocalSqsEventSource {
   private running = false;
   private pollers: Promise<void>[] = [];
@@ -77,40 +80,78 @@ export class LocalSqsEventSource {
   start(): void {
     if (this.running) return;
     this.running = true;
-    // One poller per concurrency slot: each runs one invocation at a time, which caps concurrency
-    // exactly as MaximumConcurrency does.
-    this.pollers = Array.from({ length: this.options.maxConcurrency }, () => this.poll());
+    // As Lambda's pollers do, each receive asks for up to 10 messages and every `batchSize` of
+    // them is an invocation of its own; a poller receives only for invocations it may start
+    // (capacity taken before the receive), which caps concurrency exactly as MaximumConcurrency
+    // does. One poller per 10 invocations: N long-polling receivers each woken by every send
+    // (and each answering empty once a second) cost the process that runs the invocations far
+    // more than the streams' own work at N = 64 (a second before the first task was received).
+    const pollers = Math.max(
+      1,
+      Math.ceil((this.options.maxConcurrency * this.options.batchSize) / RECEIVE_LIMIT),
+    );
+    this.pollers = Array.from({ length: Math.min(pollers, this.options.maxConcurrency) }, () => this.poll());
   }
 
   /** Stops receiving; resolves when running invocations have ended. */
   async stop(): Promise<void> {
     this.running = false;
+    this.capacityFreed();
     await Promise.all(this.pollers);
     this.pollers = [];
+    await Promise.all(this.invocationRuns);
+  }
+
+  /** Invocations started and not ended (their promises, for `stop`). */
+  private readonly invocationRuns = new Set<Promise<void>>();
+  /** Invocations a poller has made room for while its receive is out. */
+  private reserved = 0;
+  private capacityWaiters: Array<() => void> = [];
+
+  private capacityFreed(): void {
+    for (const wake of this.capacityWaiters.splice(0)) wake();
   }
 
   private async poll(): Promise<void> {
     const o = this.options;
     while (this.running) {
+      const free = o.maxConcurrency - this.active - this.reserved;
+      if (free < 1) {
+        await new Promise<void>((resolve) => this.capacityWaiters.push(resolve));
+        continue;
+      }
+      const room = Math.max(1, Math.min(free, Math.floor(RECEIVE_LIMIT / o.batchSize)));
+      this.reserved += room;
       let messages: Message[];
       try {
         const out = await o.sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: o.queueUrl,
-            MaxNumberOfMessages: o.batchSize,
+            MaxNumberOfMessages: Math.min(RECEIVE_LIMIT, room * o.batchSize),
             WaitTimeSeconds: o.waitTimeSeconds,
             MessageSystemAttributeNames: ["All"],
           }),
         );
         messages = out.Messages ?? [];
       } catch (error) {
+        this.reserved -= room;
         if (!this.running) return;
         o.onInvocationError?.(error, { Records: [] });
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
-      if (messages.length === 0) continue;
-      await this.invoke(messages);
+      // Each invocation counts itself as it starts (synchronously, in `invoke`).
+      this.reserved -= room;
+      for (let i = 0; i < messages.length; i += o.batchSize) {
+        const run = this.invoke(messages.slice(i, i + o.batchSize))
+          // Only the delete of a finished batch can fail here: SQS delivers those messages again.
+          .catch((error: unknown) => o.onInvocationError?.(error, { Records: [] }))
+          .finally(() => {
+            this.invocationRuns.delete(run);
+            this.capacityFreed();
+          });
+        this.invocationRuns.add(run);
+      }
     }
   }
 

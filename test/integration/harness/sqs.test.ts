@@ -1,10 +1,13 @@
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
+  GetQueueAttributesCommand,
   ReceiveMessageCommand,
+  SendMessageBatchCommand,
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalSqsEventSource } from "../../../lib/dev/local/sqs-event-source.js";
 import { type AwsHarness, useAwsEmulators } from "../../support/aws.js";
 
 let aws: AwsHarness;
@@ -85,5 +88,65 @@ describe("SQS on the local emulator", () => {
     expect(await receiveOne(queue.url)).toBeUndefined();
     const deadLetter = await receiveOne(queue.dlqUrl!);
     expect(deadLetter?.Body).toBe("poison");
+  });
+});
+
+describe("the local SQS event source", () => {
+  it("invokes once per message, at most maxConcurrency at once; a failed record comes back", async () => {
+    const queue = await aws.createQueue({ visibilityTimeoutSeconds: 1 });
+    const bodies = Array.from({ length: 25 }, (_, i) => `task-${i}`);
+    let running = 0;
+    let peak = 0;
+    const seen: string[] = [];
+    let failedOnce = false;
+    const release: Array<() => void> = [];
+    const source = new LocalSqsEventSource({
+      sqs: aws.clients.sqs,
+      queueUrl: queue.url,
+      maxConcurrency: 4,
+      handler: async (event) => {
+        expect(event.Records).toHaveLength(1);
+        const record = event.Records[0]!;
+        running++;
+        peak = Math.max(peak, running);
+        // Each invocation holds its slot until the test lets it go: concurrency is observable.
+        await new Promise<void>((resolve) => release.push(resolve));
+        running--;
+        if (record.body === "task-7" && !failedOnce) {
+          failedOnce = true;
+          return { batchItemFailures: [{ itemIdentifier: record.messageId }] };
+        }
+        seen.push(record.body);
+        return undefined;
+      },
+    });
+    source.start();
+    try {
+      for (let i = 0; i < bodies.length; i += 10) {
+        await aws.clients.sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: queue.url,
+            Entries: bodies.slice(i, i + 10).map((body, j) => ({ Id: String(j), MessageBody: body })),
+          }),
+        );
+      }
+      while (seen.length < bodies.length) {
+        await new Promise((r) => setTimeout(r, 20));
+        expect(source.inFlight).toBeLessThanOrEqual(4);
+        for (const go of release.splice(0)) go();
+      }
+    } finally {
+      for (const go of release.splice(0)) go();
+      await source.stop();
+    }
+    expect(peak).toBeLessThanOrEqual(4);
+    expect(peak).toBeGreaterThan(1);
+    expect([...seen].sort()).toEqual([...bodies].sort());
+    expect(failedOnce).toBe(true);
+    expect(source.invocations).toBe(26);
+    const left = await aws.clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queue.url, AttributeNames: ["ApproximateNumberOfMessages"] }),
+    );
+    expect(left.Attributes?.ApproximateNumberOfMessages).toBe("0");
   });
 });
