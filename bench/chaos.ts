@@ -14,10 +14,9 @@ import { isDeepStrictEqual } from "node:util";
 import { catalogDuplicates, compareAll } from "../lib/dev/local/archive-truth.js";
 import { chaosSchedule, runChaos } from "../lib/dev/local/chaos.js";
 import { startLocalStack } from "../lib/dev/local/stack.js";
-import { reexecTrustingCa } from "../lib/dev/local/trust-ca.js";
-import { ensureSimulatorCa } from "../lib/dev/sim/server/index.js";
 import { generateTenant } from "../lib/dev/sim/tenant/generate.js";
 import { Random } from "../lib/dev/sim/tenant/random.js";
+import { trustBenchCa } from "./sim-process.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CHILD_PROGRAM = fileURLToPath(new URL("../lib/dev/local/chaos-child.ts", import.meta.url));
@@ -122,15 +121,11 @@ export async function benchChaos(
 }
 
 async function main(): Promise<void> {
-  const caDir = join(tmpdir(), "mailstream-bench-ca");
-  mkdirSync(caDir, { recursive: true });
-  const sim = await ensureSimulatorCa(caDir);
-  // Node trusts extra CAs only from NODE_EXTRA_CA_CERTS at start: run again trusting the simulator's.
-  await reexecTrustingCa(sim.caCertPath, caDir);
+  const { ca } = await trustBenchCa();
   const out =
     process.argv.find((a) => a.startsWith("--out="))?.slice("--out=".length) ??
     join(here, "results", "chaos.json");
-  const result = await benchChaos({ certPem: sim.caCertPem, keyPem: sim.caKeyPem });
+  const result = await benchChaos(ca);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(

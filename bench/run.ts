@@ -11,8 +11,6 @@ import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type RunningEmulators, startEmulators } from "../lib/dev/local/emulators.js";
-import { reexecTrustingCa } from "../lib/dev/local/trust-ca.js";
-import { ensureSimulatorCa } from "../lib/dev/sim/server/index.js";
 import {
   BUDGET_LATENCY,
   BUDGET_LIMITS,
@@ -35,6 +33,7 @@ import {
 import { benchScale, SCALE_SIZES, type ScaleRow } from "./scale.js";
 import { DENSE, LATENCY, LIMITS, SHAPES, STREAM_COUNTS } from "./settings.js";
 import { type BenchRow, benchOne, startRig, stopRig } from "./shape-runs.js";
+import { trustBenchCa } from "./sim-process.js";
 import { rightAlignedTable } from "./table.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -210,12 +209,7 @@ function printScaleRow(r: ScaleRow): void {
 }
 
 async function main(): Promise<void> {
-  const caDir = join(tmpdir(), "mailstream-bench-ca");
-  mkdirSync(caDir, { recursive: true });
-  const sim = await ensureSimulatorCa(caDir);
-  // Node trusts extra CAs only from NODE_EXTRA_CA_CERTS at start: run again trusting the simulator's.
-  await reexecTrustingCa(sim.caCertPath, caDir);
-  const ca = { certPem: sim.caCertPem, keyPem: sim.caKeyPem };
+  const { ca, caDir } = await trustBenchCa();
   const only = process.argv
     .find((a) => a.startsWith("--shapes="))
     ?.slice("--shapes=".length)

@@ -10,11 +10,16 @@
  */
 
 import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { simulatorTenantEnv } from "../lib/dev/local/simulator-env.js";
+import { reexecTrustingCa } from "../lib/dev/local/trust-ca.js";
 import type { GroundTruth } from "../lib/dev/sim/model.js";
 import {
+  ensureSimulatorCa,
   type LatencyOptions,
   type LimitOptions,
   type ServedStats,
@@ -169,4 +174,16 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     );
     process.exit(1);
   });
+}
+
+/**
+ * The benchmarks' simulator CA (made once, in `<tmpdir>/mailstream-bench-ca`), this process run
+ * again trusting it first: Node trusts extra CAs only from NODE_EXTRA_CA_CERTS at start.
+ */
+export async function trustBenchCa(): Promise<{ ca: { certPem: string; keyPem: string }; caDir: string }> {
+  const caDir = join(tmpdir(), "mailstream-bench-ca");
+  mkdirSync(caDir, { recursive: true });
+  const sim = await ensureSimulatorCa(caDir);
+  await reexecTrustingCa(sim.caCertPath, caDir);
+  return { ca: { certPem: sim.caCertPem, keyPem: sim.caKeyPem }, caDir };
 }

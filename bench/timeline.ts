@@ -7,15 +7,14 @@
  * Local are children), against the phase's wall time × the machine's cores.
  * Prints the gaps' means and maxima per kind, and with `--streams-detail` every stream's units.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { JobReport } from "../lib/backup/report.js";
 import type { ServicesOptions } from "../lib/dev/local/stack.js";
-import { reexecTrustingCa } from "../lib/dev/local/trust-ca.js";
-import { ensureSimulatorCa } from "../lib/dev/sim/server/index.js";
 import { benchOne, startRig, stopRig } from "./shape-runs.js";
+import { trustBenchCa } from "./sim-process.js";
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const shape = arg("shape") ?? "uniform";
@@ -69,11 +68,7 @@ function cpuByProcess(): Map<number, { name: string; seconds: number }> {
 const ms = (iso?: string) => (iso ? Date.parse(iso) : Number.NaN);
 
 async function main(): Promise<void> {
-  const caDir = join(tmpdir(), "mailstream-bench-ca");
-  mkdirSync(caDir, { recursive: true });
-  const sim = await ensureSimulatorCa(caDir);
-  await reexecTrustingCa(sim.caCertPath, caDir);
-  const ca = { certPem: sim.caCertPem, keyPem: sim.caKeyPem };
+  const { ca, caDir } = await trustBenchCa();
   const reportsDir = mkdtempSync(join(tmpdir(), "mailstream-timeline-"));
   const lines: LogLine[] = [];
   const load0 = loadavg()[0]!;
