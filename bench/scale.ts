@@ -59,6 +59,16 @@ export const COORDINATOR_HEAP_MIB = 400;
 /** Users per discovery piece (discovery.pieceMailboxes): the default, one directory page. */
 const PIECE_MAILBOXES = 999;
 
+/**
+ * DynamoDB Local's heap for a whole job of `mailboxes`, MiB: 512 (the tests' default) up to 2,000
+ * mailboxes, then 256 per 1,000 (2,560 at 10,000; 5,120 at 20,000). Its in-memory table keeps the
+ * job's per-mailbox, unit and page records; at 512 a job of 10,000 mailboxes wedged it after
+ * discovery (every request answered 500 InternalFailure, no CPU used).
+ */
+export function dynamoDbHeapFor(mailboxes: number): number {
+  return Math.min(16_384, Math.max(512, Math.ceil(mailboxes / 1000) * 256));
+}
+
 export function scaleTenant(mailboxes: number): TenantSpec {
   return { seed: 17, shape: "many-small", mailboxes, totalMessages: mailboxes, largeFraction: 0 };
 }
@@ -252,6 +262,8 @@ async function benchScaleOne(
     services = await startLocalServices(
       {
         archive: { kind: "local", path: archivePath },
+        // The whole job's state in DynamoDB Local's memory: 512 MiB wedged it at 10,000 mailboxes.
+        dynamoDbHeapMib: dynamoDbHeapFor(mailboxes),
         streams: SCALE_STREAMS,
         planLimits,
         functionTimeoutMs: COORDINATOR_TIMEOUT_SECONDS * 1000,

@@ -25,6 +25,13 @@ export interface DynamoDbLocalOptions {
   javaCommand?: string;
   /** Milliseconds to wait for the first answer to ListTables. Bounds 1000..300000; default 60000. */
   readyTimeoutMs?: number;
+  /**
+   * The JVM's heap limit, MiB. 64..16384; default 512 (tests hold little data). An in-memory
+   * database holds every item in this heap: a whole job of 10,000 mailboxes wedged DynamoDB
+   * Local at 512 (every request answered 500 InternalFailure), so the scale benchmark sizes it
+   * by the tenant.
+   */
+  heapMib?: number;
 }
 
 export interface DynamoDbLocal {
@@ -57,12 +64,14 @@ function jarDirectory(): string {
   return join(packageDir, "lib", "dynamodb_local_2026-01-16");
 }
 
-function javaArgs(port: number, dbPath: string | undefined): string[] {
+function javaArgs(port: number, dbPath: string | undefined, heapMib = 512): string[] {
+  if (!Number.isInteger(heapMib) || heapMib < 64 || heapMib > 16_384)
+    throw new RangeError(`DynamoDB Local heapMib: expected an integer in 64..16384, found ${heapMib}`);
   const dir = jarDirectory();
   return [
     // Small heap and serial GC: one JVM per test file on 2-core machines; tests hold little data.
     "-Xms64m",
-    "-Xmx512m",
+    `-Xmx${heapMib}m`,
     "-XX:+UseSerialGC",
     "-XX:TieredStopAtLevel=1",
     `-Djava.library.path=${join(dir, "DynamoDBLocal_lib")}`,
@@ -126,7 +135,13 @@ async function startOnce(port: number, options: DynamoDbLocalOptions): Promise<D
   if (options.dbPath) mkdirSync(options.dbPath, { recursive: true });
   const child = spawn(
     "sh",
-    ["-c", WATCHDOG_SCRIPT, "sh", options.javaCommand ?? "java", ...javaArgs(port, options.dbPath)],
+    [
+      "-c",
+      WATCHDOG_SCRIPT,
+      "sh",
+      options.javaCommand ?? "java",
+      ...javaArgs(port, options.dbPath, options.heapMib),
+    ],
     {
       detached: true,
       stdio: ["pipe", "pipe", "pipe"],

@@ -22,6 +22,8 @@ export interface EmulatorOptions {
   dynamoDbPath?: string;
   /** Directory for emulator logs (`dynamodb-local.log`). Default: no log files. */
   logDir?: string;
+  /** DynamoDB Local's heap limit, MiB (see DynamoDbLocalOptions.heapMib). Default 512. */
+  dynamoDbHeapMib?: number;
 }
 
 export interface RunningEmulators {
@@ -57,7 +59,7 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Runnin
   const startFauxqs = await loadFauxqs();
   const [fauxqs, dynamo] = await Promise.allSettled([
     startFauxqs({ port: 0, logger: false, defaultRegion: EMULATOR_REGION }),
-    startDynamoDbLocal({ dbPath: opts.dynamoDbPath, logDir: opts.logDir }),
+    startDynamoDbLocal({ dbPath: opts.dynamoDbPath, logDir: opts.logDir, heapMib: opts.dynamoDbHeapMib }),
   ]);
   if (fauxqs.status === "rejected" || dynamo.status === "rejected") {
     if (fauxqs.status === "fulfilled") await fauxqs.value.stop();

@@ -49,6 +49,8 @@ export interface ServicesOptions {
   archive: { kind: "local"; path: string } | { kind: "s3"; bucket: string };
   /** DynamoDB Local's folder; undefined keeps state in memory. */
   dynamoDbPath?: string;
+  /** DynamoDB Local's heap limit, MiB (64..16384; default 512): an in-memory table lives in it. */
+  dynamoDbHeapMib?: number;
   /**
    * Emulators already running (a benchmark reusing them across runs): used as they are and left
    * running by `stop()`. Default: start a pair for these services.
@@ -162,6 +164,7 @@ export async function startLocalServices(
       (await startEmulators({
         ...(options.dynamoDbPath ? { dynamoDbPath: options.dynamoDbPath } : {}),
         ...(options.logDir ? { logDir: options.logDir } : {}),
+        ...(options.dynamoDbHeapMib ? { dynamoDbHeapMib: options.dynamoDbHeapMib } : {}),
       }));
     if (!options.emulators) cleanup.push(() => emulators.stop());
     const clients = createAwsClients(emulators.endpoints);
