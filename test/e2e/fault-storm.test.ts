@@ -49,12 +49,15 @@ beforeAll(async () => {
           if (kind < 0.7) queued.serverErrors++;
           else queued.drops++;
         }
-        return 5;
+        // 20 ms, not 5: requests stay in flight long enough to overlap on a loaded machine.
+        return 20;
       },
     },
     limits: {
       // The client sends up to 4 at once per mailbox: the rest draw 429 ApplicationThrottled.
-      concurrentPerMailbox: 2,
+      // One, not two: with two, a CI run on a loaded machine once had no 429 at all (5–8 in
+      // ~145 requests otherwise); with one, any two requests at once meet one.
+      concurrentPerMailbox: 1,
       // On a loaded machine a request sent before the client saw a 429 can arrive this late
       // without being a retry; one that ignored the 1 s Retry-After would still be counted.
       earlyRetryGraceMs: 250,
