@@ -118,14 +118,11 @@ async function runTask(
     task.unit !== undefined && deps.state.beginTaskWithUnit
       ? await deps.state.beginTaskWithUnit({ ...task, unit: task.unit })
       : undefined;
-  let held: Promise<ClaimedUnit[]> = Promise.resolve(first ? [first] : []);
-  if (!first) {
-    held = deps.state.heldUnits(task);
-    held.catch(() => {});
-    if ((await deps.state.beginTask(task)) === "stale") {
-      log("stream.task.stale", { ...received });
-      return { status: "stale" };
-    }
+  const held: Promise<ClaimedUnit[]> = first ? Promise.resolve([first]) : deps.state.heldUnits(task);
+  held.catch(() => {});
+  if (!first && (await deps.state.beginTask(task)) === "stale") {
+    log("stream.task.stale", { ...received });
+    return { status: "stale" };
   }
   const lookaheadSeconds = deps.lookaheadUnitSeconds ?? 30;
   const unitsAtOnce = Math.min(8, Math.max(1, deps.unitsAtOnce ?? 1));
