@@ -114,10 +114,16 @@ export interface ScaleRow {
    */
   liveHeapGrowthPerPieceBytes: number | null;
   /**
-   * Graph requests of discovery (directory pages, probes, folder listings): counted in a
-   * planning-only run; a full run, whose streams overlap discovery, counts the planning-only rate.
+   * Graph requests of discovery (directory pages, probes, mailbox ids, folder listings; the
+   * inner requests of a `$batch` each, the batch itself not): counted in a planning-only run; a
+   * full run, whose streams overlap discovery, counts the planning-only rate.
    */
   discoveryRequests: number;
+  /**
+   * Discovery's round trips to Graph (HTTP requests: a `$batch` is one, whatever it carries), in
+   * a planning-only run; null in a full run.
+   */
+  discoveryRoundTrips: number | null;
   stateRequests: {
     planning: number;
     backupAndFinalizing: number;
@@ -325,6 +331,7 @@ async function benchScaleOne(
     // the controller would run them (the stream tasks the pieces send stay in the queue).
     if (planningOnly) await stack.source.stop();
     const c0 = await counters(sim);
+    const wire0 = (await sim.stats()).graph;
     // Planning only: the bench's own reads of the discovery record are not counted.
     counting = !planningOnly;
     const started = await invocation({ kind: "start", time: new Date().toISOString() });
@@ -342,6 +349,7 @@ async function benchScaleOne(
     counting = false;
     state.total = state.planning + state.backupAndFinalizing;
     const c1 = await counters(sim);
+    const wire1 = (await sim.stats()).graph;
     const job = await stack.app.state.getJob(jobId);
     const seconds = (from: string | undefined, to: string | undefined) =>
       from && to ? (Date.parse(to) - Date.parse(from)) / 1000 : 0;
@@ -353,8 +361,10 @@ async function benchScaleOne(
 
     // A full run's streams start on the first piece, so its requests mix discovery's and the
     // backup's: it counts discovery at the rate the planning-only runs measured.
+    const batches = wire1.batches - wire0.batches;
+    const batched = wire1.batchedRequests - wire0.batchedRequests;
     const discoveryRequests = planningOnly
-      ? c1.requests - c0.requests
+      ? c1.requests - c0.requests - batches
       : Math.round(PLANNING_ONLY_DISCOVERY_REQUESTS_PER_MAILBOX * content.works.length);
     // The directory's first page comes before any probe; every other discovery request (pages,
     // probes, folder listings) is spread over the mailboxes backed up (they are alike here).
@@ -384,6 +394,7 @@ async function benchScaleOne(
       liveHeapAfterPieces,
       liveHeapGrowthPerPieceBytes: growthPerPiece(liveHeapAfterPieces),
       discoveryRequests,
+      discoveryRoundTrips: planningOnly ? c1.requests - c0.requests - batched : null,
       stateRequests: state,
       stateRequestsPerMailbox: state.total / Math.max(1, content.works.length),
       planningStateRequestsPerMailbox: state.planning / Math.max(1, content.works.length),

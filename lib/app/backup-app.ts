@@ -240,7 +240,9 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
       ? { backoffCapMs: options.graphPolicy.backoffCapMs }
       : {}),
   };
-  const directory = createMailboxDirectory(gateway, config.mailboxes);
+  const directory = createMailboxDirectory(gateway, config.mailboxes, {
+    batchSize: config.discovery.batchSize,
+  });
   const plan = createPlanner(
     {
       maxStreams: config.streams.max,

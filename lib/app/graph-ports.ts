@@ -6,6 +6,8 @@ import type { FolderInfo, ItemMailbox, MailboxDirectory, MailboxRole, MailSource
 import {
   archiveTrafficKey,
   discoverMailboxPage,
+  type ExchangeMailboxIds,
+  exchangeMailboxIdsOf,
   exportItemStreamed,
   exportItems,
   folderDeltaPages,
@@ -80,13 +82,43 @@ export function createMailSource(gateway: GraphGateway, pageSize: number): MailS
   };
 }
 
+export interface MailboxDirectoryOptions {
+  /**
+   * Requests per `$batch` of discovery: a directory page's mailbox probes and its mailboxes'
+   * ids (`settings/exchange`) go out in batches of this many, each counted against its own
+   * mailbox's limits; 1 sends each as a request of its own. Bounds 1–20. Default 20.
+   */
+  batchSize?: number;
+}
+
 export function createMailboxDirectory(
   gateway: GraphGateway,
   selection: { include: string[]; exclude: string[] },
+  options: MailboxDirectoryOptions = {},
 ): MailboxDirectory {
+  const batchSize = Math.min(20, Math.max(1, Math.floor(options.batchSize ?? 20)));
+  // The mailbox ids of the last page's mailboxes (or the error reading them), by lower-cased
+  // user id, read with the page's probes in batches; each is taken by that mailbox's listing.
+  let pageIds = new Map<string, ExchangeMailboxIds | Error>();
   return {
     async discoverPage(cursor, pageSize) {
-      const found = await discoverMailboxPage(gateway, selection, cursor, pageSize);
+      const found = await discoverMailboxPage(
+        gateway,
+        { ...selection, probeBatchSize: batchSize },
+        cursor,
+        pageSize,
+      );
+      pageIds = new Map();
+      if (batchSize > 1 && found.mailboxes.length > 0) {
+        const userIds = found.mailboxes.map((m) => m.userId);
+        try {
+          const ids = await exchangeMailboxIdsOf(gateway, userIds, { batchSize });
+          for (const [i, entry] of ids.entries()) pageIds.set((userIds[i] as string).toLowerCase(), entry);
+        } catch {
+          // The batches failed as a whole: each listing reads its own ids, as without batching.
+          pageIds = new Map();
+        }
+      }
       return {
         mailboxes: found.mailboxes.map((m) => ({
           userId: m.userId,
@@ -99,7 +131,12 @@ export function createMailboxDirectory(
       };
     },
     async listFolders(userId) {
-      const trees = await readUserFolderTrees(gateway, userId);
+      const key = userId.toLowerCase();
+      const known = pageIds.get(key);
+      pageIds.delete(key);
+      // A user whose batched read failed fails its listing with that read's error, as its own read would.
+      if (known instanceof Error) throw known;
+      const trees = await readUserFolderTrees(gateway, userId, known);
       return {
         mailboxIds: trees.mailboxIds,
         folders: [

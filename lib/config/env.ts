@@ -59,6 +59,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "MAILSTREAM_DEADLINE_MARGIN_MS", path: "controller.deadlineMarginMs", kind: "integer" },
   { name: "MAILSTREAM_PLANNING_STALE_SECONDS", path: "controller.planningStaleSeconds", kind: "integer" },
   { name: "MAILSTREAM_DISCOVERY_PIECE_MAILBOXES", path: "discovery.pieceMailboxes", kind: "integer" },
+  { name: "MAILSTREAM_DISCOVERY_BATCH_SIZE", path: "discovery.batchSize", kind: "integer" },
   { name: "MAILSTREAM_DISCOVERY_STREAM_WAIT_SECONDS", path: "discovery.streamWaitSeconds", kind: "integer" },
   { name: "MAILSTREAM_SEARCH_INDEX_AFTER_JOB", path: "searchIndex.afterJob", kind: "string" },
   { name: "MAILSTREAM_RETRY_BUDGET_SECONDS", path: "controller.retryBudgetSeconds", kind: "integer" },

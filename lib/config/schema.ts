@@ -262,6 +262,12 @@ export const configSchema = z
          */
         pieceMailboxes: integer(1, 999).default(999),
         /**
+         * Requests per `$batch` of discovery: a piece's mailbox probes and mailbox ids
+         * (`settings/exchange`) go out this many to a round trip, each counted against its own
+         * mailbox's limits; 1 sends every one as a request of its own (no batching). 1..20, default 20.
+         */
+        batchSize: integer(1, 20).default(20),
+        /**
          * A stream that finds no pending unit while discovery is still adding units comes back
          * after this long instead of finishing, s. 1..900, default 5.
          */

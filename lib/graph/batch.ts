@@ -1,12 +1,14 @@
 /**
- * Many small GETs of one mailbox in `POST /$batch` requests (at most 20 each).
+ * Many small GETs in `POST /$batch` requests (at most 20 each): of one mailbox ({@link batchGet}),
+ * or of many mailboxes, each inner request counted against its own ({@link batchGetAcross}).
  *
  * A batch's 200 says nothing about its parts: each inner answer has its own status, and an
- * inner 429 carries its own `Retry-After`. Those are sent again in a later batch once the
+ * inner 429 carries its own `Retry-After`. Those are sent again in a later batch once their
  * mailbox's gate opens; the client's RetryHandler would never see them.
  */
+import PQueue from "p-queue";
 import { type MailstreamError, RetriesExhaustedError, RetryableError } from "../errors.js";
-import { type RetryBudget, retry } from "../retry.js";
+import { type RetryBudget, retry, retryDeadline } from "../retry.js";
 import type { GraphGateway } from "./client.js";
 import {
   errorCodeOf,
@@ -41,6 +43,27 @@ export interface BatchGetOptions extends RetryBudget {
   retryAfterMarginMs?: number;
 }
 
+/** One GET of a batch across mailboxes: its url and the mailbox it counts against. */
+export interface MailboxGet {
+  /** Relative to the base URL, or absolute under it. */
+  url: string;
+  /** The key of the gateway's per-mailbox limits: a user id, or an archive's traffic key. */
+  mailboxId: string;
+}
+
+export interface BatchGetAcrossOptions extends BatchGetOptions {
+  /** Inner requests per batch. Bounds 1–20. Default 20. */
+  batchSize?: number;
+  /** Batches in flight at once. Bounds 1–64. Default 8. */
+  concurrentBatches?: number;
+  /**
+   * Longest wait for a mailbox's slots, gate or budget before a batch is sent, ms; a longer
+   * one (a spent 10-minute budget) fails the whole call with a RetryableError carrying the
+   * wait, as a single request does. Cut to the invocation's deadline. Bounds ≥ 0. Default 120 000.
+   */
+  maxWaitMs?: number;
+}
+
 /** A round that left inner requests to send again (the longest `Retry-After` among them, if any). */
 class RoundIncomplete extends RetryableError {}
 
@@ -64,8 +87,8 @@ function header(headers: Record<string, string> | undefined, name: string): stri
 
 /**
  * GETs `urls` (relative to the base URL, or absolute under it) of one mailbox; answers come back
- * in the order of `urls`. Inner failures are returned, not thrown; a batch request that fails
- * as a whole throws.
+ * in the order of `urls`. The batches hold the mailbox's slots (as many as Outlook runs at
+ * once). Inner failures are returned, not thrown; a batch request that fails as a whole throws.
  */
 export async function batchGet<T = unknown>(
   gateway: GraphGateway,
@@ -73,54 +96,181 @@ export async function batchGet<T = unknown>(
   urls: string[],
   options: BatchGetOptions = {},
 ): Promise<Array<BatchAnswer<T>>> {
-  const marginMs = Math.max(0, options.retryAfterMarginMs ?? 20);
-  const answers: Array<BatchAnswer<T> | undefined> = new Array(urls.length);
   const chunks: number[][] = [];
   for (let i = 0; i < urls.length; i += MAX_BATCH_REQUESTS) {
     chunks.push(urls.slice(i, i + MAX_BATCH_REQUESTS).map((_, j) => i + j));
   }
+  return runBatches<T>(gateway, urls, () => userId, chunks, {
+    ...options,
+    what: (n) => `batched GET of ${n} requests to mailbox ${userId}`,
+    concurrency: Number.POSITIVE_INFINITY,
+    send: (requests) =>
+      gateway.post<{ responses?: InnerAnswer[] }>(
+        "/$batch",
+        { requests },
+        {
+          mailboxId: userId,
+          weight: Math.min(INNER_CONCURRENCY, requests.length),
+          requestCount: requests.length,
+          idempotent: true,
+        },
+      ),
+  });
+}
+
+/**
+ * GETs of many mailboxes in shared batches (discovery: one probe per user), answers in the order
+ * of `gets`. Graph evaluates each inner request against its own mailbox's limits, so the gateway
+ * counts each against its own: before a batch leaves, it holds a slot of each inner request's
+ * mailbox (taken in key order, so batches waiting for each other's slots cannot deadlock) and
+ * passes that mailbox's gate and budget; a batch never carries more requests of one mailbox
+ * than the mailbox's concurrency. The `$batch` request itself holds no mailbox's slot. An inner
+ * 429/503/5xx closes its own mailbox's gate and is sent again in a later batch; other inner
+ * failures are returned mapped as a single request's would be.
+ */
+export async function batchGetAcross<T = unknown>(
+  gateway: GraphGateway,
+  gets: readonly MailboxGet[],
+  options: BatchGetAcrossOptions = {},
+): Promise<Array<BatchAnswer<T>>> {
+  const size = Math.min(MAX_BATCH_REQUESTS, Math.max(1, Math.floor(options.batchSize ?? MAX_BATCH_REQUESTS)));
+  const concurrency = Math.min(64, Math.max(1, Math.floor(options.concurrentBatches ?? 8)));
+  const maxWaitMs = () => {
+    const configured = Math.max(0, options.maxWaitMs ?? 120_000);
+    const deadline = retryDeadline();
+    return deadline === undefined ? configured : Math.max(0, Math.min(configured, deadline - Date.now()));
+  };
+  const traffic = gateway.traffic;
+  const keyOf = (index: number) => (gets[index] as MailboxGet).mailboxId.toLowerCase();
+  const urls = gets.map((g) => g.url);
+  return runBatches<T>(gateway, urls, keyOf, packAcross(gets.length, keyOf, size, traffic.concurrency), {
+    ...options,
+    what: (n) => `batched GET of ${n} requests across mailboxes`,
+    concurrency,
+    perInner: true,
+    async send(requests) {
+      const perMailbox = new Map<string, number>();
+      for (const r of requests)
+        perMailbox.set(keyOf(Number(r.id)), (perMailbox.get(keyOf(Number(r.id))) ?? 0) + 1);
+      const keys = [...perMailbox.keys()].sort();
+      const releases: Array<() => void> = [];
+      try {
+        for (const key of keys) releases.push(await traffic.acquire(key, perMailbox.get(key), maxWaitMs()));
+        // After every slot is held (a gate may have closed meanwhile): gate and budget, then count.
+        for (const key of keys) {
+          const n = perMailbox.get(key) as number;
+          await traffic.passGate(key, n, maxWaitMs());
+          traffic.counters(key).requests += n;
+        }
+        return await gateway.post<{ responses?: InnerAnswer[] }>(
+          "/$batch",
+          { requests },
+          { idempotent: true },
+        );
+      } finally {
+        for (const release of releases) release();
+      }
+    },
+  });
+}
+
+/**
+ * Indexes into batches of at most `size`, with at most `perMailbox` of one mailbox in a batch,
+ * in order: each request goes to the first batch with room for it.
+ */
+function packAcross(
+  count: number,
+  keyOf: (index: number) => string,
+  size: number,
+  perMailbox: number,
+): number[][] {
+  const batches: Array<{ indexes: number[]; keys: Map<string, number> }> = [];
+  let firstOpen = 0;
+  for (let index = 0; index < count; index++) {
+    const key = keyOf(index);
+    let batch = batches
+      .slice(firstOpen)
+      .find((b) => b.indexes.length < size && (b.keys.get(key) ?? 0) < perMailbox);
+    if (!batch) {
+      batch = { indexes: [], keys: new Map() };
+      batches.push(batch);
+    }
+    batch.indexes.push(index);
+    batch.keys.set(key, (batch.keys.get(key) ?? 0) + 1);
+    while (firstOpen < batches.length && (batches[firstOpen] as { indexes: number[] }).indexes.length >= size)
+      firstOpen++;
+  }
+  return batches.map((b) => b.indexes);
+}
+
+interface InnerRequest {
+  id: string;
+  method: "GET";
+  url: string;
+  headers: Record<string, string>;
+}
+
+interface BatchRun extends BatchGetOptions {
+  what: (requests: number) => string;
+  /** Batches in flight at once. */
+  concurrency: number;
+  /** Sends one batch (the accounting of its slots is the sender's). */
+  send: (requests: InnerRequest[]) => Promise<{ responses?: InnerAnswer[] }>;
+  /** Whether each inner answer counts as its mailbox's success (the batch itself held no slot). */
+  perInner?: boolean;
+}
+
+/**
+ * Sends `chunks` of `urls` (indexes) as batches; inner requests to send again go out in the
+ * chunk's next round, after their `Retry-After` or a backoff, for up to the retry budget.
+ */
+async function runBatches<T>(
+  gateway: GraphGateway,
+  urls: readonly string[],
+  keyOf: (index: number) => string,
+  chunks: number[][],
+  run: BatchRun,
+): Promise<Array<BatchAnswer<T>>> {
+  const marginMs = Math.max(0, run.retryAfterMarginMs ?? 20);
+  const answers: Array<BatchAnswer<T> | undefined> = new Array(urls.length);
   // Looked up at each use (a mailbox idle for a whole budget window is forgotten meanwhile).
-  const counters = () => gateway.traffic.counters(userId);
+  const counters = (index: number) => gateway.traffic.counters(keyOf(index));
 
   /** Sends one batch of `pending`; returns the indexes to send again and the longest wait asked. */
   const round = async (
     pending: number[],
     lastFailure: Map<number, { status: number; error: GraphRetryableError }>,
   ): Promise<{ again: number[]; longestWaitMs: number | undefined }> => {
-    const requests = pending.map((index) => ({
+    const requests: InnerRequest[] = pending.map((index) => ({
       id: String(index),
       method: "GET",
       url: relativeUrl(gateway, urls[index] as string),
       headers: { Prefer: 'IdType="ImmutableId"' },
     }));
-    const result = await gateway.post<{ responses?: InnerAnswer[] }>(
-      "/$batch",
-      { requests },
-      {
-        mailboxId: userId,
-        weight: Math.min(INNER_CONCURRENCY, pending.length),
-        requestCount: pending.length,
-        idempotent: true,
-      },
-    );
+    const result = await run.send(requests);
     const again: number[] = [];
     let longestWaitMs: number | undefined;
     for (const inner of result.responses ?? []) {
       const index = Number(inner.id);
       const url = urls[index];
       if (url === undefined || !pending.includes(index)) continue;
+      const key = keyOf(index);
       if (inner.status >= 200 && inner.status < 300) {
+        if (run.perInner) gateway.traffic.succeeded(key);
         answers[index] = { url, status: inner.status, body: inner.body as T };
         continue;
       }
       const code = errorCodeOf(inner.body);
       const path = relativeUrl(gateway, url).split("?")[0] ?? url;
-      if (inner.status === 429) counters().throttled++;
-      if (inner.status >= 500) counters().serverErrors++;
+      if (inner.status === 429) {
+        counters(index).throttled++;
+        gateway.traffic.throttled(key);
+      }
+      if (inner.status >= 500) counters(index).serverErrors++;
       if (isRetryableStatus(inner.status)) {
         const waitMs = parseRetryAfter(header(inner.headers, "retry-after"));
         if (waitMs !== undefined) {
-          gateway.traffic.holdBack(userId, waitMs + marginMs);
+          gateway.traffic.holdBack(key, waitMs + marginMs);
           longestWaitMs = Math.max(longestWaitMs ?? 0, waitMs);
         }
         lastFailure.set(index, {
@@ -146,58 +296,76 @@ export async function batchGet<T = unknown>(
     return { again, longestWaitMs };
   };
 
-  await Promise.all(
-    chunks.map(async (chunk) => {
-      let pending = chunk;
-      const lastFailure = new Map<number, { status: number; error: GraphRetryableError }>();
-      try {
-        await retry(
-          async () => {
-            const { again, longestWaitMs } = await round(pending, lastFailure);
-            pending = again;
-            if (pending.length > 0) {
-              throw new RoundIncomplete(`${pending.length} batched requests to send again`, {
-                ...(longestWaitMs !== undefined ? { retryAfterMs: longestWaitMs } : {}),
-              });
+  const runChunk = async (chunk: number[]) => {
+    let pending = chunk;
+    const lastFailure = new Map<number, { status: number; error: GraphRetryableError }>();
+    try {
+      await retry(
+        async () => {
+          const { again, longestWaitMs } = await round(pending, lastFailure);
+          pending = again;
+          if (pending.length > 0) {
+            throw new RoundIncomplete(`${pending.length} batched requests to send again`, {
+              ...(longestWaitMs !== undefined ? { retryAfterMs: longestWaitMs } : {}),
+            });
+          }
+        },
+        {
+          ...(run.budgetMs !== undefined ? { budgetMs: run.budgetMs } : {}),
+          ...(run.backoffBaseMs !== undefined ? { backoffBaseMs: run.backoffBaseMs } : {}),
+          ...(run.backoffCapMs !== undefined ? { backoffCapMs: run.backoffCapMs } : {}),
+          what: run.what(pending.length),
+          decide: (error) => {
+            if (!(error instanceof RoundIncomplete)) return { retry: false };
+            // With a Retry-After the mailbox's gate holds the next batch back too.
+            return error.retryAfterMs !== undefined
+              ? { retry: true, delay: { waitMs: error.retryAfterMs + marginMs } }
+              : { retry: true, delay: "backoff" };
+          },
+          onRetry: ({ delayMs }) => {
+            const waited = new Set<string>();
+            for (const index of pending) {
+              const c = counters(index);
+              c.retries++;
+              // The wait is each waiting mailbox's once.
+              if (!waited.has(keyOf(index))) c.waitedMs += delayMs;
+              waited.add(keyOf(index));
             }
           },
-          {
-            ...options,
-            what: `batched GET of ${pending.length} requests to mailbox ${userId}`,
-            decide: (error) => {
-              if (!(error instanceof RoundIncomplete)) return { retry: false };
-              // With a Retry-After the mailbox's gate holds the next batch back too.
-              return error.retryAfterMs !== undefined
-                ? { retry: true, delay: { waitMs: error.retryAfterMs + marginMs } }
-                : { retry: true, delay: "backoff" };
-            },
-            onRetry: ({ delayMs }) => {
-              const c = counters();
-              c.retries += pending.length;
-              c.waitedMs += delayMs;
-            },
-          },
-        );
-      } catch (error) {
-        if (!(error instanceof RoundIncomplete) && !(error instanceof RetriesExhaustedError)) throw error;
-        // Out of budget (or of the invocation's time): the inner requests still failing get
-        // their own error, as a whole-batch failure would give them.
-        for (const index of pending) {
-          const url = urls[index] as string;
-          const last = lastFailure.get(index);
-          const failure =
-            last?.error ?? new GraphRetryableError(`expected an answer to batched GET ${url}, found none`);
-          answers[index] ??= {
-            url,
-            status: last?.status ?? 0,
-            error:
-              error instanceof RetriesExhaustedError
-                ? RetriesExhaustedError.after(failure, error.attempts, error.elapsedMs)
-                : failure,
-          };
-        }
+        },
+      );
+    } catch (error) {
+      if (!(error instanceof RoundIncomplete) && !(error instanceof RetriesExhaustedError)) throw error;
+      // Out of budget (or of the invocation's time): the inner requests still failing get
+      // their own error, as a whole-batch failure would give them.
+      for (const index of pending) {
+        const url = urls[index] as string;
+        const last = lastFailure.get(index);
+        const failure =
+          last?.error ?? new GraphRetryableError(`expected an answer to batched GET ${url}, found none`);
+        answers[index] ??= {
+          url,
+          status: last?.status ?? 0,
+          error:
+            error instanceof RetriesExhaustedError
+              ? RetriesExhaustedError.after(failure, error.attempts, error.elapsedMs)
+              : failure,
+        };
       }
-    }),
+    }
+  };
+
+  const queue = new PQueue({ concurrency: run.concurrency });
+  await Promise.all(
+    chunks.map((chunk) =>
+      queue.add(() =>
+        runChunk(chunk).catch((error: unknown) => {
+          // The call fails as a whole: the batches not sent yet are not sent.
+          queue.clear();
+          throw error;
+        }),
+      ),
+    ),
   );
   return answers as Array<BatchAnswer<T>>;
 }

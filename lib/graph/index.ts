@@ -6,7 +6,15 @@ export {
   type TokenProvider,
   type TokenProviderOptions,
 } from "./auth.js";
-export { type BatchAnswer, type BatchGetOptions, batchGet, MAX_BATCH_REQUESTS } from "./batch.js";
+export {
+  type BatchAnswer,
+  type BatchGetAcrossOptions,
+  type BatchGetOptions,
+  batchGet,
+  batchGetAcross,
+  MAX_BATCH_REQUESTS,
+  type MailboxGet,
+} from "./batch.js";
 export {
   createGraphGateway,
   type GraphGateway,
@@ -52,6 +60,7 @@ export {
   archiveTrafficKey,
   type ExchangeMailboxIds,
   exchangeMailboxIds,
+  exchangeMailboxIdsOf,
   isMailFolderClass,
   MAIL_FOLDER_CLASS,
   type MailboxFolder,

@@ -8,6 +8,7 @@
  * incremental folder round reports renamed, added and removed folders only, never a changed item
  * count, which the planner needs). So no folder delta link is kept between jobs.
  */
+import { type BatchGetAcrossOptions, batchGetAcross } from "./batch.js";
 import type { GraphGateway } from "./client.js";
 
 /** A user's mailboxes as the import/export API names them (`MBX:{guid}@{tenant}`). */
@@ -82,12 +83,16 @@ export function mailboxPath(mailboxId: string): string {
   return `/admin/exchange/mailboxes/${encodeURIComponent(mailboxId)}`;
 }
 
-/** `GET /users/{id}/settings/exchange`: the user's primary mailbox id and in-place archive id. */
-export async function exchangeMailboxIds(gateway: GraphGateway, userId: string): Promise<ExchangeMailboxIds> {
-  const settings = await gateway.get<{ primaryMailboxId?: string; inPlaceArchiveMailboxId?: string | null }>(
-    `/users/${encodeURIComponent(userId)}/settings/exchange`,
-    { mailboxId: userId },
-  );
+interface ExchangeSettings {
+  primaryMailboxId?: string;
+  inPlaceArchiveMailboxId?: string | null;
+}
+
+function exchangeSettingsUrl(userId: string): string {
+  return `/users/${encodeURIComponent(userId)}/settings/exchange`;
+}
+
+function toMailboxIds(userId: string, settings: ExchangeSettings): ExchangeMailboxIds {
   if (typeof settings.primaryMailboxId !== "string" || settings.primaryMailboxId === "") {
     throw new TypeError(
       `settings/exchange of user ${userId}: expected a primaryMailboxId, found ${JSON.stringify(settings.primaryMailboxId)}`,
@@ -99,6 +104,38 @@ export async function exchangeMailboxIds(gateway: GraphGateway, userId: string):
       ? { archive: settings.inPlaceArchiveMailboxId }
       : {}),
   };
+}
+
+/** `GET /users/{id}/settings/exchange`: the user's primary mailbox id and in-place archive id. */
+export async function exchangeMailboxIds(gateway: GraphGateway, userId: string): Promise<ExchangeMailboxIds> {
+  const settings = await gateway.get<ExchangeSettings>(exchangeSettingsUrl(userId), { mailboxId: userId });
+  return toMailboxIds(userId, settings);
+}
+
+/**
+ * The mailbox ids of many users through `$batch` (each read counted against its own user's
+ * mailbox, see {@link batchGetAcross}), in the order of `userIds`: each user's ids, or the error
+ * {@link exchangeMailboxIds} would have thrown for that user. A failure of the call as a whole
+ * (a batch that kept failing, a wait beyond the deadline) is thrown.
+ */
+export async function exchangeMailboxIdsOf(
+  gateway: GraphGateway,
+  userIds: readonly string[],
+  options: BatchGetAcrossOptions = {},
+): Promise<Array<ExchangeMailboxIds | Error>> {
+  const answers = await batchGetAcross<ExchangeSettings>(
+    gateway,
+    userIds.map((userId) => ({ url: exchangeSettingsUrl(userId), mailboxId: userId })),
+    options,
+  );
+  return answers.map((answer, i) => {
+    if (answer.error) return answer.error;
+    try {
+      return toMailboxIds(userIds[i] as string, answer.body ?? {});
+    } catch (error) {
+      return error as Error;
+    }
+  });
 }
 
 export interface FolderTreeOptions {
@@ -192,12 +229,17 @@ export interface UserFolderTrees {
 }
 
 /**
- * The user's mailbox ids, then the folder trees of the primary mailbox and the archive at once
- * (each counts against its own mailbox's limits): three requests for a user with an archive and
- * trees under 1000 folders each, two without.
+ * The user's mailbox ids (read unless given: discovery reads a page's in batches), then the
+ * folder trees of the primary mailbox and the archive at once (each counts against its own
+ * mailbox's limits): three requests for a user with an archive and trees under 1000 folders
+ * each, two without.
  */
-export async function readUserFolderTrees(gateway: GraphGateway, userId: string): Promise<UserFolderTrees> {
-  const mailboxIds = await exchangeMailboxIds(gateway, userId);
+export async function readUserFolderTrees(
+  gateway: GraphGateway,
+  userId: string,
+  knownIds?: ExchangeMailboxIds,
+): Promise<UserFolderTrees> {
+  const mailboxIds = knownIds ?? (await exchangeMailboxIds(gateway, userId));
   const [primary, archive] = await Promise.all([
     readFolderTree(gateway, mailboxIds.primary, { trafficKey: userId }),
     mailboxIds.archive

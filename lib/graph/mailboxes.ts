@@ -5,6 +5,7 @@
  * probed (`mailboxSettings`); the probe also tells the mailbox's purpose (user, shared, room…).
  */
 import PQueue from "p-queue";
+import { batchGetAcross, MAX_BATCH_REQUESTS } from "./batch.js";
 import type { GraphGateway } from "./client.js";
 import { AccessDeniedError, GraphSkipError, MailboxNotFoundError } from "./errors.js";
 
@@ -18,6 +19,13 @@ export interface MailboxSelection {
    * are not touched; the app-wide limit is 130,000 requests per 10 s). Bounds 1–64. Default 32.
    */
   probeConcurrency?: number;
+  /**
+   * Probes per `$batch` request, each of a different mailbox and counted against its own limits
+   * (Graph evaluates every inner request against its own mailbox's); 1 sends each probe as a
+   * request of its own. Batched, ⌈probeConcurrency / 4⌉ batches are in flight at once (Outlook
+   * serves 4 inner requests of a batch at a time). Bounds 1–20. Default 20.
+   */
+  probeBatchSize?: number;
 }
 
 export interface DiscoveredMailbox {
@@ -136,6 +144,9 @@ export async function discoverMailboxes(
   return result;
 }
 
+/** Inner requests of one batch that Outlook serves at once: a batch of probes is this many probes in flight. */
+const SERVED_PER_BATCH = 4;
+
 /** Applies the selection rules to `users` and probes the mailbox of each selected one. */
 async function probeUsers(
   gateway: GraphGateway,
@@ -146,63 +157,95 @@ async function probeUsers(
   const exclude = (selection.exclude ?? []).map(parseMailboxRule);
   const needGroups = [...include, ...exclude].some((r) => r.kind === "group");
   const concurrency = Math.min(64, Math.max(1, Math.floor(selection.probeConcurrency ?? 32)));
+  const batchSize = Math.min(MAX_BATCH_REQUESTS, Math.max(1, Math.floor(selection.probeBatchSize ?? 20)));
 
-  const mailboxes: Array<DiscoveredMailbox | undefined> = new Array(users.length);
   const skipped: SkippedUser[] = [];
-  const queue = new PQueue({ concurrency });
-  await Promise.all(
-    users.map((user, index) =>
-      queue.add(async () => {
-        const upn = user.userPrincipalName;
-        if (!user.mail) {
-          skipped.push({ userId: user.id, upn, reason: "no mail address (no Exchange mailbox)" });
-          return;
-        }
-        const address = user.mail.toLowerCase();
-        const groups = needGroups ? (await groupsOf(gateway, user.id)).map((g) => g.toLowerCase()) : [];
-        const upnLower = upn.toLowerCase();
-        if (include.length > 0 && !include.some((r) => matches(r, address, upnLower, groups))) {
-          skipped.push({ userId: user.id, upn, reason: "not matched by any include rule" });
-          return;
-        }
-        const excludedBy = exclude.find((r) => matches(r, address, upnLower, groups));
-        if (excludedBy) {
-          const text =
-            excludedBy.kind === "group"
-              ? `group:${excludedBy.value}`
-              : excludedBy.kind === "domain"
-                ? `@${excludedBy.value}`
-                : excludedBy.value;
-          skipped.push({ userId: user.id, upn, reason: `excluded by rule ${text}` });
-          return;
-        }
-        try {
-          const settings = await gateway.get<{ userPurpose?: string }>(
-            `/users/${encodeURIComponent(user.id)}/mailboxSettings`,
-          );
-          mailboxes[index] = {
-            userId: user.id,
-            address,
-            displayName: user.displayName ?? address,
-            purpose: settings.userPurpose ?? "user",
-            ...(needGroups ? { groups } : {}),
-          };
-        } catch (error) {
-          if (
-            error instanceof MailboxNotFoundError ||
-            error instanceof AccessDeniedError ||
-            error instanceof GraphSkipError
-          ) {
-            skipped.push({ userId: user.id, upn, reason: error.code ?? `HTTP ${error.status}` });
-            return;
-          }
-          throw error;
-        }
-      }),
-    ),
+  /** The users the rules select, in directory order, with their address and groups. */
+  const selected: Array<{ user: DirectoryUser; address: string; groups: string[] } | undefined> = new Array(
+    users.length,
   );
+  const select = async (user: DirectoryUser, index: number) => {
+    const upn = user.userPrincipalName;
+    if (!user.mail) {
+      skipped.push({ userId: user.id, upn, reason: "no mail address (no Exchange mailbox)" });
+      return;
+    }
+    const address = user.mail.toLowerCase();
+    const groups = needGroups ? (await groupsOf(gateway, user.id)).map((g) => g.toLowerCase()) : [];
+    const upnLower = upn.toLowerCase();
+    if (include.length > 0 && !include.some((r) => matches(r, address, upnLower, groups))) {
+      skipped.push({ userId: user.id, upn, reason: "not matched by any include rule" });
+      return;
+    }
+    const excludedBy = exclude.find((r) => matches(r, address, upnLower, groups));
+    if (excludedBy) {
+      const text =
+        excludedBy.kind === "group"
+          ? `group:${excludedBy.value}`
+          : excludedBy.kind === "domain"
+            ? `@${excludedBy.value}`
+            : excludedBy.value;
+      skipped.push({ userId: user.id, upn, reason: `excluded by rule ${text}` });
+      return;
+    }
+    selected[index] = { user, address, groups };
+  };
+  const queue = new PQueue({ concurrency });
+  await Promise.all(users.map((user, index) => queue.add(() => select(user, index))));
+
+  const probed = selected.filter((s) => s !== undefined);
+  const probeUrl = (userId: string) => `/users/${encodeURIComponent(userId)}/mailboxSettings`;
+  type Probe = { settings?: { userPurpose?: string }; error?: unknown };
+  let probes: Probe[];
+  if (batchSize > 1) {
+    const answers = await batchGetAcross<{ userPurpose?: string }>(
+      gateway,
+      probed.map(({ user }) => ({ url: probeUrl(user.id), mailboxId: user.id })),
+      { batchSize, concurrentBatches: Math.ceil(concurrency / SERVED_PER_BATCH) },
+    );
+    probes = answers.map((a) => (a.error ? { error: a.error } : { settings: a.body ?? {} }));
+  } else {
+    probes = await Promise.all(
+      probed.map(({ user }) =>
+        queue.add(() =>
+          gateway.get<{ userPurpose?: string }>(probeUrl(user.id)).then(
+            (settings): Probe => ({ settings }),
+            (error: unknown): Probe => ({ error }),
+          ),
+        ),
+      ),
+    );
+  }
+
+  const mailboxes: DiscoveredMailbox[] = [];
+  probed.forEach(({ user, address, groups }, i) => {
+    const { settings, error } = probes[i] as Probe;
+    if (settings) {
+      mailboxes.push({
+        userId: user.id,
+        address,
+        displayName: user.displayName ?? address,
+        purpose: settings.userPurpose ?? "user",
+        ...(needGroups ? { groups } : {}),
+      });
+      return;
+    }
+    if (
+      error instanceof MailboxNotFoundError ||
+      error instanceof AccessDeniedError ||
+      error instanceof GraphSkipError
+    ) {
+      skipped.push({
+        userId: user.id,
+        upn: user.userPrincipalName,
+        reason: error.code ?? `HTTP ${error.status}`,
+      });
+      return;
+    }
+    throw error;
+  });
   return {
-    mailboxes: mailboxes.filter((m): m is DiscoveredMailbox => m !== undefined),
+    mailboxes,
     skipped: skipped.sort((a, b) => a.upn.localeCompare(b.upn)),
   };
 }

@@ -97,6 +97,39 @@ describe("simulator limits, faults and $batch through the real Graph client", ()
     expect(ok[0]?.body?.displayName).toBe("Inbox");
   });
 
+  it("applies each inner request of a $batch across mailboxes to its own mailbox's limits, as Graph does", async () => {
+    // A budget of 2 per mailbox: alice's third read is over hers, the shared mailbox's is not.
+    sim = await startTestSimulator({ store: tenant.store, limits: { budgetPerWindow: 2, windowMs: 60_000 } });
+    const graph = secretGraph(sim);
+    const get = (id: string, url: string) => ({ id, method: "GET", url });
+    const batch = (await graph.api("/$batch").post({
+      requests: [
+        get("a1", `/users/${tenant.alice.id}/mailboxSettings`),
+        get("a2", `/users/${tenant.alice.id}/mailboxSettings`),
+        get("a3", `/users/${tenant.alice.id}/mailboxSettings`),
+        get("s1", `/users/${tenant.shared.id}/mailboxSettings`),
+        get("s2", `/users/${tenant.shared.id}/settings/exchange`),
+        get("n1", `/users/${tenant.noMailbox.id}/mailboxSettings`),
+      ],
+    })) as { responses: BatchAnswer[] };
+    const byId = new Map(batch.responses.map((r) => [r.id, r]));
+    const statusOf = (id: string) => byId.get(id)?.status;
+    expect([statusOf("a1"), statusOf("a2"), statusOf("a3")].sort()).toEqual([200, 200, 429]);
+    const throttled = [...byId.values()].find((r) => r.status === 429);
+    expect(Number(throttled?.headers["retry-after"])).toBeGreaterThan(0);
+    expect(statusOf("s1")).toBe(200);
+    expect(byId.get("s1")?.body?.userPurpose).toBe("shared");
+    expect(statusOf("s2")).toBe(200);
+    expect(byId.get("s2")?.body?.primaryMailboxId).toEqual(expect.any(String));
+    expect(statusOf("n1")).toBe(404);
+    expect(byId.get("n1")?.body?.error?.code).toBe("MailboxNotEnabledForRESTAPI");
+    // Counted per inner request against its own mailbox; one round trip (the batch) on the wire.
+    const { graph: served, mailboxes } = sim.stats();
+    expect(mailboxes[tenant.alice.id]).toMatchObject({ requests: 3, throttled: 1 });
+    expect(mailboxes[tenant.shared.id]).toMatchObject({ requests: 2, throttled: 0 });
+    expect(served).toMatchObject({ batches: 1, batchedRequests: 6, requests: 7 });
+  });
+
   it("validates batches (at most 20, unique ids, relative urls) and answers 424 for failed dependencies", async () => {
     sim = await startTestSimulator({ store: tenant.store });
     const graph = secretGraph(sim);

@@ -75,6 +75,7 @@ describe("loadConfig defaults", () => {
       pageHoldSeconds: 20,
       largeItemsAtOnce: 1,
     });
+    expect(config.discovery).toEqual({ pieceMailboxes: 999, batchSize: 20, streamWaitSeconds: 5 });
     expect(config.logLevel).toBe("info");
   });
 
@@ -278,6 +279,10 @@ describe("loadConfig errors", () => {
     [
       { MAILSTREAM_PER_MAILBOX_CONCURRENCY: "5" },
       "configuration streams.perMailboxConcurrency (MAILSTREAM_PER_MAILBOX_CONCURRENCY): expected an integer from 1 to 4, found 5",
+    ],
+    [
+      { MAILSTREAM_DISCOVERY_BATCH_SIZE: "21" },
+      "configuration discovery.batchSize (MAILSTREAM_DISCOVERY_BATCH_SIZE): expected an integer from 1 to 20, found 21",
     ],
     [
       { MAILSTREAM_PAGE_SIZE: "9" },

@@ -18,9 +18,20 @@ function directoryFetch(seen: string[]) {
     { id: "u3", userPrincipalName: "cy@fabrikam.test", displayName: "Cy", mail: "cy@fabrikam.test" },
   ];
   const groups: Record<string, string[]> = { u1: ["Sales"], u2: ["Sales", "Board"], u3: [] };
-  return (async (input: string | URL | Request) => {
+  const answer = (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = new URL(String(input));
     seen.push(url.pathname + url.search);
+    if (url.pathname === "/v1.0/$batch") {
+      // Each inner request answered as it would be alone.
+      const { requests } = JSON.parse(String(init?.body)) as { requests: Array<{ id: string; url: string }> };
+      const responses = await Promise.all(
+        requests.map(async (r) => {
+          const inner = await answer(`${BASE}${r.url}`);
+          return { id: r.id, status: inner.status, headers: {}, body: await inner.json() };
+        }),
+      );
+      return json({ responses });
+    }
     if (url.pathname === "/v1.0/users") {
       // Two pages: the second only through the nextLink.
       if (url.searchParams.get("$skiptoken") === "p2") return json({ value: users.slice(2) });
@@ -33,6 +44,7 @@ function directoryFetch(seen: string[]) {
     if (probe) return json({ userPurpose: probe[1] === "u2" ? "shared" : "user" });
     return json({ error: { code: "BadRequest" } }, 400);
   }) as typeof fetch;
+  return answer;
 }
 
 describe("parseMailboxRule", () => {
@@ -60,6 +72,8 @@ describe("discoverMailboxes with group rules", () => {
     ]);
     expect(seen.filter((s) => s.includes("/memberOf"))).toHaveLength(3);
     expect(seen.filter((s) => s.includes("/mailboxSettings"))).toHaveLength(2);
+    // Each page's probes went out in one batch.
+    expect(seen.filter((s) => s.endsWith("/$batch"))).toHaveLength(2);
 
     const plainSeen: string[] = [];
     const plain = createGraphGateway({ tokens, baseUrl: BASE, policy: { fetch: directoryFetch(plainSeen) } });

@@ -15,8 +15,12 @@ export interface FaultScope {
 }
 
 export interface ServerErrorFault extends FaultScope {
-  /** 503 Service Unavailable or 504 Gateway Timeout. */
-  status: 503 | 504;
+  /**
+   * 503 Service Unavailable or 504 Gateway Timeout; or 429 TooManyRequests, throttling as the
+   * service's own limits would (with `Retry-After`: counted as throttled, and a retry before it
+   * passed counted as early, like every answer with a `Retry-After`).
+   */
+  status: 429 | 503 | 504;
   /** How many matching requests get the error. Bounds ≥ 1. */
   count: number;
   /** `Retry-After` to send, seconds; omitted = no header. */
@@ -59,7 +63,7 @@ export type FaultCommand =
   | { action: "clear" };
 
 export interface FaultControl {
-  /** The next `count` matching requests answer 503/504 (with `Retry-After` when given). */
+  /** The next `count` matching requests answer 503/504 or 429 (with `Retry-After` when given). */
   serverError(fault: ServerErrorFault): void;
   /** From now on a share `rate` of the matching requests answer 503/504 (until `clear` or rate 0). */
   serverErrorRate(fault: ServerErrorRateFault): void;
@@ -105,7 +109,7 @@ interface Matchable extends FaultScope {
 
 /** The fault state that the request pipeline consults. */
 export class FaultState implements FaultControl {
-  private serverErrors: Array<Matchable & { status: 503 | 504; retryAfterSeconds?: number }> = [];
+  private serverErrors: Array<Matchable & { status: 429 | 503 | 504; retryAfterSeconds?: number }> = [];
   private errorRate: { fault: ServerErrorRateFault; scope: Matchable; random: Random } | undefined;
   private drops: Matchable[] = [];
   private forcedGone = new Map<string, number>();
@@ -230,11 +234,11 @@ export class FaultState implements FaultControl {
     return this.take(this.drops, path, mailboxId) !== undefined;
   }
 
-  /** Consumes a 5xx fault matching the request, if any. */
+  /** Consumes a 5xx (or 429) fault matching the request, if any. */
   takeServerError(
     path: string,
     mailboxId: string | undefined,
-  ): { status: 503 | 504; retryAfterSeconds?: number } | undefined {
+  ): { status: 429 | 503 | 504; retryAfterSeconds?: number } | undefined {
     const queued = this.take(this.serverErrors, path, mailboxId);
     if (queued) return queued;
     const rate = this.errorRate;

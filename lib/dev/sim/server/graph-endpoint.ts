@@ -107,10 +107,10 @@ async function answer(
     ...ids,
   };
   if (/^\/\$batch$/i.test(at.path) && simReq.method === "POST") {
-    deps.stats.countBatch();
     const response = await executeBatch(deps.pipeline, simReq);
     // Inner requests count like HTTP ones, so the statistics cover all Graph traffic.
     const inner = (response.json as { responses?: Array<{ status: number }> }).responses ?? [];
+    deps.stats.countBatch(inner.length);
     for (const r of inner) deps.stats.countStatus(r.status);
     return response;
   }

@@ -102,10 +102,12 @@ export const MailErrors = {
 /** An injected 503/504, with `Retry-After` when the fault gives one. */
 export function serverErrorResponse(
   req: Pick<SimRequest, "requestId" | "clientRequestId">,
-  fault: { status: 503 | 504; retryAfterSeconds?: number },
+  fault: { status: 429 | 503 | 504; retryAfterSeconds?: number },
 ): SimResponse {
   const headers: Record<string, string> =
     fault.retryAfterSeconds !== undefined ? { "retry-after": String(fault.retryAfterSeconds) } : {};
+  if (fault.status === 429)
+    return graphError(req, 429, "TooManyRequests", "Please retry again later.", headers);
   return fault.status === 503
     ? graphError(
         req,

@@ -8,7 +8,13 @@ export interface ServedStats {
   graph: {
     /** HTTP requests under `/v1.0` plus inner requests of batches and pre-authenticated requests. */
     requests: number;
+    /** `$batch` requests (each also counted once in `requests`). */
     batches: number;
+    /**
+     * Inner requests of batches (each counted in `requests` too): the round trips clients made
+     * are `requests - batchedRequests`.
+     */
+    batchedRequests: number;
     byStatus: Record<string, number>;
     throttled: number;
     earlyRetries: number;
@@ -36,6 +42,7 @@ function freshCounters() {
     graph: {
       requests: 0,
       batches: 0,
+      batchedRequests: 0,
       byStatus: {} as Record<string, number>,
       droppedConnections: 0,
       mimeBytesServed: 0,
@@ -62,8 +69,10 @@ export class StatsRecorder {
     graph.byStatus[status] = (graph.byStatus[status] ?? 0) + 1;
   }
 
-  countBatch(): void {
+  /** A `$batch` request and its inner requests. */
+  countBatch(innerRequests: number): void {
     this.counters.graph.batches++;
+    this.counters.graph.batchedRequests += innerRequests;
   }
 
   countDroppedConnection(): void {
