@@ -82,6 +82,9 @@ export function createMailSource(gateway: GraphGateway, pageSize: number): MailS
   };
 }
 
+/** Mailbox ids read ahead and not yet taken by a listing, at most: four directory pages' worth. */
+const KEPT_MAILBOX_IDS = 4 * 999;
+
 export interface MailboxDirectoryOptions {
   /**
    * Requests per `$batch` of discovery: a directory page's mailbox probes and its mailboxes'
@@ -97,9 +100,11 @@ export function createMailboxDirectory(
   options: MailboxDirectoryOptions = {},
 ): MailboxDirectory {
   const batchSize = Math.min(20, Math.max(1, Math.floor(options.batchSize ?? 20)));
-  // The mailbox ids of the last page's mailboxes (or the error reading them), by lower-cased
-  // user id, read with the page's probes in batches; each is taken by that mailbox's listing.
-  let pageIds = new Map<string, ExchangeMailboxIds | Error>();
+  // The mailbox ids of the pages' mailboxes (or the error reading them), by lower-cased user id,
+  // read with each page's probes in batches; each is taken by that mailbox's listing. Pieces of
+  // one process may overlap, so pages add to it; the oldest entries (a piece that failed before
+  // listing them) go beyond a few pages' worth. A listing that finds none reads its own.
+  const pageIds = new Map<string, ExchangeMailboxIds | Error>();
   return {
     async discoverPage(cursor, pageSize) {
       const found = await discoverMailboxPage(
@@ -108,15 +113,18 @@ export function createMailboxDirectory(
         cursor,
         pageSize,
       );
-      pageIds = new Map();
       if (batchSize > 1 && found.mailboxes.length > 0) {
         const userIds = found.mailboxes.map((m) => m.userId);
-        try {
-          const ids = await exchangeMailboxIdsOf(gateway, userIds, { batchSize });
-          for (const [i, entry] of ids.entries()) pageIds.set((userIds[i] as string).toLowerCase(), entry);
-        } catch {
-          // The batches failed as a whole: each listing reads its own ids, as without batching.
-          pageIds = new Map();
+        // A failure of the batches as a whole leaves each listing to read its own ids, as without batching.
+        const ids = await exchangeMailboxIdsOf(gateway, userIds, { batchSize }).catch(() => []);
+        for (const [i, entry] of ids.entries()) {
+          const key = (userIds[i] as string).toLowerCase();
+          pageIds.delete(key); // re-inserted as the newest
+          pageIds.set(key, entry);
+        }
+        for (const key of pageIds.keys()) {
+          if (pageIds.size <= KEPT_MAILBOX_IDS) break;
+          pageIds.delete(key);
         }
       }
       return {
