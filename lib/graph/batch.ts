@@ -36,7 +36,8 @@ export interface BatchAnswer<T = unknown> {
 
 /**
  * Inner requests that are throttled or unavailable are sent again in later batches for up to
- * `budgetMs` (lib/retry.ts; default 5 minutes), after their `Retry-After` or a backoff.
+ * `budgetMs` (lib/retry.ts; default the gateway's, as for its single requests), after their
+ * `Retry-After` or a backoff.
  */
 export interface BatchGetOptions extends RetryBudget {
   /** Added to an inner `Retry-After` against clock rounding, ms. Bounds ≥ 0. Default 20. */
@@ -311,9 +312,9 @@ async function runBatches<T>(
           }
         },
         {
-          ...(run.budgetMs !== undefined ? { budgetMs: run.budgetMs } : {}),
-          ...(run.backoffBaseMs !== undefined ? { backoffBaseMs: run.backoffBaseMs } : {}),
-          ...(run.backoffCapMs !== undefined ? { backoffCapMs: run.backoffCapMs } : {}),
+          budgetMs: run.budgetMs ?? gateway.retryBudget.budgetMs,
+          backoffBaseMs: run.backoffBaseMs ?? gateway.retryBudget.backoffBaseMs,
+          backoffCapMs: run.backoffCapMs ?? gateway.retryBudget.backoffCapMs,
           what: run.what(pending.length),
           decide: (error) => {
             if (!(error instanceof RoundIncomplete)) return { retry: false };
