@@ -5,17 +5,21 @@
  * makespan must stay near the budget's lower bound: whole windows of B requests, the service's
  * window starting with the mailbox's first request (`minimumWorkSeconds` in lib/plan/cost.ts).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { RunningEmulators } from "../lib/dev/local/emulators.js";
 import { type LocalServices, startLocalServices } from "../lib/dev/local/stack.js";
 import type { LatencyOptions, LimitOptions } from "../lib/dev/sim/server/index.js";
 import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import { lowerBound, resolvePlanLimits } from "../lib/plan/index.js";
 import { figures, type RunFigures, realContent } from "./figures.js";
+import { inItsOwnProcess } from "./own-process.js";
 import { PAGE_SIZE } from "./settings.js";
 import { counters } from "./shape-runs.js";
-import { startSimProcess } from "./sim-process.js";
+import { startSimProcess, trustBenchCa } from "./sim-process.js";
 
 /**
  * 25 ms per request: 4 slots would send 160 requests/s, the budget allows 1.6/s (32 per 20 s). The
@@ -68,12 +72,19 @@ export interface BudgetFigures {
   /** The share of requests answered 429 (target ≤ 1 %). */
   throttledShare: number;
   full: RunFigures;
+  /**
+   * The benchmark's steps that ran at the same time (bench/beside.ts): counting steps and chaos,
+   * none of them a timing ratio; absent: it ran alone.
+   */
+  ranBeside?: string[];
 }
 
 /** A full backup of {@link BUDGET_TENANT} with the client paced to the simulator's budget. */
 export async function benchBudget(
   ca: { certPem: string; keyPem: string },
   caDir: string,
+  /** AWS emulators shared with other steps (left running; the run's table and queue its own). Default: a pair of its own. */
+  emulators?: RunningEmulators,
 ): Promise<BudgetFigures> {
   const sim = await startSimProcess({
     tenant: BUDGET_TENANT,
@@ -105,6 +116,7 @@ export async function benchBudget(
     services = await startLocalServices(
       {
         archive: { kind: "local", path: join(dir, "archive") },
+        ...(emulators ? { emulators, resourceSuffix: `-budget-${randomUUID().slice(0, 8)}` } : {}),
         streams: BUDGET_TENANT.mailboxes,
         planLimits,
         env: {
@@ -137,4 +149,44 @@ export async function benchBudget(
     await sim.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * {@link benchBudget} in a process of its own (`npm run bench` runs it beside other steps): its
+ * gateway paces each mailbox by its own clock, and a late timer in a process shared with other
+ * steps' controllers sent requests the simulator's window had not freed yet (6 429s in 310
+ * requests, where alone it had none).
+ */
+export function benchBudgetInItsOwnProcess(
+  /** AWS emulators already running (their endpoints are passed on; left running). Default: a pair of its own. */
+  emulators?: RunningEmulators,
+): Promise<BudgetFigures> {
+  return inItsOwnProcess<BudgetFigures>(
+    fileURLToPath(import.meta.url),
+    emulators ? [`--endpoints=${JSON.stringify(emulators.endpoints)}`] : [],
+  );
+}
+
+/** `tsx bench/budget.ts --out=FILE [--endpoints=JSON]`: the run, its figures written to FILE. */
+async function main(): Promise<void> {
+  const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const out = arg("out");
+  if (!out) throw new Error("bench/budget.ts: expected --out=FILE, found none");
+  const endpoints = arg("endpoints");
+  const { ca, caDir } = await trustBenchCa();
+  const figures = await benchBudget(
+    ca,
+    caDir,
+    endpoints ? { endpoints: JSON.parse(endpoints), stop: async () => {} } : undefined,
+  );
+  writeFileSync(out, `${JSON.stringify(figures, null, 2)}\n`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((error: unknown) => {
+    process.stderr.write(
+      `bench budget: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  });
 }

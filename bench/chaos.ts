@@ -39,6 +39,8 @@ export interface ChaosBenchResult {
   /** Processes of the chaos child's program still alive at the end. */
   processesLeft: number;
   wallSeconds: number;
+  /** The benchmark's steps that ran at the same time (bench/beside.ts); absent: it ran alone. */
+  ranBeside?: string[];
 }
 
 function processesRunning(text: string): number {

@@ -12,7 +12,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import type { JobReport } from "../lib/backup/report.js";
 import { AwsMeter, difference, type MeterReading } from "../lib/dev/local/aws-meter.js";
-import { type RunningEmulators, startEmulators } from "../lib/dev/local/emulators.js";
+import type { RunningEmulators } from "../lib/dev/local/emulators.js";
 import { type LocalServices, startLocalServices } from "../lib/dev/local/stack.js";
 import type { GroundTruth } from "../lib/dev/sim/index.js";
 import { kindOfItemClass, OVERHEAD } from "../lib/dev/sim/server/request-kinds.js";
@@ -281,28 +281,17 @@ export interface DenseFigures {
   changedItems?: number;
   /** What the runs cost (absent: full backup only). */
   cost?: CostFigures;
+  /**
+   * The steps that ran at the same time as this one (bench/beside.ts): its makespan shared the
+   * machine with them; its counts did not (a simulator of its own). Absent: it ran alone.
+   */
+  ranBeside?: string[];
 }
 
 /**
- * The dense tenant in each content mode, one after another, a simulator each (a run spends the
- * budget windows of its mailboxes) and one pair of AWS emulators for the three. The default mode
- * (`fidelity`, whose figures are targets: requests per item, cost) gets every run; `mime` and
- * `both` the full backup only (requests per item and makespan by mode, for comparison).
+ * The content modes of the dense step: the default (`fidelity`, whose figures are targets:
+ * requests per item, cost) gets every run, alone; `mime` and `both` the full backup only
+ * (requests per item and makespan by mode, for comparison), beside each other (bench/run.ts):
+ * a simulator each, so that their requests are counted apart.
  */
-export async function benchDenseByMode(
-  ca: { certPem: string; keyPem: string },
-  caDir: string,
-  /** AWS emulators shared with the other steps (left running). Default: a pair of its own. */
-  shared?: RunningEmulators,
-): Promise<Record<"mime" | "fidelity" | "both", DenseFigures>> {
-  const emulators = shared ?? (await startEmulators({}));
-  try {
-    return {
-      fidelity: await benchDense(ca, caDir, "fidelity", { emulators }),
-      mime: await benchDense(ca, caDir, "mime", { emulators, fullOnly: true }),
-      both: await benchDense(ca, caDir, "both", { emulators, fullOnly: true }),
-    };
-  } finally {
-    if (!shared) await emulators.stop();
-  }
-}
+export const DENSE_OTHER_MODES = ["mime", "both"] as const;

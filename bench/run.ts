@@ -1,28 +1,14 @@
-/**
- * `npm run bench`: the multi-streaming benchmark (issue 4). For each tenant shape and stream
- * count N it runs a full backup against the simulator with its limits on, a mutation round and an
- * incremental backup, then an incremental backup with nothing changed; it also measures the peak
- * RSS of a process backing up a mailbox that holds a 100 MB message. Prints a table and writes
- * bench/results/latest.json. Figures are explained in bench/README.md.
- */
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type RunningEmulators, startEmulators } from "../lib/dev/local/emulators.js";
-import {
-  BUDGET_LATENCY,
-  BUDGET_LIMITS,
-  BUDGET_MAIL_CONTENT,
-  BUDGET_TENANT,
-  type BudgetFigures,
-  benchBudget,
-} from "./budget.js";
+import { runBeside } from "./beside.js";
+import { BUDGET_TENANT, type BudgetFigures, benchBudgetInItsOwnProcess } from "./budget.js";
 import { benchChaos, type ChaosBenchResult } from "./chaos.js";
 import type { ControllerRssResult } from "./controller-rss.js";
 import { costSummary } from "./cost/summary.js";
-import { benchDenseByMode, type DenseFigures } from "./dense.js";
+import { benchDense, DENSE_OTHER_MODES, type DenseFigures } from "./dense.js";
 import {
   benchGiantByMode,
   GIANT_MODES,
@@ -30,6 +16,7 @@ import {
   type GiantByMode,
   giantModesLine,
 } from "./giant-modes.js";
+import { inItsOwnProcess } from "./own-process.js";
 import { benchScale, SCALE_SIZES, type ScaleRow } from "./scale.js";
 import { DENSE, LATENCY, LIMITS, SHAPES, STREAM_COUNTS } from "./settings.js";
 import { type BenchRow, benchOne, startRig, stopRig } from "./shape-runs.js";
@@ -54,24 +41,11 @@ const rssUnitsPerStream = process.argv
  * The controller RSS measurement (bench/controller-rss.ts) run as a process of its own, so that
  * nothing this long benchmark left behind (emulators, sockets, heap) touches it.
  */
-async function controllerRssInItsOwnProcess(): Promise<ControllerRssResult> {
-  const out = join(mkdtempSync(join(tmpdir(), "mailstream-bench-rss-")), "rss.json");
-  const child = spawn(
-    process.execPath,
-    [
-      ...process.execArgv,
-      join(here, "controller-rss.ts"),
-      `--out=${out}`,
-      ...(rssUnitsPerStream ? [`--also-units-per-stream=${rssUnitsPerStream}`] : []),
-    ],
-    {
-      stdio: ["ignore", "ignore", "inherit"],
-      env: process.env,
-    },
+function controllerRssInItsOwnProcess(): Promise<ControllerRssResult> {
+  return inItsOwnProcess<ControllerRssResult>(
+    join(here, "controller-rss.ts"),
+    rssUnitsPerStream ? [`--also-units-per-stream=${rssUnitsPerStream}`] : [],
   );
-  const code: number = await new Promise((resolve) => child.on("exit", (c) => resolve(c ?? 1)));
-  if (code !== 0) throw new Error(`controller RSS: expected exit 0, found exit ${code}`);
-  return JSON.parse(readFileSync(out, "utf8")) as ControllerRssResult;
 }
 
 const f = (n: number, d = 2) => n.toFixed(d);
@@ -159,6 +133,29 @@ function printTable(rows: BenchRow[]): void {
   process.stdout.write(`${rightAlignedTable(head, lines)}\n`);
 }
 
+function printDense(byMode: Record<string, DenseFigures>): void {
+  const fidelity = byMode.fidelity;
+  const modes = Object.entries(byMode)
+    .map(
+      ([mode, d]) =>
+        `${mode} ${d.requestsPerItem.toFixed(3)} requests/item, makespan ${d.makespanSeconds.toFixed(1)} s` +
+        (d.ranBeside ? ` (beside ${d.ranBeside.join(", ")})` : ""),
+    )
+    .join("; ");
+  process.stdout.write(
+    `dense tenant by content mode (${fidelity?.items ?? "?"} items of every kind): ${modes} (target: fidelity ≤ 0.10)\n`,
+  );
+  for (const [mode, d] of Object.entries(byMode))
+    process.stdout.write(
+      `  ${mode} requests/item by kind: ${Object.entries(d.byKind)
+        .map(
+          ([kind, k]) =>
+            `${kind} ${k.requestsPerItem?.toFixed(3) ?? "n/a"} (${k.requests.toFixed(1)}/${k.items})`,
+        )
+        .join(", ")}\n`,
+    );
+}
+
 function budgetLine(b: BudgetFigures): string {
   return (
     `budget-bound (${b.mailboxes} mailboxes of ${b.requestsPerMailbox.join(", ")} requests, ${b.latencyMs} ms per request, ` +
@@ -223,9 +220,12 @@ async function main(): Promise<void> {
     .split(",")
     .map(Number);
   /**
-   * `--steps=shapes,dense,budget,rss,chaos`: the steps to run (default all, in this order);
-   * `--budget` is `--steps=budget`.
+   * `--steps=shapes,giant-modes,dense,budget,rss,chaos`: the steps to run (default all: shapes,
+   * giant-modes and dense's fidelity run alone, then dense's other modes, budget, chaos and rss
+   * beside each other); `--budget` is `--steps=budget`. `--sequential`: the steps that run
+   * beside each other one after another instead (a comparison run; about 3 minutes more).
    */
+  const sequential = process.argv.includes("--sequential");
   /** `--mail-content=mime|fidelity|both`: the content mode of the shapes step (default fidelity, the configuration's). */
   const shapesMailContent = parseMailContent(
     process.argv.find((a) => a.startsWith("--mail-content="))?.slice("--mail-content=".length),
@@ -258,7 +258,8 @@ async function main(): Promise<void> {
   let dense: DenseFigures | undefined;
   let denseByMode: Record<string, DenseFigures> | undefined;
   let chaos: ChaosBenchResult | undefined;
-  let rss: ControllerRssResult | undefined;
+  // `ranBeside`: the steps that ran at the same time (bench/beside.ts); absent: it ran alone.
+  let rss: (ControllerRssResult & { ranBeside?: string[] }) | undefined;
   let budget: BudgetFigures | undefined;
   let giantByMode: GiantByMode | undefined;
   const save = () => {
@@ -344,14 +345,16 @@ async function main(): Promise<void> {
   }
   // One pair of AWS emulators for the shapes, giant-modes and dense steps: every run has a state
   // table, queue and archive of its own, so the runs stay apart without a pair each.
-  let emulators: RunningEmulators | undefined;
-  const sharedEmulators = async () => {
-    emulators ??= await startEmulators({});
+  // (A promise: steps run beside each other may ask for the pair at the same time.)
+  let emulators: Promise<RunningEmulators> | undefined;
+  const sharedEmulators = () => {
+    emulators ??= startEmulators({});
     return emulators;
   };
   const stopSharedEmulators = async () => {
-    await emulators?.stop();
+    const running = emulators;
     emulators = undefined;
+    await (await running?.catch(() => undefined))?.stop();
   };
   try {
     await sharedSteps();
@@ -387,56 +390,85 @@ async function main(): Promise<void> {
     stepStarted = Date.now();
     if (steps.has("dense")) {
       process.stderr.write(
-        "bench: the dense tenant in each content mode: requests per item and measured cost …\n",
+        "bench: the dense tenant in content mode fidelity: requests per item and measured cost …\n",
       );
-      const byMode = await benchDenseByMode(ca, caDir, await sharedEmulators());
-      denseByMode = byMode;
-      dense = byMode.fidelity;
+      // The default mode alone: its cost counts the controllers' Lambda time.
+      dense = await benchDense(ca, caDir, "fidelity", { emulators: await sharedEmulators() });
+      denseByMode = { fidelity: dense };
       save();
-      const modes = Object.entries(byMode)
-        .map(
-          ([mode, d]) =>
-            `${mode} ${d.requestsPerItem.toFixed(3)} requests/item, makespan ${d.makespanSeconds.toFixed(1)} s`,
-        )
-        .join("; ");
-      process.stdout.write(
-        `dense tenant by content mode (${byMode.fidelity.items} items of every kind): ${modes} (target: fidelity ≤ 0.10)\n`,
-      );
-      for (const [mode, d] of Object.entries(byMode))
-        process.stdout.write(
-          `  ${mode} requests/item by kind: ${Object.entries(d.byKind)
-            .map(
-              ([kind, k]) =>
-                `${kind} ${k.requestsPerItem?.toFixed(3) ?? "n/a"} (${k.requests.toFixed(1)}/${k.items})`,
-            )
-            .join(", ")}\n`,
-        );
+      stepSeconds["dense.fidelity"] = (Date.now() - stepStarted) / 1000;
     }
-    if (steps.has("dense")) stepDone("dense");
+    await besideSteps();
   }
-  stepStarted = Date.now();
-  if (steps.has("budget")) {
+  /**
+   * The steps whose figures are counts, correctness or a process's memory, or whose time is mostly
+   * waiting, at the same time (bench/beside.ts; `--sequential`: one after another): the dense
+   * tenant's other content modes (requests per item; a simulator each), the budget-bound run (its
+   * windows; a process of its own), chaos (nothing lost) and the controller's peak RSS (a process
+   * of its own; 150.9–154.3 MiB at load 8–11, 152.3 quiet). Each records the steps beside it
+   * (`ranBeside`).
+   */
+  async function besideSteps(): Promise<void> {
+    const denseStarted = stepStarted;
+    let denseEnded = Date.now();
+    const besideStarted = Date.now();
+    const work: Record<string, () => Promise<unknown>> = {};
+    if (steps.has("dense"))
+      for (const mode of DENSE_OTHER_MODES)
+        work[`dense.${mode}`] = async () => {
+          const figures = await benchDense(ca, caDir, mode, {
+            emulators: await sharedEmulators(),
+            fullOnly: true,
+          });
+          denseByMode = { ...denseByMode, [mode]: figures };
+          denseEnded = Date.now();
+          return figures;
+        };
+    if (steps.has("budget"))
+      work.budget = async () => {
+        // A process of its own, whose timers no other step's controllers delay.
+        budget = await benchBudgetInItsOwnProcess(await sharedEmulators());
+        process.stdout.write(`${budgetLine(budget)}\n`);
+        save();
+        return budget;
+      };
+    if (steps.has("chaos"))
+      work.chaos = async () => {
+        chaos = await benchChaos(ca);
+        return chaos;
+      };
+    if (steps.has("rss"))
+      work.rss = async () => {
+        rss = await controllerRssInItsOwnProcess();
+        save();
+        return rss;
+      };
+    if (Object.keys(work).length === 0) return;
     process.stderr.write(
-      `bench: the budget-bound regime (${BUDGET_LATENCY.baseMs} ms per request, ${BUDGET_LIMITS.budgetPerWindow} requests per ${BUDGET_LIMITS.windowMs / 1000} s, content mode ${BUDGET_MAIL_CONTENT}) …\n`,
+      `bench: ${sequential ? "one after another" : "beside each other"}: ${Object.keys(work).join(", ")} …\n`,
     );
-    budget = await benchBudget(ca, caDir);
-    process.stdout.write(`${budgetLine(budget)}\n`);
+    const outcomes = await runBeside(work, { sequential });
+    for (const [step, outcome] of Object.entries(outcomes)) {
+      stepSeconds[step] = outcome.seconds;
+      if (outcome.ranBeside.length === 0) continue;
+      if (step.startsWith("dense.")) {
+        const mode = step.slice("dense.".length);
+        const figures = denseByMode?.[mode];
+        if (figures) figures.ranBeside = outcome.ranBeside;
+      }
+      if (step === "budget" && budget) budget.ranBeside = outcome.ranBeside;
+      if (step === "chaos" && chaos) chaos.ranBeside = outcome.ranBeside;
+      if (step === "rss" && rss) rss = { ...rss, ranBeside: outcome.ranBeside };
+    }
+    if (sequential || Object.keys(work).length < 2) delete stepSeconds.beside;
+    else stepSeconds.beside = (Date.now() - besideStarted) / 1000;
+    if (steps.has("dense")) {
+      // From the fidelity run's start to the last mode's end.
+      stepSeconds.dense = (denseEnded - denseStarted) / 1000;
+      printDense(denseByMode ?? {});
+    }
     save();
   }
-  if (steps.has("budget")) stepDone("budget");
-  stepStarted = Date.now();
-  if (steps.has("rss")) {
-    process.stderr.write("bench: controller RSS with a 100 MB message …\n");
-    rss = await controllerRssInItsOwnProcess();
-    save();
-  }
-  if (steps.has("rss")) stepDone("rss");
-  stepStarted = Date.now();
-  if (steps.has("chaos")) {
-    process.stderr.write("bench: chaos, a local backup killed again and again …\n");
-    chaos = await benchChaos(ca);
-  }
-  if (steps.has("chaos")) stepDone("chaos");
   const result = save();
   process.stdout.write("\n");
   if (rows.length > 0) printTable(rows);
@@ -457,7 +489,8 @@ async function main(): Promise<void> {
         ? `chaos: ${chaos.kills} kills, archive ${chaos.archiveEqualsTruth ? "equal to" : "DIFFERENT from"} the ground truth, ` +
           `${chaos.duplicates} duplicates, ${chaos.openJobs} open jobs, ${chaos.processesLeft} processes left\n`
         : "") +
-      `wall time ${result.wallSeconds.toFixed(0)} s (${[...steps].map((step) => `${step} ${stepSeconds[step]?.toFixed(0) ?? "?"} s`).join(", ")})\n`,
+      `wall time ${result.wallSeconds.toFixed(0)} s (${[...steps].map((step) => `${step} ${stepSeconds[step]?.toFixed(0) ?? "?"} s`).join(", ")}` +
+      `${stepSeconds.beside !== undefined && !sequential ? `; dense's other modes, budget, chaos and rss beside each other: ${stepSeconds.beside.toFixed(0)} s` : ""})\n`,
   );
   process.stdout.write(`wrote ${out}\n`);
 }
