@@ -165,6 +165,22 @@ export class RequestTrace {
       if (list.length === 0) continue;
       out.push(...unitReport(unit, list, options.slots, options.detail));
     }
+    // One stream (N = 1): its slots across the units it overlaps (a unit in its tail shares them
+    // with the next one, so a unit's own idle slot-seconds may be the other's busy ones).
+    if (options.unit === undefined && units.size > 1) {
+      const all = [...this.requests.values()].filter((r) => r.start !== undefined && r.end !== undefined);
+      const first = Math.min(...all.map((r) => r.start as number));
+      const last = Math.max(...all.map((r) => r.end as number));
+      const idle = idleSlotMs(
+        all.map((r) => [r.start as number, r.end as number]),
+        first,
+        last,
+        options.slots,
+      );
+      out.push(
+        `all units (one stream at N = 1): ${all.length} requests in ${s(last - first)} s; idle slot-seconds ${s(idle)} of ${s((last - first) * options.slots)}; over 0.6 s: ${all.filter((r) => (r.end as number) - (r.start as number) > 600).length}`,
+      );
+    }
     // Every Graph request on the wire, by kind and status: a redirect's or an export's second
     // request (an archive's moved items) runs inside its first one's slot.
     const wire = new Map<string, number>();
