@@ -13,6 +13,8 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { JobReport } from "../lib/backup/report.js";
 import type { ServicesOptions } from "../lib/dev/local/stack.js";
+import { RequestTrace } from "./request-trace.js";
+import { LIMITS } from "./settings.js";
 import { benchOne, startRig, stopRig } from "./shape-runs.js";
 import { trustBenchCa } from "./sim-process.js";
 
@@ -20,6 +22,9 @@ const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`
 const shape = arg("shape") ?? "uniform";
 const streams = Number(arg("streams") ?? 16);
 const detail = process.argv.includes("--streams-detail");
+// Per request of each unit (or of `--unit=K`): queue, slot, HTTP steps, idle slot-seconds.
+const requestsTrace = process.argv.includes("--requests") || arg("unit") !== undefined;
+const traceUnit = arg("unit") === undefined ? undefined : Number(arg("unit"));
 
 interface LogLine {
   time: string;
@@ -73,6 +78,8 @@ async function main(): Promise<void> {
   const lines: LogLine[] = [];
   const load0 = loadavg()[0]!;
   const rig = await startRig(shape, ca, caDir);
+  const trace = new RequestTrace();
+  if (requestsTrace) trace.start();
   let cpu0 = cpuByProcess();
   let row: Awaited<ReturnType<typeof benchOne>>;
   // Sample the CPU and this process's event loop at the backup phase's start (the first task
@@ -204,6 +211,15 @@ async function main(): Promise<void> {
   );
   const elu = performance.eventLoopUtilization(elu1, elu0).utilization;
   console.log(`  this process's event loop busy ${(100 * elu).toFixed(0)} % of the phase`);
+  if (requestsTrace) {
+    const slots = LIMITS.concurrentPerMailbox;
+    for (const line of trace.report({
+      ...(traceUnit !== undefined ? { unit: traceUnit } : {}),
+      slots,
+      detail,
+    }))
+      console.log(line);
+  }
 }
 
 main().then(

@@ -59,13 +59,19 @@ export function createMailSource(gateway: GraphGateway, pageSize: number): MailS
           removed: page.removed,
           ...(page.nextLink ? { nextLink: page.nextLink } : {}),
           ...(page.deltaLink ? { deltaLink: page.deltaLink } : {}),
+          ...(page.servedBy ? { servedBy: page.servedBy } : {}),
         };
       }
     },
-    exportItems: (mailbox, itemIds) =>
-      exportItems(gateway, mailbox.apiId, itemIds, { trafficKey: trafficKeyOf(mailbox) }),
-    exportItemTo: (mailbox, itemId, store) =>
-      exportItemStreamed(gateway, mailbox.apiId, itemId, { trafficKey: trafficKeyOf(mailbox) }, store),
+    exportItems: (mailbox, itemIds) => {
+      // An auxiliary archive the unit exports from directly counts in the user's traffic too.
+      noteArchive(mailbox);
+      return exportItems(gateway, mailbox.apiId, itemIds, { trafficKey: trafficKeyOf(mailbox) });
+    },
+    exportItemTo: (mailbox, itemId, store) => {
+      noteArchive(mailbox);
+      return exportItemStreamed(gateway, mailbox.apiId, itemId, { trafficKey: trafficKeyOf(mailbox) }, store);
+    },
     traffic: (userId) => {
       // The user's primary mailbox and its archive (counted under the archive's own key).
       // Each key's own counters (not a copy of every mailbox's: a warm controller knows many).

@@ -79,6 +79,12 @@ export interface ItemPageView {
   removed: string[];
   nextLink?: string;
   deltaLink?: string;
+  /**
+   * The import/export mailbox id that served the page, when not the one asked (an auto-expanding
+   * archive's auxiliary mailbox): its items are exported from there, one request each batch
+   * instead of one answering `ErrorArchiveFolderMovedPermanently` and one more.
+   */
+  servedBy?: string;
 }
 
 /** One item's answer of an export: its export stream, or its own error. */

@@ -30,6 +30,7 @@ import type {
   UnitWork,
 } from "./ports.js";
 import { addProgress, emptyProgress, trafficMeter } from "./progress.js";
+import { type RequestKind, traceSlot } from "./request-trace.js";
 import { UnitLedger } from "./unit-ledger.js";
 
 export { exportBatchesOf, splitExports } from "./export-batches.js";
@@ -60,6 +61,16 @@ export interface UnitBackupDeps {
    * a stream runs at once (`controller.largeItemsAtOnce`). Default: none (no wait).
    */
   largeItemTurns?: { add<T>(run: () => Promise<T>): Promise<T> };
+  /**
+   * Items the unit's export pools may hold waiting while its item delta pages are still fetched
+   * ahead of the exports waiting (see `exportBacklogRoom`). Many, so that a unit fetches its
+   * pages first and its last page comes while exports still fill every slot: the pages are what
+   * the exports depend on, and a last page fetched late leaves its exports to run alone at the
+   * unit's end with slots idle beside them. Bounded, so that a mailbox of millions of items
+   * does not hold them all in memory (an item waiting is its delta metadata, about 1 KB).
+   * Items, at least the unit's slots × 20. Default {@link EXPORT_BACKLOG_ITEMS}.
+   */
+  exportBacklogItems?: number;
   /** Called once, when the unit's last folder has started (what is left is its tail). */
   onTail?: () => void;
   /**
@@ -176,10 +187,13 @@ export async function backupUnit(
   // A request ended (its slot went to the next one waiting, if any): a slot may be free with
   // nothing to run, for a partial export batch.
   unitSlots.on("next", pokeExports);
-  // Item delta pages are fetched while the export pools hold fewer items than the unit's slots
-  // take in full batches at once (see `exportBacklogRoom`), and before the exports waiting:
-  // the slots always have export batches to carry, and a page's items never wait long for it.
-  const backlogLimit = Math.max(1, unit.concurrency) * EXPORT_BATCH_LIMIT;
+  // Item delta pages are fetched while the export pools hold fewer items than the backlog limit
+  // (see `exportBacklogRoom`), and before the exports waiting: the pages go first, the exports
+  // fill the slots the pages leave and the unit's end; beyond the limit the slots carry exports.
+  const backlogLimit = Math.max(
+    Math.max(1, unit.concurrency) * EXPORT_BATCH_LIMIT,
+    deps.exportBacklogItems ?? EXPORT_BACKLOG_ITEMS,
+  );
   const backlog = () => {
     let items = 0;
     for (const pool of exportPools.values()) items += pool.waitingItems;
@@ -193,10 +207,12 @@ export async function backupUnit(
   const exportBacklogRoom = () =>
     backlog() < backlogLimit ? Promise.resolve() : new Promise<void>((resolve) => roomWaiters.push(resolve));
   const slots: RequestSlots = {
-    add: (run, priority = 0) =>
-      streamSlots
-        ? unitSlots.add(() => streamSlots.add(run), { priority })
-        : unitSlots.add(run, { priority }),
+    add: (kind, run, priority = 0) =>
+      traceSlot({ kind, mailboxId: unit.mailboxId, unit: unit.index }, run, (traced) =>
+        streamSlots
+          ? unitSlots.add(() => streamSlots.add(traced), { priority })
+          : unitSlots.add(traced, { priority }),
+      ),
   };
   const commits = new PageCommits(deps.archive, unit.mailboxId, deps.pageHold);
   let stop: UnitStop | undefined;
@@ -328,9 +344,18 @@ function transientOnly(error: unknown): { retry: true; delay: "backoff" } | { re
     : { retry: false };
 }
 
+/**
+ * Items a unit's export pools hold waiting at most while its item delta pages are fetched ahead
+ * (`UnitBackupDeps.exportBacklogItems`): 50 full export batches, about 1 MB of item metadata.
+ * Until session 8 it was the unit's slots × 20 (80): a unit's pages then stalled behind its
+ * exports, and its last page, fetched in its last rounds, left its exports to trail alone
+ * (uniform shape, N = 1: 0.5–0.9 s of 3 idle slots at the end of a 4.5 s unit).
+ */
+export const EXPORT_BACKLOG_ITEMS = 1000;
+
 /** Where a Graph request waits for its turn: higher `priority` first (default 0: delta pages, downloads). */
 interface RequestSlots {
-  add<T>(run: () => Promise<T>, priority?: number): Promise<T>;
+  add<T>(kind: RequestKind, run: () => Promise<T>, priority?: number): Promise<T>;
 }
 
 /**
@@ -502,7 +527,11 @@ async function backupFolder(
       const pages = folderPages(unit, folderId, read, link, deps)[Symbol.asyncIterator]();
       for (;;) {
         if (itemRead) await ctx.exportBacklogRoom();
-        const step = await ctx.slots.add(() => pages.next(), itemRead ? ITEM_PAGE_PRIORITY : 0);
+        const step = await ctx.slots.add(
+          itemRead ? "item-page" : "delta-page",
+          () => pages.next(),
+          itemRead ? ITEM_PAGE_PRIORITY : 0,
+        );
         if (step.done) break;
         const view = step.value;
         const entries: CatalogEntry[] = fullRound ? [{ kind: "folder-reset", folderId }] : [];
@@ -679,7 +708,10 @@ async function storeItemPage(
     );
     return false;
   });
-  const exported = await exportBatches(folderId, itemMailboxOf(unit, read), valid, ctx);
+  // Items of a folder another mailbox serves (an expanded archive's auxiliary) go to that one.
+  const asked = itemMailboxOf(unit, read);
+  const mailbox = view.servedBy ? { ...asked, apiId: view.servedBy } : asked;
+  const exported = await exportBatches(folderId, mailbox, valid, ctx);
   for (const item of valid) {
     const blob = exported.get(item.id);
     if (!blob) continue;
@@ -767,6 +799,7 @@ async function exportStreamed(
           // no slot that another request of it (or of the stream) could use.
           const exportAlone = () =>
             ctx.slots.add(
+              "export-streamed",
               () =>
                 exportItemTo(mailbox, item.id, (body) =>
                   deps.archive.storeBlob("export", body, { mailboxId: ctx.unit.mailboxId }),
@@ -824,15 +857,19 @@ async function exportRequest(
   await retry(
     () =>
       ctx.transfers.add(async () => {
-        const answers = await ctx.slots.add(async () => {
-          const pending = take().filter((item) => !outcomes.has(item.id));
-          return pending.length === 0
-            ? []
-            : exportItems(
-                mailbox,
-                pending.map((item) => item.id),
-              );
-        }, EXPORT_PRIORITY);
+        const answers = await ctx.slots.add(
+          "export",
+          async () => {
+            const pending = take().filter((item) => !outcomes.has(item.id));
+            return pending.length === 0
+              ? []
+              : exportItems(
+                  mailbox,
+                  pending.map((item) => item.id),
+                );
+          },
+          EXPORT_PRIORITY,
+        );
         await Promise.all(
           answers.map(async (answer) => {
             if ("error" in answer) {
@@ -873,7 +910,7 @@ async function storeMessage(
       ctx.transfers.add(async () => {
         // The request's slot is held until its body has been read, not while the archive
         // writes the blob: the unit's next request goes out meanwhile.
-        const { storing } = await ctx.slots.add(async () => {
+        const { storing } = await ctx.slots.add("mime", async () => {
           const stream = await deps.source.openMime(unit.mailboxId, meta.id);
           const storing = deps.archive.storeBlob("mime", stream, { mailboxId: unit.mailboxId });
           await Promise.race([finished(stream).catch(() => {}), storing.catch(() => {})]);

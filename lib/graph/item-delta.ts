@@ -32,6 +32,12 @@ export interface ItemDeltaPage {
   removed: string[];
   nextLink?: string;
   deltaLink?: string;
+  /**
+   * The mailbox that served the page when it is not the one asked (a folder of an auto-expanding
+   * archive whose content moved to its auxiliary mailbox answers 308 there, and its links name
+   * that mailbox): the page's items are exported from it.
+   */
+  servedBy?: string;
 }
 
 export interface ItemDeltaOptions {
@@ -85,6 +91,17 @@ export function toItemRecord(raw: RawItem): MailboxItemRecord {
   };
 }
 
+/** The import/export mailbox id a link names (`…/admin/exchange/mailboxes/{id}/…`), if any. */
+export function mailboxOfLink(link: string | undefined): string | undefined {
+  const match = link === undefined ? null : /\/admin\/exchange\/mailboxes\/([^/?#]+)/i.exec(link);
+  if (!match?.[1]) return undefined;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Pages of the folder's item delta, to the page that carries the deltaLink. A lost sync state
  * throws `SyncStateLostError` (410, with the `Location` to restart from); a folder of an
@@ -118,6 +135,9 @@ export async function* itemDeltaPages(
     }
     if (raw["@odata.nextLink"]) page.nextLink = raw["@odata.nextLink"];
     if (raw["@odata.deltaLink"]) page.deltaLink = raw["@odata.deltaLink"];
+    const servedBy = mailboxOfLink(page.nextLink ?? page.deltaLink);
+    if (servedBy !== undefined && servedBy.toLowerCase() !== mailboxId.toLowerCase())
+      page.servedBy = servedBy;
     yield page;
     link = page.nextLink;
   }

@@ -53,7 +53,7 @@ class ItemSource implements MailSource {
     private readonly itemSize = 10,
   ) {}
 
-  private async request<T>(
+  async request<T>(
     event: Omit<Event & { kind: "delta" | "export" }, "phase">,
     turnsTaken: number,
     answer: () => T,
@@ -185,13 +185,26 @@ class LargeItemSource extends ItemSource {
   };
 }
 
-async function run(source: ItemSource, folderIds: string[], concurrency: number) {
+/** `exportBacklogItems` 0: the least backlog (the slots' full batches), pages held back soonest. */
+async function run(
+  source: ItemSource,
+  folderIds: string[],
+  concurrency: number,
+  exportBacklogItems?: number,
+) {
   const archive = new Archive();
   const state = new State();
   const out = await backupUnit(
     itemUnit(folderIds, concurrency),
     { folderIndex: 0, page: 0 },
-    { source, archive, state, shouldYield: () => false, checkpointIntervalMs: 0 },
+    {
+      source,
+      archive,
+      state,
+      shouldYield: () => false,
+      checkpointIntervalMs: 0,
+      ...(exportBacklogItems !== undefined ? { exportBacklogItems } : {}),
+    },
   );
   return { out, archive, state };
 }
@@ -237,10 +250,11 @@ describe("backupUnit reading items", () => {
   });
 
   it("gives export requests the slot before waiting delta pages, in full batches, and sends the last partial batch", async () => {
-    // Eight folders of 5 items and one of 3, one slot: 43 items need 3 export requests.
+    // Eight folders of 5 items and one of 3, one slot: 43 items need 3 export requests. The
+    // least backlog (20 items waiting) holds the pages back as soon as a full batch waits.
     const folders = [...ids("F", 9)];
     const source = new ItemSource(new Map(folders.map((f, i) => [f, [ids(`${f}-`, i === 8 ? 3 : 5)]])), 2);
-    const { out, state, archive } = await run(source, folders, 1);
+    const { out, state, archive } = await run(source, folders, 1, 0);
     expect(out.status).toBe("done");
     expect(state.items).toBe(43);
     expect(source.exportBatches.map((b) => b.length)).toEqual([20, 20, 3]);
@@ -253,9 +267,10 @@ describe("backupUnit reading items", () => {
   });
 
   it("fetches a folder's next page once the export pools have room, ahead of the exports still waiting", async () => {
-    // Two slots: the pools have room below 40 waiting items. Pages of 100 items, 5 batches each.
+    // Two slots and the least backlog: the pools have room below 40 waiting items. Pages of 100
+    // items, 5 batches each.
     const source = new ItemSource(new Map([["A", [ids("a", 100), ids("b", 100), ids("c", 100)]]]));
-    const { out, state, archive } = await run(source, ["A"], 2);
+    const { out, state, archive } = await run(source, ["A"], 2, 0);
     expect(out.status).toBe("done");
     const starts = source.log.filter((e) => e.kind !== "open" && e.phase === "start");
     const order = starts.map((e) => (e.kind === "delta" ? "d" : "e"));
@@ -265,6 +280,94 @@ describe("backupUnit reading items", () => {
     expect(source.peak).toBe(2);
     expect(state.items).toBe(300);
     expect([...archive.parts.keys()]).toEqual(["A/0", "A/1", "A/2"]);
+  });
+
+  it("fetches every delta page before the exports while the backlog has room, in full batches, within its slots", async () => {
+    // 12 folders of 7–9 items, one of 2 pages, 4 slots: 98 items, 5 export requests, 13 pages.
+    // With the default backlog (1,000 items) every page goes first, so the last page does not
+    // come after exports have started and leave its own to run alone at the end.
+    const folders = [...ids("F", 12)];
+    const pages = new Map(folders.map((f, i) => [f, [ids(`${f}-`, 7 + (i % 3))]]));
+    pages.get("F0")!.push(ids("F0-late-", 2));
+    const source = new ItemSource(pages);
+    const { out, state, archive } = await run(source, folders, 4);
+    expect(out.status).toBe("done");
+    expect(state.items).toBe(98);
+    const starts = source.log.filter((e) => e.kind !== "open" && e.phase === "start");
+    const firstExport = starts.findIndex((e) => e.kind === "export");
+    expect(starts.slice(0, firstExport).every((e) => e.kind === "delta")).toBe(true);
+    expect(starts.slice(firstExport).every((e) => e.kind === "export")).toBe(true);
+    expect(firstExport).toBe(13);
+    // The fewest exports: four full batches and the rest.
+    expect(source.exportBatches.map((b) => b.length)).toEqual([20, 20, 20, 20, 18]);
+    // Never more requests in flight than the unit's slots (the mailbox's 4).
+    expect(source.peak).toBe(4);
+    expect(archive.parts.size).toBe(13);
+  });
+
+  it("holds item delta pages back once the backlog limit's items wait for export", async () => {
+    // Four slots (16 lanes), slow exports (20 turns against a page's 2), 60 folders of one page
+    // of 20 items, a backlog of 200.
+    const folders = [...ids("F", 60)];
+    const source = new ItemSource(new Map(folders.map((f) => [f, [ids(`${f}-`, 20)]])), 20);
+    const waitingAtDelta: number[] = [];
+    const request = source["request"].bind(source) as ItemSource["request"];
+    let fetched = 0;
+    (source as unknown as { request: ItemSource["request"] }).request = async (event, turnsTaken, answer) => {
+      if (event.kind === "delta") {
+        // Items fetched that no export request has taken yet (a request takes its batch at its start).
+        const taken = source.exportBatches.reduce((n, b) => n + b.length, 0);
+        waitingAtDelta.push(fetched - taken);
+        const page = await request(event, turnsTaken, answer);
+        fetched += 20;
+        return page;
+      }
+      return request(event, turnsTaken, answer);
+    };
+    const { out, state } = await run(source, folders, 4, 200);
+    expect(out.status).toBe("done");
+    expect(state.items).toBe(1200);
+    // Pages ran ahead of the exports up to the limit, and no further than the limit plus a page
+    // for each lane that found room before the pages queued ahead of it were answered.
+    const most = Math.max(...waitingAtDelta);
+    expect(most).toBeGreaterThanOrEqual(200);
+    expect(most).toBeLessThanOrEqual(200 + 16 * 20);
+    // Once there, the exports took the slots: the backlog came down before pages went on.
+    expect(waitingAtDelta.slice(waitingAtDelta.indexOf(most) + 1)).toContain(180);
+    expect(source.exportBatches.map((b) => b.length)).toEqual(Array(60).fill(20));
+    expect(source.peak).toBe(4);
+  });
+
+  it("exports the items of a page another mailbox served from that mailbox", async () => {
+    // Folder B's pages came from an auxiliary archive (their links name it): its items are
+    // exported there, in a batch of their own, not from the mailbox asked.
+    const source = new ItemSource(
+      new Map([
+        ["A", [ids("a", 5)]],
+        ["B", [ids("b", 4)]],
+      ]),
+    );
+    const itemDelta = source.itemDelta.bind(source);
+    source.itemDelta = (mailbox, folderId, from) => {
+      const pages = itemDelta(mailbox, folderId, from);
+      if (folderId !== "B") return pages;
+      return (async function* () {
+        for await (const page of pages) yield { ...page, servedBy: "MBX:aux" };
+      })();
+    };
+    const asked: Array<[string, string[]]> = [];
+    const exportItems = source.exportItems;
+    source.exportItems = async (mailbox, itemIds) => {
+      asked.push([mailbox.apiId, [...itemIds]]);
+      return exportItems(mailbox, itemIds);
+    };
+    const { out, state } = await run(source, ["A", "B"], 4);
+    expect(out.status).toBe("done");
+    expect(state.items).toBe(9);
+    expect(asked.sort()).toEqual([
+      ["MBX:1", ids("a", 5)],
+      ["MBX:aux", ids("b", 4)],
+    ]);
   });
 
   it("streams one large item at a time across the units of a controller that share its turns", async () => {

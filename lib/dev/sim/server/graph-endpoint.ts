@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { performance } from "node:perf_hooks";
 import type { TokenService } from "./auth.js";
 import { executeBatch } from "./batch.js";
 import type { FaultState } from "./faults.js";
@@ -46,6 +47,7 @@ export async function handleGraphRequest(
   res: ServerResponse,
   at: GraphLocation,
 ): Promise<void> {
+  const arrivedAt = performance.now();
   const headers = lowerHeaders(req);
   const ids = { requestId: randomUUID(), clientRequestId: headers["client-request-id"] ?? randomUUID() };
   const sentAfterMs = sentAfterOf(req, res);
@@ -56,6 +58,10 @@ export async function handleGraphRequest(
     return;
   }
   const response = await answer(deps, req, headers, ids, at, sentAfterMs);
+  // The simulator's time on the request, from its handler's start to its answer's start (the
+  // modelled latency, its limits, its own work), for traces that tell the service's time from
+  // the network's and the client's (bench/request-trace.ts). Server-Timing is the W3C header.
+  response.headers["server-timing"] = `sim;dur=${(performance.now() - arrivedAt).toFixed(1)}`;
   deps.stats.countStatus(response.status);
   // Answers made outside the pipeline (401, the batch envelope) honour the id-type preference too.
   if (!response.headers["preference-applied"] && IMMUTABLE_ID.test(headers.prefer ?? "")) {

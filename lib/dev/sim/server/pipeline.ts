@@ -256,24 +256,44 @@ async function runMailboxRoute(
   }
   if (!user) return MailErrors.userNotFound(req, target.segment);
   if (!user.mailbox) return MailErrors.mailboxNotEnabled(req);
-  await waitResponseDelay(deps.latency);
-  // The user may have been removed while we waited (a mailbox removed mid-job).
-  const mailbox = target.mailbox ?? ctx.store.primaryMailbox(user.id);
-  if (!ctx.store.getUser(user.id) || !mailbox || !ctx.store.getMailbox(mailbox.id)) {
+  const gone = () => {
+    const mailbox = target.mailbox ?? ctx.store.primaryMailbox(user.id);
+    return !ctx.store.getUser(user.id) || !mailbox || !ctx.store.getMailbox(mailbox.id) ? undefined : mailbox;
+  };
+  const answer = async (mailbox: SimMailbox): Promise<SimResponse> => {
+    if (route.folderScoped) {
+      const redirect = expandedFolderRedirect(ctx, req, target, mailbox, params[0] ?? "");
+      if (redirect) return redirect;
+    }
+    try {
+      return await route.handler({ ctx, req, params, user, mailbox });
+    } catch (error) {
+      // The store reports objects that vanished under a request (a folder or message deleted by a
+      // concurrent mutation) as SkipError: Exchange answers that with "not found".
+      if (error instanceof SkipError) return MailErrors.itemNotFound(req);
+      throw error;
+    }
+  };
+  if (req.method === "GET" || route.readOnly) {
+    // A read is answered from the mailbox as the request found it, and the modelled latency
+    // counts from then: the simulator's own work on the answer (an export's 20 items, a page of
+    // 100) is part of the service's time, not added to it (a loaded simulator could otherwise
+    // hold each export 0.1–0.3 s past the latency, which no client can do anything about).
+    const found = gone();
+    if (!found) return MailErrors.userNotFound(req, target.segment);
+    const delay = waitResponseDelay(deps.latency);
+    const response = await answer(found).finally(() => delay);
+    await delay;
+    // The user may have been removed while the answer waited (a mailbox removed mid-job).
+    if (gone()) return response;
+    response.stream?.destroy();
     return MailErrors.userNotFound(req, target.segment);
   }
-  if (route.folderScoped) {
-    const redirect = expandedFolderRedirect(ctx, req, target, mailbox, params[0] ?? "");
-    if (redirect) return redirect;
-  }
-  try {
-    return await route.handler({ ctx, req, params, user, mailbox });
-  } catch (error) {
-    // The store reports objects that vanished under a request (a folder or message deleted by a
-    // concurrent mutation) as SkipError: Exchange answers that with "not found".
-    if (error instanceof SkipError) return MailErrors.itemNotFound(req);
-    throw error;
-  }
+  await waitResponseDelay(deps.latency);
+  // The user may have been removed while we waited (a mailbox removed mid-job).
+  const mailbox = gone();
+  if (!mailbox) return MailErrors.userNotFound(req, target.segment);
+  return answer(mailbox);
 }
 
 function methodNotAllowed(req: SimRequest): SimResponse {

@@ -61,6 +61,8 @@ export interface MailboxRoute {
    * Without it the request is overhead.
    */
   itemKind?: "folder" | "mail" | "export";
+  /** Changes nothing though not a GET (`exportItems`): answered like a read (see pipeline.ts). */
+  readOnly?: true;
 }
 
 const SEG = "([^/]+)";
@@ -139,7 +141,7 @@ export const MAILBOX_API_ROUTES: MailboxRoute[] = [
   { method: "GET", pattern: /^\/folders$/i, handler: listMailboxFolders },
   { method: "POST", pattern: /^\/folders$/i, handler: createMailboxFolder },
   { method: "GET", pattern: /^\/folders\/delta(?:\(\))?$/i, handler: mailboxFoldersDelta },
-  { method: "POST", pattern: /^\/exportItems$/i, handler: exportItems, itemKind: "export" },
+  { method: "POST", pattern: /^\/exportItems$/i, handler: exportItems, itemKind: "export", readOnly: true },
   { method: "POST", pattern: /^\/createImportSession$/i, handler: createImportSession },
   { method: "GET", pattern: new RegExp(`${F}$`, "i"), handler: getMailboxFolder, folderScoped: true },
   { method: "PATCH", pattern: new RegExp(`${F}$`, "i"), handler: updateMailboxFolder, folderScoped: true },
