@@ -91,13 +91,33 @@ describe("batchGetAcross", () => {
   it("sends the GETs of many mailboxes in batches of at most 20 and answers in the order asked", async () => {
     const users = Array.from({ length: 45 }, (_, i) => `u${i}`);
     const { gateway, batches, singles } = fakeGraph(probeAnswers);
-    const answers = await batchGetAcross<{ userPurpose: string }>(gateway, users.map(probe));
+    // Two batches in flight: 45 requests would spread to 23 a batch, so 20 is the cap that binds.
+    const answers = await batchGetAcross<{ userPurpose: string }>(gateway, users.map(probe), {
+      concurrentBatches: 2,
+    });
     expect(batches.map((b) => b.inner.length).sort((x, y) => y - x)).toEqual([20, 20, 5]);
     expect(singles).toEqual([]);
     expect(answers.map((a) => a.url)).toEqual(users.map((u) => `/users/${u}/mailboxSettings`));
     expect(answers.every((a) => a.status === 200 && a.body?.userPurpose === "user")).toBe(true);
     // Each inner request counts once against its own mailbox, none against another.
     for (const user of users) expect(gateway.traffic.peek(user)?.requests).toBe(1);
+  });
+
+  it("spreads a few requests over the batches in flight, never fewer than 4 to a batch (Outlook serves 4 at a time)", async () => {
+    const sizes = async (count: number) => {
+      const { gateway, batches } = fakeGraph(probeAnswers);
+      await batchGetAcross(
+        gateway,
+        Array.from({ length: count }, (_, i) => probe(`u${i}`)),
+        { concurrentBatches: 8 },
+      );
+      return batches.map((b) => b.inner.length).sort((x, y) => y - x);
+    };
+    // 16 probes in one batch would take four rounds; in four batches, one.
+    expect(await sizes(16)).toEqual([4, 4, 4, 4]);
+    expect(await sizes(6)).toEqual([4, 2]);
+    expect(await sizes(45)).toEqual([6, 6, 6, 6, 6, 6, 6, 3]);
+    expect(await sizes(999)).toEqual([...Array.from({ length: 49 }, () => 20), 19]);
   });
 
   it("holds a slot of each inner request's mailbox while its batch is out, and none after", async () => {
