@@ -20,10 +20,11 @@ export interface MailboxSelection {
    */
   probeConcurrency?: number;
   /**
-   * Probes per `$batch` request, each of a different mailbox and counted against its own limits
-   * (Graph evaluates every inner request against its own mailbox's); 1 sends each probe as a
-   * request of its own. Batched, ⌈probeConcurrency / 4⌉ batches are in flight at once (Outlook
-   * serves 4 inner requests of a batch at a time). Bounds 1–20. Default 20.
+   * Probes per `$batch` request at most, each of a different mailbox and counted against its own
+   * limits (Graph evaluates every inner request against its own mailbox's); 1 sends each probe as
+   * a request of its own. Batched, ⌈probeConcurrency / 4⌉ batches are in flight at once (Outlook
+   * serves 4 inner requests of a batch at a time), and a page of few users is spread over them
+   * (at least 4 to a batch). Bounds 1–20. Default 20.
    */
   probeBatchSize?: number;
 }

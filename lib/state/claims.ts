@@ -84,14 +84,35 @@ export async function claimUnit(t: StateTable, task: StreamTask): Promise<UnitRe
     const nothingNow = job.discoveryOpen === true ? "later" : null;
     const ended = job.unitsDone + job.unitsFailed + job.unitsSkipped;
     if (ended >= job.unitCount) return nothingNow;
+    // Below an exhausted cursor no unit turns pending again (a released one goes through the
+    // orphaned set), so once a listing of the job's `unitCount` units found none pending, the
+    // streams that reach the tail after it need not list every unit again (32 × 10,000 records
+    // at the end of a 10,000-mailbox job). A larger `unitCount` (a later piece) lists again.
+    if (job.tailSweptUnits === job.unitCount) return nothingNow;
     const lost = (await listUnits(t, task.jobId, job.unitCount)).find((u) => u.status === "pending");
-    if (!lost) return nothingNow; // the rest is running elsewhere
+    if (!lost) {
+      await markTailSwept(t, task.jobId, job.unitCount);
+      return nothingNow; // the rest is running elsewhere
+    }
     const outcome = await takeUnit(t, task, lost.index, ["pending"]);
     if (outcome === "claimed") return await requireUnit(t, task.jobId, lost.index);
   }
   throw new StateContentionError(
     `job ${task.jobId}: expected to claim a unit, found the job's records never settling`,
   );
+}
+
+/**
+ * Records that a listing of the job's first `unitCount` units, below an exhausted cursor, found
+ * none pending; conditional on the count (a piece that added units meanwhile voids the mark).
+ */
+async function markTailSwept(t: StateTable, jobId: string, unitCount: number): Promise<void> {
+  await t.updateReturning({
+    Key: { pk: jobPk(jobId), sk: META },
+    UpdateExpression: "SET tailSweptUnits = :n",
+    ConditionExpression: "unitCount = :n AND nextUnit >= unitCount",
+    ExpressionAttributeValues: { ":n": unitCount },
+  });
 }
 
 /** Removes `index` from the job's orphaned set; condition: it is in the set. */

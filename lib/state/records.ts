@@ -56,6 +56,12 @@ export interface JobRecord extends Counters {
    * when discovery is done; absent on jobs planned by versions that planned in one piece.
    */
   discoveryOpen?: boolean;
+  /**
+   * The `unitCount` at which a stream sweeping the job's tail listed every unit and found none
+   * pending (lib/state/claims.ts): later streams at the tail skip that listing. Absent until then,
+   * and on jobs run by older code.
+   */
+  tailSweptUnits?: number;
   /** When the last discovery piece was committed (ISO time). */
   discoveredAt?: string;
   /** Mailboxes discovery planned (Σ over its pieces). */

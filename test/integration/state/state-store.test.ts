@@ -1,5 +1,5 @@
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { readJobProgress } from "../../../lib/app/progress.js";
 import type { StreamTask } from "../../../lib/queue/stream-task.js";
 import {
@@ -213,6 +213,29 @@ describe("claims", () => {
     await store.completeUnit(again, 0, { status: "done" });
     expect(await store.getJob(jobId)).toMatchObject({ unitsDone: 4 });
     expect((await store.listUnits(jobId)).map((u) => u.attempts)).toEqual([1, 1, 1, 1]);
+  });
+
+  it("lists the job's units at its tail once: later claimers skip the listing, and a released unit is still claimed", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 2, 2);
+    const [a, b] = [task(jobId, 0), task(jobId, 1)];
+    expect((await claimNow(store, a))?.index).toBe(0);
+    expect((await claimNow(store, b))?.index).toBe(1);
+    await store.completeUnit(a, 0, { status: "done" });
+    // The cursor is exhausted and unit 1 runs elsewhere: the first claimer at the tail lists the
+    // units, finds none pending and marks the job.
+    const unitListings = vi.spyOn(store.table, "query");
+    expect(await claimNow(store, a)).toBeNull();
+    expect(unitListings.mock.calls.filter(([, prefix]) => prefix === "UNIT#")).toHaveLength(1);
+    expect(await store.getJob(jobId)).toMatchObject({ tailSweptUnits: 2 });
+    // Another claimer at the tail does not list again.
+    unitListings.mockClear();
+    expect(await claimNow(store, { ...a, streamId: 2 })).toBeNull();
+    expect(unitListings.mock.calls.filter(([, prefix]) => prefix === "UNIT#")).toHaveLength(0);
+    unitListings.mockRestore();
+    // Stream 1 dies: the sweep releases its unit through the orphaned set, claimed after the mark.
+    await store.markStreamOrphaned(b);
+    expect((await claimNow(store, a))?.index).toBe(1);
   });
 
   it("hands back the ticket of a stale task, so the unit is not skipped", async () => {
