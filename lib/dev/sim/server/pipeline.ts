@@ -256,7 +256,8 @@ async function runMailboxRoute(
   }
   if (!user) return MailErrors.userNotFound(req, target.segment);
   if (!user.mailbox) return MailErrors.mailboxNotEnabled(req);
-  const gone = () => {
+  /** The mailbox the request targets while its user and mailbox exist, else undefined. */
+  const present = () => {
     const mailbox = target.mailbox ?? ctx.store.primaryMailbox(user.id);
     return !ctx.store.getUser(user.id) || !mailbox || !ctx.store.getMailbox(mailbox.id) ? undefined : mailbox;
   };
@@ -279,19 +280,18 @@ async function runMailboxRoute(
     // counts from then: the simulator's own work on the answer (an export's 20 items, a page of
     // 100) is part of the service's time, not added to it (a loaded simulator could otherwise
     // hold each export 0.1–0.3 s past the latency, which no client can do anything about).
-    const found = gone();
+    const found = present();
     if (!found) return MailErrors.userNotFound(req, target.segment);
     const delay = waitResponseDelay(deps.latency);
     const response = await answer(found).finally(() => delay);
-    await delay;
     // The user may have been removed while the answer waited (a mailbox removed mid-job).
-    if (gone()) return response;
+    if (present()) return response;
     response.stream?.destroy();
     return MailErrors.userNotFound(req, target.segment);
   }
   await waitResponseDelay(deps.latency);
   // The user may have been removed while we waited (a mailbox removed mid-job).
-  const mailbox = gone();
+  const mailbox = present();
   if (!mailbox) return MailErrors.userNotFound(req, target.segment);
   return answer(mailbox);
 }
