@@ -5,6 +5,7 @@
 import type { FolderInfo, ItemMailbox, MailboxDirectory, MailboxRole, MailSource } from "../backup/ports.js";
 import {
   archiveTrafficKey,
+  batchSizeOf,
   discoverMailboxPage,
   type ExchangeMailboxIds,
   exchangeMailboxIdsOf,
@@ -105,7 +106,7 @@ export function createMailboxDirectory(
   selection: { include: string[]; exclude: string[] },
   options: MailboxDirectoryOptions = {},
 ): MailboxDirectory {
-  const batchSize = Math.min(20, Math.max(1, Math.floor(options.batchSize ?? 20)));
+  const batchSize = batchSizeOf(options.batchSize);
   // The mailbox ids of the pages' mailboxes (or the error reading them), by lower-cased user id,
   // read with each page's probes in batches; each is taken by that mailbox's listing. Pieces of
   // one process may overlap, so pages add to it; the oldest entries (a piece that failed before

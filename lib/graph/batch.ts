@@ -8,7 +8,7 @@
  */
 import PQueue from "p-queue";
 import { type MailstreamError, RetriesExhaustedError, RetryableError } from "../errors.js";
-import { type RetryBudget, retry, retryDeadline } from "../retry.js";
+import { type RetryBudget, retry } from "../retry.js";
 import type { GraphGateway } from "./client.js";
 import {
   errorCodeOf,
@@ -44,6 +44,11 @@ export interface BatchGetOptions extends RetryBudget {
   retryAfterMarginMs?: number;
 }
 
+/** A configured batch size within Graph's bounds (1–20); absent: 20. */
+export function batchSizeOf(size: number | undefined): number {
+  return Math.min(MAX_BATCH_REQUESTS, Math.max(1, Math.floor(size ?? MAX_BATCH_REQUESTS)));
+}
+
 /** One GET of a batch across mailboxes: its url and the mailbox it counts against. */
 export interface MailboxGet {
   /** Relative to the base URL, or absolute under it. */
@@ -57,12 +62,6 @@ export interface BatchGetAcrossOptions extends BatchGetOptions {
   batchSize?: number;
   /** Batches in flight at once. Bounds 1–64. Default 8. */
   concurrentBatches?: number;
-  /**
-   * Longest wait for a mailbox's slots, gate or budget before a batch is sent, ms; a longer
-   * one (a spent 10-minute budget) fails the whole call with a RetryableError carrying the
-   * wait, as a single request does. Cut to the invocation's deadline. Bounds ≥ 0. Default 120 000.
-   */
-  maxWaitMs?: number;
 }
 
 /** A round that left inner requests to send again (the longest `Retry-After` among them, if any). */
@@ -139,16 +138,11 @@ export async function batchGetAcross<T = unknown>(
   // serves a batch's inner requests 4 at a time, so 16 probes in one batch take four rounds, in
   // four batches one (a small tenant's discovery took 2 s longer at 400 ms per request). A batch
   // of up to 4 costs one round, so batches never get smaller than that.
-  const configured = Math.min(
-    MAX_BATCH_REQUESTS,
-    Math.max(1, Math.floor(options.batchSize ?? MAX_BATCH_REQUESTS)),
-  );
+  const configured = batchSizeOf(options.batchSize);
   const size = Math.min(configured, Math.max(INNER_CONCURRENCY, Math.ceil(gets.length / concurrency)));
-  const maxWaitMs = () => {
-    const configured = Math.max(0, options.maxWaitMs ?? 120_000);
-    const deadline = retryDeadline();
-    return deadline === undefined ? configured : Math.max(0, Math.min(configured, deadline - Date.now()));
-  };
+  // A wait for a mailbox's slots, gate or budget longer than the gateway's (a spent 10-minute
+  // budget) fails the whole call with a RetryableError carrying the wait, as a single request does.
+  const maxWaitMs = () => gateway.maxWaitMs();
   const traffic = gateway.traffic;
   const keyOf = (index: number) => (gets[index] as MailboxGet).mailboxId.toLowerCase();
   const urls = gets.map((g) => g.url);
@@ -159,8 +153,10 @@ export async function batchGetAcross<T = unknown>(
     perInner: true,
     async send(requests) {
       const perMailbox = new Map<string, number>();
-      for (const r of requests)
-        perMailbox.set(keyOf(Number(r.id)), (perMailbox.get(keyOf(Number(r.id))) ?? 0) + 1);
+      for (const r of requests) {
+        const key = keyOf(Number(r.id));
+        perMailbox.set(key, (perMailbox.get(key) ?? 0) + 1);
+      }
       const keys = [...perMailbox.keys()].sort();
       const releases: Array<() => void> = [];
       try {

@@ -8,7 +8,7 @@ import { Readable as NodeReadable } from "node:stream";
 import type { ReadableStream as NodeWebReadableStream } from "node:stream/web";
 import { AuthenticationHandler, Client, ResponseType } from "@microsoft/microsoft-graph-client";
 import { ConfigError } from "../errors.js";
-import { type RetryBudget, validateRetryBudget } from "../retry.js";
+import type { RetryBudget } from "../retry.js";
 import type { TokenProvider } from "./auth.js";
 import { type MailboxCounters, MailboxTraffic } from "./mailbox-traffic.js";
 import { MailboxRequestOption, MailboxRequestPolicy, type RequestPolicyOptions } from "./request-policy.js";
@@ -54,6 +54,11 @@ export interface GraphGateway {
   readonly traffic: MailboxTraffic;
   /** How long a failing request is retried (the policy's); inner requests of a `$batch` alike. */
   readonly retryBudget: Required<RetryBudget>;
+  /**
+   * The longest wait for a mailbox's slots, gate or budget now (the policy's `maxRetryAfterMs`,
+   * cut to the invocation's deadline), ms; a `$batch` across mailboxes waits no longer.
+   */
+  maxWaitMs(): number;
   /** GET `pathOrUrl` (relative to the base URL, or an absolute link from Graph) as JSON. */
   get<T>(pathOrUrl: string, settings?: RequestSettings): Promise<T>;
   post<T>(pathOrUrl: string, body: unknown, settings?: RequestSettings): Promise<T>;
@@ -146,7 +151,8 @@ export function createGraphGateway(opts: GraphGatewayOptions): GraphGateway {
     client,
     baseUrl: `${origin}/${version}`,
     traffic,
-    retryBudget: validateRetryBudget(opts.policy ?? {}, "graph.retry"),
+    retryBudget: policy.budget,
+    maxWaitMs: () => policy.maxWaitMs(),
     get: (pathOrUrl, settings = {}) => call(pathOrUrl, settings, (r) => r.get()),
     post: (pathOrUrl, body, settings = {}) => call(pathOrUrl, settings, (r) => r.post(body)),
     patch: (pathOrUrl, body, settings = {}) => call(pathOrUrl, settings, (r) => r.patch(body)),

@@ -12,6 +12,7 @@ export {
   type BatchGetOptions,
   batchGet,
   batchGetAcross,
+  batchSizeOf,
   MAX_BATCH_REQUESTS,
   type MailboxGet,
 } from "./batch.js";

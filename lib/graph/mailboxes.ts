@@ -5,7 +5,7 @@
  * probed (`mailboxSettings`); the probe also tells the mailbox's purpose (user, shared, room…).
  */
 import PQueue from "p-queue";
-import { batchGetAcross, MAX_BATCH_REQUESTS } from "./batch.js";
+import { batchGetAcross, batchSizeOf } from "./batch.js";
 import type { GraphGateway } from "./client.js";
 import { AccessDeniedError, GraphSkipError, MailboxNotFoundError } from "./errors.js";
 
@@ -158,7 +158,7 @@ async function probeUsers(
   const exclude = (selection.exclude ?? []).map(parseMailboxRule);
   const needGroups = [...include, ...exclude].some((r) => r.kind === "group");
   const concurrency = Math.min(64, Math.max(1, Math.floor(selection.probeConcurrency ?? 32)));
-  const batchSize = Math.min(MAX_BATCH_REQUESTS, Math.max(1, Math.floor(selection.probeBatchSize ?? 20)));
+  const batchSize = batchSizeOf(selection.probeBatchSize);
 
   const skipped: SkippedUser[] = [];
   /** The users the rules select, in directory order, with their address and groups. */

@@ -108,7 +108,8 @@ function isAbort(error: unknown): boolean {
 export class MailboxRequestPolicy implements Middleware {
   private readonly traffic: MailboxTraffic;
   private readonly tokens: TokenProvider;
-  private readonly budget: Required<RetryBudget>;
+  /** How long a failing request is retried (`graph.retry`, validated). */
+  readonly budget: Required<RetryBudget>;
   private readonly marginMs: number;
   private readonly maxRetryAfterMs: number;
   private readonly idleMs: number;
@@ -127,7 +128,7 @@ export class MailboxRequestPolicy implements Middleware {
   }
 
   /** Longest wait in place now: the configured one, cut to the invocation's deadline. */
-  private maxWaitMs(): number {
+  maxWaitMs(): number {
     const deadline = retryDeadline();
     return deadline === undefined
       ? this.maxRetryAfterMs
