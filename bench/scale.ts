@@ -23,6 +23,7 @@ import type { LatencyOptions } from "../lib/dev/sim/server/index.js";
 import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import { lowerBound, resolvePlanLimits, type WorkEstimate } from "../lib/plan/index.js";
 import { figures, type RunFigures } from "./figures.js";
+import { type ComponentCpu, cpuBetween, sampleComponentCpu } from "./process-cpu.js";
 import { LIMITS, PAGE_SIZE } from "./settings.js";
 import { counters } from "./shape-runs.js";
 import { startSimProcess } from "./sim-process.js";
@@ -149,6 +150,13 @@ export interface ScaleRow {
   largestPiecePerInvocation: number;
   /** The whole job's figures; null in a planning-only run. */
   full: RunFigures | null;
+  /**
+   * CPU seconds each component spent on the job (from the coordinator's first invocation to the
+   * report): the harness process (controllers, S3/SQS emulators), the coordinator's invocations
+   * (processes that ended), the simulator, DynamoDB Local. Per mailbox they say which part's
+   * work grows with the tenant, whatever else shared the machine's cores.
+   */
+  cpuSeconds: ComponentCpu;
 }
 
 export interface ScaleFigures {
@@ -171,6 +179,8 @@ export interface ScaleFigures {
     stateRequests: number;
     coordinatorHeap: number;
     coordinatorPeakHeapAbsolute: number;
+    /** CPU seconds per mailbox by component; null when a row predates the count. */
+    cpuSeconds: ComponentCpu | null;
     /** Null when either size ran planning only. */
     makespan: number | null;
   } | null;
@@ -330,6 +340,7 @@ async function benchScaleOne(
     // Planning only: no controller runs; the continuations are run here, one after another, as
     // the controller would run them (the stream tasks the pieces send stay in the queue).
     if (planningOnly) await stack.source.stop();
+    const cpu0 = sampleComponentCpu(sim.pid);
     const c0 = await counters(sim);
     const wire0 = (await sim.stats()).graph;
     // Planning only: the bench's own reads of the discovery record are not counted.
@@ -347,6 +358,7 @@ async function benchScaleOne(
       full = figures(report, c0, await counters(sim), SCALE_STREAMS);
     }
     counting = false;
+    const cpuSeconds = cpuBetween(cpu0, sampleComponentCpu(sim.pid));
     state.total = state.planning + state.backupAndFinalizing;
     const c1 = await counters(sim);
     const wire1 = (await sim.stats()).graph;
@@ -406,12 +418,26 @@ async function benchScaleOne(
           largestPiece,
       ),
       full: full ?? null,
+      cpuSeconds,
     };
   } finally {
     await services?.stop();
     await sim.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Per component: CPU seconds per mailbox at the largest size over the smallest (1.0 = linear). */
+function cpuGrowth(first: ScaleRow, last: ScaleRow): ComponentCpu | null {
+  if (!first.cpuSeconds || !last.cpuSeconds) return null; // rows of runs before this was counted
+  const per = (row: ScaleRow, key: keyof ComponentCpu) => row.cpuSeconds[key] / row.mailboxes;
+  const ratio = (key: keyof ComponentCpu) => per(last, key) / Math.max(1e-9, per(first, key));
+  return {
+    harness: ratio("harness"),
+    endedChildren: ratio("endedChildren"),
+    simulator: ratio("simulator"),
+    dynamodb: ratio("dynamodb"),
+  };
 }
 
 /** The largest live-heap growth per piece of an invocation that ran two pieces or more. */
@@ -457,6 +483,7 @@ export function scaleFigures(rows: readonly ScaleRow[], coordinatorHeapMiB: numb
             Math.max(1e-9, per(first, first.coordinatorPeakHeapBytes)),
           coordinatorPeakHeapAbsolute:
             last.coordinatorPeakHeapBytes / Math.max(1, first.coordinatorPeakHeapBytes),
+          cpuSeconds: cpuGrowth(first, last),
           makespan:
             last.full && first.full
               ? per(last, last.full.makespanSeconds) / Math.max(1e-9, per(first, first.full.makespanSeconds))

@@ -47,6 +47,8 @@ export interface SimProcessInfo {
 /** The simulator child as the benchmark drives it. */
 export interface SimProcess {
   info: SimProcessInfo;
+  /** The simulator's process id (its CPU is counted by the scale section). */
+  pid: number | undefined;
   stats(): Promise<ServedStats>;
   groundTruth(): Promise<GroundTruth>;
   /** `realContent` of the whole tenant, computed in the simulator's process (addresses left out). */
@@ -123,6 +125,7 @@ export async function startSimProcess(spec: SimProcessSpec): Promise<SimProcess>
   };
   return {
     info,
+    pid: child.pid,
     stats: () => adminJson<ServedStats>(info.adminUrl, "/_admin/stats"),
     groundTruth: () => adminJson<GroundTruth>(info.adminUrl, "/_admin/ground-truth"),
     content,
