@@ -358,7 +358,8 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
         unitsAtOnce: config.streams.unitsPerStream,
         discoveryWaitMs: config.discovery.streamWaitSeconds * 1000,
         finalizeJob: async (jobId) => {
-          const report = await finalize(jobId);
+          // Through the app, so that a harness that wraps `app.finalize` sees the last stream's call.
+          const report = await app.finalize(jobId);
           logger.info("job.finalized", { jobId, status: report.status, items: report.totals.items });
         },
         log,
