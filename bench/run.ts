@@ -205,6 +205,29 @@ function printScaleRow(r: ScaleRow): void {
     String(r.largestPiecePerInvocation),
   ];
   process.stdout.write(`${rightAlignedTable(head, [line])}\n`);
+  // After the job: finalizing it, then the search index brought up to it.
+  const phases = [
+    ["finalizing", r.finalizing],
+    ["index after job", r.indexAfterJob],
+  ] as const;
+  const rows = phases.flatMap(([name, p]) =>
+    p
+      ? [
+          [
+            name,
+            f(p.seconds),
+            f((p.seconds / r.mailboxes) * 1000),
+            f(p.stateRequestsPerMailbox),
+            f(p.s3RequestsPerMailbox),
+            `${p.store.put} put, ${p.store.get} get, ${p.store.getRange} range, ${p.store.head} head, ${p.store.list} list (${p.store.listedKeys} keys)`,
+          ],
+        ]
+      : [],
+  );
+  if (rows.length > 0) {
+    const after = ["after the job", "s", "ms/mbx", "state req/mbx", "S3 req/mbx", "archive operations"];
+    process.stdout.write(`${rightAlignedTable(after, rows)}\n`);
+  }
 }
 
 async function main(): Promise<void> {

@@ -13,6 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LAMBDA_NODE_OPTIONS } from "../infra/lambda-bundling.js";
+import type { ObjectStore } from "../lib/archive/store.js";
+import { indexAfterJob } from "../lib/catalog-index/search-index/after-job.js";
 import { environmentForAwsEndpoints } from "../lib/config/aws-endpoints.js";
 import type {
   CoordinatorInvocation,
@@ -157,7 +159,98 @@ export interface ScaleRow {
    * work grows with the tenant, whatever else shared the machine's cores.
    */
   cpuSeconds: ComponentCpu;
+  /**
+   * What finalizing the job cost (lib/backup/finalize.ts: report, manifest, sync states and
+   * folder trees promoted, mailboxes' last success, the job closed), from the last stream's
+   * call to its end; null in a planning-only run. The bench's own job polls (one GetItem every
+   * 2 s) fall in `stateRequests` too.
+   */
+  finalizing: PhaseCost | null;
+  /**
+   * The search index brought up to the job after it (`indexAfterJob`, what the index task runs;
+   * this job being the archive's first, every mailbox is new to the index); null in a
+   * planning-only run.
+   */
+  indexAfterJob: PhaseCost | null;
 }
+
+/** A phase's wall time and the requests it sent to the state table and the archive. */
+export interface PhaseCost {
+  seconds: number;
+  stateRequests: number;
+  stateRequestsByCommand: Record<string, number>;
+  /** Archive operations by kind (the local folder's; what they would be on S3). */
+  store: StoreCounts;
+  /**
+   * The S3 requests those operations would be: one per put, get, ranged get, head, move (copy)
+   * and delete, and one LIST per 1,000 keys listed (at least one per listing).
+   */
+  s3Requests: number;
+  stateRequestsPerMailbox: number;
+  s3RequestsPerMailbox: number;
+}
+
+interface StoreCounts {
+  put: number;
+  get: number;
+  getRange: number;
+  head: number;
+  list: number;
+  listedKeys: number;
+  listRequests: number;
+  move: number;
+  delete: number;
+}
+
+const noStoreCounts = (): StoreCounts => ({
+  put: 0,
+  get: 0,
+  getRange: 0,
+  head: 0,
+  list: 0,
+  listedKeys: 0,
+  listRequests: 0,
+  move: 0,
+  delete: 0,
+});
+
+/**
+ * Counts the store's operations into `into()` (undefined: not counted) by wrapping the instance's
+ * methods; `getBytes` counts as a get.
+ */
+function countStore(store: ObjectStore, into: () => StoreCounts | undefined): void {
+  const s = store as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of ["put", "get", "getRange", "getBytes", "head", "move", "delete"] as const) {
+    const original = s[name]!.bind(store);
+    s[name] = (...args: unknown[]) => {
+      const counts = into();
+      if (counts) counts[name === "getBytes" ? "get" : name]++;
+      return original(...args);
+    };
+  }
+  const list = store.list.bind(store);
+  s.list = (prefix: unknown) => {
+    const counts = into();
+    const listing = list(prefix as string);
+    if (!counts) return listing;
+    counts.list++;
+    return (async function* () {
+      let keys = 0;
+      try {
+        for await (const info of listing) {
+          keys++;
+          yield info;
+        }
+      } finally {
+        counts.listedKeys += keys;
+        counts.listRequests += Math.max(1, Math.ceil(keys / 1000));
+      }
+    })();
+  };
+}
+
+const s3RequestsOf = (c: StoreCounts) =>
+  c.put + c.get + c.getRange + c.head + c.move + c.delete + c.listRequests;
 
 export interface ScaleFigures {
   latencyMs: number;
@@ -304,17 +397,52 @@ async function benchScaleOne(
     // stack); the coordinator's are counted in its processes.
     const state = { planning: 0, backupAndFinalizing: 0, total: 0, byCommand: {} as Record<string, number> };
     let counting = false;
+    // The phase counted apart (finalizing, the index after the job): its state and store requests.
+    let phase: { state: Record<string, number>; store: StoreCounts } | undefined;
     stack.clients.dynamodb.middlewareStack.add(
       (next, context) => async (args) => {
+        const name = String(context.commandName ?? "unknown");
         if (counting) {
           state.backupAndFinalizing++;
-          const name = String(context.commandName ?? "unknown");
           state.byCommand[name] = (state.byCommand[name] ?? 0) + 1;
         }
+        if (phase) phase.state[name] = (phase.state[name] ?? 0) + 1;
         return next(args);
       },
       { step: "initialize", name: "benchStateRequests" },
     );
+    countStore(stack.app.archive.store, () => phase?.store);
+    const measure = async <T>(work: () => Promise<T>): Promise<{ value: T; cost: PhaseCost }> => {
+      const counts = { state: {} as Record<string, number>, store: noStoreCounts() };
+      phase = counts;
+      const t0 = Date.now();
+      try {
+        const value = await work();
+        const stateRequests = Object.values(counts.state).reduce((a, b) => a + b, 0);
+        const s3Requests = s3RequestsOf(counts.store);
+        return {
+          value,
+          cost: {
+            seconds: (Date.now() - t0) / 1000,
+            stateRequests,
+            stateRequestsByCommand: counts.state,
+            store: counts.store,
+            s3Requests,
+            stateRequestsPerMailbox: stateRequests / mailboxes,
+            s3RequestsPerMailbox: s3Requests / mailboxes,
+          },
+        };
+      } finally {
+        phase = undefined;
+      }
+    };
+    let finalizing: PhaseCost | undefined;
+    const finalize = stack.app.finalize.bind(stack.app);
+    stack.app.finalize = async (jobId) => {
+      const { value, cost } = await measure(() => finalize(jobId));
+      finalizing = cost;
+      return value;
+    };
 
     const invocations: CoordinatorInvocationFigures[] = [];
     const invocation = async (work: CoordinatorInvocation["work"]) => {
@@ -359,6 +487,10 @@ async function benchScaleOne(
     }
     counting = false;
     const cpuSeconds = cpuBetween(cpu0, sampleComponentCpu(sim.pid));
+    const index = planningOnly
+      ? undefined
+      : await measure(() => indexAfterJob(stack.app.archive.store, { lease: stack.app.state }));
+    if (index) progress(`index after the job: ${index.cost.seconds} s, ${index.cost.s3Requests} S3 requests`);
     state.total = state.planning + state.backupAndFinalizing;
     const c1 = await counters(sim);
     const wire1 = (await sim.stats()).graph;
@@ -419,6 +551,8 @@ async function benchScaleOne(
       ),
       full: full ?? null,
       cpuSeconds,
+      finalizing: finalizing ?? null,
+      indexAfterJob: index?.cost ?? null,
     };
   } finally {
     await services?.stop();

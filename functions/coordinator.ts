@@ -72,7 +72,7 @@ export const handler = async (
     logger.error("job.failed", { jobId: started.jobId, reason: started.reason });
   const job = summarizeStart(started);
   try {
-    const swept = await app.sweep();
+    const swept = await app.sweep(remaining ? { remainingMs: remaining } : {});
     return { job, sweep: { jobs: swept.jobs, resent: swept.resent.length, finalized: swept.finalized } };
   } catch (error) {
     logger.error("coordinator.sweep.failed", { error: errorFields(error) });

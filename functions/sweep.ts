@@ -5,8 +5,13 @@
  */
 import { sweepRuntime } from "../lib/app/lambda.js";
 
-export const handler = async (): Promise<{ jobs: number; resent: number; finalized: string[] }> => {
+export const handler = async (
+  _event?: unknown,
+  context: { getRemainingTimeInMillis?: () => number } = {},
+): Promise<{ jobs: number; resent: number; finalized: string[] }> => {
   const { app } = await sweepRuntime();
-  const outcome = await app.sweep();
+  // A finalization it takes up stops before the deadline and goes on as a `finalize` task.
+  const remaining = context.getRemainingTimeInMillis?.bind(context);
+  const outcome = await app.sweep(remaining ? { remainingMs: remaining } : {});
   return { jobs: outcome.jobs, resent: outcome.resent.length, finalized: outcome.finalized };
 };

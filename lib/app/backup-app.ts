@@ -35,8 +35,10 @@ import type { InvocationContext, SQSBatchResponse, SQSEvent } from "../queue/lam
 import { SqsStreamQueue, type StreamQueue } from "../queue/stream-queue.js";
 import {
   type DiscoveryTask,
+  type FinalizeTask,
   type IndexTask,
   isDiscoveryTask,
+  isFinalizeTask,
   isIndexTask,
   parseQueueTask,
   parseStreamTask,
@@ -90,8 +92,17 @@ export interface SweepApp {
    * Re-sends stale streams, finishes unfinalized jobs and closes abandoned planning;
    * `staleAfterMs` and `planningStaleAfterMs` override the configured staleness.
    */
-  sweep(options?: { staleAfterMs?: number; planningStaleAfterMs?: number }): Promise<SweepOutcome>;
-  finalize(jobId: string): Promise<JobReport>;
+  sweep(options?: {
+    staleAfterMs?: number;
+    planningStaleAfterMs?: number;
+    /** The invocation's time left, ms: a finalization the sweep takes up stops before it and hands on. */
+    remainingMs?: () => number;
+  }): Promise<SweepOutcome>;
+  /**
+   * Finalizes the job (lib/backup/finalize.ts), within `remainingMs` (absent: no limit): its report,
+   * or undefined when it stopped before the deadline and handed on (a `finalize` task).
+   */
+  finalize(jobId: string, remainingMs?: () => number): Promise<JobReport | undefined>;
   close(): void;
 }
 
@@ -113,6 +124,11 @@ export interface BackupApp extends SweepApp {
    * from is finalized already and stays as it is.
    */
   indexAfterJob(task: IndexTask): Promise<IndexAfterJobOutcome>;
+  /**
+   * Goes on with a job's finalization from its checkpoint (a `finalize` task); a task for a job
+   * no longer `finalizing` (a copy, or the sweep finished it) is dropped.
+   */
+  finalizeTask(task: FinalizeTask, remainingMs?: () => number): Promise<JobReport | undefined>;
   /** The controller: an SQS batch in, a partial batch response out. */
   handleSqsEvent(event: SQSEvent, context: InvocationContext): Promise<SQSBatchResponse>;
 }
@@ -165,8 +181,22 @@ export function createSweepApp(options: SweepAppOptions): SweepApp {
       };
   const log = (event: string, fields: Record<string, unknown>) => logger.info(event, fields);
   const metrics = options.metrics ?? noMetrics;
-  const finalize = async (jobId: string) => {
-    const report = await finalizeJob(jobId, { state: ports.finalize, archive });
+  const finalize = async (jobId: string, remainingMs?: () => number) => {
+    const outcome = await finalizeJob(jobId, {
+      state: ports.finalize,
+      archive,
+      ...(remainingMs ? { remainingMs } : {}),
+      deadlineMarginMs: config.controller.deadlineMarginMs,
+      ...(queue.sendFinalize
+        ? { handOn: (id: string) => queue.sendFinalize!({ kind: "finalize", jobId: id }) }
+        : {}),
+    });
+    if (!outcome.done) {
+      logger.info("job.finalize.continued", { jobId, stage: outcome.progress.stage });
+      return undefined;
+    }
+    const { report } = outcome;
+    logger.info("job.finalized", { jobId, status: report.status, items: report.totals.items });
     metrics.put(jobMetrics(report), { jobId, status: report.status });
     if (config.searchIndex.afterJob === "on" && queue.sendIndex) {
       // The job is done whatever becomes of this: a lost task is made good by the next job's.
@@ -198,7 +228,7 @@ export function createSweepApp(options: SweepAppOptions): SweepApp {
         },
         queue,
         finalizeJob: async (jobId) => {
-          await finalize(jobId);
+          await finalize(jobId, sweepOptions?.remainingMs);
         },
         staleAfterMs: sweepOptions?.staleAfterMs ?? config.controller.heartbeatStaleSeconds * 1000,
         planningStaleAfterMs:
@@ -305,6 +335,14 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
     gateway,
     startJob: (trigger, remainingMs) => startJob(trigger, coordinatorDeps(remainingMs)),
     continueDiscovery: (task, remainingMs) => runDiscovery(task, coordinatorDeps(remainingMs)),
+    finalizeTask: async (task, remainingMs) => {
+      const job = await state.getJob(task.jobId);
+      if (job?.status !== "finalizing") {
+        logger.info("job.finalize.dropped", { jobId: task.jobId, status: job?.status ?? "none" });
+        return undefined;
+      }
+      return app.finalize(task.jobId, remainingMs);
+    },
     indexAfterJob: async (task) => {
       const started = Date.now();
       try {
@@ -358,8 +396,8 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
         unitsAtOnce: config.streams.unitsPerStream,
         discoveryWaitMs: config.discovery.streamWaitSeconds * 1000,
         finalizeJob: async (jobId) => {
-          const report = await finalize(jobId);
-          logger.info("job.finalized", { jobId, status: report.status, items: report.totals.items });
+          // Through the app, so that a harness that wraps `app.finalize` sees the last stream's call.
+          await app.finalize(jobId, remainingMs);
         },
         log,
       }),
@@ -371,6 +409,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
           const task = parseQueueTask(record.body);
           if (isDiscoveryTask(task)) await app.continueDiscovery(task, remainingMs);
           else if (isIndexTask(task)) await app.indexAfterJob(task);
+          else if (isFinalizeTask(task)) await app.finalizeTask(task, remainingMs);
           else await app.runStreamTask(record.body, remainingMs);
         },
         ({ messageId, error, retried }) =>

@@ -18,7 +18,7 @@ import { itemContentOf, type WrittenFolders, writeCatalogPart, writeFolders } fr
 import { BodyEncoder, type BodyEncoding, type CompressionOptions } from "./encoding.js";
 import { type ManifestSource, writeManifest } from "./manifest.js";
 import { knownKey, type PackedBody, type PackOptions, PackWriteError, PackWriter } from "./packs.js";
-import { writeReport } from "./reports.js";
+import { readReport, writeReport } from "./reports.js";
 import type { ObjectStore } from "./store.js";
 
 export interface Archive {
@@ -60,6 +60,8 @@ export interface Archive {
   /** `pagedLists`: the report's lists that may be stored in pages (reports.ts). */
   writeReport(report: { jobId: string }, paging?: { pagedLists: readonly string[] }): Promise<void>;
   writeManifest(report: ManifestSource): Promise<void>;
+  /** The job's whole report as written (paged lists read back), or undefined when there is none. */
+  readReport<T>(jobId: string): Promise<T | undefined>;
 }
 
 /**
@@ -243,6 +245,9 @@ export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Ar
     },
     async writeManifest(report) {
       await writeManifest(store, report);
+    },
+    async readReport<T>(jobId: string) {
+      return (await readReport<T>(store, jobId))?.report;
     },
   };
 }

@@ -19,6 +19,7 @@ import {
   compareJobIds,
   foldersKey,
   fromKeySegment,
+  jobCatalogPrefix,
   mailboxCatalogPrefix,
   parseCatalogPartKey,
 } from "./keys.js";
@@ -431,8 +432,15 @@ export function comparePartIds(a: CatalogPartId, b: CatalogPartId): number {
   return a.page - b.page;
 }
 
-/** Lists a mailbox's catalog grouped by job (jobs in time order, parts in replay order). */
-export async function listMailboxCatalog(store: ObjectStore, mailboxId: string): Promise<JobCatalog[]> {
+/**
+ * Lists a mailbox's catalog grouped by job (jobs in time order, parts in replay order); with
+ * `jobId`, that job's alone (one LIST of its prefix, whatever else the mailbox's catalog holds).
+ */
+export async function listMailboxCatalog(
+  store: ObjectStore,
+  mailboxId: string,
+  jobId?: string,
+): Promise<JobCatalog[]> {
   const byJob = new Map<string, JobCatalog>();
   const job = (jobId: string) => {
     let j = byJob.get(jobId);
@@ -442,7 +450,7 @@ export async function listMailboxCatalog(store: ObjectStore, mailboxId: string):
     }
     return j;
   };
-  const prefix = mailboxCatalogPrefix(mailboxId);
+  const prefix = jobId === undefined ? mailboxCatalogPrefix(mailboxId) : jobCatalogPrefix(mailboxId, jobId);
   for await (const { key } of store.list(prefix)) {
     const part = parseCatalogPartKey(key);
     if (part) {

@@ -172,9 +172,10 @@ export function reportPageKey(jobId: string, list: string, part: number): string
 }
 
 /**
- * Orders job ids by time. Job ids start with an ISO-like UTC time (`2026-11-29T04-38-00Z-ab12`),
- * so a plain code-unit comparison is time order; listings are never trusted to be sorted
- * (emulators sort by locale).
+ * Orders job ids by time. Job ids start with an ISO-like UTC time to the millisecond
+ * (`2026-11-29T04-38-00Z.123-ab12cd34`; ids of older versions `2026-11-29T04-38-00Z-ab12cd34`,
+ * before every new id of their second: lib/state/job-id.ts), so a plain code-unit comparison is
+ * time order; listings are never trusted to be sorted (emulators sort by locale).
  */
 export function compareJobIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -609,12 +609,45 @@ export interface SweepStatePort {
 export interface FinalizeStatePort {
   /** Everything the report needs from the job's records. */
   reportInput(jobId: string): Promise<Omit<ReportInput, "endedAt">>;
+  /** Where the job's finalization stands; undefined until its report and manifest are written. */
+  finalizeProgress(jobId: string): Promise<FinalizeProgress | undefined>;
   /**
-   * Makes the job's staged sync states (folders it completed), and the folder trees it wrote, the
-   * base of the next run.
+   * Records where it stands (and that a finalizer is at work: the sweep leaves the job alone
+   * meanwhile). False when the job is no longer `finalizing` (another finalizer closed it).
    */
-  promoteSyncStates(jobId: string): Promise<void>;
+  saveFinalizeProgress(jobId: string, progress: FinalizeProgress): Promise<boolean>;
+  /**
+   * Makes one page of the job's staged sync states (folders it completed), at most `limit` of
+   * those after the key `after`, the base of the next run. `last`: where the next page starts; undefined when none is left.
+   */
+  promoteSyncStatesPage(jobId: string, after: string | undefined, limit: number): Promise<{ last?: string }>;
+  /** The job's mailboxes as finalization ends them, in id order (code units). */
+  mailboxEnds(jobId: string): Promise<MailboxEnd[]>;
+  /** Their folder trees and last successful job (see {@link MailboxEnd}). */
+  endMailboxes(jobId: string, ends: readonly MailboxEnd[]): Promise<void>;
+  /** Closes the job with the report's status and end time. */
   markJobFinished(jobId: string, status: JobReport["status"], endedAt: string): Promise<void>;
+}
+
+/**
+ * A finalization's checkpoint (finalize.ts): its report and manifest are written (`endedAt`,
+ * `status`); what is left is the staged sync states after `after` (stage `sync`: sort keys), then
+ * the mailboxes after `after` (stage `mailboxes`: ids, code-unit order).
+ */
+export interface FinalizeProgress {
+  stage: "sync" | "mailboxes";
+  after?: string;
+  endedAt: string;
+  status: JobReport["status"];
+}
+
+/** What finalization does for one mailbox of the job. */
+export interface MailboxEnd {
+  mailboxId: string;
+  /** The folder tree the job wrote for it (its hash): it becomes the mailbox's tree. */
+  treeHash?: string;
+  /** Every unit of it completed every folder: the job becomes its last successful one. */
+  complete: boolean;
 }
 
 export interface FinalizeArchivePort {
@@ -625,6 +658,8 @@ export interface FinalizeArchivePort {
   writeReport(report: JobReport, paging: { pagedLists: readonly string[] }): Promise<void>;
   /** The manifest makes the job's catalog count in point-in-time views. */
   writeManifest(report: JobReport): Promise<void>;
+  /** The job's report as written (a finalization that went on in another invocation returns it). */
+  readReport(jobId: string): Promise<JobReport | undefined>;
 }
 
 // --- Job reports (report.ts builds them; the archive stores them: docs/archive-format.md) ---

@@ -2,9 +2,11 @@ import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aw
 import { RetryableError } from "../errors.js";
 import {
   type DiscoveryTask,
+  type FinalizeTask,
   type IndexTask,
   type StreamTask,
   serializeDiscoveryTask,
+  serializeFinalizeTask,
   serializeIndexTask,
   serializeStreamTask,
 } from "./stream-task.js";
@@ -17,6 +19,8 @@ export interface StreamQueue {
   sendDiscovery(task: DiscoveryTask): Promise<void>;
   /** The search index's catch-up after a finalized job (absent: a queue that carries none). */
   sendIndex?(task: IndexTask): Promise<void>;
+  /** A finalization's continuation (absent: a queue that carries none; the sweep goes on with it). */
+  sendFinalize?(task: FinalizeTask): Promise<void>;
 }
 
 /** SQS batches hold at most 10 entries. */
@@ -47,6 +51,12 @@ export class SqsStreamQueue implements StreamQueue {
   async sendIndex(task: IndexTask): Promise<void> {
     await this.sqs.send(
       new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: serializeIndexTask(task) }),
+    );
+  }
+
+  async sendFinalize(task: FinalizeTask): Promise<void> {
+    await this.sqs.send(
+      new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: serializeFinalizeTask(task) }),
     );
   }
 

@@ -95,8 +95,25 @@ export interface IndexTask {
   jobId: string;
 }
 
-/** What a stream queue message carries: a stream task, a discovery continuation or an index catch-up. */
-export type QueueTask = StreamTask | DiscoveryTask | IndexTask;
+/**
+ * A finalization's continuation: the job's finalization stopped before its invocation's deadline
+ * (lib/backup/finalize.ts) and goes on from the checkpoint in its job record. Idempotent: a copy,
+ * or one for a job already closed, changes nothing.
+ */
+export interface FinalizeTask {
+  kind: "finalize";
+  jobId: string;
+}
+
+/**
+ * What a stream queue message carries: a stream task, a discovery continuation, an index catch-up
+ * or a finalization's continuation.
+ */
+export type QueueTask = StreamTask | DiscoveryTask | IndexTask | FinalizeTask;
+
+export function isFinalizeTask(task: QueueTask): task is FinalizeTask {
+  return (task as FinalizeTask).kind === "finalize";
+}
 
 export function isDiscoveryTask(task: QueueTask): task is DiscoveryTask {
   return (task as DiscoveryTask).kind === "discover";
@@ -108,7 +125,7 @@ export function isIndexTask(task: QueueTask): task is IndexTask {
 
 /**
  * Parses a stream queue message: a discovery continuation (`"kind":"discover"`), an index
- * catch-up (`"kind":"index"`) or a stream task.
+ * catch-up (`"kind":"index"`), a finalization's continuation (`"kind":"finalize"`) or a stream task.
  */
 export function parseQueueTask(body: string): QueueTask {
   let value: unknown;
@@ -118,12 +135,12 @@ export function parseQueueTask(body: string): QueueTask {
     return parseStreamTask(body); // throws the stream task's own message
   }
   const v = value as Record<string, unknown> | null;
-  if (v?.kind === "index") {
+  if (v?.kind === "index" || v?.kind === "finalize") {
     if (typeof v.jobId !== "string" || v.jobId.length === 0)
       throw new MalformedStreamTaskError(
-        `index task: expected {kind: "index", jobId: non-empty string}, found ${body.slice(0, 120)}`,
+        `${v.kind} task: expected {kind: "${v.kind}", jobId: non-empty string}, found ${body.slice(0, 120)}`,
       );
-    return { kind: "index", jobId: v.jobId };
+    return { kind: v.kind, jobId: v.jobId };
   }
   if (v?.kind !== "discover") return parseStreamTask(body);
   if (
@@ -144,4 +161,8 @@ export function serializeDiscoveryTask(task: DiscoveryTask): string {
 
 export function serializeIndexTask(task: IndexTask): string {
   return JSON.stringify({ kind: "index", jobId: task.jobId });
+}
+
+export function serializeFinalizeTask(task: FinalizeTask): string {
+  return JSON.stringify({ kind: "finalize", jobId: task.jobId });
 }

@@ -253,21 +253,19 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
         units: units.map(unitView),
       };
     },
-    async promoteSyncStates(jobId) {
-      await store.promoteSyncStates(jobId);
-      // The job's folder trees become the base of the next jobs' "unchanged tree" check alike.
-      await store.promoteFolderTrees(jobId);
+    async finalizeProgress(jobId) {
+      return (await store.getJob(jobId))?.finalizeProgress;
     },
+    saveFinalizeProgress: (jobId, progress) => store.saveFinalizeProgress(jobId, progress),
+    async promoteSyncStatesPage(jobId, after, limit) {
+      const { last } = await store.promoteSyncStatesPage(jobId, after, limit);
+      return last !== undefined ? { last } : {};
+    },
+    mailboxEnds: (jobId) => store.mailboxEnds(jobId),
+    // The job's folder trees become the base of the next jobs' "unchanged tree" check, and a
+    // mailbox counts as backed up by this job when every one of its units completed every folder.
+    endMailboxes: (jobId, ends) => store.endMailboxes(jobId, ends),
     async markJobFinished(jobId, status, endedAt) {
-      // A mailbox counts as backed up by this job when every one of its units completed every folder.
-      const byMailbox = new Map<string, boolean>();
-      for (const u of await store.listUnits(jobId)) {
-        const complete = u.status === "done" && u.incompleteFolders.length === 0;
-        byMailbox.set(u.mailboxId, (byMailbox.get(u.mailboxId) ?? true) && complete);
-      }
-      for (const [mailboxId, complete] of byMailbox) {
-        if (complete) await store.recordMailboxSuccess(mailboxId, jobId);
-      }
       await store.setJobStatus(jobId, status as JobStatus, { endedAt });
     },
   };

@@ -6,8 +6,8 @@
  * becomes the base of later jobs only once the job that wrote it counts in the archive.
  */
 import { openJobs } from "./jobs.js";
-import { JOB_MAILBOX_PREFIX, jobPk, META, mailboxPk } from "./keys.js";
-import { inChunks, type StateTable } from "./table.js";
+import { META, mailboxPk } from "./keys.js";
+import type { StateTable } from "./table.js";
 
 /** The tree the archive holds for a mailbox as of the newest finalized job that wrote one. */
 export interface CommittedFolderTree {
@@ -31,25 +31,4 @@ export async function committedFolderTree(
  */
 export async function olderJobOpen(t: StateTable, jobId: string): Promise<boolean> {
   return (await openJobs(t)).some((j) => j.jobId < jobId);
-}
-
-/**
- * Makes the trees the job wrote the mailboxes' trees. Conditional on the job being newer than
- * the mailbox's tree, so a late finalization of an older job never replaces a newer one. Safe to
- * repeat. Returns the trees promoted.
- */
-export async function promoteFolderTrees(t: StateTable, jobId: string): Promise<number> {
-  const written = (await t.query(jobPk(jobId), JOB_MAILBOX_PREFIX)).filter(
-    (m) => typeof m.folderTreeHash === "string",
-  );
-  // A condition failed (a newer job's tree is there): updateReturning answers undefined.
-  const results = await inChunks(written, 16, (m) =>
-    t.updateReturning({
-      Key: { pk: mailboxPk(m.mailboxId as string), sk: META },
-      UpdateExpression: "SET folderTreeHash = :hash, folderTreeJob = :job",
-      ConditionExpression: "attribute_not_exists(folderTreeJob) OR folderTreeJob <= :job",
-      ExpressionAttributeValues: { ":hash": m.folderTreeHash, ":job": jobId },
-    }),
-  );
-  return results.filter((r) => r !== undefined).length;
 }

@@ -3,7 +3,7 @@
  * docs/design.md "State": one job META, N streams and the units under `JOB#<jobId>`; committed sync
  * state and mailbox facts under `MBX#<mailboxId>`.
  */
-import type { UnitCheckpoint as BackupUnitCheckpoint } from "../backup/ports.js";
+import type { UnitCheckpoint as BackupUnitCheckpoint, FinalizeProgress } from "../backup/ports.js";
 
 /** Counters kept on units, streams and the job, each updated with atomic ADD. */
 export const COUNTER_NAMES = ["items", "bytes", "removed", "deduplicated", "requests", "throttled"] as const;
@@ -74,6 +74,12 @@ export interface JobRecord extends Counters {
   workMailboxSeconds?: number;
   /** The longest unit's estimated seconds (the predicted makespan's tail term). */
   longestUnitSeconds?: number;
+  /**
+   * Where the job's finalization stands once its report and manifest are written
+   * (lib/state/finalization.ts): what is left to promote, and the report's end time and status.
+   * Absent before, and on jobs finalized by older code.
+   */
+  finalizeProgress?: FinalizeProgress;
 }
 
 /**

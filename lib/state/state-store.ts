@@ -1,6 +1,8 @@
+import type { FinalizeProgress, MailboxEnd } from "../backup/ports.js";
 import type { StreamTask } from "../queue/stream-task.js";
 import * as claims from "./claims.js";
 import * as discovery from "./discovery.js";
+import * as finalization from "./finalization.js";
 import type { CommittedFolderTree } from "./folder-trees.js";
 import * as folderTrees from "./folder-trees.js";
 import * as indexLease from "./index-lease.js";
@@ -38,7 +40,8 @@ export type StateStoreOptions = StateTableOptions;
  * {@link writePieceRecords}, {@link addStreams}, {@link commitPiece}; streams run meanwhile) →
  * streams {@link beginTask}, {@link claimUnit}/{@link heldUnits}, {@link checkpoint} per
  * page, {@link completeUnit}, {@link handOn} to continue, {@link finishStream} → one
- * {@link tryFinalizeJob} wins → {@link promoteSyncStates} → {@link setJobStatus} complete/partial/failed.
+ * {@link tryFinalizeJob} wins → {@link promoteSyncStatesPage} pages, {@link endMailboxes} → {@link setJobStatus} complete/partial/failed
+ * (lib/backup/finalize.ts, in steps with a checkpoint: {@link saveFinalizeProgress}).
  */
 export class StateStore {
   readonly table: StateTable;
@@ -267,6 +270,34 @@ export class StateStore {
     return syncStates.promoteSyncStates(this.table, jobId);
   }
 
+  /** One page of {@link promoteSyncStates}: the staged states after the sort key `after`. */
+  promoteSyncStatesPage(
+    jobId: string,
+    after: string | undefined,
+    limit = syncStates.PROMOTE_PAGE,
+  ): Promise<{ promoted: number; superseded: number; last?: string }> {
+    return syncStates.promoteSyncStatesPage(this.table, jobId, after, limit);
+  }
+
+  // --- finalization in pieces (finalization.ts) ---
+
+  saveFinalizeProgress(jobId: string, progress: FinalizeProgress): Promise<boolean> {
+    return finalization.saveFinalizeProgress(this.table, jobId, progress);
+  }
+
+  /** The job's mailboxes as finalization ends them (their trees, whether complete), in id order. */
+  async mailboxEnds(jobId: string): Promise<MailboxEnd[]> {
+    const [mailboxRecords, unitRecords] = await Promise.all([
+      finalization.jobMailboxTrees(this.table, jobId),
+      this.listUnits(jobId),
+    ]);
+    return finalization.mailboxEnds(mailboxRecords, unitRecords);
+  }
+
+  endMailboxes(jobId: string, ends: readonly MailboxEnd[]): Promise<void> {
+    return finalization.endMailboxes(this.table, jobId, ends);
+  }
+
   // --- folder trees (which `folders.jsonl` the archive holds per mailbox) ---
 
   committedFolderTree(mailboxId: string): Promise<CommittedFolderTree | undefined> {
@@ -277,10 +308,6 @@ export class StateStore {
     return folderTrees.olderJobOpen(this.table, jobId);
   }
 
-  promoteFolderTrees(jobId: string): Promise<number> {
-    return folderTrees.promoteFolderTrees(this.table, jobId);
-  }
-
   // --- mailboxes ---
 
   putMailbox(mailbox: MailboxInfo): Promise<void> {
@@ -289,10 +316,5 @@ export class StateStore {
 
   getMailbox(mailboxId: string): Promise<MailboxRecord | undefined> {
     return mailboxes.getMailbox(this.table, mailboxId);
-  }
-
-  /** Never moves backwards: false when a newer job is already recorded. */
-  recordMailboxSuccess(mailboxId: string, jobId: string): Promise<boolean> {
-    return mailboxes.recordMailboxSuccess(this.table, mailboxId, jobId);
   }
 }

@@ -109,7 +109,39 @@ export async function promoteSyncStates(
   t: StateTable,
   jobId: string,
 ): Promise<{ promoted: number; superseded: number }> {
-  const staged = await stagedSyncStates(t, jobId);
+  const total = { promoted: 0, superseded: 0 };
+  let after: string | undefined;
+  do {
+    const page = await promoteSyncStatesPage(t, jobId, after, PROMOTE_PAGE);
+    total.promoted += page.promoted;
+    total.superseded += page.superseded;
+    after = page.last;
+  } while (after !== undefined);
+  return total;
+}
+
+/** Staged sync states promoted per page (one Query, then this many conditional updates, 16 at once). */
+export const PROMOTE_PAGE = 256;
+
+/**
+ * Promotes one page of the job's staged sync states, those after the sort key `after` (absent:
+ * from the first), as {@link promoteSyncStates} does: a finalization that may stop between pages
+ * and go on in another invocation. `last`: where the next page starts, undefined when none is left.
+ */
+export async function promoteSyncStatesPage(
+  t: StateTable,
+  jobId: string,
+  after: string | undefined,
+  limit: number,
+): Promise<{ promoted: number; superseded: number; last?: string }> {
+  const page = await t.queryPage(jobPk(jobId), STAGED_SYNC_PREFIX, {
+    ...(after !== undefined ? { after } : {}),
+    limit,
+  });
+  const staged = page.items.map((i) => {
+    const { stagedAt: _at, ...state } = strip(i);
+    return state as unknown as StagedSyncState;
+  });
   const now = t.nowIso();
   // A condition failed (a newer job committed the folder): updateReturning answers undefined.
   const results = await inChunks(staged, 16, (s) =>
@@ -137,5 +169,9 @@ export async function promoteSyncStates(
     }),
   );
   const promoted = results.filter((r) => r !== undefined).length;
-  return { promoted, superseded: results.length - promoted };
+  return {
+    promoted,
+    superseded: results.length - promoted,
+    ...(page.last !== undefined ? { last: page.last } : {}),
+  };
 }

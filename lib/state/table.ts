@@ -111,6 +111,34 @@ export class StateTable {
   }
 
   /**
+   * One page of a partition's items whose sort key starts with `prefix`, after the sort key
+   * `after` (absent: from the first), at most `limit` of them: a walk over a partition that may
+   * stop between pages and go on from the last key in another process. `last`: the page's last
+   * sort key while more may follow, else undefined.
+   */
+  async queryPage(
+    pk: string,
+    prefix: string,
+    options: { after?: string; limit: number },
+  ): Promise<{ items: Item[]; last?: string }> {
+    const out = await this.send((ddb) =>
+      ddb.send(
+        new QueryCommand({
+          TableName: this.name,
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+          ExpressionAttributeValues: { ":pk": pk, ":prefix": prefix },
+          ConsistentRead: true,
+          Limit: options.limit,
+          ...(options.after !== undefined ? { ExclusiveStartKey: { pk, sk: options.after } } : {}),
+        }),
+      ),
+    );
+    const items = out.Items ?? [];
+    const last = out.LastEvaluatedKey?.sk;
+    return { items, ...(typeof last === "string" ? { last } : {}) };
+  }
+
+  /**
    * Sends one command to the table, retrying within the retry budget what another try may cure:
    * an unreachable or throttling DynamoDB (after the SDK's own attempts) and, for transactions
    * and conditional updates, conflicts with concurrent transactions on the same item.

@@ -1,6 +1,7 @@
 /**
  * Builds the search index as of a finalized job (docs/archive-format.md "Search index"). Each
- * mailbox's catalog is listed; a mailbox whose catalog up to the job is what the previous index
+ * mailbox's catalog is listed (for a mailbox the previous index holds, only the jobs after that
+ * index's: {@link mailboxCatalogSince}); a mailbox whose catalog up to the job is what the previous index
  * was built from keeps its rows where they are (no new object for it); the others are replayed
  * (the same point-in-time view the scan uses, senders and times completed as the scan completes
  * them) and written to new segments. The manifest is written last, so a crash leaves the previous
@@ -8,7 +9,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { type JobCatalog, listMailboxCatalog, readCatalogPart, readFolders } from "../../archive/catalog.js";
-import { compareJobIds, fromKeySegment, searchSegmentKey } from "../../archive/keys.js";
+import { compareJobIds, foldersKey, fromKeySegment, searchSegmentKey } from "../../archive/keys.js";
 import { FinalizedJobCache, listFinalizedJobs } from "../../archive/manifest.js";
 import { jobReading, mailboxViewAt } from "../../archive/replay.js";
 import type { ObjectStore } from "../../archive/store.js";
@@ -132,6 +133,49 @@ async function mailboxCatalog(
   return { jobs, make, foldersJob: folders.jobId };
 }
 
+/**
+ * Later jobs up to which a mailbox the index holds is listed job by job ({@link mailboxCatalogSince});
+ * an index further behind lists the mailbox's whole catalog once instead.
+ */
+export const MAX_JOBS_LISTED_APART = 4;
+
+/**
+ * A mailbox the index holds, seen through the jobs after the index's alone: one LIST per later
+ * job (`catalog/mailbox=<m>/job=<j>/`: its parts and folders record), instead of the mailbox's
+ * whole catalog, which grows with every job the archive keeps. What the catalog up to the
+ * index's job was made of is the index's line for it: an index that is current was built from
+ * the same finalized jobs up to its job, and their parts never change (an expired part leaves the
+ * view it was part of as it was: a snapshot holds it). Undefined when the line does not name the
+ * job of its folders record (version 1 segments, or no record at all): the whole catalog is
+ * listed then.
+ */
+async function mailboxCatalogSince(
+  store: ObjectStore,
+  mailboxId: string,
+  known: SegmentMailbox,
+  later: readonly string[],
+): Promise<MailboxCatalog | undefined> {
+  const knownFolders = known.catalog.findLast((m) => m.startsWith("folders:"));
+  if (known.foldersJob === undefined || knownFolders === undefined) return undefined;
+  const listed = (
+    await Promise.all(later.map(async (jobId) => (await listMailboxCatalog(store, mailboxId, jobId))[0]))
+  ).filter((j): j is JobCatalog => j !== undefined);
+  // The index's folders record stands for the jobs up to its job (their parts are not needed:
+  // a changed mailbox reads the later jobs' parts, a replayed one lists its whole catalog).
+  const before: JobCatalog = {
+    jobId: known.foldersJob,
+    parts: [],
+    foldersKey: foldersKey(mailboxId, known.foldersJob),
+  };
+  const make = [
+    ...known.catalog.filter((m) => !m.startsWith("folders:")),
+    ...listed.filter((j) => j.parts.length > 0).map((j) => `${j.jobId}:${j.parts.length}`),
+  ];
+  const folders = listed.findLast((j) => j.foldersKey !== undefined);
+  make.push(folders ? `folders:${await foldersHash(store, folders.foldersKey!)}` : knownFolders);
+  return { jobs: [before, ...listed], make, foldersJob: folders?.jobId ?? known.foldersJob };
+}
+
 /** The key of the newest folders record among the jobs. */
 function newestFolders(jobs: readonly JobCatalog[]): string | undefined {
   return jobs.findLast((j) => j.foldersKey !== undefined)?.foldersKey;
@@ -208,6 +252,8 @@ export async function buildSearchIndex(
     reads: counter,
   };
 
+  // The finalized jobs after the index's: what a mailbox the index holds may have changed in.
+  const later = previousManifest ? finalized.filter((j) => compareJobIds(j, previousManifest.jobId) > 0) : [];
   // Each mailbox: kept as it is, updated per changed line (a delta), or replayed whole.
   const catalogs = new Map<string, MailboxCatalog>();
   const rebuild: ArchivedMailbox[] = [];
@@ -218,7 +264,12 @@ export async function buildSearchIndex(
       while (next < mailboxes.length) {
         const mailbox = mailboxes[next++]!;
         const kept = previous?.mailboxes.get(mailbox.mailboxId);
-        const catalog = await mailboxCatalog(store, mailbox.mailboxId, (j) => counted.has(j), kept?.mailbox);
+        const since =
+          kept && later.length <= MAX_JOBS_LISTED_APART
+            ? await mailboxCatalogSince(store, mailbox.mailboxId, kept.mailbox, later)
+            : undefined;
+        const catalog =
+          since ?? (await mailboxCatalog(store, mailbox.mailboxId, (j) => counted.has(j), kept?.mailbox));
         catalogs.set(mailbox.mailboxId, catalog);
         if (kept && sameMake(kept.mailbox.catalog, catalog.make)) continue;
         if (kept && previous && perLine && updatable(previous, kept, catalog, previousManifest!.jobId))

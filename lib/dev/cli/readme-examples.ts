@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 const OPEN = "<!-- example -->";
 const CLOSE = "<!-- /example -->";
 const PROMPT = "$ npx mailstream ";
-const JOB_ID = /\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z-[0-9a-f]{8}/g;
+const JOB_ID = /\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z(?:\.\d{3})?-[0-9a-f]{8}/g;
 /** Progress lines on stderr (live view without a terminal, export/verify counters): not shown. */
 const PROGRESS =
   /^(\[[^\]]+\] (planning|running|finalizing|complete|partial|failed) |(export|verify|restore|plan): \d+\/\d+$)/;

@@ -235,8 +235,6 @@ export async function startLocalServices(
     source.start();
     cleanup.push(() => source.stop());
 
-    /** The wall-clock second of the last run's trigger (epoch s; 0 before the first run). */
-    let lastRunSecond = 0;
     const waitForJob = async (jobId: string, wait: WaitOptions = {}): Promise<JobReport> => {
       const started = Date.now();
       let lastSweep = Date.now();
@@ -274,13 +272,10 @@ export async function startLocalServices(
       queue,
       waitForJob,
       async runJob(run = {}) {
-        // Each run is its own request: two runs within one second must not share a job id (the
-        // second would find the first's job and return its report). A job id orders jobs by its
-        // trigger's second, then a hash: a job started in the same second as the last one could
-        // sort before it, and a point-in-time read would then take the later job for the earlier
-        // (an e2e run on a fast machine did). So each run's trigger gets a second of its own.
-        if (!run.trigger) await secondAfter(lastRunSecond);
-        lastRunSecond = Math.floor(Date.now() / 1000);
+        // Each run is its own request (a request id of its own): two runs within one second
+        // must not share a job id (the second would find the first's job and return its report).
+        // Job ids order jobs by their trigger's millisecond, so a run started in the same second
+        // as the one before still sorts after it (lib/state/job-id.ts).
         const trigger = run.trigger ?? {
           kind: "on-demand",
           time: new Date().toISOString(),
@@ -307,10 +302,4 @@ export async function startLocalServices(
     await stop();
     throw error;
   }
-}
-
-/** Resolves once the wall clock is past the second `second` (epoch seconds). */
-async function secondAfter(second: number): Promise<void> {
-  const wait = (second + 1) * 1000 - Date.now();
-  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait + 5));
 }

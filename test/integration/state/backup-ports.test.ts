@@ -183,6 +183,7 @@ describe("backup state ports on DynamoDB", () => {
         report = r;
       },
       writeManifest: async () => {},
+      readReport: async () => report,
     };
     await finalizeJob(jobId, { state: ports.finalize, archive });
     expect(report).toMatchObject({ jobId, status: "complete", totals: { items: 4 * 2 * 3, units: 4 } });
@@ -217,6 +218,67 @@ describe("backup state ports on DynamoDB", () => {
     );
   });
 
+  it("finalize a job in steps across invocations: each stops at its deadline and hands on, the next goes on from the checkpoint, the end is the same", async () => {
+    const { store, ports, jobId } = await runningJob("2026-11-29T04:00:00Z", 2);
+    const runner = runnerDeps(ports, 1, () => 1e9, []);
+    await Promise.all([0, 1].map((streamId) => runStreamTask({ jobId, streamId, seq: 0 }, runner.deps)));
+    expect(runner.finalized).toEqual([jobId]);
+    expect(await store.getJob(jobId)).toMatchObject({ status: "finalizing" });
+    expect(await store.stagedSyncStates(jobId)).toHaveLength(8);
+
+    const reports: JobReport[] = [];
+    const archive = {
+      writeReport: async (r: JobReport) => void reports.push(r),
+      writeManifest: async () => {},
+      readReport: async () => reports.at(-1),
+    };
+    const handedOn: string[] = [];
+    const checkpoints: Array<string | undefined> = [];
+    let invocations = 0;
+    for (;;) {
+      invocations++;
+      // Time for one step in each invocation: the deadline comes before the second.
+      let steps = 0;
+      const outcome = await finalizeJob(jobId, {
+        state: ports.finalize,
+        archive,
+        stepSize: 3,
+        remainingMs: () => (steps++ === 0 ? 1e9 : 0),
+        deadlineMarginMs: 100,
+        handOn: async (id) => void handedOn.push(id),
+      });
+      if (outcome.done) {
+        expect(outcome.report).toMatchObject({ jobId, status: "complete" });
+        break;
+      }
+      const progress = (await store.getJob(jobId))?.finalizeProgress;
+      expect(progress).toEqual(outcome.progress);
+      checkpoints.push(`${progress?.stage} ${progress?.after ?? "-"}`);
+      expect(await store.getJob(jobId)).toMatchObject({ status: "finalizing" });
+      expect(invocations).toBeLessThan(20);
+    }
+    // 8 staged sync states in pages of 3, then 3 mailboxes in one step: four invocations.
+    expect(checkpoints).toEqual([
+      expect.stringMatching(/^sync SYNC#m0#/),
+      expect.stringMatching(/^sync SYNC#m1#/),
+      "mailboxes -",
+    ]);
+    expect(invocations).toBe(4);
+    expect(handedOn).toEqual([jobId, jobId, jobId]);
+    // The report was written once, by the first invocation; its status and end close the job.
+    expect(reports).toHaveLength(1);
+    expect(await store.getJob(jobId)).toMatchObject({ status: "complete", endedAt: reports[0]!.endedAt });
+    for (const m of mailboxes) {
+      expect((await store.getMailbox(m.userId))?.lastSuccessfulJob).toBe(jobId);
+    }
+    expect(await ports.coordinator.syncedFolderIds("m0")).toEqual(new Set(["a", "b", "c", "d"]));
+    expect(await ports.coordinator.syncedFolderIds("m2")).toEqual(new Set(["a", "b"]));
+    // A copy of the last task, once the job is closed: its checkpoint is not written over.
+    expect(
+      await ports.finalize.saveFinalizeProgress(jobId, { stage: "sync", endedAt: "x", status: "failed" }),
+    ).toBe(false);
+  });
+
   it("make a job's folder trees the mailboxes' trees when it finalizes, never an older job's over a newer one's, and tell whether an older job is open", async () => {
     const store = new StateStore({ ddb: aws.clients.ddb, tableName: await aws.createTable() });
     const ports = createBackupStatePorts(store);
@@ -248,10 +310,17 @@ describe("backup state ports on DynamoDB", () => {
     expect(await ports.coordinator.olderJobOpen!(older)).toBe(false);
     // Nothing counts before a finalization.
     expect(await ports.coordinator.committedFolderTree!("m0")).toBeUndefined();
-    expect(await store.promoteFolderTrees(newer)).toBe(1);
+    const end = async (jobId: string) =>
+      ports.finalize.endMailboxes(jobId, await ports.finalize.mailboxEnds(jobId));
+    expect(await ports.finalize.mailboxEnds(newer)).toEqual([
+      { mailboxId: "m0", treeHash: "4:new-m0", complete: false },
+      { mailboxId: "m1", complete: false },
+      { mailboxId: "m2", complete: false },
+    ]);
+    await end(newer);
     // The older job finalizes late: its m0 tree does not replace the newer one; its m1 tree counts.
-    expect(await store.promoteFolderTrees(older)).toBe(1);
-    expect(await store.promoteFolderTrees(older)).toBe(1);
+    await end(older);
+    await end(older);
     expect(await ports.coordinator.committedFolderTree!("m0")).toEqual({
       treeHash: "4:new-m0",
       jobId: newer,
@@ -261,6 +330,21 @@ describe("backup state ports on DynamoDB", () => {
       jobId: older,
     });
     expect(await ports.coordinator.committedFolderTree!("m2")).toBeUndefined();
+    // A late, complete older job over a newer tree: the tree stays the newer job's, the last
+    // success (which the newer job did not record) becomes the older job's; never the other way.
+    await ports.finalize.endMailboxes(older, [{ mailboxId: "m0", treeHash: "4:old-m0", complete: true }]);
+    expect(await ports.coordinator.committedFolderTree!("m0")).toEqual({
+      treeHash: "4:new-m0",
+      jobId: newer,
+    });
+    expect((await store.getMailbox("m0"))?.lastSuccessfulJob).toBe(older);
+    await ports.finalize.endMailboxes(newer, [{ mailboxId: "m0", complete: true }]);
+    await ports.finalize.endMailboxes(older, [{ mailboxId: "m0", treeHash: "4:old-m0", complete: true }]);
+    expect((await store.getMailbox("m0"))?.lastSuccessfulJob).toBe(newer);
+    expect(await ports.coordinator.committedFolderTree!("m0")).toEqual({
+      treeHash: "4:new-m0",
+      jobId: newer,
+    });
     // A mailbox record's META keeps its tree when the next piece updates it.
     await planAsOnePiece(ports, await create("2026-11-29T12:00:00Z"), plan(1), {
       mailboxes,
@@ -323,6 +407,7 @@ describe("backup state ports on DynamoDB", () => {
     const archive = {
       writeReport: async (r: JobReport) => void reports.push(r),
       writeManifest: async () => {},
+      readReport: async () => undefined,
     };
     const resent: unknown[] = [];
     const sweepLater = () =>

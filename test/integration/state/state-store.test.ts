@@ -596,8 +596,8 @@ describe("sync state", () => {
     const older = await runningJob(store, 0 + 1, 1);
     const newer = await runningJob(store, 1, 1);
     await store.putMailbox({ mailboxId, address: "a@contoso.test", displayName: "A", type: "user" });
-    expect(await store.recordMailboxSuccess(mailboxId, newer)).toBe(true);
-    expect(await store.recordMailboxSuccess(mailboxId, older)).toBe(false);
+    await store.endMailboxes(newer, [{ mailboxId, complete: true }]);
+    await store.endMailboxes(older, [{ mailboxId, complete: true }]);
     await store.putMailbox({ mailboxId, address: "a@contoso.test", displayName: "A B", type: "shared" });
     expect(await store.getMailbox(mailboxId)).toMatchObject({
       displayName: "A B",

@@ -11,7 +11,11 @@ import type { ObjectStore } from "../../../lib/archive/store.js";
 import type { CatalogEntry } from "../../../lib/backup/ports.js";
 import { mailboxesOf, requireJobs } from "../../../lib/catalog-index/directory.js";
 import { type SearchCriteria, searchArchive } from "../../../lib/catalog-index/search.js";
-import { buildSearchIndex, MAX_DELTA_SEGMENTS } from "../../../lib/catalog-index/search-index/build.js";
+import {
+  buildSearchIndex,
+  MAX_DELTA_SEGMENTS,
+  MAX_JOBS_LISTED_APART,
+} from "../../../lib/catalog-index/search-index/build.js";
 import { CatalogDelta } from "../../../lib/catalog-index/search-index/catalog-delta.js";
 import { readIndexManifest } from "../../../lib/catalog-index/search-index/index-manifest.js";
 import {
@@ -295,6 +299,49 @@ describe("a damaged catalog part of a later job", () => {
 });
 
 describe("what a build reads to see what changed", () => {
+  it("lists, for a mailbox the index holds, only the jobs after the index's, not its whole catalog", async () => {
+    const listed: string[] = [];
+    const store = new (class extends MemoryObjectStore {
+      override list(prefix: string) {
+        listed.push(prefix);
+        return super.list(prefix);
+      }
+    })();
+    const first = new Map([0, 1, 2].map((m) => [m, Array.from({ length: 6 }, (_, i) => item(m, i))]));
+    await writeJob(store, jobId(1), endedAt(1), first, [0, 1, 2]);
+    await buildSearchIndex(store);
+    // Two jobs of changes before the next build: mailbox 0 changed in both, mailbox 1 in one.
+    await writeJob(store, jobId(2), endedAt(2), new Map([[0, [upsert(0, 1, 2, "sent")]]]), [0, 1, 2]);
+    await writeJob(
+      store,
+      jobId(3),
+      endedAt(3),
+      new Map([
+        [0, [upsert(0, 2, 3, "inbox")]],
+        [1, [upsert(1, 4, 3, "sent")]],
+      ]),
+      [0, 1, 2],
+    );
+    listed.length = 0;
+    expect(await buildSearchIndex(store)).toMatchObject({ updated: 2, reused: 1, rebuilt: 0 });
+    const catalogLists = listed.filter((p) => p.startsWith("catalog/"));
+    // Each mailbox: its prefix of job 2 and of job 3, never its whole catalog.
+    expect(catalogLists.sort()).toEqual(
+      [0, 1, 2].flatMap((m) => [2, 3].map((k) => `catalog/mailbox=mbx-${m}/job=${jobId(k)}/`)).sort(),
+    );
+    await expectSearchesEqualScan(store, jobId(3));
+
+    // An index further behind than MAX_JOBS_LISTED_APART jobs: each mailbox's catalog listed once.
+    for (let k = 4; k <= 5 + MAX_JOBS_LISTED_APART; k++)
+      await writeJob(store, jobId(k), endedAt(k), new Map([[2, [upsert(2, k % 6, k, "inbox")]]]), [0, 1, 2]);
+    listed.length = 0;
+    expect(await buildSearchIndex(store)).toMatchObject({ updated: 1, reused: 2 });
+    expect(listed.filter((p) => p.startsWith("catalog/")).sort()).toEqual(
+      [0, 1, 2].map((m) => `catalog/mailbox=mbx-${m}/`),
+    );
+    await expectSearchesEqualScan(store, jobId(5 + MAX_JOBS_LISTED_APART));
+  });
+
   it("reads no folders record the index already knows to see what changed (a job that wrote no tree)", async () => {
     const read: string[] = [];
     const store = new (class extends MemoryObjectStore {

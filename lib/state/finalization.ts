@@ -1,0 +1,115 @@
+/**
+ * A job's finalization in pieces (lib/backup/finalize.ts): once the report and the manifest are
+ * written, what is left is a walk over the job's records (staged sync states, then mailboxes),
+ * each page a few hundred conditional writes. The walk's position is kept in the job's META
+ * (`finalizeProgress`), so an invocation near its deadline stops between pages and another goes
+ * on from there; every write is conditional and safe to repeat, so a piece done twice costs
+ * only its requests.
+ */
+
+import type { FinalizeProgress, MailboxEnd } from "../backup/ports.js";
+import { jobsEntryStatus } from "./jobs.js";
+import { JOB_MAILBOX_PREFIX, jobPk, META, mailboxPk } from "./keys.js";
+import { inChunks, type StateTable } from "./table.js";
+
+/**
+ * Records where the job's finalization stands, and refreshes the job's `updatedAt` (its META and
+ * its `JOBS` entry), so the sweep, which finalizes again a job `finalizing` with no sign of life,
+ * sees one. False (nothing written) when the job is no longer `finalizing`.
+ */
+export async function saveFinalizeProgress(
+  t: StateTable,
+  jobId: string,
+  progress: FinalizeProgress,
+): Promise<boolean> {
+  const now = t.nowIso();
+  const outcome = await t.transact([
+    t.update(
+      jobPk(jobId),
+      META,
+      "SET finalizeProgress = :p, updatedAt = :now",
+      { ":p": progress, ":now": now, ":finalizing": "finalizing" },
+      "attribute_exists(pk) AND #status = :finalizing",
+      { "#status": "status" },
+    ),
+    jobsEntryStatus(t, jobId, "finalizing", now),
+  ]);
+  return outcome.ok;
+}
+
+/**
+ * The job's mailboxes as finalization ends them, in id order (code units, as `after` compares):
+ * the tree each wrote (its job record) and whether every unit of it completed every folder.
+ */
+export function mailboxEnds(
+  mailboxes: ReadonlyArray<{ mailboxId: string; folderTreeHash?: string }>,
+  units: ReadonlyArray<{ mailboxId: string; status: string; incompleteFolders: readonly string[] }>,
+): MailboxEnd[] {
+  const complete = new Map<string, boolean>();
+  for (const u of units) {
+    const done = u.status === "done" && u.incompleteFolders.length === 0;
+    complete.set(u.mailboxId, (complete.get(u.mailboxId) ?? true) && done);
+  }
+  const ends = new Map<string, MailboxEnd>();
+  for (const m of mailboxes) {
+    ends.set(m.mailboxId, {
+      mailboxId: m.mailboxId,
+      ...(m.folderTreeHash !== undefined ? { treeHash: m.folderTreeHash } : {}),
+      complete: complete.get(m.mailboxId) ?? false,
+    });
+  }
+  // A unit's mailbox without a mailbox record (older plans) still gets its last success.
+  for (const [mailboxId, done] of complete) {
+    if (!ends.has(mailboxId)) ends.set(mailboxId, { mailboxId, complete: done });
+  }
+  return [...ends.values()].sort((a, b) =>
+    a.mailboxId < b.mailboxId ? -1 : a.mailboxId > b.mailboxId ? 1 : 0,
+  );
+}
+
+/** The job's mailbox records (`JOB#<j>`/`MAILBOX#<m>`): the trees it wrote. */
+export async function jobMailboxTrees(
+  t: StateTable,
+  jobId: string,
+): Promise<Array<{ mailboxId: string; folderTreeHash?: string }>> {
+  return (await t.query(jobPk(jobId), JOB_MAILBOX_PREFIX)).map((m) => ({
+    mailboxId: m.mailboxId as string,
+    ...(typeof m.folderTreeHash === "string" ? { folderTreeHash: m.folderTreeHash } : {}),
+  }));
+}
+
+/**
+ * Ends mailboxes of the job in their META (`MBX#<m>`): the tree the job wrote becomes the
+ * mailbox's (`folderTreeHash`, `folderTreeJob`) and, when the job backed it up completely, the
+ * job its `lastSuccessfulJob`; each only over an older job's (a late finalization of an older job
+ * never replaces a newer one's). One conditional update per mailbox (16 at once) when both
+ * conditions hold, as they do unless jobs finalize out of order; else one per attribute.
+ */
+export async function endMailboxes(t: StateTable, jobId: string, ends: readonly MailboxEnd[]): Promise<void> {
+  const tree = {
+    set: "folderTreeHash = :hash, folderTreeJob = :job",
+    condition: "(attribute_not_exists(folderTreeJob) OR folderTreeJob <= :job)",
+  };
+  const success = {
+    set: "lastSuccessfulJob = :job, mailboxId = :id",
+    condition: "(attribute_not_exists(lastSuccessfulJob) OR lastSuccessfulJob <= :job)",
+  };
+  const update = async (end: MailboxEnd, parts: Array<typeof tree>) => {
+    const values: Record<string, unknown> = { ":job": jobId };
+    if (parts.includes(tree)) values[":hash"] = end.treeHash;
+    if (parts.includes(success)) values[":id"] = end.mailboxId;
+    return t.updateReturning({
+      Key: { pk: mailboxPk(end.mailboxId), sk: META },
+      UpdateExpression: `SET ${parts.map((p) => p.set).join(", ")}`,
+      ConditionExpression: parts.map((p) => p.condition).join(" AND "),
+      ExpressionAttributeValues: values,
+    });
+  };
+  await inChunks(ends, 16, async (end) => {
+    const parts = [...(end.treeHash !== undefined ? [tree] : []), ...(end.complete ? [success] : [])];
+    if (parts.length === 0) return;
+    // Both at once; when a newer job holds one of them, each alone (the other may still be older).
+    if ((await update(end, parts)) !== undefined || parts.length === 1) return;
+    for (const part of parts) await update(end, [part]);
+  });
+}
