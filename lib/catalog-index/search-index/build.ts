@@ -9,11 +9,12 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { type JobCatalog, listMailboxCatalog, readCatalogPart, readFolders } from "../../archive/catalog.js";
+import { DamagedArchiveError } from "../../archive/errors.js";
 import { compareJobIds, foldersKey, fromKeySegment, searchSegmentKey } from "../../archive/keys.js";
-import { FinalizedJobCache, listFinalizedJobs } from "../../archive/manifest.js";
+import { FinalizedJobCache, listFinalizedJobs, manifestMailboxes } from "../../archive/manifest.js";
 import { jobReading, mailboxViewAt } from "../../archive/replay.js";
 import type { ObjectStore } from "../../archive/store.js";
-import { type ArchivedMailbox, mailboxesOf, requireJobs, resolveAt } from "../directory.js";
+import { type ArchivedJob, type ArchivedMailbox, mailboxesOf, requireJobs, resolveAt } from "../directory.js";
 import { SearchIndexDamagedError } from "../errors.js";
 import { completeMeta, lacksFields } from "../message-fields.js";
 import { CatalogDelta } from "./catalog-delta.js";
@@ -176,6 +177,43 @@ async function mailboxCatalogSince(
   return { jobs: [before, ...listed], make, foldersJob: folders?.jobId ?? known.foldersJob };
 }
 
+/**
+ * The mailboxes a build covers: every mailbox a job named (its manifest, or its report). With a
+ * previous index, those it holds and those named by the jobs after its job, so that a build reads
+ * the mailbox lists of the jobs since the index (a large job's manifest keeps its list in pages),
+ * not every job's, which grow with the jobs the archive keeps times the tenant.
+ */
+async function mailboxesToIndex(
+  store: ObjectStore,
+  jobs: readonly ArchivedJob[],
+  previous: OpenIndex | undefined,
+): Promise<ArchivedMailbox[]> {
+  const since = previous?.manifest.jobId;
+  const read = since === undefined ? jobs : jobs.filter((j) => compareJobIds(j.jobId, since) > 0);
+  const named = mailboxesOf(
+    await Promise.all(
+      read.map(async (job): Promise<ArchivedJob> => {
+        if (!job.manifest?.mailboxPages) return job;
+        try {
+          const listed = await manifestMailboxes(store, job.manifest);
+          return { ...job, manifest: { ...job.manifest, mailboxes: [...listed.values()] } };
+        } catch (error) {
+          // As listing the jobs does: a damaged page leaves the job to its report.
+          if (!(error instanceof DamagedArchiveError)) throw error;
+          const { manifest: _damaged, ...rest } = job;
+          return rest;
+        }
+      }),
+    ),
+  );
+  if (!previous || since === undefined) return named;
+  const ids = new Set(named.map((m) => m.mailboxId));
+  const held = [...previous.mailboxes.keys()]
+    .filter((id) => !ids.has(id))
+    .map((id) => ({ mailboxId: id, address: id, lastJobId: since, lastStatus: "indexed" }));
+  return [...named, ...held];
+}
+
 /** The key of the newest folders record among the jobs. */
 function newestFolders(jobs: readonly JobCatalog[]): string | undefined {
   return jobs.findLast((j) => j.foldersKey !== undefined)?.foldersKey;
@@ -224,11 +262,12 @@ export async function buildSearchIndex(
   store: ObjectStore,
   opts: BuildIndexOptions = {},
 ): Promise<BuildIndexResult> {
-  const jobs = await requireJobs(store);
+  // Each job's manifest and report summary, without the mailbox lists of large jobs' manifests:
+  // those of the jobs after the previous index are read below, not every job's.
+  const jobs = await requireJobs(store, { mailboxes: false });
   const jobId = resolveAt(jobs, opts.at);
   const finalized = (await listFinalizedJobs(store)).filter((j) => compareJobIds(j, jobId) <= 0);
   const counted = new Set(finalized);
-  const mailboxes = mailboxesOf(jobs);
   const rowsPerSegment = Math.max(1, Math.min(opts.rowsPerSegment ?? 250_000, 2_000_000));
   const concurrency = Math.max(1, Math.min(opts.concurrency ?? 8, 64));
   const counter: ReadCounter = { reads: 0, bytes: 0 };
@@ -239,6 +278,7 @@ export async function buildSearchIndex(
   const indexed = (await listIndexedJobs(store)).filter((j) => compareJobIds(j, jobId) <= 0);
   const previousManifest = await newestCurrent(store, indexed, finalized);
   let previous = previousManifest ? await openQuietly(store, previousManifest, counter) : undefined;
+  const mailboxes = await mailboxesToIndex(store, jobs, previous);
   const result: BuildIndexResult = {
     jobId,
     reused: 0,

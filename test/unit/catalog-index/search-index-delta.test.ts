@@ -6,6 +6,7 @@
  * and the merges that keep the segments of changes at MAX_DELTA_SEGMENTS at most.
  */
 import { describe, expect, it } from "vitest";
+import { writeManifest } from "../../../lib/archive/manifest.js";
 import { MemoryObjectStore } from "../../../lib/archive/memory-store.js";
 import type { ObjectStore } from "../../../lib/archive/store.js";
 import type { CatalogEntry } from "../../../lib/backup/ports.js";
@@ -299,6 +300,45 @@ describe("a damaged catalog part of a later job", () => {
 });
 
 describe("what a build reads to see what changed", () => {
+  it("reads the mailbox lists of the jobs after the index's, not every job's, and keeps the mailboxes it holds", async () => {
+    const read: string[] = [];
+    const store = new (class extends MemoryObjectStore {
+      override async getBytes(key: string) {
+        read.push(key);
+        return super.getBytes(key);
+      }
+    })();
+    // Large jobs: their manifests keep the mailbox list in pages (version 2).
+    const paged = async (k: number, mailboxes: number[]) =>
+      writeManifest(
+        store,
+        {
+          jobId: jobId(k),
+          status: "complete",
+          endedAt: endedAt(k),
+          mailboxes: mailboxes.map((m) => ({ mailboxId: `mbx-${m}`, status: "complete" as const })),
+        },
+        { pageBytes: 64 },
+      );
+    const first = new Map([0, 1, 2].map((m) => [m, Array.from({ length: 4 }, (_, i) => item(m, i))]));
+    await writeJob(store, jobId(1), endedAt(1), first, [0, 1, 2]);
+    expect((await paged(1, [0, 1, 2])).mailboxPages?.parts).toBeGreaterThan(1);
+    await buildSearchIndex(store);
+    // Job 2 no longer names mailbox 2 (it left the tenant): its rows as of job 1 still count.
+    await writeJob(store, jobId(2), endedAt(2), new Map([[0, [upsert(0, 1, 2, "sent")]]]), [0, 1]);
+    await paged(2, [0, 1]);
+    read.length = 0;
+    expect(await buildSearchIndex(store)).toMatchObject({ updated: 1, reused: 2, rebuilt: 0 });
+    const pages = read.filter((k) => /\/mailboxes-\d{4}\.json$/.test(k));
+    expect(pages.length).toBeGreaterThan(0);
+    // Job 1's pages once each: the changed mailbox's tree is job 1's, and reading it asks which
+    // catalog format job 1 wrote (its manifest, kept for the build); none to list the mailboxes.
+    const ofJob1 = pages.filter((k) => k.startsWith(`jobs/${jobId(1)}/`));
+    expect(ofJob1.length).toBeGreaterThan(0);
+    expect(new Set(ofJob1).size).toBe(ofJob1.length);
+    await expectSearchesEqualScan(store, jobId(2));
+  });
+
   it("lists, for a mailbox the index holds, only the jobs after the index's, not its whole catalog", async () => {
     const listed: string[] = [];
     const store = new (class extends MemoryObjectStore {
