@@ -197,6 +197,27 @@ describe("the deployed handlers, run locally", () => {
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "bad-1" }] });
   });
 
+  it("drops a finalization's continuation for a job already closed (a late copy): nothing written, the record acknowledged", async () => {
+    const before = await stack!.app.state.getJob(jobId);
+    const response = await handlers.controller(
+      {
+        Records: [
+          {
+            messageId: "fin-1",
+            receiptHandle: "h",
+            body: JSON.stringify({ kind: "finalize", jobId }),
+            attributes: { ApproximateReceiveCount: "1", SentTimestamp: String(Date.now()) },
+          } as never,
+        ],
+      },
+      { awsRequestId: "r", functionName: "controller", getRemainingTimeInMillis: () => 600_000 },
+    );
+    expect(response).toEqual({ batchItemFailures: [] });
+    const logs = stdoutLines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logs.find((l) => l.event === "job.finalize.dropped")).toMatchObject({ jobId, status: "complete" });
+    expect(await stack!.app.state.getJob(jobId)).toEqual(before);
+  });
+
   it("sweeps with nothing left to do once the job is closed", async () => {
     expect(await handlers.sweep()).toEqual({ jobs: 0, resent: 0, finalized: [] });
   });
