@@ -214,7 +214,7 @@ function printScaleRow(r: ScaleRow): void {
     p
       ? [
           [
-            name,
+            p.invocations > 1 ? `${name} (${p.invocations} invocations)` : name,
             f(p.seconds),
             f((p.seconds / r.mailboxes) * 1000),
             f(p.stateRequestsPerMailbox),

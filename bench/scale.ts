@@ -176,7 +176,10 @@ export interface ScaleRow {
 
 /** A phase's wall time and the requests it sent to the state table and the archive. */
 export interface PhaseCost {
+  /** Seconds of work, summed over its invocations (not the waits between them). */
   seconds: number;
+  /** Invocations it took (a finalization hands on near its deadline: lib/backup/finalize.ts). */
+  invocations: number;
   stateRequests: number;
   stateRequestsByCommand: Record<string, number>;
   /** Archive operations by kind (the local folder's; what they would be on S3). */
@@ -246,6 +249,27 @@ function countStore(store: ObjectStore, into: () => StoreCounts | undefined): vo
         counts.listRequests += Math.max(1, Math.ceil(keys / 1000));
       }
     })();
+  };
+}
+
+/** Two invocations' costs of one phase as one. */
+function sumCosts(a: PhaseCost, b: PhaseCost, mailboxes: number): PhaseCost {
+  const byCommand = { ...a.stateRequestsByCommand };
+  for (const [name, n] of Object.entries(b.stateRequestsByCommand))
+    byCommand[name] = (byCommand[name] ?? 0) + n;
+  const store = { ...a.store };
+  for (const key of Object.keys(store) as Array<keyof StoreCounts>) store[key] += b.store[key];
+  const stateRequests = a.stateRequests + b.stateRequests;
+  const s3Requests = a.s3Requests + b.s3Requests;
+  return {
+    seconds: a.seconds + b.seconds,
+    invocations: a.invocations + b.invocations,
+    stateRequests,
+    stateRequestsByCommand: byCommand,
+    store,
+    s3Requests,
+    stateRequestsPerMailbox: stateRequests / mailboxes,
+    s3RequestsPerMailbox: s3Requests / mailboxes,
   };
 }
 
@@ -424,6 +448,7 @@ async function benchScaleOne(
           value,
           cost: {
             seconds: (Date.now() - t0) / 1000,
+            invocations: 1,
             stateRequests,
             stateRequestsByCommand: counts.state,
             store: counts.store,
@@ -436,11 +461,12 @@ async function benchScaleOne(
         phase = undefined;
       }
     };
+    // Each invocation of the finalization (the last stream's, then its continuations) counted.
     let finalizing: PhaseCost | undefined;
     const finalize = stack.app.finalize.bind(stack.app);
-    stack.app.finalize = async (jobId) => {
-      const { value, cost } = await measure(() => finalize(jobId));
-      finalizing = cost;
+    stack.app.finalize = async (jobId, remainingMs) => {
+      const { value, cost } = await measure(() => finalize(jobId, remainingMs));
+      finalizing = finalizing ? sumCosts(finalizing, cost, mailboxes) : cost;
       return value;
     };
 
