@@ -132,6 +132,12 @@ export interface ScaleRow {
     backupAndFinalizing: number;
     total: number;
     byCommand: Record<string, number>;
+    /**
+     * The streams' and finalization's requests by what sent them: the command and the state
+     * module's function that sent it (the first frame of lib/state outside table.ts), with the
+     * backup's caller where there is one (`command state-function < backup-function`).
+     */
+    bySite: Record<string, number>;
   };
   stateRequestsPerMailbox: number;
   /** The coordinator's share: discovery, planning, the plan written. */
@@ -303,6 +309,27 @@ export interface ScaleFigures {
   } | null;
 }
 
+/**
+ * What sent a state request, from the stack (async frames included): the first lib/state
+ * function outside the table's plumbing, and the first lib/backup function that called it.
+ */
+function callSite(): string {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 60;
+  const stack = new Error().stack ?? "";
+  Error.stackTraceLimit = limit;
+  const frames = stack
+    .split("\n")
+    .map((line) => /at (?:async )?(\S+) \(.*\/lib\/(state|backup)\/([\w-]+)\.ts/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ fn: m[1]!, dir: m[2]!, file: m[3]! }));
+  const state = frames.find(
+    (f) => f.dir === "state" && f.file !== "table" && !f.fn.startsWith("StateStore."),
+  );
+  const backup = frames.find((f) => f.dir === "backup");
+  return `${state ? `${state.file}.${state.fn}` : "?"}${backup ? ` < ${backup.file}.${backup.fn}` : ""}`;
+}
+
 /** Node's flags for a child process: the parent's (tsx's loader), without a heap limit of its own. */
 function childExecArgv(): { execArgv: string[]; nodeOptions: string } {
   const heapLimit = /--max-old-space-size=\S+/;
@@ -419,7 +446,13 @@ async function benchScaleOne(
     };
     // The streams' state-table requests, by command (the document client sends through this
     // stack); the coordinator's are counted in its processes.
-    const state = { planning: 0, backupAndFinalizing: 0, total: 0, byCommand: {} as Record<string, number> };
+    const state = {
+      planning: 0,
+      backupAndFinalizing: 0,
+      total: 0,
+      byCommand: {} as Record<string, number>,
+      bySite: {} as Record<string, number>,
+    };
     let counting = false;
     // The phase counted apart (finalizing, the index after the job): its state and store requests.
     let phase: { state: Record<string, number>; store: StoreCounts } | undefined;
@@ -429,6 +462,8 @@ async function benchScaleOne(
         if (counting) {
           state.backupAndFinalizing++;
           state.byCommand[name] = (state.byCommand[name] ?? 0) + 1;
+          const site = `${name} ${callSite()}`;
+          state.bySite[site] = (state.bySite[site] ?? 0) + 1;
         }
         if (phase) phase.state[name] = (phase.state[name] ?? 0) + 1;
         return next(args);

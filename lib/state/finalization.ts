@@ -82,8 +82,10 @@ export async function jobMailboxTrees(
  * Ends mailboxes of the job in their META (`MBX#<m>`): the tree the job wrote becomes the
  * mailbox's (`folderTreeHash`, `folderTreeJob`) and, when the job backed it up completely, the
  * job its `lastSuccessfulJob`; each only over an older job's (a late finalization of an older job
- * never replaces a newer one's). One conditional update per mailbox (16 at once) when both
- * conditions hold, as they do unless jobs finalize out of order; else one per attribute.
+ * never replaces a newer one's). One conditional update per mailbox, both at once, sent 100 to a
+ * transaction (`transactEach`: a mailbox refused is left out of its transaction's repeat), as
+ * they all pass unless jobs finalize out of order; a refused one then gets one update per
+ * attribute (the other may still be older).
  */
 export async function endMailboxes(t: StateTable, jobId: string, ends: readonly MailboxEnd[]): Promise<void> {
   const tree = {
@@ -94,22 +96,26 @@ export async function endMailboxes(t: StateTable, jobId: string, ends: readonly 
     set: "lastSuccessfulJob = :job, mailboxId = :id",
     condition: "(attribute_not_exists(lastSuccessfulJob) OR lastSuccessfulJob <= :job)",
   };
-  const update = async (end: MailboxEnd, parts: Array<typeof tree>) => {
+  const update = (end: MailboxEnd, parts: Array<typeof tree>) => {
     const values: Record<string, unknown> = { ":job": jobId };
     if (parts.includes(tree)) values[":hash"] = end.treeHash;
     if (parts.includes(success)) values[":id"] = end.mailboxId;
-    return t.updateReturning({
-      Key: { pk: mailboxPk(end.mailboxId), sk: META },
-      UpdateExpression: `SET ${parts.map((p) => p.set).join(", ")}`,
-      ConditionExpression: parts.map((p) => p.condition).join(" AND "),
-      ExpressionAttributeValues: values,
-    });
+    return t.update(
+      mailboxPk(end.mailboxId),
+      META,
+      `SET ${parts.map((p) => p.set).join(", ")}`,
+      values,
+      parts.map((p) => p.condition).join(" AND "),
+    );
   };
-  await inChunks(ends, 16, async (end) => {
-    const parts = [...(end.treeHash !== undefined ? [tree] : []), ...(end.complete ? [success] : [])];
-    if (parts.length === 0) return;
-    // Both at once; when a newer job holds one of them, each alone (the other may still be older).
-    if ((await update(end, parts)) !== undefined || parts.length === 1) return;
-    for (const part of parts) await update(end, [part]);
+  const partsOf = (end: MailboxEnd) => [
+    ...(end.treeHash !== undefined ? [tree] : []),
+    ...(end.complete ? [success] : []),
+  ];
+  const ending = ends.filter((end) => partsOf(end).length > 0);
+  const written = await t.transactEach(ending.map((end) => update(end, partsOf(end))));
+  const refused = ending.filter((end, i) => !written[i] && partsOf(end).length > 1);
+  await inChunks(refused, 16, async (end) => {
+    for (const part of partsOf(end)) await t.transactEach([update(end, [part])]);
   });
 }

@@ -11,7 +11,7 @@ import {
   stagedSyncSk,
 } from "./keys.js";
 import type { CommittedSyncState, StagedSyncState } from "./records.js";
-import { inChunks, type StateTable, strip, type TransactItem } from "./table.js";
+import { type StateTable, strip, type TransactItem } from "./table.js";
 
 /**
  * Stages a folder's new delta link in the job (only once every item and the catalog of the
@@ -101,7 +101,9 @@ export async function committedSyncState(
 /**
  * Makes the job's staged sync states the committed ones. Each folder's write is conditional on
  * its last job being this one or older, so a late finalization of an older job never overwrites
- * a newer job's state. Safe to repeat.
+ * a newer job's state. The writes go in transactions of up to 100 folders (of any mailboxes), a
+ * folder refused by its condition left out of its transaction's repeat: a request per 100
+ * folders instead of one per folder. Safe to repeat.
  *
  * @returns folders promoted, and folders left alone because a newer job committed them.
  */
@@ -143,35 +145,33 @@ export async function promoteSyncStatesPage(
     return state as unknown as StagedSyncState;
   });
   const now = t.nowIso();
-  // A condition failed (a newer job committed the folder): updateReturning answers undefined.
-  const results = await inChunks(staged, 16, (s) =>
-    t.updateReturning({
-      Key: {
-        pk: mailboxPk(s.mailboxId),
-        sk: s.via === "items" ? itemsSk(s.folderId) : folderSk(s.folderId),
-      },
-      UpdateExpression:
+  const written = await t.transactEach(
+    staged.map((s) =>
+      t.update(
+        mailboxPk(s.mailboxId),
+        s.via === "items" ? itemsSk(s.folderId) : folderSk(s.folderId),
         (s.via === "items"
           ? "SET mailboxId = :m, folderId = :f, deltaLink = :link, lastJob = :job, updatedAt = :now, via = :via"
           : "SET mailboxId = :m, folderId = :f, deltaLink = :link, lastJob = :job, updatedAt = :now") +
-        (s.path === undefined ? "" : ", #path = :path"),
-      ConditionExpression: "attribute_not_exists(lastJob) OR lastJob <= :job",
-      ...(s.path === undefined ? {} : { ExpressionAttributeNames: { "#path": "path" } }),
-      ExpressionAttributeValues: {
-        ":m": s.mailboxId,
-        ":f": s.folderId,
-        ":link": s.deltaLink,
-        ":job": jobId,
-        ":now": now,
-        ...(s.via === "items" ? { ":via": s.via } : {}),
-        ...(s.path === undefined ? {} : { ":path": s.path }),
-      },
-    }),
+          (s.path === undefined ? "" : ", #path = :path"),
+        {
+          ":m": s.mailboxId,
+          ":f": s.folderId,
+          ":link": s.deltaLink,
+          ":job": jobId,
+          ":now": now,
+          ...(s.via === "items" ? { ":via": s.via } : {}),
+          ...(s.path === undefined ? {} : { ":path": s.path }),
+        },
+        "attribute_not_exists(lastJob) OR lastJob <= :job",
+        s.path === undefined ? undefined : { "#path": "path" },
+      ),
+    ),
   );
-  const promoted = results.filter((r) => r !== undefined).length;
+  const promoted = written.filter(Boolean).length;
   return {
     promoted,
-    superseded: results.length - promoted,
+    superseded: written.length - promoted,
     ...(page.last !== undefined ? { last: page.last } : {}),
   };
 }

@@ -37,6 +37,9 @@ export type TransactOutcome = { ok: true } | { ok: false; failed: boolean[] };
 
 export type Item = Record<string, unknown>;
 
+/** Items one TransactWriteItems request may hold (DynamoDB's limit). */
+export const TRANSACTION_ITEMS = 100;
+
 /**
  * The table and the low-level moves every state module makes on it: consistent reads, paged
  * queries, chunked batch puts, and transactions that retry conflicts but report failed
@@ -185,6 +188,41 @@ export class StateTable {
       }
       throw error;
     }
+  }
+
+  /**
+   * Writes `items`, each on a record of its own (no two on one key) and each conditional on its
+   * record alone, with as few requests as DynamoDB allows: transactions of up to
+   * {@link TRANSACTION_ITEMS}, `width` of them at once, instead of a request per item. An item
+   * whose condition fails is left out and the rest of its transaction is sent again (every round
+   * drops one item at least, so a transaction is sent at most once more than its failed items).
+   * Each item is written or refused on its own, as by single writes; atomicity across items is
+   * not what this is for. Returns, per item, whether it was written.
+   */
+  async transactEach(items: readonly TransactItem[], width = 4): Promise<boolean[]> {
+    const written = new Array<boolean>(items.length).fill(false);
+    const chunks: number[][] = [];
+    for (let i = 0; i < items.length; i += TRANSACTION_ITEMS) {
+      chunks.push(Array.from({ length: Math.min(TRANSACTION_ITEMS, items.length - i) }, (_, k) => i + k));
+    }
+    await inChunks(chunks, width, async (chunk) => {
+      let left = chunk;
+      while (left.length > 0) {
+        const outcome = await this.transact(left.map((i) => items[i] as TransactItem));
+        if (outcome.ok) {
+          for (const i of left) written[i] = true;
+          return;
+        }
+        const kept = left.filter((_, k) => !outcome.failed[k]);
+        if (kept.length === left.length) {
+          throw new StateInvariantError(
+            `state table ${this.name}: expected a refused transaction to name the item whose condition failed, found none of ${left.length}`,
+          );
+        }
+        left = kept;
+      }
+    });
+    return written;
   }
 
   /**

@@ -8,10 +8,11 @@
  *
  * MAILSTREAM_CHAOS_KILL makes it SIGKILL itself at a chosen point, from inside, so that the
  * kill lands in the phase named: `planning:<k>` at the k-th state-table request of planning
- * (folder listings' sync-state reads, the plan's writes), `finalizing:<k>` at the k-th sync
- * state promoted (after the report and manifest are written, before the job is closed).
+ * (the mailboxes' sync-state reads, the plan's writes), `finalizing:<k>` at the request that
+ * promotes the k-th sync state (after the report and manifest are written, before the job is
+ * closed; promotion sends up to 100 in a transaction).
  */
-import { BatchWriteCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { QueryCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { createBackupApp } from "../../app/backup-app.js";
 import { silentLogger } from "../../app/logger.js";
 import { createAwsClients } from "../../aws/clients.js";
@@ -32,25 +33,31 @@ let planning = false;
 if (killSpec) {
   const [, phase, at] = killSpec;
   let seen = 0;
-  /** Whether a state-table request belongs to the phase the kill is aimed at. */
-  const inPhase = (command: unknown): boolean => {
+  /** Message delta links (FOLDER#) and item delta links (ITEMS#) are promoted alike. */
+  const promotes = (key: { sk?: unknown } | undefined) =>
+    typeof key?.sk === "string" && (key.sk.startsWith("FOLDER#") || key.sk.startsWith("ITEMS#"));
+  /** How many of the phase's steps a state-table request takes (0: not in the phase). */
+  const stepsIn = (command: unknown): number => {
     if (phase === "planning") {
-      if (!planning) return false;
-      if (command instanceof BatchWriteCommand) return true;
+      if (!planning) return 0;
+      // The plan's writes (transactions), and the mailboxes' state reads (a query of each partition).
+      if (command instanceof TransactWriteCommand) return 1;
       const pk = (command as QueryCommand).input?.ExpressionAttributeValues?.[":pk"];
-      return command instanceof QueryCommand && typeof pk === "string" && pk.startsWith("MBX#");
+      return command instanceof QueryCommand && typeof pk === "string" && pk.startsWith("MBX#") ? 1 : 0;
     }
-    const sk = (command as UpdateCommand).input?.Key?.sk;
-    // Message delta links (FOLDER#) and item delta links (ITEMS#) are promoted alike.
-    return (
-      command instanceof UpdateCommand &&
-      typeof sk === "string" &&
-      (sk.startsWith("FOLDER#") || sk.startsWith("ITEMS#"))
-    );
+    // Promotion writes up to 100 sync states in a transaction (older versions: one update each).
+    if (command instanceof UpdateCommand) return promotes(command.input.Key) ? 1 : 0;
+    if (command instanceof TransactWriteCommand) {
+      return (command.input.TransactItems ?? []).filter((item) => promotes(item.Update?.Key)).length;
+    }
+    return 0;
   };
   const send = clients.ddb.send.bind(clients.ddb) as (...args: unknown[]) => Promise<unknown>;
   (clients.ddb as unknown as { send: (...args: unknown[]) => Promise<unknown> }).send = (...args) => {
-    if (inPhase(args[0]) && ++seen >= Number(at)) process.kill(process.pid, "SIGKILL");
+    const steps = stepsIn(args[0]);
+    seen += steps;
+    // Killed at the request that carries the at-th step, before it is sent.
+    if (steps > 0 && seen >= Number(at)) process.kill(process.pid, "SIGKILL");
     return send(...args);
   };
 }

@@ -591,6 +591,99 @@ describe("sync state", () => {
     expect(await store.committedSyncState(mailboxId, "f4")).toBeUndefined();
   });
 
+  it("promotes many folders a hundred to a request, each refused alone when a newer job has it", async () => {
+    const store = await newStore();
+    const older = await runningJob(store, 1, 1);
+    const newer = await runningJob(store, 1, 1);
+    // 250 folders of 25 mailboxes (3 transactions); the newer job already committed 4 of them,
+    // 3 in the first hundred and 1 in the third.
+    const folders = Array.from({ length: 250 }, (_, i) => ({
+      mailboxId: `mbx-many-${Math.floor(i / 10)}`,
+      folderId: `f${i % 10}`,
+      i,
+    }));
+    const newerHas = new Set([5, 17, 99, 230]);
+    for (const f of folders) {
+      await store.stagePendingSyncState(older, {
+        mailboxId: f.mailboxId,
+        folderId: f.folderId,
+        deltaLink: `old-${f.i}`,
+      });
+      if (newerHas.has(f.i)) {
+        await store.stagePendingSyncState(newer, {
+          mailboxId: f.mailboxId,
+          folderId: f.folderId,
+          deltaLink: `new-${f.i}`,
+        });
+      }
+    }
+    expect(await store.promoteSyncStates(newer)).toEqual({ promoted: 4, superseded: 0 });
+
+    const transact = vi.spyOn(store.table, "transact");
+    const single = vi.spyOn(store.table, "updateReturning");
+    expect(await store.promoteSyncStates(older)).toEqual({ promoted: 246, superseded: 4 });
+    // 3 transactions, and repeats of the two that held a refused folder: one per refusal at most
+    // (DynamoDB names every failed condition of a refused transaction; DynamoDB Local may name
+    // fewer at once). The first sends carry 100, 100 and 50 folders.
+    expect(transact.mock.calls.length).toBeGreaterThanOrEqual(5);
+    expect(transact.mock.calls.length).toBeLessThanOrEqual(3 + newerHas.size);
+    expect(transact.mock.calls.slice(0, 3).map((c) => c[0].length)).toEqual([100, 100, 50]);
+    expect(single).not.toHaveBeenCalled();
+    transact.mockRestore();
+    single.mockRestore();
+
+    for (let m = 0; m < 25; m++) {
+      const committed = await store.committedSyncStates(`mbx-many-${m}`);
+      expect(committed.size).toBe(10);
+      for (const [folderId, state] of committed) {
+        const i = m * 10 + Number(folderId.slice(1));
+        expect(state).toMatchObject(
+          newerHas.has(i)
+            ? { deltaLink: `new-${i}`, lastJob: newer }
+            : { deltaLink: `old-${i}`, lastJob: older },
+        );
+      }
+    }
+  });
+
+  it("ends many mailboxes a hundred to a request, never backwards, each attribute alone when a newer job holds one", async () => {
+    const store = await newStore();
+    const older = await runningJob(store, 1, 1);
+    const newer = await runningJob(store, 1, 1);
+    const ids = Array.from({ length: 150 }, (_, i) => `mbx-ok-${i}`);
+    // A newer job already ended mailbox 120 (complete, no tree of its own).
+    await store.endMailboxes(newer, [{ mailboxId: ids[120]!, complete: true }]);
+    const transact = vi.spyOn(store.table, "transact");
+    const single = vi.spyOn(store.table, "updateReturning");
+    await store.endMailboxes(
+      older,
+      ids.map((mailboxId, i) => ({
+        mailboxId,
+        complete: true,
+        ...(i % 2 === 0 ? { treeHash: `T${i}` } : {}),
+      })),
+    );
+    // 100 and 50, the 50 again without the refused one, then its two attributes alone.
+    expect(transact).toHaveBeenCalledTimes(5);
+    expect(single).not.toHaveBeenCalled();
+    transact.mockRestore();
+    single.mockRestore();
+    expect(await store.getMailbox(ids[0]!)).toMatchObject({
+      mailboxId: ids[0],
+      lastSuccessfulJob: older,
+      folderTreeHash: "T0",
+      folderTreeJob: older,
+    });
+    expect(await store.getMailbox(ids[1]!)).toMatchObject({ lastSuccessfulJob: older });
+    // The newer job's success stays; the older job's tree (the newer wrote none) is taken.
+    expect(await store.getMailbox(ids[120]!)).toMatchObject({
+      lastSuccessfulJob: newer,
+      folderTreeHash: "T120",
+      folderTreeJob: older,
+    });
+    expect(await store.getMailbox(ids[149]!)).toMatchObject({ lastSuccessfulJob: older });
+  });
+
   it("keeps mailbox facts and never moves the last successful job backwards", async () => {
     const store = await newStore();
     const older = await runningJob(store, 0 + 1, 1);
