@@ -294,6 +294,11 @@ export async function backupUnit(
   pokeExports();
   await Promise.all(folderRuns);
   let last: LastCheckpoint | undefined;
+  // Every folder ran (their last pages are held, so the ledger does not know it yet): what the
+  // last commit records may ride with the unit's end (below), or is written there at once.
+  if (deps.deferLastCheckpoint && stop === undefined) {
+    ledger.holdWrites();
+  }
   try {
     // Whatever the unit stops for, the pages it stored count: write their parts, then record them.
     await commits.commit();

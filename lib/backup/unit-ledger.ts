@@ -42,6 +42,8 @@ export class UnitLedger {
   private flushing = false;
   /** Set by {@link takeUnwritten}: nothing more is written here. */
   private closing = false;
+  /** Set by {@link holdWrites}: no write starts until {@link flush} or {@link takeUnwritten}. */
+  private holding = false;
   private endWait: (() => void) | undefined;
   /** The first failed write: the unit must stop (e.g. the stream lost its claim). */
   failure: unknown;
@@ -156,9 +158,22 @@ export class UnitLedger {
     return last;
   }
 
+  /**
+   * Starts no write until {@link flush} or {@link takeUnwritten} (a write in progress goes on):
+   * for the unit's end, whose last pages are recorded at once when their parts are written, so
+   * that what they record rides with the unit's end instead of a write of its own just before it.
+   */
+  holdWrites(): void {
+    this.holding = true;
+  }
+
   /** Resolves when everything recorded so far is written; throws the first failed write. */
   async flush(): Promise<void> {
     this.flushing = true;
+    this.holding = false;
+    if (this.dirty && !this.writing && this.failure === undefined && !this.closing) {
+      this.writing = this.writeLoop();
+    }
     await this.settle();
     // Counts of unchanged folders waited for a write: this is the last one.
     if (this.lazyCounts && this.failure === undefined) {
@@ -177,14 +192,20 @@ export class UnitLedger {
   private record(delta: UnitProgress): void {
     addProgress(this.pending, delta);
     this.dirty = true;
-    if (!this.writing && this.failure === undefined && !this.closing) this.writing = this.writeLoop();
+    if (!this.writing && this.failure === undefined && !this.closing && !this.holding) {
+      this.writing = this.writeLoop();
+    }
   }
 
   private async writeLoop(): Promise<void> {
     try {
       // Closing: what is recorded after the write in flight goes to the caller, not here (and
       // never after a wait for the interval: takeUnwritten would wait for it, up to the interval).
-      while (this.dirty && this.failure === undefined && !this.closing) {
+      while (this.dirty && this.failure === undefined && !this.closing && !this.holding) {
+        // A commit records its pages one after another in one go: let it finish, so that one
+        // write carries them all instead of the first alone and the rest an interval later.
+        await Promise.resolve();
+        if (this.closing || this.holding) break;
         const wait = this.lastWriteAt + this.intervalMs - Date.now();
         if (wait > 0 && !this.flushing) {
           await new Promise<void>((resolve) => {
@@ -195,7 +216,7 @@ export class UnitLedger {
             };
           });
           this.endWait = undefined;
-          if (this.closing) break;
+          if (this.closing || this.holding) break;
         }
         this.lastWriteAt = Date.now();
         this.dirty = false;

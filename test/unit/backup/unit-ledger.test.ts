@@ -47,4 +47,51 @@ describe("UnitLedger", () => {
       checkpoint: { folderIndex: 1 },
     });
   });
+
+  it("writes the pages a commit records in one go with one write, even when the interval has passed", async () => {
+    const { state, writes } = heldWrites();
+    const ledger = new UnitLedger(unit, { folderIndex: 0, page: 0 }, state, 0);
+    ledger.pageStored("a", "link-a1", 1, one());
+    ledger.folderFinished("a", "delta-a", one(), true);
+    ledger.pageStored("b", "link-b1", 1, one());
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(writes).toHaveLength(1);
+    expect(writes[0]!.checkpoint).toMatchObject({
+      folderIndex: 1,
+      page: 3,
+      openFolders: [{ folderId: "b" }],
+    });
+    writes[0]!.end();
+    await ledger.flush();
+    expect(writes).toHaveLength(1);
+  });
+
+  it("starts no write while held, and hands everything recorded meanwhile to the unit's end", async () => {
+    const { state, writes } = heldWrites();
+    const ledger = new UnitLedger(unit, { folderIndex: 0, page: 0 }, state, 0);
+    ledger.holdWrites();
+    ledger.folderFinished("a", "delta-a", one(), true);
+    ledger.folderFinished("b", "delta-b", one(), true);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(writes).toHaveLength(0);
+    const last = await ledger.takeUnwritten();
+    expect(writes).toHaveLength(0);
+    expect(last).toMatchObject({ checkpoint: { folderIndex: 2, page: 2 }, delta: { items: 2 } });
+    expect(last?.staged.map((l) => l.folderId)).toEqual(["a", "b"]);
+  });
+
+  it("writes what was recorded while held once flushed", async () => {
+    const { state, writes } = heldWrites();
+    const ledger = new UnitLedger(unit, { folderIndex: 0, page: 0 }, state, 60_000);
+    ledger.holdWrites();
+    ledger.folderFinished("a", "delta-a", one(), true);
+    expect(writes).toHaveLength(0);
+    const flushing = ledger.flush();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(writes).toHaveLength(1);
+    expect(writes[0]!.checkpoint).toMatchObject({ folderIndex: 1, page: 1 });
+    writes[0]!.end();
+    await flushing;
+  });
 });
