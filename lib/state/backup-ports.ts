@@ -24,8 +24,9 @@ function readsItems(read: string | undefined): boolean {
 }
 
 import { jobIdForTick } from "./job-id.js";
-import type { Counters, JobStatus, UnitRecord } from "./records.js";
+import { COUNTER_NAMES, type Counters, type JobStatus, type UnitRecord } from "./records.js";
 import type { StateStore } from "./state-store.js";
+import { type KnownUnit, knownFrom } from "./units.js";
 
 export interface BackupStatePorts {
   coordinator: CoordinatorStatePort;
@@ -131,6 +132,18 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
     abandonDiscovery: (jobId, reason) => store.abandonDiscovery(jobId, reason),
   };
 
+  // What each held unit's task knows of its record (cost; counters as claimed plus the
+  // checkpoints it wrote), so that the unit's end need not read it first (units.ts `known`).
+  const knownUnits = new Map<string, KnownUnit>();
+  const unitKey = (task: StreamTask, index: number) =>
+    `${task.jobId}\u0000${task.streamId}\u0000${task.seq}\u0000${task.lease ?? ""}\u0000${index}`;
+  const claimedBy = (task: StreamTask, unit: UnitRecord): ClaimedUnit => {
+    // A controller's tasks end their units or pause them; a few paused ones are forgotten here.
+    if (knownUnits.size >= 256) knownUnits.clear();
+    knownUnits.set(unitKey(task, unit.index), knownFrom(unit));
+    return claimed(unit);
+  };
+
   const unitState = (task: StreamTask, index: number): UnitStatePort => {
     // One query reads every committed sync state of a kind of the mailbox; a unit asks for each folder.
     const committed = new Map<string, Promise<Map<string, { deltaLink: string; updatedAt?: string }>>>();
@@ -149,8 +162,17 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
         return (await committedOf(mailboxId, folderId, via))?.deltaLink;
       },
       committedSyncState: committedOf,
-      checkpoint: (checkpoint, delta, staged = []) =>
-        store.checkpoint(task, index, checkpoint, counters(delta), staged),
+      async checkpoint(checkpoint, delta, staged = []) {
+        const key = unitKey(task, index);
+        try {
+          await store.checkpoint(task, index, checkpoint, counters(delta), staged);
+        } catch (error) {
+          knownUnits.delete(key); // whether it counted is not known: the end reads the record
+          throw error;
+        }
+        const known = knownUnits.get(key);
+        if (known) for (const name of COUNTER_NAMES) known.counters[name] += delta[name] ?? 0;
+      },
     };
   };
 
@@ -158,16 +180,20 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
     beginTask: (task) => store.beginTask(task),
     async beginTaskWithUnit(task) {
       const unit = await store.beginTaskWithUnit(task);
-      return unit && claimed(unit);
+      return unit && claimedBy(task, unit);
     },
-    heldUnits: async (task) => (await store.heldUnits(task)).map(claimed),
+    heldUnits: async (task) => (await store.heldUnits(task)).map((unit) => claimedBy(task, unit)),
     async claimUnit(task) {
       const unit = await store.claimUnit(task);
-      return unit === null || unit === "later" ? unit : claimed(unit);
+      return unit === null || unit === "later" ? unit : claimedBy(task, unit);
     },
     unitState,
-    completeUnit: (task, index, result) =>
-      store.completeUnit(task, index, {
+    async completeUnit(task, index, result) {
+      const key = unitKey(task, index);
+      const known = knownUnits.get(key);
+      knownUnits.delete(key);
+      await store.completeUnit(task, index, {
+        ...(known ? { known } : {}),
         status: result.status,
         errors: result.errors,
         incompleteFolders: result.incompleteFolders,
@@ -181,7 +207,8 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
               },
             }
           : {}),
-      }),
+      });
+    },
     heartbeat: (task) => store.heartbeat(task),
     handOn: (task) => store.handOn(task),
     finishStream: (task) => store.finishStream(task),

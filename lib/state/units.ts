@@ -3,7 +3,15 @@ import type { StreamTask } from "../queue/stream-task.js";
 import { ClaimLostError, StateInvariantError, StateRecordMissingError } from "./errors.js";
 import { jobPk, META, streamSk, unitSk } from "./keys.js";
 import { describeUnit, isHeldBy, requireUnit } from "./reads.js";
-import type { Counters, RecordedError, StagedSyncState, UnitCheckpoint, UnitEndStatus } from "./records.js";
+import {
+  COUNTER_NAMES,
+  type Counters,
+  type RecordedError,
+  type StagedSyncState,
+  type UnitCheckpoint,
+  type UnitEndStatus,
+  type UnitRecord,
+} from "./records.js";
 import { stagedSyncStatePut } from "./sync-states.js";
 import { counterAdds, type StateTable, type TransactItem } from "./table.js";
 import { currentTaskCondition, staleError } from "./task-guard.js";
@@ -98,6 +106,49 @@ export interface UnitEnd {
    * (its counters, and the sync states of the folders it finishes, at most {@link MAX_STAGED_AT_END}).
    */
   last?: { checkpoint: UnitCheckpoint; counters: Partial<Counters>; staged: StagedSyncState[] };
+  /**
+   * What the ending task knows of the unit's record: its cost and its counters as stored (as
+   * claimed, plus the checkpoints the task wrote since). The end then reads nothing first; its
+   * transaction holds the counters to these values (a record that differs, whatever the cause,
+   * refuses it, and the end is made again from a read of the record). Absent: read first.
+   */
+  known?: KnownUnit;
+}
+
+/** A held unit's cost and stored counters, as its task knows them ({@link UnitEnd.known}). */
+export interface KnownUnit {
+  cost: number;
+  counters: Counters;
+}
+
+/** A unit record's cost and counters. */
+export function knownFrom(unit: UnitRecord): KnownUnit {
+  const counters = {} as Counters;
+  for (const name of COUNTER_NAMES) counters[name] = unit[name] ?? 0;
+  return { cost: unit.cost, counters };
+}
+
+/**
+ * A condition that the unit's stored counters are `counters` (a counter never written counts as 0),
+ * its values and names (`#c_<name>`, as {@link counterAdds} names them).
+ */
+function countersAre(counters: Counters): {
+  condition: string;
+  values: Record<string, number>;
+  names: Record<string, string>;
+} {
+  const clauses: string[] = [];
+  const values: Record<string, number> = {};
+  const names: Record<string, string> = {};
+  for (const name of COUNTER_NAMES) {
+    const v = counters[name] ?? 0;
+    names[`#c_${name}`] = name;
+    values[`:k_${name}`] = v;
+    clauses.push(
+      v === 0 ? `(attribute_not_exists(#c_${name}) OR #c_${name} = :k_${name})` : `#c_${name} = :k_${name}`,
+    );
+  }
+  return { condition: clauses.join(" AND "), values, names };
 }
 
 /** Staged sync states a unit's end may carry (a transaction holds at most 100 items). */
@@ -137,9 +188,12 @@ export async function completeUnit(
   }
   // The unit's counters go to the job once, with the end of the unit (the HELD condition makes
   // a repeated completion add nothing): checkpoints add them only to the unit and the stream.
-  const stored = await requireUnit(t, task.jobId, index);
+  // What the task knows of them saves a read; the transaction checks them.
+  const known = end.known;
+  const stored: KnownUnit = known ?? knownFrom(await requireUnit(t, task.jobId, index));
+  const check = known ? countersAre(known.counters) : undefined;
   const lastAdds = counterAdds(last?.counters ?? {});
-  const totals = counterAdds(sumCounters(stored, last?.counters ?? {}));
+  const totals = counterAdds(sumCounters(stored.counters, last?.counters ?? {}));
   const lastSet = last ? ", #checkpoint = :cp, checkpointPage = :page, checkpointAt = :ended" : "";
   const lastAdd = lastAdds.clauses.length > 0 ? ` ADD ${lastAdds.clauses.join(", ")}` : "";
   const ended = end.endedAt ?? t.nowIso();
@@ -159,9 +213,16 @@ export async function completeUnit(
         ":seq": task.seq,
         ...(last ? { ":cp": last.checkpoint, ":page": last.checkpoint.page } : {}),
         ...lastAdds.values,
+        ...check?.values,
       },
-      HELD,
-      { ...STATUS, "#errors": "errors", ...(last ? { "#checkpoint": "checkpoint" } : {}), ...lastAdds.names },
+      check ? `${HELD} AND ${check.condition}` : HELD,
+      {
+        ...STATUS,
+        "#errors": "errors",
+        ...(last ? { "#checkpoint": "checkpoint" } : {}),
+        ...lastAdds.names,
+        ...check?.names,
+      },
     ),
     t.update(
       pk,
@@ -186,6 +247,11 @@ export async function completeUnit(
   if (outcome.ok) return;
   const unit = await requireUnit(t, task.jobId, index);
   if (unit.status === end.status && unit.claimedBy === task.streamId) return;
+  if (known && outcome.failed[0] && isHeldBy(unit, task)) {
+    // Still held: the stored counters were not what the task knew. End it from the record.
+    const { known: _known, ...fromRecord } = end;
+    return await completeUnit(t, task, index, fromRecord);
+  }
   if (!outcome.failed[0] && outcome.failed[2]) throw await staleError(t, task);
   throw new ClaimLostError(
     task.jobId,

@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { finalizeJob } from "../../../lib/backup/finalize.js";
 import type { JobPlan, JobTrigger, PieceDiscovery } from "../../../lib/backup/ports.js";
 import type { JobReport } from "../../../lib/backup/report.js";
@@ -161,6 +161,7 @@ describe("backup state ports on DynamoDB", () => {
     expect((await store.getJob(jobId))?.discoveryOpen).toBeUndefined();
 
     const bases: string[] = [];
+    const ends = vi.spyOn(store, "completeUnit");
     let budget = 5; // stream 0 reaches its deadline after a few pages and continues itself
     const slow = runnerDeps(ports, 3, () => (budget-- > 0 ? 1e9 : 0), bases);
     const fast = runnerDeps(ports, 3, () => 1e9, bases);
@@ -176,6 +177,11 @@ describe("backup state ports on DynamoDB", () => {
     const last = await runStreamTask(slow.sent[0]!, fast.deps);
     expect(last).toMatchObject({ status: "finished", finalizedJob: true });
     expect(fast.finalized).toEqual([jobId]);
+    // Every unit's end knew its counters (claimed, resumed by the continuation, checkpointed):
+    // none read its unit first, and the job's totals below are exact.
+    expect(ends).toHaveBeenCalledTimes(4);
+    expect(ends.mock.calls.every(([, , end]) => end.known !== undefined)).toBe(true);
+    ends.mockRestore();
 
     let report: JobReport | undefined;
     const archive = {

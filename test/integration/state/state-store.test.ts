@@ -377,6 +377,50 @@ describe("claims", () => {
     expect((await store.committedSyncStates("mbx-0")).get("f-0-b")?.deltaLink).toBe("https://g/delta-b");
   });
 
+  it("ends a unit without reading it when the task knows its counters, and from a read when they differ", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 2, 1);
+    const t = task(jobId, 0);
+    await store.beginTask(t);
+    const first = (await claimNow(store, t))!;
+    await store.checkpoint(t, first.index, { folderIndex: 1, page: 1 }, { items: 2, bytes: 20, requests: 4 });
+    const get = vi.spyOn(store.table, "get");
+    const counters = { items: 2, bytes: 20, removed: 0, deduplicated: 0, requests: 4, throttled: 0 };
+    await store.completeUnit(t, first.index, {
+      status: "done",
+      known: { cost: first.cost, counters },
+      last: { checkpoint: { folderIndex: 2, page: 2 }, counters: { items: 1, bytes: 10 }, staged: [] },
+    });
+    expect(get).not.toHaveBeenCalled();
+    get.mockRestore();
+    expect(await store.getJob(jobId)).toMatchObject({
+      items: 3,
+      bytes: 30,
+      requests: 4,
+      unitsDone: 1,
+      costDone: first.cost,
+    });
+
+    // The task's idea of the next unit is wrong (a checkpoint it does not know of counted 5
+    // items): the end is refused and made again from the record, so the job counts them all.
+    const second = (await claimNow(store, t))!;
+    await store.checkpoint(t, second.index, { folderIndex: 1, page: 1 }, { items: 5 });
+    await store.completeUnit(t, second.index, {
+      status: "done",
+      known: { cost: second.cost, counters: { ...counters, items: 0, bytes: 0, requests: 0 } },
+    });
+    expect(await store.getUnit(jobId, second.index)).toMatchObject({ status: "done", items: 5 });
+    expect(await store.getJob(jobId)).toMatchObject({
+      items: 8,
+      bytes: 30,
+      unitsDone: 2,
+      costDone: first.cost + second.cost,
+    });
+    // A repeat with what it knew changes nothing.
+    await store.completeUnit(t, second.index, { status: "done", known: { cost: second.cost, counters } });
+    expect(await store.getJob(jobId)).toMatchObject({ items: 8, unitsDone: 2 });
+  });
+
   it("lets a later delivery of the same task take the stream over; the earlier one can write nothing more", async () => {
     const store = await newStore();
     const jobId = await runningJob(store, 2, 1);
