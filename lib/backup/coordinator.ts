@@ -362,12 +362,18 @@ async function listPiece(
     !redo && deps.state.committedFolderTree && !(await (deps.state.olderJobOpen?.(jobId) ?? true));
   const listed = mailboxes.map((mailbox) =>
     queue.add(async () => {
-      const syncedFolderIds = deps.state.syncedFolderIds(mailbox.userId);
-      const syncedItemFolderIds =
-        deps.state.syncedItemFolderIds?.(mailbox.userId) ?? Promise.resolve(undefined);
-      const committedTree = treesKnown
-        ? deps.state.committedFolderTree!(mailbox.userId)
-        : Promise.resolve(undefined);
+      const together = deps.state.committedMailbox?.(mailbox.userId);
+      const syncedFolderIds = together
+        ? together.then((m) => m.syncedFolderIds)
+        : deps.state.syncedFolderIds(mailbox.userId);
+      const syncedItemFolderIds = together
+        ? together.then((m) => m.syncedItemFolderIds)
+        : (deps.state.syncedItemFolderIds?.(mailbox.userId) ?? Promise.resolve(undefined));
+      const committedTree = !treesKnown
+        ? Promise.resolve(undefined)
+        : together
+          ? together.then((m) => m.folderTree)
+          : deps.state.committedFolderTree!(mailbox.userId);
       let listing: FolderListing;
       try {
         listing = await deps.directory.listFolders(mailbox.userId);

@@ -467,6 +467,16 @@ export interface CoordinatorStatePort {
    * and the job that wrote it. Undefined: none known (every tree is written).
    */
   committedFolderTree?(mailboxId: string): Promise<{ treeHash: string; jobId: string } | undefined>;
+  /**
+   * {@link syncedFolderIds}, {@link syncedItemFolderIds} and {@link committedFolderTree} of a
+   * mailbox at once (one state request where the three took three). Used instead of them when
+   * present.
+   */
+  committedMailbox?(mailboxId: string): Promise<{
+    syncedFolderIds: Set<string>;
+    syncedItemFolderIds: Set<string>;
+    folderTree?: { treeHash: string; jobId: string };
+  }>;
   /** True while a job older than `jobId` is not closed (it could still write or finalize a tree). */
   olderJobOpen?(jobId: string): Promise<boolean>;
   /** The number of the job's next discovery piece (0 for a job without a discovery record). */

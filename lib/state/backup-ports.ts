@@ -65,6 +65,14 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
       return new Set((await store.committedSyncStates(mailboxId, "items")).keys());
     },
     committedFolderTree: (mailboxId) => store.committedFolderTree(mailboxId),
+    async committedMailbox(mailboxId) {
+      const state = await store.committedMailboxState(mailboxId);
+      return {
+        syncedFolderIds: new Set(state.messages.keys()),
+        syncedItemFolderIds: new Set(state.items.keys()),
+        ...(state.tree ? { folderTree: state.tree } : {}),
+      };
+    },
     olderJobOpen: (jobId) => store.olderJobOpen(jobId),
     nextPiece: async (jobId) => (await store.getDiscovery(jobId))?.piece ?? 0,
     async beginPiece(jobId, piece, lease) {
@@ -145,16 +153,15 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
   };
 
   const unitState = (task: StreamTask, index: number): UnitStatePort => {
-    // One query reads every committed sync state of a kind of the mailbox; a unit asks for each folder.
-    const committed = new Map<string, Promise<Map<string, { deltaLink: string; updatedAt?: string }>>>();
+    // One query reads every committed sync state of the mailbox, of both kinds; a unit asks for each folder.
+    const committed = new Map<string, ReturnType<StateStore["committedMailboxState"]>>();
     const committedOf = async (mailboxId: string, folderId: string, via?: "items") => {
-      const key = `${via ?? "messages"}\u0000${mailboxId}`;
-      let states = committed.get(key);
+      let states = committed.get(mailboxId);
       if (!states) {
-        states = store.committedSyncStates(mailboxId, via);
-        committed.set(key, states);
+        states = store.committedMailboxState(mailboxId);
+        committed.set(mailboxId, states);
       }
-      const state = (await states).get(folderId);
+      const state = (await states)[via === "items" ? "items" : "messages"].get(folderId);
       return state ? { deltaLink: state.deltaLink, updatedAt: state.updatedAt } : undefined;
     };
     return {

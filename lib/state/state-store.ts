@@ -300,6 +300,11 @@ export class StateStore {
 
   // --- folder trees (which `folders.jsonl` the archive holds per mailbox) ---
 
+  /** A mailbox's committed sync states of both kinds and its folder tree, in one query. */
+  committedMailboxState(mailboxId: string): Promise<syncStates.CommittedMailboxState> {
+    return syncStates.committedMailboxState(this.table, mailboxId);
+  }
+
   committedFolderTree(mailboxId: string): Promise<CommittedFolderTree | undefined> {
     return folderTrees.committedFolderTree(this.table, mailboxId);
   }

@@ -1,4 +1,4 @@
-import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { readJobProgress } from "../../../lib/app/progress.js";
 import type { StreamTask } from "../../../lib/queue/stream-task.js";
@@ -726,6 +726,99 @@ describe("sync state", () => {
       folderTreeJob: older,
     });
     expect(await store.getMailbox(ids[149]!)).toMatchObject({ lastSuccessfulJob: older });
+  });
+
+  it("reads a mailbox's sync states of both kinds and its folder tree in one query, from records older versions wrote", async () => {
+    const store = await newStore();
+    const table = store.table.name;
+    const put = (item: Record<string, unknown>) =>
+      aws.clients.ddb.send(new PutCommand({ TableName: table, Item: item }));
+    // As versions before this one left them: promoted folders (message and item links), the
+    // mailbox's META with its folder tree and last success, and another mailbox beside it.
+    const pk = "MBX#mbx-old";
+    await put({
+      pk,
+      sk: "META",
+      mailboxId: "mbx-old",
+      address: "o@contoso.test",
+      displayName: "O",
+      type: "user",
+      updatedAt: "2026-11-01T00:00:00.000Z",
+      lastSuccessfulJob: "2026-11-01T04-00-00Z-aaaa",
+      folderTreeHash: "tree-1",
+      folderTreeJob: "2026-11-01T04-00-00Z-aaaa",
+    });
+    await put({
+      pk,
+      sk: "FOLDER#inbox",
+      mailboxId: "mbx-old",
+      folderId: "inbox",
+      deltaLink: "d-inbox",
+      lastJob: "2026-11-01T04-00-00Z-aaaa",
+      updatedAt: "2026-11-01T05:00:00.000Z",
+      path: "Inbox",
+    });
+    await put({
+      pk,
+      sk: "FOLDER#sent",
+      mailboxId: "mbx-old",
+      folderId: "sent",
+      deltaLink: "d-sent",
+      lastJob: "2026-11-01T04-00-00Z-aaaa",
+      updatedAt: "2026-11-01T05:00:00.000Z",
+    });
+    await put({
+      pk,
+      sk: "ITEMS#cal",
+      mailboxId: "mbx-old",
+      folderId: "cal",
+      deltaLink: "i-cal",
+      lastJob: "2026-11-01T04-00-00Z-aaaa",
+      updatedAt: "2026-11-01T05:00:00.000Z",
+      via: "items",
+    });
+    await put({
+      pk: "MBX#mbx-other",
+      sk: "FOLDER#inbox",
+      mailboxId: "mbx-other",
+      folderId: "inbox",
+      deltaLink: "x",
+      lastJob: "j",
+      updatedAt: "t",
+    });
+
+    const query = vi.spyOn(store.table, "query");
+    const get = vi.spyOn(store.table, "get");
+    const state = await store.committedMailboxState("mbx-old");
+    expect(query).toHaveBeenCalledTimes(1);
+    expect(get).not.toHaveBeenCalled();
+    query.mockRestore();
+    get.mockRestore();
+    expect([...state.messages.keys()].sort()).toEqual(["inbox", "sent"]);
+    expect(state.messages.get("inbox")).toMatchObject({
+      deltaLink: "d-inbox",
+      path: "Inbox",
+      updatedAt: "2026-11-01T05:00:00.000Z",
+    });
+    expect([...state.items.keys()]).toEqual(["cal"]);
+    expect(state.items.get("cal")).toMatchObject({ deltaLink: "i-cal", via: "items" });
+    expect(state.tree).toEqual({ treeHash: "tree-1", jobId: "2026-11-01T04-00-00Z-aaaa" });
+    // The same as the three reads it replaces.
+    expect(state.messages).toEqual(await store.committedSyncStates("mbx-old"));
+    expect(state.items).toEqual(await store.committedSyncStates("mbx-old", "items"));
+    expect(state.tree).toEqual(await store.committedFolderTree("mbx-old"));
+    // A mailbox never backed up, and one whose META has no tree (older versions wrote none).
+    expect(await store.committedMailboxState("mbx-new")).toEqual({ messages: new Map(), items: new Map() });
+    await put({
+      pk: "MBX#mbx-plain",
+      sk: "META",
+      mailboxId: "mbx-plain",
+      address: "p@contoso.test",
+      displayName: "P",
+      type: "user",
+      updatedAt: "t",
+    });
+    expect((await store.committedMailboxState("mbx-plain")).tree).toBeUndefined();
   });
 
   it("keeps mailbox facts and never moves the last successful job backwards", async () => {

@@ -427,6 +427,44 @@ describe("unchanged folder trees", () => {
     ]);
   });
 
+  it("reads each mailbox's sync states and tree at once when the state port offers it", async () => {
+    const { deps, asked, hashes } = withTrees(false);
+    const discoveries: Array<Parameters<typeof deps.state.writePiece>[5]> = [];
+    const writePiece = deps.state.writePiece.bind(deps.state);
+    deps.state.writePiece = async (...args) => {
+      discoveries.push(args[5]);
+      return writePiece(...args);
+    };
+    const apart = async (): Promise<never> => {
+      throw new Error("expected the mailbox's state read at once, found a read of one part");
+    };
+    deps.state.syncedFolderIds = apart;
+    deps.state.syncedItemFolderIds = apart;
+    deps.state.committedFolderTree = apart;
+    const read: string[] = [];
+    deps.state.committedMailbox = async (userId) => {
+      read.push(userId);
+      return {
+        syncedFolderIds: new Set([`m-${userId}`]),
+        syncedItemFolderIds: new Set([`i-${userId}`]),
+        ...(userId === "u2" ? {} : { folderTree: { treeHash: `T:${userId}`, jobId: "J0" } }),
+      };
+    };
+    expect(await startJob(trigger, deps)).toMatchObject({ status: "started", units: 3 });
+    expect(read.sort()).toEqual(["u0", "u1", "u2"]);
+    expect(asked.sort((a, b) => a.userId.localeCompare(b.userId))).toEqual([
+      { userId: "u0", unless: "T:u0" },
+      { userId: "u1", unless: "T:u1" },
+      { userId: "u2" },
+    ]);
+    expect([...(hashes[0] ?? new Map())].sort()).toEqual([
+      ["u1", "T:u1-renamed"],
+      ["u2", "T:u2"],
+    ]);
+    expect([...(discoveries[0]?.syncedFolderIds.get("u1") ?? [])]).toEqual(["m-u1"]);
+    expect([...(discoveries[0]?.syncedItemFolderIds?.get("u2") ?? [])]).toEqual(["i-u2"]);
+  });
+
   it.each([
     ["an older job is open (it could still write or finalize another)", true, false],
     ["the piece is done again (its first delivery may have written a tree of a moment before)", false, true],
