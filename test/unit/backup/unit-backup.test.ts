@@ -237,88 +237,54 @@ describe("backupUnit", () => {
     });
   });
 
-  it("hands its last checkpoint to the caller with deferLastCheckpoint, and writes it itself when too many links ride along", async () => {
-    const { source, archive, state } = setup();
-    const out = await backupUnit(
-      unit,
-      { folderIndex: 0, page: 0 },
-      {
-        source,
-        archive,
-        state,
-        shouldYield: () => false,
-        checkpointIntervalMs: 60_000,
-        deferLastCheckpoint: { maxStaged: 5 },
-      },
-    );
-    expect(out.status).toBe("done");
-    if (out.status !== "done") return;
-    // Everything fell within one interval: nothing written, all of it in `last`.
-    expect(state.checkpoints).toHaveLength(0);
-    expect(out.last?.checkpoint).toMatchObject({ folderIndex: 2, page: 5 });
-    expect(out.last?.delta.items).toBe(6);
-    expect(out.last?.staged.map((l) => l.deltaLink).sort()).toEqual(["A#done", "B#done"]);
+  // Every page is held for its part until the unit ends (the default hold), so the end's commit
+  // records all five at once: within the interval, or past it (0), nothing is written before the end.
+  it.each([
+    ["within one interval", 60_000],
+    ["past the interval", 0],
+  ])(
+    "hands its last checkpoint to the caller with deferLastCheckpoint (%s), and writes it itself when too many links ride along",
+    async (_when, checkpointIntervalMs) => {
+      const { source, archive, state } = setup();
+      const out = await backupUnit(
+        unit,
+        { folderIndex: 0, page: 0 },
+        {
+          source,
+          archive,
+          state,
+          shouldYield: () => false,
+          checkpointIntervalMs,
+          deferLastCheckpoint: { maxStaged: 5 },
+        },
+      );
+      expect(out.status).toBe("done");
+      if (out.status !== "done") return;
+      expect(state.checkpoints).toHaveLength(0);
+      expect(out.last?.checkpoint).toMatchObject({ folderIndex: 2, page: 5 });
+      expect(out.last?.delta.items).toBe(6);
+      expect(out.last?.staged.map((l) => l.deltaLink).sort()).toEqual(["A#done", "B#done"]);
 
-    const again = setup();
-    const written = await backupUnit(
-      unit,
-      { folderIndex: 0, page: 0 },
-      {
-        ...again,
-        shouldYield: () => false,
-        checkpointIntervalMs: 60_000,
-        deferLastCheckpoint: { maxStaged: 1 },
-      },
-    );
-    expect(written.status).toBe("done");
-    expect("last" in written).toBe(false);
-    expect(again.state.checkpoints).toHaveLength(1);
-    expect(again.state.totals.items).toBe(6);
-    expect(again.state.staged.size).toBe(2);
-  });
-
-  it("lets the pages its end commits ride with the end (deferLastCheckpoint), though the interval has passed", async () => {
-    const { source, archive, state } = setup();
-    // Every page is held for its part until the unit ends (the default hold): the end's commit
-    // records all five at once, past the interval.
-    const out = await backupUnit(
-      unit,
-      { folderIndex: 0, page: 0 },
-      {
-        source,
-        archive,
-        state,
-        shouldYield: () => false,
-        checkpointIntervalMs: 0,
-        deferLastCheckpoint: { maxStaged: 5 },
-      },
-    );
-    expect(out.status).toBe("done");
-    if (out.status !== "done") return;
-    expect(state.checkpoints).toHaveLength(0);
-    expect(out.last?.checkpoint).toMatchObject({ folderIndex: 2, page: 5 });
-    expect(out.last?.delta.items).toBe(6);
-    expect(out.last?.staged.map((l) => l.deltaLink).sort()).toEqual(["A#done", "B#done"]);
-
-    // Too many links to ride along: the held write goes out before the unit returns.
-    const again = setup();
-    const written = await backupUnit(
-      unit,
-      { folderIndex: 0, page: 0 },
-      {
-        ...again,
-        shouldYield: () => false,
-        checkpointIntervalMs: 0,
-        deferLastCheckpoint: { maxStaged: 1 },
-      },
-    );
-    expect(written.status).toBe("done");
-    expect("last" in written).toBe(false);
-    expect(again.state.checkpoints).toHaveLength(1);
-    expect(again.state.checkpoints[0]).toMatchObject({ folderIndex: 2, page: 5 });
-    expect(again.state.totals.items).toBe(6);
-    expect(again.state.staged.size).toBe(2);
-  });
+      // Too many links to ride along: one write, before the unit returns.
+      const again = setup();
+      const written = await backupUnit(
+        unit,
+        { folderIndex: 0, page: 0 },
+        {
+          ...again,
+          shouldYield: () => false,
+          checkpointIntervalMs,
+          deferLastCheckpoint: { maxStaged: 1 },
+        },
+      );
+      expect(written.status).toBe("done");
+      expect("last" in written).toBe(false);
+      expect(again.state.checkpoints).toHaveLength(1);
+      expect(again.state.checkpoints[0]).toMatchObject({ folderIndex: 2, page: 5 });
+      expect(again.state.totals.items).toBe(6);
+      expect(again.state.staged.size).toBe(2);
+    },
+  );
 
   it("writes at most one checkpoint per interval and its last one as soon as it ends, with every count and link", async () => {
     const { source, archive, state } = setup();
