@@ -211,7 +211,7 @@ export function planJob(input: PlanInput): Plan {
   // that end it within a target, the smallest target at which every unit fits on the streams at
   // once; a few targets above it and two orders are simulated, and the fastest plan wins (whole
   // units when none is faster).
-  if (chosen.units.length > 0 && chosen.units.length <= MAX_UNITS_FOR_SHARES) {
+  if (limits.slotShares && chosen.units.length > 0 && chosen.units.length <= MAX_UNITS_FOR_SHARES) {
     let best = simulateSchedule(chosen.units, limits.maxStreams, limits).makespanSeconds;
     const fitting = best > (target + limits.unitOverheadSeconds) * (1 + SHARES_WORTH_TRYING);
     const shareTarget = fitting

@@ -431,6 +431,13 @@ describe("planJob: planned slot shares", () => {
     }
   });
 
+  it("plans whole units only when slot shares are off", () => {
+    const plan = planJob({ mailboxes: tenant, limits: { ...limits, slotShares: false } });
+    expect(plan.units.length).toBe(24);
+    expect(plan.units.every((u) => u.concurrency === 4 && u.kind === "mailbox")).toBe(true);
+    expect(() => resolvePlanLimits({ slotShares: "yes" as unknown as boolean })).toThrow(/plan\.slotShares/);
+  });
+
   it("keeps whole units where they already reach the bound", () => {
     const equal = Array.from({ length: 16 }, (_, i) =>
       mailbox(`e${i}`, new Array(20).fill(6), { read: "p" }),
