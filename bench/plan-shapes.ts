@@ -7,14 +7,8 @@
  *     npx tsx bench/plan-shapes.ts [--shapes=skewed,uniform] [--streams=16,64] [--mail-content=fidelity]
  */
 import { generateTenant } from "../lib/dev/sim/index.js";
-import {
-  createPlanner,
-  folderRead,
-  type ListedMailbox,
-  lowerBound,
-  type MailContent,
-} from "../lib/plan/index.js";
-import { realContent } from "./figures.js";
+import { createPlanner, lowerBound, type MailContent } from "../lib/plan/index.js";
+import { listedFromTruth, realContent } from "./figures.js";
 import { planLimitsFor, SERVICE, SHAPES, STREAM_COUNTS } from "./settings.js";
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -33,24 +27,7 @@ for (const shape of shapes) {
     const content = realContent(truth, { ...SERVICE, only, mailContent });
     const limits = planLimitsFor(streams);
     const lb = lowerBound(content.works, streams, limits);
-    const listed: ListedMailbox[] = mailboxes.map((m) => {
-      const messages = new Map(m.folders.map((f) => [f.id, f.messages.length]));
-      return {
-        mailbox: { userId: m.userId, address: m.address },
-        folders: m.mailboxFolders.map((f) => {
-          const read = folderRead({ mailbox: f.mailbox, folderClass: f.type }, mailContent);
-          return {
-            id: f.id,
-            path: f.path,
-            totalItemCount: read === "m" || read === "b" ? (messages.get(f.id) ?? 0) : f.items.length,
-            isSearchFolder: false,
-            mailbox: f.mailbox,
-            folderClass: f.type,
-          };
-        }),
-        syncedFolderIds: new Set(),
-      };
-    });
+    const listed = mailboxes.map((m) => listedFromTruth(m, mailContent));
     const plan = createPlanner(limits, mailContent)(listed);
     const split = plan.perMailbox.filter((m) => m.unitIndexes.length > 1).length;
     console.log(

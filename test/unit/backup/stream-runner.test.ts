@@ -413,6 +413,29 @@ function timedSource(ms: number, pages: number, onMime?: (mailboxId: string) => 
   return { source, seen };
 }
 
+/** The same source, counting each mailbox's MIME requests in flight (besides the stream's). */
+function perMailboxSource({ source, seen }: ReturnType<typeof timedSource>) {
+  const perMailbox = new Map<string, { inFlight: number; max: number }>();
+  return {
+    seen,
+    perMailbox,
+    source: {
+      ...source,
+      openMime: async (mailboxId: string, id: string) => {
+        const m = perMailbox.get(mailboxId) ?? { inFlight: 0, max: 0 };
+        perMailbox.set(mailboxId, m);
+        m.inFlight++;
+        m.max = Math.max(m.max, m.inFlight);
+        try {
+          return await source.openMime(mailboxId, id);
+        } finally {
+          m.inFlight--;
+        }
+      },
+    },
+  };
+}
+
 describe("runStreamTask with small units", () => {
   function lookaheadDeps(
     state: MemoryStreamState,
@@ -448,27 +471,8 @@ describe("runStreamTask with small units", () => {
     const state = new MemoryStreamState(7, 1);
     state.estimatedSeconds = 120; // no lookahead: only unitsAtOnce counts
     state.concurrencyOf = () => 2; // each unit planned on a whole unit's slots (2)
-    const perMailbox = new Map<string, { inFlight: number; max: number }>();
-    const { source, seen } = timedSource(10, 3);
-    const { d, events } = lookaheadDeps(
-      state,
-      {
-        ...source,
-        // Each mailbox's requests in flight, besides the stream's.
-        openMime: async (mailboxId: string, id: string) => {
-          const m = perMailbox.get(mailboxId) ?? { inFlight: 0, max: 0 };
-          perMailbox.set(mailboxId, m);
-          m.inFlight++;
-          m.max = Math.max(m.max, m.inFlight);
-          try {
-            return await source.openMime(mailboxId, id);
-          } finally {
-            m.inFlight--;
-          }
-        },
-      },
-      () => 1e9,
-    );
+    const { source, seen, perMailbox } = perMailboxSource(timedSource(10, 3));
+    const { d, events } = lookaheadDeps(state, source, () => 1e9);
     d.unitsAtOnce = 3;
     const out = await runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
     expect(out).toMatchObject({ status: "finished", unitsDone: 7 });
@@ -487,26 +491,8 @@ describe("runStreamTask with small units", () => {
     state.estimatedSeconds = 120; // no lookahead: only the shares count
     const shares = [2, 1, 1, 4, 2, 2];
     state.concurrencyOf = (i) => shares[i]!;
-    const perMailbox = new Map<string, { inFlight: number; max: number }>();
-    const { source, seen } = timedSource(10, 3);
-    const { d, events } = lookaheadDeps(
-      state,
-      {
-        ...source,
-        openMime: async (mailboxId: string, id: string) => {
-          const m = perMailbox.get(mailboxId) ?? { inFlight: 0, max: 0 };
-          perMailbox.set(mailboxId, m);
-          m.inFlight++;
-          m.max = Math.max(m.max, m.inFlight);
-          try {
-            return await source.openMime(mailboxId, id);
-          } finally {
-            m.inFlight--;
-          }
-        },
-      },
-      () => 1e9,
-    );
+    const { source, seen, perMailbox } = perMailboxSource(timedSource(10, 3));
+    const { d, events } = lookaheadDeps(state, source, () => 1e9);
     d.streamConcurrency = 4;
     const out = await runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
     expect(out).toMatchObject({ status: "finished", unitsDone: 6 });
