@@ -6,7 +6,7 @@
 import { fewestExportRequests } from "../lib/backup/export-batches.js";
 import type { JobReport } from "../lib/backup/report.js";
 import type { GroundTruth } from "../lib/dev/sim/index.js";
-import { folderRead, type MailContent, type WorkEstimate } from "../lib/plan/index.js";
+import { folderRead, type ListedMailbox, type MailContent, type WorkEstimate } from "../lib/plan/index.js";
 
 /** The simulated service as the work model needs it. */
 export interface ServiceModel {
@@ -115,6 +115,33 @@ export function realContent(
     };
   });
   return { works, items, folders, addresses: mailboxes.map((m) => m.address) };
+}
+
+/**
+ * The coordinator's listing of a ground-truth mailbox, every folder of both mailboxes, as the
+ * planner takes it: a mail folder read as MIME is listed by its message count (mailFolders), the
+ * others by their item count; no sync state.
+ */
+export function listedFromTruth(
+  m: GroundTruth["mailboxes"][number],
+  mailContent: MailContent,
+): ListedMailbox {
+  const messages = new Map(m.folders.map((f) => [f.id, f.messages.length]));
+  return {
+    mailbox: { userId: m.userId, address: m.address },
+    folders: m.mailboxFolders.map((f) => {
+      const read = folderRead({ mailbox: f.mailbox, folderClass: f.type }, mailContent);
+      return {
+        id: f.id,
+        path: f.path,
+        totalItemCount: read === "m" || read === "b" ? (messages.get(f.id) ?? 0) : f.items.length,
+        isSearchFolder: false,
+        mailbox: f.mailbox,
+        folderClass: f.type,
+      };
+    }),
+    syncedFolderIds: new Set(),
+  };
 }
 
 /** A folder's items in delta pages: max(1, ⌈items / page size⌉) pages (an empty folder still answers one). */

@@ -18,9 +18,14 @@ export const LIMITS: Required<Pick<LimitOptions, "concurrentPerMailbox" | "budge
   budgetPerWindow: 600,
   windowMs: 20_000,
 };
-/** The planner's model of the same service (so its estimates, and LB, match the simulator). */
+/**
+ * The planner's model of the same service (so its estimates, and LB, match the simulator).
+ * `BENCH_SLOT_SHARES=0` plans whole-mailbox units only (planned slot shares off), for a
+ * comparison in the same minutes.
+ */
 export function planLimitsFor(streams: number): PlanLimits {
   return resolvePlanLimits({
+    slotShares: process.env.BENCH_SLOT_SHARES !== "0",
     maxStreams: streams,
     perMailboxConcurrency: LIMITS.concurrentPerMailbox,
     budgetPerWindow: LIMITS.budgetPerWindow,

@@ -77,8 +77,10 @@ interface RunningUnit {
  * one, largest first) until none is left or the invocation's deadline approaches; then it either
  * hands itself on through the queue or finishes, and the last stream to finish finalizes the job.
  *
- * A stream runs `unitsAtOnce` units at once (default 1), each within its own mailbox's request
- * slots. With one, it holds at most two: when a small unit reaches its tail, the next one is
+ * A stream has `streamConcurrency × unitsAtOnce` request slots and runs units side by side while
+ * their planned shares (`concurrency`) leave one free: `unitsAtOnce` units of a whole mailbox's
+ * slots (default 1), or more units of smaller shares, each within its own share. With one unit
+ * of a whole share, it holds at most two: when a small unit reaches its tail, the next one is
  * claimed and starts. Both draw on the stream's one set of request slots, the older unit first,
  * so the stream never runs more requests than one unit could; the newer unit only fills what the
  * older one leaves idle (its delta pages answering, its claim and its completion being written).
@@ -126,7 +128,18 @@ async function runTask(
   }
   const lookaheadSeconds = deps.lookaheadUnitSeconds ?? 30;
   const unitsAtOnce = Math.min(8, Math.max(1, deps.unitsAtOnce ?? 1));
-  const slots = new PQueue({ concurrency: Math.max(1, deps.streamConcurrency ?? 4) * unitsAtOnce });
+  const perUnit = Math.max(1, deps.streamConcurrency ?? 4);
+  /** The stream's request slots: `streamConcurrency` per unit it may run at once. */
+  const capacity = perUnit * unitsAtOnce;
+  const slots = new PQueue({ concurrency: capacity });
+  /**
+   * A unit's planned share of the stream's slots (its `concurrency`, its share of its mailbox's
+   * C); a unit without a valid one (a record of an older plan) takes a whole unit's slots.
+   */
+  const shareOf = (work: UnitWork) =>
+    Number.isInteger(work.concurrency) && work.concurrency >= 1
+      ? Math.min(work.concurrency, perUnit)
+      : perUnit;
   const running = new Map<number, RunningUnit>();
   const runs: Array<Promise<void>> = [];
   let unitsDone = 0;
@@ -230,7 +243,14 @@ async function runTask(
   /** Whether the stream may claim another unit now. */
   const mayClaim = () => {
     if (exhausted || stopClaiming || failure !== undefined || paused || deadlineNear()) return false;
-    if (running.size < unitsAtOnce) return true;
+    // Planned slot shares: the stream claims while the shares of the units it holds leave a slot
+    // free (lib/plan/simulate.ts models the same). The unit claimed may be wider than what is
+    // free: it runs on what the older units leave (the slots serve older units first) and gets
+    // its whole share as they end. With every share a whole `streamConcurrency`, that is
+    // `unitsAtOnce` units.
+    let held = 0;
+    for (const unit of running.values()) held += shareOf(unit.work);
+    if (held < capacity) return true;
     if (running.size > 1 || lookaheadSeconds <= 0) return false;
     const [only] = running.values();
     return only!.inTail && (only!.work.estimatedSeconds ?? Number.POSITIVE_INFINITY) <= lookaheadSeconds;

@@ -61,7 +61,9 @@ export class JobProgressView {
     if (now - this.lastPlain < this.plainIntervalMs && s.status === this.lastPlainStatus) return;
     this.lastPlain = now;
     this.lastPlainStatus = s.status;
-    const pct = s.costTotal > 0 ? Math.floor((100 * s.costDone) / s.costTotal) : 0;
+    // Costs are fractional (20 items per export request) and added in another order as units
+    // end than in the plan's total: a job whose every unit ended may sum a hair under it.
+    const pct = s.costTotal > 0 ? Math.min(100, Math.floor((100 * s.costDone) / s.costTotal + 1e-6)) : 0;
     const running = s.streams.filter((x) => x.status === "running").length;
     this.out.write(
       `[${s.jobId}] ${s.status} ${pct}% · units ${s.unitsDone}/${s.unitsTotal} · streams running ${running}/${s.streams.length} · ${s.items} items · ${formatBytes(s.bytes)} · throttled ${s.throttled} · errors ${s.errors}\n`,

@@ -58,6 +58,11 @@
  *
  * the brief's max(max cost / R_mbx, Σ cost / (N × R_stream)), per mailbox so that each mailbox's
  * own effective latency counts, and valid for any split of a mailbox into units.
+ * Slot shares (plan.ts): a stream runs units side by side while their shares fit its C_stream
+ * slots, so a unit of a share w < C_stream occupies only w of them. S_m stays a bound: the
+ * planner gives such shares only to mailboxes of at most B requests, for which S_m = s_m / C_stream
+ * (the slot-seconds of its requests over a stream's slots), whatever the shares; a mailbox that
+ * may be budget-bound waits for its budget on a whole stream, as S_m counts it.
  */
 import { budgetRate, type PlanLimits } from "./limits.js";
 import type { FolderRead, PlanFolder, PlanMailbox, WorkEstimate } from "./types.js";

@@ -31,8 +31,12 @@ export {
   type FolderGroup,
   type FolderWork,
   groupFolders,
+  groupFoldersByShare,
   MAX_FOLDERS_PER_UNIT,
   type MailboxSplit,
+  mayShare,
+  shareMailbox,
+  slotsWithin,
   splitMailbox,
 } from "./split.js";
 export type {

@@ -60,6 +60,12 @@ export interface PlanLimits {
    * small mailbox paired within 2 % on the giant shape ended the backup phase 0.6 s late).
    */
   makespanTolerance: number;
+  /**
+   * Planned slot shares (plan.ts): when whole-mailbox units leave the schedule over LB, try
+   * plans where mailboxes take a share of a stream's slots and streams run units side by side,
+   * and keep the fastest. Default true; false plans whole units only (as before session 9).
+   */
+  slotShares: boolean;
 }
 
 export const defaultPlanLimits: Readonly<PlanLimits> = Object.freeze({
@@ -77,6 +83,7 @@ export const defaultPlanLimits: Readonly<PlanLimits> = Object.freeze({
   changeRatio: 0.02,
   unitOverheadSeconds: 0.5,
   makespanTolerance: 0,
+  slotShares: true,
 });
 
 function check(field: keyof PlanLimits, value: number, ok: boolean, expected: string): void {
@@ -171,6 +178,9 @@ export function resolvePlanLimits(given: Partial<PlanLimits> = {}): PlanLimits {
     limits.makespanTolerance >= 0 && limits.makespanTolerance <= 1,
     "a fraction 0–1",
   );
+  if (typeof limits.slotShares !== "boolean") {
+    throw new ConfigError("plan.slotShares", `expected true or false, found ${String(limits.slotShares)}`);
+  }
   return limits;
 }
 

@@ -7,6 +7,11 @@
  *    faster; with the default C_stream = C one stream fills a mailbox and nothing is split.
  * 3. Units are ordered longest first (estimated seconds, then cost): streams pull them in that
  *    order, so the long ones start at once and the short ones fill the gaps (LPT list scheduling).
+ *    Planned slot shares: when those whole units leave the schedule over LB (too few or too long
+ *    to fill every stream to the end), a mailbox that needs fewer than a stream's C_stream slots
+ *    gets only those (its `concurrency`, a share of its mailbox's C), cut into folder groups of
+ *    4, 2 and 1 slots where needed (split.ts `shareMailbox`), and a stream runs units side by
+ *    side while their shares fit its slots (simulate.ts); the faster plan, simulated, wins.
  * 4. N = the fewest streams whose simulated makespan is within `makespanTolerance` of the one
  *    with min(maxStreams, units) streams: streams that would only idle are not started.
  * 5. The predicted makespan is the simulation of dynamic assignment with N streams
@@ -17,7 +22,7 @@ import { folderWork, mailboxMinimumSeconds, mailboxStreamSeconds, mailboxWork, w
 import { type PlanLimits, resolvePlanLimits } from "./limits.js";
 import { lowerBound } from "./lower-bound.js";
 import { simulateSchedule } from "./simulate.js";
-import { type FolderWork, splitMailbox } from "./split.js";
+import { type FolderWork, mayShare, shareMailbox, slotsWithin, splitMailbox } from "./split.js";
 import type { MailboxPlan, Plan, PlanMailbox, Unit, WorkEstimate } from "./types.js";
 
 export interface PlanInput {
@@ -53,6 +58,59 @@ function validate(mailboxes: readonly PlanMailbox[]): void {
 
 type UnitDraft = Omit<Unit, "index">;
 
+/**
+ * Plans of more units than this are not tried with slot shares: their whole units fill the
+ * streams to within a unit's length already, and each try is a simulation of every unit.
+ */
+const MAX_UNITS_FOR_SHARES = 2_000;
+/** Shares are tried when the whole units' best makespan is this far over LB plus one unit's overhead. */
+const SHARES_WORTH_TRYING = 0.02;
+/** The targets shares are cut for, as multiples of the smallest at which every unit fits at once. */
+const SHARE_TARGETS = [1, 1.05, 1.1, 1.2];
+
+/**
+ * The smallest target (seconds) at which every mailbox's units fit on `maxStreams` streams at
+ * once: Σ of the mailboxes' slots ≤ the streams' slots, a mailbox that may share a stream taking
+ * the fewest that end it within the target, the others the slots of their whole-unit plan. No
+ * mailbox ends later than with a whole stream, so the target is at least the longest of those.
+ * Undefined when no target fits them all (many small mailboxes: their whole units already fill
+ * the streams).
+ */
+function fittingShareTarget(
+  units: readonly Unit[],
+  mailboxOf: readonly number[],
+  estimates: readonly WorkEstimate[],
+  limits: PlanLimits,
+): number | undefined {
+  const slots = limits.maxStreams * limits.perStreamConcurrency * limits.unitsPerStream;
+  const sharing = estimates.map((work) => mayShare(work, limits));
+  let fixed = 0;
+  units.forEach((u, i) => {
+    if (!sharing[mailboxOf[i]!]) fixed += u.concurrency;
+  });
+  const overhead = limits.unitOverheadSeconds;
+  const C = limits.perStreamConcurrency;
+  let floor = 0;
+  const candidates: number[] = [];
+  estimates.forEach((work, m) => {
+    if (!sharing[m]) return;
+    floor = Math.max(floor, workSeconds(work, C, 1, limits) + overhead);
+    for (let w = 1; w <= C; w++) candidates.push(workSeconds(work, w, 1, limits) + overhead);
+  });
+  const width = (t: number) =>
+    estimates.reduce((sum, work, m) => sum + (sharing[m] ? (slotsWithin(work, t, limits) ?? C) : 0), fixed);
+  const sorted = [...new Set(candidates.filter((t) => t >= floor))].sort((a, b) => a - b);
+  // The width falls as the target grows: the first candidate that fits.
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (width(sorted[mid]!) <= slots) high = mid;
+    else low = mid + 1;
+  }
+  return sorted[low];
+}
+
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -77,8 +135,8 @@ function chooseStreams(
   const lanes = (n: number) => n * limits.unitsPerStream;
   const acceptable =
     // (1e-9: the same schedule's end computed along another path of the simulation.)
-    simulateSchedule(units, lanes(max), limits).makespanSeconds * (1 + limits.makespanTolerance + 1e-9);
-  const goodEnough = (n: number) => simulateSchedule(units, lanes(n), limits).makespanSeconds <= acceptable;
+    simulateSchedule(units, max, limits).makespanSeconds * (1 + limits.makespanTolerance + 1e-9);
+  const goodEnough = (n: number) => simulateSchedule(units, n, limits).makespanSeconds <= acceptable;
   // The lower bound falls with N and no N whose bound exceeds the acceptable makespan can do:
   // find the first N within it by its (cheap) bound, then search the simulations above it.
   const smallest = (from: number, ok: (n: number) => boolean): number => {
@@ -103,46 +161,95 @@ export function planJob(input: PlanInput): Plan {
   const estimates: WorkEstimate[] = input.mailboxes.map((m) => mailboxWork(m, limits));
   const target = lowerBound(estimates, limits.maxStreams * limits.unitsPerStream, limits);
 
-  const drafts: UnitDraft[] = [];
-  const draftMailbox: number[] = [];
-  input.mailboxes.forEach((mailbox, m) => {
-    const folders: FolderWork[] = mailbox.folders
+  const folderWorks: FolderWork[][] = input.mailboxes.map((mailbox) =>
+    mailbox.folders
       .filter((f) => !f.isSearchFolder)
-      .map((f) => ({ folderId: f.folderId, work: folderWork(f, limits) }));
-    const split = splitMailbox(folders, target, limits);
-    const kind = split.groups.length > 1 ? "folders" : "mailbox";
-    const readOf = new Map(mailbox.folders.map((f) => [f.folderId, f.read ?? "m"]));
-    for (const group of split.groups) {
-      drafts.push({
-        mailboxId: mailbox.mailboxId,
-        folderIds: group.folderIds,
-        folderReads: group.folderIds.map((id) => readOf.get(id) ?? "m").join(""),
-        cost: group.work.requests,
-        serialSeconds: group.work.serialSeconds,
-        estimatedSeconds:
-          workSeconds(group.work, split.concurrency, split.budgetShare, limits) + limits.unitOverheadSeconds,
-        concurrency: split.concurrency,
-        kind,
-      });
-      draftMailbox.push(m);
+      .map((f) => ({ folderId: f.folderId, work: folderWork(f, limits) })),
+  );
+  /** A mailbox's units: its slot share when `shareTarget` is given and it may take one, else its whole-unit split. */
+  const draftsOf = (shareTarget?: number): { drafts: UnitDraft[]; draftMailbox: number[] } => {
+    const drafts: UnitDraft[] = [];
+    const draftMailbox: number[] = [];
+    input.mailboxes.forEach((mailbox, m) => {
+      const folders = folderWorks[m]!;
+      const slots = shareTarget === undefined ? undefined : slotsWithin(estimates[m]!, shareTarget, limits);
+      const split =
+        (slots !== undefined && shareMailbox(folders, slots, limits)) ||
+        splitMailbox(folders, target, limits);
+      const kind = split.groups.length > 1 ? "folders" : "mailbox";
+      const readOf = new Map(mailbox.folders.map((f) => [f.folderId, f.read ?? "m"]));
+      for (const group of split.groups) {
+        const concurrency = group.concurrency ?? split.concurrency;
+        drafts.push({
+          mailboxId: mailbox.mailboxId,
+          folderIds: group.folderIds,
+          folderReads: group.folderIds.map((id) => readOf.get(id) ?? "m").join(""),
+          cost: group.work.requests,
+          serialSeconds: group.work.serialSeconds,
+          estimatedSeconds:
+            workSeconds(group.work, concurrency, split.budgetShare, limits) + limits.unitOverheadSeconds,
+          concurrency,
+          kind,
+        });
+        draftMailbox.push(m);
+      }
+    });
+    return { drafts, draftMailbox };
+  };
+  const ordered = (candidate: { drafts: UnitDraft[]; draftMailbox: number[] }, widestFirst: boolean) => {
+    const { drafts } = candidate;
+    // Widest first: units of 4, 2 and 1 slots claimed in that order fill streams of 4 without gaps.
+    const compare = (a: UnitDraft, b: UnitDraft) =>
+      (widestFirst ? b.concurrency - a.concurrency : 0) || compareUnits(a, b);
+    const order = drafts.map((_, i) => i).sort((a, b) => compare(drafts[a]!, drafts[b]!));
+    const units: Unit[] = order.map((d, index) => ({ index, ...drafts[d]! }));
+    return { ...candidate, order, units };
+  };
+  let chosen = ordered(draftsOf(), false);
+  // Planned slot shares: when whole units leave the best schedule over LB (too few or too long to
+  // fill every stream to the end), each mailbox that may share a stream gets the fewest slots
+  // that end it within a target, the smallest target at which every unit fits on the streams at
+  // once; a few targets above it and two orders are simulated, and the fastest plan wins (whole
+  // units when none is faster).
+  if (limits.slotShares && chosen.units.length > 0 && chosen.units.length <= MAX_UNITS_FOR_SHARES) {
+    let best = simulateSchedule(chosen.units, limits.maxStreams, limits).makespanSeconds;
+    const fitting = best > (target + limits.unitOverheadSeconds) * (1 + SHARES_WORTH_TRYING);
+    const shareTarget = fitting
+      ? fittingShareTarget(
+          chosen.units,
+          chosen.order.map((d) => chosen.draftMailbox[d]!),
+          estimates,
+          limits,
+        )
+      : undefined;
+    if (shareTarget !== undefined) {
+      for (const factor of SHARE_TARGETS) {
+        const candidate = draftsOf(shareTarget * factor);
+        for (const widestFirst of [true, false]) {
+          const plan = ordered(candidate, widestFirst);
+          const makespan = simulateSchedule(plan.units, limits.maxStreams, limits).makespanSeconds;
+          if (makespan < best * (1 - 1e-9)) {
+            best = makespan;
+            chosen = plan;
+          }
+        }
+      }
     }
-  });
-
-  const order = drafts.map((_, i) => i).sort((a, b) => compareUnits(drafts[a]!, drafts[b]!));
-  const units: Unit[] = order.map((d, index) => ({ index, ...drafts[d]! }));
+  }
+  const { units, order, draftMailbox } = chosen;
   const unitIndexes: number[][] = input.mailboxes.map(() => []);
   order.forEach((d, index) => {
     unitIndexes[draftMailbox[d]!]!.push(index);
   });
 
-  // A stream runs `unitsPerStream` units at once: it is that many lanes of the schedule.
+  // A stream has `unitsPerStream` × C_stream slots (simulate.ts); the bound counts it as that many lanes.
   const k = limits.unitsPerStream;
   const streams =
     units.length === 0
       ? 0
       : chooseStreams(units, estimates, Math.min(limits.maxStreams, Math.ceil(units.length / k)), limits);
   const predictedMakespanSeconds =
-    streams === 0 ? 0 : simulateSchedule(units, streams * k, limits).makespanSeconds;
+    streams === 0 ? 0 : simulateSchedule(units, streams, limits).makespanSeconds;
   const perMailbox: MailboxPlan[] = input.mailboxes.map((mailbox, m) => ({
     mailboxId: mailbox.mailboxId,
     address: mailbox.address,

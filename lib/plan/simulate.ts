@@ -36,10 +36,13 @@ interface Running {
   unit: ScheduledUnit;
   timing: UnitTiming;
   state: MailboxState;
+  stream: StreamState;
   /** Requests left as of the mailbox's `since`. */
   remaining: number;
-  /** Requests/s when only its own concurrency limits it: c / L_eff. */
-  cap: number;
+  /** Requests/s of one request slot: 1 / L_eff. */
+  perSlot: number;
+  /** Request slots of its stream the unit has now: its share, less what older units of the stream hold. */
+  slots: number;
   rate: number;
   finishAt: number;
 }
@@ -56,8 +59,21 @@ interface MailboxState {
   eventAt: number;
 }
 
+interface StreamState {
+  index: number;
+  /** Σ shares of the units the stream holds (running, or in their overhead). */
+  held: number;
+  /** Its units whose requests are not done, oldest (first claimed) first. */
+  units: Running[];
+}
+
 /** Allowance below this is spent (floating-point remainders of exhausted windows). */
 const SPENT = 1e-9;
+
+/** A unit's share of its mailbox's request slots (a unit without one claims one slot). */
+function shareOf(unit: ScheduledUnit): number {
+  return Math.max(1, unit.concurrency);
+}
 
 /** Brings a mailbox's units and window to `now`, then sets their rates and next event. */
 function settle(state: MailboxState, now: number, limits: PlanLimits): void {
@@ -80,31 +96,38 @@ function settle(state: MailboxState, now: number, limits: PlanLimits): void {
     return;
   }
   // Units of one mailbox running at once share its C concurrent requests and its window's B.
-  const asked = running.reduce((sum, r) => sum + r.unit.concurrency, 0);
-  const scale = Math.min(1, limits.perMailboxConcurrency / asked);
+  const asked = running.reduce((sum, r) => sum + r.slots, 0);
+  const scale = asked > limits.perMailboxConcurrency ? limits.perMailboxConcurrency / asked : 1;
   const open = state.allowance > SPENT;
   let total = 0;
   for (const r of running) {
-    r.rate = open ? r.cap * scale : 0;
+    r.rate = open ? r.slots * r.perSlot * scale : 0;
     // A unit whose last request went out as the window ran out ends now, not after the wait.
     r.finishAt =
       r.remaining <= SPENT ? now : r.rate > 0 ? now + r.remaining / r.rate : Number.POSITIVE_INFINITY;
     total += r.rate;
   }
   const windowEnd = state.windowStart + limits.windowSeconds;
-  state.eventAt = open ? Math.min(windowEnd, now + state.allowance / total) : windowEnd;
+  state.eventAt = open && total > 0 ? Math.min(windowEnd, now + state.allowance / total) : windowEnd;
 }
 
 /**
  * Simulates dynamic assignment: `streams` streams pull `units` in the order given (the plan's
- * largest-first order) whenever they are free. A unit holds its stream for its requests' time plus
+ * largest-first order). Each stream has `perStreamConcurrency × unitsPerStream` request slots
+ * (lib/backup/stream-runner.ts) and claims the next unit whenever the shares (`concurrency`) of
+ * the units it holds sum to less than that; when several streams may, the one with the most
+ * free slots claims first (ties: the lowest stream). A unit runs on the slots of its share that
+ * the older units of its stream leave (older first, as the runner's slots are); a claimed unit
+ * may so wait for slots while an older one ends. A unit holds its stream's share for its requests' time plus
  * `unitOverheadSeconds` (claim, completion, its pipeline's start and its last writes; the
- * overhead follows its requests and holds none of its mailbox's slots or budget). A unit runs at its concurrency (c / L_eff
- * requests/s); units of one mailbox running at once share the mailbox's C and its budget: B
- * requests per window of W seconds, the window starting with the mailbox's first request (and
- * again when one ends); a mailbox that used its window's B waits for the next. Time advances from
- * event to event (a unit ends, a window's allowance runs out, a window ends), so the result is
- * exact for the model.
+ * overhead follows its requests and holds none of its mailbox's or its stream's request slots
+ * or budget, only its claim). A unit runs at its slots (c / L_eff requests/s); units of one
+ * mailbox running at once share the mailbox's C and its budget: B requests per window of W
+ * seconds, the window starting with the mailbox's first request (and again when one ends); a
+ * mailbox that used its window's B waits for the next. Time advances from event to event (a
+ * unit ends, a window's allowance runs out, a window ends), so the result is exact for the model.
+ * With every share equal to `perStreamConcurrency` a stream runs `unitsPerStream` units side by
+ * side, each at its full share: the plan of whole-mailbox units, as before shares.
  * `onInterval` sees every busy mailbox's rates between events (for tests and benchmarks).
  */
 export function simulateSchedule(
@@ -117,31 +140,54 @@ export function simulateSchedule(
   if (!(Number.isInteger(streams) && streams >= 1)) {
     throw new RangeError(`simulateSchedule: expected an integer stream count ≥ 1, found ${streams}`);
   }
+  const capacity = limits.perStreamConcurrency * limits.unitsPerStream;
   const timings: UnitTiming[] = [];
   const mailboxes = new Map<string, MailboxState>();
   const busy = new Set<MailboxState>();
-  const freeStreams: number[] = Array.from({ length: streams }, (_, i) => streams - 1 - i);
+  const lanes: StreamState[] = Array.from({ length: streams }, (_, index) => ({ index, held: 0, units: [] }));
   const running: Running[] = [];
-  /** Units whose requests are done, holding their streams for the overhead until `at`. */
-  const ending: Array<{ at: number; stream: number }> = [];
+  /** Units whose requests are done, holding their share of their streams until `at`. */
+  const ending: Array<{ at: number; stream: StreamState; share: number }> = [];
   const overhead = limits.unitOverheadSeconds;
-  const release = (timing: UnitTiming, at: number): void => {
-    timing.endSeconds = at;
-    if (at <= now) freeStreams.push(timing.stream);
-    else ending.push({ at, stream: timing.stream });
-  };
   const dirty = new Set<MailboxState>();
   let next = 0;
   let now = 0;
+  const release = (timing: UnitTiming, stream: StreamState, share: number, at: number): void => {
+    timing.endSeconds = at;
+    if (at <= now) stream.held -= share;
+    else ending.push({ at, stream, share });
+  };
+  /** Gives a stream's slots to its units, oldest first (their mailboxes brought to now first). */
+  const allot = (stream: StreamState): void => {
+    for (const r of stream.units) settle(r.state, now, limits);
+    let left = capacity;
+    for (const r of stream.units) {
+      r.slots = Math.min(shareOf(r.unit), left);
+      left -= r.slots;
+      dirty.add(r.state);
+    }
+  };
+  /** The stream that claims next: the most free slots, then the lowest index; none when all are full. */
+  const claimer = (): StreamState | undefined => {
+    let best: StreamState | undefined;
+    for (const s of lanes) if (s.held < capacity && (!best || s.held < best.held)) best = s;
+    return best;
+  };
 
   const pull = (): void => {
-    while (freeStreams.length > 0 && next < units.length) {
+    for (let stream = claimer(); stream && next < units.length; stream = claimer()) {
       const unit = units[next++]!;
-      const stream = freeStreams.pop()!;
-      const timing: UnitTiming = { index: unit.index, stream, startSeconds: now, endSeconds: now };
+      const share = shareOf(unit);
+      const timing: UnitTiming = {
+        index: unit.index,
+        stream: stream.index,
+        startSeconds: now,
+        endSeconds: now,
+      };
       timings.push(timing);
+      stream.held += share;
       if (unit.cost <= 0) {
-        release(timing, now + overhead);
+        release(timing, stream, share, now + overhead);
         continue;
       }
       if (!(unit.serialSeconds > 0 && unit.concurrency > 0)) {
@@ -161,14 +207,24 @@ export function simulateSchedule(
         };
         mailboxes.set(unit.mailboxId, state);
       }
-      // Effective latency L_eff = serialSeconds / cost, so c / L_eff requests per second.
-      const cap = (unit.concurrency * unit.cost) / unit.serialSeconds;
       settle(state, now, limits);
-      const entry: Running = { unit, timing, state, remaining: unit.cost, cap, rate: 0, finishAt: now };
+      // Effective latency L_eff = serialSeconds / cost: one slot makes cost / serialSeconds requests/s.
+      const entry: Running = {
+        unit,
+        timing,
+        state,
+        stream,
+        remaining: unit.cost,
+        perSlot: unit.cost / unit.serialSeconds,
+        slots: 0,
+        rate: 0,
+        finishAt: now,
+      };
       state.running.push(entry);
+      stream.units.push(entry);
       running.push(entry);
       busy.add(state);
-      dirty.add(state);
+      allot(stream);
     }
   };
 
@@ -186,7 +242,7 @@ export function simulateSchedule(
         let concurrency = 0;
         for (const r of state.running) {
           requestsPerSecond += r.rate;
-          concurrency += (r.rate / r.cap) * r.unit.concurrency;
+          concurrency += r.rate / r.perSlot;
         }
         onInterval({
           mailboxId: state.mailboxId,
@@ -201,8 +257,9 @@ export function simulateSchedule(
     }
     now = until;
     for (let i = ending.length - 1; i >= 0; i--) {
-      if (ending[i]!.at > now) continue;
-      freeStreams.push(ending[i]!.stream);
+      const e = ending[i]!;
+      if (e.at > now) continue;
+      e.stream.held -= e.share;
       ending.splice(i, 1);
     }
     for (const state of busy) {
@@ -216,12 +273,14 @@ export function simulateSchedule(
       const r = running[i]!;
       if (r.finishAt > now) continue;
       running.splice(i, 1);
-      const { state } = r;
+      const { state, stream } = r;
       settle(state, now, limits);
       state.running.splice(state.running.indexOf(r), 1);
       if (state.running.length === 0) busy.delete(state);
-      release(r.timing, now + overhead);
+      stream.units.splice(stream.units.indexOf(r), 1);
+      release(r.timing, stream, shareOf(r.unit), now + overhead);
       dirty.add(state);
+      allot(stream);
     }
     pull();
   }

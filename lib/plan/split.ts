@@ -10,6 +10,8 @@ export interface FolderWork {
 export interface FolderGroup {
   folderIds: string[];
   work: WorkEstimate;
+  /** The group's unit's slots when they differ from the split's `concurrency` (slot shares). */
+  concurrency?: number;
 }
 
 /** How a mailbox is cut into units that run at once and share its C and B. */
@@ -130,4 +132,84 @@ function splitByTime(
     if (meets(split)) return split;
   }
   return best;
+}
+
+/**
+ * The slots (1 ≤ w ≤ C_stream) a mailbox needs to end within `targetSeconds` (its unit overhead
+ * included), or undefined when even C_stream slots would not (it keeps its whole-unit plan).
+ */
+export function slotsWithin(
+  work: WorkEstimate,
+  targetSeconds: number,
+  limits: PlanLimits,
+): number | undefined {
+  const room = targetSeconds - limits.unitOverheadSeconds;
+  for (let slots = 1; slots <= limits.perStreamConcurrency; slots++) {
+    if (workSeconds(work, slots, 1, limits) <= room * (1 + 1e-9)) return slots;
+  }
+  return undefined;
+}
+
+/** Whether a mailbox may take a share of a stream: it has work, and no more than one window's budget. */
+export function mayShare(work: WorkEstimate, limits: PlanLimits): boolean {
+  return work.requests > 0 && work.requests <= limits.budgetPerWindow;
+}
+
+/**
+ * Cuts folders into groups of the given slot shares, balanced so that they end together: each
+ * folder (longest first) goes to the group whose load per slot it raises least. Groups keep
+ * their folders in the order given.
+ */
+export function groupFoldersByShare(
+  folders: readonly FolderWork[],
+  shares: readonly number[],
+): FolderGroup[] {
+  const groups = shares.map((share) => ({ share, members: [] as number[], work: { ...noWork } }));
+  const order = folders
+    .map((_, i) => i)
+    .sort((a, b) => folders[b]!.work.serialSeconds - folders[a]!.work.serialSeconds || a - b);
+  for (const i of order) {
+    const seconds = folders[i]!.work.serialSeconds;
+    const group = groups.reduce((min, g) =>
+      (g.work.serialSeconds + seconds) / g.share < (min.work.serialSeconds + seconds) / min.share ? g : min,
+    );
+    group.members.push(i);
+    group.work = addWork(group.work, folders[i]!.work);
+  }
+  return groups.map((g) => ({
+    folderIds: g.members.sort((a, b) => a - b).map((i) => folders[i]!.folderId),
+    work: g.work,
+    concurrency: g.share,
+  }));
+}
+
+/**
+ * Planned slot shares: a mailbox that needs w < C_stream slots of a stream (`slotsWithin`) runs
+ * on w slots, so that its stream runs other units beside it. A w that is not a power of two is
+ * cut into folder groups whose shares are its binary digits (3 = 2 + 1, balanced to end
+ * together), so that units of 4, 2 and 1 slots fill streams of 4 without gaps whatever the order
+ * they are claimed in (sizes that divide each other pack fully). The groups' shares sum to w ≤ C:
+ * they may run at once, on one stream or several. Undefined when the mailbox needs a whole
+ * stream or may not share one (`mayShare`).
+ */
+export function shareMailbox(
+  folders: readonly FolderWork[],
+  slots: number,
+  limits: PlanLimits,
+): MailboxSplit | undefined {
+  if (folders.length === 0 || slots >= limits.perStreamConcurrency) return undefined;
+  const whole = folders.reduce((w, f) => addWork(w, f.work), noWork);
+  if (!mayShare(whole, limits)) return undefined;
+  const shares: number[] = [];
+  for (let bit = 1; bit <= slots; bit *= 2) if (slots & bit) shares.unshift(bit);
+  const groups =
+    shares.length > 1 && folders.length >= shares.length
+      ? groupFoldersByShare(folders, shares).filter((g) => g.folderIds.length > 0)
+      : [{ folderIds: folders.map((f) => f.folderId), work: whole, concurrency: slots }];
+  if (groups.some((g) => g.folderIds.length > MAX_FOLDERS_PER_UNIT)) return undefined;
+  const seconds = groups.reduce(
+    (max, g) => Math.max(max, workSeconds(g.work, g.concurrency ?? slots, 1 / groups.length, limits)),
+    0,
+  );
+  return { groups, concurrency: slots, budgetShare: 1 / groups.length, seconds };
 }

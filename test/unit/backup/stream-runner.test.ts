@@ -55,6 +55,10 @@ class MemoryStreamState implements StreamStatePort {
   }
   /** The plan's estimate of every unit, seconds. */
   estimatedSeconds = 1;
+  /** Each unit's planned share of its mailbox's request slots (`concurrency`). */
+  concurrencyOf = (_index: number) => 1;
+  /** Σ shares of the units a stream held whenever it claimed another. */
+  heldSharesAtClaim: number[] = [];
   /** Most units one stream held at once. */
   maxHeld = 0;
   private claimed(u: (typeof this.units)[number]): ClaimedUnit {
@@ -64,7 +68,7 @@ class MemoryStreamState implements StreamStatePort {
         index: u.index,
         mailboxId: `m${u.index}`,
         folderIds: ["f"],
-        concurrency: 1,
+        concurrency: this.concurrencyOf(u.index),
         estimatedSeconds: this.estimatedSeconds,
       },
       checkpoint: u.checkpoint,
@@ -80,6 +84,11 @@ class MemoryStreamState implements StreamStatePort {
   async claimUnit(t: StreamTask): Promise<ClaimedUnit | null | "later"> {
     const u = this.units.find((x) => x.status === "pending");
     if (!u) return this.discovering ? "later" : null;
+    this.heldSharesAtClaim.push(
+      this.units
+        .filter((x) => x.holder === t.streamId && x.status === "running")
+        .reduce((n, x) => n + this.concurrencyOf(x.index), 0),
+    );
     u.status = "running";
     u.holder = t.streamId;
     const held = this.units.filter((x) => x.holder === t.streamId && x.status === "running").length;
@@ -232,8 +241,9 @@ describe("runStreamTask: the error rules at the task boundary", () => {
 
   it("fails a unit with a fatal error in one line and claims no further unit", async () => {
     const state = new MemoryStreamState(3, 1);
-    // Units too long to overlap: the stream runs one at a time.
+    // Units too long to overlap, each planned on the stream's 4 slots: it runs one at a time.
     state.estimatedSeconds = 120;
+    state.concurrencyOf = () => 4;
     const { d } = failingUnit(
       state,
       0,
@@ -403,6 +413,29 @@ function timedSource(ms: number, pages: number, onMime?: (mailboxId: string) => 
   return { source, seen };
 }
 
+/** The same source, counting each mailbox's MIME requests in flight (besides the stream's). */
+function perMailboxSource({ source, seen }: ReturnType<typeof timedSource>) {
+  const perMailbox = new Map<string, { inFlight: number; max: number }>();
+  return {
+    seen,
+    perMailbox,
+    source: {
+      ...source,
+      openMime: async (mailboxId: string, id: string) => {
+        const m = perMailbox.get(mailboxId) ?? { inFlight: 0, max: 0 };
+        perMailbox.set(mailboxId, m);
+        m.inFlight++;
+        m.max = Math.max(m.max, m.inFlight);
+        try {
+          return await source.openMime(mailboxId, id);
+        } finally {
+          m.inFlight--;
+        }
+      },
+    },
+  };
+}
+
 describe("runStreamTask with small units", () => {
   function lookaheadDeps(
     state: MemoryStreamState,
@@ -437,27 +470,9 @@ describe("runStreamTask with small units", () => {
   it("runs unitsAtOnce units at once, each within its own request slots, and claims the next as one ends", async () => {
     const state = new MemoryStreamState(7, 1);
     state.estimatedSeconds = 120; // no lookahead: only unitsAtOnce counts
-    const perMailbox = new Map<string, { inFlight: number; max: number }>();
-    const { source, seen } = timedSource(10, 3);
-    const { d, events } = lookaheadDeps(
-      state,
-      {
-        ...source,
-        // Each mailbox's requests in flight, besides the stream's.
-        openMime: async (mailboxId: string, id: string) => {
-          const m = perMailbox.get(mailboxId) ?? { inFlight: 0, max: 0 };
-          perMailbox.set(mailboxId, m);
-          m.inFlight++;
-          m.max = Math.max(m.max, m.inFlight);
-          try {
-            return await source.openMime(mailboxId, id);
-          } finally {
-            m.inFlight--;
-          }
-        },
-      },
-      () => 1e9,
-    );
+    state.concurrencyOf = () => 2; // each unit planned on a whole unit's slots (2)
+    const { source, seen, perMailbox } = perMailboxSource(timedSource(10, 3));
+    const { d, events } = lookaheadDeps(state, source, () => 1e9);
     d.unitsAtOnce = 3;
     const out = await runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
     expect(out).toMatchObject({ status: "finished", unitsDone: 7 });
@@ -465,15 +480,37 @@ describe("runStreamTask with small units", () => {
     expect(state.maxHeld).toBe(3);
     // Units 0–2 started before any ended.
     expect(events.slice(0, 3)).toEqual(["unit.start:0", "unit.start:1", "unit.start:2"]);
-    // Three units' requests at once (the stream has 2 slots per unit), each unit within its own 1.
-    expect(seen.maxInFlight).toBeGreaterThan(1);
-    expect(seen.maxInFlight).toBeLessThanOrEqual(3);
-    expect(Math.max(...[...perMailbox.values()].map((m) => m.max))).toBe(1);
+    // Three units' requests at once (the stream has 2 slots per unit), each unit within its own 2.
+    expect(seen.maxInFlight).toBeGreaterThan(2);
+    expect(seen.maxInFlight).toBeLessThanOrEqual(6);
+    expect(Math.max(...[...perMailbox.values()].map((m) => m.max))).toBeLessThanOrEqual(2);
+  });
+
+  it("runs units side by side while their planned slot shares leave a slot of the stream free", async () => {
+    const state = new MemoryStreamState(6, 1);
+    state.estimatedSeconds = 120; // no lookahead: only the shares count
+    const shares = [2, 1, 1, 4, 2, 2];
+    state.concurrencyOf = (i) => shares[i]!;
+    const { source, seen, perMailbox } = perMailboxSource(timedSource(10, 3));
+    const { d, events } = lookaheadDeps(state, source, () => 1e9);
+    d.streamConcurrency = 4;
+    const out = await runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
+    expect(out).toMatchObject({ status: "finished", unitsDone: 6 });
+    expect(state.units.map((u) => u.result?.progress.items)).toEqual([6, 6, 6, 6, 6, 6]);
+    // Units 0–2 (2 + 1 + 1 slots) started before any ended; each claim found a slot free.
+    expect(events.slice(0, 3)).toEqual(["unit.start:0", "unit.start:1", "unit.start:2"]);
+    expect(state.maxHeld).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...state.heldSharesAtClaim)).toBeLessThan(4);
+    // Never more requests than the stream's 4 slots, each unit within its own share.
+    expect(seen.maxInFlight).toBeLessThanOrEqual(4);
+    for (const [mailboxId, m] of perMailbox)
+      expect(m.max).toBeLessThanOrEqual(shares[Number(mailboxId.slice(1))]!);
   });
 
   it("runs units estimated above lookaheadUnitSeconds one at a time", async () => {
     const state = new MemoryStreamState(3, 1);
     state.estimatedSeconds = 120;
+    state.concurrencyOf = () => 2;
     const { source } = timedSource(5, 2);
     const { d, events } = lookaheadDeps(state, source, () => 1e9);
     d.lookaheadUnitSeconds = 30;

@@ -7,16 +7,11 @@
  * of its own instead of taking it for twice its size.
  */
 import { describe, expect, it } from "vitest";
+import { listedFromTruth } from "../../../bench/figures.js";
 import { fewestExportRequests } from "../../../lib/backup/export-batches.js";
-import { type GroundTruth, generateTenant } from "../../../lib/dev/sim/index.js";
+import { generateTenant } from "../../../lib/dev/sim/index.js";
 import type { InMemoryTenantStore } from "../../../lib/dev/sim/tenant/store.js";
-import {
-  createPlanner,
-  folderRead,
-  type ListedMailbox,
-  type MailContent,
-  resolvePlanLimits,
-} from "../../../lib/plan/index.js";
+import { createPlanner, resolvePlanLimits } from "../../../lib/plan/index.js";
 
 const PAGE_SIZE = 10;
 
@@ -40,27 +35,6 @@ function pagesServed(
   throw new Error(`folder ${folderId}: expected its round to end`);
 }
 
-/** The coordinator's listing of a ground-truth mailbox: every folder of both mailboxes. */
-function listed(m: GroundTruth["mailboxes"][number], mailContent: MailContent): ListedMailbox {
-  const messages = new Map(m.folders.map((f) => [f.id, f.messages.length]));
-  return {
-    mailbox: { userId: m.userId, address: m.address },
-    folders: m.mailboxFolders.map((f) => {
-      const read = folderRead({ mailbox: f.mailbox, folderClass: f.type }, mailContent);
-      return {
-        id: f.id,
-        path: f.path,
-        // A mail folder read as MIME is listed by message count (mailFolders), the rest by item count.
-        totalItemCount: read === "m" || read === "b" ? (messages.get(f.id) ?? 0) : f.items.length,
-        isSearchFolder: false,
-        mailbox: f.mailbox,
-        folderClass: f.type,
-      };
-    }),
-    syncedFolderIds: new Set(),
-  };
-}
-
 describe("a unit's estimate against the requests the simulated service serves for it", () => {
   const store = generateTenant({
     seed: 31,
@@ -77,7 +51,10 @@ describe("a unit's estimate against the requests the simulated service serves fo
     async (mailContent) => {
       const truth = await store.groundTruth();
       const limits = resolvePlanLimits({ pageSize: PAGE_SIZE, maxStreams: 16 });
-      const plan = createPlanner(limits, mailContent)(truth.mailboxes.map((m) => listed(m, mailContent)));
+      const plan = createPlanner(
+        limits,
+        mailContent,
+      )(truth.mailboxes.map((m) => listedFromTruth(m, mailContent)));
       expect(plan.units.length).toBe(truth.mailboxes.length);
       let exportingUnits = 0;
       for (const unit of plan.units) {

@@ -95,6 +95,55 @@ describe("simulateSchedule", () => {
     expect(simulateSchedule([unit(0, "a", 0, 1)], 1, withOverhead).makespanSeconds).toBeCloseTo(0.5, 9);
   });
 
+  it("runs units side by side on one stream while their shares sum to its slots (slot shares)", () => {
+    // Two 2-slot units of two mailboxes: one stream of 4 slots runs both at once.
+    const pair = simulateSchedule([unit(0, "a", 200, 2), unit(1, "b", 200, 2)], 1, fast);
+    expect(pair.units.map((u) => [u.stream, u.startSeconds, u.endSeconds])).toEqual([
+      [0, 0, 1],
+      [0, 0, 1],
+    ]);
+    // Two streams: the second unit goes to the stream with the most free slots.
+    const spread = simulateSchedule([unit(0, "a", 200, 2), unit(1, "b", 200, 2)], 2, fast);
+    expect(spread.units.map((u) => u.stream)).toEqual([0, 1]);
+    // A 4-slot unit claimed beside a 1-slot one runs on the 3 slots left until that one ends,
+    // then on 4: 1-slot unit 100 requests (1 s); the other 700 requests: 3 × 100 in the first
+    // second, then 400 at 400/s: 2 s. The stream holds 5 shares, then 4: it claims the third
+    // unit only when the 4-slot one ends.
+    const mixed = simulateSchedule(
+      [unit(0, "a", 100, 1), unit(1, "b", 700, 4), unit(2, "c", 100, 1)],
+      1,
+      fast,
+    );
+    expect(mixed.units.map((u) => [u.index, u.startSeconds, u.endSeconds])).toEqual([
+      [0, 0, 1],
+      [1, 0, 2],
+      [2, 2, 3],
+    ]);
+  });
+
+  it("runs a split mailbox's units at once on several streams, never past its C", () => {
+    const intervals: MailboxInterval[] = [];
+    const units = [unit(0, "m", 100, 1), unit(1, "m", 100, 1), unit(2, "m", 100, 1), unit(3, "m", 100, 1)];
+    const schedule = simulateSchedule(units, 4, fast, (i) => intervals.push(i));
+    expect(schedule.units.map((u) => [u.stream, u.startSeconds, u.endSeconds])).toEqual([
+      [0, 0, 1],
+      [1, 0, 1],
+      [2, 0, 1],
+      [3, 0, 1],
+    ]);
+    expect(Math.max(...intervals.map((i) => i.concurrency))).toBeCloseTo(4, 9);
+  });
+
+  it("runs unitsPerStream whole units per stream as that many streams of one", () => {
+    const two = resolvePlanLimits({ ...fast, unitsPerStream: 2, unitOverheadSeconds: 0.1 });
+    const one = resolvePlanLimits({ ...fast, unitOverheadSeconds: 0.1 });
+    const units = Array.from({ length: 13 }, (_, i) => unit(i, `m${i}`, 100 + 37 * ((i * 7) % 13), 4));
+    expect(simulateSchedule(units, 3, two).makespanSeconds).toBeCloseTo(
+      simulateSchedule(units, 6, one).makespanSeconds,
+      9,
+    );
+  });
+
   it("finishes zero-cost units at once and an empty list at 0", () => {
     const schedule = simulateSchedule([unit(0, "a", 0, 1), unit(1, "b", 100, 1)], 1, fast);
     expect(schedule.units[0]).toMatchObject({ startSeconds: 0, endSeconds: 0 });
