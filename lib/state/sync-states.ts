@@ -70,10 +70,13 @@ async function jobExpiresAt(t: StateTable, jobId: string): Promise<number> {
 }
 
 export async function stagedSyncStates(t: StateTable, jobId: string): Promise<StagedSyncState[]> {
-  return (await t.query(jobPk(jobId), STAGED_SYNC_PREFIX)).map((i) => {
-    const { stagedAt: _at, ...state } = strip(i);
-    return state as unknown as StagedSyncState;
-  });
+  return (await t.query(jobPk(jobId), STAGED_SYNC_PREFIX)).map(stagedFrom);
+}
+
+/** A staged record's sync state (its keys and staging time left out). */
+function stagedFrom(item: Record<string, unknown>): StagedSyncState {
+  const { stagedAt: _at, ...state } = strip(item);
+  return state as unknown as StagedSyncState;
 }
 
 /**
@@ -178,10 +181,7 @@ export async function promoteSyncStatesPage(
     ...(after !== undefined ? { after } : {}),
     limit,
   });
-  const staged = page.items.map((i) => {
-    const { stagedAt: _at, ...state } = strip(i);
-    return state as unknown as StagedSyncState;
-  });
+  const staged = page.items.map(stagedFrom);
   const now = t.nowIso();
   const written = await t.transactEach(
     staged.map((s) =>
