@@ -2,8 +2,8 @@
 import type { StreamTask } from "../queue/stream-task.js";
 import { StateContentionError } from "./errors.js";
 import { requireJob } from "./jobs.js";
-import { jobPk, META, streamSk, unitSk } from "./keys.js";
-import { getUnit, heldIndexes, isHeldBy, listUnits, requireUnit } from "./reads.js";
+import { jobPk, META, streamSk, UNIT_PREFIX, unitSk } from "./keys.js";
+import { getUnit, heldIndexes, isHeldBy, requireUnit } from "./reads.js";
 import type { StreamRecord, UnitRecord } from "./records.js";
 import { type StateTable, strip, type TransactItem } from "./table.js";
 import { currentTaskCondition, staleError } from "./task-guard.js";
@@ -85,34 +85,103 @@ export async function claimUnit(t: StateTable, task: StreamTask): Promise<UnitRe
     const ended = job.unitsDone + job.unitsFailed + job.unitsSkipped;
     if (ended >= job.unitCount) return nothingNow;
     // Below an exhausted cursor no unit turns pending again (a released one goes through the
-    // orphaned set), so once a listing of the job's `unitCount` units found none pending, the
-    // streams that reach the tail after it need not list every unit again (32 × 10,000 records
-    // at the end of a 10,000-mailbox job). A larger `unitCount` (a later piece) lists again.
+    // orphaned set), so once a listing of the job's first `unitCount` units found none pending,
+    // the streams that reach the tail after it need not list them again, and a later piece's
+    // units are listed from that mark on.
     if (job.tailSweptUnits === job.unitCount) return nothingNow;
-    const lost = (await listUnits(t, task.jobId, job.unitCount)).find((u) => u.status === "pending");
-    if (!lost) {
-      await markTailSwept(t, task.jobId, job.unitCount);
-      return nothingNow; // the rest is running elsewhere
-    }
-    const outcome = await takeUnit(t, task, lost.index, ["pending"]);
-    if (outcome === "claimed") return await requireUnit(t, task.jobId, lost.index);
+    // One stream sweeps at a time: every stream reaches the tail within seconds of the others,
+    // and 32 listings of 20,000 unit records at once stalled the table for minutes (DynamoDB
+    // Local serves them one after another; on DynamoDB they are 32 × the job's records read).
+    // The others leave it to the sweeper, which claims a lost unit itself.
+    if (!(await takeTailSweep(t, task))) return nothingNow;
+    const from =
+      job.tailSweptUnits !== undefined && job.tailSweptUnits < job.unitCount ? job.tailSweptUnits : 0;
+    const lost = await firstPendingUnit(t, task.jobId, from, job.unitCount);
+    await endTailSweep(t, task, job.unitCount, lost === undefined);
+    if (lost === undefined) return nothingNow; // the rest is running elsewhere
+    const outcome = await takeUnit(t, task, lost, ["pending"]);
+    if (outcome === "claimed") return await requireUnit(t, task.jobId, lost);
   }
   throw new StateContentionError(
     `job ${task.jobId}: expected to claim a unit, found the job's records never settling`,
   );
 }
 
+/** How long a stream's sweep of the job's tail keeps the others out, ms (a sweeper that died frees it). */
+export const TAIL_SWEEP_LEASE_MS = 60_000;
+
 /**
- * Records that a listing of the job's first `unitCount` units, below an exhausted cursor, found
- * none pending; conditional on the count (a piece that added units meanwhile voids the mark).
+ * Takes the job's tail sweep for the task's stream: true when no other stream swept within
+ * {@link TAIL_SWEEP_LEASE_MS}, or this stream did (its next round).
  */
-async function markTailSwept(t: StateTable, jobId: string, unitCount: number): Promise<void> {
-  await t.updateReturning({
-    Key: { pk: jobPk(jobId), sk: META },
-    UpdateExpression: "SET tailSweptUnits = :n",
-    ConditionExpression: "unitCount = :n AND nextUnit >= unitCount",
-    ExpressionAttributeValues: { ":n": unitCount },
+async function takeTailSweep(t: StateTable, task: StreamTask): Promise<boolean> {
+  const now = Date.parse(t.nowIso());
+  const taken = await t.updateReturning({
+    Key: { pk: jobPk(task.jobId), sk: META },
+    UpdateExpression: "SET tailSweeper = :stream, tailSweepAt = :now",
+    ConditionExpression: "attribute_not_exists(tailSweepAt) OR tailSweepAt < :stale OR tailSweeper = :stream",
+    ExpressionAttributeValues: { ":stream": task.streamId, ":now": now, ":stale": now - TAIL_SWEEP_LEASE_MS },
   });
+  return taken !== undefined;
+}
+
+/**
+ * Ends this stream's sweep of the tail. `swept`: its listing of the job's first `unitCount` units,
+ * below an exhausted cursor, found none pending, recorded as `tailSweptUnits` (conditional on the
+ * count: a piece that added units meanwhile voids the mark; the sweep is freed all the same).
+ */
+async function endTailSweep(
+  t: StateTable,
+  task: StreamTask,
+  unitCount: number,
+  swept: boolean,
+): Promise<void> {
+  const free = "REMOVE tailSweeper, tailSweepAt";
+  const mine = "tailSweeper = :stream";
+  if (swept) {
+    const marked = await t.updateReturning({
+      Key: { pk: jobPk(task.jobId), sk: META },
+      UpdateExpression: `SET tailSweptUnits = :n ${free}`,
+      ConditionExpression: "unitCount = :n AND nextUnit >= unitCount",
+      ExpressionAttributeValues: { ":n": unitCount },
+    });
+    if (marked !== undefined) return;
+  }
+  await t.updateReturning({
+    Key: { pk: jobPk(task.jobId), sk: META },
+    UpdateExpression: free,
+    ConditionExpression: mine,
+    ExpressionAttributeValues: { ":stream": task.streamId },
+  });
+}
+
+/** Units read per page while looking for a lost one (a page is at most 1 MB however many). */
+const TAIL_PAGE_UNITS = 1000;
+
+/**
+ * The lowest index in [`from`, `unitCount`) of a unit still pending, reading the job's unit
+ * records a page at a time from `from` and stopping at the first one found.
+ */
+async function firstPendingUnit(
+  t: StateTable,
+  jobId: string,
+  from: number,
+  unitCount: number,
+): Promise<number | undefined> {
+  let after = from > 0 ? unitSk(from - 1) : undefined;
+  for (;;) {
+    const page = await t.queryPage(jobPk(jobId), UNIT_PREFIX, {
+      ...(after !== undefined ? { after } : {}),
+      limit: TAIL_PAGE_UNITS,
+    });
+    for (const item of page.items) {
+      const unit = strip(item) as unknown as UnitRecord;
+      if (unit.index >= unitCount) return undefined; // leftovers of a re-plan, past the plan
+      if (unit.status === "pending") return unit.index;
+    }
+    if (page.last === undefined) return undefined;
+    after = page.last;
+  }
 }
 
 /** Removes `index` from the job's orphaned set; condition: it is in the set. */

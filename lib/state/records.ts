@@ -62,6 +62,12 @@ export interface JobRecord extends Counters {
    * and on jobs run by older code.
    */
   tailSweptUnits?: number;
+  /**
+   * The stream sweeping the job's tail for a lost pending unit, and when it began (epoch ms):
+   * one stream at a time lists the unit records; a sweep older than a minute is free to take.
+   */
+  tailSweeper?: number;
+  tailSweepAt?: number;
   /** When the last discovery piece was committed (ISO time). */
   discoveredAt?: string;
   /** Mailboxes discovery planned (Σ over its pieces). */

@@ -224,10 +224,12 @@ describe("claims", () => {
     await store.completeUnit(a, 0, { status: "done" });
     // The cursor is exhausted and unit 1 runs elsewhere: the first claimer at the tail lists the
     // units, finds none pending and marks the job.
-    const unitListings = vi.spyOn(store.table, "query");
+    const unitListings = vi.spyOn(store.table, "queryPage");
     expect(await claimNow(store, a)).toBeNull();
     expect(unitListings.mock.calls.filter(([, prefix]) => prefix === "UNIT#")).toHaveLength(1);
     expect(await store.getJob(jobId)).toMatchObject({ tailSweptUnits: 2 });
+    // The sweep is free again once its listing is done.
+    expect(await store.getJob(jobId)).not.toHaveProperty("tailSweeper");
     // Another claimer at the tail does not list again.
     unitListings.mockClear();
     expect(await claimNow(store, { ...a, streamId: 2 })).toBeNull();
@@ -236,6 +238,43 @@ describe("claims", () => {
     // Stream 1 dies: the sweep releases its unit through the orphaned set, claimed after the mark.
     await store.markStreamOrphaned(b);
     expect((await claimNow(store, a))?.index).toBe(1);
+  });
+
+  it("lets one stream at a time sweep the tail: the others neither list nor wait for it, and a sweep a minute old is taken over", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 3, 3);
+    const [a, b, c] = [task(jobId, 0), task(jobId, 1), task(jobId, 2)];
+    expect((await claimNow(store, a))?.index).toBe(0);
+    expect((await claimNow(store, b))?.index).toBe(1);
+    expect((await claimNow(store, c))?.index).toBe(2);
+    // Stream 2 released unit 2 as a claimer that died between ticket and claim leaves it:
+    // pending below the exhausted cursor, in no orphaned set.
+    await store.table.updateReturning({
+      Key: { pk: `JOB#${jobId}`, sk: "UNIT#000002" },
+      UpdateExpression: "SET #status = :pending REMOVE claimedBy",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":pending": "pending" },
+    });
+    await store.completeUnit(a, 0, { status: "done" });
+    // Stream 5 is sweeping the tail (began just now): stream 0 ends without listing.
+    const sweepBy = (stream: number, at: number) =>
+      store.table.updateReturning({
+        Key: { pk: `JOB#${jobId}`, sk: "META" },
+        UpdateExpression: "SET tailSweeper = :s, tailSweepAt = :at",
+        ExpressionAttributeValues: { ":s": stream, ":at": at },
+      });
+    await sweepBy(5, Date.now());
+    const unitListings = vi.spyOn(store.table, "queryPage");
+    const listings = () => unitListings.mock.calls.filter(([, prefix]) => prefix === "UNIT#").length;
+    expect(await claimNow(store, a)).toBeNull();
+    expect(listings()).toBe(0);
+    // The sweeper died a minute ago: stream 0 takes the sweep over, finds unit 2 and claims it.
+    await sweepBy(5, Date.now() - 61_000);
+    expect((await claimNow(store, a))?.index).toBe(2);
+    expect(listings()).toBe(1);
+    expect(await store.getJob(jobId)).not.toHaveProperty("tailSweeper");
+    expect(await store.getJob(jobId)).not.toHaveProperty("tailSweptUnits");
+    unitListings.mockRestore();
   });
 
   it("hands back the ticket of a stale task, so the unit is not skipped", async () => {
