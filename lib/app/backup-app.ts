@@ -119,11 +119,12 @@ export interface BackupApp extends SweepApp {
   /** Runs a discovery continuation (the job's next pieces) under an invocation deadline. */
   continueDiscovery(task: DiscoveryTask, remainingMs: () => number): Promise<DiscoveryOutcome>;
   /**
-   * Runs an index task: the search index brought up to the newest finalized job. A failure is
-   * logged (`index.failed`) and thrown, so the queue delivers the task again; the job it came
-   * from is finalized already and stays as it is.
+   * Runs an index task: the search index brought up to the newest finalized job, in pieces until
+   * `remainingMs` (absent: no limit) nears the deadline margin; the rest goes on as another index
+   * task. A failure is logged (`index.failed`) and thrown, so the queue delivers the task again;
+   * the job it came from is finalized already and stays as it is.
    */
-  indexAfterJob(task: IndexTask): Promise<IndexAfterJobOutcome>;
+  indexAfterJob(task: IndexTask, remainingMs?: () => number): Promise<IndexAfterJobOutcome>;
   /**
    * Goes on with a job's finalization from its checkpoint (a `finalize` task); a task for a job
    * no longer `finalizing` (a copy, or the sweep finished it) is dropped.
@@ -343,10 +344,17 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
       }
       return app.finalize(task.jobId, remainingMs);
     },
-    indexAfterJob: async (task) => {
+    indexAfterJob: async (task, remainingMs) => {
       const started = Date.now();
       try {
-        const outcome = await indexAfterJob(archive.store, { lease: state });
+        const outcome = await indexAfterJob(archive.store, {
+          lease: state,
+          ...(remainingMs ? { remainingMs } : {}),
+          deadlineMarginMs: config.controller.deadlineMarginMs,
+          ...(queue.sendIndex
+            ? { handOn: () => queue.sendIndex!({ kind: "index", jobId: task.jobId }) }
+            : {}),
+        });
         logger.info("index.after.job", {
           jobId: task.jobId,
           status: outcome.status,
@@ -358,8 +366,16 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
                 updated: outcome.build.updated,
                 puts: outcome.build.puts,
                 rows: outcome.build.rows,
+                pieces: outcome.build.pieces,
               }
-            : {}),
+            : outcome.status === "continued"
+              ? {
+                  indexedJob: outcome.jobId,
+                  pieces: outcome.progress.pieces,
+                  mailboxes: outcome.mailboxes,
+                  mailboxesDone: outcome.mailboxesDone,
+                }
+              : {}),
           ms: Date.now() - started,
         });
         return outcome;
@@ -408,7 +424,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
           const remainingMs = () => context.getRemainingTimeInMillis();
           const task = parseQueueTask(record.body);
           if (isDiscoveryTask(task)) await app.continueDiscovery(task, remainingMs);
-          else if (isIndexTask(task)) await app.indexAfterJob(task);
+          else if (isIndexTask(task)) await app.indexAfterJob(task, remainingMs);
           else if (isFinalizeTask(task)) await app.finalizeTask(task, remainingMs);
           else await app.runStreamTask(record.body, remainingMs);
         },

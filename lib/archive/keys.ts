@@ -196,6 +196,28 @@ export function parseSearchIndexKey(key: string): string | undefined {
 }
 
 /**
+ * `index/search/builds/job=<j>.json`: the checkpoint of a search index build as of job j that
+ * runs in pieces across invocations (search-index/build-progress.ts).
+ */
+export function searchBuildKey(jobId: string): string {
+  return `${SEARCH_INDEX_PREFIX}builds/job=${keySegment(jobId)}.json`;
+}
+
+/** Where the checkpoints of builds lie (one LIST finds the jobs with a build under way). */
+export const SEARCH_BUILDS_PREFIX = `${SEARCH_INDEX_PREFIX}builds/`;
+
+/** The job id of a key written by {@link searchBuildKey}; undefined for any other key. */
+export function parseSearchBuildKey(key: string): string | undefined {
+  const m = /^index\/search\/builds\/job=([^/]+)\.json$/.exec(key);
+  return m ? fromKeySegment(m[1]!) : undefined;
+}
+
+/** `index/search/pieces/job=<j>/<build>/<nnnnnn>.json`: what piece n of a build wrote. */
+export function searchBuildPieceKey(jobId: string, build: string, n: number): string {
+  return `${SEARCH_INDEX_PREFIX}pieces/job=${keySegment(jobId)}/${keySegment(build)}/${String(n).padStart(6, "0")}.json`;
+}
+
+/**
  * `index/search/segments/job=<j>/<build>-<nnnn>.jsonl.gz`: segment n of one build as of job j.
  * `build` is new for every build, so a build never overwrites a segment an older manifest names.
  */

@@ -17,6 +17,14 @@ import type { ObjectStore } from "../../archive/store.js";
 import { type ArchivedJob, type ArchivedMailbox, mailboxesOf, requireJobs, resolveAt } from "../directory.js";
 import { SearchIndexDamagedError } from "../errors.js";
 import { completeMeta, lacksFields } from "../message-fields.js";
+import {
+  BUILD_PROGRESS_FORMAT,
+  BUILD_PROGRESS_VERSION,
+  type BuildPiece,
+  type BuildProgress,
+  type BuildProgressStore,
+  memoryProgress,
+} from "./build-progress.js";
 import { CatalogDelta } from "./catalog-delta.js";
 import type { ReadCounter } from "./gzip-members.js";
 import {
@@ -30,6 +38,7 @@ import {
   type OpenIndex,
   openIndex,
   readIndexManifest,
+  type SegmentRef,
   writeIndexManifest,
 } from "./index-manifest.js";
 import { SEGMENT_REWRITE_AFTER_DAYS } from "./index-retention.js";
@@ -65,6 +74,23 @@ export interface BuildIndexOptions {
    * the two).
    */
   perLine?: boolean;
+  /**
+   * Mailboxes per piece of the build at most (a piece also ends once it holds about
+   * rowsPerSegment rows, or near the deadline). Range 1–100,000, default
+   * {@link MAILBOXES_PER_PIECE}: at the benchmark's rate a piece of small mailboxes takes seconds.
+   */
+  mailboxesPerPiece?: number;
+  /** Milliseconds left in this invocation (Lambda's getRemainingTimeInMillis). Absent: no limit. */
+  remainingMs?: () => number;
+  /** Stop after a piece when fewer than this many milliseconds are left. Default 0. */
+  deadlineMarginMs?: number;
+  /**
+   * Where the build's checkpoint and piece records are kept: `archivedProgress(store)` to go on
+   * across invocations; default in memory (the build runs whole in this call).
+   */
+  progress?: BuildProgressStore;
+  /** Called after each piece's checkpoint (the benchmark's per-piece figures). */
+  onPiece?: (figures: IndexPieceFigures) => void;
 }
 
 /** When a segment was built, from its key (the build's time leads its name); undefined if not there. */
@@ -97,6 +123,8 @@ export interface BuildIndexResult {
   rows: number;
   /** Ranged reads of the index (the catalog's reads not counted). */
   reads: ReadCounter;
+  /** Pieces the build ran in (over every invocation it took). */
+  pieces: number;
 }
 
 /** A mailbox's catalog up to the job: its counted jobs and what its view is made of. */
@@ -258,10 +286,61 @@ async function mailboxRows(
   return rows;
 }
 
+/** Mailboxes per piece of a build, by default (see {@link BuildIndexOptions.mailboxesPerPiece}). */
+export const MAILBOXES_PER_PIECE = 2_000;
+
+/** What one piece of a build did, for the benchmark's figures. */
+export interface IndexPieceFigures {
+  /** The piece's number in the build (0 first). */
+  piece: number;
+  mailboxes: number;
+  /** Rows written (whole views and changes). */
+  rows: number;
+  /** Wall time from its first mailbox to its checkpoint. */
+  ms: number;
+}
+
+/** A build in pieces: done (the manifest written), or stopped near the deadline at a checkpoint. */
+export type IndexBuildOutcome =
+  | { done: true; result: BuildIndexResult }
+  | {
+      done: false;
+      progress: BuildProgress;
+      /** Mailboxes the build covers, and those done so far. */
+      mailboxes: number;
+      mailboxesDone: number;
+    };
+
+/** How one mailbox came out of a piece. */
+type MailboxOutcome =
+  | { kind: "kept" }
+  | { kind: "uncovered" }
+  | { kind: "rebuilt"; line: SegmentMailbox; rows: IndexRow[] }
+  | { kind: "updated"; line: SegmentMailbox; rows: IndexRow[]; masks: SegmentMask[] };
+
+/** Builds the search index as of a job in one go (`mailstream index`): every piece in this process. */
 export async function buildSearchIndex(
   store: ObjectStore,
-  opts: BuildIndexOptions = {},
+  opts: Omit<BuildIndexOptions, "remainingMs" | "progress"> = {},
 ): Promise<BuildIndexResult> {
+  const outcome = await buildSearchIndexInPieces(store, opts);
+  // Without a deadline no piece stops early.
+  if (!outcome.done) throw new Error("search index: a build without a deadline stopped before its end");
+  return outcome.result;
+}
+
+/**
+ * Builds the search index as of a job in pieces (docs/archive-format.md "Built in pieces"): the
+ * mailboxes in id order, a piece at a time, each piece writing its segments, a record of them and
+ * a checkpoint; near the deadline (`remainingMs` below `deadlineMarginMs`) it stops after a piece,
+ * and a later call with the same `progress` store goes on from the checkpoint. The manifest is
+ * written when every piece is done, so until then searches use the previous index. Every call
+ * does at least one piece, so a build always advances.
+ */
+export async function buildSearchIndexInPieces(
+  store: ObjectStore,
+  opts: BuildIndexOptions = {},
+): Promise<IndexBuildOutcome> {
   // Each job's manifest and report summary, without the mailbox lists of large jobs' manifests:
   // those of the jobs after the previous index are read below, not every job's.
   const jobs = await requireJobs(store, { mailboxes: false });
@@ -270,167 +349,230 @@ export async function buildSearchIndex(
   const counted = new Set(finalized);
   const rowsPerSegment = Math.max(1, Math.min(opts.rowsPerSegment ?? 250_000, 2_000_000));
   const concurrency = Math.max(1, Math.min(opts.concurrency ?? 8, 64));
-  const counter: ReadCounter = { reads: 0, bytes: 0 };
-  const now = (opts.now ?? new Date()).getTime();
+  const perPiece = Math.max(1, Math.min(opts.mailboxesPerPiece ?? MAILBOXES_PER_PIECE, 100_000));
   const perLine = opts.perLine ?? true;
+  const margin = opts.deadlineMarginMs ?? 0;
+  const timeLeft = () => opts.remainingMs === undefined || opts.remainingMs() > margin;
+  const keeper = opts.progress ?? memoryProgress();
+  const counter: ReadCounter = { reads: 0, bytes: 0 };
 
   // The newest current index up to the job: its mailboxes' rows may be kept.
   const indexed = (await listIndexedJobs(store)).filter((j) => compareJobIds(j, jobId) <= 0);
   const previousManifest = await newestCurrent(store, indexed, finalized);
   let previous = previousManifest ? await openQuietly(store, previousManifest, counter) : undefined;
-  const mailboxes = await mailboxesToIndex(store, jobs, previous);
-  const result: BuildIndexResult = {
-    jobId,
-    reused: 0,
-    rebuilt: 0,
-    updated: 0,
-    uncovered: [],
-    segmentsWritten: 0,
-    merged: 0,
-    puts: 0,
-    rows: 0,
-    reads: counter,
+  // A damaged index is not built upon.
+  const base = previous ? previousManifest : undefined;
+
+  const saved = await keeper.read(jobId).catch((error: unknown) => {
+    // A damaged checkpoint: the build starts afresh (new segment keys).
+    if (error instanceof SearchIndexDamagedError) return undefined;
+    throw error;
+  });
+  const resumable =
+    saved !== undefined &&
+    saved.finished !== true &&
+    sameMake(saved.finalizedJobs, finalized) &&
+    saved.base === base?.jobId;
+  const now = (opts.now ?? new Date()).getTime();
+  let progress: BuildProgress = resumable
+    ? saved
+    : {
+        format: BUILD_PROGRESS_FORMAT,
+        version: BUILD_PROGRESS_VERSION,
+        jobId,
+        finalizedJobs: finalized,
+        ...(base ? { base: base.jobId } : {}),
+        // Segment keys of this build: new ones, so that a crash never leaves a manifest naming
+        // bytes another build replaced.
+        build: `${new Date(now).toISOString().replace(/[-:.]/g, "")}-${randomUUID().slice(0, 8)}`,
+        now,
+        pieces: 0,
+        written: 0,
+        counts: {
+          reused: 0,
+          rebuilt: 0,
+          updated: 0,
+          uncovered: 0,
+          segmentsWritten: 0,
+          puts: 0,
+          rows: 0,
+          reads: 0,
+          readBytes: 0,
+        },
+      };
+  const readsBefore = { reads: progress.counts.reads, bytes: progress.counts.readBytes };
+  const counts = { ...progress.counts };
+  const syncReads = () => {
+    counts.reads = readsBefore.reads + counter.reads;
+    counts.readBytes = readsBefore.bytes + counter.bytes;
   };
-
-  // The finalized jobs after the index's: what a mailbox the index holds may have changed in.
-  const later = previousManifest ? finalized.filter((j) => compareJobIds(j, previousManifest.jobId) > 0) : [];
-  // Each mailbox: kept as it is, updated per changed line (a delta), or replayed whole.
-  const catalogs = new Map<string, MailboxCatalog>();
-  const rebuild: ArchivedMailbox[] = [];
-  const update: ArchivedMailbox[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < mailboxes.length) {
-        const mailbox = mailboxes[next++]!;
-        const kept = previous?.mailboxes.get(mailbox.mailboxId);
-        const since =
-          kept && later.length <= MAX_JOBS_LISTED_APART
-            ? await mailboxCatalogSince(store, mailbox.mailboxId, kept.mailbox, later)
-            : undefined;
-        const catalog =
-          since ?? (await mailboxCatalog(store, mailbox.mailboxId, (j) => counted.has(j), kept?.mailbox));
-        catalogs.set(mailbox.mailboxId, catalog);
-        if (kept && sameMake(kept.mailbox.catalog, catalog.make)) continue;
-        if (kept && previous && perLine && updatable(previous, kept, catalog, previousManifest!.jobId))
-          update.push(mailbox);
-        else rebuild.push(mailbox);
-      }
-    }),
-  );
-  if (previousManifest?.jobId === jobId && rebuild.length === 0 && update.length === 0) {
-    return { ...result, reused: mailboxes.length };
-  }
-  if (previous) {
-    for (const m of staleSegmentMailboxes(previous, rebuild, mailboxes, now)) {
-      const u = update.indexOf(m);
-      if (u >= 0) update.splice(u, 1);
-      rebuild.push(m);
-    }
-  }
-  rebuild.sort((a, b) => compareJobIds(a.mailboxId, b.mailboxId));
-  update.sort((a, b) => compareJobIds(a.mailboxId, b.mailboxId));
-
-  // Segment keys of this build: new ones, so that a crash never leaves a manifest naming bytes
-  // another build replaced.
-  const build = `${new Date(now).toISOString().replace(/[-:.]/g, "")}-${randomUUID().slice(0, 8)}`;
-  let written = 0;
+  let written = progress.written;
   const writeSegment = async (
     segMailboxes: SegmentMailbox[],
     rows: IndexRow[],
     masks: SegmentMask[] = [],
-  ): Promise<IndexManifest["segments"][number]> => {
-    const key = searchSegmentKey(jobId, build, written++);
+  ): Promise<SegmentRef> => {
+    const key = searchSegmentKey(jobId, progress.build, written++);
     const encoded = encodeSegment(jobId, segMailboxes, rows, undefined, masks);
     await store.put(key, encoded.bytes, { contentType: "application/gzip" });
-    result.segmentsWritten++;
-    result.puts++;
-    result.rows += encoded.rows;
+    counts.segmentsWritten++;
+    counts.puts++;
+    counts.rows += encoded.rows;
     return { key, directory: encoded.directory, rows: encoded.rows, exclude: [] };
   };
-
-  // Too many segments of changes (or one about to expire): fold them into one, first.
-  let segments: IndexManifest["segments"] = previousManifest ? [...previousManifest.segments] : [];
-  if (previous && mustMerge(previous, update.length > 0, now)) {
-    const merged = await mergeDeltas(store, previous, counter);
-    const ref = { ...(await writeSegment(merged.mailboxes, merged.rows, merged.masks)), delta: true };
-    segments = [...segments.filter((s) => !s.delta), ref];
-    result.merged = merged.segments;
-    previous = await openIndex(store, { ...previousManifest!, segments }, counter);
-  }
-
-  // Updated mailboxes: their rows changed since the index, and masks on their older rows.
-  const uncovered = new Set<string>();
-  const delta = { mailboxes: [] as SegmentMailbox[], rows: [] as IndexRow[], masks: [] as SegmentMask[] };
-  const cache = new FinalizedJobCache();
-  for (let i = 0; i < update.length; i += concurrency) {
-    const batch = update.slice(i, i + concurrency);
-    const changes = await Promise.all(
-      batch.map((m) =>
-        mailboxChanges(
-          store,
-          previous!,
-          m.mailboxId,
-          catalogs.get(m.mailboxId)!,
-          previousManifest!.jobId,
-          cache,
-          counter,
-        ),
-      ),
-    );
-    for (const [k, change] of changes.entries()) {
-      const mailboxId = batch[k]!.mailboxId;
-      if (change === "damaged") {
-        uncovered.add(mailboxId);
-        continue;
-      }
-      if (change === "whole") {
-        rebuild.push(batch[k]!);
-        continue;
-      }
-      delta.mailboxes.push(lineOf(mailboxId, catalogs.get(mailboxId)!, change.rows.length));
-      for (const row of change.rows) delta.rows.push(row);
-      delta.masks.push(...change.masks);
-      result.updated++;
-    }
-  }
-  rebuild.sort((a, b) => compareJobIds(a.mailboxId, b.mailboxId));
-
-  // Replay the other changed mailboxes, a few at once, into segments of about rowsPerSegment rows.
-  const newSegments: IndexManifest["segments"] = [];
-  let pending: { mailboxes: SegmentMailbox[]; rows: IndexRow[] } = { mailboxes: [], rows: [] };
-  const flush = async () => {
-    if (pending.mailboxes.length === 0) return;
-    const { mailboxes: segMailboxes, rows } = pending;
-    pending = { mailboxes: [], rows: [] };
-    newSegments.push(await writeSegment(segMailboxes, rows));
+  const checkpoint = async (next: Partial<BuildProgress>) => {
+    syncReads();
+    progress = { ...progress, ...next, written, counts: { ...counts } };
+    await keeper.save(progress);
   };
-  for (let i = 0; i < rebuild.length; i += concurrency) {
-    const batch = rebuild.slice(i, i + concurrency);
-    const views = await Promise.all(batch.map((m) => mailboxRows(store, m.mailboxId, jobId, cache)));
-    for (const [k, rows] of views.entries()) {
-      const mailboxId = batch[k]!.mailboxId;
-      if (!rows) {
-        uncovered.add(mailboxId);
-        continue;
+
+  // Too many segments of changes (or one about to expire): fold them into one, first (once per
+  // build: the checkpoint names the segment, so that every piece masks the same segments).
+  const building = base !== undefined && base.jobId !== jobId;
+  if (!resumable && previous && building && mustMerge(previous, perLine, progress.now)) {
+    const merged = await mergeDeltas(store, previous, counter);
+    const segment = { ...(await writeSegment(merged.mailboxes, merged.rows, merged.masks)), delta: true };
+    await checkpoint({ merged: { segment, segments: merged.segments } });
+  } else if (!resumable) await checkpoint({});
+  const baseSegments: SegmentRef[] = base
+    ? progress.merged
+      ? [...base.segments.filter((s) => !s.delta), progress.merged.segment]
+      : [...base.segments]
+    : [];
+  if (base && progress.merged)
+    previous = await openIndex(store, { ...base, segments: baseSegments }, counter);
+
+  const mailboxes = (await mailboxesToIndex(store, jobs, previous)).sort((a, b) =>
+    compareJobIds(a.mailboxId, b.mailboxId),
+  );
+  // The finalized jobs after the index's: what a mailbox the index holds may have changed in.
+  const later = base ? finalized.filter((j) => compareJobIds(j, base.jobId) > 0) : [];
+  // Segments to fold into the new ones (judged on the index built upon, the same in every piece).
+  const stale = previous ? staleSegments(previous, progress.now) : new Set<number>();
+  const cache = new FinalizedJobCache();
+
+  /** One mailbox: kept as it is, updated per changed line (a delta), or replayed whole. */
+  const indexMailbox = async (mailboxId: string): Promise<MailboxOutcome> => {
+    const kept = previous?.mailboxes.get(mailboxId);
+    const since =
+      kept && later.length <= MAX_JOBS_LISTED_APART
+        ? await mailboxCatalogSince(store, mailboxId, kept.mailbox, later)
+        : undefined;
+    const catalog = since ?? (await mailboxCatalog(store, mailboxId, (j) => counted.has(j), kept?.mailbox));
+    const folded = kept?.segments.some((s) => stale.has(s)) ?? false;
+    if (kept && !folded && sameMake(kept.mailbox.catalog, catalog.make)) return { kind: "kept" };
+    if (kept && previous && base && perLine && !folded && updatable(previous, kept, catalog, base.jobId)) {
+      const change = await mailboxChanges(store, previous, mailboxId, catalog, base.jobId, cache, counter);
+      if (change === "damaged") return { kind: "uncovered" };
+      if (change !== "whole") {
+        return { kind: "updated", line: lineOf(mailboxId, catalog, change.rows.length), ...change };
       }
-      pending.mailboxes.push(lineOf(mailboxId, catalogs.get(mailboxId)!, rows.length));
-      for (const row of rows) pending.rows.push(row);
-      result.rebuilt++;
-      if (pending.rows.length >= rowsPerSegment) await flush();
     }
+    const rows = await mailboxRows(store, mailboxId, jobId, cache);
+    if (!rows) return { kind: "uncovered" };
+    return { kind: "rebuilt", line: lineOf(mailboxId, catalog, rows.length), rows };
+  };
+
+  const todo = mailboxes.filter((m) => progress.after === undefined || m.mailboxId > progress.after);
+  let at = 0;
+  let first = true;
+  while (at < todo.length) {
+    if (!first && !timeLeft()) {
+      return {
+        done: false,
+        progress,
+        mailboxes: mailboxes.length,
+        mailboxesDone: mailboxes.length - (todo.length - at),
+      };
+    }
+    first = false;
+    const started = Date.now();
+    // A piece: mailboxes taken a few at once until it holds perPiece of them, about a segment's
+    // rows, or the deadline nears (its first mailboxes are always taken).
+    const from = at;
+    const outcomes: MailboxOutcome[] = [];
+    let rowsTaken = 0;
+    const full = () =>
+      at >= todo.length || at - from >= perPiece || rowsTaken >= rowsPerSegment || (at > from && !timeLeft());
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (!full()) {
+          const n = at++ - from;
+          const outcome = await indexMailbox(todo[from + n]!.mailboxId);
+          outcomes[n] = outcome;
+          if (outcome.kind === "rebuilt" || outcome.kind === "updated") rowsTaken += outcome.rows.length;
+        }
+      }),
+    );
+    const whole = { mailboxes: [] as SegmentMailbox[], rows: [] as IndexRow[] };
+    const delta = { mailboxes: [] as SegmentMailbox[], rows: [] as IndexRow[], masks: [] as SegmentMask[] };
+    const piece: BuildPiece = { segments: [], replaced: [], uncovered: [] };
+    outcomes.forEach((outcome, n) => {
+      const mailboxId = todo[from + n]!.mailboxId;
+      switch (outcome.kind) {
+        case "kept":
+          counts.reused++;
+          return;
+        case "uncovered":
+          counts.uncovered++;
+          piece.uncovered.push(mailboxId);
+          piece.replaced.push(mailboxId);
+          return;
+        case "rebuilt":
+          counts.rebuilt++;
+          whole.mailboxes.push(outcome.line);
+          for (const row of outcome.rows) whole.rows.push(row);
+          piece.replaced.push(mailboxId);
+          return;
+        case "updated":
+          counts.updated++;
+          delta.mailboxes.push(outcome.line);
+          for (const row of outcome.rows) delta.rows.push(row);
+          delta.masks.push(...outcome.masks);
+          return;
+      }
+    });
+    if (whole.mailboxes.length > 0) piece.segments.push(await writeSegment(whole.mailboxes, whole.rows));
+    if (delta.mailboxes.length > 0) {
+      piece.segments.push({ ...(await writeSegment(delta.mailboxes, delta.rows, delta.masks)), delta: true });
+    }
+    await keeper.savePiece(progress, progress.pieces, piece);
+    await checkpoint({ after: todo[at - 1]!.mailboxId, pieces: progress.pieces + 1 });
+    opts.onPiece?.({
+      piece: progress.pieces - 1,
+      mailboxes: at - from,
+      rows: whole.rows.length + delta.rows.length,
+      ms: Date.now() - started,
+    });
   }
-  await flush();
-  if (delta.mailboxes.length > 0) {
-    newSegments.push({ ...(await writeSegment(delta.mailboxes, delta.rows, delta.masks)), delta: true });
+
+  syncReads();
+  const result: BuildIndexResult = {
+    jobId,
+    reused: counts.reused,
+    rebuilt: counts.rebuilt,
+    updated: counts.updated,
+    uncovered: [],
+    segmentsWritten: counts.segmentsWritten,
+    merged: progress.merged?.segments ?? 0,
+    puts: counts.puts,
+    rows: counts.rows,
+    reads: { reads: counts.reads, bytes: counts.readBytes },
+    pieces: progress.pieces,
+  };
+  // The index as of the job is what the archive holds: nothing to write.
+  if (!building && base && counts.rebuilt + counts.updated + counts.uncovered === 0) {
+    await checkpoint({ finished: true });
+    return { done: true, result: { ...result, reused: mailboxes.length } };
   }
 
   // Previous segments stay, less the mailboxes replayed, left out or gone; empty ones are dropped.
-  const replaced = new Set([...rebuild.map((m) => m.mailboxId), ...uncovered]);
+  const pieces = await keeper.readPieces(progress);
+  const replaced = new Set(pieces.flatMap((p) => p.replaced));
   const known = new Set(mailboxes.map((m) => m.mailboxId));
-  const kept: IndexManifest["segments"] = [];
+  const kept: SegmentRef[] = [];
   if (previous) {
-    for (const [s, ref] of segments.entries()) {
+    for (const [s, ref] of baseSegments.entries()) {
       const exclude = new Set(ref.exclude);
       let live = 0;
       for (const line of previous.lines[s]!) {
@@ -440,20 +582,20 @@ export async function buildSearchIndex(
       }
       if (live > 0) kept.push({ ...ref, exclude: [...exclude].sort() });
     }
-    const touched = new Set([...replaced, ...update.map((m) => m.mailboxId)]);
-    result.reused = mailboxes.filter((m) => !touched.has(m.mailboxId)).length;
   }
-  result.uncovered = [...uncovered].sort();
+  result.uncovered = pieces.flatMap((p) => p.uncovered).sort();
   const manifest: IndexManifest = {
     format: INDEX_FORMAT,
     version: INDEX_VERSION,
     jobId,
     finalizedJobs: finalized,
-    segments: [...kept, ...newSegments],
+    segments: [...kept, ...pieces.flatMap((p) => p.segments)],
   };
   result.key = await writeIndexManifest(store, manifest);
-  result.puts++;
-  return result;
+  counts.puts++;
+  result.puts = counts.puts;
+  await checkpoint({ finished: true });
+  return { done: true, result };
 }
 
 /**
@@ -651,35 +793,25 @@ async function mergeDeltas(
 }
 
 /**
- * Segments of whole views less than half of whose rows still count after this build are folded
- * into the new ones (their live mailboxes replayed too), so that searches do not keep reading
- * the dictionaries of mostly dead segments; and so are segments older than
- * SEGMENT_REWRITE_AFTER_DAYS (or of unknown age), before the lifecycle rule expires them.
- * Returns the mailboxes to replay besides `rebuild`.
+ * Segments of whole views less than half of whose rows still count are folded into the new ones
+ * (their live mailboxes replayed), so that searches do not keep reading the dictionaries of
+ * mostly dead segments; and so are segments older than SEGMENT_REWRITE_AFTER_DAYS (or of unknown
+ * age), before the lifecycle rule expires them. Judged on the index built upon, as every piece
+ * of the build sees it (a segment that this build leaves mostly dead is folded by the next).
  */
-function staleSegmentMailboxes(
-  previous: OpenIndex,
-  rebuild: readonly ArchivedMailbox[],
-  mailboxes: readonly ArchivedMailbox[],
-  now: number,
-): ArchivedMailbox[] {
-  const leaving = new Set(rebuild.map((m) => m.mailboxId));
+function staleSegments(previous: OpenIndex, now: number): Set<number> {
   const refs = previous.manifest.segments;
   const liveRows = previous.segments.map(() => 0);
   for (const [s, lines] of previous.lines.entries()) {
     const exclude = new Set(refs[s]!.exclude);
     for (const line of lines) {
-      if (exclude.has(line.mailboxId) || leaving.has(line.mailboxId)) continue;
+      if (exclude.has(line.mailboxId)) continue;
       liveRows[s]! += line.rows - (previous.masked[s]!.get(line.mailboxId)?.length ?? 0);
     }
   }
-  const stale = new Set(
+  return new Set(
     refs.flatMap((ref, s) => (!ref.delta && (liveRows[s]! * 2 < ref.rows || isOld(ref.key, now)) ? [s] : [])),
   );
-  return mailboxes.filter((m) => {
-    const where = previous.mailboxes.get(m.mailboxId);
-    return (where?.segments.some((s) => stale.has(s)) ?? false) && !leaving.has(m.mailboxId);
-  });
 }
 
 /** The index opened, or undefined when a segment of it is damaged (the build starts afresh). */
