@@ -6,7 +6,14 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { MailstreamFunction } from "../../infra/constructs/mailstream-function.js";
 import { METRIC, METRICS_NAMESPACE } from "../../infra/metrics.js";
 import { STATE_ACTIONS } from "../../infra/permissions.js";
-import { packIndexKey, packKey, searchIndexKey, searchSegmentKey } from "../../lib/archive/keys.js";
+import {
+  packIndexKey,
+  packKey,
+  searchBuildKey,
+  searchBuildPieceKey,
+  searchIndexKey,
+  searchSegmentKey,
+} from "../../lib/archive/keys.js";
 import {
   SEARCH_INDEX_EXPIRY_DAYS,
   SEGMENT_REWRITE_AFTER_DAYS,
@@ -150,6 +157,9 @@ describe("archive bucket", () => {
       const archivePrefix = s === full ? "mail/" : "";
       expect(`${archivePrefix}${searchIndexKey("j")}`.startsWith(prefix)).toBe(true);
       expect(`${archivePrefix}${searchSegmentKey("j", "b", 0)}`.startsWith(prefix)).toBe(true);
+      // A build's checkpoint and piece records too (they go with the index's objects).
+      expect(`${archivePrefix}${searchBuildKey("j")}`.startsWith(prefix)).toBe(true);
+      expect(`${archivePrefix}${searchBuildPieceKey("j", "b", 0)}`.startsWith(prefix)).toBe(true);
       expect(`${archivePrefix}${packKey("m", "p")}`.startsWith(prefix)).toBe(false);
     }
     // A build rewrites live segments well before they expire (room for weeks without a job).

@@ -442,7 +442,10 @@ export async function buildSearchIndexInPieces(
   if (base && progress.merged)
     previous = await openIndex(store, { ...base, segments: baseSegments }, counter);
 
-  const mailboxes = (await mailboxesToIndex(store, jobs, previous)).sort((a, b) =>
+  // The mailboxes of the jobs up to the build's (the same list in every piece, whatever job is
+  // finalized meanwhile), in id order: a piece goes on after the last one done.
+  const upTo = jobs.filter((j) => compareJobIds(j.jobId, jobId) <= 0);
+  const mailboxes = (await mailboxesToIndex(store, upTo, previous)).sort((a, b) =>
     compareJobIds(a.mailboxId, b.mailboxId),
   );
   // The finalized jobs after the index's: what a mailbox the index holds may have changed in.
