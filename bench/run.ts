@@ -228,6 +228,12 @@ function printScaleRow(r: ScaleRow): void {
     const after = ["after the job", "s", "ms/mbx", "state req/mbx", "S3 req/mbx", "archive operations"];
     process.stdout.write(`${rightAlignedTable(after, rows)}\n`);
   }
+  const ip = r.indexPieces;
+  if (ip) {
+    process.stdout.write(
+      `index pieces: ${ip.pieces} in ${ip.invocations} invocation(s), largest ${f(ip.largestPieceSeconds)} s (at most ${ip.mailboxesPerPiece} mailboxes, ${ip.rowsPerPiece} rows a piece), ${f(ip.rowsPerSecond)} rows/s, ${f(ip.mailboxesPerSecond)} mailboxes/s, ${ip.mailboxesPerInvocation} mailboxes per invocation\n`,
+    );
+  }
 }
 
 async function main(): Promise<void> {

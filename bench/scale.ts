@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { LAMBDA_NODE_OPTIONS } from "../infra/lambda-bundling.js";
 import type { ObjectStore } from "../lib/archive/store.js";
 import { indexAfterJob } from "../lib/catalog-index/search-index/after-job.js";
+import type { IndexPieceFigures } from "../lib/catalog-index/search-index/build.js";
 import { environmentForAwsEndpoints } from "../lib/config/aws-endpoints.js";
 import type {
   CoordinatorInvocation,
@@ -178,7 +179,38 @@ export interface ScaleRow {
    * planning-only run.
    */
   indexAfterJob: PhaseCost | null;
+  /**
+   * The index build's pieces (lib/catalog-index/search-index/build.ts), run as index tasks in
+   * controller invocations of {@link CONTROLLER_TIMEOUT_SECONDS} less the deadline margin; null in
+   * a planning-only run (and in rows of runs before the build ran in pieces).
+   */
+  indexPieces?: IndexPieceSummary | null;
 }
+
+/** What the index build's pieces did, and how large a piece could be within an invocation. */
+export interface IndexPieceSummary {
+  pieces: number;
+  /** Index tasks (controller invocations) the build took. */
+  invocations: number;
+  largestPieceSeconds: number;
+  /** Per piece, the most mailboxes and the most rows (catalog lines of a first job) it took. */
+  mailboxesPerPiece: number;
+  rowsPerPiece: number;
+  /** Over the pieces' own time (not the setup each invocation does before its first piece). */
+  rowsPerSecond: number;
+  mailboxesPerSecond: number;
+  /**
+   * Mailboxes of this size one invocation could index at the measured rate (its timeout less the
+   * margin): pieces end earlier by themselves (rows, mailboxes), so this is how many pieces'
+   * worth one invocation takes.
+   */
+  mailboxesPerInvocation: number;
+}
+
+/** The controller's timeout in production (infra/config.ts), which runs index tasks. */
+const CONTROLLER_TIMEOUT_SECONDS = 900;
+/** The controller's deadline margin's default (lib/config/schema.ts `deadlineMarginMs`). */
+const CONTROLLER_MARGIN_MS = 60_000;
 
 /** A phase's wall time and the requests it sent to the state table and the archive. */
 export interface PhaseCost {
@@ -548,10 +580,32 @@ async function benchScaleOne(
     }
     counting = false;
     const cpuSeconds = cpuBetween(cpu0, sampleComponentCpu(sim.pid));
+    // The index tasks, as controllers run them: each an invocation of the controller's timeout,
+    // handing on near its deadline, until the index is built.
+    const pieces: IndexPieceFigures[] = [];
+    let indexInvocations = 0;
     const index = planningOnly
       ? undefined
-      : await measure(() => indexAfterJob(stack.app.archive.store, { lease: stack.app.state }));
-    if (index) progress(`index after the job: ${index.cost.seconds} s, ${index.cost.s3Requests} S3 requests`);
+      : await measure(async () => {
+          for (;;) {
+            indexInvocations++;
+            const started = Date.now();
+            const outcome = await indexAfterJob(stack.app.archive.store, {
+              lease: stack.app.state,
+              remainingMs: () => CONTROLLER_TIMEOUT_SECONDS * 1000 - (Date.now() - started),
+              deadlineMarginMs: CONTROLLER_MARGIN_MS,
+              onPiece: (f) => pieces.push(f),
+            });
+            if (outcome.status !== "continued") return outcome;
+          }
+        });
+    if (index) index.cost.invocations = indexInvocations;
+    const indexPieces = index ? summarizePieces(pieces, indexInvocations) : null;
+    if (index) {
+      progress(
+        `index after the job: ${index.cost.seconds} s, ${index.cost.s3Requests} S3 requests, ${pieces.length} pieces (largest ${indexPieces?.largestPieceSeconds} s), ${indexInvocations} invocations`,
+      );
+    }
     state.total = state.planning + state.backupAndFinalizing;
     const c1 = await counters(sim);
     const wire1 = (await sim.stats()).graph;
@@ -614,12 +668,32 @@ async function benchScaleOne(
       cpuSeconds,
       finalizing: finalizing ?? null,
       indexAfterJob: index?.cost ?? null,
+      indexPieces,
     };
   } finally {
     await services?.stop();
     await sim.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function summarizePieces(pieces: readonly IndexPieceFigures[], invocations: number): IndexPieceSummary {
+  const seconds = pieces.reduce((n, p) => n + p.ms, 0) / 1000;
+  const rows = pieces.reduce((n, p) => n + p.rows, 0);
+  const mailboxes = pieces.reduce((n, p) => n + p.mailboxes, 0);
+  const perSecond = (n: number) => Math.round((n / Math.max(1e-9, seconds)) * 10) / 10;
+  return {
+    pieces: pieces.length,
+    invocations,
+    largestPieceSeconds: Math.max(0, ...pieces.map((p) => p.ms)) / 1000,
+    mailboxesPerPiece: Math.max(0, ...pieces.map((p) => p.mailboxes)),
+    rowsPerPiece: Math.max(0, ...pieces.map((p) => p.rows)),
+    rowsPerSecond: perSecond(rows),
+    mailboxesPerSecond: perSecond(mailboxes),
+    mailboxesPerInvocation: Math.floor(
+      (CONTROLLER_TIMEOUT_SECONDS - CONTROLLER_MARGIN_MS / 1000) * (mailboxes / Math.max(1e-9, seconds)),
+    ),
+  };
 }
 
 /** Per component: CPU seconds per mailbox at the largest size over the smallest (1.0 = linear). */

@@ -23,7 +23,7 @@ import type { ObjectInfo, ObjectStore, PutOptions } from "../lib/archive/store.j
 import type { CatalogEntry } from "../lib/backup/ports.js";
 import { listArchivedJobs, mailboxesOf } from "../lib/catalog-index/directory.js";
 import { type SearchCriteria, searchArchive } from "../lib/catalog-index/search.js";
-import { buildSearchIndex } from "../lib/catalog-index/search-index/build.js";
+import { buildSearchIndex, type IndexPieceFigures } from "../lib/catalog-index/search-index/build.js";
 
 const MAILBOXES = Number(process.env.BENCH_SEARCH_MAILBOXES ?? 200);
 const LINES = Number(process.env.BENCH_SEARCH_LINES ?? 1000);
@@ -191,14 +191,20 @@ async function main(): Promise<void> {
 
     store.reset();
     const building = Date.now();
-    const built = await buildSearchIndex(store);
+    const pieces: IndexPieceFigures[] = [];
+    const built = await buildSearchIndex(store, { onPiece: (f) => pieces.push(f) });
     const buildSeconds = (Date.now() - building) / 1000;
     let indexBytes = 0;
     for await (const o of local.list("index/")) indexBytes += o.size;
     const build = {
       seconds: buildSeconds,
       linesPerSecond: Math.round(lines / buildSeconds),
+      mailboxesPerSecond: Math.round(MAILBOXES / buildSeconds),
       segments: built.segmentsWritten,
+      // The build's pieces (each a segment, a record and a checkpoint on the index task's path).
+      pieces: built.pieces,
+      largestPieceSeconds: Math.max(0, ...pieces.map((p) => p.ms)) / 1000,
+      mailboxesPerPiece: Math.max(0, ...pieces.map((p) => p.mailboxes)),
       puts: built.puts,
       megabytes: Math.round(indexBytes / 1e5) / 10,
       bytesPerLine: Math.round(indexBytes / lines),
