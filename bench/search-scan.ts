@@ -192,14 +192,20 @@ async function main(): Promise<void> {
     store.reset();
     const building = Date.now();
     const pieces: IndexPieceFigures[] = [];
+    const cpu0 = process.cpuUsage();
     const built = await buildSearchIndex(store, { onPiece: (f) => pieces.push(f) });
     const buildSeconds = (Date.now() - building) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    // This process's CPU (user + system): what the build costs whatever else shares the cores.
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     let indexBytes = 0;
     for await (const o of local.list("index/")) indexBytes += o.size;
     const build = {
       seconds: buildSeconds,
       linesPerSecond: Math.round(lines / buildSeconds),
       mailboxesPerSecond: Math.round(MAILBOXES / buildSeconds),
+      cpuSeconds,
+      cpuMicrosecondsPerLine: Math.round((cpuSeconds * 1e6) / lines),
       segments: built.segmentsWritten,
       // The build's pieces (each a segment, a record and a checkpoint on the index task's path).
       pieces: built.pieces,

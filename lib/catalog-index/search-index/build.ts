@@ -507,35 +507,47 @@ export async function buildSearchIndexInPieces(
         }
       }),
     );
-    const whole = { mailboxes: [] as SegmentMailbox[], rows: [] as IndexRow[] };
+    // Whole views into segments of about rowsPerSegment rows (a mailbox's rows never split: a
+    // segment exceeds it by one mailbox at most), in id order; changes into one segment.
+    let whole = { mailboxes: [] as SegmentMailbox[], rows: [] as IndexRow[] };
     const delta = { mailboxes: [] as SegmentMailbox[], rows: [] as IndexRow[], masks: [] as SegmentMask[] };
     const piece: BuildPiece = { segments: [], replaced: [], uncovered: [] };
-    outcomes.forEach((outcome, n) => {
+    let pieceRows = 0;
+    const flush = async () => {
+      if (whole.mailboxes.length === 0) return;
+      const { mailboxes: segMailboxes, rows } = whole;
+      whole = { mailboxes: [], rows: [] };
+      piece.segments.push(await writeSegment(segMailboxes, rows));
+    };
+    for (const [n, outcome] of outcomes.entries()) {
       const mailboxId = todo[from + n]!.mailboxId;
       switch (outcome.kind) {
         case "kept":
           counts.reused++;
-          return;
+          break;
         case "uncovered":
           counts.uncovered++;
           piece.uncovered.push(mailboxId);
           piece.replaced.push(mailboxId);
-          return;
+          break;
         case "rebuilt":
           counts.rebuilt++;
           whole.mailboxes.push(outcome.line);
           for (const row of outcome.rows) whole.rows.push(row);
+          pieceRows += outcome.rows.length;
           piece.replaced.push(mailboxId);
-          return;
+          if (whole.rows.length >= rowsPerSegment) await flush();
+          break;
         case "updated":
           counts.updated++;
           delta.mailboxes.push(outcome.line);
           for (const row of outcome.rows) delta.rows.push(row);
+          pieceRows += outcome.rows.length;
           delta.masks.push(...outcome.masks);
-          return;
+          break;
       }
-    });
-    if (whole.mailboxes.length > 0) piece.segments.push(await writeSegment(whole.mailboxes, whole.rows));
+    }
+    await flush();
     if (delta.mailboxes.length > 0) {
       piece.segments.push({ ...(await writeSegment(delta.mailboxes, delta.rows, delta.masks)), delta: true });
     }
@@ -544,7 +556,7 @@ export async function buildSearchIndexInPieces(
     opts.onPiece?.({
       piece: progress.pieces - 1,
       mailboxes: at - from,
-      rows: whole.rows.length + delta.rows.length,
+      rows: pieceRows,
       ms: Date.now() - started,
     });
   }
