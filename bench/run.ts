@@ -231,7 +231,7 @@ function printScaleRow(r: ScaleRow): void {
   const ip = r.indexPieces;
   if (ip) {
     process.stdout.write(
-      `index pieces: ${ip.pieces} in ${ip.invocations} invocation(s), largest ${f(ip.largestPieceSeconds)} s (at most ${ip.mailboxesPerPiece} mailboxes, ${ip.rowsPerPiece} rows a piece), ${f(ip.rowsPerSecond)} rows/s, ${f(ip.mailboxesPerSecond)} mailboxes/s, ${ip.mailboxesPerInvocation} mailboxes per invocation\n`,
+      `index pieces: ${ip.pieces} in ${ip.invocations} invocation(s), largest ${f(ip.largestPieceSeconds)} s (at most ${ip.mailboxesPerPiece} mailboxes, ${ip.rowsPerPiece} rows a piece), ${f(ip.rowsPerSecond)} rows/s, ${f(ip.mailboxesPerSecond)} mailboxes/s, ${f(ip.cpuMillisecondsPerMailbox)} CPU ms/mailbox, ${ip.mailboxesPerInvocation} mailboxes per invocation\n`,
     );
   }
 }

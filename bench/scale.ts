@@ -199,6 +199,9 @@ export interface IndexPieceSummary {
   /** Over the pieces' own time (not the setup each invocation does before its first piece). */
   rowsPerSecond: number;
   mailboxesPerSecond: number;
+  /** The harness process's CPU seconds over the build, and per mailbox (ms). */
+  cpuSeconds: number;
+  cpuMillisecondsPerMailbox: number;
   /**
    * Mailboxes of this size one invocation could index at the measured rate (its timeout less the
    * margin): pieces end earlier by themselves (rows, mailboxes), so this is how many pieces'
@@ -584,6 +587,8 @@ async function benchScaleOne(
     // handing on near its deadline, until the index is built.
     const pieces: IndexPieceFigures[] = [];
     let indexInvocations = 0;
+    // This process's CPU over the build (it runs here alone after the job: the emulators idle).
+    const indexCpu0 = process.cpuUsage();
     const index = planningOnly
       ? undefined
       : await measure(async () => {
@@ -600,7 +605,10 @@ async function benchScaleOne(
           }
         });
     if (index) index.cost.invocations = indexInvocations;
-    const indexPieces = index ? summarizePieces(pieces, indexInvocations) : null;
+    const indexCpu = process.cpuUsage(indexCpu0);
+    const indexPieces = index
+      ? summarizePieces(pieces, indexInvocations, (indexCpu.user + indexCpu.system) / 1e6)
+      : null;
     if (index) {
       progress(
         `index after the job: ${index.cost.seconds} s, ${index.cost.s3Requests} S3 requests, ${pieces.length} pieces (largest ${indexPieces?.largestPieceSeconds} s), ${indexInvocations} invocations`,
@@ -677,7 +685,11 @@ async function benchScaleOne(
   }
 }
 
-function summarizePieces(pieces: readonly IndexPieceFigures[], invocations: number): IndexPieceSummary {
+function summarizePieces(
+  pieces: readonly IndexPieceFigures[],
+  invocations: number,
+  cpuSeconds: number,
+): IndexPieceSummary {
   const seconds = pieces.reduce((n, p) => n + p.ms, 0) / 1000;
   const rows = pieces.reduce((n, p) => n + p.rows, 0);
   const mailboxes = pieces.reduce((n, p) => n + p.mailboxes, 0);
@@ -690,6 +702,8 @@ function summarizePieces(pieces: readonly IndexPieceFigures[], invocations: numb
     rowsPerPiece: Math.max(0, ...pieces.map((p) => p.rows)),
     rowsPerSecond: perSecond(rows),
     mailboxesPerSecond: perSecond(mailboxes),
+    cpuSeconds,
+    cpuMillisecondsPerMailbox: Math.round((cpuSeconds / Math.max(1, mailboxes)) * 1e4) / 10,
     mailboxesPerInvocation: Math.floor(
       (CONTROLLER_TIMEOUT_SECONDS - CONTROLLER_MARGIN_MS / 1000) * (mailboxes / Math.max(1e-9, seconds)),
     ),
