@@ -351,6 +351,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
           lease: state,
           ...(remainingMs ? { remainingMs } : {}),
           deadlineMarginMs: config.controller.deadlineMarginMs,
+          mailboxesPerPiece: config.searchIndex.mailboxesPerPiece,
           ...(queue.sendIndex
             ? { handOn: () => queue.sendIndex!({ kind: "index", jobId: task.jobId }) }
             : {}),

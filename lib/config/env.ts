@@ -62,6 +62,11 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "MAILSTREAM_DISCOVERY_BATCH_SIZE", path: "discovery.batchSize", kind: "integer" },
   { name: "MAILSTREAM_DISCOVERY_STREAM_WAIT_SECONDS", path: "discovery.streamWaitSeconds", kind: "integer" },
   { name: "MAILSTREAM_SEARCH_INDEX_AFTER_JOB", path: "searchIndex.afterJob", kind: "string" },
+  {
+    name: "MAILSTREAM_SEARCH_INDEX_MAILBOXES_PER_PIECE",
+    path: "searchIndex.mailboxesPerPiece",
+    kind: "integer",
+  },
   { name: "MAILSTREAM_RETRY_BUDGET_SECONDS", path: "controller.retryBudgetSeconds", kind: "integer" },
   { name: "MAILSTREAM_SYNC_STATE_REFRESH_HOURS", path: "controller.syncStateRefreshHours", kind: "integer" },
   { name: "MAILSTREAM_PAGE_HOLD_SECONDS", path: "controller.pageHoldSeconds", kind: "integer" },

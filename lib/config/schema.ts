@@ -282,6 +282,12 @@ export const configSchema = z
          * the index is built only by `mailstream index`. One of on, off; default on.
          */
         afterJob: z.enum(["on", "off"], { error: "expected one of on, off" }).default("on"),
+        /**
+         * Mailboxes per piece of an index task's build at most: after each piece a checkpoint,
+         * and near the deadline the task hands on (a piece also ends at about 250,000 rows).
+         * A crash loses one piece's work. 1..100000, default 2000.
+         */
+        mailboxesPerPiece: integer(1, 100_000).default(2_000),
       })
       .prefault({}),
     controller: z
