@@ -201,7 +201,7 @@ describe("the deployed handlers, run locally", () => {
     // count on which), each going on where the last stopped.
     const handedOn = runs.filter((l) => l.status === "continued").map((l) => l.mailboxesDone as number);
     expect(runs).toHaveLength(handedOn.length + 1);
-    expect(handedOn).toEqual([...new Set(handedOn)].sort());
+    expect(handedOn).toEqual([...new Set(handedOn)].sort((a, b) => a - b));
     expect(handedOn.every((done) => done >= 1 && done < truth.mailboxes.length)).toBe(true);
     expect(runs.find((l) => l.status === "built")).toMatchObject({
       indexedJob: jobId,
