@@ -210,6 +210,14 @@ export interface IndexPieceSummary {
   mailboxesPerInvocation: number;
 }
 
+/**
+ * Mailboxes per piece of the index build (`BENCH_INDEX_PIECE_MAILBOXES`; default the product's,
+ * 2,000): smaller shows several pieces at the bench's sizes.
+ */
+const INDEX_PIECE_MAILBOXES = process.env.BENCH_INDEX_PIECE_MAILBOXES
+  ? Number(process.env.BENCH_INDEX_PIECE_MAILBOXES)
+  : undefined;
+
 /** The controller's timeout in production (infra/config.ts), which runs index tasks. */
 const CONTROLLER_TIMEOUT_SECONDS = 900;
 /** The controller's deadline margin's default (lib/config/schema.ts `deadlineMarginMs`). */
@@ -599,6 +607,7 @@ async function benchScaleOne(
               lease: stack.app.state,
               remainingMs: () => CONTROLLER_TIMEOUT_SECONDS * 1000 - (Date.now() - started),
               deadlineMarginMs: CONTROLLER_MARGIN_MS,
+              ...(INDEX_PIECE_MAILBOXES !== undefined ? { mailboxesPerPiece: INDEX_PIECE_MAILBOXES } : {}),
               onPiece: (f) => pieces.push(f),
             });
             if (outcome.status !== "continued") return outcome;
