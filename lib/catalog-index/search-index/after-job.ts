@@ -61,29 +61,34 @@ export async function indexAfterJob(
   opts: IndexAfterJobOptions = {},
 ): Promise<IndexAfterJobOutcome> {
   const { lease, handOn, ...build } = opts;
-  const current = async () => {
-    const finalized = await listFinalizedJobs(store);
-    const newest = finalized.at(-1);
-    if (!newest) return { newest, finalized };
-    const manifest = await readIndexManifest(store, newest).catch((error: unknown) => {
+  const currentAt = async (jobId: string, finalized: readonly string[]) => {
+    const manifest = await readIndexManifest(store, jobId).catch((error: unknown) => {
       // A damaged manifest is built again (the build writes a whole new one).
       if (error instanceof SearchIndexDamagedError) return undefined;
       throw error;
     });
-    return { newest, finalized, current: manifest !== undefined && isCurrent(manifest, finalized) };
+    return manifest !== undefined && isCurrent(manifest, finalized);
+  };
+  const current = async () => {
+    const finalized = await listFinalizedJobs(store);
+    const newest = finalized.at(-1);
+    if (!newest) return { newest, finalized };
+    return { newest, finalized, current: await currentAt(newest, finalized) };
   };
   // What the index needs as seen: nothing, nothing more, or a build (the one under way first).
   const bringUpToDate = async (seen: Awaited<ReturnType<typeof current>>): Promise<IndexAfterJobOutcome> => {
     if (!seen.newest) return { status: "none" };
     if (seen.current) return { status: "current", jobId: seen.newest };
     const underWay = await buildUnderWay(store);
-    // Gone on with while the finalized jobs up to its job are those it began with.
+    // Gone on with while the finalized jobs up to its job are those it began with, and no
+    // current index as of its job was written meanwhile (`mailstream index`).
     const resumable =
       underWay !== undefined &&
       sameJobs(
         underWay.finalizedJobs,
         seen.finalized.filter((j) => compareJobIds(j, underWay.jobId) <= 0),
-      );
+      ) &&
+      !(await currentAt(underWay.jobId, underWay.finalizedJobs));
     const at = resumable ? underWay.jobId : seen.newest;
     const outcome = await buildSearchIndexInPieces(store, {
       ...build,

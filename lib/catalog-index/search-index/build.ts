@@ -428,8 +428,10 @@ export async function buildSearchIndexInPieces(
 
   // Too many segments of changes (or one about to expire): fold them into one, first (once per
   // build: the checkpoint names the segment, so that every piece masks the same segments).
-  const building = base !== undefined && base.jobId !== jobId;
-  if (!resumable && previous && building && mustMerge(previous, perLine, progress.now)) {
+  // Built upon the index of an earlier job (not the same job's, which only mailboxes changed
+  // since would make a build of).
+  const uponEarlier = base !== undefined && base.jobId !== jobId;
+  if (!resumable && previous && uponEarlier && mustMerge(previous, perLine, progress.now)) {
     const merged = await mergeDeltas(store, previous, counter);
     const segment = { ...(await writeSegment(merged.mailboxes, merged.rows, merged.masks)), delta: true };
     await checkpoint({ merged: { segment, segments: merged.segments } });
@@ -576,7 +578,7 @@ export async function buildSearchIndexInPieces(
     pieces: progress.pieces,
   };
   // The index as of the job is what the archive holds: nothing to write.
-  if (!building && base && counts.rebuilt + counts.updated + counts.uncovered === 0) {
+  if (!uponEarlier && base && counts.rebuilt + counts.updated + counts.uncovered === 0) {
     await checkpoint({ finished: true });
     return { done: true, result: { ...result, reused: mailboxes.length } };
   }

@@ -236,4 +236,18 @@ describe("the index task in pieces", () => {
     await expectIndexAnswers(store, JOB2);
     await expectIndexAnswers(store, JOB1);
   });
+  it("leaves a build under way whose job got a current index meanwhile (`mailstream index`), and builds the newest", async () => {
+    const store = new MemoryObjectStore();
+    await writeArchive(store, false);
+    const clock = onePieceAtATime();
+    const task = () => indexAfterJob(store, { ...clock.fresh(), mailboxesPerPiece: 20 });
+    const first = await indexAfterJob(store, { ...clock.fresh() });
+    expect(first).toMatchObject({ status: "continued", jobId: JOB1 });
+    await writeArchive(store, true);
+    await buildSearchIndex(store, { at: JOB1 });
+    // Job 2's build, upon the index as of job 1: one piece of every mailbox.
+    expect(await task()).toMatchObject({ status: "built", jobId: JOB2, build: { updated: 3, pieces: 1 } });
+    expect(await task()).toEqual({ status: "current", jobId: JOB2 });
+    await expectIndexAnswers(store, JOB2);
+  });
 });
