@@ -6,6 +6,11 @@
  * (the same point-in-time view the scan uses, senders and times completed as the scan completes
  * them) and written to new segments. The manifest is written last, so a crash leaves the previous
  * index (or none) in force, and a search falls back to scanning what no index covers.
+ *
+ * The work grows with the archive (a first build replays every mailbox), so it is done in pieces
+ * ({@link buildSearchIndexInPieces}): a run of mailboxes in id order, its segments, a record of
+ * them and a checkpoint (build-progress.ts), so that an invocation stops near its deadline and
+ * another goes on; the manifest is assembled from the pieces' records after the last.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { type JobCatalog, listMailboxCatalog, readCatalogPart, readFolders } from "../../archive/catalog.js";
@@ -426,11 +431,11 @@ export async function buildSearchIndexInPieces(
     await keeper.save(progress);
   };
 
-  // Too many segments of changes (or one about to expire): fold them into one, first (once per
-  // build: the checkpoint names the segment, so that every piece masks the same segments).
   // Built upon the index of an earlier job (not the same job's, which only mailboxes changed
   // since would make a build of).
   const uponEarlier = base !== undefined && base.jobId !== jobId;
+  // Too many segments of changes (or one about to expire): fold them into one, first (once per
+  // build: the checkpoint names the segment, so that every piece masks the same segments).
   if (!resumable && previous && uponEarlier && mustMerge(previous, perLine, progress.now)) {
     const merged = await mergeDeltas(store, previous, counter);
     const segment = { ...(await writeSegment(merged.mailboxes, merged.rows, merged.masks)), delta: true };
