@@ -3,7 +3,10 @@
  * two tasks at once (copies of a task, two jobs finalized close together) never both write a
  * manifest for the same job, the later one overwriting the other's with what it saw (S3 has no
  * compare-and-swap that every store here honours). A lease ends when its holder releases it, or
- * at `until` when the holder died (an invocation is never longer than Lambda's 15 minutes).
+ * at `until` when the holder died (an invocation is never longer than Lambda's 15 minutes). A
+ * build that runs in pieces over several invocations takes it in each, until that invocation's
+ * deadline: its progress is a checkpoint in the archive (search-index/build-progress.ts), so a
+ * build whose holder died is gone on with by whichever task takes the lease next.
  */
 import type { StateTable } from "./table.js";
 
