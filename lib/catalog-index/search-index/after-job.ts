@@ -44,6 +44,8 @@ export interface IndexLease {
  * its invocation frees it then, for the redelivered task to go on.
  */
 export const INDEX_LEASE_MS = 900_000;
+/** The shortest lease a build takes, ms (see {@link indexAfterJob}). */
+const MIN_LEASE_MS = 60_000;
 
 /** Another index task is building the search index: this one is to be delivered again later. */
 export class SearchIndexBusyError extends RetryableError {}
@@ -106,7 +108,11 @@ export async function indexAfterJob(
   if (!lease || !before.newest || before.current) outcome = await bringUpToDate(before);
   else {
     const owner = randomUUID();
-    const leaseMs = build.remainingMs ? Math.min(build.remainingMs(), INDEX_LEASE_MS) : INDEX_LEASE_MS;
+    // The invocation's time left (it cannot outlive it), yet at least a minute: a piece begun
+    // with less time left than that (every invocation does one) still holds it to its end.
+    const leaseMs = build.remainingMs
+      ? Math.min(Math.max(build.remainingMs(), MIN_LEASE_MS), INDEX_LEASE_MS)
+      : INDEX_LEASE_MS;
     if (!(await lease.acquireIndexLease(owner, Date.now() + leaseMs))) {
       throw new SearchIndexBusyError(
         `search index: expected to build it as of job ${before.newest}, found another index task building it`,
