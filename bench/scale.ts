@@ -722,7 +722,7 @@ function summarizePieces(
 /** Per component: CPU seconds per mailbox at the largest size over the smallest (1.0 = linear). */
 function cpuGrowth(first: ScaleRow, last: ScaleRow): ComponentCpu | null {
   if (!first.cpuSeconds || !last.cpuSeconds) return null; // rows of runs before this was counted
-  const per = (row: ScaleRow, key: keyof ComponentCpu) => row.cpuSeconds[key] / row.mailboxes;
+  const per = (row: ScaleRow, key: keyof ComponentCpu) => (row.cpuSeconds[key] ?? 0) / row.mailboxes;
   const ratio = (key: keyof ComponentCpu) => per(last, key) / Math.max(1e-9, per(first, key));
   return {
     harness: ratio("harness"),
