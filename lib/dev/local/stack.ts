@@ -186,6 +186,21 @@ export async function startLocalServices(
   options: ServicesOptions,
   tenantEnv: Record<string, string | undefined>,
 ): Promise<LocalServices> {
+  const processes = options.controllerProcesses ?? 0;
+  if (processes > 0) {
+    // What cannot cross into the controllers' processes, refused before anything starts.
+    if (options.meter) {
+      throw new Error(
+        `controllerProcesses: expected 0 with a meter (it counts in this process), found ${processes}`,
+      );
+    }
+    const functionField = Object.entries(options.graphPolicy ?? {}).find(([, v]) => typeof v === "function");
+    if (functionField) {
+      throw new Error(
+        `controllerProcesses: expected data-only graphPolicy fields, found a function in "${functionField[0]}"`,
+      );
+    }
+  }
   const cleanup: Array<() => Promise<void>> = [];
   const stop = async () => {
     for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
@@ -255,23 +270,9 @@ export async function startLocalServices(
       ...(options.messageRetry ? { messageRetry: options.messageRetry } : {}),
     });
 
-    const processes = options.controllerProcesses ?? 0;
     let source: ControllerRunner;
     let children: LocalServices["controllerProcesses"];
     if (processes > 0) {
-      if (meter) {
-        throw new Error(
-          `controllerProcesses: expected 0 with a meter (it counts in this process), found ${processes}`,
-        );
-      }
-      const functionField = Object.entries(options.graphPolicy ?? {}).find(
-        ([, v]) => typeof v === "function",
-      );
-      if (functionField) {
-        throw new Error(
-          `controllerProcesses: expected data-only graphPolicy fields, found a function in "${functionField[0]}"`,
-        );
-      }
       const pool = await startControllerProcesses({
         streams: options.streams,
         processes,
