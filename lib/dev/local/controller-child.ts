@@ -9,12 +9,14 @@
  * and `stopped` with its state-table requests by command after a `stop` (its running invocations
  * ended first); it exits when the parent goes away (the IPC channel closes).
  */
-import { type BackupAppOptions, createBackupApp } from "../../app/backup-app.js";
+import { type BackupApp, type BackupAppOptions, createBackupApp } from "../../app/backup-app.js";
 import { type Logger, type LogLevel, silentLogger } from "../../app/logger.js";
 import { createAwsClients } from "../../aws/clients.js";
 import { awsEndpointsFromConfig } from "../../config/aws-endpoints.js";
 import { loadConfig } from "../../config/index.js";
+import type { DiscoveryTask } from "../../queue/stream-task.js";
 import { LocalSqsEventSource } from "./sqs-event-source.js";
+import { stateRequestSite } from "./state-request-site.js";
 
 /** What the parent gives one child (one JSON argument). */
 export interface ControllerChildSpec {
@@ -31,14 +33,35 @@ export interface ControllerChildSpec {
   messageRetry?: BackupAppOptions["messageRetry"];
   /** Send the app's log lines to the parent (its logger writes them). Default false. */
   forwardLogs?: boolean;
+  /** App calls handed to the parent's app over IPC (see `ServicesOptions.delegateToHarness`). */
+  delegate?: DelegatedCall[];
+  /** Count the state requests by call site too (a stack trace each). Default false. */
+  countStateRequestSites?: boolean;
 }
+
+/** App calls a controller process may hand to the harness's app. */
+export type DelegatedCall = "finalize" | "continueDiscovery";
+
+/** A delegated call's arguments: the invocation's remaining time as a number (ms at the call). */
+export type DelegatedArgs =
+  | { method: "finalize"; jobId: string; remainingMs?: number }
+  | { method: "continueDiscovery"; task: DiscoveryTask; remainingMs: number };
 
 export type ControllerChildMessage =
   | { kind: "ready" }
   | { kind: "log"; level: LogLevel; event: string; fields: Record<string, unknown> }
-  | { kind: "stopped"; stateRequests: Record<string, number>; invocations: number };
+  | { kind: "call"; id: number; call: DelegatedArgs }
+  | {
+      kind: "stopped";
+      stateRequests: Record<string, number>;
+      /** By `command site` (stateRequestSite), when counted. */
+      stateRequestSites: Record<string, number>;
+      invocations: number;
+    };
 
-export type ControllerParentMessage = { kind: "stop" };
+export type ControllerParentMessage =
+  | { kind: "stop" }
+  | { kind: "result"; id: number; value?: unknown; error?: { name: string; message: string } };
 
 const send = (message: ControllerChildMessage, sent?: () => void) =>
   process.send?.(message, undefined, {}, () => sent?.());
@@ -58,15 +81,67 @@ function forwardingLogger(base: Record<string, unknown> = {}): Logger {
   };
 }
 
+/** Delegated calls waiting for the parent's answer, by id. */
+const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+let calls = 0;
+
+function settle(message: Extract<ControllerParentMessage, { kind: "result" }>): void {
+  const call = waiting.get(message.id);
+  waiting.delete(message.id);
+  if (!call) return;
+  if (!message.error) {
+    call.resolve(message.value);
+    return;
+  }
+  const error = new Error(message.error.message);
+  error.name = message.error.name;
+  call.reject(error);
+}
+
+function callParent(call: DelegatedArgs): Promise<unknown> {
+  const id = ++calls;
+  return new Promise((resolve, reject) => {
+    waiting.set(id, { resolve, reject });
+    send({ kind: "call", id, call });
+  });
+}
+
+/**
+ * The app's `finalize` / `continueDiscovery` run by the parent's app: the controller's handler
+ * calls them through `app` (lib/app/backup-app.ts), so a harness that wraps the parent's sees
+ * every call, as when the controllers ran beside it.
+ */
+function delegateCalls(app: BackupApp, delegate: readonly DelegatedCall[]): void {
+  if (delegate.includes("finalize")) {
+    app.finalize = async (jobId, remainingMs) =>
+      (await callParent({
+        method: "finalize",
+        jobId,
+        ...(remainingMs ? { remainingMs: remainingMs() } : {}),
+      })) as Awaited<ReturnType<BackupApp["finalize"]>>;
+  }
+  if (delegate.includes("continueDiscovery")) {
+    app.continueDiscovery = async (task, remainingMs) =>
+      (await callParent({ method: "continueDiscovery", task, remainingMs: remainingMs() })) as Awaited<
+        ReturnType<BackupApp["continueDiscovery"]>
+      >;
+  }
+}
+
 async function main(spec: ControllerChildSpec): Promise<void> {
   const config = loadConfig({ ...(spec.configFile ? { file: spec.configFile } : {}), env: spec.configEnv });
   const clients = createAwsClients(awsEndpointsFromConfig(config));
   // The stack's figures count state requests by command (bench/scale.ts): counted here, sent at stop.
   const stateRequests: Record<string, number> = {};
+  const stateRequestSites: Record<string, number> = {};
   clients.dynamodb.middlewareStack.add(
     (next, context) => async (args) => {
       const name = String(context.commandName ?? "unknown");
       stateRequests[name] = (stateRequests[name] ?? 0) + 1;
+      if (spec.countStateRequestSites) {
+        const site = `${name} ${stateRequestSite()}`;
+        stateRequestSites[site] = (stateRequestSites[site] ?? 0) + 1;
+      }
       return next(args);
     },
     { step: "initialize", name: "controllerChildStateRequests" },
@@ -80,6 +155,7 @@ async function main(spec: ControllerChildSpec): Promise<void> {
     ...(spec.graphPolicy ? { graphPolicy: spec.graphPolicy } : {}),
     ...(spec.messageRetry ? { messageRetry: spec.messageRetry } : {}),
   });
+  delegateCalls(app, spec.delegate ?? []);
   const queueUrl = config.streamQueueUrl;
   if (!queueUrl) throw new Error("controller-child: expected MAILSTREAM_STREAM_QUEUE_URL, found none");
   const source = new LocalSqsEventSource({
@@ -96,12 +172,15 @@ async function main(spec: ControllerChildSpec): Promise<void> {
   });
   source.start();
   process.on("message", (message: ControllerParentMessage) => {
+    if (message.kind === "result") settle(message);
     if (message.kind !== "stop") return;
     void source.stop().then(() => {
       app.close();
       clients.destroy();
       // Once the figures are on their way: then the channel closes and the process ends.
-      send({ kind: "stopped", stateRequests, invocations: source.invocations }, () => process.disconnect());
+      send({ kind: "stopped", stateRequests, stateRequestSites, invocations: source.invocations }, () =>
+        process.disconnect(),
+      );
     });
   });
   // The parent ended (or stopped us): nothing more will come.

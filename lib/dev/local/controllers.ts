@@ -7,7 +7,12 @@
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../../app/logger.js";
-import type { ControllerChildMessage, ControllerChildSpec } from "./controller-child.js";
+import type {
+  ControllerChildMessage,
+  ControllerChildSpec,
+  ControllerParentMessage,
+  DelegatedArgs,
+} from "./controller-child.js";
 
 const CHILD = fileURLToPath(new URL("./controller-child.ts", import.meta.url));
 
@@ -15,6 +20,8 @@ const CHILD = fileURLToPath(new URL("./controller-child.ts", import.meta.url));
 export interface ControllerProcessFigures {
   /** State-table requests by command (the children's DynamoDB clients). */
   stateRequests: Record<string, number>;
+  /** By `command site` (lib/dev/local/state-request-site.ts), when `countStateRequestSites`. */
+  stateRequestSites: Record<string, number>;
   invocations: number;
 }
 
@@ -47,7 +54,10 @@ interface Child {
 /** How long a child may take to start (Node, tsx's compile of the app, its clients), ms. */
 const START_TIMEOUT_MS = 60_000;
 
-function startChild(spec: ControllerChildSpec, logger: Logger): Promise<Child> {
+/** Runs a child's delegated app call in this process. */
+export type DelegatedCallRunner = (call: DelegatedArgs) => Promise<unknown>;
+
+function startChild(spec: ControllerChildSpec, logger: Logger, onCall: DelegatedCallRunner): Promise<Child> {
   // tsx compiles the child's TypeScript, as the chaos and coordinator children do.
   const child = fork(CHILD, [JSON.stringify(spec)], {
     execArgv: ["--import", "tsx"],
@@ -70,7 +80,23 @@ function startChild(spec: ControllerChildSpec, logger: Logger): Promise<Child> {
     });
     child.on("message", (message: ControllerChildMessage) => {
       if (message.kind === "log") logger[message.level](message.event, message.fields);
-      else if (message.kind === "stopped") figures = message;
+      else if (message.kind === "call") {
+        const answer = (reply: ControllerParentMessage) => {
+          if (child.connected) child.send(reply);
+        };
+        onCall(message.call).then(
+          (value) => answer({ kind: "result", id: message.id, value }),
+          (error: unknown) =>
+            answer({
+              kind: "result",
+              id: message.id,
+              error: {
+                name: error instanceof Error ? error.name : "Error",
+                message: error instanceof Error ? error.message : String(error),
+              },
+            }),
+        );
+      } else if (message.kind === "stopped") figures = message;
       else if (message.kind === "ready") {
         clearTimeout(timer);
         resolve({
@@ -98,6 +124,8 @@ export interface ControllerProcessOptions {
   streams: number;
   processes: number;
   logger: Logger;
+  /** Runs the calls the children delegate (`spec.delegate`). Default: none expected (refused). */
+  onCall?: DelegatedCallRunner;
 }
 
 /** Starts the children and resolves once every one polls the queue. */
@@ -106,7 +134,16 @@ export async function startControllerProcesses(
 ): Promise<ControllerProcesses> {
   const shares = concurrencyShares(options.streams, options.processes);
   const started = await Promise.allSettled(
-    shares.map((maxConcurrency) => startChild({ ...options.spec, maxConcurrency }, options.logger)),
+    shares.map((maxConcurrency) =>
+      startChild(
+        { ...options.spec, maxConcurrency },
+        options.logger,
+        options.onCall ??
+          (async (call) => {
+            throw new Error(`controller process: expected no delegated call, found ${call.method}`);
+          }),
+      ),
+    ),
   );
   const children = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
@@ -116,11 +153,14 @@ export async function startControllerProcesses(
       for (const child of children) child.stop();
       const all = await Promise.all(children.map((c) => c.stopped));
       const stateRequests: Record<string, number> = {};
+      const stateRequestSites: Record<string, number> = {};
       for (const figures of all) {
         for (const [name, n] of Object.entries(figures.stateRequests))
           stateRequests[name] = (stateRequests[name] ?? 0) + n;
+        for (const [site, n] of Object.entries(figures.stateRequestSites))
+          stateRequestSites[site] = (stateRequestSites[site] ?? 0) + n;
       }
-      return { stateRequests, invocations: all.reduce((n, f) => n + f.invocations, 0) };
+      return { stateRequests, stateRequestSites, invocations: all.reduce((n, f) => n + f.invocations, 0) };
     })();
     return stopping;
   };

@@ -23,6 +23,7 @@ import {
   startSimulator,
 } from "../sim/server/index.js";
 import type { AwsMeter, MeteredFunction } from "./aws-meter.js";
+import type { DelegatedCall } from "./controller-child.js";
 import { type ControllerProcessFigures, startControllerProcesses } from "./controllers.js";
 import { type RunningEmulators, startEmulators } from "./emulators.js";
 import { type CreatedStreamQueue, createStreamQueue } from "./queue-setup.js";
@@ -99,6 +100,19 @@ export interface ServicesOptions {
    * Default 0.
    */
   controllerProcesses?: number;
+  /**
+   * App calls the controller processes hand to this process's `app` over IPC instead of making
+   * them themselves, so that a benchmark that wraps `app.finalize` (its finalizing figures) or
+   * `app.continueDiscovery` (its coordinator processes) sees every call, as when the controllers
+   * ran in this process; that work then runs on this process's CPU. Only with
+   * `controllerProcesses` ≥ 1. Default none.
+   */
+  delegateToHarness?: DelegatedCall[];
+  /**
+   * The controller processes count their state requests by call site too (`stateRequestSites`
+   * at stop; a stack trace per request, so CPU). Default false.
+   */
+  countStateRequestSites?: boolean;
 }
 
 export interface WaitOptions {
@@ -285,6 +299,16 @@ export async function startLocalServices(
           ...(options.graphPolicy ? { graphPolicy: options.graphPolicy } : {}),
           ...(options.messageRetry ? { messageRetry: options.messageRetry } : {}),
           forwardLogs: options.logger !== undefined,
+          ...(options.delegateToHarness ? { delegate: options.delegateToHarness } : {}),
+          ...(options.countStateRequestSites ? { countStateRequestSites: true } : {}),
+        },
+        // Looked up at each call: a benchmark may have wrapped the app's methods meanwhile.
+        onCall: async (call) => {
+          const deadline = Date.now() + (call.remainingMs ?? Number.POSITIVE_INFINITY);
+          const remainingMs = () => deadline - Date.now();
+          return call.method === "finalize"
+            ? app.finalize(call.jobId, call.remainingMs === undefined ? undefined : remainingMs)
+            : app.continueDiscovery(call.task, remainingMs);
         },
       });
       let stopped = false;

@@ -71,6 +71,8 @@ describe("controllers in two child processes", () => {
       archive: { kind: "local", path: join(dir, "archive") },
       streams: 4,
       controllerProcesses: 2,
+      delegateToHarness: ["finalize"],
+      countStateRequestSites: true,
       logger,
       latency: { baseMs: 5 },
       env: { MAILSTREAM_PAGE_SIZE: "25" },
@@ -89,7 +91,15 @@ describe("controllers in two child processes", () => {
     expect(pids).not.toContain(process.pid);
     for (const pid of pids) expect(alive(pid)).toBe(true);
 
-    const { report } = await s.runJob(WAIT);
+    // The last stream's finalization comes here, to the app's method as wrapped now.
+    const finalized: string[] = [];
+    const finalize = s.app.finalize.bind(s.app);
+    s.app.finalize = (jobId, remainingMs) => {
+      finalized.push(jobId);
+      return finalize(jobId, remainingMs);
+    };
+    const { jobId, report } = await s.runJob(WAIT);
+    expect(finalized).toContain(jobId);
     expect(report.status).toBe("complete");
     const { archived, expected } = await compareAll(s.app.archive.store, await store.groundTruth());
     expect(archived).toEqual(expected);
