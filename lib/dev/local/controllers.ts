@@ -68,7 +68,19 @@ function startChild(spec: ControllerChildSpec, logger: Logger, onCall: Delegated
     stderr = `${stderr}${String(d)}`.slice(-4000);
   });
   let figures: ControllerProcessFigures | undefined;
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  let stopAsked = false;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code, signal) => {
+      // A controller process that ends on its own takes its share of the streams with it: say so
+      // where the run is watched (its tasks come back after their visibility timeout).
+      if (!stopAsked) {
+        const what = `controller process ${child.pid} ended unasked (${signal ?? `exit ${code}`}): ${stderr.trim()}`;
+        logger.error("controller.process.ended", { pid: child.pid, code, signal, stderr: stderr.trim() });
+        process.stderr.write(`${what}\n`);
+      }
+      resolve(code);
+    }),
+  );
   return new Promise<Child>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
@@ -102,6 +114,7 @@ function startChild(spec: ControllerChildSpec, logger: Logger, onCall: Delegated
         resolve({
           pid: child.pid ?? -1,
           stop: () => {
+            stopAsked = true;
             if (child.connected) child.send({ kind: "stop" });
           },
           stopped: exited.then((code) => {
