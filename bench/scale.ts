@@ -453,7 +453,7 @@ async function benchScaleOne(
         planLimits,
         functionTimeoutMs: COORDINATOR_TIMEOUT_SECONDS * 1000,
         env: settings,
-        // The controllers in processes of their own (BENCH_CONTROLLER_PROCESSES); their
+        // The controllers where BENCH_CONTROLLER_PROCESSES puts them (default this process); in processes, their
         // finalizations and discovery continuations run here, where they are measured below.
         controllerProcesses: controllerProcessesFor(SCALE_STREAMS),
         delegateToHarness: ["finalize", "continueDiscovery"],
