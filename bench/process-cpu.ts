@@ -11,8 +11,16 @@ import { readdirSync, readFileSync } from "node:fs";
 const TICKS_PER_SECOND = 100;
 
 export interface ComponentCpu {
-  /** This process: the harness, the emulators it hosts (S3, SQS) and the controllers it runs. */
+  /**
+   * This process: the harness, the emulators it hosts (S3, SQS), the coordinator and sweep, and
+   * the controllers when they run in it.
+   */
   harness: number;
+  /**
+   * The controllers' child processes while they live (`controllerProcesses` ≥ 1 of the stack);
+   * 0 when they run in this process. Absent in rows measured before they were counted.
+   */
+  controllers?: number;
   /** Child processes that ended (reaped) since the last sample: the coordinator's invocations. */
   endedChildren: number;
   /** The simulated tenant's process. */
@@ -68,8 +76,14 @@ function descendants(root: number): number[] {
   return out;
 }
 
-/** The CPU seconds each component has used so far; `simulatorPid` is the simulator's process. */
-export function sampleComponentCpu(simulatorPid: number | undefined): ComponentCpu {
+/**
+ * The CPU seconds each component has used so far; `simulatorPid` is the simulator's process,
+ * `controllerPids` the stack's controller processes (none: they run in this one).
+ */
+export function sampleComponentCpu(
+  simulatorPid: number | undefined,
+  controllerPids: readonly number[] = [],
+): ComponentCpu {
   const self = readStat("self");
   const usage = process.cpuUsage();
   let dynamodb = 0;
@@ -77,8 +91,11 @@ export function sampleComponentCpu(simulatorPid: number | undefined): ComponentC
     if (commandLine(pid).includes("DynamoDBLocal")) dynamodb += readStat(pid)?.own ?? 0;
   }
   const simulator = simulatorPid === undefined ? 0 : (readStat(simulatorPid)?.own ?? 0);
+  let controllers = 0;
+  for (const pid of controllerPids) controllers += readStat(pid)?.own ?? 0;
   return {
     harness: (usage.user + usage.system) / 1e6,
+    controllers,
     endedChildren: self?.children ?? 0,
     simulator,
     dynamodb,
@@ -89,6 +106,7 @@ export function sampleComponentCpu(simulatorPid: number | undefined): ComponentC
 export function cpuBetween(a: ComponentCpu, b: ComponentCpu): ComponentCpu {
   return {
     harness: b.harness - a.harness,
+    controllers: (b.controllers ?? 0) - (a.controllers ?? 0),
     endedChildren: b.endedChildren - a.endedChildren,
     simulator: b.simulator - a.simulator,
     dynamodb: b.dynamodb - a.dynamodb,

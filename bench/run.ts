@@ -18,7 +18,15 @@ import {
 } from "./giant-modes.js";
 import { inItsOwnProcess } from "./own-process.js";
 import { benchScale, SCALE_SIZES, type ScaleRow } from "./scale.js";
-import { DENSE, LATENCY, LIMITS, SHAPES, STREAM_COUNTS } from "./settings.js";
+import {
+  CONTROLLER_PROCESSES,
+  controllerProcessesFor,
+  DENSE,
+  LATENCY,
+  LIMITS,
+  SHAPES,
+  STREAM_COUNTS,
+} from "./settings.js";
 import { type BenchRow, benchOne, startRig, stopRig } from "./shape-runs.js";
 import { trustBenchCa } from "./sim-process.js";
 import { rightAlignedTable } from "./table.js";
@@ -85,6 +93,16 @@ function writeSection(out: string, section: string, figures: unknown): void {
     out,
     `${JSON.stringify({ ...previous, [section]: figures, sectionsRanAt: ranAt }, null, 2)}\n`,
   );
+}
+
+/** The full backup's CPU seconds by process, and where the controllers ran. */
+function cpuLine(row: BenchRow): string {
+  const c = row.fullCpuSeconds;
+  if (!c) return "";
+  const where = row.controllerProcesses
+    ? `${row.controllerProcesses} controller processes`
+    : "controllers in process";
+  return `  full backup CPU s (${where}): harness ${c.harness.toFixed(2)}, controllers ${(c.controllers ?? 0).toFixed(2)}, simulator ${c.simulator.toFixed(2)}, DynamoDB Local ${c.dynamodb.toFixed(2)}`;
 }
 
 function printTable(rows: BenchRow[]): void {
@@ -338,6 +356,8 @@ async function main(): Promise<void> {
       latency: LATENCY,
       limits: LIMITS,
       shapes: SHAPES,
+      // The shapes rows each say where their controllers ran (`controllerProcesses`).
+      controllerProcesses: CONTROLLER_PROCESSES,
       ...fresh,
       sectionsRanAt: ranAt,
       stepSeconds,
@@ -397,8 +417,15 @@ async function main(): Promise<void> {
       try {
         for (const streams of counts ?? STREAM_COUNTS) {
           process.stderr.write(`bench: ${shape} N=${streams} …\n`);
-          rows.push(await benchOne(rig, streams, { reportsDir, mailContent: shapesMailContent }));
+          rows.push(
+            await benchOne(rig, streams, {
+              reportsDir,
+              mailContent: shapesMailContent,
+              controllerProcesses: controllerProcessesFor(streams),
+            }),
+          );
           printTable(rows.slice(-1));
+          process.stdout.write(`${cpuLine(rows.at(-1) as BenchRow)}\n`);
           save();
         }
       } finally {

@@ -22,12 +22,13 @@ import type {
   CoordinatorInvocationFigures,
 } from "../lib/dev/local/coordinator-child.js";
 import { type LocalServices, startLocalServices } from "../lib/dev/local/stack.js";
+import { stateRequestSite as callSite } from "../lib/dev/local/state-request-site.js";
 import type { LatencyOptions } from "../lib/dev/sim/server/index.js";
 import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import { lowerBound, resolvePlanLimits, type WorkEstimate } from "../lib/plan/index.js";
 import { figures, type RunFigures } from "./figures.js";
 import { type ComponentCpu, cpuBetween, sampleComponentCpu } from "./process-cpu.js";
-import { LIMITS, PAGE_SIZE } from "./settings.js";
+import { controllerProcessesFor, LIMITS, PAGE_SIZE } from "./settings.js";
 import { counters } from "./shape-runs.js";
 import { startSimProcess } from "./sim-process.js";
 
@@ -334,6 +335,8 @@ export interface ScaleFigures {
   pieceMailboxes: number;
   /** `--max-old-space-size` of each coordinator invocation's process, MiB. */
   coordinatorHeapMiB: number;
+  /** Controller processes of the runs (0: the controllers in the harness process). */
+  controllerProcesses?: number;
   rows: ScaleRow[];
   /**
    * Per-mailbox figures at the largest size over the smallest (1.0 = linear growth; target ≤ 1.2).
@@ -350,27 +353,6 @@ export interface ScaleFigures {
     /** Null when either size ran planning only. */
     makespan: number | null;
   } | null;
-}
-
-/**
- * What sent a state request, from the stack (async frames included): the first lib/state
- * function outside the table's plumbing, and the first lib/backup function that called it.
- */
-function callSite(): string {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 60;
-  const stack = new Error().stack ?? "";
-  Error.stackTraceLimit = limit;
-  const frames = stack
-    .split("\n")
-    .map((line) => /at (?:async )?(\S+) \(.*\/lib\/(state|backup)\/([\w-]+)\.ts/.exec(line))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ fn: m[1]!, dir: m[2]!, file: m[3]! }));
-  const state = frames.find(
-    (f) => f.dir === "state" && f.file !== "table" && !f.fn.startsWith("StateStore."),
-  );
-  const backup = frames.find((f) => f.dir === "backup");
-  return `${state ? `${state.file}.${state.fn}` : "?"}${backup ? ` < ${backup.file}.${backup.fn}` : ""}`;
 }
 
 /** Node's flags for a child process: the parent's (tsx's loader), without a heap limit of its own. */
@@ -471,6 +453,11 @@ async function benchScaleOne(
         planLimits,
         functionTimeoutMs: COORDINATOR_TIMEOUT_SECONDS * 1000,
         env: settings,
+        // The controllers where BENCH_CONTROLLER_PROCESSES puts them (default this process); in processes, their
+        // finalizations and discovery continuations run here, where they are measured below.
+        controllerProcesses: controllerProcessesFor(SCALE_STREAMS),
+        delegateToHarness: ["finalize", "continueDiscovery"],
+        countStateRequestSites: true,
       },
       sim.info.tenantEnv,
     );
@@ -572,7 +559,8 @@ async function benchScaleOne(
     // Planning only: no controller runs; the continuations are run here, one after another, as
     // the controller would run them (the stream tasks the pieces send stay in the queue).
     if (planningOnly) await stack.source.stop();
-    const cpu0 = sampleComponentCpu(sim.pid);
+    const controllerPids = stack.controllerProcesses?.pids ?? [];
+    const cpu0 = sampleComponentCpu(sim.pid, controllerPids);
     const c0 = await counters(sim);
     const wire0 = (await sim.stats()).graph;
     // Planning only: the bench's own reads of the discovery record are not counted.
@@ -590,7 +578,15 @@ async function benchScaleOne(
       full = figures(report, c0, await counters(sim), SCALE_STREAMS);
     }
     counting = false;
-    const cpuSeconds = cpuBetween(cpu0, sampleComponentCpu(sim.pid));
+    const cpuSeconds = cpuBetween(cpu0, sampleComponentCpu(sim.pid, controllerPids));
+    // The streams' state requests sent by the controller processes, counted there.
+    const fromControllers = await stack.controllerProcesses?.stopControllers();
+    for (const [name, n] of Object.entries(fromControllers?.stateRequests ?? {})) {
+      state.backupAndFinalizing += n;
+      state.byCommand[name] = (state.byCommand[name] ?? 0) + n;
+    }
+    for (const [site, n] of Object.entries(fromControllers?.stateRequestSites ?? {}))
+      state.bySite[site] = (state.bySite[site] ?? 0) + n;
     // The index tasks, as controllers run them: each an invocation of the controller's timeout,
     // handing on near its deadline, until the index is built.
     const pieces: IndexPieceFigures[] = [];
@@ -722,10 +718,11 @@ function summarizePieces(
 /** Per component: CPU seconds per mailbox at the largest size over the smallest (1.0 = linear). */
 function cpuGrowth(first: ScaleRow, last: ScaleRow): ComponentCpu | null {
   if (!first.cpuSeconds || !last.cpuSeconds) return null; // rows of runs before this was counted
-  const per = (row: ScaleRow, key: keyof ComponentCpu) => row.cpuSeconds[key] / row.mailboxes;
+  const per = (row: ScaleRow, key: keyof ComponentCpu) => (row.cpuSeconds[key] ?? 0) / row.mailboxes;
   const ratio = (key: keyof ComponentCpu) => per(last, key) / Math.max(1e-9, per(first, key));
   return {
     harness: ratio("harness"),
+    controllers: ratio("controllers"),
     endedChildren: ratio("endedChildren"),
     simulator: ratio("simulator"),
     dynamodb: ratio("dynamodb"),
@@ -790,6 +787,7 @@ export function scaleFigures(rows: readonly ScaleRow[], coordinatorHeapMiB: numb
     deadlineMarginMs: DEADLINE_MARGIN_MS,
     pieceMailboxes: PIECE_MAILBOXES,
     coordinatorHeapMiB,
+    controllerProcesses: controllerProcessesFor(SCALE_STREAMS),
     rows: [...rows],
     growth,
   };

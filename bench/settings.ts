@@ -7,6 +7,21 @@ import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import { type PlanLimits, resolvePlanLimits } from "../lib/plan/index.js";
 import type { ServiceModel } from "./figures.js";
 
+/**
+ * Where the shapes and scale steps run the controllers (the stack's `controllerProcesses`):
+ * `BENCH_CONTROLLER_PROCESSES=K` puts them in K processes of their own (the streams split
+ * evenly), 0 in the harness process (one event loop for every stream and the S3/SQS emulator, as
+ * before session 10). Count 0..N (capped at the step's streams). Default 0: in session 10's A/B at
+ * load 3–5 two processes gave a worse bk/LB on every shape (bench/README, *Controllers in
+ * processes of their own*).
+ */
+export const CONTROLLER_PROCESSES = Number(process.env.BENCH_CONTROLLER_PROCESSES ?? 0);
+
+/** `CONTROLLER_PROCESSES` for a run of `streams` streams (never more processes than streams). */
+export function controllerProcessesFor(streams: number): number {
+  return Math.min(streams, Math.max(0, Math.floor(CONTROLLER_PROCESSES)));
+}
+
 /** Simulated service, scaled so that a small tenant behaves like a large one under Graph's limits. */
 export const LATENCY: LatencyOptions = {
   baseMs: Number(process.env.BENCH_LATENCY_MS ?? 400),

@@ -13,6 +13,7 @@ import { type LocalServices, type ServicesOptions, startLocalServices } from "..
 import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import { lowerBound, type MailContent } from "../lib/plan/index.js";
 import { figures, type GraphCounters, type RunFigures, realContent } from "./figures.js";
+import { type ComponentCpu, cpuBetween, sampleComponentCpu } from "./process-cpu.js";
 import { LATENCY, LIMITS, planLimitsFor, SERVICE, SHAPES } from "./settings.js";
 import { type SimProcess, startSimProcess } from "./sim-process.js";
 
@@ -35,6 +36,14 @@ export interface BenchRow {
    */
   unitRequests: { planned: number; made: number; worstMadeOverPlanned: number };
   full: RunFigures & { makespanOverLowerBound: number; backupOverLowerBound: number };
+  /** Where the controllers ran: 0 in the harness process, K in K processes of their own. */
+  controllerProcesses?: number;
+  /**
+   * CPU seconds of the full backup by process (job start to report): the harness (S3/SQS
+   * emulator, coordinator, sweep, and the controllers when in process), the controller
+   * processes, the simulator, DynamoDB Local. Absent in rows measured before they were counted.
+   */
+  fullCpuSeconds?: ComponentCpu;
   /** Only at N = 16. */
   incremental?: RunFigures & { changedItems: number; requestsPerChangedItem: number };
   /** Only at N = 16. */
@@ -95,6 +104,8 @@ export interface BenchOneOptions {
   fullOnly?: boolean;
   /** The stack's logger (bench/timeline.ts reads the streams' events from it). Default none. */
   logger?: ServicesOptions["logger"];
+  /** The stack's `controllerProcesses` (0: the controllers in this process). Default 0. */
+  controllerProcesses?: number;
 }
 
 /** Planned against made requests per unit of a job (see `BenchRow.unitRequests`). */
@@ -141,6 +152,7 @@ export async function benchOne(
         resourceSuffix: `-${shape}-n${streams}-${mailContent}-${randomUUID().slice(0, 8)}`,
         streams,
         planLimits,
+        ...(options.controllerProcesses ? { controllerProcesses: options.controllerProcesses } : {}),
         ...(options.logger ? { logger: options.logger } : {}),
         env: {
           MAILSTREAM_MAIL_CONTENT: mailContent,
@@ -151,7 +163,10 @@ export async function benchOne(
     );
     const stack = services;
     const c0 = await counters(sim);
+    const pids = stack.controllerProcesses?.pids ?? [];
+    const cpu0 = sampleComponentCpu(sim.pid, pids);
     const full = await stack.runJob({ refreshMs: 500 });
+    const fullCpuSeconds = cpuBetween(cpu0, sampleComponentCpu(sim.pid, pids));
     const c1 = await counters(sim);
     const fullFigures = figures(full.report, c0, c1, streams);
     if (reportsDir) {
@@ -173,6 +188,8 @@ export async function benchOne(
       planUnits: full.report.plan.units.length,
       planStreams: full.report.plan.streams,
       unitRequests: unitRequests(full.report),
+      controllerProcesses: options.controllerProcesses ?? 0,
+      fullCpuSeconds,
       full: {
         ...fullFigures,
         makespanOverLowerBound: lb > 0 ? fullFigures.makespanSeconds / lb : 0,

@@ -18,6 +18,7 @@ import {
   type MailboxFolderInfo,
   openMime,
   readUserFolderTrees,
+  tallyRequests,
 } from "../graph/index.js";
 
 /** The key an import/export mailbox's requests count against: the user's for the primary, its own for the archive. */
@@ -73,6 +74,7 @@ export function createMailSource(gateway: GraphGateway, pageSize: number): MailS
       noteArchive(mailbox);
       return exportItemStreamed(gateway, mailbox.apiId, itemId, { trafficKey: trafficKeyOf(mailbox) }, store);
     },
+    countRequests: (tally, work) => tallyRequests(tally, work),
     traffic: (userId) => {
       // The user's primary mailbox and its archive (counted under the archive's own key).
       // Each key's own counters (not a copy of every mailbox's: a warm controller knows many).

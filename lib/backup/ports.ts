@@ -51,6 +51,18 @@ export interface MailSource {
   ): Promise<{ itemId: string; result: T } | { itemId: string; error: { code: string; message: string } }>;
   /** Graph requests and 429 answers for the mailbox so far (cumulative), for the job report. */
   traffic?(userId: string): { requests: number; throttled: number };
+  /**
+   * Runs `work` with the Graph requests it sends (and their 429 answers) added to `tally`,
+   * whatever else the process sends meanwhile: a unit's own count for the job report, where
+   * `traffic` counts the mailbox's (every unit of it in the process). Preferred over `traffic`.
+   */
+  countRequests?<T>(tally: RequestCount, work: () => Promise<T>): Promise<T>;
+}
+
+/** Graph requests and 429 answers counted for a piece of work (mutable: the source adds to it). */
+export interface RequestCount {
+  requests: number;
+  throttled: number;
 }
 
 /** A mailbox of the import/export API a unit reads: the user's primary mailbox or in-place archive. */

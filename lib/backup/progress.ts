@@ -1,5 +1,5 @@
 /** The six counters of a unit's progress, and their arithmetic. */
-import type { MailSource, UnitProgress } from "./ports.js";
+import type { MailSource, RequestCount, UnitProgress } from "./ports.js";
 
 export function emptyProgress(): UnitProgress {
   return { items: 0, bytes: 0, removed: 0, deduplicated: 0, requests: 0, throttled: 0 };
@@ -27,5 +27,19 @@ export function trafficMeter(source: MailSource, mailboxId: string): (into: Unit
     into.requests += now.requests - since.requests;
     into.throttled += Math.max(0, now.throttled - since.throttled);
     last = now;
+  };
+}
+
+/**
+ * The unit's own Graph traffic since the last reading, from the tally its requests were counted
+ * in (`MailSource.countRequests`): what each checkpoint adds. Unlike `trafficMeter`, it holds no
+ * request of another unit of the same mailbox running at once.
+ */
+export function tallyMeter(tally: Readonly<RequestCount>): (into: UnitProgress) => void {
+  let last = { ...tally };
+  return (into) => {
+    into.requests += tally.requests - last.requests;
+    into.throttled += tally.throttled - last.throttled;
+    last = { ...tally };
   };
 }

@@ -23,13 +23,14 @@ import type {
   MailSource,
   MessageMeta,
   RecordedError,
+  RequestCount,
   StoredBlob,
   UnitCheckpoint,
   UnitProgress,
   UnitStatePort,
   UnitWork,
 } from "./ports.js";
-import { addProgress, emptyProgress, trafficMeter } from "./progress.js";
+import { addProgress, emptyProgress, tallyMeter, trafficMeter } from "./progress.js";
 import { type RequestKind, traceSlot } from "./request-trace.js";
 import { UnitLedger } from "./unit-ledger.js";
 
@@ -172,7 +173,11 @@ export async function backupUnit(
   const progress = emptyProgress();
   const errors: RecordedError[] = [];
   const ledger = new UnitLedger(unit, start, deps.state, deps.checkpointIntervalMs ?? 1_000);
-  const meter = trafficMeter(deps.source, unit.mailboxId);
+  // The unit's requests counted as it sends them (every request goes through `slots`); a
+  // source that cannot count them per piece of work gives the mailbox's counters instead.
+  const tally: RequestCount = { requests: 0, throttled: 0 };
+  const countRequests = deps.source.countRequests?.bind(deps.source);
+  const meter = countRequests ? tallyMeter(tally) : trafficMeter(deps.source, unit.mailboxId);
   const unitSlots = new PQueue({ concurrency: Math.max(1, unit.concurrency) });
   const streamSlots = deps.streamSlots;
   const pending = ledger.pendingFolders();
@@ -208,10 +213,15 @@ export async function backupUnit(
     backlog() < backlogLimit ? Promise.resolve() : new Promise<void>((resolve) => roomWaiters.push(resolve));
   const slots: RequestSlots = {
     add: (kind, run, priority = 0) =>
-      traceSlot({ kind, mailboxId: unit.mailboxId, unit: unit.index }, run, (traced) =>
-        streamSlots
-          ? unitSlots.add(() => streamSlots.add(traced), { priority })
-          : unitSlots.add(traced, { priority }),
+      // Counted from where the slot starts the request: a shared queue may start it from the
+      // callback of another unit's request.
+      traceSlot(
+        { kind, mailboxId: unit.mailboxId, unit: unit.index },
+        countRequests ? () => countRequests(tally, run) : run,
+        (traced) =>
+          streamSlots
+            ? unitSlots.add(() => streamSlots.add(traced), { priority })
+            : unitSlots.add(traced, { priority }),
       ),
   };
   const commits = new PageCommits(deps.archive, unit.mailboxId, deps.pageHold);

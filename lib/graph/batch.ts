@@ -17,6 +17,7 @@ import {
   isRetryableStatus,
   mapGraphError,
 } from "./errors.js";
+import { tallySent, tallyThrottled } from "./request-tally.js";
 import { parseRetryAfter } from "./retry-after.js";
 
 /** Graph accepts at most this many requests in one batch. */
@@ -166,6 +167,7 @@ export async function batchGetAcross<T = unknown>(
           const n = perMailbox.get(key) as number;
           await traffic.passGate(key, n, maxWaitMs());
           traffic.counters(key).requests += n;
+          tallySent(n);
         }
         return await gateway.post<{ responses?: InnerAnswer[] }>(
           "/$batch",
@@ -269,6 +271,7 @@ async function runBatches<T>(
       const path = relativeUrl(gateway, url).split("?")[0] ?? url;
       if (inner.status === 429) {
         counters(index).throttled++;
+        tallyThrottled();
         gateway.traffic.throttled(key);
       }
       if (inner.status >= 500) counters(index).serverErrors++;

@@ -85,5 +85,6 @@ export {
 } from "./mailboxes.js";
 export { openMime } from "./mime.js";
 export type { RequestPolicyOptions } from "./request-policy.js";
+export { type RequestTally, tallyRequests } from "./request-tally.js";
 export { parseRetryAfter } from "./retry-after.js";
 export { type CreatedFolder, createFolder, createMessage, updateMessage } from "./write.js";

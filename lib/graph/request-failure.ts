@@ -12,6 +12,7 @@ import {
   mapGraphError,
 } from "./errors.js";
 import type { MailboxTraffic } from "./mailbox-traffic.js";
+import { tallyThrottled } from "./request-tally.js";
 import { readJsonBody } from "./response-body.js";
 import { parseRetryAfter } from "./retry-after.js";
 
@@ -61,7 +62,10 @@ export async function failureOf(response: Response, c: FailureContext): Promise<
   const body = await readJsonBody(response, `${c.method} ${c.path}`);
   const code = errorCodeOf(body);
   const counters = c.mailboxId ? c.traffic.counters(c.mailboxId) : undefined;
-  if (counters && status === 429) counters.throttled++;
+  if (counters && status === 429) {
+    counters.throttled++;
+    tallyThrottled();
+  }
   if (c.mailboxId && status === 429) c.traffic.throttled(c.mailboxId);
   if (counters && status >= 500) counters.serverErrors++;
   const answered = `${c.method} ${c.path} answered ${status} ${code ?? "(no code)"}`;

@@ -17,6 +17,7 @@ import { type RetryBudget, retry, retryDeadline, validateRetryBudget } from "../
 import type { TokenProvider } from "./auth.js";
 import type { MailboxTraffic } from "./mailbox-traffic.js";
 import { AttemptFailure, connectionFailure, failureOf } from "./request-failure.js";
+import { tallySent } from "./request-tally.js";
 import { readBody, releasingBody } from "./response-body.js";
 
 /** Per-request settings and result channel, passed with `GraphRequest.middlewareOptions`. */
@@ -185,6 +186,7 @@ export class MailboxRequestPolicy implements Middleware {
         const sent = counters();
         if (sent) {
           sent.requests += settings.requestCount ?? 1;
+          tallySent(settings.requestCount ?? 1);
           if (attemptNumber > 1) sent.retries++;
         }
         let response: Response;

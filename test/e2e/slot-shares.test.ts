@@ -16,6 +16,8 @@ import { loadTestCa } from "../support/sim-ca.js";
 
 const WAIT = { refreshMs: 200, sweepEveryMs: 5_000, timeoutMs: 100_000 };
 const TEST_TIMEOUT = 180_000;
+/** Discovery's requests for one mailbox of this tenant, at most: probe, ids, folder tree pages. */
+const DISCOVERY_REQUESTS_PER_MAILBOX = 8;
 
 describe("planned slot shares: a mailbox's folder groups at once, within its 4 requests", () => {
   let dir: string;
@@ -97,6 +99,19 @@ describe("planned slot shares: a mailbox's folder groups at once, within its 4 r
       }
       for (const [mailboxId] of overlapping)
         expect(stats.mailboxes[mailboxId]!.maxInFlight).toBeGreaterThan(2);
+
+      // Each unit reports the requests it sent, not its mailbox's: the units of a mailbox add up to
+      // what the simulator served for it less discovery's few (probe, ids, folder listing), where
+      // units that ran at once used to count each other's requests too (more than was served).
+      for (const [mailboxId] of byMailbox) {
+        const made = report.units
+          .filter((u) => u.mailboxId === mailboxId)
+          .reduce((n, u) => n + (u.requests ?? 0), 0);
+        const served = stats.mailboxes[mailboxId]!.requests;
+        expect(made).toBeGreaterThan(0);
+        expect(made).toBeLessThanOrEqual(served);
+        expect(served - made).toBeLessThanOrEqual(DISCOVERY_REQUESTS_PER_MAILBOX);
+      }
 
       const { archived, expected } = await compareAll(stack!.app.archive.store, await store.groundTruth());
       expect(archived).toEqual(expected);

@@ -23,6 +23,8 @@ import {
   startSimulator,
 } from "../sim/server/index.js";
 import type { AwsMeter, MeteredFunction } from "./aws-meter.js";
+import type { DelegatedCall } from "./controller-child.js";
+import { type ControllerProcessFigures, startControllerProcesses } from "./controllers.js";
 import { type RunningEmulators, startEmulators } from "./emulators.js";
 import { type CreatedStreamQueue, createStreamQueue } from "./queue-setup.js";
 import { simulatorTenantEnv } from "./simulator-env.js";
@@ -87,6 +89,30 @@ export interface ServicesOptions {
    * Default: nothing is counted.
    */
   meter?: AwsMeter;
+  /**
+   * Where the controllers run: 0 in this process (one event loop for every stream, the emulators
+   * and the harness, as `npm start` runs), or K ≥ 1 child processes (lib/dev/local/controllers.ts),
+   * each with its own app, AWS clients and event source polling the queue with its share of the
+   * streams (N split as evenly as can be), as on Lambda, where every controller has a process of
+   * its own. The coordinator, the sweep and `app` stay in this process. With children, the
+   * `meter` cannot count the controllers' requests (it is refused), function-valued `graphPolicy`
+   * fields are refused, and the `logger` gets the children's lines over IPC. Count 0..streams.
+   * Default 0.
+   */
+  controllerProcesses?: number;
+  /**
+   * App calls the controller processes hand to this process's `app` over IPC instead of making
+   * them themselves, so that a benchmark that wraps `app.finalize` (its finalizing figures) or
+   * `app.continueDiscovery` (its coordinator processes) sees every call, as when the controllers
+   * ran in this process; that work then runs on this process's CPU. Only with
+   * `controllerProcesses` ≥ 1. Default none.
+   */
+  delegateToHarness?: DelegatedCall[];
+  /**
+   * The controller processes count their state requests by call site too (`stateRequestSites`
+   * at stop; a stack trace per request, so CPU). Default false.
+   */
+  countStateRequestSites?: boolean;
 }
 
 export interface WaitOptions {
@@ -103,11 +129,31 @@ export interface LocalStack extends LocalServices {
   readonly sim: RunningSimulator;
 }
 
+/** What runs the controllers: an event source in this process, or child processes. */
+export interface ControllerRunner {
+  /**
+   * Receives again after `stop` (the in-process event source). Controller processes, once
+   * stopped, are not started again: it throws.
+   */
+  start(): void;
+  /** Stops receiving; resolves when running invocations have ended. */
+  stop(): Promise<void>;
+}
+
 export interface LocalServices {
   readonly emulators: RunningEmulators;
   readonly clients: AwsClients;
+  /** The coordinator's and sweep's app (and the controllers', when they run in this process). */
   readonly app: BackupApp;
-  readonly source: LocalSqsEventSource;
+  readonly source: ControllerRunner;
+  /**
+   * The controllers' child processes (`controllerProcesses` ≥ 1): their pids, and what they did
+   * (state requests by command, invocations), known once they stopped (`stopControllers`).
+   */
+  readonly controllerProcesses?: {
+    readonly pids: number[];
+    stopControllers(): Promise<ControllerProcessFigures>;
+  };
   readonly queue: CreatedStreamQueue;
   /** Starts a job (on demand by default) and waits for it to close; returns its report. */
   runJob(options?: WaitOptions & { trigger?: JobTrigger }): Promise<{ jobId: string; report: JobReport }>;
@@ -154,6 +200,21 @@ export async function startLocalServices(
   options: ServicesOptions,
   tenantEnv: Record<string, string | undefined>,
 ): Promise<LocalServices> {
+  const processes = options.controllerProcesses ?? 0;
+  if (processes > 0) {
+    // What cannot cross into the controllers' processes, refused before anything starts.
+    if (options.meter) {
+      throw new Error(
+        `controllerProcesses: expected 0 with a meter (it counts in this process), found ${processes}`,
+      );
+    }
+    const functionField = Object.entries(options.graphPolicy ?? {}).find(([, v]) => typeof v === "function");
+    if (functionField) {
+      throw new Error(
+        `controllerProcesses: expected data-only graphPolicy fields, found a function in "${functionField[0]}"`,
+      );
+    }
+  }
   const cleanup: Array<() => Promise<void>> = [];
   const stop = async () => {
     for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
@@ -193,9 +254,9 @@ export async function startLocalServices(
       await clients.s3.send(new CreateBucketCommand({ Bucket: options.archive.bucket }));
     }
 
-    const config = loadConfig({
-      ...(options.configFile ? { file: options.configFile } : {}),
-      env: {
+    // The configuration's values: the in-process app's, and each controller process's.
+    const configEnv: Record<string, string> = Object.fromEntries(
+      Object.entries({
         // The search index after each job is the deployment's default; locally it is asked for
         // (MAILSTREAM_SEARCH_INDEX_AFTER_JOB=on), so that a local run ends with its job.
         MAILSTREAM_SEARCH_INDEX_AFTER_JOB: "off",
@@ -207,7 +268,11 @@ export async function startLocalServices(
         MAILSTREAM_STREAMS_MAX: String(options.streams),
         ...environmentForAwsEndpoints(emulators.endpoints),
         ...options.env,
-      },
+      }).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    );
+    const config = loadConfig({
+      ...(options.configFile ? { file: options.configFile } : {}),
+      env: configEnv,
     });
     const logger = options.logger ?? silentLogger;
     const app = await createBackupApp({
@@ -219,21 +284,66 @@ export async function startLocalServices(
       ...(options.messageRetry ? { messageRetry: options.messageRetry } : {}),
     });
 
-    const source = new LocalSqsEventSource({
-      sqs: clients.sqs,
-      queueUrl: queue.url,
-      queueArn: queue.arn,
-      handler: (event, context) => invoke("controller", () => app.handleSqsEvent(event, context)),
-      batchSize: 1,
-      maxConcurrency: options.streams,
-      functionTimeoutMs,
-      onInvocationError: (error) =>
-        logger.error("controller.invocation.failed", {
-          error: error instanceof Error ? error.message : String(error),
-        }),
-    });
-    source.start();
-    cleanup.push(() => source.stop());
+    let source: ControllerRunner;
+    let children: LocalServices["controllerProcesses"];
+    if (processes > 0) {
+      const pool = await startControllerProcesses({
+        streams: options.streams,
+        processes,
+        logger,
+        spec: {
+          configEnv,
+          ...(options.configFile ? { configFile: options.configFile } : {}),
+          functionTimeoutMs,
+          ...(options.planLimits ? { planLimits: options.planLimits } : {}),
+          ...(options.graphPolicy ? { graphPolicy: options.graphPolicy } : {}),
+          ...(options.messageRetry ? { messageRetry: options.messageRetry } : {}),
+          forwardLogs: options.logger !== undefined,
+          ...(options.delegateToHarness ? { delegate: options.delegateToHarness } : {}),
+          ...(options.countStateRequestSites ? { countStateRequestSites: true } : {}),
+        },
+        // Looked up at each call: a benchmark may have wrapped the app's methods meanwhile.
+        onCall: async (call) => {
+          const deadline = Date.now() + (call.remainingMs ?? Number.POSITIVE_INFINITY);
+          const remainingMs = () => deadline - Date.now();
+          return call.method === "finalize"
+            ? app.finalize(call.jobId, call.remainingMs === undefined ? undefined : remainingMs)
+            : app.continueDiscovery(call.task, remainingMs);
+        },
+      });
+      let stopped = false;
+      source = {
+        start() {
+          if (stopped)
+            throw new Error(
+              "controllerProcesses: expected them running, found them stopped (start a new stack)",
+            );
+        },
+        async stop() {
+          stopped = true;
+          await pool.stop();
+        },
+      };
+      children = { pids: pool.pids, stopControllers: () => pool.stop() };
+      cleanup.push(() => source.stop());
+    } else {
+      const local = new LocalSqsEventSource({
+        sqs: clients.sqs,
+        queueUrl: queue.url,
+        queueArn: queue.arn,
+        handler: (event, context) => invoke("controller", () => app.handleSqsEvent(event, context)),
+        batchSize: 1,
+        maxConcurrency: options.streams,
+        functionTimeoutMs,
+        onInvocationError: (error) =>
+          logger.error("controller.invocation.failed", {
+            error: error instanceof Error ? error.message : String(error),
+          }),
+      });
+      local.start();
+      source = local;
+      cleanup.push(() => local.stop());
+    }
 
     const waitForJob = async (jobId: string, wait: WaitOptions = {}): Promise<JobReport> => {
       const started = Date.now();
@@ -269,6 +379,7 @@ export async function startLocalServices(
       clients,
       app,
       source,
+      ...(children ? { controllerProcesses: children } : {}),
       queue,
       waitForJob,
       async runJob(run = {}) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { MailSource } from "../../../lib/backup/ports.js";
-import { emptyProgress, trafficMeter } from "../../../lib/backup/progress.js";
+import { emptyProgress, tallyMeter, trafficMeter } from "../../../lib/backup/progress.js";
 
 describe("trafficMeter", () => {
   it("adds each reading's growth, and all of counters that started again from 0", () => {
@@ -18,5 +18,22 @@ describe("trafficMeter", () => {
     counters = { requests: 4, throttled: 1 };
     read(progress);
     expect(progress).toMatchObject({ requests: 9, throttled: 1 });
+  });
+});
+
+describe("tallyMeter", () => {
+  it("adds what the unit's own tally grew by since the last reading", () => {
+    const tally = { requests: 4, throttled: 0 };
+    const read = tallyMeter(tally);
+    const progress = emptyProgress();
+    tally.requests = 10;
+    tally.throttled = 2;
+    read(progress);
+    expect(progress).toMatchObject({ requests: 6, throttled: 2 });
+    read(progress);
+    expect(progress).toMatchObject({ requests: 6, throttled: 2 });
+    tally.requests = 11;
+    read(progress);
+    expect(progress).toMatchObject({ requests: 7, throttled: 2 });
   });
 });

@@ -1,0 +1,155 @@
+/**
+ * An A/B of harness layouts in the same minutes (issue 12, session 10): full backups of the shapes
+ * at the given stream counts, alternating between variants run by run on one simulator per shape
+ * (the tenant is not mutated, so every run backs up the same mailboxes), the order reversed on
+ * every other repeat so that neither variant always runs first. A variant is `k<K>` (the
+ * controllers in K processes of their own; `k0` in the harness process) with `-noshares` for
+ * whole-mailbox units only (`BENCH_SLOT_SHARES=0`). Per run: bk/LB, mk/LB and the full backup's
+ * CPU seconds by process; at the end the median of each (shape, N, variant).
+ *
+ * `npx tsx bench/layout-ab.ts --shapes=uniform,skewed,many-small --streams=16,64 --variants=k0,k2
+ * --repeats=2 --out=/tmp/ab.json` (all optional; these are the defaults).
+ */
+import { writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { startEmulators } from "../lib/dev/local/emulators.js";
+import { type BenchRow, benchOne, startRig, stopRig } from "./shape-runs.js";
+import { trustBenchCa } from "./sim-process.js";
+
+interface Variant {
+  name: string;
+  controllerProcesses: number;
+  slotShares: boolean;
+}
+
+/** `k2` → 2 controller processes with slot shares; `k0-noshares` → in process, whole units. */
+export function parseVariant(name: string): Variant {
+  const m = /^k(\d+)(-noshares)?$/.exec(name);
+  if (!m) throw new Error(`--variants: expected k<processes>[-noshares], found "${name}"`);
+  return { name, controllerProcesses: Number(m[1]), slotShares: m[2] === undefined };
+}
+
+interface AbRun {
+  shape: string;
+  streams: number;
+  variant: string;
+  repeat: number;
+  /** The 1-minute load average when the run began. */
+  loadAtStart: number;
+  backupOverLowerBound: number;
+  makespanOverLowerBound: number;
+  backupSeconds: number;
+  lowerBoundSeconds: number;
+  cpuSeconds: BenchRow["fullCpuSeconds"];
+  unitRequests: BenchRow["unitRequests"];
+}
+
+const arg = (name: string, fallback: string) =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
+async function main(): Promise<void> {
+  const shapes = arg("shapes", "uniform,skewed,many-small").split(",").filter(Boolean);
+  const counts = arg("streams", "16,64").split(",").map(Number);
+  const variants = arg("variants", "k0,k2").split(",").map(parseVariant);
+  const repeats = Number(arg("repeats", "2"));
+  const out = arg("out", "/tmp/layout-ab.json");
+  const { ca, caDir } = await trustBenchCa();
+  const emulators = await startEmulators({});
+  const runs: AbRun[] = [];
+  const save = () =>
+    writeFileSync(
+      out,
+      `${JSON.stringify({ ranAt: new Date().toISOString(), runs, summary: summary(runs) }, null, 2)}\n`,
+    );
+  try {
+    for (const shape of shapes) {
+      const rig = await startRig(shape, ca, caDir, undefined, emulators);
+      try {
+        for (let repeat = 1; repeat <= repeats; repeat++) {
+          for (const streams of counts) {
+            const order = repeat % 2 === 1 ? variants : [...variants].reverse();
+            for (const v of order) {
+              // planLimitsFor reads it at each run.
+              process.env.BENCH_SLOT_SHARES = v.slotShares ? "1" : "0";
+              const loadAtStart = loadavg()[0] ?? 0;
+              const row = await benchOne(rig, streams, {
+                fullOnly: true,
+                controllerProcesses: Math.min(streams, v.controllerProcesses),
+              });
+              const run: AbRun = {
+                shape,
+                streams,
+                variant: v.name,
+                repeat,
+                loadAtStart,
+                backupOverLowerBound: row.full.backupOverLowerBound,
+                makespanOverLowerBound: row.full.makespanOverLowerBound,
+                backupSeconds: row.full.backupSeconds,
+                lowerBoundSeconds: row.lowerBoundSeconds,
+                cpuSeconds: row.fullCpuSeconds,
+                unitRequests: row.unitRequests,
+              };
+              runs.push(run);
+              const c = run.cpuSeconds;
+              process.stdout.write(
+                `${shape} N=${streams} ${v.name} #${repeat} load ${loadAtStart.toFixed(1)}: bk/LB ${run.backupOverLowerBound.toFixed(2)} mk/LB ${run.makespanOverLowerBound.toFixed(2)} (LB ${run.lowerBoundSeconds.toFixed(2)} s) CPU s harness ${c?.harness.toFixed(2)} controllers ${(c?.controllers ?? 0).toFixed(2)} simulator ${c?.simulator.toFixed(2)} DynamoDB ${c?.dynamodb.toFixed(2)}\n`,
+              );
+              save();
+            }
+          }
+        }
+      } finally {
+        await stopRig(rig);
+      }
+    }
+  } finally {
+    await emulators.stop();
+  }
+  save();
+  for (const s of summary(runs)) process.stdout.write(`${JSON.stringify(s)}\n`);
+}
+
+/** Medians per shape, N and variant. */
+function summary(runs: readonly AbRun[]) {
+  const groups = new Map<string, AbRun[]>();
+  for (const r of runs) {
+    const key = `${r.shape} ${r.streams} ${r.variant}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups.values()].map((g) => {
+    const first = g[0] as AbRun;
+    const cpu = (pick: (c: NonNullable<AbRun["cpuSeconds"]>) => number) =>
+      median(g.map((r) => (r.cpuSeconds ? pick(r.cpuSeconds) : 0)));
+    return {
+      shape: first.shape,
+      streams: first.streams,
+      variant: first.variant,
+      runs: g.length,
+      bkOverLb: median(g.map((r) => r.backupOverLowerBound)),
+      bkOverLbEach: g.map((r) => Number(r.backupOverLowerBound.toFixed(2))),
+      mkOverLb: median(g.map((r) => r.makespanOverLowerBound)),
+      cpuHarness: cpu((c) => c.harness),
+      cpuControllers: cpu((c) => c.controllers ?? 0),
+      cpuSimulator: cpu((c) => c.simulator),
+      cpuDynamodb: cpu((c) => c.dynamodb),
+    };
+  });
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(
+      `layout-ab: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

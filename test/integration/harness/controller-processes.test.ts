@@ -1,0 +1,138 @@
+/**
+ * The local stack's controllers in child processes (`controllerProcesses`): a job backed up by
+ * two controller processes, each polling the stream queue with its share of the streams, stores
+ * the tenant as the ground truth has it; the children's log lines reach the stack's logger, their
+ * state requests come back when they stop, and nothing of them outlives `stop()`.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Logger } from "../../../lib/app/logger.js";
+import { compareAll } from "../../../lib/dev/local/archive-truth.js";
+import { AwsMeter } from "../../../lib/dev/local/aws-meter.js";
+import { concurrencyShares } from "../../../lib/dev/local/controllers.js";
+import { type LocalStack, startLocalServices, startLocalStack } from "../../../lib/dev/local/stack.js";
+import { generateTenant } from "../../../lib/dev/sim/index.js";
+import { loadTestCa } from "../../support/sim-ca.js";
+
+const WAIT = { refreshMs: 200, sweepEveryMs: 5_000, timeoutMs: 90_000 };
+
+/** Is a process of this id alive? */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("concurrencyShares", () => {
+  it("splits the streams as evenly as can be, the first shares one more", () => {
+    expect(concurrencyShares(16, 2)).toEqual([8, 8]);
+    expect(concurrencyShares(10, 4)).toEqual([3, 3, 2, 2]);
+    expect(concurrencyShares(3, 3)).toEqual([1, 1, 1]);
+  });
+
+  it("refuses more processes than streams, or none", () => {
+    expect(() => concurrencyShares(4, 5)).toThrow(/expected an integer 1–4 \(the streams\), found 5/);
+    expect(() => concurrencyShares(4, 0)).toThrow(/found 0/);
+  });
+});
+
+describe("controllers in two child processes", () => {
+  let dir: string;
+  let stack: LocalStack | undefined;
+  const events: Array<{ event: string; fields: Record<string, unknown> }> = [];
+  const logger: Logger = {
+    debug: () => {},
+    info: (event, fields = {}) => events.push({ event, fields }),
+    warn: (event, fields = {}) => events.push({ event, fields }),
+    error: (event, fields = {}) => events.push({ event, fields }),
+    child: () => logger,
+  };
+  const store = generateTenant({
+    seed: 1313,
+    shape: "uniform",
+    mailboxes: 4,
+    totalMessages: 120,
+    archiveFraction: 0,
+    unlicensedFraction: 0,
+    sharedFraction: 0,
+    itemScale: 0,
+  });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "mailstream-controller-processes-"));
+    stack = await startLocalStack({
+      store,
+      ca: await loadTestCa(),
+      archive: { kind: "local", path: join(dir, "archive") },
+      streams: 4,
+      controllerProcesses: 2,
+      delegateToHarness: ["finalize"],
+      countStateRequestSites: true,
+      logger,
+      latency: { baseMs: 5 },
+      env: { MAILSTREAM_PAGE_SIZE: "25" },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("backs up the tenant whole, with the streams' work in the children", async () => {
+    const s = stack!;
+    const pids = s.controllerProcesses?.pids ?? [];
+    expect(pids).toHaveLength(2);
+    expect(new Set(pids).size).toBe(2);
+    expect(pids).not.toContain(process.pid);
+    for (const pid of pids) expect(alive(pid)).toBe(true);
+
+    // The last stream's finalization comes here, to the app's method as wrapped now.
+    const finalized: string[] = [];
+    const finalize = s.app.finalize.bind(s.app);
+    s.app.finalize = (jobId, remainingMs) => {
+      finalized.push(jobId);
+      return finalize(jobId, remainingMs);
+    };
+    const { jobId, report } = await s.runJob(WAIT);
+    expect(finalized).toContain(jobId);
+    expect(report.status).toBe("complete");
+    const { archived, expected } = await compareAll(s.app.archive.store, await store.groundTruth());
+    expect(archived).toEqual(expected);
+
+    // The units ran in the children: their log lines came over IPC, one unit.end per unit.
+    const unitEnds = events.filter((e) => e.event === "unit.end");
+    expect(unitEnds.map((e) => e.fields.unit).sort()).toEqual(report.units.map((u) => u.index).sort());
+
+    const figures = await s.controllerProcesses!.stopControllers();
+    // Every stream task was an invocation of a child; their state requests came back at stop.
+    expect(figures.invocations).toBeGreaterThanOrEqual(report.plan.streams);
+    expect(figures.stateRequests.TransactWriteItemsCommand ?? 0).toBeGreaterThan(0);
+    expect(Object.values(figures.stateRequests).reduce((a, b) => a + b, 0)).toBeGreaterThan(
+      report.units.length,
+    );
+    // Stopped children have ended.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+  }, 150_000);
+
+  it("refuses a meter (it counts in this process) and function-valued Graph policy fields", async () => {
+    const s = stack!;
+    const base = {
+      archive: { kind: "local" as const, path: join(dir, "refused") },
+      emulators: s.emulators,
+      streams: 2,
+      controllerProcesses: 2,
+    };
+    await expect(
+      startLocalServices({ ...base, resourceSuffix: "-m", meter: new AwsMeter() }, {}),
+    ).rejects.toThrow(/controllerProcesses: expected 0 with a meter/);
+    await expect(
+      startLocalServices({ ...base, resourceSuffix: "-f", graphPolicy: { random: () => 0.5 } }, {}),
+    ).rejects.toThrow(/expected data-only graphPolicy fields, found a function in "random"/);
+  });
+});
