@@ -9,6 +9,7 @@ import * as indexLease from "./index-lease.js";
 import * as jobs from "./jobs.js";
 import * as mailboxes from "./mailboxes.js";
 import * as reads from "./reads.js";
+import * as reportPages from "./report-pages.js";
 import type {
   CommittedSyncState,
   Counters,
@@ -279,7 +280,22 @@ export class StateStore {
     return syncStates.promoteSyncStatesPage(this.table, jobId, after, limit);
   }
 
-  // --- finalization in pieces (finalization.ts) ---
+  // --- finalization in pieces (finalization.ts, report-pages.ts) ---
+
+  /** The job's units after the sort key `after`, at most `limit`, in index order. */
+  unitsPage(jobId: string, after: string | undefined, limit: number, unitCount: number) {
+    return reportPages.unitsPage(this.table, jobId, after, limit, unitCount);
+  }
+
+  /** The job's mailbox records after the sort key `after`, at most `limit`, each with its units. */
+  mailboxesPage(jobId: string, after: string | undefined, limit: number, unitCount: number) {
+    return reportPages.mailboxesPage(this.table, jobId, after, limit, unitCount);
+  }
+
+  /** The job's skipped-mailbox records after the sort key `after`, at most `limit`. */
+  skippedPage(jobId: string, after: string | undefined, limit: number) {
+    return reportPages.skippedPage(this.table, jobId, after, limit);
+  }
 
   saveFinalizeProgress(jobId: string, progress: FinalizeProgress): Promise<boolean> {
     return finalization.saveFinalizeProgress(this.table, jobId, progress);
