@@ -151,16 +151,39 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
     if (!(await save(ending))) return stopped(ending, false);
   }
 
-  const after = ending.after;
-  const ends = (await deps.state.mailboxEnds(jobId)).filter(
-    (m) => after === undefined || m.mailboxId > after,
-  );
-  for (let i = 0; i < ends.length; i += stepSize) {
-    if (!timeLeft()) return stopped(ending, true);
-    const step = ends.slice(i, i + stepSize);
-    await piece("mailboxes", () => deps.state.endMailboxes(jobId, step), () => step.length);
-    ending = { ...ending, after: step.at(-1)!.mailboxId };
-    if (!(await save(ending))) return stopped(ending, false);
+  if ((await deps.state.reportHead(jobId)).inPieces) {
+    // A page of mailboxes with their units per step: the job's records are never read whole.
+    for (let more = true; more; ) {
+      if (!timeLeft()) return stopped(ending, true);
+      const current = ending;
+      const { ends, last } = await piece(
+        "mailboxes",
+        async () => {
+          const page = await deps.state.mailboxEndsPage(jobId, current.after, stepSize);
+          await deps.state.endMailboxes(jobId, page.ends);
+          return page;
+        },
+        (page) => page.ends.length,
+      );
+      more = last !== undefined;
+      const at = last ?? ends.at(-1)?.mailboxId;
+      if (at === undefined) break;
+      ending = { ...current, after: at };
+      if (!(await save(ending))) return stopped(ending, false);
+    }
+  } else {
+    // An older job (a unit's mailbox may have no record): its mailboxes listed whole, as then.
+    const after = ending.after;
+    const ends = (await deps.state.mailboxEnds(jobId)).filter(
+      (m) => after === undefined || m.mailboxId > after,
+    );
+    for (let i = 0; i < ends.length; i += stepSize) {
+      if (!timeLeft()) return stopped(ending, true);
+      const step = ends.slice(i, i + stepSize);
+      await piece("mailboxes", () => deps.state.endMailboxes(jobId, step), () => step.length);
+      ending = { ...ending, after: step.at(-1)!.mailboxId };
+      if (!(await save(ending))) return stopped(ending, false);
+    }
   }
 
   await deps.state.markJobFinished(jobId, ending.status, ending.endedAt);

@@ -651,8 +651,13 @@ export interface FinalizeStatePort {
    * those after the key `after`, the base of the next run. `last`: where the next page starts; undefined when none is left.
    */
   promoteSyncStatesPage(jobId: string, after: string | undefined, limit: number): Promise<{ last?: string }>;
-  /** The job's mailboxes as finalization ends them, in id order (code units). */
+  /** The job's mailboxes as finalization ends them, in id order (code units): all of them (an older job's). */
   mailboxEnds(jobId: string): Promise<MailboxEnd[]>;
+  /**
+   * A page of them (jobs whose mailbox records list their units, `ReportHeadView.inPieces`): at
+   * most `limit` after the mailbox id `after`; `last`: where the next page starts.
+   */
+  mailboxEndsPage(jobId: string, after: string | undefined, limit: number): Promise<{ ends: MailboxEnd[]; last?: string }>;
   /** Their folder trees and last successful job (see {@link MailboxEnd}). */
   endMailboxes(jobId: string, ends: readonly MailboxEnd[]): Promise<void>;
   /** Closes the job with the report's status and end time. */

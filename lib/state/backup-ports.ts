@@ -345,6 +345,8 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
       return last !== undefined ? { last } : {};
     },
     mailboxEnds: (jobId) => store.mailboxEnds(jobId),
+    mailboxEndsPage: async (jobId, after, limit) =>
+      store.mailboxEndsPage(jobId, after, limit, await unitCountOf(jobId)),
     // The job's folder trees become the base of the next jobs' "unchanged tree" check, and a
     // mailbox counts as backed up by this job when every one of its units completed every folder.
     endMailboxes: (jobId, ends) => store.endMailboxes(jobId, ends),

@@ -310,6 +310,11 @@ export class StateStore {
     return finalization.mailboxEnds(mailboxRecords, unitRecords);
   }
 
+  /** One page of {@link mailboxEnds} after the mailbox id `after` (jobs whose mailbox records list their units). */
+  mailboxEndsPage(jobId: string, after: string | undefined, limit: number, unitCount: number) {
+    return finalization.mailboxEndsPage(this.table, jobId, after, limit, unitCount);
+  }
+
   endMailboxes(jobId: string, ends: readonly MailboxEnd[]): Promise<void> {
     return finalization.endMailboxes(this.table, jobId, ends);
   }
