@@ -13,7 +13,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LAMBDA_NODE_OPTIONS } from "../infra/lambda-bundling.js";
-import type { Logger } from "../lib/app/logger.js";
 import type { ObjectStore } from "../lib/archive/store.js";
 import { indexAfterJob } from "../lib/catalog-index/search-index/after-job.js";
 import type { IndexPieceFigures } from "../lib/catalog-index/search-index/build.js";
@@ -254,14 +253,15 @@ export function finalizingPieces(
 ): FinalizingPieces {
   const byKind: FinalizingPieces["byKind"] = {};
   for (const e of events) {
-    const k = (byKind[e.kind] ??= {
+    const k = byKind[e.kind] ?? {
       pieces: 0,
       records: 0,
       largestRecords: 0,
       longestSeconds: 0,
       totalSeconds: 0,
       recordsWithinTimeout: 0,
-    });
+    };
+    byKind[e.kind] = k;
     k.pieces++;
     k.records += e.records;
     k.largestRecords = Math.max(k.largestRecords, e.records);
@@ -525,7 +525,7 @@ async function benchScaleOne(
     };
     // Finalization's pieces, as the app logs them (every other event dropped, as by the silent logger).
     const pieceEvents: Array<{ kind: string; records: number; ms: number }> = [];
-    const pieceLogger: Logger = {
+    const pieceLogger: NonNullable<Parameters<typeof startLocalServices>[0]["logger"]> = {
       debug: () => {},
       info: (event, fields) => {
         if (event === "job.finalize.piece")

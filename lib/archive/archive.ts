@@ -75,11 +75,20 @@ export interface Archive {
    * A report written in pieces (docs/archive-format.md "Job reports"): one piece of a paged list
    * from part `firstPart` on; returns the parts written.
    */
-  writeReportPages(jobId: string, list: string, firstPart: number, entries: readonly unknown[]): Promise<number>;
+  writeReportPages(
+    jobId: string,
+    list: string,
+    firstPart: number,
+    entries: readonly unknown[],
+  ): Promise<number>;
   /** Its report.json, last: the paged lists empty in `summary`, `pages` where they are. */
   writeReportSummary(summary: { jobId: string }, pages: Record<string, ReportPages>): Promise<void>;
   /** One piece of the manifest's mailbox list (in id order) from part `firstPart` on; returns the parts written. */
-  writeManifestPages(jobId: string, firstPart: number, mailboxes: ManifestSource["mailboxes"]): Promise<number>;
+  writeManifestPages(
+    jobId: string,
+    firstPart: number,
+    mailboxes: ManifestSource["mailboxes"],
+  ): Promise<number>;
   /** Its manifest.json, after every page. */
   writeManifestSummary(
     source: Omit<ManifestSource, "mailboxes">,
@@ -280,7 +289,8 @@ export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Ar
     async writeReportSummary(summary, pages) {
       await writeReportSummary(store, summary.jobId, summary, pages);
     },
-    writeManifestPages: (jobId, firstPart, mailboxes) => writeManifestPages(store, jobId, firstPart, mailboxes),
+    writeManifestPages: (jobId, firstPart, mailboxes) =>
+      writeManifestPages(store, jobId, firstPart, mailboxes),
     async writeManifestSummary(source, mailboxPages) {
       await writeManifestSummary(store, source, mailboxPages);
     },

@@ -140,7 +140,14 @@ export async function writeReportPages(
   const parts = cutIntoPages(entries, pageBytes);
   for (const [i, page] of parts.entries()) {
     const part = firstPart + i;
-    const body: ReportPage = { format: "mailstream.report-page", version: 1, jobId, list, part, entries: page };
+    const body: ReportPage = {
+      format: "mailstream.report-page",
+      version: 1,
+      jobId,
+      list,
+      part,
+      entries: page,
+    };
     await store.put(reportPageKey(jobId, list, part), Buffer.from(`${JSON.stringify(body)}\n`), {
       contentType: "application/json",
     });

@@ -116,13 +116,19 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
   else {
     const endedAt = (deps.now?.() ?? new Date()).toISOString();
     const head = await deps.state.reportHead(jobId);
-    const whole = await piece("report", () => wholeReport(jobId, head, endedAt, pieceSize, deps), (r) =>
-      r ? r.totals.units + r.totals.mailboxes + r.skippedMailboxes.length : 0,
+    const whole = await piece(
+      "report",
+      () => wholeReport(jobId, head, endedAt, pieceSize, deps),
+      (r) => (r ? r.totals.units + r.totals.mailboxes + r.skippedMailboxes.length : 0),
     );
     report = whole;
     progress = whole
       ? { stage: "sync", endedAt, status: whole.status }
-      : { stage: "report", endedAt, report: { records: "units", parts: {}, entries: {}, tally: emptyTally(), pieces: 0 } };
+      : {
+          stage: "report",
+          endedAt,
+          report: { records: "units", parts: {}, entries: {}, tally: emptyTally(), pieces: 0 },
+        };
     if (!(await save(progress))) return stopped(progress, false);
   }
 
@@ -180,7 +186,11 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
     for (let i = 0; i < ends.length; i += stepSize) {
       if (!timeLeft()) return stopped(ending, true);
       const step = ends.slice(i, i + stepSize);
-      await piece("mailboxes", () => deps.state.endMailboxes(jobId, step), () => step.length);
+      await piece(
+        "mailboxes",
+        () => deps.state.endMailboxes(jobId, step),
+        () => step.length,
+      );
       ending = { ...ending, after: step.at(-1)!.mailboxId };
       if (!(await save(ending))) return stopped(ending, false);
     }
@@ -270,7 +280,13 @@ async function reportPiece(
     stage: "report",
     endedAt,
     ...(last !== undefined ? { after: last } : {}),
-    report: { records: last !== undefined ? at.records : following, parts, entries, tally, pieces: at.pieces + 1 },
+    report: {
+      records: last !== undefined ? at.records : following,
+      parts,
+      entries,
+      tally,
+      pieces: at.pieces + 1,
+    },
   });
 
   if (at.records === "units") {

@@ -7,7 +7,6 @@
  */
 import type { Readable } from "node:stream";
 import type { StreamTask } from "../queue/stream-task.js";
-import type { ReportTally } from "./report.js";
 
 /** Message metadata as delivered by a delta page (the properties kept beside the MIME). */
 export interface MessageMeta {
@@ -626,7 +625,11 @@ export interface FinalizeStatePort {
    */
   reportHead(jobId: string): Promise<ReportHeadView>;
   /** The job's units after the sort key `after`, at most `limit`, in index order. */
-  unitPage(jobId: string, after: string | undefined, limit: number): Promise<ReportRecordPage<UnitRecordView>>;
+  unitPage(
+    jobId: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<ReportRecordPage<UnitRecordView>>;
   /** The job's mailboxes after the sort key `after`, at most `limit`, in id order, each with its units. */
   mailboxPage(
     jobId: string,
@@ -657,7 +660,11 @@ export interface FinalizeStatePort {
    * A page of them (jobs whose mailbox records list their units, `ReportHeadView.inPieces`): at
    * most `limit` after the mailbox id `after`; `last`: where the next page starts.
    */
-  mailboxEndsPage(jobId: string, after: string | undefined, limit: number): Promise<{ ends: MailboxEnd[]; last?: string }>;
+  mailboxEndsPage(
+    jobId: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ ends: MailboxEnd[]; last?: string }>;
   /** Their folder trees and last successful job (see {@link MailboxEnd}). */
   endMailboxes(jobId: string, ends: readonly MailboxEnd[]): Promise<void>;
   /** Closes the job with the report's status and end time. */
@@ -720,9 +727,17 @@ export interface FinalizeArchivePort {
    */
   readReportSummary(jobId: string): Promise<JobReport | undefined>;
   /** One piece of a paged list of the report, from part `firstPart` on; returns the parts written. */
-  writeReportPages(jobId: string, list: string, firstPart: number, entries: readonly unknown[]): Promise<number>;
+  writeReportPages(
+    jobId: string,
+    list: string,
+    firstPart: number,
+    entries: readonly unknown[],
+  ): Promise<number>;
   /** report.json of a report written in pieces, after all its pages. */
-  writeReportSummary(summary: JobReport, pages: Record<string, { parts: number; entries: number }>): Promise<void>;
+  writeReportSummary(
+    summary: JobReport,
+    pages: Record<string, { parts: number; entries: number }>,
+  ): Promise<void>;
   /** One piece of the manifest's mailbox list (id order), from part `firstPart` on; returns the parts written. */
   writeManifestPages(
     jobId: string,
@@ -737,6 +752,39 @@ export interface FinalizeArchivePort {
 }
 
 // --- Job reports (report.ts builds them; the archive stores them: docs/archive-format.md) ---
+
+/**
+ * A stream's running summary, compact because a finalization's checkpoint carries one per
+ * stream (1,000 streams ≈ 50 KB of the job's META): [streamId, units started, first start (epoch
+ * ms, -1 none), last end (epoch ms, -1 none), busy ms, items, bytes].
+ */
+export type StreamTally = [number, number, number, number, number, number, number];
+
+/**
+ * The report's figures over the unit and mailbox records read so far: what a finalization in
+ * pieces carries from one page of records to the next (lib/backup/finalize.ts), and what the
+ * report's totals, streams and status are made of once every page is read.
+ */
+export interface ReportTally {
+  units: number;
+  items: number;
+  bytes: number;
+  removed: number;
+  deduplicated: number;
+  /** Recorded errors that are not notices. */
+  errors: number;
+  requests: number;
+  throttled: number;
+  /** Units that ended neither done nor mailbox-skipped (the job failed). */
+  unitsNotDone: number;
+  /** The latest unit end (ISO). */
+  lastUnitEnd?: string;
+  /** Streams that held a unit, by id. */
+  streams: StreamTally[];
+  mailboxes: number;
+  /** Mailboxes not complete (the job is partial). */
+  mailboxesIncomplete: number;
+}
 
 /** One unit as the state store ends it: its plan and what happened. */
 export interface UnitRecordView {

@@ -1,7 +1,7 @@
-import type { JobReport, ReportInput, UnitRecordView } from "./ports.js";
+import type { JobReport, ReportInput, ReportTally, StreamTally, UnitRecordView } from "./ports.js";
 
 /** The report types live with the other ports and data of the backup flow (ports.ts). */
-export type { JobReport, ReportInput, UnitRecordView } from "./ports.js";
+export type { JobReport, ReportInput, ReportTally, StreamTally, UnitRecordView } from "./ports.js";
 
 /**
  * The report's lists that grow with the tenant (one entry per unit or mailbox): the archive
@@ -15,39 +15,6 @@ export type ReportHead = Omit<ReportInput, "endedAt" | "units" | "mailboxes" | "
 
 /** What a mailbox's entry needs of each of its units. */
 export type UnitOutcome = Pick<UnitRecordView, "status" | "progress" | "errors" | "incompleteFolders">;
-
-/**
- * A stream's running summary, compact because a finalization's checkpoint carries one per
- * stream (1,000 streams ≈ 50 KB of the job's META): [streamId, units started, first start (epoch
- * ms, -1 none), last end (epoch ms, -1 none), busy ms, items, bytes].
- */
-export type StreamTally = [number, number, number, number, number, number, number];
-
-/**
- * The report's figures over the unit and mailbox records read so far: what a finalization in
- * pieces carries from one page of records to the next (lib/backup/finalize.ts), and what the
- * report's totals, streams and status are made of once every page is read.
- */
-export interface ReportTally {
-  units: number;
-  items: number;
-  bytes: number;
-  removed: number;
-  deduplicated: number;
-  /** Recorded errors that are not notices. */
-  errors: number;
-  requests: number;
-  throttled: number;
-  /** Units that ended neither done nor mailbox-skipped (the job failed). */
-  unitsNotDone: number;
-  /** The latest unit end (ISO). */
-  lastUnitEnd?: string;
-  /** Streams that held a unit, by id. */
-  streams: StreamTally[];
-  mailboxes: number;
-  /** Mailboxes not complete (the job is partial). */
-  mailboxesIncomplete: number;
-}
 
 export const emptyTally = (): ReportTally => ({
   units: 0,
@@ -81,7 +48,8 @@ export function tallyUnits(tally: ReportTally, units: readonly UnitRecordView[])
     next.requests += u.requests ?? 0;
     next.throttled += u.throttled ?? 0;
     if (u.status !== "done" && u.status !== "mailbox-skipped") next.unitsNotDone++;
-    if (u.endedAt && (next.lastUnitEnd === undefined || u.endedAt > next.lastUnitEnd)) next.lastUnitEnd = u.endedAt;
+    if (u.endedAt && (next.lastUnitEnd === undefined || u.endedAt > next.lastUnitEnd))
+      next.lastUnitEnd = u.endedAt;
     if (u.streamId === undefined) continue;
     let s = streams.get(u.streamId);
     if (!s) {
@@ -192,7 +160,15 @@ export function reportSummary(head: ReportHead, tally: ReportTally, endedAt: str
   const streams = [...ids]
     .sort((a, b) => a - b)
     .map((streamId) => {
-      const [, units, first, last, busyMs, items, bytes] = byId.get(streamId) ?? [streamId, 0, -1, -1, 0, 0, 0];
+      const [, units, first, last, busyMs, items, bytes] = byId.get(streamId) ?? [
+        streamId,
+        0,
+        -1,
+        -1,
+        0,
+        0,
+        0,
+      ];
       const busySeconds = busyMs / 1000;
       return {
         streamId,

@@ -81,7 +81,13 @@ export async function mailboxEndsPage(
   limit: number,
   unitCount: number,
 ): Promise<{ ends: MailboxEnd[]; last?: string }> {
-  const page = await mailboxesPage(t, jobId, after !== undefined ? jobMailboxSk(after) : undefined, limit, unitCount);
+  const page = await mailboxesPage(
+    t,
+    jobId,
+    after !== undefined ? jobMailboxSk(after) : undefined,
+    limit,
+    unitCount,
+  );
   const ends = page.records.map(({ mailbox, units }) => ({
     mailboxId: mailbox.mailboxId,
     ...(mailbox.folderTreeHash !== undefined ? { treeHash: mailbox.folderTreeHash } : {}),

@@ -9,7 +9,6 @@ import * as indexLease from "./index-lease.js";
 import * as jobs from "./jobs.js";
 import * as mailboxes from "./mailboxes.js";
 import * as reads from "./reads.js";
-import * as reportPages from "./report-pages.js";
 import type {
   CommittedSyncState,
   Counters,
@@ -25,6 +24,7 @@ import type {
   UnitCheckpoint,
   UnitRecord,
 } from "./records.js";
+import * as reportPages from "./report-pages.js";
 import * as streams from "./streams.js";
 import * as syncStates from "./sync-states.js";
 import { StateTable, type StateTableOptions } from "./table.js";

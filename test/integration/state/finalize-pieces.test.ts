@@ -309,18 +309,18 @@ describe("finalization's report in pieces (DynamoDB Local, archive in memory)", 
     // Each reading of the clock finds 4 s gone: 30, 26, 22, … s left.
     let calls = 0;
     const pieces: FinalizePiece[] = [];
-    let handedOn = false;
+    const handedOn: string[] = [];
     const outcome = await finalizeJob(jobId, {
       state: ports.finalize,
       archive: createArchive(objects) as unknown as FinalizeArchivePort,
       reportPieceSize: 2,
       remainingMs: () => 30_000 - 4_000 * calls++,
       deadlineMarginMs: 60_000,
-      handOn: async () => void (handedOn = true),
+      handOn: async (id) => void handedOn.push(id),
       onPiece: (p) => void pieces.push(p),
     });
     expect(outcome.done).toBe(false);
-    expect(handedOn).toBe(true);
+    expect(handedOn).toEqual([jobId]);
     // Margin 7.5 s: pieces at 26, 22, 18, 14 and 10 s left; none at 6 s.
     expect(pieces.filter((p) => p.kind !== "report")).toHaveLength(5);
     const progress = (await store.getJob(jobId))?.finalizeProgress;
