@@ -150,7 +150,7 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
     const { last } = await piece(
       "sync",
       () => deps.state.promoteSyncStatesPage(jobId, current.after, stepSize),
-      () => stepSize,
+      (page) => page.records ?? stepSize,
     );
     const { after: _done, ...rest } = current;
     ending = last !== undefined ? { ...rest, after: last } : { ...rest, stage: "mailboxes" };

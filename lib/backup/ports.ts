@@ -651,9 +651,13 @@ export interface FinalizeStatePort {
   saveFinalizeProgress(jobId: string, progress: FinalizeProgress): Promise<boolean>;
   /**
    * Makes one page of the job's staged sync states (folders it completed), at most `limit` of
-   * those after the key `after`, the base of the next run. `last`: where the next page starts; undefined when none is left.
+   * those after the key `after`, the base of the next run. `last`: where the next page starts; undefined when none is left. `records`: the page's staged states.
    */
-  promoteSyncStatesPage(jobId: string, after: string | undefined, limit: number): Promise<{ last?: string }>;
+  promoteSyncStatesPage(
+    jobId: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ last?: string; records?: number }>;
   /** The job's mailboxes as finalization ends them, in id order (code units): all of them (an older job's). */
   mailboxEnds(jobId: string): Promise<MailboxEnd[]>;
   /**

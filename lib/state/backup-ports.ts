@@ -341,8 +341,8 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
     },
     saveFinalizeProgress: (jobId, progress) => store.saveFinalizeProgress(jobId, progress),
     async promoteSyncStatesPage(jobId, after, limit) {
-      const { last } = await store.promoteSyncStatesPage(jobId, after, limit);
-      return last !== undefined ? { last } : {};
+      const { last, promoted, superseded } = await store.promoteSyncStatesPage(jobId, after, limit);
+      return { records: promoted + superseded, ...(last !== undefined ? { last } : {}) };
     },
     mailboxEnds: (jobId) => store.mailboxEnds(jobId),
     mailboxEndsPage: async (jobId, after, limit) =>
