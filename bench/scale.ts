@@ -227,8 +227,8 @@ const CONTROLLER_MARGIN_MS = 60_000;
  * Finalization's pieces (lib/backup/finalize.ts, logged as `job.finalize.piece`), by kind: how
  * many, the records each took, and the seconds of the longest, so that the largest piece an
  * invocation's timeout allows can be read off (`recordsWithinTimeout`: records one piece of that
- * kind could take in the benchmark's coordinator timeout less its margin, at the rate of its
- * slowest piece).
+ * kind could take in the benchmark's coordinator timeout less its margin: its largest piece's
+ * records in its longest piece's seconds).
  */
 export interface FinalizingPieces {
   pieces: number;
@@ -269,13 +269,10 @@ export function finalizingPieces(
     k.totalSeconds += e.ms / 1000;
   }
   for (const k of Object.values(byKind)) {
-    // The slowest rate any piece of the kind showed (records per second), over the budget.
-    const slowest = Math.min(
-      ...events
-        .filter((e) => byKind[e.kind] === k && e.records > 0)
-        .map((e) => e.records / Math.max(0.001, e.ms / 1000)),
-    );
-    k.recordsWithinTimeout = Number.isFinite(slowest) ? Math.floor(slowest * budgetSeconds) : 0;
+    // As many records as the largest piece in the time of the longest (not the slowest rate: a
+    // piece of a few records is mostly its fixed requests), over the budget.
+    k.recordsWithinTimeout =
+      k.longestSeconds > 0 ? Math.floor((budgetSeconds / k.longestSeconds) * k.largestRecords) : 0;
   }
   return {
     pieces: events.length,
