@@ -173,7 +173,7 @@ export interface ScaleRow {
    * call to its end; null in a planning-only run. The bench's own job polls (one GetItem every
    * 2 s) fall in `stateRequests` too.
    */
-  finalizing: PhaseCost | null;
+  finalizing: (PhaseCost & { pieces: FinalizingPieces }) | null;
   /**
    * The search index brought up to the job after it (`indexAfterJob`, what the index task runs;
    * this job being the archive's first, every mailbox is new to the index); null in a
@@ -223,6 +223,64 @@ const INDEX_PIECE_MAILBOXES = process.env.BENCH_INDEX_PIECE_MAILBOXES
 const CONTROLLER_TIMEOUT_SECONDS = 900;
 /** The controller's deadline margin's default (lib/config/schema.ts `deadlineMarginMs`). */
 const CONTROLLER_MARGIN_MS = 60_000;
+
+/**
+ * Finalization's pieces (lib/backup/finalize.ts, logged as `job.finalize.piece`), by kind: how
+ * many, the records each took, and the seconds of the longest, so that the largest piece an
+ * invocation's timeout allows can be read off (`recordsWithinTimeout`: records one piece of that
+ * kind could take in the benchmark's coordinator timeout less its margin: its largest piece's
+ * records in its longest piece's seconds).
+ */
+export interface FinalizingPieces {
+  pieces: number;
+  longestPieceSeconds: number;
+  byKind: Record<
+    string,
+    {
+      pieces: number;
+      records: number;
+      largestRecords: number;
+      longestSeconds: number;
+      totalSeconds: number;
+      recordsWithinTimeout: number;
+    }
+  >;
+}
+
+/** The pieces' figures from their log events. */
+export function finalizingPieces(
+  events: ReadonlyArray<{ kind: string; records: number; ms: number }>,
+  budgetSeconds: number,
+): FinalizingPieces {
+  const byKind: FinalizingPieces["byKind"] = {};
+  for (const e of events) {
+    const k = byKind[e.kind] ?? {
+      pieces: 0,
+      records: 0,
+      largestRecords: 0,
+      longestSeconds: 0,
+      totalSeconds: 0,
+      recordsWithinTimeout: 0,
+    };
+    byKind[e.kind] = k;
+    k.pieces++;
+    k.records += e.records;
+    k.largestRecords = Math.max(k.largestRecords, e.records);
+    k.longestSeconds = Math.max(k.longestSeconds, e.ms / 1000);
+    k.totalSeconds += e.ms / 1000;
+  }
+  for (const k of Object.values(byKind)) {
+    // As many records as the largest piece in the time of the longest (not the slowest rate: a
+    // piece of a few records is mostly its fixed requests), over the budget.
+    k.recordsWithinTimeout =
+      k.longestSeconds > 0 ? Math.floor((budgetSeconds / k.longestSeconds) * k.largestRecords) : 0;
+  }
+  return {
+    pieces: events.length,
+    longestPieceSeconds: Math.max(0, ...events.map((e) => e.ms / 1000)),
+    byKind,
+  };
+}
 
 /** A phase's wall time and the requests it sent to the state table and the archive. */
 export interface PhaseCost {
@@ -444,6 +502,18 @@ async function benchScaleOne(
       MAILSTREAM_DEADLINE_MARGIN_MS: String(DEADLINE_MARGIN_MS),
       MAILSTREAM_DISCOVERY_PIECE_MAILBOXES: String(PIECE_MAILBOXES),
     };
+    // Finalization's pieces, as the app logs them (every other event dropped, as by the silent logger).
+    const pieceEvents: Array<{ kind: string; records: number; ms: number }> = [];
+    const pieceLogger: NonNullable<Parameters<typeof startLocalServices>[0]["logger"]> = {
+      debug: () => {},
+      info: (event, fields) => {
+        if (event === "job.finalize.piece")
+          pieceEvents.push(fields as { kind: string; records: number; ms: number });
+      },
+      warn: () => {},
+      error: () => {},
+      child: () => pieceLogger,
+    };
     services = await startLocalServices(
       {
         archive: { kind: "local", path: archivePath },
@@ -458,6 +528,7 @@ async function benchScaleOne(
         controllerProcesses: controllerProcessesFor(SCALE_STREAMS),
         delegateToHarness: ["finalize", "continueDiscovery"],
         countStateRequestSites: true,
+        logger: pieceLogger,
       },
       sim.info.tenantEnv,
     );
@@ -679,7 +750,12 @@ async function benchScaleOne(
       ),
       full: full ?? null,
       cpuSeconds,
-      finalizing: finalizing ?? null,
+      finalizing: finalizing
+        ? {
+            ...finalizing,
+            pieces: finalizingPieces(pieceEvents, COORDINATOR_TIMEOUT_SECONDS - DEADLINE_MARGIN_MS / 1000),
+          }
+        : null,
       indexAfterJob: index?.cost ?? null,
       indexPieces,
     };

@@ -289,7 +289,11 @@ export const deploymentConfigSchema = z
     sweep: functionSizing({ memoryMb: 256, timeoutSeconds: 120 }),
     /** Seconds without a heartbeat after which the sweep re-sends a stream. 60–3600. Default 300. */
     heartbeatStaleSeconds: int(60, 3600).default(300),
-    /** Milliseconds before the Lambda deadline at which a controller checkpoints and continues. 5000–300000. Default 60000. */
+    /**
+     * Milliseconds before the Lambda deadline at which a controller checkpoints and continues.
+     * 5000–300000. Default 60000. A finalization keeps at most a quarter of the time its
+     * invocation had when it began (lib/backup/deadline.ts).
+     */
     deadlineMarginMs: int(5000, 300_000).default(60_000),
     /** Function log level. Default `info`. */
     logLevel: z

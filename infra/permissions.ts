@@ -16,14 +16,28 @@ import type { DeploymentConfig } from "./config.js";
 /**
  * DynamoDB actions each function's use of the state store (lib/state) needs. lib/state sends Get,
  * Query, Put and Update commands and TransactWrite, which IAM authorizes per item as the
- * Put/Update it holds (discovery's pieces and a whole plan are written that way); the sweep only
- * reads and updates (re-sends, finalization). Nothing scans, batch-reads or deletes (old job
- * records expire by TTL). test/infra/rehearsal.test.ts shows each one used.
+ * Put/Update it holds (discovery's pieces and a whole plan are written that way), and BatchGet:
+ * whoever finalizes a job (all three) reads a page of its mailboxes' units by key
+ * (lib/state/report-pages.ts); the sweep only reads and updates (re-sends, finalization). Nothing
+ * scans, batch-writes or deletes (old job records expire by TTL). test/infra/rehearsal.test.ts
+ * shows each one used.
  */
 export const STATE_ACTIONS = {
-  coordinator: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-  controller: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-  sweep: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+  coordinator: [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+  ],
+  controller: [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+  ],
+  sweep: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
 } as const;
 
 /** What the Lambda service does with the controller's role to feed it from the queue. */

@@ -188,6 +188,8 @@ export function createSweepApp(options: SweepAppOptions): SweepApp {
       archive,
       ...(remainingMs ? { remainingMs } : {}),
       deadlineMarginMs: config.controller.deadlineMarginMs,
+      // Each piece's size and time: how far a piece is from the invocation's deadline.
+      onPiece: (piece) => logger.info("job.finalize.piece", { jobId, ...piece }),
       ...(queue.sendFinalize
         ? { handOn: (id: string) => queue.sendFinalize!({ kind: "finalize", jobId: id }) }
         : {}),

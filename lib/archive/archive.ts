@@ -16,9 +16,16 @@ import {
 } from "./blobs.js";
 import { itemContentOf, type WrittenFolders, writeCatalogPart, writeFolders } from "./catalog.js";
 import { BodyEncoder, type BodyEncoding, type CompressionOptions } from "./encoding.js";
-import { type ManifestSource, writeManifest } from "./manifest.js";
+import { type ManifestSource, writeManifest, writeManifestPages, writeManifestSummary } from "./manifest.js";
 import { knownKey, type PackedBody, type PackOptions, PackWriteError, PackWriter } from "./packs.js";
-import { readReport, writeReport } from "./reports.js";
+import {
+  type ReportPages,
+  readReport,
+  readReportSummary,
+  writeReport,
+  writeReportPages,
+  writeReportSummary,
+} from "./reports.js";
 import type { ObjectStore } from "./store.js";
 
 export interface Archive {
@@ -62,6 +69,31 @@ export interface Archive {
   writeManifest(report: ManifestSource): Promise<void>;
   /** The job's whole report as written (paged lists read back), or undefined when there is none. */
   readReport<T>(jobId: string): Promise<T | undefined>;
+  /** The job's report as report.json holds it (paged lists empty), or undefined when there is none. */
+  readReportSummary<T>(jobId: string): Promise<T | undefined>;
+  /**
+   * A report written in pieces (docs/archive-format.md "Job reports"): one piece of a paged list
+   * from part `firstPart` on; returns the parts written.
+   */
+  writeReportPages(
+    jobId: string,
+    list: string,
+    firstPart: number,
+    entries: readonly unknown[],
+  ): Promise<number>;
+  /** Its report.json, last: the paged lists empty in `summary`, `pages` where they are. */
+  writeReportSummary(summary: { jobId: string }, pages: Record<string, ReportPages>): Promise<void>;
+  /** One piece of the manifest's mailbox list (in id order) from part `firstPart` on; returns the parts written. */
+  writeManifestPages(
+    jobId: string,
+    firstPart: number,
+    mailboxes: ManifestSource["mailboxes"],
+  ): Promise<number>;
+  /** Its manifest.json, after every page. */
+  writeManifestSummary(
+    source: Omit<ManifestSource, "mailboxes">,
+    mailboxPages: { parts: number; entries: number },
+  ): Promise<void>;
 }
 
 /**
@@ -248,6 +280,19 @@ export function createArchive(store: ObjectStore, opts: ArchiveOptions = {}): Ar
     },
     async readReport<T>(jobId: string) {
       return (await readReport<T>(store, jobId))?.report;
+    },
+    async readReportSummary<T>(jobId: string) {
+      return (await readReportSummary<T>(store, jobId))?.report;
+    },
+    writeReportPages: (jobId, list, firstPart, entries) =>
+      writeReportPages(store, jobId, list, firstPart, entries),
+    async writeReportSummary(summary, pages) {
+      await writeReportSummary(store, summary.jobId, summary, pages);
+    },
+    writeManifestPages: (jobId, firstPart, mailboxes) =>
+      writeManifestPages(store, jobId, firstPart, mailboxes),
+    async writeManifestSummary(source, mailboxPages) {
+      await writeManifestSummary(store, source, mailboxPages);
     },
   };
 }

@@ -113,6 +113,49 @@ export async function writeManifest(
   return manifest;
 }
 
+/**
+ * Writes part `firstPart` on of the job's mailbox list: `mailboxes`, one piece of it as a
+ * finalization in pieces produces it (in id order, each piece after the last), cut into pages of
+ * at most `pageBytes` of JSON. Returns the parts written (≥ 1 when `mailboxes` is not empty).
+ */
+export async function writeManifestPages(
+  store: ObjectStore,
+  jobId: string,
+  firstPart: number,
+  mailboxes: ManifestSource["mailboxes"],
+  pageBytes = MANIFEST_PAGE_BYTES,
+): Promise<number> {
+  const entries = manifestFrom({ jobId, status: "complete", endedAt: "", mailboxes }).mailboxes;
+  const pages = cutIntoPages(entries, pageBytes);
+  for (const [i, list] of pages.entries()) {
+    const part = firstPart + i;
+    const page = { format: "mailstream.manifest-page", version: 1, jobId, part, mailboxes: list };
+    await store.put(manifestPageKey(jobId, part), Buffer.from(`${JSON.stringify(page)}\n`), {
+      contentType: "application/json",
+    });
+  }
+  return pages.length;
+}
+
+/**
+ * Writes manifest.json of a job whose mailbox list went to pages piece by piece
+ * ({@link writeManifestPages}): version 2 with `mailboxPages`, or version 1 with no mailboxes when
+ * there were none. Written after every page.
+ */
+export async function writeManifestSummary(
+  store: ObjectStore,
+  source: Omit<ManifestSource, "mailboxes">,
+  mailboxPages: { parts: number; entries: number },
+): Promise<JobManifest> {
+  const empty = manifestFrom({ ...source, mailboxes: [] });
+  const manifest: JobManifest =
+    mailboxPages.entries > 0 ? { ...empty, version: 2, mailboxPages: { ...mailboxPages } } : empty;
+  await store.put(manifestKey(manifest.jobId), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), {
+    contentType: "application/json",
+  });
+  return manifest;
+}
+
 async function readManifestPage(
   store: ObjectStore,
   jobId: string,

@@ -123,6 +123,66 @@ export async function writeReport<T>(
   return key;
 }
 
+/**
+ * Writes part `firstPart` on of a paged list of the job's report: `entries`, one piece of the list
+ * as a finalization in pieces produces it (lib/backup/finalize.ts), cut into pages of at most
+ * `pageBytes` of JSON. Writing the same piece again writes the same objects. Returns the parts
+ * written (≥ 1 when `entries` is not empty).
+ */
+export async function writeReportPages(
+  store: ObjectStore,
+  jobId: string,
+  list: string,
+  firstPart: number,
+  entries: readonly unknown[],
+  pageBytes = REPORT_PAGE_BYTES,
+): Promise<number> {
+  const parts = cutIntoPages(entries, pageBytes);
+  for (const [i, page] of parts.entries()) {
+    const part = firstPart + i;
+    const body: ReportPage = {
+      format: "mailstream.report-page",
+      version: 1,
+      jobId,
+      list,
+      part,
+      entries: page,
+    };
+    await store.put(reportPageKey(jobId, list, part), Buffer.from(`${JSON.stringify(body)}\n`), {
+      contentType: "application/json",
+    });
+  }
+  return parts.length;
+}
+
+/**
+ * Writes report.json of a report whose paged lists were written piece by piece
+ * ({@link writeReportPages}): `summary` holds those lists empty, `pages` says where they are. The
+ * same version 2 envelope {@link writeReport} writes; written last, so that a reader who finds
+ * it finds every page.
+ */
+export async function writeReportSummary<T>(
+  store: ObjectStore,
+  jobId: string,
+  summary: T,
+  pages: Record<string, ReportPages>,
+  now = new Date(),
+): Promise<string> {
+  const envelope: ReportEnvelope<T> = {
+    format: "mailstream.report",
+    version: 2,
+    jobId,
+    writtenAt: now.toISOString(),
+    report: summary,
+    pages,
+  };
+  const key = reportKey(jobId);
+  await store.put(key, Buffer.from(`${JSON.stringify(envelope, null, 2)}\n`), {
+    contentType: "application/json",
+  });
+  return key;
+}
+
 /** Any JSON value at `key` (the callers check the envelope themselves); undefined when absent. */
 function readJson(store: ObjectStore, key: string, what: string): Promise<unknown> {
   return readJsonObject(store, key, {

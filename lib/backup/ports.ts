@@ -629,8 +629,31 @@ export interface SweepStatePort {
 // --- Finalizing a job (finalize.ts) ---
 
 export interface FinalizeStatePort {
-  /** Everything the report needs from the job's records. */
+  /** Everything the report needs from the job's records (all of them: a small or an older job's). */
   reportInput(jobId: string): Promise<Omit<ReportInput, "endedAt">>;
+  /**
+   * What the report takes from the job record, and whether its mailbox records list their units
+   * (`inPieces`: jobs created since 2026-12-07; the report can then be read page by page).
+   */
+  reportHead(jobId: string): Promise<ReportHeadView>;
+  /** The job's units after the sort key `after`, at most `limit`, in index order. */
+  unitPage(
+    jobId: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<ReportRecordPage<UnitRecordView>>;
+  /** The job's mailboxes after the sort key `after`, at most `limit`, in id order, each with its units. */
+  mailboxPage(
+    jobId: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<ReportRecordPage<{ mailboxId: string; address: string; units: UnitRecordView[] }>>;
+  /** The job's skipped mailboxes after the sort key `after`, at most `limit`. */
+  skippedPage(
+    jobId: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<ReportRecordPage<ReportInput["skippedMailboxes"][number]>>;
   /** Where the job's finalization stands; undefined until its report and manifest are written. */
   finalizeProgress(jobId: string): Promise<FinalizeProgress | undefined>;
   /**
@@ -640,27 +663,61 @@ export interface FinalizeStatePort {
   saveFinalizeProgress(jobId: string, progress: FinalizeProgress): Promise<boolean>;
   /**
    * Makes one page of the job's staged sync states (folders it completed), at most `limit` of
-   * those after the key `after`, the base of the next run. `last`: where the next page starts; undefined when none is left.
+   * those after the key `after`, the base of the next run. `last`: where the next page starts; undefined when none is left. `records`: the page's staged states.
    */
-  promoteSyncStatesPage(jobId: string, after: string | undefined, limit: number): Promise<{ last?: string }>;
-  /** The job's mailboxes as finalization ends them, in id order (code units). */
+  promoteSyncStatesPage(
+    jobId: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ last?: string; records?: number }>;
+  /** The job's mailboxes as finalization ends them, in id order (code units): all of them (an older job's). */
   mailboxEnds(jobId: string): Promise<MailboxEnd[]>;
+  /**
+   * A page of them (jobs whose mailbox records list their units, `ReportHeadView.inPieces`): at
+   * most `limit` after the mailbox id `after`; `last`: where the next page starts.
+   */
+  mailboxEndsPage(
+    jobId: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ ends: MailboxEnd[]; last?: string }>;
   /** Their folder trees and last successful job (see {@link MailboxEnd}). */
   endMailboxes(jobId: string, ends: readonly MailboxEnd[]): Promise<void>;
   /** Closes the job with the report's status and end time. */
   markJobFinished(jobId: string, status: JobReport["status"], endedAt: string): Promise<void>;
 }
 
+/** A page of a job's records and where the next starts (`last`: a sort key; undefined when none is left). */
+export interface ReportRecordPage<T> {
+  records: T[];
+  last?: string;
+}
+
+export type ReportHeadView = Omit<ReportInput, "endedAt" | "units" | "mailboxes" | "skippedMailboxes"> & {
+  inPieces: boolean;
+};
+
 /**
- * A finalization's checkpoint (finalize.ts): its report and manifest are written (`endedAt`,
- * `status`); what is left is the staged sync states after `after` (stage `sync`: sort keys), then
- * the mailboxes after `after` (stage `mailboxes`: ids, code-unit order).
+ * A finalization's checkpoint (finalize.ts). Stage `report`: the report and the manifest are
+ * being written a page of records at a time (`report` says which records, `after` which sort
+ * key, the pages written and the figures so far; the status is known once every page is read). Stages `sync` and `mailboxes`: the report and manifest are written
+ * (`endedAt`, `status`); what is left is the staged sync states after `after` (stage `sync`: sort
+ * keys), then the mailboxes after `after` (stage `mailboxes`: ids, code-unit order).
  */
-export interface FinalizeProgress {
-  stage: "sync" | "mailboxes";
-  after?: string;
-  endedAt: string;
-  status: JobReport["status"];
+export type FinalizeProgress =
+  | { stage: "report"; after?: string; endedAt: string; report: ReportProgress }
+  | { stage: "sync" | "mailboxes"; after?: string; endedAt: string; status: JobReport["status"] };
+
+/** Where the report written in pieces stands (finalize.ts). */
+export interface ReportProgress {
+  /** The records being read: units (plan and unit lists), then mailboxes (with the manifest's pages), then skipped. */
+  records: "units" | "mailboxes" | "skipped";
+  /** Pages written so far per list (the report's paged lists and `manifest`), and their entries. */
+  parts: Record<string, number>;
+  entries: Record<string, number>;
+  tally: ReportTally;
+  /** Pieces done so far (one page of records each). */
+  pieces: number;
 }
 
 /** What finalization does for one mailbox of the job. */
@@ -680,11 +737,70 @@ export interface FinalizeArchivePort {
   writeReport(report: JobReport, paging: { pagedLists: readonly string[] }): Promise<void>;
   /** The manifest makes the job's catalog count in point-in-time views. */
   writeManifest(report: JobReport): Promise<void>;
-  /** The job's report as written (a finalization that went on in another invocation returns it). */
-  readReport(jobId: string): Promise<JobReport | undefined>;
+  /**
+   * The job's report as report.json holds it (its paged lists empty): what a finalization that
+   * went on in another invocation returns.
+   */
+  readReportSummary(jobId: string): Promise<JobReport | undefined>;
+  /** One piece of a paged list of the report, from part `firstPart` on; returns the parts written. */
+  writeReportPages(
+    jobId: string,
+    list: string,
+    firstPart: number,
+    entries: readonly unknown[],
+  ): Promise<number>;
+  /** report.json of a report written in pieces, after all its pages. */
+  writeReportSummary(
+    summary: JobReport,
+    pages: Record<string, { parts: number; entries: number }>,
+  ): Promise<void>;
+  /** One piece of the manifest's mailbox list (id order), from part `firstPart` on; returns the parts written. */
+  writeManifestPages(
+    jobId: string,
+    firstPart: number,
+    mailboxes: ReadonlyArray<Pick<JobReport["mailboxes"][number], "mailboxId" | "status" | "address">>,
+  ): Promise<number>;
+  /** manifest.json of a manifest written in pieces, after all its pages. */
+  writeManifestSummary(
+    source: Pick<JobReport, "jobId" | "status" | "endedAt">,
+    mailboxPages: { parts: number; entries: number },
+  ): Promise<void>;
 }
 
 // --- Job reports (report.ts builds them; the archive stores them: docs/archive-format.md) ---
+
+/**
+ * A stream's running summary, compact because a finalization's checkpoint carries one per
+ * stream (1,000 streams ≈ 50 KB of the job's META): [streamId, units started, first start (epoch
+ * ms, -1 none), last end (epoch ms, -1 none), busy ms, items, bytes].
+ */
+export type StreamTally = [number, number, number, number, number, number, number];
+
+/**
+ * The report's figures over the unit and mailbox records read so far: what a finalization in
+ * pieces carries from one page of records to the next (lib/backup/finalize.ts), and what the
+ * report's totals, streams and status are made of once every page is read.
+ */
+export interface ReportTally {
+  units: number;
+  items: number;
+  bytes: number;
+  removed: number;
+  deduplicated: number;
+  /** Recorded errors that are not notices. */
+  errors: number;
+  requests: number;
+  throttled: number;
+  /** Units that ended neither done nor mailbox-skipped (the job failed). */
+  unitsNotDone: number;
+  /** The latest unit end (ISO). */
+  lastUnitEnd?: string;
+  /** Streams that held a unit, by id. */
+  streams: StreamTally[];
+  mailboxes: number;
+  /** Mailboxes not complete (the job is partial). */
+  mailboxesIncomplete: number;
+}
 
 /** One unit as the state store ends it: its plan and what happened. */
 export interface UnitRecordView {

@@ -292,7 +292,11 @@ export const configSchema = z
       .prefault({}),
     controller: z
       .strictObject({
-        /** Time kept free before the Lambda deadline to checkpoint and continue, ms. 5000..600000, default 60000. */
+        /**
+         * Time kept free before the Lambda deadline to checkpoint and continue, ms. 5000..600000,
+         * default 60000. A finalization keeps at most a quarter of the time its invocation had when
+         * it began (lib/backup/deadline.ts): a 30 s invocation keeps 7.5 s.
+         */
         deadlineMarginMs: integer(5_000, 600_000).default(60_000),
         /** A stream heartbeat older than this is stale (re-sent by the sweep), s. 60..86400, default 900. */
         heartbeatStaleSeconds: integer(60, 86_400).default(900),

@@ -260,7 +260,56 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
     failPlanning: (jobId, reason) => store.failPlanning(jobId, reason),
   };
 
+  // The job's unit count, read once per process and job (fixed once the job finalizes).
+  const unitCounts = new Map<string, number>();
+  const unitCountOf = async (jobId: string) => {
+    const known = unitCounts.get(jobId);
+    if (known !== undefined) return known;
+    const count = (await requireJob(jobId)).unitCount;
+    unitCounts.set(jobId, count);
+    return count;
+  };
+  const requireJob = async (jobId: string) => {
+    const job = await store.getJob(jobId);
+    if (!job)
+      throw new StateRecordMissingError(`job ${jobId}: expected its META record for the report, found none`);
+    return job;
+  };
   const finalize: FinalizeStatePort = {
+    async reportHead(jobId) {
+      const job = await requireJob(jobId);
+      unitCounts.set(jobId, job.unitCount);
+      return {
+        jobId,
+        trigger: job.trigger,
+        createdAt: job.createdAt,
+        ...(job.plannedAt ? { plannedAt: job.plannedAt } : {}),
+        ...(job.discoveredAt ? { discoveredAt: job.discoveredAt } : {}),
+        ...(job.failure ? { failure: job.failure } : {}),
+        streams: job.streamCount,
+        predictedMakespanSeconds: job.predictedMakespanSeconds,
+        lowerBoundSeconds: job.lowerBoundSeconds,
+        inPieces: job.mailboxUnitsListed === true,
+      };
+    },
+    async unitPage(jobId, after, limit) {
+      const { records, last } = await store.unitsPage(jobId, after, limit, await unitCountOf(jobId));
+      return { records: records.map(unitView), ...(last !== undefined ? { last } : {}) };
+    },
+    async mailboxPage(jobId, after, limit) {
+      const page = await store.mailboxesPage(jobId, after, limit, await unitCountOf(jobId));
+      return {
+        records: page.records.map(({ mailbox, units }) => ({
+          mailboxId: mailbox.mailboxId,
+          address: mailbox.address,
+          units: units.map(unitView),
+        })),
+        ...(page.last !== undefined ? { last: page.last } : {}),
+      };
+    },
+    async skippedPage(jobId, after, limit) {
+      return store.skippedPage(jobId, after, limit);
+    },
     async reportInput(jobId): Promise<Omit<ReportInput, "endedAt">> {
       const job = await store.getJob(jobId);
       if (!job)
@@ -292,10 +341,12 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
     },
     saveFinalizeProgress: (jobId, progress) => store.saveFinalizeProgress(jobId, progress),
     async promoteSyncStatesPage(jobId, after, limit) {
-      const { last } = await store.promoteSyncStatesPage(jobId, after, limit);
-      return last !== undefined ? { last } : {};
+      const { last, promoted, superseded } = await store.promoteSyncStatesPage(jobId, after, limit);
+      return { records: promoted + superseded, ...(last !== undefined ? { last } : {}) };
     },
     mailboxEnds: (jobId) => store.mailboxEnds(jobId),
+    mailboxEndsPage: async (jobId, after, limit) =>
+      store.mailboxEndsPage(jobId, after, limit, await unitCountOf(jobId)),
     // The job's folder trees become the base of the next jobs' "unchanged tree" check, and a
     // mailbox counts as backed up by this job when every one of its units completed every folder.
     endMailboxes: (jobId, ends) => store.endMailboxes(jobId, ends),

@@ -118,9 +118,19 @@ export async function writePieceRecords(
   const expiresAt = t.expiresAt(job.createdAt);
   const pk = jobPk(jobId);
   const now = t.nowIso();
+  // Each mailbox record lists its units, so that finalization reads a page of mailboxes with
+  // their units (lib/state/report-pages.ts) instead of every unit of the job.
+  const unitsOf = new Map<string, number[]>();
+  records.units.forEach((u, i) => {
+    const list = unitsOf.get(u.mailboxId);
+    if (list) list.push(records.base + i);
+    else unitsOf.set(u.mailboxId, [records.base + i]);
+  });
   const writes: TransactItem[] = [
     ...records.units.map((u, i) => put(t, unitItem(jobId, records.base + i, u, expiresAt))),
-    ...records.mailboxes.map((m) => put(t, { pk, sk: jobMailboxSk(m.mailboxId), expiresAt, ...m })),
+    ...records.mailboxes.map((m) =>
+      put(t, { pk, sk: jobMailboxSk(m.mailboxId), expiresAt, ...m, units: unitsOf.get(m.mailboxId) ?? [] }),
+    ),
     ...records.skipped.map((s) => put(t, { pk, sk: skippedSk(s.userId), expiresAt, ...s })),
     // Mailbox META is updated, not put, so that its lastSuccessfulJob survives.
     ...records.mailboxes.map((m) =>

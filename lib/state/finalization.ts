@@ -9,7 +9,8 @@
 
 import type { FinalizeProgress, MailboxEnd } from "../backup/ports.js";
 import { jobsEntryStatus } from "./jobs.js";
-import { JOB_MAILBOX_PREFIX, jobPk, META, mailboxPk } from "./keys.js";
+import { JOB_MAILBOX_PREFIX, jobMailboxSk, jobPk, META, mailboxPk } from "./keys.js";
+import { mailboxesPage } from "./report-pages.js";
 import { inChunks, type StateTable } from "./table.js";
 
 /**
@@ -65,6 +66,34 @@ export function mailboxEnds(
   return [...ends.values()].sort((a, b) =>
     a.mailboxId < b.mailboxId ? -1 : a.mailboxId > b.mailboxId ? 1 : 0,
   );
+}
+
+/**
+ * One page of {@link mailboxEnds} for a job whose mailbox records list their units: at most
+ * `limit` mailboxes after the id `after`, in id order, each from its record and its units alone,
+ * so that a step reads a page of records instead of every unit of the job. `last`: the page's
+ * last mailbox id while more may follow.
+ */
+export async function mailboxEndsPage(
+  t: StateTable,
+  jobId: string,
+  after: string | undefined,
+  limit: number,
+  unitCount: number,
+): Promise<{ ends: MailboxEnd[]; last?: string }> {
+  const page = await mailboxesPage(
+    t,
+    jobId,
+    after !== undefined ? jobMailboxSk(after) : undefined,
+    limit,
+    unitCount,
+  );
+  const ends = page.records.map(({ mailbox, units }) => ({
+    mailboxId: mailbox.mailboxId,
+    ...(mailbox.folderTreeHash !== undefined ? { treeHash: mailbox.folderTreeHash } : {}),
+    complete: units.length > 0 && units.every((u) => u.status === "done" && u.incompleteFolders.length === 0),
+  }));
+  return { ends, ...(page.last !== undefined ? { last: page.last.slice(JOB_MAILBOX_PREFIX.length) } : {}) };
 }
 
 /** The job's mailbox records (`JOB#<j>`/`MAILBOX#<m>`): the trees it wrote. */

@@ -57,6 +57,7 @@ export async function createJob(t: StateTable, job: NewJob): Promise<{ created: 
     costDone: 0,
     errorsRecorded: 0,
     discoveryOpen: true,
+    mailboxUnitsListed: true,
     ...zeroCounters(),
   };
   const { orphanedUnits: _none, ...stored } = record; // an empty set cannot be stored

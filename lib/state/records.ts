@@ -86,6 +86,13 @@ export interface JobRecord extends Counters {
    * Absent before, and on jobs finalized by older code.
    */
   finalizeProgress?: FinalizeProgress;
+  /**
+   * True when the job's mailbox records (`MAILBOX#<m>`) list their units' indexes (`units`), as
+   * every piece of discovery writes them since 2026-12-07: finalization then reads the report's
+   * per-mailbox lists a page at a time. Absent on jobs created by older code (their report is
+   * built in one step, as before).
+   */
+  mailboxUnitsListed?: boolean;
 }
 
 /**
@@ -215,6 +222,12 @@ export interface MailboxInfo {
    * (`folders.jsonl`), promoted at finalization (folder-trees.ts). Absent: it wrote none.
    */
   folderTreeHash?: string;
+  /**
+   * In a job's mailbox record: the indexes of the job's units of this mailbox (ascending), so
+   * that finalization finds a page of mailboxes' units without listing every unit. Absent in
+   * records written by older code (see {@link JobRecord.mailboxUnitsListed}).
+   */
+  units?: number[];
 }
 
 export interface MailboxRecord extends MailboxInfo {

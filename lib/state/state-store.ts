@@ -24,6 +24,7 @@ import type {
   UnitCheckpoint,
   UnitRecord,
 } from "./records.js";
+import * as reportPages from "./report-pages.js";
 import * as streams from "./streams.js";
 import * as syncStates from "./sync-states.js";
 import { StateTable, type StateTableOptions } from "./table.js";
@@ -279,7 +280,22 @@ export class StateStore {
     return syncStates.promoteSyncStatesPage(this.table, jobId, after, limit);
   }
 
-  // --- finalization in pieces (finalization.ts) ---
+  // --- finalization in pieces (finalization.ts, report-pages.ts) ---
+
+  /** The job's units after the sort key `after`, at most `limit`, in index order. */
+  unitsPage(jobId: string, after: string | undefined, limit: number, unitCount: number) {
+    return reportPages.unitsPage(this.table, jobId, after, limit, unitCount);
+  }
+
+  /** The job's mailbox records after the sort key `after`, at most `limit`, each with its units. */
+  mailboxesPage(jobId: string, after: string | undefined, limit: number, unitCount: number) {
+    return reportPages.mailboxesPage(this.table, jobId, after, limit, unitCount);
+  }
+
+  /** The job's skipped-mailbox records after the sort key `after`, at most `limit`. */
+  skippedPage(jobId: string, after: string | undefined, limit: number) {
+    return reportPages.skippedPage(this.table, jobId, after, limit);
+  }
 
   saveFinalizeProgress(jobId: string, progress: FinalizeProgress): Promise<boolean> {
     return finalization.saveFinalizeProgress(this.table, jobId, progress);
@@ -292,6 +308,11 @@ export class StateStore {
       this.listUnits(jobId),
     ]);
     return finalization.mailboxEnds(mailboxRecords, unitRecords);
+  }
+
+  /** One page of {@link mailboxEnds} after the mailbox id `after` (jobs whose mailbox records list their units). */
+  mailboxEndsPage(jobId: string, after: string | undefined, limit: number, unitCount: number) {
+    return finalization.mailboxEndsPage(this.table, jobId, after, limit, unitCount);
   }
 
   endMailboxes(jobId: string, ends: readonly MailboxEnd[]): Promise<void> {

@@ -1,4 +1,5 @@
 import {
+  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
@@ -36,6 +37,9 @@ export type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"
 export type TransactOutcome = { ok: true } | { ok: false; failed: boolean[] };
 
 export type Item = Record<string, unknown>;
+
+/** Keys one BatchGetItem request may ask for (DynamoDB's limit). */
+export const BATCH_GET_KEYS = 100;
 
 /** Items one TransactWriteItems request may hold (DynamoDB's limit). */
 export const TRANSACTION_ITEMS = 100;
@@ -139,6 +143,37 @@ export class StateTable {
     const items = out.Items ?? [];
     const last = out.LastEvaluatedKey?.sk;
     return { items, ...(typeof last === "string" ? { last } : {}) };
+  }
+
+  /**
+   * The items at `keys` (consistent reads), in no particular order, absent ones left out:
+   * BatchGetItem requests of {@link BATCH_GET_KEYS}, `width` at once, keys DynamoDB leaves
+   * unprocessed (throttling, the 16 MB answer limit) asked again after a backoff, within the
+   * retry budget like any other request.
+   */
+  async batchGet(keys: ReadonlyArray<{ pk: string; sk: string }>, width = 4): Promise<Item[]> {
+    const chunks: Array<Array<{ pk: string; sk: string }>> = [];
+    for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) chunks.push(keys.slice(i, i + BATCH_GET_KEYS));
+    const found: Item[] = [];
+    await inChunks(chunks, width, async (chunk) => {
+      let left: Array<Record<string, unknown>> = chunk;
+      for (let round = 0; left.length > 0; round++) {
+        if (round > 0) await new Promise((r) => setTimeout(r, Math.min(1_000, 20 * 2 ** round)));
+        const out = await this.send((ddb) =>
+          ddb.send(
+            new BatchGetCommand({ RequestItems: { [this.name]: { Keys: left, ConsistentRead: true } } }),
+          ),
+        );
+        found.push(...(out.Responses?.[this.name] ?? []));
+        left = out.UnprocessedKeys?.[this.name]?.Keys ?? [];
+        if (left.length > 0 && round >= 10) {
+          throw new StateUnavailableError(
+            `state table ${this.name}: expected a batch read to be answered, found ${left.length} keys unprocessed after ${round + 1} rounds`,
+          );
+        }
+      }
+    });
+    return found;
   }
 
   /**

@@ -113,7 +113,8 @@ export async function runDeploymentScenario(r: Rehearsal): Promise<ScenarioOutco
   await quiet(r, source);
   // 4: the next sweep finalizes the job whose finalizer died.
   sweeps.push(await r.invokeAsync(r.sweep, r.scheduledEvent(), { clockOffsetMs: 2 * hour }));
-  // A finalization the sweep cannot end within its deadline margin goes on as a finalize task.
+  // A finalization the sweep cannot end within its deadline margin (at most a quarter of the
+  // time it had when finalization began) goes on as a finalize task.
   await quiet(r, source);
   const firstReport = await closedReport(r, first.jobId);
 
@@ -127,7 +128,8 @@ export async function runDeploymentScenario(r: Rehearsal): Promise<ScenarioOutco
   await quiet(r, source);
   ticks.push(await r.invokeAsync(r.coordinator, tick2, { clockOffsetMs: 2 * hour }));
   // A coordinator whose timeout is under the deadline margin (the production variant's 30 s
-  // against 60 s) hands the finalization on at once: a controller ends it from the queue.
+  // against 60 s) keeps a quarter of its time (7.5 s) and finalizes in the rest; what it cannot
+  // end goes on as a finalize task that a controller ends from the queue.
   await quiet(r, source);
   const secondReport = await closedReport(r, second.jobId);
   await source.stop();

@@ -10,9 +10,12 @@ import { DamagedArchiveError } from "../../../lib/archive/errors.js";
 import { manifestKey, manifestPageKey, reportKey, reportPageKey } from "../../../lib/archive/keys.js";
 import {
   FinalizedJobCache,
+  manifestFrom,
   readFinalizedJob,
   readManifest,
   writeManifest,
+  writeManifestPages,
+  writeManifestSummary,
 } from "../../../lib/archive/manifest.js";
 import { MemoryObjectStore } from "../../../lib/archive/memory-store.js";
 import { jobReading } from "../../../lib/archive/replay.js";
@@ -21,6 +24,8 @@ import {
   readReport,
   readReportSummary,
   writeReport,
+  writeReportPages,
+  writeReportSummary,
 } from "../../../lib/archive/reports.js";
 import { listAll } from "../../../lib/archive/store.js";
 import { buildJobReport, JOB_REPORT_PAGED_LISTS, type JobReport } from "../../../lib/backup/report.js";
@@ -232,5 +237,78 @@ describe("a job manifest of many mailboxes", () => {
     expect(job?.manifest).toBeUndefined();
     expect(job?.problems?.[0]).toContain(`${manifestPageKey(jobId, 1)}: expected part 1`);
     await expect(readFinalizedJob(store, jobId)).rejects.toThrow(DamagedArchiveError);
+  });
+});
+
+describe("a job report and manifest written piece by piece (finalization in pieces)", () => {
+  it("reads back as the report and manifest written whole; report.json and manifest.json stay small", async () => {
+    const whole = reportOf(3_000, 4);
+    const store = new MemoryObjectStore();
+    const pages: Record<string, { parts: number; entries: number }> = {};
+    let manifestParts = 0;
+    // Pieces of 700 records, each cut into pages of at most 64 KiB of JSON.
+    for (const list of JOB_REPORT_PAGED_LISTS) {
+      const entries = list === "plan.units" ? whole.plan.units : (whole[list] as unknown[]);
+      let parts = 0;
+      for (let i = 0; i < entries.length; i += 700) {
+        parts += await writeReportPages(store, jobId, list, parts, entries.slice(i, i + 700), 64 * 1024);
+      }
+      if (entries.length > 0) pages[list] = { parts, entries: entries.length };
+    }
+    for (let i = 0; i < whole.mailboxes.length; i += 700) {
+      manifestParts += await writeManifestPages(
+        store,
+        jobId,
+        manifestParts,
+        whole.mailboxes.slice(i, i + 700),
+        64 * 1024,
+      );
+    }
+    // Five pieces, each within one page (a page per piece at least: pieces are never merged).
+    expect(manifestParts).toBe(5);
+    expect(await readReportSummary(store, jobId)).toBeUndefined();
+    const summary = {
+      ...whole,
+      plan: { ...whole.plan, units: [] },
+      units: [],
+      mailboxes: [],
+      skippedMailboxes: [],
+    };
+    await writeManifestSummary(store, whole, { parts: manifestParts, entries: whole.mailboxes.length });
+    await writeReportSummary(store, jobId, summary, pages);
+
+    expect((await readReport<JobReport>(store, jobId))?.report).toEqual(whole);
+    // Totals and the 64 streams' lines (which grow with the streams, not the tenant).
+    expect((await store.getBytes(reportKey(jobId))).length).toBeLessThan(32 * 1024);
+    for (const { size } of await listAll(store, "reports/"))
+      expect(size).toBeLessThanOrEqual(64 * 1024 + 4096);
+    const job = await readFinalizedJob(store, jobId);
+    expect(job?.manifest).toMatchObject({
+      version: 2,
+      mailboxes: [],
+      mailboxPages: { parts: manifestParts, entries: 3_000 },
+    });
+    expect([...(job?.mailboxes.values() ?? [])]).toEqual(manifestFrom(whole).mailboxes);
+    expect((await store.getBytes(manifestKey(jobId))).length).toBeLessThan(1024);
+  });
+
+  it("writes the same objects when a piece is written again (a piece redone after a crash)", async () => {
+    const whole = reportOf(50, 2);
+    const store = new MemoryObjectStore();
+    const first = await writeReportPages(store, jobId, "units", 0, whole.units.slice(0, 25), 2048);
+    const before = new Map(store.objects);
+    expect(await writeReportPages(store, jobId, "units", 0, whole.units.slice(0, 25), 2048)).toBe(first);
+    expect(store.objects).toEqual(before);
+    expect(await writeManifestPages(store, jobId, 0, [])).toBe(0);
+  });
+
+  it("writes a version 1 manifest with no mailboxes when the job had none", async () => {
+    const store = new MemoryObjectStore();
+    await writeManifestSummary(
+      store,
+      { jobId, status: "failed", endedAt: "2026-12-06T07:00:00.000Z" },
+      { parts: 0, entries: 0 },
+    );
+    expect(await readManifest(store, jobId)).toMatchObject({ version: 1, mailboxes: [], status: "failed" });
   });
 });

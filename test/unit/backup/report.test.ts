@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { buildJobReport, type UnitRecordView } from "../../../lib/backup/report.js";
+import {
+  buildJobReport,
+  emptyTally,
+  mailboxEntry,
+  reportSummary,
+  tallyMailboxes,
+  tallyUnits,
+  type UnitRecordView,
+} from "../../../lib/backup/report.js";
 
 const unit = (over: Partial<UnitRecordView>): UnitRecordView => ({
   index: 0,
@@ -113,5 +121,91 @@ describe("buildJobReport", () => {
       ],
     });
     expect(r.phases).toEqual({ planningSeconds: 5, backupSeconds: 90, finalizingSeconds: 5 });
+  });
+});
+
+describe("the report built page by page", () => {
+  const head = {
+    jobId: "J",
+    trigger: "schedule",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    plannedAt: "2026-01-01T00:00:10.000Z",
+    streams: 3,
+    predictedMakespanSeconds: 90,
+    lowerBoundSeconds: 80,
+  };
+  const endedAt = "2026-01-01T00:05:00.000Z";
+  const units = Array.from({ length: 9 }, (_, index) =>
+    unit({
+      index,
+      mailboxId: `m${index % 4}`,
+      // Stream 4 is beyond the plan's streams (a re-plan); unit 8 never started.
+      ...(index < 8 ? { streamId: index % 5, startedAt: `2026-01-01T00:0${1 + (index % 3)}:00.000Z` } : {}),
+      ...(index < 7 ? { endedAt: `2026-01-01T00:0${2 + (index % 3)}:30.000Z` } : {}),
+      status: index === 8 ? "pending" : "done",
+      requests: index,
+      errors: index === 3 ? [{ subject: "message x", name: "E", message: "e" }] : [],
+      progress: {
+        items: index,
+        bytes: 100 * index,
+        removed: 1,
+        deduplicated: 2,
+        requests: index,
+        throttled: 0,
+      },
+    }),
+  );
+  const mailboxes = ["m0", "m1", "m2", "m3"].map((mailboxId) => ({ mailboxId, address: `${mailboxId}@x` }));
+
+  it("gives the one-step report's totals, streams, phases and status whatever the pages", () => {
+    const whole = buildJobReport({ ...head, endedAt, units, mailboxes, skippedMailboxes: [] });
+    for (const size of [1, 2, 4, 9]) {
+      let tally = emptyTally();
+      for (let i = 0; i < units.length; i += size) tally = tallyUnits(tally, units.slice(i, i + size));
+      for (let i = 0; i < mailboxes.length; i += size) {
+        const page = mailboxes.slice(i, i + size).map((m) =>
+          mailboxEntry(
+            m,
+            units.filter((u) => u.mailboxId === m.mailboxId),
+          ),
+        );
+        tally = tallyMailboxes(tally, page);
+      }
+      const summary = reportSummary(head, tally, endedAt);
+      expect(summary).toEqual({
+        ...whole,
+        plan: { ...whole.plan, units: [] },
+        units: [],
+        mailboxes: [],
+        skippedMailboxes: [],
+      });
+    }
+    expect(whole.status).toBe("failed");
+    expect(whole.streams.map((s) => s.streamId)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it("keeps a checkpoint's figures far under DynamoDB's 400 KB item at 1,000 streams and 100,000 mailboxes", () => {
+    const many = Array.from({ length: 100_000 }, (_, index) =>
+      unit({
+        index,
+        mailboxId: `m${index}`,
+        streamId: index % 1000,
+        startedAt: new Date(Date.parse("2026-01-01T00:00:00.000Z") + index * 997).toISOString(),
+        endedAt: new Date(Date.parse("2026-01-01T00:00:00.000Z") + index * 997 + 123_456).toISOString(),
+        progress: {
+          items: 12_345,
+          bytes: 987_654_321,
+          removed: 0,
+          deduplicated: 0,
+          requests: 400,
+          throttled: 3,
+        },
+      }),
+    );
+    let tally = emptyTally();
+    for (let i = 0; i < many.length; i += 1000) tally = tallyUnits(tally, many.slice(i, i + 1000));
+    expect(tally.streams).toHaveLength(1000);
+    // As JSON (DynamoDB stores these numbers in fewer bytes than their digits).
+    expect(Buffer.byteLength(JSON.stringify(tally))).toBeLessThan(100_000);
   });
 });
