@@ -90,22 +90,8 @@ export async function writeReport<T>(
   for (const list of options.pagedLists ?? []) {
     const entries = listAt(report, list);
     if (!entries || !needsPages(entries, pageBytes)) continue;
-    const parts = cutIntoPages(entries, pageBytes);
-    // One page at a time: a page is up to a MiB, and a report has few of them per list.
-    for (const [part, page] of parts.entries()) {
-      const body: ReportPage = {
-        format: "mailstream.report-page",
-        version: 1,
-        jobId,
-        list,
-        part,
-        entries: page,
-      };
-      await store.put(reportPageKey(jobId, list, part), Buffer.from(`${JSON.stringify(body)}\n`), {
-        contentType: "application/json",
-      });
-    }
-    pages[list] = { parts: parts.length, entries: entries.length };
+    const parts = await writeReportPages(store, jobId, list, 0, entries, pageBytes);
+    pages[list] = { parts, entries: entries.length };
     summary = withList(summary, list, []);
   }
   const envelope: ReportEnvelope<T> = {
@@ -138,6 +124,7 @@ export async function writeReportPages(
   pageBytes = REPORT_PAGE_BYTES,
 ): Promise<number> {
   const parts = cutIntoPages(entries, pageBytes);
+  // One page at a time: a page is up to a MiB.
   for (const [i, page] of parts.entries()) {
     const part = firstPart + i;
     const body: ReportPage = {

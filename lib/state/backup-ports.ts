@@ -13,7 +13,7 @@ import type {
   UnitProgress,
   UnitStatePort,
 } from "../backup/ports.js";
-import type { ReportInput, UnitRecordView } from "../backup/report.js";
+import type { ReportHead, ReportInput, UnitRecordView } from "../backup/report.js";
 import type { StreamTask } from "../queue/stream-task.js";
 import { isDiscovering } from "./discovery.js";
 import { StateRecordMissingError } from "./errors.js";
@@ -24,7 +24,7 @@ function readsItems(read: string | undefined): boolean {
 }
 
 import { jobIdForTick } from "./job-id.js";
-import { COUNTER_NAMES, type Counters, type JobStatus, type UnitRecord } from "./records.js";
+import { COUNTER_NAMES, type Counters, type JobRecord, type JobStatus, type UnitRecord } from "./records.js";
 import type { StateStore } from "./state-store.js";
 import { type KnownUnit, knownFrom } from "./units.js";
 
@@ -279,18 +279,7 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
     async reportHead(jobId) {
       const job = await requireJob(jobId);
       unitCounts.set(jobId, job.unitCount);
-      return {
-        jobId,
-        trigger: job.trigger,
-        createdAt: job.createdAt,
-        ...(job.plannedAt ? { plannedAt: job.plannedAt } : {}),
-        ...(job.discoveredAt ? { discoveredAt: job.discoveredAt } : {}),
-        ...(job.failure ? { failure: job.failure } : {}),
-        streams: job.streamCount,
-        predictedMakespanSeconds: job.predictedMakespanSeconds,
-        lowerBoundSeconds: job.lowerBoundSeconds,
-        inPieces: job.mailboxUnitsListed === true,
-      };
+      return { ...reportHeadOf(job), inPieces: job.mailboxUnitsListed === true };
     },
     async unitPage(jobId, after, limit) {
       const { records, last } = await store.unitsPage(jobId, after, limit, await unitCountOf(jobId));
@@ -311,26 +300,14 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
       return store.skippedPage(jobId, after, limit);
     },
     async reportInput(jobId): Promise<Omit<ReportInput, "endedAt">> {
-      const job = await store.getJob(jobId);
-      if (!job)
-        throw new StateRecordMissingError(
-          `job ${jobId}: expected its META record for the report, found none`,
-        );
+      const job = await requireJob(jobId);
       const [units, mailboxes, skipped] = await Promise.all([
         store.listUnits(jobId),
         store.jobMailboxes(jobId),
         store.skippedMailboxes(jobId),
       ]);
       return {
-        jobId,
-        trigger: job.trigger,
-        createdAt: job.createdAt,
-        ...(job.plannedAt ? { plannedAt: job.plannedAt } : {}),
-        ...(job.discoveredAt ? { discoveredAt: job.discoveredAt } : {}),
-        ...(job.failure ? { failure: job.failure } : {}),
-        streams: job.streamCount,
-        predictedMakespanSeconds: job.predictedMakespanSeconds,
-        lowerBoundSeconds: job.lowerBoundSeconds,
+        ...reportHeadOf(job),
         mailboxes: mailboxes.map((m) => ({ mailboxId: m.mailboxId, address: m.address })),
         skippedMailboxes: skipped,
         units: units.map(unitView),
@@ -384,6 +361,21 @@ function claimed(unit: UnitRecord): ClaimedUnit {
       ...(unit.hasSyncStates === false ? { hasSyncStates: false } : {}),
     },
     checkpoint: unit.checkpoint ? { ...unit.checkpoint } : { folderIndex: 0, page: 0 },
+  };
+}
+
+/** The job's fields at the head of its report, as both report paths read them from its META. */
+function reportHeadOf(job: JobRecord): ReportHead {
+  return {
+    jobId: job.jobId,
+    trigger: job.trigger,
+    createdAt: job.createdAt,
+    ...(job.plannedAt ? { plannedAt: job.plannedAt } : {}),
+    ...(job.discoveredAt ? { discoveredAt: job.discoveredAt } : {}),
+    ...(job.failure ? { failure: job.failure } : {}),
+    streams: job.streamCount,
+    predictedMakespanSeconds: job.predictedMakespanSeconds,
+    lowerBoundSeconds: job.lowerBoundSeconds,
   };
 }
 
