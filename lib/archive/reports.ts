@@ -94,19 +94,7 @@ export async function writeReport<T>(
     pages[list] = { parts, entries: entries.length };
     summary = withList(summary, list, []);
   }
-  const envelope: ReportEnvelope<T> = {
-    format: "mailstream.report",
-    version: 2,
-    jobId,
-    writtenAt: (options.now ?? new Date()).toISOString(),
-    report: summary,
-    pages,
-  };
-  const key = reportKey(jobId);
-  await store.put(key, Buffer.from(`${JSON.stringify(envelope, null, 2)}\n`), {
-    contentType: "application/json",
-  });
-  return key;
+  return writeReportSummary(store, jobId, summary, pages, options.now);
 }
 
 /**

@@ -2,9 +2,10 @@
 import type { StreamTask } from "../queue/stream-task.js";
 import { StateContentionError } from "./errors.js";
 import { requireJob } from "./jobs.js";
-import { jobPk, META, streamSk, UNIT_PREFIX, unitSk } from "./keys.js";
+import { jobPk, META, streamSk, unitSk } from "./keys.js";
 import { getUnit, heldIndexes, isHeldBy, requireUnit } from "./reads.js";
 import type { StreamRecord, UnitRecord } from "./records.js";
+import { unitsPage } from "./report-pages.js";
 import { type StateTable, strip, type TransactItem } from "./table.js";
 import { currentTaskCondition, staleError } from "./task-guard.js";
 
@@ -170,16 +171,11 @@ async function firstPendingUnit(
 ): Promise<number | undefined> {
   let after = from > 0 ? unitSk(from - 1) : undefined;
   for (;;) {
-    const page = await t.queryPage(jobPk(jobId), UNIT_PREFIX, {
-      ...(after !== undefined ? { after } : {}),
-      limit: TAIL_PAGE_UNITS,
-    });
-    for (const item of page.items) {
-      const unit = strip(item) as unknown as UnitRecord;
-      if (unit.index >= unitCount) return undefined; // leftovers of a re-plan, past the plan
-      if (unit.status === "pending") return unit.index;
-    }
-    if (page.last === undefined) return undefined;
+    const page = await unitsPage(t, jobId, after, TAIL_PAGE_UNITS, unitCount);
+    const pending = page.records.find((u) => u.status === "pending");
+    if (pending) return pending.index;
+    // A page of nothing but a re-plan's leftovers (past the plan) ends the plan's units.
+    if (page.last === undefined || page.records.length === 0) return undefined;
     after = page.last;
   }
 }
