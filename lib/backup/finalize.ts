@@ -87,6 +87,13 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
     return value;
   };
 
+  // The job's head (its META) does not change while it finalizes: read once per invocation.
+  let headRead: ReturnType<FinalizeStatePort["reportHead"]> | undefined;
+  const head = () => {
+    headRead ??= deps.state.reportHead(jobId);
+    return headRead;
+  };
+
   let report: JobReport | undefined;
   let progress: FinalizeProgress;
   // False when the job is no longer finalizing: another finalizer (the sweep's) closed it.
@@ -100,10 +107,10 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
   if (saved) progress = saved;
   else {
     const endedAt = (deps.now?.() ?? new Date()).toISOString();
-    const head = await deps.state.reportHead(jobId);
+    const jobHead = await head();
     const whole = await piece(
       "report",
-      () => wholeReport(jobId, head, endedAt, pieceSize, deps),
+      () => wholeReport(jobId, jobHead, endedAt, pieceSize, deps),
       (r) => (r ? r.totals.units + r.totals.mailboxes + r.skippedMailboxes.length : 0),
     );
     report = whole;
@@ -118,11 +125,11 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
   }
 
   if (progress.stage === "report") {
-    const head = await deps.state.reportHead(jobId);
+    const jobHead = await head();
     let at: FinalizeProgress = progress;
     while (at.stage === "report") {
       if (!timeLeft()) return stopped(at, true);
-      at = await reportPiece(jobId, head, at, pieceSize, deps, piece);
+      at = await reportPiece(jobId, jobHead, at, pieceSize, deps, piece);
       if (!(await save(at))) return stopped(at, false);
     }
     progress = at;
@@ -142,7 +149,7 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
     if (!(await save(ending))) return stopped(ending, false);
   }
 
-  if ((await deps.state.reportHead(jobId)).inPieces) {
+  if ((await head()).inPieces) {
     // A page of mailboxes with their units per step: the job's records are never read whole.
     for (let more = true; more; ) {
       if (!timeLeft()) return stopped(ending, true);
