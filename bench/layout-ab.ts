@@ -8,7 +8,9 @@
  * CPU seconds by process; at the end the median of each (shape, N, variant).
  *
  * `npx tsx bench/layout-ab.ts --shapes=uniform,skewed,many-small --streams=16,64 --variants=k0,k2
- * --repeats=2 --out=/tmp/ab.json` (all optional; these are the defaults).
+ * --repeats=2 --out=/tmp/ab.json` (all optional; these are the defaults). `--count-state`: each run
+ * also counts its state-table requests by call site (`stateRequestsBySite`; costs harness CPU, so
+ * not in runs whose CPU seconds are compared).
  */
 import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -42,6 +44,8 @@ interface AbRun {
   lowerBoundSeconds: number;
   cpuSeconds: BenchRow["fullCpuSeconds"];
   unitRequests: BenchRow["unitRequests"];
+  planUnits: number;
+  stateRequestsBySite?: Record<string, number>;
 }
 
 const arg = (name: string, fallback: string) =>
@@ -61,6 +65,7 @@ async function main(): Promise<void> {
   const variants = arg("variants", "k0,k2").split(",").map(parseVariant);
   const repeats = Number(arg("repeats", "2"));
   const out = arg("out", "/tmp/layout-ab.json");
+  const countStateRequests = process.argv.includes("--count-state");
   const { ca, caDir } = await trustBenchCa();
   const emulators = await startEmulators({});
   const runs: AbRun[] = [];
@@ -83,6 +88,7 @@ async function main(): Promise<void> {
               const row = await benchOne(rig, streams, {
                 fullOnly: true,
                 controllerProcesses: Math.min(streams, v.controllerProcesses),
+                countStateRequests,
               });
               const run: AbRun = {
                 shape,
@@ -96,6 +102,8 @@ async function main(): Promise<void> {
                 lowerBoundSeconds: row.lowerBoundSeconds,
                 cpuSeconds: row.fullCpuSeconds,
                 unitRequests: row.unitRequests,
+                planUnits: row.planUnits,
+                ...(row.stateRequestsBySite ? { stateRequestsBySite: row.stateRequestsBySite } : {}),
               };
               runs.push(run);
               const c = run.cpuSeconds;

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { JobReport } from "../lib/backup/report.js";
 import { type RunningEmulators, startEmulators } from "../lib/dev/local/emulators.js";
 import { type LocalServices, type ServicesOptions, startLocalServices } from "../lib/dev/local/stack.js";
+import { stateRequestSite } from "../lib/dev/local/state-request-site.js";
 import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import { lowerBound, type MailContent } from "../lib/plan/index.js";
 import { figures, type GraphCounters, type RunFigures, realContent } from "./figures.js";
@@ -44,6 +45,11 @@ export interface BenchRow {
    * processes, the simulator, DynamoDB Local. Absent in rows measured before they were counted.
    */
   fullCpuSeconds?: ComponentCpu;
+  /**
+   * The full backup's state-table requests by `command site` (lib/dev/local/state-request-site.ts),
+   * when asked for (`countStateRequests`: reading a stack per request costs the harness CPU).
+   */
+  stateRequestsBySite?: Record<string, number>;
   /** Only at N = 16. */
   incremental?: RunFigures & { changedItems: number; requestsPerChangedItem: number };
   /** Only at N = 16. */
@@ -106,6 +112,8 @@ export interface BenchOneOptions {
   logger?: ServicesOptions["logger"];
   /** The stack's `controllerProcesses` (0: the controllers in this process). Default 0. */
   controllerProcesses?: number;
+  /** Count the full backup's state requests by call site (`BenchRow.stateRequestsBySite`). Default false. */
+  countStateRequests?: boolean;
 }
 
 /** Planned against made requests per unit of a job (see `BenchRow.unitRequests`). */
@@ -162,6 +170,17 @@ export async function benchOne(
       sim.info.tenantEnv,
     );
     const stack = services;
+    const bySite: Record<string, number> = {};
+    if (options.countStateRequests) {
+      stack.clients.dynamodb.middlewareStack.add(
+        (next, context) => async (args) => {
+          const site = `${String(context.commandName ?? "unknown")} ${stateRequestSite()}`;
+          bySite[site] = (bySite[site] ?? 0) + 1;
+          return next(args);
+        },
+        { step: "initialize", name: "benchStateRequestSites" },
+      );
+    }
     const c0 = await counters(sim);
     const pids = stack.controllerProcesses?.pids ?? [];
     const cpu0 = sampleComponentCpu(sim.pid, pids);
@@ -190,6 +209,7 @@ export async function benchOne(
       unitRequests: unitRequests(full.report),
       controllerProcesses: options.controllerProcesses ?? 0,
       fullCpuSeconds,
+      ...(options.countStateRequests ? { stateRequestsBySite: { ...bySite } } : {}),
       full: {
         ...fullFigures,
         makespanOverLowerBound: lb > 0 ? fullFigures.makespanSeconds / lb : 0,

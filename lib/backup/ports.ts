@@ -564,7 +564,11 @@ export interface StreamStatePort {
   heartbeat(task: StreamTask, unitIndex: number | undefined): Promise<void>;
   /** Moves the stream to `seq + 1` (conditional on `seq`) and returns the continuation task. */
   handOn(task: StreamTask): Promise<StreamTask>;
-  finishStream(task: StreamTask): Promise<void>;
+  /**
+   * Marks the stream finished. `othersLeft`: another stream of the job was still to finish when
+   * this one did, so this one need not try the job's finalization (that stream will).
+   */
+  finishStream(task: StreamTask): Promise<{ othersLeft: boolean }>;
   /** True for exactly one caller, once every stream of the job has finished. */
   tryFinalizeJob(jobId: string): Promise<boolean>;
 }

@@ -300,8 +300,9 @@ async function runTask(
   if (unitsComing && !stopClaiming)
     return await continueLater(task, deps, unitsDone, log, deps.discoveryWaitMs ?? 5_000);
 
-  await deps.state.finishStream(task);
-  const last = await deps.state.tryFinalizeJob(task.jobId);
+  // Only a stream that may be the job's last tries its finalization.
+  const { othersLeft } = await deps.state.finishStream(task);
+  const last = !othersLeft && (await deps.state.tryFinalizeJob(task.jobId));
   if (last) await deps.finalizeJob(task.jobId);
   log("stream.finished", { ...task, unitsDone, finalizedJob: last });
   return { status: "finished", unitsDone, finalizedJob: last };

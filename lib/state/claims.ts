@@ -1,10 +1,10 @@
 /** Claims: how a stream task gets its next unit (orphaned ones first, then tickets) and finds the units it holds. */
 import type { StreamTask } from "../queue/stream-task.js";
 import { StateContentionError } from "./errors.js";
-import { requireJob } from "./jobs.js";
+import { jobFromItem, requireJob } from "./jobs.js";
 import { jobPk, META, streamSk, unitSk } from "./keys.js";
 import { getUnit, heldIndexes, isHeldBy, requireUnit } from "./reads.js";
-import type { StreamRecord, UnitRecord } from "./records.js";
+import type { JobRecord, StreamRecord, UnitRecord } from "./records.js";
 import { unitsPage } from "./report-pages.js";
 import { type StateTable, strip, type TransactItem } from "./table.js";
 import { currentTaskCondition, staleError } from "./task-guard.js";
@@ -38,15 +38,22 @@ export async function heldUnits(t: StateTable, task: StreamTask): Promise<UnitRe
  * count, so a stream never finishes before the last piece's units); {@link StaleTaskError} when
  * the task is no longer current.
  */
-export async function claimUnit(t: StateTable, task: StreamTask): Promise<UnitRecord | null | "later"> {
+export async function claimUnit(
+  t: StateTable,
+  task: StreamTask,
+  onJob?: (job: JobRecord) => void,
+): Promise<UnitRecord | null | "later"> {
+  /** The job as the first ticket's refusal found it: no read of its own needed. */
+  let refusedBy: JobRecord | undefined;
   // Every lost round means another claimer won a unit, so rounds are bounded by the units left;
   // the cap only guards against a table that never settles.
   for (let round = 0; round < 10_000; round++) {
     // The common case first, without reading the job: a running job with no orphans and
-    // tickets left hands this claimer the next index in one write.
+    // tickets left hands this claimer the next index in one write. A refusal answers with the
+    // job record, which the rest of the round reads (at a stream's tail, one request, not two).
     if (round === 0) {
-      const ticket = await takeTicket(t, task.jobId, true);
-      if (ticket !== undefined) {
+      const ticket = await takePlainTicket(t, task.jobId);
+      if (typeof ticket === "number") {
         // The unit is read beside its claim (one round trip less before its first request): a
         // pending unit has no holder, so nothing but this claim writes it meanwhile, and what
         // the claim sets is known.
@@ -60,8 +67,11 @@ export async function claimUnit(t: StateTable, task: StreamTask): Promise<UnitRe
         if (unit?.status === "pending") return asClaimed(unit, task, now);
         return unit && isHeldBy(unit, task) ? unit : await requireUnit(t, task.jobId, ticket);
       }
+      refusedBy = ticket;
     }
-    const job = await requireJob(t, task.jobId);
+    const job = refusedBy ?? (await requireJob(t, task.jobId));
+    refusedBy = undefined;
+    onJob?.(job);
     if (job.status !== "running") return null;
     const orphan = job.orphanedUnits[0];
     if (orphan !== undefined) {
@@ -90,6 +100,9 @@ export async function claimUnit(t: StateTable, task: StreamTask): Promise<UnitRe
     // the streams that reach the tail after it need not list them again, and a later piece's
     // units are listed from that mark on.
     if (job.tailSweptUnits === job.unitCount) return nothingNow;
+    // Swept by another stream when the job was read: the same answer its refusal would give,
+    // without the request (the read is this round's, as fresh as the write would be).
+    if (sweptByAnother(job, task, Date.parse(t.nowIso()))) return nothingNow;
     // One stream sweeps at a time: every stream reaches the tail within seconds of the others,
     // and 32 listings of 20,000 unit records at once stalled the table for minutes (DynamoDB
     // Local serves them one after another; on DynamoDB they are 32 × the job's records read).
@@ -110,6 +123,15 @@ export async function claimUnit(t: StateTable, task: StreamTask): Promise<UnitRe
 
 /** How long a stream's sweep of the job's tail keeps the others out, ms (a sweeper that died frees it). */
 export const TAIL_SWEEP_LEASE_MS = 60_000;
+
+/** The job record shows another stream's tail sweep within its lease. */
+function sweptByAnother(job: JobRecord, task: StreamTask, now: number): boolean {
+  return (
+    job.tailSweepAt !== undefined &&
+    job.tailSweepAt >= now - TAIL_SWEEP_LEASE_MS &&
+    job.tailSweeper !== task.streamId
+  );
+}
 
 /**
  * Takes the job's tail sweep for the task's stream: true when no other stream swept within
@@ -191,23 +213,34 @@ function takeOrphan(t: StateTable, jobId: string, index: number) {
   );
 }
 
-/**
- * The next index of the job's cursor for this caller alone, or undefined when all are handed out.
- * `onlyIfPlain`: also undefined unless the job is running with no orphaned unit waiting (those
- * go first), so that a caller may try this before reading the job.
- */
-async function takeTicket(t: StateTable, jobId: string, onlyIfPlain = false): Promise<number | undefined> {
+/** The next index of the job's cursor for this caller alone, or undefined when all are handed out. */
+async function takeTicket(t: StateTable, jobId: string): Promise<number | undefined> {
   const attributes = await t.updateReturning({
     Key: { pk: jobPk(jobId), sk: META },
     UpdateExpression: "ADD nextUnit :one",
-    ConditionExpression: onlyIfPlain
-      ? "nextUnit < unitCount AND #status = :running AND attribute_not_exists(orphanedUnits)"
-      : "nextUnit < unitCount",
-    ExpressionAttributeValues: onlyIfPlain ? { ":one": 1, ":running": "running" } : { ":one": 1 },
-    ...(onlyIfPlain ? { ExpressionAttributeNames: STATUS } : {}),
+    ConditionExpression: "nextUnit < unitCount",
+    ExpressionAttributeValues: { ":one": 1 },
     ReturnValues: "UPDATED_OLD",
   });
   return attributes?.nextUnit as number | undefined;
+}
+
+/**
+ * The next index of the job's cursor for this caller alone when the job is running with no
+ * orphaned unit waiting (those go first) and tickets are left, so that a caller may try this
+ * before reading the job; else the job record as the refusal found it (undefined: none).
+ */
+async function takePlainTicket(t: StateTable, jobId: string): Promise<number | JobRecord | undefined> {
+  const answer = await t.updateOrRead({
+    Key: { pk: jobPk(jobId), sk: META },
+    UpdateExpression: "ADD nextUnit :one",
+    ConditionExpression: "nextUnit < unitCount AND #status = :running AND attribute_not_exists(orphanedUnits)",
+    ExpressionAttributeValues: { ":one": 1, ":running": "running" },
+    ExpressionAttributeNames: STATUS,
+    ReturnValues: "UPDATED_OLD",
+  });
+  if ("written" in answer) return answer.written.nextUnit as number;
+  return answer.refused ? jobFromItem(answer.refused) : undefined;
 }
 
 /**

@@ -90,7 +90,7 @@ export async function createJob(t: StateTable, job: NewJob): Promise<{ created: 
 
 export async function getJob(t: StateTable, jobId: string): Promise<JobRecord | undefined> {
   const item = await t.get(jobPk(jobId), META);
-  return item ? toJobRecord(item) : undefined;
+  return item ? jobFromItem(item) : undefined;
 }
 
 export async function requireJob(t: StateTable, jobId: string): Promise<JobRecord> {
@@ -301,7 +301,8 @@ export async function skippedMailboxes(t: StateTable, jobId: string): Promise<Sk
   return (await t.query(jobPk(jobId), SKIPPED_PREFIX)).map((i) => strip(i) as unknown as SkippedMailbox);
 }
 
-function toJobRecord(item: Item): JobRecord {
+/** A job's META item (as read, or as a refused write found it) as its record. */
+export function jobFromItem(item: Item): JobRecord {
   const rest = strip(item);
   const orphaned = rest.orphanedUnits as Set<number> | undefined;
   return {

@@ -46,6 +46,11 @@ export type StateStoreOptions = StateTableOptions;
  */
 export class StateStore {
   readonly table: StateTable;
+  /**
+   * Jobs' stream counts as this store's claims read them once discovery was done (final then):
+   * a stream's finish uses it to learn whether others are still to finish ({@link finishStream}).
+   */
+  private readonly finalStreamCounts = new Map<string, number>();
 
   constructor(options: StateStoreOptions) {
     this.table = new StateTable(options);
@@ -183,8 +188,12 @@ export class StateStore {
     return streams.handOn(this.table, task);
   }
 
-  finishStream(task: StreamTask): Promise<void> {
-    return streams.finishStream(this.table, task);
+  /**
+   * Marks the stream finished; `othersLeft` when another stream of the job was still to finish
+   * (known when this store's claims read the job's stream count once its discovery was done).
+   */
+  finishStream(task: StreamTask): Promise<{ othersLeft: boolean }> {
+    return streams.finishStream(this.table, task, this.finalStreamCounts.get(task.jobId));
   }
 
   /** Unfinished streams without a sign of life for `olderThanMs` milliseconds. */
@@ -218,7 +227,12 @@ export class StateStore {
   }
 
   claimUnit(task: StreamTask): Promise<UnitRecord | null | "later"> {
-    return claims.claimUnit(this.table, task);
+    return claims.claimUnit(this.table, task, (job) => {
+      // Discovery done: the job's stream count is final (finishStream's hint).
+      if (job.discoveryOpen === true) return;
+      if (this.finalStreamCounts.size >= 256) this.finalStreamCounts.clear();
+      this.finalStreamCounts.set(task.jobId, job.streamCount);
+    });
   }
 
   /** The units the stream already holds (to resume after a continuation), in index order. */

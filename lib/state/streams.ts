@@ -61,17 +61,16 @@ export async function beginTask(t: StateTable, task: StreamTask): Promise<"curre
 /** Records a sign of life; throws {@link StaleTaskError} when the task is no longer current. */
 export async function heartbeat(t: StateTable, task: StreamTask): Promise<void> {
   const current = currentTaskCondition(task);
-  const outcome = await t.transact([
-    t.update(
-      jobPk(task.jobId),
-      streamSk(task.streamId),
-      "SET heartbeatAt = :now",
-      { ...current.values, ":now": t.nowIso(), ":finished": "finished" },
-      `${current.condition} AND #status <> :finished`,
-      STATUS,
-    ),
-  ]);
-  if (!outcome.ok) throw await staleError(t, task);
+  // One item: a conditional update, not a transaction (which costs twice the write units).
+  const written = await t.updateReturning({
+    Key: { pk: jobPk(task.jobId), sk: streamSk(task.streamId) },
+    UpdateExpression: "SET heartbeatAt = :now",
+    ConditionExpression: `${current.condition} AND #status <> :finished`,
+    ExpressionAttributeNames: STATUS,
+    ExpressionAttributeValues: { ...current.values, ":now": t.nowIso(), ":finished": "finished" },
+    ReturnValues: "NONE",
+  });
+  if (written === undefined) throw await staleError(t, task);
 }
 
 /**
@@ -82,41 +81,65 @@ export async function heartbeat(t: StateTable, task: StreamTask): Promise<void> 
 export async function handOn(t: StateTable, task: StreamTask): Promise<StreamTask> {
   const next = task.seq + 1;
   const current = currentTaskCondition(task);
-  const outcome = await t.transact([
-    t.update(
-      jobPk(task.jobId),
-      streamSk(task.streamId),
-      "SET seq = :next, heartbeatAt = :now",
-      { ...current.values, ":next": next, ":now": t.nowIso(), ":finished": "finished" },
-      `${current.condition} AND #status <> :finished`,
-      STATUS,
-    ),
-  ]);
-  if (!outcome.ok) throw await staleError(t, task);
+  const written = await t.updateReturning({
+    Key: { pk: jobPk(task.jobId), sk: streamSk(task.streamId) },
+    UpdateExpression: "SET seq = :next, heartbeatAt = :now",
+    ConditionExpression: `${current.condition} AND #status <> :finished`,
+    ExpressionAttributeNames: STATUS,
+    ExpressionAttributeValues: { ...current.values, ":next": next, ":now": t.nowIso(), ":finished": "finished" },
+    ReturnValues: "NONE",
+  });
+  if (written === undefined) throw await staleError(t, task);
   return { jobId: task.jobId, streamId: task.streamId, seq: next };
 }
 
 /**
  * Marks the stream finished (it found no unit left) and counts it on the job. Repeating it is a
  * no-op; a stale task throws {@link StaleTaskError}.
+ *
+ * `streamCount`, when the caller read it on the job once its discovery was done (it no longer
+ * changes): the finish is first tried on the condition that at least one other stream of the
+ * job is still to finish, and `othersLeft` says it went through that way. That stream, finishing
+ * later, tries the job's finalization, so this one need not: of a job's N streams only the last
+ * tries it (one request where N were made). When the condition fails (this is the last stream,
+ * or the count was not the job's) the finish is made as without it.
  */
-export async function finishStream(t: StateTable, task: StreamTask): Promise<void> {
+export async function finishStream(
+  t: StateTable,
+  task: StreamTask,
+  streamCount?: number,
+): Promise<{ othersLeft: boolean }> {
   const now = t.nowIso();
   const current = currentTaskCondition(task);
+  const finish = t.update(
+    jobPk(task.jobId),
+    streamSk(task.streamId),
+    "SET #status = :finished, finishedAt = :now, heartbeatAt = :now REMOVE currentUnit, heldUnits",
+    { ...current.values, ":now": now, ":finished": "finished" },
+    `${current.condition} AND #status <> :finished`,
+    STATUS,
+  );
+  if (streamCount !== undefined && streamCount > 1) {
+    // DynamoDB conditions do no arithmetic: the count before this stream's is below count − 1.
+    const notLast = await t.transact([
+      finish,
+      t.update(
+        jobPk(task.jobId),
+        META,
+        "ADD streamsFinished :one",
+        { ":one": 1, ":count": streamCount, ":last": streamCount - 1 },
+        "streamCount = :count AND streamsFinished < :last",
+      ),
+    ]);
+    if (notLast.ok) return { othersLeft: true };
+  }
   const outcome = await t.transact([
-    t.update(
-      jobPk(task.jobId),
-      streamSk(task.streamId),
-      "SET #status = :finished, finishedAt = :now, heartbeatAt = :now REMOVE currentUnit, heldUnits",
-      { ...current.values, ":now": now, ":finished": "finished" },
-      `${current.condition} AND #status <> :finished`,
-      STATUS,
-    ),
+    finish,
     t.update(jobPk(task.jobId), META, "ADD streamsFinished :one", { ":one": 1 }, "attribute_exists(pk)"),
   ]);
-  if (outcome.ok) return;
+  if (outcome.ok) return { othersLeft: false };
   const stream = await requireStream(t, task);
-  if (stream.status === "finished" && stream.seq === task.seq) return;
+  if (stream.status === "finished" && stream.seq === task.seq) return { othersLeft: false };
   throw await staleError(t, task, stream);
 }
 

@@ -8,6 +8,8 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { ConfigError, isTransientFailure } from "../errors.js";
 import { type RetryBudget, retry, validateRetryBudget } from "../retry.js";
 import { StateContentionError, StateInvariantError, StateUnavailableError } from "./errors.js";
@@ -271,6 +273,30 @@ export class StateTable {
     } catch (error) {
       if (isConditionFailed(error)) return undefined;
       throw error;
+    }
+  }
+
+  /**
+   * A conditional single-item update that, when its condition fails, answers with the item as it
+   * was (`ReturnValuesOnConditionCheckFailure: ALL_OLD`) instead of nothing: a caller that reads
+   * the item after a refusal gets it from the refusal, one request instead of two. `written`:
+   * the attributes `ReturnValues` asked for; `refused`: the item found (undefined: none).
+   */
+  async updateOrRead(
+    input: Omit<UpdateCommandInput, "TableName" | "ReturnValuesOnConditionCheckFailure">,
+  ): Promise<{ written: Item } | { refused: Item | undefined }> {
+    try {
+      const out = await this.send((ddb) =>
+        ddb.send(
+          new UpdateCommand({ TableName: this.name, ...input, ReturnValuesOnConditionCheckFailure: "ALL_OLD" }),
+        ),
+      );
+      return { written: out.Attributes ?? {} };
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      // The error carries the item in DynamoDB's own format (the document client converts only answers).
+      const found = (error as { Item?: Record<string, AttributeValue> }).Item;
+      return { refused: found ? unmarshall(found) : undefined };
     }
   }
 

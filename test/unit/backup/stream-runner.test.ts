@@ -117,6 +117,7 @@ class MemoryStreamState implements StreamStatePort {
   }
   async finishStream(t: StreamTask) {
     this.finished.add(t.streamId);
+    return { othersLeft: this.finished.size < this.streams };
   }
   async tryFinalizeJob() {
     this.finalizeCalls++;
