@@ -10,6 +10,7 @@ import {
   StateStore,
   type UnitRecord,
 } from "../../../lib/state/index.js";
+import { finishStream as finishStreamIn } from "../../../lib/state/streams.js";
 import { type AwsHarness, useAwsEmulators } from "../../support/aws.js";
 
 let aws: AwsHarness;
@@ -33,6 +34,10 @@ function plannedUnits(count: number): PlannedUnit[] {
     concurrency: 2,
   }));
 }
+
+/** A stream's finish told the job's stream count (as its claims would have read it). */
+const finishStreamWith = (store: StateStore, t: StreamTask, streamCount: number) =>
+  finishStreamIn(store.table, t, streamCount);
 
 let tick = 0;
 /**
@@ -266,8 +271,12 @@ describe("claims", () => {
     await sweepBy(5, Date.now());
     const unitListings = vi.spyOn(store.table, "queryPage");
     const listings = () => unitListings.mock.calls.filter(([, prefix]) => prefix === "UNIT#").length;
+    const requests = vi.spyOn(store.table, "send");
     expect(await claimNow(store, a)).toBeNull();
     expect(listings()).toBe(0);
+    // One request: the refused ticket answers with the job record, which shows the sweep taken.
+    expect(requests).toHaveBeenCalledTimes(1);
+    requests.mockRestore();
     // The sweeper died a minute ago: stream 0 takes the sweep over, finds unit 2 and claims it.
     await sweepBy(5, Date.now() - 61_000);
     expect((await claimNow(store, a))?.index).toBe(2);
@@ -601,6 +610,41 @@ describe("streams", () => {
     expect(await store.tryFinalizeJob(jobId)).toBe(false);
     expect(await store.getJob(jobId)).toMatchObject({ status: "finalizing" });
     expect((await store.openJobs()).map((j) => j.status)).toEqual(["finalizing"]);
+  });
+});
+
+describe("stream ends", () => {
+  it("lets only a job's last stream try its finalization, each stream finishing in one request, counted once", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 2, 3);
+    const streams = [task(jobId, 0), task(jobId, 1), task(jobId, 2)];
+    const claimed = await Promise.all(streams.map((t) => claimNow(store, t)));
+    for (const [i, unit] of claimed.entries())
+      if (unit) await store.completeUnit(streams[i]!, unit.index, { status: "done" });
+    // Each stream's tail claim reads the job (its stream count is final: discovery done).
+    for (const t of streams) expect(await claimNow(store, t)).toBeNull();
+    const requests = vi.spyOn(store.table, "send");
+    expect(await store.finishStream(streams[0]!)).toEqual({ othersLeft: true });
+    expect(await store.finishStream(streams[1]!)).toEqual({ othersLeft: true });
+    expect(requests).toHaveBeenCalledTimes(2);
+    expect(await store.tryFinalizeJob(jobId)).toBe(false);
+    // The last one: the conditional finish is refused, the plain one counts it.
+    expect(await store.finishStream(streams[2]!)).toEqual({ othersLeft: false });
+    expect(await store.finishStream(streams[2]!)).toEqual({ othersLeft: false }); // a repeat
+    requests.mockRestore();
+    expect((await store.getJob(jobId))?.streamsFinished).toBe(3);
+    expect(await store.tryFinalizeJob(jobId)).toBe(true);
+  });
+
+  it("finishes as before without the job's stream count, or with one that is not the job's", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 1, 2);
+    // No claim read the job in this store: nothing is known of the others.
+    expect(await store.finishStream(task(jobId, 0))).toEqual({ othersLeft: false });
+    expect(await finishStreamWith(store, task(jobId, 1), 5)).toEqual({ othersLeft: false });
+    await expect(finishStreamWith(store, task(jobId, 1, 3), 5)).rejects.toBeInstanceOf(StaleTaskError);
+    expect((await store.getJob(jobId))?.streamsFinished).toBe(2);
+    expect(await store.tryFinalizeJob(jobId)).toBe(true);
   });
 });
 

@@ -291,6 +291,8 @@ describe("runStreamTask", () => {
     expect(state.units.every((u) => u.status === "done")).toBe(true);
     expect(state.units.reduce((s, u) => s + (u.result?.progress.items ?? 0), 0)).toBe(10);
     expect(finalizedJobs).toEqual(["J"]);
+    // The stream that finished with the other still to finish left the finalization to it.
+    expect(state.finalizeCalls).toBe(1);
   });
 
   it("begins a first task that carries its unit by claiming it at once; one whose unit is taken begins as any other", async () => {
