@@ -234,7 +234,8 @@ async function takePlainTicket(t: StateTable, jobId: string): Promise<number | J
   const answer = await t.updateOrRead({
     Key: { pk: jobPk(jobId), sk: META },
     UpdateExpression: "ADD nextUnit :one",
-    ConditionExpression: "nextUnit < unitCount AND #status = :running AND attribute_not_exists(orphanedUnits)",
+    ConditionExpression:
+      "nextUnit < unitCount AND #status = :running AND attribute_not_exists(orphanedUnits)",
     ExpressionAttributeValues: { ":one": 1, ":running": "running" },
     ExpressionAttributeNames: STATUS,
     ReturnValues: "UPDATED_OLD",

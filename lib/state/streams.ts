@@ -86,7 +86,12 @@ export async function handOn(t: StateTable, task: StreamTask): Promise<StreamTas
     UpdateExpression: "SET seq = :next, heartbeatAt = :now",
     ConditionExpression: `${current.condition} AND #status <> :finished`,
     ExpressionAttributeNames: STATUS,
-    ExpressionAttributeValues: { ...current.values, ":next": next, ":now": t.nowIso(), ":finished": "finished" },
+    ExpressionAttributeValues: {
+      ...current.values,
+      ":next": next,
+      ":now": t.nowIso(),
+      ":finished": "finished",
+    },
     ReturnValues: "NONE",
   });
   if (written === undefined) throw await staleError(t, task);

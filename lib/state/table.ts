@@ -1,3 +1,4 @@
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
@@ -8,7 +9,6 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
-import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { ConfigError, isTransientFailure } from "../errors.js";
 import { type RetryBudget, retry, validateRetryBudget } from "../retry.js";
@@ -288,7 +288,11 @@ export class StateTable {
     try {
       const out = await this.send((ddb) =>
         ddb.send(
-          new UpdateCommand({ TableName: this.name, ...input, ReturnValuesOnConditionCheckFailure: "ALL_OLD" }),
+          new UpdateCommand({
+            TableName: this.name,
+            ...input,
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          }),
         ),
       );
       return { written: out.Attributes ?? {} };
