@@ -560,7 +560,9 @@ export interface StreamStatePort {
    */
   claimUnit(task: StreamTask): Promise<ClaimedUnit | null | "later">;
   unitState(task: StreamTask, unitIndex: number): UnitStatePort;
+  /** Ends the unit; also a sign of life of the stream, as a claim is (its `heartbeatAt`). */
   completeUnit(task: StreamTask, unitIndex: number, result: UnitResult): Promise<void>;
+  /** A sign of life; the runner sends one only when no claim or unit end wrote one within the period. */
   heartbeat(task: StreamTask, unitIndex: number | undefined): Promise<void>;
   /** Moves the stream to `seq + 1` (conditional on `seq`) and returns the continuation task. */
   handOn(task: StreamTask): Promise<StreamTask>;

@@ -154,6 +154,11 @@ async function runTask(
   /** The first error that must fail the task (the state store or the queue failed): SQS retries it. */
   let failure: { error: unknown } | undefined;
   let claims = 0;
+  /** When the task last wrote its stream's heartbeat (begin, claim, unit end, beat), epoch ms. */
+  let signOfLifeAt = Date.now();
+  const alive = () => {
+    signOfLifeAt = Date.now();
+  };
   const deadlineNear = () => deps.remainingMs() < margin;
   // Units stop starting pages near the deadline, and as soon as the other unit failed the task.
   const unitShouldYield = () => deadlineNear() || failure !== undefined;
@@ -216,6 +221,7 @@ async function runTask(
         endedAt: new Date().toISOString(),
       };
       await deps.state.completeUnit(task, index, result);
+      alive();
       log("unit.end", {
         ...task,
         unit: index,
@@ -256,12 +262,17 @@ async function runTask(
     return only!.inTail && (only!.work.estimatedSeconds ?? Number.POSITIVE_INFINITY) <= lookaheadSeconds;
   };
 
+  const heartbeatMs = deps.heartbeatMs ?? 15_000;
   const beat = setInterval(() => {
+    // The task's begin, its claims and its units' ends write the stream's heartbeat too: a beat
+    // within the period after one of them is not needed (the sign of life stays under two periods old).
+    if (Date.now() - signOfLifeAt < heartbeatMs) return;
     const [current] = running.keys();
     deps.state
       .heartbeat(task, current)
+      .then(alive)
       .catch((error) => log("stream.heartbeat.failed", { error: String(error) }));
-  }, deps.heartbeatMs ?? 15_000);
+  }, heartbeatMs);
   beat.unref();
 
   try {
@@ -270,8 +281,10 @@ async function runTask(
       if (mayClaim()) {
         const claimed = await deps.state.claimUnit(task);
         if (claimed === "later") unitsComing = true;
-        if (claimed && claimed !== "later") start(claimed);
-        else exhausted = true;
+        if (claimed && claimed !== "later") {
+          alive();
+          start(claimed);
+        } else exhausted = true;
         continue;
       }
       if (running.size === 0) break;

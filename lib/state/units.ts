@@ -236,8 +236,9 @@ export async function completeUnit(
       pk,
       streamSk(task.streamId),
       // The unit's HELD condition above makes a repeat fail as a whole, so unitsDone counts once.
-      `REMOVE currentUnit DELETE heldUnits :held ADD ${["unitsDone :one", ...lastAdds.clauses].join(", ")}`,
-      { ":one": 1, ":held": new Set([index]), ...current.values, ...lastAdds.values },
+      // A sign of life too, as a claim is (the stream runner then skips its next heartbeat).
+      `SET heartbeatAt = :beat REMOVE currentUnit DELETE heldUnits :held ADD ${["unitsDone :one", ...lastAdds.clauses].join(", ")}`,
+      { ":one": 1, ":beat": t.nowIso(), ":held": new Set([index]), ...current.values, ...lastAdds.values },
       current.condition,
       lastAdds.clauses.length > 0 ? lastAdds.names : undefined,
     ),

@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type {
   ClaimedUnit,
   StreamStatePort,
@@ -108,7 +108,10 @@ class MemoryStreamState implements StreamStatePort {
     this.units[i]!.status = r.status;
     this.units[i]!.result = r;
   }
-  async heartbeat() {}
+  heartbeats = 0;
+  async heartbeat() {
+    this.heartbeats++;
+  }
   async handOn(t: StreamTask) {
     // As the state store does: the continuation carries no lease (the next invocation takes its own).
     const next = { jobId: t.jobId, streamId: t.streamId, seq: t.seq + 1 };
@@ -293,6 +296,43 @@ describe("runStreamTask", () => {
     expect(finalizedJobs).toEqual(["J"]);
     // The stream that finished with the other still to finish left the finalization to it.
     expect(state.finalizeCalls).toBe(1);
+  });
+
+  it("sends a heartbeat only when no claim or unit end wrote one within the period", async () => {
+    vi.useFakeTimers();
+    try {
+      const state = new MemoryStreamState(2, 1);
+      state.estimatedSeconds = 100; // no lookahead: unit 1 is claimed when unit 0 ends
+      const { d } = deps(state, 1, () => 1e9);
+      d.heartbeatMs = 1000;
+      const base = d.unitDeps;
+      // Unit 0's page answers after 900 ms, unit 1's after 2,600 ms.
+      d.unitDeps = (t, u) => {
+        const real = base(t, u);
+        return {
+          ...real,
+          source: {
+            ...real.source,
+            async *folderDelta(mailbox, folder, from) {
+              await new Promise((r) => setTimeout(r, u.index === 0 ? 900 : 2600));
+              yield* real.source.folderDelta(mailbox, folder, from);
+            },
+          },
+        };
+      };
+      const run = runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
+      // 1,000 ms: unit 0 ended and unit 1 was claimed 100 ms before: no beat.
+      await vi.advanceTimersByTimeAsync(1500);
+      expect(state.heartbeats).toBe(0);
+      // 2,000 ms: nothing written for 1,100 ms: a beat.
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(state.heartbeats).toBe(1);
+      await vi.advanceTimersByTimeAsync(2000);
+      expect((await run).status).toBe("finished");
+      expect(state.units.map((u) => u.status)).toEqual(["done", "done"]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("begins a first task that carries its unit by claiming it at once; one whose unit is taken begins as any other", async () => {
