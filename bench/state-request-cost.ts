@@ -135,6 +135,29 @@ async function main(): Promise<void> {
       await store.finishStream(task(work, i));
     });
 
+    // Planning writes a piece's records and finalization promotes sync states in transactions of
+    // up to 100 items (StateTable.transactEach): what one such request costs, for comparison.
+    const hundred = (round: number) =>
+      Array.from({ length: 100 }, (_, k) =>
+        t.update(
+          `MBX#cost-${round}`,
+          `FOLDER#${k}`,
+          "SET deltaLink = :link, lastJob = :job",
+          { ":link": `https://graph.microsoft.com/v1.0/delta?$deltatoken=${"t".repeat(200)}`, ":job": work },
+          "attribute_not_exists(lastJob) OR lastJob < :job",
+        ),
+      );
+    const per100 = Math.max(1, Math.round(n / 20));
+    const c0 = sampleComponentCpu(undefined);
+    for (let round = 0; round < per100; round++) await t.transactEach(hundred(round));
+    const c = cpuBetween(c0, sampleComponentCpu(undefined));
+    rows.push({
+      kind: "transaction of 100 conditional updates (promotion, piece records)",
+      requests: 1,
+      dynamodbMs: (c.dynamodb * 1000) / per100,
+      harnessMs: (c.harness * 1000) / per100,
+    });
+
     for (const r of rows)
       process.stdout.write(
         `${r.kind}: ${r.requests} request(s), DynamoDB Local ${r.dynamodbMs.toFixed(2)} CPU ms, this process ${r.harnessMs.toFixed(2)} CPU ms per call\n`,
