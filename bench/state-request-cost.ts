@@ -1,171 +1,23 @@
 /**
  * What a state request costs DynamoDB Local (and this process) by kind: CPU milliseconds per
  * request of the kinds a stream makes per unit and at its end, in the form older code sent them
- * and in the current one, each kind sent `--requests` times one after another on one job (after
- * a warm-up of the JVM), CPU read from /proc (bench/process-cpu.ts). Shape runs on a shared
- * machine move with the load; the CPU of one kind of request sent alone moves far less.
+ * and in the current one (lib/dev/local/state-request-cost.ts), CPU read from /proc
+ * (bench/process-cpu.ts). Shape runs on a shared machine move with the load; the CPU of one kind
+ * of request sent alone moves far less.
  *
  * `npx tsx bench/state-request-cost.ts --requests=400` (default 400).
  */
-
-import { createAwsClients } from "../lib/aws/clients.js";
-import { startEmulators } from "../lib/dev/local/emulators.js";
-import { createStateTable } from "../lib/dev/local/state-table.js";
-import type { StreamTask } from "../lib/queue/stream-task.js";
-import { jobIdForTick, type PlannedUnit, StateStore } from "../lib/state/index.js";
-import { jobPk, META, streamSk } from "../lib/state/keys.js";
-import { cpuBetween, sampleComponentCpu } from "./process-cpu.js";
+import { stateRequestCosts } from "../lib/dev/local/state-request-cost.js";
+import { sampleComponentCpu } from "./process-cpu.js";
 
 const arg = (name: string, fallback: string) =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 
-/** A unit of a many-small mailbox: 23 folders with ids as long as Graph's. */
-function unit(i: number): PlannedUnit {
-  return {
-    mailboxId: `mbx-${i}`,
-    folderIds: Array.from(
-      { length: 23 },
-      (_, f) => `AAMkAD${String(i).padStart(6, "0")}${"x".repeat(130)}${f}`,
-    ),
-    cost: 1000 - i,
-    estimatedSeconds: 3,
-    concurrency: 4,
-  };
-}
-
-async function runningJob(store: StateStore, units: number, streams: number): Promise<string> {
-  const jobId = jobIdForTick(new Date(), `cost-${units}-${streams}-${Math.random()}`);
-  const { job } = await store.createJob({ jobId, trigger: "schedule" });
-  const planned = Array.from({ length: units }, (_, i) => unit(i));
-  await store.beginPiece(jobId, 0, "lease");
-  await store.writePieceRecords(
-    jobId,
-    0,
-    "lease",
-    { base: 0, units: planned, mailboxes: [], skipped: [] },
-    job,
+const rows = await stateRequestCosts(Number(arg("requests", "400")), () => {
+  const c = sampleComponentCpu(undefined);
+  return { dynamodb: c.dynamodb, harness: c.harness };
+});
+for (const r of rows)
+  process.stdout.write(
+    `${r.kind}: ${r.requests} request(s), DynamoDB Local ${r.dynamodbMs.toFixed(2)} CPU ms, this process ${r.harnessMs.toFixed(2)} CPU ms per call\n`,
   );
-  await store.addStreams(job, 0, streams);
-  await store.commitPiece(jobId, 0, "lease", {
-    unitCount: units,
-    streamCount: streams,
-    cost: planned.reduce((sum, u) => sum + u.cost, 0),
-    mailboxes: units,
-    workStreamSeconds: 0,
-    workMailboxSeconds: 0,
-    longestUnitSeconds: 0,
-    lowerBoundSeconds: 1,
-    predictedMakespanSeconds: 1,
-  });
-  return jobId;
-}
-
-async function main(): Promise<void> {
-  const n = Number(arg("requests", "400"));
-  const emulators = await startEmulators({});
-  const clients = createAwsClients(emulators.endpoints);
-  try {
-    await createStateTable(clients.dynamodb, "state-request-cost");
-    const store = new StateStore({ ddb: clients.ddb, tableName: "state-request-cost" });
-    const t = store.table;
-    const rows: Array<{ kind: string; requests: number; dynamodbMs: number; harnessMs: number }> = [];
-    /** Runs `op` n times, one after another; CPU per call (each call is `requests` requests). */
-    const measure = async (kind: string, requests: number, op: (i: number) => Promise<unknown>) => {
-      const c0 = sampleComponentCpu(undefined);
-      for (let i = 0; i < n; i++) await op(i);
-      const c = cpuBetween(c0, sampleComponentCpu(undefined));
-      rows.push({ kind, requests, dynamodbMs: (c.dynamodb * 1000) / n, harnessMs: (c.harness * 1000) / n });
-    };
-
-    // A job whose units are claimed and ended, n of them, with as many streams (one unit each).
-    const work = await runningJob(store, n * 2, n);
-    const task = (jobId: string, streamId: number): StreamTask => ({ jobId, streamId, seq: 0 });
-    // Warm-up: the JVM compiles as it goes.
-    await measure("warm-up: claim + end", 4, async (i) => {
-      const u = await store.claimUnit(task(work, i));
-      if (u && u !== "later") await store.completeUnit(task(work, i), u.index, { status: "done" });
-    });
-    rows.length = 0;
-    await measure("a unit's claim (ticket, claim transaction, read) and end (transaction)", 4, async (i) => {
-      const u = await store.claimUnit(task(work, i));
-      if (u && u !== "later") await store.completeUnit(task(work, i), u.index, { status: "done" });
-    });
-
-    await measure("a unit's read (GetItem, 23 folders)", 1, (i) => store.getUnit(work, i));
-    await measure("idle, per 10 ms (the JVM's own work)", 0, () => new Promise((r) => setTimeout(r, 10)));
-
-    const stream = (jobId: string, i: number) => ({ pk: jobPk(jobId), sk: streamSk(i) });
-    const heartbeatAt = "SET heartbeatAt = :now";
-    await measure("heartbeat: one-item transaction (before)", 1, (i) =>
-      t.transact([
-        t.update(
-          stream(work, i).pk,
-          stream(work, i).sk,
-          heartbeatAt,
-          { ":now": t.nowIso(), ":seq": 0 },
-          "seq = :seq",
-        ),
-      ]),
-    );
-    await measure("heartbeat: conditional update (now)", 1, (i) => store.heartbeat(task(work, i)));
-
-    // The cursor is exhausted: every ticket is refused, as at a stream's end.
-    const refusedTicket = {
-      Key: { pk: jobPk(work), sk: META },
-      UpdateExpression: "ADD nextUnit :one",
-      ConditionExpression:
-        "nextUnit < unitCount AND #status = :running AND attribute_not_exists(orphanedUnits)",
-      ExpressionAttributeValues: { ":one": 1, ":running": "running" },
-      ExpressionAttributeNames: { "#status": "status" },
-      ReturnValues: "UPDATED_OLD" as const,
-    };
-    await t.updateReturning({
-      Key: { pk: jobPk(work), sk: META },
-      UpdateExpression: "SET nextUnit = unitCount",
-    });
-    await measure("refused ticket, then the job read (before)", 2, async () => {
-      await t.updateReturning(refusedTicket);
-      await t.get(jobPk(work), META);
-    });
-    await measure("refused ticket answering with the job (now)", 1, () => t.updateOrRead(refusedTicket));
-    await measure("refused finalization attempt (before: every stream but the last)", 1, () =>
-      store.tryFinalizeJob(work),
-    );
-    await measure("stream finish: two-item transaction", 1, async (i) => {
-      await store.finishStream(task(work, i));
-    });
-
-    // Planning writes a piece's records and finalization promotes sync states in transactions of
-    // up to 100 items (StateTable.transactEach): what one such request costs, for comparison.
-    const hundred = (round: number) =>
-      Array.from({ length: 100 }, (_, k) =>
-        t.update(
-          `MBX#cost-${round}`,
-          `FOLDER#${k}`,
-          "SET deltaLink = :link, lastJob = :job",
-          { ":link": `https://graph.microsoft.com/v1.0/delta?$deltatoken=${"t".repeat(200)}`, ":job": work },
-          "attribute_not_exists(lastJob) OR lastJob < :job",
-        ),
-      );
-    const per100 = Math.max(1, Math.round(n / 20));
-    const c0 = sampleComponentCpu(undefined);
-    for (let round = 0; round < per100; round++) await t.transactEach(hundred(round));
-    const c = cpuBetween(c0, sampleComponentCpu(undefined));
-    rows.push({
-      kind: "transaction of 100 conditional updates (promotion, piece records)",
-      requests: 1,
-      dynamodbMs: (c.dynamodb * 1000) / per100,
-      harnessMs: (c.harness * 1000) / per100,
-    });
-
-    for (const r of rows)
-      process.stdout.write(
-        `${r.kind}: ${r.requests} request(s), DynamoDB Local ${r.dynamodbMs.toFixed(2)} CPU ms, this process ${r.harnessMs.toFixed(2)} CPU ms per call\n`,
-      );
-  } finally {
-    clients.destroy();
-    await emulators.stop();
-  }
-}
-
-await main();
