@@ -8,15 +8,19 @@
  * CPU seconds by process; at the end the median of each (shape, N, variant).
  *
  * `npx tsx bench/layout-ab.ts --shapes=uniform,skewed,many-small --streams=16,64 --variants=k0,k2
- * --repeats=2 --out=/tmp/ab.json` (all optional; these are the defaults). `--count-state`: each run
- * also counts its state-table requests by call site (`stateRequestsBySite`; costs harness CPU, so
- * not in runs whose CPU seconds are compared).
+ * --repeats=2 --out=/tmp/ab.json --mail-content=fidelity` (all optional; these are the defaults;
+ * `--mail-content` is the stack's content mode for mail and LB's work model: mime, fidelity, both).
+ * `--count-state`: each run also counts its state-table requests by call site
+ * (`stateRequestsBySite`; costs harness CPU, so not in runs whose CPU seconds are compared).
  */
 import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { startEmulators } from "../lib/dev/local/emulators.js";
+import type { MailContent } from "../lib/plan/index.js";
 import { type BenchRow, benchOne, startRig, stopRig } from "./shape-runs.js";
 import { trustBenchCa } from "./sim-process.js";
+
+const MAIL_CONTENTS: readonly MailContent[] = ["mime", "fidelity", "both"];
 
 interface Variant {
   name: string;
@@ -66,6 +70,9 @@ async function main(): Promise<void> {
   const repeats = Number(arg("repeats", "2"));
   const out = arg("out", "/tmp/layout-ab.json");
   const countStateRequests = process.argv.includes("--count-state");
+  const mailContent = arg("mail-content", "fidelity");
+  if (!MAIL_CONTENTS.includes(mailContent as MailContent))
+    throw new Error(`--mail-content: expected one of ${MAIL_CONTENTS.join(", ")}, found "${mailContent}"`);
   const { ca, caDir } = await trustBenchCa();
   const emulators = await startEmulators({});
   const runs: AbRun[] = [];
@@ -87,6 +94,7 @@ async function main(): Promise<void> {
               const loadAtStart = loadavg()[0] ?? 0;
               const row = await benchOne(rig, streams, {
                 fullOnly: true,
+                mailContent: mailContent as MailContent,
                 controllerProcesses: Math.min(streams, v.controllerProcesses),
                 countStateRequests,
               });

@@ -17,6 +17,17 @@ import type { ServiceModel } from "./figures.js";
  */
 export const CONTROLLER_PROCESSES = Number(process.env.BENCH_CONTROLLER_PROCESSES ?? 0);
 
+/**
+ * Node flags of the benchmark's harness process (set when the bench re-executes itself to trust
+ * the simulator's CA, so every entry point and its own-process steps run with them).
+ * `--max-semi-space-size=64` (MiB): the harness hosts the N controllers of a run in one process,
+ * where a deployment runs N Lambdas, each with a young generation of two semi-spaces of 4 MiB
+ * (LAMBDA_NODE_OPTIONS in infra/lambda-bundling.ts): 16 controllers have 64 MiB of them between
+ * them, and V8's default of 16 MiB for the one process made it collect its young generation four
+ * times as often. Measured in session 11 (bench/README, *The harness's young generation*).
+ */
+export const HARNESS_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=64"];
+
 /** `CONTROLLER_PROCESSES` for a run of `streams` streams (never more processes than streams). */
 export function controllerProcessesFor(streams: number): number {
   return Math.min(streams, Math.max(0, Math.floor(CONTROLLER_PROCESSES)));

@@ -28,6 +28,7 @@ import {
 import { generateTenant, type TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import { type MutationOptions, type MutationSummary, mutateTenant } from "../lib/dev/sim/tenant/mutate.js";
 import { realContent, type ServiceModel } from "./figures.js";
+import { HARNESS_NODE_FLAGS } from "./settings.js";
 
 export interface SimProcessSpec {
   tenant: TenantSpec;
@@ -187,6 +188,6 @@ export async function trustBenchCa(): Promise<{ ca: { certPem: string; keyPem: s
   const caDir = join(tmpdir(), "mailstream-bench-ca");
   mkdirSync(caDir, { recursive: true });
   const sim = await ensureSimulatorCa(caDir);
-  await reexecTrustingCa(sim.caCertPath, caDir);
+  await reexecTrustingCa(sim.caCertPath, caDir, HARNESS_NODE_FLAGS);
   return { ca: { certPem: sim.caCertPem, keyPem: sim.caKeyPem }, caDir };
 }

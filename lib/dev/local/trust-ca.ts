@@ -88,13 +88,21 @@ function watchLifeline(): void {
  * exit code. Returns only in a process that trusts the CA. The child dies with this process: a
  * signal is forwarded, and a lifeline pipe ends the child if this process is killed outright.
  */
-export async function reexecTrustingCa(caCertPath: string, bundleDir: string): Promise<void> {
+export async function reexecTrustingCa(
+  caCertPath: string,
+  bundleDir: string,
+  /** Node flags the child runs with besides this process's own (a flag this process has already is not repeated). */
+  nodeFlags: readonly string[] = [],
+): Promise<void> {
   if (process.env[READY_FLAG] === "1") {
     watchLifeline();
     return;
   }
   const extra = extraCaBundle(caCertPath, bundleDir);
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+  const flagName = (flag: string) => flag.split("=")[0];
+  const own = new Set(process.execArgv.map(flagName));
+  const added = nodeFlags.filter((flag) => !own.has(flagName(flag)));
+  const child = spawn(process.execPath, [...process.execArgv, ...added, ...process.argv.slice(1)], {
     stdio: ["inherit", "inherit", "inherit", "pipe"],
     env: { ...process.env, NODE_EXTRA_CA_CERTS: extra, [READY_FLAG]: "1", [LIFELINE_FD]: "3" },
   });
