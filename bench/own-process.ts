@@ -9,12 +9,20 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-export async function inItsOwnProcess<T>(script: string, args: readonly string[] = []): Promise<T> {
+export async function inItsOwnProcess<T>(
+  script: string,
+  args: readonly string[] = [],
+  /** Node flags of this process the child does not take (matched by name, e.g. `--max-semi-space-size`). */
+  withoutNodeFlags: readonly string[] = [],
+): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "mailstream-bench-child-"));
   const out = join(dir, "figures.json");
   try {
     // The same Node and loader (tsx) as this process, and its environment (the simulator CA).
-    const child = spawn(process.execPath, [...process.execArgv, script, `--out=${out}`, ...args], {
+    const nameOf = (flag: string) => flag.split("=")[0];
+    const dropped = new Set(withoutNodeFlags.map(nameOf));
+    const execArgv = process.execArgv.filter((flag) => !dropped.has(nameOf(flag)));
+    const child = spawn(process.execPath, [...execArgv, script, `--out=${out}`, ...args], {
       stdio: ["ignore", "ignore", "inherit"],
       env: process.env,
     });

@@ -22,6 +22,7 @@ import {
   CONTROLLER_PROCESSES,
   controllerProcessesFor,
   DENSE,
+  HARNESS_NODE_FLAGS,
   LATENCY,
   LIMITS,
   SHAPES,
@@ -53,6 +54,9 @@ function controllerRssInItsOwnProcess(): Promise<ControllerRssResult> {
   return inItsOwnProcess<ControllerRssResult>(
     join(here, "controller-rss.ts"),
     rssUnitsPerStream ? [`--also-units-per-stream=${rssUnitsPerStream}`] : [],
+    // Its figure is the controller child's peak RSS, which counts this parent's resident set at
+    // the fork: the parent keeps V8's default young generation, as before the harness's flags.
+    HARNESS_NODE_FLAGS,
   );
 }
 
