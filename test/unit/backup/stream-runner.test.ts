@@ -381,6 +381,25 @@ describe("runStreamTask", () => {
     expect(finalizedJobs).toEqual(["J"]);
   });
 
+  it("reads the units its stream holds after its begin: a unit an earlier delivery claims until then is resumed", async () => {
+    const state = new MemoryStreamState(3, 1);
+    const { d, finalizedJobs } = deps(state, 2, () => 1e9);
+    // An earlier delivery of the same task claims unit 1 while this one's begin is on its way
+    // (the claim lands before the begin's write takes the lease).
+    const begin = state.beginTask.bind(state);
+    state.beginTask = async (t: StreamTask) => {
+      const held = state.units[1]!;
+      held.status = "running";
+      held.holder = t.streamId;
+      return begin(t);
+    };
+    const outcome = await runStreamTask({ jobId: "J", streamId: 0, seq: 1 }, d);
+    expect(outcome.status).toBe("finished");
+    expect(state.units.map((u) => u.status)).toEqual(["done", "done", "done"]);
+    expect(state.units[1]!.items).toBe(2);
+    expect(finalizedJobs).toEqual(["J"]);
+  });
+
   it("hands itself on before the deadline and the continuation resumes the same unit", async () => {
     const state = new MemoryStreamState(1, 1);
     let budget = 3;
