@@ -5,6 +5,11 @@
  * only: they do not depend on the machine's load.
  *
  *     npx tsx bench/plan-shapes.ts [--shapes=skewed,uniform] [--streams=16,64] [--mail-content=fidelity]
+ *       [--unit-overhead=0.5] [--units]
+ *
+ * `--unit-overhead=S`: the planner's `unitOverheadSeconds` (seconds a unit holds its stream besides
+ * its requests; default the benchmark's, 0.5): at 0 the plan is what the model reaches with free
+ * claims and ends, against LB, which counts none.
  */
 import { generateTenant } from "../lib/dev/sim/index.js";
 import { createPlanner, lowerBound, type MailContent } from "../lib/plan/index.js";
@@ -15,6 +20,9 @@ const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`
 const shapes = arg("shapes")?.split(",") ?? Object.keys(SHAPES);
 const streamCounts = arg("streams")?.split(",").map(Number) ?? STREAM_COUNTS;
 const mailContent = (arg("mail-content") ?? "fidelity") as MailContent;
+const unitOverhead = arg("unit-overhead");
+if (unitOverhead !== undefined && !(Number(unitOverhead) >= 0))
+  throw new Error(`--unit-overhead: expected seconds ≥ 0, found '${unitOverhead}'`);
 
 for (const shape of shapes) {
   const spec = SHAPES[shape];
@@ -25,7 +33,10 @@ for (const shape of shapes) {
     const mailboxes = k === undefined ? truth.mailboxes : truth.mailboxes.slice(0, k);
     const only = new Set(mailboxes.map((m) => m.address));
     const content = realContent(truth, { ...SERVICE, only, mailContent });
-    const limits = planLimitsFor(streams);
+    const limits = {
+      ...planLimitsFor(streams),
+      ...(unitOverhead === undefined ? {} : { unitOverheadSeconds: Number(unitOverhead) }),
+    };
     const lb = lowerBound(content.works, streams, limits);
     const listed = mailboxes.map((m) => listedFromTruth(m, mailContent));
     const plan = createPlanner(limits, mailContent)(listed);
