@@ -15,7 +15,7 @@ import {
   startJob,
 } from "../backup/coordinator.js";
 import { finalizeJob } from "../backup/finalize.js";
-import type { JobTrigger } from "../backup/ports.js";
+import type { JobTrigger, StreamStatePort } from "../backup/ports.js";
 import type { JobReport } from "../backup/report.js";
 import { runStreamTask, type StreamTaskOutcome } from "../backup/stream-runner.js";
 import { type SweepOutcome, sweep } from "../backup/sweep.js";
@@ -44,7 +44,7 @@ import {
   parseStreamTask,
   type StreamTask,
 } from "../queue/stream-task.js";
-import type { RetryBudget } from "../retry.js";
+import type { RetryBudget, RetryDeadline } from "../retry.js";
 import { createBackupStatePorts } from "../state/backup-ports.js";
 import { MAX_STAGED_AT_END, StateStore } from "../state/index.js";
 import { createGatewayFromConfig, type GraphPolicyOverrides, retryBudgetMs } from "./graph-gateway.js";
@@ -101,8 +101,14 @@ export interface SweepApp {
   /**
    * Finalizes the job (lib/backup/finalize.ts), within `remainingMs` (absent: no limit): its report,
    * or undefined when it stopped before the deadline and handed on (a `finalize` task).
+   * `retryDeadline`: no state retry waits past it (the stream task's, when its last stream
+   * finalizes; absent: none).
    */
-  finalize(jobId: string, remainingMs?: () => number): Promise<JobReport | undefined>;
+  finalize(
+    jobId: string,
+    remainingMs?: () => number,
+    retryDeadline?: RetryDeadline,
+  ): Promise<JobReport | undefined>;
   close(): void;
 }
 
@@ -182,9 +188,11 @@ export function createSweepApp(options: SweepAppOptions): SweepApp {
       };
   const log = (event: string, fields: Record<string, unknown>) => logger.info(event, fields);
   const metrics = options.metrics ?? noMetrics;
-  const finalize = async (jobId: string, remainingMs?: () => number) => {
+  const finalize = async (jobId: string, remainingMs?: () => number, retryDeadline?: RetryDeadline) => {
     const outcome = await finalizeJob(jobId, {
-      state: ports.finalize,
+      state: retryDeadline
+        ? createBackupStatePorts(state.withRetryDeadline(retryDeadline)).finalize
+        : ports.finalize,
       archive,
       ...(remainingMs ? { remainingMs } : {}),
       deadlineMarginMs: config.controller.deadlineMarginMs,
@@ -294,10 +302,10 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
   // Stored items are counted per checkpoint (a stored page), as the job report counts them; a
   // unit's recorded errors once, when it completes.
   const unitTags = (task: StreamTask, unit: number) => ({ jobId: task.jobId, streamId: task.streamId, unit });
-  const streamState: typeof ports.stream = {
-    ...ports.stream,
+  const streamStateOf = (stream: StreamStatePort): StreamStatePort => ({
+    ...stream,
     unitState: (task, unitIndex) => {
-      const unitState = ports.stream.unitState(task, unitIndex);
+      const unitState = stream.unitState(task, unitIndex);
       return {
         ...unitState,
         checkpoint: async (checkpoint, delta, staged) => {
@@ -307,12 +315,13 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
       };
     },
     completeUnit: async (task, unitIndex, result) => {
-      await ports.stream.completeUnit(task, unitIndex, result);
+      await stream.completeUnit(task, unitIndex, result);
       // The unit's last pages rode with its end instead of a checkpoint of their own.
       if (result.last) metrics.put(pageMetrics(result.last.delta), unitTags(task, unitIndex));
       metrics.put(unitErrorMetrics(result), unitTags(task, unitIndex));
     },
-  };
+  });
+  const streamState = streamStateOf(ports.stream);
 
   // The coordinator's first pieces and the controller's continuations run the same discovery.
   const coordinatorDeps = (remainingMs?: () => number): CoordinatorDeps => ({
@@ -398,6 +407,9 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
     runStreamTask: (body, remainingMs) =>
       runStreamTask(parseStreamTask(body), {
         state: streamState,
+        // A task's state requests keep to its deadline.
+        stateUntil: (deadline) =>
+          streamStateOf(createBackupStatePorts(state.withRetryDeadline(deadline)).stream),
         queue,
         unitDeps: () => ({
           source,
@@ -414,9 +426,9 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
         streamConcurrency: config.streams.perMailboxConcurrency,
         unitsAtOnce: config.streams.unitsPerStream,
         discoveryWaitMs: config.discovery.streamWaitSeconds * 1000,
-        finalizeJob: async (jobId) => {
+        finalizeJob: async (jobId, deadline) => {
           // Through the app, so that a harness that wraps `app.finalize` sees the last stream's call.
-          await app.finalize(jobId, remainingMs);
+          await app.finalize(jobId, remainingMs, deadline);
         },
         log,
       }),

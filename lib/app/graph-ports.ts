@@ -18,7 +18,6 @@ import {
   type MailboxFolderInfo,
   openMime,
   readUserFolderTrees,
-  tallyRequests,
 } from "../graph/index.js";
 
 /** The key an import/export mailbox's requests count against: the user's for the primary, its own for the archive. */
@@ -28,7 +27,15 @@ function trafficKeyOf(mailbox: ItemMailbox): string {
 
 export function createMailSource(gateway: GraphGateway, pageSize: number): MailSource {
   // Archive traffic keys by user, learnt from the mailboxes read, for the user's traffic.
-  const archiveKeys = new Map<string, Set<string>>();
+  return mailSourceOver(gateway, pageSize, new Map<string, Set<string>>());
+}
+
+/** The source over `gateway` (the process's, or a unit's view of it), `archiveKeys` shared by every view. */
+function mailSourceOver(
+  gateway: GraphGateway,
+  pageSize: number,
+  archiveKeys: Map<string, Set<string>>,
+): MailSource {
   const noteArchive = (mailbox: ItemMailbox) => {
     if (mailbox.role !== "archive") return;
     const keys = archiveKeys.get(mailbox.userId.toLowerCase()) ?? new Set<string>();
@@ -74,7 +81,15 @@ export function createMailSource(gateway: GraphGateway, pageSize: number): MailS
       noteArchive(mailbox);
       return exportItemStreamed(gateway, mailbox.apiId, itemId, { trafficKey: trafficKeyOf(mailbox) }, store);
     },
-    countRequests: (tally, work) => tallyRequests(tally, work),
+    withContext: (context) =>
+      mailSourceOver(
+        gateway.withContext({
+          tally: context.tally,
+          ...(context.deadline ? { deadline: context.deadline } : {}),
+        }),
+        pageSize,
+        archiveKeys,
+      ),
     traffic: (userId) => {
       // The user's primary mailbox and its archive (counted under the archive's own key).
       // Each key's own counters (not a copy of every mailbox's: a warm controller knows many).

@@ -7,6 +7,7 @@
  */
 import type { Readable } from "node:stream";
 import type { StreamTask } from "../queue/stream-task.js";
+import type { RetryDeadline } from "../retry.js";
 
 /** Message metadata as delivered by a delta page (the properties kept beside the MIME). */
 export interface MessageMeta {
@@ -52,11 +53,22 @@ export interface MailSource {
   /** Graph requests and 429 answers for the mailbox so far (cumulative), for the job report. */
   traffic?(userId: string): { requests: number; throttled: number };
   /**
-   * Runs `work` with the Graph requests it sends (and their 429 answers) added to `tally`,
-   * whatever else the process sends meanwhile: a unit's own count for the job report, where
-   * `traffic` counts the mailbox's (every unit of it in the process). Preferred over `traffic`.
+   * The same source with every Graph request it sends (each attempt) and every 429 answer added
+   * to `context.tally`, whatever else the process sends meanwhile and from whatever callback a
+   * shared queue starts the request: a unit's own count for the job report, where `traffic`
+   * counts the mailbox's (every unit of it in the process); and no retry or wait in place of its
+   * requests lasting past `context.deadline`. A unit takes its view when it starts. Preferred
+   * over `traffic`.
    */
-  countRequests?<T>(tally: RequestCount, work: () => Promise<T>): Promise<T>;
+  withContext?(context: SourceContext): MailSource;
+}
+
+/** What a unit's requests are sent for ({@link MailSource.withContext}). */
+export interface SourceContext {
+  /** Where its requests and 429 answers are counted. */
+  tally: RequestCount;
+  /** No retry of its requests waits past it (the invocation's; see lib/retry.ts). Default none. */
+  deadline?: RetryDeadline;
 }
 
 /** Graph requests and 429 answers counted for a piece of work (mutable: the source adds to it). */

@@ -3,7 +3,7 @@ import PQueue from "p-queue";
 import { ruleFor } from "../errors.js";
 import type { StreamQueue } from "../queue/stream-queue.js";
 import type { StreamTask } from "../queue/stream-task.js";
-import { withRetryDeadline } from "../retry.js";
+import type { RetryDeadline } from "../retry.js";
 import type { ClaimedUnit, RecordedError, StreamStatePort, UnitProgress, UnitResult } from "./ports.js";
 import {
   backupUnit,
@@ -15,11 +15,16 @@ import {
 
 export interface StreamRunnerDeps {
   state: StreamStatePort;
+  /**
+   * The state port whose retries wait no longer than `deadline` (the task's: see
+   * {@link runStreamTask}). Default: `state` as it is.
+   */
+  stateUntil?(deadline: RetryDeadline): StreamStatePort;
   queue: StreamQueue;
   unitDeps(
     task: StreamTask,
     unit: UnitWork,
-  ): Omit<UnitBackupDeps, "state" | "shouldYield" | "streamSlots" | "onTail">;
+  ): Omit<UnitBackupDeps, "state" | "shouldYield" | "retryDeadline" | "streamSlots" | "onTail">;
   /** Milliseconds left before the invocation must have returned. */
   remainingMs(): number;
   /** Stop starting new pages when fewer milliseconds than this are left. Default 60 000. */
@@ -45,7 +50,8 @@ export interface StreamRunnerDeps {
    * (`unitsPerStream` of lib/plan/limits.ts).
    */
   unitsAtOnce?: number;
-  finalizeJob(jobId: string): Promise<void>;
+  /** Finalizes the job (this stream was its last); `deadline`: the task's, for its retries. */
+  finalizeJob(jobId: string, deadline: RetryDeadline): Promise<void>;
   /**
    * A stream that finds no pending unit while the job's discovery is still adding units comes
    * back after this long (a delayed continuation) instead of finishing. Milliseconds, 1 000–900 000.
@@ -90,11 +96,11 @@ export async function runStreamTask(
   deps: StreamRunnerDeps,
 ): Promise<StreamTaskOutcome> {
   const margin = deps.deadlineMarginMs ?? 60_000;
-  // No retry inside the task waits past the moment the task stops starting pages.
-  return withRetryDeadline(
-    () => Date.now() + deps.remainingMs() - margin,
-    () => runTask(received, deps, margin),
-  );
+  // No retry inside the task (state, Graph, the units' own) waits past the moment the task stops
+  // starting pages: the deadline is handed to each, not held in an async context.
+  const deadline: RetryDeadline = () => Date.now() + deps.remainingMs() - margin;
+  const state = deps.stateUntil?.(deadline) ?? deps.state;
+  return runTask(received, { ...deps, state }, margin, deadline);
 }
 
 /**
@@ -107,6 +113,7 @@ async function runTask(
   received: StreamTask,
   deps: StreamRunnerDeps,
   margin: number,
+  deadline: RetryDeadline,
 ): Promise<StreamTaskOutcome> {
   const log = deps.log ?? (() => {});
   // This invocation's hold on the stream: a second delivery of the same task takes it over.
@@ -180,7 +187,7 @@ async function runTask(
     const startedAt = new Date().toISOString();
     log("unit.start", { ...task, unit: index, mailboxId: claimed.work.mailboxId });
     const run = (async () => {
-      const outcome = await runUnit(task, claimed, deps, unitShouldYield, {
+      const outcome = await runUnit(task, claimed, deps, unitShouldYield, deadline, {
         add: (fn) =>
           slots.add(
             () => {
@@ -316,7 +323,7 @@ async function runTask(
   // Only a stream that may be the job's last tries its finalization.
   const { othersLeft } = await deps.state.finishStream(task);
   const last = !othersLeft && (await deps.state.tryFinalizeJob(task.jobId));
-  if (last) await deps.finalizeJob(task.jobId);
+  if (last) await deps.finalizeJob(task.jobId, deadline);
   log("stream.finished", { ...task, unitsDone, finalizedJob: last });
   return { status: "finished", unitsDone, finalizedJob: last };
 }
@@ -335,6 +342,7 @@ async function runUnit(
   claimed: ClaimedUnit,
   deps: StreamRunnerDeps,
   shouldYield: () => boolean,
+  retryDeadline: RetryDeadline,
   stream: { add: NonNullable<UnitBackupDeps["streamSlots"]>["add"]; onTail: () => void },
 ): Promise<RunUnitOutcome> {
   try {
@@ -342,6 +350,7 @@ async function runUnit(
       ...deps.unitDeps(task, claimed.work),
       state: deps.state.unitState(task, claimed.work.index),
       shouldYield,
+      retryDeadline,
       streamSlots: { add: stream.add },
       onTail: stream.onTail,
     });

@@ -8,7 +8,7 @@ import {
   SkipError,
   SyncStateLostError,
 } from "../errors.js";
-import { type RetryBudget, retry } from "../retry.js";
+import { type RetryBudget, type RetryDeadline, retry } from "../retry.js";
 import { EXPORT_BATCH_LIMIT, splitExports } from "./export-batches.js";
 import { ExportPool, type PooledOutcome } from "./export-pool.js";
 import { PageCommits, type PageHoldOptions } from "./page-commits.js";
@@ -50,6 +50,12 @@ export interface UnitBackupDeps {
    * Default: lib/retry.ts's defaults (5 minutes, 500 ms base, 30 s cap).
    */
   messageRetry?: RetryBudget;
+  /**
+   * The moment no retry of the unit waits past (its Graph requests' and its own message
+   * retries'): the stream runner's is when its invocation stops starting work. What is still
+   * failing then pauses the unit; the task's next delivery resumes it. Default none.
+   */
+  retryDeadline?: RetryDeadline;
   /**
    * The stream's request slots, shared with another unit the stream runs meanwhile: each Graph
    * request of this unit takes one of them besides one of the unit's own. Default: none.
@@ -168,16 +174,22 @@ function stopFor(error: unknown): UnitStop | null {
 export async function backupUnit(
   unit: UnitWork,
   start: UnitCheckpoint,
-  deps: UnitBackupDeps,
+  given: UnitBackupDeps,
 ): Promise<UnitOutcome> {
+  // The unit's requests counted as it sends them, by its own view of the source (whichever
+  // unit's callback a shared queue starts them from), and kept to its deadline; a source that
+  // cannot count them per piece of work gives the mailbox's counters instead.
+  const tally: RequestCount = { requests: 0, throttled: 0 };
+  const deps: UnitBackupDeps = given.source.withContext
+    ? {
+        ...given,
+        source: given.source.withContext({ tally, deadline: given.retryDeadline }),
+      }
+    : given;
+  const meter = given.source.withContext ? tallyMeter(tally) : trafficMeter(deps.source, unit.mailboxId);
   const progress = emptyProgress();
   const errors: RecordedError[] = [];
   const ledger = new UnitLedger(unit, start, deps.state, deps.checkpointIntervalMs ?? 1_000);
-  // The unit's requests counted as it sends them (every request goes through `slots`); a
-  // source that cannot count them per piece of work gives the mailbox's counters instead.
-  const tally: RequestCount = { requests: 0, throttled: 0 };
-  const countRequests = deps.source.countRequests?.bind(deps.source);
-  const meter = countRequests ? tallyMeter(tally) : trafficMeter(deps.source, unit.mailboxId);
   const unitSlots = new PQueue({ concurrency: Math.max(1, unit.concurrency) });
   const streamSlots = deps.streamSlots;
   const pending = ledger.pendingFolders();
@@ -213,15 +225,10 @@ export async function backupUnit(
     backlog() < backlogLimit ? Promise.resolve() : new Promise<void>((resolve) => roomWaiters.push(resolve));
   const slots: RequestSlots = {
     add: (kind, run, priority = 0) =>
-      // Counted from where the slot starts the request: a shared queue may start it from the
-      // callback of another unit's request.
-      traceSlot(
-        { kind, mailboxId: unit.mailboxId, unit: unit.index },
-        countRequests ? () => countRequests(tally, run) : run,
-        (traced) =>
-          streamSlots
-            ? unitSlots.add(() => streamSlots.add(traced), { priority })
-            : unitSlots.add(traced, { priority }),
+      traceSlot({ kind, mailboxId: unit.mailboxId, unit: unit.index }, run, (traced) =>
+        streamSlots
+          ? unitSlots.add(() => streamSlots.add(traced), { priority })
+          : unitSlots.add(traced, { priority }),
       ),
   };
   const commits = new PageCommits(deps.archive, unit.mailboxId, deps.pageHold);
@@ -832,6 +839,7 @@ async function exportStreamed(
         }),
       {
         ...deps.messageRetry,
+        deadline: deps.retryDeadline,
         what: `export of item ${item.id} of folder ${folderId}`,
         decide: transientOnly,
       },
@@ -903,6 +911,7 @@ async function exportRequest(
       }),
     {
       ...deps.messageRetry,
+      deadline: deps.retryDeadline,
       what: `an export request of the ${mailbox.role} mailbox`,
       decide: transientOnly,
     },
@@ -935,6 +944,7 @@ async function storeMessage(
       }),
     {
       ...deps.messageRetry,
+      deadline: deps.retryDeadline,
       what: `message ${meta.id}`,
       // A connection dropped mid-stream or a transient archive failure may pass; an item that
       // is gone or refused will not come back, and one whose request already spent its budget

@@ -17,7 +17,6 @@ import {
   isRetryableStatus,
   mapGraphError,
 } from "./errors.js";
-import { tallySent, tallyThrottled } from "./request-tally.js";
 import { parseRetryAfter } from "./retry-after.js";
 
 /** Graph accepts at most this many requests in one batch. */
@@ -145,6 +144,7 @@ export async function batchGetAcross<T = unknown>(
   // budget) fails the whole call with a RetryableError carrying the wait, as a single request does.
   const maxWaitMs = () => gateway.maxWaitMs();
   const traffic = gateway.traffic;
+  const tally = gateway.context?.tally;
   const keyOf = (index: number) => (gets[index] as MailboxGet).mailboxId.toLowerCase();
   const urls = gets.map((g) => g.url);
   return runBatches<T>(gateway, urls, keyOf, packAcross(gets.length, keyOf, size, traffic.concurrency), {
@@ -167,7 +167,7 @@ export async function batchGetAcross<T = unknown>(
           const n = perMailbox.get(key) as number;
           await traffic.passGate(key, n, maxWaitMs());
           traffic.counters(key).requests += n;
-          tallySent(n);
+          if (tally) tally.requests += n;
         }
         return await gateway.post<{ responses?: InnerAnswer[] }>(
           "/$batch",
@@ -271,7 +271,7 @@ async function runBatches<T>(
       const path = relativeUrl(gateway, url).split("?")[0] ?? url;
       if (inner.status === 429) {
         counters(index).throttled++;
-        tallyThrottled();
+        if (gateway.context?.tally) gateway.context.tally.throttled++;
         gateway.traffic.throttled(key);
       }
       if (inner.status >= 500) counters(index).serverErrors++;
@@ -322,6 +322,7 @@ async function runBatches<T>(
           budgetMs: run.budgetMs ?? gateway.retryBudget.budgetMs,
           backoffBaseMs: run.backoffBaseMs ?? gateway.retryBudget.backoffBaseMs,
           backoffCapMs: run.backoffCapMs ?? gateway.retryBudget.backoffCapMs,
+          ...(gateway.context?.deadline ? { deadline: gateway.context.deadline } : {}),
           what: run.what(pending.length),
           decide: (error) => {
             if (!(error instanceof RoundIncomplete)) return { retry: false };

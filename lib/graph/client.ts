@@ -11,6 +11,7 @@ import { ConfigError } from "../errors.js";
 import type { RetryBudget } from "../retry.js";
 import type { TokenProvider } from "./auth.js";
 import { type MailboxCounters, MailboxTraffic } from "./mailbox-traffic.js";
+import type { RequestContext } from "./request-context.js";
 import { MailboxRequestOption, MailboxRequestPolicy, type RequestPolicyOptions } from "./request-policy.js";
 
 export interface GraphGatewayOptions {
@@ -54,9 +55,18 @@ export interface GraphGateway {
   readonly traffic: MailboxTraffic;
   /** How long a failing request is retried (the policy's); inner requests of a `$batch` alike. */
   readonly retryBudget: Required<RetryBudget>;
+  /** The work this view's requests are sent for (see {@link withContext}); none on the process's gateway. */
+  readonly context: RequestContext | undefined;
+  /**
+   * The same gateway (client, slots, gates, counters) whose requests are sent for `context`:
+   * each counts in its tally (each attempt, each inner request of a `$batch`, each 429) and
+   * keeps to its deadline, from whatever callback it is started. A unit's view, made when the
+   * unit starts.
+   */
+  withContext(context: RequestContext): GraphGateway;
   /**
    * The longest wait for a mailbox's slots, gate or budget now (the policy's `maxRetryAfterMs`,
-   * cut to the invocation's deadline), ms; a `$batch` across mailboxes waits no longer.
+   * cut to the context's deadline), ms; a `$batch` across mailboxes waits no longer.
    */
   maxWaitMs(): number;
   /** GET `pathOrUrl` (relative to the base URL, or an absolute link from Graph) as JSON. */
@@ -124,6 +134,7 @@ export function createGraphGateway(opts: GraphGatewayOptions): GraphGateway {
   });
 
   async function call<T>(
+    context: RequestContext | undefined,
     pathOrUrl: string,
     settings: RequestSettings,
     run: (request: ReturnType<Client["api"]>) => Promise<T>,
@@ -135,6 +146,7 @@ export function createGraphGateway(opts: GraphGatewayOptions): GraphGateway {
       requestCount: settings.requestCount,
       idempotent: settings.idempotent,
       holdSlotsUntilBodyEnds,
+      context,
     });
     let request = client.api(pathOrUrl).middlewareOptions([option]);
     if (settings.query) request = request.query(settings.query);
@@ -147,28 +159,34 @@ export function createGraphGateway(opts: GraphGatewayOptions): GraphGateway {
     }
   }
 
-  return {
+  const view = (context: RequestContext | undefined): GraphGateway => ({
     client,
     baseUrl: `${origin}/${version}`,
     traffic,
     retryBudget: policy.budget,
-    maxWaitMs: () => policy.maxWaitMs(),
-    get: (pathOrUrl, settings = {}) => call(pathOrUrl, settings, (r) => r.get()),
-    post: (pathOrUrl, body, settings = {}) => call(pathOrUrl, settings, (r) => r.post(body)),
-    patch: (pathOrUrl, body, settings = {}) => call(pathOrUrl, settings, (r) => r.patch(body)),
+    context,
+    withContext: (next) => view(next),
+    maxWaitMs: () => policy.maxWaitMs(context?.deadline),
+    get: (pathOrUrl, settings = {}) => call(context, pathOrUrl, settings, (r) => r.get()),
+    post: (pathOrUrl, body, settings = {}) => call(context, pathOrUrl, settings, (r) => r.post(body)),
+    patch: (pathOrUrl, body, settings = {}) => call(context, pathOrUrl, settings, (r) => r.patch(body)),
     async *pages<T>(pathOrUrl: string, settings: RequestSettings = {}) {
-      let page = await call<PageBody<T>>(pathOrUrl, settings, (r) => r.get());
+      let page = await call<PageBody<T>>(context, pathOrUrl, settings, (r) => r.get());
       yield page.value ?? [];
       while (page["@odata.nextLink"]) {
         // The link carries the query; only headers and accounting carry over.
-        page = await call<PageBody<T>>(page["@odata.nextLink"], { ...settings, query: undefined }, (r) =>
-          r.get(),
+        page = await call<PageBody<T>>(
+          context,
+          page["@odata.nextLink"],
+          { ...settings, query: undefined },
+          (r) => r.get(),
         );
         yield page.value ?? [];
       }
     },
     async stream(pathOrUrl, settings = {}) {
       const body = await call<ReadableStream<Uint8Array> | null>(
+        context,
         pathOrUrl,
         settings,
         (r) => r.responseType(ResponseType.STREAM).get(),
@@ -179,6 +197,7 @@ export function createGraphGateway(opts: GraphGatewayOptions): GraphGateway {
     },
     async streamPost(pathOrUrl, requestBody, settings = {}) {
       const body = await call<ReadableStream<Uint8Array> | null>(
+        context,
         pathOrUrl,
         settings,
         (r) => r.responseType(ResponseType.STREAM).post(requestBody),
@@ -188,5 +207,6 @@ export function createGraphGateway(opts: GraphGatewayOptions): GraphGateway {
       return NodeReadable.fromWeb(body as unknown as NodeWebReadableStream<Uint8Array>);
     },
     stats: () => traffic.stats(),
-  };
+  });
+  return view(undefined);
 }

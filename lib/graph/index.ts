@@ -84,7 +84,7 @@ export {
   type SkippedUser,
 } from "./mailboxes.js";
 export { openMime } from "./mime.js";
+export type { RequestContext, RequestTally } from "./request-context.js";
 export type { RequestPolicyOptions } from "./request-policy.js";
-export { type RequestTally, tallyRequests } from "./request-tally.js";
 export { parseRetryAfter } from "./retry-after.js";
 export { type CreatedFolder, createFolder, createMessage, updateMessage } from "./write.js";

@@ -12,7 +12,7 @@ import {
   mapGraphError,
 } from "./errors.js";
 import type { MailboxTraffic } from "./mailbox-traffic.js";
-import { tallyThrottled } from "./request-tally.js";
+import type { RequestTally } from "./request-context.js";
 import { readJsonBody } from "./response-body.js";
 import { parseRetryAfter } from "./retry-after.js";
 
@@ -48,6 +48,8 @@ export interface FailureContext {
   marginMs: number;
   /** Longest `Retry-After` an attempt may wait in place, ms; a longer one ends the request. */
   maxRetryAfterMs: number;
+  /** The tally of the work that sent the request (a 429 is added to it), if any. */
+  tally?: RequestTally | undefined;
   /** Drops the cached token, once per request: true when it did (the attempt is then repeated). */
   refreshToken(): boolean;
 }
@@ -64,7 +66,7 @@ export async function failureOf(response: Response, c: FailureContext): Promise<
   const counters = c.mailboxId ? c.traffic.counters(c.mailboxId) : undefined;
   if (counters && status === 429) {
     counters.throttled++;
-    tallyThrottled();
+    if (c.tally) c.tally.throttled++;
   }
   if (c.mailboxId && status === 429) c.traffic.throttled(c.mailboxId);
   if (counters && status >= 500) counters.serverErrors++;

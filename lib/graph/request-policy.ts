@@ -13,11 +13,11 @@
  */
 import type { Context, Middleware, MiddlewareOptions } from "@microsoft/microsoft-graph-client";
 import { RetriesExhaustedError } from "../errors.js";
-import { type RetryBudget, retry, retryDeadline, validateRetryBudget } from "../retry.js";
+import { type RetryBudget, type RetryDeadline, retry, validateRetryBudget } from "../retry.js";
 import type { TokenProvider } from "./auth.js";
 import type { MailboxTraffic } from "./mailbox-traffic.js";
+import type { RequestContext } from "./request-context.js";
 import { AttemptFailure, connectionFailure, failureOf } from "./request-failure.js";
-import { tallySent } from "./request-tally.js";
 import { readBody, releasingBody } from "./response-body.js";
 
 /** Per-request settings and result channel, passed with `GraphRequest.middlewareOptions`. */
@@ -43,6 +43,8 @@ export class MailboxRequestOption implements MiddlewareOptions {
        * (429, 503, 401), never after a dropped connection or a 500/502/504.
        */
       idempotent?: boolean;
+      /** The work the request is sent for: its tally and its deadline. Default none. */
+      context?: RequestContext;
     } = {},
   ) {}
 }
@@ -128,12 +130,11 @@ export class MailboxRequestPolicy implements Middleware {
     this.random = options.random ?? Math.random;
   }
 
-  /** Longest wait in place now: the configured one, cut to the invocation's deadline. */
-  maxWaitMs(): number {
-    const deadline = retryDeadline();
+  /** Longest wait in place now: the configured one, cut to the work's deadline (if any). */
+  maxWaitMs(deadline?: RetryDeadline): number {
     return deadline === undefined
       ? this.maxRetryAfterMs
-      : Math.max(0, Math.min(this.maxRetryAfterMs, deadline - Date.now()));
+      : Math.max(0, Math.min(this.maxRetryAfterMs, deadline() - Date.now()));
   }
 
   /** Terminal middleware: nothing runs after it. */
@@ -168,12 +169,14 @@ export class MailboxRequestPolicy implements Middleware {
     }
     let tokenRefreshed = false;
     const idempotent = settings.idempotent ?? method !== "POST";
+    const tally = settings.context?.tally;
+    const deadline = settings.context?.deadline;
 
     const what = `${method} ${pathOf(url)}`;
 
     const attempt = async (attemptNumber: number): Promise<Response> => {
       const release = mailboxId
-        ? await this.traffic.acquire(mailboxId, settings.weight ?? 1, this.maxWaitMs())
+        ? await this.traffic.acquire(mailboxId, settings.weight ?? 1, this.maxWaitMs(deadline))
         : () => {};
       let keepSlots = false;
       try {
@@ -182,11 +185,12 @@ export class MailboxRequestPolicy implements Middleware {
         if (authorized) headers.set("Authorization", `Bearer ${await this.tokens.getToken()}`);
         // Getting the token yields; a Retry-After may have arrived meanwhile: look at the gate
         // again right before sending, so no request leaves after the client knew to wait.
-        if (mailboxId) await this.traffic.passGate(mailboxId, settings.requestCount ?? 1, this.maxWaitMs());
+        if (mailboxId)
+          await this.traffic.passGate(mailboxId, settings.requestCount ?? 1, this.maxWaitMs(deadline));
         const sent = counters();
         if (sent) {
           sent.requests += settings.requestCount ?? 1;
-          tallySent(settings.requestCount ?? 1);
+          if (tally) tally.requests += settings.requestCount ?? 1;
           if (attemptNumber > 1) sent.retries++;
         }
         let response: Response;
@@ -226,6 +230,7 @@ export class MailboxRequestPolicy implements Middleware {
           traffic: this.traffic,
           marginMs: this.marginMs,
           maxRetryAfterMs: this.maxRetryAfterMs,
+          tally,
           refreshToken: () => {
             if (tokenRefreshed) return false;
             tokenRefreshed = true;
@@ -241,6 +246,7 @@ export class MailboxRequestPolicy implements Middleware {
     try {
       return await retry(attempt, {
         ...this.budget,
+        ...(deadline ? { deadline } : {}),
         random: this.random,
         what,
         decide: (error) => {

@@ -1,5 +1,6 @@
 import type { FinalizeProgress, MailboxEnd } from "../backup/ports.js";
 import type { StreamTask } from "../queue/stream-task.js";
+import type { RetryDeadline } from "../retry.js";
 import * as claims from "./claims.js";
 import * as discovery from "./discovery.js";
 import * as finalization from "./finalization.js";
@@ -52,8 +53,17 @@ export class StateStore {
    */
   private readonly finalStreamCounts = new Map<string, number>();
 
-  constructor(options: StateStoreOptions) {
+  constructor(private readonly options: StateStoreOptions) {
     this.table = new StateTable(options);
+  }
+
+  /**
+   * The same store (client, table) whose retries wait no longer than `deadline`: a stream task's,
+   * so that a state request retried near the invocation's end fails the task (delivered again)
+   * instead of holding the invocation past it.
+   */
+  withRetryDeadline(deadline: RetryDeadline): StateStore {
+    return new StateStore({ ...this.options, retryDeadline: deadline });
   }
 
   // --- the search index's build lease (index-lease.ts) ---

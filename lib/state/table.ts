@@ -11,7 +11,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { ConfigError, isTransientFailure } from "../errors.js";
-import { type RetryBudget, retry, validateRetryBudget } from "../retry.js";
+import { type RetryBudget, type RetryDeadline, retry, validateRetryBudget } from "../retry.js";
 import { StateContentionError, StateInvariantError, StateUnavailableError } from "./errors.js";
 import { COUNTER_NAMES, type Counters } from "./records.js";
 
@@ -29,6 +29,11 @@ export interface StateTableOptions {
    * delivered again). Default: 60 s, backoff from 20 ms up to 1 s.
    */
   retry?: RetryBudget;
+  /**
+   * No retry waits past it (lib/retry.ts): a stream task's table ({@link StateStore.withRetryDeadline})
+   * keeps to the moment its invocation stops starting work. Default none.
+   */
+  retryDeadline?: RetryDeadline;
   /** Clock (tests move it). Default: the system clock. */
   now?: () => Date;
 }
@@ -57,6 +62,7 @@ export class StateTable {
   readonly jobTtlSeconds: number;
   readonly now: () => Date;
   private readonly retryBudget: Required<RetryBudget>;
+  private readonly retryDeadline: RetryDeadline | undefined;
 
   constructor(options: StateTableOptions) {
     const days = options.jobTtlDays ?? 90;
@@ -72,6 +78,7 @@ export class StateTable {
     this.name = options.tableName;
     this.jobTtlSeconds = days * 86_400;
     this.retryBudget = retryBudget;
+    this.retryDeadline = options.retryDeadline;
     this.now = options.now ?? (() => new Date());
   }
 
@@ -186,6 +193,7 @@ export class StateTable {
   async send<T>(call: (ddb: DynamoDBDocumentClient) => Promise<T>): Promise<T> {
     return await retry(() => call(this.ddb), {
       ...this.retryBudget,
+      deadline: this.retryDeadline,
       decide: (error) => {
         const reasons = cancellationCodes(error);
         // A failed condition is an answer, not a failure: the caller reads it.

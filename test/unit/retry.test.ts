@@ -1,12 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, FatalError, RetriesExhaustedError, RetryableError } from "../../lib/errors.js";
-import {
-  backoffDelay,
-  retry,
-  retryDeadline,
-  validateRetryBudget,
-  withRetryDeadline,
-} from "../../lib/retry.js";
+import { backoffDelay, retry, validateRetryBudget } from "../../lib/retry.js";
 
 /** An operation failing with `failures` in turn, then answering "ok"; records when each attempt ran. */
 function failing(failures: unknown[]) {
@@ -113,26 +107,36 @@ describe("retry", () => {
     expect(error).toMatchObject({ kind: "fatal", message: "conflict x1" });
   });
 
-  it("never waits past the deadline of withRetryDeadline: throws the retryable error itself", async () => {
+  it("never waits past its deadline: throws the retryable error itself", async () => {
     const errors = Array.from({ length: 1000 }, () => new RetryableError("503"));
     const op = failing(errors);
-    const error = await withRetryDeadline(Date.now() + 300, () =>
-      retry(op.run, { budgetMs: 600_000, backoffBaseMs: 5, backoffCapMs: 5 }),
-    ).catch((e: unknown) => e);
+    const deadlineAt = Date.now() + 300;
+    const error = await retry(op.run, {
+      budgetMs: 600_000,
+      backoffBaseMs: 5,
+      backoffCapMs: 5,
+      deadline: () => deadlineAt,
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RetryableError);
     expect(error).not.toBeInstanceOf(RetriesExhaustedError);
     expect(op.at.length).toBeGreaterThan(1);
   });
 
-  it("nests deadlines: the nearer one holds", async () => {
-    const far = Date.now() + 60_000;
-    const near = Date.now() + 1_000;
-    await withRetryDeadline(far, async () => {
-      expect(retryDeadline()).toBe(far);
-      await withRetryDeadline(near, async () => expect(retryDeadline()).toBe(near));
-      await withRetryDeadline(far + 1, async () => expect(retryDeadline()).toBe(far));
-    });
-    expect(retryDeadline()).toBeUndefined();
+  it("asks the deadline before each wait: one that comes nearer ends the retries then", async () => {
+    const op = failing([new RetryableError("a"), new RetryableError("b"), new RetryableError("c")]);
+    const asked: number[] = [];
+    // Far for the first wait, past for the second (an invocation whose time ran out meanwhile).
+    const error = await retry(op.run, {
+      backoffBaseMs: 1,
+      backoffCapMs: 1,
+      deadline: () => {
+        asked.push(Date.now());
+        return asked.length === 1 ? Date.now() + 60_000 : Date.now() - 1;
+      },
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ message: "b" });
+    expect(asked).toHaveLength(2);
+    expect(op.at).toHaveLength(2);
   });
 
   it("calls onRetry with each wait", async () => {

@@ -335,6 +335,42 @@ describe("runStreamTask", () => {
     }
   });
 
+  it("hands the task's deadline to its state requests, to each unit's source and to the job's finalization", async () => {
+    const state = new MemoryStreamState(2, 1);
+    // The invocation has 10 s left; the margin is 100 ms: retries stop 9.9 s from now.
+    const endsAt = Date.now() + 10_000;
+    const { d } = deps(state, 1, () => endsAt - Date.now());
+    const deadlines: Array<{ at: string; deadline: (() => number) | undefined }> = [];
+    d.stateUntil = (deadline) => {
+      deadlines.push({ at: "state", deadline });
+      return state;
+    };
+    const base = d.unitDeps;
+    d.unitDeps = (t, u) => {
+      const real = base(t, u);
+      return {
+        ...real,
+        source: {
+          ...real.source,
+          withContext: (context) => {
+            deadlines.push({ at: `unit ${u.index}`, deadline: context.deadline });
+            return real.source;
+          },
+        },
+      };
+    };
+    d.finalizeJob = async (_jobId, deadline) => {
+      deadlines.push({ at: "finalize", deadline });
+    };
+    const out = await runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
+    expect(out).toMatchObject({ status: "finished", finalizedJob: true });
+    expect(deadlines.map((x) => x.at)).toEqual(["state", "unit 0", "unit 1", "finalize"]);
+    for (const { deadline } of deadlines) {
+      expect(deadline).toBeTypeOf("function");
+      expect(Math.abs((deadline as () => number)() - (endsAt - 100))).toBeLessThan(50);
+    }
+  });
+
   it("begins a first task that carries its unit by claiming it at once; one whose unit is taken begins as any other", async () => {
     const state = new MemoryStreamState(3, 2);
     const { d, finalizedJobs } = deps(state, 1, () => 1e9);

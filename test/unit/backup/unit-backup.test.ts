@@ -21,7 +21,6 @@ import {
   SkipError,
   SyncStateLostError,
 } from "../../../lib/errors.js";
-import { withRetryDeadline } from "../../../lib/retry.js";
 import { StateContentionError } from "../../../lib/state/errors.js";
 
 /** A folder's delta as a list of pages; links are `<folder>#<page>`, the delta link `<folder>#done`. */
@@ -660,8 +659,11 @@ describe("backupUnit", () => {
       return original(user, id);
     };
     // The invocation's deadline has come: no retry may wait any more.
-    const out = await withRetryDeadline(Date.now() - 1, () =>
-      backupUnit(unit, { folderIndex: 0, page: 0 }, { source, archive, state, shouldYield: () => false }),
+    const deadlineAt = Date.now() - 1;
+    const out = await backupUnit(
+      unit,
+      { folderIndex: 0, page: 0 },
+      { source, archive, state, shouldYield: () => false, retryDeadline: () => deadlineAt },
     );
     expect(out.status).toBe("paused");
     expect(out.errors).toEqual([]);

@@ -10,7 +10,6 @@ import {
   SyncStateLostError,
 } from "../../../lib/graph/errors.js";
 import { mailboxOfUrl } from "../../../lib/graph/request-policy.js";
-import { withRetryDeadline } from "../../../lib/retry.js";
 
 interface Sent {
   url: string;
@@ -207,9 +206,11 @@ describe("request policy", () => {
     );
     // 300 ms: room for a second attempt on a loaded machine (40 ms once saw only one), and far
     // fewer than the 500 scripted answers at backoffs of at most 4 ms.
-    const error = await withRetryDeadline(Date.now() + 300, () =>
-      failing.gateway.get("/users/u1/messages/a"),
-    ).catch((e: unknown) => e);
+    const deadlineAt = Date.now() + 300;
+    const error = await failing.gateway
+      .withContext({ deadline: () => deadlineAt })
+      .get("/users/u1/messages/a")
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GraphRetryableError);
     expect(error).not.toBeInstanceOf(RetriesExhaustedError);
     expect((error as GraphRetryableError).status).toBe(503);
