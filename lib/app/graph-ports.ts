@@ -81,15 +81,7 @@ function mailSourceOver(
       noteArchive(mailbox);
       return exportItemStreamed(gateway, mailbox.apiId, itemId, { trafficKey: trafficKeyOf(mailbox) }, store);
     },
-    withContext: (context) =>
-      mailSourceOver(
-        gateway.withContext({
-          tally: context.tally,
-          ...(context.deadline ? { deadline: context.deadline } : {}),
-        }),
-        pageSize,
-        archiveKeys,
-      ),
+    withContext: (context) => mailSourceOver(gateway.withContext(context), pageSize, archiveKeys),
     traffic: (userId) => {
       // The user's primary mailbox and its archive (counted under the archive's own key).
       // Each key's own counters (not a copy of every mailbox's: a warm controller knows many).

@@ -32,7 +32,7 @@ export function trafficMeter(source: MailSource, mailboxId: string): (into: Unit
 
 /**
  * The unit's own Graph traffic since the last reading, from the tally its requests were counted
- * in (`MailSource.countRequests`): what each checkpoint adds. Unlike `trafficMeter`, it holds no
+ * in (its `MailSource.withContext` view): what each checkpoint adds. Unlike `trafficMeter`, it holds no
  * request of another unit of the same mailbox running at once.
  */
 export function tallyMeter(tally: Readonly<RequestCount>): (into: UnitProgress) => void {

@@ -10,6 +10,12 @@
  * never priced. Invocations are recorded with their wall time, for Lambda's GB-seconds.
  *
  * The benchmark prices these counts (bench/cost); nothing here knows a price.
+ *
+ * The async context is the meter's alone (production code passes its contexts explicitly: see
+ * lib/graph/request-context.ts). An AsyncLocalStorage turns on Node's promise hooks for every
+ * promise of the process once it is first entered, so a metered run's CPU figures carry them
+ * (13–14 % of the harness's busy time in the shape runs); it is entered only when a stack is
+ * given a meter (bench/dense.ts, cost runs), never in the shape runs (bench/shape-runs.ts).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { AwsClients } from "../../aws/clients.js";
