@@ -600,8 +600,8 @@ async function benchScaleOne(
     // Each invocation of the finalization (the last stream's, then its continuations) counted.
     let finalizing: PhaseCost | undefined;
     const finalize = stack.app.finalize.bind(stack.app);
-    stack.app.finalize = async (jobId, remainingMs) => {
-      const { value, cost } = await measure(() => finalize(jobId, remainingMs));
+    stack.app.finalize = async (jobId, remainingMs, retryDeadline) => {
+      const { value, cost } = await measure(() => finalize(jobId, remainingMs, retryDeadline));
       finalizing = finalizing ? sumCosts(finalizing, cost, mailboxes) : cost;
       return value;
     };
