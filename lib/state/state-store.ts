@@ -50,20 +50,23 @@ export class StateStore {
   /**
    * Jobs' stream counts as this store's claims read them once discovery was done (final then):
    * a stream's finish uses it to learn whether others are still to finish ({@link finishStream}).
+   * Shared with the store's views ({@link withRetryDeadline}): one per process.
    */
-  private readonly finalStreamCounts = new Map<string, number>();
+  private finalStreamCounts = new Map<string, number>();
 
   constructor(private readonly options: StateStoreOptions) {
     this.table = new StateTable(options);
   }
 
   /**
-   * The same store (client, table) whose retries wait no longer than `deadline`: a stream task's,
-   * so that a state request retried near the invocation's end fails the task (delivered again)
-   * instead of holding the invocation past it.
+   * The same store (client, table, what its claims learnt) whose retries wait no longer than
+   * `deadline`: a stream task's, so that a state request retried near the invocation's end fails
+   * the task (delivered again) instead of holding the invocation past it.
    */
   withRetryDeadline(deadline: RetryDeadline): StateStore {
-    return new StateStore({ ...this.options, retryDeadline: deadline });
+    const view = new StateStore({ ...this.options, retryDeadline: deadline });
+    view.finalStreamCounts = this.finalStreamCounts;
+    return view;
   }
 
   // --- the search index's build lease (index-lease.ts) ---
