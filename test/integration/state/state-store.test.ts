@@ -636,6 +636,24 @@ describe("stream ends", () => {
     expect(await store.tryFinalizeJob(jobId)).toBe(true);
   });
 
+  it("shares what one task's claims learnt with the store's other deadline views (one per task)", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 2, 2);
+    const streams = [task(jobId, 0), task(jobId, 1)];
+    const far = () => Date.now() + 60_000;
+    // Each task's claims go through a view of its own (the stream runner's stateUntil).
+    const views = streams.map(() => store.withRetryDeadline(far));
+    const claimed = await Promise.all(streams.map((t, i) => claimNow(views[i]!, t)));
+    for (const [i, unit] of claimed.entries())
+      if (unit) await views[i]!.completeUnit(streams[i]!, unit.index, { status: "done" });
+    for (const [i, t] of streams.entries()) expect(await claimNow(views[i]!, t)).toBeNull();
+    // A later task's view (and the store itself) knows the job's stream count: the first finish
+    // is one request and says the other stream is still to finish.
+    expect(await store.withRetryDeadline(far).finishStream(streams[0]!)).toEqual({ othersLeft: true });
+    expect(await store.finishStream(streams[1]!)).toEqual({ othersLeft: false });
+    expect(await store.tryFinalizeJob(jobId)).toBe(true);
+  });
+
   it("finishes as before without the job's stream count, or with one that is not the job's", async () => {
     const store = await newStore();
     const jobId = await runningJob(store, 1, 2);
