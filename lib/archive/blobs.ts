@@ -92,8 +92,13 @@ export async function storeBlob(
   body: Readable | Buffer,
   opts: StoreBlobOptions = {},
 ): Promise<StoredBlob> {
-  const stream = Buffer.isBuffer(body) ? Readable.from([body]) : body;
   const threshold = memoryThresholdOf(opts);
+  // A body already in memory within the threshold is hashed and written as it is: no stream
+  // to take it apart and no copy to put it together again.
+  if (Buffer.isBuffer(body) && body.length <= threshold) {
+    return storeWhole(store, kind, body, createHash("sha256").update(body).digest("hex"), opts);
+  }
+  const stream = Buffer.isBuffer(body) ? Readable.from([body]) : body;
   const hash = createHash("sha256");
   let size = 0;
   let held: Buffer[] = [];
@@ -154,7 +159,18 @@ export async function storeBlob(
     await store.move(spill.key, key);
     return { sha256, size, key, existed: false, ...(spill.encoding ? { encoding: spill.encoding } : {}) };
   }
-  const whole = Buffer.concat(held);
+  return storeWhole(store, kind, held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held), sha256, opts);
+}
+
+/** Stores a body held whole (within the memory threshold) at its address, unless it is there. */
+async function storeWhole(
+  store: ObjectStore,
+  kind: BlobKind,
+  whole: Buffer,
+  sha256: string,
+  opts: StoreBlobOptions,
+): Promise<StoredBlob> {
+  const size = whole.length;
   const encoded = opts.encoded ?? (opts.encoder ? await opts.encoder.encode(whole) : { bytes: whole });
   const existing = await findStoredBlob(store, sha256, kind, size, encoded.encoding);
   if (existing) return { sha256, size, existed: true, ...existing };

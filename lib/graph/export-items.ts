@@ -27,7 +27,26 @@ interface RawAnswer {
 }
 
 const MOVED = "ErrorArchiveFolderMovedPermanently";
+/** What an answer's `data` must be: standard base64, at most two `=` at the end. */
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * The bytes of an answer's `data`, or undefined when it is not {@link BASE64}; the same verdict
+ * as testing the pattern, without running it over every character (it took 5 % of the harness's
+ * busy time). Node's decoder skips characters outside the alphabet and stops at a `=`, so text
+ * holding any has fewer bytes than its length promises (`⌊3 × digits / 4⌋`, the padding left
+ * out), except where one character more or less decodes to the same length (digits ≡ 1 mod 4,
+ * which no encoder writes: checked with the pattern). It decodes base64url's `-` and `_` as
+ * well: those are looked for (`includes` is a memchr, not a per-character match).
+ */
+export function decodeBase64Data(text: string): Buffer | undefined {
+  let digits = text.length;
+  while (digits > 0 && text.length - digits < 2 && text.charCodeAt(digits - 1) === 0x3d) digits--;
+  if (digits % 4 === 1) return BASE64.test(text) ? Buffer.from(text, "base64") : undefined;
+  if (text.includes("-") || text.includes("_")) return undefined;
+  const bytes = Buffer.from(text, "base64");
+  return bytes.length === Math.floor((digits * 3) / 4) ? bytes : undefined;
+}
 
 export interface ExportOptions {
   /** The key the request counts against in the gateway's per-mailbox limits (mailbox-folders.ts). */
@@ -95,7 +114,8 @@ async function exportFrom(
     }
     const error = raw.error ?? raw.Error;
     if (error) return { itemId, error: { code: error.code ?? "Error", message: error.message ?? "" } };
-    if (typeof raw.data !== "string" || !BASE64.test(raw.data)) {
+    const data = typeof raw.data === "string" ? decodeBase64Data(raw.data) : undefined;
+    if (data === undefined) {
       return {
         itemId,
         error: {
@@ -107,7 +127,7 @@ async function exportFrom(
     return {
       itemId,
       ...(typeof raw.changeKey === "string" ? { changeKey: raw.changeKey } : {}),
-      data: Buffer.from(raw.data, "base64"),
+      data,
     };
   });
 }

@@ -70,9 +70,12 @@ interface RawPage {
 
 const ITEM_FIELDS = "id,changeKey,type,size,createdDateTime,lastModifiedDateTime,categories";
 
+/** Built once: every folder's first delta request asks for it. */
+const ITEM_META_EXPAND = `singleValueExtendedProperties($filter=${ITEM_META_PROPERTY_IDS.map((id) => `id eq '${id}'`).join(" or ")})`;
+
 /** `$expand` of the metadata properties (ids are matched case-insensitively by the service). */
 export function itemMetaExpand(): string {
-  return `singleValueExtendedProperties($filter=${ITEM_META_PROPERTY_IDS.map((id) => `id eq '${id}'`).join(" or ")})`;
+  return ITEM_META_EXPAND;
 }
 
 export function toItemRecord(raw: RawItem): MailboxItemRecord {

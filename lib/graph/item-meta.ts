@@ -53,6 +53,11 @@ export const ITEM_META_PROPERTIES = {
 
 export const ITEM_META_PROPERTY_IDS: readonly string[] = Object.values(ITEM_META_PROPERTIES);
 
+/** The ids of {@link ITEM_META_PROPERTIES} normalised once, as item records key their properties. */
+const NORMALISED_IDS = Object.fromEntries(
+  Object.entries(ITEM_META_PROPERTIES).map(([name, id]) => [name, normalisePropertyId(id)]),
+) as Record<keyof typeof ITEM_META_PROPERTIES, string>;
+
 /** The kind of item of a message class (`IPM.Note.SMIME` is mail, `IPM.Schedule.Meeting.Request` too). */
 export function itemKind(messageClass: string): ItemKind {
   const c = messageClass.toUpperCase();
@@ -94,7 +99,7 @@ export interface ItemMetaSource {
  */
 export function itemMetadata(item: ItemMetaSource): Record<string, unknown> {
   const get = (name: keyof typeof ITEM_META_PROPERTIES): string | undefined =>
-    item.properties[normalisePropertyId(ITEM_META_PROPERTIES[name])];
+    item.properties[NORMALISED_IDS[name]];
   const kind = itemKind(item.type);
   const common = defined({
     kind,

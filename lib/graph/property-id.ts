@@ -4,8 +4,26 @@
  * zero padding.
  */
 
+/**
+ * Spellings already worked out. Every item of a delta page carries the same few ids (the ones
+ * asked for, in the service's spelling), and five regex replacements per property of every item
+ * were 2 % of a backup's busy time; a page's ids are looked up instead. Bounded: ids are the
+ * service's, and a service that spelled them anew each time must not grow the map without end.
+ */
+const spellings = new Map<string, string>();
+const MAX_SPELLINGS = 1024;
+
 /** A property id in one spelling: single spaces, hex digits and GUIDs in upper case, the type lower. */
 export function normalisePropertyId(id: string): string {
+  const known = spellings.get(id);
+  if (known !== undefined) return known;
+  const spelled = spell(id);
+  if (spellings.size >= MAX_SPELLINGS) spellings.clear();
+  spellings.set(id, spelled);
+  return spelled;
+}
+
+function spell(id: string): string {
   return id
     .trim()
     .replace(/\s+/g, " ")

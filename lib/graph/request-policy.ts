@@ -18,7 +18,7 @@ import type { TokenProvider } from "./auth.js";
 import type { MailboxTraffic } from "./mailbox-traffic.js";
 import type { RequestContext } from "./request-context.js";
 import { AttemptFailure, connectionFailure, failureOf } from "./request-failure.js";
-import { readBody, releasingBody } from "./response-body.js";
+import { readBody, readResponse, releasingBody } from "./response-body.js";
 
 /** Per-request settings and result channel, passed with `GraphRequest.middlewareOptions`. */
 export class MailboxRequestOption implements MiddlewareOptions {
@@ -211,13 +211,13 @@ export class MailboxRequestPolicy implements Middleware {
             });
           }
           // Read small bodies here, inside the slot, so a connection dropped mid-body is retried.
-          let body: ArrayBuffer;
+          let body: Uint8Array;
           try {
             body = await readBody(response, what);
           } catch (error) {
             throw connectionFailure(what, error);
           }
-          return new Response(response.status === 204 ? null : body, {
+          return readResponse(response.status === 204 ? null : body, {
             status: response.status,
             statusText: response.statusText,
             headers: response.headers,

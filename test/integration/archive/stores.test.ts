@@ -221,6 +221,34 @@ describe("local folder specifics", () => {
     // The same key layout as S3: a key is a relative file path under the root.
     expect(await fs.readFile(path.join(root, "jobs", "j", "manifest.json"), "utf8")).toBe("{}");
   });
+
+  it("refuses a temporary file's name in any segment, and heads only files", async () => {
+    const store = new LocalObjectStore(path.join(tempRoot, "temp-names"));
+    for (const bad of [".tmp-x", "a/.tmp-x/b", "a/b/.tmp-"]) {
+      await expect(store.put(bad, Buffer.from("x")), bad).rejects.toThrow(InvalidKeyError);
+      await expect(store.head(bad), bad).rejects.toThrow(InvalidKeyError);
+    }
+    await store.put("a/x.tmp-/b.tmp-", Buffer.from("kept"));
+    expect(await store.head("a/x.tmp-/b.tmp-")).toEqual({ size: 4 });
+    // A missing file, a file under a missing folder, and a folder are no objects.
+    expect(await store.head("a/missing")).toBeNull();
+    expect(await store.head("nowhere/at/all")).toBeNull();
+    expect(await store.head("a/x.tmp-")).toBeNull();
+    // A path through a file is an error of the file system, not a missing object.
+    await expect(store.head("a/x.tmp-/b.tmp-/c")).rejects.toMatchObject({ code: "ENOTDIR" });
+  });
+
+  it("writes into a folder it made before even when that folder was removed behind its back", async () => {
+    const root = path.join(tempRoot, "removed-folders");
+    const store = new LocalObjectStore(root);
+    await store.put("blobs/sha256/aa/bb/one.fts", Buffer.from("one"));
+    await fs.rm(path.join(root, "blobs"), { recursive: true });
+    await store.put("blobs/sha256/aa/bb/two.fts", Buffer.from("two"));
+    expect((await store.getBytes("blobs/sha256/aa/bb/two.fts")).toString()).toBe("two");
+    await fs.rm(root, { recursive: true });
+    await store.put("blobs/sha256/aa/bb/three.fts", Readable.from([Buffer.from("three")]));
+    expect(await listAll(store, "")).toEqual([{ key: "blobs/sha256/aa/bb/three.fts", size: 5 }]);
+  });
 });
 
 describe("S3 specifics", () => {

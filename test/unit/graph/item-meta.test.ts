@@ -20,6 +20,18 @@ describe("normalisePropertyId", () => {
     expect(normalisePropertyId("String 0x37")).toBe(normalisePropertyId("string 0x0037"));
     expect(normalisePropertyId("String 0x0037")).not.toBe(normalisePropertyId("String 0x0042"));
   });
+
+  it("spells an id the same way when asked again, also after more ids than it remembers", () => {
+    const first = normalisePropertyId("integer  0xe07");
+    // More distinct spellings than the remembered ones: the map is cleared and filled again.
+    for (let i = 0; i < 3000; i++) {
+      expect(normalisePropertyId(`string 0x${i.toString(16)}`)).toBe(
+        `string 0x${i.toString(16).toUpperCase().padStart(4, "0")}`,
+      );
+    }
+    expect(normalisePropertyId("integer  0xe07")).toBe(first);
+    expect(first).toBe("integer 0x0E07");
+  });
 });
 
 describe("itemKind", () => {
