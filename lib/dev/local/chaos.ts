@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { environmentForAwsEndpoints } from "../../config/aws-endpoints.js";
 import { simulatorTenantEnv } from "./simulator-env.js";
+import { DEFAULT_WAIT_TIME_SECONDS } from "./sqs-event-source.js";
 import type { LocalStack } from "./stack.js";
 
 const CHILD = fileURLToPath(new URL("./chaos-child.ts", import.meta.url));
@@ -78,7 +79,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosOutcome> {
   for (const point of options.schedule) {
     const run = await runChild(options, point);
     children.push(run);
-    if (run.outcome === "killed") killsByPhase[point.phase]++;
+    if (run.outcome === "killed") {
+      killsByPhase[point.phase]++;
+      // The queue (in this process) keeps a killed child's long poll open until its wait ends,
+      // and hands it the first message sent meanwhile: the next child's sweep re-sends a
+      // discovery or a stream at once, and that message would go to the dead poll and stay
+      // invisible for the queue's visibility timeout (960 s), the job waiting on it. A Lambda's
+      // pollers do not die with its invocation; here the next child starts once the poll ended.
+      await new Promise((resolve) => setTimeout(resolve, DEFAULT_WAIT_TIME_SECONDS * 1000 + 500));
+    }
     options.onChild?.(run);
   }
   return { children, kills: children.filter((c) => c.outcome === "killed").length, killsByPhase };

@@ -42,6 +42,9 @@ export interface LocalSqsEventSourceOptions {
 /** Messages one ReceiveMessage returns at most (SQS's limit). */
 const RECEIVE_LIMIT = 10;
 
+/** Long-poll wait of a receive when none is configured, seconds. */
+export const DEFAULT_WAIT_TIME_SECONDS = 1;
+
 export class LocalSqsEventSource {
   private running = false;
   private pollers: Promise<void>[] = [];
@@ -55,7 +58,7 @@ export class LocalSqsEventSource {
       batchSize: 1,
       maxConcurrency: 2,
       functionTimeoutMs: 900_000,
-      waitTimeSeconds: 1,
+      waitTimeSeconds: DEFAULT_WAIT_TIME_SECONDS,
       region: "us-east-1",
       functionName: "controller",
       ...options,
