@@ -275,13 +275,8 @@ export class StateTable {
    * its condition fails. Conflicts with concurrent transactions on the item are retried.
    */
   async updateReturning(input: Omit<UpdateCommandInput, "TableName">): Promise<Item | undefined> {
-    try {
-      const out = await this.send((ddb) => ddb.send(new UpdateCommand({ TableName: this.name, ...input })));
-      return out.Attributes ?? {};
-    } catch (error) {
-      if (isConditionFailed(error)) return undefined;
-      throw error;
-    }
+    const outcome = await this.conditionalUpdate(input);
+    return outcome.written ? outcome.attributes : undefined;
   }
 
   /**
@@ -293,22 +288,28 @@ export class StateTable {
   async updateOrRead(
     input: Omit<UpdateCommandInput, "TableName" | "ReturnValuesOnConditionCheckFailure">,
   ): Promise<{ written: Item } | { refused: Item | undefined }> {
+    const outcome = await this.conditionalUpdate({
+      ...input,
+      ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+    });
+    if (outcome.written) return { written: outcome.attributes };
+    // The refusal carries the item in DynamoDB's own format (the document client converts only answers).
+    return { refused: outcome.found ? unmarshall(outcome.found) : undefined };
+  }
+
+  /** One conditional update: its attributes, or its refusal (with the item when it was asked for). */
+  private async conditionalUpdate(
+    input: Omit<UpdateCommandInput, "TableName">,
+  ): Promise<
+    { written: true; attributes: Item } | { written: false; found?: Record<string, AttributeValue> }
+  > {
     try {
-      const out = await this.send((ddb) =>
-        ddb.send(
-          new UpdateCommand({
-            TableName: this.name,
-            ...input,
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-          }),
-        ),
-      );
-      return { written: out.Attributes ?? {} };
+      const out = await this.send((ddb) => ddb.send(new UpdateCommand({ TableName: this.name, ...input })));
+      return { written: true, attributes: out.Attributes ?? {} };
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
-      // The error carries the item in DynamoDB's own format (the document client converts only answers).
       const found = (error as { Item?: Record<string, AttributeValue> }).Item;
-      return { refused: found ? unmarshall(found) : undefined };
+      return { written: false, ...(found ? { found } : {}) };
     }
   }
 
