@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readManifest } from "../../lib/archive/manifest.js";
 import { catalogDuplicates, compareAll } from "../../lib/dev/local/archive-truth.js";
 import { type KillPoint, runChaos } from "../../lib/dev/local/chaos.js";
+import { processAlive } from "../../lib/dev/local/process-alive.js";
 import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
 import { generateTenant } from "../../lib/dev/sim/index.js";
 import { loadTestCa } from "../support/sim-ca.js";
@@ -56,15 +57,6 @@ function processesRunning(text: string): number[] {
   return pids;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe("a local backup killed at random points", () => {
   it("ends with the archive equal to the ground truth, no message twice, no job open, no process left", async () => {
     const s = stack!;
@@ -94,7 +86,7 @@ describe("a local backup killed at random points", () => {
     expect(outcome.kills).toBeGreaterThanOrEqual(3);
     const last = outcome.children.at(-1);
     expect(last).toMatchObject({ outcome: "closed", status: "complete" });
-    for (const child of outcome.children) expect(alive(child.pid), `process ${child.pid}`).toBe(false);
+    for (const child of outcome.children) expect(processAlive(child.pid), `process ${child.pid}`).toBe(false);
     // Nor any other process running the chaos child's program.
     const childProgram = fileURLToPath(new URL("../../lib/dev/local/chaos-child.ts", import.meta.url));
     expect(processesRunning(childProgram)).toEqual([]);

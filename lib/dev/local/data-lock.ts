@@ -7,6 +7,7 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { BusyError } from "../../cli/errors.js";
+import { processAlive } from "./process-alive.js";
 
 export const LOCK_FILE = "run.lock";
 
@@ -36,16 +37,6 @@ export interface DataLock {
   release(): void;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 function readOwner(file: string): LockOwner | undefined {
   try {
     const owner = JSON.parse(readFileSync(file, "utf8")) as Partial<LockOwner>;
@@ -71,7 +62,7 @@ export function acquireDataLock(dataDir: string, command = process.argv.slice(1)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const owner = readOwner(file);
-      if (owner && owner.pid !== process.pid && alive(owner.pid))
+      if (owner && owner.pid !== process.pid && processAlive(owner.pid))
         throw new DataFolderBusyError(dataDir, owner);
       // Stale (its process is gone) or half-written by a starter that died: remove it, unless it
       // changed since it was read (another run took it over meanwhile), and try again.

@@ -12,21 +12,12 @@ import type { Logger } from "../../../lib/app/logger.js";
 import { compareAll } from "../../../lib/dev/local/archive-truth.js";
 import { AwsMeter } from "../../../lib/dev/local/aws-meter.js";
 import { concurrencyShares } from "../../../lib/dev/local/controllers.js";
+import { processAlive } from "../../../lib/dev/local/process-alive.js";
 import { type LocalStack, startLocalServices, startLocalStack } from "../../../lib/dev/local/stack.js";
 import { generateTenant } from "../../../lib/dev/sim/index.js";
 import { loadTestCa } from "../../support/sim-ca.js";
 
 const WAIT = { refreshMs: 200, sweepEveryMs: 5_000, timeoutMs: 90_000 };
-
-/** Is a process of this id alive? */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("concurrencyShares", () => {
   it("splits the streams as evenly as can be, the first shares one more", () => {
@@ -89,7 +80,7 @@ describe("controllers in two child processes", () => {
     expect(pids).toHaveLength(2);
     expect(new Set(pids).size).toBe(2);
     expect(pids).not.toContain(process.pid);
-    for (const pid of pids) expect(alive(pid)).toBe(true);
+    for (const pid of pids) expect(processAlive(pid)).toBe(true);
 
     // The last stream's finalization comes here, to the app's method as wrapped now.
     const finalized: string[] = [];
@@ -117,7 +108,7 @@ describe("controllers in two child processes", () => {
     );
     // Stopped children have ended.
     await new Promise((resolve) => setTimeout(resolve, 200));
-    for (const pid of pids) expect(alive(pid)).toBe(false);
+    for (const pid of pids) expect(processAlive(pid)).toBe(false);
   }, 150_000);
 
   it("refuses a meter (it counts in this process) and function-valued Graph policy fields", async () => {
