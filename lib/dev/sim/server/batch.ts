@@ -80,7 +80,11 @@ async function toAnswer(id: string, response: SimResponse): Promise<InnerAnswer>
       id,
       status: response.status,
       headers,
-      ...(response.json === undefined ? {} : { body: response.json }),
+      ...(response.json !== undefined
+        ? { body: response.json }
+        : response.jsonBytes
+          ? { body: JSON.parse(response.jsonBytes.toString("utf8")) }
+          : {}),
     };
   } finally {
     response.release?.();

@@ -57,7 +57,7 @@ export async function handleGraphRequest(
     req.socket.destroy();
     return;
   }
-  const response = await answer(deps, req, headers, ids, at, sentAfterMs);
+  const response = await answer(deps, req, headers, ids, at, sentAfterMs, arrivedAt);
   // The simulator's time on the request, from its handler's start to its answer's start (the
   // modelled latency, its limits, its own work), for traces that tell the service's time from
   // the network's and the client's (bench/request-trace.ts). Server-Timing is the W3C header.
@@ -77,6 +77,7 @@ async function answer(
   ids: { requestId: string; clientRequestId: string },
   at: GraphLocation,
   sentAfterMs: number,
+  arrivedAtMs: number,
 ): Promise<SimResponse> {
   const auth = deps.tokens.check(headers.authorization);
   if (!auth.ok) {
@@ -110,6 +111,7 @@ async function answer(
     clientId: auth.clientId,
     roles: auth.roles,
     sentAfterMs,
+    arrivedAtMs,
     ...ids,
   };
   if (/^\/\$batch$/i.test(at.path) && simReq.method === "POST") {

@@ -24,6 +24,11 @@ export interface SimRequest {
   roles: ReadonlySet<string>;
   /** The earliest the client can have sent it (see `sentAfterOf`): for counting early retries. */
   sentAfterMs?: number;
+  /**
+   * When the HTTP request reached the simulator (`performance.now()`, ms): a read's latency counts
+   * from here. Unset for a batch's inner requests, whose latency counts from their start.
+   */
+  arrivedAtMs?: number;
   requestId: string;
   clientRequestId: string;
 }
@@ -31,8 +36,14 @@ export interface SimRequest {
 export interface SimResponse {
   status: number;
   headers: Record<string, string>;
-  /** Exactly one of json / bytes / stream is set (none for 204). */
+  /** Exactly one of json / bytes / stream is set (none for 204); {@link jsonBytes} may come with json or alone. */
   json?: unknown;
+  /**
+   * The JSON answer already encoded (UTF-8), written as is: a read's answer is encoded while its
+   * latency runs (see pipeline.ts), and an export's is built straight as bytes (its 20 items'
+   * base64 never pass through `JSON.stringify`). A batch embeds `json`, or these bytes parsed.
+   */
+  jsonBytes?: Buffer;
   bytes?: Buffer;
   /** Streamed body (MIME). Never buffered by the HTTP layer. */
   stream?: Readable;

@@ -162,10 +162,10 @@ export async function writeResponse(
       .end(response.bytes);
     return;
   }
-  if (response.json === undefined) {
+  if (response.jsonBytes === undefined && response.json === undefined) {
     res.writeHead(response.status, headers).end();
     return;
   }
-  const text = JSON.stringify(response.json);
-  res.writeHead(response.status, { ...headers, "content-length": String(Buffer.byteLength(text)) }).end(text);
+  const body = response.jsonBytes ?? Buffer.from(JSON.stringify(response.json));
+  res.writeHead(response.status, { ...headers, "content-length": String(body.length) }).end(body);
 }

@@ -1,6 +1,7 @@
 /**
  * Simulated service time: a delay before each answer, and a transfer rate while MIME streams.
  */
+import { performance } from "node:perf_hooks";
 import { Transform, type TransformCallback } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -23,8 +24,16 @@ export function responseDelayMs(latency: LatencyOptions | undefined): number {
   return Math.max(0, raw);
 }
 
-export async function waitResponseDelay(latency: LatencyOptions | undefined): Promise<void> {
-  const ms = responseDelayMs(latency);
+/**
+ * Waits one sampled response delay, counted from `sinceMs` (a `performance.now()` time, such as
+ * the request's arrival) or else from now: time the simulator already spent on the request is
+ * part of the delay, not added to it.
+ */
+export async function waitResponseDelay(
+  latency: LatencyOptions | undefined,
+  sinceMs?: number,
+): Promise<void> {
+  const ms = responseDelayMs(latency) - (sinceMs === undefined ? 0 : performance.now() - sinceMs);
   if (ms > 0) await sleep(ms);
 }
 

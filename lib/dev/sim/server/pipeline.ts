@@ -282,8 +282,15 @@ async function runMailboxRoute(
     // hold each export 0.1–0.3 s past the latency, which no client can do anything about).
     const found = present();
     if (!found) return MailErrors.userNotFound(req, target.segment);
-    const delay = waitResponseDelay(deps.latency);
-    const response = await answer(found).finally(() => delay);
+    const delay = waitResponseDelay(deps.latency, req.arrivedAtMs);
+    const response = await answer(found).catch(async (error: unknown) => {
+      await delay;
+      throw error;
+    });
+    // Encoded now, inside the latency: what is left when the delay ends is writing bytes (a
+    // batch's inner answers are embedded as objects in its own).
+    if (req.arrivedAtMs !== undefined) encodeAhead(response);
+    await delay;
     // The user may have been removed while the answer waited (a mailbox removed mid-job).
     if (present()) return response;
     response.stream?.destroy();
@@ -294,6 +301,12 @@ async function runMailboxRoute(
   const mailbox = present();
   if (!mailbox) return MailErrors.userNotFound(req, target.segment);
   return answer(mailbox);
+}
+
+/** Encodes a JSON answer's body now (see {@link SimResponse.jsonBytes}); the object stays for a batch. */
+function encodeAhead(response: SimResponse): void {
+  if (response.json !== undefined && response.jsonBytes === undefined)
+    response.jsonBytes = Buffer.from(JSON.stringify(response.json));
 }
 
 function methodNotAllowed(req: SimRequest): SimResponse {

@@ -8,6 +8,7 @@ import { buffer } from "node:stream/consumers";
 import { crc32 } from "node:zlib";
 import type { LazyBytes } from "../../item-model.js";
 import type { SimItem, SimMessage } from "../../model.js";
+import { openMimeSource } from "../mime-source.js";
 import { messageItem } from "./message-content.js";
 import { type ExportedItem, encodedSize, encodeItem, encodeItemParts, trailerOf } from "./stream.js";
 
@@ -48,9 +49,15 @@ export function exportSize(object: { message: SimMessage } | { item: SimItem }):
   return size;
 }
 
-/** The export stream of a message, whose MIME `open` streams. */
-export async function exportMessage(message: SimMessage, open: () => Readable): Promise<Buffer> {
-  const mime = await buffer(open());
+/**
+ * The export stream of a message. MIME the store holds as bytes (or builds whole on demand) is
+ * taken as is; a generated one is read from its stream. (Reading held bytes through a stream and
+ * `stream/consumers` copied them three times and took a turn of the event loop per item: a fifth
+ * of the simulator's CPU on a 20-item export.)
+ */
+export async function exportMessage(message: SimMessage): Promise<Buffer> {
+  const source = message.mime;
+  const mime = source.kind === "bytes" ? source.bytes : await buffer(openMimeSource(source));
   return encodeItem(messageItem(message, { size: mime.length, bytes: () => mime }));
 }
 

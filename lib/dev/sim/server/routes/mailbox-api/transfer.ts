@@ -3,9 +3,11 @@
  * request, each as a base64 export stream or a per-item error) and `POST …/createImportSession`.
  * Also `GET /users/{id}/settings/exchange`: the ids of the user's mailboxes.
  */
-import { setTimeout as sleep } from "node:timers/promises";
+import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
 import { exportItem, exportMessage } from "../../../tenant/items/export.js";
+import { type ExportEntry, exportAnswerJson } from "../../export-answer.js";
 import {
+  GRAPH_JSON,
   graphError,
   jsonResponse,
   MailErrors,
@@ -66,18 +68,19 @@ export const exportItems: RouteHandler = async ({ ctx, req, mailbox }) => {
       `Expected {"itemIds": [1 to ${MAX_EXPORT_ITEMS} item ids]}, found ${Array.isArray(ids) ? `${ids.length} entries` : JSON.stringify(req.body)?.slice(0, 80)}.`,
     );
   }
-  const value: Array<Record<string, unknown>> = [];
+  const value: ExportEntry[] = [];
   let bytes = 0;
   for (const itemId of ids as string[]) {
+    // One item at a time between turns of the event loop: a burst of exports arriving together
+    // then does not hold back the answers whose latency ends meanwhile (their timers).
+    if (value.length > 0) await nextTurn();
     const view = ctx.store.mailboxItem(mailbox.id, itemId);
     if (view) {
       const data = view.message
-        ? await exportMessage(view.message, () =>
-            ctx.store.openMime(view.message as NonNullable<typeof view.message>),
-          )
+        ? await exportMessage(view.message)
         : exportItem(view.item as NonNullable<typeof view.item>);
       bytes += data.length;
-      value.push({ itemId, changeKey: view.changeKey, data: data.toString("base64") });
+      value.push({ itemId, changeKey: view.changeKey, data });
       continue;
     }
     const elsewhere = ITEM_ID.test(itemId) ? ctx.store.mailboxOfItem(itemId) : undefined;
@@ -111,10 +114,14 @@ export const exportItems: RouteHandler = async ({ ctx, req, mailbox }) => {
   ctx.noteExportBytes(limitKeyOf(mailbox), bytes);
   // The answer's transfer time, as for streamed MIME.
   if (ctx.perMimeByteNs > 0) await sleep((bytes * ctx.perMimeByteNs) / 1e6);
-  return jsonResponse(200, {
-    "@odata.context": `${ctx.baseUrl}/$metadata#Collection(microsoft.graph.exportItemResponse)`,
-    value,
-  });
+  return {
+    status: 200,
+    headers: { "content-type": GRAPH_JSON },
+    jsonBytes: exportAnswerJson(
+      `${ctx.baseUrl}/$metadata#Collection(microsoft.graph.exportItemResponse)`,
+      value,
+    ),
+  };
 };
 
 /** `POST …/createImportSession`: 201 with `{importUrl, expirationDateTime}`. */

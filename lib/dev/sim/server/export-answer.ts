@@ -1,0 +1,45 @@
+/**
+ * The body of an `exportItems` answer, encoded straight to bytes: `{"@odata.context": …,
+ * "value": [{itemId, changeKey, data} | {itemId, error}, …]}`, byte for byte what
+ * `JSON.stringify` gives for the same object with `data` as base64. Each item's base64 is written
+ * once into the body; through `JSON.stringify` the 20 items' 90 KiB were scanned and copied three
+ * times more (the largest share of the simulator's CPU on an export after building the items).
+ */
+
+/** One entry of the answer: an item's export stream, or why the item was not exported. */
+export type ExportEntry =
+  | { itemId: string; changeKey: string; data: Buffer }
+  | { itemId: string; error: { code: string; message: string } };
+
+/** Base64 length of `n` bytes (padded). */
+function base64Length(n: number): number {
+  return 4 * Math.ceil(n / 3);
+}
+
+export function exportAnswerJson(context: string, entries: readonly ExportEntry[]): Buffer {
+  // In order: JSON text (ids, keys and errors escaped by JSON.stringify) and the bytes whose
+  // base64 goes between the quotes of a `data` value (base64 needs no escaping).
+  const pieces: Array<string | Buffer> = [`{"@odata.context":${JSON.stringify(context)},"value":[`];
+  entries.forEach((entry, i) => {
+    const comma = i === 0 ? "" : ",";
+    if ("data" in entry) {
+      pieces.push(
+        `${comma}{"itemId":${JSON.stringify(entry.itemId)},"changeKey":${JSON.stringify(entry.changeKey)},"data":"`,
+        entry.data,
+        '"}',
+      );
+    } else {
+      pieces.push(`${comma}${JSON.stringify(entry)}`);
+    }
+  });
+  pieces.push("]}");
+  let size = 0;
+  for (const piece of pieces)
+    size += typeof piece === "string" ? Buffer.byteLength(piece) : base64Length(piece.length);
+  const body = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const piece of pieces)
+    at +=
+      typeof piece === "string" ? body.write(piece, at) : body.write(piece.toString("base64"), at, "latin1");
+  return body;
+}
