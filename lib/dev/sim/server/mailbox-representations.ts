@@ -4,7 +4,7 @@
  * (any MAPI property an item carries, e.g. `String 0x0037` or
  * `SystemTime {00062002-0000-0000-C000-000000000046} Id 0x820D`).
  */
-import type { Property } from "../item-model.js";
+import type { PropDef, Property } from "../item-model.js";
 import {
   MAIL_FOLDER_CLASS,
   type MailboxItemView,
@@ -123,16 +123,61 @@ function formatValue(value: Property["value"]): string | string[] {
   return String(value);
 }
 
+/** A property asked for by `$expand`: its definition's key, `undefined` for a malformed id. */
+type ExpandedKey = { key: string; def: PropDef } | undefined;
+
+/**
+ * What a query asks of each item, parsed once per distinct `$select` and `$expand`: every page of
+ * a backup asks the same, for up to 100 items each.
+ */
+interface ItemQuery {
+  select: Set<string> | undefined;
+  single: ExpandedKey[];
+  multi: ExpandedKey[];
+}
+
+const itemQueries = new Map<string, ItemQuery>();
+/** Distinct queries kept; past it the cache starts again (clients ask a few). */
+const ITEM_QUERIES_KEPT = 64;
+
+function itemQueryOf(query: URLSearchParams): ItemQuery {
+  const cacheKey = `${query.get("$select") ?? ""}\u0000${query.get("$expand") ?? ""}`;
+  let parsed = itemQueries.get(cacheKey);
+  if (parsed === undefined) {
+    const expand = expandedIds(query);
+    const keyed = (ids: string[] | undefined): ExpandedKey[] =>
+      (ids ?? []).map((id) => {
+        const def = parseGraphPropertyId(id);
+        return def && { key: propKey(def), def };
+      });
+    parsed = { select: parseSelect(query), single: keyed(expand?.single), multi: keyed(expand?.multi) };
+    if (itemQueries.size >= ITEM_QUERIES_KEPT) itemQueries.clear();
+    itemQueries.set(cacheKey, parsed);
+  }
+  return parsed;
+}
+
+/** `propKey` of the shared property definitions, made once each. */
+const propKeys = new WeakMap<PropDef, string>();
+
+function keyOf(def: PropDef): string {
+  let key = propKeys.get(def);
+  if (key === undefined) {
+    key = propKey(def);
+    propKeys.set(def, key);
+  }
+  return key;
+}
+
 function expandedProperties(
-  view: MailboxItemView,
-  ids: string[],
+  byKey: ReadonlyMap<string, Property>,
+  asked: ExpandedKey[],
   multi: boolean,
 ): Array<{ id: string; value: string | string[] }> {
-  const byKey = new Map(itemProperties(view).map((p) => [propKey(p.def), p]));
-  return ids.flatMap((id) => {
-    const def = parseGraphPropertyId(id);
-    const found = def && byKey.get(propKey(def));
-    if (!found || (def.type === "strings" || def.type === "times") !== multi) return [];
+  return asked.flatMap((wanted) => {
+    const found = wanted && byKey.get(wanted.key);
+    if (!wanted || !found || (wanted.def.type === "strings" || wanted.def.type === "times") !== multi)
+      return [];
     return [{ id: graphPropertyId(found.def), value: formatValue(found.value) }];
   });
 }
@@ -146,11 +191,14 @@ export function mailboxItemJson(view: MailboxItemView, query: URLSearchParams): 
       view.message ? { message: view.message } : { item: view.item as NonNullable<typeof view.item> },
     ),
   };
-  const selected = applySelect(entity, parseSelect(query));
-  const expand = expandedIds(query);
-  if (expand?.single.length)
-    selected.singleValueExtendedProperties = expandedProperties(view, expand.single, false);
-  if (expand?.multi.length)
-    selected.multiValueExtendedProperties = expandedProperties(view, expand.multi, true);
+  const asked = itemQueryOf(query);
+  const selected = applySelect(entity, asked.select);
+  if (asked.single.length > 0 || asked.multi.length > 0) {
+    const byKey = new Map(itemProperties(view).map((p) => [keyOf(p.def), p]));
+    if (asked.single.length > 0)
+      selected.singleValueExtendedProperties = expandedProperties(byKey, asked.single, false);
+    if (asked.multi.length > 0)
+      selected.multiValueExtendedProperties = expandedProperties(byKey, asked.multi, true);
+  }
   return selected;
 }

@@ -16,16 +16,24 @@ export function parseSelect(query: URLSearchParams): Set<string> | undefined {
   );
 }
 
+/** Lower-cased `$select` sets, made once per parsed set (a page applies one to each of its items). */
+const lowerCased = new WeakMap<Set<string>, Set<string>>();
+
 /** Keeps `id`, OData annotations and the selected properties. */
 export function applySelect(
   entity: Record<string, unknown>,
   select: Set<string> | undefined,
 ): Record<string, unknown> {
   if (!select) return entity;
-  const selectedLower = new Set([...select].map((s) => s.toLowerCase()));
+  let selectedLower = lowerCased.get(select);
+  if (selectedLower === undefined) {
+    selectedLower = new Set([...select].map((s) => s.toLowerCase()));
+    lowerCased.set(select, selectedLower);
+  }
+  const selected = selectedLower;
   return Object.fromEntries(
     Object.entries(entity).filter(
-      ([key]) => key === "id" || key.startsWith("@odata.") || selectedLower.has(key.toLowerCase()),
+      ([key]) => key === "id" || key.startsWith("@odata.") || selected.has(key.toLowerCase()),
     ),
   );
 }

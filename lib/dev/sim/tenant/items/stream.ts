@@ -111,17 +111,43 @@ interface Sink {
   lazy(b: LazyBytes): void;
 }
 
+// The writer allocates a value's bytes as it goes: small buffers come from Node's pool
+// (allocUnsafe, every byte written), and the bytes that repeat (markers, property set GUIDs, named
+// tags) are made once. An export of 20 items writes thousands of these.
+
 function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
+  const b = Buffer.allocUnsafe(4);
   b.writeUInt32LE(n >>> 0);
   return b;
 }
+
+/** The u32 of each marker, made once (sinks only read what they are given). */
+const MARKER_BYTES = new Map<number, Buffer>(Object.values(MARKERS).map((m) => [m, u32(m)]));
+
+function marker(value: number): Buffer {
+  return MARKER_BYTES.get(value) as Buffer;
+}
+
+const KIND_LID = Buffer.from([0]);
+const KIND_NAME = Buffer.from([1]);
 
 function utf16(text: string): Buffer {
   return Buffer.from(text, "utf16le");
 }
 
+/** GUID bytes by GUID text: named properties repeat a handful of property sets. */
+const guidCache = new Map<string, Buffer>();
+
 function guidBytes(guid: string): Buffer {
+  let bytes = guidCache.get(guid);
+  if (bytes === undefined) {
+    bytes = guidBytesOf(guid);
+    if (guidCache.size < 1024) guidCache.set(guid, bytes);
+  }
+  return bytes;
+}
+
+function guidBytesOf(guid: string): Buffer {
   const hex = guid.replace(/-/g, "");
   if (!/^[0-9a-f]{32}$/i.test(hex)) throw new RangeError(`export stream: expected a GUID, found '${guid}'`);
   const b = Buffer.from(hex, "hex");
@@ -144,20 +170,25 @@ function guidText(b: Buffer): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** A property's tag bytes by its definition (the definitions are shared constants, see properties.ts). */
+const tagCache = new WeakMap<PropDef, Buffer>();
+
 function writeTag(sink: Sink, def: PropDef): void {
-  const id = def.kind === "tag" ? def.id : NAMED_ID;
-  sink.bytes(u32(((id << 16) | TYPE_CODES[def.type]) >>> 0));
-  if (def.kind === "tag") return;
-  sink.bytes(guidBytes(def.set));
-  if (def.kind === "lid") {
-    sink.bytes(Buffer.from([0]));
-    sink.bytes(u32(def.lid));
-  } else {
-    const name = utf16(def.name);
-    sink.bytes(Buffer.from([1]));
-    sink.bytes(u32(name.length));
-    sink.bytes(name);
+  let tag = tagCache.get(def);
+  if (tag === undefined) {
+    tag = tagBytes(def);
+    tagCache.set(def, tag);
   }
+  sink.bytes(tag);
+}
+
+function tagBytes(def: PropDef): Buffer {
+  const id = def.kind === "tag" ? def.id : NAMED_ID;
+  const tag = u32(((id << 16) | TYPE_CODES[def.type]) >>> 0);
+  if (def.kind === "tag") return Buffer.from(tag);
+  if (def.kind === "lid") return Buffer.concat([tag, guidBytes(def.set), KIND_LID, u32(def.lid)]);
+  const name = utf16(def.name);
+  return Buffer.concat([tag, guidBytes(def.set), KIND_NAME, u32(name.length), name]);
 }
 
 function expect<T>(ok: boolean, value: T, def: PropDef, what: string): T {
@@ -169,7 +200,7 @@ function expect<T>(ok: boolean, value: T, def: PropDef, what: string): T {
 }
 
 function fixed(size: number, write: (b: Buffer) => void): Buffer {
-  const b = Buffer.alloc(size);
+  const b = Buffer.allocUnsafe(size);
   write(b);
   return b;
 }
@@ -241,19 +272,19 @@ function writeProps(sink: Sink, props: Property[]): void {
 function writeBody(sink: Sink, content: ItemContent): void {
   writeProps(sink, content.props);
   for (const recipient of content.recipients) {
-    sink.bytes(u32(MARKERS.startRecip));
+    sink.bytes(marker(MARKERS.startRecip));
     writeProps(sink, recipient);
-    sink.bytes(u32(MARKERS.endToRecip));
+    sink.bytes(marker(MARKERS.endToRecip));
   }
   for (const attachment of content.attachments) {
-    sink.bytes(u32(MARKERS.newAttach));
+    sink.bytes(marker(MARKERS.newAttach));
     writeProps(sink, attachment.props);
     if (attachment.embedded) {
-      sink.bytes(u32(MARKERS.startEmbed));
+      sink.bytes(marker(MARKERS.startEmbed));
       writeBody(sink, attachment.embedded);
-      sink.bytes(u32(MARKERS.endEmbed));
+      sink.bytes(marker(MARKERS.endEmbed));
     }
-    sink.bytes(u32(MARKERS.endAttach));
+    sink.bytes(marker(MARKERS.endAttach));
   }
 }
 
@@ -271,18 +302,21 @@ function writeItem(sink: Sink, item: ExportedItem): void {
   const version = Buffer.alloc(4);
   version.writeUInt16LE(EXPORT_FORMAT_VERSION, 0);
   sink.bytes(version);
-  sink.bytes(u32(MARKERS.startMessage));
+  sink.bytes(marker(MARKERS.startMessage));
   writeProps(sink, recordProps(item.record));
   writeBody(sink, item.content);
-  sink.bytes(u32(MARKERS.endMessage));
+  sink.bytes(marker(MARKERS.endMessage));
 }
 
 /** The stream of an item. */
 export function encodeItem(item: ExportedItem): Buffer {
   const parts: Buffer[] = [];
   writeItem({ bytes: (b) => parts.push(b), lazy: (l) => parts.push(l.bytes()) }, item);
-  const body = Buffer.concat(parts);
-  return Buffer.concat([body, u32(crc32(body))]);
+  // One copy: the CRC taken part by part, the trailer concatenated with the parts.
+  let crc = 0;
+  for (const part of parts) crc = crc32(part, crc);
+  parts.push(u32(crc));
+  return Buffer.concat(parts);
 }
 
 /**
