@@ -1,9 +1,7 @@
 /**
  * Simulated service time: a delay before each answer, and a transfer rate while MIME streams.
  */
-import { performance } from "node:perf_hooks";
 import { Transform, type TransformCallback } from "node:stream";
-import { setTimeout as sleep } from "node:timers/promises";
 
 export interface LatencyOptions {
   /** Delay before each answer, milliseconds. Bounds ≥ 0. Default 0. */
@@ -34,7 +32,7 @@ export async function waitResponseDelay(
   sinceMs?: number,
 ): Promise<void> {
   const ms = responseDelayMs(latency) - (sinceMs === undefined ? 0 : performance.now() - sinceMs);
-  if (ms > 0) await sleep(ms);
+  if (ms > 0) await new Promise<void>((resolve) => setTimeout(resolve, ms));
 }
 
 /**
