@@ -8,6 +8,8 @@ import { pipeline } from "node:stream/promises";
 import type { SimResponse } from "./graph-types.js";
 import { TransferRateLimiter } from "./latency.js";
 
+const EMPTY = Buffer.alloc(0);
+
 /** Graph rejects request bodies over 4 MB; larger uploads go through upload sessions. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -20,6 +22,12 @@ export class BodyTooLargeError extends Error {
  * client can read the answer) but keeps nothing: `"too-large"`.
  */
 export async function readBodyWithin(req: IncomingMessage, limit: number): Promise<Buffer | "too-large"> {
+  // Without Content-Length and Transfer-Encoding a request has no body (RFC 9112 §6.3): most
+  // requests are GETs, and iterating their empty stream cost a stream iterator each.
+  if (req.headers["content-length"] === undefined && req.headers["transfer-encoding"] === undefined) {
+    req.resume();
+    return EMPTY;
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
