@@ -199,66 +199,83 @@ function expect<T>(ok: boolean, value: T, def: PropDef, what: string): T {
   return value;
 }
 
+/** A fixed-size value's bytes (every byte is written by `write`). */
 function fixed(size: number, write: (b: Buffer) => void): Buffer {
   const b = Buffer.allocUnsafe(size);
   write(b);
   return b;
 }
 
-function stringBytes(text: string): Buffer[] {
+function writeString(sink: Sink, text: string): void {
   const s = utf16(text);
-  return [u32(s.length), s];
+  sink.bytes(u32(s.length));
+  sink.bytes(s);
 }
 
-/** The bytes of a value (lazy bytes left lazy). */
-function valueParts(def: PropDef, value: PropValue): Array<Buffer | LazyBytes> {
+function fileTimeBytes(iso: string): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigUInt64LE(fileTimeOf(iso));
+  return b;
+}
+
+/** Writes a value's bytes (lazy bytes left lazy), straight to the sink: no list of parts per value. */
+function writeValue(sink: Sink, def: PropDef, value: PropValue): void {
   const integer = () => expect(Number.isInteger(value), value as number, def, "an integer");
   switch (def.type) {
     case "int16":
-      return [fixed(2, (b) => b.writeInt16LE(integer()))];
+      sink.bytes(fixed(2, (b) => b.writeInt16LE(integer())));
+      return;
     case "int32":
-      return [fixed(4, (b) => b.writeInt32LE(integer()))];
+      sink.bytes(fixed(4, (b) => b.writeInt32LE(integer())));
+      return;
     case "int64":
-      return [fixed(8, (b) => b.writeBigInt64LE(BigInt(integer())))];
+      sink.bytes(fixed(8, (b) => b.writeBigInt64LE(BigInt(integer()))));
+      return;
     case "float64":
-      return [
+      sink.bytes(
         fixed(8, (b) => b.writeDoubleLE(expect(typeof value === "number", value as number, def, "a number"))),
-      ];
+      );
+      return;
     case "bool":
-      return [Buffer.from([expect(typeof value === "boolean", value, def, "a boolean") ? 1 : 0, 0])];
-    case "time": {
-      const iso = expect(typeof value === "string", value as string, def, "a date-time");
-      return [fixed(8, (b) => b.writeBigUInt64LE(fileTimeOf(iso)))];
-    }
+      sink.bytes(Buffer.from([expect(typeof value === "boolean", value, def, "a boolean") ? 1 : 0, 0]));
+      return;
+    case "time":
+      sink.bytes(fileTimeBytes(expect(typeof value === "string", value as string, def, "a date-time")));
+      return;
     case "guid":
-      return [guidBytes(expect(typeof value === "string", value as string, def, "a GUID"))];
+      sink.bytes(guidBytes(expect(typeof value === "string", value as string, def, "a GUID")));
+      return;
     case "string":
-      return stringBytes(expect(typeof value === "string", value as string, def, "a string"));
+      writeString(sink, expect(typeof value === "string", value as string, def, "a string"));
+      return;
     case "binary": {
-      if (Buffer.isBuffer(value)) return [u32(value.length), value];
+      if (Buffer.isBuffer(value)) {
+        sink.bytes(u32(value.length));
+        sink.bytes(value);
+        return;
+      }
       const lazy = expect(
         typeof value === "object" && value !== null && "size" in value,
         value as LazyBytes,
         def,
         "bytes",
       );
-      return [u32(lazy.size), lazy];
+      sink.bytes(u32(lazy.size));
+      sink.lazy(lazy);
+      return;
     }
     case "strings": {
       const list = expect(Array.isArray(value), value as string[], def, "a list of strings");
-      return [u32(list.length), ...list.flatMap(stringBytes)];
+      sink.bytes(u32(list.length));
+      for (const text of list) writeString(sink, text);
+      return;
     }
     case "times": {
       const list = expect(Array.isArray(value), value as string[], def, "a list of date-times");
-      return [u32(list.length), ...list.map((t) => fixed(8, (b) => b.writeBigUInt64LE(fileTimeOf(t))))];
+      sink.bytes(u32(list.length));
+      for (const iso of list) sink.bytes(fileTimeBytes(iso));
+      return;
     }
-  }
-}
-
-function writeValue(sink: Sink, def: PropDef, value: PropValue): void {
-  for (const part of valueParts(def, value)) {
-    if (Buffer.isBuffer(part)) sink.bytes(part);
-    else sink.lazy(part);
   }
 }
 
