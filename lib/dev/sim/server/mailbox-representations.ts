@@ -74,7 +74,7 @@ function itemProperties(view: MailboxItemView): Property[] {
     { def: P.lastModificationTime, value: record.lastModifiedDateTime },
     { def: P.keywords, value: record.categories },
     // The MIME of a message is its `$value`, not an extended property.
-    ...content.props.filter((p) => propKey(p.def) !== propKey(P.mimeContent)),
+    ...content.props.filter((p) => keyOf(p.def) !== MIME_CONTENT_KEY),
     ...displayRecipients(content.recipients),
     ...(view.message && !view.message.isDraft ? [transportHeaders(view.message)] : []),
   ];
@@ -168,6 +168,9 @@ function keyOf(def: PropDef): string {
   }
   return key;
 }
+
+/** PidTagMimeContent: a message's MIME is its `$value`, not an extended property. */
+const MIME_CONTENT_KEY = propKey(P.mimeContent);
 
 function expandedProperties(
   byKey: ReadonlyMap<string, Property>,
