@@ -277,9 +277,10 @@ async function runMailboxRoute(
   };
   if (req.method === "GET" || route.readOnly) {
     // A read is answered from the mailbox as the request found it, and the modelled latency
-    // counts from then: the simulator's own work on the answer (an export's 20 items, a page of
-    // 100) is part of the service's time, not added to it (a loaded simulator could otherwise
-    // hold each export 0.1–0.3 s past the latency, which no client can do anything about).
+    // counts from the request's arrival (from now for a batch's inner request): the simulator's
+    // own work on the answer (reading its body, an export's 20 items, a page of 100, the JSON)
+    // is part of the service's time, not added to it (a loaded simulator could otherwise hold
+    // each export 0.1–0.3 s past the latency, which no client can do anything about).
     const found = present();
     if (!found) return MailErrors.userNotFound(req, target.segment);
     const delay = waitResponseDelay(deps.latency, req.arrivedAtMs);
