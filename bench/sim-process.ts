@@ -7,12 +7,14 @@
  * The tenant's content as the work model counts it (`content`) is computed here, beside the
  * tenant, and sent as one line on stdout for each request line on stdin: the benchmark then needs
  * no ground truth of its own (20,000 mailboxes' ground truth is hundreds of MB of JSON).
+ * `BENCH_SIM_EVENT_LOOP=1` reports the seconds in which its event loop ran late (stderr).
  */
 
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { simulatorTenantEnv } from "../lib/dev/local/simulator-env.js";
@@ -138,6 +140,28 @@ export async function startSimProcess(spec: SimProcessSpec): Promise<SimProcess>
   };
 }
 
+/** Delays of the event loop worth a line: a loop this late holds the answers due meanwhile. */
+const LATE_LOOP_MS = 30;
+
+/**
+ * `BENCH_SIM_EVENT_LOOP=1`: for each second in which the simulator's event loop ran a callback
+ * more than {@link LATE_LOOP_MS} late, one line on stderr with its delays' p50, p99 and maximum
+ * (`monitorEventLoopDelay`, 5 ms resolution).
+ */
+function reportLateEventLoop(): void {
+  const delays = monitorEventLoopDelay({ resolution: 5 });
+  delays.enable();
+  const ms = (ns: number) => (ns / 1e6).toFixed(1);
+  setInterval(() => {
+    if (delays.count > 0 && delays.max > LATE_LOOP_MS * 1e6) {
+      process.stderr.write(
+        `simulator event loop ${new Date().toISOString()}: delay p50 ${ms(delays.percentile(50))} p99 ${ms(delays.percentile(99))} max ${ms(delays.max)} ms\n`,
+      );
+    }
+    delays.reset();
+  }, 1000).unref();
+}
+
 async function serve(spec: SimProcessSpec): Promise<void> {
   const store = generateTenant(spec.tenant);
   const sim = await startSimulator({
@@ -156,6 +180,7 @@ async function serve(spec: SimProcessSpec): Promise<void> {
     },
   };
   process.stdout.write(`${JSON.stringify(info)}\n`);
+  if (process.env.BENCH_SIM_EVENT_LOOP === "1") reportLateEventLoop();
   const requests = createInterface({ input: process.stdin });
   requests.on("line", (line) => {
     const service = JSON.parse(line) as ServiceModel;
