@@ -22,7 +22,7 @@ import { folderWork, mailboxMinimumSeconds, mailboxStreamSeconds, mailboxWork, w
 import { type PlanLimits, resolvePlanLimits } from "./limits.js";
 import { lowerBound } from "./lower-bound.js";
 import { simulateSchedule } from "./simulate.js";
-import { type FolderWork, mayShare, shareMailbox, slotsWithin, splitMailbox } from "./split.js";
+import { cutFiller, type FolderWork, mayShare, shareMailbox, slotsWithin, splitMailbox } from "./split.js";
 import type { MailboxPlan, Plan, PlanMailbox, Unit, WorkEstimate } from "./types.js";
 
 export interface PlanInput {
@@ -67,6 +67,10 @@ const MAX_UNITS_FOR_SHARES = 2_000;
 const SHARES_WORTH_TRYING = 0.02;
 /** The targets shares are cut for, as multiples of the smallest at which every unit fits at once. */
 const SHARE_TARGETS = [1, 1.05, 1.1, 1.2];
+/** Tail fillers: mailboxes cut, as multiples of the streams (the last ones of the order). */
+const FILLER_MAILBOXES_PER_STREAM = [0.25, 0.5, 1, 1.5];
+/** Tail fillers: the share of a cut mailbox's back-to-back time its filler takes at most. */
+const FILLER_FRACTIONS = [0.2, 0.25, 0.33];
 
 /**
  * The smallest target (seconds) at which every mailbox's units fit on `maxStreams` streams at
@@ -205,7 +209,59 @@ export function planJob(input: PlanInput): Plan {
     const units: Unit[] = order.map((d, index) => ({ index, ...drafts[d]! }));
     return { ...candidate, order, units };
   };
-  let chosen = ordered(draftsOf(), false);
+  const whole = ordered(draftsOf(), false);
+  let chosen = whole;
+  /**
+   * `base` with its last `count` mailboxes of one whole unit cut into a main unit (in the whole
+   * unit's place) and a filler (after every unit of the base, longest first); undefined when no
+   * mailbox may be cut.
+   */
+  const withTailFillers = (base: typeof whole, count: number, fraction: number): typeof whole | undefined => {
+    const unitsOf = new Map<number, number>();
+    for (const m of base.draftMailbox) unitsOf.set(m, (unitsOf.get(m) ?? 0) + 1);
+    const head: UnitDraft[] = [];
+    const headMailbox: number[] = [];
+    const fillers: Array<{ draft: UnitDraft; mailbox: number }> = [];
+    for (let i = base.units.length - 1; i >= 0; i--) {
+      const { index: _, ...unit } = base.units[i]!;
+      const m = base.draftMailbox[base.order[i]!]!;
+      const cut =
+        fillers.length < count &&
+        unit.kind === "mailbox" &&
+        unitsOf.get(m) === 1 &&
+        unit.concurrency === limits.perStreamConcurrency
+          ? cutFiller(folderWorks[m]!, fraction, limits)
+          : undefined;
+      if (!cut) {
+        head.push(unit);
+        headMailbox.push(m);
+        continue;
+      }
+      const readOf = new Map(input.mailboxes[m]!.folders.map((f) => [f.folderId, f.read ?? "m"]));
+      const draft = (group: typeof cut.main): UnitDraft => ({
+        mailboxId: unit.mailboxId,
+        folderIds: group.folderIds,
+        folderReads: group.folderIds.map((id) => readOf.get(id) ?? "m").join(""),
+        cost: group.work.requests,
+        serialSeconds: group.work.serialSeconds,
+        // The two run at once at most, each on its slots, sharing the mailbox's budget.
+        estimatedSeconds: workSeconds(group.work, group.concurrency!, 1 / 2, limits) + limits.unitOverheadSeconds,
+        concurrency: group.concurrency!,
+        kind: "folders",
+      });
+      head.push(draft(cut.main));
+      headMailbox.push(m);
+      fillers.push({ draft: draft(cut.filler), mailbox: m });
+    }
+    if (fillers.length === 0) return undefined;
+    head.reverse();
+    headMailbox.reverse();
+    fillers.sort((a, b) => compareUnits(a.draft, b.draft));
+    const drafts = [...head, ...fillers.map((f) => f.draft)];
+    const draftMailbox = [...headMailbox, ...fillers.map((f) => f.mailbox)];
+    const order = drafts.map((_, i) => i);
+    return { drafts, draftMailbox, order, units: drafts.map((d, index) => ({ index, ...d })) };
+  };
   // Planned slot shares: when whole units leave the best schedule over LB (too few or too long to
   // fill every stream to the end), each mailbox that may share a stream gets the fewest slots
   // that end it within a target, the smallest target at which every unit fits on the streams at
@@ -231,6 +287,38 @@ export function planJob(input: PlanInput): Plan {
           if (makespan < best * (1 - 1e-9)) {
             best = makespan;
             chosen = plan;
+          }
+        }
+      }
+    }
+  }
+  // Tail fillers: when the best plan so far still ends over LB (whole units of about LB / 2 to
+  // LB / 3 each leave some streams a unit longer than others, and shares cannot help when every
+  // mailbox needs its whole stream to end in time), the last mailboxes of a plan's order are cut
+  // into a main unit in their place and a short filler that runs after every other unit (split.ts
+  // `cutFiller`), so that the streams that end early take the fillers and all end together.
+  // Tried from the whole units' plan and from the best one, for a few counts and sizes; kept
+  // only when the simulation is faster.
+  if (
+    limits.slotShares &&
+    limits.perStreamConcurrency >= 2 &&
+    chosen.units.length > 0 &&
+    chosen.units.length <= MAX_UNITS_FOR_SHARES
+  ) {
+    let best = simulateSchedule(chosen.units, limits.maxStreams, limits).makespanSeconds;
+    if (best > (target + limits.unitOverheadSeconds) * (1 + SHARES_WORTH_TRYING)) {
+      const bases = chosen === whole ? [whole] : [whole, chosen];
+      for (const base of bases) {
+        for (const perStream of FILLER_MAILBOXES_PER_STREAM) {
+          const count = Math.max(1, Math.round(perStream * limits.maxStreams));
+          for (const fraction of FILLER_FRACTIONS) {
+            const plan = withTailFillers(base, count, fraction);
+            if (!plan) continue;
+            const makespan = simulateSchedule(plan.units, limits.maxStreams, limits).makespanSeconds;
+            if (makespan < best * (1 - 1e-9)) {
+              best = makespan;
+              chosen = plan;
+            }
           }
         }
       }

@@ -213,3 +213,51 @@ export function shareMailbox(
   );
   return { groups, concurrency: slots, budgetShare: 1 / groups.length, seconds };
 }
+
+/**
+ * Tail fillers (plan.ts): a mailbox of one whole unit cut into a main unit of ⌈C_stream / 2⌉ slots
+ * with most of its folders and a filler unit of the other ⌊C_stream / 2⌋ slots with its smallest
+ * folders, up to `fraction` of its back-to-back time (at least one folder). The plan runs the main
+ * unit where the whole one was and the fillers after every other unit: short and narrow, they end
+ * the streams together, where whole units of ≈ LB / 2 each leave some streams a unit longer than
+ * others. The shares sum to C_stream ≤ C, so the two may run at once. Undefined for a mailbox of
+ * one folder, one that may not share a stream (`mayShare`), or streams of one slot.
+ */
+export function cutFiller(
+  folders: readonly FolderWork[],
+  fraction: number,
+  limits: PlanLimits,
+): { main: FolderGroup; filler: FolderGroup } | undefined {
+  const C = limits.perStreamConcurrency;
+  if (folders.length < 2 || C < 2) return undefined;
+  const whole = folders.reduce((w, f) => addWork(w, f.work), noWork);
+  if (!mayShare(whole, limits)) return undefined;
+  const smallestFirst = folders
+    .map((_, i) => i)
+    .sort((a, b) => folders[a]!.work.serialSeconds - folders[b]!.work.serialSeconds || a - b);
+  const inFiller = new Set<number>();
+  let seconds = 0;
+  for (const i of smallestFirst) {
+    const next = seconds + folders[i]!.work.serialSeconds;
+    if (inFiller.size > 0 && next > fraction * whole.serialSeconds) break;
+    inFiller.add(i);
+    seconds = next;
+  }
+  if (inFiller.size === folders.length) return undefined;
+  const group = (members: number[], concurrency: number): FolderGroup => ({
+    folderIds: members.map((i) => folders[i]!.folderId),
+    work: members.reduce((w, i) => addWork(w, folders[i]!.work), noWork),
+    concurrency,
+  });
+  const all = folders.map((_, i) => i);
+  return {
+    main: group(
+      all.filter((i) => !inFiller.has(i)),
+      Math.ceil(C / 2),
+    ),
+    filler: group(
+      all.filter((i) => inFiller.has(i)),
+      Math.floor(C / 2),
+    ),
+  };
+}
