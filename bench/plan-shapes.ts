@@ -5,10 +5,10 @@
  * only: they do not depend on the machine's load.
  *
  *     npx tsx bench/plan-shapes.ts [--shapes=skewed,uniform] [--streams=16,64] [--mail-content=fidelity]
- *       [--unit-overhead=0.5] [--units]
+ *       [--unit-overhead=0.05] [--units]
  *
  * `--unit-overhead=S`: the planner's `unitOverheadSeconds` (seconds a unit holds its stream besides
- * its requests; default the benchmark's, 0.5): at 0 the plan is what the model reaches with free
+ * its requests; default the benchmark's, UNIT_OVERHEAD_SECONDS of bench/settings.ts): at 0 the plan is what the model reaches with free
  * claims and ends, against LB, which counts none.
  */
 import { generateTenant } from "../lib/dev/sim/index.js";

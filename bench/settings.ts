@@ -45,13 +45,27 @@ export const LIMITS: Required<Pick<LimitOptions, "concurrentPerMailbox" | "budge
   windowMs: 20_000,
 };
 /**
+ * Seconds a unit change costs a stream in the harness, beyond its requests (the planner's
+ * `unitOverheadSeconds`). Measured with bench/unit-overhead.ts in session 12 (bench/README,
+ * *What a unit change costs*): a stream's slots sat idle 0.15–0.17 s in all whether it ran 1 unit
+ * or 10 one after another (uniform N = 16, many-small N = 16: ≤ 0.02 s per further unit, the
+ * lookahead overlapping each claim and completion with the units' requests), and 0.014 s per
+ * further unit on the skewed shape's streams of slot shares; 0.05 s leaves room for a loaded
+ * machine. `BENCH_UNIT_OVERHEAD=S` plans with S seconds instead (an A/B against another value).
+ */
+export const UNIT_OVERHEAD_SECONDS = 0.05;
+
+/**
  * The planner's model of the same service (so its estimates, and LB, match the simulator).
- * `BENCH_SLOT_SHARES=0` plans whole-mailbox units only (planned slot shares off), for a
- * comparison in the same minutes.
+ * `BENCH_SLOT_SHARES=0` plans whole-mailbox units only (planned slot shares off),
+ * `BENCH_TAIL_FILLERS=0` without tail fillers, for a comparison in the same minutes.
  */
 export function planLimitsFor(streams: number): PlanLimits {
+  const overhead = process.env.BENCH_UNIT_OVERHEAD;
   return resolvePlanLimits({
     slotShares: process.env.BENCH_SLOT_SHARES !== "0",
+    tailFillers: process.env.BENCH_TAIL_FILLERS !== "0",
+    unitOverheadSeconds: overhead === undefined || overhead === "" ? UNIT_OVERHEAD_SECONDS : Number(overhead),
     maxStreams: streams,
     perMailboxConcurrency: LIMITS.concurrentPerMailbox,
     budgetPerWindow: LIMITS.budgetPerWindow,

@@ -95,7 +95,10 @@ async function once(): Promise<StreamFigures[]> {
     if (e.event === "stream.task.begin" && !received.has(e.streamId)) received.set(e.streamId, e.at);
     if (e.event === "unit.end") committed.set(e.streamId, Math.max(committed.get(e.streamId) ?? 0, e.at));
   }
-  const perStream = new Map<number, { units: Set<number>; first: number; last: number; held: number; n: number }>();
+  const perStream = new Map<
+    number,
+    { units: Set<number>; first: number; last: number; held: number; n: number }
+  >();
   for (const r of trace.requests.values()) {
     if (r.start === undefined || r.end === undefined) continue;
     const stream = streamOfUnit.get(r.unit);
@@ -131,7 +134,9 @@ async function main(): Promise<void> {
     `  streams ${all.length} (units per stream: ${[...byUnits]
       .sort((x, y) => x[0] - y[0])
       .map(([u, n]) => `${u}×${n}`)
-      .join(", ")}); mean slot hold ${((mean((s) => s.held) * LIMITS.concurrentPerMailbox * all.length) / requests).toFixed(3)} s over ${requests} requests`,
+      .join(
+        ", ",
+      )}); mean slot hold ${((mean((s) => s.held) * LIMITS.concurrentPerMailbox * all.length) / requests).toFixed(3)} s over ${requests} requests`,
   );
   console.log(
     `  idle = span − held: mean ${mean((s) => s.span - s.held).toFixed(3)} s, per unit ${mean((s) => (s.span - s.held) / s.units).toFixed(3)} s; fit a (a unit's own) ${a.toFixed(3)} s, b (per further unit) ${b.toFixed(3)} s`,

@@ -66,6 +66,13 @@ export interface PlanLimits {
    * and keep the fastest. Default true; false plans whole units only (as before session 9).
    */
   slotShares: boolean;
+  /**
+   * Tail fillers (plan.ts): when the best plan still ends over LB, try cutting the last mailboxes
+   * of its order into a main unit in place and a short filler run after every other unit, and keep
+   * the fastest. The two units take shares of a stream's slots, so `slotShares: false` turns
+   * fillers off too. Default true; false plans as before session 12.
+   */
+  tailFillers: boolean;
 }
 
 export const defaultPlanLimits: Readonly<PlanLimits> = Object.freeze({
@@ -84,6 +91,7 @@ export const defaultPlanLimits: Readonly<PlanLimits> = Object.freeze({
   unitOverheadSeconds: 0.5,
   makespanTolerance: 0,
   slotShares: true,
+  tailFillers: true,
 });
 
 function check(field: keyof PlanLimits, value: number, ok: boolean, expected: string): void {
@@ -180,6 +188,9 @@ export function resolvePlanLimits(given: Partial<PlanLimits> = {}): PlanLimits {
   );
   if (typeof limits.slotShares !== "boolean") {
     throw new ConfigError("plan.slotShares", `expected true or false, found ${String(limits.slotShares)}`);
+  }
+  if (typeof limits.tailFillers !== "boolean") {
+    throw new ConfigError("plan.tailFillers", `expected true or false, found ${String(limits.tailFillers)}`);
   }
   return limits;
 }

@@ -210,13 +210,17 @@ export function planJob(input: PlanInput): Plan {
     return { ...candidate, order, units };
   };
   const whole = ordered(draftsOf(), false);
-  let chosen = whole;
+  let chosen: typeof whole & { tailFillers?: number } = whole;
   /**
    * `base` with its last `count` mailboxes of one whole unit cut into a main unit (in the whole
    * unit's place) and a filler (after every unit of the base, longest first); undefined when no
    * mailbox may be cut.
    */
-  const withTailFillers = (base: typeof whole, count: number, fraction: number): typeof whole | undefined => {
+  const withTailFillers = (
+    base: typeof whole,
+    count: number,
+    fraction: number,
+  ): (typeof whole & { tailFillers: number }) | undefined => {
     const unitsOf = new Map<number, number>();
     for (const m of base.draftMailbox) unitsOf.set(m, (unitsOf.get(m) ?? 0) + 1);
     const head: UnitDraft[] = [];
@@ -245,7 +249,8 @@ export function planJob(input: PlanInput): Plan {
         cost: group.work.requests,
         serialSeconds: group.work.serialSeconds,
         // The two run at once at most, each on its slots, sharing the mailbox's budget.
-        estimatedSeconds: workSeconds(group.work, group.concurrency!, 1 / 2, limits) + limits.unitOverheadSeconds,
+        estimatedSeconds:
+          workSeconds(group.work, group.concurrency!, 1 / 2, limits) + limits.unitOverheadSeconds,
         concurrency: group.concurrency!,
         kind: "folders",
       });
@@ -260,7 +265,13 @@ export function planJob(input: PlanInput): Plan {
     const drafts = [...head, ...fillers.map((f) => f.draft)];
     const draftMailbox = [...headMailbox, ...fillers.map((f) => f.mailbox)];
     const order = drafts.map((_, i) => i);
-    return { drafts, draftMailbox, order, units: drafts.map((d, index) => ({ index, ...d })) };
+    return {
+      drafts,
+      draftMailbox,
+      order,
+      units: drafts.map((d, index) => ({ index, ...d })),
+      tailFillers: fillers.length,
+    };
   };
   // Planned slot shares: when whole units leave the best schedule over LB (too few or too long to
   // fill every stream to the end), each mailbox that may share a stream gets the fewest slots
@@ -301,6 +312,7 @@ export function planJob(input: PlanInput): Plan {
   // only when the simulation is faster.
   if (
     limits.slotShares &&
+    limits.tailFillers &&
     limits.perStreamConcurrency >= 2 &&
     chosen.units.length > 0 &&
     chosen.units.length <= MAX_UNITS_FOR_SHARES
@@ -325,6 +337,7 @@ export function planJob(input: PlanInput): Plan {
     }
   }
   const { units, order, draftMailbox } = chosen;
+  const tailFillers = chosen.tailFillers ?? 0;
   const unitIndexes: number[][] = input.mailboxes.map(() => []);
   order.forEach((d, index) => {
     unitIndexes[draftMailbox[d]!]!.push(index);
@@ -349,6 +362,7 @@ export function planJob(input: PlanInput): Plan {
   }));
   return {
     units,
+    ...(tailFillers > 0 ? { tailFillers } : {}),
     streams,
     predictedMakespanSeconds,
     lowerBoundSeconds: streams === 0 ? 0 : lowerBound(estimates, streams * k, limits),

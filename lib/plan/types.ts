@@ -92,8 +92,14 @@ export interface MailboxPlan {
 }
 
 export interface Plan {
-  /** Largest (longest) first; `units[i].index === i`. */
+  /** Largest (longest) first, then the tail fillers (`tailFillers`); `units[i].index === i`. */
   units: Unit[];
+  /**
+   * Tail fillers (plan.ts): the last `tailFillers` units of `units` are the short fillers of
+   * mailboxes cut for the tail, longest first, each mailbox's main unit keeping its whole unit's
+   * place before them. Absent when none.
+   */
+  tailFillers?: number;
   /** N: streams to start. 0 when there is nothing to do. */
   streams: number;
   /** Makespan of dynamic assignment of `units` to `streams` (see `simulateSchedule`). */

@@ -55,18 +55,34 @@ function checkInvariants(plan: Plan, mailboxes: readonly PlanMailbox[], limits: 
   }
   if (owner.size !== folders) violations.push(`${owner.size} folders in units, expected ${folders}`);
 
-  // Indexed in order, longest first (ties: costlier first).
+  // Indexed in order, longest first (ties: costlier first). Tail fillers (plan.ts) follow every
+  // other unit, longest first; the main unit of a mailbox cut for one keeps its whole unit's place
+  // (it is left out of the head's order) and is the mailbox's only other unit.
+  const fillersFrom = plan.units.length - (plan.tailFillers ?? 0);
+  const fillers = plan.units.slice(fillersFrom);
+  const cut = new Set(fillers.map((u) => u.mailboxId));
+  if (cut.size !== fillers.length) violations.push("a mailbox with two tail fillers");
+  for (const mailboxId of cut) {
+    const mains = plan.units.slice(0, fillersFrom).filter((u) => u.mailboxId === mailboxId);
+    if (mains.length !== 1 || mains[0]!.kind !== "folders")
+      violations.push(`mailbox ${mailboxId} has a filler and ${mains.length} other units`);
+  }
+  const inOrder = (units: readonly Plan["units"][number][]) =>
+    units.forEach((u, i) => {
+      const next = units[i + 1];
+      if (
+        next &&
+        (u.estimatedSeconds < next.estimatedSeconds ||
+          (u.estimatedSeconds === next.estimatedSeconds && u.cost < next.cost))
+      ) {
+        violations.push(`unit ${u.index} is shorter than unit ${next.index}`);
+      }
+    });
   plan.units.forEach((u, i) => {
     if (u.index !== i) violations.push(`unit at ${i} has index ${u.index}`);
-    const next = plan.units[i + 1];
-    if (
-      next &&
-      (u.estimatedSeconds < next.estimatedSeconds ||
-        (u.estimatedSeconds === next.estimatedSeconds && u.cost < next.cost))
-    ) {
-      violations.push(`unit ${i} is shorter than unit ${i + 1}`);
-    }
   });
+  inOrder(plan.units.slice(0, fillersFrom).filter((u) => !cut.has(u.mailboxId)));
+  inOrder(fillers);
 
   // A mailbox's units share its C; each has at least one slot and no more than a stream runs.
   const shares = new Map<string, number>();
