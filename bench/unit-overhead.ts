@@ -46,7 +46,7 @@ interface StreamFigures {
 }
 
 /** Least squares y = a + b x. */
-function fit(points: Array<[number, number]>): { a: number; b: number } {
+function leastSquares(points: Array<[number, number]>): { a: number; b: number } {
   const n = points.length;
   const mx = points.reduce((s, [x]) => s + x, 0) / n;
   const my = points.reduce((s, [, y]) => s + y, 0) / n;
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
   const all: StreamFigures[] = [];
   for (let i = 0; i < repeats; i++) all.push(...(await once()));
   const mean = (f: (s: StreamFigures) => number) => all.reduce((sum, s) => sum + f(s), 0) / all.length;
-  const { a, b } = fit(all.map((s) => [s.units - 1, s.span - s.held]));
+  const { a, b } = leastSquares(all.map((s) => [s.units - 1, s.span - s.held]));
   const byUnits = new Map<number, number>();
   for (const s of all) byUnits.set(s.units, (byUnits.get(s.units) ?? 0) + 1);
   const requests = all.reduce((sum, s) => sum + s.requests, 0);

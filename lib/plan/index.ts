@@ -28,6 +28,7 @@ export {
   type UnitTiming,
 } from "./simulate.js";
 export {
+  cutFiller,
   type FolderGroup,
   type FolderWork,
   groupFolders,

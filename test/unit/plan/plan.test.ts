@@ -3,6 +3,7 @@ import type { CoordinatorDeps } from "../../../lib/backup/coordinator.js";
 import { FatalError } from "../../../lib/errors.js";
 import {
   createPlanner,
+  cutFiller,
   lowerBound,
   mailboxWork,
   type PlanFolder,
@@ -483,5 +484,97 @@ describe("shareMailbox", () => {
     ]);
     expect(shareMailbox([folder("a", 30), folder("b", 30)], 4, limits)).toBeUndefined();
     expect(shareMailbox([folder("a", 10_001)], 2, limits)).toBeUndefined();
+  });
+});
+
+describe("planJob: tail fillers", () => {
+  const limits = { ...base, requestLatencySeconds: 0.4, unitOverheadSeconds: 0.05, maxStreams: 16 };
+  /**
+   * 40 mailboxes of 13–22 folders of one item-delta page each (a third with 2 items: exports) on
+   * 16 streams: 2.5 whole units of 1.3–2.3 s a stream, so that LPT leaves some streams a unit
+   * longer than others (the many-small shape's 160 mailboxes on 64 streams, scaled down).
+   */
+  const tenant = Array.from({ length: 40 }, (_, i) =>
+    mailbox(
+      `m${String(i).padStart(2, "0")}`,
+      Array.from({ length: 13 + ((i * 7) % 10) }, (_, f) => (f % 3 === 0 ? 2 : 0)),
+      { read: "p" },
+    ),
+  );
+
+  it("cuts the last mailboxes into a main unit in place and a filler after every unit, when that is faster", () => {
+    const resolved = resolvePlanLimits(limits);
+    const plan = planJob({ mailboxes: tenant, limits });
+    const without = planJob({ mailboxes: tenant, limits: { ...limits, tailFillers: false } });
+    expect(without.tailFillers).toBeUndefined();
+    expect(without.units).toHaveLength(40);
+    const fillers = plan.tailFillers ?? 0;
+    expect(fillers).toBeGreaterThan(0);
+    // 5.43 s without, 4.79 s with, against LB 4.53 s.
+    expect(plan.predictedMakespanSeconds).toBeLessThan(without.predictedMakespanSeconds * 0.95);
+    expect(plan.predictedMakespanSeconds).toBe(
+      simulateSchedule(plan.units, plan.streams, resolved).makespanSeconds,
+    );
+    const tail = plan.units.slice(plan.units.length - fillers);
+    const head = plan.units.slice(0, plan.units.length - fillers);
+    for (const filler of tail) {
+      const main = head.filter((u) => u.mailboxId === filler.mailboxId);
+      expect(main).toHaveLength(1);
+      expect([main[0]!.kind, filler.kind]).toEqual(["folders", "folders"]);
+      expect([main[0]!.concurrency, filler.concurrency]).toEqual([2, 2]);
+      // The filler holds the smaller part; both together are the whole mailbox.
+      expect(filler.serialSeconds).toBeLessThan(main[0]!.serialSeconds);
+      const m = tenant.find((t) => t.mailboxId === filler.mailboxId)!;
+      expect([...main[0]!.folderIds, ...filler.folderIds].sort()).toEqual(
+        m.folders.map((f) => f.folderId).sort(),
+      );
+    }
+    // The fillers are the last units claimed, longest first.
+    tail.forEach((u, i) => {
+      if (i > 0) expect(u.estimatedSeconds).toBeLessThanOrEqual(tail[i - 1]!.estimatedSeconds);
+    });
+    expect(plan.totalCost).toBeCloseTo(without.totalCost, 9);
+  });
+
+  it("plans no fillers when whole units reach the bound, when asked not to, or without slot shares", () => {
+    const equal = Array.from({ length: 16 }, (_, i) =>
+      mailbox(`e${i}`, new Array(20).fill(6), { read: "p" }),
+    );
+    expect(planJob({ mailboxes: equal, limits }).tailFillers).toBeUndefined();
+    expect(planJob({ mailboxes: tenant, limits: { ...limits, slotShares: false } }).units).toHaveLength(40);
+    expect(() => resolvePlanLimits({ tailFillers: 1 as unknown as boolean })).toThrow(
+      /plan\.tailFillers: expected true or false, found 1/,
+    );
+  });
+});
+
+describe("cutFiller", () => {
+  const limits = resolvePlanLimits({ ...base, unitOverheadSeconds: 0 });
+  const folder = (id: string, requests: number) => ({
+    folderId: id,
+    work: { requests, serialSeconds: requests * limits.requestLatencySeconds },
+  });
+
+  it("gives the filler the smallest folders up to the fraction of the time, and half the slots", () => {
+    const folders = [folder("a", 10), folder("b", 1), folder("c", 6), folder("d", 2), folder("e", 1)];
+    // 20 requests: a quarter is 5, so b, e (1 each) and d (2) go; c (6 more) would pass it.
+    const cut = cutFiller(folders, 0.25, limits)!;
+    expect(cut.filler.folderIds).toEqual(["b", "d", "e"]);
+    expect(cut.main.folderIds).toEqual(["a", "c"]);
+    expect([cut.main.concurrency, cut.filler.concurrency]).toEqual([2, 2]);
+    expect(cut.main.work.requests + cut.filler.work.requests).toBe(20);
+    // At least one folder, even one above the fraction; never all of them.
+    expect(cutFiller([folder("a", 10), folder("b", 9)], 0.1, limits)?.filler.folderIds).toEqual(["b"]);
+  });
+
+  it("cuts nothing of one folder, on streams of one slot, or of a mailbox that may be budget-bound", () => {
+    expect(cutFiller([folder("a", 10)], 0.25, limits)).toBeUndefined();
+    const one = resolvePlanLimits({ ...base, perMailboxConcurrency: 1 });
+    expect(cutFiller([folder("a", 10), folder("b", 1)], 0.25, one)).toBeUndefined();
+    expect(cutFiller([folder("a", 10_000), folder("b", 1)], 0.25, limits)).toBeUndefined();
+    // Three slots a stream: 2 for the main unit, 1 for the filler.
+    const three = resolvePlanLimits({ ...base, perMailboxConcurrency: 3 });
+    const cut = cutFiller([folder("a", 10), folder("b", 1)], 0.25, three)!;
+    expect([cut.main.concurrency, cut.filler.concurrency]).toEqual([2, 1]);
   });
 });
