@@ -22,9 +22,9 @@
  *   nothing. Discovery (probe, mailbox ids, folder listings) is the coordinator's, made before the
  *   plan exists and before any unit starts: it is in no unit's work (a unit makes exactly its
  *   folders' pages and content requests, test/unit/plan/estimate-vs-service.test.ts).
- * - A unit also holds its stream for `unitOverheadSeconds` besides its requests (its claim and
- *   completion, its first delta pages before its content requests can fill its slots, its held
- *   pages' catalog writes at its end): the schedule (simulate.ts) counts it, LB does not.
+ * - A unit also holds its stream for `unitOverheadSeconds` besides its requests (its completion
+ *   and the next claim, as far as the stream runner's lookahead does not overlap them with
+ *   requests; limits.ts): the schedule (simulate.ts) counts it, LB does not.
  *
  * Rates. With concurrency c, work runs at r = c / L_eff requests/s. The budget allows
  * β = B / W requests/s in the long run; a mailbox that starts fresh has one window's allowance

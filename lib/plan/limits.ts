@@ -44,11 +44,19 @@ export interface PlanLimits {
    */
   changeRatio: number;
   /**
-   * Seconds a unit holds its stream besides the time of its requests: its claim and completion
-   * (state writes), its first delta pages' latency before its content requests can fill its
-   * slots, its held pages' catalog and pack writes at its end. The schedule counts it, so that
-   * two small units on one stream are not taken for as short as their requests; LB does not.
-   * ≥ 0. Default 0.5.
+   * Seconds a unit change costs a stream besides the time of its requests: the schedule holds a
+   * unit's share this long after its requests (simulate.ts), so that two small units on one
+   * stream are not taken for as short as their requests; LB does not count it. What it stands for:
+   * the unit's completion (its last catalog and pack writes, one state update) and the next claim
+   * (one state transaction), as far as the stream runner's lookahead does not overlap them with
+   * requests (a unit of a whole share claims its successor once its last folder has started, so
+   * the change costs next to nothing; a unit of a smaller share frees its slots only once its
+   * completion is written). On AWS those are 2 S3 PUTs of 20–50 ms and 2 DynamoDB requests of
+   * 5–20 ms: about 0.1 s where nothing overlaps them. In the benchmark's harness a stream's slots
+   * idled ≤ 0.02 s per further unit (bench/README, *What a unit change costs*; the bench plans
+   * with 0.05). What every stream pays once (its task's delivery, its first claim, its last
+   * unit's writes) is no unit's: it does not change which plan is faster. ≥ 0. Default 0.1
+   * (0.5 before session 12, when the lookahead was not counted).
    */
   unitOverheadSeconds: number;
   /**
@@ -88,7 +96,7 @@ export const defaultPlanLimits: Readonly<PlanLimits> = Object.freeze({
   exportBatchSize: 20,
   averageItemBytes: 50_000,
   changeRatio: 0.02,
-  unitOverheadSeconds: 0.5,
+  unitOverheadSeconds: 0.1,
   makespanTolerance: 0,
   slotShares: true,
   tailFillers: true,

@@ -12,6 +12,11 @@
  *    gets only those (its `concurrency`, a share of its mailbox's C), cut into folder groups of
  *    4, 2 and 1 slots where needed (split.ts `shareMailbox`), and a stream runs units side by
  *    side while their shares fit its slots (simulate.ts); the faster plan, simulated, wins.
+ *    Tail fillers: when the best plan still ends over LB (whole units of about LB / 2 each leave
+ *    some streams a unit longer than others), the last mailboxes of its order are cut into a main
+ *    unit of half a stream's slots, in the whole unit's place, and a filler of the other half with
+ *    its smallest folders, run after every other unit (split.ts `cutFiller`): the streams that end
+ *    early take the fillers, and the streams end together; the fastest plan, simulated, wins.
  * 4. N = the fewest streams whose simulated makespan is within `makespanTolerance` of the one
  *    with min(maxStreams, units) streams: streams that would only idle are not started.
  * 5. The predicted makespan is the simulation of dynamic assignment with N streams
