@@ -4,8 +4,8 @@
  * (the tenant is not mutated, so every run backs up the same mailboxes), the order reversed on
  * every other repeat so that neither variant always runs first. A variant is `k<K>` (the
  * controllers in K processes of their own; `k0` in the harness process) with `-noshares` for
- * whole-mailbox units only (`BENCH_SLOT_SHARES=0`), `-nofillers` for no tail fillers
- * (`BENCH_TAIL_FILLERS=0`) and `-o<S>` for S seconds of unit overhead (`BENCH_UNIT_OVERHEAD`). Per run: bk/LB, mk/LB and the full backup's
+ * whole-mailbox units only (`BENCH_SLOT_SHARES=0`), `-fillers` for tail fillers
+ * (`BENCH_TAIL_FILLERS=1`) and `-o<S>` for S seconds of unit overhead (`BENCH_UNIT_OVERHEAD`). Per run: bk/LB, mk/LB and the full backup's
  * CPU seconds by process; at the end the median of each (shape, N, variant).
  *
  * `npx tsx bench/layout-ab.ts --shapes=uniform,skewed,many-small --streams=16,64 --variants=k0,k2
@@ -33,19 +33,19 @@ interface Variant {
 }
 
 /**
- * `k2` → 2 controller processes with slot shares and tail fillers; `k0-noshares` → in process,
- * whole units; `-nofillers` → without tail fillers; `-o0.5` → planned with 0.5 s a unit change
- * (`k0-nofillers-o0.5` plans as main did before session 12).
+ * `k2` → 2 controller processes with slot shares; `k0-noshares` → in process, whole units;
+ * `-fillers` → with tail fillers; `-o0.5` → planned with 0.5 s a unit change (`k0-o0.5` plans
+ * as main did before session 12).
  */
 export function parseVariant(name: string): Variant {
-  const m = /^k(\d+)(-noshares)?(-nofillers)?(?:-o(\d+(?:\.\d+)?))?$/.exec(name);
+  const m = /^k(\d+)(-noshares)?(-fillers)?(?:-o(\d+(?:\.\d+)?))?$/.exec(name);
   if (!m)
-    throw new Error(`--variants: expected k<processes>[-noshares][-nofillers][-o<seconds>], found "${name}"`);
+    throw new Error(`--variants: expected k<processes>[-noshares][-fillers][-o<seconds>], found "${name}"`);
   return {
     name,
     controllerProcesses: Number(m[1]),
     slotShares: m[2] === undefined,
-    tailFillers: m[3] === undefined,
+    tailFillers: m[3] !== undefined,
     ...(m[4] === undefined ? {} : { unitOverheadSeconds: Number(m[4]) }),
   };
 }

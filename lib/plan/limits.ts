@@ -78,7 +78,10 @@ export interface PlanLimits {
    * Tail fillers (plan.ts): when the best plan still ends over LB, try cutting the last mailboxes
    * of its order into a main unit in place and a short filler run after every other unit, and keep
    * the fastest. The two units take shares of a stream's slots, so `slotShares: false` turns
-   * fillers off too. Default true; false plans as before session 12.
+   * fillers off too. Default false: the model gains (many-small N = 64 1.164 → 1.031 × LB at
+   * 0.05 s a unit), but in the benchmark's CPU-bound harness each further unit cost about a
+   * second of commit latency and the backups ended later (bench/README, *Tail fillers*):
+   * off until a quiet A/B shows them faster.
    */
   tailFillers: boolean;
 }
@@ -99,7 +102,7 @@ export const defaultPlanLimits: Readonly<PlanLimits> = Object.freeze({
   unitOverheadSeconds: 0.1,
   makespanTolerance: 0,
   slotShares: true,
-  tailFillers: true,
+  tailFillers: false,
 });
 
 function check(field: keyof PlanLimits, value: number, ok: boolean, expected: string): void {

@@ -18,6 +18,7 @@ const limitsArbitrary = (maxStreams: number, perStreamConcurrency?: number) =>
     // 0.05 s: budget-bound mailboxes; 0.25 and 0.5 s: concurrency-bound ones.
     requestLatencySeconds: fc.constantFrom(0.05, 0.25, 0.5),
     perByteSeconds: fc.constantFrom(0, 5e-8),
+    tailFillers: fc.boolean(),
     pageSize: fc.constantFrom(10, 50, 100),
     ...(perStreamConcurrency === undefined
       ? {}

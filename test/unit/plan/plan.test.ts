@@ -488,7 +488,13 @@ describe("shareMailbox", () => {
 });
 
 describe("planJob: tail fillers", () => {
-  const limits = { ...base, requestLatencySeconds: 0.4, unitOverheadSeconds: 0.05, maxStreams: 16 };
+  const limits = {
+    ...base,
+    requestLatencySeconds: 0.4,
+    unitOverheadSeconds: 0.05,
+    maxStreams: 16,
+    tailFillers: true,
+  };
   /**
    * 40 mailboxes of 13–22 folders of one item-delta page each (a third with 2 items: exports) on
    * 16 streams: 2.5 whole units of 1.3–2.3 s a stream, so that LPT leaves some streams a unit
@@ -536,7 +542,10 @@ describe("planJob: tail fillers", () => {
     expect(plan.totalCost).toBeCloseTo(without.totalCost, 9);
   });
 
-  it("plans no fillers when whole units reach the bound, when asked not to, or without slot shares", () => {
+  it("plans no fillers by default, when whole units reach the bound, or without slot shares", () => {
+    expect(planJob({ mailboxes: tenant, limits: { ...limits, tailFillers: undefined } }).units).toHaveLength(
+      40,
+    );
     const equal = Array.from({ length: 16 }, (_, i) =>
       mailbox(`e${i}`, new Array(20).fill(6), { read: "p" }),
     );
