@@ -5,7 +5,7 @@
  * every other repeat so that neither variant always runs first. A variant is `k<K>` (the
  * controllers in K processes of their own; `k0` in the harness process) with `-noshares` for
  * whole-mailbox units only (`BENCH_SLOT_SHARES=0`), `-fillers` for tail fillers
- * (`BENCH_TAIL_FILLERS=1`) and `-o<S>` for S seconds of unit overhead (`BENCH_UNIT_OVERHEAD`). Per run: bk/LB, mk/LB and the full backup's
+ * (`BENCH_TAIL_FILLERS=1`), `-lpt` for longest first (`BENCH_BALANCED_ORDER=0`) and `-o<S>` for S seconds of unit overhead (`BENCH_UNIT_OVERHEAD`). Per run: bk/LB, mk/LB and the full backup's
  * CPU seconds by process; at the end the median of each (shape, N, variant).
  *
  * `npx tsx bench/layout-ab.ts --shapes=uniform,skewed,many-small --streams=16,64 --variants=k0,k2
@@ -28,25 +28,29 @@ interface Variant {
   controllerProcesses: number;
   slotShares: boolean;
   tailFillers: boolean;
+  balancedOrder: boolean;
   /** The planner's `unitOverheadSeconds`; undefined: the bench's (bench/settings.ts). */
   unitOverheadSeconds?: number;
 }
 
 /**
  * `k2` → 2 controller processes with slot shares; `k0-noshares` → in process, whole units;
- * `-fillers` → with tail fillers; `-o0.5` → planned with 0.5 s a unit change (`k0-o0.5` plans
- * as main did before session 12).
+ * `-fillers` → with tail fillers; `-lpt` → longest first, without the balanced start order;
+ * `-o0.5` → planned with 0.5 s a unit change (`k0-lpt-o0.5` plans as main did before session 12).
  */
 export function parseVariant(name: string): Variant {
-  const m = /^k(\d+)(-noshares)?(-fillers)?(?:-o(\d+(?:\.\d+)?))?$/.exec(name);
+  const m = /^k(\d+)(-noshares)?(-fillers)?(-lpt)?(?:-o(\d+(?:\.\d+)?))?$/.exec(name);
   if (!m)
-    throw new Error(`--variants: expected k<processes>[-noshares][-fillers][-o<seconds>], found "${name}"`);
+    throw new Error(
+      `--variants: expected k<processes>[-noshares][-fillers][-lpt][-o<seconds>], found "${name}"`,
+    );
   return {
     name,
     controllerProcesses: Number(m[1]),
     slotShares: m[2] === undefined,
     tailFillers: m[3] !== undefined,
-    ...(m[4] === undefined ? {} : { unitOverheadSeconds: Number(m[4]) }),
+    balancedOrder: m[4] === undefined,
+    ...(m[5] === undefined ? {} : { unitOverheadSeconds: Number(m[5]) }),
   };
 }
 
@@ -107,6 +111,7 @@ async function main(): Promise<void> {
               // planLimitsFor reads it at each run.
               process.env.BENCH_SLOT_SHARES = v.slotShares ? "1" : "0";
               process.env.BENCH_TAIL_FILLERS = v.tailFillers ? "1" : "0";
+              process.env.BENCH_BALANCED_ORDER = v.balancedOrder ? "1" : "0";
               process.env.BENCH_UNIT_OVERHEAD =
                 v.unitOverheadSeconds === undefined ? "" : String(v.unitOverheadSeconds);
               const loadAtStart = loadavg()[0] ?? 0;

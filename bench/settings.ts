@@ -58,13 +58,15 @@ export const UNIT_OVERHEAD_SECONDS = 0.05;
 /**
  * The planner's model of the same service (so its estimates, and LB, match the simulator).
  * `BENCH_SLOT_SHARES=0` plans whole-mailbox units only (planned slot shares off),
- * `BENCH_TAIL_FILLERS=1` with tail fillers (off by default, as in production), for a comparison in the same minutes.
+ * `BENCH_TAIL_FILLERS=1` with tail fillers (off by default, as in production),
+ * `BENCH_BALANCED_ORDER=0` longest first instead of the balanced start order, for a comparison in the same minutes.
  */
 export function planLimitsFor(streams: number): PlanLimits {
   const overhead = process.env.BENCH_UNIT_OVERHEAD;
   return resolvePlanLimits({
     slotShares: process.env.BENCH_SLOT_SHARES !== "0",
     tailFillers: process.env.BENCH_TAIL_FILLERS === "1",
+    balancedOrder: process.env.BENCH_BALANCED_ORDER !== "0",
     unitOverheadSeconds: overhead === undefined || overhead === "" ? UNIT_OVERHEAD_SECONDS : Number(overhead),
     maxStreams: streams,
     perMailboxConcurrency: LIMITS.concurrentPerMailbox,

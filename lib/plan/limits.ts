@@ -84,6 +84,12 @@ export interface PlanLimits {
    * off until a quiet A/B shows them faster.
    */
   tailFillers: boolean;
+  /**
+   * Balanced start order (plan.ts, waves.ts): when every unit takes a whole stream, try the
+   * order that hands the streams a balanced assignment (a local search from LPT's) and keep it
+   * when its simulation is faster. Default true; false orders units longest first.
+   */
+  balancedOrder: boolean;
 }
 
 export const defaultPlanLimits: Readonly<PlanLimits> = Object.freeze({
@@ -103,6 +109,7 @@ export const defaultPlanLimits: Readonly<PlanLimits> = Object.freeze({
   makespanTolerance: 0,
   slotShares: true,
   tailFillers: false,
+  balancedOrder: true,
 });
 
 function check(field: keyof PlanLimits, value: number, ok: boolean, expected: string): void {
@@ -199,6 +206,12 @@ export function resolvePlanLimits(given: Partial<PlanLimits> = {}): PlanLimits {
   );
   if (typeof limits.slotShares !== "boolean") {
     throw new ConfigError("plan.slotShares", `expected true or false, found ${String(limits.slotShares)}`);
+  }
+  if (typeof limits.balancedOrder !== "boolean") {
+    throw new ConfigError(
+      "plan.balancedOrder",
+      `expected true or false, found ${String(limits.balancedOrder)}`,
+    );
   }
   if (typeof limits.tailFillers !== "boolean") {
     throw new ConfigError("plan.tailFillers", `expected true or false, found ${String(limits.tailFillers)}`);

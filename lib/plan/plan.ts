@@ -17,6 +17,9 @@
  *    unit of half a stream's slots, in the whole unit's place, and a filler of the other half with
  *    its smallest folders, run after every other unit (split.ts `cutFiller`): the streams that end
  *    early take the fillers, and the streams end together; the fastest plan, simulated, wins.
+ *    Balanced start order: whole-stream units of 2–3 a stream, which LPT leaves up to a unit apart,
+ *    are assigned to the streams by a local search and ordered by when that assignment starts
+ *    them, so that pulling them reproduces it (waves.ts); kept when its simulation is faster.
  * 4. N = the fewest streams whose simulated makespan is within `makespanTolerance` of the one
  *    with min(maxStreams, units) streams: streams that would only idle are not started. (Simulated
  *    with at least 0.5 s a unit, so that small units are not doubled up to save a stream.)
@@ -30,6 +33,7 @@ import { lowerBound } from "./lower-bound.js";
 import { simulateSchedule } from "./simulate.js";
 import { cutFiller, type FolderWork, mayShare, shareMailbox, slotsWithin, splitMailbox } from "./split.js";
 import type { MailboxPlan, Plan, PlanMailbox, Unit, WorkEstimate } from "./types.js";
+import { balanceStreams, startOrder } from "./waves.js";
 
 export interface PlanInput {
   mailboxes: readonly PlanMailbox[];
@@ -238,7 +242,7 @@ export function planJob(input: PlanInput): Plan {
     return { ...candidate, order, units };
   };
   const whole = ordered(draftsOf(), false);
-  let chosen: typeof whole & { tailFillers?: number } = whole;
+  let chosen: typeof whole & { tailFillers?: number; startOrdered?: true } = whole;
   /**
    * `base` with its last `count` mailboxes of one whole unit cut into a main unit (in the whole
    * unit's place) and a filler (after every unit of the base, longest first); undefined when no
@@ -363,6 +367,27 @@ export function planJob(input: PlanInput): Plan {
       }
     }
   }
+  // Balanced start order (waves.ts): whole-stream units ordered so that pulling them hands the
+  // streams a balanced assignment instead of LPT's, kept when its simulation is faster.
+  if (
+    limits.balancedOrder &&
+    limits.unitsPerStream === 1 &&
+    whole.units.length > limits.maxStreams &&
+    whole.units.length * limits.maxStreams <= FILLERS_MAX_UNIT_STREAMS &&
+    whole.units.every((u) => u.concurrency === limits.perStreamConcurrency)
+  ) {
+    const seconds = whole.units.map((u) => u.estimatedSeconds);
+    const positions = startOrder(seconds, balanceStreams(seconds, limits.maxStreams));
+    const balanced = {
+      ...whole,
+      order: positions.map((p) => whole.order[p]!),
+      units: positions.map((p, index) => ({ ...whole.units[p]!, index })),
+      startOrdered: true as const,
+    };
+    const makespan = simulateSchedule(balanced.units, limits.maxStreams, limits).makespanSeconds;
+    if (makespan < simulateSchedule(chosen.units, limits.maxStreams, limits).makespanSeconds * (1 - 1e-9))
+      chosen = balanced;
+  }
   const { units, order, draftMailbox } = chosen;
   const tailFillers = chosen.tailFillers ?? 0;
   const unitIndexes: number[][] = input.mailboxes.map(() => []);
@@ -393,6 +418,7 @@ export function planJob(input: PlanInput): Plan {
   return {
     units,
     ...(tailFillers > 0 ? { tailFillers } : {}),
+    ...(chosen.startOrdered ? { startOrdered: true } : {}),
     streams,
     predictedMakespanSeconds,
     lowerBoundSeconds: streams === 0 ? 0 : lowerBound(estimates, streams * k, limits),

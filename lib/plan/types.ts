@@ -92,7 +92,10 @@ export interface MailboxPlan {
 }
 
 export interface Plan {
-  /** Largest (longest) first, then the tail fillers (`tailFillers`); `units[i].index === i`. */
+  /**
+   * Largest (longest) first, then the tail fillers (`tailFillers`), or by their start in a
+   * balanced assignment (`startOrdered`); `units[i].index === i`.
+   */
   units: Unit[];
   /**
    * Tail fillers (plan.ts): the last `tailFillers` units of `units` are the short fillers of
@@ -100,6 +103,11 @@ export interface Plan {
    * place before them. Absent when none.
    */
   tailFillers?: number;
+  /**
+   * The units are ordered by their start in a balanced assignment of whole-stream units to the
+   * streams (plan.ts, waves.ts), not longest first. Absent when longest first.
+   */
+  startOrdered?: true;
   /** N: streams to start. 0 when there is nothing to do. */
   streams: number;
   /** Makespan of dynamic assignment of `units` to `streams` (see `simulateSchedule`). */
