@@ -79,15 +79,16 @@ const SHARES_WORTH_TRYING = 0.02;
 const SHARE_TARGETS = [1, 1.05, 1.1, 1.2];
 /**
  * Tail fillers are tried only for plans of at most this many units a lane (stream × units per
- * stream): with more, LPT's last units are short against a lane's work already.
+ * stream): with more, LPT's last units are short against a lane's work already, and…
  */
 const FILLERS_MAX_UNITS_PER_LANE = 3;
 /**
- * …and of at most this many units × streams: a try simulates the plan, whose time grows with
- * both (1,990 units on 1,000 streams: 0.47 s of CPU to plan without fillers, 0.8–1.3 s with 9
- * tries; 160 on 64 streams: 30–55 ms either way).
+ * Tail fillers and the balanced start order are tried only for plans of at most this many units
+ * × streams: a try simulates the plan, whose time grows with both (1,990 units on 1,000 streams:
+ * 0.47 s of CPU to plan without fillers, 0.8–1.3 s with their 9 tries; 160 on 64 streams:
+ * 30–55 ms either way).
  */
-const FILLERS_MAX_UNIT_STREAMS = 500_000;
+const MAX_UNIT_STREAMS_FOR_TRIES = 500_000;
 /** Tail fillers: mailboxes cut, as multiples of the streams (the last ones of the order). */
 const FILLER_MAILBOXES_PER_STREAM = [0.5, 1, 1.5];
 /** Tail fillers: the share of a cut mailbox's back-to-back time its filler takes at most. */
@@ -349,7 +350,7 @@ export function planJob(input: PlanInput): Plan {
     chosen.units.length > 0 &&
     chosen.units.length <= MAX_UNITS_FOR_SHARES &&
     whole.units.length <= FILLERS_MAX_UNITS_PER_LANE * limits.maxStreams * limits.unitsPerStream &&
-    whole.units.length * limits.maxStreams <= FILLERS_MAX_UNIT_STREAMS
+    whole.units.length * limits.maxStreams <= MAX_UNIT_STREAMS_FOR_TRIES
   ) {
     let best = simulateSchedule(chosen.units, limits.maxStreams, limits).makespanSeconds;
     if (best > (target + limits.unitOverheadSeconds) * (1 + SHARES_WORTH_TRYING)) {
@@ -373,7 +374,7 @@ export function planJob(input: PlanInput): Plan {
     limits.balancedOrder &&
     limits.unitsPerStream === 1 &&
     whole.units.length > limits.maxStreams &&
-    whole.units.length * limits.maxStreams <= FILLERS_MAX_UNIT_STREAMS &&
+    whole.units.length * limits.maxStreams <= MAX_UNIT_STREAMS_FOR_TRIES &&
     whole.units.every((u) => u.concurrency === limits.perStreamConcurrency)
   ) {
     const seconds = whole.units.map((u) => u.estimatedSeconds);
