@@ -616,7 +616,7 @@ describe("planJob: balanced start order", () => {
     const key = (u: { mailboxId: string; folderIds: string[]; concurrency: number }) =>
       `${u.mailboxId} ${u.folderIds.join(",")} ${u.concurrency}`;
     expect(plan.units.map(key).sort()).toEqual(lpt.units.map(key).sort());
-    plan.units.forEach((u, i) => expect(u.index).toBe(i));
+    expect(plan.units.map((u) => u.index)).toEqual(plan.units.map((_, i) => i));
     // Each mailbox's units are listed under its plan.
     for (const m of plan.perMailbox)
       for (const i of m.unitIndexes) expect(plan.units[i]!.mailboxId).toBe(m.mailboxId);
