@@ -46,14 +46,15 @@ export const LIMITS: Required<Pick<LimitOptions, "concurrentPerMailbox" | "budge
 };
 /**
  * Seconds a unit change costs a stream in the harness, beyond its requests (the planner's
- * `unitOverheadSeconds`). Measured with bench/unit-overhead.ts in session 12 (bench/README,
- * *What a unit change costs*): a stream's slots sat idle 0.15–0.17 s in all whether it ran 1 unit
- * or 10 one after another (uniform N = 16, many-small N = 16: ≤ 0.02 s per further unit, the
- * lookahead overlapping each claim and completion with the units' requests), and 0.014 s per
- * further unit on the skewed shape's streams of slot shares; 0.05 s leaves room for a loaded
- * machine. `BENCH_UNIT_OVERHEAD=S` plans with S seconds instead (an A/B against another value).
+ * `unitOverheadSeconds`), as in production: 0.1. Measured with bench/unit-overhead.ts in session
+ * 12 (bench/README, *What a unit change costs*): a stream's slots idled ≤ 0.02 s per further unit
+ * of the many-small shape (the lookahead overlaps each claim and completion with requests), but
+ * at 0.05 s the skewed shape at N = 1 was planned as 4 whole units one after another instead of
+ * 4 of one slot side by side and ended 5 % later (bk/LB 1.12 / 1.11 against 1.06 / 1.06,
+ * alternated): units of many items leave their slots idle longer at their start and end.
+ * `BENCH_UNIT_OVERHEAD=S` plans with S seconds instead (an A/B against another value).
  */
-export const UNIT_OVERHEAD_SECONDS = 0.05;
+export const UNIT_OVERHEAD_SECONDS = 0.1;
 
 /**
  * The planner's model of the same service (so its estimates, and LB, match the simulator).

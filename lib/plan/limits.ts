@@ -53,8 +53,8 @@ export interface PlanLimits {
    * the change costs next to nothing; a unit of a smaller share frees its slots only once its
    * completion is written). On AWS those are 2 S3 PUTs of 20–50 ms and 2 DynamoDB requests of
    * 5–20 ms: about 0.1 s where nothing overlaps them. In the benchmark's harness a stream's slots
-   * idled ≤ 0.02 s per further unit (bench/README, *What a unit change costs*; the bench plans
-   * with 0.05). What every stream pays once (its task's delivery, its first claim, its last
+   * idled ≤ 0.02 s per further unit of small units, more for units of many items
+   * (bench/README, *What a unit change costs*; the bench plans with 0.1 too). What every stream pays once (its task's delivery, its first claim, its last
    * unit's writes) is no unit's: it does not change which plan is faster. ≥ 0. Default 0.1
    * (0.5 before session 12, when the lookahead was not counted).
    */
