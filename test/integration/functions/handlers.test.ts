@@ -45,6 +45,10 @@ beforeAll(async () => {
     ca: await loadTestCa(),
     archive: { kind: "s3", bucket: BUCKET },
     streams: 2,
+    // Each request takes 150 ms, so a stream's share (a mailbox of ≥ 5 rounds of requests) takes
+    // longer than an invocation's 0.6 s of work: at least one stream hands itself on through the
+    // queue whatever the machine's speed (without latency a fast machine finished in one).
+    latency: { baseMs: 150 },
   });
   // The stack's own consumer would run the tasks in-process: the real handler must run them.
   await stack.source.stop();
