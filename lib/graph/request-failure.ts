@@ -11,6 +11,7 @@ import {
   isRetryableStatus,
   mapGraphError,
 } from "./errors.js";
+import type { HttpAnswer } from "./https-transport.js";
 import type { MailboxTraffic } from "./mailbox-traffic.js";
 import type { RequestTally } from "./request-context.js";
 import { readJsonBody } from "./response-body.js";
@@ -59,8 +60,15 @@ export interface FailureContext {
  * attempt is worth it, else the final error. A `Retry-After` closes the mailbox's gate at once,
  * so that no request to the mailbox (queued ones included) leaves before it has passed.
  */
-export async function failureOf(response: Response, c: FailureContext): Promise<Error> {
+export async function failureOf(response: HttpAnswer, c: FailureContext): Promise<Error> {
   const status = response.status;
+  // The gate closes on the headers, before the body is read: reading it takes turns of the
+  // event loop, in which another request to the mailbox could pass the gate.
+  const retryAfterMs = isRetryableStatus(status)
+    ? parseRetryAfter(response.headers.get("retry-after"))
+    : undefined;
+  if (retryAfterMs !== undefined && c.mailboxId) c.traffic.holdBack(c.mailboxId, retryAfterMs + c.marginMs);
+  if (c.mailboxId && status === 429) c.traffic.throttled(c.mailboxId);
   const body = await readJsonBody(response, `${c.method} ${c.path}`);
   const code = errorCodeOf(body);
   const counters = c.mailboxId ? c.traffic.counters(c.mailboxId) : undefined;
@@ -68,13 +76,10 @@ export async function failureOf(response: Response, c: FailureContext): Promise<
     counters.throttled++;
     if (c.tally) c.tally.throttled++;
   }
-  if (c.mailboxId && status === 429) c.traffic.throttled(c.mailboxId);
   if (counters && status >= 500) counters.serverErrors++;
   const answered = `${c.method} ${c.path} answered ${status} ${code ?? "(no code)"}`;
 
   if (isRetryableStatus(status)) {
-    const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
-    if (retryAfterMs !== undefined && c.mailboxId) c.traffic.holdBack(c.mailboxId, retryAfterMs + c.marginMs);
     if (retryAfterMs !== undefined && retryAfterMs > c.maxRetryAfterMs) {
       // Too long to wait inside one request: hand the wait to the caller (its task ends and
       // comes back after it); the mailbox's gate stays closed meanwhile.

@@ -4,16 +4,19 @@
  * back exactly once, when the body ends, fails, is cancelled or lies unread too long.
  */
 import { GraphRetryableError } from "./errors.js";
+import type { HttpAnswer } from "./https-transport.js";
 
 const utf8 = new TextDecoder();
 
 /**
  * Reads the whole body: its one chunk as it came, or its chunks joined once (`arrayBuffer()`
- * copies every byte twice more). A connection that breaks mid-body is a
- * {@link GraphRetryableError}, so the attempt is retried like a dropped connection.
+ * copies every byte twice more); the transport's answers read it without a web stream
+ * (`readAll`). A connection that breaks mid-body is a {@link GraphRetryableError}, so the
+ * attempt is retried like a dropped connection.
  */
-export async function readBody(response: Response, what: string): Promise<Uint8Array> {
+export async function readBody(response: HttpAnswer, what: string): Promise<Uint8Array> {
   try {
+    if (response.readAll) return await response.readAll();
     if (!response.body) return new Uint8Array(0);
     const chunks: Uint8Array[] = [];
     let length = 0;
@@ -30,7 +33,7 @@ export async function readBody(response: Response, what: string): Promise<Uint8A
 }
 
 /** A body's JSON, or undefined when it has none or is no JSON (error answers are often empty). */
-export async function readJsonBody(response: Response, what: string): Promise<unknown> {
+export async function readJsonBody(response: HttpAnswer, what: string): Promise<unknown> {
   const bytes = await readBody(response, what).catch(() => new Uint8Array(0));
   if (bytes.byteLength === 0) return undefined;
   try {

@@ -118,7 +118,8 @@ export class MailboxLimiter {
    * of a connection. Default: at most the grace before it arrived. A request sent after a
    * `Retry-After` was announced to its app for this mailbox, arriving before the wait ends, is an
    * early retry; one that was on its way already (however long a loaded server took to read it)
-   * is not.
+   * is not, nor one whose previous answer ended in the announcement's millisecond: both answers
+   * were written then, on two connections, and the client may read the other one first.
    */
   admit(clientId: string, mailboxId: string, sentAfterMs?: number): Admission {
     const now = Date.now();
@@ -126,7 +127,7 @@ export class MailboxLimiter {
     const state = this.stateOf(clientId, mailboxId, now);
     stats.requests++;
     const sentAfter = sentAfterMs ?? now - this.graceMs;
-    if (now + this.graceMs < state.retryAfterUntilMs && sentAfter >= state.retryAfterAnnouncedMs) {
+    if (now + this.graceMs < state.retryAfterUntilMs && sentAfter > state.retryAfterAnnouncedMs) {
       stats.earlyRetries++;
     }
     if (now - state.windowStartMs >= this.windowMs) {
