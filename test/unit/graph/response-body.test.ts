@@ -57,6 +57,15 @@ describe("readResponse", () => {
     await expect(streamed.text()).rejects.toThrow(TypeError);
   });
 
+  it("gives its bytes as a stream, which uses the body once read", async () => {
+    const held = readResponse(bytes(), init);
+    expect(held.body).toBe(held.body);
+    expect(held.bodyUsed).toBe(false);
+    expect(await new Response(held.body).text()).toBe('{"value":["é"]}');
+    expect(held.bodyUsed).toBe(true);
+    await expect(held.json()).rejects.toThrow(TypeError);
+  });
+
   it("has no body for none (204)", async () => {
     const empty = readResponse(null, { status: 204 });
     expect(empty.body).toBeNull();
