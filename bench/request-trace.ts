@@ -1,9 +1,11 @@
 /**
  * Per-request trace of a run in this process (bench/timeline.ts `--requests`): every Graph
  * request a unit runs, from the unit's request-slot channel (lib/backup/request-trace.ts: queued
- * → slot taken → slot given back) and Node's own HTTP channels (undici, which `fetch` uses:
- * request created → headers sent → answer's headers → answer's end; node:http, which the AWS SDK
- * uses: the archive's and the state's requests), matched in order per kind. Then, per unit: how
+ * → slot taken → slot given back) and Node's own HTTP channels (node:http, which both the Graph
+ * transport (lib/graph/https-transport.ts) and the AWS SDK use: request created → sent → answer's
+ * headers → answer's end; a request with a Bearer token is Graph's, the others the archive's and
+ * the state's; undici's, which `fetch` uses, for Graph requests sent through a `fetch`), matched
+ * in order per kind. Then, per unit: how
  * long its requests held their slots and where that time went, and how many slot-seconds its
  * slots sat idle between its first request and its last answer.
  */
@@ -60,6 +62,7 @@ export class RequestTrace {
   readonly aws: Array<{ host: string; method: string; start: number; end?: number }> = [];
   private readonly byUndici = new WeakMap<object, HttpRecord>();
   private readonly byNodeHttp = new WeakMap<object, RequestTrace["aws"][number]>();
+  private readonly byNodeGraph = new WeakMap<object, HttpRecord>();
 
   start(): void {
     subscribe(REQUEST_SLOT_CHANNEL, (message) => {
@@ -89,27 +92,7 @@ export class RequestTrace {
     });
     subscribe("undici:request:create", (message) => {
       const { request } = message as { request: { method: string; path: string; origin: string } };
-      const path = (request.path ?? "").split("?")[0] ?? "";
-      const record: HttpRecord = {
-        method: request.method,
-        path,
-        kind: kindOfUrl(request.method, path),
-        created: performance.now(),
-      };
-      this.byUndici.set(request, record);
-      this.http.push(record);
-      if (record.kind !== "other") {
-        // A redirect's next request runs in the slot of the one redirected.
-        const redirected = [...this.requests.values()].find(
-          (r) => r.end === undefined && r.http?.status === 308 && r.http.followed === undefined,
-        );
-        if (redirected?.http) {
-          redirected.http.followed = record;
-          return;
-        }
-        const owner = this.unmatched.get(record.kind)?.shift();
-        if (owner) owner.http = record;
-      }
+      this.byUndici.set(request, this.graphRequest(request.method, request.path));
     });
     subscribe("undici:client:sendHeaders", (message) => {
       const record = this.byUndici.get((message as { request: object }).request);
@@ -121,15 +104,7 @@ export class RequestTrace {
         response: { statusCode: number; headers: Array<Buffer | string> };
       };
       const record = this.byUndici.get(request);
-      if (record) {
-        record.headers = performance.now();
-        record.status = response.statusCode;
-        for (let i = 0; i + 1 < response.headers.length; i += 2) {
-          if (String(response.headers[i]).toLowerCase() !== "server-timing") continue;
-          const dur = /sim;dur=([\d.]+)/.exec(String(response.headers[i + 1]));
-          if (dur) record.sim = Number(dur[1]);
-        }
-      }
+      if (record) answered(record, response.statusCode, response.headers.map(String));
     });
     subscribe("undici:request:trailers", (message) => {
       const record = this.byUndici.get((message as { request: object }).request);
@@ -137,8 +112,22 @@ export class RequestTrace {
     });
     subscribe("http.client.request.start", (message) => {
       const { request } = message as {
-        request: { method: string; host: string; getHeader(n: string): unknown };
+        request: {
+          method: string;
+          host: string;
+          path: string;
+          getHeader(n: string): unknown;
+          once(event: "finish", listener: () => void): void;
+        };
       };
+      if (/^Bearer /i.test(String(request.getHeader("authorization") ?? ""))) {
+        const record = this.graphRequest(request.method, request.path);
+        this.byNodeGraph.set(request, record);
+        request.once("finish", () => {
+          record.sent = performance.now();
+        });
+        return;
+      }
       const entry = {
         host: String(request.getHeader("host") ?? request.host),
         method: request.method,
@@ -147,10 +136,47 @@ export class RequestTrace {
       this.aws.push(entry);
       this.byNodeHttp.set(request, entry);
     });
+    // Published when the answer's headers have been read (not at its end).
     subscribe("http.client.response.finish", (message) => {
-      const entry = this.byNodeHttp.get((message as { request: object }).request);
+      const { request, response } = message as {
+        request: object;
+        response: {
+          statusCode: number;
+          rawHeaders: string[];
+          once(event: "end", listener: () => void): void;
+        };
+      };
+      const record = this.byNodeGraph.get(request);
+      if (record) {
+        answered(record, response.statusCode, response.rawHeaders);
+        response.once("end", () => {
+          record.done = performance.now();
+        });
+        return;
+      }
+      const entry = this.byNodeHttp.get(request);
       if (entry) entry.end = performance.now();
     });
+  }
+
+  /** A Graph request on the wire, matched with the unit's request that sent it. */
+  private graphRequest(method: string, rawPath: string): HttpRecord {
+    const path = (rawPath ?? "").split("?")[0] ?? "";
+    const record: HttpRecord = { method, path, kind: kindOfUrl(method, path), created: performance.now() };
+    this.http.push(record);
+    if (record.kind !== "other") {
+      // A redirect's next request runs in the slot of the one redirected.
+      const redirected = [...this.requests.values()].find(
+        (r) => r.end === undefined && r.http?.status === 308 && r.http.followed === undefined,
+      );
+      if (redirected?.http) {
+        redirected.http.followed = record;
+        return record;
+      }
+      const owner = this.unmatched.get(record.kind)?.shift();
+      if (owner) owner.http = record;
+    }
+    return record;
   }
 
   /** The report of one unit's requests (all units when `unit` is undefined). */
@@ -191,6 +217,17 @@ export class RequestTrace {
     }
     out.push(`HTTP requests of the units' kinds: ${[...wire].map(([k, n]) => `${k}: ${n}`).join(", ")}`);
     return out;
+  }
+}
+
+/** The answer's status and headers arrived: the time, the status and the simulator's own time (Server-Timing `sim;dur`). */
+function answered(record: HttpRecord, status: number, rawHeaders: string[]): void {
+  record.headers = performance.now();
+  record.status = status;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (String(rawHeaders[i]).toLowerCase() !== "server-timing") continue;
+    const dur = /sim;dur=([\d.]+)/.exec(String(rawHeaders[i + 1]));
+    if (dur) record.sim = Number(dur[1]);
   }
 }
 
