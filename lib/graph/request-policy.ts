@@ -19,6 +19,7 @@ import {
   type HttpAnswer,
   type HttpSend,
   type HttpsTransportOptions,
+  headerRecord,
   httpsTransport,
 } from "./https-transport.js";
 import type { MailboxTraffic } from "./mailbox-traffic.js";
@@ -177,12 +178,12 @@ export class MailboxRequestPolicy implements Middleware {
     // Looked up at each use, not held: a mailbox idle for a whole budget window is forgotten
     // (mailbox-traffic.ts), and a counters object held across a backoff could be a forgotten one.
     const counters = () => (mailboxId ? this.traffic.counters(mailboxId) : undefined);
-    const baseHeaders = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]);
+    const baseHeaders = headerRecord(init.headers);
     // The AuthenticationHandler only adds the header for Graph hosts; keep that decision.
-    const authorized = baseHeaders.has("Authorization");
-    const prefer = baseHeaders.get("Prefer");
+    const authorized = baseHeaders.authorization !== undefined;
+    const prefer = baseHeaders.prefer;
     if (!prefer || !/IdType\s*=/i.test(prefer)) {
-      baseHeaders.set("Prefer", prefer ? `${IMMUTABLE_ID}, ${prefer}` : IMMUTABLE_ID);
+      baseHeaders.prefer = prefer ? `${IMMUTABLE_ID}, ${prefer}` : IMMUTABLE_ID;
     }
     let tokenRefreshed = false;
     const idempotent = settings.idempotent ?? method !== "POST";
@@ -202,9 +203,9 @@ export class MailboxRequestPolicy implements Middleware {
         : () => {};
       let keepSlots = false;
       try {
-        const headers = new Headers(baseHeaders);
+        const headers = { ...baseHeaders };
         // Asked on every attempt: a token may expire while a request waits at the gate.
-        if (authorized) headers.set("Authorization", `Bearer ${await this.tokens.getToken()}`);
+        if (authorized) headers.authorization = `Bearer ${await this.tokens.getToken()}`;
         // Getting the token yields; a Retry-After may have arrived meanwhile: look at the gate
         // again right before sending, so no request leaves after the client knew to wait. First
         // let the answers read in this turn of the event loop be acted on (a 429 on another

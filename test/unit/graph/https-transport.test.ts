@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CertificatePair, createCa, issueServerCertificate } from "../../../lib/dev/sim/server/ca.js";
 import {
   ConnectionIdleError,
+  headerRecord,
   httpsTransport,
   keepAliveAgent,
   RedirectError,
@@ -192,5 +193,21 @@ describe("httpsTransport", () => {
     };
     const answer = await transport()(`${a.origin}/v1.0/broken`, { method: "GET" });
     await expect(answer.readAll?.()).rejects.toThrow();
+  });
+});
+
+describe("headerRecord", () => {
+  it("lower-cases names and joins a name given twice as Headers does, from a record, a Headers or pairs", () => {
+    const joined = new Headers([
+      ["Prefer", "a"],
+      ["prefer", "b"],
+    ]).get("prefer");
+    expect(headerRecord({ Prefer: "a", prefer: "b", "Content-Type": "application/json" })).toEqual({
+      prefer: joined,
+      "content-type": "application/json",
+    });
+    expect(headerRecord(new Headers({ Authorization: "Bearer t" }))).toEqual({ authorization: "Bearer t" });
+    expect(headerRecord([["X-One", "1"]])).toEqual({ "x-one": "1" });
+    expect(headerRecord(undefined)).toEqual({});
   });
 });
