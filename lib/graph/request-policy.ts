@@ -1,6 +1,6 @@
 /**
  * mailstream's request policy: the last middleware of the Graph client's chain, which sends
- * every request itself.
+ * every request itself (with node:https, https-transport.ts, not the client's `fetch`).
  *
  * It replaces the client's default RetryHandler (and HTTPMessageHandler) because that handler
  * knows nothing about mailboxes: it retries one request in isolation (3 times, 3 s base), so
