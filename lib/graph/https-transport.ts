@@ -110,7 +110,10 @@ export function headerRecord(init: RequestInit["headers"]): Record<string, strin
     const had = record[key];
     record[key] = had === undefined ? String(value) : `${had}, ${value}`;
   };
-  if (init instanceof Headers) init.forEach((value, name) => add(name, value));
+  if (init instanceof Headers)
+    init.forEach((value, name) => {
+      add(name, value);
+    });
   else if (Array.isArray(init)) for (const [name, value] of init) add(name as string, value as string);
   else if (init)
     for (const name of Object.keys(init)) add(name, (init as Record<string, string>)[name] as string);
