@@ -118,8 +118,9 @@ export class MailboxLimiter {
    * of a connection. Default: at most the grace before it arrived. A request sent after a
    * `Retry-After` was announced to its app for this mailbox, arriving before the wait ends, is an
    * early retry; one that was on its way already (however long a loaded server took to read it)
-   * is not, nor one whose previous answer ended in the announcement's millisecond: both answers
-   * were written then, on two connections, and the client may read the other one first.
+   * is not, nor one whose previous answer ended in the announcement's millisecond and that
+   * arrives within the grace of it: that answer and the Retry-After may have been written then on
+   * two connections, and the client may have read the other one first.
    */
   admit(clientId: string, mailboxId: string, sentAfterMs?: number): Admission {
     const now = Date.now();
@@ -127,7 +128,13 @@ export class MailboxLimiter {
     const state = this.stateOf(clientId, mailboxId, now);
     stats.requests++;
     const sentAfter = sentAfterMs ?? now - this.graceMs;
-    if (now + this.graceMs < state.retryAfterUntilMs && sentAfter > state.retryAfterAnnouncedMs) {
+    const sameMillisecond =
+      sentAfter === state.retryAfterAnnouncedMs && now - state.retryAfterAnnouncedMs < this.graceMs;
+    if (
+      now + this.graceMs < state.retryAfterUntilMs &&
+      sentAfter >= state.retryAfterAnnouncedMs &&
+      !sameMillisecond
+    ) {
       stats.earlyRetries++;
     }
     if (now - state.windowStartMs >= this.windowMs) {

@@ -72,4 +72,17 @@ describe("MailboxLimiter", () => {
     limiter.admit("app", "m1", announced + 100);
     expect(limiter.stats().m1).toMatchObject({ requests: 3, earlyRetries: 1 });
   });
+
+  it("leaves out a request whose previous answer ended in the announcement's millisecond while it arrives within the grace", () => {
+    const limiter = new MailboxLimiter({ earlyRetryGraceMs: 50 });
+    const announced = Date.now();
+    limiter.noteRetryAfter("app", "m1", 2, 429);
+    vi.advanceTimersByTime(3);
+    // Its connection's answer and the 429 were written in one millisecond: the client may have read that answer first.
+    limiter.admit("app", "m1", announced);
+    vi.advanceTimersByTime(200);
+    // The same millisecond, but sent long after: the client had read the Retry-After (the 429 on this very connection).
+    limiter.admit("app", "m1", announced);
+    expect(limiter.stats().m1).toMatchObject({ requests: 2, earlyRetries: 1 });
+  });
 });
