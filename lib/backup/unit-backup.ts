@@ -393,6 +393,16 @@ const EXPORT_PRIORITY = 1;
  */
 const ITEM_PAGE_PRIORITY = 2;
 
+/**
+ * A folder's next item delta page (the one before named it with a nextLink) goes before the
+ * first pages of the other folders waiting: a folder of p pages is a chain of p requests, each
+ * sent only when the one before is answered, and behind the first pages of the unit's other lanes
+ * (4 per slot) each of its pages would wait several rounds, so that a long folder, with the
+ * exports of its last pages, would end the unit long after the rest. First its chain, one page a
+ * round; the other folders fill the slots beside it.
+ */
+const ITEM_NEXT_PAGE_PRIORITY = 3;
+
 interface FolderContext {
   unit: UnitWork;
   deps: UnitBackupDeps;
@@ -545,6 +555,8 @@ async function backupFolder(
     /** The pages fetched so far, stored and held in order (each waits for the one before). */
     let chain: Promise<void> = Promise.resolve();
     let pageFailed = false;
+    /** Whether the page to fetch continues the round (a page before it named it). */
+    let nextPage = false;
     try {
       const pages = folderPages(unit, folderId, read, link, deps)[Symbol.asyncIterator]();
       for (;;) {
@@ -552,8 +564,9 @@ async function backupFolder(
         const step = await ctx.slots.add(
           itemRead ? "item-page" : "delta-page",
           () => pages.next(),
-          itemRead ? ITEM_PAGE_PRIORITY : 0,
+          itemRead ? (nextPage ? ITEM_NEXT_PAGE_PRIORITY : ITEM_PAGE_PRIORITY) : 0,
         );
+        nextPage = true;
         if (step.done) break;
         const view = step.value;
         const entries: CatalogEntry[] = fullRound ? [{ kind: "folder-reset", folderId }] : [];

@@ -305,6 +305,33 @@ describe("backupUnit reading items", () => {
     expect(archive.parts.size).toBe(13);
   });
 
+  it("fetches a long folder's next pages before the first pages of the folders waiting", async () => {
+    // Four slots (16 lanes): folder L of 6 pages, then 40 folders of one page. L's pages are a
+    // chain (each named by the one before); behind the other lanes' first pages each would wait
+    // about four rounds. Ahead of them: one a round, the other folders beside it.
+    const folders = ["L", ...ids("F", 40)];
+    const pages = new Map(folders.map((f) => [f, [ids(`${f}-`, 3)]]));
+    pages.set(
+      "L",
+      Array.from({ length: 6 }, (_, i) => ids(`L${i}-`, 3)),
+    );
+    const source = new ItemSource(pages);
+    const { out, state } = await run(source, folders, 4);
+    expect(out.status).toBe("done");
+    expect(state.items).toBe(6 * 3 + 40 * 3);
+    const deltas = source.log.filter((e) => e.kind === "delta" && e.phase === "start");
+    expect(deltas).toHaveLength(46);
+    // Each page of L within a round and a half of the one before (it is queued just after its
+    // slot went to the next page waiting, and takes the next slot free): not 16 pages later.
+    const ofL = deltas.flatMap((e, i) => (e.folderId === "L" ? [i] : []));
+    expect(ofL).toHaveLength(6);
+    expect(ofL[0]).toBe(0);
+    for (let k = 1; k < ofL.length; k++) expect(ofL[k]! - ofL[k - 1]!).toBeLessThanOrEqual(6);
+    // Still the fewest exports, after every page, and never more than the unit's slots at once.
+    expect(source.exportBatches.map((b) => b.length)).toEqual([20, 20, 20, 20, 20, 20, 18]);
+    expect(source.peak).toBe(4);
+  });
+
   it("holds item delta pages back once the backlog limit's items wait for export", async () => {
     // Four slots (16 lanes), slow exports (20 turns against a page's 2), 60 folders of one page
     // of 20 items, a backlog of 200.
