@@ -57,8 +57,9 @@ export interface RunFigures {
  * import/export API does not tell them apart, so each costs its one empty page), read as that
  * content mode reads it (lib/plan `folderRead`): `m` message delta pages and one `$value` per
  * message; `p`, `a` item delta pages; `b` both. Exports: a unit pools the export requests of all
- * its folders of a mailbox, so each mailbox (primary, archive) counts the fewest requests that can
- * carry its items (`fewestExportRequests`: ≤ 20 items and 8 MiB per request, an item above 4 MiB
+ * its folders of a mailbox, so each mailbox (primary, archive, and an auto-expanding archive's
+ * auxiliary mailbox, since one request carries one mailbox's items) counts the fewest requests
+ * that can carry its items (`fewestExportRequests`: ≤ 20 items and 8 MiB per request, an item above 4 MiB
  * alone), which no batching beats.
  * Bytes: MIME for `$value`, export streams for exports. Discovery (probe, folder listing) is
  * the coordinator's, before the streams start: it is not stream work, so it is not in LB (the
@@ -82,8 +83,15 @@ export function realContent(
       }
     } else {
       const mailFolders = new Map(m.folders.map((f) => [f.id, f]));
-      // A unit pools the export requests of its folders per mailbox (lib/backup/export-pool.ts).
-      const exported: Record<"primary" | "archive", Array<{ size: number }>> = { primary: [], archive: [] };
+      // A unit pools the export requests of its folders per mailbox (lib/backup/export-pool.ts),
+      // and one request carries the items of one mailbox only: an auto-expanding archive's folder
+      // keeps its items in an auxiliary mailbox (`itemsMailboxId`), exported by requests of its own.
+      const exported = new Map<string, Array<{ size: number }>>();
+      const exportsOf = (mailboxId: string) => {
+        const list = exported.get(mailboxId) ?? [];
+        exported.set(mailboxId, list);
+        return list;
+      };
       for (const f of m.mailboxFolders) {
         const read = folderRead({ mailbox: f.mailbox, folderClass: f.type }, service.mailContent);
         folders++;
@@ -92,7 +100,7 @@ export function realContent(
           work.requests += pagesOf(f.items, service.pageSize).length;
           for (const x of f.items) {
             work.bytes += x.size;
-            exported[f.mailbox].push(x);
+            exportsOf(f.itemsMailboxId).push(x);
           }
           continue;
         }
@@ -103,11 +111,11 @@ export function realContent(
           const exportSize = new Map(f.items.map((i) => [i.id, i.size]));
           for (const x of messages) {
             work.bytes += exportSize.get(x.id) ?? 0;
-            exported.primary.push(x);
+            exportsOf(f.itemsMailboxId).push(x);
           }
         }
       }
-      work.requests += fewestExportRequests(exported.primary) + fewestExportRequests(exported.archive);
+      for (const list of exported.values()) work.requests += fewestExportRequests(list);
     }
     return {
       requests: work.requests,

@@ -52,7 +52,8 @@ describe("the benchmark's work model", () => {
       type: string,
       list: ReturnType<typeof items>,
       mailbox: "primary" | "archive" = "primary",
-    ) => ({ mailbox, itemsMailboxId: "MBX:p@t", id, path: id, type, items: list });
+      itemsMailboxId = mailbox === "primary" ? "MBX:p@t" : "MBX:a@t",
+    ) => ({ mailbox, itemsMailboxId, id, path: id, type, items: list });
     const kinds: GroundTruth = {
       tenantId: "t",
       mailboxes: [
@@ -84,6 +85,26 @@ describe("the benchmark's work model", () => {
         },
       ],
     };
+    it("counts an auto-expanding archive's auxiliary mailbox apart: one export request carries one mailbox's items", () => {
+      const [mailbox] = kinds.mailboxes;
+      const expanded: GroundTruth = {
+        ...kinds,
+        mailboxes: [
+          {
+            ...mailbox!,
+            mailboxFolders: [
+              ...mailbox!.mailboxFolders,
+              // Moved to the auxiliary archive: its 2 small items cannot join the archive's request.
+              mailboxFolder("older", "IPF.Note", items("x", "IPM.Note", [100, 100]), "archive", "MBX:x@t"),
+            ],
+          },
+        ],
+      };
+      const before = realContent(kinds, { ...service, mailContent: "fidelity" }).works[0]!.requests;
+      const after = realContent(expanded, { ...service, mailContent: "fidelity" }).works[0]!.requests;
+      // Its page and its own export request.
+      expect(after).toBe(before + 1 + 1);
+    });
     const otherBytes = 25 * 100 + 200 + 5 * mib;
     // Pages: one per folder (4). Exports pooled per mailbox: the primary's 28 items (25 events,
     // and the 3 messages in fidelity and both) in 2 requests; the archive's large item alone and
