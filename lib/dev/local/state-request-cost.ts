@@ -102,6 +102,15 @@ export async function stateRequestCosts(n: number, sample: () => CpuSample): Pro
     });
 
     await measure("a unit's read (GetItem, 23 folders)", 1, (i) => store.getUnit(work, i));
+    // One process hosting many streams (the local stack, the bench) sends their claims together:
+    // per request, what 64 reads at once cost (the DynamoDB client's sockets: lib/aws/clients.ts).
+    const together = 64;
+    await measure(`a unit's read, ${together} at once (CPU per read)`, 1, async (i) => {
+      if (i % together === 0) {
+        const reads = Math.min(together, n - i);
+        await Promise.all(Array.from({ length: reads }, (_, k) => store.getUnit(work, i + k)));
+      }
+    });
     await measure("idle, per 10 ms (the JVM's own work)", 0, () => new Promise((r) => setTimeout(r, 10)));
 
     const stream = (jobId: string, i: number) => ({ pk: jobPk(jobId), sk: streamSk(i) });
