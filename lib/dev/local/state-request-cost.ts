@@ -101,6 +101,24 @@ export async function stateRequestCosts(n: number, sample: () => CpuSample): Pro
       if (u && u !== "later") await store.completeUnit(task(work, i), u.index, { status: "done" });
     });
 
+    // A many-small unit's end as a stream sends it: its last checkpoint with the sync states of
+    // the 17 folders it finished (delta links as long as Graph's) in the end's transaction.
+    const ending = await runningJob(store, n, n);
+    const last = (i: number) => ({
+      checkpoint: { folderIndex: 17, page: 20 },
+      counters: { items: 13, bytes: 60_000, requests: 20 },
+      staged: Array.from({ length: 17 }, (_, f) => ({
+        mailboxId: `mbx-${i}`,
+        folderId: unit(i).folderIds[f] as string,
+        deltaLink: `https://graph.microsoft.com/v1.0/users/mbx-${i}/mailFolders/${unit(i).folderIds[f]}/messages/delta?$deltatoken=${"t".repeat(200)}`,
+      })),
+    });
+    await measure("a unit's claim and end with 17 folders' sync states (as many-small's)", 4, async (i) => {
+      const u = await store.claimUnit(task(ending, i));
+      if (u && u !== "later")
+        await store.completeUnit(task(ending, i), u.index, { status: "done", last: last(i) });
+    });
+
     await measure("a unit's read (GetItem, 23 folders)", 1, (i) => store.getUnit(work, i));
     // One process hosting many streams (the local stack, the bench) sends their claims together:
     // per request, what 64 reads at once cost (the DynamoDB client's sockets: lib/aws/clients.ts).
