@@ -24,7 +24,10 @@ export interface StreamRunnerDeps {
   unitDeps(
     task: StreamTask,
     unit: UnitWork,
-  ): Omit<UnitBackupDeps, "state" | "shouldYield" | "retryDeadline" | "streamSlots" | "onTail">;
+  ): Omit<
+    UnitBackupDeps,
+    "state" | "shouldYield" | "retryDeadline" | "streamSlots" | "onTail" | "onRequestsDone"
+  >;
   /** Milliseconds left before the invocation must have returned. */
   remainingMs(): number;
   /** Stop starting new pages when fewer milliseconds than this are left. Default 60 000. */
@@ -72,6 +75,11 @@ interface RunningUnit {
   work: UnitWork;
   /** Every folder of the unit has started: what is left is its last answers. */
   inTail: boolean;
+  /**
+   * Every request of the unit has answered: what is left is its last writes and its completion.
+   * It takes no request slot any more, so it no longer counts against the stream's claims.
+   */
+  ending: boolean;
   /** Its Graph requests (each takes a stream slot): count, first start and last end (epoch ms), for the log. */
   requests: number;
   firstRequestAt?: number;
@@ -86,10 +94,13 @@ interface RunningUnit {
  * A stream has `streamConcurrency × unitsAtOnce` request slots and runs units side by side while
  * their planned shares (`concurrency`) leave one free: `unitsAtOnce` units of a whole mailbox's
  * slots (default 1), or more units of smaller shares, each within its own share. With one unit
- * of a whole share, it holds at most two: when a small unit reaches its tail, the next one is
+ * of a whole share, it runs at most two: when a small unit reaches its tail, the next one is
  * claimed and starts. Both draw on the stream's one set of request slots, the older unit first,
  * so the stream never runs more requests than one unit could; the newer unit only fills what the
  * older one leaves idle (its delta pages answering, its claim and its completion being written).
+ * A unit whose requests have all answered no longer counts: the next claim overlaps its last
+ * writes and its completion, while it stays held (resumed after a crash) until that is committed;
+ * at most `unitsAtOnce` such ending units at once.
  */
 export async function runStreamTask(
   received: StreamTask,
@@ -180,7 +191,7 @@ async function runTask(
 
   const start = (claimed: ClaimedUnit) => {
     const index = claimed.work.index;
-    const entry: RunningUnit = { work: claimed.work, inTail: false, requests: 0 };
+    const entry: RunningUnit = { work: claimed.work, inTail: false, ending: false, requests: 0 };
     running.set(index, entry);
     // Older units first: p-queue runs higher priorities first.
     const priority = -claims++;
@@ -201,6 +212,10 @@ async function runTask(
           ),
         onTail: () => {
           entry.inTail = true;
+          wake();
+        },
+        onRequestsDone: () => {
+          entry.ending = true;
           wake();
         },
       });
@@ -261,11 +276,17 @@ async function runTask(
     // free: it runs on what the older units leave (the slots serve older units first) and gets
     // its whole share as they end. With every share a whole `streamConcurrency`, that is
     // `unitsAtOnce` units.
+    // A unit whose requests have all answered counts no more: its last writes and its completion
+    // overlap the next claim (it stays held, and resumed after a crash, until its completion is
+    // committed). At most `unitsAtOnce` such units at once, so that slow writes do not pile up units.
+    const active: RunningUnit[] = [];
+    for (const unit of running.values()) if (!unit.ending) active.push(unit);
+    if (running.size - active.length > unitsAtOnce) return false;
     let held = 0;
-    for (const unit of running.values()) held += shareOf(unit.work);
+    for (const unit of active) held += shareOf(unit.work);
     if (held < capacity) return true;
-    if (running.size > 1 || lookaheadSeconds <= 0) return false;
-    const [only] = running.values();
+    if (active.length > 1 || lookaheadSeconds <= 0) return false;
+    const [only] = active;
     return only!.inTail && (only!.work.estimatedSeconds ?? Number.POSITIVE_INFINITY) <= lookaheadSeconds;
   };
 
@@ -343,7 +364,11 @@ async function runUnit(
   deps: StreamRunnerDeps,
   shouldYield: () => boolean,
   retryDeadline: RetryDeadline,
-  stream: { add: NonNullable<UnitBackupDeps["streamSlots"]>["add"]; onTail: () => void },
+  stream: {
+    add: NonNullable<UnitBackupDeps["streamSlots"]>["add"];
+    onTail: () => void;
+    onRequestsDone: () => void;
+  },
 ): Promise<RunUnitOutcome> {
   try {
     return await backupUnit(claimed.work, claimed.checkpoint, {
@@ -353,6 +378,7 @@ async function runUnit(
       retryDeadline,
       streamSlots: { add: stream.add },
       onTail: stream.onTail,
+      onRequestsDone: stream.onRequestsDone,
     });
   } catch (error) {
     // A failure of the machinery (redeliver) or a superseded task (drop) ends the task; the

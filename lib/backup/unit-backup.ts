@@ -81,6 +81,12 @@ export interface UnitBackupDeps {
   /** Called once, when the unit's last folder has started (what is left is its tail). */
   onTail?: () => void;
   /**
+   * Called once, when every folder of the unit has run (each request answered, each item
+   * stored) and the unit did not stop: it sends no more Graph requests, and what is left is its
+   * last catalog and pack writes and its last checkpoint (then its completion, by the caller).
+   */
+  onRequestsDone?: () => void;
+  /**
    * Least time between two checkpoint writes of the unit (the first counts from its start), so
    * that a unit of many small folders does not write one per folder; its last checkpoint is
    * written as soon as it ends. A crash costs at most this much re-fetching. Milliseconds,
@@ -310,6 +316,9 @@ export async function backupUnit(
   // No more items can come: the partial batches waiting go now.
   pokeExports();
   await Promise.all(folderRuns);
+  // Not for a unit that stops (a deadline, a pause, a failure): its stream claims nothing more
+  // until it has seen why.
+  if (stop === undefined) deps.onRequestsDone?.();
   let last: LastCheckpoint | undefined;
   // Every folder ran (their last pages are held, so the ledger does not know it yet): what the
   // last commit records may ride with the unit's end (below), or is written there at once.
