@@ -35,6 +35,7 @@ interface LogLine {
   requests?: number;
   firstRequestAt?: string;
   lastAnswerAt?: string;
+  requestsDoneAt?: string;
   endedAt?: string;
 }
 
@@ -139,6 +140,8 @@ async function main(): Promise<void> {
     "claimed → first request": [],
     "first request → last answer": [],
     "last answer → unit ended (its writes)": [],
+    "last answer → folders' runs done": [],
+    "folders' runs done → unit ended": [],
     "unit ended → end committed": [],
     "end committed → next unit claimed": [],
     "last unit committed → stream finished": [],
@@ -161,6 +164,8 @@ async function main(): Promise<void> {
       push("claimed → first request", ms(end.firstRequestAt) - ms(start?.time));
       push("first request → last answer", ms(end.lastAnswerAt) - ms(end.firstRequestAt));
       push("last answer → unit ended (its writes)", ms(end.endedAt) - ms(end.lastAnswerAt));
+      push("last answer → folders' runs done", ms(end.requestsDoneAt) - ms(end.lastAnswerAt));
+      push("folders' runs done → unit ended", ms(end.endedAt) - ms(end.requestsDoneAt));
       push("unit ended → end committed", ms(end.time) - ms(end.endedAt));
       push("claimed → end committed (whole unit)", ms(end.time) - ms(start?.time));
       const next = events.find((e) => e.event === "unit.start" && ms(e.time) >= ms(end.time) - 0);
@@ -174,7 +179,7 @@ async function main(): Promise<void> {
       if (next && !overlapped) push("end committed → next unit claimed", ms(next.time) - ms(end.time));
       if (detail)
         console.log(
-          `  unit ${end.unit} (${end.requests} req): claimed ${at(ms(start?.time))} first ${at(ms(end.firstRequestAt))} last ${at(ms(end.lastAnswerAt))} ended ${at(ms(end.endedAt))} committed ${at(ms(end.time))}`,
+          `  unit ${end.unit} (${end.requests} req): claimed ${at(ms(start?.time))} first ${at(ms(end.firstRequestAt))} last ${at(ms(end.lastAnswerAt))} done ${at(ms(end.requestsDoneAt))} ended ${at(ms(end.endedAt))} committed ${at(ms(end.time))}`,
         );
     }
     const lastEnd = ends[ends.length - 1];

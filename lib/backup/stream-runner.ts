@@ -84,6 +84,8 @@ interface RunningUnit {
   requests: number;
   firstRequestAt?: number;
   lastAnswerAt?: number;
+  /** When every folder of it had run (its requests answered, its items stored), epoch ms. */
+  requestsDoneAt?: number;
 }
 
 /**
@@ -216,6 +218,7 @@ async function runTask(
         },
         onRequestsDone: () => {
           entry.ending = true;
+          entry.requestsDoneAt = Date.now();
           wake();
         },
       });
@@ -250,10 +253,12 @@ async function runTask(
         status: result.status,
         items: result.progress.items,
         // Where the unit's time went: claimed (unit.start) → first request → last answer →
-        // endedAt (its last writes) → this line (its completion committed).
+        // requests done (its folders' runs) → endedAt (its last writes) → this line (its
+        // completion committed).
         requests: entry.requests,
         ...(entry.firstRequestAt ? { firstRequestAt: new Date(entry.firstRequestAt).toISOString() } : {}),
         ...(entry.lastAnswerAt ? { lastAnswerAt: new Date(entry.lastAnswerAt).toISOString() } : {}),
+        ...(entry.requestsDoneAt ? { requestsDoneAt: new Date(entry.requestsDoneAt).toISOString() } : {}),
         endedAt: result.endedAt,
       });
       unitsDone++;
