@@ -140,8 +140,8 @@ async function main(): Promise<void> {
     "claimed → first request": [],
     "first request → last answer": [],
     "last answer → unit ended (its writes)": [],
-    "last answer → folders' runs done": [],
-    "folders' runs done → unit ended": [],
+    "last answer → requests done (signal)": [],
+    "requests done → unit ended": [],
     "unit ended → end committed": [],
     "end committed → next unit claimed": [],
     "last unit committed → stream finished": [],
@@ -164,8 +164,8 @@ async function main(): Promise<void> {
       push("claimed → first request", ms(end.firstRequestAt) - ms(start?.time));
       push("first request → last answer", ms(end.lastAnswerAt) - ms(end.firstRequestAt));
       push("last answer → unit ended (its writes)", ms(end.endedAt) - ms(end.lastAnswerAt));
-      push("last answer → folders' runs done", ms(end.requestsDoneAt) - ms(end.lastAnswerAt));
-      push("folders' runs done → unit ended", ms(end.endedAt) - ms(end.requestsDoneAt));
+      push("last answer → requests done (signal)", ms(end.requestsDoneAt) - ms(end.lastAnswerAt));
+      push("requests done → unit ended", ms(end.endedAt) - ms(end.requestsDoneAt));
       push("unit ended → end committed", ms(end.time) - ms(end.endedAt));
       push("claimed → end committed (whole unit)", ms(end.time) - ms(start?.time));
       const next = events.find((e) => e.event === "unit.start" && ms(e.time) >= ms(end.time) - 0);

@@ -84,7 +84,7 @@ interface RunningUnit {
   requests: number;
   firstRequestAt?: number;
   lastAnswerAt?: number;
-  /** When every folder of it had run (its requests answered, its items stored), epoch ms. */
+  /** When it told its requests were all answered (it stopped counting against claims), epoch ms. */
   requestsDoneAt?: number;
 }
 
@@ -253,7 +253,7 @@ async function runTask(
         status: result.status,
         items: result.progress.items,
         // Where the unit's time went: claimed (unit.start) → first request → last answer →
-        // requests done (its folders' runs) → endedAt (its last writes) → this line (its
+        // requests done (it stops counting) → endedAt (its last writes) → this line (its
         // completion committed).
         requests: entry.requests,
         ...(entry.firstRequestAt ? { firstRequestAt: new Date(entry.firstRequestAt).toISOString() } : {}),

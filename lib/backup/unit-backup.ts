@@ -81,9 +81,11 @@ export interface UnitBackupDeps {
   /** Called once, when the unit's last folder has started (what is left is its tail). */
   onTail?: () => void;
   /**
-   * Called once, when every folder of the unit has run (each request answered, each item
-   * stored) and the unit did not stop: it sends no more Graph requests, and what is left is its
-   * last catalog and pack writes and its last checkpoint (then its completion, by the caller).
+   * Called once, when the unit's requests have all answered (every delta page fetched, no item
+   * waiting for its export, none queued or running) and the unit has not stopped: what is left is
+   * storing its last items, its last catalog and pack writes and its last checkpoint (then its
+   * completion, by the caller). A request sent after it (an item's transfer tried again) still
+   * takes a slot as any other.
    */
   onRequestsDone?: () => void;
   /**
@@ -239,6 +241,20 @@ export async function backupUnit(
   };
   const commits = new PageCommits(deps.archive, unit.mailboxId, deps.pageHold);
   let stop: UnitStop | undefined;
+  let requestsDone = false;
+  /**
+   * Tells the stream once the unit's requests have all answered: every delta page fetched, no
+   * item waiting for an export, no request queued or running (or, `all`, every folder has run).
+   * Its items' storing, last writes and completion follow. Not for a unit that stops (a deadline,
+   * a pause, a failure): its stream claims nothing more until it has seen why. A request sent
+   * after it (an item's transfer tried again) still runs within the stream's slots.
+   */
+  const requestsMayBeDone = (all = false) => {
+    if (requestsDone || stop !== undefined || !lanesDone || fetching > 0) return;
+    if (!all && (backlog() > 0 || unitSlots.size > 0 || unitSlots.pending > 0)) return;
+    requestsDone = true;
+    deps.onRequestsDone?.();
+  };
   const ctx: FolderContext = {
     unit,
     deps,
@@ -315,10 +331,11 @@ export async function backupUnit(
   lanesDone = true;
   // No more items can come: the partial batches waiting go now.
   pokeExports();
+  unitSlots.on("idle", requestsMayBeDone);
+  requestsMayBeDone();
   await Promise.all(folderRuns);
-  // Not for a unit that stops (a deadline, a pause, a failure): its stream claims nothing more
-  // until it has seen why.
-  if (stop === undefined) deps.onRequestsDone?.();
+  unitSlots.off("idle", requestsMayBeDone);
+  requestsMayBeDone(true);
   let last: LastCheckpoint | undefined;
   // Every folder ran (their last pages are held, so the ledger does not know it yet): what the
   // last commit records may ride with the unit's end (below), or is written there at once.
