@@ -582,6 +582,34 @@ describe("backupUnit", () => {
     expect(state.staged.has("B")).toBe(true);
   });
 
+  it("tells its requests done once, after its last answer and before its last parts are written; not when it stops", async () => {
+    const { source, archive, state } = setup();
+    const told: Array<{ fetched: number; parts: number }> = [];
+    const onRequestsDone = () => told.push({ fetched: source.mimeFetches.length, parts: archive.parts.size });
+    const out = await backupUnit(
+      unit,
+      { folderIndex: 0, page: 0 },
+      { source, archive, state, shouldYield: () => false, onRequestsDone },
+    );
+    expect(out.status).toBe("done");
+    // Every message fetched, none of the unit's parts written yet (they are held for its end).
+    expect(told).toEqual([{ fetched: 6, parts: 0 }]);
+    expect(archive.parts.size).toBe(4);
+
+    const gone = setup();
+    gone.source.folderDelta = () => {
+      throw new MailboxUnavailableError("mailbox M1 not found");
+    };
+    const stopped: string[] = [];
+    const skipped = await backupUnit(
+      unit,
+      { folderIndex: 0, page: 0 },
+      { ...gone, shouldYield: () => false, onRequestsDone: () => stopped.push("told") },
+    );
+    expect(skipped.status).toBe("mailbox-skipped");
+    expect(stopped).toEqual([]);
+  });
+
   it("stops the unit when the mailbox itself is gone", async () => {
     const { source, archive, state } = setup();
     // Told by class (MailboxUnavailableError), whatever the subclass is called.
