@@ -102,7 +102,7 @@ interface RunningUnit {
  * older one leaves idle (its delta pages answering, its claim and its completion being written).
  * A unit whose requests have all answered no longer counts: the next claim overlaps its last
  * writes and its completion, while it stays held (resumed after a crash) until that is committed;
- * at most `unitsAtOnce` such ending units at once.
+ * the stream claims no more while over `unitsAtOnce` units are ending.
  */
 export async function runStreamTask(
   received: StreamTask,
@@ -283,7 +283,8 @@ async function runTask(
     // `unitsAtOnce` units.
     // A unit whose requests have all answered counts no more: its last writes and its completion
     // overlap the next claim (it stays held, and resumed after a crash, until its completion is
-    // committed). At most `unitsAtOnce` such units at once, so that slow writes do not pile up units.
+    // committed). No claim while more than `unitsAtOnce` units are ending, so that slow writes do
+    // not pile up units.
     const active: RunningUnit[] = [];
     for (const unit of running.values()) if (!unit.ending) active.push(unit);
     if (running.size - active.length > unitsAtOnce) return false;
