@@ -243,7 +243,27 @@ export function planJob(input: PlanInput): Plan {
     return { ...candidate, order, units };
   };
   const whole = ordered(draftsOf(), false);
-  let chosen: typeof whole & { tailFillers?: number; startOrdered?: true } = whole;
+  type Candidate = typeof whole & { tailFillers?: number; startOrdered?: true };
+  let chosen: Candidate = whole;
+  const makespanOf = (plan: Candidate) =>
+    simulateSchedule(plan.units, limits.maxStreams, limits).makespanSeconds;
+  /**
+   * The chosen plan's simulated makespan, simulated at its first use only (a tenant too large for
+   * the tries below is not simulated here at all).
+   */
+  let simulated: number | undefined;
+  const chosenMakespan = () => {
+    simulated ??= makespanOf(chosen);
+    return simulated;
+  };
+  /** Keeps `plan` when its simulation ends sooner than the chosen one's (beyond rounding: 1e-9). */
+  const keepIfFaster = (plan: Candidate) => {
+    const makespan = makespanOf(plan);
+    if (makespan < chosenMakespan() * (1 - 1e-9)) {
+      chosen = plan;
+      simulated = makespan;
+    }
+  };
   /**
    * `base` with its last `count` mailboxes of one whole unit cut into a main unit (in the whole
    * unit's place) and a filler (after every unit of the base, longest first); undefined when no
@@ -312,8 +332,7 @@ export function planJob(input: PlanInput): Plan {
   // once; a few targets above it and two orders are simulated, and the fastest plan wins (whole
   // units when none is faster).
   if (limits.slotShares && chosen.units.length > 0 && chosen.units.length <= MAX_UNITS_FOR_SHARES) {
-    let best = simulateSchedule(chosen.units, limits.maxStreams, limits).makespanSeconds;
-    const fitting = best > (target + limits.unitOverheadSeconds) * (1 + SHARES_WORTH_TRYING);
+    const fitting = chosenMakespan() > (target + limits.unitOverheadSeconds) * (1 + SHARES_WORTH_TRYING);
     const shareTarget = fitting
       ? fittingShareTarget(
           chosen.units,
@@ -325,14 +344,7 @@ export function planJob(input: PlanInput): Plan {
     if (shareTarget !== undefined) {
       for (const factor of SHARE_TARGETS) {
         const candidate = draftsOf(shareTarget * factor);
-        for (const widestFirst of [true, false]) {
-          const plan = ordered(candidate, widestFirst);
-          const makespan = simulateSchedule(plan.units, limits.maxStreams, limits).makespanSeconds;
-          if (makespan < best * (1 - 1e-9)) {
-            best = makespan;
-            chosen = plan;
-          }
-        }
+        for (const widestFirst of [true, false]) keepIfFaster(ordered(candidate, widestFirst));
       }
     }
   }
@@ -352,18 +364,12 @@ export function planJob(input: PlanInput): Plan {
     whole.units.length <= FILLERS_MAX_UNITS_PER_LANE * limits.maxStreams * limits.unitsPerStream &&
     whole.units.length * limits.maxStreams <= MAX_UNIT_STREAMS_FOR_TRIES
   ) {
-    let best = simulateSchedule(chosen.units, limits.maxStreams, limits).makespanSeconds;
-    if (best > (target + limits.unitOverheadSeconds) * (1 + SHARES_WORTH_TRYING)) {
+    if (chosenMakespan() > (target + limits.unitOverheadSeconds) * (1 + SHARES_WORTH_TRYING)) {
       for (const perStream of FILLER_MAILBOXES_PER_STREAM) {
         const count = Math.max(1, Math.round(perStream * limits.maxStreams));
         for (const fraction of FILLER_FRACTIONS) {
           const plan = withTailFillers(whole, count, fraction);
-          if (!plan) continue;
-          const makespan = simulateSchedule(plan.units, limits.maxStreams, limits).makespanSeconds;
-          if (makespan < best * (1 - 1e-9)) {
-            best = makespan;
-            chosen = plan;
-          }
+          if (plan) keepIfFaster(plan);
         }
       }
     }
@@ -379,15 +385,12 @@ export function planJob(input: PlanInput): Plan {
   ) {
     const seconds = whole.units.map((u) => u.estimatedSeconds);
     const positions = startOrder(seconds, balanceStreams(seconds, limits.maxStreams));
-    const balanced = {
+    keepIfFaster({
       ...whole,
       order: positions.map((p) => whole.order[p]!),
       units: positions.map((p, index) => ({ ...whole.units[p]!, index })),
       startOrdered: true as const,
-    };
-    const makespan = simulateSchedule(balanced.units, limits.maxStreams, limits).makespanSeconds;
-    if (makespan < simulateSchedule(chosen.units, limits.maxStreams, limits).makespanSeconds * (1 - 1e-9))
-      chosen = balanced;
+    });
   }
   const { units, order, draftMailbox } = chosen;
   const tailFillers = chosen.tailFillers ?? 0;
