@@ -31,7 +31,15 @@ import { folderWork, mailboxMinimumSeconds, mailboxStreamSeconds, mailboxWork, w
 import { type PlanLimits, resolvePlanLimits } from "./limits.js";
 import { lowerBound } from "./lower-bound.js";
 import { simulateSchedule } from "./simulate.js";
-import { cutFiller, type FolderWork, mayShare, shareMailbox, slotsWithin, splitMailbox } from "./split.js";
+import {
+  cutFiller,
+  type FolderGroup,
+  type FolderWork,
+  mayShare,
+  shareMailbox,
+  slotsWithin,
+  splitMailbox,
+} from "./split.js";
 import type { MailboxPlan, Plan, PlanMailbox, Unit, WorkEstimate } from "./types.js";
 import { balanceStreams, startOrder } from "./waves.js";
 
@@ -203,31 +211,43 @@ export function planJob(input: PlanInput): Plan {
       .filter((f) => !f.isSearchFolder)
       .map((f) => ({ folderId: f.folderId, work: folderWork(f, limits) })),
   );
+  /**
+   * The unit of mailbox `m` that backs up `group`'s folders on `concurrency` slots with
+   * `budgetShare` of the mailbox's request budget (its units run at once at most).
+   */
+  const draftOf = (
+    m: number,
+    group: Pick<FolderGroup, "folderIds" | "work">,
+    concurrency: number,
+    budgetShare: number,
+    kind: UnitDraft["kind"],
+  ): UnitDraft => {
+    const mailbox = input.mailboxes[m]!;
+    const readOf = new Map(mailbox.folders.map((f) => [f.folderId, f.read ?? "m"]));
+    return {
+      mailboxId: mailbox.mailboxId,
+      folderIds: group.folderIds,
+      folderReads: group.folderIds.map((id) => readOf.get(id) ?? "m").join(""),
+      cost: group.work.requests,
+      serialSeconds: group.work.serialSeconds,
+      estimatedSeconds:
+        workSeconds(group.work, concurrency, budgetShare, limits) + limits.unitOverheadSeconds,
+      concurrency,
+      kind,
+    };
+  };
   /** A mailbox's units: its slot share when `shareTarget` is given and it may take one, else its whole-unit split. */
   const draftsOf = (shareTarget?: number): { drafts: UnitDraft[]; draftMailbox: number[] } => {
     const drafts: UnitDraft[] = [];
     const draftMailbox: number[] = [];
-    input.mailboxes.forEach((mailbox, m) => {
-      const folders = folderWorks[m]!;
+    folderWorks.forEach((folders, m) => {
       const slots = shareTarget === undefined ? undefined : slotsWithin(estimates[m]!, shareTarget, limits);
       const split =
         (slots !== undefined && shareMailbox(folders, slots, limits)) ||
         splitMailbox(folders, target, limits);
       const kind = split.groups.length > 1 ? "folders" : "mailbox";
-      const readOf = new Map(mailbox.folders.map((f) => [f.folderId, f.read ?? "m"]));
       for (const group of split.groups) {
-        const concurrency = group.concurrency ?? split.concurrency;
-        drafts.push({
-          mailboxId: mailbox.mailboxId,
-          folderIds: group.folderIds,
-          folderReads: group.folderIds.map((id) => readOf.get(id) ?? "m").join(""),
-          cost: group.work.requests,
-          serialSeconds: group.work.serialSeconds,
-          estimatedSeconds:
-            workSeconds(group.work, concurrency, split.budgetShare, limits) + limits.unitOverheadSeconds,
-          concurrency,
-          kind,
-        });
+        drafts.push(draftOf(m, group, group.concurrency ?? split.concurrency, split.budgetShare, kind));
         draftMailbox.push(m);
       }
     });
@@ -294,19 +314,9 @@ export function planJob(input: PlanInput): Plan {
         headMailbox.push(m);
         continue;
       }
-      const readOf = new Map(input.mailboxes[m]!.folders.map((f) => [f.folderId, f.read ?? "m"]));
-      const draft = (group: typeof cut.main): UnitDraft => ({
-        mailboxId: unit.mailboxId,
-        folderIds: group.folderIds,
-        folderReads: group.folderIds.map((id) => readOf.get(id) ?? "m").join(""),
-        cost: group.work.requests,
-        serialSeconds: group.work.serialSeconds,
-        // The two run at once at most, each on its slots, sharing the mailbox's budget.
-        estimatedSeconds:
-          workSeconds(group.work, group.concurrency!, 1 / 2, limits) + limits.unitOverheadSeconds,
-        concurrency: group.concurrency!,
-        kind: "folders",
-      });
+      // The two run at once at most, each on its slots, sharing the mailbox's budget.
+      const draft = (group: typeof cut.main): UnitDraft =>
+        draftOf(m, group, group.concurrency!, 1 / 2, "folders");
       head.push(draft(cut.main));
       headMailbox.push(m);
       fillers.push({ draft: draft(cut.filler), mailbox: m });
