@@ -15,6 +15,7 @@ import type { IncomingMessage } from "node:http";
 import { Agent, type AgentOptions, request as httpsRequest } from "node:https";
 import { pipeline, Readable } from "node:stream";
 import * as zlib from "node:zlib";
+import { joinChunks } from "./response-body.js";
 
 /** An HTTP answer as the request policy reads it: fetch's Response is one, so is the transport's. */
 export interface HttpAnswer {
@@ -190,15 +191,9 @@ class TransportAnswer implements HttpAnswer {
     return this.webBody;
   }
 
+  /** A body read before, or a connection closed before the body's end (premature close), rejects. */
   async readAll(): Promise<Uint8Array> {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    for await (const chunk of this.take()) {
-      chunks.push(chunk as Buffer);
-      length += (chunk as Buffer).length;
-    }
-    // A connection closed before the body's end ends the iteration with an error (premature close).
-    return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length);
+    return await joinChunks(this.take());
   }
 }
 

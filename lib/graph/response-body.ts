@@ -9,22 +9,29 @@ import type { HttpAnswer } from "./https-transport.js";
 const utf8 = new TextDecoder();
 
 /**
- * Reads the whole body: its one chunk as it came, or its chunks joined once (`arrayBuffer()`
- * copies every byte twice more); the transport's answers read it without a web stream
- * (`readAll`). A connection that breaks mid-body is a {@link GraphRetryableError}, so the
+ * A body's bytes: its one chunk as it came, or its chunks joined once (`arrayBuffer()` copies
+ * every byte twice more). Rejects when the source fails mid-body.
+ */
+export async function joinChunks(source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of source) {
+    chunks.push(chunk);
+    length += chunk.byteLength;
+  }
+  return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks, length);
+}
+
+/**
+ * Reads the whole body ({@link joinChunks}); the transport's answers read it without a web
+ * stream (`readAll`). A connection that breaks mid-body is a {@link GraphRetryableError}, so the
  * attempt is retried like a dropped connection.
  */
 export async function readBody(response: HttpAnswer, what: string | (() => string)): Promise<Uint8Array> {
   try {
     if (response.readAll) return await response.readAll();
     if (!response.body) return new Uint8Array(0);
-    const chunks: Uint8Array[] = [];
-    let length = 0;
-    for await (const chunk of response.body) {
-      chunks.push(chunk);
-      length += chunk.byteLength;
-    }
-    return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks, length);
+    return await joinChunks(response.body);
   } catch (error) {
     throw new GraphRetryableError(
       `expected the body of ${typeof what === "string" ? what : what()}, found the connection broken`,
