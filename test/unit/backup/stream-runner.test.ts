@@ -2,10 +2,12 @@ import { Readable } from "node:stream";
 import { describe, expect, it, vi } from "vitest";
 import type {
   ClaimedUnit,
+  MailSource,
   StreamStatePort,
   UnitCheckpoint,
   UnitResult,
   UnitStatePort,
+  UnitWork,
 } from "../../../lib/backup/ports.js";
 import { runStreamTask, type StreamRunnerDeps } from "../../../lib/backup/stream-runner.js";
 import { FatalError, RetryableError } from "../../../lib/errors.js";
@@ -130,6 +132,18 @@ class MemoryStreamState implements StreamStatePort {
     this.finalized = true;
     return true;
   }
+}
+
+/** Each unit of `d` reads through `wrap(its source, the unit)`. */
+function withUnitSources(
+  d: StreamRunnerDeps,
+  wrap: (source: MailSource, unit: UnitWork) => MailSource,
+): void {
+  const base = d.unitDeps;
+  d.unitDeps = (t, u) => {
+    const real = base(t, u);
+    return { ...real, source: wrap(real.source, u) };
+  };
 }
 
 function deps(state: MemoryStreamState, pagesPerFolder: number, remaining: () => number) {
@@ -307,21 +321,14 @@ describe("runStreamTask", () => {
       state.estimatedSeconds = 100; // no lookahead: unit 1 is claimed when unit 0 ends
       const { d } = deps(state, 1, () => 1e9);
       d.heartbeatMs = 1000;
-      const base = d.unitDeps;
       // Unit 0's page answers after 900 ms, unit 1's after 2,600 ms.
-      d.unitDeps = (t, u) => {
-        const real = base(t, u);
-        return {
-          ...real,
-          source: {
-            ...real.source,
-            async *folderDelta(mailbox, folder, from) {
-              await new Promise((r) => setTimeout(r, u.index === 0 ? 900 : 2600));
-              yield* real.source.folderDelta(mailbox, folder, from);
-            },
-          },
-        };
-      };
+      withUnitSources(d, (source, u) => ({
+        ...source,
+        async *folderDelta(mailbox, folder, from) {
+          await new Promise((r) => setTimeout(r, u.index === 0 ? 900 : 2600));
+          yield* source.folderDelta(mailbox, folder, from);
+        },
+      }));
       const run = runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
       // 1,000 ms: unit 0 ended and unit 1 was claimed 100 ms before: no beat.
       await vi.advanceTimersByTimeAsync(1500);
@@ -347,20 +354,13 @@ describe("runStreamTask", () => {
       deadlines.push({ at: "state", deadline });
       return state;
     };
-    const base = d.unitDeps;
-    d.unitDeps = (t, u) => {
-      const real = base(t, u);
-      return {
-        ...real,
-        source: {
-          ...real.source,
-          withContext: (context) => {
-            deadlines.push({ at: `unit ${u.index}`, deadline: context.deadline });
-            return real.source;
-          },
-        },
-      };
-    };
+    withUnitSources(d, (source, u) => ({
+      ...source,
+      withContext: (context) => {
+        deadlines.push({ at: `unit ${u.index}`, deadline: context.deadline });
+        return source;
+      },
+    }));
     d.finalizeJob = async (_jobId, deadline) => {
       deadlines.push({ at: "finalize", deadline });
     };
@@ -460,20 +460,16 @@ describe("runStreamTask", () => {
   it("records a unit that throws unexpectedly as failed and goes on", async () => {
     const state = new MemoryStreamState(2, 1);
     const { d } = deps(state, 1, () => 1e9);
-    const base = d.unitDeps;
-    d.unitDeps = (t, u) => {
-      const real = base(t, u);
-      if (u.index !== 0) return real;
-      return {
-        ...real,
-        source: {
-          ...real.source,
-          folderDelta: () => {
-            throw new TypeError("unexpected shape");
+    withUnitSources(d, (source, u) =>
+      u.index !== 0
+        ? source
+        : {
+            ...source,
+            folderDelta: () => {
+              throw new TypeError("unexpected shape");
+            },
           },
-        },
-      };
-    };
+    );
     const out = await runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
     expect(out.status).toBe("finished");
     expect(state.units[0]!.status).toBe("failed");
@@ -551,8 +547,7 @@ describe("runStreamTask with small units", () => {
   ) {
     const events: string[] = [];
     const { d, sent } = deps(state, 1, remaining);
-    const base = d.unitDeps;
-    d.unitDeps = (t, u) => ({ ...base(t, u), source });
+    withUnitSources(d, () => source);
     d.streamConcurrency = 2;
     d.log = (event, fields) => {
       if (event === "unit.start" || event === "unit.end") events.push(`${event}:${fields.unit}`);
