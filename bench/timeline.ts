@@ -11,8 +11,8 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { recordingLogger } from "../lib/app/logger.js";
 import type { JobReport } from "../lib/backup/report.js";
-import type { ServicesOptions } from "../lib/dev/local/stack.js";
 import { RequestTrace } from "./request-trace.js";
 import { LIMITS } from "./settings.js";
 import { benchOne, startRig, stopRig } from "./shape-runs.js";
@@ -107,13 +107,7 @@ async function main(): Promise<void> {
     lines.push(parsed);
   };
   // The stack's logger: every event, at every level, into `lines`.
-  const sampling: NonNullable<ServicesOptions["logger"]> = {
-    debug: record,
-    info: record,
-    warn: record,
-    error: record,
-    child: () => sampling,
-  };
+  const sampling = recordingLogger(record);
   try {
     row = await benchOne(rig, streams, { fullOnly: true, reportsDir, logger: sampling });
   } finally {

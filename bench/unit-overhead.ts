@@ -21,7 +21,7 @@ import { mkdtempSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import type { ServicesOptions } from "../lib/dev/local/stack.js";
+import { recordingLogger } from "../lib/app/logger.js";
 import { RequestTrace } from "./request-trace.js";
 import { LIMITS } from "./settings.js";
 import { benchOne, startRig, stopRig } from "./shape-runs.js";
@@ -66,13 +66,7 @@ async function once(): Promise<StreamFigures[]> {
   const record = (event: string, fields: Record<string, unknown> = {}) => {
     events.push({ at: performance.now(), event, ...(fields as { streamId?: number; unit?: number }) });
   };
-  const logger: NonNullable<ServicesOptions["logger"]> = {
-    debug: record,
-    info: record,
-    warn: record,
-    error: record,
-    child: () => logger,
-  };
+  const logger = recordingLogger(record);
   const load0 = loadavg()[0]!;
   try {
     const row = await benchOne(rig, streams, {
