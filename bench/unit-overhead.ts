@@ -21,7 +21,7 @@ import { mkdtempSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { recordingLogger } from "../lib/app/logger.js";
+import { recordingLogger } from "../lib/dev/local/recording-logger.js";
 import { RequestTrace } from "./request-trace.js";
 import { LIMITS } from "./settings.js";
 import { benchOne, startRig, stopRig } from "./shape-runs.js";

@@ -33,15 +33,6 @@ export function createJsonLogger(
   };
 }
 
-/**
- * A logger that hands every event, at every level, to `record` (a child's too: its fields are
- * not merged): for tools that read a run's events as it goes, such as the benchmark's timelines.
- */
-export function recordingLogger(record: (event: string, fields?: Record<string, unknown>) => void): Logger {
-  const logger: Logger = { debug: record, info: record, warn: record, error: record, child: () => logger };
-  return logger;
-}
-
 /** A logger that keeps nothing: for the interactive local run, whose screen is the progress view. */
 export const silentLogger: Logger = {
   debug: () => {},

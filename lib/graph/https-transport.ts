@@ -15,7 +15,6 @@ import type { IncomingMessage } from "node:http";
 import { Agent, type AgentOptions, request as httpsRequest } from "node:https";
 import { pipeline, Readable } from "node:stream";
 import * as zlib from "node:zlib";
-import { joinChunks } from "./response-body.js";
 
 /** An HTTP answer as the request policy reads it: fetch's Response is one, so is the transport's. */
 export interface HttpAnswer {
@@ -149,6 +148,20 @@ function decodedBody(res: IncomingMessage): Readable {
   // An unknown coding: the bytes as they came (fetch does the same).
   if (decoders.some((d) => d === undefined)) return res;
   return pipeline([res, ...(decoders as zlib.Gunzip[])], () => {}) as unknown as Readable;
+}
+
+/**
+ * A body's bytes: its one chunk as it came, or its chunks joined once (`arrayBuffer()` copies
+ * every byte twice more). Rejects when the source fails mid-body.
+ */
+export async function joinChunks(source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of source) {
+    chunks.push(chunk);
+    length += chunk.byteLength;
+  }
+  return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks, length);
 }
 
 /** The answer of the transport: the status line and headers at once, the body as it is asked for. */

@@ -4,23 +4,9 @@
  * back exactly once, when the body ends, fails, is cancelled or lies unread too long.
  */
 import { GraphRetryableError } from "./errors.js";
-import type { HttpAnswer } from "./https-transport.js";
+import { type HttpAnswer, joinChunks } from "./https-transport.js";
 
 const utf8 = new TextDecoder();
-
-/**
- * A body's bytes: its one chunk as it came, or its chunks joined once (`arrayBuffer()` copies
- * every byte twice more). Rejects when the source fails mid-body.
- */
-export async function joinChunks(source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  for await (const chunk of source) {
-    chunks.push(chunk);
-    length += chunk.byteLength;
-  }
-  return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks, length);
-}
 
 /**
  * Reads the whole body ({@link joinChunks}); the transport's answers read it without a web

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { recordingLogger } from "../../../lib/app/logger.js";
+import { recordingLogger } from "../../../lib/dev/local/recording-logger.js";
 
 describe("recordingLogger", () => {
   it("hands every event of every level, its children's too, to the record", () => {
