@@ -75,6 +75,14 @@ export interface PlanLimits {
    */
   slotShares: boolean;
   /**
+   * Slot packing (plan.ts, slot-pack.ts): when the best plan still ends over LB, try laying the
+   * mailboxes that may share a stream out along the streams' request slots, cut into folder groups
+   * of one slot each (at most C per mailbox) that fill every slot to a common finish, and keep it
+   * when its simulation is faster. Needs `slotShares`, one unit per stream and C_stream = C.
+   * Default true; false plans as before session 13.
+   */
+  slotPacking: boolean;
+  /**
    * Tail fillers (plan.ts): when the best plan still ends over LB, try cutting the last mailboxes
    * of its order into a main unit in place and a short filler run after every other unit, and keep
    * the fastest. The two units take shares of a stream's slots, so `slotShares: false` turns
@@ -108,6 +116,7 @@ export const defaultPlanLimits: Readonly<PlanLimits> = Object.freeze({
   unitOverheadSeconds: 0.1,
   makespanTolerance: 0,
   slotShares: true,
+  slotPacking: true,
   tailFillers: false,
   balancedOrder: true,
 });
@@ -206,6 +215,9 @@ export function resolvePlanLimits(given: Partial<PlanLimits> = {}): PlanLimits {
   );
   if (typeof limits.slotShares !== "boolean") {
     throw new ConfigError("plan.slotShares", `expected true or false, found ${String(limits.slotShares)}`);
+  }
+  if (typeof limits.slotPacking !== "boolean") {
+    throw new ConfigError("plan.slotPacking", `expected true or false, found ${String(limits.slotPacking)}`);
   }
   if (typeof limits.balancedOrder !== "boolean") {
     throw new ConfigError(

@@ -31,6 +31,7 @@ import { folderWork, mailboxMinimumSeconds, mailboxStreamSeconds, mailboxWork, w
 import { type PlanLimits, resolvePlanLimits } from "./limits.js";
 import { lowerBound } from "./lower-bound.js";
 import { simulateSchedule } from "./simulate.js";
+import { packable, packSlots, pieceOrder } from "./slot-pack.js";
 import {
   cutFiller,
   type FolderGroup,
@@ -97,6 +98,21 @@ const FILLERS_MAX_UNITS_PER_LANE = 3;
  * 30–55 ms either way).
  */
 const MAX_UNIT_STREAMS_FOR_TRIES = 500_000;
+/**
+ * Slot packing: the slot capacities tried, as multiples of the smallest at which the mailboxes'
+ * layout fits the streams' slots (slot-pack.ts).
+ */
+const PACKING_CAPACITIES = [1, 1.02, 1.05, 1.1];
+/**
+ * Slot packing is kept only when its simulation ends at least this much sooner than the best plan
+ * before it: a layout cuts most mailboxes at a slot's end, so it has about as many units as
+ * mailboxes and slots together, and where a unit change costs more than the model's overhead (the
+ * benchmark's CPU-bound harness, session 12's tail fillers) a small gain is lost to them
+ * (many-small N = 64: 160 → 403 units for 1.097 → 1.050 × LB in the model).
+ */
+const PACKING_MINIMUM_GAIN = 0.05;
+/** Slot packing: steps of the search for the smallest capacity that fits (a bisection). */
+const PACKING_SEARCH_STEPS = 24;
 /** Tail fillers: mailboxes cut, as multiples of the streams (the last ones of the order). */
 const FILLER_MAILBOXES_PER_STREAM = [0.5, 1, 1.5];
 /** Tail fillers: the share of a cut mailbox's back-to-back time its filler takes at most. */
@@ -358,6 +374,50 @@ export function planJob(input: PlanInput): Plan {
       }
     }
   }
+  /**
+   * Slot packing (slot-pack.ts) at `capacity` seconds a slot: the mailboxes that may be laid out
+   * along the slots become units of one slot each, in the order of their start in the layout,
+   * after the other mailboxes' whole units (a stream each, claimed first); undefined when those
+   * take every stream or the layout does not fit.
+   */
+  const slotPacked = (capacity: number): typeof whole | undefined => {
+    const C = limits.perStreamConcurrency;
+    const byLength = estimates
+      .map((_, m) => m)
+      .sort((a, b) => estimates[b]!.serialSeconds - estimates[a]!.serialSeconds || a - b);
+    const laid = byLength.filter((m) => packable(estimates[m]!, capacity, limits));
+    const kept = new Set(byLength.filter((m) => !laid.includes(m)));
+    const head: UnitDraft[] = [];
+    const headMailbox: number[] = [];
+    whole.order.forEach((d, i) => {
+      const m = whole.draftMailbox[d]!;
+      if (!kept.has(m)) return;
+      const { index: _, ...unit } = whole.units[i]!;
+      head.push(unit);
+      headMailbox.push(m);
+    });
+    const streamsLeft = limits.maxStreams - head.length;
+    if (laid.length === 0 || streamsLeft <= 0) return undefined;
+    const pieces = packSlots(
+      laid.map((m) => ({ mailbox: m, folders: folderWorks[m]! })),
+      streamsLeft * C,
+      capacity,
+      limits,
+    );
+    if (!pieces) return undefined;
+    const tail = pieceOrder(pieces, limits);
+    const drafts = [
+      ...head,
+      ...tail.map((p) => draftOf(p.mailbox, p, 1, 1 / p.pieces, p.pieces > 1 ? "folders" : "mailbox")),
+    ];
+    const draftMailbox = [...headMailbox, ...tail.map((p) => p.mailbox)];
+    return {
+      drafts,
+      draftMailbox,
+      order: drafts.map((_, i) => i),
+      units: drafts.map((d, index) => ({ index, ...d })),
+    };
+  };
   // Tail fillers: when the best plan so far still ends over LB (whole units of about LB / 2 to
   // LB / 3 each leave some streams a unit longer than others, and shares cannot help when every
   // mailbox needs its whole stream to end in time), the last mailboxes of a plan's order are cut
@@ -401,6 +461,41 @@ export function planJob(input: PlanInput): Plan {
       units: positions.map((p, index) => ({ ...whole.units[p]!, index })),
       startOrdered: true as const,
     });
+  }
+  // Slot packing: when the best plan so far (balanced order included) still ends over LB, lay the mailboxes that may share
+  // a stream out along the slots of the streams that whole units leave, each slot filled to a
+  // common finish with one-slot folder groups (slot-pack.ts), at the smallest capacity that fits
+  // and a few above it; kept when its simulation is faster.
+  if (
+    limits.slotShares &&
+    limits.slotPacking &&
+    limits.unitsPerStream === 1 &&
+    limits.perStreamConcurrency === limits.perMailboxConcurrency &&
+    chosen.units.length > 0 &&
+    whole.units.length <= MAX_UNITS_FOR_SHARES &&
+    chosenMakespan() > (target + limits.unitOverheadSeconds) * (1 + SHARES_WORTH_TRYING)
+  ) {
+    // The smallest capacity that fits, by bisection between LB and one that fits.
+    let low = target;
+    let high = Math.max(target, limits.unitOverheadSeconds) * 2;
+    for (let i = 0; i < 8 && !slotPacked(high); i++) high *= 2;
+    if (slotPacked(high)) {
+      for (let step = 0; step < PACKING_SEARCH_STEPS; step++) {
+        const mid = (low + high) / 2;
+        if (slotPacked(mid)) high = mid;
+        else low = mid;
+      }
+      let best: { plan: Candidate; makespan: number } | undefined;
+      for (const factor of PACKING_CAPACITIES) {
+        const plan = slotPacked(high * factor);
+        const makespan = plan && makespanOf(plan);
+        if (plan && makespan !== undefined && (!best || makespan < best.makespan)) best = { plan, makespan };
+      }
+      if (best && best.makespan < chosenMakespan() * (1 - PACKING_MINIMUM_GAIN)) {
+        chosen = best.plan;
+        simulated = best.makespan;
+      }
+    }
   }
   const { units, order, draftMailbox } = chosen;
   const tailFillers = chosen.tailFillers ?? 0;
