@@ -57,6 +57,14 @@ export const LIMITS: Required<Pick<LimitOptions, "concurrentPerMailbox" | "budge
 export const UNIT_OVERHEAD_SECONDS = 0.1;
 
 /**
+ * The planner's `claimSeconds` in the benchmark: what one claim takes when every stream claims at
+ * once at a job's start against DynamoDB Local on this machine (timelines of skewed N = 16,
+ * session 13: a stream's claims 0.2–0.35 s apart at load 3–5). `BENCH_CLAIM_SECONDS=S` plans
+ * with S seconds instead.
+ */
+export const CLAIM_SECONDS = 0.1;
+
+/**
  * The planner's model of the same service (so its estimates, and LB, match the simulator).
  * `BENCH_SLOT_SHARES=0` plans whole-mailbox units only (planned slot shares off),
  * `BENCH_SLOT_PACKING=0` without slot packing (as before session 13),
@@ -65,12 +73,14 @@ export const UNIT_OVERHEAD_SECONDS = 0.1;
  */
 export function planLimitsFor(streams: number): PlanLimits {
   const overhead = process.env.BENCH_UNIT_OVERHEAD;
+  const claim = process.env.BENCH_CLAIM_SECONDS;
   return resolvePlanLimits({
     slotShares: process.env.BENCH_SLOT_SHARES !== "0",
     slotPacking: process.env.BENCH_SLOT_PACKING !== "0",
     tailFillers: process.env.BENCH_TAIL_FILLERS === "1",
     balancedOrder: process.env.BENCH_BALANCED_ORDER !== "0",
     unitOverheadSeconds: overhead === undefined || overhead === "" ? UNIT_OVERHEAD_SECONDS : Number(overhead),
+    claimSeconds: claim === undefined || claim === "" ? CLAIM_SECONDS : Number(claim),
     maxStreams: streams,
     perMailboxConcurrency: LIMITS.concurrentPerMailbox,
     budgetPerWindow: LIMITS.budgetPerWindow,

@@ -60,6 +60,15 @@ export interface PlanLimits {
    */
   unitOverheadSeconds: number;
   /**
+   * Seconds one claim of a unit takes (a state transaction and a read). A stream claims one unit
+   * at a time, so where several of its slots are free at once (its start) the k-th unit claimed
+   * starts k claims later (simulate.ts; slot packing lays its lanes out so). Claims after a unit's
+   * end are in `unitOverheadSeconds`. ≥ 0. Default 0.05 (DynamoDB transactions of 5–20 ms and a
+   * read); the benchmark's harness measures 0.2–0.35 s a claim at a job's start, when every
+   * stream claims at once against DynamoDB Local (bench/README, *Slot packing*).
+   */
+  claimSeconds: number;
+  /**
    * How much longer than the best makespan (the one with `maxStreams`) the chosen stream count
    * may be, as a fraction: the planner takes the fewest streams within it. 0–1. Default 0: the
    * fewest streams that reach the best makespan (those that would only idle are not started).
@@ -114,6 +123,7 @@ export const defaultPlanLimits: Readonly<PlanLimits> = Object.freeze({
   averageItemBytes: 50_000,
   changeRatio: 0.02,
   unitOverheadSeconds: 0.1,
+  claimSeconds: 0.05,
   makespanTolerance: 0,
   slotShares: true,
   slotPacking: true,
@@ -207,6 +217,7 @@ export function resolvePlanLimits(given: Partial<PlanLimits> = {}): PlanLimits {
     limits.unitOverheadSeconds >= 0,
     "a number of seconds ≥ 0",
   );
+  check("claimSeconds", limits.claimSeconds, limits.claimSeconds >= 0, "a number of seconds ≥ 0");
   check(
     "makespanTolerance",
     limits.makespanTolerance,

@@ -31,7 +31,7 @@ import { folderWork, mailboxMinimumSeconds, mailboxStreamSeconds, mailboxWork, w
 import { type PlanLimits, resolvePlanLimits } from "./limits.js";
 import { lowerBound } from "./lower-bound.js";
 import { simulateSchedule } from "./simulate.js";
-import { packable, packSlots, pieceOrder } from "./slot-pack.js";
+import { type Lane, packable, packSlots, pieceOrder } from "./slot-pack.js";
 import {
   cutFiller,
   type FolderGroup,
@@ -279,7 +279,7 @@ export function planJob(input: PlanInput): Plan {
     return { ...candidate, order, units };
   };
   const whole = ordered(draftsOf(), false);
-  type Candidate = typeof whole & { tailFillers?: number; startOrdered?: true };
+  type Candidate = typeof whole & { tailFillers?: number; startOrdered?: true; slotPacked?: true };
   let chosen: Candidate = whole;
   const makespanOf = (plan: Candidate) =>
     simulateSchedule(plan.units, limits.maxStreams, limits).makespanSeconds;
@@ -380,13 +380,14 @@ export function planJob(input: PlanInput): Plan {
    * after the other mailboxes' whole units (a stream each, claimed first); undefined when those
    * take every stream or the layout does not fit.
    */
-  const slotPacked = (capacity: number): typeof whole | undefined => {
+  const slotPacked = (capacity: number): Candidate | undefined => {
     const C = limits.perStreamConcurrency;
     const byLength = estimates
       .map((_, m) => m)
       .sort((a, b) => estimates[b]!.serialSeconds - estimates[a]!.serialSeconds || a - b);
     const laid = byLength.filter((m) => packable(estimates[m]!, capacity, limits));
     const kept = new Set(byLength.filter((m) => !laid.includes(m)));
+    // The kept mailboxes' whole units, longest first, each on a stream of its own from the start.
     const head: UnitDraft[] = [];
     const headMailbox: number[] = [];
     whole.order.forEach((d, i) => {
@@ -396,11 +397,25 @@ export function planJob(input: PlanInput): Plan {
       head.push(unit);
       headMailbox.push(m);
     });
-    const streamsLeft = limits.maxStreams - head.length;
-    if (laid.length === 0 || streamsLeft <= 0) return undefined;
+    if (laid.length === 0 || head.length > limits.maxStreams || head.some((u) => u.concurrency !== C)) {
+      return undefined;
+    }
+    // Each stream's slots as lanes of one slot, from its head unit's end (or the start) on; a
+    // stream claims one unit at a time (simulate.ts): its k-th lane starts k claims later. A unit
+    // of one slot runs at its full rate on whatever slot frees, so the layout survives streams
+    // pulling units in another order than it assumed (lanes of 2 slots did not: a freed lane of
+    // 1 slot pulled a unit of 2, which then ran on 1).
+    const lanes: Lane[] = [];
+    for (let stream = 0; stream < limits.maxStreams; stream++) {
+      const free = head[stream]?.estimatedSeconds ?? 0;
+      for (let rank = 0; rank < C; rank++) {
+        lanes.push({ width: 1, startSeconds: free + rank * limits.claimSeconds });
+      }
+    }
+    lanes.sort((a, b) => a.startSeconds - b.startSeconds);
     const pieces = packSlots(
       laid.map((m) => ({ mailbox: m, folders: folderWorks[m]! })),
-      streamsLeft * C,
+      lanes,
       capacity,
       limits,
     );
@@ -408,7 +423,7 @@ export function planJob(input: PlanInput): Plan {
     const tail = pieceOrder(pieces, limits);
     const drafts = [
       ...head,
-      ...tail.map((p) => draftOf(p.mailbox, p, 1, 1 / p.pieces, p.pieces > 1 ? "folders" : "mailbox")),
+      ...tail.map((p) => draftOf(p.mailbox, p, p.width, 1 / p.pieces, p.pieces > 1 ? "folders" : "mailbox")),
     ];
     const draftMailbox = [...headMailbox, ...tail.map((p) => p.mailbox)];
     return {
@@ -416,6 +431,7 @@ export function planJob(input: PlanInput): Plan {
       draftMailbox,
       order: drafts.map((_, i) => i),
       units: drafts.map((d, index) => ({ index, ...d })),
+      slotPacked: true as const,
     };
   };
   // Tail fillers: when the best plan so far still ends over LB (whole units of about LB / 2 to
@@ -479,22 +495,22 @@ export function planJob(input: PlanInput): Plan {
     let low = target;
     let high = Math.max(target, limits.unitOverheadSeconds) * 2;
     for (let i = 0; i < 8 && !slotPacked(high); i++) high *= 2;
+    let best: { plan: Candidate; makespan: number } | undefined;
     if (slotPacked(high)) {
       for (let step = 0; step < PACKING_SEARCH_STEPS; step++) {
         const mid = (low + high) / 2;
         if (slotPacked(mid)) high = mid;
         else low = mid;
       }
-      let best: { plan: Candidate; makespan: number } | undefined;
       for (const factor of PACKING_CAPACITIES) {
         const plan = slotPacked(high * factor);
         const makespan = plan && makespanOf(plan);
         if (plan && makespan !== undefined && (!best || makespan < best.makespan)) best = { plan, makespan };
       }
-      if (best && best.makespan < chosenMakespan() * (1 - PACKING_MINIMUM_GAIN)) {
-        chosen = best.plan;
-        simulated = best.makespan;
-      }
+    }
+    if (best && best.makespan < chosenMakespan() * (1 - PACKING_MINIMUM_GAIN)) {
+      chosen = best.plan;
+      simulated = best.makespan;
     }
   }
   const { units, order, draftMailbox } = chosen;
@@ -506,13 +522,16 @@ export function planJob(input: PlanInput): Plan {
 
   // A stream has `unitsPerStream` × C_stream slots (simulate.ts); the bound counts it as that many lanes.
   const k = limits.unitsPerStream;
+  // A slot layout is cut for `maxStreams` streams: with fewer, its lanes would not be there.
   const streams =
     units.length === 0
       ? 0
-      : chooseStreams(units, estimates, Math.min(limits.maxStreams, Math.ceil(units.length / k)), {
-          ...limits,
-          unitOverheadSeconds: Math.max(limits.unitOverheadSeconds, STREAM_CHOICE_UNIT_OVERHEAD_SECONDS),
-        });
+      : chosen.slotPacked
+        ? Math.min(limits.maxStreams, units.length)
+        : chooseStreams(units, estimates, Math.min(limits.maxStreams, Math.ceil(units.length / k)), {
+            ...limits,
+            unitOverheadSeconds: Math.max(limits.unitOverheadSeconds, STREAM_CHOICE_UNIT_OVERHEAD_SECONDS),
+          });
   const predictedMakespanSeconds =
     streams === 0 ? 0 : simulateSchedule(units, streams, limits).makespanSeconds;
   const perMailbox: MailboxPlan[] = input.mailboxes.map((mailbox, m) => ({
@@ -528,6 +547,7 @@ export function planJob(input: PlanInput): Plan {
     units,
     ...(tailFillers > 0 ? { tailFillers } : {}),
     ...(chosen.startOrdered ? { startOrdered: true } : {}),
+    ...(chosen.slotPacked ? { slotPacked: true } : {}),
     streams,
     predictedMakespanSeconds,
     lowerBoundSeconds: streams === 0 ? 0 : lowerBound(estimates, streams * k, limits),

@@ -65,6 +65,8 @@ interface StreamState {
   held: number;
   /** Its units whose requests are not done, oldest (first claimed) first. */
   units: Running[];
+  /** When the stream's claim in progress is done: its next claim's unit starts no sooner. */
+  claimsFreeAt: number;
 }
 
 /** Allowance below this is spent (floating-point remainders of exhausted windows). */
@@ -144,10 +146,17 @@ export function simulateSchedule(
   const timings: UnitTiming[] = [];
   const mailboxes = new Map<string, MailboxState>();
   const busy = new Set<MailboxState>();
-  const lanes: StreamState[] = Array.from({ length: streams }, (_, index) => ({ index, held: 0, units: [] }));
+  const lanes: StreamState[] = Array.from({ length: streams }, (_, index) => ({
+    index,
+    held: 0,
+    units: [],
+    claimsFreeAt: 0,
+  }));
   const running: Running[] = [];
   /** Units whose requests are done, holding their share of their streams until `at`. */
   const ending: Array<{ at: number; stream: StreamState; share: number }> = [];
+  /** Units claimed behind another claim of their stream, holding their share until they start at `at`. */
+  const claiming: Array<{ at: number; unit: ScheduledUnit; timing: UnitTiming; stream: StreamState }> = [];
   const overhead = limits.unitOverheadSeconds;
   const dirty = new Set<MailboxState>();
   let next = 0;
@@ -174,68 +183,80 @@ export function simulateSchedule(
     return best;
   };
 
+  /** Starts a claimed unit's requests now. */
+  const begin = (unit: ScheduledUnit, timing: UnitTiming, stream: StreamState): void => {
+    const share = shareOf(unit);
+    if (unit.cost <= 0) {
+      release(timing, stream, share, now + overhead);
+      return;
+    }
+    if (!(unit.serialSeconds > 0 && unit.concurrency > 0)) {
+      throw new RangeError(
+        `simulateSchedule: unit ${unit.index} has ${unit.cost} requests, expected serialSeconds > 0 and concurrency > 0, found ${unit.serialSeconds} and ${unit.concurrency}`,
+      );
+    }
+    let state = mailboxes.get(unit.mailboxId);
+    if (!state) {
+      state = {
+        mailboxId: unit.mailboxId,
+        allowance: limits.budgetPerWindow,
+        windowStart: now,
+        since: now,
+        running: [],
+        eventAt: Number.POSITIVE_INFINITY,
+      };
+      mailboxes.set(unit.mailboxId, state);
+    }
+    settle(state, now, limits);
+    // Effective latency L_eff = serialSeconds / cost: one slot makes cost / serialSeconds requests/s.
+    const entry: Running = {
+      unit,
+      timing,
+      state,
+      stream,
+      remaining: unit.cost,
+      perSlot: unit.cost / unit.serialSeconds,
+      slots: 0,
+      rate: 0,
+      finishAt: now,
+    };
+    state.running.push(entry);
+    stream.units.push(entry);
+    running.push(entry);
+    busy.add(state);
+    allot(stream);
+  };
+
   const pull = (): void => {
     for (let stream = claimer(); stream && next < units.length; stream = claimer()) {
       const unit = units[next++]!;
-      const share = shareOf(unit);
+      // A stream claims one unit at a time: a unit claimed while its stream's previous claim is
+      // in progress (several slots free at once: the stream's start) starts `claimSeconds` after
+      // it, as the runner's claims, one transaction each, follow each other.
+      const at = Math.max(now, stream.claimsFreeAt);
+      stream.claimsFreeAt = at + limits.claimSeconds;
       const timing: UnitTiming = {
         index: unit.index,
         stream: stream.index,
-        startSeconds: now,
-        endSeconds: now,
+        startSeconds: at,
+        endSeconds: at,
       };
       timings.push(timing);
-      stream.held += share;
-      if (unit.cost <= 0) {
-        release(timing, stream, share, now + overhead);
-        continue;
-      }
-      if (!(unit.serialSeconds > 0 && unit.concurrency > 0)) {
-        throw new RangeError(
-          `simulateSchedule: unit ${unit.index} has ${unit.cost} requests, expected serialSeconds > 0 and concurrency > 0, found ${unit.serialSeconds} and ${unit.concurrency}`,
-        );
-      }
-      let state = mailboxes.get(unit.mailboxId);
-      if (!state) {
-        state = {
-          mailboxId: unit.mailboxId,
-          allowance: limits.budgetPerWindow,
-          windowStart: now,
-          since: now,
-          running: [],
-          eventAt: Number.POSITIVE_INFINITY,
-        };
-        mailboxes.set(unit.mailboxId, state);
-      }
-      settle(state, now, limits);
-      // Effective latency L_eff = serialSeconds / cost: one slot makes cost / serialSeconds requests/s.
-      const entry: Running = {
-        unit,
-        timing,
-        state,
-        stream,
-        remaining: unit.cost,
-        perSlot: unit.cost / unit.serialSeconds,
-        slots: 0,
-        rate: 0,
-        finishAt: now,
-      };
-      state.running.push(entry);
-      stream.units.push(entry);
-      running.push(entry);
-      busy.add(state);
-      allot(stream);
+      stream.held += shareOf(unit);
+      if (at > now) claiming.push({ at, unit, timing, stream });
+      else begin(unit, timing, stream);
     }
   };
 
   pull();
-  while (running.length > 0 || ending.length > 0) {
+  while (running.length > 0 || ending.length > 0 || claiming.length > 0) {
     for (const state of dirty) settle(state, now, limits);
     dirty.clear();
     let until = Number.POSITIVE_INFINITY;
     for (const r of running) until = Math.min(until, r.finishAt);
     for (const state of busy) until = Math.min(until, state.eventAt);
     for (const e of ending) until = Math.min(until, e.at);
+    for (const c of claiming) until = Math.min(until, c.at);
     if (onInterval) {
       for (const state of busy) {
         let requestsPerSecond = 0;
@@ -261,6 +282,15 @@ export function simulateSchedule(
       if (e.at > now) continue;
       e.stream.held -= e.share;
       ending.splice(i, 1);
+    }
+    for (let i = 0; i < claiming.length; ) {
+      const c = claiming[i]!;
+      if (c.at > now) {
+        i++;
+        continue;
+      }
+      claiming.splice(i, 1);
+      begin(c.unit, c.timing, c.stream);
     }
     for (const state of busy) {
       if (state.eventAt <= now) {

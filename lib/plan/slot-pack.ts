@@ -20,135 +20,180 @@ import type { PlanLimits } from "./limits.js";
 import { type FolderWork, MAX_FOLDERS_PER_UNIT, mayShare } from "./split.js";
 import type { WorkEstimate } from "./types.js";
 
-/** One unit of a slot layout: a folder group of one mailbox on one slot. */
+/** A lane of the layout: `width` request slots of one stream, free from `startSeconds` on. */
+export interface Lane {
+  startSeconds: number;
+  width: number;
+}
+
+/** One unit of a slot layout: a folder group of one mailbox on one lane. */
 export interface SlotPiece {
   /** Index of the mailbox in the input. */
   mailbox: number;
   folderIds: string[];
   work: WorkEstimate;
-  /** The slot it is laid on (0 … slots − 1). */
-  slot: number;
-  /** When it starts in the layout, seconds: the end of the slot's pieces before it. */
+  /** The lane it is laid on (an index into the lanes given). */
+  lane: number;
+  /** Its concurrency: the lane's width. */
+  width: number;
+  /** When it starts in the layout, seconds: the end of the lane's pieces before it. */
   startSeconds: number;
   /** The pieces its mailbox was cut into (its units' budget share is 1 / pieces). */
   pieces: number;
 }
 
 /**
- * Seconds a piece holds its slot: its requests one after another, plus the unit overhead. The
+ * Seconds a piece holds its lane: its requests on the lane's slots, plus the unit overhead. The
  * pieces are of mailboxes of at most one window's requests (`mayShare`): no budget wait.
  */
-export function pieceSeconds(work: WorkEstimate, limits: PlanLimits): number {
-  return work.serialSeconds + limits.unitOverheadSeconds;
+export function pieceSeconds(work: WorkEstimate, width: number, limits: PlanLimits): number {
+  return work.serialSeconds / width + limits.unitOverheadSeconds;
 }
 
 /**
- * Whether a mailbox is laid out along the slots at `capacitySeconds`: it may share a stream, and
- * it fits in C − 1 slots' room, so that wherever it begins it is cut into at most C pieces.
+ * Whether a mailbox may be laid out along the lanes at `capacitySeconds`: it may share a stream,
+ * and its requests fit in C slots' room (on lanes of C slots in all, its pieces may run at once
+ * within its C concurrent requests).
  */
 export function packable(work: WorkEstimate, capacitySeconds: number, limits: PlanLimits): boolean {
   const room = capacitySeconds - limits.unitOverheadSeconds;
-  return mayShare(work, limits) && work.serialSeconds <= (limits.perMailboxConcurrency - 1) * room;
+  return mayShare(work, limits) && work.serialSeconds <= limits.perMailboxConcurrency * room;
+}
+
+/** Where a layout stands: the lane being filled and where its next piece would start. */
+interface Cursor {
+  lane: number;
+  used: number;
 }
 
 /**
- * Lays out `mailboxes` (each its folders, in the order given: longest first is best) on `slots`
- * slots of `capacitySeconds` each. A piece takes, largest first, the mailbox's folders that fit
- * the room left in its slot; what does not fit begins the next slot. A mailbox's last allowed
- * piece (its C-th) takes all its folders left, in a fresh slot when they do not fit the current
- * one. Slots whose room left is below `minimumPieceSeconds` are closed. Undefined when the
- * mailboxes do not fit in the slots, or a piece would hold more than `MAX_FOLDERS_PER_UNIT`.
+ * Lays out `mailboxes` (each its folders, in the order given: longest first is best) along
+ * `lanes`, each filled up to `capacitySeconds`. A piece takes, largest first, the mailbox's
+ * folders that fit the room left in its lane; what does not fit begins the next lane. The widths
+ * of a mailbox's pieces sum to at most C (`perMailboxConcurrency`): a lane wider than what the
+ * mailbox has left is passed, and the piece that uses its last slots takes all its folders left,
+ * in a fresh lane when they do not fit the current one. A mailbox that cannot be laid from where
+ * the one before it ended begins a fresh lane instead. Lanes whose room left is below
+ * `minimumPieceSeconds` are closed. Undefined when the mailboxes do not fit in the lanes, or a
+ * piece would hold more than `MAX_FOLDERS_PER_UNIT` folders.
  */
 export function packSlots(
   mailboxes: ReadonlyArray<{ mailbox: number; folders: readonly FolderWork[] }>,
-  slots: number,
+  lanes: readonly Lane[],
   capacitySeconds: number,
   limits: PlanLimits,
   minimumPieceSeconds = limits.requestLatencySeconds,
 ): SlotPiece[] | undefined {
-  const overhead = limits.unitOverheadSeconds;
-  const maxPieces = limits.perMailboxConcurrency;
   const pieces: SlotPiece[] = [];
-  let slot = 0;
-  let used = 0;
-  const nextSlot = () => {
-    slot++;
-    used = 0;
-  };
+  const fresh = (lane: number): Cursor => ({ lane, used: lanes[lane]?.startSeconds ?? 0 });
+  let at = fresh(0);
   for (const { mailbox, folders } of mailboxes) {
-    let left = folders
-      .filter((f) => f.work.requests > 0 || f.work.serialSeconds > 0)
-      .sort((a, b) => b.work.serialSeconds - a.work.serialSeconds);
-    // Folders of no work (none here: every folder costs a delta page) still need a unit.
-    if (left.length === 0) left = [...folders];
-    if (left.length === 0) continue;
-    const mine: SlotPiece[] = [];
-    while (left.length > 0) {
-      if (slot >= slots) return undefined;
-      const room = capacitySeconds - used - overhead;
-      const last = mine.length === maxPieces - 1;
-      let taken: FolderWork[];
-      if (last) {
-        const total = left.reduce((w, f) => addWork(w, f.work), noWork);
-        if (total.serialSeconds > room * (1 + 1e-9) && used > 0) {
-          nextSlot();
-          continue;
-        }
-        taken = left;
-      } else {
-        if (room < minimumPieceSeconds) {
-          nextSlot();
-          continue;
-        }
-        taken = [];
-        let seconds = 0;
-        for (const f of left) {
-          if (seconds + f.work.serialSeconds <= room * (1 + 1e-9)) {
-            taken.push(f);
-            seconds += f.work.serialSeconds;
-          }
-        }
-        if (taken.length === 0) {
-          // Not even its smallest folder fits: a fresh slot (one that is empty takes the largest).
-          if (used > 0) {
-            nextSlot();
-            continue;
-          }
-          taken = [left[0]!];
-        }
-      }
-      if (taken.length > MAX_FOLDERS_PER_UNIT) return undefined;
-      const inPiece = new Set(taken);
-      left = left.filter((f) => !inPiece.has(f));
-      const work = taken.reduce((w, f) => addWork(w, f.work), noWork);
-      // Keep the folders in the mailbox's order, as other units do.
-      const order = new Map(folders.map((f, i) => [f.folderId, i]));
-      mine.push({
-        mailbox,
-        folderIds: taken.map((f) => f.folderId).sort((a, b) => order.get(a)! - order.get(b)!),
-        work,
-        slot,
-        startSeconds: used,
-        pieces: 0,
-      });
-      used += pieceSeconds(work, limits);
-      if (left.length > 0) nextSlot();
-    }
-    for (const piece of mine) piece.pieces = mine.length;
-    pieces.push(...mine);
+    const lay = (from: Cursor) =>
+      layMailbox(mailbox, folders, from, lanes, capacitySeconds, limits, minimumPieceSeconds);
+    let laid = lay(at);
+    if (!laid && at.lane < lanes.length && at.used > lanes[at.lane]!.startSeconds)
+      laid = lay(fresh(at.lane + 1));
+    if (!laid) return undefined;
+    pieces.push(...laid.pieces);
+    at = laid.at;
   }
   return pieces;
 }
 
+/** One mailbox's pieces from `from` on (see `packSlots`), and where the layout stands after them. */
+function layMailbox(
+  mailbox: number,
+  folders: readonly FolderWork[],
+  from: Cursor,
+  lanes: readonly Lane[],
+  capacitySeconds: number,
+  limits: PlanLimits,
+  minimumPieceSeconds: number,
+): { pieces: SlotPiece[]; at: Cursor } | undefined {
+  const overhead = limits.unitOverheadSeconds;
+  const C = limits.perMailboxConcurrency;
+  let { lane, used } = from;
+  const nextLane = () => {
+    lane++;
+    used = lanes[lane]?.startSeconds ?? 0;
+  };
+  const isFresh = () => used <= lanes[lane]!.startSeconds;
+  let left = [...folders].sort((a, b) => b.work.serialSeconds - a.work.serialSeconds);
+  const mine: SlotPiece[] = [];
+  let widthUsed = 0;
+  // Keep each piece's folders in the mailbox's order, as other units do.
+  const order = new Map(folders.map((f, i) => [f.folderId, i]));
+  while (left.length > 0) {
+    if (lane >= lanes.length) return undefined;
+    const { width } = lanes[lane]!;
+    if (widthUsed + width > C) {
+      nextLane();
+      continue;
+    }
+    // The room left in the lane, as back-to-back seconds of requests on its width.
+    const room = (capacitySeconds - used - overhead) * width;
+    let taken: FolderWork[];
+    if (widthUsed + width === C) {
+      const total = left.reduce((w, f) => addWork(w, f.work), noWork);
+      if (total.serialSeconds > room * (1 + 1e-9)) {
+        if (isFresh()) return undefined;
+        nextLane();
+        continue;
+      }
+      taken = left;
+    } else {
+      if (room < minimumPieceSeconds * width && !isFresh()) {
+        nextLane();
+        continue;
+      }
+      taken = [];
+      let seconds = 0;
+      for (const f of left) {
+        if (seconds + f.work.serialSeconds <= room * (1 + 1e-9)) {
+          taken.push(f);
+          seconds += f.work.serialSeconds;
+        }
+      }
+      if (taken.length === 0) {
+        // Not even its smallest folder fits: a fresh lane (one that is fresh takes the largest).
+        if (!isFresh()) {
+          nextLane();
+          continue;
+        }
+        taken = [left[0]!];
+      }
+    }
+    if (taken.length > MAX_FOLDERS_PER_UNIT) return undefined;
+    const inPiece = new Set(taken);
+    left = left.filter((f) => !inPiece.has(f));
+    const work = taken.reduce((w, f) => addWork(w, f.work), noWork);
+    mine.push({
+      mailbox,
+      folderIds: taken.map((f) => f.folderId).sort((a, b) => order.get(a)! - order.get(b)!),
+      work,
+      lane,
+      width,
+      startSeconds: used,
+      pieces: 0,
+    });
+    widthUsed += width;
+    used += pieceSeconds(work, width, limits);
+    if (left.length > 0) nextLane();
+  }
+  for (const piece of mine) piece.pieces = mine.length;
+  return { pieces: mine, at: { lane, used } };
+}
+
 /**
- * The pieces in the order streams should claim them: by their start in the layout, the longer
- * first among pieces that start together (as the schedule's longest-first order does).
+ * The pieces in the order streams should claim them: by their start in the layout, the wider and
+ * then the longer first among pieces that start together (as the schedule's order does).
  */
 export function pieceOrder(pieces: readonly SlotPiece[], limits: PlanLimits): SlotPiece[] {
   return [...pieces].sort(
     (a, b) =>
       a.startSeconds - b.startSeconds ||
-      pieceSeconds(b.work, limits) - pieceSeconds(a.work, limits) ||
-      a.slot - b.slot,
+      b.width - a.width ||
+      pieceSeconds(b.work, b.width, limits) - pieceSeconds(a.work, a.width, limits) ||
+      a.lane - b.lane,
   );
 }

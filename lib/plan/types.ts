@@ -94,7 +94,8 @@ export interface MailboxPlan {
 export interface Plan {
   /**
    * Largest (longest) first, then the tail fillers (`tailFillers`), or by their start in a
-   * balanced assignment (`startOrdered`); `units[i].index === i`.
+   * balanced assignment (`startOrdered`), or whole units then one-slot units by their start in a
+   * slot layout (`slotPacked`); `units[i].index === i`.
    */
   units: Unit[];
   /**
@@ -108,6 +109,12 @@ export interface Plan {
    * streams (plan.ts, waves.ts), not longest first. Absent when longest first.
    */
   startOrdered?: true;
+  /**
+   * Slot packing (plan.ts, slot-pack.ts): the mailboxes that may share a stream are laid out along
+   * the streams' slots as units of one slot each, ordered by their start in that layout, after the
+   * other mailboxes' whole units (longest first). Absent otherwise.
+   */
+  slotPacked?: true;
   /** N: streams to start. 0 when there is nothing to do. */
   streams: number;
   /** Makespan of dynamic assignment of `units` to `streams` (see `simulateSchedule`). */
