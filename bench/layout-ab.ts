@@ -5,7 +5,7 @@
  * every other repeat so that neither variant always runs first. A variant is `k<K>` (the
  * controllers in K processes of their own; `k0` in the harness process) with `-noshares` for
  * whole-mailbox units only (`BENCH_SLOT_SHARES=0`), `-fillers` for tail fillers
- * (`BENCH_TAIL_FILLERS=1`), `-lpt` for longest first (`BENCH_BALANCED_ORDER=0`), `-nopack` without slot packing (`BENCH_SLOT_PACKING=0`) and `-o<S>` for S seconds of unit overhead (`BENCH_UNIT_OVERHEAD`). Per run: bk/LB, mk/LB and the full backup's
+ * (`BENCH_TAIL_FILLERS=1`), `-lpt` for longest first (`BENCH_BALANCED_ORDER=0`), `-pack` with slot packing (`BENCH_SLOT_PACKING=1`) and `-o<S>` for S seconds of unit overhead (`BENCH_UNIT_OVERHEAD`). Per run: bk/LB, mk/LB and the full backup's
  * CPU seconds by process; at the end the median of each (shape, N, variant).
  *
  * `npx tsx bench/layout-ab.ts --shapes=uniform,skewed,many-small --streams=16,64 --variants=k0,k2
@@ -29,7 +29,7 @@ interface Variant {
   slotShares: boolean;
   tailFillers: boolean;
   balancedOrder: boolean;
-  /** Slot packing (`BENCH_SLOT_PACKING`); off with `-nopack`. */
+  /** Slot packing (`BENCH_SLOT_PACKING`); on with `-pack`. */
   slotPacking: boolean;
   /** The planner's `unitOverheadSeconds`; undefined: the bench's (bench/settings.ts). */
   unitOverheadSeconds?: number;
@@ -39,13 +39,13 @@ interface Variant {
  * `k2` → 2 controller processes with slot shares; `k0-noshares` → in process, whole units;
  * `-fillers` → with tail fillers; `-lpt` → longest first, without the balanced start order;
  * `-o0.5` → planned with 0.5 s a unit change (`k0-lpt-o0.5` plans as main did before session 12);
- * `-nopack` → without slot packing (`BENCH_SLOT_PACKING=0`: main's plans before session 13).
+ * `-pack` → with slot packing (`BENCH_SLOT_PACKING=1`; off by default, as in production).
  */
 export function parseVariant(name: string): Variant {
-  const m = /^k(\d+)(-noshares)?(-fillers)?(-lpt)?(?:-o(\d+(?:\.\d+)?))?(-nopack)?$/.exec(name);
+  const m = /^k(\d+)(-noshares)?(-fillers)?(-lpt)?(?:-o(\d+(?:\.\d+)?))?(-pack)?$/.exec(name);
   if (!m)
     throw new Error(
-      `--variants: expected k<processes>[-noshares][-fillers][-lpt][-o<seconds>][-nopack], found "${name}"`,
+      `--variants: expected k<processes>[-noshares][-fillers][-lpt][-o<seconds>][-pack], found "${name}"`,
     );
   return {
     name,
@@ -54,7 +54,7 @@ export function parseVariant(name: string): Variant {
     tailFillers: m[3] !== undefined,
     balancedOrder: m[4] === undefined,
     ...(m[5] === undefined ? {} : { unitOverheadSeconds: Number(m[5]) }),
-    slotPacking: m[6] === undefined,
+    slotPacking: m[6] !== undefined,
   };
 }
 

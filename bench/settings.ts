@@ -67,7 +67,7 @@ export const CLAIM_SECONDS = 0.1;
 /**
  * The planner's model of the same service (so its estimates, and LB, match the simulator).
  * `BENCH_SLOT_SHARES=0` plans whole-mailbox units only (planned slot shares off),
- * `BENCH_SLOT_PACKING=0` without slot packing (as before session 13),
+ * `BENCH_SLOT_PACKING=1` with slot packing (off by default, as in production),
  * `BENCH_TAIL_FILLERS=1` with tail fillers (off by default, as in production),
  * `BENCH_BALANCED_ORDER=0` longest first instead of the balanced start order, for a comparison in the same minutes.
  */
@@ -76,7 +76,7 @@ export function planLimitsFor(streams: number): PlanLimits {
   const claim = process.env.BENCH_CLAIM_SECONDS;
   return resolvePlanLimits({
     slotShares: process.env.BENCH_SLOT_SHARES !== "0",
-    slotPacking: process.env.BENCH_SLOT_PACKING !== "0",
+    slotPacking: process.env.BENCH_SLOT_PACKING === "1",
     tailFillers: process.env.BENCH_TAIL_FILLERS === "1",
     balancedOrder: process.env.BENCH_BALANCED_ORDER !== "0",
     unitOverheadSeconds: overhead === undefined || overhead === "" ? UNIT_OVERHEAD_SECONDS : Number(overhead),

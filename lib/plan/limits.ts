@@ -87,8 +87,11 @@ export interface PlanLimits {
    * Slot packing (plan.ts, slot-pack.ts): when the best plan still ends over LB, try laying the
    * mailboxes that may share a stream out along the streams' request slots, cut into folder groups
    * of one slot each (at most C per mailbox) that fill every slot to a common finish, and keep it
-   * when its simulation is faster. Needs `slotShares`, one unit per stream and C_stream = C.
-   * Default true; false plans as before session 13.
+   * when its simulation is at least 5 % faster. Needs `slotShares`, one unit per stream and
+   * C_stream = C. Default false: the model gains (the benchmark's skewed shape at N = 16: 1.229 →
+   * 1.114 × LB, 38 → 85 units), but in the benchmark's harness each stream's 4 claims at its start
+   * took 0.2–0.35 s each and the backups ended later (bench/README, *Slot packing*): off until a
+   * quiet A/B shows it faster.
    */
   slotPacking: boolean;
   /**
@@ -126,7 +129,7 @@ export const defaultPlanLimits: Readonly<PlanLimits> = Object.freeze({
   claimSeconds: 0.05,
   makespanTolerance: 0,
   slotShares: true,
-  slotPacking: true,
+  slotPacking: false,
   tailFillers: false,
   balancedOrder: true,
 });

@@ -147,11 +147,12 @@ function layMailbox(
         continue;
       }
       taken = [];
-      let seconds = 0;
+      let work: WorkEstimate = noWork;
       for (const f of left) {
-        if (seconds + f.work.serialSeconds <= room * (1 + 1e-9)) {
+        const more = addWork(work, f.work);
+        if (more.serialSeconds <= room * (1 + 1e-9)) {
           taken.push(f);
-          seconds += f.work.serialSeconds;
+          work = more;
         }
       }
       if (taken.length === 0) {

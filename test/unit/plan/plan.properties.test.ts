@@ -19,6 +19,8 @@ const limitsArbitrary = (maxStreams: number, perStreamConcurrency?: number) =>
     requestLatencySeconds: fc.constantFrom(0.05, 0.25, 0.5),
     perByteSeconds: fc.constantFrom(0, 5e-8),
     tailFillers: fc.boolean(),
+    slotPacking: fc.boolean(),
+    claimSeconds: fc.constantFrom(0, 0.05),
     pageSize: fc.constantFrom(10, 50, 100),
     ...(perStreamConcurrency === undefined
       ? {}
@@ -82,8 +84,15 @@ function checkInvariants(plan: Plan, mailboxes: readonly PlanMailbox[], limits: 
   plan.units.forEach((u, i) => {
     if (u.index !== i) violations.push(`unit at ${i} has index ${u.index}`);
   });
-  // A balanced start order (waves.ts) is by start, not length: its own tests check it.
-  if (!plan.startOrdered) inOrder(plan.units.slice(0, fillersFrom).filter((u) => !cut.has(u.mailboxId)));
+  // A balanced start order (waves.ts) is by start, not length: its own tests check it. A slot
+  // layout (slot-pack.ts) lists the whole units first, longest first, then units of one slot.
+  if (plan.slotPacked) {
+    const wide = plan.units.findIndex((u) => u.concurrency === 1);
+    inOrder(plan.units.slice(0, wide));
+    if (plan.units.slice(wide).some((u) => u.concurrency !== 1))
+      violations.push("a slot layout's unit of more than one slot after one of one slot");
+  } else if (!plan.startOrdered)
+    inOrder(plan.units.slice(0, fillersFrom).filter((u) => !cut.has(u.mailboxId)));
   inOrder(fillers);
 
   // A mailbox's units share its C; each has at least one slot and no more than a stream runs.
@@ -160,7 +169,7 @@ describe.each(tenantShapes)("planJob on %s tenants", (shape) => {
           const mailboxes = buildTenant(shape, seed, { syncedShare });
           const limits = resolvePlanLimits(given);
           checkInvariants(planJob({ mailboxes, limits }), mailboxes, limits);
-          const bare = resolvePlanLimits({ ...given, unitOverheadSeconds: 0 });
+          const bare = resolvePlanLimits({ ...given, unitOverheadSeconds: 0, claimSeconds: 0 });
           expect(ratioToBestBound(planJob({ mailboxes, limits: bare }), mailboxes, bare)).toBeLessThanOrEqual(
             1.15,
           );

@@ -463,6 +463,82 @@ describe("planJob: planned slot shares", () => {
   });
 });
 
+describe("planJob: slot packing", () => {
+  const limits = {
+    ...base,
+    requestLatencySeconds: 0.4,
+    unitOverheadSeconds: 0.1,
+    claimSeconds: 0.05,
+    maxStreams: 16,
+    slotPacking: true,
+  };
+  /**
+   * 24 mailboxes of 14–33 requests (folders of 1–2 requests, read through item delta and exports)
+   * on 16 streams of 4 slots: the skewed shape at N = 16, where LB asks ≈ 9 requests a slot and
+   * slot shares of 2 + 1 slots end 1.2 × LB.
+   */
+  const tenant = Array.from({ length: 24 }, (_, i) =>
+    mailbox(
+      `m${String(i).padStart(2, "0")}`,
+      Array.from({ length: 13 + (i % 6) + (i === 0 ? 8 : 0) }, (_, f) => (f % 4 === 0 ? 25 : 5)),
+      { read: "p" },
+    ),
+  );
+
+  it("lays the mailboxes out along the slots in one-slot units when that ends sooner than slot shares", () => {
+    const resolved = resolvePlanLimits(limits);
+    const plan = planJob({ mailboxes: tenant, limits });
+    const shares = planJob({ mailboxes: tenant, limits: { ...limits, slotPacking: false } });
+    expect(plan.slotPacked).toBe(true);
+    expect(shares.slotPacked).toBeUndefined();
+    expect(plan.predictedMakespanSeconds).toBeLessThan(shares.predictedMakespanSeconds * 0.95);
+    expect(plan.predictedMakespanSeconds).toBe(
+      simulateSchedule(plan.units, plan.streams, resolved).makespanSeconds,
+    );
+    // A layout is cut for all the streams.
+    expect(plan.streams).toBe(16);
+    for (const m of tenant) {
+      const units = plan.units.filter((u) => u.mailboxId === m.mailboxId);
+      // One slot each, never more than C between them, every folder in exactly one unit.
+      expect(units.every((u) => u.concurrency === 1)).toBe(true);
+      expect(units.length).toBeLessThanOrEqual(4);
+      expect(units.flatMap((u) => u.folderIds).sort()).toEqual(m.folders.map((f) => f.folderId).sort());
+    }
+    // The same work, cut otherwise.
+    expect(plan.totalCost).toBeCloseTo(shares.totalCost, 9);
+    expect(plan.units.map((u) => u.index)).toEqual(plan.units.map((_, i) => i));
+    for (const m of plan.perMailbox)
+      for (const i of m.unitIndexes) expect(plan.units[i]!.mailboxId).toBe(m.mailboxId);
+  });
+
+  it("keeps slot shares when claims are dear: a stream's 4 claims at its start cost more than packing gains", () => {
+    const plan = planJob({ mailboxes: tenant, limits: { ...limits, claimSeconds: 0.5 } });
+    expect(plan.slotPacked).toBeUndefined();
+  });
+
+  it("packs nothing when whole units reach the bound, or when it is off (the default)", () => {
+    const equal = Array.from({ length: 16 }, (_, i) =>
+      mailbox(`e${i}`, new Array(20).fill(6), { read: "p" }),
+    );
+    expect(planJob({ mailboxes: equal, limits }).slotPacked).toBeUndefined();
+    expect(
+      planJob({ mailboxes: tenant, limits: { ...limits, slotPacking: undefined } }).slotPacked,
+    ).toBeUndefined();
+    expect(
+      planJob({ mailboxes: tenant, limits: { ...limits, slotPacking: false } }).slotPacked,
+    ).toBeUndefined();
+    expect(
+      planJob({ mailboxes: tenant, limits: { ...limits, slotShares: false } }).slotPacked,
+    ).toBeUndefined();
+    expect(() => resolvePlanLimits({ slotPacking: 0 as unknown as boolean })).toThrow(
+      /plan\.slotPacking: expected true or false, found 0/,
+    );
+    expect(() => resolvePlanLimits({ claimSeconds: -1 })).toThrow(
+      /plan\.claimSeconds: expected a number of seconds ≥ 0, found -1/,
+    );
+  });
+});
+
 describe("shareMailbox", () => {
   const limits = resolvePlanLimits({ ...base, unitOverheadSeconds: 0 });
   const folder = (id: string, requests: number) => ({
@@ -497,6 +573,8 @@ describe("planJob: tail fillers", () => {
     tailFillers: true,
     // Longest first without fillers, so that the comparison is the fillers' alone.
     balancedOrder: false,
+    // Slot packing would lay these mailboxes out along the slots instead (its own tests below).
+    slotPacking: false,
   };
   /**
    * 40 mailboxes of 13–22 folders of one item-delta page each (a third with 2 items: exports) on
@@ -592,7 +670,14 @@ describe("cutFiller", () => {
 });
 
 describe("planJob: balanced start order", () => {
-  const limits = { ...base, requestLatencySeconds: 0.4, unitOverheadSeconds: 0.05, maxStreams: 16 };
+  // Without slot packing, which would lay these mailboxes out along the slots (its own tests below).
+  const limits = {
+    ...base,
+    requestLatencySeconds: 0.4,
+    unitOverheadSeconds: 0.05,
+    maxStreams: 16,
+    slotPacking: false,
+  };
   /** As for the tail fillers: 40 mailboxes of 1.3–2.3 s on 16 streams. */
   const tenant = Array.from({ length: 40 }, (_, i) =>
     mailbox(

@@ -8,8 +8,13 @@ import {
   workSeconds,
 } from "../../../lib/plan/index.js";
 
-// Without the per-unit overhead: the rates and windows alone (its own test below).
-const fast = resolvePlanLimits({ requestLatencySeconds: 0.01, perByteSeconds: 0, unitOverheadSeconds: 0 });
+// Without the per-unit overhead and claims: the rates and windows alone (their own tests below).
+const fast = resolvePlanLimits({
+  requestLatencySeconds: 0.01,
+  perByteSeconds: 0,
+  unitOverheadSeconds: 0,
+  claimSeconds: 0,
+});
 
 function unit(
   index: number,
@@ -132,6 +137,20 @@ describe("simulateSchedule", () => {
       [3, 0, 1],
     ]);
     expect(Math.max(...intervals.map((i) => i.concurrency))).toBeCloseTo(4, 9);
+  });
+
+  it("starts the units a stream claims at once one claim after another", () => {
+    const claims = resolvePlanLimits({ ...fast, claimSeconds: 0.05 });
+    // 4 one-slot units of 1 s on one stream of 4 slots: claimed at its start, one at a time.
+    const units = [0, 1, 2, 3].map((i) => unit(i, `m${i}`, 100, 1));
+    const schedule = simulateSchedule(units, 1, claims);
+    expect(schedule.units.map((u) => u.startSeconds)).toEqual([0, 0.05, 0.1, 0.15000000000000002]);
+    expect(schedule.makespanSeconds).toBeCloseTo(1.15, 9);
+    // A claim after a unit's end, long after the last claim, starts at once.
+    const later = simulateSchedule([...units, unit(4, "m4", 100, 1)], 1, claims);
+    expect(later.units[4]!.startSeconds).toBeCloseTo(1, 9);
+    // Without claims' time they all start at once.
+    expect(simulateSchedule(units, 1, fast).units.map((u) => u.startSeconds)).toEqual([0, 0, 0, 0]);
   });
 
   it("runs unitsPerStream whole units per stream as that many streams of one", () => {
