@@ -379,9 +379,10 @@ export function planJob(input: PlanInput): Plan {
   }
   /**
    * Slot packing (slot-pack.ts) at `capacity` seconds a slot: the mailboxes that may be laid out
-   * along the slots become units of one slot each, in the order of their start in the layout,
-   * after the other mailboxes' whole units (a stream each, claimed first); undefined when those
-   * take every stream or the layout does not fit.
+   * along the slots (`packable`) become units of one slot each, in the order of their start in
+   * the layout, after the other mailboxes' whole units (longest first, a stream each from the
+   * start, whose slots are laid out from the unit's end on); undefined when those are more than
+   * the streams or the layout does not fit.
    */
   const slotPacked = (capacity: number): Candidate | undefined => {
     const C = limits.perStreamConcurrency;

@@ -1,6 +1,6 @@
 /**
- * Slot packing (plan.ts): the mailboxes that may share a stream are laid out one after another
- * along the streams' request slots, each slot filled to a common finish (`capacitySeconds`) with
+ * Slot packing (plan.ts): the mailboxes that fit C slots' room (`packable`) are laid out one after
+ * another along the streams' request slots, each slot filled to a common finish (`capacitySeconds`) with
  * folder groups of one slot each, like text along lines: a mailbox begins in the slot where the
  * one before it ended and goes on in the next slots; where it is cut, each piece is a unit of
  * concurrency 1. A mailbox is cut into at most C (`perMailboxConcurrency`) pieces, so its units
@@ -13,7 +13,8 @@
  *
  * The pieces are handed out by their start in the layout (`startSeconds`): all slots' first
  * pieces at once, then each slot's next piece when its previous ends, so that streams pulling the
- * units in that order reproduce the layout while the units take about their estimates.
+ * units in that order reproduce the layout while the units take about their estimates. A stream's
+ * slots (lanes) start one claim after another (plan.ts gives their starts: `claimSeconds` apart).
  */
 import { addWork, noWork } from "./cost.js";
 import type { PlanLimits } from "./limits.js";
