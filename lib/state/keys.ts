@@ -29,8 +29,19 @@ export const JOBS_PK = "JOBS";
 
 export const UNIT_PREFIX = "UNIT#";
 export const STREAM_PREFIX = "STREAM#";
-/** Sync states a job staged for folders it completed, promoted at finalization. */
+/**
+ * Sync states a job staged for folders it completed, promoted at finalization: one item per
+ * folder, as versions before 2026-12-07 (session 13) wrote them. Still read (a job in flight
+ * across an upgrade), no longer written.
+ */
 export const STAGED_SYNC_PREFIX = "SYNC#";
+/**
+ * Sync states a job staged, since 2026-12-07 (session 13): one item per write of a unit (its
+ * checkpoint or its end) holding the states of the folders that write finished, at most
+ * {@link MAX_STATES_PER_STAGED_SET} (lib/state/sync-states.ts), promoted at finalization after
+ * the older per-folder items. Sorts after `SYNC#` ("SYNCSET#" > "SYNC#", '#' < 'S').
+ */
+export const STAGED_SET_PREFIX = "SYNCSET#";
 /** Mailboxes a job planned (for its report). */
 export const JOB_MAILBOX_PREFIX = "MAILBOX#";
 /** Mailboxes discovery skipped in a job, with the reason. */
@@ -49,6 +60,9 @@ export const stagedSyncSk = (mailboxId: string, folderId: string, via?: "items")
   via === "items"
     ? `${STAGED_SYNC_PREFIX}${mailboxId}#${ITEMS_PREFIX}${folderId}`
     : `${STAGED_SYNC_PREFIX}${mailboxId}#${folderId}`;
+/** A staged set's key: its mailbox, then a hash of the folders it holds (the same write, the same key). */
+export const stagedSetSk = (mailboxId: string, foldersHash: string) =>
+  `${STAGED_SET_PREFIX}${mailboxId}#${foldersHash}`;
 export const jobMailboxSk = (mailboxId: string) => `${JOB_MAILBOX_PREFIX}${mailboxId}`;
 export const skippedSk = (userId: string) => `${SKIPPED_PREFIX}${userId}`;
 export const mailboxPk = (mailboxId: string) => `MBX#${mailboxId}`;

@@ -303,7 +303,7 @@ export class StateStore {
     jobId: string,
     after: string | undefined,
     limit = syncStates.PROMOTE_PAGE,
-  ): Promise<{ promoted: number; superseded: number; last?: string }> {
+  ): Promise<{ promoted: number; superseded: number; records: number; last?: string }> {
     return syncStates.promoteSyncStatesPage(this.table, jobId, after, limit);
   }
 

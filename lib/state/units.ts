@@ -12,7 +12,7 @@ import {
   type UnitEndStatus,
   type UnitRecord,
 } from "./records.js";
-import { stagedSyncStatePut } from "./sync-states.js";
+import { stagedSyncStatePuts } from "./sync-states.js";
 import { counterAdds, type StateTable, type TransactItem } from "./table.js";
 import { currentTaskCondition, staleError } from "./task-guard.js";
 
@@ -72,8 +72,9 @@ export async function checkpoint(
       counting ? adds.names : undefined,
     ),
   ];
-  // Folders this checkpoint finishes stage their new sync states in the same transaction.
-  for (const state of staged) items.push(await stagedSyncStatePut(t, task.jobId, state));
+  // Folders this checkpoint finishes stage their new sync states in the same transaction (one
+  // staged set per 100 folders, lib/state/sync-states.ts).
+  items.push(...(await stagedSyncStatePuts(t, task.jobId, staged)));
   // The job's own counters are added when the unit ends (completeUnit), not here: every
   // stream checkpointing into the one job record made it a hot item whose transactions
   // conflicted and backed off. Live totals are the sum of the units (or streams).
@@ -151,8 +152,12 @@ function countersAre(counters: Counters): {
   return { condition: clauses.join(" AND "), values, names };
 }
 
-/** Staged sync states a unit's end may carry (a transaction holds at most 100 items). */
-export const MAX_STAGED_AT_END = 25;
+/**
+ * Staged sync states a unit's end may carry: one staged set (lib/state/sync-states.ts), two when
+ * the links are long. Until 2026-12-07 (session 13) 25: each was an item of its own, and a
+ * transaction holds at most 100.
+ */
+export const MAX_STAGED_AT_END = 100;
 
 /** The unit's stored counters plus the ones its end adds. */
 function sumCounters(stored: Counters, more: Partial<Counters>): Counters {
@@ -243,7 +248,7 @@ export async function completeUnit(
       lastAdds.clauses.length > 0 ? lastAdds.names : undefined,
     ),
   ];
-  for (const state of last?.staged ?? []) items.push(await stagedSyncStatePut(t, task.jobId, state));
+  items.push(...(await stagedSyncStatePuts(t, task.jobId, last?.staged ?? [])));
   const outcome = await t.transact(items);
   if (outcome.ok) return;
   const unit = await requireUnit(t, task.jobId, index);

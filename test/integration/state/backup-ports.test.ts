@@ -286,16 +286,19 @@ describe("backup state ports on DynamoDB", () => {
       expect(await store.getJob(jobId)).toMatchObject({ status: "finalizing" });
       expect(invocations).toBeLessThan(20);
     }
-    // 8 staged sync states in pages of 3, then 3 mailboxes in a page of 3 (a full page: the next,
-    // empty, says they are all ended): five invocations.
+    // 8 staged sync states in 4 staged sets of 2 (one per unit's end: m0's two units, m1, m2),
+    // in pages of 3 states of whole sets (a page takes one set: two would be 4), then 3
+    // mailboxes in a page of 3 (a full page: the next, empty, says they are all ended): six
+    // invocations.
     expect(checkpoints).toEqual([
-      expect.stringMatching(/^sync SYNC#m0#/),
-      expect.stringMatching(/^sync SYNC#m1#/),
+      expect.stringMatching(/^sync SYNCSET#m0#/),
+      expect.stringMatching(/^sync SYNCSET#m0#/),
+      expect.stringMatching(/^sync SYNCSET#m1#/),
       "mailboxes -",
       "mailboxes m2",
     ]);
-    expect(invocations).toBe(5);
-    expect(handedOn).toEqual([jobId, jobId, jobId, jobId]);
+    expect(invocations).toBe(6);
+    expect(handedOn).toEqual([jobId, jobId, jobId, jobId, jobId]);
     // The report was written once, by the first invocation; its status and end close the job.
     expect(reports).toHaveLength(1);
     expect(await store.getJob(jobId)).toMatchObject({ status: "complete", endedAt: reports[0]!.endedAt });
