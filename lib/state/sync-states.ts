@@ -116,32 +116,28 @@ function foldersHash(states: readonly SetState[]): string {
 }
 
 /**
- * A job's creation time never changes: remember its TTL so staging costs no read. The read in
- * flight is remembered too: a stream hosting many controllers (the local runtime) ends dozens of
- * units at once when the job starts, and each read the job record (87 reads in a many-small run).
+ * A job's creation time never changes: remember it (by table and job) so that staging costs no
+ * read of the job. Not per StateTable: every stream task works through a view of its own
+ * (`StateStore.withRetryDeadline`), and each read the job again (64 reads in a many-small
+ * N = 64 run). The read in flight is shared too: streams end their first units together.
  */
-const expiryByJob = new WeakMap<StateTable, Map<string, Promise<number>>>();
+const createdAtByJob = new Map<string, Promise<string>>();
 
-function jobExpiresAt(t: StateTable, jobId: string): Promise<number> {
-  let known = expiryByJob.get(t);
-  if (!known) {
-    known = new Map();
-    expiryByJob.set(t, known);
-  }
-  let expiresAt = known.get(jobId);
-  if (expiresAt === undefined) {
-    const map = known;
-    expiresAt = requireJob(t, jobId).then(
-      (job) => t.expiresAt(job.createdAt),
+async function jobExpiresAt(t: StateTable, jobId: string): Promise<number> {
+  const key = `${t.name}\n${jobId}`;
+  let createdAt = createdAtByJob.get(key);
+  if (createdAt === undefined) {
+    createdAt = requireJob(t, jobId).then(
+      (job) => job.createdAt,
       (error: unknown) => {
-        map.delete(jobId); // a failed read is not remembered: the next staging reads again
+        createdAtByJob.delete(key); // a failed read is not remembered: the next staging reads again
         throw error;
       },
     );
-    if (known.size >= 64) known.clear(); // a controller serves few jobs; keep the map small
-    known.set(jobId, expiresAt);
+    if (createdAtByJob.size >= 64) createdAtByJob.clear(); // a controller serves few jobs
+    createdAtByJob.set(key, createdAt);
   }
-  return expiresAt;
+  return t.expiresAt(await createdAt);
 }
 
 /** Every sync state the job staged, in either layout (per-folder items first, then sets). */
@@ -264,7 +260,7 @@ export async function promoteSyncStatesPage(
   after: string | undefined,
   limit: number,
 ): Promise<{ promoted: number; superseded: number; records: number; last?: string }> {
-  const staged: StagedSyncState[] = [];
+  const staged: Staged[] = [];
   let last: string | undefined;
   let setsAfter = after?.startsWith(STAGED_SET_PREFIX) ? after : undefined;
   if (setsAfter === undefined) {
@@ -272,7 +268,7 @@ export async function promoteSyncStatesPage(
       ...(after !== undefined ? { after } : {}),
       limit,
     });
-    staged.push(...page.items.map(stagedFrom));
+    staged.push(...page.items.map((item) => ({ state: stagedFrom(item), at: item.stagedAt as string })));
     last = page.last;
     // The per-folder items are all read: the sets follow from their first, in this page while
     // it has room, else in the next (its `after`: the sets' prefix, before every set's key).
@@ -280,24 +276,10 @@ export async function promoteSyncStatesPage(
     else if (last === undefined) setsAfter = STAGED_SET_PREFIX;
   }
   if (setsAfter !== undefined) {
-    // A set holds up to 100 states: read as many sets as the page has states left (a set holds
-    // one at least), promote whole sets up to the page's states, and go on after the last one.
-    const room = limit - staged.length;
-    const page = await t.queryPage(jobPk(jobId), STAGED_SET_PREFIX, {
-      ...(setsAfter !== STAGED_SET_PREFIX ? { after: setsAfter } : {}),
-      limit: room,
-    });
-    last = page.last;
-    for (const [i, item] of page.items.entries()) {
-      const states = statesOfSet(item);
-      if (i > 0 && staged.length + states.length > limit) {
-        last = page.items[i - 1]?.sk as string;
-        break;
-      }
-      staged.push(...states);
-    }
+    const sets = await wholeSetsUpTo(t, jobId, setsAfter, limit, staged);
+    last = sets.last;
   }
-  const written = await t.transactEach(latestOfEachFolder(staged).map((s) => promotion(t, jobId, s)));
+  const written = await t.transactEach(newestOfEachFolder(staged).map((s) => promotion(t, jobId, s)));
   const promoted = written.filter(Boolean).length;
   return {
     promoted,
@@ -307,20 +289,67 @@ export async function promoteSyncStatesPage(
   };
 }
 
+/** States a staged set holds, assumed for the first read of a page's sets (a many-small unit's end stages ≈ 20). */
+const STATES_PER_SET_GUESS = 16;
+
 /**
- * One state per folder and kind of link, the last met (a transaction may not write one item
- * twice; a folder staged twice by one job, in both layouts or in two sets, is rare: a unit's
- * checkpoint records a folder finished together with its staging, and a finished folder is not
- * run again).
+ * Adds the staged sets after the key `after` (the sets' prefix: from the first) to `staged`,
+ * whole sets, up to `limit` states in all (one set at least while `staged` is empty). A set holds
+ * 1–100 states, so each Query asks for as many sets as the room left takes at the states per set
+ * read so far, instead of `limit` sets (≈ 1 MB a page of which a few percent would be used).
+ * `last`: the last set taken while more may follow (the sets' prefix when none was taken).
  */
-function latestOfEachFolder(states: readonly StagedSyncState[]): StagedSyncState[] {
-  const byKey = new Map<string, StagedSyncState>();
-  for (const s of states) {
-    const key = `${s.mailboxId}\n${s.via ?? ""}\n${s.folderId}`;
-    byKey.delete(key);
-    byKey.set(key, s);
+async function wholeSetsUpTo(
+  t: StateTable,
+  jobId: string,
+  after: string,
+  limit: number,
+  staged: Staged[],
+): Promise<{ last?: string }> {
+  let from = after === STAGED_SET_PREFIX ? undefined : after;
+  let setsRead = 0;
+  let statesRead = 0;
+  for (;;) {
+    const perSet = setsRead > 0 ? Math.max(1, statesRead / setsRead) : STATES_PER_SET_GUESS;
+    const page = await t.queryPage(jobPk(jobId), STAGED_SET_PREFIX, {
+      ...(from !== undefined ? { after: from } : {}),
+      limit: Math.max(1, Math.ceil((limit - staged.length) / perSet)),
+    });
+    for (const item of page.items) {
+      const states = statesOfSet(item);
+      setsRead++;
+      statesRead += states.length;
+      if (staged.length > 0 && staged.length + states.length > limit)
+        return { last: from ?? STAGED_SET_PREFIX };
+      for (const state of states) staged.push({ state, at: item.stagedAt as string });
+      from = item.sk as string;
+    }
+    if (page.last === undefined) return {};
+    if (staged.length >= limit) return { last: from ?? page.last };
+    from = page.last;
   }
-  return [...byKey.values()];
+}
+
+/** A staged state read for promotion, with the time its item was written. */
+interface Staged {
+  state: StagedSyncState;
+  at: string;
+}
+
+/**
+ * One state per folder and kind of link, the one staged last (a transaction may not write one
+ * item twice). A job stages a folder once: a unit's checkpoint records a folder finished in the
+ * transaction that stages it, and a finished folder is not run again; a repeated write of the
+ * same folders replaces its set. So this only guards the transaction.
+ */
+function newestOfEachFolder(staged: readonly Staged[]): StagedSyncState[] {
+  const byKey = new Map<string, Staged>();
+  for (const s of staged) {
+    const key = `${s.state.mailboxId}\n${s.state.via ?? ""}\n${s.state.folderId}`;
+    const known = byKey.get(key);
+    if (known === undefined || known.at <= s.at) byKey.set(key, s);
+  }
+  return [...byKey.values()].map((s) => s.state);
 }
 
 /** A staged state's promotion: its committed record, unless a newer job's is there. */

@@ -189,9 +189,9 @@ describe("staged sync states as sets", () => {
     );
     expect(await store.stagedSyncStates(jobId)).toHaveLength(22 + 10);
 
-    // Pages of 8 states: the 22 older items take 8, 8, then 6 with the first set (4: a page
-    // takes one set whatever its size, and whole sets only), whose folder 3 replaces the older
-    // item's in that page; then the second set (6).
+    // Pages of 8 states: the 22 older items take 8, 8 and 6 (the first set, 4, would make 10:
+    // a page takes whole sets, and more than its states only when it has none), then the sets:
+    // 4 (the second, 6, would make 10), 6; folder 3's set comes after its older item.
     const pages: Array<{ records: number; last?: string }> = [];
     let after: string | undefined;
     do {
@@ -204,9 +204,11 @@ describe("staged sync states as sets", () => {
       STAGED_SYNC_PREFIX,
       STAGED_SYNC_PREFIX,
       STAGED_SET_PREFIX,
+      STAGED_SET_PREFIX,
       undefined,
     ]);
-    expect(pages.map((p) => p.records)).toEqual([8, 8, 9, 6]);
+    expect(pages[2]?.last).toBe(STAGED_SET_PREFIX); // the sets from their first
+    expect(pages.map((p) => p.records)).toEqual([8, 8, 6, 4, 6]);
 
     for (const unit of [0, 1, 2]) {
       const committed = await store.committedSyncStates(`mbx-${unit}`);
@@ -222,6 +224,31 @@ describe("staged sync states as sets", () => {
     expect((await store.committedSyncStates("mbx-1", "items")).size).toBe(1);
     // Promoting again (a finalization repeated) writes the same states again.
     expect(await store.promoteSyncStates(jobId)).toEqual({ promoted: 31, superseded: 0 });
+  });
+
+  it("a folder in two sets of one page is promoted once, with the link staged last", async () => {
+    let ms = Date.UTC(2026, 11, 7, 12, 30);
+    const { store: plain, jobId } = await runningJob(1, 3);
+    const store = new StateStore({
+      ddb: aws.clients.ddb,
+      tableName: plain.table.name,
+      now: () => new Date(ms++),
+    });
+    const { task, index } = await claimed(store, jobId, 0);
+    await store.checkpoint(task, index, { folderIndex: 1, page: 1 }, { items: 1 }, [state(0, 1, "first")]);
+    await store.checkpoint(task, index, { folderIndex: 3, page: 2 }, { items: 2 }, [
+      state(0, 1, "second"),
+      state(0, 2, "b"),
+    ]);
+    expect(await keysUnder(store, jobId, STAGED_SET_PREFIX)).toHaveLength(2);
+    expect(await store.promoteSyncStatesPage(jobId, undefined, 256)).toEqual({
+      promoted: 2,
+      superseded: 0,
+      records: 2,
+    });
+    expect((await store.committedSyncStates("mbx-0")).get(folderId(0, 1))?.deltaLink).toContain(
+      "deltatoken=second",
+    );
   });
 
   it("a finalization checkpointed by the older version (after a per-folder key) goes on with the rest of them, then the sets", async () => {
