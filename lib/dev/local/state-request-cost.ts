@@ -7,7 +7,8 @@
 import { createAwsClients } from "../../aws/clients.js";
 import type { StreamTask } from "../../queue/stream-task.js";
 import { jobIdForTick, type PlannedUnit, StateStore } from "../../state/index.js";
-import { jobPk, META, streamSk } from "../../state/keys.js";
+import { jobPk, META, stagedSyncSk, streamSk } from "../../state/keys.js";
+import { stagedSyncStatePuts } from "../../state/sync-states.js";
 import { startEmulators } from "./emulators.js";
 import { createStateTable } from "./state-table.js";
 
@@ -118,6 +119,28 @@ export async function stateRequestCosts(n: number, sample: () => CpuSample): Pro
       if (u && u !== "later")
         await store.completeUnit(task(ending, i), u.index, { status: "done", last: last(i) });
     });
+
+    // The 17 states alone, in a transaction of their own: as the per-folder items versions
+    // before 2026-12-07 staged (one item each), and as the staged set staging writes now.
+    const legacy = (i: number) =>
+      last(i).staged.map((state) => ({
+        Put: {
+          TableName: t.name,
+          Item: {
+            pk: jobPk(ending),
+            sk: stagedSyncSk(state.mailboxId, state.folderId),
+            expiresAt: 1_900_000_000,
+            ...state,
+            stagedAt: t.nowIso(),
+          },
+        },
+      }));
+    await measure("17 folders' sync states staged: 17 per-folder items (before)", 1, (i) =>
+      t.transact(legacy(i)),
+    );
+    await measure("17 folders' sync states staged: one staged set (now)", 1, async (i) =>
+      t.transact(await stagedSyncStatePuts(t, ending, last(i).staged)),
+    );
 
     await measure("a unit's read (GetItem, 23 folders)", 1, (i) => store.getUnit(work, i));
     // One process hosting many streams (the local stack, the bench) sends their claims together:
