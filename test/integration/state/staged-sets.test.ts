@@ -157,6 +157,21 @@ describe("staged sync states as sets", () => {
     expect(committed.get(folderId(0, 2))?.deltaLink).toContain("deltatoken=new");
   });
 
+  it("long links cut a write into sets of at most 100 KB of strings, each far under DynamoDB's 400 KB item", async () => {
+    const { store, jobId } = await runningJob(1, 60);
+    const { task, index } = await claimed(store, jobId, 0);
+    // 60 links of 2,500 characters: 150 KB, one set's count but two sets' bytes.
+    const long = Array.from({ length: 60 }, (_, f) => ({
+      ...state(index, f),
+      deltaLink: `${f}:${"L".repeat(2500)}`,
+    }));
+    await store.checkpoint(task, index, { folderIndex: 60, page: 1 }, { items: 60 }, long);
+    const sets = await store.table.query(jobPk(jobId), STAGED_SET_PREFIX);
+    expect(sets).toHaveLength(2);
+    for (const set of sets) expect(JSON.stringify(set.states).length).toBeLessThan(110_000);
+    expect(sorted(await store.stagedSyncStates(jobId))).toEqual(sorted(long));
+  });
+
   it("a job in flight across the upgrade: its older per-folder items and its sets are promoted in pages, each folder once, the next page going on from the last one's key", async () => {
     const { store, jobId } = await runningJob(3, 10);
     // Units 0 and 1 ended under the older version (10 per-folder items each, and unit 1's
