@@ -56,6 +56,11 @@ export const ITEMS_PREFIX = "ITEMS#";
 export const jobPk = (jobId: string) => `JOB#${jobId}`;
 export const unitSk = (index: number) => `${UNIT_PREFIX}${String(index).padStart(6, "0")}`;
 export const streamSk = (streamId: number) => `${STREAM_PREFIX}${String(streamId).padStart(4, "0")}`;
+/**
+ * A per-folder staged item's key, as versions before 2026-12-07 (session 13) wrote it: no longer
+ * written by mailstream; the tests and bench/state-request-cost.ts write such items to stand for
+ * a job staged by older code.
+ */
 export const stagedSyncSk = (mailboxId: string, folderId: string, via?: "items") =>
   via === "items"
     ? `${STAGED_SYNC_PREFIX}${mailboxId}#${ITEMS_PREFIX}${folderId}`
