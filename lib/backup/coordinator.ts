@@ -15,6 +15,7 @@ import type {
   MailboxForPlanning,
   SkippedMailbox,
 } from "./ports.js";
+import { dealStartUnits } from "./start-units.js";
 
 export interface CoordinatorDeps {
   directory: MailboxDirectory;
@@ -291,10 +292,17 @@ async function runPiece(
   const last = page.next === undefined;
   const units = job.unitCount + plan.units.length;
   const sizing = sizeJob(job, plan, units, last, deps.maxStreams ?? 16);
-  // The job's first streams each get their first unit in their task (the largest ones, as their
-  // first claims would have taken them): nothing can have claimed before them.
-  const firstUnits =
-    job.streamCount === 0 && job.unitCount === 0 ? Math.min(sizing.streams, plan.units.length) : 0;
+  // The job's first streams each get the units they start on in their task (as their first
+  // claims would have taken them, dealt by the plan's rule): nothing can have claimed before them.
+  const startUnits =
+    job.streamCount === 0 && job.unitCount === 0
+      ? dealStartUnits(
+          plan.units.map((u) => u.concurrency),
+          sizing.streams,
+          plan.streamSlots ?? 1,
+        )
+      : [];
+  const firstUnits = startUnits.reduce((sum, units) => sum + units.length, 0);
   if (sizing.streams > job.streamCount)
     await deps.state.addStreams(jobId, job, job.streamCount, sizing.streams);
   const committed = await deps.state.commitPiece(jobId, piece, lease, {
@@ -319,7 +327,9 @@ async function runPiece(
         jobId,
         streamId: job.streamCount + i,
         seq: 0,
-        ...(job.streamCount + i < firstUnits ? { unit: job.streamCount + i } : {}),
+        ...((startUnits[job.streamCount + i]?.length ?? 0) > 0
+          ? { units: startUnits[job.streamCount + i]! }
+          : {}),
       })),
     );
   }

@@ -405,6 +405,12 @@ export interface PlannedUnit {
 export interface JobPlan {
   units: PlannedUnit[];
   streams: number;
+  /**
+   * The request slots a stream claims units into (their `concurrency` shares): the job's first
+   * streams' tasks carry the units that fill them at the start (lib/backup/start-units.ts).
+   * Absent: one unit each (a plan of an older planner).
+   */
+  streamSlots?: number;
   predictedMakespanSeconds: number;
   lowerBoundSeconds: number;
   /**
@@ -471,9 +477,10 @@ export interface PieceCommitView {
   lowerBoundSeconds: number;
   predictedMakespanSeconds: number;
   /**
-   * Units 0 … k − 1 set aside for the job's first streams 0 … k − 1, whose first tasks carry
-   * them (`StreamTask.unit`): the commit moves the job's claim cursor past them. Only in the
-   * piece that creates the job's first streams (no claim can have been made before it).
+   * Units 0 … k − 1 set aside for the job's first streams, whose first tasks carry them
+   * (`StreamTask.units`, each stream's start units): the commit moves the job's claim cursor past
+   * them. Only in the piece that creates the job's first streams (no claim can have been made
+   * before it).
    */
   firstUnits?: number;
 }
@@ -559,11 +566,12 @@ export interface StreamStatePort {
   /** "stale" when a newer task of the stream exists (a duplicate delivery) or the stream is done. */
   beginTask(task: StreamTask): Promise<"current" | "stale">;
   /**
-   * For a task that carries the unit set aside for it (`task.unit`): begins the task and claims
-   * that unit at once; undefined when it cannot (the task is stale, the unit no longer pending),
-   * and the task then begins as any other. Absent: every task begins with {@link beginTask}.
+   * For a task that carries the units set aside for it (`task.units`, its stream's start units):
+   * begins the task and claims them all at once, in index order; undefined when it cannot (the
+   * task is stale, a unit no longer pending), and the task then begins as any other. Absent:
+   * every task begins with {@link beginTask}.
    */
-  beginTaskWithUnit?(task: StreamTask & { unit: number }): Promise<ClaimedUnit | undefined>;
+  beginTaskWithUnits?(task: StreamTask & { units: number[] }): Promise<ClaimedUnit[] | undefined>;
   /** The units this stream already holds (a continuation resumes them), in index order. */
   heldUnits(task: StreamTask): Promise<ClaimedUnit[]>;
   /**

@@ -132,20 +132,21 @@ async function runTask(
   // This invocation's hold on the stream: a second delivery of the same task takes it over.
   const task: StreamTask = { ...received, lease: randomUUID() };
   log("stream.task.begin", { ...received });
-  // A stream's first task carries the unit set aside for it: one transaction begins the task and
-  // claims it. Else (or when that is refused) the task begins, then reads the units its stream
-  // holds: after the begin's write, not beside it, because an earlier delivery of the same task
-  // may still claim a unit until that write takes its lease, and a read made before it would
-  // miss that unit (its stream would finish without it, leaving it running in no stream's hands).
+  // A stream's first task carries the units the plan starts on it: one transaction begins the
+  // task and claims them all. Else (or when that is refused) the task begins, then reads the
+  // units its stream holds: after the begin's write, not beside it, because an earlier delivery
+  // of the same task may still claim a unit until that write takes its lease, and a read made
+  // before it would miss that unit (its stream would finish without it, leaving it running in
+  // no stream's hands).
   const first =
-    task.unit !== undefined && deps.state.beginTaskWithUnit
-      ? await deps.state.beginTaskWithUnit({ ...task, unit: task.unit })
+    task.units !== undefined && task.units.length > 0 && deps.state.beginTaskWithUnits
+      ? await deps.state.beginTaskWithUnits({ ...task, units: task.units })
       : undefined;
   if (!first && (await deps.state.beginTask(task)) === "stale") {
     log("stream.task.stale", { ...received });
     return { status: "stale" };
   }
-  const held: Promise<ClaimedUnit[]> = first ? Promise.resolve([first]) : deps.state.heldUnits(task);
+  const held: Promise<ClaimedUnit[]> = first ? Promise.resolve(first) : deps.state.heldUnits(task);
   const lookaheadSeconds = deps.lookaheadUnitSeconds ?? 30;
   const unitsAtOnce = Math.min(8, Math.max(1, deps.unitsAtOnce ?? 1));
   const perUnit = Math.max(1, deps.streamConcurrency ?? 4);

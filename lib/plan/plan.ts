@@ -404,8 +404,9 @@ export function planJob(input: PlanInput): Plan {
     if (laid.length === 0 || head.length > limits.maxStreams || head.some((u) => u.concurrency !== C)) {
       return undefined;
     }
-    // Each stream's slots as lanes of one slot, from its head unit's end (or the start) on; a
-    // stream claims one unit at a time (simulate.ts): its k-th lane starts k claims later. A unit
+    // Each stream's slots as lanes of one slot, from its head unit's end (or the start) on. At
+    // the start a stream's first task claims all its lanes' units together (lib/backup/start-units.ts);
+    // after a head unit it claims one at a time (simulate.ts): its k-th lane starts k claims later. A unit
     // of one slot runs at its full rate on whatever slot frees, so the layout survives streams
     // pulling units in another order than it assumed (lanes of 2 slots did not: a freed lane of
     // 1 slot pulled a unit of 2, which then ran on 1).
@@ -413,7 +414,7 @@ export function planJob(input: PlanInput): Plan {
     for (let stream = 0; stream < limits.maxStreams; stream++) {
       const free = head[stream]?.estimatedSeconds ?? 0;
       for (let rank = 0; rank < C; rank++) {
-        lanes.push({ width: 1, startSeconds: free + rank * limits.claimSeconds });
+        lanes.push({ width: 1, startSeconds: free + (free > 0 ? rank * limits.claimSeconds : 0) });
       }
     }
     lanes.sort((a, b) => a.startSeconds - b.startSeconds);
@@ -553,6 +554,7 @@ export function planJob(input: PlanInput): Plan {
     ...(chosen.startOrdered ? { startOrdered: true } : {}),
     ...(chosen.slotPacked ? { slotPacked: true } : {}),
     streams,
+    streamSlots: limits.perStreamConcurrency * limits.unitsPerStream,
     predictedMakespanSeconds,
     lowerBoundSeconds: streams === 0 ? 0 : lowerBound(estimates, streams * k, limits),
     totalCost: units.reduce((sum, u) => sum + u.cost, 0),

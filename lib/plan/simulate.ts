@@ -120,7 +120,10 @@ function settle(state: MailboxState, now: number, limits: PlanLimits): void {
  * the units it holds sum to less than that; when several streams may, the one with the most
  * free slots claims first (ties: the lowest stream). A unit runs on the slots of its share that
  * the older units of its stream leave (older first, as the runner's slots are); a claimed unit
- * may so wait for slots while an older one ends. A unit holds its stream's share for its requests' time plus
+ * may so wait for slots while an older one ends. The units the streams hold at time 0 (their
+ * first tasks carry them: lib/backup/start-units.ts) start at once; later, a stream claims one
+ * unit at a time, so units it claims together start `claimSeconds` apart. A unit holds its
+ * stream's share for its requests' time plus
  * `unitOverheadSeconds` (claim, completion, its pipeline's start and its last writes; the
  * overhead follows its requests and holds none of its mailbox's or its stream's request slots
  * or budget, only its claim). A unit runs at its slots (c / L_eff requests/s); units of one
@@ -227,14 +230,18 @@ export function simulateSchedule(
     allot(stream);
   };
 
-  const pull = (): void => {
+  /**
+   * `start`: the job's start, whose units the streams' first tasks carry and claim together in
+   * the transaction that begins each task (lib/backup/start-units.ts): they all start at 0.
+   */
+  const pull = (start = false): void => {
     for (let stream = claimer(); stream && next < units.length; stream = claimer()) {
       const unit = units[next++]!;
-      // A stream claims one unit at a time: a unit claimed while its stream's previous claim is
-      // in progress (several slots free at once: the stream's start) starts `claimSeconds` after
-      // it, as the runner's claims, one transaction each, follow each other.
-      const at = Math.max(now, stream.claimsFreeAt);
-      stream.claimsFreeAt = at + limits.claimSeconds;
+      // Later, a stream claims one unit at a time: a unit claimed while its stream's previous
+      // claim is in progress (several slots free at once) starts `claimSeconds` after it, as the
+      // runner's claims, one transaction each, follow each other.
+      const at = start ? now : Math.max(now, stream.claimsFreeAt);
+      if (!start) stream.claimsFreeAt = at + limits.claimSeconds;
       const timing: UnitTiming = {
         index: unit.index,
         stream: stream.index,
@@ -248,7 +255,7 @@ export function simulateSchedule(
     }
   };
 
-  pull();
+  pull(true);
   while (running.length > 0 || ending.length > 0 || claiming.length > 0) {
     for (const state of dirty) settle(state, now, limits);
     dirty.clear();

@@ -14,7 +14,8 @@
  * The pieces are handed out by their start in the layout (`startSeconds`): all slots' first
  * pieces at once, then each slot's next piece when its previous ends, so that streams pulling the
  * units in that order reproduce the layout while the units take about their estimates. A stream's
- * slots (lanes) start one claim after another (plan.ts gives their starts: `claimSeconds` apart).
+ * slots (lanes) start together at the job's start (its first task claims them at once), one
+ * claim after another after a head unit (plan.ts gives their starts: `claimSeconds` apart).
  */
 import { addWork, noWork } from "./cost.js";
 import type { PlanLimits } from "./limits.js";

@@ -117,6 +117,11 @@ export interface Plan {
   slotPacked?: true;
   /** N: streams to start. 0 when there is nothing to do. */
   streams: number;
+  /**
+   * The request slots a stream claims units into (`perStreamConcurrency × unitsPerStream`): at
+   * the job's start each stream is handed the units that fill them (lib/backup/start-units.ts).
+   */
+  streamSlots: number;
   /** Makespan of dynamic assignment of `units` to `streams` (see `simulateSchedule`). */
   predictedMakespanSeconds: number;
   /** The lower bound for `streams` streams (see `lowerBound`). */

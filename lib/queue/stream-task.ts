@@ -16,13 +16,22 @@ export interface StreamTask {
    */
   lease?: string;
   /**
-   * The unit set aside for the stream's first task at planning (its ticket taken by the plan's
-   * commit): the task begins and claims it in one state transaction (lib/state/claims.ts
-   * `beginTaskWithUnit`). A hint only: when the unit is no longer pending, the task claims as
-   * any other, and a unit whose task is lost is claimed by the streams that sweep the job's tail.
+   * The units set aside for the stream's first task at planning, the ones the plan starts on it
+   * (lib/backup/start-units.ts; their tickets taken by the plan's commit): the task begins and
+   * claims them all in one state transaction (lib/state/claims.ts `beginTaskWithUnits`). A hint
+   * only: when one is no longer pending, the task claims as any other, and units whose task is
+   * lost are claimed by the streams that sweep the job's tail. 1–{@link MAX_TASK_UNITS} distinct
+   * indexes. On the wire `units`; a task of an older version carries one unit as `unit`, read as
+   * `units: [unit]`, and `unit` is written beside `units` (its first) for an older controller.
    */
-  unit?: number;
+  units?: number[];
 }
+
+/**
+ * Most units a first task carries: the transaction that claims them writes the stream's record
+ * too, and a DynamoDB transaction holds at most 100 items (lib/backup/start-units.ts deals no more).
+ */
+export const MAX_TASK_UNITS = 99;
 
 /** A queue message that is not a stream task. Not retryable: the same bytes will fail again. */
 export class MalformedStreamTaskError extends FatalError {}
@@ -50,16 +59,32 @@ export function parseStreamTask(body: string): StreamTask {
       `stream task: expected {jobId: non-empty string, streamId: integer ≥ 0, seq: integer ≥ 0}, found ${body.slice(0, 120)}`,
     );
   }
-  if (v.unit !== undefined && (!Number.isInteger(v.unit) || (v.unit as number) < 0)) {
+  const isIndex = (u: unknown) => Number.isInteger(u) && (u as number) >= 0;
+  if (v.unit !== undefined && !isIndex(v.unit)) {
     throw new MalformedStreamTaskError(
       `stream task: expected unit (optional) to be an integer ≥ 0, found ${body.slice(0, 120)}`,
     );
   }
+  if (
+    v.units !== undefined &&
+    !(
+      Array.isArray(v.units) &&
+      v.units.length >= 1 &&
+      v.units.length <= MAX_TASK_UNITS &&
+      v.units.every(isIndex) &&
+      new Set(v.units).size === v.units.length
+    )
+  ) {
+    throw new MalformedStreamTaskError(
+      `stream task: expected units (optional) to be 1–${MAX_TASK_UNITS} distinct integers ≥ 0, found ${body.slice(0, 120)}`,
+    );
+  }
+  const units = (v.units as number[] | undefined) ?? (v.unit !== undefined ? [v.unit as number] : undefined);
   return {
     jobId: v.jobId,
     streamId: v.streamId as number,
     seq: v.seq as number,
-    ...(v.unit !== undefined ? { unit: v.unit as number } : {}),
+    ...(units !== undefined ? { units } : {}),
   };
 }
 
@@ -68,7 +93,9 @@ export function serializeStreamTask(task: StreamTask): string {
     jobId: task.jobId,
     streamId: task.streamId,
     seq: task.seq,
-    ...(task.unit !== undefined ? { unit: task.unit } : {}),
+    // `unit`: what a controller of the version before start units reads (it claims that one at
+    // its begin; the others wait, pending below the cursor, for the tail's sweep).
+    ...(task.units !== undefined && task.units.length > 0 ? { unit: task.units[0], units: task.units } : {}),
   });
 }
 

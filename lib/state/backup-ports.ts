@@ -185,9 +185,9 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
 
   const stream: StreamStatePort = {
     beginTask: (task) => store.beginTask(task),
-    async beginTaskWithUnit(task) {
-      const unit = await store.beginTaskWithUnit(task);
-      return unit && claimedBy(task, unit);
+    async beginTaskWithUnits(task) {
+      const units = await store.beginTaskWithUnits(task);
+      return units?.map((unit) => claimedBy(task, unit));
     },
     heldUnits: async (task) => (await store.heldUnits(task)).map((unit) => claimedBy(task, unit)),
     async claimUnit(task) {

@@ -1,5 +1,5 @@
 /** Claims: how a stream task gets its next unit (orphaned ones first, then tickets) and finds the units it holds. */
-import type { StreamTask } from "../queue/stream-task.js";
+import { MAX_TASK_UNITS, type StreamTask } from "../queue/stream-task.js";
 import { StateContentionError } from "./errors.js";
 import { jobFromItem, requireJob } from "./jobs.js";
 import { jobPk, META, streamSk, unitSk } from "./keys.js";
@@ -287,23 +287,33 @@ function asClaimed(unit: UnitRecord, task: StreamTask, now: string): UnitRecord 
 }
 
 /**
- * Begins a task that carries the unit its stream was given at planning (`task.unit`, whose
- * ticket the plan's commit took) and claims that unit, in one transaction: the stream's
- * {@link beginTask} (seq, not finished; the task's lease recorded) and the unit `pending →
- * running`, added to the stream's held units; the unit is read beside it. So a stream's first
- * Graph request waits for one state round trip instead of three (begin, ticket, claim).
+ * Begins a task that carries the units its stream was given at planning (`task.units`, the ones
+ * the plan starts on it, whose tickets the plan's commit took) and claims them all, in one
+ * transaction: the stream's {@link beginTask} (seq, not finished; the task's lease recorded;
+ * the units added to its held units) and each unit `pending → running`; the units are read
+ * beside it (one read, a batch for several). So a stream's first Graph requests wait for one
+ * state round trip instead of three per unit (begin, then a ticket and a claim each).
  *
- * Undefined when the transaction is refused, whatever the reason: the task is stale, or the
- * unit is no longer pending (an earlier delivery of the same task claimed it, or a stream
- * sweeping the job's tail did): the caller then begins the task as any other, which tells a
- * stale task, resumes what the stream holds and claims as usual. A stream whose transaction
+ * What caps the list: a transaction holds at most 100 items, the stream's and one per unit
+ * (`MAX_TASK_UNITS`, 99); the plan deals a stream no more than its slots hold (≤ 4 × 8 with
+ * Graph's C = 4).
+ *
+ * Undefined when the transaction is refused, whatever the reason: the task is stale, or a unit
+ * is no longer pending (an earlier delivery of the same task claimed them, or a stream sweeping
+ * the job's tail took one): the caller then begins the task as any other, which tells a stale
+ * task, resumes what the stream holds and claims as usual; a start unit left pending below the
+ * cursor is claimed by the tail's sweep, as a lost task's are. A stream whose transaction
  * succeeded holds nothing else: only an earlier delivery of its first task could have claimed
- * for it, and that delivery would have claimed this unit first.
+ * for it, and that delivery would have claimed these units first.
  */
-export async function beginTaskWithUnit(
+export async function beginTaskWithUnits(
   t: StateTable,
-  task: StreamTask & { unit: number },
-): Promise<UnitRecord | undefined> {
+  task: StreamTask & { units: number[] },
+): Promise<UnitRecord[] | undefined> {
+  const indexes = [...new Set(task.units)].sort((a, b) => a - b);
+  if (indexes.length === 0 || indexes.length > MAX_TASK_UNITS) {
+    throw new RangeError(`beginTaskWithUnits: expected 1–${MAX_TASK_UNITS} units, found ${indexes.length}`);
+  }
   const now = t.nowIso();
   const lease = task.lease === undefined ? "" : ", lease = :lease";
   const stream = t.update(
@@ -315,19 +325,30 @@ export async function beginTaskWithUnit(
       ":finished": "finished",
       ":seq": task.seq,
       ":now": now,
-      ":held": new Set([task.unit]),
+      ":held": new Set(indexes),
       ...(task.lease === undefined ? {} : { ":lease": task.lease }),
     },
     "seq = :seq AND #status <> :finished",
     STATUS,
   );
-  const [outcome, unit] = await Promise.all([
-    t.transact([runningFor(t, task, task.unit, ["pending"], now), stream]),
-    getUnit(t, task.jobId, task.unit),
+  const read: Promise<Array<UnitRecord | undefined>> =
+    indexes.length === 1
+      ? getUnit(t, task.jobId, indexes[0]!).then((u) => [u])
+      : t.batchGet(indexes.map((i) => ({ pk: jobPk(task.jobId), sk: unitSk(i) }))).then((items) => {
+          const byIndex = new Map(
+            items.map((item) => strip(item) as unknown as UnitRecord).map((u) => [u.index, u]),
+          );
+          return indexes.map((i) => byIndex.get(i));
+        });
+  const [outcome, units] = await Promise.all([
+    t.transact([...indexes.map((i) => runningFor(t, task, i, ["pending"], now)), stream]),
+    read,
   ]);
-  if (!outcome.ok || unit === undefined) return undefined;
+  if (!outcome.ok || units.some((u) => u === undefined)) return undefined;
   // Read before the claim landed: the claim's fields on it; after: as read.
-  return unit.status === "pending" ? asClaimed(unit, task, now) : unit;
+  return (units as UnitRecord[]).map((unit) =>
+    unit.status === "pending" ? asClaimed(unit, task, now) : unit,
+  );
 }
 
 /**

@@ -234,9 +234,9 @@ export class StateStore {
    * Orphaned units first, then the next pending one (largest first); null when none is left,
    * "later" when none is pending now but discovery is still adding units.
    */
-  /** Begins a task carrying its first unit and claims it in one transaction; undefined: begin as usual. */
-  beginTaskWithUnit(task: StreamTask & { unit: number }): Promise<UnitRecord | undefined> {
-    return claims.beginTaskWithUnit(this.table, task);
+  /** Begins a task carrying its start units and claims them in one transaction; undefined: begin as usual. */
+  beginTaskWithUnits(task: StreamTask & { units: number[] }): Promise<UnitRecord[] | undefined> {
+    return claims.beginTaskWithUnits(this.table, task);
   }
 
   claimUnit(task: StreamTask): Promise<UnitRecord | null | "later"> {

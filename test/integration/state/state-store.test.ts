@@ -182,8 +182,8 @@ describe("claims", () => {
     // Streams 0 and 1 were given units 0 and 1 in their tasks; the cursor starts after them.
     const jobId = await runningJob(store, 4, 2, 2);
     expect(await store.getJob(jobId)).toMatchObject({ nextUnit: 2 });
-    const first = { ...task(jobId, 0), unit: 0, lease: "a" };
-    const unit = await store.beginTaskWithUnit(first);
+    const first = { ...task(jobId, 0), units: [0], lease: "a" };
+    const [unit] = (await store.beginTaskWithUnits(first))!;
     expect(withoutClaimTime(unit!)).toEqual(withoutClaimTime((await store.getUnit(jobId, 0))!));
     expect(unit).toMatchObject({ index: 0, status: "running", claimedBy: 0, claimSeq: 0, attempts: 1 });
     expect((await store.listStreams(jobId))[0]).toMatchObject({
@@ -196,7 +196,7 @@ describe("claims", () => {
     // A second delivery of the same task finds the unit claimed: it begins as any task, takes
     // the stream over and resumes the unit; the first delivery can write nothing more.
     const again = { ...first, lease: "b" };
-    expect(await store.beginTaskWithUnit(again)).toBeUndefined();
+    expect(await store.beginTaskWithUnits(again)).toBeUndefined();
     expect(await store.beginTask(again)).toBe("current");
     expect((await store.heldUnits(again)).map((u) => u.index)).toEqual([0]);
     await expect(store.checkpoint(first, 0, { folderIndex: 0, page: 2 }, { items: 1 })).rejects.toThrow(
@@ -207,7 +207,7 @@ describe("claims", () => {
     // Stream 1's first task was lost and the sweep re-sent the stream without its unit: it
     // claims from the cursor on, and unit 1 once the cursor is exhausted.
     const resent = await store.handOn(task(jobId, 1));
-    expect(await store.beginTaskWithUnit({ ...task(jobId, 1), unit: 1 })).toBeUndefined(); // stale
+    expect(await store.beginTaskWithUnits({ ...task(jobId, 1), units: [1] })).toBeUndefined(); // stale
     expect(await store.beginTask(resent)).toBe("current");
     const order: number[] = [];
     for (let u = await claimNow(store, resent); u; u = await claimNow(store, resent)) {
@@ -218,6 +218,61 @@ describe("claims", () => {
     await store.completeUnit(again, 0, { status: "done" });
     expect(await store.getJob(jobId)).toMatchObject({ unitsDone: 4 });
     expect((await store.listUnits(jobId)).map((u) => u.attempts)).toEqual([1, 1, 1, 1]);
+  });
+
+  it("begins a first task with all its start units in one transaction, all or none; units left pending are still claimed", async () => {
+    const store = await newStore();
+    // Stream 0 starts on units 0–2, stream 1 on 3–5 (one slot each); the cursor starts at 6.
+    const jobId = await runningJob(store, 8, 2, 6);
+    expect(await store.getJob(jobId)).toMatchObject({ nextUnit: 6 });
+    const first = { ...task(jobId, 0), units: [0, 1, 2], lease: "a" };
+    const units = (await store.beginTaskWithUnits(first))!;
+    expect(units.map((u) => u.index)).toEqual([0, 1, 2]);
+    for (const u of units) {
+      expect(u).toMatchObject({ status: "running", claimedBy: 0, claimSeq: 0, attempts: 1 });
+      expect(withoutClaimTime(u)).toEqual(withoutClaimTime((await store.getUnit(jobId, u.index))!));
+    }
+    expect((await store.listStreams(jobId))[0]).toMatchObject({
+      status: "running",
+      lease: "a",
+      heldUnits: new Set([0, 1, 2]),
+    });
+
+    // A second delivery finds them claimed: it begins as any task and resumes all three.
+    const again = { ...first, lease: "b" };
+    expect(await store.beginTaskWithUnits(again)).toBeUndefined();
+    expect(await store.beginTask(again)).toBe("current");
+    expect((await store.heldUnits(again)).map((u) => u.index)).toEqual([0, 1, 2]);
+
+    // Stream 1's first task is late: stream 0 claims the cursor's units 6 and 7, then sweeps the
+    // tail and takes unit 3, the first of stream 1's start units [3, 4, 5].
+    const swept: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      const u = (await claimNow(store, again))!;
+      swept.push(u.index);
+      if (k < 2) await store.completeUnit(again, u.index, { status: "done" });
+    }
+    expect(swept).toEqual([6, 7, 3]);
+    // Stream 1's transaction claims none of its units (all or none); it begins as usual and
+    // claims the two left pending below the cursor at the tail.
+    const s1 = { ...task(jobId, 1), units: [3, 4, 5] };
+    expect(await store.beginTaskWithUnits(s1)).toBeUndefined();
+    expect((await store.listUnits(jobId)).slice(4, 6).map((u) => u.status)).toEqual(["pending", "pending"]);
+    expect(await store.beginTask(s1)).toBe("current");
+    const order: number[] = [];
+    for (let u = await claimNow(store, s1); u; u = await claimNow(store, s1)) {
+      order.push(u.index);
+      await store.completeUnit(s1, u.index, { status: "done" });
+    }
+    expect(order).toEqual([4, 5]);
+    for (const i of [0, 1, 2, 3]) await store.completeUnit(again, i, { status: "done" });
+    expect(await store.getJob(jobId)).toMatchObject({ unitsDone: 8 });
+    expect((await store.listUnits(jobId)).map((u) => u.attempts)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+
+    // What caps the list: one transaction of 100 items, the stream's and 99 units.
+    await expect(
+      store.beginTaskWithUnits({ ...task(jobId, 1), units: Array.from({ length: 100 }, (_, i) => i) }),
+    ).rejects.toThrow(/expected 1–99 units, found 100/);
   });
 
   it("lists the job's units at its tail once: later claimers skip the listing, and a released unit is still claimed", async () => {

@@ -340,12 +340,44 @@ describe("discovery in pieces", () => {
     // The first piece creates streams 0–2 on units 0–2 (the largest: the plan's order); the
     // stream a later piece adds claims as usual (others may have claimed by then).
     expect(tasks).toEqual([
-      { jobId: "J1", streamId: 0, seq: 0, unit: 0 },
-      { jobId: "J1", streamId: 1, seq: 0, unit: 1 },
-      { jobId: "J1", streamId: 2, seq: 0, unit: 2 },
+      { jobId: "J1", streamId: 0, seq: 0, units: [0] },
+      { jobId: "J1", streamId: 1, seq: 0, units: [1] },
+      { jobId: "J1", streamId: 2, seq: 0, units: [2] },
       { jobId: "J1", streamId: 3, seq: 0 },
     ]);
     expect(firstUnits).toEqual([3, undefined, undefined]);
+  });
+
+  it("gives each first stream every unit the plan starts on it: shares dealt into its slots", async () => {
+    const { deps } = setup({ mailboxes: 9 });
+    // Shares 4, 2, 2, 1, 1, 1, 1, 1, 1 on 3 streams of 4 slots, each unit to the stream with the
+    // most free slots (ties: the lowest): 0 ← 4 (full); 1 ← 2; 2 ← 2; then 1 and 2 take a one in
+    // turn until full.
+    const plan = deps.plan;
+    const shares = [4, 2, 2, 1, 1, 1, 1, 1, 1];
+    deps.plan = (m) => {
+      const p = plan(m);
+      return {
+        ...p,
+        streams: 3,
+        streamSlots: 4,
+        units: p.units.map((u, i) => ({ ...u, concurrency: shares[i]! })),
+      };
+    };
+    const tasks: StreamTask[] = [];
+    deps.queue.sendAll = async (sent) => {
+      tasks.push(...sent);
+    };
+    const firstUnits: Array<number | undefined> = [];
+    const commitPiece = deps.state.commitPiece.bind(deps.state);
+    deps.state.commitPiece = async (...args) => {
+      firstUnits.push(args[3].firstUnits);
+      return commitPiece(...args);
+    };
+    expect(await startJob(trigger, deps)).toMatchObject({ status: "started", units: 9, streams: 3 });
+    expect(tasks.map((t) => t.units)).toEqual([[0], [1, 3, 5], [2, 4, 6]]);
+    // Units 7 and 8 are left to the claims: the cursor starts at 7.
+    expect(firstUnits).toEqual([7]);
   });
 
   it("drops a stale copy of a piece already committed: nothing written twice", async () => {

@@ -46,14 +46,18 @@ class MemoryStreamState implements StreamStatePort {
   }
   /** Calls of each way to begin a task, by name. */
   begins: string[] = [];
-  async beginTaskWithUnit(t: StreamTask & { unit: number }): Promise<ClaimedUnit | undefined> {
-    this.begins.push("withUnit");
-    const u = this.units[t.unit];
+  async beginTaskWithUnits(t: StreamTask & { units: number[] }): Promise<ClaimedUnit[] | undefined> {
+    this.begins.push("withUnits");
+    const units = t.units.map((i) => this.units[i]);
     const stale = t.seq < (this.seq.get(t.streamId) ?? 0) || this.finished.has(t.streamId);
-    if (stale || u?.status !== "pending") return undefined;
-    u.status = "running";
-    u.holder = t.streamId;
-    return this.claimed(u);
+    // All or none, as the state transaction.
+    if (stale || units.some((u) => u?.status !== "pending")) return undefined;
+    for (const u of units) {
+      u!.status = "running";
+      u!.holder = t.streamId;
+    }
+    this.maxHeld = Math.max(this.maxHeld, units.length);
+    return units.map((u) => this.claimed(u!));
   }
   /** The plan's estimate of every unit, seconds. */
   estimatedSeconds = 1;
@@ -384,21 +388,74 @@ describe("runStreamTask", () => {
       return unitDeps(task, unit);
     };
     d.lookaheadUnitSeconds = 0;
-    expect(await runStreamTask({ jobId: "J", streamId: 0, seq: 0, unit: 2 }, d)).toMatchObject({
+    expect(await runStreamTask({ jobId: "J", streamId: 0, seq: 0, units: [2] }, d)).toMatchObject({
       status: "finished",
       unitsDone: 3,
     });
     expect(order).toEqual([2, 0, 1]);
-    expect(state.begins).toEqual(["withUnit"]);
+    expect(state.begins).toEqual(["withUnits"]);
     // Stream 1's task carries unit 1, long done: it begins as usual and finds nothing left.
     state.begins = [];
-    expect(await runStreamTask({ jobId: "J", streamId: 1, seq: 0, unit: 1 }, d)).toMatchObject({
+    expect(await runStreamTask({ jobId: "J", streamId: 1, seq: 0, units: [1] }, d)).toMatchObject({
       status: "finished",
       unitsDone: 0,
     });
-    expect(state.begins).toEqual(["withUnit", "begin"]);
+    expect(state.begins).toEqual(["withUnits", "begin"]);
     expect(state.units.map((u) => u.result?.status)).toEqual(["done", "done", "done"]);
     expect(finalizedJobs).toEqual(["J"]);
+  });
+
+  it("starts every start unit its first task carries at once, before any claim; one taken unit makes it begin as any other", async () => {
+    const state = new MemoryStreamState(6, 2);
+    // Shares of one slot each: the stream's 4 slots hold 4 start units.
+    state.concurrencyOf = () => 1;
+    const { d } = deps(state, 1, () => 1e9);
+    d.lookaheadUnitSeconds = 0;
+    const events: string[] = [];
+    const unitDeps = d.unitDeps;
+    d.unitDeps = (task, unit) => {
+      events.push(`start ${unit.index}`);
+      return unitDeps(task, unit);
+    };
+    const claimUnit = state.claimUnit.bind(state);
+    state.claimUnit = async (t) => {
+      events.push("claim");
+      return claimUnit(t);
+    };
+    expect(await runStreamTask({ jobId: "J", streamId: 0, seq: 0, units: [1, 2, 4, 5] }, d)).toMatchObject({
+      status: "finished",
+      unitsDone: 6,
+    });
+    expect(state.begins).toEqual(["withUnits"]);
+    // The 4 start units began together, in index order, before any claim; the stream's slots
+    // full, it claimed the rest only as they ended (with fewer than 4 slots held).
+    expect(events.slice(0, 5)).toEqual(["start 1", "start 2", "start 4", "start 5", "claim"]);
+    expect(events.filter((e) => e.startsWith("start")).sort()).toEqual([
+      "start 0",
+      "start 1",
+      "start 2",
+      "start 3",
+      "start 4",
+      "start 5",
+    ]);
+    for (const held of state.heldSharesAtClaim) expect(held).toBeLessThan(4);
+
+    // Stream 1's task carries units of which one is done: nothing is claimed by the transaction,
+    // it begins as usual and claims what is left (nothing).
+    state.begins = [];
+    expect(await runStreamTask({ jobId: "J", streamId: 1, seq: 0, units: [0, 3] }, d)).toMatchObject({
+      status: "finished",
+      unitsDone: 0,
+    });
+    expect(state.begins).toEqual(["withUnits", "begin"]);
+    expect(state.units.map((u) => u.result?.status)).toEqual([
+      "done",
+      "done",
+      "done",
+      "done",
+      "done",
+      "done",
+    ]);
   });
 
   it("does not finish while discovery may add units: it comes back after the discovery wait, then finishes", async () => {

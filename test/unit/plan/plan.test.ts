@@ -37,6 +37,7 @@ describe("planJob", () => {
     expect(planJob({ mailboxes: [], limits: base })).toEqual({
       units: [],
       streams: 0,
+      streamSlots: 4,
       predictedMakespanSeconds: 0,
       lowerBoundSeconds: 0,
       totalCost: 0,
@@ -511,9 +512,14 @@ describe("planJob: slot packing", () => {
       for (const i of m.unitIndexes) expect(plan.units[i]!.mailboxId).toBe(m.mailboxId);
   });
 
-  it("keeps slot shares when claims are dear: a stream's 4 claims at its start cost more than packing gains", () => {
-    const plan = planJob({ mailboxes: tenant, limits: { ...limits, claimSeconds: 0.5 } });
-    expect(plan.slotPacked).toBeUndefined();
+  it("packs however dear a claim at the start (the first tasks carry the start units), not when later claims cost more than it gains", () => {
+    const cheap = planJob({ mailboxes: tenant, limits });
+    const dear = planJob({ mailboxes: tenant, limits: { ...limits, claimSeconds: 1 } });
+    expect(dear.slotPacked).toBe(true);
+    expect(dear.predictedMakespanSeconds).toBeCloseTo(cheap.predictedMakespanSeconds, 9);
+    // A lane's next unit is claimed alone when the one before ends: at 3 s a claim, that loses.
+    const dearer = planJob({ mailboxes: tenant, limits: { ...limits, claimSeconds: 3 } });
+    expect(dearer.slotPacked).toBeUndefined();
   });
 
   it("packs nothing when whole units reach the bound, or when it is off (the default)", () => {

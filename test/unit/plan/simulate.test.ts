@@ -139,18 +139,23 @@ describe("simulateSchedule", () => {
     expect(Math.max(...intervals.map((i) => i.concurrency))).toBeCloseTo(4, 9);
   });
 
-  it("starts the units a stream claims at once one claim after another", () => {
+  it("starts a stream's start units together, and the units it claims at once later one claim after another", () => {
     const claims = resolvePlanLimits({ ...fast, claimSeconds: 0.05 });
-    // 4 one-slot units of 1 s on one stream of 4 slots: claimed at its start, one at a time.
+    // 4 one-slot units of 1 s on one stream of 4 slots: its first task carries and claims them
+    // together (start-units.ts), so they start at once.
     const units = [0, 1, 2, 3].map((i) => unit(i, `m${i}`, 100, 1));
-    const schedule = simulateSchedule(units, 1, claims);
-    expect(schedule.units.map((u) => u.startSeconds)).toEqual([0, 0.05, 0.1, 0.15000000000000002]);
-    expect(schedule.makespanSeconds).toBeCloseTo(1.15, 9);
+    expect(simulateSchedule(units, 1, claims).units.map((u) => u.startSeconds)).toEqual([0, 0, 0, 0]);
+    // After a whole unit of 1 s, the stream claims 4 one-slot units one at a time.
+    const after = [unit(9, "h", 400, 4), ...units];
+    const schedule = simulateSchedule(after, 1, claims);
+    const starts = schedule.units.map((u) => u.startSeconds);
+    for (const [k, at] of [0, 1, 1.05, 1.1, 1.15].entries()) expect(starts[k]).toBeCloseTo(at, 9);
+    expect(schedule.makespanSeconds).toBeCloseTo(2.15, 9);
     // A claim after a unit's end, long after the last claim, starts at once.
-    const later = simulateSchedule([...units, unit(4, "m4", 100, 1)], 1, claims);
-    expect(later.units[4]!.startSeconds).toBeCloseTo(1, 9);
+    const later = simulateSchedule([...after, unit(4, "m4", 100, 1)], 1, claims);
+    expect(later.units[5]!.startSeconds).toBeCloseTo(2, 9);
     // Without claims' time they all start at once.
-    expect(simulateSchedule(units, 1, fast).units.map((u) => u.startSeconds)).toEqual([0, 0, 0, 0]);
+    expect(simulateSchedule(after, 1, fast).units.map((u) => u.startSeconds)).toEqual([0, 1, 1, 1, 1]);
   });
 
   it("runs unitsPerStream whole units per stream as that many streams of one", () => {
