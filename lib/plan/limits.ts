@@ -64,10 +64,11 @@ export interface PlanLimits {
    * at a time, so where several of its slots are free at once after its start the k-th unit
    * claimed starts k claims later (simulate.ts; slot packing lays its lanes out so). The units a
    * stream holds at the job's start come with its first task and are claimed together in the
-   * transaction that begins it (lib/backup/start-units.ts): they start at once. Claims after a unit's end
-   * are in `unitOverheadSeconds`. ≥ 0. Default 0.05 (DynamoDB transactions of 5–20 ms and a
-   * read); the benchmark's harness measured 0.2–0.35 s a claim at a job's start, when every
-   * stream claimed its start units one by one against DynamoDB Local (bench/README, *Slot packing*).
+   * transaction that begins it (lib/backup/start-units.ts): they start at once. Claims after a
+   * unit's end are in `unitOverheadSeconds`. ≥ 0. Default 0.05 (DynamoDB transactions of 5–20 ms
+   * and a read); the benchmark's harness measured 0.2–0.35 s a claim at a job's start, when every
+   * stream claimed its start units one by one against DynamoDB Local (bench/README, *Slot
+   * packing*).
    */
   claimSeconds: number;
   /**

@@ -405,11 +405,11 @@ export function planJob(input: PlanInput): Plan {
       return undefined;
     }
     // Each stream's slots as lanes of one slot, from its head unit's end (or the start) on. At
-    // the start a stream's first task claims all its lanes' units together (lib/backup/start-units.ts);
-    // after a head unit it claims one at a time (simulate.ts): its k-th lane starts k claims later. A unit
-    // of one slot runs at its full rate on whatever slot frees, so the layout survives streams
-    // pulling units in another order than it assumed (lanes of 2 slots did not: a freed lane of
-    // 1 slot pulled a unit of 2, which then ran on 1).
+    // the start a stream's first task claims all its lanes' units together
+    // (lib/backup/start-units.ts); after a head unit it claims one at a time (simulate.ts): its
+    // k-th lane starts k claims later. A unit of one slot runs at its full rate on whatever slot
+    // frees, so the layout survives streams pulling units in another order than it assumed (lanes
+    // of 2 slots did not: a freed lane of 1 slot pulled a unit of 2, which then ran on 1).
     const lanes: Lane[] = [];
     for (let stream = 0; stream < limits.maxStreams; stream++) {
       const free = head[stream]?.estimatedSeconds ?? 0;
