@@ -2,6 +2,8 @@
  * The benchmark's simulated service, tenant shapes and stream counts, and the planner's model of
  * the same service, shared by the runs (bench/shape-runs.ts, bench/dense.ts, bench/run.ts).
  */
+import { accessSync, constants } from "node:fs";
+import { tmpdir } from "node:os";
 import type { LatencyOptions, LimitOptions } from "../lib/dev/sim/server/index.js";
 import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import { type PlanLimits, resolvePlanLimits } from "../lib/plan/index.js";
@@ -16,6 +18,26 @@ import type { ServiceModel } from "./figures.js";
  * processes of their own*).
  */
 export const CONTROLLER_PROCESSES = Number(process.env.BENCH_CONTROLLER_PROCESSES ?? 0);
+
+/**
+ * Where the shape runs put their local archives: `BENCH_ARCHIVE_ROOT`, else `/dev/shm` (a RAM
+ * file system) where the machine has one, else the OS's temporary folder. A shape's archive
+ * stands in for S3, which a controller reaches over the network in its own Lambda; the bench
+ * machine's disk is not part of what the shapes measure, and its kernel time was: on ext4 the
+ * local store's per-object mkdir, create, write and rename cost the harness 6.8–7.7 CPU s of a
+ * many-small N = 64 run against 5.9–6.1 on tmpfs, in the same minutes (session 13, bench/README
+ * *The local archive's writes*). The temporary folder is used when `/dev/shm` is not writable.
+ */
+export function archiveRoot(): string {
+  const chosen = process.env.BENCH_ARCHIVE_ROOT;
+  if (chosen) return chosen;
+  try {
+    accessSync("/dev/shm", constants.W_OK);
+    return "/dev/shm";
+  } catch {
+    return tmpdir();
+  }
+}
 
 /**
  * Node flags of the benchmark's harness process (set when the bench re-executes itself to trust

@@ -5,7 +5,6 @@
  */
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JobReport } from "../lib/backup/report.js";
 import { type RunningEmulators, startEmulators } from "../lib/dev/local/emulators.js";
@@ -15,7 +14,7 @@ import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import { lowerBound, type MailContent } from "../lib/plan/index.js";
 import { figures, type GraphCounters, type RunFigures, realContent } from "./figures.js";
 import { type ComponentCpu, cpuBetween, sampleComponentCpu } from "./process-cpu.js";
-import { LATENCY, LIMITS, planLimitsFor, SERVICE, SHAPES } from "./settings.js";
+import { archiveRoot, LATENCY, LIMITS, planLimitsFor, SERVICE, SHAPES } from "./settings.js";
 import { type SimProcess, startSimProcess } from "./sim-process.js";
 
 export interface BenchRow {
@@ -85,7 +84,7 @@ export async function startRig(
   const { subset, ...spec } = tenant ?? SHAPES[shape]!;
   // The simulator runs in a process of its own: Graph is another machine for a controller.
   const sim = await startSimProcess({ tenant: spec, latency: LATENCY, limits: LIMITS, ca, certDir: caDir });
-  const dir = mkdtempSync(join(tmpdir(), `mailstream-bench-${shape}-`));
+  const dir = mkdtempSync(join(archiveRoot(), `mailstream-bench-${shape}-`));
   try {
     const emulators = shared ?? (await startEmulators({}));
     return { shape, spec, subset, sim, emulators, ownsEmulators: !shared, dir };
