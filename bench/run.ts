@@ -16,6 +16,7 @@ import {
   type GiantByMode,
   giantModesLine,
 } from "./giant-modes.js";
+import { type MachineProbe, probeMachine } from "./machine-probe.js";
 import { inItsOwnProcess } from "./own-process.js";
 import { benchScale, SCALE_SIZES, type ScaleRow } from "./scale.js";
 import {
@@ -290,6 +291,8 @@ async function main(): Promise<void> {
   );
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
+  // The machine's speed before the steps and after them (see machine-probe.ts).
+  const machineProbe: { start: MachineProbe; end?: MachineProbe } = { start: probeMachine() };
   const rows: BenchRow[] = [];
   const out =
     process.argv.find((a) => a.startsWith("--out="))?.slice("--out=".length) ??
@@ -362,6 +365,7 @@ async function main(): Promise<void> {
       shapes: SHAPES,
       // The shapes rows each say where their controllers ran (`controllerProcesses`).
       controllerProcesses: CONTROLLER_PROCESSES,
+      machineProbe,
       ...fresh,
       sectionsRanAt: ranAt,
       stepSeconds,
@@ -529,6 +533,8 @@ async function main(): Promise<void> {
     }
     save();
   }
+  const endProbe = probeMachine();
+  machineProbe.end = endProbe;
   const result = save();
   process.stdout.write("\n");
   if (rows.length > 0) printTable(rows);
@@ -551,6 +557,9 @@ async function main(): Promise<void> {
         : "") +
       `wall time ${result.wallSeconds.toFixed(0)} s (${[...steps].map((step) => `${step} ${stepSeconds[step]?.toFixed(0) ?? "?"} s`).join(", ")}` +
       `${stepSeconds.beside !== undefined && !sequential ? `; dense's other modes, budget, chaos and rss beside each other: ${stepSeconds.beside.toFixed(0)} s` : ""})\n`,
+  );
+  process.stdout.write(
+    `machine probe (fixed CPU work, machine-probe.ts): ${machineProbe.start.cpuMs.toFixed(0)} CPU ms at the start, ${endProbe.cpuMs.toFixed(0)} at the end\n`,
   );
   process.stdout.write(`wrote ${out}\n`);
 }
