@@ -94,7 +94,20 @@ const answeredAt = new WeakMap<object, number>();
 export function sentAfterOf(req: IncomingMessage, res: ServerResponse): number {
   const socket = req.socket;
   const after = answeredAt.get(socket) ?? 0;
-  res.once("finish", () => answeredAt.set(socket, Date.now()));
+  // The time the answer's last bytes went to the socket ('prefinish': `end()` has written them),
+  // not its 'finish', which waits for the write's callback, a turn of the event loop or more
+  // later. On a loaded process the client could read the answer and send its next request before
+  // 'finish' ran: a request sent having read an answer written just before a 429 was then taken
+  // for one sent after the 429, an early retry (1 in a few runs of the resilience test's 429
+  // storm beside other work, 2026-12-07). 'finish' stands in when no 'prefinish' came first.
+  let noted = false;
+  const note = () => {
+    if (noted) return;
+    noted = true;
+    answeredAt.set(socket, Date.now());
+  };
+  res.once("prefinish", note);
+  res.once("finish", note);
   return after;
 }
 
