@@ -10,6 +10,7 @@ import { jobIdForTick, type PlannedUnit, StateStore } from "../../state/index.js
 import { jobPk, META, stagedSyncSk, streamSk } from "../../state/keys.js";
 import { stagedSyncStatePuts } from "../../state/sync-states.js";
 import { startEmulators } from "./emulators.js";
+import { commitOnePiece } from "./one-piece-job.js";
 import { createStateTable } from "./state-table.js";
 
 /** CPU seconds so far of DynamoDB Local and of this process. */
@@ -45,26 +46,7 @@ async function runningJob(store: StateStore, units: number, streams: number): Pr
   const jobId = jobIdForTick(new Date(), `cost-${units}-${streams}-${Math.random()}`);
   const { job } = await store.createJob({ jobId, trigger: "schedule" });
   const planned = Array.from({ length: units }, (_, i) => unit(i));
-  await store.beginPiece(jobId, 0, "lease");
-  await store.writePieceRecords(
-    jobId,
-    0,
-    "lease",
-    { base: 0, units: planned, mailboxes: [], skipped: [] },
-    job,
-  );
-  await store.addStreams(job, 0, streams);
-  await store.commitPiece(jobId, 0, "lease", {
-    unitCount: units,
-    streamCount: streams,
-    cost: planned.reduce((sum, u) => sum + u.cost, 0),
-    mailboxes: units,
-    workStreamSeconds: 0,
-    workMailboxSeconds: 0,
-    longestUnitSeconds: 0,
-    lowerBoundSeconds: 1,
-    predictedMakespanSeconds: 1,
-  });
+  await commitOnePiece(store, job, planned, streams);
   return jobId;
 }
 

@@ -5,6 +5,7 @@
  */
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { commitOnePiece } from "../../../lib/dev/local/one-piece-job.js";
 import type { StreamTask } from "../../../lib/queue/stream-task.js";
 import { jobIdForTick, type StagedSyncState, StateStore } from "../../../lib/state/index.js";
 import { jobPk, STAGED_SET_PREFIX, STAGED_SYNC_PREFIX, stagedSyncSk } from "../../../lib/state/keys.js";
@@ -30,26 +31,7 @@ async function runningJob(units: number, folders: number): Promise<{ store: Stat
     estimatedSeconds: 3,
     concurrency: 4,
   }));
-  await store.beginPiece(jobId, 0, "lease");
-  await store.writePieceRecords(
-    jobId,
-    0,
-    "lease",
-    { base: 0, units: planned, mailboxes: [], skipped: [] },
-    job,
-  );
-  await store.addStreams(job, 0, units);
-  await store.commitPiece(jobId, 0, "lease", {
-    unitCount: units,
-    streamCount: units,
-    cost: planned.reduce((sum, u) => sum + u.cost, 0),
-    mailboxes: units,
-    workStreamSeconds: 0,
-    workMailboxSeconds: 0,
-    longestUnitSeconds: 0,
-    lowerBoundSeconds: 3,
-    predictedMakespanSeconds: 3,
-  });
+  await commitOnePiece(store, job, planned, units, 3);
   return { store, jobId };
 }
 

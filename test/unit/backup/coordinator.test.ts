@@ -180,6 +180,21 @@ function setup(
 
 const trigger = { kind: "on-demand" as const, time: "2026-12-01T00:00:00.000Z" };
 
+/** Records the stream tasks a job's start sends and each committed piece's first claimable unit. */
+function recordStarts(deps: CoordinatorDeps): { tasks: StreamTask[]; firstUnits: Array<number | undefined> } {
+  const tasks: StreamTask[] = [];
+  deps.queue.sendAll = async (sent) => {
+    tasks.push(...sent);
+  };
+  const firstUnits: Array<number | undefined> = [];
+  const commitPiece = deps.state.commitPiece.bind(deps.state);
+  deps.state.commitPiece = async (...args) => {
+    firstUnits.push(args[3].firstUnits);
+    return commitPiece(...args);
+  };
+  return { tasks, firstUnits };
+}
+
 describe("startJob: planning that survives its faults", () => {
   it("records and skips a mailbox whose listing keeps failing (retry budget spent), and plans the others", async () => {
     const setupOut = setup({
@@ -326,16 +341,7 @@ describe("discovery in pieces", () => {
   it("gives the job's first streams their first units in their tasks, with the claim cursor past them", async () => {
     const { deps } = setup({ mailboxes: 7 });
     deps.pieceMailboxes = 3;
-    const tasks: StreamTask[] = [];
-    deps.queue.sendAll = async (sent) => {
-      tasks.push(...sent);
-    };
-    const firstUnits: Array<number | undefined> = [];
-    const commitPiece = deps.state.commitPiece.bind(deps.state);
-    deps.state.commitPiece = async (...args) => {
-      firstUnits.push(args[3].firstUnits);
-      return commitPiece(...args);
-    };
+    const { tasks, firstUnits } = recordStarts(deps);
     expect(await startJob(trigger, deps)).toMatchObject({ status: "started", units: 7, streams: 4 });
     // The first piece creates streams 0–2 on units 0–2 (the largest: the plan's order); the
     // stream a later piece adds claims as usual (others may have claimed by then).
@@ -364,16 +370,7 @@ describe("discovery in pieces", () => {
         units: p.units.map((u, i) => ({ ...u, concurrency: shares[i]! })),
       };
     };
-    const tasks: StreamTask[] = [];
-    deps.queue.sendAll = async (sent) => {
-      tasks.push(...sent);
-    };
-    const firstUnits: Array<number | undefined> = [];
-    const commitPiece = deps.state.commitPiece.bind(deps.state);
-    deps.state.commitPiece = async (...args) => {
-      firstUnits.push(args[3].firstUnits);
-      return commitPiece(...args);
-    };
+    const { tasks, firstUnits } = recordStarts(deps);
     expect(await startJob(trigger, deps)).toMatchObject({ status: "started", units: 9, streams: 3 });
     expect(tasks.map((t) => t.units)).toEqual([[0], [1, 3, 5], [2, 4, 6]]);
     // Units 7 and 8 are left to the claims: the cursor starts at 7.
