@@ -3,9 +3,13 @@
  * real S3, SQS and DynamoDB clients counts every HTTP attempt of every command (retries included,
  * as AWS bills them), asks DynamoDB for the capacity each request consumed
  * (`ReturnConsumedCapacity: TOTAL`, the read and write units on-demand billing charges) and adds
- * it up. Each request is attributed to the function that made it — the coordinator, a controller
- * invocation or the sweep — through an async context the local stack opens around each of their
- * runs; the Lambda event source's own receives and deletes are told apart, and anything else
+ * it up. A TransactWriteItems is the exception: DynamoDB Local reports its capacity as the sum of
+ * its items' *distinct* unit counts (ten equal items count once), so the meter works out its
+ * write units from the items' sizes (transaction-capacity.ts), reading the items it touches
+ * around the transaction with uncounted BatchGetItems whose time is kept out of the invocation's
+ * wall time (their effect on when other work ran is not). Each request is attributed to the
+ * function that made it — the coordinator, a controller invocation or the sweep — through an
+ * async context the local stack opens around each of their runs; the Lambda event source's own receives and deletes are told apart, and anything else
  * (a harness waiting for the job, a benchmark listing the bucket) is counted as `harness` and
  * never priced. Invocations are recorded with their wall time, for Lambda's GB-seconds.
  *
@@ -18,7 +22,22 @@
  * given a meter (bench/dense.ts, cost runs), never in the shape runs (bench/shape-runs.ts).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  type TransactWriteItem,
+} from "@aws-sdk/client-dynamodb";
 import type { AwsClients } from "../../aws/clients.js";
+import {
+  addresses,
+  addressId,
+  type ItemAddress,
+  keysToRead,
+  type StoredItems,
+  transactionWriteUnits,
+} from "./transaction-capacity.js";
 
 /** Who made a request: a function of the stack, Lambda's SQS poller, or something else. */
 export type MeteredCaller = "coordinator" | "controller" | "sweep" | "eventSource" | "harness";
@@ -71,7 +90,15 @@ const POLLER_OPERATIONS = new Set(["sqs:ReceiveMessage", "sqs:DeleteMessageBatch
 interface Scope {
   fn: MeteredFunction;
   operations: Record<string, number>;
+  /** The meter's own reads in flight for this invocation, and since when (their time is not the function's). */
+  ownReads: number;
+  ownSince: number;
+  /** Wall time, ms, during which the meter's own reads were in flight. */
+  ownMs: number;
 }
+
+/** BatchGetItem's limit of keys per request. */
+const BATCH_GET_KEYS = 100;
 
 interface ConsumedCapacity {
   CapacityUnits?: number;
@@ -108,22 +135,30 @@ export class AwsMeter {
   private readonly ended: MeteredInvocation[] = [];
   private empty = 0;
   private readonly attached = new WeakSet<object>();
+  /** Requests the meter makes itself (its reads around transactions): never counted. */
+  private readonly own = new WeakSet<object>();
+  /** A transaction's billed write units, worked out at the build step, by its handler context. */
+  private readonly transactionUnits = new WeakMap<object, number>();
+  private readonly keyNames = new Map<string, Promise<string[]>>();
+  private dynamodb: DynamoDBClient | undefined;
 
   /** Adds the counting middleware to the S3, SQS and DynamoDB clients (the document client shares DynamoDB's). */
   attach(clients: Pick<AwsClients, "s3" | "sqs" | "dynamodb">): void {
     this.instrument("s3", clients.s3);
     this.instrument("sqs", clients.sqs);
     this.instrument("dynamodb", clients.dynamodb);
+    this.dynamodb ??= clients.dynamodb;
   }
 
   /** Runs `work` as one invocation of `fn`: its requests are attributed to it and its wall time recorded. */
   async invocation<T>(fn: MeteredFunction, work: () => Promise<T>): Promise<T> {
-    const scope: Scope = { fn, operations: {} };
+    const scope: Scope = { fn, operations: {}, ownReads: 0, ownSince: 0, ownMs: 0 };
     const started = performance.now();
     try {
       return await this.context.run(scope, work);
     } finally {
-      this.ended.push({ fn, durationMs: performance.now() - started, operations: scope.operations });
+      const durationMs = performance.now() - started - scope.ownMs;
+      this.ended.push({ fn, durationMs, operations: scope.operations });
     }
   }
 
@@ -151,6 +186,7 @@ export class AwsMeter {
         context: { commandName?: string },
       ) =>
       async (args: { input: Record<string, unknown> }) => {
+        if (this.own.has(args.input)) return next(args);
         const operation = (context.commandName ?? "Unknown").replace(/Command$/, "");
         if (service === "dynamodb" && CAPACITY_OPERATIONS.has(operation)) {
           args.input.ReturnConsumedCapacity ??= "TOTAL";
@@ -158,7 +194,8 @@ export class AwsMeter {
         const scope = this.context.getStore();
         try {
           const result = await next(args);
-          this.count(scope, service, operation, args.input, attemptsOf(result.output), result.output);
+          const billed = this.transactionUnits.get(context);
+          this.count(scope, service, operation, args.input, attemptsOf(result.output), result.output, billed);
           return result;
         } catch (error) {
           this.count(scope, service, operation, args.input, attemptsOf(error), undefined);
@@ -171,6 +208,106 @@ export class AwsMeter {
       name: "mailstreamAwsMeter",
       priority: "high",
     });
+    if (service !== "dynamodb") return;
+    // At the build step the document client's input is already in DynamoDB's wire form, whose
+    // sizes the transaction's units are worked out from; it runs once per command (retries
+    // come after it, at finalizeRequest).
+    const transactions =
+      (
+        next: (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>,
+        context: { commandName?: string },
+      ) =>
+      async (args: { input: Record<string, unknown> }) => {
+        if (context.commandName !== "TransactWriteItemsCommand" || this.own.has(args.input))
+          return next(args);
+        const items = (args.input.TransactItems as TransactWriteItem[] | undefined) ?? [];
+        const scope = this.context.getStore();
+        const at = await this.ownRead(scope, () => this.addressesOf(items));
+        const reads = keysToRead(items, at);
+        const before = await this.ownRead(scope, () => this.readItems(reads.before));
+        const result = await next(args);
+        const after = await this.ownRead(scope, () => this.readItems(reads.after));
+        this.transactionUnits.set(context, transactionWriteUnits(items, at, before, after));
+        return result;
+      };
+    (client.middlewareStack.add as (m: unknown, o: unknown) => void)(transactions, {
+      step: "build",
+      name: "mailstreamAwsMeterTransactions",
+      priority: "high",
+    });
+  }
+
+  /** Runs one of the meter's own reads, its wall time kept out of the invocation's (overlaps counted once). */
+  private async ownRead<T>(scope: Scope | undefined, read: () => Promise<T>): Promise<T> {
+    if (!scope) return read();
+    if (scope.ownReads++ === 0) scope.ownSince = performance.now();
+    try {
+      return await read();
+    } finally {
+      if (--scope.ownReads === 0) scope.ownMs += performance.now() - scope.ownSince;
+    }
+  }
+
+  private async addressesOf(items: readonly TransactWriteItem[]): Promise<ItemAddress[]> {
+    const tables = new Set(items.flatMap((i) => (i.Put?.TableName ? [i.Put.TableName] : [])));
+    const names = new Map<string, string[]>();
+    for (const table of tables) names.set(table, await this.keyNamesOf(table));
+    return addresses(items, (table) => names.get(table) ?? []);
+  }
+
+  /** A table's key attribute names (DescribeTable, once per table). */
+  private keyNamesOf(table: string): Promise<string[]> {
+    let names = this.keyNames.get(table);
+    if (!names) {
+      const input = { TableName: table };
+      this.own.add(input);
+      names = this.client()
+        .send(new DescribeTableCommand(input))
+        .then((out) =>
+          (out.Table?.KeySchema ?? []).flatMap((k) => (k.AttributeName ? [k.AttributeName] : [])),
+        );
+      names.catch(() => this.keyNames.delete(table));
+      this.keyNames.set(table, names);
+    }
+    return names;
+  }
+
+  /** The stored items at `at`, read consistently (BatchGetItem, not counted). */
+  private async readItems(at: readonly ItemAddress[]): Promise<StoredItems> {
+    const found = new Map<string, Record<string, AttributeValue>>();
+    const wanted = new Map<string, ItemAddress>();
+    for (const a of at) wanted.set(addressId(a.table, a.key), a);
+    let left = [...wanted.values()];
+    while (left.length > 0) {
+      const chunk = left.slice(0, BATCH_GET_KEYS);
+      left = left.slice(BATCH_GET_KEYS);
+      let request: Record<string, { Keys: Record<string, AttributeValue>[]; ConsistentRead: true }> = {};
+      for (const a of chunk) {
+        request[a.table] ??= { Keys: [], ConsistentRead: true };
+        request[a.table]?.Keys.push(a.key);
+      }
+      while (Object.keys(request).length > 0) {
+        const input = { RequestItems: request };
+        this.own.add(input);
+        const out = await this.client().send(new BatchGetItemCommand(input));
+        for (const [table, items] of Object.entries(out.Responses ?? {})) {
+          for (const item of items) {
+            const a = chunk.find(
+              (c) =>
+                c.table === table && addressId(table, item, Object.keys(c.key)) === addressId(table, c.key),
+            );
+            if (a) found.set(addressId(a.table, a.key), item);
+          }
+        }
+        request = (out.UnprocessedKeys ?? {}) as typeof request;
+      }
+    }
+    return found;
+  }
+
+  private client(): DynamoDBClient {
+    if (!this.dynamodb) throw new Error("the AWS meter reads DynamoDB only once attached to its client");
+    return this.dynamodb;
   }
 
   /**
@@ -198,6 +335,8 @@ export class AwsMeter {
     input: Record<string, unknown>,
     attempts: number,
     output: Record<string, unknown> | undefined,
+    /** Write units worked out by the meter itself (a transaction), in place of the reported ones. */
+    billed?: number,
   ): void {
     const key = `${service}:${operation}`;
     if (key === "sqs:ReceiveMessage" && !scope) {
@@ -216,10 +355,12 @@ export class AwsMeter {
     }
     if (service === "dynamodb" && output) {
       const consumed = output.ConsumedCapacity as ConsumedCapacity | ConsumedCapacity[] | undefined;
-      const units = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []).reduce(
-        (sum, c) => sum + (c.CapacityUnits ?? (c.ReadCapacityUnits ?? 0) + (c.WriteCapacityUnits ?? 0)),
-        0,
-      );
+      const units =
+        billed ??
+        (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []).reduce(
+          (sum, c) => sum + (c.CapacityUnits ?? (c.ReadCapacityUnits ?? 0) + (c.WriteCapacityUnits ?? 0)),
+          0,
+        );
       if (READ_OPERATIONS.has(operation)) this.capacity[caller].readUnits += units;
       else this.capacity[caller].writeUnits += units;
       this.addUnits(caller, operation, units);
