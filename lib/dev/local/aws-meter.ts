@@ -222,12 +222,25 @@ export class AwsMeter {
           return next(args);
         const items = (args.input.TransactItems as TransactWriteItem[] | undefined) ?? [];
         const scope = this.context.getStore();
-        const at = await this.ownRead(scope, () => this.addressesOf(items));
-        const reads = keysToRead(items, at);
-        const before = await this.ownRead(scope, () => this.readItems(reads.before));
+        // The meter must not change what the stack sees: where its own reads fail (or the
+        // request is malformed, for DynamoDB to refuse), the reported capacity stands.
+        const sized = await this.ownRead(scope, async () => {
+          const at = await this.addressesOf(items);
+          const reads = keysToRead(items, at);
+          return { at, reads, before: await this.readItems(reads.before) };
+        }).catch(() => undefined);
         const result = await next(args);
-        const after = await this.ownRead(scope, () => this.readItems(reads.after));
-        this.transactionUnits.set(context, transactionWriteUnits(items, at, before, after));
+        if (sized) {
+          const after = await this.ownRead(scope, () => this.readItems(sized.reads.after)).catch(
+            () => undefined,
+          );
+          try {
+            if (after)
+              this.transactionUnits.set(context, transactionWriteUnits(items, sized.at, sized.before, after));
+          } catch {
+            // An attribute value of a type the size rule does not know: the reported capacity stands.
+          }
+        }
         return result;
       };
     (client.middlewareStack.add as (m: unknown, o: unknown) => void)(transactions, {
