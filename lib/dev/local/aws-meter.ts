@@ -11,7 +11,8 @@
  * function that made it — the coordinator, a controller invocation or the sweep — through an
  * async context the local stack opens around each of their runs; the Lambda event source's own
  * receives and deletes are told apart, and anything else (a harness waiting for the job, a
- * benchmark listing the bucket) is counted as `harness` and never priced. Invocations are recorded with their wall time, for Lambda's GB-seconds.
+ * benchmark listing the bucket) is counted as `harness` and never priced. Invocations are
+ * recorded with their wall time, for Lambda's GB-seconds.
  *
  * The benchmark prices these counts (bench/cost); nothing here knows a price.
  *
