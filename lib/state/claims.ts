@@ -3,7 +3,7 @@ import { MAX_TASK_UNITS, type StreamTask } from "../queue/stream-task.js";
 import { StateContentionError } from "./errors.js";
 import { jobFromItem, requireJob } from "./jobs.js";
 import { jobPk, META, streamSk, unitSk } from "./keys.js";
-import { getUnit, heldIndexes, isHeldBy, requireUnit } from "./reads.js";
+import { getUnit, heldIndexes, isHeldBy, requireUnit, unitsByIndex } from "./reads.js";
 import type { JobRecord, StreamRecord, UnitRecord } from "./records.js";
 import { unitsPage } from "./report-pages.js";
 import { type StateTable, strip, type TransactItem } from "./table.js";
@@ -334,12 +334,7 @@ export async function beginTaskWithUnits(
   const read: Promise<Array<UnitRecord | undefined>> =
     indexes.length === 1
       ? getUnit(t, task.jobId, indexes[0]!).then((u) => [u])
-      : t.batchGet(indexes.map((i) => ({ pk: jobPk(task.jobId), sk: unitSk(i) }))).then((items) => {
-          const byIndex = new Map(
-            items.map((item) => strip(item) as unknown as UnitRecord).map((u) => [u.index, u]),
-          );
-          return indexes.map((i) => byIndex.get(i));
-        });
+      : unitsByIndex(t, task.jobId, indexes).then((byIndex) => indexes.map((i) => byIndex.get(i)));
   const [outcome, units] = await Promise.all([
     t.transact([...indexes.map((i) => runningFor(t, task, i, ["pending"], now)), stream]),
     read,

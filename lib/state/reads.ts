@@ -44,6 +44,21 @@ export async function getUnit(t: StateTable, jobId: string, index: number): Prom
   return item ? (strip(item) as unknown as UnitRecord) : undefined;
 }
 
+/** Units of the job read by key, in batches (BatchGetItem), by index; a missing one is absent. */
+export async function unitsByIndex(
+  t: StateTable,
+  jobId: string,
+  indexes: readonly number[],
+): Promise<Map<number, UnitRecord>> {
+  const found = await t.batchGet(indexes.map((i) => ({ pk: jobPk(jobId), sk: unitSk(i) })));
+  return new Map(
+    found.map((item) => {
+      const unit = strip(item) as unknown as UnitRecord;
+      return [unit.index, unit];
+    }),
+  );
+}
+
 export async function requireUnit(t: StateTable, jobId: string, index: number): Promise<UnitRecord> {
   const unit = await getUnit(t, jobId, index);
   if (!unit) throw new StateRecordMissingError(`job ${jobId} unit ${index}: expected its record, found none`);

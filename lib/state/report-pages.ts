@@ -4,7 +4,8 @@
  * units, its skipped mailboxes. Each page is one Query (and, for mailboxes, the BatchGetItem
  * requests of their units), so a piece's reads stay the same at any tenant size.
  */
-import { JOB_MAILBOX_PREFIX, jobPk, SKIPPED_PREFIX, UNIT_PREFIX, unitSk } from "./keys.js";
+import { JOB_MAILBOX_PREFIX, jobPk, SKIPPED_PREFIX, UNIT_PREFIX } from "./keys.js";
+import { unitsByIndex } from "./reads.js";
 import type { MailboxInfo, SkippedMailbox, UnitRecord } from "./records.js";
 import { type StateTable, strip } from "./table.js";
 
@@ -53,8 +54,7 @@ export async function mailboxesPage(
   });
   const mailboxes = items.map((i) => strip(i) as unknown as MailboxInfo);
   const indexes = mailboxes.flatMap((m) => (m.units ?? []).filter((i) => i < unitCount));
-  const found = await t.batchGet(indexes.map((i) => ({ pk: jobPk(jobId), sk: unitSk(i) })));
-  const byIndex = new Map(found.map((i) => [i.index as number, strip(i) as unknown as UnitRecord]));
+  const byIndex = await unitsByIndex(t, jobId, indexes);
   const records = mailboxes.map((mailbox) => ({
     mailbox,
     units: (mailbox.units ?? []).flatMap((i) => byIndex.get(i) ?? []),
