@@ -32,6 +32,20 @@ function mailbox(mailboxId: string, counts: number[], extra: Partial<PlanFolder>
 
 const base = { requestLatencySeconds: 0.25, perByteSeconds: 0, pageSize: 100, unitOverheadSeconds: 0 };
 
+/**
+ * 40 mailboxes of 13–22 folders of one item-delta page each (a third with 2 items: exports), for
+ * 16 streams: 2.5 whole units of 1.3–2.3 s a stream, so that LPT leaves some streams a unit longer
+ * than others (the many-small shape's 160 mailboxes on 64 streams, scaled down). The tail fillers'
+ * and the balanced start order's tests plan it.
+ */
+const manySmallScaledDown = Array.from({ length: 40 }, (_, i) =>
+  mailbox(
+    `m${String(i).padStart(2, "0")}`,
+    Array.from({ length: 13 + ((i * 7) % 10) }, (_, f) => (f % 3 === 0 ? 2 : 0)),
+    { read: "p" },
+  ),
+);
+
 describe("planJob", () => {
   it("plans nothing for an empty tenant", () => {
     expect(planJob({ mailboxes: [], limits: base })).toEqual({
@@ -582,18 +596,7 @@ describe("planJob: tail fillers", () => {
     // Slot packing would lay these mailboxes out along the slots instead (its own tests below).
     slotPacking: false,
   };
-  /**
-   * 40 mailboxes of 13–22 folders of one item-delta page each (a third with 2 items: exports) on
-   * 16 streams: 2.5 whole units of 1.3–2.3 s a stream, so that LPT leaves some streams a unit
-   * longer than others (the many-small shape's 160 mailboxes on 64 streams, scaled down).
-   */
-  const tenant = Array.from({ length: 40 }, (_, i) =>
-    mailbox(
-      `m${String(i).padStart(2, "0")}`,
-      Array.from({ length: 13 + ((i * 7) % 10) }, (_, f) => (f % 3 === 0 ? 2 : 0)),
-      { read: "p" },
-    ),
-  );
+  const tenant = manySmallScaledDown;
 
   it("cuts the last mailboxes into a main unit in place and a filler after every unit, when that is faster", () => {
     const resolved = resolvePlanLimits(limits);
@@ -684,14 +687,7 @@ describe("planJob: balanced start order", () => {
     maxStreams: 16,
     slotPacking: false,
   };
-  /** As for the tail fillers: 40 mailboxes of 1.3–2.3 s on 16 streams. */
-  const tenant = Array.from({ length: 40 }, (_, i) =>
-    mailbox(
-      `m${String(i).padStart(2, "0")}`,
-      Array.from({ length: 13 + ((i * 7) % 10) }, (_, f) => (f % 3 === 0 ? 2 : 0)),
-      { read: "p" },
-    ),
-  );
+  const tenant = manySmallScaledDown;
 
   it("orders whole units by their start in a balanced assignment when that ends sooner than longest first", () => {
     const resolved = resolvePlanLimits(limits);
