@@ -143,9 +143,11 @@ export class MailboxTraffic {
    * `sends` requests; then records those sends at once (no await between the check and the
    * record, so concurrent callers cannot overdraw the budget). `sends` 0 only waits.
    * A wait longer than `maxWaitMs` is not slept through: it throws a retryable error carrying
-   * the wait, so that a caller with a deadline can checkpoint and come back.
+   * the wait, so that a caller with a deadline can checkpoint and come back. Resolves to the time
+   * (the clock's ms) at which the sends were recorded: what the budget counts them at, however
+   * late the caller resumes.
    */
-  async passGate(mailboxId: string, sends = 0, maxWaitMs = Number.POSITIVE_INFINITY): Promise<void> {
+  async passGate(mailboxId: string, sends = 0, maxWaitMs = Number.POSITIVE_INFINITY): Promise<number> {
     const state = this.stateOf(mailboxId);
     const started = this.now();
     // The gate may move further out while we sleep (another request got a 429): check again.
@@ -162,6 +164,7 @@ export class MailboxTraffic {
     for (let i = 0; i < sends; i++) state.sent.push(now);
     const waited = now - started;
     if (waited > 0) state.counters.waitedMs += waited;
+    return now;
   }
 
   /** Milliseconds until the gate is open and the budget has room for `sends` more requests. */
