@@ -39,25 +39,13 @@ const PART_WRITES_AT_ONCE = 16;
  * page whose part is not written. Commits happen when `maxPages` are held, when the oldest was
  * held `maxHoldMs`, when the mailbox's waiting pack bytes reach `packBytes`, and when the unit
  * ends or stops ({@link commit}). A commit that fails fails every later one: no page after an
- * unwritten part is ever recorded (the unit stops, and its pages are fetched again). A commit's
- * parts are written at once, beside an earlier commit still running: only its recording waits
- * (a part written after an unwritten one is named by no checkpoint, and written again).
- *
- * Once the unit has nothing left to fetch ({@link eager}), what is left of it is its last exports
- * and storing: every page held from then on is committed as soon as no commit is running (those
- * held meanwhile go together in the next), so that the parts of its earlier pages are written
- * while its last items are still coming, and its end writes only the parts of the last ones
- * instead of all its pages at once after its last answer.
+ * unwritten part is ever recorded (the unit stops, and its pages are fetched again).
  */
 export class PageCommits {
   private held: HeldPage[] = [];
   private heldSince = 0;
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
-  /** Set by {@link eager}: pages are committed as soon as no commit is running. */
-  private eagerly = false;
-  /** An eager commit is running (see {@link eager}). */
-  private eagerRunning = false;
   private readonly maxPages: number;
   private readonly maxHoldMs: number;
   private readonly packBytes: number;
@@ -85,10 +73,6 @@ export class PageCommits {
       }
     }
     this.held.push(page);
-    if (this.eagerly) {
-      this.commitWhenIdle();
-      return;
-    }
     const due =
       this.maxHoldMs === 0 ||
       this.held.length >= this.maxPages ||
@@ -97,43 +81,23 @@ export class PageCommits {
     if (due) await this.commit();
   }
 
-  /**
-   * From now on, commits every page held as soon as no commit started here is running (and now,
-   * what is held): for the unit's tail, when no page is left to fetch. A failed commit fails the
-   * later ones as ever; it shows in {@link failure} and in the unit's last {@link commit}.
-   */
-  eager(): void {
-    this.eagerly = true;
-    this.commitWhenIdle();
-  }
-
-  private commitWhenIdle(): void {
-    if (this.eagerRunning || this.held.length === 0 || this.failure !== undefined) return;
-    this.eagerRunning = true;
-    this.commit()
-      .catch(() => {})
-      .finally(() => {
-        this.eagerRunning = false;
-        this.commitWhenIdle();
-      });
-  }
-
-  /**
-   * Writes the parts of every page held now and records them; throws the first failed commit.
-   * The parts are written at once, beside a commit still running; the pages are recorded after
-   * the earlier commits' pages, and only when every earlier commit's parts were written.
-   */
+  /** Writes the parts of every page held now and records them; throws the first failed commit. */
   commit(): Promise<void> {
     const batch = this.held;
     this.held = [];
     clearTimeout(this.timer);
     this.timer = undefined;
-    const written = this.failure === undefined ? this.writeParts(batch) : Promise.resolve();
-    written.catch(() => {});
     const run = this.chain.then(async () => {
       if (this.failure !== undefined) throw this.failure;
       try {
-        await written;
+        const parts = batch.flatMap((p) => (p.part ? [p.part] : []));
+        for (let i = 0; i < parts.length; i += PART_WRITES_AT_ONCE) {
+          await Promise.all(
+            parts
+              .slice(i, i + PART_WRITES_AT_ONCE)
+              .map((p) => this.archive.writeCatalogPart(p.key, p.entries)),
+          );
+        }
       } catch (error) {
         this.failure = error;
         throw error;
@@ -142,15 +106,5 @@ export class PageCommits {
     });
     this.chain = run.catch(() => {});
     return run;
-  }
-
-  /** The batch's catalog parts, `PART_WRITES_AT_ONCE` at a time. */
-  private async writeParts(batch: HeldPage[]): Promise<void> {
-    const parts = batch.flatMap((p) => (p.part ? [p.part] : []));
-    for (let i = 0; i < parts.length; i += PART_WRITES_AT_ONCE) {
-      await Promise.all(
-        parts.slice(i, i + PART_WRITES_AT_ONCE).map((p) => this.archive.writeCatalogPart(p.key, p.entries)),
-      );
-    }
   }
 }

@@ -11,7 +11,7 @@ import {
 import { type RetryBudget, type RetryDeadline, retry } from "../retry.js";
 import { EXPORT_BATCH_LIMIT, splitExports } from "./export-batches.js";
 import { ExportPool, type PooledOutcome } from "./export-pool.js";
-import { PAGE_HOLD_DEFAULTS, PageCommits, type PageHoldOptions } from "./page-commits.js";
+import { PageCommits, type PageHoldOptions } from "./page-commits.js";
 import type {
   ArchiveSink,
   CatalogEntry,
@@ -331,14 +331,6 @@ export async function backupUnit(
   lanesDone = true;
   // No more items can come: the partial batches waiting go now.
   pokeExports();
-  // Nothing is left to fetch: the unit's tail is its last exports and storing. Its stored pages'
-  // parts are written meanwhile, not all after its last answer (lib/backup/page-commits.ts); what
-  // they record is held for the unit's end as below, for no longer than a page is held, so that
-  // the tail adds no checkpoint write of its own.
-  if (stop === undefined) {
-    if (deps.deferLastCheckpoint) ledger.holdWrites(deps.pageHold?.maxHoldMs ?? PAGE_HOLD_DEFAULTS.maxHoldMs);
-    commits.eager();
-  }
   unitSlots.on("idle", requestsMayBeDone);
   requestsMayBeDone();
   await Promise.all(folderRuns);

@@ -44,8 +44,6 @@ export class UnitLedger {
   private closing = false;
   /** Set by {@link holdWrites}: no write starts until {@link flush} or {@link takeUnwritten}. */
   private holding = false;
-  /** Ends a hold of {@link holdWrites} given a time. */
-  private holdTimer: NodeJS.Timeout | undefined;
   private endWait: (() => void) | undefined;
   /** The first failed write: the unit must stop (e.g. the stream lost its claim). */
   failure: unknown;
@@ -150,7 +148,6 @@ export class UnitLedger {
    */
   async takeUnwritten(): Promise<LastCheckpoint | undefined> {
     this.closing = true;
-    clearTimeout(this.holdTimer);
     await this.settle();
     if (!this.dirty && !this.lazyCounts) return undefined;
     const last = { checkpoint: this.snapshot(), delta: this.pending, staged: this.staged };
@@ -165,31 +162,15 @@ export class UnitLedger {
    * Starts no write until {@link flush} or {@link takeUnwritten} (a write in progress goes on):
    * for the unit's end, whose last pages are recorded at once when their parts are written, so
    * that what they record rides with the unit's end instead of a write of its own just before it.
-   * With `forMs` (milliseconds), the hold ends by itself after that long (see the unit's tail in
-   * lib/backup/unit-backup.ts); a later call replaces it.
    */
-  holdWrites(forMs?: number): void {
+  holdWrites(): void {
     this.holding = true;
-    clearTimeout(this.holdTimer);
-    this.holdTimer = undefined;
-    if (forMs === undefined) return;
-    // A hold for the unit's tail ends by itself, so that a tail that lasts (a large item's
-    // export) still writes its checkpoints: a crash re-reads no more than a held page's worth.
-    this.holdTimer = setTimeout(() => {
-      this.holdTimer = undefined;
-      this.holding = false;
-      if (this.dirty && !this.writing && this.failure === undefined && !this.closing) {
-        this.writing = this.writeLoop();
-      }
-    }, forMs);
-    this.holdTimer.unref?.();
   }
 
   /** Resolves when everything recorded so far is written; throws the first failed write. */
   async flush(): Promise<void> {
     this.flushing = true;
     this.holding = false;
-    clearTimeout(this.holdTimer);
     if (this.dirty && !this.writing && this.failure === undefined && !this.closing) {
       this.writing = this.writeLoop();
     }

@@ -3,27 +3,16 @@ import { PageCommits } from "../../../lib/backup/page-commits.js";
 import type { ArchiveSink, CatalogEntry, CatalogPartKey } from "../../../lib/backup/ports.js";
 import { RetryableError } from "../../../lib/errors.js";
 
-/**
- * Records part writes; fails the parts named in `failing`; reports `pending` pack bytes. With
- * `gated`, each write waits until {@link release} (the writes started are in `started`).
- */
+/** Records part writes; fails the parts named in `failing`; reports `pending` pack bytes. */
 class PartLog implements ArchiveSink {
   readonly written: string[] = [];
-  readonly started: string[] = [];
   readonly failing = new Set<string>();
   pending = 0;
-  gated = false;
-  private gates: Array<() => void> = [];
-  release() {
-    for (const open of this.gates.splice(0)) open();
-  }
   async storeBlob(): Promise<never> {
     throw new Error("not used");
   }
   async writeCatalogPart(key: CatalogPartKey, _entries: CatalogEntry[]) {
     const name = `${key.folderId}/${key.page}`;
-    this.started.push(name);
-    if (this.gated) await new Promise<void>((resolve) => this.gates.push(resolve));
     if (this.failing.has(name)) throw new RetryableError(`part ${name}: the store answered 503`);
     this.written.push(name);
   }
@@ -98,76 +87,6 @@ describe("PageCommits", () => {
     archive.failing.clear();
     await expect(commits.hold({ record: () => recorded.push("later") })).rejects.toThrow(/503/);
     await expect(commits.commit()).rejects.toThrow(/503/);
-    expect(recorded).toEqual([]);
-  });
-
-  it("once eager, commits what is held at once and each later page as soon as no commit runs", async () => {
-    const archive = new PartLog();
-    archive.gated = true;
-    const commits = new PageCommits(archive, "M", { maxPages: 100, maxHoldMs: 60_000 });
-    const recorded: string[] = [];
-    const page = (folderId: string, n: number) => ({
-      part: { key: key(folderId, n), entries },
-      record: () => recorded.push(`${folderId}/${n}`),
-    });
-    await commits.hold(page("A", 0));
-    await commits.hold(page("B", 0));
-    expect(archive.started).toEqual([]);
-    commits.eager();
-    // The pages held so far go at once, in one commit.
-    await expect.poll(() => archive.started.length).toBe(2);
-    expect([...archive.started].sort()).toEqual(["A/0", "B/0"]);
-    // Held while that commit runs: they wait, and go together in the next.
-    await commits.hold(page("A", 1));
-    await commits.hold(page("B", 1));
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(archive.started).toHaveLength(2);
-    expect(recorded).toEqual([]);
-    archive.release();
-    await expect.poll(() => archive.started.length).toBe(4);
-    expect(recorded).toEqual(["A/0", "B/0"]);
-    expect([...archive.started.slice(2)].sort()).toEqual(["A/1", "B/1"]);
-    // The unit's end: the last page after them, all recorded in the order held.
-    await commits.hold(page("A", 2));
-    const end = commits.commit();
-    archive.release();
-    await expect.poll(() => archive.started.length).toBe(5);
-    archive.release();
-    await end;
-    expect(recorded).toEqual(["A/0", "B/0", "A/1", "B/1", "A/2"]);
-  });
-
-  it("once eager, records nothing after a failed commit, and the unit's end throws it", async () => {
-    const archive = new PartLog();
-    archive.failing.add("A/0");
-    const commits = new PageCommits(archive, "M", { maxPages: 100, maxHoldMs: 60_000 });
-    const recorded: string[] = [];
-    await commits.hold({ part: { key: key("A", 0), entries }, record: () => recorded.push("A/0") });
-    commits.eager();
-    await expect.poll(() => commits.failure).toBeInstanceOf(RetryableError);
-    await expect(commits.hold({ record: () => recorded.push("later") })).rejects.toThrow(/503/);
-    await expect(commits.commit()).rejects.toThrow(/503/);
-    expect(recorded).toEqual([]);
-    expect(archive.written).toEqual([]);
-  });
-
-  it("writes a commit's parts beside an earlier one still running, and records after it only when it was written", async () => {
-    const archive = new PartLog();
-    archive.gated = true;
-    const commits = new PageCommits(archive, "M", { maxPages: 100, maxHoldMs: 60_000 });
-    const recorded: string[] = [];
-    await commits.hold({ part: { key: key("A", 0), entries }, record: () => recorded.push("A/0") });
-    const first = commits.commit();
-    await commits.hold({ part: { key: key("A", 1), entries }, record: () => recorded.push("A/1") });
-    const second = commits.commit();
-    await expect.poll(() => archive.started.length).toBe(2);
-    // The second's part was not written after the first's: both are in flight.
-    expect(archive.written).toEqual([]);
-    archive.failing.add("A/0");
-    archive.release();
-    await expect(first).rejects.toThrow(/503/);
-    await expect(second).rejects.toThrow(/503/);
-    expect(archive.written).toEqual(["A/1"]);
     expect(recorded).toEqual([]);
   });
 });

@@ -94,29 +94,4 @@ describe("UnitLedger", () => {
     writes[0]!.end();
     await flushing;
   });
-
-  it("ends a hold given a time by itself, writing what was recorded meanwhile", async () => {
-    const { state, writes } = heldWrites();
-    const ledger = new UnitLedger(unit, { folderIndex: 0, page: 0 }, state, 0);
-    ledger.holdWrites(30);
-    ledger.folderFinished("a", "delta-a", one(), true);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(writes).toHaveLength(0);
-    await expect.poll(() => writes.length).toBe(1);
-    expect(writes[0]!.checkpoint).toMatchObject({ folderIndex: 1, page: 1 });
-    writes[0]!.end();
-    await ledger.flush();
-  });
-
-  it("keeps a later hold without a time when a hold given a time was replaced by it", async () => {
-    const { state, writes } = heldWrites();
-    const ledger = new UnitLedger(unit, { folderIndex: 0, page: 0 }, state, 0);
-    ledger.holdWrites(10);
-    ledger.holdWrites();
-    ledger.folderFinished("a", "delta-a", one(), true);
-    await new Promise((resolve) => setTimeout(resolve, 40));
-    expect(writes).toHaveLength(0);
-    const last = await ledger.takeUnwritten();
-    expect(last).toMatchObject({ checkpoint: { folderIndex: 1, page: 1 } });
-  });
 });
