@@ -1,10 +1,11 @@
 /**
  * `npx tsx bench/timeline.ts --shape=uniform --streams=16`: one full backup of a benchmark shape
  * (as `npm run bench` runs it), then where each stream's time went, from the controllers' log:
- * tasks sent → task received → unit claimed → first Graph request → last answer → unit's end
- * written → next claim / stream's end; and the CPU seconds each process of the run used during
- * the backup phase (this process runs every controller invocation; the simulator and DynamoDB
- * Local are children), against the phase's wall time × the machine's cores.
+ * tasks sent → task received → unit claimed → first Graph request → last answer → last items
+ * stored → last parts written → unit's end written → next claim / stream's end; and the CPU
+ * seconds each process of the run used during the backup phase (this process runs every
+ * controller invocation; the simulator and DynamoDB Local are children), against the phase's
+ * wall time × the machine's cores.
  * Prints the gaps' means and maxima per kind, and with `--streams-detail` every stream's units.
  */
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
@@ -36,6 +37,8 @@ interface LogLine {
   firstRequestAt?: string;
   lastAnswerAt?: string;
   requestsDoneAt?: string;
+  storedAt?: string;
+  partsWrittenAt?: string;
   endedAt?: string;
 }
 
@@ -136,6 +139,9 @@ async function main(): Promise<void> {
     "last answer → unit ended (its writes)": [],
     "last answer → requests done (signal)": [],
     "requests done → unit ended": [],
+    "  last answer → last items stored": [],
+    "  items stored → last parts written": [],
+    "  parts written → unit ended": [],
     "unit ended → end committed": [],
     "end committed → next unit claimed": [],
     "last unit committed → stream finished": [],
@@ -160,6 +166,9 @@ async function main(): Promise<void> {
       push("last answer → unit ended (its writes)", ms(end.endedAt) - ms(end.lastAnswerAt));
       push("last answer → requests done (signal)", ms(end.requestsDoneAt) - ms(end.lastAnswerAt));
       push("requests done → unit ended", ms(end.endedAt) - ms(end.requestsDoneAt));
+      push("  last answer → last items stored", ms(end.storedAt) - ms(end.lastAnswerAt));
+      push("  items stored → last parts written", ms(end.partsWrittenAt) - ms(end.storedAt));
+      push("  parts written → unit ended", ms(end.endedAt) - ms(end.partsWrittenAt));
       push("unit ended → end committed", ms(end.time) - ms(end.endedAt));
       push("claimed → end committed (whole unit)", ms(end.time) - ms(start?.time));
       const next = events.find((e) => e.event === "unit.start" && ms(e.time) >= ms(end.time) - 0);

@@ -26,7 +26,7 @@ export interface StreamRunnerDeps {
     unit: UnitWork,
   ): Omit<
     UnitBackupDeps,
-    "state" | "shouldYield" | "retryDeadline" | "streamSlots" | "onTail" | "onRequestsDone"
+    "state" | "shouldYield" | "retryDeadline" | "streamSlots" | "onTail" | "onRequestsDone" | "onEndStep"
   >;
   /** Milliseconds left before the invocation must have returned. */
   remainingMs(): number;
@@ -86,6 +86,10 @@ interface RunningUnit {
   lastAnswerAt?: number;
   /** When it told its requests were all answered (it stopped counting against claims), epoch ms. */
   requestsDoneAt?: number;
+  /** When its folders had all run (last items stored, pages held), epoch ms, for the log. */
+  storedAt?: number;
+  /** When its last pages' parts were written and recorded, epoch ms, for the log. */
+  committedAt?: number;
 }
 
 /**
@@ -222,6 +226,10 @@ async function runTask(
           entry.requestsDoneAt = Date.now();
           wake();
         },
+        onEndStep: (step) => {
+          if (step === "stored") entry.storedAt = Date.now();
+          else entry.committedAt = Date.now();
+        },
       });
       if (outcome.status === "paused") {
         log("unit.paused", {
@@ -254,12 +262,14 @@ async function runTask(
         status: result.status,
         items: result.progress.items,
         // Where the unit's time went: claimed (unit.start) → first request → last answer →
-        // requests done (it stops counting) → endedAt (its last writes) → this line (its
-        // completion committed).
+        // requests done (it stops counting) → stored (its last items) → partsWritten (its last
+        // parts) → endedAt (its last checkpoint taken) → this line (its completion committed).
         requests: entry.requests,
         ...(entry.firstRequestAt ? { firstRequestAt: new Date(entry.firstRequestAt).toISOString() } : {}),
         ...(entry.lastAnswerAt ? { lastAnswerAt: new Date(entry.lastAnswerAt).toISOString() } : {}),
         ...(entry.requestsDoneAt ? { requestsDoneAt: new Date(entry.requestsDoneAt).toISOString() } : {}),
+        ...(entry.storedAt ? { storedAt: new Date(entry.storedAt).toISOString() } : {}),
+        ...(entry.committedAt ? { partsWrittenAt: new Date(entry.committedAt).toISOString() } : {}),
         endedAt: result.endedAt,
       });
       unitsDone++;
@@ -375,6 +385,7 @@ async function runUnit(
     add: NonNullable<UnitBackupDeps["streamSlots"]>["add"];
     onTail: () => void;
     onRequestsDone: () => void;
+    onEndStep: NonNullable<UnitBackupDeps["onEndStep"]>;
   },
 ): Promise<RunUnitOutcome> {
   try {
@@ -386,6 +397,7 @@ async function runUnit(
       streamSlots: { add: stream.add },
       onTail: stream.onTail,
       onRequestsDone: stream.onRequestsDone,
+      onEndStep: stream.onEndStep,
     });
   } catch (error) {
     // A failure of the machinery (redeliver) or a superseded task (drop) ends the task; the

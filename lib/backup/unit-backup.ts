@@ -89,6 +89,12 @@ export interface UnitBackupDeps {
    */
   onRequestsDone?: () => void;
   /**
+   * Called as the unit's end goes on, for the log's account of where its tail went: `stored`
+   * when every folder has run (its last items stored, every page held), `committed` when its
+   * last pages' parts are written and recorded (its last checkpoint is then taken or written).
+   */
+  onEndStep?: (step: "stored" | "committed") => void;
+  /**
    * Least time between two checkpoint writes of the unit (the first counts from its start), so
    * that a unit of many small folders does not write one per folder; its last checkpoint is
    * written as soon as it ends. A crash costs at most this much re-fetching. Milliseconds,
@@ -334,6 +340,7 @@ export async function backupUnit(
   unitSlots.on("idle", requestsMayBeDone);
   requestsMayBeDone();
   await Promise.all(folderRuns);
+  deps.onEndStep?.("stored");
   unitSlots.off("idle", requestsMayBeDone);
   requestsMayBeDone(true);
   let last: LastCheckpoint | undefined;
@@ -348,6 +355,7 @@ export async function backupUnit(
   } catch (error) {
     stop ??= stopFor(error) ?? { kind: "error", error };
   }
+  deps.onEndStep?.("committed");
   try {
     const defer = deps.deferLastCheckpoint;
     const finished = stop === undefined && ledger.pendingFolders().length === 0;

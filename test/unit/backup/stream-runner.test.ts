@@ -629,6 +629,26 @@ describe("runStreamTask with small units", () => {
     expect(seen.maxInFlight).toBe(2);
   });
 
+  it("logs each step of a unit's end in order: last answer, items stored, parts written, ended", async () => {
+    const state = new MemoryStreamState(2, 1);
+    const { source } = timedSource(5, 3);
+    const { d } = lookaheadDeps(state, source, () => 1e9);
+    const ends: Array<Record<string, unknown>> = [];
+    d.log = (event, fields) => {
+      if (event === "unit.end") ends.push(fields);
+    };
+    const out = await runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
+    expect(out).toMatchObject({ status: "finished", unitsDone: 2 });
+    expect(ends).toHaveLength(2);
+    for (const end of ends) {
+      const steps = ["lastAnswerAt", "storedAt", "partsWrittenAt", "endedAt"].map((k) =>
+        Date.parse(String(end[k])),
+      );
+      expect(steps.every(Number.isFinite)).toBe(true);
+      expect([...steps].sort((a, b) => a - b)).toEqual(steps);
+    }
+  });
+
   it("runs unitsAtOnce units at once, each within its own request slots, and claims the next as one ends", async () => {
     const state = new MemoryStreamState(7, 1);
     state.estimatedSeconds = 120; // no lookahead: only unitsAtOnce counts
