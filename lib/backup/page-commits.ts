@@ -2,6 +2,7 @@
  * The stored pages of a running unit whose catalog parts are held back, so that the mailbox's
  * pack fills over many pages instead of being written at every page (see {@link PageCommits}).
  */
+import PQueue from "p-queue";
 import type { ArchiveSink, CatalogEntry, CatalogPartKey } from "./ports.js";
 
 /** A page whose items are stored (packed bodies still in the open pack), waiting for its part. */
@@ -91,13 +92,19 @@ export class PageCommits {
       if (this.failure !== undefined) throw this.failure;
       try {
         const parts = batch.flatMap((p) => (p.part ? [p.part] : []));
-        for (let i = 0; i < parts.length; i += PART_WRITES_AT_ONCE) {
-          await Promise.all(
-            parts
-              .slice(i, i + PART_WRITES_AT_ONCE)
-              .map((p) => this.archive.writeCatalogPart(p.key, p.entries)),
-          );
-        }
+        // A window of writes in flight, not rounds: the next part goes as soon as one is written,
+        // instead of after the slowest of its round (a unit's end writes 10–30 parts). After a
+        // failure no more start (the pages are fetched and their parts written again).
+        let failed = false;
+        await new PQueue({ concurrency: PART_WRITES_AT_ONCE }).addAll(
+          parts.map((p) => async () => {
+            if (failed) return;
+            await this.archive.writeCatalogPart(p.key, p.entries).catch((error: unknown) => {
+              failed = true;
+              throw error;
+            });
+          }),
+        );
       } catch (error) {
         this.failure = error;
         throw error;

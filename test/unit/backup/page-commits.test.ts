@@ -89,4 +89,55 @@ describe("PageCommits", () => {
     await expect(commits.commit()).rejects.toThrow(/503/);
     expect(recorded).toEqual([]);
   });
+
+  it("writes a commit's parts 16 at a time as a window: the next starts when any one is written", async () => {
+    const started: number[] = [];
+    const finish = new Map<number, (failure?: Error) => void>();
+    let inFlight = 0;
+    let most = 0;
+    const archive = new PartLog();
+    archive.writeCatalogPart = (k: CatalogPartKey) => {
+      started.push(k.page);
+      most = Math.max(most, ++inFlight);
+      return new Promise<void>((resolve, reject) =>
+        finish.set(k.page, (failure) => {
+          inFlight--;
+          if (failure) reject(failure);
+          else resolve();
+        }),
+      );
+    };
+    const commits = new PageCommits(archive, "M", { maxPages: 100, maxHoldMs: 60_000 });
+    let recorded = 0;
+    for (let page = 0; page < 20; page++)
+      await commits.hold({ part: { key: key("A", page), entries }, record: () => recorded++ });
+    const done = commits.commit();
+    await expect.poll(() => started.length).toBe(16);
+    // Part 0 is slow; part 1 written: part 16 starts without waiting for part 0.
+    finish.get(1)!();
+    await expect.poll(() => started.length).toBe(17);
+    expect(started.at(-1)).toBe(16);
+    for (const page of [...finish.keys()].filter((p) => p !== 1)) finish.get(page)!();
+    await expect.poll(() => started.length).toBe(20);
+    for (const page of [17, 18, 19]) finish.get(page)!();
+    await done;
+    expect(most).toBe(16);
+    expect(recorded).toBe(20);
+
+    // A failed part: no later part starts, and no page is recorded.
+    const failing = new PageCommits(archive, "M", { maxPages: 100, maxHoldMs: 60_000 });
+    started.length = 0;
+    finish.clear();
+    let failedRecorded = 0;
+    for (let page = 0; page < 20; page++)
+      await failing.hold({ part: { key: key("B", page), entries }, record: () => failedRecorded++ });
+    const failed = failing.commit();
+    await expect.poll(() => started.length).toBe(16);
+    finish.get(0)!(new RetryableError("part B/0: the store answered 503"));
+    await expect(failed).rejects.toThrow(/503/);
+    for (const [page, end] of finish) if (page !== 0) end();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(started).toHaveLength(16);
+    expect(failedRecorded).toBe(0);
+  });
 });
