@@ -10,6 +10,7 @@ import {
   StateStore,
   type UnitRecord,
 } from "../../../lib/state/index.js";
+import { streamSk, unitSk } from "../../../lib/state/keys.js";
 import { finishStream as finishStreamIn } from "../../../lib/state/streams.js";
 import { type AwsHarness, useAwsEmulators } from "../../support/aws.js";
 import { jobEnds } from "../../support/job-ends.js";
@@ -1049,5 +1050,102 @@ describe("live progress", () => {
       }),
     );
     expect(await readJobProgress(store, jobId)).toEqual(progress);
+  });
+
+  it("sums a job in flight across the upgrade: ends of the version before on the job record, later ones on their streams; its streams still finish and one finalizes", async () => {
+    const store = await newStore();
+    const t = store.table;
+    const jobId = await runningJob(store, 4, 2);
+    const [s0, s1] = [task(jobId, 0), task(jobId, 1)];
+    /** A unit's end as the version before 2026-12-07 (session 14) wrote it: the job record a fourth item. */
+    const endAsBefore = async (
+      st: StreamTask,
+      unit: UnitRecord,
+      status: "done" | "mailbox-skipped",
+      items: number,
+      errors: number,
+    ) => {
+      const pk = `JOB#${jobId}`;
+      const errorList = Array.from({ length: errors }, (_, i) => ({
+        subject: `message m${i}`,
+        name: "MessageFailedError",
+        message: "expected MIME, found 404",
+      }));
+      const counter = status === "done" ? "unitsDone" : "unitsSkipped";
+      const outcome = await t.transact([
+        t.update(
+          pk,
+          unitSk(unit.index),
+          "SET #status = :end, endedAt = :now, #errors = :errors, incompleteFolders = :none ADD #c_items :items",
+          { ":end": status, ":now": t.nowIso(), ":errors": errorList, ":none": [], ":items": items },
+          undefined,
+          { "#status": "status", "#errors": "errors", "#c_items": "items" },
+        ),
+        t.update(
+          pk,
+          "META",
+          `ADD ${counter} :one, costDone :cost, errorsRecorded :errs, #c_items :items`,
+          { ":one": 1, ":cost": unit.cost, ":errs": errors, ":items": items },
+          "attribute_exists(pk)",
+          { "#c_items": "items" },
+        ),
+        t.update(
+          pk,
+          streamSk(st.streamId),
+          "REMOVE currentUnit DELETE heldUnits :held ADD unitsDone :one, #c_items :items",
+          { ":one": 1, ":held": new Set([unit.index]), ":items": items },
+          undefined,
+          { "#c_items": "items" },
+        ),
+      ]);
+      expect(outcome.ok).toBe(true);
+    };
+    const u0 = (await claimNow(store, s0))!;
+    const u1 = (await claimNow(store, s1))!;
+    await endAsBefore(s0, u0, "done", 4, 1);
+    const u2 = (await claimNow(store, s0))!;
+    await endAsBefore(s0, u2, "mailbox-skipped", 0, 0);
+    // The upgrade lands: the later ends are counted on their streams.
+    await store.completeUnit(s1, u1.index, {
+      status: "done",
+      known: { cost: u1.cost },
+      last: { checkpoint: { folderIndex: 2, page: 1 }, counters: { items: 3 }, staged: [] },
+    });
+    const u3 = (await claimNow(store, s1))!;
+    await store.completeUnit(s1, u3.index, {
+      status: "done",
+      errors: [{ subject: "folder f-3-a", name: "FolderFailedError", message: "expected 200, found 500" }],
+    });
+    expect(await store.getJob(jobId)).toMatchObject({
+      unitsDone: 1,
+      unitsSkipped: 1,
+      costDone: u0.cost + u2.cost,
+    });
+
+    const progress = await readJobProgress(store, jobId);
+    expect(progress).toMatchObject({
+      unitsDone: 4,
+      costDone: u0.cost + u1.cost + u2.cost + u3.cost,
+      costTotal: u0.cost + u1.cost + u2.cost + u3.cost,
+      items: 7,
+      errors: 2,
+    });
+    // The same figures as a read of every unit (a job record without the sums is read so).
+    const { streams: _rows, ...figures } = progress!;
+    await aws.clients.ddb.send(
+      new UpdateCommand({
+        TableName: t.name,
+        Key: { pk: `JOB#${jobId}`, sk: "META" },
+        UpdateExpression: "REMOVE costDone, errorsRecorded",
+      }),
+    );
+    expect(await readJobProgress(store, jobId)).toMatchObject(figures);
+
+    // The job record counts 2 of 4 ended: the streams find the rest ended at the tail and finish.
+    expect(await claimNow(store, s0)).toBeNull();
+    expect(await claimNow(store, s1)).toBeNull();
+    await store.finishStream(s0);
+    await store.finishStream(s1);
+    expect(await store.tryFinalizeJob(jobId)).toBe(true);
   });
 });
