@@ -64,8 +64,9 @@ function streamRows(
 /**
  * Reads a job's progress: overall, per unit cost, and per stream. Reads the job record, its
  * streams and the units they hold, a constant number of records whatever the job's size (the
- * job record sums the ended units; the streams' counters include the running units' stored
- * pages). A job created by older code, whose record lacks those sums, is read unit by unit.
+ * streams sum the units they ended, the job record the ones versions before 2026-12-07 ended;
+ * the streams' counters include the running units' stored pages). A job created by older code,
+ * whose record lacks those sums, is read unit by unit.
  */
 export async function readJobProgress(
   state: StateStore,
@@ -79,17 +80,18 @@ export async function readJobProgress(
   const units = (await Promise.all(held.map((i) => state.getUnit(jobId, i)))).filter(
     (u): u is UnitView => u !== undefined,
   );
-  const sum = (name: "items" | "bytes" | "throttled") => streams.reduce((n, s) => n + (s[name] ?? 0), 0);
+  const sum = (name: "items" | "bytes" | "throttled" | "unitsEnded" | "costEnded" | "errorsEnded") =>
+    streams.reduce((n, s) => n + (s[name] ?? 0), 0);
   return {
     jobId,
     status: job.status,
     unitsTotal: job.unitCount,
-    unitsDone: job.unitsDone + job.unitsFailed + job.unitsSkipped,
+    unitsDone: job.unitsDone + job.unitsFailed + job.unitsSkipped + sum("unitsEnded"),
     costTotal: job.totalCost,
-    costDone: job.costDone + units.reduce((n, u) => n + runningShare(u), 0),
+    costDone: job.costDone + sum("costEnded") + units.reduce((n, u) => n + runningShare(u), 0),
     items: sum("items"),
     bytes: sum("bytes"),
-    errors: job.errorsRecorded,
+    errors: job.errorsRecorded + sum("errorsEnded"),
     throttled: sum("throttled"),
     streams: streamRows(streams, new Map(units.map((u) => [u.index, u]))),
   };

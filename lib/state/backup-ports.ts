@@ -24,7 +24,7 @@ function readsItems(read: string | undefined): boolean {
 }
 
 import { jobIdForTick } from "./job-id.js";
-import { COUNTER_NAMES, type Counters, type JobRecord, type JobStatus, type UnitRecord } from "./records.js";
+import type { Counters, JobRecord, JobStatus, UnitRecord } from "./records.js";
 import type { StateStore } from "./state-store.js";
 import { type KnownUnit, knownFrom } from "./units.js";
 
@@ -140,8 +140,8 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
     abandonDiscovery: (jobId, reason) => store.abandonDiscovery(jobId, reason),
   };
 
-  // What each held unit's task knows of its record (cost; counters as claimed plus the
-  // checkpoints it wrote), so that the unit's end need not read it first (units.ts `known`).
+  // What each held unit's task knows of its record (its cost, as claimed), so that the unit's
+  // end need not read it first (units.ts `known`).
   const knownUnits = new Map<string, KnownUnit>();
   const unitKey = (task: StreamTask, index: number) =>
     `${task.jobId}\u0000${task.streamId}\u0000${task.seq}\u0000${task.lease ?? ""}\u0000${index}`;
@@ -170,15 +170,7 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
       },
       committedSyncState: committedOf,
       async checkpoint(checkpoint, delta, staged = []) {
-        const key = unitKey(task, index);
-        try {
-          await store.checkpoint(task, index, checkpoint, counters(delta), staged);
-        } catch (error) {
-          knownUnits.delete(key); // whether it counted is not known: the end reads the record
-          throw error;
-        }
-        const known = knownUnits.get(key);
-        if (known) for (const name of COUNTER_NAMES) known.counters[name] += delta[name] ?? 0;
+        await store.checkpoint(task, index, checkpoint, counters(delta), staged);
       },
     };
   };

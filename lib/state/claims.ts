@@ -93,6 +93,9 @@ export async function claimUnit(
       continue; // a tail sweeper (step 3) claimed it first
     }
     const nothingNow = job.discoveryOpen === true ? "later" : null;
+    // The units ended that the job record counts: those ended by versions before 2026-12-07
+    // (session 14; since then a unit's end is counted on its stream), so a lower bound: when it
+    // says all have ended they have, else the tail's sweep (once per job, below) finds out.
     const ended = job.unitsDone + job.unitsFailed + job.unitsSkipped;
     if (ended >= job.unitCount) return nothingNow;
     // Below an exhausted cursor no unit turns pending again (a released one goes through the

@@ -40,13 +40,19 @@ export interface JobRecord extends Counters {
   /** Units released by the sweep from a dead stream, claimable again (ascending). */
   orphanedUnits: number[];
   streamsFinished: number;
+  /**
+   * Units ended by versions before 2026-12-07 (session 14), by how they ended: since then a
+   * unit's end is counted on its stream ({@link StreamRecord.unitsEnded}), so these are a lower
+   * bound of the job's ended units (a job in flight across the upgrade has some of each).
+   */
   unitsDone: number;
   unitsFailed: number;
   unitsSkipped: number;
   /**
-   * Σ cost and Σ recorded errors of the ended units, added by the transaction that ends each, so
-   * that live progress reads the job, its streams and their held units instead of every unit.
-   * Absent on jobs created by older code.
+   * Σ cost and Σ recorded errors of the units ended by versions before 2026-12-07 (session 14),
+   * added by the transaction that ended each (since then: on the stream, {@link
+   * StreamRecord.costEnded}), so that live progress reads the job, its streams and their held
+   * units instead of every unit. Absent on jobs created by older code still, which kept no sums.
    */
   costDone?: number;
   errorsRecorded?: number;
@@ -143,6 +149,15 @@ export interface StreamRecord extends Counters {
   /** The unit the stream held, as versions before {@link heldUnits} recorded it; read, never written. */
   currentUnit?: number;
   unitsDone: number;
+  /**
+   * The units this stream ended since 2026-12-07 (session 14), their Σ cost and Σ recorded
+   * errors, added by the transaction that ends each (lib/state/units.ts `completeUnit`): the
+   * job's live progress is the job record's sums (what older versions added there) plus these.
+   * Absent until the stream's first such end.
+   */
+  unitsEnded?: number;
+  costEnded?: number;
+  errorsEnded?: number;
   /** Times the sweep released this stream's unit as orphaned. */
   orphanings: number;
   finishedAt?: string;

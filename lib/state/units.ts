@@ -1,16 +1,15 @@
 /** A held unit's writes: its checkpoints and its end (done, mailbox-skipped or failed). */
 import type { StreamTask } from "../queue/stream-task.js";
 import { ClaimLostError, StateInvariantError, StateRecordMissingError } from "./errors.js";
-import { jobPk, META, streamSk, unitSk } from "./keys.js";
+import { jobPk, streamSk, unitSk } from "./keys.js";
 import { describeUnit, isHeldBy, requireUnit } from "./reads.js";
-import {
-  COUNTER_NAMES,
-  type Counters,
-  type RecordedError,
-  type StagedSyncState,
-  type UnitCheckpoint,
-  type UnitEndStatus,
-  type UnitRecord,
+import type {
+  Counters,
+  RecordedError,
+  StagedSyncState,
+  UnitCheckpoint,
+  UnitEndStatus,
+  UnitRecord,
 } from "./records.js";
 import { stagedSyncStatePuts } from "./sync-states.js";
 import { counterAdds, type StateTable, type TransactItem } from "./table.js";
@@ -108,48 +107,20 @@ export interface UnitEnd {
    */
   last?: { checkpoint: UnitCheckpoint; counters: Partial<Counters>; staged: StagedSyncState[] };
   /**
-   * What the ending task knows of the unit's record: its cost and its counters as stored (as
-   * claimed, plus the checkpoints the task wrote since). The end then reads nothing first; its
-   * transaction holds the counters to these values (a record that differs, whatever the cause,
-   * refuses it, and the end is made again from a read of the record). Absent: read first.
+   * What the ending task knows of the unit's record: its cost (as claimed; a unit's cost never
+   * changes). The end then reads nothing first. Absent: read first.
    */
   known?: KnownUnit;
 }
 
-/** A held unit's cost and stored counters, as its task knows them ({@link UnitEnd.known}). */
+/** A held unit's cost, as its task knows it ({@link UnitEnd.known}). */
 export interface KnownUnit {
   cost: number;
-  counters: Counters;
 }
 
-/** A unit record's cost and counters. */
+/** A unit record's cost. */
 export function knownFrom(unit: UnitRecord): KnownUnit {
-  const counters = {} as Counters;
-  for (const name of COUNTER_NAMES) counters[name] = unit[name] ?? 0;
-  return { cost: unit.cost, counters };
-}
-
-/**
- * A condition that the unit's stored counters are `counters` (a counter never written counts as 0),
- * its values and names (`#c_<name>`, as {@link counterAdds} names them).
- */
-function countersAre(counters: Counters): {
-  condition: string;
-  values: Record<string, number>;
-  names: Record<string, string>;
-} {
-  const clauses: string[] = [];
-  const values: Record<string, number> = {};
-  const names: Record<string, string> = {};
-  for (const name of COUNTER_NAMES) {
-    const v = counters[name] ?? 0;
-    names[`#c_${name}`] = name;
-    values[`:k_${name}`] = v;
-    clauses.push(
-      v === 0 ? `(attribute_not_exists(#c_${name}) OR #c_${name} = :k_${name})` : `#c_${name} = :k_${name}`,
-    );
-  }
-  return { condition: clauses.join(" AND "), values, names };
+  return { cost: unit.cost };
 }
 
 /**
@@ -159,24 +130,17 @@ function countersAre(counters: Counters): {
  */
 export const MAX_STAGED_AT_END = 100;
 
-/** The unit's stored counters plus the ones its end adds. */
-function sumCounters(stored: Counters, more: Partial<Counters>): Counters {
-  const sum = { ...stored };
-  for (const name of Object.keys(more) as Array<keyof Counters>)
-    sum[name] = (stored[name] ?? 0) + (more[name] ?? 0);
-  return sum;
-}
-
-const END_COUNTER: Record<UnitEndStatus, string> = {
-  done: "unitsDone",
-  "mailbox-skipped": "unitsSkipped",
-  failed: "unitsFailed",
-};
-
 /**
- * Ends a held unit (done, mailbox-skipped or failed), counts it on the job and frees the
+ * Ends a held unit (done, mailbox-skipped or failed), counts it on its stream and frees the
  * stream. Repeating it is a no-op; {@link ClaimLostError} when the stream no longer holds it,
  * {@link StaleTaskError} when the task is no longer the stream's current one.
+ *
+ * One transaction of the unit, the stream and the staged set of the folders it finishes. The
+ * unit's end is counted on its stream (`unitsEnded`, `costEnded`, `errorsEnded`), not on the job
+ * record: until 2026-12-07 (session 14) the job record was a fourth item of every unit's end
+ * (`unitsDone`/`unitsFailed`/`unitsSkipped`, `costDone`, `errorsRecorded` and the unit's totals),
+ * the one item every stream's ends and tickets wrote. Live progress sums the streams
+ * (lib/app/progress.ts); the job record keeps what older versions added, read beside them.
  */
 export async function completeUnit(
   t: StateTable,
@@ -191,14 +155,10 @@ export async function completeUnit(
       `job ${task.jobId} unit ${index}: expected at most ${MAX_STAGED_AT_END} staged sync states with the end, found ${last.staged.length}`,
     );
   }
-  // The unit's counters go to the job once, with the end of the unit (the HELD condition makes
-  // a repeated completion add nothing): checkpoints add them only to the unit and the stream.
-  // What the task knows of them saves a read; the transaction checks them.
-  const known = end.known;
-  const stored: KnownUnit = known ?? knownFrom(await requireUnit(t, task.jobId, index));
-  const check = known ? countersAre(known.counters) : undefined;
+  // The unit's cost goes to its stream once, with its end (the HELD condition makes a repeated
+  // completion fail as a whole and add nothing). The task knows it from the claim: no read.
+  const cost = (end.known ?? knownFrom(await requireUnit(t, task.jobId, index))).cost;
   const lastAdds = counterAdds(last?.counters ?? {});
-  const totals = counterAdds(sumCounters(stored.counters, last?.counters ?? {}));
   const lastSet = last ? ", #checkpoint = :cp, checkpointPage = :page, checkpointAt = :ended" : "";
   const lastAdd = lastAdds.clauses.length > 0 ? ` ADD ${lastAdds.clauses.join(", ")}` : "";
   const ended = end.endedAt ?? t.nowIso();
@@ -218,32 +178,31 @@ export async function completeUnit(
         ":seq": task.seq,
         ...(last ? { ":cp": last.checkpoint, ":page": last.checkpoint.page } : {}),
         ...lastAdds.values,
-        ...check?.values,
       },
-      check ? `${HELD} AND ${check.condition}` : HELD,
-      {
-        ...STATUS,
-        "#errors": "errors",
-        ...(last ? { "#checkpoint": "checkpoint" } : {}),
-        ...lastAdds.names,
-        ...check?.names,
-      },
-    ),
-    t.update(
-      pk,
-      META,
-      `ADD ${[`${END_COUNTER[end.status]} :one`, "costDone :cost", "errorsRecorded :errs", ...totals.clauses].join(", ")}`,
-      { ":one": 1, ":cost": stored.cost, ":errs": (end.errors ?? []).length, ...totals.values },
-      "attribute_exists(pk)",
-      totals.clauses.length > 0 ? totals.names : undefined,
+      HELD,
+      { ...STATUS, "#errors": "errors", ...(last ? { "#checkpoint": "checkpoint" } : {}), ...lastAdds.names },
     ),
     t.update(
       pk,
       streamSk(task.streamId),
-      // The unit's HELD condition above makes a repeat fail as a whole, so unitsDone counts once.
+      // The unit's HELD condition above makes a repeat fail as a whole, so the end counts once.
       // A sign of life too, as a claim is (the stream runner then skips its next heartbeat).
-      `SET heartbeatAt = :beat REMOVE currentUnit DELETE heldUnits :held ADD ${["unitsDone :one", ...lastAdds.clauses].join(", ")}`,
-      { ":one": 1, ":beat": t.nowIso(), ":held": new Set([index]), ...current.values, ...lastAdds.values },
+      `SET heartbeatAt = :beat REMOVE currentUnit DELETE heldUnits :held ADD ${[
+        "unitsDone :one",
+        "unitsEnded :one",
+        "costEnded :cost",
+        "errorsEnded :errs",
+        ...lastAdds.clauses,
+      ].join(", ")}`,
+      {
+        ":one": 1,
+        ":cost": cost,
+        ":errs": (end.errors ?? []).length,
+        ":beat": t.nowIso(),
+        ":held": new Set([index]),
+        ...current.values,
+        ...lastAdds.values,
+      },
       current.condition,
       lastAdds.clauses.length > 0 ? lastAdds.names : undefined,
     ),
@@ -253,12 +212,7 @@ export async function completeUnit(
   if (outcome.ok) return;
   const unit = await requireUnit(t, task.jobId, index);
   if (unit.status === end.status && unit.claimedBy === task.streamId) return;
-  if (known && outcome.failed[0] && isHeldBy(unit, task)) {
-    // Still held: the stored counters were not what the task knew. End it from the record.
-    const { known: _known, ...fromRecord } = end;
-    return await completeUnit(t, task, index, fromRecord);
-  }
-  if (!outcome.failed[0] && outcome.failed[2]) throw await staleError(t, task);
+  if (!outcome.failed[0] && outcome.failed[1]) throw await staleError(t, task);
   throw new ClaimLostError(
     task.jobId,
     index,

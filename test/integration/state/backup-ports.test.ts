@@ -9,6 +9,7 @@ import type { StreamTask } from "../../../lib/queue/stream-task.js";
 import { createBackupStatePorts } from "../../../lib/state/backup-ports.js";
 import { StateStore } from "../../../lib/state/index.js";
 import { type AwsHarness, useAwsEmulators } from "../../support/aws.js";
+import { jobEnds } from "../../support/job-ends.js";
 
 let aws: AwsHarness;
 beforeAll(async () => {
@@ -216,7 +217,8 @@ describe("backup state ports on DynamoDB", () => {
     await finalizeJob(jobId, { state: ports.finalize, archive });
     expect(report).toMatchObject({ jobId, status: "complete", totals: { items: 4 * 2 * 3, units: 4 } });
     expect(report?.units.every((u) => u.status === "done")).toBe(true);
-    expect(await store.getJob(jobId)).toMatchObject({ status: "complete", items: 24, unitsDone: 4 });
+    expect(await store.getJob(jobId)).toMatchObject({ status: "complete" });
+    expect(await jobEnds(store, jobId)).toMatchObject({ items: 24, units: 4 });
     expect(await ports.coordinator.syncedFolderIds("m0")).toEqual(new Set(["a", "b", "c", "d"]));
     expect((await store.getMailbox("m1"))?.lastSuccessfulJob).toBe(jobId);
     expect(bases).toEqual([]);
@@ -411,7 +413,7 @@ describe("backup state ports on DynamoDB", () => {
       expect(other.value.status).toBe("stale");
     }
     // Every page counted once: 4 units × 2 folders × 3 pages of one item.
-    expect(await store.getJob(jobId)).toMatchObject({ items: 24, unitsDone: 4 });
+    expect(await jobEnds(store, jobId)).toMatchObject({ items: 24, units: 4 });
     expect((await store.listUnits(jobId)).map((u) => u.items)).toEqual([6, 6, 6, 6]);
   });
 

@@ -88,8 +88,9 @@ describe("staged sync states as sets", () => {
       last: { checkpoint: { folderIndex: 23, page: 23 }, counters: { items: 23 }, staged },
     };
     await store.completeUnit(task, index, end);
-    // The unit, the job, the stream and one staged set: 4 items where the per-folder layout sent 26.
-    expect(transact.mock.calls.map((c) => c[0].length)).toEqual([4]);
+    // The unit, the stream and one staged set: 3 items where the per-folder layout sent 26 (and,
+    // before 2026-12-07's session 14, the job record was a fourth).
+    expect(transact.mock.calls.map((c) => c[0].length)).toEqual([3]);
     transact.mockRestore();
     await store.completeUnit(task, index, end); // a repeat (refused: the unit is done) changes nothing
 

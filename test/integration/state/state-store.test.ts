@@ -10,8 +10,10 @@ import {
   StateStore,
   type UnitRecord,
 } from "../../../lib/state/index.js";
+import { streamSk, unitSk } from "../../../lib/state/keys.js";
 import { finishStream as finishStreamIn } from "../../../lib/state/streams.js";
 import { type AwsHarness, useAwsEmulators } from "../../support/aws.js";
+import { jobEnds } from "../../support/job-ends.js";
 
 let aws: AwsHarness;
 beforeAll(async () => {
@@ -153,7 +155,8 @@ describe("claims", () => {
     const units = await store.listUnits(jobId);
     expect(units.every((u) => u.status === "done" && u.attempts === 1)).toBe(true);
     expect(units.map((u) => u.claimedBy)).toEqual(units.map((u) => claimedBy.get(u.index)));
-    expect(await store.getJob(jobId)).toMatchObject({ nextUnit: 50, unitsDone: 50 });
+    expect(await store.getJob(jobId)).toMatchObject({ nextUnit: 50 });
+    expect(await jobEnds(store, jobId)).toMatchObject({ units: 50 });
   });
 
   it("recovers a unit whose claimer died between taking its ticket and claiming it", async () => {
@@ -216,7 +219,7 @@ describe("claims", () => {
     }
     expect(order).toEqual([2, 3, 1]);
     await store.completeUnit(again, 0, { status: "done" });
-    expect(await store.getJob(jobId)).toMatchObject({ unitsDone: 4 });
+    expect(await jobEnds(store, jobId)).toMatchObject({ units: 4 });
     expect((await store.listUnits(jobId)).map((u) => u.attempts)).toEqual([1, 1, 1, 1]);
   });
 
@@ -266,7 +269,7 @@ describe("claims", () => {
     }
     expect(order).toEqual([4, 5]);
     for (const i of [0, 1, 2, 3]) await store.completeUnit(again, i, { status: "done" });
-    expect(await store.getJob(jobId)).toMatchObject({ unitsDone: 8 });
+    expect(await jobEnds(store, jobId)).toMatchObject({ units: 8 });
     expect((await store.listUnits(jobId)).map((u) => u.attempts)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
 
     // What caps the list: one transaction of 100 items, the stream's and 99 units.
@@ -475,53 +478,53 @@ describe("claims", () => {
       checkpoint: { folderIndex: 2, page: 2 },
     });
     expect((await store.listStreams(jobId))[0]).toMatchObject({ items: 5, bytes: 50, unitsDone: 1 });
-    expect(await store.getJob(jobId)).toMatchObject({ items: 5, bytes: 50, unitsDone: 1 });
+    expect(await jobEnds(store, jobId)).toMatchObject({ items: 5, bytes: 50, units: 1 });
     await store.promoteSyncStates(jobId);
     expect((await store.committedSyncStates("mbx-0")).get("f-0-b")?.deltaLink).toBe("https://g/delta-b");
   });
 
-  it("ends a unit without reading it when the task knows its counters, and from a read when they differ", async () => {
+  it("ends a unit without reading it when the task knows its cost, counting it on its stream, not the job record", async () => {
     const store = await newStore();
     const jobId = await runningJob(store, 2, 1);
     const t = task(jobId, 0);
     await store.beginTask(t);
     const first = (await claimNow(store, t))!;
     await store.checkpoint(t, first.index, { folderIndex: 1, page: 1 }, { items: 2, bytes: 20, requests: 4 });
+    const before = await store.getJob(jobId);
     const get = vi.spyOn(store.table, "get");
-    const counters = { items: 2, bytes: 20, removed: 0, deduplicated: 0, requests: 4, throttled: 0 };
     await store.completeUnit(t, first.index, {
       status: "done",
-      known: { cost: first.cost, counters },
+      known: { cost: first.cost },
+      errors: [{ subject: "message m1", name: "MessageFailedError", message: "expected MIME, found 404" }],
       last: { checkpoint: { folderIndex: 2, page: 2 }, counters: { items: 1, bytes: 10 }, staged: [] },
     });
     expect(get).not.toHaveBeenCalled();
     get.mockRestore();
-    expect(await store.getJob(jobId)).toMatchObject({
+    // The job record, which every stream's tickets write, is no item of a unit's end.
+    expect(await store.getJob(jobId)).toEqual(before);
+    expect((await store.listStreams(jobId))[0]).toMatchObject({
       items: 3,
       bytes: 30,
       requests: 4,
       unitsDone: 1,
-      costDone: first.cost,
+      unitsEnded: 1,
+      costEnded: first.cost,
+      errorsEnded: 1,
     });
 
-    // The task's idea of the next unit is wrong (a checkpoint it does not know of counted 5
-    // items): the end is refused and made again from the record, so the job counts them all.
+    // Without what the task knows, the end reads the unit's cost first; a repeat adds nothing.
     const second = (await claimNow(store, t))!;
     await store.checkpoint(t, second.index, { folderIndex: 1, page: 1 }, { items: 5 });
-    await store.completeUnit(t, second.index, {
-      status: "done",
-      known: { cost: second.cost, counters: { ...counters, items: 0, bytes: 0, requests: 0 } },
-    });
-    expect(await store.getUnit(jobId, second.index)).toMatchObject({ status: "done", items: 5 });
-    expect(await store.getJob(jobId)).toMatchObject({
+    await store.completeUnit(t, second.index, { status: "failed" });
+    await store.completeUnit(t, second.index, { status: "failed", known: { cost: second.cost } });
+    expect(await store.getUnit(jobId, second.index)).toMatchObject({ status: "failed", items: 5 });
+    expect(await jobEnds(store, jobId)).toMatchObject({
+      units: 2,
+      cost: first.cost + second.cost,
+      errors: 1,
       items: 8,
       bytes: 30,
-      unitsDone: 2,
-      costDone: first.cost + second.cost,
     });
-    // A repeat with what it knew changes nothing.
-    await store.completeUnit(t, second.index, { status: "done", known: { cost: second.cost, counters } });
-    expect(await store.getJob(jobId)).toMatchObject({ items: 8, unitsDone: 2 });
   });
 
   it("lets a later delivery of the same task take the stream over; the earlier one can write nothing more", async () => {
@@ -562,7 +565,7 @@ describe("claims", () => {
     await store.completeUnit(next, unit.index, { status: "done" });
     await store.completeUnit(next, unit.index, { status: "done" }); // a repeat is harmless
     expect(await store.heldUnits(next)).toEqual([]);
-    expect(await store.getJob(jobId)).toMatchObject({ unitsDone: 1 });
+    expect(await jobEnds(store, jobId)).toMatchObject({ units: 1 });
   });
 
   it("records a failed unit's error and attempts", async () => {
@@ -576,7 +579,7 @@ describe("claims", () => {
       attempts: 1,
       errors: [{ subject: "unit 0", name: "TypeError", message: "expected a folder list, found null" }],
     });
-    expect(await store.getJob(jobId)).toMatchObject({ unitsFailed: 1, unitsDone: 0 });
+    expect(await jobEnds(store, jobId)).toMatchObject({ units: 1, errors: 1 });
   });
 });
 
@@ -639,7 +642,7 @@ describe("streams", () => {
       { items: 1 },
     );
     await store.completeUnit(resent, unit.index, { status: "done" });
-    expect(await store.getJob(jobId)).toMatchObject({ items: 2, unitsDone: 1 });
+    expect(await jobEnds(store, jobId)).toMatchObject({ items: 2, units: 1 });
   });
 
   it("reports streams without a sign of life", async () => {
@@ -722,7 +725,7 @@ describe("stream ends", () => {
 });
 
 describe("counters", () => {
-  it("add up on unit, stream and job under concurrent checkpoints", async () => {
+  it("add up on unit and stream under concurrent checkpoints and ends", async () => {
     const store = await newStore();
     const streams = 6;
     const pages = 15;
@@ -740,11 +743,11 @@ describe("counters", () => {
         }
       }),
     );
-    // The job gets each unit's totals when the unit ends (checkpoints do not touch the job record).
-    expect(await store.getJob(jobId)).toMatchObject({ items: 0, bytes: 0 });
+    // Neither checkpoints nor unit ends write the job record: its streams sum its units.
     await Promise.all(held.map(({ t, unit }) => store.completeUnit(t, unit.index, { status: "done" })));
-    const job = await store.getJob(jobId);
-    expect(job).toMatchObject({
+    expect(await store.getJob(jobId)).toMatchObject({ items: 0, bytes: 0, unitsDone: 0 });
+    expect(await jobEnds(store, jobId)).toMatchObject({
+      units: streams,
       items: 2 * pages * streams,
       bytes: 100 * pages * streams,
       requests: 3 * pages * streams,
@@ -1047,5 +1050,102 @@ describe("live progress", () => {
       }),
     );
     expect(await readJobProgress(store, jobId)).toEqual(progress);
+  });
+
+  it("sums a job in flight across the upgrade: ends of the version before on the job record, later ones on their streams; its streams still finish and one finalizes", async () => {
+    const store = await newStore();
+    const t = store.table;
+    const jobId = await runningJob(store, 4, 2);
+    const [s0, s1] = [task(jobId, 0), task(jobId, 1)];
+    /** A unit's end as the version before 2026-12-07 (session 14) wrote it: the job record a fourth item. */
+    const endAsBefore = async (
+      st: StreamTask,
+      unit: UnitRecord,
+      status: "done" | "mailbox-skipped",
+      items: number,
+      errors: number,
+    ) => {
+      const pk = `JOB#${jobId}`;
+      const errorList = Array.from({ length: errors }, (_, i) => ({
+        subject: `message m${i}`,
+        name: "MessageFailedError",
+        message: "expected MIME, found 404",
+      }));
+      const counter = status === "done" ? "unitsDone" : "unitsSkipped";
+      const outcome = await t.transact([
+        t.update(
+          pk,
+          unitSk(unit.index),
+          "SET #status = :end, endedAt = :now, #errors = :errors, incompleteFolders = :none ADD #c_items :items",
+          { ":end": status, ":now": t.nowIso(), ":errors": errorList, ":none": [], ":items": items },
+          undefined,
+          { "#status": "status", "#errors": "errors", "#c_items": "items" },
+        ),
+        t.update(
+          pk,
+          "META",
+          `ADD ${counter} :one, costDone :cost, errorsRecorded :errs, #c_items :items`,
+          { ":one": 1, ":cost": unit.cost, ":errs": errors, ":items": items },
+          "attribute_exists(pk)",
+          { "#c_items": "items" },
+        ),
+        t.update(
+          pk,
+          streamSk(st.streamId),
+          "REMOVE currentUnit DELETE heldUnits :held ADD unitsDone :one, #c_items :items",
+          { ":one": 1, ":held": new Set([unit.index]), ":items": items },
+          undefined,
+          { "#c_items": "items" },
+        ),
+      ]);
+      expect(outcome.ok).toBe(true);
+    };
+    const u0 = (await claimNow(store, s0))!;
+    const u1 = (await claimNow(store, s1))!;
+    await endAsBefore(s0, u0, "done", 4, 1);
+    const u2 = (await claimNow(store, s0))!;
+    await endAsBefore(s0, u2, "mailbox-skipped", 0, 0);
+    // The upgrade lands: the later ends are counted on their streams.
+    await store.completeUnit(s1, u1.index, {
+      status: "done",
+      known: { cost: u1.cost },
+      last: { checkpoint: { folderIndex: 2, page: 1 }, counters: { items: 3 }, staged: [] },
+    });
+    const u3 = (await claimNow(store, s1))!;
+    await store.completeUnit(s1, u3.index, {
+      status: "done",
+      errors: [{ subject: "folder f-3-a", name: "FolderFailedError", message: "expected 200, found 500" }],
+    });
+    expect(await store.getJob(jobId)).toMatchObject({
+      unitsDone: 1,
+      unitsSkipped: 1,
+      costDone: u0.cost + u2.cost,
+    });
+
+    const progress = await readJobProgress(store, jobId);
+    expect(progress).toMatchObject({
+      unitsDone: 4,
+      costDone: u0.cost + u1.cost + u2.cost + u3.cost,
+      costTotal: u0.cost + u1.cost + u2.cost + u3.cost,
+      items: 7,
+      errors: 2,
+    });
+    // The same figures as a read of every unit (a job record without the sums is read so).
+    const { streams: _rows, ...figures } = progress!;
+    await aws.clients.ddb.send(
+      new UpdateCommand({
+        TableName: t.name,
+        Key: { pk: `JOB#${jobId}`, sk: "META" },
+        UpdateExpression: "REMOVE costDone, errorsRecorded",
+      }),
+    );
+    expect(await readJobProgress(store, jobId)).toMatchObject(figures);
+
+    // The job record counts 2 of 4 ended: the streams find the rest ended at the tail and finish.
+    expect(await claimNow(store, s0)).toBeNull();
+    expect(await claimNow(store, s1)).toBeNull();
+    await store.finishStream(s0);
+    await store.finishStream(s1);
+    expect(await store.tryFinalizeJob(jobId)).toBe(true);
   });
 });
