@@ -11,6 +11,7 @@ import {
 import { type RetryBudget, type RetryDeadline, retry } from "../retry.js";
 import { EXPORT_BATCH_LIMIT, splitExports } from "./export-batches.js";
 import { ExportPool, type PooledOutcome } from "./export-pool.js";
+import { partialExportMayLeave } from "./partial-exports.js";
 import { PageCommits, type PageHoldOptions } from "./page-commits.js";
 import type {
   ArchiveSink,
@@ -210,6 +211,8 @@ export async function backupUnit(
   /** Folders started whose delta pages are not all fetched yet, and whether all have started. */
   let fetching = 0;
   let lanesDone = false;
+  /** The next of the pending folders a lane takes. */
+  let next = 0;
   const exportPools = new Map<string, ExportPool<PoolItem, StoredBlob>>();
   /** Lets each export pool send its partial batch if it now may (see `sendPartialExports`). */
   const pokeExports = () => {
@@ -218,6 +221,22 @@ export async function backupUnit(
   // A request ended (its slot went to the next one waiting, if any): a slot may be free with
   // nothing to run, for a partial export batch.
   unitSlots.on("next", pokeExports);
+  // Nothing queued or running: if so still after the event loop's turn (the folders that were
+  // about to ask for their next page have asked), the unit waits on its own exports.
+  let unitIdle = false;
+  let idleCheck: NodeJS.Immediate | undefined;
+  unitSlots.on("idle", () => {
+    idleCheck ??= setImmediate(() => {
+      idleCheck = undefined;
+      if (unitSlots.size > 0 || unitSlots.pending > 0) return;
+      unitIdle = true;
+      try {
+        pokeExports();
+      } finally {
+        unitIdle = false;
+      }
+    });
+  });
   // Item delta pages are fetched while the export pools hold fewer items than the backlog limit
   // (see `exportBacklogRoom`), and before the exports waiting: the pages go first, the exports
   // fill the slots the pages leave and the unit's end; beyond the limit the slots carry exports.
@@ -268,10 +287,17 @@ export async function backupUnit(
     transfers: new PQueue({ concurrency: 2 * Math.max(1, unit.concurrency) }),
     exportPools,
     // A partial export batch leaves when no more items can come (every folder's pages fetched),
-    // or when a request slot of the unit is free with nothing queued for it: it never waits on
-    // an idle slot, and never takes a slot that a delta page or a full batch could use.
+    // or when a request slot of the unit would idle (partial-exports.ts): it never takes a slot
+    // that a delta page or a full batch could use, nor sends a request the later items would fill.
     sendPartialExports: () =>
-      (lanesDone && fetching === 0) || (unitSlots.size === 0 && unitSlots.pending < unitSlots.concurrency),
+      (lanesDone && fetching === 0) ||
+      partialExportMayLeave({
+        slots: unitSlots.concurrency,
+        queued: unitSlots.size,
+        running: unitSlots.pending,
+        pageChains: (lanesDone ? 0 : pending.length - next) + fetching,
+        unitIdle,
+      }),
     exportBacklogRoom,
     exportBacklogShrank,
     ledger,
@@ -296,7 +322,6 @@ export async function backupUnit(
   // delta pages of the next folders overlap the exports instead of waiting for them.
   const itemReads = [...(unit.folderReads ?? "")].some((read) => read === "p" || read === "a");
   const lanes = Math.min(pending.length, (itemReads ? 4 : 2) * Math.max(1, unit.concurrency));
-  let next = 0;
   if (pending.length === 0) deps.onTail?.();
   const folderRuns: Array<Promise<void>> = [];
   const runFolder = async (folderId: string, read: FolderRead, onFetched: () => void) => {
@@ -342,6 +367,7 @@ export async function backupUnit(
   await Promise.all(folderRuns);
   deps.onEndStep?.("stored");
   unitSlots.off("idle", requestsMayBeDone);
+  if (idleCheck) clearImmediate(idleCheck);
   requestsMayBeDone(true);
   let last: LastCheckpoint | undefined;
   // Every folder ran (their last pages are held, so the ledger does not know it yet): what the

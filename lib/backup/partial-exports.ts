@@ -1,0 +1,40 @@
+/**
+ * When a unit's partial export batch (fewer than 20 items) may leave before its unit has fetched
+ * every delta page. Items still to come would have filled it: a partial batch sent early and
+ * another after it is one request more than the plan counts (max(⌈items / 20⌉) for the unit), and
+ * it takes a slot that a delta page or a full batch would have used. It is free only when a slot
+ * would otherwise idle for a request's time.
+ *
+ * A slot idles when fewer page chains are left than the unit has slots: each folder whose pages
+ * are not all fetched (started or not) is a chain of requests, one at a time, so with c slots and
+ * fewer than c chains, a slot is free until the chains end, whatever the order. A slot seen free
+ * for an instant is not enough: between a delta page's answer and its folder's next request the
+ * unit's queue is empty for a few microtasks (session 14: the one-slot units of the skewed shape,
+ * N = 16, sent 2 exports each for 6–18 items, one extra request of 0.4 s on their only slot).
+ * The exception: nothing at all queued or running after the event loop's turn (`unitIdle`), as
+ * when a folder read `b` waits for the exports of its page before fetching the next one.
+ */
+
+/** What the unit knows when a partial batch asks to leave. */
+export interface PartialExportState {
+  /** The unit's request slots (its share of the mailbox's). At least 1. */
+  slots: number;
+  /** Requests waiting for one of the unit's slots. */
+  queued: number;
+  /** Requests holding one of the unit's slots. */
+  running: number;
+  /**
+   * Folders whose delta pages are not all fetched, started or not: each a chain of page
+   * requests. 0: no more items can come.
+   */
+  pageChains: number;
+  /** Nothing has been queued or running in the unit's slots since the event loop's last turn. */
+  unitIdle: boolean;
+}
+
+/** Whether a partial export batch may leave now (see the module's comment). */
+export function partialExportMayLeave(state: PartialExportState): boolean {
+  if (state.pageChains <= 0) return true;
+  if (state.queued > 0 || state.running >= state.slots) return false;
+  return state.pageChains < state.slots || state.unitIdle;
+}
