@@ -11,8 +11,8 @@ import {
 import { type RetryBudget, type RetryDeadline, retry } from "../retry.js";
 import { EXPORT_BATCH_LIMIT, splitExports } from "./export-batches.js";
 import { ExportPool, type PooledOutcome } from "./export-pool.js";
-import { partialExportMayLeave } from "./partial-exports.js";
 import { PageCommits, type PageHoldOptions } from "./page-commits.js";
+import { partialExportMayLeave } from "./partial-exports.js";
 import type {
   ArchiveSink,
   CatalogEntry,

@@ -113,6 +113,34 @@ class ItemSource implements MailSource {
   };
 }
 
+/** Message delta and MIME besides the exports: folders read `b` (both). */
+class MimeAndItemSource extends ItemSource {
+  readonly mimeOpened: string[] = [];
+  override async *folderDelta(_userId: string, folderId: string): AsyncIterable<DeltaPageView> {
+    const pages = this.pages.get(folderId) ?? [[]];
+    for (let i = 0; i < pages.length; i++) {
+      const messageIds = pages[i]!;
+      yield await this.request(
+        { kind: "delta", folderId },
+        2,
+        (): DeltaPageView => ({
+          upserts: messageIds.map((id) => ({ id })),
+          removed: [],
+          ...(i + 1 < pages.length
+            ? { nextLink: `${folderId}#${i + 1}` }
+            : { deltaLink: `${folderId}#done` }),
+        }),
+      );
+    }
+  }
+
+  override async openMime(_userId: string, messageId: string): Promise<Readable> {
+    this.mimeOpened.push(messageId);
+    await turns(2);
+    return Readable.from([Buffer.from(`mime of ${messageId}`)]);
+  }
+}
+
 class Archive implements ArchiveSink {
   readonly blobs = new Set<string>();
   readonly parts = new Map<string, CatalogEntry[]>();
@@ -264,6 +292,54 @@ describe("backupUnit reading items", () => {
     const lastDelta = log.findLastIndex((e) => e.kind === "delta" && e.phase === "start");
     expect(firstExport).toBeLessThan(lastDelta);
     expect(archive.parts.size).toBe(9);
+  });
+
+  it("sends one export for a one-slot unit whose folders' items fit in one batch, after the last page", async () => {
+    // Seven folders of 1–4 items (16 in all), one slot: 7 pages and 1 export. Between a page's
+    // answer and its folder's next request the slot is free for an instant; a partial batch sent
+    // then would be followed by another, one request more on the unit's only slot.
+    const folders = [...ids("F", 7)];
+    const source = new ItemSource(new Map(folders.map((f, i) => [f, [ids(`${f}-`, 1 + (i % 4))]])));
+    const { out, state } = await run(source, folders, 1);
+    expect(out.status).toBe("done");
+    expect(state.items).toBe(16);
+    expect(source.exportBatches.map((b) => b.length)).toEqual([16]);
+    const starts = source.log.filter((e) => e.kind !== "open" && e.phase === "start");
+    expect(starts.map((e) => e.kind)).toEqual([...Array(7).fill("delta"), "export"]);
+  });
+
+  it("sends a partial batch early on a slot that would idle: fewer folders left fetching than slots", async () => {
+    // Two slots; one folder of 3 pages: its pages are a chain, one at a time, so the other slot
+    // carries each page's items as they come instead of idling until the last page.
+    const source = new ItemSource(new Map([["A", [ids("a", 5), ids("b", 5), ids("c", 5)]]]), 2);
+    const { out, state } = await run(source, ["A"], 2);
+    expect(out.status).toBe("done");
+    expect(state.items).toBe(15);
+    expect(source.exportBatches.map((b) => b.length)).toEqual([5, 5, 5]);
+    const log = source.log;
+    const firstExport = at(log, (e) => e.kind === "export" && e.phase === "start");
+    const lastDelta = log.findLastIndex((e) => e.kind === "delta" && e.phase === "start");
+    expect(firstExport).toBeLessThan(lastDelta);
+  });
+
+  it("sends a folder's partial batch when the unit waits on it: a folder read `b` fetches its next page after its exports", async () => {
+    // One slot, one folder of 3 pages of 3 messages read both ways: the folder fetches a page
+    // only once the page two before is stored, exports included, so page 0's exports must leave
+    // before page 2 is asked for, or the unit would wait forever.
+    const source = new MimeAndItemSource(new Map([["A", [ids("a", 3), ids("b", 3), ids("c", 3)]]]));
+    const archive = new Archive();
+    const state = new State();
+    const out = await backupUnit(
+      { ...itemUnit(["A"], 1), folderReads: "b" },
+      { folderIndex: 0, page: 0 },
+      { source, archive, state, shouldYield: () => false, checkpointIntervalMs: 0 },
+    );
+    expect(out.status).toBe("done");
+    expect(state.items).toBe(9);
+    // Page 0's items left alone (the unit waited on them); pages 1 and 2 may share a batch.
+    expect(source.exportBatches[0]).toEqual(ids("a", 3));
+    expect(source.exportBatches.flat().sort()).toEqual([...ids("a", 3), ...ids("b", 3), ...ids("c", 3)]);
+    expect(source.mimeOpened).toHaveLength(9);
   });
 
   it("fetches a folder's next page once the export pools have room, ahead of the exports still waiting", async () => {
