@@ -7,6 +7,7 @@ export {
   mailboxWork,
   minimumWorkSeconds,
   noWork,
+  unitExportRounding,
   workSeconds,
 } from "./cost.js";
 export {
