@@ -115,29 +115,6 @@ export function folderWork(folder: PlanFolder, limits: PlanLimits): WorkEstimate
   return passWork(items, bytes, folder.read ?? "m", limits);
 }
 
-/**
- * What a unit's export requests cost beyond its folders' shares (`folderWork` counts items / 20
- * of a request per folder): the unit pools the exports of its folders per import/export mailbox
- * (the primary one for folders read `p` or `b`, the archive for `a`; lib/backup/export-pool.ts),
- * and each pool's last batch is a whole request. ⌈x⌉ − x requests for each pool's x requests'
- * worth of items. Session 14: the one-slot units of the skewed shape (N = 16) counted 0.3–0.9 of
- * an export and needed 2, one for each mailbox. An archive the service expands into auxiliary
- * mailboxes can take one more per auxiliary mailbox; the plan does not know them.
- */
-export function unitExportRounding(folders: readonly PlanFolder[], limits: PlanLimits): WorkEstimate {
-  const shares = new Map<"primary" | "archive", number>();
-  for (const folder of folders) {
-    const read = folder.read ?? "m";
-    if (folder.isSearchFolder || !contentOf(read).exports) continue;
-    const pool = read === "a" ? "archive" : "primary";
-    shares.set(pool, (shares.get(pool) ?? 0) + itemsToTransfer(folder, limits) / limits.exportBatchSize);
-  }
-  let requests = 0;
-  // 1e-9: a share summed from fractions may lie a rounding error above a whole request.
-  for (const x of shares.values()) requests += Math.max(0, Math.ceil(x - 1e-9) - x);
-  return { requests, serialSeconds: requests * limits.requestLatencySeconds };
-}
-
 /** The work of a whole mailbox's units: its non-search folders (discovery is not a unit's). */
 export function mailboxWork(mailbox: PlanMailbox, limits: PlanLimits): WorkEstimate {
   return mailbox.folders.reduce((sum, f) => addWork(sum, folderWork(f, limits)), { ...noWork });

@@ -7,7 +7,6 @@ export {
   mailboxWork,
   minimumWorkSeconds,
   noWork,
-  unitExportRounding,
   workSeconds,
 } from "./cost.js";
 export {

@@ -30,15 +30,7 @@
  *    (simulate.ts); the lower bound is reported for N.
  */
 import { FatalError } from "../errors.js";
-import {
-  addWork,
-  folderWork,
-  mailboxMinimumSeconds,
-  mailboxStreamSeconds,
-  mailboxWork,
-  unitExportRounding,
-  workSeconds,
-} from "./cost.js";
+import { folderWork, mailboxMinimumSeconds, mailboxStreamSeconds, mailboxWork, workSeconds } from "./cost.js";
 import { type PlanLimits, resolvePlanLimits } from "./limits.js";
 import { lowerBound } from "./lower-bound.js";
 import { simulateSchedule } from "./simulate.js";
@@ -250,17 +242,15 @@ export function planJob(input: PlanInput): Plan {
     kind: UnitDraft["kind"],
   ): UnitDraft => {
     const mailbox = input.mailboxes[m]!;
-    const folderOf = new Map(mailbox.folders.map((f) => [f.folderId, f]));
-    const folders = group.folderIds.flatMap((id) => folderOf.get(id) ?? []);
-    // The folders' shares of export requests, rounded up to the unit's whole requests.
-    const work = addWork(group.work, unitExportRounding(folders, limits));
+    const readOf = new Map(mailbox.folders.map((f) => [f.folderId, f.read ?? "m"]));
     return {
       mailboxId: mailbox.mailboxId,
       folderIds: group.folderIds,
-      folderReads: group.folderIds.map((id) => folderOf.get(id)?.read ?? "m").join(""),
-      cost: work.requests,
-      serialSeconds: work.serialSeconds,
-      estimatedSeconds: workSeconds(work, concurrency, budgetShare, limits) + limits.unitOverheadSeconds,
+      folderReads: group.folderIds.map((id) => readOf.get(id) ?? "m").join(""),
+      cost: group.work.requests,
+      serialSeconds: group.work.serialSeconds,
+      estimatedSeconds:
+        workSeconds(group.work, concurrency, budgetShare, limits) + limits.unitOverheadSeconds,
       concurrency,
       kind,
     };

@@ -8,7 +8,6 @@ import {
   minimumWorkSeconds,
   type PlanFolder,
   resolvePlanLimits,
-  unitExportRounding,
   workSeconds,
 } from "../../../lib/plan/index.js";
 
@@ -63,29 +62,6 @@ describe("folderWork", () => {
       requests: 0,
       serialSeconds: 0,
     });
-  });
-});
-
-describe("unitExportRounding", () => {
-  it("rounds each export pool's share up to whole requests: the primary mailbox's and the archive's", () => {
-    const folders = [
-      folder({ folderId: "cal", read: "p", totalItemCount: 12 }),
-      folder({ folderId: "notes", read: "b", totalItemCount: 10 }),
-      folder({ folderId: "old", read: "a", totalItemCount: 7 }),
-      // Read as MIME only, or a search folder: no exports.
-      folder({ folderId: "inbox", read: "m", totalItemCount: 33 }),
-      folder({ folderId: "search", read: "p", totalItemCount: 5, isSearchFolder: true }),
-    ];
-    // Primary: 22 items, 1.1 requests' worth → 2; archive: 7 items, 0.35 → 1.
-    const work = unitExportRounding(folders, limits);
-    expect(work.requests).toBeCloseTo(0.9 + 0.65, 9);
-    expect(work.serialSeconds).toBeCloseTo((0.9 + 0.65) * limits.requestLatencySeconds, 9);
-  });
-
-  it("adds nothing when the shares are whole requests or there is nothing to export", () => {
-    expect(unitExportRounding([folder({ read: "p", totalItemCount: 40 })], limits).requests).toBe(0);
-    expect(unitExportRounding([folder({ read: "a", totalItemCount: 0 })], limits).requests).toBe(0);
-    expect(unitExportRounding([folder({ read: "m", totalItemCount: 3 })], limits).requests).toBe(0);
   });
 });
 

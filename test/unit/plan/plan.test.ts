@@ -341,17 +341,16 @@ describe("createPlanner", () => {
     const unit = (mode: "mime" | "fidelity" | "both") => createPlanner(base, mode)(listed).units[0]!;
     // fidelity: inbox full item pass 10 + 50 (its message delta link does not count);
     // cal 1 + 2; old incremental: ceil(0.02 × 200) = 4 changed → 1 + 4 / 20 (a unit pools
-    // the export requests of its folders: each counts its share), and the archive's pool's
-    // last batch is a whole request: + 0.8.
+    // the export requests of its folders: each counts its share).
     const expectUnit = (mode: "mime" | "fidelity" | "both", folderReads: string, cost: number) => {
       expect(unit(mode).folderReads).toBe(folderReads);
       expect(unit(mode).cost).toBeCloseTo(cost, 9);
     };
-    expectUnit("fidelity", "ppa", 60 + 3 + 1.2 + 0.8);
+    expectUnit("fidelity", "ppa", 60 + 3 + 1.2);
     // mime: inbox incremental by message delta (20 + 1), cal by item delta in full.
-    expectUnit("mime", "mpa", 21 + 3 + 1.2 + 0.8);
-    // both: MIME and one export per 20 messages (the primary pool: 1 + 2, whole).
-    expectUnit("both", "bpa", 22 + 3 + 1.2 + 0.8);
+    expectUnit("mime", "mpa", 21 + 3 + 1.2);
+    // both: MIME and one export per 20 messages.
+    expectUnit("both", "bpa", 22 + 3 + 1.2);
   });
 
   it("rejects bad limits when it is created", () => {
@@ -520,12 +519,8 @@ describe("planJob: slot packing", () => {
       expect(units.length).toBeLessThanOrEqual(4);
       expect(units.flatMap((u) => u.folderIds).sort()).toEqual(m.folders.map((f) => f.folderId).sort());
     }
-    // The same work, cut otherwise: more units, so more export pools whose last batch is a
-    // whole request (cost.ts unitExportRounding), less than one per pool more.
-    expect(plan.totalCost).toBeGreaterThanOrEqual(shares.totalCost);
-    const pools = (units: typeof plan.units) =>
-      units.reduce((n, u) => n + new Set([...u.folderReads].map((r) => (r === "a" ? "a" : "p"))).size, 0);
-    expect(plan.totalCost - shares.totalCost).toBeLessThan(pools(plan.units));
+    // The same work, cut otherwise.
+    expect(plan.totalCost).toBeCloseTo(shares.totalCost, 9);
     expect(plan.units.map((u) => u.index)).toEqual(plan.units.map((_, i) => i));
     for (const m of plan.perMailbox)
       for (const i of m.unitIndexes) expect(plan.units[i]!.mailboxId).toBe(m.mailboxId);
