@@ -8,9 +8,10 @@
  *
  * A full batch gets its request at once. A partial one (the items left over, fewer than a batch)
  * gets one when `sendPartial` says so: by default at once (batching never delays an item); a unit
- * says so when a request slot would otherwise idle or no more items can come, and calls
- * {@link ExportPool.poke} when that changes, so that the partial batch neither waits on a free
- * slot nor takes a slot that a full batch or a delta page could use.
+ * says so once no more items can come, or early only where holding the batch would cost time
+ * (lib/backup/partial-exports.ts), and calls {@link ExportPool.poke} when that changes, so that
+ * the partial batch takes no slot that a full batch or a delta page could use, nor a request
+ * that the items still to come would have filled.
  */
 import { EXPORT_BATCH_LIMIT, exportBatchesOf } from "./export-batches.js";
 
