@@ -264,8 +264,6 @@ export async function backupUnit(
           : unitSlots.add(traced, { priority }),
       ),
   };
-  // A folder read `b` stores a page (its exports included) before it fetches the page after next.
-  const exportsHoldPages = [...(unit.folderReads ?? "")].includes("b");
   const commits = new PageCommits(deps.archive, unit.mailboxId, deps.pageHold);
   let stop: UnitStop | undefined;
   let requestsDone = false;
@@ -289,7 +287,7 @@ export async function backupUnit(
     transfers: new PQueue({ concurrency: 2 * Math.max(1, unit.concurrency) }),
     exportPools,
     // A partial export batch leaves when no more items can come (every folder's pages fetched),
-    // or early only where holding it would cost time (partial-exports.ts): it never takes a slot
+    // or when a request slot of the unit would idle (partial-exports.ts): it never takes a slot
     // that a delta page or a full batch could use, nor sends a request the later items would fill.
     sendPartialExports: () =>
       (lanesDone && fetching === 0) ||
@@ -298,9 +296,7 @@ export async function backupUnit(
         queued: unitSlots.size,
         running: unitSlots.pending,
         pageChains: (lanesDone ? 0 : pending.length - next) + fetching,
-        poolsWaiting: [...exportPools.values()].filter((pool) => pool.waitingItems > 0).length,
         unitIdle,
-        exportsHoldPages,
       }),
     exportBacklogRoom,
     exportBacklogShrank,
