@@ -11,8 +11,10 @@
  * for an instant is not enough: between a delta page's answer and its folder's next request the
  * unit's queue is empty for a few microtasks (session 14: the one-slot units of the skewed shape,
  * N = 16, sent 2 exports each for 6–18 items, one extra request of 0.4 s on their only slot).
- * The exception: nothing at all queued or running after the event loop's turn (`unitIdle`), as
- * when a folder read `b` waits for the exports of its page before fetching the next one.
+ * The exceptions: nothing at all queued or running after the event loop's turn (`unitIdle`): the
+ * unit waits on its own exports; and a unit with folders read `b` (`exportsHoldPages`: such a
+ * folder fetches a page only once the page two before is stored, its exports included), whose
+ * partial batch leaves on any free slot, as before session 14.
  */
 
 /** What the unit knows when a partial batch asks to leave. */
@@ -30,11 +32,13 @@ export interface PartialExportState {
   pageChains: number;
   /** Nothing has been queued or running in the unit's slots since the event loop's last turn. */
   unitIdle: boolean;
+  /** Some folder of the unit waits on its exports before it fetches its next page (reads `b`). */
+  exportsHoldPages: boolean;
 }
 
 /** Whether a partial export batch may leave now (see the module's comment). */
 export function partialExportMayLeave(state: PartialExportState): boolean {
   if (state.pageChains <= 0) return true;
   if (state.queued > 0 || state.running >= state.slots) return false;
-  return state.pageChains < state.slots || state.unitIdle;
+  return state.pageChains < state.slots || state.unitIdle || state.exportsHoldPages;
 }

@@ -264,6 +264,8 @@ export async function backupUnit(
           : unitSlots.add(traced, { priority }),
       ),
   };
+  // A folder read `b` stores a page (its exports included) before it fetches the page after next.
+  const exportsHoldPages = [...(unit.folderReads ?? "")].includes("b");
   const commits = new PageCommits(deps.archive, unit.mailboxId, deps.pageHold);
   let stop: UnitStop | undefined;
   let requestsDone = false;
@@ -297,6 +299,7 @@ export async function backupUnit(
         running: unitSlots.pending,
         pageChains: (lanesDone ? 0 : pending.length - next) + fetching,
         unitIdle,
+        exportsHoldPages,
       }),
     exportBacklogRoom,
     exportBacklogShrank,

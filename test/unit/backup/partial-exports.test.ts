@@ -7,6 +7,7 @@ const state = (over: Partial<PartialExportState>): PartialExportState => ({
   running: 0,
   pageChains: 1,
   unitIdle: false,
+  exportsHoldPages: false,
   ...over,
 });
 
@@ -33,6 +34,16 @@ describe("partialExportMayLeave", () => {
   it("holds it when no slot is free, whatever the chains", () => {
     expect(partialExportMayLeave(state({ slots: 2, pageChains: 1, running: 2 }))).toBe(false);
     expect(partialExportMayLeave(state({ slots: 4, pageChains: 1, running: 1, queued: 1 }))).toBe(false);
+  });
+
+  it("lets it go on any free slot when folders wait on their exports before their next page (reads b)", () => {
+    expect(
+      partialExportMayLeave(state({ slots: 4, pageChains: 8, running: 3, exportsHoldPages: true })),
+    ).toBe(true);
+    // Not while no slot is free.
+    expect(
+      partialExportMayLeave(state({ slots: 4, pageChains: 8, running: 4, exportsHoldPages: true })),
+    ).toBe(false);
   });
 
   it("lets it go when the unit stayed idle over the event loop's turn: its folders wait on their exports", () => {
