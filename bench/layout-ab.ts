@@ -31,6 +31,8 @@ interface Variant {
   balancedOrder: boolean;
   /** Slot packing (`BENCH_SLOT_PACKING`); on with `-pack`. */
   slotPacking: boolean;
+  /** The local archive writes packs (128 KiB threshold) as an S3 archive does; on with `-packs`. */
+  archivePacks: boolean;
   /** The planner's `unitOverheadSeconds`; undefined: the bench's (bench/settings.ts). */
   unitOverheadSeconds?: number;
 }
@@ -42,7 +44,7 @@ interface Variant {
  * `-pack` → with slot packing (`BENCH_SLOT_PACKING=1`; off by default, as in production).
  */
 export function parseVariant(name: string): Variant {
-  const m = /^k(\d+)(-noshares)?(-fillers)?(-lpt)?(?:-o(\d+(?:\.\d+)?))?(-pack)?$/.exec(name);
+  const m = /^k(\d+)(-noshares)?(-fillers)?(-lpt)?(?:-o(\d+(?:\.\d+)?))?(-pack)?(-packs)?$/.exec(name);
   if (!m)
     throw new Error(
       `--variants: expected k<processes>[-noshares][-fillers][-lpt][-o<seconds>][-pack], found "${name}"`,
@@ -55,6 +57,7 @@ export function parseVariant(name: string): Variant {
     balancedOrder: m[4] === undefined,
     ...(m[5] === undefined ? {} : { unitOverheadSeconds: Number(m[5]) }),
     slotPacking: m[6] !== undefined,
+    archivePacks: m[7] !== undefined,
   };
 }
 
@@ -117,6 +120,7 @@ async function main(): Promise<void> {
               process.env.BENCH_TAIL_FILLERS = v.tailFillers ? "1" : "0";
               process.env.BENCH_BALANCED_ORDER = v.balancedOrder ? "1" : "0";
               process.env.BENCH_SLOT_PACKING = v.slotPacking ? "1" : "0";
+              process.env.BENCH_ARCHIVE_PACKS = v.archivePacks ? "131072" : "";
               process.env.BENCH_UNIT_OVERHEAD =
                 v.unitOverheadSeconds === undefined ? "" : String(v.unitOverheadSeconds);
               const loadAtStart = loadavg()[0] ?? 0;

@@ -152,7 +152,12 @@ export async function benchOne(
     const lb = lowerBound(content.works, streams, planLimits);
     services = await startLocalServices(
       {
-        archive: { kind: "local", path: join(dir, "archive") },
+        // `BENCH_ARCHIVE_S3=1`: a fresh bucket in the S3 emulator instead of the local folder
+        // (packs on at the config's default threshold, as a deployed archive).
+        archive:
+          process.env.BENCH_ARCHIVE_S3 === "1"
+            ? { kind: "s3", bucket: `bench-${shape}-n${streams}-${randomUUID().slice(0, 8)}` }
+            : { kind: "local", path: join(dir, "archive") },
         emulators: rig.emulators,
         // Unique in the run: the emulators may serve every shape and step (giant-modes runs
         // the giant shape at N = 16 again), and a table or queue found would be reused.
@@ -163,6 +168,9 @@ export async function benchOne(
         ...(options.logger ? { logger: options.logger } : {}),
         env: {
           MAILSTREAM_MAIL_CONTENT: mailContent,
+          ...(process.env.BENCH_ARCHIVE_PACKS
+            ? { MAILSTREAM_ARCHIVE_PACK_THRESHOLD_BYTES: process.env.BENCH_ARCHIVE_PACKS }
+            : {}),
           ...(only ? { MAILSTREAM_INCLUDE: JSON.stringify([...only]) } : {}),
         },
       },

@@ -8,7 +8,7 @@
  * wall time × the machine's cores.
  * Prints the gaps' means and maxima per kind, and with `--streams-detail` every stream's units.
  */
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -116,6 +116,9 @@ async function main(): Promise<void> {
   } finally {
     await stopRig(rig);
   }
+  // `BENCH_TIMELINE_LOG=FILE`: every log line of the run, one JSON object a line, for a closer look.
+  if (process.env.BENCH_TIMELINE_LOG)
+    writeFileSync(process.env.BENCH_TIMELINE_LOG, lines.map((l) => JSON.stringify(l)).join("\n"));
   const report = JSON.parse(
     readFileSync(join(reportsDir, `${shape}-n${streams}-fidelity-full.json`), "utf8"),
   ) as JobReport & { plannedAt?: string };

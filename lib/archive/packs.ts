@@ -36,6 +36,22 @@ export interface PackOptions {
    * Default 32: loading a mailbox's index stays a LIST and a few GETs.
    */
   mergeAbove?: number;
+  /**
+   * Mailbox indexes a process keeps in memory at least, 1..1,000 (the least recently used beyond
+   * are dropped, and loaded again when met). Default 10.
+   */
+  mailboxesKept?: number;
+  /**
+   * Bodies the kept mailbox indexes may hold before indexes beyond `mailboxesKept` are dropped,
+   * 0..10,000,000 (≈ 200 bytes each). Default 100,000.
+   */
+  bodiesKept?: number;
+  /**
+   * Bodies of packs this process wrote that it remembers whatever indexes are dropped, so that a
+   * catalog part written later still names their pack, 0..10,000,000 (≈ 200 bytes each).
+   * Default 100,000.
+   */
+  writtenKept?: number;
   /** Compresses a body where it pays (encoding.ts). Default: every body packed as it is. */
   encoder?: BodyEncoder;
   /**
@@ -49,6 +65,9 @@ export const PACK_DEFAULTS = {
   thresholdBytes: 128 * 1024,
   maxPackBytes: 8 * 1024 * 1024,
   mergeAbove: 32,
+  mailboxesKept: 10,
+  bodiesKept: 100_000,
+  writtenKept: 100_000,
 } as const;
 
 const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/);
@@ -125,19 +144,27 @@ export class PackIndexDamageError extends DamagedArchiveError {
 /** How a body is named among the known ones (and in {@link PackWriter.settleFor}'s answer). */
 export const knownKey = (kind: BlobKind, sha256: string) => `${kind}:${sha256}`;
 
-/**
- * How many mailboxes' indexes a process keeps in memory (the least recently used is dropped
- * first, never one with bodies in an open pack): about 200 bytes per body, so 10 MB for a mailbox
- * of 50,000 items. A controller works on up to `streams.unitsPerStream` (8) units at a time, plus
- * one starting: a body whose index was dropped before its catalog part was written is stored
- * again (the unit pauses on a {@link PackWriteError} and fetches it again), so keep them all.
+/*
+ * Mailbox indexes kept (`mailboxesKept`, `bodiesKept`): about 200 bytes per body, so 10 MB for
+ * a mailbox of 50,000 items. A controller works on up to `streams.unitsPerStream` (8) units at a
+ * time, plus one starting: 10 mailboxes hold them. More are kept while they hold few bodies: a
+ * process running many streams of small mailboxes (the local runtime, the benchmark's harness)
+ * would otherwise drop them and LIST + GET them again unit after unit.
+ *
+ * Written bodies remembered (`writtenKept`): a body whose pack is written waits for the catalog
+ * part that names it (a unit holds its pages' parts for up to 20 s, and a commit writes them 16
+ * at a time). When its mailbox's index was dropped meanwhile (other units' mailboxes coming in),
+ * the part could not say where the body lies: the unit paused on a PackWriteError and fetched its
+ * pages again (in the harness's many-small N = 64 run, 231 pauses in 160 units).
  */
-const MAILBOXES_KEPT = 10;
 
 export class PackWriter {
   readonly thresholdBytes: number;
   private readonly maxPackBytes: number;
   private readonly mergeAbove: number;
+  private readonly mailboxesKept: number;
+  private readonly bodiesKept: number;
+  private readonly writtenKept: number;
   private readonly encoder: BodyEncoder;
   private readonly onDamagedIndex: (error: PackIndexDamageError) => void;
   private readonly mailboxes = new Map<string, MailboxIndex>();
@@ -145,6 +172,8 @@ export class PackWriter {
   private readonly writing = new Set<Promise<void>>();
   /** Sealed packs whose write has not ended yet. */
   private readonly sealedInFlight = new Set<OpenPack>();
+  /** Bodies of packs this process wrote, most recent last (`writtenKept`). */
+  private readonly written = new Map<string, PackedBody>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -153,6 +182,9 @@ export class PackWriter {
     this.thresholdBytes = clamp(opts.thresholdBytes ?? PACK_DEFAULTS.thresholdBytes, 0, 16 * 1024 * 1024);
     this.maxPackBytes = clamp(opts.maxPackBytes ?? PACK_DEFAULTS.maxPackBytes, 1024 * 1024, 64 * 1024 * 1024);
     this.mergeAbove = clamp(opts.mergeAbove ?? PACK_DEFAULTS.mergeAbove, 2, 10_000);
+    this.mailboxesKept = clamp(opts.mailboxesKept ?? PACK_DEFAULTS.mailboxesKept, 1, 1000);
+    this.bodiesKept = clamp(opts.bodiesKept ?? PACK_DEFAULTS.bodiesKept, 0, 10_000_000);
+    this.writtenKept = clamp(opts.writtenKept ?? PACK_DEFAULTS.writtenKept, 0, 10_000_000);
     this.encoder = opts.encoder ?? new BodyEncoder();
     this.onDamagedIndex = opts.onDamagedIndex ?? (() => {});
   }
@@ -332,12 +364,29 @@ export class PackWriter {
     pack.chunks = [];
     this.sealedInFlight.delete(pack);
     if (!ok) pack.failed = true;
+    // Only the pack's own bodies can name it (in its mailbox's index, or in another mailbox's
+    // that met the same bytes meanwhile): look those up instead of walking every known body.
+    const keys = pack.entries.map((e) => knownKey(e.kind, e.sha256));
     for (const index of this.mailboxes.values())
-      for (const [key, known] of index.known) {
-        if (known.pending !== pack) continue;
+      for (const key of keys) {
+        const known = index.known.get(key);
+        if (known?.pending !== pack) continue;
         if (ok) index.known.set(key, packedBody(known));
         else index.known.delete(key);
       }
+    if (!ok) return;
+    for (const e of pack.entries) {
+      const key = knownKey(e.kind, e.sha256);
+      this.written.delete(key);
+      this.written.set(key, {
+        location: { key: pack.key, offset: e.offset, length: e.length },
+        ...(e.encoding ? { encoding: e.encoding } : {}),
+      });
+    }
+    for (const key of this.written.keys()) {
+      if (this.written.size <= this.writtenKept) break;
+      this.written.delete(key);
+    }
   }
 
   /**
@@ -345,7 +394,7 @@ export class PackWriter {
    * list meanwhile), else one another mailbox's index knows: the same bytes are stored once.
    */
   private find(key: string, index: MailboxIndex | undefined): Known | undefined {
-    return index?.known.get(key) ?? this.knownElsewhere(key);
+    return index?.known.get(key) ?? this.knownElsewhere(key) ?? this.written.get(key);
   }
 
   /** A body another mailbox's index (of this process) knows. */
@@ -373,10 +422,15 @@ export class PackWriter {
     loaded.catch(() => {
       if (this.mailboxes.get(mailboxId) === index) this.mailboxes.delete(mailboxId);
     });
-    for (const [id, other] of this.mailboxes) {
-      if (this.mailboxes.size <= MAILBOXES_KEPT) break;
-      if ([...other.known.values()].some((k) => k.pending)) continue;
-      this.mailboxes.delete(id);
+    if (this.mailboxes.size > this.mailboxesKept) {
+      let bodies = 0;
+      for (const other of this.mailboxes.values()) bodies += other.known.size;
+      for (const [id, other] of this.mailboxes) {
+        if (this.mailboxes.size <= this.mailboxesKept || bodies <= this.bodiesKept) break;
+        if ([...other.known.values()].some((k) => k.pending)) continue;
+        this.mailboxes.delete(id);
+        bodies -= other.known.size;
+      }
     }
     return index;
   }

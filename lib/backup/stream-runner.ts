@@ -236,6 +236,7 @@ async function runTask(
           ...task,
           unit: index,
           ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),
+          ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
         });
         paused = true;
         resumeAfterMs = Math.max(resumeAfterMs, outcome.retryAfterMs ?? 0);

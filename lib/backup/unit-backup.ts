@@ -142,6 +142,8 @@ export type UnitOutcome =
        * none). The unit goes on in a later task.
        */
       retryAfterMs?: number;
+      /** Why it paused when a retryable failure stopped it (the error's name and message), for the log. */
+      reason?: string;
     }
   | { status: "mailbox-skipped"; progress: UnitProgress; errors: RecordedError[] };
 
@@ -404,7 +406,9 @@ export async function backupUnit(
   if (stop?.kind === "error") throw stop.error;
   if (stop?.kind === "later") {
     const retryAfterMs = stop.error instanceof RetryableError ? (stop.error.retryAfterMs ?? 0) : 0;
-    return { status: "paused", progress, errors, checkpoint: ledger.snapshot(), retryAfterMs };
+    const reason =
+      stop.error instanceof Error ? `${stop.error.name}: ${stop.error.message}` : String(stop.error);
+    return { status: "paused", progress, errors, checkpoint: ledger.snapshot(), retryAfterMs, reason };
   }
   if (ledger.pendingFolders().length > 0) {
     return { status: "paused", progress, errors, checkpoint: ledger.snapshot() };

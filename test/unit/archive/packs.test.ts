@@ -163,6 +163,82 @@ describe("packs", () => {
     expect(keysUnder(store, "blobs/packs/").filter((k) => k.endsWith(".pack"))).toHaveLength(1);
   });
 
+  it("a part written after its body's pack still names that pack when other mailboxes' units dropped the mailbox's index meanwhile", async () => {
+    const store = new MemoryObjectStore();
+    // Every index beyond 2 mailboxes is dropped.
+    const archive = createArchive(store, { packs: { ...PACKS.packs, mailboxesKept: 2, bodiesKept: 0 } });
+    const part = (mailboxId: string, page: number) => ({
+      jobId: "j1",
+      mailboxId,
+      folderId: "f",
+      unit: 0,
+      page,
+    });
+    const [first, second] = [randomBytes(100), randomBytes(100)];
+    // Both bodies go into mailbox a's open pack; the first page's part writes that pack.
+    await archive.storeBlob("mime", first, { mailboxId: "a" });
+    const held = await archive.storeBlob("mime", second, { mailboxId: "a" });
+    await archive.writeCatalogPart(part("a", 0), [upsert("m0", first)]);
+    // Twelve other mailboxes' bodies come in: a's index is dropped.
+    for (let i = 0; i < 12; i++) await archive.storeBlob("mime", randomBytes(50), { mailboxId: `other${i}` });
+    // The second page's part (held back, as a unit holds its pages) names the written pack.
+    await archive.writeCatalogPart(part("a", 1), [upsert("m1", second)]);
+    const [line] = await catalogLines(store, "a", 1);
+    expect(line!.pack).toEqual(held.pack);
+    expect((await bytesOf(await readBlob(store, line!))).equals(second)).toBe(true);
+    expect(keysUnder(store, "blobs/packs/mailbox=a/").filter((k) => k.endsWith(".pack"))).toHaveLength(1);
+
+    // With nothing remembered (writtenKept 0) the part is refused rather than naming nothing.
+    const forgetful = createArchive(new MemoryObjectStore(), {
+      packs: { ...PACKS.packs, mailboxesKept: 2, bodiesKept: 0, writtenKept: 0 },
+    });
+    await forgetful.storeBlob("mime", first, { mailboxId: "a" });
+    await forgetful.storeBlob("mime", second, { mailboxId: "a" });
+    await forgetful.writeCatalogPart(part("a", 0), [upsert("m0", first)]);
+    for (let i = 0; i < 12; i++)
+      await forgetful.storeBlob("mime", randomBytes(50), { mailboxId: `other${i}` });
+    await expect(forgetful.writeCatalogPart(part("a", 1), [upsert("m1", second)])).rejects.toThrow(
+      /expected it in a written pack of mailbox a, found it lost/,
+    );
+  });
+
+  it("keeps the indexes of many small mailboxes (up to bodiesKept bodies): a mailbox met again is not listed and read again", async () => {
+    const store = new MemoryObjectStore();
+    const lists: string[] = [];
+    const list = store.list.bind(store);
+    store.list = (prefix: string) => {
+      lists.push(prefix);
+      return list(prefix);
+    };
+    // A body stored and its part written: the mailbox's index holds nothing pending (droppable).
+    const storeAndWrite = async (
+      archive: ReturnType<typeof createArchive>,
+      mailboxId: string,
+      page: number,
+    ) => {
+      const body = randomBytes(50);
+      await archive.storeBlob("mime", body, { mailboxId });
+      await archive.writeCatalogPart({ jobId: "j1", mailboxId, folderId: "f", unit: 0, page }, [
+        upsert(`x${page}`, body),
+      ]);
+    };
+    const archive = createArchive(store, PACKS);
+    for (let i = 0; i < 30; i++) await storeAndWrite(archive, `m${i}`, 0);
+    expect(lists).toEqual(Array.from({ length: 30 }, (_, i) => packPrefix(`m${i}`)));
+    for (let i = 0; i < 30; i++) await storeAndWrite(archive, `m${i}`, 1);
+    expect(lists).toHaveLength(30);
+
+    // Beyond bodiesKept, the least recently used beyond mailboxesKept are dropped (and listed again).
+    const small = createArchive(store, { packs: { ...PACKS.packs, mailboxesKept: 3, bodiesKept: 4 } });
+    lists.length = 0;
+    for (let i = 0; i < 6; i++) await storeAndWrite(small, `n${i}`, 0);
+    expect(lists).toHaveLength(6);
+    await storeAndWrite(small, "n1", 1);
+    expect(lists).toHaveLength(6);
+    await storeAndWrite(small, "n0", 1);
+    expect(lists).toHaveLength(7);
+  });
+
   it("a crash before the catalog write leaves nothing; a pack without its index is never taken for stored data", async () => {
     const store = new MemoryObjectStore();
     const body = randomBytes(200);
