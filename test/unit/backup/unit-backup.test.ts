@@ -660,6 +660,8 @@ describe("backupUnit", () => {
     expect(out.status).toBe("paused");
     if (out.status !== "paused") return;
     expect(out.retryAfterMs).toBe(600_000);
+    // The stream's log says why (a pause on the archive's side looks the same otherwise).
+    expect(out.reason).toBe("RetryableError: throttled for 10 minutes");
     expect(out.errors).toEqual([]);
   });
 
