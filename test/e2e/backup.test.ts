@@ -14,6 +14,7 @@ import { blobKey } from "../../lib/archive/keys.js";
 import { readMailboxPackIndexes } from "../../lib/archive/packs.js";
 import { mailboxViewAt } from "../../lib/archive/replay.js";
 import type { ObjectStore } from "../../lib/archive/store.js";
+import { recordingLogger } from "../../lib/dev/local/recording-logger.js";
 import { type LocalStack, startLocalStack } from "../../lib/dev/local/stack.js";
 import { type GroundTruth, generateTenant, mutateTenant } from "../../lib/dev/sim/index.js";
 import { verifyArchive } from "../../lib/verify/verify-blobs.js";
@@ -364,6 +365,52 @@ describe("an S3 archive (the S3 emulator)", () => {
       await archive.put(index!.pack, pack);
       const damaged = await verifyArchive(archive);
       expect(damaged.problems.map((p) => [p.sha256, p.kind])).toContainEqual([index!.sha256, "damaged"]);
+    },
+    TEST_TIMEOUT,
+  );
+});
+
+describe("an S3 archive, one controller process meeting more mailboxes than it keeps pack indexes of", () => {
+  let stack: LocalStack | undefined;
+  const events: Array<{ event: string; fields: Record<string, unknown> }> = [];
+  // 30 mailboxes on 8 streams in this process (as the local runtime runs them), read as export
+  // streams, pages of 10 items: a unit's pages wait for export batches, bodies go into a pack that
+  // an earlier commit writes, and other units' mailboxes come in before their parts are written
+  // (on main before session 14's fix: PackWriteError pauses, the pages fetched again).
+  const store = generateTenant({
+    seed: 414,
+    shape: "uniform",
+    mailboxes: 30,
+    totalMessages: 4_000,
+    itemScale: 0,
+  });
+
+  beforeAll(async () => {
+    stack = await startLocalStack({
+      store,
+      ca: await loadTestCa(),
+      archive: { kind: "s3", bucket: "mailstream-e2e-many-mailboxes" },
+      streams: 8,
+      logger: recordingLogger((event, fields = {}) => events.push({ event, fields })),
+      env: { MAILSTREAM_MAIL_CONTENT: "fidelity", MAILSTREAM_PAGE_SIZE: "10" },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it(
+    "backs every mailbox up with packs and no unit pauses on a body it packed itself",
+    async () => {
+      const { report } = await stack!.runJob(WAIT);
+      expect(report.status).toBe("complete");
+      // Every catalog line names bytes that are there, each body's hash as named.
+      const verified = await verifyArchive(stack!.app.archive.store);
+      expect(verified.problems).toEqual([]);
+      expect(verified.catalogErrors).toEqual([]);
+      const paused = events.filter((e) => e.event === "unit.paused").map((e) => e.fields.reason);
+      expect(paused).toEqual([]);
+      expect(events.filter((e) => e.event === "unit.end")).not.toHaveLength(0);
     },
     TEST_TIMEOUT,
   );
