@@ -227,7 +227,7 @@ export async function backupUnit(
   // about to ask for their next page have asked), the unit waits on its own exports.
   let unitIdle = false;
   let idleCheck: NodeJS.Immediate | undefined;
-  unitSlots.on("idle", () => {
+  const checkIdle = () => {
     idleCheck ??= setImmediate(() => {
       idleCheck = undefined;
       if (unitSlots.size > 0 || unitSlots.pending > 0) return;
@@ -238,7 +238,8 @@ export async function backupUnit(
         unitIdle = false;
       }
     });
-  });
+  };
+  unitSlots.on("idle", checkIdle);
   // Item delta pages are fetched while the export pools hold fewer items than the backlog limit
   // (see `exportBacklogRoom`), and before the exports waiting: the pages go first, the exports
   // fill the slots the pages leave and the unit's end; beyond the limit the slots carry exports.
@@ -372,6 +373,8 @@ export async function backupUnit(
   await Promise.all(folderRuns);
   deps.onEndStep?.("stored");
   unitSlots.off("idle", requestsMayBeDone);
+  // Every folder has run: no partial batch is left to send early.
+  unitSlots.off("idle", checkIdle);
   if (idleCheck) clearImmediate(idleCheck);
   requestsMayBeDone(true);
   let last: LastCheckpoint | undefined;
