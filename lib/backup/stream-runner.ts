@@ -89,7 +89,7 @@ interface RunningUnit {
   /** When its folders had all run (last items stored, pages held), epoch ms, for the log. */
   storedAt?: number;
   /** When its last pages' parts were written and recorded, epoch ms, for the log. */
-  committedAt?: number;
+  partsWrittenAt?: number;
 }
 
 /**
@@ -228,7 +228,7 @@ async function runTask(
         },
         onEndStep: (step) => {
           if (step === "stored") entry.storedAt = Date.now();
-          else entry.committedAt = Date.now();
+          else entry.partsWrittenAt = Date.now();
         },
       });
       if (outcome.status === "paused") {
@@ -270,7 +270,7 @@ async function runTask(
         ...(entry.lastAnswerAt ? { lastAnswerAt: new Date(entry.lastAnswerAt).toISOString() } : {}),
         ...(entry.requestsDoneAt ? { requestsDoneAt: new Date(entry.requestsDoneAt).toISOString() } : {}),
         ...(entry.storedAt ? { storedAt: new Date(entry.storedAt).toISOString() } : {}),
-        ...(entry.committedAt ? { partsWrittenAt: new Date(entry.committedAt).toISOString() } : {}),
+        ...(entry.partsWrittenAt ? { partsWrittenAt: new Date(entry.partsWrittenAt).toISOString() } : {}),
         endedAt: result.endedAt,
       });
       unitsDone++;

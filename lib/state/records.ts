@@ -153,7 +153,9 @@ export interface StreamRecord extends Counters {
    * The units this stream ended since 2026-12-07 (session 14), their Σ cost and Σ recorded
    * errors, added by the transaction that ends each (lib/state/units.ts `completeUnit`): the
    * job's live progress is the job record's sums (what older versions added there) plus these.
-   * Absent until the stream's first such end.
+   * Not the stream's `unitsDone`: that counts the ends older versions also added to the job
+   * record, so a job in flight across the upgrade would count those twice. Absent until the
+   * stream's first such end.
    */
   unitsEnded?: number;
   costEnded?: number;
