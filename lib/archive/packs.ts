@@ -125,8 +125,58 @@ interface OpenPack {
 
 /** A mailbox's known bodies, loaded from its pack indexes once per process (and added to). */
 interface MailboxIndex {
+  mailboxId: string;
   known: Map<string, Known>;
   loaded: Promise<void>;
+}
+
+/**
+ * Which kept mailbox indexes know each body (by `kind:sha256`), process-wide: a body its own
+ * mailbox has not met is one lookup here, where it was a walk over every kept index (a process
+ * running many streams of small mailboxes keeps hundreds of them, and every new body of every
+ * unit asked each one, several times). Most bodies are known by one index; the same bytes in
+ * several mailboxes are known by each, so a key holds one index or a list of them.
+ */
+class BodyHolders {
+  private readonly holders = new Map<string, MailboxIndex | MailboxIndex[]>();
+
+  /** Records that the index knows the body (no change when it is recorded already). */
+  add(key: string, index: MailboxIndex): void {
+    const held = this.holders.get(key);
+    if (held === undefined) this.holders.set(key, index);
+    else if (Array.isArray(held)) {
+      if (!held.includes(index)) held.push(index);
+    } else if (held !== index) this.holders.set(key, [held, index]);
+  }
+
+  /** Records that the index no longer knows the body. */
+  remove(key: string, index: MailboxIndex): void {
+    const held = this.holders.get(key);
+    if (held === index) this.holders.delete(key);
+    else if (Array.isArray(held)) {
+      const at = held.indexOf(index);
+      if (at >= 0) held.splice(at, 1);
+      if (held.length === 1) this.holders.set(key, held[0] as MailboxIndex);
+      else if (held.length === 0) this.holders.delete(key);
+    }
+  }
+
+  /** The body as the first of its holders knows it (no list made: this is every new body's lookup). */
+  known(key: string): Known | undefined {
+    const held = this.holders.get(key);
+    if (held === undefined || !Array.isArray(held)) return held?.known.get(key);
+    for (const index of held) {
+      const known = index.known.get(key);
+      if (known) return known;
+    }
+    return undefined;
+  }
+
+  /** Every index recorded as knowing the body. */
+  all(key: string): readonly MailboxIndex[] {
+    const held = this.holders.get(key);
+    return held === undefined ? [] : Array.isArray(held) ? held : [held];
+  }
 }
 
 /** The pack of a body that lies in one, or a body's refusal when its pack could not be written. */
@@ -174,6 +224,8 @@ export class PackWriter {
   private readonly sealedInFlight = new Set<OpenPack>();
   /** Bodies of packs this process wrote, most recent last (`writtenKept`). */
   private readonly written = new Map<string, PackedBody>();
+  /** The kept indexes that know each body: kept in step with every change of a kept index. */
+  private readonly holders = new BodyHolders();
 
   constructor(
     private readonly store: ObjectStore,
@@ -232,7 +284,7 @@ export class PackWriter {
     const index = this.indexOf(mailboxId);
     await index.loaded;
     const stored = (known: Known): StoredBlob => {
-      index.known.set(key, known);
+      this.remember(index, key, known);
       return {
         sha256,
         size: body.length,
@@ -267,7 +319,7 @@ export class PackWriter {
       size: body.length,
       ...(encoding ? { encoding } : {}),
     });
-    index.known.set(key, { location, pending: pack, ...(encoding ? { encoding } : {}) });
+    this.remember(index, key, { location, pending: pack, ...(encoding ? { encoding } : {}) });
     if (pack.size >= this.maxPackBytes) this.seal(pack);
     return {
       sha256,
@@ -366,14 +418,16 @@ export class PackWriter {
     if (!ok) pack.failed = true;
     // Only the pack's own bodies can name it (in its mailbox's index, or in another mailbox's
     // that met the same bytes meanwhile): look those up instead of walking every known body.
-    const keys = pack.entries.map((e) => knownKey(e.kind, e.sha256));
-    for (const index of this.mailboxes.values())
-      for (const key of keys) {
+    for (const e of pack.entries) {
+      const key = knownKey(e.kind, e.sha256);
+      // A copy: forgetting a body changes the holders' list.
+      for (const index of [...this.holders.all(key)]) {
         const known = index.known.get(key);
         if (known?.pending !== pack) continue;
         if (ok) index.known.set(key, packedBody(known));
-        else index.known.delete(key);
+        else this.forget(index, key);
       }
+    }
     if (!ok) return;
     for (const e of pack.entries) {
       const key = knownKey(e.kind, e.sha256);
@@ -399,11 +453,34 @@ export class PackWriter {
 
   /** A body another mailbox's index (of this process) knows. */
   private knownElsewhere(key: string): Known | undefined {
-    for (const index of this.mailboxes.values()) {
-      const known = index.known.get(key);
-      if (known) return known;
-    }
-    return undefined;
+    return this.holders.known(key);
+  }
+
+  /** True while the index is the one this process keeps for its mailbox. */
+  private isKept(index: MailboxIndex): boolean {
+    return this.mailboxes.get(index.mailboxId) === index;
+  }
+
+  /**
+   * Sets a body of the index, and records the index as its holder while it is kept (an index
+   * dropped meanwhile, e.g. while a body was being encoded, is no one's to ask).
+   */
+  private remember(index: MailboxIndex, key: string, known: Known): void {
+    index.known.set(key, known);
+    if (this.isKept(index)) this.holders.add(key, index);
+  }
+
+  /** Removes a body from the index and from its holders. */
+  private forget(index: MailboxIndex, key: string): void {
+    index.known.delete(key);
+    this.holders.remove(key, index);
+  }
+
+  /** Stops keeping an index: none of its bodies is found through it any more. */
+  private drop(index: MailboxIndex): void {
+    if (!this.isKept(index)) return;
+    this.mailboxes.delete(index.mailboxId);
+    for (const key of index.known.keys()) this.holders.remove(key, index);
   }
 
   private indexOf(mailboxId: string): MailboxIndex {
@@ -414,21 +491,19 @@ export class PackWriter {
       this.mailboxes.set(mailboxId, index);
       return index;
     }
-    const known = new Map<string, Known>();
-    const loaded = this.load(mailboxId, known);
-    index = { known, loaded };
-    this.mailboxes.set(mailboxId, index);
+    const created: MailboxIndex = { mailboxId, known: new Map(), loaded: Promise.resolve() };
+    index = created;
+    this.mailboxes.set(mailboxId, created);
+    created.loaded = this.load(created);
     // A failed load is tried again by the next body of the mailbox.
-    loaded.catch(() => {
-      if (this.mailboxes.get(mailboxId) === index) this.mailboxes.delete(mailboxId);
-    });
+    created.loaded.catch(() => this.drop(created));
     if (this.mailboxes.size > this.mailboxesKept) {
       let bodies = 0;
       for (const other of this.mailboxes.values()) bodies += other.known.size;
       for (const [id, other] of this.mailboxes) {
         if (this.mailboxes.size <= this.mailboxesKept || bodies <= this.bodiesKept) break;
-        if ([...other.known.values()].some((k) => k.pending)) continue;
-        this.mailboxes.delete(id);
+        if (id === mailboxId || [...other.known.values()].some((k) => k.pending)) continue;
+        this.drop(other);
         bodies -= other.known.size;
       }
     }
@@ -439,15 +514,18 @@ export class PackWriter {
    * Reads the mailbox's pack indexes into `known` (a LIST and a GET per index); merges them into
    * one when there are more than `mergeAbove`, so that the next load reads one.
    */
-  private async load(mailboxId: string, known: Map<string, Known>): Promise<void> {
+  private async load(index: MailboxIndex): Promise<void> {
+    const { mailboxId } = index;
     const found = await readMailboxPackIndexes(this.store, mailboxId);
     for (const damaged of found.damaged) this.onDamagedIndex(damaged);
-    for (const e of found.entries)
-      if (!known.has(knownKey(e.kind, e.sha256)))
-        known.set(knownKey(e.kind, e.sha256), {
+    for (const e of found.entries) {
+      const key = knownKey(e.kind, e.sha256);
+      if (!index.known.has(key))
+        this.remember(index, key, {
           location: { key: e.pack, offset: e.offset, length: e.length },
           ...(e.encoding ? { encoding: e.encoding } : {}),
         });
+    }
     if (found.read.length > this.mergeAbove) {
       const name = `merged-${new Date().toISOString().replace(/[:.]/g, "-")}-${randomUUID()}`;
       await this.store.put(

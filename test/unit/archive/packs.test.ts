@@ -239,6 +239,51 @@ describe("packs", () => {
     expect(lists).toHaveLength(7);
   });
 
+  it("finds a body in another kept mailbox's packs, not in a dropped one's, and forgets it everywhere when its pack fails", async () => {
+    const store = new MemoryObjectStore();
+    const body = randomBytes(100);
+    // An earlier process packed the body for mailbox a.
+    const earlier = createArchive(store, PACKS);
+    const original = await earlier.storeBlob("mime", body, { mailboxId: "a" });
+    await earlier.writeCatalogPart({ jobId: "j1", mailboxId: "a", folderId: "f", unit: 0, page: 0 }, [
+      upsert("m", body),
+    ]);
+
+    // Indexes beyond two mailboxes are dropped (and none holds many bodies to keep them).
+    const archive = createArchive(store, { packs: { ...PACKS.packs, mailboxesKept: 2, bodiesKept: 0 } });
+    expect((await archive.storeBlob("mime", Buffer.from(body), { mailboxId: "a" })).pack).toEqual(
+      original.pack,
+    );
+    // Mailbox b meets the same bytes while a's index is kept: found there, not packed again.
+    const inB = await archive.storeBlob("mime", Buffer.from(body), { mailboxId: "b" });
+    expect([inB.existed, inB.pack]).toEqual([true, original.pack]);
+    // Mailboxes c and d drop a's and b's indexes: d no longer finds the body through them.
+    await archive.storeBlob("mime", randomBytes(10), { mailboxId: "c" });
+    const inD = await archive.storeBlob("mime", Buffer.from(body), { mailboxId: "d" });
+    expect(inD.existed).toBe(false);
+    expect(inD.pack?.key).toMatch(/^blobs\/packs\/mailbox=d\//);
+
+    // A body pending in e's open pack is found by f; when e's pack fails, neither knows it.
+    const put = store.put.bind(store);
+    store.put = async (key: string, b: Buffer | Readable, opts?: PutOptions) => {
+      if (key.startsWith(packPrefix("e"))) throw new Error("connection reset");
+      return put(key, b, opts);
+    };
+    const shared = randomBytes(100);
+    const both = createArchive(store, PACKS);
+    const inE = await both.storeBlob("mime", shared, { mailboxId: "e" });
+    const inF = await both.storeBlob("mime", Buffer.from(shared), { mailboxId: "f" });
+    expect([inE.existed, inF.existed, inF.pack]).toEqual([false, true, inE.pack]);
+    await expect(
+      both.writeCatalogPart({ jobId: "j1", mailboxId: "e", folderId: "f", unit: 0, page: 0 }, [
+        upsert("m", shared),
+      ]),
+    ).rejects.toThrow(/found it lost/);
+    const again = await both.storeBlob("mime", Buffer.from(shared), { mailboxId: "f" });
+    expect(again.existed).toBe(false);
+    expect(again.pack?.key).toMatch(/^blobs\/packs\/mailbox=f\//);
+  });
+
   it("a crash before the catalog write leaves nothing; a pack without its index is never taken for stored data", async () => {
     const store = new MemoryObjectStore();
     const body = randomBytes(200);
