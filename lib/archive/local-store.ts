@@ -68,10 +68,10 @@ const MAX_KNOWN_FOLDERS = 4096;
 
 /**
  * File systems held in RAM (`statfs` types: tmpfs, ramfs). There a small write's system calls
- * take microseconds, less than handing each to libuv's thread pool and back (a new blob is 5–7
- * such hand-offs: ≈ 125–190 µs of CPU a 3 KB blob through the pool against ≈ 45 µs made
- * synchronously, 64 writers at once on /dev/shm), so the store makes them in the event loop's
- * turn. On a disk or a NAS a call can wait for the device, and would hold up every stream of the
+ * take microseconds, less than handing each to libuv's thread pool and back (a new blob is 7
+ * such hand-offs: 70–250 µs of CPU a 3 KB blob through the pool against 30–75 µs made
+ * synchronously, 64 writers at once on /dev/shm; bench/README, session 15), so the store makes
+ * them in the event loop's turn. On a disk or a NAS a call can wait for the device, and would hold up every stream of the
  * process: there they stay asynchronous.
  */
 const RAM_FILE_SYSTEMS: ReadonlySet<number> = new Set([0x01021994, 0x858458f6]);
