@@ -1,17 +1,5 @@
 import { randomUUID } from "node:crypto";
-import {
-  createWriteStream,
-  mkdirSync,
-  rename as renameFile,
-  renameSync,
-  rmSync,
-  type Stats,
-  stat,
-  statfs,
-  statSync,
-  writeFile,
-  writeFileSync,
-} from "node:fs";
+import { createWriteStream, rename as renameFile, type Stats, stat, writeFile } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { Readable } from "node:stream";
@@ -47,48 +35,11 @@ function statIfExists(file: string): Promise<Stats | null> {
 }
 
 /**
- * {@link statIfExists} made synchronously (`throwIfNoEntry: false` would take a path through a
- * file, ENOTDIR, for a missing object too).
- */
-function statIfExistsNow(file: string): Stats | null {
-  try {
-    return statSync(file);
-  } catch (error) {
-    if (isNotFound(error)) return null;
-    throw error;
-  }
-}
-
-/**
  * Folders this store created or found, so that a write into one of them skips its `mkdir`
  * (a recursive mkdir of an existing folder is a failed mkdir and a stat). A folder removed behind
  * the store's back is made again when a write into it fails. Bounded: forgotten when it fills.
  */
 const MAX_KNOWN_FOLDERS = 4096;
-
-/**
- * File systems held in RAM (`statfs` types: tmpfs, ramfs). There a small write's system calls
- * take microseconds, less than handing each to libuv's thread pool and back (a new blob is 7
- * such hand-offs: 70–250 µs of CPU a 3 KB blob through the pool against 30–75 µs made
- * synchronously, 64 writers at once on /dev/shm; bench/README, session 15), so the store makes
- * them in the event loop's turn. On a disk or a NAS a call can wait for the device, and would hold up every stream of the
- * process: there they stay asynchronous.
- */
-const RAM_FILE_SYSTEMS: ReadonlySet<number> = new Set([0x01021994, 0x858458f6]);
-
-/** Bodies up to this many bytes are written synchronously in RAM (a larger copy holds the loop longer). */
-const SYNC_WRITE_MAX_BYTES = 1024 * 1024;
-
-/** True when the folder (or, while it does not exist yet, its nearest existing parent) is in RAM. */
-function isInRam(dir: string): Promise<boolean> {
-  return new Promise((resolve) =>
-    statfs(dir, (error, stats) => {
-      if (!error) resolve(RAM_FILE_SYSTEMS.has(stats.type));
-      else if (isNotFound(error) && path.dirname(dir) !== dir) resolve(isInRam(path.dirname(dir)));
-      else resolve(false);
-    }),
-  );
-}
 
 /** A folder's entries; none when the folder does not exist (yet). */
 async function entriesOf(dir: string): Promise<import("node:fs").Dirent[]> {
@@ -109,8 +60,6 @@ export class LocalObjectStore implements ObjectStore {
   readonly root: string;
   readonly location: string;
   private readonly knownFolders = new Set<string>();
-  /** Whether the archive's folder is in RAM (see {@link RAM_FILE_SYSTEMS}); found at the first write or head. */
-  private inRam: Promise<boolean> | undefined;
 
   /** @param rootDir folder of the archive; created on the first write when missing. */
   constructor(rootDir: string) {
@@ -134,23 +83,10 @@ export class LocalObjectStore implements ObjectStore {
     return file;
   }
 
-  /**
-   * True when small writes and heads are made synchronously: the archive's folder is on a file
-   * system held in RAM (tmpfs, ramfs), where a call costs less than its hand-off to the thread pool.
-   */
-  writesSynchronously(): Promise<boolean> {
-    this.inRam ??= isInRam(this.root);
-    return this.inRam;
-  }
-
   /** Makes the folder unless this store already made or found it. */
   private async makeFolder(dir: string): Promise<void> {
     if (this.knownFolders.has(dir)) return;
     await fs.mkdir(dir, { recursive: true });
-    this.rememberFolder(dir);
-  }
-
-  private rememberFolder(dir: string): void {
     if (this.knownFolders.size >= MAX_KNOWN_FOLDERS) this.knownFolders.clear();
     this.knownFolders.add(dir);
   }
@@ -159,10 +95,6 @@ export class LocalObjectStore implements ObjectStore {
     const file = this.fileOf(key);
     const dir = path.dirname(file);
     const temp = path.join(dir, `${TEMP_MARK}${randomUUID()}`);
-    if (Buffer.isBuffer(body) && body.length <= SYNC_WRITE_MAX_BYTES && (await this.writesSynchronously())) {
-      this.putInRam(dir, temp, file, body);
-      return;
-    }
     try {
       if (Buffer.isBuffer(body)) {
         await this.makeFolder(dir);
@@ -181,28 +113,6 @@ export class LocalObjectStore implements ObjectStore {
       await renameOnce(temp, file);
     } catch (error) {
       await fs.rm(temp, { force: true });
-      throw error;
-    }
-  }
-
-  /** {@link put} of a small body in RAM: the same steps, each made in this turn (see {@link RAM_FILE_SYSTEMS}). */
-  private putInRam(dir: string, temp: string, file: string, body: Buffer): void {
-    try {
-      if (!this.knownFolders.has(dir)) {
-        mkdirSync(dir, { recursive: true });
-        this.rememberFolder(dir);
-      }
-      try {
-        writeFileSync(temp, body, { flag: "wx" });
-      } catch (error) {
-        // The folder was known but is gone (removed behind this store's back): make it again.
-        if (!isNotFound(error)) throw error;
-        mkdirSync(dir, { recursive: true });
-        writeFileSync(temp, body, { flag: "wx" });
-      }
-      renameSync(temp, file);
-    } catch (error) {
-      rmSync(temp, { force: true });
       throw error;
     }
   }
@@ -241,8 +151,7 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async head(key: string): Promise<{ size: number } | null> {
-    const file = this.fileOf(key);
-    const s = (await this.writesSynchronously()) ? statIfExistsNow(file) : await statIfExists(file);
+    const s = await statIfExists(this.fileOf(key));
     return s?.isFile() ? { size: s.size } : null;
   }
 

@@ -17,17 +17,13 @@ import { type AwsHarness, useAwsEmulators } from "../../support/aws.js";
 
 let aws: AwsHarness;
 let tempRoot: string;
-/** A folder on a RAM file system (tmpfs), where the local store writes small objects synchronously. */
-let ramRoot: string;
 beforeAll(async () => {
   aws = await useAwsEmulators();
   tempRoot = await fs.mkdtemp(path.join(tmpdir(), "mailstream-archive-"));
-  ramRoot = await fs.mkdtemp("/dev/shm/mailstream-archive-");
 });
 afterAll(async () => {
   await aws?.stop();
   if (tempRoot) await fs.rm(tempRoot, { recursive: true, force: true });
-  if (ramRoot) await fs.rm(ramRoot, { recursive: true, force: true });
 });
 
 const MiB = 1024 * 1024;
@@ -38,7 +34,6 @@ const adapters: Array<[string, () => Promise<ObjectStore>]> = [
     async () => new S3ObjectStore({ client: aws.clients.s3, bucket: await aws.createBucket() }),
   ],
   ["local folder", async () => new LocalObjectStore(path.join(tempRoot, `archive-${seq++}`))],
-  ["local folder in RAM", async () => new LocalObjectStore(path.join(ramRoot, `archive-${seq++}`))],
 ];
 
 const BLOCK = randomBytes(MiB);
@@ -213,39 +208,8 @@ describe.each(adapters)("archive on %s", (_name, open) => {
   });
 });
 
-describe("local folder in RAM", () => {
-  it("writes and heads synchronously on tmpfs only, and a body above 1 MiB through the thread pool there too", async () => {
-    const inRam = new LocalObjectStore(path.join(ramRoot, "not-yet-made", "archive"));
-    expect(await inRam.writesSynchronously()).toBe(true);
-    const onDisk = new LocalObjectStore(path.join(tempRoot, "disk"));
-    expect(await onDisk.writesSynchronously()).toBe(
-      [0x01021994, 0x858458f6].includes((await fs.statfs(tempRoot)).type),
-    );
-    const large = randomBytes(MiB + 1);
-    await inRam.put("blobs/large.fts", large);
-    await inRam.put("blobs/small.fts", Buffer.from("small"));
-    expect((await inRam.getBytes("blobs/large.fts")).equals(large)).toBe(true);
-    expect(await listAll(inRam, "blobs/")).toEqual([
-      { key: "blobs/large.fts", size: MiB + 1 },
-      { key: "blobs/small.fts", size: 5 },
-    ]);
-    // A synchronous write's failure is the put's rejection, and leaves no temporary file.
-    await inRam.put("blobs/file", Buffer.from("x"));
-    await expect(inRam.put("blobs/file/under", Buffer.from("y"))).rejects.toMatchObject({ code: "ENOTDIR" });
-    expect((await fs.readdir(path.join(ramRoot, "not-yet-made", "archive", "blobs"))).sort()).toEqual([
-      "file",
-      "large.fts",
-      "small.fts",
-    ]);
-  });
-});
-
-describe.each([
-  ["on a disk", () => tempRoot],
-  ["in RAM", () => ramRoot],
-])("local folder specifics (%s)", (_where, rootOf) => {
+describe("local folder specifics", () => {
   it("keeps every key inside the root and never lists a half-written file", async () => {
-    const tempRoot = rootOf();
     const root = path.join(tempRoot, "specifics");
     const store = new LocalObjectStore(root);
     for (const bad of ["a/../../x", "/etc/passwd", "a\\..\\b", "a/.tmp-123"]) {
@@ -259,7 +223,6 @@ describe.each([
   });
 
   it("refuses a temporary file's name in any segment, and heads only files", async () => {
-    const tempRoot = rootOf();
     const store = new LocalObjectStore(path.join(tempRoot, "temp-names"));
     for (const bad of [".tmp-x", "a/.tmp-x/b", "a/b/.tmp-"]) {
       await expect(store.put(bad, Buffer.from("x")), bad).rejects.toThrow(InvalidKeyError);
@@ -276,7 +239,6 @@ describe.each([
   });
 
   it("writes into a folder it made before even when that folder was removed behind its back", async () => {
-    const tempRoot = rootOf();
     const root = path.join(tempRoot, "removed-folders");
     const store = new LocalObjectStore(root);
     await store.put("blobs/sha256/aa/bb/one.fts", Buffer.from("one"));
