@@ -43,7 +43,7 @@ export interface PackOptions {
   mailboxesKept?: number;
   /**
    * Bodies the kept mailbox indexes may hold before indexes beyond `mailboxesKept` are dropped,
-   * 0..10,000,000 (≈ 200 bytes each). Default 100,000.
+   * 0..10,000,000 (≈ 240 bytes each, with the process-wide lookup's entry). Default 100,000.
    */
   bodiesKept?: number;
   /**
@@ -195,8 +195,8 @@ export class PackIndexDamageError extends DamagedArchiveError {
 export const knownKey = (kind: BlobKind, sha256: string) => `${kind}:${sha256}`;
 
 /*
- * Mailbox indexes kept (`mailboxesKept`, `bodiesKept`): about 200 bytes per body, so 10 MB for
- * a mailbox of 50,000 items. A controller works on up to `streams.unitsPerStream` (8) units at a
+ * Mailbox indexes kept (`mailboxesKept`, `bodiesKept`): about 200 bytes per body, and ≈ 40 more
+ * in the process-wide lookup ({@link BodyHolders}), so 12 MB for a mailbox of 50,000 items. A controller works on up to `streams.unitsPerStream` (8) units at a
  * time, plus one starting: 10 mailboxes hold them. More are kept while they hold few bodies: a
  * process running many streams of small mailboxes (the local runtime, the benchmark's harness)
  * would otherwise drop them and LIST + GET them again unit after unit.
