@@ -196,10 +196,11 @@ export const knownKey = (kind: BlobKind, sha256: string) => `${kind}:${sha256}`;
 
 /*
  * Mailbox indexes kept (`mailboxesKept`, `bodiesKept`): about 200 bytes per body, and ≈ 40 more
- * in the process-wide lookup ({@link BodyHolders}), so 12 MB for a mailbox of 50,000 items. A controller works on up to `streams.unitsPerStream` (8) units at a
- * time, plus one starting: 10 mailboxes hold them. More are kept while they hold few bodies: a
- * process running many streams of small mailboxes (the local runtime, the benchmark's harness)
- * would otherwise drop them and LIST + GET them again unit after unit.
+ * in the process-wide lookup ({@link BodyHolders}), so 12 MB for a mailbox of 50,000 items. A
+ * controller works on up to `streams.unitsPerStream` (8) units at a time, plus one starting: 10
+ * mailboxes hold them. More are kept while they hold few bodies: a process running many streams
+ * of small mailboxes (the local runtime, the benchmark's harness) would otherwise drop them and
+ * LIST + GET them again unit after unit.
  *
  * Written bodies remembered (`writtenKept`): a body whose pack is written waits for the catalog
  * part that names it (a unit holds its pages' parts for up to 20 s, and a commit writes them 16
@@ -502,6 +503,7 @@ export class PackWriter {
       for (const other of this.mailboxes.values()) bodies += other.known.size;
       for (const [id, other] of this.mailboxes) {
         if (this.mailboxes.size <= this.mailboxesKept || bodies <= this.bodiesKept) break;
+        // Never the index just made (it is about to be used), nor one with bodies in an open pack.
         if (id === mailboxId || [...other.known.values()].some((k) => k.pending)) continue;
         this.drop(other);
         bodies -= other.known.size;
