@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   const tenant = SHAPES[shape];
   if (!tenant) throw new Error(`--shape: expected one of ${Object.keys(SHAPES).join(", ")}, found ${shape}`);
   const { subset: _subset, ...spec } = tenant;
-  
+
   for (let r = 0; r < repeats; r++) {
     const sim = await startSimProcess({ tenant: spec, latency: LATENCY, limits: LIMITS, ca, certDir: caDir });
     try {
@@ -119,8 +119,12 @@ async function main(): Promise<void> {
       const cpu = cpuSeconds(pid) - cpuBefore;
       const served = await sim.stats();
       const requests = served.graph.requests - servedBefore.graph.requests;
-      console.log(`${shape} run ${r + 1}: ${requests} requests (${counts.trees} folder trees, ${counts.pages} item delta pages, ${counts.exports} exports of ${counts.items} items) in ${wall.toFixed(1)} s; simulator CPU ${cpu.toFixed(2)} s = ${((cpu * 1000) / requests).toFixed(3)} ms a request (ground truth before: ${truthSeconds.toFixed(2)} s); load ${load.toFixed(1)}`);
-      const statuses = Object.entries(served.graph.byStatus).map(([k, v]) => `${k}: ${v - (servedBefore.graph.byStatus[k] ?? 0)}`);
+      console.log(
+        `${shape} run ${r + 1}: ${requests} requests (${counts.trees} folder trees, ${counts.pages} item delta pages, ${counts.exports} exports of ${counts.items} items) in ${wall.toFixed(1)} s; simulator CPU ${cpu.toFixed(2)} s = ${((cpu * 1000) / requests).toFixed(3)} ms a request (ground truth before: ${truthSeconds.toFixed(2)} s); load ${load.toFixed(1)}`,
+      );
+      const statuses = Object.entries(served.graph.byStatus).map(
+        ([k, v]) => `${k}: ${v - (servedBefore.graph.byStatus[k] ?? 0)}`,
+      );
       console.log(`  statuses ${statuses.join(", ")}`);
     } finally {
       await sim.close();

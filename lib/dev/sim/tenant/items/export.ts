@@ -1,27 +1,81 @@
 /**
  * Export streams of the store's objects: a message (its properties and MIME) or a non-mail item
  * (its record and content), and their sizes, computed without producing lazy bytes.
+ *
+ * What is built is kept, bounded: export streams (by their bytes) and non-mail items' content
+ * (by their streams' size), least recently used first out, keyed by the message or item
+ * object. The store never changes such an object: a change (a mutation round, an import, a
+ * move) makes a new one, so a kept stream is never stale, and one of an object the store
+ * dropped ages out. The tenant is generated, not held (a 20,000-mailbox tenant holds no bodies),
+ * so without these a backup built each item's content three times (its size, its delta page's
+ * properties, its export) and each export stream twice (ground truth, the export).
  */
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { crc32 } from "node:zlib";
-import type { LazyBytes } from "../../item-model.js";
+import { LRUCache } from "lru-cache";
+import type { ItemContent, LazyBytes } from "../../item-model.js";
 import type { SimItem, SimMessage } from "../../model.js";
 import { openMimeSource } from "../mime-source.js";
 import { messageItem } from "./message-content.js";
 import { type ExportedItem, encodedSize, encodeItem, encodeItemParts, trailerOf } from "./stream.js";
 
-export function itemExport(item: SimItem): ExportedItem {
+/**
+ * Export streams kept, bytes (the sum of their lengths). Bounds ≥ 1. Default 64 MiB: every
+ * benchmark shape's whole tenant (7.9–21 MiB of streams) fits, so a backup after ground truth
+ * exports from it.
+ */
+export const EXPORT_STREAMS_KEPT_BYTES = 64 * 1024 * 1024;
+/**
+ * Longest export stream kept, bytes. Bounds 1 to {@link EXPORT_STREAMS_KEPT_BYTES}. Default
+ * 1 MiB: a larger message is built again when read (such messages are few, and their transfer
+ * time dwarfs building them), so a few of them cannot push out hundreds of small ones.
+ */
+export const EXPORT_STREAM_KEPT_MAX_BYTES = 1024 * 1024;
+/**
+ * Non-mail items' content kept, counted as their export streams' bytes (a content holds its
+ * property values, lazy attachments excepted). Bounds ≥ 1. Default 32 MiB.
+ */
+export const ITEM_CONTENTS_KEPT_BYTES = 32 * 1024 * 1024;
+
+/** Export streams by the object exported (its bytes must not be changed by readers). */
+const exportStreams = new LRUCache<SimMessage | SimItem, Buffer>({
+  maxSize: EXPORT_STREAMS_KEPT_BYTES,
+  maxEntrySize: EXPORT_STREAM_KEPT_MAX_BYTES,
+});
+/** Non-mail items' content by item (`SimItem.content()` writes it from the item's seed each call). */
+const itemContents = new LRUCache<SimItem, ItemContent>({
+  maxSize: ITEM_CONTENTS_KEPT_BYTES,
+  maxEntrySize: EXPORT_STREAM_KEPT_MAX_BYTES,
+});
+
+function keepStream(object: SimMessage | SimItem, data: Buffer): void {
+  exportStreams.set(object, data, { size: Math.max(1, data.length) });
+}
+
+function itemRecord(item: SimItem): ExportedItem["record"] {
   return {
-    record: {
-      itemClass: item.itemClass,
-      createdDateTime: item.createdDateTime,
-      lastModifiedDateTime: item.lastModifiedDateTime,
-      categories: [...item.categories],
-    },
-    content: item.content(),
+    itemClass: item.itemClass,
+    createdDateTime: item.createdDateTime,
+    lastModifiedDateTime: item.lastModifiedDateTime,
+    categories: [...item.categories],
   };
+}
+
+export function itemExport(item: SimItem): ExportedItem {
+  const record = itemRecord(item);
+  let content = itemContents.get(item);
+  if (content === undefined) {
+    content = item.content();
+    let size = sizes.get(item);
+    if (size === undefined) {
+      size = encodedSize({ record, content });
+      sizes.set(item, size);
+    }
+    itemContents.set(item, content, { size: Math.max(1, size) });
+  }
+  return { record, content };
 }
 
 /** The MIME of `message` as lazy bytes that only know their size (read asynchronously, elsewhere). */
@@ -56,24 +110,59 @@ export function exportSize(object: { message: SimMessage } | { item: SimItem }):
  * of the simulator's CPU on a 20-item export.)
  */
 export async function exportMessage(message: SimMessage): Promise<Buffer> {
+  let data = exportStreams.get(message);
+  if (data === undefined) {
+    data = (await buildMessageExport(message, openMimeSource)).data;
+    keepStream(message, data);
+  }
+  return data;
+}
+
+/** A message's export stream built, with the MIME it carries. */
+async function buildMessageExport(
+  message: SimMessage,
+  open: (source: SimMessage["mime"]) => Readable,
+): Promise<{ data: Buffer; mime: Buffer }> {
   const source = message.mime;
-  const mime = source.kind === "bytes" ? source.bytes : await buffer(openMimeSource(source));
-  return encodeItem(messageItem(message, { size: mime.length, bytes: () => mime }));
+  const mime = source.kind === "bytes" ? source.bytes : await buffer(open(source));
+  return { data: encodeItem(messageItem(message, { size: mime.length, bytes: () => mime })), mime };
 }
 
 /** The export stream of a non-mail item. */
 export function exportItem(item: SimItem): Buffer {
-  return encodeItem(itemExport(item));
+  let data = exportStreams.get(item);
+  if (data === undefined) {
+    data = encodeItem(itemExport(item));
+    keepStream(item, data);
+  }
+  return data;
+}
+
+/** Whether an object's export stream is kept (a read of it builds nothing): for tests. */
+export function exportStreamKept(object: SimMessage | SimItem): boolean {
+  return exportStreams.has(object);
 }
 
 /**
- * SHA-256 (hex) of a message's export stream and of its MIME, reading the MIME once as a stream
- * (never holding a large message whole).
+ * SHA-256 (hex) of a message's export stream and of its MIME. A stream short enough to keep is
+ * built whole and kept (the export of the message then builds nothing); a longer one is hashed
+ * reading the MIME once as a stream (never holding a large message whole).
  */
 export async function messageDigests(
   message: SimMessage,
   open: () => Readable,
 ): Promise<{ exportSha256: string; mimeSha256: string }> {
+  if (exportSize({ message }) <= EXPORT_STREAM_KEPT_MAX_BYTES) {
+    const { data, mime } = await buildMessageExport(message, open);
+    if (mime.length !== message.size) {
+      throw new Error(`message ${message.id}: expected ${message.size} bytes of MIME, read ${mime.length}`);
+    }
+    keepStream(message, data);
+    return {
+      exportSha256: createHash("sha256").update(data).digest("hex"),
+      mimeSha256: createHash("sha256").update(mime).digest("hex"),
+    };
+  }
   const mimeHole = mimeOfSize(message);
   const exported = createHash("sha256");
   const mime = createHash("sha256");
