@@ -234,6 +234,11 @@ export class FaultState implements FaultControl {
     return this.take(this.drops, path, mailboxId) !== undefined;
   }
 
+  /** Whether a dropped-connection fault is queued (else no request needs its mailbox found for one). */
+  get dropsQueued(): boolean {
+    return this.drops.length > 0;
+  }
+
   /** Consumes a 5xx (or 429) fault matching the request, if any. */
   takeServerError(
     path: string,

@@ -51,8 +51,10 @@ export async function handleGraphRequest(
   const headers = lowerHeaders(req);
   const ids = { requestId: randomUUID(), clientRequestId: headers["client-request-id"] ?? randomUUID() };
   const sentAfterMs = sentAfterOf(req, res);
-  const target = targetOfPath(deps.pipeline, at.path);
-  if (deps.faults.takeDrop(at.path, target?.limitKey)) {
+  if (
+    deps.faults.dropsQueued &&
+    deps.faults.takeDrop(at.path, targetOfPath(deps.pipeline, at.path)?.limitKey)
+  ) {
     deps.stats.countDroppedConnection();
     req.socket.destroy();
     return;

@@ -164,6 +164,50 @@ function validHostNames(names: string[] | undefined): string[] {
   return out;
 }
 
+/** `/v1.0/…` and `/beta/…`: Graph. */
+const GRAPH_PATH = /^\/(v1\.0|beta)(\/.*)?$/i;
+
+/**
+ * A request target whose path the URL parser would leave as it is (an absolute path of URL
+ * code points that need no percent-encoding, no dot segment, no `\`, no fragment), split at
+ * its `?`; `undefined` for any other, which goes through `new URL`. Every Graph request of a
+ * client is such a target, and parsing it as a URL (with the query a second time) was 3–5 % of
+ * the simulator's CPU per request.
+ */
+export function plainTarget(target: string): { path: string; search: string } | undefined {
+  const at = target.indexOf("?");
+  const path = at < 0 ? target : target.slice(0, at);
+  if (!PLAIN_PATH.test(path) || DOT_SEGMENT.test(path) || target.includes("#")) return undefined;
+  return { path, search: at < 0 ? "" : target.slice(at) };
+}
+
+const PLAIN_PATH = /^\/(?!\/)[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/;
+const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
+
+/** Parsed query strings by their text (with its `?`), shared: no handler changes a request's query. */
+const queries = new Map<string, URLSearchParams>();
+/**
+ * Distinct query strings kept. Bounds ≥ 1. Default 256: every folder's first item delta request
+ * asks the same `$select` and `$expand` (1.8 KB), follow-ups carry tokens of their own (kept
+ * until the map is full, then it starts again).
+ */
+const QUERIES_KEPT = 256;
+
+function queryOf(search: string): URLSearchParams {
+  let query = queries.get(search);
+  if (query === undefined) {
+    query = new URLSearchParams(search);
+    if (queries.size >= QUERIES_KEPT) queries.clear();
+    queries.set(search, query);
+  }
+  return query;
+}
+
+function failed(res: ServerResponse, error: unknown): void {
+  if (!res.headersSent) sendJson(res, 500, { error: `simulator failure: ${String(error)}` });
+  else res.destroy();
+}
+
 export async function startSimulator(options: SimulatorOptions): Promise<RunningSimulator> {
   const { store } = options;
   const tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 3599;
@@ -257,14 +301,25 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
 
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const origin = origins.ofRequest(req.headers.host);
+    const plain = plainTarget(req.url ?? "/");
+    const version = GRAPH_PATH.exec(plain?.path ?? "");
+    if (plain && version) {
+      handleGraphRequest(graphDeps, req, res, {
+        path: version[2] || "/",
+        query: queryOf(plain.search),
+        origin,
+        apiVersion: (version[1] ?? "v1.0").toLowerCase(),
+      }).catch((error: unknown) => failed(res, error));
+      return;
+    }
     const url = new URL(req.url ?? "/", origin);
     const path = url.pathname;
     const work = async () => {
-      const version = /^\/(v1\.0|beta)(\/.*)?$/i.exec(path);
+      const version = GRAPH_PATH.exec(path);
       if (version) {
         return handleGraphRequest(graphDeps, req, res, {
           path: version[2] || "/",
-          query: url.searchParams,
+          query: queryOf(url.search),
           origin,
           apiVersion: (version[1] ?? "v1.0").toLowerCase(),
         });
@@ -273,10 +328,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       if (path.startsWith("/_admin/")) return handleAdminRequest(req, res, path);
       return handleIdentityRequest(identityDeps, req, res, url, origin);
     };
-    work().catch((error: unknown) => {
-      if (!res.headersSent) sendJson(res, 500, { error: `simulator failure: ${String(error)}` });
-      else res.destroy();
-    });
+    work().catch((error: unknown) => failed(res, error));
   });
 
   return {

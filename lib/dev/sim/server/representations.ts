@@ -16,8 +16,11 @@ export function parseSelect(query: URLSearchParams): Set<string> | undefined {
   );
 }
 
-/** Lower-cased `$select` sets, made once per parsed set (a page applies one to each of its items). */
-const lowerCased = new WeakMap<Set<string>, Set<string>>();
+/**
+ * Which property names a parsed `$select` set keeps, decided once per name (a page applies one
+ * set to each of its items, whose entities have the same few names).
+ */
+const keptNames = new WeakMap<Set<string>, { lower: Set<string>; kept: Map<string, boolean> }>();
 
 /** Keeps `id`, OData annotations and the selected properties. */
 export function applySelect(
@@ -25,17 +28,21 @@ export function applySelect(
   select: Set<string> | undefined,
 ): Record<string, unknown> {
   if (!select) return entity;
-  let selectedLower = lowerCased.get(select);
-  if (selectedLower === undefined) {
-    selectedLower = new Set([...select].map((s) => s.toLowerCase()));
-    lowerCased.set(select, selectedLower);
+  let names = keptNames.get(select);
+  if (names === undefined) {
+    names = { lower: new Set([...select].map((s) => s.toLowerCase())), kept: new Map() };
+    keptNames.set(select, names);
   }
-  const selected = selectedLower;
-  return Object.fromEntries(
-    Object.entries(entity).filter(
-      ([key]) => key === "id" || key.startsWith("@odata.") || selected.has(key.toLowerCase()),
-    ),
-  );
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(entity)) {
+    let kept = names.kept.get(key);
+    if (kept === undefined) {
+      kept = key === "id" || key.startsWith("@odata.") || names.lower.has(key.toLowerCase());
+      names.kept.set(key, kept);
+    }
+    if (kept) out[key] = entity[key];
+  }
+  return out;
 }
 
 const DEFAULT_USER_PROPERTIES = [

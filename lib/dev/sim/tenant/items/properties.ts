@@ -131,8 +131,25 @@ export const P = {
   noteHeight: lid(S.note, 0x8b03, "int32"),
 } as const satisfies Record<string, PropDef>;
 
+/**
+ * Keys and Graph ids made, by definition (definitions are never changed; most are the shared
+ * ones of {@link P}): a lookup in a property list keys every entry it passes, and an item delta
+ * page keys and names each of its items' properties.
+ */
+const propKeys = new WeakMap<PropDef, string>();
+const graphIds = new WeakMap<PropDef, string>();
+
 /** A canonical key of a property (type included), for lookups and comparisons. */
 export function propKey(def: PropDef): string {
+  let key = propKeys.get(def);
+  if (key === undefined) {
+    key = makePropKey(def);
+    propKeys.set(def, key);
+  }
+  return key;
+}
+
+function makePropKey(def: PropDef): string {
   switch (def.kind) {
     case "tag":
       return `${def.type} 0x${def.id.toString(16)}`;
@@ -165,6 +182,15 @@ const hex4 = (n: number) => `0x${n.toString(16).toUpperCase().padStart(4, "0")}`
 
 /** The Graph id of a property: `String 0x0037`, `SystemTime {00062002-…} Id 0x820D`, `StringArray {…} Name Keywords`. */
 export function graphPropertyId(def: PropDef): string {
+  let id = graphIds.get(def);
+  if (id === undefined) {
+    id = makeGraphPropertyId(def);
+    graphIds.set(def, id);
+  }
+  return id;
+}
+
+function makeGraphPropertyId(def: PropDef): string {
   const type = GRAPH_TYPE_NAMES[def.type];
   switch (def.kind) {
     case "tag":
