@@ -10,8 +10,11 @@
  * controllers: the CPU the simulator's process used (from /proc, user + system) over the
  * requests it served is its cost per request, steadier than a whole backup's under load.
  * Each repeat starts a fresh simulator (its caches as a backup finds them after ground truth).
+ * Prints a digest of every answer (trees, pages and their links, export streams): two versions
+ * of the simulator must give the same one.
  */
-import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import PQueue from "p-queue";
@@ -27,6 +30,8 @@ const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`
 const shape = arg("shape") ?? "many-small";
 const repeats = Number(arg("repeats") ?? 3);
 const mailboxesAtOnce = Number(arg("mailboxes-at-once") ?? 64);
+/** `--answers=FILE`: every answer's digest, one a line (what `digest` sums), to tell two versions apart. */
+const answersFile = arg("answers");
 
 /** CPU seconds (user + system) of a process, from /proc. */
 function cpuSeconds(pid: number): number {
@@ -35,24 +40,35 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** Answers by what was asked (for `--digest`): the same tenant read twice gives the same set. */
+type Answers = Map<string, string>;
+
+const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
+
 /** One mailbox as a full backup reads it: its tree, every folder's delta pages, every item exported. */
 async function readMailbox(
   gateway: GraphGateway,
   mailboxId: string,
   trafficKey: string,
   counts: { trees: number; pages: number; exports: number; items: number },
+  answers: Answers,
 ): Promise<void> {
   const folders = await readFolderTree(gateway, mailboxId, { trafficKey });
   counts.trees++;
+  answers.set(`tree ${mailboxId}`, sha256(JSON.stringify(folders)));
   // Item ids by the mailbox that served their pages (an expanded archive folder's: its auxiliary).
   const byMailbox = new Map<string, string[]>();
   await Promise.all(
     folders.map(async (folder) => {
+      let n = 0;
       for await (const page of itemDeltaPages(gateway, mailboxId, folder.id, {
         pageSize: PAGE_SIZE,
         trafficKey,
       })) {
         counts.pages++;
+        // Links name the simulator's port, which differs from run to run.
+        const text = JSON.stringify(page).replaceAll(new URL(gateway.baseUrl).origin, "https://sim");
+        answers.set(`page ${mailboxId} ${folder.id} ${n++}`, sha256(text));
         const from = page.servedBy ?? mailboxId;
         const ids = byMailbox.get(from) ?? [];
         ids.push(...page.upserts.map((u) => u.id));
@@ -67,7 +83,15 @@ async function readMailbox(
       const batch = ids.slice(at, at + EXPORT_BATCH_LIMIT);
       counts.items += batch.length;
       counts.exports++;
-      exports.push(exportItems(gateway, from, batch, { trafficKey }));
+      exports.push(
+        exportItems(gateway, from, batch, { trafficKey }).then((exported) => {
+          for (const e of exported)
+            answers.set(
+              `export ${e.itemId}`,
+              "data" in e ? `${e.changeKey} ${sha256(e.data)}` : e.error.code,
+            );
+        }),
+      );
     }
   }
   await Promise.all(exports);
@@ -107,11 +131,14 @@ async function main(): Promise<void> {
       const started = performance.now();
       const queue = new PQueue({ concurrency: mailboxesAtOnce });
       const counts = { trees: 0, pages: 0, exports: 0, items: 0 };
+      const answers: Answers = new Map();
       for (const m of truth.mailboxes) {
         void queue.add(async () => {
-          await readMailbox(gateway, m.primaryMailboxId, m.userId, counts);
-          if (m.archiveMailboxId)
-            await readMailbox(gateway, m.archiveMailboxId, archiveTrafficKey(m.archiveMailboxId), counts);
+          await readMailbox(gateway, m.primaryMailboxId, m.userId, counts, answers);
+          if (m.archiveMailboxId) {
+            const key = archiveTrafficKey(m.archiveMailboxId);
+            await readMailbox(gateway, m.archiveMailboxId, key, counts, answers);
+          }
         });
       }
       await queue.onIdle();
@@ -125,7 +152,14 @@ async function main(): Promise<void> {
       const statuses = Object.entries(served.graph.byStatus).map(
         ([k, v]) => `${k}: ${v - (servedBefore.graph.byStatus[k] ?? 0)}`,
       );
-      console.log(`  statuses ${statuses.join(", ")}`);
+      // One digest of every answer (folder trees, pages with their links, export streams), to
+      // compare two versions of the simulator: the same tenant must be answered the same way.
+      const answerLines = [...answers].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k} ${v}`);
+      if (answersFile) writeFileSync(answersFile, `${answerLines.join("\n")}\n`);
+      const digest = sha256([...answers].sort(([a], [b]) => (a < b ? -1 : 1)).join("\n"));
+      console.log(
+        `  statuses ${statuses.join(", ")}; ${answers.size} answers, digest ${digest.slice(0, 16)}`,
+      );
     } finally {
       await sim.close();
     }

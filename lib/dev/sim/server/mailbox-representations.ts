@@ -140,7 +140,19 @@ const itemQueries = new Map<string, ItemQuery>();
 /** Distinct queries kept; past it the cache starts again (clients ask a few). */
 const ITEM_QUERIES_KEPT = 64;
 
+/** The same, by query object: a page's items share one (and first pages of one query, too). */
+const itemQueriesByObject = new WeakMap<URLSearchParams, ItemQuery>();
+
 function itemQueryOf(query: URLSearchParams): ItemQuery {
+  let parsed = itemQueriesByObject.get(query);
+  if (parsed === undefined) {
+    parsed = itemQueryByText(query);
+    itemQueriesByObject.set(query, parsed);
+  }
+  return parsed;
+}
+
+function itemQueryByText(query: URLSearchParams): ItemQuery {
   const cacheKey = `${query.get("$select") ?? ""}\u0000${query.get("$expand") ?? ""}`;
   let parsed = itemQueries.get(cacheKey);
   if (parsed === undefined) {

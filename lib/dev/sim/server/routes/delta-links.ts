@@ -15,8 +15,21 @@ export interface DeltaToken {
   options: Record<string, string>;
 }
 
+/**
+ * The JSON of a round's options, by options object: a round's options are the first request's
+ * (the same object for every first request of the same query, see {@link roundOptions}) and a
+ * backup's item delta carries 1.8 KB of them (its `$expand`) in every link it is given.
+ */
+const optionsJson = new WeakMap<Record<string, string>, string>();
+
 function encodeToken(token: DeltaToken): string {
-  return Buffer.from(JSON.stringify(token)).toString("base64url");
+  let options = optionsJson.get(token.options);
+  if (options === undefined) {
+    options = JSON.stringify(token.options);
+    optionsJson.set(token.options, options);
+  }
+  // Byte for byte JSON.stringify(token): {"cursor":…,"options":…}.
+  return Buffer.from(`{"cursor":${JSON.stringify(token.cursor)},"options":${options}}`).toString("base64url");
 }
 
 function decodeToken(raw: string): DeltaToken | undefined {
@@ -50,14 +63,48 @@ export function tokenOf(req: SimRequest): DeltaToken | null | SimResponse {
   );
 }
 
-/** The options of the round: the token's, or those of `names` the first request gave. */
+/**
+ * A first request's round options, by its query (requests of the same query text share one
+ * parsed query, see server/index.ts) and the names carried. Frozen: they are shared.
+ */
+const firstOptions = new WeakMap<URLSearchParams, Map<string, Readonly<Record<string, string>>>>();
+
+/**
+ * The options of the round: the token's, or those of `names` the first request gave (shared
+ * between requests of the same query: read-only).
+ */
 export function roundOptions(
   req: SimRequest,
   token: DeltaToken | null,
   names: readonly string[],
-): Record<string, string> {
+): Readonly<Record<string, string>> {
   if (token) return token.options;
-  return Object.fromEntries(names.flatMap((k) => (req.query.has(k) ? [[k, req.query.get(k) ?? ""]] : [])));
+  let byNames = firstOptions.get(req.query);
+  if (byNames === undefined) {
+    byNames = new Map();
+    firstOptions.set(req.query, byNames);
+  }
+  const key = names.join("\u0000");
+  let options = byNames.get(key);
+  if (options === undefined) {
+    options = Object.freeze(
+      Object.fromEntries(names.flatMap((k) => (req.query.has(k) ? [[k, req.query.get(k) ?? ""]] : []))),
+    );
+    byNames.set(key, options);
+  }
+  return options;
+}
+
+/** The query of a round's options (as its items' JSON reads them), made once per options object. */
+const optionQueries = new WeakMap<Readonly<Record<string, string>>, URLSearchParams>();
+
+export function queryOfOptions(options: Readonly<Record<string, string>>): URLSearchParams {
+  let query = optionQueries.get(options);
+  if (query === undefined) {
+    query = new URLSearchParams(options);
+    optionQueries.set(options, query);
+  }
+  return query;
 }
 
 function withQuery(path: string, options: Record<string, string>): string {

@@ -11,6 +11,7 @@ import {
   deltaFolderMissing,
   deltaPage,
   preferredPageSize,
+  queryOfOptions,
   roundOptions,
   syncStateGone,
   tokenOf,
@@ -60,7 +61,7 @@ export const messagesDelta: RouteHandler = async ({ ctx, req, params, user }) =>
     (e) =>
       changeType === undefined || (changeType === "deleted" ? e.type === "removed" : e.type === "upsert"),
   );
-  const optionQuery = new URLSearchParams(options);
+  const optionQuery = queryOfOptions(options);
   const value = await Promise.all(
     entries.map((e) => entryJson(ctx.store, e, optionQuery, req.headers.prefer)),
   );

@@ -11,6 +11,7 @@ import {
   deltaFolderMissing,
   deltaPage,
   preferredPageSize,
+  queryOfOptions,
   roundOptions,
   syncStateGone,
   tokenOf,
@@ -168,7 +169,7 @@ function folderDelta(input: RouteInput, scope: SimFolder | null): SimResponse {
       ? syncStateGone(req, deltaPath, options, token?.cursor.generation ?? 0)
       : deltaFolderMissing(req, true);
   }
-  const query = new URLSearchParams(options);
+  const query = queryOfOptions(options);
   const value = result.page.entries.map((e) =>
     e.type === "removed"
       ? { "@odata.type": "#microsoft.graph.mailboxFolder", id: e.id, "@removed": { reason: "deleted" } }

@@ -11,6 +11,7 @@ import {
   deltaFolderMissing,
   deltaPage,
   preferredPageSize,
+  queryOfOptions,
   roundOptions,
   syncStateGone,
   tokenOf,
@@ -77,6 +78,11 @@ export const deleteMailboxItem: RouteHandler = (input) => {
   return { status: 204, headers: {} };
 };
 
+function withoutLeft(options: Readonly<Record<string, string>>): Record<string, string> {
+  const { _left: _carriedLeft, ...rest } = options;
+  return rest;
+}
+
 /** What the malformed-delta-item fault adds to a page: an item with no id to export it by. */
 const MALFORMED_ITEM: Record<string, unknown> = {
   "@odata.type": "#microsoft.graph.mailboxItem",
@@ -114,7 +120,8 @@ export const mailboxItemsDelta: RouteHandler = (input) => {
   }
   // What is left of the round's cap (carried as "_left" in the links), if any.
   const left = cap === undefined ? undefined : Number(options._left ?? cap);
-  const { _left: _carriedLeft, ...roundOpts } = options;
+  // The options without the carried cap (the same object when there is none: see queryOfOptions).
+  const roundOpts = options._left === undefined ? options : withoutLeft(options);
   const deltaPath = `${mailboxUrl(ctx.baseUrl, mailbox)}/folders/${folder.id}/items/delta`;
   const gone = () => syncStateGone(req, deltaPath, roundOpts, token?.cursor.generation ?? 0);
   const key = limitKeyOf(mailbox);
@@ -125,7 +132,7 @@ export const mailboxItemsDelta: RouteHandler = (input) => {
     return result.reason === "SyncStateNotFound" ? gone() : deltaFolderMissing(req, true);
   }
   const page: ChangePage<MailboxItemView> = result.page;
-  const query = new URLSearchParams(roundOpts);
+  const query = queryOfOptions(roundOpts);
   const upserts = page.entries.flatMap((e) => (e.type === "upsert" && filter(e.value) ? [e.value] : []));
   if (order) upserts.sort(order);
   const value: Array<Record<string, unknown>> = [
