@@ -5,7 +5,13 @@ import { type ExportEntry, exportAnswerJson } from "../../../../lib/dev/sim/serv
 function stringified(context: string, entries: ExportEntry[]): string {
   return JSON.stringify({
     "@odata.context": context,
-    value: entries.map((e) => ("data" in e ? { ...e, data: e.data.toString("base64") } : e)),
+    value: entries.map((e) =>
+      "data" in e
+        ? { ...e, data: e.data.toString("base64") }
+        : "base64" in e
+          ? { itemId: e.itemId, changeKey: e.changeKey, data: e.base64 }
+          : e,
+    ),
   });
 }
 
@@ -39,6 +45,28 @@ describe("exportAnswerJson", () => {
     const body = exportAnswerJson(context, entries);
     expect(body.toString("utf8")).toBe(stringified(context, entries));
     expect(body.length).toBe(Buffer.byteLength(stringified(context, entries)));
+  });
+
+  it("writes streams given as their base64 as it writes their bytes", () => {
+    const streams = [
+      Buffer.from([0, 1, 2]),
+      Buffer.from([255, 254, 253, 252]),
+      Buffer.alloc(0),
+      Buffer.from("x"),
+    ];
+    const asBytes: ExportEntry[] = streams.map((data, i) => ({
+      itemId: `AAMk${i}=`,
+      changeKey: `CQ${i}`,
+      data,
+    }));
+    const asBase64: ExportEntry[] = streams.map((data, i) => ({
+      itemId: `AAMk${i}=`,
+      changeKey: `CQ${i}`,
+      base64: data.toString("base64"),
+    }));
+    const body = exportAnswerJson(context, asBase64);
+    expect(body.equals(exportAnswerJson(context, asBytes))).toBe(true);
+    expect(body.toString("utf8")).toBe(stringified(context, asBase64));
   });
 
   it("writes an empty value list", () => {

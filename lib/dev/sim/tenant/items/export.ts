@@ -39,10 +39,20 @@ export const EXPORT_STREAM_KEPT_MAX_BYTES = 1024 * 1024;
  */
 export const ITEM_CONTENTS_KEPT_BYTES = 32 * 1024 * 1024;
 
+/**
+ * An export stream kept, and its base64 once an export answer carried it (answers of 20 items
+ * of 4–90 KiB encoded each item's anew: the base64 strings were most of an export's garbage).
+ */
+interface KeptStream {
+  data: Buffer;
+  base64?: string;
+}
+
 /** Export streams by the object exported (its bytes must not be changed by readers). */
-const exportStreams = new LRUCache<SimMessage | SimItem, Buffer>({
+const exportStreams = new LRUCache<SimMessage | SimItem, KeptStream>({
   maxSize: EXPORT_STREAMS_KEPT_BYTES,
-  maxEntrySize: EXPORT_STREAM_KEPT_MAX_BYTES,
+  // Its bytes and their base64 (4/3 as many).
+  maxEntrySize: Math.ceil((EXPORT_STREAM_KEPT_MAX_BYTES * 7) / 3) + 4,
 });
 /** Non-mail items' content by item (`SimItem.content()` writes it from the item's seed each call). */
 const itemContents = new LRUCache<SimItem, ItemContent>({
@@ -50,8 +60,9 @@ const itemContents = new LRUCache<SimItem, ItemContent>({
   maxEntrySize: EXPORT_STREAM_KEPT_MAX_BYTES,
 });
 
-function keepStream(object: SimMessage | SimItem, data: Buffer): void {
-  exportStreams.set(object, data, { size: Math.max(1, data.length) });
+function keepStream(object: SimMessage | SimItem, kept: KeptStream): void {
+  if (kept.data.length > EXPORT_STREAM_KEPT_MAX_BYTES) return;
+  exportStreams.set(object, kept, { size: Math.max(1, kept.data.length + (kept.base64?.length ?? 0)) });
 }
 
 function itemRecord(item: SimItem): ExportedItem["record"] {
@@ -110,12 +121,16 @@ export function exportSize(object: { message: SimMessage } | { item: SimItem }):
  * of the simulator's CPU on a 20-item export.)
  */
 export async function exportMessage(message: SimMessage): Promise<Buffer> {
-  let data = exportStreams.get(message);
-  if (data === undefined) {
-    data = (await buildMessageExport(message, openMimeSource)).data;
-    keepStream(message, data);
+  return (await keptMessageStream(message)).data;
+}
+
+async function keptMessageStream(message: SimMessage): Promise<KeptStream> {
+  let kept = exportStreams.get(message);
+  if (kept === undefined) {
+    kept = { data: (await buildMessageExport(message, openMimeSource)).data };
+    keepStream(message, kept);
   }
-  return data;
+  return kept;
 }
 
 /** A message's export stream built, with the MIME it carries. */
@@ -130,12 +145,33 @@ async function buildMessageExport(
 
 /** The export stream of a non-mail item. */
 export function exportItem(item: SimItem): Buffer {
-  let data = exportStreams.get(item);
-  if (data === undefined) {
-    data = encodeItem(itemExport(item));
-    keepStream(item, data);
+  return keptItemStream(item).data;
+}
+
+function keptItemStream(item: SimItem): KeptStream {
+  let kept = exportStreams.get(item);
+  if (kept === undefined) {
+    kept = { data: encodeItem(itemExport(item)) };
+    keepStream(item, kept);
   }
-  return data;
+  return kept;
+}
+
+/**
+ * The export stream of a message or an item as an export answer carries it: its length and
+ * its base64 (kept with the stream).
+ */
+export async function exportedBase64(
+  object: { message: SimMessage } | { item: SimItem },
+): Promise<{ size: number; base64: string }> {
+  const key = "message" in object ? object.message : object.item;
+  const kept = "message" in object ? await keptMessageStream(object.message) : keptItemStream(object.item);
+  if (kept.base64 === undefined) {
+    kept.base64 = kept.data.toString("base64");
+    // Counted again with its base64 (unless it was not kept, or was dropped meanwhile).
+    if (exportStreams.peek(key) === kept) keepStream(key, kept);
+  }
+  return { size: kept.data.length, base64: kept.base64 };
 }
 
 /** Whether an object's export stream is kept (a read of it builds nothing): for tests. */
@@ -157,7 +193,7 @@ export async function messageDigests(
     if (mime.length !== message.size) {
       throw new Error(`message ${message.id}: expected ${message.size} bytes of MIME, read ${mime.length}`);
     }
-    keepStream(message, data);
+    keepStream(message, { data });
     return {
       exportSha256: createHash("sha256").update(data).digest("hex"),
       mimeSha256: createHash("sha256").update(mime).digest("hex"),

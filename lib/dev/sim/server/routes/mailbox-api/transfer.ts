@@ -4,7 +4,7 @@
  * Also `GET /users/{id}/settings/exchange`: the ids of the user's mailboxes.
  */
 import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
-import { exportItem, exportMessage, exportStreamKept } from "../../../tenant/items/export.js";
+import { exportedBase64, exportStreamKept } from "../../../tenant/items/export.js";
 import { type ExportEntry, exportAnswerJson } from "../../export-answer.js";
 import {
   GRAPH_JSON,
@@ -82,11 +82,11 @@ export const exportItems: RouteHandler = async ({ ctx, req, mailbox }) => {
     )
       await nextTurn();
     if (view) {
-      const data = view.message
-        ? await exportMessage(view.message)
-        : exportItem(view.item as NonNullable<typeof view.item>);
-      bytes += data.length;
-      value.push({ itemId, changeKey: view.changeKey, data });
+      const { size, base64 } = await exportedBase64(
+        view.message ? { message: view.message } : { item: view.item as NonNullable<typeof view.item> },
+      );
+      bytes += size;
+      value.push({ itemId, changeKey: view.changeKey, base64 });
       continue;
     }
     const elsewhere = ITEM_ID.test(itemId) ? ctx.store.mailboxOfItem(itemId) : undefined;
