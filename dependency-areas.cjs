@@ -164,6 +164,7 @@ const AREAS = {
       "lib/backup",
       "lib/catalog-index",
       "lib/config",
+      "lib/graph",
       "lib/plan",
       "lib/queue",
       "lib/dev/local",
