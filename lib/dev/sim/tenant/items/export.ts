@@ -22,8 +22,9 @@ import { messageItem } from "./message-content.js";
 import { type ExportedItem, encodedSize, encodeItem, encodeItemParts, trailerOf } from "./stream.js";
 
 /**
- * Export streams kept, bytes (the sum of their lengths). Bounds ≥ 1. Default 64 MiB: every
- * benchmark shape's whole tenant (7.9–21 MiB of streams) fits, so a backup after ground truth
+ * Export streams kept, bytes (the sum of their lengths, and of their base64's once an export
+ * answer carried them). Bounds ≥ 1. Default 64 MiB: every benchmark shape's whole tenant
+ * (7.9–21 MiB of streams, 2⅓ times that with base64) fits, so a backup after ground truth
  * exports from it.
  */
 export const EXPORT_STREAMS_KEPT_BYTES = 64 * 1024 * 1024;
