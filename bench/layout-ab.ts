@@ -33,6 +33,8 @@ interface Variant {
   slotPacking: boolean;
   /** The local archive writes packs (128 KiB threshold) as an S3 archive does; on with `-packs`. */
   archivePacks: boolean;
+  /** First item delta pages batched (`controller.firstPageBatch` 4); off (1, as before session 15) with `-nobatch`. */
+  firstPageBatch: boolean;
   /** The planner's `unitOverheadSeconds`; undefined: the bench's (bench/settings.ts). */
   unitOverheadSeconds?: number;
 }
@@ -41,13 +43,16 @@ interface Variant {
  * `k2` → 2 controller processes with slot shares; `k0-noshares` → in process, whole units;
  * `-fillers` → with tail fillers; `-lpt` → longest first, without the balanced start order;
  * `-o0.5` → planned with 0.5 s a unit change (`k0-lpt-o0.5` plans as main did before session 12);
- * `-pack` → with slot packing (`BENCH_SLOT_PACKING=1`; off by default, as in production).
+ * `-pack` → with slot packing (`BENCH_SLOT_PACKING=1`; off by default, as in production);
+ * `-nobatch` → every first item delta page alone (`BENCH_FIRST_PAGE_BATCH=1`, as before session 15).
  */
 export function parseVariant(name: string): Variant {
-  const m = /^k(\d+)(-noshares)?(-fillers)?(-lpt)?(?:-o(\d+(?:\.\d+)?))?(-pack)?(-packs)?$/.exec(name);
+  const m = /^k(\d+)(-noshares)?(-fillers)?(-lpt)?(?:-o(\d+(?:\.\d+)?))?(-pack)?(-packs)?(-nobatch)?$/.exec(
+    name,
+  );
   if (!m)
     throw new Error(
-      `--variants: expected k<processes>[-noshares][-fillers][-lpt][-o<seconds>][-pack], found "${name}"`,
+      `--variants: expected k<processes>[-noshares][-fillers][-lpt][-o<seconds>][-pack][-packs][-nobatch], found "${name}"`,
     );
   return {
     name,
@@ -58,6 +63,7 @@ export function parseVariant(name: string): Variant {
     ...(m[5] === undefined ? {} : { unitOverheadSeconds: Number(m[5]) }),
     slotPacking: m[6] !== undefined,
     archivePacks: m[7] !== undefined,
+    firstPageBatch: m[8] === undefined,
   };
 }
 
@@ -121,6 +127,7 @@ async function main(): Promise<void> {
               process.env.BENCH_BALANCED_ORDER = v.balancedOrder ? "1" : "0";
               process.env.BENCH_SLOT_PACKING = v.slotPacking ? "1" : "0";
               process.env.BENCH_ARCHIVE_PACKS = v.archivePacks ? "131072" : "";
+              process.env.BENCH_FIRST_PAGE_BATCH = v.firstPageBatch ? "" : "1";
               process.env.BENCH_UNIT_OVERHEAD =
                 v.unitOverheadSeconds === undefined ? "" : String(v.unitOverheadSeconds);
               const loadAtStart = loadavg()[0] ?? 0;

@@ -171,6 +171,10 @@ export async function benchOne(
           ...(process.env.BENCH_ARCHIVE_PACKS
             ? { MAILSTREAM_ARCHIVE_PACK_THRESHOLD_BYTES: process.env.BENCH_ARCHIVE_PACKS }
             : {}),
+          // `BENCH_FIRST_PAGE_BATCH=1`: every first item delta page alone (as before session 15).
+          ...(process.env.BENCH_FIRST_PAGE_BATCH
+            ? { MAILSTREAM_FIRST_PAGE_BATCH: process.env.BENCH_FIRST_PAGE_BATCH }
+            : {}),
           ...(only ? { MAILSTREAM_INCLUDE: JSON.stringify([...only]) } : {}),
         },
       },

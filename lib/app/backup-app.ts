@@ -419,6 +419,7 @@ export async function createBackupApp(options: BackupAppOptions): Promise<Backup
           messageRetry,
           syncStateRefreshMs: config.controller.syncStateRefreshHours * 3_600_000,
           pageHold: { maxHoldMs: config.controller.pageHoldSeconds * 1000 },
+          firstPageBatch: config.controller.firstPageBatch,
         }),
         remainingMs,
         deadlineMarginMs: config.controller.deadlineMarginMs,

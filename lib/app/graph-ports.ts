@@ -2,9 +2,18 @@
  * Binds the backup's Graph-facing ports (lib/backup: `MailSource`, `MailboxDirectory`) to the
  * Graph access layer. Translation only.
  */
-import type { FolderInfo, ItemMailbox, MailboxDirectory, MailboxRole, MailSource } from "../backup/ports.js";
+import type {
+  FirstPageAnswer,
+  FolderInfo,
+  ItemMailbox,
+  ItemPageView,
+  MailboxDirectory,
+  MailboxRole,
+  MailSource,
+} from "../backup/ports.js";
 import {
   archiveTrafficKey,
+  batchableStart,
   batchSizeOf,
   discoverMailboxPage,
   type ExchangeMailboxIds,
@@ -13,6 +22,8 @@ import {
   exportItems,
   folderDeltaPages,
   type GraphGateway,
+  type ItemDeltaPage,
+  itemDeltaFirstPages,
   itemDeltaPages,
   itemMetadata,
   type MailboxFolderInfo,
@@ -53,24 +64,27 @@ function mailSourceOver(
         trafficKey: trafficKeyOf(mailbox),
         ...(from ? { from } : {}),
       })) {
-        yield {
-          upserts: page.upserts.map((item) => ({
-            id: item.id,
-            ...(item.changeKey !== undefined ? { changeKey: item.changeKey } : {}),
-            itemClass: item.type,
-            ...(item.size !== undefined ? { size: item.size } : {}),
-            meta: {
-              id: item.id,
-              ...(item.changeKey !== undefined ? { changeKey: item.changeKey } : {}),
-              ...itemMetadata(item),
-            },
-          })),
-          removed: page.removed,
-          ...(page.nextLink ? { nextLink: page.nextLink } : {}),
-          ...(page.deltaLink ? { deltaLink: page.deltaLink } : {}),
-          ...(page.servedBy ? { servedBy: page.servedBy } : {}),
-        };
+        yield itemPageView(page);
       }
+    },
+    async itemDeltaFirstPages(mailbox, starts) {
+      noteArchive(mailbox);
+      // A link under another base URL cannot ride in the batch: that folder's page goes alone.
+      const batchable = starts.filter((s) => batchableStart(gateway, s));
+      const answers =
+        batchable.length === 0
+          ? []
+          : await itemDeltaFirstPages(gateway, mailbox.apiId, batchable, {
+              pageSize,
+              trafficKey: trafficKeyOf(mailbox),
+            });
+      const byStart = new Map(batchable.map((s, i) => [s, answers[i]]));
+      return starts.map((s): FirstPageAnswer => {
+        const answer = byStart.get(s);
+        if (answer === undefined || "again" in answer) return { alone: true };
+        if ("error" in answer) return { error: answer.error };
+        return { page: itemPageView(answer.page) };
+      });
     },
     exportItems: (mailbox, itemIds) => {
       // An auxiliary archive the unit exports from directly counts in the user's traffic too.
@@ -95,6 +109,27 @@ function mailSourceOver(
       }
       return { requests, throttled };
     },
+  };
+}
+
+/** An item delta page as the backup reads it. */
+function itemPageView(page: ItemDeltaPage): ItemPageView {
+  return {
+    upserts: page.upserts.map((item) => ({
+      id: item.id,
+      ...(item.changeKey !== undefined ? { changeKey: item.changeKey } : {}),
+      itemClass: item.type,
+      ...(item.size !== undefined ? { size: item.size } : {}),
+      meta: {
+        id: item.id,
+        ...(item.changeKey !== undefined ? { changeKey: item.changeKey } : {}),
+        ...itemMetadata(item),
+      },
+    })),
+    removed: page.removed,
+    ...(page.nextLink ? { nextLink: page.nextLink } : {}),
+    ...(page.deltaLink ? { deltaLink: page.deltaLink } : {}),
+    ...(page.servedBy ? { servedBy: page.servedBy } : {}),
   };
 }
 

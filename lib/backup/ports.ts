@@ -39,6 +39,18 @@ export interface MailSource {
    * Required for folders read `p` or `a`.
    */
   itemDelta?(mailbox: ItemMailbox, folderId: string, from: string | undefined): AsyncIterable<ItemPageView>;
+  /**
+   * The first item delta page of each of 1–20 folders of one import/export mailbox, in ONE
+   * `$batch` (it holds min(k, 4) of the mailbox's slots and counts as k requests), answers in
+   * the order of `starts`: the page (a `nextLink` on it is followed with `itemDelta`), the
+   * folder's failure (thrown as `itemDelta` would throw it), or `alone`: fetch it with
+   * `itemDelta` (throttled or unavailable in the batch, the mailbox's gate already closed for its
+   * `Retry-After`; or a link the batch cannot carry). Optional: without it every page goes alone.
+   */
+  itemDeltaFirstPages?(
+    mailbox: ItemMailbox,
+    starts: ReadonlyArray<{ folderId: string; from: string | undefined }>,
+  ): Promise<FirstPageAnswer[]>;
   /** Export streams of 1–20 items of one mailbox, one answer per id in their order. Required for reads `b`, `p`, `a`. */
   exportItems?(mailbox: ItemMailbox, itemIds: readonly string[]): Promise<ExportedItem[]>;
   /**
@@ -110,6 +122,9 @@ export interface ItemPageView {
    */
   servedBy?: string;
 }
+
+/** A folder's first item delta page of a `$batch` ({@link MailSource.itemDeltaFirstPages}). */
+export type FirstPageAnswer = { page: ItemPageView } | { error: unknown } | { alone: true };
 
 /** One item's answer of an export: its export stream, or its own error. */
 export type ExportedItem =

@@ -11,6 +11,7 @@ import {
 import { type RetryBudget, type RetryDeadline, retry } from "../retry.js";
 import { EXPORT_BATCH_LIMIT, splitExports } from "./export-batches.js";
 import { ExportPool, type PooledOutcome } from "./export-pool.js";
+import { FirstPageBatches, firstPageBatchOf } from "./first-page-batches.js";
 import { PageCommits, type PageHoldOptions } from "./page-commits.js";
 import { partialExportMayLeave } from "./partial-exports.js";
 import type {
@@ -115,6 +116,15 @@ export interface UnitBackupDeps {
    * 30 days. Default 0; the deployment's is `controller.syncStateRefreshHours`.
    */
   syncStateRefreshMs?: number;
+  /**
+   * Most first item delta pages (of folders read `p`) that go out together in one `$batch`:
+   * those whose requests hold one of the unit's slots at the same moment (lib/backup/
+   * first-page-batches.ts). Each keeps its slot, so a batch of k holds k of the unit's slots and
+   * min(k, 4) of the mailbox's, never more than the unit's share; none waits for others. Pages,
+   * 1–4 (Outlook runs 4 inner requests of a batch at a time); 1 sends every page alone. Used
+   * only with a source that offers `itemDeltaFirstPages`. Default 4.
+   */
+  firstPageBatch?: number;
   /**
    * How long stored pages wait for their catalog parts, so that the mailbox's pack fills over
    * many pages (lib/backup/page-commits.ts; defaults there: 64 pages, 20 s, a full pack).
@@ -285,10 +295,14 @@ export async function backupUnit(
     requestsDone = true;
     deps.onRequestsDone?.();
   };
+  const batchLimit = firstPageBatchOf(deps.firstPageBatch);
   const ctx: FolderContext = {
     unit,
     deps,
     slots,
+    ...(deps.source.itemDeltaFirstPages && batchLimit > 1
+      ? { firstPages: new FirstPageBatches(deps.source.itemDeltaFirstPages.bind(deps.source), batchLimit) }
+      : {}),
     transfers: new PQueue({ concurrency: 2 * Math.max(1, unit.concurrency) }),
     exportPools,
     // A partial export batch leaves when no more items can come (every folder's pages fetched),
@@ -478,6 +492,8 @@ interface FolderContext {
   deps: UnitBackupDeps;
   /** The unit's Graph request slots (within the stream's, when it shares them). */
   slots: RequestSlots;
+  /** First item delta pages batched (`firstPageBatch`); absent: every page goes alone. */
+  firstPages?: FirstPageBatches;
   /**
    * Messages in transfer (downloading, or read and being written to the archive): twice the
    * slots, so that writes overlap the next downloads while the memory of read-but-unwritten
@@ -536,6 +552,43 @@ function folderPages(
   if (read === "m" || read === "b") return deps.source.folderDelta(unit.mailboxId, folderId, link);
   if (!deps.source.itemDelta) throw new SkipError(`folder ${folderId}: this mail source reads no item delta`);
   return deps.source.itemDelta(itemMailboxOf(unit, read), folderId, link);
+}
+
+/**
+ * A folder's round whose first page is fetched through the unit's first-page batches (in a
+ * `$batch` with the first pages of other folders started in the same turn) and the rest, from
+ * that page's nextLink, alone. A page the batch could not give (throttled there, or no other
+ * page to batch with) is fetched alone on the same slot.
+ */
+function batchedRound(
+  unit: UnitWork,
+  folderId: string,
+  read: FolderRead,
+  link: string | undefined,
+  firstPages: FirstPageBatches,
+  deps: UnitBackupDeps,
+): AsyncIterator<FolderPage> {
+  let rest: AsyncIterator<FolderPage> | undefined;
+  let first = true;
+  return {
+    async next(): Promise<IteratorResult<FolderPage>> {
+      if (!first) return rest ? rest.next() : { done: true, value: undefined };
+      first = false;
+      const answer = await firstPages.fetch(itemMailboxOf(unit, read), folderId, link);
+      if ("page" in answer) {
+        const { nextLink } = answer.page;
+        if (nextLink) rest = folderPages(unit, folderId, read, nextLink, deps)[Symbol.asyncIterator]();
+        return { done: false, value: answer.page };
+      }
+      if ("error" in answer) throw answer.error;
+      rest = folderPages(unit, folderId, read, link, deps)[Symbol.asyncIterator]();
+      return rest.next();
+    },
+    async return(): Promise<IteratorResult<FolderPage>> {
+      await rest?.return?.();
+      return { done: true, value: undefined };
+    },
+  };
 }
 
 /**
@@ -628,7 +681,10 @@ async function backupFolder(
     /** Whether the page to fetch continues the round (a page before it named it). */
     let nextPage = false;
     try {
-      const pages = folderPages(unit, folderId, read, link, deps)[Symbol.asyncIterator]();
+      const pages =
+        read === "p" && ctx.firstPages
+          ? batchedRound(unit, folderId, read, link, ctx.firstPages, deps)
+          : folderPages(unit, folderId, read, link, deps)[Symbol.asyncIterator]();
       for (;;) {
         if (itemRead) await ctx.exportBacklogRoom();
         const step = await ctx.slots.add(

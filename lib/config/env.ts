@@ -70,6 +70,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "MAILSTREAM_RETRY_BUDGET_SECONDS", path: "controller.retryBudgetSeconds", kind: "integer" },
   { name: "MAILSTREAM_SYNC_STATE_REFRESH_HOURS", path: "controller.syncStateRefreshHours", kind: "integer" },
   { name: "MAILSTREAM_PAGE_HOLD_SECONDS", path: "controller.pageHoldSeconds", kind: "integer" },
+  { name: "MAILSTREAM_FIRST_PAGE_BATCH", path: "controller.firstPageBatch", kind: "integer" },
   { name: "MAILSTREAM_LARGE_ITEMS_AT_ONCE", path: "controller.largeItemsAtOnce", kind: "integer" },
   { name: "MAILSTREAM_UNITS_PER_STREAM", path: "streams.unitsPerStream", kind: "integer" },
   { name: "MAILSTREAM_LOG_LEVEL", path: "logLevel", kind: "string" },

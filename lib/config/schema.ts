@@ -331,6 +331,15 @@ export const configSchema = z
          */
         pageHoldSeconds: integer(0, 600).default(20),
         /**
+         * Most first item delta pages of a unit's folders sent together in one `$batch`: those
+         * whose requests hold one of the unit's request slots at the same moment (a batch of k
+         * holds k of the unit's slots and min(k, 4) of the mailbox's; none waits for others), so
+         * that a mailbox of many one-page folders costs fewer HTTP exchanges (CPU on both
+         * sides). Pages, 1..4 (Outlook runs 4 inner requests of a batch at a time); 1 sends
+         * every page alone. Default 4.
+         */
+        firstPageBatch: integer(1, 4).default(4),
+        /**
          * Large items (above 4 MiB, exported alone and streamed into the archive) one controller
          * streams at once, across all the units it runs (`streams.unitsPerStream`); the others
          * wait for their turn before their request is sent. Each one streaming holds up to ≈ 35 MiB

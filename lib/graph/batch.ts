@@ -210,6 +210,127 @@ function packAcross(
   return batches.map((b) => b.indexes);
 }
 
+/**
+ * What one inner answer of a batch is: a success or a failure for good (mapped as a single
+ * request's would be), or a throttled or unavailable request to send again, its mailbox's
+ * counters and gate updated (an inner 429 closes the gate for its `Retry-After`).
+ */
+function innerOutcome<T>(
+  gateway: GraphGateway,
+  key: string,
+  url: string,
+  inner: InnerAnswer,
+  marginMs: number,
+  perInner: boolean,
+): { answer: BatchAnswer<T> } | { again: GraphRetryableError; waitMs: number | undefined } {
+  if (inner.status >= 200 && inner.status < 300) {
+    if (perInner) gateway.traffic.succeeded(key);
+    return { answer: { url, status: inner.status, body: inner.body as T } };
+  }
+  const counters = gateway.traffic.counters(key);
+  const code = errorCodeOf(inner.body);
+  const path = relativeUrl(gateway, url).split("?")[0] ?? url;
+  if (inner.status === 429) {
+    counters.throttled++;
+    if (gateway.context?.tally) gateway.context.tally.throttled++;
+    gateway.traffic.throttled(key);
+  }
+  if (inner.status >= 500) counters.serverErrors++;
+  if (isRetryableStatus(inner.status)) {
+    const waitMs = parseRetryAfter(header(inner.headers, "retry-after"));
+    if (waitMs !== undefined) gateway.traffic.holdBack(key, waitMs + marginMs);
+    return {
+      waitMs,
+      again: new GraphRetryableError(
+        `expected a success; batched GET ${path} answered ${inner.status} ${code ?? "(no code)"}`,
+        { status: inner.status, code, ...(waitMs !== undefined ? { retryAfterMs: waitMs } : {}) },
+      ),
+    };
+  }
+  // Like a single request's error, it quotes the answer's message (e.g. which property is wrong).
+  const error = mapGraphError(
+    { method: "GET", path, status: inner.status, code, detail: errorDetailOf(inner.body) },
+    header(inner.headers, "location"),
+  );
+  return { answer: { url, status: inner.status, body: inner.body as T, error } };
+}
+
+/** One GET of {@link batchGetOnce}: its url and its own headers besides `Prefer: IdType`. */
+export interface BatchedGet {
+  /** Relative to the base URL, or absolute under it. */
+  url: string;
+  headers?: Record<string, string>;
+}
+
+/** An inner answer of {@link batchGetOnce}: as {@link BatchAnswer}, or a request to send again alone. */
+export type BatchOnceAnswer<T> = BatchAnswer<T> | { url: string; again: GraphRetryableError };
+
+/**
+ * GETs of one mailbox in ONE `$batch` (1–20), answers in the order of `gets`. The batch holds
+ * min(k, 4) of the mailbox's slots (Outlook runs 4 inner requests of a batch at a time) and
+ * counts as k requests. Unlike {@link batchGet}, an inner request that is throttled or
+ * unavailable is not sent again here: it is returned as `again` (its mailbox's gate closed for
+ * its `Retry-After`), for the caller to send alone through the gateway's retries, so that a
+ * caller holding a slot per inner request does not hold them all for one request's retries.
+ * A batch that fails as a whole throws (after the gateway's own retries of it).
+ */
+export async function batchGetOnce<T = unknown>(
+  gateway: GraphGateway,
+  mailboxId: string,
+  gets: readonly BatchedGet[],
+  options: { retryAfterMarginMs?: number } = {},
+): Promise<Array<BatchOnceAnswer<T>>> {
+  if (gets.length < 1 || gets.length > MAX_BATCH_REQUESTS) {
+    throw new RangeError(`batchGetOnce: expected 1 to ${MAX_BATCH_REQUESTS} requests, found ${gets.length}`);
+  }
+  const marginMs = Math.max(0, options.retryAfterMarginMs ?? 20);
+  const requests: InnerRequest[] = gets.map((get, index) => ({
+    id: String(index),
+    method: "GET",
+    url: relativeUrl(gateway, get.url),
+    headers: { ...withoutPrefer(get.headers), Prefer: preferWithImmutableId(get.headers) },
+  }));
+  const result = await gateway.post<{ responses?: InnerAnswer[] }>(
+    "/$batch",
+    { requests },
+    {
+      mailboxId,
+      weight: Math.min(INNER_CONCURRENCY, requests.length),
+      requestCount: requests.length,
+      idempotent: true,
+    },
+  );
+  const answers: Array<BatchOnceAnswer<T> | undefined> = new Array(gets.length);
+  for (const inner of result.responses ?? []) {
+    const index = Number(inner.id);
+    const get = gets[index];
+    if (get === undefined || answers[index] !== undefined) continue;
+    const outcome = innerOutcome<T>(gateway, mailboxId, get.url, inner, marginMs, false);
+    answers[index] = "answer" in outcome ? outcome.answer : { url: get.url, again: outcome.again };
+  }
+  // A request the batch did not answer goes again alone as well.
+  return gets.map(
+    (get, index) =>
+      answers[index] ?? {
+        url: get.url,
+        again: new GraphRetryableError(
+          `expected an answer to batched GET ${relativeUrl(gateway, get.url)}, found none`,
+        ),
+      },
+  );
+}
+
+function withoutPrefer(headers: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers ?? {}).filter(([k]) => k.toLowerCase() !== "prefer"));
+}
+
+/** An inner request's `Prefer`: its own preferences with `IdType="ImmutableId"` (as every request sends). */
+function preferWithImmutableId(headers: Record<string, string> | undefined): string {
+  const key = headers ? Object.keys(headers).find((k) => k.toLowerCase() === "prefer") : undefined;
+  const own = key === undefined ? undefined : headers?.[key];
+  return own ? `IdType="ImmutableId", ${own}` : 'IdType="ImmutableId"';
+}
+
 interface InnerRequest {
   id: string;
   method: "GET";
@@ -261,42 +382,14 @@ async function runBatches<T>(
       const index = Number(inner.id);
       const url = urls[index];
       if (url === undefined || !pending.includes(index)) continue;
-      const key = keyOf(index);
-      if (inner.status >= 200 && inner.status < 300) {
-        if (run.perInner) gateway.traffic.succeeded(key);
-        answers[index] = { url, status: inner.status, body: inner.body as T };
+      const outcome = innerOutcome<T>(gateway, keyOf(index), url, inner, marginMs, run.perInner === true);
+      if ("answer" in outcome) {
+        answers[index] = outcome.answer;
         continue;
       }
-      const code = errorCodeOf(inner.body);
-      const path = relativeUrl(gateway, url).split("?")[0] ?? url;
-      if (inner.status === 429) {
-        counters(index).throttled++;
-        if (gateway.context?.tally) gateway.context.tally.throttled++;
-        gateway.traffic.throttled(key);
-      }
-      if (inner.status >= 500) counters(index).serverErrors++;
-      if (isRetryableStatus(inner.status)) {
-        const waitMs = parseRetryAfter(header(inner.headers, "retry-after"));
-        if (waitMs !== undefined) {
-          gateway.traffic.holdBack(key, waitMs + marginMs);
-          longestWaitMs = Math.max(longestWaitMs ?? 0, waitMs);
-        }
-        lastFailure.set(index, {
-          status: inner.status,
-          error: new GraphRetryableError(
-            `expected a success; batched GET ${path} answered ${inner.status} ${code ?? "(no code)"}`,
-            { status: inner.status, code, ...(waitMs !== undefined ? { retryAfterMs: waitMs } : {}) },
-          ),
-        });
-        again.push(index);
-        continue;
-      }
-      // Like a single request's error, it quotes the answer's message (e.g. which property is wrong).
-      const error = mapGraphError(
-        { method: "GET", path, status: inner.status, code, detail: errorDetailOf(inner.body) },
-        header(inner.headers, "location"),
-      );
-      answers[index] = { url, status: inner.status, body: inner.body as T, error };
+      if (outcome.waitMs !== undefined) longestWaitMs = Math.max(longestWaitMs ?? 0, outcome.waitMs);
+      lastFailure.set(index, { status: inner.status, error: outcome.again });
+      again.push(index);
     }
     // A request the batch did not answer is sent again as well.
     for (const index of pending)

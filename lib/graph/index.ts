@@ -8,10 +8,13 @@ export {
 } from "./auth.js";
 export {
   type BatchAnswer,
+  type BatchedGet,
   type BatchGetAcrossOptions,
   type BatchGetOptions,
+  type BatchOnceAnswer,
   batchGet,
   batchGetAcross,
+  batchGetOnce,
   batchSizeOf,
   MAX_BATCH_REQUESTS,
   type MailboxGet,
@@ -51,8 +54,12 @@ export {
 } from "./export-items.js";
 export { type FolderInfo, listFolders } from "./folders.js";
 export {
+  batchableStart,
+  type ItemDeltaFirstPage,
   type ItemDeltaOptions,
   type ItemDeltaPage,
+  type ItemDeltaStart,
+  itemDeltaFirstPages,
   itemDeltaPages,
   type MailboxItemRecord,
 } from "./item-delta.js";

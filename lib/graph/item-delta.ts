@@ -5,6 +5,7 @@
  * browse and search need (item-meta.ts), so that no item is read twice. Paged with
  * `Prefer: odata.maxpagesize` (never `$top`, which caps the round); links followed unchanged.
  */
+import { batchGetOnce } from "./batch.js";
 import type { GraphGateway } from "./client.js";
 import { changeKeyOfEtag } from "./delta.js";
 import { ITEM_META_PROPERTY_IDS } from "./item-meta.js";
@@ -131,17 +132,76 @@ export async function* itemDeltaPages(
       mailboxId: options.trafficKey,
     });
     query = undefined;
-    const page: ItemDeltaPage = { upserts: [], removed: [] };
-    for (const item of raw.value ?? []) {
-      if (item["@removed"]) page.removed.push(item.id);
-      else page.upserts.push(toItemRecord(item));
-    }
-    if (raw["@odata.nextLink"]) page.nextLink = raw["@odata.nextLink"];
-    if (raw["@odata.deltaLink"]) page.deltaLink = raw["@odata.deltaLink"];
-    const servedBy = mailboxOfLink(page.nextLink ?? page.deltaLink);
-    if (servedBy !== undefined && servedBy.toLowerCase() !== mailboxId.toLowerCase())
-      page.servedBy = servedBy;
+    const page = pageOf(raw, mailboxId);
     yield page;
     link = page.nextLink;
   }
+}
+
+/** A delta page as Graph sent it, for the mailbox asked. */
+function pageOf(raw: RawPage, mailboxId: string): ItemDeltaPage {
+  const page: ItemDeltaPage = { upserts: [], removed: [] };
+  for (const item of raw.value ?? []) {
+    if (item["@removed"]) page.removed.push(item.id);
+    else page.upserts.push(toItemRecord(item));
+  }
+  if (raw["@odata.nextLink"]) page.nextLink = raw["@odata.nextLink"];
+  if (raw["@odata.deltaLink"]) page.deltaLink = raw["@odata.deltaLink"];
+  const servedBy = mailboxOfLink(page.nextLink ?? page.deltaLink);
+  if (servedBy !== undefined && servedBy.toLowerCase() !== mailboxId.toLowerCase()) page.servedBy = servedBy;
+  return page;
+}
+
+/** Where a folder's delta round starts: its first request of {@link itemDeltaFirstPages}. */
+export interface ItemDeltaStart {
+  folderId: string;
+  /** A nextLink or deltaLink to resume from (under the gateway's base URL). Default: an initial round. */
+  from?: string | undefined;
+}
+
+/**
+ * The first page of a folder's round in a `$batch`: the page (its `nextLink`, if any, is followed
+ * with {@link itemDeltaPages}), a failure for good (a lost sync state is `SyncStateLostError` with
+ * its `Location`, as alone), or `again`: throttled or unavailable, to be fetched alone (the
+ * mailbox's gate already holds it back for its `Retry-After`).
+ */
+export type ItemDeltaFirstPage = { page: ItemDeltaPage } | { error: Error } | { again: Error };
+
+/** Whether a round's start can go in a `$batch` (a link under another base URL cannot). */
+export function batchableStart(gateway: GraphGateway, start: ItemDeltaStart): boolean {
+  return start.from === undefined || start.from.startsWith(`${gateway.baseUrl}/`);
+}
+
+/**
+ * The first delta page of each of 1–20 folders of one mailbox in ONE `$batch`, answers in the
+ * order of `starts` (see {@link batchGetOnce}: the batch holds min(k, 4) of the mailbox's slots
+ * and counts as k requests). Each start must be {@link batchableStart}.
+ */
+export async function itemDeltaFirstPages(
+  gateway: GraphGateway,
+  mailboxId: string,
+  starts: readonly ItemDeltaStart[],
+  options: ItemDeltaOptions,
+): Promise<ItemDeltaFirstPage[]> {
+  const pageSize = Math.min(1000, Math.max(1, Math.floor(options.pageSize ?? 100)));
+  const headers = { Prefer: `odata.maxpagesize=${pageSize}` };
+  const gets = starts.map((start) => {
+    if (!batchableStart(gateway, start)) {
+      throw new RangeError(
+        `itemDeltaFirstPages: expected a link under ${gateway.baseUrl}, found ${start.from}`,
+      );
+    }
+    return { url: start.from ?? initialDeltaUrl(mailboxId, start.folderId), headers };
+  });
+  const answers = await batchGetOnce<RawPage>(gateway, options.trafficKey, gets);
+  return answers.map((answer) => {
+    if ("again" in answer) return { again: answer.again };
+    if (answer.error) return { error: answer.error };
+    return { page: pageOf(answer.body ?? {}, mailboxId) };
+  });
+}
+
+/** A folder's initial delta request with its query, as a url (a `$batch` carries no separate query). */
+function initialDeltaUrl(mailboxId: string, folderId: string): string {
+  return `${mailboxPath(mailboxId)}/folders/${encodeURIComponent(folderId)}/items/delta?$select=${encodeURIComponent(ITEM_FIELDS)}&$expand=${encodeURIComponent(itemMetaExpand())}`;
 }

@@ -73,6 +73,7 @@ describe("loadConfig defaults", () => {
       retryBudgetSeconds: 300,
       syncStateRefreshHours: 24,
       pageHoldSeconds: 20,
+      firstPageBatch: 4,
       largeItemsAtOnce: 1,
     });
     expect(config.discovery).toEqual({ pieceMailboxes: 999, batchSize: 20, streamWaitSeconds: 5 });
@@ -129,6 +130,7 @@ describe("loadConfig environment parsing", () => {
         MAILSTREAM_RETRY_BUDGET_SECONDS: "600",
         MAILSTREAM_SYNC_STATE_REFRESH_HOURS: "6",
         MAILSTREAM_PAGE_HOLD_SECONDS: "5",
+        MAILSTREAM_FIRST_PAGE_BATCH: "1",
         MAILSTREAM_LARGE_ITEMS_AT_ONCE: "2",
         MAILSTREAM_INCLUDE: "@contoso.com, group:Finance",
         MAILSTREAM_EXCLUDE: "ceo@contoso.com",
@@ -161,6 +163,7 @@ describe("loadConfig environment parsing", () => {
       retryBudgetSeconds: 600,
       syncStateRefreshHours: 6,
       pageHoldSeconds: 5,
+      firstPageBatch: 1,
       largeItemsAtOnce: 2,
     });
     expect(config.mailboxes).toEqual({
