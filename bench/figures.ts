@@ -22,6 +22,8 @@ export interface GraphCounters {
   requests: number;
   throttled: number;
   earlyRetries: number;
+  /** Inner requests of `$batch`es (each also in `requests`); absent where not read. */
+  batchedRequests?: number;
 }
 
 export interface RunFigures {
@@ -41,6 +43,11 @@ export interface RunFigures {
   throttled: number;
   throttledShare: number;
   earlyRetries: number;
+  /**
+   * HTTP exchanges the simulator served: `requests` less the inner requests of `$batch`es (a
+   * batch counts once). Absent where the counters did not say.
+   */
+  roundTrips?: number;
   /** Σ over streams of seconds without a unit between the job's start and end. */
   streamIdleSeconds: number;
   /** Mean idle share of a stream: idle / (N × makespan). */
@@ -197,6 +204,9 @@ export function figures(
     throttled,
     throttledShare: requests > 0 ? throttled / requests : 0,
     earlyRetries: after.earlyRetries - before.earlyRetries,
+    ...(after.batchedRequests !== undefined && before.batchedRequests !== undefined
+      ? { roundTrips: requests - (after.batchedRequests - before.batchedRequests) }
+      : {}),
     streamIdleSeconds: idle + unusedIdle,
     streamIdleShare: makespan > 0 ? (idle + unusedIdle) / (streams * makespan) : 0,
     status: report.status,

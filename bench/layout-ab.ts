@@ -81,6 +81,11 @@ interface AbRun {
   cpuSeconds: BenchRow["fullCpuSeconds"];
   unitRequests: BenchRow["unitRequests"];
   planUnits: number;
+  /** The full backup's Graph requests (inner requests of batches each) and HTTP exchanges. */
+  requests: number;
+  roundTrips?: number;
+  /** 429 answers the simulator gave in the full backup. */
+  throttled: number;
   stateRequestsBySite?: Record<string, number>;
 }
 
@@ -150,12 +155,15 @@ async function main(): Promise<void> {
                 cpuSeconds: row.fullCpuSeconds,
                 unitRequests: row.unitRequests,
                 planUnits: row.planUnits,
+                requests: row.full.requests,
+                throttled: row.full.throttled,
+                ...(row.full.roundTrips !== undefined ? { roundTrips: row.full.roundTrips } : {}),
                 ...(row.stateRequestsBySite ? { stateRequestsBySite: row.stateRequestsBySite } : {}),
               };
               runs.push(run);
               const c = run.cpuSeconds;
               process.stdout.write(
-                `${shape} N=${streams} ${v.name} #${repeat} load ${loadAtStart.toFixed(1)}: bk/LB ${run.backupOverLowerBound.toFixed(2)} mk/LB ${run.makespanOverLowerBound.toFixed(2)} (LB ${run.lowerBoundSeconds.toFixed(2)} s) CPU s harness ${c?.harness.toFixed(2)} controllers ${(c?.controllers ?? 0).toFixed(2)} simulator ${c?.simulator.toFixed(2)} DynamoDB ${c?.dynamodb.toFixed(2)}\n`,
+                `${shape} N=${streams} ${v.name} #${repeat} load ${loadAtStart.toFixed(1)}: bk/LB ${run.backupOverLowerBound.toFixed(2)} mk/LB ${run.makespanOverLowerBound.toFixed(2)} (LB ${run.lowerBoundSeconds.toFixed(2)} s) CPU s harness ${c?.harness.toFixed(2)} controllers ${(c?.controllers ?? 0).toFixed(2)} simulator ${c?.simulator.toFixed(2)} DynamoDB ${c?.dynamodb.toFixed(2)}; requests ${run.requests}, HTTP exchanges ${run.roundTrips ?? "?"}, 429s ${run.throttled}\n`,
               );
               save();
             }
@@ -195,6 +203,8 @@ function summary(runs: readonly AbRun[]) {
       cpuControllers: cpu((c) => c.controllers ?? 0),
       cpuSimulator: cpu((c) => c.simulator),
       cpuDynamodb: cpu((c) => c.dynamodb),
+      requests: median(g.map((r) => r.requests)),
+      roundTrips: median(g.map((r) => r.roundTrips ?? 0)),
     };
   });
 }

@@ -57,7 +57,12 @@ export interface BenchRow {
 
 export async function counters(sim: SimProcess): Promise<GraphCounters> {
   const g = (await sim.stats()).graph;
-  return { requests: g.requests, throttled: g.throttled, earlyRetries: g.earlyRetries };
+  return {
+    requests: g.requests,
+    throttled: g.throttled,
+    earlyRetries: g.earlyRetries,
+    batchedRequests: g.batchedRequests,
+  };
 }
 
 /** What the runs of one shape share: the simulator (its own process) and the AWS emulators. */
