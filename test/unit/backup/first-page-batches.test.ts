@@ -118,6 +118,8 @@ class BatchingSource implements MailSource {
   /** Folders whose next batched first page the batch hands back (`alone`), or answers 410. */
   readonly handBack = new Set<string>();
   readonly lose = new Set<string>();
+  /** Called as a batch is sent (before its answer). */
+  onBatch: () => void = () => {};
   constructor(readonly pages: Map<string, string[][]>) {}
 
   private async request<T>(weight: number, answer: () => T): Promise<T> {
@@ -168,6 +170,7 @@ class BatchingSource implements MailSource {
     starts: ReadonlyArray<{ folderId: string; from: string | undefined }>,
   ): Promise<FirstPageAnswer[]> => {
     this.batches.push(starts.map((s) => s.folderId));
+    this.onBatch();
     return this.request(starts.length, () =>
       starts.map((s): FirstPageAnswer => {
         if (this.handBack.delete(s.folderId)) return { alone: true };
@@ -219,7 +222,12 @@ function tenant(): Map<string, string[][]> {
   return pages;
 }
 
-async function runUnit(source: BatchingSource, concurrency: number, firstPageBatch?: number) {
+async function runUnit(
+  source: BatchingSource,
+  concurrency: number,
+  firstPageBatch?: number,
+  resume?: { from: UnitCheckpoint; archive: Archive; state: State; shouldYield?: () => boolean },
+) {
   const folderIds = [...source.pages.keys()];
   const unit: UnitWork = {
     jobId: "J1",
@@ -231,20 +239,16 @@ async function runUnit(source: BatchingSource, concurrency: number, firstPageBat
     concurrency,
     hasSyncStates: false,
   };
-  const archive = new Archive();
-  const state = new State();
-  const out = await backupUnit(
-    unit,
-    { folderIndex: 0, page: 0 },
-    {
-      source,
-      archive,
-      state,
-      shouldYield: () => false,
-      checkpointIntervalMs: 0,
-      ...(firstPageBatch !== undefined ? { firstPageBatch } : {}),
-    },
-  );
+  const archive = resume?.archive ?? new Archive();
+  const state = resume?.state ?? new State();
+  const out = await backupUnit(unit, resume?.from ?? { folderIndex: 0, page: 0 }, {
+    source,
+    archive,
+    state,
+    shouldYield: resume?.shouldYield ?? (() => false),
+    checkpointIntervalMs: 0,
+    ...(firstPageBatch !== undefined ? { firstPageBatch } : {}),
+  });
   return { out, archive, state };
 }
 
@@ -300,5 +304,39 @@ describe("a unit with first pages in batches", () => {
     expect(out.errors[0]?.notice).toBe(true);
     expect([...archive.items].sort()).toEqual(allItems(source.pages));
     expect(state.staged.get("F3")).toBe("F3#done");
+  });
+
+  it("stops mid-batch (the invocation's deadline) and resumes from its checkpoint: nothing lost, nothing twice", async () => {
+    const first = new BatchingSource(tenant());
+    let batchesSent = 0;
+    // The deadline comes while the unit's second batch is in flight.
+    first.onBatch = () => {
+      batchesSent++;
+    };
+    const archive = new Archive();
+    const state = new State();
+    const paused = await runUnit(first, 4, undefined, {
+      from: { folderIndex: 0, page: 0 },
+      archive,
+      state,
+      shouldYield: () => batchesSent >= 2,
+    });
+    expect(paused.out.status).toBe("paused");
+    if (paused.out.status !== "paused") return;
+    const storedBefore = state.items;
+    expect(storedBefore).toBeLessThan(allItems(first.pages).length);
+
+    const second = new BatchingSource(tenant());
+    const resumed = await runUnit(second, 4, undefined, { from: paused.out.checkpoint, archive, state });
+    expect(resumed.out.status).toBe("done");
+    expect([...archive.items].sort()).toEqual(allItems(first.pages));
+    // Each item counted once over both runs; every folder's round staged once it was whole.
+    expect(state.items).toBe(allItems(first.pages).length);
+    expect(state.staged.size).toBe(first.pages.size);
+    // The resumed run asked only for the folders the first left unfinished (+ 2: F0's later pages).
+    const finishedBefore = paused.out.checkpoint.doneFolders?.length ?? 0;
+    expect(second.batches.flat().length + second.alone.length).toBeLessThanOrEqual(
+      first.pages.size - finishedBefore + 2,
+    );
   });
 });
