@@ -69,10 +69,13 @@ function mailSourceOver(
     },
     async itemDeltaFirstPages(mailbox, starts) {
       noteArchive(mailbox);
-      // A link under another base URL cannot ride in the batch: that folder's page goes alone.
-      const batchable = starts.filter((s) => batchableStart(gateway, s));
+      // A link under another base URL cannot ride in the batch: that folder's page goes alone. So
+      // do the pages beyond the mailbox's slots now (lowered after 429s, for a mailbox whose
+      // service allows fewer): the service runs min(k, 4) inner requests of a batch at once.
+      const room = gateway.traffic.limit(trafficKeyOf(mailbox));
+      const batchable = starts.filter((s) => batchableStart(gateway, s)).slice(0, room);
       const answers =
-        batchable.length === 0
+        batchable.length < 2
           ? []
           : await itemDeltaFirstPages(gateway, mailbox.apiId, batchable, {
               pageSize,

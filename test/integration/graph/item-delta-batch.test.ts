@@ -6,6 +6,7 @@
  * sync state inside the batch thrown as alone (SyncStateLostError with its fresh link).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createMailSource } from "../../../lib/app/graph-ports.js";
 import type { RunningSimulator } from "../../../lib/dev/sim/server/index.js";
 import { generateTenant } from "../../../lib/dev/sim/tenant/generate.js";
 import type { InMemoryTenantStore } from "../../../lib/dev/sim/tenant/store.js";
@@ -165,5 +166,36 @@ describe("first item delta pages in one $batch", () => {
     expect("error" in lost && lost.error).toBeInstanceOf(SyncStateLostError);
     expect("error" in lost && (lost.error as SyncStateLostError).location).toMatch(/items\/delta/);
     expect(pageOf(answers[1]!).deltaLink).toBeDefined();
+  });
+
+  it("sends no more pages in a batch than the mailbox's slots now: after 429s lowered them, the rest go alone", async () => {
+    const lowered = gatewayFor(sim);
+    const source = createMailSource(lowered, PAGE_SIZE);
+    const mailbox = { userId, role: "primary" as const, apiId: mailboxId };
+    const starts = [...short, long].map((f) => ({ folderId: f.id, from: undefined }));
+    sim.resetStats();
+    const all = await source.itemDeltaFirstPages!(mailbox, starts);
+    expect(all.every((a) => "page" in a)).toBe(true);
+    expect(sim.stats().graph).toMatchObject({ batches: 1, batchedRequests: 4 });
+
+    // Two 429s cost the mailbox two of its 4 slots (lib/graph/mailbox-traffic.ts).
+    lowered.traffic.throttled(userId);
+    lowered.traffic.throttled(userId);
+    expect(lowered.traffic.limit(userId)).toBe(2);
+    sim.resetStats();
+    const two = await source.itemDeltaFirstPages!(mailbox, starts);
+    expect(two.map((a) => ("page" in a ? "page" : "alone" in a ? "alone" : "error"))).toEqual([
+      "page",
+      "page",
+      "alone",
+      "alone",
+    ]);
+    expect(sim.stats().graph).toMatchObject({ batches: 1, batchedRequests: 2 });
+    // At one slot nothing is batched.
+    lowered.traffic.throttled(userId);
+    sim.resetStats();
+    const none = await source.itemDeltaFirstPages!(mailbox, starts);
+    expect(none.every((a) => "alone" in a)).toBe(true);
+    expect(sim.stats().graph.batches).toBe(0);
   });
 });
