@@ -201,7 +201,10 @@ export async function itemDeltaFirstPages(
   });
 }
 
-/** A folder's initial delta request with its query, as a url (a `$batch` carries no separate query). */
+/** The initial delta request's query, encoded once (a `$batch` carries no separate query). */
+const INITIAL_DELTA_QUERY = `$select=${encodeURIComponent(ITEM_FIELDS)}&$expand=${encodeURIComponent(ITEM_META_EXPAND)}`;
+
+/** A folder's initial delta request with its query, as a url. */
 function initialDeltaUrl(mailboxId: string, folderId: string): string {
-  return `${mailboxPath(mailboxId)}/folders/${encodeURIComponent(folderId)}/items/delta?$select=${encodeURIComponent(ITEM_FIELDS)}&$expand=${encodeURIComponent(itemMetaExpand())}`;
+  return `${mailboxPath(mailboxId)}/folders/${encodeURIComponent(folderId)}/items/delta?${INITIAL_DELTA_QUERY}`;
 }
