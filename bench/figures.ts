@@ -24,6 +24,8 @@ export interface GraphCounters {
   earlyRetries: number;
   /** Inner requests of `$batch`es (each also in `requests`); absent where not read. */
   batchedRequests?: number;
+  /** `$batch` envelopes (each also once in `requests`); absent where not read. */
+  batches?: number;
 }
 
 export interface RunFigures {
@@ -38,6 +40,7 @@ export interface RunFigures {
   bytes: number;
   itemsPerSecond: number;
   megabytesPerSecond: number;
+  /** Graph requests as Graph counts them: a `$batch` is its inner requests (since session 15). */
   requests: number;
   requestsPerItem: number;
   throttled: number;
@@ -185,7 +188,11 @@ export function figures(
 ): RunFigures {
   const makespan = report.makespanSeconds;
   const items = report.totals.items;
-  const requests = after.requests - before.requests;
+  // Graph's count: a `$batch` is its inner requests (the simulator counts its envelope once more).
+  const envelopes =
+    after.batches !== undefined && before.batches !== undefined ? after.batches - before.batches : 0;
+  const served = after.requests - before.requests;
+  const requests = served - envelopes;
   const throttled = after.throttled - before.throttled;
   const idle = report.streams.reduce((s, x) => s + x.idleSeconds, 0);
   // Streams that never got a unit do not appear in the report: they idled the whole job.
@@ -205,7 +212,7 @@ export function figures(
     throttledShare: requests > 0 ? throttled / requests : 0,
     earlyRetries: after.earlyRetries - before.earlyRetries,
     ...(after.batchedRequests !== undefined && before.batchedRequests !== undefined
-      ? { roundTrips: requests - (after.batchedRequests - before.batchedRequests) }
+      ? { roundTrips: served - (after.batchedRequests - before.batchedRequests) }
       : {}),
     streamIdleSeconds: idle + unusedIdle,
     streamIdleShare: makespan > 0 ? (idle + unusedIdle) / (streams * makespan) : 0,

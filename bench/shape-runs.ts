@@ -62,6 +62,7 @@ export async function counters(sim: SimProcess): Promise<GraphCounters> {
     throttled: g.throttled,
     earlyRetries: g.earlyRetries,
     batchedRequests: g.batchedRequests,
+    batches: g.batches,
   };
 }
 

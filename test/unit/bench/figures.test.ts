@@ -163,4 +163,31 @@ describe("the benchmark's work model", () => {
     expect(f.streamIdleSeconds).toBe(24);
     expect(f.streamIdleShare).toBeCloseTo(0.6, 9);
   });
+
+  it("counts a $batch as its inner requests, and HTTP exchanges as the simulator served them", () => {
+    const report = {
+      makespanSeconds: 10,
+      phases: { planningSeconds: 2, backupSeconds: 7, finalizingSeconds: 1 },
+      totals: { items: 40, bytes: 4e6 },
+      streams: [{ idleSeconds: 0 }],
+      status: "complete",
+    } as unknown as JobReport;
+    // 30 requests alone and 5 batches of 4 inner requests: the simulator served 30 + 5 + 20.
+    const f = figures(
+      report,
+      { requests: 0, throttled: 0, earlyRetries: 0, batches: 0, batchedRequests: 0 },
+      { requests: 55, throttled: 0, earlyRetries: 0, batches: 5, batchedRequests: 20 },
+      1,
+    );
+    expect(f).toMatchObject({ requests: 50, requestsPerItem: 1.25, roundTrips: 35 });
+    // Counters that do not say (older callers): as served, no exchanges figure.
+    const old = figures(
+      report,
+      { requests: 0, throttled: 0, earlyRetries: 0 },
+      { requests: 55, throttled: 0, earlyRetries: 0 },
+      1,
+    );
+    expect(old.requests).toBe(55);
+    expect(old.roundTrips).toBeUndefined();
+  });
 });
