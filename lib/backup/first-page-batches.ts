@@ -32,7 +32,6 @@ interface Waiting {
   folderId: string;
   from: string | undefined;
   resolve: (answer: FirstPageAnswer) => void;
-  reject: (error: unknown) => void;
 }
 
 /**
@@ -66,13 +65,13 @@ export class FirstPageBatches {
    */
   fetch(mailbox: ItemMailbox, folderId: string, from: string | undefined): Promise<FirstPageAnswer> {
     if (this.limit <= 1) return Promise.resolve({ alone: true });
-    return new Promise<FirstPageAnswer>((resolve, reject) => {
+    return new Promise<FirstPageAnswer>((resolve) => {
       let group = this.waiting.get(mailbox.apiId);
       if (!group) {
         group = { mailbox, entries: [] };
         this.waiting.set(mailbox.apiId, group);
       }
-      group.entries.push({ folderId, from, resolve, reject });
+      group.entries.push({ folderId, from, resolve });
       // After the turn: the other requests whose slots freed with this one's have started.
       this.flushing ??= setImmediate(() => this.flush());
     });
@@ -98,10 +97,10 @@ export class FirstPageBatches {
           (answers) => {
             for (const [i, w] of batch.entries()) w.resolve(answers[i] ?? { alone: true });
           },
-          // The batch failed as a whole (after the gateway's retries): each page fails as it
-          // would alone.
-          (error: unknown) => {
-            for (const w of batch) w.reject(error);
+          // The batch failed as a whole (after the gateway's retries, or refused outright): each
+          // page goes alone, where it meets a single request's handling (its own error, if any).
+          () => {
+            for (const w of batch) w.resolve({ alone: true });
           },
         );
       }

@@ -8,6 +8,7 @@
 import { batchGetOnce } from "./batch.js";
 import type { GraphGateway } from "./client.js";
 import { changeKeyOfEtag } from "./delta.js";
+import { SyncStateLostError } from "./errors.js";
 import { ITEM_META_PROPERTY_IDS } from "./item-meta.js";
 import { mailboxPath } from "./mailbox-folders.js";
 import { normalisePropertyId } from "./property-id.js";
@@ -161,9 +162,9 @@ export interface ItemDeltaStart {
 
 /**
  * The first page of a folder's round in a `$batch`: the page (its `nextLink`, if any, is followed
- * with {@link itemDeltaPages}), a failure for good (a lost sync state is `SyncStateLostError` with
- * its `Location`, as alone), or `again`: throttled or unavailable, to be fetched alone (the
- * mailbox's gate already holds it back for its `Retry-After`).
+ * with {@link itemDeltaPages}), a lost sync state (`SyncStateLostError` with its `Location`, as
+ * alone), or `again`: any other failure, to be fetched alone (a throttled one after the mailbox's
+ * gate, which already holds it back for its `Retry-After`).
  */
 export type ItemDeltaFirstPage = { page: ItemDeltaPage } | { error: Error } | { again: Error };
 
@@ -196,7 +197,12 @@ export async function itemDeltaFirstPages(
   const answers = await batchGetOnce<RawPage>(gateway, options.trafficKey, gets);
   return answers.map((answer) => {
     if ("again" in answer) return { again: answer.again };
-    if (answer.error) return { error: answer.error };
+    // A lost sync state is the folder's own (its round restarts as alone). Any other inner
+    // failure goes again alone: a request inside a batch may be refused where the same request
+    // alone is served (a service that does not take a resource in `$batch`), and alone it meets
+    // the single request's own handling; it costs one request, on failures only.
+    if (answer.error instanceof SyncStateLostError) return { error: answer.error };
+    if (answer.error) return { again: answer.error };
     return { page: pageOf(answer.body ?? {}, mailboxId) };
   });
 }

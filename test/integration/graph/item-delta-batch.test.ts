@@ -148,6 +148,20 @@ describe("first item delta pages in one $batch", () => {
     expect(single[0]!.upserts.length).toBe(short[index]!.totalItemCount);
   });
 
+  it("hands back to be fetched alone an inner failure other than a lost sync state (a folder that is gone: 404)", async () => {
+    const answers = await itemDeltaFirstPages(
+      gateway,
+      mailboxId,
+      [{ folderId: short[0]!.id }, { folderId: "AAMkAGone-folder-id" }],
+      options(),
+    );
+    expect(pageOf(answers[0]!).deltaLink).toBeDefined();
+    const gone = answers[1]!;
+    expect("again" in gone && (gone.again as Error).message).toMatch(/404/);
+    // Alone, it meets the single request's handling: the folder's own not-found error.
+    await expect(alone("AAMkAGone-folder-id")).rejects.toThrow(/404|not found/i);
+  });
+
   it("throws nothing for a lost sync state inside the batch: that folder's answer is SyncStateLostError with a fresh link", async () => {
     const [a, b] = short;
     const fromA = (await alone(a!.id)).at(-1)!.deltaLink!;

@@ -81,7 +81,7 @@ describe("the first-page batching rule", () => {
     expect(await batches.fetch(mailbox("A"), "a5", undefined)).toEqual({ alone: true });
   });
 
-  it("sends nothing with a limit of 1, and fails each page of a batch that failed as a whole", async () => {
+  it("sends nothing with a limit of 1, and sends alone each page of a batch that failed as a whole", async () => {
     let calls = 0;
     const off = new FirstPageBatches(async () => {
       calls++;
@@ -94,14 +94,14 @@ describe("the first-page batching rule", () => {
     const failing = new FirstPageBatches(async () => {
       throw new Error("batch refused");
     }, 4);
-    const results = await Promise.allSettled([
-      failing.fetch(mailbox("A"), "a", undefined),
-      failing.fetch(mailbox("A"), "b", undefined),
-    ]);
-    expect(results.map((r) => r.status === "rejected" && (r.reason as Error).message)).toEqual([
-      "batch refused",
-      "batch refused",
-    ]);
+    // A batch refused as a whole (a service that does not take the resource in `$batch`, or one
+    // that failed after the gateway's retries): each page meets the single request's handling.
+    expect(
+      await Promise.all([
+        failing.fetch(mailbox("A"), "a", undefined),
+        failing.fetch(mailbox("A"), "b", undefined),
+      ]),
+    ).toEqual([{ alone: true }, { alone: true }]);
   });
 });
 
