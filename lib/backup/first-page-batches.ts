@@ -54,7 +54,7 @@ export class FirstPageBatches {
    */
   constructor(
     private readonly send: NonNullable<MailSource["itemDeltaFirstPages"]>,
-    private readonly limit: number,
+    private limit: number,
   ) {}
 
   /**
@@ -99,7 +99,9 @@ export class FirstPageBatches {
           },
           // The batch failed as a whole (after the gateway's retries, or refused outright): each
           // page goes alone, where it meets a single request's handling (its own error, if any).
+          // The unit sends no more batches: one that failed whole would likely fail again.
           () => {
+            this.limit = 1;
             for (const w of batch) w.resolve({ alone: true });
           },
         );

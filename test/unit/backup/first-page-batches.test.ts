@@ -102,6 +102,17 @@ describe("the first-page batching rule", () => {
         failing.fetch(mailbox("A"), "b", undefined),
       ]),
     ).toEqual([{ alone: true }, { alone: true }]);
+    // And it sends no more batches: the next pages go alone without a request.
+    let sentAfter = 0;
+    const once = new FirstPageBatches(async () => {
+      sentAfter++;
+      throw new Error("batch refused");
+    }, 4);
+    await Promise.all([once.fetch(mailbox("A"), "a", undefined), once.fetch(mailbox("A"), "b", undefined)]);
+    expect(
+      await Promise.all([once.fetch(mailbox("A"), "c", undefined), once.fetch(mailbox("A"), "d", undefined)]),
+    ).toEqual([{ alone: true }, { alone: true }]);
+    expect(sentAfter).toBe(1);
   });
 });
 
