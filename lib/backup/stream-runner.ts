@@ -41,7 +41,7 @@ export interface StreamRunnerDeps {
   streamConcurrency?: number;
   /**
    * A unit the plan estimates at most this long lets the stream claim its next unit once its
-   * last folder has started, so that the next unit's first requests fill the slots the tail
+   * last folder has started and its slots begin to idle (unit-backup.ts `onTail`), so that the next unit's first requests fill the slots the tail
    * leaves idle (and its claim overlaps this one's last answers). Seconds, ≥ 0; 0 turns it off.
    * Default 30: above it, the second or so a unit change costs is under 3 % of the unit.
    */

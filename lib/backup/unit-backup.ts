@@ -80,7 +80,11 @@ export interface UnitBackupDeps {
    * Items, at least the unit's slots × 20. Default {@link EXPORT_BACKLOG_ITEMS}.
    */
   exportBacklogItems?: number;
-  /** Called once, when the unit's last folder has started (what is left is its tail). */
+  /**
+   * Called once, when the unit's last folder has started and its slots begin to idle (a slot free
+   * with nothing queued after an event loop's turn), or when every folder has run: what is left
+   * is its tail.
+   */
   onTail?: () => void;
   /**
    * Called once, when the unit's requests have all answered (every delta page fetched, no item
@@ -342,7 +346,38 @@ export async function backupUnit(
   // delta pages of the next folders overlap the exports instead of waiting for them.
   const itemReads = [...(unit.folderReads ?? "")].some((read) => read === "p" || read === "a");
   const lanes = Math.min(pending.length, (itemReads ? 4 : 2) * Math.max(1, unit.concurrency));
-  if (pending.length === 0) deps.onTail?.();
+  // The unit's tail, for the stream's lookahead: its last folder has started and, after an event
+  // loop's turn, a slot is free with nothing queued (its slots begin to idle). Not as soon as the
+  // last folder starts: with four lanes a slot, a unit of ≈ 17 folders starts its last one within
+  // its first second, and every stream of many-small N = 64 claimed a second unit at once; the
+  // 64 streams took 128 of the 160 units in the first second and the last 32 went to the
+  // streams that freed first (those with two units running), while the others ran dry early
+  // (streams of 3 units ≈ 57 requests, of 2 units ≈ 38: backup 7.2 s where LB is 4.4 s).
+  let lastFolderStarted = false;
+  let tailTold = false;
+  let tailCheck: NodeJS.Immediate | undefined;
+  const tellTail = () => {
+    if (tailTold) return;
+    tailTold = true;
+    unitSlots.off("next", checkTail);
+    unitSlots.off("idle", checkTail);
+    if (tailCheck) clearImmediate(tailCheck);
+    deps.onTail?.();
+  };
+  const checkTail = () => {
+    if (tailTold || !lastFolderStarted) return;
+    tailCheck ??= setImmediate(() => {
+      tailCheck = undefined;
+      if (unitSlots.size === 0 && unitSlots.pending < unitSlots.concurrency) tellTail();
+    });
+  };
+  unitSlots.on("next", checkTail);
+  unitSlots.on("idle", checkTail);
+  const lastFolderStarts = () => {
+    lastFolderStarted = true;
+    checkTail();
+  };
+  if (pending.length === 0) tellTail();
   const folderRuns: Array<Promise<void>> = [];
   const runFolder = async (folderId: string, read: FolderRead, onFetched: () => void) => {
     try {
@@ -367,7 +402,7 @@ export async function backupUnit(
   const lane = async () => {
     while (next < pending.length && !ctx.shouldStop()) {
       const i = pending[next++]!;
-      if (next === pending.length) deps.onTail?.();
+      if (next === pending.length) lastFolderStarts();
       let fetched!: () => void;
       const allFetched = new Promise<void>((resolve) => (fetched = resolve));
       fetching++;
@@ -390,6 +425,8 @@ export async function backupUnit(
   // Every folder has run: no partial batch is left to send early.
   unitSlots.off("idle", checkIdle);
   if (idleCheck) clearImmediate(idleCheck);
+  // Every folder has run: the unit is in its tail (if no slot idled before, its last writes are).
+  tellTail();
   requestsMayBeDone(true);
   let last: LastCheckpoint | undefined;
   // Every folder ran (their last pages are held, so the ledger does not know it yet): what the

@@ -49,7 +49,7 @@ export interface PlanLimits {
    * stream are not taken for as short as their requests; LB does not count it. What it stands for:
    * the unit's completion (its last catalog and pack writes, one state update) and the next claim
    * (one state transaction), as far as the stream runner's lookahead does not overlap them with
-   * requests (a unit of a whole share claims its successor once its last folder has started, so
+   * requests (a unit of a whole share claims its successor once its last folder has started and its slots begin to idle, so
    * the change costs next to nothing; a unit of a smaller share frees its slots only once its
    * completion is written). On AWS those are 2 S3 PUTs of 20–50 ms and 2 DynamoDB requests of
    * 5–20 ms: about 0.1 s where nothing overlaps them. In the benchmark's harness a stream's slots
