@@ -238,6 +238,7 @@ async function runUnit(
   concurrency: number,
   firstPageBatch?: number,
   resume?: { from: UnitCheckpoint; archive: Archive; state: State; shouldYield?: () => boolean },
+  onTail?: () => void,
 ) {
   const folderIds = [...source.pages.keys()];
   const unit: UnitWork = {
@@ -259,6 +260,7 @@ async function runUnit(
     shouldYield: resume?.shouldYield ?? (() => false),
     checkpointIntervalMs: 0,
     ...(firstPageBatch !== undefined ? { firstPageBatch } : {}),
+    ...(onTail ? { onTail } : {}),
   });
   return { out, archive, state };
 }
@@ -289,37 +291,16 @@ describe("a unit with first pages in batches", () => {
     // 13 folders on 16 lanes: the last folder starts at once; the unit's 4 slots stay busy with
     // the 13 first pages and F0's next pages for several rounds after that.
     const source = new BatchingSource(tenant());
-    const folderIds = [...source.pages.keys()];
     let sentAtTail: number | undefined;
     let tails = 0;
-    const out = await backupUnit(
-      {
-        jobId: "J1",
-        index: 0,
-        mailboxId: "U1",
-        folderIds,
-        folderReads: "p".repeat(folderIds.length),
-        mailboxIds: { primary: "MBX:1" },
-        concurrency: 4,
-        hasSyncStates: false,
-      },
-      { folderIndex: 0, page: 0 },
-      {
-        source,
-        archive: new Archive(),
-        state: new State(),
-        shouldYield: () => false,
-        checkpointIntervalMs: 0,
-        onTail: () => {
-          tails++;
-          sentAtTail ??= source.batches.flat().length + source.alone.length;
-        },
-      },
-    );
+    const { out } = await runUnit(source, 4, undefined, undefined, () => {
+      tails++;
+      sentAtTail ??= source.batches.flat().length + source.alone.length;
+    });
     expect(out.status).toBe("done");
     expect(tails).toBe(1);
     // Every folder's first page had been sent, and F0's later pages: nothing was left queued.
-    expect(sentAtTail).toBeGreaterThanOrEqual(folderIds.length);
+    expect(sentAtTail).toBeGreaterThanOrEqual(source.pages.size);
   });
 
   it("keeps a unit with a share of 2 slots to batches of 2, and sends nothing batched with firstPageBatch 1", async () => {
