@@ -43,9 +43,10 @@ export interface MailSource {
    * The first item delta page of each of 1–20 folders of one import/export mailbox, in ONE
    * `$batch` (it holds min(k, 4) of the mailbox's slots and counts as k requests), answers in
    * the order of `starts`: the page (a `nextLink` on it is followed with `itemDelta`), the
-   * folder's failure (thrown as `itemDelta` would throw it), or `alone`: fetch it with
-   * `itemDelta` (throttled or unavailable in the batch, the mailbox's gate already closed for its
-   * `Retry-After`; or a link the batch cannot carry). Optional: without it every page goes alone.
+   * folder's lost sync state (thrown as `itemDelta` would throw it), or `alone`: fetch it with
+   * `itemDelta` (any other failure in the batch, a throttled one with the mailbox's gate already
+   * closed for its `Retry-After`; or a link the batch cannot carry). A batch that fails as a whole
+   * rejects. Optional: without it every page goes alone.
    */
   itemDeltaFirstPages?(
     mailbox: ItemMailbox,

@@ -17,6 +17,7 @@ import {
   isRetryableStatus,
   mapGraphError,
 } from "./errors.js";
+import { preferWithImmutableId } from "./request-policy.js";
 import { parseRetryAfter } from "./retry-after.js";
 
 /** Graph accepts at most this many requests in one batch. */
@@ -288,7 +289,7 @@ export async function batchGetOnce<T = unknown>(
     id: String(index),
     method: "GET",
     url: relativeUrl(gateway, get.url),
-    headers: { ...withoutPrefer(get.headers), Prefer: preferWithImmutableId(get.headers) },
+    headers: { ...withoutPrefer(get.headers), Prefer: innerPrefer(get.headers) },
   }));
   const result = await gateway.post<{ responses?: InnerAnswer[] }>(
     "/$batch",
@@ -324,11 +325,10 @@ function withoutPrefer(headers: Record<string, string> | undefined): Record<stri
   return Object.fromEntries(Object.entries(headers ?? {}).filter(([k]) => k.toLowerCase() !== "prefer"));
 }
 
-/** An inner request's `Prefer`: its own preferences with `IdType="ImmutableId"` (as every request sends). */
-function preferWithImmutableId(headers: Record<string, string> | undefined): string {
+/** An inner request's `Prefer`: its own preferences with `IdType="ImmutableId"`, as every request sends. */
+function innerPrefer(headers: Record<string, string> | undefined): string {
   const key = headers ? Object.keys(headers).find((k) => k.toLowerCase() === "prefer") : undefined;
-  const own = key === undefined ? undefined : headers?.[key];
-  return own ? `IdType="ImmutableId", ${own}` : 'IdType="ImmutableId"';
+  return preferWithImmutableId(key === undefined ? undefined : headers?.[key]);
 }
 
 interface InnerRequest {
@@ -373,7 +373,7 @@ async function runBatches<T>(
       id: String(index),
       method: "GET",
       url: relativeUrl(gateway, urls[index] as string),
-      headers: { Prefer: 'IdType="ImmutableId"' },
+      headers: { Prefer: preferWithImmutableId(undefined) },
     }));
     const result = await run.send(requests);
     const again: number[] = [];

@@ -118,12 +118,11 @@ export async function* itemDeltaPages(
   folderId: string,
   options: ItemDeltaOptions,
 ): AsyncGenerator<ItemDeltaPage> {
-  const pageSize = Math.min(1000, Math.max(1, Math.floor(options.pageSize ?? 100)));
-  const headers = { Prefer: `odata.maxpagesize=${pageSize}` };
+  const headers = pageSizeHeaders(options);
   let link: string | undefined = options.from;
   let query: Record<string, string> | undefined;
   if (!link) {
-    link = `${mailboxPath(mailboxId)}/folders/${encodeURIComponent(folderId)}/items/delta`;
+    link = itemDeltaPath(mailboxId, folderId);
     query = { $select: ITEM_FIELDS, $expand: itemMetaExpand() };
   }
   while (link) {
@@ -184,8 +183,7 @@ export async function itemDeltaFirstPages(
   starts: readonly ItemDeltaStart[],
   options: ItemDeltaOptions,
 ): Promise<ItemDeltaFirstPage[]> {
-  const pageSize = Math.min(1000, Math.max(1, Math.floor(options.pageSize ?? 100)));
-  const headers = { Prefer: `odata.maxpagesize=${pageSize}` };
+  const headers = pageSizeHeaders(options);
   const gets = starts.map((start) => {
     if (!batchableStart(gateway, start)) {
       throw new RangeError(
@@ -212,5 +210,16 @@ const INITIAL_DELTA_QUERY = `$select=${encodeURIComponent(ITEM_FIELDS)}&$expand=
 
 /** A folder's initial delta request with its query, as a url. */
 function initialDeltaUrl(mailboxId: string, folderId: string): string {
-  return `${mailboxPath(mailboxId)}/folders/${encodeURIComponent(folderId)}/items/delta?${INITIAL_DELTA_QUERY}`;
+  return `${itemDeltaPath(mailboxId, folderId)}?${INITIAL_DELTA_QUERY}`;
+}
+
+/** A folder's item delta path (an initial round's, before its query). */
+function itemDeltaPath(mailboxId: string, folderId: string): string {
+  return `${mailboxPath(mailboxId)}/folders/${encodeURIComponent(folderId)}/items/delta`;
+}
+
+/** The page size a round asks for (`Prefer: odata.maxpagesize`, 1–1000, default 100). */
+function pageSizeHeaders(options: ItemDeltaOptions): { Prefer: string } {
+  const pageSize = Math.min(1000, Math.max(1, Math.floor(options.pageSize ?? 100)));
+  return { Prefer: `odata.maxpagesize=${pageSize}` };
 }

@@ -91,6 +91,15 @@ export interface RequestPolicyOptions extends RetryBudget {
 
 const IMMUTABLE_ID = 'IdType="ImmutableId"';
 
+/**
+ * A request's `Prefer` with `IdType="ImmutableId"` (every request asks for immutable ids), its
+ * own preferences kept; one that names an `IdType` itself is left as it is.
+ */
+export function preferWithImmutableId(prefer: string | undefined): string {
+  if (prefer && /IdType\s*=/i.test(prefer)) return prefer;
+  return prefer ? `${IMMUTABLE_ID}, ${prefer}` : IMMUTABLE_ID;
+}
+
 /** The mailbox a Graph URL addresses: the `{id}` of `/users/{id}/…`, lower-cased. */
 export function mailboxOfUrl(url: string): string | undefined {
   let pathname: string;
@@ -181,10 +190,7 @@ export class MailboxRequestPolicy implements Middleware {
     const baseHeaders = headerRecord(init.headers);
     // The AuthenticationHandler only adds the header for Graph hosts; keep that decision.
     const authorized = baseHeaders.authorization !== undefined;
-    const prefer = baseHeaders.prefer;
-    if (!prefer || !/IdType\s*=/i.test(prefer)) {
-      baseHeaders.prefer = prefer ? `${IMMUTABLE_ID}, ${prefer}` : IMMUTABLE_ID;
-    }
+    baseHeaders.prefer = preferWithImmutableId(baseHeaders.prefer);
     let tokenRefreshed = false;
     const idempotent = settings.idempotent ?? method !== "POST";
     const tally = settings.context?.tally;
