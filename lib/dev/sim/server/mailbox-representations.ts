@@ -5,6 +5,7 @@
  * `SystemTime {00062002-0000-0000-C000-000000000046} Id 0x820D`).
  */
 import type { PropDef, Property } from "../item-model.js";
+import { memoByObject } from "../memo.js";
 import {
   MAIL_FOLDER_CLASS,
   type MailboxItemView,
@@ -141,16 +142,7 @@ const itemQueries = new Map<string, ItemQuery>();
 const ITEM_QUERIES_KEPT = 64;
 
 /** The same, by query object: a page's items share one (and first pages of one query, too). */
-const itemQueriesByObject = new WeakMap<URLSearchParams, ItemQuery>();
-
-function itemQueryOf(query: URLSearchParams): ItemQuery {
-  let parsed = itemQueriesByObject.get(query);
-  if (parsed === undefined) {
-    parsed = itemQueryByText(query);
-    itemQueriesByObject.set(query, parsed);
-  }
-  return parsed;
-}
+const itemQueryOf: (query: URLSearchParams) => ItemQuery = memoByObject(itemQueryByText);
 
 function itemQueryByText(query: URLSearchParams): ItemQuery {
   const cacheKey = `${query.get("$select") ?? ""}\u0000${query.get("$expand") ?? ""}`;

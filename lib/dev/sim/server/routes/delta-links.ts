@@ -4,6 +4,8 @@
  * options, the page size from `Prefer: odata.maxpagesize`, and 410 `SyncStateNotFound` with a
  * `Location` to start over from.
  */
+
+import { memoByObject } from "../../memo.js";
 import type { DeltaCursor } from "../../model.js";
 import { graphError, jsonResponse, MailErrors, type SimRequest, type SimResponse } from "../graph-types.js";
 
@@ -20,14 +22,10 @@ export interface DeltaToken {
  * (the same object for every first request of the same query, see {@link roundOptions}) and a
  * backup's item delta carries 1.8 KB of them (its `$expand`) in every link it is given.
  */
-const optionsJson = new WeakMap<Record<string, string>, string>();
+const optionsJson = memoByObject((options: Record<string, string>) => JSON.stringify(options));
 
 function encodeToken(token: DeltaToken): string {
-  let options = optionsJson.get(token.options);
-  if (options === undefined) {
-    options = JSON.stringify(token.options);
-    optionsJson.set(token.options, options);
-  }
+  const options = optionsJson(token.options);
   // Byte for byte JSON.stringify(token): {"cursor":…,"options":…}.
   return Buffer.from(`{"cursor":${JSON.stringify(token.cursor)},"options":${options}}`).toString("base64url");
 }
@@ -96,16 +94,9 @@ export function roundOptions(
 }
 
 /** The query of a round's options (as its items' JSON reads them), made once per options object. */
-const optionQueries = new WeakMap<Readonly<Record<string, string>>, URLSearchParams>();
-
-export function queryOfOptions(options: Readonly<Record<string, string>>): URLSearchParams {
-  let query = optionQueries.get(options);
-  if (query === undefined) {
-    query = new URLSearchParams(options);
-    optionQueries.set(options, query);
-  }
-  return query;
-}
+export const queryOfOptions: (options: Readonly<Record<string, string>>) => URLSearchParams = memoByObject(
+  (options) => new URLSearchParams(options),
+);
 
 function withQuery(path: string, options: Record<string, string>): string {
   const query = new URLSearchParams(options);

@@ -8,6 +8,7 @@
  * `$expand=singleValueExtendedProperties(...)` takes, and a canonical key per property.
  */
 import type { PropDef, PropType } from "../../item-model.js";
+import { memoByObject } from "../../memo.js";
 
 export const PROPERTY_SETS = {
   publicStrings: "00020329-0000-0000-c000-000000000046",
@@ -136,18 +137,8 @@ export const P = {
  * ones of {@link P}): a lookup in a property list keys every entry it passes, and an item delta
  * page keys and names each of its items' properties.
  */
-const propKeys = new WeakMap<PropDef, string>();
-const graphIds = new WeakMap<PropDef, string>();
-
 /** A canonical key of a property (type included), for lookups and comparisons. */
-export function propKey(def: PropDef): string {
-  let key = propKeys.get(def);
-  if (key === undefined) {
-    key = makePropKey(def);
-    propKeys.set(def, key);
-  }
-  return key;
-}
+export const propKey: (def: PropDef) => string = memoByObject(makePropKey);
 
 function makePropKey(def: PropDef): string {
   switch (def.kind) {
@@ -181,14 +172,7 @@ const TYPES_BY_GRAPH_NAME = new Map(
 const hex4 = (n: number) => `0x${n.toString(16).toUpperCase().padStart(4, "0")}`;
 
 /** The Graph id of a property: `String 0x0037`, `SystemTime {00062002-…} Id 0x820D`, `StringArray {…} Name Keywords`. */
-export function graphPropertyId(def: PropDef): string {
-  let id = graphIds.get(def);
-  if (id === undefined) {
-    id = makeGraphPropertyId(def);
-    graphIds.set(def, id);
-  }
-  return id;
-}
+export const graphPropertyId: (def: PropDef) => string = memoByObject(makeGraphPropertyId);
 
 function makeGraphPropertyId(def: PropDef): string {
   const type = GRAPH_TYPE_NAMES[def.type];

@@ -34,6 +34,7 @@ import type {
   PropType,
   PropValue,
 } from "../../item-model.js";
+import { memoByObject } from "../../memo.js";
 import { canonicalTime } from "../time.js";
 import { P } from "./properties.js";
 
@@ -171,15 +172,10 @@ function guidText(b: Buffer): string {
 }
 
 /** A property's tag bytes by its definition (the definitions are shared constants, see properties.ts). */
-const tagCache = new WeakMap<PropDef, Buffer>();
+const tagOf = memoByObject(tagBytes);
 
 function writeTag(sink: Sink, def: PropDef): void {
-  let tag = tagCache.get(def);
-  if (tag === undefined) {
-    tag = tagBytes(def);
-    tagCache.set(def, tag);
-  }
-  sink.bytes(tag);
+  sink.bytes(tagOf(def));
 }
 
 function tagBytes(def: PropDef): Buffer {
