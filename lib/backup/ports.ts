@@ -586,8 +586,16 @@ export interface StreamStatePort {
    * begins the task and claims them all at once, in index order; undefined when it cannot (the
    * task is stale, a unit no longer pending), and the task then begins as any other. Absent:
    * every task begins with {@link beginTask}.
+   *
+   * `onRead`: called at most once, before the outcome is known, with the units as the claim
+   * would leave them (read beside it, all found pending), so that their first requests may go
+   * out while the claim is in flight; the caller then writes nothing of them, nor processes an
+   * answer, until the outcome says they are its own (lib/backup/claim-gate.ts).
    */
-  beginTaskWithUnits?(task: StreamTask & { units: number[] }): Promise<ClaimedUnit[] | undefined>;
+  beginTaskWithUnits?(
+    task: StreamTask & { units: number[] },
+    onRead?: (units: ClaimedUnit[]) => void,
+  ): Promise<ClaimedUnit[] | undefined>;
   /** The units this stream already holds (a continuation resumes them), in index order. */
   heldUnits(task: StreamTask): Promise<ClaimedUnit[]>;
   /**

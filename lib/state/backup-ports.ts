@@ -177,8 +177,11 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
 
   const stream: StreamStatePort = {
     beginTask: (task) => store.beginTask(task),
-    async beginTaskWithUnits(task) {
-      const units = await store.beginTaskWithUnits(task);
+    async beginTaskWithUnits(task, onRead) {
+      const units = await store.beginTaskWithUnits(
+        task,
+        onRead && ((read) => onRead(read.map((unit) => claimedBy(task, unit)))),
+      );
       return units?.map((unit) => claimedBy(task, unit));
     },
     heldUnits: async (task) => (await store.heldUnits(task)).map((unit) => claimedBy(task, unit)),

@@ -308,10 +308,18 @@ function asClaimed(unit: UnitRecord, task: StreamTask, now: string): UnitRecord 
  * cursor is claimed by the tail's sweep, as a lost task's are. A stream whose transaction
  * succeeded holds nothing else: only an earlier delivery of its first task could have claimed
  * for it, and that delivery would have claimed these units first.
+ *
+ * `onRead`: called with the units as the claim would leave them when the read finds them all
+ * pending before the transaction is answered (the read is a single GetItem or BatchGetItem, the
+ * transaction the slower request), so that the caller may start their requests while the claim
+ * is in flight, gating what it writes on the outcome returned here (backup/claim-gate.ts). Not
+ * called when the read comes after the answer, or finds a unit no longer pending (the claim
+ * will be refused).
  */
 export async function beginTaskWithUnits(
   t: StateTable,
   task: StreamTask & { units: number[] },
+  onRead?: (units: UnitRecord[]) => void,
 ): Promise<UnitRecord[] | undefined> {
   const indexes = [...new Set(task.units)].sort((a, b) => a - b);
   if (indexes.length === 0 || indexes.length > MAX_TASK_UNITS) {
@@ -334,14 +342,24 @@ export async function beginTaskWithUnits(
     "seq = :seq AND #status <> :finished",
     STATUS,
   );
-  const read: Promise<Array<UnitRecord | undefined>> =
+  let answered = false;
+  // The read is sent first: the caller's early start waits for it.
+  const read: Promise<Array<UnitRecord | undefined>> = (
     indexes.length === 1
       ? getUnit(t, task.jobId, indexes[0]!).then((u) => [u])
-      : unitsByIndex(t, task.jobId, indexes).then((byIndex) => indexes.map((i) => byIndex.get(i)));
-  const [outcome, units] = await Promise.all([
-    t.transact([...indexes.map((i) => runningFor(t, task, i, ["pending"], now)), stream]),
-    read,
-  ]);
+      : unitsByIndex(t, task.jobId, indexes).then((byIndex) => indexes.map((i) => byIndex.get(i)))
+  ).then((units) => {
+    if (onRead && !answered && units.every((u) => u?.status === "pending")) {
+      onRead((units as UnitRecord[]).map((unit) => asClaimed(unit, task, now)));
+    }
+    return units;
+  });
+  const transaction = t
+    .transact([...indexes.map((i) => runningFor(t, task, i, ["pending"], now)), stream])
+    .finally(() => {
+      answered = true;
+    });
+  const [outcome, units] = await Promise.all([transaction, read]);
   if (!outcome.ok || units.some((u) => u === undefined)) return undefined;
   // Read before the claim landed: the claim's fields on it; after: as read.
   return (units as UnitRecord[]).map((unit) =>

@@ -235,8 +235,11 @@ export class StateStore {
    * "later" when none is pending now but discovery is still adding units.
    */
   /** Begins a task carrying its start units and claims them in one transaction; undefined: begin as usual. */
-  beginTaskWithUnits(task: StreamTask & { units: number[] }): Promise<UnitRecord[] | undefined> {
-    return claims.beginTaskWithUnits(this.table, task);
+  beginTaskWithUnits(
+    task: StreamTask & { units: number[] },
+    onRead?: (units: UnitRecord[]) => void,
+  ): Promise<UnitRecord[] | undefined> {
+    return claims.beginTaskWithUnits(this.table, task, onRead);
   }
 
   claimUnit(task: StreamTask): Promise<UnitRecord | null | "later"> {

@@ -12,7 +12,7 @@ import type {
 import { runStreamTask, type StreamRunnerDeps } from "../../../lib/backup/stream-runner.js";
 import { FatalError, RetryableError } from "../../../lib/errors.js";
 import type { StreamTask } from "../../../lib/queue/stream-task.js";
-import { ClaimLostError, StateContentionError } from "../../../lib/state/errors.js";
+import { ClaimLostError, StateContentionError, StateUnavailableError } from "../../../lib/state/errors.js";
 
 /** An in-memory state with the same rules as the DynamoDB one: seq per stream, one holder per unit. */
 class MemoryStreamState implements StreamStatePort {
@@ -46,8 +46,21 @@ class MemoryStreamState implements StreamStatePort {
   }
   /** Calls of each way to begin a task, by name. */
   begins: string[] = [];
-  async beginTaskWithUnits(t: StreamTask & { units: number[] }): Promise<ClaimedUnit[] | undefined> {
+  /**
+   * Set: the start units' claim is in flight until this resolves (rejects: the state store
+   * failed); the units are read, and handed to `onRead` when all pending, before it.
+   */
+  claimInFlight?: () => Promise<void>;
+  async beginTaskWithUnits(
+    t: StreamTask & { units: number[] },
+    onRead?: (units: ClaimedUnit[]) => void,
+  ): Promise<ClaimedUnit[] | undefined> {
     this.begins.push("withUnits");
+    if (this.claimInFlight) {
+      const read = t.units.map((i) => this.units[i]);
+      if (onRead && read.every((u) => u?.status === "pending")) onRead(read.map((u) => this.claimed(u!)));
+      await this.claimInFlight();
+    }
     const units = t.units.map((i) => this.units[i]);
     const stale = t.seq < (this.seq.get(t.streamId) ?? 0) || this.finished.has(t.streamId);
     // All or none, as the state transaction.
@@ -61,6 +74,8 @@ class MemoryStreamState implements StreamStatePort {
   }
   /** The plan's estimate of every unit, seconds. */
   estimatedSeconds = 1;
+  /** Each unit's folders. */
+  folderIdsOf = (_index: number) => ["f"];
   /** Each unit's planned share of its mailbox's request slots (`concurrency`). */
   concurrencyOf = (_index: number) => 1;
   /** Σ shares of the units a stream held, still making requests, whenever it claimed another. */
@@ -75,7 +90,7 @@ class MemoryStreamState implements StreamStatePort {
         jobId: "J",
         index: u.index,
         mailboxId: `m${u.index}`,
-        folderIds: ["f"],
+        folderIds: this.folderIdsOf(u.index),
         concurrency: this.concurrencyOf(u.index),
         estimatedSeconds: this.estimatedSeconds,
       },
@@ -535,6 +550,175 @@ describe("runStreamTask", () => {
       message: "unexpected shape",
     });
     expect(state.units[1]!.status).toBe("done");
+  });
+});
+
+/**
+ * Deps whose every delta page takes `ms` to answer, recording in `events` each request sent
+ * (`request <unit>`), each answer (`answer <unit>`) and each write of the unit (`blob`, `part`,
+ * `checkpoint <unit>`); `inFlight()`: requests sent and not yet answered.
+ */
+function recordingDeps(state: MemoryStreamState, pages: number, ms: number) {
+  const built = deps(state, pages, () => 1e9);
+  const events: string[] = [];
+  let inFlight = 0;
+  const base = built.d.unitDeps;
+  built.d.unitDeps = (t, u) => {
+    const real = base(t, u);
+    return {
+      ...real,
+      source: {
+        ...real.source,
+        folderDelta: (mailboxId, folderId, from) => {
+          const pagesOf = real.source.folderDelta(mailboxId, folderId, from)[Symbol.asyncIterator]();
+          return {
+            [Symbol.asyncIterator]: () => ({
+              next: async () => {
+                events.push(`request ${u.index}`);
+                inFlight++;
+                await new Promise((r) => setTimeout(r, ms));
+                inFlight--;
+                events.push(`answer ${u.index}`);
+                return pagesOf.next();
+              },
+            }),
+          };
+        },
+      },
+      archive: {
+        storeBlob: async (kind, body, owner) => {
+          events.push("blob");
+          return real.archive.storeBlob(kind, body, owner);
+        },
+        writeCatalogPart: async (key, entries) => {
+          events.push("part");
+          return real.archive.writeCatalogPart(key, entries);
+        },
+      },
+    };
+  };
+  const unitState = state.unitState.bind(state);
+  state.unitState = (t, i) => {
+    const port = unitState(t, i);
+    return {
+      ...port,
+      checkpoint: async (cp, delta, staged) => {
+        events.push(`checkpoint ${i}`);
+        return port.checkpoint(cp, delta, staged);
+      },
+    };
+  };
+  return { ...built, events, inFlight: () => inFlight };
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(condition()).toBe(true);
+}
+
+describe("runStreamTask: start units started before their claim lands", () => {
+  it("sends a start unit's first request while its claim is in flight and processes the answer, and writes, only once it lands", async () => {
+    const state = new MemoryStreamState(1, 1);
+    // Slots to spare: an answer processed early would send the next page at once.
+    state.concurrencyOf = () => 4;
+    const { d, events } = recordingDeps(state, 3, 10);
+    let land!: () => void;
+    state.claimInFlight = () => new Promise<void>((resolve) => (land = resolve));
+    const run = runStreamTask({ jobId: "J", streamId: 0, seq: 0, units: [0] }, d);
+    await until(() => events.includes("answer 0"));
+    // Well past the answer: it waits for the claim, so no next page and no write yet.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(events).toEqual(["request 0", "answer 0"]);
+    expect(state.units[0]!.status).toBe("pending");
+    events.push("landed");
+    land();
+    expect(await run).toMatchObject({ status: "finished", unitsDone: 1 });
+    expect(state.begins).toEqual(["withUnits"]);
+    expect(events.slice(0, 3)).toEqual(["request 0", "answer 0", "landed"]);
+    expect(events.filter((e) => e === "request 0")).toHaveLength(3);
+    expect(events.filter((e) => e === "blob")).toHaveLength(3);
+    expect(state.units[0]).toMatchObject({ status: "done", items: 3 });
+  });
+
+  it("abandons start units whose claim is refused: their answers are dropped, nothing of them is written, the task begins as any other", async () => {
+    const state = new MemoryStreamState(3, 2);
+    state.concurrencyOf = () => 2;
+    const { d, events, inFlight } = recordingDeps(state, 2, 40);
+    d.lookaheadUnitSeconds = 0;
+    // Another delivery takes unit 1 while this task's claim of units 0 and 1 is in flight; the
+    // refusal comes while the early requests are still unanswered.
+    state.claimInFlight = async () => {
+      await until(() => events.includes("request 0") && events.includes("request 1"));
+      Object.assign(state.units[1]!, { status: "running", holder: 1 });
+    };
+    const outcome = await runStreamTask({ jobId: "J", streamId: 0, seq: 0, units: [0, 1] }, d);
+    // It began as any task, claimed units 0 and 2 as usual and ran them from their start.
+    expect(outcome).toMatchObject({ status: "finished", unitsDone: 2 });
+    expect(state.begins).toEqual(["withUnits", "begin"]);
+    expect(inFlight()).toBe(0);
+    const refusedAt = events.indexOf("request 0", events.indexOf("answer 0"));
+    // Before it: the two early requests and their answers, nothing written, nothing sent after.
+    expect(events.slice(0, refusedAt).sort()).toEqual(["answer 0", "answer 1", "request 0", "request 1"]);
+    // Unit 1 is the other delivery's: this task wrote nothing of it.
+    expect(events.filter((e) => e.endsWith(" 1")).sort()).toEqual(["answer 1", "request 1"]);
+    expect(state.units[1]).toMatchObject({ status: "running", holder: 1, items: 0 });
+    expect(state.units[1]!.result).toBeUndefined();
+    expect(state.units[0]).toMatchObject({ status: "done", items: 2 });
+    expect(state.units[2]).toMatchObject({ status: "done", items: 2 });
+  });
+
+  it("ends a start unit with nothing to read only once its claim lands, and not at all when it is refused", async () => {
+    const state = new MemoryStreamState(2, 1);
+    state.folderIdsOf = () => [];
+    const { d } = recordingDeps(state, 1, 10);
+    const completed: number[] = [];
+    const complete = state.completeUnit.bind(state);
+    state.completeUnit = async (t, i, r) => {
+      completed.push(i);
+      return complete(t, i, r);
+    };
+    let land!: () => void;
+    state.claimInFlight = () => new Promise<void>((resolve) => (land = resolve));
+    const run = runStreamTask({ jobId: "J", streamId: 0, seq: 0, units: [0] }, d);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(completed).toEqual([]);
+    // Refused (another delivery took it): never ended by this task, which claims unit 1 instead.
+    Object.assign(state.units[0]!, { status: "running", holder: 1 });
+    land();
+    expect(await run).toMatchObject({ status: "finished", unitsDone: 1 });
+    expect(completed).toEqual([1]);
+  });
+
+  it("drops a stale first task whose start unit was read pending: nothing written, no request left running", async () => {
+    const state = new MemoryStreamState(1, 1);
+    const { d, events, inFlight } = recordingDeps(state, 2, 40);
+    // The sweep re-sent the stream (seq 1) before this first task's claim landed.
+    state.claimInFlight = async () => {
+      await until(() => events.includes("request 0"));
+      state.seq.set(0, 1);
+    };
+    expect(await runStreamTask({ jobId: "J", streamId: 0, seq: 0, units: [0] }, d)).toEqual({
+      status: "stale",
+    });
+    expect(inFlight()).toBe(0);
+    expect(events).toEqual(["request 0", "answer 0"]);
+    expect(state.units[0]).toMatchObject({ status: "pending", items: 0 });
+  });
+
+  it("fails the task when the claim cannot be made, after its start units stopped without writing", async () => {
+    const state = new MemoryStreamState(1, 1);
+    const { d, events, inFlight } = recordingDeps(state, 2, 40);
+    const unavailable = new StateUnavailableError(
+      "state table t: expected an answer, found none for the whole retry budget",
+    );
+    state.claimInFlight = async () => {
+      await until(() => events.includes("request 0"));
+      throw unavailable;
+    };
+    await expect(runStreamTask({ jobId: "J", streamId: 0, seq: 0, units: [0] }, d)).rejects.toBe(unavailable);
+    expect(inFlight()).toBe(0);
+    expect(events).toEqual(["request 0", "answer 0"]);
+    expect(state.units[0]).toMatchObject({ status: "pending", items: 0 });
   });
 });
 
