@@ -588,7 +588,7 @@ export interface StreamStatePort {
    * every task begins with {@link beginTask}.
    *
    * `onRead`: called at most once, before the outcome is known, with the units as the claim
-   * would leave them (read beside it, all found pending), so that their first requests may go
+   * would leave them (read before it, all found pending), so that their first requests may go
    * out while the claim is in flight; the caller then writes nothing of them, nor processes an
    * answer, until the outcome says they are its own (lib/backup/claim-gate.ts).
    */

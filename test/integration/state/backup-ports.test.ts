@@ -417,6 +417,57 @@ describe("backup state ports on DynamoDB", () => {
     expect((await store.listUnits(jobId)).map((u) => u.items)).toEqual([6, 6, 6, 6]);
   });
 
+  it("let two deliveries of a first task start its units before their claim: the refused one writes nothing until it takes the stream over", async () => {
+    const { store, ports, jobId } = await runningJob("2026-11-29T07:30:00Z", 1);
+    // Each delivery's own fake mailbox (every page 20 ms) and archive; what each did, in order.
+    const delivery = (name: string) => {
+      const events: string[] = [];
+      const { deps } = runnerDeps(ports, 3, () => 1e9, []);
+      const unitDeps = deps.unitDeps;
+      deps.unitDeps = (t, u) => {
+        const real = unitDeps(t, u);
+        return {
+          ...real,
+          source: {
+            ...real.source,
+            openMime: async (mailboxId, id) => {
+              await new Promise((r) => setTimeout(r, 20));
+              return real.source.openMime(mailboxId, id);
+            },
+          },
+          archive: {
+            storeBlob: (kind, body, owner) => {
+              events.push("write");
+              return real.archive.storeBlob(kind, body, owner);
+            },
+            writeCatalogPart: async (key, entries) => {
+              events.push("write");
+              return real.archive.writeCatalogPart(key, entries);
+            },
+          },
+        };
+      };
+      deps.log = (event, fields) => events.push(fields.early ? `${event} early` : event);
+      return { name, deps, events };
+    };
+    const deliveries = [delivery("a"), delivery("b")];
+    // SQS hands the stream's first task, with its start units, to two invocations at once.
+    const task = { jobId, streamId: 0, seq: 0, units: [0, 1] };
+    const outcomes = await Promise.allSettled(deliveries.map((d) => runStreamTask(task, d.deps)));
+    expect(outcomes.filter((o) => o.status === "fulfilled" && o.value.status === "finished")).toHaveLength(1);
+    // Both read the units pending and started them early; one claim was refused.
+    for (const d of deliveries) expect(d.events, d.name).toContain("unit.start early");
+    const refused = deliveries.filter((d) => d.events.includes("stream.task.early.refused"));
+    expect(refused).toHaveLength(1);
+    // The refused delivery wrote nothing before it dropped its early units (then it began as any
+    // task, took the stream over and resumed the units the other one held, or found itself stale).
+    const { events } = refused[0]!;
+    expect(events.slice(0, events.indexOf("stream.task.early.refused"))).not.toContain("write");
+    // Every page counted once: 4 units × 2 folders × 3 pages of one item.
+    expect(await jobEnds(store, jobId)).toMatchObject({ items: 24, units: 4 });
+    expect((await store.listUnits(jobId)).map((u) => u.items)).toEqual([6, 6, 6, 6]);
+  });
+
   it("let the sweep re-send a silent stream with the next seq", async () => {
     const { store, ports, jobId } = await runningJob("2026-11-29T06:00:00Z", 2);
     await store.finishStream({ jobId, streamId: 1, seq: 0 });
