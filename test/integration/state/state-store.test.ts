@@ -278,6 +278,33 @@ describe("claims", () => {
     ).rejects.toThrow(/expected 1–99 units, found 100/);
   });
 
+  it("reads a first task's start units before it claims them, for an early start: handed over as the claim leaves them; none, and no claim, when one is taken", async () => {
+    const store = await newStore();
+    const jobId = await runningJob(store, 4, 2, 4);
+    const first = { ...task(jobId, 0), units: [0, 1], lease: "a" };
+    const handed: number[][] = [];
+    const units = await store.beginTaskWithUnits(first, (read) => {
+      handed.push(read.map((u) => u.index));
+      // Handed over as the claim will leave them, before it is sent.
+      for (const u of read)
+        expect(u).toMatchObject({ status: "running", claimedBy: 0, claimSeq: 0, attempts: 1 });
+    });
+    expect(handed).toEqual([[0, 1]]);
+    expect(units!.map((u) => u.index)).toEqual([0, 1]);
+    for (const u of units!) {
+      expect(withoutClaimTime(u)).toEqual(withoutClaimTime((await store.getUnit(jobId, u.index))!));
+    }
+    // A second delivery finds the units claimed: nothing handed over, no transaction (the
+    // stream's lease stays the first delivery's), and it begins as any task.
+    const again = { ...first, lease: "b" };
+    const late: number[][] = [];
+    expect(
+      await store.beginTaskWithUnits(again, (read) => late.push(read.map((u) => u.index))),
+    ).toBeUndefined();
+    expect(late).toEqual([]);
+    expect((await store.listStreams(jobId))[0]).toMatchObject({ lease: "a", heldUnits: new Set([0, 1]) });
+  });
+
   it("lists the job's units at its tail once: later claimers skip the listing, and a released unit is still claimed", async () => {
     const store = await newStore();
     const jobId = await runningJob(store, 2, 2);
