@@ -237,23 +237,29 @@ export async function backupUnit(
   // A request ended (its slot went to the next one waiting, if any): a slot may be free with
   // nothing to run, for a partial export batch.
   unitSlots.on("next", pokeExports);
-  // Nothing queued or running: if so still after the event loop's turn (the folders that were
-  // about to ask for their next page have asked), the unit waits on its own exports.
+  // Whether a partial batch may leave before the unit's last page is decided after the event
+  // loop's turn, never at once: the pages of one `$batch` answer together and are stored one after
+  // another in microtasks, and a partial batch sent on the first one's items would be followed by
+  // one for each of the others (many-small N = 64: ≈ 300 exports beyond the fewest, session 16).
+  // After the turn their items wait together, and the folders about to ask for their next page
+  // have asked. `unitIdle`: nothing was queued or running then (the unit waits on its own exports).
+  let partialTurn = false;
   let unitIdle = false;
-  let idleCheck: NodeJS.Immediate | undefined;
-  const checkIdle = () => {
-    idleCheck ??= setImmediate(() => {
-      idleCheck = undefined;
-      if (unitSlots.size > 0 || unitSlots.pending > 0) return;
-      unitIdle = true;
+  let partialCheck: NodeJS.Immediate | undefined;
+  const checkPartials = () => {
+    partialCheck ??= setImmediate(() => {
+      partialCheck = undefined;
+      partialTurn = true;
+      unitIdle = unitSlots.size === 0 && unitSlots.pending === 0;
       try {
         pokeExports();
       } finally {
+        partialTurn = false;
         unitIdle = false;
       }
     });
   };
-  unitSlots.on("idle", checkIdle);
+  unitSlots.on("idle", checkPartials);
   // Item delta pages are fetched while the export pools hold fewer items than the backlog limit
   // (see `exportBacklogRoom`), and before the exports waiting: the pages go first, the exports
   // fill the slots the pages leave and the unit's end; beyond the limit the slots carry exports.
@@ -309,19 +315,25 @@ export async function backupUnit(
       : {}),
     transfers: new PQueue({ concurrency: 2 * Math.max(1, unit.concurrency) }),
     exportPools,
-    // A partial export batch leaves when no more items can come (every folder's pages fetched),
-    // or when a request slot of the unit would idle (partial-exports.ts): it never takes a slot
-    // that a delta page or a full batch could use, nor sends a request the later items would fill.
-    sendPartialExports: () =>
-      (lanesDone && fetching === 0) ||
-      partialExportMayLeave({
+    // A partial export batch leaves when no more items can come (every folder's pages fetched);
+    // before that only after the event loop's turn (`checkPartials`) and by the rule of
+    // partial-exports.ts: it never takes a slot that a delta page or a full batch could use, nor
+    // sends a request the later items would fill.
+    sendPartialExports: () => {
+      if (lanesDone && fetching === 0) return true;
+      if (!partialTurn) {
+        checkPartials();
+        return false;
+      }
+      return partialExportMayLeave({
         slots: unitSlots.concurrency,
         queued: unitSlots.size,
         running: unitSlots.pending,
         pageChains: (lanesDone ? 0 : pending.length - next) + fetching,
         unitIdle,
         exportsHoldPages,
-      }),
+      });
+    },
     exportBacklogRoom,
     exportBacklogShrank,
     ledger,
@@ -423,8 +435,8 @@ export async function backupUnit(
   deps.onEndStep?.("stored");
   unitSlots.off("idle", requestsMayBeDone);
   // Every folder has run: no partial batch is left to send early.
-  unitSlots.off("idle", checkIdle);
-  if (idleCheck) clearImmediate(idleCheck);
+  unitSlots.off("idle", checkPartials);
+  if (partialCheck) clearImmediate(partialCheck);
   // Every folder has run: the unit is in its tail (if no slot idled before, its last writes are).
   tellTail();
   requestsMayBeDone(true);

@@ -287,6 +287,27 @@ describe("a unit with first pages in batches", () => {
     expect(state.staged.size).toBe(source.pages.size);
   });
 
+  it("exports the items of pages answered together in one batch: a partial batch leaves after the event loop's turn", async () => {
+    // 15 folders of one page and one item, 4 slots: three batches of 4 first pages, then one of 3
+    // with a slot free beside it (fewer folders left than slots: a partial batch may take it).
+    // The last three pages answer together: their items leave in one export after them, not one
+    // each as their pages are stored one after another (3 requests more; session 16).
+    const pages = new Map<string, string[][]>();
+    for (let f = 0; f < 15; f++) pages.set(`F${f}`, [[`f${f}-0`]]);
+    const source = new BatchingSource(pages);
+    const exported: number[] = [];
+    const exportItems = source.exportItems;
+    source.exportItems = async (mb, ids) => {
+      exported.push(ids.length);
+      return exportItems(mb, ids);
+    };
+    const { out, archive } = await runUnit(source, 4);
+    expect(out.status).toBe("done");
+    expect(source.batches.map((b) => b.length)).toEqual([4, 4, 4, 3]);
+    expect(exported).toEqual([12, 3]);
+    expect([...archive.items].sort()).toEqual(allItems(pages));
+  });
+
   it("tells its tail only once its slots begin to idle, not when its last folder starts", async () => {
     // 13 folders on 16 lanes: the last folder starts at once; the unit's 4 slots stay busy with
     // the 13 first pages and F0's next pages for several rounds after that.

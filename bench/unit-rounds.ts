@@ -1,0 +1,239 @@
+/**
+ * `npx tsx bench/unit-rounds.ts --shape=many-small --streams=64 [--units=0,3] [--parallel=16]
+ * [--each]`: the requests and rounds of each unit of a shape's plan, run through `backupUnit`
+ * alone against an in-process source that answers every request (delta page, each inner page of
+ * a first-page `$batch`, export) one round after it was sent, on a virtual clock that moves to
+ * the next answer only once the unit has nothing else to run, `--parallel` units at a time. Nothing else runs: no
+ * simulator, no network, no state store, no other unit beside it, so the figures are the unit's
+ * own scheduling (the order and size of its requests) and do not move with the machine's load as
+ * a benchmark's bk/LB does (session 16: bk/LB of many-small N = 64 spread 1.5–2.7 at load 6 over
+ * runs of the same code).
+ *
+ * Per unit: requests made (item pages, exports) against the fewest (its pages and, per
+ * import/export mailbox, ⌈items / 20⌉: the benchmark's LB counts the same) and the plan's cost; its
+ * rounds (its start → its last answer) against ⌈fewest / slots⌉. Item
+ * reads only (content mode fidelity, the benchmark's), sizes from the tenant (no batch is cut by
+ * its 8 MiB here: the shapes' items are small), no auxiliary-archive redirect (uniform's first
+ * mailbox has one in the benchmark).
+ */
+import { createHash } from "node:crypto";
+import type { Readable } from "node:stream";
+import type {
+  ArchiveSink,
+  DeltaPageView,
+  ExportedItem,
+  FirstPageAnswer,
+  ItemMailbox,
+  ItemPageView,
+  MailSource,
+  UnitStatePort,
+  UnitWork,
+} from "../lib/backup/ports.js";
+import { backupUnit } from "../lib/backup/unit-backup.js";
+import { generateTenant } from "../lib/dev/sim/index.js";
+import { createPlanner } from "../lib/plan/index.js";
+import { listedFromTruth } from "./figures.js";
+import { PAGE_SIZE, planLimitsFor, SHAPES } from "./settings.js";
+
+const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const shape = arg("shape") ?? "many-small";
+const streams = Number(arg("streams") ?? 64);
+const only = arg("units")?.split(",").map(Number);
+const each = process.argv.includes("--each");
+const parallel = Math.max(1, Math.floor(Number(arg("parallel") ?? 16)));
+const spec = SHAPES[shape];
+if (!spec) throw new Error(`--shape: expected one of ${Object.keys(SHAPES).join(", ")}, found '${shape}'`);
+
+const truth = await generateTenant(spec).groundTruth();
+const k = spec.subset?.[streams];
+const mailboxes = k === undefined ? truth.mailboxes : truth.mailboxes.slice(0, k);
+const plan = createPlanner(
+  planLimitsFor(streams),
+  "fidelity",
+)(mailboxes.map((m) => listedFromTruth(m, "fidelity")));
+const folderItems = new Map<string, Array<{ id: string; size: number }>>();
+for (const m of mailboxes) for (const f of m.mailboxFolders) folderItems.set(f.id, f.items);
+const pagesOf = (folderId: string) =>
+  Math.max(1, Math.ceil((folderItems.get(folderId)?.length ?? 0) / PAGE_SIZE));
+
+/**
+ * A virtual clock: a request's answer is due one latency after it was sent, and the clock moves
+ * to the next answer due only once nothing else is left to run (a few turns of the event loop
+ * without a new request), so that a round is a round whatever the machine's load.
+ */
+class VirtualClock {
+  now = 0;
+  private due: Array<{ at: number; resolve: () => void }> = [];
+
+  /** Resolves one latency from now, in virtual time. */
+  after(latency: number): Promise<void> {
+    return new Promise((resolve) => this.due.push({ at: this.now + latency, resolve }));
+  }
+
+  /** Runs until `done` settles: let the unit run to quiet, then answer what is due next. */
+  async run(done: Promise<unknown>): Promise<void> {
+    let finished = false;
+    done.then(
+      () => {
+        finished = true;
+      },
+      () => {
+        finished = true;
+      },
+    );
+    for (;;) {
+      // Quiet: several turns (the unit's own checks wait one) with nothing new to answer.
+      for (let turn = 0; turn < 8; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (finished) return;
+      if (this.due.length === 0) throw new Error("expected the unit to wait on a request, found none due");
+      const at = Math.min(...this.due.map((d) => d.at));
+      this.now = at;
+      const ready = this.due.filter((d) => d.at === at);
+      this.due = this.due.filter((d) => d.at !== at);
+      for (const d of ready) d.resolve();
+    }
+  }
+}
+
+/** Item delta and exports of one unit, each request answered one round after it was sent. */
+class TimedSource implements MailSource {
+  pages = 0;
+  exports = 0;
+  last = 0;
+  readonly clock = new VirtualClock();
+
+  private async answer<T>(value: () => T): Promise<T> {
+    await this.clock.after(1);
+    this.last = this.clock.now;
+    return value();
+  }
+
+  private page(folderId: string, index: number): ItemPageView {
+    const items = folderItems.get(folderId) ?? [];
+    return {
+      upserts: items.slice(index * PAGE_SIZE, (index + 1) * PAGE_SIZE).map((x) => ({
+        id: x.id,
+        itemClass: "IPM.Note",
+        size: x.size,
+        meta: { id: x.id },
+      })),
+      removed: [],
+      ...(index + 1 < pagesOf(folderId)
+        ? { nextLink: `${folderId}#${index + 1}` }
+        : { deltaLink: `${folderId}#done` }),
+    };
+  }
+
+  // biome-ignore lint/correctness/useYield: the units read items only
+  async *folderDelta(): AsyncIterable<DeltaPageView> {
+    throw new Error("expected item reads only");
+  }
+
+  async openMime(): Promise<Readable> {
+    throw new Error("expected item reads only");
+  }
+
+  itemDelta(_mailbox: ItemMailbox, folderId: string, from: string | undefined): AsyncIterable<ItemPageView> {
+    const start = from?.startsWith(`${folderId}#`) ? Number(from.split("#")[1]) : 0;
+    const source = this;
+    return (async function* () {
+      for (let i = start; i < pagesOf(folderId); i++) {
+        source.pages++;
+        yield await source.answer(() => source.page(folderId, i));
+      }
+    })();
+  }
+
+  itemDeltaFirstPages = (
+    _mailbox: ItemMailbox,
+    starts: ReadonlyArray<{ folderId: string; from: string | undefined }>,
+  ): Promise<FirstPageAnswer[]> => {
+    this.pages += starts.length;
+    return this.answer(() => starts.map((s) => ({ page: this.page(s.folderId, 0) })));
+  };
+
+  exportItems = (_mailbox: ItemMailbox, itemIds: readonly string[]): Promise<ExportedItem[]> => {
+    this.exports++;
+    return this.answer(() => itemIds.map((itemId) => ({ itemId, data: Buffer.from(itemId) })));
+  };
+}
+
+const archive: ArchiveSink = {
+  async storeBlob(_kind, body) {
+    return {
+      sha256: createHash("sha256")
+        .update(body as Buffer)
+        .digest("hex"),
+      size: 1,
+      existed: false,
+    };
+  },
+  async writeCatalogPart() {},
+};
+const state: UnitStatePort = {
+  async syncState() {
+    return undefined;
+  },
+  async checkpoint() {},
+};
+
+const total = { made: 0, fewest: 0, planned: 0, rounds: 0, ideal: 0, units: 0 };
+const roundsOver = new Map<number, number>();
+/** One unit alone against the timed source: its requests and rounds, added to the totals. */
+async function runUnit(u: (typeof plan.units)[number]): Promise<string> {
+  const reads = u.folderReads ?? "";
+  const byPool = new Map<string, number>();
+  for (const [i, folderId] of u.folderIds.entries()) {
+    const pool = reads[i] === "a" ? "archive" : "primary";
+    byPool.set(pool, (byPool.get(pool) ?? 0) + (folderItems.get(folderId)?.length ?? 0));
+  }
+  const pages = u.folderIds.reduce((sum, f) => sum + pagesOf(f), 0);
+  const fewestExports = [...byPool.values()].reduce((sum, n) => sum + Math.ceil(n / 20), 0);
+  const fewest = pages + fewestExports;
+  const work: UnitWork = {
+    jobId: "J",
+    index: u.index,
+    mailboxId: u.mailboxId,
+    folderIds: u.folderIds,
+    folderReads: reads,
+    mailboxIds: { primary: "MBX:primary", archive: "MBX:archive" },
+    concurrency: u.concurrency,
+    hasSyncStates: false,
+  };
+  const source = new TimedSource();
+  const running = backupUnit(
+    work,
+    { folderIndex: 0, page: 0 },
+    { source, archive, state, shouldYield: () => false },
+  );
+  await source.clock.run(running);
+  const out = await running;
+  if (out.status !== "done") throw new Error(`unit ${u.index}: expected done, found ${out.status}`);
+  const made = source.pages + source.exports;
+  const rounds = source.last;
+  const ideal = Math.ceil(fewest / u.concurrency);
+  roundsOver.set(rounds - ideal, (roundsOver.get(rounds - ideal) ?? 0) + 1);
+  total.made += made;
+  total.fewest += fewest;
+  total.planned += u.cost;
+  total.rounds += rounds;
+  total.ideal += ideal;
+  total.units++;
+  return `unit ${u.index} (${u.concurrency} slots, ${u.folderIds.length} folders): ${made} requests (${source.pages} pages, ${source.exports} exports; fewest ${fewest} with ${fewestExports} exports; planned ${u.cost.toFixed(1)}), ${rounds} rounds (⌈fewest / slots⌉ ${ideal})`;
+}
+
+// Units run `parallel` at a time (each its own source and timers; their CPU is a few ms a round).
+const units = plan.units.filter((u) => !only || only.includes(u.index));
+const lines: string[] = [];
+for (let at = 0; at < units.length; at += parallel) {
+  lines.push(...(await Promise.all(units.slice(at, at + parallel).map(runUnit))));
+}
+if (each) for (const line of lines) console.log(line);
+console.log(
+  `${shape} N=${streams}: ${total.units} units, ${total.made} requests (fewest ${total.fewest}, planned ${total.planned.toFixed(1)}), ${total.rounds} rounds (⌈fewest / slots⌉ ${total.ideal}); units by rounds over that: ${[
+    ...roundsOver,
+  ]
+    .sort((a, b) => a[0] - b[0])
+    .map(([over, n]) => `+${over}: ${n}`)
+    .join(", ")}`,
+);
