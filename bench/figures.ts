@@ -108,6 +108,11 @@ export function realContent(
         items += f.items.length;
         if (read === "p" || read === "a") {
           work.requests += pagesOf(f.items, service.pageSize).length;
+          // An auto-expanded archive folder: its first delta request, through the main archive
+          // (no listing tells the client where the items live), answers 308 to the auxiliary
+          // mailbox; the round's next links name that mailbox.
+          if (f.mailbox === "archive" && m.archiveMailboxId && f.itemsMailboxId !== m.archiveMailboxId)
+            work.requests += 1;
           for (const x of f.items) {
             work.bytes += x.size;
             exportsOf(f.itemsMailboxId).push(x);

@@ -85,6 +85,7 @@ function mailSourceOver(
       return starts.map((s): FirstPageAnswer => {
         const answer = byStart.get(s);
         if (answer === undefined || "again" in answer) return { alone: true };
+        if ("moved" in answer) return { alone: true, from: answer.moved };
         if ("error" in answer) return { error: answer.error };
         return { page: itemPageView(answer.page) };
       });

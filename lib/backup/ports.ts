@@ -45,7 +45,8 @@ export interface MailSource {
    * the order of `starts`: the page (a `nextLink` on it is followed with `itemDelta`), the
    * folder's lost sync state (thrown as `itemDelta` would throw it), or `alone`: fetch it with
    * `itemDelta` (any other failure in the batch, a throttled one with the mailbox's gate already
-   * closed for its `Retry-After`; or a link the batch cannot carry). A batch that fails as a whole
+   * closed for its `Retry-After`; or a link the batch cannot carry), from `from` when the batch
+   * answered a redirect there (an expanded archive's folder). A batch that fails as a whole
    * rejects. Optional: without it every page goes alone.
    */
   itemDeltaFirstPages?(
@@ -125,7 +126,7 @@ export interface ItemPageView {
 }
 
 /** A folder's first item delta page of a `$batch` ({@link MailSource.itemDeltaFirstPages}). */
-export type FirstPageAnswer = { page: ItemPageView } | { error: unknown } | { alone: true };
+export type FirstPageAnswer = { page: ItemPageView } | { error: unknown } | { alone: true; from?: string };
 
 /** One item's answer of an export: its export stream, or its own error. */
 export type ExportedItem =

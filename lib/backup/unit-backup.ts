@@ -630,7 +630,8 @@ function batchedRound(
         return { done: false, value: answer.page };
       }
       if ("error" in answer) throw answer.error;
-      rest = folderPages(unit, folderId, read, link, deps)[Symbol.asyncIterator]();
+      // Alone; from where a redirect in the batch pointed, if it did.
+      rest = folderPages(unit, folderId, read, answer.from ?? link, deps)[Symbol.asyncIterator]();
       return rest.next();
     },
     async return(): Promise<IteratorResult<FolderPage>> {

@@ -33,6 +33,8 @@ export interface BatchAnswer<T = unknown> {
   body?: T;
   /** Set when the inner request failed for good (mapped from status and Graph code). */
   error?: MailstreamError;
+  /** A redirect's (3xx) `Location`, as the inner answer gave it. */
+  location?: string;
 }
 
 /**
@@ -249,11 +251,20 @@ function innerOutcome<T>(
     };
   }
   // Like a single request's error, it quotes the answer's message (e.g. which property is wrong).
+  const location = header(inner.headers, "location");
   const error = mapGraphError(
     { method: "GET", path, status: inner.status, code, detail: errorDetailOf(inner.body) },
-    header(inner.headers, "location"),
+    location,
   );
-  return { answer: { url, status: inner.status, body: inner.body as T, error } };
+  return {
+    answer: {
+      url,
+      status: inner.status,
+      body: inner.body as T,
+      error,
+      ...(inner.status >= 300 && inner.status < 400 && location ? { location } : {}),
+    },
+  };
 }
 
 /** One GET of {@link batchGetOnce}: its url and its own headers besides `Prefer: IdType`. */

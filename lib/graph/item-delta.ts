@@ -162,10 +162,12 @@ export interface ItemDeltaStart {
 /**
  * The first page of a folder's round in a `$batch`: the page (its `nextLink`, if any, is followed
  * with {@link itemDeltaPages}), a lost sync state (`SyncStateLostError` with its `Location`, as
- * alone), or `again`: any other failure, to be fetched alone (a throttled one after the mailbox's
- * gate, which already holds it back for its `Retry-After`).
+ * alone), `moved`: a redirect (an expanded archive's folder, 308 to its auxiliary mailbox), the
+ * link under the base URL to fetch the round from alone, or `again`: any other failure, to be
+ * fetched alone (a throttled one after the mailbox's gate, which already holds it back for its
+ * `Retry-After`).
  */
-export type ItemDeltaFirstPage = { page: ItemDeltaPage } | { error: Error } | { again: Error };
+export type ItemDeltaFirstPage = { page: ItemDeltaPage } | { error: Error } | { moved: string } | { again: Error };
 
 /** Whether a round's start can go in a `$batch` (a link under another base URL cannot). */
 export function batchableStart(gateway: GraphGateway, start: ItemDeltaStart): boolean {
@@ -200,9 +202,19 @@ export async function itemDeltaFirstPages(
     // alone is served (a service that does not take a resource in `$batch`), and alone it meets
     // the single request's own handling; it costs one request, on failures only.
     if (answer.error instanceof SyncStateLostError) return { error: answer.error };
+    // A redirect goes alone to where it points, not to the url the batch was refused (alone,
+    // that url answers the same redirect: one request more, a round on the unit's slots).
+    const moved = answer.location === undefined ? undefined : movedLink(gateway, answer.location);
+    if (moved) return { moved };
     if (answer.error) return { again: answer.error };
     return { page: pageOf(answer.body ?? {}, mailboxId) };
   });
+}
+
+/** A redirect's `Location` as a link under the base URL (a path is taken under it), else undefined. */
+function movedLink(gateway: GraphGateway, location: string): string | undefined {
+  if (location.startsWith(`${gateway.baseUrl}/`)) return location;
+  return location.startsWith("/") ? `${gateway.baseUrl}${location}` : undefined;
 }
 
 /** The initial delta request's query, encoded once (a `$batch` carries no separate query). */

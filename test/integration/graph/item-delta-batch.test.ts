@@ -17,6 +17,7 @@ import {
   type ItemDeltaStart,
   itemDeltaFirstPages,
   itemDeltaPages,
+  mailboxOfLink,
 } from "../../../lib/graph/item-delta.js";
 import { type MailboxFolderInfo, readUserFolderTrees } from "../../../lib/graph/mailbox-folders.js";
 import { gatewayFor, startSim } from "./fixture.js";
@@ -211,5 +212,61 @@ describe("first item delta pages in one $batch", () => {
     const none = await source.itemDeltaFirstPages!(mailbox, starts);
     expect(none.every((a) => "alone" in a)).toBe(true);
     expect(sim.stats().graph.batches).toBe(0);
+  });
+});
+
+describe("a batched first page of an auto-expanded archive's folder (308 to its auxiliary mailbox)", () => {
+  let expandedStore: InMemoryTenantStore;
+  let expandedSim: RunningSimulator;
+  afterAll(async () => {
+    await expandedSim?.close();
+  });
+
+  it("answers `moved` with the auxiliary link, from which alone the round costs its pages only, no second 308", async () => {
+    expandedStore = generateTenant({
+      seed: 78,
+      shape: "uniform",
+      mailboxes: 2,
+      totalMessages: 80,
+      archiveFraction: 1,
+    });
+    expandedSim = await startSim(expandedStore);
+    const g = gatewayFor(expandedSim);
+    const truth = await expandedStore.groundTruth();
+    const owner = truth.mailboxes.find((m) =>
+      m.mailboxFolders.some((f) => f.mailbox === "archive" && f.itemsMailboxId !== m.archiveMailboxId),
+    )!;
+    expect(owner, "a mailbox with an expanded archive folder").toBeDefined();
+    const archiveId = owner.archiveMailboxId!;
+    const expanded = owner.mailboxFolders.find(
+      (f) => f.mailbox === "archive" && f.itemsMailboxId !== archiveId,
+    )!;
+    const other = owner.mailboxFolders.find(
+      (f) => f.mailbox === "archive" && f.itemsMailboxId === archiveId,
+    )!;
+    const opts = { pageSize: 100, trafficKey: owner.userId };
+    expandedSim.resetStats();
+    const [movedAnswer, otherAnswer] = await itemDeltaFirstPages(
+      g,
+      archiveId,
+      [{ folderId: expanded.id }, { folderId: other.id }],
+      opts,
+    );
+    expect(otherAnswer && "page" in otherAnswer).toBe(true);
+    if (!movedAnswer || !("moved" in movedAnswer))
+      throw new Error(`expected moved, found ${JSON.stringify(movedAnswer)}`);
+    expect(movedAnswer.moved.startsWith(`${g.baseUrl}/`)).toBe(true);
+    expect(mailboxOfLink(movedAnswer.moved)).toBe(expanded.itemsMailboxId);
+    expect(expandedSim.stats().graph).toMatchObject({ batches: 1, batchedRequests: 2 });
+    // Alone from the link: the folder's pages, each one request, every item of the folder.
+    expandedSim.resetStats();
+    const pages: ItemDeltaPage[] = [];
+    for await (const page of itemDeltaPages(g, archiveId, expanded.id, { ...opts, from: movedAnswer.moved }))
+      pages.push(page);
+    expect(pages.flatMap((p) => p.upserts.map((u) => u.id)).sort()).toEqual(
+      expanded.items.map((i) => i.id).sort(),
+    );
+    expect(pages.at(-1)?.servedBy).toBe(expanded.itemsMailboxId);
+    expect(expandedSim.stats().graph.requests).toBe(pages.length);
   });
 });

@@ -129,6 +129,11 @@ class BatchingSource implements MailSource {
   /** Folders whose next batched first page the batch hands back (`alone`), or answers 410. */
   readonly handBack = new Set<string>();
   readonly lose = new Set<string>();
+  /**
+   * Folders that live elsewhere (an expanded archive's): a first request from no link answers a
+   * redirect (`<folder>#308`, one request), in a batch `alone` with the link `<folder>#moved`.
+   */
+  readonly moved = new Set<string>();
   /** Called as a batch is sent (before its answer). */
   onBatch: () => void = () => {};
   constructor(readonly pages: Map<string, string[][]>) {}
@@ -153,7 +158,9 @@ class BatchingSource implements MailSource {
   }
 
   private static indexOf(folderId: string, from: string | undefined): number {
-    return from?.startsWith(`${folderId}#`) && !from.endsWith("#fresh") ? Number(from.split("#")[1]) : 0;
+    return from?.startsWith(`${folderId}#`) && !from.endsWith("#fresh") && !from.endsWith("#moved")
+      ? Number(from.split("#")[1])
+      : 0;
   }
 
   // biome-ignore lint/correctness/useYield: mail folders are not read here
@@ -169,6 +176,10 @@ class BatchingSource implements MailSource {
     const source = this;
     const pages = this.pages.get(folderId) ?? [[]];
     return (async function* () {
+      if (from === undefined && source.moved.has(folderId)) {
+        source.alone.push(`${folderId}#308`);
+        await source.request(1, () => undefined);
+      }
       for (let i = BatchingSource.indexOf(folderId, from); i < pages.length; i++) {
         source.alone.push(`${folderId}#${i}`);
         yield await source.request(1, () => source.page(folderId, i));
@@ -185,6 +196,8 @@ class BatchingSource implements MailSource {
     return this.request(starts.length, () =>
       starts.map((s): FirstPageAnswer => {
         if (this.handBack.delete(s.folderId)) return { alone: true };
+        if (this.moved.has(s.folderId) && s.from === undefined)
+          return { alone: true, from: `${s.folderId}#moved` };
         if (this.lose.delete(s.folderId))
           return {
             error: new SyncStateLostError(`folder ${s.folderId}: sync state lost`, `${s.folderId}#fresh`),
@@ -354,6 +367,18 @@ describe("a unit with first pages in batches", () => {
     expect(out.errors[0]?.notice).toBe(true);
     expect([...archive.items].sort()).toEqual(allItems(source.pages));
     expect(state.staged.get("F3")).toBe("F3#done");
+  });
+
+  it("fetches a page the batch answered with a redirect from where it points, not its first link again", async () => {
+    const source = new BatchingSource(tenant());
+    source.moved.add("F1");
+    const { out, archive } = await runUnit(source, 4);
+    expect(out.status).toBe("done");
+    expect(source.batches.flat()).toContain("F1");
+    // One redirect (in the batch), then the page from the redirect's link: no second redirect.
+    expect(source.alone).toContain("F1#0");
+    expect(source.alone).not.toContain("F1#308");
+    expect([...archive.items].sort()).toEqual(allItems(source.pages));
   });
 
   it("stops mid-batch (the invocation's deadline) and resumes from its checkpoint: nothing lost, nothing twice", async () => {
