@@ -167,7 +167,11 @@ export interface ItemDeltaStart {
  * fetched alone (a throttled one after the mailbox's gate, which already holds it back for its
  * `Retry-After`).
  */
-export type ItemDeltaFirstPage = { page: ItemDeltaPage } | { error: Error } | { moved: string } | { again: Error };
+export type ItemDeltaFirstPage =
+  | { page: ItemDeltaPage }
+  | { error: Error }
+  | { moved: string }
+  | { again: Error };
 
 /** Whether a round's start can go in a `$batch` (a link under another base URL cannot). */
 export function batchableStart(gateway: GraphGateway, start: ItemDeltaStart): boolean {
