@@ -30,14 +30,7 @@
  *    (simulate.ts); the lower bound is reported for N.
  */
 import { FatalError } from "../errors.js";
-import {
-  folderWork,
-  itemsToTransfer,
-  mailboxMinimumSeconds,
-  mailboxStreamSeconds,
-  mailboxWork,
-  workSeconds,
-} from "./cost.js";
+import { folderWork, mailboxMinimumSeconds, mailboxStreamSeconds, mailboxWork, workSeconds } from "./cost.js";
 import { type PlanLimits, resolvePlanLimits } from "./limits.js";
 import { lowerBound } from "./lower-bound.js";
 import { simulateSchedule } from "./simulate.js";
@@ -51,7 +44,7 @@ import {
   slotsWithin,
   splitMailbox,
 } from "./split.js";
-import type { MailboxPlan, Plan, PlanFolder, PlanMailbox, Unit, WorkEstimate } from "./types.js";
+import type { MailboxPlan, Plan, PlanMailbox, Unit, WorkEstimate } from "./types.js";
 import { balanceStreams, startOrder } from "./waves.js";
 
 export interface PlanInput {
@@ -171,49 +164,6 @@ function fittingShareTarget(
   return sorted[low];
 }
 
-/**
- * A unit's folders in the order it starts them. A unit runs its folders on a few lanes a slot, a
- * folder's pages one after another, and exports the items of its pages in pooled batches of 20
- * (one pool per import/export mailbox) that leave whole until no more items can come
- * (lib/backup/partial-exports.ts). So: the longest page chains first (they end before the others
- * instead of trailing alone at the unit's end); then the folders with items, and those without
- * last, so that the unit's last pages carry nothing to export and its last batches leave beside
- * them instead of in a round after them; among those, a mailbox's folders together (primary
- * before archive), so that first pages started together go in one `$batch` (one per mailbox);
- * then the most work first; the given order among equals. Measured on the benchmark's
- * many-small units (session 16, bench/README *Requests beyond the plan*): a unit ended a round
- * after ⌈requests / slots⌉ in 96 of 160 units before, in 1 after.
- */
-function folderStartOrder(
-  folderIds: readonly string[],
-  folders: readonly PlanFolder[],
-  limits: PlanLimits,
-): string[] {
-  const byId = new Map(folders.map((f) => [f.folderId, f]));
-  const key = (id: string) => {
-    const folder = byId.get(id);
-    const items = folder ? itemsToTransfer(folder, limits) : 0;
-    return {
-      pages: Math.max(1, Math.ceil(items / limits.pageSize)),
-      items,
-      archive: folder?.read === "a" ? 1 : 0,
-      seconds: folder ? folderWork(folder, limits).serialSeconds : 0,
-    };
-  };
-  const keys = new Map(folderIds.map((id) => [id, key(id)]));
-  // Array.prototype.sort is stable: equal folders keep the given order.
-  return [...folderIds].sort((a, b) => {
-    const x = keys.get(a)!;
-    const y = keys.get(b)!;
-    return (
-      y.pages - x.pages ||
-      Number(y.items > 0) - Number(x.items > 0) ||
-      x.archive - y.archive ||
-      y.seconds - x.seconds
-    );
-  });
-}
-
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -293,11 +243,10 @@ export function planJob(input: PlanInput): Plan {
   ): UnitDraft => {
     const mailbox = input.mailboxes[m]!;
     const readOf = new Map(mailbox.folders.map((f) => [f.folderId, f.read ?? "m"]));
-    const folderIds = folderStartOrder(group.folderIds, mailbox.folders, limits);
     return {
       mailboxId: mailbox.mailboxId,
-      folderIds,
-      folderReads: folderIds.map((id) => readOf.get(id) ?? "m").join(""),
+      folderIds: group.folderIds,
+      folderReads: group.folderIds.map((id) => readOf.get(id) ?? "m").join(""),
       cost: group.work.requests,
       serialSeconds: group.work.serialSeconds,
       estimatedSeconds:

@@ -96,30 +96,6 @@ describe("planJob", () => {
     expect(plan.totalCost).toBe(253);
   });
 
-  it("starts a unit's folders longest chain first, those without items last, each mailbox's together, the mailbox's order among equals", () => {
-    // Item reads: a folder of 250 items is 3 pages (a chain) and 12.5 export requests; one of 0
-    // items one page. f7–f9 are the archive's (read `a`, a pool and a `$batch` of their own).
-    const m = mailbox("m", [0, 3, 250, 0, 40, 3, 0], { read: "p" });
-    m.folders.push(
-      ...folders("m", [5, 0, 120], { read: "a" }).map((f, i) => ({ ...f, folderId: `m-f${7 + i}` })),
-    );
-    const plan = planJob({ mailboxes: [m], limits: { ...base, maxStreams: 1 } });
-    expect(plan.units.map((u) => u.folderIds)).toEqual([
-      ["m-f2", "m-f9", "m-f4", "m-f1", "m-f5", "m-f7", "m-f0", "m-f3", "m-f6", "m-f8"],
-    ]);
-    expect(plan.units[0]?.folderReads).toBe("papppapppa");
-    // Each unit of a split mailbox too (2 slots a stream: two units of 2 slots side by side).
-    const split = planJob({
-      mailboxes: [mailbox("s", [0, 500, 2, 600, 0, 1, 700, 3], { read: "p" })],
-      limits: { ...base, maxStreams: 2, perStreamConcurrency: 2 },
-    });
-    expect(split.units.length).toBe(2);
-    for (const unit of split.units) {
-      const items = unit.folderIds.map((id) => [0, 500, 2, 600, 0, 1, 700, 3][Number(id.split("-f")[1])]!);
-      expect(items).toEqual([...items].sort((a, b) => b - a));
-    }
-  });
-
   it("costs unchanged incremental folders one request each", () => {
     const unchanged = [
       mailbox("a", [500, 20, 3000], { hasSyncState: true, estimatedChangedItems: 0 }),
@@ -300,9 +276,8 @@ describe("createPlanner", () => {
         syncedFolderIds: new Set(["inbox"]),
       },
     ]);
-    // inbox: ceil(0.02 × 1000) = 20 changes on 1 page, 21; sent: 1000 + 10 pages = 1010, so the
-    // unit starts it first.
-    expect(plan.units).toMatchObject([{ mailboxId: "u1", folderIds: ["sent", "inbox"], cost: 21 + 1010 }]);
+    // inbox: ceil(0.02 × 1000) = 20 changes on 1 page, 21; sent: 1000 + 10 pages = 1010.
+    expect(plan.units).toMatchObject([{ mailboxId: "u1", folderIds: ["inbox", "sent"], cost: 21 + 1010 }]);
   });
 
   it("fits the coordinator's plan dependency", () => {
