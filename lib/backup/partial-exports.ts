@@ -20,9 +20,6 @@
  * answer together and are stored one after another, and asked at once, the rule let a partial
  * batch leave with the first page's items and another with each next one's (many-small N = 64:
  * ≈ 3,090 requests where the fewest is 2,830). After the turn their items leave in one batch.
- * The planner starts a unit's folders without items last (lib/plan/plan.ts `folderStartOrder`),
- * so that the pages left when fewer chains than slots remain carry no items, and the partial
- * batches leaving beside them are the last ones.
  */
 
 /** What the unit knows when a partial batch asks to leave. */
