@@ -175,7 +175,12 @@ export type ItemDeltaFirstPage =
 
 /** Whether a round's start can go in a `$batch` (a link under another base URL cannot). */
 export function batchableStart(gateway: GraphGateway, start: ItemDeltaStart): boolean {
-  return start.from === undefined || start.from.startsWith(`${gateway.baseUrl}/`);
+  return start.from === undefined || underBaseUrl(gateway, start.from);
+}
+
+/** Whether an absolute link is under the gateway's base URL (a `$batch` can carry it). */
+function underBaseUrl(gateway: Pick<GraphGateway, "baseUrl">, link: string): boolean {
+  return link.startsWith(`${gateway.baseUrl}/`);
 }
 
 /**
@@ -215,10 +220,16 @@ export async function itemDeltaFirstPages(
   });
 }
 
-/** A redirect's `Location` as a link under the base URL (a path is taken under it), else undefined. */
-function movedLink(gateway: GraphGateway, location: string): string | undefined {
-  if (location.startsWith(`${gateway.baseUrl}/`)) return location;
-  return location.startsWith("/") ? `${gateway.baseUrl}${location}` : undefined;
+/**
+ * A redirect's `Location` as an absolute link under the base URL, else undefined. A root-relative
+ * one resolves against the origin, as the transport follows it (`/v1.0/…`, not under the base
+ * URL's own path again).
+ */
+export function movedLink(gateway: Pick<GraphGateway, "baseUrl">, location: string): string | undefined {
+  if (underBaseUrl(gateway, location)) return location;
+  if (!location.startsWith("/")) return undefined;
+  const link = new URL(location, gateway.baseUrl).href;
+  return underBaseUrl(gateway, link) ? link : undefined;
 }
 
 /** The initial delta request's query, encoded once (a `$batch` carries no separate query). */

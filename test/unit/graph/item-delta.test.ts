@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { GraphGateway } from "../../../lib/graph/client.js";
-import { itemDeltaPages, mailboxOfLink } from "../../../lib/graph/item-delta.js";
+import { itemDeltaPages, mailboxOfLink, movedLink } from "../../../lib/graph/item-delta.js";
 
 /** A gateway whose GETs answer the given pages in order (the only call item delta makes). */
 function pagesGateway(pages: unknown[]): GraphGateway {
@@ -39,5 +39,22 @@ describe("item delta pages", () => {
     expect(pages.map((p) => p.servedBy)).toEqual([undefined, undefined]);
     expect(mailboxOfLink(undefined)).toBeUndefined();
     expect(mailboxOfLink(`${base}/MBX%3Ax%40y/exportItems`)).toBe("MBX:x@y");
+  });
+});
+
+describe("a batched redirect's link", () => {
+  const gateway = { baseUrl: "https://graph.example/v1.0" };
+  it("keeps an absolute Location under the base URL and resolves a root-relative one against the origin", () => {
+    const link =
+      "https://graph.example/v1.0/admin/exchange/mailboxes/MBX:aux/folders/F/items/delta?$select=id";
+    expect(movedLink(gateway, link)).toBe(link);
+    expect(
+      movedLink(gateway, "/v1.0/admin/exchange/mailboxes/MBX:aux/folders/F/items/delta?$select=id"),
+    ).toBe(link);
+  });
+  it("gives nothing for a Location the batch's gateway cannot follow (another host, version or a relative path)", () => {
+    expect(movedLink(gateway, "https://elsewhere.example/v1.0/admin/x")).toBeUndefined();
+    expect(movedLink(gateway, "/beta/admin/x")).toBeUndefined();
+    expect(movedLink(gateway, "items/delta")).toBeUndefined();
   });
 });
