@@ -81,6 +81,12 @@ export class ClaimGate {
     return passing ? passing.then(() => value) : value;
   }
 
+  /** A write, once the claim is granted (at once when it is); rejects once it is refused. */
+  #whenGranted<T>(write: () => Promise<T>): Promise<T> {
+    const passing = this.pass();
+    return passing ? passing.then(write) : write();
+  }
+
   /** The archive, each write waiting for the claim; a refused claim writes nothing (a body stream is destroyed unread). */
   archive(sink: ArchiveSink): ArchiveSink {
     const gated: ArchiveSink = {
@@ -95,12 +101,7 @@ export class ClaimGate {
           },
         );
       },
-      writeCatalogPart: (key, entries) => {
-        const passing = this.pass();
-        return passing
-          ? passing.then(() => sink.writeCatalogPart(key, entries))
-          : sink.writeCatalogPart(key, entries);
-      },
+      writeCatalogPart: (key, entries) => this.#whenGranted(() => sink.writeCatalogPart(key, entries)),
     };
     if (sink.pendingPackBytes) gated.pendingPackBytes = (mailboxId) => sink.pendingPackBytes!(mailboxId);
     return gated;
@@ -111,12 +112,8 @@ export class ClaimGate {
     return {
       syncState: (mailboxId, folderId, via) => port.syncState(mailboxId, folderId, via),
       ...(port.committedSyncState ? { committedSyncState: port.committedSyncState.bind(port) } : {}),
-      checkpoint: (checkpoint, delta, staged) => {
-        const passing = this.pass();
-        return passing
-          ? passing.then(() => port.checkpoint(checkpoint, delta, staged))
-          : port.checkpoint(checkpoint, delta, staged);
-      },
+      checkpoint: (checkpoint, delta, staged) =>
+        this.#whenGranted(() => port.checkpoint(checkpoint, delta, staged)),
     };
   }
 }
