@@ -333,6 +333,12 @@ export interface UnitWork {
   mailboxIds?: MailboxApiIds;
   /** Concurrent MIME downloads for this unit: its share of the mailbox's 4 request slots. Range 1–4. */
   concurrency: number;
+  /**
+   * Slots the unit may borrow up to while its stream has them free beyond the other units'
+   * shares (lib/backup/stream-runner.ts; stream bins, lib/plan/bins.ts): `concurrency`–4, only
+   * for a unit that is its mailbox's only one. Absent: `concurrency`.
+   */
+  maxConcurrency?: number;
   /** The plan's estimate of the unit's time, seconds (absent in units planned by older versions). */
   estimatedSeconds?: number;
   /** False when no folder of the unit had a sync state at planning: none is read. Default true. */
@@ -417,6 +423,8 @@ export interface PlannedUnit {
   cost: number;
   estimatedSeconds: number;
   concurrency: number;
+  /** Slots the unit may borrow up to while its stream has them free (see {@link UnitWork}). */
+  maxConcurrency?: number;
 }
 
 export interface JobPlan {

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
-import PQueue from "p-queue";
 import { ruleFor } from "../errors.js";
 import type { StreamQueue } from "../queue/stream-queue.js";
 import type { StreamTask } from "../queue/stream-task.js";
 import type { RetryDeadline } from "../retry.js";
 import { ClaimGate, ClaimRefusedError } from "./claim-gate.js";
 import type { ClaimedUnit, RecordedError, StreamStatePort, UnitProgress, UnitResult } from "./ports.js";
+import { StreamSlots } from "./stream-slots.js";
 import {
   backupUnit,
   emptyProgress,
@@ -142,7 +142,8 @@ async function runTask(
   const perUnit = Math.max(1, deps.streamConcurrency ?? 4);
   /** The stream's request slots: `streamConcurrency` per unit it may run at once. */
   const capacity = perUnit * unitsAtOnce;
-  const slots = new PQueue({ concurrency: capacity });
+  // Each unit's share first, older units first; what is left is lent to units that may borrow.
+  const slots = new StreamSlots(capacity);
   /**
    * A unit's planned share of the stream's slots (its `concurrency`, its share of its mailbox's
    * C); a unit without a valid one (a record of an older plan) takes a whole unit's slots.
@@ -151,6 +152,15 @@ async function runTask(
     Number.isInteger(work.concurrency) && work.concurrency >= 1
       ? Math.min(work.concurrency, perUnit)
       : perUnit;
+  /**
+   * The slots a unit may use while the stream has them free: its `maxConcurrency` (stream bins'
+   * whole mailboxes, whose mailbox has no other unit), else its share.
+   */
+  const maxOf = (work: UnitWork) => {
+    const share = shareOf(work);
+    const max = work.maxConcurrency;
+    return Number.isInteger(max) && max! > share ? Math.min(max!, perUnit) : share;
+  };
   const running = new Map<number, RunningUnit>();
   const runs: Array<Promise<void>> = [];
   let unitsDone = 0;
@@ -164,7 +174,6 @@ async function runTask(
   let stopClaiming = false;
   /** The first error that must fail the task (the state store or the queue failed): SQS retries it. */
   let failure: { error: unknown } | undefined;
-  let claims = 0;
   /** When the task last wrote its stream's heartbeat (begin, claim, unit end, beat), epoch ms. */
   let signOfLifeAt = Date.now();
   const alive = () => {
@@ -187,8 +196,8 @@ async function runTask(
     const index = claimed.work.index;
     const entry: RunningUnit = { work: claimed.work, inTail: false, ending: false, requests: 0 };
     running.set(index, entry);
-    // Older units first: p-queue runs higher priorities first.
-    const priority = -claims++;
+    // Registered in claim order: older units first.
+    const unitSlots = slots.unit(shareOf(claimed.work));
     const startedAt = new Date().toISOString();
     log("unit.start", {
       ...task,
@@ -197,20 +206,23 @@ async function runTask(
       ...(gate ? { early: true } : {}),
     });
     const run = (async () => {
-      const outcome = await runUnit(task, claimed, deps, unitShouldYield, deadline, gate, {
+      // A unit that may borrow runs as many requests as it may hold; the stream's slots decide
+      // how many of them run while the other units use their shares.
+      const borrowing = maxOf(claimed.work) > shareOf(claimed.work);
+      const toRun: ClaimedUnit = borrowing
+        ? { ...claimed, work: { ...claimed.work, concurrency: maxOf(claimed.work) } }
+        : claimed;
+      const outcome = await runUnit(task, toRun, deps, unitShouldYield, deadline, gate, {
         add: (fn) => {
-          const answer = slots.add(
-            () => {
-              // Refused meanwhile: the request is not sent.
-              gate?.check();
-              entry.requests++;
-              entry.firstRequestAt ??= Date.now();
-              return fn().finally(() => {
-                entry.lastAnswerAt = Date.now();
-              });
-            },
-            { priority },
-          );
+          const answer = unitSlots.add(() => {
+            // Refused meanwhile: the request is not sent.
+            gate?.check();
+            entry.requests++;
+            entry.firstRequestAt ??= Date.now();
+            return fn().finally(() => {
+              entry.lastAnswerAt = Date.now();
+            });
+          });
           // Sent before the claim landed: its answer is processed once the claim is granted.
           return gate && gate.state !== "open" ? answer.then((value) => gate.after(value)) : answer;
         },
@@ -281,6 +293,7 @@ async function runTask(
         failure ??= { error };
       })
       .finally(() => {
+        unitSlots.done();
         running.delete(index);
         wake();
       });

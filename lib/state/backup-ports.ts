@@ -113,6 +113,7 @@ export function createBackupStatePorts(store: StateStore): BackupStatePorts {
               cost: u.cost,
               estimatedSeconds: u.estimatedSeconds,
               concurrency: u.concurrency,
+              ...(u.maxConcurrency !== undefined ? { maxConcurrency: u.maxConcurrency } : {}),
               hasSyncStates: u.folderIds.some((f, i) =>
                 readsItems(u.folderReads?.[i]) ? (items?.has(f) ?? false) : (messages?.has(f) ?? false),
               ),
@@ -352,6 +353,7 @@ function claimed(unit: UnitRecord): ClaimedUnit {
       ...(unit.folderReads !== undefined ? { folderReads: unit.folderReads } : {}),
       ...(unit.mailboxIds !== undefined ? { mailboxIds: unit.mailboxIds } : {}),
       concurrency: unit.concurrency,
+      ...(unit.maxConcurrency !== undefined ? { maxConcurrency: unit.maxConcurrency } : {}),
       estimatedSeconds: unit.estimatedSeconds,
       ...(unit.hasSyncStates === false ? { hasSyncStates: false } : {}),
     },

@@ -114,6 +114,7 @@ export function unitItem(jobId: string, index: number, u: PlannedUnit, expiresAt
     cost: u.cost,
     estimatedSeconds: u.estimatedSeconds,
     concurrency: u.concurrency,
+    ...(u.maxConcurrency !== undefined ? { maxConcurrency: u.maxConcurrency } : {}),
     ...(u.hasSyncStates !== undefined ? { hasSyncStates: u.hasSyncStates } : {}),
     status: "pending",
     attempts: 0,
@@ -164,6 +165,12 @@ export function validatePlan(jobId: string, plan: { units: PlannedUnit[]; stream
     if (!Number.isFinite(u.cost) || u.cost < 0) throw bad(`unit ${i} cost ≥ 0`, u.cost);
     if (!Number.isInteger(u.concurrency) || u.concurrency < 1 || u.concurrency > 4) {
       throw bad(`unit ${i} concurrency an integer 1–4`, u.concurrency);
+    }
+    if (
+      u.maxConcurrency !== undefined &&
+      (!Number.isInteger(u.maxConcurrency) || u.maxConcurrency < u.concurrency || u.maxConcurrency > 4)
+    ) {
+      throw bad(`unit ${i} maxConcurrency an integer from its concurrency to 4`, u.maxConcurrency);
     }
   });
 }

@@ -204,6 +204,12 @@ export interface PlannedUnit {
   /** Concurrent MIME downloads for the unit. Range 1–4. */
   concurrency: number;
   /**
+   * Slots the unit may borrow up to while its stream has them free (stream bins,
+   * lib/plan/bins.ts): `concurrency`–4. Absent (older plans, and units that borrow none): its
+   * `concurrency`.
+   */
+  maxConcurrency?: number;
+  /**
    * Whether a folder of the unit had a committed sync state when the job was planned. False lets
    * the unit skip reading sync states (every folder gets a full pass). Absent (older plans): true.
    */
