@@ -5,7 +5,7 @@
  * every other repeat so that neither variant always runs first. A variant is `k<K>` (the
  * controllers in K processes of their own; `k0` in the harness process) with `-noshares` for
  * whole-mailbox units only (`BENCH_SLOT_SHARES=0`), `-fillers` for tail fillers
- * (`BENCH_TAIL_FILLERS=1`), `-lpt` for longest first (`BENCH_BALANCED_ORDER=0`), `-pack` with slot packing (`BENCH_SLOT_PACKING=1`) and `-o<S>` for S seconds of unit overhead (`BENCH_UNIT_OVERHEAD`). Per run: bk/LB, mk/LB and the full backup's
+ * (`BENCH_TAIL_FILLERS=1`), `-lpt` for longest first (`BENCH_BALANCED_ORDER=0`), `-pack` with slot packing (`BENCH_SLOT_PACKING=1`), `-nobins` without stream bins (`BENCH_STREAM_BINS=0`) and `-o<S>` for S seconds of unit overhead (`BENCH_UNIT_OVERHEAD`). Per run: bk/LB, mk/LB and the full backup's
  * CPU seconds by process; at the end the median of each (shape, N, variant).
  *
  * `npx tsx bench/layout-ab.ts --shapes=uniform,skewed,many-small --streams=16,64 --variants=k0,k2
@@ -31,6 +31,8 @@ interface Variant {
   balancedOrder: boolean;
   /** Slot packing (`BENCH_SLOT_PACKING`); on with `-pack`. */
   slotPacking: boolean;
+  /** Stream bins (`BENCH_STREAM_BINS`); off with `-nobins`. */
+  streamBins: boolean;
   /** The local archive writes packs (128 KiB threshold) as an S3 archive does; on with `-packs`. */
   archivePacks: boolean;
   /** First item delta pages batched (`controller.firstPageBatch` 4); off (1, as before session 15) with `-nobatch`. */
@@ -44,15 +46,16 @@ interface Variant {
  * `-fillers` → with tail fillers; `-lpt` → longest first, without the balanced start order;
  * `-o0.5` → planned with 0.5 s a unit change (`k0-lpt-o0.5` plans as main did before session 12);
  * `-pack` → with slot packing (`BENCH_SLOT_PACKING=1`; off by default, as in production);
- * `-nobatch` → every first item delta page alone (`BENCH_FIRST_PAGE_BATCH=1`, as before session 15).
+ * `-nobatch` → every first item delta page alone (`BENCH_FIRST_PAGE_BATCH=1`, as before session 15);
+ * `-nobins` → without stream bins (`BENCH_STREAM_BINS=0`, the plans before session 17).
  */
 export function parseVariant(name: string): Variant {
-  const m = /^k(\d+)(-noshares)?(-fillers)?(-lpt)?(?:-o(\d+(?:\.\d+)?))?(-pack)?(-packs)?(-nobatch)?$/.exec(
+  const m = /^k(\d+)(-noshares)?(-fillers)?(-lpt)?(?:-o(\d+(?:\.\d+)?))?(-pack)?(-packs)?(-nobatch)?(-nobins)?$/.exec(
     name,
   );
   if (!m)
     throw new Error(
-      `--variants: expected k<processes>[-noshares][-fillers][-lpt][-o<seconds>][-pack][-packs][-nobatch], found "${name}"`,
+      `--variants: expected k<processes>[-noshares][-fillers][-lpt][-o<seconds>][-pack][-packs][-nobatch][-nobins], found "${name}"`,
     );
   return {
     name,
@@ -64,6 +67,7 @@ export function parseVariant(name: string): Variant {
     slotPacking: m[6] !== undefined,
     archivePacks: m[7] !== undefined,
     firstPageBatch: m[8] === undefined,
+    streamBins: m[9] === undefined,
   };
 }
 
@@ -131,6 +135,7 @@ async function main(): Promise<void> {
               process.env.BENCH_TAIL_FILLERS = v.tailFillers ? "1" : "0";
               process.env.BENCH_BALANCED_ORDER = v.balancedOrder ? "1" : "0";
               process.env.BENCH_SLOT_PACKING = v.slotPacking ? "1" : "0";
+              process.env.BENCH_STREAM_BINS = v.streamBins ? "1" : "0";
               process.env.BENCH_ARCHIVE_PACKS = v.archivePacks ? "131072" : "";
               process.env.BENCH_FIRST_PAGE_BATCH = v.firstPageBatch ? "" : "1";
               process.env.BENCH_UNIT_OVERHEAD =

@@ -91,6 +91,7 @@ export const CLAIM_SECONDS = 0.1;
  * `BENCH_SLOT_SHARES=0` plans whole-mailbox units only (planned slot shares off),
  * `BENCH_SLOT_PACKING=1` with slot packing (off by default, as in production),
  * `BENCH_TAIL_FILLERS=1` with tail fillers (off by default, as in production),
+ * `BENCH_STREAM_BINS=0` without stream bins (on by default, as in production),
  * `BENCH_BALANCED_ORDER=0` longest first instead of the balanced start order, for a comparison in the same minutes.
  */
 export function planLimitsFor(streams: number): PlanLimits {
@@ -100,6 +101,7 @@ export function planLimitsFor(streams: number): PlanLimits {
     slotShares: process.env.BENCH_SLOT_SHARES !== "0",
     slotPacking: process.env.BENCH_SLOT_PACKING === "1",
     tailFillers: process.env.BENCH_TAIL_FILLERS === "1",
+    streamBins: process.env.BENCH_STREAM_BINS !== "0",
     balancedOrder: process.env.BENCH_BALANCED_ORDER !== "0",
     unitOverheadSeconds: overhead === undefined || overhead === "" ? UNIT_OVERHEAD_SECONDS : Number(overhead),
     claimSeconds: claim === undefined || claim === "" ? CLAIM_SECONDS : Number(claim),

@@ -98,6 +98,17 @@ export interface PlanLimits {
    */
   slotPacking: boolean;
   /**
+   * Stream bins (plan.ts, bins.ts): when the best plan still ends over LB, try packing the
+   * mailboxes into the streams by slot-seconds (every unit a start unit; a mailbox that does not
+   * fit cut into pieces of fixed shares), each stream's whole mailboxes borrowing the slots its
+   * other units leave (`maxConcurrency`), and keep it when its simulation is at least 5 % faster.
+   * Needs `slotShares`, one unit per stream, C_stream = C and every mailbox within one window's
+   * budget.
+   * Default true: the benchmark's skewed shape at N = 16, 38 units of 1–2 slots (1.198 × LB in
+   * the model) → 1.05 × LB (bench/README, *Stream bins*).
+   */
+  streamBins: boolean;
+  /**
    * Tail fillers (plan.ts): when the best plan still ends over LB, try cutting the last mailboxes
    * of its order into a main unit in place and a short filler run after every other unit, and keep
    * the fastest. The two units take shares of a stream's slots, so `slotShares: false` turns
@@ -134,6 +145,7 @@ export const defaultPlanLimits: Readonly<PlanLimits> = Object.freeze({
   slotShares: true,
   slotPacking: false,
   tailFillers: false,
+  streamBins: true,
   balancedOrder: true,
 });
 
@@ -241,6 +253,9 @@ export function resolvePlanLimits(given: Partial<PlanLimits> = {}): PlanLimits {
       "plan.balancedOrder",
       `expected true or false, found ${String(limits.balancedOrder)}`,
     );
+  }
+  if (typeof limits.streamBins !== "boolean") {
+    throw new ConfigError("plan.streamBins", `expected true or false, found ${String(limits.streamBins)}`);
   }
   if (typeof limits.tailFillers !== "boolean") {
     throw new ConfigError("plan.tailFillers", `expected true or false, found ${String(limits.tailFillers)}`);

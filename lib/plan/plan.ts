@@ -30,6 +30,7 @@
  *    (simulate.ts); the lower bound is reported for N.
  */
 import { FatalError } from "../errors.js";
+import { type BinMailbox, binDealOrder, packStreamBins } from "./bins.js";
 import { folderWork, mailboxMinimumSeconds, mailboxStreamSeconds, mailboxWork, workSeconds } from "./cost.js";
 import { type PlanLimits, resolvePlanLimits } from "./limits.js";
 import { lowerBound } from "./lower-bound.js";
@@ -116,6 +117,18 @@ const PACKING_CAPACITIES = [1, 1.02, 1.05, 1.1];
 const PACKING_MINIMUM_GAIN = 0.05;
 /** Slot packing: steps of the search for the smallest capacity that fits (a bisection). */
 const PACKING_SEARCH_STEPS = 24;
+/**
+ * Stream bins: the rooms per slot tried, as multiples of the smallest at which the mailboxes fit
+ * the streams (bins.ts): a little more room cuts fewer mailboxes.
+ */
+const BINS_ROOMS = [1, 1.02, 1.05];
+/**
+ * Stream bins are kept only when their simulation ends at least this much sooner than the best
+ * plan before them: the simulation lets a whole mailbox borrow its stream's free slots at once and
+ * in any number, where a real unit borrows a slot only when one of its requests waits, and a cut
+ * mailbox makes up to one request more (its pooled exports' rounding, bench/README).
+ */
+const BINS_MINIMUM_GAIN = 0.05;
 /** Tail fillers: mailboxes cut, as multiples of the streams (the last ones of the order). */
 const FILLER_MAILBOXES_PER_STREAM = [0.5, 1, 1.5];
 /** Tail fillers: the share of a cut mailbox's back-to-back time its filler takes at most. */
@@ -282,7 +295,13 @@ export function planJob(input: PlanInput): Plan {
     return { ...candidate, order, units };
   };
   const whole = ordered(draftsOf(), false);
-  type Candidate = typeof whole & { tailFillers?: number; startOrdered?: true; slotPacked?: true };
+  type Candidate = typeof whole & {
+    tailFillers?: number;
+    startOrdered?: true;
+    slotPacked?: true;
+    streamBins?: true;
+    streams?: number;
+  };
   let chosen: Candidate = whole;
   const makespanOf = (plan: Candidate) =>
     simulateSchedule(plan.units, limits.maxStreams, limits).makespanSeconds;
@@ -439,6 +458,46 @@ export function planJob(input: PlanInput): Plan {
       slotPacked: true as const,
     };
   };
+  /**
+   * Stream bins (bins.ts) at `slotSeconds` of room per slot: every mailbox whole or in pieces in
+   * the bins, ordered so that the start deal hands each stream its bin; undefined when they do
+   * not fit the streams, or the deal would not reproduce them.
+   */
+  const streamBinsPlan = (
+    mailboxes: BinMailbox[],
+    slotSeconds: number,
+  ): (Candidate & { streams: number }) | undefined => {
+    const bins = packStreamBins(mailboxes, limits.maxStreams, slotSeconds, limits);
+    if (!bins) return undefined;
+    const deal = binDealOrder(bins, limits.perStreamConcurrency);
+    if (!deal) return undefined;
+    const drafts: UnitDraft[] = [];
+    const draftMailbox: number[] = [];
+    for (const [b, i] of deal) {
+      const unit = bins[b]![i]!;
+      const draft = draftOf(
+        unit.mailbox,
+        unit,
+        unit.share,
+        1 / unit.pieces,
+        unit.whole ? "mailbox" : "folders",
+      );
+      // A whole mailbox, its mailbox's only unit: it may use every slot its stream leaves free.
+      if (unit.whole && unit.share < limits.perStreamConcurrency) {
+        draft.maxConcurrency = limits.perStreamConcurrency;
+      }
+      drafts.push(draft);
+      draftMailbox.push(unit.mailbox);
+    }
+    return {
+      drafts,
+      draftMailbox,
+      order: drafts.map((_, i) => i),
+      units: drafts.map((d, index) => ({ index, ...d })),
+      streamBins: true as const,
+      streams: bins.length,
+    };
+  };
   // Tail fillers: when the best plan so far still ends over LB (whole units of about LB / 2 to
   // LB / 3 each leave some streams a unit longer than others, and shares cannot help when every
   // mailbox needs its whole stream to end in time), the last mailboxes of a plan's order are cut
@@ -518,6 +577,44 @@ export function planJob(input: PlanInput): Plan {
       simulated = best.makespan;
     }
   }
+  // Stream bins (bins.ts): when the best plan so far still ends over LB, pack the mailboxes into
+  // the streams by slot-seconds, every unit a start unit, a stream's whole mailboxes borrowing
+  // the slots its other units leave; at the smallest room per slot that fits and a few above it,
+  // kept when its simulation is faster by `BINS_MINIMUM_GAIN`.
+  if (
+    limits.slotShares &&
+    limits.streamBins &&
+    limits.unitsPerStream === 1 &&
+    limits.perStreamConcurrency === limits.perMailboxConcurrency &&
+    chosen.units.length > 0 &&
+    whole.units.length <= MAX_UNITS_FOR_SHARES &&
+    estimates.every((work) => work.requests <= 0 || mayShare(work, limits)) &&
+    chosenMakespan() > (target + limits.unitOverheadSeconds) * (1 + SHARES_WORTH_TRYING)
+  ) {
+    const mailboxes = estimates.map((work, m) => ({ mailbox: m, folders: folderWorks[m]!, work }));
+    const fits = (slotSeconds: number) => streamBinsPlan(mailboxes, slotSeconds);
+    // The smallest room per slot that fits, by bisection between LB's and one that fits.
+    let low = target - limits.unitOverheadSeconds;
+    let high = Math.max(target, limits.unitOverheadSeconds) * 2;
+    for (let i = 0; i < 8 && !fits(high); i++) high *= 2;
+    let best: { plan: Candidate; makespan: number } | undefined;
+    if (fits(high)) {
+      for (let step = 0; step < PACKING_SEARCH_STEPS; step++) {
+        const mid = (low + high) / 2;
+        if (fits(mid)) high = mid;
+        else low = mid;
+      }
+      for (const factor of BINS_ROOMS) {
+        const plan = fits(high * factor);
+        const makespan = plan && simulateSchedule(plan.units, plan.streams, limits).makespanSeconds;
+        if (plan && makespan !== undefined && (!best || makespan < best.makespan)) best = { plan, makespan };
+      }
+    }
+    if (best && best.makespan < chosenMakespan() * (1 - BINS_MINIMUM_GAIN)) {
+      chosen = best.plan;
+      simulated = best.makespan;
+    }
+  }
   const { units, order, draftMailbox } = chosen;
   const tailFillers = chosen.tailFillers ?? 0;
   const unitIndexes: number[][] = input.mailboxes.map(() => []);
@@ -531,12 +628,14 @@ export function planJob(input: PlanInput): Plan {
   const streams =
     units.length === 0
       ? 0
-      : chosen.slotPacked
-        ? Math.min(limits.maxStreams, units.length)
-        : chooseStreams(units, estimates, Math.min(limits.maxStreams, Math.ceil(units.length / k)), {
-            ...limits,
-            unitOverheadSeconds: Math.max(limits.unitOverheadSeconds, STREAM_CHOICE_UNIT_OVERHEAD_SECONDS),
-          });
+      : chosen.streamBins && chosen.streams !== undefined
+        ? chosen.streams
+        : chosen.slotPacked
+          ? Math.min(limits.maxStreams, units.length)
+          : chooseStreams(units, estimates, Math.min(limits.maxStreams, Math.ceil(units.length / k)), {
+              ...limits,
+              unitOverheadSeconds: Math.max(limits.unitOverheadSeconds, STREAM_CHOICE_UNIT_OVERHEAD_SECONDS),
+            });
   const predictedMakespanSeconds =
     streams === 0 ? 0 : simulateSchedule(units, streams, limits).makespanSeconds;
   const perMailbox: MailboxPlan[] = input.mailboxes.map((mailbox, m) => ({
@@ -553,6 +652,7 @@ export function planJob(input: PlanInput): Plan {
     ...(tailFillers > 0 ? { tailFillers } : {}),
     ...(chosen.startOrdered ? { startOrdered: true } : {}),
     ...(chosen.slotPacked ? { slotPacked: true } : {}),
+    ...(chosen.streamBins ? { streamBins: true } : {}),
     streams,
     streamSlots: limits.perStreamConcurrency * limits.unitsPerStream,
     predictedMakespanSeconds,

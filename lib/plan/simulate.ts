@@ -2,7 +2,8 @@ import type { PlanLimits } from "./limits.js";
 import type { Unit } from "./types.js";
 
 /** What the simulation needs of a unit. */
-export type ScheduledUnit = Pick<Unit, "index" | "mailboxId" | "cost" | "serialSeconds" | "concurrency">;
+export type ScheduledUnit = Pick<Unit, "index" | "mailboxId" | "cost" | "serialSeconds" | "concurrency"> &
+  Partial<Pick<Unit, "maxConcurrency">>;
 
 export interface UnitTiming {
   index: number;
@@ -75,6 +76,11 @@ const SPENT = 1e-9;
 /** A unit's share of its mailbox's request slots (a unit without one claims one slot). */
 function shareOf(unit: ScheduledUnit): number {
   return Math.max(1, unit.concurrency);
+}
+
+/** The slots a unit may use when its stream has them free: its `maxConcurrency`, never below its share. */
+function maxOf(unit: ScheduledUnit, capacity: number): number {
+  return Math.min(capacity, Math.max(shareOf(unit), unit.maxConcurrency ?? 0));
 }
 
 /** Brings a mailbox's units and window to `now`, then sets their rates and next event. */
@@ -169,7 +175,11 @@ export function simulateSchedule(
     if (at <= now) stream.held -= share;
     else ending.push({ at, stream, share });
   };
-  /** Gives a stream's slots to its units, oldest first (their mailboxes brought to now first). */
+  /**
+   * Gives a stream's slots to its units, oldest first (their mailboxes brought to now first), each
+   * its share; then lends what is left to the units that may borrow (`maxConcurrency`), oldest
+   * first, as the runner's slots serve shares before loans (lib/backup/stream-runner.ts).
+   */
   const allot = (stream: StreamState): void => {
     for (const r of stream.units) settle(r.state, now, limits);
     let left = capacity;
@@ -177,6 +187,12 @@ export function simulateSchedule(
       r.slots = Math.min(shareOf(r.unit), left);
       left -= r.slots;
       dirty.add(r.state);
+    }
+    for (const r of stream.units) {
+      if (left <= 0) break;
+      const loan = Math.min(left, Math.max(0, maxOf(r.unit, capacity) - r.slots));
+      r.slots += loan;
+      left -= loan;
     }
   };
   /** The stream that claims next: the most free slots, then the lowest index; none when all are full. */

@@ -72,6 +72,14 @@ export interface Unit {
   estimatedSeconds: number;
   /** Concurrent requests the unit may run: its share of the mailbox's C. ≥ 1. */
   concurrency: number;
+  /**
+   * Stream bins (plan.ts, bins.ts): the slots the unit may use while its stream has them free,
+   * beyond its share (`concurrency` ≤ it ≤ C_stream): only a unit that is its mailbox's only one
+   * gets more than its share, so its mailbox never runs more than C. The stream serves every
+   * unit's share first and lends what is left (lib/backup/stream-runner.ts, simulate.ts). Absent:
+   * its share only (plans before session 17, and every plan that is not a stream bins one).
+   */
+  maxConcurrency?: number;
   /** `mailbox`: the whole mailbox; `folders`: one folder group of a split mailbox. */
   kind: "mailbox" | "folders";
 }
@@ -115,6 +123,12 @@ export interface Plan {
    * other mailboxes' whole units (longest first). Absent otherwise.
    */
   slotPacked?: true;
+  /**
+   * Stream bins (plan.ts, bins.ts): every unit is a start unit, dealt to the streams as the plan
+   * packed them (each stream's units end together, whole mailboxes borrowing the slots the others
+   * leave: `maxConcurrency`); `streams` is then `maxStreams`. Absent otherwise.
+   */
+  streamBins?: true;
   /** N: streams to start. 0 when there is nothing to do. */
   streams: number;
   /**

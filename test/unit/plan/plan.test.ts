@@ -486,6 +486,8 @@ describe("planJob: slot packing", () => {
     claimSeconds: 0.05,
     maxStreams: 16,
     slotPacking: true,
+    // Stream bins would pack these mailboxes into the streams instead (their own tests below).
+    streamBins: false,
   };
   /**
    * 24 mailboxes of 14–33 requests (folders of 1–2 requests, read through item delta and exports)
@@ -593,8 +595,10 @@ describe("planJob: tail fillers", () => {
     tailFillers: true,
     // Longest first without fillers, so that the comparison is the fillers' alone.
     balancedOrder: false,
-    // Slot packing would lay these mailboxes out along the slots instead (its own tests below).
+    // Slot packing would lay these mailboxes out along the slots instead (its own tests below),
+    // and stream bins pack them into the streams (theirs too).
     slotPacking: false,
+    streamBins: false,
   };
   const tenant = manySmallScaledDown;
 
@@ -679,13 +683,15 @@ describe("cutFiller", () => {
 });
 
 describe("planJob: balanced start order", () => {
-  // Without slot packing, which would lay these mailboxes out along the slots (its own tests below).
+  // Without slot packing, which would lay these mailboxes out along the slots, nor stream bins,
+  // which would pack them into the streams (their own tests below).
   const limits = {
     ...base,
     requestLatencySeconds: 0.4,
     unitOverheadSeconds: 0.05,
     maxStreams: 16,
     slotPacking: false,
+    streamBins: false,
   };
   const tenant = manySmallScaledDown;
 
