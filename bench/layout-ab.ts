@@ -50,9 +50,10 @@ interface Variant {
  * `-nobins` → without stream bins (`BENCH_STREAM_BINS=0`, the plans before session 17).
  */
 export function parseVariant(name: string): Variant {
-  const m = /^k(\d+)(-noshares)?(-fillers)?(-lpt)?(?:-o(\d+(?:\.\d+)?))?(-pack)?(-packs)?(-nobatch)?(-nobins)?$/.exec(
-    name,
-  );
+  const m =
+    /^k(\d+)(-noshares)?(-fillers)?(-lpt)?(?:-o(\d+(?:\.\d+)?))?(-pack)?(-packs)?(-nobatch)?(-nobins)?$/.exec(
+      name,
+    );
   if (!m)
     throw new Error(
       `--variants: expected k<processes>[-noshares][-fillers][-lpt][-o<seconds>][-pack][-packs][-nobatch][-nobins], found "${name}"`,

@@ -78,6 +78,8 @@ class MemoryStreamState implements StreamStatePort {
   folderIdsOf = (_index: number) => ["f"];
   /** Each unit's planned share of its mailbox's request slots (`concurrency`). */
   concurrencyOf = (_index: number) => 1;
+  /** Each unit's `maxConcurrency` (the slots it may borrow up to), or none. */
+  maxConcurrencyOf = (_index: number): number | undefined => undefined;
   /** Σ shares of the units a stream held, still making requests, whenever it claimed another. */
   heldSharesAtClaim: number[] = [];
   /** Whether unit `index` may still make requests (a unit past its last answer takes no slot). */
@@ -92,6 +94,9 @@ class MemoryStreamState implements StreamStatePort {
         mailboxId: `m${u.index}`,
         folderIds: this.folderIdsOf(u.index),
         concurrency: this.concurrencyOf(u.index),
+        ...(this.maxConcurrencyOf(u.index) !== undefined
+          ? { maxConcurrency: this.maxConcurrencyOf(u.index) }
+          : {}),
         estimatedSeconds: this.estimatedSeconds,
       },
       checkpoint: u.checkpoint,
@@ -876,6 +881,33 @@ describe("runStreamTask with small units", () => {
     expect(seen.maxInFlight).toBeLessThanOrEqual(4);
     for (const [mailboxId, m] of perMailbox)
       expect(m.max).toBeLessThanOrEqual(shares[Number(mailboxId.slice(1))]!);
+  });
+
+  it("lends a unit that may borrow (maxConcurrency) the slots the other units leave, after their shares", async () => {
+    const run = async (borrow: boolean) => {
+      const state = new MemoryStreamState(2, 1);
+      state.estimatedSeconds = 120; // no lookahead: only the shares count
+      state.concurrencyOf = () => 2;
+      // Unit 0 (a piece of 2 slots) has one folder, unit 1 (a whole mailbox) four.
+      state.maxConcurrencyOf = (i) => (borrow && i === 1 ? 4 : undefined);
+      state.folderIdsOf = (i) => (i === 0 ? ["f"] : ["f", "g", "h", "k"]);
+      const { source, seen, perMailbox } = perMailboxSource(timedSource(10, 3));
+      const { d } = lookaheadDeps(state, source, () => 1e9);
+      d.streamConcurrency = 4;
+      const started = performance.now();
+      const out = await runStreamTask({ jobId: "J", streamId: 0, seq: 0 }, d);
+      expect(out).toMatchObject({ status: "finished", unitsDone: 2 });
+      expect(state.units.map((u) => u.result?.progress.items)).toEqual([6, 24]);
+      expect(seen.maxInFlight).toBeLessThanOrEqual(4);
+      return { m0: perMailbox.get("m0")!, m1: perMailbox.get("m1")!, ms: performance.now() - started };
+    };
+    const lent = await run(true);
+    // The piece had its 2 slots whenever it asked; the whole mailbox borrowed the other 2 beside
+    // it and all 4 once it ended.
+    expect(lent.m0.max).toBe(2);
+    expect(lent.m1.max).toBe(4);
+    const fixed = await run(false);
+    expect(fixed.m1.max).toBe(2);
   });
 
   it("runs the requests of units estimated above lookaheadUnitSeconds one unit at a time", async () => {

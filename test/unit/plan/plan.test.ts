@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CoordinatorDeps } from "../../../lib/backup/coordinator.js";
+import { dealStartUnits } from "../../../lib/backup/start-units.js";
 import { FatalError } from "../../../lib/errors.js";
 import {
   createPlanner,
@@ -557,6 +558,85 @@ describe("planJob: slot packing", () => {
     );
     expect(() => resolvePlanLimits({ claimSeconds: -1 })).toThrow(
       /plan\.claimSeconds: expected a number of seconds ≥ 0, found -1/,
+    );
+  });
+});
+
+describe("planJob: stream bins", () => {
+  const limits = {
+    ...base,
+    requestLatencySeconds: 0.4,
+    unitOverheadSeconds: 0.1,
+    claimSeconds: 0.05,
+    maxStreams: 16,
+  };
+  /**
+   * The skewed shape at N = 16 (as in slot packing's tests): 24 mailboxes of 14–33 requests
+   * (folders of 1–2 requests) on 16 streams of 4 slots, where LB asks ≈ 9 requests a slot and
+   * slot shares of 2 + 1 slots end 1.2 × LB.
+   */
+  const tenant = Array.from({ length: 24 }, (_, i) =>
+    mailbox(
+      `m${String(i).padStart(2, "0")}`,
+      Array.from({ length: 13 + (i % 6) + (i === 0 ? 8 : 0) }, (_, f) => (f % 4 === 0 ? 25 : 5)),
+      { read: "p" },
+    ),
+  );
+
+  it("packs the mailboxes into the streams, every unit a start unit, when that ends sooner", () => {
+    const resolved = resolvePlanLimits(limits);
+    const plan = planJob({ mailboxes: tenant, limits });
+    const before = planJob({ mailboxes: tenant, limits: { ...limits, streamBins: false } });
+    expect(plan.streamBins).toBe(true);
+    expect(before.streamBins).toBeUndefined();
+    expect(before.units.some((u) => u.maxConcurrency !== undefined)).toBe(false);
+    // Model: within 8 % of LB, where the slot shares' plan is over 15 %.
+    expect(plan.predictedMakespanSeconds).toBeLessThanOrEqual(plan.lowerBoundSeconds * 1.08);
+    expect(before.predictedMakespanSeconds).toBeGreaterThan(before.lowerBoundSeconds * 1.15);
+    expect(plan.predictedMakespanSeconds).toBe(
+      simulateSchedule(plan.units, plan.streams, resolved).makespanSeconds,
+    );
+    // The job's start deals every unit to a stream (lib/backup/start-units.ts): none is left to
+    // a later claim, and every stream's shares fill its 4 slots.
+    const dealt = dealStartUnits(
+      plan.units.map((u) => u.concurrency),
+      plan.streams,
+      plan.streamSlots,
+    );
+    expect(dealt.flat().sort((a, b) => a - b)).toEqual(plan.units.map((u) => u.index));
+    for (const units of dealt) {
+      expect(units.reduce((sum, i) => sum + plan.units[i]!.concurrency, 0)).toBe(4);
+      expect(units.length).toBeLessThanOrEqual(4);
+    }
+    for (const m of tenant) {
+      const units = plan.units.filter((u) => u.mailboxId === m.mailboxId);
+      expect(units.flatMap((u) => u.folderIds).sort()).toEqual(m.folders.map((f) => f.folderId).sort());
+      // A mailbox's units run at once: their shares never more than its C; only a mailbox's only
+      // unit may borrow, up to C.
+      expect(units.reduce((sum, u) => sum + u.concurrency, 0)).toBeLessThanOrEqual(4);
+      if (units.length > 1) expect(units.every((u) => u.maxConcurrency === undefined)).toBe(true);
+      for (const u of units) if (u.maxConcurrency !== undefined) expect(u.maxConcurrency).toBe(4);
+    }
+    expect(plan.units.some((u) => u.maxConcurrency === 4)).toBe(true);
+    expect(plan.totalCost).toBeCloseTo(before.totalCost, 9);
+  });
+
+  it("packs nothing when whole units reach the bound, without slot shares, or when it is off", () => {
+    const equal = Array.from({ length: 16 }, (_, i) =>
+      mailbox(`e${i}`, new Array(20).fill(6), { read: "p" }),
+    );
+    expect(planJob({ mailboxes: equal, limits }).streamBins).toBeUndefined();
+    expect(
+      planJob({ mailboxes: tenant, limits: { ...limits, slotShares: false } }).streamBins,
+    ).toBeUndefined();
+    expect(
+      planJob({ mailboxes: tenant, limits: { ...limits, streamBins: false } }).streamBins,
+    ).toBeUndefined();
+    expect(planJob({ mailboxes: tenant, limits: { ...limits, streamBins: undefined } }).streamBins).toBe(
+      true,
+    );
+    expect(() => resolvePlanLimits({ streamBins: 1 as unknown as boolean })).toThrow(
+      /plan\.streamBins: expected true or false, found 1/,
     );
   });
 });

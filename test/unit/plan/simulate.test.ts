@@ -126,6 +126,33 @@ describe("simulateSchedule", () => {
     ]);
   });
 
+  it("lends a stream's slots that the units' shares leave to the units that may borrow (maxConcurrency)", () => {
+    // A 3-slot unit of 300 requests (1 s) and a 1-slot unit of 700 that may use 4: 100 requests
+    // in the first second beside the other, then 600 at 400/s (1.5 s). Without the loan: 7 s.
+    const lent = simulateSchedule(
+      [unit(0, "a", 300, 3), { ...unit(1, "b", 700, 1), maxConcurrency: 4 }],
+      1,
+      fast,
+    );
+    expect(lent.units.map((u) => [u.index, u.startSeconds, u.endSeconds])).toEqual([
+      [0, 0, 1],
+      [1, 0, 2.5],
+    ]);
+    expect(simulateSchedule([unit(0, "a", 300, 3), unit(1, "b", 700, 1)], 1, fast).makespanSeconds).toBe(7);
+    // Shares first: a 1-slot unit that may borrow, claimed before a 2-slot one, leaves it its 2
+    // slots and borrows the 4th (200/s: 200 of its 300 requests while the other runs its 200 in
+    // 1 s), then takes all 4 (100 at 400/s).
+    const shares = simulateSchedule(
+      [{ ...unit(0, "a", 300, 1), maxConcurrency: 4 }, unit(1, "b", 200, 2)],
+      1,
+      fast,
+    );
+    expect(shares.units.map((u) => [u.index, u.endSeconds])).toEqual([
+      [0, 1.25],
+      [1, 1],
+    ]);
+  });
+
   it("runs a split mailbox's units at once on several streams, never past its C", () => {
     const intervals: MailboxInterval[] = [];
     const units = [unit(0, "m", 100, 1), unit(1, "m", 100, 1), unit(2, "m", 100, 1), unit(3, "m", 100, 1)];
