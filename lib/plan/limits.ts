@@ -101,7 +101,7 @@ export interface PlanLimits {
    * Stream bins (plan.ts, bins.ts): when the best plan still ends over LB, try packing the
    * mailboxes into the streams by slot-seconds (every unit a start unit; a mailbox that does not
    * fit cut into pieces of fixed shares), each stream's whole mailboxes borrowing the slots its
-   * other units leave (`maxConcurrency`), and keep it when its simulation is at least 5 % faster.
+   * other units leave (`maxConcurrency`), and keep it when its simulation is at least 10 % faster.
    * Needs `slotShares`, one unit per stream, C_stream = C and every mailbox within one window's
    * budget.
    * Default true: the benchmark's skewed shape at N = 16, 38 units of 1–2 slots (1.198 × LB in
