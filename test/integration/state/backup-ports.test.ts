@@ -396,6 +396,37 @@ describe("backup state ports on DynamoDB", () => {
     expect(await ports.coordinator.olderJobOpen!(newer)).toBe(false);
   });
 
+  it("keep a unit's maxConcurrency (stream bins) from the plan to its claim, and refuse one outside its share–4", async () => {
+    const store = new StateStore({ ddb: aws.clients.ddb, tableName: await aws.createTable() });
+    const ports = createBackupStatePorts(store);
+    const trigger: JobTrigger = { kind: "schedule", time: "2026-11-29T06:00:00Z" };
+    const jobId = ports.coordinator.jobIdFor(trigger);
+    await ports.coordinator.createJob(jobId, trigger);
+    // m1 and m2 whole, each on 2 slots that may borrow up to 4; m0's two pieces may not.
+    const bins = plan(2);
+    bins.units = bins.units.map((u) => (u.mailboxId === "m0" ? u : { ...u, maxConcurrency: 4 }));
+    const discovery = { mailboxes, skipped: [], syncedFolderIds: new Map() };
+    const tooWide = { ...bins, units: bins.units.map((u, i) => (i === 3 ? { ...u, maxConcurrency: 5 } : u)) };
+    const start = await ports.coordinator.beginPiece(jobId, 0, "lease-1");
+    await expect(
+      ports.coordinator.writePiece(jobId, 0, "lease-1", 0, tooWide, discovery, start!.job),
+    ).rejects.toThrow(/unit 3 maxConcurrency an integer from its concurrency to 4/);
+    const narrow = { ...bins, units: bins.units.map((u, i) => (i === 3 ? { ...u, maxConcurrency: 1 } : u)) };
+    await expect(
+      ports.coordinator.writePiece(jobId, 0, "lease-1", 0, narrow, discovery, start!.job),
+    ).rejects.toThrow(/unit 3 maxConcurrency/);
+    expect(await planAsOnePiece(ports, jobId, bins, discovery)).toBe(true);
+    expect((await store.listUnits(jobId)).map((u) => u.maxConcurrency)).toEqual([undefined, undefined, 4, 4]);
+    const task = { jobId, streamId: 0, seq: 0, lease: "L" };
+    expect(await ports.stream.beginTask(task)).toBe("current");
+    const claimed: Array<number | undefined> = [];
+    for (let i = 0; i < 4; i++) {
+      const unit = await ports.stream.claimUnit(task);
+      if (unit && unit !== "later") claimed.push(unit.work.maxConcurrency);
+    }
+    expect(claimed).toEqual([undefined, undefined, 4, 4]);
+  });
+
   it("let a second delivery of the same task take the stream over: one invocation works it, counts stay exact", async () => {
     const { store, ports, jobId } = await runningJob("2026-11-29T07:00:00Z", 1);
     const { deps } = runnerDeps(ports, 3, () => 1e9, []);
