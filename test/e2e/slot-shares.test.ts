@@ -42,6 +42,8 @@ describe("planned slot shares: a mailbox's folder groups at once, within its 4 r
       // The planner's latency (default 0.25 s) is the simulator's, so its plan is what runs.
       latency: { baseMs: 250 },
       env: { MAILSTREAM_PAGE_SIZE: "25" },
+      // Slot shares as such: stream bins would pack these mailboxes instead (test/e2e/stream-bins.test.ts).
+      planLimits: { streamBins: false },
     });
   });
   afterAll(async () => {
