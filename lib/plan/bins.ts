@@ -30,6 +30,8 @@ export interface BinUnit {
   whole: boolean;
   /** Units its mailbox was cut into (1 when whole). */
   pieces: number;
+  /** Its mailbox's `padSeconds`: counted in its share. */
+  padSeconds?: number;
 }
 
 export interface BinMailbox {
@@ -37,6 +39,12 @@ export interface BinMailbox {
   /** Its folders in the planner's order. */
   folders: readonly FolderWork[];
   work: WorkEstimate;
+  /**
+   * Room each of its units takes besides its folders' work, seconds of one slot: a unit pools its
+   * exports, ⌈items / 20⌉ of them where the work counts items / 20, so each unit (each piece of a
+   * cut mailbox) makes half a request more on average (bench/README, *Slot packing*). ≥ 0.
+   */
+  padSeconds?: number;
 }
 
 /**
@@ -80,27 +88,28 @@ export function packStreamBins(
     .sort((a, b) => mailboxes[b]!.work.serialSeconds - mailboxes[a]!.work.serialSeconds || a - b);
   for (const i of order) {
     const { mailbox, folders, work } = mailboxes[i]!;
+    const pad = Math.max(0, mailboxes[i]!.padSeconds ?? 0);
     if (work.requests <= 0) continue;
     // Largest folders first: what is left to place of the mailbox.
     let rest = folders
       .map((_, f) => f)
       .filter((f) => folders[f]!.work.requests > 0 || folders.length === 1)
       .sort((a, b) => folders[b]!.work.serialSeconds - folders[a]!.work.serialSeconds || a - b);
-    const cut: Array<{ bin: number; members: number[] }> = [];
+    const cut: Array<{ bin: number; members: number[]; pad?: number }> = [];
     while (rest.length > 0) {
       const restSeconds = rest.reduce((sum, f) => sum + folders[f]!.work.serialSeconds, 0);
       // Whole (or its last piece) into the bin it fills best; else cut into the roomiest.
-      const fitting = tightest(restSeconds);
+      const fitting = tightest(restSeconds + pad);
       const bin = fitting >= 0 ? fitting : roomiest();
       if (bin < 0 || cut.length >= C) return undefined;
-      if (restSeconds <= room[bin]! * (1 + 1e-9)) {
+      if (restSeconds + pad <= room[bin]! * (1 + 1e-9)) {
         cut.push({ bin, members: rest });
-        room[bin]! -= restSeconds;
+        room[bin]! -= restSeconds + pad;
         rest = [];
         break;
       }
       const members: number[] = [];
-      let used = 0;
+      let used = pad;
       for (const f of rest) {
         const seconds = folders[f]!.work.serialSeconds;
         if (used + seconds <= room[bin]! * (1 + 1e-9)) {
@@ -109,7 +118,7 @@ export function packStreamBins(
         }
       }
       if (members.length === 0) return undefined;
-      cut.push({ bin, members });
+      cut.push({ bin, members, pad });
       room[bin]! -= used;
       const taken = new Set(members);
       rest = rest.filter((f) => !taken.has(f));
@@ -129,6 +138,7 @@ export function packStreamBins(
         share: 0,
         whole: cut.length === 1,
         pieces: cut.length,
+        padSeconds: pad,
       });
     }
   }
@@ -138,7 +148,8 @@ export function packStreamBins(
     let left = C;
     for (const unit of bin) {
       if (unit.whole) continue;
-      unit.share = Math.max(1, Math.ceil((unit.work.serialSeconds / slotSeconds) * (1 - 1e-9)));
+      const seconds = unit.work.serialSeconds + (unit.padSeconds ?? 0);
+      unit.share = Math.max(1, Math.ceil((seconds / slotSeconds) * (1 - 1e-9)));
       left -= unit.share;
       pieceSlots.set(unit.mailbox, (pieceSlots.get(unit.mailbox) ?? 0) + unit.share);
     }

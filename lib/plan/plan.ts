@@ -594,7 +594,14 @@ export function planJob(input: PlanInput): Plan {
     estimates.every((work) => work.requests <= 0 || mayShare(work, limits)) &&
     chosenMakespan() > (target + limits.unitOverheadSeconds) * (1 + SHARES_WORTH_TRYING)
   ) {
-    const mailboxes = estimates.map((work, m) => ({ mailbox: m, folders: folderWorks[m]!, work }));
+    // A unit's pooled exports round up (⌈items / 20⌉): half a request a unit, where it exports.
+    const exportPad = limits.requestLatencySeconds / 2;
+    const mailboxes = estimates.map((work, m) => ({
+      mailbox: m,
+      folders: folderWorks[m]!,
+      work,
+      padSeconds: input.mailboxes[m]!.folders.some((f) => (f.read ?? "m") !== "m") ? exportPad : 0,
+    }));
     const fits = (slotSeconds: number) => streamBinsPlan(mailboxes, slotSeconds);
     // The smallest room per slot that fits, by bisection between LB's and one that fits.
     let low = target - limits.unitOverheadSeconds;
