@@ -29,6 +29,8 @@ import type {
   UnitStatePort,
   UnitWork,
 } from "../lib/backup/ports.js";
+import { dealStartUnits } from "../lib/backup/start-units.js";
+import { StreamSlots } from "../lib/backup/stream-slots.js";
 import { backupUnit } from "../lib/backup/unit-backup.js";
 import { generateTenant } from "../lib/dev/sim/index.js";
 import { createPlanner } from "../lib/plan/index.js";
@@ -179,27 +181,39 @@ const state: UnitStatePort = {
 
 const total = { made: 0, fewest: 0, planned: 0, rounds: 0, ideal: 0, units: 0 };
 const roundsOver = new Map<number, number>();
-/** One unit alone against the timed source: its requests and rounds, added to the totals. */
-async function runUnit(u: (typeof plan.units)[number]): Promise<string> {
+type PlannedUnit = (typeof plan.units)[number];
+/** A unit's exports, fewest: ⌈items / 20⌉ per import/export mailbox (primary, archive). */
+function fewestExportsOf(u: PlannedUnit): number {
   const reads = u.folderReads ?? "";
   const byPool = new Map<string, number>();
   for (const [i, folderId] of u.folderIds.entries()) {
     const pool = reads[i] === "a" ? "archive" : "primary";
     byPool.set(pool, (byPool.get(pool) ?? 0) + (folderItems.get(folderId)?.length ?? 0));
   }
-  const pages = u.folderIds.reduce((sum, f) => sum + pagesOf(f), 0);
-  const fewestExports = [...byPool.values()].reduce((sum, n) => sum + Math.ceil(n / 20), 0);
-  const fewest = pages + fewestExports;
-  const work: UnitWork = {
+  return [...byPool.values()].reduce((sum, n) => sum + Math.ceil(n / 20), 0);
+}
+/** A unit's fewest requests: its pages and its fewest exports. */
+function fewestOf(u: PlannedUnit): number {
+  return u.folderIds.reduce((sum, f) => sum + pagesOf(f), 0) + fewestExportsOf(u);
+}
+function workOf(u: PlannedUnit): UnitWork {
+  return {
     jobId: "J",
     index: u.index,
     mailboxId: u.mailboxId,
     folderIds: u.folderIds,
-    folderReads: reads,
+    folderReads: u.folderReads ?? "",
     mailboxIds: { primary: "MBX:primary", archive: "MBX:archive" },
     concurrency: u.concurrency,
     hasSyncStates: false,
   };
+}
+
+/** One unit alone against the timed source: its requests and rounds, added to the totals. */
+async function runUnit(u: PlannedUnit): Promise<string> {
+  const fewestExports = fewestExportsOf(u);
+  const fewest = fewestOf(u);
+  const work = workOf(u);
   const source = new TimedSource();
   const running = backupUnit(
     work,
@@ -220,6 +234,74 @@ async function runUnit(u: (typeof plan.units)[number]): Promise<string> {
   total.ideal += ideal;
   total.units++;
   return `unit ${u.index} (${u.concurrency} slots, ${u.folderIds.length} folders): ${made} requests (${source.pages} pages, ${source.exports} exports; fewest ${fewest} with ${fewestExports} exports; planned ${u.cost.toFixed(1)}), ${rounds} rounds (⌈fewest / slots⌉ ${ideal})`;
+}
+
+/**
+ * `--streams-run`: each stream's start units (dealt as the job's start deals them,
+ * lib/backup/start-units.ts) run together through the stream's slots (lib/backup/stream-slots.ts:
+ * each unit's share first, loans to units that may borrow, as the stream runner does) against one
+ * timed source: the stream's rounds (its start → its last answer) against ⌈its fewest / 4⌉, and the
+ * plan's (the longest stream's) against ⌈all fewest / all slots⌉. Only for plans whose units are
+ * all start units (no later claim is modelled).
+ */
+async function runStreams(): Promise<void> {
+  const slotsPerStream = plan.streamSlots;
+  const dealt = dealStartUnits(
+    plan.units.map((u) => u.concurrency),
+    plan.streams,
+    slotsPerStream,
+  );
+  const left = plan.units.length - dealt.flat().length;
+  if (left > 0)
+    throw new Error(`--streams-run: expected every unit to be a start unit, found ${left} claimed later`);
+  let most = 0;
+  let fewestAll = 0;
+  let made = 0;
+  const over = new Map<number, number>();
+  const lines = await Promise.all(
+    dealt.map(async (indexes, stream) => {
+      const source = new TimedSource();
+      const slots = new StreamSlots(slotsPerStream);
+      let fewest = 0;
+      const runs = indexes.map((i) => {
+        const u = plan.units[i]!;
+        fewest += fewestOf(u);
+        const share = Math.min(u.concurrency, slotsPerStream);
+        const max = Math.max(share, Math.min(u.maxConcurrency ?? share, slotsPerStream));
+        const work: UnitWork = { ...workOf(u), concurrency: max };
+        return backupUnit(
+          work,
+          { folderIndex: 0, page: 0 },
+          { source, archive, state, shouldYield: () => false, streamSlots: slots.unit(share) },
+        );
+      });
+      const all = Promise.all(runs);
+      await source.clock.run(all);
+      for (const out of await all)
+        if (out.status !== "done") throw new Error(`stream ${stream}: a unit ${out.status}`);
+      const rounds = source.last;
+      const ideal = Math.ceil(fewest / slotsPerStream);
+      most = Math.max(most, rounds);
+      fewestAll += fewest;
+      made += source.pages + source.exports;
+      over.set(rounds - ideal, (over.get(rounds - ideal) ?? 0) + 1);
+      return `stream ${stream} (${indexes.length} units, shares ${indexes.map((i) => `${plan.units[i]!.concurrency}${plan.units[i]!.maxConcurrency ? "+" : ""}`).join(" ")}): ${source.pages + source.exports} requests (fewest ${fewest}), ${rounds} rounds (⌈fewest / slots⌉ ${ideal})`;
+    }),
+  );
+  if (each) for (const line of lines) console.log(line);
+  const ideal = Math.ceil(fewestAll / (plan.streams * slotsPerStream));
+  console.log(
+    `${shape} N=${streams} streams run: ${plan.units.length} units on ${plan.streams} streams, ${made} requests (fewest ${fewestAll}), longest stream ${most} rounds (⌈fewest / all slots⌉ ${ideal}); streams by rounds over ⌈their fewest / slots⌉: ${[
+      ...over,
+    ]
+      .sort((a, b) => a[0] - b[0])
+      .map(([o, n]) => `+${o}: ${n}`)
+      .join(", ")}`,
+  );
+}
+if (process.argv.includes("--streams-run")) {
+  await runStreams();
+  process.exit(0);
 }
 
 // Units run `parallel` at a time (each its own source and timers; their CPU is a few ms a round).
