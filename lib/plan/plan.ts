@@ -23,6 +23,10 @@
  *    Slot packing (`slotPacking`, off by default): the mailboxes that fit C slots' room laid out
  *    along the streams' slots in one-slot folder groups that fill every slot to a common finish,
  *    ordered by their start in the layout (slot-pack.ts); kept when its simulation is ≥ 5 % faster.
+ *    Stream bins (`streamBins`, on by default): the mailboxes packed into the streams by
+ *    slot-seconds, every unit a start unit dealt as packed, a stream's whole mailboxes borrowing
+ *    the slots its other units leave (bins.ts, `maxConcurrency`); kept when ≥ 10 % faster, and
+ *    then N is the bins' count.
  * 4. N = the fewest streams whose simulated makespan is within `makespanTolerance` of the one
  *    with min(maxStreams, units) streams: streams that would only idle are not started. (Simulated
  *    with at least 0.5 s a unit, so that small units are not doubled up to save a stream.)

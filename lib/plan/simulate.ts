@@ -126,7 +126,9 @@ function settle(state: MailboxState, now: number, limits: PlanLimits): void {
  * the units it holds sum to less than that; when several streams may, the one with the most
  * free slots claims first (ties: the lowest stream). A unit runs on the slots of its share that
  * the older units of its stream leave (older first, as the runner's slots are); a claimed unit
- * may so wait for slots while an older one ends. The units the streams hold at time 0 (their
+ * may so wait for slots while an older one ends. A unit that may borrow (`maxConcurrency`, stream
+ * bins) also runs on the slots every share leaves, up to its maximum (oldest first), as the
+ * runner lends them (lib/backup/stream-slots.ts). The units the streams hold at time 0 (their
  * first tasks carry them: lib/backup/start-units.ts) start at once; later, a stream claims one
  * unit at a time, so units it claims together start `claimSeconds` apart. A unit holds its
  * stream's share for its requests' time plus

@@ -103,7 +103,8 @@ export interface Plan {
   /**
    * Largest (longest) first, then the tail fillers (`tailFillers`), or by their start in a
    * balanced assignment (`startOrdered`), or whole units then one-slot units by their start in a
-   * slot layout (`slotPacked`); `units[i].index === i`.
+   * slot layout (`slotPacked`), or in the order the start deal hands each stream its bin
+   * (`streamBins`); `units[i].index === i`.
    */
   units: Unit[];
   /**
