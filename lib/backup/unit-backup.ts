@@ -529,8 +529,9 @@ const EXPORT_PRIORITY = 1;
  * checkpointed) only once its items are exported, and with every export behind the pages, a unit
  * whose folders with items start first (lib/plan/plan.ts `folderStartOrder`) fetched all its pages
  * before its first export: no checkpoint until its end (session 16: the crash e2e test saw none
- * in a unit of 2–3.5 s). Ahead, a page's items leave within a round or two of its answer, and one
- * slot is always left to the pages. bench/unit-rounds.ts (session 17): the fewest requests and
+ * in a unit of 2–3.5 s). Ahead, a page's items leave within a round or two of its answer, and in a
+ * unit of two slots or more one is always left to the pages (a one-slot unit sends a full batch
+ * before its next page). bench/unit-rounds.ts (session 17): the fewest requests and
  * rounds on every shape as with the exports behind, and the crash test's tenant's first
  * checkpoint at round 3 (8 with every export behind; 3.5 with the mailbox's order).
  */
