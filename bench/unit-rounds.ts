@@ -1,6 +1,6 @@
 /**
  * `npx tsx bench/unit-rounds.ts --shape=many-small --streams=64 [--units=0,3] [--parallel=16]
- * [--each]`: the requests and rounds of each unit of a shape's plan, run through `backupUnit`
+ * [--each] [--tenant=seed:mailboxes:messages] [--page-size=100]`: the requests and rounds of each unit of a shape's plan, run through `backupUnit`
  * alone against an in-process source that answers every request (delta page, each inner page of
  * a first-page `$batch`, export) one round after it was sent, on a virtual clock that moves to
  * the next answer only once the unit has nothing else to run, `--parallel` units at a time. Nothing else runs: no
@@ -11,7 +11,14 @@
  *
  * Per unit: requests made (item pages, exports) against the fewest (its pages and, per
  * import/export mailbox, ⌈items / 20⌉: the benchmark's LB counts the same) and the plan's cost; its
- * rounds (its start → its last answer) against ⌈fewest / slots⌉. Item
+ * rounds (its start → its last answer) against ⌈fewest / slots⌉; its durable progress, with every
+ * stored page committed at once and every commit checkpointed (the deployment holds pages up to
+ * 20 s and checkpoints at most once a second, so these are what the unit's order of requests
+ * allows, not what a crash would find): the round of its first checkpoint, the most pages it had
+ * fetched beyond its last checkpoint, and the most rounds it ran without a checkpoint adding a
+ * page. `--tenant=seed:mailboxes:messages` plans the shape's generator on another tenant and
+ * `--page-size` another page size (the crash e2e test's: `--shape=uniform --streams=1
+ * --tenant=401:2:400 --page-size=10`). Item
  * reads only (content mode fidelity, the benchmark's), sizes from the tenant (no batch is cut by
  * its 8 MiB here: the shapes' items are small), no auxiliary-archive redirect (uniform's first
  * mailbox has one in the benchmark).
@@ -35,7 +42,7 @@ import { backupUnit } from "../lib/backup/unit-backup.js";
 import { generateTenant } from "../lib/dev/sim/index.js";
 import { createPlanner } from "../lib/plan/index.js";
 import { listedFromTruth } from "./figures.js";
-import { PAGE_SIZE, planLimitsFor, SHAPES } from "./settings.js";
+import { PAGE_SIZE as BENCH_PAGE_SIZE, planLimitsFor, SHAPES } from "./settings.js";
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const shape = arg("shape") ?? "many-small";
@@ -43,14 +50,24 @@ const streams = Number(arg("streams") ?? 64);
 const only = arg("units")?.split(",").map(Number);
 const each = process.argv.includes("--each");
 const parallel = Math.max(1, Math.floor(Number(arg("parallel") ?? 16)));
-const spec = SHAPES[shape];
-if (!spec) throw new Error(`--shape: expected one of ${Object.keys(SHAPES).join(", ")}, found '${shape}'`);
+const shapeSpec = SHAPES[shape];
+if (!shapeSpec)
+  throw new Error(`--shape: expected one of ${Object.keys(SHAPES).join(", ")}, found '${shape}'`);
+// --tenant=seed:mailboxes:messages: the shape's generator on another tenant (e.g. the crash e2e
+// test's, 401:2:400), without the shape's subsets; --page-size: items a delta page (default the
+// benchmark's, 100; the crash e2e test's is 10).
+const tenant = arg("tenant")?.split(":").map(Number);
+const spec =
+  tenant === undefined
+    ? shapeSpec
+    : { seed: tenant[0]!, shape: shapeSpec.shape, mailboxes: tenant[1]!, totalMessages: tenant[2]! };
+const PAGE_SIZE = Number(arg("page-size") ?? BENCH_PAGE_SIZE);
 
 const truth = await generateTenant(spec).groundTruth();
-const k = spec.subset?.[streams];
+const k = tenant === undefined ? shapeSpec.subset?.[streams] : undefined;
 const mailboxes = k === undefined ? truth.mailboxes : truth.mailboxes.slice(0, k);
 const plan = createPlanner(
-  planLimitsFor(streams),
+  { ...planLimitsFor(streams), pageSize: PAGE_SIZE },
   "fidelity",
 )(mailboxes.map((m) => listedFromTruth(m, "fidelity")));
 const folderItems = new Map<string, Array<{ id: string; size: number }>>();
@@ -103,6 +120,8 @@ class TimedSource implements MailSource {
   exports = 0;
   last = 0;
   readonly clock = new VirtualClock();
+  /** Pages answered so far, by the round they answered in (the last count of each round). */
+  readonly fetchedAt = new Map<number, number>();
 
   private async answer<T>(value: () => T): Promise<T> {
     await this.clock.after(1);
@@ -126,6 +145,13 @@ class TimedSource implements MailSource {
     };
   }
 
+  private answeredPages = 0;
+  private pageAnswered(page: ItemPageView): ItemPageView {
+    this.answeredPages++;
+    this.fetchedAt.set(this.clock.now, this.answeredPages);
+    return page;
+  }
+
   // biome-ignore lint/correctness/useYield: the units read items only
   async *folderDelta(): AsyncIterable<DeltaPageView> {
     throw new Error("expected item reads only");
@@ -141,7 +167,7 @@ class TimedSource implements MailSource {
     return (async function* () {
       for (let i = start; i < pagesOf(folderId); i++) {
         source.pages++;
-        yield await source.answer(() => source.page(folderId, i));
+        yield await source.answer(() => source.pageAnswered(source.page(folderId, i)));
       }
     })();
   }
@@ -151,7 +177,7 @@ class TimedSource implements MailSource {
     starts: ReadonlyArray<{ folderId: string; from: string | undefined }>,
   ): Promise<FirstPageAnswer[]> => {
     this.pages += starts.length;
-    return this.answer(() => starts.map((s) => ({ page: this.page(s.folderId, 0) })));
+    return this.answer(() => starts.map((s) => ({ page: this.pageAnswered(this.page(s.folderId, 0)) })));
   };
 
   exportItems = (_mailbox: ItemMailbox, itemIds: readonly string[]): Promise<ExportedItem[]> => {
@@ -172,14 +198,42 @@ const archive: ArchiveSink = {
   },
   async writeCatalogPart() {},
 };
-const state: UnitStatePort = {
-  async syncState() {
-    return undefined;
-  },
-  async checkpoint() {},
-};
+/**
+ * A unit's state port that notes each checkpoint's stored pages at the round it is written: the
+ * unit's durable progress. The unit runs with every page committed at once (`pageHold.maxHoldMs`
+ * 0) and no least interval between checkpoints, so that a checkpoint follows each page whose items
+ * are all stored: what is measured is the unit's order of requests, not the holds' timers.
+ */
+function checkpointsOn(source: TimedSource): {
+  state: UnitStatePort;
+  written: Array<{ at: number; page: number }>;
+} {
+  const written: Array<{ at: number; page: number }> = [];
+  return {
+    written,
+    state: {
+      async syncState() {
+        return undefined;
+      },
+      async checkpoint(checkpoint) {
+        written.push({ at: source.clock.now, page: checkpoint.page });
+      },
+    },
+  };
+}
 
-const total = { made: 0, fewest: 0, planned: 0, rounds: 0, ideal: 0, units: 0 };
+const total = {
+  made: 0,
+  fewest: 0,
+  planned: 0,
+  rounds: 0,
+  ideal: 0,
+  units: 0,
+  firstCheckpoint: 0,
+  maxLag: 0,
+  unitsCheckpointedBeforeEnd: 0,
+  maxGap: 0,
+};
 const roundsOver = new Map<number, number>();
 type PlannedUnit = (typeof plan.units)[number];
 /** A unit's exports, fewest: ⌈items / 20⌉ per import/export mailbox (primary, archive). */
@@ -215,16 +269,40 @@ async function runUnit(u: PlannedUnit): Promise<string> {
   const fewest = fewestOf(u);
   const work = workOf(u);
   const source = new TimedSource();
+  const { state, written } = checkpointsOn(source);
   const running = backupUnit(
     work,
     { folderIndex: 0, page: 0 },
-    { source, archive, state, shouldYield: () => false },
+    { source, archive, state, shouldYield: () => false, checkpointIntervalMs: 0, pageHold: { maxHoldMs: 0 } },
   );
   await source.clock.run(running);
   const out = await running;
   if (out.status !== "done") throw new Error(`unit ${u.index}: expected done, found ${out.status}`);
   const made = source.pages + source.exports;
   const rounds = source.last;
+  // Durable progress: the round of the first checkpoint naming a stored page, and the most pages
+  // the unit had fetched beyond the last checkpoint's when a page answered (what a crash then
+  // re-fetches).
+  const firstCheckpoint = written.find((w) => w.page > 0)?.at ?? rounds;
+  let maxLag = 0;
+  for (const [at, fetched] of source.fetchedAt) {
+    const durable = written.filter((w) => w.at <= at).reduce((most, w) => Math.max(most, w.page), 0);
+    maxLag = Math.max(maxLag, fetched - durable);
+  }
+  // The most rounds the unit ran without a checkpoint adding a page (from its start to its last
+  // answer).
+  let maxGap = 0;
+  let before = { at: 0, page: 0 };
+  for (const w of written) {
+    if (w.page <= before.page) continue;
+    maxGap = Math.max(maxGap, w.at - before.at);
+    before = w;
+  }
+  maxGap = Math.max(maxGap, rounds - before.at);
+  total.maxGap = Math.max(total.maxGap, maxGap);
+  total.firstCheckpoint += firstCheckpoint;
+  total.maxLag = Math.max(total.maxLag, maxLag);
+  if (firstCheckpoint < rounds) total.unitsCheckpointedBeforeEnd++;
   const ideal = Math.ceil(fewest / u.concurrency);
   roundsOver.set(rounds - ideal, (roundsOver.get(rounds - ideal) ?? 0) + 1);
   total.made += made;
@@ -233,7 +311,7 @@ async function runUnit(u: PlannedUnit): Promise<string> {
   total.rounds += rounds;
   total.ideal += ideal;
   total.units++;
-  return `unit ${u.index} (${u.concurrency} slots, ${u.folderIds.length} folders): ${made} requests (${source.pages} pages, ${source.exports} exports; fewest ${fewest} with ${fewestExports} exports; planned ${u.cost.toFixed(1)}), ${rounds} rounds (⌈fewest / slots⌉ ${ideal})`;
+  return `unit ${u.index} (${u.concurrency} slots, ${u.folderIds.length} folders): ${made} requests (${source.pages} pages, ${source.exports} exports; fewest ${fewest} with ${fewestExports} exports; planned ${u.cost.toFixed(1)}), ${rounds} rounds (⌈fewest / slots⌉ ${ideal}); first checkpoint at round ${firstCheckpoint}, at most ${maxLag} pages fetched beyond a checkpoint, ${maxGap} rounds without one`;
 }
 
 /**
@@ -261,6 +339,7 @@ async function runStreams(): Promise<void> {
   const lines = await Promise.all(
     dealt.map(async (indexes, stream) => {
       const source = new TimedSource();
+      const { state } = checkpointsOn(source);
       const slots = new StreamSlots(slotsPerStream);
       let fewest = 0;
       const runs = indexes.map((i) => {
@@ -317,5 +396,7 @@ console.log(
   ]
     .sort((a, b) => a[0] - b[0])
     .map(([over, n]) => `+${over}: ${n}`)
-    .join(", ")}`,
+    .join(
+      ", ",
+    )}; first checkpoint at round ${(total.firstCheckpoint / Math.max(1, total.units)).toFixed(2)} on average (${total.unitsCheckpointedBeforeEnd} of ${total.units} units before their last answer), at most ${total.maxLag} pages fetched beyond a unit's checkpoint, ${total.maxGap} rounds without one`,
 );

@@ -20,6 +20,13 @@
  * answer together and are stored one after another, and asked at once, the rule let a partial
  * batch leave with the first page's items and another with each next one's (many-small N = 64:
  * ≈ 3,090 requests where the fewest is 2,830). After the turn their items leave in one batch.
+ * The planner starts most of a unit's folders without items last (lib/plan/plan.ts
+ * `folderStartOrder`), so that the pages left when fewer chains than slots remain carry no items,
+ * and the partial batches leaving beside them are the last ones. Where folders with items are
+ * left then (a unit planned otherwise, or a long chain), a partial batch may still leave on a slot
+ * that would idle and another follow it: with up to the slots less one exports ahead of the pages
+ * (lib/backup/unit-backup.ts `EXPORT_AHEAD_PRIORITY`), the unit has fewer full batches left to
+ * fill those slots at its end.
  */
 
 /** What the unit knows when a partial batch asks to leave. */

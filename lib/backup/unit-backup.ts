@@ -334,6 +334,7 @@ export async function backupUnit(
         exportsHoldPages,
       });
     },
+    exportsAhead: { now: 0, most: Math.max(1, unit.concurrency - 1) },
     exportBacklogRoom,
     exportBacklogShrank,
     ledger,
@@ -521,6 +522,22 @@ interface RequestSlots {
 const EXPORT_PRIORITY = 1;
 
 /**
+ * Up to the unit's slots less one (at least one) export requests at a time go before every delta
+ * page waiting, a folder's next page included; the others wait behind the pages
+ * (`EXPORT_PRIORITY`; item pages go first so that the last one is not fetched late, and a
+ * partial batch leaves early only on a slot that would idle). A page is durable (committed, then
+ * checkpointed) only once its items are exported, and with every export behind the pages, a unit
+ * whose folders with items start first (lib/plan/plan.ts `folderStartOrder`) fetched all its pages
+ * before its first export: no checkpoint until its end (session 16: the crash e2e test saw none
+ * in a unit of 2–3.5 s). Ahead, a page's items leave within a round or two of its answer, and in a
+ * unit of two slots or more one is always left to the pages (a one-slot unit sends a full batch
+ * before its next page). bench/unit-rounds.ts (session 17): the fewest requests and
+ * rounds on every shape as with the exports behind, and the crash test's tenant's first
+ * checkpoint at round 3 (8 with every export behind; 3.5 with the mailbox's order).
+ */
+const EXPORT_AHEAD_PRIORITY = 4;
+
+/**
  * An item delta page goes before the exports waiting: it is fetched only while the export
  * pools are short of items (`exportBacklogRoom`), to refill them before the slots run dry.
  */
@@ -553,6 +570,11 @@ interface FolderContext {
   exportPools: Map<string, ExportPool<PoolItem, StoredBlob>>;
   /** Whether an export pool may send a partial batch now. */
   sendPartialExports(): boolean;
+  /**
+   * Export requests of the unit that wait for a slot, or hold one, ahead of its delta pages
+   * (`EXPORT_AHEAD_PRIORITY`), and how many may at once: the unit's slots less one, at least one.
+   */
+  exportsAhead: { now: number; most: number };
   /**
    * Resolves when the items waiting in the unit's export pools are fewer than its slots can take
    * in full batches at once: a folder read by item delta fetches its next page only then.
@@ -1069,18 +1091,26 @@ async function exportRequest(
   await retry(
     () =>
       ctx.transfers.add(async () => {
+        // Ahead of the delta pages waiting while fewer than `most` exports are (see
+        // EXPORT_AHEAD_PRIORITY); else behind them, as before.
+        const ahead = ctx.exportsAhead.now < ctx.exportsAhead.most;
+        if (ahead) ctx.exportsAhead.now++;
         const answers = await ctx.slots.add(
           "export",
           async () => {
-            const pending = take().filter((item) => !outcomes.has(item.id));
-            return pending.length === 0
-              ? []
-              : exportItems(
-                  mailbox,
-                  pending.map((item) => item.id),
-                );
+            try {
+              const pending = take().filter((item) => !outcomes.has(item.id));
+              return pending.length === 0
+                ? []
+                : await exportItems(
+                    mailbox,
+                    pending.map((item) => item.id),
+                  );
+            } finally {
+              if (ahead) ctx.exportsAhead.now--;
+            }
           },
-          EXPORT_PRIORITY,
+          ahead ? EXPORT_AHEAD_PRIORITY : EXPORT_PRIORITY,
         );
         await Promise.all(
           answers.map(async (answer) => {

@@ -97,6 +97,49 @@ describe("planJob", () => {
     expect(plan.totalCost).toBe(253);
   });
 
+  it("starts a unit's folders longest chain first, those without items last, each mailbox's together, the mailbox's order among equals", () => {
+    // Item reads: a folder of 250 items is 3 pages (a chain) and 12.5 export requests; one of 0
+    // items one page. f7–f9 are the archive's (read `a`, a pool and a `$batch` of their own).
+    const m = mailbox("m", [0, 3, 250, 0, 40, 3, 0], { read: "p" });
+    m.folders.push(
+      ...folders("m", [5, 0, 120], { read: "a" }).map((f, i) => ({ ...f, folderId: `m-f${7 + i}` })),
+    );
+    const plan = planJob({ mailboxes: [m], limits: { ...base, maxStreams: 1 } });
+    expect(plan.units.map((u) => u.folderIds)).toEqual([
+      ["m-f2", "m-f9", "m-f4", "m-f1", "m-f5", "m-f7", "m-f0", "m-f3", "m-f6", "m-f8"],
+    ]);
+    expect(plan.units[0]?.folderReads).toBe("papppapppa");
+    // Each unit of a split mailbox too (2 slots a stream: two units of 2 slots side by side).
+    const split = planJob({
+      mailboxes: [mailbox("s", [0, 500, 2, 600, 0, 1, 700, 3], { read: "p" })],
+      limits: { ...base, maxStreams: 2, perStreamConcurrency: 2 },
+    });
+    expect(split.units.length).toBe(2);
+    for (const unit of split.units) {
+      const items = unit.folderIds.map((id) => [0, 500, 2, 600, 0, 1, 700, 3][Number(id.split("-f")[1])]!);
+      expect(items).toEqual([...items].sort((a, b) => b - a));
+    }
+  });
+
+  it("starts one round of a unit's folders without items after its chains, keeping a round of them for its end", () => {
+    // 9 folders without items, 4 slots: 4 of them start right after the chain (their pages are
+    // durable at once, nothing to export), 5 stay last (the last round's pages beside the last
+    // partial batches). With 4 or fewer, all stay last (the first case above).
+    const m = mailbox("e", [0, 0, 3, 0, 250, 0, 0, 5, 0, 0, 0, 2, 0], { read: "p" });
+    const plan = planJob({ mailboxes: [m], limits: { ...base, maxStreams: 1 } });
+    expect(plan.units).toHaveLength(1);
+    expect(plan.units[0]?.concurrency).toBe(4);
+    expect(plan.units[0]?.folderIds.map((id) => Number(id.split("-f")[1]))).toEqual([
+      4, 0, 1, 3, 5, 7, 2, 11, 6, 8, 9, 10, 12,
+    ]);
+    // Two slots: two early, the other seven last.
+    const two = planJob({ mailboxes: [m], limits: { ...base, maxStreams: 1, perStreamConcurrency: 2 } });
+    expect(two.units[0]?.concurrency).toBe(2);
+    expect(two.units[0]?.folderIds.map((id) => Number(id.split("-f")[1]))).toEqual([
+      4, 0, 1, 7, 2, 11, 3, 5, 6, 8, 9, 10, 12,
+    ]);
+  });
+
   it("costs unchanged incremental folders one request each", () => {
     const unchanged = [
       mailbox("a", [500, 20, 3000], { hasSyncState: true, estimatedChangedItems: 0 }),
@@ -277,8 +320,9 @@ describe("createPlanner", () => {
         syncedFolderIds: new Set(["inbox"]),
       },
     ]);
-    // inbox: ceil(0.02 × 1000) = 20 changes on 1 page, 21; sent: 1000 + 10 pages = 1010.
-    expect(plan.units).toMatchObject([{ mailboxId: "u1", folderIds: ["inbox", "sent"], cost: 21 + 1010 }]);
+    // inbox: ceil(0.02 × 1000) = 20 changes on 1 page, 21; sent: 1000 + 10 pages = 1010, so the
+    // unit starts it first.
+    expect(plan.units).toMatchObject([{ mailboxId: "u1", folderIds: ["sent", "inbox"], cost: 21 + 1010 }]);
   });
 
   it("fits the coordinator's plan dependency", () => {
