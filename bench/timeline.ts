@@ -90,6 +90,45 @@ function cpuByProcess(): Map<number, { name: string; seconds: number }> {
   return mine;
 }
 
+/**
+ * A process's main thread (its event loop) from /proc/<pid>/task/<pid>/schedstat: nanoseconds on
+ * a CPU and nanoseconds runnable but waiting for one (the run queue). A loop that is busy by
+ * `eventLoopUtilization` but not on a CPU waits for the cores, not for its own work.
+ */
+function mainThreadSched(pid: number): { onCpuNs: number; waitNs: number } | undefined {
+  try {
+    const [onCpu, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ");
+    return { onCpuNs: Number(onCpu), waitNs: Number(wait) };
+  } catch {
+    return undefined; // No schedstat (another OS, or the process ended).
+  }
+}
+
+/**
+ * A process's threads' CPU seconds by thread name (/proc/<pid>/task/<tid>/stat: node's event loop
+ * is named after the process, libuv's pool `libuv-worker`, V8's `V8 DefaultWorke…`).
+ */
+function threadCpuByName(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      let text: string;
+      try {
+        text = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      } catch {
+        continue; // The thread ended while listed.
+      }
+      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      const name = Number(tid) === pid ? "main" : text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
+      // utime and stime in USER_HZ (100 a second on Linux).
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+    }
+  } catch {
+    // The process ended.
+  }
+  return out;
+}
+
 const ms = (iso?: string) => (iso ? Date.parse(iso) : Number.NaN);
 
 async function main(): Promise<void> {
@@ -110,6 +149,22 @@ async function main(): Promise<void> {
   let cpu1 = cpu0;
   let t0 = 0;
   let t1 = 0;
+  // The same instants on the monotonic clock that V8's CPU profiles stamp their samples with (µs),
+  // so a profile's backup window can be cut out (`W0`/`W1` of a profile summary).
+  let mono0 = 0n;
+  let mono1 = 0n;
+  // Main threads' schedstat by pid at the phase's start and end.
+  let sched0 = new Map<number, { onCpuNs: number; waitNs: number }>();
+  let sched1 = sched0;
+  let threads0 = new Map<string, number>();
+  let threads1 = threads0;
+  const schedOf = (pids: Iterable<number>) =>
+    new Map(
+      [...pids].flatMap((pid) => {
+        const s = mainThreadSched(pid);
+        return s ? [[pid, s] as const] : [];
+      }),
+    );
   const record = (event: string, fields: Record<string, unknown> = {}) => {
     const parsed = { time: new Date().toISOString(), event, ...fields } as LogLine;
     if (!sampledAtStart && parsed.event === "stream.task.begin") {
@@ -117,11 +172,17 @@ async function main(): Promise<void> {
       cpu0 = cpuByProcess();
       elu0 = performance.eventLoopUtilization();
       t0 = Date.now();
+      mono0 = process.hrtime.bigint() / 1000n;
+      sched0 = schedOf(cpu0.keys());
+      threads0 = threadCpuByName(process.pid);
     }
     if (parsed.event === "unit.end") {
       cpu1 = cpuOf(cpu0.keys());
       elu1 = performance.eventLoopUtilization();
       t1 = Date.now();
+      mono1 = process.hrtime.bigint() / 1000n;
+      sched1 = schedOf(sched0.keys());
+      threads1 = threadCpuByName(process.pid);
     }
     lines.push(parsed);
   };
@@ -238,6 +299,30 @@ async function main(): Promise<void> {
   );
   const elu = performance.eventLoopUtilization(elu1, elu0).utilization;
   console.log(`  this process's event loop busy ${(100 * elu).toFixed(0)} % of the phase`);
+  console.log(
+    `  main threads in the phase, on a CPU / waiting for one (run queue): ${[...sched1]
+      .map(([pid, after]) => {
+        const before = sched0.get(pid);
+        const on = (after.onCpuNs - (before?.onCpuNs ?? 0)) / 1e9;
+        const wait = (after.waitNs - (before?.waitNs ?? 0)) / 1e9;
+        return {
+          name: pid === process.pid ? "this process" : `${cpu1.get(pid)?.name ?? "?"} ${pid}`,
+          on,
+          wait,
+        };
+      })
+      .filter((t) => t.on > 0.05)
+      .map((t) => `${t.name} ${t.on.toFixed(2)} / ${t.wait.toFixed(2)} s`)
+      .join(", ")}`,
+  );
+  console.log(
+    `  this process's threads' CPU in the phase: ${[...threads1]
+      .map(([name, after]) => [name, after - (threads0.get(name) ?? 0)] as const)
+      .filter(([, used]) => used > 0.005)
+      .map(([name, used]) => `${name} ${used.toFixed(2)} s`)
+      .join(", ")}`,
+  );
+  console.log(`  backup phase on the monotonic clock (a CPU profile's timestamps, µs): ${mono0}–${mono1}`);
   if (requestsTrace) {
     const slots = LIMITS.concurrentPerMailbox;
     for (const line of trace.report({
