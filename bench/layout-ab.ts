@@ -18,7 +18,7 @@ import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { startEmulators } from "../lib/dev/local/emulators.js";
 import type { MailContent } from "../lib/plan/index.js";
-import { type BenchRow, benchOne, startRig, stopRig } from "./shape-runs.js";
+import { type BenchRow, benchOne, closeControllerPools, startRig, stopRig } from "./shape-runs.js";
 import { trustBenchCa } from "./sim-process.js";
 
 const MAIL_CONTENTS: readonly MailContent[] = ["mime", "fidelity", "both"];
@@ -37,6 +37,8 @@ interface Variant {
   firstPageBatch: boolean;
   /** The planner's `unitOverheadSeconds`; undefined: the bench's (bench/settings.ts). */
   unitOverheadSeconds?: number;
+  /** Controller processes forked per run (`BENCH_WARM_CONTROLLERS=0`), not kept warm; on with `-cold`. */
+  coldControllers: boolean;
 }
 
 /**
@@ -44,15 +46,18 @@ interface Variant {
  * `-fillers` → with tail fillers; `-lpt` → longest first, without the balanced start order;
  * `-o0.5` → planned with 0.5 s a unit change (`k0-lpt-o0.5` plans as main did before session 12);
  * `-pack` → with slot packing (`BENCH_SLOT_PACKING=1`; off by default, as in production);
- * `-nobatch` → every first item delta page alone (`BENCH_FIRST_PAGE_BATCH=1`, as before session 15).
+ * `-nobatch` → every first item delta page alone (`BENCH_FIRST_PAGE_BATCH=1`, as before session 15);
+ * `-cold` → controller processes forked for each run (`BENCH_WARM_CONTROLLERS=0`, as before
+ * session 17) instead of kept warm from the shape's earlier runs.
  */
 export function parseVariant(name: string): Variant {
-  const m = /^k(\d+)(-noshares)?(-fillers)?(-lpt)?(?:-o(\d+(?:\.\d+)?))?(-pack)?(-packs)?(-nobatch)?$/.exec(
-    name,
-  );
+  const m =
+    /^k(\d+)(-noshares)?(-fillers)?(-lpt)?(?:-o(\d+(?:\.\d+)?))?(-pack)?(-packs)?(-nobatch)?(-cold)?$/.exec(
+      name,
+    );
   if (!m)
     throw new Error(
-      `--variants: expected k<processes>[-noshares][-fillers][-lpt][-o<seconds>][-pack][-packs][-nobatch], found "${name}"`,
+      `--variants: expected k<processes>[-noshares][-fillers][-lpt][-o<seconds>][-pack][-packs][-nobatch][-cold], found "${name}"`,
     );
   return {
     name,
@@ -64,6 +69,7 @@ export function parseVariant(name: string): Variant {
     slotPacking: m[6] !== undefined,
     archivePacks: m[7] !== undefined,
     firstPageBatch: m[8] === undefined,
+    coldControllers: m[9] !== undefined,
   };
 }
 
@@ -133,6 +139,7 @@ async function main(): Promise<void> {
               process.env.BENCH_SLOT_PACKING = v.slotPacking ? "1" : "0";
               process.env.BENCH_ARCHIVE_PACKS = v.archivePacks ? "131072" : "";
               process.env.BENCH_FIRST_PAGE_BATCH = v.firstPageBatch ? "" : "1";
+              process.env.BENCH_WARM_CONTROLLERS = v.coldControllers ? "0" : "";
               process.env.BENCH_UNIT_OVERHEAD =
                 v.unitOverheadSeconds === undefined ? "" : String(v.unitOverheadSeconds);
               const loadAtStart = loadavg()[0] ?? 0;
@@ -174,6 +181,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    await closeControllerPools();
     await emulators.stop();
   }
   save();

@@ -29,7 +29,7 @@ import {
   SHAPES,
   STREAM_COUNTS,
 } from "./settings.js";
-import { type BenchRow, benchOne, startRig, stopRig } from "./shape-runs.js";
+import { type BenchRow, benchOne, closeControllerPools, startRig, stopRig } from "./shape-runs.js";
 import { trustBenchCa } from "./sim-process.js";
 import { rightAlignedTable } from "./table.js";
 
@@ -409,6 +409,7 @@ async function main(): Promise<void> {
     return emulators;
   };
   const stopSharedEmulators = async () => {
+    await closeControllerPools();
     const running = emulators;
     emulators = undefined;
     await (await running?.catch(() => undefined))?.stop();

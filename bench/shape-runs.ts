@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JobReport } from "../lib/backup/report.js";
+import { ControllerProcessPool } from "../lib/dev/local/controllers.js";
 import { type RunningEmulators, startEmulators } from "../lib/dev/local/emulators.js";
 import { type LocalServices, type ServicesOptions, startLocalServices } from "../lib/dev/local/stack.js";
 import { stateRequestSite } from "../lib/dev/local/state-request-site.js";
@@ -100,7 +101,35 @@ export async function startRig(
   }
 }
 
+/**
+ * The controller processes of the runs that put them in processes of their own, by count K, kept
+ * from one run to the next (lib/dev/local/controllers.ts `ControllerProcessPool`): a child forked
+ * per run interprets the controller path anew in every run, where the harness process running
+ * them itself is warm after its first run. `BENCH_WARM_CONTROLLERS=0` forks them per run again.
+ */
+const controllerPools = new Map<number, ControllerProcessPool>();
+
+function controllerPoolFor(processes: number): ControllerProcessPool | undefined {
+  if (processes < 1 || process.env.BENCH_WARM_CONTROLLERS === "0") return undefined;
+  let pool = controllerPools.get(processes);
+  if (!pool) {
+    pool = new ControllerProcessPool(processes);
+    controllerPools.set(processes, pool);
+  }
+  return pool;
+}
+
+/** Ends the kept controller processes (each entry point's runs are over). */
+export async function closeControllerPools(): Promise<void> {
+  const pools = [...controllerPools.values()];
+  controllerPools.clear();
+  await Promise.all(pools.map((pool) => pool.close()));
+}
+
 export async function stopRig(rig: ShapeRig): Promise<void> {
+  // A rig with emulators of its own is an entry point's only one: its runs are over. Rigs that
+  // share emulators leave the kept controllers to whoever stops the emulators.
+  if (rig.ownsEmulators) await closeControllerPools();
   if (rig.ownsEmulators) await rig.emulators.stop();
   await rig.sim.close();
   rmSync(rig.dir, { recursive: true, force: true });
@@ -156,6 +185,7 @@ export async function benchOne(
     const content = realContent(truth, { ...SERVICE, only, mailContent });
     const planLimits = planLimitsFor(streams);
     const lb = lowerBound(content.works, streams, planLimits);
+    const pool = controllerPoolFor(options.controllerProcesses ?? 0);
     services = await startLocalServices(
       {
         // `BENCH_ARCHIVE_S3=1`: a fresh bucket in the S3 emulator instead of the local folder
@@ -171,6 +201,7 @@ export async function benchOne(
         streams,
         planLimits,
         ...(options.controllerProcesses ? { controllerProcesses: options.controllerProcesses } : {}),
+        ...(pool ? { controllerPool: pool } : {}),
         ...(options.logger ? { logger: options.logger } : {}),
         env: {
           MAILSTREAM_MAIL_CONTENT: mailContent,
