@@ -85,6 +85,8 @@ interface AbRun {
   backupSeconds: number;
   lowerBoundSeconds: number;
   cpuSeconds: BenchRow["fullCpuSeconds"];
+  /** The main threads' run-queue waits over the full backup (s): the machine's load on the run. */
+  runQueueWaitSeconds: BenchRow["fullRunQueueWaitSeconds"];
   unitRequests: BenchRow["unitRequests"];
   planUnits: number;
   /** The full backup's Graph requests (inner requests of batches each) and HTTP exchanges. */
@@ -160,6 +162,7 @@ async function main(): Promise<void> {
                 backupSeconds: row.full.backupSeconds,
                 lowerBoundSeconds: row.lowerBoundSeconds,
                 cpuSeconds: row.fullCpuSeconds,
+                runQueueWaitSeconds: row.fullRunQueueWaitSeconds,
                 unitRequests: row.unitRequests,
                 planUnits: row.planUnits,
                 requests: row.full.requests,
@@ -169,8 +172,9 @@ async function main(): Promise<void> {
               };
               runs.push(run);
               const c = run.cpuSeconds;
+              const w = run.runQueueWaitSeconds;
               process.stdout.write(
-                `${shape} N=${streams} ${v.name} #${repeat} load ${loadAtStart.toFixed(1)}: bk/LB ${run.backupOverLowerBound.toFixed(2)} mk/LB ${run.makespanOverLowerBound.toFixed(2)} (LB ${run.lowerBoundSeconds.toFixed(2)} s) CPU s harness ${c?.harness.toFixed(2)} controllers ${(c?.controllers ?? 0).toFixed(2)} simulator ${c?.simulator.toFixed(2)} DynamoDB ${c?.dynamodb.toFixed(2)}; requests ${run.requests}, HTTP exchanges ${run.roundTrips ?? "?"}, 429s ${run.throttled}\n`,
+                `${shape} N=${streams} ${v.name} #${repeat} load ${loadAtStart.toFixed(1)}: bk/LB ${run.backupOverLowerBound.toFixed(2)} mk/LB ${run.makespanOverLowerBound.toFixed(2)} (LB ${run.lowerBoundSeconds.toFixed(2)} s) CPU s harness ${c?.harness.toFixed(2)} controllers ${(c?.controllers ?? 0).toFixed(2)} simulator ${c?.simulator.toFixed(2)} DynamoDB ${c?.dynamodb.toFixed(2)}; requests ${run.requests}, HTTP exchanges ${run.roundTrips ?? "?"}, 429s ${run.throttled}; run-queue wait s harness ${w?.harness.toFixed(2)} controllers ${w?.controllers.toFixed(2)} simulator ${w?.simulator.toFixed(2)}\n`,
               );
               save();
             }
@@ -211,6 +215,11 @@ function summary(runs: readonly AbRun[]) {
       cpuControllers: cpu((c) => c.controllers ?? 0),
       cpuSimulator: cpu((c) => c.simulator),
       cpuDynamodb: cpu((c) => c.dynamodb),
+      waitHarnessAndControllers: median(
+        g.map((r) =>
+          r.runQueueWaitSeconds ? r.runQueueWaitSeconds.harness + r.runQueueWaitSeconds.controllers : 0,
+        ),
+      ),
       requests: median(g.map((r) => r.requests)),
       roundTrips: median(g.map((r) => r.roundTrips ?? 0)),
     };

@@ -48,7 +48,11 @@ export function archiveRoot(): string {
  * them, and V8's default of 16 MiB for the one process made it collect its young generation four
  * times as often. Measured in session 11 (bench/README, *The harness's young generation*).
  */
-export const HARNESS_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=64"];
+export const HARNESS_NODE_FLAGS: readonly string[] = [
+  "--max-semi-space-size=64",
+  // `BENCH_HARNESS_FLAGS="--flag …"`: more flags for a comparison (the simulator inherits them too).
+  ...(process.env.BENCH_HARNESS_FLAGS ?? "").split(" ").filter(Boolean),
+];
 
 /** `CONTROLLER_PROCESSES` for a run of `streams` streams (never more processes than streams). */
 export function controllerProcessesFor(streams: number): number {

@@ -14,7 +14,14 @@ import { stateRequestSite } from "../lib/dev/local/state-request-site.js";
 import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import { lowerBound, type MailContent } from "../lib/plan/index.js";
 import { figures, type GraphCounters, type RunFigures, realContent } from "./figures.js";
-import { type ComponentCpu, cpuBetween, sampleComponentCpu } from "./process-cpu.js";
+import {
+  type ComponentCpu,
+  cpuBetween,
+  type MainThreadWait,
+  sampleComponentCpu,
+  sampleMainThreadWait,
+  waitBetween,
+} from "./process-cpu.js";
 import { archiveRoot, LATENCY, LIMITS, planLimitsFor, SERVICE, SHAPES } from "./settings.js";
 import { type SimProcess, startSimProcess } from "./sim-process.js";
 
@@ -45,6 +52,8 @@ export interface BenchRow {
    * processes, the simulator, DynamoDB Local. Absent in rows measured before they were counted.
    */
   fullCpuSeconds?: ComponentCpu;
+  /** The full backup's main threads' run-queue waits (s): how much the machine's load held the run up. */
+  fullRunQueueWaitSeconds?: MainThreadWait;
   /**
    * The full backup's state-table requests by `command site` (lib/dev/local/state-request-site.ts),
    * when asked for (`countStateRequests`: reading a stack per request costs the harness CPU).
@@ -232,8 +241,10 @@ export async function benchOne(
     const c0 = await counters(sim);
     const pids = stack.controllerProcesses?.pids ?? [];
     const cpu0 = sampleComponentCpu(sim.pid, pids);
+    const wait0 = sampleMainThreadWait(sim.pid, pids);
     const full = await stack.runJob({ refreshMs: 500 });
     const fullCpuSeconds = cpuBetween(cpu0, sampleComponentCpu(sim.pid, pids));
+    const fullRunQueueWaitSeconds = waitBetween(wait0, sampleMainThreadWait(sim.pid, pids));
     const c1 = await counters(sim);
     const fullFigures = figures(full.report, c0, c1, streams);
     if (reportsDir) {
@@ -257,6 +268,7 @@ export async function benchOne(
       unitRequests: unitRequests(full.report),
       controllerProcesses: options.controllerProcesses ?? 0,
       fullCpuSeconds,
+      fullRunQueueWaitSeconds,
       ...(options.countStateRequests ? { stateRequestsBySite: { ...bySite } } : {}),
       full: {
         ...fullFigures,

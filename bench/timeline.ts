@@ -26,6 +26,9 @@ const detail = process.argv.includes("--streams-detail");
 // Per request of each unit (or of `--unit=K`): queue, slot, HTTP steps, idle slot-seconds.
 const requestsTrace = process.argv.includes("--requests") || arg("unit") !== undefined;
 const traceUnit = arg("unit") === undefined ? undefined : Number(arg("unit"));
+// `--controller-processes=K`: the controllers in K processes of their own (their log lines come
+// over IPC, which costs both sides CPU); default 0, in this process.
+const controllerProcesses = Number(arg("controller-processes") ?? 0);
 
 interface LogLine {
   time: string;
@@ -156,8 +159,11 @@ async function main(): Promise<void> {
   // Main threads' schedstat by pid at the phase's start and end.
   let sched0 = new Map<number, { onCpuNs: number; waitNs: number }>();
   let sched1 = sched0;
-  let threads0 = new Map<string, number>();
+  // Threads' CPU by name, per process of the run (this one, the controller processes, …).
+  let threads0 = new Map<number, Map<string, number>>();
   let threads1 = threads0;
+  const threadsOf = (pids: Iterable<number>) =>
+    new Map([...pids].map((pid) => [pid, threadCpuByName(pid)] as const));
   const schedOf = (pids: Iterable<number>) =>
     new Map(
       [...pids].flatMap((pid) => {
@@ -174,7 +180,7 @@ async function main(): Promise<void> {
       t0 = Date.now();
       mono0 = process.hrtime.bigint() / 1000n;
       sched0 = schedOf(cpu0.keys());
-      threads0 = threadCpuByName(process.pid);
+      threads0 = threadsOf(cpu0.keys());
     }
     if (parsed.event === "unit.end") {
       cpu1 = cpuOf(cpu0.keys());
@@ -182,14 +188,19 @@ async function main(): Promise<void> {
       t1 = Date.now();
       mono1 = process.hrtime.bigint() / 1000n;
       sched1 = schedOf(sched0.keys());
-      threads1 = threadCpuByName(process.pid);
+      threads1 = threadsOf(threads0.keys());
     }
     lines.push(parsed);
   };
   // The stack's logger: every event, at every level, into `lines`.
   const sampling = recordingLogger(record);
   try {
-    row = await benchOne(rig, streams, { fullOnly: true, reportsDir, logger: sampling });
+    row = await benchOne(rig, streams, {
+      fullOnly: true,
+      reportsDir,
+      logger: sampling,
+      controllerProcesses: Math.min(streams, controllerProcesses),
+    });
   } finally {
     await stopRig(rig);
   }
@@ -315,13 +326,17 @@ async function main(): Promise<void> {
       .map((t) => `${t.name} ${t.on.toFixed(2)} / ${t.wait.toFixed(2)} s`)
       .join(", ")}`,
   );
-  console.log(
-    `  this process's threads' CPU in the phase: ${[...threads1]
-      .map(([name, after]) => [name, after - (threads0.get(name) ?? 0)] as const)
-      .filter(([, used]) => used > 0.005)
-      .map(([name, used]) => `${name} ${used.toFixed(2)} s`)
-      .join(", ")}`,
-  );
+  for (const [pid, after] of threads1) {
+    const before = threads0.get(pid);
+    const used = [...after]
+      .map(([name, seconds]) => [name, seconds - (before?.get(name) ?? 0)] as const)
+      .filter(([, seconds]) => seconds > 0.005);
+    if (used.reduce((sum, [, seconds]) => sum + seconds, 0) < 0.3) continue;
+    const name = pid === process.pid ? "this process" : `${cpu1.get(pid)?.name ?? "?"} ${pid}`;
+    console.log(
+      `  ${name}'s threads' CPU in the phase: ${used.map(([thread, seconds]) => `${thread} ${seconds.toFixed(2)} s`).join(", ")}`,
+    );
+  }
   console.log(`  backup phase on the monotonic clock (a CPU profile's timestamps, µs): ${mono0}–${mono1}`);
   if (requestsTrace) {
     const slots = LIMITS.concurrentPerMailbox;
