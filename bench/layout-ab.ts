@@ -6,7 +6,9 @@
  * controllers in K processes of their own; `k0` in the harness process) with `-noshares` for
  * whole-mailbox units only (`BENCH_SLOT_SHARES=0`), `-fillers` for tail fillers
  * (`BENCH_TAIL_FILLERS=1`), `-lpt` for longest first (`BENCH_BALANCED_ORDER=0`), `-pack` with slot packing (`BENCH_SLOT_PACKING=1`) and `-o<S>` for S seconds of unit overhead (`BENCH_UNIT_OVERHEAD`). Per run: bk/LB, mk/LB and the full backup's
- * CPU seconds by process; at the end the median of each (shape, N, variant).
+ * CPU seconds by process and its main threads' run-queue waits (the machine's load on the run); at
+ * the end the median of each (shape, N, variant). Controller processes are kept warm from one run
+ * to the next (`-cold` forks them per run).
  *
  * `npx tsx bench/layout-ab.ts --shapes=uniform,skewed,many-small --streams=16,64 --variants=k0,k2
  * --repeats=2 --out=/tmp/ab.json --mail-content=fidelity` (all optional; these are the defaults;

@@ -15,7 +15,9 @@ import type { ServiceModel } from "./figures.js";
  * evenly), 0 in the harness process (one event loop for every stream and the S3/SQS emulator, as
  * before session 10). Count 0..N (capped at the step's streams). Default 0: in session 10's A/B at
  * load 3–5 two processes gave a worse bk/LB on every shape (bench/README, *Controllers in
- * processes of their own*).
+ * processes of their own*), and in session 17's, with the processes kept warm between runs, one or
+ * two processes were still slower on uniform and giant and no better on many-small (bench/README,
+ * *A request's extra time in the harness*).
  */
 export const CONTROLLER_PROCESSES = Number(process.env.BENCH_CONTROLLER_PROCESSES ?? 0);
 

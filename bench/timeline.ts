@@ -7,6 +7,11 @@
  * controller invocation; the simulator and DynamoDB Local are children), against the phase's
  * wall time × the machine's cores.
  * Prints the gaps' means and maxima per kind, and with `--streams-detail` every stream's units.
+ * Also, for the backup phase: each process's main thread's time on a CPU and waiting for one (its
+ * run-queue wait), each busy process's CPU by thread, and the phase's instants on the monotonic
+ * clock of a CPU profile's timestamps (to cut a profile's backup window).
+ * `--controller-processes=K` runs the controllers in K processes of their own (their log lines
+ * come over IPC).
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
