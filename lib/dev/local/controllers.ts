@@ -132,6 +132,11 @@ class ControllerChild {
 
   /** A kept child's next stack: it resolves once the child polls that stack's queue. */
   async begin(spec: ControllerChildSpec, logger: Logger, onCall: DelegatedCallRunner): Promise<void> {
+    if (!this.child.connected) {
+      throw new Error(
+        `controller process ${this.pid}: expected it kept for the next stack, found it ended: ${this.stderr}`,
+      );
+    }
     this.session = { logger, onCall };
     const ready = this.whenReady();
     this.child.send({ kind: "start", spec } satisfies ControllerParentMessage);

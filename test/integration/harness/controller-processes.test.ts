@@ -208,6 +208,16 @@ describe("a pool of two controller processes kept between stacks", () => {
       await expect(
         startLocalServices({ ...base, resourceSuffix: "-pool-k3", controllerProcesses: 3 }, {}),
       ).rejects.toThrow(/expected controllerProcesses unset or 2 \(the pool's\), found 3/);
+      // A kept child that died between stacks fails the next stack's start at once, by name.
+      const [killed] = pidsByRun[0] ?? [];
+      process.kill(killed as number, "SIGKILL");
+      for (let i = 0; i < 50 && processAlive(killed as number); i++)
+        await new Promise((r) => setTimeout(r, 20));
+      await expect(
+        startLocalStack({ ...base, store, ca: await loadTestCa(), resourceSuffix: "-pool-dead" }),
+      ).rejects.toThrow(
+        new RegExp(`controller process ${killed}: expected it kept for the next stack, found it ended`),
+      );
     } finally {
       await pool.close();
       await emulators.stop();
