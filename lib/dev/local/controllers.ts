@@ -195,10 +195,16 @@ class ControllerChild {
    */
   async stop(keep: boolean): Promise<ControllerProcessFigures> {
     if (!keep) this.stopAsked = true;
+    // A child already gone sends no figures (its exit rejected the session's waits before this one).
+    if (!this.child.connected) {
+      throw new Error(
+        `controller process ${this.pid}: expected its figures at stop, found it ended: ${this.stderr}`,
+      );
+    }
     const figures = new Promise<ControllerProcessFigures>((resolve, reject) => {
       this.session.stopped = { resolve, reject };
     });
-    if (this.child.connected) this.child.send({ kind: "stop" } satisfies ControllerParentMessage);
+    this.child.send({ kind: "stop" } satisfies ControllerParentMessage);
     const result = await figures;
     if (!keep) await this.exited;
     return result;
@@ -319,10 +325,11 @@ export class ControllerProcessPool {
     return {
       pids: attachedChildren.map((c) => c.pid),
       stop: () => {
-        stopping ??= Promise.all(attachedChildren.map((c) => c.stop(true))).then((all) => {
-          this.attached = false;
-          return sumFigures(all);
-        });
+        stopping ??= Promise.all(attachedChildren.map((c) => c.stop(true)))
+          .then(sumFigures)
+          .finally(() => {
+            this.attached = false;
+          });
         return stopping;
       },
     };
