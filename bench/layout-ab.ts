@@ -6,7 +6,9 @@
  * controllers in K processes of their own; `k0` in the harness process) with `-noshares` for
  * whole-mailbox units only (`BENCH_SLOT_SHARES=0`), `-fillers` for tail fillers
  * (`BENCH_TAIL_FILLERS=1`), `-lpt` for longest first (`BENCH_BALANCED_ORDER=0`), `-pack` with slot packing (`BENCH_SLOT_PACKING=1`), `-nobins` without stream bins (`BENCH_STREAM_BINS=0`) and `-o<S>` for S seconds of unit overhead (`BENCH_UNIT_OVERHEAD`). Per run: bk/LB, mk/LB and the full backup's
- * CPU seconds by process; at the end the median of each (shape, N, variant).
+ * CPU seconds by process and its main threads' run-queue waits (the machine's load on the run); at
+ * the end the median of each (shape, N, variant). Controller processes are kept warm from one run
+ * to the next (`-cold` forks them per run).
  *
  * `npx tsx bench/layout-ab.ts --shapes=uniform,skewed,many-small --streams=16,64 --variants=k0,k2
  * --repeats=2 --out=/tmp/ab.json --mail-content=fidelity` (all optional; these are the defaults;
@@ -18,7 +20,7 @@ import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { startEmulators } from "../lib/dev/local/emulators.js";
 import type { MailContent } from "../lib/plan/index.js";
-import { type BenchRow, benchOne, startRig, stopRig } from "./shape-runs.js";
+import { type BenchRow, benchOne, closeControllerPools, startRig, stopRig } from "./shape-runs.js";
 import { trustBenchCa } from "./sim-process.js";
 
 const MAIL_CONTENTS: readonly MailContent[] = ["mime", "fidelity", "both"];
@@ -39,6 +41,8 @@ interface Variant {
   firstPageBatch: boolean;
   /** The planner's `unitOverheadSeconds`; undefined: the bench's (bench/settings.ts). */
   unitOverheadSeconds?: number;
+  /** Controller processes forked per run (`BENCH_WARM_CONTROLLERS=0`), not kept warm; on with `-cold`. */
+  coldControllers: boolean;
 }
 
 /**
@@ -47,16 +51,18 @@ interface Variant {
  * `-o0.5` → planned with 0.5 s a unit change (`k0-lpt-o0.5` plans as main did before session 12);
  * `-pack` → with slot packing (`BENCH_SLOT_PACKING=1`; off by default, as in production);
  * `-nobatch` → every first item delta page alone (`BENCH_FIRST_PAGE_BATCH=1`, as before session 15);
- * `-nobins` → without stream bins (`BENCH_STREAM_BINS=0`, the plans before session 17).
+ * `-nobins` → without stream bins (`BENCH_STREAM_BINS=0`, the plans before session 17);
+ * `-cold` → controller processes forked for each run (`BENCH_WARM_CONTROLLERS=0`, as before
+ * session 17) instead of kept warm from the shape's earlier runs.
  */
 export function parseVariant(name: string): Variant {
   const m =
-    /^k(\d+)(-noshares)?(-fillers)?(-lpt)?(?:-o(\d+(?:\.\d+)?))?(-pack)?(-packs)?(-nobatch)?(-nobins)?$/.exec(
+    /^k(\d+)(-noshares)?(-fillers)?(-lpt)?(?:-o(\d+(?:\.\d+)?))?(-pack)?(-packs)?(-nobatch)?(-nobins)?(-cold)?$/.exec(
       name,
     );
   if (!m)
     throw new Error(
-      `--variants: expected k<processes>[-noshares][-fillers][-lpt][-o<seconds>][-pack][-packs][-nobatch][-nobins], found "${name}"`,
+      `--variants: expected k<processes>[-noshares][-fillers][-lpt][-o<seconds>][-pack][-packs][-nobatch][-nobins][-cold], found "${name}"`,
     );
   return {
     name,
@@ -69,6 +75,7 @@ export function parseVariant(name: string): Variant {
     archivePacks: m[7] !== undefined,
     firstPageBatch: m[8] === undefined,
     streamBins: m[9] === undefined,
+    coldControllers: m[10] !== undefined,
   };
 }
 
@@ -84,6 +91,8 @@ interface AbRun {
   backupSeconds: number;
   lowerBoundSeconds: number;
   cpuSeconds: BenchRow["fullCpuSeconds"];
+  /** The main threads' run-queue waits over the full backup (s): the machine's load on the run. */
+  runQueueWaitSeconds: BenchRow["fullRunQueueWaitSeconds"];
   unitRequests: BenchRow["unitRequests"];
   planUnits: number;
   /** The full backup's Graph requests (inner requests of batches each) and HTTP exchanges. */
@@ -139,6 +148,7 @@ async function main(): Promise<void> {
               process.env.BENCH_STREAM_BINS = v.streamBins ? "1" : "0";
               process.env.BENCH_ARCHIVE_PACKS = v.archivePacks ? "131072" : "";
               process.env.BENCH_FIRST_PAGE_BATCH = v.firstPageBatch ? "" : "1";
+              process.env.BENCH_WARM_CONTROLLERS = v.coldControllers ? "0" : "";
               process.env.BENCH_UNIT_OVERHEAD =
                 v.unitOverheadSeconds === undefined ? "" : String(v.unitOverheadSeconds);
               const loadAtStart = loadavg()[0] ?? 0;
@@ -159,6 +169,7 @@ async function main(): Promise<void> {
                 backupSeconds: row.full.backupSeconds,
                 lowerBoundSeconds: row.lowerBoundSeconds,
                 cpuSeconds: row.fullCpuSeconds,
+                runQueueWaitSeconds: row.fullRunQueueWaitSeconds,
                 unitRequests: row.unitRequests,
                 planUnits: row.planUnits,
                 requests: row.full.requests,
@@ -168,8 +179,9 @@ async function main(): Promise<void> {
               };
               runs.push(run);
               const c = run.cpuSeconds;
+              const w = run.runQueueWaitSeconds;
               process.stdout.write(
-                `${shape} N=${streams} ${v.name} #${repeat} load ${loadAtStart.toFixed(1)}: bk/LB ${run.backupOverLowerBound.toFixed(2)} mk/LB ${run.makespanOverLowerBound.toFixed(2)} (LB ${run.lowerBoundSeconds.toFixed(2)} s) CPU s harness ${c?.harness.toFixed(2)} controllers ${(c?.controllers ?? 0).toFixed(2)} simulator ${c?.simulator.toFixed(2)} DynamoDB ${c?.dynamodb.toFixed(2)}; requests ${run.requests}, HTTP exchanges ${run.roundTrips ?? "?"}, 429s ${run.throttled}\n`,
+                `${shape} N=${streams} ${v.name} #${repeat} load ${loadAtStart.toFixed(1)}: bk/LB ${run.backupOverLowerBound.toFixed(2)} mk/LB ${run.makespanOverLowerBound.toFixed(2)} (LB ${run.lowerBoundSeconds.toFixed(2)} s) CPU s harness ${c?.harness.toFixed(2)} controllers ${(c?.controllers ?? 0).toFixed(2)} simulator ${c?.simulator.toFixed(2)} DynamoDB ${c?.dynamodb.toFixed(2)}; requests ${run.requests}, HTTP exchanges ${run.roundTrips ?? "?"}, 429s ${run.throttled}; run-queue wait s harness ${w?.harness.toFixed(2)} controllers ${w?.controllers.toFixed(2)} simulator ${w?.simulator.toFixed(2)}\n`,
               );
               save();
             }
@@ -180,6 +192,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    await closeControllerPools();
     await emulators.stop();
   }
   save();
@@ -209,6 +222,11 @@ function summary(runs: readonly AbRun[]) {
       cpuControllers: cpu((c) => c.controllers ?? 0),
       cpuSimulator: cpu((c) => c.simulator),
       cpuDynamodb: cpu((c) => c.dynamodb),
+      waitHarnessAndControllers: median(
+        g.map((r) =>
+          r.runQueueWaitSeconds ? r.runQueueWaitSeconds.harness + r.runQueueWaitSeconds.controllers : 0,
+        ),
+      ),
       requests: median(g.map((r) => r.requests)),
       roundTrips: median(g.map((r) => r.roundTrips ?? 0)),
     };

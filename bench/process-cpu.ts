@@ -112,3 +112,48 @@ export function cpuBetween(a: ComponentCpu, b: ComponentCpu): ComponentCpu {
     dynamodb: b.dynamodb - a.dynamodb,
   };
 }
+
+/**
+ * Seconds the main threads (event loops) of a run's Node processes spent runnable but waiting for
+ * a core (`/proc/<pid>/task/<pid>/schedstat`, second field, ns). On a 2-core machine shared with
+ * other jobs this is where a loaded machine's time goes: an answer the loop would read at once
+ * waits for a core instead, whatever the loop's own work. A run whose harness waited seconds
+ * measured the machine, not the change (bench/README, *A request's extra time in the harness*).
+ */
+export interface MainThreadWait {
+  /** This process's main thread (the controllers' too when they run in it). */
+  harness: number;
+  /** The controller processes' main threads, summed (0 when they run in this process). */
+  controllers: number;
+  simulator: number;
+}
+
+function runQueueWaitOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ");
+    return Number(fields[1]) / 1e9;
+  } catch {
+    return 0; // No schedstat (not Linux, or the process ended).
+  }
+}
+
+/** The main threads' run-queue waits so far, s. */
+export function sampleMainThreadWait(
+  simulatorPid: number | undefined,
+  controllerPids: readonly number[] = [],
+): MainThreadWait {
+  return {
+    harness: runQueueWaitOf(process.pid),
+    controllers: controllerPids.reduce((sum, pid) => sum + runQueueWaitOf(pid), 0),
+    simulator: simulatorPid === undefined ? 0 : runQueueWaitOf(simulatorPid),
+  };
+}
+
+/** The waits between two samples, s. */
+export function waitBetween(a: MainThreadWait, b: MainThreadWait): MainThreadWait {
+  return {
+    harness: b.harness - a.harness,
+    controllers: b.controllers - a.controllers,
+    simulator: b.simulator - a.simulator,
+  };
+}

@@ -29,7 +29,7 @@ import {
   SHAPES,
   STREAM_COUNTS,
 } from "./settings.js";
-import { type BenchRow, benchOne, startRig, stopRig } from "./shape-runs.js";
+import { type BenchRow, benchOne, closeControllerPools, startRig, stopRig } from "./shape-runs.js";
 import { trustBenchCa } from "./sim-process.js";
 import { rightAlignedTable } from "./table.js";
 
@@ -107,7 +107,11 @@ function cpuLine(row: BenchRow): string {
   const where = row.controllerProcesses
     ? `${row.controllerProcesses} controller processes`
     : "controllers in process";
-  return `  full backup CPU s (${where}): harness ${c.harness.toFixed(2)}, controllers ${(c.controllers ?? 0).toFixed(2)}, simulator ${c.simulator.toFixed(2)}, DynamoDB Local ${c.dynamodb.toFixed(2)}`;
+  const w = row.fullRunQueueWaitSeconds;
+  const waits = w
+    ? `; main threads waiting for a core s: harness ${w.harness.toFixed(2)}, controllers ${w.controllers.toFixed(2)}, simulator ${w.simulator.toFixed(2)}`
+    : "";
+  return `  full backup CPU s (${where}): harness ${c.harness.toFixed(2)}, controllers ${(c.controllers ?? 0).toFixed(2)}, simulator ${c.simulator.toFixed(2)}, DynamoDB Local ${c.dynamodb.toFixed(2)}${waits}`;
 }
 
 function printTable(rows: BenchRow[]): void {
@@ -409,6 +413,7 @@ async function main(): Promise<void> {
     return emulators;
   };
   const stopSharedEmulators = async () => {
+    await closeControllerPools();
     const running = emulators;
     emulators = undefined;
     await (await running?.catch(() => undefined))?.stop();

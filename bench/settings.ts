@@ -15,7 +15,9 @@ import type { ServiceModel } from "./figures.js";
  * evenly), 0 in the harness process (one event loop for every stream and the S3/SQS emulator, as
  * before session 10). Count 0..N (capped at the step's streams). Default 0: in session 10's A/B at
  * load 3–5 two processes gave a worse bk/LB on every shape (bench/README, *Controllers in
- * processes of their own*).
+ * processes of their own*), and in session 17's, with the processes kept warm between runs, one or
+ * two processes were still slower on uniform and giant and no better on many-small (bench/README,
+ * *A request's extra time in the harness*).
  */
 export const CONTROLLER_PROCESSES = Number(process.env.BENCH_CONTROLLER_PROCESSES ?? 0);
 
@@ -48,7 +50,11 @@ export function archiveRoot(): string {
  * them, and V8's default of 16 MiB for the one process made it collect its young generation four
  * times as often. Measured in session 11 (bench/README, *The harness's young generation*).
  */
-export const HARNESS_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=64"];
+export const HARNESS_NODE_FLAGS: readonly string[] = [
+  "--max-semi-space-size=64",
+  // `BENCH_HARNESS_FLAGS="--flag …"`: more flags for a comparison (the simulator inherits them too).
+  ...(process.env.BENCH_HARNESS_FLAGS ?? "").split(" ").filter(Boolean),
+];
 
 /** `CONTROLLER_PROCESSES` for a run of `streams` streams (never more processes than streams). */
 export function controllerProcessesFor(streams: number): number {

@@ -7,13 +7,21 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JobReport } from "../lib/backup/report.js";
+import { ControllerProcessPool } from "../lib/dev/local/controllers.js";
 import { type RunningEmulators, startEmulators } from "../lib/dev/local/emulators.js";
 import { type LocalServices, type ServicesOptions, startLocalServices } from "../lib/dev/local/stack.js";
 import { stateRequestSite } from "../lib/dev/local/state-request-site.js";
 import type { TenantSpec } from "../lib/dev/sim/tenant/generate.js";
 import { lowerBound, type MailContent } from "../lib/plan/index.js";
 import { figures, type GraphCounters, type RunFigures, realContent } from "./figures.js";
-import { type ComponentCpu, cpuBetween, sampleComponentCpu } from "./process-cpu.js";
+import {
+  type ComponentCpu,
+  cpuBetween,
+  type MainThreadWait,
+  sampleComponentCpu,
+  sampleMainThreadWait,
+  waitBetween,
+} from "./process-cpu.js";
 import { archiveRoot, LATENCY, LIMITS, planLimitsFor, SERVICE, SHAPES } from "./settings.js";
 import { type SimProcess, startSimProcess } from "./sim-process.js";
 
@@ -44,6 +52,8 @@ export interface BenchRow {
    * processes, the simulator, DynamoDB Local. Absent in rows measured before they were counted.
    */
   fullCpuSeconds?: ComponentCpu;
+  /** The full backup's main threads' run-queue waits (s): how much the machine's load held the run up. */
+  fullRunQueueWaitSeconds?: MainThreadWait;
   /**
    * The full backup's state-table requests by `command site` (lib/dev/local/state-request-site.ts),
    * when asked for (`countStateRequests`: reading a stack per request costs the harness CPU).
@@ -100,7 +110,35 @@ export async function startRig(
   }
 }
 
+/**
+ * The controller processes of the runs that put them in processes of their own, by count K, kept
+ * from one run to the next (lib/dev/local/controllers.ts `ControllerProcessPool`): a child forked
+ * per run interprets the controller path anew in every run, where the harness process running
+ * them itself is warm after its first run. `BENCH_WARM_CONTROLLERS=0` forks them per run again.
+ */
+const controllerPools = new Map<number, ControllerProcessPool>();
+
+function controllerPoolFor(processes: number): ControllerProcessPool | undefined {
+  if (processes < 1 || process.env.BENCH_WARM_CONTROLLERS === "0") return undefined;
+  let pool = controllerPools.get(processes);
+  if (!pool) {
+    pool = new ControllerProcessPool(processes);
+    controllerPools.set(processes, pool);
+  }
+  return pool;
+}
+
+/** Ends the kept controller processes (each entry point's runs are over). */
+export async function closeControllerPools(): Promise<void> {
+  const pools = [...controllerPools.values()];
+  controllerPools.clear();
+  await Promise.all(pools.map((pool) => pool.close()));
+}
+
 export async function stopRig(rig: ShapeRig): Promise<void> {
+  // A rig with emulators of its own is an entry point's only one: its runs are over. Rigs that
+  // share emulators leave the kept controllers to whoever stops the emulators.
+  if (rig.ownsEmulators) await closeControllerPools();
   if (rig.ownsEmulators) await rig.emulators.stop();
   await rig.sim.close();
   rmSync(rig.dir, { recursive: true, force: true });
@@ -156,6 +194,7 @@ export async function benchOne(
     const content = realContent(truth, { ...SERVICE, only, mailContent });
     const planLimits = planLimitsFor(streams);
     const lb = lowerBound(content.works, streams, planLimits);
+    const pool = controllerPoolFor(options.controllerProcesses ?? 0);
     services = await startLocalServices(
       {
         // `BENCH_ARCHIVE_S3=1`: a fresh bucket in the S3 emulator instead of the local folder
@@ -171,6 +210,7 @@ export async function benchOne(
         streams,
         planLimits,
         ...(options.controllerProcesses ? { controllerProcesses: options.controllerProcesses } : {}),
+        ...(pool ? { controllerPool: pool } : {}),
         ...(options.logger ? { logger: options.logger } : {}),
         env: {
           MAILSTREAM_MAIL_CONTENT: mailContent,
@@ -201,8 +241,10 @@ export async function benchOne(
     const c0 = await counters(sim);
     const pids = stack.controllerProcesses?.pids ?? [];
     const cpu0 = sampleComponentCpu(sim.pid, pids);
+    const wait0 = sampleMainThreadWait(sim.pid, pids);
     const full = await stack.runJob({ refreshMs: 500 });
     const fullCpuSeconds = cpuBetween(cpu0, sampleComponentCpu(sim.pid, pids));
+    const fullRunQueueWaitSeconds = waitBetween(wait0, sampleMainThreadWait(sim.pid, pids));
     const c1 = await counters(sim);
     const fullFigures = figures(full.report, c0, c1, streams);
     if (reportsDir) {
@@ -226,6 +268,7 @@ export async function benchOne(
       unitRequests: unitRequests(full.report),
       controllerProcesses: options.controllerProcesses ?? 0,
       fullCpuSeconds,
+      fullRunQueueWaitSeconds,
       ...(options.countStateRequests ? { stateRequestsBySite: { ...bySite } } : {}),
       full: {
         ...fullFigures,

@@ -7,6 +7,11 @@
  * controller invocation; the simulator and DynamoDB Local are children), against the phase's
  * wall time × the machine's cores.
  * Prints the gaps' means and maxima per kind, and with `--streams-detail` every stream's units.
+ * Also, for the backup phase: each process's main thread's time on a CPU and waiting for one (its
+ * run-queue wait), each busy process's CPU by thread, and the phase's instants on the monotonic
+ * clock of a CPU profile's timestamps (to cut a profile's backup window).
+ * `--controller-processes=K` runs the controllers in K processes of their own (their log lines
+ * come over IPC).
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -26,6 +31,9 @@ const detail = process.argv.includes("--streams-detail");
 // Per request of each unit (or of `--unit=K`): queue, slot, HTTP steps, idle slot-seconds.
 const requestsTrace = process.argv.includes("--requests") || arg("unit") !== undefined;
 const traceUnit = arg("unit") === undefined ? undefined : Number(arg("unit"));
+// `--controller-processes=K`: the controllers in K processes of their own (their log lines come
+// over IPC, which costs both sides CPU); default 0, in this process.
+const controllerProcesses = Number(arg("controller-processes") ?? 0);
 
 interface LogLine {
   time: string;
@@ -90,6 +98,45 @@ function cpuByProcess(): Map<number, { name: string; seconds: number }> {
   return mine;
 }
 
+/**
+ * A process's main thread (its event loop) from /proc/<pid>/task/<pid>/schedstat: nanoseconds on
+ * a CPU and nanoseconds runnable but waiting for one (the run queue). A loop that is busy by
+ * `eventLoopUtilization` but not on a CPU waits for the cores, not for its own work.
+ */
+function mainThreadSched(pid: number): { onCpuNs: number; waitNs: number } | undefined {
+  try {
+    const [onCpu, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ");
+    return { onCpuNs: Number(onCpu), waitNs: Number(wait) };
+  } catch {
+    return undefined; // No schedstat (another OS, or the process ended).
+  }
+}
+
+/**
+ * A process's threads' CPU seconds by thread name (/proc/<pid>/task/<tid>/stat: node's event loop
+ * is named after the process, libuv's pool `libuv-worker`, V8's `V8 DefaultWorke…`).
+ */
+function threadCpuByName(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      let text: string;
+      try {
+        text = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      } catch {
+        continue; // The thread ended while listed.
+      }
+      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      const name = Number(tid) === pid ? "main" : text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
+      // utime and stime in USER_HZ (100 a second on Linux).
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+    }
+  } catch {
+    // The process ended.
+  }
+  return out;
+}
+
 const ms = (iso?: string) => (iso ? Date.parse(iso) : Number.NaN);
 
 async function main(): Promise<void> {
@@ -110,6 +157,25 @@ async function main(): Promise<void> {
   let cpu1 = cpu0;
   let t0 = 0;
   let t1 = 0;
+  // The same instants on the monotonic clock that V8's CPU profiles stamp their samples with (µs),
+  // so a profile's backup window can be cut out (`W0`/`W1` of a profile summary).
+  let mono0 = 0n;
+  let mono1 = 0n;
+  // Main threads' schedstat by pid at the phase's start and end.
+  let sched0 = new Map<number, { onCpuNs: number; waitNs: number }>();
+  let sched1 = sched0;
+  // Threads' CPU by name, per process of the run (this one, the controller processes, …).
+  let threads0 = new Map<number, Map<string, number>>();
+  let threads1 = threads0;
+  const threadsOf = (pids: Iterable<number>) =>
+    new Map([...pids].map((pid) => [pid, threadCpuByName(pid)] as const));
+  const schedOf = (pids: Iterable<number>) =>
+    new Map(
+      [...pids].flatMap((pid) => {
+        const s = mainThreadSched(pid);
+        return s ? [[pid, s] as const] : [];
+      }),
+    );
   const record = (event: string, fields: Record<string, unknown> = {}) => {
     const parsed = { time: new Date().toISOString(), event, ...fields } as LogLine;
     if (!sampledAtStart && parsed.event === "stream.task.begin") {
@@ -117,18 +183,29 @@ async function main(): Promise<void> {
       cpu0 = cpuByProcess();
       elu0 = performance.eventLoopUtilization();
       t0 = Date.now();
+      mono0 = process.hrtime.bigint() / 1000n;
+      sched0 = schedOf(cpu0.keys());
+      threads0 = threadsOf(cpu0.keys());
     }
     if (parsed.event === "unit.end") {
       cpu1 = cpuOf(cpu0.keys());
       elu1 = performance.eventLoopUtilization();
       t1 = Date.now();
+      mono1 = process.hrtime.bigint() / 1000n;
+      sched1 = schedOf(sched0.keys());
+      threads1 = threadsOf(threads0.keys());
     }
     lines.push(parsed);
   };
   // The stack's logger: every event, at every level, into `lines`.
   const sampling = recordingLogger(record);
   try {
-    row = await benchOne(rig, streams, { fullOnly: true, reportsDir, logger: sampling });
+    row = await benchOne(rig, streams, {
+      fullOnly: true,
+      reportsDir,
+      logger: sampling,
+      controllerProcesses: Math.min(streams, controllerProcesses),
+    });
   } finally {
     await stopRig(rig);
   }
@@ -238,6 +315,34 @@ async function main(): Promise<void> {
   );
   const elu = performance.eventLoopUtilization(elu1, elu0).utilization;
   console.log(`  this process's event loop busy ${(100 * elu).toFixed(0)} % of the phase`);
+  console.log(
+    `  main threads in the phase, on a CPU / waiting for one (run queue): ${[...sched1]
+      .map(([pid, after]) => {
+        const before = sched0.get(pid);
+        const on = (after.onCpuNs - (before?.onCpuNs ?? 0)) / 1e9;
+        const wait = (after.waitNs - (before?.waitNs ?? 0)) / 1e9;
+        return {
+          name: pid === process.pid ? "this process" : `${cpu1.get(pid)?.name ?? "?"} ${pid}`,
+          on,
+          wait,
+        };
+      })
+      .filter((t) => t.on > 0.05)
+      .map((t) => `${t.name} ${t.on.toFixed(2)} / ${t.wait.toFixed(2)} s`)
+      .join(", ")}`,
+  );
+  for (const [pid, after] of threads1) {
+    const before = threads0.get(pid);
+    const used = [...after]
+      .map(([name, seconds]) => [name, seconds - (before?.get(name) ?? 0)] as const)
+      .filter(([, seconds]) => seconds > 0.005);
+    if (used.reduce((sum, [, seconds]) => sum + seconds, 0) < 0.3) continue;
+    const name = pid === process.pid ? "this process" : `${cpu1.get(pid)?.name ?? "?"} ${pid}`;
+    console.log(
+      `  ${name}'s threads' CPU in the phase: ${used.map(([thread, seconds]) => `${thread} ${seconds.toFixed(2)} s`).join(", ")}`,
+    );
+  }
+  console.log(`  backup phase on the monotonic clock (a CPU profile's timestamps, µs): ${mono0}–${mono1}`);
   if (requestsTrace) {
     const slots = LIMITS.concurrentPerMailbox;
     for (const line of trace.report({

@@ -7,7 +7,11 @@
  *
  * Messages (IPC): the child sends `ready` once it polls, `log` lines when asked to forward them,
  * and `stopped` with its state-table requests by command after a `stop` (its running invocations
- * ended first); it exits when the parent goes away (the IPC channel closes).
+ * ended first); it exits when the parent goes away (the IPC channel closes). A child started with
+ * `keepAlive` stays after `stop` (its app, clients and event source closed) and serves the next
+ * `start` with a new spec (another stack's table, queue and archive) in the same process, whose
+ * compiled code is then warm, as a harness process running the controllers itself is warm after
+ * its first run (lib/dev/local/controllers.ts `ControllerProcessPool`).
  */
 import { type BackupApp, type BackupAppOptions, createBackupApp } from "../../app/backup-app.js";
 import { type Logger, type LogLevel, silentLogger } from "../../app/logger.js";
@@ -37,6 +41,11 @@ export interface ControllerChildSpec {
   delegate?: DelegatedCall[];
   /** Count the state requests by call site too (a stack trace each). Default false. */
   countStateRequestSites?: boolean;
+  /**
+   * Stay after `stop`, for the next `start` message (a pool's warm child). Default false: the
+   * child ends once its figures are sent.
+   */
+  keepAlive?: boolean;
 }
 
 /** App calls a controller process may hand to the harness's app. */
@@ -60,6 +69,7 @@ export type ControllerChildMessage =
     };
 
 export type ControllerParentMessage =
+  | { kind: "start"; spec: ControllerChildSpec }
   | { kind: "stop" }
   | { kind: "result"; id: number; value?: unknown; error?: { name: string; message: string } };
 
@@ -128,7 +138,8 @@ function delegateCalls(app: BackupApp, delegate: readonly DelegatedCall[]): void
   }
 }
 
-async function main(spec: ControllerChildSpec): Promise<void> {
+/** One stack's controllers in this process: its app, clients and event source, and their stop. */
+async function startSession(spec: ControllerChildSpec): Promise<() => Promise<void>> {
   const config = loadConfig({ ...(spec.configFile ? { file: spec.configFile } : {}), env: spec.configEnv });
   const clients = createAwsClients(awsEndpointsFromConfig(config));
   // The stack's figures count state requests by command (bench/scale.ts): counted here, sent at stop.
@@ -171,17 +182,40 @@ async function main(spec: ControllerChildSpec): Promise<void> {
       }),
   });
   source.start();
+  return async () => {
+    await source.stop();
+    app.close();
+    clients.destroy();
+    // Once the figures are on their way: then a child that is not kept ends (the channel closes).
+    send({ kind: "stopped", stateRequests, stateRequestSites, invocations: source.invocations }, () => {
+      if (!spec.keepAlive) process.disconnect();
+    });
+  };
+}
+
+async function main(first: ControllerChildSpec): Promise<void> {
+  let stopSession: (() => Promise<void>) | undefined = await startSession(first);
   process.on("message", (message: ControllerParentMessage) => {
     if (message.kind === "result") settle(message);
-    if (message.kind !== "stop") return;
-    void source.stop().then(() => {
-      app.close();
-      clients.destroy();
-      // Once the figures are on their way: then the channel closes and the process ends.
-      send({ kind: "stopped", stateRequests, stateRequestSites, invocations: source.invocations }, () =>
-        process.disconnect(),
+    else if (message.kind === "stop") {
+      const stop = stopSession;
+      stopSession = undefined;
+      void stop?.();
+    } else if (message.kind === "start" && !stopSession) {
+      // A kept child's next stack (the parent sends it only after this one's `stopped`).
+      startSession(message.spec).then(
+        (stop) => {
+          stopSession = stop;
+          send({ kind: "ready" });
+        },
+        (error: unknown) => {
+          process.stderr.write(
+            `controller-child: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+          );
+          process.exit(1);
+        },
       );
-    });
+    }
   });
   // The parent ended (or stopped us): nothing more will come.
   process.on("disconnect", () => process.exit(0));

@@ -24,7 +24,11 @@ import {
 } from "../sim/server/index.js";
 import type { AwsMeter, MeteredFunction } from "./aws-meter.js";
 import type { DelegatedCall } from "./controller-child.js";
-import { type ControllerProcessFigures, startControllerProcesses } from "./controllers.js";
+import {
+  type ControllerProcessFigures,
+  type ControllerProcessPool,
+  startControllerProcesses,
+} from "./controllers.js";
 import { type RunningEmulators, startEmulators } from "./emulators.js";
 import { type CreatedStreamQueue, createStreamQueue } from "./queue-setup.js";
 import { simulatorTenantEnv } from "./simulator-env.js";
@@ -100,6 +104,13 @@ export interface ServicesOptions {
    * Default 0.
    */
   controllerProcesses?: number;
+  /**
+   * Controller processes kept between stacks (a benchmark's runs one after another), in place of
+   * `controllerProcesses` fresh ones: its K children run this stack's controllers until `stop`,
+   * then wait for the next stack, their compiled code warm. The same rules as
+   * `controllerProcesses` (a meter and function-valued `graphPolicy` fields refused). Default none.
+   */
+  controllerPool?: ControllerProcessPool;
   /**
    * App calls the controller processes hand to this process's `app` over IPC instead of making
    * them themselves, so that a benchmark that wraps `app.finalize` (its finalizing figures) or
@@ -200,7 +211,13 @@ export async function startLocalServices(
   options: ServicesOptions,
   tenantEnv: Record<string, string | undefined>,
 ): Promise<LocalServices> {
-  const processes = options.controllerProcesses ?? 0;
+  const pool = options.controllerPool;
+  if (pool && options.controllerProcesses !== undefined && options.controllerProcesses !== pool.processes) {
+    throw new Error(
+      `controllerPool: expected controllerProcesses unset or ${pool.processes} (the pool's), found ${options.controllerProcesses}`,
+    );
+  }
+  const processes = pool?.processes ?? options.controllerProcesses ?? 0;
   if (processes > 0) {
     // What cannot cross into the controllers' processes, refused before anything starts.
     if (options.meter) {
@@ -287,7 +304,7 @@ export async function startLocalServices(
     let source: ControllerRunner;
     let children: LocalServices["controllerProcesses"];
     if (processes > 0) {
-      const pool = await startControllerProcesses({
+      const running = await (pool ? pool.attach.bind(pool) : startControllerProcesses)({
         streams: options.streams,
         processes,
         logger,
@@ -321,10 +338,10 @@ export async function startLocalServices(
         },
         async stop() {
           stopped = true;
-          await pool.stop();
+          await running.stop();
         },
       };
-      children = { pids: pool.pids, stopControllers: () => pool.stop() };
+      children = { pids: running.pids, stopControllers: () => running.stop() };
       cleanup.push(() => source.stop());
     } else {
       const local = new LocalSqsEventSource({

@@ -2,7 +2,8 @@
  * The local stack's controllers in child processes (`controllerProcesses`): a job backed up by
  * two controller processes, each polling the stream queue with its share of the streams, stores
  * the tenant as the ground truth has it; the children's log lines reach the stack's logger, their
- * state requests come back when they stop, and nothing of them outlives `stop()`.
+ * state requests come back when they stop, and nothing of them outlives `stop()`. A pool's
+ * children serve one stack after another in the same processes and end at the pool's close.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Logger } from "../../../lib/app/logger.js";
 import { compareAll } from "../../../lib/dev/local/archive-truth.js";
 import { AwsMeter } from "../../../lib/dev/local/aws-meter.js";
-import { concurrencyShares } from "../../../lib/dev/local/controllers.js";
+import {
+  ControllerProcessPool,
+  concurrencyShares,
+  inheritedHeapFlags,
+} from "../../../lib/dev/local/controllers.js";
+import { startEmulators } from "../../../lib/dev/local/emulators.js";
 import { processAlive } from "../../../lib/dev/local/process-alive.js";
 import { type LocalStack, startLocalServices, startLocalStack } from "../../../lib/dev/local/stack.js";
 import { generateTenant } from "../../../lib/dev/sim/index.js";
@@ -29,6 +35,21 @@ describe("concurrencyShares", () => {
   it("refuses more processes than streams, or none", () => {
     expect(() => concurrencyShares(4, 5)).toThrow(/expected an integer 1–4 \(the streams\), found 5/);
     expect(() => concurrencyShares(4, 0)).toThrow(/found 0/);
+  });
+});
+
+describe("inheritedHeapFlags", () => {
+  it("keeps the parent's heap sizing flags only", () => {
+    expect(
+      inheritedHeapFlags([
+        "--max-semi-space-size=64",
+        "--import",
+        "tsx",
+        "--max-old-space-size=512",
+        "--cpu-prof",
+      ]),
+    ).toEqual(["--max-semi-space-size=64", "--max-old-space-size=512"]);
+    expect(inheritedHeapFlags(["--enable-source-maps"])).toEqual([]);
   });
 });
 
@@ -126,4 +147,83 @@ describe("controllers in two child processes", () => {
       startLocalServices({ ...base, resourceSuffix: "-f", graphPolicy: { random: () => 0.5 } }, {}),
     ).rejects.toThrow(/expected data-only graphPolicy fields, found a function in "random"/);
   });
+});
+
+describe("a pool of two controller processes kept between stacks", () => {
+  const store = generateTenant({
+    seed: 1414,
+    shape: "uniform",
+    mailboxes: 3,
+    totalMessages: 60,
+    archiveFraction: 0,
+    unlicensedFraction: 0,
+    sharedFraction: 0,
+    itemScale: 0,
+  });
+
+  it("runs two stacks' jobs one after the other in the same children, which end at close", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mailstream-controller-pool-"));
+    const emulators = await startEmulators({});
+    const pool = new ControllerProcessPool(2);
+    const pidsByRun: number[][] = [];
+    try {
+      for (const run of [1, 2]) {
+        const stack = await startLocalStack({
+          store,
+          ca: await loadTestCa(),
+          archive: { kind: "local", path: join(dir, `archive-${run}`) },
+          emulators,
+          resourceSuffix: `-pool-${run}`,
+          streams: 3,
+          controllerPool: pool,
+          latency: { baseMs: 5 },
+          env: { MAILSTREAM_PAGE_SIZE: "25" },
+        });
+        try {
+          const { report } = await stack.runJob(WAIT);
+          expect(report.status).toBe("complete");
+          const { archived, expected } = await compareAll(stack.app.archive.store, await store.groundTruth());
+          expect(archived).toEqual(expected);
+          const pids = stack.controllerProcesses?.pids ?? [];
+          expect(pids).toHaveLength(2);
+          pidsByRun.push(pids);
+          // This stack's invocations, counted by the children since this stack attached.
+          const figures = await stack.controllerProcesses!.stopControllers();
+          expect(figures.invocations).toBeGreaterThanOrEqual(report.plan.streams);
+          expect(figures.stateRequests.TransactWriteItemsCommand ?? 0).toBeGreaterThan(0);
+        } finally {
+          await stack.stop();
+        }
+        // Stopped with its stack, a kept child stays for the next one.
+        for (const pid of pidsByRun.at(-1) ?? []) expect(processAlive(pid)).toBe(true);
+      }
+      expect(pidsByRun[1]).toEqual(pidsByRun[0]);
+      // One stack at a time, with the pool's count of processes.
+      const base = {
+        archive: { kind: "local" as const, path: join(dir, "refused") },
+        emulators,
+        streams: 3,
+        controllerPool: pool,
+      };
+      await expect(
+        startLocalServices({ ...base, resourceSuffix: "-pool-k3", controllerProcesses: 3 }, {}),
+      ).rejects.toThrow(/expected controllerProcesses unset or 2 \(the pool's\), found 3/);
+      // A kept child that died between stacks fails the next stack's start at once, by name.
+      const [killed] = pidsByRun[0] ?? [];
+      process.kill(killed as number, "SIGKILL");
+      for (let i = 0; i < 50 && processAlive(killed as number); i++)
+        await new Promise((r) => setTimeout(r, 20));
+      await expect(
+        startLocalStack({ ...base, store, ca: await loadTestCa(), resourceSuffix: "-pool-dead" }),
+      ).rejects.toThrow(
+        new RegExp(`controller process ${killed}: expected it kept for the next stack, found it ended`),
+      );
+    } finally {
+      await pool.close();
+      await emulators.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (const pid of pidsByRun.flat()) expect(processAlive(pid)).toBe(false);
+  }, 150_000);
 });
