@@ -32,6 +32,8 @@ export interface BinUnit {
   pieces: number;
   /** Its mailbox's `padSeconds`: counted in its share. */
   padSeconds?: number;
+  /** Its fewest whole requests ({@link fewestRequests}), when packed by whole rounds. */
+  fewest?: number;
 }
 
 export interface BinMailbox {
@@ -45,6 +47,42 @@ export interface BinMailbox {
    * cut mailbox) makes half a request more on average (bench/README, *Slot packing*). ≥ 0.
    */
   padSeconds?: number;
+  /**
+   * Per folder (as `folders`), the export requests its work counts as a fraction (items / batch
+   * size) and the mailbox they are exported from: a unit makes ⌈Σ⌉ of them per mailbox
+   * (lib/backup/export-pool.ts). Only used when packing by whole rounds; absent, none.
+   */
+  exports?: readonly { pool: "primary" | "archive"; requests: number }[];
+}
+
+/** Room of a bin packed by whole rounds (packStreamBins). */
+export interface RoundRoom {
+  /** Rounds of the stream's C slots a bin may fill: an integer ≥ 1. */
+  rounds: number;
+  /**
+   * Requests of those C × `rounds` left free in every bin, for requests beyond the fewest (a
+   * partial export batch, sent while a unit borrows slots and its items are still coming): an
+   * integer ≥ 0, below C × `rounds`.
+   */
+  spare: number;
+}
+
+/**
+ * The fewest requests a unit of `mailbox`'s folders `members` makes: their pages (and MIME
+ * downloads) and ⌈their export requests⌉ per exporting mailbox, as whole requests.
+ */
+export function fewestRequests(mailbox: BinMailbox, members: readonly number[]): number {
+  let own = 0;
+  const pooled = new Map<string, number>();
+  for (const f of members) {
+    const exported = mailbox.exports?.[f];
+    const share = exported ? Math.max(0, exported.requests) : 0;
+    own += mailbox.folders[f]!.work.requests - share;
+    if (exported && share > 0) pooled.set(exported.pool, (pooled.get(exported.pool) ?? 0) + share);
+  }
+  let requests = Math.round(own);
+  for (const share of pooled.values()) requests += Math.ceil(share - 1e-9);
+  return requests;
 }
 
 /**
@@ -55,16 +93,31 @@ export interface BinMailbox {
  * needs within `slotSeconds`; a bin's whole mailboxes share the slots its pieces leave (≥ 1 each).
  * Undefined when it does not fit: a folder larger than every bin's room, a mailbox in more than C
  * pieces or pieces of more than C slots, a bin of more units than slots.
+ *
+ * By whole rounds (`byRounds`): room and sizes count whole requests instead of slot-seconds:
+ * each bin holds C × `rounds` − `spare` of its units' fewest requests ({@link
+ * fewestRequests}: a piece's export batches rounded up where they are made, so no pad), a piece
+ * gets ⌈its fewest / rounds⌉ slots. Slot-seconds let a stream hold a few requests more than its C
+ * slots make in the rounds that LB needs (fractions of export batches add up across its units);
+ * whole requests do not. Request bytes are not counted (`perByteSeconds` is a few ms an item).
  */
 export function packStreamBins(
   mailboxes: readonly BinMailbox[],
   bins: number,
   slotSeconds: number,
   limits: PlanLimits,
+  byRounds?: RoundRoom,
 ): BinUnit[][] | undefined {
   const C = limits.perStreamConcurrency;
   if (!(slotSeconds > 0) || bins < 1) return undefined;
-  const room = new Array<number>(bins).fill(C * slotSeconds);
+  if (byRounds) {
+    const { rounds, spare } = byRounds;
+    if (!(Number.isInteger(rounds) && rounds >= 1 && Number.isInteger(spare) && spare >= 0)) return undefined;
+    if (spare >= C * rounds) return undefined;
+  }
+  /** Room per slot: seconds, or whole requests (rounds). */
+  const perSlot = byRounds ? byRounds.rounds : slotSeconds;
+  const room = new Array<number>(bins).fill(byRounds ? C * byRounds.rounds - byRounds.spare : C * perSlot);
   const packed: BinUnit[][] = Array.from({ length: bins }, () => []);
   const roomiest = () => {
     let best = -1;
@@ -83,12 +136,22 @@ export function packStreamBins(
     }
     return best;
   };
+  /** The bin with the most room that holds `size` (and a free slot), or -1. */
+  const roomiestHolding = (size: number) => {
+    const bin = roomiest();
+    return bin >= 0 && size <= room[bin]! * (1 + 1e-9) ? bin : -1;
+  };
   const order = mailboxes
     .map((_, i) => i)
     .sort((a, b) => mailboxes[b]!.work.serialSeconds - mailboxes[a]!.work.serialSeconds || a - b);
   for (const i of order) {
     const { mailbox, folders, work } = mailboxes[i]!;
-    const pad = Math.max(0, mailboxes[i]!.padSeconds ?? 0);
+    const pad = byRounds ? 0 : Math.max(0, mailboxes[i]!.padSeconds ?? 0);
+    /** The room `members` take: slot-seconds, or their fewest whole requests. */
+    const sizeOf = (members: readonly number[]) =>
+      byRounds
+        ? fewestRequests(mailboxes[i]!, members)
+        : members.reduce((sum, f) => sum + folders[f]!.work.serialSeconds, 0);
     if (work.requests <= 0) continue;
     // Largest folders first: what is left to place of the mailbox.
     let rest = folders
@@ -97,9 +160,13 @@ export function packStreamBins(
       .sort((a, b) => folders[b]!.work.serialSeconds - folders[a]!.work.serialSeconds || a - b);
     const cut: Array<{ bin: number; members: number[]; pad?: number }> = [];
     while (rest.length > 0) {
-      const restSeconds = rest.reduce((sum, f) => sum + folders[f]!.work.serialSeconds, 0);
+      const restSeconds = sizeOf(rest);
       // Whole (or its last piece) into the bin it fills best; else cut into the roomiest.
-      const fitting = tightest(restSeconds + pad);
+      // By slot-seconds the bin it fills best; by whole rounds the roomiest that holds it, so that
+      // the room left (C × rounds less the fewest) is spread over the bins: a stream at exactly
+      // C × rounds of the fewest takes a round more for any request beyond them (a partial export
+      // batch), one with a request to spare does not (skewed N = 16: 10 rounds → 9).
+      const fitting = byRounds ? roomiestHolding(restSeconds) : tightest(restSeconds + pad);
       const bin = fitting >= 0 ? fitting : roomiest();
       if (bin < 0 || cut.length >= C) return undefined;
       if (restSeconds + pad <= room[bin]! * (1 + 1e-9)) {
@@ -111,10 +178,10 @@ export function packStreamBins(
       const members: number[] = [];
       let used = pad;
       for (const f of rest) {
-        const seconds = folders[f]!.work.serialSeconds;
-        if (used + seconds <= room[bin]! * (1 + 1e-9)) {
+        const next = sizeOf([...members, f]) + pad;
+        if (next <= room[bin]! * (1 + 1e-9)) {
           members.push(f);
-          used += seconds;
+          used = next;
         }
       }
       if (members.length === 0) return undefined;
@@ -139,6 +206,7 @@ export function packStreamBins(
         whole: cut.length === 1,
         pieces: cut.length,
         padSeconds: pad,
+        ...(byRounds ? { fewest: fewestRequests(mailboxes[i]!, members) } : {}),
       });
     }
   }
@@ -148,8 +216,8 @@ export function packStreamBins(
     let left = C;
     for (const unit of bin) {
       if (unit.whole) continue;
-      const seconds = unit.work.serialSeconds + (unit.padSeconds ?? 0);
-      unit.share = Math.max(1, Math.ceil((seconds / slotSeconds) * (1 - 1e-9)));
+      const size = byRounds ? unit.fewest! : unit.work.serialSeconds + (unit.padSeconds ?? 0);
+      unit.share = Math.max(1, Math.ceil((size / perSlot) * (1 - 1e-9)));
       left -= unit.share;
       pieceSlots.set(unit.mailbox, (pieceSlots.get(unit.mailbox) ?? 0) + unit.share);
     }

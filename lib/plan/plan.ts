@@ -34,7 +34,7 @@
  *    (simulate.ts); the lower bound is reported for N.
  */
 import { FatalError } from "../errors.js";
-import { type BinMailbox, binDealOrder, packStreamBins } from "./bins.js";
+import { type BinMailbox, binDealOrder, fewestRequests, packStreamBins, type RoundRoom } from "./bins.js";
 import {
   folderWork,
   itemsToTransfer,
@@ -143,6 +143,13 @@ const BINS_ROOMS = [1, 1.02, 1.05];
  * N = 16 (1.198 → 1.027) made fewer.
  */
 const BINS_MINIMUM_GAIN = 0.1;
+/**
+ * Stream bins packed by whole rounds (bins.ts `RoundRoom`) are taken over those packed by
+ * slot-seconds when their simulation is at most this much slower: the fluid simulation counts a
+ * stream's fractions of export batches as fractions of a round, so it cannot see the round a
+ * stream holding 4 × R + 1 whole requests takes more (bench/README, *Stream bins by whole rounds*).
+ */
+const BINS_ROUNDS_TOLERANCE = 0.03;
 /** Tail fillers: mailboxes cut, as multiples of the streams (the last ones of the order). */
 const FILLER_MAILBOXES_PER_STREAM = [0.5, 1, 1.5];
 /** Tail fillers: the share of a cut mailbox's back-to-back time its filler takes at most. */
@@ -540,8 +547,9 @@ export function planJob(input: PlanInput): Plan {
   const streamBinsPlan = (
     mailboxes: BinMailbox[],
     slotSeconds: number,
+    byRounds?: RoundRoom,
   ): (Candidate & { streams: number }) | undefined => {
-    const bins = packStreamBins(mailboxes, limits.maxStreams, slotSeconds, limits);
+    const bins = packStreamBins(mailboxes, limits.maxStreams, slotSeconds, limits, byRounds);
     if (!bins) return undefined;
     const deal = binDealOrder(bins, limits.perStreamConcurrency);
     if (!deal) return undefined;
@@ -672,6 +680,11 @@ export function planJob(input: PlanInput): Plan {
       folders: folderWorks[m]!,
       work,
       padSeconds: input.mailboxes[m]!.folders.some((f) => (f.read ?? "m") !== "m") ? exportPad : 0,
+      // Each folder's export requests (items / batch size), for the packing by whole rounds.
+      exports: input.mailboxes[m]!.folders.filter((f) => !f.isSearchFolder).map((f) => ({
+        pool: f.read === "a" ? ("archive" as const) : ("primary" as const),
+        requests: (f.read ?? "m") === "m" ? 0 : itemsToTransfer(f, limits) / limits.exportBatchSize,
+      })),
     }));
     const fits = (slotSeconds: number) => streamBinsPlan(mailboxes, slotSeconds);
     // The smallest room per slot that fits, by bisection between LB's and one that fits.
@@ -689,6 +702,41 @@ export function planJob(input: PlanInput): Plan {
         const plan = fits(high * factor);
         const makespan = plan && simulateSchedule(plan.units, plan.streams, limits).makespanSeconds;
         if (plan && makespan !== undefined && (!best || makespan < best.makespan)) best = { plan, makespan };
+      }
+    }
+    // By whole rounds: R = ⌈Σ fewest / all slots⌉ (the rounds LB needs, every request whole), and
+    // a round more when R does not fit. Its model is the same fluid one, which counts a stream's
+    // fractions of export batches as a fraction of a round where the stack makes them whole: a
+    // stream packed by slot-seconds can hold a few requests more than its slots make in R rounds
+    // (skewed N = 16: 5 of 16 streams at 37 of the fewest where 4 × 9 = 36). So the packing by
+    // rounds is preferred unless its model is more than `BINS_ROUNDS_TOLERANCE` slower.
+    const C = limits.perStreamConcurrency;
+    const fewestAll = mailboxes.reduce(
+      (sum, mb) =>
+        sum +
+        fewestRequests(
+          mb,
+          mb.folders.map((_, f) => f),
+        ),
+      0,
+    );
+    const ideal = Math.ceil(fewestAll / (limits.maxStreams * C) - 1e-9);
+    const rooms: RoundRoom[] = [
+      { rounds: ideal, spare: 1 },
+      { rounds: ideal, spare: 0 },
+      { rounds: ideal + 1, spare: 1 },
+    ];
+    for (const room of rooms) {
+      if (room.rounds < 1) continue;
+      const plan = streamBinsPlan(mailboxes, room.rounds * limits.requestLatencySeconds, room);
+      const makespan = plan && simulateSchedule(plan.units, plan.streams, limits).makespanSeconds;
+      if (
+        plan &&
+        makespan !== undefined &&
+        (!best || makespan <= best.makespan * (1 + BINS_ROUNDS_TOLERANCE))
+      ) {
+        best = { plan, makespan };
+        break;
       }
     }
     if (best && best.makespan < chosenMakespan() * (1 - BINS_MINIMUM_GAIN)) {

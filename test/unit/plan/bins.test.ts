@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { binDealOrder, packStreamBins } from "../../../lib/plan/bins.js";
+import { type BinMailbox, binDealOrder, fewestRequests, packStreamBins } from "../../../lib/plan/bins.js";
 import { resolvePlanLimits } from "../../../lib/plan/index.js";
 import type { FolderWork } from "../../../lib/plan/split.js";
 
@@ -47,6 +47,110 @@ describe("packStreamBins", () => {
   it("does not fit a folder larger than every bin's room, nor more work than the streams hold", () => {
     expect(packStreamBins([mailbox(0, [13])], 2, 3, limits)).toBeUndefined();
     expect(packStreamBins([mailbox(0, [6, 6]), mailbox(1, [6, 6, 1])], 2, 3, limits)).toBeUndefined();
+  });
+});
+
+/** A mailbox whose folders each make `pages` pages and export `items` items (20 a request). */
+function exporting(
+  index: number,
+  folders: Array<{ pages: number; items: number; archive?: boolean }>,
+): BinMailbox {
+  const works: FolderWork[] = folders.map((f, i) => {
+    const requests = f.pages + f.items / 20;
+    return { folderId: `m${index}-f${i}`, work: { requests, serialSeconds: requests } };
+  });
+  const total = works.reduce((sum, f) => sum + f.work.requests, 0);
+  return {
+    mailbox: index,
+    folders: works,
+    work: { requests: total, serialSeconds: total },
+    padSeconds: 0.5,
+    exports: folders.map((f) => ({ pool: f.archive ? "archive" : "primary", requests: f.items / 20 })),
+  };
+}
+
+describe("fewestRequests", () => {
+  it("counts pages and the export batches rounded up per exporting mailbox", () => {
+    const mb = exporting(0, [
+      { pages: 1, items: 10 },
+      { pages: 2, items: 15 },
+      { pages: 1, items: 10, archive: true },
+      { pages: 3, items: 0 },
+    ]);
+    expect(fewestRequests(mb, [0])).toBe(2);
+    // 25 items of the primary mailbox: 2 batches, not 0.5 + 0.75 + …
+    expect(fewestRequests(mb, [0, 1])).toBe(5);
+    // The archive's items are batched apart from the primary's.
+    expect(fewestRequests(mb, [0, 2])).toBe(4);
+    expect(fewestRequests(mb, [0, 1, 2, 3])).toBe(7 + 2 + 1);
+    // Without `exports` (no folder exported), the work's requests.
+    expect(fewestRequests(mailbox(1, [3, 4]), [0, 1])).toBe(7);
+  });
+});
+
+describe("packStreamBins by whole rounds", () => {
+  it("spreads the room left over the bins, where slot-seconds fill one bin to the brim", () => {
+    const tenant = [mailbox(0, [8]), mailbox(1, [7]), mailbox(2, [4]), mailbox(3, [3])];
+    const fewestOf = (bins: ReturnType<typeof packStreamBins>) =>
+      bins!.map((bin) => bin.reduce((sum, u) => sum + u.work.requests, 0)).sort((a, b) => a - b);
+    // By slot-seconds (3 s a slot): best fit, 12 and 10.
+    expect(fewestOf(packStreamBins(tenant, 2, 3, limits))).toEqual([10, 12]);
+    // By 3 rounds of 4 slots: the roomiest bin that holds each, 11 and 11: a request beyond
+    // the fewest in either stream still ends in 3 rounds.
+    expect(fewestOf(packStreamBins(tenant, 2, 3, limits, { rounds: 3, spare: 0 }))).toEqual([11, 11]);
+    expect(fewestOf(packStreamBins(tenant, 2, 3, limits, { rounds: 3, spare: 1 }))).toEqual([11, 11]);
+    // 2 spare a bin leaves 10 + 10 for 22.
+    expect(packStreamBins(tenant, 2, 3, limits, { rounds: 3, spare: 2 })).toBeUndefined();
+  });
+
+  it("holds at most C × rounds − spare of the fewest in a bin, each piece on ⌈fewest / rounds⌉ slots", () => {
+    const tenant = Array.from({ length: 7 }, (_, m) =>
+      exporting(
+        m,
+        Array.from({ length: 3 + (m % 4) }, (_, f) => ({
+          pages: 1 + ((m + f) % 3),
+          items: 5 + 7 * ((m * 3 + f) % 5),
+        })),
+      ),
+    );
+    const all = tenant.reduce(
+      (sum, mb) =>
+        sum +
+        fewestRequests(
+          mb,
+          mb.folders.map((_, f) => f),
+        ),
+      0,
+    );
+    const rounds = Math.ceil(all / (3 * 4)) + 1;
+    const bins = packStreamBins(tenant, 3, rounds, limits, { rounds, spare: 1 });
+    expect(bins).toBeDefined();
+    let placed = 0;
+    for (const bin of bins!) {
+      let held = 0;
+      for (const u of bin) {
+        const mb = tenant[u.mailbox]!;
+        const members = u.folderIds.map((id) => mb.folders.findIndex((f) => f.folderId === id));
+        const fewest = fewestRequests(mb, members);
+        expect(u.fewest).toBe(fewest);
+        held += fewest;
+        if (!u.whole) expect(u.share).toBe(Math.ceil(fewest / rounds));
+        placed += u.folderIds.length;
+      }
+      expect(held).toBeLessThanOrEqual(4 * rounds - 1);
+      expect(bin.reduce((sum, u) => sum + u.share, 0)).toBeLessThanOrEqual(4);
+    }
+    expect(placed).toBe(tenant.reduce((sum, mb) => sum + mb.folders.length, 0));
+  });
+
+  it("refuses rooms that are not whole rounds", () => {
+    const tenant = [mailbox(0, [2])];
+    expect(packStreamBins(tenant, 1, 3, limits, { rounds: 0, spare: 0 })).toBeUndefined();
+    expect(packStreamBins(tenant, 1, 3, limits, { rounds: 2.5, spare: 0 })).toBeUndefined();
+    expect(packStreamBins(tenant, 1, 3, limits, { rounds: 2, spare: 8 })).toBeUndefined();
+    // 2 rounds of 4 slots less 6: room for its 2 requests, not less.
+    expect(packStreamBins(tenant, 1, 3, limits, { rounds: 2, spare: 6 })).toBeDefined();
+    expect(packStreamBins(tenant, 1, 3, limits, { rounds: 2, spare: 7 })).toBeUndefined();
   });
 });
 
