@@ -627,6 +627,54 @@ describe("planJob: stream bins", () => {
     ),
   );
 
+  it("packs by whole rounds: no stream holds more of the fewest requests than 4 slots make in R rounds", () => {
+    // The tenant above with folders of 20 and 5 items: Σ fewest 563, R = ⌈563 / 64⌉ = 9. Packed
+    // by slot-seconds alone a stream held 37 of the fewest (a 10th round): the
+    // export fractions (items / 20 a folder) add up below what the stack makes whole.
+    const byRounds = Array.from({ length: 24 }, (_, i) =>
+      mailbox(
+        `r${String(i).padStart(2, "0")}`,
+        Array.from({ length: 13 + (i % 6) + (i === 0 ? 8 : 0) }, (_, f) => (f % 4 === 0 ? 20 : 5)),
+        { read: "p" },
+      ),
+    );
+    const resolved = resolvePlanLimits(limits);
+    const plan = planJob({ mailboxes: byRounds, limits });
+    expect(plan.streamBins).toBe(true);
+    const items = new Map(
+      byRounds.flatMap((m) => m.folders.map((f) => [f.folderId, f.totalItemCount] as const)),
+    );
+    // A unit's fewest requests: its pages and ⌈its items / 20⌉ exports (one mailbox, read `p`).
+    const fewest = (folderIds: readonly string[]) => {
+      const all = folderIds.map((id) => items.get(id)!);
+      return (
+        all.reduce((sum, n) => sum + Math.max(1, Math.ceil(n / resolved.pageSize)), 0) +
+        Math.ceil(all.reduce((sum, n) => sum + n, 0) / resolved.exportBatchSize)
+      );
+    };
+    const wholeFewest = byRounds.reduce((sum, m) => sum + fewest(m.folders.map((f) => f.folderId)), 0);
+    expect(wholeFewest).toBe(563);
+    const rounds = Math.ceil(wholeFewest / (16 * 4));
+    const dealt = dealStartUnits(
+      plan.units.map((u) => u.concurrency),
+      plan.streams,
+      plan.streamSlots,
+    );
+    expect(plan.streams).toBe(16);
+    for (const units of dealt) {
+      expect(units.reduce((sum, i) => sum + fewest(plan.units[i]!.folderIds), 0)).toBeLessThanOrEqual(
+        4 * rounds,
+      );
+      // A piece: the slots that make its fewest in R rounds.
+      for (const i of units) {
+        const u = plan.units[i]!;
+        if (u.maxConcurrency === undefined && u.concurrency < 4) {
+          expect(u.concurrency).toBe(Math.ceil(fewest(u.folderIds) / rounds));
+        }
+      }
+    }
+  });
+
   it("packs the mailboxes into the streams, every unit a start unit, when that ends sooner", () => {
     const resolved = resolvePlanLimits(limits);
     const plan = planJob({ mailboxes: tenant, limits });
