@@ -311,6 +311,36 @@ function chooseStreams(
   return smallest(low, goodEnough);
 }
 
+/**
+ * A packing's fastest plan: the smallest capacity at which `fits` gives a plan (a bisection between
+ * `low`, which need not fit, and `high`, doubled up to 8 times until it fits), and `factors` of it
+ * (a little more room cuts fewer mailboxes), the one whose simulation (`makespanOf`) ends first.
+ * Undefined when no capacity tried fits.
+ */
+function fastestAtSmallestFit<P>(
+  fits: (capacity: number) => P | undefined,
+  low: number,
+  high: number,
+  factors: readonly number[],
+  makespanOf: (plan: P) => number,
+): { plan: P; makespan: number } | undefined {
+  for (let i = 0; i < 8 && !fits(high); i++) high *= 2;
+  if (!fits(high)) return undefined;
+  for (let step = 0; step < PACKING_SEARCH_STEPS; step++) {
+    const mid = (low + high) / 2;
+    if (fits(mid)) high = mid;
+    else low = mid;
+  }
+  let best: { plan: P; makespan: number } | undefined;
+  for (const factor of factors) {
+    const plan = fits(high * factor);
+    if (plan === undefined) continue;
+    const makespan = makespanOf(plan);
+    if (!best || makespan < best.makespan) best = { plan, makespan };
+  }
+  return best;
+}
+
 /** Plans a job: units (largest first), the stream count, the predicted makespan and its bound. */
 export function planJob(input: PlanInput): Plan {
   const limits = resolvePlanLimits(input.limits);
@@ -637,23 +667,13 @@ export function planJob(input: PlanInput): Plan {
     whole.units.length <= MAX_UNITS_FOR_SHARES &&
     chosenMakespan() > (target + limits.unitOverheadSeconds) * (1 + SHARES_WORTH_TRYING)
   ) {
-    // The smallest capacity that fits, by bisection between LB and one that fits.
-    let low = target;
-    let high = Math.max(target, limits.unitOverheadSeconds) * 2;
-    for (let i = 0; i < 8 && !slotPacked(high); i++) high *= 2;
-    let best: { plan: Candidate; makespan: number } | undefined;
-    if (slotPacked(high)) {
-      for (let step = 0; step < PACKING_SEARCH_STEPS; step++) {
-        const mid = (low + high) / 2;
-        if (slotPacked(mid)) high = mid;
-        else low = mid;
-      }
-      for (const factor of PACKING_CAPACITIES) {
-        const plan = slotPacked(high * factor);
-        const makespan = plan && makespanOf(plan);
-        if (plan && makespan !== undefined && (!best || makespan < best.makespan)) best = { plan, makespan };
-      }
-    }
+    const best = fastestAtSmallestFit(
+      slotPacked,
+      target,
+      Math.max(target, limits.unitOverheadSeconds) * 2,
+      PACKING_CAPACITIES,
+      makespanOf,
+    );
     if (best && best.makespan < chosenMakespan() * (1 - PACKING_MINIMUM_GAIN)) {
       chosen = best.plan;
       simulated = best.makespan;
@@ -687,23 +707,16 @@ export function planJob(input: PlanInput): Plan {
       })),
     }));
     const fits = (slotSeconds: number) => streamBinsPlan(mailboxes, slotSeconds);
-    // The smallest room per slot that fits, by bisection between LB's and one that fits.
-    let low = target - limits.unitOverheadSeconds;
-    let high = Math.max(target, limits.unitOverheadSeconds) * 2;
-    for (let i = 0; i < 8 && !fits(high); i++) high *= 2;
-    let best: { plan: Candidate; makespan: number } | undefined;
-    if (fits(high)) {
-      for (let step = 0; step < PACKING_SEARCH_STEPS; step++) {
-        const mid = (low + high) / 2;
-        if (fits(mid)) high = mid;
-        else low = mid;
-      }
-      for (const factor of BINS_ROOMS) {
-        const plan = fits(high * factor);
-        const makespan = plan && simulateSchedule(plan.units, plan.streams, limits).makespanSeconds;
-        if (plan && makespan !== undefined && (!best || makespan < best.makespan)) best = { plan, makespan };
-      }
-    }
+    const binsMakespan = (plan: Candidate & { streams: number }) =>
+      simulateSchedule(plan.units, plan.streams, limits).makespanSeconds;
+    // The room per slot starts at LB's less a unit change.
+    let best = fastestAtSmallestFit(
+      fits,
+      target - limits.unitOverheadSeconds,
+      Math.max(target, limits.unitOverheadSeconds) * 2,
+      BINS_ROOMS,
+      binsMakespan,
+    );
     // By whole rounds: R = ⌈Σ fewest / all slots⌉ (the rounds LB needs, every request whole), and
     // a round more when R does not fit. Its model is the same fluid one, which counts a stream's
     // fractions of export batches as a fraction of a round where the stack makes them whole: a
@@ -729,7 +742,7 @@ export function planJob(input: PlanInput): Plan {
     for (const room of rooms) {
       if (room.rounds < 1) continue;
       const plan = streamBinsPlan(mailboxes, room.rounds * limits.requestLatencySeconds, room);
-      const makespan = plan && simulateSchedule(plan.units, plan.streams, limits).makespanSeconds;
+      const makespan = plan && binsMakespan(plan);
       if (
         plan &&
         makespan !== undefined &&
