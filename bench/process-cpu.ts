@@ -128,13 +128,23 @@ export interface MainThreadWait {
   simulator: number;
 }
 
-function runQueueWaitOf(pid: number): number {
+/**
+ * A process's main thread (its event loop) from /proc/<pid>/task/<pid>/schedstat: nanoseconds on
+ * a CPU and nanoseconds runnable but waiting for one (the run queue). A loop that is busy by
+ * `eventLoopUtilization` but not on a CPU waits for the cores, not for its own work. Undefined
+ * without schedstat (another OS, or the process ended).
+ */
+export function mainThreadSched(pid: number): { onCpuNs: number; waitNs: number } | undefined {
   try {
-    const fields = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ");
-    return Number(fields[1]) / 1e9;
+    const [onCpu, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ");
+    return { onCpuNs: Number(onCpu), waitNs: Number(wait) };
   } catch {
-    return 0; // No schedstat (not Linux, or the process ended).
+    return undefined;
   }
+}
+
+function runQueueWaitOf(pid: number): number {
+  return (mainThreadSched(pid)?.waitNs ?? 0) / 1e9;
 }
 
 /** The main threads' run-queue waits so far, s. */

@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { JobReport } from "../lib/backup/report.js";
 import { recordingLogger } from "../lib/dev/local/recording-logger.js";
+import { mainThreadSched } from "./process-cpu.js";
 import { RequestTrace } from "./request-trace.js";
 import { LIMITS } from "./settings.js";
 import { benchOne, startRig, stopRig } from "./shape-runs.js";
@@ -96,20 +97,6 @@ function cpuByProcess(): Map<number, { name: string; seconds: number }> {
   };
   for (const [pid, s] of stats) if (isMine(pid)) mine.set(pid, { name: s.name, seconds: s.seconds });
   return mine;
-}
-
-/**
- * A process's main thread (its event loop) from /proc/<pid>/task/<pid>/schedstat: nanoseconds on
- * a CPU and nanoseconds runnable but waiting for one (the run queue). A loop that is busy by
- * `eventLoopUtilization` but not on a CPU waits for the cores, not for its own work.
- */
-function mainThreadSched(pid: number): { onCpuNs: number; waitNs: number } | undefined {
-  try {
-    const [onCpu, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ");
-    return { onCpuNs: Number(onCpu), waitNs: Number(wait) };
-  } catch {
-    return undefined; // No schedstat (another OS, or the process ended).
-  }
 }
 
 /**
