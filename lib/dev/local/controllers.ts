@@ -245,28 +245,40 @@ export interface ControllerProcessOptions {
   onCall?: DelegatedCallRunner;
 }
 
+/**
+ * Forks a child for each spec at once, resolving once every one polls the queue; when one fails
+ * to start, the others are ended (they exit once their channel closes) and its error is thrown.
+ */
+async function forkChildren(
+  specs: readonly ControllerChildSpec[],
+  logger: Logger,
+  onCall: DelegatedCallRunner,
+): Promise<ControllerChild[]> {
+  const started = await Promise.allSettled(specs.map((spec) => ControllerChild.fork(spec, logger, onCall)));
+  const forked = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) {
+    await Promise.all(forked.map((c) => c.close()));
+    throw failed.reason;
+  }
+  return forked;
+}
+
 /** Starts the children and resolves once every one polls the queue. */
 export async function startControllerProcesses(
   options: ControllerProcessOptions,
 ): Promise<ControllerProcesses> {
   const shares = concurrencyShares(options.streams, options.processes);
-  const onCall = options.onCall ?? refuseCalls;
-  const started = await Promise.allSettled(
-    shares.map((maxConcurrency) =>
-      ControllerChild.fork({ ...options.spec, maxConcurrency }, options.logger, onCall),
-    ),
+  const children = await forkChildren(
+    shares.map((maxConcurrency) => ({ ...options.spec, maxConcurrency })),
+    options.logger,
+    options.onCall ?? refuseCalls,
   );
-  const children = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
-  const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
   let stopping: Promise<ControllerProcessFigures> | undefined;
   const stop = () => {
     stopping ??= Promise.all(children.map((c) => c.stop(false))).then(sumFigures);
     return stopping;
   };
-  if (failed) {
-    await stop().catch(() => undefined);
-    throw failed.reason;
-  }
   return { pids: children.map((c) => c.pid), stop };
 }
 
@@ -304,18 +316,7 @@ export class ControllerProcessPool {
     try {
       const children = this.children;
       if (children) await Promise.all(children.map((c, i) => c.begin(specs[i]!, options.logger, onCall)));
-      else {
-        const started = await Promise.allSettled(
-          specs.map((spec) => ControllerChild.fork(spec, options.logger, onCall)),
-        );
-        const forked = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
-        const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
-        if (failed) {
-          await Promise.all(forked.map((c) => c.close()));
-          throw failed.reason;
-        }
-        this.children = forked;
-      }
+      else this.children = await forkChildren(specs, options.logger, onCall);
     } catch (error) {
       this.attached = false;
       throw error;
