@@ -78,15 +78,22 @@ function contentOf(read: FolderRead): { mime: boolean; exports: boolean } {
   return { mime: read === "m" || read === "b", exports: read !== "m" };
 }
 
+/**
+ * A folder's export requests in a pass of `items` items: a unit pools the export requests of all
+ * its folders of a mailbox (lib/backup/export-pool.ts), so a folder's share is its items / batch
+ * size, not a whole request per folder; 0 where its read exports nothing (`m`).
+ */
+export function exportRequests(items: number, read: FolderRead, limits: PlanLimits): number {
+  return contentOf(read).exports ? items / limits.exportBatchSize : 0;
+}
+
 function passWork(items: number, bytes: number, read: FolderRead, limits: PlanLimits): WorkEstimate {
   const content = contentOf(read);
   const copies = (content.mime ? 1 : 0) + (content.exports ? 1 : 0);
   const requests =
     Math.max(1, Math.ceil(items / limits.pageSize)) +
     (content.mime ? items : 0) +
-    // A unit pools the export requests of all its folders of a mailbox (lib/backup/export-pool.ts):
-    // a folder's share is its items / batch size, not a whole request per folder.
-    (content.exports ? items / limits.exportBatchSize : 0);
+    exportRequests(items, read, limits);
   return {
     requests,
     serialSeconds: requests * limits.requestLatencySeconds + copies * bytes * limits.perByteSeconds,

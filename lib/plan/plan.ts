@@ -36,6 +36,7 @@
 import { FatalError } from "../errors.js";
 import { type BinMailbox, binDealOrder, fewestRequests, packStreamBins, type RoundRoom } from "./bins.js";
 import {
+  exportRequests,
   folderWork,
   itemsToTransfer,
   mailboxMinimumSeconds,
@@ -348,10 +349,10 @@ export function planJob(input: PlanInput): Plan {
   const estimates: WorkEstimate[] = input.mailboxes.map((m) => mailboxWork(m, limits));
   const target = lowerBound(estimates, limits.maxStreams * limits.unitsPerStream, limits);
 
-  const folderWorks: FolderWork[][] = input.mailboxes.map((mailbox) =>
-    mailbox.folders
-      .filter((f) => !f.isSearchFolder)
-      .map((f) => ({ folderId: f.folderId, work: folderWork(f, limits) })),
+  /** Each mailbox's folders that units back up (not its search folders), in the listing's order. */
+  const unitFolders = input.mailboxes.map((mailbox) => mailbox.folders.filter((f) => !f.isSearchFolder));
+  const folderWorks: FolderWork[][] = unitFolders.map((folders) =>
+    folders.map((f) => ({ folderId: f.folderId, work: folderWork(f, limits) })),
   );
   /**
    * The unit of mailbox `m` that backs up `group`'s folders on `concurrency` slots with
@@ -700,10 +701,10 @@ export function planJob(input: PlanInput): Plan {
       folders: folderWorks[m]!,
       work,
       padSeconds: input.mailboxes[m]!.folders.some((f) => (f.read ?? "m") !== "m") ? exportPad : 0,
-      // Each folder's export requests (items / batch size), for the packing by whole rounds.
-      exports: input.mailboxes[m]!.folders.filter((f) => !f.isSearchFolder).map((f) => ({
+      // Each folder's export requests (as `folders`: items / batch size), for the packing by whole rounds.
+      exports: unitFolders[m]!.map((f) => ({
         pool: f.read === "a" ? ("archive" as const) : ("primary" as const),
-        requests: (f.read ?? "m") === "m" ? 0 : itemsToTransfer(f, limits) / limits.exportBatchSize,
+        requests: exportRequests(itemsToTransfer(f, limits), f.read ?? "m", limits),
       })),
     }));
     const fits = (slotSeconds: number) => streamBinsPlan(mailboxes, slotSeconds);

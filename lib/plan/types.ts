@@ -127,7 +127,7 @@ export interface Plan {
   /**
    * Stream bins (plan.ts, bins.ts): every unit is a start unit, dealt to the streams as the plan
    * packed them (each stream's units end together, whole mailboxes borrowing the slots the others
-   * leave: `maxConcurrency`); `streams` is then `maxStreams`. Absent otherwise.
+   * leave: `maxConcurrency`); `streams` is then the bins' count (at most `maxStreams`). Absent otherwise.
    */
   streamBins?: true;
   /** N: streams to start. 0 when there is nothing to do. */
